@@ -1,0 +1,76 @@
+#include "hw/hw_spec.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "models/error.h"
+
+namespace ptc::hw {
+namespace {
+
+void only_keys(const nlohmann::json& j, const std::string& path, std::initializer_list<const char*> keys) {
+  if (!j.is_object()) throw Error(path + ": expected an object, got " + j.type_name());
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    bool ok = false;
+    std::string list;
+    for (const char* k : keys) {
+      ok |= it.key() == k;
+      list += (list.empty() ? "" : ", ") + std::string(k);
+    }
+    if (!ok) throw Error(path + "." + it.key() + ": unknown key (allowed: " + list + ")");
+  }
+}
+
+int64_t int_in(const nlohmann::json& j, const std::string& key, const std::string& path, int64_t lo, int64_t hi,
+               int64_t dflt) {
+  if (!j.contains(key)) return dflt;
+  const auto& v = j.at(key);
+  if (!v.is_number_integer() || v.get<int64_t>() < lo || v.get<int64_t>() > hi)
+    throw Error(path + "." + key + ": expected integer in [" + std::to_string(lo) + "," + std::to_string(hi) + "], got " +
+                v.dump());
+  return v.get<int64_t>();
+}
+
+}  // namespace
+
+HwSpec parse_hw_spec(const nlohmann::json& j, const std::string& path) {
+  only_keys(j, path, {"cores", "mapping"});
+  HwSpec s;
+  if (j.contains("cores")) {
+    const auto& c = j.at("cores");
+    only_keys(c, path + ".cores", {"rows", "cols", "block_size"});
+    s.tiling.rows = int_in(c, "rows", path + ".cores", 1, 1024, s.tiling.rows);
+    s.tiling.cols = int_in(c, "cols", path + ".cores", 1, 1024, s.tiling.cols);
+    s.tiling.block_size = int_in(c, "block_size", path + ".cores", 1, 1024, s.tiling.block_size);
+  }
+  if (j.contains("mapping")) {
+    const auto& m = j.at("mapping");
+    only_keys(m, path + ".mapping", {"name"});
+    if (!m.contains("name") || !m.at("name").is_string()) throw Error(path + ".mapping.name: expected a string");
+    std::string name = m.at("name").get<std::string>();
+    const auto& names = models::mapping_names();
+    if (std::find(names.begin(), names.end(), name) == names.end()) {
+      std::string list;
+      for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+      throw Error("unknown mapping \"" + name + "\" at " + path + ".mapping.name; registered: " + list);
+    }
+    s.tiling.mapping = name;
+  }
+  return s;
+}
+
+HwSpec load_hw_spec(const std::string& file) {
+  std::ifstream f(file);
+  if (!f) throw Error(file + ": cannot open hardware description");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(ss.str());
+  } catch (const nlohmann::json::parse_error& e) {
+    throw Error(file + ": invalid JSON at byte " + std::to_string(e.byte) + " (" + e.what() + ")");
+  }
+  return parse_hw_spec(j, file + ": hw");
+}
+
+}  // namespace ptc::hw

@@ -1,0 +1,22 @@
+// Hardware description read from JSON (the part of it that the workload compiler needs: the
+// tensor-core array and the mapping). Later hardware sections (devices, converters, laser,
+// thermal) join this file's parser.
+// Format: {"cores": {"rows": 4, "cols": 4, "block_size": 8}, "mapping": {"name": "cyclic"}}
+// Contract: unknown keys and out-of-range values are ptc::Error naming the JSON path and rule.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "models/compiler.h"
+
+namespace ptc::hw {
+
+struct HwSpec {
+  models::TilingSpec tiling;
+};
+
+HwSpec parse_hw_spec(const nlohmann::json& j, const std::string& path = "hw");
+HwSpec load_hw_spec(const std::string& file);
+
+}  // namespace ptc::hw

@@ -1,0 +1,161 @@
+#include "models/compiler.h"
+
+#include <algorithm>
+
+#include "models/error.h"
+#include "models/executor.h"
+
+namespace ptc::models {
+namespace {
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Cuts a row-major [rows, cols] matrix into zero-padded k x k blocks.
+GemmTiles tile(const float* w, int64_t rows, int64_t cols, int64_t k) {
+  GemmTiles t;
+  t.rows = rows;
+  t.cols = cols;
+  t.P = ceil_div(rows, k);
+  t.Q = ceil_div(cols, k);
+  t.blocks.assign(static_cast<size_t>(checked_numel({t.P, t.Q, k, k}, "tiled weights")), 0.0f);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      t.blocks[(((r / k) * t.Q + c / k) * k + r % k) * k + c % k] = w[r * cols + c];
+  t.core.assign(t.P * t.Q, 0);
+  t.chunk.assign(t.P * t.Q, 0);
+  return t;
+}
+
+}  // namespace
+
+const std::vector<std::string>& mapping_names() {
+  static const std::vector<std::string> names = {"cyclic", "stationary"};
+  return names;
+}
+
+std::vector<float> untile(const GemmTiles& t, int64_t k) {
+  std::vector<float> w(static_cast<size_t>(t.rows * t.cols));
+  for (int64_t r = 0; r < t.rows; ++r)
+    for (int64_t c = 0; c < t.cols; ++c)
+      w[r * t.cols + c] = t.blocks[(((r / k) * t.Q + c / k) * k + r % k) * k + c % k];
+  return w;
+}
+
+CompiledWorkload compile(const Graph& g, const TilingSpec& spec) {
+  if (spec.rows < 1 || spec.cols < 1 || spec.block_size < 1)
+    throw Error("tensor-core array " + std::to_string(spec.rows) + "x" + std::to_string(spec.cols) + " with block size " +
+                std::to_string(spec.block_size) + ": all must be >= 1");
+  const auto& names = mapping_names();
+  if (std::find(names.begin(), names.end(), spec.mapping) == names.end())
+    throw Error("unknown mapping \"" + spec.mapping + "\"; registered: cyclic, stationary");
+  std::vector<Shape> in_shapes;
+  for (const auto& in : g.inputs) {
+    Shape s = in.shape;
+    for (auto& d : s) d = d < 0 ? 1 : d;  // one sample
+    in_shapes.push_back(s);
+  }
+  std::map<std::string, Shape> shapes = infer_shapes(g, in_shapes);
+  const int64_t R = spec.rows, C = spec.cols, k = spec.block_size;
+  CompiledWorkload wl;
+  wl.spec = spec;
+  for (Vertex v : g.order) {
+    const Node& n = g.node(v);
+    CompiledLayer L;
+    L.node = n.name;
+    L.op = n.op;
+    std::vector<float> wmat;  // [rows, cols] per group, concatenated
+    int64_t rows = 0, cols = 0;
+    bool weight_layer = false;
+    if (n.op == "Conv" && g.is_constant(n.inputs[1])) {
+      const Tensor& w = g.constants.at(n.inputs[1]);
+      L.groups = n.attr_i("group", 1);
+      rows = w.shape[0] / L.groups;
+      cols = w.numel() / w.shape[0];
+      wmat = w.f;  // [M, C/g*kh*kw] row-major: group g = rows [g*rows, (g+1)*rows)
+      const Shape& y = shapes.at(n.outputs[0]);
+      L.num_vectors = 1;
+      for (size_t d = 2; d < y.size(); ++d) L.num_vectors *= y[d];
+      weight_layer = true;
+    } else if ((n.op == "Gemm" || n.op == "MatMul") && g.is_constant(n.inputs[1]) && !g.is_constant(n.inputs[0])) {
+      const Tensor& b = g.constants.at(n.inputs[1]);
+      if (b.rank() == 2 && b.dtype == DType::f32) {
+        bool tb = n.op == "Gemm" && n.attr_i("transB", 0);
+        int64_t K = tb ? b.shape[1] : b.shape[0], N = tb ? b.shape[0] : b.shape[1];
+        rows = N;
+        cols = K;
+        wmat.resize(N * K);
+        for (int64_t i = 0; i < N; ++i)
+          for (int64_t j = 0; j < K; ++j) wmat[i * K + j] = tb ? b.f[i * K + j] : b.f[j * N + i];
+        const Shape& y = shapes.at(n.outputs[0]);
+        int64_t total = 1;
+        for (int64_t d : y) total *= d;
+        L.num_vectors = N ? total / N : 0;
+        weight_layer = true;
+      }
+    }
+    if (!weight_layer) {
+      wl.digital_ops.push_back(n.name + " (" + n.op + ")");
+      continue;
+    }
+    L.weight = n.inputs[1];
+    for (int64_t gi = 0; gi < L.groups; ++gi) {
+      GemmTiles t = tile(wmat.data() + gi * rows * cols, rows, cols, k);
+      int64_t pc = ceil_div(t.P, R), qc = ceil_div(t.Q, C);
+      for (int64_t p = 0; p < t.P; ++p)
+        for (int64_t q = 0; q < t.Q; ++q) {
+          if (spec.mapping == "cyclic") {
+            t.core[p * t.Q + q] = static_cast<int32_t>((p % R) * C + q % C);
+            t.chunk[p * t.Q + q] = static_cast<int32_t>(L.chunks + (p / R) * qc + q / C);
+          } else {
+            t.core[p * t.Q + q] = static_cast<int32_t>(wl.blocks + p * t.Q + q);
+            t.chunk[p * t.Q + q] = 0;
+          }
+        }
+      L.chunks += spec.mapping == "cyclic" ? pc * qc : 0;
+      L.macs += rows * cols * L.num_vectors;
+      wl.blocks += t.P * t.Q;
+      L.gemms.push_back(std::move(t));
+    }
+    if (spec.mapping == "stationary") L.chunks = 1;
+    L.cycles = L.chunks * L.num_vectors;
+    wl.chunks += L.chunks;
+    wl.cycles_per_inference += L.cycles;
+    wl.macs += L.macs;
+    wl.layers.push_back(std::move(L));
+  }
+  if (spec.mapping == "stationary" && wl.blocks > R * C)
+    throw Error("stationary mapping needs " + std::to_string(wl.blocks) + " tensor cores (one per " + std::to_string(k) +
+                "x" + std::to_string(k) + " block), the array has " + std::to_string(R) + "x" + std::to_string(C) + " = " +
+                std::to_string(R * C) + "; use a larger array or mapping \"cyclic\"");
+  return wl;
+}
+
+nlohmann::json CompiledWorkload::to_json(bool include_blocks) const {
+  nlohmann::json j;
+  j["tiling"] = {{"rows", spec.rows}, {"cols", spec.cols}, {"block_size", spec.block_size}, {"mapping", spec.mapping}};
+  j["totals"] = {{"cycles_per_inference", cycles_per_inference}, {"chunks", chunks}, {"blocks", blocks},
+                 {"macs_per_inference", macs}, {"weight_layers", layers.size()}};
+  j["layers"] = nlohmann::json::array();
+  for (const auto& L : layers) {
+    nlohmann::json l = {{"node", L.node},       {"op", L.op},         {"weight", L.weight},
+                        {"groups", L.groups},   {"gemm_rows", L.gemms[0].rows}, {"gemm_cols", L.gemms[0].cols},
+                        {"P", L.gemms[0].P},    {"Q", L.gemms[0].Q},  {"chunks", L.chunks},
+                        {"num_vectors", L.num_vectors}, {"cycles", L.cycles}, {"macs", L.macs}};
+    if (include_blocks) {
+      // core_of_block[group][p][q] = core index (core_row * cols + core_col)
+      nlohmann::json groups = nlohmann::json::array();
+      for (const auto& t : L.gemms) {
+        nlohmann::json rowsj = nlohmann::json::array();
+        for (int64_t p = 0; p < t.P; ++p)
+          rowsj.push_back(std::vector<int32_t>(t.core.begin() + p * t.Q, t.core.begin() + (p + 1) * t.Q));
+        groups.push_back(rowsj);
+      }
+      l["core_of_block"] = groups;
+    }
+    j["layers"].push_back(l);
+  }
+  j["digital_ops"] = digital_ops;
+  return j;
+}
+
+}  // namespace ptc::models

@@ -1,0 +1,163 @@
+#include "models/dataset.h"
+
+#include <zlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "models/error.h"
+
+namespace ptc::models {
+namespace {
+
+// Reads a whole gzip file, at most `limit` bytes of decompressed data.
+std::vector<uint8_t> read_gz(const std::string& path, size_t limit) {
+  if (!std::filesystem::exists(path))
+    throw Error(path + ": not found (Fashion-MNIST comes from the Debian package dataset-fashion-mnist: "
+                       "apt-get install -y dataset-fashion-mnist)");
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (!f) throw Error(path + ": cannot open");
+  std::vector<uint8_t> out;
+  std::vector<uint8_t> chunk(1 << 16);
+  while (true) {
+    int n = gzread(f, chunk.data(), static_cast<unsigned>(chunk.size()));
+    if (n < 0) {
+      int err = 0;
+      std::string msg = gzerror(f, &err);
+      gzclose(f);
+      throw Error(path + ": corrupt gzip data (" + msg + ")");
+    }
+    if (n == 0) break;
+    if (out.size() + static_cast<size_t>(n) > limit) {
+      gzclose(f);
+      throw Error(path + ": larger than the " + std::to_string(limit) + "-byte limit for an IDX file");
+    }
+    out.insert(out.end(), chunk.begin(), chunk.begin() + n);
+  }
+  gzclose(f);
+  return out;
+}
+
+uint32_t be32(const std::vector<uint8_t>& b, size_t at) {
+  return (uint32_t{b[at]} << 24) | (uint32_t{b[at + 1]} << 16) | (uint32_t{b[at + 2]} << 8) | b[at + 3];
+}
+
+// IDX format: magic 0x0000 08 NDIM (unsigned byte data), NDIM big-endian uint32 dims, data.
+std::vector<uint8_t> read_idx(const std::string& path, std::vector<int64_t>& dims) {
+  std::vector<uint8_t> b = read_gz(path, size_t{1} << 31);
+  if (b.size() < 4 || b[0] != 0 || b[1] != 0 || b[2] != 0x08)
+    throw Error(path + ": not an IDX file of unsigned bytes (bad magic number)");
+  size_t nd = b[3];
+  if (nd < 1 || nd > 4 || b.size() < 4 + 4 * nd) throw Error(path + ": bad IDX header");
+  int64_t n = 1;
+  dims.clear();
+  for (size_t k = 0; k < nd; ++k) {
+    dims.push_back(be32(b, 4 + 4 * k));
+    n *= dims.back();
+  }
+  size_t header = 4 + 4 * nd;
+  if (b.size() - header != static_cast<size_t>(n))
+    throw Error(path + ": header says " + std::to_string(n) + " bytes of data, the file has " +
+                std::to_string(b.size() - header));
+  return std::vector<uint8_t>(b.begin() + static_cast<long>(header), b.end());
+}
+
+}  // namespace
+
+Dataset load_fashion_mnist(const std::string& split, const std::string& dir) {
+  std::string prefix;
+  if (split == "train") prefix = "train";
+  else if (split == "test") prefix = "t10k";
+  else throw Error("unknown Fashion-MNIST split '" + split + "' (train, test)");
+  Dataset d;
+  d.name = "fashion-mnist/" + split;
+  std::vector<int64_t> idims, ldims;
+  d.pixels = read_idx(dir + "/" + prefix + "-images-idx3-ubyte.gz", idims);
+  d.labels = read_idx(dir + "/" + prefix + "-labels-idx1-ubyte.gz", ldims);
+  if (idims.size() != 3 || ldims.size() != 1 || idims[0] != ldims[0])
+    throw Error(dir + ": " + split + " images and labels do not match");
+  d.count = idims[0];
+  d.height = idims[1];
+  d.width = idims[2];
+  for (uint8_t l : d.labels)
+    if (l > 9) throw Error(dir + ": " + split + " label " + std::to_string(l) + " out of range [0, 9]");
+  return d;
+}
+
+Preprocess parse_preprocess(const std::string& json_text, const std::string& what) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(json_text);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(what + ": invalid JSON (" + e.what() + ")");
+  }
+  if (!j.is_object()) throw Error(what + ": expected a JSON object");
+  Preprocess p;
+  static const char* known[] = {"input_shape", "scale", "mean", "std", "dataset", "classes"};
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    bool ok = false;
+    for (const char* k : known) ok |= it.key() == k;
+    if (!ok) throw Error(what + "." + it.key() + ": unknown key (input_shape, scale, mean, std, dataset, classes)");
+  }
+  try {
+    if (!j.contains("input_shape")) throw Error(what + ".input_shape: required");
+    p.input_shape = j.at("input_shape").get<Shape>();
+    p.scale = j.value("scale", 1.0f);
+    p.mean = j.value("mean", std::vector<float>{0.0f});
+    p.std = j.value("std", std::vector<float>{1.0f});
+    p.dataset = j.value("dataset", std::string("fashion-mnist"));
+    p.classes = j.value("classes", int64_t{0});
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(what + ": " + e.what());
+  }
+  if (p.input_shape.size() != 3) throw Error(what + ".input_shape: expected [C, H, W]");
+  checked_numel(p.input_shape, what + ".input_shape");
+  for (float s : p.std)
+    if (!(s > 0)) throw Error(what + ".std: values must be > 0");
+  int64_t c = p.input_shape[0];
+  if ((p.mean.size() != 1 && static_cast<int64_t>(p.mean.size()) != c) ||
+      (p.std.size() != 1 && static_cast<int64_t>(p.std.size()) != c))
+    throw Error(what + ": mean/std need 1 or " + std::to_string(c) + " values");
+  return p;
+}
+
+Preprocess preprocess_for(const Graph& g, const std::string& model_path) {
+  auto it = g.metadata.find("ptcsim.preprocess");
+  if (it != g.metadata.end()) return parse_preprocess(it->second, model_path + " metadata 'ptcsim.preprocess'");
+  std::filesystem::path side = std::filesystem::path(model_path).replace_extension(".json");
+  if (std::filesystem::exists(side)) {
+    std::ifstream f(side);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(ss.str());
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(side.string() + ": invalid JSON (" + e.what() + ")");
+    }
+    if (j.is_object() && j.contains("preprocess")) return parse_preprocess(j["preprocess"].dump(), side.string() + " preprocess");
+  }
+  throw Error(model_path + ": no input preprocessing found: add ONNX metadata_props 'ptcsim.preprocess' or a "
+                           "sidecar " + side.string() + " with a \"preprocess\" object {input_shape, scale, mean, std}");
+}
+
+void fill_batch(const Dataset& d, const Preprocess& p, int64_t first, int64_t count, Tensor& out) {
+  if (p.input_shape != Shape{d.channels, d.height, d.width})
+    throw Error("model expects inputs " + shape_str(p.input_shape) + ", dataset " + d.name + " has " +
+                shape_str({d.channels, d.height, d.width}));
+  if (first < 0 || count < 0 || first + count > d.count) throw Error("batch out of range of " + d.name);
+  out.reshape_storage(DType::f32, {count, d.channels, d.height, d.width});
+  int64_t plane = d.height * d.width;
+  for (int64_t n = 0; n < count; ++n)
+    for (int64_t c = 0; c < d.channels; ++c) {
+      float m = p.mean.size() == 1 ? p.mean[0] : p.mean[c];
+      float inv = 1.0f / (p.std.size() == 1 ? p.std[0] : p.std[c]);
+      const uint8_t* src = d.pixels.data() + ((first + n) * d.channels + c) * plane;
+      float* dst = out.f.data() + (n * d.channels + c) * plane;
+      for (int64_t j = 0; j < plane; ++j) dst[j] = (static_cast<float>(src[j]) * p.scale - m) * inv;
+    }
+}
+
+}  // namespace ptc::models

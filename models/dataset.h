@@ -1,0 +1,47 @@
+// Datasets and input preprocessing. Fashion-MNIST comes from Debian's dataset-fashion-mnist
+// (IDX files, gzip) and is read with zlib. The preprocessing a model expects (scale, per-channel
+// mean/std, input shape) travels with the model: ONNX metadata_props key "ptcsim.preprocess" (a
+// JSON object), or a sidecar "<model>.json" with a "preprocess" object.
+// Contract: a missing or corrupt file is a ptc::Error naming the file (and, for a missing
+// dataset, the Debian package to install); sizes are checked before allocation.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "models/graph.h"
+#include "models/tensor.h"
+
+namespace ptc::models {
+
+constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
+
+struct Dataset {
+  std::string name;
+  int64_t count = 0, channels = 1, height = 0, width = 0;
+  std::vector<uint8_t> pixels;  // [count, channels, height, width]
+  std::vector<uint8_t> labels;  // [count]
+  int64_t image_size() const { return channels * height * width; }
+};
+
+// split: "train" (60,000 images) or "test" (10,000).
+Dataset load_fashion_mnist(const std::string& split, const std::string& dir = kFashionMnistDir);
+
+struct Preprocess {
+  Shape input_shape;        // per sample, e.g. [1, 28, 28]
+  float scale = 1.0f;       // x = (pixel * scale - mean[c]) / std[c]
+  std::vector<float> mean;  // per channel (one value = all channels)
+  std::vector<float> std;
+  std::string dataset;      // e.g. "fashion-mnist"
+  int64_t classes = 0;
+};
+
+// From the model's metadata, else from the sidecar next to `model_path`.
+Preprocess preprocess_for(const Graph& g, const std::string& model_path);
+Preprocess parse_preprocess(const std::string& json_text, const std::string& what);
+
+// Fills `out` ([count, C, H, W]) with samples [first, first+count) preprocessed.
+void fill_batch(const Dataset& d, const Preprocess& p, int64_t first, int64_t count, Tensor& out);
+
+}  // namespace ptc::models

@@ -1,0 +1,275 @@
+#include "models/executor.h"
+
+#include <algorithm>
+#include <climits>
+
+#include "models/error.h"
+
+namespace ptc::models {
+
+struct Executor::Plan {
+  struct Step {
+    Kernel run;
+    std::vector<int> in, out;
+    std::vector<Shape> shapes;
+    std::vector<DType> dtypes;
+    KernelArgs args;
+  };
+  std::vector<Shape> input_shapes;
+  std::vector<const Tensor*> values;               // by value index
+  std::vector<std::unique_ptr<Tensor>> owned;      // statics and buffers (stable addresses)
+  std::vector<Step> steps;
+  std::vector<int> input_idx, output_idx;
+  std::vector<const Tensor*> input_values;  // per graph input: the int64 values this plan is for
+  std::vector<float> scratch;
+  std::map<std::string, Shape> shapes;
+};
+
+namespace {
+
+struct Builder {
+  const Graph& g;
+  std::map<std::string, int> index;
+  std::vector<ValueState> state;
+
+  int idx(const std::string& name) {
+    auto it = index.find(name);
+    if (it != index.end()) return it->second;
+    int k = static_cast<int>(state.size());
+    index[name] = k;
+    state.emplace_back();
+    return k;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Executor::Plan> Executor::build(const std::vector<Shape>& shapes, bool allocate,
+                                                const std::vector<const Tensor*>* values) const {
+  const Graph& g = m_graph;
+  if (shapes.size() != g.inputs.size())
+    throw Error("the model has " + std::to_string(g.inputs.size()) + " inputs, got " + std::to_string(shapes.size()));
+  auto plan = std::make_unique<Plan>();
+  plan->input_shapes = shapes;
+  Builder b{g, {}, {}};
+  for (size_t k = 0; k < shapes.size(); ++k) {
+    const ValueInfo& vi = g.inputs[k];
+    const Shape& s = shapes[k];
+    bool ok = vi.shape.empty() || vi.shape.size() == s.size();
+    for (size_t d = 0; ok && d < vi.shape.size(); ++d) ok = vi.shape[d] < 0 || vi.shape[d] == s[d];
+    if (!ok) throw Error("input '" + vi.name + "' has shape " + shape_str(s) + ", the model expects " + shape_str(vi.shape));
+    checked_numel(s, "input '" + vi.name + "'");
+    int i = b.idx(vi.name);
+    b.state[i] = {s, vi.dtype, nullptr};
+    if (vi.dtype == DType::i64 && values) {
+      // int64 inputs are shape data: their values are part of the plan.
+      plan->owned.push_back(std::make_unique<Tensor>(*(*values)[k]));
+      plan->input_values.push_back(plan->owned.back().get());
+      b.state[i].value = plan->owned.back().get();
+    } else {
+      plan->input_values.push_back(nullptr);
+    }
+    plan->input_idx.push_back(i);
+  }
+  for (const auto& [name, t] : g.constants) {
+    int i = b.idx(name);
+    b.state[i] = {t.shape, t.dtype, &t};
+  }
+
+  for (Vertex v : g.order) {
+    const Node& n = g.node(v);
+    std::vector<ValueState> ins;
+    std::vector<int> in_idx;
+    bool all_known = true;
+    for (const auto& name : n.inputs) {
+      if (name.empty()) {
+        ins.emplace_back();
+        in_idx.push_back(-1);
+        continue;
+      }
+      int i = b.idx(name);
+      ins.push_back(b.state[i]);
+      in_idx.push_back(i);
+      all_known &= b.state[i].value != nullptr;
+    }
+    Prepared p = find_op(n.op)(n, ins, g.opset);
+    std::vector<int> out_idx;
+    for (size_t k = 0; k < n.outputs.size(); ++k) out_idx.push_back(n.outputs[k].empty() ? -1 : b.idx(n.outputs[k]));
+    bool all_static = std::all_of(p.statics.begin(), p.statics.end(), [](const auto& s) { return s.has_value(); });
+    if (!all_static && all_known) {
+      // Every input is known for this plan (e.g. a shape computation): evaluate now.
+      std::vector<const Tensor*> cins;
+      for (int i : in_idx) cins.push_back(i < 0 ? nullptr : b.state[i].value);
+      std::vector<Tensor> outs = evaluate_node(n, cins, g.opset);
+      for (size_t k = 0; k < outs.size(); ++k) p.statics[k] = std::move(outs[k]);
+      all_static = true;
+    }
+    for (size_t k = 0; k < out_idx.size() && k < p.shapes.size(); ++k) {
+      if (out_idx[k] < 0) continue;
+      checked_numel(p.shapes[k], n.where() + " output " + std::to_string(k));
+      ValueState& st = b.state[out_idx[k]];
+      st = {p.shapes[k], p.dtypes[k], nullptr};
+      if (p.statics[k]) {
+        plan->owned.push_back(std::make_unique<Tensor>(std::move(*p.statics[k])));
+        st.value = plan->owned.back().get();
+      }
+      plan->shapes[n.outputs[k]] = p.shapes[k];
+    }
+    if (all_static) continue;
+    Plan::Step step;
+    step.run = std::move(p.run);
+    step.in = in_idx;
+    step.out = out_idx;
+    step.shapes = p.shapes;
+    step.dtypes = p.dtypes;
+    plan->steps.push_back(std::move(step));
+    plan->scratch.resize(std::max(plan->scratch.size(), p.scratch_floats));
+  }
+  for (const auto& o : g.outputs) {
+    auto it = b.index.find(o.name);
+    if (it == b.index.end()) throw Error("graph output '" + o.name + "' is never produced");
+    plan->output_idx.push_back(it->second);
+  }
+  for (const auto& in : g.inputs) plan->shapes[in.name] = b.state[b.index.at(in.name)].shape;
+
+  // Buffer assignment: a value's buffer returns to the free list after its last reader.
+  size_t nv = b.state.size();
+  constexpr long kNever = -1, kKeep = LONG_MAX;
+  std::vector<long> last_use(nv, kNever);
+  for (size_t s = 0; s < plan->steps.size(); ++s)
+    for (int i : plan->steps[s].in)
+      if (i >= 0) last_use[i] = static_cast<long>(s);
+  for (int i : plan->output_idx) last_use[i] = kKeep;
+  plan->values.assign(nv, nullptr);
+  for (size_t i = 0; i < nv; ++i) plan->values[i] = b.state[i].value;
+  struct Buf {
+    size_t cap[2] = {0, 0};  // float32, int64 elements
+  };
+  std::vector<Buf> bufs;
+  std::vector<int> free_list, buf_of(nv, -1);
+  std::vector<bool> released(nv, false);
+  auto release = [&](int i) {
+    if (i < 0 || buf_of[i] < 0 || released[i]) return;
+    released[i] = true;
+    free_list.push_back(buf_of[i]);
+  };
+  for (size_t s = 0; s < plan->steps.size(); ++s) {
+    auto& st = plan->steps[s];
+    for (size_t k = 0; k < st.out.size() && k < st.shapes.size(); ++k) {
+      int i = st.out[k];
+      if (i < 0) continue;
+      int t = st.dtypes[k] == DType::f32 ? 0 : 1;
+      size_t need = static_cast<size_t>(checked_numel(st.shapes[k], "activation"));
+      // Best fit: the smallest free buffer that holds `need`, else the largest one (it grows).
+      int best = -1;
+      for (size_t f = 0; f < free_list.size(); ++f) {
+        if (best < 0) {
+          best = static_cast<int>(f);
+          continue;
+        }
+        size_t cap = bufs[free_list[f]].cap[t], cur = bufs[free_list[best]].cap[t];
+        bool fits = cap >= need, cur_fits = cur >= need;
+        if ((fits && (!cur_fits || cap < cur)) || (!fits && !cur_fits && cap > cur)) best = static_cast<int>(f);
+      }
+      int id;
+      if (best >= 0) {
+        id = free_list[best];
+        free_list.erase(free_list.begin() + best);
+      } else {
+        id = static_cast<int>(bufs.size());
+        bufs.emplace_back();
+      }
+      bufs[id].cap[t] = std::max(bufs[id].cap[t], need);
+      buf_of[i] = id;
+    }
+    for (int i : st.in)
+      if (i >= 0 && last_use[i] == static_cast<long>(s)) release(i);
+    for (int i : st.out)
+      if (i >= 0 && last_use[i] == kNever) release(i);  // written but never read
+  }
+  if (!allocate) return plan;
+  std::vector<Tensor*> buffers;
+  for (const Buf& bf : bufs) {
+    plan->owned.push_back(std::make_unique<Tensor>());
+    Tensor* t = plan->owned.back().get();
+    t->f.reserve(bf.cap[0]);
+    t->i.reserve(bf.cap[1]);
+    buffers.push_back(t);
+  }
+  for (auto& st : plan->steps) {
+    st.args.in.assign(st.in.size(), nullptr);
+    st.args.out.assign(st.out.size(), nullptr);
+    for (size_t k = 0; k < st.out.size(); ++k)
+      if (st.out[k] >= 0) {
+        Tensor* t = buffers[buf_of[st.out[k]]];
+        st.args.out[k] = t;
+        plan->values[st.out[k]] = t;
+      }
+  }
+  return plan;
+}
+
+std::map<std::string, Shape> infer_shapes(const Graph& g, const std::vector<Shape>& input_shapes) {
+  return Executor(g).shapes_for(input_shapes);
+}
+
+std::map<std::string, Shape> Executor::shapes_for(const std::vector<Shape>& input_shapes) const {
+  return build(input_shapes, false, nullptr)->shapes;
+}
+
+Executor::Executor(const Graph& graph) : m_graph(graph) {}
+Executor::~Executor() = default;
+
+Executor::Plan& Executor::plan_for(const std::vector<const Tensor*>& inputs) {
+  for (auto it = m_plans.begin(); it != m_plans.end(); ++it) {
+    bool same = (*it)->input_shapes.size() == inputs.size();
+    for (size_t k = 0; same && k < inputs.size(); ++k) {
+      same = (*it)->input_shapes[k] == inputs[k]->shape;
+      if (same && (*it)->input_values[k]) same = (*it)->input_values[k]->i == inputs[k]->i;
+    }
+    if (same) {
+      if (it != m_plans.begin()) m_plans.splice(m_plans.begin(), m_plans, it);
+      return *m_plans.front();
+    }
+  }
+  std::vector<Shape> shapes;
+  for (const Tensor* t : inputs) shapes.push_back(t->shape);
+  m_plans.push_front(build(shapes, true, &inputs));
+  if (m_plans.size() > 4) m_plans.pop_back();
+  return *m_plans.front();
+}
+
+const std::vector<const Tensor*>& Executor::run(const std::vector<const Tensor*>& inputs) {
+  if (inputs.size() != m_graph.inputs.size())
+    throw Error("the model has " + std::to_string(m_graph.inputs.size()) + " inputs, got " + std::to_string(inputs.size()));
+  for (size_t k = 0; k < inputs.size(); ++k)
+    if (inputs[k]->dtype != m_graph.inputs[k].dtype)
+      throw Error("input '" + m_graph.inputs[k].name + "' must be " + dtype_name(m_graph.inputs[k].dtype));
+  Plan& p = plan_for(inputs);
+  for (size_t k = 0; k < inputs.size(); ++k)
+    if (!p.input_values[k]) p.values[p.input_idx[k]] = inputs[k];
+  for (auto& st : p.steps) {
+    for (size_t k = 0; k < st.in.size(); ++k) st.args.in[k] = st.in[k] < 0 ? nullptr : p.values[st.in[k]];
+    for (size_t k = 0; k < st.out.size(); ++k)
+      if (st.args.out[k]) st.args.out[k]->reshape_storage(st.dtypes[k], st.shapes[k]);
+    st.args.scratch = p.scratch.data();
+    st.run(st.args);
+  }
+  m_outputs.clear();
+  for (int i : p.output_idx) m_outputs.push_back(p.values[i]);
+  return m_outputs;
+}
+
+const Tensor& Executor::run(const Tensor& input) {
+  if (m_graph.outputs.size() != 1) throw Error("the model has " + std::to_string(m_graph.outputs.size()) + " outputs, expected 1");
+  return *run(std::vector<const Tensor*>{&input})[0];
+}
+
+size_t Executor::buffer_bytes() const {
+  size_t n = 0;
+  for (const auto& p : m_plans)
+    for (const auto& t : p->owned) n += t->f.capacity() * sizeof(float) + t->i.capacity() * sizeof(int64_t);
+  return n;
+}
+
+}  // namespace ptc::models

@@ -1,0 +1,54 @@
+// The reference (ideal, noise-free) executor: runs a Graph on batched float32 inputs.
+// Contract: a plan is built once per set of input shapes (and int64 input values, which are
+// shape data) (shape inference, static evaluation of
+// shape subgraphs, buffer assignment with reuse of dead activations) and cached; run() then calls
+// only the prepared kernels (im2col + OpenBLAS sgemm for Conv/Gemm/MatMul) with no allocations.
+// Output references stay valid until the next run(). Not thread-safe: one Executor per thread.
+#pragma once
+
+#include <list>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/graph.h"
+#include "models/ops.h"
+
+namespace ptc::models {
+
+// Shapes of every value for the given graph-input shapes (throws on a dim that does not fit).
+std::map<std::string, Shape> infer_shapes(const Graph& g, const std::vector<Shape>& input_shapes);
+
+class Executor {
+ public:
+  // The graph must outlive the executor.
+  explicit Executor(const Graph& graph);
+  ~Executor();
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
+
+  // Inputs in graph-input order; returns outputs in graph-output order.
+  const std::vector<const Tensor*>& run(const std::vector<const Tensor*>& inputs);
+  // Single-input, single-output convenience.
+  const Tensor& run(const Tensor& input);
+
+  const Graph& graph() const { return m_graph; }
+  // Shape of every value for the given input shapes (no buffers are allocated).
+  std::map<std::string, Shape> shapes_for(const std::vector<Shape>& input_shapes) const;
+  // Bytes held by the cached plans' activation buffers (for memory reporting).
+  size_t buffer_bytes() const;
+
+ private:
+  struct Plan;
+  Plan& plan_for(const std::vector<const Tensor*>& inputs);
+  // values: the run's inputs (int64 inputs become plan constants), or null for shapes only.
+  std::unique_ptr<Plan> build(const std::vector<Shape>& shapes, bool allocate,
+                              const std::vector<const Tensor*>* values) const;
+
+  const Graph& m_graph;
+  std::list<std::unique_ptr<Plan>> m_plans;  // most recently used first
+  std::vector<const Tensor*> m_outputs;
+};
+
+}  // namespace ptc::models

@@ -1,0 +1,58 @@
+// The op set: for each supported ONNX op, a `prepare` function that checks the node against its
+// input shapes/types (and input values known before run time), infers output shapes, and returns
+// the kernel that computes it. Contract: prepare throws ptc::Error naming the node for a shape that
+// does not fit and ptc::Unsupported for a valid-but-unimplemented variant; the returned kernel
+// never allocates and only writes its preallocated outputs (plus the plan's scratch buffer).
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "models/graph.h"
+#include "models/tensor.h"
+
+namespace ptc::models {
+
+// What is known about an input when a node is prepared for a given batch size.
+struct ValueState {
+  Shape shape;
+  DType dtype = DType::f32;
+  const Tensor* value = nullptr;  // non-null when the value is known before run time
+};
+
+struct KernelArgs {
+  std::vector<const Tensor*> in;  // nullptr for omitted optional inputs
+  std::vector<Tensor*> out;
+  float* scratch = nullptr;  // at least Prepared::scratch_floats floats
+};
+
+using Kernel = std::function<void(const KernelArgs&)>;
+
+struct Prepared {
+  std::vector<Shape> shapes;
+  std::vector<DType> dtypes;
+  // Set when the op computes its outputs at prepare time (Shape: the shape is known per plan).
+  std::vector<std::optional<Tensor>> statics;
+  Kernel run;
+  size_t scratch_floats = 0;
+};
+
+using PrepareFn = Prepared (*)(const Node&, const std::vector<ValueState>&, int64_t opset);
+
+// nullptr if the op is not supported.
+PrepareFn find_op(const std::string& op);
+// Sorted names of the supported ops.
+const std::vector<std::string>& supported_ops();
+std::string supported_ops_list();  // comma-separated, for error messages
+
+// Lowest and highest default-domain opset the importer accepts.
+constexpr int64_t kMinOpset = 6;
+constexpr int64_t kMaxOpset = 17;
+
+// Evaluates one node whose inputs are all known (constant folding, tests).
+std::vector<Tensor> evaluate_node(const Node& node, const std::vector<const Tensor*>& inputs,
+                                  int64_t opset);
+
+}  // namespace ptc::models

@@ -1,0 +1,158 @@
+#include "sim/cli.h"
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "hw/hw_spec.h"
+#include "models/accuracy.h"
+#include "models/compiler.h"
+#include "models/dataset.h"
+#include "models/error.h"
+#include "models/executor.h"
+#include "models/onnx_import.h"
+#include "models/onnx_testcase.h"
+
+#ifndef PTC_VERSION
+#define PTC_VERSION "0.0.0"
+#endif
+
+namespace ptc::sim {
+namespace {
+
+// Writes `text` to `path` atomically (temporary file in the same folder, then rename).
+void write_atomic(const std::string& path, const std::string& text) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) throw Error(path + ": cannot write");
+    f << text;
+    f.flush();
+    if (!f) throw Error(path + ": write failed");
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::filesystem::remove(tmp, ec);
+    throw Error(path + ": cannot write (rename failed)");
+  }
+}
+
+int cmd_eval(const std::string& model, int64_t limit, int64_t batch, bool json, const std::string& data_dir) {
+  auto t0 = std::chrono::steady_clock::now();
+  models::Graph g = models::import_onnx(model);
+  models::Preprocess pre = models::preprocess_for(g, model);
+  if (pre.dataset != "fashion-mnist")
+    throw Error(model + ": preprocessing names dataset \"" + pre.dataset + "\"; ptcsim eval supports fashion-mnist");
+  models::Dataset test = models::load_fashion_mnist("test", data_dir);
+  models::Executor ex(g);
+  auto t1 = std::chrono::steady_clock::now();
+  models::AccuracyResult r = models::evaluate_accuracy(ex, test, pre, limit, batch);
+  auto t2 = std::chrono::steady_clock::now();
+  double load_s = std::chrono::duration<double>(t1 - t0).count();
+  double eval_s = std::chrono::duration<double>(t2 - t1).count();
+  if (json) {
+    nlohmann::json j = {{"model", model},
+                        {"dataset", test.name},
+                        {"accuracy", r.accuracy()},
+                        {"correct", r.correct},
+                        {"samples", r.samples},
+                        {"batch_size", batch},
+                        {"load_s", load_s},
+                        {"eval_s", eval_s},
+                        {"images_per_s", eval_s > 0 ? static_cast<double>(r.samples) / eval_s : 0.0}};
+    std::cout << j.dump(2) << "\n";
+  } else {
+    std::printf("%s on %s: accuracy %.2f %% (%lld/%lld) in %.2f s (%.0f images/s)\n", model.c_str(), test.name.c_str(),
+                100.0 * r.accuracy(), static_cast<long long>(r.correct), static_cast<long long>(r.samples), eval_s,
+                eval_s > 0 ? static_cast<double>(r.samples) / eval_s : 0.0);
+  }
+  return 0;
+}
+
+int cmd_compile(const std::string& model, const std::string& hw_file, const std::string& out, bool blocks) {
+  hw::HwSpec hw = hw::load_hw_spec(hw_file);
+  models::Graph g = models::import_onnx(model);
+  models::CompiledWorkload wl = models::compile(g, hw.tiling);
+  nlohmann::json j = wl.to_json(blocks);
+  j["model"] = model;
+  std::string text = j.dump(1) + "\n";
+  if (out.empty()) {
+    std::cout << text;
+  } else {
+    write_atomic(out, text);
+    std::printf("%s: %zu weight layers, %lld chunks, %lld cycles per inference -> %s\n", model.c_str(), wl.layers.size(),
+                static_cast<long long>(wl.chunks), static_cast<long long>(wl.cycles_per_inference), out.c_str());
+  }
+  return 0;
+}
+
+int cmd_check_onnx(const std::vector<std::string>& dirs, double rtol, double atol, bool verbose) {
+  int pass = 0, fail = 0, skip = 0;
+  for (const auto& dir : dirs)
+    for (const auto& c : models::find_onnx_cases(dir)) {
+      models::CaseResult r = models::run_onnx_case(c, rtol, atol);
+      if (r.status == models::CaseResult::Status::pass) ++pass;
+      else if (r.status == models::CaseResult::Status::fail) ++fail;
+      else ++skip;
+      if (r.status != models::CaseResult::Status::skip || verbose)
+        std::printf("%s %s%s%s\n", models::status_name(r.status), c.c_str(), r.message.empty() ? "" : ": ",
+                    r.message.c_str());
+    }
+  std::printf("%d passed, %d failed, %d skipped (unsupported)\n", pass, fail, skip);
+  return fail ? 1 : 0;
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+  CLI::App app{"ptcsim: discrete-event simulator of deployed photonic DNN accelerators"};
+  app.set_version_flag("--version", std::string("ptcsim ") + PTC_VERSION);
+  app.require_subcommand(1);
+
+  std::string model, hw_file, out, data_dir = models::kFashionMnistDir;
+  int64_t limit = 0, batch = 256;
+  bool json = false, no_blocks = false, verbose = false;
+  double rtol = 1e-3, atol = 1e-5;
+  std::vector<std::string> dirs;
+
+  auto* eval = app.add_subcommand("eval", "ideal (noise-free) test accuracy of an ONNX classifier on Fashion-MNIST");
+  eval->add_option("model", model, "ONNX model file")->required();
+  eval->add_option("--limit", limit, "evaluate only the first N test images (default: all)")->check(CLI::NonNegativeNumber);
+  eval->add_option("--batch", batch, "batch size")->check(CLI::Range(int64_t{1}, int64_t{65536}));
+  eval->add_option("--data-dir", data_dir, "Fashion-MNIST IDX folder");
+  eval->add_flag("--json", json, "print a JSON object (accuracy, samples, ...)");
+
+  auto* comp = app.add_subcommand("compile", "tile and map an ONNX model onto a tensor-core array; write the workload JSON");
+  comp->add_option("model", model, "ONNX model file")->required();
+  comp->add_option("--hw", hw_file, "hardware JSON (cores, mapping)")->required();
+  comp->add_option("-o,--output", out, "output file (default: stdout)");
+  comp->add_flag("--no-blocks", no_blocks, "omit the per-block core map");
+
+  auto* check = app.add_subcommand("check-onnx", "run ONNX backend test cases (model.onnx + test_data_set_*)");
+  check->add_option("dirs", dirs, "case folders, or folders of case folders")->required();
+  check->add_option("--rtol", rtol, "relative tolerance");
+  check->add_option("--atol", atol, "absolute tolerance");
+  check->add_flag("-v,--verbose", verbose, "also list skipped cases with the reason");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    if (*eval) return cmd_eval(model, limit, batch, json, data_dir);
+    if (*comp) return cmd_compile(model, hw_file, out, !no_blocks);
+    if (*check) return cmd_check_onnx(dirs, rtol, atol, verbose);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ptcsim: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace ptc::sim
