@@ -304,6 +304,9 @@ Graph import_onnx_bytes(const std::string& bytes, const std::string& what, const
                         supported_ops_list());
     if (!find_op(n.op))
       throw Unsupported(what + ": " + n.where() + ": unsupported op; supported: " + supported_ops_list());
+    if (g.opset < op_since(n.op))
+      throw Unsupported(what + ": " + n.where() + ": opset " + std::to_string(g.opset) + " predates the " + n.op +
+                        " semantics ptcsim implements (opset " + std::to_string(op_since(n.op)) + " and later)");
     n.inputs.assign(np.input().begin(), np.input().end());
     n.outputs.assign(np.output().begin(), np.output().end());
     for (const auto& in : n.inputs)

@@ -1,5 +1,6 @@
 // ONNX import: file -> Graph (graph.h). Parses with Debian's libonnx protobuf classes, converts
-// initializers (float32/int64/int32), checks opsets (6-17) and ops (ops.h), folds constant
+// initializers (float32/int64/int32), checks opsets (1-17, per op from the
+// oldest version whose semantics are implemented) and ops (ops.h), folds constant
 // subgraphs, folds BatchNormalization into a preceding Conv/Gemm where that is exact, removes
 // dead nodes, sorts topologically and infers shapes once (dynamic dims taken as 1) so that a
 // dimension that does not fit is reported at import.

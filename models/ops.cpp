@@ -1119,61 +1119,47 @@ Prepared prep_reduce_mean(const Node& n, const std::vector<ValueState>& in, int6
   });
 }
 
-Prepared prep_cast(const Node& n, const std::vector<ValueState>& in, int64_t) {
-  need_inputs(n, in, 1, 1);
-  int64_t to = n.attr_i("to", 0);
-  DType t;
-  if (to == 1) t = DType::f32;
-  else if (to == 7) t = DType::i64;
-  else unsupported(n, "cast to ONNX type " + std::to_string(to) + " (only FLOAT and INT64 are supported)");
-  return single(in[0].shape, t, [t](const KernelArgs& k) {
-    const Tensor& x = *k.in[0];
-    Tensor& y = *k.out[0];
-    if (x.dtype == t) {
-      if (t == DType::f32) y.f = x.f; else y.i = x.i;
-    } else if (t == DType::f32) {
-      for (size_t j = 0; j < x.i.size(); ++j) y.f[j] = static_cast<float>(x.i[j]);
-    } else {
-      for (size_t j = 0; j < x.f.size(); ++j) y.i[j] = static_cast<int64_t>(x.f[j]);
-    }
-  });
-}
+// Each op with the oldest opset whose semantics the implementation covers (later versions only
+// added attributes/inputs that the prepare functions handle by opset).
+struct OpEntry {
+  PrepareFn prepare;
+  int64_t since;
+};
 
-const std::map<std::string, PrepareFn>& registry() {
-  static const std::map<std::string, PrepareFn> ops = {
-      {"Add", prep_binary<BinOp::Add>},
-      {"AveragePool", prep_avgpool},
-      {"BatchNormalization", prep_batchnorm},
-      {"Cast", prep_cast},
-      {"Clip", prep_clip},
-      {"Concat", prep_concat},
-      {"Constant", prep_constant},
-      {"Conv", prep_conv},
-      {"Div", prep_binary<BinOp::Div>},
-      {"Dropout", prep_dropout},
-      {"Flatten", prep_flatten},
-      {"Gather", prep_gather},
-      {"Gemm", prep_gemm},
-      {"GlobalAveragePool", prep_gap},
-      {"GlobalMaxPool", prep_gmp},
-      {"Identity", prep_identity},
-      {"LeakyRelu", prep_leaky_relu},
-      {"MatMul", prep_matmul},
-      {"MaxPool", prep_maxpool},
-      {"Mul", prep_binary<BinOp::Mul>},
-      {"Pad", prep_pad},
-      {"ReduceMean", prep_reduce_mean},
-      {"Relu", prep_relu},
-      {"Reshape", prep_reshape},
-      {"Shape", prep_shape},
-      {"Sigmoid", prep_sigmoid},
-      {"Slice", prep_slice},
-      {"Softmax", prep_softmax},
-      {"Squeeze", prep_squeeze},
-      {"Sub", prep_binary<BinOp::Sub>},
-      {"Tanh", prep_tanh},
-      {"Transpose", prep_transpose},
-      {"Unsqueeze", prep_unsqueeze},
+const std::map<std::string, OpEntry>& registry() {
+  static const std::map<std::string, OpEntry> ops = {
+      {"Add", {prep_binary<BinOp::Add>, 1}},
+      {"AveragePool", {prep_avgpool, 1}},
+      {"BatchNormalization", {prep_batchnorm, 6}},
+      {"Clip", {prep_clip, 6}},
+      {"Concat", {prep_concat, 4}},
+      {"Constant", {prep_constant, 1}},
+      {"Conv", {prep_conv, 1}},
+      {"Div", {prep_binary<BinOp::Div>, 1}},
+      {"Dropout", {prep_dropout, 6}},
+      {"Flatten", {prep_flatten, 1}},
+      {"Gather", {prep_gather, 1}},
+      {"Gemm", {prep_gemm, 6}},
+      {"GlobalAveragePool", {prep_gap, 1}},
+      {"GlobalMaxPool", {prep_gmp, 1}},
+      {"Identity", {prep_identity, 1}},
+      {"LeakyRelu", {prep_leaky_relu, 1}},
+      {"MatMul", {prep_matmul, 1}},
+      {"MaxPool", {prep_maxpool, 1}},
+      {"Mul", {prep_binary<BinOp::Mul>, 1}},
+      {"Pad", {prep_pad, 2}},
+      {"ReduceMean", {prep_reduce_mean, 1}},
+      {"Relu", {prep_relu, 1}},
+      {"Reshape", {prep_reshape, 5}},
+      {"Shape", {prep_shape, 1}},
+      {"Sigmoid", {prep_sigmoid, 1}},
+      {"Slice", {prep_slice, 1}},
+      {"Softmax", {prep_softmax, 1}},
+      {"Squeeze", {prep_squeeze, 1}},
+      {"Sub", {prep_binary<BinOp::Sub>, 1}},
+      {"Tanh", {prep_tanh, 1}},
+      {"Transpose", {prep_transpose, 1}},
+      {"Unsqueeze", {prep_unsqueeze, 1}},
   };
   return ops;
 }
@@ -1182,7 +1168,12 @@ const std::map<std::string, PrepareFn>& registry() {
 
 PrepareFn find_op(const std::string& op) {
   auto it = registry().find(op);
-  return it == registry().end() ? nullptr : it->second;
+  return it == registry().end() ? nullptr : it->second.prepare;
+}
+
+int64_t op_since(const std::string& op) {
+  auto it = registry().find(op);
+  return it == registry().end() ? 0 : it->second.since;
 }
 
 const std::vector<std::string>& supported_ops() {

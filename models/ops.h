@@ -43,12 +43,14 @@ using PrepareFn = Prepared (*)(const Node&, const std::vector<ValueState>&, int6
 
 // nullptr if the op is not supported.
 PrepareFn find_op(const std::string& op);
+// Oldest opset the implementation of `op` covers (0 if unsupported).
+int64_t op_since(const std::string& op);
 // Sorted names of the supported ops.
 const std::vector<std::string>& supported_ops();
 std::string supported_ops_list();  // comma-separated, for error messages
 
 // Lowest and highest default-domain opset the importer accepts.
-constexpr int64_t kMinOpset = 6;
+constexpr int64_t kMinOpset = 1;
 constexpr int64_t kMaxOpset = 17;
 
 // Evaluates one node whose inputs are all known (constant folding, tests).

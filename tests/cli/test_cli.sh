@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# CLI behaviour as a user meets it: exit codes, one-line errors on stderr, no half-written
+# outputs, deterministic files. Usage: test_cli.sh PTCSIM SOURCE_DIR
+set -u
+ptcsim="$1"; src="$2"
+tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+lenet="$src/models/zoo/lenet5_fmnist.onnx"
+hw="$src/scenarios/hw/doctor_4x4x8.json"
+fails=0; passes=0
+ok()   { passes=$((passes+1)); echo "ok   - $1"; }
+bad()  { fails=$((fails+1)); echo "FAIL - $1"; }
+
+# expect_error NAME PATTERN CMD...: non-zero exit, exactly one stderr line matching PATTERN.
+expect_error() {
+  local name="$1" pat="$2"; shift 2
+  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
+  local lines; lines=$(wc -l <"$tmp/err")
+  if [ "$rc" -ne 0 ] && [ "$rc" -lt 128 ] && [ "$lines" -eq 1 ] && grep -q -- "$pat" "$tmp/err"; then ok "$name"
+  else bad "$name (exit $rc, $lines stderr lines: $(head -c 300 "$tmp/err"))"; fi
+}
+
+expect_error "missing model file" "cannot open model file" "$ptcsim" eval /nonexistent/model.onnx
+head -c 5000 /dev/urandom >"$tmp/junk.onnx"
+expect_error "corrupt model file" "junk.onnx" "$ptcsim" eval "$tmp/junk.onnx"
+head -c 2000 "$lenet" >"$tmp/cut.onnx"
+expect_error "truncated model file" "cut.onnx" "$ptcsim" eval "$tmp/cut.onnx"
+expect_error "missing dataset names the Debian package" "dataset-fashion-mnist" "$ptcsim" eval "$lenet" --data-dir /nonexistent
+echo '{"cores": {"rows": 4,' >"$tmp/bad_hw.json"
+expect_error "malformed hw JSON" "invalid JSON" "$ptcsim" compile "$lenet" --hw "$tmp/bad_hw.json" -o "$tmp/wl.json"
+[ ! -e "$tmp/wl.json" ] && ok "no output file after an error" || bad "output file written despite error"
+echo '{"cores": {"rows": 4, "colz": 4}}' >"$tmp/typo_hw.json"
+expect_error "unknown hw key" "hw.cores.colz: unknown key" "$ptcsim" compile "$lenet" --hw "$tmp/typo_hw.json"
+echo '{"cores": {"rows": 2, "cols": 2}, "mapping": {"name": "stationary"}}' >"$tmp/small_hw.json"
+expect_error "stationary mapping with too few cores" "stationary mapping needs" "$ptcsim" compile "$lenet" --hw "$tmp/small_hw.json"
+
+# eval --json
+if "$ptcsim" eval "$lenet" --limit 500 --json >"$tmp/eval.json" 2>"$tmp/err" &&
+   /usr/bin/python3 -c "import json,sys; j=json.load(open(sys.argv[1])); assert j['samples']==500 and 0.8<j['accuracy']<=1.0, j" "$tmp/eval.json"; then
+  ok "eval --json has accuracy and samples"
+else bad "eval --json ($(cat "$tmp/err"))"; fi
+
+# compile: file written, totals present, byte-identical on a second run
+if "$ptcsim" compile "$lenet" --hw "$hw" -o "$tmp/a.json" >/dev/null 2>"$tmp/err" &&
+   "$ptcsim" compile "$lenet" --hw "$hw" -o "$tmp/b.json" >/dev/null 2>&1 &&
+   cmp -s "$tmp/a.json" "$tmp/b.json" &&
+   /usr/bin/python3 -c "import json,sys; j=json.load(open(sys.argv[1])); assert j['totals']['cycles_per_inference']>0 and len(j['layers'])==5" "$tmp/a.json"; then
+  ok "compile writes a deterministic workload JSON"
+else bad "compile ($(cat "$tmp/err"))"; fi
+
+# check-onnx: a real passing case, and a case whose expected output was swapped in from elsewhere
+data=/usr/share/libonnx-testdata/data/node
+if "$ptcsim" check-onnx "$data/test_relu" "$data/test_conv_with_strides_padding" >"$tmp/out" 2>&1 && grep -q "2 passed, 0 failed" "$tmp/out"; then
+  ok "check-onnx passes real cases"
+else bad "check-onnx on passing cases: $(cat "$tmp/out")"; fi
+cp -r "$data/test_relu" "$tmp/relu_wrong"
+cp "$data/test_sigmoid/test_data_set_0/output_0.pb" "$tmp/relu_wrong/test_data_set_0/output_0.pb"
+"$ptcsim" check-onnx "$tmp/relu_wrong" >"$tmp/out" 2>&1; rc=$?
+if [ "$rc" -eq 1 ] && grep -q "^FAIL" "$tmp/out"; then ok "check-onnx fails a wrong expectation with exit 1"
+else bad "check-onnx on a wrong case: exit $rc $(cat "$tmp/out")"; fi
+
+"$ptcsim" >/dev/null 2>&1; rc=$?
+[ "$rc" -ne 0 ] && ok "no subcommand is an error" || bad "no subcommand exits 0"
+
+echo "$passes passed, $fails failed"
+[ "$fails" -eq 0 ]

@@ -1,0 +1,129 @@
+// Bad model files give one clear error naming the node, op type or tensor, never a crash.
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <random>
+
+#include "models/error.h"
+#include "models/onnx_import.h"
+#include "onnx_builder.h"
+
+using namespace ptc;
+using namespace ptc::models;
+using Catch::Contains;
+
+TEST_CASE("unsupported op names node, op and the supported list", "[import]") {
+  test::OnnxBuilder b;
+  b.input("x", {1, 4});
+  b.output("y");
+  b.node("LSTM", {"x"}, {"y"}, "rnn7");
+  REQUIRE_THROWS_AS(import_onnx_bytes(b.bytes(), "model.onnx"), Unsupported);
+  REQUIRE_THROWS_WITH(import_onnx_bytes(b.bytes(), "model.onnx"),
+                      Contains("model.onnx") && Contains("node 'rnn7' (LSTM)") && Contains("unsupported op") &&
+                          Contains("Conv") && Contains("Gemm"));
+}
+
+TEST_CASE("missing initializer names the node and the input", "[import]") {
+  test::OnnxBuilder b;
+  b.input("x", {1, 4});
+  b.output("y");
+  b.node("Gemm", {"x", "fc.weight"}, {"y"}, "fc");
+  REQUIRE_THROWS_WITH(import_onnx_bytes(b.bytes(), "m"),
+                      Contains("node 'fc' (Gemm)") && Contains("'fc.weight'") && Contains("missing initializer"));
+}
+
+TEST_CASE("a dimension that does not fit is reported at import", "[import]") {
+  test::OnnxBuilder b;
+  b.input("x", {-1, 3});
+  b.output("y");
+  b.init("w", {4, 5}, std::vector<float>(20, 0.5f));
+  b.node("Gemm", {"x", "w"}, {"y"}, "fc1");
+  REQUIRE_THROWS_WITH(import_onnx_bytes(b.bytes(), "m"), Contains("node 'fc1' (Gemm)") && Contains("inner dimensions"));
+
+  test::OnnxBuilder c;
+  c.input("x", {1, 3, 8, 8});
+  c.output("y");
+  c.init("w", {2, 4, 3, 3}, std::vector<float>(72, 0.1f));  // expects 4 input channels
+  c.node("Conv", {"x", "w"}, {"y"}, "conv1");
+  REQUIRE_THROWS_WITH(import_onnx_bytes(c.bytes(), "m"), Contains("node 'conv1' (Conv)") && Contains("input channels"));
+}
+
+TEST_CASE("a declared 10^12-element tensor is an error, not an allocation", "[import]") {
+  test::OnnxBuilder b;
+  b.input("x", {1, 1000000});
+  b.output("y");
+  auto* t = b.graph->add_initializer();
+  t->set_name("huge");
+  t->set_data_type(onnx::TensorProto::FLOAT);
+  t->add_dims(1000000);
+  t->add_dims(1000000);
+  b.node("MatMul", {"x", "huge"}, {"y"}, "mm");
+  REQUIRE_THROWS_WITH(import_onnx_bytes(b.bytes(), "m"), Contains("initializer 'huge'") && Contains("limit"));
+
+  // Declared size and stored data disagree.
+  test::OnnxBuilder c;
+  c.input("x", {1, 2});
+  c.output("y");
+  c.init("w", {2, 3}, {1, 2, 3});
+  c.node("MatMul", {"x", "w"}, {"y"}, "mm");
+  REQUIRE_THROWS_WITH(import_onnx_bytes(c.bytes(), "m"), Contains("initializer 'w'") && Contains("needs 6 elements"));
+
+  // A graph input with an absurd static shape.
+  test::OnnxBuilder d;
+  d.input("x", {1000000, 1000000, 1000});
+  d.output("y");
+  d.node("Relu", {"x"}, {"y"}, "r");
+  REQUIRE_THROWS_WITH(import_onnx_bytes(d.bytes(), "m"), Contains("limit"));
+}
+
+TEST_CASE("corrupt, truncated and missing files", "[import]") {
+  std::mt19937 rng(7);
+  std::string junk(4096, '\0');
+  for (auto& ch : junk) ch = static_cast<char>(rng());
+  REQUIRE_THROWS_AS(import_onnx_bytes(junk, "junk.onnx"), Error);
+  REQUIRE_THROWS_WITH(import_onnx_bytes("", "empty.onnx"), Contains("empty.onnx") && Contains("not a valid ONNX model"));
+  REQUIRE_THROWS_WITH(import_onnx("/nonexistent/model.onnx"), Contains("/nonexistent/model.onnx") && Contains("cannot open"));
+
+  // Every truncation of a real model is an error or (rarely) a valid smaller model, never a crash.
+  std::ifstream f(std::string(PTC_SOURCE_DIR) + "/models/zoo/lenet5_fmnist.onnx", std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  REQUIRE(bytes.size() > 1000);
+  int errors = 0;
+  for (size_t cut : {size_t{10}, bytes.size() / 3, bytes.size() / 2, bytes.size() - 7}) {
+    try {
+      import_onnx_bytes(bytes.substr(0, cut), "cut.onnx");
+    } catch (const Error&) {
+      ++errors;
+    }
+  }
+  CHECK(errors == 4);
+}
+
+TEST_CASE("opsets above 17, ops older than their implementation, and foreign domains are unsupported", "[import]") {
+  test::OnnxBuilder b(18);
+  b.input("x", {1, 4});
+  b.output("y");
+  b.node("Relu", {"x"}, {"y"});
+  REQUIRE_THROWS_WITH(import_onnx_bytes(b.bytes(), "m"), Contains("opset 18"));
+
+  // Reshape took its shape as an attribute before opset 5.
+  test::OnnxBuilder old(4);
+  old.input("x", {1, 4});
+  old.output("y");
+  test::OnnxBuilder::attr_ints(old.node("Reshape", {"x"}, {"y"}, "rs"), "shape", {2, 2});
+  REQUIRE_THROWS_WITH(import_onnx_bytes(old.bytes(), "m"), Contains("node 'rs' (Reshape)") && Contains("opset 5"));
+
+  test::OnnxBuilder c;
+  c.input("x", {1, 4});
+  c.output("y");
+  c.node("Relu", {"x"}, {"y"}, "ms")->set_domain("com.microsoft");
+  REQUIRE_THROWS_WITH(import_onnx_bytes(c.bytes(), "m"), Contains("com.microsoft"));
+}
+
+TEST_CASE("unsupported attribute variants are Unsupported, not wrong answers", "[import]") {
+  test::OnnxBuilder b;
+  b.input("x", {1, 1, 4, 4, 4});
+  b.output("y");
+  auto* n = b.node("MaxPool", {"x"}, {"y"}, "pool3d");
+  test::OnnxBuilder::attr_ints(n, "kernel_shape", {2, 2, 2});
+  REQUIRE_THROWS_AS(import_onnx_bytes(b.bytes(), "m"), Unsupported);
+}

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Installs everything (tools/setup.sh), builds the release preset and runs the whole test suite.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export SYSTEMC_DISABLE_COPYRIGHT_MESSAGE=1
+bash tools/setup.sh release
+ctest --preset release -j"$(nproc)"
+echo "== ONNX conformance (libonnx-testdata) =="
+cat build/release/conformance_summary.txt
