@@ -1,6 +1,11 @@
 #include "models/executor.h"
 
 #include <algorithm>
+#include <cblas.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <thread>
 #include <climits>
 
 #include "models/error.h"
@@ -9,6 +14,7 @@ namespace ptc::models {
 
 struct Executor::Plan {
   struct Step {
+    std::string op;
     Kernel run;
     std::vector<int> in, out;
     std::vector<Shape> shapes;
@@ -117,13 +123,14 @@ std::unique_ptr<Executor::Plan> Executor::build(const std::vector<Shape>& shapes
     }
     if (all_static) continue;
     Plan::Step step;
+    step.op = n.op;
     step.run = std::move(p.run);
     step.in = in_idx;
     step.out = out_idx;
     step.shapes = p.shapes;
     step.dtypes = p.dtypes;
     plan->steps.push_back(std::move(step));
-    plan->scratch.resize(std::max(plan->scratch.size(), p.scratch_floats));
+    plan->scratch.resize(std::max(plan->scratch.size(), p.scratch_floats * static_cast<size_t>(m_threads)));
   }
   for (const auto& o : g.outputs) {
     auto it = b.index.find(o.name);
@@ -217,7 +224,15 @@ std::map<std::string, Shape> Executor::shapes_for(const std::vector<Shape>& inpu
   return build(input_shapes, false, nullptr)->shapes;
 }
 
-Executor::Executor(const Graph& graph) : m_graph(graph) {}
+Executor::Executor(const Graph& graph, int threads) : m_graph(graph), m_threads(threads) {
+  if (m_threads <= 0) {
+    const char* env = std::getenv("PTC_THREADS");
+    m_threads = env ? std::atoi(env) : static_cast<int>(std::thread::hardware_concurrency());
+  }
+  m_threads = std::max(1, std::min(m_threads, 256));
+  // ptcsim parallelises over samples itself; BLAS threads on top would oversubscribe the cores.
+  openblas_set_num_threads(1);
+}
 Executor::~Executor() = default;
 
 Executor::Plan& Executor::plan_for(const std::vector<const Tensor*>& inputs) {
@@ -253,7 +268,14 @@ const std::vector<const Tensor*>& Executor::run(const std::vector<const Tensor*>
     for (size_t k = 0; k < st.out.size(); ++k)
       if (st.args.out[k]) st.args.out[k]->reshape_storage(st.dtypes[k], st.shapes[k]);
     st.args.scratch = p.scratch.data();
-    st.run(st.args);
+    st.args.threads = m_threads;
+    if (m_profile) {
+      auto t0 = std::chrono::steady_clock::now();
+      st.run(st.args);
+      m_profile_s[st.op] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    } else {
+      st.run(st.args);
+    }
   }
   m_outputs.clear();
   for (int i : p.output_idx) m_outputs.push_back(p.values[i]);

@@ -22,8 +22,9 @@ std::map<std::string, Shape> infer_shapes(const Graph& g, const std::vector<Shap
 
 class Executor {
  public:
-  // The graph must outlive the executor.
-  explicit Executor(const Graph& graph);
+  // The graph must outlive the executor. threads <= 0: $PTC_THREADS, else all hardware threads.
+  // Outputs are bit-identical for any thread count.
+  explicit Executor(const Graph& graph, int threads = 0);
   ~Executor();
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
@@ -36,6 +37,9 @@ class Executor {
   const Graph& graph() const { return m_graph; }
   // Shape of every value for the given input shapes (no buffers are allocated).
   std::map<std::string, Shape> shapes_for(const std::vector<Shape>& input_shapes) const;
+  // Per-op-type wall time of run() calls while profiling is on (seconds).
+  void set_profile(bool on) { m_profile = on; }
+  const std::map<std::string, double>& profile() const { return m_profile_s; }
   // Bytes held by the cached plans' activation buffers (for memory reporting).
   size_t buffer_bytes() const;
 
@@ -49,6 +53,9 @@ class Executor {
   const Graph& m_graph;
   std::list<std::unique_ptr<Plan>> m_plans;  // most recently used first
   std::vector<const Tensor*> m_outputs;
+  int m_threads = 1;
+  bool m_profile = false;
+  std::map<std::string, double> m_profile_s;
 };
 
 }  // namespace ptc::models

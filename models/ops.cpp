@@ -4,6 +4,7 @@
 #include "models/ops.h"
 
 #include <cblas.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <array>
@@ -523,13 +524,17 @@ Prepared prep_conv(const Node& n, const std::vector<ValueState>& in, int64_t) {
     const float* X = k.in[0]->f.data();
     const float* W = k.in[1]->f.data();
     float* Y = k.out[0]->f.data();
-    for (int64_t b = 0; b < N; ++b)
+    // Samples are independent: split the batch over threads (each with its own im2col slice);
+    // every output element is computed by the same sgemm call whatever the thread count.
+#pragma omp parallel for schedule(static) num_threads(k.threads) if (k.threads > 1 && N > 1)
+    for (int64_t b = 0; b < N; ++b) {
+      float* col_buf = k.scratch + static_cast<size_t>(omp_get_thread_num()) * scratch;
       for (int64_t g = 0; g < group; ++g) {
         const float* xg = X + (b * C + g * Cg) * w.ih * w.iw;
         const float* col = xg;
         if (!direct) {
-          im2col(xg, Cg, w, k.scratch);
-          col = k.scratch;
+          im2col(xg, Cg, w, col_buf);
+          col = col_buf;
         }
         float* yg = Y + (b * M + g * Mg) * ohw;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(Mg), static_cast<int>(ohw),
@@ -544,6 +549,7 @@ Prepared prep_conv(const Node& n, const std::vector<ValueState>& in, int64_t) {
           }
         }
       }
+    }
   }, scratch);
 }
 

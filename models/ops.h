@@ -25,7 +25,8 @@ struct ValueState {
 struct KernelArgs {
   std::vector<const Tensor*> in;  // nullptr for omitted optional inputs
   std::vector<Tensor*> out;
-  float* scratch = nullptr;  // at least Prepared::scratch_floats floats
+  float* scratch = nullptr;  // threads x Prepared::scratch_floats floats (one slice per thread)
+  int threads = 1;           // worker threads a kernel may use (results never depend on it)
 };
 
 using Kernel = std::function<void(const KernelArgs&)>;

@@ -42,7 +42,8 @@ void write_atomic(const std::string& path, const std::string& text) {
   }
 }
 
-int cmd_eval(const std::string& model, int64_t limit, int64_t batch, bool json, const std::string& data_dir) {
+int cmd_eval(const std::string& model, int64_t limit, int64_t batch, bool json, const std::string& data_dir,
+             bool profile) {
   auto t0 = std::chrono::steady_clock::now();
   models::Graph g = models::import_onnx(model);
   models::Preprocess pre = models::preprocess_for(g, model);
@@ -50,11 +51,14 @@ int cmd_eval(const std::string& model, int64_t limit, int64_t batch, bool json, 
     throw Error(model + ": preprocessing names dataset \"" + pre.dataset + "\"; ptcsim eval supports fashion-mnist");
   models::Dataset test = models::load_fashion_mnist("test", data_dir);
   models::Executor ex(g);
+  ex.set_profile(profile);
   auto t1 = std::chrono::steady_clock::now();
   models::AccuracyResult r = models::evaluate_accuracy(ex, test, pre, limit, batch);
   auto t2 = std::chrono::steady_clock::now();
   double load_s = std::chrono::duration<double>(t1 - t0).count();
   double eval_s = std::chrono::duration<double>(t2 - t1).count();
+  if (profile)
+    for (const auto& [op, s] : ex.profile()) std::fprintf(stderr, "profile: %-20s %8.3f s\n", op.c_str(), s);
   if (json) {
     nlohmann::json j = {{"model", model},
                         {"dataset", test.name},
@@ -116,7 +120,7 @@ int run_cli(int argc, char** argv) {
 
   std::string model, hw_file, out, data_dir = models::kFashionMnistDir;
   int64_t limit = 0, batch = 256;
-  bool json = false, no_blocks = false, verbose = false;
+  bool json = false, no_blocks = false, verbose = false, profile = false;
   double rtol = 1e-3, atol = 1e-5;
   std::vector<std::string> dirs;
 
@@ -126,6 +130,7 @@ int run_cli(int argc, char** argv) {
   eval->add_option("--batch", batch, "batch size")->check(CLI::Range(int64_t{1}, int64_t{65536}));
   eval->add_option("--data-dir", data_dir, "Fashion-MNIST IDX folder");
   eval->add_flag("--json", json, "print a JSON object (accuracy, samples, ...)");
+  eval->add_flag("--profile", profile, "print the time spent per op type on stderr");
 
   auto* comp = app.add_subcommand("compile", "tile and map an ONNX model onto a tensor-core array; write the workload JSON");
   comp->add_option("model", model, "ONNX model file")->required();
@@ -145,7 +150,7 @@ int run_cli(int argc, char** argv) {
     return app.exit(e);
   }
   try {
-    if (*eval) return cmd_eval(model, limit, batch, json, data_dir);
+    if (*eval) return cmd_eval(model, limit, batch, json, data_dir, profile);
     if (*comp) return cmd_compile(model, hw_file, out, !no_blocks);
     if (*check) return cmd_check_onnx(dirs, rtol, atol, verbose);
   } catch (const std::exception& e) {

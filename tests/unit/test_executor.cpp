@@ -214,3 +214,13 @@ TEST_CASE("run-time input checks", "[executor]") {
   Tensor bad = Tensor::from_f32({2, 4}, std::vector<float>(8, 1.0f));
   REQUIRE_THROWS_WITH(ex.run(bad), Catch::Contains("input 'x'") && Catch::Contains("[2,4]"));
 }
+
+TEST_CASE("outputs are bit-identical for 1 and 2 threads", "[executor]") {
+  Graph g = import_onnx(std::string(PTC_SOURCE_DIR) + "/models/zoo/cnn3_fmnist.onnx");
+  Tensor x = Tensor::from_f32({5, 1, 28, 28}, randn(5 * 784, 11));
+  Executor one(g, 1), two(g, 2);
+  Tensor y1 = one.run(x);
+  const Tensor& y2 = two.run(x);
+  REQUIRE(y1.shape == y2.shape);
+  CHECK(y1.f == y2.f);
+}
