@@ -816,17 +816,16 @@ Prepared prep_concat(const Node& n, const std::vector<ValueState>& in, int64_t) 
   for (size_t k = 0; k < cnt; ++k) chunk[k] = in[k].shape[axis] * inner;
   int64_t row = out[axis] * inner;
   return single(out, in[0].dtype, [=](const KernelArgs& k) {
-    auto go = [&](auto get) {
-      auto* y = get(k.out[0]);
+    auto go = [&](auto* y, auto data_of) {
       int64_t at = 0;
       for (size_t j = 0; j < cnt; ++j) {
-        const auto* x = get(const_cast<Tensor*>(k.in[j]));
+        const auto* x = data_of(*k.in[j]);
         for (int64_t o = 0; o < outer; ++o) std::copy(x + o * chunk[j], x + (o + 1) * chunk[j], y + o * row + at);
         at += chunk[j];
       }
     };
-    if (k.out[0]->dtype == DType::f32) go([](Tensor* t) { return t->f.data(); });
-    else go([](Tensor* t) { return t->i.data(); });
+    if (k.out[0]->dtype == DType::f32) go(k.out[0]->f.data(), [](const Tensor& t) { return t.f.data(); });
+    else go(k.out[0]->i.data(), [](const Tensor& t) { return t.i.data(); });
   });
 }
 

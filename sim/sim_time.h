@@ -1,0 +1,22 @@
+// SystemC time base for ptcsim. Contract: configure_kernel_time() must run before any sc_time is
+// created (SystemC fixes the resolution at the first sc_time); it sets 1 ns, so the kernel spans
+// 2^64 ns ~ 584 years (at SystemC's default 1 ps it would wrap silently after ~213 days).
+// check_horizon() rejects simulated horizons the kernel cannot represent.
+#pragma once
+
+#include <string>
+
+namespace ptc::sim {
+
+constexpr double kTimeResolutionS = 1e-9;
+
+// Idempotent; throws ptc::Error if SystemC's resolution was already fixed to something else.
+void configure_kernel_time();
+
+// Largest representable simulated time, in seconds.
+double max_sim_time_s();
+
+// Throws ptc::Error naming `what` when horizon_s is not in (0, max_sim_time_s()].
+void check_horizon(double horizon_s, const std::string& what);
+
+}  // namespace ptc::sim
