@@ -1,9 +1,7 @@
 #include "hw/hw_spec.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "models/error.h"
+#include "models/json_io.h"
 
 namespace ptc::hw {
 namespace {
@@ -60,17 +58,7 @@ HwSpec parse_hw_spec(const nlohmann::json& j, const std::string& path) {
 }
 
 HwSpec load_hw_spec(const std::string& file) {
-  std::ifstream f(file);
-  if (!f) throw Error(file + ": cannot open hardware description");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(ss.str());
-  } catch (const nlohmann::json::parse_error& e) {
-    throw Error(file + ": invalid JSON at byte " + std::to_string(e.byte) + " (" + e.what() + ")");
-  }
-  return parse_hw_spec(j, file + ": hw");
+  return parse_hw_spec(load_json_file(file, "hardware description"), file + ": hw");
 }
 
 }  // namespace ptc::hw

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "models/error.h"
+#include "models/json_io.h"
 
 namespace ptc::models {
 namespace {
@@ -87,12 +88,7 @@ Dataset load_fashion_mnist(const std::string& split, const std::string& dir) {
 }
 
 Preprocess parse_preprocess(const std::string& json_text, const std::string& what) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(json_text);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(what + ": invalid JSON (" + e.what() + ")");
-  }
+  nlohmann::json j = parse_json_text(json_text, what);
   if (!j.is_object()) throw Error(what + ": expected a JSON object");
   Preprocess p;
   static const char* known[] = {"input_shape", "scale", "mean", "std", "dataset", "classes"};
@@ -128,15 +124,7 @@ Preprocess preprocess_for(const Graph& g, const std::string& model_path) {
   if (it != g.metadata.end()) return parse_preprocess(it->second, model_path + " metadata 'ptcsim.preprocess'");
   std::filesystem::path side = std::filesystem::path(model_path).replace_extension(".json");
   if (std::filesystem::exists(side)) {
-    std::ifstream f(side);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(ss.str());
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(side.string() + ": invalid JSON (" + e.what() + ")");
-    }
+    nlohmann::json j = load_json_file(side.string(), "sidecar");
     if (j.is_object() && j.contains("preprocess")) return parse_preprocess(j["preprocess"].dump(), side.string() + " preprocess");
   }
   throw Error(model_path + ": no input preprocessing found: add ONNX metadata_props 'ptcsim.preprocess' or a "
