@@ -25,6 +25,9 @@ expect_error "corrupt model file" "junk.onnx" "$ptcsim" eval "$tmp/junk.onnx"
 head -c 2000 "$lenet" >"$tmp/cut.onnx"
 expect_error "truncated model file" "cut.onnx" "$ptcsim" eval "$tmp/cut.onnx"
 expect_error "missing dataset names the Debian package" "dataset-fashion-mnist" "$ptcsim" eval "$lenet" --data-dir /nonexistent
+data=/usr/share/libonnx-testdata/data/node
+expect_error "unsupported op names node, op and supported list" "unsupported op; supported: Add" "$ptcsim" eval "$data/test_lstm_defaults/model.onnx"
+expect_error "model without preprocessing" "no input preprocessing found" "$ptcsim" eval "$data/test_relu/model.onnx"
 echo '{"cores": {"rows": 4,' >"$tmp/bad_hw.json"
 expect_error "malformed hw JSON" "invalid JSON" "$ptcsim" compile "$lenet" --hw "$tmp/bad_hw.json" -o "$tmp/wl.json"
 [ ! -e "$tmp/wl.json" ] && ok "no output file after an error" || bad "output file written despite error"
@@ -48,7 +51,6 @@ if "$ptcsim" compile "$lenet" --hw "$hw" -o "$tmp/a.json" >/dev/null 2>"$tmp/err
 else bad "compile ($(cat "$tmp/err"))"; fi
 
 # check-onnx: a real passing case, and a case whose expected output was swapped in from elsewhere
-data=/usr/share/libonnx-testdata/data/node
 if "$ptcsim" check-onnx "$data/test_relu" "$data/test_conv_with_strides_padding" >"$tmp/out" 2>&1 && grep -q "2 passed, 0 failed" "$tmp/out"; then
   ok "check-onnx passes real cases"
 else bad "check-onnx on passing cases: $(cat "$tmp/out")"; fi
