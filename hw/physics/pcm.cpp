@@ -1,0 +1,47 @@
+#include "hw/physics/pcm.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace ptc::hw {
+
+double pcm_g_rel(const PcmLikeParams& p, double g_us) { return std::max(std::abs(g_us) / p.g_max_us, 1e-7); }
+
+double pcm_sigma_prog_us(const PcmLikeParams& p, double g_target_us) {
+  double u = g_target_us / p.g_max_us;
+  double s = (p.prog_c0 + p.prog_c1 * u + p.prog_c2 * u * u) * p.g_max_us / p.prog_g_max_reference_us;
+  return std::max(s, 0.0);
+}
+
+double pcm_mu_nu(double g_rel) { return std::clamp(-0.0155 * std::log(g_rel) + 0.0244, 0.049, 0.1); }
+double pcm_sigma_nu(double g_rel) { return std::clamp(-0.0125 * std::log(g_rel) - 0.0059, 0.008, 0.045); }
+double pcm_read_q(double g_rel) { return std::min(0.0088 / std::max(std::pow(g_rel, 0.65), 1e-3), 0.2); }
+
+double pcm_drift_factor(const PcmLikeParams& p, double t_inf_s, double nu) {
+  if (t_inf_s <= 0) return 1.0;
+  return std::pow((t_inf_s + p.t0_s) / p.t0_s, -nu);
+}
+
+double pcm_read_noise_time_factor(const PcmLikeParams& p, double t_inf_s) {
+  double t = t_inf_s + p.t0_s;
+  return std::sqrt(std::log((t + p.t_read_s) / (2 * p.t_read_s)));
+}
+
+double pcm_program_us(const PcmLikeParams& p, double g_target_us, double xi) {
+  return std::max(0.0, g_target_us + p.prog_scale * pcm_sigma_prog_us(p, g_target_us) * xi);
+}
+
+double pcm_draw_nu(const PcmLikeParams& p, double g_target_us, double xi) {
+  double g_rel = pcm_g_rel(p, g_target_us);
+  return p.drift_scale * std::abs(pcm_mu_nu(g_rel) + pcm_sigma_nu(g_rel) * xi);
+}
+
+double pcm_read_us(const PcmLikeParams& p, double g_prog_us, double g_target_us, double nu, double t_inf_s, double xi,
+                   bool q_from_programmed) {
+  double g_d = g_prog_us * pcm_drift_factor(p, t_inf_s, nu);
+  double q = pcm_read_q(pcm_g_rel(p, q_from_programmed ? g_prog_us : g_target_us));
+  double sigma = q * pcm_read_noise_time_factor(p, t_inf_s);
+  return std::max(0.0, g_d + p.read_scale * std::abs(g_d) * sigma * xi);
+}
+
+}  // namespace ptc::hw

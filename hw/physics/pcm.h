@@ -1,0 +1,41 @@
+// PCM cell physics as in IBM aihwkit v1.1.0's PCMLikeNoiseModel (pcm_aihwkit.md section 2):
+// programming noise, conductance-dependent drift exponent, power-law drift and 1/f read noise.
+// Conductances in microsiemens (_us), times in seconds (_s). Closed forms only: the stochastic
+// draws are made by the caller with its own counter-based stream (xi = standard normal).
+#pragma once
+
+namespace ptc::hw {
+
+struct PcmLikeParams {
+  double g_max_us = 25.0;  // converter maximum conductance
+  double t0_s = 20.0;      // drift reference time after programming
+  double t_read_s = 250e-9;
+  // sigma_prog = (c0 + c1 u + c2 u^2) * g_max/25 uS, u = g_T/g_max (fit at g_max = 25 uS)
+  double prog_c0 = 0.26348, prog_c1 = 1.9650, prog_c2 = -1.1731;
+  double prog_g_max_reference_us = 25.0;
+  double prog_scale = 1.0, read_scale = 1.0, drift_scale = 1.0;
+};
+
+// g_rel = |g|/g_max clipped below at 1e-7.
+double pcm_g_rel(const PcmLikeParams& p, double g_us);
+double pcm_sigma_prog_us(const PcmLikeParams& p, double g_target_us);
+// mu_nu = clamp(-0.0155 ln g_rel + 0.0244, 0.049, 0.1); sigma_nu = clamp(-0.0125 ln g_rel - 0.0059, 0.008, 0.045)
+double pcm_mu_nu(double g_rel);
+double pcm_sigma_nu(double g_rel);
+// Q_s = min(0.0088 / max(g_rel^0.65, 1e-3), 0.2)
+double pcm_read_q(double g_rel);
+// ((t_inf + t0)/t0)^(-nu); 1 at t_inf = 0.
+double pcm_drift_factor(const PcmLikeParams& p, double t_inf_s, double nu);
+// sqrt(ln((t + t_read)/(2 t_read))), t = t_inf + t0.
+double pcm_read_noise_time_factor(const PcmLikeParams& p, double t_inf_s);
+
+// One device: programmed conductance for a draw xi (max(0, g_T + s sigma_prog xi)).
+double pcm_program_us(const PcmLikeParams& p, double g_target_us, double xi);
+// Drift exponent for a draw xi: drift_scale * |mu_nu + sigma_nu xi| (g_rel from the target).
+double pcm_draw_nu(const PcmLikeParams& p, double g_target_us, double xi);
+// Conductance read at t_inf: drift, then 1/f read noise max(0, g_d + s |g_d| Q_s sqrt(ln..) xi).
+// q_from_programmed selects aihwkit's code (Q_s from g_prog, true) or its docs (from g_T, false).
+double pcm_read_us(const PcmLikeParams& p, double g_prog_us, double g_target_us, double nu, double t_inf_s,
+                   double xi, bool q_from_programmed = true);
+
+}  // namespace ptc::hw

@@ -1,0 +1,95 @@
+// Device physics against the published values in ../shared/reference (doctor.md section 10,
+// pcm_aihwkit.md section 2 oracle tables).
+#include <catch2/catch.hpp>
+#include <cmath>
+
+#include "hw/physics/mrr.h"
+#include "hw/physics/pcm.h"
+
+using namespace ptc::hw;
+
+TEST_CASE("MRR encoding reproduces DOCTOR's numbers", "[physics][mrr]") {
+  MrrRing ring;  // a = 0.865, r = 0.87
+  CHECK(mrr_weight_scale(ring) == Approx(0.9601).margin(5e-5));
+  CHECK(mrr_weight(ring, 0.0) == Approx(-0.9992).margin(5e-5));
+  CHECK(mrr_weight(ring, M_PI / 2) == Approx(0.9218).margin(5e-5));
+  CHECK(mrr_weight(ring, M_PI) == Approx(0.9601).margin(5e-5));
+  CHECK(mrr_min_weight(ring) == Approx(-0.9992).margin(5e-5));
+  CHECK(mrr_max_weight(ring) == Approx(0.9218).margin(5e-5));
+  // phi at w = 0 is 0.286 rad, dw/dphi there 3.47 per rad.
+  double phi0 = mrr_phase_for_weight(ring, 0.0);
+  CHECK(phi0 == Approx(0.286).margin(5e-4));
+  CHECK(mrr_weight_slope(ring, phi0) == Approx(3.47).margin(5e-3));
+  // The analytic slope agrees with a finite difference.
+  double h = 1e-6;
+  CHECK(mrr_weight_slope(ring, 0.7) == Approx((mrr_weight(ring, 0.7 + h) - mrr_weight(ring, 0.7 - h)) / (2 * h)).epsilon(1e-6));
+}
+
+TEST_CASE("MRR inverse mapping round-trips inside the realisable range and clips outside", "[physics][mrr]") {
+  MrrRing ring;
+  for (double w = -0.999; w <= 0.92; w += 0.0137)
+    REQUIRE(mrr_weight(ring, mrr_phase_for_weight(ring, w)) == Approx(w).margin(1e-9));
+  // Above +0.9218 the phase clamps at pi/2: the systematic clipping error of the encoding.
+  CHECK(mrr_phase_for_weight(ring, 0.95) == Approx(M_PI / 2));
+  CHECK(mrr_weight(ring, mrr_phase_for_weight(ring, 0.95)) == Approx(0.9218).margin(5e-5));
+  // A block scaled so that max|w| maps to the weight scale: negatives are exact, the largest
+  // positive value is clipped to 0.9218/0.9601 of itself.
+  const float w[4] = {-2.0f, 1.0f, 0.0f, 2.0f};
+  float phase[4], scale = 0;
+  mrr_encode_block(ring, w, 4, phase, scale);
+  CHECK(scale == Approx(2.0 / 0.9601).epsilon(1e-4));
+  CHECK(mrr_weight(ring, phase[0]) * scale == Approx(-2.0).epsilon(1e-5));
+  CHECK(mrr_weight(ring, phase[1]) * scale == Approx(1.0).epsilon(1e-5));
+  CHECK(mrr_weight(ring, phase[3]) * scale == Approx(2.0 * 0.9218 / 0.9601).epsilon(1e-3));
+}
+
+TEST_CASE("MRR thermo-optic phase shift per kelvin (DOCTOR GTD chain)", "[physics][mrr]") {
+  CHECK(mrr_phase_per_kelvin(1553.2034, 5.150) == Approx(0.03696).margin(5e-6));
+  CHECK(mrr_phase_per_kelvin(1542.0445, 5.113) == Approx(0.03723).margin(5e-6));
+  // 1 K of drift at w = 0 moves the weight by ~13 % of the block max (3.47 x 0.037).
+  MrrRing ring;
+  double phi0 = mrr_phase_for_weight(ring, 0.0);
+  double dw = mrr_weight(ring, phi0 + mrr_phase_per_kelvin(1553.2034, 5.150)) - mrr_weight(ring, phi0);
+  CHECK(dw / mrr_weight_scale(ring) == Approx(0.13).margin(0.01));
+}
+
+TEST_CASE("PCM-like noise model oracle table", "[physics][pcm]") {
+  PcmLikeParams p;
+  struct Row {
+    double g_rel, mu_nu, sigma_nu, q, sigma_prog;
+  };
+  for (Row r : {Row{1.0, 0.049, 0.008, 0.0088, 1.055}, Row{0.5, 0.049, 0.008, 0.0138, 0.953},
+                Row{0.25, 0.049, 0.0114, 0.0217, 0.681}, Row{0.1, 0.0601, 0.0229, 0.0393, 0.448},
+                Row{0.01, 0.0958, 0.045, 0.176, 0.283}}) {
+    INFO("g_rel " << r.g_rel);
+    CHECK(pcm_mu_nu(r.g_rel) == Approx(r.mu_nu).margin(5e-5));
+    CHECK(pcm_sigma_nu(r.g_rel) == Approx(r.sigma_nu).margin(5e-5));
+    CHECK(pcm_read_q(r.g_rel) == Approx(r.q).epsilon(3e-3));  // table: 3 significant digits
+    CHECK(pcm_sigma_prog_us(p, r.g_rel * p.g_max_us) == Approx(r.sigma_prog).margin(5e-4));
+  }
+}
+
+TEST_CASE("PCM drift and read-noise time factors", "[physics][pcm]") {
+  PcmLikeParams p;
+  const double hour = 3600, day = 86400, year = 365 * day;
+  struct Row {
+    double t, sqrt_ln, drift, read_rel;
+  };
+  for (Row r : {Row{0, 4.18, 1, 0.037}, Row{1, 4.19, 0.998, 0.037}, Row{hour, 4.76, 0.775, 0.042},
+                Row{day, 5.09, 0.664, 0.045}, Row{30 * day, 5.41, 0.562, 0.048}, Row{year, 5.64, 0.497, 0.050},
+                Row{10 * year, 5.84, 0.444, 0.051}}) {
+    INFO("t_inf " << r.t << " s");
+    CHECK(pcm_read_noise_time_factor(p, r.t) == Approx(r.sqrt_ln).margin(5e-3));
+    CHECK(pcm_drift_factor(p, r.t, 0.049) == Approx(r.drift).margin(5e-4));
+    CHECK(pcm_read_q(1.0) * pcm_read_noise_time_factor(p, r.t) == Approx(r.read_rel).margin(5e-4));
+  }
+  // Programming clips at 0; nu is |mu + sigma xi|.
+  CHECK(pcm_program_us(p, 0.0, -1.0) == 0.0);
+  CHECK(pcm_draw_nu(p, 25.0, -10.0) == Approx(std::abs(0.049 - 0.08)));
+  // Read: drift then noise; Q from the programmed or the target conductance.
+  double g = pcm_read_us(p, 20.0, 25.0, 0.049, hour, 1.0, true);
+  double gd = 20.0 * pcm_drift_factor(p, hour, 0.049);
+  CHECK(g == Approx(gd * (1 + pcm_read_q(0.8) * pcm_read_noise_time_factor(p, hour))));
+  CHECK(pcm_read_us(p, 20.0, 25.0, 0.049, hour, 1.0, false) ==
+        Approx(gd * (1 + pcm_read_q(1.0) * pcm_read_noise_time_factor(p, hour))));
+}
