@@ -93,3 +93,33 @@ TEST_CASE("PCM drift and read-noise time factors", "[physics][pcm]") {
   CHECK(pcm_read_us(p, 20.0, 25.0, 0.049, hour, 1.0, false) ==
         Approx(gd * (1 + pcm_read_q(1.0) * pcm_read_noise_time_factor(p, hour))));
 }
+
+#include "hw/physics/rng.h"
+
+TEST_CASE("counter-based streams: pure functions of (seed, stream, index) with normal moments", "[physics][rng]") {
+  RandomStream a(42, 7), b(42, 7), c(42, 8), d(43, 7);
+  CHECK(a.normal(12345) == b.normal(12345));
+  CHECK(a.normal(12345) != c.normal(12345));
+  CHECK(a.normal(12345) != d.normal(12345));
+  // Order does not matter: index k is the same value whether drawn first or last.
+  double late = a.normal(999999);
+  for (int k = 0; k < 10; ++k) a.normal(k);
+  CHECK(a.normal(999999) == late);
+  // Moments of 200k draws: mean 0 +- 5 sigma/sqrt(n), variance 1 +- 5 sqrt(2/n).
+  const int n = 200000;
+  double s = 0, s2 = 0, u = 0;
+  for (int k = 0; k < n; ++k) {
+    double z = a.normal(k);
+    s += z;
+    s2 += z * z;
+    u += a.uniform(k);
+  }
+  double mean = s / n, var = s2 / n - mean * mean;
+  CHECK(std::abs(mean) < 5 / std::sqrt(double(n)));
+  CHECK(std::abs(var - 1) < 5 * std::sqrt(2.0 / n));
+  CHECK(std::abs(u / n - 0.5) < 5 * std::sqrt(1.0 / 12 / n));
+  float buf[5];
+  a.fill_normal(100, 5, buf);
+  for (int k = 0; k < 5; ++k) CHECK(buf[k] == static_cast<float>(a.normal(100 + k)));
+  CHECK(a.derive(1).stream() != a.derive(2).stream());
+}

@@ -1,0 +1,30 @@
+// Counter-based random streams (Philox4x32-10 from Debian's librandom123): every draw is a pure
+// function of (seed, stream id, index), so any instant can be evaluated directly and results do
+// not depend on evaluation order or thread count.
+#pragma once
+
+#include <cstdint>
+
+namespace ptc::hw {
+
+class RandomStream {
+ public:
+  RandomStream(uint64_t seed, uint64_t stream) : m_seed(seed), m_stream(stream) {}
+
+  // Standard normal number `index` of this stream (Box-Muller on Philox output).
+  double normal(uint64_t index) const;
+  // Uniform number `index` in (0, 1).
+  double uniform(uint64_t index) const;
+  // out[j] = normal(first + j) for j < n, four per Philox call.
+  void fill_normal(uint64_t first, int64_t n, float* out) const;
+
+  uint64_t seed() const { return m_seed; }
+  uint64_t stream() const { return m_stream; }
+  // A sub-stream for a component: independent of this one and of other ids.
+  RandomStream derive(uint64_t id) const;
+
+ private:
+  uint64_t m_seed, m_stream;
+};
+
+}  // namespace ptc::hw
