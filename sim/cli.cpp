@@ -8,7 +8,9 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "hw/characterize.h"
 #include "hw/hw_spec.h"
+#include "hw/noise/doctor_noise.h"
 #include "models/accuracy.h"
 #include "models/compiler.h"
 #include "models/dataset.h"
@@ -111,6 +113,59 @@ int cmd_check_onnx(const std::vector<std::string>& dirs, double rtol, double ato
   return fail ? 1 : 0;
 }
 
+struct DeviceOptions {
+  double g_target_rel = 1.0, g_max_us = 25.0, delta_t_k = 0.0, phase_noise_rad = 0.0;
+  std::vector<double> times_s = {0, 1, 3600, 86400, 2592000, 31536000};
+  std::vector<double> weights;
+  int64_t samples = 10000, channel = 0;
+  uint64_t seed = 0;
+  bool json = false, no_prog = false, no_drift = false, no_read = false;
+  std::string q_from = "programmed";
+};
+
+void print_json_or_table(const nlohmann::json& j, bool json, const std::vector<std::string>& cols) {
+  if (json) {
+    std::cout << j.dump(2) << "\n";
+    return;
+  }
+  for (const auto& c : cols) std::printf("%16s", c.c_str());
+  std::printf("\n");
+  for (size_t r = 0; r < j.at(cols[0]).size(); ++r) {
+    for (const auto& c : cols) std::printf("%16.6g", j.at(c).at(r).get<double>());
+    std::printf("\n");
+  }
+}
+
+int cmd_device_pcm(const DeviceOptions& o) {
+  hw::PcmLikeParams p;
+  p.g_max_us = o.g_max_us;
+  hw::PcmEffects fx;
+  fx.programming = !o.no_prog;
+  fx.drift = !o.no_drift;
+  fx.read_noise = !o.no_read;
+  fx.q_from_programmed = o.q_from == "programmed";
+  hw::PcmCharacterization c = hw::characterize_pcm(p, o.g_target_rel, o.times_s, o.samples, o.seed, fx);
+  nlohmann::json j = {{"model", "aihwkit PCMLikeNoiseModel"}, {"g_max_us", p.g_max_us}, {"g_target_rel", o.g_target_rel},
+                      {"samples", o.samples}, {"seed", o.seed}, {"times_s", c.times_s}, {"g_mean_us", c.g_mean_us},
+                      {"g_std_us", c.g_std_us}};
+  print_json_or_table(j, o.json, {"times_s", "g_mean_us", "g_std_us"});
+  return 0;
+}
+
+int cmd_device_mrr(const DeviceOptions& o) {
+  hw::CoreArray one{1, 1, 8};
+  if (o.channel < 0 || o.channel >= one.k) throw Error("--channel: expected integer in [0,7], got " + std::to_string(o.channel));
+  double dphi = hw::GlobalTemperature(one, hw::GlobalTemperatureParams{}).phase_per_kelvin(o.channel);
+  hw::MrrCharacterization c =
+      hw::characterize_mrr(hw::MrrRing{}, o.weights, o.delta_t_k, o.phase_noise_rad, dphi, o.samples, o.seed);
+  nlohmann::json j = {{"model", "DOCTOR MRR weight bank (a = 0.865, r = 0.87)"}, {"scale", c.scale},
+                      {"phase_per_kelvin_rad", c.phase_per_kelvin}, {"delta_t_k", o.delta_t_k},
+                      {"phase_noise_rad", o.phase_noise_rad}, {"samples", o.samples}, {"seed", o.seed},
+                      {"weights", c.weights}, {"effective_mean", c.effective_mean}, {"effective_std", c.effective_std}};
+  print_json_or_table(j, o.json, {"weights", "effective_mean", "effective_std"});
+  return 0;
+}
+
 }  // namespace
 
 int run_cli(int argc, char** argv) {
@@ -144,6 +199,30 @@ int run_cli(int argc, char** argv) {
   check->add_option("--atol", atol, "absolute tolerance");
   check->add_flag("-v,--verbose", verbose, "also list skipped cases with the reason");
 
+  DeviceOptions dev;
+  auto* device = app.add_subcommand("device", "characterise single devices under the published models");
+  device->require_subcommand(1);
+  auto* pcm = device->add_subcommand("pcm", "PCM conductance statistics over time (aihwkit PCMLike model)");
+  pcm->add_option("--g-target-rel", dev.g_target_rel, "target conductance / g_max")->required()->check(CLI::Range(0.0, 1.0));
+  pcm->add_option("--times", dev.times_s, "times after programming, s (comma-separated)")->delimiter(',')->check(CLI::NonNegativeNumber);
+  pcm->add_option("--samples", dev.samples, "devices")->check(CLI::Range(int64_t{1}, int64_t{100000000}));
+  pcm->add_option("--seed", dev.seed, "random seed");
+  pcm->add_option("--g-max-us", dev.g_max_us, "g_max, uS")->check(CLI::PositiveNumber);
+  pcm->add_option("--q-from", dev.q_from, "1/f noise amplitude from the programmed (aihwkit code) or target (docs) conductance")
+      ->check(CLI::IsMember({"programmed", "target"}));
+  pcm->add_flag("--no-programming", dev.no_prog, "leave out programming noise");
+  pcm->add_flag("--no-drift", dev.no_drift, "leave out drift");
+  pcm->add_flag("--no-read-noise", dev.no_read, "leave out 1/f read noise");
+  pcm->add_flag("--json", dev.json, "print JSON");
+  auto* mrr = device->add_subcommand("mrr", "effective weights of an MRR block under temperature offset and phase noise");
+  mrr->add_option("--weights", dev.weights, "target weights of one block (comma-separated)")->required()->delimiter(',');
+  mrr->add_option("--delta-t-k", dev.delta_t_k, "uniform temperature offset, K");
+  mrr->add_option("--phase-noise-rad", dev.phase_noise_rad, "std of Gaussian phase noise, rad")->check(CLI::NonNegativeNumber);
+  mrr->add_option("--channel", dev.channel, "bank column (wavelength/radius table entry), 0-7");
+  mrr->add_option("--samples", dev.samples, "draws per weight")->check(CLI::Range(int64_t{1}, int64_t{100000000}));
+  mrr->add_option("--seed", dev.seed, "random seed");
+  mrr->add_flag("--json", dev.json, "print JSON");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -153,6 +232,8 @@ int run_cli(int argc, char** argv) {
     if (*eval) return cmd_eval(model, limit, batch, json, data_dir, profile);
     if (*comp) return cmd_compile(model, hw_file, out, !no_blocks);
     if (*check) return cmd_check_onnx(dirs, rtol, atol, verbose);
+    if (*pcm) return cmd_device_pcm(dev);
+    if (*mrr) return cmd_device_mrr(dev);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ptcsim: error: %s\n", e.what());
     return 1;

@@ -60,6 +60,16 @@ cp "$data/test_sigmoid/test_data_set_0/output_0.pb" "$tmp/relu_wrong/test_data_s
 if [ "$rc" -eq 1 ] && grep -q "^FAIL" "$tmp/out"; then ok "check-onnx fails a wrong expectation with exit 1"
 else bad "check-onnx on a wrong case: exit $rc $(cat "$tmp/out")"; fi
 
+# device characterisation: JSON fields, bad values rejected
+if "$ptcsim" device pcm --g-target-rel 1 --times 1,3600 --samples 2000 --seed 3 --json >"$tmp/pcm.json" 2>"$tmp/err" &&
+   /usr/bin/python3 -c "import json,sys; j=json.load(open(sys.argv[1])); assert j['times_s']==[1,3600] and len(j['g_mean_us'])==2 and len(j['g_std_us'])==2 and 18<j['g_mean_us'][1]<21, j" "$tmp/pcm.json" &&
+   "$ptcsim" device mrr --weights 0,0.5,1 --delta-t-k 1 --phase-noise-rad 0.01 --samples 100 --json >"$tmp/mrr.json" 2>>"$tmp/err" &&
+   /usr/bin/python3 -c "import json,sys; j=json.load(open(sys.argv[1])); assert len(j['effective_mean'])==3 and len(j['effective_std'])==3 and j['weights']==[0,0.5,1]" "$tmp/mrr.json"; then
+  ok "device pcm / mrr --json"
+else bad "device commands ($(cat "$tmp/err"))"; fi
+"$ptcsim" device pcm --g-target-rel 2 >"$tmp/out" 2>&1; rc=$?
+[ "$rc" -ne 0 ] && grep -q "g-target-rel" "$tmp/out" && ok "device pcm rejects g_target_rel > 1" || bad "device pcm range check (exit $rc)"
+
 "$ptcsim" >/dev/null 2>&1; rc=$?
 [ "$rc" -ne 0 ] && ok "no subcommand is an error" || bad "no subcommand exits 0"
 

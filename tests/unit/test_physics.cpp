@@ -123,3 +123,38 @@ TEST_CASE("counter-based streams: pure functions of (seed, stream, index) with n
   for (int k = 0; k < 5; ++k) CHECK(buf[k] == static_cast<float>(a.normal(100 + k)));
   CHECK(a.derive(1).stream() != a.derive(2).stream());
 }
+
+#include "hw/characterize.h"
+#include "models/error.h"
+
+TEST_CASE("device characterisation reproduces the reference oracle values", "[physics][device]") {
+  PcmLikeParams p;
+  // Drift only: the mean drift factor at g_rel = 1 (nu ~ |N(0.049, 0.008)|) is the table's 0.775 /
+  // 0.664 / 0.497 up to the small spread term exp(sigma^2 L^2 / 2) (< 0.7 %).
+  PcmEffects drift_only{false, true, false, true};
+  auto d = characterize_pcm(p, 1.0, {3600, 86400, 31536000}, 20000, 5, drift_only);
+  CHECK(d.g_mean_us[0] / 25 == Approx(0.775).margin(0.005));
+  CHECK(d.g_mean_us[1] / 25 == Approx(0.664).margin(0.005));
+  CHECK(d.g_mean_us[2] / 25 == Approx(0.497).margin(0.005));
+  // Programming only: sigma_prog(g_rel = 1) = 1.055 uS (MC error of the std ~ 0.5 %).
+  PcmEffects prog_only{true, false, false, true};
+  auto s = characterize_pcm(p, 1.0, {0}, 20000, 6, prog_only);
+  CHECK(s.g_std_us[0] == Approx(1.055).epsilon(0.03));
+  CHECK(s.g_mean_us[0] == Approx(25.0).margin(0.05));
+  // Everything on: read noise adds 3.7 % of g at t_inf = 0: sqrt(1.055^2 + (25*0.037)^2) = 1.40.
+  auto all = characterize_pcm(p, 1.0, {0}, 20000, 7);
+  CHECK(all.g_std_us[0] == Approx(std::hypot(1.055, 25 * 0.0088 * 4.18)).epsilon(0.03));
+  // Same seed, same numbers.
+  CHECK(characterize_pcm(p, 1.0, {0}, 1000, 7).g_mean_us == characterize_pcm(p, 1.0, {0}, 1000, 7).g_mean_us);
+  CHECK_THROWS_AS(characterize_pcm(p, 1.5, {0}, 10, 0), ptc::Error);
+
+  MrrRing ring;
+  double dphi = mrr_phase_per_kelvin(1553.2034, 5.150);
+  // Small phase noise at w = 0: std = |dw/dphi| sigma S = 3.47 * 0.001 * S.
+  auto m = characterize_mrr(ring, {0.0, 1.0}, 0.0, 0.001, dphi, 50000, 3);
+  CHECK(m.scale == Approx(1.0 / 0.9601).epsilon(1e-4));
+  CHECK(m.effective_std[0] == Approx(3.47 * 0.001 * m.scale).epsilon(0.02));
+  // +1 K at w = 0 moves the weight by about 13 % of the block max (doctor.md section 2).
+  auto t = characterize_mrr(ring, {0.0, 1.0}, 1.0, 0.0, dphi, 1, 3);
+  CHECK(t.effective_mean[0] == Approx(0.13).margin(0.01));
+}
