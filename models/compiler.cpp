@@ -130,6 +130,12 @@ CompiledWorkload compile(const Graph& g, const TilingSpec& spec) {
   return wl;
 }
 
+std::map<std::string, int64_t> CompiledWorkload::layer_index() const {
+  std::map<std::string, int64_t> m;
+  for (size_t i = 0; i < layers.size(); ++i) m[layers[i].node] = static_cast<int64_t>(i);
+  return m;
+}
+
 nlohmann::json CompiledWorkload::to_json(bool include_blocks) const {
   nlohmann::json j;
   j["tiling"] = {{"rows", spec.rows}, {"cols", spec.cols}, {"block_size", spec.block_size}, {"mapping", spec.mapping}};

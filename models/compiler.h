@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -54,6 +55,8 @@ struct CompiledWorkload {
   int64_t chunks = 0;
   int64_t blocks = 0;
   int64_t macs = 0;
+  // Node name -> index in `layers` (for Executor::set_mapped).
+  std::map<std::string, int64_t> layer_index() const;
   // include_blocks: add the core of every block (can be large).
   nlohmann::json to_json(bool include_blocks = true) const;
 };

@@ -14,7 +14,7 @@ namespace ptc::models {
 
 struct Executor::Plan {
   struct Step {
-    std::string op;
+    std::string op, node;
     Kernel run;
     std::vector<int> in, out;
     std::vector<Shape> shapes;
@@ -124,6 +124,7 @@ std::unique_ptr<Executor::Plan> Executor::build(const std::vector<Shape>& shapes
     if (all_static) continue;
     Plan::Step step;
     step.op = n.op;
+    step.node = n.name;
     step.run = std::move(p.run);
     step.in = in_idx;
     step.out = out_idx;
@@ -195,6 +196,10 @@ std::unique_ptr<Executor::Plan> Executor::build(const std::vector<Shape>& shapes
       if (i >= 0 && last_use[i] == kNever) release(i);  // written but never read
   }
   if (!allocate) return plan;
+  for (auto& st : plan->steps) {
+    auto it = m_layer_of.find(st.node);
+    st.args.layer = it == m_layer_of.end() ? -1 : it->second;
+  }
   std::vector<Tensor*> buffers;
   for (const Buf& bf : bufs) {
     plan->owned.push_back(std::make_unique<Tensor>());
@@ -269,6 +274,7 @@ const std::vector<const Tensor*>& Executor::run(const std::vector<const Tensor*>
       if (st.args.out[k]) st.args.out[k]->reshape_storage(st.dtypes[k], st.shapes[k]);
     st.args.scratch = p.scratch.data();
     st.args.threads = m_threads;
+    st.args.mapped = m_mapped;
     if (m_profile) {
       auto t0 = std::chrono::steady_clock::now();
       st.run(st.args);
@@ -280,6 +286,16 @@ const std::vector<const Tensor*>& Executor::run(const std::vector<const Tensor*>
   m_outputs.clear();
   for (int i : p.output_idx) m_outputs.push_back(p.values[i]);
   return m_outputs;
+}
+
+void Executor::set_mapped(MappedGemm* mapped, const std::map<std::string, int64_t>& layer_of_node) {
+  m_mapped = mapped;
+  m_layer_of = layer_of_node;
+  for (auto& p : m_plans)
+    for (auto& st : p->steps) {
+      auto it = m_layer_of.find(st.node);
+      st.args.layer = it == m_layer_of.end() ? -1 : it->second;
+    }
 }
 
 const Tensor& Executor::run(const Tensor& input) {

@@ -37,6 +37,11 @@ class Executor {
   const Graph& graph() const { return m_graph; }
   // Shape of every value for the given input shapes (no buffers are allocated).
   std::map<std::string, Shape> shapes_for(const std::vector<Shape>& input_shapes) const;
+  // Runs the weight layers named in `layer_of_node` (node name -> compiled layer index) through
+  // `mapped` (the hardware model); nullptr restores dense ideal weights. `mapped` must outlive
+  // the runs that use it.
+  void set_mapped(MappedGemm* mapped, const std::map<std::string, int64_t>& layer_of_node);
+
   // Per-op-type wall time of run() calls while profiling is on (seconds).
   void set_profile(bool on) { m_profile = on; }
   const std::map<std::string, double>& profile() const { return m_profile_s; }
@@ -54,6 +59,8 @@ class Executor {
   std::list<std::unique_ptr<Plan>> m_plans;  // most recently used first
   std::vector<const Tensor*> m_outputs;
   int m_threads = 1;
+  MappedGemm* m_mapped = nullptr;
+  std::map<std::string, int64_t> m_layer_of;
   bool m_profile = false;
   std::map<std::string, double> m_profile_s;
 };

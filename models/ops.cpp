@@ -327,6 +327,27 @@ Prepared prep_gemm(const Node& n, const std::vector<ValueState>& in, int64_t ops
   }
   return single(out, DType::f32, [=](const KernelArgs& k) {
     float* y = k.out[0]->f.data();
+    if (k.mapped && k.layer >= 0) {
+      // Hardware path: one vector per sample; y = alpha * W_eff a_row + beta * C.
+      const float* A = k.in[0]->f.data();
+#pragma omp parallel for schedule(static) num_threads(k.threads) if (k.threads > 1 && M > 1)
+      for (int64_t r = 0; r < M; ++r) {
+        float* xr = k.scratch + static_cast<size_t>(omp_get_thread_num()) * static_cast<size_t>(K);
+        if (ta)
+          for (int64_t j = 0; j < K; ++j) xr[j] = A[j * M + r];
+        else
+          std::copy(A + r * K, A + (r + 1) * K, xr);
+        k.mapped->gemm(k.layer, 0, r, xr, false, 1, y + r * N, false);
+        for (int64_t j = 0; j < N; ++j) y[r * N + j] *= alpha;
+      }
+      if (has_c && beta != 0.0f) {
+        const float* c = k.in[2]->f.data();
+        for_each_run<2>(cl, [&](const std::array<int64_t, 2>& off, int64_t cnt, const std::array<int64_t, 2>& st) {
+          for (int64_t j = 0; j < cnt; ++j) y[off[0] + j] += beta * c[off[1] + j * st[1]];
+        });
+      }
+      return;
+    }
     float b0 = 0.0f;
     if (has_c && beta != 0.0f) {
       const float* c = k.in[2]->f.data();
@@ -343,7 +364,7 @@ Prepared prep_gemm(const Node& n, const std::vector<ValueState>& in, int64_t ops
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                 static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), alpha, k.in[0]->f.data(),
                 static_cast<int>(a[1]), k.in[1]->f.data(), static_cast<int>(b[1]), b0, y, static_cast<int>(N));
-  });
+  }, static_cast<size_t>(K));
 }
 
 Prepared prep_matmul(const Node& n, const std::vector<ValueState>& in, int64_t) {
@@ -382,11 +403,18 @@ Prepared prep_matmul(const Node& n, const std::vector<ValueState>& in, int64_t) 
   // If B is shared by all batches and A is contiguous over them, fold the batch into M.
   bool fold = nb > 1 && std::all_of(offb.begin(), offb.end(), [](int64_t o) { return o == 0; });
   for (int64_t j = 0; fold && j < nb; ++j) fold = offa[j] == j * M * K;
+  bool fold_or_single = fold || (nb == 1 && offb[0] == 0);
   return single(out, DType::f32, [=](const KernelArgs& k) {
     const float* A = k.in[0]->f.data();
     const float* B = k.in[1]->f.data();
     float* Y = k.out[0]->f.data();
     if (M == 0 || N == 0 || nb == 0) return;
+    if (k.mapped && k.layer >= 0 && fold_or_single) {
+      // Hardware path (constant B): each leading index is a sample with M vectors (rows of A).
+#pragma omp parallel for schedule(static) num_threads(k.threads) if (k.threads > 1 && nb > 1)
+      for (int64_t j = 0; j < nb; ++j) k.mapped->gemm(k.layer, 0, j, A + j * M * K, true, M, Y + j * M * N, true);
+      return;
+    }
     if (K == 0) {
       std::fill(Y, Y + nb * M * N, 0.0f);
       return;
@@ -537,9 +565,12 @@ Prepared prep_conv(const Node& n, const std::vector<ValueState>& in, int64_t) {
           col = col_buf;
         }
         float* yg = Y + (b * M + g * Mg) * ohw;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(Mg), static_cast<int>(ohw),
-                    static_cast<int>(Kg), 1.0f, W + g * Mg * Kg, static_cast<int>(Kg), col, static_cast<int>(ohw),
-                    0.0f, yg, static_cast<int>(ohw));
+        if (k.mapped && k.layer >= 0)
+          k.mapped->gemm(k.layer, g, b, col, false, ohw, yg, false);
+        else
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(Mg), static_cast<int>(ohw),
+                      static_cast<int>(Kg), 1.0f, W + g * Mg * Kg, static_cast<int>(Kg), col, static_cast<int>(ohw),
+                      0.0f, yg, static_cast<int>(ohw));
         if (has_b) {
           const float* bias = k.in[2]->f.data() + g * Mg;
           for (int64_t m = 0; m < Mg; ++m) {

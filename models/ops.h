@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "models/graph.h"
+#include "models/mapped_gemm.h"
 #include "models/tensor.h"
 
 namespace ptc::models {
@@ -27,6 +28,10 @@ struct KernelArgs {
   std::vector<Tensor*> out;
   float* scratch = nullptr;  // threads x Prepared::scratch_floats floats (one slice per thread)
   int threads = 1;           // worker threads a kernel may use (results never depend on it)
+  // Weight layers (Conv/Gemm/MatMul with constant weights) run through `mapped` when it is set
+  // and `layer` >= 0 (index in the compiled workload); otherwise with the dense weights.
+  MappedGemm* mapped = nullptr;
+  int64_t layer = -1;
 };
 
 using Kernel = std::function<void(const KernelArgs&)>;

@@ -1,0 +1,23 @@
+#include "hw/converters.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace ptc::hw {
+
+double ConverterSpec::step() const { return bits > 0 ? 2 * bound / (std::ldexp(1.0, bits) - 2) : 0.0; }
+
+void quantize(const ConverterSpec& c, float* x, int64_t n) {
+  if (c.bits <= 0) return;
+  const float lo = static_cast<float>(-c.bound), hi = static_cast<float>(c.bound);
+  const float step = static_cast<float>(c.step()), inv = 1.0f / step;
+  for (int64_t i = 0; i < n; ++i) x[i] = std::nearbyint(std::min(std::max(x[i], lo), hi) * inv) * step;
+}
+
+void convert(const ConverterSpec& c, float* x, int64_t n, const RandomStream& rng, uint64_t first) {
+  if (c.noise_std > 0)
+    for (int64_t i = 0; i < n; ++i) x[i] += static_cast<float>(c.noise_std * rng.normal(first + static_cast<uint64_t>(i)));
+  quantize(c, x, n);
+}
+
+}  // namespace ptc::hw

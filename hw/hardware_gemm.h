@@ -1,0 +1,55 @@
+// Runs the weight layers of a compiled workload on tensor cores: effective block weights from a
+// BlockRealizer (materialised once per layer and draw, vectorised), inputs through the DAC, each
+// block's partial sums through the ADC, partial sums accumulated digitally (doctor.md section 1
+// block layout; aihwkit I/O order of operations, pcm_aihwkit.md section 5).
+//
+// Per input vector x: s = max|x| (noise management "abs max"), x_n = DAC(x / s); per block (p, q):
+// y_pq = ADC(wn_pq x_n,q); y_p = s * sum_q scale_pq * y_pq. With an ideal ADC the blocks of a
+// layer are combined into one dense GEMM (same result, much faster).
+#pragma once
+
+#include <cstdint>
+
+#include "hw/converters.h"
+#include "hw/device/block_realizer.h"
+#include "hw/physics/rng.h"
+#include "models/compiler.h"
+#include "models/mapped_gemm.h"
+
+namespace ptc::hw {
+
+struct IoSpec {
+  ConverterSpec dac;  // input DAC, bound 1 on abs-max-normalised inputs
+  ConverterSpec adc;  // per-block ADC, bound in units of normalised partial sums (k = no clipping)
+};
+
+class HardwareGemm : public models::MappedGemm {
+ public:
+  // The workload and the realizer must outlive this object.
+  HardwareGemm(const models::CompiledWorkload& wl, const BlockRealizer& realizer, const IoSpec& io, const RandomStream& rng);
+
+  // Sample b of the next batches is inference draw `draw_base + b`.
+  void set_draw_base(uint64_t base) { m_draw_base = base; }
+
+  void gemm(int64_t layer, int64_t group, int64_t sample, const float* x, bool x_trans, int64_t n, float* y,
+            bool y_trans) override;
+
+ private:
+  const models::CompiledWorkload& m_wl;
+  const BlockRealizer& m_realizer;
+  IoSpec m_io;
+  RandomStream m_rng;
+  uint64_t m_draw_base = 0;
+};
+
+// The ideal technology: the programmed weights exactly (wn = W / max|W_block|).
+class IdealRealizer : public BlockRealizer {
+ public:
+  explicit IdealRealizer(const models::CompiledWorkload& wl) : m_wl(wl) {}
+  void realize(int64_t layer, int64_t group, uint64_t draw, float* wn, float* scale) const override;
+
+ private:
+  const models::CompiledWorkload& m_wl;
+};
+
+}  // namespace ptc::hw
