@@ -110,3 +110,40 @@ TEST_CASE("MRR banks under DOCTOR's noise: clipping only, high phase variation, 
   // ... and +1 K shifts every weight by ~13 % of its block max: far worse.
   CHECK(acc_hot < acc_ideal - 0.2);
 }
+
+#include "hw/device/pcm_pair.h"
+
+TEST_CASE("PCM pairs: exact at t = 0 without noise, degrade with drift; writes are counted", "[noisy][pcm]") {
+  Setup s("cnn3_fmnist");
+  const int64_t n = 500;
+  double acc_ideal = accuracy_with(s, nullptr, n);
+  PcmPairConfig drift_only;
+  drift_only.programming_noise = false;
+  drift_only.read_noise = false;
+  PcmPair d(s.wl, drift_only, RandomStream(5, 0));
+  int64_t weights = 0;
+  for (const auto& L : s.wl.layers)
+    for (const auto& t : L.gemms) weights += static_cast<int64_t>(t.blocks.size());
+  CHECK(d.writes() == 2 * weights);  // first programming writes both devices of every pair
+  CHECK(d.program_all() == 0);       // re-programming the same targets writes nothing
+  HardwareGemm gd(s.wl, d, IoSpec{}, RandomStream(5, 1));
+  double acc_drift0 = accuracy_with(s, &gd, n);  // t = 0: drift factor 1, g = target exactly
+  d.set_time(3600);
+  double acc_drift1h = accuracy_with(s, &gd, n);
+
+  PcmPairConfig full;
+  PcmPair p(s.wl, full, RandomStream(5, 0));
+  HardwareGemm gp(s.wl, p, IoSpec{}, RandomStream(5, 1));
+  double acc_t0 = accuracy_with(s, &gp, n);
+  p.set_time(86400);
+  double acc_day = accuracy_with(s, &gp, n);
+  std::printf("CNN3 on PCM pairs (%lld images): ideal %.3f; drift only: t=0 %.3f, 1 h %.3f; all effects: t=0 %.3f, 1 day %.3f "
+              "(no drift compensation)\n",
+              static_cast<long long>(n), acc_ideal, acc_drift0, acc_drift1h, acc_t0, acc_day);
+  CHECK(acc_drift0 == Approx(acc_ideal).margin(0.0021));
+  // Uncompensated drift shrinks W x against the digital biases (nu grows at low conductance).
+  CHECK(acc_drift1h < acc_drift0 - 0.05);
+  // Programming + read noise at t = 0 (4 % of g_max) cost little; a day of drift costs a lot.
+  CHECK(acc_t0 >= acc_ideal - 0.03);
+  CHECK(acc_day < acc_t0 - 0.05);
+}

@@ -1,0 +1,101 @@
+#include "hw/device/pcm_pair.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "models/error.h"
+
+namespace ptc::hw {
+
+PcmPair::PcmPair(const models::CompiledWorkload& wl, const PcmPairConfig& cfg, const RandomStream& rng)
+    : m_wl(wl), m_cfg(cfg), m_rng(rng) {
+  if (!(cfg.device.g_max_us > 0) || !(cfg.device.t0_s > 0)) throw Error("PCM: g_max_us and t0_s must be > 0");
+  for (const auto& L : wl.layers) {
+    m_groups.emplace_back();
+    for (const auto& t : L.gemms) {
+      Group g;
+      size_t n = t.blocks.size();
+      g.g_target_pos.assign(n, 0.0f);
+      g.g_target_neg.assign(n, 0.0f);
+      m_groups.back().push_back(std::move(g));
+    }
+  }
+  program_all();
+}
+
+int64_t PcmPair::program_all() {
+  const int64_t kk = m_wl.spec.block_size * m_wl.spec.block_size;
+  const double gmax = m_cfg.device.g_max_us;
+  int64_t writes = 0;
+  RandomStream prog = m_rng.derive(21).derive(static_cast<uint64_t>(m_programmings));
+  for (size_t l = 0; l < m_groups.size(); ++l)
+    for (size_t gi = 0; gi < m_groups[l].size(); ++gi) {
+      const models::GemmTiles& t = m_wl.layers[l].gemms[gi];
+      Group& g = m_groups[l][gi];
+      size_t n = t.blocks.size();
+      g.g_prog_pos.resize(n);
+      g.g_prog_neg.resize(n);
+      g.nu_pos.resize(n);
+      g.nu_neg.resize(n);
+      g.scale.resize(t.P * t.Q);
+      RandomStream s = prog.derive(l << 20 | gi);
+      for (int64_t b = 0; b < t.P * t.Q; ++b) {
+        float mx = 0;
+        for (int64_t i = 0; i < kk; ++i) mx = std::max(mx, std::abs(t.blocks[b * kk + i]));
+        g.scale[b] = mx;
+        double sc = mx > 0 ? gmax / mx : 0.0;
+        for (int64_t i = 0; i < kk; ++i) {
+          size_t j = static_cast<size_t>(b * kk + i);
+          double w = t.blocks[j];
+          float tp = static_cast<float>(std::max(w, 0.0) * sc), tn = static_cast<float>(std::max(-w, 0.0) * sc);
+          writes += (tp != g.g_target_pos[j] || m_programmings == 0) + (tn != g.g_target_neg[j] || m_programmings == 0);
+          g.g_target_pos[j] = tp;
+          g.g_target_neg[j] = tn;
+          uint64_t u = 4 * j;
+          const PcmLikeParams& d = m_cfg.device;
+          g.g_prog_pos[j] = static_cast<float>(m_cfg.programming_noise ? pcm_program_us(d, tp, s.normal(u)) : tp);
+          g.g_prog_neg[j] = static_cast<float>(m_cfg.programming_noise ? pcm_program_us(d, tn, s.normal(u + 1)) : tn);
+          g.nu_pos[j] = static_cast<float>(m_cfg.drift ? pcm_draw_nu(d, tp, s.normal(u + 2)) : 0.0);
+          g.nu_neg[j] = static_cast<float>(m_cfg.drift ? pcm_draw_nu(d, tn, s.normal(u + 3)) : 0.0);
+        }
+      }
+    }
+  ++m_programmings;
+  m_writes += writes;
+  set_time(0.0);
+  return writes;
+}
+
+void PcmPair::set_time(double t_inf_s) {
+  if (!(t_inf_s >= 0) || !std::isfinite(t_inf_s)) throw Error("PCM: read time must be >= 0 s");
+  m_t_s = t_inf_s;
+  const PcmLikeParams& d = m_cfg.device;
+  RandomStream rd = m_rng.derive(22).derive(static_cast<uint64_t>(m_programmings)).derive(
+      static_cast<uint64_t>(std::llround(t_inf_s * 1e9)));
+  for (size_t l = 0; l < m_groups.size(); ++l)
+    for (size_t gi = 0; gi < m_groups[l].size(); ++gi) {
+      Group& g = m_groups[l][gi];
+      RandomStream s = rd.derive(l << 20 | gi);
+      size_t n = g.g_prog_pos.size();
+      g.wn.resize(n);
+      for (size_t j = 0; j < n; ++j) {
+        double gp, gn;
+        if (m_cfg.read_noise) {
+          gp = pcm_read_us(d, g.g_prog_pos[j], g.g_target_pos[j], g.nu_pos[j], t_inf_s, s.normal(2 * j), m_cfg.q_from_programmed);
+          gn = pcm_read_us(d, g.g_prog_neg[j], g.g_target_neg[j], g.nu_neg[j], t_inf_s, s.normal(2 * j + 1), m_cfg.q_from_programmed);
+        } else {
+          gp = g.g_prog_pos[j] * pcm_drift_factor(d, t_inf_s, g.nu_pos[j]);
+          gn = g.g_prog_neg[j] * pcm_drift_factor(d, t_inf_s, g.nu_neg[j]);
+        }
+        g.wn[j] = static_cast<float>((gp - gn) / d.g_max_us);
+      }
+    }
+}
+
+void PcmPair::realize(int64_t layer, int64_t group, uint64_t, float* wn, float* scale) const {
+  const Group& g = m_groups.at(layer).at(group);
+  std::copy(g.wn.begin(), g.wn.end(), wn);
+  std::copy(g.scale.begin(), g.scale.end(), scale);
+}
+
+}  // namespace ptc::hw

@@ -1,0 +1,55 @@
+// PCM weights as differential conductance pairs with IBM aihwkit's PCMLike model
+// (pcm_aihwkit.md sections 1-2): each block is mapped to g_max by its abs-max (SinglePair
+// converter: g+ = max(w,0) s, g- = max(-w,0) s, s = g_max / max|W_block|); programming adds
+// sigma_prog(g_T) noise to both devices (the "off" one too, clipped at 0) and draws a drift
+// exponent nu per device from its target; a read at time t after programming applies the power
+// law and a fresh 1/f read-noise draw.
+// Time: set_time(t_inf_s) fixes the read instant and draws the read noise for it once (aihwkit's
+// drift_analog_weights semantics: read noise is uncorrelated between time points, shared by the
+// MVMs at one point). Writes: one per device whose target conductance changes at programming.
+#pragma once
+
+#include <vector>
+
+#include "hw/device/block_realizer.h"
+#include "hw/physics/pcm.h"
+#include "hw/physics/rng.h"
+#include "models/compiler.h"
+
+namespace ptc::hw {
+
+struct PcmPairConfig {
+  PcmLikeParams device;
+  bool programming_noise = true, drift = true, read_noise = true;
+  bool q_from_programmed = true;  // aihwkit code (true) or docs (false)
+};
+
+class PcmPair : public BlockRealizer {
+ public:
+  PcmPair(const models::CompiledWorkload& wl, const PcmPairConfig& cfg, const RandomStream& rng);
+
+  // (Re-)programs every block to the workload's weights; returns the writes this took.
+  int64_t program_all();
+  // Read instant: seconds since the end of programming (>= 0).
+  void set_time(double t_inf_s);
+  double time_s() const { return m_t_s; }
+  int64_t writes() const { return m_writes; }
+  int64_t programmings() const { return m_programmings; }
+
+  void realize(int64_t layer, int64_t group, uint64_t draw, float* wn, float* scale) const override;
+
+ private:
+  struct Group {
+    std::vector<float> g_target_pos, g_target_neg, g_prog_pos, g_prog_neg, nu_pos, nu_neg;
+    std::vector<float> wn;     // effective normalised weights at the current time
+    std::vector<float> scale;  // max|W| per block
+  };
+  const models::CompiledWorkload& m_wl;
+  PcmPairConfig m_cfg;
+  RandomStream m_rng;
+  std::vector<std::vector<Group>> m_groups;
+  double m_t_s = 0;
+  int64_t m_writes = 0, m_programmings = 0;
+};
+
+}  // namespace ptc::hw
