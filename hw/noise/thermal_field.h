@@ -1,0 +1,63 @@
+// Physical thermal field of an accelerator (hw_params.md section 2.6; the "physical"
+// model, as opposed to DOCTOR's step-indexed schedules):
+//   T_core(t) = T0 + A_d sin(2 pi t / 1 day + phase) + X(t) + H_core(t)   [+ static ring offsets]
+// X: Ornstein-Uhlenbeck fluctuation (std sigma, time constant tau), sampled on a grid of tau/10
+//    with the exact update X_{n+1} = a X_n + sigma sqrt(1 - a^2) xi_n (a = e^{-dt/tau}) and
+//    linearly interpolated; evaluated in closed form from an anchored history window, so any
+//    time can be asked in any order with identical results.
+// H: per-core self-heating, a first-order thermal RC driven by utilisation u in [0, 1]:
+//    H <- H e^{-dt/tau_rc} + K u (1 - e^{-dt/tau_rc}) over an interval of constant u (exact).
+// Ring offsets: static per-ring fabrication offsets (K equivalent), drawn once.
+// Sensors: per-core reading = core temperature + Gaussian noise, quantised to a resolution.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "hw/physics/rng.h"
+
+namespace ptc::hw {
+
+struct ThermalFieldParams {
+  double t0_k = 300.0;
+  double daily_amplitude_k = 1.0;    // controlled data hall 1-2 K, edge site 5-10 K [assumption, hw_params 2.6]
+  double daily_phase_rad = 0.0;
+  double ou_sigma_k = 0.3;           // 0.2-0.5 K [assumption, hw_params 2.6]
+  double ou_tau_s = 1200.0;          // 10-30 min [assumption, hw_params 2.6]
+  double self_heating_k = 2.0;       // steady-state rise at 100 % utilisation [assumption]
+  double rc_tau_s = 60.0;            // package/heat-sink time constant, s to min [assumption, hw_params 2.6]
+  double ring_offset_sigma_k = 0.0;  // static fabrication offsets (K equivalent)
+  double sensor_noise_k = 0.01;
+  double sensor_resolution_k = 0.01; // 0 = no quantisation
+  int64_t history_steps = 256;       // OU history window in grid steps (a^256 ~ 8e-12)
+};
+
+class ThermalField {
+ public:
+  ThermalField(int64_t cores, int64_t rings_per_core, const ThermalFieldParams& p, const RandomStream& rng);
+
+  // Ambient + OU at time t (no self-heating).
+  double ambient_k(double t_s) const;
+  double ou_k(double t_s) const;
+  // Advances core self-heating by dt_s at utilisation u in [0, 1] (exact for constant u).
+  void advance_self_heating(int64_t core, double dt_s, double utilisation);
+  double self_heating_k(int64_t core) const { return m_heat[core]; }
+  // Core temperature at time t (ambient + OU + current self-heating).
+  double core_k(int64_t core, double t_s) const { return ambient_k(t_s) + m_heat[core]; }
+  // Static offset of ring r of core c, K.
+  double ring_offset_k(int64_t core, int64_t ring) const { return m_ring_offset[core * m_rings + ring]; }
+  // Sensor reading of a core at time t (reading id selects the noise draw).
+  double sensor_k(int64_t core, double t_s, uint64_t reading) const;
+  int64_t cores() const { return static_cast<int64_t>(m_heat.size()); }
+
+ private:
+  double ou_grid(int64_t n) const;  // X at grid point n
+
+  ThermalFieldParams m_p;
+  RandomStream m_rng;
+  int64_t m_rings;
+  double m_dt, m_a;
+  std::vector<double> m_heat, m_ring_offset;
+};
+
+}  // namespace ptc::hw
