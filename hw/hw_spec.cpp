@@ -32,7 +32,7 @@ int64_t int_in(const nlohmann::json& j, const std::string& key, const std::strin
 }  // namespace
 
 HwSpec parse_hw_spec(const nlohmann::json& j, const std::string& path) {
-  only_keys(j, path, {"cores", "mapping"});
+  only_keys(j, path, {"cores", "mapping", "device", "clock_ghz", "dac", "adc"});
   HwSpec s;
   if (j.contains("cores")) {
     const auto& c = j.at("cores");
@@ -54,6 +54,29 @@ HwSpec parse_hw_spec(const nlohmann::json& j, const std::string& path) {
     }
     s.tiling.mapping = name;
   }
+  if (j.contains("device")) {
+    const auto& d = j.at("device");
+    only_keys(d, path + ".device", {"name"});
+    if (!d.contains("name") || !d.at("name").is_string()) throw Error(path + ".device.name: expected a string");
+    std::string name = d.at("name").get<std::string>();
+    if (name != "mrr" && name != "pcm")
+      throw Error("unknown device \"" + name + "\" at " + path + ".device.name; registered: mrr, pcm");
+    s.energy.device = name;
+  }
+  if (j.contains("clock_ghz")) {
+    const auto& v = j.at("clock_ghz");
+    if (!v.is_number() || !(v.get<double>() > 0) || v.get<double>() > 1000)
+      throw Error(path + ".clock_ghz: expected number in (0,1000], got " + v.dump());
+    s.energy.clock_ghz = v.get<double>();
+  }
+  for (const char* conv : {"dac", "adc"})
+    if (j.contains(conv)) {
+      const auto& c = j.at(conv);
+      std::string p = path + "." + conv;
+      only_keys(c, p, {"bits"});
+      int bits = static_cast<int>(int_in(c, "bits", p, 0, 24, 8));
+      (std::string(conv) == "dac" ? s.energy.dac_bits : s.energy.adc_bits) = bits;
+    }
   return s;
 }
 

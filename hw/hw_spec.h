@@ -1,19 +1,23 @@
 // Hardware description read from JSON (the part of it that the workload compiler needs: the
 // tensor-core array and the mapping). Later hardware sections (devices, converters, laser,
 // thermal) join this file's parser.
-// Format: {"cores": {"rows": 4, "cols": 4, "block_size": 8}, "mapping": {"name": "cyclic"}}
+// Format (every key optional, defaults from hw/energy.h):
+//   {"cores": {"rows": 4, "cols": 4, "block_size": 8}, "mapping": {"name": "cyclic"},
+//    "device": {"name": "mrr"}, "clock_ghz": 5, "dac": {"bits": 8}, "adc": {"bits": 8}}
 // Contract: unknown keys and out-of-range values are ptc::Error naming the JSON path and rule.
 #pragma once
 
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "hw/energy.h"
 #include "models/compiler.h"
 
 namespace ptc::hw {
 
 struct HwSpec {
   models::TilingSpec tiling;
+  EnergyParams energy;
 };
 
 HwSpec parse_hw_spec(const nlohmann::json& j, const std::string& path = "hw");

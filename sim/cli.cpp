@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hw/characterize.h"
+#include "hw/energy.h"
 #include "hw/hw_spec.h"
 #include "hw/noise/doctor_noise.h"
 #include "models/accuracy.h"
@@ -86,13 +87,19 @@ int cmd_compile(const std::string& model, const std::string& hw_file, const std:
   models::CompiledWorkload wl = models::compile(g, hw.tiling);
   nlohmann::json j = wl.to_json(blocks);
   j["model"] = model;
+  j["per_inference"] = hw::inference_cost(wl, hw.energy).to_json();
+  j["hardware"] = {{"device", hw.energy.device}, {"clock_ghz", hw.energy.clock_ghz}, {"dac_bits", hw.energy.dac_bits},
+                   {"adc_bits", hw.energy.adc_bits}};
   std::string text = j.dump(1) + "\n";
   if (out.empty()) {
     std::cout << text;
   } else {
     write_atomic(out, text);
-    std::printf("%s: %zu weight layers, %lld chunks, %lld cycles per inference -> %s\n", model.c_str(), wl.layers.size(),
-                static_cast<long long>(wl.chunks), static_cast<long long>(wl.cycles_per_inference), out.c_str());
+    const auto& pi = j["per_inference"];
+    std::printf("%s: %zu weight layers, %lld chunks, %lld cycles, latency %.3g s, energy %.3g J per inference -> %s\n",
+                model.c_str(), wl.layers.size(), static_cast<long long>(wl.chunks),
+                static_cast<long long>(wl.cycles_per_inference), pi["latency_s"].get<double>(),
+                pi["energy_j"].get<double>(), out.c_str());
   }
   return 0;
 }

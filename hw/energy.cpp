@@ -1,0 +1,74 @@
+#include "hw/energy.h"
+
+#include <cmath>
+
+#include "models/error.h"
+
+namespace ptc::hw {
+
+double adc_energy_pj(const EnergyParams& p, int bits) {
+  return bits <= 0 ? 0.0 : p.adc_ref_pj * static_cast<double>(bits) / p.adc_ref_bits;
+}
+
+double dac_energy_pj(const EnergyParams& p, int bits) {
+  auto f = [](int n) { return std::ldexp(1.0, n) / (n + 1); };
+  return bits <= 0 ? 0.0 : p.dac_ref_pj * f(bits) / f(p.dac_ref_bits);
+}
+
+double laser_wall_power_w(const EnergyParams& p, double fanout) {
+  double dbm = p.pd_sensitivity_dbm + p.insertion_loss_db + 10 * std::log10(fanout);
+  double mw = std::pow(10.0, dbm / 10) / p.wall_plug_efficiency * std::ldexp(1.0, p.input_bits) /
+              (1 - std::pow(10.0, -p.extinction_ratio_db / 10));
+  return mw * 1e-3;
+}
+
+InferenceCost inference_cost(const models::CompiledWorkload& wl, const EnergyParams& p) {
+  if (p.device != "mrr" && p.device != "pcm") throw Error("energy: unknown device \"" + p.device + "\" (mrr, pcm)");
+  if (!(p.clock_ghz > 0) || !(p.wall_plug_efficiency > 0 && p.wall_plug_efficiency <= 1))
+    throw Error("energy: clock_ghz > 0 and wall_plug_efficiency in (0, 1] required");
+  const double R = static_cast<double>(wl.spec.rows), C = static_cast<double>(wl.spec.cols),
+               k = static_cast<double>(wl.spec.block_size);
+  const double cycles = static_cast<double>(wl.cycles_per_inference);
+  InferenceCost c;
+  c.compute_s = cycles / (p.clock_ghz * 1e9);
+  c.conversions_dac = static_cast<int64_t>(cycles * C * k);
+  c.conversions_adc = static_cast<int64_t>(cycles * R * C * k);
+  c.dac_j = static_cast<double>(c.conversions_dac) * dac_energy_pj(p, p.dac_bits) * 1e-12;
+  c.adc_j = static_cast<double>(c.conversions_adc) * adc_energy_pj(p, p.adc_bits) * 1e-12;
+  c.tia_j = static_cast<double>(c.conversions_adc) * p.tia_pj * 1e-12;
+  c.digital_j = static_cast<double>(c.conversions_adc) * p.digital_add_pj * 1e-12;
+  c.laser_w = laser_wall_power_w(p, R * C * k);
+  c.laser_j = c.laser_w * c.compute_s;
+  // Weights stay resident only when every block owns a core (stationary) or there is one chunk.
+  bool resident = wl.spec.mapping == "stationary" || wl.chunks <= 1;
+  const double rings = R * C * k * k;
+  if (!resident) {
+    c.reprogrammed_blocks = static_cast<int64_t>(static_cast<double>(wl.chunks) * R * C);
+    // MRR: all rings retune at once and settle; PCM: each core writes its k rows one after another.
+    double per_chunk_s = p.device == "mrr" ? p.ring_settle_us * 1e-6 : k * p.pcm_write_us * 1e-6;
+    c.reprogram_s = static_cast<double>(wl.chunks) * per_chunk_s;
+    c.reprogram_j = p.device == "mrr" ? static_cast<double>(wl.chunks) * rings * p.ring_hold_mw * 1e-3 * p.ring_settle_us * 1e-6
+                                      : static_cast<double>(wl.chunks) * rings * p.pcm_write_pj * 1e-12;
+  }
+  c.latency_s = c.compute_s + c.reprogram_s;
+  // MRR rings need holding power for as long as the inference takes; PCM is non-volatile.
+  c.hold_j = p.device == "mrr" ? rings * p.ring_hold_mw * 1e-3 * c.latency_s : 0.0;
+  c.total_j = c.dac_j + c.adc_j + c.tia_j + c.digital_j + c.laser_j + c.hold_j + c.reprogram_j;
+  return c;
+}
+
+nlohmann::json InferenceCost::to_json() const {
+  return {{"latency_s", latency_s},
+          {"compute_s", compute_s},
+          {"reprogram_s", reprogram_s},
+          {"energy_j", total_j},
+          {"energy_breakdown_j",
+           {{"dac", dac_j}, {"adc", adc_j}, {"pd_tia", tia_j}, {"digital_accumulate", digital_j}, {"laser", laser_j},
+            {"ring_hold", hold_j}, {"reprogram", reprogram_j}}},
+          {"laser_wall_power_w", laser_w},
+          {"dac_conversions", conversions_dac},
+          {"adc_conversions", conversions_adc},
+          {"reprogrammed_blocks", reprogrammed_blocks}};
+}
+
+}  // namespace ptc::hw

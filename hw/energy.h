@@ -1,0 +1,60 @@
+// Energy and latency of one inference on the tensor-core array (hw_params.md sections 1-2).
+// Every default cites its source; [assumption] marks values with no primary source (sweep them).
+//
+// Per compute cycle of the R x C array of k x k cores (one input vector through one chunk):
+//   DAC conversions C*k (inputs broadcast down the core rows), ADC + PD/TIA conversions R*C*k,
+//   digital accumulations R*C*k; laser and ring hold power for the compute time.
+// Chunk switching (cyclic mapping, more than one chunk): the cores are re-programmed once per chunk
+// and inference -- MRR thermo-optic retuning settles in microseconds, PCM cells are re-written.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "models/compiler.h"
+
+namespace ptc::hw {
+
+struct EnergyParams {
+  std::string device = "mrr";  // "mrr" (thermo-optic weight bank) or "pcm" (non-volatile cells)
+  double clock_ghz = 5.0;      // 5 GHz: DOTA, DPTC, SCATTER, Albireo (hw_params 1.6)
+  int dac_bits = 8, adc_bits = 8, input_bits = 8;
+  // Converters at reference points, scaled with bits (hw_params 2.2): SAR ADC E ~ N,
+  // DAC E ~ 2^N / (N + 1).
+  double adc_ref_pj = 1.48;  // 8 b, 10 GS/s SAR, 14 nm (SimPhony adc.yml)
+  int adc_ref_bits = 8;
+  double dac_ref_pj = 3.57;  // 8 b, 14 GS/s, 16 nm (SimPhony dac.yml)
+  int dac_ref_bits = 8;
+  double tia_pj = 0.6;       // 3 mW at 5 GHz, 14 nm (SimPhony tia.yml)
+  double digital_add_pj = 0.03;  // 32-bit accumulate [assumption]
+  // Laser link budget (SimPhony energy.py): P_dBm = S_PD + IL + 10 log10(fan-out);
+  // P_wall = 10^(P_dBm/10) mW / WPE * 2^b_in / (1 - 10^(-ER/10)).
+  double pd_sensitivity_dbm = -27.0;  // SimPhony, SCATTER
+  double insertion_loss_db = 3.0;     // coupling 0.7 (SCATTER) + rings, splitters, waveguide [assumption]
+  double wall_plug_efficiency = 0.2;  // LT, SimPhony, SCATTER
+  double extinction_ratio_db = 10.0;  // MZM, LT variant (SimPhony mzm.yml)
+  // MRR rings
+  double ring_hold_mw = 0.275;        // static hold power per ring (LT default.yaml)
+  double ring_settle_us = 4.0;        // thermo-optic tuning latency (CrossLight Table II)
+  // PCM cells
+  double pcm_write_pj = 13.4;         // GST optical write (Rios et al. 2015)
+  double pcm_write_us = 1.0;          // ns (optical) to us (electrical) [assumption]
+};
+
+struct InferenceCost {
+  double compute_s = 0, reprogram_s = 0, latency_s = 0;
+  double laser_w = 0;  // wall-plug laser power while computing
+  double dac_j = 0, adc_j = 0, tia_j = 0, digital_j = 0, laser_j = 0, hold_j = 0, reprogram_j = 0, total_j = 0;
+  int64_t conversions_dac = 0, conversions_adc = 0, reprogrammed_blocks = 0;
+  nlohmann::json to_json() const;
+};
+
+double adc_energy_pj(const EnergyParams& p, int bits);
+double dac_energy_pj(const EnergyParams& p, int bits);
+// Wall-plug laser power (W) for `fanout` photodetectors.
+double laser_wall_power_w(const EnergyParams& p, double fanout);
+
+InferenceCost inference_cost(const models::CompiledWorkload& wl, const EnergyParams& p);
+
+}  // namespace ptc::hw

@@ -1,0 +1,54 @@
+// Energy and latency per inference against hw_params.md reference points and closed forms.
+#include <catch2/catch.hpp>
+#include <cmath>
+
+#include "hw/energy.h"
+#include "hw/hw_spec.h"
+#include "models/onnx_import.h"
+
+using namespace ptc;
+using namespace ptc::hw;
+
+TEST_CASE("converter energy scaling reproduces SimPhony's scaled reference points", "[energy]") {
+  EnergyParams p;
+  CHECK(adc_energy_pj(p, 8) == Approx(1.48));
+  CHECK(adc_energy_pj(p, 4) == Approx(0.74).margin(0.005));  // "ADC 4 b at 5 GS/s (scaled) 0.74 pJ"
+  CHECK(dac_energy_pj(p, 8) == Approx(3.57));
+  CHECK(dac_energy_pj(p, 4) == Approx(0.40).margin(0.005));  // "DAC 4 b at 5 GS/s (scaled) 0.40 pJ"
+  CHECK(adc_energy_pj(p, 0) == 0.0);
+}
+
+TEST_CASE("laser wall power from the link budget", "[energy]") {
+  EnergyParams p;
+  // -27 dBm + 3 dB + 10 log10(100) = -4 dBm = 0.398 mW; / 0.2 * 2^8 / (1 - 0.1)
+  double want_w = std::pow(10.0, -0.4) * 1e-3 / 0.2 * 256 / 0.9;
+  CHECK(laser_wall_power_w(p, 100) == Approx(want_w));
+  p.input_bits = 4;
+  CHECK(laser_wall_power_w(p, 100) == Approx(want_w / 16));
+}
+
+TEST_CASE("CNN3 on DOCTOR's array: conversions, compute time, chunk re-programming", "[energy]") {
+  models::Graph g = models::import_onnx(std::string(PTC_SOURCE_DIR) + "/models/zoo/cnn3_fmnist.onnx");
+  models::CompiledWorkload wl = models::compile(g, models::TilingSpec{4, 4, 8, "cyclic"});
+  EnergyParams p;
+  InferenceCost c = inference_cost(wl, p);
+  CHECK(c.conversions_adc == 58066LL * 16 * 8);
+  CHECK(c.conversions_dac == 58066LL * 4 * 8);
+  CHECK(c.compute_s == Approx(58066 / 5e9));
+  CHECK(c.reprogram_s == Approx(124 * 4e-6));  // 124 chunks x thermo-optic settling
+  CHECK(c.latency_s == Approx(c.compute_s + c.reprogram_s));
+  CHECK(c.adc_j == Approx(58066.0 * 128 * 1.48e-12));
+  CHECK(c.total_j == Approx(c.dac_j + c.adc_j + c.tia_j + c.digital_j + c.laser_j + c.hold_j + c.reprogram_j));
+  // PCM is non-volatile: no hold power; re-writing is charged per cell.
+  p.device = "pcm";
+  InferenceCost q = inference_cost(wl, p);
+  CHECK(q.hold_j == 0.0);
+  CHECK(q.reprogram_j == Approx(124.0 * 1024 * 13.4e-12));
+  // A workload that fits (one chunk) keeps its weights resident.
+  models::CompiledWorkload small = models::compile(
+      models::import_onnx(std::string(PTC_SOURCE_DIR) + "/models/zoo/lenet5_fmnist.onnx"), models::TilingSpec{64, 64, 8, "cyclic"});
+  CHECK(inference_cost(small, EnergyParams{}).reprogram_s > 0);  // 5 layers = 5 chunks
+  CHECK_THROWS_WITH(parse_hw_spec(nlohmann::json::parse(R"({"device": {"name": "mzi"}})")),
+                    Catch::Contains("unknown device \"mzi\" at hw.device.name; registered: mrr, pcm"));
+  CHECK(parse_hw_spec(nlohmann::json::parse(R"({"adc": {"bits": 4}, "clock_ghz": 8})")).energy.adc_bits == 4);
+}
