@@ -141,9 +141,9 @@ class VGG8(nn.Module):
 ZOO = {
     # name: (constructor, epochs, lr, weight-noise sigma)
     "cnn3_fmnist": (CNN3, 6, 2e-3, 0.0),
-    "cnn3_fmnist_nat": (CNN3, 6, 2e-3, 0.01),
+    "cnn3_fmnist_nat": (CNN3, 4, 2e-3, 0.01),
     "lenet5_fmnist": (LeNet5, 8, 2e-3, 0.0),
-    "vgg8_fmnist": (VGG8, 6, 2e-3, 0.0),
+    "vgg8_fmnist": (VGG8, 3, 2e-3, 0.0),
 }
 
 
