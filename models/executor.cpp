@@ -34,7 +34,6 @@ struct Executor::Plan {
 namespace {
 
 struct Builder {
-  const Graph& g;
   std::map<std::string, int> index;
   std::vector<ValueState> state;
 
@@ -57,7 +56,7 @@ std::unique_ptr<Executor::Plan> Executor::build(const std::vector<Shape>& shapes
     throw Error("the model has " + std::to_string(g.inputs.size()) + " inputs, got " + std::to_string(shapes.size()));
   auto plan = std::make_unique<Plan>();
   plan->input_shapes = shapes;
-  Builder b{g, {}, {}};
+  Builder b;
   for (size_t k = 0; k < shapes.size(); ++k) {
     const ValueInfo& vi = g.inputs[k];
     const Shape& s = shapes[k];

@@ -83,24 +83,19 @@ TEST_CASE("MRR banks under DOCTOR's noise: clipping only, high phase variation, 
   const int64_t n = 1000;
   double acc_ideal = accuracy_with(s, nullptr, n);
 
-  MrrBankConfig quiet;
-  MrrBank bank(s.wl, quiet, RandomStream(3, 0));
-  HardwareGemm g(s.wl, bank, IoSpec{}, RandomStream(3, 1));
-  double acc_clip = accuracy_with(s, &g, n);
-
+  auto mrr_accuracy = [&](const MrrBankConfig& cfg, int64_t step) {
+    MrrBank bank(s.wl, cfg, RandomStream(3, 0));
+    bank.set_step(step);
+    HardwareGemm g(s.wl, bank, IoSpec{}, RandomStream(3, 1));
+    return accuracy_with(s, &g, n);
+  };
+  double acc_clip = mrr_accuracy(MrrBankConfig{}, 0);
   MrrBankConfig pv;
   pv.phase_variation = PhaseVariationParams{};  // "high", edge -> corner
-  MrrBank pv_bank(s.wl, pv, RandomStream(3, 0));
-  pv_bank.set_step(10000);                       // mid-schedule, x = 0.5
-  HardwareGemm gpv(s.wl, pv_bank, IoSpec{}, RandomStream(3, 1));
-  double acc_pv = accuracy_with(s, &gpv, n);
-
+  double acc_pv = mrr_accuracy(pv, 10000);       // mid-schedule, x = 0.5
   MrrBankConfig hot;
   hot.global_temperature = GlobalTemperatureParams{};  // linear, uniform hotspot
-  MrrBank hot_bank(s.wl, hot, RandomStream(3, 0));
-  hot_bank.set_step(20000);                            // +1 K
-  HardwareGemm ghot(s.wl, hot_bank, IoSpec{}, RandomStream(3, 1));
-  double acc_hot = accuracy_with(s, &ghot, n);
+  double acc_hot = mrr_accuracy(hot, 20000);           // +1 K
   std::printf("CNN3 on MRR banks (%lld images): ideal %.3f, encoding only %.3f, high PV at x=0.5 %.3f, +1 K %.3f\n",
               static_cast<long long>(n), acc_ideal, acc_clip, acc_pv, acc_hot);
   // The encoding alone clips positive weights above 0.9218/0.9601 of the block max: a small loss.
