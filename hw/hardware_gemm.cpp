@@ -79,11 +79,23 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
       }
     }
   }
+  const float gain = layer < static_cast<int64_t>(m_gain.size()) ? m_gain[layer] : 1.0f;
   for (int64_t r = 0; r < t.rows; ++r)
     for (int64_t j = 0; j < n; ++j) {
-      float v = acc[r * n + j] * colscale[j];
+      float v = acc[r * n + j] * colscale[j] * gain;
       if (y_trans) y[j * t.rows + r] = v; else y[r * n + j] = v;
     }
+}
+
+void HardwareGemm::set_gain(int64_t layer, double alpha) {
+  if (layer < 0 || layer >= static_cast<int64_t>(m_wl.layers.size()) || !std::isfinite(alpha))
+    throw Error("output gain: bad layer or value");
+  if (m_gain.empty()) m_gain.assign(m_wl.layers.size(), 1.0f);
+  m_gain[layer] = static_cast<float>(alpha);
+}
+
+double HardwareGemm::gain(int64_t layer) const {
+  return layer < static_cast<int64_t>(m_gain.size()) ? m_gain[layer] : 1.0;
 }
 
 void IdealRealizer::realize(int64_t layer, int64_t group, uint64_t, float* wn, float* scale) const {

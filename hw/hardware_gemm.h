@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "hw/converters.h"
 #include "hw/device/block_realizer.h"
@@ -30,6 +31,9 @@ class HardwareGemm : public models::MappedGemm {
 
   // Sample b of the next batches is inference draw `draw_base + b`.
   void set_draw_base(uint64_t base) { m_draw_base = base; }
+  // Digital output gain of a layer (drift compensation, applied after accumulation); default 1.
+  void set_gain(int64_t layer, double alpha);
+  double gain(int64_t layer) const;
 
   void gemm(int64_t layer, int64_t group, int64_t sample, const float* x, bool x_trans, int64_t n, float* y,
             bool y_trans) override;
@@ -40,6 +44,7 @@ class HardwareGemm : public models::MappedGemm {
   IoSpec m_io;
   RandomStream m_rng;
   uint64_t m_draw_base = 0;
+  std::vector<float> m_gain;
 };
 
 // The ideal technology: the programmed weights exactly (wn = W / max|W_block|).

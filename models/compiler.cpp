@@ -33,6 +33,41 @@ const std::vector<std::string>& mapping_names() {
   return names;
 }
 
+std::vector<std::vector<float>> weight_to_blocks(const CompiledLayer& L, const std::vector<float>& w, int64_t k) {
+  int64_t numel = 1;
+  for (int64_t d : L.weight_shape) numel *= d;
+  if (static_cast<int64_t>(w.size()) != numel)
+    throw Error("layer " + L.node + ": weight has " + std::to_string(w.size()) + " values, expected " + std::to_string(numel));
+  std::vector<std::vector<float>> out;
+  for (size_t g = 0; g < L.gemms.size(); ++g) {
+    const GemmTiles& t = L.gemms[g];
+    std::vector<float> m(static_cast<size_t>(t.rows * t.cols));
+    for (int64_t r = 0; r < t.rows; ++r)
+      for (int64_t c = 0; c < t.cols; ++c)
+        m[r * t.cols + c] = L.weight_transposed ? w[c * t.rows + r] : w[(static_cast<int64_t>(g) * t.rows + r) * t.cols + c];
+    GemmTiles b = tile(m.data(), t.rows, t.cols, k);
+    out.push_back(std::move(b.blocks));
+  }
+  return out;
+}
+
+std::vector<float> blocks_to_weight(const CompiledLayer& L, const std::vector<std::vector<float>>& blocks, int64_t k) {
+  if (blocks.size() != L.gemms.size()) throw Error("layer " + L.node + ": expected " + std::to_string(L.gemms.size()) + " groups");
+  int64_t numel = 1;
+  for (int64_t d : L.weight_shape) numel *= d;
+  std::vector<float> w(static_cast<size_t>(numel));
+  for (size_t g = 0; g < L.gemms.size(); ++g) {
+    GemmTiles t = L.gemms[g];
+    if (blocks[g].size() != t.blocks.size()) throw Error("layer " + L.node + ": block count mismatch");
+    t.blocks = blocks[g];
+    std::vector<float> m = untile(t, k);
+    for (int64_t r = 0; r < t.rows; ++r)
+      for (int64_t c = 0; c < t.cols; ++c)
+        (L.weight_transposed ? w[c * t.rows + r] : w[(static_cast<int64_t>(g) * t.rows + r) * t.cols + c]) = m[r * t.cols + c];
+  }
+  return w;
+}
+
 std::vector<float> untile(const GemmTiles& t, int64_t k) {
   std::vector<float> w(static_cast<size_t>(t.rows * t.cols));
   for (int64_t r = 0; r < t.rows; ++r)
@@ -72,6 +107,7 @@ CompiledWorkload compile(const Graph& g, const TilingSpec& spec) {
       rows = w.shape[0] / L.groups;
       cols = w.numel() / w.shape[0];
       wmat = w.f;  // [M, C/g*kh*kw] row-major: group g = rows [g*rows, (g+1)*rows)
+      L.weight_shape = w.shape;
       const Shape& y = shapes.at(n.outputs[0]);
       L.num_vectors = 1;
       for (size_t d = 2; d < y.size(); ++d) L.num_vectors *= y[d];
@@ -83,6 +119,8 @@ CompiledWorkload compile(const Graph& g, const TilingSpec& spec) {
         int64_t K = tb ? b.shape[1] : b.shape[0], N = tb ? b.shape[0] : b.shape[1];
         rows = N;
         cols = K;
+        L.weight_shape = b.shape;
+        L.weight_transposed = !tb;
         wmat.resize(N * K);
         for (int64_t i = 0; i < N; ++i)
           for (int64_t j = 0; j < K; ++j) wmat[i * K + j] = tb ? b.f[i * K + j] : b.f[j * N + i];

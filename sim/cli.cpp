@@ -19,6 +19,8 @@
 #include "models/executor.h"
 #include "models/onnx_import.h"
 #include "models/onnx_testcase.h"
+#include "sim/deployment.h"
+#include "sim/scenario.h"
 
 #ifndef PTC_VERSION
 #define PTC_VERSION "0.0.0"
@@ -173,6 +175,61 @@ int cmd_device_mrr(const DeviceOptions& o) {
   return 0;
 }
 
+int cmd_run(const std::string& file, const std::vector<std::string>& sets, const std::string& seed, const std::string& out,
+            bool quiet, int argc, char** argv) {
+  std::vector<std::string> all = sets;
+  if (!seed.empty()) all.push_back("seed=" + seed);
+  Json j = load_scenario_json(file, all);
+  Scenario s = parse_scenario(j, file);
+  RunOptions o;
+  o.out_dir = out;
+  o.sets = all;
+  o.quiet = quiet;
+  for (int i = 0; i < argc; ++i) o.argv.push_back(argv[i]);
+  RunResult r = run_scenario(s, o);
+  const Json& m = r.summary;
+  auto num = [&](const char* k) { return m.contains(k) && m.at(k).is_number() ? m.at(k).get<double>() : NAN; };
+  std::printf("%s: %s, policy %s: accuracy mean %.2f %%, final %.2f %%, ideal %.2f %%; overhead %.3f %%, %lld calibrations, "
+              "%.3g J, p99 latency %.3g s -> %s\n",
+              s.name.c_str(), m.at("status").get<std::string>().c_str(), m.at("policy").get<std::string>().c_str(),
+              100 * num("accuracy_mean"), 100 * num("accuracy_final"), 100 * num("accuracy_ideal"), 100 * num("overhead_ratio"),
+              static_cast<long long>(m.at("calibrations").get<int64_t>()), num("energy_j"), num("latency_p99_s"),
+              r.out_dir.c_str());
+  return m.at("status") == "complete" ? 0 : 3;
+}
+
+int cmd_validate(const std::vector<std::string>& files, const std::vector<std::string>& sets) {
+  for (const auto& f : files) {
+    Json j = load_scenario_json(f, sets);
+    Scenario s = parse_scenario(j, f);
+    if (s.horizon_s > 0) check_horizon(s.horizon_s, f + ": horizon_s");
+    std::printf("%s: valid (scenario \"%s\", device %s, policy %s)\n", f.c_str(), s.name.c_str(), s.device.device.c_str(),
+                s.policy_json.at("name").get<std::string>().c_str());
+  }
+  return 0;
+}
+
+int cmd_list(const std::string& kind, bool json) {
+  Json j = list_plugins(kind);
+  if (json) {
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    std::printf("%s:\n", it.key().c_str());
+    for (auto p = it.value().begin(); p != it.value().end(); ++p) {
+      std::printf("  %s", p.key().c_str());
+      if (p.value().contains("description")) std::printf(" -- %s", p.value()["description"].get<std::string>().c_str());
+      std::printf("\n");
+      for (const auto& prm : p.value()["parameters"])
+        std::printf("      %-22s %-10s default %-12s %s\n", prm["name"].get<std::string>().c_str(),
+                    prm["unit"].get<std::string>().empty() ? "-" : prm["unit"].get<std::string>().c_str(),
+                    prm["default"].dump().c_str(), prm["description"].get<std::string>().c_str());
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 int run_cli(int argc, char** argv) {
@@ -230,6 +287,22 @@ int run_cli(int argc, char** argv) {
   mrr->add_option("--seed", dev.seed, "random seed");
   mrr->add_flag("--json", dev.json, "print JSON");
 
+  std::string scenario_file, seed_text, list_kind;
+  std::vector<std::string> sets, files;
+  bool quiet = false;
+  auto* run = app.add_subcommand("run", "simulate a deployment scenario; writes a run directory");
+  run->add_option("scenario", scenario_file, "scenario JSON file")->required();
+  run->add_option("--set", sets, "override a parameter: dotted.path=JSON value (repeatable)");
+  run->add_option("--seed", seed_text, "random seed (same scenario + seed => identical outputs)");
+  run->add_option("--out", out, "run directory (default: runs/<name>-<hash of config and seed>)");
+  run->add_flag("-q,--quiet", quiet, "no progress on stderr");
+  auto* validate = app.add_subcommand("validate", "check scenario files (schema and semantics) without running them");
+  validate->add_option("files", files, "scenario JSON files")->required();
+  validate->add_option("--set", sets, "overrides to check as well");
+  auto* list = app.add_subcommand("list", "list plug-ins with their parameters (policies, noise, devices, traffic, mappings)");
+  list->add_option("kind", list_kind, "policies, noise, devices, traffic or mappings (default: all)");
+  list->add_flag("--json", json, "print JSON");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -241,6 +314,9 @@ int run_cli(int argc, char** argv) {
     if (*check) return cmd_check_onnx(dirs, rtol, atol, verbose);
     if (*pcm) return cmd_device_pcm(dev);
     if (*mrr) return cmd_device_mrr(dev);
+    if (*run) return cmd_run(scenario_file, sets, seed_text, out, quiet, argc, argv);
+    if (*validate) return cmd_validate(files, sets);
+    if (*list) return cmd_list(list_kind, json);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ptcsim: error: %s\n", e.what());
     return 1;

@@ -6,20 +6,33 @@
 
 namespace ptc::hw {
 
+void Technology::set_tile_rows(int64_t, int64_t, int64_t, const std::vector<int>&) {
+  throw Error("device \"" + name() + "\" does not support tile remapping");
+}
+
+std::vector<int> Technology::tile_rows(int64_t, int64_t, int64_t) const {
+  throw Error("device \"" + name() + "\" does not support tile remapping");
+}
+
 MrrBank::MrrBank(const models::CompiledWorkload& wl, const MrrBankConfig& cfg, const RandomStream& rng)
     : m_wl(wl), m_cfg(cfg), m_array{wl.spec.rows, wl.spec.cols, wl.spec.block_size}, m_rng(rng) {
   if (wl.spec.mapping != "cyclic" && cfg.phase_variation)
     throw Error("MRR phase variation follows DOCTOR's chunk schedule and needs the cyclic mapping");
-  const int64_t kk = m_array.k * m_array.k;
-  for (const auto& L : wl.layers) {
+  if (!cfg.static_offset_rad.empty() && static_cast<int64_t>(cfg.static_offset_rad.size()) != m_array.rings())
+    throw Error("MRR static offset map: expected " + std::to_string(m_array.rings()) + " rings");
+  for (size_t l = 0; l < wl.layers.size(); ++l) {
+    m_latent.emplace_back();
     m_phase.emplace_back();
     m_scale.emplace_back();
-    for (const auto& t : L.gemms) {
-      std::vector<float> ph(t.blocks.size()), sc(t.P * t.Q);
-      for (int64_t b = 0; b < t.P * t.Q; ++b)
-        mrr_encode_block(m_cfg.ring, t.blocks.data() + b * kk, kk, ph.data() + b * kk, sc[b]);
-      m_phase.back().push_back(std::move(ph));
-      m_scale.back().push_back(std::move(sc));
+    m_core.emplace_back();
+    for (size_t g = 0; g < wl.layers[l].gemms.size(); ++g) {
+      const auto& t = wl.layers[l].gemms[g];
+      m_latent.back().push_back(t.blocks);
+      m_phase.back().emplace_back(t.blocks.size());
+      m_scale.back().emplace_back(t.P * t.Q);
+      m_core.back().push_back(t.core);
+      encode(static_cast<int64_t>(l), static_cast<int64_t>(g));
+      m_writes += static_cast<int64_t>(t.blocks.size());
     }
   }
   if (cfg.phase_variation) m_pv = std::make_unique<PhaseVariation>(m_array, *cfg.phase_variation, rng.derive(11));
@@ -28,32 +41,111 @@ MrrBank::MrrBank(const models::CompiledWorkload& wl, const MrrBankConfig& cfg, c
   set_step(0);
 }
 
-void MrrBank::set_step(int64_t step) {
-  if (step < 0) throw Error("MRR bank: negative step");
-  m_step = step;
-  if (m_pv) m_std = m_pv->std_map(step);
-  m_offset.assign(m_array.rings(), 0.0f);
-  if (m_gtd) m_gtd->add_shift(static_cast<double>(step), m_offset.data());
+void MrrBank::encode(int64_t layer, int64_t group) {
+  const int64_t kk = m_array.k * m_array.k;
+  const auto& w = m_latent[layer][group];
+  auto& ph = m_phase[layer][group];
+  auto& sc = m_scale[layer][group];
+  for (size_t b = 0; b < sc.size(); ++b) mrr_encode_block(m_cfg.ring, w.data() + b * kk, kk, ph.data() + b * kk, sc[b]);
+}
+
+int64_t MrrBank::program(int64_t layer, int64_t group, const std::vector<float>& blocks, double) {
+  auto& lat = m_latent.at(layer).at(group);
+  if (blocks.size() != lat.size()) throw Error("MRR program: layer " + std::to_string(layer) + " expects " +
+                                               std::to_string(lat.size()) + " weights, got " + std::to_string(blocks.size()));
+  std::vector<float> old = m_phase[layer][group];
+  lat = blocks;
+  encode(layer, group);
+  int64_t n = 0;
+  const auto& ph = m_phase[layer][group];
+  for (size_t i = 0; i < ph.size(); ++i) n += ph[i] != old[i];
+  m_writes += n;
+  return n;
+}
+
+void MrrBank::set_tile_rows(int64_t layer, int64_t group, int64_t chunk, const std::vector<int>& rows) {
+  const auto& t = m_wl.layers.at(layer).gemms.at(group);
+  const int64_t R = m_array.rows, C = m_array.cols;
+  if (static_cast<int64_t>(rows.size()) != R) throw Error("tile remap: expected " + std::to_string(R) + " core rows");
+  std::vector<int> seen(R, 0);
+  for (int r : rows) {
+    if (r < 0 || r >= R || seen[r]++) throw Error("tile remap: rows must be a permutation of 0.." + std::to_string(R - 1));
+  }
+  auto& core = m_core.at(layer).at(group);
+  for (int64_t p = 0; p < t.P; ++p)
+    for (int64_t q = 0; q < t.Q; ++q) {
+      int64_t b = p * t.Q + q;
+      if (t.chunk[b] != chunk) continue;
+      core[b] = static_cast<int32_t>(rows[p % R] * C + (t.core[b] % C));
+    }
+}
+
+std::vector<int> MrrBank::tile_rows(int64_t layer, int64_t group, int64_t chunk) const {
+  const auto& t = m_wl.layers.at(layer).gemms.at(group);
+  const int64_t R = m_array.rows, C = m_array.cols;
+  std::vector<int> rows(R);
+  for (int64_t i = 0; i < R; ++i) rows[i] = static_cast<int>(i);
+  const auto& core = m_core.at(layer).at(group);
+  for (int64_t p = 0; p < t.P; ++p)
+    for (int64_t q = 0; q < t.Q; ++q)
+      if (t.chunk[p * t.Q + q] == chunk) rows[p % R] = static_cast<int>(core[p * t.Q + q] / C);
+  return rows;
+}
+
+void MrrBank::set_extra_offset(const std::vector<float>& offset_rad) {
+  if (!offset_rad.empty() && static_cast<int64_t>(offset_rad.size()) != m_array.rings())
+    throw Error("MRR extra offset: expected " + std::to_string(m_array.rings()) + " rings");
+  m_extra = offset_rad;
+}
+
+void MrrBank::set_times(uint64_t draw_base, const std::vector<NoiseTime>& times) {
+  if (times.empty()) throw Error("MRR bank: no noise instant given");
+  m_draw_base = draw_base;
+  m_steps.clear();
+  m_slot.clear();
+  m_std.clear();
+  m_offset.clear();
+  for (const auto& t : times) {
+    if (t.step < 0) throw Error("MRR bank: negative step");
+    if (m_steps.empty() || t.step != m_steps.back()) {
+      if (m_pv) m_std.push_back(m_pv->std_map(t.step));
+      std::vector<float> off(m_array.rings(), 0.0f);
+      if (!m_cfg.static_offset_rad.empty()) off = m_cfg.static_offset_rad;
+      if (m_gtd) m_gtd->add_shift(static_cast<double>(t.step), off.data());
+      m_offset.push_back(std::move(off));
+    }
+    m_steps.push_back(t.step);
+    m_slot.push_back(static_cast<int32_t>(m_offset.size() - 1));
+  }
 }
 
 void MrrBank::realize(int64_t layer, int64_t group, uint64_t draw, float* wn, float* scale) const {
   const models::GemmTiles& t = m_wl.layers.at(layer).gemms.at(group);
   const std::vector<float>& ph = m_phase.at(layer).at(group);
   const std::vector<float>& sc = m_scale.at(layer).at(group);
+  const std::vector<int32_t>& core_of = m_core.at(layer).at(group);
   const int64_t kk = m_array.k * m_array.k;
   const double a = m_cfg.ring.a, r = m_cfg.ring.r;
   const double A = a * a + r * r, B = 2 * a * r, D = 1 + a * a * r * r;
+  uint64_t idx = draw >= m_draw_base ? draw - m_draw_base : 0;
+  const size_t slot = static_cast<size_t>(m_slot[std::min<uint64_t>(idx, m_slot.size() - 1)]);
+  const std::vector<float>& offset = m_offset[slot];
   // Phase-variation draws: one full-array sample per (draw, layer, group, chunk).
   RandomStream base = m_rng.derive(12).derive(draw).derive(static_cast<uint64_t>(layer) << 20 | static_cast<uint64_t>(group));
-  std::vector<float> phase(kk);
+  thread_local std::vector<float> phase, noise;
+  phase.resize(kk);
+  noise.resize(kk);
   for (int64_t b = 0; b < t.P * t.Q; ++b) {
-    const int64_t core = t.core[b];
-    const float* off = m_offset.data() + core * kk;
+    const int64_t core = core_of[b];
+    const float* off = offset.data() + core * kk;
     for (int64_t i = 0; i < kk; ++i) phase[i] = ph[b * kk + i] + off[i];
+    if (!m_extra.empty())
+      for (int64_t i = 0; i < kk; ++i) phase[i] += m_extra[core * kk + i];
     if (m_pv) {
       RandomStream s = base.derive(static_cast<uint64_t>(t.chunk[b]));
-      const float* sd = m_std.data() + core * kk;
-      for (int64_t i = 0; i < kk; ++i) phase[i] += sd[i] * static_cast<float>(s.normal(static_cast<uint64_t>(core * kk + i)));
+      s.fill_normal(static_cast<uint64_t>(core * kk), kk, noise.data());
+      const float* sd = m_std[slot].data() + core * kk;
+      for (int64_t i = 0; i < kk; ++i) phase[i] += sd[i] * noise[i];
     }
     if (m_xt) m_xt->apply(phase.data(), 1);
     float* w = wn + b * kk;

@@ -1,16 +1,21 @@
-// DOCTOR's MRR weight-bank technology (doctor.md sections 2-3): every block is encoded once into
-// ring phases and a per-block scale ("TIA gain"); at read time the phases get the noise
-// processes in DOCTOR's order -- phase variation, global-temperature shift, thermal crosstalk --
-// and the core computes with w = 2 T(phi) - 1 (times the block scale).
-// Noise time: set_step(s) fixes DOCTOR's schedule step (1 step = 1 inference) for the following
-// realize() calls; each draw gives a fresh phase-variation sample per chunk, as DOCTOR does.
+// DOCTOR's MRR weight-bank technology (doctor.md sections 2-3): every block is encoded into ring
+// phases and a per-block scale ("TIA gain"); at read time the phases get the noise processes in
+// DOCTOR's order -- phase variation, global-temperature shift, thermal crosstalk -- and the core
+// computes with w = 2 T(phi) - 1 (times the block scale).
+// Noise time: DOCTOR's schedules are indexed by step (1 step = 1 inference); set_times() gives
+// every draw of the next batch its own step, so a batch of served requests reads each request at
+// its own instant. Each draw gives a fresh phase-variation sample per chunk, as DOCTOR does.
+// Remapping: row-block i of a chunk can be moved to another core row (the tile); the noise of a
+// block follows the core it runs on.
+// Writes: MRR rings are re-tuned, not worn; a "write" is one ring whose programmed phase changes.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <vector>
 
-#include "hw/device/block_realizer.h"
+#include "hw/device/technology.h"
 #include "hw/noise/doctor_noise.h"
 #include "hw/physics/mrr.h"
 #include "models/compiler.h"
@@ -22,35 +27,61 @@ struct MrrBankConfig {
   std::optional<PhaseVariationParams> phase_variation;
   std::optional<GlobalTemperatureParams> global_temperature;
   std::optional<CrosstalkParams> crosstalk;
+  // Static per-ring phase offset (rad, [R, C, k, k]), e.g. fabrication variation or a physical
+  // temperature field; empty = none. Added before phase variation.
+  std::vector<float> static_offset_rad;
 };
 
-class MrrBank : public BlockRealizer {
+class MrrBank : public Technology {
  public:
   // Programs (encodes) every block of the workload. The workload must outlive this object.
   MrrBank(const models::CompiledWorkload& wl, const MrrBankConfig& cfg, const RandomStream& rng);
 
-  // Noise state for DOCTOR step `step` (not thread-safe; call between batches).
-  void set_step(int64_t step);
-  int64_t step() const { return m_step; }
+  std::string name() const override { return "mrr"; }
+  // Noise state for DOCTOR step `step` for every draw (not thread-safe; call between batches).
+  void set_step(int64_t step) { set_times(0, {NoiseTime{step, 0.0}}); }
+  int64_t step() const { return m_steps.empty() ? 0 : m_steps.front(); }
+  void set_times(uint64_t draw_base, const std::vector<NoiseTime>& times) override;
+  // Extra per-ring phase offset (rad) at the current instant, e.g. from a physical thermal field;
+  // applied to every draw until changed. Empty clears it.
+  void set_extra_offset(const std::vector<float>& offset_rad);
+
+  int64_t program(int64_t layer, int64_t group, const std::vector<float>& blocks, double t_s) override;
+  const std::vector<float>& programmed(int64_t layer, int64_t group) const override {
+    return m_latent.at(layer).at(group);
+  }
+  int64_t writes() const override { return m_writes; }
+  bool supports_remap() const override { return true; }
+  void set_tile_rows(int64_t layer, int64_t group, int64_t chunk, const std::vector<int>& rows) override;
+  std::vector<int> tile_rows(int64_t layer, int64_t group, int64_t chunk) const override;
 
   void realize(int64_t layer, int64_t group, uint64_t draw, float* wn, float* scale) const override;
 
   // Encoded phases [P, Q, k, k] and scales [P, Q] of one layer group (for read-back and tests).
   const std::vector<float>& phases(int64_t layer, int64_t group) const { return m_phase.at(layer).at(group); }
   const std::vector<float>& scales(int64_t layer, int64_t group) const { return m_scale.at(layer).at(group); }
+  const CoreArray& array() const { return m_array; }
+  const GlobalTemperature* global_temperature() const { return m_gtd.get(); }
 
  private:
+  void encode(int64_t layer, int64_t group);
+
   const models::CompiledWorkload& m_wl;
   MrrBankConfig m_cfg;
   CoreArray m_array;
   RandomStream m_rng;
-  std::vector<std::vector<std::vector<float>>> m_phase, m_scale;  // [layer][group]
+  std::vector<std::vector<std::vector<float>>> m_latent, m_phase, m_scale;  // [layer][group]
+  std::vector<std::vector<std::vector<int32_t>>> m_core;                    // [layer][group][block]
   std::unique_ptr<PhaseVariation> m_pv;
   std::unique_ptr<GlobalTemperature> m_gtd;
   std::unique_ptr<ThermalCrosstalk> m_xt;
-  int64_t m_step = 0;
-  std::vector<float> m_std;     // PV std map at m_step [R, C, k, k] (empty: no PV)
-  std::vector<float> m_offset;  // deterministic phase offset at m_step [R, C, k, k]
+  int64_t m_writes = 0;
+  uint64_t m_draw_base = 0;
+  std::vector<int64_t> m_steps;              // per draw of the batch
+  std::vector<int32_t> m_slot;               // per draw: index into m_std / m_offset
+  std::vector<std::vector<float>> m_std;     // PV std map per distinct step [R, C, k, k] (empty: no PV)
+  std::vector<std::vector<float>> m_offset;  // deterministic phase offset per distinct step
+  std::vector<float> m_extra;
 };
 
 }  // namespace ptc::hw

@@ -15,6 +15,7 @@ PcmPair::PcmPair(const models::CompiledWorkload& wl, const PcmPairConfig& cfg, c
     for (const auto& t : L.gemms) {
       Group g;
       size_t n = t.blocks.size();
+      g.latent = t.blocks;
       g.g_target_pos.assign(n, 0.0f);
       g.g_target_neg.assign(n, 0.0f);
       m_groups.back().push_back(std::move(g));
@@ -23,59 +24,82 @@ PcmPair::PcmPair(const models::CompiledWorkload& wl, const PcmPairConfig& cfg, c
   program_all();
 }
 
-int64_t PcmPair::program_all() {
-  const int64_t kk = m_wl.spec.block_size * m_wl.spec.block_size;
-  const double gmax = m_cfg.device.g_max_us;
-  int64_t writes = 0;
-  RandomStream prog = m_rng.derive(21).derive(static_cast<uint64_t>(m_programmings));
+int64_t PcmPair::program_all(double t_s) {
+  int64_t before = m_writes;
   for (size_t l = 0; l < m_groups.size(); ++l)
-    for (size_t gi = 0; gi < m_groups[l].size(); ++gi) {
-      const models::GemmTiles& t = m_wl.layers[l].gemms[gi];
-      Group& g = m_groups[l][gi];
-      size_t n = t.blocks.size();
-      g.g_prog_pos.resize(n);
-      g.g_prog_neg.resize(n);
-      g.nu_pos.resize(n);
-      g.nu_neg.resize(n);
-      g.scale.resize(t.P * t.Q);
-      RandomStream s = prog.derive(l << 20 | gi);
-      for (int64_t b = 0; b < t.P * t.Q; ++b) {
-        float mx = 0;
-        for (int64_t i = 0; i < kk; ++i) mx = std::max(mx, std::abs(t.blocks[b * kk + i]));
-        g.scale[b] = mx;
-        double sc = mx > 0 ? gmax / mx : 0.0;
-        for (int64_t i = 0; i < kk; ++i) {
-          size_t j = static_cast<size_t>(b * kk + i);
-          double w = t.blocks[j];
-          float tp = static_cast<float>(std::max(w, 0.0) * sc), tn = static_cast<float>(std::max(-w, 0.0) * sc);
-          writes += (tp != g.g_target_pos[j] || m_programmings == 0) + (tn != g.g_target_neg[j] || m_programmings == 0);
-          g.g_target_pos[j] = tp;
-          g.g_target_neg[j] = tn;
-          uint64_t u = 4 * j;
-          const PcmLikeParams& d = m_cfg.device;
-          g.g_prog_pos[j] = static_cast<float>(m_cfg.programming_noise ? pcm_program_us(d, tp, s.normal(u)) : tp);
-          g.g_prog_neg[j] = static_cast<float>(m_cfg.programming_noise ? pcm_program_us(d, tn, s.normal(u + 1)) : tn);
-          g.nu_pos[j] = static_cast<float>(m_cfg.drift ? pcm_draw_nu(d, tp, s.normal(u + 2)) : 0.0);
-          g.nu_neg[j] = static_cast<float>(m_cfg.drift ? pcm_draw_nu(d, tn, s.normal(u + 3)) : 0.0);
-        }
-      }
-    }
+    for (size_t gi = 0; gi < m_groups[l].size(); ++gi) program_group(l, gi, t_s);
   ++m_programmings;
-  m_writes += writes;
   set_time(0.0);
-  return writes;
+  return m_writes - before;
 }
 
-void PcmPair::set_time(double t_inf_s) {
-  if (!(t_inf_s >= 0) || !std::isfinite(t_inf_s)) throw Error("PCM: read time must be >= 0 s");
-  m_t_s = t_inf_s;
+int64_t PcmPair::program(int64_t layer, int64_t group, const std::vector<float>& blocks, double t_s) {
+  Group& g = m_groups.at(layer).at(group);
+  if (blocks.size() != g.latent.size())
+    throw Error("PCM program: layer " + std::to_string(layer) + " expects " + std::to_string(g.latent.size()) +
+                " weights, got " + std::to_string(blocks.size()));
+  int64_t before = m_writes;
+  g.latent = blocks;
+  program_group(static_cast<size_t>(layer), static_cast<size_t>(group), t_s);
+  return m_writes - before;
+}
+
+void PcmPair::program_group(size_t l, size_t gi, double t_s) {
+  const int64_t kk = m_wl.spec.block_size * m_wl.spec.block_size;
+  const double gmax = m_cfg.device.g_max_us;
+  const models::GemmTiles& t = m_wl.layers[l].gemms[gi];
+  Group& g = m_groups[l][gi];
+  size_t n = t.blocks.size();
+  g.g_prog_pos.resize(n);
+  g.g_prog_neg.resize(n);
+  g.nu_pos.resize(n);
+  g.nu_neg.resize(n);
+  g.scale.resize(t.P * t.Q);
+  // Stream per (group, programming of that group): re-programming draws fresh noise.
+  RandomStream s = m_rng.derive(21).derive(static_cast<uint64_t>(g.programmings)).derive(l << 20 | gi);
+  const bool first = g.programmings == 0;
+  int64_t writes = 0;
+  for (int64_t b = 0; b < t.P * t.Q; ++b) {
+    float mx = 0;
+    for (int64_t i = 0; i < kk; ++i) mx = std::max(mx, std::abs(g.latent[b * kk + i]));
+    g.scale[b] = mx;
+    double sc = mx > 0 ? gmax / mx : 0.0;
+    for (int64_t i = 0; i < kk; ++i) {
+      size_t j = static_cast<size_t>(b * kk + i);
+      double w = g.latent[j];
+      float tp = static_cast<float>(std::max(w, 0.0) * sc), tn = static_cast<float>(std::max(-w, 0.0) * sc);
+      writes += (tp != g.g_target_pos[j] || first) + (tn != g.g_target_neg[j] || first);
+      g.g_target_pos[j] = tp;
+      g.g_target_neg[j] = tn;
+      uint64_t u = 4 * j;
+      const PcmLikeParams& d = m_cfg.device;
+      g.g_prog_pos[j] = static_cast<float>(m_cfg.programming_noise ? pcm_program_us(d, tp, s.normal(u)) : tp);
+      g.g_prog_neg[j] = static_cast<float>(m_cfg.programming_noise ? pcm_program_us(d, tn, s.normal(u + 1)) : tn);
+      g.nu_pos[j] = static_cast<float>(m_cfg.drift ? pcm_draw_nu(d, tp, s.normal(u + 2)) : 0.0);
+      g.nu_neg[j] = static_cast<float>(m_cfg.drift ? pcm_draw_nu(d, tn, s.normal(u + 3)) : 0.0);
+    }
+  }
+  g.t_prog_s = t_s;
+  ++g.programmings;
+  m_writes += writes;
+}
+
+void PcmPair::set_times(uint64_t, const std::vector<NoiseTime>& times) {
+  if (times.empty()) throw Error("PCM: no read instant given");
+  read_at(times.front().t_s, false);
+}
+
+void PcmPair::read_at(double t, bool relative) {
+  if (!(t >= 0) || !std::isfinite(t)) throw Error("PCM: read time must be >= 0 s");
+  m_t_s = t;
   const PcmLikeParams& d = m_cfg.device;
-  RandomStream rd = m_rng.derive(22).derive(static_cast<uint64_t>(m_programmings)).derive(
-      static_cast<uint64_t>(std::llround(t_inf_s * 1e9)));
   for (size_t l = 0; l < m_groups.size(); ++l)
     for (size_t gi = 0; gi < m_groups[l].size(); ++gi) {
       Group& g = m_groups[l][gi];
-      RandomStream s = rd.derive(l << 20 | gi);
+      double t_inf_s = relative ? t : std::max(0.0, t - g.t_prog_s);
+      // Read noise: one draw per (group programming, read instant), uncorrelated between instants.
+      RandomStream s = m_rng.derive(22).derive(static_cast<uint64_t>(g.programmings)).derive(
+          static_cast<uint64_t>(std::llround(t_inf_s * 1e9))).derive(l << 20 | gi);
       size_t n = g.g_prog_pos.size();
       g.wn.resize(n);
       for (size_t j = 0; j < n; ++j) {

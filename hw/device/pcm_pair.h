@@ -6,12 +6,15 @@
 // law and a fresh 1/f read-noise draw.
 // Time: set_time(t_inf_s) fixes the read instant and draws the read noise for it once (aihwkit's
 // drift_analog_weights semantics: read noise is uncorrelated between time points, shared by the
-// MVMs at one point). Writes: one per device whose target conductance changes at programming.
+// MVMs at one point). As a Technology, set_times() reads every layer group at the batch's first
+// instant, t_s minus the time that group was last programmed (one read instant per batch: the
+// deployment runtime keeps batches within one trace interval). Writes: one per device whose
+// target conductance changes at programming.
 #pragma once
 
 #include <vector>
 
-#include "hw/device/block_realizer.h"
+#include "hw/device/technology.h"
 #include "hw/physics/pcm.h"
 #include "hw/physics/rng.h"
 #include "models/compiler.h"
@@ -24,22 +27,33 @@ struct PcmPairConfig {
   bool q_from_programmed = true;  // aihwkit code (true) or docs (false)
 };
 
-class PcmPair : public BlockRealizer {
+class PcmPair : public Technology {
  public:
   PcmPair(const models::CompiledWorkload& wl, const PcmPairConfig& cfg, const RandomStream& rng);
 
-  // (Re-)programs every block to the workload's weights; returns the writes this took.
-  int64_t program_all();
-  // Read instant: seconds since the end of programming (>= 0).
-  void set_time(double t_inf_s);
+  std::string name() const override { return "pcm"; }
+  // (Re-)programs every block to its latent weights at t_s (default 0); returns the writes this took.
+  int64_t program_all(double t_s = 0);
+  int64_t program(int64_t layer, int64_t group, const std::vector<float>& blocks, double t_s) override;
+  const std::vector<float>& programmed(int64_t layer, int64_t group) const override {
+    return m_groups.at(layer).at(group).latent;
+  }
+  // Read instant: seconds since the end of programming (>= 0) for every group.
+  void set_time(double t_inf_s) { read_at(t_inf_s, true); }
+  void set_times(uint64_t draw_base, const std::vector<NoiseTime>& times) override;
   double time_s() const { return m_t_s; }
-  int64_t writes() const { return m_writes; }
+  int64_t writes() const override { return m_writes; }
   int64_t programmings() const { return m_programmings; }
 
   void realize(int64_t layer, int64_t group, uint64_t draw, float* wn, float* scale) const override;
 
  private:
+  void program_group(size_t l, size_t gi, double t_s);
+  void read_at(double t, bool relative);
   struct Group {
+    std::vector<float> latent;  // programmed weights [P, Q, k, k]
+    double t_prog_s = 0;        // simulated time of the last programming
+    int64_t programmings = 0;
     std::vector<float> g_target_pos, g_target_neg, g_prog_pos, g_prog_neg, nu_pos, nu_neg;
     std::vector<float> wn;     // effective normalised weights at the current time
     std::vector<float> scale;  // max|W| per block

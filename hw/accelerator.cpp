@@ -1,0 +1,202 @@
+#include "hw/accelerator.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "hw/converters.h"
+#include "models/error.h"
+
+namespace ptc::hw {
+
+namespace {
+nlohmann::json stat(double v, const char* unit) { return {{"value", v}, {"unit", unit}}; }
+constexpr int64_t kBatch = 64;  // images per executor call in classify()
+}  // namespace
+
+// ------------------------------------------------------------------------------------ TensorCore
+TensorCore::TensorCore(sc_core::sc_module_name name, int64_t index, int64_t k)
+    : sc_core::sc_module(name), m_index(index), m_k(k) {}
+
+std::vector<float> TensorCore::read_back(Accelerator& acc, int64_t layer, int64_t group, int64_t block, uint64_t draw) {
+  const auto& t = acc.workload().layers.at(layer).gemms.at(group);
+  if (block < 0 || block >= t.P * t.Q) throw Error("read_back: block out of range");
+  if (acc.workload().layers[layer].gemms[group].core[block] != m_index && acc.workload().spec.mapping == "stationary")
+    throw Error("read_back: block is not mapped to core " + std::to_string(m_index));
+  std::vector<float> all;
+  acc.effective(layer, group, draw, all, true);
+  std::vector<float> out(all.begin() + block * m_k * m_k, all.begin() + (block + 1) * m_k * m_k);
+  double dt = static_cast<double>(m_k) * acc.cycle_s();
+  double e = static_cast<double>(m_k) * acc.energy_per_cycle_j() / static_cast<double>(acc.cores());
+  charge(dt, e, 0, m_k);
+  wait(sc_core::sc_time(dt, sc_core::SC_SEC));
+  return out;
+}
+
+void TensorCore::charge(double busy_s, double energy_j, int64_t weights_rewritten, int64_t probe_vectors) {
+  m_busy_s += busy_s;
+  m_energy_j += energy_j;
+  m_rewritten += weights_rewritten;
+  m_probe_vectors += probe_vectors;
+}
+
+nlohmann::json TensorCore::stats() const {
+  return {{"busy", stat(m_busy_s, "s")},
+          {"energy", stat(m_energy_j, "J")},
+          {"weights_rewritten", stat(static_cast<double>(m_rewritten), "weights")},
+          {"probe_vectors", stat(static_cast<double>(m_probe_vectors), "vectors")}};
+}
+
+// ------------------------------------------------------------------------------------ Accelerator
+Accelerator::Accelerator(sc_core::sc_module_name name, const models::Graph& graph, const models::CompiledWorkload& wl,
+                         std::unique_ptr<Technology> tech, const AcceleratorConfig& cfg)
+    : sc_core::sc_module(name), m_graph(graph), m_wl(wl), m_tech(std::move(tech)), m_cfg(cfg) {
+  if (!m_tech) throw Error("accelerator: no device technology");
+  const int64_t n = wl.spec.mapping == "stationary" ? std::max<int64_t>(wl.blocks, 1) : wl.spec.rows * wl.spec.cols;
+  for (int64_t i = 0; i < n; ++i)
+    m_cores.push_back(std::make_unique<TensorCore>(("core_" + std::to_string(i)).c_str(), i, wl.spec.block_size));
+  for (const auto& L : wl.layers) {
+    m_ideal.emplace_back();
+    for (const auto& t : L.gemms) m_ideal.back().push_back(t.blocks);
+  }
+  m_cost = hw::inference_cost(wl, cfg.energy);
+  const double cycles = static_cast<double>(std::max<int64_t>(wl.cycles_per_inference, 1));
+  // One array cycle: converters, PD/TIA, accumulation and laser of one vector through one chunk,
+  // plus ring hold power for the cycle time (MRR).
+  m_cycle_j = (m_cost.dac_j + m_cost.adc_j + m_cost.tia_j + m_cost.digital_j + m_cost.laser_j) / cycles;
+  if (cfg.energy.device == "mrr")
+    m_cycle_j += static_cast<double>(wl.spec.rows * wl.spec.cols * wl.spec.block_size * wl.spec.block_size) *
+                 cfg.energy.ring_hold_mw * 1e-3 * cycle_s();
+  m_gemm = std::make_unique<HardwareGemm>(wl, *m_tech, cfg.io, RandomStream(cfg.seed, 0x5e).derive(1));
+  m_exec = std::make_unique<models::Executor>(graph, cfg.threads);
+  m_exec->set_mapped(m_gemm.get(), wl.layer_index());
+  m_exec_ideal = std::make_unique<models::Executor>(graph, cfg.threads);
+}
+
+Accelerator::~Accelerator() = default;
+
+void Accelerator::charge(double seconds, double energy_j) {
+  if (!(seconds >= 0) || !(energy_j >= 0)) throw Error("accelerator: negative busy time or energy");
+  m_busy_s += seconds;
+  m_energy_j += energy_j;
+  for (auto& c : m_cores) c->charge(seconds, energy_j / static_cast<double>(m_cores.size()), 0, 0);
+}
+
+void Accelerator::occupy(double seconds, double energy_j) {
+  charge(seconds, energy_j);
+  if (seconds > 0) wait(sc_core::sc_time(seconds, sc_core::SC_SEC));
+}
+
+void Accelerator::occupy_cycles(int64_t cycles, int64_t settles) {
+  double t = static_cast<double>(cycles) * cycle_s(), e = static_cast<double>(cycles) * m_cycle_j;
+  if (m_cfg.energy.device == "mrr" && settles > 0) {
+    const double rings = static_cast<double>(m_wl.spec.rows * m_wl.spec.cols * m_wl.spec.block_size * m_wl.spec.block_size);
+    t += static_cast<double>(settles) * m_cfg.energy.ring_settle_us * 1e-6;
+    e += static_cast<double>(settles) * rings * m_cfg.energy.ring_hold_mw * 1e-3 * m_cfg.energy.ring_settle_us * 1e-6;
+  }
+  occupy(t, e);
+}
+
+int64_t Accelerator::program(int64_t layer, int64_t group, const std::vector<float>& blocks, double t_s) {
+  const auto& t = m_wl.layers.at(layer).gemms.at(group);
+  const std::vector<float>& old = m_tech->programmed(layer, group);
+  const int64_t kk = m_wl.spec.block_size * m_wl.spec.block_size;
+  std::vector<int64_t> changed(static_cast<size_t>(t.P * t.Q), 0);
+  if (blocks.size() == old.size())
+    for (size_t i = 0; i < blocks.size(); ++i) changed[i / kk] += blocks[i] != old[i];
+  int64_t writes = m_tech->program(layer, group, blocks, t_s);
+  for (int64_t b = 0; b < t.P * t.Q; ++b)
+    if (changed[b]) m_cores[static_cast<size_t>(t.core[b]) % m_cores.size()]->charge(0, 0, changed[b], 0);
+  // Device write energy/time (PCM): charged here per written device; MRR re-tuning is charged by
+  // the caller as settles.
+  if (m_cfg.energy.device == "pcm" && writes > 0) {
+    double e = static_cast<double>(writes) * m_cfg.energy.pcm_write_pj * 1e-12;
+    m_energy_j += e;
+  }
+  return writes;
+}
+
+void Accelerator::effective(int64_t layer, int64_t group, uint64_t draw, std::vector<float>& out, bool with_adc) const {
+  const auto& t = m_wl.layers.at(layer).gemms.at(group);
+  const int64_t kk = m_wl.spec.block_size * m_wl.spec.block_size, k = m_wl.spec.block_size;
+  std::vector<float> scale(static_cast<size_t>(t.P * t.Q));
+  out.resize(t.blocks.size());
+  m_tech->realize(layer, group, draw, out.data(), scale.data());
+  if (with_adc && !m_cfg.io.adc.ideal()) {
+    // Identity probes: output column j of a block is its effective column j, through the ADC.
+    RandomStream rng = RandomStream(m_cfg.seed, 0x5e).derive(2).derive(draw).derive(static_cast<uint64_t>(layer) << 20 | static_cast<uint64_t>(group));
+    std::vector<float> col(static_cast<size_t>(k));
+    for (int64_t b = 0; b < t.P * t.Q; ++b)
+      for (int64_t j = 0; j < k; ++j) {
+        for (int64_t i = 0; i < k; ++i) col[i] = out[b * kk + i * k + j];
+        convert(m_cfg.io.adc, col.data(), k, rng, static_cast<uint64_t>((b * k + j) * k));
+        for (int64_t i = 0; i < k; ++i) out[b * kk + i * k + j] = col[i];
+      }
+  }
+  for (int64_t b = 0; b < t.P * t.Q; ++b)
+    for (int64_t i = 0; i < kk; ++i) out[b * kk + i] *= scale[b];
+}
+
+void Accelerator::run_batch(const models::Dataset& d, const models::Preprocess& p, const std::vector<int64_t>& images,
+                            size_t first, size_t count, models::Executor& ex, std::vector<int>& pred) {
+  thread_local models::Tensor in, one;
+  const int64_t sz = d.image_size();
+  in.reshape_storage(models::DType::f32, {static_cast<int64_t>(count), d.channels, d.height, d.width});
+  for (size_t i = 0; i < count; ++i) {
+    int64_t img = images[first + i];
+    if (img < 0 || img >= d.count) throw Error("image " + std::to_string(img) + " out of range of " + d.name);
+    models::fill_batch(d, p, img, 1, one);
+    std::copy(one.f.begin(), one.f.end(), in.f.begin() + static_cast<int64_t>(i) * sz);
+  }
+  const models::Tensor& out = ex.run(in);
+  if (out.dtype != models::DType::f32 || out.rank() != 2 || out.shape[0] != static_cast<int64_t>(count))
+    throw Error("model output " + models::shape_str(out.shape) + " is not [batch, classes] logits");
+  const int64_t classes = out.shape[1];
+  for (size_t s = 0; s < count; ++s) {
+    const float* row = out.f.data() + static_cast<int64_t>(s) * classes;
+    int64_t best = 0;
+    for (int64_t c = 1; c < classes; ++c)
+      if (row[c] > row[best]) best = c;
+    pred[first + s] = static_cast<int>(best);
+  }
+}
+
+void Accelerator::classify(const models::Dataset& d, const models::Preprocess& p, const std::vector<int64_t>& images,
+                           const std::vector<NoiseTime>& times, uint64_t draw_base, std::vector<int>& pred) {
+  if (times.size() != images.size()) throw Error("classify: one noise instant per image required");
+  pred.assign(images.size(), -1);
+  for (size_t first = 0; first < images.size(); first += kBatch) {
+    size_t count = std::min<size_t>(kBatch, images.size() - first);
+    std::vector<NoiseTime> tt(times.begin() + static_cast<int64_t>(first), times.begin() + static_cast<int64_t>(first + count));
+    m_tech->set_times(draw_base + first, tt);
+    m_gemm->set_draw_base(draw_base + first);
+    run_batch(d, p, images, first, count, *m_exec, pred);
+  }
+  m_inferences += static_cast<int64_t>(images.size());
+}
+
+void Accelerator::classify_ideal(const models::Dataset& d, const models::Preprocess& p, const std::vector<int64_t>& images,
+                                 std::vector<int>& pred) {
+  pred.assign(images.size(), -1);
+  for (size_t first = 0; first < images.size(); first += kBatch)
+    run_batch(d, p, images, first, std::min<size_t>(kBatch, images.size() - first), *m_exec_ideal, pred);
+}
+
+void Accelerator::set_output_gain(int64_t layer, double alpha) { m_gemm->set_gain(layer, alpha); }
+double Accelerator::output_gain(int64_t layer) const { return m_gemm->gain(layer); }
+
+nlohmann::json Accelerator::stats() const {
+  nlohmann::json cores = nlohmann::json::object();
+  for (const auto& c : m_cores) cores[c->basename()] = c->stats();
+  return {{"device", m_tech->name()},
+          {"busy", stat(m_busy_s, "s")},
+          {"energy", stat(m_energy_j, "J")},
+          {"device_writes", stat(static_cast<double>(m_tech->writes()), "writes")},
+          {"images_classified", stat(static_cast<double>(m_inferences), "images")},
+          {"inference_latency", stat(m_cost.latency_s, "s")},
+          {"inference_energy", stat(m_cost.total_j, "J")},
+          {"cycles_per_inference", stat(static_cast<double>(m_wl.cycles_per_inference), "cycles")},
+          {"energy_per_cycle", stat(m_cycle_j, "J")},
+          {"cores", cores}};
+}
+
+}  // namespace ptc::hw

@@ -1,0 +1,48 @@
+// A device technology as the tensor cores see it over deployment time: programmed (latent)
+// weights per compiled layer group, the device state they leave behind, and the effective weights
+// the cores compute with at a given noise instant.
+// Contract:
+// - program() replaces the latent weights of one layer group ([P, Q, k, k], the compiled layout)
+//   at simulated time t_s and returns the device writes it took (a device counts as written when
+//   its programmed value changes; the first programming writes every device).
+// - set_times() fixes the noise instant of the next realize() calls: draw d reads at
+//   times[d - draw_base] (draws past the end use the last entry). Not thread-safe; call between
+//   batches. realize() (BlockRealizer) stays const, thread-safe and a pure function of (state,
+//   instant, draw).
+// - Tile remapping (DOCTOR section 6) moves the row-blocks of a chunk to other core rows; a
+//   technology that cannot remap says so with supports_remap() == false and throws if asked.
+// An RNS modular core, whose numerics are not "effective weights", implements models::MappedGemm
+// directly instead of this interface.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "hw/device/block_realizer.h"
+
+namespace ptc::hw {
+
+// When a read happens: DOCTOR's schedule step (1 step = 1 served inference, plus remediation work
+// converted to inferences) and simulated seconds since deployment start.
+struct NoiseTime {
+  int64_t step = 0;
+  double t_s = 0;
+};
+
+class Technology : public BlockRealizer {
+ public:
+  virtual std::string name() const = 0;
+  virtual int64_t program(int64_t layer, int64_t group, const std::vector<float>& blocks, double t_s) = 0;
+  virtual const std::vector<float>& programmed(int64_t layer, int64_t group) const = 0;
+  virtual void set_times(uint64_t draw_base, const std::vector<NoiseTime>& times) = 0;
+  void set_time(const NoiseTime& t) { set_times(0, {t}); }
+  virtual bool supports_remap() const { return false; }
+  // Row-block i (p mod R == i) of chunk `chunk` of (layer, group) runs on core row rows[i].
+  virtual void set_tile_rows(int64_t layer, int64_t group, int64_t chunk, const std::vector<int>& rows);
+  virtual std::vector<int> tile_rows(int64_t layer, int64_t group, int64_t chunk) const;
+  // Total device writes since construction.
+  virtual int64_t writes() const = 0;
+};
+
+}  // namespace ptc::hw

@@ -1,0 +1,38 @@
+// One deployment run (ARCHITECTURE "Data flow (one run)"): SystemC elaboration of the accelerator,
+// traffic, runtime, monitor and controller for a validated Scenario, sc_start to the horizon, and
+// the run directory (config.resolved.json, trace.csv, events.jsonl, summary.json, stats.json,
+// run.json).
+// Contract:
+// - Once per process (SystemC elaborates once).
+// - Same scenario + seed => byte-identical trace.csv, events.jsonl, summary.json and stats.json
+//   (wall-clock fields live only in run.json), at any thread count.
+// - Files are written atomically; on SIGINT/SIGTERM the run stops at the next event, writes its
+//   partial outputs with status "interrupted" and returns; on an error the outputs written so far
+//   stay valid and run.json says "failed".
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "sim/scenario.h"
+
+namespace ptc::sim {
+
+struct RunOptions {
+  std::string out_dir;               // "" = runs/<name>-<hash>
+  std::vector<std::string> argv;     // recorded in run.json
+  std::vector<std::string> sets;     // the --set overrides, recorded in run.json
+  bool quiet = false;                // no progress on stderr
+};
+
+struct RunResult {
+  std::string out_dir;
+  Json summary;
+};
+
+RunResult run_scenario(const Scenario& s, const RunOptions& o);
+
+// Directory name derived from the scenario name and a hash of the resolved config (seed included).
+std::string default_run_dir(const Scenario& s);
+
+}  // namespace ptc::sim

@@ -1,0 +1,152 @@
+#include "sim/params.h"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+namespace ptc::sim {
+
+namespace {
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> d(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) d[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t prev = d[0];
+    d[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t cur = d[j];
+      d[j] = std::min({d[j] + 1, d[j - 1] + 1, prev + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      prev = cur;
+    }
+  }
+  return d[b.size()];
+}
+
+std::string num_text(double v) {
+  std::ostringstream o;
+  o << v;
+  return o.str();
+}
+}  // namespace
+
+std::string join_path(const std::string& path, const std::string& key) { return path.empty() ? key : path + "." + key; }
+
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t best_d = std::max<size_t>(2, word.size() / 3) + 1;
+  for (const auto& c : candidates) {
+    size_t d = edit_distance(word, c);
+    if (d < best_d) best_d = d, best = c;
+  }
+  return best;
+}
+
+void check_keys(const Json& obj, const std::string& path, const std::vector<std::string>& allowed) {
+  if (!obj.is_object()) throw Error((path.empty() ? std::string("scenario") : path) + ": expected an object, got " + obj.type_name());
+  for (auto it = obj.begin(); it != obj.end(); ++it) {
+    if (std::find(allowed.begin(), allowed.end(), it.key()) != allowed.end()) continue;
+    if (it.key() == "$schema" || it.key() == "description" || it.key().rfind("//", 0) == 0) continue;
+    std::string hint = did_you_mean(it.key(), allowed), list;
+    for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+    throw Error(join_path(path, it.key()) + ": unknown key" + (hint.empty() ? "" : "; did you mean \"" + hint + "\"?") +
+                " (known: " + list + ")");
+  }
+}
+
+Params::Params(const Json& obj, std::string path, std::vector<ParamSpec> specs, std::vector<std::string> extra_keys)
+    : m_obj(obj.is_null() ? Json::object() : obj), m_path(std::move(path)), m_specs(std::move(specs)), m_extra(std::move(extra_keys)) {
+  std::vector<std::string> allowed = m_extra;
+  for (const auto& s : m_specs) allowed.push_back(s.name);
+  check_keys(m_obj, m_path, allowed);
+}
+
+const ParamSpec& Params::spec(const std::string& name) {
+  for (const auto& s : m_specs)
+    if (s.name == name) {
+      m_read.insert(name);
+      return s;
+    }
+  throw Error("internal: parameter \"" + name + "\" read at " + m_path + " but not declared");
+}
+
+Json Params::value(const std::string& name) {
+  const ParamSpec& s = spec(name);
+  if (m_obj.contains(name)) return m_obj.at(name);
+  if (s.dflt.is_null()) throw Error(path_of(name) + ": required parameter missing (" + s.description + ")");
+  return s.dflt;
+}
+
+double Params::num(const std::string& name) {
+  const ParamSpec& s = spec(name);
+  Json v = value(name);
+  if (!v.is_number()) throw Error(path_of(name) + ": expected a number, got " + v.dump());
+  double x = v.get<double>();
+  if (!std::isfinite(x) || x < s.lo || x > s.hi)
+    throw Error(path_of(name) + ": expected number in [" + num_text(s.lo) + "," + num_text(s.hi) + "], got " + v.dump());
+  return x;
+}
+
+int64_t Params::integer(const std::string& name) {
+  const ParamSpec& s = spec(name);
+  Json v = value(name);
+  if (!v.is_number_integer() && !(v.is_number_float() && std::floor(v.get<double>()) == v.get<double>() && std::abs(v.get<double>()) < 9e15))
+    throw Error(path_of(name) + ": expected an integer, got " + v.dump());
+  double x = v.get<double>();
+  if (x < s.lo || x > s.hi)
+    throw Error(path_of(name) + ": expected integer in [" + num_text(s.lo) + "," + num_text(s.hi) + "], got " + v.dump());
+  return v.is_number_integer() ? v.get<int64_t>() : static_cast<int64_t>(x);
+}
+
+bool Params::flag(const std::string& name) {
+  Json v = value(name);
+  if (!v.is_boolean()) throw Error(path_of(name) + ": expected true or false, got " + v.dump());
+  return v.get<bool>();
+}
+
+std::string Params::str(const std::string& name) {
+  const ParamSpec& s = spec(name);
+  Json v = value(name);
+  if (!v.is_string()) throw Error(path_of(name) + ": expected a string, got " + v.dump());
+  std::string x = v.get<std::string>();
+  if (!s.choices.empty() && std::find(s.choices.begin(), s.choices.end(), x) == s.choices.end()) {
+    std::string list, hint = did_you_mean(x, s.choices);
+    for (const auto& c : s.choices) list += (list.empty() ? "" : ", ") + c;
+    throw Error(path_of(name) + ": \"" + x + "\" is not one of " + list + (hint.empty() ? "" : "; did you mean \"" + hint + "\"?"));
+  }
+  return x;
+}
+
+std::vector<double> Params::nums(const std::string& name) {
+  const ParamSpec& s = spec(name);
+  Json v = value(name);
+  if (!v.is_array()) throw Error(path_of(name) + ": expected an array of numbers, got " + v.dump());
+  std::vector<double> out;
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (!v[i].is_number()) throw Error(path_of(name) + "[" + std::to_string(i) + "]: expected a number, got " + v[i].dump());
+    double x = v[i].get<double>();
+    if (!std::isfinite(x) || x < s.lo || x > s.hi)
+      throw Error(path_of(name) + "[" + std::to_string(i) + "]: expected number in [" + num_text(s.lo) + "," + num_text(s.hi) +
+                  "], got " + v[i].dump());
+    out.push_back(x);
+  }
+  return out;
+}
+
+Json Params::raw(const std::string& name) { return value(name); }
+
+Json Params::resolved() const {
+  Json j = Json::object();
+  for (const auto& k : m_extra)
+    if (m_obj.contains(k)) j[k] = m_obj.at(k);
+  for (const auto& s : m_specs) j[s.name] = m_obj.contains(s.name) ? m_obj.at(s.name) : s.dflt;
+  return j;
+}
+
+std::vector<std::string> Params::unread() const {
+  std::vector<std::string> v;
+  for (const auto& s : m_specs)
+    if (!m_read.count(s.name)) v.push_back(s.name);
+  return v;
+}
+
+}  // namespace ptc::sim

@@ -1,0 +1,114 @@
+// Self-describing parameters (STYLE 7) and the plug-in registry (STYLE 3).
+// Contract:
+// - A plug-in declares its parameters (name, unit, default, description, range) beside its
+//   registration. `Params` reads a JSON object against that declaration: unknown keys are
+//   errors with a "did you mean" suggestion, missing keys take the default, every read checks
+//   type and range and names the JSON path and the rule ("controller.policy.beta: expected number
+//   in [0,1], got 2"). resolved() gives the object with every default filled in.
+// - `Registry<T>` maps names to factories; registration is one static `Registrar` object per
+//   plug-in source file (no injected members). Unknown names list the registered ones.
+// - Params::unread() lists declared parameters that were never read (the test "every declared
+//   parameter is read" uses it); reading an undeclared parameter throws (a logic error).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "models/error.h"
+
+namespace ptc::sim {
+
+using Json = nlohmann::json;
+
+struct ParamSpec {
+  std::string name, unit;
+  Json dflt;  // null = required
+  std::string description;
+  double lo = -1e300, hi = 1e300;     // numeric range (inclusive)
+  std::vector<std::string> choices;   // for strings: allowed values (empty = any)
+};
+
+// Closest candidate by edit distance, or "" if none is close.
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);
+// Throws for keys of `obj` not in `allowed`: "<path>.<key>: unknown key; did you mean ...? known: ...".
+void check_keys(const Json& obj, const std::string& path, const std::vector<std::string>& allowed);
+// "path.key" with "" path handled.
+std::string join_path(const std::string& path, const std::string& key);
+
+class Params {
+ public:
+  // extra_keys: keys of `obj` owned by the caller (e.g. "name"), allowed and ignored here.
+  Params(const Json& obj, std::string path, std::vector<ParamSpec> specs, std::vector<std::string> extra_keys = {"name"});
+  double num(const std::string& name);
+  int64_t integer(const std::string& name);
+  bool flag(const std::string& name);
+  std::string str(const std::string& name);
+  std::vector<double> nums(const std::string& name);
+  Json raw(const std::string& name);
+  const std::string& path() const { return m_path; }
+  std::string path_of(const std::string& name) const { return join_path(m_path, name); }
+  // The declared parameters with defaults applied (plus the extra keys present in the input).
+  Json resolved() const;
+  std::vector<std::string> unread() const;
+
+ private:
+  const ParamSpec& spec(const std::string& name);
+  Json value(const std::string& name);
+  Json m_obj;
+  std::string m_path;
+  std::vector<ParamSpec> m_specs;
+  std::vector<std::string> m_extra;
+  std::set<std::string> m_read;
+};
+
+template <class T>
+class Registry {
+ public:
+  using Factory = std::function<std::unique_ptr<T>(Params&)>;
+  struct Entry {
+    std::string name, description;
+    std::vector<ParamSpec> params;
+    Factory make;
+  };
+  static Registry& get() {
+    static Registry r;
+    return r;
+  }
+  void add(Entry e) {
+    std::string n = e.name;
+    if (!m_entries.emplace(n, std::move(e)).second) throw Error("plug-in \"" + n + "\" registered twice");
+  }
+  const Entry& find(const std::string& name, const std::string& path, const std::string& kind) const {
+    auto it = m_entries.find(name);
+    if (it == m_entries.end()) {
+      std::string list, hint = did_you_mean(name, names());
+      for (const auto& n : names()) list += (list.empty() ? "" : ", ") + n;
+      throw Error("unknown " + kind + " \"" + name + "\" at " + path + (hint.empty() ? "" : "; did you mean \"" + hint + "\"?") +
+                  "; registered: " + list);
+    }
+    return it->second;
+  }
+  bool has(const std::string& name) const { return m_entries.count(name) != 0; }
+  std::vector<std::string> names() const {
+    std::vector<std::string> v;
+    for (const auto& [n, e] : m_entries) v.push_back(n);
+    return v;
+  }
+  const std::map<std::string, Entry>& entries() const { return m_entries; }
+
+ private:
+  std::map<std::string, Entry> m_entries;
+};
+
+// One static object per plug-in file registers it: `static Registrar<Policy> reg{{...}};`
+template <class T>
+struct Registrar {
+  explicit Registrar(typename Registry<T>::Entry e) { Registry<T>::get().add(std::move(e)); }
+};
+
+}  // namespace ptc::sim

@@ -1,0 +1,103 @@
+// Controller policy interface (ARCHITECTURE "Controller + Policy"; STYLE 2, 3, 10).
+// Contract:
+// - A policy is one class overriding only the hooks it needs (all default to doing nothing) and
+//   registered by name with its parameters in one static Registrar in its own source file
+//   (sim/policy/impl/). The scenario selects it at controller.policy.name.
+// - Hooks run inside the simulation (an SC_THREAD) at the instant they name; every action is
+//   executed by the controller through `Actions`, which charges its time (the accelerator is
+//   busy, so queued requests wait), energy, writes and cycles, advances DOCTOR's noise steps by
+//   the inferences' worth of cycles, and logs an event. A policy never touches devices directly.
+// - uses_monitor(): the monitor (sim/controller.h) runs its checks (temperature test, probe
+//   test) and calls on_trigger() only for policies that return true.
+// - Policies must be deterministic: randomness only from Actions::rng().
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hw/physics/rng.h"
+#include "sim/params.h"
+
+namespace ptc::hw {
+class Accelerator;
+}
+
+namespace ptc::sim {
+
+// DOCTOR's salience-aware sparse calibration (doctor.md section 5).
+struct CalibrationSpec {
+  double fraction = 0.2;          // beta: fraction of each layer's chunks per step
+  std::string mask = "is";        // "is" (importance sampling), "topk", "uniform", "all"
+  std::string salience = "first_grad";  // "first_grad" |g|, "second_grad" |h|, "magnitude" |W|
+  int64_t steps = 20;             // at most this many regression steps
+  double lr = 2e-3;               // Adam, cosine-annealed to lr_final_ratio * lr
+  double lr_final_ratio = 0.5;
+  double stop_threshold = 0.0015; // stop when the masked MAE falls below
+  int64_t average_times = 1;      // m: noisy read-backs averaged per step
+};
+
+struct CalibrationResult {
+  int64_t steps = 0, cycles = 0, writes = 0;
+  double loss_first = 0, loss_last = 0;
+};
+
+// DOCTOR's variation-aware tile remapping (doctor.md section 6).
+struct RemapSpec {
+  std::string cost = "first_grad";  // "first_grad" |g^T e|, "second_grad" + 0.5 sum h e^2, "none" ||e||_1
+};
+
+// DOCTOR's on-chip training baseline (doctor.md section 7).
+struct OnchipTrainingSpec {
+  int64_t batches = 32, batch_size = 32;
+  double lr = 2e-4;
+  double charged_inferences = 3000;  // cycles charged per event, in inferences
+  int64_t steps_per_sample = 3;      // noise advance: forward + 2 backward passes per sample
+};
+
+// What a policy can observe and do. Implemented by the controller.
+class Actions {
+ public:
+  virtual ~Actions() = default;
+  virtual double now_s() const = 0;
+  virtual int64_t requests() const = 0;  // served so far
+  virtual int64_t step() const = 0;      // DOCTOR noise step now
+  virtual std::string device() const = 0;  // "mrr", "pcm"
+  virtual const hw::RandomStream& rng() const = 0;
+  // Free temperature sensor: hotspot-weighted mean rise since the last record_temperature() (K).
+  virtual double temperature_rise_k() = 0;
+  virtual void record_temperature() = 0;
+  // One noisy read-back of every block (k identity probes per chunk): pooled relative L1 error
+  // ||W~ - W*||_1 / ||W*||_1. Charged.
+  virtual double probe() = 0;
+  // Program the deployed weights W* again (PCM: fresh cells, drift restarts; MRR: latent weights
+  // reset and rings re-locked at the current temperature). Charged.
+  virtual void reprogram_all(const std::string& reason) = 0;
+  virtual CalibrationResult calibrate(const CalibrationSpec& spec, const std::string& reason) = 0;
+  virtual void remap(const RemapSpec& spec, const std::string& reason) = 0;
+  virtual void train_onchip(const OnchipTrainingSpec& spec) = 0;
+  // aihwkit global drift compensation: one-hot readout of every layer through the full noisy path;
+  // `reference` true stores the reference, false sets alpha = reference / current. Charged.
+  virtual void compensate_drift(bool reference) = 0;
+  virtual void log_event(const std::string& type, const Json& fields) = 0;
+};
+
+class Policy {
+ public:
+  virtual ~Policy() = default;
+  virtual bool uses_monitor() const { return false; }
+  // Timer period (0 = none), in simulated seconds or served requests.
+  virtual double timer_interval_s() const { return 0; }
+  virtual int64_t timer_interval_requests() const { return 0; }
+  virtual void on_start(Actions&) {}
+  virtual void on_trigger(Actions&, const std::string& /*reason*/) {}
+  virtual void on_timer(Actions&) {}
+  virtual void on_request_done(Actions&, int64_t /*request*/) {}
+  // Before a scheduled accuracy evaluation (aihwkit: compensation runs at every drift(t) call).
+  virtual void on_evaluation(Actions&) {}
+};
+
+using PolicyRegistry = Registry<Policy>;
+
+}  // namespace ptc::sim

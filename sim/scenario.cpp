@@ -1,0 +1,607 @@
+#include "sim/scenario.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <set>
+
+#include "models/dataset.h"
+#include "models/json_io.h"
+
+namespace ptc::sim {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Keys whose value is an object (a string there names a fragment file).
+const std::set<std::string> kObjectKeys = {"dataset", "hw", "device", "time", "traffic", "accuracy", "monitor",
+                                           "controller", "trace", "cores", "mapping", "dac", "adc", "energy",
+                                           "policy", "salience", "log_spaced"};
+
+void resolve_fragments(Json& j, const fs::path& dir, const std::string& path, std::vector<std::string>& stack);
+
+Json load_fragment(const std::string& ref, const fs::path& dir, const std::string& path, std::vector<std::string>& stack) {
+  fs::path f = fs::path(ref).is_absolute() ? fs::path(ref) : dir / ref;
+  std::string key = fs::weakly_canonical(f).string();
+  if (std::find(stack.begin(), stack.end(), key) != stack.end())
+    throw Error(path + ": fragment \"" + ref + "\" includes itself");
+  if (!fs::exists(f)) throw Error(path + ": fragment file \"" + f.string() + "\" not found");
+  Json frag = load_json_file(f.string(), "scenario fragment");
+  if (frag.is_object()) frag.erase("$schema");
+  stack.push_back(key);
+  resolve_fragments(frag, f.parent_path(), path, stack);
+  stack.pop_back();
+  return frag;
+}
+
+void resolve_fragments(Json& j, const fs::path& dir, const std::string& path, std::vector<std::string>& stack) {
+  if (j.is_object()) {
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      std::string p = join_path(path, it.key());
+      if (kObjectKeys.count(it.key()) && it.value().is_string())
+        it.value() = load_fragment(it.value().get<std::string>(), dir, p, stack);
+      else if (it.key() == "noise" && it.value().is_string())
+        it.value() = load_fragment(it.value().get<std::string>(), dir, p, stack);
+      if (it.key() == "noise" && it.value().is_array()) {
+        Json flat = Json::array();
+        for (size_t i = 0; i < it.value().size(); ++i) {
+          Json e = it.value()[i];
+          std::string pi = p + "[" + std::to_string(i) + "]";
+          if (e.is_string()) e = load_fragment(e.get<std::string>(), dir, pi, stack);
+          if (e.is_array()) {  // a noise preset fragment may hold several processes
+            for (auto& x : e) flat.push_back(x);
+          } else {
+            flat.push_back(e);
+          }
+        }
+        it.value() = flat;
+      }
+      resolve_fragments(it.value(), dir, p, stack);
+    }
+  } else if (j.is_array()) {
+    for (size_t i = 0; i < j.size(); ++i) resolve_fragments(j[i], dir, path + "[" + std::to_string(i) + "]", stack);
+  }
+}
+
+std::string list_of(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+  return s;
+}
+
+// ------------------------------------------------------------------ noise processes (built in)
+std::vector<ParamSpec> pv_params() {
+  return {{"schedule", "", "high", "std schedule: high (mean 0.025x, std 0.01x+0.005) or low (0.005x, 0.004x+0.002)",
+           -1e300, 1e300, {"high", "low"}},
+          {"t_max_steps", "steps", 20000, "x = (step mod T_max) / T_max", 1, 1e15},
+          {"momentum", "", 0.9, "std map update S <- m S + (1-m) S_new", 0, 0.999999},
+          {"min_std_rad", "rad", 0.001, "clamp of drawn stds", 0, 10},
+          {"core_src", "", "edge", "core mean map at start (x 1e-4, halved)", -1e300, 1e300, {"edge", "corner", "upper_edge"}},
+          {"core_tgt", "", "corner", "core mean map target (x 1e-3)", -1e300, 1e300, {"edge", "corner", "upper_edge"}},
+          {"core_mean_mode", "", "converging", "converging (intended) or frozen (released code)", -1e300, 1e300,
+           {"converging", "frozen"}},
+          {"smoothing_sigma_px", "px", 0.05, "Gaussian smoothing of the merged map", 0, 100}};
+}
+
+class PhaseVariationNoise : public NoiseProcess {
+ public:
+  explicit PhaseVariationNoise(Params& p) {
+    m_p.schedule = p.str("schedule");
+    m_p.t_max_steps = p.integer("t_max_steps");
+    m_p.momentum = p.num("momentum");
+    m_p.min_std_rad = p.num("min_std_rad");
+    m_p.core_src = p.str("core_src");
+    m_p.core_tgt = p.str("core_tgt");
+    m_p.core_mean_mode = p.str("core_mean_mode");
+    m_p.smoothing_sigma_px = p.num("smoothing_sigma_px");
+  }
+  void configure(DeviceSetup& s) const override { s.mrr.phase_variation = m_p; }
+  std::vector<std::string> devices() const override { return {"mrr"}; }
+
+ private:
+  hw::PhaseVariationParams m_p;
+};
+
+class GlobalTemperatureNoise : public NoiseProcess {
+ public:
+  explicit GlobalTemperatureNoise(Params& p) {
+    m_p.schedule = p.str("schedule");
+    m_p.cosine_amplitude_k = p.num("cosine_amplitude_k");
+    m_p.hotspot = p.str("hotspot");
+    m_p.t_max_steps = p.integer("t_max_steps");
+    m_p.t0_k = p.num("t0_k");
+    m_p.dlambda_dt_nm_per_k = p.num("dlambda_dt_nm_per_k");
+    m_p.group_index = p.num("group_index");
+  }
+  void configure(DeviceSetup& s) const override { s.mrr.global_temperature = m_p; }
+  std::vector<std::string> devices() const override { return {"mrr"}; }
+
+ private:
+  hw::GlobalTemperatureParams m_p;
+};
+
+class CrosstalkNoise : public NoiseProcess {
+ public:
+  explicit CrosstalkNoise(Params& p) {
+    m_p.kappa_per_um = p.num("kappa_per_um");
+    m_p.pitch_h_um = p.num("pitch_h_um");
+    m_p.pitch_v_um = p.num("pitch_v_um");
+  }
+  void configure(DeviceSetup& s) const override { s.mrr.crosstalk = m_p; }
+  std::vector<std::string> devices() const override { return {"mrr"}; }
+
+ private:
+  hw::CrosstalkParams m_p;
+};
+
+class ThermalFieldNoise : public NoiseProcess {
+ public:
+  explicit ThermalFieldNoise(Params& p) {
+    m_p.t0_k = p.num("t0_k");
+    m_p.daily_amplitude_k = p.num("daily_amplitude_k");
+    m_p.daily_phase_rad = p.num("daily_phase_rad");
+    m_p.ou_sigma_k = p.num("ou_sigma_k");
+    m_p.ou_tau_s = p.num("ou_tau_s");
+    m_p.self_heating_k = p.num("self_heating_k");
+    m_p.rc_tau_s = p.num("rc_tau_s");
+    m_p.ring_offset_sigma_k = p.num("ring_offset_sigma_k");
+    m_p.sensor_noise_k = p.num("sensor_noise_k");
+    m_p.sensor_resolution_k = p.num("sensor_resolution_k");
+  }
+  void configure(DeviceSetup& s) const override { s.thermal_field = m_p; }
+  std::vector<std::string> devices() const override { return {"mrr"}; }
+
+ private:
+  hw::ThermalFieldParams m_p;
+};
+
+class StaticPhaseNoise : public NoiseProcess {
+ public:
+  explicit StaticPhaseNoise(Params& p) : m_sigma(p.num("phase_sigma_rad")) {}
+  void configure(DeviceSetup& s) const override { s.static_phase_sigma_rad = m_sigma; }
+  std::vector<std::string> devices() const override { return {"mrr"}; }
+
+ private:
+  double m_sigma;
+};
+
+const Registrar<NoiseProcess> reg_pv{{"doctor_phase_variation",
+                                      "DOCTOR phase variation: drifting per-ring std map, fresh zero-mean noise per chunk and inference (doctor.md 3a)",
+                                      pv_params(), [](Params& p) { return std::make_unique<PhaseVariationNoise>(p); }}};
+const Registrar<NoiseProcess> reg_gtd{
+    {"doctor_global_temperature", "DOCTOR global temperature drift x hotspot map, 0.037 rad/K (doctor.md 3b)",
+     {{"schedule", "", "linear", "linear (T0 + x), cosine (T0 + A(1 - cos 10x)), uneven (T0 + x^3); x = step/T_max", -1e300,
+       1e300, {"linear", "cosine", "uneven"}},
+      {"cosine_amplitude_k", "K", 0.25, "cosine amplitude (eval.py 0.25; scan_remap.py 0.5)", 0, 100},
+      {"hotspot", "", "uniform", "uniform or corner (exp(-sqrt(i^2+j^2)))", -1e300, 1e300, {"uniform", "corner"}},
+      {"t_max_steps", "steps", 20000, "schedule period", 1, 1e15},
+      {"t0_k", "K", 300.0, "reference temperature", 0, 1000},
+      {"dlambda_dt_nm_per_k", "nm/K", 0.102, "thermo-optic resonance shift (TM, Bogaerts 2012)", 0, 10},
+      {"group_index", "", 4.3, "group index n_g", 1, 10}},
+     [](Params& p) { return std::make_unique<GlobalTemperatureNoise>(p); }}};
+const Registrar<NoiseProcess> reg_xt{{"thermal_crosstalk", "static thermal crosstalk exp(-kappa d) inside each bank (doctor.md 3c)",
+                                      {{"kappa_per_um", "1/um", 0.1, "decay rate (experiments 0.1; class default 4.8)", 0, 100},
+                                       {"pitch_h_um", "um", 60.0, "pitch between ring columns", 1e-3, 1e6},
+                                       {"pitch_v_um", "um", 200.0, "pitch between ring rows", 1e-3, 1e6}},
+                                      [](Params& p) { return std::make_unique<CrosstalkNoise>(p); }}};
+const Registrar<NoiseProcess> reg_tf{
+    {"thermal_field",
+     "physical thermal field: ambient daily cycle + OU + per-core self-heating RC + ring offsets (hw_params 2.6), applied to MRR phases at 0.037 rad/K",
+     {{"t0_k", "K", 300.0, "mean ambient temperature (rings locked at deployment)", 0, 1000},
+      {"daily_amplitude_k", "K", 1.0, "daily cycle amplitude (data hall 1-2 K, edge 5-10 K)", 0, 100},
+      {"daily_phase_rad", "rad", 0.0, "daily cycle phase", -1e3, 1e3},
+      {"ou_sigma_k", "K", 0.3, "OU stationary std (0.2-0.5 K)", 0, 100},
+      {"ou_tau_s", "s", 1200.0, "OU time constant (10-30 min)", 1e-6, 1e12},
+      {"self_heating_k", "K", 2.0, "steady-state rise at 100 % utilisation", 0, 1000},
+      {"rc_tau_s", "s", 60.0, "package/heat-sink RC time constant", 1e-9, 1e12},
+      {"ring_offset_sigma_k", "K", 0.0, "static per-ring fabrication offsets (K equivalent)", 0, 100},
+      {"sensor_noise_k", "K", 0.01, "temperature sensor noise std", 0, 100},
+      {"sensor_resolution_k", "K", 0.01, "sensor quantisation (0 = none)", 0, 100}},
+     [](Params& p) { return std::make_unique<ThermalFieldNoise>(p); }}};
+const Registrar<NoiseProcess> reg_static{{"static_phase_variation", "static per-ring fabrication phase offset, drawn once",
+                                          {{"phase_sigma_rad", "rad", 0.01, "std of the per-ring offset", 0, 10}},
+                                          [](Params& p) { return std::make_unique<StaticPhaseNoise>(p); }}};
+
+}  // namespace
+
+const std::vector<std::string>& device_names() {
+  static const std::vector<std::string> v = {"mrr", "pcm"};
+  return v;
+}
+const std::vector<std::string>& traffic_names() {
+  static const std::vector<std::string> v = {"back_to_back", "daily_profile", "poisson"};
+  return v;
+}
+
+const std::vector<ParamSpec>& device_params(const std::string& device) {
+  static const std::vector<ParamSpec> mrr = {
+      {"a", "", 0.865, "round-trip amplitude attenuation (DOCTOR MRRConfig_5um_LQ)", 1e-6, 0.999999},
+      {"r", "", 0.87, "self-coupling (DOCTOR MRRConfig_5um_LQ)", 1e-6, 0.999999}};
+  static const std::vector<ParamSpec> pcm = {
+      {"g_max_us", "uS", 25.0, "maximum conductance (aihwkit SinglePair)", 1e-6, 1e6},
+      {"t0_s", "s", 20.0, "drift reference time after programming", 1e-9, 1e9},
+      {"programming_noise", "", true, "aihwkit programming noise sigma_prog(g_T)"},
+      {"drift", "", true, "power-law drift with per-device nu"},
+      {"read_noise", "", true, "1/f read noise per read instant"},
+      {"q_from", "", "programmed", "1/f amplitude from the programmed (aihwkit code) or target (docs) conductance", -1e300,
+       1e300, {"programmed", "target"}},
+      {"prog_scale", "", 1.0, "programming-noise scale", 0, 100},
+      {"read_scale", "", 1.0, "read-noise scale", 0, 100},
+      {"drift_scale", "", 1.0, "drift-exponent scale", 0, 100}};
+  if (device == "mrr") return mrr;
+  if (device == "pcm") return pcm;
+  throw Error("unknown device \"" + device + "\"; registered: mrr, pcm");
+}
+
+namespace {
+const std::vector<ParamSpec>& traffic_params(const std::string& name) {
+  static const std::vector<ParamSpec> b2b = {
+      {"requests", "requests", 10000, "requests, each issued when the previous completes (DOCTOR: request i = test image i)", 1, 1e12},
+      {"first_image", "", 0, "request i classifies test image (first_image + i) mod N", 0, 1e12}};
+  static const std::vector<ParamSpec> poisson = {
+      {"rate_hz", "1/s", 100.0, "mean arrival rate", 1e-12, 1e12},
+      {"batch_s", "s", 1.0, "arrivals are generated and served in windows of this length", 1e-9, 1e9},
+      {"first_image", "", 0, "request i classifies test image (first_image + i) mod N", 0, 1e12}};
+  static const std::vector<ParamSpec> daily = {
+      {"hourly_rate_hz", "1/s", Json::array({20, 15, 10, 10, 10, 15, 30, 60, 90, 100, 100, 100, 100, 100, 100, 100, 100, 90, 80, 70, 60, 50, 40, 30}),
+       "mean arrival rate for each hour of the day (24 values), piecewise constant", 0, 1e12},
+      {"batch_s", "s", 1.0, "arrivals are generated and served in windows of this length", 1e-9, 1e9},
+      {"first_image", "", 0, "request i classifies test image (first_image + i) mod N", 0, 1e12}};
+  if (name == "back_to_back") return b2b;
+  if (name == "poisson") return poisson;
+  if (name == "daily_profile") return daily;
+  std::string hint = did_you_mean(name, traffic_names());
+  throw Error("unknown traffic \"" + name + "\" at traffic.name" + (hint.empty() ? "" : "; did you mean \"" + hint + "\"?") +
+              "; registered: " + list_of(traffic_names()));
+}
+
+const std::string& name_of(const Json& j, const std::string& path) {
+  if (!j.is_object()) throw Error(path + ": expected an object, got " + std::string(j.type_name()));
+  if (!j.contains("name")) throw Error(path + ".name: required");
+  if (!j.at("name").is_string()) throw Error(path + ".name: expected a string, got " + j.at("name").dump());
+  return j.at("name").get_ref<const std::string&>();
+}
+
+Json section(const Json& root, const std::string& key) { return root.contains(key) ? root.at(key) : Json::object(); }
+
+}  // namespace
+
+Json load_scenario_json(const std::string& file, const std::vector<std::string>& sets) {
+  Json j = load_json_file(file, "scenario");
+  if (!j.is_object()) throw Error(file + ": a scenario is a JSON object");
+  std::vector<std::string> stack = {fs::weakly_canonical(file).string()};
+  resolve_fragments(j, fs::path(file).parent_path(), "", stack);
+  for (const auto& s : sets) apply_set(j, s);
+  return j;
+}
+
+void apply_set(Json& j, const std::string& assignment) {
+  auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0) throw Error("--set \"" + assignment + "\": expected path=value");
+  std::string path = assignment.substr(0, eq), text = assignment.substr(eq + 1);
+  Json value;
+  try {
+    value = Json::parse(text);
+  } catch (const std::exception&) {
+    value = text;  // bare words are strings: --set controller.policy.name=doctor
+  }
+  Json* cur = &j;
+  std::string done;
+  size_t pos = 0;
+  while (true) {
+    size_t dot = path.find('.', pos);
+    std::string key = path.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
+    if (key.empty()) throw Error("--set " + path + ": empty path segment");
+    bool last = dot == std::string::npos;
+    if (cur->is_array()) {
+      size_t idx = 0;
+      try {
+        size_t used = 0;
+        idx = std::stoul(key, &used);
+        if (used != key.size()) throw 0;
+      } catch (...) {
+        throw Error("--set " + path + ": " + (done.empty() ? "scenario" : done) + " is a list; expected an index, got \"" + key + "\"");
+      }
+      if (idx >= cur->size())
+        throw Error("--set " + path + ": index " + key + " out of range of " + done + " (" + std::to_string(cur->size()) + " entries)");
+      cur = &(*cur)[idx];
+    } else if (cur->is_object()) {
+      if (last) {
+        (*cur)[key] = value;  // a new key is checked (and rejected if unknown) when the scenario is parsed
+        return;
+      }
+      if (!cur->contains(key)) (*cur)[key] = Json::object();
+      cur = &(*cur)[key];
+    } else {
+      throw Error("--set " + path + ": " + done + " is not an object");
+    }
+    done = join_path(done, key);
+    if (last) {
+      *cur = value;
+      return;
+    }
+    pos = dot + 1;
+  }
+}
+
+Scenario parse_scenario(const Json& j, const std::string& file) {
+  Scenario s;
+  s.file = file;
+  check_keys(j, "", {"name", "description", "seed", "model", "dataset", "hw", "device", "noise", "time", "traffic",
+                     "horizon_s", "accuracy", "monitor", "controller", "trace", "threads"});
+  Json R = Json::object();
+  const fs::path dir = fs::path(file).parent_path();
+  Params top(j, "", {{"name", "", fs::path(file).stem().string(), "scenario name (run directory prefix)"},
+                     {"seed", "", 1, "random seed (every draw is a function of it)", 0, 9007199254740991.0},
+                     {"model", "", nullptr, "ONNX model, relative to the scenario file"},
+                     {"horizon_s", "s", 0.0, "simulated time (0: until the traffic ends)", 0, 1e15},
+                     {"threads", "", 0, "executor threads (0: $PTC_THREADS or all cores)", 0, 1024}},
+             {"description", "dataset", "hw", "device", "noise", "time", "traffic", "accuracy", "monitor", "controller",
+              "trace"});
+  s.name = top.str("name");
+  s.seed = static_cast<uint64_t>(top.integer("seed"));
+  std::string model = top.str("model");
+  s.model_path = fs::path(model).is_absolute() ? model : (dir / model).lexically_normal().string();
+  if (!fs::exists(s.model_path)) throw Error("model: file \"" + s.model_path + "\" not found");
+  s.horizon_s = top.num("horizon_s");
+  s.threads = static_cast<int>(top.integer("threads"));
+  R = top.resolved();
+  if (j.contains("description")) R["description"] = j.at("description");
+
+  Params ds(section(j, "dataset"), "dataset",
+            {{"name", "", "fashion-mnist", "dataset (Debian dataset-fashion-mnist)", -1e300, 1e300, {"fashion-mnist"}},
+             {"dir", "", models::kFashionMnistDir, "IDX folder"}},
+            {});
+  ds.str("name");
+  s.dataset_dir = ds.str("dir");
+  R["dataset"] = ds.resolved();
+
+  // ---- hardware
+  Json hwj = section(j, "hw");
+  check_keys(hwj, "hw", {"cores", "mapping", "clock_ghz", "dac", "adc", "energy"});
+  Params cores(section(hwj, "cores"), "hw.cores",
+               {{"rows", "cores", 4, "tensor-core rows R", 1, 1024},
+                {"cols", "cores", 4, "tensor-core columns C", 1, 1024},
+                {"block_size", "", 8, "k: each core is a k x k weight bank", 1, 1024}},
+               {});
+  s.tiling.rows = cores.integer("rows");
+  s.tiling.cols = cores.integer("cols");
+  s.tiling.block_size = cores.integer("block_size");
+  Params mapping(section(hwj, "mapping"), "hw.mapping",
+                 {{"name", "", "cyclic", "cyclic (DOCTOR) or stationary", -1e300, 1e300, models::mapping_names()}}, {});
+  s.tiling.mapping = mapping.str("name");
+  Params clock(Json{{"clock_ghz", hwj.contains("clock_ghz") ? hwj.at("clock_ghz") : Json(5.0)}}, "hw",
+               {{"clock_ghz", "GHz", 5.0, "array clock (one input vector per cycle)", 1e-6, 1000}}, {});
+  s.energy.clock_ghz = clock.num("clock_ghz");
+  Json conv_r = Json::object();
+  for (const char* c : {"dac", "adc"}) {
+    bool adc = std::string(c) == "adc";
+    Params cp(section(hwj, c), std::string("hw.") + c,
+              {{"bits", "bits", 8, "resolution for energy (and numerics when quantize)", 0, 24},
+               {"quantize", "", false, "model the resolution in the numerics (DOCTOR: off, fp32 weights and inputs)"},
+               {"bound", "", adc ? 8.0 : 1.0, adc ? "ADC full scale in normalised partial sums (k = no clipping)" : "DAC full scale (abs-max normalised inputs)", 1e-9, 1e9},
+               {"noise_std", "", 0.0, "additive Gaussian output noise before quantisation (normalised units)", 0, 1e3}},
+              {});
+    int bits = static_cast<int>(cp.integer("bits"));
+    bool q = cp.flag("quantize");
+    hw::ConverterSpec& spec = adc ? s.io.adc : s.io.dac;
+    spec.bits = q ? bits : 0;
+    spec.bound = cp.num("bound");
+    spec.noise_std = cp.num("noise_std");
+    (adc ? s.energy.adc_bits : s.energy.dac_bits) = bits;
+    conv_r[c] = cp.resolved();
+  }
+  hw::EnergyParams ed;
+  Params en(section(hwj, "energy"), "hw.energy",
+            {{"ring_hold_mw", "mW", ed.ring_hold_mw, "static hold power per ring (LT default.yaml)", 0, 1e6},
+             {"ring_settle_us", "us", ed.ring_settle_us, "thermo-optic re-tuning latency (CrossLight Table II)", 0, 1e9},
+             {"pcm_write_pj", "pJ", ed.pcm_write_pj, "energy per PCM device write (Rios et al. 2015)", 0, 1e12},
+             {"pcm_write_us", "us", ed.pcm_write_us, "time per PCM row write [assumption]", 0, 1e9},
+             {"wall_plug_efficiency", "", ed.wall_plug_efficiency, "laser wall-plug efficiency", 1e-6, 1},
+             {"pd_sensitivity_dbm", "dBm", ed.pd_sensitivity_dbm, "photodetector sensitivity", -100, 100},
+             {"insertion_loss_db", "dB", ed.insertion_loss_db, "optical insertion loss", 0, 100}},
+            {});
+  s.energy.ring_hold_mw = en.num("ring_hold_mw");
+  s.energy.ring_settle_us = en.num("ring_settle_us");
+  s.energy.pcm_write_pj = en.num("pcm_write_pj");
+  s.energy.pcm_write_us = en.num("pcm_write_us");
+  s.energy.wall_plug_efficiency = en.num("wall_plug_efficiency");
+  s.energy.pd_sensitivity_dbm = en.num("pd_sensitivity_dbm");
+  s.energy.insertion_loss_db = en.num("insertion_loss_db");
+  R["hw"] = {{"cores", cores.resolved()}, {"mapping", mapping.resolved()}, {"clock_ghz", s.energy.clock_ghz},
+             {"dac", conv_r["dac"]}, {"adc", conv_r["adc"]}, {"energy", en.resolved()}};
+
+  // ---- device
+  Json devj = section(j, "device");
+  if (!devj.contains("name")) devj["name"] = "mrr";
+  std::string dev = name_of(devj, "device");
+  if (std::find(device_names().begin(), device_names().end(), dev) == device_names().end()) {
+    std::string hint = did_you_mean(dev, device_names());
+    throw Error("unknown device \"" + dev + "\" at device.name" + (hint.empty() ? "" : "; did you mean \"" + hint + "\"?") +
+                "; registered: " + list_of(device_names()));
+  }
+  Params dp(devj, "device", device_params(dev));
+  s.device.device = dev;
+  s.energy.device = dev;
+  if (dev == "mrr") {
+    s.device.mrr.ring.a = dp.num("a");
+    s.device.mrr.ring.r = dp.num("r");
+  } else {
+    auto& d = s.device.pcm.device;
+    d.g_max_us = dp.num("g_max_us");
+    d.t0_s = dp.num("t0_s");
+    s.device.pcm.programming_noise = dp.flag("programming_noise");
+    s.device.pcm.drift = dp.flag("drift");
+    s.device.pcm.read_noise = dp.flag("read_noise");
+    s.device.pcm.q_from_programmed = dp.str("q_from") == "programmed";
+    d.prog_scale = dp.num("prog_scale");
+    d.read_scale = dp.num("read_scale");
+    d.drift_scale = dp.num("drift_scale");
+  }
+  R["device"] = dp.resolved();
+
+  // ---- noise
+  Json noise = j.contains("noise") ? j.at("noise") : Json::array();
+  if (!noise.is_array()) throw Error("noise: expected a list of processes, got " + std::string(noise.type_name()));
+  R["noise"] = Json::array();
+  std::set<std::string> seen;
+  for (size_t i = 0; i < noise.size(); ++i) {
+    std::string p = "noise[" + std::to_string(i) + "]";
+    const std::string& n = name_of(noise[i], p);
+    const auto& e = NoiseRegistry::get().find(n, p + ".name", "noise process");
+    if (!seen.insert(n).second) throw Error(p + ".name: \"" + n + "\" listed twice");
+    Params np(noise[i], p, e.params);
+    auto proc = e.make(np);
+    auto devs = proc->devices();
+    if (std::find(devs.begin(), devs.end(), dev) == devs.end())
+      throw Error(p + ".name: \"" + n + "\" applies to device " + list_of(devs) + ", the scenario's device is " + dev);
+    proc->configure(s.device);
+    R["noise"].push_back(np.resolved());
+  }
+
+  // ---- time
+  Params tp(section(j, "time"), "time",
+            {{"step", "", "inference", "DOCTOR schedule step: one per served inference (DOCTOR) or per step_s of simulated time",
+              -1e300, 1e300, {"inference", "seconds"}},
+             {"step_s", "s", 1e-3, "simulated seconds per step when step = seconds", 1e-12, 1e12}},
+            {});
+  s.step_mode = tp.str("step");
+  s.step_s = tp.num("step_s");
+  R["time"] = tp.resolved();
+
+  // ---- traffic
+  Json trj = section(j, "traffic");
+  if (!trj.contains("name")) trj["name"] = "back_to_back";
+  s.traffic.name = name_of(trj, "traffic");
+  Params trp(trj, "traffic", traffic_params(s.traffic.name));
+  if (s.traffic.name == "back_to_back") s.traffic.requests = trp.integer("requests");
+  if (s.traffic.name == "poisson") s.traffic.rate_hz = trp.num("rate_hz");
+  if (s.traffic.name == "daily_profile") {
+    s.traffic.hourly_rate_hz = trp.nums("hourly_rate_hz");
+    if (s.traffic.hourly_rate_hz.size() != 24)
+      throw Error("traffic.hourly_rate_hz: expected 24 values, got " + std::to_string(s.traffic.hourly_rate_hz.size()));
+  }
+  if (s.traffic.name != "back_to_back") s.traffic.batch_s = trp.num("batch_s");
+  s.traffic.first_image = trp.integer("first_image");
+  if (s.traffic.name != "back_to_back" && !(s.horizon_s > 0))
+    throw Error("horizon_s: required (> 0) with traffic \"" + s.traffic.name + "\"");
+  R["traffic"] = trp.resolved();
+
+  // ---- accuracy
+  Json accj = section(j, "accuracy");
+  Params ap(accj, "accuracy",
+           {{"mode", "", "served", "served (every request's image, windowed), scheduled (evaluation batch at instants), none",
+             -1e300, 1e300, {"served", "scheduled", "none"}},
+            {"times_s", "s", Json::array(), "scheduled evaluation instants", 0, 1e15},
+            {"log_spaced", "", Json::object(), "{start_s, stop_s, points}: log-spaced instants (aihwkit style), added to times_s"},
+            {"images", "images", 1000, "evaluation batch (first test images)", 1, 1e9},
+            {"instances", "", 1, "Monte-Carlo instances per evaluation (mean and std reported)", 1, 10000},
+            {"first_image", "", 0, "first test image of the evaluation batch", 0, 1e12}},
+           {});
+  s.accuracy.mode = ap.str("mode");
+  s.accuracy.times_s = ap.nums("times_s");
+  Json ls = ap.raw("log_spaced");
+  if (!ls.is_object()) throw Error("accuracy.log_spaced: expected an object {start_s, stop_s, points}");
+  if (!ls.empty()) {
+    Params lp(ls, "accuracy.log_spaced",
+              {{"start_s", "s", nullptr, "first instant", 1e-9, 1e15}, {"stop_s", "s", nullptr, "last instant", 1e-9, 1e15},
+               {"points", "", nullptr, "number of instants", 2, 100000}},
+              {});
+    double a = lp.num("start_s"), b = lp.num("stop_s");
+    int64_t n = lp.integer("points");
+    if (!(b > a)) throw Error("accuracy.log_spaced.stop_s: must be > start_s");
+    for (int64_t i = 0; i < n; ++i) s.accuracy.times_s.push_back(a * std::pow(b / a, double(i) / double(n - 1)));
+  }
+  std::sort(s.accuracy.times_s.begin(), s.accuracy.times_s.end());
+  s.accuracy.times_s.erase(std::unique(s.accuracy.times_s.begin(), s.accuracy.times_s.end()), s.accuracy.times_s.end());
+  s.accuracy.images = ap.integer("images");
+  s.accuracy.instances = ap.integer("instances");
+  s.accuracy.first_image = ap.integer("first_image");
+  if (s.accuracy.mode == "scheduled" && s.accuracy.times_s.empty())
+    throw Error("accuracy.times_s: scheduled mode needs instants (times_s or log_spaced)");
+  R["accuracy"] = ap.resolved();
+  R["accuracy"]["times_s"] = s.accuracy.times_s;
+  R["accuracy"].erase("log_spaced");
+
+  // ---- monitor
+  Params mp(section(j, "monitor"), "monitor",
+            {{"interval_requests", "requests", 200, "check every this many served requests (0 = off)", 0, 1e15},
+             {"interval_s", "s", 0.0, "check every this many simulated seconds (0 = off)", 0, 1e15},
+             {"cool_down_requests", "requests", 200, "no checks for this many requests after a trigger", 0, 1e15},
+             {"cool_down_s", "s", 0.0, "no checks for this long after a trigger", 0, 1e15},
+             {"t_thres_k", "K", 0.01, "trigger when the hotspot-weighted temperature rise since the last calibration exceeds", 0, 1e6},
+             {"w_thres", "", 0.05, "trigger when the probe's relative L1 weight error exceeds", 0, 1e6},
+             {"temperature_test", "", true, "use the (free) temperature sensors"},
+             {"probe_test", "", true, "use the read-back probe (charged)"}},
+            {});
+  s.monitor.interval_requests = mp.integer("interval_requests");
+  s.monitor.interval_s = mp.num("interval_s");
+  s.monitor.cool_down_requests = mp.integer("cool_down_requests");
+  s.monitor.cool_down_s = mp.num("cool_down_s");
+  s.monitor.t_thres_k = mp.num("t_thres_k");
+  s.monitor.w_thres = mp.num("w_thres");
+  s.monitor.temperature_test = mp.flag("temperature_test");
+  s.monitor.probe_test = mp.flag("probe_test");
+  R["monitor"] = mp.resolved();
+
+  // ---- controller
+  Json cj = section(j, "controller");
+  check_keys(cj, "controller", {"policy", "salience"});
+  Json pj = cj.contains("policy") ? cj.at("policy") : Json{{"name", "none"}};
+  const std::string& pname = name_of(pj, "controller.policy");
+  const auto& pe = PolicyRegistry::get().find(pname, "controller.policy.name", "policy");
+  Params pp(pj, "controller.policy", pe.params);
+  pe.make(pp);  // validates the parameters now
+  s.policy_json = pp.resolved();
+  Params sp(section(cj, "salience"), "controller.salience",
+            {{"images", "images", 1024, "training images for the offline gradient/Hessian salience (DOCTOR: full set)", 1, 60000},
+             {"batch", "images", 32, "batch size", 1, 4096},
+             {"hutchinson_samples", "", 10, "Rademacher probes per batch for the Hessian diagonal", 1, 1000}},
+            {});
+  s.salience.images = sp.integer("images");
+  s.salience.batch = sp.integer("batch");
+  s.salience.hutchinson_samples = sp.integer("hutchinson_samples");
+  R["controller"] = {{"policy", s.policy_json}, {"salience", sp.resolved()}};
+
+  // ---- trace
+  Params trc(section(j, "trace"), "trace",
+             {{"every_requests", "requests", 200, "a trace row every this many served requests (0 = off)", 0, 1e15},
+              {"every_s", "s", 0.0, "a trace row every this many simulated seconds (0 = off)", 0, 1e15}},
+             {});
+  s.trace_every_requests = trc.integer("every_requests");
+  s.trace_every_s = trc.num("every_s");
+  R["trace"] = trc.resolved();
+  s.resolved = R;
+  return s;
+}
+
+std::unique_ptr<Policy> make_policy(const Scenario& s) {
+  const auto& e = PolicyRegistry::get().find(s.policy_json.at("name").get<std::string>(), "controller.policy.name", "policy");
+  Params p(s.policy_json, "controller.policy", e.params);
+  return e.make(p);
+}
+
+Json list_plugins(const std::string& kind) {
+  auto specs = [](const std::vector<ParamSpec>& v) {
+    Json a = Json::array();
+    for (const auto& p : v) a.push_back({{"name", p.name}, {"unit", p.unit}, {"default", p.dflt}, {"description", p.description}});
+    return a;
+  };
+  Json out = Json::object();
+  if (kind.empty() || kind == "policies")
+    for (const auto& [n, e] : PolicyRegistry::get().entries())
+      out["policies"][n] = {{"description", e.description}, {"parameters", specs(e.params)}};
+  if (kind.empty() || kind == "noise")
+    for (const auto& [n, e] : NoiseRegistry::get().entries())
+      out["noise"][n] = {{"description", e.description}, {"parameters", specs(e.params)}};
+  if (kind.empty() || kind == "devices")
+    for (const auto& n : device_names()) out["devices"][n] = {{"parameters", specs(device_params(n))}};
+  if (kind.empty() || kind == "traffic")
+    for (const auto& n : traffic_names()) out["traffic"][n] = {{"parameters", specs(traffic_params(n))}};
+  if (kind.empty() || kind == "mappings")
+    for (const auto& n : models::mapping_names()) out["mappings"][n] = {{"parameters", Json::array()}};
+  if (out.empty()) throw Error("list: unknown kind \"" + kind + "\"; known: policies, noise, devices, traffic, mappings");
+  return out;
+}
+
+}  // namespace ptc::sim

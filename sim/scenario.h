@@ -1,0 +1,114 @@
+// Scenario files: loading (fragments, --set overrides), validation and the immutable runtime
+// spec of one deployment run (STYLE 5, 6, 8).
+// Contract:
+// - Precedence: built-in defaults < scenario file < --set path=value.
+// - A string where an object is expected is a path to a JSON fragment, resolved relative to the
+//   file that contains it (fragments may include fragments; cycles are errors).
+// - Every error names the JSON path and the rule; unknown keys are errors with a suggestion;
+//   unknown plug-in names list the registered ones.
+// - resolved (Scenario::resolved) holds every parameter with defaults filled in; it is what
+//   config.resolved.json contains and what the run directory hash covers.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hw/device/mrr_bank.h"
+#include "hw/device/pcm_pair.h"
+#include "hw/energy.h"
+#include "hw/hardware_gemm.h"
+#include "hw/noise/thermal_field.h"
+#include "models/compiler.h"
+#include "sim/params.h"
+#include "sim/policy/policy.h"
+
+namespace ptc::sim {
+
+// What noise processes configure (the device technology's options and the physical field).
+struct DeviceSetup {
+  std::string device;  // "mrr" or "pcm"
+  hw::MrrBankConfig mrr;
+  hw::PcmPairConfig pcm;
+  std::optional<hw::ThermalFieldParams> thermal_field;
+  double static_phase_sigma_rad = 0;  // per-ring fabrication phase offset (MRR)
+};
+
+// A noise/drift process as a plug-in: reads its parameters and configures the device setup.
+class NoiseProcess {
+ public:
+  virtual ~NoiseProcess() = default;
+  virtual void configure(DeviceSetup& s) const = 0;
+  virtual std::vector<std::string> devices() const = 0;  // devices it applies to
+};
+using NoiseRegistry = Registry<NoiseProcess>;
+
+// Traffic and devices are described by parameters only (no behaviour to plug in beyond them).
+struct TrafficSpec {
+  std::string name;            // back_to_back, poisson, daily_profile
+  int64_t requests = 0;        // back_to_back: total requests
+  double rate_hz = 0;          // poisson: mean rate
+  std::vector<double> hourly_rate_hz;  // daily_profile: 24 rates
+  double batch_s = 1.0;        // poisson / daily_profile: arrivals grouped per batch window
+  int64_t first_image = 0;     // request i classifies test image (first_image + i) mod N
+};
+
+struct AccuracySpec {
+  std::string mode = "served";  // served | scheduled | none
+  std::vector<double> times_s;  // scheduled instants
+  int64_t images = 1000, instances = 1, first_image = 0;
+};
+
+struct MonitorSpec {
+  int64_t interval_requests = 200;
+  double interval_s = 0;
+  int64_t cool_down_requests = 200;
+  double cool_down_s = 0;
+  double t_thres_k = 0.01, w_thres = 0.05;
+  bool temperature_test = true, probe_test = true;
+};
+
+struct SalienceSpec {
+  int64_t images = 1024, batch = 32, hutchinson_samples = 10;
+};
+
+struct Scenario {
+  std::string file, name;
+  uint64_t seed = 1;
+  std::string model_path, dataset_dir;
+  models::TilingSpec tiling;
+  hw::EnergyParams energy;
+  hw::IoSpec io;
+  DeviceSetup device;
+  std::string step_mode = "inference";  // DOCTOR step <-> time: "inference" or "seconds"
+  double step_s = 1e-3;
+  TrafficSpec traffic;
+  double horizon_s = 0;                 // 0: until the traffic ends (back_to_back)
+  AccuracySpec accuracy;
+  MonitorSpec monitor;
+  SalienceSpec salience;
+  int64_t trace_every_requests = 0;
+  double trace_every_s = 0;
+  int threads = 0;
+  Json policy_json;                     // controller.policy (name + params), validated
+  Json resolved;
+};
+
+// Reads the file, resolves fragments, applies "a.b.c=json" overrides.
+Json load_scenario_json(const std::string& file, const std::vector<std::string>& sets);
+// Applies one override to `j` (dotted path; numeric segments index arrays). Throws on bad paths.
+void apply_set(Json& j, const std::string& assignment);
+Scenario parse_scenario(const Json& j, const std::string& file);
+// The policy selected by the scenario (validated parameters).
+std::unique_ptr<Policy> make_policy(const Scenario& s);
+
+// `ptcsim list` data: every plug-in with its parameters.
+Json list_plugins(const std::string& kind);
+// Parameter specs of the built-in sections (for the schema and `list`).
+const std::vector<ParamSpec>& device_params(const std::string& device);
+const std::vector<std::string>& device_names();
+const std::vector<std::string>& traffic_names();
+
+}  // namespace ptc::sim
