@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# tools/ptc-plot on synthetic run directories (tests/tools/make_fake_runs.py): what is plotted
+# (series, bands, markers, legend names, time ticks), that the PNG/SVG/PDF/HTML outputs have real
+# content, and one-line errors with exit code 2. Usage: test_plot.sh SOURCE_DIR
+set -u
+src="$1"
+plot="$src/tools/ptc-plot"
+py=/usr/bin/python3
+tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+fails=0; passes=0
+ok()  { passes=$((passes+1)); echo "ok   - $1"; }
+bad() { fails=$((fails+1)); echo "FAIL - $1"; }
+# check NAME PYTHON_EXPR_FILE...: run a python assertion snippet (stdin) with argv; ok when it exits 0.
+check() {
+  local name="$1"; shift
+  if "$py" - "$@" >"$tmp/check.out" 2>&1; then ok "$name"; else bad "$name: $(tail -n 3 "$tmp/check.out" | tr '\n' ' ')"; fi
+}
+
+"$py" "$src/tests/tools/make_fake_runs.py" "$tmp/runs" || { echo "FAIL - generator"; exit 1; }
+r="$tmp/runs"
+
+# --- PNG + what was plotted -----------------------------------------------------------------
+start=$(date +%s.%N)
+if "$plot" "$r/doctor" "$r/periodic" "$r/none" -o "$tmp/fig.png" --dump-json >"$tmp/dump.json" 2>"$tmp/err"; then
+  ok "renders PNG"
+else bad "renders PNG: $(cat "$tmp/err")"; fi
+elapsed=$(echo "$(date +%s.%N) - $start" | bc)
+if [ "$(echo "$elapsed < 10" | bc)" = 1 ]; then ok "one figure in ${elapsed}s"; else bad "one figure took ${elapsed}s"; fi
+[ ! -s "$tmp/err" ] && ok "nothing on stderr" || bad "stderr not empty: $(cat "$tmp/err")"
+
+check "dump: 3 accuracy lines, 1 MC band, 4 panels, log axis with human ticks" "$tmp/dump.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+acc = [s for s in d["series"] if s["panel"] == "accuracy"]
+lines = [s for s in acc if s["kind"] == "line"]
+bands = [s for s in acc if s["kind"] == "band"]
+assert [s["run"] for s in lines] == [0, 1, 2], lines
+assert [s["points"] for s in lines] == [25, 121, 121], lines   # doctor: MC evaluation every 5th row
+assert [(b["run"], b["points"]) for b in bands] == [(0, 25)], bands
+assert d["panels"] == ["accuracy", "energy", "writes", "latency"], d["panels"]
+assert d["time_axis"] == "log", d["time_axis"]
+labels = [t["label"] for t in d["xticks"]]
+for want in ("1 min", "1 h", "1 d", "30 d", "1 y"):
+    assert want in labels, labels
+pos = {t["label"]: t["t_s"] for t in d["xticks"]}
+assert pos["1 h"] == 3600 and pos["1 d"] == 86400 and pos["30 d"] == 30 * 86400 and pos["1 y"] == 365 * 86400, pos
+EOF
+
+check "dump: calibration/remap markers per run from events.jsonl" "$tmp/dump.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+got = {(m["run"], m["type"]): m["count"] for m in d["markers"]}
+assert got == {(0, "calibration"): 4, (0, "remap"): 1, (1, "calibration"): 12, (1, "remap"): 0,
+               (2, "calibration"): 0, (2, "remap"): 0}, got
+EOF
+
+check "legend: policy + only the differing --set values" "$tmp/dump.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+labels = [r["label"] for r in d["runs"]]
+assert labels == ["doctor (sigma=0.01)", "periodic (period_s=2592000, sigma=0.01)", "none (sigma=0.02)"], labels
+assert not any("rate_hz" in l for l in labels), labels          # same in every run: not shown
+assert d["runs"][2]["policy"] == "none"                         # from config.resolved.json (no summary.json)
+EOF
+
+check "PNG is non-blank and shows every run's colour" "$tmp/fig.png" "$tmp/dump.json" <<'EOF'
+import json, sys
+import matplotlib; matplotlib.use("Agg")
+import matplotlib.image as mpimg, numpy as np
+img = mpimg.imread(sys.argv[1])[:, :, :3]
+d = json.load(open(sys.argv[2]))
+assert img.shape[0] > 500 and img.shape[1] > 800, img.shape
+nonwhite = (img.min(axis=2) < 0.95).mean()
+assert 0.02 < nonwhite < 0.6, nonwhite
+assert img.std() > 0.05, img.std()
+for r in d["runs"]:
+    c = np.array([int(r["colour"][k:k + 2], 16) / 255 for k in (1, 3, 5)])
+    n = int((np.abs(img - c).max(axis=2) < 0.06).sum())
+    assert n > 300, (r["label"], n)
+EOF
+
+# --- SVG: one group per plotted artist (matplotlib writes gids as ids) ------------------------
+if "$plot" "$r/doctor" "$r/periodic" "$r/none" -o "$tmp/fig.svg" 2>"$tmp/err"; then ok "renders SVG"
+else bad "renders SVG: $(cat "$tmp/err")"; fi
+check "SVG: accuracy series, band and marker groups" "$tmp/fig.svg" <<'EOF'
+import re, sys
+import xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+ids = {e.get("id") for e in root.iter() if e.get("id")}
+acc = sorted(i for i in ids if re.fullmatch(r"acc-\d+", i))
+assert acc == ["acc-0", "acc-1", "acc-2"], acc
+assert "band-0" in ids and "band-1" not in ids and "band-2" not in ids
+assert {"cal-0", "cal-1", "remap-0"} <= ids and "cal-2" not in ids and "remap-1" not in ids, sorted(ids)
+assert {"energy-0", "writes-1", "latency-2"} <= ids
+EOF
+
+if "$plot" "$r/doctor" "$r/periodic" -o "$tmp/fig.pdf" --panels accuracy,writes --dump-json >"$tmp/pdf.json" 2>"$tmp/err" &&
+   [ "$(head -c 4 "$tmp/fig.pdf")" = "%PDF" ] && [ "$(stat -c %s "$tmp/fig.pdf")" -gt 5000 ]; then ok "renders PDF"
+else bad "renders PDF: $(cat "$tmp/err")"; fi
+check "--panels selects panels; 2-run legend drops the now-equal sigma" "$tmp/pdf.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["panels"] == ["accuracy", "writes"], d["panels"]
+assert [r["label"] for r in d["runs"]] == ["doctor", "periodic (period_s=2592000)"], d["runs"]
+EOF
+
+# --- default output, axis choice ----------------------------------------------------------
+"$plot" "$r/short" --dump-json >"$tmp/short.json" 2>"$tmp/err" && [ -s "$r/short/accuracy.png" ] &&
+  ok "default output RUN_DIR/accuracy.png" || bad "default output: $(cat "$tmp/err")"
+check "2-day run: linear axis, ticks every 6 h" "$tmp/short.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["time_axis"] == "linear", d["time_axis"]
+assert [t["label"] for t in d["xticks"]][:3] == ["0", "6 h", "12 h"], d["xticks"]
+assert all(t["t_s"] % 21600 == 0 for t in d["xticks"])
+EOF
+"$plot" "$r/short" -o "$tmp/s.png" --log-time --dump-json >"$tmp/s1.json" 2>/dev/null
+"$plot" "$r/doctor" -o "$tmp/d.png" --linear-time --dump-json >"$tmp/s2.json" 2>/dev/null
+check "--log-time / --linear-time override the default" "$tmp/s1.json" "$tmp/s2.json" <<'EOF'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+assert a["time_axis"] == "log" and b["time_axis"] == "linear", (a["time_axis"], b["time_axis"])
+lin = [t["label"] for t in b["xticks"]]
+assert lin[0] == "0" and all(l == "0" or l.endswith(" d") for l in lin), lin   # 1 y span: day multiples
+EOF
+ls -a "$tmp" "$r"/* | grep -q '\.tmp$' && bad "temporary files left behind" || ok "no temporary files left"
+
+# --- HTML report ------------------------------------------------------------------------------
+if "$plot" "$r/doctor" "$r/periodic" "$r/none" --html "$tmp/report.html" 2>"$tmp/err"; then ok "renders HTML"
+else bad "renders HTML: $(cat "$tmp/err")"; fi
+check "HTML: self-contained, library inlined, one data block per run, summary table" \
+  "$tmp/report.html" "$src/tools/vendor/uplot/uPlot.iife.min.js" <<'EOF'
+import re, sys
+h = open(sys.argv[1], encoding="utf-8").read()
+lib = open(sys.argv[2], encoding="utf-8").read()
+assert lib.strip() in h, "uPlot not inlined"
+assert h.count('class="ptc-run-data"') == 3, h.count('class="ptc-run-data"')
+assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", h, re.I), "external URL"
+assert not re.search(r"<script[^>]*\bsrc\s*=", h, re.I) and not re.search(r"<link\b", h, re.I)
+assert "<th>accuracy_final</th>" in h and "<th>overhead_ratio</th>" in h
+rows = re.findall(r"<tr><td><span class=\"sw\"", h)
+assert len(rows) == 3, len(rows)
+for label in ("doctor (sigma=0.01)", "periodic (period_s=2592000, sigma=0.01)", "none (sigma=0.02)"):
+    assert label in h, label
+EOF
+if command -v node >/dev/null 2>&1; then
+  node "$src/tests/tools/check_report.js" "$tmp/report.html" >"$tmp/charts.json" 2>"$tmp/err" &&
+    ok "HTML chart code runs (node, stub DOM)" || bad "HTML chart code: $(head -c 400 "$tmp/err")"
+  check "HTML charts: series, MC band, markers, human ticks" "$tmp/charts.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["runs"] == 3 and not d["empty"], d
+c = {x["el"]: x for x in d["charts"]}
+assert sorted(c) == ["chart-accuracy", "chart-energy", "chart-latency", "chart-writes"], sorted(c)
+a = c["chart-accuracy"]
+assert len(a["series"]) == 5 and a["bands"] == 1, a      # doctor mean, +sigma, -sigma; periodic; none
+assert a["nonnull"] == [25, 25, 25, 121, 121], a["nonnull"]
+assert a["markers"] == 17, a["markers"]                  # 4 + 1 + 12 calibrations/remaps
+assert a["log"] and {"1 h", "1 d", "30 d", "1 y"} <= set(a["ticks"]), a["ticks"]
+assert len(c["chart-energy"]["series"]) == 3
+EOF
+else echo "skip - node not installed: HTML chart code not executed"; fi
+
+# --- errors: one line on stderr, exit 2, no output ---------------------------------------------
+expect_error() {
+  local name="$1" pat="$2"; shift 2
+  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
+  local lines; lines=$(wc -l <"$tmp/err")
+  if [ "$rc" -eq 2 ] && [ "$lines" -eq 1 ] && grep -q -- "^ptc-plot: error: .*$pat" "$tmp/err" &&
+     ! grep -q Traceback "$tmp/err"; then ok "$name"
+  else bad "$name (exit $rc, $lines stderr lines: $(head -c 300 "$tmp/err"))"; fi
+}
+expect_error "missing run directory" "/nonexistent/run: run directory not found" "$plot" /nonexistent/run -o "$tmp/e.png"
+mkdir -p "$tmp/empty_run"
+expect_error "directory without trace.csv" "empty_run/trace.csv: missing" "$plot" "$tmp/empty_run" -o "$tmp/e.png"
+mkdir -p "$tmp/junk"; head -c 3000 /dev/urandom >"$tmp/junk/trace.csv"
+expect_error "binary trace.csv" "junk/trace.csv" "$plot" "$tmp/junk" -o "$tmp/e.png"
+cp -r "$r/periodic" "$tmp/bad_cell"; sed -i '7s/^\([^,]*\),[^,]*,/\1,12x,/' "$tmp/bad_cell/trace.csv"
+expect_error "non-numeric cell names file and line" "bad_cell/trace.csv:7: column 'requests'" "$plot" "$tmp/bad_cell" -o "$tmp/e.png"
+cp -r "$r/periodic" "$tmp/short_row"; sed -i '5s/,.*$/,1/' "$tmp/short_row/trace.csv"
+expect_error "short row mid-file" "short_row/trace.csv:5: 2 fields, header has 14" "$plot" "$tmp/short_row" -o "$tmp/e.png"
+mkdir -p "$tmp/header_only"; head -1 "$r/doctor/trace.csv" >"$tmp/header_only/trace.csv"
+expect_error "header only: no numeric rows" "header_only/trace.csv: no numeric rows" "$plot" "$tmp/header_only" -o "$tmp/e.png"
+mkdir -p "$tmp/no_t"; printf 'time,accuracy\n1,0.5\n' >"$tmp/no_t/trace.csv"
+expect_error "no t_s column" "no_t/trace.csv: no 't_s' column" "$plot" "$tmp/no_t" -o "$tmp/e.png"
+cp -r "$r/doctor" "$tmp/bad_events"; sed -i '3s/.*/{"t_s": 1, broken/' "$tmp/bad_events/events.jsonl"
+expect_error "corrupt events.jsonl" "bad_events/events.jsonl:3: invalid JSON" "$plot" "$tmp/bad_events" -o "$tmp/e.png"
+cp -r "$r/doctor" "$tmp/bad_summary"; echo '{"policy": ' >"$tmp/bad_summary/summary.json"
+expect_error "corrupt summary.json" "bad_summary/summary.json: invalid JSON" "$plot" "$tmp/bad_summary" -o "$tmp/e.png"
+expect_error "corrupt run among good ones" "junk/trace.csv" "$plot" "$r/doctor" "$tmp/junk" -o "$tmp/e.png"
+expect_error "unsupported figure format" "unsupported figure format '.jpg'" "$plot" "$r/doctor" -o "$tmp/e.jpg"
+expect_error "unknown panel" "unknown panel 'power'" "$plot" "$r/doctor" -o "$tmp/e.png" --panels accuracy,power
+expect_error "output directory missing" "does not exist" "$plot" "$r/doctor" -o "$tmp/nodir/e.png"
+expect_error "no run directory given" "required" "$plot"
+[ ! -e "$tmp/e.png" ] && ok "no output file after errors" || bad "output written despite an error"
+
+# A truncated last line (run interrupted mid-write) is skipped with a warning, not an error.
+cp -r "$r/doctor" "$tmp/cut"; printf '99999999,12' >>"$tmp/cut/trace.csv"
+if "$plot" "$tmp/cut" -o "$tmp/cut.png" 2>"$tmp/err" && grep -q "warning: .*cut/trace.csv:123: truncated" "$tmp/err"; then
+  ok "truncated last trace line: warning, still plots"
+else bad "truncated last trace line: $(cat "$tmp/err")"; fi
+
+echo "$passes passed, $fails failed"
+[ "$fails" -eq 0 ]
