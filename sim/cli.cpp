@@ -21,6 +21,7 @@
 #include "models/onnx_testcase.h"
 #include "sim/deployment.h"
 #include "sim/scenario.h"
+#include "sim/sim_time.h"
 
 #ifndef PTC_VERSION
 #define PTC_VERSION "0.0.0"

@@ -904,6 +904,7 @@ class Deployment : public sc_core::sc_module, public Actions {
 
   void progress(double frac) {
     if (m_quiet) return;
+    m_last_frac = frac;
     auto now = std::chrono::steady_clock::now();
     double wall = std::chrono::duration<double>(now - m_wall0).count();
     double since = std::chrono::duration<double>(now - m_last_progress).count();
@@ -931,8 +932,7 @@ class Deployment : public sc_core::sc_module, public Actions {
       m_error = e.what();
       status = "failed";
     }
-    m_end_s = now_s();
-    sc_core::sc_stop();
+    m_end_s = now_s();  // the kernel returns from sc_start when no process has anything left to do
   }
 
   void run_body() {
@@ -1001,7 +1001,7 @@ class Deployment : public sc_core::sc_module, public Actions {
       wait_until(end);
     }
     if (m_served != m_last_row_served || m_trace.empty() || !m_pending.images.empty()) trace_row();
-    progress(1.0);
+    if (m_last_frac < 1.0) progress(1.0);
     // The reference point: the same images with ideal weights.
     std::vector<int64_t> imgs;
     if (m_s.accuracy.mode == "served") {
@@ -1055,6 +1055,7 @@ class Deployment : public sc_core::sc_module, public Actions {
   int64_t m_rows_acc_n = 0, m_last_row_served = -1;
   double m_last_row_t = 0;
   bool m_interrupted = false;
+  double m_last_frac = 0;
   std::chrono::steady_clock::time_point m_wall0, m_last_progress, m_last_partial;
   // gradients / salience / on-chip training
   std::unique_ptr<models::GradientEngine> m_grad;

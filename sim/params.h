@@ -26,6 +26,10 @@ namespace ptc::sim {
 using Json = nlohmann::json;
 
 struct ParamSpec {
+  ParamSpec(std::string n, std::string u, Json d, std::string desc, double lo_ = -1e300, double hi_ = 1e300,
+            std::vector<std::string> ch = {})
+      : name(std::move(n)), unit(std::move(u)), dflt(std::move(d)), description(std::move(desc)), lo(lo_), hi(hi_),
+        choices(std::move(ch)) {}
   std::string name, unit;
   Json dflt;  // null = required
   std::string description;

@@ -13,10 +13,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Keys whose value is an object (a string there names a fragment file).
-const std::set<std::string> kObjectKeys = {"dataset", "hw", "device", "time", "traffic", "accuracy", "monitor",
-                                           "controller", "trace", "cores", "mapping", "dac", "adc", "energy",
-                                           "policy", "salience", "log_spaced"};
+// Paths whose value is an object (a string there names a fragment file).
+const std::set<std::string> kObjectPaths = {"dataset", "hw", "device", "time", "traffic", "accuracy", "monitor",
+                                            "controller", "trace", "hw.cores", "hw.mapping", "hw.dac", "hw.adc",
+                                            "hw.energy", "controller.policy", "controller.salience", "accuracy.log_spaced"};
 
 void resolve_fragments(Json& j, const fs::path& dir, const std::string& path, std::vector<std::string>& stack);
 
@@ -38,11 +38,11 @@ void resolve_fragments(Json& j, const fs::path& dir, const std::string& path, st
   if (j.is_object()) {
     for (auto it = j.begin(); it != j.end(); ++it) {
       std::string p = join_path(path, it.key());
-      if (kObjectKeys.count(it.key()) && it.value().is_string())
+      if (kObjectPaths.count(p) && it.value().is_string())
         it.value() = load_fragment(it.value().get<std::string>(), dir, p, stack);
-      else if (it.key() == "noise" && it.value().is_string())
+      else if (p == "noise" && it.value().is_string())
         it.value() = load_fragment(it.value().get<std::string>(), dir, p, stack);
-      if (it.key() == "noise" && it.value().is_array()) {
+      if (p == "noise" && it.value().is_array()) {
         Json flat = Json::array();
         for (size_t i = 0; i < it.value().size(); ++i) {
           Json e = it.value()[i];

@@ -78,17 +78,15 @@ void MrrBank::set_tile_rows(int64_t layer, int64_t group, int64_t chunk, const s
       if (t.chunk[b] != chunk) continue;
       core[b] = static_cast<int32_t>(rows[p % R] * C + (t.core[b] % C));
     }
+  m_tile_rows[{layer, group, chunk}] = rows;
 }
 
 std::vector<int> MrrBank::tile_rows(int64_t layer, int64_t group, int64_t chunk) const {
-  const auto& t = m_wl.layers.at(layer).gemms.at(group);
-  const int64_t R = m_array.rows, C = m_array.cols;
-  std::vector<int> rows(R);
-  for (int64_t i = 0; i < R; ++i) rows[i] = static_cast<int>(i);
-  const auto& core = m_core.at(layer).at(group);
-  for (int64_t p = 0; p < t.P; ++p)
-    for (int64_t q = 0; q < t.Q; ++q)
-      if (t.chunk[p * t.Q + q] == chunk) rows[p % R] = static_cast<int>(core[p * t.Q + q] / C);
+  m_wl.layers.at(layer).gemms.at(group);  // range check
+  auto it = m_tile_rows.find({layer, group, chunk});
+  if (it != m_tile_rows.end()) return it->second;
+  std::vector<int> rows(static_cast<size_t>(m_array.rows));
+  for (int64_t i = 0; i < m_array.rows; ++i) rows[i] = static_cast<int>(i);
   return rows;
 }
 

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <map>
+#include <tuple>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -72,6 +73,7 @@ class MrrBank : public Technology {
   RandomStream m_rng;
   std::vector<std::vector<std::vector<float>>> m_latent, m_phase, m_scale;  // [layer][group]
   std::vector<std::vector<std::vector<int32_t>>> m_core;                    // [layer][group][block]
+  std::map<std::tuple<int64_t, int64_t, int64_t>, std::vector<int>> m_tile_rows;  // (layer, group, chunk) -> rows
   std::unique_ptr<PhaseVariation> m_pv;
   std::unique_ptr<GlobalTemperature> m_gtd;
   std::unique_ptr<ThermalCrosstalk> m_xt;

@@ -197,16 +197,26 @@ ThermalCrosstalk::ThermalCrosstalk(int64_t k, const CrosstalkParams& p) : m_k(k)
       double dx = double(a / k - b / k) * p.pitch_v_um, dy = double(a % k - b % k) * p.pitch_h_um;
       m_m[a * n + b] = a == b ? 1.0 : std::exp(-p.kappa_per_um * std::sqrt(dx * dx + dy * dy));
     }
+  for (int64_t a = 0; a < n; ++a) {
+    m_row_start.push_back(static_cast<int32_t>(m_col.size()));
+    for (int64_t b = 0; b < n; ++b)
+      if (m_m[a * n + b] >= 1e-12) {
+        m_col.push_back(static_cast<int32_t>(b));
+        m_val.push_back(m_m[a * n + b]);
+      }
+  }
+  m_row_start.push_back(static_cast<int32_t>(m_col.size()));
 }
 
 void ThermalCrosstalk::apply(float* phase, int64_t blocks) const {
   int64_t n = m_k * m_k;
-  std::vector<double> out(n);
+  thread_local std::vector<double> out;
+  out.resize(n);
   for (int64_t b = 0; b < blocks; ++b) {
     float* p = phase + b * n;
     for (int64_t i = 0; i < n; ++i) {
       double s = 0;
-      for (int64_t j = 0; j < n; ++j) s += m_m[i * n + j] * p[j];
+      for (int32_t e = m_row_start[i]; e < m_row_start[i + 1]; ++e) s += m_val[e] * p[m_col[e]];
       out[i] = s;
     }
     for (int64_t i = 0; i < n; ++i) p[i] = static_cast<float>(out[i]);

@@ -115,12 +115,16 @@ class ThermalCrosstalk {
   ThermalCrosstalk(int64_t k, const CrosstalkParams& p);
   // M_ij = exp(-kappa d_ij), M_ii = 1, (k^2 x k^2), rings in row-major order.
   const std::vector<double>& matrix() const { return m_m; }
-  // phi' = M phi for each of `blocks` consecutive k x k blocks.
+  // phi' = M phi for each of `blocks` consecutive k x k blocks. Couplings below 1e-12 are left
+  // out (for kappa = 0.1 only same-row neighbours up to 4 pitches remain): their contribution
+  // is far below float resolution of a phase.
   void apply(float* phase, int64_t blocks) const;
 
  private:
   int64_t m_k;
   std::vector<double> m_m;
+  std::vector<int32_t> m_row_start, m_col;  // sparse M (CSR), entries >= 1e-12
+  std::vector<double> m_val;
 };
 
 }  // namespace ptc::hw
