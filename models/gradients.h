@@ -1,0 +1,120 @@
+// Backward pass: the cross-entropy loss of a Graph, its gradient with respect to chosen weight
+// constants, Hessian-vector products and the weight salience of DOCTOR (doctor.md section 5:
+// mean gradient g = dL/dW and the Hutchinson Hessian diagonal h = E[z * (H z)], z Rademacher)
+// and the straight-through gradients of on-chip training (doctor.md section 7).
+//
+// Contract:
+// - The forward pass runs the same prepared kernels as the ideal Executor (ops.h), so the loss
+//   and logits equal the Executor's bit for bit; every activation is kept for the backward pass.
+// - Loss: L = (1/N) sum_n [logsumexp(z_n) - z_n[label_n]] over the single graph output read as
+//   logits z [N, classes] (classes = numel / N). When the graph output is produced by a Softmax
+//   over each sample's values, the Softmax is absorbed into the loss (L is computed from its input
+//   logits, which equals -log p[label] of its output without the round-off of log(softmax)).
+//   A final Softmax over another axis is ptc::Unsupported.
+// - Gradients are exact (up to float32 round-off) for every op on the gradient path: Conv, Gemm,
+//   MatMul, Relu, Clip, LeakyRelu, Sigmoid, Tanh, Softmax, MaxPool, AveragePool,
+//   GlobalAveragePool, GlobalMaxPool, ReduceMean, BatchNormalization (inference), Add, Sub, Mul,
+//   Div (broadcasting), Slice, Concat, Transpose, Pad, Gather (constant indices), Flatten,
+//   Reshape, Squeeze, Unsqueeze, Identity, Dropout (inference = identity). At a kink (Relu at 0,
+//   Clip at a bound, MaxPool ties) the one-sided choice is: Relu' (0) = 0, Clip' = 1 on
+//   [min, max] inclusive, MaxPool routes to the first maximum in scan order (as the forward).
+// - The gradient path is every node between a differentiated weight and the loss; an op there
+//   without a backward (or a weight reaching a non-differentiable input such as Clip's min) is
+//   ptc::Unsupported naming the node, thrown by the constructor where it can be told from names
+//   alone, else by the first call. Ops only on the input side (before any weight) need no backward.
+// - Deterministic: the same inputs give the same bits at any thread count (work is split over
+//   samples in a fixed number of slots whose partial sums are reduced in slot order).
+// - Not thread-safe: one engine per thread. The graph must outlive the engine.
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/dataset.h"
+#include "models/graph.h"
+#include "models/tensor.h"
+
+namespace ptc::models {
+
+// Relative step of the central-difference Hessian-vector product (see hessian_vector).
+constexpr double kHvpRelStep = 1e-3;
+
+// Weight values that replace the graph's constants: one entry per differentiated weight (same
+// order); nullptr (or an empty list) keeps the graph's constant.
+using WeightOverrides = std::vector<const std::vector<float>*>;
+
+class GradientEngine {
+ public:
+  // weights: names of f32 constants of `g` to differentiate, e.g. the `weight` field of the
+  // CompiledWorkload layers in order. threads <= 0: $PTC_THREADS, else all hardware threads.
+  GradientEngine(const Graph& g, std::vector<std::string> weights, int threads = 0);
+  ~GradientEngine();
+  GradientEngine(const GradientEngine&) = delete;
+  GradientEngine& operator=(const GradientEngine&) = delete;
+
+  const Graph& graph() const { return m_graph; }
+  const std::vector<std::string>& weights() const { return m_weights; }
+  const Shape& weight_shape(size_t k) const;
+  // The graph's constant values of the weights (the latent weights when nothing is overridden).
+  std::vector<std::vector<float>> weight_values() const;
+
+  struct Result {
+    double loss = 0;                       // mean cross-entropy over the batch (nats)
+    int64_t correct = 0;                   // samples whose first maximal logit is the label
+    std::vector<std::vector<float>> grad;  // dL/dW per weight, weight layout (empty: loss only)
+  };
+  // x: [N, ...] float32 batch; labels: N class indices. With overrides the forward AND backward
+  // pass use the substituted weights (straight-through estimator: the gradient is evaluated at
+  // the effective weights and the caller applies it to its latent weights).
+  Result loss_and_grad(const Tensor& x, const std::vector<int64_t>& labels,
+                       const WeightOverrides& overrides = {});
+  // Forward only (grad left empty).
+  Result loss(const Tensor& x, const std::vector<int64_t>& labels,
+              const WeightOverrides& overrides = {});
+
+  // H v, H the Hessian of the batch loss w.r.t. all weights at the given weights (overrides or the
+  // graph's), v in the weights' layout. Central difference of gradients:
+  //   H v ~ (g(w + e v) - g(w - e v)) / (2 e),  e = rel_step * ||w||_2 / ||v||_2
+  // (norms over all weights together, ||w|| taken as 1 if it is 0), so each entry moves by about
+  // rel_step times the RMS weight for a Rademacher v. Error O(e^2) plus float round-off of the
+  // gradients / e; for piecewise-linear nets (Relu, MaxPool) the difference also sees kinks
+  // crossed within +-e, where the exact Hessian (autograd) would see none.
+  std::vector<std::vector<float>> hessian_vector(const Tensor& x,
+                                                 const std::vector<int64_t>& labels,
+                                                 const std::vector<std::vector<float>>& v,
+                                                 const WeightOverrides& overrides = {},
+                                                 double rel_step = kHvpRelStep);
+
+ private:
+  struct Plan;  // per input shape: prepared forward kernels and backward closures
+  Plan& plan_for(const Shape& input_shape);
+  void forward(Plan& p, const Tensor& x, const WeightOverrides& overrides);
+  Result run(const Tensor& x, const std::vector<int64_t>& labels, const WeightOverrides& overrides,
+             bool with_grad);
+
+  const Graph& m_graph;
+  std::vector<std::string> m_weights;
+  std::vector<const Tensor*> m_weight_constants;
+  std::string m_loss_value;     // logits the loss reads
+  std::string m_final_softmax;  // node name of an absorbed final Softmax ("" if none)
+  std::vector<Tensor> m_override_storage;
+  std::list<std::unique_ptr<Plan>> m_plans;  // most recently used first
+  int m_threads = 1;
+};
+
+// DOCTOR weight salience (doctor.md section 5) over images [0, count) of `d` in batches of
+// `batch` (count <= 0: the whole set): grad = mean over images of dL/dW (each batch's mean gradient
+// weighted by its size), hess_diag = Hutchinson estimate mean of z * (H z) with
+// `hutchinson_samples` Rademacher z per batch drawn from a SplitMix64 stream seeded with `seed`
+// (empty unless with_hessian). overrides: the (noisy) weights the salience is evaluated at.
+struct Salience {
+  std::vector<std::vector<float>> grad, hess_diag;
+};
+Salience compute_salience(GradientEngine& e, const Dataset& d, const Preprocess& p, int64_t count,
+                          int64_t batch, int hutchinson_samples, uint64_t seed, bool with_hessian,
+                          const WeightOverrides& overrides = {});
+
+}  // namespace ptc::models
