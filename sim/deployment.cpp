@@ -213,27 +213,18 @@ class Deployment : public sc_core::sc_module, public Actions {
 
   void reprogram_all(const std::string& reason) override {
     flush();
-    int64_t writes = 0, blocks = 0;
+    int64_t writes = 0;
     for (size_t l = 0; l < m_wl.layers.size(); ++l)
-      for (size_t g = 0; g < m_wl.layers[l].gemms.size(); ++g) {
+      for (size_t g = 0; g < m_wl.layers[l].gemms.size(); ++g)
         writes += m_acc.program(static_cast<int64_t>(l), static_cast<int64_t>(g), m_acc.ideal(l, g), now_s());
-        blocks += m_wl.layers[l].gemms[g].P * m_wl.layers[l].gemms[g].Q;
-      }
     if (m_field) {  // rings re-locked at the current temperature
       update_thermal();
       for (int64_t c = 0; c < m_acc.cores(); ++c) m_lock_k[c] = m_field->core_k(c, now_s());
     }
-    double t_s, e_j = 0;
-    if (m_s.device.device == "pcm") {
-      // Cores write their rows in parallel, one row (k cells) per write pulse.
-      double rows = static_cast<double>(blocks * m_wl.spec.block_size) / static_cast<double>(m_acc.cores());
-      t_s = rows * m_s.energy.pcm_write_us * 1e-6;
-    } else {
-      t_s = m_s.energy.ring_settle_us * 1e-6;
-      e_j = static_cast<double>(m_wl.spec.rows * m_wl.spec.cols * m_wl.spec.block_size * m_wl.spec.block_size) *
-            m_s.energy.ring_hold_mw * 1e-3 * t_s;
-    }
-    m_acc.occupy(t_s, e_j);
+    // Write time priced by the accelerator (PCM cells), or one ring re-tuning settle (MRR).
+    double t_s = m_acc.take_write_time_s();
+    m_acc.occupy(t_s, 0.0);
+    if (m_s.device.device == "mrr") m_acc.occupy_cycles(0, 1);
     ++m_calibrations;
     log_event("program", {{"reason", reason}, {"writes", writes}, {"time_s", t_s}});
   }
@@ -313,7 +304,8 @@ class Deployment : public sc_core::sc_module, public Actions {
           writes += m_acc.program(static_cast<int64_t>(l), static_cast<int64_t>(g), W[l][g], now_s());
         }
       res.writes += writes;
-      m_acc.occupy_cycles(0, writes > 0 ? 1 : 0);  // one re-tuning settle per update
+      m_acc.occupy(m_acc.take_write_time_s(), 0.0);  // PCM cells: write pulses
+      if (device() == "mrr") m_acc.occupy_cycles(0, writes > 0 ? 1 : 0);  // rings: one re-tuning settle per update
     }
     ++m_calibrations;
     log_event("calibration", {{"reason", reason},
@@ -438,6 +430,7 @@ class Deployment : public sc_core::sc_module, public Actions {
       }
       m_extra_steps += spec.steps_per_sample * spec.batch_size;
     }
+    m_acc.occupy(m_acc.take_write_time_s(), 0.0);
     int64_t cycles = std::llround(spec.charged_inferences * static_cast<double>(m_cpi));
     charge_cycles(cycles, 0, "onchip_training", 0);
     ++m_calibrations;
