@@ -19,6 +19,7 @@
 #include "hw/accelerator.h"
 #include "hw/device/mrr_bank.h"
 #include "hw/device/pcm_pair.h"
+#include "hw/noise/static_variation.h"
 #include "hw/noise/thermal_field.h"
 #include "models/assignment.h"
 #include "models/dataset.h"
@@ -1124,12 +1125,11 @@ RunResult run_scenario(const Scenario& s, const RunOptions& o) {
     std::unique_ptr<hw::Technology> tech;
     if (s.device.device == "mrr") {
       hw::MrrBankConfig cfg = s.device.mrr;
-      if (s.device.static_phase_sigma_rad > 0) {
+      if (s.device.static_phase_sigma_rad > 0) {  // fabrication variation: a fixed offset per ring
+        hw::StaticVariationParams sv;
+        sv.phase_sigma_rad = s.device.static_phase_sigma_rad;
         hw::CoreArray a{wl.spec.rows, wl.spec.cols, wl.spec.block_size};
-        cfg.static_offset_rad.resize(static_cast<size_t>(a.rings()));
-        hw::RandomStream st = dev_rng.derive(0x57);
-        for (size_t i = 0; i < cfg.static_offset_rad.size(); ++i)
-          cfg.static_offset_rad[i] = static_cast<float>(s.device.static_phase_sigma_rad * st.normal(i));
+        cfg.static_offset_rad = hw::StaticVariation(sv, dev_rng.derive(0x57)).offsets(a).phase_rad;
       }
       tech = std::make_unique<hw::MrrBank>(wl, cfg, dev_rng);
     } else {
