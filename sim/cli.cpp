@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "hw/characterize.h"
 #include "hw/energy.h"
@@ -230,6 +231,12 @@ int cmd_schema() {
   return 0;
 }
 
+std::string short_number(double x) {
+  std::ostringstream o;
+  o << x;
+  return o.str();
+}
+
 int cmd_list(const std::string& kind, bool json) {
   Json j = list_plugins(kind);
   if (json) {
@@ -243,7 +250,7 @@ int cmd_list(const std::string& kind, bool json) {
       for (const auto& prm : p.value()["parameters"]) {
         std::string rule = prm["type"].get<std::string>();
         if (prm.contains("range"))
-          rule += " in [" + Json(prm["range"][0]).dump() + "," + Json(prm["range"][1]).dump() + "]";
+          rule += " in [" + short_number(prm["range"][0].get<double>()) + "," + short_number(prm["range"][1].get<double>()) + "]";
         if (prm.contains("choices")) {
           rule += ":";
           for (const auto& c : prm["choices"]) rule += " " + c.get<std::string>();

@@ -7,6 +7,9 @@
 //   in [0,1], got 2"). resolved() gives the object with every default filled in.
 // - `Registry<T>` maps names to factories; registration is one static `Registrar` object per
 //   plug-in source file (no injected members). Unknown names list the registered ones.
+// - A factory only reads its parameters and builds the object (no other side effects): the
+//   schema generator calls it once with defaults to learn each parameter's type from the
+//   accessor that reads it (num -> number, integer -> integer, ...).
 // - Params::unread() lists declared parameters that were never read (the test "every declared
 //   parameter is read" uses it, and ParamAudit collects it over a whole scenario parse); reading
 //   an undeclared parameter throws (a logic error).

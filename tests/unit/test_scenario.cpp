@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <systemc>
+#include <unistd.h>
 
 #include "models/error.h"
 #include "sim/scenario.h"
@@ -231,7 +232,7 @@ TEST_CASE("out-of-range and ill-typed values name the path and the rule, in the 
   CHECK(schema_errors(many).size() == 3);
 }
 
-TEST_CASE("--set overrides the file, which overrides the defaults; numeric segments index arrays", "[scenario]") {
+TEST_CASE("precedence: --set over the scenario file over the defaults; numeric --set segments index arrays", "[scenario]") {
   TempDir t;
   std::string f = t.write("s.json", Json{{"model", kModel},
                                          {"monitor", {{"interval_requests", 100}}},
