@@ -170,7 +170,8 @@ class Deployment : public sc_core::sc_module, public Actions {
     if (s.device.thermal_field) {
       m_field = std::make_unique<hw::ThermalField>(acc.cores(), wl.spec.block_size * wl.spec.block_size,
                                                    *s.device.thermal_field, hw::RandomStream(s.seed, 0x7f));
-      m_lock_k.assign(acc.cores(), s.device.thermal_field->t0_k);
+      // Rings are locked at deployment, at the temperature the cores have then.
+      for (int64_t c = 0; c < acc.cores(); ++c) m_lock_k.push_back(m_field->core_k(c, 0.0));
       hw::GlobalTemperatureParams gp;
       hw::GlobalTemperature gt(hw::CoreArray{wl.spec.rows, wl.spec.cols, wl.spec.block_size}, gp);
       for (int64_t l = 0; l < wl.spec.block_size; ++l) m_dphi_dk.push_back(gt.phase_per_kelvin(l));
@@ -218,14 +219,19 @@ class Deployment : public sc_core::sc_module, public Actions {
     for (size_t l = 0; l < m_wl.layers.size(); ++l)
       for (size_t g = 0; g < m_wl.layers[l].gemms.size(); ++g)
         writes += m_acc.program(static_cast<int64_t>(l), static_cast<int64_t>(g), m_acc.ideal(l, g), now_s());
-    if (m_field) {  // rings re-locked at the current temperature
-      update_thermal();
-      for (int64_t c = 0; c < m_acc.cores(); ++c) m_lock_k[c] = m_field->core_k(c, now_s());
-    }
-    // Write time priced by the accelerator (PCM cells), or one ring re-tuning settle (MRR).
     double t_s = m_acc.take_write_time_s();
-    m_acc.occupy(t_s, 0.0);
-    if (m_s.device.device == "mrr") m_acc.occupy_cycles(0, 1);
+    m_acc.occupy(t_s, 0.0);  // PCM: write pulses priced by the accelerator
+    if (m_mrr) {
+      // MRR: every ring is re-tuned against the current temperature: a full identity-probe
+      // read-back of every chunk (k vectors and one settle per chunk), then one settle.
+      charge_cycles(m_probe_cycles, m_wl.chunks, "program");
+      m_acc.occupy_cycles(0, 1);
+      m_mrr->relock(step());
+      if (m_field) {
+        update_thermal();
+        for (int64_t c = 0; c < m_acc.cores(); ++c) m_lock_k[c] = m_field->core_k(c, now_s());
+      }
+    }
     ++m_calibrations;
     log_event("program", {{"reason", reason}, {"writes", writes}, {"time_s", t_s}});
   }

@@ -90,6 +90,12 @@ std::vector<int> MrrBank::tile_rows(int64_t layer, int64_t group, int64_t chunk)
   return rows;
 }
 
+void MrrBank::relock(int64_t step) {
+  if (!m_gtd) return;
+  m_gtd_ref.assign(static_cast<size_t>(m_array.rings()), 0.0f);
+  m_gtd->add_shift(static_cast<double>(step), m_gtd_ref.data());
+}
+
 void MrrBank::set_extra_offset(const std::vector<float>& offset_rad) {
   if (!offset_rad.empty() && static_cast<int64_t>(offset_rad.size()) != m_array.rings())
     throw Error("MRR extra offset: expected " + std::to_string(m_array.rings()) + " rings");
@@ -109,7 +115,10 @@ void MrrBank::set_times(uint64_t draw_base, const std::vector<NoiseTime>& times)
       if (m_pv) m_std.push_back(m_pv->std_map(t.step));
       std::vector<float> off(m_array.rings(), 0.0f);
       if (!m_cfg.static_offset_rad.empty()) off = m_cfg.static_offset_rad;
-      if (m_gtd) m_gtd->add_shift(static_cast<double>(t.step), off.data());
+      if (m_gtd) {
+        m_gtd->add_shift(static_cast<double>(t.step), off.data());
+        for (size_t i = 0; i < m_gtd_ref.size(); ++i) off[i] -= m_gtd_ref[i];
+      }
       m_offset.push_back(std::move(off));
     }
     m_steps.push_back(t.step);
