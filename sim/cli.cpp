@@ -20,6 +20,7 @@
 #include "models/onnx_import.h"
 #include "models/onnx_testcase.h"
 #include "sim/deployment.h"
+#include "sim/plugin_loader.h"
 #include "sim/scenario.h"
 #include "sim/sim_time.h"
 
@@ -303,6 +304,10 @@ int run_cli(int argc, char** argv) {
   auto* list = app.add_subcommand("list", "list plug-ins with their parameters (policies, noise, devices, traffic, mappings)");
   list->add_option("kind", list_kind, "policies, noise, devices, traffic or mappings (default: all)");
   list->add_flag("--json", json, "print JSON");
+  std::vector<std::string> plugins;
+  for (auto* c : {run, validate, list})
+    c->add_option("--plugin", plugins, "load policies / noise processes from a shared library (repeatable)")
+        ->allow_extra_args(false);
 
   try {
     app.parse(argc, argv);
@@ -315,6 +320,7 @@ int run_cli(int argc, char** argv) {
     if (*check) return cmd_check_onnx(dirs, rtol, atol, verbose);
     if (*pcm) return cmd_device_pcm(dev);
     if (*mrr) return cmd_device_mrr(dev);
+    if (*run || *validate || *list) load_plugins(plugins);
     if (*run) return cmd_run(scenario_file, sets, seed_text, out, quiet, argc, argv);
     if (*validate) return cmd_validate(files, sets);
     if (*list) return cmd_list(list_kind, json);
