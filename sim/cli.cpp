@@ -21,6 +21,7 @@
 #include "models/onnx_import.h"
 #include "models/onnx_testcase.h"
 #include "sim/deployment.h"
+#include "sim/plugin_loader.h"
 #include "sim/scenario.h"
 #include "sim/sim_time.h"
 
@@ -338,6 +339,10 @@ int run_cli(int argc, char** argv) {
   list->add_option("kind", list_kind, "policies, noise, devices, traffic, mappings or sections (default: all)");
   list->add_flag("--json", json, "print JSON");
   auto* schema = app.add_subcommand("schema", "print the JSON Schema (draft-07) of scenario files (scenarios/schema.json)");
+  std::vector<std::string> plugins;
+  for (auto* c : {run, validate, list})
+    c->add_option("--plugin", plugins, "load policies / noise processes from a shared library (repeatable)")
+        ->allow_extra_args(false);
 
   try {
     app.parse(argc, argv);
@@ -350,6 +355,7 @@ int run_cli(int argc, char** argv) {
     if (*check) return cmd_check_onnx(dirs, rtol, atol, verbose);
     if (*pcm) return cmd_device_pcm(dev);
     if (*mrr) return cmd_device_mrr(dev);
+    if (*run || *validate || *list) load_plugins(plugins);
     if (*run) return cmd_run(scenario_file, sets, seed_text, out, quiet, argc, argv);
     if (*validate) return cmd_validate(files, sets);
     if (*list) return cmd_list(list_kind, json);

@@ -13,6 +13,8 @@
 // - Params::unread() lists declared parameters that were never read (the test "every declared
 //   parameter is read" uses it, and ParamAudit collects it over a whole scenario parse); reading
 //   an undeclared parameter throws (a logic error).
+// - Out-of-tree plug-ins (sim/plugin_loader.h) include this header and register the same way;
+//   their registrars reach the executable's registries (ptcsim exports its symbols).
 #pragma once
 
 #include <functional>
@@ -145,10 +147,29 @@ class Registry {
   std::map<std::string, Entry> m_entries;
 };
 
+// While a plug-in library is being loaded (sim/plugin_loader.h) this points at a list that
+// collects registration errors (e.g. "registered twice"): a Registrar runs inside dlopen, and an
+// exception must not unwind through dlopen's C frames. Null otherwise (errors are thrown).
+std::vector<std::string>*& deferred_registration_errors();
+
 // One static object per plug-in file registers it: `static Registrar<Policy> reg{{...}};`
 template <class T>
 struct Registrar {
-  explicit Registrar(typename Registry<T>::Entry e) { Registry<T>::get().add(std::move(e)); }
+  explicit Registrar(typename Registry<T>::Entry e) {
+    std::vector<std::string>* errors = deferred_registration_errors();
+    if (!errors) {
+      Registry<T>::get().add(std::move(e));
+      return;
+    }
+    const std::string name = e.name;
+    try {
+      Registry<T>::get().add(std::move(e));
+    } catch (const std::exception& x) {
+      errors->push_back(x.what());
+    } catch (...) {
+      errors->push_back("registration of \"" + name + "\" failed");
+    }
+  }
 };
 
 }  // namespace ptc::sim
