@@ -787,7 +787,7 @@ class Deployment : public sc_core::sc_module, public Actions {
     std::string reason;
     if (m_s.monitor.temperature_test) {
       double rise = temperature_rise_k();
-      if (rise > m_s.monitor.t_thres_k) reason = "temperature";
+      if ((m_s.monitor.temperature_abs ? std::abs(rise) : rise) > m_s.monitor.t_thres_k) reason = "temperature";
     }
     double e = NAN;
     if (reason.empty() && m_s.monitor.probe_test) {
@@ -1138,6 +1138,8 @@ RunResult run_scenario(const Scenario& s, const RunOptions& o) {
         cfg.static_offset_rad = hw::StaticVariation(sv, dev_rng.derive(0x57)).offsets(a).phase_rad;
       }
       tech = std::make_unique<hw::MrrBank>(wl, cfg, dev_rng);
+    } else if (s.device.device == "pcm_optical") {
+      tech = std::make_unique<hw::PcmOptical>(wl, s.device.pcm_optical);
     } else {
       if (s.accuracy.instances > 1)
         throw Error("accuracy.instances: Monte-Carlo instances of PCM chips (re-programmed copies) are not implemented yet; "

@@ -308,6 +308,8 @@ const std::vector<SectionSpec>& scenario_sections() {
                   {"t_thres_k", "K", 0.01, "trigger when the hotspot-weighted temperature rise since the last calibration exceeds", 0, 1e6},
                   {"w_thres", "", 0.05, "trigger when the probe's relative L1 weight error exceeds", 0, 1e6},
                   {"temperature_test", "", true, "use the (free) temperature sensors"},
+                  {"temperature_mode", "", "rise", "rise: trigger on a rise only (DOCTOR); abs: on a change either way (physical fields)",
+                   -1e300, 1e300, {"rise", "abs"}},
                   {"probe_test", "", true, "use the read-back probe (charged)"}},
                  {}});
     t.push_back({"controller", "the controller: its policy and the offline salience it uses", {}, {"policy", "salience"}});
@@ -389,7 +391,7 @@ std::vector<PluginInfo> plugins(const std::string& kind) {
 }
 
 const std::vector<std::string>& device_names() {
-  static const std::vector<std::string> v = {"mrr", "pcm"};
+  static const std::vector<std::string> v = {"mrr", "pcm", "pcm_optical"};
   return v;
 }
 const std::vector<std::string>& traffic_names() {
@@ -412,9 +414,20 @@ const std::vector<ParamSpec>& device_params(const std::string& device) {
       {"prog_scale", "", 1.0, "programming-noise scale", 0, 100},
       {"read_scale", "", 1.0, "read-noise scale", 0, 100},
       {"drift_scale", "", 1.0, "drift-exponent scale", 0, 100}};
+  static const hw::PcmLevelSpec lv;
+  static const std::vector<ParamSpec> optical = {
+      {"levels", "", lv.levels, "transmission levels L (ELight: 16, 4 bits)", 2, 4096},
+      {"beta", "", lv.beta, "level ratio T_j = beta^j (ELight: 0.872)", 1e-6, 0.999999},
+      {"t_up_s", "s", lv.t_up_s, "time per Low->High level step (ELight: 0.5 us)", 0, 1},
+      {"t_down_s", "s", lv.t_down_s, "time per High->Low level step (ELight: 20 us)", 0, 1},
+      {"e_up_j", "J", lv.e_up_j, "energy per Low->High step (0.595 dB x 1 nJ/dB) [assumption]", 0, 1},
+      {"e_down_j", "J", lv.e_down_j, "energy per High->Low step (ELight ratio 40/9) [assumption]", 0, 1},
+      {"nu_opt", "", 0.0, "transmission drift exponent (not characterised in the sources) [assumption]", 0, 1},
+      {"t0_s", "s", 20.0, "drift reference time after programming", 1e-9, 1e9}};
   if (device == "mrr") return mrr;
   if (device == "pcm") return pcm;
-  throw Error("unknown device \"" + device + "\"; registered: mrr, pcm");
+  if (device == "pcm_optical") return optical;
+  throw Error("unknown device \"" + device + "\"; registered: " + list_of(device_names()));
 }
 
 const std::vector<ParamSpec>& traffic_params(const std::string& name) {
@@ -599,10 +612,20 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   }
   Params dp(devj, "device", device_params(dev));
   s.device.device = dev;
-  s.energy.device = dev;
+  s.energy.device = dev == "mrr" ? "mrr" : "pcm";  // energy table: thermo-optic rings or non-volatile cells
   if (dev == "mrr") {
     s.device.mrr.ring.a = dp.num("a");
     s.device.mrr.ring.r = dp.num("r");
+  } else if (dev == "pcm_optical") {
+    auto& o = s.device.pcm_optical;
+    o.levels.levels = static_cast<int>(dp.integer("levels"));
+    o.levels.beta = dp.num("beta");
+    o.levels.t_up_s = dp.num("t_up_s");
+    o.levels.t_down_s = dp.num("t_down_s");
+    o.levels.e_up_j = dp.num("e_up_j");
+    o.levels.e_down_j = dp.num("e_down_j");
+    o.nu_opt = dp.num("nu_opt");
+    o.t0_s = dp.num("t0_s");
   } else {
     auto& d = s.device.pcm.device;
     d.g_max_us = dp.num("g_max_us");
@@ -691,6 +714,7 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   s.monitor.t_thres_k = mp.num("t_thres_k");
   s.monitor.w_thres = mp.num("w_thres");
   s.monitor.temperature_test = mp.flag("temperature_test");
+  s.monitor.temperature_abs = mp.str("temperature_mode") == "abs";
   s.monitor.probe_test = mp.flag("probe_test");
   R["monitor"] = mp.resolved();
 

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "hw/device/mrr_bank.h"
+#include "hw/device/pcm_optical.h"
 #include "hw/device/pcm_pair.h"
 #include "hw/energy.h"
 #include "hw/hardware_gemm.h"
@@ -35,6 +36,7 @@ struct DeviceSetup {
   std::string device;  // "mrr" or "pcm"
   hw::MrrBankConfig mrr;
   hw::PcmPairConfig pcm;
+  hw::PcmOpticalConfig pcm_optical;
   std::optional<hw::ThermalFieldParams> thermal_field;
   double static_phase_sigma_rad = 0;  // per-ring fabrication phase offset (MRR)
 };
@@ -71,6 +73,7 @@ struct MonitorSpec {
   double cool_down_s = 0;
   double t_thres_k = 0.01, w_thres = 0.05;
   bool temperature_test = true, probe_test = true;
+  bool temperature_abs = false;  // trigger on |change| instead of a rise
 };
 
 struct SalienceSpec {
