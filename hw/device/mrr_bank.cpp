@@ -53,6 +53,7 @@ int64_t MrrBank::program(int64_t layer, int64_t group, const std::vector<float>&
   auto& lat = m_latent.at(layer).at(group);
   if (blocks.size() != lat.size()) throw Error("MRR program: layer " + std::to_string(layer) + " expects " +
                                                std::to_string(lat.size()) + " weights, got " + std::to_string(blocks.size()));
+  if (blocks == lat) return 0;  // same latent weights: the encoded phases are unchanged
   std::vector<float> old = m_phase[layer][group];
   lat = blocks;
   encode(layer, group);
