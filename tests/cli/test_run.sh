@@ -69,6 +69,22 @@ $py -c "import json,sys; c=json.load(open(sys.argv[1])); assert c['controller'][
 (cd "$tmp" && "$ptcsim" run "$sc" --set traffic.requests=50 -q >/dev/null 2>&1) && ls -d "$tmp"/runs/tiny_doctor-* >/dev/null 2>&1 \
   && ok "default run directory runs/<name>-<hash>" || bad "default run directory"
 
+# ---- the figure of real runs: two policies overlaid, markers from events.jsonl
+"$ptcsim" run "$sc" --set 'controller.policy={"name":"none"}' --out "$tmp/none" -q >/dev/null 2>&1
+if "$src/tools/ptc-plot" "$tmp/a" "$tmp/none" -o "$tmp/fig.png" --dump-json >"$tmp/plot.json" 2>"$tmp/err" && [ -s "$tmp/fig.png" ] &&
+   $py - "$tmp/plot.json" "$tmp/a/events.jsonl" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+acc = [s for s in j["series"] if s["panel"] == "accuracy" and s["kind"] == "line"]
+assert len(acc) == 2 and all(s["points"] == 6 for s in acc), acc
+assert acc[0]["name"].startswith("doctor") and acc[1]["name"].startswith("none"), [s["name"] for s in acc]
+ev = [json.loads(l) for l in open(sys.argv[2])]
+cal = {(m["run"], m["type"]): m["count"] for m in j["markers"]}
+assert cal[(0, "calibration")] == sum(e["type"] == "calibration" for e in ev) >= 1, cal
+assert cal[(0, "remap")] == sum(e["type"] == "remap" for e in ev) >= 1 and cal[(1, "calibration")] == 0, cal
+PY
+then ok "ptc-plot draws the two real runs (doctor vs none) with their markers"; else bad "ptc-plot on real runs: $(head -c 300 "$tmp/err")"; fi
+
 # ---- bad input: one line naming what and where, non-zero exit, no run directory
 echo '{"name": "x", "model": ' >"$tmp/bad.json"
 expect_error "malformed scenario JSON" "invalid JSON" "$ptcsim" run "$tmp/bad.json" --out "$tmp/bad_run"
