@@ -30,6 +30,8 @@ template <int K>
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 void adc_block_gemm(int64_t P, int64_t Q, int64_t ld, const float* wn, const float* scale, const float* x, float lo,
                     float hi, float inv, float step, float* acc) {
+  // Round half to even by the 1.5 * 2^23 shift: equal to nearbyint for |v| < 2^22 (bits <= 22).
+  constexpr float kShift = 12582912.0f;
   for (int64_t p = 0; p < P; ++p)
     for (int64_t c0 = 0; c0 < ld; c0 += kTile) {
       float a[K][kTile] = {};
@@ -46,8 +48,10 @@ void adc_block_gemm(int64_t P, int64_t Q, int64_t ld, const float* wn, const flo
         }
         const float s = scale[p * Q + q];
         for (int i = 0; i < K; ++i)
-          for (int64_t c = 0; c < kTile; ++c)
-            a[i][c] += s * (std::nearbyint(std::min(std::max(y[i][c], lo), hi) * inv) * step);
+          for (int64_t c = 0; c < kTile; ++c) {
+            const float v = std::min(std::max(y[i][c], lo), hi) * inv;
+            a[i][c] += s * (((v + kShift) - kShift) * step);
+          }
       }
       for (int i = 0; i < K; ++i)
         for (int64_t c = 0; c < kTile; ++c) acc[(p * K + i) * ld + c0 + c] = a[i][c];
@@ -94,7 +98,7 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
   }
 
   // Inputs as [C, ld] (zero-padded rows and columns), abs-max normalised per vector.
-  const bool fused = !m_io.adc.ideal() && m_io.adc.noise_std == 0 && k == 8;
+  const bool fused = !m_io.adc.ideal() && m_io.adc.noise_std == 0 && m_io.adc.bits <= 22 && k == 8;
   const int64_t ld = fused ? (n + kTile - 1) / kTile * kTile : n;
   xn.assign(C * ld, 0.0f);
   for (int64_t i = 0; i < t.cols; ++i)
