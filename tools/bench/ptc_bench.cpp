@@ -43,6 +43,7 @@ struct Options {
   int threads = 2;
   int64_t step = 10000;
   int adc_bits = 8;
+  std::string dump_std;  // write the phase-variation std map at `step` (JSON) for torch_reference.py
 };
 
 // Runs `images` test images through the executor in batches of 64 (draw = image index);
@@ -83,6 +84,14 @@ int run_executor(const Options& o) {
   cfg.phase_variation = hw::PhaseVariationParams{};  // "high", edge -> corner
   cfg.crosstalk = hw::CrosstalkParams{};             // kappa 0.1 /um
   hw::MrrBank bank(wl, cfg, hw::RandomStream(1, 0xde));
+  if (!o.dump_std.empty()) {
+    hw::PhaseVariation pv(hw::CoreArray{4, 4, 8}, *cfg.phase_variation, hw::RandomStream(1, 0xde).derive(11));
+    nlohmann::json j = {{"step", o.step}, {"std_rad", pv.std_map(o.step)}};
+    FILE* f = std::fopen(o.dump_std.c_str(), "w");
+    if (!f) throw std::runtime_error("cannot write " + o.dump_std);
+    std::fprintf(f, "%s\n", j.dump().c_str());
+    std::fclose(f);
+  }
   hw::IoSpec io;
   io.dac = {8, 1.0, 0};
   io.adc = {o.adc_bits, 8.0, 0};
@@ -200,6 +209,7 @@ int main(int argc, char** argv) {
       else if (k == "--threads") o.threads = std::stoi(v);
       else if (k == "--step") o.step = std::stoll(v);
       else if (k == "--adc-bits") o.adc_bits = std::stoi(v);
+      else if (k == "--dump-std") o.dump_std = v;
       else throw std::runtime_error("unknown option " + k);
     }
     return run_executor(o);
