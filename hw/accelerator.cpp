@@ -103,16 +103,33 @@ int64_t Accelerator::program(int64_t layer, int64_t group, const std::vector<flo
   std::vector<int64_t> changed(static_cast<size_t>(t.P * t.Q), 0);
   if (blocks.size() == old.size())
     for (size_t i = 0; i < blocks.size(); ++i) changed[i / kk] += blocks[i] != old[i];
+  const double e0 = m_tech->write_energy_j(), t0 = m_tech->write_time_s();
   int64_t writes = m_tech->program(layer, group, blocks, t_s);
+  int64_t changed_blocks = 0;
   for (int64_t b = 0; b < t.P * t.Q; ++b)
-    if (changed[b]) m_cores[static_cast<size_t>(t.core[b]) % m_cores.size()]->charge(0, 0, changed[b], 0);
-  // Device write energy/time (PCM): charged here per written device; MRR re-tuning is charged by
-  // the caller as settles.
-  if (m_cfg.energy.device == "pcm" && writes > 0) {
-    double e = static_cast<double>(writes) * m_cfg.energy.pcm_write_pj * 1e-12;
-    m_energy_j += e;
+    if (changed[b]) {
+      ++changed_blocks;
+      m_cores[static_cast<size_t>(t.core[b]) % m_cores.size()]->charge(0, 0, changed[b], 0);
+    }
+  const double ncores = static_cast<double>(m_cores.size());
+  if (m_tech->write_energy_j() > e0 || m_tech->write_time_s() > t0) {
+    // The technology prices its own writes (ELight level steps); cores write in parallel.
+    m_energy_j += m_tech->write_energy_j() - e0;
+    m_pending_write_s += (m_tech->write_time_s() - t0) / ncores;
+  } else if (m_cfg.energy.device == "pcm" && writes > 0) {
+    // Electrical PCM: energy per written device, one row of k cells per write pulse.
+    m_energy_j += static_cast<double>(writes) * m_cfg.energy.pcm_write_pj * 1e-12;
+    m_pending_write_s += std::ceil(static_cast<double>(changed_blocks * m_wl.spec.block_size) / ncores) *
+                         m_cfg.energy.pcm_write_us * 1e-6;
   }
+  // MRR re-tuning is charged by the caller as settles.
   return writes;
+}
+
+double Accelerator::take_write_time_s() {
+  double t = m_pending_write_s;
+  m_pending_write_s = 0;
+  return t;
 }
 
 void Accelerator::effective(int64_t layer, int64_t group, uint64_t draw, std::vector<float>& out, bool with_adc) const {

@@ -85,6 +85,9 @@ class Accelerator : public sc_core::sc_module {
   // Re-programs one layer group to `blocks` at time t_s; returns device writes and charges
   // each changed weight to its core (time/energy are charged by the caller's action).
   int64_t program(int64_t layer, int64_t group, const std::vector<float>& blocks, double t_s);
+  // Write time accumulated by program() since the last call (cores write in parallel); the
+  // caller occupies the accelerator for it.
+  double take_write_time_s();
   double energy_j() const { return m_energy_j; }
   double busy_s() const { return m_busy_s; }
 
@@ -119,7 +122,7 @@ class Accelerator : public sc_core::sc_module {
   std::unique_ptr<HardwareGemm> m_gemm;
   std::unique_ptr<models::Executor> m_exec, m_exec_ideal;
   sc_core::sc_mutex m_lock;
-  double m_energy_j = 0, m_busy_s = 0;
+  double m_energy_j = 0, m_busy_s = 0, m_pending_write_s = 0;
   int64_t m_inferences = 0;
 };
 

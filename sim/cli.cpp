@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "hw/characterize.h"
 #include "hw/energy.h"
@@ -20,6 +21,7 @@
 #include "models/onnx_import.h"
 #include "models/onnx_testcase.h"
 #include "sim/deployment.h"
+#include "sim/plugin_loader.h"
 #include "sim/scenario.h"
 #include "sim/sim_time.h"
 
@@ -199,15 +201,41 @@ int cmd_run(const std::string& file, const std::vector<std::string>& sets, const
   return m.at("status") == "complete" ? 0 : 3;
 }
 
+// Each file: fragments and --set resolved, then the JSON Schema (every violation, one line each),
+// then -- only when the schema passes, so a problem is reported once -- the semantic parse
+// (files, plug-in/device compatibility, cross-field rules) and the horizon check.
 int cmd_validate(const std::vector<std::string>& files, const std::vector<std::string>& sets) {
+  int bad = 0;
   for (const auto& f : files) {
-    Json j = load_scenario_json(f, sets);
-    Scenario s = parse_scenario(j, f);
-    if (s.horizon_s > 0) check_horizon(s.horizon_s, f + ": horizon_s");
-    std::printf("%s: valid (scenario \"%s\", device %s, policy %s)\n", f.c_str(), s.name.c_str(), s.device.device.c_str(),
-                s.policy_json.at("name").get<std::string>().c_str());
+    try {
+      Json j = load_scenario_json(f, sets);
+      std::vector<std::string> errors = schema_errors(j);
+      for (const auto& e : errors) std::fprintf(stderr, "ptcsim: error: %s: %s\n", f.c_str(), e.c_str());
+      if (!errors.empty()) {
+        ++bad;
+        continue;
+      }
+      Scenario s = parse_scenario(j, f);
+      if (s.horizon_s > 0) check_horizon(s.horizon_s, f + ": horizon_s");
+      std::printf("%s: valid (scenario \"%s\", device %s, policy %s)\n", f.c_str(), s.name.c_str(), s.device.device.c_str(),
+                  s.policy_json.at("name").get<std::string>().c_str());
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "ptcsim: error: %s: %s\n", f.c_str(), e.what());
+      ++bad;
+    }
   }
+  return bad ? 1 : 0;
+}
+
+int cmd_schema() {
+  std::cout << scenario_schema().dump(2) << "\n";
   return 0;
+}
+
+std::string short_number(double x) {
+  std::ostringstream o;
+  o << x;
+  return o.str();
 }
 
 int cmd_list(const std::string& kind, bool json) {
@@ -219,13 +247,20 @@ int cmd_list(const std::string& kind, bool json) {
   for (auto it = j.begin(); it != j.end(); ++it) {
     std::printf("%s:\n", it.key().c_str());
     for (auto p = it.value().begin(); p != it.value().end(); ++p) {
-      std::printf("  %s", p.key().c_str());
-      if (p.value().contains("description")) std::printf(" -- %s", p.value()["description"].get<std::string>().c_str());
-      std::printf("\n");
-      for (const auto& prm : p.value()["parameters"])
-        std::printf("      %-22s %-10s default %-12s %s\n", prm["name"].get<std::string>().c_str(),
+      std::printf("  %s -- %s\n", p.key().c_str(), p.value()["description"].get<std::string>().c_str());
+      for (const auto& prm : p.value()["parameters"]) {
+        std::string rule = prm["type"].get<std::string>();
+        if (prm.contains("range"))
+          rule += " in [" + short_number(prm["range"][0].get<double>()) + "," + short_number(prm["range"][1].get<double>()) + "]";
+        if (prm.contains("choices")) {
+          rule += ":";
+          for (const auto& c : prm["choices"]) rule += " " + c.get<std::string>();
+        }
+        std::printf("      %-22s %-9s default %-12s %s (%s)\n", prm["name"].get<std::string>().c_str(),
                     prm["unit"].get<std::string>().empty() ? "-" : prm["unit"].get<std::string>().c_str(),
-                    prm["default"].dump().c_str(), prm["description"].get<std::string>().c_str());
+                    prm["default"].is_null() ? "(required)" : prm["default"].dump().c_str(),
+                    prm["description"].get<std::string>().c_str(), rule.c_str());
+      }
     }
   }
   return 0;
@@ -301,8 +336,13 @@ int run_cli(int argc, char** argv) {
   validate->add_option("files", files, "scenario JSON files")->required();
   validate->add_option("--set", sets, "overrides to check as well");
   auto* list = app.add_subcommand("list", "list plug-ins with their parameters (policies, noise, devices, traffic, mappings)");
-  list->add_option("kind", list_kind, "policies, noise, devices, traffic or mappings (default: all)");
+  list->add_option("kind", list_kind, "policies, noise, devices, traffic, mappings or sections (default: all)");
   list->add_flag("--json", json, "print JSON");
+  auto* schema = app.add_subcommand("schema", "print the JSON Schema (draft-07) of scenario files (scenarios/schema.json)");
+  std::vector<std::string> plugins;
+  for (auto* c : {run, validate, list})
+    c->add_option("--plugin", plugins, "load policies / noise processes from a shared library (repeatable)")
+        ->allow_extra_args(false);
 
   try {
     app.parse(argc, argv);
@@ -315,9 +355,11 @@ int run_cli(int argc, char** argv) {
     if (*check) return cmd_check_onnx(dirs, rtol, atol, verbose);
     if (*pcm) return cmd_device_pcm(dev);
     if (*mrr) return cmd_device_mrr(dev);
+    if (*run || *validate || *list) load_plugins(plugins);
     if (*run) return cmd_run(scenario_file, sets, seed_text, out, quiet, argc, argv);
     if (*validate) return cmd_validate(files, sets);
     if (*list) return cmd_list(list_kind, json);
+    if (*schema) return cmd_schema();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ptcsim: error: %s\n", e.what());
     return 1;

@@ -19,6 +19,7 @@
 #include "hw/accelerator.h"
 #include "hw/device/mrr_bank.h"
 #include "hw/device/pcm_pair.h"
+#include "hw/noise/static_variation.h"
 #include "hw/noise/thermal_field.h"
 #include "models/assignment.h"
 #include "models/dataset.h"
@@ -176,7 +177,8 @@ class Deployment : public sc_core::sc_module, public Actions {
     if (s.device.thermal_field) {
       m_field = std::make_unique<hw::ThermalField>(acc.cores(), wl.spec.block_size * wl.spec.block_size,
                                                    *s.device.thermal_field, hw::RandomStream(s.seed, 0x7f));
-      m_lock_k.assign(acc.cores(), s.device.thermal_field->t0_k);
+      // Rings are locked at deployment, at the temperature the cores have then.
+      for (int64_t c = 0; c < acc.cores(); ++c) m_lock_k.push_back(m_field->core_k(c, 0.0));
       hw::GlobalTemperatureParams gp;
       hw::GlobalTemperature gt(hw::CoreArray{wl.spec.rows, wl.spec.cols, wl.spec.block_size}, gp);
       for (int64_t l = 0; l < wl.spec.block_size; ++l) m_dphi_dk.push_back(gt.phase_per_kelvin(l));
@@ -220,27 +222,23 @@ class Deployment : public sc_core::sc_module, public Actions {
 
   void reprogram_all(const std::string& reason) override {
     flush();
-    int64_t writes = 0, blocks = 0;
+    int64_t writes = 0;
     for (size_t l = 0; l < m_wl.layers.size(); ++l)
-      for (size_t g = 0; g < m_wl.layers[l].gemms.size(); ++g) {
+      for (size_t g = 0; g < m_wl.layers[l].gemms.size(); ++g)
         writes += m_acc.program(static_cast<int64_t>(l), static_cast<int64_t>(g), m_acc.ideal(l, g), now_s());
-        blocks += m_wl.layers[l].gemms[g].P * m_wl.layers[l].gemms[g].Q;
+    double t_s = m_acc.take_write_time_s();
+    m_acc.occupy(t_s, 0.0);  // PCM: write pulses priced by the accelerator
+    if (m_mrr) {
+      // MRR: every ring is re-tuned against the current temperature: a full identity-probe
+      // read-back of every chunk (k vectors and one settle per chunk), then one settle.
+      charge_cycles(m_probe_cycles, m_wl.chunks, "program");
+      m_acc.occupy_cycles(0, 1);
+      m_mrr->relock(step());
+      if (m_field) {
+        update_thermal();
+        for (int64_t c = 0; c < m_acc.cores(); ++c) m_lock_k[c] = m_field->core_k(c, now_s());
       }
-    if (m_field) {  // rings re-locked at the current temperature
-      update_thermal();
-      for (int64_t c = 0; c < m_acc.cores(); ++c) m_lock_k[c] = m_field->core_k(c, now_s());
     }
-    double t_s, e_j = 0;
-    if (m_s.device.device == "pcm") {
-      // Cores write their rows in parallel, one row (k cells) per write pulse.
-      double rows = static_cast<double>(blocks * m_wl.spec.block_size) / static_cast<double>(m_acc.cores());
-      t_s = rows * m_s.energy.pcm_write_us * 1e-6;
-    } else {
-      t_s = m_s.energy.ring_settle_us * 1e-6;
-      e_j = static_cast<double>(m_wl.spec.rows * m_wl.spec.cols * m_wl.spec.block_size * m_wl.spec.block_size) *
-            m_s.energy.ring_hold_mw * 1e-3 * t_s;
-    }
-    m_acc.occupy(t_s, e_j);
     ++m_calibrations;
     log_event("program", {{"reason", reason}, {"writes", writes}, {"time_s", t_s}});
   }
@@ -320,7 +318,8 @@ class Deployment : public sc_core::sc_module, public Actions {
           writes += m_acc.program(static_cast<int64_t>(l), static_cast<int64_t>(g), W[l][g], now_s());
         }
       res.writes += writes;
-      m_acc.occupy_cycles(0, writes > 0 ? 1 : 0);  // one re-tuning settle per update
+      m_acc.occupy(m_acc.take_write_time_s(), 0.0);  // PCM cells: write pulses
+      if (device() == "mrr") m_acc.occupy_cycles(0, writes > 0 ? 1 : 0);  // rings: one re-tuning settle per update
     }
     ++m_calibrations;
     log_event("calibration", {{"reason", reason},
@@ -445,6 +444,7 @@ class Deployment : public sc_core::sc_module, public Actions {
       }
       m_extra_steps += spec.steps_per_sample * spec.batch_size;
     }
+    m_acc.occupy(m_acc.take_write_time_s(), 0.0);
     int64_t cycles = std::llround(spec.charged_inferences * static_cast<double>(m_cpi));
     charge_cycles(cycles, 0, "onchip_training", 0);
     ++m_calibrations;
@@ -794,7 +794,7 @@ class Deployment : public sc_core::sc_module, public Actions {
     std::string reason;
     if (m_s.monitor.temperature_test) {
       double rise = temperature_rise_k();
-      if (rise > m_s.monitor.t_thres_k) reason = "temperature";
+      if ((m_s.monitor.temperature_abs ? std::abs(rise) : rise) > m_s.monitor.t_thres_k) reason = "temperature";
     }
     double e = NAN;
     if (reason.empty() && m_s.monitor.probe_test) {
@@ -1138,14 +1138,15 @@ RunResult run_scenario(const Scenario& s, const RunOptions& o) {
     std::unique_ptr<hw::Technology> tech;
     if (s.device.device == "mrr") {
       hw::MrrBankConfig cfg = s.device.mrr;
-      if (s.device.static_phase_sigma_rad > 0) {
+      if (s.device.static_phase_sigma_rad > 0) {  // fabrication variation: a fixed offset per ring
+        hw::StaticVariationParams sv;
+        sv.phase_sigma_rad = s.device.static_phase_sigma_rad;
         hw::CoreArray a{wl.spec.rows, wl.spec.cols, wl.spec.block_size};
-        cfg.static_offset_rad.resize(static_cast<size_t>(a.rings()));
-        hw::RandomStream st = dev_rng.derive(0x57);
-        for (size_t i = 0; i < cfg.static_offset_rad.size(); ++i)
-          cfg.static_offset_rad[i] = static_cast<float>(s.device.static_phase_sigma_rad * st.normal(i));
+        cfg.static_offset_rad = hw::StaticVariation(sv, dev_rng.derive(0x57)).offsets(a).phase_rad;
       }
       tech = std::make_unique<hw::MrrBank>(wl, cfg, dev_rng);
+    } else if (s.device.device == "pcm_optical") {
+      tech = std::make_unique<hw::PcmOptical>(wl, s.device.pcm_optical);
     } else {
       if (s.accuracy.instances > 1)
         throw Error("accuracy.instances: Monte-Carlo instances of PCM chips (re-programmed copies) are not implemented yet; "

@@ -60,25 +60,38 @@ Params::Params(const Json& obj, std::string path, std::vector<ParamSpec> specs, 
   check_keys(m_obj, m_path, allowed);
 }
 
-const ParamSpec& Params::spec(const std::string& name) {
+std::string param_type(const ParamSpec& s) {
+  if (!s.type.empty()) return s.type;
+  switch (s.dflt.type()) {
+    case Json::value_t::boolean: return "boolean";
+    case Json::value_t::string: return "string";
+    case Json::value_t::number_integer:
+    case Json::value_t::number_unsigned: return "integer";
+    case Json::value_t::number_float: return "number";
+    case Json::value_t::array: return "number[]";
+    case Json::value_t::object: return "object";
+    default: throw Error("internal: required parameter \"" + s.name + "\" declares no type");
+  }
+}
+
+const ParamSpec& Params::spec(const std::string& name, const std::string& as) {
   for (const auto& s : m_specs)
     if (s.name == name) {
-      m_read.insert(name);
+      m_read[name] = as.empty() ? param_type(s) : as;
       return s;
     }
   throw Error("internal: parameter \"" + name + "\" read at " + m_path + " but not declared");
 }
 
-Json Params::value(const std::string& name) {
-  const ParamSpec& s = spec(name);
-  if (m_obj.contains(name)) return m_obj.at(name);
-  if (s.dflt.is_null()) throw Error(path_of(name) + ": required parameter missing (" + s.description + ")");
+Json Params::value(const ParamSpec& s) const {
+  if (m_obj.contains(s.name)) return m_obj.at(s.name);
+  if (s.dflt.is_null()) throw Error(path_of(s.name) + ": required parameter missing (" + s.description + ")");
   return s.dflt;
 }
 
 double Params::num(const std::string& name) {
-  const ParamSpec& s = spec(name);
-  Json v = value(name);
+  const ParamSpec& s = spec(name, "number");
+  Json v = value(s);
   if (!v.is_number()) throw Error(path_of(name) + ": expected a number, got " + v.dump());
   double x = v.get<double>();
   if (!std::isfinite(x) || x < s.lo || x > s.hi)
@@ -87,8 +100,8 @@ double Params::num(const std::string& name) {
 }
 
 int64_t Params::integer(const std::string& name) {
-  const ParamSpec& s = spec(name);
-  Json v = value(name);
+  const ParamSpec& s = spec(name, "integer");
+  Json v = value(s);
   if (!v.is_number_integer() && !(v.is_number_float() && std::floor(v.get<double>()) == v.get<double>() && std::abs(v.get<double>()) < 9e15))
     throw Error(path_of(name) + ": expected an integer, got " + v.dump());
   double x = v.get<double>();
@@ -98,14 +111,14 @@ int64_t Params::integer(const std::string& name) {
 }
 
 bool Params::flag(const std::string& name) {
-  Json v = value(name);
+  Json v = value(spec(name, "boolean"));
   if (!v.is_boolean()) throw Error(path_of(name) + ": expected true or false, got " + v.dump());
   return v.get<bool>();
 }
 
 std::string Params::str(const std::string& name) {
-  const ParamSpec& s = spec(name);
-  Json v = value(name);
+  const ParamSpec& s = spec(name, "string");
+  Json v = value(s);
   if (!v.is_string()) throw Error(path_of(name) + ": expected a string, got " + v.dump());
   std::string x = v.get<std::string>();
   if (!s.choices.empty() && std::find(s.choices.begin(), s.choices.end(), x) == s.choices.end()) {
@@ -117,8 +130,8 @@ std::string Params::str(const std::string& name) {
 }
 
 std::vector<double> Params::nums(const std::string& name) {
-  const ParamSpec& s = spec(name);
-  Json v = value(name);
+  const ParamSpec& s = spec(name, "number[]");
+  Json v = value(s);
   if (!v.is_array()) throw Error(path_of(name) + ": expected an array of numbers, got " + v.dump());
   std::vector<double> out;
   for (size_t i = 0; i < v.size(); ++i) {
@@ -132,7 +145,7 @@ std::vector<double> Params::nums(const std::string& name) {
   return out;
 }
 
-Json Params::raw(const std::string& name) { return value(name); }
+Json Params::raw(const std::string& name) { return value(spec(name, "")); }
 
 Json Params::resolved() const {
   Json j = Json::object();
@@ -140,6 +153,18 @@ Json Params::resolved() const {
     if (m_obj.contains(k)) j[k] = m_obj.at(k);
   for (const auto& s : m_specs) j[s.name] = m_obj.contains(s.name) ? m_obj.at(s.name) : s.dflt;
   return j;
+}
+
+namespace {
+thread_local ParamAudit* t_audit = nullptr;
+}
+
+ParamAudit::ParamAudit() : m_outer(t_audit) { t_audit = this; }
+ParamAudit::~ParamAudit() { t_audit = m_outer; }
+
+Params::~Params() {
+  if (t_audit)
+    for (const auto& n : unread()) t_audit->m_unread.push_back(path_of(n));
 }
 
 std::vector<std::string> Params::unread() const {

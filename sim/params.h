@@ -7,8 +7,14 @@
 //   in [0,1], got 2"). resolved() gives the object with every default filled in.
 // - `Registry<T>` maps names to factories; registration is one static `Registrar` object per
 //   plug-in source file (no injected members). Unknown names list the registered ones.
+// - A factory only reads its parameters and builds the object (no other side effects): the
+//   schema generator calls it once with defaults to learn each parameter's type from the
+//   accessor that reads it (num -> number, integer -> integer, ...).
 // - Params::unread() lists declared parameters that were never read (the test "every declared
-//   parameter is read" uses it); reading an undeclared parameter throws (a logic error).
+//   parameter is read" uses it, and ParamAudit collects it over a whole scenario parse); reading
+//   an undeclared parameter throws (a logic error).
+// - Out-of-tree plug-ins (sim/plugin_loader.h) include this header and register the same way;
+//   their registrars reach the executable's registries (ptcsim exports its symbols).
 #pragma once
 
 #include <functional>
@@ -27,15 +33,23 @@ using Json = nlohmann::json;
 
 struct ParamSpec {
   ParamSpec(std::string n, std::string u, Json d, std::string desc, double lo_ = -1e300, double hi_ = 1e300,
-            std::vector<std::string> ch = {})
+            std::vector<std::string> ch = {}, std::string type_ = {})
       : name(std::move(n)), unit(std::move(u)), dflt(std::move(d)), description(std::move(desc)), lo(lo_), hi(hi_),
-        choices(std::move(ch)) {}
+        choices(std::move(ch)), type(std::move(type_)) {}
   std::string name, unit;
   Json dflt;  // null = required
   std::string description;
   double lo = -1e300, hi = 1e300;     // numeric range (inclusive)
   std::vector<std::string> choices;   // for strings: allowed values (empty = any)
+  // Value type: "number", "integer", "boolean", "string", "number[]" or "object". Empty: inferred
+  // from the default (param_type); required parameters (null default) must give it.
+  std::string type;
+  bool has_range() const { return lo > -1e299 || hi < 1e299; }
 };
+
+// The declared or inferred value type of a parameter (see ParamSpec::type). Throws for a required
+// parameter without an explicit type.
+std::string param_type(const ParamSpec& s);
 
 // Closest candidate by edit distance, or "" if none is close.
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);
@@ -48,6 +62,11 @@ class Params {
  public:
   // extra_keys: keys of `obj` owned by the caller (e.g. "name"), allowed and ignored here.
   Params(const Json& obj, std::string path, std::vector<ParamSpec> specs, std::vector<std::string> extra_keys = {"name"});
+  Params(const Params&) = default;
+  Params(Params&&) = default;
+  Params& operator=(const Params&) = default;
+  Params& operator=(Params&&) = default;
+  ~Params();  // reports unread parameters to the active ParamAudit, if any
   double num(const std::string& name);
   int64_t integer(const std::string& name);
   bool flag(const std::string& name);
@@ -59,15 +78,34 @@ class Params {
   // The declared parameters with defaults applied (plus the extra keys present in the input).
   Json resolved() const;
   std::vector<std::string> unread() const;
+  // The type each read parameter was read as ("number" for num(), "integer", "boolean", "string",
+  // "number[]"; raw(): param_type). The schema generator uses it to type plug-in parameters.
+  const std::map<std::string, std::string>& read_types() const { return m_read; }
 
  private:
-  const ParamSpec& spec(const std::string& name);
-  Json value(const std::string& name);
+  const ParamSpec& spec(const std::string& name, const std::string& as);
+  Json value(const ParamSpec& s) const;
   Json m_obj;
   std::string m_path;
   std::vector<ParamSpec> m_specs;
   std::vector<std::string> m_extra;
-  std::set<std::string> m_read;
+  std::map<std::string, std::string> m_read;  // name -> type read as
+};
+
+// While alive, collects "path.name" of every declared parameter that a Params destroyed on this
+// thread never read (audits a whole parse_scenario; audits nest, the innermost collects).
+class ParamAudit {
+ public:
+  ParamAudit();
+  ~ParamAudit();
+  ParamAudit(const ParamAudit&) = delete;
+  ParamAudit& operator=(const ParamAudit&) = delete;
+  const std::vector<std::string>& unread() const { return m_unread; }
+
+ private:
+  friend class Params;
+  std::vector<std::string> m_unread;
+  ParamAudit* m_outer;
 };
 
 template <class T>
@@ -109,10 +147,29 @@ class Registry {
   std::map<std::string, Entry> m_entries;
 };
 
+// While a plug-in library is being loaded (sim/plugin_loader.h) this points at a list that
+// collects registration errors (e.g. "registered twice"): a Registrar runs inside dlopen, and an
+// exception must not unwind through dlopen's C frames. Null otherwise (errors are thrown).
+std::vector<std::string>*& deferred_registration_errors();
+
 // One static object per plug-in file registers it: `static Registrar<Policy> reg{{...}};`
 template <class T>
 struct Registrar {
-  explicit Registrar(typename Registry<T>::Entry e) { Registry<T>::get().add(std::move(e)); }
+  explicit Registrar(typename Registry<T>::Entry e) {
+    std::vector<std::string>* errors = deferred_registration_errors();
+    if (!errors) {
+      Registry<T>::get().add(std::move(e));
+      return;
+    }
+    const std::string name = e.name;
+    try {
+      Registry<T>::get().add(std::move(e));
+    } catch (const std::exception& x) {
+      errors->push_back(x.what());
+    } catch (...) {
+      errors->push_back("registration of \"" + name + "\" failed");
+    }
+  }
 };
 
 }  // namespace ptc::sim

@@ -13,14 +13,33 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Paths whose value is an object (a string there names a fragment file).
-const std::set<std::string> kObjectPaths = {"dataset", "hw", "device", "time", "traffic", "accuracy", "monitor",
-                                            "controller", "trace", "hw.cores", "hw.mapping", "hw.dac", "hw.adc",
-                                            "hw.energy", "controller.policy", "controller.salience", "accuracy.log_spaced"};
+// Paths whose value is an object (a string there names a fragment file): every declared section
+// but the root, and every single plug-in slot.
+bool is_object_path(const std::string& p) {
+  static const std::set<std::string> paths = [] {
+    std::set<std::string> v;
+    for (const auto& sec : scenario_sections())
+      if (!sec.path.empty()) v.insert(sec.path);
+    for (const auto& slot : plugin_slots())
+      if (!slot.list) v.insert(slot.path);
+    return v;
+  }();
+  return paths.count(p) != 0;
+}
+
+bool is_list_path(const std::string& p) {
+  for (const auto& slot : plugin_slots())
+    if (slot.list && slot.path == p) return true;
+  return false;
+}
 
 void resolve_fragments(Json& j, const fs::path& dir, const std::string& path, std::vector<std::string>& stack);
 
-Json load_fragment(const std::string& ref, const fs::path& dir, const std::string& path, std::vector<std::string>& stack) {
+// Reads the fragment `ref` (relative to `dir`) and calls use(content, its folder) with the file on
+// the include stack, so a fragment that includes itself, directly or not, is an error.
+template <class Use>
+void with_fragment(const std::string& ref, const fs::path& dir, const std::string& path, std::vector<std::string>& stack,
+                   Use use) {
   fs::path f = fs::path(ref).is_absolute() ? fs::path(ref) : dir / ref;
   std::string key = fs::weakly_canonical(f).string();
   if (std::find(stack.begin(), stack.end(), key) != stack.end())
@@ -29,37 +48,48 @@ Json load_fragment(const std::string& ref, const fs::path& dir, const std::strin
   Json frag = load_json_file(f.string(), "scenario fragment");
   if (frag.is_object()) frag.erase("$schema");
   stack.push_back(key);
-  resolve_fragments(frag, f.parent_path(), path, stack);
+  use(frag, f.parent_path());
   stack.pop_back();
-  return frag;
+}
+
+// A list slot (noise): entries may be objects, fragment paths, or lists (a fragment holding
+// several processes); everything is spliced into one flat list.
+void flatten_list(const Json& e, const fs::path& dir, const std::string& path, std::vector<std::string>& stack, Json& flat) {
+  if (e.is_string()) {
+    with_fragment(e.get<std::string>(), dir, path, stack,
+                  [&](const Json& frag, const fs::path& fdir) { flatten_list(frag, fdir, path, stack, flat); });
+  } else if (e.is_array()) {
+    for (const auto& x : e) flatten_list(x, dir, path, stack, flat);
+  } else {
+    Json x = e;
+    resolve_fragments(x, dir, path + "[" + std::to_string(flat.size()) + "]", stack);
+    flat.push_back(x);
+  }
 }
 
 void resolve_fragments(Json& j, const fs::path& dir, const std::string& path, std::vector<std::string>& stack) {
-  if (j.is_object()) {
-    for (auto it = j.begin(); it != j.end(); ++it) {
-      std::string p = join_path(path, it.key());
-      if (kObjectPaths.count(p) && it.value().is_string())
-        it.value() = load_fragment(it.value().get<std::string>(), dir, p, stack);
-      else if (p == "noise" && it.value().is_string())
-        it.value() = load_fragment(it.value().get<std::string>(), dir, p, stack);
-      if (p == "noise" && it.value().is_array()) {
-        Json flat = Json::array();
-        for (size_t i = 0; i < it.value().size(); ++i) {
-          Json e = it.value()[i];
-          std::string pi = p + "[" + std::to_string(i) + "]";
-          if (e.is_string()) e = load_fragment(e.get<std::string>(), dir, pi, stack);
-          if (e.is_array()) {  // a noise preset fragment may hold several processes
-            for (auto& x : e) flat.push_back(x);
-          } else {
-            flat.push_back(e);
-          }
-        }
-        it.value() = flat;
+  if (!j.is_object()) return;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    std::string p = join_path(path, it.key());
+    if (is_list_path(p)) {
+      Json flat = Json::array();
+      if (it.value().is_array()) {
+        for (size_t i = 0; i < it.value().size(); ++i)
+          flatten_list(it.value()[i], dir, p + "[" + std::to_string(i) + "]", stack, flat);
+      } else if (it.value().is_string()) {
+        flatten_list(it.value(), dir, p, stack, flat);
+      } else {
+        continue;  // not a list: the schema and the parse report it
       }
+      it.value() = flat;
+    } else if (is_object_path(p) && it.value().is_string()) {
+      with_fragment(it.value().get<std::string>(), dir, p, stack, [&](const Json& frag, const fs::path& fdir) {
+        it.value() = frag;
+        resolve_fragments(it.value(), fdir, p, stack);
+      });
+    } else {
       resolve_fragments(it.value(), dir, p, stack);
     }
-  } else if (j.is_array()) {
-    for (size_t i = 0; i < j.size(); ++i) resolve_fragments(j[i], dir, path + "[" + std::to_string(i) + "]", stack);
   }
 }
 
@@ -204,8 +234,164 @@ const Registrar<NoiseProcess> reg_static{{"static_phase_variation", "static per-
 
 }  // namespace
 
+// ------------------------------------------------------------------ declared sections and slots
+const std::vector<SectionSpec>& scenario_sections() {
+  static const std::vector<SectionSpec> v = [] {
+    const hw::EnergyParams ed;
+    const double inf = 1e300;
+    std::vector<SectionSpec> t;
+    t.push_back({"", "A ptcsim deployment scenario: a model compiled onto photonic tensor cores, noise processes, traffic and a controller policy",
+                 {{"name", "", "", "scenario name, the run directory prefix (empty: the file name without .json)"},
+                  {"seed", "", 1, "random seed (every draw is a function of it)", 0, 9007199254740991.0},
+                  {"model", "", nullptr, "ONNX model, relative to the scenario file", -inf, inf, {}, "string"},
+                  {"horizon_s", "s", 0.0, "simulated time (0: until the traffic ends)", 0, 1e15},
+                  {"threads", "", 0, "executor threads (0: $PTC_THREADS or all cores)", 0, 1024}},
+                 {"dataset", "hw", "device", "noise", "time", "traffic", "accuracy", "monitor", "controller", "trace"}});
+    t.push_back({"dataset", "test/training images",
+                 {{"name", "", "fashion-mnist", "dataset (Debian dataset-fashion-mnist)", -inf, inf, {"fashion-mnist"}},
+                  {"dir", "", models::kFashionMnistDir, "IDX folder"}},
+                 {}});
+    t.push_back({"hw", "the tensor-core array (the same object `ptcsim compile --hw` reads)",
+                 {{"clock_ghz", "GHz", 5.0, "array clock (one input vector per cycle)", 1e-6, 1000}},
+                 {"cores", "mapping", "dac", "adc", "energy"}});
+    t.push_back({"hw.cores", "R x C tensor cores of k x k weights",
+                 {{"rows", "cores", 4, "tensor-core rows R", 1, 1024},
+                  {"cols", "cores", 4, "tensor-core columns C", 1, 1024},
+                  {"block_size", "", 8, "k: each core is a k x k weight bank", 1, 1024}},
+                 {}});
+    t.push_back({"hw.mapping", "how weight blocks are placed on cores",
+                 {{"name", "", "cyclic", "cyclic (DOCTOR: block (p,q) on core (p mod R, q mod C)) or stationary (one block per core)",
+                   -inf, inf, models::mapping_names()}},
+                 {}});
+    for (const char* c : {"dac", "adc"}) {
+      bool adc = std::string(c) == "adc";
+      t.push_back({std::string("hw.") + c, adc ? "output analog-to-digital converters" : "input digital-to-analog converters",
+                   {{"bits", "bits", 8, "resolution for energy (and numerics when quantize)", 0, 24},
+                    {"quantize", "", false, "model the resolution in the numerics (DOCTOR: off, fp32 weights and inputs)"},
+                    {"bound", "", adc ? 8.0 : 1.0,
+                     adc ? "ADC full scale in normalised partial sums (k = no clipping)" : "DAC full scale (abs-max normalised inputs)", 1e-9, 1e9},
+                    {"noise_std", "", 0.0, "additive Gaussian output noise before quantisation (normalised units)", 0, 1e3}},
+                   {}});
+    }
+    t.push_back({"hw.energy", "energy and latency parameters (defaults and sources: hw/energy.h)",
+                 {{"ring_hold_mw", "mW", ed.ring_hold_mw, "static hold power per ring (LT default.yaml)", 0, 1e6},
+                  {"ring_settle_us", "us", ed.ring_settle_us, "thermo-optic re-tuning latency (CrossLight Table II)", 0, 1e9},
+                  {"pcm_write_pj", "pJ", ed.pcm_write_pj, "energy per PCM device write (Rios et al. 2015)", 0, 1e12},
+                  {"pcm_write_us", "us", ed.pcm_write_us, "time per PCM row write [assumption]", 0, 1e9},
+                  {"wall_plug_efficiency", "", ed.wall_plug_efficiency, "laser wall-plug efficiency", 1e-6, 1},
+                  {"pd_sensitivity_dbm", "dBm", ed.pd_sensitivity_dbm, "photodetector sensitivity", -100, 100},
+                  {"insertion_loss_db", "dB", ed.insertion_loss_db, "optical insertion loss", 0, 100}},
+                 {}});
+    t.push_back({"time", "how DOCTOR's noise schedule steps relate to simulated time",
+                 {{"step", "", "inference", "DOCTOR schedule step: one per served inference (DOCTOR) or per step_s of simulated time",
+                   -inf, inf, {"inference", "seconds"}},
+                  {"step_s", "s", 1e-3, "simulated seconds per step when step = seconds", 1e-12, 1e12}},
+                 {}});
+    t.push_back({"accuracy", "how accuracy is measured",
+                 {{"mode", "", "served", "served (every request's image, windowed), scheduled (evaluation batch at instants), none",
+                   -inf, inf, {"served", "scheduled", "none"}},
+                  {"times_s", "s", Json::array(), "scheduled evaluation instants", 0, 1e15},
+                  {"images", "images", 1000, "evaluation batch (first test images)", 1, 1e9},
+                  {"instances", "", 1, "Monte-Carlo instances per evaluation (mean and std reported)", 1, 10000},
+                  {"first_image", "", 0, "first test image of the evaluation batch", 0, 1e12}},
+                 {"log_spaced"}});
+    t.push_back({"accuracy.log_spaced", "log-spaced evaluation instants (aihwkit style), added to times_s",
+                 {{"start_s", "s", nullptr, "first instant", 1e-9, 1e15, {}, "number"},
+                  {"stop_s", "s", nullptr, "last instant", 1e-9, 1e15, {}, "number"},
+                  {"points", "", nullptr, "number of instants", 2, 100000, {}, "integer"}},
+                 {}});
+    t.push_back({"monitor", "DOCTOR's drift monitor (runs for policies that use it)",
+                 {{"interval_requests", "requests", 200, "check every this many served requests (0 = off)", 0, 1e15},
+                  {"interval_s", "s", 0.0, "check every this many simulated seconds (0 = off)", 0, 1e15},
+                  {"cool_down_requests", "requests", 200, "no checks for this many requests after a trigger", 0, 1e15},
+                  {"cool_down_s", "s", 0.0, "no checks for this long after a trigger", 0, 1e15},
+                  {"t_thres_k", "K", 0.01, "trigger when the hotspot-weighted temperature rise since the last calibration exceeds", 0, 1e6},
+                  {"w_thres", "", 0.05, "trigger when the probe's relative L1 weight error exceeds", 0, 1e6},
+                  {"temperature_test", "", true, "use the (free) temperature sensors"},
+                  {"temperature_mode", "", "rise", "rise: trigger on a rise only (DOCTOR); abs: on a change either way (physical fields)",
+                   -1e300, 1e300, {"rise", "abs"}},
+                  {"probe_test", "", true, "use the read-back probe (charged)"}},
+                 {}});
+    t.push_back({"controller", "the controller: its policy and the offline salience it uses", {}, {"policy", "salience"}});
+    t.push_back({"controller.salience", "offline gradient/Hessian salience (DOCTOR section 5)",
+                 {{"images", "images", 1024, "training images for the offline gradient/Hessian salience (DOCTOR: full set)", 1, 60000},
+                  {"batch", "images", 32, "batch size", 1, 4096},
+                  {"hutchinson_samples", "", 10, "Rademacher probes per batch for the Hessian diagonal", 1, 1000}},
+                 {}});
+    t.push_back({"trace", "trace.csv rows",
+                 {{"every_requests", "requests", 200, "a trace row every this many served requests (0 = off)", 0, 1e15},
+                  {"every_s", "s", 0.0, "a trace row every this many simulated seconds (0 = off)", 0, 1e15}},
+                 {}});
+    return t;
+  }();
+  return v;
+}
+
+const SectionSpec& scenario_section(const std::string& path) {
+  for (const auto& s : scenario_sections())
+    if (s.path == path) return s;
+  throw Error("internal: no scenario section \"" + path + "\"");
+}
+
+const std::vector<PluginSlot>& plugin_slots() {
+  static const std::vector<PluginSlot> v = {
+      {"device", "devices", "the weight-device technology of the tensor cores", "mrr", false},
+      {"noise", "noise", "noise and drift processes (each at most once)", "", true},
+      {"traffic", "traffic", "inference requests arriving at the accelerator", "back_to_back", false},
+      {"controller.policy", "policies", "the controller policy (none when absent)", "", false}};
+  return v;
+}
+
+const std::vector<std::string>& plugin_kinds() {
+  static const std::vector<std::string> v = {"policies", "noise", "devices", "traffic", "mappings"};
+  return v;
+}
+
+std::vector<PluginInfo> plugins(const std::string& kind) {
+  std::vector<PluginInfo> out;
+  // A registry plug-in's parameter types are the accessors its factory reads them with (called
+  // once with defaults); the declared default's JSON type is the fallback.
+  auto typed = [](const auto& entry) {
+    PluginInfo info{entry.name, entry.description, entry.params};
+    Params p(Json::object(), "", entry.params);
+    try {
+      entry.make(p);
+    } catch (const std::exception&) {  // a factory may reject its defaults; types read so far still count
+    }
+    for (auto& spec : info.params) {
+      auto it = p.read_types().find(spec.name);
+      if (spec.type.empty() && it != p.read_types().end()) spec.type = it->second;
+    }
+    return info;
+  };
+  if (kind == "policies") {
+    for (const auto& [n, e] : PolicyRegistry::get().entries()) out.push_back(typed(e));
+  } else if (kind == "noise") {
+    for (const auto& [n, e] : NoiseRegistry::get().entries()) out.push_back(typed(e));
+  } else if (kind == "devices") {
+    for (const auto& n : device_names())
+      out.push_back({n, n == "mrr" ? "microring resonator weight banks (DOCTOR)" : "PCM differential pairs (aihwkit PCMLike)",
+                     device_params(n)});
+  } else if (kind == "traffic") {
+    for (const auto& n : traffic_names()) {
+      std::string d = n == "back_to_back"    ? "a fixed number of requests, each issued when the previous completes (DOCTOR)"
+                      : n == "poisson"       ? "Poisson arrivals at a constant mean rate"
+                                             : "Poisson arrivals with a piecewise-constant daily rate profile";
+      out.push_back({n, d, traffic_params(n)});
+    }
+  } else if (kind == "mappings") {
+    for (const auto& n : models::mapping_names())
+      out.push_back({n, n == "cyclic" ? "DOCTOR: block (p,q) on core (p mod R, q mod C), chunks run one after another"
+                                      : "one block per core (all blocks resident)",
+                     {}});
+  } else {
+    throw Error("list: unknown kind \"" + kind + "\"; known: " + list_of(plugin_kinds()) + ", sections");
+  }
+  return out;
+}
+
 const std::vector<std::string>& device_names() {
-  static const std::vector<std::string> v = {"mrr", "pcm"};
+  static const std::vector<std::string> v = {"mrr", "pcm", "pcm_optical"};
   return v;
 }
 const std::vector<std::string>& traffic_names() {
@@ -228,12 +414,22 @@ const std::vector<ParamSpec>& device_params(const std::string& device) {
       {"prog_scale", "", 1.0, "programming-noise scale", 0, 100},
       {"read_scale", "", 1.0, "read-noise scale", 0, 100},
       {"drift_scale", "", 1.0, "drift-exponent scale", 0, 100}};
+  static const hw::PcmLevelSpec lv;
+  static const std::vector<ParamSpec> optical = {
+      {"levels", "", lv.levels, "transmission levels L (ELight: 16, 4 bits)", 2, 4096},
+      {"beta", "", lv.beta, "level ratio T_j = beta^j (ELight: 0.872)", 1e-6, 0.999999},
+      {"t_up_s", "s", lv.t_up_s, "time per Low->High level step (ELight: 0.5 us)", 0, 1},
+      {"t_down_s", "s", lv.t_down_s, "time per High->Low level step (ELight: 20 us)", 0, 1},
+      {"e_up_j", "J", lv.e_up_j, "energy per Low->High step (0.595 dB x 1 nJ/dB) [assumption]", 0, 1},
+      {"e_down_j", "J", lv.e_down_j, "energy per High->Low step (ELight ratio 40/9) [assumption]", 0, 1},
+      {"nu_opt", "", 0.0, "transmission drift exponent (not characterised in the sources) [assumption]", 0, 1},
+      {"t0_s", "s", 20.0, "drift reference time after programming", 1e-9, 1e9}};
   if (device == "mrr") return mrr;
   if (device == "pcm") return pcm;
-  throw Error("unknown device \"" + device + "\"; registered: mrr, pcm");
+  if (device == "pcm_optical") return optical;
+  throw Error("unknown device \"" + device + "\"; registered: " + list_of(device_names()));
 }
 
-namespace {
 const std::vector<ParamSpec>& traffic_params(const std::string& name) {
   static const std::vector<ParamSpec> b2b = {
       {"requests", "requests", 10000, "requests, each issued when the previous completes (DOCTOR: request i = test image i)", 1, 1e12},
@@ -255,14 +451,14 @@ const std::vector<ParamSpec>& traffic_params(const std::string& name) {
               "; registered: " + list_of(traffic_names()));
 }
 
+namespace {
+
 const std::string& name_of(const Json& j, const std::string& path) {
   if (!j.is_object()) throw Error(path + ": expected an object, got " + std::string(j.type_name()));
   if (!j.contains("name")) throw Error(path + ".name: required");
   if (!j.at("name").is_string()) throw Error(path + ".name: expected a string, got " + j.at("name").dump());
   return j.at("name").get_ref<const std::string&>();
 }
-
-Json section(const Json& root, const std::string& key) { return root.contains(key) ? root.at(key) : Json::object(); }
 
 }  // namespace
 
@@ -324,21 +520,39 @@ void apply_set(Json& j, const std::string& assignment) {
   }
 }
 
+namespace {
+
+// The object at a dotted section path of the (fragment-resolved) scenario; {} when absent.
+Json section_at(const Json& root, const std::string& path) {
+  const Json* cur = &root;
+  size_t pos = 0;
+  while (!path.empty()) {
+    size_t dot = path.find('.', pos);
+    std::string key = path.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
+    if (!cur->is_object() || !cur->contains(key)) return Json::object();
+    cur = &cur->at(key);
+    if (dot == std::string::npos) break;
+    pos = dot + 1;
+  }
+  return *cur;
+}
+
+// Params over one declared section: its parameters, and its child sections as extra keys.
+Params read_section(const Json& root, const std::string& path) {
+  const SectionSpec& sec = scenario_section(path);
+  return Params(path.empty() ? root : section_at(root, path), path, sec.params, sec.children);
+}
+
+}  // namespace
+
 Scenario parse_scenario(const Json& j, const std::string& file) {
   Scenario s;
   s.file = file;
-  check_keys(j, "", {"name", "description", "seed", "model", "dataset", "hw", "device", "noise", "time", "traffic",
-                     "horizon_s", "accuracy", "monitor", "controller", "trace", "threads"});
   Json R = Json::object();
   const fs::path dir = fs::path(file).parent_path();
-  Params top(j, "", {{"name", "", fs::path(file).stem().string(), "scenario name (run directory prefix)"},
-                     {"seed", "", 1, "random seed (every draw is a function of it)", 0, 9007199254740991.0},
-                     {"model", "", nullptr, "ONNX model, relative to the scenario file"},
-                     {"horizon_s", "s", 0.0, "simulated time (0: until the traffic ends)", 0, 1e15},
-                     {"threads", "", 0, "executor threads (0: $PTC_THREADS or all cores)", 0, 1024}},
-             {"description", "dataset", "hw", "device", "noise", "time", "traffic", "accuracy", "monitor", "controller",
-              "trace"});
+  Params top = read_section(j, "");
   s.name = top.str("name");
+  if (s.name.empty()) s.name = fs::path(file).stem().string();
   s.seed = static_cast<uint64_t>(top.integer("seed"));
   std::string model = top.str("model");
   s.model_path = fs::path(model).is_absolute() ? model : (dir / model).lexically_normal().string();
@@ -346,42 +560,27 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   s.horizon_s = top.num("horizon_s");
   s.threads = static_cast<int>(top.integer("threads"));
   R = top.resolved();
+  R["name"] = s.name;
   if (j.contains("description")) R["description"] = j.at("description");
 
-  Params ds(section(j, "dataset"), "dataset",
-            {{"name", "", "fashion-mnist", "dataset (Debian dataset-fashion-mnist)", -1e300, 1e300, {"fashion-mnist"}},
-             {"dir", "", models::kFashionMnistDir, "IDX folder"}},
-            {});
+  Params ds = read_section(j, "dataset");
   ds.str("name");
   s.dataset_dir = ds.str("dir");
   R["dataset"] = ds.resolved();
 
   // ---- hardware
-  Json hwj = section(j, "hw");
-  check_keys(hwj, "hw", {"cores", "mapping", "clock_ghz", "dac", "adc", "energy"});
-  Params cores(section(hwj, "cores"), "hw.cores",
-               {{"rows", "cores", 4, "tensor-core rows R", 1, 1024},
-                {"cols", "cores", 4, "tensor-core columns C", 1, 1024},
-                {"block_size", "", 8, "k: each core is a k x k weight bank", 1, 1024}},
-               {});
+  Params hwp = read_section(j, "hw");
+  Params cores = read_section(j, "hw.cores");
   s.tiling.rows = cores.integer("rows");
   s.tiling.cols = cores.integer("cols");
   s.tiling.block_size = cores.integer("block_size");
-  Params mapping(section(hwj, "mapping"), "hw.mapping",
-                 {{"name", "", "cyclic", "cyclic (DOCTOR) or stationary", -1e300, 1e300, models::mapping_names()}}, {});
+  Params mapping = read_section(j, "hw.mapping");
   s.tiling.mapping = mapping.str("name");
-  Params clock(Json{{"clock_ghz", hwj.contains("clock_ghz") ? hwj.at("clock_ghz") : Json(5.0)}}, "hw",
-               {{"clock_ghz", "GHz", 5.0, "array clock (one input vector per cycle)", 1e-6, 1000}}, {});
-  s.energy.clock_ghz = clock.num("clock_ghz");
+  s.energy.clock_ghz = hwp.num("clock_ghz");
   Json conv_r = Json::object();
   for (const char* c : {"dac", "adc"}) {
     bool adc = std::string(c) == "adc";
-    Params cp(section(hwj, c), std::string("hw.") + c,
-              {{"bits", "bits", 8, "resolution for energy (and numerics when quantize)", 0, 24},
-               {"quantize", "", false, "model the resolution in the numerics (DOCTOR: off, fp32 weights and inputs)"},
-               {"bound", "", adc ? 8.0 : 1.0, adc ? "ADC full scale in normalised partial sums (k = no clipping)" : "DAC full scale (abs-max normalised inputs)", 1e-9, 1e9},
-               {"noise_std", "", 0.0, "additive Gaussian output noise before quantisation (normalised units)", 0, 1e3}},
-              {});
+    Params cp = read_section(j, std::string("hw.") + c);
     int bits = static_cast<int>(cp.integer("bits"));
     bool q = cp.flag("quantize");
     hw::ConverterSpec& spec = adc ? s.io.adc : s.io.dac;
@@ -391,16 +590,7 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
     (adc ? s.energy.adc_bits : s.energy.dac_bits) = bits;
     conv_r[c] = cp.resolved();
   }
-  hw::EnergyParams ed;
-  Params en(section(hwj, "energy"), "hw.energy",
-            {{"ring_hold_mw", "mW", ed.ring_hold_mw, "static hold power per ring (LT default.yaml)", 0, 1e6},
-             {"ring_settle_us", "us", ed.ring_settle_us, "thermo-optic re-tuning latency (CrossLight Table II)", 0, 1e9},
-             {"pcm_write_pj", "pJ", ed.pcm_write_pj, "energy per PCM device write (Rios et al. 2015)", 0, 1e12},
-             {"pcm_write_us", "us", ed.pcm_write_us, "time per PCM row write [assumption]", 0, 1e9},
-             {"wall_plug_efficiency", "", ed.wall_plug_efficiency, "laser wall-plug efficiency", 1e-6, 1},
-             {"pd_sensitivity_dbm", "dBm", ed.pd_sensitivity_dbm, "photodetector sensitivity", -100, 100},
-             {"insertion_loss_db", "dB", ed.insertion_loss_db, "optical insertion loss", 0, 100}},
-            {});
+  Params en = read_section(j, "hw.energy");
   s.energy.ring_hold_mw = en.num("ring_hold_mw");
   s.energy.ring_settle_us = en.num("ring_settle_us");
   s.energy.pcm_write_pj = en.num("pcm_write_pj");
@@ -412,8 +602,8 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
              {"dac", conv_r["dac"]}, {"adc", conv_r["adc"]}, {"energy", en.resolved()}};
 
   // ---- device
-  Json devj = section(j, "device");
-  if (!devj.contains("name")) devj["name"] = "mrr";
+  Json devj = section_at(j, "device");
+  if (devj.is_object() && !devj.contains("name")) devj["name"] = "mrr";
   std::string dev = name_of(devj, "device");
   if (std::find(device_names().begin(), device_names().end(), dev) == device_names().end()) {
     std::string hint = did_you_mean(dev, device_names());
@@ -422,10 +612,20 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   }
   Params dp(devj, "device", device_params(dev));
   s.device.device = dev;
-  s.energy.device = dev;
+  s.energy.device = dev == "mrr" ? "mrr" : "pcm";  // energy table: thermo-optic rings or non-volatile cells
   if (dev == "mrr") {
     s.device.mrr.ring.a = dp.num("a");
     s.device.mrr.ring.r = dp.num("r");
+  } else if (dev == "pcm_optical") {
+    auto& o = s.device.pcm_optical;
+    o.levels.levels = static_cast<int>(dp.integer("levels"));
+    o.levels.beta = dp.num("beta");
+    o.levels.t_up_s = dp.num("t_up_s");
+    o.levels.t_down_s = dp.num("t_down_s");
+    o.levels.e_up_j = dp.num("e_up_j");
+    o.levels.e_down_j = dp.num("e_down_j");
+    o.nu_opt = dp.num("nu_opt");
+    o.t0_s = dp.num("t0_s");
   } else {
     auto& d = s.device.pcm.device;
     d.g_max_us = dp.num("g_max_us");
@@ -460,18 +660,14 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   }
 
   // ---- time
-  Params tp(section(j, "time"), "time",
-            {{"step", "", "inference", "DOCTOR schedule step: one per served inference (DOCTOR) or per step_s of simulated time",
-              -1e300, 1e300, {"inference", "seconds"}},
-             {"step_s", "s", 1e-3, "simulated seconds per step when step = seconds", 1e-12, 1e12}},
-            {});
+  Params tp = read_section(j, "time");
   s.step_mode = tp.str("step");
   s.step_s = tp.num("step_s");
   R["time"] = tp.resolved();
 
   // ---- traffic
-  Json trj = section(j, "traffic");
-  if (!trj.contains("name")) trj["name"] = "back_to_back";
+  Json trj = section_at(j, "traffic");
+  if (trj.is_object() && !trj.contains("name")) trj["name"] = "back_to_back";
   s.traffic.name = name_of(trj, "traffic");
   Params trp(trj, "traffic", traffic_params(s.traffic.name));
   if (s.traffic.name == "back_to_back") s.traffic.requests = trp.integer("requests");
@@ -488,25 +684,11 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   R["traffic"] = trp.resolved();
 
   // ---- accuracy
-  Json accj = section(j, "accuracy");
-  Params ap(accj, "accuracy",
-           {{"mode", "", "served", "served (every request's image, windowed), scheduled (evaluation batch at instants), none",
-             -1e300, 1e300, {"served", "scheduled", "none"}},
-            {"times_s", "s", Json::array(), "scheduled evaluation instants", 0, 1e15},
-            {"log_spaced", "", Json::object(), "{start_s, stop_s, points}: log-spaced instants (aihwkit style), added to times_s"},
-            {"images", "images", 1000, "evaluation batch (first test images)", 1, 1e9},
-            {"instances", "", 1, "Monte-Carlo instances per evaluation (mean and std reported)", 1, 10000},
-            {"first_image", "", 0, "first test image of the evaluation batch", 0, 1e12}},
-           {});
+  Params ap = read_section(j, "accuracy");
   s.accuracy.mode = ap.str("mode");
   s.accuracy.times_s = ap.nums("times_s");
-  Json ls = ap.raw("log_spaced");
-  if (!ls.is_object()) throw Error("accuracy.log_spaced: expected an object {start_s, stop_s, points}");
-  if (!ls.empty()) {
-    Params lp(ls, "accuracy.log_spaced",
-              {{"start_s", "s", nullptr, "first instant", 1e-9, 1e15}, {"stop_s", "s", nullptr, "last instant", 1e-9, 1e15},
-               {"points", "", nullptr, "number of instants", 2, 100000}},
-              {});
+  if (section_at(j, "accuracy").contains("log_spaced")) {
+    Params lp = read_section(j, "accuracy.log_spaced");
     double a = lp.num("start_s"), b = lp.num("stop_s");
     int64_t n = lp.integer("points");
     if (!(b > a)) throw Error("accuracy.log_spaced.stop_s: must be > start_s");
@@ -524,16 +706,7 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   R["accuracy"].erase("log_spaced");
 
   // ---- monitor
-  Params mp(section(j, "monitor"), "monitor",
-            {{"interval_requests", "requests", 200, "check every this many served requests (0 = off)", 0, 1e15},
-             {"interval_s", "s", 0.0, "check every this many simulated seconds (0 = off)", 0, 1e15},
-             {"cool_down_requests", "requests", 200, "no checks for this many requests after a trigger", 0, 1e15},
-             {"cool_down_s", "s", 0.0, "no checks for this long after a trigger", 0, 1e15},
-             {"t_thres_k", "K", 0.01, "trigger when the hotspot-weighted temperature rise since the last calibration exceeds", 0, 1e6},
-             {"w_thres", "", 0.05, "trigger when the probe's relative L1 weight error exceeds", 0, 1e6},
-             {"temperature_test", "", true, "use the (free) temperature sensors"},
-             {"probe_test", "", true, "use the read-back probe (charged)"}},
-            {});
+  Params mp = read_section(j, "monitor");
   s.monitor.interval_requests = mp.integer("interval_requests");
   s.monitor.interval_s = mp.num("interval_s");
   s.monitor.cool_down_requests = mp.integer("cool_down_requests");
@@ -541,33 +714,27 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   s.monitor.t_thres_k = mp.num("t_thres_k");
   s.monitor.w_thres = mp.num("w_thres");
   s.monitor.temperature_test = mp.flag("temperature_test");
+  s.monitor.temperature_abs = mp.str("temperature_mode") == "abs";
   s.monitor.probe_test = mp.flag("probe_test");
   R["monitor"] = mp.resolved();
 
   // ---- controller
-  Json cj = section(j, "controller");
-  check_keys(cj, "controller", {"policy", "salience"});
+  Params cp = read_section(j, "controller");
+  Json cj = section_at(j, "controller");
   Json pj = cj.contains("policy") ? cj.at("policy") : Json{{"name", "none"}};
   const std::string& pname = name_of(pj, "controller.policy");
   const auto& pe = PolicyRegistry::get().find(pname, "controller.policy.name", "policy");
   Params pp(pj, "controller.policy", pe.params);
   pe.make(pp);  // validates the parameters now
   s.policy_json = pp.resolved();
-  Params sp(section(cj, "salience"), "controller.salience",
-            {{"images", "images", 1024, "training images for the offline gradient/Hessian salience (DOCTOR: full set)", 1, 60000},
-             {"batch", "images", 32, "batch size", 1, 4096},
-             {"hutchinson_samples", "", 10, "Rademacher probes per batch for the Hessian diagonal", 1, 1000}},
-            {});
+  Params sp = read_section(j, "controller.salience");
   s.salience.images = sp.integer("images");
   s.salience.batch = sp.integer("batch");
   s.salience.hutchinson_samples = sp.integer("hutchinson_samples");
   R["controller"] = {{"policy", s.policy_json}, {"salience", sp.resolved()}};
 
   // ---- trace
-  Params trc(section(j, "trace"), "trace",
-             {{"every_requests", "requests", 200, "a trace row every this many served requests (0 = off)", 0, 1e15},
-              {"every_s", "s", 0.0, "a trace row every this many simulated seconds (0 = off)", 0, 1e15}},
-             {});
+  Params trc = read_section(j, "trace");
   s.trace_every_requests = trc.integer("every_requests");
   s.trace_every_s = trc.num("every_s");
   R["trace"] = trc.resolved();
@@ -584,23 +751,24 @@ std::unique_ptr<Policy> make_policy(const Scenario& s) {
 Json list_plugins(const std::string& kind) {
   auto specs = [](const std::vector<ParamSpec>& v) {
     Json a = Json::array();
-    for (const auto& p : v) a.push_back({{"name", p.name}, {"unit", p.unit}, {"default", p.dflt}, {"description", p.description}});
+    for (const auto& p : v) {
+      Json q = {{"name", p.name}, {"unit", p.unit}, {"type", param_type(p)}, {"default", p.dflt}, {"description", p.description}};
+      if (p.has_range()) q["range"] = {p.lo, p.hi};
+      if (!p.choices.empty()) q["choices"] = p.choices;
+      a.push_back(q);
+    }
     return a;
   };
   Json out = Json::object();
-  if (kind.empty() || kind == "policies")
-    for (const auto& [n, e] : PolicyRegistry::get().entries())
-      out["policies"][n] = {{"description", e.description}, {"parameters", specs(e.params)}};
-  if (kind.empty() || kind == "noise")
-    for (const auto& [n, e] : NoiseRegistry::get().entries())
-      out["noise"][n] = {{"description", e.description}, {"parameters", specs(e.params)}};
-  if (kind.empty() || kind == "devices")
-    for (const auto& n : device_names()) out["devices"][n] = {{"parameters", specs(device_params(n))}};
-  if (kind.empty() || kind == "traffic")
-    for (const auto& n : traffic_names()) out["traffic"][n] = {{"parameters", specs(traffic_params(n))}};
-  if (kind.empty() || kind == "mappings")
-    for (const auto& n : models::mapping_names()) out["mappings"][n] = {{"parameters", Json::array()}};
-  if (out.empty()) throw Error("list: unknown kind \"" + kind + "\"; known: policies, noise, devices, traffic, mappings");
+  for (const auto& k : plugin_kinds())
+    if (kind.empty() || kind == k) {
+      out[k] = Json::object();
+      for (const auto& p : plugins(k)) out[k][p.name] = {{"description", p.description}, {"parameters", specs(p.params)}};
+    }
+  if (kind.empty() || kind == "sections")
+    for (const auto& sec : scenario_sections())
+      out["sections"][sec.path.empty() ? "(root)" : sec.path] = {{"description", sec.description}, {"parameters", specs(sec.params)}};
+  if (out.empty()) throw Error("list: unknown kind \"" + kind + "\"; known: " + list_of(plugin_kinds()) + ", sections");
   return out;
 }
 

@@ -8,6 +8,9 @@
 //   unknown plug-in names list the registered ones.
 // - resolved (Scenario::resolved) holds every parameter with defaults filled in; it is what
 //   config.resolved.json contains and what the run directory hash covers.
+// - Every parameter is declared as data: scenario_sections() (fixed sections), plugin_slots() +
+//   plugins() (named plug-ins: policies, noise, devices, traffic). parse_scenario reads exactly
+//   these declarations; scenario_schema() and `ptcsim list` are generated from them.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +20,7 @@
 #include <vector>
 
 #include "hw/device/mrr_bank.h"
+#include "hw/device/pcm_optical.h"
 #include "hw/device/pcm_pair.h"
 #include "hw/energy.h"
 #include "hw/hardware_gemm.h"
@@ -32,6 +36,7 @@ struct DeviceSetup {
   std::string device;  // "mrr" or "pcm"
   hw::MrrBankConfig mrr;
   hw::PcmPairConfig pcm;
+  hw::PcmOpticalConfig pcm_optical;
   std::optional<hw::ThermalFieldParams> thermal_field;
   double static_phase_sigma_rad = 0;  // per-ring fabrication phase offset (MRR)
 };
@@ -68,6 +73,7 @@ struct MonitorSpec {
   double cool_down_s = 0;
   double t_thres_k = 0.01, w_thres = 0.05;
   bool temperature_test = true, probe_test = true;
+  bool temperature_abs = false;  // trigger on |change| instead of a rise
 };
 
 struct SalienceSpec {
@@ -104,11 +110,53 @@ Scenario parse_scenario(const Json& j, const std::string& file);
 // The policy selected by the scenario (validated parameters).
 std::unique_ptr<Policy> make_policy(const Scenario& s);
 
-// `ptcsim list` data: every plug-in with its parameters.
+// One object of parameters at a JSON path of the scenario ("" = the file's root; "hw.cores").
+struct SectionSpec {
+  std::string path, description;
+  std::vector<ParamSpec> params;
+  std::vector<std::string> children;  // keys holding sub-sections or plug-in slots, not parameters
+};
+// Where a scenario selects plug-ins by "name".
+struct PluginSlot {
+  std::string path;          // "device", "noise", "traffic", "controller.policy"
+  std::string kind;          // plugins() kind: "devices", "noise", "traffic", "policies"
+  std::string description;
+  std::string default_name;  // taken when "name" is absent ("" = "name" required)
+  bool list = false;         // an array of plug-ins (noise), each name at most once
+};
+// One plug-in with its parameters; every ParamSpec::type is filled in (registry plug-ins: the
+// accessor their factory reads the parameter with, found by calling it once with defaults).
+struct PluginInfo {
+  std::string name, description;
+  std::vector<ParamSpec> params;
+};
+
+// Fixed sections in declaration order (parents before children).
+const std::vector<SectionSpec>& scenario_sections();
+// The section at `path`; throws for undeclared paths.
+const SectionSpec& scenario_section(const std::string& path);
+const std::vector<PluginSlot>& plugin_slots();
+// "policies", "noise", "devices", "traffic", "mappings".
+const std::vector<std::string>& plugin_kinds();
+// Every plug-in of a kind, sorted by name. Throws for unknown kinds (listing the known ones).
+std::vector<PluginInfo> plugins(const std::string& kind);
+
+// `ptcsim list` data: {kind: {name: {description, parameters: [{name, unit, type, default,
+// description, range?, choices?}]}}} for one kind (or "sections"), or all when kind is "".
 Json list_plugins(const std::string& kind);
-// Parameter specs of the built-in sections (for the schema and `list`).
+// Parameter specs of the built-in devices and traffic generators.
 const std::vector<ParamSpec>& device_params(const std::string& device);
+const std::vector<ParamSpec>& traffic_params(const std::string& traffic);
 const std::vector<std::string>& device_names();
 const std::vector<std::string>& traffic_names();
+
+// The draft-07 JSON Schema of a scenario file, generated from the declarations above (what
+// `ptcsim schema` prints and scenarios/schema.json holds). Types, units (in descriptions),
+// ranges (minimum/maximum), choices (enum), defaults; unknown keys rejected; a string wherever an
+// object is expected (a fragment path); "$schema", "description" and "//..." keys allowed.
+nlohmann::ordered_json scenario_schema();
+// Checks a fragment-resolved scenario against scenario_schema() (valijson). One message per
+// problem, "json.path: rule" (unknown keys and names with a did-you-mean); empty when valid.
+std::vector<std::string> schema_errors(const Json& scenario);
 
 }  // namespace ptc::sim

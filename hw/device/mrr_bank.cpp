@@ -107,6 +107,7 @@ int64_t MrrBank::program(int64_t layer, int64_t group, const std::vector<float>&
   auto& lat = m_latent.at(layer).at(group);
   if (blocks.size() != lat.size()) throw Error("MRR program: layer " + std::to_string(layer) + " expects " +
                                                std::to_string(lat.size()) + " weights, got " + std::to_string(blocks.size()));
+  if (blocks == lat) return 0;  // same latent weights: the encoded phases are unchanged
   std::vector<float> old = m_phase[layer][group];
   lat = blocks;
   encode(layer, group);
@@ -144,6 +145,12 @@ std::vector<int> MrrBank::tile_rows(int64_t layer, int64_t group, int64_t chunk)
   return rows;
 }
 
+void MrrBank::relock(int64_t step) {
+  if (!m_gtd) return;
+  m_gtd_ref.assign(static_cast<size_t>(m_array.rings()), 0.0f);
+  m_gtd->add_shift(static_cast<double>(step), m_gtd_ref.data());
+}
+
 void MrrBank::set_extra_offset(const std::vector<float>& offset_rad) {
   if (!offset_rad.empty() && static_cast<int64_t>(offset_rad.size()) != m_array.rings())
     throw Error("MRR extra offset: expected " + std::to_string(m_array.rings()) + " rings");
@@ -164,7 +171,10 @@ void MrrBank::set_times(uint64_t draw_base, const std::vector<NoiseTime>& times)
       if (m_pv) m_std.push_back(m_pv->std_map(t.step));
       std::vector<float> off(m_array.rings(), 0.0f);
       if (!m_cfg.static_offset_rad.empty()) off = m_cfg.static_offset_rad;
-      if (m_gtd) m_gtd->add_shift(static_cast<double>(t.step), off.data());
+      if (m_gtd) {
+        m_gtd->add_shift(static_cast<double>(t.step), off.data());
+        for (size_t i = 0; i < m_gtd_ref.size(); ++i) off[i] -= m_gtd_ref[i];
+      }
       m_offset.push_back(std::move(off));
     }
     m_steps.push_back(t.step);

@@ -43,6 +43,10 @@ class MrrBank : public Technology {
   void set_step(int64_t step) { set_times(0, {NoiseTime{step, 0.0}}); }
   int64_t step() const { return m_steps.empty() ? 0 : m_steps.front(); }
   void set_times(uint64_t draw_base, const std::vector<NoiseTime>& times) override;
+  // Re-locks the rings at DOCTOR step `step`: the thermo-optic shift of the global-temperature
+  // process is measured from T(step) instead of T0 from then on (a full re-tuning against the
+  // current temperature; phase variation and crosstalk are not affected).
+  void relock(int64_t step);
   // Extra per-ring phase offset (rad) at the current instant, e.g. from a physical thermal field;
   // applied to every draw until changed. Empty clears it.
   void set_extra_offset(const std::vector<float>& offset_rad);
@@ -89,6 +93,7 @@ class MrrBank : public Technology {
   std::vector<std::vector<float>> m_std;     // PV std map per distinct step [R, C, k, k] (empty: no PV)
   std::vector<std::vector<float>> m_offset;  // deterministic phase offset per distinct step
   std::vector<float> m_extra;
+  std::vector<float> m_gtd_ref;  // GTD shift at the last relock (empty: none, i.e. locked at T0)
   std::vector<std::vector<std::vector<float>>> m_xphase;  // [layer][group]: M phi_encoded, [P, Q, k, k]
   std::vector<std::vector<float>> m_xoffset;               // per distinct step: M (offset + extra), [R, C, k, k]
   std::vector<float> m_mt;                                 // M transposed, k^2 x k^2 (empty: no crosstalk)

@@ -43,6 +43,11 @@ class Technology : public BlockRealizer {
   virtual std::vector<int> tile_rows(int64_t layer, int64_t group, int64_t chunk) const;
   // Total device writes since construction.
   virtual int64_t writes() const = 0;
+  // Cumulative write time (s, one cell after another within the technology's own schedule) and
+  // energy (J) when the technology models them itself (ELight's asymmetric level steps); 0 when
+  // the accelerator's energy table prices writes instead.
+  virtual double write_time_s() const { return 0; }
+  virtual double write_energy_j() const { return 0; }
 };
 
 }  // namespace ptc::hw

@@ -70,6 +70,28 @@ else bad "device commands ($(cat "$tmp/err"))"; fi
 "$ptcsim" device pcm --g-target-rel 2 >"$tmp/out" 2>&1; rc=$?
 [ "$rc" -ne 0 ] && grep -q "g-target-rel" "$tmp/out" && ok "device pcm rejects g_target_rel > 1" || bad "device pcm range check (exit $rc)"
 
+# scenarios: validate (schema + semantics), list, schema
+good="$src/scenarios/doctor/pv_high_cosine_doctor.json"
+if "$ptcsim" validate "$good" >"$tmp/out" 2>"$tmp/err" && grep -q "valid" "$tmp/out" && [ ! -s "$tmp/err" ]; then ok "validate a shipped scenario"
+else bad "validate a shipped scenario ($(cat "$tmp/err"))"; fi
+echo "{\"model\": \"$lenet\", \"hw\": {\"cores\": {\"rows\": 0}}}" >"$tmp/bad_scenario.json"
+expect_error "validate names the path and the range" "bad_scenario.json: hw.cores.rows: expected integer in \[1,1024\], got 0" \
+  "$ptcsim" validate "$tmp/bad_scenario.json"
+echo "{\"model\": \"$lenet\", \"controller\": {\"policy\": {\"name\": \"doctr\"}}}" >"$tmp/typo_scenario.json"
+expect_error "validate suggests a policy name" 'controller.policy.name: "doctr" is not one of .*did you mean "doctor"' \
+  "$ptcsim" validate "$tmp/typo_scenario.json"
+expect_error "validate --set is checked too" "monitor.w_thres: expected number" "$ptcsim" validate "$good" --set monitor.w_thres=-1
+if "$ptcsim" list policies >"$tmp/out" 2>"$tmp/err"; then
+  missing=""
+  for p in doctor global_drift_compensation none onchip_training periodic_full threshold_full; do
+    grep -q "^  $p -- " "$tmp/out" || missing="$missing $p"
+  done
+  [ -z "$missing" ] && grep -q "sparsity" "$tmp/out" && ok "list policies shows the 6 built-ins with parameters" || bad "list policies: missing$missing"
+else bad "list policies ($(cat "$tmp/err"))"; fi
+expect_error "list of an unknown kind" "unknown kind" "$ptcsim" list polices
+"$ptcsim" schema >"$tmp/schema.json" 2>"$tmp/err" && cmp -s "$tmp/schema.json" "$src/scenarios/schema.json" &&
+  ok "scenarios/schema.json equals ptcsim schema" || bad "scenarios/schema.json is stale: run ptcsim schema > scenarios/schema.json"
+
 "$ptcsim" >/dev/null 2>&1; rc=$?
 [ "$rc" -ne 0 ] && ok "no subcommand is an error" || bad "no subcommand exits 0"
 

@@ -1,14 +1,16 @@
 // `periodic_full` and `threshold_full`: full recalibration every T, or when the monitor triggers.
-// "Full" = every chunk of every layer: on MRR cores DOCTOR's read-back regression over all chunks
-// (beta = 1), on PCM a fresh programming of the deployed weights (which restarts drift).
+// "Full" = every chunk of every layer. action "reprogram" (the default): program the deployed
+// weights again -- PCM cells are re-written (drift restarts), MRR rings are re-tuned against the
+// current temperature after a full read-back. action "calibrate": DOCTOR's read-back regression
+// over all chunks (beta = 1), which also corrects static errors (crosstalk, clipping).
 #include "sim/policy/policy.h"
 
 namespace ptc::sim {
 namespace {
 
 std::vector<ParamSpec> common_params() {
-  return {{"action", "", "auto", "auto (MRR: calibrate, PCM: reprogram), calibrate or reprogram", -1e300, 1e300,
-           {"auto", "calibrate", "reprogram"}},
+  return {{"action", "", "reprogram", "reprogram (re-write / re-tune every device) or calibrate (read-back regression over all chunks)",
+           -1e300, 1e300, {"reprogram", "calibrate"}},
           {"steps", "steps", 20, "regression steps of a full calibration", 1, 100000},
           {"lr", "", 2e-3, "Adam learning rate of the regression", 0, 1},
           {"stop_threshold", "", 0.0015, "stop when the MAE falls below", 0, 1e9}};
@@ -26,8 +28,7 @@ struct FullAction {
     spec.stop_threshold = p.num("stop_threshold");
   }
   void run(Actions& a, const std::string& reason) const {
-    std::string act = action == "auto" ? (a.device() == "pcm" ? "reprogram" : "calibrate") : action;
-    if (act == "reprogram") a.reprogram_all(reason);
+    if (action == "reprogram") a.reprogram_all(reason);
     else a.calibrate(spec, reason);
     a.record_temperature();
   }

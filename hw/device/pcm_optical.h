@@ -1,0 +1,60 @@
+// ELight's block-streamed optical PCM technology (swim_elight_rns.md section B): every weight is
+// stored as a signed transmission level of a differential pair of photonic PCM cells on the
+// geometric ladder T_j = beta^j, quantised logarithmically after ELight's tanh normalisation
+// (hw/physics/pcm_levels.h); re-programming costs one write per level step, with asymmetric time
+// and energy per direction, and every cell counts its steps.
+// Effective weight of a block: w = atanh(w^ * max|tanh(W)|) with w^ the dequantised level
+// (the exact inverse of ELight's normalisation when the level is exact; a deployed network not
+// trained with ELight's quantiser keeps its scale). Drift: the transmission of both cells of a
+// pair decays as ((t + t0)/t0)^-nu_opt from the block's programming instant, which scales w^;
+// nu_opt = 0 by default, since optical-transmission drift of photonic PCM is not characterised
+// in the sources used (hw_params.md 2.5) [assumption].
+#pragma once
+
+#include <vector>
+
+#include "hw/device/technology.h"
+#include "hw/physics/pcm_levels.h"
+#include "models/compiler.h"
+
+namespace ptc::hw {
+
+struct PcmOpticalConfig {
+  PcmLevelSpec levels;
+  double nu_opt = 0.0;  // transmission drift exponent [assumption]
+  double t0_s = 20.0;   // drift reference time after programming
+};
+
+class PcmOptical : public Technology {
+ public:
+  PcmOptical(const models::CompiledWorkload& wl, const PcmOpticalConfig& cfg);
+  std::string name() const override { return "pcm_optical"; }
+  int64_t program(int64_t layer, int64_t group, const std::vector<float>& blocks, double t_s) override;
+  const std::vector<float>& programmed(int64_t layer, int64_t group) const override {
+    return m_groups.at(layer).at(group).latent;
+  }
+  void set_times(uint64_t draw_base, const std::vector<NoiseTime>& times) override;
+  int64_t writes() const override { return m_cost.writes; }
+  double write_time_s() const override { return m_cost.time_s; }
+  double write_energy_j() const override { return m_cost.energy_j; }
+  void realize(int64_t layer, int64_t group, uint64_t draw, float* wn, float* scale) const override;
+  // Cumulative write cost (level steps, up/down, time and energy) since construction.
+  const PcmWriteCost& write_cost_total() const { return m_cost; }
+  const std::vector<int>& levels(int64_t layer, int64_t group) const { return m_groups.at(layer).at(group).levels; }
+
+ private:
+  struct Group {
+    std::vector<float> latent;
+    std::vector<int> levels;       // signed level per weight
+    std::vector<double> tanh_max;  // per block
+    double t_prog_s = 0;
+  };
+  void quantize(Group& g, int64_t k2);
+  const models::CompiledWorkload& m_wl;
+  PcmOpticalConfig m_cfg;
+  std::vector<std::vector<Group>> m_groups;
+  PcmWriteCost m_cost;
+  double m_t_s = 0;
+};
+
+}  // namespace ptc::hw

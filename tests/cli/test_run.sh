@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# `ptcsim run` as a user meets it: the run directory and its files, determinism (same scenario +
+# seed => identical bytes at 1 and 2 threads), seeds that matter, one-line errors for bad input
+# with no run directory left behind, and an interrupted run that leaves valid partial files.
+# Usage: test_run.sh PTCSIM SOURCE_DIR
+set -u
+ptcsim="$1"; src="$2"
+tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+sc="$src/tests/cli/tiny_doctor.json"
+py=/usr/bin/python3
+fails=0; passes=0
+ok()   { passes=$((passes+1)); echo "ok   - $1"; }
+bad()  { fails=$((fails+1)); echo "FAIL - $1"; }
+expect_error() {
+  local name="$1" pat="$2"; shift 2
+  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
+  local lines; lines=$(wc -l <"$tmp/err")
+  if [ "$rc" -ne 0 ] && [ "$rc" -lt 128 ] && [ "$lines" -eq 1 ] && grep -q -- "$pat" "$tmp/err"; then ok "$name"
+  else bad "$name (exit $rc, $lines stderr lines: $(head -c 400 "$tmp/err"))"; fi
+}
+
+# ---- a run and its files
+if PTC_THREADS=2 "$ptcsim" run "$sc" --out "$tmp/a" -q >"$tmp/out" 2>"$tmp/err"; then ok "run exits 0"; else bad "run failed: $(cat "$tmp/err")"; fi
+for f in config.resolved.json trace.csv events.jsonl summary.json stats.json run.json; do
+  [ -s "$tmp/a/$f" ] && ok "run writes $f" || bad "missing $f"
+done
+ls "$tmp/a" | grep -q '\.tmp$' && bad "temporary files left in the run directory" || ok "no temporary files left"
+if $py - "$tmp/a" <<'PY'
+import csv, json, sys, os
+d = sys.argv[1]
+rows = list(csv.DictReader(open(os.path.join(d, "trace.csv"))))
+need = "t_s requests accuracy latency_p50_s latency_p99_s energy_j writes calibrations overhead_cycles temp_k_mean".split()
+assert all(k in rows[0] for k in need), rows[0].keys()
+assert [int(r["requests"]) for r in rows] == list(range(50, 301, 50)), [r["requests"] for r in rows]
+t = [float(r["t_s"]) for r in rows]; assert t == sorted(t) and t[0] > 0
+e = [float(r["energy_j"]) for r in rows]; assert e == sorted(e) and e[0] > 0
+for r in rows: assert 0.0 <= float(r["accuracy"]) <= 1.0 and int(r["accuracy_n"]) == 50
+ev = [json.loads(l) for l in open(os.path.join(d, "events.jsonl"))]
+types = {x["type"] for x in ev}
+assert "probe" in types and "trigger" in types and "calibration" in types and "remap" in types, types
+s = json.load(open(os.path.join(d, "summary.json")))
+for k in "accuracy_mean accuracy_final accuracy_ideal energy_j writes latency_p50_s latency_p99_s calibrations overhead_ratio status".split():
+    assert k in s, k
+assert s["status"] == "complete" and s["requests"] == 300 and s["calibrations"] >= 1 and s["writes"] > 0
+# overhead = probes + remaps + calibration cycles over inference cycles (DOCTOR's accounting)
+cyc = sum(x.get("cycles", 0) for x in ev if x["type"] in ("probe", "remap", "calibration"))
+assert cyc == s["overhead_cycles"], (cyc, s["overhead_cycles"])
+assert abs(s["overhead_ratio"] - cyc / s["inference_cycles"]) < 1e-12
+r = json.load(open(os.path.join(d, "run.json")))
+assert r["status"] == "complete" and r["seed"] == 7 and "git_commit" in r and r["argv"][1] == "run"
+c = json.load(open(os.path.join(d, "config.resolved.json")))
+assert c["controller"]["policy"]["sparsity"] == 0.2 and c["controller"]["policy"]["steps"] == 5   # defaults filled, file wins
+st = json.load(open(os.path.join(d, "stats.json")))
+assert st["deployment"]["accelerator"]["busy"]["unit"] == "s"
+PY
+then ok "run files hold the documented columns and keys, consistent with each other"; else bad "run file contents"; fi
+
+# ---- determinism at 1 and 2 threads; the seed matters; --set wins over the file
+PTC_THREADS=1 "$ptcsim" run "$sc" --out "$tmp/b" -q >/dev/null 2>&1
+same=1; for f in trace.csv events.jsonl summary.json stats.json config.resolved.json; do cmp -s "$tmp/a/$f" "$tmp/b/$f" || same=0; done
+[ "$same" -eq 1 ] && ok "same scenario + seed: identical bytes at 1 and 2 threads" || bad "outputs differ between 1 and 2 threads"
+"$ptcsim" run "$sc" --seed 8 --out "$tmp/c" -q >/dev/null 2>&1
+cmp -s "$tmp/a/trace.csv" "$tmp/c/trace.csv" && bad "--seed 8 gave the same trace as seed 7" || ok "another seed gives another trace"
+$py -c "import json,sys; c=json.load(open(sys.argv[1])); r=json.load(open(sys.argv[2])); assert c['seed']==8 and r['seed']==8 and r['set']['seed']==8" "$tmp/c/config.resolved.json" "$tmp/c/run.json" \
+  && ok "--seed recorded in config and run.json" || bad "--seed not recorded"
+"$ptcsim" run "$sc" --set controller.policy.steps=2 --set 'traffic.requests=100' --out "$tmp/d" -q >/dev/null 2>&1
+$py -c "import json,sys; c=json.load(open(sys.argv[1])); assert c['controller']['policy']['steps']==2 and c['traffic']['requests']==100" "$tmp/d/config.resolved.json" \
+  && ok "--set overrides the scenario" || bad "--set precedence"
+(cd "$tmp" && "$ptcsim" run "$sc" --set traffic.requests=50 -q >/dev/null 2>&1) && ls -d "$tmp"/runs/tiny_doctor-* >/dev/null 2>&1 \
+  && ok "default run directory runs/<name>-<hash>" || bad "default run directory"
+
+# ---- the figure of real runs: two policies overlaid, markers from events.jsonl
+"$ptcsim" run "$sc" --set 'controller.policy={"name":"none"}' --out "$tmp/none" -q >/dev/null 2>&1
+if "$src/tools/ptc-plot" "$tmp/a" "$tmp/none" -o "$tmp/fig.png" --dump-json >"$tmp/plot.json" 2>"$tmp/err" && [ -s "$tmp/fig.png" ] &&
+   $py - "$tmp/plot.json" "$tmp/a/events.jsonl" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+acc = [s for s in j["series"] if s["panel"] == "accuracy" and s["kind"] == "line"]
+assert len(acc) == 2 and all(s["points"] == 6 for s in acc), acc
+assert acc[0]["name"].startswith("doctor") and acc[1]["name"].startswith("none"), [s["name"] for s in acc]
+ev = [json.loads(l) for l in open(sys.argv[2])]
+cal = {(m["run"], m["type"]): m["count"] for m in j["markers"]}
+assert cal[(0, "calibration")] == sum(e["type"] == "calibration" for e in ev) >= 1, cal
+assert cal[(0, "remap")] == sum(e["type"] == "remap" for e in ev) >= 1 and cal[(1, "calibration")] == 0, cal
+PY
+then ok "ptc-plot draws the two real runs (doctor vs none) with their markers"; else bad "ptc-plot on real runs: $(head -c 300 "$tmp/err")"; fi
+
+# ---- bad input: one line naming what and where, non-zero exit, no run directory
+echo '{"name": "x", "model": ' >"$tmp/bad.json"
+expect_error "malformed scenario JSON" "invalid JSON" "$ptcsim" run "$tmp/bad.json" --out "$tmp/bad_run"
+[ ! -e "$tmp/bad_run" ] && ok "no run directory after a parse error" || bad "run directory created for a bad scenario"
+expect_error "unknown key with suggestion" 'monitor.interval_request: unknown key; did you mean "interval_requests"' \
+  "$ptcsim" run "$sc" --set monitor.interval_request=5 --out "$tmp/x1"
+expect_error "unknown policy lists the registered ones" 'unknown policy "doctr" at controller.policy.name; did you mean "doctor"?; registered: doctor, global_drift_compensation, none, onchip_training, periodic_full, threshold_full' \
+  "$ptcsim" run "$sc" --set 'controller.policy={"name":"doctr"}' --out "$tmp/x2"
+expect_error "out-of-range value names path and range" 'controller.policy.sparsity: expected number in \[1e-06,1\], got 2' \
+  "$ptcsim" run "$sc" --set controller.policy.sparsity=2 --out "$tmp/x3"
+expect_error "noise process for another device" 'applies to device mrr' "$ptcsim" run "$sc" --set 'device={"name":"pcm"}' --out "$tmp/x4"
+expect_error "missing model" 'model: file' "$ptcsim" run "$sc" --set model=nothere.onnx --out "$tmp/x5"
+expect_error "--set into a list needs an index" 'noise is a list' "$ptcsim" run "$sc" --set noise.kappa=1 --out "$tmp/x6"
+expect_error "horizon beyond SystemC's 64-bit time" 'horizon_s' "$ptcsim" run "$sc" --set horizon_s=1e11 --out "$tmp/x7"
+expect_error "missing dataset names the Debian package" 'dataset-fashion-mnist' "$ptcsim" run "$sc" --set dataset.dir=/nonexistent --out "$tmp/x8"
+$py -c "import json,sys; r=json.load(open(sys.argv[1])); assert r['status']=='failed'" "$tmp/x8/run.json" 2>/dev/null \
+  && ok "a failed run says so in run.json" || bad "run.json of a failed run"
+
+# ---- interrupted run: SIGINT -> exit 3, valid partial files saying "interrupted"
+"$ptcsim" run "$sc" --set traffic.requests=200000 --out "$tmp/int" -q >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do [ -s "$tmp/int/run.json" ] && break; sleep 0.1; done
+sleep 3; kill -INT "$pid"; wait "$pid"; rc=$?
+if [ "$rc" -eq 3 ] && $py - "$tmp/int" <<'PY'
+import csv, json, sys, os
+d = sys.argv[1]
+assert json.load(open(os.path.join(d, "summary.json")))["status"] == "interrupted"
+assert json.load(open(os.path.join(d, "run.json")))["status"] == "interrupted"
+rows = list(csv.DictReader(open(os.path.join(d, "trace.csv"))))
+assert len(rows) >= 1 and int(rows[-1]["requests"]) < 200000
+for l in open(os.path.join(d, "events.jsonl")): json.loads(l)
+PY
+then ok "SIGINT: exit 3, valid partial files marked interrupted"; else bad "interrupted run (exit $rc)"; fi
+
+echo "$passes passed, $fails failed"
+[ "$fails" -eq 0 ]

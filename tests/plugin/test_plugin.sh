@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Out-of-tree plug-ins as a user meets them: install the build tree into a temporary prefix,
+# build tools/plugin_template (and the test plug-ins in plugins/) against the installed SDK with
+# find_package(ptcsim), load them with --plugin into `list`, `validate` and `run`, check that the
+# policy acts (its calibration budget caps calibrations), and that every failure is one line on
+# stderr with a non-zero exit.
+# Usage: test_plugin.sh PTCSIM SOURCE_DIR BINARY_DIR [CXX_COMPILER]
+set -u
+ptcsim="$1"; src="$2"; build="$3"; cxx="${4:-}"
+tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+py=/usr/bin/python3
+fails=0; passes=0
+ok()   { passes=$((passes+1)); echo "ok   - $1"; }
+bad()  { fails=$((fails+1)); echo "FAIL - $1"; }
+expect_error() {
+  local name="$1" pat="$2"; shift 2
+  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
+  local lines; lines=$(wc -l <"$tmp/err")
+  if [ "$rc" -ne 0 ] && [ "$rc" -lt 128 ] && [ "$lines" -eq 1 ] && grep -q -- "$pat" "$tmp/err"; then ok "$name"
+  else bad "$name (exit $rc, $lines stderr lines: $(head -c 400 "$tmp/err"))"; fi
+}
+cmake_args=(-DCMAKE_PREFIX_PATH="$tmp/p")
+[ -n "$cxx" ] && cmake_args+=(-DCMAKE_CXX_COMPILER="$cxx")
+
+# ---- install, then build the template and the test plug-ins against the installed SDK only
+if cmake --install "$build" --prefix "$tmp/p" >"$tmp/log" 2>&1; then ok "cmake --install"; else bad "cmake --install: $(tail -5 "$tmp/log")"; exit 1; fi
+for f in bin/ptcsim include/ptcsim/sim/policy/policy.h include/ptcsim/sim/scenario.h lib/cmake/ptcsim/ptcsimConfig.cmake \
+         lib/cmake/ptcsim/ptcsimConfigVersion.cmake; do
+  [ -e "$tmp/p/$f" ] && ok "installs $f" || bad "missing $f in the install prefix"
+done
+build_project() {  # NAME SOURCE BUILD
+  if cmake -S "$2" -B "$3" "${cmake_args[@]}" >"$tmp/log" 2>&1 && cmake --build "$3" -j2 >>"$tmp/log" 2>&1; then ok "$1 builds against the installed SDK"
+  else bad "$1 build: $(tail -20 "$tmp/log")"; exit 1; fi
+}
+build_project "tools/plugin_template" "$src/tools/plugin_template" "$tmp/b"
+build_project "tests/plugin/plugins" "$src/tests/plugin/plugins" "$tmp/t"
+so="$tmp/b/libmypolicy.so"; noise="$tmp/t/libnoise_ok.so"
+example="$src/tools/plugin_template/example.json"
+
+# ---- list: the plug-in's policy with its declared parameters, next to the built-ins
+"$ptcsim" list policies --plugin "$so" >"$tmp/list" 2>"$tmp/err" && ok "list --plugin exits 0" || bad "list --plugin: $(cat "$tmp/err")"
+grep -q '^  budgeted_recalibration -- ' "$tmp/list" && grep -q '^  doctor -- ' "$tmp/list" && ok "list shows the plug-in policy and the built-ins" \
+  || bad "list output: $(head -c 400 "$tmp/list")"
+grep -Eq '^ +max_per_hour +calibrations/h +default 4 ' "$tmp/list" && ok "list shows max_per_hour with unit and default" \
+  || bad "max_per_hour not listed with its unit/default"
+"$tmp/p/bin/ptcsim" list --json --plugin "$so" --plugin "$noise" >"$tmp/list.json" 2>"$tmp/err" || bad "installed ptcsim list: $(cat "$tmp/err")"
+if $py - "$tmp/list.json" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+p = j["policies"]["budgeted_recalibration"]["parameters"]
+assert [x["name"] for x in p] == ["max_per_hour", "sparsity", "steps", "lr"], p
+assert p[0]["unit"] == "calibrations/h" and p[0]["default"] == 4
+n = j["noise"]["test_ring_offset"]["parameters"]
+assert len(n) == 1 and {k: n[0][k] for k in ("name", "unit", "default", "description")} == {"name": "sigma_rad", "unit": "rad", "default": 0.02, "description": "std of the per-ring offset"}, n
+assert "thermal_crosstalk" in j["noise"] and "doctor" in j["policies"]
+PY
+then ok "installed ptcsim, two --plugin options: both plug-ins listed (JSON)"; else bad "list --json with two plug-ins"; fi
+
+# ---- validate and run with the plug-in
+"$ptcsim" validate "$example" --plugin "$so" >"$tmp/out" 2>"$tmp/err" && grep -q 'policy budgeted_recalibration' "$tmp/out" \
+  && ok "validate --plugin accepts the example" || bad "validate: $(cat "$tmp/err")"
+expect_error "without --plugin the policy is unknown" 'controller.policy.name: "budgeted_recalibration" is not one of doctor' "$ptcsim" validate "$example"
+expect_error "plug-in parameters are validated" 'controller.policy.max_per_hour' \
+  "$ptcsim" validate "$example" --plugin "$so" --set controller.policy.max_per_hour=-1
+run() {  # OUT [--set ...]
+  local out="$1"; shift
+  if "$ptcsim" run "$example" --plugin "$so" --out "$tmp/$out" -q "$@" >"$tmp/out" 2>"$tmp/err"; then ok "run --plugin ($out) exits 0"
+  else bad "run $out: $(cat "$tmp/err")"; fi
+}
+run budget2
+run budget100 --set controller.policy.max_per_hour=100
+run budget0 --set controller.policy.max_per_hour=0
+# The budget is at most N calibrations in any simulated hour; the run lasts far less than an hour,
+# so the policy calibrates on the first min(N, triggers) triggers and skips (logs) the others.
+if $py - "$tmp" <<'PY'
+import json, sys, os
+def load(name):
+    d = os.path.join(sys.argv[1], name)
+    s = json.load(open(os.path.join(d, "summary.json")))
+    ev = [json.loads(l) for l in open(os.path.join(d, "events.jsonl"))]
+    return s, ev
+for name, budget in (("budget2", 2), ("budget100", 100), ("budget0", 0)):
+    s, ev = load(name)
+    assert s["status"] == "complete" and s["policy"] == "budgeted_recalibration", s
+    assert s["sim_time_s"] < 3600, s["sim_time_s"]
+    trig = [e for e in ev if e["type"] == "trigger"]
+    cal = [e for e in ev if e["type"] == "calibration"]
+    skip = [e for e in ev if e["type"] == "calibration_skipped"]
+    assert s["triggers"] == len(trig) and s["calibrations"] == len(cal), (name, s)
+    assert len(trig) > 2, (name, len(trig))              # the example drifts enough to trigger often
+    assert len(cal) == min(budget, len(trig)), (name, len(cal), len(trig))
+    assert len(skip) == len(trig) - len(cal), (name, len(skip))
+    # each calibration follows a trigger at the same instant; skipped ones come after the budget is spent
+    if cal: assert max(e["t_s"] for e in cal) <= min((e["t_s"] for e in skip), default=1e300)
+    assert all(e["max_per_hour"] == budget for e in skip)
+    # the window counts from the trigger instant of the first calibration
+    if budget and skip: assert all(abs(e["budget_free_at_s"] - (trig[0]["t_s"] + 3600)) < 1e-9 for e in skip)
+    c = json.load(open(os.path.join(sys.argv[1], name, "config.resolved.json")))
+    assert c["controller"]["policy"] == {"name": "budgeted_recalibration", "max_per_hour": budget,
+                                         "sparsity": 0.2, "steps": 20, "lr": 0.002}, c["controller"]["policy"]
+s2, _ = load("budget2"); s100, _ = load("budget100"); s0, _ = load("budget0")
+# more calibration, more overhead and better served accuracy under this drift
+assert s0["overhead_cycles"] < s2["overhead_cycles"] < s100["overhead_cycles"]
+assert s0["accuracy_mean"] < s2["accuracy_mean"] < s100["accuracy_mean"], (s0["accuracy_mean"], s2["accuracy_mean"], s100["accuracy_mean"])
+PY
+then ok "the budget caps calibrations (2 / 100 / 0 per hour), skipped triggers are logged, summary names the policy"
+else bad "budget effect"; fi
+
+# a noise plug-in configures the device: same run with its offset differs from the run without it
+"$ptcsim" run "$example" --plugin "$so" --plugin "$noise" --out "$tmp/noise" -q \
+  --set 'noise=[{"name":"test_ring_offset","sigma_rad":0.05}]' --set traffic.requests=50 >/dev/null 2>"$tmp/err" || bad "noise plug-in run: $(cat "$tmp/err")"
+"$ptcsim" run "$example" --plugin "$so" --plugin "$noise" --out "$tmp/nonoise" -q \
+  --set 'noise=[{"name":"test_ring_offset","sigma_rad":0}]' --set traffic.requests=50 >/dev/null 2>"$tmp/err" || bad "noise plug-in run: $(cat "$tmp/err")"
+if $py - "$tmp" <<'PY'
+import json, sys, os
+a = json.load(open(os.path.join(sys.argv[1], "noise", "summary.json")))
+b = json.load(open(os.path.join(sys.argv[1], "nonoise", "summary.json")))
+r = json.load(open(os.path.join(sys.argv[1], "noise", "config.resolved.json")))
+assert r["noise"] == [{"name": "test_ring_offset", "sigma_rad": 0.05}], r["noise"]
+assert a["status"] == b["status"] == "complete"
+assert a["accuracy_mean"] < b["accuracy_mean"], (a["accuracy_mean"], b["accuracy_mean"])
+PY
+then ok "a noise-process plug-in is configured by the scenario and changes the run"; else bad "noise plug-in effect"; fi
+
+# ---- failures: one line, non-zero exit, nothing aborts
+expect_error "missing library" "nope.so: plug-in library not found" "$ptcsim" run "$example" --plugin "$tmp/nope.so"
+expect_error "not a shared library" "example.json: not a shared library" "$ptcsim" list --plugin "$example"
+expect_error "a directory" "is a directory" "$ptcsim" validate "$example" --plugin "$tmp"
+expect_error "re-registering a built-in policy" 'libclash_policy.so: plug-in "doctor" registered twice' \
+  "$ptcsim" list --plugin "$tmp/t/libclash_policy.so"
+expect_error "re-registering a built-in noise process" 'libclash_noise.so: plug-in "thermal_crosstalk" registered twice' \
+  "$ptcsim" run "$example" --plugin "$tmp/t/libclash_noise.so"
+expect_error "a library that registers nothing" "libempty.so: registered no policy or noise process" \
+  "$ptcsim" list --plugin "$tmp/t/libempty.so"
+expect_error "undefined symbols" "undefined symbol: .*(ptc::sim::no_such_function(int))" \
+  "$ptcsim" list --plugin "$tmp/t/libundefined_symbol.so"
+expect_error "the same plug-in twice is loaded once; the second error is reported" "libclash_policy.so" \
+  "$ptcsim" list --plugin "$so" --plugin "$so" --plugin "$tmp/t/libclash_policy.so"
+
+echo "$passes passed, $fails failed"
+[ "$fails" -eq 0 ]
