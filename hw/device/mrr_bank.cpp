@@ -1,10 +1,39 @@
 #include "hw/device/mrr_bank.h"
 
+#include <algorithm>
 #include <cmath>
 
+#include "hw/physics/vec_math.h"
 #include "models/error.h"
 
 namespace ptc::hw {
+namespace {
+
+// One block's effective normalised weights: phi = xphase + xoffset (+ M^T-applied noise v when
+// v != nullptr; mt == nullptr: no crosstalk), then w = 2 T(phi) - 1 with
+// T = (A - B cos phi) / (D - B cos phi) (hw/physics/mrr.h). Vectorised; float throughout.
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+void realize_block(int64_t kk, const float* xphase, const float* xoffset, const float* v, const float* mt, float A,
+                   float B, float D, float* phase, float* w) {
+  for (int64_t i = 0; i < kk; ++i) phase[i] = xphase[i] + xoffset[i];
+  if (v) {
+    if (mt) {
+      for (int64_t j = 0; j < kk; ++j) {
+        const float vj = v[j];
+        const float* col = mt + j * kk;
+        for (int64_t i = 0; i < kk; ++i) phase[i] += col[i] * vj;
+      }
+    } else {
+      for (int64_t i = 0; i < kk; ++i) phase[i] += v[i];
+    }
+  }
+  for (int64_t i = 0; i < kk; ++i) {
+    const float c = vmath::cos_f(phase[i]);
+    w[i] = 2.0f * (A - B * c) / (D - B * c) - 1.0f;
+  }
+}
+
+}  // namespace
 
 void Technology::set_tile_rows(int64_t, int64_t, int64_t, const std::vector<int>&) {
   throw Error("device \"" + name() + "\" does not support tile remapping");
@@ -37,7 +66,18 @@ MrrBank::MrrBank(const models::CompiledWorkload& wl, const MrrBankConfig& cfg, c
   }
   if (cfg.phase_variation) m_pv = std::make_unique<PhaseVariation>(m_array, *cfg.phase_variation, rng.derive(11));
   if (cfg.global_temperature) m_gtd = std::make_unique<GlobalTemperature>(m_array, *cfg.global_temperature);
-  if (cfg.crosstalk) m_xt = std::make_unique<ThermalCrosstalk>(m_array.k, *cfg.crosstalk);
+  if (cfg.crosstalk) {
+    m_xt = std::make_unique<ThermalCrosstalk>(m_array.k, *cfg.crosstalk);
+    const int64_t kk = m_array.k * m_array.k;
+    const std::vector<double>& M = m_xt->matrix();
+    m_mt.assign(static_cast<size_t>(kk * kk), 0.0f);
+    for (int64_t i = 0; i < kk; ++i)
+      for (int64_t j = 0; j < kk; ++j)
+        if (M[i * kk + j] >= 1e-12) m_mt[j * kk + i] = static_cast<float>(M[i * kk + j]);  // ThermalCrosstalk's cut
+  }
+  if (m_xt)  // encode() above ran before the crosstalk existed
+    for (auto& xl : m_xphase)
+      for (auto& x : xl) m_xt->apply(x.data(), static_cast<int64_t>(x.size()) / (m_array.k * m_array.k));
   set_step(0);
 }
 
@@ -47,6 +87,20 @@ void MrrBank::encode(int64_t layer, int64_t group) {
   auto& ph = m_phase[layer][group];
   auto& sc = m_scale[layer][group];
   for (size_t b = 0; b < sc.size(); ++b) mrr_encode_block(m_cfg.ring, w.data() + b * kk, kk, ph.data() + b * kk, sc[b]);
+  if (m_xphase.size() <= static_cast<size_t>(layer)) m_xphase.resize(static_cast<size_t>(layer) + 1);
+  auto& xl = m_xphase[layer];
+  if (xl.size() <= static_cast<size_t>(group)) xl.resize(static_cast<size_t>(group) + 1);
+  xl[group] = ph;
+  if (m_xt) m_xt->apply(xl[group].data(), static_cast<int64_t>(sc.size()));
+}
+
+void MrrBank::update_crossed_offsets() {
+  m_xoffset = m_offset;
+  for (auto& off : m_xoffset) {
+    if (!m_extra.empty())
+      for (size_t i = 0; i < off.size(); ++i) off[i] += m_extra[i];
+    if (m_xt) m_xt->apply(off.data(), m_array.cores());
+  }
 }
 
 int64_t MrrBank::program(int64_t layer, int64_t group, const std::vector<float>& blocks, double) {
@@ -101,6 +155,7 @@ void MrrBank::set_extra_offset(const std::vector<float>& offset_rad) {
   if (!offset_rad.empty() && static_cast<int64_t>(offset_rad.size()) != m_array.rings())
     throw Error("MRR extra offset: expected " + std::to_string(m_array.rings()) + " rings");
   m_extra = offset_rad;
+  update_crossed_offsets();
 }
 
 void MrrBank::set_times(uint64_t draw_base, const std::vector<NoiseTime>& times) {
@@ -125,42 +180,45 @@ void MrrBank::set_times(uint64_t draw_base, const std::vector<NoiseTime>& times)
     m_steps.push_back(t.step);
     m_slot.push_back(static_cast<int32_t>(m_offset.size() - 1));
   }
+  update_crossed_offsets();
 }
 
 void MrrBank::realize(int64_t layer, int64_t group, uint64_t draw, float* wn, float* scale) const {
   const models::GemmTiles& t = m_wl.layers.at(layer).gemms.at(group);
-  const std::vector<float>& ph = m_phase.at(layer).at(group);
+  const std::vector<float>& xph = m_xphase.at(layer).at(group);
   const std::vector<float>& sc = m_scale.at(layer).at(group);
   const std::vector<int32_t>& core_of = m_core.at(layer).at(group);
   const int64_t kk = m_array.k * m_array.k;
   const double a = m_cfg.ring.a, r = m_cfg.ring.r;
-  const double A = a * a + r * r, B = 2 * a * r, D = 1 + a * a * r * r;
+  const float A = static_cast<float>(a * a + r * r), B = static_cast<float>(2 * a * r),
+              D = static_cast<float>(1 + a * a * r * r);
   uint64_t idx = draw >= m_draw_base ? draw - m_draw_base : 0;
   const size_t slot = static_cast<size_t>(m_slot[std::min<uint64_t>(idx, m_slot.size() - 1)]);
-  const std::vector<float>& offset = m_offset[slot];
-  // Phase-variation draws: one full-array sample per (draw, layer, group, chunk).
+  const std::vector<float>& xoff = m_xoffset[slot];
+  const float* mt = m_mt.empty() ? nullptr : m_mt.data();
+  // Phase-variation draws: one full-array sample per (draw, layer, group, chunk); the block on
+  // core c reads the sample's rings [c k^2, (c + 1) k^2).
   RandomStream base = m_rng.derive(12).derive(draw).derive(static_cast<uint64_t>(layer) << 20 | static_cast<uint64_t>(group));
   thread_local std::vector<float> phase, noise;
   phase.resize(kk);
   noise.resize(kk);
   for (int64_t b = 0; b < t.P * t.Q; ++b) {
     const int64_t core = core_of[b];
-    const float* off = offset.data() + core * kk;
-    for (int64_t i = 0; i < kk; ++i) phase[i] = ph[b * kk + i] + off[i];
-    if (!m_extra.empty())
-      for (int64_t i = 0; i < kk; ++i) phase[i] += m_extra[core * kk + i];
+    const float* v = nullptr;
     if (m_pv) {
       RandomStream s = base.derive(static_cast<uint64_t>(t.chunk[b]));
-      s.fill_normal(static_cast<uint64_t>(core * kk), kk, noise.data());
+      s.fill_normal_fast(static_cast<uint64_t>(core * kk), kk, noise.data());
       const float* sd = m_std[slot].data() + core * kk;
-      for (int64_t i = 0; i < kk; ++i) phase[i] += sd[i] * noise[i];
+      for (int64_t i = 0; i < kk; ++i) noise[i] *= sd[i];
+      v = noise.data();
     }
-    if (m_xt) m_xt->apply(phase.data(), 1);
     float* w = wn + b * kk;
-    for (int64_t i = 0; i < kk; ++i) {
-      double c = std::cos(static_cast<double>(phase[i]));
-      w[i] = static_cast<float>(2 * (A - B * c) / (D - B * c) - 1);
-    }
+    realize_block(kk, xph.data() + b * kk, xoff.data() + core * kk, v, mt, A, B, D, phase.data(), w);
+    for (int64_t i = 0; i < kk; ++i)  // outside the vectorised cos range (never for sane phases)
+      if (!(std::abs(phase[i]) <= vmath::kCosMaxArg)) {
+        const float c = static_cast<float>(std::cos(static_cast<double>(phase[i])));
+        w[i] = 2.0f * (A - B * c) / (D - B * c) - 1.0f;
+      }
     scale[b] = sc[b];
   }
 }

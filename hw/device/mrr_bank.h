@@ -70,6 +70,11 @@ class MrrBank : public Technology {
 
  private:
   void encode(int64_t layer, int64_t group);
+  void update_crossed_offsets();
+
+  // Crosstalk is linear (phi' = M phi), so M is applied once to the deterministic parts -- the
+  // programmed phases (m_xphase, per block) and the offsets of each distinct step plus the extra
+  // offset (m_xoffset, per core) -- and only M (S n) is left per draw (dense float M^T, m_mt).
 
   const models::CompiledWorkload& m_wl;
   MrrBankConfig m_cfg;
@@ -89,6 +94,9 @@ class MrrBank : public Technology {
   std::vector<std::vector<float>> m_offset;  // deterministic phase offset per distinct step
   std::vector<float> m_extra;
   std::vector<float> m_gtd_ref;  // GTD shift at the last relock (empty: none, i.e. locked at T0)
+  std::vector<std::vector<std::vector<float>>> m_xphase;  // [layer][group]: M phi_encoded, [P, Q, k, k]
+  std::vector<std::vector<float>> m_xoffset;               // per distinct step: M (offset + extra), [R, C, k, k]
+  std::vector<float> m_mt;                                 // M transposed, k^2 x k^2 (empty: no crosstalk)
 };
 
 }  // namespace ptc::hw

@@ -26,9 +26,26 @@ double ThermalField::ou_grid(int64_t n) const {
   const int64_t H = m_p.history_steps;
   int64_t a = std::max<int64_t>(0, (n / H - 1) * H);
   RandomStream s = m_rng.derive(32);
-  double x = m_p.ou_sigma_k * s.normal(static_cast<uint64_t>(a) * 2 + 1);
   double b = m_p.ou_sigma_k * std::sqrt(1 - m_a * m_a);
-  for (int64_t j = a + 1; j <= n; ++j) x = m_a * x + b * s.normal(static_cast<uint64_t>(j) * 2);
+  double x = 0;
+  int64_t from = -1;
+  for (int c = 0; c < 2; ++c) {  // resume the same recursion from the same anchor: the same bits
+    const int64_t m = m_cache_n[c];
+    if (m >= a && m <= n && m >= from && std::max<int64_t>(0, (m / H - 1) * H) == a) {
+      x = m_cache_x[c];
+      from = m;
+    }
+  }
+  if (from < 0) {
+    x = m_p.ou_sigma_k * s.normal(static_cast<uint64_t>(a) * 2 + 1);
+    from = a;
+  }
+  if (from == n) return x;
+  for (int64_t j = from + 1; j <= n; ++j) x = m_a * x + b * s.normal(static_cast<uint64_t>(j) * 2);
+  m_cache_n[0] = m_cache_n[1];
+  m_cache_x[0] = m_cache_x[1];
+  m_cache_n[1] = n;
+  m_cache_x[1] = x;
   return x;
 }
 

@@ -52,6 +52,9 @@ class ThermalField {
 
  private:
   double ou_grid(int64_t n) const;  // X at grid point n
+  // Last grid point evaluated (perf: monitors ask for nearby instants; not thread-safe).
+  mutable int64_t m_cache_n[2] = {-1, -1};
+  mutable double m_cache_x[2] = {0, 0};
 
   ThermalFieldParams m_p;
   RandomStream m_rng;

@@ -1,0 +1,193 @@
+// Vectorised kernels of the performance work (issue 6): float transcendental functions against
+// libm, the lane-parallel Philox against Random123, the fast normals' purity and moments, the MRR
+// realisation against a brute-force double-precision evaluation of the same noise, and the fused
+// per-block ADC against a direct evaluation of the block formula.
+#include <catch2/catch.hpp>
+
+#include <Random123/philox.h>
+
+#include <cmath>
+#include <vector>
+
+#include "hw/device/mrr_bank.h"
+#include "hw/hardware_gemm.h"
+#include "hw/physics/rng.h"
+#include "hw/physics/vec_math.h"
+#include "models/compiler.h"
+#include "models/onnx_import.h"
+
+using namespace ptc;
+using namespace ptc::hw;
+
+TEST_CASE("vec_math: log, sincos(2 pi u) and cos match libm", "[perf][vecmath]") {
+  double worst_log = 0, worst_sc = 0, worst_cos = 0;
+  for (int i = 1; i <= 200000; ++i) {
+    float u = static_cast<float>(i) / 200001.0f;  // (0, 1)
+    float x = std::ldexp(u, (i % 60) - 30);       // 2^-30 .. 2^29
+    worst_log = std::max(worst_log, std::abs(vmath::log_f(x) - std::log(static_cast<double>(x))) /
+                                        std::max(1.0, std::abs(std::log(static_cast<double>(x)))));
+    float c, s;
+    vmath::sincos_2pi_f(u, c, s);
+    worst_sc = std::max({worst_sc, std::abs(c - std::cos(2 * M_PI * u)), std::abs(s - std::sin(2 * M_PI * u))});
+    float xc = (u - 0.5f) * 2 * 100.0f;  // [-100, 100]
+    worst_cos = std::max(worst_cos, std::abs(vmath::cos_f(xc) - std::cos(static_cast<double>(xc))));
+  }
+  CHECK(worst_log < 3e-7);
+  CHECK(worst_sc < 3e-7);
+  CHECK(worst_cos < 3e-7);
+  CHECK(vmath::log_f(1.0f) == 0.0f);
+  CHECK(vmath::cos_f(0.0f) == 1.0f);
+}
+
+TEST_CASE("vec_math: lane-parallel Philox4x32-10 equals Random123's", "[perf][vecmath]") {
+  constexpr int L = vmath::kLanes;
+  uint32_t c0[L], c1[L], c2[L], c3[L];
+  const uint32_t k0 = 0xdeadbeef, k1 = 0x12345678;
+  for (int i = 0; i < L; ++i) {
+    c0[i] = 1000u * i + 7;
+    c1[i] = i;
+    c2[i] = 0xffffffffu - i;
+    c3[i] = 42;
+  }
+  uint32_t in0[L], in1[L], in2[L], in3[L];
+  std::copy(c0, c0 + L, in0), std::copy(c1, c1 + L, in1), std::copy(c2, c2 + L, in2), std::copy(c3, c3 + L, in3);
+  vmath::philox4x32_10(c0, c1, c2, c3, k0, k1);
+  r123::Philox4x32 ph;
+  for (int i = 0; i < L; ++i) {
+    r123::Philox4x32::ctr_type c = {{in0[i], in1[i], in2[i], in3[i]}};
+    r123::Philox4x32::key_type k = {{k0, k1}};
+    auto r = ph(c, k);
+    CHECK(r[0] == c0[i]);
+    CHECK(r[1] == c1[i]);
+    CHECK(r[2] == c2[i]);
+    CHECK(r[3] == c3[i]);
+  }
+}
+
+TEST_CASE("fast normals: pure functions of the index, standard normal moments and tails", "[perf][rng]") {
+  RandomStream a(42, 7);
+  std::vector<float> all(300), part(97);
+  a.fill_normal_fast(0, 300, all.data());
+  a.fill_normal_fast(101, 97, part.data());  // unaligned start and length
+  for (int j = 0; j < 97; ++j) CHECK(part[j] == all[101 + j]);
+  CHECK(all[5] != static_cast<float>(a.normal(5)));  // its own counter range
+  std::vector<float> other(300);
+  RandomStream(42, 8).fill_normal_fast(0, 300, other.data());
+  CHECK(other[0] != all[0]);
+  const int n = 400000;
+  std::vector<float> z(n);
+  a.fill_normal_fast(12345, n, z.data());
+  double s = 0, s2 = 0, s4 = 0;
+  int64_t tail = 0;
+  for (float v : z) {
+    s += v, s2 += double(v) * v, s4 += double(v) * v * v * v;
+    tail += std::abs(v) > 3;
+  }
+  double mean = s / n, var = s2 / n - mean * mean, kurt = s4 / n;
+  CHECK(std::abs(mean) < 5 / std::sqrt(double(n)));
+  CHECK(std::abs(var - 1) < 5 * std::sqrt(2.0 / n));
+  CHECK(std::abs(kurt - 3) < 5 * std::sqrt(96.0 / n));  // var of z^4 is 105 - 9 = 96
+  // P(|z| > 3) = 0.0026998; binomial 5-sigma band.
+  double p = 0.0026998, sd = std::sqrt(p * (1 - p) / n);
+  CHECK(std::abs(double(tail) / n - p) < 5 * sd);
+}
+
+namespace {
+const std::string kZoo = std::string(PTC_SOURCE_DIR) + "/models/zoo/";
+}
+
+TEST_CASE("MRR realize equals a brute-force double evaluation of phase + offsets + noise, crosstalk, T(phi)", "[perf][mrr]") {
+  models::Graph g = models::import_onnx(kZoo + "lenet5_fmnist.onnx");
+  models::CompiledWorkload wl = models::compile(g, models::TilingSpec{4, 4, 8, "cyclic"});
+  MrrBankConfig cfg;
+  cfg.phase_variation = PhaseVariationParams{};
+  cfg.global_temperature = GlobalTemperatureParams{};
+  cfg.global_temperature->hotspot = "corner";
+  cfg.crosstalk = CrosstalkParams{};
+  const RandomStream rng(3, 0);
+  MrrBank bank(wl, cfg, rng);
+  const int64_t step = 7000, k = 8, kk = 64;
+  bank.set_step(step);
+  const CoreArray arr{4, 4, 8};
+  PhaseVariation pv(arr, *cfg.phase_variation, rng.derive(11));
+  const std::vector<float> sd = pv.std_map(step);
+  GlobalTemperature gt(arr, *cfg.global_temperature);
+  std::vector<float> off(static_cast<size_t>(arr.rings()), 0.0f);
+  gt.add_shift(static_cast<double>(step), off.data());
+  const ThermalCrosstalk xt(k, *cfg.crosstalk);
+  const std::vector<double>& M = xt.matrix();
+  const double a = 0.865, r = 0.87;
+  double worst = 0;
+  for (size_t l = 0; l < wl.layers.size(); ++l) {
+    const auto& t = wl.layers[l].gemms[0];
+    std::vector<float> wn(t.blocks.size()), sc(static_cast<size_t>(t.P * t.Q));
+    const uint64_t draw = 77;
+    bank.realize(static_cast<int64_t>(l), 0, draw, wn.data(), sc.data());
+    const std::vector<float>& ph = bank.phases(static_cast<int64_t>(l), 0);
+    for (int64_t b = 0; b < t.P * t.Q; ++b) {
+      const int64_t core = t.core[b];
+      std::vector<float> noise(kk);
+      rng.derive(12).derive(draw).derive(static_cast<uint64_t>(l) << 20).derive(static_cast<uint64_t>(t.chunk[b]))
+          .fill_normal_fast(static_cast<uint64_t>(core * kk), kk, noise.data());
+      std::vector<double> phi(kk), phx(kk, 0.0);
+      for (int64_t i = 0; i < kk; ++i)
+        phi[i] = double(ph[b * kk + i]) + off[core * kk + i] + double(sd[core * kk + i]) * noise[i];
+      for (int64_t i = 0; i < kk; ++i)
+        for (int64_t j = 0; j < kk; ++j)
+          if (M[i * kk + j] >= 1e-12) phx[i] += M[i * kk + j] * phi[j];
+      for (int64_t i = 0; i < kk; ++i) {
+        double c = std::cos(phx[i]);
+        double w = 2 * (a * a + r * r - 2 * a * r * c) / (1 + a * a * r * r - 2 * a * r * c) - 1;
+        worst = std::max(worst, std::abs(w - wn[b * kk + i]));
+      }
+    }
+  }
+  INFO("worst |w - reference| = " << worst);
+  CHECK(worst < 2e-5);
+}
+
+TEST_CASE("fused per-block ADC equals the block formula y_p = s sum_q scale_pq ADC(wn_pq x_q)", "[perf][adc]") {
+  models::Graph g = models::import_onnx(kZoo + "lenet5_fmnist.onnx");
+  models::CompiledWorkload wl = models::compile(g, models::TilingSpec{4, 4, 8, "cyclic"});
+  IdealRealizer ideal(wl);
+  IoSpec io;
+  io.adc = {6, 8.0, 0};  // coarse: many partial sums change level
+  HardwareGemm hg(wl, ideal, io, RandomStream(1, 0));
+  // The largest layer; n = 37 vectors (not a multiple of the kernel's 16-column tile).
+  size_t L = 0;
+  for (size_t l = 0; l < wl.layers.size(); ++l)
+    if (wl.layers[l].gemms[0].blocks.size() > wl.layers[L].gemms[0].blocks.size()) L = l;
+  const auto& t = wl.layers[L].gemms[0];
+  const int64_t n = 37, k = 8;
+  std::vector<float> x(static_cast<size_t>(t.cols * n));
+  RandomStream(5, 5).fill_normal_fast(0, static_cast<int64_t>(x.size()), x.data());
+  std::vector<float> y(static_cast<size_t>(t.rows * n));
+  hg.gemm(static_cast<int64_t>(L), 0, 0, x.data(), false, n, y.data(), false);
+  std::vector<float> wn(t.blocks.size()), sc(static_cast<size_t>(t.P * t.Q));
+  ideal.realize(static_cast<int64_t>(L), 0, 0, wn.data(), sc.data());
+  const double step = io.adc.step();
+  int64_t off_by_more = 0;
+  double worst_levels = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    double s = 0;
+    for (int64_t c = 0; c < t.cols; ++c) s = std::max(s, std::abs(double(x[c * n + j])));
+    for (int64_t row = 0; row < t.rows; ++row) {
+      const int64_t p = row / k, i = row % k;
+      double yref = 0, slack = 0;
+      for (int64_t q = 0; q < t.Q; ++q) {
+        double part = 0;
+        for (int64_t jj = 0; jj < k && q * k + jj < t.cols; ++jj)
+          part += double(wn[((p * t.Q + q) * k + i) * k + jj]) * (x[(q * k + jj) * n + j] / s);
+        double v = std::min(std::max(part, -8.0), 8.0) / step;
+        yref += sc[p * t.Q + q] * std::nearbyint(v) * step;
+        slack += sc[p * t.Q + q] * step;  // one level per block if a float sum lands across a rounding boundary
+      }
+      double err = std::abs(y[row * n + j] - s * yref);
+      if (err > 1e-4 * (1 + std::abs(s * yref))) ++off_by_more;
+      worst_levels = std::max(worst_levels, err / (s * slack));
+    }
+  }
+  INFO("outputs off the double-precision formula: " << off_by_more << ", worst in levels: " << worst_levels);
+  CHECK(off_by_more <= t.rows * n / 100);  // rounding-boundary cases only
+  CHECK(worst_levels <= 1.0);
+}

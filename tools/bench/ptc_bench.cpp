@@ -1,0 +1,220 @@
+// ptc_bench: in-process micro-benchmarks for tools/bench/run_bench.py (issue 6).
+//   ptc_bench executor [--model cnn3_fmnist] [--images 2000] [--threads 2] [--step 10000] [--adc-bits 8]
+// Noisy tiled forward: the model compiled onto DOCTOR's 4x4 array of 8x8 MRR banks (a = 0.865,
+// r = 0.87), DOCTOR's "high" phase variation at `step` (a fresh sample per chunk and inference)
+// and thermal crosstalk (kappa 0.1), 8-bit DAC and 8-bit ADC per block; every image is its own
+// inference draw. The baseline is OpenBLAS sgemm doing the same multiply-accumulates (per image
+// and weight layer a [rows x cols] x [cols x vectors] product), with the same threads in the same
+// process. Prints one JSON object.
+#include <cblas.h>
+#include <omp.h>
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "hw/device/mrr_bank.h"
+#include "hw/hardware_gemm.h"
+#include "models/compiler.h"
+#include "models/dataset.h"
+#include "models/executor.h"
+#include "models/onnx_import.h"
+
+using namespace ptc;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+long peak_rss_kb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss;
+}
+
+struct Options {
+  std::string model = "cnn3_fmnist";
+  int64_t images = 2000;
+  int threads = 2;
+  int64_t step = 10000;
+  int adc_bits = 8;
+  std::string dump_std;  // write the phase-variation std map at `step` (JSON) for torch_reference.py
+};
+
+// Runs `images` test images through the executor in batches of 64 (draw = image index);
+// returns predictions, and the logits of the first `keep` images.
+std::vector<int> classify(models::Executor& ex, hw::MrrBank& bank, hw::HardwareGemm& g, const models::Dataset& d,
+                          const models::Preprocess& pre, int64_t images, int64_t step, std::vector<float>* logits,
+                          int64_t keep) {
+  std::vector<int> pred(static_cast<size_t>(images));
+  models::Tensor in;
+  for (int64_t first = 0; first < images; first += 64) {
+    const int64_t n = std::min<int64_t>(64, images - first);
+    bank.set_times(static_cast<uint64_t>(first), std::vector<hw::NoiseTime>(static_cast<size_t>(n), hw::NoiseTime{step, 0.0}));
+    g.set_draw_base(static_cast<uint64_t>(first));
+    models::fill_batch(d, pre, first, n, in);
+    const models::Tensor& out = ex.run(in);
+    const int64_t classes = out.shape[1];
+    for (int64_t s = 0; s < n; ++s) {
+      const float* row = out.f.data() + s * classes;
+      int64_t best = 0;
+      for (int64_t c = 1; c < classes; ++c)
+        if (row[c] > row[best]) best = c;
+      pred[static_cast<size_t>(first + s)] = static_cast<int>(best);
+      if (logits && first + s < keep) logits->insert(logits->end(), row, row + classes);
+    }
+  }
+  return pred;
+}
+
+int run_executor(const Options& o) {
+  const std::string path = std::string(PTC_SOURCE_DIR) + "/models/zoo/" + o.model + ".onnx";
+  models::Graph g = models::import_onnx(path);
+  models::Preprocess pre = models::preprocess_for(g, path);
+  models::Dataset test = models::load_fashion_mnist("test");
+  models::CompiledWorkload wl = models::compile(g, models::TilingSpec{4, 4, 8, "cyclic"});
+  const int64_t images = std::min<int64_t>(o.images, test.count);
+
+  hw::MrrBankConfig cfg;
+  cfg.phase_variation = hw::PhaseVariationParams{};  // "high", edge -> corner
+  cfg.crosstalk = hw::CrosstalkParams{};             // kappa 0.1 /um
+  hw::MrrBank bank(wl, cfg, hw::RandomStream(1, 0xde));
+  if (!o.dump_std.empty()) {
+    hw::PhaseVariation pv(hw::CoreArray{4, 4, 8}, *cfg.phase_variation, hw::RandomStream(1, 0xde).derive(11));
+    nlohmann::json j = {{"step", o.step}, {"std_rad", pv.std_map(o.step)}};
+    FILE* f = std::fopen(o.dump_std.c_str(), "w");
+    if (!f) throw std::runtime_error("cannot write " + o.dump_std);
+    std::fprintf(f, "%s\n", j.dump().c_str());
+    std::fclose(f);
+  }
+  hw::IoSpec io;
+  io.dac = {8, 1.0, 0};
+  io.adc = {o.adc_bits, 8.0, 0};
+  hw::HardwareGemm hg(wl, bank, io, hw::RandomStream(1, 0x5e));
+
+  // Determinism: the same logits at 1 thread and at o.threads.
+  std::vector<float> l1, lt;
+  {
+    models::Executor e1(g, 1);
+    e1.set_mapped(&hg, wl.layer_index());
+    classify(e1, bank, hg, test, pre, 96, o.step, &l1, 96);
+    models::Executor et(g, o.threads);
+    et.set_mapped(&hg, wl.layer_index());
+    classify(et, bank, hg, test, pre, 96, o.step, &lt, 96);
+  }
+  const bool deterministic = l1.size() == lt.size() && std::memcmp(l1.data(), lt.data(), l1.size() * sizeof(float)) == 0;
+
+  models::Executor ex(g, o.threads);
+  ex.set_mapped(&hg, wl.layer_index());
+  classify(ex, bank, hg, test, pre, 64, o.step, nullptr, 0);  // warm-up (plans, buffers)
+  auto t0 = Clock::now();
+  std::vector<int> pred = classify(ex, bank, hg, test, pre, images, o.step, nullptr, 0);
+  const double noisy_s = seconds_since(t0);
+  int64_t correct = 0;
+  for (int64_t i = 0; i < images; ++i) correct += pred[static_cast<size_t>(i)] == test.labels[static_cast<size_t>(i)];
+
+  // Effective-weight materialisation alone (MrrBank::realize of every layer group), per image.
+  std::vector<float> wn, sc;
+  const int64_t realize_images = std::min<int64_t>(images, 200);
+  t0 = Clock::now();
+  for (int64_t i = 0; i < realize_images; ++i)
+    for (size_t l = 0; l < wl.layers.size(); ++l)
+      for (size_t gi = 0; gi < wl.layers[l].gemms.size(); ++gi) {
+        const auto& t = wl.layers[l].gemms[gi];
+        wn.resize(t.blocks.size());
+        sc.resize(static_cast<size_t>(t.P * t.Q));
+        bank.realize(static_cast<int64_t>(l), static_cast<int64_t>(gi), static_cast<uint64_t>(i % 64), wn.data(), sc.data());
+      }
+  const double realize_s = seconds_since(t0) / static_cast<double>(realize_images);
+
+  // Baseline: sgemm with the same shapes, the same threads (parallel over images, BLAS 1 thread).
+  openblas_set_num_threads(1);
+  struct Shape3 {
+    int m, n, k;
+  };
+  std::vector<Shape3> shapes;
+  size_t a_max = 0, b_max = 0, c_max = 0;
+  for (const auto& L : wl.layers)
+    for (const auto& t : L.gemms) {
+      Shape3 s{static_cast<int>(t.rows), static_cast<int>(L.num_vectors), static_cast<int>(t.cols)};
+      shapes.push_back(s);
+      a_max = std::max(a_max, static_cast<size_t>(s.m) * s.k);
+      b_max = std::max(b_max, static_cast<size_t>(s.k) * s.n);
+      c_max = std::max(c_max, static_cast<size_t>(s.m) * s.n);
+    }
+  std::vector<std::vector<float>> A(static_cast<size_t>(o.threads)), B(A.size()), Cm(A.size());
+  for (size_t t = 0; t < A.size(); ++t) {
+    A[t].assign(a_max, 0.01f);
+    B[t].assign(b_max, 0.5f);
+    Cm[t].assign(c_max, 0.0f);
+  }
+  auto sgemm_pass = [&](int64_t n_images) {
+#pragma omp parallel for schedule(static) num_threads(o.threads)
+    for (int64_t i = 0; i < n_images; ++i) {
+      const int tid = omp_get_thread_num();
+      for (const auto& s : shapes)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.m, s.n, s.k, 1.0f, A[tid].data(), s.k, B[tid].data(),
+                    s.n, 0.0f, Cm[tid].data(), s.n);
+    }
+  };
+  sgemm_pass(64);
+  t0 = Clock::now();
+  sgemm_pass(images);
+  const double sgemm_s = seconds_since(t0);
+
+  // State that must be resident: weights (latent + phases + scales), device state (PV std maps,
+  // offsets), the test set.
+  int64_t weights = 0;
+  for (const auto& L : wl.layers)
+    for (const auto& t : L.gemms) weights += static_cast<int64_t>(t.blocks.size());
+  const double state_mb = (static_cast<double>(weights) * 4 * 4 + static_cast<double>(test.pixels.size())) / 1e6;
+
+  nlohmann::json j = {{"model", o.model},
+                      {"images", images},
+                      {"threads", o.threads},
+                      {"macs_per_image", wl.macs},
+                      {"blocks", wl.blocks},
+                      {"noisy_s", noisy_s},
+                      {"noisy_images_per_s", static_cast<double>(images) / noisy_s},
+                      {"accuracy", static_cast<double>(correct) / static_cast<double>(images)},
+                      {"realize_ms_per_image", realize_s * 1e3},
+                      {"sgemm_s", sgemm_s},
+                      {"sgemm_images_per_s", static_cast<double>(images) / sgemm_s},
+                      {"ratio_noisy_over_sgemm", noisy_s / sgemm_s},
+                      {"deterministic_1_vs_n_threads", deterministic},
+                      {"state_mb", state_mb},
+                      {"peak_rss_mb", static_cast<double>(peak_rss_kb()) / 1024.0}};
+  std::printf("%s\n", j.dump().c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    if (argc < 2 || std::string(argv[1]) != "executor") {
+      std::fprintf(stderr, "usage: ptc_bench executor [--model NAME] [--images N] [--threads T] [--step S] [--adc-bits B]\n");
+      return 2;
+    }
+    Options o;
+    for (int i = 2; i + 1 < argc; i += 2) {
+      std::string k = argv[i], v = argv[i + 1];
+      if (k == "--model") o.model = v;
+      else if (k == "--images") o.images = std::stoll(v);
+      else if (k == "--threads") o.threads = std::stoi(v);
+      else if (k == "--step") o.step = std::stoll(v);
+      else if (k == "--adc-bits") o.adc_bits = std::stoi(v);
+      else if (k == "--dump-std") o.dump_std = v;
+      else throw std::runtime_error("unknown option " + k);
+    }
+    return run_executor(o);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ptc_bench: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,185 @@
+#!/usr/bin/python3
+"""The one command of issue 6: runs every benchmark and writes bench.json and bench.md.
+
+    /usr/bin/python3 tools/bench/run_bench.py [--build build/release] [--out bench] [--quick]
+
+Builds nothing: it expects `ptcsim` and `tools/bench/ptc_bench` in the build folder
+(`bash tools/setup.sh`, or `cmake --build build/release --target ptcsim ptc_bench`).
+Needs python3-torch and python3-onnx for the PyTorch baseline (skipped with a note if missing).
+--quick shrinks every benchmark (a smoke test; the goals are not meaningful then).
+"""
+import argparse
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MB = 1e6
+
+
+def run(cmd, env=None):
+    """Runs cmd under /usr/bin/time; returns (stdout, wall seconds, peak RSS MB of that process)."""
+    t0 = time.perf_counter()
+    p = subprocess.run(["/usr/bin/time", "-f", "PTC_BENCH_RSS_KB=%M"] + cmd, cwd=ROOT, capture_output=True, text=True,
+                       env=env)
+    wall = time.perf_counter() - t0
+    if p.returncode != 0:
+        sys.exit(f"run_bench: {' '.join(cmd)} failed ({p.returncode}):\n{p.stderr[-2000:]}")
+    rss_kb = [int(line.split("=")[1]) for line in p.stderr.splitlines() if line.startswith("PTC_BENCH_RSS_KB=")]
+    return p.stdout, wall, (rss_kb[-1] if rss_kb else 0) / 1024.0
+
+
+def fit_exponent(xs, ys):
+    lx, ly = [math.log(x) for x in xs], [math.log(y) for y in ys]
+    mx, my = sum(lx) / len(lx), sum(ly) / len(ly)
+    return sum((a - mx) * (b - my) for a, b in zip(lx, ly)) / sum((a - mx) ** 2 for a in lx)
+
+
+def machine():
+    model = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {"cpu": model, "cores": os.cpu_count(), "kernel": platform.release()}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(ROOT, "build/release"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench"))
+    ap.add_argument("--quick", action="store_true")
+    o = ap.parse_args()
+    ptcsim = os.path.join(o.build, "ptcsim")
+    bench = os.path.join(o.build, "tools/bench/ptc_bench")
+    for exe in (ptcsim, bench):
+        if not os.access(exe, os.X_OK):
+            sys.exit(f"run_bench: {exe} not found; build first: cmake --build {o.build} --target ptcsim ptc_bench")
+    os.makedirs(o.out, exist_ok=True)
+    q = o.quick
+    env = dict(os.environ, PTC_THREADS="2", OMP_NUM_THREADS="2")
+    res = {"machine": machine(), "threads": 2, "quick": q, "benchmarks": {}}
+    B = res["benchmarks"]
+    rows = []  # benchmark, measured, baseline, ratio, goal, met
+
+    # 1. Executor floor: noisy tiled CNN3 vs in-process sgemm.
+    std_file = os.path.join(o.out, "pv_std_map.json")
+    out, wall, rss = run([bench, "executor", "--model", "cnn3_fmnist", "--images", "200" if q else "2000",
+                          "--threads", "2", "--dump-std", std_file], env)
+    ex = json.loads(out)
+    B["executor_floor"] = ex
+    rows.append(["Executor floor: noisy tiled CNN3 (MRR + PV + crosstalk, 8-bit DAC/ADC per block)",
+                 f"{ex['noisy_images_per_s']:.1f} img/s", f"sgemm same MACs: {ex['sgemm_images_per_s']:.1f} img/s",
+                 f"{ex['ratio_noisy_over_sgemm']:.2f}x sgemm time", "<= 2x sgemm time",
+                 ex["ratio_noisy_over_sgemm"] <= 2])
+    rows.append(["Determinism: logits at 1 vs 2 threads", "identical" if ex["deterministic_1_vs_n_threads"] else "DIFFER",
+                 "", "", "same bytes", ex["deterministic_1_vs_n_threads"]])
+
+    # 2. Versus PyTorch (DOCTOR-style per-inference noisy weights).
+    try:
+        out, wall, rss_t = run(["/usr/bin/python3", os.path.join(ROOT, "tools/bench/torch_reference.py"), "--std", std_file,
+                                "--images", "50" if q else "300", "--threads", "2"], env)
+        tr = json.loads(out)
+        B["torch_reference"] = tr
+        speed = ex["noisy_images_per_s"] / tr["images_per_s"]
+        n1, n2 = ex["images"], tr["images"]
+        p = (ex["accuracy"] * n1 + tr["accuracy"] * n2) / (n1 + n2)
+        se = math.sqrt(p * (1 - p) * (1 / n1 + 1 / n2))
+        diff = abs(ex["accuracy"] - tr["accuracy"])
+        B["torch_reference"].update({"speedup": speed, "accuracy_diff": diff, "accuracy_diff_se": se})
+        rows.append(["Versus PyTorch (DOCTOR-style noisy forward, 2 threads)", f"{ex['noisy_images_per_s']:.1f} img/s",
+                     f"torch {tr['images_per_s']:.2f} img/s", f"{speed:.1f}x faster", ">= 10x", speed >= 10])
+        rows.append(["Accuracy agreement ptcsim vs PyTorch", f"{100 * ex['accuracy']:.2f} % ({n1} img)",
+                     f"{100 * tr['accuracy']:.2f} % ({n2} img)", f"|diff| = {diff / se:.2f} sigma",
+                     "within 2 sigma (binomial MC error)", diff <= 2 * se])
+    except SystemExit as e:
+        B["torch_reference"] = {"error": str(e)}
+        rows.append(["Versus PyTorch", "not run", str(e)[:80], "", ">= 10x", False])
+
+    # 3. DOCTOR scenario end to end.
+    with tempfile.TemporaryDirectory() as tmp:
+        n = "1000" if q else "10000"
+        out, wall, rss_d = run([ptcsim, "run", "scenarios/doctor/pv_high_linear_doctor.json", "--set",
+                                f"traffic.requests={n}", "--out", os.path.join(tmp, "doctor"), "-q"], env)
+        summ = json.load(open(os.path.join(tmp, "doctor", "summary.json")))
+    B["doctor_scenario"] = {"requests": int(n), "wall_s": wall, "peak_rss_mb": rss_d, "summary": summ}
+    rows.append([f"DOCTOR scenario pv_high_linear_doctor ({n} requests)", f"{wall:.1f} s wall", "", "",
+                 "<= 30 s", wall <= 30])
+
+    # 4. Long horizon: one year.
+    def horizon_run(h, extra):
+        with tempfile.TemporaryDirectory() as tmp:
+            d = os.path.join(tmp, "lh")
+            cmd = [ptcsim, "run", "tools/bench/scenarios/long_horizon.json", "--set", f"horizon_s={h}", "--out", d, "-q"] + extra
+            _, wall, rss_l = run(cmd, env)
+            summ = json.load(open(os.path.join(d, "summary.json")))
+            st = json.load(open(os.path.join(d, "stats.json")))
+            checks = st["deployment"]["monitor"]["checks"]["value"]
+            rows_n = sum(1 for _ in open(os.path.join(d, "trace.csv"))) - 1
+            evals = sum(1 for line in open(os.path.join(d, "events.jsonl")) if '"evaluation"' in line)
+        windows = h  # 1-s batches
+        events = windows + checks + rows_n + evals
+        return {"horizon_s": h, "wall_s": wall, "peak_rss_mb": rss_l, "events": events, "windows": windows,
+                "monitor_checks": checks, "trace_rows": rows_n, "evaluations": evals, "requests": summ["requests"],
+                "events_per_s": events / wall, "sim_s_per_wall_s": h / wall, "calibrations": summ["calibrations"]}
+
+    year = 31536000
+    lh = horizon_run(year // 50 if q else year, [])
+    B["long_horizon"] = lh
+    rows.append(["Long horizon: 1 year, Poisson 10/s in 1-s batches, monitor/min, thermal field, 20 evals x 1000 img"
+                 if not q else "Long horizon (quick: 1/50 year)",
+                 f"{lh['wall_s']:.1f} s wall", f"{lh['events_per_s']:.3g} events/s, {lh['sim_s_per_wall_s']:.3g} sim-s/s",
+                 "", "<= 60 s", lh["wall_s"] <= 60])
+
+    # 5. Scaling: horizon x1/x2/x4 (event processing: no evaluations, no controller) and models.
+    base = 86400 * (2 if q else 30)
+    hs = [horizon_run(base * m, ["--set", "accuracy.mode=none", "--set", 'controller.policy={"name":"none"}'])
+          for m in (1, 2, 4)]
+    e_h = fit_exponent([r["events"] for r in hs], [r["wall_s"] for r in hs])
+    B["scaling_horizon"] = {"runs": hs, "exponent_wall_vs_events": e_h}
+    rows.append([f"Scaling in horizon ({base // 86400} d x1/x2/x4, event processing only)",
+                 " / ".join(f"{r['wall_s']:.1f}" for r in hs) + " s", "", f"exponent {e_h:.2f}", "~1 (linear)",
+                 0.8 <= e_h <= 1.2])
+    ms = []
+    for m in ("lenet5_fmnist", "cnn3_fmnist", "vgg8_fmnist"):
+        out, _, _ = run([bench, "executor", "--model", m, "--images", "64" if q else "300", "--threads", "2"], env)
+        ms.append(json.loads(out))
+    e_m = fit_exponent([r["macs_per_image"] for r in ms], [1 / r["noisy_images_per_s"] for r in ms])
+    B["scaling_models"] = {"runs": ms, "exponent_time_vs_macs": e_m}
+    rows.append(["Scaling in model (lenet5 / cnn3 / vgg8, s per image vs MACs)",
+                 " / ".join(f"{1e3 / r['noisy_images_per_s']:.2f}" for r in ms) + " ms/img",
+                 " / ".join(f"{r['macs_per_image'] / 1e6:.1f}" for r in ms) + " MMAC", f"exponent {e_m:.2f}",
+                 "~1 (linear)", 0.8 <= e_m <= 1.2])
+
+    # 6. Memory: peak RSS vs 2 x (weights + device state + dataset) + fixed overhead. The fixed
+    # runtime overhead is the RSS of the smallest executor benchmark (LeNet-5) minus twice its state.
+    overhead = ms[0]["peak_rss_mb"] - 2 * ms[0]["state_mb"]
+    B["memory"] = {"fixed_overhead_mb": overhead}
+    train_mb = 60000 * 784 / MB  # the DOCTOR policy's salience reads the training set
+    for name, rss_v, state in (("executor cnn3", ex["peak_rss_mb"], ex["state_mb"]),
+                               ("executor vgg8", ms[2]["peak_rss_mb"], ms[2]["state_mb"]),
+                               ("DOCTOR scenario", rss_d, ex["state_mb"] + train_mb),
+                               ("long horizon", lh["peak_rss_mb"], ex["state_mb"] + train_mb)):
+        bound = 2 * state + overhead
+        B["memory"][name] = {"peak_rss_mb": rss_v, "state_mb": state, "bound_mb": bound}
+        rows.append([f"Memory: {name}", f"{rss_v:.0f} MB peak RSS", f"state {state:.1f} MB", "",
+                     f"<= 2 x state + {overhead:.0f} MB = {bound:.0f} MB", rss_v <= bound])
+
+    res["table"] = [dict(zip(["benchmark", "measured", "baseline", "ratio", "goal", "met"], r)) for r in rows]
+    json.dump(res, open(os.path.join(o.out, "bench.json"), "w"), indent=2)
+    md = [f"Machine: {res['machine']['cpu']}, {res['machine']['cores']} cores; 2 threads"
+          + (" (QUICK run: sizes reduced)" if q else ""), "",
+          "| benchmark | measured | baseline (same run) | ratio | goal | met? |", "|---|---|---|---|---|---|"]
+    md += [f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]} | {'yes' if r[5] else 'NO'} |" for r in rows]
+    open(os.path.join(o.out, "bench.md"), "w").write("\n".join(md) + "\n")
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()
