@@ -186,6 +186,7 @@ void Accelerator::classify(const models::Dataset& d, const models::Preprocess& p
     std::vector<NoiseTime> tt(times.begin() + static_cast<int64_t>(first), times.begin() + static_cast<int64_t>(first + count));
     m_tech->set_times(draw_base + first, tt);
     m_gemm->set_draw_base(draw_base + first);
+    m_gemm->prepare_batch();
     run_batch(d, p, images, first, count, *m_exec, pred);
   }
   m_inferences += static_cast<int64_t>(images.size());

@@ -66,10 +66,19 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
   const int64_t k = m_wl.spec.block_size, P = t.P, Q = t.Q, R = P * k, C = Q * k;
   const uint64_t draw = m_draw_base + static_cast<uint64_t>(sample);
   // Per-thread work buffers (reused across calls; sized to the largest layer seen).
-  thread_local std::vector<float> wn, scale, xn, colscale, wdense, part, acc;
-  wn.resize(P * Q * k * k);
-  scale.resize(P * Q);
-  m_realizer.realize(layer, group, draw, wn.data(), scale.data());
+  thread_local std::vector<float> wn_own, scale_own, xn, colscale, wdense, part, acc;
+  const std::vector<float>* wn_p = &wn_own;
+  const std::vector<float>* scale_p = &scale_own;
+  if (m_cached) {
+    wn_p = &m_cache_wn[layer][group];
+    scale_p = &m_cache_scale[layer][group];
+  } else {
+    wn_own.resize(P * Q * k * k);
+    scale_own.resize(P * Q);
+    m_realizer.realize(layer, group, draw, wn_own.data(), scale_own.data());
+  }
+  const std::vector<float>& wn = *wn_p;
+  const std::vector<float>& scale = *scale_p;
   const float gain = layer < static_cast<int64_t>(m_gain.size()) ? m_gain[layer] : 1.0f;
   const auto dense_weights = [&](int64_t rows) {  // wn * scale as a dense [rows, C] matrix
     wdense.resize(rows * C);
@@ -153,6 +162,24 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
       float v = acc[r * ld + j] * colscale[j] * gain;
       if (y_trans) y[j * t.rows + r] = v; else y[r * n + j] = v;
     }
+}
+
+void HardwareGemm::prepare_batch() {
+  m_cached = m_realizer.shared_across_draws();
+  if (!m_cached) return;
+  m_cache_wn.resize(m_wl.layers.size());
+  m_cache_scale.resize(m_wl.layers.size());
+  for (size_t l = 0; l < m_wl.layers.size(); ++l) {
+    m_cache_wn[l].resize(m_wl.layers[l].gemms.size());
+    m_cache_scale[l].resize(m_wl.layers[l].gemms.size());
+    for (size_t g = 0; g < m_wl.layers[l].gemms.size(); ++g) {
+      const auto& t = m_wl.layers[l].gemms[g];
+      m_cache_wn[l][g].resize(t.blocks.size());
+      m_cache_scale[l][g].resize(static_cast<size_t>(t.P * t.Q));
+      m_realizer.realize(static_cast<int64_t>(l), static_cast<int64_t>(g), m_draw_base, m_cache_wn[l][g].data(),
+                         m_cache_scale[l][g].data());
+    }
+  }
 }
 
 void HardwareGemm::set_gain(int64_t layer, double alpha) {

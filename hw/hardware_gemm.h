@@ -31,6 +31,9 @@ class HardwareGemm : public models::MappedGemm {
 
   // Sample b of the next batches is inference draw `draw_base + b`.
   void set_draw_base(uint64_t base) { m_draw_base = base; }
+  // Call after the realizer's noise instant is set for a batch (not thread-safe): when the
+  // realizer's weights do not depend on the draw, they are materialised once here for the batch.
+  void prepare_batch();
   // Digital output gain of a layer (drift compensation, applied after accumulation); default 1.
   void set_gain(int64_t layer, double alpha);
   double gain(int64_t layer) const;
@@ -45,6 +48,8 @@ class HardwareGemm : public models::MappedGemm {
   RandomStream m_rng;
   uint64_t m_draw_base = 0;
   std::vector<float> m_gain;
+  bool m_cached = false;
+  std::vector<std::vector<std::vector<float>>> m_cache_wn, m_cache_scale;  // [layer][group]
 };
 
 // The ideal technology: the programmed weights exactly (wn = W / max|W_block|).

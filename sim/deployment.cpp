@@ -246,7 +246,8 @@ class Deployment : public sc_core::sc_module, public Actions {
   CalibrationResult calibrate(const CalibrationSpec& spec, const std::string& reason) override {
     flush();
     CalibrationResult res;
-    ensure_salience(spec.salience == "second_grad");
+    const bool all_chunks = spec.mask == "all" || spec.fraction >= 1;
+    if (!all_chunks && spec.salience != "magnitude") ensure_salience(spec.salience == "second_grad");
     const int64_t k = m_wl.spec.block_size, kk = k * k;
     // Latent weights per layer group and their Adam states (fresh per call).
     std::vector<std::vector<std::vector<float>>> W;

@@ -16,6 +16,9 @@ class BlockRealizer {
  public:
   virtual ~BlockRealizer() = default;
   virtual void realize(int64_t layer, int64_t group, uint64_t draw, float* wn, float* scale) const = 0;
+  // True when realize() gives the same weights for every draw of the current batch (no per-draw
+  // noise, one noise instant), so the weights can be materialised once per batch.
+  virtual bool shared_across_draws() const { return false; }
 };
 
 }  // namespace ptc::hw

@@ -61,6 +61,7 @@ class MrrBank : public Technology {
   std::vector<int> tile_rows(int64_t layer, int64_t group, int64_t chunk) const override;
 
   void realize(int64_t layer, int64_t group, uint64_t draw, float* wn, float* scale) const override;
+  bool shared_across_draws() const override { return !m_pv && m_offset.size() == 1; }
 
   // Encoded phases [P, Q, k, k] and scales [P, Q] of one layer group (for read-back and tests).
   const std::vector<float>& phases(int64_t layer, int64_t group) const { return m_phase.at(layer).at(group); }

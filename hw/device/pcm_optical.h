@@ -38,6 +38,7 @@ class PcmOptical : public Technology {
   double write_time_s() const override { return m_cost.time_s; }
   double write_energy_j() const override { return m_cost.energy_j; }
   void realize(int64_t layer, int64_t group, uint64_t draw, float* wn, float* scale) const override;
+  bool shared_across_draws() const override { return true; }
   // Cumulative write cost (level steps, up/down, time and energy) since construction.
   const PcmWriteCost& write_cost_total() const { return m_cost; }
   const std::vector<int>& levels(int64_t layer, int64_t group) const { return m_groups.at(layer).at(group).levels; }

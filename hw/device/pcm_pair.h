@@ -46,6 +46,7 @@ class PcmPair : public Technology {
   int64_t programmings() const { return m_programmings; }
 
   void realize(int64_t layer, int64_t group, uint64_t draw, float* wn, float* scale) const override;
+  bool shared_across_draws() const override { return true; }
 
  private:
   void program_group(size_t l, size_t gi, double t_s);
