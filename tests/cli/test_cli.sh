@@ -6,18 +6,7 @@ ptcsim="$1"; src="$2"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 lenet="$src/models/zoo/lenet5_fmnist.onnx"
 hw="$src/scenarios/hw/doctor_4x4x8.json"
-fails=0; passes=0
-ok()   { passes=$((passes+1)); echo "ok   - $1"; }
-bad()  { fails=$((fails+1)); echo "FAIL - $1"; }
-
-# expect_error NAME PATTERN CMD...: non-zero exit, exactly one stderr line matching PATTERN.
-expect_error() {
-  local name="$1" pat="$2"; shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
-  local lines; lines=$(wc -l <"$tmp/err")
-  if [ "$rc" -ne 0 ] && [ "$rc" -lt 128 ] && [ "$lines" -eq 1 ] && grep -q -- "$pat" "$tmp/err"; then ok "$name"
-  else bad "$name (exit $rc, $lines stderr lines: $(head -c 300 "$tmp/err"))"; fi
-}
+. "$src/tests/lib/testlib.sh"
 
 expect_error "missing model file" "cannot open model file" "$ptcsim" eval /nonexistent/model.onnx
 head -c 5000 /dev/urandom >"$tmp/junk.onnx"
@@ -95,5 +84,4 @@ expect_error "list of an unknown kind" "unknown kind" "$ptcsim" list polices
 "$ptcsim" >/dev/null 2>&1; rc=$?
 [ "$rc" -ne 0 ] && ok "no subcommand is an error" || bad "no subcommand exits 0"
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish

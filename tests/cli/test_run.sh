@@ -8,16 +8,7 @@ ptcsim="$1"; src="$2"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 sc="$src/tests/cli/tiny_doctor.json"
 py=/usr/bin/python3
-fails=0; passes=0
-ok()   { passes=$((passes+1)); echo "ok   - $1"; }
-bad()  { fails=$((fails+1)); echo "FAIL - $1"; }
-expect_error() {
-  local name="$1" pat="$2"; shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
-  local lines; lines=$(wc -l <"$tmp/err")
-  if [ "$rc" -ne 0 ] && [ "$rc" -lt 128 ] && [ "$lines" -eq 1 ] && grep -q -- "$pat" "$tmp/err"; then ok "$name"
-  else bad "$name (exit $rc, $lines stderr lines: $(head -c 400 "$tmp/err"))"; fi
-}
+. "$src/tests/lib/testlib.sh"
 
 # ---- a run and its files
 if PTC_THREADS=2 "$ptcsim" run "$sc" --out "$tmp/a" -q >"$tmp/out" 2>"$tmp/err"; then ok "run exits 0"; else bad "run failed: $(cat "$tmp/err")"; fi
@@ -119,5 +110,4 @@ for l in open(os.path.join(d, "events.jsonl")): json.loads(l)
 PY
 then ok "SIGINT: exit 3, valid partial files marked interrupted"; else bad "interrupted run (exit $rc)"; fi
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish

@@ -9,16 +9,7 @@ set -u
 ptcsim="$1"; src="$2"; build="$3"; cxx="${4:-}"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 py=/usr/bin/python3
-fails=0; passes=0
-ok()   { passes=$((passes+1)); echo "ok   - $1"; }
-bad()  { fails=$((fails+1)); echo "FAIL - $1"; }
-expect_error() {
-  local name="$1" pat="$2"; shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
-  local lines; lines=$(wc -l <"$tmp/err")
-  if [ "$rc" -ne 0 ] && [ "$rc" -lt 128 ] && [ "$lines" -eq 1 ] && grep -q -- "$pat" "$tmp/err"; then ok "$name"
-  else bad "$name (exit $rc, $lines stderr lines: $(head -c 400 "$tmp/err"))"; fi
-}
+. "$src/tests/lib/testlib.sh"
 cmake_args=(-DCMAKE_PREFIX_PATH="$tmp/p")
 [ -n "$cxx" ] && cmake_args+=(-DCMAKE_CXX_COMPILER="$cxx")
 
@@ -137,5 +128,4 @@ expect_error "undefined symbols" "undefined symbol: .*(ptc::sim::no_such_functio
 expect_error "the same plug-in twice is loaded once; the second error is reported" "libclash_policy.so" \
   "$ptcsim" list --plugin "$so" --plugin "$so" --plugin "$tmp/t/libclash_policy.so"
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish
