@@ -203,8 +203,6 @@ void Accelerator::set_output_gain(int64_t layer, double alpha) { m_gemm->set_gai
 double Accelerator::output_gain(int64_t layer) const { return m_gemm->gain(layer); }
 
 nlohmann::json Accelerator::stats() const {
-  nlohmann::json cores = nlohmann::json::object();
-  for (const auto& c : m_cores) cores[c->basename()] = c->stats();
   return {{"device", m_tech->name()},
           {"busy", stat(m_busy_s, "s")},
           {"energy", stat(m_energy_j, "J")},
@@ -213,8 +211,7 @@ nlohmann::json Accelerator::stats() const {
           {"inference_latency", stat(m_cost.latency_s, "s")},
           {"inference_energy", stat(m_cost.total_j, "J")},
           {"cycles_per_inference", stat(static_cast<double>(m_wl.cycles_per_inference), "cycles")},
-          {"energy_per_cycle", stat(m_cycle_j, "J")},
-          {"cores", cores}};
+          {"energy_per_cycle", stat(m_cycle_j, "J")}};  // the tensor cores nest themselves (hw::collect_stats)
 }
 
 }  // namespace ptc::hw

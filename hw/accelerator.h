@@ -24,13 +24,14 @@
 #include "hw/device/technology.h"
 #include "hw/energy.h"
 #include "hw/hardware_gemm.h"
+#include "hw/stats.h"
 #include "models/compiler.h"
 #include "models/dataset.h"
 #include "models/executor.h"
 
 namespace ptc::hw {
 
-class TensorCore : public sc_core::sc_module {
+class TensorCore : public sc_core::sc_module, public StatsProvider {
  public:
   TensorCore(sc_core::sc_module_name name, int64_t index, int64_t k);
   int64_t index() const { return m_index; }
@@ -41,7 +42,7 @@ class TensorCore : public sc_core::sc_module {
   void charge(double busy_s, double energy_j, int64_t weights_rewritten, int64_t probe_vectors);
   double busy_s() const { return m_busy_s; }
   int64_t weights_rewritten() const { return m_rewritten; }
-  nlohmann::json stats() const;
+  nlohmann::json stats() const override;
 
  private:
   int64_t m_index, m_k;
@@ -56,7 +57,7 @@ struct AcceleratorConfig {
   int threads = 0;      // executor threads (0: $PTC_THREADS or all cores)
 };
 
-class Accelerator : public sc_core::sc_module {
+class Accelerator : public sc_core::sc_module, public StatsProvider {
  public:
   // graph and workload must outlive the module; the technology is owned.
   Accelerator(sc_core::sc_module_name name, const models::Graph& graph, const models::CompiledWorkload& wl,
@@ -105,7 +106,7 @@ class Accelerator : public sc_core::sc_module {
   void set_output_gain(int64_t layer, double alpha);
   double output_gain(int64_t layer) const;
 
-  nlohmann::json stats() const;
+  nlohmann::json stats() const override;
 
  private:
   void run_batch(const models::Dataset& d, const models::Preprocess& p, const std::vector<int64_t>& images, size_t first,
