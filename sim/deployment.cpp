@@ -1151,7 +1151,10 @@ RunResult run_scenario(const Scenario& s, const RunOptions& o) {
       if (s.accuracy.instances > 1)
         throw Error("accuracy.instances: Monte-Carlo instances of PCM chips (re-programmed copies) are not implemented yet; "
                     "run several seeds instead");
-      tech = std::make_unique<hw::PcmPair>(wl, s.device.pcm, dev_rng);
+      if (s.device.device == "pcm_table")
+        tech = std::make_unique<hw::PcmTable>(wl, s.device.pcm_table, dev_rng);
+      else
+        tech = std::make_unique<hw::PcmPair>(wl, s.device.pcm, dev_rng);
     }
     hw::AcceleratorConfig ac;
     ac.energy = s.energy;

@@ -370,7 +370,10 @@ std::vector<PluginInfo> plugins(const std::string& kind) {
     for (const auto& [n, e] : NoiseRegistry::get().entries()) out.push_back(typed(e));
   } else if (kind == "devices") {
     for (const auto& n : device_names())
-      out.push_back({n, n == "mrr" ? "microring resonator weight banks (DOCTOR)" : "PCM differential pairs (aihwkit PCMLike)",
+      out.push_back({n, n == "mrr"           ? "microring resonator weight banks (DOCTOR)"
+                        : n == "pcm_optical" ? "optical PCM cells on ELight's transmission levels"
+                        : n == "pcm_table"   ? "PCM differential pairs with drift/noise curves from a measurement table"
+                                             : "PCM differential pairs (aihwkit PCMLike)",
                      device_params(n)});
   } else if (kind == "traffic") {
     for (const auto& n : traffic_names()) {
@@ -391,7 +394,7 @@ std::vector<PluginInfo> plugins(const std::string& kind) {
 }
 
 const std::vector<std::string>& device_names() {
-  static const std::vector<std::string> v = {"mrr", "pcm", "pcm_optical"};
+  static const std::vector<std::string> v = {"mrr", "pcm", "pcm_optical", "pcm_table"};
   return v;
 }
 const std::vector<std::string>& traffic_names() {
@@ -424,7 +427,15 @@ const std::vector<ParamSpec>& device_params(const std::string& device) {
       {"e_down_j", "J", lv.e_down_j, "energy per High->Low step (ELight ratio 40/9) [assumption]", 0, 1},
       {"nu_opt", "", 0.0, "transmission drift exponent (not characterised in the sources) [assumption]", 0, 1},
       {"t0_s", "s", 20.0, "drift reference time after programming", 1e-9, 1e9}};
+  static const std::vector<ParamSpec> table = {
+      {"file", "", nullptr,
+       "measurement table (CSV g_target_rel,t_s,g_mean_rel,g_std_rel or JSON), relative to the top-level scenario file",
+       -1e300, 1e300, {}, "string"},
+      {"persistent_fraction", "", 1.0,
+       "share of the variance drawn once per device at programming (1: device-to-device spread; 0: fresh read noise)", 0, 1},
+      {"t_eps_s", "s", 20.0, "time offset of the interpolation in ln(t + t_eps) (aihwkit's t0)", 1e-9, 1e9}};
   if (device == "mrr") return mrr;
+  if (device == "pcm_table") return table;
   if (device == "pcm") return pcm;
   if (device == "pcm_optical") return optical;
   throw Error("unknown device \"" + device + "\"; registered: " + list_of(device_names()));
@@ -626,6 +637,18 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
     o.levels.e_down_j = dp.num("e_down_j");
     o.nu_opt = dp.num("nu_opt");
     o.t0_s = dp.num("t0_s");
+  } else if (dev == "pcm_table") {
+    auto& c = s.device.pcm_table;
+    std::string f = dp.str("file");
+    if (f.empty()) throw Error("device.file: expected the path of a measurement table, got \"\"");
+    std::string path = fs::path(f).is_absolute() ? f : (dir / f).lexically_normal().string();
+    try {
+      c.table = hw::load_pcm_table(path);
+    } catch (const Error& e) {
+      throw Error("device.file: " + std::string(e.what()));
+    }
+    c.persistent_fraction = dp.num("persistent_fraction");
+    c.t_eps_s = dp.num("t_eps_s");
   } else {
     auto& d = s.device.pcm.device;
     d.g_max_us = dp.num("g_max_us");

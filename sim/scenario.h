@@ -22,6 +22,7 @@
 #include "hw/device/mrr_bank.h"
 #include "hw/device/pcm_optical.h"
 #include "hw/device/pcm_pair.h"
+#include "hw/device/pcm_table.h"
 #include "hw/energy.h"
 #include "hw/hardware_gemm.h"
 #include "hw/noise/thermal_field.h"
@@ -33,10 +34,11 @@ namespace ptc::sim {
 
 // What noise processes configure (the device technology's options and the physical field).
 struct DeviceSetup {
-  std::string device;  // "mrr" or "pcm"
+  std::string device;  // "mrr", "pcm", "pcm_optical" or "pcm_table"
   hw::MrrBankConfig mrr;
   hw::PcmPairConfig pcm;
   hw::PcmOpticalConfig pcm_optical;
+  hw::PcmTableConfig pcm_table;  // the measurement table is loaded by parse_scenario
   std::optional<hw::ThermalFieldParams> thermal_field;
   double static_phase_sigma_rad = 0;  // per-ring fabrication phase offset (MRR)
 };

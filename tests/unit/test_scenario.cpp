@@ -152,7 +152,11 @@ TEST_CASE("every declared parameter of every plug-in is read with defaults; unde
   }
   // Devices, traffic and the fixed sections are read inside parse_scenario: audit whole parses.
   std::vector<Json> cases;
-  for (const auto& d : device_names()) cases.push_back(with_set(minimal(), "device.name=" + d));
+  for (const auto& d : device_names()) {
+    Json j = with_set(minimal(), "device.name=" + d);
+    if (d == "pcm_table") j["device"]["file"] = kSrc + "/scenarios/pcm/table_device.csv";  // required
+    cases.push_back(j);
+  }
   for (const auto& t : traffic_names())
     cases.push_back(with_set(with_set(minimal(), "traffic.name=" + t), "horizon_s=10"));
   for (const auto& p : plugins("policies")) {
@@ -324,4 +328,25 @@ TEST_CASE("list_plugins lists every registered plug-in with its declared paramet
   for (const char* k : {"policies", "noise", "devices", "traffic", "mappings", "sections"}) CHECK(all.contains(k));
   CHECK(all["devices"]["pcm"]["parameters"].size() == device_params("pcm").size());
   CHECK_THROWS_WITH(list_plugins("polices"), Contains("unknown kind") && Contains("policies"));
+}
+
+TEST_CASE("pcm_table: the measurement file is relative to the scenario file and its errors name device.file", "[scenario]") {
+  TempDir t;
+  t.write("scen/data/dev.csv", "g_target_rel,t_s,g_mean_rel,g_std_rel\n0.5,1,0.45,0.02\n1,1,0.9,0.03\n");
+  t.write("scen/data/bad.csv", "g_target_rel,t_s,g_mean_rel,g_std_rel\n0.5,1,0.45,0.02\n1,x,0.9,0.03\n");
+  Json dev = {{"name", "pcm_table"}, {"file", "data/dev.csv"}, {"persistent_fraction", 0.25}};
+  std::string f = t.write("scen/s.json", Json{{"model", kModel}, {"device", dev}}.dump());
+  Json j = load_scenario_json(f, {});
+  CHECK(joined(schema_errors(j)) == "");
+  Scenario s = parse_scenario(j, f);
+  CHECK(s.device.device == "pcm_table");
+  CHECK(s.energy.device == "pcm");  // priced as non-volatile cells
+  CHECK(s.device.pcm_table.persistent_fraction == 0.25);
+  CHECK(s.device.pcm_table.table.measured_levels() == std::vector<double>{0.5, 1.0});
+  CHECK(s.resolved["device"]["file"] == "data/dev.csv");
+  CHECK_THROWS_WITH(parse_scenario(load_scenario_json(f, {"device.file=data/bad.csv"}), f),
+                    Contains("device.file:") && Contains("bad.csv line 3, column 2 (t_s)"));
+  CHECK_THROWS_WITH(parse_scenario(load_scenario_json(f, {"device.file=data/none.csv"}), f),
+                    Contains("device.file:") && Contains("none.csv: cannot open"));
+  CHECK_THAT(parse_error(with_set(minimal(), "device.name=pcm_table")), Contains("device.file: required parameter missing"));
 }
