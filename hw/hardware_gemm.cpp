@@ -26,7 +26,9 @@ namespace {
 constexpr int64_t kTile = 16;  // columns per packed input panel (one AVX-512 register of floats)
 
 // Round half to even by the 1.5 * 2^23 shift: equal to nearbyint (default rounding mode) for
-// |v| < 2^22, i.e. for converters of <= 22 bits.
+// |v| < 2^22, i.e. for converters of <= 22 bits. The ADC kernels compute fma(y, 1 / step, shift),
+// i.e. they round the exact scaled partial sum (quantize() rounds the float product first: the
+// two differ only when that product's rounding crosses a half level).
 constexpr float kShift = 12582912.0f;
 
 // Per-block ADC, fused (k = 8), on one packed input panel xp = [C, kTile] (kTile input columns,
@@ -125,6 +127,48 @@ void adc_block_gemm(int64_t P, int64_t Q, int64_t ld, const float* wn, const flo
   adc_block_gemm_portable(P, Q, ld, wn, sstep, xp, lo, hi, inv, clip, acc);
 }
 
+// Dense product on one packed panel (ideal ADC): acc[r, c] = sum_{kk < K} W[r, kk] xp[kk, c] for
+// r < R (a multiple of 8), kk in order, with W packed by 8-row strips: wp[(r / 8) K 8 + kk 8 + r % 8].
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+void dense_panel_gemm_portable(int64_t R, int64_t K, const float* wp, const float* xp, float* acc, int64_t ld) {
+  for (int64_t p = 0; p < R / 8; ++p) {
+    float a[8][kTile] = {};
+    const float* w = wp + p * K * 8;
+    for (int64_t kk = 0; kk < K; ++kk)
+      for (int i = 0; i < 8; ++i)
+        for (int64_t c = 0; c < kTile; ++c) a[i][c] += w[kk * 8 + i] * xp[kk * kTile + c];
+    for (int i = 0; i < 8; ++i)
+      for (int64_t c = 0; c < kTile; ++c) acc[(p * 8 + i) * ld + c] = a[i][c];
+  }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx512f")))
+void dense_panel_gemm_avx512(int64_t R, int64_t K, const float* wp, const float* xp, float* acc, int64_t ld) {
+  for (int64_t p = 0; p < R / 8; ++p) {
+    __m512 a[8];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) a[i] = _mm512_setzero_ps();
+    const float* w = wp + p * K * 8;
+    for (int64_t kk = 0; kk < K; ++kk) {
+      const __m512 x = _mm512_loadu_ps(xp + kk * kTile);
+#pragma GCC unroll 8
+      for (int i = 0; i < 8; ++i) a[i] = _mm512_fmadd_ps(_mm512_set1_ps(w[kk * 8 + i]), x, a[i]);
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) _mm512_storeu_ps(acc + (p * 8 + i) * ld, a[i]);
+  }
+}
+#endif
+
+void dense_panel_gemm(int64_t R, int64_t K, const float* wp, const float* xp, float* acc, int64_t ld) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  if (avx512) return dense_panel_gemm_avx512(R, K, wp, xp, acc, ld);
+#endif
+  dense_panel_gemm_portable(R, K, wp, xp, acc, ld);
+}
+
 // max_i |x_i| (16 running maxima: vectorisable without reassociation).
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 float abs_max(const float* x, int64_t n) {
@@ -145,7 +189,8 @@ void abs_max_into(const float* x, int64_t n, float* m) {
 }
 
 // One packed input panel: dst[i kTile + c] = DAC(x[i ld + c] * rs[c]) for rows i < rows and
-// columns c < m (0 for c >= m); DAC = clip to +-bound and round to `step` (step 0: ideal).
+// columns c < m (0 for c >= m); DAC = clip to +-bound and round to `step` (step 0: ideal),
+// exactly hw/converters.h's quantize() (nearbyint of the rounded product).
 void pack_panel_portable(const float* x, int64_t ld, int64_t m, int64_t rows, const float* rs, float* dst, float bound,
                          float step) {
   const float inv = step > 0 ? 1.0f / step : 0.0f;
@@ -154,7 +199,7 @@ void pack_panel_portable(const float* x, int64_t ld, int64_t m, int64_t rows, co
     float* d = dst + i * kTile;
     for (int64_t c = 0; c < kTile; ++c) {
       float v = c < m ? xr[c] * rs[c] : 0.0f;
-      if (step > 0) v = ((std::min(std::max(v, -bound), bound) * inv + kShift) - kShift) * step;
+      if (step > 0) v = std::nearbyint(std::min(std::max(v, -bound), bound) * inv) * step;
       d[c] = v;
     }
   }
@@ -169,12 +214,12 @@ void pack_panel_avx512(const float* x, int64_t ld, int64_t m, int64_t rows, cons
   const __mmask16 mask = static_cast<__mmask16>((1u << m) - 1u);
   const __m512 r = _mm512_maskz_loadu_ps(mask, rs);
   const __m512 lo = _mm512_set1_ps(-bound), hi = _mm512_set1_ps(bound), vstep = _mm512_set1_ps(step),
-               vinv = _mm512_set1_ps(step > 0 ? 1.0f / step : 0.0f), shift = _mm512_set1_ps(kShift);
+               vinv = _mm512_set1_ps(step > 0 ? 1.0f / step : 0.0f);
   for (int64_t i = 0; i < rows; ++i) {
     __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, x + i * ld), r);
     if (step > 0) {
       v = _mm512_mul_ps(_mm512_min_ps(_mm512_max_ps(v, lo), hi), vinv);
-      v = _mm512_mul_ps(_mm512_sub_ps(_mm512_add_ps(v, shift), shift), vstep);
+      v = _mm512_mul_ps(_mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), vstep);
     }
     _mm512_storeu_ps(dst + i * kTile, v);
   }
@@ -260,9 +305,25 @@ void gather_panel(const float* image, const models::SameWidthConv& cv, int64_t j
   gather_panel_portable(image, cv, j0, m, dst, colmax);
 }
 
+// The effective weights wn * scale of a layer group as a dense [rows, cols] matrix packed by
+// 8-row strips for dense_panel_gemm (rows padded to a multiple of 8 with zeros).
+void pack_dense(const models::GemmTiles& t, int64_t k, const float* wn, const float* scale, std::vector<float>& wp) {
+  const int64_t Q = t.Q;
+  wp.assign(static_cast<size_t>((t.rows + 7) / 8 * 8 * t.cols), 0.0f);
+  for (int64_t r = 0; r < t.rows; ++r) {
+    float* dst = wp.data() + (r / 8) * t.cols * 8 + r % 8;
+    for (int64_t q = 0; q < Q; ++q) {
+      const int64_t b = (r / k) * Q + q;
+      const float* w = wn + b * k * k + (r % k) * k;
+      const float s = scale[b];
+      for (int64_t j = 0; j < k && q * k + j < t.cols; ++j) dst[(q * k + j) * 8] = w[j] * s;
+    }
+  }
+}
+
 // Per-thread work buffers (reused across calls; sized to the largest layer seen).
 struct Work {
-  std::vector<float> wn_own, scale_own, xn, colscale, rscale, sstep, wdense, part, acc;
+  std::vector<float> wn_own, scale_own, xn, colscale, rscale, sstep, wdense, part, acc, wpack;
 };
 thread_local Work tw;
 
@@ -315,14 +376,28 @@ bool HardwareGemm::conv_same_width(int64_t layer, int64_t group, int64_t sample,
                                    const models::SameWidthConv& cv, float* y) {
   const models::GemmTiles& t = m_wl.layers.at(layer).gemms.at(group);
   const ConverterSpec &dac = m_io.dac, &adc = m_io.adc;
-  if (!fused_adc() || dac.noise_std != 0 || dac.bits > 22 || cv.channels * cv.kh * cv.kw != t.cols) return false;
+  const bool fused = fused_adc();
+  if (!(fused || adc.ideal()) || dac.noise_std != 0 || dac.bits > 22 || cv.channels * cv.kh * cv.kw != t.cols)
+    return false;
   const int64_t k = m_wl.spec.block_size, P = t.P, Q = t.Q, R = P * k, C = Q * k;
   const int64_t n = cv.out_h * cv.iw, tiles = (n + kTile - 1) / kTile, ld = tiles * kTile;
   const float *wn, *scale;
   weights(layer, group, m_draw_base + static_cast<uint64_t>(sample), wn, scale);
-  const bool clip = adc_setup(P * Q, wn, scale);
+  const bool clip = fused && adc_setup(P * Q, wn, scale);
+  const int64_t R8 = (t.rows + 7) / 8 * 8;
+  const float* wp = nullptr;
+  if (!fused) {
+    // Ideal ADC: the effective weights wn * scale as one dense matrix (as gemm() gives sgemm),
+    // packed by 8-row strips (once per batch when the weights are shared by its draws).
+    if (m_cached && !m_cache_wpack[layer][group].empty()) {
+      wp = m_cache_wpack[layer][group].data();
+    } else {
+      pack_dense(t, k, wn, scale, tw.wpack);
+      wp = tw.wpack.data();
+    }
+  }
   const float adc_step = static_cast<float>(adc.step()), dac_step = dac.bits > 0 ? static_cast<float>(dac.step()) : 0.0f;
-  tw.acc.resize(R * ld);
+  tw.acc.resize(std::max(R, R8) * ld);
   tw.colscale.assign(ld, 0.0f);
   tw.rscale.resize(kTile);
   tw.xn.resize(C * kTile);
@@ -332,14 +407,21 @@ bool HardwareGemm::conv_same_width(int64_t layer, int64_t group, int64_t sample,
     // The panel straight from the image (im2col columns [j0, j0 + m)), its column maxima, then
     // normalisation and DAC in place: the same values and operations as im2col + gemm().
     gather_panel(image, cv, j0, m, panel, tw.colscale.data() + j0);
-    std::fill(panel + t.cols * kTile, panel + C * kTile, 0.0f);
-    for (int64_t c = 0; c < kTile; ++c) {
-      const float cs = tw.colscale[j0 + c];
-      tw.rscale[c] = c < m && cs > 0 ? 1.0f / cs : 0.0f;
+    if (fused || !dac.ideal()) {
+      std::fill(panel + t.cols * kTile, panel + C * kTile, 0.0f);
+      for (int64_t c = 0; c < kTile; ++c) {
+        const float cs = tw.colscale[j0 + c];
+        tw.rscale[c] = c < m && cs > 0 ? 1.0f / cs : 0.0f;
+      }
+      pack_panel(panel, kTile, m, t.cols, tw.rscale.data(), panel, static_cast<float>(dac.bound), dac_step);
+    } else {
+      std::fill(tw.colscale.data() + j0, tw.colscale.data() + j0 + kTile, 1.0f);  // raw inputs: no normalisation
     }
-    pack_panel(panel, kTile, m, t.cols, tw.rscale.data(), panel, static_cast<float>(dac.bound), dac_step);
-    adc_block_gemm(P, Q, ld, wn, tw.sstep.data(), panel, static_cast<float>(-adc.bound), static_cast<float>(adc.bound),
-                   1.0f / adc_step, clip, tw.acc.data() + j0);
+    if (fused)
+      adc_block_gemm(P, Q, ld, wn, tw.sstep.data(), panel, static_cast<float>(-adc.bound), static_cast<float>(adc.bound),
+                     1.0f / adc_step, clip, tw.acc.data() + j0);
+    else
+      dense_panel_gemm(R8, t.cols, wp, panel, tw.acc.data() + j0, ld);
   }
   write_output(layer, t.rows, n, ld, y, false);
   return true;
@@ -468,15 +550,20 @@ void HardwareGemm::prepare_batch() {
   if (!m_cached) return;
   m_cache_wn.resize(m_wl.layers.size());
   m_cache_scale.resize(m_wl.layers.size());
+  m_cache_wpack.resize(m_wl.layers.size());
   for (size_t l = 0; l < m_wl.layers.size(); ++l) {
     m_cache_wn[l].resize(m_wl.layers[l].gemms.size());
     m_cache_scale[l].resize(m_wl.layers[l].gemms.size());
+    m_cache_wpack[l].resize(m_wl.layers[l].gemms.size());
     for (size_t g = 0; g < m_wl.layers[l].gemms.size(); ++g) {
       const auto& t = m_wl.layers[l].gemms[g];
       m_cache_wn[l][g].resize(t.blocks.size());
       m_cache_scale[l][g].resize(static_cast<size_t>(t.P * t.Q));
       m_realizer.realize(static_cast<int64_t>(l), static_cast<int64_t>(g), m_draw_base, m_cache_wn[l][g].data(),
                          m_cache_scale[l][g].data());
+      m_cache_wpack[l][g].clear();
+      if (m_io.adc.ideal() && m_wl.layers[l].op == "Conv")  // for conv_same_width
+        pack_dense(t, m_wl.spec.block_size, m_cache_wn[l][g].data(), m_cache_scale[l][g].data(), m_cache_wpack[l][g]);
     }
   }
 }

@@ -62,6 +62,7 @@ class HardwareGemm : public models::MappedGemm {
   std::vector<float> m_gain;
   bool m_cached = false;
   std::vector<std::vector<std::vector<float>>> m_cache_wn, m_cache_scale;  // [layer][group]
+  std::vector<std::vector<std::vector<float>>> m_cache_wpack;  // dense packed weights (ideal ADC, Conv layers)
 };
 
 // The ideal technology: the programmed weights exactly (wn = W / max|W_block|).

@@ -240,6 +240,24 @@ TEST_CASE("convolution windows read from the image give the same bits as im2col 
       for (float v : y1) mx = std::max(mx, std::abs(double(v)));
       CHECK(mx > 0.1);  // a real output, not all zeros
     }
+    // Ideal ADC (with and without the DAC): a dense product on the panels, the same values as
+    // gemm()'s sgemm up to the order of the float sums.
+    for (int dac_bits : {0, 8}) {
+      IoSpec io;
+      io.dac = {dac_bits, 1.0, 0};
+      HardwareGemm hg(wl, bank, io, RandomStream(1, 0x5e));
+      std::vector<float> y1(static_cast<size_t>(t.rows * n)), y2(y1.size());
+      hg.gemm(L, 0, 1, col.data(), false, n, y1.data(), false);
+      REQUIRE(hg.conv_same_width(L, 0, 1, image.data(), cv, y2.data()));
+      double worst = 0, mx = 0;
+      for (size_t i = 0; i < y1.size(); ++i) {
+        worst = std::max(worst, std::abs(double(y1[i]) - y2[i]));
+        mx = std::max(mx, std::abs(double(y1[i])));
+      }
+      INFO("layer " << L << ", DAC bits " << dac_bits << ": worst difference " << worst << " of max " << mx);
+      CHECK(mx > 0.1);
+      CHECK(worst <= 1e-5 * mx);
+    }
     // Not provided with a noisy DAC: the caller falls back to im2col + gemm.
     IoSpec noisy;
     noisy.dac = {8, 1.0, 0.01};
