@@ -199,7 +199,10 @@ std::unique_ptr<Executor::Plan> Executor::build(const std::vector<Shape>& shapes
     auto it = m_layer_of.find(st.node);
     st.args.layer = it == m_layer_of.end() ? -1 : it->second;
   }
-  if (m_scratch.size() < plan->scratch_floats) m_scratch.resize(plan->scratch_floats);
+  if (m_scratch_floats < plan->scratch_floats) {  // not value-initialised: pages never touched cost no memory
+    m_scratch.reset(new float[plan->scratch_floats]);
+    m_scratch_floats = plan->scratch_floats;
+  }
   // Activation buffers come from the executor's pool, shared by all cached plans (one plan runs
   // at a time): buffer b of every plan is pool tensor b, as large as the largest need.
   std::vector<Tensor*> buffers;
@@ -274,7 +277,7 @@ const std::vector<const Tensor*>& Executor::run(const std::vector<const Tensor*>
     for (size_t k = 0; k < st.in.size(); ++k) st.args.in[k] = st.in[k] < 0 ? nullptr : p.values[st.in[k]];
     for (size_t k = 0; k < st.out.size(); ++k)
       if (st.args.out[k]) st.args.out[k]->reshape_storage(st.dtypes[k], st.shapes[k]);
-    st.args.scratch = m_scratch.data();
+    st.args.scratch = m_scratch.get();
     st.args.threads = m_threads;
     st.args.mapped = m_mapped;
     if (m_profile) {
@@ -310,7 +313,7 @@ size_t Executor::buffer_bytes() const {
   for (const auto& p : m_plans)
     for (const auto& t : p->owned) n += t->f.capacity() * sizeof(float) + t->i.capacity() * sizeof(int64_t);
   for (const auto& t : m_pool) n += t->f.capacity() * sizeof(float) + t->i.capacity() * sizeof(int64_t);
-  return n + m_scratch.capacity() * sizeof(float);
+  return n + m_scratch_floats * sizeof(float);
 }
 
 }  // namespace ptc::models

@@ -59,7 +59,8 @@ class Executor {
   const Graph& m_graph;
   std::list<std::unique_ptr<Plan>> m_plans;  // most recently used first
   mutable std::vector<std::unique_ptr<Tensor>> m_pool;  // activation buffers shared by the plans
-  mutable std::vector<float> m_scratch;                  // kernel scratch shared by the plans
+  mutable std::unique_ptr<float[]> m_scratch;            // kernel scratch shared by the plans
+  mutable size_t m_scratch_floats = 0;
   std::vector<const Tensor*> m_outputs;
   int m_threads = 1;
   MappedGemm* m_mapped = nullptr;
