@@ -513,7 +513,7 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
   }
 
   if (fused) {
-    // done above
+    // acc is complete (above)
   } else if (m_io.adc.ideal()) {
     // One dense GEMM with the effective weights (identical to summing block partials exactly).
     dense_weights(R);
