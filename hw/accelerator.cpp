@@ -10,7 +10,9 @@ namespace ptc::hw {
 
 namespace {
 nlohmann::json stat(double v, const char* unit) { return {{"value", v}, {"unit", unit}}; }
-constexpr int64_t kBatch = 64;  // images per executor call in classify()
+// Images per executor call in classify(): enough for both threads and the per-batch setup
+// (noise instants, shared weights) to be amortised; small enough to keep activations small.
+constexpr int64_t kBatch = 16;
 }  // namespace
 
 // ------------------------------------------------------------------------------------ TensorCore

@@ -1,6 +1,9 @@
 #include "hw/hardware_gemm.h"
 
 #include <cblas.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -20,71 +23,425 @@ HardwareGemm::HardwareGemm(const models::CompiledWorkload& wl, const BlockRealiz
 
 namespace {
 
-constexpr int64_t kTile = 16;  // output columns per register tile of the fused ADC kernel
+constexpr int64_t kTile = 16;  // columns per packed input panel (one AVX-512 register of floats)
 
-// Per-block ADC, fused (k = K): acc[p k + i, c] = sum_q scale_pq * ADC(sum_j wn_pq[i, j] x[q k + j, c])
-// for all p, with the k x kTile partial sums of a block kept in registers, quantised (clip to
-// +-bound, round to the step: hw/converters.h) and accumulated in q order. x and acc have row
-// stride ld (a multiple of kTile, zero-padded columns).
-template <int K>
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-void adc_block_gemm(int64_t P, int64_t Q, int64_t ld, const float* wn, const float* scale, const float* x, float lo,
-                    float hi, float inv, float step, float* acc) {
-  // Round half to even by the 1.5 * 2^23 shift: equal to nearbyint for |v| < 2^22 (bits <= 22).
-  constexpr float kShift = 12582912.0f;
-  for (int64_t p = 0; p < P; ++p)
-    for (int64_t c0 = 0; c0 < ld; c0 += kTile) {
-      float a[K][kTile] = {};
-      for (int64_t q = 0; q < Q; ++q) {
-        const float* w = wn + (p * Q + q) * K * K;
-        const float* xq = x + q * K * ld + c0;
-        float y[K][kTile] = {};
-        for (int j = 0; j < K; ++j) {
-          const float* xr = xq + j * ld;
-          for (int i = 0; i < K; ++i) {
-            const float wij = w[i * K + j];
-            for (int64_t c = 0; c < kTile; ++c) y[i][c] += wij * xr[c];
-          }
-        }
-        const float s = scale[p * Q + q];
-        for (int i = 0; i < K; ++i)
-          for (int64_t c = 0; c < kTile; ++c) {
-            const float v = std::min(std::max(y[i][c], lo), hi) * inv;
-            a[i][c] += s * (((v + kShift) - kShift) * step);
-          }
-      }
+// Round half to even by the 1.5 * 2^23 shift: equal to nearbyint (default rounding mode) for
+// |v| < 2^22, i.e. for converters of <= 22 bits. The ADC kernels compute fma(y, 1 / step, shift),
+// i.e. they round the exact scaled partial sum (quantize() rounds the float product first: the
+// two differ only when that product's rounding crosses a half level).
+constexpr float kShift = 12582912.0f;
+
+// Per-block ADC, fused (k = 8), on one packed input panel xp = [C, kTile] (kTile input columns,
+// zero-padded rows); for every row block p
+//   acc[p k + i, c] = sum_q sstep_pq * round(clip(sum_j wn_pq[i, j] xp[q k + j, c]) / step),
+// i.e. sum_q scale_pq * ADC(partial sum) with sstep = scale * step (hw/converters.h: clip to
+// [lo, hi], round half to even to the step; inv = 1 / step), the k x kTile partial sums of a
+// block in registers, accumulated in q order. clip = false when no partial sum can leave
+// [lo - step / 2, hi + step / 2] (then clipping changes no rounded value). acc has row stride ld.
+// Both variants do the same float operations in the same order (the portable one fuses the
+// multiply-adds where the target has FMA, giving the same bits as the AVX-512 one).
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+void adc_block_gemm_portable(int64_t P, int64_t Q, int64_t ld, const float* wn, const float* sstep, const float* xp,
+                             float lo, float hi, float inv, bool clip, float* acc) {
+  constexpr int K = 8;
+  for (int64_t p = 0; p < P; ++p) {
+    float a[K][kTile];
+    for (int i = 0; i < K; ++i)
+      for (int64_t c = 0; c < kTile; ++c) a[i][c] = 0.0f;
+    for (int64_t q = 0; q < Q; ++q) {
+      const float* w = wn + (p * Q + q) * K * K;
+      const float* xq = xp + q * K * kTile;
+      float y[K][kTile];
       for (int i = 0; i < K; ++i)
-        for (int64_t c = 0; c < kTile; ++c) acc[(p * K + i) * ld + c0 + c] = a[i][c];
+        for (int64_t c = 0; c < kTile; ++c) y[i][c] = 0.0f;
+      for (int j = 0; j < K; ++j)
+        for (int i = 0; i < K; ++i) {
+          const float wij = w[i * K + j];
+          for (int64_t c = 0; c < kTile; ++c) y[i][c] += wij * xq[j * kTile + c];
+        }
+      const float s = sstep[p * Q + q];
+      for (int i = 0; i < K; ++i)
+        for (int64_t c = 0; c < kTile; ++c) {
+          const float v = clip ? std::min(std::max(y[i][c], lo), hi) : y[i][c];
+          a[i][c] += ((v * inv + kShift) - kShift) * s;
+        }
+    }
+    for (int i = 0; i < K; ++i)
+      for (int64_t c = 0; c < kTile; ++c) acc[(p * K + i) * ld + c] = a[i][c];
+  }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12: _mm512_undefined_ps in max/min
+// The same kernel with AVX-512 intrinsics: one panel row = one register; 8 partial-sum and 8
+// accumulator registers per row block, weights broadcast from memory.
+template <bool Clip>
+__attribute__((target("avx512f")))
+void adc_block_gemm_avx512(int64_t P, int64_t Q, int64_t ld, const float* wn, const float* sstep, const float* xp,
+                           float lo, float hi, float inv, float* acc) {
+  constexpr int K = 8;
+  const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi), vinv = _mm512_set1_ps(inv),
+               vshift = _mm512_set1_ps(kShift);
+  for (int64_t p = 0; p < P; ++p) {
+    __m512 a[K];
+#pragma GCC unroll 8
+    for (int i = 0; i < K; ++i) a[i] = _mm512_setzero_ps();
+    const float* w = wn + p * Q * K * K;
+    const float* xq = xp;
+    for (int64_t q = 0; q < Q; ++q, w += K * K, xq += K * kTile) {
+      __m512 y[K];
+      const __m512 x0 = _mm512_loadu_ps(xq);
+#pragma GCC unroll 8
+      for (int i = 0; i < K; ++i) y[i] = _mm512_mul_ps(_mm512_set1_ps(w[i * K]), x0);
+#pragma GCC unroll 8
+      for (int j = 1; j < K; ++j) {
+        const __m512 xr = _mm512_loadu_ps(xq + j * kTile);
+#pragma GCC unroll 8
+        for (int i = 0; i < K; ++i) y[i] = _mm512_fmadd_ps(_mm512_set1_ps(w[i * K + j]), xr, y[i]);
+      }
+      const __m512 s = _mm512_set1_ps(sstep[p * Q + q]);
+#pragma GCC unroll 8
+      for (int i = 0; i < K; ++i) {
+        const __m512 v = Clip ? _mm512_min_ps(_mm512_max_ps(y[i], vlo), vhi) : y[i];
+        const __m512 r = _mm512_sub_ps(_mm512_fmadd_ps(v, vinv, vshift), vshift);
+        a[i] = _mm512_fmadd_ps(r, s, a[i]);
+      }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < K; ++i) _mm512_storeu_ps(acc + (p * K + i) * ld, a[i]);
+  }
+}
+#pragma GCC diagnostic pop
+#endif
+
+void adc_block_gemm(int64_t P, int64_t Q, int64_t ld, const float* wn, const float* sstep, const float* xp, float lo,
+                    float hi, float inv, bool clip, float* acc) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  if (avx512) {
+    if (clip) return adc_block_gemm_avx512<true>(P, Q, ld, wn, sstep, xp, lo, hi, inv, acc);
+    return adc_block_gemm_avx512<false>(P, Q, ld, wn, sstep, xp, lo, hi, inv, acc);
+  }
+#endif
+  adc_block_gemm_portable(P, Q, ld, wn, sstep, xp, lo, hi, inv, clip, acc);
+}
+
+// Dense product on one packed panel (ideal ADC): acc[r, c] = sum_{kk < K} W[r, kk] xp[kk, c] for
+// r < R (a multiple of 8), kk in order, with W packed by 8-row strips: wp[(r / 8) K 8 + kk 8 + r % 8].
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+void dense_panel_gemm_portable(int64_t R, int64_t K, const float* wp, const float* xp, float* acc, int64_t ld) {
+  for (int64_t p = 0; p < R / 8; ++p) {
+    float a[8][kTile] = {};
+    const float* w = wp + p * K * 8;
+    for (int64_t kk = 0; kk < K; ++kk)
+      for (int i = 0; i < 8; ++i)
+        for (int64_t c = 0; c < kTile; ++c) a[i][c] += w[kk * 8 + i] * xp[kk * kTile + c];
+    for (int i = 0; i < 8; ++i)
+      for (int64_t c = 0; c < kTile; ++c) acc[(p * 8 + i) * ld + c] = a[i][c];
+  }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx512f")))
+void dense_panel_gemm_avx512(int64_t R, int64_t K, const float* wp, const float* xp, float* acc, int64_t ld) {
+  for (int64_t p = 0; p < R / 8; ++p) {
+    __m512 a[8];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) a[i] = _mm512_setzero_ps();
+    const float* w = wp + p * K * 8;
+    for (int64_t kk = 0; kk < K; ++kk) {
+      const __m512 x = _mm512_loadu_ps(xp + kk * kTile);
+#pragma GCC unroll 8
+      for (int i = 0; i < 8; ++i) a[i] = _mm512_fmadd_ps(_mm512_set1_ps(w[kk * 8 + i]), x, a[i]);
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) _mm512_storeu_ps(acc + (p * 8 + i) * ld, a[i]);
+  }
+}
+#endif
+
+void dense_panel_gemm(int64_t R, int64_t K, const float* wp, const float* xp, float* acc, int64_t ld) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  if (avx512) return dense_panel_gemm_avx512(R, K, wp, xp, acc, ld);
+#endif
+  dense_panel_gemm_portable(R, K, wp, xp, acc, ld);
+}
+
+// max_i |x_i| (16 running maxima: vectorisable without reassociation).
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+float abs_max(const float* x, int64_t n) {
+  float m[16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int c = 0; c < 16; ++c) m[c] = std::max(m[c], std::abs(x[i + c]));
+  for (; i < n; ++i) m[0] = std::max(m[0], std::abs(x[i]));
+  float r = 0.0f;
+  for (int c = 0; c < 16; ++c) r = std::max(r, m[c]);
+  return r;
+}
+
+// m_j = max(m_j, |x_j|).
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+void abs_max_into(const float* x, int64_t n, float* m) {
+  for (int64_t j = 0; j < n; ++j) m[j] = std::max(m[j], std::abs(x[j]));
+}
+
+// One packed input panel: dst[i kTile + c] = DAC(x[i ld + c] * rs[c]) for rows i < rows and
+// columns c < m (0 for c >= m); DAC = clip to +-bound and round to `step` (step 0: ideal),
+// exactly hw/converters.h's quantize() (nearbyint of the rounded product).
+void pack_panel_portable(const float* x, int64_t ld, int64_t m, int64_t rows, const float* rs, float* dst, float bound,
+                         float step) {
+  const float inv = step > 0 ? 1.0f / step : 0.0f;
+  for (int64_t i = 0; i < rows; ++i) {
+    const float* xr = x + i * ld;
+    float* d = dst + i * kTile;
+    for (int64_t c = 0; c < kTile; ++c) {
+      float v = c < m ? xr[c] * rs[c] : 0.0f;
+      if (step > 0) v = std::nearbyint(std::min(std::max(v, -bound), bound) * inv) * step;
+      d[c] = v;
+    }
+  }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12: _mm512_undefined_ps in max/min
+__attribute__((target("avx512f")))
+void pack_panel_avx512(const float* x, int64_t ld, int64_t m, int64_t rows, const float* rs, float* dst, float bound,
+                       float step) {
+  const __mmask16 mask = static_cast<__mmask16>((1u << m) - 1u);
+  const __m512 r = _mm512_maskz_loadu_ps(mask, rs);
+  const __m512 lo = _mm512_set1_ps(-bound), hi = _mm512_set1_ps(bound), vstep = _mm512_set1_ps(step),
+               vinv = _mm512_set1_ps(step > 0 ? 1.0f / step : 0.0f);
+  for (int64_t i = 0; i < rows; ++i) {
+    __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, x + i * ld), r);
+    if (step > 0) {
+      v = _mm512_mul_ps(_mm512_min_ps(_mm512_max_ps(v, lo), hi), vinv);
+      v = _mm512_mul_ps(_mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), vstep);
+    }
+    _mm512_storeu_ps(dst + i * kTile, v);
+  }
+}
+#pragma GCC diagnostic pop
+#endif
+
+void pack_panel(const float* x, int64_t ld, int64_t m, int64_t rows, const float* rs, float* dst, float bound,
+                float step) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  if (avx512) return pack_panel_avx512(x, ld, m, rows, rs, dst, bound, step);
+#endif
+  pack_panel_portable(x, ld, m, rows, rs, dst, bound, step);
+}
+
+// One packed panel of im2col(image) for a same-width convolution (models/mapped_gemm.h): rows
+// r = (c kh + i) kw + j < channels kh kw, columns p = j0 + c' (c' < m; 0 beyond): dst[r kTile + c'];
+// colmax[c'] = max over the rows of |dst[r kTile + c']|. As ow = iw, column p of row r reads
+// image[c] at p + dr iw + dc (dr = i dh - pt, dc = j dw - pl) when valid, so a row of the panel
+// is one masked contiguous load; the mask depends on (i, j) only.
+uint32_t window_mask(const models::SameWidthConv& cv, int64_t j0, int64_t m, int64_t dr, int64_t dc) {
+  uint32_t mask = 0;
+  for (int64_t c = 0; c < m; ++c) {
+    const int64_t p = j0 + c, oh = p / cv.iw, ow = p % cv.iw;
+    if (oh + dr >= 0 && oh + dr < cv.ih && ow + dc >= 0 && ow + dc < cv.iw) mask |= 1u << c;
+  }
+  return mask;
+}
+
+void gather_panel_portable(const float* image, const models::SameWidthConv& cv, int64_t j0, int64_t m, float* dst,
+                           float* colmax) {
+  const int64_t plane = cv.ih * cv.iw;
+  float mx[kTile] = {};
+  for (int64_t i = 0; i < cv.kh; ++i)
+    for (int64_t j = 0; j < cv.kw; ++j) {
+      const int64_t dr = i * cv.dh - cv.pt, dc = j * cv.dw - cv.pl, off = j0 + dr * cv.iw + dc;
+      const uint32_t mask = window_mask(cv, j0, m, dr, dc);
+      for (int64_t ch = 0; ch < cv.channels; ++ch) {
+        const float* src = image + ch * plane + off;
+        float* d = dst + ((ch * cv.kh + i) * cv.kw + j) * kTile;
+        for (int64_t c = 0; c < kTile; ++c) {
+          d[c] = (mask >> c) & 1u ? src[c] : 0.0f;
+          mx[c] = std::max(mx[c], std::abs(d[c]));
+        }
+      }
+    }
+  for (int64_t c = 0; c < kTile; ++c) colmax[c] = mx[c];
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12: _mm512_undefined_ps in max
+__attribute__((target("avx512f")))
+void gather_panel_avx512(const float* image, const models::SameWidthConv& cv, int64_t j0, int64_t m, float* dst,
+                         float* colmax) {
+  const int64_t plane = cv.ih * cv.iw;
+  const __m512 sign = _mm512_set1_ps(-0.0f);
+  __m512 mx = _mm512_setzero_ps();
+  for (int64_t i = 0; i < cv.kh; ++i)
+    for (int64_t j = 0; j < cv.kw; ++j) {
+      const int64_t dr = i * cv.dh - cv.pt, dc = j * cv.dw - cv.pl, off = j0 + dr * cv.iw + dc;
+      const __mmask16 mask = static_cast<__mmask16>(window_mask(cv, j0, m, dr, dc));
+      const float* src = image + off;
+      float* d = dst + (i * cv.kw + j) * kTile;
+      for (int64_t ch = 0; ch < cv.channels; ++ch, src += plane, d += cv.kh * cv.kw * kTile) {
+        const __m512 v = _mm512_maskz_loadu_ps(mask, src);  // masked-off lanes are not read
+        _mm512_storeu_ps(d, v);
+        mx = _mm512_max_ps(mx, _mm512_castsi512_ps(_mm512_andnot_si512(_mm512_castps_si512(sign), _mm512_castps_si512(v))));
+      }
+    }
+  _mm512_storeu_ps(colmax, mx);
+}
+#pragma GCC diagnostic pop
+#endif
+
+void gather_panel(const float* image, const models::SameWidthConv& cv, int64_t j0, int64_t m, float* dst,
+                  float* colmax) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  if (avx512) return gather_panel_avx512(image, cv, j0, m, dst, colmax);
+#endif
+  gather_panel_portable(image, cv, j0, m, dst, colmax);
+}
+
+// The effective weights wn * scale of a layer group as a dense [rows, cols] matrix packed by
+// 8-row strips for dense_panel_gemm (rows padded to a multiple of 8 with zeros).
+void pack_dense(const models::GemmTiles& t, int64_t k, const float* wn, const float* scale, std::vector<float>& wp) {
+  const int64_t Q = t.Q;
+  wp.assign(static_cast<size_t>((t.rows + 7) / 8 * 8 * t.cols), 0.0f);
+  for (int64_t r = 0; r < t.rows; ++r) {
+    float* dst = wp.data() + (r / 8) * t.cols * 8 + r % 8;
+    for (int64_t q = 0; q < Q; ++q) {
+      const int64_t b = (r / k) * Q + q;
+      const float* w = wn + b * k * k + (r % k) * k;
+      const float s = scale[b];
+      for (int64_t j = 0; j < k && q * k + j < t.cols; ++j) dst[(q * k + j) * 8] = w[j] * s;
+    }
+  }
+}
+
+// Per-thread work buffers (reused across calls; sized to the largest layer seen).
+struct Work {
+  std::vector<float> wn_own, scale_own, xn, colscale, rscale, sstep, wdense, part, acc, wpack;
+};
+thread_local Work tw;
+
+}  // namespace
+
+bool HardwareGemm::fused_adc() const {
+  return !m_io.adc.ideal() && m_io.adc.noise_std == 0 && m_io.adc.bits <= 22 && m_wl.spec.block_size == 8;
+}
+
+void HardwareGemm::weights(int64_t layer, int64_t group, uint64_t draw, const float*& wn, const float*& scale) const {
+  if (m_cached) {
+    wn = m_cache_wn[layer][group].data();
+    scale = m_cache_scale[layer][group].data();
+    return;
+  }
+  const models::GemmTiles& t = m_wl.layers.at(layer).gemms.at(group);
+  tw.wn_own.resize(t.blocks.size());
+  tw.scale_own.resize(static_cast<size_t>(t.P * t.Q));
+  m_realizer.realize(layer, group, draw, tw.wn_own.data(), tw.scale_own.data());
+  wn = tw.wn_own.data();
+  scale = tw.scale_own.data();
+}
+
+bool HardwareGemm::adc_setup(int64_t blocks, const float* wn, const float* scale) const {
+  // Per-block output scale times the ADC step; no clipping when |partial sum| <= k max|wn| max|x|
+  // cannot pass the bound by half a step (the normalised inputs are within the DAC bound or 1).
+  const ConverterSpec &adc = m_io.adc, &dac = m_io.dac;
+  const int64_t k = m_wl.spec.block_size;
+  const float adc_step = static_cast<float>(adc.step());
+  tw.sstep.resize(static_cast<size_t>(blocks));
+  for (int64_t b = 0; b < blocks; ++b) tw.sstep[b] = scale[b] * adc_step;
+  const double xmax = dac.bits > 0 ? dac.bound : 1.0;
+  const double wmax = abs_max(wn, blocks * k * k);
+  return !(dac.bits > 0 || dac.noise_std == 0) ||
+         !(static_cast<double>(k) * wmax * xmax * (1 + 1e-5) <= adc.bound + 0.25 * adc.step());
+}
+
+void HardwareGemm::write_output(int64_t layer, int64_t rows, int64_t n, int64_t ld, float* y, bool y_trans) const {
+  const float gain = layer < static_cast<int64_t>(m_gain.size()) ? m_gain[layer] : 1.0f;
+  const float* acc = tw.acc.data();
+  const float* colscale = tw.colscale.data();
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < n; ++j) {
+      float v = acc[r * ld + j] * colscale[j] * gain;
+      if (y_trans) y[j * rows + r] = v; else y[r * n + j] = v;
     }
 }
 
-}  // namespace
+bool HardwareGemm::conv_same_width(int64_t layer, int64_t group, int64_t sample, const float* image,
+                                   const models::SameWidthConv& cv, float* y) {
+  const models::GemmTiles& t = m_wl.layers.at(layer).gemms.at(group);
+  const ConverterSpec &dac = m_io.dac, &adc = m_io.adc;
+  const bool fused = fused_adc();
+  if (!(fused || adc.ideal()) || dac.noise_std != 0 || dac.bits > 22 || cv.channels * cv.kh * cv.kw != t.cols)
+    return false;
+  const int64_t k = m_wl.spec.block_size, P = t.P, Q = t.Q, R = P * k, C = Q * k;
+  const int64_t n = cv.out_h * cv.iw, tiles = (n + kTile - 1) / kTile, ld = tiles * kTile;
+  const float *wn, *scale;
+  weights(layer, group, m_draw_base + static_cast<uint64_t>(sample), wn, scale);
+  const bool clip = fused && adc_setup(P * Q, wn, scale);
+  const int64_t R8 = (t.rows + 7) / 8 * 8;
+  const float* wp = nullptr;
+  if (!fused) {
+    // Ideal ADC: the effective weights wn * scale as one dense matrix (as gemm() gives sgemm),
+    // packed by 8-row strips (once per batch when the weights are shared by its draws).
+    if (m_cached && !m_cache_wpack[layer][group].empty()) {
+      wp = m_cache_wpack[layer][group].data();
+    } else {
+      pack_dense(t, k, wn, scale, tw.wpack);
+      wp = tw.wpack.data();
+    }
+  }
+  const float adc_step = static_cast<float>(adc.step()), dac_step = dac.bits > 0 ? static_cast<float>(dac.step()) : 0.0f;
+  tw.acc.resize(std::max(R, R8) * ld);
+  tw.colscale.assign(ld, 0.0f);
+  tw.rscale.resize(kTile);
+  tw.xn.resize(C * kTile);
+  float* panel = tw.xn.data();
+  for (int64_t ti = 0; ti < tiles; ++ti) {
+    const int64_t j0 = ti * kTile, m = std::min(kTile, n - j0);
+    // The panel straight from the image (im2col columns [j0, j0 + m)), its column maxima, then
+    // normalisation and DAC in place: the same values and operations as im2col + gemm().
+    gather_panel(image, cv, j0, m, panel, tw.colscale.data() + j0);
+    if (fused || !dac.ideal()) {
+      std::fill(panel + t.cols * kTile, panel + C * kTile, 0.0f);
+      for (int64_t c = 0; c < kTile; ++c) {
+        const float cs = tw.colscale[j0 + c];
+        tw.rscale[c] = c < m && cs > 0 ? 1.0f / cs : 0.0f;
+      }
+      pack_panel(panel, kTile, m, t.cols, tw.rscale.data(), panel, static_cast<float>(dac.bound), dac_step);
+    } else {
+      std::fill(tw.colscale.data() + j0, tw.colscale.data() + j0 + kTile, 1.0f);  // raw inputs: no normalisation
+    }
+    if (fused)
+      adc_block_gemm(P, Q, ld, wn, tw.sstep.data(), panel, static_cast<float>(-adc.bound), static_cast<float>(adc.bound),
+                     1.0f / adc_step, clip, tw.acc.data() + j0);
+    else
+      dense_panel_gemm(R8, t.cols, wp, panel, tw.acc.data() + j0, ld);
+  }
+  write_output(layer, t.rows, n, ld, y, false);
+  return true;
+}
 
 void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const float* x, bool x_trans, int64_t n,
                         float* y, bool y_trans) {
   const models::GemmTiles& t = m_wl.layers.at(layer).gemms.at(group);
   const int64_t k = m_wl.spec.block_size, P = t.P, Q = t.Q, R = P * k, C = Q * k;
   const uint64_t draw = m_draw_base + static_cast<uint64_t>(sample);
-  // Per-thread work buffers (reused across calls; sized to the largest layer seen).
-  thread_local std::vector<float> wn_own, scale_own, xn, colscale, wdense, part, acc;
-  const std::vector<float>* wn_p = &wn_own;
-  const std::vector<float>* scale_p = &scale_own;
-  if (m_cached) {
-    wn_p = &m_cache_wn[layer][group];
-    scale_p = &m_cache_scale[layer][group];
-  } else {
-    wn_own.resize(P * Q * k * k);
-    scale_own.resize(P * Q);
-    m_realizer.realize(layer, group, draw, wn_own.data(), scale_own.data());
-  }
-  const std::vector<float>& wn = *wn_p;
-  const std::vector<float>& scale = *scale_p;
+  const float *wn, *scale;
+  weights(layer, group, draw, wn, scale);
+  std::vector<float>&xn = tw.xn, &colscale = tw.colscale, &rscale = tw.rscale, &wdense = tw.wdense, &part = tw.part,
+  &acc = tw.acc;
   const float gain = layer < static_cast<int64_t>(m_gain.size()) ? m_gain[layer] : 1.0f;
   const auto dense_weights = [&](int64_t rows) {  // wn * scale as a dense [rows, C] matrix
     wdense.resize(rows * C);
     for (int64_t p = 0; p * k < rows; ++p)
       for (int64_t q = 0; q < Q; ++q) {
-        const float* b = wn.data() + (p * Q + q) * k * k;
+        const float* b = wn + (p * Q + q) * k * k;
         const float s = scale[p * Q + q];
         for (int64_t i = 0; i < k && p * k + i < rows; ++i)
           for (int64_t j = 0; j < k; ++j) wdense[(p * k + i) * C + q * k + j] = b[i * k + j] * s;
@@ -106,44 +463,72 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
     return;
   }
 
-  // Inputs as [C, ld] (zero-padded rows and columns), abs-max normalised per vector.
-  const bool fused = !m_io.adc.ideal() && m_io.adc.noise_std == 0 && m_io.adc.bits <= 22 && k == 8;
-  const int64_t ld = fused ? (n + kTile - 1) / kTile * kTile : n;
-  xn.assign(C * ld, 0.0f);
-  for (int64_t i = 0; i < t.cols; ++i)
-    for (int64_t j = 0; j < n; ++j) xn[i * ld + j] = x_trans ? x[j * t.cols + i] : x[i * n + j];
+  // Inputs abs-max normalised per vector (s = max|x|, x / s as x * (1 / s)) and through the DAC:
+  // for the fused kernel packed into panels of kTile columns ([tiles][C][kTile], zero-padded
+  // rows and columns), else as [C, n].
+  const bool fused = fused_adc();
+  const int64_t tiles = (n + kTile - 1) / kTile, ld = fused ? tiles * kTile : n;
   colscale.assign(ld, 0.0f);
-  for (int64_t i = 0; i < C; ++i)
-    for (int64_t j = 0; j < n; ++j) colscale[j] = std::max(colscale[j], std::abs(xn[i * ld + j]));
-  for (int64_t i = 0; i < C; ++i)
-    for (int64_t j = 0; j < n; ++j) xn[i * ld + j] = colscale[j] > 0 ? xn[i * ld + j] / colscale[j] : 0.0f;
-  RandomStream dac_rng = m_rng.derive(draw).derive(static_cast<uint64_t>(layer) << 20 | static_cast<uint64_t>(group)).derive(0);
-  if (ld == n) {
-    convert(m_io.dac, xn.data(), C * n, dac_rng, 0);
-  } else {  // the DAC's noise indices are those of the unpadded [C, n] layout
-    for (int64_t i = 0; i < C; ++i) convert(m_io.dac, xn.data() + i * ld, n, dac_rng, static_cast<uint64_t>(i * n));
+  if (x_trans) {
+    for (int64_t j = 0; j < n; ++j) colscale[j] = abs_max(x + j * t.cols, t.cols);
+  } else {
+    for (int64_t i = 0; i < t.cols; ++i) abs_max_into(x + i * n, n, colscale.data());
+  }
+  rscale.assign(ld, 0.0f);
+  for (int64_t j = 0; j < n; ++j) rscale[j] = colscale[j] > 0 ? 1.0f / colscale[j] : 0.0f;
+  const ConverterSpec& dac = m_io.dac;
+  const bool dac_fast = dac.noise_std == 0 && dac.bits <= 22;
+  const ConverterSpec& adc = m_io.adc;
+  const float adc_step = static_cast<float>(adc.step());
+  acc.resize(R * ld);
+  const bool clip = fused && adc_setup(P * Q, wn, scale);
+  if (fused && !x_trans && dac_fast) {
+    // Panel by panel: pack (normalise, DAC) kTile input columns, then all row blocks on them
+    // while the panel is in L1.
+    xn.resize(C * kTile);
+    const float dac_step = dac.bits > 0 ? static_cast<float>(dac.step()) : 0.0f;
+    for (int64_t ti = 0; ti < tiles; ++ti) {
+      pack_panel(x + ti * kTile, n, std::min(kTile, n - ti * kTile), t.cols, rscale.data() + ti * kTile, xn.data(),
+                 static_cast<float>(dac.bound), dac_step);
+      std::fill(xn.data() + t.cols * kTile, xn.data() + C * kTile, 0.0f);
+      adc_block_gemm(P, Q, ld, wn, tw.sstep.data(), xn.data(), static_cast<float>(-adc.bound),
+                     static_cast<float>(adc.bound), 1.0f / adc_step, clip, acc.data() + ti * kTile);
+    }
+  } else {
+    // General case, element by element: the DAC's noise indices are those of the [C, n] layout
+    // (zero-padded rows included); fused: panels [tiles][C][kTile].
+    xn.assign(C * ld, 0.0f);
+    const RandomStream dac_rng =
+        m_rng.derive(draw).derive(static_cast<uint64_t>(layer) << 20 | static_cast<uint64_t>(group)).derive(0);
+    for (int64_t i = 0; i < C; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        float v = i >= t.cols ? 0.0f : (x_trans ? x[j * t.cols + i] : x[i * n + j]) * rscale[j];
+        convert(dac, &v, 1, dac_rng, static_cast<uint64_t>(i * n + j));
+        xn[fused ? ((j / kTile) * C + i) * kTile + j % kTile : i * n + j] = v;
+      }
+    if (fused)
+      for (int64_t ti = 0; ti < tiles; ++ti)
+        adc_block_gemm(P, Q, ld, wn, tw.sstep.data(), xn.data() + ti * C * kTile, static_cast<float>(-adc.bound),
+                       static_cast<float>(adc.bound), 1.0f / adc_step, clip, acc.data() + ti * kTile);
   }
 
-  acc.assign(R * ld, 0.0f);
-  if (m_io.adc.ideal()) {
+  if (fused) {
+    // acc is complete (above)
+  } else if (m_io.adc.ideal()) {
     // One dense GEMM with the effective weights (identical to summing block partials exactly).
     dense_weights(R);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(R), static_cast<int>(n), static_cast<int>(C),
                 1.0f, wdense.data(), static_cast<int>(C), xn.data(), static_cast<int>(ld), 0.0f, acc.data(),
                 static_cast<int>(ld));
-  } else if (fused) {
-    const ConverterSpec& a = m_io.adc;
-    const float st = static_cast<float>(a.step());
-    adc_block_gemm<8>(P, Q, ld, wn.data(), scale.data(), xn.data(), static_cast<float>(-a.bound),
-                      static_cast<float>(a.bound), 1.0f / st, st, acc.data());
   } else {
     // Per block column q: partial sums of all P blocks at once, then the ADC, then accumulate.
+    std::fill(acc.begin(), acc.end(), 0.0f);
     wdense.resize(R * k);
     part.resize(R * n);
     RandomStream adc_rng = m_rng.derive(draw).derive(static_cast<uint64_t>(layer) << 20 | static_cast<uint64_t>(group)).derive(1);
     for (int64_t q = 0; q < Q; ++q) {
       for (int64_t p = 0; p < P; ++p)
-        std::copy(wn.data() + (p * Q + q) * k * k, wn.data() + (p * Q + q + 1) * k * k, wdense.data() + p * k * k);
+        std::copy(wn + (p * Q + q) * k * k, wn + (p * Q + q + 1) * k * k, wdense.data() + p * k * k);
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(R), static_cast<int>(n),
                   static_cast<int>(k), 1.0f, wdense.data(), static_cast<int>(k), xn.data() + q * k * ld,
                   static_cast<int>(ld), 0.0f, part.data(), static_cast<int>(n));
@@ -157,11 +542,7 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
       }
     }
   }
-  for (int64_t r = 0; r < t.rows; ++r)
-    for (int64_t j = 0; j < n; ++j) {
-      float v = acc[r * ld + j] * colscale[j] * gain;
-      if (y_trans) y[j * t.rows + r] = v; else y[r * n + j] = v;
-    }
+  write_output(layer, t.rows, n, ld, y, y_trans);
 }
 
 void HardwareGemm::prepare_batch() {
@@ -169,15 +550,20 @@ void HardwareGemm::prepare_batch() {
   if (!m_cached) return;
   m_cache_wn.resize(m_wl.layers.size());
   m_cache_scale.resize(m_wl.layers.size());
+  m_cache_wpack.resize(m_wl.layers.size());
   for (size_t l = 0; l < m_wl.layers.size(); ++l) {
     m_cache_wn[l].resize(m_wl.layers[l].gemms.size());
     m_cache_scale[l].resize(m_wl.layers[l].gemms.size());
+    m_cache_wpack[l].resize(m_wl.layers[l].gemms.size());
     for (size_t g = 0; g < m_wl.layers[l].gemms.size(); ++g) {
       const auto& t = m_wl.layers[l].gemms[g];
       m_cache_wn[l][g].resize(t.blocks.size());
       m_cache_scale[l][g].resize(static_cast<size_t>(t.P * t.Q));
       m_realizer.realize(static_cast<int64_t>(l), static_cast<int64_t>(g), m_draw_base, m_cache_wn[l][g].data(),
                          m_cache_scale[l][g].data());
+      m_cache_wpack[l][g].clear();
+      if (m_io.adc.ideal() && m_wl.layers[l].op == "Conv")  // for conv_same_width
+        pack_dense(t, m_wl.spec.block_size, m_cache_wn[l][g].data(), m_cache_scale[l][g].data(), m_cache_wpack[l][g]);
     }
   }
 }

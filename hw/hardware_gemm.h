@@ -40,8 +40,20 @@ class HardwareGemm : public models::MappedGemm {
 
   void gemm(int64_t layer, int64_t group, int64_t sample, const float* x, bool x_trans, int64_t n, float* y,
             bool y_trans) override;
+  // The fused per-block-ADC path reading the convolution windows straight from the image (k = 8,
+  // quantising noise-free ADC, noise-free DAC of <= 22 bits); false otherwise.
+  bool conv_same_width(int64_t layer, int64_t group, int64_t sample, const float* image,
+                       const models::SameWidthConv& c, float* y) override;
 
  private:
+  bool fused_adc() const;
+  // The weights of a draw: the batch cache, or realised into this thread's buffers.
+  void weights(int64_t layer, int64_t group, uint64_t draw, const float*& wn, const float*& scale) const;
+  // Fills this thread's per-block scale x ADC step; returns whether partial sums may need clipping.
+  bool adc_setup(int64_t blocks, const float* wn, const float* scale) const;
+  // y = acc * column scale * layer gain from this thread's buffers.
+  void write_output(int64_t layer, int64_t rows, int64_t n, int64_t ld, float* y, bool y_trans) const;
+
   const models::CompiledWorkload& m_wl;
   const BlockRealizer& m_realizer;
   IoSpec m_io;
@@ -50,6 +62,7 @@ class HardwareGemm : public models::MappedGemm {
   std::vector<float> m_gain;
   bool m_cached = false;
   std::vector<std::vector<std::vector<float>>> m_cache_wn, m_cache_scale;  // [layer][group]
+  std::vector<std::vector<std::vector<float>>> m_cache_wpack;  // dense packed weights (ideal ADC, Conv layers)
 };
 
 // The ideal technology: the programmed weights exactly (wn = W / max|W_block|).

@@ -27,7 +27,7 @@ struct Executor::Plan {
   std::vector<Step> steps;
   std::vector<int> input_idx, output_idx;
   std::vector<const Tensor*> input_values;  // per graph input: the int64 values this plan is for
-  std::vector<float> scratch;
+  size_t scratch_floats = 0;  // per-thread kernel scratch, all threads (the executor's m_scratch)
   std::map<std::string, Shape> shapes;
 };
 
@@ -130,7 +130,7 @@ std::unique_ptr<Executor::Plan> Executor::build(const std::vector<Shape>& shapes
     step.shapes = p.shapes;
     step.dtypes = p.dtypes;
     plan->steps.push_back(std::move(step));
-    plan->scratch.resize(std::max(plan->scratch.size(), p.scratch_floats * static_cast<size_t>(m_threads)));
+    plan->scratch_floats = std::max(plan->scratch_floats, p.scratch_floats * static_cast<size_t>(m_threads));
   }
   for (const auto& o : g.outputs) {
     auto it = b.index.find(o.name);
@@ -199,12 +199,18 @@ std::unique_ptr<Executor::Plan> Executor::build(const std::vector<Shape>& shapes
     auto it = m_layer_of.find(st.node);
     st.args.layer = it == m_layer_of.end() ? -1 : it->second;
   }
+  if (m_scratch_floats < plan->scratch_floats) {  // not value-initialised: pages never touched cost no memory
+    m_scratch.reset(new float[plan->scratch_floats]);
+    m_scratch_floats = plan->scratch_floats;
+  }
+  // Activation buffers come from the executor's pool, shared by all cached plans (one plan runs
+  // at a time): buffer b of every plan is pool tensor b, as large as the largest need.
   std::vector<Tensor*> buffers;
-  for (const Buf& bf : bufs) {
-    plan->owned.push_back(std::make_unique<Tensor>());
-    Tensor* t = plan->owned.back().get();
-    t->f.reserve(bf.cap[0]);
-    t->i.reserve(bf.cap[1]);
+  for (size_t b = 0; b < bufs.size(); ++b) {
+    if (m_pool.size() <= b) m_pool.push_back(std::make_unique<Tensor>());
+    Tensor* t = m_pool[b].get();
+    t->f.reserve(bufs[b].cap[0]);
+    t->i.reserve(bufs[b].cap[1]);
     buffers.push_back(t);
   }
   for (auto& st : plan->steps) {
@@ -271,7 +277,7 @@ const std::vector<const Tensor*>& Executor::run(const std::vector<const Tensor*>
     for (size_t k = 0; k < st.in.size(); ++k) st.args.in[k] = st.in[k] < 0 ? nullptr : p.values[st.in[k]];
     for (size_t k = 0; k < st.out.size(); ++k)
       if (st.args.out[k]) st.args.out[k]->reshape_storage(st.dtypes[k], st.shapes[k]);
-    st.args.scratch = p.scratch.data();
+    st.args.scratch = m_scratch.get();
     st.args.threads = m_threads;
     st.args.mapped = m_mapped;
     if (m_profile) {
@@ -306,7 +312,8 @@ size_t Executor::buffer_bytes() const {
   size_t n = 0;
   for (const auto& p : m_plans)
     for (const auto& t : p->owned) n += t->f.capacity() * sizeof(float) + t->i.capacity() * sizeof(int64_t);
-  return n;
+  for (const auto& t : m_pool) n += t->f.capacity() * sizeof(float) + t->i.capacity() * sizeof(int64_t);
+  return n + m_scratch_floats * sizeof(float);
 }
 
 }  // namespace ptc::models

@@ -1,7 +1,8 @@
 // The reference (ideal, noise-free) executor: runs a Graph on batched float32 inputs.
 // Contract: a plan is built once per set of input shapes (and int64 input values, which are
 // shape data) (shape inference, static evaluation of
-// shape subgraphs, buffer assignment with reuse of dead activations) and cached; run() then calls
+// shape subgraphs, buffer assignment with reuse of dead activations; the cached plans share one
+// pool of activation buffers) and cached; run() then calls
 // only the prepared kernels (im2col + OpenBLAS sgemm for Conv/Gemm/MatMul) with no allocations.
 // Output references stay valid until the next run(). Not thread-safe: one Executor per thread.
 #pragma once
@@ -57,6 +58,9 @@ class Executor {
 
   const Graph& m_graph;
   std::list<std::unique_ptr<Plan>> m_plans;  // most recently used first
+  mutable std::vector<std::unique_ptr<Tensor>> m_pool;  // activation buffers shared by the plans
+  mutable std::unique_ptr<float[]> m_scratch;            // kernel scratch shared by the plans
+  mutable size_t m_scratch_floats = 0;
   std::vector<const Tensor*> m_outputs;
   int m_threads = 1;
   MappedGemm* m_mapped = nullptr;

@@ -5,17 +5,33 @@
 // [cols, n] (x_trans = false) or [n, cols] (x_trans = true), row-major; y is written [rows, n] or
 // [n, rows] likewise. It is called concurrently for different samples and must be thread-safe;
 // results must not depend on the calling thread.
+// conv_same_width() is an optional shortcut for convolutions: the same y = W_eff * x with x the
+// im2col matrix of one image, without materialising it; it returns false when the hardware model
+// does not provide it (the caller then runs im2col and gemm()), and when it returns true the
+// result is the same (bits) as gemm() on the im2col matrix.
 #pragma once
 
 #include <cstdint>
 
 namespace ptc::models {
 
+// A unit-stride convolution whose output is as wide as its input (ow = iw, e.g. "same" padding):
+// im2col row (c kh + i) kw + j, column oh iw + ow holds image[c][oh + i dh - pt][ow + j dw - pl]
+// (0 outside the image), oh < out_h.
+struct SameWidthConv {
+  int64_t channels = 0, ih = 0, iw = 0, kh = 1, kw = 1, dh = 1, dw = 1, pt = 0, pl = 0, out_h = 0;
+};
+
 class MappedGemm {
  public:
   virtual ~MappedGemm() = default;
   virtual void gemm(int64_t layer, int64_t group, int64_t sample, const float* x, bool x_trans, int64_t n, float* y,
                     bool y_trans) = 0;
+  // y [rows, out_h iw] = W_eff * im2col(image) (image [channels, ih, iw] of one sample and group).
+  virtual bool conv_same_width(int64_t /*layer*/, int64_t /*group*/, int64_t /*sample*/, const float* /*image*/,
+                               const SameWidthConv& /*c*/, float* /*y*/) {
+    return false;
+  }
 };
 
 }  // namespace ptc::models

@@ -496,6 +496,32 @@ Shape out_shape(const Shape& x, int64_t channels, const Window& w) {
 // col[(c*kh + i)*kw + j][oh*OW + ow] = x[c][oh*sh - pt + i*dh][ow*sw - pl + j*dw] (0 outside).
 void im2col(const float* x, int64_t channels, const Window& w, float* col) {
   int64_t ohw = w.oh * w.ow;
+  if (w.sh == 1 && w.sw == 1 && w.ow == w.iw) {
+    // Unit stride, output as wide as the input ("same" padding): a row of col is the input plane
+    // shifted by (dr, dc) = (i dh - pt, j dw - pl), so one copy per row of col, then zeros for
+    // the rows and columns that fall outside the input.
+    for (int64_t c = 0; c < channels; ++c)
+      for (int64_t i = 0; i < w.kh; ++i)
+        for (int64_t j = 0; j < w.kw; ++j) {
+          float* row = col + ((c * w.kh + i) * w.kw + j) * ohw;
+          const float* xc = x + c * w.ih * w.iw;
+          const int64_t dr = i * w.dh - w.pt, dc = j * w.dw - w.pl, off = dr * w.iw + dc;
+          const int64_t h0 = std::clamp<int64_t>(-dr, 0, w.oh), h1 = std::max(h0, std::clamp<int64_t>(w.ih - dr, 0, w.oh));
+          const int64_t k0 = h0 * w.ow, k1 = h1 * w.ow;
+          const int64_t a = std::min(k1, std::max(k0, -off)), b = std::max(a, std::min(k1, w.ih * w.iw - off));
+          std::fill(row, row + a, 0.0f);
+          std::memcpy(row + a, xc + a + off, sizeof(float) * (b - a));
+          std::fill(row + b, row + ohw, 0.0f);
+          const int64_t lo = std::min(w.ow, std::max<int64_t>(0, -dc)), hi = std::max(lo, std::min(w.ow, w.iw - dc));
+          if (lo > 0 || hi < w.ow)
+            for (int64_t oh = h0; oh < h1; ++oh) {
+              float* r = row + oh * w.ow;
+              for (int64_t k = 0; k < lo; ++k) r[k] = 0.0f;
+              for (int64_t k = hi; k < w.ow; ++k) r[k] = 0.0f;
+            }
+        }
+    return;
+  }
   for (int64_t c = 0; c < channels; ++c)
     for (int64_t i = 0; i < w.kh; ++i)
       for (int64_t j = 0; j < w.kw; ++j) {
@@ -548,6 +574,8 @@ Prepared prep_conv(const Node& n, const std::vector<ValueState>& in, int64_t) {
   int64_t N = x[0], Cg = C / group, Mg = M / group, Kg = Cg * w.kh * w.kw, ohw = w.oh * w.ow;
   bool direct = w.kh == 1 && w.kw == 1 && w.sh == 1 && w.sw == 1 && w.pt == 0 && w.pl == 0 && w.pb == 0 && w.pr == 0;
   size_t scratch = direct ? 0 : static_cast<size_t>(checked_numel({Kg, ohw}, n.where() + " im2col buffer"));
+  const bool same_width = !direct && w.sh == 1 && w.sw == 1 && w.ow == w.iw;
+  SameWidthConv sw{Cg, w.ih, w.iw, w.kh, w.kw, w.dh, w.dw, w.pt, w.pl, w.oh};
   return single(out, DType::f32, [=](const KernelArgs& k) {
     const float* X = k.in[0]->f.data();
     const float* W = k.in[1]->f.data();
@@ -559,18 +587,22 @@ Prepared prep_conv(const Node& n, const std::vector<ValueState>& in, int64_t) {
       float* col_buf = k.scratch + static_cast<size_t>(omp_get_thread_num()) * scratch;
       for (int64_t g = 0; g < group; ++g) {
         const float* xg = X + (b * C + g * Cg) * w.ih * w.iw;
-        const float* col = xg;
-        if (!direct) {
-          im2col(xg, Cg, w, col_buf);
-          col = col_buf;
-        }
         float* yg = Y + (b * M + g * Mg) * ohw;
-        if (k.mapped && k.layer >= 0)
-          k.mapped->gemm(k.layer, g, b, col, false, ohw, yg, false);
-        else
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(Mg), static_cast<int>(ohw),
-                      static_cast<int>(Kg), 1.0f, W + g * Mg * Kg, static_cast<int>(Kg), col, static_cast<int>(ohw),
-                      0.0f, yg, static_cast<int>(ohw));
+        if (k.mapped && k.layer >= 0 && same_width && k.mapped->conv_same_width(k.layer, g, b, xg, sw, yg)) {
+          // the hardware model read the windows straight from the image
+        } else {
+          const float* col = xg;
+          if (!direct) {
+            im2col(xg, Cg, w, col_buf);
+            col = col_buf;
+          }
+          if (k.mapped && k.layer >= 0)
+            k.mapped->gemm(k.layer, g, b, col, false, ohw, yg, false);
+          else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(Mg), static_cast<int>(ohw),
+                        static_cast<int>(Kg), 1.0f, W + g * Mg * Kg, static_cast<int>(Kg), col, static_cast<int>(ohw),
+                        0.0f, yg, static_cast<int>(ohw));
+        }
         if (has_b) {
           const float* bias = k.in[2]->f.data() + g * Mg;
           for (int64_t m = 0; m < Mg; ++m) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "hw/physics/vec_math.h"
 #include "models/error.h"
@@ -12,12 +13,46 @@ namespace {
 // One block's effective normalised weights: phi = xphase + xoffset (+ M^T-applied noise v when
 // v != nullptr; mt == nullptr: no crosstalk), then w = 2 T(phi) - 1 with
 // T = (A - B cos phi) / (D - B cos phi) (hw/physics/mrr.h). Vectorised; float throughout.
+// phase += M v for k = 8 when M couples rings at most Band block rows apart (M^T's zero entries
+// outside the band are skipped: the same sums in the same order as the dense product, the same
+// bits); the 8 rows of phase stay in registers, updated source by source.
+typedef float V8 __attribute__((vector_size(32)));  // one block row of 8 phases
+
+template <int Band>
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-void realize_block(int64_t kk, const float* xphase, const float* xoffset, const float* v, const float* mt, float A,
-                   float B, float D, float* phase, float* w) {
+void add_banded(const float* v, const float* mt, float* phase) {
+  V8 acc[8];
+  for (int r = 0; r < 8; ++r) std::memcpy(&acc[r], phase + r * 8, sizeof(V8));
+#pragma GCC unroll 8
+  for (int s = 0; s < 8; ++s)
+#pragma GCC unroll 8
+    for (int jj = 0; jj < 8; ++jj) {
+      const float vj = v[s * 8 + jj];
+      const float* col = mt + (s * 8 + jj) * 64;
+#pragma GCC unroll 3
+      for (int d = -Band; d <= Band; ++d) {
+        const int r = s + d;
+        if (r < 0 || r > 7) continue;
+        V8 c;
+        std::memcpy(&c, col + r * 8, sizeof(V8));
+        acc[r] += c * vj;
+      }
+    }
+  for (int r = 0; r < 8; ++r) std::memcpy(phase + r * 8, &acc[r], sizeof(V8));
+}
+
+// band 0 or 1 (k = 8 only): M couples rings at most `band` block rows apart (add_banded);
+// otherwise the dense product.
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+void realize_block(int64_t kk, const float* xphase, const float* xoffset, const float* v, const float* mt, int band,
+                   float A, float B, float D, float* phase, float* w) {
   for (int64_t i = 0; i < kk; ++i) phase[i] = xphase[i] + xoffset[i];
   if (v) {
-    if (mt) {
+    if (mt && band == 0) {
+      add_banded<0>(v, mt, phase);
+    } else if (mt && band == 1) {
+      add_banded<1>(v, mt, phase);
+    } else if (mt) {
       for (int64_t j = 0; j < kk; ++j) {
         const float vj = v[j];
         const float* col = mt + j * kk;
@@ -74,6 +109,12 @@ MrrBank::MrrBank(const models::CompiledWorkload& wl, const MrrBankConfig& cfg, c
     for (int64_t i = 0; i < kk; ++i)
       for (int64_t j = 0; j < kk; ++j)
         if (M[i * kk + j] >= 1e-12) m_mt[j * kk + i] = static_cast<float>(M[i * kk + j]);  // ThermalCrosstalk's cut
+    if (m_array.k == 8) {
+      m_mt_band = 0;
+      for (int64_t i = 0; i < kk; ++i)
+        for (int64_t j = 0; j < kk; ++j)
+          if (m_mt[j * kk + i] != 0.0f) m_mt_band = std::max<int>(m_mt_band, std::abs(static_cast<int>(i / 8 - j / 8)));
+    }
   }
   if (m_xt)  // encode() above ran before the crosstalk existed
     for (auto& xl : m_xphase)
@@ -200,20 +241,30 @@ void MrrBank::realize(int64_t layer, int64_t group, uint64_t draw, float* wn, fl
   // core c reads the sample's rings [c k^2, (c + 1) k^2).
   RandomStream base = m_rng.derive(12).derive(draw).derive(static_cast<uint64_t>(layer) << 20 | static_cast<uint64_t>(group));
   thread_local std::vector<float> phase, noise;
+  thread_local std::vector<RandomStream> chunk_rng;  // base.derive(chunk), derived once per chunk
+  thread_local std::vector<char> chunk_done;
   phase.resize(kk);
   noise.resize(kk);
+  if (m_pv) chunk_done.assign(static_cast<size_t>(std::max<int64_t>(m_wl.layers[layer].chunks, 1)), 0);
   for (int64_t b = 0; b < t.P * t.Q; ++b) {
     const int64_t core = core_of[b];
     const float* v = nullptr;
     if (m_pv) {
-      RandomStream s = base.derive(static_cast<uint64_t>(t.chunk[b]));
+      const auto c = static_cast<size_t>(t.chunk[b]);
+      if (c >= chunk_done.size()) chunk_done.resize(c + 1, 0);
+      if (chunk_rng.size() < chunk_done.size()) chunk_rng.resize(chunk_done.size(), base);
+      if (!chunk_done[c]) {
+        chunk_rng[c] = base.derive(static_cast<uint64_t>(c));
+        chunk_done[c] = 1;
+      }
+      const RandomStream& s = chunk_rng[c];
       s.fill_normal_fast(static_cast<uint64_t>(core * kk), kk, noise.data());
       const float* sd = m_std[slot].data() + core * kk;
       for (int64_t i = 0; i < kk; ++i) noise[i] *= sd[i];
       v = noise.data();
     }
     float* w = wn + b * kk;
-    realize_block(kk, xph.data() + b * kk, xoff.data() + core * kk, v, mt, A, B, D, phase.data(), w);
+    realize_block(kk, xph.data() + b * kk, xoff.data() + core * kk, v, mt, m_mt_band, A, B, D, phase.data(), w);
     for (int64_t i = 0; i < kk; ++i)  // outside the vectorised cos range (never for sane phases)
       if (!(std::abs(phase[i]) <= vmath::kCosMaxArg)) {
         const float c = static_cast<float>(std::cos(static_cast<double>(phase[i])));

@@ -98,6 +98,7 @@ class MrrBank : public Technology {
   std::vector<std::vector<std::vector<float>>> m_xphase;  // [layer][group]: M phi_encoded, [P, Q, k, k]
   std::vector<std::vector<float>> m_xoffset;               // per distinct step: M (offset + extra), [R, C, k, k]
   std::vector<float> m_mt;                                 // M transposed, k^2 x k^2 (empty: no crosstalk)
+  int m_mt_band = -1;  // k = 8: M couples rings at most this many block rows apart (banded path); -1: dense
 };
 
 }  // namespace ptc::hw

@@ -7,6 +7,7 @@
 #include <Random123/philox.h>
 
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "hw/device/mrr_bank.h"
@@ -150,8 +151,11 @@ TEST_CASE("fused per-block ADC equals the block formula y_p = s sum_q scale_pq A
   models::Graph g = models::import_onnx(kZoo + "lenet5_fmnist.onnx");
   models::CompiledWorkload wl = models::compile(g, models::TilingSpec{4, 4, 8, "cyclic"});
   IdealRealizer ideal(wl);
+  // Coarse: many partial sums change level; bound 8 = k: no partial sum can clip (the kernel
+  // skips clipping), bound 2: many clip.
+  const double bound = GENERATE(8.0, 2.0);
   IoSpec io;
-  io.adc = {6, 8.0, 0};  // coarse: many partial sums change level
+  io.adc = {6, bound, 0};
   HardwareGemm hg(wl, ideal, io, RandomStream(1, 0));
   // The largest layer; n = 37 vectors (not a multiple of the kernel's 16-column tile).
   size_t L = 0;
@@ -178,7 +182,7 @@ TEST_CASE("fused per-block ADC equals the block formula y_p = s sum_q scale_pq A
         double part = 0;
         for (int64_t jj = 0; jj < k && q * k + jj < t.cols; ++jj)
           part += double(wn[((p * t.Q + q) * k + i) * k + jj]) * (x[(q * k + jj) * n + j] / s);
-        double v = std::min(std::max(part, -8.0), 8.0) / step;
+        double v = std::min(std::max(part, -bound), bound) / step;
         yref += sc[p * t.Q + q] * std::nearbyint(v) * step;
         slack += sc[p * t.Q + q] * step;  // one level per block if a float sum lands across a rounding boundary
       }
@@ -190,4 +194,76 @@ TEST_CASE("fused per-block ADC equals the block formula y_p = s sum_q scale_pq A
   INFO("outputs off the double-precision formula: " << off_by_more << ", worst in levels: " << worst_levels);
   CHECK(off_by_more <= t.rows * n / 100);  // rounding-boundary cases only
   CHECK(worst_levels <= 1.0);
+}
+
+TEST_CASE("convolution windows read from the image give the same bits as im2col + gemm", "[perf][adc]") {
+  models::Graph g = models::import_onnx(kZoo + "cnn3_fmnist.onnx");
+  models::CompiledWorkload wl = models::compile(g, models::TilingSpec{4, 4, 8, "cyclic"});
+  MrrBankConfig cfg;
+  cfg.phase_variation = PhaseVariationParams{};
+  cfg.crosstalk = CrosstalkParams{};
+  MrrBank bank(wl, cfg, RandomStream(1, 0xde));
+  bank.set_step(10000);
+  // Layer 1: 64 -> 64 channels, 3x3, pad 1 on 28 x 28 (im2col [576, 784]); layer 0 has one channel.
+  for (int64_t L : {0, 1}) {
+    const auto& t = wl.layers[static_cast<size_t>(L)].gemms[0];
+    models::SameWidthConv cv;
+    cv.channels = t.cols / 9;
+    cv.ih = cv.iw = cv.out_h = 28;
+    cv.kh = cv.kw = 3;
+    cv.pt = cv.pl = 1;
+    const int64_t n = 28 * 28;
+    std::vector<float> image(static_cast<size_t>(cv.channels * n)), col(static_cast<size_t>(t.cols * n), 0.0f);
+    RandomStream(7, 7).fill_normal_fast(0, static_cast<int64_t>(image.size()), image.data());
+    for (size_t i = 0; i < image.size(); i += 3) image[i] = std::max(image[i], 0.0f);  // some ReLU-like zeros
+    for (int64_t c = 0; c < cv.channels; ++c)  // im2col by its definition
+      for (int64_t i = 0; i < 3; ++i)
+        for (int64_t j = 0; j < 3; ++j)
+          for (int64_t oh = 0; oh < 28; ++oh)
+            for (int64_t ow = 0; ow < 28; ++ow) {
+              const int64_t ih = oh + i - 1, iw = ow + j - 1;
+              if (ih >= 0 && ih < 28 && iw >= 0 && iw < 28)
+                col[static_cast<size_t>(((c * 3 + i) * 3 + j) * n + oh * 28 + ow)] = image[static_cast<size_t>((c * 28 + ih) * 28 + iw)];
+            }
+    for (double bound : {8.0, 1.5}) {
+      IoSpec io;
+      io.dac = {8, 1.0, 0};
+      io.adc = {8, bound, 0};
+      HardwareGemm hg(wl, bank, io, RandomStream(1, 0x5e));
+      hg.set_draw_base(3);
+      std::vector<float> y1(static_cast<size_t>(t.rows * n)), y2(y1.size());
+      hg.gemm(L, 0, 2, col.data(), false, n, y1.data(), false);
+      REQUIRE(hg.conv_same_width(L, 0, 2, image.data(), cv, y2.data()));
+      INFO("layer " << L << ", ADC bound " << bound);
+      CHECK(std::memcmp(y1.data(), y2.data(), y1.size() * sizeof(float)) == 0);
+      double mx = 0;
+      for (float v : y1) mx = std::max(mx, std::abs(double(v)));
+      CHECK(mx > 0.1);  // a real output, not all zeros
+    }
+    // Ideal ADC (with and without the DAC): a dense product on the panels, the same values as
+    // gemm()'s sgemm up to the order of the float sums.
+    for (int dac_bits : {0, 8}) {
+      IoSpec io;
+      io.dac = {dac_bits, 1.0, 0};
+      HardwareGemm hg(wl, bank, io, RandomStream(1, 0x5e));
+      std::vector<float> y1(static_cast<size_t>(t.rows * n)), y2(y1.size());
+      hg.gemm(L, 0, 1, col.data(), false, n, y1.data(), false);
+      REQUIRE(hg.conv_same_width(L, 0, 1, image.data(), cv, y2.data()));
+      double worst = 0, mx = 0;
+      for (size_t i = 0; i < y1.size(); ++i) {
+        worst = std::max(worst, std::abs(double(y1[i]) - y2[i]));
+        mx = std::max(mx, std::abs(double(y1[i])));
+      }
+      INFO("layer " << L << ", DAC bits " << dac_bits << ": worst difference " << worst << " of max " << mx);
+      CHECK(mx > 0.1);
+      CHECK(worst <= 1e-5 * mx);
+    }
+    // Not provided with a noisy DAC: the caller falls back to im2col + gemm.
+    IoSpec noisy;
+    noisy.dac = {8, 1.0, 0.01};
+    noisy.adc = {8, 8.0, 0};
+    HardwareGemm hn(wl, bank, noisy, RandomStream(1, 0x5e));
+    std::vector<float> y3(static_cast<size_t>(t.rows * n));
+    CHECK_FALSE(hn.conv_same_width(L, 0, 0, image.data(), cv, y3.data()));
+  }
 }

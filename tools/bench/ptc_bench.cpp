@@ -1,5 +1,6 @@
 // ptc_bench: in-process micro-benchmarks for tools/bench/run_bench.py (issue 6).
 //   ptc_bench executor [--model cnn3_fmnist] [--images 2000] [--threads 2] [--step 10000] [--adc-bits 8]
+//   ptc_bench overhead [--threads 2]   (fixed runtime overhead: RSS without model or data)
 // Noisy tiled forward: the model compiled onto DOCTOR's 4x4 array of 8x8 MRR banks (a = 0.865,
 // r = 0.87), DOCTOR's "high" phase variation at `step` (a fresh sample per chunk and inference)
 // and thermal crosstalk (kappa 0.1), 8-bit DAC and 8-bit ADC per block; every image is its own
@@ -29,6 +30,8 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+constexpr int64_t kBatch = 16;  // as hw::Accelerator::classify
+
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 long peak_rss_kb() {
@@ -46,15 +49,15 @@ struct Options {
   std::string dump_std;  // write the phase-variation std map at `step` (JSON) for torch_reference.py
 };
 
-// Runs `images` test images through the executor in batches of 64 (draw = image index);
+// Runs `images` test images through the executor in batches of kBatch (draw = image index);
 // returns predictions, and the logits of the first `keep` images.
 std::vector<int> classify(models::Executor& ex, hw::MrrBank& bank, hw::HardwareGemm& g, const models::Dataset& d,
                           const models::Preprocess& pre, int64_t images, int64_t step, std::vector<float>* logits,
                           int64_t keep) {
   std::vector<int> pred(static_cast<size_t>(images));
   models::Tensor in;
-  for (int64_t first = 0; first < images; first += 64) {
-    const int64_t n = std::min<int64_t>(64, images - first);
+  for (int64_t first = 0; first < images; first += kBatch) {
+    const int64_t n = std::min<int64_t>(kBatch, images - first);
     bank.set_times(static_cast<uint64_t>(first), std::vector<hw::NoiseTime>(static_cast<size_t>(n), hw::NoiseTime{step, 0.0}));
     g.set_draw_base(static_cast<uint64_t>(first));
     models::fill_batch(d, pre, first, n, in);
@@ -103,6 +106,8 @@ int run_executor(const Options& o) {
     models::Executor e1(g, 1);
     e1.set_mapped(&hg, wl.layer_index());
     classify(e1, bank, hg, test, pre, 96, o.step, &l1, 96);
+  }
+  {
     models::Executor et(g, o.threads);
     et.set_mapped(&hg, wl.layer_index());
     classify(et, bank, hg, test, pre, 96, o.step, &lt, 96);
@@ -193,12 +198,30 @@ int run_executor(const Options& o) {
   return 0;
 }
 
+// The fixed runtime overhead, measured: peak RSS of this process (code, shared libraries, C++
+// runtime) after OpenMP has started its threads and OpenBLAS has run an sgemm of the largest
+// benchmark shape on each of them (its per-thread buffers), with no model, weights or data.
+int run_overhead(int threads) {
+  openblas_set_num_threads(1);
+  const int m = 64, n = 784, k = 576;  // CNN3's 64 -> 64 3x3 convolution on 28 x 28
+#pragma omp parallel num_threads(threads)
+  {
+    std::vector<float> a(static_cast<size_t>(m) * k, 0.01f), b(static_cast<size_t>(k) * n, 0.5f), c(static_cast<size_t>(m) * n);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, c.data(), n);
+  }
+  nlohmann::json j = {{"threads", threads}, {"peak_rss_mb", static_cast<double>(peak_rss_kb()) / 1024.0}};
+  std::printf("%s\n", j.dump().c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   try {
+    if (argc >= 2 && std::string(argv[1]) == "overhead") return run_overhead(argc >= 4 ? std::stoi(argv[3]) : 2);
     if (argc < 2 || std::string(argv[1]) != "executor") {
-      std::fprintf(stderr, "usage: ptc_bench executor [--model NAME] [--images N] [--threads T] [--step S] [--adc-bits B]\n");
+      std::fprintf(stderr, "usage: ptc_bench executor [--model NAME] [--images N] [--threads T] [--step S] [--adc-bits B]\n"
+                           "       ptc_bench overhead [--threads T]\n");
       return 2;
     }
     Options o;
