@@ -404,12 +404,19 @@ Prepared prep_matmul(const Node& n, const std::vector<ValueState>& in, int64_t) 
   bool fold = nb > 1 && std::all_of(offb.begin(), offb.end(), [](int64_t o) { return o == 0; });
   for (int64_t j = 0; fold && j < nb; ++j) fold = offa[j] == j * M * K;
   bool fold_or_single = fold || (nb == 1 && offb[0] == 0);
+  const bool rows_are_samples = in[0].shape.size() == 2 && nb == 1;  // [batch, K] x [K, N]
   return single(out, DType::f32, [=](const KernelArgs& k) {
     const float* A = k.in[0]->f.data();
     const float* B = k.in[1]->f.data();
     float* Y = k.out[0]->f.data();
     if (M == 0 || N == 0 || nb == 0) return;
     if (k.mapped && k.layer >= 0 && fold_or_single) {
+      if (rows_are_samples) {
+        // Hardware path, 2-D A: each row is one sample's vector (its own draw, as for Gemm).
+#pragma omp parallel for schedule(static) num_threads(k.threads) if (k.threads > 1 && M > 1)
+        for (int64_t r = 0; r < M; ++r) k.mapped->gemm(k.layer, 0, r, A + r * K, true, 1, Y + r * N, true);
+        return;
+      }
       // Hardware path (constant B): each leading index is a sample with M vectors (rows of A).
 #pragma omp parallel for schedule(static) num_threads(k.threads) if (k.threads > 1 && nb > 1)
       for (int64_t j = 0; j < nb; ++j) k.mapped->gemm(k.layer, 0, j, A + j * M * K, true, M, Y + j * M * N, true);

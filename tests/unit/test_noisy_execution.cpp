@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 
 #include "hw/device/mrr_bank.h"
 #include "hw/hardware_gemm.h"
@@ -141,4 +142,34 @@ TEST_CASE("PCM pairs: exact at t = 0 without noise, degrade with drift; writes a
   // Programming + read noise at t = 0 (4 % of g_max) cost little; a day of drift costs a lot.
   CHECK(acc_t0 >= acc_ideal - 0.03);
   CHECK(acc_day < acc_t0 - 0.05);
+}
+
+TEST_CASE("every image is its own draw: logits do not depend on how images are batched", "[noisy][mrr]") {
+  // CNN3 ends in a 2-D MatMul: each of its rows must be its own sample, as for Gemm and Conv.
+  Setup s("cnn3_fmnist");
+  MrrBankConfig cfg;
+  cfg.phase_variation = PhaseVariationParams{};
+  cfg.crosstalk = CrosstalkParams{};
+  MrrBank bank(s.wl, cfg, RandomStream(2, 0xde));
+  IoSpec io;
+  io.dac = {8, 1.0, 0};
+  io.adc = {8, 8.0, 0};
+  HardwareGemm hg(s.wl, bank, io, RandomStream(2, 0x5e));
+  Executor ex(s.g, 2);
+  ex.set_mapped(&hg, s.wl.layer_index());
+  auto logits = [&](int64_t first, int64_t n, uint64_t draw_base) {
+    bank.set_times(draw_base, std::vector<NoiseTime>(static_cast<size_t>(n), NoiseTime{5000, 0.0}));
+    hg.set_draw_base(draw_base);
+    Tensor in;
+    fill_batch(test_set(), s.pre, first, n, in);
+    return ex.run(in).f;
+  };
+  std::vector<float> all = logits(0, 12, 0), parts = logits(0, 5, 0), rest = logits(5, 7, 5);
+  parts.insert(parts.end(), rest.begin(), rest.end());
+  REQUIRE(all.size() == parts.size());
+  CHECK(std::memcmp(all.data(), parts.data(), all.size() * sizeof(float)) == 0);
+  // ... and other draws of the same images give other logits (the noise is really per draw).
+  std::vector<float> redrawn = logits(0, 12, 100);
+  for (int64_t i = 0; i < 12; ++i)
+    CHECK(std::memcmp(redrawn.data() + i * 10, all.data() + i * 10, 10 * sizeof(float)) != 0);
 }
