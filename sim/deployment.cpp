@@ -25,6 +25,7 @@
 #include "models/dataset.h"
 #include "models/gradients.h"
 #include "models/onnx_import.h"
+#include "sim/latency_histogram.h"
 #include "sim/sim_time.h"
 
 #ifndef PTC_VERSION
@@ -67,74 +68,6 @@ std::string fmt(double v) {
 }
 
 Json stat(double v, const char* unit) { return {{"value", v}, {"unit", unit}}; }
-
-// Latency distribution: log-spaced bins (100 per decade, 1 ns .. 1e9 s) holding mass and the
-// min/max value seen, so point masses (constant service) give exact quantiles.
-class LatencyHistogram {
- public:
-  LatencyHistogram() : m_mass(kBins, 0.0), m_lo(kBins, 1e300), m_hi(kBins, -1e300) {}
-  void add(double x, double w = 1) {
-    if (w <= 0) return;
-    int b = bin(x);
-    m_mass[b] += w;
-    m_lo[b] = std::min(m_lo[b], x);
-    m_hi[b] = std::max(m_hi[b], x);
-    m_total += w;
-  }
-  // w requests spread uniformly over [a, b].
-  void add_uniform(double a, double b, double w) {
-    if (w <= 0) return;
-    if (!(b > a)) return add(a, w);
-    int ba = bin(a), bb = bin(b);
-    for (int k = ba; k <= bb; ++k) {
-      double lo = std::max(a, edge(k)), hi = std::min(b, edge(k + 1));
-      if (k == ba) lo = a;
-      if (k == bb) hi = b;
-      if (hi < lo) continue;
-      double m = w * (hi - lo) / (b - a);
-      if (m <= 0 && !(ba == bb)) continue;
-      m_mass[k] += ba == bb ? w : m;
-      m_lo[k] = std::min(m_lo[k], lo);
-      m_hi[k] = std::max(m_hi[k], hi);
-    }
-    m_total += w;
-  }
-  double quantile(double p) const {
-    if (m_total <= 0) return NAN;
-    double target = p * m_total, acc = 0;
-    for (int k = 0; k < kBins; ++k) {
-      if (m_mass[k] <= 0) continue;
-      if (acc + m_mass[k] >= target) {
-        double f = (target - acc) / m_mass[k];
-        return m_lo[k] + f * (m_hi[k] - m_lo[k]);
-      }
-      acc += m_mass[k];
-    }
-    for (int k = kBins - 1; k >= 0; --k)
-      if (m_mass[k] > 0) return m_hi[k];
-    return NAN;
-  }
-  double total() const { return m_total; }
-  void clear() { *this = LatencyHistogram(); }
-
- private:
-  static constexpr int kBins = 1800;
-  static int bin(double x) {
-    if (!(x > 1e-9)) return 0;
-    int b = static_cast<int>(std::floor((std::log10(x) + 9.0) * 100.0));
-    return std::clamp(b, 0, kBins - 1);
-  }
-  static double edge(int k) {  // bin edges tabulated once (perf: add_uniform visits hundreds per call)
-    static const std::vector<double> table = [] {
-      std::vector<double> t(kBins + 1);
-      for (int i = 0; i <= kBins; ++i) t[i] = std::pow(10.0, i / 100.0 - 9.0);
-      return t;
-    }();
-    return table[static_cast<size_t>(k)];
-  }
-  std::vector<double> m_mass, m_lo, m_hi;
-  double m_total = 0;
-};
 
 const char* kTraceHeader =
     "t_s,requests,accuracy,accuracy_std,accuracy_n,latency_p50_s,latency_p99_s,energy_j,writes,calibrations,remaps,"

@@ -1,0 +1,123 @@
+// Latency distribution of served requests (ptc::sim). Header-only: the deployment uses it for
+// the trace's per-row and the summary's whole-run quantiles; tests check it against closed forms.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+namespace ptc::sim {
+
+// Latency distribution: log-spaced bins (100 per decade, 1 ns .. 1e9 s) holding mass and the
+// min/max value seen, so point masses (constant service) give exact quantiles.
+class LatencyHistogram {
+ public:
+  LatencyHistogram()
+      : m_mass(kBins, 0.0), m_lo(kBins, 1e300), m_hi(kBins, -1e300), m_rho(kBins + 1, 0.0), m_cover(kBins + 1, 0) {}
+  void add(double x, double w = 1) {
+    if (w <= 0) return;
+    int b = bin(x);
+    m_mass[b] += w;
+    m_lo[b] = std::min(m_lo[b], x);
+    m_hi[b] = std::max(m_hi[b], x);
+    m_total += w;
+  }
+  // w requests spread uniformly over [a, b]. The two end bins take their share directly; the
+  // bins strictly between them are covered whole, so they only record a density on a difference
+  // array (O(1) per call, however many bins the window spans); flush() turns the densities into
+  // bin masses when a quantile is asked for.
+  void add_uniform(double a, double b, double w) {
+    if (w <= 0) return;
+    if (!(b > a)) return add(a, w);
+    int ba = bin(a), bb = bin(b);
+    m_total += w;
+    if (ba == bb) {
+      m_mass[ba] += w;
+      m_lo[ba] = std::min(m_lo[ba], a);
+      m_hi[ba] = std::max(m_hi[ba], b);
+      return;
+    }
+    const double rho = w / (b - a);
+    part(ba, a, std::min(b, edge(ba + 1)), rho);
+    part(bb, std::max(a, edge(bb)), b, rho);
+    if (bb > ba + 1) {
+      m_rho[static_cast<size_t>(ba + 1)] += rho;
+      m_rho[static_cast<size_t>(bb)] -= rho;
+      m_cover[static_cast<size_t>(ba + 1)] += 1;
+      m_cover[static_cast<size_t>(bb)] -= 1;
+      m_pending = true;
+    }
+  }
+  double quantile(double p) const {
+    flush();
+    if (m_total <= 0) return NAN;
+    double target = p * m_total, acc = 0;
+    for (int k = 0; k < kBins; ++k) {
+      if (m_mass[k] <= 0) continue;
+      if (acc + m_mass[k] >= target) {
+        double f = (target - acc) / m_mass[k];
+        return m_lo[k] + f * (m_hi[k] - m_lo[k]);
+      }
+      acc += m_mass[k];
+    }
+    for (int k = kBins - 1; k >= 0; --k)
+      if (m_mass[k] > 0) return m_hi[k];
+    return NAN;
+  }
+  double total() const { return m_total; }
+  void clear() {
+    std::fill(m_mass.begin(), m_mass.end(), 0.0);
+    std::fill(m_lo.begin(), m_lo.end(), 1e300);
+    std::fill(m_hi.begin(), m_hi.end(), -1e300);
+    std::fill(m_rho.begin(), m_rho.end(), 0.0);
+    std::fill(m_cover.begin(), m_cover.end(), 0);
+    m_total = 0;
+    m_pending = false;
+  }
+
+ private:
+  static constexpr int kBins = 1800;
+  static int bin(double x) {
+    if (!(x > 1e-9)) return 0;
+    int b = static_cast<int>(std::floor((std::log10(x) + 9.0) * 100.0));
+    return std::clamp(b, 0, kBins - 1);
+  }
+  static double edge(int k) {  // bin edges, tabulated once
+    static const std::vector<double> table = [] {
+      std::vector<double> t(kBins + 1);
+      for (int i = 0; i <= kBins; ++i) t[i] = std::pow(10.0, i / 100.0 - 9.0);
+      return t;
+    }();
+    return table[static_cast<size_t>(k)];
+  }
+  // The part [lo, hi] of a uniform window (density rho) that falls in end bin k.
+  void part(int k, double lo, double hi, double rho) {
+    if (!(hi > lo)) return;
+    m_mass[k] += rho * (hi - lo);
+    m_lo[k] = std::min(m_lo[k], lo);
+    m_hi[k] = std::max(m_hi[k], hi);
+  }
+  void flush() const {  // logically const: materialises pending windows
+    if (!m_pending) return;
+    double rho = 0;
+    int64_t cover = 0;
+    for (int k = 0; k < kBins; ++k) {
+      rho += m_rho[static_cast<size_t>(k)];
+      cover += m_cover[static_cast<size_t>(k)];
+      if (cover <= 0) continue;
+      m_mass[k] += rho * (edge(k + 1) - edge(k));
+      m_lo[k] = std::min(m_lo[k], edge(k));
+      m_hi[k] = std::max(m_hi[k], edge(k + 1));
+    }
+    std::fill(m_rho.begin(), m_rho.end(), 0.0);
+    std::fill(m_cover.begin(), m_cover.end(), 0);
+    m_pending = false;
+  }
+  mutable std::vector<double> m_mass, m_lo, m_hi;
+  mutable std::vector<double> m_rho;     // difference array of densities of whole-covered bins
+  mutable std::vector<int64_t> m_cover;  // difference array of how many windows cover each bin whole
+  double m_total = 0;
+  mutable bool m_pending = false;
+};
+
+}  // namespace ptc::sim
