@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -13,61 +14,81 @@
 namespace ptc::models {
 namespace {
 
-// Reads a whole gzip file, at most `limit` bytes of decompressed data.
-std::vector<uint8_t> read_gz(const std::string& path, size_t limit) {
-  if (!std::filesystem::exists(path))
-    throw Error(path + ": not found (Fashion-MNIST comes from the Debian package dataset-fashion-mnist: "
-                       "apt-get install -y dataset-fashion-mnist)");
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (!f) throw Error(path + ": cannot open");
-  std::vector<uint8_t> out;
-  std::vector<uint8_t> chunk(1 << 16);
-  while (true) {
-    int n = gzread(f, chunk.data(), static_cast<unsigned>(chunk.size()));
-    if (n < 0) {
-      int err = 0;
-      std::string msg = gzerror(f, &err);
-      gzclose(f);
-      throw Error(path + ": corrupt gzip data (" + msg + ")");
-    }
-    if (n == 0) break;
-    if (out.size() + static_cast<size_t>(n) > limit) {
-      gzclose(f);
-      throw Error(path + ": larger than the " + std::to_string(limit) + "-byte limit for an IDX file");
-    }
-    out.insert(out.end(), chunk.begin(), chunk.begin() + n);
-  }
-  gzclose(f);
-  return out;
-}
-
-uint32_t be32(const std::vector<uint8_t>& b, size_t at) {
-  return (uint32_t{b[at]} << 24) | (uint32_t{b[at + 1]} << 16) | (uint32_t{b[at + 2]} << 8) | b[at + 3];
-}
-
 // IDX format: magic 0x0000 08 NDIM (unsigned byte data), NDIM big-endian uint32 dims, data.
-std::vector<uint8_t> read_idx(const std::string& path, std::vector<int64_t>& dims) {
-  std::vector<uint8_t> b = read_gz(path, size_t{1} << 31);
-  if (b.size() < 4 || b[0] != 0 || b[1] != 0 || b[2] != 0x08)
-    throw Error(path + ": not an IDX file of unsigned bytes (bad magic number)");
-  size_t nd = b[3];
-  if (nd < 1 || nd > 4 || b.size() < 4 + 4 * nd) throw Error(path + ": bad IDX header");
-  int64_t n = 1;
-  dims.clear();
-  for (size_t k = 0; k < nd; ++k) {
-    dims.push_back(be32(b, 4 + 4 * k));
-    n *= dims.back();
+// Streams the gzip file straight into the result (no whole-file buffer, no copy) and keeps only
+// the first `max_items` items along dimension 0 (0: all of them); `dims[0]` is the count kept.
+// When everything is read, the data must end exactly where the header says.
+class GzFile {
+ public:
+  explicit GzFile(const std::string& path) : m_path(path) {
+    if (!std::filesystem::exists(path))
+      throw Error(path + ": not found (Fashion-MNIST comes from the Debian package dataset-fashion-mnist: "
+                         "apt-get install -y dataset-fashion-mnist)");
+    m_f = gzopen(path.c_str(), "rb");
+    if (!m_f) throw Error(path + ": cannot open");
+    gzbuffer(m_f, 1 << 17);
   }
-  size_t header = 4 + 4 * nd;
-  if (b.size() - header != static_cast<size_t>(n))
-    throw Error(path + ": header says " + std::to_string(n) + " bytes of data, the file has " +
-                std::to_string(b.size() - header));
-  return std::vector<uint8_t>(b.begin() + static_cast<long>(header), b.end());
+  ~GzFile() { gzclose(m_f); }
+  GzFile(const GzFile&) = delete;
+  GzFile& operator=(const GzFile&) = delete;
+  // Reads up to n bytes; returns how many were read (fewer only at the end of the data).
+  size_t read(uint8_t* dst, size_t n) {
+    size_t got = 0;
+    while (got < n) {
+      unsigned want = static_cast<unsigned>(std::min<size_t>(n - got, size_t{1} << 30));
+      int r = gzread(m_f, dst + got, want);
+      if (r < 0) {
+        int err = 0;
+        throw Error(m_path + ": corrupt gzip data (" + std::string(gzerror(m_f, &err)) + ")");
+      }
+      if (r == 0) break;
+      got += static_cast<size_t>(r);
+    }
+    return got;
+  }
+
+ private:
+  std::string m_path;
+  gzFile m_f = nullptr;
+};
+
+std::vector<uint8_t> read_idx(const std::string& path, std::vector<int64_t>& dims, int64_t max_items) {
+  GzFile f(path);
+  uint8_t head[4] = {0, 0, 0, 0};
+  if (f.read(head, 4) < 4 || head[0] != 0 || head[1] != 0 || head[2] != 0x08)
+    throw Error(path + ": not an IDX file of unsigned bytes (bad magic number)");
+  size_t nd = head[3];
+  if (nd < 1 || nd > 4) throw Error(path + ": bad IDX header");
+  std::vector<uint8_t> d(4 * nd);
+  if (f.read(d.data(), d.size()) < d.size()) throw Error(path + ": bad IDX header");
+  dims.clear();
+  int64_t per_item = 1;
+  for (size_t k = 0; k < nd; ++k) {
+    dims.push_back((int64_t{d[4 * k]} << 24) | (int64_t{d[4 * k + 1]} << 16) | (int64_t{d[4 * k + 2]} << 8) |
+                   d[4 * k + 3]);
+    if (k > 0) per_item *= dims.back();
+  }
+  const int64_t items = dims[0], total = items * per_item;
+  if (total > (int64_t{1} << 31))
+    throw Error(path + ": header says " + std::to_string(total) + " bytes of data, more than the 2 GiB limit for an IDX file");
+  const int64_t keep = max_items > 0 ? std::min(max_items, items) : items;
+  std::vector<uint8_t> out(static_cast<size_t>(keep * per_item));
+  size_t got = f.read(out.data(), out.size());
+  if (got < out.size())
+    throw Error(path + ": header says " + std::to_string(total) + " bytes of data, the file has " +
+                std::to_string(got));
+  if (keep == items) {
+    uint8_t extra = 0;
+    if (f.read(&extra, 1) != 0)
+      throw Error(path + ": header says " + std::to_string(total) + " bytes of data, the file has more");
+  }
+  dims[0] = keep;
+  return out;
 }
 
 }  // namespace
 
-Dataset load_fashion_mnist(const std::string& split, const std::string& dir) {
+Dataset load_fashion_mnist(const std::string& split, const std::string& dir, int64_t max_images) {
   std::string prefix;
   if (split == "train") prefix = "train";
   else if (split == "test") prefix = "t10k";
@@ -75,8 +96,9 @@ Dataset load_fashion_mnist(const std::string& split, const std::string& dir) {
   Dataset d;
   d.name = "fashion-mnist/" + split;
   std::vector<int64_t> idims, ldims;
-  d.pixels = read_idx(dir + "/" + prefix + "-images-idx3-ubyte.gz", idims);
-  d.labels = read_idx(dir + "/" + prefix + "-labels-idx1-ubyte.gz", ldims);
+  if (max_images < 0) throw Error("fashion-mnist/" + split + ": max_images must be >= 0 (0: all)");
+  d.pixels = read_idx(dir + "/" + prefix + "-images-idx3-ubyte.gz", idims, max_images);
+  d.labels = read_idx(dir + "/" + prefix + "-labels-idx1-ubyte.gz", ldims, max_images);
   if (idims.size() != 3 || ldims.size() != 1 || idims[0] != ldims[0])
     throw Error(dir + ": " + split + " images and labels do not match");
   d.count = idims[0];

@@ -25,8 +25,10 @@ struct Dataset {
   int64_t image_size() const { return channels * height * width; }
 };
 
-// split: "train" (60,000 images) or "test" (10,000).
-Dataset load_fashion_mnist(const std::string& split, const std::string& dir = kFashionMnistDir);
+// split: "train" (60,000 images) or "test" (10,000). max_images > 0 keeps only the first
+// max_images (the file is read no further); 0 loads the whole split.
+Dataset load_fashion_mnist(const std::string& split, const std::string& dir = kFashionMnistDir,
+                           int64_t max_images = 0);
 
 struct Preprocess {
   Shape input_shape;        // per sample, e.g. [1, 28, 28]

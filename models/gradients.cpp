@@ -375,7 +375,11 @@ void col2im_add(const float* col, int64_t channels, const Window& w, float* x) {
       }
 }
 
-Backward conv_bwd(const Node& n, const std::vector<ValueState>& in, int threads) {
+// Scratch shared by every backward closure of one plan (they run one at a time): sized at plan
+// time to the largest need, read through the pointer at call time.
+using SharedScratch = std::shared_ptr<std::vector<float>>;
+
+Backward conv_bwd(const Node& n, const std::vector<ValueState>& in, int threads, const SharedScratch& shared) {
   const Shape &x = in[0].shape, &wt = in[1].shape;
   Window w = window_of(n, x, Shape(wt.begin() + 2, wt.end()), false);
   int64_t group = n.attr_i("group", 1), N = x[0], C = x[1], M = wt[0];
@@ -387,8 +391,9 @@ Backward conv_bwd(const Node& n, const std::vector<ValueState>& in, int threads)
   size_t per_thread = direct ? 0 : static_cast<size_t>(2 * Kg * ohw),
          wsize = static_cast<size_t>(M * Kg);
   // Scratch: im2col and column-gradient buffers per thread, then one dW partial per slot.
-  auto buf = std::make_shared<std::vector<float>>(per_thread * static_cast<size_t>(threads) +
-                                                  wsize * slots);
+  const size_t need = per_thread * static_cast<size_t>(threads) + wsize * static_cast<size_t>(slots);
+  if (shared->size() < need) shared->resize(need);
+  SharedScratch buf = shared;
   int mg = static_cast<int>(Mg), kg = static_cast<int>(Kg), no = static_cast<int>(ohw);
   return [=](const BwdArgs& a) {
     const float* X = a.in[0]->f.data();
@@ -671,9 +676,9 @@ Backward index_map_bwd(const Node& n, const std::vector<ValueState>& in, int64_t
 }
 
 Backward prepare_backward(const Node& n, const std::vector<ValueState>& in, int64_t opset,
-                          int threads) {
+                          int threads, const SharedScratch& shared) {
   const std::string& op = n.op;
-  if (op == "Conv") return conv_bwd(n, in, threads);
+  if (op == "Conv") return conv_bwd(n, in, threads, shared);
   if (op == "Gemm") return gemm_bwd(n, in);
   if (op == "MatMul") return matmul_bwd(in);
   if (op == "Relu") return unary_bwd([](float x, float) { return x > 0.0f ? 1.0f : 0.0f; });
@@ -729,12 +734,19 @@ struct GradientEngine::Plan {
     KernelArgs args;
     Backward backward;       // set when a gradient flows through the step
     std::vector<bool> need;  // per input: its gradient is needed
+    std::vector<int> born;   // values whose gradient starts at this step's backward (zeroed first)
   };
   Shape input_shape;
   std::vector<const Tensor*> values;           // by value index
   std::vector<std::unique_ptr<Tensor>> owned;  // activations and plan-time statics
   std::vector<Step> steps;
-  std::vector<std::vector<float>> grads;  // by value index; empty unless a weight feeds the value
+  // Gradient storage. The weights' and the loss's gradients own a buffer each; the activations'
+  // gradients share buffers by lifetime (a gradient lives from its last consumer's backward to
+  // its producer's), so the backward pass holds a few activation gradients at a time, not all.
+  std::vector<std::vector<float>> buffers;
+  std::vector<float*> grad;           // by value index; nullptr unless a weight feeds the value
+  std::vector<size_t> grad_size;      // by value index
+  std::vector<int> dedicated;         // weights and loss: zeroed before each backward pass
   std::vector<float> scratch;
   int input_idx = -1, loss_idx = -1;
   std::vector<int> weight_idx;
@@ -848,6 +860,7 @@ GradientEngine::Plan& GradientEngine::plan_for(const Shape& input_shape) {
     p->weight_idx.push_back(i);
   }
   size_t scratch = 0;
+  auto bwd_scratch = std::make_shared<std::vector<float>>();
   for (Vertex v : g.order) {
     const Node& n = g.node(v);
     if (n.name == m_final_softmax) continue;
@@ -912,7 +925,7 @@ GradientEngine::Plan& GradientEngine::plan_for(const Shape& input_shape) {
         if (st.need.back() && state[in_idx[k]].dtype != DType::f32)
           unsupported(n, "a gradient through non-float input " + std::to_string(k));
       }
-      st.backward = prepare_backward(n, ins, g.opset, m_threads);
+      st.backward = prepare_backward(n, ins, g.opset, m_threads, bwd_scratch);
     }
     p->steps.push_back(std::move(st));
   }
@@ -935,9 +948,53 @@ GradientEngine::Plan& GradientEngine::plan_for(const Shape& input_shape) {
                       "a final Softmax that does not normalise over each sample's classes");
       }
   }
-  p->grads.resize(state.size());
-  for (size_t i = 0; i < state.size(); ++i)
-    if (req[i]) p->grads[i].resize(static_cast<size_t>(checked_numel(state[i].shape, "gradient")));
+  const size_t nv = state.size();
+  p->grad.assign(nv, nullptr);
+  p->grad_size.assign(nv, 0);
+  for (size_t i = 0; i < nv; ++i)
+    if (req[i]) p->grad_size[i] = static_cast<size_t>(checked_numel(state[i].shape, "gradient"));
+  std::vector<int> buf_of(nv, -1);
+  std::vector<size_t> buf_len;
+  std::multimap<size_t, int> free_bufs;  // by length: best fit
+  auto take = [&](size_t n) {
+    auto it = free_bufs.lower_bound(n);
+    if (it != free_bufs.end()) {
+      int b = it->second;
+      free_bufs.erase(it);
+      return b;
+    }
+    buf_len.push_back(n);
+    return static_cast<int>(buf_len.size()) - 1;
+  };
+  std::vector<char> own(nv, 0);
+  for (int w : p->weight_idx) own[w] = 1;
+  if (req[p->loss_idx]) own[p->loss_idx] = 1;
+  for (size_t i = 0; i < nv; ++i)
+    if (own[i] && req[i]) {
+      buf_len.push_back(p->grad_size[i]);
+      buf_of[i] = static_cast<int>(buf_len.size()) - 1;
+      p->dedicated.push_back(static_cast<int>(i));
+    }
+  for (auto it = p->steps.rbegin(); it != p->steps.rend(); ++it) {
+    Plan::Step& st = *it;
+    if (!st.backward) continue;
+    const int o = st.out[0];
+    if (buf_of[o] < 0) {  // an output nothing downstream differentiates: a zero gradient
+      buf_of[o] = take(p->grad_size[o]);
+      st.born.push_back(o);
+    }
+    for (size_t k = 0; k < st.in.size(); ++k) {
+      const int v = st.in[k];
+      if (!st.need[k] || buf_of[v] >= 0) continue;
+      buf_of[v] = take(p->grad_size[v]);
+      st.born.push_back(v);
+    }
+    if (!own[o]) free_bufs.emplace(buf_len[static_cast<size_t>(buf_of[o])], buf_of[o]);
+  }
+  p->buffers.resize(buf_len.size());
+  for (size_t b = 0; b < buf_len.size(); ++b) p->buffers[b].resize(buf_len[b]);
+  for (size_t i = 0; i < nv; ++i)
+    if (buf_of[i] >= 0) p->grad[i] = p->buffers[static_cast<size_t>(buf_of[i])].data();
   m_plans.push_front(std::move(p));
   if (m_plans.size() > 4) m_plans.pop_back();
   return *m_plans.front();
@@ -987,10 +1044,9 @@ GradientEngine::Result GradientEngine::run(const Tensor& x, const std::vector<in
   int64_t classes = N ? z.numel() / N : 0;
   Result r;
   std::vector<double> prob(static_cast<size_t>(classes));
-  std::vector<float>* dz =
-      with_grad && !p.grads[p.loss_idx].empty() ? &p.grads[p.loss_idx] : nullptr;
+  float* dz = with_grad ? p.grad[p.loss_idx] : nullptr;
   if (with_grad)
-    for (auto& gv : p.grads) std::fill(gv.begin(), gv.end(), 0.0f);
+    for (int i : p.dedicated) std::fill_n(p.grad[i], p.grad_size[i], 0.0f);
   for (int64_t s = 0; s < N; ++s) {
     if (labels[s] < 0 || labels[s] >= classes)
       throw Error("gradients: label " + std::to_string(labels[s]) + " of sample " +
@@ -1007,7 +1063,7 @@ GradientEngine::Result GradientEngine::run(const Tensor& x, const std::vector<in
     r.loss += std::log(sum) - (row[labels[s]] - mx);
     if (dz)  // dL/dz = (softmax(z) - onehot(y)) / N
       for (int64_t c = 0; c < classes; ++c)
-        (*dz)[s * classes + c] =
+        dz[s * classes + c] =
             static_cast<float>((prob[c] / sum - (c == labels[s] ? 1.0 : 0.0)) / N);
   }
   if (N > 0) r.loss /= static_cast<double>(N);
@@ -1020,14 +1076,18 @@ GradientEngine::Result GradientEngine::run(const Tensor& x, const std::vector<in
       if (!st.backward) continue;
       a.in = st.args.in;
       a.out = p.values[st.out[0]];
-      a.dy = p.grads[st.out[0]].data();
+      for (int v : st.born) std::fill_n(p.grad[v], p.grad_size[v], 0.0f);
+      a.dy = p.grad[st.out[0]];
       a.din.assign(st.in.size(), nullptr);
       for (size_t k = 0; k < st.in.size(); ++k)
-        if (st.need[k]) a.din[k] = p.grads[st.in[k]].data();
+        if (st.need[k]) a.din[k] = p.grad[st.in[k]];
       st.backward(a);
     }
   }
-  for (size_t k = 0; k < m_weights.size(); ++k) r.grad.push_back(p.grads[p.weight_idx[k]]);
+  for (size_t k = 0; k < m_weights.size(); ++k) {
+    const int w = p.weight_idx[k];
+    r.grad.emplace_back(p.grad[w], p.grad[w] + p.grad_size[w]);
+  }
   return r;
 }
 

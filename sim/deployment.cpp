@@ -336,7 +336,7 @@ class Deployment : public sc_core::sc_module, public Actions, public hw::StatsPr
 
   void train_onchip(const OnchipTrainingSpec& spec) override {
     flush();
-    ensure_gradients();
+    ensure_gradients(0);
     const int64_t k = m_wl.spec.block_size;
     std::vector<float> eff;
     models::Tensor x;
@@ -553,14 +553,20 @@ class Deployment : public sc_core::sc_module, public Actions, public hw::StatsPr
     m_extra_steps += advance_steps >= 0 ? advance_steps : cycles / m_cpi;
   }
 
-  void ensure_gradients() {
-    if (m_grad) return;
-    std::vector<std::string> names;
-    for (const auto& L : m_wl.layers) names.push_back(L.weight);
-    m_grad = std::make_unique<models::GradientEngine>(m_graph, names, m_s.threads);
-    m_train = std::make_unique<models::Dataset>(models::load_fashion_mnist("train", m_s.dataset_dir));
-    m_train_opt.resize(m_wl.layers.size());
-    for (size_t l = 0; l < m_wl.layers.size(); ++l) m_train_opt[l].resize(m_wl.layers[l].gemms.size());
+  // The gradient engine and the training images it reads: the first `images` of the training
+  // split (the offline salience's), or all of them (0: on-chip training cycles through the set).
+  void ensure_gradients(int64_t images) {
+    if (!m_grad) {
+      std::vector<std::string> names;
+      for (const auto& L : m_wl.layers) names.push_back(L.weight);
+      m_grad = std::make_unique<models::GradientEngine>(m_graph, names, m_s.threads);
+      m_train_opt.resize(m_wl.layers.size());
+      for (size_t l = 0; l < m_wl.layers.size(); ++l) m_train_opt[l].resize(m_wl.layers[l].gemms.size());
+    }
+    if (m_train && (m_train_all || (images > 0 && m_train->count >= images))) return;
+    m_train.reset();
+    m_train = std::make_unique<models::Dataset>(models::load_fashion_mnist("train", m_s.dataset_dir, images));
+    m_train_all = images <= 0 || m_train->count < images;
   }
 
   // Offline salience (doctor.md section 5): mean gradient (and Hutchinson Hessian diagonal) over
@@ -568,7 +574,7 @@ class Deployment : public sc_core::sc_module, public Actions, public hw::StatsPr
   // computed before deployment.
   void ensure_salience(bool hessian) {
     if (!m_sal_grad_blocks.empty() && (!hessian || !m_sal_hess_blocks.empty())) return;
-    ensure_gradients();
+    ensure_gradients(m_s.salience.images);
     models::Salience sal = models::compute_salience(*m_grad, *m_train, m_pre, m_s.salience.images, m_s.salience.batch,
                                                     static_cast<int>(m_s.salience.hutchinson_samples),
                                                     m_s.seed ^ 0x5a11e7ce, hessian);
@@ -1000,6 +1006,7 @@ class Deployment : public sc_core::sc_module, public Actions, public hw::StatsPr
   // gradients / salience / on-chip training
   std::unique_ptr<models::GradientEngine> m_grad;
   std::unique_ptr<models::Dataset> m_train;
+  bool m_train_all = false;  // m_train holds the whole training split
   int64_t m_train_next = 0;
   std::vector<std::vector<Adam>> m_train_opt;
   std::vector<std::vector<std::vector<float>>> m_sal_grad_blocks, m_sal_hess_blocks;

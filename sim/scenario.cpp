@@ -315,7 +315,7 @@ const std::vector<SectionSpec>& scenario_sections() {
     t.push_back({"controller", "the controller: its policy and the offline salience it uses", {}, {"policy", "salience"}});
     t.push_back({"controller.salience", "offline gradient/Hessian salience (DOCTOR section 5)",
                  {{"images", "images", 1024, "training images for the offline gradient/Hessian salience (DOCTOR: full set)", 1, 60000},
-                  {"batch", "images", 32, "batch size", 1, 4096},
+                  {"batch", "images", 8, "batch size (memory: activations and gradients of a batch)", 1, 4096},
                   {"hutchinson_samples", "", 10, "Rademacher probes per batch for the Hessian diagonal", 1, 1000}},
                  {}});
     t.push_back({"trace", "trace.csv rows",
