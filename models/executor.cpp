@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <thread>
 #include <climits>
+#include <limits>
 
 #include "models/error.h"
 
@@ -20,6 +21,9 @@ struct Executor::Plan {
     std::vector<Shape> shapes;
     std::vector<DType> dtypes;
     KernelArgs args;
+    // Relu, or Clip with bounds known at plan time: may be fused into the Conv producing its input.
+    KernelArgs::Post fusable = KernelArgs::Post::None;
+    float lo = 0.0f, hi = 0.0f;
   };
   std::vector<Shape> input_shapes;
   std::vector<const Tensor*> values;               // by value index
@@ -129,6 +133,32 @@ std::unique_ptr<Executor::Plan> Executor::build(const std::vector<Shape>& shapes
     step.out = out_idx;
     step.shapes = p.shapes;
     step.dtypes = p.dtypes;
+    if (n.op == "Relu" && in_idx.size() == 1 && in_idx[0] >= 0) step.fusable = KernelArgs::Post::Relu;
+    if (n.op == "Clip" && !in_idx.empty() && in_idx[0] >= 0) {
+      // The bounds prep_clip would read: attributes before opset 11, else optional scalar inputs
+      // that must be known now (constants) for the fusion.
+      float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
+      bool known = true;
+      if (g.opset < 11) {
+        lo = n.attr_f("min", lo);
+        hi = n.attr_f("max", hi);
+      } else {
+        for (size_t k = 1; k < 3 && k < in_idx.size(); ++k) {
+          if (in_idx[k] < 0) continue;
+          const Tensor* t = b.state[in_idx[k]].value;
+          if (!t || t->dtype != DType::f32 || t->f.size() != 1) {
+            known = false;
+            continue;
+          }
+          (k == 1 ? lo : hi) = t->f[0];
+        }
+      }
+      if (known) {
+        step.fusable = KernelArgs::Post::Clip;
+        step.lo = lo;
+        step.hi = hi;
+      }
+    }
     plan->steps.push_back(std::move(step));
     plan->scratch_floats = std::max(plan->scratch_floats, p.scratch_floats * static_cast<size_t>(m_threads));
   }
@@ -138,6 +168,46 @@ std::unique_ptr<Executor::Plan> Executor::build(const std::vector<Shape>& shapes
     plan->output_idx.push_back(it->second);
   }
   for (const auto& in : g.inputs) plan->shapes[in.name] = b.state[b.index.at(in.name)].shape;
+
+  // Epilogue fusion: a Relu or Clip whose input is a Conv output that nothing else reads (and
+  // that is no graph output) becomes the Conv's epilogue (KernelArgs::post): the step is dropped
+  // and its readers read the Conv's output, which the Conv clamps sample by sample.
+  {
+    const size_t nv = b.state.size();
+    std::vector<int> readers(nv, 0), producer(nv, -1), alias(nv);
+    std::vector<char> is_output(nv, 0), drop(plan->steps.size(), 0);
+    for (size_t s = 0; s < plan->steps.size(); ++s) {
+      for (int i : plan->steps[s].in)
+        if (i >= 0) ++readers[i];
+      for (int o : plan->steps[s].out)
+        if (o >= 0) producer[o] = static_cast<int>(s);
+    }
+    for (int i : plan->output_idx) is_output[i] = 1;
+    for (size_t i = 0; i < nv; ++i) alias[i] = static_cast<int>(i);
+    for (size_t c = 0; c < plan->steps.size(); ++c) {
+      Plan::Step& cs = plan->steps[c];
+      if (cs.fusable == KernelArgs::Post::None || cs.out.size() != 1 || cs.out[0] < 0) continue;
+      const int v = cs.in[0];
+      const int s = producer[v];
+      if (s < 0 || readers[v] != 1 || is_output[v]) continue;
+      Plan::Step& conv = plan->steps[s];
+      if (conv.op != "Conv" || conv.args.post != KernelArgs::Post::None || conv.dtypes[0] != DType::f32) continue;
+      conv.args.post = cs.fusable;
+      conv.args.post_lo = cs.lo;
+      conv.args.post_hi = cs.hi;
+      alias[cs.out[0]] = v;
+      drop[c] = 1;
+    }
+    std::vector<Plan::Step> kept;
+    for (size_t s = 0; s < plan->steps.size(); ++s) {
+      if (drop[s]) continue;
+      for (int& i : plan->steps[s].in)
+        if (i >= 0) i = alias[i];
+      kept.push_back(std::move(plan->steps[s]));
+    }
+    plan->steps = std::move(kept);
+    for (int& i : plan->output_idx) i = alias[i];
+  }
 
   // Buffer assignment: a value's buffer returns to the free list after its last reader.
   size_t nv = b.state.size();

@@ -618,6 +618,7 @@ Prepared prep_conv(const Node& n, const std::vector<ValueState>& in, int64_t) {
             for (int64_t j = 0; j < ohw; ++j) r[j] += bv;
           }
         }
+        apply_post(k, yg, Mg * ohw);
       }
     }
   }, scratch);

@@ -5,6 +5,8 @@
 // never allocates and only writes its preallocated outputs (plus the plan's scratch buffer).
 #pragma once
 
+#include <algorithm>
+
 #include <functional>
 #include <optional>
 #include <string>
@@ -32,7 +34,22 @@ struct KernelArgs {
   // and `layer` >= 0 (index in the compiled workload); otherwise with the dense weights.
   MappedGemm* mapped = nullptr;
   int64_t layer = -1;
+  // Epilogue fused by the Executor into a Conv: the following Relu or Clip (static bounds),
+  // applied to each sample's output inside the Conv's parallel loop with the very expression the
+  // Relu/Clip kernel uses (same bits, one memory pass less).
+  enum class Post { None, Relu, Clip } post = Post::None;
+  float post_lo = 0.0f, post_hi = 0.0f;
 };
+
+// y[j] = the epilogue of k applied to y[j], for j < n.
+inline void apply_post(const KernelArgs& k, float* y, int64_t n) {
+  if (k.post == KernelArgs::Post::Relu) {
+    for (int64_t j = 0; j < n; ++j) y[j] = y[j] > 0.0f ? y[j] : 0.0f;  // as prep_relu
+  } else if (k.post == KernelArgs::Post::Clip) {
+    const float l = k.post_lo, h = k.post_hi;
+    for (int64_t j = 0; j < n; ++j) y[j] = std::min(std::max(y[j], l), h);  // as prep_clip
+  }
+}
 
 using Kernel = std::function<void(const KernelArgs&)>;
 

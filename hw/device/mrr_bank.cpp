@@ -105,10 +105,17 @@ MrrBank::MrrBank(const models::CompiledWorkload& wl, const MrrBankConfig& cfg, c
     m_xt = std::make_unique<ThermalCrosstalk>(m_array.k, *cfg.crosstalk);
     const int64_t kk = m_array.k * m_array.k;
     const std::vector<double>& M = m_xt->matrix();
+    // Per-draw noise coupling (phase += M v): couplings below float's unit roundoff 2^-24 (relative
+    // to the self-coupling 1) are left out. Their terms are < 6e-8 |v_j| (|v| ~ sigma ~ 1e-2 rad:
+    // < 1e-9 rad, far below a float phase's resolution ~1e-7 rad); for DOCTOR's bank (kappa 0.1/um,
+    // pitches 60/200 um) this keeps the same-row neighbours 1 and 2 pitches away (2.5e-3, 6.1e-6)
+    // and drops 3 pitches (1.5e-8) and every other row (2e-9 and less): band 0. The programmed
+    // phases and offsets are coupled once, in double, by ThermalCrosstalk (cut 1e-12).
+    constexpr double kNoiseCouplingCut = 1.0 / 16777216.0;
     m_mt.assign(static_cast<size_t>(kk * kk), 0.0f);
     for (int64_t i = 0; i < kk; ++i)
       for (int64_t j = 0; j < kk; ++j)
-        if (M[i * kk + j] >= 1e-12) m_mt[j * kk + i] = static_cast<float>(M[i * kk + j]);  // ThermalCrosstalk's cut
+        if (M[i * kk + j] >= kNoiseCouplingCut) m_mt[j * kk + i] = static_cast<float>(M[i * kk + j]);
     if (m_array.k == 8) {
       m_mt_band = 0;
       for (int64_t i = 0; i < kk; ++i)

@@ -1,5 +1,5 @@
 // ptc_bench: in-process micro-benchmarks for tools/bench/run_bench.py (issue 6).
-//   ptc_bench executor [--model cnn3_fmnist] [--images 2000] [--threads 2] [--step 10000] [--adc-bits 8]
+//   ptc_bench executor [--model cnn3_fmnist] [--images 2000] [--threads 2] [--step 10000] [--adc-bits 8] [--profile 1]
 //   ptc_bench overhead [--threads 2]   (fixed runtime overhead: RSS without model or data)
 // Noisy tiled forward: the model compiled onto DOCTOR's 4x4 array of 8x8 MRR banks (a = 0.865,
 // r = 0.87), DOCTOR's "high" phase variation at `step` (a fresh sample per chunk and inference)
@@ -46,6 +46,7 @@ struct Options {
   int threads = 2;
   int64_t step = 10000;
   int adc_bits = 8;
+  bool profile = false;  // --profile 1: per-op wall time of the timed noisy run ("op_seconds")
   std::string dump_std;  // write the phase-variation std map at `step` (JSON) for torch_reference.py
 };
 
@@ -117,9 +118,11 @@ int run_executor(const Options& o) {
   models::Executor ex(g, o.threads);
   ex.set_mapped(&hg, wl.layer_index());
   classify(ex, bank, hg, test, pre, 64, o.step, nullptr, 0);  // warm-up (plans, buffers)
+  ex.set_profile(o.profile);
   auto t0 = Clock::now();
   std::vector<int> pred = classify(ex, bank, hg, test, pre, images, o.step, nullptr, 0);
   const double noisy_s = seconds_since(t0);
+  ex.set_profile(false);
   int64_t correct = 0;
   for (int64_t i = 0; i < images; ++i) correct += pred[static_cast<size_t>(i)] == test.labels[static_cast<size_t>(i)];
 
@@ -194,6 +197,7 @@ int run_executor(const Options& o) {
                       {"deterministic_1_vs_n_threads", deterministic},
                       {"state_mb", state_mb},
                       {"peak_rss_mb", static_cast<double>(peak_rss_kb()) / 1024.0}};
+  if (o.profile) j["op_seconds"] = ex.profile();
   std::printf("%s\n", j.dump().c_str());
   return 0;
 }
@@ -220,7 +224,7 @@ int main(int argc, char** argv) {
   try {
     if (argc >= 2 && std::string(argv[1]) == "overhead") return run_overhead(argc >= 4 ? std::stoi(argv[3]) : 2);
     if (argc < 2 || std::string(argv[1]) != "executor") {
-      std::fprintf(stderr, "usage: ptc_bench executor [--model NAME] [--images N] [--threads T] [--step S] [--adc-bits B]\n"
+      std::fprintf(stderr, "usage: ptc_bench executor [--model NAME] [--images N] [--threads T] [--step S] [--adc-bits B] [--profile 1]\n"
                            "       ptc_bench overhead [--threads T]\n");
       return 2;
     }
@@ -233,6 +237,7 @@ int main(int argc, char** argv) {
       else if (k == "--step") o.step = std::stoll(v);
       else if (k == "--adc-bits") o.adc_bits = std::stoi(v);
       else if (k == "--dump-std") o.dump_std = v;
+      else if (k == "--profile") o.profile = v == "1";
       else throw std::runtime_error("unknown option " + k);
     }
     return run_executor(o);

@@ -119,7 +119,9 @@ def main():
         out, wall, rss_d = run([ptcsim, "run", "scenarios/doctor/pv_high_linear_doctor.json", "--set",
                                 f"traffic.requests={n}", "--out", os.path.join(tmp, "doctor"), "-q"], env)
         summ = json.load(open(os.path.join(tmp, "doctor", "summary.json")))
-    B["doctor_scenario"] = {"requests": int(n), "wall_s": wall, "peak_rss_mb": rss_d, "summary": summ}
+        resolved = json.load(open(os.path.join(tmp, "doctor", "config.resolved.json")))
+    B["doctor_scenario"] = {"requests": int(n), "wall_s": wall, "peak_rss_mb": rss_d, "summary": summ,
+                            "salience_images": resolved["controller"]["salience"]["images"]}
     rows.append([f"DOCTOR scenario pv_high_linear_doctor ({n} requests)", f"{wall:.1f} s wall", "", "",
                  "<= 30 s", wall <= 30])
 
@@ -175,11 +177,14 @@ def main():
     out, _, _ = run([bench, "overhead", "--threads", "2"], env)
     overhead = json.loads(out)["peak_rss_mb"]
     B["memory"] = {"fixed_overhead_mb": overhead, "fixed_overhead_source": "ptc_bench overhead (measured)"}
-    train_mb = 60000 * 784 / MB  # the DOCTOR policy's salience reads the training set
+    # The DOCTOR policy's offline salience loads the first controller.salience.images training
+    # images (the run's resolved configuration says how many); the long horizon loads none.
+    sal_images = B["doctor_scenario"]["salience_images"]
+    train_mb = sal_images * 784 / MB
     for name, rss_v, state in (("executor cnn3", ex["peak_rss_mb"], ex["state_mb"]),
                                ("executor vgg8", ms[2]["peak_rss_mb"], ms[2]["state_mb"]),
                                ("DOCTOR scenario", rss_d, ex["state_mb"] + train_mb),
-                               ("long horizon", lh["peak_rss_mb"], ex["state_mb"] + train_mb)):
+                               ("long horizon", lh["peak_rss_mb"], ex["state_mb"])):
         bound = 2 * state + overhead
         B["memory"][name] = {"peak_rss_mb": rss_v, "state_mb": state, "bound_mb": bound}
         rows.append([f"Memory: {name}", f"{rss_v:.0f} MB peak RSS", f"state {state:.1f} MB", "",
