@@ -305,6 +305,73 @@ void gather_panel(const float* image, const models::SameWidthConv& cv, int64_t j
   gather_panel_portable(image, cv, j0, m, dst, colmax);
 }
 
+// The column maxima of a same-width convolution's whole im2col matrix (columns [0, n)) without
+// gathering it: colmax[p] = max over the window of A, A[h, w] = max over channels |image[c, h, w]|
+// (the same maximum as gather_panel's, which also counts the zeros of the padding).
+void column_maxima(const float* image, const models::SameWidthConv& cv, int64_t n, std::vector<float>& A,
+                   float* colmax) {
+  const int64_t plane = cv.ih * cv.iw;
+  A.assign(static_cast<size_t>(plane), 0.0f);
+  for (int64_t ch = 0; ch < cv.channels; ++ch) {
+    const float* x = image + ch * plane;
+    for (int64_t q = 0; q < plane; ++q) A[q] = std::max(A[q], std::abs(x[q]));
+  }
+  std::fill(colmax, colmax + n, 0.0f);
+  for (int64_t i = 0; i < cv.kh; ++i)
+    for (int64_t j = 0; j < cv.kw; ++j) {
+      const int64_t dr = i * cv.dh - cv.pt, dc = j * cv.dw - cv.pl;
+      const int64_t ow_lo = std::max<int64_t>(0, -dc), ow_hi = std::min(cv.iw, cv.iw - dc);
+      for (int64_t oh = 0; oh * cv.iw < n; ++oh) {
+        if (oh + dr < 0 || oh + dr >= cv.ih) continue;
+        const float* a = A.data() + (oh + dr) * cv.iw + dc;
+        float* cm = colmax + oh * cv.iw;
+        const int64_t hi = std::min(ow_hi, n - oh * cv.iw);
+        for (int64_t ow = ow_lo; ow < hi; ++ow) cm[ow] = std::max(cm[ow], a[ow]);
+      }
+    }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12: _mm512_undefined_ps in max/min
+// gather_panel then pack_panel in one pass: each window row is loaded, normalised by rs and put
+// through the DAC as pack_panel_avx512 does (the same operations on the same values).
+__attribute__((target("avx512f")))
+void gather_pack_panel_avx512(const float* image, const models::SameWidthConv& cv, int64_t j0, int64_t m,
+                              const float* rs, float* dst, float bound, float step) {
+  const int64_t plane = cv.ih * cv.iw;
+  const __mmask16 cmask = static_cast<__mmask16>((1u << m) - 1u);
+  const __m512 r = _mm512_maskz_loadu_ps(cmask, rs);
+  const __m512 lo = _mm512_set1_ps(-bound), hi = _mm512_set1_ps(bound), vstep = _mm512_set1_ps(step),
+               vinv = _mm512_set1_ps(step > 0 ? 1.0f / step : 0.0f);
+  for (int64_t i = 0; i < cv.kh; ++i)
+    for (int64_t j = 0; j < cv.kw; ++j) {
+      const int64_t dr = i * cv.dh - cv.pt, dc = j * cv.dw - cv.pl, off = j0 + dr * cv.iw + dc;
+      const __mmask16 mask = static_cast<__mmask16>(window_mask(cv, j0, m, dr, dc));
+      const float* src = image + off;
+      float* d = dst + (i * cv.kw + j) * kTile;
+      for (int64_t ch = 0; ch < cv.channels; ++ch, src += plane, d += cv.kh * cv.kw * kTile) {
+        __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, src), r);  // masked-off lanes are not read
+        if (step > 0) {
+          v = _mm512_mul_ps(_mm512_min_ps(_mm512_max_ps(v, lo), hi), vinv);
+          v = _mm512_mul_ps(_mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), vstep);
+        }
+        _mm512_storeu_ps(d, v);
+      }
+    }
+}
+#pragma GCC diagnostic pop
+#endif
+
+bool have_avx512() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  return avx512;
+#else
+  return false;
+#endif
+}
+
 // The effective weights wn * scale of a layer group as a dense [rows, cols] matrix packed by
 // 8-row strips for dense_panel_gemm (rows padded to a multiple of 8 with zeros).
 void pack_dense(const models::GemmTiles& t, int64_t k, const float* wn, const float* scale, std::vector<float>& wp) {
@@ -323,7 +390,7 @@ void pack_dense(const models::GemmTiles& t, int64_t k, const float* wn, const fl
 
 // Per-thread work buffers (reused across calls; sized to the largest layer seen).
 struct Work {
-  std::vector<float> wn_own, scale_own, xn, colscale, rscale, sstep, wdense, part, acc, wpack;
+  std::vector<float> wn_own, scale_own, xn, colscale, rscale, sstep, wdense, part, acc, wpack, chanmax;
 };
 thread_local Work tw;
 
@@ -402,8 +469,28 @@ bool HardwareGemm::conv_same_width(int64_t layer, int64_t group, int64_t sample,
   tw.rscale.resize(kTile);
   tw.xn.resize(C * kTile);
   float* panel = tw.xn.data();
+  // AVX-512 with normalised inputs: the column maxima first (from the image), then each panel
+  // gathered, normalised and converted in one pass.
+  const bool one_pass = (fused || !dac.ideal()) && have_avx512();
+  if (one_pass) column_maxima(image, cv, n, tw.chanmax, tw.colscale.data());
   for (int64_t ti = 0; ti < tiles; ++ti) {
     const int64_t j0 = ti * kTile, m = std::min(kTile, n - j0);
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (one_pass) {
+      for (int64_t c = 0; c < kTile; ++c) {
+        const float cs = tw.colscale[j0 + c];
+        tw.rscale[c] = c < m && cs > 0 ? 1.0f / cs : 0.0f;
+      }
+      gather_pack_panel_avx512(image, cv, j0, m, tw.rscale.data(), panel, static_cast<float>(dac.bound), dac_step);
+      std::fill(panel + t.cols * kTile, panel + C * kTile, 0.0f);
+      if (fused)
+        adc_block_gemm(P, Q, ld, wn, tw.sstep.data(), panel, static_cast<float>(-adc.bound), static_cast<float>(adc.bound),
+                       1.0f / adc_step, clip, tw.acc.data() + j0);
+      else
+        dense_panel_gemm(R8, t.cols, wp, panel, tw.acc.data() + j0, ld);
+      continue;
+    }
+#endif
     // The panel straight from the image (im2col columns [j0, j0 + m)), its column maxima, then
     // normalisation and DAC in place: the same values and operations as im2col + gemm().
     gather_panel(image, cv, j0, m, panel, tw.colscale.data() + j0);
