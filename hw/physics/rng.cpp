@@ -38,7 +38,7 @@ void fast_normals(uint64_t seed, uint64_t stream, uint64_t b0, float* out) {
     c2[i] = static_cast<uint32_t>(stream);
     c3[i] = static_cast<uint32_t>(stream >> 32);
   }
-  vmath::philox4x32_10(c0, c1, c2, c3, static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
+  vmath::philox4x32_10_fast(c0, c1, c2, c3, static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
   // Box-Muller on (c0, c1) and (c2, c3): u in (0, 1) from the top 24 bits.
   constexpr float kU = 1.0f / 16777216.0f;
   for (int i = 0; i < L; ++i) {

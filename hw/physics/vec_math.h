@@ -15,6 +15,9 @@
 
 #include <cstdint>
 #include <cstring>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 namespace ptc::hw::vmath {
 
@@ -98,6 +101,49 @@ inline void philox4x32_10(uint32_t* c0, uint32_t* c1, uint32_t* c2, uint32_t* c3
     k0 += 0x9E3779B9u;
     k1 += 0xBB67AE85u;
   }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// The same 16 lanes with AVX-512F intrinsics. The loop above vectorises its 32 x 32 -> 64-bit
+// products as 64-bit multiplies (vpmullq: 3 uops each); here they are vpmuludq on the even and
+// on the odd lanes (one uop each), the high and low halves blended back into 32-bit lanes.
+__attribute__((target("avx512f"))) inline void philox4x32_10_avx512(uint32_t* c0, uint32_t* c1, uint32_t* c2,
+                                                                    uint32_t* c3, uint32_t k0, uint32_t k1) {
+  static_assert(kLanes == 16, "one AVX-512 register of 32-bit lanes");
+  __m512i x0 = _mm512_loadu_si512(c0), x1 = _mm512_loadu_si512(c1), x2 = _mm512_loadu_si512(c2),
+          x3 = _mm512_loadu_si512(c3);
+  const __m512i m0 = _mm512_set1_epi32(static_cast<int>(0xD2511F53u)),
+                m1 = _mm512_set1_epi32(static_cast<int>(0xCD9E8D57u));
+  constexpr __mmask16 odd = 0xAAAA;
+  for (int round = 0; round < 10; ++round) {
+    const __m512i e0 = _mm512_mul_epu32(x0, m0), o0 = _mm512_mul_epu32(_mm512_srli_epi64(x0, 32), m0);
+    const __m512i e1 = _mm512_mul_epu32(x2, m1), o1 = _mm512_mul_epu32(_mm512_srli_epi64(x2, 32), m1);
+    const __m512i hi0 = _mm512_mask_blend_epi32(odd, _mm512_srli_epi64(e0, 32), o0);
+    const __m512i lo0 = _mm512_mask_blend_epi32(odd, e0, _mm512_slli_epi64(o0, 32));
+    const __m512i hi1 = _mm512_mask_blend_epi32(odd, _mm512_srli_epi64(e1, 32), o1);
+    const __m512i lo1 = _mm512_mask_blend_epi32(odd, e1, _mm512_slli_epi64(o1, 32));
+    // 0x96: a ^ b ^ c
+    x0 = _mm512_ternarylogic_epi32(hi1, x1, _mm512_set1_epi32(static_cast<int>(k0)), 0x96);
+    x2 = _mm512_ternarylogic_epi32(hi0, x3, _mm512_set1_epi32(static_cast<int>(k1)), 0x96);
+    x1 = lo1;
+    x3 = lo0;
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+  _mm512_storeu_si512(c0, x0);
+  _mm512_storeu_si512(c1, x1);
+  _mm512_storeu_si512(c2, x2);
+  _mm512_storeu_si512(c3, x3);
+}
+#endif
+
+// philox4x32_10 through the AVX-512 path when the CPU has it (the same bits either way).
+inline void philox4x32_10_fast(uint32_t* c0, uint32_t* c1, uint32_t* c2, uint32_t* c3, uint32_t k0, uint32_t k1) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  if (avx512) return philox4x32_10_avx512(c0, c1, c2, c3, k0, k1);
+#endif
+  philox4x32_10(c0, c1, c2, c3, k0, k1);
 }
 
 }  // namespace ptc::hw::vmath

@@ -40,29 +40,39 @@ TEST_CASE("vec_math: log, sincos(2 pi u) and cos match libm", "[perf][vecmath]")
   CHECK(vmath::cos_f(0.0f) == 1.0f);
 }
 
-TEST_CASE("vec_math: lane-parallel Philox4x32-10 equals Random123's", "[perf][vecmath]") {
+TEST_CASE("vec_math: lane-parallel Philox4x32-10 (portable and dispatched) equals Random123's", "[perf][vecmath]") {
   constexpr int L = vmath::kLanes;
-  uint32_t c0[L], c1[L], c2[L], c3[L];
-  const uint32_t k0 = 0xdeadbeef, k1 = 0x12345678;
-  for (int i = 0; i < L; ++i) {
-    c0[i] = 1000u * i + 7;
-    c1[i] = i;
-    c2[i] = 0xffffffffu - i;
-    c3[i] = 42;
-  }
-  uint32_t in0[L], in1[L], in2[L], in3[L];
-  std::copy(c0, c0 + L, in0), std::copy(c1, c1 + L, in1), std::copy(c2, c2 + L, in2), std::copy(c3, c3 + L, in3);
-  vmath::philox4x32_10(c0, c1, c2, c3, k0, k1);
   r123::Philox4x32 ph;
-  for (int i = 0; i < L; ++i) {
-    r123::Philox4x32::ctr_type c = {{in0[i], in1[i], in2[i], in3[i]}};
-    r123::Philox4x32::key_type k = {{k0, k1}};
-    auto r = ph(c, k);
-    CHECK(r[0] == c0[i]);
-    CHECK(r[1] == c1[i]);
-    CHECK(r[2] == c2[i]);
-    CHECK(r[3] == c3[i]);
+  r123::Philox4x32 keys;  // a second generator only to draw varied counters and keys
+  int mismatches = 0, checked = 0;
+  for (uint32_t trial = 0; trial < 200; ++trial) {
+    r123::Philox4x32::ctr_type seed_ctr = {{trial, 0x51u, 0, 0}};
+    auto kk = keys(seed_ctr, {{0xabcdef01u, 0x2345u}});
+    const uint32_t k0 = trial == 0 ? 0xdeadbeefu : kk[0], k1 = trial == 0 ? 0x12345678u : kk[1];
+    uint32_t in[4][L];
+    for (int i = 0; i < L; ++i) {
+      r123::Philox4x32::ctr_type sc = {{trial, static_cast<uint32_t>(i), 0x77u, 0}};
+      auto r = keys(sc, {{1u, 2u}});
+      in[0][i] = trial == 0 ? 1000u * i + 7 : r[0];
+      in[1][i] = trial == 0 ? static_cast<uint32_t>(i) : r[1];
+      in[2][i] = trial == 0 ? 0xffffffffu - i : r[2];
+      in[3][i] = trial == 0 ? 42u : r[3];
+    }
+    for (int path = 0; path < 2; ++path) {
+      uint32_t c0[L], c1[L], c2[L], c3[L];
+      std::copy(in[0], in[0] + L, c0), std::copy(in[1], in[1] + L, c1), std::copy(in[2], in[2] + L, c2),
+          std::copy(in[3], in[3] + L, c3);
+      if (path == 0) vmath::philox4x32_10(c0, c1, c2, c3, k0, k1);
+      else vmath::philox4x32_10_fast(c0, c1, c2, c3, k0, k1);
+      for (int i = 0; i < L; ++i) {
+        auto r = ph({{in[0][i], in[1][i], in[2][i], in[3][i]}}, {{k0, k1}});
+        mismatches += r[0] != c0[i] || r[1] != c1[i] || r[2] != c2[i] || r[3] != c3[i];
+        ++checked;
+      }
+    }
   }
+  CHECK(checked == 200 * 2 * L);
+  CHECK(mismatches == 0);
 }
 
 TEST_CASE("fast normals: pure functions of the index, standard normal moments and tails", "[perf][rng]") {
