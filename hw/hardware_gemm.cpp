@@ -388,6 +388,31 @@ void pack_dense(const models::GemmTiles& t, int64_t k, const float* wn, const fl
   }
 }
 
+// Output columns [j0, j0 + m) of a same-width convolution from its accumulator panel: the
+// write_output value (acc * colscale) * gain, then + bias[r], then Relu/Clip -- the same float
+// operations, in the same order, as write_output followed by the Conv kernel's bias and epilogue
+// passes (baseline code: no fused multiply-add can merge the multiply and the bias add).
+void finish_panel(const float* acc, int64_t ld, int64_t rows, int64_t j0, int64_t m, const float* colscale, float gain,
+                  const models::ConvEpilogue* ep, float* y, int64_t n) {
+  const float* bias = ep ? ep->bias : nullptr;
+  const models::PostOp post = ep ? ep->post : models::PostOp::None;
+  const float lo = ep ? ep->lo : 0.0f, hi = ep ? ep->hi : 0.0f;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* a = acc + r * ld + j0;
+    float* yr = y + r * n + j0;
+    for (int64_t c = 0; c < m; ++c) yr[c] = a[c] * colscale[j0 + c] * gain;
+    if (bias) {
+      const float b = bias[r];
+      for (int64_t c = 0; c < m; ++c) yr[c] += b;
+    }
+    if (post == models::PostOp::Relu) {
+      for (int64_t c = 0; c < m; ++c) yr[c] = yr[c] > 0.0f ? yr[c] : 0.0f;
+    } else if (post == models::PostOp::Clip) {
+      for (int64_t c = 0; c < m; ++c) yr[c] = std::min(std::max(yr[c], lo), hi);
+    }
+  }
+}
+
 // Per-thread work buffers (reused across calls; sized to the largest layer seen).
 struct Work {
   std::vector<float> wn_own, scale_own, xn, colscale, rscale, sstep, wdense, part, acc, wpack, chanmax;
@@ -440,7 +465,7 @@ void HardwareGemm::write_output(int64_t layer, int64_t rows, int64_t n, int64_t 
 }
 
 bool HardwareGemm::conv_same_width(int64_t layer, int64_t group, int64_t sample, const float* image,
-                                   const models::SameWidthConv& cv, float* y) {
+                                   const models::SameWidthConv& cv, float* y, const models::ConvEpilogue* ep) {
   const models::GemmTiles& t = m_wl.layers.at(layer).gemms.at(group);
   const ConverterSpec &dac = m_io.dac, &adc = m_io.adc;
   const bool fused = fused_adc();
@@ -464,6 +489,7 @@ bool HardwareGemm::conv_same_width(int64_t layer, int64_t group, int64_t sample,
     }
   }
   const float adc_step = static_cast<float>(adc.step()), dac_step = dac.bits > 0 ? static_cast<float>(dac.step()) : 0.0f;
+  const float gain = layer < static_cast<int64_t>(m_gain.size()) ? m_gain[layer] : 1.0f;
   tw.acc.resize(std::max(R, R8) * ld);
   tw.colscale.assign(ld, 0.0f);
   tw.rscale.resize(kTile);
@@ -488,6 +514,7 @@ bool HardwareGemm::conv_same_width(int64_t layer, int64_t group, int64_t sample,
                        1.0f / adc_step, clip, tw.acc.data() + j0);
       else
         dense_panel_gemm(R8, t.cols, wp, panel, tw.acc.data() + j0, ld);
+      finish_panel(tw.acc.data(), ld, t.rows, j0, m, tw.colscale.data(), gain, ep, y, n);
       continue;
     }
 #endif
@@ -509,8 +536,8 @@ bool HardwareGemm::conv_same_width(int64_t layer, int64_t group, int64_t sample,
                      1.0f / adc_step, clip, tw.acc.data() + j0);
     else
       dense_panel_gemm(R8, t.cols, wp, panel, tw.acc.data() + j0, ld);
+    finish_panel(tw.acc.data(), ld, t.rows, j0, m, tw.colscale.data(), gain, ep, y, n);
   }
-  write_output(layer, t.rows, n, ld, y, false);
   return true;
 }
 

@@ -43,7 +43,7 @@ class HardwareGemm : public models::MappedGemm {
   // The fused per-block-ADC path reading the convolution windows straight from the image (k = 8,
   // quantising noise-free ADC, noise-free DAC of <= 22 bits); false otherwise.
   bool conv_same_width(int64_t layer, int64_t group, int64_t sample, const float* image,
-                       const models::SameWidthConv& c, float* y) override;
+                       const models::SameWidthConv& c, float* y, const models::ConvEpilogue* ep = nullptr) override;
 
  private:
   bool fused_adc() const;

@@ -595,8 +595,13 @@ Prepared prep_conv(const Node& n, const std::vector<ValueState>& in, int64_t) {
       for (int64_t g = 0; g < group; ++g) {
         const float* xg = X + (b * C + g * Cg) * w.ih * w.iw;
         float* yg = Y + (b * M + g * Mg) * ohw;
-        if (k.mapped && k.layer >= 0 && same_width && k.mapped->conv_same_width(k.layer, g, b, xg, sw, yg)) {
-          // the hardware model read the windows straight from the image
+        ConvEpilogue ep;
+        ep.bias = has_b ? k.in[2]->f.data() + g * Mg : nullptr;
+        ep.post = k.post;
+        ep.lo = k.post_lo;
+        ep.hi = k.post_hi;
+        if (k.mapped && k.layer >= 0 && same_width && k.mapped->conv_same_width(k.layer, g, b, xg, sw, yg, &ep)) {
+          continue;  // the hardware model read the windows straight from the image, epilogue included
         } else {
           const float* col = xg;
           if (!direct) {

@@ -37,7 +37,8 @@ struct KernelArgs {
   // Epilogue fused by the Executor into a Conv: the following Relu or Clip (static bounds),
   // applied to each sample's output inside the Conv's parallel loop with the very expression the
   // Relu/Clip kernel uses (same bits, one memory pass less).
-  enum class Post { None, Relu, Clip } post = Post::None;
+  using Post = PostOp;
+  Post post = Post::None;
   float post_lo = 0.0f, post_hi = 0.0f;
 };
 

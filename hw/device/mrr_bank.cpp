@@ -41,14 +41,28 @@ void add_banded(const float* v, const float* mt, float* phase) {
   for (int r = 0; r < 8; ++r) std::memcpy(phase + r * 8, &acc[r], sizeof(V8));
 }
 
-// band 0 or 1 (k = 8 only): M couples rings at most `band` block rows apart (add_banded);
-// otherwise the dense product.
+// phase += M v by diagonals: nd offsets doff (ascending), coef[d kk + i] = M[i, i + doff[d]]
+// (0 where i + doff[d] leaves [0, kk)); v is readable at v[-pad .. kk + pad). Ascending offsets
+// add the sources in ascending order, as the dense product does, and skip only its zero terms:
+// the same bits.
+inline void add_diagonals(int64_t kk, const float* v, int nd, const int* doff, const float* coef, float* phase) {
+  for (int d = 0; d < nd; ++d) {
+    const float* c = coef + d * kk;
+    const float* vs = v + doff[d];
+    for (int64_t i = 0; i < kk; ++i) phase[i] += c[i] * vs[i];
+  }
+}
+
+// nd > 0: the diagonal form; else band 0 or 1 (k = 8 only): M couples rings at most `band`
+// block rows apart (add_banded); otherwise the dense product.
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 void realize_block(int64_t kk, const float* xphase, const float* xoffset, const float* v, const float* mt, int band,
-                   float A, float B, float D, float* phase, float* w) {
+                   int nd, const int* doff, const float* dcoef, float A, float B, float D, float* phase, float* w) {
   for (int64_t i = 0; i < kk; ++i) phase[i] = xphase[i] + xoffset[i];
   if (v) {
-    if (mt && band == 0) {
+    if (mt && nd > 0) {
+      add_diagonals(kk, v, nd, doff, dcoef, phase);
+    } else if (mt && band == 0) {
       add_banded<0>(v, mt, phase);
     } else if (mt && band == 1) {
       add_banded<1>(v, mt, phase);
@@ -116,6 +130,24 @@ MrrBank::MrrBank(const models::CompiledWorkload& wl, const MrrBankConfig& cfg, c
     for (int64_t i = 0; i < kk; ++i)
       for (int64_t j = 0; j < kk; ++j)
         if (M[i * kk + j] >= kNoiseCouplingCut) m_mt[j * kk + i] = static_cast<float>(M[i * kk + j]);
+    // Diagonal form when M has few non-zero diagonals (DOCTOR's bank after the cut: 5).
+    std::vector<int> diags;
+    for (int64_t i = 0; i < kk; ++i)
+      for (int64_t j = 0; j < kk; ++j)
+        if (m_mt[j * kk + i] != 0.0f) diags.push_back(static_cast<int>(j - i));
+    std::sort(diags.begin(), diags.end());
+    diags.erase(std::unique(diags.begin(), diags.end()), diags.end());
+    if (diags.size() <= 16) {
+      m_diag_off = diags;
+      m_diag_pad = 0;
+      for (int d : diags) m_diag_pad = std::max(m_diag_pad, std::abs(d));
+      m_diag_coef.assign(diags.size() * static_cast<size_t>(kk), 0.0f);
+      for (size_t d = 0; d < diags.size(); ++d)
+        for (int64_t i = 0; i < kk; ++i) {
+          const int64_t j = i + diags[d];
+          if (j >= 0 && j < kk) m_diag_coef[d * static_cast<size_t>(kk) + static_cast<size_t>(i)] = m_mt[j * kk + i];
+        }
+    }
     if (m_array.k == 8) {
       m_mt_band = 0;
       for (int64_t i = 0; i < kk; ++i)
@@ -247,11 +279,14 @@ void MrrBank::realize(int64_t layer, int64_t group, uint64_t draw, float* wn, fl
   // Phase-variation draws: one full-array sample per (draw, layer, group, chunk); the block on
   // core c reads the sample's rings [c k^2, (c + 1) k^2).
   RandomStream base = m_rng.derive(12).derive(draw).derive(static_cast<uint64_t>(layer) << 20 | static_cast<uint64_t>(group));
-  thread_local std::vector<float> phase, noise;
+  thread_local std::vector<float> phase, noise_pad;
   thread_local std::vector<RandomStream> chunk_rng;  // base.derive(chunk), derived once per chunk
   thread_local std::vector<char> chunk_done;
   phase.resize(kk);
-  noise.resize(kk);
+  // The noise of a block, with m_diag_pad zeros either side for the diagonal crosstalk form.
+  noise_pad.assign(static_cast<size_t>(kk + 2 * m_diag_pad), 0.0f);
+  float* noise = noise_pad.data() + m_diag_pad;
+  const int nd = static_cast<int>(m_diag_off.size());
   if (m_pv) chunk_done.assign(static_cast<size_t>(std::max<int64_t>(m_wl.layers[layer].chunks, 1)), 0);
   for (int64_t b = 0; b < t.P * t.Q; ++b) {
     const int64_t core = core_of[b];
@@ -265,13 +300,14 @@ void MrrBank::realize(int64_t layer, int64_t group, uint64_t draw, float* wn, fl
         chunk_done[c] = 1;
       }
       const RandomStream& s = chunk_rng[c];
-      s.fill_normal_fast(static_cast<uint64_t>(core * kk), kk, noise.data());
+      s.fill_normal_fast(static_cast<uint64_t>(core * kk), kk, noise);
       const float* sd = m_std[slot].data() + core * kk;
       for (int64_t i = 0; i < kk; ++i) noise[i] *= sd[i];
-      v = noise.data();
+      v = noise;
     }
     float* w = wn + b * kk;
-    realize_block(kk, xph.data() + b * kk, xoff.data() + core * kk, v, mt, m_mt_band, A, B, D, phase.data(), w);
+    realize_block(kk, xph.data() + b * kk, xoff.data() + core * kk, v, mt, m_mt_band, nd, m_diag_off.data(),
+                  m_diag_coef.data(), A, B, D, phase.data(), w);
     for (int64_t i = 0; i < kk; ++i)  // outside the vectorised cos range (never for sane phases)
       if (!(std::abs(phase[i]) <= vmath::kCosMaxArg)) {
         const float c = static_cast<float>(std::cos(static_cast<double>(phase[i])));
