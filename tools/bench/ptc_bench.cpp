@@ -118,27 +118,6 @@ int run_executor(const Options& o) {
   models::Executor ex(g, o.threads);
   ex.set_mapped(&hg, wl.layer_index());
   classify(ex, bank, hg, test, pre, 64, o.step, nullptr, 0);  // warm-up (plans, buffers)
-  ex.set_profile(o.profile);
-  auto t0 = Clock::now();
-  std::vector<int> pred = classify(ex, bank, hg, test, pre, images, o.step, nullptr, 0);
-  const double noisy_s = seconds_since(t0);
-  ex.set_profile(false);
-  int64_t correct = 0;
-  for (int64_t i = 0; i < images; ++i) correct += pred[static_cast<size_t>(i)] == test.labels[static_cast<size_t>(i)];
-
-  // Effective-weight materialisation alone (MrrBank::realize of every layer group), per image.
-  std::vector<float> wn, sc;
-  const int64_t realize_images = std::min<int64_t>(images, 200);
-  t0 = Clock::now();
-  for (int64_t i = 0; i < realize_images; ++i)
-    for (size_t l = 0; l < wl.layers.size(); ++l)
-      for (size_t gi = 0; gi < wl.layers[l].gemms.size(); ++gi) {
-        const auto& t = wl.layers[l].gemms[gi];
-        wn.resize(t.blocks.size());
-        sc.resize(static_cast<size_t>(t.P * t.Q));
-        bank.realize(static_cast<int64_t>(l), static_cast<int64_t>(gi), static_cast<uint64_t>(i % 64), wn.data(), sc.data());
-      }
-  const double realize_s = seconds_since(t0) / static_cast<double>(realize_images);
 
   // Baseline: sgemm with the same shapes, the same threads (parallel over images, BLAS 1 thread).
   openblas_set_num_threads(1);
@@ -171,9 +150,40 @@ int run_executor(const Options& o) {
     }
   };
   sgemm_pass(64);
-  t0 = Clock::now();
-  sgemm_pass(images);
-  const double sgemm_s = seconds_since(t0);
+
+  // The noisy forward and its baseline timed alternately, kRepeats times each; the minimum of
+  // each (the run least disturbed by other work on the machine) enters the ratio.
+  constexpr int kRepeats = 3;
+  double noisy_s = 1e300, sgemm_s = 1e300;
+  std::vector<int> pred;
+  for (int r = 0; r < kRepeats; ++r) {
+    ex.set_profile(o.profile && r == 0);
+    auto t0 = Clock::now();
+    std::vector<int> p = classify(ex, bank, hg, test, pre, images, o.step, nullptr, 0);
+    noisy_s = std::min(noisy_s, seconds_since(t0));
+    ex.set_profile(false);
+    if (r == 0) pred = std::move(p);
+    else if (p != pred) throw std::runtime_error("noisy predictions differ between repeats of the same draws");
+    t0 = Clock::now();
+    sgemm_pass(images);
+    sgemm_s = std::min(sgemm_s, seconds_since(t0));
+  }
+  int64_t correct = 0;
+  for (int64_t i = 0; i < images; ++i) correct += pred[static_cast<size_t>(i)] == test.labels[static_cast<size_t>(i)];
+
+  // Effective-weight materialisation alone (MrrBank::realize of every layer group), per image.
+  std::vector<float> wn, sc;
+  const int64_t realize_images = std::min<int64_t>(images, 200);
+  auto t0 = Clock::now();
+  for (int64_t i = 0; i < realize_images; ++i)
+    for (size_t l = 0; l < wl.layers.size(); ++l)
+      for (size_t gi = 0; gi < wl.layers[l].gemms.size(); ++gi) {
+        const auto& t = wl.layers[l].gemms[gi];
+        wn.resize(t.blocks.size());
+        sc.resize(static_cast<size_t>(t.P * t.Q));
+        bank.realize(static_cast<int64_t>(l), static_cast<int64_t>(gi), static_cast<uint64_t>(i % 64), wn.data(), sc.data());
+      }
+  const double realize_s = seconds_since(t0) / static_cast<double>(realize_images);
 
   // State that must be resident: weights (latent + phases + scales), device state (PV std maps,
   // offsets), the test set.
@@ -194,6 +204,7 @@ int run_executor(const Options& o) {
                       {"sgemm_s", sgemm_s},
                       {"sgemm_images_per_s", static_cast<double>(images) / sgemm_s},
                       {"ratio_noisy_over_sgemm", noisy_s / sgemm_s},
+                      {"timing", "minimum of 3 alternating runs each (noisy, sgemm)"},
                       {"deterministic_1_vs_n_threads", deterministic},
                       {"state_mb", state_mb},
                       {"peak_rss_mb", static_cast<double>(peak_rss_kb()) / 1024.0}};
