@@ -7,6 +7,9 @@
 #include <cstdlib>
 #include <thread>
 #include <climits>
+#include <exception>
+#include <set>
+#include <omp.h>
 #include <limits>
 
 #include "models/error.h"
@@ -340,6 +343,9 @@ const std::vector<const Tensor*>& Executor::run(const std::vector<const Tensor*>
   for (size_t k = 0; k < inputs.size(); ++k)
     if (inputs[k]->dtype != m_graph.inputs[k].dtype)
       throw Error("input '" + m_graph.inputs[k].name + "' must be " + dtype_name(m_graph.inputs[k].dtype));
+  if (m_threads > 1 && !m_profile && m_mapped && inputs.size() == 1 && inputs[0]->dtype == DType::f32 &&
+      inputs[0]->rank() >= 1 && inputs[0]->shape[0] >= 2 && sample_parallel(inputs[0]->shape))
+    return run_sample_parallel(*inputs[0]);
   Plan& p = plan_for(inputs);
   for (size_t k = 0; k < inputs.size(); ++k)
     if (!p.input_values[k]) p.values[p.input_idx[k]] = inputs[k];
@@ -350,6 +356,7 @@ const std::vector<const Tensor*>& Executor::run(const std::vector<const Tensor*>
     st.args.scratch = m_scratch.get();
     st.args.threads = m_threads;
     st.args.mapped = m_mapped;
+    st.args.sample_base = m_sample_base;
     if (m_profile) {
       auto t0 = std::chrono::steady_clock::now();
       st.run(st.args);
@@ -378,8 +385,142 @@ const Tensor& Executor::run(const Tensor& input) {
   return *run(std::vector<const Tensor*>{&input})[0];
 }
 
+bool Executor::sample_parallel(const Shape& input_shape) {
+  auto known = m_separable.find(input_shape);
+  if (known != m_separable.end()) return known->second;
+  const int64_t N = input_shape[0];
+  std::map<std::string, const Node*> node_of;
+  for (Vertex v : m_graph.order) node_of[m_graph.node(v).name] = &m_graph.node(v);
+  bool ok = true;
+  try {
+    std::unique_ptr<Plan> plan = build({input_shape}, false, nullptr);
+    // Ops that compute each sample of dim 0 alone (given the checks below).
+    static const std::set<std::string> per_sample = {
+        "Conv", "Gemm", "MatMul", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Relu",
+        "LeakyRelu", "Clip", "Sigmoid", "Tanh", "BatchNormalization", "Add", "Sub", "Mul", "Div", "Flatten",
+        "Reshape", "Slice", "Concat", "ReduceMean", "Softmax", "Identity", "Dropout"};
+    for (const auto& st : plan->steps) {
+      const Node* n = node_of.count(st.node) ? node_of.at(st.node) : nullptr;
+      ok = n && per_sample.count(st.op);
+      // Every value a step makes has the batch as dim 0 ...
+      for (const Shape& sh : st.shapes) ok = ok && !sh.empty() && sh[0] == N;
+      // ... and so does every data input; parameter inputs (weights, bias, shape, slice bounds,
+      // clip bounds, normalisation statistics) apply to all samples alike, and a data input with
+      // fewer dims or size 1 in dim 0 broadcasts over the batch.
+      for (size_t k = 0; ok && k < st.in.size(); ++k) {
+        if (st.in[k] < 0) continue;
+        const std::string& op = st.op;
+        const bool parameter = (k >= 1 && (op == "Conv" || op == "BatchNormalization" || op == "Reshape" ||
+                                           op == "Slice" || op == "Clip")) ||
+                               (k == 1 && (op == "Gemm" || op == "MatMul"));
+        if (parameter) continue;
+        const std::string& name = n->inputs[k];
+        const auto c = m_graph.constants.find(name);
+        const auto it = plan->shapes.find(name);
+        const Shape* sh = c != m_graph.constants.end() ? &c->second.shape : it != plan->shapes.end() ? &it->second : nullptr;
+        ok = sh && (sh->size() < st.shapes[0].size() || (!sh->empty() && ((*sh)[0] == N || (*sh)[0] == 1)));
+        if (ok && c != m_graph.constants.end()) ok = sh->size() < st.shapes[0].size() || (*sh)[0] == 1;
+      }
+      if (!ok) break;
+      // Weight layers only on the hardware model (each sample alone); the ideal sgemm paths
+      // multiply the whole batch at once.
+      if (st.op == "Conv" || st.op == "Gemm" || st.op == "MatMul") ok = m_layer_of.count(st.node) > 0;
+      if (st.op == "Gemm") ok = ok && n->attr_i("transA", 0) == 0;
+      if (st.op == "MatMul") ok = ok && plan->shapes.at(n->inputs[0]).size() == 2;
+      if (st.op == "Concat" || st.op == "Softmax") {
+        const int64_t r = static_cast<int64_t>(st.shapes[0].size());
+        int64_t axis = n->attr_i("axis", st.op == "Softmax" ? (m_graph.opset < 13 ? 1 : -1) : 0);
+        if (axis < 0) axis += r;
+        ok = ok && axis != 0;
+      }
+      if (st.op == "Flatten") ok = ok && n->attr_i("axis", 1) != 0;
+      if (st.op == "Slice") {  // axis 0 must not be sliced (a full reverse slice keeps its size)
+        std::vector<int64_t> axes;
+        if (m_graph.opset < 10) {
+          axes = n->attr_ints("axes", {});
+          if (axes.empty()) axes = {0};  // starts/ends without axes cover axis 0 first
+        } else if (n->input_given(3)) {
+          const auto c = m_graph.constants.find(n->inputs[3]);
+          if (c == m_graph.constants.end()) ok = false;
+          else axes = c->second.as_i64();
+        } else {
+          axes = {0};
+        }
+        const int64_t r = static_cast<int64_t>(st.shapes[0].size());
+        for (int64_t a : axes) ok = ok && (a < 0 ? a + r : a) != 0;
+      }
+      if (!ok) break;
+    }
+    for (const auto& o : m_graph.outputs) {
+      const auto it = plan->shapes.find(o.name);
+      ok = ok && !m_graph.constants.count(o.name) && it != plan->shapes.end() && !it->second.empty() && it->second[0] == N;
+    }
+  } catch (const Error&) {
+    ok = false;
+  }
+  m_separable[input_shape] = ok;
+  return ok;
+}
+
+const std::vector<const Tensor*>& Executor::run_sample_parallel(const Tensor& x) {
+  const int64_t N = x.shape[0];
+  const int T = static_cast<int>(std::min<int64_t>(m_threads, N));
+  while (static_cast<int>(m_sub.size()) < T) {
+    m_sub.push_back(std::make_unique<Executor>(m_graph, 1));
+    m_sub.back()->set_mapped(m_mapped, m_layer_of);
+  }
+  m_sub_in.resize(static_cast<size_t>(T));
+  const int64_t per = x.numel() / N;
+  std::vector<const std::vector<const Tensor*>*> outs(static_cast<size_t>(T), nullptr);
+  std::vector<std::exception_ptr> err(static_cast<size_t>(T));
+#pragma omp parallel num_threads(T)
+  {
+    const int t = omp_get_thread_num();
+    try {
+      const int64_t b0 = N * t / T, b1 = N * (t + 1) / T;
+      Shape s = x.shape;
+      s[0] = b1 - b0;
+      Tensor& in = m_sub_in[static_cast<size_t>(t)];
+      in.reshape_storage(DType::f32, s);
+      std::copy(x.f.begin() + b0 * per, x.f.begin() + b1 * per, in.f.begin());
+      Executor& sub = *m_sub[static_cast<size_t>(t)];
+      sub.m_sample_base = m_sample_base + b0;
+      outs[static_cast<size_t>(t)] = &sub.run(std::vector<const Tensor*>{&in});
+    } catch (...) {
+      err[static_cast<size_t>(t)] = std::current_exception();
+    }
+  }
+  for (const auto& e : err)
+    if (e) std::rethrow_exception(e);
+  const size_t no = outs[0]->size();
+  m_par_out.resize(no);
+  m_outputs.clear();
+  for (size_t k = 0; k < no; ++k) {
+    const Tensor& first = *(*outs[0])[k];
+    Shape s = first.shape;
+    s[0] = N;
+    if (!m_par_out[k]) m_par_out[k] = std::make_unique<Tensor>();
+    Tensor& o = *m_par_out[k];
+    o.reshape_storage(first.dtype, s);
+    size_t at = 0;
+    for (int t = 0; t < T; ++t) {
+      const Tensor& part = *(*outs[static_cast<size_t>(t)])[k];
+      if (part.dtype == DType::f32) {
+        std::copy(part.f.begin(), part.f.end(), o.f.begin() + static_cast<long>(at));
+        at += part.f.size();
+      } else {
+        std::copy(part.i.begin(), part.i.end(), o.i.begin() + static_cast<long>(at));
+        at += part.i.size();
+      }
+    }
+    m_outputs.push_back(&o);
+  }
+  return m_outputs;
+}
+
 size_t Executor::buffer_bytes() const {
   size_t n = 0;
+  for (const auto& e : m_sub) n += e->buffer_bytes();
   for (const auto& p : m_plans)
     for (const auto& t : p->owned) n += t->f.capacity() * sizeof(float) + t->i.capacity() * sizeof(int64_t);
   for (const auto& t : m_pool) n += t->f.capacity() * sizeof(float) + t->i.capacity() * sizeof(int64_t);

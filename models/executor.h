@@ -4,6 +4,7 @@
 // shape subgraphs, buffer assignment with reuse of dead activations; the cached plans share one
 // pool of activation buffers) and cached; run() then calls
 // only the prepared kernels (im2col + OpenBLAS sgemm for Conv/Gemm/MatMul) with no allocations.
+// With the weight layers on a hardware model and threads > 1, batches run sample-parallel (below).
 // Output references stay valid until the next run(). Not thread-safe: one Executor per thread.
 #pragma once
 
@@ -56,7 +57,21 @@ class Executor {
   std::unique_ptr<Plan> build(const std::vector<Shape>& shapes, bool allocate,
                               const std::vector<const Tensor*>* values) const;
 
+  // Sample-parallel mode (threads > 1, weight layers on the hardware model, every step acting on
+  // each sample alone): the batch is split into one slice per thread and each slice runs the
+  // whole graph on a single-threaded sub-executor, in one parallel region per run() instead of
+  // one per layer (the layers in between -- pooling, slicing, activations -- run in parallel
+  // too). The same bits: every kernel computes each sample alone, and the hardware model numbers
+  // draws by global sample index (KernelArgs::sample_base).
+  bool sample_parallel(const Shape& input_shape);
+  const std::vector<const Tensor*>& run_sample_parallel(const Tensor& input);
+
   const Graph& m_graph;
+  std::map<Shape, bool> m_separable;                // per input shape: sample-parallel mode applies
+  std::vector<std::unique_ptr<Executor>> m_sub;      // one single-threaded executor per thread
+  std::vector<Tensor> m_sub_in;                      // per thread: its slice of the input batch
+  std::vector<std::unique_ptr<Tensor>> m_par_out;    // the outputs, gathered from the slices
+  int64_t m_sample_base = 0;                         // this executor's sample 0 in the batch
   std::list<std::unique_ptr<Plan>> m_plans;  // most recently used first
   mutable std::vector<std::unique_ptr<Tensor>> m_pool;  // activation buffers shared by the plans
   mutable std::unique_ptr<float[]> m_scratch;            // kernel scratch shared by the plans

@@ -337,7 +337,7 @@ Prepared prep_gemm(const Node& n, const std::vector<ValueState>& in, int64_t ops
           for (int64_t j = 0; j < K; ++j) xr[j] = A[j * M + r];
         else
           std::copy(A + r * K, A + (r + 1) * K, xr);
-        k.mapped->gemm(k.layer, 0, r, xr, false, 1, y + r * N, false);
+        k.mapped->gemm(k.layer, 0, k.sample_base + r, xr, false, 1, y + r * N, false);
         for (int64_t j = 0; j < N; ++j) y[r * N + j] *= alpha;
       }
       if (has_c && beta != 0.0f) {
@@ -414,12 +414,12 @@ Prepared prep_matmul(const Node& n, const std::vector<ValueState>& in, int64_t) 
       if (rows_are_samples) {
         // Hardware path, 2-D A: each row is one sample's vector (its own draw, as for Gemm).
 #pragma omp parallel for schedule(static) num_threads(k.threads) if (k.threads > 1 && M > 1)
-        for (int64_t r = 0; r < M; ++r) k.mapped->gemm(k.layer, 0, r, A + r * K, true, 1, Y + r * N, true);
+        for (int64_t r = 0; r < M; ++r) k.mapped->gemm(k.layer, 0, k.sample_base + r, A + r * K, true, 1, Y + r * N, true);
         return;
       }
       // Hardware path (constant B): each leading index is a sample with M vectors (rows of A).
 #pragma omp parallel for schedule(static) num_threads(k.threads) if (k.threads > 1 && nb > 1)
-      for (int64_t j = 0; j < nb; ++j) k.mapped->gemm(k.layer, 0, j, A + j * M * K, true, M, Y + j * M * N, true);
+      for (int64_t j = 0; j < nb; ++j) k.mapped->gemm(k.layer, 0, k.sample_base + j, A + j * M * K, true, M, Y + j * M * N, true);
       return;
     }
     if (K == 0) {
@@ -600,7 +600,7 @@ Prepared prep_conv(const Node& n, const std::vector<ValueState>& in, int64_t) {
         ep.post = k.post;
         ep.lo = k.post_lo;
         ep.hi = k.post_hi;
-        if (k.mapped && k.layer >= 0 && same_width && k.mapped->conv_same_width(k.layer, g, b, xg, sw, yg, &ep)) {
+        if (k.mapped && k.layer >= 0 && same_width && k.mapped->conv_same_width(k.layer, g, k.sample_base + b, xg, sw, yg, &ep)) {
           continue;  // the hardware model read the windows straight from the image, epilogue included
         } else {
           const float* col = xg;
@@ -609,7 +609,7 @@ Prepared prep_conv(const Node& n, const std::vector<ValueState>& in, int64_t) {
             col = col_buf;
           }
           if (k.mapped && k.layer >= 0)
-            k.mapped->gemm(k.layer, g, b, col, false, ohw, yg, false);
+            k.mapped->gemm(k.layer, g, k.sample_base + b, col, false, ohw, yg, false);
           else
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(Mg), static_cast<int>(ohw),
                         static_cast<int>(Kg), 1.0f, W + g * Mg * Kg, static_cast<int>(Kg), col, static_cast<int>(ohw),

@@ -34,6 +34,7 @@ struct KernelArgs {
   // and `layer` >= 0 (index in the compiled workload); otherwise with the dense weights.
   MappedGemm* mapped = nullptr;
   int64_t layer = -1;
+  int64_t sample_base = 0;  // index of this batch's sample 0 in the mapped model's draws
   // Epilogue fused by the Executor into a Conv: the following Relu or Clip (static bounds),
   // applied to each sample's output inside the Conv's parallel loop with the very expression the
   // Relu/Clip kernel uses (same bits, one memory pass less).
