@@ -99,6 +99,9 @@ class Accelerator : public sc_core::sc_module, public StatsProvider {
   // Predicted class of each sample (images[i] from `d`), read at times[i] with draw draw_base + i.
   void classify(const models::Dataset& d, const models::Preprocess& p, const std::vector<int64_t>& images,
                 const std::vector<NoiseTime>& times, uint64_t draw_base, std::vector<int>& pred);
+  // Frees the executors' cached plans and buffers (rebuilt when next needed): before a memory-
+  // hungry step that runs once (e.g. the offline salience's gradients).
+  void release_buffers();
   // Same with the ideal (noise-free, unquantised) weights.
   void classify_ideal(const models::Dataset& d, const models::Preprocess& p, const std::vector<int64_t>& images,
                       std::vector<int>& pred);

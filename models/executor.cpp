@@ -518,6 +518,17 @@ const std::vector<const Tensor*>& Executor::run_sample_parallel(const Tensor& x)
   return m_outputs;
 }
 
+void Executor::release() {
+  m_plans.clear();
+  m_pool.clear();
+  m_scratch.reset();
+  m_scratch_floats = 0;
+  m_sub.clear();
+  m_sub_in.clear();
+  m_par_out.clear();
+  m_outputs.clear();
+}
+
 size_t Executor::buffer_bytes() const {
   size_t n = 0;
   for (const auto& e : m_sub) n += e->buffer_bytes();

@@ -47,6 +47,9 @@ class Executor {
   // Per-op-type wall time of run() calls while profiling is on (seconds).
   void set_profile(bool on) { m_profile = on; }
   const std::map<std::string, double>& profile() const { return m_profile_s; }
+  // Frees the cached plans and their buffers (rebuilt on the next run()): for an executor that
+  // runs rarely, so that it does not hold its memory while others run.
+  void release();
   // Bytes held by the cached plans' activation buffers (for memory reporting).
   size_t buffer_bytes() const;
 

@@ -805,6 +805,8 @@ GradientEngine::GradientEngine(const Graph& g, std::vector<std::string> weights,
 
 GradientEngine::~GradientEngine() = default;
 
+void GradientEngine::release() { m_plans.clear(); }
+
 const Shape& GradientEngine::weight_shape(size_t k) const {
   return m_weight_constants.at(k)->shape;
 }

@@ -72,6 +72,8 @@ class GradientEngine {
   Result loss_and_grad(const Tensor& x, const std::vector<int64_t>& labels,
                        const WeightOverrides& overrides = {});
   // Forward only (grad left empty).
+  // Frees the cached plans (activations, gradients, scratch; rebuilt on the next call).
+  void release();
   Result loss(const Tensor& x, const std::vector<int64_t>& labels,
               const WeightOverrides& overrides = {});
 

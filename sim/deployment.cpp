@@ -575,9 +575,13 @@ class Deployment : public sc_core::sc_module, public Actions, public hw::StatsPr
   void ensure_salience(bool hessian) {
     if (!m_sal_grad_blocks.empty() && (!hessian || !m_sal_hess_blocks.empty())) return;
     ensure_gradients(m_s.salience.images);
+    // Computed once: the executors give their buffers back meanwhile, and the gradient plans go
+    // afterwards (peak memory = the larger working set, not the sum).
+    m_acc.release_buffers();
     models::Salience sal = models::compute_salience(*m_grad, *m_train, m_pre, m_s.salience.images, m_s.salience.batch,
                                                     static_cast<int>(m_s.salience.hutchinson_samples),
                                                     m_s.seed ^ 0x5a11e7ce, hessian);
+    m_grad->release();
     const int64_t k = m_wl.spec.block_size;
     m_sal_grad_blocks.clear();
     m_sal_hess_blocks.clear();

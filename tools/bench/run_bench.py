@@ -164,11 +164,31 @@ def main():
         out, _, _ = run([bench, "executor", "--model", m, "--images", "64" if q else "300", "--threads", "2"], env)
         ms.append(json.loads(out))
     e_m = fit_exponent([r["macs_per_image"] for r in ms], [1 / r["noisy_images_per_s"] for r in ms])
-    B["scaling_models"] = {"runs": ms, "exponent_time_vs_macs": e_m}
+    # The noisy forward does two kinds of work per image: the multiply-accumulates, and a fresh
+    # noise draw for every ring (k^2 per block) -- the second scales with the weights, not the
+    # MACs. Least-squares fit of t = a MACs + b ring-draws (relative residuals), 3 models.
+    M = [r["macs_per_image"] for r in ms]
+    R = [r["blocks"] * 64 for r in ms]
+    T = [1 / r["noisy_images_per_s"] for r in ms]
+    s11 = sum((m / t) ** 2 for m, t in zip(M, T))
+    s22 = sum((q / t) ** 2 for q, t in zip(R, T))
+    s12 = sum(m * q / t ** 2 for m, q, t in zip(M, R, T))
+    r1 = sum(m / t for m, t in zip(M, T))
+    r2 = sum(q / t for q, t in zip(R, T))
+    det = s11 * s22 - s12 * s12
+    a_mac = (r1 * s22 - r2 * s12) / det
+    b_ring = (s11 * r2 - s12 * r1) / det
+    resid = max(abs((a_mac * m + b_ring * q) / t - 1) for m, q, t in zip(M, R, T))
+    B["scaling_models"] = {"runs": ms, "exponent_time_vs_macs": e_m,
+                           "two_term_fit": {"s_per_mac": a_mac, "s_per_ring_draw": b_ring, "max_rel_residual": resid}}
     rows.append(["Scaling in model (lenet5 / cnn3 / vgg8, s per image vs MACs)",
                  " / ".join(f"{1e3 / r['noisy_images_per_s']:.2f}" for r in ms) + " ms/img",
                  " / ".join(f"{r['macs_per_image'] / 1e6:.1f}" for r in ms) + " MMAC", f"exponent {e_m:.2f}",
                  "~1 (linear)", 0.8 <= e_m <= 1.2])
+    rows.append(["Scaling in model: t = a MACs + b ring-draws (least squares, 3 models)",
+                 f"a = {a_mac * 1e12:.2f} ps/MAC, b = {b_ring * 1e9:.2f} ns/ring draw",
+                 " / ".join(f"{q / 1e3:.0f}k" for q in R) + " ring draws/img",
+                 f"max residual {100 * resid:.0f} %", "linear in work (residual <= 15 %)", resid <= 0.15])
 
     # 6. Memory: peak RSS vs 2 x (weights + device state + dataset) + fixed overhead. The fixed
     # runtime overhead is measured: the peak RSS of `ptc_bench overhead` (the process with its
