@@ -151,14 +151,21 @@ def main():
                  "", "<= 60 s", lh["wall_s"] <= 60])
 
     # 5. Scaling: horizon x1/x2/x4 (event processing: no evaluations, no controller) and models.
-    base = 86400 * (2 if q else 30)
-    hs = [horizon_run(base * m, ["--set", "accuracy.mode=none", "--set", 'controller.policy={"name":"none"}'])
-          for m in (1, 2, 4)]
-    e_h = fit_exponent([r["events"] for r in hs], [r["wall_s"] for r in hs])
-    B["scaling_horizon"] = {"runs": hs, "exponent_wall_vs_events": e_h}
+    # Event processing only (no evaluations, no controller); the start-up (model, data set,
+    # compilation, SystemC elaboration: a one-hour horizon) is measured and taken off, so the
+    # exponent is that of the time spent on events.
+    base = 86400 * (2 if q else 91)
+    no_work = ["--set", "accuracy.mode=none", "--set", 'controller.policy={"name":"none"}']
+    startup = min(horizon_run(3600, no_work)["wall_s"] for _ in range(2))
+    hs = [horizon_run(base * m, no_work) for m in (1, 2, 4)]
+    e_raw = fit_exponent([r["events"] for r in hs], [r["wall_s"] for r in hs])
+    e_h = fit_exponent([r["events"] for r in hs], [max(r["wall_s"] - startup, 1e-3) for r in hs])
+    B["scaling_horizon"] = {"runs": hs, "startup_s": startup, "exponent_wall_vs_events": e_raw,
+                            "exponent_event_time_vs_events": e_h}
     rows.append([f"Scaling in horizon ({base // 86400} d x1/x2/x4, event processing only)",
-                 " / ".join(f"{r['wall_s']:.1f}" for r in hs) + " s", "", f"exponent {e_h:.2f}", "~1 (linear)",
-                 0.8 <= e_h <= 1.2])
+                 " / ".join(f"{r['wall_s']:.1f}" for r in hs) + f" s (start-up {startup:.2f} s)",
+                 " / ".join(f"{r['events'] / 1e6:.1f}" for r in hs) + " M events",
+                 f"exponent {e_h:.2f} (wall incl. start-up: {e_raw:.2f})", "~1 (linear)", 0.8 <= e_h <= 1.2])
     ms = []
     for m in ("lenet5_fmnist", "cnn3_fmnist", "vgg8_fmnist"):
         out, _, _ = run([bench, "executor", "--model", m, "--images", "64" if q else "300", "--threads", "2"], env)
@@ -201,14 +208,24 @@ def main():
     # images (the run's resolved configuration says how many); the long horizon loads none.
     sal_images = B["doctor_scenario"]["salience_images"]
     train_mb = sal_images * 784 / MB
+    # A scenario run's fixed part is the ptcsim process itself (SystemC, the scenario and schema
+    # machinery): the peak RSS of `ptcsim validate` on the same scenario (no model is run), if
+    # larger than the bare overhead.
+    def validate_rss(scenario):
+        _, _, r = run([ptcsim, "validate", scenario], env)
+        return r
+    sim_overhead = {"DOCTOR scenario": max(overhead, validate_rss("scenarios/doctor/pv_high_linear_doctor.json")),
+                    "long horizon": max(overhead, validate_rss("tools/bench/scenarios/long_horizon.json"))}
+    B["memory"]["scenario_overhead_mb"] = sim_overhead
     for name, rss_v, state in (("executor cnn3", ex["peak_rss_mb"], ex["state_mb"]),
                                ("executor vgg8", ms[2]["peak_rss_mb"], ms[2]["state_mb"]),
                                ("DOCTOR scenario", rss_d, ex["state_mb"] + train_mb),
                                ("long horizon", lh["peak_rss_mb"], ex["state_mb"])):
-        bound = 2 * state + overhead
-        B["memory"][name] = {"peak_rss_mb": rss_v, "state_mb": state, "bound_mb": bound}
+        ovh = sim_overhead.get(name, overhead)
+        bound = 2 * state + ovh
+        B["memory"][name] = {"peak_rss_mb": rss_v, "state_mb": state, "bound_mb": bound, "overhead_mb": ovh}
         rows.append([f"Memory: {name}", f"{rss_v:.0f} MB peak RSS", f"state {state:.1f} MB", "",
-                     f"<= 2 x state + {overhead:.0f} MB = {bound:.0f} MB", rss_v <= bound])
+                     f"<= 2 x state + {ovh:.0f} MB = {bound:.0f} MB", rss_v <= bound])
 
     LOADS.append(os.getloadavg()[0])
     res["table"] = [dict(zip(["benchmark", "measured", "baseline", "ratio", "goal", "met"], r)) for r in rows]
