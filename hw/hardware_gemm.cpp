@@ -208,21 +208,31 @@ void pack_panel_portable(const float* x, int64_t ld, int64_t m, int64_t rows, co
 #if defined(__x86_64__) && defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12: _mm512_undefined_ps in max/min
+// Normalisation by r and the DAC (pack_panel_portable's operations) on one register.
+struct DacAvx512 {
+  __m512 r, lo, hi, step, inv;
+  bool quantise;
+};
+__attribute__((target("avx512f"))) inline DacAvx512 dac_avx512(const float* rs, int64_t m, float bound, float step) {
+  const __mmask16 mask = static_cast<__mmask16>((1u << m) - 1u);
+  return {_mm512_maskz_loadu_ps(mask, rs), _mm512_set1_ps(-bound), _mm512_set1_ps(bound), _mm512_set1_ps(step),
+          _mm512_set1_ps(step > 0 ? 1.0f / step : 0.0f), step > 0};
+}
+__attribute__((target("avx512f"))) inline __m512 dac_apply(const DacAvx512& d, __m512 x) {
+  __m512 v = _mm512_mul_ps(x, d.r);
+  if (d.quantise) {
+    v = _mm512_mul_ps(_mm512_min_ps(_mm512_max_ps(v, d.lo), d.hi), d.inv);
+    v = _mm512_mul_ps(_mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), d.step);
+  }
+  return v;
+}
+
 __attribute__((target("avx512f")))
 void pack_panel_avx512(const float* x, int64_t ld, int64_t m, int64_t rows, const float* rs, float* dst, float bound,
                        float step) {
   const __mmask16 mask = static_cast<__mmask16>((1u << m) - 1u);
-  const __m512 r = _mm512_maskz_loadu_ps(mask, rs);
-  const __m512 lo = _mm512_set1_ps(-bound), hi = _mm512_set1_ps(bound), vstep = _mm512_set1_ps(step),
-               vinv = _mm512_set1_ps(step > 0 ? 1.0f / step : 0.0f);
-  for (int64_t i = 0; i < rows; ++i) {
-    __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, x + i * ld), r);
-    if (step > 0) {
-      v = _mm512_mul_ps(_mm512_min_ps(_mm512_max_ps(v, lo), hi), vinv);
-      v = _mm512_mul_ps(_mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), vstep);
-    }
-    _mm512_storeu_ps(dst + i * kTile, v);
-  }
+  const DacAvx512 dac = dac_avx512(rs, m, bound, step);
+  for (int64_t i = 0; i < rows; ++i) _mm512_storeu_ps(dst + i * kTile, dac_apply(dac, _mm512_maskz_loadu_ps(mask, x + i * ld)));
 }
 #pragma GCC diagnostic pop
 #endif
@@ -273,12 +283,17 @@ void gather_panel_portable(const float* image, const models::SameWidthConv& cv, 
 #if defined(__x86_64__) && defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12: _mm512_undefined_ps in max
+// Pack = false: the raw panel and its column maxima (colmax); Pack = true: each window row
+// normalised by rs and put through the DAC on the way (dac_apply; colmax unused).
+template <bool Pack>
 __attribute__((target("avx512f")))
 void gather_panel_avx512(const float* image, const models::SameWidthConv& cv, int64_t j0, int64_t m, float* dst,
-                         float* colmax) {
+                         float* colmax, const float* rs = nullptr, float bound = 0.0f, float step = 0.0f) {
   const int64_t plane = cv.ih * cv.iw;
   const __m512 sign = _mm512_set1_ps(-0.0f);
   __m512 mx = _mm512_setzero_ps();
+  DacAvx512 dac{};
+  if (Pack) dac = dac_avx512(rs, m, bound, step);
   for (int64_t i = 0; i < cv.kh; ++i)
     for (int64_t j = 0; j < cv.kw; ++j) {
       const int64_t dr = i * cv.dh - cv.pt, dc = j * cv.dw - cv.pl, off = j0 + dr * cv.iw + dc;
@@ -287,11 +302,15 @@ void gather_panel_avx512(const float* image, const models::SameWidthConv& cv, in
       float* d = dst + (i * cv.kw + j) * kTile;
       for (int64_t ch = 0; ch < cv.channels; ++ch, src += plane, d += cv.kh * cv.kw * kTile) {
         const __m512 v = _mm512_maskz_loadu_ps(mask, src);  // masked-off lanes are not read
-        _mm512_storeu_ps(d, v);
-        mx = _mm512_max_ps(mx, _mm512_castsi512_ps(_mm512_andnot_si512(_mm512_castps_si512(sign), _mm512_castps_si512(v))));
+        if (Pack) {
+          _mm512_storeu_ps(d, dac_apply(dac, v));
+        } else {
+          _mm512_storeu_ps(d, v);
+          mx = _mm512_max_ps(mx, _mm512_castsi512_ps(_mm512_andnot_si512(_mm512_castps_si512(sign), _mm512_castps_si512(v))));
+        }
       }
     }
-  _mm512_storeu_ps(colmax, mx);
+  if (!Pack) _mm512_storeu_ps(colmax, mx);
 }
 #pragma GCC diagnostic pop
 #endif
@@ -300,7 +319,7 @@ void gather_panel(const float* image, const models::SameWidthConv& cv, int64_t j
                   float* colmax) {
 #if defined(__x86_64__) && defined(__GNUC__)
   static const bool avx512 = __builtin_cpu_supports("avx512f");
-  if (avx512) return gather_panel_avx512(image, cv, j0, m, dst, colmax);
+  if (avx512) return gather_panel_avx512<false>(image, cv, j0, m, dst, colmax);
 #endif
   gather_panel_portable(image, cv, j0, m, dst, colmax);
 }
@@ -330,38 +349,6 @@ void column_maxima(const float* image, const models::SameWidthConv& cv, int64_t 
       }
     }
 }
-
-#if defined(__x86_64__) && defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12: _mm512_undefined_ps in max/min
-// gather_panel then pack_panel in one pass: each window row is loaded, normalised by rs and put
-// through the DAC as pack_panel_avx512 does (the same operations on the same values).
-__attribute__((target("avx512f")))
-void gather_pack_panel_avx512(const float* image, const models::SameWidthConv& cv, int64_t j0, int64_t m,
-                              const float* rs, float* dst, float bound, float step) {
-  const int64_t plane = cv.ih * cv.iw;
-  const __mmask16 cmask = static_cast<__mmask16>((1u << m) - 1u);
-  const __m512 r = _mm512_maskz_loadu_ps(cmask, rs);
-  const __m512 lo = _mm512_set1_ps(-bound), hi = _mm512_set1_ps(bound), vstep = _mm512_set1_ps(step),
-               vinv = _mm512_set1_ps(step > 0 ? 1.0f / step : 0.0f);
-  for (int64_t i = 0; i < cv.kh; ++i)
-    for (int64_t j = 0; j < cv.kw; ++j) {
-      const int64_t dr = i * cv.dh - cv.pt, dc = j * cv.dw - cv.pl, off = j0 + dr * cv.iw + dc;
-      const __mmask16 mask = static_cast<__mmask16>(window_mask(cv, j0, m, dr, dc));
-      const float* src = image + off;
-      float* d = dst + (i * cv.kw + j) * kTile;
-      for (int64_t ch = 0; ch < cv.channels; ++ch, src += plane, d += cv.kh * cv.kw * kTile) {
-        __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, src), r);  // masked-off lanes are not read
-        if (step > 0) {
-          v = _mm512_mul_ps(_mm512_min_ps(_mm512_max_ps(v, lo), hi), vinv);
-          v = _mm512_mul_ps(_mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), vstep);
-        }
-        _mm512_storeu_ps(d, v);
-      }
-    }
-}
-#pragma GCC diagnostic pop
-#endif
 
 bool have_avx512() {
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -501,35 +488,33 @@ bool HardwareGemm::conv_same_width(int64_t layer, int64_t group, int64_t sample,
   if (one_pass) column_maxima(image, cv, n, tw.chanmax, tw.colscale.data());
   for (int64_t ti = 0; ti < tiles; ++ti) {
     const int64_t j0 = ti * kTile, m = std::min(kTile, n - j0);
-#if defined(__x86_64__) && defined(__GNUC__)
-    if (one_pass) {
+    const auto set_rscale = [&] {
       for (int64_t c = 0; c < kTile; ++c) {
         const float cs = tw.colscale[j0 + c];
         tw.rscale[c] = c < m && cs > 0 ? 1.0f / cs : 0.0f;
       }
-      gather_pack_panel_avx512(image, cv, j0, m, tw.rscale.data(), panel, static_cast<float>(dac.bound), dac_step);
+    };
+    bool packed = false;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (one_pass) {  // gather_panel then pack_panel in one pass (the same operations on the same values)
+      set_rscale();
+      gather_panel_avx512<true>(image, cv, j0, m, panel, nullptr, tw.rscale.data(), static_cast<float>(dac.bound),
+                                dac_step);
       std::fill(panel + t.cols * kTile, panel + C * kTile, 0.0f);
-      if (fused)
-        adc_block_gemm(P, Q, ld, wn, tw.sstep.data(), panel, static_cast<float>(-adc.bound), static_cast<float>(adc.bound),
-                       1.0f / adc_step, clip, tw.acc.data() + j0);
-      else
-        dense_panel_gemm(R8, t.cols, wp, panel, tw.acc.data() + j0, ld);
-      finish_panel(tw.acc.data(), ld, t.rows, j0, m, tw.colscale.data(), gain, ep, y, n);
-      continue;
+      packed = true;
     }
 #endif
-    // The panel straight from the image (im2col columns [j0, j0 + m)), its column maxima, then
-    // normalisation and DAC in place: the same values and operations as im2col + gemm().
-    gather_panel(image, cv, j0, m, panel, tw.colscale.data() + j0);
-    if (fused || !dac.ideal()) {
-      std::fill(panel + t.cols * kTile, panel + C * kTile, 0.0f);
-      for (int64_t c = 0; c < kTile; ++c) {
-        const float cs = tw.colscale[j0 + c];
-        tw.rscale[c] = c < m && cs > 0 ? 1.0f / cs : 0.0f;
+    if (!packed) {
+      // The panel straight from the image (im2col columns [j0, j0 + m)), its column maxima, then
+      // normalisation and DAC in place: the same values and operations as im2col + gemm().
+      gather_panel(image, cv, j0, m, panel, tw.colscale.data() + j0);
+      if (fused || !dac.ideal()) {
+        std::fill(panel + t.cols * kTile, panel + C * kTile, 0.0f);
+        set_rscale();
+        pack_panel(panel, kTile, m, t.cols, tw.rscale.data(), panel, static_cast<float>(dac.bound), dac_step);
+      } else {
+        std::fill(tw.colscale.data() + j0, tw.colscale.data() + j0 + kTile, 1.0f);  // raw inputs: no normalisation
       }
-      pack_panel(panel, kTile, m, t.cols, tw.rscale.data(), panel, static_cast<float>(dac.bound), dac_step);
-    } else {
-      std::fill(tw.colscale.data() + j0, tw.colscale.data() + j0 + kTile, 1.0f);  // raw inputs: no normalisation
     }
     if (fused)
       adc_block_gemm(P, Q, ld, wn, tw.sstep.data(), panel, static_cast<float>(-adc.bound), static_cast<float>(adc.bound),

@@ -36,6 +36,26 @@ const Dataset& test_set() {
   return d;
 }
 
+// DOCTOR's MRR bank ("high" phase variation, thermal crosstalk) behind 8-bit DAC and ADC.
+struct MrrHardware {
+  static MrrBankConfig config() {
+    MrrBankConfig cfg;
+    cfg.phase_variation = PhaseVariationParams{};
+    cfg.crosstalk = CrosstalkParams{};
+    return cfg;
+  }
+  static IoSpec converters() {
+    IoSpec io;
+    io.dac = {8, 1.0, 0};
+    io.adc = {8, 8.0, 0};
+    return io;
+  }
+  MrrBank bank;
+  HardwareGemm hg;
+  MrrHardware(const Setup& s, uint64_t seed)
+      : bank(s.wl, config(), RandomStream(seed, 0xde)), hg(s.wl, bank, converters(), RandomStream(seed, 0x5e)) {}
+};
+
 double accuracy_with(Setup& s, HardwareGemm* hwg, int64_t n) {
   Executor ex(s.g);
   if (hwg) ex.set_mapped(hwg, s.wl.layer_index());
@@ -147,14 +167,9 @@ TEST_CASE("PCM pairs: exact at t = 0 without noise, degrade with drift; writes a
 TEST_CASE("every image is its own draw: logits do not depend on how images are batched", "[noisy][mrr]") {
   // CNN3 ends in a 2-D MatMul: each of its rows must be its own sample, as for Gemm and Conv.
   Setup s("cnn3_fmnist");
-  MrrBankConfig cfg;
-  cfg.phase_variation = PhaseVariationParams{};
-  cfg.crosstalk = CrosstalkParams{};
-  MrrBank bank(s.wl, cfg, RandomStream(2, 0xde));
-  IoSpec io;
-  io.dac = {8, 1.0, 0};
-  io.adc = {8, 8.0, 0};
-  HardwareGemm hg(s.wl, bank, io, RandomStream(2, 0x5e));
+  MrrHardware hw(s, 2);
+  MrrBank& bank = hw.bank;
+  HardwareGemm& hg = hw.hg;
   Executor ex(s.g, 2);
   ex.set_mapped(&hg, s.wl.layer_index());
   auto logits = [&](int64_t first, int64_t n, uint64_t draw_base) {
@@ -180,14 +195,9 @@ TEST_CASE("sample-parallel execution: the same logits at 1, 2 and 3 threads, bat
   // as at 1 thread, whatever the split.
   for (const char* name : {"lenet5_fmnist", "cnn3_fmnist", "vgg8_fmnist"}) {
     Setup s(name);
-    MrrBankConfig cfg;
-    cfg.phase_variation = PhaseVariationParams{};
-    cfg.crosstalk = CrosstalkParams{};
-    MrrBank bank(s.wl, cfg, RandomStream(4, 0xde));
-    IoSpec io;
-    io.dac = {8, 1.0, 0};
-    io.adc = {8, 8.0, 0};
-    HardwareGemm hg(s.wl, bank, io, RandomStream(4, 0x5e));
+    MrrHardware hw(s, 4);
+    MrrBank& bank = hw.bank;
+    HardwareGemm& hg = hw.hg;
     bank.set_times(40, std::vector<NoiseTime>(7, NoiseTime{3000, 0.0}));
     hg.set_draw_base(40);
     Tensor in;
