@@ -373,6 +373,8 @@ const std::vector<const Tensor*>& Executor::run(const std::vector<const Tensor*>
 void Executor::set_mapped(MappedGemm* mapped, const std::map<std::string, int64_t>& layer_of_node) {
   m_mapped = mapped;
   m_layer_of = layer_of_node;
+  m_separable.clear();  // depends on which layers are mapped
+  for (auto& sub : m_sub) sub->set_mapped(mapped, layer_of_node);
   for (auto& p : m_plans)
     for (auto& st : p->steps) {
       auto it = m_layer_of.find(st.node);

@@ -215,3 +215,35 @@ TEST_CASE("sample-parallel execution: the same logits at 1, 2 and 3 threads, bat
     CHECK(std::memcmp(out[0].data(), out[2].data(), out[0].size() * sizeof(float)) == 0);
   }
 }
+
+TEST_CASE("sample-parallel execution follows set_mapped: dense weights, the hardware, another hardware model", "[noisy][mrr]") {
+  Setup s("cnn3_fmnist");
+  MrrHardware hw(s, 6);
+  hw.bank.set_times(0, std::vector<NoiseTime>(6, NoiseTime{3000, 0.0}));
+  hw.hg.set_draw_base(0);
+  Tensor in;
+  fill_batch(test_set(), s.pre, 0, 6, in);
+  Executor dense(s.g, 1), ex(s.g, 2);
+  const std::vector<float> ideal = dense.run(in).f;
+  ex.set_mapped(&hw.hg, s.wl.layer_index());
+  const std::vector<float> noisy = ex.run(in).f;  // sample-parallel
+  ex.set_mapped(nullptr, {});
+  const std::vector<float> again = ex.run(in).f;  // dense weights: the ideal logits
+  REQUIRE(again.size() == ideal.size());
+  for (size_t j = 0; j < ideal.size(); ++j) CHECK(again[j] == Approx(ideal[j]).margin(1e-4));
+  CHECK(std::memcmp(noisy.data(), ideal.data(), ideal.size() * sizeof(float)) != 0);
+  ex.set_mapped(&hw.hg, s.wl.layer_index());
+  const std::vector<float> noisy2 = ex.run(in).f;
+  CHECK(std::memcmp(noisy.data(), noisy2.data(), noisy.size() * sizeof(float)) == 0);
+  // Another hardware model (other noise seeds): the sub-executors must follow it.
+  MrrHardware other(s, 7);
+  other.bank.set_times(0, std::vector<NoiseTime>(6, NoiseTime{3000, 0.0}));
+  other.hg.set_draw_base(0);
+  ex.set_mapped(&other.hg, s.wl.layer_index());
+  const std::vector<float> switched = ex.run(in).f;
+  Executor fresh(s.g, 2);
+  fresh.set_mapped(&other.hg, s.wl.layer_index());
+  const std::vector<float> expected = fresh.run(in).f;
+  CHECK(std::memcmp(switched.data(), expected.data(), expected.size() * sizeof(float)) == 0);
+  CHECK(std::memcmp(switched.data(), noisy.data(), noisy.size() * sizeof(float)) != 0);
+}
