@@ -54,30 +54,18 @@ void PcmPair::program_group(size_t l, size_t gi, double t_s) {
   g.g_prog_neg.resize(n);
   g.nu_pos.resize(n);
   g.nu_neg.resize(n);
-  g.scale.resize(t.P * t.Q);
   // Stream per (group, programming of that group): re-programming draws fresh noise.
   RandomStream s = m_rng.derive(21).derive(static_cast<uint64_t>(g.programmings)).derive(l << 20 | gi);
-  const bool first = g.programmings == 0;
-  int64_t writes = 0;
-  for (int64_t b = 0; b < t.P * t.Q; ++b) {
-    float mx = 0;
-    for (int64_t i = 0; i < kk; ++i) mx = std::max(mx, std::abs(g.latent[b * kk + i]));
-    g.scale[b] = mx;
-    double sc = mx > 0 ? gmax / mx : 0.0;
-    for (int64_t i = 0; i < kk; ++i) {
-      size_t j = static_cast<size_t>(b * kk + i);
-      double w = g.latent[j];
-      float tp = static_cast<float>(std::max(w, 0.0) * sc), tn = static_cast<float>(std::max(-w, 0.0) * sc);
-      writes += (tp != g.g_target_pos[j] || first) + (tn != g.g_target_neg[j] || first);
-      g.g_target_pos[j] = tp;
-      g.g_target_neg[j] = tn;
-      uint64_t u = 4 * j;
-      const PcmLikeParams& d = m_cfg.device;
-      g.g_prog_pos[j] = static_cast<float>(m_cfg.programming_noise ? pcm_program_us(d, tp, s.normal(u)) : tp);
-      g.g_prog_neg[j] = static_cast<float>(m_cfg.programming_noise ? pcm_program_us(d, tn, s.normal(u + 1)) : tn);
-      g.nu_pos[j] = static_cast<float>(m_cfg.drift ? pcm_draw_nu(d, tp, s.normal(u + 2)) : 0.0);
-      g.nu_neg[j] = static_cast<float>(m_cfg.drift ? pcm_draw_nu(d, tn, s.normal(u + 3)) : 0.0);
-    }
+  const int64_t writes =
+      pcm_map_pair_targets(g.latent, t.P * t.Q, kk, gmax, g.programmings == 0, g.scale, g.g_target_pos, g.g_target_neg);
+  const PcmLikeParams& d = m_cfg.device;
+  for (size_t j = 0; j < n; ++j) {
+    const double tp = g.g_target_pos[j], tn = g.g_target_neg[j];
+    const uint64_t u = 4 * j;
+    g.g_prog_pos[j] = static_cast<float>(m_cfg.programming_noise ? pcm_program_us(d, tp, s.normal(u)) : tp);
+    g.g_prog_neg[j] = static_cast<float>(m_cfg.programming_noise ? pcm_program_us(d, tn, s.normal(u + 1)) : tn);
+    g.nu_pos[j] = static_cast<float>(m_cfg.drift ? pcm_draw_nu(d, tp, s.normal(u + 2)) : 0.0);
+    g.nu_neg[j] = static_cast<float>(m_cfg.drift ? pcm_draw_nu(d, tn, s.normal(u + 3)) : 0.0);
   }
   g.t_prog_s = t_s;
   ++g.programmings;

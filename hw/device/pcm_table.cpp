@@ -9,6 +9,7 @@
 #include <numeric>
 #include <sstream>
 
+#include "hw/physics/pcm.h"
 #include "models/error.h"
 
 namespace ptc::hw {
@@ -306,23 +307,9 @@ void PcmTable::program_group(size_t l, size_t gi, double t_s) {
   const models::GemmTiles& t = m_wl.layers[l].gemms[gi];
   Group& g = m_groups[l][gi];
   const size_t n = g.latent.size();
-  g.scale.resize(static_cast<size_t>(t.P * t.Q));
-  const bool first = g.programmings == 0;
-  int64_t writes = 0;
-  for (int64_t b = 0; b < t.P * t.Q; ++b) {
-    float mx = 0;
-    for (int64_t i = 0; i < kk; ++i) mx = std::max(mx, std::abs(g.latent[static_cast<size_t>(b * kk + i)]));
-    g.scale[static_cast<size_t>(b)] = mx;
-    const double sc = mx > 0 ? 1.0 / mx : 0.0;  // SinglePair: max|W| -> g_max (relative units)
-    for (int64_t i = 0; i < kk; ++i) {
-      size_t j = static_cast<size_t>(b * kk + i);
-      double w = g.latent[j];
-      float tp = static_cast<float>(std::max(w, 0.0) * sc), tn = static_cast<float>(std::max(-w, 0.0) * sc);
-      writes += (tp != g.g_target_pos[j] || first) + (tn != g.g_target_neg[j] || first);
-      g.g_target_pos[j] = tp;
-      g.g_target_neg[j] = tn;
-    }
-  }
+  // Targets relative to g_max (SinglePair, as PcmPair).
+  const int64_t writes =
+      pcm_map_pair_targets(g.latent, t.P * t.Q, kk, 1.0, g.programmings == 0, g.scale, g.g_target_pos, g.g_target_neg);
   // Persistent draws per (group, programming of that group): re-programming draws afresh.
   g.xi_p.resize(2 * n);
   m_rng.derive(31).derive(static_cast<uint64_t>(g.programmings)).derive(l << 20 | gi).fill_normal(

@@ -44,4 +44,25 @@ double pcm_read_us(const PcmLikeParams& p, double g_prog_us, double g_target_us,
   return std::max(0.0, g_d + p.read_scale * std::abs(g_d) * sigma * xi);
 }
 
+int64_t pcm_map_pair_targets(const std::vector<float>& latent, int64_t blocks, int64_t kk, double g_full, bool first,
+                             std::vector<float>& scale, std::vector<float>& t_pos, std::vector<float>& t_neg) {
+  scale.resize(static_cast<size_t>(blocks));
+  int64_t writes = 0;
+  for (int64_t b = 0; b < blocks; ++b) {
+    float mx = 0;
+    for (int64_t i = 0; i < kk; ++i) mx = std::max(mx, std::abs(latent[static_cast<size_t>(b * kk + i)]));
+    scale[static_cast<size_t>(b)] = mx;
+    const double sc = mx > 0 ? g_full / mx : 0.0;
+    for (int64_t i = 0; i < kk; ++i) {
+      const size_t j = static_cast<size_t>(b * kk + i);
+      const double w = latent[j];
+      const float tp = static_cast<float>(std::max(w, 0.0) * sc), tn = static_cast<float>(std::max(-w, 0.0) * sc);
+      writes += (tp != t_pos[j] || first) + (tn != t_neg[j] || first);
+      t_pos[j] = tp;
+      t_neg[j] = tn;
+    }
+  }
+  return writes;
+}
+
 }  // namespace ptc::hw

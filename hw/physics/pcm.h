@@ -4,6 +4,9 @@
 // draws are made by the caller with its own counter-based stream (xi = standard normal).
 #pragma once
 
+#include <cstdint>
+#include <vector>
+
 namespace ptc::hw {
 
 struct PcmLikeParams {
@@ -33,6 +36,13 @@ double pcm_read_noise_time_factor(const PcmLikeParams& p, double t_inf_s);
 double pcm_program_us(const PcmLikeParams& p, double g_target_us, double xi);
 // Drift exponent for a draw xi: drift_scale * |mu_nu + sigma_nu xi| (g_rel from the target).
 double pcm_draw_nu(const PcmLikeParams& p, double g_target_us, double xi);
+
+// aihwkit's SinglePair mapping of weight blocks onto differential device pairs: per block b of
+// kk weights, max|W| maps to g_full; w >= 0 goes to the positive device, w < 0 to the negative
+// one. Fills scale[b] = max|W| of block b and the targets t_pos/t_neg (presized, one per weight);
+// returns how many devices got a new target (every device when `first`): the writes.
+int64_t pcm_map_pair_targets(const std::vector<float>& latent, int64_t blocks, int64_t kk, double g_full, bool first,
+                             std::vector<float>& scale, std::vector<float>& t_pos, std::vector<float>& t_neg);
 // Conductance read at t_inf: drift, then 1/f read noise max(0, g_d + s |g_d| Q_s sqrt(ln..) xi).
 // q_from_programmed selects aihwkit's code (Q_s from g_prog, true) or its docs (from g_T, false).
 double pcm_read_us(const PcmLikeParams& p, double g_prog_us, double g_target_us, double nu, double t_inf_s,
