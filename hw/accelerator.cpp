@@ -51,8 +51,10 @@ nlohmann::json TensorCore::stats() const {
 // ------------------------------------------------------------------------------------ Accelerator
 Accelerator::Accelerator(sc_core::sc_module_name name, const models::Graph& graph, const models::CompiledWorkload& wl,
                          std::unique_ptr<Technology> tech, const AcceleratorConfig& cfg)
-    : sc_core::sc_module(name), m_graph(graph), m_wl(wl), m_tech(std::move(tech)), m_cfg(cfg) {
+    : sc_core::sc_module(name), array("array"), served_sink("served_sink"), m_graph(graph), m_wl(wl),
+      m_tech(std::move(tech)), m_cfg(cfg) {
   if (!m_tech) throw Error("accelerator: no device technology");
+  array.bind(*this);
   const int64_t n = wl.spec.mapping == "stationary" ? std::max<int64_t>(wl.blocks, 1) : wl.spec.rows * wl.spec.cols;
   for (int64_t i = 0; i < n; ++i)
     m_cores.push_back(std::make_unique<TensorCore>(("core_" + std::to_string(i)).c_str(), i, wl.spec.block_size));
@@ -72,7 +74,126 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const models::Graph& grap
   m_exec = std::make_unique<models::Executor>(graph, cfg.threads);
   m_exec->set_mapped(m_gemm.get(), wl.layer_index());
   m_exec_ideal = std::make_unique<models::Executor>(graph, cfg.threads);
+  m_initial_writes = m_tech->writes();
+  if (cfg.thermal) {
+    const int64_t kk = wl.spec.block_size * wl.spec.block_size;
+    m_thermal = std::make_unique<Thermal>("thermal", cores(), kk, *cfg.thermal, RandomStream(cfg.seed, 0x7f));
+    // Rings are locked at deployment, at the temperature the cores have then.
+    for (int64_t c = 0; c < cores(); ++c) m_lock_k.push_back(m_thermal->core_k(c, 0.0));
+  }
 }
+
+// ------------------------------------------------------------------------------------ the array
+namespace {
+void wait_until_s(double t_s) {
+  const sc_core::sc_time target(t_s, sc_core::SC_SEC), now = sc_core::sc_time_stamp();
+  if (target > now) sc_core::wait(target - now);
+}
+}  // namespace
+
+Service Accelerator::serve(double ready_s, int64_t n, const std::vector<int64_t>& images) {
+  if (n <= 0) throw Error("accelerator: serve() needs at least one inference");
+  if (!images.empty() && static_cast<int64_t>(images.size()) != n) throw Error("accelerator: one image per inference");
+  Service s;
+  s.start_s = std::max(ready_s, m_free_at);
+  const double service = static_cast<double>(n) * m_cost.latency_s;
+  s.done_s = s.start_s + service;
+  for (int64_t i = 0; i < static_cast<int64_t>(images.size()); ++i) {
+    const int64_t r = m_served + i;  // request index on this chip = its draw
+    if (m_pending.images.empty()) m_pending.first_draw = static_cast<uint64_t>(r);
+    m_pending.images.push_back(images[i]);
+    const int64_t st = m_cfg.step_in_seconds ? static_cast<int64_t>(std::floor(s.start_s / m_cfg.step_s)) : r + m_extra_steps;
+    m_pending.times.push_back(NoiseTime{st, s.start_s});
+  }
+  charge(service, 0.0);  // inference energy: n x the compiled inference energy (total_energy_j)
+  m_served += n;
+  m_free_at = s.done_s;
+  if (m_pending.images.size() >= 4096) flush();
+  return s;
+}
+
+void Accelerator::flush() {
+  if (m_pending.images.empty()) return;
+  std::vector<int> pred;
+  if (served_sink.size() == 0) throw Error("accelerator: served images but no sink bound");
+  classify(*m_served_data, *m_served_pre, m_pending.images, m_pending.times, m_pending.first_draw, pred);
+  served_sink->served(m_pending.images, pred);
+  m_pending.images.clear();
+  m_pending.times.clear();
+}
+
+void Accelerator::acquire(int rank, bool after_service) {
+  const std::pair<double, int> me{sc_core::sc_time_stamp().to_seconds(), rank};
+  m_waiters.insert(me);
+  while (true) {
+    if (m_holder < 0 && *m_waiters.begin() == me) {
+      const sc_core::sc_time free_at(m_free_at, sc_core::SC_SEC), now = sc_core::sc_time_stamp();
+      if (after_service && free_at > now) {  // booked service still running (kernel resolution)
+        sc_core::wait(free_at - now);
+        continue;
+      }
+      break;
+    }
+    sc_core::wait(m_changed);
+  }
+  m_waiters.erase(me);
+  m_holder = rank;
+  flush();
+}
+
+void Accelerator::release() {
+  if (m_holder < 0) throw Error("accelerator: release() without acquire()");
+  m_holder = -1;
+  m_changed.notify(sc_core::SC_ZERO_TIME);
+}
+
+int64_t Accelerator::step(double now_s) const {
+  if (m_cfg.step_in_seconds) return static_cast<int64_t>(std::floor(now_s / m_cfg.step_s));
+  return m_served + m_extra_steps;
+}
+
+void Accelerator::update_thermal(double now_s) {
+  if (!m_thermal) return;
+  m_thermal->advance(now_s, m_busy_s);
+  if (!m_tech->thermally_coupled()) return;
+  const int64_t kk = m_wl.spec.block_size * m_wl.spec.block_size;
+  std::vector<double> dt(static_cast<size_t>(cores() * kk));
+  for (int64_t c = 0; c < cores(); ++c) {
+    const double dT = m_thermal->core_k(c, now_s) - m_lock_k[c];
+    for (int64_t r = 0; r < kk; ++r) dt[c * kk + r] = dT + m_thermal->ring_offset_k(c, r);
+  }
+  m_tech->set_ring_temperature_k(dt);
+}
+
+void Accelerator::set_now(double now_s) {
+  update_thermal(now_s);
+  m_tech->set_times(0, {NoiseTime{step(now_s), now_s}});
+}
+
+int64_t Accelerator::relock(double now_s) {
+  const int64_t writes = m_tech->relock(step(now_s));
+  if (m_thermal && m_tech->thermally_coupled()) {
+    update_thermal(now_s);
+    for (int64_t c = 0; c < cores(); ++c) m_lock_k[c] = m_thermal->core_k(c, now_s);
+  }
+  return writes;
+}
+
+double Accelerator::temperature_mean_k(double now_s) {
+  if (m_thermal) return m_thermal->mean_k(now_s);
+  const double t = m_tech->schedule_temperature_k(step(now_s));
+  return std::isfinite(t) ? t : 300.0;
+}
+
+double Accelerator::sensor_k(double now_s) {
+  if (m_thermal) {
+    update_thermal(now_s);
+    return m_thermal->sensor_mean_k(now_s);
+  }
+  return temperature_mean_k(now_s);
+}
+
+double Accelerator::total_energy_j() const { return inference_energy_j() + m_energy_j; }
 
 Accelerator::~Accelerator() = default;
 
@@ -86,6 +207,7 @@ void Accelerator::charge(double seconds, double energy_j) {
 void Accelerator::occupy(double seconds, double energy_j) {
   charge(seconds, energy_j);
   if (seconds > 0) wait(sc_core::sc_time(seconds, sc_core::SC_SEC));
+  m_free_at = std::max(m_free_at, sc_core::sc_time_stamp().to_seconds());
 }
 
 void Accelerator::occupy_cycles(int64_t cycles, int64_t settles) {
@@ -216,7 +338,11 @@ double Accelerator::output_gain(int64_t layer) const { return m_gemm->gain(layer
 nlohmann::json Accelerator::stats() const {
   return {{"device", m_tech->name()},
           {"busy", stat(m_busy_s, "s")},
-          {"energy", stat(m_energy_j, "J")},
+          {"energy", stat(total_energy_j(), "J")},
+          {"inference_energy_total", stat(inference_energy_j(), "J")},
+          {"other_energy", stat(m_energy_j, "J")},
+          {"inferences_served", stat(static_cast<double>(m_served), "inferences")},
+          {"remediation_steps", stat(static_cast<double>(m_extra_steps), "steps")},
           {"device_writes", stat(static_cast<double>(m_tech->writes()), "writes")},
           {"images_classified", stat(static_cast<double>(m_inferences), "images")},
           {"inference_latency", stat(m_cost.latency_s, "s")},

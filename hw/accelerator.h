@@ -6,7 +6,8 @@
 // - Time: methods that take time (infer_cost, occupy, TensorCore::read_back) must be called from
 //   an SC_THREAD; they advance simulated time with wait() (next-event only, no clocks). Pure
 //   queries (effective weights, classify) take no simulated time.
-// - One user at a time: callers take lock() around anything that occupies the cores.
+// - One user at a time: the array is a resource (ArrayIf): inferences are booked with serve(),
+//   anything else acquire()s it first.
 // - classify() runs real inputs through the noisy hardware (technology effective weights, DAC,
 //   per-block ADC, digital accumulation) with one noise instant and one draw per sample;
 //   results are the same bits at any thread count.
@@ -17,6 +18,8 @@
 
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
 #include <string>
 #include <systemc>
 #include <vector>
@@ -25,6 +28,7 @@
 #include "hw/energy.h"
 #include "hw/hardware_gemm.h"
 #include "hw/stats.h"
+#include "hw/thermal.h"
 #include "models/compiler.h"
 #include "models/dataset.h"
 #include "models/executor.h"
@@ -55,16 +59,88 @@ struct AcceleratorConfig {
   IoSpec io;            // converter numerics (bits 0 = ideal)
   uint64_t seed = 0;
   int threads = 0;      // executor threads (0: $PTC_THREADS or all cores)
+  // The noise clock (DOCTOR's schedule step): one step per served inference plus remediation work
+  // converted to inferences, or floor(t / step_s) when step_in_seconds.
+  bool step_in_seconds = false;
+  double step_s = 1e-3;
+  std::optional<ThermalFieldParams> thermal;  // a physical thermal field: child module "thermal"
 };
 
-class Accelerator : public sc_core::sc_module, public StatsProvider {
+// Where the accelerator delivers the predictions of served requests (classified lazily, in
+// batches, before anyone else takes the array, so their noise instants are those they were
+// served at).
+class ServedSinkIf : public virtual sc_core::sc_interface {
  public:
+  virtual void served(const std::vector<int64_t>& images, const std::vector<int>& pred) = 0;
+};
+
+// The array as a contended resource (ARCHITECTURE "SystemC composition"). Contract:
+// - serve(): books n inferences (loosely timed, no wait): start = max(ready, free_at), the array
+//   is busy until start + n x latency; their images (if any) are classified at (step, start).
+// - acquire(): exclusive use for non-inference work. Waits until nobody holds the array and, if
+//   after_service, until booked inference service has ended (non-preemptive). Waiters are served
+//   in the order they asked, ties (same instant) by rank (lower first). Pending served images
+//   are classified before acquire() returns. release() hands the array on.
+// - occupy*(): only while held; advance simulated time (wait) and the array's free time.
+struct Service {
+  double start_s = 0, done_s = 0;
+};
+class ArrayIf : public virtual sc_core::sc_interface {
+ public:
+  virtual Service serve(double ready_s, int64_t n, const std::vector<int64_t>& images) = 0;
+  virtual void acquire(int rank, bool after_service) = 0;
+  virtual void release() = 0;
+  virtual double free_at_s() const = 0;
+  virtual int64_t inferences() const = 0;
+};
+
+class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvider {
+ public:
+  sc_core::sc_export<ArrayIf> array;
+  sc_core::sc_port<ServedSinkIf, 1, sc_core::SC_ZERO_OR_MORE_BOUND> served_sink;
+
   // graph and workload must outlive the module; the technology is owned.
   Accelerator(sc_core::sc_module_name name, const models::Graph& graph, const models::CompiledWorkload& wl,
               std::unique_ptr<Technology> tech, const AcceleratorConfig& cfg);
   ~Accelerator() override;
 
-  sc_core::sc_mutex& lock() { return m_lock; }
+  // ---- ArrayIf
+  Service serve(double ready_s, int64_t n, const std::vector<int64_t>& images) override;
+  void acquire(int rank, bool after_service) override;
+  void release() override;
+  double free_at_s() const override { return m_free_at; }
+  int64_t inferences() const override { return m_served; }
+  bool held() const { return m_holder >= 0; }
+  // Classifies the pending served images now (served_sink receives them).
+  void flush();
+  // The test set that served requests' images index (must outlive the simulation).
+  void set_served_data(const models::Dataset* d, const models::Preprocess* p) { m_served_data = d, m_served_pre = p; }
+
+  // ---- the noise clock (DOCTOR step) and the noise instant of measurements
+  int64_t step(double now_s) const;
+  int64_t remediation_steps() const { return m_extra_steps; }
+  // Remediation work advances the noise by `steps` inference-equivalents (DOCTOR).
+  void advance_steps(int64_t steps) { m_extra_steps += steps; }
+  // Brings the thermal field (self-heating from busy time) and the device's thermal offsets to
+  // now_s and sets the technology's noise instant to (step, now_s) for measurements.
+  void set_now(double now_s);
+  // Thermal field only: self-heating and ring offsets to now_s (no noise instant).
+  void update_thermal(double now_s);
+  // Re-tunes every ring against the temperature now (thermally coupled devices): the lock
+  // temperature of every core becomes the current one. Returns device writes.
+  int64_t relock(double now_s);
+  // Mean core temperature (K): the thermal field's, else the technology's own schedule, else 300.
+  double temperature_mean_k(double now_s);
+  // One reading of the free temperature sensors (K): the mean sensor reading of the thermal field
+  // (each call a new reading), else temperature_mean_k.
+  double sensor_k(double now_s);
+  Thermal* thermal() { return m_thermal.get(); }
+  bool has_pending() const { return !m_pending.images.empty(); }
+  // Device writes since deployment (the initial programming excluded).
+  int64_t writes_after_deployment() const { return m_tech->writes() - m_initial_writes; }
+  // Total energy of the chip (J): inferences served plus every other charge, one set of books.
+  double total_energy_j() const;
+  double inference_energy_j() const { return static_cast<double>(m_served) * m_cost.total_j; }
   Technology& tech() { return *m_tech; }
   const models::CompiledWorkload& workload() const { return m_wl; }
   const models::Graph& graph() const { return m_graph; }
@@ -77,7 +153,7 @@ class Accelerator : public sc_core::sc_module, public StatsProvider {
   const InferenceCost& inference_cost() const { return m_cost; }
   double cycle_s() const { return 1.0 / (m_cfg.energy.clock_ghz * 1e9); }
   double energy_per_cycle_j() const { return m_cycle_j; }
-  // Occupies all cores for `seconds` (SC_THREAD context), charging `energy_j`.
+  // Occupies all cores for `seconds` (SC_THREAD context, array held), charging `energy_j`.
   void occupy(double seconds, double energy_j);
   // Charges busy time and energy without advancing simulated time (the caller waits).
   void charge(double seconds, double energy_j);
@@ -89,7 +165,7 @@ class Accelerator : public sc_core::sc_module, public StatsProvider {
   // Write time accumulated by program() since the last call (cores write in parallel); the
   // caller occupies the accelerator for it.
   double take_write_time_s();
-  double energy_j() const { return m_energy_j; }
+  double energy_j() const { return m_energy_j; }  // everything but inferences (total_energy_j)
   double busy_s() const { return m_busy_s; }
 
   // ---- measurements (no simulated time)
@@ -125,9 +201,25 @@ class Accelerator : public sc_core::sc_module, public StatsProvider {
   double m_cycle_j = 0;
   std::unique_ptr<HardwareGemm> m_gemm;
   std::unique_ptr<models::Executor> m_exec, m_exec_ideal;
-  sc_core::sc_mutex m_lock;
   double m_energy_j = 0, m_busy_s = 0, m_pending_write_s = 0;
-  int64_t m_inferences = 0;
+  int64_t m_inferences = 0;  // images classified (served, evaluations, measurements)
+  // array resource
+  double m_free_at = 0;
+  int m_holder = -1;
+  std::set<std::pair<double, int>> m_waiters;  // (asked at, rank)
+  sc_core::sc_event m_changed;
+  // noise clock and served inferences
+  int64_t m_served = 0, m_extra_steps = 0, m_initial_writes = 0;
+  struct Pending {
+    std::vector<int64_t> images;
+    std::vector<NoiseTime> times;
+    uint64_t first_draw = 0;
+  } m_pending;
+  // thermal field coupling
+  const models::Dataset* m_served_data = nullptr;
+  const models::Preprocess* m_served_pre = nullptr;
+  std::unique_ptr<Thermal> m_thermal;
+  std::vector<double> m_lock_k;
 };
 
 }  // namespace ptc::hw

@@ -376,12 +376,7 @@ std::vector<PluginInfo> plugins(const std::string& kind) {
                                              : "PCM differential pairs (aihwkit PCMLike)",
                      device_params(n)});
   } else if (kind == "traffic") {
-    for (const auto& n : traffic_names()) {
-      std::string d = n == "back_to_back"    ? "a fixed number of requests, each issued when the previous completes (DOCTOR)"
-                      : n == "poisson"       ? "Poisson arrivals at a constant mean rate"
-                                             : "Poisson arrivals with a piecewise-constant daily rate profile";
-      out.push_back({n, d, traffic_params(n)});
-    }
+    for (const auto& [n, e] : TrafficRegistry::get().entries()) out.push_back(typed(e));
   } else if (kind == "mappings") {
     for (const auto& n : models::mapping_names())
       out.push_back({n, n == "cyclic" ? "DOCTOR: block (p,q) on core (p mod R, q mod C), chunks run one after another"
@@ -395,10 +390,6 @@ std::vector<PluginInfo> plugins(const std::string& kind) {
 
 const std::vector<std::string>& device_names() {
   static const std::vector<std::string> v = {"mrr", "pcm", "pcm_optical", "pcm_table"};
-  return v;
-}
-const std::vector<std::string>& traffic_names() {
-  static const std::vector<std::string> v = {"back_to_back", "daily_profile", "poisson"};
   return v;
 }
 
@@ -439,27 +430,6 @@ const std::vector<ParamSpec>& device_params(const std::string& device) {
   if (device == "pcm") return pcm;
   if (device == "pcm_optical") return optical;
   throw Error("unknown device \"" + device + "\"; registered: " + list_of(device_names()));
-}
-
-const std::vector<ParamSpec>& traffic_params(const std::string& name) {
-  static const std::vector<ParamSpec> b2b = {
-      {"requests", "requests", 10000, "requests, each issued when the previous completes (DOCTOR: request i = test image i)", 1, 1e12},
-      {"first_image", "", 0, "request i classifies test image (first_image + i) mod N", 0, 1e12}};
-  static const std::vector<ParamSpec> poisson = {
-      {"rate_hz", "1/s", 100.0, "mean arrival rate", 1e-12, 1e12},
-      {"batch_s", "s", 1.0, "arrivals are generated and served in windows of this length", 1e-9, 1e9},
-      {"first_image", "", 0, "request i classifies test image (first_image + i) mod N", 0, 1e12}};
-  static const std::vector<ParamSpec> daily = {
-      {"hourly_rate_hz", "1/s", Json::array({20, 15, 10, 10, 10, 15, 30, 60, 90, 100, 100, 100, 100, 100, 100, 100, 100, 90, 80, 70, 60, 50, 40, 30}),
-       "mean arrival rate for each hour of the day (24 values), piecewise constant", 0, 1e12},
-      {"batch_s", "s", 1.0, "arrivals are generated and served in windows of this length", 1e-9, 1e9},
-      {"first_image", "", 0, "request i classifies test image (first_image + i) mod N", 0, 1e12}};
-  if (name == "back_to_back") return b2b;
-  if (name == "poisson") return poisson;
-  if (name == "daily_profile") return daily;
-  std::string hint = did_you_mean(name, traffic_names());
-  throw Error("unknown traffic \"" + name + "\" at traffic.name" + (hint.empty() ? "" : "; did you mean \"" + hint + "\"?") +
-              "; registered: " + list_of(traffic_names()));
 }
 
 namespace {
@@ -692,19 +662,16 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   Json trj = section_at(j, "traffic");
   if (trj.is_object() && !trj.contains("name")) trj["name"] = "back_to_back";
   s.traffic.name = name_of(trj, "traffic");
-  Params trp(trj, "traffic", traffic_params(s.traffic.name));
-  if (s.traffic.name == "back_to_back") s.traffic.requests = trp.integer("requests");
-  if (s.traffic.name == "poisson") s.traffic.rate_hz = trp.num("rate_hz");
-  if (s.traffic.name == "daily_profile") {
-    s.traffic.hourly_rate_hz = trp.nums("hourly_rate_hz");
-    if (s.traffic.hourly_rate_hz.size() != 24)
-      throw Error("traffic.hourly_rate_hz: expected 24 values, got " + std::to_string(s.traffic.hourly_rate_hz.size()));
+  {
+    const auto& entry = TrafficRegistry::get().find(s.traffic.name, "traffic.name", "traffic");
+    Params trp(trj, "traffic", entry.params);
+    std::unique_ptr<TrafficSource> src = entry.make(trp);
+    if (src->total_requests() < 0 && !(s.horizon_s > 0))
+      throw Error("horizon_s: required (> 0) with traffic \"" + s.traffic.name + "\"");
+    s.traffic.params = trp.resolved();
+    s.traffic.base_dir = dir.string();
+    R["traffic"] = s.traffic.params;
   }
-  if (s.traffic.name != "back_to_back") s.traffic.batch_s = trp.num("batch_s");
-  s.traffic.first_image = trp.integer("first_image");
-  if (s.traffic.name != "back_to_back" && !(s.horizon_s > 0))
-    throw Error("horizon_s: required (> 0) with traffic \"" + s.traffic.name + "\"");
-  R["traffic"] = trp.resolved();
 
   // ---- accuracy
   Params ap = read_section(j, "accuracy");
@@ -763,6 +730,19 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   R["trace"] = trc.resolved();
   s.resolved = R;
   return s;
+}
+
+std::unique_ptr<TrafficSource> make_traffic(const Scenario& s, int64_t test_images) {
+  const auto& entry = TrafficRegistry::get().find(s.traffic.name, "traffic.name", "traffic");
+  Params p(s.traffic.params, "traffic", entry.params);
+  std::unique_ptr<TrafficSource> src = entry.make(p);
+  TrafficContext c;
+  c.seed = s.seed;
+  c.horizon_s = s.horizon_s;
+  c.test_images = test_images;
+  c.base_dir = s.traffic.base_dir;
+  src->bind(c);
+  return src;
 }
 
 std::unique_ptr<Policy> make_policy(const Scenario& s) {

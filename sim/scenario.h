@@ -29,6 +29,7 @@
 #include "models/compiler.h"
 #include "sim/params.h"
 #include "sim/policy/policy.h"
+#include "sim/traffic/traffic.h"
 
 namespace ptc::sim {
 
@@ -52,14 +53,11 @@ class NoiseProcess {
 };
 using NoiseRegistry = Registry<NoiseProcess>;
 
-// Traffic and devices are described by parameters only (no behaviour to plug in beyond them).
+// The traffic source selected by the scenario (a TrafficRegistry plug-in, sim/traffic/).
 struct TrafficSpec {
-  std::string name;            // back_to_back, poisson, daily_profile
-  int64_t requests = 0;        // back_to_back: total requests
-  double rate_hz = 0;          // poisson: mean rate
-  std::vector<double> hourly_rate_hz;  // daily_profile: 24 rates
-  double batch_s = 1.0;        // poisson / daily_profile: arrivals grouped per batch window
-  int64_t first_image = 0;     // request i classifies test image (first_image + i) mod N
+  std::string name;
+  Json params;           // validated, defaults applied (what make_traffic builds from)
+  std::string base_dir;  // directory of the top-level scenario file (the source's relative paths)
 };
 
 struct AccuracySpec {
@@ -111,6 +109,9 @@ void apply_set(Json& j, const std::string& assignment);
 Scenario parse_scenario(const Json& j, const std::string& file);
 // The policy selected by the scenario (validated parameters).
 std::unique_ptr<Policy> make_policy(const Scenario& s);
+// The traffic source selected by the scenario, bound to its context (seed, horizon, test-set
+// size; files read and checked here).
+std::unique_ptr<TrafficSource> make_traffic(const Scenario& s, int64_t test_images);
 
 // One object of parameters at a JSON path of the scenario ("" = the file's root; "hw.cores").
 struct SectionSpec {
@@ -146,11 +147,9 @@ std::vector<PluginInfo> plugins(const std::string& kind);
 // `ptcsim list` data: {kind: {name: {description, parameters: [{name, unit, type, default,
 // description, range?, choices?}]}}} for one kind (or "sections"), or all when kind is "".
 Json list_plugins(const std::string& kind);
-// Parameter specs of the built-in devices and traffic generators.
+// Parameter specs of the built-in devices.
 const std::vector<ParamSpec>& device_params(const std::string& device);
-const std::vector<ParamSpec>& traffic_params(const std::string& traffic);
 const std::vector<std::string>& device_names();
-const std::vector<std::string>& traffic_names();
 
 // The draft-07 JSON Schema of a scenario file, generated from the declarations above (what
 // `ptcsim schema` prints and scenarios/schema.json holds). Types, units (in descriptions),

@@ -1,5 +1,7 @@
 #include "hw/device/mrr_bank.h"
 
+#include <limits>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -83,6 +85,8 @@ void realize_block(int64_t kk, const float* xphase, const float* xoffset, const 
 }
 
 }  // namespace
+
+double Technology::schedule_temperature_k(int64_t) const { return std::numeric_limits<double>::quiet_NaN(); }
 
 void Technology::set_tile_rows(int64_t, int64_t, int64_t, const std::vector<int>&) {
   throw Error("device \"" + name() + "\" does not support tile remapping");
@@ -225,10 +229,37 @@ std::vector<int> MrrBank::tile_rows(int64_t layer, int64_t group, int64_t chunk)
   return rows;
 }
 
-void MrrBank::relock(int64_t step) {
-  if (!m_gtd) return;
+int64_t MrrBank::relock(int64_t step) {
+  int64_t weights = 0;
+  for (const auto& layer : m_latent)
+    for (const auto& w : layer) weights += static_cast<int64_t>(w.size());
+  m_writes += weights;
+  if (!m_gtd) return weights;
   m_gtd_ref.assign(static_cast<size_t>(m_array.rings()), 0.0f);
   m_gtd->add_shift(static_cast<double>(step), m_gtd_ref.data());
+  return weights;
+}
+
+void MrrBank::set_ring_temperature_k(const std::vector<double>& dt_k) {
+  if (static_cast<int64_t>(dt_k.size()) != m_array.rings())
+    throw Error("MRR ring temperatures: expected " + std::to_string(m_array.rings()) + " rings");
+  // The thermo-optic phase per kelvin of each ring wavelength (DOCTOR's global-temperature
+  // coefficients at their defaults).
+  if (m_dphi_dk.empty()) {
+    GlobalTemperature gt(m_array, GlobalTemperatureParams{});
+    for (int64_t l = 0; l < m_array.k; ++l) m_dphi_dk.push_back(gt.phase_per_kelvin(l));
+  }
+  const int64_t k = m_array.k;
+  std::vector<float> off(dt_k.size());
+  for (size_t r = 0; r < dt_k.size(); ++r) off[r] = static_cast<float>(dt_k[r] * m_dphi_dk[r % k]);
+  set_extra_offset(off);
+}
+
+double MrrBank::schedule_temperature_k(int64_t step) const {
+  if (!m_gtd) return Technology::schedule_temperature_k(step);
+  double T = m_gtd->temperature_k(static_cast<double>(step)), t0 = m_cfg.global_temperature->t0_k, s = 0;
+  for (double h : m_gtd->hotspot_map()) s += t0 + (T - t0) * h;
+  return s / static_cast<double>(m_gtd->hotspot_map().size());
 }
 
 void MrrBank::set_extra_offset(const std::vector<float>& offset_rad) {

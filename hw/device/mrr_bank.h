@@ -46,7 +46,13 @@ class MrrBank : public Technology {
   // Re-locks the rings at DOCTOR step `step`: the thermo-optic shift of the global-temperature
   // process is measured from T(step) instead of T0 from then on (a full re-tuning against the
   // current temperature; phase variation and crosstalk are not affected).
-  void relock(int64_t step);
+  // Every programmed weight's ring is re-tuned: returns (and counts) one write per weight.
+  int64_t relock(int64_t step) override;
+  bool thermally_coupled() const override { return true; }
+  // Per-ring temperature deviation (K) -> phase offset dphi/dT of the ring's row (DOCTOR's
+  // thermo-optic coefficient per wavelength), applied as the extra offset.
+  void set_ring_temperature_k(const std::vector<double>& dt_k) override;
+  double schedule_temperature_k(int64_t step) const override;
   // Extra per-ring phase offset (rad) at the current instant, e.g. from a physical thermal field;
   // applied to every draw until changed. Empty clears it.
   void set_extra_offset(const std::vector<float>& offset_rad);
@@ -104,6 +110,7 @@ class MrrBank : public Technology {
   std::vector<int> m_diag_off;
   std::vector<float> m_diag_coef;
   int m_diag_pad = 0;
+  std::vector<double> m_dphi_dk;  // thermo-optic phase per kelvin per ring column (lazy)
 };
 
 }  // namespace ptc::hw

@@ -48,6 +48,18 @@ class Technology : public BlockRealizer {
   // the accelerator's energy table prices writes instead.
   virtual double write_time_s() const { return 0; }
   virtual double write_energy_j() const { return 0; }
+
+  // Thermo-optic coupling (docs/noise.md, "Physical thermal field"). A coupled technology (MRR)
+  // turns each ring's temperature deviation from its lock temperature (K, [cores, k, k], the
+  // core's deviation plus the ring's static offset) into a phase offset for the next reads;
+  // relock() re-tunes every ring against the current temperature at DOCTOR step `step` and returns
+  // the device writes that took. Uncoupled technologies (PCM) ignore both.
+  virtual bool thermally_coupled() const { return false; }
+  virtual void set_ring_temperature_k(const std::vector<double>& /*dt_k*/) {}
+  virtual int64_t relock(int64_t /*step*/) { return 0; }
+  // The technology's own temperature model, if any (DOCTOR's global temperature: the
+  // hotspot-weighted mean core temperature at step `step`, K); NaN when it has none.
+  virtual double schedule_temperature_k(int64_t /*step*/) const;
 };
 
 }  // namespace ptc::hw

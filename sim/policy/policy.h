@@ -7,7 +7,7 @@
 //   executed by the controller through `Actions`, which charges its time (the accelerator is
 //   busy, so queued requests wait), energy, writes and cycles, advances DOCTOR's noise steps by
 //   the inferences' worth of cycles, and logs an event. A policy never touches devices directly.
-// - uses_monitor(): the monitor (sim/controller.h) runs its checks (temperature test, probe
+// - uses_monitor(): the monitor (sim/monitor.h) runs its checks (temperature test, probe
 //   test) and calls on_trigger() only for policies that return true.
 // - Policies must be deterministic: randomness only from Actions::rng().
 #pragma once
@@ -93,6 +93,10 @@ class Policy {
   virtual void on_start(Actions&) {}
   virtual void on_trigger(Actions&, const std::string& /*reason*/) {}
   virtual void on_timer(Actions&) {}
+  // Called at the completion instant of every served batch (back_to_back: every request), with
+  // the index of the batch's last request, for policies that return true from
+  // observes_requests() (the runtime then stops at every completion, which costs speed).
+  virtual bool observes_requests() const { return false; }
   virtual void on_request_done(Actions&, int64_t /*request*/) {}
   // Before a scheduled accuracy evaluation (aihwkit: compensation runs at every drift(t) call).
   virtual void on_evaluation(Actions&) {}

@@ -157,8 +157,11 @@ TEST_CASE("every declared parameter of every plug-in is read with defaults; unde
     if (d == "pcm_table") j["device"]["file"] = kSrc + "/scenarios/pcm/table_device.csv";  // required
     cases.push_back(j);
   }
-  for (const auto& t : traffic_names())
-    cases.push_back(with_set(with_set(minimal(), "traffic.name=" + t), "horizon_s=10"));
+  for (const auto& t : plugins("traffic")) {
+    Json j = with_set(with_set(minimal(), "traffic.name=" + t.name), "horizon_s=10");
+    if (t.name == "trace") j["traffic"]["file"] = kSrc + "/scenarios/traffic/trace_burst.csv";  // required
+    cases.push_back(j);
+  }
   for (const auto& p : plugins("policies")) {
     Json j = minimal();
     j["controller"]["policy"] = valid_config("policies", p.name);

@@ -1,0 +1,116 @@
+#include "sim/controller.h"
+
+#include <algorithm>
+
+#include "sim/runtime.h"
+
+namespace ptc::sim {
+
+namespace {
+nlohmann::json stat(double v, const char* unit) { return {{"value", v}, {"unit", unit}}; }
+}  // namespace
+
+Controller::Controller(sc_core::sc_module_name name, const RunContext& c, hw::Accelerator& acc, std::unique_ptr<Policy> policy,
+                       Agenda& agenda, Recorder& rec, Runtime& rt, Monitor& mon)
+    : sc_core::sc_module(name), triggers("triggers"), m_c(c), m_acc(acc), m_policy(std::move(policy)), m_agenda(agenda),
+      m_rec(rec), m_rt(rt), m_mon(mon), m_rng(c.s.seed, 0xc0), m_learning(c) {
+  m_cpi = std::max<int64_t>(c.wl.cycles_per_inference, 1);
+  for (const auto& L : c.wl.layers) m_probe_cycles += L.chunks * c.wl.spec.block_size;
+  m_id = m_agenda.add("controller");
+  m_agenda.at(m_id, 0.0, kNoCount);  // on_start comes before any request
+  SC_THREAD(timer_thread);
+  SC_THREAD(trigger_thread);
+}
+
+int64_t Controller::requests() const { return m_rt.served(); }
+
+void Controller::timer_thread() {
+  guarded(m_c, [&] {
+    m_acc.acquire(kRankController, true);
+    m_policy->on_start(*this);
+    m_acc.release();
+    const double every_s = m_policy->timer_interval_s();
+    const int64_t every_n = m_policy->timer_interval_requests();
+    const bool per_batch = m_policy->observes_requests();
+    double next_t = every_s > 0 ? every_s : INFINITY;
+    int64_t timer_n = every_n > 0 ? every_n : kNoCount, batch_n = per_batch ? 1 : kNoCount;
+    while (!m_c.interrupted) {
+      m_agenda.at(m_id, next_t, std::min(timer_n, batch_n));
+      m_agenda.await(m_id);
+      if (m_c.interrupted) break;
+      const bool counted = m_agenda.take_count_due(m_id), timed = Agenda::reached(next_t);
+      if (!counted && !timed) continue;
+      settle(kRankController);
+      m_acc.acquire(kRankController, true);
+      const int64_t served = m_rt.served();
+      if (counted && served >= batch_n) {
+        m_policy->on_request_done(*this, served - 1);
+        batch_n = served + 1;
+      }
+      const bool timer_by_count = counted && served >= timer_n;
+      if (timed || timer_by_count) {
+        ++m_timers;
+        m_policy->on_timer(*this);
+      }
+      m_acc.release();
+      if (timed) next_t = next_multiple(every_s, next_t);
+      if (timer_by_count) timer_n = (served / every_n + 1) * every_n;
+    }
+    m_agenda.clear(m_id);
+  });
+}
+
+void Controller::trigger_thread() {
+  guarded(m_c, [&] {
+    while (true) {
+      Trigger t = triggers->read();
+      ++m_trigger_count;
+      m_policy->on_trigger(*this, t.reason);
+      t.done->notify(sc_core::SC_ZERO_TIME);
+    }
+  });
+}
+
+void Controller::charge_cycles(int64_t cycles, int64_t settles, const std::string& kind, int64_t advance_steps) {
+  m_acc.occupy_cycles(cycles, settles);
+  m_overhead_cycles += cycles;
+  m_cycles_by[kind] += cycles;
+  // DOCTOR: remediation work advances the noise by floor(cycles / cycles_per_inference) steps.
+  m_acc.advance_steps(advance_steps >= 0 ? advance_steps : cycles / m_cpi);
+}
+
+void Controller::reprogram_all(const std::string& reason) {
+  actions::reprogram_all(*this, reason);
+  ++m_calibrations;
+}
+
+CalibrationResult Controller::calibrate(const CalibrationSpec& spec, const std::string& reason) {
+  CalibrationResult r = actions::calibrate(*this, spec, reason);
+  ++m_calibrations;
+  return r;
+}
+
+void Controller::remap(const RemapSpec& spec, const std::string& reason) {
+  actions::remap(*this, spec, reason);
+  ++m_remaps;
+}
+
+void Controller::train_onchip(const OnchipTrainingSpec& spec) {
+  actions::train_onchip(*this, spec);
+  ++m_calibrations;
+}
+
+nlohmann::json Controller::stats() const {
+  Json overhead = Json::object();
+  for (const auto& [k, v] : m_cycles_by) overhead[k] = stat(static_cast<double>(v), "cycles");
+  return {{"policy", m_c.s.policy_json.at("name")},
+          {"calibrations", stat(static_cast<double>(m_calibrations), "events")},
+          {"remaps", stat(static_cast<double>(m_remaps), "events")},
+          {"timer_calls", stat(static_cast<double>(m_timers), "calls")},
+          {"triggers_handled", stat(static_cast<double>(m_trigger_count), "triggers")},
+          {"overhead_cycles", overhead},
+          {"overhead_cycles_total", stat(static_cast<double>(m_overhead_cycles), "cycles")},
+          {"noise_steps_from_remediation", stat(static_cast<double>(m_acc.remediation_steps()), "steps")}};
+}
+
+}  // namespace ptc::sim

@@ -1,0 +1,93 @@
+// sim::Controller: owns the policy and runs its actions (sim/actions/) on the chip.
+// Contract:
+// - Policy hooks run in the controller's processes: on_start at t = 0 before any request;
+//   on_timer every timer_interval_s (timed) or timer_interval_requests (count threshold);
+//   on_request_done at the completion of every served batch (with the index of its last
+//   request) when the policy observes_requests(); on_trigger for each monitor Trigger (read from
+//   an sc_fifo, run on the array the monitor holds); on_evaluation before each scheduled
+//   evaluation (on the array the evaluator holds). Same-instant rank 0.
+// - Its own activities take the array through ArrayIf::acquire (after booked inference service):
+//   the time its actions occupy delays queued requests (real contention).
+// - The books of the actions: calibrations (full programs, calibrations, on-chip training),
+//   remaps, overhead cycles by kind; device writes and energy are the accelerator's.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <systemc>
+
+#include "hw/accelerator.h"
+#include "hw/stats.h"
+#include "sim/actions/actions.h"
+#include "sim/agenda.h"
+#include "sim/monitor.h"
+#include "sim/policy/policy.h"
+#include "sim/recorder.h"
+#include "sim/run_context.h"
+
+namespace ptc::sim {
+
+class Runtime;
+
+class Controller : public sc_core::sc_module, public Actions, public actions::Env, public hw::StatsProvider {
+ public:
+  SC_HAS_PROCESS(Controller);
+  sc_core::sc_fifo_in<Trigger> triggers;
+  Controller(sc_core::sc_module_name name, const RunContext& c, hw::Accelerator& acc, std::unique_ptr<Policy> policy,
+             Agenda& agenda, Recorder& rec, Runtime& rt, Monitor& mon);
+
+  const Policy& policy() const { return *m_policy; }
+  void before_evaluation() { m_policy->on_evaluation(*this); }
+  int64_t calibrations() const override { return m_calibrations; }
+  int64_t remaps() const { return m_remaps; }
+  int64_t overhead_cycles() const { return m_overhead_cycles; }
+
+  // ---- Actions (the policy's view)
+  double now_s() const override { return sim::now_s(); }
+  int64_t requests() const override;
+  int64_t step() const override { return m_acc.step(now_s()); }
+  std::string device() const override { return m_acc.tech().name(); }
+  const hw::RandomStream& rng() const override { return m_rng; }
+  double temperature_rise_k() override { return m_mon.temperature_rise_k(); }
+  void record_temperature() override { m_mon.record_temperature(); }
+  double probe() override { return actions::probe(*this); }
+  void reprogram_all(const std::string& reason) override;
+  CalibrationResult calibrate(const CalibrationSpec& spec, const std::string& reason) override;
+  void remap(const RemapSpec& spec, const std::string& reason) override;
+  void train_onchip(const OnchipTrainingSpec& spec) override;
+  void compensate_drift(bool reference) override { actions::compensate_drift(*this, reference, m_gdc_ref); }
+  void log_event(const std::string& type, const Json& fields) override { m_rec.log_event(type, fields); }
+
+  // ---- actions::Env (the actions' view)
+  hw::Accelerator& chip() override { return m_acc; }
+  const RunContext& ctx() const override { return m_c; }
+  void set_now() override { m_acc.set_now(now_s()); }
+  uint64_t next_draw() override { return (uint64_t{1} << 48) + m_read_draws++; }
+  void charge_cycles(int64_t cycles, int64_t settles, const std::string& kind, int64_t advance_steps = -1) override;
+  void occupy_writes() override { m_acc.occupy(m_acc.take_write_time_s(), 0.0); }
+  actions::Learning& learning() override { return m_learning; }
+  int64_t probe_cycles() const override { return m_probe_cycles; }
+
+  nlohmann::json stats() const override;
+
+ private:
+  void timer_thread();
+  void trigger_thread();
+  const RunContext& m_c;
+  hw::Accelerator& m_acc;
+  std::unique_ptr<Policy> m_policy;
+  Agenda& m_agenda;
+  Recorder& m_rec;
+  Runtime& m_rt;
+  Monitor& m_mon;
+  hw::RandomStream m_rng;
+  actions::Learning m_learning;
+  int m_id = -1;
+  int64_t m_probe_cycles = 0, m_cpi = 1;
+  int64_t m_calibrations = 0, m_remaps = 0, m_overhead_cycles = 0, m_timers = 0, m_trigger_count = 0;
+  std::map<std::string, int64_t> m_cycles_by;
+  uint64_t m_read_draws = 0;
+  std::vector<double> m_gdc_ref;
+};
+
+}  // namespace ptc::sim

@@ -1,0 +1,107 @@
+#include "sim/evaluator.h"
+
+#include <cmath>
+#include <numeric>
+
+#include "sim/controller.h"
+
+namespace ptc::sim {
+
+namespace {
+nlohmann::json stat(double v, const char* unit) { return {{"value", v}, {"unit", unit}}; }
+}  // namespace
+
+Evaluator::Evaluator(sc_core::sc_module_name name, const RunContext& c, hw::Accelerator& acc, Agenda& agenda, Recorder& rec,
+                     Controller& ctl)
+    : sc_core::sc_module(name), served_in("served_in"), m_c(c), m_acc(acc), m_agenda(agenda), m_rec(rec), m_ctl(ctl) {
+  served_in.bind(*this);
+  m_id = m_agenda.add("evaluator");
+  SC_THREAD(run);
+}
+
+void Evaluator::served(const std::vector<int64_t>& images, const std::vector<int>& pred) {
+  for (size_t i = 0; i < pred.size(); ++i) {
+    const int c = pred[i] == m_c.test.labels[images[i]];
+    m_win_correct += c;
+    m_correct += c;
+  }
+  m_win_count += static_cast<int64_t>(pred.size());
+  m_total += static_cast<int64_t>(pred.size());
+}
+
+double Evaluator::take_window(int64_t& n) {
+  n = m_win_count;
+  const double a = m_win_count > 0 ? double(m_win_correct) / double(m_win_count) : NAN;
+  m_win_correct = m_win_count = 0;
+  return a;
+}
+
+void Evaluator::run() {
+  guarded(m_c, [&] {
+    const auto& times = m_c.s.accuracy.times_s;
+    if (m_c.s.accuracy.mode != "scheduled" || times.empty()) return m_agenda.clear(m_id);
+    for (size_t i = 0; i < times.size() && !m_c.interrupted; ++i) {
+      m_agenda.at(m_id, times[i], kNoCount);
+      m_agenda.await(m_id);
+      if (m_c.interrupted) break;
+      settle(kRankEvaluator);
+      m_acc.acquire(kRankEvaluator, false);
+      evaluate();
+      m_acc.release();
+    }
+    m_agenda.clear(m_id);
+  });
+}
+
+void Evaluator::evaluate() {
+  const double t = now_s();
+  m_ctl.before_evaluation();
+  m_acc.update_thermal(t);
+  const auto& a = m_c.s.accuracy;
+  const int64_t n = std::min<int64_t>(a.images, m_c.test.count - a.first_image);
+  std::vector<int64_t> imgs(static_cast<size_t>(std::max<int64_t>(n, 0)));
+  std::iota(imgs.begin(), imgs.end(), a.first_image);
+  std::vector<hw::NoiseTime> times(imgs.size(), hw::NoiseTime{m_acc.step(t), t});
+  std::vector<double> accs;
+  std::vector<int> pred;
+  for (int64_t inst = 0; inst < a.instances; ++inst) {
+    uint64_t base = (uint64_t{1} << 56) + (static_cast<uint64_t>(m_evals) << 36) + (static_cast<uint64_t>(inst) << 28);
+    m_acc.classify(m_c.test, m_c.pre, imgs, times, base, pred);
+    int64_t c = 0;
+    for (size_t i = 0; i < pred.size(); ++i) c += pred[i] == m_c.test.labels[imgs[i]];
+    accs.push_back(imgs.empty() ? NAN : double(c) / double(imgs.size()));
+    m_eval_images += static_cast<int64_t>(imgs.size());
+  }
+  double mean = 0, var = 0;
+  for (double x : accs) mean += x / static_cast<double>(accs.size());
+  for (double x : accs) var += (x - mean) * (x - mean);
+  const double sd = accs.size() > 1 ? std::sqrt(var / static_cast<double>(accs.size() - 1)) : NAN;
+  ++m_evals;
+  m_rec.log_event("evaluation", {{"accuracy", mean}, {"instances", accs.size()}, {"images", imgs.size()}});
+  m_rec.row(mean, sd, static_cast<int64_t>(imgs.size()));
+}
+
+void Evaluator::compute_ideal(const std::vector<int64_t>& served_images) {
+  std::vector<int64_t> imgs;
+  if (m_c.s.accuracy.mode == "served") {
+    imgs = served_images;
+  } else if (m_c.s.accuracy.mode == "scheduled") {
+    for (int64_t i = 0; i < std::min<int64_t>(m_c.s.accuracy.images, m_c.test.count - m_c.s.accuracy.first_image); ++i)
+      imgs.push_back(m_c.s.accuracy.first_image + i);
+  }
+  if (imgs.empty()) return;
+  std::vector<int> pred;
+  m_acc.classify_ideal(m_c.test, m_c.pre, imgs, pred);
+  int64_t c = 0;
+  for (size_t i = 0; i < pred.size(); ++i) c += pred[i] == m_c.test.labels[imgs[i]];
+  m_ideal = double(c) / double(imgs.size());
+}
+
+nlohmann::json Evaluator::stats() const {
+  return {{"mode", m_c.s.accuracy.mode},
+          {"served_images_classified", stat(static_cast<double>(m_total), "images")},
+          {"evaluations", stat(static_cast<double>(m_evals), "evaluations")},
+          {"evaluation_images_classified", stat(static_cast<double>(m_eval_images), "images")}};
+}
+
+}  // namespace ptc::sim

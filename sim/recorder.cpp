@@ -1,0 +1,177 @@
+#include "sim/recorder.h"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+
+#include "sim/controller.h"
+#include "sim/evaluator.h"
+#include "sim/monitor.h"
+#include "sim/runtime.h"
+
+namespace ptc::sim {
+namespace fs = std::filesystem;
+
+void write_atomic(const fs::path& path, const std::string& text) {
+  fs::path tmp = path;
+  tmp += ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) throw Error(path.string() + ": cannot write");
+    f << text;
+    f.flush();
+    if (!f) throw Error(path.string() + ": write failed");
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) throw Error(path.string() + ": cannot write (rename failed)");
+}
+
+namespace {
+std::string fmt(double v) {
+  if (!std::isfinite(v)) return "";
+  char b[32];
+  std::snprintf(b, sizeof b, "%.9g", v);
+  return b;
+}
+const char* kTraceHeader =
+    "t_s,requests,accuracy,accuracy_std,accuracy_n,latency_p50_s,latency_p99_s,energy_j,writes,calibrations,remaps,"
+    "overhead_cycles,temp_k_mean,step\n";
+}  // namespace
+
+Recorder::Recorder(sc_core::sc_module_name name, const RunContext& c, hw::Accelerator& acc, Agenda& agenda, const fs::path& out)
+    : sc_core::sc_module(name), m_c(c), m_acc(acc), m_agenda(agenda), m_out(out) {
+  m_wall0 = m_last_progress = m_last_partial = std::chrono::steady_clock::now();
+  m_id = m_agenda.add("recorder");
+  SC_THREAD(run);
+}
+
+void Recorder::run() {
+  guarded(m_c, [&] {
+    const double every_s = m_c.s.trace_every_s;
+    const int64_t every_n = m_c.s.trace_every_requests;
+    if (!(every_s > 0) && every_n <= 0) return m_agenda.clear(m_id);
+    double next_t = every_s > 0 ? every_s : INFINITY;
+    int64_t next_n = every_n > 0 ? every_n : kNoCount;
+    while (!m_c.interrupted) {
+      m_agenda.at(m_id, next_t, next_n);
+      m_agenda.await(m_id);
+      if (m_c.interrupted) break;
+      const bool counted = m_agenda.take_count_due(m_id), timed = Agenda::reached(next_t);
+      if (!counted && !timed) continue;
+      settle(kRankRecorder);
+      m_acc.acquire(kRankRecorder, false);
+      row();
+      m_acc.release();
+      if (timed) next_t = next_multiple(every_s, next_t);
+      if (counted) next_n = (m_rt->served() / every_n + 1) * every_n;
+    }
+    m_agenda.clear(m_id);
+  });
+}
+
+void Recorder::log_event(const std::string& type, const Json& fields) {
+  Json e = {{"t_s", now_s()}, {"requests", m_rt->served()}, {"step", m_acc.step(now_s())}, {"type", type}};
+  for (auto it = fields.begin(); it != fields.end(); ++it) e[it.key()] = it.value();
+  m_events += e.dump() + "\n";
+}
+
+void Recorder::row(double acc, double acc_std, int64_t acc_n) {
+  m_acc.flush();
+  int64_t wn = 0;
+  const double wacc = m_ev->take_window(wn);
+  if (m_rt->measures_served() && wn > 0) {
+    acc = wacc;
+    acc_n = wn;
+  }
+  if (std::isfinite(acc)) {
+    m_last_acc = acc;
+    m_rows_acc_sum += acc;
+    ++m_rows_acc_n;
+  }
+  const double t = now_s();
+  auto& lat = m_rt->window_latency();
+  m_trace += fmt(t) + "," + std::to_string(m_rt->served()) + "," + fmt(acc) + "," + fmt(acc_std) + "," +
+             (acc_n ? std::to_string(acc_n) : "") + "," + fmt(lat.quantile(0.5)) + "," + fmt(lat.quantile(0.99)) + "," +
+             fmt(m_acc.total_energy_j()) + "," + std::to_string(m_acc.writes_after_deployment()) + "," +
+             std::to_string(m_ctl->calibrations()) + "," + std::to_string(m_ctl->remaps()) + "," +
+             std::to_string(m_ctl->overhead_cycles()) + "," + fmt(m_acc.temperature_mean_k(t)) + "," +
+             std::to_string(m_acc.step(t)) + "\n";
+  lat.clear();
+  m_last_row_served = m_rt->served();
+  auto wall = std::chrono::steady_clock::now();
+  if (std::chrono::duration<double>(wall - m_last_partial).count() > 5.0) {
+    write_partial("running");
+    m_last_partial = wall;
+  }
+}
+
+void Recorder::finish() {
+  if (m_rt->served() != m_last_row_served || m_trace.empty() || m_acc.has_pending()) row();
+  if (m_last_frac < 1.0) progress(1.0);
+}
+
+void Recorder::progress(double frac) {
+  if (m_c.quiet) return;
+  m_last_frac = frac;
+  auto now = std::chrono::steady_clock::now();
+  double wall = std::chrono::duration<double>(now - m_wall0).count();
+  double since = std::chrono::duration<double>(now - m_last_progress).count();
+  bool tty = isatty(2);
+  if (since < (tty ? 0.25 : 5.0) && frac < 1.0) return;
+  m_last_progress = now;
+  double rate = wall > 0 ? now_s() / wall : 0;
+  double eta = frac > 1e-9 ? wall * (1 - frac) / frac : NAN;
+  if (tty) {
+    int w = 30, fill = static_cast<int>(frac * w);
+    std::fprintf(stderr, "\r[%s%s] %5.1f%%  t=%.4g s  %.3g sim-s/s  ETA %.0f s   ", std::string(fill, '#').c_str(),
+                 std::string(w - fill, '.').c_str(), 100 * frac, now_s(), rate, std::isfinite(eta) ? eta : 0.0);
+    if (frac >= 1.0) std::fprintf(stderr, "\n");
+  } else {
+    std::fprintf(stderr, "ptcsim: %5.1f%% simulated, t=%.4g s, %lld requests, %.3g sim-s/s, ETA %.0f s\n", 100 * frac, now_s(),
+                 static_cast<long long>(m_rt->served()), rate, std::isfinite(eta) ? eta : 0.0);
+  }
+}
+
+void Recorder::write_partial(const std::string& status) {
+  write_atomic(m_out / "trace.csv", kTraceHeader + m_trace);
+  write_atomic(m_out / "events.jsonl", m_events);
+  write_atomic(m_out / "summary.json", summary(status).dump(2) + "\n");
+}
+
+Json Recorder::summary(const std::string& status) const {
+  const auto& s = m_c.s;
+  const int64_t served = m_rt->served(), cpi = std::max<int64_t>(m_c.wl.cycles_per_inference, 1);
+  double acc_mean = m_rows_acc_n > 0 ? m_rows_acc_sum / static_cast<double>(m_rows_acc_n) : NAN;
+  if (m_rt->measures_served()) acc_mean = m_ev->served_accuracy();
+  const auto& lat = m_rt->all_latency();
+  Json j = {{"name", s.name},
+            {"policy", s.policy_json.at("name")},
+            {"device", s.device.device},
+            {"seed", s.seed},
+            {"status", status},
+            {"accuracy_mean", acc_mean},
+            {"accuracy_final", m_last_acc},
+            {"accuracy_ideal", m_ev->ideal_accuracy()},
+            {"energy_j", m_acc.total_energy_j()},
+            {"writes", m_acc.writes_after_deployment()},
+            {"latency_p50_s", lat.quantile(0.5)},
+            {"latency_p99_s", lat.quantile(0.99)},
+            {"calibrations", m_ctl->calibrations()},
+            {"remaps", m_ctl->remaps()},
+            {"probes", m_mon->probes()},
+            {"triggers", m_mon->triggers_fired()},
+            {"overhead_cycles", m_ctl->overhead_cycles()},
+            {"inference_cycles", served * cpi},
+            {"overhead_ratio", served ? double(m_ctl->overhead_cycles()) / double(served * cpi) : 0.0},
+            {"requests", served},
+            {"sim_time_s", m_rt->end_s()},
+            {"steps", m_acc.step(now_s())}};
+  for (auto it = j.begin(); it != j.end(); ++it)
+    if (it.value().is_number_float() && !std::isfinite(it.value().get<double>())) it.value() = nullptr;
+  return j;
+}
+
+}  // namespace ptc::sim

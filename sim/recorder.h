@@ -1,0 +1,70 @@
+// sim::Recorder: the run's outputs as sinks (trace.csv rows, events.jsonl, summary.json; the
+// stats exporter walks the module hierarchy). docs/architecture.md "Outputs".
+// Contract:
+// - One set of books: every number it writes is read from the module that counts it (the
+//   accelerator's energy, writes, busy time and noise clock; the controller's actions and
+//   overhead cycles; the runtime's requests and latencies; the evaluator's accuracy), so a
+//   write, a joule or a cycle reads the same in trace.csv, events.jsonl, summary.json and
+//   stats.json.
+// - Trace rows: every trace.every_s (its own process, rank 3: after the other activities of the
+//   same instant, without waiting for booked inference service), every trace.every_requests
+//   served (a count threshold), after each scheduled evaluation, and one final row at the end.
+// - Files are written atomically (tmp + rename); partial outputs every 5 s of wall time.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <systemc>
+
+#include "hw/accelerator.h"
+#include "sim/agenda.h"
+#include "sim/run_context.h"
+
+namespace ptc::sim {
+
+class Runtime;
+class Controller;
+class Evaluator;
+class Monitor;
+
+void write_atomic(const std::filesystem::path& path, const std::string& text);
+
+class Recorder : public sc_core::sc_module {
+ public:
+  SC_HAS_PROCESS(Recorder);
+  Recorder(sc_core::sc_module_name name, const RunContext& c, hw::Accelerator& acc, Agenda& agenda,
+           const std::filesystem::path& out);
+  void wire(Runtime* rt, Controller* ctl, Evaluator* ev, Monitor* mon) { m_rt = rt, m_ctl = ctl, m_ev = ev, m_mon = mon; }
+
+  void log_event(const std::string& type, const Json& fields);
+  // A trace row now (acc: the evaluation's mean, else the served window's accuracy).
+  void row(double acc = NAN, double acc_std = NAN, int64_t acc_n = 0);
+  // After the simulation: the final row if anything happened since the last one.
+  void finish();
+  void progress(double frac);
+  void write_partial(const std::string& status);
+  Json summary(const std::string& status) const;
+
+  double last_accuracy() const { return m_last_acc; }
+  const std::string& trace() const { return m_trace; }
+
+ private:
+  void run();
+  const RunContext& m_c;
+  hw::Accelerator& m_acc;
+  Agenda& m_agenda;
+  std::filesystem::path m_out;
+  Runtime* m_rt = nullptr;
+  Controller* m_ctl = nullptr;
+  Evaluator* m_ev = nullptr;
+  Monitor* m_mon = nullptr;
+  int m_id = -1;
+  std::string m_trace, m_events;
+  double m_last_acc = NAN, m_rows_acc_sum = 0;
+  int64_t m_rows_acc_n = 0, m_last_row_served = -1;
+  double m_last_frac = 0;
+  std::chrono::steady_clock::time_point m_wall0, m_last_progress, m_last_partial;
+};
+
+}  // namespace ptc::sim

@@ -1,0 +1,109 @@
+// `trace`: replay of recorded arrival times from a CSV file (docs/architecture.md, "Traffic").
+// File: a header `t_s` or `t_s,image`, then one request per line: its arrival time (s since
+// deployment, non-decreasing) and optionally the test image it classifies; `#` lines and blank
+// lines are ignored. Arrivals are served one by one at their arrival (batch_s = 0) or grouped
+// into windows of batch_s served at the window's end, like the Poisson sources; latency is
+// measured from each request's own arrival. Arrivals at or after the horizon are not served.
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "sim/traffic/traffic.h"
+
+namespace ptc::sim {
+namespace {
+
+class TraceReplay : public TrafficSource {
+ public:
+  TraceReplay(std::string file, double batch_s, int64_t first) : m_file(std::move(file)), m_batch_s(batch_s), m_first(first) {}
+
+  void bind(const TrafficContext& c) override {
+    TrafficSource::bind(c);
+    std::filesystem::path p(m_file);
+    if (p.is_relative() && !c.base_dir.empty()) p = std::filesystem::path(c.base_dir) / p;
+    const std::string name = p.string();
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(p, ec)) throw Error(name + ": traffic.file: not a readable regular file");
+    std::ifstream in(p);
+    if (!in) throw Error(name + ": traffic.file: cannot open");
+    std::string line;
+    int64_t lineno = 0;
+    bool header = false, with_image = false;
+    while (std::getline(in, line)) {
+      ++lineno;
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line.empty() || line[0] == '#') continue;
+      const std::string where = name + ":" + std::to_string(lineno) + ": ";
+      if (!header) {
+        if (line == "t_s") with_image = false;
+        else if (line == "t_s,image") with_image = true;
+        else throw Error(where + "expected the header \"t_s\" or \"t_s,image\", got \"" + line + "\"");
+        header = true;
+        continue;
+      }
+      std::stringstream ss(line);
+      std::string a, b;
+      std::getline(ss, a, ',');
+      const bool has_b = static_cast<bool>(std::getline(ss, b, ','));
+      if (has_b != with_image || ss.rdbuf()->in_avail() > 0)
+        throw Error(where + "expected " + std::string(with_image ? "2 columns (t_s,image)" : "1 column (t_s)"));
+      char* end = nullptr;
+      const double t = std::strtod(a.c_str(), &end);
+      if (a.empty() || *end != '\0' || !std::isfinite(t) || t < 0)
+        throw Error(where + "t_s: expected a finite number >= 0, got \"" + a + "\"");
+      if (!m_t.empty() && t < m_t.back()) throw Error(where + "t_s: arrival times must not decrease");
+      m_t.push_back(t);
+      if (with_image) {
+        const long long img = std::strtoll(b.c_str(), &end, 10);
+        if (b.empty() || *end != '\0' || img < 0 || (c.test_images > 0 && img >= c.test_images))
+          throw Error(where + "image: expected an integer in [0, " + std::to_string(c.test_images) + "), got \"" + b + "\"");
+        m_img.push_back(img);
+      }
+    }
+    if (!header) throw Error(name + ": traffic.file: empty (expected a header \"t_s\" or \"t_s,image\")");
+    if (m_t.empty()) throw Error(name + ": traffic.file: no arrivals");
+  }
+
+  bool next(double, Arrivals& a) override {
+    const double horizon = m_ctx.horizon_s > 0 ? m_ctx.horizon_s : INFINITY;
+    if (m_i >= m_t.size() || m_t[m_i] >= horizon) return false;
+    a = Arrivals{};
+    size_t j = m_i + 1;
+    if (m_batch_s > 0) {
+      const double lo = std::floor(m_t[m_i] / m_batch_s) * m_batch_s, hi = std::min(lo + m_batch_s, horizon);
+      while (j < m_t.size() && m_t[j] < hi) ++j;
+      a.ready_s = hi;
+      a.window_lo_s = lo;
+      a.window_hi_s = hi;
+    } else {
+      a.ready_s = a.window_lo_s = a.window_hi_s = m_t[m_i];
+    }
+    a.n = static_cast<int64_t>(j - m_i);
+    a.arrival_s.assign(m_t.begin() + static_cast<int64_t>(m_i), m_t.begin() + static_cast<int64_t>(j));
+    if (!m_img.empty()) a.images.assign(m_img.begin() + static_cast<int64_t>(m_i), m_img.begin() + static_cast<int64_t>(j));
+    m_i = j;
+    return true;
+  }
+  int64_t first_image() const override { return m_first; }
+  std::vector<std::string> files() const override { return {m_file}; }
+
+ private:
+  std::string m_file;
+  double m_batch_s;
+  int64_t m_first;
+  std::vector<double> m_t;
+  std::vector<int64_t> m_img;
+  size_t m_i = 0;
+};
+
+const Registrar<TrafficSource> reg{
+    {"trace",
+     "replay of recorded arrival times (CSV t_s[,image]), optionally naming each request's test image",
+     {{"file", "", nullptr, "CSV with header t_s or t_s,image, relative to the top-level scenario file", -1e300, 1e300, {}, "string"},
+      {"batch_s", "s", 0.0, "0: each request is served at its arrival; > 0: arrivals grouped in windows served at the window's end", 0, 1e9},
+      {"first_image", "", 0, "without an image column, request i classifies test image (first_image + i) mod N", 0, 1e12}},
+     [](Params& p) { return std::make_unique<TraceReplay>(p.str("file"), p.num("batch_s"), p.integer("first_image")); }}};
+
+}  // namespace
+}  // namespace ptc::sim
