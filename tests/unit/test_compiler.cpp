@@ -37,7 +37,7 @@ TEST_CASE("CNN3 on DOCTOR's 4x4x8x8 array: chunks and cycles of doctor.md sectio
   CHECK(wl.layers[1].gemms[0].Q == 72);
 }
 
-TEST_CASE("cyclic mapping puts block (p,q) on core (p mod R, q mod C); tiling is lossless", "[compiler]") {
+TEST_CASE("cyclic mapping puts block (p,q) on core (p mod R, q mod C) - tiling is lossless", "[compiler]") {
   Graph g = import_onnx(kZoo + "lenet5_fmnist.onnx");
   for (TilingSpec spec : {TilingSpec{4, 4, 8, "cyclic"}, TilingSpec{3, 2, 5, "cyclic"}}) {
     CompiledWorkload wl = compile(g, spec);

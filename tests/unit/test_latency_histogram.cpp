@@ -48,7 +48,7 @@ TEST_CASE("overlapping windows and point masses: quantiles of the mixture within
   CHECK(h.quantile(0.05) == point);
 }
 
-TEST_CASE("point masses give exact quantiles; windows added after a quantile still count; clear resets", "[latency]") {
+TEST_CASE("point masses give exact quantiles, windows added after a quantile still count, clear resets", "[latency]") {
   LatencyHistogram h;
   h.add(0.002, 99);
   h.add(0.5, 1);

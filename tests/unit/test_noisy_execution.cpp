@@ -80,7 +80,7 @@ TEST_CASE("ideal tensor cores reproduce the dense executor", "[noisy]") {
   }
 }
 
-TEST_CASE("8-bit DAC and per-block ADC cost little accuracy; 2-bit ADC costs a lot", "[noisy]") {
+TEST_CASE("8-bit DAC and per-block ADC cost little accuracy, 2-bit ADC costs a lot", "[noisy]") {
   Setup s("cnn3_fmnist");
   IdealRealizer ideal(s.wl);
   const int64_t n = 500;
@@ -129,7 +129,7 @@ TEST_CASE("MRR banks under DOCTOR's noise: clipping only, high phase variation, 
 
 #include "hw/device/pcm_pair.h"
 
-TEST_CASE("PCM pairs: exact at t = 0 without noise, degrade with drift; writes are counted", "[noisy][pcm]") {
+TEST_CASE("PCM pairs: exact at t = 0 without noise, degrade with drift - writes are counted", "[noisy][pcm]") {
   Setup s("cnn3_fmnist");
   const int64_t n = 500;
   double acc_ideal = accuracy_with(s, nullptr, n);

@@ -49,7 +49,7 @@ TEST_CASE("optical PCM: every effective weight sits on the nearest ELight level"
   CHECK(checked > 1000);
 }
 
-TEST_CASE("optical PCM: writes count level steps of both cells; unchanged weights cost nothing", "[pcm_optical]") {
+TEST_CASE("optical PCM: writes count level steps of both cells, unchanged weights cost nothing", "[pcm_optical]") {
   Setup s;
   hw::PcmOptical t(s.wl, hw::PcmOpticalConfig{});
   const int64_t w0 = t.writes();

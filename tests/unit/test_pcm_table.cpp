@@ -250,7 +250,7 @@ TEST_CASE("pcm_table: persistent_fraction sets the correlation of one device's r
   }
 }
 
-TEST_CASE("pcm_table: deterministic per seed; writes count changed targets; set_times reads since programming",
+TEST_CASE("pcm_table: deterministic per seed, writes count changed targets, set_times reads since programming",
           "[pcm_table]") {
   models::CompiledWorkload wl = workload({0.3, 0.8}, 20);
   hw::PcmTableConfig cfg;
@@ -307,7 +307,7 @@ TEST_CASE("pcm_table: a table measured from the aihwkit PCMLike model reproduces
   }
 }
 
-TEST_CASE("pcm_table: CSV and JSON tables parse; every malformed file is one error naming file, line and column",
+TEST_CASE("pcm_table: CSV and JSON tables parse - every malformed file is one error naming file, line and column",
           "[pcm_table]") {
   // columns in any order, comments, blank lines, CRLF
   hw::PcmCurveTable t = hw::parse_pcm_table_csv(

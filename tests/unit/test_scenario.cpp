@@ -131,7 +131,7 @@ TEST_CASE("the schema types every parameter as its accessor reads it and states 
   CHECK(parse_error(ok) == "");
 }
 
-TEST_CASE("every declared parameter of every plug-in is read with defaults; undeclared reads throw", "[scenario]") {
+TEST_CASE("every declared parameter of every plug-in is read with defaults, undeclared reads throw", "[scenario]") {
   for (const auto& kind : {"policies", "noise"}) {
     for (const auto& info : plugins(kind)) {
       INFO(kind << " " << info.name);
@@ -239,7 +239,7 @@ TEST_CASE("out-of-range and ill-typed values name the path and the rule, in the 
   CHECK(schema_errors(many).size() == 3);
 }
 
-TEST_CASE("precedence: --set over the scenario file over the defaults; numeric --set segments index arrays", "[scenario]") {
+TEST_CASE("precedence: --set over the scenario file over the defaults, numeric --set segments index arrays", "[scenario]") {
   TempDir t;
   std::string f = t.write("s.json", Json{{"model", kModel},
                                          {"monitor", {{"interval_requests", 100}}},
@@ -268,7 +268,7 @@ TEST_CASE("precedence: --set over the scenario file over the defaults; numeric -
                     Contains("monitor.intervall_requests: unknown key") && Contains("did you mean \"interval_requests\""));
 }
 
-TEST_CASE("fragments resolve relative to the including file; cycles and missing files are errors", "[scenario]") {
+TEST_CASE("fragments resolve relative to the including file, cycles and missing files are errors", "[scenario]") {
   TempDir t;
   t.write("frag/hw.json", R"({"cores": "cores/small.json", "mapping": {"name": "stationary"}})");
   t.write("frag/cores/small.json", R"({"$schema": "../../schema.json", "rows": 2, "cols": 3})");
