@@ -203,7 +203,8 @@ int cmd_run(const std::string& file, const std::vector<std::string>& sets, const
 
 // Each file: fragments and --set resolved, then the JSON Schema (every violation, one line each),
 // then -- only when the schema passes, so a problem is reported once -- the semantic parse
-// (files, plug-in/device compatibility, cross-field rules) and the horizon check.
+// (files, plug-in/device compatibility, cross-field rules) and preflight() (sim/scenario.h): the
+// model, dataset and compile step and every other check `ptcsim run` makes before its first event.
 int cmd_validate(const std::vector<std::string>& files, const std::vector<std::string>& sets) {
   int bad = 0;
   for (const auto& f : files) {
@@ -216,7 +217,7 @@ int cmd_validate(const std::vector<std::string>& files, const std::vector<std::s
         continue;
       }
       Scenario s = parse_scenario(j, f);
-      if (s.horizon_s > 0) check_horizon(s.horizon_s, f + ": horizon_s");
+      preflight(s);  // every check `ptcsim run` makes before its first event
       std::printf("%s: valid (scenario \"%s\", device %s, policy %s)\n", f.c_str(), s.name.c_str(), s.device.device.c_str(),
                   s.policy_json.at("name").get<std::string>().c_str());
     } catch (const std::exception& e) {

@@ -2,11 +2,16 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "models/dataset.h"
+#include "models/gradients.h"
 #include "models/json_io.h"
+#include "models/onnx_import.h"
+#include "sim/sim_time.h"
 
 namespace ptc::sim {
 namespace fs = std::filesystem;
@@ -432,6 +437,17 @@ const std::vector<ParamSpec>& device_params(const std::string& device) {
   throw Error("unknown device \"" + device + "\"; registered: " + list_of(device_names()));
 }
 
+const std::vector<std::string>& device_capabilities(const std::string& device) {
+  // Per device, beside its parameters: "remap" = the technology's supports_remap() (the test
+  // "device capabilities agree with the technologies" builds each one and compares);
+  // "mc_instances": PCM pairs (pcm, pcm_table) would need re-programmed chip copies per instance.
+  static const std::map<std::string, std::vector<std::string>> caps = {
+      {"mrr", {"remap", "mc_instances"}}, {"pcm", {}}, {"pcm_optical", {"mc_instances"}}, {"pcm_table", {}}};
+  auto it = caps.find(device);
+  if (it == caps.end()) throw Error("unknown device \"" + device + "\"; registered: " + list_of(device_names()));
+  return it->second;
+}
+
 namespace {
 
 const std::string& name_of(const Json& j, const std::string& path) {
@@ -682,7 +698,9 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
     double a = lp.num("start_s"), b = lp.num("stop_s");
     int64_t n = lp.integer("points");
     if (!(b > a)) throw Error("accuracy.log_spaced.stop_s: must be > start_s");
-    for (int64_t i = 0; i < n; ++i) s.accuracy.times_s.push_back(a * std::pow(b / a, double(i) / double(n - 1)));
+    // The last instant is stop_s exactly (a (b/a)^1 may round past it, beyond a horizon of stop_s).
+    for (int64_t i = 0; i < n; ++i) s.accuracy.times_s.push_back(i == n - 1 ? b : a * std::pow(b / a, double(i) / double(n - 1)));
+    s.accuracy.log_spaced_stop_s = b;
   }
   std::sort(s.accuracy.times_s.begin(), s.accuracy.times_s.end());
   s.accuracy.times_s.erase(std::unique(s.accuracy.times_s.begin(), s.accuracy.times_s.end()), s.accuracy.times_s.end());
@@ -749,6 +767,121 @@ std::unique_ptr<Policy> make_policy(const Scenario& s) {
   const auto& e = PolicyRegistry::get().find(s.policy_json.at("name").get<std::string>(), "controller.policy.name", "policy");
   Params p(s.policy_json, "controller.policy", e.params);
   return e.make(p);
+}
+
+namespace {
+
+std::string num_str(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.9g", v);
+  return b;
+}
+
+bool has(const std::vector<std::string>& v, const std::string& x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+
+std::vector<std::string> devices_with(const std::string& capability) {
+  std::vector<std::string> v;
+  for (const auto& d : device_names())
+    if (has(device_capabilities(d), capability)) v.push_back(d);
+  return v;
+}
+
+// Runs `f`; an Error it throws is re-thrown with `prefix` (the JSON path and what was being done).
+template <class F>
+auto prefixed(const std::string& prefix, F f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const Error& e) {
+    throw Error(prefix + e.what());
+  }
+}
+
+// The static rules of preflight (no files read).
+void check_static(const Scenario& s) {
+  if (s.horizon_s > 0) check_horizon(s.horizon_s, "horizon_s");
+  const std::vector<std::string>& dev_caps = device_capabilities(s.device.device);
+  const std::string pname = s.policy_json.at("name").get<std::string>();
+  for (const auto& cap : make_policy(s)->capabilities_needed()) {
+    if (cap == "remap") {
+      if (!has(dev_caps, "remap"))
+        throw Error("controller.policy: policy \"" + pname + "\" (as configured) uses tile remapping, which device \"" +
+                    s.device.device + "\" does not support (devices with tile remapping: " + list_of(devices_with("remap")) + ")");
+      if (s.tiling.mapping != "cyclic")
+        throw Error("controller.policy: policy \"" + pname + "\" (as configured) uses tile remapping, which needs the cyclic mapping; "
+                    "hw.mapping.name is \"" + s.tiling.mapping + "\"");
+    } else if (cap != "training_set") {
+      throw Error("controller.policy: policy \"" + pname + "\" needs capability \"" + cap + "\", unknown to ptcsim (known: remap, training_set)");
+    }
+  }
+  if (s.accuracy.instances > 1 && !has(dev_caps, "mc_instances"))
+    throw Error("accuracy.instances: Monte-Carlo instances of PCM chips (re-programmed copies) are not implemented yet; "
+                "run several seeds instead (device \"" + s.device.device + "\", instances " + std::to_string(s.accuracy.instances) +
+                "; devices with Monte-Carlo instances: " + list_of(devices_with("mc_instances")) + ")");
+  if (s.device.device == "mrr" && s.device.mrr.phase_variation && s.tiling.mapping != "cyclic")
+    throw Error("hw.mapping.name: noise process doctor_phase_variation follows DOCTOR's chunk schedule and needs the cyclic "
+                "mapping, got \"" + s.tiling.mapping + "\"");
+}
+
+// Scheduled evaluation instants must fall inside the simulated span [0, end_s]; `why` says where end_s comes from.
+void check_instants(const Scenario& s, double end_s, const std::string& why) {
+  if (s.accuracy.mode != "scheduled" || s.accuracy.times_s.empty()) return;
+  const double last = s.accuracy.times_s.back();  // sorted
+  if (!(last > end_s)) return;
+  const auto n = std::count_if(s.accuracy.times_s.begin(), s.accuracy.times_s.end(), [&](double t) { return t > end_s; });
+  const std::string path = last == s.accuracy.log_spaced_stop_s ? "accuracy.log_spaced.stop_s" : "accuracy.times_s";
+  throw Error(path + ": evaluation instant " + num_str(last) + " s is after " + why + " (" + std::to_string(n) +
+              " of " + std::to_string(s.accuracy.times_s.size()) + " instants are; the run would drop them silently): "
+              "instants (times_s, log_spaced) must be <= the end of the simulated time");
+}
+
+}  // namespace
+
+Prepared preflight(const Scenario& s) {
+  check_static(s);
+  if (s.horizon_s > 0) check_instants(s, s.horizon_s, "horizon_s " + num_str(s.horizon_s) + " s");
+
+  Prepared p;
+  const std::string model = "model: " + s.model_path + ": ";
+  p.graph = prefixed("model: ", [&] { return models::import_onnx(s.model_path); });
+  p.pre = prefixed("model: ", [&] { return models::preprocess_for(p.graph, s.model_path); });
+  if (p.pre.dataset != "fashion-mnist")
+    throw Error(model + "preprocessing names dataset \"" + p.pre.dataset + "\"; scenarios support fashion-mnist (dataset.name)");
+  p.test = prefixed("dataset.dir: ", [&] { return models::load_fashion_mnist("test", s.dataset_dir); });
+  if (p.test.count < 1) throw Error("dataset.dir: " + s.dataset_dir + ": the test split has no images");
+  const models::Shape image{p.test.channels, p.test.height, p.test.width};
+  if (p.pre.input_shape != image)
+    throw Error(model + "the model expects inputs " + models::shape_str(p.pre.input_shape) + ", dataset " + p.test.name +
+                " (dataset.name) has " + models::shape_str(image));
+  p.wl = prefixed("hw: ", [&] { return models::compile(p.graph, s.tiling); });
+  if (p.wl.layers.empty()) throw Error(model + "no weight layers to map onto tensor cores");
+
+  if (s.accuracy.mode == "scheduled" && s.accuracy.first_image >= p.test.count)
+    throw Error("accuracy.first_image: expected an image of the test split (< " + std::to_string(p.test.count) + "), got " +
+                std::to_string(s.accuracy.first_image) + " (the evaluation batch would be empty)");
+  // The traffic source reads and checks its own inputs (a trace file, image indices).
+  const std::unique_ptr<TrafficSource> traffic = make_traffic(s, p.test.count);
+  if (!(s.horizon_s > 0)) {
+    // A closed-loop source until the traffic ends: the run lasts at least requests x per-inference latency.
+    const int64_t requests = traffic->total_requests();
+    const double latency_s = hw::inference_cost(p.wl, s.energy).latency_s;
+    const double end_s = static_cast<double>(requests) * latency_s;
+    check_instants(s, end_s,
+                   "the end of the traffic (horizon_s 0: " + std::to_string(requests) + " requests x " + num_str(latency_s) +
+                       " s = " + num_str(end_s) + " s at the earliest; set horizon_s to evaluate after the traffic)");
+  }
+
+  if (has(make_policy(s)->capabilities_needed(), "training_set")) {
+    const std::string policy = "policy \"" + s.policy_json.at("name").get<std::string>() + "\" (as configured)";
+    prefixed("dataset.dir: " + policy + " needs the training split: ",
+             [&] { return models::load_fashion_mnist("train", s.dataset_dir, 1); });
+    std::vector<std::string> weights;
+    for (const auto& L : p.wl.layers) weights.push_back(L.weight);
+    prefixed("controller.policy: " + policy + " needs model gradients: ", [&] {
+      models::GradientEngine check(p.graph, weights, 1);  // the constructor checks every op between a weight and the loss
+      return 0;
+    });
+  }
+  return p;
 }
 
 Json list_plugins(const std::string& kind) {

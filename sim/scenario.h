@@ -27,6 +27,8 @@
 #include "hw/hardware_gemm.h"
 #include "hw/noise/thermal_field.h"
 #include "models/compiler.h"
+#include "models/dataset.h"
+#include "models/graph.h"
 #include "sim/params.h"
 #include "sim/policy/policy.h"
 #include "sim/traffic/traffic.h"
@@ -62,7 +64,8 @@ struct TrafficSpec {
 
 struct AccuracySpec {
   std::string mode = "served";  // served | scheduled | none
-  std::vector<double> times_s;  // scheduled instants
+  std::vector<double> times_s;  // scheduled instants (times_s and log_spaced, sorted, unique)
+  double log_spaced_stop_s = -1;  // accuracy.log_spaced.stop_s (-1: none), for messages
   int64_t images = 1000, instances = 1, first_image = 0;
 };
 
@@ -113,6 +116,34 @@ std::unique_ptr<Policy> make_policy(const Scenario& s);
 // size; files read and checked here).
 std::unique_ptr<TrafficSource> make_traffic(const Scenario& s, int64_t test_images);
 
+// What a run needs before its first simulated event, loaded and checked by preflight().
+struct Prepared {
+  models::Graph graph;
+  models::Preprocess pre;
+  models::Dataset test;  // the test split
+  models::CompiledWorkload wl;
+};
+// Every check `ptcsim run` makes before its first simulated event, in one place: `ptcsim
+// validate` (sim/cli.cpp) and run_scenario (sim/top.cpp) both call it, so a scenario that
+// validates does not fail later for a reason known statically.
+// Contract:
+// - Static rules first (no files read): horizon_s within SystemC's time span; the policy's
+//   capabilities_needed() (sim/policy/policy.h) against the device's (device_capabilities) and
+//   the mapping ("remap": a device with tile remapping and the cyclic mapping); Monte-Carlo
+//   accuracy.instances > 1 only on devices with "mc_instances"; MRR phase variation needs the
+//   cyclic mapping; scheduled evaluation instants <= horizon_s.
+// - Then it loads what the run loads before its first event: the model (import, preprocessing
+//   naming fashion-mnist, input shape = the dataset's), the test split, the compiled workload
+//   (at least one weight layer); accuracy.first_image inside the test split (scheduled mode).
+// - horizon_s 0 (until the traffic ends, back_to_back): the run ends when the last request is
+//   served, no earlier than requests x the per-inference latency (remediation only delays it);
+//   scheduled instants after that bound would be dropped or not depending on the run, so they
+//   are errors (set horizon_s to evaluate after the traffic).
+// - "training_set" (DOCTOR's salience, on-chip training; loaded lazily by the run): the training
+//   split is present and the gradient engine supports the model.
+// - Every error names the JSON path and the rule ("controller.policy: ...", "dataset.dir: ...").
+Prepared preflight(const Scenario& s);
+
 // One object of parameters at a JSON path of the scenario ("" = the file's root; "hw.cores").
 struct SectionSpec {
   std::string path, description;
@@ -149,6 +180,10 @@ std::vector<PluginInfo> plugins(const std::string& kind);
 Json list_plugins(const std::string& kind);
 // Parameter specs of the built-in devices.
 const std::vector<ParamSpec>& device_params(const std::string& device);
+// What a built-in device technology supports beyond programming and reading: "remap" (DOCTOR's
+// tile remapping; equals hw::Technology::supports_remap(), tested), "mc_instances" (accuracy
+// evaluations over several Monte-Carlo chip instances). Throws for unknown devices.
+const std::vector<std::string>& device_capabilities(const std::string& device);
 const std::vector<std::string>& device_names();
 
 // The draft-07 JSON Schema of a scenario file, generated from the declarations above (what

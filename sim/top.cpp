@@ -37,9 +37,6 @@ std::unique_ptr<hw::Technology> make_technology(const Scenario& s, const models:
     return std::make_unique<hw::MrrBank>(wl, cfg, dev_rng);
   }
   if (s.device.device == "pcm_optical") return std::make_unique<hw::PcmOptical>(wl, s.device.pcm_optical);
-  if (s.accuracy.instances > 1)
-    throw Error("accuracy.instances: Monte-Carlo instances of PCM chips (re-programmed copies) are not implemented yet; "
-                "run several seeds instead");
   if (s.device.device == "pcm_table") return std::make_unique<hw::PcmTable>(wl, s.device.pcm_table, dev_rng);
   return std::make_unique<hw::PcmPair>(wl, s.device.pcm, dev_rng);
 }
@@ -107,7 +104,6 @@ std::string default_run_dir(const Scenario& s) {
 
 RunResult run_scenario(const Scenario& s, const RunOptions& o) {
   configure_kernel_time();
-  if (s.horizon_s > 0) check_horizon(s.horizon_s, "horizon_s");
   fs::path out = o.out_dir.empty() ? fs::path(default_run_dir(s)) : fs::path(o.out_dir);
   std::error_code ec;
   fs::create_directories(out, ec);
@@ -137,13 +133,12 @@ RunResult run_scenario(const Scenario& s, const RunOptions& o) {
   };
 
   try {
-    models::Graph g = models::import_onnx(s.model_path);
-    models::Preprocess pre = models::preprocess_for(g, s.model_path);
-    if (pre.dataset != "fashion-mnist")
-      throw Error(s.model_path + ": preprocessing names dataset \"" + pre.dataset + "\"; scenarios support fashion-mnist");
-    models::Dataset test = models::load_fashion_mnist("test", s.dataset_dir);
-    models::CompiledWorkload wl = models::compile(g, s.tiling);
-    if (wl.layers.empty()) throw Error(s.model_path + ": no weight layers to map onto tensor cores");
+    // Every check `validate` makes, and what the run loads before its first event.
+    const Prepared prep = preflight(s);
+    const models::Graph& g = prep.graph;
+    const models::Preprocess& pre = prep.pre;
+    const models::Dataset& test = prep.test;
+    const models::CompiledWorkload& wl = prep.wl;
     std::string error;
     g_interrupted = false;
     RunContext ctx{s, g, pre, test, wl, g_interrupted, o.quiet, &error};

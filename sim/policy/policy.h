@@ -100,6 +100,11 @@ class Policy {
   virtual void on_request_done(Actions&, int64_t /*request*/) {}
   // Before a scheduled accuracy evaluation (aihwkit: compensation runs at every drift(t) call).
   virtual void on_evaluation(Actions&) {}
+  // Contract: the capabilities this policy, as configured, will use, decided from its parameters
+  // alone and checked by preflight() (sim/scenario.h) before the first event: "remap"
+  // (Actions::remap: a device with tile remapping and the cyclic mapping), "training_set"
+  // (salience or on-chip training: the dataset's training split and model gradients).
+  virtual std::vector<std::string> capabilities_needed() const { return {}; }
 };
 
 using PolicyRegistry = Registry<Policy>;

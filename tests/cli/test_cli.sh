@@ -64,12 +64,31 @@ good="$src/scenarios/doctor/pv_high_cosine_doctor.json"
 if "$ptcsim" validate "$good" >"$tmp/out" 2>"$tmp/err" && grep -q "valid" "$tmp/out" && [ ! -s "$tmp/err" ]; then ok "validate a shipped scenario"
 else bad "validate a shipped scenario ($(cat "$tmp/err"))"; fi
 echo "{\"model\": \"$lenet\", \"hw\": {\"cores\": {\"rows\": 0}}}" >"$tmp/bad_scenario.json"
+echo "{\"model\": \"$lenet\", \"dataset\": {\"dir\": \"/nonexistent\"}}" >"$tmp/bad_dataset.json"
 expect_error "validate names the path and the range" "bad_scenario.json: hw.cores.rows: expected integer in \[1,1024\], got 0" \
   "$ptcsim" validate "$tmp/bad_scenario.json"
 echo "{\"model\": \"$lenet\", \"controller\": {\"policy\": {\"name\": \"doctr\"}}}" >"$tmp/typo_scenario.json"
 expect_error "validate suggests a policy name" 'controller.policy.name: "doctr" is not one of .*did you mean "doctor"' \
   "$ptcsim" validate "$tmp/typo_scenario.json"
 expect_error "validate --set is checked too" "monitor.w_thres: expected number" "$ptcsim" validate "$good" --set monitor.w_thres=-1
+# validate makes every check run makes before its first event (issue 11)
+echo "{\"model\": \"$lenet\", \"device\": {\"name\": \"pcm\"}, \"controller\": {\"policy\": {\"name\": \"doctor\"}}}" >"$tmp/pcm_doctor.json"
+expect_error "validate: a remapping policy on a device without tile remapping" \
+  'pcm_doctor.json: controller.policy: policy "doctor" (as configured) uses tile remapping, which device "pcm" does not support' \
+  "$ptcsim" validate "$tmp/pcm_doctor.json"
+"$ptcsim" validate "$tmp/pcm_doctor.json" --set controller.policy.remap=false >/dev/null 2>"$tmp/err" &&
+  ok "validate: doctor without remapping on PCM" || bad "validate: doctor without remapping on PCM ($(cat "$tmp/err"))"
+expect_error "validate: Monte-Carlo instances of PCM chips" \
+  'pcm_doctor.json: accuracy.instances: Monte-Carlo instances of PCM chips (re-programmed copies) are not implemented yet' \
+  "$ptcsim" validate "$tmp/pcm_doctor.json" --set controller.policy.name=none --set accuracy.instances=2
+expect_error "validate: scheduled instants after the horizon" \
+  'accuracy.times_s: evaluation instant 7200 s is after horizon_s 3600 s' \
+  "$ptcsim" validate "$good" --set horizon_s=3600 --set 'traffic={"name":"poisson"}' --set accuracy.mode=scheduled --set 'accuracy.times_s=[0,7200]'
+expect_error "validate: scheduled instants after the end of the traffic (horizon_s 0)" \
+  'accuracy.times_s: evaluation instant 1000000 s is after the end of the traffic (horizon_s 0' \
+  "$ptcsim" validate "$good" --set accuracy.mode=scheduled --set 'accuracy.times_s=[0,1e6]'
+expect_error "validate: missing dataset" 'bad_dataset.json: dataset.dir: .*dataset-fashion-mnist' \
+  "$ptcsim" validate "$tmp/bad_dataset.json"
 if "$ptcsim" list policies >"$tmp/out" 2>"$tmp/err"; then
   missing=""
   for p in doctor global_drift_compensation none onchip_training periodic_full threshold_full; do

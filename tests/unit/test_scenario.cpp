@@ -57,6 +57,28 @@ std::string parse_error(const Json& j) {
 
 Json minimal() { return Json{{"model", kModel}}; }
 
+// The message of the error preflight throws for `j` ("" when it passes; "parse: ..." when
+// parse_scenario already rejects it, so a test of preflight cannot pass on a parse error).
+std::string preflight_error(const Json& j, const std::string& file = "test.json") {
+  Scenario s;
+  try {
+    s = parse_scenario(j, file);
+  } catch (const std::exception& e) {
+    return std::string("parse: ") + e.what();
+  }
+  try {
+    preflight(s);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+Json with_sets(Json j, const std::vector<std::string>& assignments) {
+  for (const auto& a : assignments) apply_set(j, a);
+  return j;
+}
+
 Json with_set(Json j, const std::string& assignment) {
   apply_set(j, assignment);
   return j;
@@ -77,7 +99,7 @@ Json valid_config(const std::string& kind, const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("every shipped scenario validates (schema, semantics, horizon) and its resolved form does too", "[scenario]") {
+TEST_CASE("every shipped scenario validates (schema, semantics, preflight) and its resolved form does too", "[scenario]") {
   int checked = 0;
   for (const auto& e : fs::recursive_directory_iterator(kSrc + "/scenarios")) {
     if (e.path().extension() != ".json" || e.path().filename() == "schema.json") continue;
@@ -88,6 +110,7 @@ TEST_CASE("every shipped scenario validates (schema, semantics, horizon) and its
     CHECK(joined(schema_errors(j)) == "");
     Scenario s = parse_scenario(j, e.path().string());
     CHECK(joined(schema_errors(s.resolved)) == "");
+    CHECK_NOTHROW(preflight(s));  // what `ptcsim validate` and `ptcsim run` check before the first event
     ++checked;
   }
   CHECK(checked >= 16);  // DOCTOR's main grid
@@ -352,4 +375,150 @@ TEST_CASE("pcm_table: the measurement file is relative to the scenario file and 
   CHECK_THROWS_WITH(parse_scenario(load_scenario_json(f, {"device.file=data/none.csv"}), f),
                     Contains("device.file:") && Contains("none.csv: cannot open"));
   CHECK_THAT(parse_error(with_set(minimal(), "device.name=pcm_table")), Contains("device.file: required parameter missing"));
+}
+
+// ------------------------------------------------------------------ preflight (issue 11)
+
+TEST_CASE("scenario preflight: a policy that remaps on a device without tile remapping or a non-cyclic mapping names controller.policy", "[scenario][preflight]") {
+  const Json doctor = with_set(minimal(), "controller.policy.name=doctor");
+  CHECK(preflight_error(doctor) == "");  // MRR, cyclic: DOCTOR's own setting
+  for (const char* dev : {"pcm", "pcm_optical"}) {
+    INFO(dev);
+    std::string e = preflight_error(with_set(doctor, std::string("device.name=") + dev));
+    CHECK_THAT(e, Contains("controller.policy: policy \"doctor\"") && Contains("uses tile remapping") &&
+                      Contains(std::string("device \"") + dev + "\" does not support") && Contains("tile remapping: mrr"));
+    // remap off: calibration only, fine on any device
+    CHECK(preflight_error(with_sets(doctor, {std::string("device.name=") + dev, "controller.policy.remap=false"})) == "");
+  }
+  TempDir t;
+  t.write("s/dev.csv", "g_target_rel,t_s,g_mean_rel,g_std_rel\n0.5,1,0.45,0.02\n1,1,0.9,0.03\n");
+  Json table = with_set(doctor, "device={\"name\":\"pcm_table\",\"file\":\"dev.csv\"}");
+  CHECK_THAT(preflight_error(table, (t.dir / "s/s.json").string()), Contains("device \"pcm_table\" does not support"));
+  CHECK_THAT(preflight_error(with_set(doctor, "hw.mapping.name=stationary")),
+             Contains("controller.policy: policy \"doctor\"") && Contains("needs the cyclic mapping") &&
+                 Contains("hw.mapping.name is \"stationary\""));
+  // Policies that never remap pass on PCM.
+  for (const char* pol : {"none", "threshold_full", "global_drift_compensation", "onchip_training"}) {
+    INFO(pol);
+    CHECK(preflight_error(with_sets(minimal(), {"device.name=pcm", std::string("controller.policy.name=") + pol})) == "");
+  }
+}
+
+TEST_CASE("scenario preflight: policies declare the capabilities their hooks use, from their parameters", "[scenario][preflight]") {
+  auto caps = [](const Json& policy) {
+    Json j = minimal();
+    j["controller"]["policy"] = policy;
+    return make_policy(parse_scenario(j, "test.json"))->capabilities_needed();
+  };
+  using V = std::vector<std::string>;
+  CHECK(caps({{"name", "none"}}) == V{});
+  CHECK(caps({{"name", "doctor"}}) == V{"remap", "training_set"});
+  CHECK(caps({{"name", "doctor"}, {"remap", false}}) == V{"training_set"});  // salience-aware calibration
+  CHECK(caps({{"name", "doctor"}, {"remap", false}, {"mask", "all"}}) == V{});
+  CHECK(caps({{"name", "doctor"}, {"remap", false}, {"salience", "magnitude"}}) == V{});
+  CHECK(caps({{"name", "onchip_training"}}) == V{"training_set"});
+  CHECK(caps({{"name", "threshold_full"}, {"action", "calibrate"}}) == V{});
+}
+
+TEST_CASE("scenario preflight: device capabilities agree with the technologies (supports_remap)", "[scenario][preflight]") {
+  TempDir t;
+  t.write("s/dev.csv", "g_target_rel,t_s,g_mean_rel,g_std_rel\n0.5,1,0.45,0.02\n1,1,0.9,0.03\n");
+  for (const auto& dev : device_names()) {
+    INFO(dev);
+    Json j = with_set(minimal(), "device.name=" + dev);
+    if (dev == "pcm_table") j["device"]["file"] = "dev.csv";
+    Scenario s = parse_scenario(j, (t.dir / "s/s.json").string());
+    Prepared p = preflight(s);
+    const ptc::hw::RandomStream rng(1, 2);
+    std::unique_ptr<ptc::hw::Technology> tech;
+    if (dev == "mrr") tech = std::make_unique<ptc::hw::MrrBank>(p.wl, s.device.mrr, rng);
+    else if (dev == "pcm") tech = std::make_unique<ptc::hw::PcmPair>(p.wl, s.device.pcm, rng);
+    else if (dev == "pcm_optical") tech = std::make_unique<ptc::hw::PcmOptical>(p.wl, s.device.pcm_optical);
+    else if (dev == "pcm_table") tech = std::make_unique<ptc::hw::PcmTable>(p.wl, s.device.pcm_table, rng);
+    REQUIRE(tech);
+    const auto& caps = device_capabilities(dev);
+    CHECK(tech->supports_remap() == (std::find(caps.begin(), caps.end(), "remap") != caps.end()));
+  }
+  CHECK_THROWS_WITH(device_capabilities("pcmm"), Contains("unknown device"));
+}
+
+TEST_CASE("scenario preflight: Monte-Carlo accuracy instances on PCM pairs name accuracy.instances", "[scenario][preflight]") {
+  const Json j = with_sets(minimal(), {"accuracy.instances=2"});
+  CHECK_THAT(preflight_error(with_set(j, "device.name=pcm")),
+             Contains("accuracy.instances: Monte-Carlo instances of PCM chips (re-programmed copies) are not implemented yet; "
+                      "run several seeds instead") &&
+                 Contains("device \"pcm\", instances 2"));
+  TempDir t;
+  t.write("s/dev.csv", "g_target_rel,t_s,g_mean_rel,g_std_rel\n0.5,1,0.45,0.02\n1,1,0.9,0.03\n");
+  CHECK_THAT(preflight_error(with_set(j, "device={\"name\":\"pcm_table\",\"file\":\"dev.csv\"}"), (t.dir / "s/s.json").string()),
+             Contains("accuracy.instances:") && Contains("device \"pcm_table\""));
+  CHECK(preflight_error(j) == "");                                          // MRR
+  CHECK(preflight_error(with_set(j, "device.name=pcm_optical")) == "");     // as run_scenario
+  CHECK(preflight_error(with_set(minimal(), "device.name=pcm")) == "");     // one instance
+}
+
+TEST_CASE("scenario preflight: scheduled evaluation instants after the end of the simulated time name the path, the instant and the end", "[scenario][preflight]") {
+  const Json sched = with_sets(minimal(), {"accuracy.mode=scheduled", "traffic={\"name\":\"poisson\",\"rate_hz\":1}", "horizon_s=100"});
+  CHECK(preflight_error(with_set(sched, "accuracy.times_s=[0,50,100]")) == "");  // the horizon itself is evaluated
+  CHECK_THAT(preflight_error(with_set(sched, "accuracy.times_s=[0,150,200]")),
+             Contains("accuracy.times_s: evaluation instant 200 s is after horizon_s 100 s") && Contains("2 of 3 instants"));
+  CHECK_THAT(preflight_error(with_set(sched, "accuracy.log_spaced={\"start_s\":1,\"stop_s\":1000,\"points\":4}")),
+             Contains("accuracy.log_spaced.stop_s: evaluation instant 1000 s is after horizon_s 100 s"));
+  // log_spaced ends exactly at stop_s (11 * (100 / 11) is 100.00000000000001 in doubles)
+  const std::string ls = "accuracy.log_spaced={\"start_s\":11,\"stop_s\":100,\"points\":7}";
+  CHECK(parse_scenario(with_set(sched, ls), "test.json").accuracy.times_s.back() == 100.0);
+  CHECK(preflight_error(with_set(sched, ls)) == "");
+  // Served mode has no instants to drop.
+  CHECK(preflight_error(with_sets(sched, {"accuracy.mode=served", "accuracy.times_s=[1000]"})) == "");
+
+  // horizon_s 0 (back_to_back until the traffic ends): the end is known only as a lower bound.
+  const Json b2b = with_sets(minimal(), {"accuracy.mode=scheduled", "traffic.requests=1000"});
+  CHECK(preflight_error(with_set(b2b, "accuracy.times_s=[0]")) == "");
+  CHECK_THAT(preflight_error(with_set(b2b, "accuracy.times_s=[0,3600]")),
+             Contains("accuracy.times_s: evaluation instant 3600 s is after the end of the traffic (horizon_s 0: 1000 requests x") &&
+                 Contains("set horizon_s"));
+  CHECK(preflight_error(with_sets(b2b, {"accuracy.times_s=[0,3600]", "horizon_s=3600"})) == "");
+}
+
+TEST_CASE("scenario preflight: horizon, model, dataset and compile errors name their path", "[scenario][preflight]") {
+  CHECK_THAT(preflight_error(with_set(minimal(), "horizon_s=1e11")), Contains("horizon_s: horizon") && Contains("64-bit time"));
+  CHECK_THAT(preflight_error(with_set(minimal(), "dataset.dir=\"/nonexistent\"")),
+             Contains("dataset.dir: ") && Contains("dataset-fashion-mnist"));
+  CHECK_THAT(preflight_error(with_sets(minimal(), {"hw.mapping.name=stationary", "hw.cores.rows=2", "hw.cores.cols=2"})),
+             Contains("hw: stationary mapping needs"));
+  CHECK_THAT(preflight_error(with_sets(minimal(), {"accuracy.mode=scheduled", "accuracy.times_s=[0]", "accuracy.first_image=10000"})),
+             Contains("accuracy.first_image: expected an image of the test split (< 10000), got 10000"));
+  CHECK_THAT(preflight_error(with_sets(minimal(), {"noise=[{\"name\":\"doctor_phase_variation\"}]", "hw.mapping.name=stationary"})),
+             Contains("hw.mapping.name: noise process doctor_phase_variation") && Contains("cyclic"));
+
+  TempDir t;
+  // A model file that is not ONNX, and models without weight layers or with another input shape
+  // (ONNX's Relu test case with a preprocessing sidecar).
+  std::string junk = t.write("junk.onnx", "not a model");
+  CHECK_THAT(preflight_error(Json{{"model", junk}}), Contains("model: ") && Contains("junk.onnx"));
+  const std::string relu = "/usr/share/libonnx-testdata/data/node/test_relu/model.onnx";
+  if (fs::exists(relu)) {
+    fs::copy_file(relu, t.dir / "relu.onnx");
+    std::string m = (t.dir / "relu.onnx").string();
+    CHECK_THAT(preflight_error(Json{{"model", m}}), Contains("model: ") && Contains("no input preprocessing found"));
+    t.write("relu.json", R"({"preprocess": {"input_shape": [1, 28, 28]}})");
+    CHECK_THAT(preflight_error(Json{{"model", m}}), Contains("model: " + m + ": no weight layers to map onto tensor cores"));
+    t.write("relu.json", R"({"preprocess": {"input_shape": [3, 4, 5]}})");
+    CHECK_THAT(preflight_error(Json{{"model", m}}), Contains("the model expects inputs [3,4,5]") && Contains("fashion-mnist/test"));
+    t.write("relu.json", R"({"preprocess": {"input_shape": [1, 28, 28], "dataset": "cifar10"}})");
+    CHECK_THAT(preflight_error(Json{{"model", m}}), Contains("preprocessing names dataset \"cifar10\""));
+  }
+}
+
+TEST_CASE("scenario preflight: policies that use the training set need its split in dataset.dir", "[scenario][preflight]") {
+  TempDir t;
+  for (const char* f : {"t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"})
+    fs::create_symlink(fs::path(ptc::models::kFashionMnistDir) / f, t.dir / f);
+  const Json j = with_set(minimal(), "dataset.dir=\"" + t.dir.string() + "\"");
+  CHECK(preflight_error(j) == "");  // the test split is enough without a policy that trains
+  CHECK(preflight_error(with_set(j, "controller.policy={\"name\":\"doctor\",\"remap\":false,\"mask\":\"all\"}")) == "");
+  CHECK_THAT(preflight_error(with_set(j, "controller.policy.name=doctor")),
+             Contains("dataset.dir: policy \"doctor\" (as configured) needs the training split: ") && Contains("train-images"));
+  CHECK_THAT(preflight_error(with_set(j, "controller.policy.name=onchip_training")),
+             Contains("dataset.dir: policy \"onchip_training\" (as configured) needs the training split"));
 }

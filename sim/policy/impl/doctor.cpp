@@ -22,6 +22,13 @@ class Doctor : public Policy {
     if (!m_remap_on && !m_calib_on) throw Error(p.path() + ": remap and calibrate cannot both be false (use policy none)");
   }
   bool uses_monitor() const override { return true; }
+  std::vector<std::string> capabilities_needed() const override {
+    std::vector<std::string> v;
+    if (m_remap_on) v.push_back("remap");  // the remap cost reads the offline salience, whatever its kind
+    const bool all_chunks = m_cal.mask == "all" || m_cal.fraction >= 1;
+    if (m_remap_on || (m_calib_on && !all_chunks && m_cal.salience != "magnitude")) v.push_back("training_set");
+    return v;
+  }
   void on_trigger(Actions& a, const std::string& reason) override {
     if (m_remap_on) a.remap(m_remap, reason);
     if (m_calib_on) a.calibrate(m_cal, reason);
