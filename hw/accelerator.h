@@ -1,5 +1,5 @@
-// SystemC modules of the photonic accelerator (ARCHITECTURE "Accelerator{TensorCore[RxC], DAC/ADC,
-// laser, ThermalField}"). The physics stays in plain C++ (hw/device, hw/noise); these modules own
+// SystemC modules of the photonic accelerator (docs/architecture.md §3: Accelerator{TensorCore[RxC],
+// DAC/ADC, laser, ThermalField}). The physics stays in plain C++ (hw/device, hw/noise); these modules own
 // the state over simulated time, charge time and energy, and keep per-module statistics.
 //
 // Contract:

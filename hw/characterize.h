@@ -13,7 +13,7 @@ namespace ptc::hw {
 
 struct PcmEffects {
   bool programming = true, drift = true, read_noise = true;
-  bool q_from_programmed = true;  // aihwkit code (true) or docs (false), pcm_aihwkit.md issue #436
+  bool q_from_programmed = true;  // aihwkit code (true) or docs (false), IBM/aihwkit issue #436
 };
 
 struct PcmCharacterization {

@@ -1,4 +1,4 @@
-// DAC/ADC models with aihwkit's resolution convention (pcm_aihwkit.md section 5): a converter
+// DAC/ADC models with aihwkit's resolution convention (docs/converters_energy.md §1): a converter
 // has a bound (clipping at +-bound) and a resolution given in bits: n bits = 2^n - 2 steps over
 // [-bound, +bound] (step = 2 bound / (2^n - 2)); bits = 0 is ideal (no quantisation, no clipping).
 // Optional Gaussian output noise (std in the same units) is added before quantisation.

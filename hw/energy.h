@@ -1,4 +1,4 @@
-// Energy and latency of one inference on the tensor-core array (hw_params.md sections 1-2).
+// Energy and latency of one inference on the tensor-core array (docs/converters_energy.md §3-§5).
 // Every default cites its source; [assumption] marks values with no primary source (sweep them).
 //
 // Per compute cycle of the R x C array of k x k cores (one input vector through one chunk):
@@ -18,9 +18,9 @@ namespace ptc::hw {
 
 struct EnergyParams {
   std::string device = "mrr";  // "mrr" (thermo-optic weight bank) or "pcm" (non-volatile cells)
-  double clock_ghz = 5.0;      // 5 GHz: DOTA, DPTC, SCATTER, Albireo (hw_params 1.6)
+  double clock_ghz = 5.0;      // 5 GHz: DOTA, DPTC, SCATTER, Albireo (docs/converters_energy.md §5)
   int dac_bits = 8, adc_bits = 8, input_bits = 8;
-  // Converters at reference points, scaled with bits (hw_params 2.2): SAR ADC E ~ N,
+  // Converters at reference points, scaled with bits (docs/converters_energy.md §3): SAR ADC E ~ N,
   // DAC E ~ 2^N / (N + 1).
   double adc_ref_pj = 1.48;  // 8 b, 10 GS/s SAR, 14 nm (SimPhony adc.yml)
   int adc_ref_bits = 8;

@@ -1,7 +1,7 @@
 // Runs the weight layers of a compiled workload on tensor cores: effective block weights from a
 // BlockRealizer (materialised once per layer and draw, vectorised), inputs through the DAC, each
-// block's partial sums through the ADC, partial sums accumulated digitally (doctor.md section 1
-// block layout; aihwkit I/O order of operations, pcm_aihwkit.md section 5).
+// block's partial sums through the ADC, partial sums accumulated digitally (DOCTOR's
+// block layout, docs/doctor.md §1; aihwkit's I/O order of operations, docs/converters_energy.md §1-§2).
 //
 // Per input vector x: s = max|x| (noise management "abs max"), x_n = DAC(x / s); per block (p, q):
 // y_pq = ADC(wn_pq x_n,q); y_p = s * sum_q scale_pq * y_pq. With an ideal ADC the blocks of a

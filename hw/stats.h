@@ -1,4 +1,4 @@
-// Statistics of SystemC modules (STYLE 9: stats belong to modules, with units).
+// Statistics of SystemC modules (stats belong to modules, with units; docs/architecture.md §3).
 // Contract: a module that keeps statistics also derives from StatsProvider; stats() returns a JSON
 // object whose leaves are {"value": number, "unit": "..."} (or plain strings for names). The
 // exporter (collect_stats) walks the SystemC object hierarchy and nests every provider's stats

@@ -1,5 +1,5 @@
 // Minimum-cost linear assignment (the 4 x 4 problem DOCTOR's tile remapping solves once per chunk,
-// doctor.md section 6, where the original calls scipy.optimize.linear_sum_assignment).
+// docs/doctor.md §6, where DOCTOR's code calls scipy.optimize.linear_sum_assignment).
 //
 // Contract: min_cost_assignment(cost, n) returns a permutation p of 0..n-1 (row i -> column p[i])
 // minimising sum_i cost[i * n + p[i]]. It is a pure function of its input. Solved with Boost.Graph

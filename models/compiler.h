@@ -1,7 +1,7 @@
 // Workload compiler: lowers every weight layer of a Graph to GEMMs, cuts each weight matrix into
 // k x k blocks [P, Q, k, k] (zero-padded) and maps the blocks onto an R x C array of tensor cores.
-// Cycle model (doctor.md section 1): with the `cyclic` mapping, block (p, q) runs on core
-// (p mod R, q mod C) and the ceil(P/R) x ceil(Q/C) chunks of a layer run one after another, each
+// Cycle model (DOCTOR, Lu et al. JLT 2024; docs/doctor.md §1): with the `cyclic` mapping, block
+// (p, q) runs on core (p mod R, q mod C) and the ceil(P/R) x ceil(Q/C) chunks of a layer run one after another, each
 // taking one cycle per input vector (num_vectors = Hout*Wout for Conv, rows per sample for
 // Gemm/MatMul); with `stationary`, every block owns a core and a layer takes num_vectors cycles.
 // Contract: weight layers are Conv with a constant weight, Gemm with a constant B and MatMul with

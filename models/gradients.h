@@ -1,7 +1,7 @@
 // Backward pass: the cross-entropy loss of a Graph, its gradient with respect to chosen weight
-// constants, Hessian-vector products and the weight salience of DOCTOR (doctor.md section 5:
+// constants, Hessian-vector products and the weight salience of DOCTOR (docs/doctor.md §4:
 // mean gradient g = dL/dW and the Hutchinson Hessian diagonal h = E[z * (H z)], z Rademacher)
-// and the straight-through gradients of on-chip training (doctor.md section 7).
+// and the straight-through gradients of on-chip training (docs/doctor.md §7).
 //
 // Contract:
 // - The forward pass runs the same prepared kernels as the ideal Executor (ops.h), so the loss
@@ -107,7 +107,7 @@ class GradientEngine {
   int m_threads = 1;
 };
 
-// DOCTOR weight salience (doctor.md section 5) over images [0, count) of `d` in batches of
+// DOCTOR weight salience (docs/doctor.md §4) over images [0, count) of `d` in batches of
 // `batch` (count <= 0: the whole set): grad = mean over images of dL/dW (each batch's mean gradient
 // weighted by its size), hess_diag = Hutchinson estimate mean of z * (H z) with
 // `hutchinson_samples` Rademacher z per batch drawn from a SplitMix64 stream seeded with `seed`

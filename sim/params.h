@@ -1,4 +1,4 @@
-// Self-describing parameters (STYLE 7) and the plug-in registry (STYLE 3).
+// Self-describing parameters and the plug-in registry (docs/architecture.md §4, §7).
 // Contract:
 // - A plug-in declares its parameters (name, unit, default, description, range) beside its
 //   registration. `Params` reads a JSON object against that declaration: unknown keys are

@@ -1,4 +1,4 @@
-// Out-of-tree plug-ins (issue 5 section 4): shared libraries whose static Registrar objects add
+// Out-of-tree plug-ins: shared libraries whose static Registrar objects add
 // policies and noise processes to ptcsim's registries when loaded (`ptcsim run --plugin FILE`).
 // Contract:
 // - load_plugin(file) dlopens `file` (RTLD_NOW | RTLD_GLOBAL) and returns the names it

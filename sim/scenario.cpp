@@ -201,10 +201,10 @@ class StaticPhaseNoise : public NoiseProcess {
 };
 
 const Registrar<NoiseProcess> reg_pv{{"doctor_phase_variation",
-                                      "DOCTOR phase variation: drifting per-ring std map, fresh zero-mean noise per chunk and inference (doctor.md 3a)",
+                                      "DOCTOR phase variation: drifting per-ring std map, fresh zero-mean noise per chunk and inference (docs/noise.md)",
                                       pv_params(), [](Params& p) { return std::make_unique<PhaseVariationNoise>(p); }}};
 const Registrar<NoiseProcess> reg_gtd{
-    {"doctor_global_temperature", "DOCTOR global temperature drift x hotspot map, 0.037 rad/K (doctor.md 3b)",
+    {"doctor_global_temperature", "DOCTOR global temperature drift x hotspot map, 0.037 rad/K (docs/noise.md)",
      {{"schedule", "", "linear", "linear (T0 + x), cosine (T0 + A(1 - cos 10x)), uneven (T0 + x^3); x = step/T_max", -1e300,
        1e300, {"linear", "cosine", "uneven"}},
       {"cosine_amplitude_k", "K", 0.25, "cosine amplitude (eval.py 0.25; scan_remap.py 0.5)", 0, 100},
@@ -214,14 +214,14 @@ const Registrar<NoiseProcess> reg_gtd{
       {"dlambda_dt_nm_per_k", "nm/K", 0.102, "thermo-optic resonance shift (TM, Bogaerts 2012)", 0, 10},
       {"group_index", "", 4.3, "group index n_g", 1, 10}},
      [](Params& p) { return std::make_unique<GlobalTemperatureNoise>(p); }}};
-const Registrar<NoiseProcess> reg_xt{{"thermal_crosstalk", "static thermal crosstalk exp(-kappa d) inside each bank (doctor.md 3c)",
+const Registrar<NoiseProcess> reg_xt{{"thermal_crosstalk", "static thermal crosstalk exp(-kappa d) inside each bank (docs/noise.md)",
                                       {{"kappa_per_um", "1/um", 0.1, "decay rate (experiments 0.1; class default 4.8)", 0, 100},
                                        {"pitch_h_um", "um", 60.0, "pitch between ring columns", 1e-3, 1e6},
                                        {"pitch_v_um", "um", 200.0, "pitch between ring rows", 1e-3, 1e6}},
                                       [](Params& p) { return std::make_unique<CrosstalkNoise>(p); }}};
 const Registrar<NoiseProcess> reg_tf{
     {"thermal_field",
-     "physical thermal field: ambient daily cycle + OU + per-core self-heating RC + ring offsets (hw_params 2.6), applied to MRR phases at 0.037 rad/K",
+     "physical thermal field: ambient daily cycle + OU + per-core self-heating RC + ring offsets (docs/noise.md), applied to MRR phases at 0.037 rad/K",
      {{"t0_k", "K", 300.0, "mean ambient temperature (rings locked at deployment)", 0, 1000},
       {"daily_amplitude_k", "K", 1.0, "daily cycle amplitude (data hall 1-2 K, edge 5-10 K)", 0, 100},
       {"daily_phase_rad", "rad", 0.0, "daily cycle phase", -1e3, 1e3},
@@ -318,7 +318,7 @@ const std::vector<SectionSpec>& scenario_sections() {
                   {"probe_test", "", true, "use the read-back probe (charged)"}},
                  {}});
     t.push_back({"controller", "the controller: its policy and the offline salience it uses", {}, {"policy", "salience"}});
-    t.push_back({"controller.salience", "offline gradient/Hessian salience (DOCTOR section 5)",
+    t.push_back({"controller.salience", "offline gradient/Hessian salience (DOCTOR; docs/doctor.md)",
                  {{"images", "images", 1024, "training images for the offline gradient/Hessian salience (DOCTOR: full set)", 1, 60000},
                   {"batch", "images", 8, "batch size (memory: activations and gradients of a batch)", 1, 4096},
                   {"hutchinson_samples", "", 10, "Rademacher probes per batch for the Hessian diagonal", 1, 1000}},

@@ -1,5 +1,5 @@
 // Scenario files: loading (fragments, --set overrides), validation and the immutable runtime
-// spec of one deployment run (STYLE 5, 6, 8).
+// spec of one deployment run (docs/architecture.md §7).
 // Contract:
 // - Precedence: built-in defaults < scenario file < --set path=value.
 // - A string where an object is expected is a path to a JSON fragment, resolved relative to the

@@ -62,7 +62,7 @@ class AdaptiveAvgPool(nn.Module):
 
 class NoisyWeight:
     """Multiplicative Gaussian weight noise W*(1+N(0,sigma^2)) during training (DOCTOR's
-    noise-aware baseline, doctor.md section 3d)."""
+    noise-aware baseline, docs/doctor.md §7)."""
     sigma = 0.0
 
 
@@ -84,7 +84,7 @@ class NLinear(nn.Linear):
 
 
 class CNN3(nn.Module):
-    """DOCTOR's CNN3 (doctor.md section 8): 3 x [conv3x3 64ch s1 p1 no bias, BN, ReLU6],
+    """DOCTOR's CNN3 (Lu et al. JLT 2024; docs/doctor.md §8): 3 x [conv3x3 64ch s1 p1 no bias, BN, ReLU6],
     adaptive average pool to 5x5, FC 1600->10 no bias."""
 
     def __init__(self):

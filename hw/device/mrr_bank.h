@@ -1,7 +1,7 @@
-// DOCTOR's MRR weight-bank technology (doctor.md sections 2-3): every block is encoded into ring
-// phases and a per-block scale ("TIA gain"); at read time the phases get the noise processes in
-// DOCTOR's order -- phase variation, global-temperature shift, thermal crosstalk -- and the core
-// computes with w = 2 T(phi) - 1 (times the block scale).
+// DOCTOR's MRR weight-bank technology (docs/devices.md §1, docs/noise.md §2-§4): every block is
+// encoded into ring phases and a per-block scale ("TIA gain"); at read time the phases get the
+// noise processes in DOCTOR's order -- phase variation, global-temperature shift, thermal crosstalk
+// -- and the core computes with w = 2 T(phi) - 1 (times the block scale).
 // Noise time: DOCTOR's schedules are indexed by step (1 step = 1 inference); set_times() gives
 // every draw of the next batch its own step, so a batch of served requests reads each request at
 // its own instant. Each draw gives a fresh phase-variation sample per chunk, as DOCTOR does.

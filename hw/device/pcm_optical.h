@@ -1,14 +1,14 @@
-// ELight's block-streamed optical PCM technology (swim_elight_rns.md section B): every weight is
-// stored as a signed transmission level of a differential pair of photonic PCM cells on the
-// geometric ladder T_j = beta^j, quantised logarithmically after ELight's tanh normalisation
-// (hw/physics/pcm_levels.h); re-programming costs one write per level step, with asymmetric time
-// and energy per direction, and every cell counts its steps.
+// ELight's block-streamed optical PCM technology (Zhu et al. ASP-DAC 2022; docs/devices.md §3):
+// every weight is stored as a signed transmission level of a differential pair of photonic PCM
+// cells on the geometric ladder T_j = beta^j, quantised logarithmically after ELight's tanh
+// normalisation (hw/physics/pcm_levels.h); re-programming costs one write per level step, with
+// asymmetric time and energy per direction, and every cell counts its steps.
 // Effective weight of a block: w = atanh(w^ * max|tanh(W)|) with w^ the dequantised level
 // (the exact inverse of ELight's normalisation when the level is exact; a deployed network not
 // trained with ELight's quantiser keeps its scale). Drift: the transmission of both cells of a
 // pair decays as ((t + t0)/t0)^-nu_opt from the block's programming instant, which scales w^;
 // nu_opt = 0 by default, since optical-transmission drift of photonic PCM is not characterised
-// in the sources used (hw_params.md 2.5) [assumption].
+// in the sources used (docs/devices.md §3) [assumption].
 #pragma once
 
 #include <vector>

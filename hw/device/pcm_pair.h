@@ -1,5 +1,5 @@
 // PCM weights as differential conductance pairs with IBM aihwkit's PCMLike model
-// (pcm_aihwkit.md sections 1-2): each block is mapped to g_max by its abs-max (SinglePair
+// (docs/devices.md §2): each block is mapped to g_max by its abs-max (SinglePair
 // converter: g+ = max(w,0) s, g- = max(-w,0) s, s = g_max / max|W_block|); programming adds
 // sigma_prog(g_T) noise to both devices (the "off" one too, clipped at 0) and draws a drift
 // exponent nu per device from its target; a read at time t after programming applies the power

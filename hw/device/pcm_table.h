@@ -1,5 +1,5 @@
 // PCM weights as differential conductance pairs whose drift and noise come from the user's own
-// measurements (pcm_aihwkit.md section 10, requirement 6: "fitting from one's own data tables"),
+// measurements (docs/devices.md §4; a need aihwkit users raised: device models from their own data),
 // instead of a closed-form model such as aihwkit's PCMLike (PcmPair).
 // Contract:
 // - Measurement table: for programmed levels g_T (g_target_rel = g_T / g_max in [0, 1]) and
@@ -18,7 +18,7 @@
 //   g_T = 0 is added, so targets below the lowest level interpolate towards a device that reads 0
 //   (clamping would make every "off" device of a pair read the lowest level); measure level 0 to
 //   model the reset state.
-// - Mapping (aihwkit SinglePair converter, pcm_aihwkit.md section 6, as PcmPair): each block's
+// - Mapping (aihwkit SinglePair converter, docs/devices.md §2, as PcmPair): each block's
 //   abs-max is mapped to g_max; g+ = max(w, 0) s, g- = max(-w, 0) s with s = g_max / max|W_block|.
 // - Read at t since the group's last programming: every device reads
 //   g = g_max * max(0, m(g_T, t) + s(g_T, t) * xi),  xi = sqrt(f) xi_p + sqrt(1 - f) xi_r,

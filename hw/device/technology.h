@@ -9,7 +9,7 @@
 //   times[d - draw_base] (draws past the end use the last entry). Not thread-safe; call between
 //   batches. realize() (BlockRealizer) stays const, thread-safe and a pure function of (state,
 //   instant, draw).
-// - Tile remapping (DOCTOR section 6) moves the row-blocks of a chunk to other core rows; a
+// - Tile remapping (DOCTOR; docs/doctor.md §6) moves the row-blocks of a chunk to other core rows; a
 //   technology that cannot remap says so with supports_remap() == false and throws if asked.
 // An RNS modular core, whose numerics are not "effective weights", implements models::MappedGemm
 // directly instead of this interface.

@@ -1,7 +1,7 @@
-// DOCTOR's temporal noise models on MRR phases (doctor.md section 3), as plain C++ evaluated in
-// closed form at an inference step s (DOCTOR's time base: 1 step = 1 served inference; callers
-// map simulated time to steps). Phase maps are laid out [R, C, k, k]: core (i, j), ring row x,
-// ring column l.
+// DOCTOR's temporal noise models on MRR phases (Lu et al. JLT 2024; docs/noise.md §2-§4), as
+// plain C++ evaluated in closed form at an inference step s (DOCTOR's time base: 1 step = 1 served
+// inference; callers map simulated time to steps). Phase maps are laid out [R, C, k, k]: core
+// (i, j), ring row x, ring column l.
 //
 // Contract: every value is a pure function of (parameters, seed, step, draw id): asking for steps
 // in any order, or from any thread, gives the same bits.
@@ -26,7 +26,7 @@ struct CoreArray {
 // Other array sizes: resampled by nearest index. Throws ptc::Error for unknown names.
 std::vector<double> doctor_core_map(const std::string& name, const CoreArray& a);
 
-// ---------------------------------------------------------------- phase variation (section 3a)
+// ---------------------------------------------------------------- phase variation (docs/noise.md §2)
 struct PhaseVariationParams {
   std::string schedule = "high";   // "high": mean 0.025x, std 0.01x + 0.005; "low": 0.005x, 0.004x + 0.002
   int64_t t_max_steps = 20000;     // x = (step mod T_max) / T_max
@@ -71,18 +71,19 @@ class PhaseVariation {
   std::vector<float> m_std, m_scratch;
 };
 
-// ---------------------------------------------------------------- global temperature (section 3b)
+// ---------------------------------------------------------------- global temperature (docs/noise.md §3)
 struct GlobalTemperatureParams {
   std::string schedule = "linear";  // linear: T0 + x; cosine: T0 + 0.25 (1 - cos 10x); uneven: T0 + x^3
   double cosine_amplitude_k = 0.25; // scan_remap.py / train_map.py use 0.5
   std::string hotspot = "uniform";  // uniform: 1; corner: exp(-sqrt(i^2 + j^2))
   int64_t t_max_steps = 20000;      // x = step / T_max (no modulo)
   double t0_k = 300.0;
-  double dlambda_dt_nm_per_k = 0.102;  // TM mode, Bogaerts et al. 2012 (doctor.md 3b)
+  double dlambda_dt_nm_per_k = 0.102;  // TM mode, Bogaerts et al. 2012 (docs/noise.md §3)
   double group_index = 4.3;
-  // Per bank column l (k entries). Default: DOCTOR's central 8 channels, of which the reference
-  // gives the ends (1553.2034 nm / 5.150 um and 1542.0445 nm / 5.113 um); the 6 in between are
-  // spaced evenly in frequency and radius [assumption: the full table is not in the sources used].
+  // Per bank column l (k entries). Default: DOCTOR's central 8 channels, of which the published
+  // values used give the ends (1553.2034 nm / 5.150 um and 1542.0445 nm / 5.113 um); the 6 in
+  // between are spaced evenly in frequency and radius [assumption: the full table is not in the
+  // sources used; docs/noise.md §3].
   std::vector<double> lambda_nm, radius_um;
 };
 
@@ -103,7 +104,7 @@ class GlobalTemperature {
   std::vector<double> m_hotspot, m_dphi_dk;
 };
 
-// ---------------------------------------------------------------- thermal crosstalk (section 3c)
+// ---------------------------------------------------------------- thermal crosstalk (docs/noise.md §4)
 struct CrosstalkParams {
   double kappa_per_um = 0.1;    // experiments; the class default in DOCTOR is 4.8
   double pitch_h_um = 60.0;     // between ring columns

@@ -1,5 +1,5 @@
-// Physical thermal field of an accelerator (hw_params.md section 2.6; the "physical"
-// model, as opposed to DOCTOR's step-indexed schedules):
+// Physical thermal field of an accelerator (docs/noise.md §5; a physical model, as opposed to
+// DOCTOR's step-indexed schedules):
 //   T_core(t) = T0 + A_d sin(2 pi t / 1 day + phase) + X(t) + H_core(t)   [+ static ring offsets]
 // X: Ornstein-Uhlenbeck fluctuation (std sigma, time constant tau), sampled on a grid of tau/10
 //    with the exact update X_{n+1} = a X_n + sigma sqrt(1 - a^2) xi_n (a = e^{-dt/tau}) and
@@ -20,12 +20,12 @@ namespace ptc::hw {
 
 struct ThermalFieldParams {
   double t0_k = 300.0;
-  double daily_amplitude_k = 1.0;    // controlled data hall 1-2 K, edge site 5-10 K [assumption, hw_params 2.6]
+  double daily_amplitude_k = 1.0;    // data hall 1-2 K, edge site 5-10 K [assumption, docs/noise.md §5]
   double daily_phase_rad = 0.0;
-  double ou_sigma_k = 0.3;           // 0.2-0.5 K [assumption, hw_params 2.6]
-  double ou_tau_s = 1200.0;          // 10-30 min [assumption, hw_params 2.6]
+  double ou_sigma_k = 0.3;           // 0.2-0.5 K [assumption, docs/noise.md §5]
+  double ou_tau_s = 1200.0;          // 10-30 min [assumption, docs/noise.md §5]
   double self_heating_k = 2.0;       // steady-state rise at 100 % utilisation [assumption]
-  double rc_tau_s = 60.0;            // package/heat-sink time constant, s to min [assumption, hw_params 2.6]
+  double rc_tau_s = 60.0;            // package/heat sink, s to min [assumption, docs/noise.md §5]
   double ring_offset_sigma_k = 0.0;  // static fabrication offsets (K equivalent)
   double sensor_noise_k = 0.01;
   double sensor_resolution_k = 0.01; // 0 = no quantisation

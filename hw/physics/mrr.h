@@ -1,4 +1,5 @@
-// Microring (MRR) weight-bank physics as in DOCTOR (doctor.md section 2; pytorch-onn mrr_op).
+// Microring (MRR) weight-bank physics as in DOCTOR (Lu et al. JLT 2024; docs/devices.md §1;
+// pytorch-onn mrr_op).
 // All-pass ring with round-trip attenuation a and self-coupling r:
 //   T(phi) = (a^2 + r^2 - 2 a r cos phi) / (1 + a^2 r^2 - 2 a r cos phi),  phi = 0 on resonance,
 //   weight (balanced detection) w = 2 T - 1, per-block scale S = max|W| / weight_scale.
@@ -32,7 +33,7 @@ double mrr_weight_slope(const MrrRing& ring, double phase_rad);
 // rings are then set to the phase of w = 0), phase_out[i] = mrr_phase_for_weight(w[i]/scale).
 void mrr_encode_block(const MrrRing& ring, const float* w, int64_t n, float* phase_out, float& scale_out);
 
-// Thermo-optic round-trip phase shift per kelvin (DOCTOR's chain, doctor.md section 3b):
+// Thermo-optic round-trip phase shift per kelvin (DOCTOR's chain, docs/noise.md §3):
 //   d lambda = dlambda_dT * dT;  d n_eff = d lambda * n_g / lambda;  d phi = 2 pi d n_eff (2 pi R) / lambda.
 double mrr_phase_per_kelvin(double lambda_nm, double radius_um, double dlambda_dt_nm_per_k = 0.102,
                             double group_index = 4.3);

@@ -1,4 +1,5 @@
-// PCM cell physics as in IBM aihwkit v1.1.0's PCMLikeNoiseModel (pcm_aihwkit.md section 2):
+// PCM cell physics as in IBM aihwkit v1.1.0's PCMLikeNoiseModel (Nandakumar et al. ICECS 2019,
+// Joshi et al. Nat. Commun. 2020; docs/devices.md §2):
 // programming noise, conductance-dependent drift exponent, power-law drift and 1/f read noise.
 // Conductances in microsiemens (_us), times in seconds (_s). Closed forms only: the stochastic
 // draws are made by the caller with its own counter-based stream (xi = standard normal).

@@ -1,5 +1,6 @@
 // ELight's optical PCM transmission levels, logarithmic weight quantiser and write counting
-// (swim_elight_rns.md sections B1-B3; zhuhanqing/ELight `ops/utils.py`, `reorder.py: analyze_wt`).
+// (Zhu et al., ELight, ASP-DAC 2022; docs/devices.md §3; zhuhanqing/ELight `ops/utils.py`,
+// `reorder.py: analyze_wt`).
 //
 // Levels: T_j = beta^j, j = 0 .. L-1, beta = 0.872 (1 - pcm_l, pcm_l = 0.128), L = 2^b = 16 for
 // b = 4; level 0 is the highest transmission (largest |w|), level L-1 = T_min the "zero" level.
@@ -18,8 +19,9 @@
 
 namespace ptc::hw {
 
-// How the cells of one block are written (reference B3: all PCMs of all PTCs, and the positive
-// and negative arrays, program in parallel; latency = max over cells of the per-cell time).
+// How the cells of one block are written (ELight's write count, docs/devices.md §3: all PCMs of
+// all PTCs, and the positive and negative arrays, program in parallel; latency = max over cells of
+// the per-cell time).
 enum class PcmWriteSchedule {
   parallel_cells,  // block time = max over devices of the per-device time (ELight)
   serial_cells,    // block time = sum over devices (one write driver) [alternative, not in ELight]
@@ -35,7 +37,7 @@ struct PcmLevelSpec {
   double t_down_s = 20e-6;   // 20 us (ELight)
   // ELight charges 9 (up) and 40 (down) unitless energy units per step. Absolute energy
   // [assumption, derived]: one step = 0.5948 dB x 1.0 nJ/dB (GST optical write, Light Sci. Appl.
-  // 2023 Table 1, hw_params.md 1.3) = 0.595 nJ for "up"; "down" keeps ELight's ratio 40/9.
+  // 2023 Table 1; docs/converters_energy.md §5) = 0.595 nJ for "up"; "down" keeps ELight's ratio 40/9.
   double e_up_j = 0.5948e-9;
   double e_down_j = 0.5948e-9 * 40.0 / 9.0;
   PcmWriteSchedule schedule = PcmWriteSchedule::parallel_cells;
@@ -74,7 +76,7 @@ struct PcmWriteCost {
   int64_t max_cell_steps = 0;  // most steps any one cell (pair) took in this write
   double time_s = 0;       // by spec.schedule
   double energy_j = 0;     // up_steps e_up + down_steps e_down
-  // Writes one after another (blocks streamed onto the same PTC, reference B3: sum over j):
+  // Writes one after another (blocks streamed onto the same PTC, ELight: sum over j):
   // counts, time and energy add; max_cell_steps takes the max.
   PcmWriteCost& operator+=(const PcmWriteCost& o);
 };
@@ -83,7 +85,7 @@ struct PcmWriteCost {
 // for its own change (the positive array moves between max(L_s, 0) steps above zero, the negative
 // array between max(-L_s, 0)); a device's time is its steps times t_up or t_down. ELight's
 // original charges the negative array's Low->High branch with the positive array's difference;
-// this implements the intended rule (reference B3).
+// this implements the intended rule (docs/devices.md §3).
 PcmWriteCost write_cost(const PcmLevelSpec& spec, const std::vector<int>& old_levels,
                         const std::vector<int>& new_levels);
 

@@ -117,7 +117,7 @@ TEST_CASE("PCM cells drift in simulated time: read-back at 1 day shows the aihwk
   };
   sc_start();
   // Mean drift factor over devices with nu ~ N(mu_nu, sigma_nu): close to ((86400+20)/20)^-nu for
-  // nu around 0.05-0.06 (pcm_aihwkit.md oracle: 0.664 at nu = 0.049): between 0.55 and 0.70.
+  // nu around 0.05-0.06 (docs/devices.md §2 table: 0.664 at nu = 0.049): between 0.55 and 0.70.
   CHECK(ratio > 0.55);
   CHECK(ratio < 0.70);
   CHECK(sc_time_stamp().to_seconds() == Approx(86400.0));

@@ -14,7 +14,7 @@ namespace {
 const std::string kZoo = std::string(PTC_SOURCE_DIR) + "/models/zoo/";
 }
 
-TEST_CASE("CNN3 on DOCTOR's 4x4x8x8 array: chunks and cycles of doctor.md section 1", "[compiler]") {
+TEST_CASE("CNN3 on DOCTOR's 4x4x8x8 array: chunks and cycles of the DOCTOR cycle model (docs/doctor.md)", "[compiler]") {
   Graph g = import_onnx(kZoo + "cnn3_fmnist.onnx");
   CompiledWorkload wl = compile(g, TilingSpec{4, 4, 8, "cyclic"});
   REQUIRE(wl.layers.size() == 4);

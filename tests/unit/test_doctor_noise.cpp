@@ -1,4 +1,4 @@
-// DOCTOR's noise processes against doctor.md (sections 3 and 10).
+// DOCTOR's noise processes against the published model and its derived values (docs/noise.md §2-§4).
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <numeric>

@@ -1,4 +1,5 @@
-// Energy and latency per inference against hw_params.md reference points and closed forms.
+// Energy and latency per inference against the published reference points and closed forms
+// (docs/converters_energy.md).
 #include <catch2/catch.hpp>
 #include <cmath>
 

@@ -1,6 +1,6 @@
 // Noisy execution: the compiled workload on tensor cores (effective block weights, DAC/ADC per
 // block, digital accumulation), checked against the ideal executor and the reference
-// sensitivities of doctor.md.
+// sensitivities of DOCTOR's encoding (docs/devices.md §1).
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdio>

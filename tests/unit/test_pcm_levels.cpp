@@ -1,4 +1,4 @@
-// ELight PCM levels, log quantiser and write counting against swim_elight_rns.md sections B2-B5.
+// ELight PCM levels, log quantiser and write counting (Zhu et al., ASP-DAC 2022; docs/devices.md §3).
 #include <catch2/catch.hpp>
 #include <algorithm>
 #include <cmath>

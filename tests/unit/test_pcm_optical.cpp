@@ -1,5 +1,6 @@
 // ELight optical PCM technology: weights on the geometric level ladder, level-step write counting
-// and transmission drift (swim_elight_rns.md section B; closed forms written out here).
+// and transmission drift (ELight, Zhu et al. ASP-DAC 2022; docs/devices.md §3; closed forms
+// written out here).
 #include <catch2/catch.hpp>
 #include <cmath>
 

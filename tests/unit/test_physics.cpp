@@ -1,5 +1,5 @@
-// Device physics against the published values in ../shared/reference (doctor.md section 10,
-// pcm_aihwkit.md section 2 oracle tables).
+// Device physics against the published values: DOCTOR's ring encoding and thermo-optic shift
+// (docs/devices.md §1, docs/noise.md §3) and aihwkit's PCMLike model (docs/devices.md §2 tables).
 #include <catch2/catch.hpp>
 #include <cmath>
 
@@ -154,7 +154,7 @@ TEST_CASE("device characterisation reproduces the reference oracle values", "[ph
   auto m = characterize_mrr(ring, {0.0, 1.0}, 0.0, 0.001, dphi, 50000, 3);
   CHECK(m.scale == Approx(1.0 / 0.9601).epsilon(1e-4));
   CHECK(m.effective_std[0] == Approx(3.47 * 0.001 * m.scale).epsilon(0.02));
-  // +1 K at w = 0 moves the weight by about 13 % of the block max (doctor.md section 2).
+  // +1 K at w = 0 moves the weight by about 13 % of the block max (docs/devices.md §1).
   auto t = characterize_mrr(ring, {0.0, 1.0}, 1.0, 0.0, dphi, 1, 3);
   CHECK(t.effective_mean[0] == Approx(0.13).margin(0.01));
 }

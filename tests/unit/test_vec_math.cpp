@@ -1,4 +1,4 @@
-// Vectorised kernels of the performance work (issue 6): float transcendental functions against
+// Vectorised kernels of the performance work: float transcendental functions against
 // libm, the lane-parallel Philox against Random123, the fast normals' purity and moments, the MRR
 // realisation against a brute-force double-precision evaluation of the same noise, and the fused
 // per-block ADC against a direct evaluation of the block formula.

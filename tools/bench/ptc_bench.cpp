@@ -1,4 +1,4 @@
-// ptc_bench: in-process micro-benchmarks for tools/bench/run_bench.py (issue 6).
+// ptc_bench: in-process micro-benchmarks for tools/bench/run_bench.py.
 //   ptc_bench executor [--model cnn3_fmnist] [--images 2000] [--threads 2] [--step 10000] [--adc-bits 8] [--profile 1]
 //   ptc_bench overhead [--threads 2]   (fixed runtime overhead: RSS without model or data)
 // Noisy tiled forward: the model compiled onto DOCTOR's 4x4 array of 8x8 MRR banks (a = 0.865,

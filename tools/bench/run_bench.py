@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""The one command of issue 6: runs every benchmark and writes bench.json and bench.md.
+"""The one command of the benchmarks (README "Performance"): runs every benchmark and writes
+bench.json and bench.md.
 
     /usr/bin/python3 tools/bench/run_bench.py [--build build/release] [--out bench] [--quick]
 

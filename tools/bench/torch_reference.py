@@ -1,8 +1,9 @@
 #!/usr/bin/python3
-"""PyTorch baseline of issue 6: the noisy tiled CNN3 forward written the way DOCTOR-style research
-code does it -- for every inference, fresh phase noise on every ring of every 8x8 block, thermal
-crosstalk, the ring transmission T(phi), the block weights, then the layer with an 8-bit DAC on
-abs-max normalised inputs and an 8-bit ADC on each block's partial sums (doctor.md sections 1-3).
+"""PyTorch baseline of the benchmarks (README "Performance"): the noisy tiled CNN3 forward written
+the way DOCTOR-style research code does it -- for every inference, fresh phase noise on every ring
+of every 8x8 block, thermal crosstalk, the ring transmission T(phi), the block weights, then the
+layer with an 8-bit DAC on abs-max normalised inputs and an 8-bit ADC on each block's partial sums
+(docs/doctor.md §1, docs/devices.md §1, docs/noise.md §2-§4).
 
 Same configuration as `ptc_bench executor`: models/zoo/cnn3_fmnist.onnx (weights read with
 python3-onnx), Fashion-MNIST test images, a = 0.865, r = 0.87, 4x4 cores, cyclic mapping (block

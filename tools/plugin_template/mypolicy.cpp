@@ -1,5 +1,5 @@
 // `budgeted_recalibration`: an example out-of-tree ptcsim policy (tools/plugin_template).
-// DOCTOR-style salience-aware sparse calibration (Lu, Banerjee, Gu, JLT 2024, section 5) on
+// DOCTOR-style salience-aware sparse calibration (Lu, Banerjee, Gu, JLT 2024; docs/doctor.md §5) on
 // monitor triggers, under a calibration budget: at most `max_per_hour` calibrations in any
 // window of one simulated hour. A trigger that finds the budget spent is logged as a
 // `calibration_skipped` event and costs nothing (the device keeps drifting). A data centre

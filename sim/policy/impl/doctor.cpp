@@ -1,4 +1,4 @@
-// `doctor`: DOCTOR (Lu, Banerjee, Gu, JLT 2024), doctor.md sections 4-6: on a monitor trigger,
+// `doctor`: DOCTOR (Lu, Banerjee, Gu, JLT 2024; docs/doctor.md §3-§6): on a monitor trigger,
 // variation-aware tile remapping followed by salience-aware sparse calibration; the monitor's
 // cool-down is configured in the scenario's monitor section.
 #include "sim/policy/policy.h"

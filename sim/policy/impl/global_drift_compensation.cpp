@@ -1,4 +1,4 @@
-// `global_drift_compensation`: aihwkit's GlobalDriftCompensation (pcm_aihwkit.md section 4):
+// `global_drift_compensation`: aihwkit's GlobalDriftCompensation (docs/pcm_drift_compensation.md):
 // after programming, a one-hot readout of every layer through the full noisy path stores a
 // reference; before every accuracy evaluation (aihwkit: every drift(t) call) the readout is
 // repeated and alpha = reference / current scales the layer's output digitally.

@@ -1,4 +1,4 @@
-// `onchip_training`: DOCTOR's on-chip training baseline (doctor.md section 7): every N inferences,
+// `onchip_training`: DOCTOR's on-chip training baseline (docs/doctor.md §7): every N inferences,
 // back-propagation through the noisy model on a slice of the training set (STE, Adam), charged
 // as 3 inferences per training sample.
 #include "sim/policy/policy.h"

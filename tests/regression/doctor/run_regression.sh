@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # DOCTOR regression: runs the shipped DOCTOR scenarios and checks the paper's claims
-# (claims.json, from ../shared/reference/doctor.md). Usage: run_regression.sh PTCSIM SOURCE_DIR [OUT_DIR]
+# (claims.json; sources in docs/doctor.md §8). Usage: run_regression.sh PTCSIM SOURCE_DIR [OUT_DIR]
 #
 # What runs: the whole shipped grid, unreduced -- phase variation low/high x global temperature
 # linear/cosine (corner hotspot, crosstalk 0.1), methods none (ideal-trained), none (noise-aware),
