@@ -84,12 +84,6 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const models::Graph& grap
 }
 
 // ------------------------------------------------------------------------------------ the array
-namespace {
-void wait_until_s(double t_s) {
-  const sc_core::sc_time target(t_s, sc_core::SC_SEC), now = sc_core::sc_time_stamp();
-  if (target > now) sc_core::wait(target - now);
-}
-}  // namespace
 
 Service Accelerator::serve(double ready_s, int64_t n, const std::vector<int64_t>& images) {
   if (n <= 0) throw Error("accelerator: serve() needs at least one inference");

@@ -74,7 +74,7 @@ class ServedSinkIf : public virtual sc_core::sc_interface {
   virtual void served(const std::vector<int64_t>& images, const std::vector<int>& pred) = 0;
 };
 
-// The array as a contended resource (ARCHITECTURE "SystemC composition"). Contract:
+// The array as a contended resource (docs/architecture.md §3). Contract:
 // - serve(): books n inferences (loosely timed, no wait): start = max(ready, free_at), the array
 //   is busy until start + n x latency; their images (if any) are classified at (step, start).
 // - acquire(): exclusive use for non-inference work. Waits until nobody holds the array and, if

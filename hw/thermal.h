@@ -1,4 +1,4 @@
-// The accelerator's thermal field as a SystemC module (docs/noise.md, "Physical thermal field").
+// The accelerator's thermal field as a SystemC module (docs/noise.md §5, §7).
 // Contract:
 // - Wraps hw::ThermalField (closed form in time: ambient daily cycle + Ornstein-Uhlenbeck
 //   fluctuation + per-core self-heating + static ring offsets), evaluated at query instants only:

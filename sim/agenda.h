@@ -1,4 +1,4 @@
-// The pending activities of the simulation's processes (ARCHITECTURE "temporal decoupling").
+// The pending activities of the simulation's processes (docs/architecture.md §3).
 // Contract:
 // - Every process that acts on the chip at instants of its own (controller timers, monitor
 //   checks, scheduled evaluations, trace rows) publishes its next instant (at) and, if it reacts

@@ -1,4 +1,4 @@
-// One deployment run (ARCHITECTURE "Data flow (one run)"): SystemC elaboration of the accelerator,
+// One deployment run (docs/architecture.md §1): SystemC elaboration of the accelerator,
 // traffic, runtime, monitor and controller for a validated Scenario, sc_start to the horizon, and
 // the run directory (config.resolved.json, trace.csv, events.jsonl, summary.json, stats.json,
 // run.json).
@@ -6,7 +6,7 @@
 // - Once per process (SystemC elaborates once).
 // - Same scenario + seed => byte-identical trace.csv, events.jsonl, summary.json and stats.json
 //   (wall-clock fields live only in run.json), at any thread count.
-// - Files are written atomically; on SIGINT/SIGTERM the run stops at the next event, writes its
+// - Implemented in sim/top.cpp (build_top + run_scenario). Files are written atomically; on SIGINT/SIGTERM the run stops at the next event, writes its
 //   partial outputs with status "interrupted" and returns; on an error the outputs written so far
 //   stay valid and run.json says "failed".
 #pragma once

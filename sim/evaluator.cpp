@@ -54,8 +54,8 @@ void Evaluator::run() {
 }
 
 void Evaluator::evaluate() {
+  m_ctl.before_evaluation();  // e.g. drift compensation: it takes array time, the evaluation follows it
   const double t = now_s();
-  m_ctl.before_evaluation();
   m_acc.update_thermal(t);
   const auto& a = m_c.s.accuracy;
   const int64_t n = std::min<int64_t>(a.images, m_c.test.count - a.first_image);

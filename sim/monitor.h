@@ -1,4 +1,4 @@
-// sim::Monitor: DOCTOR's smart monitor (docs/doctor.md "Smart monitor") as its own process.
+// sim::Monitor: DOCTOR's smart monitor (docs/doctor.md §3) as its own process.
 // Contract:
 // - Checks every monitor.interval_s (timed) and/or every monitor.interval_requests served
 //   requests (a count threshold: after request s with s mod interval == 0, and after the last

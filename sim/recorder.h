@@ -1,5 +1,5 @@
 // sim::Recorder: the run's outputs as sinks (trace.csv rows, events.jsonl, summary.json; the
-// stats exporter walks the module hierarchy). docs/architecture.md "Outputs".
+// stats exporter walks the module hierarchy). docs/architecture.md §1.
 // Contract:
 // - One set of books: every number it writes is read from the module that counts it (the
 //   accelerator's energy, writes, busy time and noise clock; the controller's actions and

@@ -49,7 +49,7 @@ class Technology : public BlockRealizer {
   virtual double write_time_s() const { return 0; }
   virtual double write_energy_j() const { return 0; }
 
-  // Thermo-optic coupling (docs/noise.md, "Physical thermal field"). A coupled technology (MRR)
+  // Thermo-optic coupling (docs/noise.md §5, §7). A coupled technology (MRR)
   // turns each ring's temperature deviation from its lock temperature (K, [cores, k, k], the
   // core's deviation plus the ring's static offset) into a phase offset for the next reads;
   // relock() re-tunes every ring against the current temperature at DOCTOR step `step` and returns

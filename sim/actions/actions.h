@@ -1,4 +1,4 @@
-// The controller's actions (docs/doctor.md): plain C++ on the chip, unit-testable without the
+// The controller's actions (docs/doctor.md §3-§7): plain C++ on the chip, unit-testable without the
 // kernel (a test implements Env with a plain clock). The controller runs them for the policy.
 // Contract:
 // - An action reads the chip at the current noise instant (Env::set_now before each read-back),
@@ -24,11 +24,13 @@ namespace ptc::sim::actions {
 struct Adam {
   std::vector<double> m, v;
   int64_t t = 0;
-  void step(std::vector<float>& w, const std::vector<float>& g, double lr);
+  // mult (optional): a step multiplier per block of kk consecutive elements.
+  void step(std::vector<float>& w, const std::vector<float>& g, double lr, const std::vector<double>* mult = nullptr,
+            size_t kk = 1);
 };
 
 // Gradients, salience and training data, computed on first use (offline: they take no
-// simulated time; docs/doctor.md "Salience").
+// simulated time; docs/doctor.md §4).
 class Learning {
  public:
   explicit Learning(const RunContext& c) : m_c(c) {}

@@ -1,4 +1,4 @@
-// DOCTOR's salience-aware sparse calibration (docs/doctor.md "Sparse calibration"): per step, a
+// DOCTOR's salience-aware sparse calibration (docs/doctor.md §5): per step, a
 // chunk mask per layer, m noisy read-backs averaged, the masked L1 error's sign as the gradient
 // of the latent weights (straight-through), Adam with a cosine-annealed learning rate.
 #include <algorithm>
@@ -10,7 +10,7 @@
 namespace ptc::sim::actions {
 namespace {
 
-// Chunk selection of one calibration step for layer l (docs/doctor.md "Sparse calibration").
+// Chunk selection of one calibration step for layer l (docs/doctor.md §5).
 std::vector<char> chunk_mask(Env& e, size_t l, const CalibrationSpec& spec, const hw::RandomStream& rs) {
   const auto& wl = e.ctx().wl;
   const auto& L = wl.layers[l];
@@ -78,6 +78,29 @@ CalibrationResult calibrate(Env& e, const CalibrationSpec& spec, const std::stri
     opt.emplace_back(wl.layers[l].gemms.size());
     for (size_t g = 0; g < wl.layers[l].gemms.size(); ++g) W.back().push_back(acc.tech().programmed(l, g));
   }
+  // lr_scale "block": Adam moves a latent weight by ~lr per step whatever its size, while an MRR
+  // block's error under a common thermal offset scales with its gain S_b = max|W*_b|; block b
+  // steps by lr x S_b / mean_b S_b (same overall lr; large first-layer blocks keep up).
+  std::vector<std::vector<std::vector<double>>> mult;
+  if (spec.lr_scale == "block") {
+    mult.resize(wl.layers.size());
+    double s_sum = 0;
+    int64_t s_n = 0;
+    for (size_t l = 0; l < wl.layers.size(); ++l)
+      for (size_t g = 0; g < wl.layers[l].gemms.size(); ++g) {
+        const auto& ideal = acc.ideal(l, g);
+        std::vector<double> sb(ideal.size() / static_cast<size_t>(kk), 0.0);
+        for (size_t i = 0; i < ideal.size(); ++i) sb[i / kk] = std::max(sb[i / kk], static_cast<double>(std::abs(ideal[i])));
+        for (double x : sb) s_sum += x, ++s_n;
+        mult[l].push_back(std::move(sb));
+      }
+    const double s_ref = s_n ? s_sum / static_cast<double>(s_n) : 0.0;
+    for (auto& ml : mult)
+      for (auto& mg : ml)
+        for (auto& x : mg) x = s_ref > 0 ? x / s_ref : 1.0;
+  } else if (spec.lr_scale != "absolute") {
+    throw Error("controller.policy.lr_scale: expected absolute or block, got \"" + spec.lr_scale + "\"");
+  }
   const double beta = spec.mask == "all" ? 1.0 : spec.fraction;
   const int64_t per_step = std::llround(static_cast<double>(e.probe_cycles() * spec.average_times) * beta);
   int64_t carry = 0;
@@ -136,7 +159,7 @@ CalibrationResult calibrate(Env& e, const CalibrationSpec& spec, const std::stri
     int64_t writes = 0;
     for (size_t l = 0; l < wl.layers.size(); ++l)
       for (size_t g = 0; g < wl.layers[l].gemms.size(); ++g) {
-        opt[l][g].step(W[l][g], grads[l][g], lr);
+        opt[l][g].step(W[l][g], grads[l][g], lr, mult.empty() ? nullptr : &mult[l][g], static_cast<size_t>(kk));
         writes += acc.program(static_cast<int64_t>(l), static_cast<int64_t>(g), W[l][g], e.now_s());
       }
     res.writes += writes;

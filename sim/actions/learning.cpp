@@ -4,7 +4,7 @@
 
 namespace ptc::sim::actions {
 
-void Adam::step(std::vector<float>& w, const std::vector<float>& g, double lr) {
+void Adam::step(std::vector<float>& w, const std::vector<float>& g, double lr, const std::vector<double>* mult, size_t kk) {
   if (m.size() != w.size()) m.assign(w.size(), 0.0), v.assign(w.size(), 0.0);
   ++t;
   const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
@@ -13,7 +13,8 @@ void Adam::step(std::vector<float>& w, const std::vector<float>& g, double lr) {
     m[i] = b1 * m[i] + (1 - b1) * g[i];
     v[i] = b2 * v[i] + (1 - b2) * static_cast<double>(g[i]) * g[i];
     if (m[i] == 0) continue;
-    w[i] = static_cast<float>(w[i] - lr * (m[i] / c1) / (std::sqrt(v[i] / c2) + eps));
+    if (mult) w[i] = static_cast<float>(w[i] - (*mult)[i / kk] * lr * (m[i] / c1) / (std::sqrt(v[i] / c2) + eps));
+    else w[i] = static_cast<float>(w[i] - lr * (m[i] / c1) / (std::sqrt(v[i] / c2) + eps));
   }
 }
 

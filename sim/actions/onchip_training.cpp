@@ -1,4 +1,4 @@
-// DOCTOR's on-chip training baseline (docs/doctor.md "On-chip training"): back-propagation
+// DOCTOR's on-chip training baseline (docs/doctor.md §7): back-propagation
 // through the noisy hardware (effective weights as overrides, straight-through), Adam on the
 // latent weights, charged `charged_inferences` inferences' worth of cycles per event.
 #include <algorithm>

@@ -1,4 +1,4 @@
-// Monitor probe (docs/doctor.md "Smart monitor"): an identity read-back of every chunk.
+// Monitor probe (docs/doctor.md §3): an identity read-back of every chunk.
 #include <cmath>
 
 #include "sim/actions/actions.h"

@@ -1,4 +1,4 @@
-// DOCTOR's variation-aware tile remapping (docs/doctor.md "Tile remapping"): every row-block of a
+// DOCTOR's variation-aware tile remapping (docs/doctor.md §6): every row-block of a
 // chunk is tried on every core row (R cyclic shifts, one noisy read-back each); the cost of
 // row-block i on tile t is the salience-weighted error (|g^T e|, + 1/2 sum h e^2, or ||e||_1),
 // and a minimum-cost assignment per chunk picks the rows.

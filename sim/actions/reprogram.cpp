@@ -1,4 +1,4 @@
-// Full re-programming (docs/doctor.md "Full recalibration baselines").
+// Full re-programming (docs/doctor.md §7).
 #include "sim/actions/actions.h"
 
 namespace ptc::sim::actions {

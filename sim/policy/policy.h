@@ -1,4 +1,4 @@
-// Controller policy interface (ARCHITECTURE "Controller + Policy"; STYLE 2, 3, 10).
+// Controller policy interface (docs/architecture.md §4).
 // Contract:
 // - A policy is one class overriding only the hooks it needs (all default to doing nothing) and
 //   registered by name with its parameters in one static Registrar in its own source file
@@ -26,13 +26,14 @@ class Accelerator;
 
 namespace ptc::sim {
 
-// DOCTOR's salience-aware sparse calibration (doctor.md section 5).
+// DOCTOR's salience-aware sparse calibration (docs/doctor.md §5).
 struct CalibrationSpec {
   double fraction = 0.2;          // beta: fraction of each layer's chunks per step
   std::string mask = "is";        // "is" (importance sampling), "topk", "uniform", "all"
   std::string salience = "first_grad";  // "first_grad" |g|, "second_grad" |h|, "magnitude" |W|
   int64_t steps = 20;             // at most this many regression steps
   double lr = 2e-3;               // Adam, cosine-annealed to lr_final_ratio * lr
+  std::string lr_scale = "absolute";  // "block": step of block b x max|W*_b| / mean over blocks
   double lr_final_ratio = 0.5;
   double stop_threshold = 0.0015; // stop when the masked MAE falls below
   int64_t average_times = 1;      // m: noisy read-backs averaged per step
@@ -43,12 +44,12 @@ struct CalibrationResult {
   double loss_first = 0, loss_last = 0;
 };
 
-// DOCTOR's variation-aware tile remapping (doctor.md section 6).
+// DOCTOR's variation-aware tile remapping (docs/doctor.md §6).
 struct RemapSpec {
   std::string cost = "first_grad";  // "first_grad" |g^T e|, "second_grad" + 0.5 sum h e^2, "none" ||e||_1
 };
 
-// DOCTOR's on-chip training baseline (doctor.md section 7).
+// DOCTOR's on-chip training baseline (docs/doctor.md §7).
 struct OnchipTrainingSpec {
   int64_t batches = 32, batch_size = 32;
   double lr = 2e-4;

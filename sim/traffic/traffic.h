@@ -1,6 +1,6 @@
 // Traffic sources: where inference requests come from (a plug-in axis: one file per source in
 // sim/traffic/impl/, registered by name with its parameters; the scenario selects one at
-// traffic.name). docs/architecture.md, "Traffic".
+// traffic.name). docs/architecture.md §4.
 // Contract:
 // - A source yields batches of arrivals in time order through next(); the runtime serves each
 //   batch as one unit of work (no kernel event per request). A batch is ready for service at

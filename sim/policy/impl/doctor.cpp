@@ -14,6 +14,7 @@ class Doctor : public Policy {
     m_cal.salience = p.str("salience");
     m_cal.steps = p.integer("steps");
     m_cal.lr = p.num("lr");
+    m_cal.lr_scale = p.str("lr_scale");
     m_cal.stop_threshold = p.num("stop_threshold");
     m_cal.average_times = p.integer("average_times");
     m_remap_on = p.flag("remap");
@@ -51,6 +52,10 @@ const Registrar<Policy> reg{
        {"first_grad", "second_grad", "magnitude"}},
       {"steps", "steps", 20, "calibration steps per trigger (DOCTOR main: 20)", 1, 100000},
       {"lr", "", 2e-3, "Adam learning rate (cosine-annealed to half)", 0, 1},
+      {"lr_scale", "", "absolute",
+       "absolute: every latent weight steps by ~lr (DOCTOR); block: block b steps by lr x max|W*_b| / mean_b max|W*_b| "
+       "(errors that scale with a block's gain, e.g. a common thermal offset, are corrected at the same relative rate)",
+       -1e300, 1e300, {"absolute", "block"}},
       {"stop_threshold", "", 0.0015, "stop when the masked MAE falls below", 0, 1e9},
       {"average_times", "", 1, "m: noisy read-backs averaged per step", 1, 1000},
       {"remap", "", true, "run tile remapping before calibration"},

@@ -1,4 +1,4 @@
-// `trace`: replay of recorded arrival times from a CSV file (docs/architecture.md, "Traffic").
+// `trace`: replay of recorded arrival times from a CSV file (docs/architecture.md §4).
 // File: a header `t_s` or `t_s,image`, then one request per line: its arrival time (s since
 // deployment, non-decreasing) and optionally the test image it classifies; `#` lines and blank
 // lines are ignored. Arrivals are served one by one at their arrival (batch_s = 0) or grouped
