@@ -338,6 +338,8 @@ nlohmann::json Accelerator::stats() const {
           {"inferences_served", stat(static_cast<double>(m_served), "inferences")},
           {"remediation_steps", stat(static_cast<double>(m_extra_steps), "steps")},
           {"device_writes", stat(static_cast<double>(m_tech->writes()), "writes")},
+          {"writes_initial_programming", stat(static_cast<double>(m_initial_writes), "writes")},
+          {"writes_after_deployment", stat(static_cast<double>(writes_after_deployment()), "writes")},
           {"images_classified", stat(static_cast<double>(m_inferences), "images")},
           {"inference_latency", stat(m_cost.latency_s, "s")},
           {"inference_energy", stat(m_cost.total_j, "J")},

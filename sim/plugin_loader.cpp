@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "models/error.h"
+#include "sim/traffic/traffic.h"
 #include "sim/params.h"
 #include "sim/policy/policy.h"
 #include "sim/scenario.h"
@@ -75,7 +76,8 @@ LoadedPlugin load_plugin(const std::string& file) {
   if (auto it = loaded.find(path); it != loaded.end()) return it->second;
   check_elf(file);
 
-  const std::vector<std::string> policies0 = PolicyRegistry::get().names(), noise0 = NoiseRegistry::get().names();
+  const std::vector<std::string> policies0 = PolicyRegistry::get().names(), noise0 = NoiseRegistry::get().names(),
+                                 traffic0 = TrafficRegistry::get().names();
   std::vector<std::string> errors;
   deferred_registration_errors() = &errors;
   dlerror();
@@ -89,9 +91,10 @@ LoadedPlugin load_plugin(const std::string& file) {
     for (const auto& e : errors) all += (all.empty() ? "" : "; ") + e;
     throw Error(file + ": " + all);
   }
-  LoadedPlugin info{path, added(policies0, PolicyRegistry::get().names()), added(noise0, NoiseRegistry::get().names())};
-  if (info.policies.empty() && info.noise.empty())
-    throw Error(file + ": registered no policy or noise process (a plug-in registers with a static "
+  LoadedPlugin info{path, added(policies0, PolicyRegistry::get().names()), added(noise0, NoiseRegistry::get().names()),
+                    added(traffic0, TrafficRegistry::get().names())};
+  if (info.policies.empty() && info.noise.empty() && info.traffic.empty())
+    throw Error(file + ": registered no policy, noise process or traffic source (a plug-in registers with a static "
                 "ptc::sim::Registrar, see tools/plugin_template; was it built with hidden visibility?)");
   loaded.emplace(path, info);
   return info;

@@ -25,6 +25,7 @@ struct LoadedPlugin {
   std::string file;                   // canonical path
   std::vector<std::string> policies;  // names it registered
   std::vector<std::string> noise;
+  std::vector<std::string> traffic;
 };
 
 LoadedPlugin load_plugin(const std::string& file);

@@ -42,7 +42,7 @@ assert r["status"] == "complete" and r["seed"] == 7 and "git_commit" in r and r[
 c = json.load(open(os.path.join(d, "config.resolved.json")))
 assert c["controller"]["policy"]["sparsity"] == 0.2 and c["controller"]["policy"]["steps"] == 5   # defaults filled, file wins
 st = json.load(open(os.path.join(d, "stats.json")))
-assert st["accelerator"]["busy"]["unit"] == "s" and st["accelerator"]["core_0"]["busy"]["unit"] == "s" and st["deployment"]["runtime"]["requests_served"]["value"] == 300
+assert st["accelerator"]["busy"]["unit"] == "s" and st["accelerator"]["core_0"]["busy"]["unit"] == "s" and st["runtime"]["requests_served"]["value"] == 300
 PY
 then ok "run files hold the documented columns and keys, consistent with each other"; else bad "run file contents"; fi
 

@@ -113,6 +113,23 @@ assert a["accuracy_mean"] < b["accuracy_mean"], (a["accuracy_mean"], b["accuracy
 PY
 then ok "a noise-process plug-in is configured by the scenario and changes the run"; else bad "noise plug-in effect"; fi
 
+# a traffic plug-in drives the runtime: one request every 10 ms for 1 s = exactly 100 requests,
+# each served at its arrival (no queueing at this rate: latency = the compiled inference latency)
+traffic="$tmp/t/libtraffic_ok.so"
+"$ptcsim" list traffic --plugin "$traffic" >"$tmp/list" 2>"$tmp/err" && grep -q '^  test_periodic -- ' "$tmp/list" && grep -q '^  trace -- ' "$tmp/list" \
+  && ok "list traffic shows the plug-in source and the built-ins" || bad "list traffic --plugin: $(cat "$tmp/err") $(head -c 300 "$tmp/list")"
+"$ptcsim" run "$example" --plugin "$so" --plugin "$traffic" --out "$tmp/traffic" -q \
+  --set 'traffic={"name":"test_periodic","period_s":0.01}' --set horizon_s=1 >/dev/null 2>"$tmp/err" || bad "traffic plug-in run: $(cat "$tmp/err")"
+if $py - "$tmp" <<'PY'
+import json, sys, os
+s = json.load(open(os.path.join(sys.argv[1], "traffic", "summary.json")))
+st = json.load(open(os.path.join(sys.argv[1], "traffic", "stats.json")))
+assert s["status"] == "complete" and s["requests"] == 100, s
+lat = st["accelerator"]["inference_latency"]["value"]
+assert abs(s["latency_p50_s"] - lat) < 1e-12 * max(lat, 1), (s["latency_p50_s"], lat)
+PY
+then ok "a traffic plug-in is selected by the scenario and drives the runtime (100 requests)"; else bad "traffic plug-in effect"; fi
+
 # ---- failures: one line, non-zero exit, nothing aborts
 expect_error "missing library" "nope.so: plug-in library not found" "$ptcsim" run "$example" --plugin "$tmp/nope.so"
 expect_error "not a shared library" "example.json: not a shared library" "$ptcsim" list --plugin "$example"
@@ -121,7 +138,7 @@ expect_error "re-registering a built-in policy" 'libclash_policy.so: plug-in "do
   "$ptcsim" list --plugin "$tmp/t/libclash_policy.so"
 expect_error "re-registering a built-in noise process" 'libclash_noise.so: plug-in "thermal_crosstalk" registered twice' \
   "$ptcsim" run "$example" --plugin "$tmp/t/libclash_noise.so"
-expect_error "a library that registers nothing" "libempty.so: registered no policy or noise process" \
+expect_error "a library that registers nothing" "libempty.so: registered no policy, noise process or traffic source" \
   "$ptcsim" list --plugin "$tmp/t/libempty.so"
 expect_error "undefined symbols" "undefined symbol: .*(ptc::sim::no_such_function(int))" \
   "$ptcsim" list --plugin "$tmp/t/libundefined_symbol.so"

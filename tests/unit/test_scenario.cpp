@@ -3,6 +3,7 @@
 // sc_main runs Catch; no test starts the SystemC kernel.
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <systemc>
@@ -521,4 +522,122 @@ TEST_CASE("scenario preflight: policies that use the training set need its split
              Contains("dataset.dir: policy \"doctor\" (as configured) needs the training split: ") && Contains("train-images"));
   CHECK_THAT(preflight_error(with_set(j, "controller.policy.name=onchip_training")),
              Contains("dataset.dir: policy \"onchip_training\" (as configured) needs the training split"));
+}
+
+// ------------------------------------------------------------------ traffic sources (sim/traffic)
+namespace {
+// The traffic source of scenario `j` (file relative to the temp dir), bound to a 10,000-image test set.
+std::unique_ptr<TrafficSource> traffic_of(Json j, const TempDir& d) {
+  Scenario s = parse_scenario(j, (d.dir / "scenario.json").string());
+  return make_traffic(s, 10000);
+}
+std::string traffic_error(const Json& j, const TempDir& d) {
+  try {
+    traffic_of(j, d);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST_CASE("traffic trace: replays recorded arrivals one by one or in windows, with their images", "[traffic]") {
+  TempDir d;
+  d.write("arrivals.csv", "# recorded\nt_s,image\n0.5,7\n0.75,8\n\n2.25,9\n2.5,9999\n");
+  Json j = with_set(with_set(minimal(), "horizon_s=10"), "traffic={\"name\":\"trace\",\"file\":\"arrivals.csv\"}");
+  auto src = traffic_of(j, d);
+  Arrivals a;
+  std::vector<double> ready;
+  while (src->next(0.0, a)) {
+    REQUIRE(a.n == 1);
+    REQUIRE(a.arrival_s.size() == 1);
+    CHECK(a.ready_s == a.arrival_s[0]);  // served at its arrival
+    ready.push_back(a.ready_s);
+    CHECK(a.images.size() == 1);
+  }
+  CHECK(ready == std::vector<double>{0.5, 0.75, 2.25, 2.5});
+  CHECK(src->total_requests() == -1);
+
+  // Windows of 1 s: [0,1) holds 2 requests ready at 1, [2,3) holds 2 ready at 3; images kept.
+  j["traffic"]["batch_s"] = 1.0;
+  src = traffic_of(j, d);
+  REQUIRE(src->next(0.0, a));
+  CHECK(a.n == 2);
+  CHECK(a.ready_s == 1.0);
+  CHECK(a.images == std::vector<int64_t>{7, 8});
+  CHECK(a.arrival_s == std::vector<double>{0.5, 0.75});
+  REQUIRE(src->next(0.0, a));
+  CHECK(a.n == 2);
+  CHECK(a.ready_s == 3.0);
+  CHECK(a.images == std::vector<int64_t>{9, 9999});
+  CHECK_FALSE(src->next(0.0, a));
+
+  // The horizon cuts the replay: arrivals at or after it are not served.
+  j["horizon_s"] = 2.25;
+  j["traffic"]["batch_s"] = 0.0;
+  src = traffic_of(j, d);
+  int n = 0;
+  while (src->next(0.0, a)) ++n;
+  CHECK(n == 2);
+}
+
+TEST_CASE("traffic trace: each malformed file is one error naming the file, line and rule", "[traffic]") {
+  TempDir d;
+  Json j = with_set(with_set(minimal(), "horizon_s=10"), "traffic={\"name\":\"trace\",\"file\":\"t.csv\"}");
+  d.write("t.csv", "t_s\n1\n0.5\n");
+  CHECK_THAT(traffic_error(j, d), Catch::Contains("t.csv:3: t_s: arrival times must not decrease"));
+  d.write("t.csv", "time\n1\n");
+  CHECK_THAT(traffic_error(j, d), Catch::Contains("t.csv:1: expected the header"));
+  d.write("t.csv", "t_s,image\n1,10000\n");
+  CHECK_THAT(traffic_error(j, d), Catch::Contains("t.csv:2: image: expected an integer in [0, 10000)"));
+  d.write("t.csv", "t_s\n1,2\n");
+  CHECK_THAT(traffic_error(j, d), Catch::Contains("t.csv:2: expected 1 column"));
+  d.write("t.csv", "t_s\nnan\n");
+  CHECK_THAT(traffic_error(j, d), Catch::Contains("t.csv:2: t_s: expected a finite number >= 0"));
+  d.write("t.csv", "# nothing\n");
+  CHECK_THAT(traffic_error(j, d), Catch::Contains("t.csv: traffic.file: empty"));
+  j["traffic"]["file"] = "missing.csv";
+  CHECK_THAT(traffic_error(j, d), Catch::Contains("missing.csv: traffic.file: not a readable regular file"));
+  j["traffic"].erase("file");
+  CHECK_THAT(parse_error(j), Catch::Contains("traffic.file"));
+}
+
+TEST_CASE("traffic poisson: window counts have the Poisson mean and variance, windows are ready at their end", "[traffic]") {
+  TempDir d;
+  for (double lam : {3.0, 150.0}) {  // inversion below 64, normal approximation above
+    Json j = with_set(with_set(minimal(), "horizon_s=20000"), "traffic={\"name\":\"poisson\",\"batch_s\":1}");
+    j["traffic"]["rate_hz"] = lam;
+    auto src = traffic_of(j, d);
+    Arrivals a;
+    double sum = 0, sum2 = 0, windows = 20000;
+    int64_t nonempty = 0;
+    while (src->next(0.0, a)) {
+      CHECK(a.ready_s == a.window_hi_s);
+      CHECK(a.window_hi_s - a.window_lo_s == 1.0);
+      sum += static_cast<double>(a.n), sum2 += static_cast<double>(a.n) * static_cast<double>(a.n);
+      ++nonempty;
+    }
+    const double mean = sum / windows, var = sum2 / windows - mean * mean;
+    // Poisson: mean = variance = lambda; 5 standard errors of the sample mean / variance.
+    CHECK(std::abs(mean - lam) < 5 * std::sqrt(lam / windows));
+    CHECK(std::abs(var - lam) < 5 * lam * std::sqrt(2.0 / windows) + 0.02 * lam);
+    if (lam == 3.0) CHECK(std::abs(static_cast<double>(nonempty) / windows - (1 - std::exp(-3.0))) < 0.01);
+  }
+}
+
+TEST_CASE("traffic back_to_back: exactly `requests` single-request batches, each ready when the previous completes", "[traffic]") {
+  TempDir d;
+  Json j = with_set(minimal(), "traffic={\"name\":\"back_to_back\",\"requests\":5}");
+  auto src = traffic_of(j, d);
+  Arrivals a;
+  int n = 0;
+  double done = 0;
+  while (src->next(done, a)) {
+    CHECK(a.n == 1);
+    CHECK(a.ready_s == done);
+    done += 0.25;
+    ++n;
+  }
+  CHECK(n == 5);
+  CHECK(src->total_requests() == 5);
 }

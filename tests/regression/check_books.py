@@ -1,0 +1,33 @@
+#!/usr/bin/env python3
+"""One set of books: every write, joule and cycle of a run reads the same in summary.json,
+stats.json, events.jsonl and trace.csv. Usage: check_books.py RUN_DIR (exit 1 naming each mismatch)."""
+import csv, json, math, os, sys
+
+run = sys.argv[1]
+s = json.load(open(os.path.join(run, "summary.json")))
+st = json.load(open(os.path.join(run, "stats.json")))
+events = [json.loads(l) for l in open(os.path.join(run, "events.jsonl")) if l.strip()]
+rows = list(csv.DictReader(open(os.path.join(run, "trace.csv"))))
+bad = []
+
+def same(what, a, b, rel=1e-12):
+    if a is None or b is None or not math.isclose(float(a), float(b), rel_tol=rel, abs_tol=0.0):
+        bad.append(f"{what}: {a} vs {b}")
+
+acc = st["accelerator"]
+same("stats accelerator.energy vs summary energy_j", acc["energy"]["value"], s["energy_j"])
+same("stats accelerator.writes_after_deployment vs summary writes", acc["writes_after_deployment"]["value"], s["writes"])
+same("stats accelerator.writes_initial_programming vs summary", acc["writes_initial_programming"]["value"], s["writes_initial_programming"])
+same("sum of event writes vs summary writes", sum(e.get("writes", 0) for e in events), s["writes"])
+same("stats controller.overhead_cycles_total vs summary", st["controller"]["overhead_cycles_total"]["value"], s["overhead_cycles"])
+same("stats runtime.requests_served vs summary requests", st["runtime"]["requests_served"]["value"], s["requests"])
+same("stats accelerator.inferences_served vs summary requests", acc["inferences_served"]["value"], s["requests"])
+if rows:
+    last = rows[-1]
+    same("last trace row energy_j vs summary", last["energy_j"], s["energy_j"], rel=1e-8)  # %.9g
+    same("last trace row writes vs summary", last["writes"], s["writes"])
+    same("last trace row overhead_cycles vs summary", last["overhead_cycles"], s["overhead_cycles"])
+    same("last trace row requests vs summary", last["requests"], s["requests"])
+for b in bad:
+    print(f"{run}: books do not balance: {b}")
+sys.exit(1 if bad else 0)
