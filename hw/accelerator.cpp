@@ -99,6 +99,7 @@ Service Accelerator::serve(double ready_s, int64_t n, const std::vector<int64_t>
     const int64_t st = m_cfg.step_in_seconds ? static_cast<int64_t>(std::floor(s.start_s / m_cfg.step_s)) : r + m_extra_steps;
     m_pending.times.push_back(NoiseTime{st, s.start_s});
   }
+  if (m_thermal) m_booked.emplace_back(s.start_s, s.done_s);  // self-heating counts service as it runs
   charge(service, 0.0);  // inference energy: n x the compiled inference energy (total_energy_j)
   m_served += n;
   m_free_at = s.done_s;
@@ -117,8 +118,9 @@ void Accelerator::flush() {
 }
 
 void Accelerator::acquire(int rank, bool after_service) {
-  const std::pair<double, int> me{sc_core::sc_time_stamp().to_seconds(), rank};
+  const Waiter me{sc_core::sc_time_stamp().to_seconds(), rank, m_waiter_seq++};
   m_waiters.insert(me);
+  sc_core::wait(sc_core::SC_ZERO_TIME);  // every same-instant asker registers before the array is granted
   while (true) {
     if (m_holder < 0 && *m_waiters.begin() == me) {
       const sc_core::sc_time free_at(m_free_at, sc_core::SC_SEC), now = sc_core::sc_time_stamp();
@@ -148,7 +150,10 @@ int64_t Accelerator::step(double now_s) const {
 
 void Accelerator::update_thermal(double now_s) {
   if (!m_thermal) return;
-  m_thermal->advance(now_s, m_busy_s);
+  while (!m_booked.empty() && m_booked.front().second <= now_s) m_booked.pop_front();
+  double ahead = 0;  // booked service not run by now_s
+  for (const auto& [a, b] : m_booked) ahead += b - std::max(a, now_s);
+  m_thermal->advance(now_s, m_busy_s - ahead);
   if (!m_tech->thermally_coupled()) return;
   const int64_t kk = m_wl.spec.block_size * m_wl.spec.block_size;
   std::vector<double> dt(static_cast<size_t>(cores() * kk));
@@ -200,6 +205,8 @@ void Accelerator::charge(double seconds, double energy_j) {
 
 void Accelerator::occupy(double seconds, double energy_j) {
   charge(seconds, energy_j);
+  // Book the array up front (the instant the wait below lands on), so work booked meanwhile queues behind.
+  m_free_at = std::max(m_free_at, (sc_core::sc_time_stamp() + sc_core::sc_time(seconds, sc_core::SC_SEC)).to_seconds());
   if (seconds > 0) wait(sc_core::sc_time(seconds, sc_core::SC_SEC));
   m_free_at = std::max(m_free_at, sc_core::sc_time_stamp().to_seconds());
 }

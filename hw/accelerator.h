@@ -16,10 +16,12 @@
 //   clock, plus ring settling / cell writes for re-programming.
 #pragma once
 
+#include <deque>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
+#include <tuple>
 #include <string>
 #include <systemc>
 #include <vector>
@@ -206,7 +208,9 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   // array resource
   double m_free_at = 0;
   int m_holder = -1;
-  std::set<std::pair<double, int>> m_waiters;  // (asked at, rank)
+  using Waiter = std::tuple<double, int, uint64_t>;  // (asked at, rank, arrival order)
+  std::set<Waiter> m_waiters;
+  uint64_t m_waiter_seq = 0;
   sc_core::sc_event m_changed;
   // noise clock and served inferences
   int64_t m_served = 0, m_extra_steps = 0, m_initial_writes = 0;
@@ -220,6 +224,7 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   const models::Preprocess* m_served_pre = nullptr;
   std::unique_ptr<Thermal> m_thermal;
   std::vector<double> m_lock_k;
+  std::deque<std::pair<double, double>> m_booked;  // inference service booked: [start, done)
 };
 
 }  // namespace ptc::hw

@@ -67,8 +67,10 @@ class Env {
   // Charges `cycles` array cycles and `settles` ring settles as `kind` (time on the array,
   // energy); the noise advances by advance_steps, or floor(cycles / cycles per inference) if < 0.
   virtual void charge_cycles(int64_t cycles, int64_t settles, const std::string& kind, int64_t advance_steps = -1) = 0;
-  // Occupies the array for the write pulses programmed since the last call.
-  virtual void occupy_writes() = 0;
+  // Occupies the array for the write pulses programmed since the last call; returns that time (s).
+  virtual double occupy_writes() = 0;
+  // Occupies the array for `settles` ring re-tuning settles (no cycles).
+  virtual void occupy_settles(int64_t settles) = 0;
   virtual void log_event(const std::string& type, const Json& fields) = 0;
   virtual Learning& learning() = 0;
   virtual const hw::RandomStream& rng() const = 0;

@@ -164,7 +164,7 @@ CalibrationResult calibrate(Env& e, const CalibrationSpec& spec, const std::stri
       }
     res.writes += writes;
     e.occupy_writes();                                                   // non-volatile cells: write pulses
-    if (acc.tech().thermally_coupled()) acc.occupy_cycles(0, writes > 0 ? 1 : 0);  // rings: one re-tuning settle per update
+    if (acc.tech().thermally_coupled()) e.occupy_settles(writes > 0 ? 1 : 0);  // rings: one re-tuning settle per update
   }
   e.log_event("calibration", {{"reason", reason},
                               {"steps", res.steps},

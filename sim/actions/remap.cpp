@@ -15,7 +15,7 @@ RemapResult remap(Env& e, const RemapSpec& spec, const std::string& reason) {
   if (!acc.tech().supports_remap())
     throw Error("controller.policy: device \"" + acc.tech().name() + "\" does not support tile remapping");
   if (wl.spec.mapping != "cyclic") throw Error("controller.policy: tile remapping needs the cyclic mapping");
-  e.learning().ensure_salience(acc, spec.cost == "second_grad");
+  if (spec.cost != "none") e.learning().ensure_salience(acc, spec.cost == "second_grad");
   const auto& lg = e.learning();
   e.set_now();
   const int64_t R = wl.spec.rows, k = wl.spec.block_size, kk = k * k;
@@ -42,13 +42,14 @@ RemapResult remap(Env& e, const RemapSpec& spec, const std::string& reason) {
         acc.effective(static_cast<int64_t>(l), static_cast<int64_t>(g), draw, eff, true);
         for (int64_t c = 0; c < wl.layers[l].chunks; ++c) acc.tech().set_tile_rows(l, g, c, saved[c]);
         const auto& ideal = acc.ideal(l, g);
-        const auto& gb = lg.grad_blocks()[l][g];
+        static const std::vector<float> kNone;
+        const auto& gb = spec.cost == "none" ? kNone : lg.grad_blocks()[l][g];
         std::vector<double> lin(static_cast<size_t>(wl.layers[l].chunks * R), 0.0), quad(lin.size(), 0.0), l1(lin.size(), 0.0);
         for (int64_t b = 0; b < t.P * t.Q; ++b) {
           int64_t p = b / t.Q, c = t.chunk[b], i = p % R;
           for (int64_t j = 0; j < kk; ++j) {
             double d = static_cast<double>(eff[b * kk + j]) - ideal[b * kk + j];
-            lin[c * R + i] += gb[b * kk + j] * d;
+            if (!gb.empty()) lin[c * R + i] += gb[b * kk + j] * d;
             l1[c * R + i] += std::abs(d);
             if (spec.cost == "second_grad") quad[c * R + i] += 0.5 * lg.hess_blocks()[l][g][b * kk + j] * d * d;
           }

@@ -10,14 +10,13 @@ int64_t reprogram_all(Env& e, const std::string& reason) {
   for (size_t l = 0; l < wl.layers.size(); ++l)
     for (size_t g = 0; g < wl.layers[l].gemms.size(); ++g)
       writes += acc.program(static_cast<int64_t>(l), static_cast<int64_t>(g), acc.ideal(l, g), e.now_s());
-  const double t_s = acc.take_write_time_s();
-  acc.occupy(t_s, 0.0);  // non-volatile cells: the write pulses, priced by the accelerator
+  const double t_s = e.occupy_writes();  // non-volatile cells: the write pulses, priced by the accelerator
   if (acc.tech().thermally_coupled()) {
     // Rings: every ring is re-tuned against the current temperature: a full identity-probe
     // read-back of every chunk (k vectors and one settle per chunk), then one settle; one write
     // per ring weight.
     e.charge_cycles(e.probe_cycles(), wl.chunks, "program");
-    acc.occupy_cycles(0, 1);
+    e.occupy_settles(1);
     writes += acc.relock(e.now_s());
   }
   e.log_event("program", {{"reason", reason}, {"writes", writes}, {"time_s", t_s}});
