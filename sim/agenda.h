@@ -91,6 +91,20 @@ class Agenda {
       sc_core::wait(*e.wake);
     }
   }
+  // What woke a process: its count threshold, its instant, or (neither) a stale wake-up.
+  struct Due {
+    bool counted = false, timed = false;
+    explicit operator bool() const { return counted || timed; }
+  };
+  // Publishes the process's next instant and count threshold, waits for either, says which came.
+  Due next(int id, double t_s, int64_t count) {
+    at(id, t_s, count);
+    await(id);
+    Due d;
+    d.counted = take_count_due(id);
+    d.timed = reached(t_s);
+    return d;
+  }
   // True when the instant t_s has been reached (kernel resolution).
   static bool reached(double t_s) { return std::isfinite(t_s) && sc_core::sc_time_stamp() >= sc_core::sc_time(t_s, sc_core::SC_SEC); }
   const sc_core::sc_event& changed() const { return m_changed; }

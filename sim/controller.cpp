@@ -35,11 +35,10 @@ void Controller::timer_thread() {
     double next_t = every_s > 0 ? every_s : INFINITY;
     int64_t timer_n = every_n > 0 ? every_n : kNoCount, batch_n = per_batch ? 1 : kNoCount;
     while (!m_c.interrupted) {
-      m_agenda.at(m_id, next_t, std::min(timer_n, batch_n));
-      m_agenda.await(m_id);
+      const Agenda::Due due = m_agenda.next(m_id, next_t, std::min(timer_n, batch_n));
       if (m_c.interrupted) break;
-      const bool counted = m_agenda.take_count_due(m_id), timed = Agenda::reached(next_t);
-      if (!counted && !timed) continue;
+      if (!due) continue;
+      const bool counted = due.counted, timed = due.timed;
       settle(kRankController);
       m_acc.acquire(kRankController, true);
       const int64_t served = m_rt.served();

@@ -40,11 +40,10 @@ void Monitor::run() {
     double next_t = m.interval_s > 0 ? m.interval_s : INFINITY;
     int64_t next_n = next_count(0);
     while (!m_c.interrupted) {
-      m_agenda.at(m_id, next_t, next_n);
-      m_agenda.await(m_id);
+      const Agenda::Due due = m_agenda.next(m_id, next_t, next_n);
       if (m_c.interrupted) break;
-      const bool counted = m_agenda.take_count_due(m_id), timed = Agenda::reached(next_t);
-      if (!counted && !timed) continue;
+      if (!due) continue;
+      const bool counted = due.counted, timed = due.timed;
       settle(kRankMonitor);
       check();
       if (timed) next_t = next_multiple(m.interval_s, next_t);

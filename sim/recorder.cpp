@@ -56,11 +56,10 @@ void Recorder::run() {
     double next_t = every_s > 0 ? every_s : INFINITY;
     int64_t next_n = every_n > 0 ? every_n : kNoCount;
     while (!m_c.interrupted) {
-      m_agenda.at(m_id, next_t, next_n);
-      m_agenda.await(m_id);
+      const Agenda::Due due = m_agenda.next(m_id, next_t, next_n);
       if (m_c.interrupted) break;
-      const bool counted = m_agenda.take_count_due(m_id), timed = Agenda::reached(next_t);
-      if (!counted && !timed) continue;
+      if (!due) continue;
+      const bool counted = due.counted, timed = due.timed;
       settle(kRankRecorder);
       m_acc.acquire(kRankRecorder, false);
       row();

@@ -144,7 +144,7 @@ RunResult run_scenario(const Scenario& s, const RunOptions& o) {
     RunContext ctx{s, g, pre, test, wl, g_interrupted, o.quiet, &error};
     std::unique_ptr<Top> top = build_top(ctx, out);
     // The runtime ends the simulation with sc_stop(): no "simulation stopped by user" banner.
-    sc_core::sc_report_handler::set_actions(sc_core::SC_ID_SIMULATION_STOP_CALLED_, sc_core::SC_DO_NOTHING);
+    sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
     auto old_int = std::signal(SIGINT, on_signal);
     auto old_term = std::signal(SIGTERM, on_signal);
     sc_core::sc_start();
