@@ -99,7 +99,11 @@ Service Accelerator::serve(double ready_s, int64_t n, const std::vector<int64_t>
     const int64_t st = m_cfg.step_in_seconds ? static_cast<int64_t>(std::floor(s.start_s / m_cfg.step_s)) : r + m_extra_steps;
     m_pending.times.push_back(NoiseTime{st, s.start_s});
   }
-  if (m_thermal) m_booked.emplace_back(s.start_s, s.done_s);  // self-heating counts service as it runs
+  if (m_thermal) {  // self-heating counts service as it runs: bookings not yet elapsed at the kernel's time
+    const double now = sc_core::sc_time_stamp().to_seconds();
+    while (!m_booked.empty() && m_booked.front().second <= now) m_booked.pop_front();
+    m_booked.emplace_back(s.start_s, s.done_s);
+  }
   charge(service, 0.0);  // inference energy: n x the compiled inference energy (total_energy_j)
   m_served += n;
   m_free_at = s.done_s;
