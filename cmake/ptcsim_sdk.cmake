@@ -15,7 +15,7 @@ set(PTC_SDK_HEADERS
   models/error.h models/compiler.h models/dataset.h models/graph.h models/tensor.h models/mapped_gemm.h
   hw/physics/rng.h hw/physics/mrr.h hw/physics/pcm.h hw/energy.h hw/hardware_gemm.h hw/converters.h
   hw/device/mrr_bank.h hw/device/pcm_pair.h hw/device/pcm_optical.h hw/device/pcm_table.h hw/physics/pcm_levels.h hw/device/technology.h hw/device/block_realizer.h
-  hw/noise/doctor_noise.h hw/noise/thermal_field.h)
+  hw/noise/doctor_noise.h hw/noise/thermal_field.h hw/noise/noise_process.h hw/device/device.h sim/plugins.h)
 foreach(h IN LISTS PTC_SDK_HEADERS)
   get_filename_component(dir ${h} DIRECTORY)
   install(FILES ${PROJECT_SOURCE_DIR}/${h} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/ptcsim/${dir})

@@ -48,6 +48,18 @@ nlohmann::json TensorCore::stats() const {
           {"probe_vectors", stat(static_cast<double>(m_probe_vectors), "vectors")}};
 }
 
+// ------------------------------------------------------------------------------------ ConverterBank
+ConverterBank::ConverterBank(sc_core::sc_module_name name, int bits, double pj_per_conversion, int64_t per_cycle)
+    : sc_core::sc_module(name), m_bits(bits), m_pj(pj_per_conversion), m_per_cycle(per_cycle) {}
+
+nlohmann::json ConverterBank::stats() const {
+  return {{"bits", stat(m_bits, "bits")},
+          {"conversions_per_cycle", stat(static_cast<double>(m_per_cycle), "conversions")},
+          {"energy_per_conversion", stat(m_pj * 1e-12, "J")},
+          {"conversions", stat(static_cast<double>(m_conversions), "conversions")},
+          {"energy", stat(energy_j(), "J")}};
+}
+
 // ------------------------------------------------------------------------------------ Accelerator
 Accelerator::Accelerator(sc_core::sc_module_name name, const models::Graph& graph, const models::CompiledWorkload& wl,
                          std::unique_ptr<Technology> tech, const AcceleratorConfig& cfg)
@@ -63,11 +75,15 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const models::Graph& grap
     for (const auto& t : L.gemms) m_ideal.back().push_back(t.blocks);
   }
   m_cost = hw::inference_cost(wl, cfg.energy);
+  const int64_t Ck = wl.spec.cols * wl.spec.block_size;
+  m_dac = std::make_unique<ConverterBank>("dac", cfg.energy.dac_bits, dac_energy_pj(cfg.energy, cfg.energy.dac_bits), Ck);
+  m_adc = std::make_unique<ConverterBank>("adc", cfg.energy.adc_bits, adc_energy_pj(cfg.energy, cfg.energy.adc_bits),
+                                          wl.spec.rows * Ck);
   const double cycles = static_cast<double>(std::max<int64_t>(wl.cycles_per_inference, 1));
   // One array cycle: converters, PD/TIA, accumulation and laser of one vector through one chunk,
   // plus ring hold power for the cycle time (MRR).
   m_cycle_j = (m_cost.dac_j + m_cost.adc_j + m_cost.tia_j + m_cost.digital_j + m_cost.laser_j) / cycles;
-  if (cfg.energy.device == "mrr")
+  if (cfg.energy.cell == WeightCell::thermo_optic)
     m_cycle_j += static_cast<double>(wl.spec.rows * wl.spec.cols * wl.spec.block_size * wl.spec.block_size) *
                  cfg.energy.ring_hold_mw * 1e-3 * cycle_s();
   m_gemm = std::make_unique<HardwareGemm>(wl, *m_tech, cfg.io, RandomStream(cfg.seed, 0x5e).derive(1));
@@ -105,6 +121,8 @@ Service Accelerator::serve(double ready_s, int64_t n, const std::vector<int64_t>
     m_booked.emplace_back(s.start_s, s.done_s);
   }
   charge(service, 0.0);  // inference energy: n x the compiled inference energy (total_energy_j)
+  m_dac->convert(n * m_cost.conversions_dac);
+  m_adc->convert(n * m_cost.conversions_adc);
   m_served += n;
   m_free_at = s.done_s;
   if (m_pending.images.size() >= 4096) flush();
@@ -217,7 +235,9 @@ void Accelerator::occupy(double seconds, double energy_j) {
 
 void Accelerator::occupy_cycles(int64_t cycles, int64_t settles) {
   double t = static_cast<double>(cycles) * cycle_s(), e = static_cast<double>(cycles) * m_cycle_j;
-  if (m_cfg.energy.device == "mrr" && settles > 0) {
+  m_dac->convert_cycles(cycles);
+  m_adc->convert_cycles(cycles);
+  if (m_cfg.energy.cell == WeightCell::thermo_optic && settles > 0) {
     const double rings = static_cast<double>(m_wl.spec.rows * m_wl.spec.cols * m_wl.spec.block_size * m_wl.spec.block_size);
     t += static_cast<double>(settles) * m_cfg.energy.ring_settle_us * 1e-6;
     e += static_cast<double>(settles) * rings * m_cfg.energy.ring_hold_mw * 1e-3 * m_cfg.energy.ring_settle_us * 1e-6;
@@ -245,7 +265,7 @@ int64_t Accelerator::program(int64_t layer, int64_t group, const std::vector<flo
     // The technology prices its own writes (ELight level steps); cores write in parallel.
     m_energy_j += m_tech->write_energy_j() - e0;
     m_pending_write_s += (m_tech->write_time_s() - t0) / ncores;
-  } else if (m_cfg.energy.device == "pcm" && writes > 0) {
+  } else if (m_cfg.energy.cell == WeightCell::nonvolatile && writes > 0) {
     // Electrical PCM: energy per written device, one row of k cells per write pulse.
     m_energy_j += static_cast<double>(writes) * m_cfg.energy.pcm_write_pj * 1e-12;
     m_pending_write_s += std::ceil(static_cast<double>(changed_blocks * m_wl.spec.block_size) / ncores) *

@@ -56,6 +56,25 @@ class TensorCore : public sc_core::sc_module, public StatsProvider {
   int64_t m_rewritten = 0, m_probe_vectors = 0;
 };
 
+// The array's DACs or ADCs as one child module: how many conversions they made and the energy
+// that took (conversions x the energy per conversion at their resolution,
+// docs/converters_energy.md §3). One input vector through one chunk is C k DAC and R C k ADC
+// conversions (inputs broadcast down the core rows, one ADC per core output).
+class ConverterBank : public sc_core::sc_module, public StatsProvider {
+ public:
+  ConverterBank(sc_core::sc_module_name name, int bits, double pj_per_conversion, int64_t per_cycle);
+  void convert(int64_t n) { m_conversions += n; }
+  void convert_cycles(int64_t cycles) { m_conversions += cycles * m_per_cycle; }
+  int64_t conversions() const { return m_conversions; }
+  double energy_j() const { return static_cast<double>(m_conversions) * m_pj * 1e-12; }
+  nlohmann::json stats() const override;
+
+ private:
+  int m_bits;
+  double m_pj;
+  int64_t m_per_cycle, m_conversions = 0;
+};
+
 struct AcceleratorConfig {
   EnergyParams energy;  // clock, converters' energy, laser, ring hold/settle, PCM write costs
   IoSpec io;            // converter numerics (bits 0 = ideal)
@@ -147,6 +166,8 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   const models::CompiledWorkload& workload() const { return m_wl; }
   const models::Graph& graph() const { return m_graph; }
   TensorCore& core(int64_t i) { return *m_cores.at(i); }
+  const ConverterBank& dac() const { return *m_dac; }
+  const ConverterBank& adc() const { return *m_adc; }
   int64_t cores() const { return static_cast<int64_t>(m_cores.size()); }
   // The deployed (ideal) weights W*, per layer and group, block layout.
   const std::vector<float>& ideal(int64_t layer, int64_t group) const { return m_ideal.at(layer).at(group); }
@@ -198,6 +219,7 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   std::unique_ptr<Technology> m_tech;
   AcceleratorConfig m_cfg;
   std::vector<std::unique_ptr<TensorCore>> m_cores;
+  std::unique_ptr<ConverterBank> m_dac, m_adc;
   std::vector<std::vector<std::vector<float>>> m_ideal;
   InferenceCost m_cost;
   double m_cycle_j = 0;

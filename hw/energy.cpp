@@ -6,6 +6,8 @@
 
 namespace ptc::hw {
 
+const char* weight_cell_name(WeightCell c) { return c == WeightCell::thermo_optic ? "thermo_optic" : "nonvolatile"; }
+
 double adc_energy_pj(const EnergyParams& p, int bits) {
   return bits <= 0 ? 0.0 : p.adc_ref_pj * static_cast<double>(bits) / p.adc_ref_bits;
 }
@@ -23,7 +25,6 @@ double laser_wall_power_w(const EnergyParams& p, double fanout) {
 }
 
 InferenceCost inference_cost(const models::CompiledWorkload& wl, const EnergyParams& p) {
-  if (p.device != "mrr" && p.device != "pcm") throw Error("energy: unknown device \"" + p.device + "\" (mrr, pcm)");
   if (!(p.clock_ghz > 0) || !(p.wall_plug_efficiency > 0 && p.wall_plug_efficiency <= 1))
     throw Error("energy: clock_ghz > 0 and wall_plug_efficiency in (0, 1] required");
   const double R = static_cast<double>(wl.spec.rows), C = static_cast<double>(wl.spec.cols),
@@ -45,14 +46,15 @@ InferenceCost inference_cost(const models::CompiledWorkload& wl, const EnergyPar
   if (!resident) {
     c.reprogrammed_blocks = static_cast<int64_t>(static_cast<double>(wl.chunks) * R * C);
     // MRR: all rings retune at once and settle; PCM: each core writes its k rows one after another.
-    double per_chunk_s = p.device == "mrr" ? p.ring_settle_us * 1e-6 : k * p.pcm_write_us * 1e-6;
+    const bool thermo = p.cell == WeightCell::thermo_optic;
+    double per_chunk_s = thermo ? p.ring_settle_us * 1e-6 : k * p.pcm_write_us * 1e-6;
     c.reprogram_s = static_cast<double>(wl.chunks) * per_chunk_s;
-    c.reprogram_j = p.device == "mrr" ? static_cast<double>(wl.chunks) * rings * p.ring_hold_mw * 1e-3 * p.ring_settle_us * 1e-6
+    c.reprogram_j = thermo ? static_cast<double>(wl.chunks) * rings * p.ring_hold_mw * 1e-3 * p.ring_settle_us * 1e-6
                                       : static_cast<double>(wl.chunks) * rings * p.pcm_write_pj * 1e-12;
   }
   c.latency_s = c.compute_s + c.reprogram_s;
   // MRR rings need holding power for as long as the inference takes; PCM is non-volatile.
-  c.hold_j = p.device == "mrr" ? rings * p.ring_hold_mw * 1e-3 * c.latency_s : 0.0;
+  c.hold_j = p.cell == WeightCell::thermo_optic ? rings * p.ring_hold_mw * 1e-3 * c.latency_s : 0.0;
   c.total_j = c.dac_j + c.adc_j + c.tia_j + c.digital_j + c.laser_j + c.hold_j + c.reprogram_j;
   return c;
 }

@@ -16,8 +16,14 @@
 
 namespace ptc::hw {
 
+// How a weight cell holds and changes its value, which decides how it is priced: thermo-optic
+// (MRR heaters: hold power while on, a settle time and energy per re-tune) or non-volatile (PCM:
+// no hold power, energy and time per cell write). A device declares its kind (device registry).
+enum class WeightCell { thermo_optic, nonvolatile };
+const char* weight_cell_name(WeightCell c);
+
 struct EnergyParams {
-  std::string device = "mrr";  // "mrr" (thermo-optic weight bank) or "pcm" (non-volatile cells)
+  WeightCell cell = WeightCell::thermo_optic;
   double clock_ghz = 5.0;      // 5 GHz: DOTA, DPTC, SCATTER, Albireo (docs/converters_energy.md §5)
   int dac_bits = 8, adc_bits = 8, input_bits = 8;
   // Converters at reference points, scaled with bits (docs/converters_energy.md §3): SAR ADC E ~ N,

@@ -54,14 +54,12 @@ HwSpec parse_hw_spec(const nlohmann::json& j, const std::string& path) {
     }
     s.tiling.mapping = name;
   }
+  s.device_path = path + ".device.name";
   if (j.contains("device")) {
     const auto& d = j.at("device");
     only_keys(d, path + ".device", {"name"});
     if (!d.contains("name") || !d.at("name").is_string()) throw Error(path + ".device.name: expected a string");
-    std::string name = d.at("name").get<std::string>();
-    if (name != "mrr" && name != "pcm")
-      throw Error("unknown device \"" + name + "\" at " + path + ".device.name; registered: mrr, pcm");
-    s.energy.device = name;
+    s.device = d.at("name").get<std::string>();
   }
   if (j.contains("clock_ghz")) {
     const auto& v = j.at("clock_ghz");

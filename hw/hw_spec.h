@@ -5,6 +5,8 @@
 //   {"cores": {"rows": 4, "cols": 4, "block_size": 8}, "mapping": {"name": "cyclic"},
 //    "device": {"name": "mrr"}, "clock_ghz": 5, "dac": {"bits": 8}, "adc": {"bits": 8}}
 // Contract: unknown keys and out-of-range values are ptc::Error naming the JSON path and rule.
+// The device name is kept as given: the caller resolves it in the device registry (which knows
+// the device's weight-cell kind, energy.cell) -- hw does not know devices by name.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -17,7 +19,9 @@ namespace ptc::hw {
 
 struct HwSpec {
   models::TilingSpec tiling;
-  EnergyParams energy;
+  EnergyParams energy;       // energy.cell: set by the caller from the device registry
+  std::string device = "mrr";
+  std::string device_path;   // JSON path of the device name (for the caller's messages)
 };
 
 HwSpec parse_hw_spec(const nlohmann::json& j, const std::string& path = "hw");

@@ -88,12 +88,13 @@ int cmd_eval(const std::string& model, int64_t limit, int64_t batch, bool json, 
 
 int cmd_compile(const std::string& model, const std::string& hw_file, const std::string& out, bool blocks) {
   hw::HwSpec hw = hw::load_hw_spec(hw_file);
+  hw.energy.cell = device_cell(find_device(hw.device, hw.device_path));  // the device registry knows its cell kind
   models::Graph g = models::import_onnx(model);
   models::CompiledWorkload wl = models::compile(g, hw.tiling);
   nlohmann::json j = wl.to_json(blocks);
   j["model"] = model;
   j["per_inference"] = hw::inference_cost(wl, hw.energy).to_json();
-  j["hardware"] = {{"device", hw.energy.device}, {"clock_ghz", hw.energy.clock_ghz}, {"dac_bits", hw.energy.dac_bits},
+  j["hardware"] = {{"device", hw.device}, {"weight_cell", hw::weight_cell_name(hw.energy.cell)}, {"clock_ghz", hw.energy.clock_ghz}, {"dac_bits", hw.energy.dac_bits},
                    {"adc_bits", hw.energy.adc_bits}};
   std::string text = j.dump(1) + "\n";
   if (out.empty()) {
@@ -218,7 +219,7 @@ int cmd_validate(const std::vector<std::string>& files, const std::vector<std::s
       }
       Scenario s = parse_scenario(j, f);
       preflight(s);  // every check `ptcsim run` makes before its first event
-      std::printf("%s: valid (scenario \"%s\", device %s, policy %s)\n", f.c_str(), s.name.c_str(), s.device.device.c_str(),
+      std::printf("%s: valid (scenario \"%s\", device %s, policy %s)\n", f.c_str(), s.name.c_str(), s.device.name.c_str(),
                   s.policy_json.at("name").get<std::string>().c_str());
     } catch (const std::exception& e) {
       std::fprintf(stderr, "ptcsim: error: %s: %s\n", f.c_str(), e.what());
@@ -249,6 +250,11 @@ int cmd_list(const std::string& kind, bool json) {
     std::printf("%s:\n", it.key().c_str());
     for (auto p = it.value().begin(); p != it.value().end(); ++p) {
       std::printf("  %s -- %s\n", p.key().c_str(), p.value()["description"].get<std::string>().c_str());
+      if (p.value().contains("tags")) {
+        std::string t;
+        for (const auto& x : p.value()["tags"]) t += (t.empty() ? "" : ", ") + x.get<std::string>();
+        std::printf("      [%s]\n", t.c_str());
+      }
       for (const auto& prm : p.value()["parameters"]) {
         std::string rule = prm["type"].get<std::string>();
         if (prm.contains("range"))

@@ -1,6 +1,7 @@
 #include "sim/params.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <cmath>
 #include <sstream>
 
@@ -127,6 +128,13 @@ std::string Params::str(const std::string& name) {
     throw Error(path_of(name) + ": \"" + x + "\" is not one of " + list + (hint.empty() ? "" : "; did you mean \"" + hint + "\"?"));
   }
   return x;
+}
+
+std::string Params::file(const std::string& name) {
+  std::string f = str(name);
+  if (f.empty()) throw Error(path_of(name) + ": expected a file path, got \"\"");
+  if (f[0] == '/' || m_base_dir.empty()) return f;
+  return (std::filesystem::path(m_base_dir) / f).lexically_normal().string();
 }
 
 std::vector<double> Params::nums(const std::string& name) {

@@ -74,6 +74,10 @@ class Params {
   std::vector<double> nums(const std::string& name);
   Json raw(const std::string& name);
   const std::string& path() const { return m_path; }
+  // The directory relative file parameters are resolved against (the top-level scenario file's).
+  void set_base_dir(std::string dir) { m_base_dir = std::move(dir); }
+  // A file parameter as a path: absolute as given, else relative to the base directory.
+  std::string file(const std::string& name);
   std::string path_of(const std::string& name) const { return join_path(m_path, name); }
   // The declared parameters with defaults applied (plus the extra keys present in the input).
   Json resolved() const;
@@ -90,6 +94,7 @@ class Params {
   std::vector<ParamSpec> m_specs;
   std::vector<std::string> m_extra;
   std::map<std::string, std::string> m_read;  // name -> type read as
+  std::string m_base_dir;
 };
 
 // While alive, collects "path.name" of every declared parameter that a Params destroyed on this
@@ -116,6 +121,9 @@ class Registry {
     std::string name, description;
     std::vector<ParamSpec> params;
     Factory make;
+    // Static traits of the plug-in, known without building it (devices: capabilities such as
+    // "remap", the traits noise processes act on, the weight-cell kind; see sim/plugins.h).
+    std::vector<std::string> tags = {};
   };
   static Registry& get() {
     static Registry r;

@@ -77,7 +77,7 @@ LoadedPlugin load_plugin(const std::string& file) {
   check_elf(file);
 
   const std::vector<std::string> policies0 = PolicyRegistry::get().names(), noise0 = NoiseRegistry::get().names(),
-                                 traffic0 = TrafficRegistry::get().names();
+                                 traffic0 = TrafficRegistry::get().names(), devices0 = DeviceRegistry::get().names();
   std::vector<std::string> errors;
   deferred_registration_errors() = &errors;
   dlerror();
@@ -92,9 +92,9 @@ LoadedPlugin load_plugin(const std::string& file) {
     throw Error(file + ": " + all);
   }
   LoadedPlugin info{path, added(policies0, PolicyRegistry::get().names()), added(noise0, NoiseRegistry::get().names()),
-                    added(traffic0, TrafficRegistry::get().names())};
-  if (info.policies.empty() && info.noise.empty() && info.traffic.empty())
-    throw Error(file + ": registered no policy, noise process or traffic source (a plug-in registers with a static "
+                    added(traffic0, TrafficRegistry::get().names()), added(devices0, DeviceRegistry::get().names())};
+  if (info.policies.empty() && info.noise.empty() && info.traffic.empty() && info.devices.empty())
+    throw Error(file + ": registered no policy, noise process, traffic source or device (a plug-in registers with a static "
                 "ptc::sim::Registrar, see tools/plugin_template; was it built with hidden visibility?)");
   loaded.emplace(path, info);
   return info;

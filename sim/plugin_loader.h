@@ -26,6 +26,7 @@ struct LoadedPlugin {
   std::vector<std::string> policies;  // names it registered
   std::vector<std::string> noise;
   std::vector<std::string> traffic;
+  std::vector<std::string> devices;
 };
 
 LoadedPlugin load_plugin(const std::string& file);

@@ -148,7 +148,7 @@ Json Recorder::summary(const std::string& status) const {
   const auto& lat = m_rt->all_latency();
   Json j = {{"name", s.name},
             {"policy", s.policy_json.at("name")},
-            {"device", s.device.device},
+            {"device", s.device.name},
             {"seed", s.seed},
             {"status", status},
             {"accuracy_mean", acc_mean},

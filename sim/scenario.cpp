@@ -104,139 +104,6 @@ std::string list_of(const std::vector<std::string>& v) {
   return s;
 }
 
-// ------------------------------------------------------------------ noise processes (built in)
-std::vector<ParamSpec> pv_params() {
-  return {{"schedule", "", "high", "std schedule: high (mean 0.025x, std 0.01x+0.005) or low (0.005x, 0.004x+0.002)",
-           -1e300, 1e300, {"high", "low"}},
-          {"t_max_steps", "steps", 20000, "x = (step mod T_max) / T_max", 1, 1e15},
-          {"momentum", "", 0.9, "std map update S <- m S + (1-m) S_new", 0, 0.999999},
-          {"min_std_rad", "rad", 0.001, "clamp of drawn stds", 0, 10},
-          {"core_src", "", "edge", "core mean map at start (x 1e-4, halved)", -1e300, 1e300, {"edge", "corner", "upper_edge"}},
-          {"core_tgt", "", "corner", "core mean map target (x 1e-3)", -1e300, 1e300, {"edge", "corner", "upper_edge"}},
-          {"core_mean_mode", "", "converging", "converging (intended) or frozen (released code)", -1e300, 1e300,
-           {"converging", "frozen"}},
-          {"smoothing_sigma_px", "px", 0.05, "Gaussian smoothing of the merged map", 0, 100}};
-}
-
-class PhaseVariationNoise : public NoiseProcess {
- public:
-  explicit PhaseVariationNoise(Params& p) {
-    m_p.schedule = p.str("schedule");
-    m_p.t_max_steps = p.integer("t_max_steps");
-    m_p.momentum = p.num("momentum");
-    m_p.min_std_rad = p.num("min_std_rad");
-    m_p.core_src = p.str("core_src");
-    m_p.core_tgt = p.str("core_tgt");
-    m_p.core_mean_mode = p.str("core_mean_mode");
-    m_p.smoothing_sigma_px = p.num("smoothing_sigma_px");
-  }
-  void configure(DeviceSetup& s) const override { s.mrr.phase_variation = m_p; }
-  std::vector<std::string> devices() const override { return {"mrr"}; }
-
- private:
-  hw::PhaseVariationParams m_p;
-};
-
-class GlobalTemperatureNoise : public NoiseProcess {
- public:
-  explicit GlobalTemperatureNoise(Params& p) {
-    m_p.schedule = p.str("schedule");
-    m_p.cosine_amplitude_k = p.num("cosine_amplitude_k");
-    m_p.hotspot = p.str("hotspot");
-    m_p.t_max_steps = p.integer("t_max_steps");
-    m_p.t0_k = p.num("t0_k");
-    m_p.dlambda_dt_nm_per_k = p.num("dlambda_dt_nm_per_k");
-    m_p.group_index = p.num("group_index");
-  }
-  void configure(DeviceSetup& s) const override { s.mrr.global_temperature = m_p; }
-  std::vector<std::string> devices() const override { return {"mrr"}; }
-
- private:
-  hw::GlobalTemperatureParams m_p;
-};
-
-class CrosstalkNoise : public NoiseProcess {
- public:
-  explicit CrosstalkNoise(Params& p) {
-    m_p.kappa_per_um = p.num("kappa_per_um");
-    m_p.pitch_h_um = p.num("pitch_h_um");
-    m_p.pitch_v_um = p.num("pitch_v_um");
-  }
-  void configure(DeviceSetup& s) const override { s.mrr.crosstalk = m_p; }
-  std::vector<std::string> devices() const override { return {"mrr"}; }
-
- private:
-  hw::CrosstalkParams m_p;
-};
-
-class ThermalFieldNoise : public NoiseProcess {
- public:
-  explicit ThermalFieldNoise(Params& p) {
-    m_p.t0_k = p.num("t0_k");
-    m_p.daily_amplitude_k = p.num("daily_amplitude_k");
-    m_p.daily_phase_rad = p.num("daily_phase_rad");
-    m_p.ou_sigma_k = p.num("ou_sigma_k");
-    m_p.ou_tau_s = p.num("ou_tau_s");
-    m_p.self_heating_k = p.num("self_heating_k");
-    m_p.rc_tau_s = p.num("rc_tau_s");
-    m_p.ring_offset_sigma_k = p.num("ring_offset_sigma_k");
-    m_p.sensor_noise_k = p.num("sensor_noise_k");
-    m_p.sensor_resolution_k = p.num("sensor_resolution_k");
-  }
-  void configure(DeviceSetup& s) const override { s.thermal_field = m_p; }
-  std::vector<std::string> devices() const override { return {"mrr"}; }
-
- private:
-  hw::ThermalFieldParams m_p;
-};
-
-class StaticPhaseNoise : public NoiseProcess {
- public:
-  explicit StaticPhaseNoise(Params& p) : m_sigma(p.num("phase_sigma_rad")) {}
-  void configure(DeviceSetup& s) const override { s.static_phase_sigma_rad = m_sigma; }
-  std::vector<std::string> devices() const override { return {"mrr"}; }
-
- private:
-  double m_sigma;
-};
-
-const Registrar<NoiseProcess> reg_pv{{"doctor_phase_variation",
-                                      "DOCTOR phase variation: drifting per-ring std map, fresh zero-mean noise per chunk and inference (docs/noise.md)",
-                                      pv_params(), [](Params& p) { return std::make_unique<PhaseVariationNoise>(p); }}};
-const Registrar<NoiseProcess> reg_gtd{
-    {"doctor_global_temperature", "DOCTOR global temperature drift x hotspot map, 0.037 rad/K (docs/noise.md)",
-     {{"schedule", "", "linear", "linear (T0 + x), cosine (T0 + A(1 - cos 10x)), uneven (T0 + x^3); x = step/T_max", -1e300,
-       1e300, {"linear", "cosine", "uneven"}},
-      {"cosine_amplitude_k", "K", 0.25, "cosine amplitude (eval.py 0.25; scan_remap.py 0.5)", 0, 100},
-      {"hotspot", "", "uniform", "uniform or corner (exp(-sqrt(i^2+j^2)))", -1e300, 1e300, {"uniform", "corner"}},
-      {"t_max_steps", "steps", 20000, "schedule period", 1, 1e15},
-      {"t0_k", "K", 300.0, "reference temperature", 0, 1000},
-      {"dlambda_dt_nm_per_k", "nm/K", 0.102, "thermo-optic resonance shift (TM, Bogaerts 2012)", 0, 10},
-      {"group_index", "", 4.3, "group index n_g", 1, 10}},
-     [](Params& p) { return std::make_unique<GlobalTemperatureNoise>(p); }}};
-const Registrar<NoiseProcess> reg_xt{{"thermal_crosstalk", "static thermal crosstalk exp(-kappa d) inside each bank (docs/noise.md)",
-                                      {{"kappa_per_um", "1/um", 0.1, "decay rate (experiments 0.1; class default 4.8)", 0, 100},
-                                       {"pitch_h_um", "um", 60.0, "pitch between ring columns", 1e-3, 1e6},
-                                       {"pitch_v_um", "um", 200.0, "pitch between ring rows", 1e-3, 1e6}},
-                                      [](Params& p) { return std::make_unique<CrosstalkNoise>(p); }}};
-const Registrar<NoiseProcess> reg_tf{
-    {"thermal_field",
-     "physical thermal field: ambient daily cycle + OU + per-core self-heating RC + ring offsets (docs/noise.md), applied to MRR phases at 0.037 rad/K",
-     {{"t0_k", "K", 300.0, "mean ambient temperature (rings locked at deployment)", 0, 1000},
-      {"daily_amplitude_k", "K", 1.0, "daily cycle amplitude (data hall 1-2 K, edge 5-10 K)", 0, 100},
-      {"daily_phase_rad", "rad", 0.0, "daily cycle phase", -1e3, 1e3},
-      {"ou_sigma_k", "K", 0.3, "OU stationary std (0.2-0.5 K)", 0, 100},
-      {"ou_tau_s", "s", 1200.0, "OU time constant (10-30 min)", 1e-6, 1e12},
-      {"self_heating_k", "K", 2.0, "steady-state rise at 100 % utilisation", 0, 1000},
-      {"rc_tau_s", "s", 60.0, "package/heat-sink RC time constant", 1e-9, 1e12},
-      {"ring_offset_sigma_k", "K", 0.0, "static per-ring fabrication offsets (K equivalent)", 0, 100},
-      {"sensor_noise_k", "K", 0.01, "temperature sensor noise std", 0, 100},
-      {"sensor_resolution_k", "K", 0.01, "sensor quantisation (0 = none)", 0, 100}},
-     [](Params& p) { return std::make_unique<ThermalFieldNoise>(p); }}};
-const Registrar<NoiseProcess> reg_static{{"static_phase_variation", "static per-ring fabrication phase offset, drawn once",
-                                          {{"phase_sigma_rad", "rad", 0.01, "std of the per-ring offset", 0, 10}},
-                                          [](Params& p) { return std::make_unique<StaticPhaseNoise>(p); }}};
-
 }  // namespace
 
 // ------------------------------------------------------------------ declared sections and slots
@@ -357,7 +224,7 @@ std::vector<PluginInfo> plugins(const std::string& kind) {
   // A registry plug-in's parameter types are the accessors its factory reads them with (called
   // once with defaults); the declared default's JSON type is the fallback.
   auto typed = [](const auto& entry) {
-    PluginInfo info{entry.name, entry.description, entry.params};
+    PluginInfo info{entry.name, entry.description, entry.params, entry.tags};
     Params p(Json::object(), "", entry.params);
     try {
       entry.make(p);
@@ -372,14 +239,16 @@ std::vector<PluginInfo> plugins(const std::string& kind) {
   if (kind == "policies") {
     for (const auto& [n, e] : PolicyRegistry::get().entries()) out.push_back(typed(e));
   } else if (kind == "noise") {
-    for (const auto& [n, e] : NoiseRegistry::get().entries()) out.push_back(typed(e));
+    for (const auto& [n, e] : NoiseRegistry::get().entries()) {
+      out.push_back(typed(e));
+      try {  // the device trait the process acts on (built once with its defaults)
+        Params p(Json::object(), "", e.params);
+        out.back().tags.push_back("acts_on:" + e.make(p)->acts_on());
+      } catch (const std::exception&) {
+      }
+    }
   } else if (kind == "devices") {
-    for (const auto& n : device_names())
-      out.push_back({n, n == "mrr"           ? "microring resonator weight banks (DOCTOR)"
-                        : n == "pcm_optical" ? "optical PCM cells on ELight's transmission levels"
-                        : n == "pcm_table"   ? "PCM differential pairs with drift/noise curves from a measurement table"
-                                             : "PCM differential pairs (aihwkit PCMLike)",
-                     device_params(n)});
+    for (const auto& [n, e] : DeviceRegistry::get().entries()) out.push_back(typed(e));
   } else if (kind == "traffic") {
     for (const auto& [n, e] : TrafficRegistry::get().entries()) out.push_back(typed(e));
   } else if (kind == "mappings") {
@@ -393,60 +262,36 @@ std::vector<PluginInfo> plugins(const std::string& kind) {
   return out;
 }
 
-const std::vector<std::string>& device_names() {
-  static const std::vector<std::string> v = {"mrr", "pcm", "pcm_optical", "pcm_table"};
+// ------------------------------------------------------------------ device and noise registries
+const DeviceRegistry::Entry& find_device(const std::string& name, const std::string& path) {
+  return DeviceRegistry::get().find(name, path, "device");
+}
+
+bool has_tag(const std::vector<std::string>& tags, const std::string& tag) {
+  return std::find(tags.begin(), tags.end(), tag) != tags.end();
+}
+
+hw::WeightCell device_cell(const DeviceRegistry::Entry& e) {
+  const bool thermo = has_tag(e.tags, "thermo_optic"), nonvolatile = has_tag(e.tags, "nonvolatile");
+  if (thermo == nonvolatile)
+    throw Error("device \"" + e.name + "\": its registration must carry exactly one weight-cell tag (thermo_optic or nonvolatile)");
+  return thermo ? hw::WeightCell::thermo_optic : hw::WeightCell::nonvolatile;
+}
+
+std::vector<std::string> devices_with(const std::string& tag) {
+  std::vector<std::string> v;
+  for (const auto& [n, e] : DeviceRegistry::get().entries())
+    if (has_tag(e.tags, tag)) v.push_back(n);
   return v;
 }
 
-const std::vector<ParamSpec>& device_params(const std::string& device) {
-  static const std::vector<ParamSpec> mrr = {
-      {"a", "", 0.865, "round-trip amplitude attenuation (DOCTOR MRRConfig_5um_LQ)", 1e-6, 0.999999},
-      {"r", "", 0.87, "self-coupling (DOCTOR MRRConfig_5um_LQ)", 1e-6, 0.999999}};
-  static const std::vector<ParamSpec> pcm = {
-      {"g_max_us", "uS", 25.0, "maximum conductance (aihwkit SinglePair)", 1e-6, 1e6},
-      {"t0_s", "s", 20.0, "drift reference time after programming", 1e-9, 1e9},
-      {"programming_noise", "", true, "aihwkit programming noise sigma_prog(g_T)"},
-      {"drift", "", true, "power-law drift with per-device nu"},
-      {"read_noise", "", true, "1/f read noise per read instant"},
-      {"q_from", "", "programmed", "1/f amplitude from the programmed (aihwkit code) or target (docs) conductance", -1e300,
-       1e300, {"programmed", "target"}},
-      {"prog_scale", "", 1.0, "programming-noise scale", 0, 100},
-      {"read_scale", "", 1.0, "read-noise scale", 0, 100},
-      {"drift_scale", "", 1.0, "drift-exponent scale", 0, 100}};
-  static const hw::PcmLevelSpec lv;
-  static const std::vector<ParamSpec> optical = {
-      {"levels", "", lv.levels, "transmission levels L (ELight: 16, 4 bits)", 2, 4096},
-      {"beta", "", lv.beta, "level ratio T_j = beta^j (ELight: 0.872)", 1e-6, 0.999999},
-      {"t_up_s", "s", lv.t_up_s, "time per Low->High level step (ELight: 0.5 us)", 0, 1},
-      {"t_down_s", "s", lv.t_down_s, "time per High->Low level step (ELight: 20 us)", 0, 1},
-      {"e_up_j", "J", lv.e_up_j, "energy per Low->High step (0.595 dB x 1 nJ/dB) [assumption]", 0, 1},
-      {"e_down_j", "J", lv.e_down_j, "energy per High->Low step (ELight ratio 40/9) [assumption]", 0, 1},
-      {"nu_opt", "", 0.0, "transmission drift exponent (not characterised in the sources) [assumption]", 0, 1},
-      {"t0_s", "s", 20.0, "drift reference time after programming", 1e-9, 1e9}};
-  static const std::vector<ParamSpec> table = {
-      {"file", "", nullptr,
-       "measurement table (CSV g_target_rel,t_s,g_mean_rel,g_std_rel or JSON), relative to the top-level scenario file",
-       -1e300, 1e300, {}, "string"},
-      {"persistent_fraction", "", 1.0,
-       "share of the variance drawn once per device at programming (1: device-to-device spread; 0: fresh read noise)", 0, 1},
-      {"t_eps_s", "s", 20.0, "time offset of the interpolation in ln(t + t_eps) (aihwkit's t0)", 1e-9, 1e9}};
-  if (device == "mrr") return mrr;
-  if (device == "pcm_table") return table;
-  if (device == "pcm") return pcm;
-  if (device == "pcm_optical") return optical;
-  throw Error("unknown device \"" + device + "\"; registered: " + list_of(device_names()));
+const std::vector<std::string>& device_capabilities(const std::string& device) {
+  return find_device(device, "device.name").tags;
 }
 
-const std::vector<std::string>& device_capabilities(const std::string& device) {
-  // Per device, beside its parameters: "remap" = the technology's supports_remap() (the test
-  // "device capabilities agree with the technologies" builds each one and compares);
-  // "mc_instances": PCM pairs (pcm, pcm_table) would need re-programmed chip copies per instance.
-  static const std::map<std::string, std::vector<std::string>> caps = {
-      {"mrr", {"remap", "mc_instances"}}, {"pcm", {}}, {"pcm_optical", {"mc_instances"}}, {"pcm_table", {}}};
-  auto it = caps.find(device);
-  if (it == caps.end()) throw Error("unknown device \"" + device + "\"; registered: " + list_of(device_names()));
-  return it->second;
-}
+std::vector<std::string> device_names() { return DeviceRegistry::get().names(); }
+
+const std::vector<ParamSpec>& device_params(const std::string& device) { return find_device(device, "device.name").params; }
 
 namespace {
 
@@ -598,58 +443,20 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   R["hw"] = {{"cores", cores.resolved()}, {"mapping", mapping.resolved()}, {"clock_ghz", s.energy.clock_ghz},
              {"dac", conv_r["dac"]}, {"adc", conv_r["adc"]}, {"energy", en.resolved()}};
 
-  // ---- device
+  // ---- device (a DeviceRegistry plug-in: hw/device/impl/)
   Json devj = section_at(j, "device");
   if (devj.is_object() && !devj.contains("name")) devj["name"] = "mrr";
-  std::string dev = name_of(devj, "device");
-  if (std::find(device_names().begin(), device_names().end(), dev) == device_names().end()) {
-    std::string hint = did_you_mean(dev, device_names());
-    throw Error("unknown device \"" + dev + "\" at device.name" + (hint.empty() ? "" : "; did you mean \"" + hint + "\"?") +
-                "; registered: " + list_of(device_names()));
-  }
-  Params dp(devj, "device", device_params(dev));
-  s.device.device = dev;
-  s.energy.device = dev == "mrr" ? "mrr" : "pcm";  // energy table: thermo-optic rings or non-volatile cells
-  if (dev == "mrr") {
-    s.device.mrr.ring.a = dp.num("a");
-    s.device.mrr.ring.r = dp.num("r");
-  } else if (dev == "pcm_optical") {
-    auto& o = s.device.pcm_optical;
-    o.levels.levels = static_cast<int>(dp.integer("levels"));
-    o.levels.beta = dp.num("beta");
-    o.levels.t_up_s = dp.num("t_up_s");
-    o.levels.t_down_s = dp.num("t_down_s");
-    o.levels.e_up_j = dp.num("e_up_j");
-    o.levels.e_down_j = dp.num("e_down_j");
-    o.nu_opt = dp.num("nu_opt");
-    o.t0_s = dp.num("t0_s");
-  } else if (dev == "pcm_table") {
-    auto& c = s.device.pcm_table;
-    std::string f = dp.str("file");
-    if (f.empty()) throw Error("device.file: expected the path of a measurement table, got \"\"");
-    std::string path = fs::path(f).is_absolute() ? f : (dir / f).lexically_normal().string();
-    try {
-      c.table = hw::load_pcm_table(path);
-    } catch (const Error& e) {
-      throw Error("device.file: " + std::string(e.what()));
-    }
-    c.persistent_fraction = dp.num("persistent_fraction");
-    c.t_eps_s = dp.num("t_eps_s");
-  } else {
-    auto& d = s.device.pcm.device;
-    d.g_max_us = dp.num("g_max_us");
-    d.t0_s = dp.num("t0_s");
-    s.device.pcm.programming_noise = dp.flag("programming_noise");
-    s.device.pcm.drift = dp.flag("drift");
-    s.device.pcm.read_noise = dp.flag("read_noise");
-    s.device.pcm.q_from_programmed = dp.str("q_from") == "programmed";
-    d.prog_scale = dp.num("prog_scale");
-    d.read_scale = dp.num("read_scale");
-    d.drift_scale = dp.num("drift_scale");
-  }
+  const std::string dev = name_of(devj, "device");
+  const DeviceRegistry::Entry& de = find_device(dev, "device.name");
+  Params dp(devj, "device", de.params);
+  dp.set_base_dir(dir.string());
+  s.device.name = dev;
+  s.device.tags = de.tags;
+  s.device.model = de.make(dp);
+  s.energy.cell = device_cell(de);
   R["device"] = dp.resolved();
 
-  // ---- noise
+  // ---- noise (NoiseRegistry plug-ins: hw/noise/impl/), each acting on a trait of the device
   Json noise = j.contains("noise") ? j.at("noise") : Json::array();
   if (!noise.is_array()) throw Error("noise: expected a list of processes, got " + std::string(noise.type_name()));
   R["noise"] = Json::array();
@@ -660,11 +467,13 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
     const auto& e = NoiseRegistry::get().find(n, p + ".name", "noise process");
     if (!seen.insert(n).second) throw Error(p + ".name: \"" + n + "\" listed twice");
     Params np(noise[i], p, e.params);
-    auto proc = e.make(np);
-    auto devs = proc->devices();
-    if (std::find(devs.begin(), devs.end(), dev) == devs.end())
-      throw Error(p + ".name: \"" + n + "\" applies to device " + list_of(devs) + ", the scenario's device is " + dev);
-    proc->configure(s.device);
+    std::shared_ptr<const hw::NoiseProcess> proc = e.make(np);
+    const std::string trait = proc->acts_on();
+    if (!has_tag(de.tags, trait))
+      throw Error(p + ".name: \"" + n + "\" acts on " + trait + ", which device \"" + dev + "\" does not have (devices with " +
+                  trait + ": " + list_of(devices_with(trait)) + ")");
+    s.device.noise.push_back(std::move(proc));
+    s.device.noise_names.push_back(n);
     R["noise"].push_back(np.resolved());
   }
 
@@ -779,13 +588,6 @@ std::string num_str(double v) {
 
 bool has(const std::vector<std::string>& v, const std::string& x) { return std::find(v.begin(), v.end(), x) != v.end(); }
 
-std::vector<std::string> devices_with(const std::string& capability) {
-  std::vector<std::string> v;
-  for (const auto& d : device_names())
-    if (has(device_capabilities(d), capability)) v.push_back(d);
-  return v;
-}
-
 // Runs `f`; an Error it throws is re-thrown with `prefix` (the JSON path and what was being done).
 template <class F>
 auto prefixed(const std::string& prefix, F f) -> decltype(f()) {
@@ -799,13 +601,13 @@ auto prefixed(const std::string& prefix, F f) -> decltype(f()) {
 // The static rules of preflight (no files read).
 void check_static(const Scenario& s) {
   if (s.horizon_s > 0) check_horizon(s.horizon_s, "horizon_s");
-  const std::vector<std::string>& dev_caps = device_capabilities(s.device.device);
+  const std::vector<std::string>& dev_caps = s.device.tags;
   const std::string pname = s.policy_json.at("name").get<std::string>();
   for (const auto& cap : make_policy(s)->capabilities_needed()) {
     if (cap == "remap") {
       if (!has(dev_caps, "remap"))
         throw Error("controller.policy: policy \"" + pname + "\" (as configured) uses tile remapping, which device \"" +
-                    s.device.device + "\" does not support (devices with tile remapping: " + list_of(devices_with("remap")) + ")");
+                    s.device.name + "\" does not support (devices with tile remapping: " + list_of(devices_with("remap")) + ")");
       if (s.tiling.mapping != "cyclic")
         throw Error("controller.policy: policy \"" + pname + "\" (as configured) uses tile remapping, which needs the cyclic mapping; "
                     "hw.mapping.name is \"" + s.tiling.mapping + "\"");
@@ -815,11 +617,17 @@ void check_static(const Scenario& s) {
   }
   if (s.accuracy.instances > 1 && !has(dev_caps, "mc_instances"))
     throw Error("accuracy.instances: Monte-Carlo instances of PCM chips (re-programmed copies) are not implemented yet; "
-                "run several seeds instead (device \"" + s.device.device + "\", instances " + std::to_string(s.accuracy.instances) +
+                "run several seeds instead (device \"" + s.device.name + "\", instances " + std::to_string(s.accuracy.instances) +
                 "; devices with Monte-Carlo instances: " + list_of(devices_with("mc_instances")) + ")");
-  if (s.device.device == "mrr" && s.device.mrr.phase_variation && s.tiling.mapping != "cyclic")
-    throw Error("hw.mapping.name: noise process doctor_phase_variation follows DOCTOR's chunk schedule and needs the cyclic "
-                "mapping, got \"" + s.tiling.mapping + "\"");
+  for (size_t i = 0; i < s.device.noise.size(); ++i)
+    for (const auto& need : s.device.noise[i]->needs()) {
+      if (need != "cyclic_mapping")
+        throw Error("noise[" + std::to_string(i) + "].name: noise process \"" + s.device.noise_names[i] + "\" needs \"" + need +
+                    "\", unknown to ptcsim (known: cyclic_mapping)");
+      if (s.tiling.mapping != "cyclic")
+        throw Error("hw.mapping.name: noise process " + s.device.noise_names[i] +
+                    " follows DOCTOR's chunk schedule and needs the cyclic mapping, got \"" + s.tiling.mapping + "\"");
+    }
 }
 
 // Scheduled evaluation instants must fall inside the simulated span [0, end_s]; `why` says where end_s comes from.
@@ -899,7 +707,10 @@ Json list_plugins(const std::string& kind) {
   for (const auto& k : plugin_kinds())
     if (kind.empty() || kind == k) {
       out[k] = Json::object();
-      for (const auto& p : plugins(k)) out[k][p.name] = {{"description", p.description}, {"parameters", specs(p.params)}};
+      for (const auto& p : plugins(k)) {
+        out[k][p.name] = {{"description", p.description}, {"parameters", specs(p.params)}};
+        if (!p.tags.empty()) out[k][p.name]["tags"] = p.tags;
+      }
     }
   if (kind.empty() || kind == "sections")
     for (const auto& sec : scenario_sections())

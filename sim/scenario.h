@@ -19,10 +19,6 @@
 #include <string>
 #include <vector>
 
-#include "hw/device/mrr_bank.h"
-#include "hw/device/pcm_optical.h"
-#include "hw/device/pcm_pair.h"
-#include "hw/device/pcm_table.h"
 #include "hw/energy.h"
 #include "hw/hardware_gemm.h"
 #include "hw/noise/thermal_field.h"
@@ -30,30 +26,26 @@
 #include "models/dataset.h"
 #include "models/graph.h"
 #include "sim/params.h"
+#include "sim/plugins.h"
 #include "sim/policy/policy.h"
 #include "sim/traffic/traffic.h"
 
 namespace ptc::sim {
 
-// What noise processes configure (the device technology's options and the physical field).
+// The device technology of the scenario and the noise processes acting on it (sim/plugins.h).
 struct DeviceSetup {
-  std::string device;  // "mrr", "pcm", "pcm_optical" or "pcm_table"
-  hw::MrrBankConfig mrr;
-  hw::PcmPairConfig pcm;
-  hw::PcmOpticalConfig pcm_optical;
-  hw::PcmTableConfig pcm_table;  // the measurement table is loaded by parse_scenario
-  std::optional<hw::ThermalFieldParams> thermal_field;
-  double static_phase_sigma_rad = 0;  // per-ring fabrication phase offset (MRR)
+  std::string name;                              // the registered device (device.name)
+  std::vector<std::string> tags;                 // its registry tags (capabilities, traits, cell kind)
+  std::shared_ptr<const hw::DeviceModel> model;  // configured: parameters read, files loaded
+  hw::NoiseList noise;                           // noise[] in scenario order
+  std::vector<std::string> noise_names;          // ... and their registered names
+  // The physical thermal field, when a temperature process is listed.
+  std::optional<hw::ThermalFieldParams> thermal_field() const {
+    for (const auto& p : noise)
+      if (auto f = p->thermal_field()) return f;
+    return std::nullopt;
+  }
 };
-
-// A noise/drift process as a plug-in: reads its parameters and configures the device setup.
-class NoiseProcess {
- public:
-  virtual ~NoiseProcess() = default;
-  virtual void configure(DeviceSetup& s) const = 0;
-  virtual std::vector<std::string> devices() const = 0;  // devices it applies to
-};
-using NoiseRegistry = Registry<NoiseProcess>;
 
 // The traffic source selected by the scenario (a TrafficRegistry plug-in, sim/traffic/).
 struct TrafficSpec {
@@ -128,10 +120,10 @@ struct Prepared {
 // validates does not fail later for a reason known statically.
 // Contract:
 // - Static rules first (no files read): horizon_s within SystemC's time span; the policy's
-//   capabilities_needed() (sim/policy/policy.h) against the device's (device_capabilities) and
+//   capabilities_needed() (sim/policy/policy.h) against the device's tags (device_capabilities) and
 //   the mapping ("remap": a device with tile remapping and the cyclic mapping); Monte-Carlo
-//   accuracy.instances > 1 only on devices with "mc_instances"; MRR phase variation needs the
-//   cyclic mapping; scheduled evaluation instants <= horizon_s.
+//   accuracy.instances > 1 only on devices with "mc_instances"; a noise process's needs()
+//   ("cyclic_mapping") against the mapping; scheduled evaluation instants <= horizon_s.
 // - Then it loads what the run loads before its first event: the model (import, preprocessing
 //   naming fashion-mnist, input shape = the dataset's), the test split, the compiled workload
 //   (at least one weight layer); accuracy.first_image inside the test split (scheduled mode).
@@ -163,6 +155,8 @@ struct PluginSlot {
 struct PluginInfo {
   std::string name, description;
   std::vector<ParamSpec> params;
+  // Devices: their registry tags (sim/plugins.h); noise: "acts_on:<trait>".
+  std::vector<std::string> tags = {};
 };
 
 // Fixed sections in declaration order (parents before children).
@@ -178,13 +172,17 @@ std::vector<PluginInfo> plugins(const std::string& kind);
 // `ptcsim list` data: {kind: {name: {description, parameters: [{name, unit, type, default,
 // description, range?, choices?}]}}} for one kind (or "sections"), or all when kind is "".
 Json list_plugins(const std::string& kind);
-// Parameter specs of the built-in devices.
+// Parameter specs of a registered device (throws for unknown devices, listing the registered).
 const std::vector<ParamSpec>& device_params(const std::string& device);
-// What a built-in device technology supports beyond programming and reading: "remap" (DOCTOR's
-// tile remapping; equals hw::Technology::supports_remap(), tested), "mc_instances" (accuracy
-// evaluations over several Monte-Carlo chip instances). Throws for unknown devices.
+// A registered device's tags (sim/plugins.h): capabilities beyond programming and reading,
+// "remap" (DOCTOR's tile remapping; equals hw::Technology::supports_remap(), tested) and
+// "mc_instances" (accuracy over several Monte-Carlo chip instances), the traits noise processes
+// act on, and its weight-cell kind. Throws for unknown devices.
 const std::vector<std::string>& device_capabilities(const std::string& device);
-const std::vector<std::string>& device_names();
+std::vector<std::string> device_names();
+// One chip's device technology for the compiled workload: the scenario's device built with the
+// chip's device random stream (chip 0: the single-chip stream) and the scenario's noise.
+std::unique_ptr<hw::Technology> make_technology(const Scenario& s, const models::CompiledWorkload& wl, uint64_t chip = 0);
 
 // The draft-07 JSON Schema of a scenario file, generated from the declarations above (what
 // `ptcsim schema` prints and scenarios/schema.json holds). Types, units (in descriptions),

@@ -6,11 +6,6 @@
 #include <csignal>
 #include <ctime>
 
-#include "hw/device/mrr_bank.h"
-#include "hw/device/pcm_optical.h"
-#include "hw/device/pcm_pair.h"
-#include "hw/device/pcm_table.h"
-#include "hw/noise/static_variation.h"
 #include "sim/deployment.h"
 #include "sim/sim_time.h"
 
@@ -24,21 +19,10 @@
 namespace ptc::sim {
 namespace fs = std::filesystem;
 
-std::unique_ptr<hw::Technology> make_technology(const Scenario& s, const models::CompiledWorkload& wl) {
+std::unique_ptr<hw::Technology> make_technology(const Scenario& s, const models::CompiledWorkload& wl, uint64_t chip) {
   hw::RandomStream dev_rng(s.seed, 0xde);
-  if (s.device.device == "mrr") {
-    hw::MrrBankConfig cfg = s.device.mrr;
-    if (s.device.static_phase_sigma_rad > 0) {  // fabrication variation: a fixed offset per ring
-      hw::StaticVariationParams sv;
-      sv.phase_sigma_rad = s.device.static_phase_sigma_rad;
-      hw::CoreArray a{wl.spec.rows, wl.spec.cols, wl.spec.block_size};
-      cfg.static_offset_rad = hw::StaticVariation(sv, dev_rng.derive(0x57)).offsets(a).phase_rad;
-    }
-    return std::make_unique<hw::MrrBank>(wl, cfg, dev_rng);
-  }
-  if (s.device.device == "pcm_optical") return std::make_unique<hw::PcmOptical>(wl, s.device.pcm_optical);
-  if (s.device.device == "pcm_table") return std::make_unique<hw::PcmTable>(wl, s.device.pcm_table, dev_rng);
-  return std::make_unique<hw::PcmPair>(wl, s.device.pcm, dev_rng);
+  if (chip > 0) dev_rng = dev_rng.derive(0xc1000000ULL + chip);  // every further chip its own device stream
+  return s.device.model->build(hw::DeviceBuild{wl, dev_rng, s.device.noise});
 }
 
 std::unique_ptr<Top> build_top(const RunContext& c, const fs::path& out) {
@@ -51,7 +35,7 @@ std::unique_ptr<Top> build_top(const RunContext& c, const fs::path& out) {
   ac.threads = s.threads;
   ac.step_in_seconds = s.step_mode == "seconds";
   ac.step_s = s.step_s;
-  ac.thermal = s.device.thermal_field;
+  ac.thermal = s.device.thermal_field();
   top->accelerator = std::make_unique<hw::Accelerator>("accelerator", c.graph, c.wl, make_technology(s, c.wl), ac);
   hw::Accelerator& acc = *top->accelerator;
   acc.set_served_data(&c.test, &c.pre);

@@ -34,9 +34,6 @@ struct Top {
   std::unique_ptr<sc_core::sc_fifo<Trigger>> triggers;
 };
 
-// The device technology the scenario selects, programmed with the workload's weights.
-std::unique_ptr<hw::Technology> make_technology(const Scenario& s, const models::CompiledWorkload& wl);
-
 std::unique_ptr<Top> build_top(const RunContext& c, const std::filesystem::path& out);
 
 }  // namespace ptc::sim

@@ -98,10 +98,24 @@ std::vector<int> Technology::tile_rows(int64_t, int64_t, int64_t) const {
 
 MrrBank::MrrBank(const models::CompiledWorkload& wl, const MrrBankConfig& cfg, const RandomStream& rng)
     : m_wl(wl), m_cfg(cfg), m_array{wl.spec.rows, wl.spec.cols, wl.spec.block_size}, m_rng(rng) {
-  if (wl.spec.mapping != "cyclic" && cfg.phase_variation)
-    throw Error("MRR phase variation follows DOCTOR's chunk schedule and needs the cyclic mapping");
-  if (!cfg.static_offset_rad.empty() && static_cast<int64_t>(cfg.static_offset_rad.size()) != m_array.rings())
-    throw Error("MRR static offset map: expected " + std::to_string(m_array.rings()) + " rings");
+  // Bind the ring-phase processes in stage order (ties: the order given).
+  std::vector<std::shared_ptr<const NoiseProcess>> procs;
+  for (const auto& p : cfg.noise)
+    if (p && p->acts_on() == kRingPhase) procs.push_back(p);
+  std::stable_sort(procs.begin(), procs.end(), [](const auto& a, const auto& b) { return a->stage() < b->stage(); });
+  for (const auto& p : procs) {
+    for (const auto& need : p->needs())
+      if (need == "cyclic_mapping" && wl.spec.mapping != "cyclic")
+        throw Error("MRR phase variation follows DOCTOR's chunk schedule and needs the cyclic mapping");
+    auto inst = p->bind(m_array, rng);
+    if (!inst) throw Error("MRR bank: a ring-phase noise process bound to nothing");
+    if (p->stage() == PhaseStage::per_read) m_random.push_back(inst.get());
+    if (inst->coupling()) {
+      if (m_xt) throw Error("MRR bank: at most one linear ring coupling (thermal crosstalk) per bank");
+      m_xt = inst->coupling();
+    }
+    m_noise.push_back(std::move(inst));
+  }
   for (size_t l = 0; l < wl.layers.size(); ++l) {
     m_latent.emplace_back();
     m_phase.emplace_back();
@@ -117,10 +131,7 @@ MrrBank::MrrBank(const models::CompiledWorkload& wl, const MrrBankConfig& cfg, c
       m_writes += static_cast<int64_t>(t.blocks.size());
     }
   }
-  if (cfg.phase_variation) m_pv = std::make_unique<PhaseVariation>(m_array, *cfg.phase_variation, rng.derive(11));
-  if (cfg.global_temperature) m_gtd = std::make_unique<GlobalTemperature>(m_array, *cfg.global_temperature);
-  if (cfg.crosstalk) {
-    m_xt = std::make_unique<ThermalCrosstalk>(m_array.k, *cfg.crosstalk);
+  if (m_xt) {
     const int64_t kk = m_array.k * m_array.k;
     const std::vector<double>& M = m_xt->matrix();
     // Per-draw noise coupling (phase += M v): couplings below float's unit roundoff 2^-24 (relative
@@ -159,9 +170,6 @@ MrrBank::MrrBank(const models::CompiledWorkload& wl, const MrrBankConfig& cfg, c
           if (m_mt[j * kk + i] != 0.0f) m_mt_band = std::max<int>(m_mt_band, std::abs(static_cast<int>(i / 8 - j / 8)));
     }
   }
-  if (m_xt)  // encode() above ran before the crosstalk existed
-    for (auto& xl : m_xphase)
-      for (auto& x : xl) m_xt->apply(x.data(), static_cast<int64_t>(x.size()) / (m_array.k * m_array.k));
   set_step(0);
 }
 
@@ -234,9 +242,7 @@ int64_t MrrBank::relock(int64_t step) {
   for (const auto& layer : m_latent)
     for (const auto& w : layer) weights += static_cast<int64_t>(w.size());
   m_writes += weights;
-  if (!m_gtd) return weights;
-  m_gtd_ref.assign(static_cast<size_t>(m_array.rings()), 0.0f);
-  m_gtd->add_shift(static_cast<double>(step), m_gtd_ref.data());
+  for (auto& p : m_noise) p->relock(NoiseTime{step, 0.0});
   return weights;
 }
 
@@ -256,10 +262,11 @@ void MrrBank::set_ring_temperature_k(const std::vector<double>& dt_k) {
 }
 
 double MrrBank::schedule_temperature_k(int64_t step) const {
-  if (!m_gtd) return Technology::schedule_temperature_k(step);
-  double T = m_gtd->temperature_k(static_cast<double>(step)), t0 = m_cfg.global_temperature->t0_k, s = 0;
-  for (double h : m_gtd->hotspot_map()) s += t0 + (T - t0) * h;
-  return s / static_cast<double>(m_gtd->hotspot_map().size());
+  for (const auto& p : m_noise) {
+    const double t = p->mean_temperature_k(step);
+    if (std::isfinite(t)) return t;
+  }
+  return Technology::schedule_temperature_k(step);
 }
 
 void MrrBank::set_extra_offset(const std::vector<float>& offset_rad) {
@@ -279,13 +286,20 @@ void MrrBank::set_times(uint64_t draw_base, const std::vector<NoiseTime>& times)
   for (const auto& t : times) {
     if (t.step < 0) throw Error("MRR bank: negative step");
     if (m_steps.empty() || t.step != m_steps.back()) {
-      if (m_pv) m_std.push_back(m_pv->std_map(t.step));
-      std::vector<float> off(m_array.rings(), 0.0f);
-      if (!m_cfg.static_offset_rad.empty()) off = m_cfg.static_offset_rad;
-      if (m_gtd) {
-        m_gtd->add_shift(static_cast<double>(t.step), off.data());
-        for (size_t i = 0; i < m_gtd_ref.size(); ++i) off[i] -= m_gtd_ref[i];
+      if (m_random.size() == 1) {
+        m_std.push_back(*m_random[0]->read_std(t.step));
+      } else if (!m_random.empty()) {  // independent Gaussian processes add in variance
+        std::vector<double> var(static_cast<size_t>(m_array.rings()), 0.0);
+        for (auto* p : m_random) {
+          const std::vector<float>& sd = *p->read_std(t.step);
+          for (size_t i = 0; i < var.size(); ++i) var[i] += static_cast<double>(sd[i]) * sd[i];
+        }
+        std::vector<float> sd(var.size());
+        for (size_t i = 0; i < var.size(); ++i) sd[i] = static_cast<float>(std::sqrt(var[i]));
+        m_std.push_back(std::move(sd));
       }
+      std::vector<float> off(m_array.rings(), 0.0f);
+      for (const auto& p : m_noise) p->add_offset(t, off.data());
       m_offset.push_back(std::move(off));
     }
     m_steps.push_back(t.step);
@@ -318,11 +332,12 @@ void MrrBank::realize(int64_t layer, int64_t group, uint64_t draw, float* wn, fl
   noise_pad.assign(static_cast<size_t>(kk + 2 * m_diag_pad), 0.0f);
   float* noise = noise_pad.data() + m_diag_pad;
   const int nd = static_cast<int>(m_diag_off.size());
-  if (m_pv) chunk_done.assign(static_cast<size_t>(std::max<int64_t>(m_wl.layers[layer].chunks, 1)), 0);
+  const bool random = !m_random.empty();
+  if (random) chunk_done.assign(static_cast<size_t>(std::max<int64_t>(m_wl.layers[layer].chunks, 1)), 0);
   for (int64_t b = 0; b < t.P * t.Q; ++b) {
     const int64_t core = core_of[b];
     const float* v = nullptr;
-    if (m_pv) {
+    if (random) {
       const auto c = static_cast<size_t>(t.chunk[b]);
       if (c >= chunk_done.size()) chunk_done.resize(c + 1, 0);
       if (chunk_rng.size() < chunk_done.size()) chunk_rng.resize(chunk_done.size(), base);

@@ -1,7 +1,9 @@
-// DOCTOR's MRR weight-bank technology (docs/devices.md §1, docs/noise.md §2-§4): every block is
+// DOCTOR's MRR weight-bank technology (docs/devices.md §1, docs/noise.md §1-§4): every block is
 // encoded into ring phases and a per-block scale ("TIA gain"); at read time the phases get the
-// noise processes in DOCTOR's order -- phase variation, global-temperature shift, thermal crosstalk
-// -- and the core computes with w = 2 T(phi) - 1 (times the block scale).
+// ring-phase noise processes (hw/noise/noise_process.h) in their stage order -- static offsets,
+// per-read noise (DOCTOR's phase variation), scheduled offsets (global-temperature shift), linear
+// coupling (thermal crosstalk) -- and the core computes with w = 2 T(phi) - 1 (times the block
+// scale). The bank knows the processes only through that interface.
 // Noise time: DOCTOR's schedules are indexed by step (1 step = 1 inference); set_times() gives
 // every draw of the next batch its own step, so a batch of served requests reads each request at
 // its own instant. Each draw gives a fresh phase-variation sample per chunk, as DOCTOR does.
@@ -18,6 +20,7 @@
 
 #include "hw/device/technology.h"
 #include "hw/noise/doctor_noise.h"
+#include "hw/noise/noise_process.h"
 #include "hw/physics/mrr.h"
 #include "models/compiler.h"
 
@@ -25,12 +28,9 @@ namespace ptc::hw {
 
 struct MrrBankConfig {
   MrrRing ring;
-  std::optional<PhaseVariationParams> phase_variation;
-  std::optional<GlobalTemperatureParams> global_temperature;
-  std::optional<CrosstalkParams> crosstalk;
-  // Static per-ring phase offset (rad, [R, C, k, k]), e.g. fabrication variation or a physical
-  // temperature field; empty = none. Added before phase variation.
-  std::vector<float> static_offset_rad;
+  // The ring-phase processes (acts_on() == kRingPhase; others are ignored), each bound to this
+  // bank with the bank's random stream. At most one linear coupling.
+  NoiseList noise;
 };
 
 class MrrBank : public Technology {
@@ -43,9 +43,9 @@ class MrrBank : public Technology {
   void set_step(int64_t step) { set_times(0, {NoiseTime{step, 0.0}}); }
   int64_t step() const { return m_steps.empty() ? 0 : m_steps.front(); }
   void set_times(uint64_t draw_base, const std::vector<NoiseTime>& times) override;
-  // Re-locks the rings at DOCTOR step `step`: the thermo-optic shift of the global-temperature
-  // process is measured from T(step) instead of T0 from then on (a full re-tuning against the
-  // current temperature; phase variation and crosstalk are not affected).
+  // Re-locks the rings at DOCTOR step `step`: processes measured from a reference re-base
+  // (PhaseNoise::relock; the global-temperature shift is measured from T(step) instead of T0 from
+  // then on), a full re-tuning against the current temperature.
   // Every programmed weight's ring is re-tuned: returns (and counts) one write per weight.
   int64_t relock(int64_t step) override;
   bool thermally_coupled() const override { return true; }
@@ -67,13 +67,12 @@ class MrrBank : public Technology {
   std::vector<int> tile_rows(int64_t layer, int64_t group, int64_t chunk) const override;
 
   void realize(int64_t layer, int64_t group, uint64_t draw, float* wn, float* scale) const override;
-  bool shared_across_draws() const override { return !m_pv && m_offset.size() == 1; }
+  bool shared_across_draws() const override { return m_random.empty() && m_offset.size() == 1; }
 
   // Encoded phases [P, Q, k, k] and scales [P, Q] of one layer group (for read-back and tests).
   const std::vector<float>& phases(int64_t layer, int64_t group) const { return m_phase.at(layer).at(group); }
   const std::vector<float>& scales(int64_t layer, int64_t group) const { return m_scale.at(layer).at(group); }
   const CoreArray& array() const { return m_array; }
-  const GlobalTemperature* global_temperature() const { return m_gtd.get(); }
 
  private:
   void encode(int64_t layer, int64_t group);
@@ -90,17 +89,16 @@ class MrrBank : public Technology {
   std::vector<std::vector<std::vector<float>>> m_latent, m_phase, m_scale;  // [layer][group]
   std::vector<std::vector<std::vector<int32_t>>> m_core;                    // [layer][group][block]
   std::map<std::tuple<int64_t, int64_t, int64_t>, std::vector<int>> m_tile_rows;  // (layer, group, chunk) -> rows
-  std::unique_ptr<PhaseVariation> m_pv;
-  std::unique_ptr<GlobalTemperature> m_gtd;
-  std::unique_ptr<ThermalCrosstalk> m_xt;
+  std::vector<std::unique_ptr<PhaseNoise>> m_noise;  // bound ring-phase processes, stage order
+  std::vector<PhaseNoise*> m_random;                 // those with per-read noise
+  const ThermalCrosstalk* m_xt = nullptr;            // the linear coupling, if any
   int64_t m_writes = 0;
   uint64_t m_draw_base = 0;
   std::vector<int64_t> m_steps;              // per draw of the batch
   std::vector<int32_t> m_slot;               // per draw: index into m_std / m_offset
-  std::vector<std::vector<float>> m_std;     // PV std map per distinct step [R, C, k, k] (empty: no PV)
+  std::vector<std::vector<float>> m_std;     // per-read noise std per distinct step [R, C, k, k] (empty: none)
   std::vector<std::vector<float>> m_offset;  // deterministic phase offset per distinct step
   std::vector<float> m_extra;
-  std::vector<float> m_gtd_ref;  // GTD shift at the last relock (empty: none, i.e. locked at T0)
   std::vector<std::vector<std::vector<float>>> m_xphase;  // [layer][group]: M phi_encoded, [P, Q, k, k]
   std::vector<std::vector<float>> m_xoffset;               // per distinct step: M (offset + extra), [R, C, k, k]
   std::vector<float> m_mt;                                 // M transposed, k^2 x k^2 (empty: no crosstalk)

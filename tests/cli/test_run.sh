@@ -86,7 +86,7 @@ expect_error "unknown policy lists the registered ones" 'unknown policy "doctr" 
   "$ptcsim" run "$sc" --set 'controller.policy={"name":"doctr"}' --out "$tmp/x2"
 expect_error "out-of-range value names path and range" 'controller.policy.sparsity: expected number in \[1e-06,1\], got 2' \
   "$ptcsim" run "$sc" --set controller.policy.sparsity=2 --out "$tmp/x3"
-expect_error "noise process for another device" 'applies to device mrr' "$ptcsim" run "$sc" --set 'device={"name":"pcm"}' --out "$tmp/x4"
+expect_error "noise process for another device" 'acts on ring_phase, which device "pcm" does not have (devices with ring_phase: mrr)' "$ptcsim" run "$sc" --set 'device={"name":"pcm"}' --out "$tmp/x4"
 expect_error "missing model" 'model: file' "$ptcsim" run "$sc" --set model=nothere.onnx --out "$tmp/x5"
 expect_error "--set into a list needs an index" 'noise is a list' "$ptcsim" run "$sc" --set noise.kappa=1 --out "$tmp/x6"
 expect_error "horizon beyond SystemC's 64-bit time" 'horizon_s' "$ptcsim" run "$sc" --set horizon_s=1e11 --out "$tmp/x7"

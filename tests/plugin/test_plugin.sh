@@ -42,7 +42,9 @@ p = j["policies"]["budgeted_recalibration"]["parameters"]
 assert [x["name"] for x in p] == ["max_per_hour", "sparsity", "steps", "lr"], p
 assert p[0]["unit"] == "calibrations/h" and p[0]["default"] == 4
 n = j["noise"]["test_ring_offset"]["parameters"]
-assert len(n) == 1 and {k: n[0][k] for k in ("name", "unit", "default", "description")} == {"name": "sigma_rad", "unit": "rad", "default": 0.02, "description": "std of the per-ring offset"}, n
+assert len(n) == 1 and {k: n[0][k] for k in ("name", "unit", "default", "description")} == {"name": "amplitude_rad", "unit": "rad", "default": 0.02, "description": "half-width a of the per-ring offset"}, n
+assert j["noise"]["test_ring_offset"]["tags"] == ["acts_on:ring_phase"], j["noise"]["test_ring_offset"]
+assert "remap" in j["devices"]["mrr"]["tags"] and "nonvolatile" in j["devices"]["pcm"]["tags"], j["devices"]
 assert "thermal_crosstalk" in j["noise"] and "doctor" in j["policies"]
 PY
 then ok "installed ptcsim, two --plugin options: both plug-ins listed (JSON)"; else bad "list --json with two plug-ins"; fi
@@ -99,19 +101,43 @@ else bad "budget effect"; fi
 
 # a noise plug-in configures the device: same run with its offset differs from the run without it
 "$ptcsim" run "$example" --plugin "$so" --plugin "$noise" --out "$tmp/noise" -q \
-  --set 'noise=[{"name":"test_ring_offset","sigma_rad":0.05}]' --set traffic.requests=50 >/dev/null 2>"$tmp/err" || bad "noise plug-in run: $(cat "$tmp/err")"
+  --set 'noise=[{"name":"test_ring_offset","amplitude_rad":0.08}]' --set traffic.requests=50 >/dev/null 2>"$tmp/err" || bad "noise plug-in run: $(cat "$tmp/err")"
 "$ptcsim" run "$example" --plugin "$so" --plugin "$noise" --out "$tmp/nonoise" -q \
-  --set 'noise=[{"name":"test_ring_offset","sigma_rad":0}]' --set traffic.requests=50 >/dev/null 2>"$tmp/err" || bad "noise plug-in run: $(cat "$tmp/err")"
+  --set 'noise=[{"name":"test_ring_offset","amplitude_rad":0}]' --set traffic.requests=50 >/dev/null 2>"$tmp/err" || bad "noise plug-in run: $(cat "$tmp/err")"
 if $py - "$tmp" <<'PY'
 import json, sys, os
 a = json.load(open(os.path.join(sys.argv[1], "noise", "summary.json")))
 b = json.load(open(os.path.join(sys.argv[1], "nonoise", "summary.json")))
 r = json.load(open(os.path.join(sys.argv[1], "noise", "config.resolved.json")))
-assert r["noise"] == [{"name": "test_ring_offset", "sigma_rad": 0.05}], r["noise"]
+assert r["noise"] == [{"name": "test_ring_offset", "amplitude_rad": 0.08}], r["noise"]
 assert a["status"] == b["status"] == "complete"
 assert a["accuracy_mean"] < b["accuracy_mean"], (a["accuracy_mean"], b["accuracy_mean"])
 PY
 then ok "a noise-process plug-in is configured by the scenario and changes the run"; else bad "noise plug-in effect"; fi
+
+# a device plug-in, one file: ideal cells (effective weight = programmed weight). With ideal
+# converters (no quantisation) its served accuracy equals the digital model's on the same images,
+# which the run reports as accuracy_ideal: an independent reference computed without the device.
+device="$tmp/t/libdevice_ok.so"
+"$ptcsim" list devices --plugin "$device" >"$tmp/list" 2>"$tmp/err" && grep -q '^  test_ideal -- ' "$tmp/list" && grep -q '^  mrr -- ' "$tmp/list" \
+  && ok "list devices shows the plug-in device and the built-ins" || bad "list devices --plugin: $(cat "$tmp/err") $(head -c 300 "$tmp/list")"
+expect_error "a noise process on a device without its trait" 'acts on ring_phase, which device "test_ideal" does not have' \
+  "$ptcsim" validate "$example" --plugin "$so" --plugin "$device" --set 'device={"name":"test_ideal"}' \
+  --set 'noise=[{"name":"thermal_crosstalk"}]'
+"$ptcsim" run "$example" --plugin "$so" --plugin "$device" --out "$tmp/device" -q --set 'device={"name":"test_ideal"}' \
+  --set 'noise=[]' --set 'controller.policy={"name":"none"}' --set hw.dac.quantize=false --set hw.adc.quantize=false \
+  --set traffic.requests=300 >/dev/null 2>"$tmp/err" || bad "device plug-in run: $(cat "$tmp/err")"
+if $py - "$tmp" <<'PY'
+import json, sys, os
+s = json.load(open(os.path.join(sys.argv[1], "device", "summary.json")))
+st = json.load(open(os.path.join(sys.argv[1], "device", "stats.json")))
+assert s["status"] == "complete" and s["requests"] == 300, s
+assert st["accelerator"]["device"] == "test_ideal", st["accelerator"]["device"]
+# the same products, summed block by block instead of in one dot product: float rounding may flip
+# at most a near-tie, so at most one image of 300 may differ
+assert abs(s["accuracy_mean"] - s["accuracy_ideal"]) <= 1 / 300 + 1e-12, (s["accuracy_mean"], s["accuracy_ideal"])
+PY
+then ok "a device plug-in runs a scenario: ideal cells serve the digital model's accuracy (up to one float near-tie)"; else bad "device plug-in run results"; fi
 
 # a traffic plug-in drives the runtime: one request every 10 ms for 1 s = exactly 100 requests,
 # each served at its arrival (no queueing at this rate: latency = the compiled inference latency)
@@ -138,7 +164,7 @@ expect_error "re-registering a built-in policy" 'libclash_policy.so: plug-in "do
   "$ptcsim" list --plugin "$tmp/t/libclash_policy.so"
 expect_error "re-registering a built-in noise process" 'libclash_noise.so: plug-in "thermal_crosstalk" registered twice' \
   "$ptcsim" run "$example" --plugin "$tmp/t/libclash_noise.so"
-expect_error "a library that registers nothing" "libempty.so: registered no policy, noise process or traffic source" \
+expect_error "a library that registers nothing" "libempty.so: registered no policy, noise process, traffic source or device" \
   "$ptcsim" list --plugin "$tmp/t/libempty.so"
 expect_error "undefined symbols" "undefined symbol: .*(ptc::sim::no_such_function(int))" \
   "$ptcsim" list --plugin "$tmp/t/libundefined_symbol.so"

@@ -22,6 +22,17 @@ same("sum of event writes vs summary writes", sum(e.get("writes", 0) for e in ev
 same("stats controller.overhead_cycles_total vs summary", st["controller"]["overhead_cycles_total"]["value"], s["overhead_cycles"])
 same("stats runtime.requests_served vs summary requests", st["runtime"]["requests_served"]["value"], s["requests"])
 same("stats accelerator.inferences_served vs summary requests", acc["inferences_served"]["value"], s["requests"])
+# The converters (child modules of the accelerator) count what the array did: every inference is
+# cycles_per_inference array cycles and every remediation cycle one more; one cycle is C k DAC and
+# R C k ADC conversions (hw.cores of the resolved config), each at the energy of its resolution.
+cfg = json.load(open(os.path.join(run, "config.resolved.json")))
+R, C, k = (cfg["hw"]["cores"][x] for x in ("rows", "cols", "block_size"))
+cycles = s["requests"] * acc["cycles_per_inference"]["value"] + s["overhead_cycles"]
+for name, per_cycle in (("dac", C * k), ("adc", R * C * k)):
+    conv = acc[name]["conversions"]["value"]
+    same(f"stats accelerator.{name}.conversions vs (requests x cycles/inference + overhead cycles) x {per_cycle}", conv, cycles * per_cycle)
+    same(f"stats accelerator.{name}.energy vs conversions x energy per conversion", acc[name]["energy"]["value"],
+         conv * acc[name]["energy_per_conversion"]["value"], rel=1e-9)
 if rows:
     last = rows[-1]
     same("last trace row energy_j vs summary", last["energy_j"], s["energy_j"], rel=1e-8)  # %.9g

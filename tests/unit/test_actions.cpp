@@ -77,7 +77,9 @@ TEST_CASE("actions: a noise-free probe reads back W* up to the ring encoding, a 
   hw::MrrBankConfig cfg;
   const int64_t rings = b.wl.spec.rows * b.wl.spec.cols * b.wl.spec.block_size * b.wl.spec.block_size;
   hw::RandomStream r(3, 1);
-  for (int64_t i = 0; i < rings; ++i) cfg.static_offset_rad.push_back(static_cast<float>(0.05 * r.normal(static_cast<uint64_t>(i))));
+  std::vector<float> offset;
+  for (int64_t i = 0; i < rings; ++i) offset.push_back(static_cast<float>(0.05 * r.normal(static_cast<uint64_t>(i))));
+  cfg.noise = {hw::fixed_phase_offset(offset)};
   Bench off(cfg, "chip_probe_offset");
   CHECK(sim::actions::probe(off) > 5 * err);
   int64_t chunks = 0;
@@ -99,7 +101,9 @@ TEST_CASE("actions: remapping keeps every chunk under a temperature common to al
   // Per-ring fabrication offsets differ from core to core: some row-blocks fit other tiles better.
   hw::MrrBankConfig cfg;
   hw::RandomStream r(7, 1);
-  for (int64_t i = 0; i < cores * kk; ++i) cfg.static_offset_rad.push_back(static_cast<float>(0.05 * r.normal(static_cast<uint64_t>(i))));
+  std::vector<float> offset;
+  for (int64_t i = 0; i < cores * kk; ++i) offset.push_back(static_cast<float>(0.05 * r.normal(static_cast<uint64_t>(i))));
+  cfg.noise = {hw::fixed_phase_offset(offset)};
   Bench varied(cfg, "chip_varied");
   const int64_t changed = remap_changed(varied);
   CHECK(changed > varied.wl.chunks / 4);

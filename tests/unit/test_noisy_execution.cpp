@@ -40,8 +40,7 @@ const Dataset& test_set() {
 struct MrrHardware {
   static MrrBankConfig config() {
     MrrBankConfig cfg;
-    cfg.phase_variation = PhaseVariationParams{};
-    cfg.crosstalk = CrosstalkParams{};
+    cfg.noise = {phase_variation_noise(PhaseVariationParams{}), crosstalk_noise(CrosstalkParams{})};
     return cfg;
   }
   static IoSpec converters() {
@@ -112,10 +111,10 @@ TEST_CASE("MRR banks under DOCTOR's noise: clipping only, high phase variation, 
   };
   double acc_clip = mrr_accuracy(MrrBankConfig{}, 0);
   MrrBankConfig pv;
-  pv.phase_variation = PhaseVariationParams{};  // "high", edge -> corner
+  pv.noise = {phase_variation_noise(PhaseVariationParams{})};  // "high", edge -> corner
   double acc_pv = mrr_accuracy(pv, 10000);       // mid-schedule, x = 0.5
   MrrBankConfig hot;
-  hot.global_temperature = GlobalTemperatureParams{};  // linear, uniform hotspot
+  hot.noise = {global_temperature_noise(GlobalTemperatureParams{})};  // linear, uniform hotspot
   double acc_hot = mrr_accuracy(hot, 20000);           // +1 K
   std::printf("CNN3 on MRR banks (%lld images): ideal %.3f, encoding only %.3f, high PV at x=0.5 %.3f, +1 K %.3f\n",
               static_cast<long long>(n), acc_ideal, acc_clip, acc_pv, acc_hot);

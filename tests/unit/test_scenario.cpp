@@ -1,5 +1,5 @@
 // Scenario files: declared parameters, the generated JSON Schema, validation messages, fragments
-// and --set. Links ptc_sim + ptc_policies (the policy registry), hence SystemC: its own binary,
+// and --set. Links ptc_sim + ptc_plugins (the policy registry), hence SystemC: its own binary,
 // sc_main runs Catch; no test starts the SystemC kernel.
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
@@ -366,10 +366,9 @@ TEST_CASE("pcm_table: the measurement file is relative to the scenario file and 
   Json j = load_scenario_json(f, {});
   CHECK(joined(schema_errors(j)) == "");
   Scenario s = parse_scenario(j, f);
-  CHECK(s.device.device == "pcm_table");
-  CHECK(s.energy.device == "pcm");  // priced as non-volatile cells
-  CHECK(s.device.pcm_table.persistent_fraction == 0.25);
-  CHECK(s.device.pcm_table.table.measured_levels() == std::vector<double>{0.5, 1.0});
+  CHECK(s.device.name == "pcm_table");
+  CHECK(s.energy.cell == ptc::hw::WeightCell::nonvolatile);  // priced as non-volatile cells
+  CHECK(s.resolved["device"]["persistent_fraction"] == 0.25);
   CHECK(s.resolved["device"]["file"] == "data/dev.csv");
   CHECK_THROWS_WITH(parse_scenario(load_scenario_json(f, {"device.file=data/bad.csv"}), f),
                     Contains("device.file:") && Contains("bad.csv line 3, column 2 (t_s)"));
@@ -430,17 +429,21 @@ TEST_CASE("scenario preflight: device capabilities agree with the technologies (
     if (dev == "pcm_table") j["device"]["file"] = "dev.csv";
     Scenario s = parse_scenario(j, (t.dir / "s/s.json").string());
     Prepared p = preflight(s);
-    const ptc::hw::RandomStream rng(1, 2);
-    std::unique_ptr<ptc::hw::Technology> tech;
-    if (dev == "mrr") tech = std::make_unique<ptc::hw::MrrBank>(p.wl, s.device.mrr, rng);
-    else if (dev == "pcm") tech = std::make_unique<ptc::hw::PcmPair>(p.wl, s.device.pcm, rng);
-    else if (dev == "pcm_optical") tech = std::make_unique<ptc::hw::PcmOptical>(p.wl, s.device.pcm_optical);
-    else if (dev == "pcm_table") tech = std::make_unique<ptc::hw::PcmTable>(p.wl, s.device.pcm_table, rng);
+    std::unique_ptr<ptc::hw::Technology> tech = make_technology(s, p.wl);
     REQUIRE(tech);
+    CHECK(tech->name() == dev);
     const auto& caps = device_capabilities(dev);
     CHECK(tech->supports_remap() == (std::find(caps.begin(), caps.end(), "remap") != caps.end()));
+    // Exactly one weight-cell kind, and thermally coupled technologies carry the temperature trait.
+    CHECK(has_tag(caps, "thermo_optic") != has_tag(caps, "nonvolatile"));
+    CHECK(tech->thermally_coupled() == has_tag(caps, ptc::hw::kTemperature));
   }
-  CHECK_THROWS_WITH(device_capabilities("pcmm"), Contains("unknown device"));
+  CHECK_THROWS_WITH(device_capabilities("pcmm"), Contains("unknown device \"pcmm\"") && Contains("did you mean \"pcm\"?"));
+  // `ptcsim compile --hw` resolves its device name here: unknown names list the registered ones.
+  CHECK_THROWS_WITH(find_device("mzi", "hw.device.name"),
+                    Contains("unknown device \"mzi\" at hw.device.name") && Contains("registered: mrr, pcm, pcm_optical, pcm_table"));
+  CHECK(device_cell(find_device("pcm_table", "x")) == ptc::hw::WeightCell::nonvolatile);
+  CHECK(device_cell(find_device("mrr", "x")) == ptc::hw::WeightCell::thermo_optic);
 }
 
 TEST_CASE("scenario preflight: Monte-Carlo accuracy instances on PCM pairs name accuracy.instances", "[scenario][preflight]") {

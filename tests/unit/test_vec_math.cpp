@@ -110,22 +110,22 @@ const std::string kZoo = std::string(PTC_SOURCE_DIR) + "/models/zoo/";
 TEST_CASE("MRR realize equals a brute-force double evaluation of phase + offsets + noise, crosstalk, T(phi)", "[perf][mrr]") {
   models::Graph g = models::import_onnx(kZoo + "lenet5_fmnist.onnx");
   models::CompiledWorkload wl = models::compile(g, models::TilingSpec{4, 4, 8, "cyclic"});
+  GlobalTemperatureParams gtp;
+  gtp.hotspot = "corner";
   MrrBankConfig cfg;
-  cfg.phase_variation = PhaseVariationParams{};
-  cfg.global_temperature = GlobalTemperatureParams{};
-  cfg.global_temperature->hotspot = "corner";
-  cfg.crosstalk = CrosstalkParams{};
+  // Given out of stage order on purpose: the bank composes them in DOCTOR's order.
+  cfg.noise = {crosstalk_noise(CrosstalkParams{}), global_temperature_noise(gtp), phase_variation_noise(PhaseVariationParams{})};
   const RandomStream rng(3, 0);
   MrrBank bank(wl, cfg, rng);
   const int64_t step = 7000, k = 8, kk = 64;
   bank.set_step(step);
   const CoreArray arr{4, 4, 8};
-  PhaseVariation pv(arr, *cfg.phase_variation, rng.derive(11));
+  PhaseVariation pv(arr, PhaseVariationParams{}, rng.derive(11));
   const std::vector<float> sd = pv.std_map(step);
-  GlobalTemperature gt(arr, *cfg.global_temperature);
+  GlobalTemperature gt(arr, gtp);
   std::vector<float> off(static_cast<size_t>(arr.rings()), 0.0f);
   gt.add_shift(static_cast<double>(step), off.data());
-  const ThermalCrosstalk xt(k, *cfg.crosstalk);
+  const ThermalCrosstalk xt(k, CrosstalkParams{});
   const std::vector<double>& M = xt.matrix();
   const double a = 0.865, r = 0.87;
   double worst = 0;
@@ -210,8 +210,7 @@ TEST_CASE("convolution windows read from the image give the same bits as im2col 
   models::Graph g = models::import_onnx(kZoo + "cnn3_fmnist.onnx");
   models::CompiledWorkload wl = models::compile(g, models::TilingSpec{4, 4, 8, "cyclic"});
   MrrBankConfig cfg;
-  cfg.phase_variation = PhaseVariationParams{};
-  cfg.crosstalk = CrosstalkParams{};
+  cfg.noise = {phase_variation_noise(PhaseVariationParams{}), crosstalk_noise(CrosstalkParams{})};
   MrrBank bank(wl, cfg, RandomStream(1, 0xde));
   bank.set_step(10000);
   // Layer 1: 64 -> 64 channels, 3x3, pad 1 on 28 x 28 (im2col [576, 784]); layer 0 has one channel.

@@ -87,11 +87,11 @@ int run_executor(const Options& o) {
   const int64_t images = std::min<int64_t>(o.images, test.count);
 
   hw::MrrBankConfig cfg;
-  cfg.phase_variation = hw::PhaseVariationParams{};  // "high", edge -> corner
-  cfg.crosstalk = hw::CrosstalkParams{};             // kappa 0.1 /um
+  cfg.noise = {hw::phase_variation_noise(hw::PhaseVariationParams{}),  // "high", edge -> corner
+               hw::crosstalk_noise(hw::CrosstalkParams{})};             // kappa 0.1 /um
   hw::MrrBank bank(wl, cfg, hw::RandomStream(1, 0xde));
   if (!o.dump_std.empty()) {
-    hw::PhaseVariation pv(hw::CoreArray{4, 4, 8}, *cfg.phase_variation, hw::RandomStream(1, 0xde).derive(11));
+    hw::PhaseVariation pv(hw::CoreArray{4, 4, 8}, hw::PhaseVariationParams{}, hw::RandomStream(1, 0xde).derive(11));
     nlohmann::json j = {{"step", o.step}, {"std_rad", pv.std_map(o.step)}};
     FILE* f = std::fopen(o.dump_std.c_str(), "w");
     if (!f) throw std::runtime_error("cannot write " + o.dump_std);

@@ -1,13 +1,12 @@
-// Registers a new noise process, then one under a built-in name.
-#include "sim/scenario.h"
+// Registers one fresh noise name and one that clashes with a built-in: loading must fail cleanly.
+#include "sim/plugins.h"
 
 namespace {
-using namespace ptc::sim;
-class Nothing : public NoiseProcess {
+using namespace ptc;
+class Nothing : public hw::NoiseProcess {
  public:
-  void configure(DeviceSetup&) const override {}
-  std::vector<std::string> devices() const override { return {"mrr"}; }
+  std::string acts_on() const override { return hw::kRingPhase; }
 };
-const Registrar<NoiseProcess> reg_new{{"test_fresh_name", "fine", {}, [](Params&) { return std::make_unique<Nothing>(); }}};
-const Registrar<NoiseProcess> reg_old{{"thermal_crosstalk", "clash", {}, [](Params&) { return std::make_unique<Nothing>(); }}};
+const sim::Registrar<hw::NoiseProcess> reg_new{{"test_fresh_name", "fine", {}, [](sim::Params&) { return std::make_unique<Nothing>(); }}};
+const sim::Registrar<hw::NoiseProcess> reg_old{{"thermal_crosstalk", "clash", {}, [](sim::Params&) { return std::make_unique<Nothing>(); }}};
 }  // namespace

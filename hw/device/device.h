@@ -1,0 +1,29 @@
+// A device technology as a plug-in (docs/architecture.md §4): a DeviceModel is the configured
+// device kind (its scenario parameters read and checked, files loaded); build() makes one chip's
+// Technology for a compiled workload, with the chip's own random stream and the noise processes
+// that act on the device. Registrations live in hw/device/impl/, one file per device, each with
+// its parameters and tags (sim/plugins.h); nothing outside the registry names a device.
+#pragma once
+
+#include <memory>
+
+#include "hw/device/technology.h"
+#include "hw/noise/noise_process.h"
+#include "hw/physics/rng.h"
+#include "models/compiler.h"
+
+namespace ptc::hw {
+
+struct DeviceBuild {
+  const models::CompiledWorkload& wl;
+  RandomStream rng;  // the chip's device stream
+  NoiseList noise;   // the scenario's noise processes (a device uses those acting on its traits)
+};
+
+class DeviceModel {
+ public:
+  virtual ~DeviceModel() = default;
+  virtual std::unique_ptr<Technology> build(const DeviceBuild& b) const = 0;
+};
+
+}  // namespace ptc::hw

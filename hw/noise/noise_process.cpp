@@ -1,0 +1,173 @@
+#include "hw/noise/noise_process.h"
+
+#include "hw/noise/static_variation.h"
+#include "models/error.h"
+
+namespace ptc::hw {
+namespace {
+
+// ---------------------------------------------------------------- DOCTOR phase variation
+class PhaseVariationInstance : public PhaseNoise {
+ public:
+  PhaseVariationInstance(const CoreArray& a, const PhaseVariationParams& p, const RandomStream& rng) : m_pv(a, p, rng) {}
+  const std::vector<float>* read_std(int64_t step) override { return &m_pv.std_map(step); }
+
+ private:
+  PhaseVariation m_pv;
+};
+
+class PhaseVariationProcess : public NoiseProcess {
+ public:
+  explicit PhaseVariationProcess(const PhaseVariationParams& p) : m_p(p) {}
+  std::string acts_on() const override { return kRingPhase; }
+  PhaseStage stage() const override { return PhaseStage::per_read; }
+  // The device stream's sub-stream 11 (kept from the first release: same seed, same bits).
+  std::unique_ptr<PhaseNoise> bind(const CoreArray& a, const RandomStream& rng) const override {
+    return std::make_unique<PhaseVariationInstance>(a, m_p, rng.derive(11));
+  }
+  std::vector<std::string> needs() const override { return {"cyclic_mapping"}; }
+
+ private:
+  PhaseVariationParams m_p;
+};
+
+// ---------------------------------------------------------------- DOCTOR global temperature
+class GlobalTemperatureInstance : public PhaseNoise {
+ public:
+  GlobalTemperatureInstance(const CoreArray& a, const GlobalTemperatureParams& p) : m_a(a), m_t0(p.t0_k), m_gt(a, p) {}
+  bool add_offset(const NoiseTime& t, float* off) const override {
+    m_gt.add_shift(static_cast<double>(t.step), off);
+    for (size_t i = 0; i < m_ref.size(); ++i) off[i] -= m_ref[i];
+    return true;
+  }
+  void relock(const NoiseTime& t) override {  // the shift is measured from T(relock) from now on
+    m_ref.assign(static_cast<size_t>(m_a.rings()), 0.0f);
+    m_gt.add_shift(static_cast<double>(t.step), m_ref.data());
+  }
+  double mean_temperature_k(int64_t step) const override {
+    const double T = m_gt.temperature_k(static_cast<double>(step));
+    double s = 0;
+    for (double h : m_gt.hotspot_map()) s += m_t0 + (T - m_t0) * h;
+    return s / static_cast<double>(m_gt.hotspot_map().size());
+  }
+
+ private:
+  CoreArray m_a;
+  double m_t0;
+  GlobalTemperature m_gt;
+  std::vector<float> m_ref;  // shift at the last relock (empty: locked at T0)
+};
+
+class GlobalTemperatureProcess : public NoiseProcess {
+ public:
+  explicit GlobalTemperatureProcess(const GlobalTemperatureParams& p) : m_p(p) {}
+  std::string acts_on() const override { return kRingPhase; }
+  PhaseStage stage() const override { return PhaseStage::scheduled_offset; }
+  std::unique_ptr<PhaseNoise> bind(const CoreArray& a, const RandomStream&) const override {
+    return std::make_unique<GlobalTemperatureInstance>(a, m_p);
+  }
+
+ private:
+  GlobalTemperatureParams m_p;
+};
+
+// ---------------------------------------------------------------- thermal crosstalk
+class CrosstalkInstance : public PhaseNoise {
+ public:
+  CrosstalkInstance(int64_t k, const CrosstalkParams& p) : m_xt(k, p) {}
+  const ThermalCrosstalk* coupling() const override { return &m_xt; }
+
+ private:
+  ThermalCrosstalk m_xt;
+};
+
+class CrosstalkProcess : public NoiseProcess {
+ public:
+  explicit CrosstalkProcess(const CrosstalkParams& p) : m_p(p) {}
+  std::string acts_on() const override { return kRingPhase; }
+  PhaseStage stage() const override { return PhaseStage::coupling; }
+  std::unique_ptr<PhaseNoise> bind(const CoreArray& a, const RandomStream&) const override {
+    return std::make_unique<CrosstalkInstance>(a.k, m_p);
+  }
+
+ private:
+  CrosstalkParams m_p;
+};
+
+// ---------------------------------------------------------------- fixed per-ring offsets
+class OffsetInstance : public PhaseNoise {
+ public:
+  explicit OffsetInstance(std::vector<float> off) : m_off(std::move(off)) {}
+  bool add_offset(const NoiseTime&, float* off) const override {
+    for (size_t i = 0; i < m_off.size(); ++i) off[i] += m_off[i];
+    return true;
+  }
+
+ private:
+  std::vector<float> m_off;
+};
+
+class StaticPhaseProcess : public NoiseProcess {
+ public:
+  explicit StaticPhaseProcess(double sigma) : m_sigma(sigma) {
+    if (!(sigma >= 0)) throw Error("static phase variation: sigma must be >= 0");
+  }
+  std::string acts_on() const override { return kRingPhase; }
+  PhaseStage stage() const override { return PhaseStage::static_offset; }
+  // The device stream's sub-stream 0x57 (kept from the first release: same seed, same bits).
+  std::unique_ptr<PhaseNoise> bind(const CoreArray& a, const RandomStream& rng) const override {
+    StaticVariationParams sv;
+    sv.phase_sigma_rad = m_sigma;
+    return std::make_unique<OffsetInstance>(StaticVariation(sv, rng.derive(0x57)).offsets(a).phase_rad);
+  }
+
+ private:
+  double m_sigma;
+};
+
+class FixedOffsetProcess : public NoiseProcess {
+ public:
+  explicit FixedOffsetProcess(std::vector<float> off) : m_off(std::move(off)) {}
+  std::string acts_on() const override { return kRingPhase; }
+  std::unique_ptr<PhaseNoise> bind(const CoreArray& a, const RandomStream&) const override {
+    if (static_cast<int64_t>(m_off.size()) != a.rings())
+      throw Error("fixed phase offset map: expected " + std::to_string(a.rings()) + " rings, got " +
+                  std::to_string(m_off.size()));
+    return std::make_unique<OffsetInstance>(m_off);
+  }
+
+ private:
+  std::vector<float> m_off;
+};
+
+// ---------------------------------------------------------------- physical thermal field
+class ThermalFieldProcess : public NoiseProcess {
+ public:
+  explicit ThermalFieldProcess(const ThermalFieldParams& p) : m_p(p) {}
+  std::string acts_on() const override { return kTemperature; }
+  std::optional<ThermalFieldParams> thermal_field() const override { return m_p; }
+
+ private:
+  ThermalFieldParams m_p;
+};
+
+}  // namespace
+
+std::unique_ptr<NoiseProcess> phase_variation_noise(const PhaseVariationParams& p) {
+  return std::make_unique<PhaseVariationProcess>(p);
+}
+std::unique_ptr<NoiseProcess> global_temperature_noise(const GlobalTemperatureParams& p) {
+  return std::make_unique<GlobalTemperatureProcess>(p);
+}
+std::unique_ptr<NoiseProcess> crosstalk_noise(const CrosstalkParams& p) { return std::make_unique<CrosstalkProcess>(p); }
+std::unique_ptr<NoiseProcess> static_phase_noise(double phase_sigma_rad) {
+  return std::make_unique<StaticPhaseProcess>(phase_sigma_rad);
+}
+std::unique_ptr<NoiseProcess> fixed_phase_offset(std::vector<float> offset_rad) {
+  return std::make_unique<FixedOffsetProcess>(std::move(offset_rad));
+}
+std::unique_ptr<NoiseProcess> thermal_field_noise(const ThermalFieldParams& p) {
+  return std::make_unique<ThermalFieldProcess>(p);
+}
+
+}  // namespace ptc::hw

@@ -1,0 +1,90 @@
+// Noise and drift processes as behaviour (docs/noise.md §1): a process is an object that acts on
+// one trait of a device -- the ring phases of a weight bank, or the chip's temperature -- and a new
+// stochastic law is one class implementing this interface (plus, for scenarios, one registration
+// file: hw/noise/impl/). No device knows the processes by name; it asks each one for what it does.
+//
+// Contract:
+// - A NoiseProcess is configured once (its parameters) and immutable; bind() makes the per-chip
+//   instance (PhaseNoise) on an array with the chip's device random stream, so every chip of a
+//   fleet, and every Monte-Carlo instance, draws its own realisation.
+// - acts_on() names the device trait the process needs (kRingPhase, kTemperature); a device
+//   offers traits (sim/device registry tags) and a scenario that pairs a process with a device
+//   lacking its trait is rejected before the run.
+// - Ring-phase processes compose in stage() order (ties: scenario order): static offsets, per-read
+//   random noise, scheduled offsets, then linear coupling -- DOCTOR's order (docs/noise.md §1).
+//   Offsets add; per-read Gaussian noise adds in variance; couplings multiply (phi' = M phi).
+// - Every value a PhaseNoise returns is a pure function of (parameters, stream, instant): asking
+//   for instants in any order gives the same bits.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hw/device/technology.h"
+#include "hw/noise/doctor_noise.h"
+#include "hw/noise/thermal_field.h"
+#include "hw/physics/rng.h"
+
+namespace ptc::hw {
+
+inline constexpr const char* kRingPhase = "ring_phase";     // MRR phases, [R, C, k, k] rad
+inline constexpr const char* kTemperature = "temperature";  // the chip's thermal field (hw::Thermal)
+
+// Composition stages of ring-phase processes.
+enum class PhaseStage : int { static_offset = 0, per_read = 1, scheduled_offset = 2, coupling = 3 };
+
+// One chip's realisation of a ring-phase process.
+class PhaseNoise {
+ public:
+  virtual ~PhaseNoise() = default;
+  // Deterministic offset (rad) at instant t added into off[rings]; false when the process has none.
+  virtual bool add_offset(const NoiseTime& /*t*/, float* /*off*/) const { return false; }
+  // Per-ring std (rad) of fresh zero-mean Gaussian noise drawn for every read at step `step`
+  // (one draw per chunk of every inference, DOCTOR); nullptr when the process has none.
+  virtual const std::vector<float>* read_std(int64_t /*step*/) { return nullptr; }
+  // Linear coupling between the rings of one k x k bank (phi' = M phi); nullptr when none.
+  virtual const ThermalCrosstalk* coupling() const { return nullptr; }
+  // The rings were re-tuned at instant t against the conditions then (a process measured from a
+  // reference, e.g. a temperature schedule, re-bases).
+  virtual void relock(const NoiseTime& /*t*/) {}
+  // The hotspot-weighted mean core temperature (K) the process models at `step`; NaN when none.
+  virtual double mean_temperature_k(int64_t /*step*/) const { return std::numeric_limits<double>::quiet_NaN(); }
+};
+
+class NoiseProcess {
+ public:
+  virtual ~NoiseProcess() = default;
+  virtual std::string acts_on() const = 0;  // kRingPhase or kTemperature (or a plug-in's own trait)
+  // Ring-phase processes.
+  virtual PhaseStage stage() const { return PhaseStage::static_offset; }
+  virtual std::unique_ptr<PhaseNoise> bind(const CoreArray& /*array*/, const RandomStream& /*device_rng*/) const {
+    return nullptr;
+  }
+  // Temperature processes: the physical field the accelerator's hw::Thermal module evaluates.
+  virtual std::optional<ThermalFieldParams> thermal_field() const { return std::nullopt; }
+  // What the process needs beyond its trait: "cyclic_mapping" (follows DOCTOR's chunk schedule).
+  virtual std::vector<std::string> needs() const { return {}; }
+};
+
+using NoiseList = std::vector<std::shared_ptr<const NoiseProcess>>;
+
+// ---- the built-in laws (docs/noise.md); registered for scenarios in hw/noise/impl/
+// DOCTOR phase variation (§2): drifting per-ring std map, fresh noise per chunk and read.
+std::unique_ptr<NoiseProcess> phase_variation_noise(const PhaseVariationParams& p);
+// DOCTOR global temperature drift x hotspot map (§3), re-based at every relock.
+std::unique_ptr<NoiseProcess> global_temperature_noise(const GlobalTemperatureParams& p);
+// Static thermal crosstalk inside each bank (§4).
+std::unique_ptr<NoiseProcess> crosstalk_noise(const CrosstalkParams& p);
+// Fabrication variation (§6): a fixed per-ring phase offset N(0, sigma^2), drawn from the chip's
+// device stream.
+std::unique_ptr<NoiseProcess> static_phase_noise(double phase_sigma_rad);
+// A given fixed per-ring phase offset map (rad, [R, C, k, k]), e.g. a measured one.
+std::unique_ptr<NoiseProcess> fixed_phase_offset(std::vector<float> offset_rad);
+// The physical thermal field (§5), evaluated by the hw::Thermal module.
+std::unique_ptr<NoiseProcess> thermal_field_noise(const ThermalFieldParams& p);
+
+}  // namespace ptc::hw

@@ -1,0 +1,39 @@
+// The plug-in axes of ptcsim and their registries (docs/architecture.md §4). Every axis is an
+// interface plus an impl/ folder with one file per plug-in holding its one-line registration and
+// declared parameters (sim/params.h Registrar); an out-of-tree --plugin registers the same way.
+//   devices   hw::DeviceModel   hw/device/impl/     tags: capabilities, traits, weight-cell kind
+//   noise     hw::NoiseProcess  hw/noise/impl/      acts on a device trait
+//   traffic   TrafficSource     sim/traffic/impl/
+//   policies  Policy            sim/policy/impl/
+//
+// Device tags (Registry::Entry::tags), declared as data so they are known without building:
+// - capabilities: "remap" (DOCTOR's tile remapping; equals Technology::supports_remap()),
+//   "mc_instances" (accuracy over several Monte-Carlo chip instances);
+// - traits noise processes act on: hw::kRingPhase ("ring_phase"), hw::kTemperature
+//   ("temperature": the device couples to the chip's thermal field);
+// - exactly one weight-cell kind, "thermo_optic" or "nonvolatile" (hw::WeightCell: how the
+//   energy model prices holding and writing a weight).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "hw/device/device.h"
+#include "hw/energy.h"
+#include "hw/noise/noise_process.h"
+#include "sim/params.h"
+
+namespace ptc::sim {
+
+using DeviceRegistry = Registry<hw::DeviceModel>;
+using NoiseRegistry = Registry<hw::NoiseProcess>;
+
+// The registered device `name` (path: the JSON path that named it, for the error message).
+const DeviceRegistry::Entry& find_device(const std::string& name, const std::string& path);
+bool has_tag(const std::vector<std::string>& tags, const std::string& tag);
+// The weight-cell kind a device declares (its "thermo_optic" or "nonvolatile" tag).
+hw::WeightCell device_cell(const DeviceRegistry::Entry& e);
+// Names of the registered devices carrying `tag`, in name order.
+std::vector<std::string> devices_with(const std::string& tag);
+
+}  // namespace ptc::sim
