@@ -249,7 +249,6 @@ Prepared prep_tanh(const Node& n, const std::vector<ValueState>& in, int64_t) {
 }
 
 Prepared prep_clip(const Node& n, const std::vector<ValueState>& in, int64_t opset) {
-  need_f32(n, in[0], "input");
   float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
   if (opset < 11) {
     need_inputs(n, in, 1, 1);
@@ -263,6 +262,7 @@ Prepared prep_clip(const Node& n, const std::vector<ValueState>& in, int64_t ops
         need_f32(n, in[k], k == 1 ? "min" : "max");
       }
   }
+  need_f32(n, in[0], "input");  // only after the input count is checked: in[0] may not exist
   bool has_lo = n.input_given(1), has_hi = n.input_given(2);
   return single(in[0].shape, DType::f32, [=](const KernelArgs& k) {
     // min/max are read at run time (they may be graph inputs).
@@ -908,16 +908,15 @@ Prepared prep_concat(const Node& n, const std::vector<ValueState>& in, int64_t) 
 Prepared prep_pad(const Node& n, const std::vector<ValueState>& in, int64_t opset) {
   std::string mode = n.attr_s("mode", "constant");
   if (mode != "constant" && mode != "reflect" && mode != "edge") fail(n, "unknown mode '" + mode + "'");
+  need_inputs(n, in, opset < 11 ? 1 : 2, opset < 11 ? 1 : 4);  // before in[0] is read
   const Shape& x = in[0].shape;
   size_t r = x.size();
   std::vector<int64_t> pads;
   float value = 0.0f;
   if (opset < 11) {
-    need_inputs(n, in, 1, 1);
     pads = n.attr_ints(opset < 2 ? "paddings" : "pads", {});
     value = n.attr_f("value", 0.0f);
   } else {
-    need_inputs(n, in, 2, 4);
     pads = static_input(n, in, 1, "pads").as_i64();
     if (n.input_given(2) && checked_numel(in[2].shape, n.where()) != 1) fail(n, "constant_value must be a scalar");
     if (n.input_given(3)) unsupported(n, "the axes input (opset 18)");
@@ -1096,16 +1095,15 @@ Prepared prep_squeeze(const Node& n, const std::vector<ValueState>& in, int64_t 
 }
 
 Prepared prep_slice(const Node& n, const std::vector<ValueState>& in, int64_t opset) {
+  need_inputs(n, in, opset < 10 ? 1 : 3, opset < 10 ? 1 : 5);  // before in[0] is read
   const Shape& x = in[0].shape;
   int64_t r = static_cast<int64_t>(x.size());
   std::vector<int64_t> starts, ends, axes, steps;
   if (opset < 10) {
-    need_inputs(n, in, 1, 1);
     starts = n.attr_ints("starts", {});
     ends = n.attr_ints("ends", {});
     axes = n.attr_ints("axes", {});
   } else {
-    need_inputs(n, in, 3, 5);
     starts = static_input(n, in, 1, "starts").as_i64();
     ends = static_input(n, in, 2, "ends").as_i64();
     if (n.input_given(3)) axes = static_input(n, in, 3, "axes").as_i64();

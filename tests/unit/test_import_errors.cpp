@@ -5,6 +5,7 @@
 
 #include "models/error.h"
 #include "models/onnx_import.h"
+#include "models/ops.h"
 #include "onnx_builder.h"
 
 using namespace ptc;
@@ -126,4 +127,29 @@ TEST_CASE("unsupported attribute variants are Unsupported, not wrong answers", "
   auto* n = b.node("MaxPool", {"x"}, {"y"}, "pool3d");
   test::OnnxBuilder::attr_ints(n, "kernel_shape", {2, 2, 2});
   REQUIRE_THROWS_AS(import_onnx_bytes(b.bytes(), "m"), Unsupported);
+}
+
+// Issue 17: Clip, Pad and Slice read their first input before checking the input count (SIGSEGV on
+// a node with no inputs). Every supported op, at the oldest and newest opset, with no inputs and
+// with one, must be an error naming the node, never a crash.
+TEST_CASE("every op with too few inputs is an error naming the node, never a crash", "[import]") {
+  for (const std::string& op : supported_ops()) {
+    if (op == "Constant") continue;  // takes no inputs
+    for (int64_t opset : {op_since(op) < 7 ? int64_t{7} : op_since(op), int64_t{17}}) {
+      test::OnnxBuilder b(opset);
+      b.input("x", {1, 4});
+      b.output("y");
+      b.node(op, {}, {"y"}, "n0");
+      INFO(op << " opset " << opset << ", no inputs");
+      REQUIRE_THROWS_WITH(import_onnx_bytes(b.bytes(), "m.onnx"), Contains("node 'n0' (" + op + ")"));
+    }
+  }
+  for (const char* op : {"Clip", "Pad", "Slice"}) {
+    test::OnnxBuilder b;
+    b.input("x", {1, 4});
+    b.output("y");
+    b.node(op, {"", "x"}, {"y"}, "n1");  // input 0 named empty (omitted), a later one given
+    INFO(op << ", input 0 omitted");
+    REQUIRE_THROWS_WITH(import_onnx_bytes(b.bytes(), "m.onnx"), Contains("node 'n1' (" + std::string(op) + ")"));
+  }
 }
