@@ -474,8 +474,8 @@ void apply_set(Json& j, const std::string& assignment) {
   std::string path = assignment.substr(0, eq), text = assignment.substr(eq + 1);
   Json value;
   try {
-    value = Json::parse(text);
-  } catch (const std::exception&) {
+    value = parse_json_text(text, "--set " + path);  // depth, duplicate keys, number range: errors
+  } catch (const JsonSyntaxError&) {
     value = text;  // bare words are strings: --set controller.policy.name=doctor
   }
   Json* cur = &j;

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Issue 17 (hardening), as a hostile user meets ptcsim: inputs that used to crash, hang or be
+# accepted, and faults that used to lose or mix outputs. Each bad input must give a non-zero exit
+# (not a signal) and exactly one stderr line naming the file / JSON path / node and the rule; each
+# fault must leave the run directory coherent (run.json never "running", no *.tmp, no mix of two
+# runs). Usage: test_hardening.sh PTCSIM SOURCE_DIR
+set -u
+ptcsim="$1"; src="$2"
+tmp="$(mktemp -d)"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$tmp"; }
+trap cleanup EXIT
+sc="$src/tests/cli/tiny_doctor.json"
+py=/usr/bin/python3
+export SYSTEMC_DISABLE_COPYRIGHT_MESSAGE=1
+. "$src/tests/lib/testlib.sh"
+
+status_of() { $py -c "import json,sys; print(json.load(open(sys.argv[1]))['status'])" "$1/run.json" 2>/dev/null || echo none; }
+no_tmp() { if find "$1" -name '*.tmp' | grep -q .; then bad "$2: *.tmp left in $1"; else ok "$2: no *.tmp left"; fi; }
+# A scenario in $tmp that includes the tiny scenario's pieces by absolute path, with one edit.
+scen() {  # scen FILE PYTHON-EXPR-ON-j
+  $py - "$sc" "$1" "$2" <<'PY'
+import json, os, sys
+src, dst, edit = sys.argv[1], sys.argv[2], sys.argv[3]
+j = json.load(open(src)); d = os.path.dirname(os.path.abspath(src))
+j.pop("$schema")
+j["model"] = os.path.normpath(os.path.join(d, j["model"])); j["hw"] = os.path.normpath(os.path.join(d, j["hw"]))
+j["noise"][2] = os.path.normpath(os.path.join(d, j["noise"][2]))
+exec(edit)
+open(dst, "w").write(json.dumps(j))
+PY
+}
+
+# ---- parsing: depth, size, regular files only, number range, duplicate keys (validate and run alike)
+$py -c "import sys; n=200000; open(sys.argv[1],'w').write('{\"name\": \"deep\", \"description\": ' + '['*n + ']'*n + '}')" "$tmp/deep.json"
+expect_error "200,000-deep arrays (validate): depth limit, no stack overflow" 'deep.json: JSON nested deeper than 128 levels at description' "$ptcsim" validate "$tmp/deep.json"
+expect_error "200,000-deep arrays (run)" 'nested deeper than 128 levels' "$ptcsim" run "$tmp/deep.json" --out "$tmp/r_deep"
+expect_error "deep --set value" '--set description: JSON nested deeper than 128' "$ptcsim" validate "$sc" --set "description=$($py -c "print('['*1000 + ']'*1000)")"
+scen "$tmp/devzero.json" 'j["hw"] = "/dev/zero"'
+expect_error "fragment /dev/zero: refused, no hang" '/dev/zero: not a regular file' timeout 20 "$ptcsim" validate "$tmp/devzero.json"
+expect_error "fragment /dev/zero (run)" '/dev/zero: not a regular file' timeout 20 "$ptcsim" run "$tmp/devzero.json" --out "$tmp/r_devzero"
+mkfifo "$tmp/fifo.json"
+scen "$tmp/fifo_frag.json" "j['hw'] = '$tmp/fifo.json'"
+expect_error "fragment naming a FIFO: refused, no hang" 'fifo.json: not a regular file' timeout 20 "$ptcsim" validate "$tmp/fifo_frag.json"
+mkdir "$tmp/adir.json"
+scen "$tmp/dir_frag.json" "j['hw'] = '$tmp/adir.json'"
+expect_error "fragment naming a directory" 'adir.json: is a directory' "$ptcsim" validate "$tmp/dir_frag.json"
+expect_error "scenario that is a directory" 'adir.json: is a directory, expected a scenario file' "$ptcsim" run "$tmp/adir.json" --out "$tmp/r_dir"
+head -c $((65 * 1024 * 1024)) /dev/zero | tr '\0' ' ' >"$tmp/huge.json"
+expect_error "a 65 MiB scenario: size limit before reading" 'huge.json: scenario file is 68157440 bytes, more than the limit' "$ptcsim" validate "$tmp/huge.json"
+rm -f "$tmp/huge.json"
+scen "$tmp/big_number.json" 'j["horizon_s"] = "@@"'
+sed -i 's/"@@"/1e400/' "$tmp/big_number.json"
+expect_error "1e400 names the file, the path and the rule" 'big_number.json: invalid JSON at line 1, column [0-9]* (horizon_s): number 1e400 is out of range' "$ptcsim" run "$tmp/big_number.json" --out "$tmp/r_num"
+printf '{"name": "dup", "seed": 1, "seed": 2}' >"$tmp/dup.json"
+expect_error "duplicate key names file and path" 'dup.json: duplicate key "seed" at seed' "$ptcsim" validate "$tmp/dup.json"
+printf '{"rows": 4, "cols": 4, "rows": 2}' >"$tmp/dup_cores.json"
+scen "$tmp/dup_frag.json" "j['hw'] = {'cores': '$tmp/dup_cores.json'}"
+expect_error "duplicate key in a fragment names the fragment" 'dup_cores.json: duplicate key "rows" at rows' "$ptcsim" run "$tmp/dup_frag.json" --out "$tmp/r_dup"
+expect_error "duplicate key in a --set value" 'duplicate key "name" at name' "$ptcsim" run "$sc" --set 'controller.policy={"name":"none","name":"doctor"}' --out "$tmp/r_dup2"
+for d in r_deep r_devzero r_num r_dup r_dup2; do [ -e "$tmp/$d" ] && bad "run directory $d created for bad input"; done
+
+expect_error "model that is a directory: no 9.2e18-byte file" 'adir.json: is a directory, expected a model file' "$ptcsim" eval "$tmp/adir.json"
+mkfifo "$tmp/model.onnx"
+expect_error "model that is a FIFO: refused, no hang" 'model.onnx: not a regular file' timeout 20 "$ptcsim" eval "$tmp/model.onnx"
+
+finish
