@@ -178,12 +178,18 @@ int cmd_device_mrr(const DeviceOptions& o) {
   return 0;
 }
 
-int cmd_run(const std::string& file, const std::vector<std::string>& sets, const std::string& seed, const std::string& out,
+int cmd_run(const std::string& file, const std::vector<std::string>& sets, const std::string* seed, const std::string& out,
             bool quiet, int argc, char** argv) {
   std::vector<std::string> all = sets;
-  if (!seed.empty()) all.push_back("seed=" + seed);
+  if (seed) all.push_back("seed=" + *seed);  // given but empty ("--seed ''") is checked, not ignored
   Json j = load_scenario_json(file, all);
   Scenario s = parse_scenario(j, file);
+  // The JSON Schema as well (after the parse, whose messages name the registered plug-ins): run
+  // accepts nothing that validate rejects.
+  std::vector<std::string> errors = schema_errors(j);
+  if (!errors.empty())
+    throw Error(file + ": " + errors.front() +
+                (errors.size() > 1 ? " (and " + std::to_string(errors.size() - 1) + " more: ptcsim validate lists them)" : ""));
   RunOptions o;
   o.out_dir = out;
   o.sets = all;
@@ -330,7 +336,7 @@ int run_cli(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "simulate a deployment scenario; writes a run directory");
   run->add_option("scenario", scenario_file, "scenario JSON file")->required();
   run->add_option("--set", sets, "override a parameter: dotted.path=JSON value (repeatable)");
-  run->add_option("--seed", seed_text, "random seed (same scenario + seed => identical outputs)");
+  auto* seed_opt = run->add_option("--seed", seed_text, "random seed (same scenario + seed => identical outputs)");
   run->add_option("--out", out, "run directory (default: runs/<name>-<hash of config and seed>)");
   run->add_flag("-q,--quiet", quiet, "no progress on stderr");
   auto* validate = app.add_subcommand("validate", "check scenario files (schema and semantics) without running them");
@@ -357,7 +363,7 @@ int run_cli(int argc, char** argv) {
     if (*pcm) return cmd_device_pcm(dev);
     if (*mrr) return cmd_device_mrr(dev);
     if (*run || *validate || *list) load_plugins(plugins);
-    if (*run) return cmd_run(scenario_file, sets, seed_text, out, quiet, argc, argv);
+    if (*run) return cmd_run(scenario_file, sets, seed_opt->count() ? &seed_text : nullptr, out, quiet, argc, argv);
     if (*validate) return cmd_validate(files, sets);
     if (*list) return cmd_list(list_kind, json);
     if (*schema) return cmd_schema();

@@ -1,6 +1,7 @@
 #include "sim/scenario.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -549,6 +550,15 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   const fs::path dir = fs::path(file).parent_path();
   Params top = read_section(j, "");
   s.name = top.str("name");
+  // The name becomes a directory name (runs/<name>-<hash>): a plain file name only, so that no
+  // name ("../../x", "/tmp/x") can place outputs outside runs/.
+  const bool plain = !s.name.empty() && s.name.size() <= 100 && s.name[0] != '.' &&
+                     std::all_of(s.name.begin(), s.name.end(), [](char ch) {
+                       return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' || ch == '.';
+                     });
+  if (!s.name.empty() && !plain)
+    throw Error("name: expected a plain name of at most 100 letters, digits, '_', '-' or '.' (not starting with '.'), got " +
+                Json(s.name.substr(0, 100)).dump(-1, ' ', false, Json::error_handler_t::replace));
   if (s.name.empty()) s.name = fs::path(file).stem().string();
   s.seed = static_cast<uint64_t>(top.integer("seed"));
   std::string model = top.str("model");

@@ -64,4 +64,20 @@ expect_error "model that is a directory: no 9.2e18-byte file" 'adir.json: is a d
 mkfifo "$tmp/model.onnx"
 expect_error "model that is a FIFO: refused, no hang" 'model.onnx: not a regular file' timeout 20 "$ptcsim" eval "$tmp/model.onnx"
 
+# ---- run rejects everything validate rejects
+scen "$tmp/desc5.json" 'j["description"] = 5'
+expect_error "validate: description 5" 'description' "$ptcsim" validate "$tmp/desc5.json"
+expect_error "run: description 5, as validate" 'desc5.json: description' "$ptcsim" run "$tmp/desc5.json" --out "$tmp/r_d5"
+expect_error "run: --set hw.cores=null" 'hw.cores' "$ptcsim" run "$sc" --set hw.cores=null --out "$tmp/r_cn"
+expect_error "run: --set hw.energy=null" 'hw.energy' "$ptcsim" run "$sc" --set hw.energy=null --out "$tmp/r_en"
+expect_error "run: --seed '' is an error, not ignored" 'seed' "$ptcsim" run "$sc" --seed '' --out "$tmp/r_seed"
+scen "$tmp/escape.json" 'j["name"] = "../../escaped"'
+mkdir -p "$tmp/cwd/a/b"
+(cd "$tmp/cwd/a/b" && "$ptcsim" run "$tmp/escape.json" -q >"$tmp/out" 2>"$tmp/err"); rc=$?
+if [ "$rc" -eq 1 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q 'name: expected a plain name' "$tmp/err" && ! ls -d "$tmp/cwd/a/escaped-"* >/dev/null 2>&1 && [ ! -e "$tmp/cwd/a/b/runs" ]; then
+  ok "a scenario name ../../escaped is rejected, nothing written outside runs/"
+else bad "name ../../escaped (exit $rc: $(head -c 300 "$tmp/err"); $(ls "$tmp/cwd" "$tmp/cwd/a/b"))"; fi
+expect_error "validate rejects the escaping name too" 'name: expected a plain name' "$ptcsim" validate "$tmp/escape.json"
+for d in r_d5 r_cn r_en r_seed; do [ -e "$tmp/$d" ] && bad "run directory $d created for input validate rejects"; done
+
 finish
