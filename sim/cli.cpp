@@ -32,6 +32,16 @@
 namespace ptc::sim {
 namespace {
 
+// An error message as one line of bounded length: a message that echoes a huge input (a
+// 20,000-character key or value) keeps its head and says how much was left out.
+std::string one_line(std::string m) {
+  for (char& ch : m)
+    if (ch == '\n' || ch == '\r') ch = ' ';
+  constexpr size_t kMax = 600;
+  if (m.size() > kMax) m = m.substr(0, kMax) + "... (" + std::to_string(m.size() - kMax) + " more characters)";
+  return m;
+}
+
 // Writes `text` to `path` atomically (temporary file in the same folder, then rename).
 void write_atomic(const std::string& path, const std::string& text) {
   std::string tmp = path + ".tmp";
@@ -217,7 +227,7 @@ int cmd_validate(const std::vector<std::string>& files, const std::vector<std::s
     try {
       Json j = load_scenario_json(f, sets);
       std::vector<std::string> errors = schema_errors(j);
-      for (const auto& e : errors) std::fprintf(stderr, "ptcsim: error: %s: %s\n", f.c_str(), e.c_str());
+      for (const auto& e : errors) std::fprintf(stderr, "ptcsim: error: %s: %s\n", f.c_str(), one_line(e).c_str());
       if (!errors.empty()) {
         ++bad;
         continue;
@@ -227,7 +237,7 @@ int cmd_validate(const std::vector<std::string>& files, const std::vector<std::s
       std::printf("%s: valid (scenario \"%s\", device %s, policy %s)\n", f.c_str(), s.name.c_str(), s.device.device.c_str(),
                   s.policy_json.at("name").get<std::string>().c_str());
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "ptcsim: error: %s: %s\n", f.c_str(), e.what());
+      std::fprintf(stderr, "ptcsim: error: %s: %s\n", f.c_str(), one_line(e.what()).c_str());
       ++bad;
     }
   }
@@ -368,7 +378,7 @@ int run_cli(int argc, char** argv) {
     if (*list) return cmd_list(list_kind, json);
     if (*schema) return cmd_schema();
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "ptcsim: error: %s\n", e.what());
+    std::fprintf(stderr, "ptcsim: error: %s\n", one_line(e.what()).c_str());
     return 1;
   }
   return 0;

@@ -79,5 +79,10 @@ if [ "$rc" -eq 1 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q 'name: expecte
 else bad "name ../../escaped (exit $rc: $(head -c 300 "$tmp/err"); $(ls "$tmp/cwd" "$tmp/cwd/a/b"))"; fi
 expect_error "validate rejects the escaping name too" 'name: expected a plain name' "$ptcsim" validate "$tmp/escape.json"
 for d in r_d5 r_cn r_en r_seed; do [ -e "$tmp/$d" ] && bad "run directory $d created for input validate rejects"; done
+long=$($py -c "print('k' * 20000)")
+"$ptcsim" run "$sc" --set "monitor.$long=1" --out "$tmp/r_long" >"$tmp/out" 2>"$tmp/err"; rc=$?
+len=$(wc -c <"$tmp/err")
+[ "$rc" -eq 1 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && [ "$len" -lt 1000 ] && grep -q "more characters" "$tmp/err" \
+  && ok "a 20,000-character key gives one bounded error line ($len bytes)" || bad "long error line (exit $rc, $len bytes)"
 
 finish
