@@ -22,6 +22,7 @@
 #include "models/onnx_testcase.h"
 #include "sim/deployment.h"
 #include "sim/plugin_loader.h"
+#include "sim/recorder.h"
 #include "sim/scenario.h"
 #include "sim/sim_time.h"
 
@@ -40,24 +41,6 @@ std::string one_line(std::string m) {
   constexpr size_t kMax = 600;
   if (m.size() > kMax) m = m.substr(0, kMax) + "... (" + std::to_string(m.size() - kMax) + " more characters)";
   return m;
-}
-
-// Writes `text` to `path` atomically (temporary file in the same folder, then rename).
-void write_atomic(const std::string& path, const std::string& text) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw Error(path + ": cannot write");
-    f << text;
-    f.flush();
-    if (!f) throw Error(path + ": write failed");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    throw Error(path + ": cannot write (rename failed)");
-  }
 }
 
 int cmd_eval(const std::string& model, int64_t limit, int64_t batch, bool json, const std::string& data_dir,

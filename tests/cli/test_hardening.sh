@@ -85,4 +85,11 @@ len=$(wc -c <"$tmp/err")
 [ "$rc" -eq 1 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && [ "$len" -lt 1000 ] && grep -q "more characters" "$tmp/err" \
   && ok "a 20,000-character key gives one bounded error line ($len bytes)" || bad "long error line (exit $rc, $len bytes)"
 
+# ---- output files: never replace a FIFO or a device node
+mkfifo "$tmp/out.fifo"
+expect_error "compile -o onto a FIFO is refused" 'out.fifo: exists and is not a regular file' \
+  timeout 60 "$ptcsim" compile "$src/models/zoo/lenet5_fmnist.onnx" --hw "$src/scenarios/hw/doctor_4x4x8.json" -o "$tmp/out.fifo"
+[ -p "$tmp/out.fifo" ] && ok "the FIFO is still a FIFO" || bad "compile -o replaced the FIFO"
+no_tmp "$tmp" "refused compile -o"
+
 finish
