@@ -172,7 +172,7 @@ int cmd_device_mrr(const DeviceOptions& o) {
 }
 
 int cmd_run(const std::string& file, const std::vector<std::string>& sets, const std::string* seed, const std::string& out,
-            bool quiet, int argc, char** argv) {
+            bool quiet, bool force, int argc, char** argv) {
   std::vector<std::string> all = sets;
   if (seed) all.push_back("seed=" + *seed);  // given but empty ("--seed ''") is checked, not ignored
   Json j = load_scenario_json(file, all);
@@ -187,6 +187,7 @@ int cmd_run(const std::string& file, const std::vector<std::string>& sets, const
   o.out_dir = out;
   o.sets = all;
   o.quiet = quiet;
+  o.force = force;
   for (int i = 0; i < argc; ++i) o.argv.push_back(argv[i]);
   RunResult r = run_scenario(s, o);
   const Json& m = r.summary;
@@ -332,6 +333,8 @@ int run_cli(int argc, char** argv) {
   auto* seed_opt = run->add_option("--seed", seed_text, "random seed (same scenario + seed => identical outputs)");
   run->add_option("--out", out, "run directory (default: runs/<name>-<hash of config and seed>)");
   run->add_flag("-q,--quiet", quiet, "no progress on stderr");
+  bool force = false;
+  run->add_flag("--force", force, "replace a complete run in the run directory (refused otherwise)");
   auto* validate = app.add_subcommand("validate", "check scenario files (schema and semantics) without running them");
   validate->add_option("files", files, "scenario JSON files")->required();
   validate->add_option("--set", sets, "overrides to check as well");
@@ -356,10 +359,13 @@ int run_cli(int argc, char** argv) {
     if (*pcm) return cmd_device_pcm(dev);
     if (*mrr) return cmd_device_mrr(dev);
     if (*run || *validate || *list) load_plugins(plugins);
-    if (*run) return cmd_run(scenario_file, sets, seed_opt->count() ? &seed_text : nullptr, out, quiet, argc, argv);
+    if (*run) return cmd_run(scenario_file, sets, seed_opt->count() ? &seed_text : nullptr, out, quiet, force, argc, argv);
     if (*validate) return cmd_validate(files, sets);
     if (*list) return cmd_list(list_kind, json);
     if (*schema) return cmd_schema();
+  } catch (const Interrupted& e) {
+    std::fprintf(stderr, "ptcsim: %s\n", one_line(e.what()).c_str());
+    return 3;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ptcsim: error: %s\n", one_line(e.what()).c_str());
     return 1;

@@ -92,4 +92,68 @@ expect_error "compile -o onto a FIFO is refused" 'out.fifo: exists and is not a 
 [ -p "$tmp/out.fifo" ] && ok "the FIFO is still a FIFO" || bad "compile -o replaced the FIFO"
 no_tmp "$tmp" "refused compile -o"
 
+# ---- the run directory as a transaction
+# A complete run is not overwritten without --force; with it, it is.
+"$ptcsim" run "$sc" --set traffic.requests=50 --out "$tmp/done" -q >/dev/null 2>&1
+[ "$(status_of "$tmp/done")" = complete ] && ok "a run completes" || bad "reference run failed"
+cp "$tmp/done/summary.json" "$tmp/done_summary.json"
+expect_error "a complete run is not replaced without --force" 'done: holds a complete run.*--force' "$ptcsim" run "$sc" --set traffic.requests=60 --out "$tmp/done"
+cmp -s "$tmp/done/summary.json" "$tmp/done_summary.json" && ok "refused: the complete run is untouched" || bad "refused run changed the directory"
+"$ptcsim" run "$sc" --set traffic.requests=60 --out "$tmp/done" --force -q >/dev/null 2>&1
+$py -c "import json,sys; assert json.load(open(sys.argv[1]))['requests']==60" "$tmp/done/summary.json" \
+  && ok "--force replaces a complete run" || bad "--force did not replace the run"
+
+# A failing run into a directory of an earlier (interrupted) run leaves no file of the earlier one.
+"$ptcsim" run "$sc" --set traffic.requests=50 --out "$tmp/mixed" -q >/dev/null 2>&1
+$py - "$tmp/mixed/run.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1])); r["status"] = "interrupted"; json.dump(r, open(sys.argv[1], "w"))
+PY
+touch "$tmp/mixed/summary.json.4242.0.tmp"   # left by a writer that was killed
+expect_error "failing run into an earlier run's directory" 'dataset-fashion-mnist' "$ptcsim" run "$sc" --set dataset.dir=/nonexistent --out "$tmp/mixed"
+left=$(cd "$tmp/mixed" && ls)
+[ "$(status_of "$tmp/mixed")" = failed ] && [ "$left" = "$(printf 'config.resolved.json\nrun.json')" ] \
+  && ok "the failed run's directory holds its own config and run.json only (no mix)" || bad "mixed directory: $left"
+no_tmp "$tmp/mixed" "stale temporaries of a killed writer"
+
+# Two runs into one --out: the second fails at once naming the holder; the first is unaffected.
+"$ptcsim" run "$sc" --set traffic.requests=200000 --out "$tmp/busy" -q >/dev/null 2>"$tmp/busy.err" &
+first=$!; pids+=("$first")
+for _ in $(seq 1 200); do [ -s "$tmp/busy/.ptcsim.lock" ] && break; sleep 0.05; done
+t0=$(date +%s)
+expect_error "second run into a busy directory fails naming the holder" "busy: run directory is in use by another ptcsim run (pid $first" \
+  "$ptcsim" run "$sc" --set traffic.requests=50 --out "$tmp/busy"
+[ $(( $(date +%s) - t0 )) -le 5 ] && ok "the second run fails at once" || bad "the second run waited"
+kill -INT "$first"; wait "$first"; rc=$?
+[ "$rc" -eq 3 ] && [ "$(status_of "$tmp/busy")" = interrupted ] && $py -c "import json,sys; assert json.load(open(sys.argv[1]))['status']=='interrupted'" "$tmp/busy/summary.json" 2>/dev/null \
+  && ok "the first run's files are its own, interrupted (exit 3)" || bad "first run after the collision (exit $rc, $(status_of "$tmp/busy"))"
+
+# SIGINT before the simulation starts (during the preflight): exit 3, run.json "interrupted", one line.
+"$ptcsim" run "$sc" --out "$tmp/early" -q >/dev/null 2>"$tmp/early.err" &
+p=$!; pids+=("$p")
+for _ in $(seq 1 400); do [ -e "$tmp/early/.ptcsim.lock" ] && break; sleep 0.005; done
+kill -STOP "$p"; kill -INT "$p"; kill -CONT "$p"; wait "$p"; rc=$?
+if [ "$rc" -eq 3 ] && [ "$(status_of "$tmp/early")" = interrupted ] && [ "$(wc -l <"$tmp/early.err")" -eq 1 ] && grep -q "interrupted before the simulation started" "$tmp/early.err"; then
+  ok "SIGINT before the first event: exit 3, run.json interrupted, one line"
+else bad "early SIGINT (exit $rc, status $(status_of "$tmp/early"), stderr: $(head -c 300 "$tmp/early.err"))"; fi
+no_tmp "$tmp/early" "early SIGINT"
+
+# ---- full disk: a small tmpfs in a private mount namespace (unmounted with it). One line saying
+# "no space left on device", no *.tmp, run.json not "running".
+mkdir "$tmp/disk"
+if unshare -m true 2>/dev/null && unshare -m sh -c "mount -t tmpfs -o size=64k tmpfs '$tmp/disk'" 2>/dev/null; then
+  unshare -m sh -c "mount -t tmpfs -o size=48k tmpfs '$tmp/disk' && cd '$tmp/disk' &&
+      '$ptcsim' run '$sc' --set traffic.requests=300 --set trace.every_requests=1 --out full -q >/dev/null 2>'$tmp/full.err';
+      echo \$? >'$tmp/full.rc'; find full -name '*.tmp' >'$tmp/full.tmps'; cp full/run.json '$tmp/full_run.json' 2>/dev/null; true"
+  rc=$(cat "$tmp/full.rc")
+  st=$($py -c "import json,sys; print(json.load(open(sys.argv[1]))['status'])" "$tmp/full_run.json" 2>/dev/null || echo none)
+  if [ "$rc" -eq 1 ] && [ "$(wc -l <"$tmp/full.err")" -eq 1 ] && grep -q "no space left on device" "$tmp/full.err"; then
+    ok "full disk: one line saying no space left on device"
+  else bad "full disk message (exit $rc: $(head -c 300 "$tmp/full.err"))"; fi
+  [ ! -s "$tmp/full.tmps" ] && ok "full disk: no *.tmp left" || bad "full disk: left $(cat "$tmp/full.tmps")"
+  [ "$st" = failed ] && ok "full disk: run.json says failed" || bad "full disk: run.json status $st"
+else
+  echo "SKIP - full disk: cannot mount a tmpfs in a private mount namespace here (needs root and unshare -m)"
+fi
+
 finish
