@@ -138,6 +138,18 @@ if [ "$rc" -eq 3 ] && [ "$(status_of "$tmp/early")" = interrupted ] && [ "$(wc -
 else bad "early SIGINT (exit $rc, status $(status_of "$tmp/early"), stderr: $(head -c 300 "$tmp/early.err"))"; fi
 no_tmp "$tmp/early" "early SIGINT"
 
+# ---- Poisson at the schema's maximum rate: bounded memory, SIGTERM honoured within seconds.
+"$ptcsim" run "$sc" --set 'traffic={"name":"poisson","rate_hz":1e12,"batch_s":1}' --set horizon_s=10 --set 'monitor={"interval_s":1}' \
+  --set 'trace={"every_s":1}' --out "$tmp/flood" -q >/dev/null 2>"$tmp/flood.err" &
+p=$!; pids+=("$p")
+for _ in $(seq 1 200); do [ "$(status_of "$tmp/flood")" = running ] && break; sleep 0.05; done
+sleep 3
+rss=$(awk '/VmRSS/ {print $2}' /proc/$p/status 2>/dev/null || echo 0)
+t0=$(date +%s%N); kill -TERM "$p"; wait "$p"; rc=$?; dt=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ "$rss" -lt 1500000 ] && ok "Poisson at 1e12/s: memory bounded (RSS ${rss} kB after 3 s)" || bad "Poisson flood RSS ${rss} kB"
+[ "$rc" -eq 3 ] && [ "$dt" -lt 5000 ] && [ "$(status_of "$tmp/flood")" = interrupted ] \
+  && ok "Poisson at 1e12/s: SIGTERM honoured in ${dt} ms (exit 3, interrupted)" || bad "Poisson flood SIGTERM (exit $rc after ${dt} ms, $(status_of "$tmp/flood"): $(head -c 300 "$tmp/flood.err"))"
+
 # ---- full disk: a small tmpfs in a private mount namespace (unmounted with it). One line saying
 # "no space left on device", no *.tmp, run.json not "running".
 mkdir "$tmp/disk"
