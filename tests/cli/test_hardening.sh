@@ -85,6 +85,15 @@ len=$(wc -c <"$tmp/err")
 [ "$rc" -eq 1 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && [ "$len" -lt 1000 ] && grep -q "more characters" "$tmp/err" \
   && ok "a 20,000-character key gives one bounded error line ($len bytes)" || bad "long error line (exit $rc, $len bytes)"
 
+# ---- sizes and counts checked before they are allocated or overflow (validate and run alike)
+cores='hw.cores={"rows":1024,"cols":1024,"block_size":1024}'
+expect_error "1024^3 cores (validate): named, with the memory, no bad_alloc" 'hw.cores: 1024 x 1024 cores of 1024 x 1024 weights = 1.09951163e+12 device weights, more than the limit.*GiB' \
+  "$ptcsim" validate "$sc" --set "$cores"
+expect_error "1024^3 cores (run)" 'hw.cores: 1024 x 1024 cores' "$ptcsim" run "$sc" --set "$cores" --out "$tmp/r_cores"
+steps=(--set time.step=seconds --set time.step_s=1e-12 --set horizon_s=1e8 --set 'traffic={"name":"poisson","rate_hz":0.001,"batch_s":1e7}' --set trace.every_requests=0)
+expect_error "a step count beyond int64 names time.step_s (validate)" 'time.step_s: 1e-12 s per step gives 1e+20 steps over horizon_s' "$ptcsim" validate "$sc" "${steps[@]}"
+expect_error "a step count beyond int64 names time.step_s (run), not 'MRR bank: negative step'" 'time.step_s: 1e-12 s per step' "$ptcsim" run "$sc" "${steps[@]}" --out "$tmp/r_steps"
+
 # ---- output files: never replace a FIFO or a device node
 mkfifo "$tmp/out.fifo"
 expect_error "compile -o onto a FIFO is refused" 'out.fifo: exists and is not a regular file' \
