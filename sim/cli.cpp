@@ -2,10 +2,12 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -267,6 +269,26 @@ int cmd_list(const std::string& kind, bool json) {
   return 0;
 }
 
+// A finite number in [lo, hi]: CLI11's own number checks let "nan" through (NaN fails every
+// comparison) and print an infinite bound as a 309-digit number.
+CLI::Validator finite_in(double lo, double hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& in) -> std::string {
+        double v = 0;
+        size_t used = 0;
+        try {
+          v = std::stod(in, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        if (used == 0 || used != in.size()) return "expected a number, got \"" + in + "\"";
+        if (!std::isfinite(v)) return "expected a finite number, got " + in;
+        if (v < lo || v > hi) return "expected a number in [" + short_number(lo) + "," + short_number(hi) + "], got " + in;
+        return std::string();
+      },
+      "", "finite number");
+}
+
 }  // namespace
 
 int run_cli(int argc, char** argv) {
@@ -296,19 +318,20 @@ int run_cli(int argc, char** argv) {
 
   auto* check = app.add_subcommand("check-onnx", "run ONNX backend test cases (model.onnx + test_data_set_*)");
   check->add_option("dirs", dirs, "case folders, or folders of case folders")->required();
-  check->add_option("--rtol", rtol, "relative tolerance");
-  check->add_option("--atol", atol, "absolute tolerance");
+  const double inf = std::numeric_limits<double>::infinity();
+  check->add_option("--rtol", rtol, "relative tolerance")->check(finite_in(0, inf));
+  check->add_option("--atol", atol, "absolute tolerance")->check(finite_in(0, inf));
   check->add_flag("-v,--verbose", verbose, "also list skipped cases with the reason");
 
   DeviceOptions dev;
   auto* device = app.add_subcommand("device", "characterise single devices under the published models");
   device->require_subcommand(1);
   auto* pcm = device->add_subcommand("pcm", "PCM conductance statistics over time (aihwkit PCMLike model)");
-  pcm->add_option("--g-target-rel", dev.g_target_rel, "target conductance / g_max")->required()->check(CLI::Range(0.0, 1.0));
-  pcm->add_option("--times", dev.times_s, "times after programming, s (comma-separated)")->delimiter(',')->check(CLI::NonNegativeNumber);
+  pcm->add_option("--g-target-rel", dev.g_target_rel, "target conductance / g_max")->required()->check(finite_in(0.0, 1.0));
+  pcm->add_option("--times", dev.times_s, "times after programming, s (comma-separated)")->delimiter(',')->check(finite_in(0, inf));
   pcm->add_option("--samples", dev.samples, "devices")->check(CLI::Range(int64_t{1}, int64_t{100000000}));
   pcm->add_option("--seed", dev.seed, "random seed");
-  pcm->add_option("--g-max-us", dev.g_max_us, "g_max, uS")->check(CLI::PositiveNumber);
+  pcm->add_option("--g-max-us", dev.g_max_us, "g_max, uS")->check(finite_in(1e-300, inf));
   pcm->add_option("--q-from", dev.q_from, "1/f noise amplitude from the programmed (aihwkit code) or target (docs) conductance")
       ->check(CLI::IsMember({"programmed", "target"}));
   pcm->add_flag("--no-programming", dev.no_prog, "leave out programming noise");
@@ -316,9 +339,9 @@ int run_cli(int argc, char** argv) {
   pcm->add_flag("--no-read-noise", dev.no_read, "leave out 1/f read noise");
   pcm->add_flag("--json", dev.json, "print JSON");
   auto* mrr = device->add_subcommand("mrr", "effective weights of an MRR block under temperature offset and phase noise");
-  mrr->add_option("--weights", dev.weights, "target weights of one block (comma-separated)")->required()->delimiter(',');
-  mrr->add_option("--delta-t-k", dev.delta_t_k, "uniform temperature offset, K");
-  mrr->add_option("--phase-noise-rad", dev.phase_noise_rad, "std of Gaussian phase noise, rad")->check(CLI::NonNegativeNumber);
+  mrr->add_option("--weights", dev.weights, "target weights of one block (comma-separated)")->required()->delimiter(',')->check(finite_in(-inf, inf));
+  mrr->add_option("--delta-t-k", dev.delta_t_k, "uniform temperature offset, K")->check(finite_in(-inf, inf));
+  mrr->add_option("--phase-noise-rad", dev.phase_noise_rad, "std of Gaussian phase noise, rad")->check(finite_in(0, inf));
   mrr->add_option("--channel", dev.channel, "bank column (wavelength/radius table entry), 0-7");
   mrr->add_option("--samples", dev.samples, "draws per weight")->check(CLI::Range(int64_t{1}, int64_t{100000000}));
   mrr->add_option("--seed", dev.seed, "random seed");
@@ -350,7 +373,11 @@ int run_cli(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);  // --help, --version
+    // A bad command line: one line like every other error, exit 2 (CLI11 adds a second line and
+    // exits with its own codes, 105-115).
+    std::fprintf(stderr, "ptcsim: error: %s (see ptcsim --help)\n", one_line(e.what()).c_str());
+    return 2;
   }
   try {
     if (*eval) return cmd_eval(model, limit, batch, json, data_dir, profile);

@@ -94,6 +94,19 @@ steps=(--set time.step=seconds --set time.step_s=1e-12 --set horizon_s=1e8 --set
 expect_error "a step count beyond int64 names time.step_s (validate)" 'time.step_s: 1e-12 s per step gives 1e+20 steps over horizon_s' "$ptcsim" validate "$sc" "${steps[@]}"
 expect_error "a step count beyond int64 names time.step_s (run), not 'MRR bank: negative step'" 'time.step_s: 1e-12 s per step' "$ptcsim" run "$sc" "${steps[@]}" --out "$tmp/r_steps"
 
+# ---- the command line: numbers must be finite, a bad command line is one line (exit 2)
+expect_cli() {  # expect_cli NAME PATTERN ARGS...: exit 2, one stderr line matching PATTERN, nothing on stdout
+  local name="$1" pat="$2"; shift 2
+  "$ptcsim" "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
+  if [ "$rc" -eq 2 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q -- "$pat" "$tmp/err" && [ ! -s "$tmp/out" ]; then ok "$name"
+  else bad "$name (exit $rc: $(head -c 300 "$tmp/err"); stdout $(head -c 100 "$tmp/out"))"; fi
+}
+expect_cli "device mrr --weights nan: refused, no NaN rows" '--weights: expected a finite number, got nan' device mrr --weights nan,0.5
+expect_cli "device mrr --phase-noise-rad inf: refused in a short line" '--phase-noise-rad: expected a finite number, got inf' device mrr --weights 0.5 --phase-noise-rad inf
+expect_cli "device pcm --g-max-us nan: refused" '--g-max-us: expected a finite number, got nan' device pcm --g-target-rel 0.5 --g-max-us nan
+expect_cli "device pcm --g-target-rel 2: range named" '--g-target-rel: expected a number in \[0,1\], got 2' device pcm --g-target-rel 2
+expect_cli "a missing argument is one line" 'scenario is required' run
+
 # ---- output files: never replace a FIFO or a device node
 mkfifo "$tmp/out.fifo"
 expect_error "compile -o onto a FIFO is refused" 'out.fifo: exists and is not a regular file' \
