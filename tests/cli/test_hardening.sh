@@ -42,6 +42,11 @@ expect_error "fragment /dev/zero (run)" '/dev/zero: not a regular file' timeout 
 mkfifo "$tmp/fifo.json"
 scen "$tmp/fifo_frag.json" "j['hw'] = '$tmp/fifo.json'"
 expect_error "fragment naming a FIFO: refused, no hang" 'fifo.json: not a regular file' timeout 20 "$ptcsim" validate "$tmp/fifo_frag.json"
+pcm_table=(--set 'device={"name":"pcm_table","file":"/dev/zero"}' --set 'noise=[]')
+expect_error "device table /dev/zero: refused, no hang" '/dev/zero: not a regular file' timeout 20 "$ptcsim" validate "$sc" "${pcm_table[@]}"
+expect_error "device table that is a FIFO: refused, no hang" 'fifo.json: not a regular file' timeout 20 "$ptcsim" run "$sc" --set "device={\"name\":\"pcm_table\",\"file\":\"$tmp/fifo.json\"}" --set 'noise=[]' --out "$tmp/r_tab"
+printf '{"g_max_us": 25, "g_max_us": 30, "points": []}' >"$tmp/dup_table.json"
+expect_error "device table JSON with a duplicate key" 'dup_table.json: duplicate key "g_max_us"' "$ptcsim" validate "$sc" --set "device={\"name\":\"pcm_table\",\"file\":\"$tmp/dup_table.json\"}" --set 'noise=[]'
 mkdir "$tmp/adir.json"
 scen "$tmp/dir_frag.json" "j['hw'] = '$tmp/adir.json'"
 expect_error "fragment naming a directory" 'adir.json: is a directory' "$ptcsim" validate "$tmp/dir_frag.json"
