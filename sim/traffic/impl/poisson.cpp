@@ -5,6 +5,8 @@
 // many (same arrival window, same ready time), served back to back.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <string>
 
 #include "sim/traffic/traffic.h"
 
@@ -15,6 +17,18 @@ class WindowedPoisson : public TrafficSource {
  public:
   WindowedPoisson(std::vector<double> hourly_hz, double batch_s, int64_t first)
       : m_hourly(std::move(hourly_hz)), m_batch_s(batch_s), m_first(first) {}
+  // Every window is drawn in turn, empty or not, with no way for the runtime to see a signal in
+  // between: a horizon of 1e18 windows (rate 1e-12/s in 1-ns windows) ran for ever.
+  void bind(const TrafficContext& c) override {
+    TrafficSource::bind(c);
+    const double windows = c.horizon_s / m_batch_s;
+    if (c.horizon_s > 0 && !(windows <= kMaxWindows)) {
+      char b[160];
+      std::snprintf(b, sizeof b, "%.9g s windows over horizon_s %.9g s are %.3g windows, more than %.0e", m_batch_s,
+                    c.horizon_s, windows, kMaxWindows);
+      throw Error(std::string("traffic.batch_s: ") + b + " (each is drawn in turn, even when empty); use a larger batch_s");
+    }
+  }
   bool next(double, Arrivals& a) override {
     const double horizon = m_ctx.horizon_s > 0 ? m_ctx.horizon_s : INFINITY;
     if (m_left > 0) return take(a);
@@ -43,6 +57,7 @@ class WindowedPoisson : public TrafficSource {
   // of 10^12 requests (rate_hz at its maximum) is served batch by batch, in bounded memory, and
   // the runtime sees SIGINT/SIGTERM between batches instead of queueing the whole window first.
   static constexpr int64_t kMaxBatch = 4096;
+  static constexpr double kMaxWindows = 1e9;
   bool take(Arrivals& a) {
     a = Arrivals{};
     a.n = std::min(m_left, kMaxBatch);
