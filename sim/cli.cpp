@@ -56,7 +56,15 @@ int cmd_eval(const std::string& model, int64_t limit, int64_t batch, bool json, 
   models::Executor ex(g);
   ex.set_profile(profile);
   auto t1 = std::chrono::steady_clock::now();
-  models::AccuracyResult r = models::evaluate_accuracy(ex, test, pre, limit, batch);
+  // Errors while running the model (an input shape the preprocessing and the model disagree on)
+  // name the model file.
+  models::AccuracyResult r = [&] {
+    try {
+      return models::evaluate_accuracy(ex, test, pre, limit, batch);
+    } catch (const Error& e) {
+      throw Error(model + ": " + e.what());
+    }
+  }();
   auto t2 = std::chrono::steady_clock::now();
   double load_s = std::chrono::duration<double>(t1 - t0).count();
   double eval_s = std::chrono::duration<double>(t2 - t1).count();

@@ -69,6 +69,17 @@ expect_error "model that is a directory: no 9.2e18-byte file" 'adir.json: is a d
 mkfifo "$tmp/model.onnx"
 expect_error "model that is a FIFO: refused, no hang" 'model.onnx: not a regular file' timeout -k 1 20 "$ptcsim" eval "$tmp/model.onnx"
 
+# An input shape the model's preprocessing and the dataset disagree on names the model file.
+$py - "$src/models/zoo/lenet5_fmnist.onnx" "$tmp/m32.onnx" <<'PY'
+import sys, onnx
+m = onnx.load(sys.argv[1])
+for p in m.metadata_props:
+    if p.key == "ptcsim.preprocess": p.value = p.value.replace("[1, 28, 28]", "[1, 32, 32]")
+onnx.save(m, sys.argv[2])
+PY
+expect_error "eval: input-shape mismatch names the model file" 'm32.onnx: model expects inputs \[1,32,32\], dataset fashion-mnist/test has \[1,28,28\]' "$ptcsim" eval "$tmp/m32.onnx" --limit 10
+expect_error "run: input-shape mismatch names the model file" 'model: .*m32.onnx: the model expects inputs \[1,32,32\]' "$ptcsim" run "$sc" --set "model=$tmp/m32.onnx" --out "$tmp/r_m32"
+
 # ---- run rejects everything validate rejects
 scen "$tmp/desc5.json" 'j["description"] = 5'
 expect_error "validate: description 5" 'description' "$ptcsim" validate "$tmp/desc5.json"
