@@ -10,6 +10,7 @@
 
 #include "models/error.h"
 #include "models/executor.h"
+#include "models/json_io.h"
 #include "models/ops.h"
 
 namespace ptc::models {
@@ -345,24 +346,14 @@ Graph import_onnx_bytes(const std::string& bytes, const std::string& what, const
 }
 
 Graph import_onnx(const std::string& path, const ImportOptions& opt) {
-  std::ifstream f(path, std::ios::binary | std::ios::ate);
-  if (!f) throw Error(path + ": cannot open model file");
-  std::streamoff size = f.tellg();
-  if (size > kMaxModelBytes)
-    throw Error(path + ": file is " + std::to_string(size) + " bytes, more than the limit of " + std::to_string(kMaxModelBytes));
-  f.seekg(0);
-  std::string bytes(static_cast<size_t>(size), '\0');
-  if (!f.read(bytes.data(), size)) throw Error(path + ": cannot read model file");
-  return import_onnx_bytes(bytes, path, opt);
+  // Regular files only, size checked first: a directory used to read as a 9.2e18-byte file.
+  return import_onnx_bytes(read_regular_file(path, "model", static_cast<uintmax_t>(kMaxModelBytes)), path, opt);
 }
 
 Tensor load_tensor_pb(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw Error(path + ": cannot open tensor file");
-  std::stringstream ss;
-  ss << f.rdbuf();
   onnx::TensorProto tp;
-  if (!tp.ParseFromString(ss.str())) throw Error(path + ": not a valid ONNX TensorProto");
+  if (!tp.ParseFromString(read_regular_file(path, "tensor", static_cast<uintmax_t>(kMaxModelBytes))))
+    throw Error(path + ": not a valid ONNX TensorProto");
   return convert_tensor(tp, path);
 }
 

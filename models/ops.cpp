@@ -35,6 +35,16 @@ void need_inputs(const Node& n, const std::vector<ValueState>& in, size_t lo, si
   (void)in;
 }
 
+// Dimension-like integers read from attributes or static inputs (shape entries, pads, strides,
+// dilations, kernel sizes, steps) are checked against the tensor size limit before any
+// arithmetic: within +-kMaxTensorElements (2^30) a sum or a product of two cannot overflow int64.
+void need_dims_in_range(const Node& n, const std::vector<int64_t>& v, const char* what) {
+  for (int64_t d : v)
+    if (d > kMaxTensorElements || d < -kMaxTensorElements)
+      fail(n, std::string(what) + ": " + std::to_string(d) + " exceeds the tensor size limit of " +
+                  std::to_string(kMaxTensorElements));
+}
+
 void need_f32(const Node& n, const ValueState& v, const char* what) {
   if (v.dtype != DType::f32) unsupported(n, std::string(what) + " must be float32, got " + dtype_name(v.dtype));
 }
@@ -249,7 +259,6 @@ Prepared prep_tanh(const Node& n, const std::vector<ValueState>& in, int64_t) {
 }
 
 Prepared prep_clip(const Node& n, const std::vector<ValueState>& in, int64_t opset) {
-  need_f32(n, in[0], "input");
   float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
   if (opset < 11) {
     need_inputs(n, in, 1, 1);
@@ -263,6 +272,7 @@ Prepared prep_clip(const Node& n, const std::vector<ValueState>& in, int64_t ops
         need_f32(n, in[k], k == 1 ? "min" : "max");
       }
   }
+  need_f32(n, in[0], "input");  // only after the input count is checked: in[0] may not exist
   bool has_lo = n.input_given(1), has_hi = n.input_given(2);
   return single(in[0].shape, DType::f32, [=](const KernelArgs& k) {
     // min/max are read at run time (they may be graph inputs).
@@ -456,6 +466,10 @@ Window make_window(const Node& n, const Shape& x, const Shape& kernel, bool ceil
   std::string autopad = n.attr_s("auto_pad", "NOTSET");
   if (strides.size() != sd || dil.size() != sd || pads.size() != 2 * sd)
     fail(n, "strides/dilations/pads do not match the " + std::to_string(sd) + "-D input");
+  need_dims_in_range(n, kernel, "kernel");
+  need_dims_in_range(n, strides, "strides");
+  need_dims_in_range(n, dil, "dilations");
+  need_dims_in_range(n, pads, "pads");
   for (size_t k = 0; k < sd; ++k) {
     if (strides[k] < 1 || dil[k] < 1 || kernel[k] < 1) fail(n, "strides, dilations and kernel must be >= 1");
     if (pads[k] < 0 || pads[k + sd] < 0) fail(n, "pads must be >= 0");
@@ -794,6 +808,7 @@ Prepared prep_reshape(const Node& n, const std::vector<ValueState>& in, int64_t 
   need_inputs(n, in, 2, 2);
   const Shape& x = in[0].shape;
   std::vector<int64_t> target = static_input(n, in, 1, "shape").as_i64();
+  need_dims_in_range(n, target, "shape");
   bool allowzero = opset >= 14 && n.attr_i("allowzero", 0) != 0;
   int64_t total = checked_numel(x, n.where()), known = 1, infer = -1;
   Shape out(target.size());
@@ -908,21 +923,21 @@ Prepared prep_concat(const Node& n, const std::vector<ValueState>& in, int64_t) 
 Prepared prep_pad(const Node& n, const std::vector<ValueState>& in, int64_t opset) {
   std::string mode = n.attr_s("mode", "constant");
   if (mode != "constant" && mode != "reflect" && mode != "edge") fail(n, "unknown mode '" + mode + "'");
+  need_inputs(n, in, opset < 11 ? 1 : 2, opset < 11 ? 1 : 4);  // before in[0] is read
   const Shape& x = in[0].shape;
   size_t r = x.size();
   std::vector<int64_t> pads;
   float value = 0.0f;
   if (opset < 11) {
-    need_inputs(n, in, 1, 1);
     pads = n.attr_ints(opset < 2 ? "paddings" : "pads", {});
     value = n.attr_f("value", 0.0f);
   } else {
-    need_inputs(n, in, 2, 4);
     pads = static_input(n, in, 1, "pads").as_i64();
     if (n.input_given(2) && checked_numel(in[2].shape, n.where()) != 1) fail(n, "constant_value must be a scalar");
     if (n.input_given(3)) unsupported(n, "the axes input (opset 18)");
   }
   if (pads.size() != 2 * r) fail(n, "pads has " + std::to_string(pads.size()) + " entries for rank " + std::to_string(r));
+  need_dims_in_range(n, pads, "pads");
   Shape out(r);
   for (size_t d = 0; d < r; ++d) {
     out[d] = x[d] + pads[d] + pads[d + r];
@@ -1096,16 +1111,15 @@ Prepared prep_squeeze(const Node& n, const std::vector<ValueState>& in, int64_t 
 }
 
 Prepared prep_slice(const Node& n, const std::vector<ValueState>& in, int64_t opset) {
+  need_inputs(n, in, opset < 10 ? 1 : 3, opset < 10 ? 1 : 5);  // before in[0] is read
   const Shape& x = in[0].shape;
   int64_t r = static_cast<int64_t>(x.size());
   std::vector<int64_t> starts, ends, axes, steps;
   if (opset < 10) {
-    need_inputs(n, in, 1, 1);
     starts = n.attr_ints("starts", {});
     ends = n.attr_ints("ends", {});
     axes = n.attr_ints("axes", {});
   } else {
-    need_inputs(n, in, 3, 5);
     starts = static_input(n, in, 1, "starts").as_i64();
     ends = static_input(n, in, 2, "ends").as_i64();
     if (n.input_given(3)) axes = static_input(n, in, 3, "axes").as_i64();
@@ -1114,6 +1128,7 @@ Prepared prep_slice(const Node& n, const std::vector<ValueState>& in, int64_t op
   if (axes.empty())
     for (size_t k = 0; k < starts.size(); ++k) axes.push_back(static_cast<int64_t>(k));
   if (steps.empty()) steps.assign(starts.size(), 1);
+  need_dims_in_range(n, steps, "steps");
   if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size())
     fail(n, "starts, ends, axes and steps must have the same length");
   Shape out = x, step(r, 1), begin(r, 0);

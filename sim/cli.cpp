@@ -2,10 +2,12 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -22,6 +24,7 @@
 #include "models/onnx_testcase.h"
 #include "sim/deployment.h"
 #include "sim/plugin_loader.h"
+#include "sim/recorder.h"
 #include "sim/scenario.h"
 #include "sim/sim_time.h"
 
@@ -32,22 +35,14 @@
 namespace ptc::sim {
 namespace {
 
-// Writes `text` to `path` atomically (temporary file in the same folder, then rename).
-void write_atomic(const std::string& path, const std::string& text) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw Error(path + ": cannot write");
-    f << text;
-    f.flush();
-    if (!f) throw Error(path + ": write failed");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    throw Error(path + ": cannot write (rename failed)");
-  }
+// An error message as one line of bounded length: a message that echoes a huge input (a
+// 20,000-character key or value) keeps its head and says how much was left out.
+std::string one_line(std::string m) {
+  for (char& ch : m)
+    if (ch == '\n' || ch == '\r') ch = ' ';
+  constexpr size_t kMax = 600;
+  if (m.size() > kMax) m = m.substr(0, kMax) + "... (" + std::to_string(m.size() - kMax) + " more characters)";
+  return m;
 }
 
 int cmd_eval(const std::string& model, int64_t limit, int64_t batch, bool json, const std::string& data_dir,
@@ -61,7 +56,15 @@ int cmd_eval(const std::string& model, int64_t limit, int64_t batch, bool json, 
   models::Executor ex(g);
   ex.set_profile(profile);
   auto t1 = std::chrono::steady_clock::now();
-  models::AccuracyResult r = models::evaluate_accuracy(ex, test, pre, limit, batch);
+  // Errors while running the model (an input shape the preprocessing and the model disagree on)
+  // name the model file.
+  models::AccuracyResult r = [&] {
+    try {
+      return models::evaluate_accuracy(ex, test, pre, limit, batch);
+    } catch (const Error& e) {
+      throw Error(model + ": " + e.what());
+    }
+  }();
   auto t2 = std::chrono::steady_clock::now();
   double load_s = std::chrono::duration<double>(t1 - t0).count();
   double eval_s = std::chrono::duration<double>(t2 - t1).count();
@@ -179,16 +182,23 @@ int cmd_device_mrr(const DeviceOptions& o) {
   return 0;
 }
 
-int cmd_run(const std::string& file, const std::vector<std::string>& sets, const std::string& seed, const std::string& out,
-            bool quiet, int argc, char** argv) {
+int cmd_run(const std::string& file, const std::vector<std::string>& sets, const std::string* seed, const std::string& out,
+            bool quiet, bool force, int argc, char** argv) {
   std::vector<std::string> all = sets;
-  if (!seed.empty()) all.push_back("seed=" + seed);
+  if (seed) all.push_back("seed=" + *seed);  // given but empty ("--seed ''") is checked, not ignored
   Json j = load_scenario_json(file, all);
   Scenario s = parse_scenario(j, file);
+  // The JSON Schema as well (after the parse, whose messages name the registered plug-ins): run
+  // accepts nothing that validate rejects.
+  std::vector<std::string> errors = schema_errors(j);
+  if (!errors.empty())
+    throw Error(file + ": " + errors.front() +
+                (errors.size() > 1 ? " (and " + std::to_string(errors.size() - 1) + " more: ptcsim validate lists them)" : ""));
   RunOptions o;
   o.out_dir = out;
   o.sets = all;
   o.quiet = quiet;
+  o.force = force;
   for (int i = 0; i < argc; ++i) o.argv.push_back(argv[i]);
   RunResult r = run_scenario(s, o);
   const Json& m = r.summary;
@@ -212,7 +222,7 @@ int cmd_validate(const std::vector<std::string>& files, const std::vector<std::s
     try {
       Json j = load_scenario_json(f, sets);
       std::vector<std::string> errors = schema_errors(j);
-      for (const auto& e : errors) std::fprintf(stderr, "ptcsim: error: %s: %s\n", f.c_str(), e.c_str());
+      for (const auto& e : errors) std::fprintf(stderr, "ptcsim: error: %s: %s\n", f.c_str(), one_line(e).c_str());
       if (!errors.empty()) {
         ++bad;
         continue;
@@ -222,7 +232,7 @@ int cmd_validate(const std::vector<std::string>& files, const std::vector<std::s
       std::printf("%s: valid (scenario \"%s\", device %s, policy %s)\n", f.c_str(), s.name.c_str(), s.device.name.c_str(),
                   s.policy_json.at("name").get<std::string>().c_str());
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "ptcsim: error: %s: %s\n", f.c_str(), e.what());
+      std::fprintf(stderr, "ptcsim: error: %s: %s\n", f.c_str(), one_line(e.what()).c_str());
       ++bad;
     }
   }
@@ -273,6 +283,26 @@ int cmd_list(const std::string& kind, bool json) {
   return 0;
 }
 
+// A finite number in [lo, hi]: CLI11's own number checks let "nan" through (NaN fails every
+// comparison) and print an infinite bound as a 309-digit number.
+CLI::Validator finite_in(double lo, double hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& in) -> std::string {
+        double v = 0;
+        size_t used = 0;
+        try {
+          v = std::stod(in, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        if (used == 0 || used != in.size()) return "expected a number, got \"" + in + "\"";
+        if (!std::isfinite(v)) return "expected a finite number, got " + in;
+        if (v < lo || v > hi) return "expected a number in [" + short_number(lo) + "," + short_number(hi) + "], got " + in;
+        return std::string();
+      },
+      "", "finite number");
+}
+
 }  // namespace
 
 int run_cli(int argc, char** argv) {
@@ -302,19 +332,20 @@ int run_cli(int argc, char** argv) {
 
   auto* check = app.add_subcommand("check-onnx", "run ONNX backend test cases (model.onnx + test_data_set_*)");
   check->add_option("dirs", dirs, "case folders, or folders of case folders")->required();
-  check->add_option("--rtol", rtol, "relative tolerance");
-  check->add_option("--atol", atol, "absolute tolerance");
+  const double inf = std::numeric_limits<double>::infinity();
+  check->add_option("--rtol", rtol, "relative tolerance")->check(finite_in(0, inf));
+  check->add_option("--atol", atol, "absolute tolerance")->check(finite_in(0, inf));
   check->add_flag("-v,--verbose", verbose, "also list skipped cases with the reason");
 
   DeviceOptions dev;
   auto* device = app.add_subcommand("device", "characterise single devices under the published models");
   device->require_subcommand(1);
   auto* pcm = device->add_subcommand("pcm", "PCM conductance statistics over time (aihwkit PCMLike model)");
-  pcm->add_option("--g-target-rel", dev.g_target_rel, "target conductance / g_max")->required()->check(CLI::Range(0.0, 1.0));
-  pcm->add_option("--times", dev.times_s, "times after programming, s (comma-separated)")->delimiter(',')->check(CLI::NonNegativeNumber);
+  pcm->add_option("--g-target-rel", dev.g_target_rel, "target conductance / g_max")->required()->check(finite_in(0.0, 1.0));
+  pcm->add_option("--times", dev.times_s, "times after programming, s (comma-separated)")->delimiter(',')->check(finite_in(0, inf));
   pcm->add_option("--samples", dev.samples, "devices")->check(CLI::Range(int64_t{1}, int64_t{100000000}));
   pcm->add_option("--seed", dev.seed, "random seed");
-  pcm->add_option("--g-max-us", dev.g_max_us, "g_max, uS")->check(CLI::PositiveNumber);
+  pcm->add_option("--g-max-us", dev.g_max_us, "g_max, uS")->check(finite_in(1e-300, inf));
   pcm->add_option("--q-from", dev.q_from, "1/f noise amplitude from the programmed (aihwkit code) or target (docs) conductance")
       ->check(CLI::IsMember({"programmed", "target"}));
   pcm->add_flag("--no-programming", dev.no_prog, "leave out programming noise");
@@ -322,9 +353,9 @@ int run_cli(int argc, char** argv) {
   pcm->add_flag("--no-read-noise", dev.no_read, "leave out 1/f read noise");
   pcm->add_flag("--json", dev.json, "print JSON");
   auto* mrr = device->add_subcommand("mrr", "effective weights of an MRR block under temperature offset and phase noise");
-  mrr->add_option("--weights", dev.weights, "target weights of one block (comma-separated)")->required()->delimiter(',');
-  mrr->add_option("--delta-t-k", dev.delta_t_k, "uniform temperature offset, K");
-  mrr->add_option("--phase-noise-rad", dev.phase_noise_rad, "std of Gaussian phase noise, rad")->check(CLI::NonNegativeNumber);
+  mrr->add_option("--weights", dev.weights, "target weights of one block (comma-separated)")->required()->delimiter(',')->check(finite_in(-inf, inf));
+  mrr->add_option("--delta-t-k", dev.delta_t_k, "uniform temperature offset, K")->check(finite_in(-inf, inf));
+  mrr->add_option("--phase-noise-rad", dev.phase_noise_rad, "std of Gaussian phase noise, rad")->check(finite_in(0, inf));
   mrr->add_option("--channel", dev.channel, "bank column (wavelength/radius table entry), 0-7");
   mrr->add_option("--samples", dev.samples, "draws per weight")->check(CLI::Range(int64_t{1}, int64_t{100000000}));
   mrr->add_option("--seed", dev.seed, "random seed");
@@ -336,9 +367,11 @@ int run_cli(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "simulate a deployment scenario; writes a run directory");
   run->add_option("scenario", scenario_file, "scenario JSON file")->required();
   run->add_option("--set", sets, "override a parameter: dotted.path=JSON value (repeatable)");
-  run->add_option("--seed", seed_text, "random seed (same scenario + seed => identical outputs)");
+  auto* seed_opt = run->add_option("--seed", seed_text, "random seed (same scenario + seed => identical outputs)");
   run->add_option("--out", out, "run directory (default: runs/<name>-<hash of config and seed>)");
   run->add_flag("-q,--quiet", quiet, "no progress on stderr");
+  bool force = false;
+  run->add_flag("--force", force, "replace a complete run in the run directory (refused otherwise)");
   auto* validate = app.add_subcommand("validate", "check scenario files (schema and semantics) without running them");
   validate->add_option("files", files, "scenario JSON files")->required();
   validate->add_option("--set", sets, "overrides to check as well");
@@ -354,7 +387,11 @@ int run_cli(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);  // --help, --version
+    // A bad command line: one line like every other error, exit 2 (CLI11 adds a second line and
+    // exits with its own codes, 105-115).
+    std::fprintf(stderr, "ptcsim: error: %s (see ptcsim --help)\n", one_line(e.what()).c_str());
+    return 2;
   }
   try {
     if (*eval) return cmd_eval(model, limit, batch, json, data_dir, profile);
@@ -363,12 +400,15 @@ int run_cli(int argc, char** argv) {
     if (*pcm) return cmd_device_pcm(dev);
     if (*mrr) return cmd_device_mrr(dev);
     if (*run || *validate || *list) load_plugins(plugins);
-    if (*run) return cmd_run(scenario_file, sets, seed_text, out, quiet, argc, argv);
+    if (*run) return cmd_run(scenario_file, sets, seed_opt->count() ? &seed_text : nullptr, out, quiet, force, argc, argv);
     if (*validate) return cmd_validate(files, sets);
     if (*list) return cmd_list(list_kind, json);
     if (*schema) return cmd_schema();
+  } catch (const Interrupted& e) {
+    std::fprintf(stderr, "ptcsim: %s\n", one_line(e.what()).c_str());
+    return 3;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "ptcsim: error: %s\n", e.what());
+    std::fprintf(stderr, "ptcsim: error: %s\n", one_line(e.what()).c_str());
     return 1;
   }
   return 0;

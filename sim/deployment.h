@@ -9,6 +9,11 @@
 // - Implemented in sim/top.cpp (build_top + run_scenario). Files are written atomically; on SIGINT/SIGTERM the run stops at the next event, writes its
 //   partial outputs with status "interrupted" and returns; on an error the outputs written so far
 //   stay valid and run.json says "failed".
+// - The run directory is a transaction (docs/run_directory.md): a lock (flock on .ptcsim.lock)
+//   held for the whole run, so a second run into the same directory fails at once naming the
+//   holder; a complete run is replaced only with force; the previous run's outputs are removed
+//   before the new config is written (never a mix of two runs); run.json is never left
+//   "running" by any stop short of SIGKILL (a later run finds such a stale one "abandoned").
 #pragma once
 
 #include <string>
@@ -23,6 +28,13 @@ struct RunOptions {
   std::vector<std::string> argv;     // recorded in run.json
   std::vector<std::string> sets;     // the --set overrides, recorded in run.json
   bool quiet = false;                // no progress on stderr
+  bool force = false;                // replace a complete run in out_dir (refused otherwise)
+};
+
+// SIGINT/SIGTERM before the first simulated event: run.json says "interrupted" and nothing else
+// was simulated; the CLI prints the message and exits 3.
+struct Interrupted : Error {
+  using Error::Error;
 };
 
 struct RunResult {

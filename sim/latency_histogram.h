@@ -24,8 +24,9 @@ class LatencyHistogram {
   }
   // w requests spread uniformly over [a, b]. The two end bins take their share directly; the
   // bins strictly between them are covered whole, so they only record a density on a difference
-  // array (O(1) per call, however many bins the window spans); flush() turns the densities into
-  // bin masses when a quantile is asked for.
+  // array (O(1) per call, however many bins the window spans); a quantile turns the densities
+  // into bin masses on a copy, never in place: when (and how often) quantiles are asked -- the
+  // partial outputs ask at wall-clock moments -- cannot change the rounding of later answers.
   void add_uniform(double a, double b, double w) {
     if (w <= 0) return;
     if (!(b > a)) return add(a, w);
@@ -49,20 +50,11 @@ class LatencyHistogram {
     }
   }
   double quantile(double p) const {
-    flush();
     if (m_total <= 0) return NAN;
-    double target = p * m_total, acc = 0;
-    for (int k = 0; k < kBins; ++k) {
-      if (m_mass[k] <= 0) continue;
-      if (acc + m_mass[k] >= target) {
-        double f = (target - acc) / m_mass[k];
-        return m_lo[k] + f * (m_hi[k] - m_lo[k]);
-      }
-      acc += m_mass[k];
-    }
-    for (int k = kBins - 1; k >= 0; --k)
-      if (m_mass[k] > 0) return m_hi[k];
-    return NAN;
+    if (!m_pending) return quantile_of(m_mass, m_lo, m_hi, p);
+    std::vector<double> mass = m_mass, lo = m_lo, hi = m_hi;
+    materialise(mass, lo, hi);
+    return quantile_of(mass, lo, hi, p);
   }
   double total() const { return m_total; }
   void clear() {
@@ -97,27 +89,39 @@ class LatencyHistogram {
     m_lo[k] = std::min(m_lo[k], lo);
     m_hi[k] = std::max(m_hi[k], hi);
   }
-  void flush() const {  // logically const: materialises pending windows
-    if (!m_pending) return;
+  // Bin masses with the pending whole-covered windows added (into the given copies).
+  void materialise(std::vector<double>& mass, std::vector<double>& lo, std::vector<double>& hi) const {
     double rho = 0;
     int64_t cover = 0;
     for (int k = 0; k < kBins; ++k) {
       rho += m_rho[static_cast<size_t>(k)];
       cover += m_cover[static_cast<size_t>(k)];
       if (cover <= 0) continue;
-      m_mass[k] += rho * (edge(k + 1) - edge(k));
-      m_lo[k] = std::min(m_lo[k], edge(k));
-      m_hi[k] = std::max(m_hi[k], edge(k + 1));
+      mass[k] += rho * (edge(k + 1) - edge(k));
+      lo[k] = std::min(lo[k], edge(k));
+      hi[k] = std::max(hi[k], edge(k + 1));
     }
-    std::fill(m_rho.begin(), m_rho.end(), 0.0);
-    std::fill(m_cover.begin(), m_cover.end(), 0);
-    m_pending = false;
   }
-  mutable std::vector<double> m_mass, m_lo, m_hi;
-  mutable std::vector<double> m_rho;     // difference array of densities of whole-covered bins
-  mutable std::vector<int64_t> m_cover;  // difference array of how many windows cover each bin whole
+  double quantile_of(const std::vector<double>& mass, const std::vector<double>& lo, const std::vector<double>& hi,
+                     double p) const {
+    double target = p * m_total, acc = 0;
+    for (int k = 0; k < kBins; ++k) {
+      if (mass[k] <= 0) continue;
+      if (acc + mass[k] >= target) {
+        double f = (target - acc) / mass[k];
+        return lo[k] + f * (hi[k] - lo[k]);
+      }
+      acc += mass[k];
+    }
+    for (int k = kBins - 1; k >= 0; --k)
+      if (mass[k] > 0) return hi[k];
+    return NAN;
+  }
+  std::vector<double> m_mass, m_lo, m_hi;
+  std::vector<double> m_rho;     // difference array of densities of whole-covered bins
+  std::vector<int64_t> m_cover;  // difference array of how many windows cover each bin whole
   double m_total = 0;
-  mutable bool m_pending = false;
+  bool m_pending = false;
 };
 
 }  // namespace ptc::sim

@@ -1,8 +1,12 @@
 #include "sim/recorder.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <fstream>
 
@@ -15,18 +19,43 @@ namespace ptc::sim {
 namespace fs = std::filesystem;
 
 void write_atomic(const fs::path& path, const std::string& text) {
-  fs::path tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw Error(path.string() + ": cannot write");
-    f << text;
-    f.flush();
-    if (!f) throw Error(path.string() + ": write failed");
-  }
+  // Never replace what is not a regular file (a FIFO, a device node such as /dev/sda): rename()
+  // would put a regular file in its place.
   std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) throw Error(path.string() + ": cannot write (rename failed)");
+  const fs::file_status st = fs::status(path, ec);
+  if (fs::exists(st) && !fs::is_regular_file(st))
+    throw Error(path.string() + ": exists and is not a regular file; refusing to replace it");
+  // A temporary name unique to this process and call, created exclusively: two writers of one
+  // folder never share a temporary file.
+  static std::atomic<uint64_t> seq{0};
+  fs::path tmp = path;
+  tmp += "." + std::to_string(::getpid()) + "." + std::to_string(seq++) + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) throw Error(path.string() + ": cannot write: " + std::strerror(errno));
+  auto fail = [&](int err) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    const std::string why = err == ENOSPC || err == EDQUOT ? "no space left on device"
+                            : err == EFBIG                 ? "file size limit exceeded (no space left for it)"
+                                                           : std::strerror(err);
+    throw Error(path.string() + ": cannot write: " + why);
+  };
+  for (size_t done = 0; done < text.size();) {
+    const ssize_t w = ::write(fd, text.data() + done, text.size() - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) fail(w < 0 ? errno : ENOSPC);
+    done += static_cast<size_t>(w);
+  }
+  if (::close(fd) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    throw Error(path.string() + ": cannot write: " + (err == ENOSPC || err == EDQUOT ? "no space left on device" : std::strerror(err)));
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    throw Error(path.string() + ": cannot write (rename failed: " + std::strerror(err) + ")");
+  }
 }
 
 namespace {

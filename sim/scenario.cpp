@@ -1,6 +1,7 @@
 #include "sim/scenario.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -319,8 +320,8 @@ void apply_set(Json& j, const std::string& assignment) {
   std::string path = assignment.substr(0, eq), text = assignment.substr(eq + 1);
   Json value;
   try {
-    value = Json::parse(text);
-  } catch (const std::exception&) {
+    value = parse_json_text(text, "--set " + path);  // depth, duplicate keys, number range: errors
+  } catch (const JsonSyntaxError&) {
     value = text;  // bare words are strings: --set controller.policy.name=doctor
   }
   Json* cur = &j;
@@ -394,6 +395,15 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   const fs::path dir = fs::path(file).parent_path();
   Params top = read_section(j, "");
   s.name = top.str("name");
+  // The name becomes a directory name (runs/<name>-<hash>): a plain file name only, so that no
+  // name ("../../x", "/tmp/x") can place outputs outside runs/.
+  const bool plain = !s.name.empty() && s.name.size() <= 100 && s.name[0] != '.' &&
+                     std::all_of(s.name.begin(), s.name.end(), [](char ch) {
+                       return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' || ch == '.';
+                     });
+  if (!s.name.empty() && !plain)
+    throw Error("name: expected a plain name of at most 100 letters, digits, '_', '-' or '.' (not starting with '.'), got " +
+                Json(s.name.substr(0, 100)).dump(-1, ' ', false, Json::error_handler_t::replace));
   if (s.name.empty()) s.name = fs::path(file).stem().string();
   s.seed = static_cast<uint64_t>(top.integer("seed"));
   std::string model = top.str("model");
@@ -598,9 +608,30 @@ auto prefixed(const std::string& prefix, F f) -> decltype(f()) {
   }
 }
 
+// With step = seconds the noise clock counts floor(t / step_s) in int64: the count at the end of
+// the run must fit (with room to spare) or it wraps negative deep in a device model.
+void check_steps(const Scenario& s, double end_s, const std::string& why) {
+  if (s.step_mode != "seconds" || !(end_s > 0)) return;
+  const double steps = end_s / s.step_s, limit = 4611686018427387904.0;  // 2^62
+  if (!(steps < limit))
+    throw Error("time.step_s: " + num_str(s.step_s) + " s per step gives " + num_str(steps) + " steps over " + why +
+                ", more than the step counter holds (2^62 = 4.6e18); use a larger step_s or a shorter run");
+}
+
 // The static rules of preflight (no files read).
 void check_static(const Scenario& s) {
   if (s.horizon_s > 0) check_horizon(s.horizon_s, "horizon_s");
+  if (s.horizon_s > 0) check_steps(s, s.horizon_s, "horizon_s " + num_str(s.horizon_s) + " s");
+  // Device state is allocated per weight of the whole array: an array that cannot fit is rejected
+  // here, before anything is allocated (it used to end in std::bad_alloc).
+  const double weights = static_cast<double>(s.tiling.rows) * static_cast<double>(s.tiling.cols) *
+                         static_cast<double>(s.tiling.block_size) * static_cast<double>(s.tiling.block_size);
+  const double max_weights = 268435456.0;  // 2^28
+  if (weights > max_weights)
+    throw Error("hw.cores: " + std::to_string(s.tiling.rows) + " x " + std::to_string(s.tiling.cols) + " cores of " +
+                std::to_string(s.tiling.block_size) + " x " + std::to_string(s.tiling.block_size) + " weights = " +
+                num_str(weights) + " device weights, more than the limit of 2^28 (268,435,456); their state alone would take at least " +
+                num_str(weights * 8 / 1073741824.0) + " GiB (8 bytes per weight)");
   const std::vector<std::string>& dev_caps = s.device.tags;
   const std::string pname = s.policy_json.at("name").get<std::string>();
   for (const auto& cap : make_policy(s)->capabilities_needed()) {
@@ -676,6 +707,7 @@ Prepared preflight(const Scenario& s) {
     check_instants(s, end_s,
                    "the end of the traffic (horizon_s 0: " + std::to_string(requests) + " requests x " + num_str(latency_s) +
                        " s = " + num_str(end_s) + " s at the earliest; set horizon_s to evaluate after the traffic)");
+    check_steps(s, end_s, "the traffic (" + num_str(end_s) + " s at the earliest)");
   }
 
   if (has(make_policy(s)->capabilities_needed(), "training_set")) {

@@ -1,11 +1,18 @@
 #include "sim/top.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <fstream>
 #include <csignal>
 #include <ctime>
 
+#include "models/json_io.h"
 #include "sim/deployment.h"
 #include "sim/sim_time.h"
 
@@ -65,6 +72,27 @@ namespace {
 std::atomic<bool> g_interrupted{false};
 extern "C" void on_signal(int) { g_interrupted = true; }
 
+// SIGINT/SIGTERM only set the flag for the whole of run_scenario, from before the lock and the
+// preflight to the last file: an early Ctrl-C is recorded ("interrupted", exit 3) instead of
+// killing the process with run.json saying "running". The previous handlers come back on return.
+class SignalScope {
+ public:
+  SignalScope() {
+    g_interrupted = false;
+    m_int = std::signal(SIGINT, on_signal);
+    m_term = std::signal(SIGTERM, on_signal);
+  }
+  ~SignalScope() {
+    std::signal(SIGINT, m_int);
+    std::signal(SIGTERM, m_term);
+  }
+  SignalScope(const SignalScope&) = delete;
+  SignalScope& operator=(const SignalScope&) = delete;
+
+ private:
+  decltype(SIG_DFL) m_int, m_term;
+};
+
 std::string utc_now() {
   std::time_t t = std::time(nullptr);
   char b[32];
@@ -78,6 +106,65 @@ uint64_t fnv1a(const std::string& s) {
   return h;
 }
 
+// An exclusive flock on <dir>/.ptcsim.lock for the lifetime of the object (released by the
+// kernel on any exit, SIGKILL included). The file names the holder (pid, start time) for the
+// error a second run into the same directory gets. The file itself stays.
+class RunLock {
+ public:
+  explicit RunLock(const fs::path& dir) {
+    const fs::path f = dir / ".ptcsim.lock";
+    m_fd = ::open(f.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (m_fd < 0) throw Error(dir.string() + ": cannot create the run lock " + f.string() + ": " + std::strerror(errno));
+    if (::flock(m_fd, LOCK_EX | LOCK_NB) != 0) {
+      char b[200] = {};
+      const ssize_t n = ::pread(m_fd, b, sizeof b - 1, 0);
+      std::string holder = n > 0 ? std::string(b, static_cast<size_t>(n)) : "holder not yet recorded";
+      while (!holder.empty() && (holder.back() == '\n' || holder.back() == '\r')) holder.pop_back();
+      ::close(m_fd);
+      throw Error(dir.string() + ": run directory is in use by another ptcsim run (" + holder +
+                  "); wait for it to end or choose another --out");
+    }
+    const std::string me = "pid " + std::to_string(::getpid()) + ", started " + utc_now() + "\n";
+    if (::ftruncate(m_fd, 0) != 0 || ::pwrite(m_fd, me.data(), me.size(), 0) != static_cast<ssize_t>(me.size())) {
+      // Only the holder's name is lost (full disk): the lock itself is held.
+    }
+  }
+  ~RunLock() { ::close(m_fd); }
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+
+ private:
+  int m_fd = -1;
+};
+
+// What a run writes; a new run removes the previous run's files (and stale temporaries of
+// killed writers, "<file>.<pid>.<n>.tmp") before writing its own, so a directory never mixes two runs.
+const char* const kRunFiles[] = {"config.resolved.json", "run.json", "trace.csv", "events.jsonl", "summary.json", "stats.json"};
+
+void clear_run_files(const fs::path& out) {
+  std::error_code ec;
+  for (const char* f : kRunFiles) fs::remove(out / f, ec);
+  for (fs::directory_iterator it(out, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0)
+      for (const char* f : kRunFiles)
+        if (name.rfind(std::string(f) + ".", 0) == 0) fs::remove(it->path(), ec);
+  }
+}
+
+// The status in an existing run.json ("" when there is none or it cannot be read).
+std::string previous_status(const fs::path& out) {
+  try {
+    if (!fs::is_regular_file(out / "run.json")) return "";
+    Json j = load_json_file((out / "run.json").string(), "run record");
+    return j.is_object() && j.contains("status") && j["status"].is_string() ? j["status"].get<std::string>() : "";
+  } catch (const std::exception&) {
+    return "";
+  }
+}
+
+std::string clipped(const std::string& m) { return m.size() <= 600 ? m : m.substr(0, 600) + "..."; }
+
 }  // namespace
 
 std::string default_run_dir(const Scenario& s) {
@@ -88,11 +175,19 @@ std::string default_run_dir(const Scenario& s) {
 
 RunResult run_scenario(const Scenario& s, const RunOptions& o) {
   configure_kernel_time();
+  SignalScope signals;
   fs::path out = o.out_dir.empty() ? fs::path(default_run_dir(s)) : fs::path(o.out_dir);
   std::error_code ec;
+  const bool existed = fs::exists(out, ec);
+  if (existed && !fs::is_directory(out, ec)) throw Error(out.string() + ": exists and is not a directory (the run directory)");
   fs::create_directories(out, ec);
-  if (ec || !fs::is_directory(out)) throw Error(out.string() + ": cannot create the run directory");
+  if (ec || !fs::is_directory(out)) throw Error(out.string() + ": cannot create the run directory" + (ec ? ": " + ec.message() : ""));
 
+  RunLock lock(out);  // a second run into `out` fails here, at once
+  const std::string prev = previous_status(out);
+  if (prev == "complete" && !o.force)
+    throw Error(out.string() + ": holds a complete run (run.json status \"complete\"); pass --force to replace it or choose another --out");
+  clear_run_files(out);  // from here the directory holds this run only
   Json run = {{"ptcsim_version", PTC_VERSION}, {"git_commit", PTC_GIT_COMMIT}, {"argv", o.argv},
               {"scenario", s.file}, {"name", s.name}, {"seed", s.seed}, {"set", Json::object()},
               {"start_utc", utc_now()}, {"status", "running"}};
@@ -106,34 +201,39 @@ RunResult run_scenario(const Scenario& s, const RunOptions& o) {
     }
     run["set"][a.substr(0, eq)] = v;
   }
-  write_atomic(out / "config.resolved.json", s.resolved.dump(2) + "\n");
-  write_atomic(out / "run.json", run.dump(2) + "\n");
   auto wall0 = std::chrono::steady_clock::now();
-  auto finish = [&](const std::string& status) {
+  // run.json's last word, whatever happened: on a full disk (no room for a temporary) it is
+  // rewritten in place, truncating it first frees its blocks.
+  auto finish = [&](const std::string& status, const std::string& error) {
     run["status"] = status;
     run["end_utc"] = utc_now();
     run["wall_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
-    write_atomic(out / "run.json", run.dump(2) + "\n");
+    if (!error.empty()) run["error"] = clipped(error);
+    const std::string text = run.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
+    try {
+      write_atomic(out / "run.json", text);
+    } catch (const std::exception&) {
+      std::ofstream f(out / "run.json", std::ios::binary | std::ios::trunc);
+      f << text;
+    }
   };
 
   try {
+    write_atomic(out / "config.resolved.json", s.resolved.dump(2) + "\n");
+    write_atomic(out / "run.json", run.dump(2) + "\n");
     // Every check `validate` makes, and what the run loads before its first event.
     const Prepared prep = preflight(s);
+    if (g_interrupted) throw Interrupted("interrupted before the simulation started");
     const models::Graph& g = prep.graph;
     const models::Preprocess& pre = prep.pre;
     const models::Dataset& test = prep.test;
     const models::CompiledWorkload& wl = prep.wl;
     std::string error;
-    g_interrupted = false;
     RunContext ctx{s, g, pre, test, wl, g_interrupted, o.quiet, &error};
     std::unique_ptr<Top> top = build_top(ctx, out);
     // The runtime ends the simulation with sc_stop(): no "simulation stopped by user" banner.
     sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
-    auto old_int = std::signal(SIGINT, on_signal);
-    auto old_term = std::signal(SIGTERM, on_signal);
     sc_core::sc_start();
-    std::signal(SIGINT, old_int);
-    std::signal(SIGTERM, old_term);
     std::string status = "complete";
     if (error.empty()) {
       try {
@@ -151,10 +251,16 @@ RunResult run_scenario(const Scenario& s, const RunOptions& o) {
     top->recorder->write_partial(status);
     Json st = hw::collect_stats();  // every module's statistics, nested as the SystemC hierarchy
     write_atomic(out / "stats.json", st.dump(2) + "\n");
-    finish(status);
+    finish(status, "");
     return RunResult{out.string(), top->recorder->summary(status)};
+  } catch (const Interrupted& e) {
+    finish("interrupted", e.what());
+    throw Interrupted(std::string(e.what()) + "; " + (out / "run.json").string() + " says \"interrupted\"");
+  } catch (const std::exception& e) {
+    finish("failed", e.what());
+    throw;
   } catch (...) {
-    finish("failed");
+    finish("failed", "");
     throw;
   }
 }

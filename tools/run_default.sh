@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export SYSTEMC_DISABLE_COPYRIGHT_MESSAGE=1
 bash tools/setup.sh release
-./build/release/ptcsim run scenarios/quickstart.json --out runs/quickstart-doctor
-./build/release/ptcsim run scenarios/quickstart.json --set 'controller.policy={"name":"none"}' --out runs/quickstart-none
+./build/release/ptcsim run scenarios/quickstart.json --out runs/quickstart-doctor --force
+./build/release/ptcsim run scenarios/quickstart.json --set 'controller.policy={"name":"none"}' --out runs/quickstart-none --force
 tools/ptc-plot runs/quickstart-doctor runs/quickstart-none -o runs/quickstart.png
 echo "figure: runs/quickstart.png"

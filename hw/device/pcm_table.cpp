@@ -4,13 +4,13 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <sstream>
 
 #include "hw/physics/pcm.h"
 #include "models/error.h"
+#include "models/json_io.h"
 
 namespace ptc::hw {
 namespace {
@@ -209,12 +209,8 @@ PcmCurveTable parse_pcm_table_csv(const std::string& text, const std::string& so
 }
 
 PcmCurveTable parse_pcm_table_json(const std::string& text, const std::string& source) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw Error(source + ": invalid JSON: " + e.what());  // names the line and column
-  }
+  // Line and column of a syntax error; depth limit, duplicate keys and number range as every JSON input.
+  const nlohmann::json j = parse_json_text(text, source);
   if (!j.is_object()) throw Error(source + ": expected an object {\"g_max_us\": ..., \"points\": [...]}");
   for (const auto& [key, v] : j.items())
     if (key != "g_max_us" && key != "points" && key != "description")
@@ -253,13 +249,11 @@ PcmCurveTable parse_pcm_table_json(const std::string& text, const std::string& s
 }
 
 PcmCurveTable load_pcm_table(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw Error(path + ": cannot open the device measurement table");
-  std::stringstream ss;
-  ss << f.rdbuf();
+  // Regular files only, size checked first: /dev/zero or a FIFO used to hang validate and run.
+  const std::string text = read_regular_file(path, "device measurement table", kMaxJsonFileBytes);
   const std::string ext = ".json";
   bool json = path.size() >= ext.size() && path.compare(path.size() - ext.size(), ext.size(), ext) == 0;
-  return json ? parse_pcm_table_json(ss.str(), path) : parse_pcm_table_csv(ss.str(), path);
+  return json ? parse_pcm_table_json(text, path) : parse_pcm_table_csv(text, path);
 }
 
 // ---- the technology

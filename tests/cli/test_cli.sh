@@ -8,7 +8,7 @@ lenet="$src/models/zoo/lenet5_fmnist.onnx"
 hw="$src/scenarios/hw/doctor_4x4x8.json"
 . "$src/tests/lib/testlib.sh"
 
-expect_error "missing model file" "cannot open model file" "$ptcsim" eval /nonexistent/model.onnx
+expect_error "missing model file" "cannot open model" "$ptcsim" eval /nonexistent/model.onnx
 head -c 5000 /dev/urandom >"$tmp/junk.onnx"
 expect_error "corrupt model file" "junk.onnx" "$ptcsim" eval "$tmp/junk.onnx"
 head -c 2000 "$lenet" >"$tmp/cut.onnx"

@@ -1,10 +1,12 @@
 // Bad model files give one clear error naming the node, op type or tensor, never a crash.
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <limits>
 #include <random>
 
 #include "models/error.h"
 #include "models/onnx_import.h"
+#include "models/ops.h"
 #include "onnx_builder.h"
 
 using namespace ptc;
@@ -126,4 +128,71 @@ TEST_CASE("unsupported attribute variants are Unsupported, not wrong answers", "
   auto* n = b.node("MaxPool", {"x"}, {"y"}, "pool3d");
   test::OnnxBuilder::attr_ints(n, "kernel_shape", {2, 2, 2});
   REQUIRE_THROWS_AS(import_onnx_bytes(b.bytes(), "m"), Unsupported);
+}
+
+// Issue 17: Clip, Pad and Slice read their first input before checking the input count (SIGSEGV on
+// a node with no inputs). Every supported op, at the oldest and newest opset, with no inputs and
+// with one, must be an error naming the node, never a crash.
+TEST_CASE("every op with too few inputs is an error naming the node, never a crash", "[import]") {
+  for (const std::string& op : supported_ops()) {
+    if (op == "Constant") continue;  // takes no inputs
+    for (int64_t opset : {op_since(op) < 7 ? int64_t{7} : op_since(op), int64_t{17}}) {
+      test::OnnxBuilder b(opset);
+      b.input("x", {1, 4});
+      b.output("y");
+      b.node(op, {}, {"y"}, "n0");
+      INFO(op << " opset " << opset << ", no inputs");
+      REQUIRE_THROWS_WITH(import_onnx_bytes(b.bytes(), "m.onnx"), Contains("node 'n0' (" + op + ")"));
+    }
+  }
+  for (const char* op : {"Clip", "Pad", "Slice"}) {
+    test::OnnxBuilder b;
+    b.input("x", {1, 4});
+    b.output("y");
+    b.node(op, {"", "x"}, {"y"}, "n1");  // input 0 named empty (omitted), a later one given
+    INFO(op << ", input 0 omitted");
+    REQUIRE_THROWS_WITH(import_onnx_bytes(b.bytes(), "m.onnx"), Contains("node 'n1' (" + std::string(op) + ")"));
+  }
+}
+
+// Issue 17 (UBSan): huge declared reshape targets, pads, strides and steps overflowed int64 before
+// they were rejected. Each is now an error naming the node and the limit.
+TEST_CASE("huge shape entries, pads, strides and steps are rejected before any arithmetic", "[import]") {
+  const int64_t big = std::numeric_limits<int64_t>::max() - 1;
+  {
+    test::OnnxBuilder b;
+    b.input("x", {1, 4});
+    b.output("y");
+    b.init_i64("s", {3}, {big, big, -1});
+    b.node("Reshape", {"x", "s"}, {"y"}, "rs");
+    REQUIRE_THROWS_WITH(import_onnx_bytes(b.bytes(), "m"), Contains("node 'rs' (Reshape)") && Contains("shape") && Contains("limit"));
+  }
+  {
+    test::OnnxBuilder b;
+    b.input("x", {1, 4});
+    b.output("y");
+    b.init_i64("p", {4}, {0, big, 0, big});
+    b.node("Pad", {"x", "p"}, {"y"}, "pad");
+    REQUIRE_THROWS_WITH(import_onnx_bytes(b.bytes(), "m"), Contains("node 'pad' (Pad)") && Contains("pads") && Contains("limit"));
+  }
+  {
+    test::OnnxBuilder b;
+    b.input("x", {1, 1, 8, 8});
+    b.output("y");
+    auto* n = b.node("MaxPool", {"x"}, {"y"}, "pool");
+    test::OnnxBuilder::attr_ints(n, "kernel_shape", {2, 2});
+    test::OnnxBuilder::attr_ints(n, "strides", {big, big});
+    REQUIRE_THROWS_WITH(import_onnx_bytes(b.bytes(), "m"), Contains("node 'pool' (MaxPool)") && Contains("strides") && Contains("limit"));
+  }
+  {
+    test::OnnxBuilder b;
+    b.input("x", {1, 8});
+    b.output("y");
+    b.init_i64("st", {1}, {0});
+    b.init_i64("en", {1}, {8});
+    b.init_i64("ax", {1}, {1});
+    b.init_i64("sp", {1}, {std::numeric_limits<int64_t>::min()});
+    b.node("Slice", {"x", "st", "en", "ax", "sp"}, {"y"}, "sl");
+    REQUIRE_THROWS_WITH(import_onnx_bytes(b.bytes(), "m"), Contains("node 'sl' (Slice)") && Contains("steps") && Contains("limit"));
+  }
 }

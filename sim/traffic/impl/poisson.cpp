@@ -1,8 +1,12 @@
 // `poisson` and `daily_profile`: Poisson arrivals, generated and served in windows of batch_s
 // (window w holds Poisson(rate x batch_s) requests, ready at its end; stream (seed, 0x7a, w)).
 // daily_profile: the rate is piecewise constant per hour of the day, taken at the window's middle.
+// A window holding more than 4,096 requests is handed to the runtime in batches of at most that
+// many (same arrival window, same ready time), served back to back.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <string>
 
 #include "sim/traffic/traffic.h"
 
@@ -13,8 +17,21 @@ class WindowedPoisson : public TrafficSource {
  public:
   WindowedPoisson(std::vector<double> hourly_hz, double batch_s, int64_t first)
       : m_hourly(std::move(hourly_hz)), m_batch_s(batch_s), m_first(first) {}
+  // Every window is drawn in turn, empty or not, with no way for the runtime to see a signal in
+  // between: a horizon of 1e18 windows (rate 1e-12/s in 1-ns windows) ran for ever.
+  void bind(const TrafficContext& c) override {
+    TrafficSource::bind(c);
+    const double windows = c.horizon_s / m_batch_s;
+    if (c.horizon_s > 0 && !(windows <= kMaxWindows)) {
+      char b[160];
+      std::snprintf(b, sizeof b, "%.9g s windows over horizon_s %.9g s are %.3g windows, more than %.0e", m_batch_s,
+                    c.horizon_s, windows, kMaxWindows);
+      throw Error(std::string("traffic.batch_s: ") + b + " (each is drawn in turn, even when empty); use a larger batch_s");
+    }
+  }
   bool next(double, Arrivals& a) override {
     const double horizon = m_ctx.horizon_s > 0 ? m_ctx.horizon_s : INFINITY;
+    if (m_left > 0) return take(a);
     while (true) {
       const double lo = static_cast<double>(m_w) * m_batch_s;
       if (lo >= horizon) return false;
@@ -27,17 +44,31 @@ class WindowedPoisson : public TrafficSource {
       }
       const int64_t n = poisson_count(rate * m_batch_s, hw::RandomStream(m_ctx.seed, 0x7a).derive(static_cast<uint64_t>(w)));
       if (n == 0) continue;
-      a = Arrivals{};
-      a.n = n;
-      a.ready_s = hi;
-      a.window_lo_s = lo;
-      a.window_hi_s = hi;
-      return true;
+      m_left = n;
+      m_lo = lo;
+      m_hi = hi;
+      return take(a);
     }
   }
   int64_t first_image() const override { return m_first; }
 
  private:
+  // A window's requests in batches of at most kMaxBatch, all ready at the window's end: a window
+  // of 10^12 requests (rate_hz at its maximum) is served batch by batch, in bounded memory, and
+  // the runtime sees SIGINT/SIGTERM between batches instead of queueing the whole window first.
+  static constexpr int64_t kMaxBatch = 4096;
+  static constexpr double kMaxWindows = 1e9;
+  bool take(Arrivals& a) {
+    a = Arrivals{};
+    a.n = std::min(m_left, kMaxBatch);
+    a.ready_s = m_hi;
+    a.window_lo_s = m_lo;
+    a.window_hi_s = m_hi;
+    m_left -= a.n;
+    return true;
+  }
+  int64_t m_left = 0;
+  double m_lo = 0, m_hi = 0;
   std::vector<double> m_hourly;
   double m_batch_s;
   int64_t m_first, m_w = 0;

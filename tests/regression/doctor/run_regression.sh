@@ -13,7 +13,7 @@ fail=0
 run() {  # run NAME [ptcsim args...]
   local name="$1"; shift
   local t0=$SECONDS
-  if ! "$ptcsim" run "$src/scenarios/doctor/$name.json" --out "$out/$name" -q "$@" >"$out/$name.log" 2>&1; then
+  if ! "$ptcsim" run "$src/scenarios/doctor/$name.json" --out "$out/$name" --force -q "$@" >"$out/$name.log" 2>&1; then
     echo "FAIL - $name did not complete: $(tail -2 "$out/$name.log")"; fail=1
   else
     echo "ran $name in $((SECONDS - t0)) s"
