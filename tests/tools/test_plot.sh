@@ -191,7 +191,7 @@ expect_error "corrupt run among good ones" "junk/trace.csv" "$plot" "$r/doctor" 
 expect_error "unsupported figure format" "unsupported figure format '.jpg'" "$plot" "$r/doctor" -o "$tmp/e.jpg"
 expect_error "unknown panel" "unknown panel 'power'" "$plot" "$r/doctor" -o "$tmp/e.png" --panels accuracy,power
 expect_error "output directory missing" "does not exist" "$plot" "$r/doctor" -o "$tmp/nodir/e.png"
-expect_error "no run directory given" "required" "$plot"
+expect_error "no run directory given" "expected RUN_DIR... or --sweep" "$plot"
 [ ! -e "$tmp/e.png" ] && ok "no output file after errors" || bad "output written despite an error"
 
 # A truncated last line (run interrupted mid-write) is skipped with a warning, not an error.
@@ -199,6 +199,79 @@ cp -r "$r/doctor" "$tmp/cut"; printf '99999999,12' >>"$tmp/cut/trace.csv"
 if "$plot" "$tmp/cut" -o "$tmp/cut.png" 2>"$tmp/err" && grep -q "warning: .*cut/trace.csv:123: truncated" "$tmp/err"; then
   ok "truncated last trace line: warning, still plots"
 else bad "truncated last trace line: $(cat "$tmp/err")"; fi
+
+
+# --- --sweep: a metric against a swept parameter, mean over seeds with a Student-t 95 % CI ----------
+# Synthetic results.csv (the columns `ptcsim sweep collect` writes): policy x w_thres x 3 seeds, one
+# extra parameter fixed, one failed run; expectations computed by hand with table t values.
+cat >"$tmp/results.csv" <<'CSV'
+index,id,controller.policy,monitor.w_thres,hw.adc.bits,seed,status,accuracy_mean,overhead_ratio
+0,a0,"{""name"":""doctor"",""steps"":20}",0.02,8,1,complete,0.90,0.10
+1,a1,"{""name"":""doctor"",""steps"":20}",0.02,8,2,complete,0.92,0.12
+2,a2,"{""name"":""doctor"",""steps"":20}",0.02,8,3,complete,0.94,0.14
+3,a3,"{""name"":""doctor"",""steps"":20}",0.2,8,1,complete,0.80,0.01
+4,a4,"{""name"":""doctor"",""steps"":20}",0.2,8,2,complete,0.84,0.01
+5,a5,"{""name"":""doctor"",""steps"":20}",0.2,8,3,failed,,
+6,b0,"{""name"":""threshold_full""}",0.02,8,1,complete,0.95,0.30
+7,b1,"{""name"":""threshold_full""}",0.02,8,2,complete,0.95,0.30
+8,b2,"{""name"":""threshold_full""}",0.02,8,3,complete,0.95,0.30
+9,b3,"{""name"":""threshold_full""}",0.2,8,1,complete,0.70,0.02
+10,b4,"{""name"":""threshold_full""}",0.2,8,2,complete,0.71,0.03
+11,b5,"{""name"":""threshold_full""}",0.2,8,3,complete,0.75,0.04
+CSV
+if "$plot" --sweep "$tmp/results.csv" --x monitor.w_thres --y accuracy_mean,overhead_ratio --hue controller.policy \
+     -o "$tmp/sweep.png" --dump-json >"$tmp/sweep.json" 2>"$tmp/err"; then ok "--sweep renders"; else bad "--sweep: $(cat "$tmp/err")"; fi
+grep -q "warning: .*results.csv: 1 of 12 runs not complete, left out" "$tmp/err" && ok "--sweep: the failed run is named as left out" \
+  || bad "--sweep warning: $(cat "$tmp/err")"
+check "--sweep: means and 95 % CIs over seeds = hand computation (t table), hue by policy name" "$tmp/sweep.json" <<'EOF'
+import json, math, sys
+d = json.load(open(sys.argv[1]))
+T = {1: 12.706204736, 2: 4.302652730}
+def ci(x):
+    n = len(x); m = sum(x) / n
+    return T[n - 1] * math.sqrt(sum((v - m) ** 2 for v in x) / (n - 1)) / math.sqrt(n) if n > 1 else None
+assert d["mode"] == "sweep" and d["x_axis"] == "linear" and d["x_values"] == ["0.02", "0.2"], d
+want = {("accuracy_mean", "doctor"): ([0.92, 0.82], [ci([.90, .92, .94]), ci([.80, .84])], [3, 2]),
+        ("overhead_ratio", "doctor"): ([0.12, 0.01], [ci([.10, .12, .14]), ci([.01, .01])], [3, 2]),
+        ("accuracy_mean", "threshold_full"): ([0.95, 0.72], [0.0, ci([.70, .71, .75])], [3, 3]),
+        ("overhead_ratio", "threshold_full"): ([0.30, 0.03], [0.0, ci([.02, .03, .04])], [3, 3])}
+got = {(s["metric"], s["label"]): s for s in d["series"]}
+assert set(got) == set(want), got.keys()
+for k, (mean, half, n) in want.items():
+    s = got[k]
+    assert s["x"] == ["0.02", "0.2"] and s["n"] == n, (k, s)
+    for a, b in zip(s["mean"], mean): assert abs(a - b) < 1e-12, (k, s["mean"], mean)
+    for a, b in zip(s["ci95"], half): assert abs(a - b) < 1e-9 * max(1, b), (k, s["ci95"], half)
+assert got[("accuracy_mean", "doctor")]["ci95"][0] > 0.04   # 4.30 x 0.02 / sqrt 3 = 0.0497: a real band
+EOF
+check "--sweep PNG is non-blank with both hue colours" "$tmp/sweep.png" "$tmp/sweep.json" <<'EOF'
+import json, sys
+import matplotlib; matplotlib.use("Agg")
+import matplotlib.image as mpimg, numpy as np
+img = mpimg.imread(sys.argv[1])[:, :, :3]
+d = json.load(open(sys.argv[2]))
+assert img.std() > 0.05
+for s in d["series"][:2]:
+    c = np.array([int(s["colour"][k:k + 2], 16) / 255 for k in (1, 3, 5)])
+    assert int((np.abs(img - c).max(axis=2) < 0.06).sum()) > 200, s["label"]
+EOF
+"$plot" --sweep "$tmp/results.csv" --x controller.policy --y accuracy_mean --where monitor.w_thres=0.2 -o "$tmp/sweep2.png" --dump-json >"$tmp/sweep2.json" 2>/dev/null
+check "--sweep: a categorical x (policy names) filtered with --where" "$tmp/sweep2.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["x_axis"] == "categorical" and len(d["series"]) == 1, d
+s = d["series"][0]
+assert s["n"] == [2, 3] and abs(s["mean"][0] - 0.82) < 1e-12 and abs(s["mean"][1] - 0.72) < 1e-12, s
+EOF
+expect_error "--sweep: a varying parameter that is neither x nor hue" "parameter controller.policy varies .* --where controller.policy=VALUE" \
+  "$plot" --sweep "$tmp/results.csv" --x monitor.w_thres --y accuracy_mean -o "$tmp/e.png"
+expect_error "--sweep: --x not swept" "--x seed is not a swept parameter (swept: controller.policy, monitor.w_thres, hw.adc.bits)" \
+  "$plot" --sweep "$tmp/results.csv" --x seed --y accuracy_mean -o "$tmp/e.png"
+expect_error "--sweep: unknown metric" "--y accuracy is not a metric (metrics: accuracy_mean, overhead_ratio)" \
+  "$plot" --sweep "$tmp/results.csv" --x monitor.w_thres --hue controller.policy --y accuracy -o "$tmp/e.png"
+expect_error "--sweep: not a results.csv" "not a results.csv of .ptcsim sweep collect." "$plot" --sweep "$r/doctor/trace.csv" --x a --y b -o "$tmp/e.png"
+expect_error "--sweep without --y" "--sweep needs --x PARAM and --y METRIC" "$plot" --sweep "$tmp/results.csv" --x monitor.w_thres
+[ ! -e "$tmp/e.png" ] && ok "no output file after --sweep errors" || bad "output written despite a --sweep error"
 
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]
