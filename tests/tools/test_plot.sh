@@ -201,6 +201,46 @@ if "$plot" "$tmp/cut" -o "$tmp/cut.png" 2>"$tmp/err" && grep -q "warning: .*cut/
 else bad "truncated last trace line: $(cat "$tmp/err")"; fi
 
 
+# --- runs that differ only in their seed: one mean line with a Student-t 95 % band -----------------
+cp -r "$r/doctor" "$tmp/seed2"
+"$py" - "$tmp/seed2" <<'EOF'
+import csv, json, os, sys
+d = sys.argv[1]
+for f in ("config.resolved.json", "run.json", "summary.json"):
+    j = json.load(open(os.path.join(d, f))); j["seed"] = 2; json.dump(j, open(os.path.join(d, f), "w"))
+rows = list(csv.reader(open(os.path.join(d, "trace.csv"))))
+k = rows[0].index("accuracy")
+for row in rows[1:]:
+    if row[k] != "":
+        row[k] = repr(float(row[k]) + 0.02)
+csv.writer(open(os.path.join(d, "trace.csv"), "w", newline="")).writerows(rows)
+EOF
+"$plot" "$r/doctor" "$tmp/seed2" "$r/none" -o "$tmp/seeds.png" --dump-json >"$tmp/seeds.json" 2>"$tmp/err" || bad "seed plot: $(cat "$tmp/err")"
+check "two seeds of one configuration: mean line + 95 % band (hand computation), the other run as a line" "$tmp/seeds.json" "$r/doctor/trace.csv" <<'EOF'
+import csv, json, math, sys
+d = json.load(open(sys.argv[1]))
+acc = [s for s in d["series"] if s["panel"] == "accuracy"]
+sm = [s for s in acc if s["kind"] == "seed_mean"]
+assert len(sm) == 1 and sm[0]["runs"] == [0, 1], acc
+assert [s["run"] for s in acc if s["kind"] == "line"] == [2], acc
+assert "mean of 2 seeds" in sm[0]["name"] and "seed=" not in sm[0]["name"], sm[0]["name"]
+rows = [r for r in csv.DictReader(open(sys.argv[2])) if r["accuracy"] != ""]
+a = [float(r["accuracy"]) for r in rows]
+t = [float(r["t_s"]) for r in rows]
+s = sm[0]
+assert s["t_s"] == t and s["n"] == [2] * len(t), (len(s["t_s"]), len(t))
+half = 12.706204736 * math.sqrt(2 * 0.01 ** 2) / math.sqrt(2)   # t_{0.975,1} * std / sqrt(2) for x, x + 0.02
+for m, c, x in zip(s["mean"], s["ci95"], a):
+    assert abs(m - (x + 0.01)) < 1e-9 and abs(c - half) < 1e-6, (m, x, c, half)
+EOF
+"$plot" "$r/doctor" "$tmp/seed2" -o "$tmp/seeds2.png" --overlay-seeds --dump-json >"$tmp/seeds2.json" 2>/dev/null
+check "--overlay-seeds: one line per seed" "$tmp/seeds2.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert [s["run"] for s in d["series"] if s["panel"] == "accuracy" and s["kind"] == "line"] == [0, 1], d["series"]
+assert [r["label"] for r in d["runs"]] == ["doctor seed=1", "doctor seed=2"], d["runs"]
+EOF
+
 # --- --sweep: a metric against a swept parameter, mean over seeds with a Student-t 95 % CI ----------
 # Synthetic results.csv (the columns `ptcsim sweep collect` writes): policy x w_thres x 3 seeds, one
 # extra parameter fixed, one failed run; expectations computed by hand with table t values.
