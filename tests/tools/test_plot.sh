@@ -303,6 +303,22 @@ assert d["x_axis"] == "categorical" and len(d["series"]) == 1, d
 s = d["series"][0]
 assert s["n"] == [2, 3] and abs(s["mean"][0] - 0.82) < 1e-12 and abs(s["mean"][1] - 0.72) < 1e-12, s
 EOF
+"$plot" --sweep "$tmp/results.csv" --x monitor.w_thres --y accuracy_mean,overhead_ratio --hue controller.policy \
+  --html "$tmp/sweep.html" 2>/dev/null || bad "--sweep --html failed"
+check "--sweep --html: inline SVG figure, one row per point with mean and CI, the failed run listed" "$tmp/sweep.html" "$tmp/sweep.json" <<'EOF'
+import json, re, sys
+h = open(sys.argv[1], encoding="utf-8").read()
+d = json.load(open(sys.argv[2]))
+assert h.count("<svg") == 1 and "http" not in h.split("<svg")[0].replace("https://www.w3.org", ""), "not self-contained"
+pts = re.findall(r"<tr><td>(doctor|threshold_full)</td><td>([0-9.]+)</td><td>(\w+)</td><td>(\d)</td><td>([0-9.e-]+)</td>", h)
+assert len(pts) == 8, pts
+for s in d["series"]:
+    for xv, mu in zip(s["x"], s["mean"]):
+        assert (s["label"], xv, s["metric"]) in [(p[0], p[1], p[2]) for p in pts]
+        row = [p for p in pts if (p[0], p[1], p[2]) == (s["label"], xv, s["metric"])][0]
+        assert abs(float(row[4]) - mu) <= 1e-5 * abs(mu), (row, mu)
+assert re.search(r"<tr><td>5</td><td>a5</td><td>3</td><td>failed</td></tr>", h), "failed run not listed"
+EOF
 expect_error "--sweep: a varying parameter that is neither x nor hue" "parameter controller.policy varies .* --where controller.policy=VALUE" \
   "$plot" --sweep "$tmp/results.csv" --x monitor.w_thres --y accuracy_mean -o "$tmp/e.png"
 expect_error "--sweep: --x not swept" "--x seed is not a swept parameter (swept: controller.policy, monitor.w_thres, hw.adc.bits)" \
