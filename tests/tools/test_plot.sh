@@ -46,6 +46,20 @@ pos = {t["label"]: t["t_s"] for t in d["xticks"]}
 assert pos["1 h"] == 3600 and pos["1 d"] == 86400 and pos["30 d"] == 30 * 86400 and pos["1 y"] == 365 * 86400, pos
 EOF
 
+check "windowed served accuracy: binomial 95 % band (Wilson score, by hand)" "$tmp/dump.json" "$r/periodic/trace.csv" <<'EOF'
+import csv, json, math, sys
+d = json.load(open(sys.argv[1]))
+bb = [s for s in d["series"] if s["kind"] == "binomial_band"]
+assert [(b["run"], b["points"]) for b in bb] == [(1, 121), (2, 121)], bb   # doctor's rows are Monte-Carlo: std band only
+row = next(csv.DictReader(open(sys.argv[2])))
+p, n, z = float(row["accuracy"]), float(row["accuracy_n"]), 1.959963984540054
+c = (p + z * z / (2 * n)) / (1 + z * z / n)
+h = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+lo, hi = bb[0]["first"]
+assert abs(lo - (c - h)) < 1e-12 and abs(hi - (c + h)) < 1e-12, (lo, hi, c - h, c + h)
+assert 0.85 < lo < p < hi < 0.91
+EOF
+
 check "dump: calibration/remap markers per run from events.jsonl" "$tmp/dump.json" <<'EOF'
 import json, sys
 d = json.load(open(sys.argv[1]))
