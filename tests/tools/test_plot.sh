@@ -215,6 +215,25 @@ if "$plot" "$tmp/cut" -o "$tmp/cut.png" 2>"$tmp/err" && grep -q "warning: .*cut/
 else bad "truncated last trace line: $(cat "$tmp/err")"; fi
 
 
+# --- constant panels are left out by default (drawn when asked with --panels) ------------------------
+cp -r "$r/none" "$tmp/flat"
+"$py" - "$tmp/flat/trace.csv" <<'EOF'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1])))
+h = rows[0]
+for row in rows[1:]:
+    row[h.index("writes")] = "0"
+    row[h.index("latency_p99_s")] = "0.0005"
+csv.writer(open(sys.argv[1], "w", newline="")).writerows(rows)
+EOF
+"$plot" "$tmp/flat" -o "$tmp/flat.png" --dump-json >"$tmp/flat.json" 2>/dev/null
+"$plot" "$tmp/flat" -o "$tmp/flat2.png" --panels accuracy,writes --dump-json >"$tmp/flat2.json" 2>/dev/null
+check "all-zero writes and constant latency: no panel by default, drawn with --panels" "$tmp/flat.json" "$tmp/flat2.json" <<'EOF'
+import json, sys
+assert json.load(open(sys.argv[1]))["panels"] == ["accuracy", "energy"]
+assert json.load(open(sys.argv[2]))["panels"] == ["accuracy", "writes"]
+EOF
+
 # --- runs that differ only in their seed: one mean line with a Student-t 95 % band -----------------
 cp -r "$r/doctor" "$tmp/seed2"
 "$py" - "$tmp/seed2" <<'EOF'
