@@ -215,6 +215,24 @@ if "$plot" "$tmp/cut" -o "$tmp/cut.png" 2>"$tmp/err" && grep -q "warning: .*cut/
 else bad "truncated last trace line: $(cat "$tmp/err")"; fi
 
 
+# --- a log time axis keeps t = 0 (drawn a decade before the first positive instant, tick "0") -------
+cp -r "$r/doctor" "$tmp/zero"
+"$py" - "$tmp/zero/trace.csv" <<'EOF'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1])))
+first = list(rows[1]); first[0] = "0"; first[1] = "0"
+rows.insert(1, first)
+csv.writer(open(sys.argv[1], "w", newline="")).writerows(rows)
+EOF
+"$plot" "$tmp/zero" -o "$tmp/zero.png" --dump-json >"$tmp/zero.json" 2>/dev/null
+check "log axis with a row at t = 0: drawn at a tick labelled 0, a decade before 1 s" "$tmp/zero.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["time_axis"] == "log" and d["t_zero_at_s"] == 0.1, d.get("t_zero_at_s")
+assert d["xticks"][0] == {"t_s": 0.1, "label": "0"} and d["xticks"][1]["label"] == "1 s", d["xticks"][:3]
+assert [s["points"] for s in d["series"] if s["panel"] == "accuracy" and s["kind"] == "line"] == [26]   # 25 + the t = 0 row
+EOF
+
 # --- constant panels are left out by default (drawn when asked with --panels) ------------------------
 cp -r "$r/none" "$tmp/flat"
 "$py" - "$tmp/flat/trace.csv" <<'EOF'
