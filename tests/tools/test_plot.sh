@@ -233,6 +233,23 @@ assert d["xticks"][0] == {"t_s": 0.1, "label": "0"} and d["xticks"][1]["label"] 
 assert [s["points"] for s in d["series"] if s["panel"] == "accuracy" and s["kind"] == "line"] == [26]   # 25 + the t = 0 row
 EOF
 
+# --- --by-requests: served requests on the x axis (back-to-back runs) -------------------------------
+"$plot" "$r/doctor" "$r/periodic" --by-requests -o "$tmp/req.png" --dump-json >"$tmp/req.json" 2>"$tmp/err" || bad "--by-requests: $(cat "$tmp/err")"
+check "--by-requests: count ticks (decades), same series and markers as over time" "$tmp/req.json" "$tmp/dump.json" <<'EOF'
+import json, sys
+d, t = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert d["x_axis"] == "requests" and d["time_axis"] == "log", (d["x_axis"], d["time_axis"])
+labels = [x["label"] for x in d["xticks"]]
+assert labels[0] == "100" and labels[-1] == "1,000,000,000" and all(l.replace(",", "").isdigit() for l in labels), labels
+pick = lambda j: [(s["kind"], s.get("run"), s["points"]) for s in j["series"] if s["panel"] == "accuracy" and s.get("run", 9) < 2]
+assert pick(d) == pick(t), (pick(d), pick(t))
+mk = lambda j: {(m["run"], m["type"]): m["count"] for m in j["markers"] if m["run"] < 2}
+assert mk(d) == mk(t), (mk(d), mk(t))
+EOF
+expect_error "--by-requests with --html" "--by-requests: the HTML report draws simulated time only" "$plot" "$r/doctor" --by-requests --html "$tmp/e.html"
+mkdir -p "$tmp/noreq"; printf 't_s,accuracy\n1,0.5\n2,0.6\n' >"$tmp/noreq/trace.csv"
+expect_error "--by-requests without a requests column" "noreq: trace.csv has no requests column" "$plot" "$tmp/noreq" --by-requests -o "$tmp/e.png"
+
 # --- constant panels are left out by default (drawn when asked with --panels) ------------------------
 cp -r "$r/none" "$tmp/flat"
 "$py" - "$tmp/flat/trace.csv" <<'EOF'
