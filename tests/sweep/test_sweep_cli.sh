@@ -161,6 +161,13 @@ assert rows[1]["accuracy_mean"] == "" and rows[5]["accuracy_mean"] == ""
 PY
 $py "$tmp/check_results.py" "$tmp/A" >"$tmp/check" 2>&1 && ok "aggregate over the complete runs only (hand computation)" || bad "partial aggregate: $(tail -3 "$tmp/check")"
 
+# ---- a run directory holding another configuration is not taken for complete
+cp -r "$tmp/A/runs/$($py -c "import json,sys; print([json.loads(l) for l in open(sys.argv[1])][0]['id'])" "$tmp/A/manifest.jsonl")" "$tmp/A/runs/$id1"
+"$ptcsim" sweep collect "$tmp/A/manifest.jsonl" >/dev/null 2>"$tmp/err"
+grep -q "entry 1 ($id1) mismatch: config.resolved.json is another configuration" "$tmp/err" \
+  && ok "a complete run of another configuration in an entry's folder: status mismatch" || bad "mismatch: $(cat "$tmp/err")"
+rm -rf "$tmp/A/runs/$id1"
+
 # ---- the Slurm script over what is missing, runnable as is
 "$ptcsim" sweep slurm "$tmp/A/manifest.jsonl" --max-parallel 2 --partition debug --time 00:05:00 --mem 1G >"$tmp/out" 2>"$tmp/err" \
   || bad "sweep slurm: $(cat "$tmp/err")"
