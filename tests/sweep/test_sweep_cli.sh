@@ -35,6 +35,16 @@ grep -q "6 entries (swept: monitor.w_thres)" "$tmp/out" && ok "expansion says 6 
 cmp -s "$tmp/A/manifest.jsonl" "$tmp/B/manifest.jsonl" && ok "same spec => byte-identical manifest" || bad "manifests differ"
 ls "$tmp/A" | grep -q '\.tmp$' && bad "temporary file left" || ok "no temporary files"
 
+# ---- every shipped spec expands (each entry validated), with the documented number of entries
+for spec in "$src"/scenarios/sweeps/*.json tools/bench/sweep_32.json; do
+  case "$spec" in /*) ;; *) spec="$src/$spec" ;; esac
+  name=$(basename "$spec" .json)
+  want=$(case "$name" in doctor_grid) echo 48 ;; monitor_thresholds) echo 15 ;; quick_policies) echo 24 ;; sweep_32) echo 32 ;; *) echo "?" ;; esac)
+  if "$ptcsim" sweep "$spec" --out "$tmp/shipped_$name" >"$tmp/out" 2>&1 && [ "$(wc -l <"$tmp/shipped_$name/manifest.jsonl")" = "$want" ]; then
+    ok "shipped spec ${spec#$src/}: $want entries, all valid"
+  else bad "shipped spec ${spec#$src/} (want $want entries): $(tail -1 "$tmp/out")"; fi
+done
+
 # ---- one-line errors, nothing written
 sed 's/0.05\]/-5]/' "$tmp/spec.json" >"$tmp/bad.json"
 expect_error "a bad value fails the expansion: spec, entry, path, rule" "bad.json: entry 3 (.*monitor.w_thres=-5, seed 1): monitor.w_thres.*\[0,1e+06\]" \
