@@ -167,11 +167,35 @@ assert d["runs"] == 3 and not d["empty"], d
 c = {x["el"]: x for x in d["charts"]}
 assert sorted(c) == ["chart-accuracy", "chart-energy", "chart-latency", "chart-writes"], sorted(c)
 a = c["chart-accuracy"]
-assert len(a["series"]) == 5 and a["bands"] == 1, a      # doctor mean, +sigma, -sigma; periodic; none
-assert a["nonnull"] == [25, 25, 25, 121, 121], a["nonnull"]
+# doctor mean, +sigma, -sigma, its ideal; periodic, its ideal; none (no summary.json: no ideal)
+assert len(a["series"]) == 7 and a["bands"] == 1, a
+assert a["nonnull"] == [25, 25, 25, 25, 121, 121, 121], a["nonnull"]
+assert a["legend"] == ["doctor (sigma=0.01)", "ideal: doctor (sigma=0.01)", "periodic (period_s=2592000, sigma=0.01)",
+                       "ideal: periodic (period_s=2592000, sigma=0.01)", "none (sigma=0.02)"], a["legend"]  # no +-sigma entries
 assert a["markers"] == 17, a["markers"]                  # 4 + 1 + 12 calibrations/remaps
-assert a["log"] and {"1 h", "1 d", "30 d", "1 y"} <= set(a["ticks"]), a["ticks"]
+# every tick labelled at full zoom, also the non-decade ones uPlot's log filter would blank ("0 ns" before)
+assert a["log"] and a["ticks"] == ["1 s", "1 min", "1 h", "1 d", "30 d", "1 y"], a["ticks"]
 assert len(c["chart-energy"]["series"]) == 3
+for k, x in c.items():   # y labels distinct and short (k/M suffixes), never cut
+    assert len(set(x["yticks"])) == len(x["yticks"]) and max(map(len, x["yticks"])) <= 7, (k, x["yticks"])
+assert c["chart-writes"]["yticks"][-1].endswith("k"), c["chart-writes"]["yticks"]
+EOF
+# a p99 latency that moves in its 5th digit: the labels keep the digits that tell the ticks apart
+cp -r "$r/none" "$tmp/flatlat"
+"$py" - "$tmp/flatlat/trace.csv" <<'EOF'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1])))
+k = rows[0].index("latency_p99_s")
+for i, row in enumerate(rows[1:]):
+    row[k] = repr(0.00050761 + 1e-10 * (i % 3))
+csv.writer(open(sys.argv[1], "w", newline="")).writerows(rows)
+EOF
+"$plot" "$tmp/flatlat" --panels latency --html "$tmp/flatlat.html" 2>/dev/null && node "$src/tests/tools/check_report.js" "$tmp/flatlat.html" >"$tmp/flatlat.json" 2>"$tmp/err" \
+  || bad "flat latency report: $(cat "$tmp/err")"
+check "HTML p99 axis: distinct labels for a latency varying in its 5th digit" "$tmp/flatlat.json" <<'EOF'
+import json, sys
+y = json.load(open(sys.argv[1]))["charts"][0]["yticks"]
+assert len(set(y)) == 5 and y[0].startswith("507.61"), y
 EOF
 else echo "skip - node not installed: HTML chart code not executed"; fi
 
