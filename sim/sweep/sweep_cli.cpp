@@ -73,6 +73,9 @@ int SweepCommand::run() {
       std::printf("all %zu entries complete; nothing to submit\n", m.entries.size());
       return 0;
     }
+    for (const auto& [opt, v] : {std::pair<const char*, const std::string&>{"--partition", m_partition}, {"--time", m_time}, {"--mem", m_mem}})
+      if (v.find_first_of(" \t\n\r'\"#;") != std::string::npos)
+        throw Error(std::string(opt) + " \"" + v + "\": expected one word (it becomes an #SBATCH line)");
     SlurmOptions o;
     o.partition = m_partition;
     o.time = m_time;

@@ -188,6 +188,8 @@ grep -qx "#SBATCH --array=1-2,5%2" "$s" && grep -qx "#SBATCH --partition=debug" 
 SLURM_ARRAY_TASK_ID=1 bash "$s" >"$tmp/out" 2>&1
 [ "$("$ptcsim" sweep collect "$tmp/A/manifest.jsonl" 2>/dev/null | grep -c "4 of 6 runs complete")" -eq 1 ] \
   && ok "the script, run as array task 1, completes entry 1" || bad "script as task 1: $(tail -2 "$tmp/out")"
+expect_error "--partition with a space or newline: one line, no script" "--partition \"a b\": expected one word" \
+  "$ptcsim" sweep slurm "$tmp/A/manifest.jsonl" --partition "a b"
 expect_error "--submit without sbatch: one line naming the script" "sbatch: cannot run it.*sweep.sbatch" \
   env PATH=/nonexistent "$ptcsim" sweep slurm "$tmp/A/manifest.jsonl" --submit
 
