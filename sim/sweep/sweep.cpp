@@ -38,6 +38,8 @@ OJson Entry::to_json() const {
 namespace {
 
 std::string read_text(const fs::path& p, const std::string& what) {
+  std::error_code ec;
+  if (fs::is_directory(p, ec)) throw Error(p.string() + ": cannot read " + what + " (a directory)");
   std::ifstream f(p, std::ios::binary);
   if (!f) throw Error(p.string() + ": cannot read " + what);
   std::ostringstream o;

@@ -411,6 +411,17 @@ for s in d["series"]:
         assert abs(float(row[4]) - mu) <= 1e-5 * abs(mu), (row, mu)
 assert re.search(r"<tr><td>5</td><td>a5</td><td>3</td><td>failed</td></tr>", h), "failed run not listed"
 EOF
+# a parameter zipped with x (one value per x) is no conflict
+"$py" - "$tmp/results.csv" "$tmp/zip.csv" <<'EOF'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1])))
+rows[0].insert(4, "monitor.t_thres_k")
+for r in rows[1:]:
+    r.insert(4, "0.01" if r[3] == "0.02" else "0.1")
+csv.writer(open(sys.argv[2], "w", newline="")).writerows(rows)
+EOF
+"$plot" --sweep "$tmp/zip.csv" --x monitor.w_thres --y accuracy_mean --hue controller.policy -o "$tmp/zip.png" 2>"$tmp/err" \
+  && ok "--sweep: a parameter zipped with --x is accepted" || bad "zipped parameter: $(cat "$tmp/err")"
 expect_error "--sweep: a varying parameter that is neither x nor hue" "parameter controller.policy varies .* --where controller.policy=VALUE" \
   "$plot" --sweep "$tmp/results.csv" --x monitor.w_thres --y accuracy_mean -o "$tmp/e.png"
 expect_error "--sweep: --x not swept" "--x seed is not a swept parameter (swept: controller.policy, monitor.w_thres, hw.adc.bits)" \
