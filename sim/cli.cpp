@@ -27,6 +27,7 @@
 #include "sim/recorder.h"
 #include "sim/scenario.h"
 #include "sim/sim_time.h"
+#include "sim/sweep/sweep_cli.h"
 
 #ifndef PTC_VERSION
 #define PTC_VERSION "0.0.0"
@@ -379,6 +380,7 @@ int run_cli(int argc, char** argv) {
   list->add_option("kind", list_kind, "policies, noise, devices, traffic, mappings or sections (default: all)");
   list->add_flag("--json", json, "print JSON");
   auto* schema = app.add_subcommand("schema", "print the JSON Schema (draft-07) of scenario files (scenarios/schema.json)");
+  sweep::SweepCommand sweep_cmd(app);  // `ptcsim sweep ...` (sim/sweep/)
   std::vector<std::string> plugins;
   for (auto* c : {run, validate, list})
     c->add_option("--plugin", plugins, "load policies / noise processes from a shared library (repeatable)")
@@ -404,6 +406,7 @@ int run_cli(int argc, char** argv) {
     if (*validate) return cmd_validate(files, sets);
     if (*list) return cmd_list(list_kind, json);
     if (*schema) return cmd_schema();
+    if (sweep_cmd.selected()) return sweep_cmd.run();
   } catch (const Interrupted& e) {
     std::fprintf(stderr, "ptcsim: %s\n", one_line(e.what()).c_str());
     return 3;

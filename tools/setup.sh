@@ -13,6 +13,7 @@ pkgs=(
   librandom123-dev libcli11-dev libvalijson-dev zlib1g-dev
   dataset-fashion-mnist libonnx-testdata
   python3-matplotlib python3-numpy python3-torch python3-onnx
+  slurm-wlm munge chromium
 )
 missing=()
 for p in "${pkgs[@]}"; do

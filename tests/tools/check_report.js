@@ -36,11 +36,20 @@ function FakePlot(opts, data, el) {
     if (!(yr[0] < 60 - 2 && yr[1] >= 88 && yr[1] <= 100.5)) throw new Error("y range " + yr);
   }
   const ticks = opts.axes[0].splits(this, 0, min, max);
-  const labels = opts.axes[0].values(this, ticks);
+  // As uPlot does: a log axis's default filter nulls every split that is not a power of 10.
+  const decade = (t) => Math.abs(Math.log10(t) - Math.round(Math.log10(t))) < 1e-9;
+  const filt = opts.axes[0].filter || ((u, sp) => (opts.scales.x.distr === 3 ? sp.map((t) => (decade(t) ? t : null)) : sp));
+  const labels = opts.axes[0].values(this, filt(this, ticks));
+  // Y-axis labels on five splits across the data (as uPlot would ask for them).
+  const ys = [].concat(...data.slice(1).map((c) => c.filter((v) => v !== null && v !== undefined)));
+  const ymin = Math.min(...ys), ymax = Math.max(...ys);
+  const ysplits = [0, 1, 2, 3, 4].map((k) => ymin + (ymax - ymin) * k / 4);
+  const ylabels = opts.axes[1].values ? opts.axes[1].values(this, ysplits) : ysplits.map(String);
   (opts.hooks.draw || []).forEach((f) => f(this));
   charts.push({ el: el.id, series: opts.series.slice(1).map((s) => s.label), points: n,
                 nonnull: data.slice(1).map((c) => c.filter((v) => v !== null && v !== undefined).length),
-                bands: opts.bands.length, log: opts.scales.x.distr === 3, ticks: labels, markers: markers });
+                bands: opts.bands.length, log: opts.scales.x.distr === 3, ticks: labels, markers: markers,
+                yticks: ylabels, inst: this, labels: opts.series.map((s) => s.label) });
 }
 FakePlot.pxRatio = 1;
 FakePlot.join = function (tables) {  // outer join on the x column
@@ -66,5 +75,11 @@ const document = {
 const window = { addEventListener() {} };
 vm.runInNewContext(app.text, { document: document, window: window, uPlot: FakePlot, Map: Map, JSON: JSON,
                                 Math: Math, Array: Array, Number: Number, String: String, isFinite: isFinite });
+// The legend: every series the report does not hide (band edges), known once the chart exists.
+charts.forEach((c) => {
+  const hidden = c.inst.ptcHiddenSeries || [];
+  c.legend = c.labels.slice(1).filter((_, i) => !hidden.includes(i + 1));
+  delete c.inst; delete c.labels;
+});
 const empty = Object.values(elements).filter((e) => e.textContent).map((e) => e.id);
 console.log(JSON.stringify({ runs: blocks.length, charts: charts, empty: empty }));

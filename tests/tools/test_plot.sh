@@ -46,6 +46,20 @@ pos = {t["label"]: t["t_s"] for t in d["xticks"]}
 assert pos["1 h"] == 3600 and pos["1 d"] == 86400 and pos["30 d"] == 30 * 86400 and pos["1 y"] == 365 * 86400, pos
 EOF
 
+check "windowed served accuracy: binomial 95 % band (Wilson score, by hand)" "$tmp/dump.json" "$r/periodic/trace.csv" <<'EOF'
+import csv, json, math, sys
+d = json.load(open(sys.argv[1]))
+bb = [s for s in d["series"] if s["kind"] == "binomial_band"]
+assert [(b["run"], b["points"]) for b in bb] == [(1, 121), (2, 121)], bb   # doctor's rows are Monte-Carlo: std band only
+row = next(csv.DictReader(open(sys.argv[2])))
+p, n, z = float(row["accuracy"]), float(row["accuracy_n"]), 1.959963984540054
+c = (p + z * z / (2 * n)) / (1 + z * z / n)
+h = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+lo, hi = bb[0]["first"]
+assert abs(lo - (c - h)) < 1e-12 and abs(hi - (c + h)) < 1e-12, (lo, hi, c - h, c + h)
+assert 0.85 < lo < p < hi < 0.91
+EOF
+
 check "dump: calibration/remap markers per run from events.jsonl" "$tmp/dump.json" <<'EOF'
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -153,11 +167,35 @@ assert d["runs"] == 3 and not d["empty"], d
 c = {x["el"]: x for x in d["charts"]}
 assert sorted(c) == ["chart-accuracy", "chart-energy", "chart-latency", "chart-writes"], sorted(c)
 a = c["chart-accuracy"]
-assert len(a["series"]) == 5 and a["bands"] == 1, a      # doctor mean, +sigma, -sigma; periodic; none
-assert a["nonnull"] == [25, 25, 25, 121, 121], a["nonnull"]
+# doctor mean, +sigma, -sigma, its ideal; periodic, its ideal; none (no summary.json: no ideal)
+assert len(a["series"]) == 7 and a["bands"] == 1, a
+assert a["nonnull"] == [25, 25, 25, 25, 121, 121, 121], a["nonnull"]
+assert a["legend"] == ["doctor (sigma=0.01)", "ideal: doctor (sigma=0.01)", "periodic (period_s=2592000, sigma=0.01)",
+                       "ideal: periodic (period_s=2592000, sigma=0.01)", "none (sigma=0.02)"], a["legend"]  # no +-sigma entries
 assert a["markers"] == 17, a["markers"]                  # 4 + 1 + 12 calibrations/remaps
-assert a["log"] and {"1 h", "1 d", "30 d", "1 y"} <= set(a["ticks"]), a["ticks"]
+# every tick labelled at full zoom, also the non-decade ones uPlot's log filter would blank ("0 ns" before)
+assert a["log"] and a["ticks"] == ["1 s", "1 min", "1 h", "1 d", "30 d", "1 y"], a["ticks"]
 assert len(c["chart-energy"]["series"]) == 3
+for k, x in c.items():   # y labels distinct and short (k/M suffixes), never cut
+    assert len(set(x["yticks"])) == len(x["yticks"]) and max(map(len, x["yticks"])) <= 7, (k, x["yticks"])
+assert c["chart-writes"]["yticks"][-1].endswith("k"), c["chart-writes"]["yticks"]
+EOF
+# a p99 latency that moves in its 5th digit: the labels keep the digits that tell the ticks apart
+cp -r "$r/none" "$tmp/flatlat"
+"$py" - "$tmp/flatlat/trace.csv" <<'EOF'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1])))
+k = rows[0].index("latency_p99_s")
+for i, row in enumerate(rows[1:]):
+    row[k] = repr(0.00050761 + 1e-10 * (i % 3))
+csv.writer(open(sys.argv[1], "w", newline="")).writerows(rows)
+EOF
+"$plot" "$tmp/flatlat" --panels latency --html "$tmp/flatlat.html" 2>/dev/null && node "$src/tests/tools/check_report.js" "$tmp/flatlat.html" >"$tmp/flatlat.json" 2>"$tmp/err" \
+  || bad "flat latency report: $(cat "$tmp/err")"
+check "HTML p99 axis: distinct labels for a latency varying in its 5th digit" "$tmp/flatlat.json" <<'EOF'
+import json, sys
+y = json.load(open(sys.argv[1]))["charts"][0]["yticks"]
+assert len(set(y)) == 5 and y[0].startswith("507.61"), y
 EOF
 else echo "skip - node not installed: HTML chart code not executed"; fi
 
@@ -191,7 +229,7 @@ expect_error "corrupt run among good ones" "junk/trace.csv" "$plot" "$r/doctor" 
 expect_error "unsupported figure format" "unsupported figure format '.jpg'" "$plot" "$r/doctor" -o "$tmp/e.jpg"
 expect_error "unknown panel" "unknown panel 'power'" "$plot" "$r/doctor" -o "$tmp/e.png" --panels accuracy,power
 expect_error "output directory missing" "does not exist" "$plot" "$r/doctor" -o "$tmp/nodir/e.png"
-expect_error "no run directory given" "required" "$plot"
+expect_error "no run directory given" "expected RUN_DIR... or --sweep" "$plot"
 [ ! -e "$tmp/e.png" ] && ok "no output file after errors" || bad "output written despite an error"
 
 # A truncated last line (run interrupted mid-write) is skipped with a warning, not an error.
@@ -199,6 +237,200 @@ cp -r "$r/doctor" "$tmp/cut"; printf '99999999,12' >>"$tmp/cut/trace.csv"
 if "$plot" "$tmp/cut" -o "$tmp/cut.png" 2>"$tmp/err" && grep -q "warning: .*cut/trace.csv:123: truncated" "$tmp/err"; then
   ok "truncated last trace line: warning, still plots"
 else bad "truncated last trace line: $(cat "$tmp/err")"; fi
+
+
+# --- a log time axis keeps t = 0 (drawn a decade before the first positive instant, tick "0") -------
+cp -r "$r/doctor" "$tmp/zero"
+"$py" - "$tmp/zero/trace.csv" <<'EOF'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1])))
+first = list(rows[1]); first[0] = "0"; first[1] = "0"
+rows.insert(1, first)
+csv.writer(open(sys.argv[1], "w", newline="")).writerows(rows)
+EOF
+"$plot" "$tmp/zero" -o "$tmp/zero.png" --dump-json >"$tmp/zero.json" 2>/dev/null
+check "log axis with a row at t = 0: drawn at a tick labelled 0, a decade before 1 s" "$tmp/zero.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["time_axis"] == "log" and d["t_zero_at_s"] == 0.1, d.get("t_zero_at_s")
+assert d["xticks"][0] == {"t_s": 0.1, "label": "0"} and d["xticks"][1]["label"] == "1 s", d["xticks"][:3]
+assert [s["points"] for s in d["series"] if s["panel"] == "accuracy" and s["kind"] == "line"] == [26]   # 25 + the t = 0 row
+EOF
+
+# --- --by-requests: served requests on the x axis (back-to-back runs) -------------------------------
+"$plot" "$r/doctor" "$r/periodic" --by-requests -o "$tmp/req.png" --dump-json >"$tmp/req.json" 2>"$tmp/err" || bad "--by-requests: $(cat "$tmp/err")"
+check "--by-requests: count ticks (decades), same series and markers as over time" "$tmp/req.json" "$tmp/dump.json" <<'EOF'
+import json, sys
+d, t = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert d["x_axis"] == "requests" and d["time_axis"] == "log", (d["x_axis"], d["time_axis"])
+labels = [x["label"] for x in d["xticks"]]
+assert labels[0] == "100" and labels[-1] == "1,000,000,000" and all(l.replace(",", "").isdigit() for l in labels), labels
+pick = lambda j: [(s["kind"], s.get("run"), s["points"]) for s in j["series"] if s["panel"] == "accuracy" and s.get("run", 9) < 2]
+assert pick(d) == pick(t), (pick(d), pick(t))
+mk = lambda j: {(m["run"], m["type"]): m["count"] for m in j["markers"] if m["run"] < 2}
+assert mk(d) == mk(t), (mk(d), mk(t))
+EOF
+expect_error "--by-requests with --html" "--by-requests: the HTML report draws simulated time only" "$plot" "$r/doctor" --by-requests --html "$tmp/e.html"
+mkdir -p "$tmp/noreq"; printf 't_s,accuracy\n1,0.5\n2,0.6\n' >"$tmp/noreq/trace.csv"
+expect_error "--by-requests without a requests column" "noreq: trace.csv has no requests column" "$plot" "$tmp/noreq" --by-requests -o "$tmp/e.png"
+
+# --- constant panels are left out by default (drawn when asked with --panels) ------------------------
+cp -r "$r/none" "$tmp/flat"
+"$py" - "$tmp/flat/trace.csv" <<'EOF'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1])))
+h = rows[0]
+for row in rows[1:]:
+    row[h.index("writes")] = "0"
+    row[h.index("latency_p99_s")] = "0.0005"
+csv.writer(open(sys.argv[1], "w", newline="")).writerows(rows)
+EOF
+"$plot" "$tmp/flat" -o "$tmp/flat.png" --dump-json >"$tmp/flat.json" 2>/dev/null
+"$plot" "$tmp/flat" -o "$tmp/flat2.png" --panels accuracy,writes --dump-json >"$tmp/flat2.json" 2>/dev/null
+check "all-zero writes and constant latency: no panel by default, drawn with --panels" "$tmp/flat.json" "$tmp/flat2.json" <<'EOF'
+import json, sys
+assert json.load(open(sys.argv[1]))["panels"] == ["accuracy", "energy"]
+assert json.load(open(sys.argv[2]))["panels"] == ["accuracy", "writes"]
+EOF
+
+# --- runs that differ only in their seed: one mean line with a Student-t 95 % band -----------------
+cp -r "$r/doctor" "$tmp/seed2"
+"$py" - "$tmp/seed2" <<'EOF'
+import csv, json, os, sys
+d = sys.argv[1]
+for f in ("config.resolved.json", "run.json", "summary.json"):
+    j = json.load(open(os.path.join(d, f))); j["seed"] = 2; json.dump(j, open(os.path.join(d, f), "w"))
+rows = list(csv.reader(open(os.path.join(d, "trace.csv"))))
+k = rows[0].index("accuracy")
+for row in rows[1:]:
+    if row[k] != "":
+        row[k] = repr(float(row[k]) + 0.02)
+csv.writer(open(os.path.join(d, "trace.csv"), "w", newline="")).writerows(rows)
+EOF
+"$plot" "$r/doctor" "$tmp/seed2" "$r/none" -o "$tmp/seeds.png" --dump-json >"$tmp/seeds.json" 2>"$tmp/err" || bad "seed plot: $(cat "$tmp/err")"
+check "two seeds of one configuration: mean line + 95 % band (hand computation), the other run as a line" "$tmp/seeds.json" "$r/doctor/trace.csv" <<'EOF'
+import csv, json, math, sys
+d = json.load(open(sys.argv[1]))
+acc = [s for s in d["series"] if s["panel"] == "accuracy"]
+sm = [s for s in acc if s["kind"] == "seed_mean"]
+assert len(sm) == 1 and sm[0]["runs"] == [0, 1], acc
+assert [s["run"] for s in acc if s["kind"] == "line"] == [2], acc
+assert "mean of 2 seeds" in sm[0]["name"] and "seed=" not in sm[0]["name"], sm[0]["name"]
+rows = [r for r in csv.DictReader(open(sys.argv[2])) if r["accuracy"] != ""]
+a = [float(r["accuracy"]) for r in rows]
+t = [float(r["t_s"]) for r in rows]
+s = sm[0]
+assert s["t_s"] == t and s["n"] == [2] * len(t), (len(s["t_s"]), len(t))
+half = 12.706204736 * math.sqrt(2 * 0.01 ** 2) / math.sqrt(2)   # t_{0.975,1} * std / sqrt(2) for x, x + 0.02
+for m, c, x in zip(s["mean"], s["ci95"], a):
+    assert abs(m - (x + 0.01)) < 1e-9 and abs(c - half) < 1e-6, (m, x, c, half)
+EOF
+"$plot" "$r/doctor" "$tmp/seed2" -o "$tmp/seeds2.png" --overlay-seeds --dump-json >"$tmp/seeds2.json" 2>/dev/null
+check "--overlay-seeds: one line per seed" "$tmp/seeds2.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert [s["run"] for s in d["series"] if s["panel"] == "accuracy" and s["kind"] == "line"] == [0, 1], d["series"]
+assert [r["label"] for r in d["runs"]] == ["doctor seed=1", "doctor seed=2"], d["runs"]
+EOF
+
+# --- --sweep: a metric against a swept parameter, mean over seeds with a Student-t 95 % CI ----------
+# Synthetic results.csv (the columns `ptcsim sweep collect` writes): policy x w_thres x 3 seeds, one
+# extra parameter fixed, one failed run; expectations computed by hand with table t values.
+cat >"$tmp/results.csv" <<'CSV'
+index,id,controller.policy,monitor.w_thres,hw.adc.bits,seed,status,accuracy_mean,overhead_ratio
+0,a0,"{""name"":""doctor"",""steps"":20}",0.02,8,1,complete,0.90,0.10
+1,a1,"{""name"":""doctor"",""steps"":20}",0.02,8,2,complete,0.92,0.12
+2,a2,"{""name"":""doctor"",""steps"":20}",0.02,8,3,complete,0.94,0.14
+3,a3,"{""name"":""doctor"",""steps"":20}",0.2,8,1,complete,0.80,0.01
+4,a4,"{""name"":""doctor"",""steps"":20}",0.2,8,2,complete,0.84,0.01
+5,a5,"{""name"":""doctor"",""steps"":20}",0.2,8,3,failed,,
+6,b0,"{""name"":""threshold_full""}",0.02,8,1,complete,0.95,0.30
+7,b1,"{""name"":""threshold_full""}",0.02,8,2,complete,0.95,0.30
+8,b2,"{""name"":""threshold_full""}",0.02,8,3,complete,0.95,0.30
+9,b3,"{""name"":""threshold_full""}",0.2,8,1,complete,0.70,0.02
+10,b4,"{""name"":""threshold_full""}",0.2,8,2,complete,0.71,0.03
+11,b5,"{""name"":""threshold_full""}",0.2,8,3,complete,0.75,0.04
+CSV
+if "$plot" --sweep "$tmp/results.csv" --x monitor.w_thres --y accuracy_mean,overhead_ratio --hue controller.policy \
+     -o "$tmp/sweep.png" --dump-json >"$tmp/sweep.json" 2>"$tmp/err"; then ok "--sweep renders"; else bad "--sweep: $(cat "$tmp/err")"; fi
+grep -q "warning: .*results.csv: 1 of 12 runs not complete, left out" "$tmp/err" && ok "--sweep: the failed run is named as left out" \
+  || bad "--sweep warning: $(cat "$tmp/err")"
+check "--sweep: means and 95 % CIs over seeds = hand computation (t table), hue by policy name" "$tmp/sweep.json" <<'EOF'
+import json, math, sys
+d = json.load(open(sys.argv[1]))
+T = {1: 12.706204736, 2: 4.302652730}
+def ci(x):
+    n = len(x); m = sum(x) / n
+    return T[n - 1] * math.sqrt(sum((v - m) ** 2 for v in x) / (n - 1)) / math.sqrt(n) if n > 1 else None
+assert d["mode"] == "sweep" and d["x_axis"] == "linear" and d["x_values"] == ["0.02", "0.2"], d
+want = {("accuracy_mean", "doctor"): ([0.92, 0.82], [ci([.90, .92, .94]), ci([.80, .84])], [3, 2]),
+        ("overhead_ratio", "doctor"): ([0.12, 0.01], [ci([.10, .12, .14]), ci([.01, .01])], [3, 2]),
+        ("accuracy_mean", "threshold_full"): ([0.95, 0.72], [0.0, ci([.70, .71, .75])], [3, 3]),
+        ("overhead_ratio", "threshold_full"): ([0.30, 0.03], [0.0, ci([.02, .03, .04])], [3, 3])}
+got = {(s["metric"], s["label"]): s for s in d["series"]}
+assert set(got) == set(want), got.keys()
+for k, (mean, half, n) in want.items():
+    s = got[k]
+    assert s["x"] == ["0.02", "0.2"] and s["n"] == n, (k, s)
+    for a, b in zip(s["mean"], mean): assert abs(a - b) < 1e-12, (k, s["mean"], mean)
+    for a, b in zip(s["ci95"], half): assert abs(a - b) < 1e-9 * max(1, b), (k, s["ci95"], half)
+assert got[("accuracy_mean", "doctor")]["ci95"][0] > 0.04   # 4.30 x 0.02 / sqrt 3 = 0.0497: a real band
+EOF
+check "--sweep PNG is non-blank with both hue colours" "$tmp/sweep.png" "$tmp/sweep.json" <<'EOF'
+import json, sys
+import matplotlib; matplotlib.use("Agg")
+import matplotlib.image as mpimg, numpy as np
+img = mpimg.imread(sys.argv[1])[:, :, :3]
+d = json.load(open(sys.argv[2]))
+assert img.std() > 0.05
+for s in d["series"][:2]:
+    c = np.array([int(s["colour"][k:k + 2], 16) / 255 for k in (1, 3, 5)])
+    assert int((np.abs(img - c).max(axis=2) < 0.06).sum()) > 200, s["label"]
+EOF
+"$plot" --sweep "$tmp/results.csv" --x controller.policy --y accuracy_mean --where monitor.w_thres=0.2 -o "$tmp/sweep2.png" --dump-json >"$tmp/sweep2.json" 2>/dev/null
+check "--sweep: a categorical x (policy names) filtered with --where" "$tmp/sweep2.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["x_axis"] == "categorical" and len(d["series"]) == 1, d
+s = d["series"][0]
+assert s["n"] == [2, 3] and abs(s["mean"][0] - 0.82) < 1e-12 and abs(s["mean"][1] - 0.72) < 1e-12, s
+EOF
+"$plot" --sweep "$tmp/results.csv" --x monitor.w_thres --y accuracy_mean,overhead_ratio --hue controller.policy \
+  --html "$tmp/sweep.html" 2>/dev/null || bad "--sweep --html failed"
+check "--sweep --html: inline SVG figure, one row per point with mean and CI, the failed run listed" "$tmp/sweep.html" "$tmp/sweep.json" <<'EOF'
+import json, re, sys
+h = open(sys.argv[1], encoding="utf-8").read()
+d = json.load(open(sys.argv[2]))
+assert h.count("<svg") == 1 and "http" not in h.split("<svg")[0].replace("https://www.w3.org", ""), "not self-contained"
+pts = re.findall(r"<tr><td>(doctor|threshold_full)</td><td>([0-9.]+)</td><td>(\w+)</td><td>(\d)</td><td>([0-9.e-]+)</td>", h)
+assert len(pts) == 8, pts
+for s in d["series"]:
+    for xv, mu in zip(s["x"], s["mean"]):
+        assert (s["label"], xv, s["metric"]) in [(p[0], p[1], p[2]) for p in pts]
+        row = [p for p in pts if (p[0], p[1], p[2]) == (s["label"], xv, s["metric"])][0]
+        assert abs(float(row[4]) - mu) <= 1e-5 * abs(mu), (row, mu)
+assert re.search(r"<tr><td>5</td><td>a5</td><td>3</td><td>failed</td></tr>", h), "failed run not listed"
+EOF
+# a parameter zipped with x (one value per x) is no conflict
+"$py" - "$tmp/results.csv" "$tmp/zip.csv" <<'EOF'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1])))
+rows[0].insert(4, "monitor.t_thres_k")
+for r in rows[1:]:
+    r.insert(4, "0.01" if r[3] == "0.02" else "0.1")
+csv.writer(open(sys.argv[2], "w", newline="")).writerows(rows)
+EOF
+"$plot" --sweep "$tmp/zip.csv" --x monitor.w_thres --y accuracy_mean --hue controller.policy -o "$tmp/zip.png" 2>"$tmp/err" \
+  && ok "--sweep: a parameter zipped with --x is accepted" || bad "zipped parameter: $(cat "$tmp/err")"
+expect_error "--sweep: a varying parameter that is neither x nor hue" "parameter controller.policy varies .* --where controller.policy=VALUE" \
+  "$plot" --sweep "$tmp/results.csv" --x monitor.w_thres --y accuracy_mean -o "$tmp/e.png"
+expect_error "--sweep: --x not swept" "--x seed is not a swept parameter (swept: controller.policy, monitor.w_thres, hw.adc.bits)" \
+  "$plot" --sweep "$tmp/results.csv" --x seed --y accuracy_mean -o "$tmp/e.png"
+expect_error "--sweep: unknown metric" "--y accuracy is not a metric (metrics: accuracy_mean, overhead_ratio)" \
+  "$plot" --sweep "$tmp/results.csv" --x monitor.w_thres --hue controller.policy --y accuracy -o "$tmp/e.png"
+expect_error "--sweep: not a results.csv" "not a results.csv of .ptcsim sweep collect." "$plot" --sweep "$r/doctor/trace.csv" --x a --y b -o "$tmp/e.png"
+expect_error "--sweep without --y" "--sweep needs --x PARAM and --y METRIC" "$plot" --sweep "$tmp/results.csv" --x monitor.w_thres
+[ ! -e "$tmp/e.png" ] && ok "no output file after --sweep errors" || bad "output written despite a --sweep error"
 
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -1,0 +1,551 @@
+#include "sim/sweep/sweep.h"
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "models/error.h"
+#include "sim/recorder.h"
+#include "sim/scenario.h"
+#include "sim/sweep/stats.h"
+
+namespace ptc::sim::sweep {
+namespace fs = std::filesystem;
+
+std::string hash_hex(const std::string& text) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char ch : text) h = (h ^ ch) * 1099511628211ULL;
+  char b[17];
+  std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(h));
+  return b;
+}
+
+OJson Entry::to_json() const {
+  OJson j;
+  j["index"] = index;
+  j["id"] = id;
+  j["scenario"] = scenario;
+  j["set"] = set;
+  j["seed"] = seed_value;
+  j["point"] = point;
+  j["run_dir"] = run_dir;
+  return j;
+}
+
+namespace {
+
+std::string read_text(const fs::path& p, const std::string& what) {
+  std::error_code ec;
+  if (fs::is_directory(p, ec)) throw Error(p.string() + ": cannot read " + what + " (a directory)");
+  std::ifstream f(p, std::ios::binary);
+  if (!f) throw Error(p.string() + ": cannot read " + what);
+  std::ostringstream o;
+  o << f.rdbuf();
+  return o.str();
+}
+
+// An axis: its levels, each a list of (path, value) assignments (a zip level assigns several).
+struct Axis {
+  std::vector<std::string> paths;
+  std::vector<std::vector<OJson>> levels;  // levels[l][k] = value of paths[k]
+};
+
+std::string assignment(const std::string& path, const OJson& v) { return path + "=" + v.dump(); }
+
+void check_path(const std::string& spec, const std::string& where, const std::string& path) {
+  if (path.empty() || path.front() == '.' || path.back() == '.' || path.find("..") != std::string::npos)
+    throw Error(spec + ": " + where + ": \"" + path + "\" is not a dotted scenario path (e.g. monitor.w_thres)");
+  if (path == "seed") throw Error(spec + ": " + where + ": sweep seeds with \"seeds\", not a --set of seed");
+}
+
+std::string describe(const std::vector<std::string>& swept, const std::string& scen, int64_t seed, bool has_seed) {
+  std::string d = scen;
+  for (const auto& s : swept) d += ", " + s;
+  if (has_seed) d += ", seed " + std::to_string(seed);
+  return d;
+}
+
+}  // namespace
+
+std::vector<Entry> expand(const std::string& spec_file, std::vector<std::string>* params_out, std::string* name_out) {
+  const std::string& S = spec_file;
+  OJson spec;
+  try {
+    spec = OJson::parse(read_text(spec_file, "sweep spec"));
+  } catch (const nlohmann::json::parse_error& e) {
+    throw Error(S + ": not valid JSON: " + e.what());
+  }
+  if (!spec.is_object()) throw Error(S + ": a sweep spec is a JSON object");
+  static const std::set<std::string> known = {"$schema", "name", "description", "scenario", "set", "grid", "zip", "seeds"};
+  for (auto it = spec.begin(); it != spec.end(); ++it)
+    if (!known.count(it.key()) && it.key().rfind("//", 0) != 0)
+      throw Error(S + ": " + it.key() + ": unknown key; expected one of name, description, scenario, set, grid, zip, seeds");
+  const fs::path dir = fs::absolute(fs::path(spec_file)).parent_path();
+
+  std::string name = fs::path(spec_file).stem().string();
+  if (spec.contains("name")) {
+    if (!spec["name"].is_string() || spec["name"].get<std::string>().empty())
+      throw Error(S + ": name: expected a non-empty string, got " + spec["name"].dump());
+    name = spec["name"].get<std::string>();
+  }
+  if (name.find('/') != std::string::npos || name.find(' ') != std::string::npos)
+    throw Error(S + ": name: \"" + name + "\" may not contain '/' or spaces (it names the sweep folder)");
+
+  // ---- scenario files
+  if (!spec.contains("scenario")) throw Error(S + ": scenario: required (a scenario file or a list of them)");
+  std::vector<std::string> files;
+  const OJson& sc = spec["scenario"];
+  if (sc.is_string()) files.push_back(sc.get<std::string>());
+  else if (sc.is_array() && !sc.empty()) {
+    for (size_t i = 0; i < sc.size(); ++i) {
+      if (!sc[i].is_string()) throw Error(S + ": scenario." + std::to_string(i) + ": expected a file name, got " + sc[i].dump());
+      files.push_back(sc[i].get<std::string>());
+    }
+  } else throw Error(S + ": scenario: expected a file or a non-empty list of files, got " + sc.dump());
+  std::vector<std::string> abs_files, stems;
+  for (size_t i = 0; i < files.size(); ++i) {
+    fs::path p = fs::path(files[i]).is_absolute() ? fs::path(files[i]) : dir / files[i];
+    p = p.lexically_normal();
+    const std::string where = files.size() > 1 ? "scenario." + std::to_string(i) : "scenario";
+    if (!fs::is_regular_file(p)) throw Error(S + ": " + where + ": file \"" + files[i] + "\" not found (relative to the spec)");
+    abs_files.push_back(p.string());
+    stems.push_back(p.stem().string());
+  }
+  if (std::set<std::string>(stems.begin(), stems.end()).size() != stems.size()) stems = files;  // names must tell them apart
+
+  // ---- fixed overrides, grid, zip
+  std::vector<std::string> fixed;
+  std::set<std::string> used;
+  auto claim = [&](const std::string& where, const std::string& path) {
+    check_path(S, where, path);
+    if (!used.insert(path).second) throw Error(S + ": " + where + ": " + path + " is set or swept twice");
+  };
+  if (spec.contains("set")) {
+    if (!spec["set"].is_object()) throw Error(S + ": set: expected an object {path: value}, got " + spec["set"].dump());
+    for (auto it = spec["set"].begin(); it != spec["set"].end(); ++it) {
+      claim("set." + it.key(), it.key());
+      fixed.push_back(assignment(it.key(), it.value()));
+    }
+  }
+  std::vector<Axis> axes;
+  std::vector<std::string> params;
+  if (files.size() > 1) params.push_back("scenario");
+  if (spec.contains("grid")) {
+    const OJson& g = spec["grid"];
+    if (!g.is_object()) throw Error(S + ": grid: expected an object {path: [values]}, got " + g.dump());
+    for (auto it = g.begin(); it != g.end(); ++it) {
+      const std::string where = "grid." + it.key();
+      claim(where, it.key());
+      if (!it.value().is_array() || it.value().empty())
+        throw Error(S + ": " + where + ": expected a non-empty list of values, got " + it.value().dump());
+      Axis a;
+      a.paths = {it.key()};
+      for (const auto& v : it.value()) a.levels.push_back({v});
+      axes.push_back(a);
+      params.push_back(it.key());
+    }
+  }
+  if (spec.contains("zip")) {
+    std::vector<OJson> groups;
+    if (spec["zip"].is_object()) groups.push_back(spec["zip"]);
+    else if (spec["zip"].is_array()) groups.assign(spec["zip"].begin(), spec["zip"].end());
+    else throw Error(S + ": zip: expected an object {path: [values]} or a list of them, got " + spec["zip"].dump());
+    for (size_t gi = 0; gi < groups.size(); ++gi) {
+      const std::string gw = spec["zip"].is_array() ? "zip." + std::to_string(gi) : "zip";
+      const OJson& g = groups[gi];
+      if (!g.is_object() || g.empty()) throw Error(S + ": " + gw + ": expected a non-empty object {path: [values]}, got " + g.dump());
+      Axis a;
+      size_t len = 0;
+      for (auto it = g.begin(); it != g.end(); ++it) {
+        const std::string where = gw + "." + it.key();
+        claim(where, it.key());
+        if (!it.value().is_array() || it.value().empty())
+          throw Error(S + ": " + where + ": expected a non-empty list of values, got " + it.value().dump());
+        if (a.paths.empty()) len = it.value().size();
+        else if (it.value().size() != len)
+          throw Error(S + ": " + where + ": zipped lists must have equal lengths; " + a.paths[0] + " has " + std::to_string(len) +
+                      " values, " + it.key() + " has " + std::to_string(it.value().size()));
+        a.paths.push_back(it.key());
+        params.push_back(it.key());
+      }
+      for (size_t l = 0; l < len; ++l) {
+        std::vector<OJson> level;
+        for (auto it = g.begin(); it != g.end(); ++it) level.push_back(it.value()[l]);
+        a.levels.push_back(level);
+      }
+      axes.push_back(a);
+    }
+  }
+
+  // ---- seeds
+  std::vector<OJson> seeds;  // null = the scenario's own seed
+  if (spec.contains("seeds")) {
+    const OJson& s = spec["seeds"];
+    auto seed_ok = [](const OJson& v) { return v.is_number_integer() && v.get<int64_t>() >= 0; };
+    if (s.is_array() && !s.empty()) {
+      std::set<int64_t> seen;
+      for (size_t i = 0; i < s.size(); ++i) {
+        if (!seed_ok(s[i])) throw Error(S + ": seeds." + std::to_string(i) + ": expected a non-negative integer, got " + s[i].dump());
+        if (!seen.insert(s[i].get<int64_t>()).second) throw Error(S + ": seeds." + std::to_string(i) + ": seed " + s[i].dump() + " listed twice");
+        seeds.push_back(s[i]);
+      }
+    } else if (s.is_object()) {
+      for (auto it = s.begin(); it != s.end(); ++it)
+        if (it.key() != "first" && it.key() != "count") throw Error(S + ": seeds." + it.key() + ": unknown key; expected first, count");
+      OJson first = s.contains("first") ? s["first"] : OJson(1);
+      if (!seed_ok(first)) throw Error(S + ": seeds.first: expected a non-negative integer, got " + first.dump());
+      if (!s.contains("count") || !s["count"].is_number_integer() || s["count"].get<int64_t>() < 1 || s["count"].get<int64_t>() > 100000)
+        throw Error(S + ": seeds.count: expected an integer in [1,100000], got " + (s.contains("count") ? s["count"].dump() : "nothing"));
+      for (int64_t k = 0; k < s["count"].get<int64_t>(); ++k) seeds.push_back(first.get<int64_t>() + k);
+    } else throw Error(S + ": seeds: expected a non-empty list of integers or {\"first\": s, \"count\": n}, got " + s.dump());
+  } else {
+    seeds.push_back(nullptr);
+  }
+
+  // ---- enumerate and validate every entry
+  std::vector<Entry> out;
+  std::map<std::string, int64_t> by_id;
+  std::set<std::string> preflighted;  // configurations (seed aside) already preflighted
+  std::vector<size_t> odo(axes.size(), 0);
+  for (size_t fi = 0; fi < abs_files.size(); ++fi) {
+    std::fill(odo.begin(), odo.end(), 0);
+    while (true) {
+      for (const auto& seed : seeds) {
+        Entry e;
+        e.index = static_cast<int64_t>(out.size());
+        e.point = OJson::object();
+        e.scenario = abs_files[fi];
+        e.set = fixed;
+        std::vector<std::string> swept;
+        if (files.size() > 1) e.point["scenario"] = stems[fi];
+        for (size_t a = 0; a < axes.size(); ++a)
+          for (size_t k = 0; k < axes[a].paths.size(); ++k) {
+            const OJson& v = axes[a].levels[odo[a]][k];
+            e.set.push_back(assignment(axes[a].paths[k], v));
+            swept.push_back(e.set.back());
+            e.point[axes[a].paths[k]] = v;
+          }
+        std::vector<std::string> sets = e.set;
+        if (!seed.is_null()) sets.push_back("seed=" + seed.dump());
+        const std::string what = S + ": entry " + std::to_string(e.index) + " (" +
+                                 describe(swept, files[fi], seed.is_null() ? 0 : seed.get<int64_t>(), !seed.is_null()) + ")";
+        Scenario s;
+        try {
+          Json j = load_scenario_json(e.scenario, sets);
+          std::vector<std::string> errors = schema_errors(j);
+          if (!errors.empty()) throw Error(errors.front() + (errors.size() > 1 ? " (and " + std::to_string(errors.size() - 1) + " more)" : ""));
+          s = parse_scenario(j, e.scenario);
+          Json no_seed = s.resolved;
+          no_seed.erase("seed");
+          if (preflighted.insert(no_seed.dump() + "\n" + e.scenario).second) preflight(s);
+        } catch (const std::exception& ex) {
+          throw Error(what + ": " + ex.what());
+        }
+        e.seed = seed;
+        e.seed_value = static_cast<int64_t>(s.seed);
+        e.id = hash_hex(s.resolved.dump());
+        e.run_dir = "runs/" + e.id;
+        auto [it, fresh] = by_id.emplace(e.id, e.index);
+        if (!fresh)
+          throw Error(what + ": same configuration and seed as entry " + std::to_string(it->second) + " (id " + e.id + ")");
+        out.push_back(std::move(e));
+      }
+      // odometer: the last axis varies fastest
+      size_t a = axes.size();
+      bool more = false;
+      while (a > 0 && !more) {
+        --a;
+        if (++odo[a] < axes[a].levels.size()) more = true;
+        else odo[a] = 0;
+      }
+      if (!more) break;
+    }
+  }
+  if (params_out) *params_out = params;
+  if (name_out) *name_out = name;
+  return out;
+}
+
+fs::path write_manifest(const std::vector<Entry>& entries, const fs::path& out_dir) {
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  if (ec || !fs::is_directory(out_dir)) throw Error(out_dir.string() + ": cannot create the sweep folder");
+  std::string text;
+  for (const auto& e : entries) text += e.to_json().dump() + "\n";
+  fs::path f = out_dir / "manifest.jsonl";
+  write_atomic(f, text);
+  return f;
+}
+
+Manifest read_manifest(const std::string& file) {
+  Manifest m;
+  m.file = fs::absolute(file).lexically_normal();
+  m.dir = m.file.parent_path();
+  std::istringstream in(read_text(file, "manifest"));
+  std::string line;
+  int64_t n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (line.empty()) continue;
+    const std::string at = file + ":" + std::to_string(n) + ": ";
+    OJson j;
+    try {
+      j = OJson::parse(line);
+    } catch (const std::exception& e) {
+      throw Error(at + "not valid JSON (" + e.what() + ")");
+    }
+    Entry e;
+    try {
+      e.index = j.at("index").get<int64_t>();
+      e.id = j.at("id").get<std::string>();
+      e.scenario = j.at("scenario").get<std::string>();
+      e.set = j.at("set").get<std::vector<std::string>>();
+      e.seed_value = j.at("seed").get<int64_t>();
+      e.seed = e.seed_value;
+      e.point = j.at("point");
+      e.run_dir = j.at("run_dir").get<std::string>();
+    } catch (const std::exception& ex) {
+      throw Error(at + "not a manifest entry (index, id, scenario, set, seed, point, run_dir): " + ex.what());
+    }
+    if (e.index != static_cast<int64_t>(m.entries.size()))
+      throw Error(at + "index " + std::to_string(e.index) + " out of order (expected " + std::to_string(m.entries.size()) + ")");
+    if (e.id.size() != 16 || e.run_dir != "runs/" + e.id) throw Error(at + "id and run_dir do not match (" + e.id + ", " + e.run_dir + ")");
+    if (!e.point.is_object()) throw Error(at + "point: expected an object");
+    m.entries.push_back(std::move(e));
+  }
+  if (m.entries.empty()) throw Error(file + ": empty manifest");
+  for (auto it = m.entries[0].point.begin(); it != m.entries[0].point.end(); ++it) m.params.push_back(it.key());
+  return m;
+}
+
+std::string run_status(const Manifest& m, const Entry& e, std::string* reason) {
+  auto why = [&](const std::string& r) {
+    if (reason) *reason = r;
+  };
+  const fs::path d = m.run_path(e);
+  if (!fs::exists(d)) return why("no run directory"), "missing";
+  Json run, summary, config;
+  try {
+    run = Json::parse(read_text(d / "run.json", "run.json"));
+  } catch (const std::exception&) {
+    return why("no readable run.json (the task died before the run started)"), "incomplete";
+  }
+  const std::string st = run.value("status", "");
+  if (st == "failed") return why("run.json: status failed (see the task's log)"), "failed";
+  if (st == "interrupted") return why("run.json: status interrupted (stopped by a signal)"), "interrupted";
+  if (st != "complete") return why("run.json: status " + st + " (the task died or is still running)"), "incomplete";
+  try {
+    summary = Json::parse(read_text(d / "summary.json", "summary.json"));
+    config = Json::parse(read_text(d / "config.resolved.json", "config.resolved.json"));
+  } catch (const std::exception&) {
+    return why("run.json says complete but summary.json or config.resolved.json is unreadable"), "incomplete";
+  }
+  if (summary.value("status", "") != "complete") return why("summary.json: status is not complete"), "incomplete";
+  if (hash_hex(config.dump()) != e.id) return why("config.resolved.json is another configuration (id " + hash_hex(config.dump()) + ")"), "mismatch";
+  return why(""), "complete";
+}
+
+std::vector<std::string> run_argv(const Manifest& m, const Entry& e, const std::string& exe) {
+  std::vector<std::string> a = {exe, "run", e.scenario};
+  for (const auto& s : e.set) a.insert(a.end(), {"--set", s});
+  a.insert(a.end(), {"--seed", std::to_string(e.seed_value), "--out", m.run_path(e).string(), "-q"});
+  return a;
+}
+
+// ============================================================================== collect
+namespace {
+
+std::string csv_cell(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+std::string value_text(const OJson& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+std::string num_text(double v) {
+  if (!std::isfinite(v)) return "";
+  char b[40];
+  std::snprintf(b, sizeof b, "%.12g", v);
+  return b;
+}
+OJson num_json(double v) { return std::isfinite(v) ? OJson(v) : OJson(nullptr); }
+
+}  // namespace
+
+CollectSummary collect(const Manifest& m, const fs::path& out_dir) {
+  struct Row {
+    const Entry* e;
+    std::string status, reason;
+    Json summary;
+  };
+  std::vector<Row> rows;
+  std::set<std::string> metric_set;
+  for (const auto& e : m.entries) {
+    Row r{&e, "", "", Json::object()};
+    r.status = run_status(m, e, &r.reason);
+    if (r.status == "complete") {
+      r.summary = Json::parse(read_text(m.run_path(e) / "summary.json", "summary.json"));
+      for (auto it = r.summary.begin(); it != r.summary.end(); ++it)
+        if (it.value().is_number() && it.key() != "seed") metric_set.insert(it.key());  // the seed has its column
+    }
+    rows.push_back(std::move(r));
+  }
+  const std::vector<std::string> metrics(metric_set.begin(), metric_set.end());
+
+  // ---- one row per run
+  std::string csv = "index,id";
+  for (const auto& p : m.params) csv += "," + csv_cell(p);
+  csv += ",seed,status";
+  for (const auto& k : metrics) csv += "," + k;
+  csv += "\n";
+  OJson runs = OJson::array(), not_complete = OJson::array();
+  for (const auto& r : rows) {
+    csv += std::to_string(r.e->index) + "," + r.e->id;
+    for (const auto& p : m.params) csv += "," + csv_cell(value_text(r.e->point.at(p)));
+    csv += "," + std::to_string(r.e->seed_value) + "," + r.status;
+    OJson jr;
+    jr["index"] = r.e->index;
+    jr["id"] = r.e->id;
+    jr["point"] = r.e->point;
+    jr["seed"] = r.e->seed_value;
+    jr["status"] = r.status;
+    OJson met = OJson::object();
+    for (const auto& k : metrics) {
+      const bool has = r.summary.contains(k) && r.summary[k].is_number();
+      csv += "," + (has ? r.summary[k].dump() : std::string());
+      if (has) met[k] = OJson::parse(r.summary[k].dump());
+    }
+    csv += "\n";
+    if (r.status == "complete") jr["metrics"] = met;
+    else {
+      jr["reason"] = r.reason;
+      OJson nc;
+      nc["index"] = r.e->index;
+      nc["id"] = r.e->id;
+      nc["point"] = r.e->point;
+      nc["seed"] = r.e->seed_value;
+      nc["status"] = r.status;
+      nc["reason"] = r.reason;
+      nc["run_dir"] = r.e->run_dir;
+      not_complete.push_back(nc);
+    }
+    runs.push_back(jr);
+  }
+
+  // ---- aggregate over seeds per point (points in manifest order)
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<const Row*>> groups;
+  for (const auto& r : rows) {
+    const std::string key = r.e->point.dump();
+    if (!groups.count(key)) order.push_back(key);
+    groups[key].push_back(&r);
+  }
+  std::string agg = "";
+  for (const auto& p : m.params) agg += csv_cell(p) + ",";
+  agg += "n,n_expected";
+  for (const auto& k : metrics) agg += "," + k + "_mean," + k + "_std," + k + "_ci95";
+  agg += "\n";
+  OJson aggregate = OJson::array();
+  for (const auto& key : order) {
+    const auto& g = groups[key];
+    const OJson& point = g.front()->e->point;
+    int64_t n = 0;
+    for (const Row* r : g) n += r->status == "complete";
+    for (const auto& p : m.params) agg += csv_cell(value_text(point.at(p))) + ",";
+    agg += std::to_string(n) + "," + std::to_string(g.size());
+    OJson ja;
+    ja["point"] = point;
+    ja["n"] = n;
+    ja["n_expected"] = g.size();
+    OJson jm = OJson::object();
+    for (const auto& k : metrics) {
+      std::vector<double> x;
+      for (const Row* r : g)
+        if (r->status == "complete" && r->summary.contains(k) && r->summary[k].is_number()) x.push_back(r->summary[k].get<double>());
+      const SampleStats s = sample_stats(x);
+      agg += "," + num_text(s.mean) + "," + num_text(s.std) + "," + num_text(s.ci95);
+      OJson st;
+      st["n"] = s.n;
+      st["mean"] = num_json(s.mean);
+      st["std"] = num_json(s.std);
+      st["ci95"] = num_json(s.ci95);
+      st["ci95_low"] = num_json(s.mean - s.ci95);
+      st["ci95_high"] = num_json(s.mean + s.ci95);
+      jm[k] = st;
+    }
+    agg += "\n";
+    ja["metrics"] = jm;
+    aggregate.push_back(ja);
+  }
+
+  OJson res;
+  res["entries"] = m.entries.size();
+  res["complete"] = static_cast<int64_t>(m.entries.size()) - static_cast<int64_t>(not_complete.size());
+  res["params"] = m.params;
+  res["metrics"] = metrics;
+  res["confidence"] = "mean +- t_{0.975,n-1} * std / sqrt(n) (Student t, std with n-1)";
+  res["not_complete"] = not_complete;
+  res["aggregate"] = aggregate;
+  res["runs"] = runs;
+
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  CollectSummary cs;
+  cs.csv = out_dir / "results.csv";
+  cs.aggregate_csv = out_dir / "results_aggregate.csv";
+  cs.json = out_dir / "results.json";
+  write_atomic(cs.csv, csv);
+  write_atomic(cs.aggregate_csv, agg);
+  write_atomic(cs.json, res.dump(1) + "\n");
+  cs.not_complete = static_cast<int64_t>(not_complete.size());
+  cs.complete = static_cast<int64_t>(m.entries.size()) - cs.not_complete;
+  cs.points = static_cast<int64_t>(order.size());
+  return cs;
+}
+
+// ============================================================================== Slurm
+std::string array_spec(const std::vector<int64_t>& idx, int64_t max_parallel) {
+  std::string s;
+  for (size_t i = 0; i < idx.size();) {
+    size_t j = i;
+    while (j + 1 < idx.size() && idx[j + 1] == idx[j] + 1) ++j;
+    if (!s.empty()) s += ",";
+    s += std::to_string(idx[i]);
+    if (j > i) s += "-" + std::to_string(idx[j]);
+    i = j + 1;
+  }
+  if (max_parallel > 0) s += "%" + std::to_string(max_parallel);
+  return s;
+}
+
+namespace {
+std::string shell_quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+}  // namespace
+
+std::string slurm_script(const Manifest& m, const std::vector<int64_t>& indices, const SlurmOptions& o, const std::string& name) {
+  std::string s = "#!/bin/bash\n";
+  s += "# ptcsim sweep \"" + name + "\": " + std::to_string(indices.size()) + " of " + std::to_string(m.entries.size()) +
+       " entries (those not complete when this script was written by `ptcsim sweep slurm`).\n";
+  s += "# One array task per manifest entry; each runs `ptcsim sweep task`, which skips an entry whose run is\n"
+       "# complete, so a re-submission does only what is missing.\n";
+  s += "#SBATCH --job-name=ptcsim-" + name + "\n";
+  s += "#SBATCH --array=" + array_spec(indices, o.max_parallel) + "\n";
+  s += "#SBATCH --output=" + (m.dir / "logs" / "slurm-%A_%a.log").string() + "\n";
+  s += "#SBATCH --ntasks=1\n";
+  s += "#SBATCH --cpus-per-task=" + std::to_string(o.threads) + "\n";
+  if (!o.partition.empty()) s += "#SBATCH --partition=" + o.partition + "\n";
+  if (!o.time.empty()) s += "#SBATCH --time=" + o.time + "\n";
+  if (!o.mem.empty()) s += "#SBATCH --mem=" + o.mem + "\n";
+  s += "exec " + shell_quote(o.exe) + " sweep task " + shell_quote(m.file.string()) + " --index \"$SLURM_ARRAY_TASK_ID\" --threads " +
+       std::to_string(o.threads) + "\n";
+  return s;
+}
+
+}  // namespace ptc::sim::sweep

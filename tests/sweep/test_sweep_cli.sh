@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# `ptcsim sweep` as a user meets it, on reduced runs (tiny_doctor.json cut to 60 requests: about
+# 0.4 s per run): expansion into a manifest (stable ids checked against an independent FNV-1a of
+# config.resolved.json), `sweep task --index i` runs entry i only, the local pool, skip-complete,
+# results byte-identical at --jobs 1 and 2, aggregates over seeds against a hand computation with
+# Student t table values, missing / failed / died runs listed and re-run, a pool stopped by a
+# signal leaves nothing that looks complete, the Slurm script (array range, %K, one `sweep task`
+# per index, executable as is), and one-line errors.
+# Usage: test_sweep_cli.sh PTCSIM SOURCE_DIR
+set -u
+ptcsim="$1"; src="$2"
+tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+py=/usr/bin/python3
+export SYSTEMC_DISABLE_COPYRIGHT_MESSAGE=1
+. "$src/tests/lib/testlib.sh"
+tiny="$src/tests/cli/tiny_doctor.json"
+cat >"$tmp/spec.json" <<JSON
+{"name": "tiny", "scenario": "$tiny",
+ "set": {"traffic.requests": 60, "trace.every_requests": 20},
+ "grid": {"monitor.w_thres": [0.02, 0.05]},
+ "seeds": [1, 2, 3]}
+JSON
+
+# ---- discoverability
+"$ptcsim" sweep --help >"$tmp/help" 2>&1
+grep -q "run" "$tmp/help" && grep -q "task" "$tmp/help" && grep -q "slurm" "$tmp/help" && grep -q "collect" "$tmp/help" \
+  && ok "sweep --help lists run, task, slurm, collect" || bad "sweep --help: $(cat "$tmp/help")"
+"$ptcsim" --help | grep -q "sweep" && ok "ptcsim --help lists sweep" || bad "ptcsim --help lacks sweep"
+
+# ---- expansion
+if "$ptcsim" sweep "$tmp/spec.json" --out "$tmp/A" >"$tmp/out" 2>"$tmp/err"; then ok "expansion exits 0"; else bad "expansion: $(cat "$tmp/err")"; fi
+grep -q "6 entries (swept: monitor.w_thres)" "$tmp/out" && ok "expansion says 6 entries" || bad "expansion output: $(cat "$tmp/out")"
+[ "$(wc -l <"$tmp/A/manifest.jsonl")" -eq 6 ] && ok "manifest has 6 lines" || bad "manifest lines"
+"$ptcsim" sweep "$tmp/spec.json" --out "$tmp/B" >/dev/null 2>&1
+cmp -s "$tmp/A/manifest.jsonl" "$tmp/B/manifest.jsonl" && ok "same spec => byte-identical manifest" || bad "manifests differ"
+ls "$tmp/A" | grep -q '\.tmp$' && bad "temporary file left" || ok "no temporary files"
+
+# ---- every shipped spec expands (each entry validated), with the documented number of entries
+for spec in "$src"/scenarios/sweeps/*.json tools/bench/sweep_32.json; do
+  case "$spec" in /*) ;; *) spec="$src/$spec" ;; esac
+  name=$(basename "$spec" .json)
+  want=$(case "$name" in doctor_grid) echo 48 ;; monitor_thresholds) echo 15 ;; quick_policies) echo 24 ;; sweep_32) echo 32 ;; *) echo "?" ;; esac)
+  if "$ptcsim" sweep "$spec" --out "$tmp/shipped_$name" >"$tmp/out" 2>&1 && [ "$(wc -l <"$tmp/shipped_$name/manifest.jsonl")" = "$want" ]; then
+    ok "shipped spec ${spec#$src/}: $want entries, all valid"
+  else bad "shipped spec ${spec#$src/} (want $want entries): $(tail -1 "$tmp/out")"; fi
+done
+
+# ---- one-line errors, nothing written
+sed 's/0.05\]/-5]/' "$tmp/spec.json" >"$tmp/bad.json"
+expect_error "a bad value fails the expansion: spec, entry, path, rule" "bad.json: entry 3 (.*monitor.w_thres=-5, seed 1): monitor.w_thres.*\[0,1e+06\]" \
+  "$ptcsim" sweep "$tmp/bad.json" --out "$tmp/bad"
+[ ! -e "$tmp/bad" ] && ok "failed expansion writes nothing" || bad "failed expansion left $tmp/bad"
+expect_error "unknown spec key" "spec2.json: seed: unknown key" bash -c "echo '{\"scenario\": \"$tiny\", \"seed\": 1}' > $tmp/spec2.json; \"$ptcsim\" sweep $tmp/spec2.json --out $tmp/bad"
+expect_error "index out of range" "manifest.jsonl: --index 6 out of range (6 entries: 0-5)" "$ptcsim" sweep task "$tmp/A/manifest.jsonl" --index 6
+printf '{"index": 0}\n' >"$tmp/broken.jsonl"
+expect_error "broken manifest names file and line" "broken.jsonl:1: not a manifest entry" "$ptcsim" sweep run "$tmp/broken.jsonl"
+expect_error "sweep without spec or subcommand" "expected a spec file" "$ptcsim" sweep
+
+# ---- sweep task --index 4 runs entry 4 only
+"$ptcsim" sweep task "$tmp/A/manifest.jsonl" --index 4 >"$tmp/out" 2>&1 || bad "task 4 failed: $(tail -2 "$tmp/out")"
+check_task() {
+  $py - "$tmp/A" <<'PY'
+import json, os, sys
+d = sys.argv[1]
+m = [json.loads(l) for l in open(os.path.join(d, "manifest.jsonl"))]
+present = sorted(os.listdir(os.path.join(d, "runs")))
+assert present == [m[4]["id"]], present
+r = json.load(open(os.path.join(d, m[4]["run_dir"], "run.json")))
+c = json.load(open(os.path.join(d, m[4]["run_dir"], "config.resolved.json")))
+assert r["status"] == "complete", r["status"]
+assert m[4]["point"] == {"monitor.w_thres": 0.05} and m[4]["seed"] == 2, m[4]
+assert c["monitor"]["w_thres"] == 0.05 and c["seed"] == 2 and c["traffic"]["requests"] == 60, c
+# the id is FNV-1a 64 of the resolved configuration as compact JSON with sorted keys
+text = json.dumps(c, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+h = 1469598103934665603
+for b in text.encode():
+    h = ((h ^ b) * 1099511628211) % 2**64
+assert "%016x" % h == m[4]["id"], ("%016x" % h, m[4]["id"])
+PY
+}
+check_task >"$tmp/check" 2>&1 && ok "task --index 4 ran entry 4 only (its values, seed, id = FNV-1a of its config)" || bad "task 4: $(tail -3 "$tmp/check")"
+before=$(md5sum "$tmp"/A/runs/*/run.json)
+"$ptcsim" sweep task "$tmp/A/manifest.jsonl" --index 4 >"$tmp/out" 2>&1
+grep -q "complete, skipped" "$tmp/out" && [ "$before" = "$(md5sum "$tmp"/A/runs/*/run.json)" ] \
+  && ok "task on a complete entry skips it" || bad "task re-ran a complete entry: $(cat "$tmp/out")"
+
+# ---- local pool, skip-complete, --jobs independence
+"$ptcsim" sweep run "$tmp/A/manifest.jsonl" --jobs 2 >"$tmp/out" 2>"$tmp/err"; rc=$?
+[ "$rc" -eq 0 ] && grep -q "6 entries, 1 complete already, 5 to run with 2 jobs" "$tmp/err" && grep -q "5/5 done, 0 running, 0 failed" "$tmp/err" \
+  && ok "pool --jobs 2 runs the 5 missing entries, with progress" || bad "pool A (rc $rc): $(cat "$tmp/err")"
+"$ptcsim" sweep run "$tmp/B/manifest.jsonl" --jobs 1 -q >/dev/null 2>&1 || bad "pool B failed"
+"$ptcsim" sweep collect "$tmp/A/manifest.jsonl" >"$tmp/out" 2>"$tmp/err" || bad "collect A: $(cat "$tmp/err")"
+grep -q "6 of 6 runs complete, 2 points" "$tmp/out" && ok "collect: 6 of 6, 2 points" || bad "collect output: $(cat "$tmp/out")"
+"$ptcsim" sweep collect "$tmp/B/manifest.jsonl" >/dev/null 2>&1
+same=1; for f in results.csv results_aggregate.csv results.json; do cmp -s "$tmp/A/$f" "$tmp/B/$f" || same=0; done
+[ "$same" -eq 1 ] && ok "results byte-identical at --jobs 2 and --jobs 1" || bad "results differ between --jobs 2 and 1"
+before=$(cat "$tmp"/A/runs/*/run.json | md5sum)
+"$ptcsim" sweep run "$tmp/A/manifest.jsonl" --jobs 2 >/dev/null 2>"$tmp/err"
+grep -q "6 complete already, 0 to run" "$tmp/err" && [ "$before" = "$(cat "$tmp"/A/runs/*/run.json | md5sum)" ] \
+  && ok "re-run skips every complete entry" || bad "re-run: $(cat "$tmp/err")"
+
+# ---- results against the run directories and a hand computation over seeds
+cat >"$tmp/check_results.py" <<'PY'
+import csv, json, math, os, sys
+d = sys.argv[1]
+T975 = {1: 12.706204736, 2: 4.302652730, 3: 3.182446305}   # Student t table, two-sided 95 %
+m = [json.loads(l) for l in open(os.path.join(d, "manifest.jsonl"))]
+rows = list(csv.DictReader(open(os.path.join(d, "results.csv"))))
+assert [int(r["index"]) for r in rows] == list(range(len(m)))
+metrics = [k for k in rows[0] if k not in ("index", "id", "monitor.w_thres", "seed", "status")]
+for k in ("accuracy_mean", "accuracy_final", "energy_j", "overhead_ratio", "calibrations", "writes"):
+    assert k in metrics, metrics
+assert "seed" not in metrics
+runs = {}
+for r, e in zip(rows, m):
+    assert r["id"] == e["id"] and float(r["monitor.w_thres"]) == e["point"]["monitor.w_thres"] and int(r["seed"]) == e["seed"]
+    if r["status"] != "complete":
+        continue
+    s = json.load(open(os.path.join(d, e["run_dir"], "summary.json")))
+    for k in metrics:
+        assert float(r[k]) == float(s[k]), (k, r[k], s[k])
+    runs.setdefault(e["point"]["monitor.w_thres"], []).append(s)
+agg = list(csv.DictReader(open(os.path.join(d, "results_aggregate.csv"))))
+assert len(agg) == 2
+for a in agg:
+    got = runs.get(float(a["monitor.w_thres"]), [])
+    assert int(a["n"]) == len(got) and int(a["n_expected"]) == 3, a
+    for k in ("accuracy_mean", "energy_j", "overhead_ratio", "calibrations"):
+        x = [float(s[k]) for s in got]
+        n = len(x); mean = sum(x) / n
+        assert abs(float(a[k + "_mean"]) - mean) <= 1e-9 * max(1, abs(mean)), (k, a[k + "_mean"], mean)
+        if n >= 2:
+            sd = math.sqrt(sum((v - mean) ** 2 for v in x) / (n - 1))
+            ci = T975[n - 1] * sd / math.sqrt(n)
+            assert abs(float(a[k + "_std"]) - sd) <= 1e-9 * max(1e-12, sd) + 1e-15, (k, a[k + "_std"], sd)
+            assert abs(float(a[k + "_ci95"]) - ci) <= 1e-8 * max(1e-12, ci) + 1e-15, (k, a[k + "_ci95"], ci)
+        else:
+            assert a[k + "_std"] == "" and a[k + "_ci95"] == "", a
+j = json.load(open(os.path.join(d, "results.json")))
+assert j["entries"] == len(m) and len(j["runs"]) == len(m)
+print(json.dumps([r["status"] for r in rows]))
+PY
+$py "$tmp/check_results.py" "$tmp/A" >"$tmp/check" 2>&1 && ok "results.csv = summaries; aggregate mean/std/CI95 = hand computation (t table)" \
+  || bad "results: $(tail -3 "$tmp/check")"
+$py -c "
+import json,sys
+a=json.load(open(sys.argv[1]))['aggregate']
+assert all(x['metrics']['accuracy_mean']['std']>0 for x in a), 'seeds give identical accuracy: nothing aggregated'
+" "$tmp/A/results.json" && ok "seeds differ (the aggregate is not over copies)" || bad "seeds do not matter"
+
+# ---- missing, failed and died runs are listed, then re-run
+id1=$($py -c "import json,sys; print([json.loads(l) for l in open(sys.argv[1])][1]['id'])" "$tmp/A/manifest.jsonl")
+id2=$($py -c "import json,sys; print([json.loads(l) for l in open(sys.argv[1])][2]['id'])" "$tmp/A/manifest.jsonl")
+id5=$($py -c "import json,sys; print([json.loads(l) for l in open(sys.argv[1])][5]['id'])" "$tmp/A/manifest.jsonl")
+rm -rf "$tmp/A/runs/$id1"
+sed -i 's/"status": "complete"/"status": "running"/' "$tmp/A/runs/$id2/run.json"        # a task that died mid-run
+sed -i 's/"status": "complete"/"status": "failed"/' "$tmp/A/runs/$id5/run.json"
+"$ptcsim" sweep collect "$tmp/A/manifest.jsonl" >"$tmp/out" 2>"$tmp/err"
+grep -q "3 of 6 runs complete" "$tmp/out" && [ "$(grep -c "^sweep collect: entry" "$tmp/err")" -eq 3 ] \
+  && grep -q "entry 1 ($id1) missing" "$tmp/err" && grep -q "entry 2 ($id2) incomplete" "$tmp/err" && grep -q "entry 5 ($id5) failed" "$tmp/err" \
+  && ok "collect lists the missing, died and failed entries on stderr" || bad "collect listing: $(cat "$tmp/out" "$tmp/err")"
+$py - "$tmp/A" <<'PY' >"$tmp/check" 2>&1 && ok "results.json not_complete and aggregate n count them" || bad "not_complete: $(tail -3 "$tmp/check")"
+import json, sys, csv, os
+j = json.load(open(os.path.join(sys.argv[1], "results.json")))
+nc = {x["index"]: x["status"] for x in j["not_complete"]}
+assert nc == {1: "missing", 2: "incomplete", 5: "failed"}, nc
+assert [(a["n"], a["n_expected"]) for a in j["aggregate"]] == [(1, 3), (2, 3)], j["aggregate"]
+rows = list(csv.DictReader(open(os.path.join(sys.argv[1], "results.csv"))))
+assert [r["status"] for r in rows] == ["complete", "missing", "incomplete", "complete", "complete", "failed"]
+assert rows[1]["accuracy_mean"] == "" and rows[5]["accuracy_mean"] == ""
+PY
+$py "$tmp/check_results.py" "$tmp/A" >"$tmp/check" 2>&1 && ok "aggregate over the complete runs only (hand computation)" || bad "partial aggregate: $(tail -3 "$tmp/check")"
+
+# ---- a run directory holding another configuration is not taken for complete
+cp -r "$tmp/A/runs/$($py -c "import json,sys; print([json.loads(l) for l in open(sys.argv[1])][0]['id'])" "$tmp/A/manifest.jsonl")" "$tmp/A/runs/$id1"
+"$ptcsim" sweep collect "$tmp/A/manifest.jsonl" >/dev/null 2>"$tmp/err"
+grep -q "entry 1 ($id1) mismatch: config.resolved.json is another configuration" "$tmp/err" \
+  && ok "a complete run of another configuration in an entry's folder: status mismatch" || bad "mismatch: $(cat "$tmp/err")"
+rm -rf "$tmp/A/runs/$id1"
+
+# ---- the Slurm script over what is missing, runnable as is
+"$ptcsim" sweep slurm "$tmp/A/manifest.jsonl" --max-parallel 2 --partition debug --time 00:05:00 --mem 1G >"$tmp/out" 2>"$tmp/err" \
+  || bad "sweep slurm: $(cat "$tmp/err")"
+s="$tmp/A/sweep.sbatch"
+grep -qx "#SBATCH --array=1-2,5%2" "$s" && grep -qx "#SBATCH --partition=debug" "$s" && grep -qx "#SBATCH --time=00:05:00" "$s" \
+  && grep -qx "#SBATCH --mem=1G" "$s" && [ "$(grep -vc '^#' "$s")" -eq 1 ] && grep -v '^#' "$s" | grep -q '^exec .* sweep task .*manifest.jsonl'"'"' --index "$SLURM_ARRAY_TASK_ID"' \
+  && ok "sbatch script: array over the 3 missing entries %2, options, one sweep task per index" || bad "sbatch script: $(cat "$s")"
+SLURM_ARRAY_TASK_ID=1 bash "$s" >"$tmp/out" 2>&1
+[ "$("$ptcsim" sweep collect "$tmp/A/manifest.jsonl" 2>/dev/null | grep -c "4 of 6 runs complete")" -eq 1 ] \
+  && ok "the script, run as array task 1, completes entry 1" || bad "script as task 1: $(tail -2 "$tmp/out")"
+expect_error "--partition with a space or newline: one line, no script" "--partition \"a b\": expected one word" \
+  "$ptcsim" sweep slurm "$tmp/A/manifest.jsonl" --partition "a b"
+expect_error "--submit without sbatch: one line naming the script" "sbatch: cannot run it.*sweep.sbatch" \
+  env PATH=/nonexistent "$ptcsim" sweep slurm "$tmp/A/manifest.jsonl" --submit
+
+"$ptcsim" sweep run "$tmp/A/manifest.jsonl" --jobs 2 >/dev/null 2>"$tmp/err"
+grep -q "4 complete already, 2 to run" "$tmp/err" && ok "pool re-runs only the died and failed entries" || bad "re-run: $(cat "$tmp/err")"
+"$ptcsim" sweep collect "$tmp/A/manifest.jsonl" >/dev/null 2>&1
+same=1; for f in results.csv results_aggregate.csv results.json; do cmp -s "$tmp/A/$f" "$tmp/B/$f" || same=0; done
+[ "$same" -eq 1 ] && ok "after the re-runs, results byte-identical to the clean sweep" || bad "results differ after re-runs"
+
+# ---- a pool stopped by a signal: nothing looks complete that is not, and a re-run finishes it
+cat >"$tmp/long.json" <<JSON
+{"name": "long", "scenario": "$tiny", "set": {"traffic.requests": 5000, "noise.0.t_max_steps": 10000, "noise.1.t_max_steps": 10000}, "seeds": [1, 2]}
+JSON
+"$ptcsim" sweep "$tmp/long.json" --out "$tmp/L" >/dev/null 2>&1
+"$ptcsim" sweep run "$tmp/L/manifest.jsonl" --jobs 2 >/dev/null 2>"$tmp/err" &
+pool=$!
+sleep 1.5
+kill -TERM "$pool"; wait "$pool"; rc=$?
+$py - "$tmp/L" <<'PY' >"$tmp/check" 2>&1
+import json, os, sys
+d = sys.argv[1]
+for l in open(os.path.join(d, "manifest.jsonl")):
+    e = json.loads(l)
+    p = os.path.join(d, e["run_dir"], "run.json")
+    st = json.load(open(p))["status"] if os.path.exists(p) else "missing"
+    assert st != "complete", (e["index"], st)
+    print(e["index"], st)
+PY
+prc=$?
+[ "$rc" -eq 3 ] && [ "$prc" -eq 0 ] && grep -q "stopping (signal 15)" "$tmp/err" \
+  && ok "SIGTERM to the pool: exit 3, runs stopped, none marked complete ($(tr '\n' ' ' <"$tmp/check"))" || bad "stopped pool (rc $rc): $(cat "$tmp/err" "$tmp/check")"
+"$ptcsim" sweep collect "$tmp/L/manifest.jsonl" >"$tmp/out" 2>/dev/null
+grep -q "0 of 2 runs complete" "$tmp/out" && ok "collect: 0 of 2 complete after the stop" || bad "collect after stop: $(cat "$tmp/out")"
+finish
