@@ -7,10 +7,10 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <cstring>
-#include <fstream>
 #include <csignal>
+#include <cstring>
 #include <ctime>
+#include <fstream>
 
 #include "hw/device/mrr_bank.h"
 #include "hw/device/pcm_optical.h"
