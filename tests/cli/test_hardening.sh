@@ -80,6 +80,9 @@ PY
 expect_error "eval: input-shape mismatch names the model file" 'm32.onnx: model expects inputs \[1,32,32\], dataset fashion-mnist/test has \[1,28,28\]' "$ptcsim" eval "$tmp/m32.onnx" --limit 10
 expect_error "run: input-shape mismatch names the model file" 'model: .*m32.onnx: the model expects inputs \[1,32,32\]' "$ptcsim" run "$sc" --set "model=$tmp/m32.onnx" --out "$tmp/r_m32"
 
+mkfifo "$tmp/plugin.so"
+expect_error "--plugin naming a FIFO: refused, no hang" 'plugin.so: not a regular file' timeout -k 1 20 "$ptcsim" list --plugin "$tmp/plugin.so"
+
 # ---- run rejects everything validate rejects
 scen "$tmp/desc5.json" 'j["description"] = 5'
 expect_error "validate: description 5" 'description' "$ptcsim" validate "$tmp/desc5.json"
