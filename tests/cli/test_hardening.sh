@@ -83,6 +83,9 @@ expect_error "run: input-shape mismatch names the model file" 'model: .*m32.onnx
 mkfifo "$tmp/plugin.so"
 expect_error "--plugin naming a FIFO: refused, no hang" 'plugin.so: not a regular file' timeout -k 1 20 "$ptcsim" list --plugin "$tmp/plugin.so"
 
+mkdir "$tmp/idx" && mkfifo "$tmp/idx/t10k-images-idx3-ubyte.gz"
+expect_error "dataset file that is a FIFO: refused, no hang" 't10k-images-idx3-ubyte.gz: not a regular file' timeout -k 1 20 "$ptcsim" validate "$sc" --set "dataset.dir=$tmp/idx"
+
 # ---- run rejects everything validate rejects
 scen "$tmp/desc5.json" 'j["description"] = 5'
 expect_error "validate: description 5" 'description' "$ptcsim" validate "$tmp/desc5.json"
