@@ -24,6 +24,9 @@ class GzFile {
     if (!std::filesystem::exists(path))
       throw Error(path + ": not found (Fashion-MNIST comes from the Debian package dataset-fashion-mnist: "
                          "apt-get install -y dataset-fashion-mnist)");
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec))  // a FIFO would block gzopen, a device never end
+      throw Error(path + ": not a regular file (directory, device, FIFO or socket); expected a gzip IDX file");
     m_f = gzopen(path.c_str(), "rb");
     if (!m_f) throw Error(path + ": cannot open");
     gzbuffer(m_f, 1 << 17);

@@ -71,6 +71,8 @@ LoadedPlugin load_plugin(const std::string& file) {
   std::error_code ec;
   if (!fs::exists(file, ec)) throw Error(file + ": plug-in library not found");
   if (fs::is_directory(file, ec)) throw Error(file + ": is a directory; expected a plug-in library (.so)");
+  if (!fs::is_regular_file(file, ec))  // a FIFO would block the ELF check for ever
+    throw Error(file + ": not a regular file (device, FIFO or socket); expected a plug-in library (.so)");
   const std::string path = fs::canonical(file, ec).string();
   if (ec) throw Error(file + ": cannot resolve path (" + ec.message() + ")");
   if (auto it = loaded.find(path); it != loaded.end()) return it->second;

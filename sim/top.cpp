@@ -7,10 +7,10 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <cstring>
-#include <fstream>
 #include <csignal>
+#include <cstring>
 #include <ctime>
+#include <fstream>
 
 #include "models/json_io.h"
 #include "sim/deployment.h"
@@ -72,25 +72,28 @@ namespace {
 std::atomic<bool> g_interrupted{false};
 extern "C" void on_signal(int) { g_interrupted = true; }
 
-// SIGINT/SIGTERM only set the flag for the whole of run_scenario, from before the lock and the
-// preflight to the last file: an early Ctrl-C is recorded ("interrupted", exit 3) instead of
-// killing the process with run.json saying "running". The previous handlers come back on return.
+// SIGINT/SIGTERM/SIGHUP only set the flag for the whole of run_scenario, from before the lock and
+// the preflight to the last file: an early Ctrl-C (or a closed terminal) is recorded
+// ("interrupted", exit 3) instead of killing the process with run.json saying "running".
+// SIGPIPE (progress to a closed pipe) and SIGXFSZ (a file size limit, ulimit -f) are ignored, so
+// the write fails with EPIPE / EFBIG and the run ends "failed" with the reason instead of dying.
+// The previous handlers come back on return.
 class SignalScope {
  public:
   SignalScope() {
     g_interrupted = false;
-    m_int = std::signal(SIGINT, on_signal);
-    m_term = std::signal(SIGTERM, on_signal);
+    for (int k = 0; k < kN; ++k) m_old[k] = std::signal(kSignals[k], k < 3 ? on_signal : SIG_IGN);
   }
   ~SignalScope() {
-    std::signal(SIGINT, m_int);
-    std::signal(SIGTERM, m_term);
+    for (int k = 0; k < kN; ++k) std::signal(kSignals[k], m_old[k]);
   }
   SignalScope(const SignalScope&) = delete;
   SignalScope& operator=(const SignalScope&) = delete;
 
  private:
-  decltype(SIG_DFL) m_int, m_term;
+  static constexpr int kN = 5;
+  static constexpr int kSignals[kN] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGXFSZ};
+  decltype(SIG_DFL) m_old[kN];
 };
 
 std::string utc_now() {

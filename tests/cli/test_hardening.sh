@@ -80,6 +80,12 @@ PY
 expect_error "eval: input-shape mismatch names the model file" 'm32.onnx: model expects inputs \[1,32,32\], dataset fashion-mnist/test has \[1,28,28\]' "$ptcsim" eval "$tmp/m32.onnx" --limit 10
 expect_error "run: input-shape mismatch names the model file" 'model: .*m32.onnx: the model expects inputs \[1,32,32\]' "$ptcsim" run "$sc" --set "model=$tmp/m32.onnx" --out "$tmp/r_m32"
 
+mkfifo "$tmp/plugin.so"
+expect_error "--plugin naming a FIFO: refused, no hang" 'plugin.so: not a regular file' timeout -k 1 20 "$ptcsim" list --plugin "$tmp/plugin.so"
+
+mkdir "$tmp/idx" && mkfifo "$tmp/idx/t10k-images-idx3-ubyte.gz"
+expect_error "dataset file that is a FIFO: refused, no hang" 't10k-images-idx3-ubyte.gz: not a regular file' timeout -k 1 20 "$ptcsim" validate "$sc" --set "dataset.dir=$tmp/idx"
+
 # ---- run rejects everything validate rejects
 scen "$tmp/desc5.json" 'j["description"] = 5'
 expect_error "validate: description 5" 'description' "$ptcsim" validate "$tmp/desc5.json"
@@ -204,6 +210,18 @@ sleep 1; kill -STOP "$p"; sleep 5.5; kill -CONT "$p"; wait "$p" "$pa"
 same=1; for f in trace.csv events.jsonl summary.json stats.json config.resolved.json; do cmp -s "$tmp/pcm_a/$f" "$tmp/pcm_b/$f" || same=0; done
 [ "$same" -eq 1 ] && [ "$(status_of "$tmp/pcm_b")" = complete ] && ok "PCM run paused 5.5 s by SIGSTOP: byte-identical outputs" \
   || bad "paused PCM run differs: $(diff "$tmp/pcm_a/summary.json" "$tmp/pcm_b/summary.json" | head -4 | tr '\n' ' ')"
+
+# ---- other ways to stop: a closed terminal (SIGHUP) is an interruption; a file size limit
+# (ulimit -f, SIGXFSZ) is a failed write with its reason, not a killed process.
+"$ptcsim" run "$sc" --set traffic.requests=200000 --out "$tmp/hup" -q >/dev/null 2>&1 &
+p=$!; pids+=("$p")
+for _ in $(seq 1 400); do [ "$(status_of "$tmp/hup")" = running ] && break; sleep 0.02; done
+kill -HUP "$p"; wait "$p"; rc=$?
+[ "$rc" -eq 3 ] && [ "$(status_of "$tmp/hup")" = interrupted ] && ok "SIGHUP: exit 3, run.json interrupted" || bad "SIGHUP (exit $rc, $(status_of "$tmp/hup"))"
+(ulimit -f 12; exec "$ptcsim" run "$sc" --set trace.every_requests=1 --out "$tmp/fsize" -q >/dev/null 2>"$tmp/err"); rc=$?
+[ "$rc" -eq 1 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q "file size limit exceeded" "$tmp/err" && [ "$(status_of "$tmp/fsize")" = failed ] \
+  && ok "ulimit -f: one line naming the file and the limit, run.json failed" || bad "ulimit -f (exit $rc: $(head -c 300 "$tmp/err"); $(status_of "$tmp/fsize"))"
+no_tmp "$tmp/fsize" "ulimit -f"
 
 # ---- full disk: a small tmpfs in a private mount namespace (unmounted with it). One line saying
 # "no space left on device", no *.tmp, run.json not "running".
