@@ -1,0 +1,83 @@
+// Poisson arrivals generated and served in windows of batch_s, shared by the `poisson` and
+// `daily_profile` traffic sources (one registration file each, beside this header): window w holds
+// Poisson(rate x batch_s) requests, ready at its end, drawn from stream (seed, 0x7a, w); with 24
+// hourly rates the rate is piecewise constant per hour of the day, taken at the window's middle.
+// A window holding more than 4,096 requests is handed to the runtime in batches of at most that
+// many (same arrival window, same ready time), served back to back.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "sim/traffic/traffic.h"
+
+namespace ptc::sim::traffic_impl {
+
+class WindowedPoisson : public TrafficSource {
+ public:
+  WindowedPoisson(std::vector<double> hourly_hz, double batch_s, int64_t first)
+      : m_hourly(std::move(hourly_hz)), m_batch_s(batch_s), m_first(first) {}
+  // Every window is drawn in turn, empty or not, with no way for the runtime to see a signal in
+  // between: a horizon of 1e18 windows (rate 1e-12/s in 1-ns windows) ran for ever.
+  void bind(const TrafficContext& c) override {
+    TrafficSource::bind(c);
+    const double windows = c.horizon_s / m_batch_s;
+    if (c.horizon_s > 0 && !(windows <= kMaxWindows)) {
+      char b[160];
+      std::snprintf(b, sizeof b, "%.9g s windows over horizon_s %.9g s are %.3g windows, more than %.0e", m_batch_s,
+                    c.horizon_s, windows, kMaxWindows);
+      throw Error(std::string("traffic.batch_s: ") + b + " (each is drawn in turn, even when empty); use a larger batch_s");
+    }
+  }
+  bool next(double, Arrivals& a) override {
+    const double horizon = m_ctx.horizon_s > 0 ? m_ctx.horizon_s : INFINITY;
+    if (m_left > 0) return take(a);
+    while (true) {
+      const double lo = static_cast<double>(m_w) * m_batch_s;
+      if (lo >= horizon) return false;
+      const double hi = std::min(lo + m_batch_s, horizon);
+      const int64_t w = m_w++;
+      double rate = m_hourly[0];
+      if (m_hourly.size() == 24) {
+        const double mid = (static_cast<double>(w) + 0.5) * m_batch_s;
+        rate = m_hourly[std::clamp(static_cast<int>(std::fmod(mid / 3600.0, 24.0)), 0, 23)];
+      }
+      const int64_t n = poisson_count(rate * m_batch_s, hw::RandomStream(m_ctx.seed, 0x7a).derive(static_cast<uint64_t>(w)));
+      if (n == 0) continue;
+      m_left = n;
+      m_lo = lo;
+      m_hi = hi;
+      return take(a);
+    }
+  }
+  int64_t first_image() const override { return m_first; }
+
+ private:
+  // A window's requests in batches of at most kMaxBatch, all ready at the window's end: a window
+  // of 10^12 requests (rate_hz at its maximum) is served batch by batch, in bounded memory, and
+  // the runtime sees SIGINT/SIGTERM between batches instead of queueing the whole window first.
+  static constexpr int64_t kMaxBatch = 4096;
+  static constexpr double kMaxWindows = 1e9;
+  bool take(Arrivals& a) {
+    a = Arrivals{};
+    a.n = std::min(m_left, kMaxBatch);
+    a.ready_s = m_hi;
+    a.window_lo_s = m_lo;
+    a.window_hi_s = m_hi;
+    m_left -= a.n;
+    return true;
+  }
+  int64_t m_left = 0;
+  double m_lo = 0, m_hi = 0;
+  std::vector<double> m_hourly;
+  double m_batch_s;
+  int64_t m_first, m_w = 0;
+};
+
+inline const ParamSpec kBatch{"batch_s", "s", 1.0, "arrivals are generated and served in windows of this length", 1e-9, 1e9};
+inline const ParamSpec kFirst{"first_image", "", 0, "request i classifies test image (first_image + i) mod N", 0, 1e12};
+
+}  // namespace ptc::sim::traffic_impl
