@@ -1,5 +1,6 @@
 #include "sim/evaluator.h"
 
+#include <chrono>
 #include <cmath>
 #include <numeric>
 
@@ -54,6 +55,7 @@ void Evaluator::run() {
 }
 
 void Evaluator::evaluate() {
+  const auto wall0 = std::chrono::steady_clock::now();
   m_ctl.before_evaluation();  // e.g. drift compensation: it takes array time, the evaluation follows it
   const double t = now_s();
   m_acc.update_thermal(t);
@@ -77,6 +79,7 @@ void Evaluator::evaluate() {
   for (double x : accs) var += (x - mean) * (x - mean);
   const double sd = accs.size() > 1 ? std::sqrt(var / static_cast<double>(accs.size() - 1)) : NAN;
   ++m_evals;
+  m_eval_wall_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
   m_rec.log_event("evaluation", {{"accuracy", mean}, {"instances", accs.size()}, {"images", imgs.size()}});
   m_rec.row(mean, sd, static_cast<int64_t>(imgs.size()));
 }

@@ -32,6 +32,9 @@ class Evaluator : public sc_core::sc_module, public hw::ServedSinkIf, public hw:
   // The reference: the same images with ideal weights (after the simulation).
   void compute_ideal(const std::vector<int64_t>& served_images);
   double ideal_accuracy() const { return m_ideal; }
+  // For the progress ETA only (never in outputs): scheduled evaluations done, their wall time.
+  int64_t evaluations_done() const { return m_evals; }
+  double evaluation_wall_s() const { return m_eval_wall_s; }
   nlohmann::json stats() const override;
 
  private:
@@ -44,7 +47,7 @@ class Evaluator : public sc_core::sc_module, public hw::ServedSinkIf, public hw:
   Controller& m_ctl;
   int m_id = -1;
   int64_t m_win_correct = 0, m_win_count = 0, m_correct = 0, m_total = 0, m_evals = 0, m_eval_images = 0;
-  double m_ideal = NAN;
+  double m_ideal = NAN, m_eval_wall_s = 0;
 };
 
 }  // namespace ptc::sim

@@ -13,6 +13,7 @@
 #include "sim/controller.h"
 #include "sim/evaluator.h"
 #include "sim/monitor.h"
+#include "sim/progress_eta.h"
 #include "sim/runtime.h"
 
 namespace ptc::sim {
@@ -151,15 +152,27 @@ void Recorder::progress(double frac) {
   if (since < (tty ? 0.25 : 5.0) && frac < 1.0) return;
   m_last_progress = now;
   double rate = wall > 0 ? now_s() / wall : 0;
-  double eta = frac > 1e-9 ? wall * (1 - frac) / frac : NAN;
+  // ETA from the work left (sim/progress_eta.h): evaluations left at their mean cost, the rest at
+  // the progress rate outside evaluations over the recent intervals (smoothed).
+  const double other_s = wall - m_ev->evaluation_wall_s();
+  if (frac > m_rate_frac && other_s > m_rate_other_s + 1e-3) {
+    const double r = (frac - m_rate_frac) / (other_s - m_rate_other_s);
+    m_rate = m_rate > 0 ? 0.5 * (m_rate + r) : r;
+    m_rate_frac = frac;
+    m_rate_other_s = other_s;
+  }
+  const int64_t evals = m_c.s.accuracy.mode == "scheduled" ? static_cast<int64_t>(m_c.s.accuracy.times_s.size()) : 0;
+  double eta = progress_eta_s(frac, m_rate, m_ev->evaluations_done(), evals, m_ev->evaluation_wall_s());
+  char eta_txt[32] = "?";  // unknown until a rate (and an evaluation's cost) has been measured
+  if (std::isfinite(eta)) std::snprintf(eta_txt, sizeof eta_txt, "%.0f s", eta);
   if (tty) {
     int w = 30, fill = static_cast<int>(frac * w);
-    std::fprintf(stderr, "\r[%s%s] %5.1f%%  t=%.4g s  %.3g sim-s/s  ETA %.0f s   ", std::string(fill, '#').c_str(),
-                 std::string(w - fill, '.').c_str(), 100 * frac, now_s(), rate, std::isfinite(eta) ? eta : 0.0);
+    std::fprintf(stderr, "\r[%s%s] %5.1f%%  t=%.4g s  %.3g sim-s/s  ETA %s   ", std::string(fill, '#').c_str(),
+                 std::string(w - fill, '.').c_str(), 100 * frac, now_s(), rate, eta_txt);
     if (frac >= 1.0) std::fprintf(stderr, "\n");
   } else {
-    std::fprintf(stderr, "ptcsim: %5.1f%% simulated, t=%.4g s, %lld requests, %.3g sim-s/s, ETA %.0f s\n", 100 * frac, now_s(),
-                 static_cast<long long>(m_rt->served()), rate, std::isfinite(eta) ? eta : 0.0);
+    std::fprintf(stderr, "ptcsim: %5.1f%% simulated, t=%.4g s, %lld requests, %.3g sim-s/s, ETA %s\n", 100 * frac, now_s(),
+                 static_cast<long long>(m_rt->served()), rate, eta_txt);
   }
 }
 

@@ -64,6 +64,7 @@ class Recorder : public sc_core::sc_module {
   double m_last_acc = NAN, m_rows_acc_sum = 0;
   int64_t m_rows_acc_n = 0, m_last_row_served = -1;
   double m_last_frac = 0;
+  double m_rate_frac = 0, m_rate_other_s = 0, m_rate = 0;  // progress rate outside evaluations (ETA)
   std::chrono::steady_clock::time_point m_wall0, m_last_progress, m_last_partial;
 };
 
