@@ -88,10 +88,10 @@ int run_pool(const Manifest& m, int jobs, int threads, bool quiet) {
     if (run_status(m, e) == "complete") ++already;
     else queue.push_back(e.index);
   }
-  const int64_t todo = static_cast<int64_t>(queue.size());
+  const int64_t incomplete = static_cast<int64_t>(queue.size());
   std::fprintf(stderr, "sweep: %zu entries, %lld complete already, %lld to run with %d job%s\n", m.entries.size(),
-               static_cast<long long>(already), static_cast<long long>(todo), jobs, jobs == 1 ? "" : "s");
-  if (todo == 0) return 0;
+               static_cast<long long>(already), static_cast<long long>(incomplete), jobs, jobs == 1 ? "" : "s");
+  if (incomplete == 0) return 0;
 
   struct sigaction sa {}, old_int{}, old_term{};
   sa.sa_handler = on_pool_signal;
@@ -122,7 +122,7 @@ int run_pool(const Manifest& m, int jobs, int threads, bool quiet) {
       eta = fmt_duration(left / std::max(1, std::min<int>(jobs, static_cast<int>(queue.size() + running.size()))));
     }
     std::fprintf(stderr, "sweep: %lld/%lld done, %zu running, %zu failed, elapsed %s, ETA %s\n", static_cast<long long>(done),
-                 static_cast<long long>(todo), running.size(), failed.size(), fmt_duration(el).c_str(), eta.c_str());
+                 static_cast<long long>(incomplete), running.size(), failed.size(), fmt_duration(el).c_str(), eta.c_str());
     last_print = clock::now();
   };
 
@@ -186,7 +186,7 @@ int run_pool(const Manifest& m, int jobs, int threads, bool quiet) {
   if (g_signal) return 3;
   if (!failed.empty()) {
     std::fprintf(stderr, "sweep: %zu of %lld entries not complete; `ptcsim sweep run` again re-runs only those\n", failed.size(),
-                 static_cast<long long>(todo));
+                 static_cast<long long>(incomplete));
     return 1;
   }
   return 0;

@@ -66,10 +66,10 @@ int SweepCommand::run() {
   }
   if (*m_slurm) {
     const Manifest m = read_manifest(m_manifest);
-    std::vector<int64_t> todo;
+    std::vector<int64_t> incomplete;
     for (const auto& e : m.entries)
-      if (run_status(m, e) != "complete") todo.push_back(e.index);
-    if (todo.empty()) {
+      if (run_status(m, e) != "complete") incomplete.push_back(e.index);
+    if (incomplete.empty()) {
       std::printf("all %zu entries complete; nothing to submit\n", m.entries.size());
       return 0;
     }
@@ -86,9 +86,9 @@ int SweepCommand::run() {
     std::error_code ec;
     fs::create_directories(m.dir / "logs", ec);
     const fs::path script = m.dir / "sweep.sbatch";
-    write_atomic(script, slurm_script(m, todo, o, m.dir.filename().string()));
-    std::printf("%s: job array over %zu of %zu entries (--array=%s)\n", script.string().c_str(), todo.size(), m.entries.size(),
-                array_spec(todo, m_max_parallel).c_str());
+    write_atomic(script, slurm_script(m, incomplete, o, m.dir.filename().string()));
+    std::printf("%s: job array over %zu of %zu entries (--array=%s)\n", script.string().c_str(), incomplete.size(), m.entries.size(),
+                array_spec(incomplete, m_max_parallel).c_str());
     if (m_submit) std::printf("submitted job %s\n", submit_sbatch(script.string()).c_str());
     return 0;
   }
