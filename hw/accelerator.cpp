@@ -9,7 +9,9 @@
 namespace ptc::hw {
 
 namespace {
-nlohmann::json stat(double v, const char* unit) { return {{"value", v}, {"unit", unit}}; }
+nlohmann::json stat(double v, const char* unit) {
+  return {{"value", v}, {"unit", unit}};
+}
 // Images per executor call in classify(): enough for both threads and the per-batch setup
 // (noise instants, shared weights) to be amortised; small enough to keep activations small.
 constexpr int64_t kBatch = 16;
@@ -63,8 +65,13 @@ nlohmann::json ConverterBank::stats() const {
 // ------------------------------------------------------------------------------------ Accelerator
 Accelerator::Accelerator(sc_core::sc_module_name name, const models::Graph& graph, const models::CompiledWorkload& wl,
                          std::unique_ptr<Technology> tech, const AcceleratorConfig& cfg)
-    : sc_core::sc_module(name), array("array"), served_sink("served_sink"), m_graph(graph), m_wl(wl),
-      m_tech(std::move(tech)), m_cfg(cfg) {
+    : sc_core::sc_module(name),
+      array("array"),
+      served_sink("served_sink"),
+      m_graph(graph),
+      m_wl(wl),
+      m_tech(std::move(tech)),
+      m_cfg(cfg) {
   if (!m_tech) throw Error("accelerator: no device technology");
   array.bind(*this);
   const int64_t n = wl.spec.mapping == "stationary" ? std::max<int64_t>(wl.blocks, 1) : wl.spec.rows * wl.spec.cols;
@@ -214,7 +221,9 @@ double Accelerator::sensor_k(double now_s) {
   return temperature_mean_k(now_s);
 }
 
-double Accelerator::total_energy_j() const { return inference_energy_j() + m_energy_j; }
+double Accelerator::total_energy_j() const {
+  return inference_energy_j() + m_energy_j;
+}
 
 Accelerator::~Accelerator() = default;
 
@@ -268,8 +277,8 @@ int64_t Accelerator::program(int64_t layer, int64_t group, const std::vector<flo
   } else if (m_cfg.energy.cell == WeightCell::nonvolatile && writes > 0) {
     // Electrical PCM: energy per written device, one row of k cells per write pulse.
     m_energy_j += static_cast<double>(writes) * m_cfg.energy.pcm_write_pj * 1e-12;
-    m_pending_write_s += std::ceil(static_cast<double>(changed_blocks * m_wl.spec.block_size) / ncores) *
-                         m_cfg.energy.pcm_write_us * 1e-6;
+    m_pending_write_s +=
+        std::ceil(static_cast<double>(changed_blocks * m_wl.spec.block_size) / ncores) * m_cfg.energy.pcm_write_us * 1e-6;
   }
   // MRR re-tuning is charged by the caller as settles.
   return writes;
@@ -289,7 +298,10 @@ void Accelerator::effective(int64_t layer, int64_t group, uint64_t draw, std::ve
   m_tech->realize(layer, group, draw, out.data(), scale.data());
   if (with_adc && !m_cfg.io.adc.ideal()) {
     // Identity probes: output column j of a block is its effective column j, through the ADC.
-    RandomStream rng = RandomStream(m_cfg.seed, 0x5e).derive(2).derive(draw).derive(static_cast<uint64_t>(layer) << 20 | static_cast<uint64_t>(group));
+    RandomStream rng = RandomStream(m_cfg.seed, 0x5e)
+                           .derive(2)
+                           .derive(draw)
+                           .derive(static_cast<uint64_t>(layer) << 20 | static_cast<uint64_t>(group));
     std::vector<float> col(static_cast<size_t>(k));
     for (int64_t b = 0; b < t.P * t.Q; ++b)
       for (int64_t j = 0; j < k; ++j) {
@@ -357,8 +369,12 @@ void Accelerator::classify_ideal(const models::Dataset& d, const models::Preproc
   m_exec_ideal->release();
 }
 
-void Accelerator::set_output_gain(int64_t layer, double alpha) { m_gemm->set_gain(layer, alpha); }
-double Accelerator::output_gain(int64_t layer) const { return m_gemm->gain(layer); }
+void Accelerator::set_output_gain(int64_t layer, double alpha) {
+  m_gemm->set_gain(layer, alpha);
+}
+double Accelerator::output_gain(int64_t layer) const {
+  return m_gemm->gain(layer);
+}
 
 nlohmann::json Accelerator::stats() const {
   return {{"device", m_tech->name()},

@@ -21,9 +21,9 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
-#include <tuple>
 #include <string>
 #include <systemc>
+#include <tuple>
 #include <vector>
 
 #include "hw/device/technology.h"
@@ -79,7 +79,7 @@ struct AcceleratorConfig {
   EnergyParams energy;  // clock, converters' energy, laser, ring hold/settle, PCM write costs
   IoSpec io;            // converter numerics (bits 0 = ideal)
   uint64_t seed = 0;
-  int threads = 0;      // executor threads (0: $PTC_THREADS or all cores)
+  int threads = 0;  // executor threads (0: $PTC_THREADS or all cores)
   // The noise clock (DOCTOR's schedule step): one step per served inference plus remediation work
   // converted to inferences, or floor(t / step_s) when step_in_seconds.
   bool step_in_seconds = false;

@@ -23,7 +23,8 @@ struct Moments {
 };
 
 void check_samples(int64_t samples) {
-  if (samples < 1 || samples > 100000000) throw Error("samples: expected integer in [1,100000000], got " + std::to_string(samples));
+  if (samples < 1 || samples > 100000000)
+    throw Error("samples: expected integer in [1,100000000], got " + std::to_string(samples));
 }
 
 }  // namespace
@@ -45,9 +46,8 @@ PcmCharacterization characterize_pcm(const PcmLikeParams& p, double g_target_rel
     double g_p = fx.programming ? pcm_program_us(p, g_t, prog.normal(idx)) : g_t;
     double nu = fx.drift ? pcm_draw_nu(p, g_t, nu_rng.normal(idx)) : 0.0;
     for (size_t j = 0; j < times_s.size(); ++j) {
-      double g = fx.read_noise
-                     ? pcm_read_us(p, g_p, g_t, nu, times_s[j], read.derive(j).normal(idx), fx.q_from_programmed)
-                     : g_p * pcm_drift_factor(p, times_s[j], nu);
+      double g = fx.read_noise ? pcm_read_us(p, g_p, g_t, nu, times_s[j], read.derive(j).normal(idx), fx.q_from_programmed)
+                               : g_p * pcm_drift_factor(p, times_s[j], nu);
       mom[j].add(g);
     }
   }

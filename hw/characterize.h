@@ -26,8 +26,8 @@ PcmCharacterization characterize_pcm(const PcmLikeParams& p, double g_target_rel
 
 struct MrrCharacterization {
   std::vector<double> weights, effective_mean, effective_std;
-  double scale = 0;            // block scale S = max|w| / weight_scale
-  double phase_per_kelvin = 0; // rad/K used for delta_t_k
+  double scale = 0;             // block scale S = max|w| / weight_scale
+  double phase_per_kelvin = 0;  // rad/K used for delta_t_k
 };
 
 // One block holding `weights`, encoded as DOCTOR does, read with a uniform temperature offset and

@@ -5,7 +5,9 @@
 
 namespace ptc::hw {
 
-double ConverterSpec::step() const { return bits > 0 ? 2 * bound / (std::ldexp(1.0, bits) - 2) : 0.0; }
+double ConverterSpec::step() const {
+  return bits > 0 ? 2 * bound / (std::ldexp(1.0, bits) - 2) : 0.0;
+}
 
 void quantize(const ConverterSpec& c, float* x, int64_t n) {
   if (c.bits <= 0) return;

@@ -11,9 +11,9 @@
 namespace ptc::hw {
 
 struct ConverterSpec {
-  int bits = 0;         // 0 = ideal
-  double bound = 1.0;   // full scale, in the converter's normalised units
-  double noise_std = 0; // additive Gaussian noise before quantisation (ADC output noise)
+  int bits = 0;          // 0 = ideal
+  double bound = 1.0;    // full scale, in the converter's normalised units
+  double noise_std = 0;  // additive Gaussian noise before quantisation (ADC output noise)
   bool ideal() const { return bits == 0 && noise_std == 0; }
   double step() const;  // quantisation step (0 when ideal)
 };

@@ -6,7 +6,9 @@
 
 namespace ptc::hw {
 
-const char* weight_cell_name(WeightCell c) { return c == WeightCell::thermo_optic ? "thermo_optic" : "nonvolatile"; }
+const char* weight_cell_name(WeightCell c) {
+  return c == WeightCell::thermo_optic ? "thermo_optic" : "nonvolatile";
+}
 
 double adc_energy_pj(const EnergyParams& p, int bits) {
   return bits <= 0 ? 0.0 : p.adc_ref_pj * static_cast<double>(bits) / p.adc_ref_bits;
@@ -50,7 +52,7 @@ InferenceCost inference_cost(const models::CompiledWorkload& wl, const EnergyPar
     double per_chunk_s = thermo ? p.ring_settle_us * 1e-6 : k * p.pcm_write_us * 1e-6;
     c.reprogram_s = static_cast<double>(wl.chunks) * per_chunk_s;
     c.reprogram_j = thermo ? static_cast<double>(wl.chunks) * rings * p.ring_hold_mw * 1e-3 * p.ring_settle_us * 1e-6
-                                      : static_cast<double>(wl.chunks) * rings * p.pcm_write_pj * 1e-12;
+                           : static_cast<double>(wl.chunks) * rings * p.pcm_write_pj * 1e-12;
   }
   c.latency_s = c.compute_s + c.reprogram_s;
   // MRR rings need holding power for as long as the inference takes; PCM is non-volatile.
@@ -65,8 +67,13 @@ nlohmann::json InferenceCost::to_json() const {
           {"reprogram_s", reprogram_s},
           {"energy_j", total_j},
           {"energy_breakdown_j",
-           {{"dac", dac_j}, {"adc", adc_j}, {"pd_tia", tia_j}, {"digital_accumulate", digital_j}, {"laser", laser_j},
-            {"ring_hold", hold_j}, {"reprogram", reprogram_j}}},
+           {{"dac", dac_j},
+            {"adc", adc_j},
+            {"pd_tia", tia_j},
+            {"digital_accumulate", digital_j},
+            {"laser", laser_j},
+            {"ring_hold", hold_j},
+            {"reprogram", reprogram_j}}},
           {"laser_wall_power_w", laser_w},
           {"dac_conversions", conversions_dac},
           {"adc_conversions", conversions_adc},

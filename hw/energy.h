@@ -24,7 +24,7 @@ const char* weight_cell_name(WeightCell c);
 
 struct EnergyParams {
   WeightCell cell = WeightCell::thermo_optic;
-  double clock_ghz = 5.0;      // 5 GHz: DOTA, DPTC, SCATTER, Albireo (docs/converters_energy.md §5)
+  double clock_ghz = 5.0;  // 5 GHz: DOTA, DPTC, SCATTER, Albireo (docs/converters_energy.md §5)
   int dac_bits = 8, adc_bits = 8, input_bits = 8;
   // Converters at reference points, scaled with bits (docs/converters_energy.md §3): SAR ADC E ~ N,
   // DAC E ~ 2^N / (N + 1).
@@ -32,7 +32,7 @@ struct EnergyParams {
   int adc_ref_bits = 8;
   double dac_ref_pj = 3.57;  // 8 b, 14 GS/s, 16 nm (SimPhony dac.yml)
   int dac_ref_bits = 8;
-  double tia_pj = 0.6;       // 3 mW at 5 GHz, 14 nm (SimPhony tia.yml)
+  double tia_pj = 0.6;           // 3 mW at 5 GHz, 14 nm (SimPhony tia.yml)
   double digital_add_pj = 0.03;  // 32-bit accumulate [assumption]
   // Laser link budget (SimPhony energy.py): P_dBm = S_PD + IL + 10 log10(fan-out);
   // P_wall = 10^(P_dBm/10) mW / WPE * 2^b_in / (1 - 10^(-ER/10)).
@@ -41,11 +41,11 @@ struct EnergyParams {
   double wall_plug_efficiency = 0.2;  // LT, SimPhony, SCATTER
   double extinction_ratio_db = 10.0;  // MZM, LT variant (SimPhony mzm.yml)
   // MRR rings
-  double ring_hold_mw = 0.275;        // static hold power per ring (LT default.yaml)
-  double ring_settle_us = 4.0;        // thermo-optic tuning latency (CrossLight Table II)
+  double ring_hold_mw = 0.275;  // static hold power per ring (LT default.yaml)
+  double ring_settle_us = 4.0;  // thermo-optic tuning latency (CrossLight Table II)
   // PCM cells
-  double pcm_write_pj = 13.4;         // GST optical write (Rios et al. 2015)
-  double pcm_write_us = 1.0;          // ns (optical) to us (electrical) [assumption]
+  double pcm_write_pj = 13.4;  // GST optical write (Rios et al. 2015)
+  double pcm_write_us = 1.0;   // ns (optical) to us (electrical) [assumption]
 };
 
 struct InferenceCost {

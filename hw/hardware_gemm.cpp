@@ -40,9 +40,10 @@ constexpr float kShift = 12582912.0f;
 // [lo - step / 2, hi + step / 2] (then clipping changes no rounded value). acc has row stride ld.
 // Both variants do the same float operations in the same order (the portable one fuses the
 // multiply-adds where the target has FMA, giving the same bits as the AVX-512 one).
-__attribute__((target_clones("arch=x86-64-v3", "default")))
-void adc_block_gemm_portable(int64_t P, int64_t Q, int64_t ld, const float* wn, const float* sstep, const float* xp,
-                             float lo, float hi, float inv, bool clip, float* acc) {
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void adc_block_gemm_portable(int64_t P, int64_t Q, int64_t ld,
+                                                                                         const float* wn, const float* sstep,
+                                                                                         const float* xp, float lo, float hi,
+                                                                                         float inv, bool clip, float* acc) {
   constexpr int K = 8;
   for (int64_t p = 0; p < P; ++p) {
     float a[K][kTile];
@@ -77,12 +78,11 @@ void adc_block_gemm_portable(int64_t P, int64_t Q, int64_t ld, const float* wn, 
 // The same kernel with AVX-512 intrinsics: one panel row = one register; 8 partial-sum and 8
 // accumulator registers per row block, weights broadcast from memory.
 template <bool Clip>
-__attribute__((target("avx512f")))
-void adc_block_gemm_avx512(int64_t P, int64_t Q, int64_t ld, const float* wn, const float* sstep, const float* xp,
-                           float lo, float hi, float inv, float* acc) {
+__attribute__((target("avx512f"))) void adc_block_gemm_avx512(int64_t P, int64_t Q, int64_t ld, const float* wn,
+                                                              const float* sstep, const float* xp, float lo, float hi, float inv,
+                                                              float* acc) {
   constexpr int K = 8;
-  const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi), vinv = _mm512_set1_ps(inv),
-               vshift = _mm512_set1_ps(kShift);
+  const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi), vinv = _mm512_set1_ps(inv), vshift = _mm512_set1_ps(kShift);
   for (int64_t p = 0; p < P; ++p) {
     __m512 a[K];
 #pragma GCC unroll 8
@@ -115,8 +115,8 @@ void adc_block_gemm_avx512(int64_t P, int64_t Q, int64_t ld, const float* wn, co
 #pragma GCC diagnostic pop
 #endif
 
-void adc_block_gemm(int64_t P, int64_t Q, int64_t ld, const float* wn, const float* sstep, const float* xp, float lo,
-                    float hi, float inv, bool clip, float* acc) {
+void adc_block_gemm(int64_t P, int64_t Q, int64_t ld, const float* wn, const float* sstep, const float* xp, float lo, float hi,
+                    float inv, bool clip, float* acc) {
 #if defined(__x86_64__) && defined(__GNUC__)
   static const bool avx512 = __builtin_cpu_supports("avx512f");
   if (avx512) {
@@ -129,8 +129,9 @@ void adc_block_gemm(int64_t P, int64_t Q, int64_t ld, const float* wn, const flo
 
 // Dense product on one packed panel (ideal ADC): acc[r, c] = sum_{kk < K} W[r, kk] xp[kk, c] for
 // r < R (a multiple of 8), kk in order, with W packed by 8-row strips: wp[(r / 8) K 8 + kk 8 + r % 8].
-__attribute__((target_clones("arch=x86-64-v3", "default")))
-void dense_panel_gemm_portable(int64_t R, int64_t K, const float* wp, const float* xp, float* acc, int64_t ld) {
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void dense_panel_gemm_portable(int64_t R, int64_t K, const float* wp,
+                                                                                           const float* xp, float* acc,
+                                                                                           int64_t ld) {
   for (int64_t p = 0; p < R / 8; ++p) {
     float a[8][kTile] = {};
     const float* w = wp + p * K * 8;
@@ -143,8 +144,8 @@ void dense_panel_gemm_portable(int64_t R, int64_t K, const float* wp, const floa
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target("avx512f")))
-void dense_panel_gemm_avx512(int64_t R, int64_t K, const float* wp, const float* xp, float* acc, int64_t ld) {
+__attribute__((target("avx512f"))) void dense_panel_gemm_avx512(int64_t R, int64_t K, const float* wp, const float* xp,
+                                                                float* acc, int64_t ld) {
   for (int64_t p = 0; p < R / 8; ++p) {
     __m512 a[8];
 #pragma GCC unroll 8
@@ -170,8 +171,7 @@ void dense_panel_gemm(int64_t R, int64_t K, const float* wp, const float* xp, fl
 }
 
 // max_i |x_i| (16 running maxima: vectorisable without reassociation).
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-float abs_max(const float* x, int64_t n) {
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) float abs_max(const float* x, int64_t n) {
   float m[16] = {};
   int64_t i = 0;
   for (; i + 16 <= n; i += 16)
@@ -183,8 +183,8 @@ float abs_max(const float* x, int64_t n) {
 }
 
 // m_j = max(m_j, |x_j|).
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-void abs_max_into(const float* x, int64_t n, float* m) {
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) void abs_max_into(const float* x, int64_t n,
+                                                                                                float* m) {
   for (int64_t j = 0; j < n; ++j) m[j] = std::max(m[j], std::abs(x[j]));
 }
 
@@ -215,8 +215,12 @@ struct DacAvx512 {
 };
 __attribute__((target("avx512f"))) inline DacAvx512 dac_avx512(const float* rs, int64_t m, float bound, float step) {
   const __mmask16 mask = static_cast<__mmask16>((1u << m) - 1u);
-  return {_mm512_maskz_loadu_ps(mask, rs), _mm512_set1_ps(-bound), _mm512_set1_ps(bound), _mm512_set1_ps(step),
-          _mm512_set1_ps(step > 0 ? 1.0f / step : 0.0f), step > 0};
+  return {_mm512_maskz_loadu_ps(mask, rs),
+          _mm512_set1_ps(-bound),
+          _mm512_set1_ps(bound),
+          _mm512_set1_ps(step),
+          _mm512_set1_ps(step > 0 ? 1.0f / step : 0.0f),
+          step > 0};
 }
 __attribute__((target("avx512f"))) inline __m512 dac_apply(const DacAvx512& d, __m512 x) {
   __m512 v = _mm512_mul_ps(x, d.r);
@@ -227,9 +231,8 @@ __attribute__((target("avx512f"))) inline __m512 dac_apply(const DacAvx512& d, _
   return v;
 }
 
-__attribute__((target("avx512f")))
-void pack_panel_avx512(const float* x, int64_t ld, int64_t m, int64_t rows, const float* rs, float* dst, float bound,
-                       float step) {
+__attribute__((target("avx512f"))) void pack_panel_avx512(const float* x, int64_t ld, int64_t m, int64_t rows, const float* rs,
+                                                          float* dst, float bound, float step) {
   const __mmask16 mask = static_cast<__mmask16>((1u << m) - 1u);
   const DacAvx512 dac = dac_avx512(rs, m, bound, step);
   for (int64_t i = 0; i < rows; ++i) _mm512_storeu_ps(dst + i * kTile, dac_apply(dac, _mm512_maskz_loadu_ps(mask, x + i * ld)));
@@ -237,8 +240,7 @@ void pack_panel_avx512(const float* x, int64_t ld, int64_t m, int64_t rows, cons
 #pragma GCC diagnostic pop
 #endif
 
-void pack_panel(const float* x, int64_t ld, int64_t m, int64_t rows, const float* rs, float* dst, float bound,
-                float step) {
+void pack_panel(const float* x, int64_t ld, int64_t m, int64_t rows, const float* rs, float* dst, float bound, float step) {
 #if defined(__x86_64__) && defined(__GNUC__)
   static const bool avx512 = __builtin_cpu_supports("avx512f");
   if (avx512) return pack_panel_avx512(x, ld, m, rows, rs, dst, bound, step);
@@ -286,9 +288,9 @@ void gather_panel_portable(const float* image, const models::SameWidthConv& cv, 
 // Pack = false: the raw panel and its column maxima (colmax); Pack = true: each window row
 // normalised by rs and put through the DAC on the way (dac_apply; colmax unused).
 template <bool Pack>
-__attribute__((target("avx512f")))
-void gather_panel_avx512(const float* image, const models::SameWidthConv& cv, int64_t j0, int64_t m, float* dst,
-                         float* colmax, const float* rs = nullptr, float bound = 0.0f, float step = 0.0f) {
+__attribute__((target("avx512f"))) void gather_panel_avx512(const float* image, const models::SameWidthConv& cv, int64_t j0,
+                                                            int64_t m, float* dst, float* colmax, const float* rs = nullptr,
+                                                            float bound = 0.0f, float step = 0.0f) {
   const int64_t plane = cv.ih * cv.iw;
   const __m512 sign = _mm512_set1_ps(-0.0f);
   __m512 mx = _mm512_setzero_ps();
@@ -315,8 +317,7 @@ void gather_panel_avx512(const float* image, const models::SameWidthConv& cv, in
 #pragma GCC diagnostic pop
 #endif
 
-void gather_panel(const float* image, const models::SameWidthConv& cv, int64_t j0, int64_t m, float* dst,
-                  float* colmax) {
+void gather_panel(const float* image, const models::SameWidthConv& cv, int64_t j0, int64_t m, float* dst, float* colmax) {
 #if defined(__x86_64__) && defined(__GNUC__)
   static const bool avx512 = __builtin_cpu_supports("avx512f");
   if (avx512) return gather_panel_avx512<false>(image, cv, j0, m, dst, colmax);
@@ -327,8 +328,7 @@ void gather_panel(const float* image, const models::SameWidthConv& cv, int64_t j
 // The column maxima of a same-width convolution's whole im2col matrix (columns [0, n)) without
 // gathering it: colmax[p] = max over the window of A, A[h, w] = max over channels |image[c, h, w]|
 // (the same maximum as gather_panel's, which also counts the zeros of the padding).
-void column_maxima(const float* image, const models::SameWidthConv& cv, int64_t n, std::vector<float>& A,
-                   float* colmax) {
+void column_maxima(const float* image, const models::SameWidthConv& cv, int64_t n, std::vector<float>& A, float* colmax) {
   const int64_t plane = cv.ih * cv.iw;
   A.assign(static_cast<size_t>(plane), 0.0f);
   for (int64_t ch = 0; ch < cv.channels; ++ch) {
@@ -447,7 +447,10 @@ void HardwareGemm::write_output(int64_t layer, int64_t rows, int64_t n, int64_t 
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t j = 0; j < n; ++j) {
       float v = acc[r * ld + j] * colscale[j] * gain;
-      if (y_trans) y[j * rows + r] = v; else y[r * n + j] = v;
+      if (y_trans)
+        y[j * rows + r] = v;
+      else
+        y[r * n + j] = v;
     }
 }
 
@@ -456,8 +459,7 @@ bool HardwareGemm::conv_same_width(int64_t layer, int64_t group, int64_t sample,
   const models::GemmTiles& t = m_wl.layers.at(layer).gemms.at(group);
   const ConverterSpec &dac = m_io.dac, &adc = m_io.adc;
   const bool fused = fused_adc();
-  if (!(fused || adc.ideal()) || dac.noise_std != 0 || dac.bits > 22 || cv.channels * cv.kh * cv.kw != t.cols)
-    return false;
+  if (!(fused || adc.ideal()) || dac.noise_std != 0 || dac.bits > 22 || cv.channels * cv.kh * cv.kw != t.cols) return false;
   const int64_t k = m_wl.spec.block_size, P = t.P, Q = t.Q, R = P * k, C = Q * k;
   const int64_t n = cv.out_h * cv.iw, tiles = (n + kTile - 1) / kTile, ld = tiles * kTile;
   const float *wn, *scale;
@@ -498,8 +500,7 @@ bool HardwareGemm::conv_same_width(int64_t layer, int64_t group, int64_t sample,
 #if defined(__x86_64__) && defined(__GNUC__)
     if (one_pass) {  // gather_panel then pack_panel in one pass (the same operations on the same values)
       set_rscale();
-      gather_panel_avx512<true>(image, cv, j0, m, panel, nullptr, tw.rscale.data(), static_cast<float>(dac.bound),
-                                dac_step);
+      gather_panel_avx512<true>(image, cv, j0, m, panel, nullptr, tw.rscale.data(), static_cast<float>(dac.bound), dac_step);
       std::fill(panel + t.cols * kTile, panel + C * kTile, 0.0f);
       packed = true;
     }
@@ -526,8 +527,8 @@ bool HardwareGemm::conv_same_width(int64_t layer, int64_t group, int64_t sample,
   return true;
 }
 
-void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const float* x, bool x_trans, int64_t n,
-                        float* y, bool y_trans) {
+void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const float* x, bool x_trans, int64_t n, float* y,
+                        bool y_trans) {
   const models::GemmTiles& t = m_wl.layers.at(layer).gemms.at(group);
   const int64_t k = m_wl.spec.block_size, P = t.P, Q = t.Q, R = P * k, C = Q * k;
   const uint64_t draw = m_draw_base + static_cast<uint64_t>(sample);
@@ -590,8 +591,8 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
       pack_panel(x + ti * kTile, n, std::min(kTile, n - ti * kTile), t.cols, rscale.data() + ti * kTile, xn.data(),
                  static_cast<float>(dac.bound), dac_step);
       std::fill(xn.data() + t.cols * kTile, xn.data() + C * kTile, 0.0f);
-      adc_block_gemm(P, Q, ld, wn, tw.sstep.data(), xn.data(), static_cast<float>(-adc.bound),
-                     static_cast<float>(adc.bound), 1.0f / adc_step, clip, acc.data() + ti * kTile);
+      adc_block_gemm(P, Q, ld, wn, tw.sstep.data(), xn.data(), static_cast<float>(-adc.bound), static_cast<float>(adc.bound),
+                     1.0f / adc_step, clip, acc.data() + ti * kTile);
     }
   } else {
     // General case, element by element: the DAC's noise indices are those of the [C, n] layout
@@ -616,9 +617,8 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
   } else if (m_io.adc.ideal()) {
     // One dense GEMM with the effective weights (identical to summing block partials exactly).
     dense_weights(R);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(R), static_cast<int>(n), static_cast<int>(C),
-                1.0f, wdense.data(), static_cast<int>(C), xn.data(), static_cast<int>(ld), 0.0f, acc.data(),
-                static_cast<int>(ld));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(R), static_cast<int>(n), static_cast<int>(C), 1.0f,
+                wdense.data(), static_cast<int>(C), xn.data(), static_cast<int>(ld), 0.0f, acc.data(), static_cast<int>(ld));
   } else {
     // Per block column q: partial sums of all P blocks at once, then the ADC, then accumulate.
     std::fill(acc.begin(), acc.end(), 0.0f);
@@ -628,9 +628,9 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
     for (int64_t q = 0; q < Q; ++q) {
       for (int64_t p = 0; p < P; ++p)
         std::copy(wn + (p * Q + q) * k * k, wn + (p * Q + q + 1) * k * k, wdense.data() + p * k * k);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(R), static_cast<int>(n),
-                  static_cast<int>(k), 1.0f, wdense.data(), static_cast<int>(k), xn.data() + q * k * ld,
-                  static_cast<int>(ld), 0.0f, part.data(), static_cast<int>(n));
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(R), static_cast<int>(n), static_cast<int>(k), 1.0f,
+                  wdense.data(), static_cast<int>(k), xn.data() + q * k * ld, static_cast<int>(ld), 0.0f, part.data(),
+                  static_cast<int>(n));
       convert(m_io.adc, part.data(), R * n, adc_rng, static_cast<uint64_t>(q) * static_cast<uint64_t>(R * n));
       for (int64_t p = 0; p < P; ++p) {
         float s = scale[p * Q + q];

@@ -42,8 +42,8 @@ class HardwareGemm : public models::MappedGemm {
             bool y_trans) override;
   // The fused per-block-ADC path reading the convolution windows straight from the image (k = 8,
   // quantising noise-free ADC, noise-free DAC of <= 22 bits); false otherwise.
-  bool conv_same_width(int64_t layer, int64_t group, int64_t sample, const float* image,
-                       const models::SameWidthConv& c, float* y, const models::ConvEpilogue* ep = nullptr) override;
+  bool conv_same_width(int64_t layer, int64_t group, int64_t sample, const float* image, const models::SameWidthConv& c, float* y,
+                       const models::ConvEpilogue* ep = nullptr) override;
 
  private:
   bool fused_adc() const;
@@ -62,7 +62,7 @@ class HardwareGemm : public models::MappedGemm {
   std::vector<float> m_gain;
   bool m_cached = false;
   std::vector<std::vector<std::vector<float>>> m_cache_wn, m_cache_scale;  // [layer][group]
-  std::vector<std::vector<std::vector<float>>> m_cache_wpack;  // dense packed weights (ideal ADC, Conv layers)
+  std::vector<std::vector<std::vector<float>>> m_cache_wpack;              // dense packed weights (ideal ADC, Conv layers)
 };
 
 // The ideal technology: the programmed weights exactly (wn = W / max|W_block|).

@@ -19,8 +19,7 @@ void only_keys(const nlohmann::json& j, const std::string& path, std::initialize
   }
 }
 
-int64_t int_in(const nlohmann::json& j, const std::string& key, const std::string& path, int64_t lo, int64_t hi,
-               int64_t dflt) {
+int64_t int_in(const nlohmann::json& j, const std::string& key, const std::string& path, int64_t lo, int64_t hi, int64_t dflt) {
   if (!j.contains(key)) return dflt;
   const auto& v = j.at(key);
   if (!v.is_number_integer() || v.get<int64_t>() < lo || v.get<int64_t>() > hi)

@@ -29,6 +29,8 @@ inline nlohmann::json collect_stats(const std::vector<sc_core::sc_object*>& obje
   }
   return out;
 }
-inline nlohmann::json collect_stats() { return collect_stats(sc_core::sc_get_top_level_objects()); }
+inline nlohmann::json collect_stats() {
+  return collect_stats(sc_core::sc_get_top_level_objects());
+}
 
 }  // namespace ptc::hw

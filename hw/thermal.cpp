@@ -5,7 +5,9 @@
 namespace ptc::hw {
 
 namespace {
-nlohmann::json stat(double v, const char* unit) { return {{"value", v}, {"unit", unit}}; }
+nlohmann::json stat(double v, const char* unit) {
+  return {{"value", v}, {"unit", unit}};
+}
 }  // namespace
 
 Thermal::Thermal(sc_core::sc_module_name name, int64_t cores, int64_t rings_per_core, const ThermalFieldParams& p,

@@ -24,7 +24,7 @@ class ThermalIf : public virtual sc_core::sc_interface {
   virtual void advance(double now_s, double busy_total_s) = 0;
   virtual double core_k(int64_t core, double t_s) const = 0;
   virtual double ring_offset_k(int64_t core, int64_t ring) const = 0;
-  virtual double mean_k(double t_s) const = 0;  // mean core temperature (no sensor noise)
+  virtual double mean_k(double t_s) const = 0;   // mean core temperature (no sensor noise)
   virtual double sensor_mean_k(double t_s) = 0;  // mean of one reading of every core's sensor
   virtual int64_t cores() const = 0;
 };

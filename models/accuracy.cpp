@@ -17,7 +17,8 @@ AccuracyResult evaluate_accuracy(Executor& ex, const Dataset& d, const Preproces
       throw Error("model output " + shape_str(out.shape) + " is not [batch, classes] logits");
     int64_t classes = out.shape[1];
     if (p.classes && classes != p.classes)
-      throw Error("model has " + std::to_string(classes) + " outputs, preprocessing says " + std::to_string(p.classes) + " classes");
+      throw Error("model has " + std::to_string(classes) + " outputs, preprocessing says " + std::to_string(p.classes) +
+                  " classes");
     for (int64_t s = 0; s < cnt; ++s) {
       const float* row = out.f.data() + s * classes;
       int64_t best = 0;

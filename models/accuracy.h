@@ -16,7 +16,6 @@ struct AccuracyResult {
 
 // Runs the first `limit` samples (all if limit <= 0) in batches of `batch`; argmax of the single
 // output against the label (ties go to the lowest class index, as torch.argmax does).
-AccuracyResult evaluate_accuracy(Executor& ex, const Dataset& d, const Preprocess& p, int64_t limit = 0,
-                                 int64_t batch = 256);
+AccuracyResult evaluate_accuracy(Executor& ex, const Dataset& d, const Preprocess& p, int64_t limit = 0, int64_t batch = 256);
 
 }  // namespace ptc::models

@@ -14,12 +14,12 @@ namespace ptc::models {
 namespace {
 
 using Traits = boost::adjacency_list_traits<boost::vecS, boost::vecS, boost::directedS>;
-using Graph = boost::adjacency_list<
-    boost::vecS, boost::vecS, boost::directedS, boost::no_property,
-    boost::property<boost::edge_capacity_t, int64_t,
-                    boost::property<boost::edge_residual_capacity_t, int64_t,
-                                    boost::property<boost::edge_reverse_t, Traits::edge_descriptor,
-                                                    boost::property<boost::edge_weight_t, int64_t>>>>>;
+using Graph =
+    boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS, boost::no_property,
+                          boost::property<boost::edge_capacity_t, int64_t,
+                                          boost::property<boost::edge_residual_capacity_t, int64_t,
+                                                          boost::property<boost::edge_reverse_t, Traits::edge_descriptor,
+                                                                          boost::property<boost::edge_weight_t, int64_t>>>>>;
 using Edge = Traits::edge_descriptor;
 
 constexpr int kMaxLexN = 7;  // n^(n+1) must leave >= 2^36 integer cost levels in 62 bits
@@ -66,13 +66,12 @@ std::vector<int> min_cost_assignment(const std::vector<double>& cost, int n) {
   if (n < 1) throw Error("min_cost_assignment: n must be >= 1, got " + std::to_string(n));
   const size_t nn = static_cast<size_t>(n) * n;
   if (cost.size() != nn)
-    throw Error("min_cost_assignment: cost has " + std::to_string(cost.size()) + " entries, expected n*n = " +
-                std::to_string(nn));
+    throw Error("min_cost_assignment: cost has " + std::to_string(cost.size()) +
+                " entries, expected n*n = " + std::to_string(nn));
   double lo = cost[0], hi = cost[0];
   for (size_t k = 0; k < nn; ++k) {
     if (!std::isfinite(cost[k]))
-      throw Error("min_cost_assignment: cost[" + std::to_string(k / n) + "][" + std::to_string(k % n) +
-                  "] is not finite");
+      throw Error("min_cost_assignment: cost[" + std::to_string(k / n) + "][" + std::to_string(k % n) + "] is not finite");
     lo = std::min(lo, cost[k]);
     hi = std::max(hi, cost[k]);
   }

@@ -8,7 +8,9 @@
 namespace ptc::models {
 namespace {
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
 
 // Cuts a row-major [rows, cols] matrix into zero-padded k x k blocks.
 GemmTiles tile(const float* w, int64_t rows, int64_t cols, int64_t k) {
@@ -19,8 +21,7 @@ GemmTiles tile(const float* w, int64_t rows, int64_t cols, int64_t k) {
   t.Q = ceil_div(cols, k);
   t.blocks.assign(static_cast<size_t>(checked_numel({t.P, t.Q, k, k}, "tiled weights")), 0.0f);
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c)
-      t.blocks[(((r / k) * t.Q + c / k) * k + r % k) * k + c % k] = w[r * cols + c];
+    for (int64_t c = 0; c < cols; ++c) t.blocks[(((r / k) * t.Q + c / k) * k + r % k) * k + c % k] = w[r * cols + c];
   t.core.assign(t.P * t.Q, 0);
   t.chunk.assign(t.P * t.Q, 0);
   return t;
@@ -52,7 +53,8 @@ std::vector<std::vector<float>> weight_to_blocks(const CompiledLayer& L, const s
 }
 
 std::vector<float> blocks_to_weight(const CompiledLayer& L, const std::vector<std::vector<float>>& blocks, int64_t k) {
-  if (blocks.size() != L.gemms.size()) throw Error("layer " + L.node + ": expected " + std::to_string(L.gemms.size()) + " groups");
+  if (blocks.size() != L.gemms.size())
+    throw Error("layer " + L.node + ": expected " + std::to_string(L.gemms.size()) + " groups");
   int64_t numel = 1;
   for (int64_t d : L.weight_shape) numel *= d;
   std::vector<float> w(static_cast<size_t>(numel));
@@ -71,8 +73,7 @@ std::vector<float> blocks_to_weight(const CompiledLayer& L, const std::vector<st
 std::vector<float> untile(const GemmTiles& t, int64_t k) {
   std::vector<float> w(static_cast<size_t>(t.rows * t.cols));
   for (int64_t r = 0; r < t.rows; ++r)
-    for (int64_t c = 0; c < t.cols; ++c)
-      w[r * t.cols + c] = t.blocks[(((r / k) * t.Q + c / k) * k + r % k) * k + c % k];
+    for (int64_t c = 0; c < t.cols; ++c) w[r * t.cols + c] = t.blocks[(((r / k) * t.Q + c / k) * k + r % k) * k + c % k];
   return w;
 }
 
@@ -162,8 +163,8 @@ CompiledWorkload compile(const Graph& g, const TilingSpec& spec) {
     wl.layers.push_back(std::move(L));
   }
   if (spec.mapping == "stationary" && wl.blocks > R * C)
-    throw Error("stationary mapping needs " + std::to_string(wl.blocks) + " tensor cores (one per " + std::to_string(k) +
-                "x" + std::to_string(k) + " block), the array has " + std::to_string(R) + "x" + std::to_string(C) + " = " +
+    throw Error("stationary mapping needs " + std::to_string(wl.blocks) + " tensor cores (one per " + std::to_string(k) + "x" +
+                std::to_string(k) + " block), the array has " + std::to_string(R) + "x" + std::to_string(C) + " = " +
                 std::to_string(R * C) + "; use a larger array or mapping \"cyclic\"");
   return wl;
 }
@@ -177,14 +178,25 @@ std::map<std::string, int64_t> CompiledWorkload::layer_index() const {
 nlohmann::json CompiledWorkload::to_json(bool include_blocks) const {
   nlohmann::json j;
   j["tiling"] = {{"rows", spec.rows}, {"cols", spec.cols}, {"block_size", spec.block_size}, {"mapping", spec.mapping}};
-  j["totals"] = {{"cycles_per_inference", cycles_per_inference}, {"chunks", chunks}, {"blocks", blocks},
-                 {"macs_per_inference", macs}, {"weight_layers", layers.size()}};
+  j["totals"] = {{"cycles_per_inference", cycles_per_inference},
+                 {"chunks", chunks},
+                 {"blocks", blocks},
+                 {"macs_per_inference", macs},
+                 {"weight_layers", layers.size()}};
   j["layers"] = nlohmann::json::array();
   for (const auto& L : layers) {
-    nlohmann::json l = {{"node", L.node},       {"op", L.op},         {"weight", L.weight},
-                        {"groups", L.groups},   {"gemm_rows", L.gemms[0].rows}, {"gemm_cols", L.gemms[0].cols},
-                        {"P", L.gemms[0].P},    {"Q", L.gemms[0].Q},  {"chunks", L.chunks},
-                        {"num_vectors", L.num_vectors}, {"cycles", L.cycles}, {"macs", L.macs}};
+    nlohmann::json l = {{"node", L.node},
+                        {"op", L.op},
+                        {"weight", L.weight},
+                        {"groups", L.groups},
+                        {"gemm_rows", L.gemms[0].rows},
+                        {"gemm_cols", L.gemms[0].cols},
+                        {"P", L.gemms[0].P},
+                        {"Q", L.gemms[0].Q},
+                        {"chunks", L.chunks},
+                        {"num_vectors", L.num_vectors},
+                        {"cycles", L.cycles},
+                        {"macs", L.macs}};
     if (include_blocks) {
       // core_of_block[group][p][q] = core index (core_row * cols + core_col)
       nlohmann::json groups = nlohmann::json::array();

@@ -38,8 +38,8 @@ struct GemmTiles {
 };
 
 struct CompiledLayer {
-  std::string node, op, weight;  // node name, op type, weight value
-  Shape weight_shape;            // the weight tensor as stored in the graph
+  std::string node, op, weight;    // node name, op type, weight value
+  Shape weight_shape;              // the weight tensor as stored in the graph
   bool weight_transposed = false;  // stored [K, N] (MatMul, Gemm without transB): GEMM row i = column i
   int64_t groups = 1;
   std::vector<GemmTiles> gemms;  // one per group
@@ -71,7 +71,6 @@ std::vector<float> untile(const GemmTiles& t, int64_t block_size);
 // Between a layer's weight tensor (graph layout, e.g. a gradient) and its blocks [P, Q, k, k] per
 // group (the compiled layout, zero-padded). Shapes are checked.
 std::vector<std::vector<float>> weight_to_blocks(const CompiledLayer& L, const std::vector<float>& w, int64_t block_size);
-std::vector<float> blocks_to_weight(const CompiledLayer& L, const std::vector<std::vector<float>>& blocks,
-                                    int64_t block_size);
+std::vector<float> blocks_to_weight(const CompiledLayer& L, const std::vector<std::vector<float>>& blocks, int64_t block_size);
 
 }  // namespace ptc::models

@@ -22,8 +22,9 @@ class GzFile {
  public:
   explicit GzFile(const std::string& path) : m_path(path) {
     if (!std::filesystem::exists(path))
-      throw Error(path + ": not found (Fashion-MNIST comes from the Debian package dataset-fashion-mnist: "
-                         "apt-get install -y dataset-fashion-mnist)");
+      throw Error(path +
+                  ": not found (Fashion-MNIST comes from the Debian package dataset-fashion-mnist: "
+                  "apt-get install -y dataset-fashion-mnist)");
     std::error_code ec;
     if (!std::filesystem::is_regular_file(path, ec))  // a FIFO would block gzopen, a device never end
       throw Error(path + ": not a regular file (directory, device, FIFO or socket); expected a gzip IDX file");
@@ -67,8 +68,7 @@ std::vector<uint8_t> read_idx(const std::string& path, std::vector<int64_t>& dim
   dims.clear();
   int64_t per_item = 1;
   for (size_t k = 0; k < nd; ++k) {
-    dims.push_back((int64_t{d[4 * k]} << 24) | (int64_t{d[4 * k + 1]} << 16) | (int64_t{d[4 * k + 2]} << 8) |
-                   d[4 * k + 3]);
+    dims.push_back((int64_t{d[4 * k]} << 24) | (int64_t{d[4 * k + 1]} << 16) | (int64_t{d[4 * k + 2]} << 8) | d[4 * k + 3]);
     if (k > 0) per_item *= dims.back();
   }
   const int64_t items = dims[0], total = items * per_item;
@@ -78,8 +78,7 @@ std::vector<uint8_t> read_idx(const std::string& path, std::vector<int64_t>& dim
   std::vector<uint8_t> out(static_cast<size_t>(keep * per_item));
   size_t got = f.read(out.data(), out.size());
   if (got < out.size())
-    throw Error(path + ": header says " + std::to_string(total) + " bytes of data, the file has " +
-                std::to_string(got));
+    throw Error(path + ": header says " + std::to_string(total) + " bytes of data, the file has " + std::to_string(got));
   if (keep == items) {
     uint8_t extra = 0;
     if (f.read(&extra, 1) != 0)
@@ -93,9 +92,12 @@ std::vector<uint8_t> read_idx(const std::string& path, std::vector<int64_t>& dim
 
 Dataset load_fashion_mnist(const std::string& split, const std::string& dir, int64_t max_images) {
   std::string prefix;
-  if (split == "train") prefix = "train";
-  else if (split == "test") prefix = "t10k";
-  else throw Error("unknown Fashion-MNIST split '" + split + "' (train, test)");
+  if (split == "train")
+    prefix = "train";
+  else if (split == "test")
+    prefix = "t10k";
+  else
+    throw Error("unknown Fashion-MNIST split '" + split + "' (train, test)");
   Dataset d;
   d.name = "fashion-mnist/" + split;
   std::vector<int64_t> idims, ldims;
@@ -152,8 +154,10 @@ Preprocess preprocess_for(const Graph& g, const std::string& model_path) {
     nlohmann::json j = load_json_file(side.string(), "sidecar");
     if (j.is_object() && j.contains("preprocess")) return parse_preprocess(j["preprocess"].dump(), side.string() + " preprocess");
   }
-  throw Error(model_path + ": no input preprocessing found: add ONNX metadata_props 'ptcsim.preprocess' or a "
-                           "sidecar " + side.string() + " with a \"preprocess\" object {input_shape, scale, mean, std}");
+  throw Error(model_path +
+              ": no input preprocessing found: add ONNX metadata_props 'ptcsim.preprocess' or a "
+              "sidecar " +
+              side.string() + " with a \"preprocess\" object {input_shape, scale, mean, std}");
 }
 
 void fill_batch(const Dataset& d, const Preprocess& p, int64_t first, int64_t count, Tensor& out) {

@@ -27,15 +27,14 @@ struct Dataset {
 
 // split: "train" (60,000 images) or "test" (10,000). max_images > 0 keeps only the first
 // max_images (the file is read no further); 0 loads the whole split.
-Dataset load_fashion_mnist(const std::string& split, const std::string& dir = kFashionMnistDir,
-                           int64_t max_images = 0);
+Dataset load_fashion_mnist(const std::string& split, const std::string& dir = kFashionMnistDir, int64_t max_images = 0);
 
 struct Preprocess {
   Shape input_shape;        // per sample, e.g. [1, 28, 28]
   float scale = 1.0f;       // x = (pixel * scale - mean[c]) / std[c]
   std::vector<float> mean;  // per channel (one value = all channels)
   std::vector<float> std;
-  std::string dataset;      // e.g. "fashion-mnist"
+  std::string dataset;  // e.g. "fashion-mnist"
   int64_t classes = 0;
 };
 

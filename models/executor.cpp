@@ -1,16 +1,16 @@
 #include "models/executor.h"
 
-#include <algorithm>
 #include <cblas.h>
+#include <algorithm>
 
-#include <chrono>
-#include <cstdlib>
-#include <thread>
-#include <climits>
-#include <exception>
-#include <set>
 #include <omp.h>
+#include <chrono>
+#include <climits>
+#include <cstdlib>
+#include <exception>
 #include <limits>
+#include <set>
+#include <thread>
 
 #include "models/error.h"
 
@@ -29,12 +29,12 @@ struct Executor::Plan {
     float lo = 0.0f, hi = 0.0f;
   };
   std::vector<Shape> input_shapes;
-  std::vector<const Tensor*> values;               // by value index
-  std::vector<std::unique_ptr<Tensor>> owned;      // statics and buffers (stable addresses)
+  std::vector<const Tensor*> values;           // by value index
+  std::vector<std::unique_ptr<Tensor>> owned;  // statics and buffers (stable addresses)
   std::vector<Step> steps;
   std::vector<int> input_idx, output_idx;
   std::vector<const Tensor*> input_values;  // per graph input: the int64 values this plan is for
-  size_t scratch_floats = 0;  // per-thread kernel scratch, all threads (the executor's m_scratch)
+  size_t scratch_floats = 0;                // per-thread kernel scratch, all threads (the executor's m_scratch)
   std::map<std::string, Shape> shapes;
 };
 
@@ -343,8 +343,8 @@ const std::vector<const Tensor*>& Executor::run(const std::vector<const Tensor*>
   for (size_t k = 0; k < inputs.size(); ++k)
     if (inputs[k]->dtype != m_graph.inputs[k].dtype)
       throw Error("input '" + m_graph.inputs[k].name + "' must be " + dtype_name(m_graph.inputs[k].dtype));
-  if (m_threads > 1 && !m_profile && m_mapped && inputs.size() == 1 && inputs[0]->dtype == DType::f32 &&
-      inputs[0]->rank() >= 1 && inputs[0]->shape[0] >= 2 && sample_parallel(inputs[0]->shape))
+  if (m_threads > 1 && !m_profile && m_mapped && inputs.size() == 1 && inputs[0]->dtype == DType::f32 && inputs[0]->rank() >= 1 &&
+      inputs[0]->shape[0] >= 2 && sample_parallel(inputs[0]->shape))
     return run_sample_parallel(*inputs[0]);
   Plan& p = plan_for(inputs);
   for (size_t k = 0; k < inputs.size(); ++k)
@@ -383,7 +383,8 @@ void Executor::set_mapped(MappedGemm* mapped, const std::map<std::string, int64_
 }
 
 const Tensor& Executor::run(const Tensor& input) {
-  if (m_graph.outputs.size() != 1) throw Error("the model has " + std::to_string(m_graph.outputs.size()) + " outputs, expected 1");
+  if (m_graph.outputs.size() != 1)
+    throw Error("the model has " + std::to_string(m_graph.outputs.size()) + " outputs, expected 1");
   return *run(std::vector<const Tensor*>{&input})[0];
 }
 
@@ -397,10 +398,31 @@ bool Executor::sample_parallel(const Shape& input_shape) {
   try {
     std::unique_ptr<Plan> plan = build({input_shape}, false, nullptr);
     // Ops that compute each sample of dim 0 alone (given the checks below).
-    static const std::set<std::string> per_sample = {
-        "Conv", "Gemm", "MatMul", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Relu",
-        "LeakyRelu", "Clip", "Sigmoid", "Tanh", "BatchNormalization", "Add", "Sub", "Mul", "Div", "Flatten",
-        "Reshape", "Slice", "Concat", "ReduceMean", "Softmax", "Identity", "Dropout"};
+    static const std::set<std::string> per_sample = {"Conv",
+                                                     "Gemm",
+                                                     "MatMul",
+                                                     "MaxPool",
+                                                     "AveragePool",
+                                                     "GlobalAveragePool",
+                                                     "GlobalMaxPool",
+                                                     "Relu",
+                                                     "LeakyRelu",
+                                                     "Clip",
+                                                     "Sigmoid",
+                                                     "Tanh",
+                                                     "BatchNormalization",
+                                                     "Add",
+                                                     "Sub",
+                                                     "Mul",
+                                                     "Div",
+                                                     "Flatten",
+                                                     "Reshape",
+                                                     "Slice",
+                                                     "Concat",
+                                                     "ReduceMean",
+                                                     "Softmax",
+                                                     "Identity",
+                                                     "Dropout"};
     for (const auto& st : plan->steps) {
       const Node* n = node_of.count(st.node) ? node_of.at(st.node) : nullptr;
       ok = n && per_sample.count(st.op);
@@ -412,9 +434,9 @@ bool Executor::sample_parallel(const Shape& input_shape) {
       for (size_t k = 0; ok && k < st.in.size(); ++k) {
         if (st.in[k] < 0) continue;
         const std::string& op = st.op;
-        const bool parameter = (k >= 1 && (op == "Conv" || op == "BatchNormalization" || op == "Reshape" ||
-                                           op == "Slice" || op == "Clip")) ||
-                               (k == 1 && (op == "Gemm" || op == "MatMul"));
+        const bool parameter =
+            (k >= 1 && (op == "Conv" || op == "BatchNormalization" || op == "Reshape" || op == "Slice" || op == "Clip")) ||
+            (k == 1 && (op == "Gemm" || op == "MatMul"));
         if (parameter) continue;
         const std::string& name = n->inputs[k];
         const auto c = m_graph.constants.find(name);
@@ -443,8 +465,10 @@ bool Executor::sample_parallel(const Shape& input_shape) {
           if (axes.empty()) axes = {0};  // starts/ends without axes cover axis 0 first
         } else if (n->input_given(3)) {
           const auto c = m_graph.constants.find(n->inputs[3]);
-          if (c == m_graph.constants.end()) ok = false;
-          else axes = c->second.as_i64();
+          if (c == m_graph.constants.end())
+            ok = false;
+          else
+            axes = c->second.as_i64();
         } else {
           axes = {0};
         }

@@ -57,8 +57,7 @@ class Executor {
   struct Plan;
   Plan& plan_for(const std::vector<const Tensor*>& inputs);
   // values: the run's inputs (int64 inputs become plan constants), or null for shapes only.
-  std::unique_ptr<Plan> build(const std::vector<Shape>& shapes, bool allocate,
-                              const std::vector<const Tensor*>* values) const;
+  std::unique_ptr<Plan> build(const std::vector<Shape>& shapes, bool allocate, const std::vector<const Tensor*>* values) const;
 
   // Sample-parallel mode (threads > 1, weight layers on the hardware model, every step acting on
   // each sample alone): the batch is split into one slice per thread and each slice runs the
@@ -70,14 +69,14 @@ class Executor {
   const std::vector<const Tensor*>& run_sample_parallel(const Tensor& input);
 
   const Graph& m_graph;
-  std::map<Shape, bool> m_separable;                // per input shape: sample-parallel mode applies
-  std::vector<std::unique_ptr<Executor>> m_sub;      // one single-threaded executor per thread
-  std::vector<Tensor> m_sub_in;                      // per thread: its slice of the input batch
-  std::vector<std::unique_ptr<Tensor>> m_par_out;    // the outputs, gathered from the slices
-  int64_t m_sample_base = 0;                         // this executor's sample 0 in the batch
-  std::list<std::unique_ptr<Plan>> m_plans;  // most recently used first
+  std::map<Shape, bool> m_separable;                    // per input shape: sample-parallel mode applies
+  std::vector<std::unique_ptr<Executor>> m_sub;         // one single-threaded executor per thread
+  std::vector<Tensor> m_sub_in;                         // per thread: its slice of the input batch
+  std::vector<std::unique_ptr<Tensor>> m_par_out;       // the outputs, gathered from the slices
+  int64_t m_sample_base = 0;                            // this executor's sample 0 in the batch
+  std::list<std::unique_ptr<Plan>> m_plans;             // most recently used first
   mutable std::vector<std::unique_ptr<Tensor>> m_pool;  // activation buffers shared by the plans
-  mutable std::unique_ptr<float[]> m_scratch;            // kernel scratch shared by the plans
+  mutable std::unique_ptr<float[]> m_scratch;           // kernel scratch shared by the plans
   mutable size_t m_scratch_floats = 0;
   std::vector<const Tensor*> m_outputs;
   int m_threads = 1;

@@ -67,8 +67,7 @@ std::string backward_ops_list() {
 
 bool differentiable_input(const std::string& op, size_t k) {
   const auto& v = backward_inputs().at(op);
-  return std::find(v.begin(), v.end(), -1) != v.end() ||
-         std::find(v.begin(), v.end(), static_cast<int>(k)) != v.end();
+  return std::find(v.begin(), v.end(), -1) != v.end() || std::find(v.begin(), v.end(), static_cast<int>(k)) != v.end();
 }
 
 // ---------------------------------------------------------------- broadcasting helpers
@@ -210,19 +209,15 @@ Backward gemm_bwd(const Node& n, const std::vector<ValueState>& in) {
       // dY.
       if (float* dA = r.din[0]) {
         if (!ta)
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasNoTrans : CblasTrans, m, k, nn, alpha,
-                      dY, nn, B, ldb, 1.0f, dA, k);
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasNoTrans : CblasTrans, m, k, nn, alpha, dY, nn, B, ldb, 1.0f, dA, k);
         else  // dA = (dA')^T = alpha B' dY^T
-          cblas_sgemm(CblasRowMajor, tb ? CblasTrans : CblasNoTrans, CblasTrans, k, m, nn, alpha, B,
-                      ldb, dY, nn, 1.0f, dA, m);
+          cblas_sgemm(CblasRowMajor, tb ? CblasTrans : CblasNoTrans, CblasTrans, k, m, nn, alpha, B, ldb, dY, nn, 1.0f, dA, m);
       }
       if (float* dB = r.din[1]) {
         if (!tb)
-          cblas_sgemm(CblasRowMajor, ta ? CblasNoTrans : CblasTrans, CblasNoTrans, k, nn, m, alpha,
-                      A, lda, dY, nn, 1.0f, dB, nn);
+          cblas_sgemm(CblasRowMajor, ta ? CblasNoTrans : CblasTrans, CblasNoTrans, k, nn, m, alpha, A, lda, dY, nn, 1.0f, dB, nn);
         else  // dB = (dB')^T = alpha dY^T A'
-          cblas_sgemm(CblasRowMajor, CblasTrans, ta ? CblasTrans : CblasNoTrans, nn, k, m, alpha,
-                      dY, nn, A, lda, 1.0f, dB, k);
+          cblas_sgemm(CblasRowMajor, CblasTrans, ta ? CblasTrans : CblasNoTrans, nn, k, m, alpha, dY, nn, A, lda, 1.0f, dB, k);
       }
     }
     if (r.din.size() > 2 && r.din[2]) {
@@ -259,22 +254,14 @@ Backward matmul_bwd(const std::vector<ValueState>& in) {
     if (M == 0 || N == 0 || K == 0 || nb == 0) return;
     if (fold) {
       int mm = static_cast<int>(nb * M);
-      if (dA)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, mm, k, n, 1.0f, dY, n, B, n, 1.0f, dA,
-                    k);
-      if (dB)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, n, mm, 1.0f, A, k, dY, n, 1.0f, dB,
-                    n);
+      if (dA) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, mm, k, n, 1.0f, dY, n, B, n, 1.0f, dA, k);
+      if (dB) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, n, mm, 1.0f, A, k, dY, n, 1.0f, dB, n);
       return;
     }
     for (int64_t j = 0; j < nb; ++j) {
       const float* dYj = dY + j * M * N;
-      if (dA)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, k, n, 1.0f, dYj, n, B + offb[j], n,
-                    1.0f, dA + offa[j], k);
-      if (dB)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, n, m, 1.0f, A + offa[j], k, dYj, n,
-                    1.0f, dB + offb[j], n);
+      if (dA) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, k, n, 1.0f, dYj, n, B + offb[j], n, 1.0f, dA + offa[j], k);
+      if (dB) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, n, m, 1.0f, A + offa[j], k, dYj, n, 1.0f, dB + offb[j], n);
     }
   };
 }
@@ -290,8 +277,7 @@ struct Window {
 Window window_of(const Node& n, const Shape& x, const Shape& kernel, bool ceil_mode) {
   size_t sd = x.size() - 2;
   if (sd < 1 || sd > 2) unsupported(n, std::to_string(sd) + "-D spatial input");
-  Shape strides = n.attr_ints("strides", Shape(sd, 1)),
-        dil = n.attr_ints("dilations", Shape(sd, 1));
+  Shape strides = n.attr_ints("strides", Shape(sd, 1)), dil = n.attr_ints("dilations", Shape(sd, 1));
   Shape pads = n.attr_ints("pads", Shape(2 * sd, 0));
   std::string autopad = n.attr_s("auto_pad", "NOTSET");
   Shape out(sd);
@@ -309,8 +295,7 @@ Window window_of(const Node& n, const Shape& x, const Shape& kernel, bool ceil_m
     }
   }
   Window w;
-  auto set = [&](size_t k, int64_t& iv, int64_t& kv, int64_t& sv, int64_t& dv, int64_t& pbeg,
-                 int64_t& pend, int64_t& ov) {
+  auto set = [&](size_t k, int64_t& iv, int64_t& kv, int64_t& sv, int64_t& dv, int64_t& pbeg, int64_t& pend, int64_t& ov) {
     iv = x[k + 2];
     kv = kernel[k];
     sv = strides[k];
@@ -383,13 +368,10 @@ Backward conv_bwd(const Node& n, const std::vector<ValueState>& in, int threads,
   const Shape &x = in[0].shape, &wt = in[1].shape;
   Window w = window_of(n, x, Shape(wt.begin() + 2, wt.end()), false);
   int64_t group = n.attr_i("group", 1), N = x[0], C = x[1], M = wt[0];
-  int64_t Cg = C / group, Mg = M / group, Kg = Cg * w.kh * w.kw, ohw = w.oh * w.ow,
-          ihw = w.ih * w.iw;
-  bool direct = w.kh == 1 && w.kw == 1 && w.sh == 1 && w.sw == 1 && w.pt == 0 && w.pl == 0 &&
-                w.pb == 0 && w.pr == 0;
+  int64_t Cg = C / group, Mg = M / group, Kg = Cg * w.kh * w.kw, ohw = w.oh * w.ow, ihw = w.ih * w.iw;
+  bool direct = w.kh == 1 && w.kw == 1 && w.sh == 1 && w.sw == 1 && w.pt == 0 && w.pl == 0 && w.pb == 0 && w.pr == 0;
   int64_t slots = std::max<int64_t>(1, std::min(N, kSlots));
-  size_t per_thread = direct ? 0 : static_cast<size_t>(2 * Kg * ohw),
-         wsize = static_cast<size_t>(M * Kg);
+  size_t per_thread = direct ? 0 : static_cast<size_t>(2 * Kg * ohw), wsize = static_cast<size_t>(M * Kg);
   // Scratch: im2col and column-gradient buffers per thread, then one dW partial per slot.
   const size_t need = per_thread * static_cast<size_t>(threads) + wsize * static_cast<size_t>(slots);
   if (shared->size() < need) shared->resize(need);
@@ -419,17 +401,15 @@ Backward conv_bwd(const Node& n, const std::vector<ValueState>& in, int threads,
                 im2col(xg, Cg, w, col);
                 cl = col;
               }
-              cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, mg, kg, no, 1.0f, dyg, no, cl,
-                          no, 1.0f, dWs + g * Mg * Kg, kg);
+              cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, mg, kg, no, 1.0f, dyg, no, cl, no, 1.0f, dWs + g * Mg * Kg,
+                          kg);
             }
             if (dX) {  // dcol = W_g^T [Kg, Mg] dY_g [Mg, ohw], scattered back onto the input
               float* dxg = dX + (b * C + g * Cg) * ihw;
               if (direct) {
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kg, no, mg, 1.0f, wg, kg, dyg,
-                            no, 1.0f, dxg, no);
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kg, no, mg, 1.0f, wg, kg, dyg, no, 1.0f, dxg, no);
               } else {
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kg, no, mg, 1.0f, wg, kg, dyg,
-                            no, 0.0f, dcol, no);
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kg, no, mg, 1.0f, wg, kg, dyg, no, 0.0f, dcol, no);
                 col2im_add(dcol, Cg, w, dxg);
               }
             }
@@ -451,8 +431,7 @@ Backward conv_bwd(const Node& n, const std::vector<ValueState>& in, int threads,
 
 Backward pool_bwd(const Node& n, const std::vector<ValueState>& in, bool is_max) {
   const Shape& x = in[0].shape;
-  bool ceil_mode = n.attr_i("ceil_mode", 0) != 0,
-       include_pad = n.attr_i("count_include_pad", 0) != 0;
+  bool ceil_mode = n.attr_i("ceil_mode", 0) != 0, include_pad = n.attr_i("count_include_pad", 0) != 0;
   Window w = window_of(n, x, n.attr_ints("kernel_shape", {}), ceil_mode);
   int64_t planes = x[0] * x[1];
   return [=](const BwdArgs& a) {
@@ -537,8 +516,7 @@ Backward reduce_mean_bwd(const Node& n, const std::vector<ValueState>& in) {
 }
 
 // Softmax groups: outer x len x inner per the node's opset (< 13: over the flattened dims >= axis).
-void softmax_groups(const Node& n, const Shape& x, int64_t opset, int64_t& outer, int64_t& len,
-                    int64_t& inner) {
+void softmax_groups(const Node& n, const Shape& x, int64_t opset, int64_t& outer, int64_t& len, int64_t& inner) {
   int64_t r = static_cast<int64_t>(x.size());
   int64_t axis = n.attr_i("axis", opset >= 13 ? -1 : 1);
   if (axis < 0) axis += r;
@@ -561,8 +539,7 @@ Backward softmax_bwd(const Node& n, const std::vector<ValueState>& in, int64_t o
       for (int64_t i = 0; i < inner; ++i) {
         int64_t base = o * len * inner + i;
         double s = 0;
-        for (int64_t j = 0; j < len; ++j)
-          s += static_cast<double>(a.dy[base + j * inner]) * Y[base + j * inner];
+        for (int64_t j = 0; j < len; ++j) s += static_cast<double>(a.dy[base + j * inner]) * Y[base + j * inner];
         for (int64_t j = 0; j < len; ++j) {
           int64_t at = base + j * inner;
           a.din[0][at] += Y[at] * static_cast<float>(a.dy[at] - s);
@@ -578,8 +555,7 @@ Backward batchnorm_bwd(const Node& n, const std::vector<ValueState>& in) {
   float eps = n.attr_f("epsilon", 1e-5f);
   return [=](const BwdArgs& a) {
     // y = (x - m) * s / sqrt(v + eps) + b
-    const float *X = a.in[0]->f.data(), *s = a.in[1]->f.data(), *m = a.in[3]->f.data(),
-                *v = a.in[4]->f.data();
+    const float *X = a.in[0]->f.data(), *s = a.in[1]->f.data(), *m = a.in[3]->f.data(), *v = a.in[4]->f.data();
     for (int64_t c = 0; c < C; ++c) {
       double inv = 1.0 / std::sqrt(static_cast<double>(v[c]) + eps);
       float scale = s[c] / std::sqrt(v[c] + eps);
@@ -625,8 +601,7 @@ IndexMap index_map(const Node& n, const std::vector<ValueState>& in, int64_t ops
       st[k].dtype = DType::i64;
       st[k].value = nullptr;
     } else if (n.input_given(k) && !in[k].value) {
-      unsupported(
-          n, "the backward pass needs input " + std::to_string(k) + " to be known before run time");
+      unsupported(n, "the backward pass needs input " + std::to_string(k) + " to be known before run time");
     }
   }
   int64_t total = start.back();
@@ -656,8 +631,7 @@ IndexMap index_map(const Node& n, const std::vector<ValueState>& in, int64_t ops
   for (size_t j = 0; j < a.size(); ++j) {
     if (b[j] - a[j] != total || a[j] < 1 || a[j] > total) continue;
     int64_t gidx = a[j] - 1;
-    size_t k =
-        static_cast<size_t>(std::upper_bound(start.begin(), start.end(), gidx) - start.begin()) - 1;
+    size_t k = static_cast<size_t>(std::upper_bound(start.begin(), start.end(), gidx) - start.begin()) - 1;
     m.slot[j] = static_cast<int32_t>(k);
     m.src[j] = gidx - start[k];
   }
@@ -675,8 +649,8 @@ Backward index_map_bwd(const Node& n, const std::vector<ValueState>& in, int64_t
   };
 }
 
-Backward prepare_backward(const Node& n, const std::vector<ValueState>& in, int64_t opset,
-                          int threads, const SharedScratch& shared) {
+Backward prepare_backward(const Node& n, const std::vector<ValueState>& in, int64_t opset, int threads,
+                          const SharedScratch& shared) {
   const std::string& op = n.op;
   if (op == "Conv") return conv_bwd(n, in, threads, shared);
   if (op == "Gemm") return gemm_bwd(n, in);
@@ -700,10 +674,8 @@ Backward prepare_backward(const Node& n, const std::vector<ValueState>& in, int6
   if (op == "ReduceMean") return reduce_mean_bwd(n, in);
   if (op == "Softmax") return softmax_bwd(n, in, opset);
   if (op == "BatchNormalization") return batchnorm_bwd(n, in);
-  if (op == "Slice" || op == "Transpose" || op == "Concat" || op == "Pad" || op == "Gather")
-    return index_map_bwd(n, in, opset);
-  if (op == "Identity" || op == "Dropout" || op == "Flatten" || op == "Reshape" ||
-      op == "Squeeze" || op == "Unsqueeze")
+  if (op == "Slice" || op == "Transpose" || op == "Concat" || op == "Pad" || op == "Gather") return index_map_bwd(n, in, opset);
+  if (op == "Identity" || op == "Dropout" || op == "Flatten" || op == "Reshape" || op == "Squeeze" || op == "Unsqueeze")
     return alias_bwd();
   unsupported(n, "no backward implementation; gradients support " + backward_ops_list());
 }
@@ -744,9 +716,9 @@ struct GradientEngine::Plan {
   // gradients share buffers by lifetime (a gradient lives from its last consumer's backward to
   // its producer's), so the backward pass holds a few activation gradients at a time, not all.
   std::vector<std::vector<float>> buffers;
-  std::vector<float*> grad;           // by value index; nullptr unless a weight feeds the value
-  std::vector<size_t> grad_size;      // by value index
-  std::vector<int> dedicated;         // weights and loss: zeroed before each backward pass
+  std::vector<float*> grad;       // by value index; nullptr unless a weight feeds the value
+  std::vector<size_t> grad_size;  // by value index
+  std::vector<int> dedicated;     // weights and loss: zeroed before each backward pass
   std::vector<float> scratch;
   int input_idx = -1, loss_idx = -1;
   std::vector<int> weight_idx;
@@ -761,15 +733,13 @@ GradientEngine::GradientEngine(const Graph& g, std::vector<std::string> weights,
   m_threads = std::max(1, std::min(m_threads, 256));
   openblas_set_num_threads(1);  // parallel over samples here; BLAS threads would oversubscribe
   if (g.inputs.size() != 1 || g.outputs.size() != 1)
-    throw Error("gradients need a model with one input and one output, '" + g.name + "' has " +
-                std::to_string(g.inputs.size()) + " and " + std::to_string(g.outputs.size()));
-  if (g.inputs[0].dtype != DType::f32)
-    throw Error("gradients: input '" + g.inputs[0].name + "' must be float32");
+    throw Error("gradients need a model with one input and one output, '" + g.name + "' has " + std::to_string(g.inputs.size()) +
+                " and " + std::to_string(g.outputs.size()));
+  if (g.inputs[0].dtype != DType::f32) throw Error("gradients: input '" + g.inputs[0].name + "' must be float32");
   std::set<std::string> required;
   for (const auto& w : m_weights) {
     auto it = g.constants.find(w);
-    if (it == g.constants.end())
-      throw Error("gradients: weight '" + w + "' is not a constant of the graph");
+    if (it == g.constants.end()) throw Error("gradients: weight '" + w + "' is not a constant of the graph");
     if (it->second.dtype != DType::f32) throw Error("gradients: weight '" + w + "' is not float32");
     if (!required.insert(w).second) throw Error("gradients: weight '" + w + "' is listed twice");
     m_weight_constants.push_back(&it->second);
@@ -787,17 +757,15 @@ GradientEngine::GradientEngine(const Graph& g, std::vector<std::string> weights,
   // Every node between a weight and the loss needs a backward for the inputs a weight reaches.
   for (Vertex v : g.order) {
     const Node& n = g.node(v);
-    if (n.name == m_final_softmax || n.op == "Shape")
-      continue;  // Shape's output is not differentiable
+    if (n.name == m_final_softmax || n.op == "Shape") continue;  // Shape's output is not differentiable
     bool any = false;
     for (const auto& in : n.inputs) any |= !in.empty() && required.count(in);
     if (!any) continue;
-    if (!backward_inputs().count(n.op))
-      unsupported(n, "no backward implementation; gradients support " + backward_ops_list());
+    if (!backward_inputs().count(n.op)) unsupported(n, "no backward implementation; gradients support " + backward_ops_list());
     for (size_t k = 0; k < n.inputs.size(); ++k)
       if (!n.inputs[k].empty() && required.count(n.inputs[k]) && !differentiable_input(n.op, k))
-        unsupported(n, "no gradient with respect to input " + std::to_string(k) + " ('" +
-                           n.inputs[k] + "'), which depends on a differentiated weight");
+        unsupported(n, "no gradient with respect to input " + std::to_string(k) + " ('" + n.inputs[k] +
+                           "'), which depends on a differentiated weight");
     for (const auto& o : n.outputs)
       if (!o.empty()) required.insert(o);
   }
@@ -805,7 +773,9 @@ GradientEngine::GradientEngine(const Graph& g, std::vector<std::string> weights,
 
 GradientEngine::~GradientEngine() = default;
 
-void GradientEngine::release() { m_plans.clear(); }
+void GradientEngine::release() {
+  m_plans.clear();
+}
 
 const Shape& GradientEngine::weight_shape(size_t k) const {
   return m_weight_constants.at(k)->shape;
@@ -826,11 +796,9 @@ GradientEngine::Plan& GradientEngine::plan_for(const Shape& input_shape) {
   const Graph& g = m_graph;
   const ValueInfo& vi = g.inputs[0];
   bool ok = vi.shape.empty() || vi.shape.size() == input_shape.size();
-  for (size_t d = 0; ok && d < vi.shape.size(); ++d)
-    ok = vi.shape[d] < 0 || vi.shape[d] == input_shape[d];
+  for (size_t d = 0; ok && d < vi.shape.size(); ++d) ok = vi.shape[d] < 0 || vi.shape[d] == input_shape[d];
   if (!ok)
-    throw Error("input '" + vi.name + "' has shape " + shape_str(input_shape) +
-                ", the model expects " + shape_str(vi.shape));
+    throw Error("input '" + vi.name + "' has shape " + shape_str(input_shape) + ", the model expects " + shape_str(vi.shape));
   checked_numel(input_shape, "input '" + vi.name + "'");
 
   auto p = std::make_unique<Plan>();
@@ -884,8 +852,7 @@ GradientEngine::Plan& GradientEngine::plan_for(const Shape& input_shape) {
     PrepareFn prep = find_op(n.op);
     if (!prep) unsupported(n, "unsupported op");
     Prepared pr = prep(n, ins, g.opset);
-    bool all_static = std::all_of(pr.statics.begin(), pr.statics.end(),
-                                  [](const auto& s) { return s.has_value(); });
+    bool all_static = std::all_of(pr.statics.begin(), pr.statics.end(), [](const auto& s) { return s.has_value(); });
     if (!all_static && all_known) {  // a shape computation: evaluate now, as the Executor does
       std::vector<const Tensor*> cins;
       for (int i : in_idx) cins.push_back(i < 0 ? nullptr : state[i].value);
@@ -906,8 +873,7 @@ GradientEngine::Plan& GradientEngine::plan_for(const Shape& input_shape) {
         p->owned.push_back(std::make_unique<Tensor>(std::move(*pr.statics[k])));
         state[o].value = p->owned.back().get();
       } else {
-        p->owned.push_back(std::make_unique<Tensor>(
-            Tensor::zeros(pr.dtypes[k], pr.shapes[k], n.where() + " output")));
+        p->owned.push_back(std::make_unique<Tensor>(Tensor::zeros(pr.dtypes[k], pr.shapes[k], n.where() + " output")));
         st.args.out.back() = p->owned.back().get();
         req[o] = any_req;
       }
@@ -920,8 +886,7 @@ GradientEngine::Plan& GradientEngine::plan_for(const Shape& input_shape) {
     scratch = std::max(scratch, pr.scratch_floats);
     if (any_req) {
       if (st.out.size() != 1) unsupported(n, "a gradient through more than one output");
-      if (state[st.out[0]].dtype != DType::f32)
-        unsupported(n, "a gradient through a non-float output");
+      if (state[st.out[0]].dtype != DType::f32) unsupported(n, "a gradient through a non-float output");
       for (size_t k = 0; k < in_idx.size(); ++k) {
         st.need.push_back(in_idx[k] >= 0 && req[in_idx[k]]);
         if (st.need.back() && state[in_idx[k]].dtype != DType::f32)
@@ -938,16 +903,14 @@ GradientEngine::Plan& GradientEngine::plan_for(const Shape& input_shape) {
   p->loss_idx = it->second;
   const ValueState& ls = state[p->loss_idx];
   if (ls.dtype != DType::f32 || ls.shape.empty() || ls.shape[0] != input_shape[0])
-    throw Error("gradients: model output " + shape_str(ls.shape) +
-                " is not [batch, classes] logits");
+    throw Error("gradients: model output " + shape_str(ls.shape) + " is not [batch, classes] logits");
   if (!m_final_softmax.empty()) {
     for (Vertex v : g.order)
       if (g.node(v).name == m_final_softmax) {
         int64_t outer, len, inner;
         softmax_groups(g.node(v), ls.shape, g.opset, outer, len, inner);
         if (outer != ls.shape[0] || inner != 1)
-          unsupported(g.node(v),
-                      "a final Softmax that does not normalise over each sample's classes");
+          unsupported(g.node(v), "a final Softmax that does not normalise over each sample's classes");
       }
   }
   const size_t nv = state.size();
@@ -1004,8 +967,8 @@ GradientEngine::Plan& GradientEngine::plan_for(const Shape& input_shape) {
 
 void GradientEngine::forward(Plan& p, const Tensor& x, const WeightOverrides& overrides) {
   if (overrides.size() > m_weights.size())
-    throw Error("gradients: " + std::to_string(overrides.size()) + " weight overrides for " +
-                std::to_string(m_weights.size()) + " weights");
+    throw Error("gradients: " + std::to_string(overrides.size()) + " weight overrides for " + std::to_string(m_weights.size()) +
+                " weights");
   p.values[p.input_idx] = &x;
   for (size_t k = 0; k < m_weights.size(); ++k) {
     const std::vector<float>* o = k < overrides.size() ? overrides[k] : nullptr;
@@ -1015,31 +978,27 @@ void GradientEngine::forward(Plan& p, const Tensor& x, const WeightOverrides& ov
     }
     const Tensor& c = *m_weight_constants[k];
     if (o->size() != c.f.size())
-      throw Error("gradients: override of weight '" + m_weights[k] + "' has " +
-                  std::to_string(o->size()) + " values, the weight " + shape_str(c.shape) +
-                  " has " + std::to_string(c.f.size()));
+      throw Error("gradients: override of weight '" + m_weights[k] + "' has " + std::to_string(o->size()) +
+                  " values, the weight " + shape_str(c.shape) + " has " + std::to_string(c.f.size()));
     Tensor& t = m_override_storage[k];
     t.reshape_storage(DType::f32, c.shape);
     std::copy(o->begin(), o->end(), t.f.begin());
     p.values[p.weight_idx[k]] = &t;
   }
   for (auto& st : p.steps) {
-    for (size_t k = 0; k < st.in.size(); ++k)
-      st.args.in[k] = st.in[k] < 0 ? nullptr : p.values[st.in[k]];
+    for (size_t k = 0; k < st.in.size(); ++k) st.args.in[k] = st.in[k] < 0 ? nullptr : p.values[st.in[k]];
     st.args.scratch = p.scratch.data();
     st.args.threads = m_threads;
     st.run(st.args);
   }
 }
 
-GradientEngine::Result GradientEngine::run(const Tensor& x, const std::vector<int64_t>& labels,
-                                           const WeightOverrides& overrides, bool with_grad) {
-  if (x.dtype != DType::f32 || x.rank() < 1)
-    throw Error("gradients: the input batch must be a float32 [N, ...] tensor");
+GradientEngine::Result GradientEngine::run(const Tensor& x, const std::vector<int64_t>& labels, const WeightOverrides& overrides,
+                                           bool with_grad) {
+  if (x.dtype != DType::f32 || x.rank() < 1) throw Error("gradients: the input batch must be a float32 [N, ...] tensor");
   int64_t N = x.shape[0];
   if (static_cast<int64_t>(labels.size()) != N)
-    throw Error("gradients: " + std::to_string(labels.size()) + " labels for a batch of " +
-                std::to_string(N));
+    throw Error("gradients: " + std::to_string(labels.size()) + " labels for a batch of " + std::to_string(N));
   Plan& p = plan_for(x.shape);
   forward(p, x, overrides);
   const Tensor& z = *p.values[p.loss_idx];
@@ -1051,8 +1010,8 @@ GradientEngine::Result GradientEngine::run(const Tensor& x, const std::vector<in
     for (int i : p.dedicated) std::fill_n(p.grad[i], p.grad_size[i], 0.0f);
   for (int64_t s = 0; s < N; ++s) {
     if (labels[s] < 0 || labels[s] >= classes)
-      throw Error("gradients: label " + std::to_string(labels[s]) + " of sample " +
-                  std::to_string(s) + " is outside [0, " + std::to_string(classes) + ")");
+      throw Error("gradients: label " + std::to_string(labels[s]) + " of sample " + std::to_string(s) + " is outside [0, " +
+                  std::to_string(classes) + ")");
     const float* row = z.f.data() + s * classes;
     int64_t best = 0;
     for (int64_t c = 1; c < classes; ++c)
@@ -1060,13 +1019,11 @@ GradientEngine::Result GradientEngine::run(const Tensor& x, const std::vector<in
     r.correct += best == labels[s];
     // log-softmax with the max subtracted: L_s = log sum exp(z - max) - (z_y - max)
     double mx = row[best], sum = 0;
-    for (int64_t c = 0; c < classes; ++c)
-      sum += (prob[c] = std::exp(static_cast<double>(row[c]) - mx));
+    for (int64_t c = 0; c < classes; ++c) sum += (prob[c] = std::exp(static_cast<double>(row[c]) - mx));
     r.loss += std::log(sum) - (row[labels[s]] - mx);
     if (dz)  // dL/dz = (softmax(z) - onehot(y)) / N
       for (int64_t c = 0; c < classes; ++c)
-        dz[s * classes + c] =
-            static_cast<float>((prob[c] / sum - (c == labels[s] ? 1.0 : 0.0)) / N);
+        dz[s * classes + c] = static_cast<float>((prob[c] / sum - (c == labels[s] ? 1.0 : 0.0)) / N);
   }
   if (N > 0) r.loss /= static_cast<double>(N);
   if (!with_grad) return r;
@@ -1093,8 +1050,7 @@ GradientEngine::Result GradientEngine::run(const Tensor& x, const std::vector<in
   return r;
 }
 
-GradientEngine::Result GradientEngine::loss_and_grad(const Tensor& x,
-                                                     const std::vector<int64_t>& labels,
+GradientEngine::Result GradientEngine::loss_and_grad(const Tensor& x, const std::vector<int64_t>& labels,
                                                      const WeightOverrides& overrides) {
   return run(x, labels, overrides, true);
 }
@@ -1104,21 +1060,20 @@ GradientEngine::Result GradientEngine::loss(const Tensor& x, const std::vector<i
   return run(x, labels, overrides, false);
 }
 
-std::vector<std::vector<float>> GradientEngine::hessian_vector(
-    const Tensor& x, const std::vector<int64_t>& labels, const std::vector<std::vector<float>>& v,
-    const WeightOverrides& overrides, double rel_step) {
+std::vector<std::vector<float>> GradientEngine::hessian_vector(const Tensor& x, const std::vector<int64_t>& labels,
+                                                               const std::vector<std::vector<float>>& v,
+                                                               const WeightOverrides& overrides, double rel_step) {
   if (v.size() != m_weights.size())
-    throw Error("gradients: hessian_vector got " + std::to_string(v.size()) + " vectors for " +
-                std::to_string(m_weights.size()) + " weights");
+    throw Error("gradients: hessian_vector got " + std::to_string(v.size()) + " vectors for " + std::to_string(m_weights.size()) +
+                " weights");
   if (!(rel_step > 0)) throw Error("gradients: hessian_vector needs rel_step > 0");
   double nw = 0, nv = 0;
   std::vector<const std::vector<float>*> w(m_weights.size());
   for (size_t k = 0; k < m_weights.size(); ++k) {
     w[k] = k < overrides.size() && overrides[k] ? overrides[k] : &m_weight_constants[k]->f;
     if (v[k].size() != w[k]->size())
-      throw Error("gradients: hessian_vector vector " + std::to_string(k) + " has " +
-                  std::to_string(v[k].size()) + " values, weight '" + m_weights[k] + "' has " +
-                  std::to_string(w[k]->size()));
+      throw Error("gradients: hessian_vector vector " + std::to_string(k) + " has " + std::to_string(v[k].size()) +
+                  " values, weight '" + m_weights[k] + "' has " + std::to_string(w[k]->size()));
     for (size_t j = 0; j < v[k].size(); ++j) {
       nw += static_cast<double>((*w[k])[j]) * (*w[k])[j];
       nv += static_cast<double>(v[k][j]) * v[k][j];
@@ -1143,17 +1098,14 @@ std::vector<std::vector<float>> GradientEngine::hessian_vector(
   std::vector<std::vector<float>> gp = run(x, labels, op, true).grad;
   std::vector<std::vector<float>> gm = run(x, labels, om, true).grad;
   for (size_t k = 0; k < hv.size(); ++k)
-    for (size_t j = 0; j < hv[k].size(); ++j)
-      hv[k][j] = static_cast<float>((static_cast<double>(gp[k][j]) - gm[k][j]) / (2 * e));
+    for (size_t j = 0; j < hv[k].size(); ++j) hv[k][j] = static_cast<float>((static_cast<double>(gp[k][j]) - gm[k][j]) / (2 * e));
   return hv;
 }
 
-Salience compute_salience(GradientEngine& e, const Dataset& d, const Preprocess& p, int64_t count,
-                          int64_t batch, int hutchinson_samples, uint64_t seed, bool with_hessian,
-                          const WeightOverrides& overrides) {
+Salience compute_salience(GradientEngine& e, const Dataset& d, const Preprocess& p, int64_t count, int64_t batch,
+                          int hutchinson_samples, uint64_t seed, bool with_hessian, const WeightOverrides& overrides) {
   if (batch < 1) throw Error("salience: batch size must be >= 1");
-  if (with_hessian && hutchinson_samples < 1)
-    throw Error("salience: hutchinson_samples must be >= 1");
+  if (with_hessian && hutchinson_samples < 1) throw Error("salience: hutchinson_samples must be >= 1");
   int64_t n = count > 0 ? std::min(count, d.count) : d.count;
   if (n < 1) throw Error("salience: no images in " + d.name);
   size_t nwt = e.weights().size();

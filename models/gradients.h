@@ -69,13 +69,11 @@ class GradientEngine {
   // x: [N, ...] float32 batch; labels: N class indices. With overrides the forward AND backward
   // pass use the substituted weights (straight-through estimator: the gradient is evaluated at
   // the effective weights and the caller applies it to its latent weights).
-  Result loss_and_grad(const Tensor& x, const std::vector<int64_t>& labels,
-                       const WeightOverrides& overrides = {});
+  Result loss_and_grad(const Tensor& x, const std::vector<int64_t>& labels, const WeightOverrides& overrides = {});
   // Forward only (grad left empty).
   // Frees the cached plans (activations, gradients, scratch; rebuilt on the next call).
   void release();
-  Result loss(const Tensor& x, const std::vector<int64_t>& labels,
-              const WeightOverrides& overrides = {});
+  Result loss(const Tensor& x, const std::vector<int64_t>& labels, const WeightOverrides& overrides = {});
 
   // H v, H the Hessian of the batch loss w.r.t. all weights at the given weights (overrides or the
   // graph's), v in the weights' layout. Central difference of gradients:
@@ -84,18 +82,15 @@ class GradientEngine {
   // rel_step times the RMS weight for a Rademacher v. Error O(e^2) plus float round-off of the
   // gradients / e; for piecewise-linear nets (Relu, MaxPool) the difference also sees kinks
   // crossed within +-e, where the exact Hessian (autograd) would see none.
-  std::vector<std::vector<float>> hessian_vector(const Tensor& x,
-                                                 const std::vector<int64_t>& labels,
-                                                 const std::vector<std::vector<float>>& v,
-                                                 const WeightOverrides& overrides = {},
+  std::vector<std::vector<float>> hessian_vector(const Tensor& x, const std::vector<int64_t>& labels,
+                                                 const std::vector<std::vector<float>>& v, const WeightOverrides& overrides = {},
                                                  double rel_step = kHvpRelStep);
 
  private:
   struct Plan;  // per input shape: prepared forward kernels and backward closures
   Plan& plan_for(const Shape& input_shape);
   void forward(Plan& p, const Tensor& x, const WeightOverrides& overrides);
-  Result run(const Tensor& x, const std::vector<int64_t>& labels, const WeightOverrides& overrides,
-             bool with_grad);
+  Result run(const Tensor& x, const std::vector<int64_t>& labels, const WeightOverrides& overrides, bool with_grad);
 
   const Graph& m_graph;
   std::vector<std::string> m_weights;
@@ -115,8 +110,7 @@ class GradientEngine {
 struct Salience {
   std::vector<std::vector<float>> grad, hess_diag;
 };
-Salience compute_salience(GradientEngine& e, const Dataset& d, const Preprocess& p, int64_t count,
-                          int64_t batch, int hutchinson_samples, uint64_t seed, bool with_hessian,
-                          const WeightOverrides& overrides = {});
+Salience compute_salience(GradientEngine& e, const Dataset& d, const Preprocess& p, int64_t count, int64_t batch,
+                          int hutchinson_samples, uint64_t seed, bool with_hessian, const WeightOverrides& overrides = {});
 
 }  // namespace ptc::models

@@ -38,7 +38,9 @@ std::vector<int64_t> Node::attr_ints(const std::string& a, const std::vector<int
   return it->second.ints;
 }
 
-std::string Node::where() const { return "node '" + name + "' (" + op + ")"; }
+std::string Node::where() const {
+  return "node '" + name + "' (" + op + ")";
+}
 
 size_t Node::given_inputs() const {
   size_t n = inputs.size();
@@ -97,8 +99,7 @@ void Graph::rebuild() {
   for (auto v : order)
     for (const auto& in : dag[v].inputs) used.insert(in);
   for (const auto& out : outputs) used.insert(out.name);
-  for (auto it = constants.begin(); it != constants.end();)
-    it = used.count(it->first) ? std::next(it) : constants.erase(it);
+  for (auto it = constants.begin(); it != constants.end();) it = used.count(it->first) ? std::next(it) : constants.erase(it);
 }
 
 std::vector<std::string> Graph::op_sequence() const {

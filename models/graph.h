@@ -27,8 +27,8 @@ struct Attr {
 };
 
 struct Node {
-  std::string name;  // ONNX node name, or "<op>_<index>" when the file has none
-  std::string op;    // op type (default domain)
+  std::string name;                 // ONNX node name, or "<op>_<index>" when the file has none
+  std::string op;                   // op type (default domain)
   std::vector<std::string> inputs;  // "" = optional input left out
   std::vector<std::string> outputs;
   std::map<std::string, Attr> attrs;
@@ -57,9 +57,9 @@ using Vertex = Dag::vertex_descriptor;
 struct Graph {
   std::string name;
   int64_t opset = 0;
-  std::vector<ValueInfo> inputs;   // runtime inputs (not initializers)
-  std::vector<ValueInfo> outputs;  // graph outputs (shape as declared, may be empty)
-  std::map<std::string, Tensor> constants;  // initializers + folded values
+  std::vector<ValueInfo> inputs;                // runtime inputs (not initializers)
+  std::vector<ValueInfo> outputs;               // graph outputs (shape as declared, may be empty)
+  std::map<std::string, Tensor> constants;      // initializers + folded values
   std::map<std::string, std::string> metadata;  // ONNX metadata_props
   Dag dag;
   std::vector<Vertex> order;  // topological order of dag vertices

@@ -13,8 +13,10 @@ using Json = nlohmann::json;
 std::string line_col(const std::string& text, size_t pos) {
   size_t line = 1, col = 1;
   for (size_t i = 0; i < pos && i < text.size(); ++i) {
-    if (text[i] == '\n') line += 1, col = 1;
-    else ++col;
+    if (text[i] == '\n')
+      line += 1, col = 1;
+    else
+      ++col;
   }
   return "line " + std::to_string(line) + ", column " + std::to_string(col);
 }
@@ -119,8 +121,7 @@ std::string read_regular_file(const std::string& file, const std::string& what, 
   fs::file_status st = fs::status(file, ec);
   if (ec || !fs::exists(st)) throw Error(file + ": cannot open " + what + " (no such file)");
   if (fs::is_directory(st)) throw Error(file + ": is a directory, expected a " + what + " file");
-  if (!fs::is_regular_file(st))
-    throw Error(file + ": not a regular file (device, FIFO or socket), expected a " + what + " file");
+  if (!fs::is_regular_file(st)) throw Error(file + ": not a regular file (device, FIFO or socket), expected a " + what + " file");
   uintmax_t size = fs::file_size(file, ec);
   if (ec) throw Error(file + ": cannot open " + what);
   if (size > max_bytes)

@@ -15,7 +15,7 @@
 namespace ptc {
 
 constexpr uintmax_t kMaxJsonFileBytes = uintmax_t{64} << 20;  // 64 MiB: scenarios, fragments, tables
-constexpr size_t kMaxJsonDepth = 128;                          // arrays/objects inside each other
+constexpr size_t kMaxJsonDepth = 128;                         // arrays/objects inside each other
 
 // A JSON text that is not well-formed (syntax); depth, duplicate-key and number-range errors are
 // plain ptc::Error. `--set` falls back to a bare string on a syntax error only.

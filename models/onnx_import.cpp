@@ -18,21 +18,36 @@ namespace {
 
 const char* onnx_type_name(int t) {
   switch (t) {
-    case onnx::TensorProto::FLOAT: return "FLOAT";
-    case onnx::TensorProto::UINT8: return "UINT8";
-    case onnx::TensorProto::INT8: return "INT8";
-    case onnx::TensorProto::UINT16: return "UINT16";
-    case onnx::TensorProto::INT16: return "INT16";
-    case onnx::TensorProto::INT32: return "INT32";
-    case onnx::TensorProto::INT64: return "INT64";
-    case onnx::TensorProto::STRING: return "STRING";
-    case onnx::TensorProto::BOOL: return "BOOL";
-    case onnx::TensorProto::FLOAT16: return "FLOAT16";
-    case onnx::TensorProto::DOUBLE: return "DOUBLE";
-    case onnx::TensorProto::UINT32: return "UINT32";
-    case onnx::TensorProto::UINT64: return "UINT64";
-    case onnx::TensorProto::BFLOAT16: return "BFLOAT16";
-    default: return "UNDEFINED";
+    case onnx::TensorProto::FLOAT:
+      return "FLOAT";
+    case onnx::TensorProto::UINT8:
+      return "UINT8";
+    case onnx::TensorProto::INT8:
+      return "INT8";
+    case onnx::TensorProto::UINT16:
+      return "UINT16";
+    case onnx::TensorProto::INT16:
+      return "INT16";
+    case onnx::TensorProto::INT32:
+      return "INT32";
+    case onnx::TensorProto::INT64:
+      return "INT64";
+    case onnx::TensorProto::STRING:
+      return "STRING";
+    case onnx::TensorProto::BOOL:
+      return "BOOL";
+    case onnx::TensorProto::FLOAT16:
+      return "FLOAT16";
+    case onnx::TensorProto::DOUBLE:
+      return "DOUBLE";
+    case onnx::TensorProto::UINT32:
+      return "UINT32";
+    case onnx::TensorProto::UINT64:
+      return "UINT64";
+    case onnx::TensorProto::BFLOAT16:
+      return "BFLOAT16";
+    default:
+      return "UNDEFINED";
   }
 }
 
@@ -66,8 +81,10 @@ Tensor convert_tensor(const onnx::TensorProto& tp, const std::string& what) {
   };
   if (tp.has_raw_data()) {
     if (static_cast<int64_t>(raw.size()) != n * elem) throw mismatch(static_cast<int64_t>(raw.size()) / elem);
-    if (tp.data_type() == onnx::TensorProto::FLOAT) read_raw(raw, t.f, n);
-    else if (tp.data_type() == onnx::TensorProto::INT64) read_raw(raw, t.i, n);
+    if (tp.data_type() == onnx::TensorProto::FLOAT)
+      read_raw(raw, t.f, n);
+    else if (tp.data_type() == onnx::TensorProto::INT64)
+      read_raw(raw, t.i, n);
     else {
       std::vector<int32_t> v;
       read_raw(raw, v, n);
@@ -91,11 +108,26 @@ Tensor convert_tensor(const onnx::TensorProto& tp, const std::string& what) {
 Attr convert_attr(const onnx::AttributeProto& a, const std::string& what) {
   Attr r;
   switch (a.type()) {
-    case onnx::AttributeProto::INT: r.kind = Attr::Kind::Int; r.i = a.i(); break;
-    case onnx::AttributeProto::FLOAT: r.kind = Attr::Kind::Float; r.f = a.f(); break;
-    case onnx::AttributeProto::STRING: r.kind = Attr::Kind::String; r.s = a.s(); break;
-    case onnx::AttributeProto::INTS: r.kind = Attr::Kind::Ints; r.ints.assign(a.ints().begin(), a.ints().end()); break;
-    case onnx::AttributeProto::FLOATS: r.kind = Attr::Kind::Floats; r.floats.assign(a.floats().begin(), a.floats().end()); break;
+    case onnx::AttributeProto::INT:
+      r.kind = Attr::Kind::Int;
+      r.i = a.i();
+      break;
+    case onnx::AttributeProto::FLOAT:
+      r.kind = Attr::Kind::Float;
+      r.f = a.f();
+      break;
+    case onnx::AttributeProto::STRING:
+      r.kind = Attr::Kind::String;
+      r.s = a.s();
+      break;
+    case onnx::AttributeProto::INTS:
+      r.kind = Attr::Kind::Ints;
+      r.ints.assign(a.ints().begin(), a.ints().end());
+      break;
+    case onnx::AttributeProto::FLOATS:
+      r.kind = Attr::Kind::Floats;
+      r.floats.assign(a.floats().begin(), a.floats().end());
+      break;
     case onnx::AttributeProto::TENSOR:
       r.kind = Attr::Kind::Tensor;
       r.t = std::make_shared<Tensor>(convert_tensor(a.t(), what + " attribute '" + a.name() + "'"));
@@ -172,8 +204,7 @@ void fold_batchnorm(Graph& g) {
   for (Vertex v : g.order) {
     const Node& bn = g.node(v);
     if (bn.op != "BatchNormalization" || bn.given_inputs() != 5) continue;
-    if (bn.attr_i("training_mode", 0) || (g.opset < 7 && !bn.attr_i("is_test", 0)) ||
-        (g.opset < 9 && !bn.attr_i("spatial", 1)))
+    if (bn.attr_i("training_mode", 0) || (g.opset < 7 && !bn.attr_i("is_test", 0)) || (g.opset < 9 && !bn.attr_i("spatial", 1)))
       continue;
     bool extra_out = false;
     for (size_t k = 1; k < bn.outputs.size(); ++k) extra_out |= !bn.outputs[k].empty();
@@ -189,8 +220,8 @@ void fold_batchnorm(Graph& g) {
       if (up.input_given(2) && !g.is_constant(up.inputs[2])) continue;
       const Tensor& w = g.constants.at(up.inputs[1]);
       if (w.dtype != DType::f32) continue;
-      const Tensor &s = g.constants.at(bn.inputs[1]), &beta = g.constants.at(bn.inputs[2]),
-                   &mean = g.constants.at(bn.inputs[3]), &var = g.constants.at(bn.inputs[4]);
+      const Tensor &s = g.constants.at(bn.inputs[1]), &beta = g.constants.at(bn.inputs[2]), &mean = g.constants.at(bn.inputs[3]),
+                   &var = g.constants.at(bn.inputs[4]);
       int64_t C = s.numel();
       bool trans_b = gemm && up.attr_i("transB", 0);
       int64_t out_ch = conv ? w.shape[0] : (w.rank() == 2 ? (trans_b ? w.shape[0] : w.shape[1]) : -1);
@@ -301,10 +332,9 @@ Graph import_onnx_bytes(const std::string& bytes, const std::string& what, const
     n.name = np.name().empty() ? n.op + "_" + std::to_string(index) : np.name();
     ++index;
     if (!np.domain().empty() && np.domain() != "ai.onnx")
-      throw Unsupported(what + ": " + n.where() + ": op domain '" + np.domain() + "' is not supported; supported ops (default domain): " +
-                        supported_ops_list());
-    if (!find_op(n.op))
-      throw Unsupported(what + ": " + n.where() + ": unsupported op; supported: " + supported_ops_list());
+      throw Unsupported(what + ": " + n.where() + ": op domain '" + np.domain() +
+                        "' is not supported; supported ops (default domain): " + supported_ops_list());
+    if (!find_op(n.op)) throw Unsupported(what + ": " + n.where() + ": unsupported op; supported: " + supported_ops_list());
     if (g.opset < op_since(n.op))
       throw Unsupported(what + ": " + n.where() + ": opset " + std::to_string(g.opset) + " predates the " + n.op +
                         " semantics ptcsim implements (opset " + std::to_string(op_since(n.op)) + " and later)");

@@ -59,8 +59,7 @@ std::string compare(const Tensor& got, const Tensor& want, double rtol, double a
   double a = got.dtype == DType::f32 ? got.f[first] : static_cast<double>(got.i[first]);
   double b = want.dtype == DType::f32 ? want.f[first] : static_cast<double>(want.i[first]);
   std::ostringstream os;
-  os << bad << " of " << n << " values differ (first at " << first << ": " << a << " vs " << b << "; max |diff| "
-     << worst << ")";
+  os << bad << " of " << n << " values differ (first at " << first << ": " << a << " vs " << b << "; max |diff| " << worst << ")";
   return os.str();
 }
 

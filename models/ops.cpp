@@ -8,19 +8,21 @@
 
 #include <algorithm>
 #include <array>
-#include <type_traits>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <map>
 #include <numeric>
+#include <type_traits>
 
 #include "models/error.h"
 
 namespace ptc::models {
 namespace {
 
-[[noreturn]] void fail(const Node& n, const std::string& msg) { throw Error(n.where() + ": " + msg); }
+[[noreturn]] void fail(const Node& n, const std::string& msg) {
+  throw Error(n.where() + ": " + msg);
+}
 [[noreturn]] void unsupported(const Node& n, const std::string& msg) {
   throw Unsupported(n.where() + ": " + msg);
 }
@@ -28,8 +30,8 @@ namespace {
 void need_inputs(const Node& n, const std::vector<ValueState>& in, size_t lo, size_t hi) {
   size_t given = n.given_inputs();
   if (given < lo || given > hi)
-    fail(n, "expects " + (lo == hi ? std::to_string(lo) : std::to_string(lo) + "-" + std::to_string(hi)) +
-                " inputs, got " + std::to_string(given));
+    fail(n, "expects " + (lo == hi ? std::to_string(lo) : std::to_string(lo) + "-" + std::to_string(hi)) + " inputs, got " +
+                std::to_string(given));
   for (size_t k = 0; k < lo; ++k)
     if (!n.input_given(k)) fail(n, "required input " + std::to_string(k) + " is missing");
   (void)in;
@@ -56,8 +58,7 @@ void max_outputs(const Node& n, size_t k) {
 }
 
 const Tensor& static_input(const Node& n, const std::vector<ValueState>& in, size_t k, const char* what) {
-  if (!in[k].value)
-    fail(n, std::string(what) + " (input " + std::to_string(k) + ") must be known before run time");
+  if (!in[k].value) fail(n, std::string(what) + " (input " + std::to_string(k) + ") must be known before run time");
   return *in[k].value;
 }
 
@@ -86,8 +87,7 @@ Shape broadcast_shapes(const Node& n, const Shape& a, const Shape& b) {
   for (size_t k = 0; k < r; ++k) {
     int64_t da = k < r - a.size() ? 1 : a[k - (r - a.size())];
     int64_t db = k < r - b.size() ? 1 : b[k - (r - b.size())];
-    if (da != db && da != 1 && db != 1)
-      fail(n, "shapes " + shape_str(a) + " and " + shape_str(b) + " cannot be broadcast");
+    if (da != db && da != 1 && db != 1) fail(n, "shapes " + shape_str(a) + " and " + shape_str(b) + " cannot be broadcast");
     out[k] = da == 1 ? db : da;
   }
   return out;
@@ -112,8 +112,7 @@ Loop make_loop(const Shape& out, std::vector<Shape> strides) {
   for (size_t k = 0; k < out.size(); ++k) {
     if (out[k] == 1) continue;
     bool merge = !l.dims.empty();
-    for (size_t o = 0; merge && o < strides.size(); ++o)
-      merge = l.strides[o].back() == strides[o][k] * out[k];
+    for (size_t o = 0; merge && o < strides.size(); ++o) merge = l.strides[o].back() == strides[o][k] * out[k];
     if (merge) {
       l.dims.back() *= out[k];
       for (size_t o = 0; o < strides.size(); ++o) l.strides[o].back() = strides[o][k];
@@ -158,9 +157,12 @@ enum class BinOp { Add, Sub, Mul, Div };
 template <class T>
 T apply_bin(BinOp op, T a, T b) {
   switch (op) {
-    case BinOp::Add: return a + b;
-    case BinOp::Sub: return a - b;
-    case BinOp::Mul: return a * b;
+    case BinOp::Add:
+      return a + b;
+    case BinOp::Sub:
+      return a - b;
+    case BinOp::Mul:
+      return a * b;
     default:
       if constexpr (std::is_integral_v<T>) {
         if (b == 0) throw Error("integer division by zero");
@@ -319,13 +321,11 @@ Prepared prep_gemm(const Node& n, const std::vector<ValueState>& in, int64_t ops
   bool ta = n.attr_i("transA", 0) != 0, tb = n.attr_i("transB", 0) != 0;
   float alpha = n.attr_f("alpha", 1.0f), beta = n.attr_f("beta", 1.0f);
   const Shape &a = in[0].shape, &b = in[1].shape;
-  if (a.size() != 2 || b.size() != 2)
-    fail(n, "A and B must be 2-D, got " + shape_str(a) + " and " + shape_str(b));
+  if (a.size() != 2 || b.size() != 2) fail(n, "A and B must be 2-D, got " + shape_str(a) + " and " + shape_str(b));
   int64_t M = ta ? a[1] : a[0], K = ta ? a[0] : a[1];
   int64_t Kb = tb ? b[1] : b[0], N = tb ? b[0] : b[1];
   if (K != Kb)
-    fail(n, "inner dimensions do not match: A " + shape_str(a) + (ta ? "^T" : "") + " x B " + shape_str(b) +
-                (tb ? "^T" : ""));
+    fail(n, "inner dimensions do not match: A " + shape_str(a) + (ta ? "^T" : "") + " x B " + shape_str(b) + (tb ? "^T" : ""));
   Shape out{M, N};
   bool has_c = n.input_given(2);
   Loop cl;
@@ -335,46 +335,49 @@ Prepared prep_gemm(const Node& n, const std::vector<ValueState>& in, int64_t ops
     if (bc != out) fail(n, "C " + shape_str(c) + " does not broadcast to " + shape_str(out));
     cl = make_loop(out, {strides_of(out), broadcast_strides(c, out)});
   }
-  return single(out, DType::f32, [=](const KernelArgs& k) {
-    float* y = k.out[0]->f.data();
-    if (k.mapped && k.layer >= 0) {
-      // Hardware path: one vector per sample; y = alpha * W_eff a_row + beta * C.
-      const float* A = k.in[0]->f.data();
+  return single(
+      out, DType::f32,
+      [=](const KernelArgs& k) {
+        float* y = k.out[0]->f.data();
+        if (k.mapped && k.layer >= 0) {
+          // Hardware path: one vector per sample; y = alpha * W_eff a_row + beta * C.
+          const float* A = k.in[0]->f.data();
 #pragma omp parallel for schedule(static) num_threads(k.threads) if (k.threads > 1 && M > 1)
-      for (int64_t r = 0; r < M; ++r) {
-        float* xr = k.scratch + static_cast<size_t>(omp_get_thread_num()) * static_cast<size_t>(K);
-        if (ta)
-          for (int64_t j = 0; j < K; ++j) xr[j] = A[j * M + r];
-        else
-          std::copy(A + r * K, A + (r + 1) * K, xr);
-        k.mapped->gemm(k.layer, 0, k.sample_base + r, xr, false, 1, y + r * N, false);
-        for (int64_t j = 0; j < N; ++j) y[r * N + j] *= alpha;
-      }
-      if (has_c && beta != 0.0f) {
-        const float* c = k.in[2]->f.data();
-        for_each_run<2>(cl, [&](const std::array<int64_t, 2>& off, int64_t cnt, const std::array<int64_t, 2>& st) {
-          for (int64_t j = 0; j < cnt; ++j) y[off[0] + j] += beta * c[off[1] + j * st[1]];
-        });
-      }
-      return;
-    }
-    float b0 = 0.0f;
-    if (has_c && beta != 0.0f) {
-      const float* c = k.in[2]->f.data();
-      for_each_run<2>(cl, [&](const std::array<int64_t, 2>& off, int64_t cnt, const std::array<int64_t, 2>& st) {
-        for (int64_t j = 0; j < cnt; ++j) y[off[0] + j] = beta * c[off[1] + j * st[1]];
-      });
-      b0 = 1.0f;
-    }
-    if (M == 0 || N == 0) return;
-    if (K == 0) {
-      if (b0 == 0.0f) std::fill(y, y + M * N, 0.0f);
-      return;
-    }
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), alpha, k.in[0]->f.data(),
-                static_cast<int>(a[1]), k.in[1]->f.data(), static_cast<int>(b[1]), b0, y, static_cast<int>(N));
-  }, static_cast<size_t>(K));
+          for (int64_t r = 0; r < M; ++r) {
+            float* xr = k.scratch + static_cast<size_t>(omp_get_thread_num()) * static_cast<size_t>(K);
+            if (ta)
+              for (int64_t j = 0; j < K; ++j) xr[j] = A[j * M + r];
+            else
+              std::copy(A + r * K, A + (r + 1) * K, xr);
+            k.mapped->gemm(k.layer, 0, k.sample_base + r, xr, false, 1, y + r * N, false);
+            for (int64_t j = 0; j < N; ++j) y[r * N + j] *= alpha;
+          }
+          if (has_c && beta != 0.0f) {
+            const float* c = k.in[2]->f.data();
+            for_each_run<2>(cl, [&](const std::array<int64_t, 2>& off, int64_t cnt, const std::array<int64_t, 2>& st) {
+              for (int64_t j = 0; j < cnt; ++j) y[off[0] + j] += beta * c[off[1] + j * st[1]];
+            });
+          }
+          return;
+        }
+        float b0 = 0.0f;
+        if (has_c && beta != 0.0f) {
+          const float* c = k.in[2]->f.data();
+          for_each_run<2>(cl, [&](const std::array<int64_t, 2>& off, int64_t cnt, const std::array<int64_t, 2>& st) {
+            for (int64_t j = 0; j < cnt; ++j) y[off[0] + j] = beta * c[off[1] + j * st[1]];
+          });
+          b0 = 1.0f;
+        }
+        if (M == 0 || N == 0) return;
+        if (K == 0) {
+          if (b0 == 0.0f) std::fill(y, y + M * N, 0.0f);
+          return;
+        }
+        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(M),
+                    static_cast<int>(N), static_cast<int>(K), alpha, k.in[0]->f.data(), static_cast<int>(a[1]), k.in[1]->f.data(),
+                    static_cast<int>(b[1]), b0, y, static_cast<int>(N));
+      },
+      static_cast<size_t>(K));
 }
 
 Prepared prep_matmul(const Node& n, const std::vector<ValueState>& in, int64_t) {
@@ -407,7 +410,10 @@ Prepared prep_matmul(const Node& n, const std::vector<ValueState>& in, int64_t) 
       offa[j] = oa * M * K;
       offb[j] = ob * K * N;
       for (int64_t d = static_cast<int64_t>(batch.size()) - 1; d >= 0; --d)
-        if (++idx[d] < batch[d]) break; else idx[d] = 0;
+        if (++idx[d] < batch[d])
+          break;
+        else
+          idx[d] = 0;
     }
   }
   // If B is shared by all batches and A is contiguous over them, fold the batch into M.
@@ -437,15 +443,13 @@ Prepared prep_matmul(const Node& n, const std::vector<ValueState>& in, int64_t) 
       return;
     }
     if (fold) {
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(nb * M), static_cast<int>(N),
-                  static_cast<int>(K), 1.0f, A, static_cast<int>(K), B, static_cast<int>(N), 0.0f, Y,
-                  static_cast<int>(N));
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(nb * M), static_cast<int>(N), static_cast<int>(K),
+                  1.0f, A, static_cast<int>(K), B, static_cast<int>(N), 0.0f, Y, static_cast<int>(N));
       return;
     }
     for (int64_t j = 0; j < nb; ++j)
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(M), static_cast<int>(N),
-                  static_cast<int>(K), 1.0f, A + offa[j], static_cast<int>(K), B + offb[j], static_cast<int>(N),
-                  0.0f, Y + j * M * N, static_cast<int>(N));
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), 1.0f,
+                  A + offa[j], static_cast<int>(K), B + offb[j], static_cast<int>(N), 0.0f, Y + j * M * N, static_cast<int>(N));
   });
 }
 
@@ -486,8 +490,7 @@ Window make_window(const Node& n, const Shape& x, const Shape& kernel, bool ceil
     } else if (autopad == "VALID" || autopad == "NOTSET") {
       if (autopad == "VALID") pads[k] = pads[k + sd] = 0;
       int64_t span = in[k] + pads[k] + pads[k + sd] - ek;
-      if (span < 0)
-        fail(n, "kernel " + shape_str(kernel) + " is larger than the padded input " + shape_str(x));
+      if (span < 0) fail(n, "kernel " + shape_str(kernel) + " is larger than the padded input " + shape_str(x));
       out[k] = (ceil_mode ? (span + strides[k] - 1) / strides[k] : span / strides[k]) + 1;
     } else {
       fail(n, "unknown auto_pad '" + autopad + "'");
@@ -496,7 +499,13 @@ Window make_window(const Node& n, const Shape& x, const Shape& kernel, bool ceil
   Window w;
   size_t o = sd == 2 ? 0 : 1;  // 1-D: fill the W fields
   auto set = [&](size_t k, int64_t& iv, int64_t& kv, int64_t& sv, int64_t& dv, int64_t& pbeg, int64_t& pend, int64_t& ov) {
-    iv = in[k]; kv = kernel[k]; sv = strides[k]; dv = dil[k]; pbeg = pads[k]; pend = pads[k + sd]; ov = out[k];
+    iv = in[k];
+    kv = kernel[k];
+    sv = strides[k];
+    dv = dil[k];
+    pbeg = pads[k];
+    pend = pads[k + sd];
+    ov = out[k];
   };
   if (o == 0) {
     set(0, w.ih, w.kh, w.sh, w.dh, w.pt, w.pb, w.oh);
@@ -582,8 +591,8 @@ Prepared prep_conv(const Node& n, const std::vector<ValueState>& in, int64_t) {
   if (group < 1 || C % group || M % group)
     fail(n, "group " + std::to_string(group) + " does not divide channels " + std::to_string(C) + " / " + std::to_string(M));
   if (wt[1] != C / group)
-    fail(n, "weight " + shape_str(wt) + " expects " + std::to_string(wt[1] * group) + " input channels, input " +
-                shape_str(x) + " has " + std::to_string(C));
+    fail(n, "weight " + shape_str(wt) + " expects " + std::to_string(wt[1] * group) + " input channels, input " + shape_str(x) +
+                " has " + std::to_string(C));
   Shape kernel(wt.begin() + 2, wt.end());
   Shape ks = n.attr_ints("kernel_shape", kernel);
   if (ks != kernel) fail(n, "kernel_shape " + shape_str(ks) + " does not match weight " + shape_str(wt));
@@ -597,50 +606,54 @@ Prepared prep_conv(const Node& n, const std::vector<ValueState>& in, int64_t) {
   size_t scratch = direct ? 0 : static_cast<size_t>(checked_numel({Kg, ohw}, n.where() + " im2col buffer"));
   const bool same_width = !direct && w.sh == 1 && w.sw == 1 && w.ow == w.iw;
   SameWidthConv sw{Cg, w.ih, w.iw, w.kh, w.kw, w.dh, w.dw, w.pt, w.pl, w.oh};
-  return single(out, DType::f32, [=](const KernelArgs& k) {
-    const float* X = k.in[0]->f.data();
-    const float* W = k.in[1]->f.data();
-    float* Y = k.out[0]->f.data();
+  return single(
+      out, DType::f32,
+      [=](const KernelArgs& k) {
+        const float* X = k.in[0]->f.data();
+        const float* W = k.in[1]->f.data();
+        float* Y = k.out[0]->f.data();
     // Samples are independent: split the batch over threads (each with its own im2col slice);
     // every output element is computed by the same sgemm call whatever the thread count.
 #pragma omp parallel for schedule(static) num_threads(k.threads) if (k.threads > 1 && N > 1)
-    for (int64_t b = 0; b < N; ++b) {
-      float* col_buf = k.scratch + static_cast<size_t>(omp_get_thread_num()) * scratch;
-      for (int64_t g = 0; g < group; ++g) {
-        const float* xg = X + (b * C + g * Cg) * w.ih * w.iw;
-        float* yg = Y + (b * M + g * Mg) * ohw;
-        ConvEpilogue ep;
-        ep.bias = has_b ? k.in[2]->f.data() + g * Mg : nullptr;
-        ep.post = k.post;
-        ep.lo = k.post_lo;
-        ep.hi = k.post_hi;
-        if (k.mapped && k.layer >= 0 && same_width && k.mapped->conv_same_width(k.layer, g, k.sample_base + b, xg, sw, yg, &ep)) {
-          continue;  // the hardware model read the windows straight from the image, epilogue included
-        } else {
-          const float* col = xg;
-          if (!direct) {
-            im2col(xg, Cg, w, col_buf);
-            col = col_buf;
+        for (int64_t b = 0; b < N; ++b) {
+          float* col_buf = k.scratch + static_cast<size_t>(omp_get_thread_num()) * scratch;
+          for (int64_t g = 0; g < group; ++g) {
+            const float* xg = X + (b * C + g * Cg) * w.ih * w.iw;
+            float* yg = Y + (b * M + g * Mg) * ohw;
+            ConvEpilogue ep;
+            ep.bias = has_b ? k.in[2]->f.data() + g * Mg : nullptr;
+            ep.post = k.post;
+            ep.lo = k.post_lo;
+            ep.hi = k.post_hi;
+            if (k.mapped && k.layer >= 0 && same_width &&
+                k.mapped->conv_same_width(k.layer, g, k.sample_base + b, xg, sw, yg, &ep)) {
+              continue;  // the hardware model read the windows straight from the image, epilogue included
+            } else {
+              const float* col = xg;
+              if (!direct) {
+                im2col(xg, Cg, w, col_buf);
+                col = col_buf;
+              }
+              if (k.mapped && k.layer >= 0)
+                k.mapped->gemm(k.layer, g, k.sample_base + b, col, false, ohw, yg, false);
+              else
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(Mg), static_cast<int>(ohw),
+                            static_cast<int>(Kg), 1.0f, W + g * Mg * Kg, static_cast<int>(Kg), col, static_cast<int>(ohw), 0.0f,
+                            yg, static_cast<int>(ohw));
+            }
+            if (has_b) {
+              const float* bias = k.in[2]->f.data() + g * Mg;
+              for (int64_t m = 0; m < Mg; ++m) {
+                float bv = bias[m];
+                float* r = yg + m * ohw;
+                for (int64_t j = 0; j < ohw; ++j) r[j] += bv;
+              }
+            }
+            apply_post(k, yg, Mg * ohw);
           }
-          if (k.mapped && k.layer >= 0)
-            k.mapped->gemm(k.layer, g, k.sample_base + b, col, false, ohw, yg, false);
-          else
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(Mg), static_cast<int>(ohw),
-                        static_cast<int>(Kg), 1.0f, W + g * Mg * Kg, static_cast<int>(Kg), col, static_cast<int>(ohw),
-                        0.0f, yg, static_cast<int>(ohw));
         }
-        if (has_b) {
-          const float* bias = k.in[2]->f.data() + g * Mg;
-          for (int64_t m = 0; m < Mg; ++m) {
-            float bv = bias[m];
-            float* r = yg + m * ohw;
-            for (int64_t j = 0; j < ohw; ++j) r[j] += bv;
-          }
-        }
-        apply_post(k, yg, Mg * ohw);
-      }
-    }
-  }, scratch);
+      },
+      scratch);
 }
 
 Prepared prep_pool(const Node& n, const std::vector<ValueState>& in, int64_t opset, bool is_max) {
@@ -679,7 +692,10 @@ Prepared prep_pool(const Node& n, const std::vector<ValueState>& in, int64_t ops
               if (!hin || iw < 0 || iw >= w.iw) continue;
               float v = xp[ih * w.iw + iw];
               ++inside;
-              if (is_max) acc = std::max(acc, v); else acc += v;
+              if (is_max)
+                acc = std::max(acc, v);
+              else
+                acc += v;
             }
           }
           if (!is_max) {
@@ -724,8 +740,12 @@ Prepared prep_global_pool(const Node& n, const std::vector<ValueState>& in, bool
     }
   });
 }
-Prepared prep_gap(const Node& n, const std::vector<ValueState>& in, int64_t) { return prep_global_pool(n, in, false); }
-Prepared prep_gmp(const Node& n, const std::vector<ValueState>& in, int64_t) { return prep_global_pool(n, in, true); }
+Prepared prep_gap(const Node& n, const std::vector<ValueState>& in, int64_t) {
+  return prep_global_pool(n, in, false);
+}
+Prepared prep_gmp(const Node& n, const std::vector<ValueState>& in, int64_t) {
+  return prep_global_pool(n, in, true);
+}
 
 Prepared prep_batchnorm(const Node& n, const std::vector<ValueState>& in, int64_t opset) {
   need_inputs(n, in, 5, 5);
@@ -738,7 +758,8 @@ Prepared prep_batchnorm(const Node& n, const std::vector<ValueState>& in, int64_
   if (x.size() < 2) fail(n, "input must have rank >= 2, got " + shape_str(x));
   int64_t C = x[1];
   for (size_t k = 1; k < 5; ++k)
-    if (in[k].shape != Shape{C}) fail(n, "input " + std::to_string(k) + " " + shape_str(in[k].shape) + " must be [" + std::to_string(C) + "]");
+    if (in[k].shape != Shape{C})
+      fail(n, "input " + std::to_string(k) + " " + shape_str(in[k].shape) + " must be [" + std::to_string(C) + "]");
   float eps = n.attr_f("epsilon", 1e-5f);
   int64_t area = 1;
   for (size_t k = 2; k < x.size(); ++k) area *= x[k];
@@ -897,7 +918,9 @@ Prepared prep_concat(const Node& n, const std::vector<ValueState>& in, int64_t) 
     const Shape& s = in[k].shape;
     if (static_cast<int64_t>(s.size()) != r) fail(n, "input ranks differ");
     for (int64_t d = 0; d < r; ++d)
-      if (d != axis && s[d] != out[d]) fail(n, "input " + std::to_string(k) + " " + shape_str(s) + " does not match " + shape_str(in[0].shape) + " outside axis " + std::to_string(axis));
+      if (d != axis && s[d] != out[d])
+        fail(n, "input " + std::to_string(k) + " " + shape_str(s) + " does not match " + shape_str(in[0].shape) +
+                    " outside axis " + std::to_string(axis));
     out[axis] += s[axis];
   }
   int64_t outer = 1, inner = 1;
@@ -915,8 +938,10 @@ Prepared prep_concat(const Node& n, const std::vector<ValueState>& in, int64_t) 
         at += chunk[j];
       }
     };
-    if (k.out[0]->dtype == DType::f32) go(k.out[0]->f.data(), [](const Tensor& t) { return t.f.data(); });
-    else go(k.out[0]->i.data(), [](const Tensor& t) { return t.i.data(); });
+    if (k.out[0]->dtype == DType::f32)
+      go(k.out[0]->f.data(), [](const Tensor& t) { return t.f.data(); });
+    else
+      go(k.out[0]->i.data(), [](const Tensor& t) { return t.i.data(); });
   });
 }
 
@@ -955,11 +980,14 @@ Prepared prep_pad(const Node& n, const std::vector<ValueState>& in, int64_t opse
     for (int64_t o = 0; o < out[d]; ++o) {
       int64_t i = o - pads[d];
       if (i < 0 || i >= x[d]) {
-        if (mode == "constant") i = -1;
-        else if (mode == "edge") i = std::min(std::max<int64_t>(i, 0), x[d] - 1);
+        if (mode == "constant")
+          i = -1;
+        else if (mode == "edge")
+          i = std::min(std::max<int64_t>(i, 0), x[d] - 1);
         else {
           int64_t period = 2 * (x[d] - 1);
-          if (period == 0) i = 0;
+          if (period == 0)
+            i = 0;
           else {
             i = ((i % period) + period) % period;
             if (i >= x[d]) i = period - i;
@@ -981,13 +1009,21 @@ Prepared prep_pad(const Node& n, const std::vector<ValueState>& in, int64_t opse
       bool inside = true;
       for (size_t d = 0; d < r; ++d) {
         int64_t s = src[d][idx[d]];
-        if (s < 0) { inside = false; break; }
+        if (s < 0) {
+          inside = false;
+          break;
+        }
         off += s * xs[d];
       }
-      if (t == DType::f32) k.out[0]->f[j] = inside ? k.in[0]->f[off] : value_now;
-      else k.out[0]->i[j] = inside ? k.in[0]->i[off] : static_cast<int64_t>(value_now);
+      if (t == DType::f32)
+        k.out[0]->f[j] = inside ? k.in[0]->f[off] : value_now;
+      else
+        k.out[0]->i[j] = inside ? k.in[0]->i[off] : static_cast<int64_t>(value_now);
       for (int64_t d = static_cast<int64_t>(r) - 1; d >= 0; --d)
-        if (++idx[d] < out[d]) break; else idx[d] = 0;
+        if (++idx[d] < out[d])
+          break;
+        else
+          idx[d] = 0;
     }
   });
 }
@@ -1048,7 +1084,9 @@ Prepared prep_gather(const Node& n, const std::vector<ValueState>& in, int64_t) 
     const auto& idx = k.in[1]->i;
     int64_t ni = static_cast<int64_t>(idx.size());
     for (int64_t j = 0; j < ni; ++j)
-      if (idx[j] < -dim || idx[j] >= dim) throw Error(n.where() + ": index " + std::to_string(idx[j]) + " out of range [" + std::to_string(-dim) + ", " + std::to_string(dim) + ")");
+      if (idx[j] < -dim || idx[j] >= dim)
+        throw Error(n.where() + ": index " + std::to_string(idx[j]) + " out of range [" + std::to_string(-dim) + ", " +
+                    std::to_string(dim) + ")");
     auto go = [&](const auto* X, auto* Y) {
       for (int64_t o = 0; o < outer; ++o)
         for (int64_t j = 0; j < ni; ++j) {
@@ -1056,13 +1094,14 @@ Prepared prep_gather(const Node& n, const std::vector<ValueState>& in, int64_t) 
           std::copy(X + (o * dim + s) * inner, X + (o * dim + s + 1) * inner, Y + (o * ni + j) * inner);
         }
     };
-    if (k.in[0]->dtype == DType::f32) go(k.in[0]->f.data(), k.out[0]->f.data());
-    else go(k.in[0]->i.data(), k.out[0]->i.data());
+    if (k.in[0]->dtype == DType::f32)
+      go(k.in[0]->f.data(), k.out[0]->f.data());
+    else
+      go(k.in[0]->i.data(), k.out[0]->i.data());
   });
 }
 
-std::vector<int64_t> axes_of(const Node& n, const std::vector<ValueState>& in, int64_t opset, int64_t from_opset,
-                             bool required) {
+std::vector<int64_t> axes_of(const Node& n, const std::vector<ValueState>& in, int64_t opset, int64_t from_opset, bool required) {
   if (opset >= from_opset) {
     if (n.input_given(1)) return static_input(n, in, 1, "axes").as_i64();
     if (required) fail(n, "input axes is required");
@@ -1299,7 +1338,8 @@ std::vector<Tensor> evaluate_node(const Node& node, const std::vector<const Tens
   args.in = inputs;
   bool all_static = true;
   for (size_t k = 0; k < outs.size(); ++k) {
-    if (p.statics[k]) outs[k] = *p.statics[k];
+    if (p.statics[k])
+      outs[k] = *p.statics[k];
     else {
       all_static = false;
       outs[k] = Tensor::zeros(p.dtypes[k], p.shapes[k], node.where() + " output");

@@ -79,7 +79,6 @@ constexpr int64_t kMinOpset = 1;
 constexpr int64_t kMaxOpset = 17;
 
 // Evaluates one node whose inputs are all known (constant folding, tests).
-std::vector<Tensor> evaluate_node(const Node& node, const std::vector<const Tensor*>& inputs,
-                                  int64_t opset);
+std::vector<Tensor> evaluate_node(const Node& node, const std::vector<const Tensor*>& inputs, int64_t opset);
 
 }  // namespace ptc::models

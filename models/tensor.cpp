@@ -6,7 +6,9 @@
 
 namespace ptc::models {
 
-const char* dtype_name(DType t) { return t == DType::f32 ? "float32" : "int64"; }
+const char* dtype_name(DType t) {
+  return t == DType::f32 ? "float32" : "int64";
+}
 
 int64_t checked_numel(const Shape& shape, const std::string& what) {
   int64_t n = 1;
@@ -18,8 +20,8 @@ int64_t checked_numel(const Shape& shape, const std::string& what) {
     n *= d;
   }
   if (n > kMaxTensorElements)
-    throw Error(what + ": shape " + shape_str(shape) + " exceeds the tensor size limit of " +
-                std::to_string(kMaxTensorElements) + " elements");
+    throw Error(what + ": shape " + shape_str(shape) + " exceeds the tensor size limit of " + std::to_string(kMaxTensorElements) +
+                " elements");
   return n;
 }
 

@@ -35,13 +35,17 @@ inline void wait_until_s(double t_s) {
   const sc_core::sc_time target(t_s, sc_core::SC_SEC), now = sc_core::sc_time_stamp();
   if (target > now) sc_core::wait(target - now);
 }
-inline double now_s() { return sc_core::sc_time_stamp().to_seconds(); }
+inline double now_s() {
+  return sc_core::sc_time_stamp().to_seconds();
+}
 // Lets `rank` delta cycles pass (same-instant order).
 inline void settle(int rank) {
   for (int i = 0; i < rank; ++i) sc_core::wait(sc_core::SC_ZERO_TIME);
 }
 // The first multiple of `period` after `after`.
-inline double next_multiple(double period, double after) { return (std::floor(after / period + 1e-12) + 1) * period; }
+inline double next_multiple(double period, double after) {
+  return (std::floor(after / period + 1e-12) + 1) * period;
+}
 
 class Agenda {
  public:
@@ -106,7 +110,9 @@ class Agenda {
     return d;
   }
   // True when the instant t_s has been reached (kernel resolution).
-  static bool reached(double t_s) { return std::isfinite(t_s) && sc_core::sc_time_stamp() >= sc_core::sc_time(t_s, sc_core::SC_SEC); }
+  static bool reached(double t_s) {
+    return std::isfinite(t_s) && sc_core::sc_time_stamp() >= sc_core::sc_time(t_s, sc_core::SC_SEC);
+  }
   const sc_core::sc_event& changed() const { return m_changed; }
   std::vector<std::string> pending(double by_s) const {
     std::vector<std::string> v;

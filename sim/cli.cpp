@@ -46,8 +46,7 @@ std::string one_line(std::string m) {
   return m;
 }
 
-int cmd_eval(const std::string& model, int64_t limit, int64_t batch, bool json, const std::string& data_dir,
-             bool profile) {
+int cmd_eval(const std::string& model, int64_t limit, int64_t batch, bool json, const std::string& data_dir, bool profile) {
   auto t0 = std::chrono::steady_clock::now();
   models::Graph g = models::import_onnx(model);
   models::Preprocess pre = models::preprocess_for(g, model);
@@ -98,7 +97,10 @@ int cmd_compile(const std::string& model, const std::string& hw_file, const std:
   nlohmann::json j = wl.to_json(blocks);
   j["model"] = model;
   j["per_inference"] = hw::inference_cost(wl, hw.energy).to_json();
-  j["hardware"] = {{"device", hw.device}, {"weight_cell", hw::weight_cell_name(hw.energy.cell)}, {"clock_ghz", hw.energy.clock_ghz}, {"dac_bits", hw.energy.dac_bits},
+  j["hardware"] = {{"device", hw.device},
+                   {"weight_cell", hw::weight_cell_name(hw.energy.cell)},
+                   {"clock_ghz", hw.energy.clock_ghz},
+                   {"dac_bits", hw.energy.dac_bits},
                    {"adc_bits", hw.energy.adc_bits}};
   std::string text = j.dump(1) + "\n";
   if (out.empty()) {
@@ -108,8 +110,8 @@ int cmd_compile(const std::string& model, const std::string& hw_file, const std:
     const auto& pi = j["per_inference"];
     std::printf("%s: %zu weight layers, %lld chunks, %lld cycles, latency %.3g s, energy %.3g J per inference -> %s\n",
                 model.c_str(), wl.layers.size(), static_cast<long long>(wl.chunks),
-                static_cast<long long>(wl.cycles_per_inference), pi["latency_s"].get<double>(),
-                pi["energy_j"].get<double>(), out.c_str());
+                static_cast<long long>(wl.cycles_per_inference), pi["latency_s"].get<double>(), pi["energy_j"].get<double>(),
+                out.c_str());
   }
   return 0;
 }
@@ -119,12 +121,14 @@ int cmd_check_onnx(const std::vector<std::string>& dirs, double rtol, double ato
   for (const auto& dir : dirs)
     for (const auto& c : models::find_onnx_cases(dir)) {
       models::CaseResult r = models::run_onnx_case(c, rtol, atol);
-      if (r.status == models::CaseResult::Status::pass) ++pass;
-      else if (r.status == models::CaseResult::Status::fail) ++fail;
-      else ++skip;
+      if (r.status == models::CaseResult::Status::pass)
+        ++pass;
+      else if (r.status == models::CaseResult::Status::fail)
+        ++fail;
+      else
+        ++skip;
       if (r.status != models::CaseResult::Status::skip || verbose)
-        std::printf("%s %s%s%s\n", models::status_name(r.status), c.c_str(), r.message.empty() ? "" : ": ",
-                    r.message.c_str());
+        std::printf("%s %s%s%s\n", models::status_name(r.status), c.c_str(), r.message.empty() ? "" : ": ", r.message.c_str());
     }
   std::printf("%d passed, %d failed, %d skipped (unsupported)\n", pass, fail, skip);
   return fail ? 1 : 0;
@@ -162,8 +166,13 @@ int cmd_device_pcm(const DeviceOptions& o) {
   fx.read_noise = !o.no_read;
   fx.q_from_programmed = o.q_from == "programmed";
   hw::PcmCharacterization c = hw::characterize_pcm(p, o.g_target_rel, o.times_s, o.samples, o.seed, fx);
-  nlohmann::json j = {{"model", "aihwkit PCMLikeNoiseModel"}, {"g_max_us", p.g_max_us}, {"g_target_rel", o.g_target_rel},
-                      {"samples", o.samples}, {"seed", o.seed}, {"times_s", c.times_s}, {"g_mean_us", c.g_mean_us},
+  nlohmann::json j = {{"model", "aihwkit PCMLikeNoiseModel"},
+                      {"g_max_us", p.g_max_us},
+                      {"g_target_rel", o.g_target_rel},
+                      {"samples", o.samples},
+                      {"seed", o.seed},
+                      {"times_s", c.times_s},
+                      {"g_mean_us", c.g_mean_us},
                       {"g_std_us", c.g_std_us}};
   print_json_or_table(j, o.json, {"times_s", "g_mean_us", "g_std_us"});
   return 0;
@@ -175,10 +184,16 @@ int cmd_device_mrr(const DeviceOptions& o) {
   double dphi = hw::GlobalTemperature(one, hw::GlobalTemperatureParams{}).phase_per_kelvin(o.channel);
   hw::MrrCharacterization c =
       hw::characterize_mrr(hw::MrrRing{}, o.weights, o.delta_t_k, o.phase_noise_rad, dphi, o.samples, o.seed);
-  nlohmann::json j = {{"model", "DOCTOR MRR weight bank (a = 0.865, r = 0.87)"}, {"scale", c.scale},
-                      {"phase_per_kelvin_rad", c.phase_per_kelvin}, {"delta_t_k", o.delta_t_k},
-                      {"phase_noise_rad", o.phase_noise_rad}, {"samples", o.samples}, {"seed", o.seed},
-                      {"weights", c.weights}, {"effective_mean", c.effective_mean}, {"effective_std", c.effective_std}};
+  nlohmann::json j = {{"model", "DOCTOR MRR weight bank (a = 0.865, r = 0.87)"},
+                      {"scale", c.scale},
+                      {"phase_per_kelvin_rad", c.phase_per_kelvin},
+                      {"delta_t_k", o.delta_t_k},
+                      {"phase_noise_rad", o.phase_noise_rad},
+                      {"samples", o.samples},
+                      {"seed", o.seed},
+                      {"weights", c.weights},
+                      {"effective_mean", c.effective_mean},
+                      {"effective_std", c.effective_std}};
   print_json_or_table(j, o.json, {"weights", "effective_mean", "effective_std"});
   return 0;
 }
@@ -204,12 +219,12 @@ int cmd_run(const std::string& file, const std::vector<std::string>& sets, const
   RunResult r = run_scenario(s, o);
   const Json& m = r.summary;
   auto num = [&](const char* k) { return m.contains(k) && m.at(k).is_number() ? m.at(k).get<double>() : NAN; };
-  std::printf("%s: %s, policy %s: accuracy mean %.2f %%, final %.2f %%, ideal %.2f %%; overhead %.3f %%, %lld calibrations, "
-              "%.3g J, p99 latency %.3g s -> %s\n",
-              s.name.c_str(), m.at("status").get<std::string>().c_str(), m.at("policy").get<std::string>().c_str(),
-              100 * num("accuracy_mean"), 100 * num("accuracy_final"), 100 * num("accuracy_ideal"), 100 * num("overhead_ratio"),
-              static_cast<long long>(m.at("calibrations").get<int64_t>()), num("energy_j"), num("latency_p99_s"),
-              r.out_dir.c_str());
+  std::printf(
+      "%s: %s, policy %s: accuracy mean %.2f %%, final %.2f %%, ideal %.2f %%; overhead %.3f %%, %lld calibrations, "
+      "%.3g J, p99 latency %.3g s -> %s\n",
+      s.name.c_str(), m.at("status").get<std::string>().c_str(), m.at("policy").get<std::string>().c_str(),
+      100 * num("accuracy_mean"), 100 * num("accuracy_final"), 100 * num("accuracy_ideal"), 100 * num("overhead_ratio"),
+      static_cast<long long>(m.at("calibrations").get<int64_t>()), num("energy_j"), num("latency_p99_s"), r.out_dir.c_str());
   return m.at("status") == "complete" ? 0 : 3;
 }
 
@@ -343,7 +358,9 @@ int run_cli(int argc, char** argv) {
   device->require_subcommand(1);
   auto* pcm = device->add_subcommand("pcm", "PCM conductance statistics over time (aihwkit PCMLike model)");
   pcm->add_option("--g-target-rel", dev.g_target_rel, "target conductance / g_max")->required()->check(finite_in(0.0, 1.0));
-  pcm->add_option("--times", dev.times_s, "times after programming, s (comma-separated)")->delimiter(',')->check(finite_in(0, inf));
+  pcm->add_option("--times", dev.times_s, "times after programming, s (comma-separated)")
+      ->delimiter(',')
+      ->check(finite_in(0, inf));
   pcm->add_option("--samples", dev.samples, "devices")->check(CLI::Range(int64_t{1}, int64_t{100000000}));
   pcm->add_option("--seed", dev.seed, "random seed");
   pcm->add_option("--g-max-us", dev.g_max_us, "g_max, uS")->check(finite_in(1e-300, inf));
@@ -354,7 +371,10 @@ int run_cli(int argc, char** argv) {
   pcm->add_flag("--no-read-noise", dev.no_read, "leave out 1/f read noise");
   pcm->add_flag("--json", dev.json, "print JSON");
   auto* mrr = device->add_subcommand("mrr", "effective weights of an MRR block under temperature offset and phase noise");
-  mrr->add_option("--weights", dev.weights, "target weights of one block (comma-separated)")->required()->delimiter(',')->check(finite_in(-inf, inf));
+  mrr->add_option("--weights", dev.weights, "target weights of one block (comma-separated)")
+      ->required()
+      ->delimiter(',')
+      ->check(finite_in(-inf, inf));
   mrr->add_option("--delta-t-k", dev.delta_t_k, "uniform temperature offset, K")->check(finite_in(-inf, inf));
   mrr->add_option("--phase-noise-rad", dev.phase_noise_rad, "std of Gaussian phase noise, rad")->check(finite_in(0, inf));
   mrr->add_option("--channel", dev.channel, "bank column (wavelength/radius table entry), 0-7");

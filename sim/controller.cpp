@@ -7,13 +7,24 @@
 namespace ptc::sim {
 
 namespace {
-nlohmann::json stat(double v, const char* unit) { return {{"value", v}, {"unit", unit}}; }
+nlohmann::json stat(double v, const char* unit) {
+  return {{"value", v}, {"unit", unit}};
+}
 }  // namespace
 
 Controller::Controller(sc_core::sc_module_name name, const RunContext& c, hw::Accelerator& acc, std::unique_ptr<Policy> policy,
                        Agenda& agenda, Recorder& rec, Runtime& rt, Monitor& mon)
-    : sc_core::sc_module(name), triggers("triggers"), m_c(c), m_acc(acc), m_policy(std::move(policy)), m_agenda(agenda),
-      m_rec(rec), m_rt(rt), m_mon(mon), m_rng(c.s.seed, 0xc0), m_learning(c) {
+    : sc_core::sc_module(name),
+      triggers("triggers"),
+      m_c(c),
+      m_acc(acc),
+      m_policy(std::move(policy)),
+      m_agenda(agenda),
+      m_rec(rec),
+      m_rt(rt),
+      m_mon(mon),
+      m_rng(c.s.seed, 0xc0),
+      m_learning(c) {
   m_cpi = std::max<int64_t>(c.wl.cycles_per_inference, 1);
   for (const auto& L : c.wl.layers) m_probe_cycles += L.chunks * c.wl.spec.block_size;
   m_id = m_agenda.add("controller");
@@ -22,7 +33,9 @@ Controller::Controller(sc_core::sc_module_name name, const RunContext& c, hw::Ac
   SC_THREAD(trigger_thread);
 }
 
-int64_t Controller::requests() const { return m_rt.served(); }
+int64_t Controller::requests() const {
+  return m_rt.served();
+}
 
 void Controller::timer_thread() {
   guarded(m_c, [&] {

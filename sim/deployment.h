@@ -6,7 +6,8 @@
 // - Once per process (SystemC elaborates once).
 // - Same scenario + seed => byte-identical trace.csv, events.jsonl, summary.json and stats.json
 //   (wall-clock fields live only in run.json), at any thread count.
-// - Implemented in sim/top.cpp (build_top + run_scenario). Files are written atomically; on SIGINT/SIGTERM the run stops at the next event, writes its
+// - Implemented in sim/top.cpp (build_top + run_scenario). Files are written atomically; on SIGINT/SIGTERM the run stops at the
+// next event, writes its
 //   partial outputs with status "interrupted" and returns; on an error the outputs written so far
 //   stay valid and run.json says "failed".
 // - The run directory is a transaction (docs/run_directory.md): a lock (flock on .ptcsim.lock)
@@ -24,11 +25,11 @@
 namespace ptc::sim {
 
 struct RunOptions {
-  std::string out_dir;               // "" = runs/<name>-<hash>
-  std::vector<std::string> argv;     // recorded in run.json
-  std::vector<std::string> sets;     // the --set overrides, recorded in run.json
-  bool quiet = false;                // no progress on stderr
-  bool force = false;                // replace a complete run in out_dir (refused otherwise)
+  std::string out_dir;            // "" = runs/<name>-<hash>
+  std::vector<std::string> argv;  // recorded in run.json
+  std::vector<std::string> sets;  // the --set overrides, recorded in run.json
+  bool quiet = false;             // no progress on stderr
+  bool force = false;             // replace a complete run in out_dir (refused otherwise)
 };
 
 // SIGINT/SIGTERM before the first simulated event: run.json says "interrupted" and nothing else

@@ -9,7 +9,9 @@
 namespace ptc::sim {
 
 namespace {
-nlohmann::json stat(double v, const char* unit) { return {{"value", v}, {"unit", unit}}; }
+nlohmann::json stat(double v, const char* unit) {
+  return {{"value", v}, {"unit", unit}};
+}
 }  // namespace
 
 Evaluator::Evaluator(sc_core::sc_module_name name, const RunContext& c, hw::Accelerator& acc, Agenda& agenda, Recorder& rec,

@@ -6,7 +6,9 @@
 
 #include "sim/cli.h"
 
-int sc_main(int argc, char* argv[]) { return ptc::sim::run_cli(argc, argv); }
+int sc_main(int argc, char* argv[]) {
+  return ptc::sim::run_cli(argc, argv);
+}
 
 int main(int argc, char* argv[]) {
   setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);

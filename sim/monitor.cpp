@@ -8,20 +8,32 @@
 namespace ptc::sim {
 
 namespace {
-nlohmann::json stat(double v, const char* unit) { return {{"value", v}, {"unit", unit}}; }
+nlohmann::json stat(double v, const char* unit) {
+  return {{"value", v}, {"unit", unit}};
+}
 }  // namespace
 
 Monitor::Monitor(sc_core::sc_module_name name, const RunContext& c, hw::Accelerator& acc, Agenda& agenda, Recorder& rec,
                  Runtime& rt, bool enabled)
-    : sc_core::sc_module(name), triggers("triggers"), m_c(c), m_acc(acc), m_agenda(agenda), m_rec(rec), m_rt(rt),
+    : sc_core::sc_module(name),
+      triggers("triggers"),
+      m_c(c),
+      m_acc(acc),
+      m_agenda(agenda),
+      m_rec(rec),
+      m_rt(rt),
       m_enabled(enabled) {
   m_t_last_k = m_acc.temperature_mean_k(0.0);  // the reference before any reading
   m_id = m_agenda.add("monitor");
   SC_THREAD(run);
 }
 
-double Monitor::temperature_rise_k() { return m_acc.sensor_k(now_s()) - m_t_last_k; }
-void Monitor::record_temperature() { m_t_last_k = m_acc.sensor_k(now_s()); }
+double Monitor::temperature_rise_k() {
+  return m_acc.sensor_k(now_s()) - m_t_last_k;
+}
+void Monitor::record_temperature() {
+  m_t_last_k = m_acc.sensor_k(now_s());
+}
 
 void Monitor::run() {
   guarded(m_c, [&] {
@@ -76,7 +88,8 @@ void Monitor::check() {
     return;
   }
   ++m_triggers;
-  m_rec.log_event("trigger", {{"reason", reason}, {"probe_error", std::isfinite(e) ? Json(e) : Json(nullptr)},
+  m_rec.log_event("trigger", {{"reason", reason},
+                              {"probe_error", std::isfinite(e) ? Json(e) : Json(nullptr)},
                               {"temperature_rise_k", std::isfinite(rise) ? Json(rise) : Json(nullptr)}});
   if (!held) m_acc.acquire(kRankMonitor, true);
   triggers->write(Trigger{reason, rise, e, now_s(), &m_done});

@@ -34,14 +34,16 @@ struct Trigger {
   sc_core::sc_event* done = nullptr;
   bool operator==(const Trigger& o) const { return reason == o.reason && t_s == o.t_s && done == o.done; }
 };
-inline std::ostream& operator<<(std::ostream& os, const Trigger& t) { return os << t.reason << "@" << t.t_s; }
+inline std::ostream& operator<<(std::ostream& os, const Trigger& t) {
+  return os << t.reason << "@" << t.t_s;
+}
 
 class Monitor : public sc_core::sc_module, public hw::StatsProvider {
  public:
   SC_HAS_PROCESS(Monitor);
   sc_core::sc_fifo_out<Trigger> triggers;
-  Monitor(sc_core::sc_module_name name, const RunContext& c, hw::Accelerator& acc, Agenda& agenda, Recorder& rec,
-          Runtime& rt, bool enabled);
+  Monitor(sc_core::sc_module_name name, const RunContext& c, hw::Accelerator& acc, Agenda& agenda, Recorder& rec, Runtime& rt,
+          bool enabled);
   // The sensor reference of the temperature test (policies reset it after remediation).
   double temperature_rise_k();
   void record_temperature();

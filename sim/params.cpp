@@ -1,8 +1,8 @@
 #include "sim/params.h"
 
 #include <algorithm>
-#include <filesystem>
 #include <cmath>
+#include <filesystem>
 #include <sstream>
 
 namespace ptc::sim {
@@ -30,7 +30,9 @@ std::string num_text(double v) {
 }
 }  // namespace
 
-std::string join_path(const std::string& path, const std::string& key) { return path.empty() ? key : path + "." + key; }
+std::string join_path(const std::string& path, const std::string& key) {
+  return path.empty() ? key : path + "." + key;
+}
 
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {
   std::string best;
@@ -43,7 +45,8 @@ std::string did_you_mean(const std::string& word, const std::vector<std::string>
 }
 
 void check_keys(const Json& obj, const std::string& path, const std::vector<std::string>& allowed) {
-  if (!obj.is_object()) throw Error((path.empty() ? std::string("scenario") : path) + ": expected an object, got " + obj.type_name());
+  if (!obj.is_object())
+    throw Error((path.empty() ? std::string("scenario") : path) + ": expected an object, got " + obj.type_name());
   for (auto it = obj.begin(); it != obj.end(); ++it) {
     if (std::find(allowed.begin(), allowed.end(), it.key()) != allowed.end()) continue;
     if (it.key() == "$schema" || it.key() == "description" || it.key().rfind("//", 0) == 0) continue;
@@ -55,7 +58,10 @@ void check_keys(const Json& obj, const std::string& path, const std::vector<std:
 }
 
 Params::Params(const Json& obj, std::string path, std::vector<ParamSpec> specs, std::vector<std::string> extra_keys)
-    : m_obj(obj.is_null() ? Json::object() : obj), m_path(std::move(path)), m_specs(std::move(specs)), m_extra(std::move(extra_keys)) {
+    : m_obj(obj.is_null() ? Json::object() : obj),
+      m_path(std::move(path)),
+      m_specs(std::move(specs)),
+      m_extra(std::move(extra_keys)) {
   std::vector<std::string> allowed = m_extra;
   for (const auto& s : m_specs) allowed.push_back(s.name);
   check_keys(m_obj, m_path, allowed);
@@ -64,14 +70,21 @@ Params::Params(const Json& obj, std::string path, std::vector<ParamSpec> specs, 
 std::string param_type(const ParamSpec& s) {
   if (!s.type.empty()) return s.type;
   switch (s.dflt.type()) {
-    case Json::value_t::boolean: return "boolean";
-    case Json::value_t::string: return "string";
+    case Json::value_t::boolean:
+      return "boolean";
+    case Json::value_t::string:
+      return "string";
     case Json::value_t::number_integer:
-    case Json::value_t::number_unsigned: return "integer";
-    case Json::value_t::number_float: return "number";
-    case Json::value_t::array: return "number[]";
-    case Json::value_t::object: return "object";
-    default: throw Error("internal: required parameter \"" + s.name + "\" declares no type");
+    case Json::value_t::number_unsigned:
+      return "integer";
+    case Json::value_t::number_float:
+      return "number";
+    case Json::value_t::array:
+      return "number[]";
+    case Json::value_t::object:
+      return "object";
+    default:
+      throw Error("internal: required parameter \"" + s.name + "\" declares no type");
   }
 }
 
@@ -103,7 +116,8 @@ double Params::num(const std::string& name) {
 int64_t Params::integer(const std::string& name) {
   const ParamSpec& s = spec(name, "integer");
   Json v = value(s);
-  if (!v.is_number_integer() && !(v.is_number_float() && std::floor(v.get<double>()) == v.get<double>() && std::abs(v.get<double>()) < 9e15))
+  if (!v.is_number_integer() &&
+      !(v.is_number_float() && std::floor(v.get<double>()) == v.get<double>() && std::abs(v.get<double>()) < 9e15))
     throw Error(path_of(name) + ": expected an integer, got " + v.dump());
   double x = v.get<double>();
   if (x < s.lo || x > s.hi)
@@ -125,7 +139,8 @@ std::string Params::str(const std::string& name) {
   if (!s.choices.empty() && std::find(s.choices.begin(), s.choices.end(), x) == s.choices.end()) {
     std::string list, hint = did_you_mean(x, s.choices);
     for (const auto& c : s.choices) list += (list.empty() ? "" : ", ") + c;
-    throw Error(path_of(name) + ": \"" + x + "\" is not one of " + list + (hint.empty() ? "" : "; did you mean \"" + hint + "\"?"));
+    throw Error(path_of(name) + ": \"" + x + "\" is not one of " + list +
+                (hint.empty() ? "" : "; did you mean \"" + hint + "\"?"));
   }
   return x;
 }
@@ -153,7 +168,9 @@ std::vector<double> Params::nums(const std::string& name) {
   return out;
 }
 
-Json Params::raw(const std::string& name) { return value(spec(name, "")); }
+Json Params::raw(const std::string& name) {
+  return value(spec(name, ""));
+}
 
 Json Params::resolved() const {
   Json j = Json::object();
@@ -167,8 +184,12 @@ namespace {
 thread_local ParamAudit* t_audit = nullptr;
 }
 
-ParamAudit::ParamAudit() : m_outer(t_audit) { t_audit = this; }
-ParamAudit::~ParamAudit() { t_audit = m_outer; }
+ParamAudit::ParamAudit() : m_outer(t_audit) {
+  t_audit = this;
+}
+ParamAudit::~ParamAudit() {
+  t_audit = m_outer;
+}
 
 Params::~Params() {
   if (t_audit)

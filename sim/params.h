@@ -34,13 +34,19 @@ using Json = nlohmann::json;
 struct ParamSpec {
   ParamSpec(std::string n, std::string u, Json d, std::string desc, double lo_ = -1e300, double hi_ = 1e300,
             std::vector<std::string> ch = {}, std::string type_ = {})
-      : name(std::move(n)), unit(std::move(u)), dflt(std::move(d)), description(std::move(desc)), lo(lo_), hi(hi_),
-        choices(std::move(ch)), type(std::move(type_)) {}
+      : name(std::move(n)),
+        unit(std::move(u)),
+        dflt(std::move(d)),
+        description(std::move(desc)),
+        lo(lo_),
+        hi(hi_),
+        choices(std::move(ch)),
+        type(std::move(type_)) {}
   std::string name, unit;
   Json dflt;  // null = required
   std::string description;
-  double lo = -1e300, hi = 1e300;     // numeric range (inclusive)
-  std::vector<std::string> choices;   // for strings: allowed values (empty = any)
+  double lo = -1e300, hi = 1e300;    // numeric range (inclusive)
+  std::vector<std::string> choices;  // for strings: allowed values (empty = any)
   // Value type: "number", "integer", "boolean", "string", "number[]" or "object". Empty: inferred
   // from the default (param_type); required parameters (null default) must give it.
   std::string type;

@@ -11,10 +11,10 @@
 #include <memory>
 
 #include "models/error.h"
-#include "sim/traffic/traffic.h"
 #include "sim/params.h"
 #include "sim/policy/policy.h"
 #include "sim/scenario.h"
+#include "sim/traffic/traffic.h"
 
 namespace ptc::sim {
 
@@ -96,7 +96,8 @@ LoadedPlugin load_plugin(const std::string& file) {
   LoadedPlugin info{path, added(policies0, PolicyRegistry::get().names()), added(noise0, NoiseRegistry::get().names()),
                     added(traffic0, TrafficRegistry::get().names()), added(devices0, DeviceRegistry::get().names())};
   if (info.policies.empty() && info.noise.empty() && info.traffic.empty() && info.devices.empty())
-    throw Error(file + ": registered no policy, noise process, traffic source or device (a plug-in registers with a static "
+    throw Error(file +
+                ": registered no policy, noise process, traffic source or device (a plug-in registers with a static "
                 "ptc::sim::Registrar, see tools/plugin_template; was it built with hidden visibility?)");
   loaded.emplace(path, info);
   return info;

@@ -6,8 +6,8 @@
 #include <atomic>
 #include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 
 #include "sim/controller.h"
@@ -50,7 +50,8 @@ void write_atomic(const fs::path& path, const std::string& text) {
   if (::close(fd) != 0) {
     const int err = errno;
     ::unlink(tmp.c_str());
-    throw Error(path.string() + ": cannot write: " + (err == ENOSPC || err == EDQUOT ? "no space left on device" : std::strerror(err)));
+    throw Error(path.string() +
+                ": cannot write: " + (err == ENOSPC || err == EDQUOT ? "no space left on device" : std::strerror(err)));
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     const int err = errno;

@@ -15,7 +15,9 @@ bool due_by(double t_s, double by_s) {
   if (t_s < by_s - 1e-6 * (1.0 + by_s * 1e-9)) return true;
   return sc_core::sc_time(t_s, sc_core::SC_SEC) <= sc_core::sc_time(by_s, sc_core::SC_SEC);
 }
-nlohmann::json stat(double v, const char* unit) { return {{"value", v}, {"unit", unit}}; }
+nlohmann::json stat(double v, const char* unit) {
+  return {{"value", v}, {"unit", unit}};
+}
 }  // namespace
 
 void RunContext::fail(const std::string& what) const {
@@ -55,7 +57,8 @@ void Runtime::body() {
     if (m_c.interrupted || start >= horizon) break;
     images.clear();
     if (measures_served()) {
-      if (!a.images.empty()) images = a.images;
+      if (!a.images.empty())
+        images = a.images;
       else
         for (int64_t i = 0; i < a.n; ++i) images.push_back((m_traffic->first_image() + m_served + i) % test_n);
     }

@@ -48,8 +48,7 @@ void with_fragment(const std::string& ref, const fs::path& dir, const std::strin
                    Use use) {
   fs::path f = fs::path(ref).is_absolute() ? fs::path(ref) : dir / ref;
   std::string key = fs::weakly_canonical(f).string();
-  if (std::find(stack.begin(), stack.end(), key) != stack.end())
-    throw Error(path + ": fragment \"" + ref + "\" includes itself");
+  if (std::find(stack.begin(), stack.end(), key) != stack.end()) throw Error(path + ": fragment \"" + ref + "\" includes itself");
   if (!fs::exists(f)) throw Error(path + ": fragment file \"" + f.string() + "\" not found");
   Json frag = load_json_file(f.string(), "scenario fragment");
   if (frag.is_object()) frag.erase("$schema");
@@ -113,40 +112,51 @@ const std::vector<SectionSpec>& scenario_sections() {
     const hw::EnergyParams ed;
     const double inf = 1e300;
     std::vector<SectionSpec> t;
-    t.push_back({"", "A ptcsim deployment scenario: a model compiled onto photonic tensor cores, noise processes, traffic and a controller policy",
+    t.push_back({"",
+                 "A ptcsim deployment scenario: a model compiled onto photonic tensor cores, noise processes, traffic and a "
+                 "controller policy",
                  {{"name", "", "", "scenario name, the run directory prefix (empty: the file name without .json)"},
                   {"seed", "", 1, "random seed (every draw is a function of it)", 0, 9007199254740991.0},
                   {"model", "", nullptr, "ONNX model, relative to the scenario file", -inf, inf, {}, "string"},
                   {"horizon_s", "s", 0.0, "simulated time (0: until the traffic ends)", 0, 1e15},
                   {"threads", "", 0, "executor threads (0: $PTC_THREADS or all cores)", 0, 1024}},
                  {"dataset", "hw", "device", "noise", "time", "traffic", "accuracy", "monitor", "controller", "trace"}});
-    t.push_back({"dataset", "test/training images",
+    t.push_back({"dataset",
+                 "test/training images",
                  {{"name", "", "fashion-mnist", "dataset (Debian dataset-fashion-mnist)", -inf, inf, {"fashion-mnist"}},
                   {"dir", "", models::kFashionMnistDir, "IDX folder"}},
                  {}});
-    t.push_back({"hw", "the tensor-core array (the same object `ptcsim compile --hw` reads)",
+    t.push_back({"hw",
+                 "the tensor-core array (the same object `ptcsim compile --hw` reads)",
                  {{"clock_ghz", "GHz", 5.0, "array clock (one input vector per cycle)", 1e-6, 1000}},
                  {"cores", "mapping", "dac", "adc", "energy"}});
-    t.push_back({"hw.cores", "R x C tensor cores of k x k weights",
+    t.push_back({"hw.cores",
+                 "R x C tensor cores of k x k weights",
                  {{"rows", "cores", 4, "tensor-core rows R", 1, 1024},
                   {"cols", "cores", 4, "tensor-core columns C", 1, 1024},
                   {"block_size", "", 8, "k: each core is a k x k weight bank", 1, 1024}},
                  {}});
-    t.push_back({"hw.mapping", "how weight blocks are placed on cores",
-                 {{"name", "", "cyclic", "cyclic (DOCTOR: block (p,q) on core (p mod R, q mod C)) or stationary (one block per core)",
-                   -inf, inf, models::mapping_names()}},
-                 {}});
+    t.push_back(
+        {"hw.mapping",
+         "how weight blocks are placed on cores",
+         {{"name", "", "cyclic", "cyclic (DOCTOR: block (p,q) on core (p mod R, q mod C)) or stationary (one block per core)",
+           -inf, inf, models::mapping_names()}},
+         {}});
     for (const char* c : {"dac", "adc"}) {
       bool adc = std::string(c) == "adc";
-      t.push_back({std::string("hw.") + c, adc ? "output analog-to-digital converters" : "input digital-to-analog converters",
-                   {{"bits", "bits", 8, "resolution for energy (and numerics when quantize)", 0, 24},
-                    {"quantize", "", false, "model the resolution in the numerics (DOCTOR: off, fp32 weights and inputs)"},
-                    {"bound", "", adc ? 8.0 : 1.0,
-                     adc ? "ADC full scale in normalised partial sums (k = no clipping)" : "DAC full scale (abs-max normalised inputs)", 1e-9, 1e9},
-                    {"noise_std", "", 0.0, "additive Gaussian output noise before quantisation (normalised units)", 0, 1e3}},
-                   {}});
+      t.push_back(
+          {std::string("hw.") + c,
+           adc ? "output analog-to-digital converters" : "input digital-to-analog converters",
+           {{"bits", "bits", 8, "resolution for energy (and numerics when quantize)", 0, 24},
+            {"quantize", "", false, "model the resolution in the numerics (DOCTOR: off, fp32 weights and inputs)"},
+            {"bound", "", adc ? 8.0 : 1.0,
+             adc ? "ADC full scale in normalised partial sums (k = no clipping)" : "DAC full scale (abs-max normalised inputs)",
+             1e-9, 1e9},
+            {"noise_std", "", 0.0, "additive Gaussian output noise before quantisation (normalised units)", 0, 1e3}},
+           {}});
     }
-    t.push_back({"hw.energy", "energy and latency parameters (defaults and sources: hw/energy.h)",
+    t.push_back({"hw.energy",
+                 "energy and latency parameters (defaults and sources: hw/energy.h)",
                  {{"ring_hold_mw", "mW", ed.ring_hold_mw, "static hold power per ring (LT default.yaml)", 0, 1e6},
                   {"ring_settle_us", "us", ed.ring_settle_us, "thermo-optic re-tuning latency (CrossLight Table II)", 0, 1e9},
                   {"pcm_write_pj", "pJ", ed.pcm_write_pj, "energy per PCM device write (Rios et al. 2015)", 0, 1e12},
@@ -155,43 +165,66 @@ const std::vector<SectionSpec>& scenario_sections() {
                   {"pd_sensitivity_dbm", "dBm", ed.pd_sensitivity_dbm, "photodetector sensitivity", -100, 100},
                   {"insertion_loss_db", "dB", ed.insertion_loss_db, "optical insertion loss", 0, 100}},
                  {}});
-    t.push_back({"time", "how DOCTOR's noise schedule steps relate to simulated time",
-                 {{"step", "", "inference", "DOCTOR schedule step: one per served inference (DOCTOR) or per step_s of simulated time",
-                   -inf, inf, {"inference", "seconds"}},
+    t.push_back({"time",
+                 "how DOCTOR's noise schedule steps relate to simulated time",
+                 {{"step",
+                   "",
+                   "inference",
+                   "DOCTOR schedule step: one per served inference (DOCTOR) or per step_s of simulated time",
+                   -inf,
+                   inf,
+                   {"inference", "seconds"}},
                   {"step_s", "s", 1e-3, "simulated seconds per step when step = seconds", 1e-12, 1e12}},
                  {}});
-    t.push_back({"accuracy", "how accuracy is measured",
-                 {{"mode", "", "served", "served (every request's image, windowed), scheduled (evaluation batch at instants), none",
-                   -inf, inf, {"served", "scheduled", "none"}},
+    t.push_back({"accuracy",
+                 "how accuracy is measured",
+                 {{"mode",
+                   "",
+                   "served",
+                   "served (every request's image, windowed), scheduled (evaluation batch at instants), none",
+                   -inf,
+                   inf,
+                   {"served", "scheduled", "none"}},
                   {"times_s", "s", Json::array(), "scheduled evaluation instants", 0, 1e15},
                   {"images", "images", 1000, "evaluation batch (first test images)", 1, 1e9},
                   {"instances", "", 1, "Monte-Carlo instances per evaluation (mean and std reported)", 1, 10000},
                   {"first_image", "", 0, "first test image of the evaluation batch", 0, 1e12}},
                  {"log_spaced"}});
-    t.push_back({"accuracy.log_spaced", "log-spaced evaluation instants (aihwkit style), added to times_s",
+    t.push_back({"accuracy.log_spaced",
+                 "log-spaced evaluation instants (aihwkit style), added to times_s",
                  {{"start_s", "s", nullptr, "first instant", 1e-9, 1e15, {}, "number"},
                   {"stop_s", "s", nullptr, "last instant", 1e-9, 1e15, {}, "number"},
                   {"points", "", nullptr, "number of instants", 2, 100000, {}, "integer"}},
                  {}});
-    t.push_back({"monitor", "DOCTOR's drift monitor (runs for policies that use it)",
+    t.push_back({"monitor",
+                 "DOCTOR's drift monitor (runs for policies that use it)",
                  {{"interval_requests", "requests", 200, "check every this many served requests (0 = off)", 0, 1e15},
                   {"interval_s", "s", 0.0, "check every this many simulated seconds (0 = off)", 0, 1e15},
                   {"cool_down_requests", "requests", 200, "no checks for this many requests after a trigger", 0, 1e15},
                   {"cool_down_s", "s", 0.0, "no checks for this long after a trigger", 0, 1e15},
-                  {"t_thres_k", "K", 0.01, "trigger when the hotspot-weighted temperature rise since the last calibration exceeds", 0, 1e6},
+                  {"t_thres_k", "K", 0.01,
+                   "trigger when the hotspot-weighted temperature rise since the last calibration exceeds", 0, 1e6},
                   {"w_thres", "", 0.05, "trigger when the probe's relative L1 weight error exceeds", 0, 1e6},
                   {"temperature_test", "", true, "use the (free) temperature sensors"},
-                  {"temperature_mode", "", "rise", "rise: trigger on a rise only (DOCTOR); abs: on a change either way (physical fields)",
-                   -1e300, 1e300, {"rise", "abs"}},
+                  {"temperature_mode",
+                   "",
+                   "rise",
+                   "rise: trigger on a rise only (DOCTOR); abs: on a change either way (physical fields)",
+                   -1e300,
+                   1e300,
+                   {"rise", "abs"}},
                   {"probe_test", "", true, "use the read-back probe (charged)"}},
                  {}});
     t.push_back({"controller", "the controller: its policy and the offline salience it uses", {}, {"policy", "salience"}});
-    t.push_back({"controller.salience", "offline gradient/Hessian salience (DOCTOR; docs/doctor.md)",
-                 {{"images", "images", 1024, "training images for the offline gradient/Hessian salience (DOCTOR: full set)", 1, 60000},
-                  {"batch", "images", 8, "batch size (memory: activations and gradients of a batch)", 1, 4096},
-                  {"hutchinson_samples", "", 10, "Rademacher probes per batch for the Hessian diagonal", 1, 1000}},
-                 {}});
-    t.push_back({"trace", "trace.csv rows",
+    t.push_back(
+        {"controller.salience",
+         "offline gradient/Hessian salience (DOCTOR; docs/doctor.md)",
+         {{"images", "images", 1024, "training images for the offline gradient/Hessian salience (DOCTOR: full set)", 1, 60000},
+          {"batch", "images", 8, "batch size (memory: activations and gradients of a batch)", 1, 4096},
+          {"hutchinson_samples", "", 10, "Rademacher probes per batch for the Hessian diagonal", 1, 1000}},
+         {}});
+    t.push_back({"trace",
+                 "trace.csv rows",
                  {{"every_requests", "requests", 200, "a trace row every this many served requests (0 = off)", 0, 1e15},
                   {"every_s", "s", 0.0, "a trace row every this many simulated seconds (0 = off)", 0, 1e15}},
                  {}});
@@ -254,8 +287,9 @@ std::vector<PluginInfo> plugins(const std::string& kind) {
     for (const auto& [n, e] : TrafficRegistry::get().entries()) out.push_back(typed(e));
   } else if (kind == "mappings") {
     for (const auto& n : models::mapping_names())
-      out.push_back({n, n == "cyclic" ? "DOCTOR: block (p,q) on core (p mod R, q mod C), chunks run one after another"
-                                      : "one block per core (all blocks resident)",
+      out.push_back({n,
+                     n == "cyclic" ? "DOCTOR: block (p,q) on core (p mod R, q mod C), chunks run one after another"
+                                   : "one block per core (all blocks resident)",
                      {}});
   } else {
     throw Error("list: unknown kind \"" + kind + "\"; known: " + list_of(plugin_kinds()) + ", sections");
@@ -275,7 +309,8 @@ bool has_tag(const std::vector<std::string>& tags, const std::string& tag) {
 hw::WeightCell device_cell(const DeviceRegistry::Entry& e) {
   const bool thermo = has_tag(e.tags, "thermo_optic"), nonvolatile = has_tag(e.tags, "nonvolatile");
   if (thermo == nonvolatile)
-    throw Error("device \"" + e.name + "\": its registration must carry exactly one weight-cell tag (thermo_optic or nonvolatile)");
+    throw Error("device \"" + e.name +
+                "\": its registration must carry exactly one weight-cell tag (thermo_optic or nonvolatile)");
   return thermo ? hw::WeightCell::thermo_optic : hw::WeightCell::nonvolatile;
 }
 
@@ -290,9 +325,13 @@ const std::vector<std::string>& device_capabilities(const std::string& device) {
   return find_device(device, "device.name").tags;
 }
 
-std::vector<std::string> device_names() { return DeviceRegistry::get().names(); }
+std::vector<std::string> device_names() {
+  return DeviceRegistry::get().names();
+}
 
-const std::vector<ParamSpec>& device_params(const std::string& device) { return find_device(device, "device.name").params; }
+const std::vector<ParamSpec>& device_params(const std::string& device) {
+  return find_device(device, "device.name").params;
+}
 
 namespace {
 
@@ -339,10 +378,12 @@ void apply_set(Json& j, const std::string& assignment) {
         idx = std::stoul(key, &used);
         if (used != key.size()) throw 0;
       } catch (...) {
-        throw Error("--set " + path + ": " + (done.empty() ? "scenario" : done) + " is a list; expected an index, got \"" + key + "\"");
+        throw Error("--set " + path + ": " + (done.empty() ? "scenario" : done) + " is a list; expected an index, got \"" + key +
+                    "\"");
       }
       if (idx >= cur->size())
-        throw Error("--set " + path + ": index " + key + " out of range of " + done + " (" + std::to_string(cur->size()) + " entries)");
+        throw Error("--set " + path + ": index " + key + " out of range of " + done + " (" + std::to_string(cur->size()) +
+                    " entries)");
       cur = &(*cur)[idx];
     } else if (cur->is_object()) {
       if (last) {
@@ -397,10 +438,10 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   s.name = top.str("name");
   // The name becomes a directory name (runs/<name>-<hash>): a plain file name only, so that no
   // name ("../../x", "/tmp/x") can place outputs outside runs/.
-  const bool plain = !s.name.empty() && s.name.size() <= 100 && s.name[0] != '.' &&
-                     std::all_of(s.name.begin(), s.name.end(), [](char ch) {
-                       return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' || ch == '.';
-                     });
+  const bool plain =
+      !s.name.empty() && s.name.size() <= 100 && s.name[0] != '.' && std::all_of(s.name.begin(), s.name.end(), [](char ch) {
+        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' || ch == '.';
+      });
   if (!s.name.empty() && !plain)
     throw Error("name: expected a plain name of at most 100 letters, digits, '_', '-' or '.' (not starting with '.'), got " +
                 Json(s.name.substr(0, 100)).dump(-1, ' ', false, Json::error_handler_t::replace));
@@ -451,7 +492,7 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   s.energy.pd_sensitivity_dbm = en.num("pd_sensitivity_dbm");
   s.energy.insertion_loss_db = en.num("insertion_loss_db");
   R["hw"] = {{"cores", cores.resolved()}, {"mapping", mapping.resolved()}, {"clock_ghz", s.energy.clock_ghz},
-             {"dac", conv_r["dac"]}, {"adc", conv_r["adc"]}, {"energy", en.resolved()}};
+             {"dac", conv_r["dac"]},      {"adc", conv_r["adc"]},          {"energy", en.resolved()}};
 
   // ---- device (a DeviceRegistry plug-in: hw/device/impl/)
   Json devj = section_at(j, "device");
@@ -596,7 +637,9 @@ std::string num_str(double v) {
   return b;
 }
 
-bool has(const std::vector<std::string>& v, const std::string& x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+bool has(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
 
 // Runs `f`; an Error it throws is re-thrown with `prefix` (the JSON path and what was being done).
 template <class F>
@@ -629,8 +672,9 @@ void check_static(const Scenario& s) {
   const double max_weights = 268435456.0;  // 2^28
   if (weights > max_weights)
     throw Error("hw.cores: " + std::to_string(s.tiling.rows) + " x " + std::to_string(s.tiling.cols) + " cores of " +
-                std::to_string(s.tiling.block_size) + " x " + std::to_string(s.tiling.block_size) + " weights = " +
-                num_str(weights) + " device weights, more than the limit of 2^28 (268,435,456); their state alone would take at least " +
+                std::to_string(s.tiling.block_size) + " x " + std::to_string(s.tiling.block_size) +
+                " weights = " + num_str(weights) +
+                " device weights, more than the limit of 2^28 (268,435,456); their state alone would take at least " +
                 num_str(weights * 8 / 1073741824.0) + " GiB (8 bytes per weight)");
   const std::vector<std::string>& dev_caps = s.device.tags;
   const std::string pname = s.policy_json.at("name").get<std::string>();
@@ -640,16 +684,21 @@ void check_static(const Scenario& s) {
         throw Error("controller.policy: policy \"" + pname + "\" (as configured) uses tile remapping, which device \"" +
                     s.device.name + "\" does not support (devices with tile remapping: " + list_of(devices_with("remap")) + ")");
       if (s.tiling.mapping != "cyclic")
-        throw Error("controller.policy: policy \"" + pname + "\" (as configured) uses tile remapping, which needs the cyclic mapping; "
-                    "hw.mapping.name is \"" + s.tiling.mapping + "\"");
+        throw Error("controller.policy: policy \"" + pname +
+                    "\" (as configured) uses tile remapping, which needs the cyclic mapping; "
+                    "hw.mapping.name is \"" +
+                    s.tiling.mapping + "\"");
     } else if (cap != "training_set") {
-      throw Error("controller.policy: policy \"" + pname + "\" needs capability \"" + cap + "\", unknown to ptcsim (known: remap, training_set)");
+      throw Error("controller.policy: policy \"" + pname + "\" needs capability \"" + cap +
+                  "\", unknown to ptcsim (known: remap, training_set)");
     }
   }
   if (s.accuracy.instances > 1 && !has(dev_caps, "mc_instances"))
-    throw Error("accuracy.instances: Monte-Carlo instances of PCM chips (re-programmed copies) are not implemented yet; "
-                "run several seeds instead (device \"" + s.device.name + "\", instances " + std::to_string(s.accuracy.instances) +
-                "; devices with Monte-Carlo instances: " + list_of(devices_with("mc_instances")) + ")");
+    throw Error(
+        "accuracy.instances: Monte-Carlo instances of PCM chips (re-programmed copies) are not implemented yet; "
+        "run several seeds instead (device \"" +
+        s.device.name + "\", instances " + std::to_string(s.accuracy.instances) +
+        "; devices with Monte-Carlo instances: " + list_of(devices_with("mc_instances")) + ")");
   for (size_t i = 0; i < s.device.noise.size(); ++i)
     for (const auto& need : s.device.noise[i]->needs()) {
       if (need != "cyclic_mapping")
@@ -668,8 +717,9 @@ void check_instants(const Scenario& s, double end_s, const std::string& why) {
   if (!(last > end_s)) return;
   const auto n = std::count_if(s.accuracy.times_s.begin(), s.accuracy.times_s.end(), [&](double t) { return t > end_s; });
   const std::string path = last == s.accuracy.log_spaced_stop_s ? "accuracy.log_spaced.stop_s" : "accuracy.times_s";
-  throw Error(path + ": evaluation instant " + num_str(last) + " s is after " + why + " (" + std::to_string(n) +
-              " of " + std::to_string(s.accuracy.times_s.size()) + " instants are; the run would drop them silently): "
+  throw Error(path + ": evaluation instant " + num_str(last) + " s is after " + why + " (" + std::to_string(n) + " of " +
+              std::to_string(s.accuracy.times_s.size()) +
+              " instants are; the run would drop them silently): "
               "instants (times_s, log_spaced) must be <= the end of the simulated time");
 }
 
@@ -746,7 +796,8 @@ Json list_plugins(const std::string& kind) {
     }
   if (kind.empty() || kind == "sections")
     for (const auto& sec : scenario_sections())
-      out["sections"][sec.path.empty() ? "(root)" : sec.path] = {{"description", sec.description}, {"parameters", specs(sec.params)}};
+      out["sections"][sec.path.empty() ? "(root)" : sec.path] = {{"description", sec.description},
+                                                                 {"parameters", specs(sec.params)}};
   if (out.empty()) throw Error("list: unknown kind \"" + kind + "\"; known: " + list_of(plugin_kinds()) + ", sections");
   return out;
 }

@@ -55,8 +55,8 @@ struct TrafficSpec {
 };
 
 struct AccuracySpec {
-  std::string mode = "served";  // served | scheduled | none
-  std::vector<double> times_s;  // scheduled instants (times_s and log_spaced, sorted, unique)
+  std::string mode = "served";    // served | scheduled | none
+  std::vector<double> times_s;    // scheduled instants (times_s and log_spaced, sorted, unique)
   double log_spaced_stop_s = -1;  // accuracy.log_spaced.stop_s (-1: none), for messages
   int64_t images = 1000, instances = 1, first_image = 0;
 };
@@ -86,14 +86,14 @@ struct Scenario {
   std::string step_mode = "inference";  // DOCTOR step <-> time: "inference" or "seconds"
   double step_s = 1e-3;
   TrafficSpec traffic;
-  double horizon_s = 0;                 // 0: until the traffic ends (back_to_back)
+  double horizon_s = 0;  // 0: until the traffic ends (back_to_back)
   AccuracySpec accuracy;
   MonitorSpec monitor;
   SalienceSpec salience;
   int64_t trace_every_requests = 0;
   double trace_every_s = 0;
   int threads = 0;
-  Json policy_json;                     // controller.policy (name + params), validated
+  Json policy_json;  // controller.policy (name + params), validated
   Json resolved;
 };
 
@@ -144,8 +144,8 @@ struct SectionSpec {
 };
 // Where a scenario selects plug-ins by "name".
 struct PluginSlot {
-  std::string path;          // "device", "noise", "traffic", "controller.policy"
-  std::string kind;          // plugins() kind: "devices", "noise", "traffic", "policies"
+  std::string path;  // "device", "noise", "traffic", "controller.policy"
+  std::string kind;  // plugins() kind: "devices", "noise", "traffic", "policies"
   std::string description;
   std::string default_name;  // taken when "name" is absent ("" = "name" required)
   bool list = false;         // an array of plug-ins (noise), each name at most once

@@ -191,7 +191,8 @@ std::string rule_of(const Json& node) {
   if (type == "number" || type == "integer") {
     bool lo = node.contains("minimum"), hi = node.contains("maximum");
     std::string r = "expected " + type;
-    if (lo && hi) return r + " in [" + text_of(node["minimum"].get<double>()) + "," + text_of(node["maximum"].get<double>()) + "]";
+    if (lo && hi)
+      return r + " in [" + text_of(node["minimum"].get<double>()) + "," + text_of(node["maximum"].get<double>()) + "]";
     if (lo) return r + " >= " + text_of(node["minimum"].get<double>());
     if (hi) return r + " <= " + text_of(node["maximum"].get<double>());
     return r == "expected integer" ? "expected an integer" : "expected a number";
@@ -217,14 +218,15 @@ std::string message_for(const Json& schema, const Json& doc, const valijson::Val
       for (const auto& [k, n] : properties_of(*l.node, *l.value))
         if (k != "$schema" && k != "description") known.push_back(k);
     std::string hint = did_you_mean(key, known);
-    return join_path(l.path, key) + ": unknown key" + (hint.empty() ? "" : "; did you mean \"" + hint + "\"?") + " (known: " +
-           list_of(known) + ")";
+    return join_path(l.path, key) + ": unknown key" + (hint.empty() ? "" : "; did you mean \"" + hint + "\"?") +
+           " (known: " + list_of(known) + ")";
   }
   if (d.rfind("Missing required property", 0) == 0) {
     std::string key = quoted(), what;
     if (l.node && l.value) {
       auto props = properties_of(*l.node, *l.value);
-      if (props.count(key) && props[key]->contains("description")) what = " (" + (*props[key])["description"].get<std::string>() + ")";
+      if (props.count(key) && props[key]->contains("description"))
+        what = " (" + (*props[key])["description"].get<std::string>() + ")";
     }
     return join_path(l.path, key) + ": required parameter missing" + what;
   }
@@ -245,7 +247,9 @@ std::string message_for(const Json& schema, const Json& doc, const valijson::Val
 
 }  // namespace
 
-nlohmann::ordered_json scenario_schema() { return section_schema(scenario_section("")); }
+nlohmann::ordered_json scenario_schema() {
+  return section_schema(scenario_section(""));
+}
 
 std::vector<std::string> schema_errors(const Json& scenario) {
   static const Json schema_json = Json::parse(scenario_schema().dump());

@@ -14,8 +14,8 @@ void configure_kernel_time() {
   } catch (const std::exception& e) {
     // Already fixed: fine only if it is 1 ns.
     if (sc_core::sc_get_time_resolution() != sc_core::sc_time(1, sc_core::SC_NS))
-      throw Error(std::string("SystemC time resolution is already fixed to ") +
-                  sc_core::sc_get_time_resolution().to_string() + ", ptcsim needs 1 ns");
+      throw Error(std::string("SystemC time resolution is already fixed to ") + sc_core::sc_get_time_resolution().to_string() +
+                  ", ptcsim needs 1 ns");
   }
   done = true;
 }

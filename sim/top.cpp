@@ -70,7 +70,9 @@ std::unique_ptr<Top> build_top(const RunContext& c, const fs::path& out) {
 namespace {
 
 std::atomic<bool> g_interrupted{false};
-extern "C" void on_signal(int) { g_interrupted = true; }
+extern "C" void on_signal(int) {
+  g_interrupted = true;
+}
 
 // SIGINT/SIGTERM/SIGHUP only set the flag for the whole of run_scenario, from before the lock and
 // the preflight to the last file: an early Ctrl-C (or a closed terminal) is recorded
@@ -166,7 +168,9 @@ std::string previous_status(const fs::path& out) {
   }
 }
 
-std::string clipped(const std::string& m) { return m.size() <= 600 ? m : m.substr(0, 600) + "..."; }
+std::string clipped(const std::string& m) {
+  return m.size() <= 600 ? m : m.substr(0, 600) + "...";
+}
 
 }  // namespace
 
@@ -184,16 +188,24 @@ RunResult run_scenario(const Scenario& s, const RunOptions& o) {
   const bool existed = fs::exists(out, ec);
   if (existed && !fs::is_directory(out, ec)) throw Error(out.string() + ": exists and is not a directory (the run directory)");
   fs::create_directories(out, ec);
-  if (ec || !fs::is_directory(out)) throw Error(out.string() + ": cannot create the run directory" + (ec ? ": " + ec.message() : ""));
+  if (ec || !fs::is_directory(out))
+    throw Error(out.string() + ": cannot create the run directory" + (ec ? ": " + ec.message() : ""));
 
   RunLock lock(out);  // a second run into `out` fails here, at once
   const std::string prev = previous_status(out);
   if (prev == "complete" && !o.force)
-    throw Error(out.string() + ": holds a complete run (run.json status \"complete\"); pass --force to replace it or choose another --out");
+    throw Error(out.string() +
+                ": holds a complete run (run.json status \"complete\"); pass --force to replace it or choose another --out");
   clear_run_files(out);  // from here the directory holds this run only
-  Json run = {{"ptcsim_version", PTC_VERSION}, {"git_commit", PTC_GIT_COMMIT}, {"argv", o.argv},
-              {"scenario", s.file}, {"name", s.name}, {"seed", s.seed}, {"set", Json::object()},
-              {"start_utc", utc_now()}, {"status", "running"}};
+  Json run = {{"ptcsim_version", PTC_VERSION},
+              {"git_commit", PTC_GIT_COMMIT},
+              {"argv", o.argv},
+              {"scenario", s.file},
+              {"name", s.name},
+              {"seed", s.seed},
+              {"set", Json::object()},
+              {"start_utc", utc_now()},
+              {"status", "running"}};
   for (const auto& a : o.sets) {
     auto eq = a.find('=');
     Json v;

@@ -21,8 +21,8 @@ namespace {
 typedef float V8 __attribute__((vector_size(32)));  // one block row of 8 phases
 
 template <int Band>
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-void add_banded(const float* v, const float* mt, float* phase) {
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) void add_banded(const float* v, const float* mt,
+                                                                                              float* phase) {
   V8 acc[8];
   for (int r = 0; r < 8; ++r) std::memcpy(&acc[r], phase + r * 8, sizeof(V8));
 #pragma GCC unroll 8
@@ -57,9 +57,9 @@ inline void add_diagonals(int64_t kk, const float* v, int nd, const int* doff, c
 
 // nd > 0: the diagonal form; else band 0 or 1 (k = 8 only): M couples rings at most `band`
 // block rows apart (add_banded); otherwise the dense product.
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-void realize_block(int64_t kk, const float* xphase, const float* xoffset, const float* v, const float* mt, int band,
-                   int nd, const int* doff, const float* dcoef, float A, float B, float D, float* phase, float* w) {
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) void realize_block(
+    int64_t kk, const float* xphase, const float* xoffset, const float* v, const float* mt, int band, int nd, const int* doff,
+    const float* dcoef, float A, float B, float D, float* phase, float* w) {
   for (int64_t i = 0; i < kk; ++i) phase[i] = xphase[i] + xoffset[i];
   if (v) {
     if (mt && nd > 0) {
@@ -86,7 +86,9 @@ void realize_block(int64_t kk, const float* xphase, const float* xoffset, const 
 
 }  // namespace
 
-double Technology::schedule_temperature_k(int64_t) const { return std::numeric_limits<double>::quiet_NaN(); }
+double Technology::schedule_temperature_k(int64_t) const {
+  return std::numeric_limits<double>::quiet_NaN();
+}
 
 void Technology::set_tile_rows(int64_t, int64_t, int64_t, const std::vector<int>&) {
   throw Error("device \"" + name() + "\" does not support tile remapping");
@@ -197,8 +199,9 @@ void MrrBank::update_crossed_offsets() {
 
 int64_t MrrBank::program(int64_t layer, int64_t group, const std::vector<float>& blocks, double) {
   auto& lat = m_latent.at(layer).at(group);
-  if (blocks.size() != lat.size()) throw Error("MRR program: layer " + std::to_string(layer) + " expects " +
-                                               std::to_string(lat.size()) + " weights, got " + std::to_string(blocks.size()));
+  if (blocks.size() != lat.size())
+    throw Error("MRR program: layer " + std::to_string(layer) + " expects " + std::to_string(lat.size()) + " weights, got " +
+                std::to_string(blocks.size()));
   if (blocks == lat) return 0;  // same latent weights: the encoded phases are unchanged
   std::vector<float> old = m_phase[layer][group];
   lat = blocks;
@@ -315,8 +318,7 @@ void MrrBank::realize(int64_t layer, int64_t group, uint64_t draw, float* wn, fl
   const std::vector<int32_t>& core_of = m_core.at(layer).at(group);
   const int64_t kk = m_array.k * m_array.k;
   const double a = m_cfg.ring.a, r = m_cfg.ring.r;
-  const float A = static_cast<float>(a * a + r * r), B = static_cast<float>(2 * a * r),
-              D = static_cast<float>(1 + a * a * r * r);
+  const float A = static_cast<float>(a * a + r * r), B = static_cast<float>(2 * a * r), D = static_cast<float>(1 + a * a * r * r);
   uint64_t idx = draw >= m_draw_base ? draw - m_draw_base : 0;
   const size_t slot = static_cast<size_t>(m_slot[std::min<uint64_t>(idx, m_slot.size() - 1)]);
   const std::vector<float>& xoff = m_xoffset[slot];
@@ -352,8 +354,8 @@ void MrrBank::realize(int64_t layer, int64_t group, uint64_t draw, float* wn, fl
       v = noise;
     }
     float* w = wn + b * kk;
-    realize_block(kk, xph.data() + b * kk, xoff.data() + core * kk, v, mt, m_mt_band, nd, m_diag_off.data(),
-                  m_diag_coef.data(), A, B, D, phase.data(), w);
+    realize_block(kk, xph.data() + b * kk, xoff.data() + core * kk, v, mt, m_mt_band, nd, m_diag_off.data(), m_diag_coef.data(),
+                  A, B, D, phase.data(), w);
     for (int64_t i = 0; i < kk; ++i)  // outside the vectorised cos range (never for sane phases)
       if (!(std::abs(phase[i]) <= vmath::kCosMaxArg)) {
         const float c = static_cast<float>(std::cos(static_cast<double>(phase[i])));

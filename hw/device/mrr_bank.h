@@ -13,9 +13,9 @@
 #pragma once
 
 #include <map>
-#include <tuple>
 #include <memory>
 #include <optional>
+#include <tuple>
 #include <vector>
 
 #include "hw/device/technology.h"
@@ -58,9 +58,7 @@ class MrrBank : public Technology {
   void set_extra_offset(const std::vector<float>& offset_rad);
 
   int64_t program(int64_t layer, int64_t group, const std::vector<float>& blocks, double t_s) override;
-  const std::vector<float>& programmed(int64_t layer, int64_t group) const override {
-    return m_latent.at(layer).at(group);
-  }
+  const std::vector<float>& programmed(int64_t layer, int64_t group) const override { return m_latent.at(layer).at(group); }
   int64_t writes() const override { return m_writes; }
   bool supports_remap() const override { return true; }
   void set_tile_rows(int64_t layer, int64_t group, int64_t chunk, const std::vector<int>& rows) override;
@@ -86,12 +84,12 @@ class MrrBank : public Technology {
   MrrBankConfig m_cfg;
   CoreArray m_array;
   RandomStream m_rng;
-  std::vector<std::vector<std::vector<float>>> m_latent, m_phase, m_scale;  // [layer][group]
-  std::vector<std::vector<std::vector<int32_t>>> m_core;                    // [layer][group][block]
+  std::vector<std::vector<std::vector<float>>> m_latent, m_phase, m_scale;        // [layer][group]
+  std::vector<std::vector<std::vector<int32_t>>> m_core;                          // [layer][group][block]
   std::map<std::tuple<int64_t, int64_t, int64_t>, std::vector<int>> m_tile_rows;  // (layer, group, chunk) -> rows
-  std::vector<std::unique_ptr<PhaseNoise>> m_noise;  // bound ring-phase processes, stage order
-  std::vector<PhaseNoise*> m_random;                 // those with per-read noise
-  const ThermalCrosstalk* m_xt = nullptr;            // the linear coupling, if any
+  std::vector<std::unique_ptr<PhaseNoise>> m_noise;                               // bound ring-phase processes, stage order
+  std::vector<PhaseNoise*> m_random;                                              // those with per-read noise
+  const ThermalCrosstalk* m_xt = nullptr;                                         // the linear coupling, if any
   int64_t m_writes = 0;
   uint64_t m_draw_base = 0;
   std::vector<int64_t> m_steps;              // per draw of the batch
@@ -100,8 +98,8 @@ class MrrBank : public Technology {
   std::vector<std::vector<float>> m_offset;  // deterministic phase offset per distinct step
   std::vector<float> m_extra;
   std::vector<std::vector<std::vector<float>>> m_xphase;  // [layer][group]: M phi_encoded, [P, Q, k, k]
-  std::vector<std::vector<float>> m_xoffset;               // per distinct step: M (offset + extra), [R, C, k, k]
-  std::vector<float> m_mt;                                 // M transposed, k^2 x k^2 (empty: no crosstalk)
+  std::vector<std::vector<float>> m_xoffset;              // per distinct step: M (offset + extra), [R, C, k, k]
+  std::vector<float> m_mt;                                // M transposed, k^2 x k^2 (empty: no crosstalk)
   int m_mt_band = -1;  // k = 8: M couples rings at most this many block rows apart (banded path); -1: dense
   // M by its non-zero diagonals (offset j - i ascending; coefficient [diagonal][ring]) when there
   // are at most 16 of them (empty: banded or dense); m_diag_pad = max |offset|.

@@ -57,7 +57,8 @@ void PcmOptical::set_times(uint64_t, const std::vector<NoiseTime>& times) {
 void PcmOptical::realize(int64_t layer, int64_t group, uint64_t, float* wn, float* scale) const {
   const Group& g = m_groups.at(layer).at(group);
   const int64_t kk = m_wl.spec.block_size * m_wl.spec.block_size;
-  const double drift = m_cfg.nu_opt > 0 ? std::pow((std::max(0.0, m_t_s - g.t_prog_s) + m_cfg.t0_s) / m_cfg.t0_s, -m_cfg.nu_opt) : 1.0;
+  const double drift =
+      m_cfg.nu_opt > 0 ? std::pow((std::max(0.0, m_t_s - g.t_prog_s) + m_cfg.t0_s) / m_cfg.t0_s, -m_cfg.nu_opt) : 1.0;
   for (size_t b = 0; b < g.tanh_max.size(); ++b) {
     float mx = 0;
     for (int64_t i = 0; i < kk; ++i) {

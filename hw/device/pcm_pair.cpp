@@ -36,8 +36,8 @@ int64_t PcmPair::program_all(double t_s) {
 int64_t PcmPair::program(int64_t layer, int64_t group, const std::vector<float>& blocks, double t_s) {
   Group& g = m_groups.at(layer).at(group);
   if (blocks.size() != g.latent.size())
-    throw Error("PCM program: layer " + std::to_string(layer) + " expects " + std::to_string(g.latent.size()) +
-                " weights, got " + std::to_string(blocks.size()));
+    throw Error("PCM program: layer " + std::to_string(layer) + " expects " + std::to_string(g.latent.size()) + " weights, got " +
+                std::to_string(blocks.size()));
   int64_t before = m_writes;
   g.latent = blocks;
   program_group(static_cast<size_t>(layer), static_cast<size_t>(group), t_s);
@@ -86,15 +86,18 @@ void PcmPair::read_at(double t, bool relative) {
       Group& g = m_groups[l][gi];
       double t_inf_s = relative ? t : std::max(0.0, t - g.t_prog_s);
       // Read noise: one draw per (group programming, read instant), uncorrelated between instants.
-      RandomStream s = m_rng.derive(22).derive(static_cast<uint64_t>(g.programmings)).derive(
-          static_cast<uint64_t>(std::llround(t_inf_s * 1e9))).derive(l << 20 | gi);
+      RandomStream s = m_rng.derive(22)
+                           .derive(static_cast<uint64_t>(g.programmings))
+                           .derive(static_cast<uint64_t>(std::llround(t_inf_s * 1e9)))
+                           .derive(l << 20 | gi);
       size_t n = g.g_prog_pos.size();
       g.wn.resize(n);
       for (size_t j = 0; j < n; ++j) {
         double gp, gn;
         if (m_cfg.read_noise) {
           gp = pcm_read_us(d, g.g_prog_pos[j], g.g_target_pos[j], g.nu_pos[j], t_inf_s, s.normal(2 * j), m_cfg.q_from_programmed);
-          gn = pcm_read_us(d, g.g_prog_neg[j], g.g_target_neg[j], g.nu_neg[j], t_inf_s, s.normal(2 * j + 1), m_cfg.q_from_programmed);
+          gn = pcm_read_us(d, g.g_prog_neg[j], g.g_target_neg[j], g.nu_neg[j], t_inf_s, s.normal(2 * j + 1),
+                           m_cfg.q_from_programmed);
         } else {
           gp = g.g_prog_pos[j] * pcm_drift_factor(d, t_inf_s, g.nu_pos[j]);
           gn = g.g_prog_neg[j] * pcm_drift_factor(d, t_inf_s, g.nu_neg[j]);

@@ -64,7 +64,8 @@ double interp_clamped(const std::vector<double>& x, const std::vector<double>& y
 PcmCurveTable::PcmCurveTable(const std::vector<PcmTablePoint>& points, const std::string& source, double g_max_us,
                              const std::vector<std::string>& where)
     : m_source(source), m_g_max_us(g_max_us) {
-  if (!(g_max_us > 0) || !std::isfinite(g_max_us)) throw Error(source + ": g_max_us must be a finite number > 0, got " + fmt(g_max_us));
+  if (!(g_max_us > 0) || !std::isfinite(g_max_us))
+    throw Error(source + ": g_max_us must be a finite number > 0, got " + fmt(g_max_us));
   auto at = [&](size_t i) { return i < where.size() ? " " + where[i] : " point " + std::to_string(i); };
   for (size_t i = 0; i < points.size(); ++i) {
     const PcmTablePoint& p = points[i];
@@ -177,11 +178,9 @@ PcmCurveTable parse_pcm_table_csv(const std::string& text, const std::string& so
       for (size_t c = 0; c < f.size(); ++c) {
         std::string loc = at + ", column " + std::to_string(c + 1);
         auto it = std::find(kColumns.begin(), kColumns.end(), f[c]);
-        if (it == kColumns.end())
-          throw Error(loc + ": unknown column \"" + f[c] + "\" in the header (expected " + kHeader + ")");
+        if (it == kColumns.end()) throw Error(loc + ": unknown column \"" + f[c] + "\" in the header (expected " + kHeader + ")");
         size_t k = static_cast<size_t>(it - kColumns.begin());
-        if (col_of[k] >= 0)
-          throw Error(loc + ": column \"" + f[c] + "\" repeats column " + std::to_string(col_of[k] + 1));
+        if (col_of[k] >= 0) throw Error(loc + ": column \"" + f[c] + "\" repeats column " + std::to_string(col_of[k] + 1));
         col_of[k] = static_cast<int>(c);
       }
       for (size_t k = 0; k < kColumns.size(); ++k)
@@ -193,8 +192,8 @@ PcmCurveTable parse_pcm_table_csv(const std::string& text, const std::string& so
       continue;
     }
     if (f.size() != nfields)
-      throw Error(at + ", column " + std::to_string(std::min(f.size(), nfields) + 1) + ": expected " +
-                  std::to_string(nfields) + " fields, got " + std::to_string(f.size()));
+      throw Error(at + ", column " + std::to_string(std::min(f.size(), nfields) + 1) + ": expected " + std::to_string(nfields) +
+                  " fields, got " + std::to_string(f.size()));
     double v[4];
     for (size_t k = 0; k < kColumns.size(); ++k) {
       std::string loc = at + ", column " + std::to_string(col_of[k] + 1) + " (" + kColumns[k] + ")";
@@ -306,8 +305,10 @@ void PcmTable::program_group(size_t l, size_t gi, double t_s) {
       pcm_map_pair_targets(g.latent, t.P * t.Q, kk, 1.0, g.programmings == 0, g.scale, g.g_target_pos, g.g_target_neg);
   // Persistent draws per (group, programming of that group): re-programming draws afresh.
   g.xi_p.resize(2 * n);
-  m_rng.derive(31).derive(static_cast<uint64_t>(g.programmings)).derive(l << 20 | gi).fill_normal(
-      0, static_cast<int64_t>(2 * n), g.xi_p.data());
+  m_rng.derive(31)
+      .derive(static_cast<uint64_t>(g.programmings))
+      .derive(l << 20 | gi)
+      .fill_normal(0, static_cast<int64_t>(2 * n), g.xi_p.data());
   g.t_prog_s = t_s;
   ++g.programmings;
   m_writes += writes;
@@ -347,7 +348,8 @@ void PcmTable::read_at(double t, bool relative) {
         return std::max(0.0, m + s * xi);
       };
       g.wn.resize(n);
-      for (size_t j = 0; j < n; ++j) g.wn[j] = static_cast<float>(read(g.g_target_pos[j], 2 * j) - read(g.g_target_neg[j], 2 * j + 1));
+      for (size_t j = 0; j < n; ++j)
+        g.wn[j] = static_cast<float>(read(g.g_target_pos[j], 2 * j) - read(g.g_target_neg[j], 2 * j + 1));
     }
 }
 

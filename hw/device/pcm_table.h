@@ -116,13 +116,13 @@ class PcmTable : public Technology {
 
  private:
   struct Group {
-    std::vector<float> latent;                  // programmed weights [P, Q, k, k]
-    double t_prog_s = 0;                        // simulated time of the last programming
+    std::vector<float> latent;  // programmed weights [P, Q, k, k]
+    double t_prog_s = 0;        // simulated time of the last programming
     int64_t programmings = 0;
     std::vector<float> g_target_pos, g_target_neg;  // g_T / g_max per device
-    std::vector<float> xi_p;                    // persistent draws, [2 n]: pos at 2j, neg at 2j + 1
-    std::vector<float> wn;                      // effective normalised weights at the read instant
-    std::vector<float> scale;                   // max|W| per block
+    std::vector<float> xi_p;                        // persistent draws, [2 n]: pos at 2j, neg at 2j + 1
+    std::vector<float> wn;                          // effective normalised weights at the read instant
+    std::vector<float> scale;                       // max|W| per block
   };
   void program_group(size_t l, size_t gi, double t_s);
   void read_at(double t, bool relative);

@@ -19,16 +19,20 @@ constexpr uint64_t kStdMapStream = 1, kNoiseStream = 2;
 std::vector<double> doctor_core_map(const std::string& name, const CoreArray& a) {
   static const double edge[4][4] = {{8, 6, 4, 2}, {8, 6, 4, 2}, {8, 6, 4, 2}, {8, 6, 4, 2}};
   static const double corner[4][4] = {{8, 6, 6, 4}, {6, 6, 4, 4}, {6, 4, 4, 2}, {4, 4, 2, 2}};
-  static const double upper[4][4] = {{4, 4, 4, 4}, {0.4, 0.4, 0.4, 0.4}, {0.04, 0.04, 0.04, 0.04},
-                                     {0.004, 0.004, 0.004, 0.004}};
+  static const double upper[4][4] = {{4, 4, 4, 4}, {0.4, 0.4, 0.4, 0.4}, {0.04, 0.04, 0.04, 0.04}, {0.004, 0.004, 0.004, 0.004}};
   const double(*base)[4];
-  if (name == "edge") base = edge;
-  else if (name == "corner") base = corner;
-  else if (name == "upper_edge") base = upper;
-  else throw Error("unknown core map \"" + name + "\"; known: corner, edge, upper_edge");
+  if (name == "edge")
+    base = edge;
+  else if (name == "corner")
+    base = corner;
+  else if (name == "upper_edge")
+    base = upper;
+  else
+    throw Error("unknown core map \"" + name + "\"; known: corner, edge, upper_edge");
   std::vector<double> m(a.cores());
   for (int64_t i = 0; i < a.rows; ++i)
-    for (int64_t j = 0; j < a.cols; ++j) m[i * a.cols + j] = base[std::min<int64_t>(3, i * 4 / a.rows)][std::min<int64_t>(3, j * 4 / a.cols)];
+    for (int64_t j = 0; j < a.cols; ++j)
+      m[i * a.cols + j] = base[std::min<int64_t>(3, i * 4 / a.rows)][std::min<int64_t>(3, j * 4 / a.cols)];
   return m;
 }
 
@@ -57,7 +61,9 @@ PhaseVariation::PhaseVariation(const CoreArray& array, const PhaseVariationParam
   for (auto& v : m_kernel) v = static_cast<float>(v / s);
 }
 
-double PhaseVariation::schedule_mean(double x) const { return m_p.schedule == "high" ? 0.025 * x : 0.005 * x; }
+double PhaseVariation::schedule_mean(double x) const {
+  return m_p.schedule == "high" ? 0.025 * x : 0.005 * x;
+}
 double PhaseVariation::schedule_std(double x) const {
   return m_p.schedule == "high" ? 0.01 * x + 0.005 : 0.004 * x + 0.002;
 }

@@ -28,18 +28,18 @@ std::vector<double> doctor_core_map(const std::string& name, const CoreArray& a)
 
 // ---------------------------------------------------------------- phase variation (docs/noise.md §2)
 struct PhaseVariationParams {
-  std::string schedule = "high";   // "high": mean 0.025x, std 0.01x + 0.005; "low": 0.005x, 0.004x + 0.002
-  int64_t t_max_steps = 20000;     // x = (step mod T_max) / T_max
-  double momentum = 0.9;           // S <- m S + (1 - m) S_new
-  double min_std_rad = 0.001;      // clamp of the drawn stds
-  std::string core_src = "edge";   // core mean map starts at src/2 (x 1e-4) ...
-  std::string core_tgt = "corner"; // ... and converges to tgt (x 1e-3) with the same momentum
+  std::string schedule = "high";    // "high": mean 0.025x, std 0.01x + 0.005; "low": 0.005x, 0.004x + 0.002
+  int64_t t_max_steps = 20000;      // x = (step mod T_max) / T_max
+  double momentum = 0.9;            // S <- m S + (1 - m) S_new
+  double min_std_rad = 0.001;       // clamp of the drawn stds
+  std::string core_src = "edge";    // core mean map starts at src/2 (x 1e-4) ...
+  std::string core_tgt = "corner";  // ... and converges to tgt (x 1e-3) with the same momentum
   // "converging": the intended core mean map; "frozen": the released code's (reset before every
   // blend, so it stays at m*src/2 + (1-m)*tgt; the published results were made this way).
   std::string core_mean_mode = "converging";
   double smoothing_sigma_px = 0.05;  // Gaussian smoothing of the merged map (5x5, reflect)
   int64_t smoothing_kernel = 5;
-  int64_t history_steps = 256;       // momentum history kept (m^256 ~ 2e-12 for m = 0.9)
+  int64_t history_steps = 256;  // momentum history kept (m^256 ~ 2e-12 for m = 0.9)
 };
 
 class PhaseVariation {
@@ -73,10 +73,10 @@ class PhaseVariation {
 
 // ---------------------------------------------------------------- global temperature (docs/noise.md §3)
 struct GlobalTemperatureParams {
-  std::string schedule = "linear";  // linear: T0 + x; cosine: T0 + 0.25 (1 - cos 10x); uneven: T0 + x^3
-  double cosine_amplitude_k = 0.25; // scan_remap.py / train_map.py use 0.5
-  std::string hotspot = "uniform";  // uniform: 1; corner: exp(-sqrt(i^2 + j^2))
-  int64_t t_max_steps = 20000;      // x = step / T_max (no modulo)
+  std::string schedule = "linear";   // linear: T0 + x; cosine: T0 + 0.25 (1 - cos 10x); uneven: T0 + x^3
+  double cosine_amplitude_k = 0.25;  // scan_remap.py / train_map.py use 0.5
+  std::string hotspot = "uniform";   // uniform: 1; corner: exp(-sqrt(i^2 + j^2))
+  int64_t t_max_steps = 20000;       // x = step / T_max (no modulo)
   double t0_k = 300.0;
   double dlambda_dt_nm_per_k = 0.102;  // TM mode, Bogaerts et al. 2012 (docs/noise.md §3)
   double group_index = 4.3;
@@ -106,9 +106,9 @@ class GlobalTemperature {
 
 // ---------------------------------------------------------------- thermal crosstalk (docs/noise.md §4)
 struct CrosstalkParams {
-  double kappa_per_um = 0.1;    // experiments; the class default in DOCTOR is 4.8
-  double pitch_h_um = 60.0;     // between ring columns
-  double pitch_v_um = 200.0;    // between ring rows
+  double kappa_per_um = 0.1;  // experiments; the class default in DOCTOR is 4.8
+  double pitch_h_um = 60.0;   // between ring columns
+  double pitch_v_um = 200.0;  // between ring rows
 };
 
 class ThermalCrosstalk {

@@ -159,7 +159,9 @@ std::unique_ptr<NoiseProcess> phase_variation_noise(const PhaseVariationParams& 
 std::unique_ptr<NoiseProcess> global_temperature_noise(const GlobalTemperatureParams& p) {
   return std::make_unique<GlobalTemperatureProcess>(p);
 }
-std::unique_ptr<NoiseProcess> crosstalk_noise(const CrosstalkParams& p) { return std::make_unique<CrosstalkProcess>(p); }
+std::unique_ptr<NoiseProcess> crosstalk_noise(const CrosstalkParams& p) {
+  return std::make_unique<CrosstalkProcess>(p);
+}
 std::unique_ptr<NoiseProcess> static_phase_noise(double phase_sigma_rad) {
   return std::make_unique<StaticPhaseProcess>(phase_sigma_rad);
 }

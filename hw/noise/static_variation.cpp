@@ -66,8 +66,7 @@ StaticOffsetMap StaticVariation::offsets(const CoreArray& a) const {
   return m;
 }
 
-void StaticVariation::add_phase_offsets(const CoreArray& a, const std::vector<double>& phase_per_nm_rad,
-                                        float* phase) const {
+void StaticVariation::add_phase_offsets(const CoreArray& a, const std::vector<double>& phase_per_nm_rad, float* phase) const {
   if (static_cast<int64_t>(phase_per_nm_rad.size()) != a.k)
     throw Error("static variation: phase_per_nm_rad has " + std::to_string(phase_per_nm_rad.size()) +
                 " entries, expected k = " + std::to_string(a.k));

@@ -20,7 +20,7 @@ namespace ptc::hw {
 
 struct ThermalFieldParams {
   double t0_k = 300.0;
-  double daily_amplitude_k = 1.0;    // data hall 1-2 K, edge site 5-10 K [assumption, docs/noise.md §5]
+  double daily_amplitude_k = 1.0;  // data hall 1-2 K, edge site 5-10 K [assumption, docs/noise.md §5]
   double daily_phase_rad = 0.0;
   double ou_sigma_k = 0.3;           // 0.2-0.5 K [assumption, docs/noise.md §5]
   double ou_tau_s = 1200.0;          // 10-30 min [assumption, docs/noise.md §5]
@@ -28,8 +28,8 @@ struct ThermalFieldParams {
   double rc_tau_s = 60.0;            // package/heat sink, s to min [assumption, docs/noise.md §5]
   double ring_offset_sigma_k = 0.0;  // static fabrication offsets (K equivalent)
   double sensor_noise_k = 0.01;
-  double sensor_resolution_k = 0.01; // 0 = no quantisation
-  int64_t history_steps = 256;       // OU history window in grid steps (a^256 ~ 8e-12)
+  double sensor_resolution_k = 0.01;  // 0 = no quantisation
+  int64_t history_steps = 256;        // OU history window in grid steps (a^256 ~ 8e-12)
 };
 
 class ThermalField {

@@ -10,15 +10,21 @@ double mrr_transmission(const MrrRing& g, double phi) {
   return (g.a * g.a + g.r * g.r - 2 * ar * c) / (1 + ar * ar - 2 * ar * c);
 }
 
-double mrr_weight(const MrrRing& g, double phi) { return 2 * mrr_transmission(g, phi) - 1; }
+double mrr_weight(const MrrRing& g, double phi) {
+  return 2 * mrr_transmission(g, phi) - 1;
+}
 
 // T is monotone in cos(phi): its extremes over any interval containing 0 and pi are at 0 and pi.
 double mrr_weight_scale(const MrrRing& g) {
   return std::min(std::abs(mrr_weight(g, 0.0)), std::abs(mrr_weight(g, M_PI)));
 }
 
-double mrr_min_weight(const MrrRing& g) { return mrr_weight(g, 0.0); }
-double mrr_max_weight(const MrrRing& g) { return mrr_weight(g, M_PI / 2); }
+double mrr_min_weight(const MrrRing& g) {
+  return mrr_weight(g, 0.0);
+}
+double mrr_max_weight(const MrrRing& g) {
+  return mrr_weight(g, M_PI / 2);
+}
 
 double mrr_phase_for_weight(const MrrRing& g, double w_norm) {
   double t = (w_norm + 1) / 2, ar = g.a * g.r;

@@ -35,7 +35,6 @@ void mrr_encode_block(const MrrRing& ring, const float* w, int64_t n, float* pha
 
 // Thermo-optic round-trip phase shift per kelvin (DOCTOR's chain, docs/noise.md §3):
 //   d lambda = dlambda_dT * dT;  d n_eff = d lambda * n_g / lambda;  d phi = 2 pi d n_eff (2 pi R) / lambda.
-double mrr_phase_per_kelvin(double lambda_nm, double radius_um, double dlambda_dt_nm_per_k = 0.102,
-                            double group_index = 4.3);
+double mrr_phase_per_kelvin(double lambda_nm, double radius_um, double dlambda_dt_nm_per_k = 0.102, double group_index = 4.3);
 
 }  // namespace ptc::hw

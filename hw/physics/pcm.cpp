@@ -5,7 +5,9 @@
 
 namespace ptc::hw {
 
-double pcm_g_rel(const PcmLikeParams& p, double g_us) { return std::max(std::abs(g_us) / p.g_max_us, 1e-7); }
+double pcm_g_rel(const PcmLikeParams& p, double g_us) {
+  return std::max(std::abs(g_us) / p.g_max_us, 1e-7);
+}
 
 double pcm_sigma_prog_us(const PcmLikeParams& p, double g_target_us) {
   double u = g_target_us / p.g_max_us;
@@ -13,9 +15,15 @@ double pcm_sigma_prog_us(const PcmLikeParams& p, double g_target_us) {
   return std::max(s, 0.0);
 }
 
-double pcm_mu_nu(double g_rel) { return std::clamp(-0.0155 * std::log(g_rel) + 0.0244, 0.049, 0.1); }
-double pcm_sigma_nu(double g_rel) { return std::clamp(-0.0125 * std::log(g_rel) - 0.0059, 0.008, 0.045); }
-double pcm_read_q(double g_rel) { return std::min(0.0088 / std::max(std::pow(g_rel, 0.65), 1e-3), 0.2); }
+double pcm_mu_nu(double g_rel) {
+  return std::clamp(-0.0155 * std::log(g_rel) + 0.0244, 0.049, 0.1);
+}
+double pcm_sigma_nu(double g_rel) {
+  return std::clamp(-0.0125 * std::log(g_rel) - 0.0059, 0.008, 0.045);
+}
+double pcm_read_q(double g_rel) {
+  return std::min(0.0088 / std::max(std::pow(g_rel, 0.65), 1e-3), 0.2);
+}
 
 double pcm_drift_factor(const PcmLikeParams& p, double t_inf_s, double nu) {
   if (t_inf_s <= 0) return 1.0;

@@ -46,7 +46,7 @@ int64_t pcm_map_pair_targets(const std::vector<float>& latent, int64_t blocks, i
                              std::vector<float>& scale, std::vector<float>& t_pos, std::vector<float>& t_neg);
 // Conductance read at t_inf: drift, then 1/f read noise max(0, g_d + s |g_d| Q_s sqrt(ln..) xi).
 // q_from_programmed selects aihwkit's code (Q_s from g_prog, true) or its docs (from g_T, false).
-double pcm_read_us(const PcmLikeParams& p, double g_prog_us, double g_target_us, double nu, double t_inf_s,
-                   double xi, bool q_from_programmed = true);
+double pcm_read_us(const PcmLikeParams& p, double g_prog_us, double g_target_us, double nu, double t_inf_s, double xi,
+                   bool q_from_programmed = true);
 
 }  // namespace ptc::hw

@@ -12,15 +12,18 @@ namespace {
 
 void check_level(const PcmLevelSpec& spec, int signed_level, const char* what, size_t index) {
   if (std::abs(signed_level) > spec.zero_level())
-    throw Error(std::string("pcm write_cost: ") + what + "[" + std::to_string(index) + "] = " +
-                std::to_string(signed_level) + " outside [-" + std::to_string(spec.zero_level()) + ", " +
-                std::to_string(spec.zero_level()) + "]");
+    throw Error(std::string("pcm write_cost: ") + what + "[" + std::to_string(index) + "] = " + std::to_string(signed_level) +
+                " outside [-" + std::to_string(spec.zero_level()) + ", " + std::to_string(spec.zero_level()) + "]");
 }
 
 }  // namespace
 
-double PcmLevelSpec::t_min() const { return std::pow(beta, levels - 1); }
-double PcmLevelSpec::step_db() const { return -10.0 * std::log10(beta); }
+double PcmLevelSpec::t_min() const {
+  return std::pow(beta, levels - 1);
+}
+double PcmLevelSpec::step_db() const {
+  return -10.0 * std::log10(beta);
+}
 
 void PcmLevelSpec::validate() const {
   if (levels < 2) throw Error("pcm levels: levels must be >= 2, got " + std::to_string(levels));
@@ -31,8 +34,7 @@ void PcmLevelSpec::validate() const {
 
 double transmission(const PcmLevelSpec& spec, int level) {
   if (level < 0 || level > spec.zero_level())
-    throw Error("pcm transmission: level " + std::to_string(level) + " outside [0, " +
-                std::to_string(spec.zero_level()) + "]");
+    throw Error("pcm transmission: level " + std::to_string(level) + " outside [0, " + std::to_string(spec.zero_level()) + "]");
   return std::pow(spec.beta, level);
 }
 
@@ -85,8 +87,7 @@ PcmWriteCost& PcmWriteCost::operator+=(const PcmWriteCost& o) {
   return *this;
 }
 
-PcmWriteCost write_cost(const PcmLevelSpec& spec, const std::vector<int>& old_levels,
-                        const std::vector<int>& new_levels) {
+PcmWriteCost write_cost(const PcmLevelSpec& spec, const std::vector<int>& old_levels, const std::vector<int>& new_levels) {
   spec.validate();
   if (old_levels.size() != new_levels.size())
     throw Error("pcm write_cost: old_levels has " + std::to_string(old_levels.size()) + " cells, new_levels " +

@@ -28,13 +28,13 @@ enum class PcmWriteSchedule {
 };
 
 struct PcmLevelSpec {
-  int levels = 16;       // L = 2^b, b = 4 (ELight configs/cifar10/vgg/*.yml)
-  double beta = 0.872;   // 1 - pcm_l, pcm_l = 0.128 (ELight ops/utils.py)
+  int levels = 16;      // L = 2^b, b = 4 (ELight configs/cifar10/vgg/*.yml)
+  double beta = 0.872;  // 1 - pcm_l, pcm_l = 0.128 (ELight ops/utils.py)
   // Per level step, by direction of the transmission change (ELight reorder.py: analyze_wt).
   // "up" = Low->High transmission (towards larger |w|, amorphisation [derived]),
   // "down" = High->Low (crystallisation [derived]).
-  double t_up_s = 0.5e-6;    // 0.5 us (ELight)
-  double t_down_s = 20e-6;   // 20 us (ELight)
+  double t_up_s = 0.5e-6;   // 0.5 us (ELight)
+  double t_down_s = 20e-6;  // 20 us (ELight)
   // ELight charges 9 (up) and 40 (down) unitless energy units per step. Absolute energy
   // [assumption, derived]: one step = 0.5948 dB x 1.0 nJ/dB (GST optical write, Light Sci. Appl.
   // 2023 Table 1; docs/converters_energy.md §5) = 0.595 nJ for "up"; "down" keeps ELight's ratio 40/9.
@@ -43,9 +43,9 @@ struct PcmLevelSpec {
   PcmWriteSchedule schedule = PcmWriteSchedule::parallel_cells;
 
   int zero_level() const { return levels - 1; }
-  double t_min() const;        // beta^(L-1): 0.128 for the defaults
-  double step_db() const;      // -10 log10(beta)
-  void validate() const;       // levels >= 2, 0 < beta < 1, times/energies finite and >= 0
+  double t_min() const;    // beta^(L-1): 0.128 for the defaults
+  double step_db() const;  // -10 log10(beta)
+  void validate() const;   // levels >= 2, 0 < beta < 1, times/energies finite and >= 0
 };
 
 // T_level = beta^level, level in [0, L-1].
@@ -63,19 +63,19 @@ int signed_level_of(const PcmLevelSpec& spec, double w_norm);
 double level_weight(const PcmLevelSpec& spec, int signed_level);
 
 struct QuantizedBlock {
-  std::vector<int> levels;   // signed levels, one per weight
-  double tanh_max = 0;       // max |tanh(w)| over the block (0 for an all-zero block: all levels 0)
+  std::vector<int> levels;  // signed levels, one per weight
+  double tanh_max = 0;      // max |tanh(w)| over the block (0 for an all-zero block: all levels 0)
 };
 // Steps 1-3 of ELight's quantiser over n weights: w~ = tanh(w)/max|tanh(w)|, then signed_level_of.
 QuantizedBlock quantize_block(const PcmLevelSpec& spec, const float* w, int64_t n);
 
 struct PcmWriteCost {
-  int64_t writes = 0;      // level steps (programming pulses), sum over both arrays = sum |dL_s|
-  int64_t up_steps = 0;    // Low->High steps
-  int64_t down_steps = 0;  // High->Low steps
+  int64_t writes = 0;          // level steps (programming pulses), sum over both arrays = sum |dL_s|
+  int64_t up_steps = 0;        // Low->High steps
+  int64_t down_steps = 0;      // High->Low steps
   int64_t max_cell_steps = 0;  // most steps any one cell (pair) took in this write
-  double time_s = 0;       // by spec.schedule
-  double energy_j = 0;     // up_steps e_up + down_steps e_down
+  double time_s = 0;           // by spec.schedule
+  double energy_j = 0;         // up_steps e_up + down_steps e_down
   // Writes one after another (blocks streamed onto the same PTC, ELight: sum over j):
   // counts, time and energy add; max_cell_steps takes the max.
   PcmWriteCost& operator+=(const PcmWriteCost& o);
@@ -86,7 +86,6 @@ struct PcmWriteCost {
 // array between max(-L_s, 0)); a device's time is its steps times t_up or t_down. ELight's
 // original charges the negative array's Low->High branch with the positive array's difference;
 // this implements the intended rule (docs/devices.md §3).
-PcmWriteCost write_cost(const PcmLevelSpec& spec, const std::vector<int>& old_levels,
-                        const std::vector<int>& new_levels);
+PcmWriteCost write_cost(const PcmLevelSpec& spec, const std::vector<int>& old_levels, const std::vector<int>& new_levels);
 
 }  // namespace ptc::hw

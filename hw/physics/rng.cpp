@@ -1,7 +1,7 @@
 #include "hw/physics/rng.h"
 
-#include <Random123/boxmuller.hpp>
 #include <Random123/philox.h>
+#include <Random123/boxmuller.hpp>
 #include <Random123/uniform.hpp>
 
 #include <algorithm>
@@ -27,8 +27,8 @@ constexpr uint64_t kFastNormalRange = uint64_t{1} << 62;
 constexpr int kPerCall = 4 * vmath::kLanes;  // normals per lane-parallel Philox call
 
 // 4 * kLanes normals of blocks b0 .. b0 + kLanes - 1: out[4 i + j] = normal j of block b0 + i.
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-void fast_normals(uint64_t seed, uint64_t stream, uint64_t b0, float* out) {
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) void fast_normals(uint64_t seed, uint64_t stream,
+                                                                                                uint64_t b0, float* out) {
   constexpr int L = vmath::kLanes;
   uint32_t c0[L], c1[L], c2[L], c3[L];
   for (int i = 0; i < L; ++i) {

@@ -107,8 +107,9 @@ CalibrationResult calibrate(Env& e, const CalibrationSpec& spec, const std::stri
   hw::RandomStream rs = e.rng().derive(0xca1).derive(static_cast<uint64_t>(e.calibrations()));
   std::vector<float> eff, acc_w;
   for (int64_t it = 0; it < spec.steps; ++it) {
-    double lr = spec.lr * (spec.lr_final_ratio + (1 - spec.lr_final_ratio) * 0.5 *
-                                                    (1 + std::cos(M_PI * static_cast<double>(it) / static_cast<double>(spec.steps))));
+    double lr =
+        spec.lr * (spec.lr_final_ratio + (1 - spec.lr_final_ratio) * 0.5 *
+                                             (1 + std::cos(M_PI * static_cast<double>(it) / static_cast<double>(spec.steps))));
     e.set_now();
     double loss_sum = 0;
     int64_t selected_chunks = 0;
@@ -163,7 +164,7 @@ CalibrationResult calibrate(Env& e, const CalibrationSpec& spec, const std::stri
         writes += acc.program(static_cast<int64_t>(l), static_cast<int64_t>(g), W[l][g], e.now_s());
       }
     res.writes += writes;
-    e.occupy_writes();                                                   // non-volatile cells: write pulses
+    e.occupy_writes();                                                         // non-volatile cells: write pulses
     if (acc.tech().thermally_coupled()) e.occupy_settles(writes > 0 ? 1 : 0);  // rings: one re-tuning settle per update
   }
   e.log_event("calibration", {{"reason", reason},

@@ -31,8 +31,10 @@ void compensate_drift(Env& e, bool reference, std::vector<double>& ref) {
     }
     double readout = std::max(n ? sum / static_cast<double>(n) : 0.0, 1e-4);
     double alpha = 1.0;
-    if (reference) ref[l] = readout;
-    else alpha = ref[l] / readout;
+    if (reference)
+      ref[l] = readout;
+    else
+      alpha = ref[l] / readout;
     acc.set_output_gain(static_cast<int64_t>(l), alpha);
     alphas.push_back(alpha);
   }

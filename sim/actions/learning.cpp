@@ -13,8 +13,10 @@ void Adam::step(std::vector<float>& w, const std::vector<float>& g, double lr, c
     m[i] = b1 * m[i] + (1 - b1) * g[i];
     v[i] = b2 * v[i] + (1 - b2) * static_cast<double>(g[i]) * g[i];
     if (m[i] == 0) continue;
-    if (mult) w[i] = static_cast<float>(w[i] - (*mult)[i / kk] * lr * (m[i] / c1) / (std::sqrt(v[i] / c2) + eps));
-    else w[i] = static_cast<float>(w[i] - lr * (m[i] / c1) / (std::sqrt(v[i] / c2) + eps));
+    if (mult)
+      w[i] = static_cast<float>(w[i] - (*mult)[i / kk] * lr * (m[i] / c1) / (std::sqrt(v[i] / c2) + eps));
+    else
+      w[i] = static_cast<float>(w[i] - lr * (m[i] / c1) / (std::sqrt(v[i] / c2) + eps));
   }
 }
 

@@ -58,7 +58,9 @@ int64_t train_onchip(Env& e, const OnchipTrainingSpec& spec) {
   e.occupy_writes();
   const int64_t cycles = std::llround(spec.charged_inferences * static_cast<double>(cpi));
   e.charge_cycles(cycles, 0, "onchip_training", 0);
-  e.log_event("onchip_training", {{"cycles", cycles}, {"batches", spec.batches}, {"writes", writes},
+  e.log_event("onchip_training", {{"cycles", cycles},
+                                  {"batches", spec.batches},
+                                  {"writes", writes},
                                   {"loss_mean", loss_sum / static_cast<double>(std::max<int64_t>(spec.batches, 1))}});
   return writes;
 }

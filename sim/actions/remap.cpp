@@ -76,7 +76,9 @@ RemapResult remap(Env& e, const RemapSpec& spec, const std::string& reason) {
   // DOCTOR's charge: (R k + R^3) cycles per chunk.
   r.cycles = (R * k + R * R * R) * wl.chunks;
   e.charge_cycles(r.cycles, R * wl.chunks, "remap");
-  e.log_event("remap", {{"reason", reason}, {"cycles", r.cycles}, {"chunks", r.chunks}, {"chunks_changed", r.changed}, {"cost", spec.cost}});
+  e.log_event(
+      "remap",
+      {{"reason", reason}, {"cycles", r.cycles}, {"chunks", r.chunks}, {"chunks_changed", r.changed}, {"cost", spec.cost}});
   return r;
 }
 

@@ -28,15 +28,15 @@ namespace ptc::sim {
 
 // DOCTOR's salience-aware sparse calibration (docs/doctor.md §5).
 struct CalibrationSpec {
-  double fraction = 0.2;          // beta: fraction of each layer's chunks per step
-  std::string mask = "is";        // "is" (importance sampling), "topk", "uniform", "all"
+  double fraction = 0.2;                // beta: fraction of each layer's chunks per step
+  std::string mask = "is";              // "is" (importance sampling), "topk", "uniform", "all"
   std::string salience = "first_grad";  // "first_grad" |g|, "second_grad" |h|, "magnitude" |W|
-  int64_t steps = 20;             // at most this many regression steps
-  double lr = 2e-3;               // Adam, cosine-annealed to lr_final_ratio * lr
-  std::string lr_scale = "absolute";  // "block": step of block b x max|W*_b| / mean over blocks
+  int64_t steps = 20;                   // at most this many regression steps
+  double lr = 2e-3;                     // Adam, cosine-annealed to lr_final_ratio * lr
+  std::string lr_scale = "absolute";    // "block": step of block b x max|W*_b| / mean over blocks
   double lr_final_ratio = 0.5;
-  double stop_threshold = 0.0015; // stop when the masked MAE falls below
-  int64_t average_times = 1;      // m: noisy read-backs averaged per step
+  double stop_threshold = 0.0015;  // stop when the masked MAE falls below
+  int64_t average_times = 1;       // m: noisy read-backs averaged per step
 };
 
 struct CalibrationResult {
@@ -62,8 +62,8 @@ class Actions {
  public:
   virtual ~Actions() = default;
   virtual double now_s() const = 0;
-  virtual int64_t requests() const = 0;  // served so far
-  virtual int64_t step() const = 0;      // DOCTOR noise step now
+  virtual int64_t requests() const = 0;    // served so far
+  virtual int64_t step() const = 0;        // DOCTOR noise step now
   virtual std::string device() const = 0;  // "mrr", "pcm"
   virtual const hw::RandomStream& rng() const = 0;
   // Free temperature sensor: hotspot-weighted mean rise since the last record_temperature() (K).

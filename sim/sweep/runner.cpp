@@ -39,13 +39,18 @@ std::vector<char*> c_argv(std::vector<std::string>& a) {
 }
 
 std::atomic<int> g_signal{0};
-extern "C" void on_pool_signal(int sig) { g_signal = sig; }
+extern "C" void on_pool_signal(int sig) {
+  g_signal = sig;
+}
 
 std::string fmt_duration(double s) {
   char b[32];
-  if (s < 60) std::snprintf(b, sizeof b, "%.0fs", s);
-  else if (s < 3600) std::snprintf(b, sizeof b, "%dm%02ds", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
-  else std::snprintf(b, sizeof b, "%dh%02dm", static_cast<int>(s) / 3600, static_cast<int>(s) % 3600 / 60);
+  if (s < 60)
+    std::snprintf(b, sizeof b, "%.0fs", s);
+  else if (s < 3600)
+    std::snprintf(b, sizeof b, "%dm%02ds", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
+  else
+    std::snprintf(b, sizeof b, "%dh%02dm", static_cast<int>(s) / 3600, static_cast<int>(s) % 3600 / 60);
   return b;
 }
 
@@ -85,15 +90,18 @@ int run_pool(const Manifest& m, int jobs, int threads, bool quiet) {
   std::deque<int64_t> queue;
   int64_t already = 0;
   for (const auto& e : m.entries) {
-    if (run_status(m, e) == "complete") ++already;
-    else queue.push_back(e.index);
+    if (run_status(m, e) == "complete")
+      ++already;
+    else
+      queue.push_back(e.index);
   }
   const int64_t incomplete = static_cast<int64_t>(queue.size());
   std::fprintf(stderr, "sweep: %zu entries, %lld complete already, %lld to run with %d job%s\n", m.entries.size(),
                static_cast<long long>(already), static_cast<long long>(incomplete), jobs, jobs == 1 ? "" : "s");
   if (incomplete == 0) return 0;
 
-  struct sigaction sa {}, old_int{}, old_term{};
+  struct sigaction sa {
+  }, old_int{}, old_term{};
   sa.sa_handler = on_pool_signal;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, &old_int);
@@ -130,8 +138,8 @@ int run_pool(const Manifest& m, int jobs, int threads, bool quiet) {
     while (!g_signal && !queue.empty() && static_cast<int>(running.size()) < jobs) {
       const int64_t i = queue.front();
       queue.pop_front();
-      std::vector<std::string> a = {exe, "sweep", "task", m.file.string(), "--index", std::to_string(i), "--threads",
-                                    std::to_string(threads)};
+      std::vector<std::string> a = {exe,       "sweep",           "task",      m.file.string(),
+                                    "--index", std::to_string(i), "--threads", std::to_string(threads)};
       std::vector<char*> v = c_argv(a);
       const std::string log = (logs / (std::to_string(i) + ".log")).string();
       posix_spawn_file_actions_t fa;
@@ -163,7 +171,8 @@ int run_pool(const Manifest& m, int jobs, int threads, bool quiet) {
       busy_s += std::chrono::duration<double>(clock::now() - started).count();
       std::string reason;
       const std::string st = run_status(m, m.entries[static_cast<size_t>(i)], &reason);
-      if (st == "complete") ++done;
+      if (st == "complete")
+        ++done;
       else {
         failed.push_back(i);
         if (!g_signal)
@@ -218,7 +227,8 @@ std::string submit_sbatch(const std::string& script) {
   int status = 0;
   waitpid(pid, &status, 0);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    throw Error("sbatch " + script + ": submission failed (exit " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + ")");
+    throw Error("sbatch " + script + ": submission failed (exit " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) +
+                ")");
   const std::string id = text.substr(0, text.find_first_of(";\n"));
   if (id.empty()) throw Error("sbatch " + script + ": printed no job id");
   return id;

@@ -53,7 +53,9 @@ struct Axis {
   std::vector<std::vector<OJson>> levels;  // levels[l][k] = value of paths[k]
 };
 
-std::string assignment(const std::string& path, const OJson& v) { return path + "=" + v.dump(); }
+std::string assignment(const std::string& path, const OJson& v) {
+  return path + "=" + v.dump();
+}
 
 void check_path(const std::string& spec, const std::string& where, const std::string& path) {
   if (path.empty() || path.front() == '.' || path.back() == '.' || path.find("..") != std::string::npos)
@@ -98,13 +100,15 @@ std::vector<Entry> expand(const std::string& spec_file, std::vector<std::string>
   if (!spec.contains("scenario")) throw Error(S + ": scenario: required (a scenario file or a list of them)");
   std::vector<std::string> files;
   const OJson& sc = spec["scenario"];
-  if (sc.is_string()) files.push_back(sc.get<std::string>());
+  if (sc.is_string())
+    files.push_back(sc.get<std::string>());
   else if (sc.is_array() && !sc.empty()) {
     for (size_t i = 0; i < sc.size(); ++i) {
       if (!sc[i].is_string()) throw Error(S + ": scenario." + std::to_string(i) + ": expected a file name, got " + sc[i].dump());
       files.push_back(sc[i].get<std::string>());
     }
-  } else throw Error(S + ": scenario: expected a file or a non-empty list of files, got " + sc.dump());
+  } else
+    throw Error(S + ": scenario: expected a file or a non-empty list of files, got " + sc.dump());
   std::vector<std::string> abs_files, stems;
   for (size_t i = 0; i < files.size(); ++i) {
     fs::path p = fs::path(files[i]).is_absolute() ? fs::path(files[i]) : dir / files[i];
@@ -150,13 +154,17 @@ std::vector<Entry> expand(const std::string& spec_file, std::vector<std::string>
   }
   if (spec.contains("zip")) {
     std::vector<OJson> groups;
-    if (spec["zip"].is_object()) groups.push_back(spec["zip"]);
-    else if (spec["zip"].is_array()) groups.assign(spec["zip"].begin(), spec["zip"].end());
-    else throw Error(S + ": zip: expected an object {path: [values]} or a list of them, got " + spec["zip"].dump());
+    if (spec["zip"].is_object())
+      groups.push_back(spec["zip"]);
+    else if (spec["zip"].is_array())
+      groups.assign(spec["zip"].begin(), spec["zip"].end());
+    else
+      throw Error(S + ": zip: expected an object {path: [values]} or a list of them, got " + spec["zip"].dump());
     for (size_t gi = 0; gi < groups.size(); ++gi) {
       const std::string gw = spec["zip"].is_array() ? "zip." + std::to_string(gi) : "zip";
       const OJson& g = groups[gi];
-      if (!g.is_object() || g.empty()) throw Error(S + ": " + gw + ": expected a non-empty object {path: [values]}, got " + g.dump());
+      if (!g.is_object() || g.empty())
+        throw Error(S + ": " + gw + ": expected a non-empty object {path: [values]}, got " + g.dump());
       Axis a;
       size_t len = 0;
       for (auto it = g.begin(); it != g.end(); ++it) {
@@ -164,7 +172,8 @@ std::vector<Entry> expand(const std::string& spec_file, std::vector<std::string>
         claim(where, it.key());
         if (!it.value().is_array() || it.value().empty())
           throw Error(S + ": " + where + ": expected a non-empty list of values, got " + it.value().dump());
-        if (a.paths.empty()) len = it.value().size();
+        if (a.paths.empty())
+          len = it.value().size();
         else if (it.value().size() != len)
           throw Error(S + ": " + where + ": zipped lists must have equal lengths; " + a.paths[0] + " has " + std::to_string(len) +
                       " values, " + it.key() + " has " + std::to_string(it.value().size()));
@@ -188,19 +197,25 @@ std::vector<Entry> expand(const std::string& spec_file, std::vector<std::string>
     if (s.is_array() && !s.empty()) {
       std::set<int64_t> seen;
       for (size_t i = 0; i < s.size(); ++i) {
-        if (!seed_ok(s[i])) throw Error(S + ": seeds." + std::to_string(i) + ": expected a non-negative integer, got " + s[i].dump());
-        if (!seen.insert(s[i].get<int64_t>()).second) throw Error(S + ": seeds." + std::to_string(i) + ": seed " + s[i].dump() + " listed twice");
+        if (!seed_ok(s[i]))
+          throw Error(S + ": seeds." + std::to_string(i) + ": expected a non-negative integer, got " + s[i].dump());
+        if (!seen.insert(s[i].get<int64_t>()).second)
+          throw Error(S + ": seeds." + std::to_string(i) + ": seed " + s[i].dump() + " listed twice");
         seeds.push_back(s[i]);
       }
     } else if (s.is_object()) {
       for (auto it = s.begin(); it != s.end(); ++it)
-        if (it.key() != "first" && it.key() != "count") throw Error(S + ": seeds." + it.key() + ": unknown key; expected first, count");
+        if (it.key() != "first" && it.key() != "count")
+          throw Error(S + ": seeds." + it.key() + ": unknown key; expected first, count");
       OJson first = s.contains("first") ? s["first"] : OJson(1);
       if (!seed_ok(first)) throw Error(S + ": seeds.first: expected a non-negative integer, got " + first.dump());
-      if (!s.contains("count") || !s["count"].is_number_integer() || s["count"].get<int64_t>() < 1 || s["count"].get<int64_t>() > 100000)
-        throw Error(S + ": seeds.count: expected an integer in [1,100000], got " + (s.contains("count") ? s["count"].dump() : "nothing"));
+      if (!s.contains("count") || !s["count"].is_number_integer() || s["count"].get<int64_t>() < 1 ||
+          s["count"].get<int64_t>() > 100000)
+        throw Error(S + ": seeds.count: expected an integer in [1,100000], got " +
+                    (s.contains("count") ? s["count"].dump() : "nothing"));
       for (int64_t k = 0; k < s["count"].get<int64_t>(); ++k) seeds.push_back(first.get<int64_t>() + k);
-    } else throw Error(S + ": seeds: expected a non-empty list of integers or {\"first\": s, \"count\": n}, got " + s.dump());
+    } else
+      throw Error(S + ": seeds: expected a non-empty list of integers or {\"first\": s, \"count\": n}, got " + s.dump());
   } else {
     seeds.push_back(nullptr);
   }
@@ -236,7 +251,8 @@ std::vector<Entry> expand(const std::string& spec_file, std::vector<std::string>
         try {
           Json j = load_scenario_json(e.scenario, sets);
           std::vector<std::string> errors = schema_errors(j);
-          if (!errors.empty()) throw Error(errors.front() + (errors.size() > 1 ? " (and " + std::to_string(errors.size() - 1) + " more)" : ""));
+          if (!errors.empty())
+            throw Error(errors.front() + (errors.size() > 1 ? " (and " + std::to_string(errors.size() - 1) + " more)" : ""));
           s = parse_scenario(j, e.scenario);
           Json no_seed = s.resolved;
           no_seed.erase("seed");
@@ -258,8 +274,10 @@ std::vector<Entry> expand(const std::string& spec_file, std::vector<std::string>
       bool more = false;
       while (a > 0 && !more) {
         --a;
-        if (++odo[a] < axes[a].levels.size()) more = true;
-        else odo[a] = 0;
+        if (++odo[a] < axes[a].levels.size())
+          more = true;
+        else
+          odo[a] = 0;
       }
       if (!more) break;
     }
@@ -312,7 +330,8 @@ Manifest read_manifest(const std::string& file) {
     }
     if (e.index != static_cast<int64_t>(m.entries.size()))
       throw Error(at + "index " + std::to_string(e.index) + " out of order (expected " + std::to_string(m.entries.size()) + ")");
-    if (e.id.size() != 16 || e.run_dir != "runs/" + e.id) throw Error(at + "id and run_dir do not match (" + e.id + ", " + e.run_dir + ")");
+    if (e.id.size() != 16 || e.run_dir != "runs/" + e.id)
+      throw Error(at + "id and run_dir do not match (" + e.id + ", " + e.run_dir + ")");
     if (!e.point.is_object()) throw Error(at + "point: expected an object");
     m.entries.push_back(std::move(e));
   }
@@ -344,7 +363,8 @@ std::string run_status(const Manifest& m, const Entry& e, std::string* reason) {
     return why("run.json says complete but summary.json or config.resolved.json is unreadable"), "incomplete";
   }
   if (summary.value("status", "") != "complete") return why("summary.json: status is not complete"), "incomplete";
-  if (hash_hex(config.dump()) != e.id) return why("config.resolved.json is another configuration (id " + hash_hex(config.dump()) + ")"), "mismatch";
+  if (hash_hex(config.dump()) != e.id)
+    return why("config.resolved.json is another configuration (id " + hash_hex(config.dump()) + ")"), "mismatch";
   return why(""), "complete";
 }
 
@@ -364,14 +384,18 @@ std::string csv_cell(const std::string& s) {
   for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
   return q + "\"";
 }
-std::string value_text(const OJson& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+std::string value_text(const OJson& v) {
+  return v.is_string() ? v.get<std::string>() : v.dump();
+}
 std::string num_text(double v) {
   if (!std::isfinite(v)) return "";
   char b[40];
   std::snprintf(b, sizeof b, "%.12g", v);
   return b;
 }
-OJson num_json(double v) { return std::isfinite(v) ? OJson(v) : OJson(nullptr); }
+OJson num_json(double v) {
+  return std::isfinite(v) ? OJson(v) : OJson(nullptr);
+}
 
 }  // namespace
 
@@ -419,7 +443,8 @@ CollectSummary collect(const Manifest& m, const fs::path& out_dir) {
       if (has) met[k] = OJson::parse(r.summary[k].dump());
     }
     csv += "\n";
-    if (r.status == "complete") jr["metrics"] = met;
+    if (r.status == "complete")
+      jr["metrics"] = met;
     else {
       jr["reason"] = r.reason;
       OJson nc;
@@ -464,7 +489,8 @@ CollectSummary collect(const Manifest& m, const fs::path& out_dir) {
     for (const auto& k : metrics) {
       std::vector<double> x;
       for (const Row* r : g)
-        if (r->status == "complete" && r->summary.contains(k) && r->summary[k].is_number()) x.push_back(r->summary[k].get<double>());
+        if (r->status == "complete" && r->summary.contains(k) && r->summary[k].is_number())
+          x.push_back(r->summary[k].get<double>());
       const SampleStats s = sample_stats(x);
       agg += "," + num_text(s.mean) + "," + num_text(s.std) + "," + num_text(s.ci95);
       OJson st;
@@ -543,8 +569,8 @@ std::string slurm_script(const Manifest& m, const std::vector<int64_t>& indices,
   if (!o.partition.empty()) s += "#SBATCH --partition=" + o.partition + "\n";
   if (!o.time.empty()) s += "#SBATCH --time=" + o.time + "\n";
   if (!o.mem.empty()) s += "#SBATCH --mem=" + o.mem + "\n";
-  s += "exec " + shell_quote(o.exe) + " sweep task " + shell_quote(m.file.string()) + " --index \"$SLURM_ARRAY_TASK_ID\" --threads " +
-       std::to_string(o.threads) + "\n";
+  s += "exec " + shell_quote(o.exe) + " sweep task " + shell_quote(m.file.string()) +
+       " --index \"$SLURM_ARRAY_TASK_ID\" --threads " + std::to_string(o.threads) + "\n";
   return s;
 }
 

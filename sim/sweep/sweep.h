@@ -52,8 +52,7 @@ struct Manifest {
 };
 
 // Expands and validates a spec; writes nothing.
-std::vector<Entry> expand(const std::string& spec_file, std::vector<std::string>* params = nullptr,
-                          std::string* name = nullptr);
+std::vector<Entry> expand(const std::string& spec_file, std::vector<std::string>* params = nullptr, std::string* name = nullptr);
 // Writes <out_dir>/manifest.jsonl atomically; returns its path.
 std::filesystem::path write_manifest(const std::vector<Entry>& entries, const std::filesystem::path& out_dir);
 Manifest read_manifest(const std::string& file);
@@ -83,7 +82,6 @@ struct SlurmOptions {
 // The sbatch job-array script over the entries that are not complete (`indices`), one
 // `ptcsim sweep task` per array index. Compressed array list: "0-11%4", "1,4-6".
 std::string array_spec(const std::vector<int64_t>& indices, int64_t max_parallel);
-std::string slurm_script(const Manifest& m, const std::vector<int64_t>& indices, const SlurmOptions& o,
-                         const std::string& name);
+std::string slurm_script(const Manifest& m, const std::vector<int64_t>& indices, const SlurmOptions& o, const std::string& name);
 
 }  // namespace ptc::sim::sweep

@@ -33,16 +33,20 @@ SweepCommand::SweepCommand(CLI::App& app) {
   m_task->add_option("--index", m_index, "entry index (0-based)")->required();
   m_task->add_option("--threads", m_threads, "threads of the run (PTC_THREADS, default 1)")->check(CLI::Range(1, 1024));
 
-  m_slurm = m_sweep->add_subcommand("slurm", "write an sbatch job-array script over the entries not complete; --submit submits it");
+  m_slurm =
+      m_sweep->add_subcommand("slurm", "write an sbatch job-array script over the entries not complete; --submit submits it");
   m_slurm->add_option("manifest", m_manifest, "manifest.jsonl")->required();
   m_slurm->add_flag("--submit", m_submit, "submit with sbatch and print the job id");
   m_slurm->add_option("--partition", m_partition, "Slurm partition");
-  m_slurm->add_option("--max-parallel", m_max_parallel, "at most K array tasks at once (--array=...%K)")->check(CLI::Range(int64_t{1}, int64_t{1000000}));
+  m_slurm->add_option("--max-parallel", m_max_parallel, "at most K array tasks at once (--array=...%K)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
   m_slurm->add_option("--time", m_time, "time limit per task (sbatch --time, e.g. 00:30:00)");
   m_slurm->add_option("--mem", m_mem, "memory per task (sbatch --mem, e.g. 2G)");
-  m_slurm->add_option("--threads", m_threads, "threads per run (--cpus-per-task, PTC_THREADS; default 1)")->check(CLI::Range(1, 1024));
+  m_slurm->add_option("--threads", m_threads, "threads per run (--cpus-per-task, PTC_THREADS; default 1)")
+      ->check(CLI::Range(1, 1024));
 
-  m_collect = m_sweep->add_subcommand("collect", "collect the runs: results.csv, results_aggregate.csv (over seeds), results.json");
+  m_collect =
+      m_sweep->add_subcommand("collect", "collect the runs: results.csv, results_aggregate.csv (over seeds), results.json");
   m_collect->add_option("manifest", m_manifest, "manifest.jsonl")->required();
   m_collect->add_option("--out", m_out, "output folder (default: the manifest's)");
 }
@@ -61,7 +65,8 @@ int SweepCommand::run() {
                      reason.c_str());
     }
     std::printf("%lld of %zu runs complete, %lld points -> %s, %s, %s\n", static_cast<long long>(cs.complete), m.entries.size(),
-                static_cast<long long>(cs.points), cs.csv.string().c_str(), cs.aggregate_csv.string().c_str(), cs.json.string().c_str());
+                static_cast<long long>(cs.points), cs.csv.string().c_str(), cs.aggregate_csv.string().c_str(),
+                cs.json.string().c_str());
     return 0;
   }
   if (*m_slurm) {
@@ -73,7 +78,8 @@ int SweepCommand::run() {
       std::printf("all %zu entries complete; nothing to submit\n", m.entries.size());
       return 0;
     }
-    for (const auto& [opt, v] : {std::pair<const char*, const std::string&>{"--partition", m_partition}, {"--time", m_time}, {"--mem", m_mem}})
+    for (const auto& [opt, v] :
+         {std::pair<const char*, const std::string&>{"--partition", m_partition}, {"--time", m_time}, {"--mem", m_mem}})
       if (v.find_first_of(" \t\n\r'\"#;") != std::string::npos)
         throw Error(std::string(opt) + " \"" + v + "\": expected one word (it becomes an #SBATCH line)");
     SlurmOptions o;
@@ -87,13 +93,14 @@ int SweepCommand::run() {
     fs::create_directories(m.dir / "logs", ec);
     const fs::path script = m.dir / "sweep.sbatch";
     write_atomic(script, slurm_script(m, incomplete, o, m.dir.filename().string()));
-    std::printf("%s: job array over %zu of %zu entries (--array=%s)\n", script.string().c_str(), incomplete.size(), m.entries.size(),
-                array_spec(incomplete, m_max_parallel).c_str());
+    std::printf("%s: job array over %zu of %zu entries (--array=%s)\n", script.string().c_str(), incomplete.size(),
+                m.entries.size(), array_spec(incomplete, m_max_parallel).c_str());
     if (m_submit) std::printf("submitted job %s\n", submit_sbatch(script.string()).c_str());
     return 0;
   }
   if (m_spec.empty())
-    throw Error("sweep: expected a spec file (ptcsim sweep SPEC.json) or one of run, task, slurm, collect (see ptcsim sweep --help)");
+    throw Error(
+        "sweep: expected a spec file (ptcsim sweep SPEC.json) or one of run, task, slurm, collect (see ptcsim sweep --help)");
   std::vector<std::string> params;
   std::string name;
   const std::vector<Entry> entries = expand(m_spec, &params, &name);
@@ -105,8 +112,8 @@ int SweepCommand::run() {
                   static_cast<long long>(e.seed_value));
   std::string axes;
   for (const auto& p : params) axes += (axes.empty() ? "" : ", ") + p;
-  std::printf("sweep %s: %zu entries (swept: %s) -> %s\n", name.c_str(), entries.size(), axes.empty() ? "seeds only" : axes.c_str(),
-              f.string().c_str());
+  std::printf("sweep %s: %zu entries (swept: %s) -> %s\n", name.c_str(), entries.size(),
+              axes.empty() ? "seeds only" : axes.c_str(), f.string().c_str());
   return 0;
 }
 

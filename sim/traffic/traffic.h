@@ -37,9 +37,9 @@ struct Arrivals {
 
 struct TrafficContext {
   uint64_t seed = 1;
-  double horizon_s = 0;      // 0: none (closed-loop sources only)
-  int64_t test_images = 0;   // size of the test set requests index
-  std::string base_dir;      // directory of the top-level scenario file (relative paths)
+  double horizon_s = 0;     // 0: none (closed-loop sources only)
+  int64_t test_images = 0;  // size of the test set requests index
+  std::string base_dir;     // directory of the top-level scenario file (relative paths)
 };
 
 class TrafficSource {

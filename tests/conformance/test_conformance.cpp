@@ -37,8 +37,8 @@ TEST_CASE("libonnx-testdata conformance", "[conformance]") {
       }
     }
     char line[256];
-    std::snprintf(line, sizeof line, "%-18s %4d/%-4d passed (%d failed, %d skipped: unsupported op or data type)\n",
-                  folder, pass, pass + fail, fail, skip);
+    std::snprintf(line, sizeof line, "%-18s %4d/%-4d passed (%d failed, %d skipped: unsupported op or data type)\n", folder, pass,
+                  pass + fail, fail, skip);
     summary += line;
     total_pass += pass;
   }

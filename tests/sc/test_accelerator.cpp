@@ -17,7 +17,9 @@
 using namespace sc_core;
 using namespace ptc;
 
-int sc_main(int argc, char* argv[]) { return Catch::Session().run(argc, argv); }
+int sc_main(int argc, char* argv[]) {
+  return Catch::Session().run(argc, argv);
+}
 
 namespace {
 
@@ -29,8 +31,12 @@ struct Fixture {
 // Drives one action from an SC_THREAD and records simulated times around it.
 SC_MODULE(Driver) {
   std::function<void()> body;
-  SC_CTOR(Driver) { SC_THREAD(run); }
-  void run() { body(); }
+  SC_CTOR(Driver) {
+    SC_THREAD(run);
+  }
+  void run() {
+    body();
+  }
 };
 
 }  // namespace

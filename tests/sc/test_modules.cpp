@@ -5,6 +5,7 @@
 // Times are chosen on the kernel's 1 ns grid (clock 1 GHz: one cycle = 1 ns; settles in whole
 // microseconds), so "exact" means equal kernel ticks: ns(x) compares llround(x / 1 ns).
 #define CATCH_CONFIG_RUNNER
+#include <unistd.h>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
@@ -12,7 +13,6 @@
 #include <functional>
 #include <sstream>
 #include <systemc>
-#include <unistd.h>
 
 #include "hw/accelerator.h"
 #include "hw/device/mrr_bank.h"
@@ -28,16 +28,24 @@ using namespace ptc;
 namespace fs = std::filesystem;
 using sim::Json;
 
-int sc_main(int argc, char* argv[]) { return Catch::Session().run(argc, argv); }
+int sc_main(int argc, char* argv[]) {
+  return Catch::Session().run(argc, argv);
+}
 
 namespace {
 
 const std::string kSrc = PTC_SOURCE_DIR;
 
 // Kernel ticks (1 ns) of a time in seconds.
-int64_t ns(double t_s) { return std::llround(t_s * 1e9); }
-double now() { return sc_time_stamp().to_seconds(); }
-void wait_until(double t_s) { sim::wait_until_s(t_s); }
+int64_t ns(double t_s) {
+  return std::llround(t_s * 1e9);
+}
+double now() {
+  return sc_time_stamp().to_seconds();
+}
+void wait_until(double t_s) {
+  sim::wait_until_s(t_s);
+}
 
 struct Fixture {
   models::Graph g = models::import_onnx(kSrc + "/models/zoo/lenet5_fmnist.onnx");
@@ -52,15 +60,19 @@ hw::AcceleratorConfig config_1ghz() {
   return ac;
 }
 std::unique_ptr<hw::Accelerator> make_acc(Fixture& f, const hw::AcceleratorConfig& ac) {
-  return std::make_unique<hw::Accelerator>(
-      "acc", f.g, f.wl, std::make_unique<hw::MrrBank>(f.wl, hw::MrrBankConfig{}, hw::RandomStream(1, 0)), ac);
+  return std::make_unique<hw::Accelerator>("acc", f.g, f.wl,
+                                           std::make_unique<hw::MrrBank>(f.wl, hw::MrrBankConfig{}, hw::RandomStream(1, 0)), ac);
 }
 
 // One SC_THREAD running `body`.
 SC_MODULE(Driver) {
   std::function<void()> body;
-  SC_CTOR(Driver) { SC_THREAD(run); }
-  void run() { body(); }
+  SC_CTOR(Driver) {
+    SC_THREAD(run);
+  }
+  void run() {
+    body();
+  }
 };
 
 // A process asking for the array at `ask_s` with `rank`, holding it for `hold_s`; records when it
@@ -70,7 +82,9 @@ SC_MODULE(Asker) {
   double ask_s = 0, hold_s = 0, got_s = -1;
   int rank = 0;
   bool after_service = false;
-  SC_CTOR(Asker) { SC_THREAD(run); }
+  SC_CTOR(Asker) {
+    SC_THREAD(run);
+  }
   void run() {
     wait_until(ask_s);
     acc->acquire(rank, after_service);
@@ -117,14 +131,13 @@ TEST_CASE("Array contention - requests ready during a calibration start when it 
   CHECK(ns(cal_start) == ns(t0));
   CHECK(ns(cal_end) == ns(t0 + D));
   CHECK(acc->free_at_s() == Approx(t0 + D + n * L).epsilon(1e-12));
-  CHECK(ns(sv.start_s) == ns(t0 + D));                // delayed by exactly the calibration
-  CHECK(ns(sv.done_s) == ns(t0 + D + n * L));         // then n back-to-back latencies
+  CHECK(ns(sv.start_s) == ns(t0 + D));         // delayed by exactly the calibration
+  CHECK(ns(sv.done_s) == ns(t0 + D + n * L));  // then n back-to-back latencies
   CHECK(sv.done_s - sv.start_s == Approx(n * L).epsilon(1e-12));
   CHECK(acc->inferences() == n);
 }
 
-TEST_CASE("Array contention - serve() called while a calibration holds the array starts after the calibration",
-          "[sc][array]") {
+TEST_CASE("Array contention - serve() called while a calibration holds the array starts after the calibration", "[sc][array]") {
   // Known gap (reported): occupy() moves free_at only after its wait, so a booking made while
   // another process occupies the array overlaps the occupation. The top never does this (the
   // runtime waits on the agenda), but ArrayIf's contract makes the array the resource.
@@ -168,8 +181,8 @@ TEST_CASE("Array contention - acquire after_service waits for booked inference s
   sc_start();
   CHECK(sv.start_s == 0.0);
   CHECK(ns(sv.done_s) == ns(n * L));
-  CHECK(ns(rec.got_s) == 1);                    // no wait for the booked service
-  CHECK(ns(mon.got_s) == ns(n * L));            // waits until the booked service ends
+  CHECK(ns(rec.got_s) == 1);          // no wait for the booked service
+  CHECK(ns(mon.got_s) == ns(n * L));  // waits until the booked service ends
   CHECK(ns(now()) == ns(n * L + 3e-9));
   CHECK(ns(acc->free_at_s()) == ns(n * L + 3e-9));
 }
@@ -205,8 +218,7 @@ TEST_CASE("Array ranks - a process that asked earlier gets the array before a la
   CHECK(ns(late0.got_s) == 2000);
 }
 
-TEST_CASE("Array ranks - two processes asking for a free array at the same instant get it lower rank first",
-          "[sc][array]") {
+TEST_CASE("Array ranks - two processes asking for a free array at the same instant get it lower rank first", "[sc][array]") {
   // Known gap (reported): acquire() grants a free array at once to the first process the kernel
   // runs, before a same-instant asker of lower rank has registered. In the top the ranks'
   // settle() deltas order the askers, so it only bites a caller that does not settle.
@@ -233,7 +245,9 @@ SC_MODULE(CompletionObserver) {
   sim::Runtime* rt = nullptr;
   std::vector<double> done_s;  // done_s[i]: completion of request i + 1
   int id = -1;
-  SC_CTOR(CompletionObserver) { SC_THREAD(run); }
+  SC_CTOR(CompletionObserver) {
+    SC_THREAD(run);
+  }
   void run() {
     const int64_t N = rt->total_requests();
     while (true) {
@@ -271,8 +285,10 @@ std::vector<Json> read_events(const fs::path& file) {
 
 }  // namespace
 
-TEST_CASE("Monitor triggers at the completion of requests 1 51 101 151 and the last and each check delays the queue by its charged time",
-          "[sc][monitor]") {
+TEST_CASE(
+    "Monitor triggers at the completion of requests 1 51 101 151 and the last and each check delays the queue by its charged "
+    "time",
+    "[sc][monitor]") {
   sim::configure_kernel_time();
   const int64_t N = 200, every = 50;
   Json j = {{"name", "sc_monitor"},
@@ -282,8 +298,7 @@ TEST_CASE("Monitor triggers at the completion of requests 1 51 101 151 and the l
             {"device", {{"name", "mrr"}}},
             {"traffic", {{"name", "back_to_back"}, {"requests", N}}},
             {"accuracy", {{"mode", "none"}}},
-            {"monitor",
-             {{"interval_requests", every}, {"cool_down_requests", 0}, {"temperature_test", false}, {"w_thres", 0.0}}},
+            {"monitor", {{"interval_requests", every}, {"cool_down_requests", 0}, {"temperature_test", false}, {"w_thres", 0.0}}},
             {"controller", {{"policy", {{"name", "threshold_full"}}}}}};
   sim::Scenario s = sim::parse_scenario(j, "sc_monitor.json");
   sim::Prepared prep = sim::preflight(s);
@@ -325,14 +340,15 @@ TEST_CASE("Monitor triggers at the completion of requests 1 51 101 151 and the l
   int64_t mismatches = 0;
   for (int64_t i = 1; i <= N; ++i)
     if (ns(obs.done_s[i - 1]) != ns(expected_done(i))) {
-      if (++mismatches <= 5) FAIL_CHECK("request " << i << " completed at " << obs.done_s[i - 1] << " s, expected " << expected_done(i));
+      if (++mismatches <= 5)
+        FAIL_CHECK("request " << i << " completed at " << obs.done_s[i - 1] << " s, expected " << expected_done(i));
     }
   CHECK(mismatches == 0);
   // Each check shifts the following requests by exactly its charged time.
   for (int64_t c : checks)
     if (c < N) CHECK(ns(obs.done_s[c] - obs.done_s[c - 1]) == ns(C + L));
   CHECK(ns(obs.done_s[1] - obs.done_s[0]) == ns(P + R + L));
-  CHECK(ns(obs.done_s[2] - obs.done_s[1]) == ns(L));  // no check after request 2
+  CHECK(ns(obs.done_s[2] - obs.done_s[1]) == ns(L));             // no check after request 2
   CHECK(ns(top->runtime->end_s()) == ns(expected_done(N) + C));  // the run ends after the last check
 
   CHECK(top->monitor->probes() == 5);

@@ -9,7 +9,9 @@
 
 using namespace sc_core;
 
-int sc_main(int argc, char* argv[]) { return Catch::Session().run(argc, argv); }
+int sc_main(int argc, char* argv[]) {
+  return Catch::Session().run(argc, argv);
+}
 
 namespace {
 
@@ -17,7 +19,9 @@ namespace {
 SC_MODULE(Sleeper) {
   double days;
   double woke_s = -1;
-  SC_CTOR(Sleeper) : days(0) { SC_THREAD(run); }
+  SC_CTOR(Sleeper) : days(0) {
+    SC_THREAD(run);
+  }
   void run() {
     wait(sc_time(days * 86400.0, SC_SEC));
     woke_s = sc_time_stamp().to_seconds();

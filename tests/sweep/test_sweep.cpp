@@ -3,19 +3,21 @@
 // one message naming the spec, the entry and the path); the Slurm array range and script.
 // sc_main runs Catch; no test starts the SystemC kernel (the expansion only parses scenarios).
 #define CATCH_CONFIG_RUNNER
+#include <unistd.h>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <systemc>
-#include <unistd.h>
 
 #include "models/error.h"
 #include "sim/scenario.h"
 #include "sim/sweep/stats.h"
 #include "sim/sweep/sweep.h"
 
-int sc_main(int argc, char* argv[]) { return Catch::Session().run(argc, argv); }
+int sc_main(int argc, char* argv[]) {
+  return Catch::Session().run(argc, argv);
+}
 
 using namespace ptc::sim::sweep;
 using Catch::Matchers::Contains;
@@ -39,15 +41,16 @@ struct TmpDir {
   }
 };
 
-std::string spec_with(const std::string& body) { return "{\"scenario\": \"" + kTiny + "\"" + (body.empty() ? "" : ", " + body) + "}"; }
+std::string spec_with(const std::string& body) {
+  return "{\"scenario\": \"" + kTiny + "\"" + (body.empty() ? "" : ", " + body) + "}";
+}
 
 }  // namespace
 
 TEST_CASE("Student t 0.975 quantiles equal the published table values", "[sweep]") {
   // Two-sided 95 % critical values of Student's t (standard tables, e.g. NIST/SEMATECH e-Handbook 1.3.6.7.2).
-  const std::vector<std::pair<double, double>> table = {{1, 12.706204736}, {2, 4.302652730}, {3, 3.182446305},
-                                                        {4, 2.776445105},  {9, 2.262157163}, {29, 2.045229642},
-                                                        {100, 1.983971519}};
+  const std::vector<std::pair<double, double>> table = {{1, 12.706204736}, {2, 4.302652730},  {3, 3.182446305},  {4, 2.776445105},
+                                                        {9, 2.262157163},  {29, 2.045229642}, {100, 1.983971519}};
   for (const auto& [nu, t] : table) {
     INFO("nu = " << nu);
     CHECK(student_t_quantile(0.975, nu) == Approx(t).epsilon(1e-9));
@@ -57,7 +60,8 @@ TEST_CASE("Student t 0.975 quantiles equal the published table values", "[sweep]
   CHECK(student_t_quantile(0.025, 4) == Approx(-2.776445105).epsilon(1e-9));
   CHECK(student_t_quantile(0.975, 1e6) == Approx(1.959966).epsilon(1e-6));  // the normal limit
   // nu = 2 has a closed form: t_p = (2p - 1) sqrt(2 / (4p(1-p)))
-  for (double p : {0.6, 0.9, 0.99, 0.999}) CHECK(student_t_quantile(p, 2) == Approx((2 * p - 1) * std::sqrt(2 / (4 * p * (1 - p)))).epsilon(1e-10));
+  for (double p : {0.6, 0.9, 0.99, 0.999})
+    CHECK(student_t_quantile(p, 2) == Approx((2 * p - 1) * std::sqrt(2 / (4 * p * (1 - p)))).epsilon(1e-10));
 }
 
 TEST_CASE("statistics over seeds: mean, sample std, 95 % CI by hand", "[sweep]") {
@@ -111,8 +115,10 @@ TEST_CASE("sweep expansion - order, points, seeds and stable ids", "[sweep]") {
   // value as a one-value grid, seeds as a list) give the same ids: the id is the configuration's.
   TmpDir d2;
   const std::string spec2 = d2.write(
-      "other.json", spec_with("\"seeds\": [4, 5, 6], \"zip\": {\"controller.policy.lr\": [0.001, 0.002], "
-                              "\"controller.policy.steps\": [2, 3]}, \"grid\": {\"traffic.requests\": [60], \"monitor.w_thres\": [0.02, 0.05]}"));
+      "other.json",
+      spec_with(
+          "\"seeds\": [4, 5, 6], \"zip\": {\"controller.policy.lr\": [0.001, 0.002], "
+          "\"controller.policy.steps\": [2, 3]}, \"grid\": {\"traffic.requests\": [60], \"monitor.w_thres\": [0.02, 0.05]}"));
   std::vector<Entry> e2 = expand(spec2);
   REQUIRE(e2.size() == e.size());
   for (size_t i = 0; i < e.size(); ++i) CHECK(e2[i].id == e[i].id);
@@ -153,7 +159,8 @@ TEST_CASE("sweep expansion - one bad entry fails it all, naming spec, entry and 
              Contains("zip.monitor.t_thres_k: zipped lists must have equal lengths"));
   CHECK_THAT(err(spec_with("\"set\": {\"monitor.w_thres\": 0.1}, \"grid\": {\"monitor.w_thres\": [0.1]}")),
              Contains("grid.monitor.w_thres: monitor.w_thres is set or swept twice"));
-  CHECK_THAT(err(spec_with("\"grid\": {\"monitor.w_thres\": [0.1, 0.1]}")), Contains("entry 1") && Contains("same configuration and seed as entry 0"));
+  CHECK_THAT(err(spec_with("\"grid\": {\"monitor.w_thres\": [0.1, 0.1]}")),
+             Contains("entry 1") && Contains("same configuration and seed as entry 0"));
   CHECK_THAT(err(spec_with("\"seeds\": [1, -2]")), Contains("seeds.1: expected a non-negative integer"));
   CHECK_THAT(err(spec_with("\"grid\": {\"seed\": [1, 2]}")), Contains("sweep seeds with \"seeds\""));
   CHECK_THAT(err("{\"scenario\": \"nowhere.json\"}"), Contains(s + ": scenario: file \"nowhere.json\" not found"));
@@ -180,7 +187,8 @@ TEST_CASE("Slurm job array - compressed ranges, %K and one sweep task per index"
   CHECK_THAT(s, Contains("#!/bin/bash\n") && Contains("\n#SBATCH --array=0,2%2\n") && Contains("\n#SBATCH --partition=debug\n") &&
                     Contains("\n#SBATCH --time=00:10:00\n") && Contains("\n#SBATCH --mem=2G\n") &&
                     Contains("\n#SBATCH --cpus-per-task=1\n"));
-  CHECK_THAT(s, Contains("\nexec '/opt/ptc sim/ptcsim' sweep task '" + m.file.string() + "' --index \"$SLURM_ARRAY_TASK_ID\" --threads 1\n"));
+  CHECK_THAT(s, Contains("\nexec '/opt/ptc sim/ptcsim' sweep task '" + m.file.string() +
+                         "' --index \"$SLURM_ARRAY_TASK_ID\" --threads 1\n"));
   CHECK(s.find("partition") != std::string::npos);
   CHECK(slurm_script(m, {0, 1, 2}, SlurmOptions{}, "sw").find("--partition") == std::string::npos);
 }

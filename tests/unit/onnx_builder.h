@@ -28,7 +28,10 @@ struct OnnxBuilder {
     auto* sh = tt->mutable_shape();
     for (int64_t d : shape) {
       auto* dim = sh->add_dim();
-      if (d < 0) dim->set_dim_param("batch"); else dim->set_dim_value(d);
+      if (d < 0)
+        dim->set_dim_param("batch");
+      else
+        dim->set_dim_value(d);
     }
   }
 

@@ -14,7 +14,9 @@
 
 using namespace ptc;
 
-int sc_main(int argc, char* argv[]) { return Catch::Session().run(argc, argv); }
+int sc_main(int argc, char* argv[]) {
+  return Catch::Session().run(argc, argv);
+}
 
 namespace {
 
@@ -40,7 +42,8 @@ struct Bench : sim::actions::Env {
   explicit Bench(const hw::MrrBankConfig& cfg, const std::string& name) {
     sim::configure_kernel_time();
     hw::AcceleratorConfig ac;
-    acc = std::make_unique<hw::Accelerator>(name.c_str(), g, wl, std::make_unique<hw::MrrBank>(wl, cfg, hw::RandomStream(1, 0xde)), ac);
+    acc = std::make_unique<hw::Accelerator>(name.c_str(), g, wl,
+                                            std::make_unique<hw::MrrBank>(wl, cfg, hw::RandomStream(1, 0xde)), ac);
   }
   hw::Accelerator& chip() override { return *acc; }
   const sim::RunContext& ctx() const override { return rc; }
@@ -69,7 +72,10 @@ int64_t remap_changed(Bench& b) {
 
 }  // namespace
 
-TEST_CASE("actions: a noise-free probe reads back W* up to the ring encoding, a fabrication offset raises the error, k cycles per chunk", "[actions]") {
+TEST_CASE(
+    "actions: a noise-free probe reads back W* up to the ring encoding, a fabrication offset raises the error, k cycles per "
+    "chunk",
+    "[actions]") {
   Bench b(hw::MrrBankConfig{}, "chip_probe");
   const double err = sim::actions::probe(b);
   CHECK(err > 0);
@@ -89,7 +95,8 @@ TEST_CASE("actions: a noise-free probe reads back W* up to the ring encoding, a 
   CHECK(b.events == std::vector<std::string>{"probe"});
 }
 
-TEST_CASE("actions: remapping keeps every chunk under a temperature common to all cores and moves chunks when cores differ", "[actions]") {
+TEST_CASE("actions: remapping keeps every chunk under a temperature common to all cores and moves chunks when cores differ",
+          "[actions]") {
   // A thermal offset shared by every core (the data-centre field): every tile realises a
   // row-block identically, so no assignment is better than the identity (0 chunks changed).
   Bench common(hw::MrrBankConfig{}, "chip_common");

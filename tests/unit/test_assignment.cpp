@@ -1,6 +1,6 @@
 // Minimum-cost assignment (Boost.Graph min-cost flow) against brute force over all permutations.
-#include <catch2/catch.hpp>
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -113,8 +113,7 @@ TEST_CASE("assignment: ties go to the lexicographically smallest optimal permuta
   for (int k = 0; k < 5; ++k) CHECK(min_cost_assignment(r, 3) == first);
 }
 
-TEST_CASE("assignment: larger n agrees with the optimum cost of a 7 x 7 and stays a permutation at 12 x 12",
-          "[assignment]") {
+TEST_CASE("assignment: larger n agrees with the optimum cost of a 7 x 7 and stays a permutation at 12 x 12", "[assignment]") {
   std::mt19937_64 gen(99);
   std::uniform_real_distribution<double> u(0.0, 1.0);
   std::vector<double> c(49);

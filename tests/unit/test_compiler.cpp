@@ -44,8 +44,7 @@ TEST_CASE("cyclic mapping puts block (p,q) on core (p mod R, q mod C) - tiling i
     for (const auto& L : wl.layers)
       for (const auto& t : L.gemms) {
         for (int64_t p = 0; p < t.P; ++p)
-          for (int64_t q = 0; q < t.Q; ++q)
-            REQUIRE(t.core[p * t.Q + q] == (p % spec.rows) * spec.cols + q % spec.cols);
+          for (int64_t q = 0; q < t.Q; ++q) REQUIRE(t.core[p * t.Q + q] == (p % spec.rows) * spec.cols + q % spec.cols);
         // The blocks hold exactly the weight matrix, zero-padded.
         // (LeNet's Conv weights flatten to [M, C*kh*kw] and its Gemms use transB = 1, so the
         // weight matrix is the initializer itself.)
@@ -87,13 +86,14 @@ TEST_CASE("grouped Conv lowers to one GEMM per group", "[compiler]") {
   REQUIRE(wl.layers[0].gemms.size() == 4);
   CHECK(wl.layers[0].gemms[0].rows == 1);
   CHECK(wl.layers[0].gemms[0].cols == 9);
-  CHECK(wl.layers[0].chunks == 4);                // 4 groups x ceil(1/2) x ceil(2/2)
-  CHECK(wl.layers[0].cycles == 4 * 16);           // 4x4 output pixels per chunk
+  CHECK(wl.layers[0].chunks == 4);       // 4 groups x ceil(1/2) x ceil(2/2)
+  CHECK(wl.layers[0].cycles == 4 * 16);  // 4x4 output pixels per chunk
 }
 
 TEST_CASE("hardware JSON: paths in errors, unknown keys, ranges", "[hw]") {
   using nlohmann::json;
-  auto spec = hw::parse_hw_spec(json::parse(R"({"cores": {"rows": 2, "cols": 3, "block_size": 16}, "mapping": {"name": "stationary"}})"));
+  auto spec =
+      hw::parse_hw_spec(json::parse(R"({"cores": {"rows": 2, "cols": 3, "block_size": 16}, "mapping": {"name": "stationary"}})"));
   CHECK(spec.tiling.rows == 2);
   CHECK(spec.tiling.cols == 3);
   CHECK(spec.tiling.block_size == 16);

@@ -1,9 +1,9 @@
-#include <catch2/catch.hpp>
-#include <filesystem>
-#include <fstream>
 #include <unistd.h>
 #include <zlib.h>
 #include <algorithm>
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
 
 #include "models/dataset.h"
 #include "models/error.h"
@@ -93,8 +93,7 @@ TEST_CASE("preprocessing travels with the model and is validated", "[dataset]") 
   fill_batch(d, p, 0, 1, t);
   CHECK(t.shape == Shape{1, 1, 28, 28});
   CHECK(t.f[0] == Approx((2 * 0.5 - 0.25) / 0.5));
-  REQUIRE_THROWS_WITH(parse_preprocess(R"({"input_shape": [1, 28, 28], "sclae": 1})", "pre"),
-                      Contains("pre.sclae: unknown key"));
+  REQUIRE_THROWS_WITH(parse_preprocess(R"({"input_shape": [1, 28, 28], "sclae": 1})", "pre"), Contains("pre.sclae: unknown key"));
   REQUIRE_THROWS_WITH(parse_preprocess(R"({"input_shape": [1, 28, 28], "std": [0]})", "pre"), Contains("pre.std"));
   Preprocess wrong = parse_preprocess(R"({"input_shape": [3, 32, 32]})", "pre");
   REQUIRE_THROWS_WITH(fill_batch(d, wrong, 0, 1, t), Contains("[3,32,32]"));

@@ -26,7 +26,7 @@ TEST_CASE("global temperature: schedules, hotspot maps, phase per kelvin", "[noi
   std::vector<float> phase(a.rings(), 0.0f);
   gtd.add_shift(10000, phase.data());
   CHECK(phase[0] == Approx(0.5 * gtd.phase_per_kelvin(0)).epsilon(1e-6));  // core (0,0), hotspot 1
-  int64_t core11 = 1 * 4 + 1, idx = (core11 * 8 + 3) * 8 + 5;                 // ring row 3, column 5
+  int64_t core11 = 1 * 4 + 1, idx = (core11 * 8 + 3) * 8 + 5;              // ring row 3, column 5
   CHECK(phase[idx] == Approx(0.5 * std::exp(-std::sqrt(2.0)) * gtd.phase_per_kelvin(5)).epsilon(1e-6));
 
   GlobalTemperatureParams c;
@@ -45,8 +45,8 @@ TEST_CASE("thermal crosstalk coupling of DOCTOR's 8x8 bank", "[noise][doctor]") 
   ThermalCrosstalk xt(8, CrosstalkParams{});
   const auto& m = xt.matrix();
   CHECK(m[0] == 1.0);
-  CHECK(m[1] == Approx(0.0025).margin(3e-5));   // nearest horizontal: exp(-0.1*60)
-  CHECK(m[8] == Approx(2e-9).margin(1e-10));    // nearest vertical: exp(-0.1*200)
+  CHECK(m[1] == Approx(0.0025).margin(3e-5));  // nearest horizontal: exp(-0.1*60)
+  CHECK(m[8] == Approx(2e-9).margin(1e-10));   // nearest vertical: exp(-0.1*200)
   // With no other noise, crosstalk adds the static offset sum_{j != i} M_ij phi_j.
   std::vector<float> phase(64, 0.3f);
   xt.apply(phase.data(), 1);

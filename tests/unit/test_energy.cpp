@@ -46,8 +46,9 @@ TEST_CASE("CNN3 on DOCTOR's array: conversions, compute time, chunk re-programmi
   CHECK(q.hold_j == 0.0);
   CHECK(q.reprogram_j == Approx(124.0 * 1024 * 13.4e-12));
   // A workload that fits (one chunk) keeps its weights resident.
-  models::CompiledWorkload small = models::compile(
-      models::import_onnx(std::string(PTC_SOURCE_DIR) + "/models/zoo/lenet5_fmnist.onnx"), models::TilingSpec{64, 64, 8, "cyclic"});
+  models::CompiledWorkload small =
+      models::compile(models::import_onnx(std::string(PTC_SOURCE_DIR) + "/models/zoo/lenet5_fmnist.onnx"),
+                      models::TilingSpec{64, 64, 8, "cyclic"});
   CHECK(inference_cost(small, EnergyParams{}).reprogram_s > 0);  // 5 layers = 5 chunks
   // The device name is kept for the caller to resolve in the device registry (test_scenario.cpp).
   const HwSpec mzi = parse_hw_spec(nlohmann::json::parse(R"({"device": {"name": "mzi"}})"));

@@ -54,9 +54,9 @@ TEST_CASE("Conv matches the direct definition for strides, pads, dilations and g
   struct Case {
     int64_t C, M, H, k, stride, pad, dil, group;
   };
-  for (Case c : {Case{3, 4, 9, 3, 1, 1, 1, 1}, Case{4, 6, 10, 3, 2, 0, 1, 2}, Case{6, 6, 11, 3, 1, 2, 2, 6},
-                 Case{2, 5, 7, 1, 1, 0, 1, 1}, Case{3, 2, 8, 5, 3, 2, 1, 1}, Case{2, 3, 4, 5, 1, 2, 1, 1},
-                 Case{2, 3, 6, 3, 1, 3, 3, 1}}) {
+  for (Case c :
+       {Case{3, 4, 9, 3, 1, 1, 1, 1}, Case{4, 6, 10, 3, 2, 0, 1, 2}, Case{6, 6, 11, 3, 1, 2, 2, 6}, Case{2, 5, 7, 1, 1, 0, 1, 1},
+        Case{3, 2, 8, 5, 3, 2, 1, 1}, Case{2, 3, 4, 5, 1, 2, 1, 1}, Case{2, 3, 6, 3, 1, 3, 3, 1}}) {
     Shape xs{2, c.C, c.H, c.H}, ws{c.M, c.C / c.group, c.k, c.k};
     auto x = randn(2 * c.C * c.H * c.H, 1), w = randn(c.M * (c.C / c.group) * c.k * c.k, 2), bias = randn(c.M, 3);
     test::OnnxBuilder b;

@@ -48,8 +48,8 @@ int64_t numel(const std::vector<int64_t>& dims) {
 }
 
 // Adds a random float initializer and returns its name.
-std::string weight(OnnxBuilder& b, const std::string& name, const std::vector<int64_t>& dims,
-                   unsigned seed, float scale = 0.5f, float mean = 0.0f) {
+std::string weight(OnnxBuilder& b, const std::string& name, const std::vector<int64_t>& dims, unsigned seed, float scale = 0.5f,
+                   float mean = 0.0f) {
   b.init(name, dims, randn(static_cast<size_t>(numel(dims)), seed, scale, mean));
   return name;
 }
@@ -74,8 +74,8 @@ std::vector<std::string> layer_weights(const Graph& g) {
 // divisor being the step actually taken in float. A kink (a Relu, Clip or max switching) closer
 // than the step spoils a central difference; then steps h/3 and h/10 are tried before failing,
 // with abs_tol scaled by h / step for the float round-off of the loss.
-void check_against_fd(GradientEngine& e, const Tensor& x, const std::vector<int64_t>& y, float h,
-                      double abs_tol, double rel_tol, size_t per_weight = 0, unsigned seed = 7) {
+void check_against_fd(GradientEngine& e, const Tensor& x, const std::vector<int64_t>& y, float h, double abs_tol, double rel_tol,
+                      size_t per_weight = 0, unsigned seed = 7) {
   GradientEngine::Result r = e.loss_and_grad(x, y);
   std::vector<std::vector<float>> w = e.weight_values();
   std::mt19937 rng(seed);
@@ -107,8 +107,7 @@ void check_against_fd(GradientEngine& e, const Tensor& x, const std::vector<int6
         }
         ++retried;
       }
-      INFO("weight " << e.weights()[k] << " entry " << i << ": grad " << r.grad[k][i]
-                     << ", fd at h, h/3, h/10:" << tried);
+      INFO("weight " << e.weights()[k] << " entry " << i << ": grad " << r.grad[k][i] << ", fd at h, h/3, h/10:" << tried);
       CHECK(ok);
       ++checked;
     }
@@ -121,10 +120,8 @@ void check_against_fd(GradientEngine& e, const Tensor& x, const std::vector<int6
 // padded by 2; Relu; 2x2 max pools; three Gemm layers), for finite differences without float
 // round-off: the loss of one sample with weights `w` (c1, c2, f1, f2, f3) and biases `b`.
 using Vec = std::vector<double>;
-double lenet_loss_double(const std::vector<float>& img, int64_t label, const std::vector<Vec>& w,
-                         const std::vector<Vec>& b) {
-  auto conv = [](const Vec& x, int C, int H, const Vec& wt, const Vec& bias, int M, int pad,
-                 int& OH) {
+double lenet_loss_double(const std::vector<float>& img, int64_t label, const std::vector<Vec>& w, const std::vector<Vec>& b) {
+  auto conv = [](const Vec& x, int C, int H, const Vec& wt, const Vec& bias, int M, int pad, int& OH) {
     OH = H + 2 * pad - 4;
     Vec y(static_cast<size_t>(M * OH * OH));
     for (int m = 0; m < M; ++m)
@@ -135,8 +132,7 @@ double lenet_loss_double(const std::vector<float>& img, int64_t label, const std
             for (int i = 0; i < 5; ++i)
               for (int j = 0; j < 5; ++j) {
                 int ih = oh - pad + i, iw = ow - pad + j;
-                if (ih >= 0 && ih < H && iw >= 0 && iw < H)
-                  a += wt[((m * C + c) * 5 + i) * 5 + j] * x[(c * H + ih) * H + iw];
+                if (ih >= 0 && ih < H && iw >= 0 && iw < H) a += wt[((m * C + c) * 5 + i) * 5 + j] * x[(c * H + ih) * H + iw];
               }
           y[(m * OH + oh) * OH + ow] = std::max(a, 0.0);  // Relu
         }
@@ -148,9 +144,8 @@ double lenet_loss_double(const std::vector<float>& img, int64_t label, const std
     for (int c = 0; c < C; ++c)
       for (int i = 0; i < O; ++i)
         for (int j = 0; j < O; ++j)
-          y[(c * O + i) * O + j] = std::max(
-              std::max(x[(c * H + 2 * i) * H + 2 * j], x[(c * H + 2 * i) * H + 2 * j + 1]),
-              std::max(x[(c * H + 2 * i + 1) * H + 2 * j], x[(c * H + 2 * i + 1) * H + 2 * j + 1]));
+          y[(c * O + i) * O + j] = std::max(std::max(x[(c * H + 2 * i) * H + 2 * j], x[(c * H + 2 * i) * H + 2 * j + 1]),
+                                            std::max(x[(c * H + 2 * i + 1) * H + 2 * j], x[(c * H + 2 * i + 1) * H + 2 * j + 1]));
     return y;
   };
   auto fc = [](const Vec& x, const Vec& wt, const Vec& bias, bool relu) {
@@ -179,8 +174,8 @@ Graph conv_graph(std::vector<std::string>& w) {
   OnnxBuilder b;
   b.input("x", {-1, 2, 8, 8});
   b.output("y");
-  w = {weight(b, "w1", {4, 2, 3, 3}, 1), weight(b, "b1", {4}, 2, 0.1f),
-       weight(b, "w2", {4, 2, 3, 3}, 3), weight(b, "w3", {5, 16}, 4), weight(b, "c3", {5}, 5)};
+  w = {weight(b, "w1", {4, 2, 3, 3}, 1), weight(b, "b1", {4}, 2, 0.1f), weight(b, "w2", {4, 2, 3, 3}, 3),
+       weight(b, "w3", {5, 16}, 4), weight(b, "c3", {5}, 5)};
   auto* c1 = b.node("Conv", {"x", "w1", "b1"}, {"c1"}, "conv1");
   OnnxBuilder::attr_ints(c1, "pads", {1, 1, 1, 1});
   b.node("Relu", {"c1"}, {"r1"}, "relu");
@@ -209,10 +204,9 @@ Graph pool_graph(std::vector<std::string>& w, bool clip_min_is_weight = false) {
   OnnxBuilder b;
   b.input("x", {-1, 3, 6, 6});
   b.output("y");
-  w = {weight(b, "cw", {6, 3, 1, 1}, 11),  weight(b, "bns", {6}, 12, 0.3f, 1.0f),
-       weight(b, "bnb", {6}, 13, 0.2f),    weight(b, "bnm", {6}, 14, 0.1f, 0.5f),
-       weight(b, "rw", {3, 5}, 16, 1.0f),  weight(b, "gw", {4, 5}, 17, 1.0f),
-       weight(b, "fw", {75, 5}, 18, 0.5f), weight(b, "rb", {5}, 19, 0.2f)};
+  w = {weight(b, "cw", {6, 3, 1, 1}, 11),     weight(b, "bns", {6}, 12, 0.3f, 1.0f), weight(b, "bnb", {6}, 13, 0.2f),
+       weight(b, "bnm", {6}, 14, 0.1f, 0.5f), weight(b, "rw", {3, 5}, 16, 1.0f),     weight(b, "gw", {4, 5}, 17, 1.0f),
+       weight(b, "fw", {75, 5}, 18, 0.5f),    weight(b, "rb", {5}, 19, 0.2f)};
   b.init("bnv", {6}, uniform(6, 15, 0.5f, 1.5f));
   w.push_back("bnv");
   b.init("lo", {}, {-0.5f});
@@ -279,15 +273,9 @@ Graph dense_graph(std::vector<std::string>& w) {
   OnnxBuilder b;
   b.input("x", {-1, 6});
   b.output("y");
-  w = {weight(b, "w1", {6, 8}, 21),
-       weight(b, "b1", {8}, 22, 0.2f),
-       weight(b, "s1", {1, 8}, 23, 0.5f, 1.0f),
-       weight(b, "u", {1}, 24, 0.3f),
-       weight(b, "w2", {5, 8}, 25, 1.0f),
-       weight(b, "c2", {1, 5}, 26, 0.3f),
-       weight(b, "w3", {4, 3}, 27, 0.7f),
-       weight(b, "w4", {4, 5}, 28, 0.7f),
-       weight(b, "w5", {8, 5}, 29, 1.0f)};
+  w = {weight(b, "w1", {6, 8}, 21),       weight(b, "b1", {8}, 22, 0.2f),    weight(b, "s1", {1, 8}, 23, 0.5f, 1.0f),
+       weight(b, "u", {1}, 24, 0.3f),     weight(b, "w2", {5, 8}, 25, 1.0f), weight(b, "c2", {1, 5}, 26, 0.3f),
+       weight(b, "w3", {4, 3}, 27, 0.7f), weight(b, "w4", {4, 5}, 28, 0.7f), weight(b, "w5", {8, 5}, 29, 1.0f)};
   b.init("d1", {8}, uniform(8, 30, 1.0f, 2.0f));
   b.init("one", {1}, {1.0f});
   w.push_back("d1");
@@ -330,8 +318,7 @@ Graph dense_graph(std::vector<std::string>& w) {
 }
 
 // Softmax regression: logits = W flatten(x) + b, W [C, D] (Gemm transB = 1).
-Graph softmax_regression(int64_t C, int64_t H, int64_t W, std::vector<float>& wv,
-                         std::vector<float>& bv) {
+Graph softmax_regression(int64_t C, int64_t H, int64_t W, std::vector<float>& wv, std::vector<float>& bv) {
   OnnxBuilder b;
   b.input("x", {-1, 1, H, W});
   b.output("y");
@@ -350,8 +337,8 @@ Graph softmax_regression(int64_t C, int64_t H, int64_t W, std::vector<float>& wv
 struct SoftmaxRegression {
   int64_t C, D;
   std::vector<std::vector<double>> p, xt;  // per sample: probabilities, [x, 1]
-  SoftmaxRegression(const std::vector<float>& x, int64_t n, int64_t D_,
-                    const std::vector<float>& wv, const std::vector<float>& bv)
+  SoftmaxRegression(const std::vector<float>& x, int64_t n, int64_t D_, const std::vector<float>& wv,
+                    const std::vector<float>& bv)
       : C(static_cast<int64_t>(bv.size())), D(D_) {
     for (int64_t i = 0; i < n; ++i) {
       std::vector<double> xi(x.begin() + i * D, x.begin() + (i + 1) * D), z(C);
@@ -371,8 +358,7 @@ struct SoftmaxRegression {
   // Entry ((c,d),(c2,d2)) of the Hessian; d == D is the bias.
   double hess(int64_t c, int64_t d, int64_t c2, int64_t d2) const {
     double h = 0;
-    for (size_t i = 0; i < p.size(); ++i)
-      h += (p[i][c] * (c == c2 ? 1.0 : 0.0) - p[i][c] * p[i][c2]) * xt[i][d] * xt[i][d2];
+    for (size_t i = 0; i < p.size(); ++i) h += (p[i][c] * (c == c2 ? 1.0 : 0.0) - p[i][c] * p[i][c2]) * xt[i][d] * xt[i][d2];
     return h / static_cast<double>(p.size());
   }
   // Gradient entry (c, d): mean_i (p_ic - [y_i = c]) x~_id.
@@ -415,18 +401,15 @@ TEST_CASE(
   check_against_fd(e, x, {0, 1, 2, 4}, 1e-3f, 3e-4, 1e-2);
 }
 
-TEST_CASE("LeNet-5 gradients match double-precision finite differences on sampled weights",
-          "[gradients]") {
+TEST_CASE("LeNet-5 gradients match double-precision finite differences on sampled weights", "[gradients]") {
   Graph g = import_onnx(kZoo + "lenet5_fmnist.onnx");
   Preprocess pre = preprocess_for(g, kZoo + "lenet5_fmnist.onnx");
   std::vector<std::string> ops;
   for (Vertex v : g.order) ops.push_back(g.node(v).op);
-  REQUIRE(ops == std::vector<std::string>{"Conv", "Relu", "MaxPool", "Conv", "Relu", "MaxPool",
-                                          "Shape", "Gather", "Unsqueeze", "Concat", "Reshape",
-                                          "Gemm", "Relu", "Gemm", "Relu", "Gemm"});
+  REQUIRE(ops == std::vector<std::string>{"Conv", "Relu", "MaxPool", "Conv", "Relu", "MaxPool", "Shape", "Gather", "Unsqueeze",
+                                          "Concat", "Reshape", "Gemm", "Relu", "Gemm", "Relu", "Gemm"});
   std::vector<std::string> w = layer_weights(g);
-  REQUIRE(w == std::vector<std::string>{"c1.weight", "c2.weight", "f1.weight", "f2.weight",
-                                        "f3.weight"});
+  REQUIRE(w == std::vector<std::string>{"c1.weight", "c2.weight", "f1.weight", "f2.weight", "f3.weight"});
   GradientEngine e(g, w, 2);
   const int64_t N = 8;
   Tensor x;
@@ -435,15 +418,13 @@ TEST_CASE("LeNet-5 gradients match double-precision finite differences on sample
   for (size_t i = 0; i < y.size(); i += 2) y[i] = (y[i] + 3) % 10;  // larger gradients
   GradientEngine::Result r = e.loss_and_grad(x, y);
   std::vector<Vec> wd, bd;
-  for (const auto& name : w)
-    wd.emplace_back(g.constants.at(name).f.begin(), g.constants.at(name).f.end());
+  for (const auto& name : w) wd.emplace_back(g.constants.at(name).f.begin(), g.constants.at(name).f.end());
   for (const char* name : {"c1.bias", "c2.bias", "f1.bias", "f2.bias", "f3.bias"})
     bd.emplace_back(g.constants.at(name).f.begin(), g.constants.at(name).f.end());
   auto batch_loss = [&](const std::vector<Vec>& wt) {
     double l = 0;
     for (int64_t i = 0; i < N; ++i)
-      l += lenet_loss_double(std::vector<float>(x.f.begin() + i * 784, x.f.begin() + (i + 1) * 784),
-                             y[i], wt, bd);
+      l += lenet_loss_double(std::vector<float>(x.f.begin() + i * 784, x.f.begin() + (i + 1) * 784), y[i], wt, bd);
     return l / N;
   };
   CHECK(r.loss == Approx(batch_loss(wd)).epsilon(1e-5));
@@ -493,8 +474,7 @@ TEST_CASE("Hessian-vector product equals the closed form of softmax regression",
       for (int64_t d = 0; d <= D; ++d) {
         double s = 0;
         for (int64_t c2 = 0; c2 < C; ++c2)
-          for (int64_t d2 = 0; d2 <= D; ++d2)
-            s += ref.hess(c, d, c2, d2) * (d2 < D ? v[0][c2 * D + d2] : v[1][c2]);
+          for (int64_t d2 = 0; d2 <= D; ++d2) s += ref.hess(c, d, c2, d2) * (d2 < D ? v[0][c2 * D + d2] : v[1][c2]);
         want.push_back(s);
         scale = std::max(scale, std::abs(s));
       }
@@ -509,12 +489,10 @@ TEST_CASE("Hessian-vector product equals the closed form of softmax regression",
   auto r = e.loss_and_grad(x, y);
   for (int64_t c = 0; c < C; ++c)
     for (int64_t d = 0; d <= D; ++d)
-      CHECK((d < D ? r.grad[0][c * D + d] : r.grad[1][c]) ==
-            Approx(ref.grad(c, d, y)).margin(1e-6));
+      CHECK((d < D ? r.grad[0][c * D + d] : r.grad[1][c]) == Approx(ref.grad(c, d, y)).margin(1e-6));
 }
 
-TEST_CASE("Hessian-vector product of a deep smooth graph matches second differences of the loss",
-          "[gradients]") {
+TEST_CASE("Hessian-vector product of a deep smooth graph matches second differences of the loss", "[gradients]") {
   std::vector<std::string> w;
   Graph g = dense_graph(w);
   GradientEngine e(g, w, 2);
@@ -532,21 +510,18 @@ TEST_CASE("Hessian-vector product of a deep smooth graph matches second differen
       for (float& f : vk) f = static_cast<float>(f / std::sqrt(n2));
     return v;
   };
-  auto dot = [](const std::vector<std::vector<float>>& a,
-                const std::vector<std::vector<float>>& b) {
+  auto dot = [](const std::vector<std::vector<float>>& a, const std::vector<std::vector<float>>& b) {
     double s = 0;
     for (size_t k = 0; k < a.size(); ++k)
       for (size_t j = 0; j < a[k].size(); ++j) s += double(a[k][j]) * b[k][j];
     return s;
   };
   // L(w + a u + b v) for the mixed second difference u^T H v ~ sum_{a,b = +-h} a b L / (4 h^2).
-  auto loss_at = [&](const std::vector<std::vector<float>>& u,
-                     const std::vector<std::vector<float>>& v, double a, double b) {
+  auto loss_at = [&](const std::vector<std::vector<float>>& u, const std::vector<std::vector<float>>& v, double a, double b) {
     std::vector<std::vector<float>> wt = w0;
     WeightOverrides ov;
     for (size_t k = 0; k < wt.size(); ++k) {
-      for (size_t j = 0; j < wt[k].size(); ++j)
-        wt[k][j] = static_cast<float>(w0[k][j] + a * u[k][j] + b * v[k][j]);
+      for (size_t j = 0; j < wt[k].size(); ++j) wt[k][j] = static_cast<float>(w0[k][j] + a * u[k][j] + b * v[k][j]);
     }
     for (auto& wk : wt) ov.push_back(&wk);
     return e.loss(x, y, ov).loss;
@@ -555,20 +530,17 @@ TEST_CASE("Hessian-vector product of a deep smooth graph matches second differen
   auto hv = e.hessian_vector(x, y, v), hu = e.hessian_vector(x, y, u);
   const double h = 2e-2;
   for (const auto* dir : {&u, &v}) {
-    double want = (loss_at(*dir, v, h, h) - loss_at(*dir, v, h, -h) - loss_at(*dir, v, -h, h) +
-                   loss_at(*dir, v, -h, -h)) /
-                  (4 * h * h);
+    double want =
+        (loss_at(*dir, v, h, h) - loss_at(*dir, v, h, -h) - loss_at(*dir, v, -h, h) + loss_at(*dir, v, -h, -h)) / (4 * h * h);
     double got = dot(*dir, hv);
-    INFO("direction " << (dir == &u ? "u" : "v") << ": " << got << " vs second difference "
-                      << want);
+    INFO("direction " << (dir == &u ? "u" : "v") << ": " << got << " vs second difference " << want);
     CHECK(got == Approx(want).epsilon(2e-2).margin(2e-3));
   }
   // The Hessian is symmetric.
   CHECK(dot(u, hv) == Approx(dot(v, hu)).epsilon(1e-3).margin(1e-5));
 }
 
-TEST_CASE("Hutchinson diagonal and mean gradient of compute_salience match the closed form",
-          "[gradients]") {
+TEST_CASE("Hutchinson diagonal and mean gradient of compute_salience match the closed form", "[gradients]") {
   const int64_t C = 3, H = 2, W = 2, D = H * W, N = 64;
   std::vector<float> wv, bv;
   Graph g = softmax_regression(C, H, W, wv, bv);
@@ -606,11 +578,9 @@ TEST_CASE("Hutchinson diagonal and mean gradient of compute_salience match the c
           double h0 = b0.hess(c, j, c2, j2), h1 = b1.hess(c, j, c2, j2);
           var += 0.25 * (h0 * h0 + h1 * h1) / S;
         }
-      double got = j < D ? s.hess_diag[0][c * D + j] : s.hess_diag[1][c],
-             want = full.hess(c, j, c, j);
+      double got = j < D ? s.hess_diag[0][c * D + j] : s.hess_diag[1][c], want = full.hess(c, j, c, j);
       double g = j < D ? s.grad[0][c * D + j] : s.grad[1][c];
-      INFO("entry (" << c << ", " << j << "): hutchinson " << got << ", exact " << want
-                     << ", mc sd " << std::sqrt(var));
+      INFO("entry (" << c << ", " << j << "): hutchinson " << got << ", exact " << want << ", mc sd " << std::sqrt(var));
       CHECK(std::abs(got - want) <= 4.5 * std::sqrt(var) + 2e-3 * std::abs(want) + 1e-6);
       CHECK(g == Approx(full.grad(c, j, y)).margin(1e-6));
     }
@@ -623,8 +593,7 @@ TEST_CASE("Hutchinson diagonal and mean gradient of compute_salience match the c
   CHECK(compute_salience(e, d, p, N, 32, 3, 9, false).hess_diag.empty());
 }
 
-TEST_CASE("overridden weights give the gradient of a graph whose constants were replaced",
-          "[gradients]") {
+TEST_CASE("overridden weights give the gradient of a graph whose constants were replaced", "[gradients]") {
   Graph g = import_onnx(kZoo + "lenet5_fmnist.onnx");
   Preprocess pre = preprocess_for(g, kZoo + "lenet5_fmnist.onnx");
   std::vector<std::string> w = layer_weights(g);
@@ -647,8 +616,7 @@ TEST_CASE("overridden weights give the gradient of a graph whose constants were 
         g2.constants[w[k]].f = noisy[k];
       }
     GradientEngine e2(g2, w, 2);
-    auto ste = e.loss_and_grad(x, y, ov), ref = e2.loss_and_grad(x, y),
-         latent = e.loss_and_grad(x, y);
+    auto ste = e.loss_and_grad(x, y, ov), ref = e2.loss_and_grad(x, y), latent = e.loss_and_grad(x, y);
     CHECK(ste.loss == ref.loss);
     CHECK(ste.correct == ref.correct);
     CHECK(ste.grad == ref.grad);
@@ -658,8 +626,7 @@ TEST_CASE("overridden weights give the gradient of a graph whose constants were 
   CHECK_THROWS_AS(e.loss_and_grad(x, y, {&bad}), ptc::Error);
 }
 
-TEST_CASE("CNN3 loss equals the cross-entropy of the Executor's logits on 256 test images",
-          "[gradients]") {
+TEST_CASE("CNN3 loss equals the cross-entropy of the Executor's logits on 256 test images", "[gradients]") {
   Graph g = import_onnx(kZoo + "cnn3_fmnist.onnx");
   Preprocess pre = preprocess_for(g, kZoo + "cnn3_fmnist.onnx");
   GradientEngine e(g, layer_weights(g), 2);
@@ -704,8 +671,7 @@ TEST_CASE("gradients are bit-identical for any thread count", "[gradients]") {
   }
 }
 
-TEST_CASE("ops without a backward on the gradient path are Unsupported, naming the op",
-          "[gradients]") {
+TEST_CASE("ops without a backward on the gradient path are Unsupported, naming the op", "[gradients]") {
   std::vector<std::string> w;
   Graph g = conv_graph(w);
   for (Vertex v : g.order)
@@ -759,7 +725,6 @@ TEST_CASE("timing: CNN3 loss_and_grad on 32 images", "[.][gradients-timing]") {
   for (int i = 0; i < 5; ++i) ex.run(x);
   auto t3 = std::chrono::steady_clock::now();
   auto s = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count() / 5; };
-  std::printf("CNN3 batch 32, 2 threads: loss_and_grad %.3f s, loss %.3f s, Executor %.3f s\n",
-              s(t0, t1), s(t1, t2), s(t2, t3));
+  std::printf("CNN3 batch 32, 2 threads: loss_and_grad %.3f s, loss %.3f s, Executor %.3f s\n", s(t0, t1), s(t1, t2), s(t2, t3));
   CHECK(s(t0, t1) > 0);
 }

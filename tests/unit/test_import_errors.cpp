@@ -19,9 +19,9 @@ TEST_CASE("unsupported op names node, op and the supported list", "[import]") {
   b.output("y");
   b.node("LSTM", {"x"}, {"y"}, "rnn7");
   REQUIRE_THROWS_AS(import_onnx_bytes(b.bytes(), "model.onnx"), Unsupported);
-  REQUIRE_THROWS_WITH(import_onnx_bytes(b.bytes(), "model.onnx"),
-                      Contains("model.onnx") && Contains("node 'rnn7' (LSTM)") && Contains("unsupported op") &&
-                          Contains("Conv") && Contains("Gemm"));
+  REQUIRE_THROWS_WITH(import_onnx_bytes(b.bytes(), "model.onnx"), Contains("model.onnx") && Contains("node 'rnn7' (LSTM)") &&
+                                                                      Contains("unsupported op") && Contains("Conv") &&
+                                                                      Contains("Gemm"));
 }
 
 TEST_CASE("missing initializer names the node and the input", "[import]") {
@@ -165,7 +165,8 @@ TEST_CASE("huge shape entries, pads, strides and steps are rejected before any a
     b.output("y");
     b.init_i64("s", {3}, {big, big, -1});
     b.node("Reshape", {"x", "s"}, {"y"}, "rs");
-    REQUIRE_THROWS_WITH(import_onnx_bytes(b.bytes(), "m"), Contains("node 'rs' (Reshape)") && Contains("shape") && Contains("limit"));
+    REQUIRE_THROWS_WITH(import_onnx_bytes(b.bytes(), "m"),
+                        Contains("node 'rs' (Reshape)") && Contains("shape") && Contains("limit"));
   }
   {
     test::OnnxBuilder b;
@@ -182,7 +183,8 @@ TEST_CASE("huge shape entries, pads, strides and steps are rejected before any a
     auto* n = b.node("MaxPool", {"x"}, {"y"}, "pool");
     test::OnnxBuilder::attr_ints(n, "kernel_shape", {2, 2});
     test::OnnxBuilder::attr_ints(n, "strides", {big, big});
-    REQUIRE_THROWS_WITH(import_onnx_bytes(b.bytes(), "m"), Contains("node 'pool' (MaxPool)") && Contains("strides") && Contains("limit"));
+    REQUIRE_THROWS_WITH(import_onnx_bytes(b.bytes(), "m"),
+                        Contains("node 'pool' (MaxPool)") && Contains("strides") && Contains("limit"));
   }
   {
     test::OnnxBuilder b;
@@ -193,6 +195,7 @@ TEST_CASE("huge shape entries, pads, strides and steps are rejected before any a
     b.init_i64("ax", {1}, {1});
     b.init_i64("sp", {1}, {std::numeric_limits<int64_t>::min()});
     b.node("Slice", {"x", "st", "en", "ax", "sp"}, {"y"}, "sl");
-    REQUIRE_THROWS_WITH(import_onnx_bytes(b.bytes(), "m"), Contains("node 'sl' (Slice)") && Contains("steps") && Contains("limit"));
+    REQUIRE_THROWS_WITH(import_onnx_bytes(b.bytes(), "m"),
+                        Contains("node 'sl' (Slice)") && Contains("steps") && Contains("limit"));
   }
 }

@@ -18,13 +18,14 @@ TEST_CASE("one uniform window spanning many bins gives its exact quantiles", "[l
   const double a = 1e-4, b = 1.0001;
   h.add_uniform(a, b, 1000.0);
   CHECK(h.total() == 1000.0);
-  for (double p : {0.001, 0.01, 0.1, 0.25, 0.5, 0.9, 0.99, 0.999})
-    CHECK(h.quantile(p) == Approx(a + p * (b - a)).epsilon(1e-9));
+  for (double p : {0.001, 0.01, 0.1, 0.25, 0.5, 0.9, 0.99, 0.999}) CHECK(h.quantile(p) == Approx(a + p * (b - a)).epsilon(1e-9));
 }
 
 TEST_CASE("overlapping windows and point masses: quantiles of the mixture within one bin", "[latency]") {
   // Two windows and a point mass; the CDF is piecewise linear, inverted here by bisection.
-  struct Win { double a, b, w; };
+  struct Win {
+    double a, b, w;
+  };
   const std::vector<Win> wins = {{0.1, 0.3, 1.0}, {0.2, 0.9, 3.0}, {0.25, 0.2501, 0.5}};
   const double point = 0.05, point_w = 0.5;
   LatencyHistogram h;

@@ -27,7 +27,8 @@ struct Setup {
   Preprocess pre;
   CompiledWorkload wl;
   explicit Setup(const std::string& name)
-      : g(import_onnx(kZoo + name + ".onnx")), pre(preprocess_for(g, kZoo + name + ".onnx")),
+      : g(import_onnx(kZoo + name + ".onnx")),
+        pre(preprocess_for(g, kZoo + name + ".onnx")),
         wl(compile(g, TilingSpec{4, 4, 8, "cyclic"})) {}
 };
 
@@ -93,7 +94,8 @@ TEST_CASE("8-bit DAC and per-block ADC cost little accuracy, 2-bit ADC costs a l
   io2.adc = {2, 8.0, 0};
   HardwareGemm g2(s.wl, ideal, io2, RandomStream(1, 0));
   double acc2 = accuracy_with(s, &g2, n);
-  std::printf("CNN3 (%lld images): ideal %.3f, 8-bit DAC/ADC %.3f, 2-bit ADC %.3f\n", static_cast<long long>(n), acc_ideal, acc8, acc2);
+  std::printf("CNN3 (%lld images): ideal %.3f, 8-bit DAC/ADC %.3f, 2-bit ADC %.3f\n", static_cast<long long>(n), acc_ideal, acc8,
+              acc2);
   CHECK(std::abs(acc8 - acc_ideal) <= 0.02);
   CHECK(acc2 < acc_ideal - 0.1);
 }
@@ -112,10 +114,10 @@ TEST_CASE("MRR banks under DOCTOR's noise: clipping only, high phase variation, 
   double acc_clip = mrr_accuracy(MrrBankConfig{}, 0);
   MrrBankConfig pv;
   pv.noise = {phase_variation_noise(PhaseVariationParams{})};  // "high", edge -> corner
-  double acc_pv = mrr_accuracy(pv, 10000);       // mid-schedule, x = 0.5
+  double acc_pv = mrr_accuracy(pv, 10000);                     // mid-schedule, x = 0.5
   MrrBankConfig hot;
   hot.noise = {global_temperature_noise(GlobalTemperatureParams{})};  // linear, uniform hotspot
-  double acc_hot = mrr_accuracy(hot, 20000);           // +1 K
+  double acc_hot = mrr_accuracy(hot, 20000);                          // +1 K
   std::printf("CNN3 on MRR banks (%lld images): ideal %.3f, encoding only %.3f, high PV at x=0.5 %.3f, +1 K %.3f\n",
               static_cast<long long>(n), acc_ideal, acc_clip, acc_pv, acc_hot);
   // The encoding alone clips positive weights above 0.9218/0.9601 of the block max: a small loss.
@@ -152,9 +154,10 @@ TEST_CASE("PCM pairs: exact at t = 0 without noise, degrade with drift - writes 
   double acc_t0 = accuracy_with(s, &gp, n);
   p.set_time(86400);
   double acc_day = accuracy_with(s, &gp, n);
-  std::printf("CNN3 on PCM pairs (%lld images): ideal %.3f; drift only: t=0 %.3f, 1 h %.3f; all effects: t=0 %.3f, 1 day %.3f "
-              "(no drift compensation)\n",
-              static_cast<long long>(n), acc_ideal, acc_drift0, acc_drift1h, acc_t0, acc_day);
+  std::printf(
+      "CNN3 on PCM pairs (%lld images): ideal %.3f; drift only: t=0 %.3f, 1 h %.3f; all effects: t=0 %.3f, 1 day %.3f "
+      "(no drift compensation)\n",
+      static_cast<long long>(n), acc_ideal, acc_drift0, acc_drift1h, acc_t0, acc_day);
   CHECK(acc_drift0 == Approx(acc_ideal).margin(0.0021));
   // Uncompensated drift shrinks W x against the digital biases (nu grows at low conductance).
   CHECK(acc_drift1h < acc_drift0 - 0.05);
@@ -184,8 +187,7 @@ TEST_CASE("every image is its own draw: logits do not depend on how images are b
   CHECK(std::memcmp(all.data(), parts.data(), all.size() * sizeof(float)) == 0);
   // ... and other draws of the same images give other logits (the noise is really per draw).
   std::vector<float> redrawn = logits(0, 12, 100);
-  for (int64_t i = 0; i < 12; ++i)
-    CHECK(std::memcmp(redrawn.data() + i * 10, all.data() + i * 10, 10 * sizeof(float)) != 0);
+  for (int64_t i = 0; i < 12; ++i) CHECK(std::memcmp(redrawn.data() + i * 10, all.data() + i * 10, 10 * sizeof(float)) != 0);
 }
 
 TEST_CASE("sample-parallel execution: the same logits at 1, 2 and 3 threads, batches split unevenly", "[noisy][mrr]") {

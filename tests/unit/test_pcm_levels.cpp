@@ -1,6 +1,6 @@
 // ELight PCM levels, log quantiser and write counting (Zhu et al., ASP-DAC 2022; docs/devices.md §3).
-#include <catch2/catch.hpp>
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <random>
 
@@ -39,7 +39,7 @@ TEST_CASE("pcm levels: geometric transmissions of ELight", "[pcm_levels]") {
   PcmLevelSpec s;
   CHECK(s.levels == 16);
   CHECK(s.zero_level() == 15);
-  CHECK(s.t_min() == Approx(0.128).margin(5e-4));  // 0.872^15 = 0.128 (B2)
+  CHECK(s.t_min() == Approx(0.128).margin(5e-4));    // 0.872^15 = 0.128 (B2)
   CHECK(s.step_db() == Approx(0.595).margin(5e-4));  // ~0.595 dB per step (B2)
   CHECK(transmission(s, 0) == 1.0);
   CHECK(transmission(s, 15) == Approx(s.t_min()));
@@ -68,7 +68,7 @@ TEST_CASE("pcm levels: the quantiser is nearest-in-transmission with midpoint bo
       const double a = 1.0 - i / 20000.0;
       const int l = level_of(s, a);
       CHECK(l == nearest_level(s, a));
-      CHECK(l >= prev);  // monotone: smaller |w|, lower transmission
+      CHECK(l >= prev);             // monotone: smaller |w|, lower transmission
       CHECK(level_of(s, -a) == l);  // magnitude only
       prev = l;
     }

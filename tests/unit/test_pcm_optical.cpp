@@ -32,13 +32,13 @@ TEST_CASE("optical PCM: every effective weight sits on the nearest ELight level"
     for (int i = 0; i < 64; ++i) {
       double w = L.blocks[b * 64 + i];
       double eff = double(wn[b * 64 + i]) * sc[b];
-      double what = std::tanh(eff) / tmax;                 // dequantised normalised level value
+      double what = std::tanh(eff) / tmax;  // dequantised normalised level value
       double u = std::abs(std::tanh(w)) / tmax * (1 - tmin) + tmin;
-      double uq = std::abs(what) * (1 - tmin) + tmin;       // = beta^j of the chosen level
+      double uq = std::abs(what) * (1 - tmin) + tmin;  // = beta^j of the chosen level
       double j = std::log(uq) / std::log(beta);
-      REQUIRE(std::abs(j - std::round(j)) < 1e-3);          // on the ladder
+      REQUIRE(std::abs(j - std::round(j)) < 1e-3);  // on the ladder
       int jj = static_cast<int>(std::round(j));
-      for (int d : {-1, 1}) {                               // no other level is nearer in transmission
+      for (int d : {-1, 1}) {  // no other level is nearer in transmission
         int k = jj + d;
         if (k < 0 || k > 15) continue;
         CHECK(std::abs(u - std::pow(beta, jj)) <= std::abs(u - std::pow(beta, k)) + 1e-9);

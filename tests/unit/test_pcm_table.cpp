@@ -20,7 +20,9 @@ namespace {
 constexpr double kNu = 0.05, kT0 = 20.0, kStd = 0.02;
 
 // Closed-form curves the synthetic tables sample: m = g ((t + 20)/20)^-0.05, s = 0.02.
-double closed_mean(double g, double t) { return g * std::pow((t + kT0) / kT0, -kNu); }
+double closed_mean(double g, double t) {
+  return g * std::pow((t + kT0) / kT0, -kNu);
+}
 
 // 1-2-5 series from 1 s to 1e8 s (and t = 0).
 std::vector<double> table_times() {
@@ -172,8 +174,7 @@ TEST_CASE("pcm_table: interpolation is exact at table points, linear in ln(t + t
   CHECK(late.measured_levels() == std::vector<double>{0.0, 0.7});
 }
 
-TEST_CASE("pcm_table: realised conductances have the table's mean and std at measured and interpolated points",
-          "[pcm_table]") {
+TEST_CASE("pcm_table: realised conductances have the table's mean and std at measured and interpolated points", "[pcm_table]") {
   const std::vector<double> levels = {0.1, 0.4, 0.7, 1.0};
   hw::PcmTableConfig cfg;
   cfg.table = closed_form_table(levels, table_times());
@@ -250,8 +251,7 @@ TEST_CASE("pcm_table: persistent_fraction sets the correlation of one device's r
   }
 }
 
-TEST_CASE("pcm_table: deterministic per seed, writes count changed targets, set_times reads since programming",
-          "[pcm_table]") {
+TEST_CASE("pcm_table: deterministic per seed, writes count changed targets, set_times reads since programming", "[pcm_table]") {
   models::CompiledWorkload wl = workload({0.3, 0.8}, 20);
   hw::PcmTableConfig cfg;
   cfg.table = closed_form_table({0.1, 0.4, 0.7, 1.0}, table_times());
@@ -263,10 +263,10 @@ TEST_CASE("pcm_table: deterministic per seed, writes count changed targets, set_
   CHECK(weights(a, wl) == weights(b, wl));
   CHECK(weights(a, wl) != weights(c, wl));
   const int64_t n = static_cast<int64_t>(wl.layers[0].gemms[0].blocks.size());
-  CHECK(a.writes() == 2 * n);     // first programming writes both devices of every pair
-  CHECK(a.program_all(0) == 0);   // same targets: nothing written
+  CHECK(a.writes() == 2 * n);    // first programming writes both devices of every pair
+  CHECK(a.program_all(0) == 0);  // same targets: nothing written
   std::vector<float> w = a.programmed(0, 0);
-  w[1] = 0.5f;                    // one positive weight below its block's max: one device changes
+  w[1] = 0.5f;  // one positive weight below its block's max: one device changes
   CHECK(a.program(0, 0, w, 1000) == 1);
   b.program_all(0);
   b.program(0, 0, w, 0);
@@ -284,7 +284,8 @@ TEST_CASE("pcm_table: a table measured from the aihwkit PCMLike model reproduces
   for (int i = 0; i <= 10; ++i) {
     double g = i / 10.0;
     hw::PcmCharacterization c = hw::characterize_pcm(p, g, times, 20000, 100 + static_cast<uint64_t>(i));
-    for (size_t k = 0; k < times.size(); ++k) pts.push_back({g, times[k], c.g_mean_us[k] / p.g_max_us, c.g_std_us[k] / p.g_max_us});
+    for (size_t k = 0; k < times.size(); ++k)
+      pts.push_back({g, times[k], c.g_mean_us[k] / p.g_max_us, c.g_std_us[k] / p.g_max_us});
   }
   hw::PcmTableConfig cfg;
   cfg.table = hw::PcmCurveTable(pts, "aihwkit");
@@ -298,8 +299,8 @@ TEST_CASE("pcm_table: a table measured from the aihwkit PCMLike model reproduces
     auto wt = weights(tab, wl), wp = weights(pair, wl);
     for (size_t li = 0; li < probe.size(); ++li) {
       Stats st = level_stats(wt, probe.size(), li), sp = level_stats(wp, probe.size(), li);
-      INFO("t = " << t << " level " << probe[li] << ": table " << st.mean << " +- " << st.std << ", PcmPair " << sp.mean
-                  << " +- " << sp.std);
+      INFO("t = " << t << " level " << probe[li] << ": table " << st.mean << " +- " << st.std << ", PcmPair " << sp.mean << " +- "
+                  << sp.std);
       CHECK(st.mean == Approx(sp.mean).epsilon(0.03));
       CHECK(st.std == Approx(sp.std).epsilon(0.05));
       CHECK(sp.mean < 0.85 * probe[li]);  // there is drift to reproduce
@@ -311,8 +312,7 @@ TEST_CASE("pcm_table: CSV and JSON tables parse - every malformed file is one er
           "[pcm_table]") {
   // columns in any order, comments, blank lines, CRLF
   hw::PcmCurveTable t = hw::parse_pcm_table_csv(
-      "# my device\r\n t_s , g_target_rel,g_std_rel,g_mean_rel\r\n\r\n1,0.5,0.01,0.49\r\n1,1,0.02,0.98\r\n# end\n",
-      "dev.csv");
+      "# my device\r\n t_s , g_target_rel,g_std_rel,g_mean_rel\r\n\r\n1,0.5,0.01,0.49\r\n1,1,0.02,0.98\r\n# end\n", "dev.csv");
   double m = 0, s = 0;
   t.curves(1.0, 1, 20, &m, &s);
   CHECK(m == 0.98);

@@ -58,9 +58,9 @@ TEST_CASE("PCM-like noise model oracle table", "[physics][pcm]") {
   struct Row {
     double g_rel, mu_nu, sigma_nu, q, sigma_prog;
   };
-  for (Row r : {Row{1.0, 0.049, 0.008, 0.0088, 1.055}, Row{0.5, 0.049, 0.008, 0.0138, 0.953},
-                Row{0.25, 0.049, 0.0114, 0.0217, 0.681}, Row{0.1, 0.0601, 0.0229, 0.0393, 0.448},
-                Row{0.01, 0.0958, 0.045, 0.176, 0.283}}) {
+  for (Row r :
+       {Row{1.0, 0.049, 0.008, 0.0088, 1.055}, Row{0.5, 0.049, 0.008, 0.0138, 0.953}, Row{0.25, 0.049, 0.0114, 0.0217, 0.681},
+        Row{0.1, 0.0601, 0.0229, 0.0393, 0.448}, Row{0.01, 0.0958, 0.045, 0.176, 0.283}}) {
     INFO("g_rel " << r.g_rel);
     CHECK(pcm_mu_nu(r.g_rel) == Approx(r.mu_nu).margin(5e-5));
     CHECK(pcm_sigma_nu(r.g_rel) == Approx(r.sigma_nu).margin(5e-5));
@@ -75,9 +75,8 @@ TEST_CASE("PCM drift and read-noise time factors", "[physics][pcm]") {
   struct Row {
     double t, sqrt_ln, drift, read_rel;
   };
-  for (Row r : {Row{0, 4.18, 1, 0.037}, Row{1, 4.19, 0.998, 0.037}, Row{hour, 4.76, 0.775, 0.042},
-                Row{day, 5.09, 0.664, 0.045}, Row{30 * day, 5.41, 0.562, 0.048}, Row{year, 5.64, 0.497, 0.050},
-                Row{10 * year, 5.84, 0.444, 0.051}}) {
+  for (Row r : {Row{0, 4.18, 1, 0.037}, Row{1, 4.19, 0.998, 0.037}, Row{hour, 4.76, 0.775, 0.042}, Row{day, 5.09, 0.664, 0.045},
+                Row{30 * day, 5.41, 0.562, 0.048}, Row{year, 5.64, 0.497, 0.050}, Row{10 * year, 5.84, 0.444, 0.051}}) {
     INFO("t_inf " << r.t << " s");
     CHECK(pcm_read_noise_time_factor(p, r.t) == Approx(r.sqrt_ln).margin(5e-3));
     CHECK(pcm_drift_factor(p, r.t, 0.049) == Approx(r.drift).margin(5e-4));

@@ -14,7 +14,7 @@ TEST_CASE("progress ETA - log-spaced evaluations early in the run, from the work
 }
 
 TEST_CASE("progress ETA - no evaluations, all done, unknown", "[progress]") {
-  CHECK(progress_eta_s(0.25, 0.01, 0, 0, 0) == Approx(75.0));    // (1 - 0.25) / 0.01 per s
+  CHECK(progress_eta_s(0.25, 0.01, 0, 0, 0) == Approx(75.0));     // (1 - 0.25) / 0.01 per s
   CHECK(progress_eta_s(0.5, 0.01, 10, 10, 3.0) == Approx(50.0));  // every evaluation done: the rest only
   CHECK(progress_eta_s(1.0, 0, 0, 5, 0) == 0);
   CHECK(std::isnan(progress_eta_s(0.1, 0.01, 0, 5, 0)));  // evaluations left, none timed yet

@@ -2,17 +2,19 @@
 // and --set. Links ptc_sim + ptc_plugins (the policy registry), hence SystemC: its own binary,
 // sc_main runs Catch; no test starts the SystemC kernel.
 #define CATCH_CONFIG_RUNNER
+#include <unistd.h>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <systemc>
-#include <unistd.h>
 
 #include "models/error.h"
 #include "sim/scenario.h"
 
-int sc_main(int argc, char* argv[]) { return Catch::Session().run(argc, argv); }
+int sc_main(int argc, char* argv[]) {
+  return Catch::Session().run(argc, argv);
+}
 
 using namespace ptc::sim;
 using Catch::Matchers::Contains;
@@ -56,7 +58,9 @@ std::string parse_error(const Json& j) {
   return "";
 }
 
-Json minimal() { return Json{{"model", kModel}}; }
+Json minimal() {
+  return Json{{"model", kModel}};
+}
 
 // The message of the error preflight throws for `j` ("" when it passes; "parse: ..." when
 // parse_scenario already rejects it, so a test of preflight cannot pass on a parse error).
@@ -224,13 +228,15 @@ TEST_CASE("a typo'd key or plug-in name names the path, suggests the fix and lis
     INFO(m);
     CHECK_THAT(m, Contains("controller.policy.name") && Contains("did you mean \"doctor\""));
     for (const auto& n : PolicyRegistry::get().names()) CHECK_THAT(m, Contains(n));
-    for (const char* builtin : {"doctor", "none", "periodic_full", "threshold_full", "onchip_training", "global_drift_compensation"})
+    for (const char* builtin :
+         {"doctor", "none", "periodic_full", "threshold_full", "onchip_training", "global_drift_compensation"})
       CHECK_THAT(m, Contains(builtin));
   }
   // a typo'd key inside a plug-in (the policy's own parameters)
   Json pk = with_set(with_set(minimal(), "controller.policy.name=doctor"), "controller.policy.sparsty=0.1");
   CHECK_THAT(parse_error(pk), Contains("controller.policy.sparsty: unknown key") && Contains("did you mean \"sparsity\""));
-  CHECK_THAT(joined(schema_errors(pk)), Contains("controller.policy.sparsty: unknown key") && Contains("did you mean \"sparsity\""));
+  CHECK_THAT(joined(schema_errors(pk)),
+             Contains("controller.policy.sparsty: unknown key") && Contains("did you mean \"sparsity\""));
 }
 
 TEST_CASE("out-of-range and ill-typed values name the path and the rule, in the schema and the parse alike", "[scenario]") {
@@ -240,9 +246,11 @@ TEST_CASE("out-of-range and ill-typed values name the path and the rule, in the 
   std::vector<Case> cases = {
       {"hw.cores.rows=0", "hw.cores.rows: expected integer in [1,1024], got 0"},
       {"hw.adc.bits=25", "hw.adc.bits: expected integer in [0,24], got 25"},
-      {"controller.policy={\"name\": \"doctor\", \"sparsity\": 2}", "controller.policy.sparsity: expected number in [1e-06,1], got 2"},
+      {"controller.policy={\"name\": \"doctor\", \"sparsity\": 2}",
+       "controller.policy.sparsity: expected number in [1e-06,1], got 2"},
       {"monitor.t_thres_k=-1", "monitor.t_thres_k: expected number in [0,1e+06], got -1"},
-      {"noise=[{\"name\": \"thermal_crosstalk\", \"kappa_per_um\": 101}]", "noise[0].kappa_per_um: expected number in [0,100], got 101"},
+      {"noise=[{\"name\": \"thermal_crosstalk\", \"kappa_per_um\": 101}]",
+       "noise[0].kappa_per_um: expected number in [0,100], got 101"},
       {"accuracy.times_s=[1,-2]", "accuracy.times_s[1]: expected number in [0,1e+15], got -2"},
   };
   for (const auto& c : cases) {
@@ -253,10 +261,13 @@ TEST_CASE("out-of-range and ill-typed values name the path and the rule, in the 
   }
   // a choice
   Json j = with_set(minimal(), "time.step=second");
-  CHECK_THAT(parse_error(j), Contains("time.step: \"second\" is not one of inference, seconds") && Contains("did you mean \"seconds\""));
-  CHECK_THAT(joined(schema_errors(j)), Contains("time.step: \"second\" is not one of inference, seconds") && Contains("did you mean \"seconds\""));
+  CHECK_THAT(parse_error(j),
+             Contains("time.step: \"second\" is not one of inference, seconds") && Contains("did you mean \"seconds\""));
+  CHECK_THAT(joined(schema_errors(j)),
+             Contains("time.step: \"second\" is not one of inference, seconds") && Contains("did you mean \"seconds\""));
   // missing required: model
-  CHECK(schema_errors(Json::object()) == std::vector<std::string>{"model: required parameter missing (ONNX model, relative to the scenario file)"});
+  CHECK(schema_errors(Json::object()) ==
+        std::vector<std::string>{"model: required parameter missing (ONNX model, relative to the scenario file)"});
   CHECK_THAT(parse_error(Json::object()), Contains("model: required parameter missing"));
   // several problems: one message each
   Json many = with_set(with_set(with_set(minimal(), "hw.cores.rows=0"), "seed=-1"), "trace.every_s=\"x\"");
@@ -270,7 +281,7 @@ TEST_CASE("precedence: --set over the scenario file over the defaults, numeric -
                                          {"noise", {{{"name", "doctor_phase_variation"}}, {{"name", "thermal_crosstalk"}}}}}
                                         .dump());
   Scenario d = parse_scenario(load_scenario_json(f, {}), f);
-  CHECK(d.monitor.interval_requests == 100);  // file over default (200)
+  CHECK(d.monitor.interval_requests == 100);   // file over default (200)
   CHECK(d.monitor.cool_down_requests == 200);  // default
   CHECK(d.name == "s");                        // default name: the file's stem
   Scenario o = parse_scenario(load_scenario_json(f, {"monitor.interval_requests=50", "monitor.probe_test=false"}), f);
@@ -298,10 +309,10 @@ TEST_CASE("fragments resolve relative to the including file, cycles and missing 
   t.write("frag/cores/small.json", R"({"$schema": "../../schema.json", "rows": 2, "cols": 3})");
   t.write("frag/noise_pair.json", R"([{"name": "doctor_phase_variation", "schedule": "low"}, {"name": "thermal_crosstalk"}])");
   t.write("frag/one_noise.json", R"({"name": "static_phase_variation", "phase_sigma_rad": 0.02})");
-  std::string f = t.write("scen/s.json", Json{{"model", kModel},
-                                              {"hw", "../frag/hw.json"},
-                                              {"noise", {"../frag/noise_pair.json", "../frag/one_noise.json"}}}
-                                             .dump());
+  std::string f =
+      t.write("scen/s.json",
+              Json{{"model", kModel}, {"hw", "../frag/hw.json"}, {"noise", {"../frag/noise_pair.json", "../frag/one_noise.json"}}}
+                  .dump());
   Json j = load_scenario_json(f, {});
   CHECK(joined(schema_errors(j)) == "");
   Scenario s = parse_scenario(j, f);
@@ -333,7 +344,8 @@ TEST_CASE("fragments resolve relative to the including file, cycles and missing 
   REQUIRE(nj["noise"].size() == 2);
   CHECK(nj["noise"][0]["kappa_per_um"] == 0.3);
   std::string missing = t.write("scen/missing.json", Json{{"model", kModel}, {"monitor", "nope.json"}}.dump());
-  CHECK_THROWS_WITH(load_scenario_json(missing, {}), Contains("monitor: fragment file") && Contains("nope.json") && Contains("not found"));
+  CHECK_THROWS_WITH(load_scenario_json(missing, {}),
+                    Contains("monitor: fragment file") && Contains("nope.json") && Contains("not found"));
 }
 
 TEST_CASE("list_plugins lists every registered plug-in with its declared parameters", "[scenario]") {
@@ -379,7 +391,9 @@ TEST_CASE("pcm_table: the measurement file is relative to the scenario file and 
 
 // ------------------------------------------------------------------ preflight (issue 11)
 
-TEST_CASE("scenario preflight: a policy that remaps on a device without tile remapping or a non-cyclic mapping names controller.policy", "[scenario][preflight]") {
+TEST_CASE(
+    "scenario preflight: a policy that remaps on a device without tile remapping or a non-cyclic mapping names controller.policy",
+    "[scenario][preflight]") {
   const Json doctor = with_set(minimal(), "controller.policy.name=doctor");
   CHECK(preflight_error(doctor) == "");  // MRR, cyclic: DOCTOR's own setting
   for (const char* dev : {"pcm", "pcm_optical"}) {
@@ -394,9 +408,9 @@ TEST_CASE("scenario preflight: a policy that remaps on a device without tile rem
   t.write("s/dev.csv", "g_target_rel,t_s,g_mean_rel,g_std_rel\n0.5,1,0.45,0.02\n1,1,0.9,0.03\n");
   Json table = with_set(doctor, "device={\"name\":\"pcm_table\",\"file\":\"dev.csv\"}");
   CHECK_THAT(preflight_error(table, (t.dir / "s/s.json").string()), Contains("device \"pcm_table\" does not support"));
-  CHECK_THAT(preflight_error(with_set(doctor, "hw.mapping.name=stationary")),
-             Contains("controller.policy: policy \"doctor\"") && Contains("needs the cyclic mapping") &&
-                 Contains("hw.mapping.name is \"stationary\""));
+  CHECK_THAT(preflight_error(with_set(doctor, "hw.mapping.name=stationary")), Contains("controller.policy: policy \"doctor\"") &&
+                                                                                  Contains("needs the cyclic mapping") &&
+                                                                                  Contains("hw.mapping.name is \"stationary\""));
   // Policies that never remap pass on PCM.
   for (const char* pol : {"none", "threshold_full", "global_drift_compensation", "onchip_training"}) {
     INFO(pol);
@@ -404,7 +418,8 @@ TEST_CASE("scenario preflight: a policy that remaps on a device without tile rem
   }
 }
 
-TEST_CASE("scenario preflight: policies declare the capabilities their hooks use, from their parameters", "[scenario][preflight]") {
+TEST_CASE("scenario preflight: policies declare the capabilities their hooks use, from their parameters",
+          "[scenario][preflight]") {
   auto caps = [](const Json& policy) {
     Json j = minimal();
     j["controller"]["policy"] = policy;
@@ -440,8 +455,8 @@ TEST_CASE("scenario preflight: device capabilities agree with the technologies (
   }
   CHECK_THROWS_WITH(device_capabilities("pcmm"), Contains("unknown device \"pcmm\"") && Contains("did you mean \"pcm\"?"));
   // `ptcsim compile --hw` resolves its device name here: unknown names list the registered ones.
-  CHECK_THROWS_WITH(find_device("mzi", "hw.device.name"),
-                    Contains("unknown device \"mzi\" at hw.device.name") && Contains("registered: mrr, pcm, pcm_optical, pcm_table"));
+  CHECK_THROWS_WITH(find_device("mzi", "hw.device.name"), Contains("unknown device \"mzi\" at hw.device.name") &&
+                                                              Contains("registered: mrr, pcm, pcm_optical, pcm_table"));
   CHECK(device_cell(find_device("pcm_table", "x")) == ptc::hw::WeightCell::nonvolatile);
   CHECK(device_cell(find_device("mrr", "x")) == ptc::hw::WeightCell::thermo_optic);
 }
@@ -456,13 +471,17 @@ TEST_CASE("scenario preflight: Monte-Carlo accuracy instances on PCM pairs name 
   t.write("s/dev.csv", "g_target_rel,t_s,g_mean_rel,g_std_rel\n0.5,1,0.45,0.02\n1,1,0.9,0.03\n");
   CHECK_THAT(preflight_error(with_set(j, "device={\"name\":\"pcm_table\",\"file\":\"dev.csv\"}"), (t.dir / "s/s.json").string()),
              Contains("accuracy.instances:") && Contains("device \"pcm_table\""));
-  CHECK(preflight_error(j) == "");                                          // MRR
-  CHECK(preflight_error(with_set(j, "device.name=pcm_optical")) == "");     // as run_scenario
-  CHECK(preflight_error(with_set(minimal(), "device.name=pcm")) == "");     // one instance
+  CHECK(preflight_error(j) == "");                                       // MRR
+  CHECK(preflight_error(with_set(j, "device.name=pcm_optical")) == "");  // as run_scenario
+  CHECK(preflight_error(with_set(minimal(), "device.name=pcm")) == "");  // one instance
 }
 
-TEST_CASE("scenario preflight: scheduled evaluation instants after the end of the simulated time name the path, the instant and the end", "[scenario][preflight]") {
-  const Json sched = with_sets(minimal(), {"accuracy.mode=scheduled", "traffic={\"name\":\"poisson\",\"rate_hz\":1}", "horizon_s=100"});
+TEST_CASE(
+    "scenario preflight: scheduled evaluation instants after the end of the simulated time name the path, the instant and the "
+    "end",
+    "[scenario][preflight]") {
+  const Json sched =
+      with_sets(minimal(), {"accuracy.mode=scheduled", "traffic={\"name\":\"poisson\",\"rate_hz\":1}", "horizon_s=100"});
   CHECK(preflight_error(with_set(sched, "accuracy.times_s=[0,50,100]")) == "");  // the horizon itself is evaluated
   CHECK_THAT(preflight_error(with_set(sched, "accuracy.times_s=[0,150,200]")),
              Contains("accuracy.times_s: evaluation instant 200 s is after horizon_s 100 s") && Contains("2 of 3 instants"));
@@ -478,9 +497,10 @@ TEST_CASE("scenario preflight: scheduled evaluation instants after the end of th
   // horizon_s 0 (back_to_back until the traffic ends): the end is known only as a lower bound.
   const Json b2b = with_sets(minimal(), {"accuracy.mode=scheduled", "traffic.requests=1000"});
   CHECK(preflight_error(with_set(b2b, "accuracy.times_s=[0]")) == "");
-  CHECK_THAT(preflight_error(with_set(b2b, "accuracy.times_s=[0,3600]")),
-             Contains("accuracy.times_s: evaluation instant 3600 s is after the end of the traffic (horizon_s 0: 1000 requests x") &&
-                 Contains("set horizon_s"));
+  CHECK_THAT(
+      preflight_error(with_set(b2b, "accuracy.times_s=[0,3600]")),
+      Contains("accuracy.times_s: evaluation instant 3600 s is after the end of the traffic (horizon_s 0: 1000 requests x") &&
+          Contains("set horizon_s"));
   CHECK(preflight_error(with_sets(b2b, {"accuracy.times_s=[0,3600]", "horizon_s=3600"})) == "");
 }
 
@@ -490,10 +510,12 @@ TEST_CASE("scenario preflight: horizon, model, dataset and compile errors name t
              Contains("dataset.dir: ") && Contains("dataset-fashion-mnist"));
   CHECK_THAT(preflight_error(with_sets(minimal(), {"hw.mapping.name=stationary", "hw.cores.rows=2", "hw.cores.cols=2"})),
              Contains("hw: stationary mapping needs"));
-  CHECK_THAT(preflight_error(with_sets(minimal(), {"accuracy.mode=scheduled", "accuracy.times_s=[0]", "accuracy.first_image=10000"})),
-             Contains("accuracy.first_image: expected an image of the test split (< 10000), got 10000"));
-  CHECK_THAT(preflight_error(with_sets(minimal(), {"noise=[{\"name\":\"doctor_phase_variation\"}]", "hw.mapping.name=stationary"})),
-             Contains("hw.mapping.name: noise process doctor_phase_variation") && Contains("cyclic"));
+  CHECK_THAT(
+      preflight_error(with_sets(minimal(), {"accuracy.mode=scheduled", "accuracy.times_s=[0]", "accuracy.first_image=10000"})),
+      Contains("accuracy.first_image: expected an image of the test split (< 10000), got 10000"));
+  CHECK_THAT(
+      preflight_error(with_sets(minimal(), {"noise=[{\"name\":\"doctor_phase_variation\"}]", "hw.mapping.name=stationary"})),
+      Contains("hw.mapping.name: noise process doctor_phase_variation") && Contains("cyclic"));
 
   TempDir t;
   // A model file that is not ONNX, and models without weight layers or with another input shape
@@ -508,7 +530,8 @@ TEST_CASE("scenario preflight: horizon, model, dataset and compile errors name t
     t.write("relu.json", R"({"preprocess": {"input_shape": [1, 28, 28]}})");
     CHECK_THAT(preflight_error(Json{{"model", m}}), Contains("model: " + m + ": no weight layers to map onto tensor cores"));
     t.write("relu.json", R"({"preprocess": {"input_shape": [3, 4, 5]}})");
-    CHECK_THAT(preflight_error(Json{{"model", m}}), Contains("the model expects inputs [3,4,5]") && Contains("fashion-mnist/test"));
+    CHECK_THAT(preflight_error(Json{{"model", m}}),
+               Contains("the model expects inputs [3,4,5]") && Contains("fashion-mnist/test"));
     t.write("relu.json", R"({"preprocess": {"input_shape": [1, 28, 28], "dataset": "cifar10"}})");
     CHECK_THAT(preflight_error(Json{{"model", m}}), Contains("preprocessing names dataset \"cifar10\""));
   }
@@ -628,7 +651,8 @@ TEST_CASE("traffic poisson: window counts have the Poisson mean and variance, wi
   }
 }
 
-TEST_CASE("traffic back_to_back: exactly `requests` single-request batches, each ready when the previous completes", "[traffic]") {
+TEST_CASE("traffic back_to_back: exactly `requests` single-request batches, each ready when the previous completes",
+          "[traffic]") {
   TempDir d;
   Json j = with_set(minimal(), "traffic={\"name\":\"back_to_back\",\"requests\":5}");
   auto src = traffic_of(j, d);

@@ -57,10 +57,34 @@ TEST_CASE("constant subgraphs are folded", "[graph]") {
 }
 
 TEST_CASE("supported op list contains the required ops", "[ops]") {
-  for (const char* op : {"Conv", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "LeakyRelu", "Clip", "Sigmoid",
-                         "Tanh", "Softmax", "MaxPool", "AveragePool", "GlobalAveragePool", "BatchNormalization",
-                         "Flatten", "Reshape", "Transpose", "Concat", "Pad", "Dropout", "Identity", "Constant", "Shape",
-                         "Gather", "Unsqueeze"})
+  for (const char* op : {"Conv",
+                         "Gemm",
+                         "MatMul",
+                         "Add",
+                         "Sub",
+                         "Mul",
+                         "Div",
+                         "Relu",
+                         "LeakyRelu",
+                         "Clip",
+                         "Sigmoid",
+                         "Tanh",
+                         "Softmax",
+                         "MaxPool",
+                         "AveragePool",
+                         "GlobalAveragePool",
+                         "BatchNormalization",
+                         "Flatten",
+                         "Reshape",
+                         "Transpose",
+                         "Concat",
+                         "Pad",
+                         "Dropout",
+                         "Identity",
+                         "Constant",
+                         "Shape",
+                         "Gather",
+                         "Unsqueeze"})
     CHECK(find_op(op) != nullptr);
   CHECK(find_op("LSTM") == nullptr);
 }

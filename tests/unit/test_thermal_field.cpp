@@ -12,7 +12,7 @@ TEST_CASE("daily cycle and RC self-heating follow their closed forms", "[thermal
   p.daily_amplitude_k = 2.0;
   ThermalField f(16, 64, p, RandomStream(1, 0));
   CHECK(f.ambient_k(0) == Approx(300.0));
-  CHECK(f.ambient_k(6 * 3600) == Approx(302.0));   // quarter day: peak
+  CHECK(f.ambient_k(6 * 3600) == Approx(302.0));  // quarter day: peak
   CHECK(f.ambient_k(18 * 3600) == Approx(298.0));
   // RC: after one time constant at full load, 1 - 1/e of the steady-state rise; then cooling.
   f.advance_self_heating(3, p.rc_tau_s, 1.0);

@@ -62,8 +62,10 @@ TEST_CASE("vec_math: lane-parallel Philox4x32-10 (portable and dispatched) equal
       uint32_t c0[L], c1[L], c2[L], c3[L];
       std::copy(in[0], in[0] + L, c0), std::copy(in[1], in[1] + L, c1), std::copy(in[2], in[2] + L, c2),
           std::copy(in[3], in[3] + L, c3);
-      if (path == 0) vmath::philox4x32_10(c0, c1, c2, c3, k0, k1);
-      else vmath::philox4x32_10_fast(c0, c1, c2, c3, k0, k1);
+      if (path == 0)
+        vmath::philox4x32_10(c0, c1, c2, c3, k0, k1);
+      else
+        vmath::philox4x32_10_fast(c0, c1, c2, c3, k0, k1);
       for (int i = 0; i < L; ++i) {
         auto r = ph({{in[0][i], in[1][i], in[2][i], in[3][i]}}, {{k0, k1}});
         mismatches += r[0] != c0[i] || r[1] != c1[i] || r[2] != c2[i] || r[3] != c3[i];
@@ -138,7 +140,10 @@ TEST_CASE("MRR realize equals a brute-force double evaluation of phase + offsets
     for (int64_t b = 0; b < t.P * t.Q; ++b) {
       const int64_t core = t.core[b];
       std::vector<float> noise(kk);
-      rng.derive(12).derive(draw).derive(static_cast<uint64_t>(l) << 20).derive(static_cast<uint64_t>(t.chunk[b]))
+      rng.derive(12)
+          .derive(draw)
+          .derive(static_cast<uint64_t>(l) << 20)
+          .derive(static_cast<uint64_t>(t.chunk[b]))
           .fill_normal_fast(static_cast<uint64_t>(core * kk), kk, noise.data());
       std::vector<double> phi(kk), phx(kk, 0.0);
       for (int64_t i = 0; i < kk; ++i)
@@ -225,14 +230,15 @@ TEST_CASE("convolution windows read from the image give the same bits as im2col 
     std::vector<float> image(static_cast<size_t>(cv.channels * n)), col(static_cast<size_t>(t.cols * n), 0.0f);
     RandomStream(7, 7).fill_normal_fast(0, static_cast<int64_t>(image.size()), image.data());
     for (size_t i = 0; i < image.size(); i += 3) image[i] = std::max(image[i], 0.0f);  // some ReLU-like zeros
-    for (int64_t c = 0; c < cv.channels; ++c)  // im2col by its definition
+    for (int64_t c = 0; c < cv.channels; ++c)                                          // im2col by its definition
       for (int64_t i = 0; i < 3; ++i)
         for (int64_t j = 0; j < 3; ++j)
           for (int64_t oh = 0; oh < 28; ++oh)
             for (int64_t ow = 0; ow < 28; ++ow) {
               const int64_t ih = oh + i - 1, iw = ow + j - 1;
               if (ih >= 0 && ih < 28 && iw >= 0 && iw < 28)
-                col[static_cast<size_t>(((c * 3 + i) * 3 + j) * n + oh * 28 + ow)] = image[static_cast<size_t>((c * 28 + ih) * 28 + iw)];
+                col[static_cast<size_t>(((c * 3 + i) * 3 + j) * n + oh * 28 + ow)] =
+                    image[static_cast<size_t>((c * 28 + ih) * 28 + iw)];
             }
     for (double bound : {8.0, 1.5}) {
       IoSpec io;

@@ -34,12 +34,18 @@ void check_zoo_model(const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("zoo lenet5_fmnist matches PyTorch", "[zoo]") { check_zoo_model("lenet5_fmnist"); }
+TEST_CASE("zoo lenet5_fmnist matches PyTorch", "[zoo]") {
+  check_zoo_model("lenet5_fmnist");
+}
 TEST_CASE("zoo cnn3_fmnist matches PyTorch", "[zoo]") {
   check_zoo_model("cnn3_fmnist");
 }
-TEST_CASE("zoo cnn3_fmnist_nat matches PyTorch", "[zoo]") { check_zoo_model("cnn3_fmnist_nat"); }
-TEST_CASE("zoo vgg8_fmnist matches PyTorch", "[zoo]") { check_zoo_model("vgg8_fmnist"); }
+TEST_CASE("zoo cnn3_fmnist_nat matches PyTorch", "[zoo]") {
+  check_zoo_model("cnn3_fmnist_nat");
+}
+TEST_CASE("zoo vgg8_fmnist matches PyTorch", "[zoo]") {
+  check_zoo_model("vgg8_fmnist");
+}
 
 TEST_CASE("zoo cnn3_fmnist reaches DOCTOR's accuracy class (>= 91 %)", "[zoo]") {
   std::ifstream f(std::string(PTC_SOURCE_DIR) + "/models/zoo/cnn3_fmnist.json");

@@ -12,10 +12,10 @@
 #include <sys/resource.h>
 
 #include <chrono>
-#include <functional>
-#include <memory>
 #include <cstdio>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -34,7 +34,9 @@ namespace {
 
 constexpr int64_t kBatch = 16;  // as hw::Accelerator::classify
 
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 long peak_rss_kb() {
   rusage u{};
@@ -55,8 +57,7 @@ struct Options {
 // Runs `images` test images through the executor in batches of kBatch (draw = image index);
 // returns predictions, and the logits of the first `keep` images.
 std::vector<int> classify(models::Executor& ex, hw::MrrBank& bank, hw::HardwareGemm& g, const models::Dataset& d,
-                          const models::Preprocess& pre, int64_t images, int64_t step, std::vector<float>* logits,
-                          int64_t keep) {
+                          const models::Preprocess& pre, int64_t images, int64_t step, std::vector<float>* logits, int64_t keep) {
   std::vector<int> pred(static_cast<size_t>(images));
   models::Tensor in;
   for (int64_t first = 0; first < images; first += kBatch) {
@@ -88,7 +89,7 @@ int run_executor(const Options& o) {
 
   hw::MrrBankConfig cfg;
   cfg.noise = {hw::phase_variation_noise(hw::PhaseVariationParams{}),  // "high", edge -> corner
-               hw::crosstalk_noise(hw::CrosstalkParams{})};             // kappa 0.1 /um
+               hw::crosstalk_noise(hw::CrosstalkParams{})};            // kappa 0.1 /um
   hw::MrrBank bank(wl, cfg, hw::RandomStream(1, 0xde));
   if (!o.dump_std.empty()) {
     hw::PhaseVariation pv(hw::CoreArray{4, 4, 8}, hw::PhaseVariationParams{}, hw::RandomStream(1, 0xde).derive(11));
@@ -123,38 +124,38 @@ int run_executor(const Options& o) {
 
   // Baseline: sgemm with the same shapes, the same threads (parallel over images, BLAS 1 thread).
   auto make_baseline = [&]() -> std::function<void(int64_t)> {
-  openblas_set_num_threads(1);
-  struct Shape3 {
-    int m, n, k;
-  };
-  std::vector<Shape3> shapes;
-  size_t a_max = 0, b_max = 0, c_max = 0;
-  for (const auto& L : wl.layers)
-    for (const auto& t : L.gemms) {
-      Shape3 s{static_cast<int>(t.rows), static_cast<int>(L.num_vectors), static_cast<int>(t.cols)};
-      shapes.push_back(s);
-      a_max = std::max(a_max, static_cast<size_t>(s.m) * s.k);
-      b_max = std::max(b_max, static_cast<size_t>(s.k) * s.n);
-      c_max = std::max(c_max, static_cast<size_t>(s.m) * s.n);
+    openblas_set_num_threads(1);
+    struct Shape3 {
+      int m, n, k;
+    };
+    std::vector<Shape3> shapes;
+    size_t a_max = 0, b_max = 0, c_max = 0;
+    for (const auto& L : wl.layers)
+      for (const auto& t : L.gemms) {
+        Shape3 s{static_cast<int>(t.rows), static_cast<int>(L.num_vectors), static_cast<int>(t.cols)};
+        shapes.push_back(s);
+        a_max = std::max(a_max, static_cast<size_t>(s.m) * s.k);
+        b_max = std::max(b_max, static_cast<size_t>(s.k) * s.n);
+        c_max = std::max(c_max, static_cast<size_t>(s.m) * s.n);
+      }
+    auto A = std::make_shared<std::vector<std::vector<float>>>(static_cast<size_t>(o.threads));
+    auto B = std::make_shared<std::vector<std::vector<float>>>(A->size());
+    auto Cm = std::make_shared<std::vector<std::vector<float>>>(A->size());
+    for (size_t t = 0; t < A->size(); ++t) {
+      (*A)[t].assign(a_max, 0.01f);
+      (*B)[t].assign(b_max, 0.5f);
+      (*Cm)[t].assign(c_max, 0.0f);
     }
-  auto A = std::make_shared<std::vector<std::vector<float>>>(static_cast<size_t>(o.threads));
-  auto B = std::make_shared<std::vector<std::vector<float>>>(A->size());
-  auto Cm = std::make_shared<std::vector<std::vector<float>>>(A->size());
-  for (size_t t = 0; t < A->size(); ++t) {
-    (*A)[t].assign(a_max, 0.01f);
-    (*B)[t].assign(b_max, 0.5f);
-    (*Cm)[t].assign(c_max, 0.0f);
-  }
-  const int threads = o.threads;
-  return [A, B, Cm, shapes, threads](int64_t n_images) {
+    const int threads = o.threads;
+    return [A, B, Cm, shapes, threads](int64_t n_images) {
 #pragma omp parallel for schedule(static) num_threads(threads)
-    for (int64_t i = 0; i < n_images; ++i) {
-      const int tid = omp_get_thread_num();
-      for (const auto& s : shapes)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.m, s.n, s.k, 1.0f, (*A)[tid].data(), s.k,
-                    (*B)[tid].data(), s.n, 0.0f, (*Cm)[tid].data(), s.n);
-    }
-  };
+      for (int64_t i = 0; i < n_images; ++i) {
+        const int tid = omp_get_thread_num();
+        for (const auto& s : shapes)
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.m, s.n, s.k, 1.0f, (*A)[tid].data(), s.k, (*B)[tid].data(),
+                      s.n, 0.0f, (*Cm)[tid].data(), s.n);
+      }
+    };
   };
 
   // The noisy forward and its baseline timed alternately, kRepeats times each; the minimum of
@@ -171,8 +172,10 @@ int run_executor(const Options& o) {
     std::vector<int> p = classify(ex, bank, hg, test, pre, images, o.step, nullptr, 0);
     noisy_s = std::min(noisy_s, seconds_since(t0));
     ex.set_profile(false);
-    if (r == 0) pred = std::move(p);
-    else if (p != pred) throw std::runtime_error("noisy predictions differ between repeats of the same draws");
+    if (r == 0)
+      pred = std::move(p);
+    else if (p != pred)
+      throw std::runtime_error("noisy predictions differ between repeats of the same draws");
     if (r == 0) {
       executor_rss_kb = peak_rss_kb();
       sgemm_pass = make_baseline();
@@ -250,21 +253,30 @@ int main(int argc, char** argv) {
   try {
     if (argc >= 2 && std::string(argv[1]) == "overhead") return run_overhead(argc >= 4 ? std::stoi(argv[3]) : 2);
     if (argc < 2 || std::string(argv[1]) != "executor") {
-      std::fprintf(stderr, "usage: ptc_bench executor [--model NAME] [--images N] [--threads T] [--step S] [--adc-bits B] [--profile 1]\n"
-                           "       ptc_bench overhead [--threads T]\n");
+      std::fprintf(stderr,
+                   "usage: ptc_bench executor [--model NAME] [--images N] [--threads T] [--step S] [--adc-bits B] [--profile 1]\n"
+                   "       ptc_bench overhead [--threads T]\n");
       return 2;
     }
     Options o;
     for (int i = 2; i + 1 < argc; i += 2) {
       std::string k = argv[i], v = argv[i + 1];
-      if (k == "--model") o.model = v;
-      else if (k == "--images") o.images = std::stoll(v);
-      else if (k == "--threads") o.threads = std::stoi(v);
-      else if (k == "--step") o.step = std::stoll(v);
-      else if (k == "--adc-bits") o.adc_bits = std::stoi(v);
-      else if (k == "--dump-std") o.dump_std = v;
-      else if (k == "--profile") o.profile = v == "1";
-      else throw std::runtime_error("unknown option " + k);
+      if (k == "--model")
+        o.model = v;
+      else if (k == "--images")
+        o.images = std::stoll(v);
+      else if (k == "--threads")
+        o.threads = std::stoi(v);
+      else if (k == "--step")
+        o.step = std::stoll(v);
+      else if (k == "--adc-bits")
+        o.adc_bits = std::stoi(v);
+      else if (k == "--dump-std")
+        o.dump_std = v;
+      else if (k == "--profile")
+        o.profile = v == "1";
+      else
+        throw std::runtime_error("unknown option " + k);
     }
     return run_executor(o);
   } catch (const std::exception& e) {

@@ -35,9 +35,10 @@ class BudgetedRecalibration : public Policy {
     while (!m_done_s.empty() && m_done_s.front() <= now_s - kHour_s) m_done_s.pop_front();
     if (static_cast<int64_t>(m_done_s.size()) >= m_max_per_hour) {
       // Budget spent: the earliest calibration in the window frees a slot one hour after it ran.
-      a.log_event("calibration_skipped", {{"reason", reason},
-                                          {"max_per_hour", m_max_per_hour},
-                                          {"budget_free_at_s", m_done_s.empty() ? Json(nullptr) : Json(m_done_s.front() + kHour_s)}});
+      a.log_event("calibration_skipped",
+                  {{"reason", reason},
+                   {"max_per_hour", m_max_per_hour},
+                   {"budget_free_at_s", m_done_s.empty() ? Json(nullptr) : Json(m_done_s.front() + kHour_s)}});
       return;
     }
     m_done_s.push_back(now_s);

@@ -28,21 +28,25 @@ class PcmDevice : public hw::DeviceModel {
   hw::PcmPairConfig m_cfg;
 };
 
-const Registrar<hw::DeviceModel> reg{
-    {"pcm",
-     "PCM differential pairs (aihwkit PCMLike)",
-     {{"g_max_us", "uS", 25.0, "maximum conductance (aihwkit SinglePair)", 1e-6, 1e6},
-      {"t0_s", "s", 20.0, "drift reference time after programming", 1e-9, 1e9},
-      {"programming_noise", "", true, "aihwkit programming noise sigma_prog(g_T)"},
-      {"drift", "", true, "power-law drift with per-device nu"},
-      {"read_noise", "", true, "1/f read noise per read instant"},
-      {"q_from", "", "programmed", "1/f amplitude from the programmed (aihwkit code) or target (docs) conductance", -1e300,
-       1e300, {"programmed", "target"}},
-      {"prog_scale", "", 1.0, "programming-noise scale", 0, 100},
-      {"read_scale", "", 1.0, "read-noise scale", 0, 100},
-      {"drift_scale", "", 1.0, "drift-exponent scale", 0, 100}},
-     [](Params& p) { return std::make_unique<PcmDevice>(p); },
-     {"nonvolatile"}}};
+const Registrar<hw::DeviceModel> reg{{"pcm",
+                                      "PCM differential pairs (aihwkit PCMLike)",
+                                      {{"g_max_us", "uS", 25.0, "maximum conductance (aihwkit SinglePair)", 1e-6, 1e6},
+                                       {"t0_s", "s", 20.0, "drift reference time after programming", 1e-9, 1e9},
+                                       {"programming_noise", "", true, "aihwkit programming noise sigma_prog(g_T)"},
+                                       {"drift", "", true, "power-law drift with per-device nu"},
+                                       {"read_noise", "", true, "1/f read noise per read instant"},
+                                       {"q_from",
+                                        "",
+                                        "programmed",
+                                        "1/f amplitude from the programmed (aihwkit code) or target (docs) conductance",
+                                        -1e300,
+                                        1e300,
+                                        {"programmed", "target"}},
+                                       {"prog_scale", "", 1.0, "programming-noise scale", 0, 100},
+                                       {"read_scale", "", 1.0, "read-noise scale", 0, 100},
+                                       {"drift_scale", "", 1.0, "drift-exponent scale", 0, 100}},
+                                      [](Params& p) { return std::make_unique<PcmDevice>(p); },
+                                      {"nonvolatile"}}};
 
 }  // namespace
 }  // namespace ptc::sim

@@ -22,7 +22,8 @@ std::unique_ptr<hw::NoiseProcess> make(Params& p) {
 
 const Registrar<hw::NoiseProcess> reg{
     {"thermal_field",
-     "physical thermal field: ambient daily cycle + OU + per-core self-heating RC + ring offsets (docs/noise.md), applied to MRR phases at 0.037 rad/K",
+     "physical thermal field: ambient daily cycle + OU + per-core self-heating RC + ring offsets (docs/noise.md), applied to MRR "
+     "phases at 0.037 rad/K",
      {{"t0_k", "K", 300.0, "mean ambient temperature (rings locked at deployment)", 0, 1000},
       {"daily_amplitude_k", "K", 1.0, "daily cycle amplitude (data hall 1-2 K, edge 5-10 K)", 0, 100},
       {"daily_phase_rad", "rad", 0.0, "daily cycle phase", -1e3, 1e3},

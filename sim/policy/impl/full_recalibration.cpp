@@ -9,8 +9,13 @@ namespace ptc::sim {
 namespace {
 
 std::vector<ParamSpec> common_params() {
-  return {{"action", "", "reprogram", "reprogram (re-write / re-tune every device) or calibrate (read-back regression over all chunks)",
-           -1e300, 1e300, {"reprogram", "calibrate"}},
+  return {{"action",
+           "",
+           "reprogram",
+           "reprogram (re-write / re-tune every device) or calibrate (read-back regression over all chunks)",
+           -1e300,
+           1e300,
+           {"reprogram", "calibrate"}},
           {"steps", "steps", 20, "regression steps of a full calibration", 1, 100000},
           {"lr", "", 2e-3, "Adam learning rate of the regression", 0, 1},
           {"stop_threshold", "", 0.0015, "stop when the MAE falls below", 0, 1e9}};
@@ -28,8 +33,10 @@ struct FullAction {
     spec.stop_threshold = p.num("stop_threshold");
   }
   void run(Actions& a, const std::string& reason) const {
-    if (action == "reprogram") a.reprogram_all(reason);
-    else a.calibrate(spec, reason);
+    if (action == "reprogram")
+      a.reprogram_all(reason);
+    else
+      a.calibrate(spec, reason);
     a.record_temperature();
   }
 };

@@ -22,8 +22,7 @@ class Gdc : public Policy {
 const Registrar<Policy> reg{
     {"global_drift_compensation",
      "aihwkit global drift compensation: one-hot readout per layer, digital alpha per layer",
-     {{"interval_s", "s", 0.0, "also re-estimate alpha every this many simulated seconds (0: only before evaluations)", 0,
-       1e12}},
+     {{"interval_s", "s", 0.0, "also re-estimate alpha every this many simulated seconds (0: only before evaluations)", 0, 1e12}},
      [](Params& p) { return std::make_unique<Gdc>(p); }}};
 
 }  // namespace

@@ -4,7 +4,7 @@
 namespace ptc::sim {
 namespace {
 class NonePolicy : public Policy {};
-const Registrar<Policy> reg{{"none", "direct deployment: no monitoring, no remediation", {},
-                             [](Params&) { return std::make_unique<NonePolicy>(); }}};
+const Registrar<Policy> reg{
+    {"none", "direct deployment: no monitoring, no remediation", {}, [](Params&) { return std::make_unique<NonePolicy>(); }}};
 }  // namespace
 }  // namespace ptc::sim

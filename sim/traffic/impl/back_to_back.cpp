@@ -27,7 +27,8 @@ class BackToBack : public TrafficSource {
 const Registrar<TrafficSource> reg{
     {"back_to_back",
      "a fixed number of requests, each issued when the previous completes (DOCTOR)",
-     {{"requests", "requests", 10000, "requests, each issued when the previous completes (DOCTOR: request i = test image i)", 1, 1e12},
+     {{"requests", "requests", 10000, "requests, each issued when the previous completes (DOCTOR: request i = test image i)", 1,
+       1e12},
       {"first_image", "", 0, "request i classifies test image (first_image + i) mod N", 0, 1e12}},
      [](Params& p) { return std::make_unique<BackToBack>(p); }}};
 

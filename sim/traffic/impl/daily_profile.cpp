@@ -14,7 +14,8 @@ const Registrar<TrafficSource> reg_daily{
      {{"hourly_rate_hz", "1/s",
        Json::array({20, 15, 10, 10, 10, 15, 30, 60, 90, 100, 100, 100, 100, 100, 100, 100, 100, 90, 80, 70, 60, 50, 40, 30}),
        "mean arrival rate for each hour of the day (24 values), piecewise constant", 0, 1e12},
-      kBatch, kFirst},
+      kBatch,
+      kFirst},
      [](Params& p) {
        std::vector<double> h = p.nums("hourly_rate_hz");
        if (h.size() != 24) throw Error(p.path_of("hourly_rate_hz") + ": expected 24 values, got " + std::to_string(h.size()));

@@ -36,9 +36,12 @@ class TraceReplay : public TrafficSource {
       if (line.empty() || line[0] == '#') continue;
       const std::string where = name + ":" + std::to_string(lineno) + ": ";
       if (!header) {
-        if (line == "t_s") with_image = false;
-        else if (line == "t_s,image") with_image = true;
-        else throw Error(where + "expected the header \"t_s\" or \"t_s,image\", got \"" + line + "\"");
+        if (line == "t_s")
+          with_image = false;
+        else if (line == "t_s,image")
+          with_image = true;
+        else
+          throw Error(where + "expected the header \"t_s\" or \"t_s,image\", got \"" + line + "\"");
         header = true;
         continue;
       }
@@ -100,8 +103,16 @@ class TraceReplay : public TrafficSource {
 const Registrar<TrafficSource> reg{
     {"trace",
      "replay of recorded arrival times (CSV t_s[,image]), optionally naming each request's test image",
-     {{"file", "", nullptr, "CSV with header t_s or t_s,image, relative to the top-level scenario file", -1e300, 1e300, {}, "string"},
-      {"batch_s", "s", 0.0, "0: each request is served at its arrival; > 0: arrivals grouped in windows served at the window's end", 0, 1e9},
+     {{"file",
+       "",
+       nullptr,
+       "CSV with header t_s or t_s,image, relative to the top-level scenario file",
+       -1e300,
+       1e300,
+       {},
+       "string"},
+      {"batch_s", "s", 0.0,
+       "0: each request is served at its arrival; > 0: arrivals grouped in windows served at the window's end", 0, 1e9},
       {"first_image", "", 0, "without an image column, request i classifies test image (first_image + i) mod N", 0, 1e12}},
      [](Params& p) { return std::make_unique<TraceReplay>(p.str("file"), p.num("batch_s"), p.integer("first_image")); }}};
 

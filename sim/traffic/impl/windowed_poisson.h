@@ -27,8 +27,8 @@ class WindowedPoisson : public TrafficSource {
     const double windows = c.horizon_s / m_batch_s;
     if (c.horizon_s > 0 && !(windows <= kMaxWindows)) {
       char b[160];
-      std::snprintf(b, sizeof b, "%.9g s windows over horizon_s %.9g s are %.3g windows, more than %.0e", m_batch_s,
-                    c.horizon_s, windows, kMaxWindows);
+      std::snprintf(b, sizeof b, "%.9g s windows over horizon_s %.9g s are %.3g windows, more than %.0e", m_batch_s, c.horizon_s,
+                    windows, kMaxWindows);
       throw Error(std::string("traffic.batch_s: ") + b + " (each is drawn in turn, even when empty); use a larger batch_s");
     }
   }

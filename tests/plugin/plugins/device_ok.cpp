@@ -50,7 +50,9 @@ class IdealDevice : public hw::DeviceModel {
   std::unique_ptr<hw::Technology> build(const hw::DeviceBuild& b) const override { return std::make_unique<IdealCells>(b.wl); }
 };
 
-const sim::Registrar<hw::DeviceModel> reg{{"test_ideal", "test plug-in: ideal weight cells (effective = programmed)", {},
+const sim::Registrar<hw::DeviceModel> reg{{"test_ideal",
+                                           "test plug-in: ideal weight cells (effective = programmed)",
+                                           {},
                                            [](sim::Params&) { return std::make_unique<IdealDevice>(); },
                                            {"nonvolatile"}}};
 }  // namespace

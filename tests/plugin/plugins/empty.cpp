@@ -1,2 +1,4 @@
 // A shared library that registers nothing.
-int ptc_test_plugin_answer() { return 42; }
+int ptc_test_plugin_answer() {
+  return 42;
+}

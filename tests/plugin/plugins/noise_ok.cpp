@@ -32,7 +32,8 @@ class UniformOffsetProcess : public hw::NoiseProcess {
   double m_amp;
 };
 
-const sim::Registrar<hw::NoiseProcess> reg{{"test_ring_offset", "test plug-in: static per-ring phase offset, uniform in [-a, a]",
+const sim::Registrar<hw::NoiseProcess> reg{{"test_ring_offset",
+                                            "test plug-in: static per-ring phase offset, uniform in [-a, a]",
                                             {{"amplitude_rad", "rad", 0.02, "half-width a of the per-ring offset", 0, 10}},
                                             [](sim::Params& p) { return std::make_unique<UniformOffsetProcess>(p); }}};
 }  // namespace

@@ -21,7 +21,8 @@ class TestPeriodic : public TrafficSource {
   double m_period_s;
   long long m_i = 0;
 };
-const Registrar<TrafficSource> reg{{"test_periodic", "test plug-in: one request every period_s",
+const Registrar<TrafficSource> reg{{"test_periodic",
+                                    "test plug-in: one request every period_s",
                                     {{"period_s", "s", 0.01, "time between requests", 1e-9, 1e9}},
                                     [](Params& p) { return std::make_unique<TestPeriodic>(p); }}};
 }  // namespace

@@ -4,4 +4,6 @@
 namespace ptc::sim {
 double no_such_function(int);
 }
-double ptc_test_uses_missing(int x) { return ptc::sim::no_such_function(x); }
+double ptc_test_uses_missing(int x) {
+  return ptc::sim::no_such_function(x);
+}
