@@ -113,6 +113,8 @@ class ArrayIf : public virtual sc_core::sc_interface {
   virtual void release() = 0;
   virtual double free_at_s() const = 0;
   virtual int64_t inferences() const = 0;
+  // Array time of one inference (a dispatcher's load estimate).
+  virtual double service_s() const = 0;
 };
 
 class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvider {
@@ -131,7 +133,16 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   void release() override;
   double free_at_s() const override { return m_free_at; }
   int64_t inferences() const override { return m_served; }
+  double service_s() const override { return m_cost.latency_s; }
   bool held() const { return m_holder >= 0; }
+  // Held by, or asked for by, a process of rank <= max_rank (a fleet's dispatcher: the chip is
+  // claimed for maintenance by its controller or monitor).
+  bool claimed(int max_rank) const {
+    if (m_holder >= 0 && m_holder <= max_rank) return true;
+    for (const auto& w : m_waiters)
+      if (std::get<1>(w) <= max_rank) return true;
+    return false;
+  }
   // Classifies the pending served images now (served_sink receives them).
   void flush();
   // The test set that served requests' images index (must outlive the simulation).

@@ -13,6 +13,12 @@
 // - Same-instant order is explicit: a process of rank r lets r delta cycles pass (settle) before
 //   it asks for the array, and the array grants waiters in (asked at, rank) order. Ranks:
 //   controller 0, monitor 1, evaluator 2, recorder 3; the runtime serves after all of them.
+// - Fleets (docs/fleet.md): every entry belongs to a chip (its accelerator's processes) or to
+//   the whole fleet (kFleet: the fleet recorder). Count thresholds are per chip (the chip's served
+//   requests). A chip's lane never books past the next instant of its chip's entries or the
+//   fleet's (next_s(chip)); the dispatcher never dispatches a batch while an entry due by its
+//   ready time has not started (next_unstarted_s()): an entry has started from the wake-up that
+//   makes it due until it publishes again.
 // This is not a scheduler: the SystemC kernel wakes every process; the agenda only publishes
 // what the runtime may not serve past.
 #pragma once
@@ -29,6 +35,7 @@ namespace ptc::sim {
 
 constexpr int kRankController = 0, kRankMonitor = 1, kRankEvaluator = 2, kRankRecorder = 3;
 constexpr int64_t kNoCount = std::numeric_limits<int64_t>::max();
+constexpr int kFleet = -1;  // an entry of the whole fleet, not of one chip
 
 // Waits (SC_THREAD) until absolute simulated time t_s (rounded to the kernel resolution).
 inline void wait_until_s(double t_s) {
@@ -49,13 +56,14 @@ inline double next_multiple(double period, double after) {
 
 class Agenda {
  public:
-  int add(const std::string& who) {
-    m_entries.push_back(Entry{who, INFINITY, kNoCount, false, std::make_unique<sc_core::sc_event>()});
+  int add(const std::string& who, int chip = 0) {
+    m_entries.push_back(Entry{who, chip, INFINITY, kNoCount, false, false, std::make_unique<sc_core::sc_event>()});
     return static_cast<int>(m_entries.size()) - 1;
   }
   void at(int id, double t_s, int64_t count) {
     m_entries[id].t = t_s;
     m_entries[id].count = count;
+    m_entries[id].started = false;
     m_changed.notify(sc_core::SC_ZERO_TIME);
   }
   // Done for good (process ended).
@@ -65,14 +73,30 @@ class Agenda {
     for (const auto& e : m_entries) t = std::min(t, e.t);
     return t;
   }
-  int64_t next_count() const {
+  // The next instant of the chip's own entries and the fleet's.
+  double next_s(int chip) const {
+    double t = INFINITY;
+    for (const auto& e : m_entries)
+      if (e.chip == chip || e.chip == kFleet) t = std::min(t, e.t);
+    return t;
+  }
+  // The next instant of the entries that have not started their activity.
+  double next_unstarted_s() const {
+    double t = INFINITY;
+    for (const auto& e : m_entries)
+      if (!e.started) t = std::min(t, e.t);
+    return t;
+  }
+  int64_t next_count(int chip = 0) const {
     int64_t c = kNoCount;
-    for (const auto& e : m_entries) c = std::min(c, e.count);
+    for (const auto& e : m_entries)
+      if (e.chip == chip) c = std::min(c, e.count);
     return c;
   }
-  void count_reached(int64_t served, double now) {
+  // Chip `chip` has served `served` requests (its count thresholds; fleet entries have none).
+  void count_reached(int64_t served, double now, int chip = 0) {
     for (auto& e : m_entries)
-      if (e.count <= served) {
+      if (e.chip == chip && e.count <= served) {
         e.count = kNoCount;
         e.count_due = true;
         e.t = std::min(e.t, now);
@@ -107,6 +131,10 @@ class Agenda {
     Due d;
     d.counted = take_count_due(id);
     d.timed = reached(t_s);
+    if (d) {  // the activity starts now (until the process publishes again)
+      m_entries[id].started = true;
+      m_changed.notify(sc_core::SC_ZERO_TIME);
+    }
     return d;
   }
   // True when the instant t_s has been reached (kernel resolution).
@@ -124,9 +152,10 @@ class Agenda {
  private:
   struct Entry {
     std::string who;
+    int chip;
     double t;
     int64_t count;
-    bool count_due;
+    bool count_due, started;
     std::unique_ptr<sc_core::sc_event> wake;
   };
   std::vector<Entry> m_entries;

@@ -396,8 +396,9 @@ int run_cli(int argc, char** argv) {
   auto* validate = app.add_subcommand("validate", "check scenario files (schema and semantics) without running them");
   validate->add_option("files", files, "scenario JSON files")->required();
   validate->add_option("--set", sets, "overrides to check as well");
-  auto* list = app.add_subcommand("list", "list plug-ins with their parameters (policies, noise, devices, traffic, mappings)");
-  list->add_option("kind", list_kind, "policies, noise, devices, traffic, mappings or sections (default: all)");
+  auto* list = app.add_subcommand(
+      "list", "list plug-ins with their parameters (policies, noise, devices, traffic, dispatchers, mappings)");
+  list->add_option("kind", list_kind, "policies, noise, devices, traffic, dispatchers, mappings or sections (default: all)");
   list->add_flag("--json", json, "print JSON");
   auto* schema = app.add_subcommand("schema", "print the JSON Schema (draft-07) of scenario files (scenarios/schema.json)");
   sweep::SweepCommand sweep_cmd(app);  // `ptcsim sweep ...` (sim/sweep/)

@@ -13,7 +13,7 @@ nlohmann::json stat(double v, const char* unit) {
 }  // namespace
 
 Controller::Controller(sc_core::sc_module_name name, const RunContext& c, hw::Accelerator& acc, std::unique_ptr<Policy> policy,
-                       Agenda& agenda, Recorder& rec, Runtime& rt, Monitor& mon)
+                       Agenda& agenda, Recorder& rec, ChipLane& rt, Monitor& mon)
     : sc_core::sc_module(name),
       triggers("triggers"),
       m_c(c),
@@ -27,10 +27,14 @@ Controller::Controller(sc_core::sc_module_name name, const RunContext& c, hw::Ac
       m_learning(c) {
   m_cpi = std::max<int64_t>(c.wl.cycles_per_inference, 1);
   for (const auto& L : c.wl.layers) m_probe_cycles += L.chunks * c.wl.spec.block_size;
-  m_id = m_agenda.add("controller");
+  m_id = m_agenda.add("controller", rt.chip());
   m_agenda.at(m_id, 0.0, kNoCount);  // on_start comes before any request
   SC_THREAD(timer_thread);
   SC_THREAD(trigger_thread);
+}
+
+int Controller::chip_index() const {
+  return m_rt.chip();
 }
 
 int64_t Controller::requests() const {
@@ -39,9 +43,11 @@ int64_t Controller::requests() const {
 
 void Controller::timer_thread() {
   guarded(m_c, [&] {
+    m_acting = true;
     m_acc.acquire(kRankController, true);
     m_policy->on_start(*this);
     m_acc.release();
+    m_acting = false;
     const double every_s = m_policy->timer_interval_s();
     const int64_t every_n = m_policy->timer_interval_requests();
     const bool per_batch = m_policy->observes_requests();
@@ -52,6 +58,7 @@ void Controller::timer_thread() {
       if (m_c.interrupted) break;
       if (!due) continue;
       const bool counted = due.counted, timed = due.timed;
+      m_acting = true;
       settle(kRankController);
       m_acc.acquire(kRankController, true);
       const int64_t served = m_rt.served();
@@ -65,6 +72,7 @@ void Controller::timer_thread() {
         m_policy->on_timer(*this);
       }
       m_acc.release();
+      m_acting = false;
       if (timed) next_t = next_multiple(every_s, next_t);
       if (timer_by_count) timer_n = (served / every_n + 1) * every_n;
     }
@@ -77,7 +85,9 @@ void Controller::trigger_thread() {
     while (true) {
       Trigger t = triggers->read();
       ++m_trigger_count;
+      m_acting = true;
       m_policy->on_trigger(*this, t.reason);
+      m_acting = false;
       t.done->notify(sc_core::SC_ZERO_TIME);
     }
   });

@@ -27,19 +27,22 @@
 
 namespace ptc::sim {
 
-class Runtime;
+class ChipLane;
 
 class Controller : public sc_core::sc_module, public Actions, public actions::Env, public hw::StatsProvider {
  public:
   SC_HAS_PROCESS(Controller);
   sc_core::sc_fifo_in<Trigger> triggers;
   Controller(sc_core::sc_module_name name, const RunContext& c, hw::Accelerator& acc, std::unique_ptr<Policy> policy,
-             Agenda& agenda, Recorder& rec, Runtime& rt, Monitor& mon);
+             Agenda& agenda, Recorder& rec, ChipLane& rt, Monitor& mon);
 
   const Policy& policy() const { return *m_policy; }
   void before_evaluation() { m_policy->on_evaluation(*this); }
   int64_t calibrations() const override { return m_calibrations; }
   int64_t remaps() const { return m_remaps; }
+  // The chip it controls; whether it is running an action now (a fleet dispatcher drains it).
+  int chip_index() const;
+  bool acting() const { return m_acting; }
   int64_t overhead_cycles() const { return m_overhead_cycles; }
 
   // ---- Actions (the policy's view)
@@ -83,7 +86,8 @@ class Controller : public sc_core::sc_module, public Actions, public actions::En
   std::unique_ptr<Policy> m_policy;
   Agenda& m_agenda;
   Recorder& m_rec;
-  Runtime& m_rt;
+  ChipLane& m_rt;
+  bool m_acting = false;
   Monitor& m_mon;
   hw::RandomStream m_rng;
   actions::Learning m_learning;

@@ -18,7 +18,7 @@ Evaluator::Evaluator(sc_core::sc_module_name name, const RunContext& c, hw::Acce
                      Controller& ctl)
     : sc_core::sc_module(name), served_in("served_in"), m_c(c), m_acc(acc), m_agenda(agenda), m_rec(rec), m_ctl(ctl) {
   served_in.bind(*this);
-  m_id = m_agenda.add("evaluator");
+  m_id = m_agenda.add("evaluator", ctl.chip_index());
   SC_THREAD(run);
 }
 

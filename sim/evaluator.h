@@ -29,9 +29,14 @@ class Evaluator : public sc_core::sc_module, public hw::ServedSinkIf, public hw:
   // Accuracy of the served requests since the last call (n: how many); NaN when none.
   double take_window(int64_t& n);
   double served_accuracy() const { return m_total ? double(m_correct) / double(m_total) : NAN; }
+  // Served requests classified so far, and how many of them correctly.
+  int64_t served_correct() const { return m_correct; }
+  int64_t served_classified() const { return m_total; }
   // The reference: the same images with ideal weights (after the simulation).
   void compute_ideal(const std::vector<int64_t>& served_images);
   double ideal_accuracy() const { return m_ideal; }
+  // A fleet's chips share chip 0's reference (the ideal network does not depend on the chip).
+  void set_ideal(double a) { m_ideal = a; }
   // For the progress ETA only (never in outputs): scheduled evaluations done, their wall time.
   int64_t evaluations_done() const { return m_evals; }
   double evaluation_wall_s() const { return m_eval_wall_s; }

@@ -14,7 +14,7 @@ nlohmann::json stat(double v, const char* unit) {
 }  // namespace
 
 Monitor::Monitor(sc_core::sc_module_name name, const RunContext& c, hw::Accelerator& acc, Agenda& agenda, Recorder& rec,
-                 Runtime& rt, bool enabled)
+                 ChipLane& rt, bool enabled)
     : sc_core::sc_module(name),
       triggers("triggers"),
       m_c(c),
@@ -24,7 +24,7 @@ Monitor::Monitor(sc_core::sc_module_name name, const RunContext& c, hw::Accelera
       m_rt(rt),
       m_enabled(enabled) {
   m_t_last_k = m_acc.temperature_mean_k(0.0);  // the reference before any reading
-  m_id = m_agenda.add("monitor");
+  m_id = m_agenda.add("monitor", rt.chip());
   SC_THREAD(run);
 }
 

@@ -25,7 +25,7 @@
 
 namespace ptc::sim {
 
-class Runtime;
+class ChipLane;
 class Controller;
 
 struct Trigger {
@@ -42,7 +42,7 @@ class Monitor : public sc_core::sc_module, public hw::StatsProvider {
  public:
   SC_HAS_PROCESS(Monitor);
   sc_core::sc_fifo_out<Trigger> triggers;
-  Monitor(sc_core::sc_module_name name, const RunContext& c, hw::Accelerator& acc, Agenda& agenda, Recorder& rec, Runtime& rt,
+  Monitor(sc_core::sc_module_name name, const RunContext& c, hw::Accelerator& acc, Agenda& agenda, Recorder& rec, ChipLane& rt,
           bool enabled);
   // The sensor reference of the temperature test (policies reset it after remediation).
   double temperature_rise_k();
@@ -59,7 +59,7 @@ class Monitor : public sc_core::sc_module, public hw::StatsProvider {
   hw::Accelerator& m_acc;
   Agenda& m_agenda;
   Recorder& m_rec;
-  Runtime& m_rt;
+  ChipLane& m_rt;
   Controller* m_ctl = nullptr;
   bool m_enabled;
   int m_id = -1;

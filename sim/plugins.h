@@ -5,6 +5,7 @@
 //   noise     hw::NoiseProcess  hw/noise/impl/      acts on a device trait
 //   traffic   TrafficSource     sim/traffic/impl/
 //   policies  Policy            sim/policy/impl/
+//   dispatchers Dispatcher      sim/dispatch/impl/  (a fleet of chips; docs/fleet.md)
 //
 // Device tags (Registry::Entry::tags), declared as data so they are known without building:
 // - capabilities: "remap" (DOCTOR's tile remapping; equals Technology::supports_remap()),

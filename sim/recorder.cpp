@@ -72,10 +72,11 @@ const char* kTraceHeader =
     "overhead_cycles,temp_k_mean,step\n";
 }  // namespace
 
-Recorder::Recorder(sc_core::sc_module_name name, const RunContext& c, hw::Accelerator& acc, Agenda& agenda, const fs::path& out)
+Recorder::Recorder(sc_core::sc_module_name name, const RunContext& c, hw::Accelerator& acc, Agenda& agenda, const fs::path& out,
+                   int chip)
     : sc_core::sc_module(name), m_c(c), m_acc(acc), m_agenda(agenda), m_out(out) {
   m_wall0 = m_last_progress = m_last_partial = std::chrono::steady_clock::now();
-  m_id = m_agenda.add("recorder");
+  m_id = m_agenda.add("recorder", chip);
   SC_THREAD(run);
 }
 
@@ -106,6 +107,10 @@ void Recorder::log_event(const std::string& type, const Json& fields) {
   Json e = {{"t_s", now_s()}, {"requests", m_rt->served()}, {"step", m_acc.step(now_s())}, {"type", type}};
   for (auto it = fields.begin(); it != fields.end(); ++it) e[it.key()] = it.value();
   m_events += e.dump() + "\n";
+  if (m_fleet_events) {
+    e["chip"] = m_chip;
+    *m_fleet_events += e.dump() + "\n";
+  }
 }
 
 void Recorder::row(double acc, double acc_std, int64_t acc_n) {
@@ -144,7 +149,7 @@ void Recorder::finish() {
 }
 
 void Recorder::progress(double frac) {
-  if (m_c.quiet) return;
+  if (m_c.quiet || m_fleet_events) return;
   m_last_frac = frac;
   auto now = std::chrono::steady_clock::now();
   double wall = std::chrono::duration<double>(now - m_wall0).count();
@@ -178,6 +183,8 @@ void Recorder::progress(double frac) {
 }
 
 void Recorder::write_partial(const std::string& status) {
+  std::error_code ec;
+  if (m_fleet_events) fs::create_directories(m_out, ec);  // a fleet chip's folder
   write_atomic(m_out / "trace.csv", kTraceHeader + m_trace);
   write_atomic(m_out / "events.jsonl", m_events);
   write_atomic(m_out / "summary.json", summary(status).dump(2) + "\n");

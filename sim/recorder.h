@@ -23,7 +23,7 @@
 
 namespace ptc::sim {
 
-class Runtime;
+class ChipLane;
 class Controller;
 class Evaluator;
 class Monitor;
@@ -33,10 +33,14 @@ void write_atomic(const std::filesystem::path& path, const std::string& text);
 class Recorder : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(Recorder);
+  // chip: the chip whose books it writes (its agenda entry belongs to it).
   Recorder(sc_core::sc_module_name name, const RunContext& c, hw::Accelerator& acc, Agenda& agenda,
-           const std::filesystem::path& out);
-  void wire(Runtime* rt, Controller* ctl, Evaluator* ev, Monitor* mon) { m_rt = rt, m_ctl = ctl, m_ev = ev, m_mon = mon; }
+           const std::filesystem::path& out, int chip = 0);
+  void wire(ChipLane* rt, Controller* ctl, Evaluator* ev, Monitor* mon) { m_rt = rt, m_ctl = ctl, m_ev = ev, m_mon = mon; }
 
+  // A fleet chip's recorder: its events also go to the fleet's log (with "chip"), and the fleet
+  // reports progress.
+  void set_fleet(std::string* fleet_events, int chip) { m_fleet_events = fleet_events, m_chip = chip; }
   void log_event(const std::string& type, const Json& fields);
   // A trace row now (acc: the evaluation's mean, else the served window's accuracy).
   void row(double acc = NAN, double acc_std = NAN, int64_t acc_n = 0);
@@ -55,11 +59,12 @@ class Recorder : public sc_core::sc_module {
   hw::Accelerator& m_acc;
   Agenda& m_agenda;
   std::filesystem::path m_out;
-  Runtime* m_rt = nullptr;
+  ChipLane* m_rt = nullptr;
   Controller* m_ctl = nullptr;
   Evaluator* m_ev = nullptr;
   Monitor* m_mon = nullptr;
-  int m_id = -1;
+  int m_id = -1, m_chip = 0;
+  std::string* m_fleet_events = nullptr;
   std::string m_trace, m_events;
   double m_last_acc = NAN, m_rows_acc_sum = 0;
   int64_t m_rows_acc_n = 0, m_last_row_served = -1;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 
 namespace ptc::sim {
 
@@ -18,6 +19,9 @@ bool due_by(double t_s, double by_s) {
 nlohmann::json stat(double v, const char* unit) {
   return {{"value", v}, {"unit", unit}};
 }
+// Requests queued on one lane before the dispatcher waits for it to book (memory bound only:
+// the dispatcher runs ahead of simulated time, so waiting changes no result).
+constexpr int64_t kLaneQueueCap = int64_t{1} << 20;
 }  // namespace
 
 void RunContext::fail(const std::string& what) const {
@@ -25,80 +29,237 @@ void RunContext::fail(const std::string& what) const {
   sc_core::sc_stop();
 }
 
-Runtime::Runtime(sc_core::sc_module_name name, const RunContext& c, std::unique_ptr<TrafficSource> traffic, Agenda& agenda,
-                 Recorder& rec)
-    : sc_core::sc_module(name), array("array"), m_c(c), m_traffic(std::move(traffic)), m_agenda(agenda), m_rec(rec) {
+// ================================================================================= ChipLane
+
+ChipLane::ChipLane(sc_core::sc_module_name name, Runtime& rt, int chip) : sc_core::sc_module(name), m_rt(rt), m_chip(chip) {
   SC_THREAD(run);
+}
+
+int64_t ChipLane::total_requests() const {
+  return m_rt.chips() == 1 ? m_rt.total_requests() : -1;
+}
+bool ChipLane::measures_served() const {
+  return m_rt.measures_served();
+}
+double ChipLane::end_s() const {
+  return m_rt.end_s();
+}
+
+void ChipLane::run() {
+  guarded(m_rt.m_c, [&] { body(); });
+  m_saturated = true;
+  m_queue.clear();
+  m_queued = 0;
+  m_rt.m_lane_done.notify(sc_core::SC_ZERO_TIME);
+}
+
+void ChipLane::body() {
+  const RunContext& c = m_rt.m_c;
+  Agenda& agenda = m_rt.m_agenda;
+  hw::ArrayIf& array = *m_rt.array[static_cast<size_t>(m_chip)];
+  while (!c.interrupted) {
+    // Waiting for the dispatcher counts as held: it waits only for activities to start.
+    double t0 = now_s();
+    while (m_queue.empty() && !m_rt.m_ended && !c.interrupted) wait(m_pushed);
+    m_wait_s += now_s() - t0;
+    if (m_queue.empty() || c.interrupted) break;
+    Part& p = m_queue.front();
+    // Serve ahead only up to the next pending activity of this chip or the fleet.
+    double start = std::max(p.ready_s, array.free_at_s());
+    while (due_by(agenda.next_s(m_chip), start) && !c.interrupted) {
+      t0 = now_s();
+      wait(agenda.changed());
+      m_wait_s += now_s() - t0;
+      start = std::max(p.ready_s, array.free_at_s());
+    }
+    if (c.interrupted || start >= m_rt.m_horizon) break;
+    const hw::Service sv = array.serve(p.ready_s, p.n, p.images);
+    auto add = [&](LatencyHistogram& h) {
+      if (!p.arrival_s.empty())
+        for (double t : p.arrival_s) h.add(sv.done_s - t);
+      else
+        h.add_uniform(sv.done_s - p.window_hi_s, sv.done_s - p.window_lo_s, static_cast<double>(p.n));
+    };
+    for (LatencyHistogram* h : {&m_lat_win, &m_lat_all, &m_rt.m_lat_win, &m_rt.m_lat_all}) add(*h);
+    m_served += p.n;
+    m_queued -= p.n;
+    ++m_batches;
+    m_last_done = sv.done_s;
+    m_queue.pop_front();
+    ++m_booked_parts;
+    m_rt.m_lane_done.notify(sc_core::SC_ZERO_TIME);
+    if (m_served >= agenda.next_count(m_chip)) {
+      wait_until_s(sv.done_s);
+      agenda.count_reached(m_served, sv.done_s, m_chip);
+    }
+    if (m_rt.m_progress) {
+      const int64_t N = m_rt.total_requests();
+      m_rt.m_progress(N > 0 ? double(m_rt.served()) / double(std::max<int64_t>(N, 1)) : std::min(1.0, now_s() / m_rt.m_horizon));
+    }
+  }
+}
+
+// ================================================================================= Runtime
+
+Runtime::Runtime(sc_core::sc_module_name name, const RunContext& c, std::unique_ptr<TrafficSource> traffic, Agenda& agenda,
+                 int chips, std::unique_ptr<Dispatcher> dispatcher)
+    : sc_core::sc_module(name),
+      array("array"),
+      m_c(c),
+      m_traffic(std::move(traffic)),
+      m_dispatcher(std::move(dispatcher)),
+      m_agenda(agenda),
+      m_draining(static_cast<size_t>(chips)) {
+  if (chips < 1) throw Error("runtime: a fleet needs at least one chip");
+  m_horizon = m_c.s.horizon_s > 0 ? m_c.s.horizon_s : INFINITY;
+  for (int k = 0; k < chips; ++k)
+    m_lanes.push_back(std::make_unique<ChipLane>(chips == 1 ? "lane" : ("lane_" + std::to_string(k)).c_str(), *this, k));
+  SC_THREAD(run);
+}
+
+int64_t Runtime::served() const {
+  int64_t n = 0;
+  for (const auto& l : m_lanes) n += l->served();
+  return n;
 }
 
 void Runtime::run() {
   guarded(m_c, [&] { body(); });
+  m_ended = true;
+  for (auto& l : m_lanes) l->m_pushed.notify(sc_core::SC_ZERO_TIME);
+  // Every lane books what it holds (or stops at the horizon), then the run ends.
+  auto busy = [&] {
+    for (const auto& l : m_lanes)
+      if (!l->m_queue.empty() && !l->m_saturated) return true;
+    return false;
+  };
+  while (busy() && !m_c.interrupted && !(m_c.error && !m_c.error->empty())) wait(m_lane_done);
+  guarded(m_c, [&] {
+    m_interrupted = m_c.interrupted;
+    double last = now_s();
+    for (int k = 0; k < chips(); ++k) last = std::max(last, array[static_cast<size_t>(k)]->free_at_s());
+    const double end = std::isfinite(m_horizon) ? m_horizon : last;
+    if (!m_interrupted) {
+      wait_until_s(end);
+      while (due_by(m_agenda.next_s(), end) && !m_c.interrupted) wait(m_agenda.changed());
+    }
+    m_interrupted = m_c.interrupted;
+  });
   m_end_s = now_s();
   sc_core::sc_stop();
 }
 
 void Runtime::body() {
-  const double horizon = m_c.s.horizon_s > 0 ? m_c.s.horizon_s : INFINITY;
-  const int64_t N = m_traffic->total_requests();
   const int64_t test_n = m_c.test.count;
+  const bool closed_loop = m_traffic->total_requests() >= 0;
+  const size_t n_chips = m_lanes.size();
   double prev_done = 0;
   Arrivals a;
-  std::vector<int64_t> images;
+  std::vector<int> chip_of;
+  std::vector<ChipState> states(n_chips);
   while (!m_c.interrupted) {
     if (!m_traffic->next(prev_done, a)) break;
-    // Serve ahead only up to the next pending activity: anything due by the start goes first.
-    double start = std::max(a.ready_s, array->free_at_s());
-    while (due_by(m_agenda.next_s(), start) && !m_c.interrupted) {
-      const double t0 = now_s();
-      wait(m_agenda.changed());
-      m_wait_s += now_s() - t0;
-      start = std::max(a.ready_s, array->free_at_s());
-    }
-    if (m_c.interrupted || start >= horizon) break;
-    images.clear();
-    if (measures_served()) {
-      if (!a.images.empty())
-        images = a.images;
-      else
-        for (int64_t i = 0; i < a.n; ++i) images.push_back((m_traffic->first_image() + m_served + i) % test_n);
-    }
-    for (int64_t i = 0; i < a.n && static_cast<int64_t>(m_images_seen.size()) < test_n; ++i)
-      m_images_seen.push_back(!a.images.empty() ? a.images[i] : (m_traffic->first_image() + m_served + i) % test_n);
-    const hw::Service sv = array->serve(a.ready_s, a.n, images);
-    if (!a.arrival_s.empty()) {
-      for (double t : a.arrival_s) {
-        m_lat_win.add(sv.done_s - t);
-        m_lat_all.add(sv.done_s - t);
+    if (a.ready_s >= m_horizon) break;
+    // Dispatch once every activity of the fleet due by the ready time has started. A chip's
+    // draining is a state of the present (an action runs until it ends): while one drains, the
+    // dispatcher does not run ahead but decides at the batch's ready time.
+    bool open = false;
+    while (!m_c.interrupted) {
+      while (due_by(m_agenda.next_unstarted_s(), a.ready_s) && !m_c.interrupted) wait(m_agenda.changed());
+      bool draining = false;
+      for (size_t k = 0; k < n_chips; ++k) {
+        states[k].draining = n_chips > 1 && m_draining[k] ? m_draining[k]() : false;
+        draining = draining || states[k].draining;
       }
-    } else {
-      m_lat_win.add_uniform(sv.done_s - a.window_hi_s, sv.done_s - a.window_lo_s, static_cast<double>(a.n));
-      m_lat_all.add_uniform(sv.done_s - a.window_hi_s, sv.done_s - a.window_lo_s, static_cast<double>(a.n));
+      if (!draining || Agenda::reached(a.ready_s)) break;
+      wait_until_s(a.ready_s);
     }
-    m_served += a.n;
+    if (m_c.interrupted) break;
+    for (const auto& l : m_lanes) open = open || !l->m_saturated;
+    if (!open) break;  // every chip is booked to the horizon
+    for (size_t k = 0; k < n_chips; ++k) {
+      states[k].free_at_s = array[k]->free_at_s();
+      states[k].queued = m_lanes[k]->m_queued;
+      states[k].service_s = array[k]->service_s();
+    }
+    if (n_chips == 1)
+      chip_of.assign(static_cast<size_t>(a.n), 0);
+    else
+      m_dispatcher->assign(a, states, chip_of);
+    if (static_cast<int64_t>(chip_of.size()) != a.n)
+      throw Error("dispatcher: assigned " + std::to_string(chip_of.size()) + " chips for " + std::to_string(a.n) + " requests");
+    // Parts in chip order; each keeps its requests' arrival order.
+    std::vector<ChipLane::Part> parts(n_chips);
+    for (int64_t i = 0; i < a.n; ++i) {
+      const int k = chip_of[static_cast<size_t>(i)];
+      if (k < 0 || k >= static_cast<int>(n_chips))
+        throw Error("dispatcher: request sent to chip " + std::to_string(k) + " of " + std::to_string(n_chips));
+      ChipLane::Part& p = parts[static_cast<size_t>(k)];
+      ++p.n;
+      if (!a.arrival_s.empty()) p.arrival_s.push_back(a.arrival_s[static_cast<size_t>(i)]);
+      const int64_t img =
+          !a.images.empty() ? a.images[static_cast<size_t>(i)] : (m_traffic->first_image() + m_dispatched + i) % test_n;
+      if (measures_served()) p.images.push_back(img);
+      if (static_cast<int64_t>(m_images_seen.size()) < test_n) m_images_seen.push_back(img);
+    }
+    m_dispatched += a.n;
     ++m_batches;
-    prev_done = sv.done_s;
-    if (m_served >= m_agenda.next_count()) {
-      wait_until_s(sv.done_s);
-      m_agenda.count_reached(m_served, sv.done_s);
+    std::vector<int64_t> booked_before(n_chips);
+    for (size_t k = 0; k < n_chips; ++k) {
+      ChipLane::Part& p = parts[k];
+      if (p.n == 0) continue;
+      p.ready_s = a.ready_s;
+      p.window_lo_s = a.window_lo_s;
+      p.window_hi_s = a.window_hi_s;
+      ChipLane& l = *m_lanes[k];
+      booked_before[k] = l.m_booked_parts + static_cast<int64_t>(l.m_queue.size());
+      if (l.m_saturated) continue;  // past the horizon on this chip: not served
+      l.m_queued += p.n;
+      l.m_queue.push_back(std::move(p));
+      l.m_pushed.notify(sc_core::SC_ZERO_TIME);
     }
-    m_rec.progress(N > 0 ? double(m_served) / double(std::max<int64_t>(N, 1)) : std::min(1.0, now_s() / horizon));
+    // A closed-loop source's next request depends on this batch's completion; otherwise wait
+    // only when a lane's queue is long (memory).
+    auto pending = [&] {
+      for (size_t k = 0; k < n_chips; ++k) {
+        const ChipLane& l = *m_lanes[k];
+        if (l.m_saturated) continue;
+        if (closed_loop ? l.m_booked_parts < booked_before[k] + (parts[k].n > 0 ? 1 : 0) : l.m_queued > kLaneQueueCap)
+          return true;
+      }
+      return false;
+    };
+    while (pending() && !m_c.interrupted) {
+      const double t0 = now_s();
+      wait(m_lane_done);
+      m_wait_s += now_s() - t0;
+    }
+    prev_done = 0;
+    for (const auto& l : m_lanes) prev_done = std::max(prev_done, l->m_last_done);
   }
-  m_interrupted = m_c.interrupted;
-  const double end = std::isfinite(horizon) ? horizon : std::max(array->free_at_s(), now_s());
-  if (!m_interrupted) {
-    wait_until_s(end);
-    while (due_by(m_agenda.next_s(), end) && !m_c.interrupted) wait(m_agenda.changed());
-  }
-  m_interrupted = m_c.interrupted;
 }
 
 nlohmann::json Runtime::stats() const {
-  return {{"traffic", m_c.s.traffic.name},
-          {"requests_served", stat(static_cast<double>(m_served), "requests")},
-          {"batches", stat(static_cast<double>(m_batches), "batches")},
-          {"latency_p50", stat(m_lat_all.quantile(0.5), "s")},
-          {"latency_p99", stat(m_lat_all.quantile(0.99), "s")},
-          {"held_for_activities", stat(m_wait_s, "s")}};
+  int64_t parts = 0;
+  double held = 0;
+  for (const auto& l : m_lanes) parts += l->batches(), held += l->held_s();
+  nlohmann::json j = {{"traffic", m_c.s.traffic.name},
+                      {"requests_served", stat(static_cast<double>(served()), "requests")},
+                      {"batches", stat(static_cast<double>(parts), "batches")},
+                      {"latency_p50", stat(m_lat_all.quantile(0.5), "s")},
+                      {"latency_p99", stat(m_lat_all.quantile(0.99), "s")},
+                      {"held_for_activities", stat(held, "s")}};
+  if (chips() > 1) {
+    j["dispatcher"] = m_c.s.dispatcher.name;
+    for (int k = 0; k < chips(); ++k) {
+      const ChipLane& l = lane(k);
+      j["chip_" + std::to_string(k)] = {{"requests_served", stat(static_cast<double>(l.served()), "requests")},
+                                        {"batches", stat(static_cast<double>(l.batches()), "batches")},
+                                        {"latency_p99", stat(l.all_latency().quantile(0.99), "s")},
+                                        {"held_for_activities", stat(l.held_s(), "s")}};
+    }
+  }
+  return j;
 }
 
 }  // namespace ptc::sim

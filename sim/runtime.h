@@ -1,63 +1,129 @@
-// sim::Runtime: serves the requests of a Traffic source on the chip's array (ArrayIf).
+// sim::Runtime: serves the requests of a Traffic source on the fleet's chips (one ArrayIf per
+// chip; a single accelerator is a fleet of one). docs/architecture.md §3, docs/fleet.md.
 // Contract:
-// - Batches are the unit of work: one serve() per batch, no kernel event per request. The
-//   runtime runs ahead of simulated time (loosely timed) up to the next pending activity of the
-//   agenda (sim/agenda.h): it never books a batch that would start at or after it, but waits
-//   until those activities are done, so their array time delays the queue.
-// - At the completion instant of a batch that reaches a count threshold of the agenda, it
-//   stops there and wakes the processes waiting for that count.
+// - Batches are the unit of work: one serve() per (batch, chip), no kernel event per request.
+// - The runtime's own process (the dispatcher) takes the traffic's batches in time order and,
+//   once every activity of the fleet due by a batch's ready time has started (sim/agenda.h),
+//   splits it over the chips with the scenario's Dispatcher and queues each part on its chip's
+//   lane. A closed-loop source's next batch is asked for after the previous one is booked.
+// - Each chip has a lane (ChipLane, a child module with its own process) that books its queue
+//   in order, running ahead of simulated time (loosely timed) up to the next pending activity of
+//   its chip or the fleet: it never books a part that would start at or after it, but waits
+//   until those activities are done, so their array time delays the queue. At the completion
+//   instant of a part that reaches a count threshold of its chip, it stops there and wakes the
+//   processes waiting for that count.
 // - Latency of a request = completion - arrival (exact arrival times, or uniform over the
-//   batch window). Served images: the traffic's, else (first_image + i) mod N for request i.
+//   batch window). Served images: the traffic's, else (first_image + i) mod N for request i of
+//   the run (whichever chip serves it).
 // - The run ends at the horizon (open traffic) or when a closed-loop source is exhausted; every
-//   activity due by then runs, then the runtime stops the kernel.
+//   activity due by then runs, then the runtime stops the kernel. A part that would start at or
+//   after the horizon is not served (nor is anything after it on that chip).
 #pragma once
 
+#include <deque>
+#include <functional>
 #include <memory>
 #include <systemc>
+#include <vector>
 
 #include "hw/accelerator.h"
 #include "hw/stats.h"
 #include "sim/agenda.h"
+#include "sim/dispatch/dispatcher.h"
 #include "sim/latency_histogram.h"
-#include "sim/recorder.h"
 #include "sim/run_context.h"
 #include "sim/traffic/traffic.h"
 
 namespace ptc::sim {
 
+class Runtime;
+
+// One chip's share of the traffic: its queue of dispatched requests and its books (requests
+// served, latencies). Monitor, controller and recorder of the chip read it.
+class ChipLane : public sc_core::sc_module {
+ public:
+  SC_HAS_PROCESS(ChipLane);
+  ChipLane(sc_core::sc_module_name name, Runtime& rt, int chip);
+
+  int chip() const { return m_chip; }
+  int64_t served() const { return m_served; }
+  int64_t batches() const { return m_batches; }
+  // The closed-loop total the chip will serve (a single chip's traffic total), else -1.
+  int64_t total_requests() const;
+  bool measures_served() const;
+  LatencyHistogram& window_latency() { return m_lat_win; }
+  const LatencyHistogram& all_latency() const { return m_lat_all; }
+  double end_s() const;
+  double held_s() const { return m_wait_s; }
+
+ private:
+  friend class Runtime;
+  struct Part {
+    int64_t n = 0;
+    double ready_s = 0, window_lo_s = 0, window_hi_s = 0;
+    std::vector<double> arrival_s;
+    std::vector<int64_t> images;
+  };
+  void run();
+  void body();
+  Runtime& m_rt;
+  int m_chip;
+  std::deque<Part> m_queue;
+  int64_t m_queued = 0, m_served = 0, m_batches = 0, m_booked_parts = 0;
+  bool m_saturated = false;  // a part reached the horizon: nothing more is served on this chip
+  double m_last_done = 0, m_wait_s = 0;
+  LatencyHistogram m_lat_win, m_lat_all;
+  sc_core::sc_event m_pushed, m_booked;
+};
+
 class Runtime : public sc_core::sc_module, public hw::StatsProvider {
  public:
   SC_HAS_PROCESS(Runtime);
-  sc_core::sc_port<hw::ArrayIf> array;
+  // One array per chip, bound in chip order.
+  sc_core::sc_port<hw::ArrayIf, 0> array;
 
-  Runtime(sc_core::sc_module_name name, const RunContext& c, std::unique_ptr<TrafficSource> traffic, Agenda& agenda,
-          Recorder& rec);
+  Runtime(sc_core::sc_module_name name, const RunContext& c, std::unique_ptr<TrafficSource> traffic, Agenda& agenda, int chips,
+          std::unique_ptr<Dispatcher> dispatcher);
 
-  int64_t served() const { return m_served; }
+  int chips() const { return static_cast<int>(m_lanes.size()); }
+  ChipLane& lane(int chip) { return *m_lanes[static_cast<size_t>(chip)]; }
+  const ChipLane& lane(int chip) const { return *m_lanes[static_cast<size_t>(chip)]; }
+  // Whether chip `chip` drains (set by build_top: its controller runs an action, or its array is held).
+  void set_draining(int chip, std::function<bool()> f) { m_draining[static_cast<size_t>(chip)] = std::move(f); }
+  void set_progress(std::function<void(double)> f) { m_progress = std::move(f); }
+
+  // Fleet totals.
+  int64_t served() const;
+  int64_t dispatched() const { return m_dispatched; }
   int64_t total_requests() const { return m_traffic->total_requests(); }
   bool measures_served() const { return m_c.s.accuracy.mode == "served"; }
   LatencyHistogram& window_latency() { return m_lat_win; }
   const LatencyHistogram& all_latency() const { return m_lat_all; }
   double end_s() const { return m_end_s; }
   bool interrupted() const { return m_interrupted; }
-  const std::string& error() const { return m_error; }
   // The test images the first `n` served requests classified (the ideal reference's images).
   const std::vector<int64_t>& served_images() const { return m_images_seen; }
   nlohmann::json stats() const override;
 
  private:
+  friend class ChipLane;
   void run();
   void body();
   const RunContext& m_c;
   std::unique_ptr<TrafficSource> m_traffic;
+  std::unique_ptr<Dispatcher> m_dispatcher;
   Agenda& m_agenda;
-  Recorder& m_rec;
-  int64_t m_served = 0, m_batches = 0;
-  LatencyHistogram m_lat_win, m_lat_all;
+  std::vector<std::unique_ptr<ChipLane>> m_lanes;
+  std::vector<std::function<bool()>> m_draining;
+  std::function<void(double)> m_progress;
+  double m_horizon = 0;
+  int64_t m_dispatched = 0, m_batches = 0;
+  bool m_ended = false;                   // no more batches will be dispatched
+  LatencyHistogram m_lat_win, m_lat_all;  // fleet-wide (all chips' requests)
   double m_end_s = 0, m_wait_s = 0;
   bool m_interrupted = false;
-  std::string m_error;
   std::vector<int64_t> m_images_seen;
+  sc_core::sc_event m_lane_done;  // a lane booked a part or stopped
 };
 
 }  // namespace ptc::sim

@@ -112,15 +112,16 @@ const std::vector<SectionSpec>& scenario_sections() {
     const hw::EnergyParams ed;
     const double inf = 1e300;
     std::vector<SectionSpec> t;
-    t.push_back({"",
-                 "A ptcsim deployment scenario: a model compiled onto photonic tensor cores, noise processes, traffic and a "
-                 "controller policy",
-                 {{"name", "", "", "scenario name, the run directory prefix (empty: the file name without .json)"},
-                  {"seed", "", 1, "random seed (every draw is a function of it)", 0, 9007199254740991.0},
-                  {"model", "", nullptr, "ONNX model, relative to the scenario file", -inf, inf, {}, "string"},
-                  {"horizon_s", "s", 0.0, "simulated time (0: until the traffic ends)", 0, 1e15},
-                  {"threads", "", 0, "executor threads (0: $PTC_THREADS or all cores)", 0, 1024}},
-                 {"dataset", "hw", "device", "noise", "time", "traffic", "accuracy", "monitor", "controller", "trace"}});
+    t.push_back(
+        {"",
+         "A ptcsim deployment scenario: a model compiled onto photonic tensor cores, noise processes, traffic and a "
+         "controller policy",
+         {{"name", "", "", "scenario name, the run directory prefix (empty: the file name without .json)"},
+          {"seed", "", 1, "random seed (every draw is a function of it)", 0, 9007199254740991.0},
+          {"model", "", nullptr, "ONNX model, relative to the scenario file", -inf, inf, {}, "string"},
+          {"horizon_s", "s", 0.0, "simulated time (0: until the traffic ends)", 0, 1e15},
+          {"threads", "", 0, "executor threads (0: $PTC_THREADS or all cores)", 0, 1024}},
+         {"dataset", "hw", "device", "noise", "time", "traffic", "dispatcher", "accuracy", "monitor", "controller", "trace"}});
     t.push_back({"dataset",
                  "test/training images",
                  {{"name", "", "fashion-mnist", "dataset (Debian dataset-fashion-mnist)", -inf, inf, {"fashion-mnist"}},
@@ -128,7 +129,8 @@ const std::vector<SectionSpec>& scenario_sections() {
                  {}});
     t.push_back({"hw",
                  "the tensor-core array (the same object `ptcsim compile --hw` reads)",
-                 {{"clock_ghz", "GHz", 5.0, "array clock (one input vector per cycle)", 1e-6, 1000}},
+                 {{"clock_ghz", "GHz", 5.0, "array clock (one input vector per cycle)", 1e-6, 1000},
+                  {"chips", "chips", 1, "accelerators in the fleet, each its own device instance (docs/fleet.md)", 1, 1024}},
                  {"cores", "mapping", "dac", "adc", "energy"}});
     t.push_back({"hw.cores",
                  "R x C tensor cores of k x k weights",
@@ -244,12 +246,13 @@ const std::vector<PluginSlot>& plugin_slots() {
       {"device", "devices", "the weight-device technology of the tensor cores", "mrr", false},
       {"noise", "noise", "noise and drift processes (each at most once)", "", true},
       {"traffic", "traffic", "inference requests arriving at the accelerator", "back_to_back", false},
+      {"dispatcher", "dispatchers", "how a fleet (hw.chips > 1) spreads requests over its chips", "round_robin", false},
       {"controller.policy", "policies", "the controller policy (none when absent)", "", false}};
   return v;
 }
 
 const std::vector<std::string>& plugin_kinds() {
-  static const std::vector<std::string> v = {"policies", "noise", "devices", "traffic", "mappings"};
+  static const std::vector<std::string> v = {"policies", "noise", "devices", "traffic", "dispatchers", "mappings"};
   return v;
 }
 
@@ -285,6 +288,8 @@ std::vector<PluginInfo> plugins(const std::string& kind) {
     for (const auto& [n, e] : DeviceRegistry::get().entries()) out.push_back(typed(e));
   } else if (kind == "traffic") {
     for (const auto& [n, e] : TrafficRegistry::get().entries()) out.push_back(typed(e));
+  } else if (kind == "dispatchers") {
+    for (const auto& [n, e] : DispatcherRegistry::get().entries()) out.push_back(typed(e));
   } else if (kind == "mappings") {
     for (const auto& n : models::mapping_names())
       out.push_back({n,
@@ -493,6 +498,10 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   s.energy.insertion_loss_db = en.num("insertion_loss_db");
   R["hw"] = {{"cores", cores.resolved()}, {"mapping", mapping.resolved()}, {"clock_ghz", s.energy.clock_ghz},
              {"dac", conv_r["dac"]},      {"adc", conv_r["adc"]},          {"energy", en.resolved()}};
+  s.dispatcher.chips = static_cast<int>(hwp.integer("chips"));
+  // A single chip's resolved configuration carries no fleet keys (so its run directory name and
+  // config.resolved.json stay those of a plain single-accelerator scenario).
+  if (s.dispatcher.chips > 1) R["hw"]["chips"] = s.dispatcher.chips;
 
   // ---- device (a DeviceRegistry plug-in: hw/device/impl/)
   Json devj = section_at(j, "device");
@@ -547,6 +556,18 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
     s.traffic.params = trp.resolved();
     s.traffic.base_dir = dir.string();
     R["traffic"] = s.traffic.params;
+  }
+
+  // ---- dispatcher (a DispatcherRegistry plug-in: sim/dispatch/impl/)
+  {
+    Json dj = j.contains("dispatcher") ? section_at(j, "dispatcher") : Json::object();
+    if (dj.is_object() && !dj.contains("name")) dj["name"] = "round_robin";
+    s.dispatcher.name = name_of(dj, "dispatcher");
+    const auto& entry = DispatcherRegistry::get().find(s.dispatcher.name, "dispatcher.name", "dispatcher");
+    Params dpp(dj, "dispatcher", entry.params);
+    entry.make(dpp);
+    s.dispatcher.params = dpp.resolved();
+    if (s.dispatcher.chips > 1 || j.contains("dispatcher")) R["dispatcher"] = s.dispatcher.params;
   }
 
   // ---- accuracy
@@ -621,6 +642,12 @@ std::unique_ptr<TrafficSource> make_traffic(const Scenario& s, int64_t test_imag
   c.base_dir = s.traffic.base_dir;
   src->bind(c);
   return src;
+}
+
+std::unique_ptr<Dispatcher> make_dispatcher(const Scenario& s) {
+  const auto& entry = DispatcherRegistry::get().find(s.dispatcher.name, "dispatcher.name", "dispatcher");
+  Params p(s.dispatcher.params, "dispatcher", entry.params);
+  return entry.make(p);
 }
 
 std::unique_ptr<Policy> make_policy(const Scenario& s) {

@@ -25,6 +25,7 @@
 #include "models/compiler.h"
 #include "models/dataset.h"
 #include "models/graph.h"
+#include "sim/dispatch/dispatcher.h"
 #include "sim/params.h"
 #include "sim/plugins.h"
 #include "sim/policy/policy.h"
@@ -52,6 +53,13 @@ struct TrafficSpec {
   std::string name;
   Json params;           // validated, defaults applied (what make_traffic builds from)
   std::string base_dir;  // directory of the top-level scenario file (the source's relative paths)
+};
+
+// A fleet (docs/fleet.md): hw.chips accelerators behind a Dispatcher (sim/dispatch/).
+struct FleetSpec {
+  int chips = 1;
+  std::string name = "round_robin";  // the dispatcher
+  Json params = Json::object();      // its validated parameters
 };
 
 struct AccuracySpec {
@@ -86,6 +94,7 @@ struct Scenario {
   std::string step_mode = "inference";  // DOCTOR step <-> time: "inference" or "seconds"
   double step_s = 1e-3;
   TrafficSpec traffic;
+  FleetSpec dispatcher;
   double horizon_s = 0;  // 0: until the traffic ends (back_to_back)
   AccuracySpec accuracy;
   MonitorSpec monitor;
@@ -107,6 +116,8 @@ std::unique_ptr<Policy> make_policy(const Scenario& s);
 // The traffic source selected by the scenario, bound to its context (seed, horizon, test-set
 // size; files read and checked here).
 std::unique_ptr<TrafficSource> make_traffic(const Scenario& s, int64_t test_images);
+// The fleet's dispatcher (validated parameters).
+std::unique_ptr<Dispatcher> make_dispatcher(const Scenario& s);
 
 // What a run needs before its first simulated event, loaded and checked by preflight().
 struct Prepared {

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <functional>
 
 #include "models/json_io.h"
 #include "sim/deployment.h"
@@ -32,37 +33,85 @@ std::unique_ptr<hw::Technology> make_technology(const Scenario& s, const models:
   return s.device.model->build(hw::DeviceBuild{wl, dev_rng, s.device.noise});
 }
 
+namespace {
+// A fleet chip's parent module: the chip's modules are built (as its children) in its constructor.
+class ChipGroup : public sc_core::sc_module {
+ public:
+  ChipGroup(sc_core::sc_module_name name, const std::function<void()>& build) : sc_core::sc_module(name) { build(); }
+};
+}  // namespace
+
 std::unique_ptr<Top> build_top(const RunContext& c, const fs::path& out) {
   const Scenario& s = c.s;
+  const int n_chips = s.dispatcher.chips;
+  const bool fleet = n_chips > 1;
   auto top = std::make_unique<Top>();
-  hw::AcceleratorConfig ac;
-  ac.energy = s.energy;
-  ac.io = s.io;
-  ac.seed = s.seed;
-  ac.threads = s.threads;
-  ac.step_in_seconds = s.step_mode == "seconds";
-  ac.step_s = s.step_s;
-  ac.thermal = s.device.thermal_field();
-  top->accelerator = std::make_unique<hw::Accelerator>("accelerator", c.graph, c.wl, make_technology(s, c.wl), ac);
-  hw::Accelerator& acc = *top->accelerator;
-  acc.set_served_data(&c.test, &c.pre);
-  std::unique_ptr<Policy> policy = make_policy(s);
-  const bool monitored = policy->uses_monitor();
+  top->chips.resize(static_cast<size_t>(n_chips));
   // Construction order = agenda order (controller, monitor, evaluator, recorder ids are only
   // names: same-instant order comes from the ranks, sim/agenda.h).
-  top->recorder = std::make_unique<Recorder>("recorder", c, acc, top->agenda, out);
-  top->runtime = std::make_unique<Runtime>("runtime", c, make_traffic(s, c.test.count), top->agenda, *top->recorder);
-  top->monitor = std::make_unique<Monitor>("monitor", c, acc, top->agenda, *top->recorder, *top->runtime, monitored);
-  top->controller = std::make_unique<Controller>("controller", c, acc, std::move(policy), top->agenda, *top->recorder,
-                                                 *top->runtime, *top->monitor);
-  top->evaluator = std::make_unique<Evaluator>("evaluator", c, acc, top->agenda, *top->recorder, *top->controller);
-  top->monitor->set_controller(top->controller.get());
-  top->recorder->wire(top->runtime.get(), top->controller.get(), top->evaluator.get(), top->monitor.get());
-  top->triggers = std::make_unique<sc_core::sc_fifo<Trigger>>("triggers", 4);
-  top->monitor->triggers(*top->triggers);
-  top->controller->triggers(*top->triggers);
-  top->runtime->array(acc.array);
-  acc.served_sink(top->evaluator->served_in);
+  auto build_chip = [&](int k) {
+    ChipModules& m = top->chips[static_cast<size_t>(k)];
+    hw::AcceleratorConfig ac;
+    ac.energy = s.energy;
+    ac.io = s.io;
+    // Chip 0 keeps the single accelerator's streams; every further chip its own (thermal field, device).
+    ac.seed = k == 0 ? s.seed : hw::RandomStream(s.seed, 0xf1ee7).derive(static_cast<uint64_t>(k)).stream();
+    ac.threads = s.threads;
+    ac.step_in_seconds = s.step_mode == "seconds";
+    ac.step_s = s.step_s;
+    ac.thermal = s.device.thermal_field();
+    m.accelerator =
+        std::make_unique<hw::Accelerator>("accelerator", c.graph, c.wl, make_technology(s, c.wl, static_cast<uint64_t>(k)), ac);
+    hw::Accelerator& acc = *m.accelerator;
+    acc.set_served_data(&c.test, &c.pre);
+    m.recorder = std::make_unique<Recorder>("recorder", c, acc, top->agenda,
+                                            fleet ? out / "chips" / ("chip_" + std::to_string(k)) : out, k);
+    if (k == 0 && !top->runtime)
+      top->runtime =
+          std::make_unique<Runtime>("runtime", c, make_traffic(s, c.test.count), top->agenda, n_chips, make_dispatcher(s));
+    ChipLane& lane = top->runtime->lane(k);
+    std::unique_ptr<Policy> policy = make_policy(s);
+    const bool monitored = policy->uses_monitor();
+    m.monitor = std::make_unique<Monitor>("monitor", c, acc, top->agenda, *m.recorder, lane, monitored);
+    m.controller =
+        std::make_unique<Controller>("controller", c, acc, std::move(policy), top->agenda, *m.recorder, lane, *m.monitor);
+    m.evaluator = std::make_unique<Evaluator>("evaluator", c, acc, top->agenda, *m.recorder, *m.controller);
+    m.monitor->set_controller(m.controller.get());
+    m.recorder->wire(&lane, m.controller.get(), m.evaluator.get(), m.monitor.get());
+    m.triggers = std::make_unique<sc_core::sc_fifo<Trigger>>("triggers", 4);
+    m.monitor->triggers(*m.triggers);
+    m.controller->triggers(*m.triggers);
+    acc.served_sink(m.evaluator->served_in);
+  };
+  if (fleet) {
+    top->runtime =
+        std::make_unique<Runtime>("runtime", c, make_traffic(s, c.test.count), top->agenda, n_chips, make_dispatcher(s));
+    for (int k = 0; k < n_chips; ++k)
+      top->chips[static_cast<size_t>(k)].group =
+          std::make_unique<ChipGroup>(("chip_" + std::to_string(k)).c_str(), [&] { build_chip(k); });
+  } else {
+    build_chip(0);
+  }
+  for (int k = 0; k < n_chips; ++k) {
+    ChipModules& m = top->chips[static_cast<size_t>(k)];
+    top->runtime->array(*m.accelerator);
+    Controller* ctl = m.controller.get();
+    hw::Accelerator* acc = m.accelerator.get();
+    top->runtime->set_draining(k, [ctl, acc] { return ctl->acting() || acc->claimed(kRankMonitor); });
+  }
+  ChipModules& c0 = top->chips[0];
+  top->accelerator = c0.accelerator.get();
+  top->recorder = c0.recorder.get();
+  top->monitor = c0.monitor.get();
+  top->controller = c0.controller.get();
+  top->evaluator = c0.evaluator.get();
+  if (fleet) {
+    top->fleet = std::make_unique<FleetRecorder>("fleet", c, *top->runtime, top->agenda, out);
+    for (auto& m : top->chips) top->fleet->add_chip(*m.accelerator, *m.recorder, *m.controller, *m.evaluator, *m.monitor);
+    top->runtime->set_progress([f = top->fleet.get()](double x) { f->progress(x); });
+  } else {
+    top->runtime->set_progress([r = top->recorder](double x) { r->progress(x); });
+  }
   return top;
 }
 
@@ -149,6 +198,7 @@ const char* const kRunFiles[] = {"config.resolved.json", "run.json", "trace.csv"
 void clear_run_files(const fs::path& out) {
   std::error_code ec;
   for (const char* f : kRunFiles) fs::remove(out / f, ec);
+  if (fs::is_directory(out / "chips", ec)) fs::remove_all(out / "chips", ec);  // a fleet's per-chip outputs
   for (fs::directory_iterator it(out, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
     if (name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0)
@@ -250,24 +300,34 @@ RunResult run_scenario(const Scenario& s, const RunOptions& o) {
     sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
     sc_core::sc_start();
     std::string status = "complete";
+    auto write_partial = [&](const std::string& st) {
+      if (top->fleet)
+        top->fleet->write_partial(st);
+      else
+        top->recorder->write_partial(st);
+    };
     if (error.empty()) {
       try {
-        top->recorder->finish();
+        if (top->fleet)
+          top->fleet->finish();
+        else
+          top->recorder->finish();
         top->evaluator->compute_ideal(top->runtime->served_images());
+        for (auto& m : top->chips) m.evaluator->set_ideal(top->evaluator->ideal_accuracy());
       } catch (const std::exception& e) {
         error = e.what();
       }
     }
     if (!error.empty()) {
-      top->recorder->write_partial("failed");
+      write_partial("failed");
       throw Error(error);
     }
     if (top->runtime->interrupted()) status = "interrupted";
-    top->recorder->write_partial(status);
+    write_partial(status);
     Json st = hw::collect_stats();  // every module's statistics, nested as the SystemC hierarchy
     write_atomic(out / "stats.json", st.dump(2) + "\n");
     finish(status, "");
-    return RunResult{out.string(), top->recorder->summary(status)};
+    return RunResult{out.string(), top->fleet ? top->fleet->summary(status) : top->recorder->summary(status)};
   } catch (const Interrupted& e) {
     finish("interrupted", e.what());
     throw Interrupted(std::string(e.what()) + "; " + (out / "run.json").string() + " says \"interrupted\"");

@@ -1,44 +1,79 @@
 #!/usr/bin/env python3
 """One set of books: every write, joule and cycle of a run reads the same in summary.json,
-stats.json, events.jsonl and trace.csv. Usage: check_books.py RUN_DIR (exit 1 naming each mismatch)."""
+stats.json, events.jsonl and trace.csv. A fleet (summary "chips" > 1): each chip's books in
+chips/chip_<i>/ against stats.json's chip_<i>, and the fleet's summary, trace and events are the
+sums of the chips'. Usage: check_books.py RUN_DIR (exit 1 naming each mismatch)."""
 import csv, json, math, os, sys
 
 run = sys.argv[1]
-s = json.load(open(os.path.join(run, "summary.json")))
-st = json.load(open(os.path.join(run, "stats.json")))
-events = [json.loads(l) for l in open(os.path.join(run, "events.jsonl")) if l.strip()]
-rows = list(csv.DictReader(open(os.path.join(run, "trace.csv"))))
 bad = []
+cfg = json.load(open(os.path.join(run, "config.resolved.json")))
+fleet = json.load(open(os.path.join(run, "summary.json")))
+stats_all = json.load(open(os.path.join(run, "stats.json")))
 
-def same(what, a, b, rel=1e-12):
+def same_(what, a, b, rel=1e-12):
     if a is None or b is None or not math.isclose(float(a), float(b), rel_tol=rel, abs_tol=0.0):
         bad.append(f"{what}: {a} vs {b}")
 
-acc = st["accelerator"]
-same("stats accelerator.energy vs summary energy_j", acc["energy"]["value"], s["energy_j"])
-same("stats accelerator.writes_after_deployment vs summary writes", acc["writes_after_deployment"]["value"], s["writes"])
-same("stats accelerator.writes_initial_programming vs summary", acc["writes_initial_programming"]["value"], s["writes_initial_programming"])
-same("sum of event writes vs summary writes", sum(e.get("writes", 0) for e in events), s["writes"])
-same("stats controller.overhead_cycles_total vs summary", st["controller"]["overhead_cycles_total"]["value"], s["overhead_cycles"])
-same("stats runtime.requests_served vs summary requests", st["runtime"]["requests_served"]["value"], s["requests"])
-same("stats accelerator.inferences_served vs summary requests", acc["inferences_served"]["value"], s["requests"])
-# The converters (child modules of the accelerator) count what the array did: every inference is
-# cycles_per_inference array cycles and every remediation cycle one more; one cycle is C k DAC and
-# R C k ADC conversions (hw.cores of the resolved config), each at the energy of its resolution.
-cfg = json.load(open(os.path.join(run, "config.resolved.json")))
-R, C, k = (cfg["hw"]["cores"][x] for x in ("rows", "cols", "block_size"))
-cycles = s["requests"] * acc["cycles_per_inference"]["value"] + s["overhead_cycles"]
-for name, per_cycle in (("dac", C * k), ("adc", R * C * k)):
-    conv = acc[name]["conversions"]["value"]
-    same(f"stats accelerator.{name}.conversions vs (requests x cycles/inference + overhead cycles) x {per_cycle}", conv, cycles * per_cycle)
-    same(f"stats accelerator.{name}.energy vs conversions x energy per conversion", acc[name]["energy"]["value"],
-         conv * acc[name]["energy_per_conversion"]["value"], rel=1e-9)
-if rows:
-    last = rows[-1]
-    same("last trace row energy_j vs summary", last["energy_j"], s["energy_j"], rel=1e-8)  # %.9g
-    same("last trace row writes vs summary", last["writes"], s["writes"])
-    same("last trace row overhead_cycles vs summary", last["overhead_cycles"], s["overhead_cycles"])
-    same("last trace row requests vs summary", last["requests"], s["requests"])
+def chip_books(d, st, runtime, tag):
+    """The books of one accelerator: its outputs in folder d, its stats subtree st."""
+    s = json.load(open(os.path.join(d, "summary.json")))
+    events = [json.loads(l) for l in open(os.path.join(d, "events.jsonl")) if l.strip()]
+    rows = list(csv.DictReader(open(os.path.join(d, "trace.csv"))))
+    def same(what, a, b, rel=1e-12):
+        same_(tag + what, a, b, rel)
+    acc = st["accelerator"]
+    same("stats accelerator.energy vs summary energy_j", acc["energy"]["value"], s["energy_j"])
+    same("stats accelerator.writes_after_deployment vs summary writes", acc["writes_after_deployment"]["value"], s["writes"])
+    same("stats accelerator.writes_initial_programming vs summary", acc["writes_initial_programming"]["value"], s["writes_initial_programming"])
+    same("sum of event writes vs summary writes", sum(e.get("writes", 0) for e in events), s["writes"])
+    same("stats controller.overhead_cycles_total vs summary", st["controller"]["overhead_cycles_total"]["value"], s["overhead_cycles"])
+    same("stats runtime.requests_served vs summary requests", runtime["requests_served"]["value"], s["requests"])
+    same("stats accelerator.inferences_served vs summary requests", acc["inferences_served"]["value"], s["requests"])
+    # The converters (child modules of the accelerator) count what the array did: every inference is
+    # cycles_per_inference array cycles and every remediation cycle one more; one cycle is C k DAC and
+    # R C k ADC conversions (hw.cores of the resolved config), each at the energy of its resolution.
+    R, C, k = (cfg["hw"]["cores"][x] for x in ("rows", "cols", "block_size"))
+    cycles = s["requests"] * acc["cycles_per_inference"]["value"] + s["overhead_cycles"]
+    for name, per_cycle in (("dac", C * k), ("adc", R * C * k)):
+        conv = acc[name]["conversions"]["value"]
+        same(f"stats accelerator.{name}.conversions vs (requests x cycles/inference + overhead cycles) x {per_cycle}", conv, cycles * per_cycle)
+        same(f"stats accelerator.{name}.energy vs conversions x energy per conversion", acc[name]["energy"]["value"],
+             conv * acc[name]["energy_per_conversion"]["value"], rel=1e-9)
+    if rows:
+        last = rows[-1]
+        same("last trace row energy_j vs summary", last["energy_j"], s["energy_j"], rel=1e-8)  # %.9g
+        same("last trace row writes vs summary", last["writes"], s["writes"])
+        same("last trace row overhead_cycles vs summary", last["overhead_cycles"], s["overhead_cycles"])
+        same("last trace row requests vs summary", last["requests"], s["requests"])
+    return s, events
+
+
+n = fleet.get("chips", 1)
+if n == 1:
+    chip_books(run, stats_all, stats_all["runtime"], "")
+else:
+    rt = stats_all["runtime"]
+    sums = {k: 0.0 for k in ("energy_j", "writes", "writes_initial_programming", "requests", "calibrations", "remaps",
+                             "overhead_cycles", "probes", "triggers", "inference_cycles")}
+    n_events = 0
+    for i in range(n):
+        s_i, ev_i = chip_books(os.path.join(run, "chips", f"chip_{i}"), stats_all[f"chip_{i}"], rt[f"chip_{i}"], f"chip_{i}: ")
+        same_(f"chip_{i}: summary vs the fleet summary's per_chip entry", 1, int(s_i == fleet["per_chip"][i]))
+        for k in sums: sums[k] += s_i[k]
+        n_events += len(ev_i)
+    for k, v in sums.items():
+        same_(f"fleet summary {k} vs the sum over chips", fleet[k], v, rel=1e-12)
+    same_("stats runtime.requests_served vs fleet summary requests", rt["requests_served"]["value"], fleet["requests"])
+    fleet_events = [json.loads(l) for l in open(os.path.join(run, "events.jsonl")) if l.strip()]
+    same_("fleet events vs the chips' events", len(fleet_events), n_events)
+    same_("fleet event writes vs fleet summary writes", sum(e.get("writes", 0) for e in fleet_events), fleet["writes"])
+    rows = list(csv.DictReader(open(os.path.join(run, "trace.csv"))))
+    if rows:
+        last = rows[-1]
+        same_("fleet trace last row energy_j vs summary", last["energy_j"], fleet["energy_j"], rel=1e-8)
+        same_("fleet trace last row writes vs summary", last["writes"], fleet["writes"])
+        same_("fleet trace last row requests vs summary", last["requests"], fleet["requests"])
 for b in bad:
     print(f"{run}: books do not balance: {b}")
 sys.exit(1 if bad else 0)

@@ -668,3 +668,51 @@ TEST_CASE("traffic back_to_back: exactly `requests` single-request batches, each
   CHECK(n == 5);
   CHECK(src->total_requests() == 5);
 }
+
+// ------------------------------------------------------------------ fleet dispatchers (docs/fleet.md)
+namespace {
+std::vector<int> dispatch(const std::string& name, const Arrivals& a, const std::vector<ChipState>& chips) {
+  const auto& e = DispatcherRegistry::get().find(name, "dispatcher.name", "dispatcher");
+  Params p(Json::object(), "dispatcher", e.params);
+  std::vector<int> out;
+  e.make(p)->assign(a, chips, out);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("Dispatchers - round_robin continues its rotation across batches", "[scenario][fleet]") {
+  std::vector<ChipState> chips(3, ChipState{0, 0, 1e-3, false});
+  const auto& e = DispatcherRegistry::get().find("round_robin", "dispatcher.name", "dispatcher");
+  Params p(Json::object(), "dispatcher", e.params);
+  auto d = e.make(p);
+  Arrivals a;
+  a.n = 4;
+  std::vector<int> out;
+  d->assign(a, chips, out);
+  CHECK(out == std::vector<int>{0, 1, 2, 0});
+  a.n = 2;
+  d->assign(a, chips, out);
+  CHECK(out == std::vector<int>{1, 2});  // requests 4 and 5 of the run
+}
+
+TEST_CASE("Dispatchers - least_loaded fills the chip that completes each request first", "[scenario][fleet]") {
+  // Service 1 s. Chip 0 booked until 3 s, chip 1 until 1 s with 1 queued request (free at 2 s),
+  // chip 2 idle. Five requests ready at 0, projected completions (hand-computed): 1 on chip 2;
+  // 2 on chip 2 (chip 1: 3); 3 on chip 1 (tie with chip 2, lower index); 3 on chip 2; then 4 on
+  // every chip, tie -> chip 0.
+  std::vector<ChipState> chips = {{3.0, 0, 1.0, false}, {1.0, 1, 1.0, false}, {0.0, 0, 1.0, false}};
+  Arrivals a;
+  a.n = 5;
+  a.ready_s = 0;
+  CHECK(dispatch("least_loaded", a, chips) == std::vector<int>{2, 2, 1, 2, 0});
+  // drain_for_calibration skips a draining chip (chip 2) and falls back to all when every chip drains.
+  chips[2].draining = true;
+  CHECK(dispatch("drain_for_calibration", a, chips) == std::vector<int>{1, 0, 1, 0, 1});
+  for (auto& c : chips) c.draining = true;
+  CHECK(dispatch("drain_for_calibration", a, chips) == std::vector<int>{2, 2, 1, 2, 0});
+  // Exact arrival times: a request arriving late goes where it completes first from its arrival.
+  a.n = 2;
+  a.arrival_s = {0.0, 10.0};
+  for (auto& c : chips) c.draining = false;
+  CHECK(dispatch("least_loaded", a, chips) == std::vector<int>{2, 0});
+}

@@ -1,0 +1,230 @@
+#include "sim/fleet_recorder.h"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include "sim/controller.h"
+#include "sim/evaluator.h"
+#include "sim/monitor.h"
+#include "sim/runtime.h"
+
+namespace ptc::sim {
+namespace fs = std::filesystem;
+
+namespace {
+std::string fmt(double v) {
+  if (!std::isfinite(v)) return "";
+  char b[32];
+  std::snprintf(b, sizeof b, "%.9g", v);
+  return b;
+}
+// The chips' trace columns; "chips_draining" replaces the noise step (a per-chip clock).
+const char* kFleetHeader =
+    "t_s,requests,accuracy,accuracy_std,accuracy_n,latency_p50_s,latency_p99_s,energy_j,writes,calibrations,remaps,"
+    "overhead_cycles,temp_k_mean,chips_draining\n";
+}  // namespace
+
+FleetRecorder::FleetRecorder(sc_core::sc_module_name name, const RunContext& c, Runtime& rt, Agenda& agenda, const fs::path& out)
+    : sc_core::sc_module(name), m_c(c), m_rt(rt), m_agenda(agenda), m_out(out) {
+  m_wall0 = m_last_progress = m_last_partial = std::chrono::steady_clock::now();
+  m_id = m_agenda.add("fleet_recorder", kFleet);
+  SC_THREAD(run);
+}
+
+void FleetRecorder::add_chip(hw::Accelerator& acc, Recorder& rec, Controller& ctl, Evaluator& ev, Monitor& mon) {
+  rec.set_fleet(&m_events, static_cast<int>(m_chips.size()));
+  m_chips.push_back(Chip{&acc, &rec, &ctl, &ev, &mon});
+}
+
+void FleetRecorder::run() {
+  guarded(m_c, [&] {
+    const double every_s = m_c.s.trace_every_s;
+    if (!(every_s > 0)) return m_agenda.clear(m_id);
+    double next_t = every_s;
+    while (!m_c.interrupted) {
+      const Agenda::Due due = m_agenda.next(m_id, next_t, kNoCount);
+      if (m_c.interrupted) break;
+      if (!due.timed) continue;
+      settle(kRankRecorder + 1);  // after every chip's recorder of the instant
+      row();
+      next_t = next_multiple(every_s, next_t);
+    }
+    m_agenda.clear(m_id);
+  });
+}
+
+void FleetRecorder::row() {
+  const double t = now_s();
+  double acc = NAN, acc_std = NAN;
+  int64_t acc_n = 0;
+  if (m_rt.measures_served()) {
+    // Every chip's served requests since the last row, pooled.
+    int64_t correct = 0, total = 0;
+    std::vector<double> per_chip;
+    for (auto& ch : m_chips) {
+      ch.acc->flush();
+      const int64_t dc = ch.ev->served_correct() - ch.correct_seen, dn = ch.ev->served_classified() - ch.total_seen;
+      ch.correct_seen += dc;
+      ch.total_seen += dn;
+      correct += dc;
+      total += dn;
+      if (dn > 0) per_chip.push_back(double(dc) / double(dn));
+    }
+    if (total > 0) acc = double(correct) / double(total), acc_n = total;
+    if (per_chip.size() > 1) {
+      double m = 0, v = 0;
+      for (double a : per_chip) m += a / double(per_chip.size());
+      for (double a : per_chip) v += (a - m) * (a - m) / double(per_chip.size() - 1);
+      acc_std = std::sqrt(v);
+    }
+  } else {
+    // Each chip's latest evaluation: their mean and spread.
+    std::vector<double> per_chip;
+    for (auto& ch : m_chips)
+      if (std::isfinite(ch.rec->last_accuracy())) per_chip.push_back(ch.rec->last_accuracy());
+    if (!per_chip.empty()) {
+      double m = 0, v = 0;
+      for (double a : per_chip) m += a / double(per_chip.size());
+      for (double a : per_chip) v += per_chip.size() > 1 ? (a - m) * (a - m) / double(per_chip.size() - 1) : 0.0;
+      acc = m, acc_n = static_cast<int64_t>(per_chip.size());
+      if (per_chip.size() > 1) acc_std = std::sqrt(v);
+    }
+  }
+  if (std::isfinite(acc)) {
+    m_last_acc = acc;
+    m_rows_acc_sum += acc;
+    ++m_rows_acc_n;
+  }
+  double energy = 0, temp = 0;
+  int64_t writes = 0, cal = 0, remaps = 0, cycles = 0, draining = 0;
+  for (auto& ch : m_chips) {
+    energy += ch.acc->total_energy_j();
+    writes += ch.acc->writes_after_deployment();
+    cal += ch.ctl->calibrations();
+    remaps += ch.ctl->remaps();
+    cycles += ch.ctl->overhead_cycles();
+    temp += ch.acc->temperature_mean_k(t) / double(m_chips.size());
+    draining += (ch.ctl->acting() || ch.acc->claimed(kRankMonitor)) ? 1 : 0;
+  }
+  auto& lat = m_rt.window_latency();
+  m_trace += fmt(t) + "," + std::to_string(m_rt.served()) + "," + fmt(acc) + "," + fmt(acc_std) + "," +
+             (acc_n ? std::to_string(acc_n) : "") + "," + fmt(lat.quantile(0.5)) + "," + fmt(lat.quantile(0.99)) + "," +
+             fmt(energy) + "," + std::to_string(writes) + "," + std::to_string(cal) + "," + std::to_string(remaps) + "," +
+             std::to_string(cycles) + "," + fmt(temp) + "," + std::to_string(draining) + "\n";
+  lat.clear();
+  m_last_row_key = books_key();
+  auto wall = std::chrono::steady_clock::now();
+  if (std::chrono::duration<double>(wall - m_last_partial).count() > 5.0) {
+    write_partial("running");
+    m_last_partial = wall;
+  }
+}
+
+// What the books say now (a final row is due when anything moved since the last row).
+std::string FleetRecorder::books_key() const {
+  double energy = 0;
+  int64_t writes = 0, cal = 0, cycles = 0;
+  for (const auto& ch : m_chips) {
+    energy += ch.acc->total_energy_j();
+    writes += ch.acc->writes_after_deployment();
+    cal += ch.ctl->calibrations() + ch.ctl->remaps();
+    cycles += ch.ctl->overhead_cycles();
+  }
+  return fmt(energy) + "/" + std::to_string(writes) + "/" + std::to_string(cal) + "/" + std::to_string(cycles) + "/" +
+         std::to_string(m_rt.served());
+}
+
+void FleetRecorder::finish() {
+  for (auto& ch : m_chips) ch.rec->finish();
+  if (m_trace.empty() || books_key() != m_last_row_key) row();
+  if (m_last_frac < 1.0) progress(1.0);
+}
+
+void FleetRecorder::progress(double frac) {
+  if (m_c.quiet) return;
+  m_last_frac = frac;
+  auto now = std::chrono::steady_clock::now();
+  const double since = std::chrono::duration<double>(now - m_last_progress).count();
+  const bool tty = isatty(2);
+  if (since < (tty ? 0.25 : 5.0) && frac < 1.0) return;
+  m_last_progress = now;
+  const double wall = std::chrono::duration<double>(now - m_wall0).count();
+  std::fprintf(stderr,
+               tty ? "\rptcsim: fleet of %zu chips %5.1f%% simulated, t=%.4g s, %lld requests, %.3g sim-s/s   "
+                   : "ptcsim: fleet of %zu chips %5.1f%% simulated, t=%.4g s, %lld requests, %.3g sim-s/s\n",
+               m_chips.size(), 100 * frac, now_s(), static_cast<long long>(m_rt.served()), wall > 0 ? now_s() / wall : 0.0);
+  if (tty && frac >= 1.0) std::fprintf(stderr, "\n");
+}
+
+void FleetRecorder::write_partial(const std::string& status) {
+  for (auto& ch : m_chips) ch.rec->write_partial(status);
+  write_atomic(m_out / "trace.csv", kFleetHeader + m_trace);
+  write_atomic(m_out / "events.jsonl", m_events);
+  write_atomic(m_out / "summary.json", summary(status).dump(2) + "\n");
+}
+
+Json FleetRecorder::summary(const std::string& status) const {
+  const auto& s = m_c.s;
+  Json chips = Json::array();
+  double energy = 0, acc_sum = 0, final_sum = 0;
+  int64_t writes = 0, writes0 = 0, cal = 0, remaps = 0, probes = 0, triggers = 0, cycles = 0, inf_cycles = 0, served = 0;
+  int64_t correct = 0, classified = 0, acc_n = 0, final_n = 0;
+  for (const auto& ch : m_chips) {
+    Json cj = ch.rec->summary(status);
+    auto num = [&](const char* k) { return cj[k].is_number() ? cj[k].get<double>() : NAN; };
+    energy += num("energy_j");
+    writes += cj["writes"].get<int64_t>();
+    writes0 += cj["writes_initial_programming"].get<int64_t>();
+    cal += cj["calibrations"].get<int64_t>();
+    remaps += cj["remaps"].get<int64_t>();
+    probes += cj["probes"].get<int64_t>();
+    triggers += cj["triggers"].get<int64_t>();
+    cycles += cj["overhead_cycles"].get<int64_t>();
+    inf_cycles += cj["inference_cycles"].get<int64_t>();
+    served += cj["requests"].get<int64_t>();
+    correct += ch.ev->served_correct();
+    classified += ch.ev->served_classified();
+    if (std::isfinite(num("accuracy_mean"))) acc_sum += num("accuracy_mean"), ++acc_n;
+    if (std::isfinite(num("accuracy_final"))) final_sum += num("accuracy_final"), ++final_n;
+    chips.push_back(std::move(cj));
+  }
+  double acc_mean = acc_n ? acc_sum / double(acc_n) : NAN;
+  double acc_final = final_n ? final_sum / double(final_n) : NAN;
+  if (m_rt.measures_served()) {
+    acc_mean = classified ? double(correct) / double(classified) : NAN;
+    acc_final = m_last_acc;
+  }
+  const auto& lat = m_rt.all_latency();
+  Json j = {{"name", s.name},
+            {"policy", s.policy_json.at("name")},
+            {"device", s.device.name},
+            {"seed", s.seed},
+            {"status", status},
+            {"chips", static_cast<int64_t>(m_chips.size())},
+            {"dispatcher", s.dispatcher.name},
+            {"accuracy_mean", acc_mean},
+            {"accuracy_final", acc_final},
+            {"accuracy_ideal", m_chips.empty() ? NAN : m_chips[0].ev->ideal_accuracy()},
+            {"energy_j", energy},
+            {"writes", writes},
+            {"writes_initial_programming", writes0},
+            {"latency_p50_s", lat.quantile(0.5)},
+            {"latency_p99_s", lat.quantile(0.99)},
+            {"calibrations", cal},
+            {"remaps", remaps},
+            {"probes", probes},
+            {"triggers", triggers},
+            {"overhead_cycles", cycles},
+            {"inference_cycles", inf_cycles},
+            {"overhead_ratio", inf_cycles ? double(cycles) / double(inf_cycles) : 0.0},
+            {"requests", served},
+            {"sim_time_s", m_rt.end_s()}};
+  for (auto it = j.begin(); it != j.end(); ++it)
+    if (it.value().is_number_float() && !std::isfinite(it.value().get<double>())) it.value() = nullptr;
+  j["per_chip"] = std::move(chips);
+  return j;
+}
+
+}  // namespace ptc::sim
