@@ -57,19 +57,27 @@ void PcmOptical::set_times(uint64_t, const std::vector<NoiseTime>& times) {
 void PcmOptical::realize(int64_t layer, int64_t group, uint64_t, float* wn, float* scale) const {
   const Group& g = m_groups.at(layer).at(group);
   const int64_t kk = m_wl.spec.block_size * m_wl.spec.block_size;
-  const double drift =
-      m_cfg.nu_opt > 0 ? std::pow((std::max(0.0, m_t_s - g.t_prog_s) + m_cfg.t0_s) / m_cfg.t0_s, -m_cfg.nu_opt) : 1.0;
+  const double drift = transmission_drift(g);
   for (size_t b = 0; b < g.tanh_max.size(); ++b) {
+    // Weight each level realises right after programming (the inverse of ELight's normalisation);
+    // the block scale is fixed then, as the digital side knows it.
     float mx = 0;
     for (int64_t i = 0; i < kk; ++i) {
       size_t j = b * kk + static_cast<size_t>(i);
-      double u = std::clamp(level_weight(m_cfg.levels, g.levels[j]) * drift * g.tanh_max[b], -0.999999, 0.999999);
+      double u = std::clamp(level_weight(m_cfg.levels, g.levels[j]) * g.tanh_max[b], -0.999999, 0.999999);
       wn[j] = static_cast<float>(std::atanh(u));
       mx = std::max(mx, std::abs(wn[j]));
     }
     scale[b] = mx;
-    for (int64_t i = 0; i < kk; ++i) wn[b * kk + i] = mx > 0 ? wn[b * kk + i] / mx : 0.0f;
+    // Drift scales both cells' transmissions, hence (the multiply being linear in transmission)
+    // the analog weight: w(t) = d(t) w(0).
+    for (int64_t i = 0; i < kk; ++i) wn[b * kk + i] = mx > 0 ? static_cast<float>(drift * wn[b * kk + i] / mx) : 0.0f;
   }
+}
+
+double PcmOptical::transmission_drift(const Group& g) const {
+  if (!(m_cfg.nu_opt > 0)) return 1.0;
+  return std::pow((std::max(0.0, m_t_s - g.t_prog_s) + m_cfg.t0_s) / m_cfg.t0_s, -m_cfg.nu_opt);
 }
 
 }  // namespace ptc::hw

@@ -3,12 +3,14 @@
 // cells on the geometric ladder T_j = beta^j, quantised logarithmically after ELight's tanh
 // normalisation (hw/physics/pcm_levels.h); re-programming costs one write per level step, with
 // asymmetric time and energy per direction, and every cell counts its steps.
-// Effective weight of a block: w = atanh(w^ * max|tanh(W)|) with w^ the dequantised level
-// (the exact inverse of ELight's normalisation when the level is exact; a deployed network not
-// trained with ELight's quantiser keeps its scale). Drift: the transmission of both cells of a
-// pair decays as ((t + t0)/t0)^-nu_opt from the block's programming instant, which scales w^;
-// nu_opt = 0 by default, since optical-transmission drift of photonic PCM is not characterised
-// in the sources used (docs/devices.md §3) [assumption].
+// Effective weight of a block right after programming: w0 = atanh(w^ * max|tanh(W)|) with w^ the
+// dequantised level (the exact inverse of ELight's normalisation when the level is exact; a
+// deployed network not trained with ELight's quantiser keeps its scale). Drift: the transmission
+// of both cells of a pair decays as d(t) = ((t_inf + t0)/t0)^-nu_opt from the block's programming
+// instant; the optical multiply is linear in transmission, so the realised weight is d(t) w0 (the
+// analog value shrinks, the digital block scale stays that of programming, and a drift
+// compensation alpha = 1/d undoes it exactly). nu_opt = 0 by default, since optical-transmission
+// drift of photonic PCM is not characterised in the sources used (docs/devices.md §3) [assumption].
 #pragma once
 
 #include <vector>
@@ -51,6 +53,7 @@ class PcmOptical : public Technology {
     double t_prog_s = 0;
   };
   void quantize(Group& g, int64_t k2);
+  double transmission_drift(const Group& g) const;  // ((t_inf + t0)/t0)^-nu_opt, 1 at t_inf = 0
   const models::CompiledWorkload& m_wl;
   PcmOpticalConfig m_cfg;
   std::vector<std::vector<Group>> m_groups;

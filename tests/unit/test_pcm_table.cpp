@@ -11,6 +11,7 @@
 #include "hw/device/pcm_pair.h"
 #include "hw/device/pcm_table.h"
 #include "models/error.h"
+#include "tests/reference/pcm_like_reference.h"
 
 using namespace ptc;
 using Catch::Matchers::Contains;
@@ -308,6 +309,54 @@ TEST_CASE("pcm_table: a table measured from the aihwkit PCMLike model reproduces
   }
 }
 
+TEST_CASE("pcm: realised weights at t_inf = 0, 1 ms and 1 s follow aihwkit's PCMLike model (drift 1, read noise at t0)",
+          "[pcm]") {
+  // aihwkit applies the drift factor only for t_inf > 0 and evaluates the 1/f read noise at
+  // t = t_inf + t0, so a read right after programming has the statistics of a read 1 s later (the
+  // sqrt-ln factor is 4.18 vs 4.19, the drift factor 1 vs 0.998). Issue 12: drift_none's accuracy
+  // at t = 0 was below that at 1 s on every seed.
+  const std::vector<double> probe = {0.05, 0.3, 0.8};
+  models::CompiledWorkload wl = workload(probe, 300);
+  hw::PcmPair pair(wl, hw::PcmPairConfig{}, hw::RandomStream(3, 0));
+  const int n = 200000;
+  for (double t : {0.0, 1e-3, 1.0}) {
+    pair.set_time(t);
+    const auto wn = weights(pair, wl);
+    const testref::MeanStd off = testref::pcm_like_read_stats(0.0, t, n, 77);
+    for (size_t li = 0; li < probe.size(); ++li) {
+      const testref::MeanStd on = testref::pcm_like_read_stats(probe[li], t, n, 78 + static_cast<unsigned>(li));
+      const double m = on.mean - off.mean, sd = std::hypot(on.std, off.std);  // w = (g+ - g-)/g_max, independent devices
+      Stats st = level_stats(wn, probe.size(), li);
+      INFO("t_inf = " << t << " s, level " << probe[li] << ": PcmPair " << st.mean << " +- " << st.std << ", model " << m
+                      << " +- " << sd);
+      CHECK(std::abs(st.mean - m) <= 4 * sd / std::sqrt(double(st.n)) + 0.01 * m);
+      CHECK(std::abs(st.std - sd) <= 0.05 * sd);
+    }
+  }
+}
+
+TEST_CASE("pcm_table: the shipped aihwkit table follows the PCMLike model at every level and instant, low levels too",
+          "[pcm_table]") {
+  // Issue 18: the table sampled levels 0, 0.1, ..., 1 only; linear interpolation below 0.1 g_max
+  // underestimated the spread by 17-26 % and overestimated what remains after 30 days by up to 36 %
+  // (the drift exponent and the read noise change fastest there). Every target between the
+  // table's levels must read as the model (an independent Monte-Carlo of aihwkit's formulas,
+  // tests/reference/pcm_like_reference.h) within 5 % plus 4 standard errors.
+  const hw::PcmCurveTable tab = hw::load_pcm_table(std::string(PTC_SOURCE_DIR) + "/scenarios/pcm/table_device.csv");
+  const int n = 100000;
+  unsigned seed = 1;
+  for (double u : {0.0025, 0.0075, 0.015, 0.02, 0.04, 0.06, 0.085, 0.25, 0.55})
+    for (double t : {1.0, 3600.0, 86400.0, 2592000.0, 31536000.0}) {
+      const testref::MeanStd r = testref::pcm_like_read_stats(u, t, n, seed++);
+      double m = 0, sd = 0;
+      tab.curves(u, t, 20.0, &m, &sd);
+      const double se = r.std / std::sqrt(double(n));
+      INFO("g_T = " << u << " g_max, t = " << t << " s: table " << m << " +- " << sd << ", model " << r.mean << " +- " << r.std);
+      CHECK(std::abs(m - r.mean) <= 0.05 * r.mean + 4 * se);
+      CHECK(std::abs(sd - r.std) <= 0.05 * r.std + 4 * se * std::sqrt(2.0));
+    }
+}
+
 TEST_CASE("pcm_table: CSV and JSON tables parse - every malformed file is one error naming file, line and column",
           "[pcm_table]") {
   // columns in any order, comments, blank lines, CRLF
@@ -382,5 +431,5 @@ TEST_CASE("pcm_table: CSV and JSON tables parse - every malformed file is one er
   CHECK_THROWS_WITH(hw::load_pcm_table("/nonexistent/dev.csv"), Contains("/nonexistent/dev.csv: cannot open"));
   // the shipped table loads
   hw::PcmCurveTable shipped = hw::load_pcm_table(std::string(PTC_SOURCE_DIR) + "/scenarios/pcm/table_device.csv");
-  CHECK(shipped.measured_levels().size() == 11);
+  CHECK(shipped.measured_levels().size() == 18);  // 0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.3, ..., 1
 }
