@@ -2,10 +2,13 @@
 // Blueprint, Nature Communications 2024; docs/rns.md §4–§5), against closed forms: the Gaussian
 // tail 2 Q(pi / (m sigma_phi)), exhaustive error injection, the Poisson-binomial distribution of
 // the number of wrong residues and the geometric law of independent retries.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <random>
 
 #include "hw/physics/rng.h"
+#include "hw/rns/rns_tile.h"
 #include "hw/rns/rrns.h"
 #include "models/error.h"
 
@@ -225,4 +228,66 @@ TEST_CASE("rrns: retries recompute uncorrectable words independently", "[rrns]")
   CHECK(std::abs(double(tot.failed) / n - std::pow(q, 4)) <=
         5 * std::sqrt(std::pow(q, 4) / n) + 4 * std::pow(q, 3) * 5 * std::sqrt(q / n));
   CHECK_THROWS_WITH(noisy_word(code, 0, {0.1}, s0, 0, 0, tot), Catch::Contains("expected 6 channel sigmas, got 1"));
+}
+
+TEST_CASE("rrns: an RNS tile computes BFP rows exactly without noise and errs only on flagged or silent words", "[rrns]") {
+  const int64_t h = 16;
+  RnsTileSpec spec;
+  spec.base = blueprint_moduli(6, output_bits(6, 6, h));  // 15 bits: {63, 62, 61}
+  REQUIRE(spec.base == std::vector<int64_t>{63, 62, 61});
+  spec.redundant = redundant_moduli(spec.base, 2);
+  spec.max_retries = 1;
+  const RnsTile tile(spec, h, "tile");
+  std::mt19937 gen(5);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  const int64_t rows = 24;
+  std::vector<float> w(rows * h);
+  for (auto& v : w) v = nd(gen) * 0.1f;
+  std::vector<RnsTile::Weights> qrow;
+  for (int64_t r = 0; r < rows; ++r) qrow.push_back(tile.quantize_weights(w.data() + r * h, 1));
+  const auto qall = tile.quantize_weights(w.data(), rows);
+  BfpSpec bx, bw;
+  bx.group = bw.group = h;
+  const std::vector<double> quiet(5, 0.0), loud(5, 0.035);
+  RrnsCounters none;
+  int64_t inexact = 0, mismatched = 0, expected_mismatch = 0, errors_seen = 0;
+  for (int v = 0; v < 400; ++v) {
+    std::vector<float> x(h);
+    for (auto& e : x) e = std::max(0.f, nd(gen));  // post-ReLU activations
+    // Reference: the same BFP quantisation, integer dot product in int64 (bfp_dot), as float.
+    const BfpVector rx = bfp_quantize(x.data(), h, bx);
+    std::vector<float> ref(rows), y(rows);
+    for (int64_t r = 0; r < rows; ++r) {
+      const BfpVector rw = bfp_quantize(w.data() + r * h, h, bw);
+      ref[r] = float(bfp_dot(rx, rw, [](const int32_t* a, const int32_t* b, int64_t n) {
+        int64_t s = 0;
+        for (int64_t i = 0; i < n; ++i) s += int64_t{a[i]} * b[i];
+        return s;
+      }));
+    }
+    tile.matvec(qall, x.data(), quiet, RandomStream(1, 1), 0, y.data(), none);
+    for (int64_t r = 0; r < rows; ++r) inexact += y[r] != ref[r];
+    // Noisy, row by row: a row differs from the reference exactly when its word was silent or
+    // failed (then y = 0).
+    for (int64_t r = 0; r < rows; ++r) {
+      RrnsCounters c;
+      float yr = 0;
+      tile.matvec(qrow[r], x.data(), loud, RandomStream(2, 1), uint64_t(v * rows + r) * tile.words_stride(), &yr, c);
+      mismatched += yr != ref[r];
+      expected_mismatch += c.silent + (c.failed && ref[r] != 0);
+      errors_seen += c.residue_errors;
+      if (c.failed) CHECK(yr == 0);
+    }
+  }
+  CHECK(inexact == 0);
+  CHECK(none.words == 400 * rows);
+  CHECK(none.residue_errors == 0);
+  CHECK(errors_seen > 1000);  // the noisy case did exercise the decoder
+  CHECK(mismatched == expected_mismatch);
+  CHECK(expected_mismatch > 50);  // silent and failed words did occur
+  // Moduli too small for the tile length, and a redundant modulus sharing a factor.
+  CHECK_THROWS_WITH(RnsTile(spec, 128, "device.tile"), Catch::Contains("device.tile: a dot product of 128 terms"));
+  spec.redundant = {65, 66};
+  CHECK_THROWS_WITH(RnsTile(spec, h, "device.tile"),
+                    Catch::Contains("device.tile.moduli + redundant: moduli must be pairwise coprime"));
 }
