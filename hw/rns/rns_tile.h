@@ -52,6 +52,22 @@ class RnsTile {
   void matvec(const Weights& w, const float* x, const std::vector<double>& sigma_phi_rad, const RandomStream& stream,
               uint64_t first, float* y, RrnsCounters& counters) const;
 
+  // Phase-shifter segments (Mirage's modular multiplier, docs/rns.md §6): row r of the tile has,
+  // per channel c and input element i, one segment per bit j < adc_bits(m_c) of the input residue,
+  // index ((r (n + k) + c) h + i) B + j with B = the largest adc_bits of the moduli.
+  int64_t segments(int64_t rows) const { return rows * (m_code.n() + m_code.k()) * m_h * m_max_bits; }
+  int64_t segment_index(int64_t r, int c, int64_t i, int j) const {
+    return ((r * (m_code.n() + m_code.k()) + c) * m_h + i) * m_max_bits + j;
+  }
+  // As matvec, with the phase error of each word built from its segments: channel c of row r
+  // carries the sum of offset_rad[s] over its switched-in segments s (bit j of the input residue
+  // x_i mod m_c set) plus Gaussian noise whose variance is the sum of std_rad[s]^2 over them; the
+  // offsets stay on retries. offset_rad, std_rad: segments(w.rows) values each (std_rad may be
+  // null: no random part). This is how ring-phase drift and noise become data-dependent residue
+  // errors.
+  void matvec_segments(const Weights& w, const float* x, const float* offset_rad, const float* std_rad,
+                       const RandomStream& stream, uint64_t first, float* y, RrnsCounters& counters) const;
+
   // Noise draws one word may use: (R + 1) (n + k).
   uint64_t words_stride() const { return static_cast<uint64_t>((m_spec.max_retries + 1) * (m_code.n() + m_code.k())); }
   const RrnsCode& code() const { return m_code; }
@@ -62,6 +78,7 @@ class RnsTile {
   int64_t m_h;
   RrnsCode m_code;
   BfpSpec m_bfp_x, m_bfp_w;
+  int m_max_bits = 0;
 };
 
 }  // namespace ptc::hw::rns

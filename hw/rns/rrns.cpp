@@ -121,10 +121,17 @@ RrnsCounters& RrnsCounters::operator+=(const RrnsCounters& o) {
 
 WordResult noisy_word(const RrnsCode& code, int64_t true_value, const std::vector<double>& sigma_phi_rad,
                       const RandomStream& stream, uint64_t first, int max_retries, RrnsCounters& counters) {
+  return noisy_word(code, true_value, std::vector<double>(sigma_phi_rad.size(), 0.0), sigma_phi_rad, stream, first, max_retries,
+                    counters);
+}
+
+WordResult noisy_word(const RrnsCode& code, int64_t true_value, const std::vector<double>& offset_rad,
+                      const std::vector<double>& sigma_phi_rad, const RandomStream& stream, uint64_t first, int max_retries,
+                      RrnsCounters& counters) {
   const int channels = code.n() + code.k();
-  if (static_cast<int>(sigma_phi_rad.size()) != channels)
-    throw Error("noisy_word: expected " + std::to_string(channels) + " channel sigmas, got " +
-                std::to_string(sigma_phi_rad.size()));
+  if (static_cast<int>(sigma_phi_rad.size()) != channels || static_cast<int>(offset_rad.size()) != channels)
+    throw Error("noisy_word: expected " + std::to_string(channels) + " channel sigmas and offsets, got " +
+                std::to_string(sigma_phi_rad.size()) + " and " + std::to_string(offset_rad.size()));
   if (max_retries < 0) throw Error("noisy_word: max_retries must be >= 0");
   const std::vector<int64_t> truth = code.encode(true_value);
   std::vector<int64_t> read(channels);
@@ -133,7 +140,9 @@ WordResult noisy_word(const RrnsCode& code, int64_t true_value, const std::vecto
   for (int a = 0; a <= max_retries; ++a) {
     ++counters.attempts;
     for (int c = 0; c < channels; ++c) {
-      const double delta = sigma_phi_rad[c] * stream.normal(first + static_cast<uint64_t>(a * channels + c));
+      const double delta =
+          offset_rad[c] +
+          (sigma_phi_rad[c] != 0 ? sigma_phi_rad[c] * stream.normal(first + static_cast<uint64_t>(a * channels + c)) : 0.0);
       read[c] = read_residue(truth[c], code.moduli()[c], delta);
       counters.residue_errors += read[c] != truth[c];
     }

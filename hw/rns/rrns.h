@@ -103,5 +103,11 @@ struct WordResult {
 // accumulated against the true value.
 WordResult noisy_word(const RrnsCode& code, int64_t true_value, const std::vector<double>& sigma_phi_rad,
                       const RandomStream& stream, uint64_t first, int max_retries, RrnsCounters& counters);
+// The same with a deterministic phase offset per channel (rad, e.g. the drift of the channel's
+// phase shifters): the phase error of channel c is offset_rad[c] + sigma_phi_rad[c] * N(0, 1), and
+// the offset is there again on every retry (only the random part is redrawn).
+WordResult noisy_word(const RrnsCode& code, int64_t true_value, const std::vector<double>& offset_rad,
+                      const std::vector<double>& sigma_phi_rad, const RandomStream& stream, uint64_t first, int max_retries,
+                      RrnsCounters& counters);
 
 }  // namespace ptc::hw::rns

@@ -227,7 +227,8 @@ TEST_CASE("rrns: retries recompute uncorrectable words independently", "[rrns]")
   }
   CHECK(std::abs(double(tot.failed) / n - std::pow(q, 4)) <=
         5 * std::sqrt(std::pow(q, 4) / n) + 4 * std::pow(q, 3) * 5 * std::sqrt(q / n));
-  CHECK_THROWS_WITH(noisy_word(code, 0, {0.1}, s0, 0, 0, tot), Catch::Contains("expected 6 channel sigmas, got 1"));
+  CHECK_THROWS_WITH(noisy_word(code, 0, {0.1}, s0, 0, 0, tot),
+                    Catch::Contains("expected 6 channel sigmas and offsets, got 1 and 1"));
 }
 
 TEST_CASE("rrns: an RNS tile computes BFP rows exactly without noise and errs only on flagged or silent words", "[rrns]") {
@@ -290,4 +291,70 @@ TEST_CASE("rrns: an RNS tile computes BFP rows exactly without noise and errs on
   spec.redundant = {65, 66};
   CHECK_THROWS_WITH(RnsTile(spec, h, "device.tile"),
                     Catch::Contains("device.tile.moduli + redundant: moduli must be pairwise coprime"));
+}
+
+TEST_CASE("rrns: segment phase offsets and noise of an RNS tile give the predicted residue errors", "[rrns]") {
+  const int64_t h = 16, rows = 32;
+  RnsTileSpec spec;
+  spec.base = {63, 62, 61};
+  const RnsTile tile(spec, h, "tile");  // k = 0: every residue error reaches the output
+  std::mt19937 gen(8);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  std::vector<float> w(rows * h), x(h);
+  for (auto& v : w) v = nd(gen);
+  for (auto& v : x) v = nd(gen);
+  const auto qw = tile.quantize_weights(w.data(), rows);
+  BfpSpec b;
+  b.group = h;
+  const BfpVector qx = bfp_quantize(x.data(), h, b);
+  // Switched-in segments of each channel: the set bits of the input residues.
+  std::vector<int> active(3, 0);
+  for (int c = 0; c < 3; ++c)
+    for (int64_t i = 0; i < h; ++i) active[c] += __builtin_popcountll(uint64_t(mod(qx.mantissa[i], spec.base[c])));
+  const Crt crt(spec.base);
+  const int64_t nseg = tile.segments(rows);
+  REQUIRE(nseg == rows * 3 * h * 6);
+
+  // (a) The same offset delta on every segment: channel c's residue moves by round(A_c delta m_c / 2 pi).
+  for (double delta : {0.0, 0.0005, 0.002, -0.003}) {
+    CAPTURE(delta);
+    std::vector<float> off(nseg, float(delta));
+    std::vector<float> y(rows);
+    RrnsCounters c;
+    tile.matvec_segments(qw, x.data(), off.data(), nullptr, RandomStream(1, 1), 0, y.data(), c);
+    int bad = 0;
+    for (int64_t r = 0; r < rows; ++r) {
+      int64_t d = 0;
+      for (int64_t i = 0; i < h; ++i) d += int64_t{qx.mantissa[i]} * qw.mantissa[r * h + i];
+      std::vector<int64_t> res(3);
+      for (int ch = 0; ch < 3; ++ch) {
+        const double shift = double(active[ch]) * double(float(delta)) * double(spec.base[ch]) / (2 * kPi);
+        res[ch] = mod(d + std::llround(shift), spec.base[ch]);
+      }
+      const int64_t got = crt.to_signed(crt.reconstruct(res.data()));
+      bad += y[r] != float(std::ldexp(double(got), qx.exponent[0] + qw.exponent[r]));
+    }
+    CHECK(bad == 0);
+    if (delta == 0) CHECK(c.residue_errors == 0);
+  }
+
+  // (b) Gaussian noise of std s on every segment: channel c has sigma = s sqrt(A_c), so a word
+  // carries sum_c 2 Q(pi / (m_c s sqrt(A_c))) wrong residues on average.
+  const double s = 0.025 / std::sqrt(double(active[1]));  // p_e ~ 4 % on the m = 62 channel
+  std::vector<float> zero(nseg, 0.f), sd(nseg, float(s));
+  double expect = 0, var = 0;
+  for (int c = 0; c < 3; ++c) {
+    const double p = 2 * q_function(kPi / (spec.base[c] * double(float(s)) * std::sqrt(double(active[c]))));
+    expect += p, var += p * (1 - p);
+  }
+  RrnsCounters c;
+  std::vector<float> y(rows);
+  const int reps = 1000;
+  for (int rep = 0; rep < reps; ++rep)
+    tile.matvec_segments(qw, x.data(), zero.data(), sd.data(), RandomStream(3, 1), uint64_t(rep) * rows * tile.words_stride(),
+                         y.data(), c);
+  const double words = double(reps) * rows;
+  CHECK(c.words == reps * rows);
+  CHECK(expect > 0.01);
+  CHECK(std::abs(double(c.residue_errors) / words - expect) <= 5 * std::sqrt(var / words));
 }
