@@ -14,16 +14,9 @@ namespace ptc::sim {
 namespace fs = std::filesystem;
 
 namespace {
-std::string fmt(double v) {
-  if (!std::isfinite(v)) return "";
-  char b[32];
-  std::snprintf(b, sizeof b, "%.9g", v);
-  return b;
-}
+const auto& fmt = trace_number;
 // The chips' trace columns; "chips_draining" replaces the noise step (a per-chip clock).
-const char* kFleetHeader =
-    "t_s,requests,accuracy,accuracy_std,accuracy_n,latency_p50_s,latency_p99_s,energy_j,writes,calibrations,remaps,"
-    "overhead_cycles,temp_k_mean,chips_draining\n";
+const std::string kFleetHeader = trace_header("chips_draining");
 }  // namespace
 
 FleetRecorder::FleetRecorder(sc_core::sc_module_name name, const RunContext& c, Runtime& rt, Agenda& agenda, const fs::path& out)

@@ -60,16 +60,22 @@ void write_atomic(const fs::path& path, const std::string& text) {
   }
 }
 
-namespace {
-std::string fmt(double v) {
+std::string trace_number(double v) {
   if (!std::isfinite(v)) return "";
   char b[32];
   std::snprintf(b, sizeof b, "%.9g", v);
   return b;
 }
-const char* kTraceHeader =
-    "t_s,requests,accuracy,accuracy_std,accuracy_n,latency_p50_s,latency_p99_s,energy_j,writes,calibrations,remaps,"
-    "overhead_cycles,temp_k_mean,step\n";
+std::string trace_header(const char* last_column) {
+  return std::string(
+             "t_s,requests,accuracy,accuracy_std,accuracy_n,latency_p50_s,latency_p99_s,energy_j,writes,calibrations,remaps,"
+             "overhead_cycles,temp_k_mean,") +
+         last_column + "\n";
+}
+
+namespace {
+const auto& fmt = trace_number;
+const std::string kTraceHeader = trace_header("step");
 }  // namespace
 
 Recorder::Recorder(sc_core::sc_module_name name, const RunContext& c, hw::Accelerator& acc, Agenda& agenda, const fs::path& out,

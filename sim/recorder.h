@@ -29,6 +29,10 @@ class Evaluator;
 class Monitor;
 
 void write_atomic(const std::filesystem::path& path, const std::string& text);
+// A number as trace.csv writes it (%.9g; empty when not finite), and trace.csv's header with its
+// last column (a chip's noise "step", a fleet's "chips_draining").
+std::string trace_number(double v);
+std::string trace_header(const char* last_column);
 
 class Recorder : public sc_core::sc_module {
  public:
