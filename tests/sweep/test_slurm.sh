@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `ptcsim sweep slurm --submit` on a real single-node Slurm cluster started here from Debian's
-# packages (slurm-wlm, munge): a 12-entry sweep of reduced runs (tiny_doctor.json cut to 400
-# requests) is submitted as a job array with at most 2 tasks at once; one array task is cancelled
+# packages (slurm-wlm, munge): a 12-entry sweep of reduced runs (tiny_doctor.json cut to 1200
+# requests, about 2 s each) is submitted as a job array with at most 2 tasks at once; one array task is cancelled
 # part-way (scancel); the re-submission must run exactly the missing entry (the other 11 run
 # directories keep their bytes), and the collected results must be byte-identical to the same
 # manifest run by the local pool. The script writes its own slurm.conf for this host and munge
@@ -86,7 +86,7 @@ ok "single-node cluster up ($host, slurmctld port $port)"
 # ---- a 12-entry sweep through sbatch, one task cancelled part-way
 cat >"$tmp/spec.json" <<JSON
 {"name": "slurm12", "scenario": "$src/tests/cli/tiny_doctor.json",
- "set": {"traffic.requests": 400, "noise.0.t_max_steps": 800, "noise.1.t_max_steps": 800},
+ "set": {"traffic.requests": 1200, "noise.0.t_max_steps": 2400, "noise.1.t_max_steps": 2400},
  "grid": {"monitor.w_thres": [0.02, 0.05]}, "seeds": [1, 2, 3, 4, 5, 6]}
 JSON
 "$ptcsim" sweep "$tmp/spec.json" --out "$tmp/S" >/dev/null || { bad "expansion"; finish; exit 1; }
@@ -102,7 +102,10 @@ victim=""
 for i in $(seq 600); do
   victim=$(squeue -h -j "$job" -t R -r -o "%i" 2>/dev/null | sed -n "s/^${job}_\([0-9]*\)$/\1/p" | awk '$1 >= 2' | head -1)
   if [ -n "$victim" ]; then
-    sleep 0.5   # part-way: the run has started
+    # part-way: cancel as soon as the run has started (its run.json says "running"); a run takes
+    # about 2 s, so the cancel lands before it completes on a fast or a loaded machine alike.
+    vdir="$tmp/S/runs/$($py -c "import json,sys; print([json.loads(l) for l in open(sys.argv[1])][int(sys.argv[2])]['id'])" "$m" "$victim")"
+    for j in $(seq 400); do grep -qs '"running"' "$vdir/run.json" && break; sleep 0.025; done
     scancel "${job}_${victim}"
     break
   fi
