@@ -106,7 +106,6 @@ struct Result {
 Result run_fleet(const std::string& dispatcher) {
   sim::configure_kernel_time();
   TempDir tmp;
-  // The inference latency first (compiled workload of the scenario), to place the arrivals.
   Json j = {{"name", "sc_fleet"},
             {"seed", 5},
             {"model", kSrc + "/models/zoo/lenet5_fmnist.onnx"},
@@ -117,11 +116,10 @@ Result run_fleet(const std::string& dispatcher) {
             {"horizon_s", 1.0},
             {"accuracy", {{"mode", "none"}}},
             {"trace", {{"every_requests", 0}}}};
-  {
-    std::ofstream f(tmp.dir / "arrivals.csv");
-    f << "t_s\n0.5\n";  // placeholder for parsing (rewritten below once P is known)
-  }
-  sim::Scenario s0 = sim::parse_scenario(j, "sc_fleet.json");
+  // The inference latency first (the same chips with closed-loop traffic), to place the arrivals.
+  Json j0 = j;
+  j0["traffic"] = {{"name", "back_to_back"}, {"requests", 1}};
+  sim::Scenario s0 = sim::parse_scenario(j0, "sc_fleet_latency.json");
   sim::Prepared prep0 = sim::preflight(s0);
   Result r;
   r.L = hw::inference_cost(prep0.wl, s0.energy).latency_s;  // what the accelerator charges (checked below)
