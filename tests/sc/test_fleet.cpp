@@ -19,6 +19,7 @@
 #include "sim/scenario.h"
 #include "sim/sim_time.h"
 #include "sim/top.h"
+#include "tests/sc/sc_test_util.h"
 
 using namespace sc_core;
 using namespace ptc;
@@ -33,24 +34,8 @@ namespace {
 
 const std::string kSrc = PTC_SOURCE_DIR;
 
-int64_t ns(double t_s) {
-  return std::llround(t_s * 1e9);
-}
-double now() {
-  return sc_time_stamp().to_seconds();
-}
-
-struct TempDir {
-  fs::path dir;
-  TempDir() {
-    dir = fs::temp_directory_path() / ("ptc_sc_fleet_" + std::to_string(::getpid()));
-    fs::create_directories(dir);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-};
+using sctest::now;
+using sctest::ns;
 
 // Claims chip `chip`'s array at `at_s` (controller rank, after booked service) for `hold_s`,
 // publishing the instant on the agenda as the controller does.
@@ -105,7 +90,7 @@ struct Result {
 
 Result run_fleet(const std::string& dispatcher) {
   sim::configure_kernel_time();
-  TempDir tmp;
+  sctest::TempDir tmp("ptc_sc_fleet_");
   Json j = {{"name", "sc_fleet"},
             {"seed", 5},
             {"model", kSrc + "/models/zoo/lenet5_fmnist.onnx"},

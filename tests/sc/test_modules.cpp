@@ -22,6 +22,7 @@
 #include "sim/scenario.h"
 #include "sim/sim_time.h"
 #include "sim/top.h"
+#include "tests/sc/sc_test_util.h"
 
 using namespace sc_core;
 using namespace ptc;
@@ -36,13 +37,8 @@ namespace {
 
 const std::string kSrc = PTC_SOURCE_DIR;
 
-// Kernel ticks (1 ns) of a time in seconds.
-int64_t ns(double t_s) {
-  return std::llround(t_s * 1e9);
-}
-double now() {
-  return sc_time_stamp().to_seconds();
-}
+using sctest::now;
+using sctest::ns;
 void wait_until(double t_s) {
   sim::wait_until_s(t_s);
 }
@@ -262,16 +258,8 @@ SC_MODULE(CompletionObserver) {
   }
 };
 
-struct TempDir {
-  fs::path dir;
-  TempDir() {
-    dir = fs::temp_directory_path() / ("ptc_sc_modules_" + std::to_string(::getpid()));
-    fs::create_directories(dir);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
+struct TempDir : sctest::TempDir {
+  TempDir() : sctest::TempDir("ptc_sc_modules_") {}
 };
 
 std::vector<Json> read_events(const fs::path& file) {
