@@ -167,9 +167,10 @@ assert d["runs"] == 3 and not d["empty"], d
 c = {x["el"]: x for x in d["charts"]}
 assert sorted(c) == ["chart-accuracy", "chart-energy", "chart-latency", "chart-writes"], sorted(c)
 a = c["chart-accuracy"]
-# doctor mean, +sigma, -sigma, its ideal; periodic, its ideal; none (no summary.json: no ideal)
-assert len(a["series"]) == 7 and a["bands"] == 1, a
-assert a["nonnull"] == [25, 25, 25, 25, 121, 121, 121], a["nonnull"]
+# doctor mean, band top/bottom (Monte-Carlo std), its ideal; periodic and none (windowed accuracy of
+# accuracy_n images) each with band top/bottom (binomial), periodic's ideal (none has no summary.json)
+assert len(a["series"]) == 11 and a["bands"] == 3, a
+assert a["nonnull"] == [25, 25, 25, 25, 121, 121, 121, 121, 121, 121, 121], a["nonnull"]
 assert a["legend"] == ["doctor (sigma=0.01)", "ideal: doctor (sigma=0.01)", "periodic (period_s=2592000, sigma=0.01)",
                        "ideal: periodic (period_s=2592000, sigma=0.01)", "none (sigma=0.02)"], a["legend"]  # no +-sigma entries
 assert a["markers"] == 17, a["markers"]                  # 4 + 1 + 12 calibrations/remaps

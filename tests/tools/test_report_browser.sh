@@ -44,4 +44,39 @@ PY
   || bad "1-year report: $(tail -3 "$tmp/out")"
 "$py" "$tmp/check.py" "$tmp/short_dom.html" "$tmp/short.log" '["0", "6 h", "12 h", "18 h", "24 h", "1 d", "1.25 d", "1.5 d", "1.75 d", "2 d", "30 h", "36 h", "42 h", "48 h"]' >"$tmp/out" 2>&1 \
   && ok "2-day report: linear time ticks, no errors" || bad "2-day report: $(tail -3 "$tmp/out")"
+# Two seeds of one configuration and a windowed-accuracy run: the accuracy chart draws the seeds as
+# one mean line with its band (no per-seed line in the legend) and the windowed run with its
+# binomial band on every windowed row; the band's points are counted in the browser.
+cp -r "$r/doctor" "$tmp/seed2"
+"$py" - "$tmp/seed2" <<'PY'
+import json, os, sys
+d = sys.argv[1]
+for f in ("run.json", "config.resolved.json", "summary.json"):
+    j = json.load(open(os.path.join(d, f))); j["seed"] = 2; json.dump(j, open(os.path.join(d, f), "w"))
+PY
+"$src/tools/ptc-plot" "$r/doctor" "$tmp/seed2" "$r/periodic" --html "$tmp/seeds.html" -o "$tmp/seeds.png" --dump-json \
+  >"$tmp/seeds.json" 2>"$tmp/err" || bad "seed report: $(cat "$tmp/err")"
+browse "$tmp/seeds.html" "$tmp/seeds_dom.html" "$tmp/seeds.log" || bad "chromium failed on the seed report"
+"$py" - "$tmp/seeds_dom.html" "$tmp/seeds.json" "$r/periodic/trace.csv" >"$tmp/out" 2>&1 <<'PY'
+import csv, html, json, math, re, sys
+dom, dump = open(sys.argv[1]).read(), json.load(open(sys.argv[2]))
+attrs = re.search(r'<div class="chart" id="chart-accuracy"([^>]*)>', dom).group(1)
+series = json.loads(html.unescape(re.search(r'data-series="([^"]*)"', attrs).group(1)))
+bands = json.loads(html.unescape(re.search(r'data-bands="([^"]*)"', attrs).group(1)))
+mean = [s for s in series if "mean of 2 seeds" in s and not s.startswith("ideal")]
+assert len(mean) == 1 and not any("seed=" in s for s in series), series
+# The seed band spans the instants where both seeds have accuracy (the PNG's seed-mean points).
+png = [s for s in dump["series"] if s["kind"] == "seed_mean"]
+by = {b["name"]: b["points"] for b in bands}
+assert by[mean[0]] == png[0]["points"], (by, png)
+# Binomial band: one point per windowed row of the periodic run (finite accuracy, n > 0, no std).
+rows = list(csv.DictReader(open(sys.argv[3])))
+want = sum(1 for w in rows if w["accuracy"] and w["accuracy_n"] and float(w["accuracy_n"]) > 0 and not w["accuracy_std"])
+per = [b for b in bands if b["name"].startswith("periodic")]
+assert len(per) == 1 and per[0]["points"] == want, (per, want)
+assert "data-errors" not in re.search(r"<html[^>]*>", dom).group(0), "the page recorded an error"
+print(series, bands)
+PY
+[ $? -eq 0 ] && ok "seed report: one mean line + band for two seeds (points as in the PNG), binomial band on every windowed row" \
+  || bad "seed report: $(tail -3 "$tmp/out")"
 finish
