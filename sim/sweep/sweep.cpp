@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "models/error.h"
+#include "sim/plugin_loader.h"
 #include "sim/recorder.h"
 #include "sim/scenario.h"
 #include "sim/sweep/stats.h"
@@ -32,6 +33,7 @@ OJson Entry::to_json() const {
   j["seed"] = seed_value;
   j["point"] = point;
   j["run_dir"] = run_dir;
+  if (!plugins.empty()) j["plugins"] = plugins;
   return j;
 }
 
@@ -81,11 +83,35 @@ std::vector<Entry> expand(const std::string& spec_file, std::vector<std::string>
     throw Error(S + ": not valid JSON: " + e.what());
   }
   if (!spec.is_object()) throw Error(S + ": a sweep spec is a JSON object");
-  static const std::set<std::string> known = {"$schema", "name", "description", "scenario", "set", "grid", "zip", "seeds"};
+  static const std::set<std::string> known = {"$schema", "name", "description", "scenario", "set",
+                                              "grid",    "zip",  "seeds",       "plugins"};
   for (auto it = spec.begin(); it != spec.end(); ++it)
     if (!known.count(it.key()) && it.key().rfind("//", 0) != 0)
-      throw Error(S + ": " + it.key() + ": unknown key; expected one of name, description, scenario, set, grid, zip, seeds");
+      throw Error(S + ": " + it.key() +
+                  ": unknown key; expected one of name, description, scenario, set, grid, zip, seeds, plugins");
   const fs::path dir = fs::absolute(fs::path(spec_file)).parent_path();
+
+  // ---- plug-ins: loaded here, so that the entries' policies, noise and devices validate
+  std::vector<std::string> plugins;
+  if (spec.contains("plugins")) {
+    const OJson& pl = spec["plugins"];
+    if (!pl.is_array() || pl.empty())
+      throw Error(S + ": plugins: expected a non-empty list of shared libraries, got " + pl.dump());
+    for (size_t i = 0; i < pl.size(); ++i) {
+      const std::string where = S + ": plugins." + std::to_string(i);
+      if (!pl[i].is_string() || pl[i].get<std::string>().empty())
+        throw Error(where + ": expected a file name, got " + pl[i].dump());
+      const std::string f = pl[i].get<std::string>();
+      const fs::path p = (fs::path(f).is_absolute() ? fs::path(f) : dir / f).lexically_normal();
+      if (!fs::is_regular_file(p)) throw Error(where + ": file \"" + f + "\" not found (relative to the spec)");
+      plugins.push_back(p.string());
+    }
+    try {
+      load_plugins(plugins);
+    } catch (const std::exception& e) {
+      throw Error(S + ": plugins: " + e.what());
+    }
+  }
 
   std::string name = fs::path(spec_file).stem().string();
   if (spec.contains("name")) {
@@ -263,6 +289,7 @@ std::vector<Entry> expand(const std::string& spec_file, std::vector<std::string>
         e.seed = seed;
         e.seed_value = static_cast<int64_t>(s.seed);
         e.id = hash_hex(s.resolved.dump());
+        e.plugins = plugins;
         e.run_dir = "runs/" + e.id;
         auto [it, fresh] = by_id.emplace(e.id, e.index);
         if (!fresh)
@@ -325,6 +352,7 @@ Manifest read_manifest(const std::string& file) {
       e.seed = e.seed_value;
       e.point = j.at("point");
       e.run_dir = j.at("run_dir").get<std::string>();
+      if (j.contains("plugins")) e.plugins = j.at("plugins").get<std::vector<std::string>>();
     } catch (const std::exception& ex) {
       throw Error(at + "not a manifest entry (index, id, scenario, set, seed, point, run_dir): " + ex.what());
     }
@@ -372,6 +400,7 @@ std::vector<std::string> run_argv(const Manifest& m, const Entry& e, const std::
   std::vector<std::string> a = {exe, "run", e.scenario};
   for (const auto& s : e.set) a.insert(a.end(), {"--set", s});
   a.insert(a.end(), {"--seed", std::to_string(e.seed_value), "--out", m.run_path(e).string(), "-q"});
+  for (const auto& p : e.plugins) a.insert(a.end(), {"--plugin", p});
   return a;
 }
 

@@ -6,8 +6,9 @@
 //   every run), "grid" (object: path -> non-empty list; the cartesian product, first key varying
 //   slowest), "zip" (object, or list of objects: path -> list, all lists of one object of equal
 //   length; one joint axis each), "seeds" (list of integers, or {"first": s, "count": n}; absent:
-//   the scenario's own seed), "name", "description". Entry order: scenario files, grid axes,
-//   zip groups, seeds (innermost).
+//   the scenario's own seed), "plugins" (list of shared libraries, relative to the spec: loaded
+//   before validation and passed to every run as --plugin), "name", "description". Entry order:
+//   scenario files, grid axes, zip groups, seeds (innermost).
 // - expand() validates every entry as `ptcsim validate` would (fragments, --set, JSON Schema,
 //   semantic parse, preflight once per distinct configuration) before anything is written: the
 //   first bad entry fails the whole expansion with one message naming the spec, the entry and
@@ -34,13 +35,14 @@ using OJson = nlohmann::ordered_json;
 
 struct Entry {
   int64_t index = 0;
-  std::string id;                // 16 hex digits
-  std::string scenario;          // absolute path of the scenario file
-  std::vector<std::string> set;  // --set assignments (fixed ones first, then the swept ones)
-  OJson seed;                    // integer, or null: the scenario's own seed
-  OJson point;                   // swept values: {"scenario": stem?, "<path>": value, ...} (no seed)
-  int64_t seed_value = 0;        // the resolved seed
-  std::string run_dir;           // relative to the manifest's folder: runs/<id>
+  std::string id;                    // 16 hex digits
+  std::string scenario;              // absolute path of the scenario file
+  std::vector<std::string> set;      // --set assignments (fixed ones first, then the swept ones)
+  OJson seed;                        // integer, or null: the scenario's own seed
+  OJson point;                       // swept values: {"scenario": stem?, "<path>": value, ...} (no seed)
+  int64_t seed_value = 0;            // the resolved seed
+  std::string run_dir;               // relative to the manifest's folder: runs/<id>
+  std::vector<std::string> plugins;  // absolute paths of plug-in libraries (--plugin of the run)
   OJson to_json() const;
 };
 

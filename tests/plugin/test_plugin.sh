@@ -156,6 +156,37 @@ assert abs(s["latency_p50_s"] - lat) < 1e-12 * max(lat, 1), (s["latency_p50_s"],
 PY
 then ok "a traffic plug-in is selected by the scenario and drives the runtime (100 requests)"; else bad "traffic plug-in effect"; fi
 
+# ---- a sweep over a plug-in's parameter: the spec's "plugins" are loaded for validation and passed
+# to every run; the collected calibrations follow the budget of each grid point (as the runs above)
+mkdir -p "$tmp/sw"
+cp "$so" "$tmp/sw/libmypolicy.so"
+cat >"$tmp/sw/spec.json" <<EOF
+{"name": "budget_sweep", "scenario": "$example", "plugins": ["libmypolicy.so"],
+ "set": {"traffic.requests": 150}, "grid": {"controller.policy.max_per_hour": [0, 1, 100]}}
+EOF
+sed 's/"libmypolicy.so"/"nope.so"/' "$tmp/sw/spec.json" >"$tmp/sw/spec2.json"
+sed 's/"plugins": \["libmypolicy.so"\],//' "$tmp/sw/spec.json" >"$tmp/sw/spec3.json"
+if "$ptcsim" sweep "$tmp/sw/spec.json" --out "$tmp/sw/out" >"$tmp/out" 2>"$tmp/err" &&
+   "$ptcsim" sweep run "$tmp/sw/out/manifest.jsonl" --jobs 2 >"$tmp/out" 2>"$tmp/err" &&
+   "$ptcsim" sweep collect "$tmp/sw/out/manifest.jsonl" >"$tmp/out" 2>"$tmp/err"; then ok "sweep with a plug-in: expand, run, collect"
+else bad "sweep with a plug-in: $(cat "$tmp/err")"; fi
+if $py - "$tmp/sw/out" "$tmp/sw/libmypolicy.so" <<'PY'
+import csv, json, os, sys
+m = [json.loads(l) for l in open(os.path.join(sys.argv[1], "manifest.jsonl"))]
+assert all(e["plugins"] == [sys.argv[2]] for e in m), m[0]
+rows = {int(r["controller.policy.max_per_hour"]): r for r in csv.DictReader(open(os.path.join(sys.argv[1], "results.csv")))}
+assert sorted(rows) == [0, 1, 100] and all(r["status"] == "complete" for r in rows.values()), rows
+for b, r in rows.items():
+    ev = [json.loads(l) for l in open(os.path.join(sys.argv[1], "runs", r["id"], "events.jsonl"))]
+    trig = sum(1 for e in ev if e["type"] == "trigger")
+    assert trig > 1 and int(float(r["calibrations"])) == min(b, trig), (b, r["calibrations"], trig)
+PY
+then ok "every sweep run loaded the plug-in: calibrations = min(budget, triggers) per grid point"; else bad "sweep plug-in results"; fi
+expect_error "sweep: a missing plug-in names the spec and the entry" 'spec2.json: plugins.0: file "nope.so" not found' \
+  "$ptcsim" sweep "$tmp/sw/spec2.json" --out "$tmp/sw/out2"
+expect_error "sweep: without the plug-in the policy is unknown" 'controller.policy.name: "budgeted_recalibration" is not one of' \
+  "$ptcsim" sweep "$tmp/sw/spec3.json" --out "$tmp/sw/out3"
+
 # ---- failures: one line, non-zero exit, nothing aborts
 expect_error "missing library" "nope.so: plug-in library not found" "$ptcsim" run "$example" --plugin "$tmp/nope.so"
 expect_error "not a shared library" "example.json: not a shared library" "$ptcsim" list --plugin "$example"
