@@ -103,14 +103,17 @@ def main():
             m = [sum(v) / len(v) * 100 for v in per_t]
             sd = [((sum((y - mm / 100) ** 2 for y in v) / max(1, len(v) - 1)) ** 0.5) * 100 for v, mm in zip(per_t, m)]
             ax.plot(x, m, marker="o", label=cfg.split(", ", 1)[1])
-            ax.fill_between(x, [a_ - b_ for a_, b_ in zip(m, sd)], [a_ + b_ for a_, b_ in zip(m, sd)], alpha=0.15)
+            ax.fill_between(x, [max(0, a_ - b_) for a_, b_ in zip(m, sd)], [min(100, a_ + b_) for a_, b_ in zip(m, sd)],
+                            alpha=0.12)
         ax.set_xticks(x)
         ax.set_xticklabels(LABEL_T)
         ax.set_xlabel("time after programming")
         ax.set_title("scale tile: %s" % ("8x8 block (default)" if prefix == "block" else "aihwkit 512x512"))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, title="compensation")
-    axes[0].set_ylabel("CNN3 accuracy (%%), mean ± std over %d seeds, %d images" % (len(seeds), a.images))
+        ax.legend(fontsize=8, title="drift compensation", loc="lower left")
+    axes[0].set_ylabel("CNN3 accuracy (%)")
+    fig.suptitle("CNN3 on PCM pairs, 8-bit DAC/ADC: mean ± std over %d chips (seeds), %d images" % (len(seeds), a.images),
+                 fontsize=10)
     fig.tight_layout()
     os.makedirs(os.path.dirname(a.figure), exist_ok=True)
     fig.savefig(a.figure, dpi=120)
