@@ -4,7 +4,7 @@ compensation granularity (per layer / tile / column, noisy or noiseless referenc
 over seeds at a few instants (README "PCM accuracy over time", docs/devices.md §2.1,
 docs/pcm_drift_compensation.md §2).
 
-Usage: tools/pcm_tile_study.py PTCSIM [--images 300] [--seeds 1,2,3,4] [--out runs/pcm_tile_study]
+Usage: tools/pcm_tile_study.py PTCSIM [--images 300] [--seeds 1,...,8] [--out runs/pcm_tile_study]
 Writes OUT/results.csv (config, seed, t_s, accuracy) and docs/figures/pcm_scale_tiles.png.
 """
 import argparse
@@ -65,7 +65,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("ptcsim")
     ap.add_argument("--images", type=int, default=300)
-    ap.add_argument("--seeds", default="1,2,3,4")
+    ap.add_argument("--seeds", default="1,2,3,4,5,6,7,8")
     ap.add_argument("--out", default=os.path.join(ROOT, "runs", "pcm_tile_study"))
     ap.add_argument("--figure", default=os.path.join(ROOT, "docs", "figures", "pcm_scale_tiles.png"))
     a = ap.parse_args()
