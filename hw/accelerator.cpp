@@ -372,6 +372,12 @@ void Accelerator::classify_ideal(const models::Dataset& d, const models::Preproc
 void Accelerator::set_output_gain(int64_t layer, double alpha) {
   m_gemm->set_gain(layer, alpha);
 }
+void Accelerator::set_block_gains(int64_t layer, int64_t group, std::vector<float> gains) {
+  m_gemm->set_block_gains(layer, group, std::move(gains));
+}
+const std::vector<float>& Accelerator::block_gains(int64_t layer, int64_t group) const {
+  return m_gemm->block_gains(layer, group);
+}
 double Accelerator::output_gain(int64_t layer) const {
   return m_gemm->gain(layer);
 }

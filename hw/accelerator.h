@@ -218,6 +218,10 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   // Digital per-layer output gain (drift compensation, aihwkit GDC): y = alpha_l * W_eff x.
   void set_output_gain(int64_t layer, double alpha);
   double output_gain(int64_t layer) const;
+  // Digital gain per (block, output row) of a layer group, applied after the ADC (drift
+  // compensation per tile or per column); empty: none.
+  void set_block_gains(int64_t layer, int64_t group, std::vector<float> gains);
+  const std::vector<float>& block_gains(int64_t layer, int64_t group) const;
 
   nlohmann::json stats() const override;
 

@@ -60,11 +60,11 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void adc_block_gemm_
           const float wij = w[i * K + j];
           for (int64_t c = 0; c < kTile; ++c) y[i][c] += wij * xq[j * kTile + c];
         }
-      const float s = sstep[p * Q + q];
+      const float* s = sstep + (p * Q + q) * K;
       for (int i = 0; i < K; ++i)
         for (int64_t c = 0; c < kTile; ++c) {
           const float v = clip ? std::min(std::max(y[i][c], lo), hi) : y[i][c];
-          a[i][c] += ((v * inv + kShift) - kShift) * s;
+          a[i][c] += ((v * inv + kShift) - kShift) * s[i];
         }
     }
     for (int i = 0; i < K; ++i)
@@ -100,12 +100,12 @@ __attribute__((target("avx512f"))) void adc_block_gemm_avx512(int64_t P, int64_t
 #pragma GCC unroll 8
         for (int i = 0; i < K; ++i) y[i] = _mm512_fmadd_ps(_mm512_set1_ps(w[i * K + j]), xr, y[i]);
       }
-      const __m512 s = _mm512_set1_ps(sstep[p * Q + q]);
+      const float* s = sstep + (p * Q + q) * K;
 #pragma GCC unroll 8
       for (int i = 0; i < K; ++i) {
         const __m512 v = Clip ? _mm512_min_ps(_mm512_max_ps(y[i], vlo), vhi) : y[i];
         const __m512 r = _mm512_sub_ps(_mm512_fmadd_ps(v, vinv, vshift), vshift);
-        a[i] = _mm512_fmadd_ps(r, s, a[i]);
+        a[i] = _mm512_fmadd_ps(r, _mm512_set1_ps(s[i]), a[i]);
       }
     }
 #pragma GCC unroll 8
@@ -361,7 +361,8 @@ bool have_avx512() {
 
 // The effective weights wn * scale of a layer group as a dense [rows, cols] matrix packed by
 // 8-row strips for dense_panel_gemm (rows padded to a multiple of 8 with zeros).
-void pack_dense(const models::GemmTiles& t, int64_t k, const float* wn, const float* scale, std::vector<float>& wp) {
+void pack_dense(const models::GemmTiles& t, int64_t k, const float* wn, const float* scale, const float* bgain,
+                std::vector<float>& wp) {
   const int64_t Q = t.Q;
   wp.assign(static_cast<size_t>((t.rows + 7) / 8 * 8 * t.cols), 0.0f);
   for (int64_t r = 0; r < t.rows; ++r) {
@@ -369,7 +370,7 @@ void pack_dense(const models::GemmTiles& t, int64_t k, const float* wn, const fl
     for (int64_t q = 0; q < Q; ++q) {
       const int64_t b = (r / k) * Q + q;
       const float* w = wn + b * k * k + (r % k) * k;
-      const float s = scale[b];
+      const float s = bgain ? scale[b] * bgain[b * k + r % k] : scale[b];
       for (int64_t j = 0; j < k && q * k + j < t.cols; ++j) dst[(q * k + j) * 8] = w[j] * s;
     }
   }
@@ -426,14 +427,15 @@ void HardwareGemm::weights(int64_t layer, int64_t group, uint64_t draw, const fl
   scale = tw.scale_own.data();
 }
 
-bool HardwareGemm::adc_setup(int64_t blocks, const float* wn, const float* scale) const {
+bool HardwareGemm::adc_setup(int64_t blocks, const float* wn, const float* scale, const float* bg) const {
   // Per-block output scale times the ADC step; no clipping when |partial sum| <= k max|wn| max|x|
   // cannot pass the bound by half a step (the normalised inputs are within the DAC bound or 1).
   const ConverterSpec &adc = m_io.adc, &dac = m_io.dac;
   const int64_t k = m_wl.spec.block_size;
   const float adc_step = static_cast<float>(adc.step());
-  tw.sstep.resize(static_cast<size_t>(blocks));
-  for (int64_t b = 0; b < blocks; ++b) tw.sstep[b] = scale[b] * adc_step;
+  tw.sstep.resize(static_cast<size_t>(blocks * k));
+  for (int64_t b = 0; b < blocks; ++b)
+    for (int64_t i = 0; i < k; ++i) tw.sstep[b * k + i] = bg ? scale[b] * bg[b * k + i] * adc_step : scale[b] * adc_step;
   const double xmax = dac.bits > 0 ? dac.bound : 1.0;
   const double wmax = abs_max(wn, blocks * k * k);
   return !(dac.bits > 0 || dac.noise_std == 0) ||
@@ -464,7 +466,8 @@ bool HardwareGemm::conv_same_width(int64_t layer, int64_t group, int64_t sample,
   const int64_t n = cv.out_h * cv.iw, tiles = (n + kTile - 1) / kTile, ld = tiles * kTile;
   const float *wn, *scale;
   weights(layer, group, m_draw_base + static_cast<uint64_t>(sample), wn, scale);
-  const bool clip = fused && adc_setup(P * Q, wn, scale);
+  const float* bg = bgain(layer, group);
+  const bool clip = fused && adc_setup(P * Q, wn, scale, bg);
   const int64_t R8 = (t.rows + 7) / 8 * 8;
   const float* wp = nullptr;
   if (!fused) {
@@ -473,7 +476,7 @@ bool HardwareGemm::conv_same_width(int64_t layer, int64_t group, int64_t sample,
     if (m_cached && !m_cache_wpack[layer][group].empty()) {
       wp = m_cache_wpack[layer][group].data();
     } else {
-      pack_dense(t, k, wn, scale, tw.wpack);
+      pack_dense(t, k, wn, scale, bg, tw.wpack);
       wp = tw.wpack.data();
     }
   }
@@ -534,6 +537,7 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
   const uint64_t draw = m_draw_base + static_cast<uint64_t>(sample);
   const float *wn, *scale;
   weights(layer, group, draw, wn, scale);
+  const float* bg = bgain(layer, group);
   std::vector<float>&xn = tw.xn, &colscale = tw.colscale, &rscale = tw.rscale, &wdense = tw.wdense, &part = tw.part,
   &acc = tw.acc;
   const float gain = layer < static_cast<int64_t>(m_gain.size()) ? m_gain[layer] : 1.0f;
@@ -543,8 +547,10 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
       for (int64_t q = 0; q < Q; ++q) {
         const float* b = wn + (p * Q + q) * k * k;
         const float s = scale[p * Q + q];
-        for (int64_t i = 0; i < k && p * k + i < rows; ++i)
-          for (int64_t j = 0; j < k; ++j) wdense[(p * k + i) * C + q * k + j] = b[i * k + j] * s;
+        for (int64_t i = 0; i < k && p * k + i < rows; ++i) {
+          const float si = bg ? s * bg[(p * Q + q) * k + i] : s;
+          for (int64_t j = 0; j < k; ++j) wdense[(p * k + i) * C + q * k + j] = b[i * k + j] * si;
+        }
       }
   };
 
@@ -581,7 +587,7 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
   const ConverterSpec& adc = m_io.adc;
   const float adc_step = static_cast<float>(adc.step());
   acc.resize(R * ld);
-  const bool clip = fused && adc_setup(P * Q, wn, scale);
+  const bool clip = fused && adc_setup(P * Q, wn, scale, bg);
   if (fused && !x_trans && dac_fast) {
     // Panel by panel: pack (normalise, DAC) kTile input columns, then all row blocks on them
     // while the panel is in L1.
@@ -636,8 +642,10 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
         float s = scale[p * Q + q];
         float* a = acc.data() + p * k * ld;
         const float* pp = part.data() + p * k * n;
-        for (int64_t i = 0; i < k; ++i)
-          for (int64_t j = 0; j < n; ++j) a[i * ld + j] += s * pp[i * n + j];
+        for (int64_t i = 0; i < k; ++i) {
+          const float si = bg ? s * bg[(p * Q + q) * k + i] : s;
+          for (int64_t j = 0; j < n; ++j) a[i * ld + j] += si * pp[i * n + j];
+        }
       }
     }
   }
@@ -662,7 +670,8 @@ void HardwareGemm::prepare_batch() {
                          m_cache_scale[l][g].data());
       m_cache_wpack[l][g].clear();
       if (m_io.adc.ideal() && m_wl.layers[l].op == "Conv")  // for conv_same_width
-        pack_dense(t, m_wl.spec.block_size, m_cache_wn[l][g].data(), m_cache_scale[l][g].data(), m_cache_wpack[l][g]);
+        pack_dense(t, m_wl.spec.block_size, m_cache_wn[l][g].data(), m_cache_scale[l][g].data(),
+                   bgain(static_cast<int64_t>(l), static_cast<int64_t>(g)), m_cache_wpack[l][g]);
     }
   }
 }
@@ -672,6 +681,38 @@ void HardwareGemm::set_gain(int64_t layer, double alpha) {
     throw Error("output gain: bad layer or value");
   if (m_gain.empty()) m_gain.assign(m_wl.layers.size(), 1.0f);
   m_gain[layer] = static_cast<float>(alpha);
+}
+
+void HardwareGemm::set_block_gains(int64_t layer, int64_t group, std::vector<float> gains) {
+  if (layer < 0 || layer >= static_cast<int64_t>(m_wl.layers.size()) || group < 0 ||
+      group >= static_cast<int64_t>(m_wl.layers[layer].gemms.size()))
+    throw Error("block gains: bad layer or group");
+  const auto& t = m_wl.layers[layer].gemms[group];
+  if (!gains.empty() && static_cast<int64_t>(gains.size()) != t.P * t.Q * m_wl.spec.block_size)
+    throw Error("block gains: layer " + std::to_string(layer) + " expects " + std::to_string(t.P * t.Q * m_wl.spec.block_size) +
+                " gains, got " + std::to_string(gains.size()));
+  for (float g : gains)
+    if (!std::isfinite(g)) throw Error("block gains: non-finite value");
+  if (m_bgain.empty()) {
+    m_bgain.resize(m_wl.layers.size());
+    for (size_t l = 0; l < m_wl.layers.size(); ++l) m_bgain[l].resize(m_wl.layers[l].gemms.size());
+  }
+  m_bgain[layer][group] = std::move(gains);
+  // The batch's packed dense weights include the gains: pack again from the cache.
+  if (static_cast<size_t>(layer) < m_cache_wpack.size() && static_cast<size_t>(group) < m_cache_wpack[layer].size())
+    m_cache_wpack[layer][group].clear();
+}
+
+const std::vector<float>& HardwareGemm::block_gains(int64_t layer, int64_t group) const {
+  static const std::vector<float> none;
+  if (m_bgain.empty()) return none;
+  return m_bgain.at(layer).at(group);
+}
+
+const float* HardwareGemm::bgain(int64_t layer, int64_t group) const {
+  if (m_bgain.empty()) return nullptr;
+  const auto& g = m_bgain[layer][group];
+  return g.empty() ? nullptr : g.data();
 }
 
 double HardwareGemm::gain(int64_t layer) const {

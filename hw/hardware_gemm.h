@@ -37,6 +37,11 @@ class HardwareGemm : public models::MappedGemm {
   // Digital output gain of a layer (drift compensation, applied after accumulation); default 1.
   void set_gain(int64_t layer, double alpha);
   double gain(int64_t layer) const;
+  // Digital gain per (block, output row of the block) of one layer group, [P Q k] (drift
+  // compensation per tile or per column, docs/pcm_drift_compensation.md §2): applied to each
+  // block's partial sums after the ADC, before they are accumulated. Empty: none (the default).
+  void set_block_gains(int64_t layer, int64_t group, std::vector<float> gains);
+  const std::vector<float>& block_gains(int64_t layer, int64_t group) const;
 
   void gemm(int64_t layer, int64_t group, int64_t sample, const float* x, bool x_trans, int64_t n, float* y,
             bool y_trans) override;
@@ -49,8 +54,9 @@ class HardwareGemm : public models::MappedGemm {
   bool fused_adc() const;
   // The weights of a draw: the batch cache, or realised into this thread's buffers.
   void weights(int64_t layer, int64_t group, uint64_t draw, const float*& wn, const float*& scale) const;
-  // Fills this thread's per-block scale x ADC step; returns whether partial sums may need clipping.
-  bool adc_setup(int64_t blocks, const float* wn, const float* scale) const;
+  // Fills this thread's per-(block, row) scale x ADC step (x block gain); returns whether partial sums may need clipping.
+  bool adc_setup(int64_t blocks, const float* wn, const float* scale, const float* bgain) const;
+  const float* bgain(int64_t layer, int64_t group) const;
   // y = acc * column scale * layer gain from this thread's buffers.
   void write_output(int64_t layer, int64_t rows, int64_t n, int64_t ld, float* y, bool y_trans) const;
 
@@ -60,6 +66,7 @@ class HardwareGemm : public models::MappedGemm {
   RandomStream m_rng;
   uint64_t m_draw_base = 0;
   std::vector<float> m_gain;
+  std::vector<std::vector<std::vector<float>>> m_bgain;  // [layer][group] block-row gains (empty: none)
   bool m_cached = false;
   std::vector<std::vector<std::vector<float>>> m_cache_wn, m_cache_scale;  // [layer][group]
   std::vector<std::vector<std::vector<float>>> m_cache_wpack;              // dense packed weights (ideal ADC, Conv layers)

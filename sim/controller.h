@@ -58,7 +58,9 @@ class Controller : public sc_core::sc_module, public Actions, public actions::En
   CalibrationResult calibrate(const CalibrationSpec& spec, const std::string& reason) override;
   void remap(const RemapSpec& spec, const std::string& reason) override;
   void train_onchip(const OnchipTrainingSpec& spec) override;
-  void compensate_drift(bool reference) override { actions::compensate_drift(*this, reference, m_gdc_ref); }
+  void compensate_drift(bool reference, const DriftCompensationSpec& spec) override {
+    actions::compensate_drift(*this, reference, spec, m_gdc_ref);
+  }
   void log_event(const std::string& type, const Json& fields) override { m_rec.log_event(type, fields); }
 
   // ---- actions::Env (the actions' view)
@@ -96,7 +98,7 @@ class Controller : public sc_core::sc_module, public Actions, public actions::En
   int64_t m_calibrations = 0, m_remaps = 0, m_overhead_cycles = 0, m_timers = 0, m_trigger_count = 0;
   std::map<std::string, int64_t> m_cycles_by;
   uint64_t m_read_draws = 0;
-  std::vector<double> m_gdc_ref;
+  std::vector<std::vector<double>> m_gdc_ref;
 };
 
 }  // namespace ptc::sim

@@ -18,6 +18,7 @@ PcmPair::PcmPair(const models::CompiledWorkload& wl, const PcmPairConfig& cfg, c
       g.latent = t.blocks;
       g.g_target_pos.assign(n, 0.0f);
       g.g_target_neg.assign(n, 0.0f);
+      if (!cfg.scale_tile.per_block()) g.tile = pcm_tile_of_blocks(cfg.scale_tile, t.P, t.Q, t.rows, t.cols, g.n_tiles);
       m_groups.back().push_back(std::move(g));
     }
   }
@@ -56,8 +57,8 @@ void PcmPair::program_group(size_t l, size_t gi, double t_s) {
   g.nu_neg.resize(n);
   // Stream per (group, programming of that group): re-programming draws fresh noise.
   RandomStream s = m_rng.derive(21).derive(static_cast<uint64_t>(g.programmings)).derive(l << 20 | gi);
-  const int64_t writes =
-      pcm_map_pair_targets(g.latent, t.P * t.Q, kk, gmax, g.programmings == 0, g.scale, g.g_target_pos, g.g_target_neg);
+  const int64_t writes = pcm_map_pair_targets(g.latent, t.P * t.Q, kk, gmax, g.programmings == 0, g.scale, g.g_target_pos,
+                                              g.g_target_neg, g.tile.empty() ? nullptr : &g.tile, g.n_tiles);
   const PcmLikeParams& d = m_cfg.device;
   for (size_t j = 0; j < n; ++j) {
     const double tp = g.g_target_pos[j], tn = g.g_target_neg[j];
@@ -77,9 +78,17 @@ void PcmPair::set_times(uint64_t, const std::vector<NoiseTime>& times) {
   read_at(times.front().t_s, false);
 }
 
+bool PcmPair::set_noiseless_reads(bool on) {
+  if (!m_cfg.read_noise) return false;
+  m_noiseless = on;
+  read_at(m_t_s, m_relative);  // reads are a pure function of (programming, instant): restoring is exact
+  return true;
+}
+
 void PcmPair::read_at(double t, bool relative) {
   if (!(t >= 0) || !std::isfinite(t)) throw Error("PCM: read time must be >= 0 s");
   m_t_s = t;
+  m_relative = relative;
   const PcmLikeParams& d = m_cfg.device;
   for (size_t l = 0; l < m_groups.size(); ++l)
     for (size_t gi = 0; gi < m_groups[l].size(); ++gi) {
@@ -94,7 +103,7 @@ void PcmPair::read_at(double t, bool relative) {
       g.wn.resize(n);
       for (size_t j = 0; j < n; ++j) {
         double gp, gn;
-        if (m_cfg.read_noise) {
+        if (m_cfg.read_noise && !m_noiseless) {
           gp = pcm_read_us(d, g.g_prog_pos[j], g.g_target_pos[j], g.nu_pos[j], t_inf_s, s.normal(2 * j), m_cfg.q_from_programmed);
           gn = pcm_read_us(d, g.g_prog_neg[j], g.g_target_neg[j], g.nu_neg[j], t_inf_s, s.normal(2 * j + 1),
                            m_cfg.q_from_programmed);

@@ -25,6 +25,7 @@ struct PcmPairConfig {
   PcmLikeParams device;
   bool programming_noise = true, drift = true, read_noise = true;
   bool q_from_programmed = true;  // aihwkit code (true) or docs (false)
+  PcmScaleTile scale_tile;        // conductance-scaling tile (default: per block)
 };
 
 class PcmPair : public Technology {
@@ -41,6 +42,10 @@ class PcmPair : public Technology {
   // Read instant: seconds since the end of programming (>= 0) for every group.
   void set_time(double t_inf_s) { read_at(t_inf_s, true); }
   void set_times(uint64_t draw_base, const std::vector<NoiseTime>& times) override;
+  const std::vector<int32_t>& scale_tiles(int64_t layer, int64_t group) const override {
+    return m_groups.at(layer).at(group).tile;
+  }
+  bool set_noiseless_reads(bool on) override;
   double time_s() const { return m_t_s; }
   int64_t writes() const override { return m_writes; }
   int64_t programmings() const { return m_programmings; }
@@ -56,14 +61,17 @@ class PcmPair : public Technology {
     double t_prog_s = 0;        // simulated time of the last programming
     int64_t programmings = 0;
     std::vector<float> g_target_pos, g_target_neg, g_prog_pos, g_prog_neg, nu_pos, nu_neg;
-    std::vector<float> wn;     // effective normalised weights at the current time
-    std::vector<float> scale;  // max|W| per block
+    std::vector<float> wn;      // effective normalised weights at the current time
+    std::vector<float> scale;   // max|W| of each block's scale tile
+    std::vector<int32_t> tile;  // scale tile of each block (empty: per block)
+    int64_t n_tiles = 0;
   };
   const models::CompiledWorkload& m_wl;
   PcmPairConfig m_cfg;
   RandomStream m_rng;
   std::vector<std::vector<Group>> m_groups;
   double m_t_s = 0;
+  bool m_relative = true, m_noiseless = false;
   int64_t m_writes = 0, m_programmings = 0;
 };
 

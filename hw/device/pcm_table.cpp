@@ -270,6 +270,7 @@ PcmTable::PcmTable(const models::CompiledWorkload& wl, const PcmTableConfig& cfg
       g.latent = t.blocks;
       g.g_target_pos.assign(t.blocks.size(), 0.0f);
       g.g_target_neg.assign(t.blocks.size(), 0.0f);
+      if (!cfg.scale_tile.per_block()) g.tile = pcm_tile_of_blocks(cfg.scale_tile, t.P, t.Q, t.rows, t.cols, g.n_tiles);
       m_groups.back().push_back(std::move(g));
     }
   }
@@ -301,8 +302,8 @@ void PcmTable::program_group(size_t l, size_t gi, double t_s) {
   Group& g = m_groups[l][gi];
   const size_t n = g.latent.size();
   // Targets relative to g_max (SinglePair, as PcmPair).
-  const int64_t writes =
-      pcm_map_pair_targets(g.latent, t.P * t.Q, kk, 1.0, g.programmings == 0, g.scale, g.g_target_pos, g.g_target_neg);
+  const int64_t writes = pcm_map_pair_targets(g.latent, t.P * t.Q, kk, 1.0, g.programmings == 0, g.scale, g.g_target_pos,
+                                              g.g_target_neg, g.tile.empty() ? nullptr : &g.tile, g.n_tiles);
   // Persistent draws per (group, programming of that group): re-programming draws afresh.
   g.xi_p.resize(2 * n);
   m_rng.derive(31)

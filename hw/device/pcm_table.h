@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "hw/device/technology.h"
+#include "hw/physics/pcm.h"
 #include "hw/physics/rng.h"
 #include "models/compiler.h"
 
@@ -91,6 +92,7 @@ struct PcmTableConfig {
   PcmCurveTable table;
   double persistent_fraction = 1.0;  // f: share of the variance drawn once per device at programming
   double t_eps_s = 20.0;             // time offset of the log-time interpolation (aihwkit's t0)
+  PcmScaleTile scale_tile;           // conductance-scaling tile (default: per block)
 };
 
 class PcmTable : public Technology {
@@ -108,6 +110,9 @@ class PcmTable : public Technology {
   void set_time(double t_inf_s) { read_at(t_inf_s, true); }
   // Reads every group at the batch's first instant, t_s minus the group's programming time.
   void set_times(uint64_t draw_base, const std::vector<NoiseTime>& times) override;
+  const std::vector<int32_t>& scale_tiles(int64_t layer, int64_t group) const override {
+    return m_groups.at(layer).at(group).tile;
+  }
   int64_t writes() const override { return m_writes; }
   const PcmTableConfig& config() const { return m_cfg; }
 
@@ -122,7 +127,9 @@ class PcmTable : public Technology {
     std::vector<float> g_target_pos, g_target_neg;  // g_T / g_max per device
     std::vector<float> xi_p;                        // persistent draws, [2 n]: pos at 2j, neg at 2j + 1
     std::vector<float> wn;                          // effective normalised weights at the read instant
-    std::vector<float> scale;                       // max|W| per block
+    std::vector<float> scale;                       // max|W| of each block's scale tile
+    std::vector<int32_t> tile;                      // scale tile of each block (empty: per block)
+    int64_t n_tiles = 0;
   };
   void program_group(size_t l, size_t gi, double t_s);
   void read_at(double t, bool relative);

@@ -41,6 +41,17 @@ class Technology : public BlockRealizer {
   // Row-block i (p mod R == i) of chunk `chunk` of (layer, group) runs on core row rows[i].
   virtual void set_tile_rows(int64_t layer, int64_t group, int64_t chunk, const std::vector<int>& rows);
   virtual std::vector<int> tile_rows(int64_t layer, int64_t group, int64_t chunk) const;
+  // Conductance-scaling tiles of (layer, group) (PCM, docs/devices.md §2.1): the tile index of
+  // every block; empty when every block is its own tile (the default, and every other technology).
+  virtual const std::vector<int32_t>& scale_tiles(int64_t /*layer*/, int64_t /*group*/) const {
+    static const std::vector<int32_t> none;
+    return none;
+  }
+  // Reference reads for drift compensation (docs/pcm_drift_compensation.md §2): true re-reads the
+  // current instant without read noise (aihwkit's reference: the programmed conductances), false
+  // restores the ordinary read of that instant. Returns false if the technology has no read noise
+  // to leave out (the reads are then unchanged).
+  virtual bool set_noiseless_reads(bool /*on*/) { return false; }
   // Total device writes since construction.
   virtual int64_t writes() const = 0;
   // Cumulative write time (s, one cell after another within the technology's own schedule) and

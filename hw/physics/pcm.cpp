@@ -52,13 +52,55 @@ double pcm_read_us(const PcmLikeParams& p, double g_prog_us, double g_target_us,
   return std::max(0.0, g_d + p.read_scale * std::abs(g_d) * sigma * xi);
 }
 
+namespace {
+// Part index of each of n units split as aihwkit's get_split_sizes splits n into `parts` parts.
+std::vector<int64_t> split_parts(int64_t n, int64_t parts) {
+  std::vector<int64_t> of(static_cast<size_t>(n));
+  const int64_t base = n / parts, extra = n % parts;
+  int64_t u = 0;
+  for (int64_t i = 0; i < parts; ++i)
+    for (int64_t j = 0; j < base + (i < extra); ++j) of[static_cast<size_t>(u++)] = i;
+  return of;
+}
+}  // namespace
+
+std::vector<int32_t> pcm_tile_of_blocks(const PcmScaleTile& st, int64_t P, int64_t Q, int64_t rows, int64_t cols,
+                                        int64_t& n_tiles) {
+  std::vector<int32_t> tile(static_cast<size_t>(P * Q));
+  if (st.per_block()) {
+    for (int64_t b = 0; b < P * Q; ++b) tile[static_cast<size_t>(b)] = static_cast<int32_t>(b);
+    n_tiles = P * Q;
+    return tile;
+  }
+  const auto parts = [](int64_t size, int64_t max) { return max > 0 ? std::max<int64_t>(1, (size + max - 1) / max) : 1; };
+  const int64_t tr = std::min(parts(rows, st.rows), P), tc = std::min(parts(cols, st.cols), Q);
+  const std::vector<int64_t> pr = split_parts(P, tr), pc = split_parts(Q, tc);
+  for (int64_t p = 0; p < P; ++p)
+    for (int64_t q = 0; q < Q; ++q)
+      tile[static_cast<size_t>(p * Q + q)] = static_cast<int32_t>(pr[static_cast<size_t>(p)] * tc + pc[static_cast<size_t>(q)]);
+  n_tiles = tr * tc;
+  return tile;
+}
+
 int64_t pcm_map_pair_targets(const std::vector<float>& latent, int64_t blocks, int64_t kk, double g_full, bool first,
-                             std::vector<float>& scale, std::vector<float>& t_pos, std::vector<float>& t_neg) {
+                             std::vector<float>& scale, std::vector<float>& t_pos, std::vector<float>& t_neg,
+                             const std::vector<int32_t>* tile, int64_t n_tiles) {
   scale.resize(static_cast<size_t>(blocks));
+  std::vector<float> tile_max;
+  if (tile) {
+    tile_max.assign(static_cast<size_t>(n_tiles), 0.0f);
+    for (int64_t b = 0; b < blocks; ++b) {
+      float& m = tile_max[static_cast<size_t>((*tile)[static_cast<size_t>(b)])];
+      for (int64_t i = 0; i < kk; ++i) m = std::max(m, std::abs(latent[static_cast<size_t>(b * kk + i)]));
+    }
+  }
   int64_t writes = 0;
   for (int64_t b = 0; b < blocks; ++b) {
     float mx = 0;
-    for (int64_t i = 0; i < kk; ++i) mx = std::max(mx, std::abs(latent[static_cast<size_t>(b * kk + i)]));
+    if (tile)
+      mx = tile_max[static_cast<size_t>((*tile)[static_cast<size_t>(b)])];
+    else
+      for (int64_t i = 0; i < kk; ++i) mx = std::max(mx, std::abs(latent[static_cast<size_t>(b * kk + i)]));
     scale[static_cast<size_t>(b)] = mx;
     const double sc = mx > 0 ? g_full / mx : 0.0;
     for (int64_t i = 0; i < kk; ++i) {

@@ -38,12 +38,31 @@ double pcm_program_us(const PcmLikeParams& p, double g_target_us, double xi);
 // Drift exponent for a draw xi: drift_scale * |mu_nu + sigma_nu xi| (g_rel from the target).
 double pcm_draw_nu(const PcmLikeParams& p, double g_target_us, double xi);
 
+// Conductance-scaling tiles (docs/devices.md §2.1): the weights of one tile share one scale,
+// max|W| over the tile -> g_max, and the ADC range follows it. rows = cols = 0: one tile per
+// k x k block (ptcsim's default). Otherwise a layer group's rows x cols matrix is split as aihwkit's
+// TileModuleArray splits a layer (ceil(size / max) near-equal parts per dimension, the first parts
+// one larger), counted in whole k x k blocks (at most one part per block).
+struct PcmScaleTile {
+  int64_t rows = 0, cols = 0;
+  bool per_block() const { return rows == 0 && cols == 0; }
+};
+// aihwkit's mapping defaults (MappingParameter max_output_size = max_input_size = 512).
+inline constexpr int64_t kAihwkitTileSize = 512;
+// Tile index of every block b = p Q + q of a P x Q block grid covering a rows x cols matrix
+// (tiles numbered row-major over the tile grid); n_tiles receives their count.
+std::vector<int32_t> pcm_tile_of_blocks(const PcmScaleTile& st, int64_t P, int64_t Q, int64_t rows, int64_t cols,
+                                        int64_t& n_tiles);
+
 // aihwkit's SinglePair mapping of weight blocks onto differential device pairs: per block b of
 // kk weights, max|W| maps to g_full; w >= 0 goes to the positive device, w < 0 to the negative
 // one. Fills scale[b] = max|W| of block b and the targets t_pos/t_neg (presized, one per weight);
 // returns how many devices got a new target (every device when `first`): the writes.
+// With `tile` (one tile index per block, n_tiles tiles), the max is taken over each tile and every
+// block of a tile gets the tile's scale; nullptr: per block.
 int64_t pcm_map_pair_targets(const std::vector<float>& latent, int64_t blocks, int64_t kk, double g_full, bool first,
-                             std::vector<float>& scale, std::vector<float>& t_pos, std::vector<float>& t_neg);
+                             std::vector<float>& scale, std::vector<float>& t_pos, std::vector<float>& t_neg,
+                             const std::vector<int32_t>* tile = nullptr, int64_t n_tiles = 0);
 // Conductance read at t_inf: drift, then 1/f read noise max(0, g_d + s |g_d| Q_s sqrt(ln..) xi).
 // q_from_programmed selects aihwkit's code (Q_s from g_prog, true) or its docs (from g_T, false).
 double pcm_read_us(const PcmLikeParams& p, double g_prog_us, double g_target_us, double nu, double t_inf_s, double xi,

@@ -92,7 +92,8 @@ RemapResult remap(Env& e, const RemapSpec& spec, const std::string& reason);
 // Returns device writes.
 int64_t train_onchip(Env& e, const OnchipTrainingSpec& spec);
 // aihwkit global drift compensation: reference readout (reference) or alpha = ref / readout per
-// layer, set as the chip's digital output gain. `ref` holds the per-layer references.
-void compensate_drift(Env& e, bool reference, std::vector<double>& ref);
+// layer, tile or tile column (spec), set as the chip's digital output gain (per layer) or block
+// gains. `ref` holds the references, [layer][unit].
+void compensate_drift(Env& e, bool reference, const DriftCompensationSpec& spec, std::vector<std::vector<double>>& ref);
 
 }  // namespace ptc::sim::actions

@@ -1,5 +1,6 @@
 // aihwkit global drift compensation (docs/pcm_drift_compensation.md): a one-hot readout of every
-// layer through the full noisy path; alpha_l = reference / current mean |y|, applied digitally.
+// layer through the full noisy path; alpha = reference / current mean |y| per layer, per
+// conductance-scaling tile or per output column of each tile, applied digitally.
 #include <algorithm>
 #include <cmath>
 
@@ -7,39 +8,139 @@
 
 namespace ptc::sim::actions {
 
-void compensate_drift(Env& e, bool reference, std::vector<double>& ref) {
+namespace {
+
+// Readout units of one layer group: unit of each (block b, row i of the block), or -1 for padded
+// rows; per_tile: the tile; per_column: (tile, weight-matrix row).
+struct Units {
+  std::vector<int64_t> of;  // [P Q k]
+  int64_t count = 0;
+};
+
+Units units_of(const models::GemmTiles& t, int64_t k, const std::vector<int32_t>& tiles, bool per_column) {
+  const int64_t blocks = t.P * t.Q;
+  const auto tile_of = [&](int64_t b) { return tiles.empty() ? b : static_cast<int64_t>(tiles[static_cast<size_t>(b)]); };
+  int64_t n_tiles = 0;
+  for (int64_t b = 0; b < blocks; ++b) n_tiles = std::max(n_tiles, tile_of(b) + 1);
+  Units u;
+  u.of.assign(static_cast<size_t>(blocks * k), -1);
+  if (!per_column) {
+    for (int64_t b = 0; b < blocks; ++b)
+      for (int64_t i = 0; i < k; ++i)
+        if ((b / t.Q) * k + i < t.rows) u.of[static_cast<size_t>(b * k + i)] = tile_of(b);
+    u.count = n_tiles;
+    return u;
+  }
+  // Tiles are rectangles of whole blocks: first row and row count of each.
+  std::vector<int64_t> row0(static_cast<size_t>(n_tiles), t.rows), row1(static_cast<size_t>(n_tiles), 0);
+  for (int64_t b = 0; b < blocks; ++b) {
+    const size_t ti = static_cast<size_t>(tile_of(b));
+    row0[ti] = std::min(row0[ti], (b / t.Q) * k);
+    row1[ti] = std::max(row1[ti], std::min(t.rows, (b / t.Q + 1) * k));
+  }
+  std::vector<int64_t> offset(static_cast<size_t>(n_tiles) + 1, 0);
+  for (size_t ti = 0; ti < static_cast<size_t>(n_tiles); ++ti)
+    offset[ti + 1] = offset[ti] + std::max<int64_t>(0, row1[ti] - row0[ti]);
+  for (int64_t b = 0; b < blocks; ++b)
+    for (int64_t i = 0; i < k; ++i) {
+      const int64_t r = (b / t.Q) * k + i;
+      const size_t ti = static_cast<size_t>(tile_of(b));
+      if (r < t.rows) u.of[static_cast<size_t>(b * k + i)] = offset[ti] + r - row0[ti];
+    }
+  u.count = offset.back();
+  return u;
+}
+
+}  // namespace
+
+void compensate_drift(Env& e, bool reference, const DriftCompensationSpec& spec, std::vector<std::vector<double>>& ref) {
   hw::Accelerator& acc = e.chip();
   const auto& wl = e.ctx().wl;
   e.set_now();
   const uint64_t draw = e.next_draw();
   const int64_t k = wl.spec.block_size;
+  const bool per_layer = spec.granularity == "per_layer", per_column = spec.granularity == "per_column";
+  if (!per_layer && !per_column && spec.granularity != "per_tile")
+    throw Error("drift compensation: unknown granularity '" + spec.granularity + "' (per_layer, per_tile, per_column)");
+  // aihwkit's reference: the programmed conductances, without the read noise of the instant.
+  const bool noiseless = reference && spec.noiseless_reference && acc.tech().set_noiseless_reads(true);
   std::vector<float> eff;
   int64_t cycles = 0;
-  if (ref.empty()) ref.assign(wl.layers.size(), 0.0);
-  Json alphas = Json::array();
+  if (ref.empty()) ref.assign(wl.layers.size(), {});
+  Json alphas = Json::array(), amin = Json::array(), amax = Json::array();
   for (size_t l = 0; l < wl.layers.size(); ++l) {
     const auto& L = wl.layers[l];
-    double sum = 0;
-    int64_t n = 0;
-    for (size_t g = 0; g < L.gemms.size(); ++g) {
-      const auto& t = L.gemms[g];
-      acc.effective(static_cast<int64_t>(l), static_cast<int64_t>(g), draw, eff, true);
-      // One-hot input j returns column j of the effective matrix: mean |y| over all of them.
-      for (int64_t r = 0; r < t.rows; ++r)
-        for (int64_t c = 0; c < t.cols; ++c) sum += std::abs(eff[(((r / k) * t.Q + c / k) * k + r % k) * k + c % k]), ++n;
-      cycles += t.cols * L.chunks / static_cast<int64_t>(L.gemms.size());
+    std::vector<double> readouts;
+    std::vector<Units> units(L.gemms.size());
+    if (per_layer) {
+      double sum = 0;
+      int64_t n = 0;
+      for (size_t g = 0; g < L.gemms.size(); ++g) {
+        const auto& t = L.gemms[g];
+        acc.effective(static_cast<int64_t>(l), static_cast<int64_t>(g), draw, eff, true);
+        // One-hot input j returns column j of the effective matrix: mean |y| over all of them.
+        for (int64_t r = 0; r < t.rows; ++r)
+          for (int64_t c = 0; c < t.cols; ++c) sum += std::abs(eff[(((r / k) * t.Q + c / k) * k + r % k) * k + c % k]), ++n;
+        cycles += t.cols * L.chunks / static_cast<int64_t>(L.gemms.size());
+      }
+      readouts.push_back(std::max(n ? sum / static_cast<double>(n) : 0.0, 1e-4));
+    } else {
+      for (size_t g = 0; g < L.gemms.size(); ++g) {
+        const auto& t = L.gemms[g];
+        const int64_t lg = static_cast<int64_t>(l), gg = static_cast<int64_t>(g);
+        acc.effective(lg, gg, draw, eff, true);
+        units[g] = units_of(t, k, acc.tech().scale_tiles(lg, gg), per_column);
+        std::vector<double> sum(static_cast<size_t>(units[g].count), 0.0);
+        std::vector<int64_t> n(static_cast<size_t>(units[g].count), 0);
+        for (int64_t r = 0; r < t.rows; ++r)
+          for (int64_t c = 0; c < t.cols; ++c) {
+            const int64_t b = (r / k) * t.Q + c / k;
+            const size_t u = static_cast<size_t>(units[g].of[static_cast<size_t>(b * k + r % k)]);
+            sum[u] += std::abs(eff[(b * k + r % k) * k + c % k]);
+            ++n[u];
+          }
+        for (size_t u = 0; u < sum.size(); ++u)
+          readouts.push_back(std::max(n[u] ? sum[u] / static_cast<double>(n[u]) : 0.0, 1e-4));
+        cycles += t.cols * L.chunks / static_cast<int64_t>(L.gemms.size());
+      }
     }
-    double readout = std::max(n ? sum / static_cast<double>(n) : 0.0, 1e-4);
-    double alpha = 1.0;
-    if (reference)
-      ref[l] = readout;
-    else
-      alpha = ref[l] / readout;
-    acc.set_output_gain(static_cast<int64_t>(l), alpha);
-    alphas.push_back(alpha);
+    std::vector<double> alpha(readouts.size(), 1.0);
+    if (reference) {
+      ref[l] = readouts;
+    } else {
+      if (ref[l].size() != readouts.size())
+        throw Error("drift compensation: no reference readout for layer " + std::to_string(l));
+      for (size_t u = 0; u < readouts.size(); ++u) alpha[u] = ref[l][u] / readouts[u];
+    }
+    if (per_layer) {
+      acc.set_output_gain(static_cast<int64_t>(l), alpha[0]);
+      alphas.push_back(alpha[0]);
+      continue;
+    }
+    size_t first = 0;
+    double mean = 0;
+    for (size_t g = 0; g < L.gemms.size(); ++g) {
+      std::vector<float> gains(units[g].of.size(), 1.0f);
+      for (size_t j = 0; j < gains.size(); ++j)
+        if (units[g].of[j] >= 0) gains[j] = static_cast<float>(alpha[first + static_cast<size_t>(units[g].of[j])]);
+      first += static_cast<size_t>(units[g].count);
+      acc.set_block_gains(static_cast<int64_t>(l), static_cast<int64_t>(g), std::move(gains));
+    }
+    for (double a : alpha) mean += a / static_cast<double>(alpha.size());
+    alphas.push_back(mean);
+    amin.push_back(*std::min_element(alpha.begin(), alpha.end()));
+    amax.push_back(*std::max_element(alpha.begin(), alpha.end()));
   }
+  if (noiseless) acc.tech().set_noiseless_reads(false);
   e.charge_cycles(cycles, wl.chunks, "compensation");
-  e.log_event("compensation", {{"reference", reference}, {"cycles", cycles}, {"alpha", alphas}});
+  Json ev = {{"reference", reference}, {"cycles", cycles}, {"alpha", alphas}};
+  if (!per_layer) {
+    ev["granularity"] = spec.granularity;
+    ev["alpha_min"] = amin;
+    ev["alpha_max"] = amax;
+  }
+  if (reference && spec.noiseless_reference) ev["noiseless_reference"] = noiseless;
+  e.log_event("compensation", ev);
 }
 
 }  // namespace ptc::sim::actions

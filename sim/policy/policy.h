@@ -26,6 +26,14 @@ class Accelerator;
 
 namespace ptc::sim {
 
+// aihwkit global drift compensation (docs/pcm_drift_compensation.md §2): one alpha per layer,
+// per conductance-scaling tile or per output column of each tile; the reference readout with the
+// read noise of its instant (ptcsim's original) or without it (aihwkit's).
+struct DriftCompensationSpec {
+  std::string granularity = "per_layer";  // "per_layer", "per_tile", "per_column"
+  bool noiseless_reference = false;
+};
+
 // DOCTOR's salience-aware sparse calibration (docs/doctor.md §5).
 struct CalibrationSpec {
   double fraction = 0.2;                // beta: fraction of each layer's chunks per step
@@ -80,7 +88,7 @@ class Actions {
   virtual void train_onchip(const OnchipTrainingSpec& spec) = 0;
   // aihwkit global drift compensation: one-hot readout of every layer through the full noisy path;
   // `reference` true stores the reference, false sets alpha = reference / current. Charged.
-  virtual void compensate_drift(bool reference) = 0;
+  virtual void compensate_drift(bool reference, const DriftCompensationSpec& spec) = 0;
   virtual void log_event(const std::string& type, const Json& fields) = 0;
 };
 

@@ -433,3 +433,33 @@ TEST_CASE("pcm_table: CSV and JSON tables parse - every malformed file is one er
   hw::PcmCurveTable shipped = hw::load_pcm_table(std::string(PTC_SOURCE_DIR) + "/scenarios/pcm/table_device.csv");
   CHECK(shipped.measured_levels().size() == 18);  // 0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.3, ..., 1
 }
+
+TEST_CASE("pcm_table: a scale tile of two blocks maps both to the tile's max|W| (docs/devices.md §2.1)",
+          "[pcm_table][pcm_tiles]") {
+  // Noise- and drift-free table (m = g_T, s = 0). Block 0 has max|W| 1, block 1 (all weights
+  // halved) 0.5. Per block, block 1's weights fill [0, 1] (wn = 2 w); in one 16 x 8 tile its
+  // largest weight sits at 0.5 g_max (wn = w) and its scale is the tile's, 1. W = wn * scale either way.
+  models::CompiledWorkload wl = workload({0.3, 0.8}, 1);
+  auto& t = wl.layers[0].gemms[0];
+  for (size_t i = 64; i < 128; ++i) t.blocks[i] *= 0.5f;
+  std::vector<hw::PcmTablePoint> pts;
+  for (double g : {0.0, 0.5, 1.0})
+    for (double tt : {0.0, 1e8}) pts.push_back({g, tt, g, 0.0});
+  hw::PcmTableConfig cfg;
+  cfg.table = hw::PcmCurveTable(pts, "flat");
+  hw::PcmTable per_block(wl, cfg, hw::RandomStream(1, 0));
+  cfg.scale_tile = {16, 8};
+  hw::PcmTable tiled(wl, cfg, hw::RandomStream(1, 0));
+  for (const hw::PcmTable* d : {&per_block, &tiled}) {
+    std::vector<float> wn(t.blocks.size()), sc(2);
+    d->realize(0, 0, 0, wn.data(), sc.data());
+    const bool is_tiled = d == &tiled;
+    CHECK(sc[0] == 1.0f);
+    CHECK(sc[1] == (is_tiled ? 1.0f : 0.5f));
+    CHECK(wn[64] == Approx(is_tiled ? 0.5 : 1.0).margin(1e-6));  // block 1's max
+    CHECK(wn[65] == Approx(is_tiled ? 0.4 : 0.8).margin(1e-6));  // level 0.8 halved
+    for (size_t i = 0; i < wn.size(); ++i) CHECK(wn[i] * sc[i / 64] == Approx(t.blocks[i]).margin(1e-6));
+  }
+  CHECK(tiled.scale_tiles(0, 0) == std::vector<int32_t>{0, 0});
+  CHECK(per_block.scale_tiles(0, 0).empty());
+}

@@ -1,6 +1,7 @@
 // Device "pcm_table": PCM differential pairs whose conductance statistics over time come from a
 // measurement table (hw/device/pcm_table.h, docs/devices.md §4).
 #include "hw/device/pcm_table.h"
+#include "hw/device/impl/pcm_scale_tile.h"
 #include "sim/plugins.h"
 
 namespace ptc::sim {
@@ -8,7 +9,7 @@ namespace {
 
 class PcmTableDevice : public hw::DeviceModel {
  public:
-  explicit PcmTableDevice(Params& p) {
+  explicit PcmTableDevice(Params& p) : m_tile(p) {
     const std::string path = p.file("file");
     try {
       m_cfg.table = hw::load_pcm_table(path);
@@ -19,11 +20,14 @@ class PcmTableDevice : public hw::DeviceModel {
     m_cfg.t_eps_s = p.num("t_eps_s");
   }
   std::unique_ptr<hw::Technology> build(const hw::DeviceBuild& b) const override {
-    return std::make_unique<hw::PcmTable>(b.wl, m_cfg, b.rng);
+    hw::PcmTableConfig cfg = m_cfg;
+    cfg.scale_tile = m_tile.resolve();
+    return std::make_unique<hw::PcmTable>(b.wl, cfg, b.rng);
   }
 
  private:
   hw::PcmTableConfig m_cfg;
+  PcmScaleTileParams m_tile;
 };
 
 const Registrar<hw::DeviceModel> reg{
@@ -39,7 +43,10 @@ const Registrar<hw::DeviceModel> reg{
        "string"},
       {"persistent_fraction", "", 1.0,
        "share of the variance drawn once per device at programming (1: device-to-device spread; 0: fresh read noise)", 0, 1},
-      {"t_eps_s", "s", 20.0, "time offset of the interpolation in ln(t + t_eps) (aihwkit's t0)", 1e-9, 1e9}},
+      {"t_eps_s", "s", 20.0, "time offset of the interpolation in ln(t + t_eps) (aihwkit's t0)", 1e-9, 1e9},
+      pcm_scale_tile_params()[0],
+      pcm_scale_tile_params()[1],
+      pcm_scale_tile_params()[2]},
      [](Params& p) { return std::make_unique<PcmTableDevice>(p); },
      {"nonvolatile"}}};
 

@@ -1,7 +1,8 @@
 // `global_drift_compensation`: aihwkit's GlobalDriftCompensation (docs/pcm_drift_compensation.md):
 // after programming, a one-hot readout of every layer through the full noisy path stores a
 // reference; before every accuracy evaluation (aihwkit: every drift(t) call) the readout is
-// repeated and alpha = reference / current scales the layer's output digitally.
+// repeated and alpha = reference / current scales the output digitally, one alpha per layer, per
+// conductance-scaling tile or per output column of each tile.
 #include "sim/policy/policy.h"
 
 namespace ptc::sim {
@@ -9,20 +10,40 @@ namespace {
 
 class Gdc : public Policy {
  public:
-  explicit Gdc(Params& p) : m_every_s(p.num("interval_s")) {}
+  explicit Gdc(Params& p) : m_every_s(p.num("interval_s")) {
+    m_spec.granularity = p.str("granularity");
+    m_spec.noiseless_reference = p.str("reference") == "noiseless";
+  }
   double timer_interval_s() const override { return m_every_s; }
-  void on_start(Actions& a) override { a.compensate_drift(true); }
-  void on_evaluation(Actions& a) override { a.compensate_drift(false); }
-  void on_timer(Actions& a) override { a.compensate_drift(false); }
+  void on_start(Actions& a) override { a.compensate_drift(true, m_spec); }
+  void on_evaluation(Actions& a) override { a.compensate_drift(false, m_spec); }
+  void on_timer(Actions& a) override { a.compensate_drift(false, m_spec); }
 
  private:
   double m_every_s;
+  DriftCompensationSpec m_spec;
 };
 
 const Registrar<Policy> reg{
     {"global_drift_compensation",
-     "aihwkit global drift compensation: one-hot readout per layer, digital alpha per layer",
-     {{"interval_s", "s", 0.0, "also re-estimate alpha every this many simulated seconds (0: only before evaluations)", 0, 1e12}},
+     "aihwkit global drift compensation: one-hot readout, digital alpha per layer, tile or column",
+     {{"interval_s", "s", 0.0, "also re-estimate alpha every this many simulated seconds (0: only before evaluations)", 0, 1e12},
+      {"granularity",
+       "",
+       "per_layer",
+       "one alpha per layer (ptcsim's original), per conductance-scaling tile (aihwkit's GlobalDriftCompensation) or per "
+       "output column of each tile (aihwkit's PerColumnDriftCompensation)",
+       -1e300,
+       1e300,
+       {"per_layer", "per_tile", "per_column"}},
+      {"reference",
+       "",
+       "noisy",
+       "reference readout after programming: with the read noise of its instant (noisy, ptcsim's original default) or "
+       "without it (noiseless: the programmed conductances, aihwkit's behaviour)",
+       -1e300,
+       1e300,
+       {"noisy", "noiseless"}}},
      [](Params& p) { return std::make_unique<Gdc>(p); }}};
 
 }  // namespace

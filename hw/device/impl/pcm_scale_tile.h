@@ -1,0 +1,40 @@
+// The conductance-scaling tile parameters shared by the PCM pair devices "pcm" and "pcm_table"
+// (hw/physics/pcm.h PcmScaleTile, docs/devices.md §2.1).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "hw/physics/pcm.h"
+#include "sim/params.h"
+
+namespace ptc::sim {
+
+inline std::vector<ParamSpec> pcm_scale_tile_params() {
+  return {{"scale_tile",
+           "",
+           "block",
+           "tile sharing one conductance scale (max|W| -> g_max) and ADC range: block (each k x k block, default), aihwkit "
+           "(aihwkit's mapped tiles, at most 512 x 512) or custom (tile_rows x tile_cols)",
+           -1e300,
+           1e300,
+           {"block", "aihwkit", "custom"}},
+          {"tile_rows", "", int64_t{512},
+           "custom scale tile: split rows (outputs) into ceil(rows / tile_rows) parts, cut at block edges", 1, 1e9},
+          {"tile_cols", "", int64_t{512},
+           "custom scale tile: split columns (inputs) into ceil(cols / tile_cols) parts, cut at block edges", 1, 1e9}};
+}
+
+struct PcmScaleTileParams {
+  std::string mode;
+  int64_t rows = 0, cols = 0;
+  explicit PcmScaleTileParams(Params& p)
+      : mode(p.str("scale_tile")), rows(p.integer("tile_rows")), cols(p.integer("tile_cols")) {}
+  hw::PcmScaleTile resolve() const {
+    if (mode == "block") return {};
+    if (mode == "aihwkit") return {hw::kAihwkitTileSize, hw::kAihwkitTileSize};
+    return {rows, cols};
+  }
+};
+
+}  // namespace ptc::sim
