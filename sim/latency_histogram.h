@@ -27,15 +27,22 @@ class LatencyHistogram {
   // array (O(1) per call, however many bins the window spans); a quantile turns the densities
   // into bin masses on a copy, never in place: when (and how often) quantiles are asked -- the
   // partial outputs ask at wall-clock moments -- cannot change the rounding of later answers.
-  void add_uniform(double a, double b, double w) {
+  void add_uniform(double a, double b, double w) { add_uniform(window(a, b), w); }
+  // A window [a, b] with its end bins found once (several histograms take the same window).
+  struct Window {
+    double a, b;
+    int ba, bb;
+  };
+  static Window window(double a, double b) { return Window{a, b, bin(a), b > a ? bin(b) : bin(a)}; }
+  void add_uniform(const Window& win, double w) {
     if (w <= 0) return;
-    if (!(b > a)) return add(a, w);
-    int ba = bin(a), bb = bin(b);
+    const double a = win.a, b = win.b;
+    const int ba = win.ba, bb = win.bb;
     m_total += w;
-    if (ba == bb) {
+    if (ba == bb || !(b > a)) {
       m_mass[ba] += w;
       m_lo[ba] = std::min(m_lo[ba], a);
-      m_hi[ba] = std::max(m_hi[ba], b);
+      m_hi[ba] = std::max(m_hi[ba], b > a ? b : a);
       return;
     }
     const double rho = w / (b - a);

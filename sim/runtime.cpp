@@ -19,9 +19,14 @@ bool due_by(double t_s, double by_s) {
 nlohmann::json stat(double v, const char* unit) {
   return {{"value", v}, {"unit", unit}};
 }
-// Requests queued on one lane before the dispatcher waits for it to book (memory bound only:
-// the dispatcher runs ahead of simulated time, so waiting changes no result).
+// How far the dispatcher runs ahead of a lane (it runs ahead of simulated time, up to the next
+// activity that has not started). A fleet's dispatcher reads the lanes' state for its decisions,
+// so it waits only when a lane holds kLaneQueueCap requests (memory) and each booking wakes it. A
+// fleet of one decides nothing: it waits once a lane holds kAheadParts parts, and the lane wakes
+// it when kResumeParts are left (one process switch per kAheadParts - kResumeParts batches, not
+// one per batch); when it waits changes no result.
 constexpr int64_t kLaneQueueCap = int64_t{1} << 20;
+constexpr size_t kAheadParts = 1024, kResumeParts = 128;
 }  // namespace
 
 void RunContext::fail(const std::string& what) const {
@@ -63,31 +68,38 @@ void ChipLane::body() {
     while (m_queue.empty() && !m_rt.m_ended && !c.interrupted) wait(m_pushed);
     m_wait_s += now_s() - t0;
     if (m_queue.empty() || c.interrupted) break;
-    Part& p = m_queue.front();
-    // Serve ahead only up to the next pending activity of this chip or the fleet.
-    double start = std::max(p.ready_s, array.free_at_s());
+    // Serve ahead only up to the next pending activity of this chip or the fleet. (The queue may
+    // grow while the lane waits: its front is taken again after every wait.)
+    double start = std::max(m_queue.front().ready_s, array.free_at_s());
     while (due_by(agenda.next_s(m_chip), start) && !c.interrupted) {
       t0 = now_s();
       wait(agenda.changed());
       m_wait_s += now_s() - t0;
-      start = std::max(p.ready_s, array.free_at_s());
+      start = std::max(m_queue.front().ready_s, array.free_at_s());
     }
     if (c.interrupted || start >= m_rt.m_horizon) break;
+    Part& p = m_queue.front();
     const hw::Service sv = array.serve(p.ready_s, p.n, p.images);
+    const LatencyHistogram::Window win = LatencyHistogram::window(sv.done_s - p.window_hi_s, sv.done_s - p.window_lo_s);
     auto add = [&](LatencyHistogram& h) {
       if (!p.arrival_s.empty())
         for (double t : p.arrival_s) h.add(sv.done_s - t);
       else
-        h.add_uniform(sv.done_s - p.window_hi_s, sv.done_s - p.window_lo_s, static_cast<double>(p.n));
+        h.add_uniform(win, static_cast<double>(p.n));
     };
-    for (LatencyHistogram* h : {&m_lat_win, &m_lat_all, &m_rt.m_lat_win, &m_rt.m_lat_all}) add(*h);
+    add(m_lat_win);
+    add(m_lat_all);
+    if (m_rt.chips() > 1) {
+      add(m_rt.m_lat_win);
+      add(m_rt.m_lat_all);
+    }
     m_served += p.n;
     m_queued -= p.n;
     ++m_batches;
     m_last_done = sv.done_s;
     m_queue.pop_front();
     ++m_booked_parts;
-    m_rt.m_lane_done.notify(sc_core::SC_ZERO_TIME);
+    if (m_rt.chips() > 1 || m_queue.size() <= kResumeParts) m_rt.m_lane_done.notify(sc_core::SC_ZERO_TIME);
     if (m_served >= agenda.next_count(m_chip)) {
       wait_until_s(sv.done_s);
       agenda.count_reached(m_served, sv.done_s, m_chip);
@@ -112,6 +124,7 @@ Runtime::Runtime(sc_core::sc_module_name name, const RunContext& c, std::unique_
       m_draining(static_cast<size_t>(chips)) {
   if (chips < 1) throw Error("runtime: a fleet needs at least one chip");
   m_horizon = m_c.s.horizon_s > 0 ? m_c.s.horizon_s : INFINITY;
+  m_measures_served = m_c.s.accuracy.mode == "served";
   for (int k = 0; k < chips; ++k)
     m_lanes.push_back(std::make_unique<ChipLane>(chips == 1 ? "lane" : ("lane_" + std::to_string(k)).c_str(), *this, k));
   SC_THREAD(run);
@@ -157,6 +170,9 @@ void Runtime::body() {
   Arrivals a;
   std::vector<int> chip_of;
   std::vector<ChipState> states(n_chips);
+  std::vector<ChipLane::Part> parts(n_chips);
+  std::vector<int64_t> booked_before(n_chips);
+  std::vector<char> pushed(n_chips);
   while (!m_c.interrupted) {
     if (!m_traffic->next(prev_done, a)) break;
     if (a.ready_s >= m_horizon) break;
@@ -177,36 +193,49 @@ void Runtime::body() {
     if (m_c.interrupted) break;
     for (const auto& l : m_lanes) open = open || !l->m_saturated;
     if (!open) break;  // every chip is booked to the horizon
-    for (size_t k = 0; k < n_chips; ++k) {
+    for (size_t k = 0; n_chips > 1 && k < n_chips; ++k) {
       states[k].free_at_s = array[k]->free_at_s();
       states[k].queued = m_lanes[k]->m_queued;
       states[k].service_s = array[k]->service_s();
     }
-    if (n_chips == 1)
-      chip_of.assign(static_cast<size_t>(a.n), 0);
-    else
+    auto image_of = [&](int64_t i) {
+      return !a.images.empty() ? a.images[static_cast<size_t>(i)] : (m_traffic->first_image() + m_dispatched + i) % test_n;
+    };
+    for (auto& p : parts) p.reset();
+    const int64_t unseen = std::max<int64_t>(0, test_n - static_cast<int64_t>(m_images_seen.size()));
+    if (n_chips == 1) {
+      // A fleet of one: the whole batch is the chip's part (no per-request assignment).
+      ChipLane::Part& p = parts[0];
+      p.n = a.n;
+      p.arrival_s.swap(a.arrival_s);  // a gets the part's cleared buffer
+      a.arrival_s.clear();
+      if (m_measures_served) {
+        p.images.resize(static_cast<size_t>(a.n));
+        for (int64_t i = 0; i < a.n; ++i) p.images[static_cast<size_t>(i)] = image_of(i);
+      }
+      for (int64_t i = 0; i < std::min(a.n, unseen); ++i) m_images_seen.push_back(image_of(i));
+    } else {
       m_dispatcher->assign(a, states, chip_of);
-    if (static_cast<int64_t>(chip_of.size()) != a.n)
-      throw Error("dispatcher: assigned " + std::to_string(chip_of.size()) + " chips for " + std::to_string(a.n) + " requests");
-    // Parts in chip order; each keeps its requests' arrival order.
-    std::vector<ChipLane::Part> parts(n_chips);
-    for (int64_t i = 0; i < a.n; ++i) {
-      const int k = chip_of[static_cast<size_t>(i)];
-      if (k < 0 || k >= static_cast<int>(n_chips))
-        throw Error("dispatcher: request sent to chip " + std::to_string(k) + " of " + std::to_string(n_chips));
-      ChipLane::Part& p = parts[static_cast<size_t>(k)];
-      ++p.n;
-      if (!a.arrival_s.empty()) p.arrival_s.push_back(a.arrival_s[static_cast<size_t>(i)]);
-      const int64_t img =
-          !a.images.empty() ? a.images[static_cast<size_t>(i)] : (m_traffic->first_image() + m_dispatched + i) % test_n;
-      if (measures_served()) p.images.push_back(img);
-      if (static_cast<int64_t>(m_images_seen.size()) < test_n) m_images_seen.push_back(img);
+      if (static_cast<int64_t>(chip_of.size()) != a.n)
+        throw Error("dispatcher: assigned " + std::to_string(chip_of.size()) + " chips for " + std::to_string(a.n) + " requests");
+      // Parts in chip order; each keeps its requests' arrival order.
+      for (int64_t i = 0; i < a.n; ++i) {
+        const int k = chip_of[static_cast<size_t>(i)];
+        if (k < 0 || k >= static_cast<int>(n_chips))
+          throw Error("dispatcher: request sent to chip " + std::to_string(k) + " of " + std::to_string(n_chips));
+        ChipLane::Part& p = parts[static_cast<size_t>(k)];
+        ++p.n;
+        if (!a.arrival_s.empty()) p.arrival_s.push_back(a.arrival_s[static_cast<size_t>(i)]);
+        const int64_t img = image_of(i);
+        if (m_measures_served) p.images.push_back(img);
+        if (i < unseen) m_images_seen.push_back(img);
+      }
     }
     m_dispatched += a.n;
     ++m_batches;
-    std::vector<int64_t> booked_before(n_chips);
     for (size_t k = 0; k < n_chips; ++k) {
       ChipLane::Part& p = parts[k];
+      pushed[k] = p.n > 0;
       if (p.n == 0) continue;
       p.ready_s = a.ready_s;
       p.window_lo_s = a.window_lo_s;
@@ -215,7 +244,7 @@ void Runtime::body() {
       booked_before[k] = l.m_booked_parts + static_cast<int64_t>(l.m_queue.size());
       if (l.m_saturated) continue;  // past the horizon on this chip: not served
       l.m_queued += p.n;
-      l.m_queue.push_back(std::move(p));
+      l.m_queue.push_back_swap(p);
       l.m_pushed.notify(sc_core::SC_ZERO_TIME);
     }
     // A closed-loop source's next request depends on this batch's completion; otherwise wait
@@ -224,7 +253,8 @@ void Runtime::body() {
       for (size_t k = 0; k < n_chips; ++k) {
         const ChipLane& l = *m_lanes[k];
         if (l.m_saturated) continue;
-        if (closed_loop ? l.m_booked_parts < booked_before[k] + (parts[k].n > 0 ? 1 : 0) : l.m_queued > kLaneQueueCap)
+        if (closed_loop ? l.m_booked_parts < booked_before[k] + (pushed[k] ? 1 : 0)
+                        : (n_chips > 1 ? l.m_queued > kLaneQueueCap : l.m_queue.size() >= kAheadParts))
           return true;
       }
       return false;
@@ -246,8 +276,8 @@ nlohmann::json Runtime::stats() const {
   nlohmann::json j = {{"traffic", m_c.s.traffic.name},
                       {"requests_served", stat(static_cast<double>(served()), "requests")},
                       {"batches", stat(static_cast<double>(parts), "batches")},
-                      {"latency_p50", stat(m_lat_all.quantile(0.5), "s")},
-                      {"latency_p99", stat(m_lat_all.quantile(0.99), "s")},
+                      {"latency_p50", stat(all_latency().quantile(0.5), "s")},
+                      {"latency_p99", stat(all_latency().quantile(0.99), "s")},
                       {"held_for_activities", stat(held, "s")}};
   if (chips() > 1) {
     j["dispatcher"] = m_c.s.dispatcher.name;

@@ -20,7 +20,7 @@
 //   after the horizon is not served (nor is anything after it on that chip).
 #pragma once
 
-#include <deque>
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <systemc>
@@ -63,12 +63,50 @@ class ChipLane : public sc_core::sc_module {
     double ready_s = 0, window_lo_s = 0, window_hi_s = 0;
     std::vector<double> arrival_s;
     std::vector<int64_t> images;
+    // Clears the part, keeping its buffers' capacity.
+    void reset() {
+      n = 0;
+      ready_s = window_lo_s = window_hi_s = 0;
+      arrival_s.clear();
+      images.clear();
+    }
+  };
+  // FIFO of parts in a ring of reused slots: a part's buffers circulate between the dispatcher's
+  // scratch and the ring (swap, no allocation once warm).
+  class PartQueue {
+   public:
+    bool empty() const { return m_size == 0; }
+    size_t size() const { return m_size; }
+    Part& front() { return m_slots[m_head]; }
+    void pop_front() {
+      m_head = (m_head + 1) % m_slots.size();
+      --m_size;
+    }
+    // Swaps `p` into a new slot at the back (`p` gets the slot's old, cleared buffers).
+    void push_back_swap(Part& p) {
+      if (m_size == m_slots.size()) grow();
+      Part& slot = m_slots[(m_head + m_size) % m_slots.size()];
+      std::swap(slot, p);
+      p.reset();
+      ++m_size;
+    }
+    void clear() { m_head = m_size = 0; }
+
+   private:
+    void grow() {
+      std::vector<Part> v(std::max<size_t>(8, 2 * m_slots.size()));
+      for (size_t i = 0; i < m_size; ++i) std::swap(v[i], m_slots[(m_head + i) % m_slots.size()]);
+      m_slots.swap(v);
+      m_head = 0;
+    }
+    std::vector<Part> m_slots;
+    size_t m_head = 0, m_size = 0;
   };
   void run();
   void body();
   Runtime& m_rt;
   int m_chip;
-  std::deque<Part> m_queue;
+  PartQueue m_queue;
   int64_t m_queued = 0, m_served = 0, m_batches = 0, m_booked_parts = 0;
   bool m_saturated = false;  // a part reached the horizon: nothing more is served on this chip
   double m_last_done = 0, m_wait_s = 0;
@@ -96,9 +134,10 @@ class Runtime : public sc_core::sc_module, public hw::StatsProvider {
   int64_t served() const;
   int64_t dispatched() const { return m_dispatched; }
   int64_t total_requests() const { return m_traffic->total_requests(); }
-  bool measures_served() const { return m_c.s.accuracy.mode == "served"; }
-  LatencyHistogram& window_latency() { return m_lat_win; }
-  const LatencyHistogram& all_latency() const { return m_lat_all; }
+  bool measures_served() const { return m_measures_served; }
+  // Fleet-wide latencies (all chips' requests); a fleet of one keeps them in its lane only.
+  LatencyHistogram& window_latency() { return chips() == 1 ? lane(0).window_latency() : m_lat_win; }
+  const LatencyHistogram& all_latency() const { return chips() == 1 ? lane(0).all_latency() : m_lat_all; }
   double end_s() const { return m_end_s; }
   bool interrupted() const { return m_interrupted; }
   // The test images the first `n` served requests classified (the ideal reference's images).
@@ -118,8 +157,9 @@ class Runtime : public sc_core::sc_module, public hw::StatsProvider {
   std::function<void(double)> m_progress;
   double m_horizon = 0;
   int64_t m_dispatched = 0, m_batches = 0;
-  bool m_ended = false;                   // no more batches will be dispatched
-  LatencyHistogram m_lat_win, m_lat_all;  // fleet-wide (all chips' requests)
+  bool m_ended = false;  // no more batches will be dispatched
+  bool m_measures_served = false;
+  LatencyHistogram m_lat_win, m_lat_all;  // fleet-wide (all chips' requests), chips > 1 only
   double m_end_s = 0, m_wait_s = 0;
   bool m_interrupted = false;
   std::vector<int64_t> m_images_seen;
