@@ -46,10 +46,17 @@ void resolve_fragments(Json& j, const fs::path& dir, const std::string& path, st
 template <class Use>
 void with_fragment(const std::string& ref, const fs::path& dir, const std::string& path, std::vector<std::string>& stack,
                    Use use) {
+  if (ref.empty()) throw Error(path + ": empty fragment path (a string here names a fragment file)");
+  if (ref.find('\0') != std::string::npos) throw Error(path + ": a fragment path must not contain a NUL character");
   fs::path f = fs::path(ref).is_absolute() ? fs::path(ref) : dir / ref;
-  std::string key = fs::weakly_canonical(f).string();
+  // A name too long, a symlink loop or a path through a file: an error naming the JSON path,
+  // not a bare filesystem_error.
+  std::error_code ec;
+  std::string key = fs::weakly_canonical(f, ec).string();
+  bool there = !ec && fs::exists(f, ec);
+  if (ec) throw Error(path + ": fragment file \"" + f.string() + "\": " + ec.message());
   if (std::find(stack.begin(), stack.end(), key) != stack.end()) throw Error(path + ": fragment \"" + ref + "\" includes itself");
-  if (!fs::exists(f)) throw Error(path + ": fragment file \"" + f.string() + "\" not found");
+  if (!there) throw Error(path + ": fragment file \"" + f.string() + "\" not found");
   Json frag = load_json_file(f.string(), "scenario fragment");
   if (frag.is_object()) frag.erase("$schema");
   stack.push_back(key);
@@ -752,7 +759,23 @@ void check_instants(const Scenario& s, double end_s, const std::string& why) {
 
 }  // namespace
 
+namespace {
+Prepared preflight_checks(const Scenario& s);
+}  // namespace
+
+// Every error names the scenario file first, in `run` as in `validate`.
 Prepared preflight(const Scenario& s) {
+  try {
+    return preflight_checks(s);
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    if (s.file.empty() || m.compare(0, s.file.size() + 1, s.file + ":") == 0) throw;
+    throw Error(s.file + ": " + m);
+  }
+}
+
+namespace {
+Prepared preflight_checks(const Scenario& s) {
   check_static(s);
   if (s.horizon_s > 0) check_instants(s, s.horizon_s, "horizon_s " + num_str(s.horizon_s) + " s");
 
@@ -800,6 +823,7 @@ Prepared preflight(const Scenario& s) {
   }
   return p;
 }
+}  // namespace
 
 Json list_plugins(const std::string& kind) {
   auto specs = [](const std::vector<ParamSpec>& v) {
