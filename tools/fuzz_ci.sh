@@ -36,7 +36,9 @@ for t in "${targets[@]}"; do
   # libFuzzer reads the seeds, writes new inputs to $work only (the first folder).
   if build/fuzz/tests/ptc_fuzz_"$t" "$work" "${seeds[@]}" -max_total_time="$secs" -max_len=65536 -timeout=20 \
        -rss_limit_mb=2048 -artifact_prefix=build/fuzz/artifacts/"$t"- -print_final_stats=1 >build/fuzz/"$t".log 2>&1; then
-    echo "fuzz: $t: $(grep -o 'stat::number_of_executed_units: *[0-9]*' build/fuzz/"$t".log | grep -o '[0-9]*$') inputs in ${secs} s, no crash"
+    runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' build/fuzz/"$t".log | grep -o '[0-9]*$' || true)
+    if [ -z "$runs" ]; then echo "fuzz: $t: FAILED: libFuzzer did not run (build/fuzz/$t.log)"; fail=1; continue; fi
+    echo "fuzz: $t: $runs inputs in ${secs} s, no crash"
   else
     echo "fuzz: $t: FAILED (build/fuzz/$t.log, input in build/fuzz/artifacts/):"; grep -m5 -E 'ERROR|runtime error|SUMMARY' build/fuzz/"$t".log || tail -5 build/fuzz/"$t".log
     fail=1

@@ -60,7 +60,8 @@ void write(const fs::path& p, const std::string& bytes) {
 // libsystemc refers to sc_main; the parser never starts the kernel, so it is never called (main
 // is libFuzzer's or replay_main.cpp's).
 extern "C" int sc_main(int, char**) {  // C linkage, as <systemc> declares it
-  return 0;
+  std::fprintf(stderr, "fuzz_scenario: sc_main called: libsystemc's main ran instead of the fuzzer's or replay's\n");
+  std::abort();
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
