@@ -461,7 +461,12 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   s.seed = static_cast<uint64_t>(top.integer("seed"));
   std::string model = top.str("model");
   s.model_path = fs::path(model).is_absolute() ? model : (dir / model).lexically_normal().string();
-  if (!fs::exists(s.model_path)) throw Error("model: file \"" + s.model_path + "\" not found");
+  {
+    std::error_code ec;  // a name too long or a symlink loop: an error naming "model", not a bare filesystem_error
+    const bool there = fs::exists(s.model_path, ec);
+    if (ec) throw Error("model: file \"" + s.model_path + "\": " + ec.message());
+    if (!there) throw Error("model: file \"" + s.model_path + "\" not found");
+  }
   s.horizon_s = top.num("horizon_s");
   s.threads = static_cast<int>(top.integer("threads"));
   R = top.resolved();
