@@ -3,6 +3,8 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -56,6 +58,8 @@ class GzFile {
   gzFile m_f = nullptr;
 };
 
+}  // namespace
+
 std::vector<uint8_t> read_idx(const std::string& path, std::vector<int64_t>& dims, int64_t max_items) {
   GzFile f(path);
   uint8_t head[4] = {0, 0, 0, 0};
@@ -66,14 +70,25 @@ std::vector<uint8_t> read_idx(const std::string& path, std::vector<int64_t>& dim
   std::vector<uint8_t> d(4 * nd);
   if (f.read(d.data(), d.size()) < d.size()) throw Error(path + ": bad IDX header");
   dims.clear();
-  int64_t per_item = 1;
+  // Each dimension is < 2^32, so the product is formed in double (exact up to 2^53, and beyond
+  // that far over the limit anyway) and checked before any int64 multiplication (four dimensions
+  // of 2^32 - 1 would overflow it).
+  constexpr int64_t kMaxIdxBytes = int64_t{1} << 31;
+  double total_d = 1;
   for (size_t k = 0; k < nd; ++k) {
     dims.push_back((int64_t{d[4 * k]} << 24) | (int64_t{d[4 * k + 1]} << 16) | (int64_t{d[4 * k + 2]} << 8) | d[4 * k + 3]);
-    if (k > 0) per_item *= dims.back();
+    total_d *= static_cast<double>(dims.back());
   }
+  if (total_d > static_cast<double>(kMaxIdxBytes)) {
+    std::string shape;
+    for (int64_t x : dims) shape += (shape.empty() ? "" : " x ") + std::to_string(x);
+    char b[32];
+    std::snprintf(b, sizeof b, "%.4g", total_d);
+    throw Error(path + ": header says " + shape + " = " + b + " bytes of data, more than the 2 GiB limit for an IDX file");
+  }
+  int64_t per_item = 1;
+  for (size_t k = 1; k < nd; ++k) per_item *= dims[k];
   const int64_t items = dims[0], total = items * per_item;
-  if (total > (int64_t{1} << 31))
-    throw Error(path + ": header says " + std::to_string(total) + " bytes of data, more than the 2 GiB limit for an IDX file");
   const int64_t keep = max_items > 0 ? std::min(max_items, items) : items;
   std::vector<uint8_t> out(static_cast<size_t>(keep * per_item));
   size_t got = f.read(out.data(), out.size());
@@ -87,8 +102,6 @@ std::vector<uint8_t> read_idx(const std::string& path, std::vector<int64_t>& dim
   dims[0] = keep;
   return out;
 }
-
-}  // namespace
 
 Dataset load_fashion_mnist(const std::string& split, const std::string& dir, int64_t max_images) {
   std::string prefix;
@@ -118,23 +131,34 @@ Preprocess parse_preprocess(const std::string& json_text, const std::string& wha
   nlohmann::json j = parse_json_text(json_text, what);
   if (!j.is_object()) throw Error(what + ": expected a JSON object");
   Preprocess p;
+  p.mean = {0.0f};
+  p.std = {1.0f};
+  p.dataset = "fashion-mnist";
   static const char* known[] = {"input_shape", "scale", "mean", "std", "dataset", "classes"};
   for (auto it = j.begin(); it != j.end(); ++it) {
     bool ok = false;
     for (const char* k : known) ok |= it.key() == k;
     if (!ok) throw Error(what + "." + it.key() + ": unknown key (input_shape, scale, mean, std, dataset, classes)");
   }
-  try {
-    if (!j.contains("input_shape")) throw Error(what + ".input_shape: required");
-    p.input_shape = j.at("input_shape").get<Shape>();
-    p.scale = j.value("scale", 1.0f);
-    p.mean = j.value("mean", std::vector<float>{0.0f});
-    p.std = j.value("std", std::vector<float>{1.0f});
-    p.dataset = j.value("dataset", std::string("fashion-mnist"));
-    p.classes = j.value("classes", int64_t{0});
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(what + ": " + e.what());
-  }
+  // Each key read on its own, so that a wrong type names the key and the type it needs.
+  auto get = [&](const char* key, const char* expected, auto& dst) {
+    if (!j.contains(key)) return;
+    try {
+      j.at(key).get_to(dst);
+    } catch (const nlohmann::json::exception&) {
+      std::string v = j.at(key).dump();
+      if (v.size() > 60) v = v.substr(0, 60) + "...";
+      throw Error(what + "." + key + ": expected " + expected + ", got " + v);
+    }
+  };
+  if (!j.contains("input_shape")) throw Error(what + ".input_shape: required");
+  get("input_shape", "a list of integers [C, H, W]", p.input_shape);
+  get("scale", "a number", p.scale);
+  get("mean", "a list of numbers", p.mean);
+  get("std", "a list of numbers", p.std);
+  get("dataset", "a string", p.dataset);
+  get("classes", "an integer", p.classes);
+  if (!std::isfinite(p.scale)) throw Error(what + ".scale: expected a finite number (a float)");
   if (p.input_shape.size() != 3) throw Error(what + ".input_shape: expected [C, H, W]");
   checked_numel(p.input_shape, what + ".input_shape");
   for (float s : p.std)

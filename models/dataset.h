@@ -25,6 +25,12 @@ struct Dataset {
   int64_t image_size() const { return channels * height * width; }
 };
 
+// One IDX file of unsigned bytes (gzip or plain): magic 0x00000803-style header with 1-4
+// big-endian dimensions, then the data. Keeps the first max_items items along dimension 0 (0: all);
+// dims[0] is the count kept. Sizes are checked before allocation; any defect is a ptc::Error
+// naming the file. (Exposed for the fuzz target tests/fuzz/fuzz_idx.cpp.)
+std::vector<uint8_t> read_idx(const std::string& path, std::vector<int64_t>& dims, int64_t max_items = 0);
+
 // split: "train" (60,000 images) or "test" (10,000). max_images > 0 keeps only the first
 // max_images (the file is read no further); 0 loads the whole split.
 Dataset load_fashion_mnist(const std::string& split, const std::string& dir = kFashionMnistDir, int64_t max_images = 0);

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "hw/characterize.h"
@@ -39,11 +40,25 @@ namespace {
 // An error message as one line of bounded length: a message that echoes a huge input (a
 // 20,000-character key or value) keeps its head and says how much was left out.
 std::string one_line(std::string m) {
-  for (char& ch : m)
-    if (ch == '\n' || ch == '\r') ch = ' ';
-  constexpr size_t kMax = 600;
-  if (m.size() > kMax) m = m.substr(0, kMax) + "... (" + std::to_string(m.size() - kMax) + " more characters)";
+  for (char& ch : m) {
+    if (ch == '\n' || ch == '\r')
+      ch = ' ';
+    else if ((static_cast<unsigned char>(ch) < 0x20 && ch != '\t') || ch == 0x7f)
+      ch = '?';  // a NUL or escape sequence from the input never reaches the terminal
+  }
+  // A long message keeps its head (file, JSON path) and its tail (the rule, which messages put
+  // last), with what is left out of the middle (a 20,000-character echoed key or path) counted.
+  constexpr size_t kHead = 360, kTail = 200;
+  if (m.size() > kHead + kTail + 40)
+    m = m.substr(0, kHead) + "... (" + std::to_string(m.size() - kHead - kTail) + " more characters) ..." +
+        m.substr(m.size() - kTail);
   return m;
+}
+
+// "<file>: message", unless the message already starts with the file.
+std::string in_file(const std::string& file, const std::string& msg) {
+  if (msg.compare(0, file.size() + 1, file + ":") == 0) return msg;
+  return file + ": " + msg;
 }
 
 int cmd_eval(const std::string& model, int64_t limit, int64_t batch, bool json, const std::string& data_dir, bool profile) {
@@ -202,8 +217,15 @@ int cmd_run(const std::string& file, const std::vector<std::string>& sets, const
             bool quiet, bool force, int argc, char** argv) {
   std::vector<std::string> all = sets;
   if (seed) all.push_back("seed=" + *seed);  // given but empty ("--seed ''") is checked, not ignored
-  Json j = load_scenario_json(file, all);
-  Scenario s = parse_scenario(j, file);
+  // Errors in the scenario name its file first, as validate's do.
+  Json j;
+  Scenario s;
+  try {
+    j = load_scenario_json(file, all);
+    s = parse_scenario(j, file);
+  } catch (const Error& e) {
+    throw Error(in_file(file, e.what()));
+  }
   // The JSON Schema as well (after the parse, whose messages name the registered plug-ins): run
   // accepts nothing that validate rejects.
   std::vector<std::string> errors = schema_errors(j);
@@ -238,7 +260,12 @@ int cmd_validate(const std::vector<std::string>& files, const std::vector<std::s
     try {
       Json j = load_scenario_json(f, sets);
       std::vector<std::string> errors = schema_errors(j);
-      for (const auto& e : errors) std::fprintf(stderr, "ptcsim: error: %s: %s\n", f.c_str(), one_line(e).c_str());
+      // One line per JSON path: a value may break several schema rules (type and enumeration),
+      // and one problem is one line.
+      std::set<std::string> paths;
+      for (const auto& e : errors)
+        if (paths.insert(e.substr(0, e.find(": "))).second)
+          std::fprintf(stderr, "ptcsim: error: %s\n", one_line(in_file(f, e)).c_str());
       if (!errors.empty()) {
         ++bad;
         continue;
@@ -248,7 +275,7 @@ int cmd_validate(const std::vector<std::string>& files, const std::vector<std::s
       std::printf("%s: valid (scenario \"%s\", device %s, policy %s)\n", f.c_str(), s.name.c_str(), s.device.name.c_str(),
                   s.policy_json.at("name").get<std::string>().c_str());
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "ptcsim: error: %s: %s\n", f.c_str(), one_line(e.what()).c_str());
+      std::fprintf(stderr, "ptcsim: error: %s\n", one_line(in_file(f, e.what())).c_str());
       ++bad;
     }
   }
@@ -334,7 +361,8 @@ int run_cli(int argc, char** argv) {
 
   auto* eval = app.add_subcommand("eval", "ideal (noise-free) test accuracy of an ONNX classifier on Fashion-MNIST");
   eval->add_option("model", model, "ONNX model file")->required();
-  eval->add_option("--limit", limit, "evaluate only the first N test images (default: all)")->check(CLI::NonNegativeNumber);
+  eval->add_option("--limit", limit, "evaluate only the first N test images (default: all)")
+      ->check(CLI::Range(int64_t{0}, std::numeric_limits<int64_t>::max()));
   eval->add_option("--batch", batch, "batch size")->check(CLI::Range(int64_t{1}, int64_t{65536}));
   eval->add_option("--data-dir", data_dir, "Fashion-MNIST IDX folder");
   eval->add_flag("--json", json, "print a JSON object (accuracy, samples, ...)");
@@ -389,7 +417,12 @@ int run_cli(int argc, char** argv) {
   run->add_option("scenario", scenario_file, "scenario JSON file")->required();
   run->add_option("--set", sets, "override a parameter: dotted.path=JSON value (repeatable)");
   auto* seed_opt = run->add_option("--seed", seed_text, "random seed (same scenario + seed => identical outputs)");
-  run->add_option("--out", out, "run directory (default: runs/<name>-<hash of config and seed>)");
+  run->add_option("--out", out, "run directory (default: runs/<name>-<hash of config and seed>)")
+      ->check(CLI::Validator(  // "--out ''" is an error, not silently the default directory
+          [](std::string& in) {
+            return in.empty() ? std::string("expected a directory path, got an empty string") : std::string();
+          },
+          "", "non-empty"));
   run->add_flag("-q,--quiet", quiet, "no progress on stderr");
   bool force = false;
   run->add_flag("--force", force, "replace a complete run in the run directory (refused otherwise)");
@@ -411,6 +444,18 @@ int run_cli(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);  // --help, --version
+    if (argc > 1 && argv[1][0] != '-') {  // "ptcsim frobnicate": name the word, not "a subcommand is required"
+      bool known = false;
+      std::string names;
+      for (const auto* c : app.get_subcommands([](const CLI::App*) { return true; })) {
+        known |= c->get_name() == argv[1];
+        names += (names.empty() ? "" : ", ") + c->get_name();
+      }
+      if (!known) {
+        std::fprintf(stderr, "ptcsim: error: unknown command \"%s\" (commands: %s)\n", one_line(argv[1]).c_str(), names.c_str());
+        return 2;
+      }
+    }
     // A bad command line: one line like every other error, exit 2 (CLI11 adds a second line and
     // exits with its own codes, 105-115).
     std::fprintf(stderr, "ptcsim: error: %s (see ptcsim --help)\n", one_line(e.what()).c_str());

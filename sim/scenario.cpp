@@ -46,10 +46,17 @@ void resolve_fragments(Json& j, const fs::path& dir, const std::string& path, st
 template <class Use>
 void with_fragment(const std::string& ref, const fs::path& dir, const std::string& path, std::vector<std::string>& stack,
                    Use use) {
+  if (ref.empty()) throw Error(path + ": empty fragment path (a string here names a fragment file)");
+  if (ref.find('\0') != std::string::npos) throw Error(path + ": a fragment path must not contain a NUL character");
   fs::path f = fs::path(ref).is_absolute() ? fs::path(ref) : dir / ref;
-  std::string key = fs::weakly_canonical(f).string();
+  // A name too long, a symlink loop or a path through a file: an error naming the JSON path,
+  // not a bare filesystem_error.
+  std::error_code ec;
+  std::string key = fs::weakly_canonical(f, ec).string();
+  bool there = !ec && fs::exists(f, ec);
+  if (ec) throw Error(path + ": fragment file \"" + f.string() + "\": " + ec.message());
   if (std::find(stack.begin(), stack.end(), key) != stack.end()) throw Error(path + ": fragment \"" + ref + "\" includes itself");
-  if (!fs::exists(f)) throw Error(path + ": fragment file \"" + f.string() + "\" not found");
+  if (!there) throw Error(path + ": fragment file \"" + f.string() + "\" not found");
   Json frag = load_json_file(f.string(), "scenario fragment");
   if (frag.is_object()) frag.erase("$schema");
   stack.push_back(key);
@@ -454,7 +461,12 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   s.seed = static_cast<uint64_t>(top.integer("seed"));
   std::string model = top.str("model");
   s.model_path = fs::path(model).is_absolute() ? model : (dir / model).lexically_normal().string();
-  if (!fs::exists(s.model_path)) throw Error("model: file \"" + s.model_path + "\" not found");
+  {
+    std::error_code ec;  // a name too long or a symlink loop: an error naming "model", not a bare filesystem_error
+    const bool there = fs::exists(s.model_path, ec);
+    if (ec) throw Error("model: file \"" + s.model_path + "\": " + ec.message());
+    if (!there) throw Error("model: file \"" + s.model_path + "\" not found");
+  }
   s.horizon_s = top.num("horizon_s");
   s.threads = static_cast<int>(top.integer("threads"));
   R = top.resolved();
@@ -752,7 +764,23 @@ void check_instants(const Scenario& s, double end_s, const std::string& why) {
 
 }  // namespace
 
+namespace {
+Prepared preflight_checks(const Scenario& s);
+}  // namespace
+
+// Every error names the scenario file first, in `run` as in `validate`.
 Prepared preflight(const Scenario& s) {
+  try {
+    return preflight_checks(s);
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    if (s.file.empty() || m.compare(0, s.file.size() + 1, s.file + ":") == 0) throw;
+    throw Error(s.file + ": " + m);
+  }
+}
+
+namespace {
+Prepared preflight_checks(const Scenario& s) {
   check_static(s);
   if (s.horizon_s > 0) check_instants(s, s.horizon_s, "horizon_s " + num_str(s.horizon_s) + " s");
 
@@ -800,6 +828,7 @@ Prepared preflight(const Scenario& s) {
   }
   return p;
 }
+}  // namespace
 
 Json list_plugins(const std::string& kind) {
   auto specs = [](const std::vector<ParamSpec>& v) {

@@ -7,7 +7,7 @@ preset="${1:-release}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 pkgs=(
-  build-essential cmake pkg-config git clang-format
+  build-essential cmake pkg-config git clang-format clang libclang-rt-dev
   libsystemc-dev libboost-graph-dev nlohmann-json3-dev catch2
   libonnx-dev libprotobuf-dev protobuf-compiler libopenblas-dev
   librandom123-dev libcli11-dev libvalijson-dev zlib1g-dev

@@ -5,5 +5,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export SYSTEMC_DISABLE_COPYRIGHT_MESSAGE=1
 bash tools/setup.sh release
 ctest --preset release -j"$(nproc)"
+echo "== fuzzing and the robustness catalogue under ASan + UBSan (tools/fuzz_ci.sh) =="
+bash tools/fuzz_ci.sh 20
 echo "== ONNX conformance (libonnx-testdata) =="
 cat build/release/conformance_summary.txt

@@ -20,9 +20,16 @@ namespace {
 // bits); the 8 rows of phase stay in registers, updated source by source.
 typedef float V8 __attribute__((vector_size(32)));  // one block row of 8 phases
 
+// Clang (the fuzz build, tools/fuzz_ci.sh) does not multiversion function templates; there the
+// template is compiled for the default target only (GCC builds are unchanged).
+#if defined(__clang__)
+#define PTC_TEMPLATE_CLONES
+#else
+#define PTC_TEMPLATE_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
+
 template <int Band>
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) void add_banded(const float* v, const float* mt,
-                                                                                              float* phase) {
+PTC_TEMPLATE_CLONES void add_banded(const float* v, const float* mt, float* phase) {
   V8 acc[8];
   for (int r = 0; r < 8; ++r) std::memcpy(&acc[r], phase + r * 8, sizeof(V8));
 #pragma GCC unroll 8
