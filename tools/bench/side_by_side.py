@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Side-by-side benchmark of two ptcsim binaries on the runtime's own work (README "Performance").
 
-Usage: tools/bench/side_by_side.py --old BIN --new BIN [--repeat N] [--quick] [--out results.json]
+Usage: tools/bench/side_by_side.py --old BIN --new BIN [--repeat N] [--quick] [--only NAMES] [--out results.json]
 
 Runs, for each benchmark, the old and the new binary alternately N times (old, new, old, new, ...;
 the same machine state for both), and reports the median wall and CPU (user + sys) time of each,
@@ -49,6 +49,7 @@ def main():
     ap.add_argument("--new", required=True)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", help="comma-separated benchmark names (default: all)")
     ap.add_argument("--out")
     a = ap.parse_args()
     lh = "tools/bench/scenarios/long_horizon.json"
@@ -62,6 +63,11 @@ def main():
         benches.append(("year", [lh]))
     benches.append(("doctor", ["scenarios/doctor/pv_high_linear_doctor.json", "--set",
                                "traffic.requests=%d" % (1000 if a.quick else 10000)]))
+    if a.only:
+        keep = set(a.only.split(","))
+        benches = [b for b in benches if b[0] in keep]
+        if not benches:
+            sys.exit("side_by_side: --only %s names no benchmark" % a.only)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, args in benches:
