@@ -365,9 +365,60 @@ Json load_scenario_json(const std::string& file, const std::vector<std::string>&
   return j;
 }
 
+namespace {
+// Offset of the first byte that does not start a well-formed UTF-8 sequence (RFC 3629: no
+// overlong forms, no surrogates, nothing above U+10FFFF), or npos.
+size_t invalid_utf8_at(const std::string& s) {
+  const size_t n = s.size();
+  for (size_t i = 0; i < n;) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len = 0;
+    uint32_t cp = 0;
+    if ((c & 0xE0) == 0xC0)
+      len = 2, cp = c & 0x1Fu;
+    else if ((c & 0xF0) == 0xE0)
+      len = 3, cp = c & 0x0Fu;
+    else if ((c & 0xF8) == 0xF0)
+      len = 4, cp = c & 0x07u;
+    else
+      return i;
+    if (i + len > n) return i;
+    for (size_t k = 1; k < len; ++k) {
+      const auto d = static_cast<unsigned char>(s[i + k]);
+      if ((d & 0xC0) != 0x80) return i;
+      cp = (cp << 6) | (d & 0x3Fu);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+      return i;
+    i += len;
+  }
+  return std::string::npos;
+}
+// The text with every byte outside printable ASCII shown as '?' (for an error line).
+std::string ascii_only(const std::string& s) {
+  std::string o = s;
+  for (char& ch : o)
+    if (static_cast<unsigned char>(ch) < 0x20 || static_cast<unsigned char>(ch) >= 0x7f) ch = '?';
+  return o;
+}
+}  // namespace
+
 void apply_set(Json& j, const std::string& assignment) {
   auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0) throw Error("--set \"" + assignment + "\": expected path=value");
+  // A --set enters the scenario as JSON text, which (like a scenario file) must be UTF-8: raw bytes
+  // would make every later message that shows the value fail.
+  if (const size_t bad = invalid_utf8_at(assignment); bad != std::string::npos) {
+    char b[8];
+    std::snprintf(b, sizeof b, "0x%02x", static_cast<unsigned>(static_cast<unsigned char>(assignment[bad])));
+    throw Error("--set " + ascii_only(assignment.substr(0, eq)) + ": not valid UTF-8 (byte " + b + " at offset " +
+                std::to_string(bad) + " of the assignment)");
+  }
   std::string path = assignment.substr(0, eq), text = assignment.substr(eq + 1);
   Json value;
   try {

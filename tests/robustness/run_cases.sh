@@ -46,7 +46,7 @@ one() {  # one ID EXIT WHERE RULE DIRMODE LABEL CMD...: runs CMD, asserts; print
   line=$(tr -d '\0' <"$T/stderr")
   [ -z "$why" ] && [ "$lines" -ne 1 ] && why="$lines stderr lines"
   [ -z "$why" ] && [ "$bytes" -gt 1000 ] && why="stderr line of $bytes bytes"
-  [ -z "$why" ] && [ "${#line}" -ne $((bytes - 1)) ] && why="NUL byte in the error line"
+  [ -z "$why" ] && [ "$(tr -d '\0' <"$T/stderr" | wc -c)" -ne "$bytes" ] && why="NUL byte in the error line"
   [ -z "$why" ] && ! grep -qE -- "$where" <<<"$line" && why="does not name /$where/"
   [ -z "$why" ] && ! grep -qE -- "$rule" <<<"$line" && why="does not state /$rule/"
   if [ -z "$why" ]; then
