@@ -156,6 +156,23 @@ enum class BinOp { Add, Sub, Mul, Div };
 
 template <class T>
 T apply_bin(BinOp op, T a, T b) {
+  if constexpr (std::is_integral_v<T> && std::is_signed_v<T>) {
+    // Integer tensors wrap around on overflow (two's complement, as numpy and ONNX Runtime do);
+    // in signed arithmetic that would be undefined behaviour, so it is done unsigned.
+    using U = std::make_unsigned_t<T>;
+    switch (op) {
+      case BinOp::Add:
+        return static_cast<T>(static_cast<U>(a) + static_cast<U>(b));
+      case BinOp::Sub:
+        return static_cast<T>(static_cast<U>(a) - static_cast<U>(b));
+      case BinOp::Mul:
+        return static_cast<T>(static_cast<U>(a) * static_cast<U>(b));
+      default:
+        if (b == 0) throw Error("integer division by zero");
+        if (b == -1) return static_cast<T>(U{0} - static_cast<U>(a));  // min / -1 wraps to min
+        return a / b;
+    }
+  }
   switch (op) {
     case BinOp::Add:
       return a + b;
