@@ -91,7 +91,9 @@ std::vector<int64_t> Tensor::as_i64() const {
 
 Shape strides_of(const Shape& s) {
   Shape st(s.size(), 1);
-  for (int64_t k = static_cast<int64_t>(s.size()) - 2; k >= 0; --k) st[k] = st[k + 1] * s[k + 1];
+  for (int64_t k = static_cast<int64_t>(s.size()) - 2; k >= 0; --k)
+    if (__builtin_mul_overflow(st[k + 1], s[k + 1], &st[k]))
+      throw Error("tensor shape too large: its strides overflow 64-bit integers");
   return st;
 }
 
