@@ -34,8 +34,9 @@ for t in "${targets[@]}"; do
   rm -rf "$work"; mkdir -p "$work"
   eval "seeds=(\"\${seeds_$t[@]}\")"
   # libFuzzer reads the seeds, writes new inputs to $work only (the first folder). A fixed
-  # mutation seed (PTC_FUZZ_SEED, default 1): a run explores the same sequence of inputs, as far
-  # as its time allows, so CI's result does not depend on chance; vary it to explore elsewhere.
+  # mutation seed (PTC_FUZZ_SEED, default 1; vary it to explore elsewhere). libFuzzer's scheduling
+  # still depends on execution speed, so two runs need not reach the same inputs: a new finding
+  # is a real bug, to be fixed and added to the regression corpus.
   if build/fuzz/tests/ptc_fuzz_"$t" "$work" "${seeds[@]}" -seed="${PTC_FUZZ_SEED:-1}" -max_total_time="$secs" -max_len=65536 -timeout=20 \
        -rss_limit_mb=2048 -artifact_prefix=build/fuzz/artifacts/"$t"- -print_final_stats=1 >build/fuzz/"$t".log 2>&1; then
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' build/fuzz/"$t".log | grep -o '[0-9]*$' || true)
