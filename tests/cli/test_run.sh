@@ -94,6 +94,23 @@ expect_error "missing dataset names the Debian package" 'dataset-fashion-mnist' 
 $py -c "import json,sys; r=json.load(open(sys.argv[1])); assert r['status']=='failed'" "$tmp/x8/run.json" 2>/dev/null \
   && ok "a failed run says so in run.json" || bad "run.json of a failed run"
 
+# ---- drift compensation's reference readout: aihwkit's (no read noise) unless the scenario says noisy
+gdc="$src/scenarios/pcm/drift_gdc.json"
+short=(--set horizon_s=100 --set 'accuracy={"mode":"scheduled","times_s":[0,100],"images":20}' -q)
+"$ptcsim" run "$gdc" --set 'controller.policy={"name":"global_drift_compensation"}' "${short[@]}" --out "$tmp/g1" >/dev/null 2>&1
+"$ptcsim" run "$gdc" "${short[@]}" --out "$tmp/g2" >/dev/null 2>&1
+if $py - "$tmp/g1" "$tmp/g2" <<'PY'
+import json, sys, os
+def refs(d):
+    ev = [json.loads(l) for l in open(os.path.join(d, "events.jsonl"))]
+    return [x for x in ev if x["type"] == "compensation" and x["reference"]]
+c = json.load(open(os.path.join(sys.argv[1], "config.resolved.json")))
+assert c["controller"]["policy"]["reference"] == "noiseless", c["controller"]["policy"]
+r = refs(sys.argv[1]); assert len(r) == 1 and r[0]["noiseless_reference"] is True, r
+r = refs(sys.argv[2]); assert len(r) == 1 and "noiseless_reference" not in r[0], r   # the shipped file says noisy
+PY
+then ok "global_drift_compensation: the default reference is noiseless (aihwkit), a file's noisy is kept"; else bad "drift compensation reference default"; fi
+
 # ---- interrupted run: SIGINT -> exit 3, valid partial files saying "interrupted"
 "$ptcsim" run "$sc" --set traffic.requests=200000 --out "$tmp/int" -q >/dev/null 2>&1 &
 pid=$!

@@ -1,7 +1,7 @@
 // `global_drift_compensation`: aihwkit's GlobalDriftCompensation (docs/pcm_drift_compensation.md):
-// after programming, a one-hot readout of every layer through the full noisy path stores a
-// reference; before every accuracy evaluation (aihwkit: every drift(t) call) the readout is
-// repeated and alpha = reference / current scales the output digitally, one alpha per layer, per
+// after programming, a one-hot readout of every layer stores a reference (by default without read
+// noise, as aihwkit; `reference: noisy` reads through the full noisy path); before every accuracy evaluation (aihwkit: every
+// drift(t) call) the readout is repeated and alpha = reference / current scales the output digitally, one alpha per layer, per
 // conductance-scaling tile or per output column of each tile.
 #include "sim/policy/policy.h"
 
@@ -38,9 +38,9 @@ const Registrar<Policy> reg{
        {"per_layer", "per_tile", "per_column"}},
       {"reference",
        "",
-       "noisy",
-       "reference readout after programming: with the read noise of its instant (noisy, ptcsim's original default) or "
-       "without it (noiseless: the programmed conductances, aihwkit's behaviour)",
+       "noiseless",
+       "reference readout after programming: without read noise (noiseless: the programmed conductances, aihwkit's "
+       "behaviour and the default) or with the read noise of its instant (noisy, ptcsim's behaviour before issue 18)",
        -1e300,
        1e300,
        {"noisy", "noiseless"}}},
