@@ -254,7 +254,7 @@ int cmd_run(const std::string& file, const std::vector<std::string>& sets, const
 // then -- only when the schema passes, so a problem is reported once -- the semantic parse
 // (files, plug-in/device compatibility, cross-field rules) and preflight() (sim/scenario.h): the
 // model, dataset and compile step and every other check `ptcsim run` makes before its first event.
-int cmd_validate(const std::vector<std::string>& files, const std::vector<std::string>& sets) {
+int cmd_validate(const std::vector<std::string>& files, const std::vector<std::string>& sets, const std::string& out) {
   int bad = 0;
   for (const auto& f : files) {
     try {
@@ -272,6 +272,10 @@ int cmd_validate(const std::vector<std::string>& files, const std::vector<std::s
       }
       Scenario s = parse_scenario(j, f);
       preflight(s);  // every check `ptcsim run` makes before its first event
+      // The run directory `run` would use (--out, or the default one under the current directory):
+      // a run there that died without recording its end (SIGKILL) is marked abandoned.
+      const std::string note = mark_abandoned_run(out.empty() ? default_run_dir(s) : out);
+      if (!note.empty()) std::fprintf(stderr, "ptcsim: note: %s\n", one_line(note).c_str());
       std::printf("%s: valid (scenario \"%s\", device %s, policy %s)\n", f.c_str(), s.name.c_str(), s.device.name.c_str(),
                   s.policy_json.at("name").get<std::string>().c_str());
     } catch (const std::exception& e) {
@@ -294,7 +298,13 @@ std::string short_number(double x) {
 }
 
 int cmd_list(const std::string& kind, bool json) {
-  Json j = list_plugins(kind);
+  Json j;
+  try {
+    j = list_plugins(kind);
+  } catch (const Error& e) {  // a word of the command line: exit 2, as any bad command line
+    std::fprintf(stderr, "ptcsim: error: %s (see ptcsim list --help)\n", one_line(e.what()).c_str());
+    return 2;
+  }
   if (json) {
     std::cout << j.dump(2) << "\n";
     return 0;
@@ -429,6 +439,10 @@ int run_cli(int argc, char** argv) {
   auto* validate = app.add_subcommand("validate", "check scenario files (schema and semantics) without running them");
   validate->add_option("files", files, "scenario JSON files")->required();
   validate->add_option("--set", sets, "overrides to check as well");
+  std::string validate_out;
+  validate->add_option("--out", validate_out,
+                       "the run directory to check for a stale run (default: the one `run` would use); a run there that "
+                       "was killed without recording its end is marked abandoned");
   auto* list = app.add_subcommand(
       "list", "list plug-ins with their parameters (policies, noise, devices, traffic, dispatchers, mappings)");
   list->add_option("kind", list_kind, "policies, noise, devices, traffic, dispatchers, mappings or sections (default: all)");
@@ -469,7 +483,7 @@ int run_cli(int argc, char** argv) {
     if (*mrr) return cmd_device_mrr(dev);
     if (*run || *validate || *list) load_plugins(plugins);
     if (*run) return cmd_run(scenario_file, sets, seed_opt->count() ? &seed_text : nullptr, out, quiet, force, argc, argv);
-    if (*validate) return cmd_validate(files, sets);
+    if (*validate) return cmd_validate(files, sets, validate_out);
     if (*list) return cmd_list(list_kind, json);
     if (*schema) return cmd_schema();
     if (sweep_cmd.selected()) return sweep_cmd.run();

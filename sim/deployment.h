@@ -45,6 +45,12 @@ struct RunResult {
 
 RunResult run_scenario(const Scenario& s, const RunOptions& o);
 
+// A run directory whose run.json says "running" while no process holds its lock belongs to a run
+// that died without recording its end (SIGKILL, out of memory, power loss): its run.json is
+// rewritten with status "abandoned". Returns a one-line note when it did so, "" otherwise (no
+// directory, no run.json, another status, or a live run holding the lock).
+std::string mark_abandoned_run(const std::string& dir);
+
 // Directory name derived from the scenario name and a hash of the resolved config (seed included).
 std::string default_run_dir(const Scenario& s);
 

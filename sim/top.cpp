@@ -178,6 +178,10 @@ class RunLock {
       throw Error(dir.string() + ": run directory is in use by another ptcsim run (" + holder +
                   "); wait for it to end or choose another --out");
     }
+    char prev[200] = {};
+    const ssize_t np = ::pread(m_fd, prev, sizeof prev - 1, 0);
+    m_previous = np > 0 ? std::string(prev, static_cast<size_t>(np)) : "";
+    while (!m_previous.empty() && (m_previous.back() == '\n' || m_previous.back() == '\r')) m_previous.pop_back();
     const std::string me = "pid " + std::to_string(::getpid()) + ", started " + utc_now() + "\n";
     if (::ftruncate(m_fd, 0) != 0 || ::pwrite(m_fd, me.data(), me.size(), 0) != static_cast<ssize_t>(me.size())) {
       // Only the holder's name is lost (full disk): the lock itself is held.
@@ -186,9 +190,12 @@ class RunLock {
   ~RunLock() { ::close(m_fd); }
   RunLock(const RunLock&) = delete;
   RunLock& operator=(const RunLock&) = delete;
+  // The holder recorded by the lock's previous owner ("pid N, started T"; "" for none).
+  const std::string& previous_holder() const { return m_previous; }
 
  private:
   int m_fd = -1;
+  std::string m_previous;
 };
 
 // What a run writes; a new run removes the previous run's files (and stale temporaries of
@@ -218,11 +225,52 @@ std::string previous_status(const fs::path& out) {
   }
 }
 
+// run.json of a run that stopped without recording its end, rewritten "abandoned" (the caller
+// holds the directory's lock or has checked that nobody does). Returns the old record.
+Json record_abandoned(const fs::path& out, const std::string& holder) {
+  Json j = load_json_file((out / "run.json").string(), "run record");
+  Json old = j;
+  j["status"] = "abandoned";
+  j["abandoned_found_utc"] = utc_now();
+  j["error"] = "the run stopped without recording its end (killed by SIGKILL, out of memory or power loss)" +
+               (holder.empty() ? std::string() : "; its lock named " + holder);
+  write_atomic(out / "run.json", j.dump(2, ' ', false, Json::error_handler_t::replace) + "\n");
+  return old;
+}
+
 std::string clipped(const std::string& m) {
   return m.size() <= 600 ? m : m.substr(0, 600) + "...";
 }
 
 }  // namespace
+
+std::string mark_abandoned_run(const std::string& dir) {
+  const fs::path out(dir);
+  std::error_code ec;
+  if (!fs::is_directory(out, ec) || previous_status(out) != "running") return "";
+  const fs::path f = out / ".ptcsim.lock";
+  const int fd = ::open(f.c_str(), O_RDWR | O_CLOEXEC);  // never created here: validate leaves no lock file behind
+  if (fd >= 0 && ::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return "";  // a live run holds it: "running" is true
+  }
+  std::string holder;
+  if (fd >= 0) {
+    char b[200] = {};
+    const ssize_t n = ::pread(fd, b, sizeof b - 1, 0);
+    holder = n > 0 ? std::string(b, static_cast<size_t>(n)) : "";
+    while (!holder.empty() && (holder.back() == '\n' || holder.back() == '\r')) holder.pop_back();
+  }
+  std::string note;
+  try {
+    record_abandoned(out, holder);
+    note = dir + ": run.json said \"running\" but no process holds the run lock; marked \"abandoned\"";
+  } catch (const std::exception& e) {
+    note = dir + ": found a stale \"running\" run but could not mark it abandoned: " + e.what();
+  }
+  if (fd >= 0) ::close(fd);  // releases the lock
+  return note;
+}
 
 std::string default_run_dir(const Scenario& s) {
   char b[17];
@@ -243,6 +291,23 @@ RunResult run_scenario(const Scenario& s, const RunOptions& o) {
 
   RunLock lock(out);  // a second run into `out` fails here, at once
   const std::string prev = previous_status(out);
+  // "running" while we hold the lock: that run died without recording its end (SIGKILL). It is
+  // recorded as abandoned in this run's run.json ("replaced_run") before its files are removed.
+  Json replaced;
+  if (prev == "running") {
+    try {
+      Json old = record_abandoned(out, lock.previous_holder());
+      replaced = {{"status", "abandoned"}};
+      for (const char* k : {"start_utc", "seed", "scenario"})
+        if (old.contains(k)) replaced[k] = old[k];
+      if (!lock.previous_holder().empty()) replaced["holder"] = lock.previous_holder();
+    } catch (const std::exception&) {
+      replaced = {{"status", "abandoned"}};
+    }
+    if (!o.quiet)
+      std::fprintf(stderr, "ptcsim: note: %s held a run that stopped without recording its end (abandoned); replacing it\n",
+                   out.string().c_str());
+  }
   if (prev == "complete" && !o.force)
     throw Error(out.string() +
                 ": holds a complete run (run.json status \"complete\"); pass --force to replace it or choose another --out");
@@ -256,6 +321,7 @@ RunResult run_scenario(const Scenario& s, const RunOptions& o) {
               {"set", Json::object()},
               {"start_utc", utc_now()},
               {"status", "running"}};
+  if (!replaced.is_null()) run["replaced_run"] = replaced;
   for (const auto& a : o.sets) {
     auto eq = a.find('=');
     Json v;

@@ -111,6 +111,26 @@ r = refs(sys.argv[2]); assert len(r) == 1 and "noiseless_reference" not in r[0],
 PY
 then ok "global_drift_compensation: the default reference is noiseless (aihwkit), a file's noisy is kept"; else bad "drift compensation reference default"; fi
 
+# ---- a run killed by SIGKILL leaves "running"; validate (or the next run) finds it abandoned
+gdc="$src/scenarios/pcm/drift_gdc.json"
+"$ptcsim" run "$gdc" --out "$tmp/k" -q >/dev/null 2>&1 & kpid=$!
+for _ in $(seq 100); do grep -q '"running"' "$tmp/k/run.json" 2>/dev/null && break; sleep 0.1; done
+"$ptcsim" validate "$gdc" --out "$tmp/k" >/dev/null 2>"$tmp/vlive"
+live=$($py -c "import json,sys; print(json.load(open(sys.argv[1]))['status'])" "$tmp/k/run.json")
+kill -9 "$kpid"; wait "$kpid" 2>/dev/null
+"$ptcsim" validate "$gdc" --out "$tmp/k" >/dev/null 2>"$tmp/vdead"; vrc=$?
+if [ "$live" = running ] && [ ! -s "$tmp/vlive" ] && [ "$vrc" -eq 0 ] && grep -q 'no process holds the run lock; marked "abandoned"' "$tmp/vdead" \
+   && $py -c "import json,sys; j=json.load(open(sys.argv[1])); assert j['status']=='abandoned' and 'SIGKILL' in j['error'] and 'pid' in j['error'], j" "$tmp/k/run.json"; then
+  ok "validate leaves a live run alone and marks a SIGKILLed one abandoned"
+else bad "stale running run: live=$live rc=$vrc $(cat "$tmp/vlive" "$tmp/vdead")"; fi
+"$ptcsim" run "$gdc" --out "$tmp/k2" -q >/dev/null 2>&1 & kpid=$!
+for _ in $(seq 100); do grep -q '"running"' "$tmp/k2/run.json" 2>/dev/null && break; sleep 0.1; done
+kill -9 "$kpid"; wait "$kpid" 2>/dev/null
+"$ptcsim" run "$gdc" "${short[@]}" --out "$tmp/k2" >/dev/null 2>&1
+if $py -c "import json,sys; j=json.load(open(sys.argv[1])); r=j['replaced_run']; assert j['status']=='complete' and r['status']=='abandoned' and r['holder'].startswith('pid '), j" "$tmp/k2/run.json"; then
+  ok "a run into a SIGKILLed run's directory records it as abandoned (replaced_run) and replaces it"
+else bad "run over an abandoned run: $(cat "$tmp/k2/run.json")"; fi
+
 # ---- interrupted run: SIGINT -> exit 3, valid partial files saying "interrupted"
 "$ptcsim" run "$sc" --set traffic.requests=200000 --out "$tmp/int" -q >/dev/null 2>&1 &
 pid=$!
