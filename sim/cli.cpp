@@ -274,7 +274,11 @@ int cmd_validate(const std::vector<std::string>& files, const std::vector<std::s
       preflight(s);  // every check `ptcsim run` makes before its first event
       // The run directory `run` would use (--out, or the default one under the current directory):
       // a run there that died without recording its end (SIGKILL) is marked abandoned.
-      const std::string note = mark_abandoned_run(out.empty() ? default_run_dir(s) : out);
+      const std::string dir = out.empty() ? default_run_dir(s) : out;
+      std::error_code ec;
+      if (std::filesystem::exists(dir, ec) && !std::filesystem::is_directory(dir, ec))
+        throw Error(dir + ": exists and is not a directory (the run directory)");
+      const std::string note = mark_abandoned_run(dir);
       if (!note.empty()) std::fprintf(stderr, "ptcsim: note: %s\n", one_line(note).c_str());
       std::printf("%s: valid (scenario \"%s\", device %s, policy %s)\n", f.c_str(), s.name.c_str(), s.device.name.c_str(),
                   s.policy_json.at("name").get<std::string>().c_str());
