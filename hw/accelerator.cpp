@@ -140,7 +140,18 @@ void Accelerator::flush() {
   if (m_pending.images.empty()) return;
   std::vector<int> pred;
   if (served_sink.size() == 0) throw Error("accelerator: served images but no sink bound");
-  classify(*m_served_data, *m_served_pre, m_pending.images, m_pending.times, m_pending.first_draw, pred);
+  if (m_stop && m_stop->load()) {  // stopping: nothing more is classified
+    m_pending.images.clear();
+    m_pending.times.clear();
+    return;
+  }
+  const int64_t before = m_inferences;
+  classify(*m_served_data, *m_served_pre, m_pending.images, m_pending.times, m_pending.first_draw, pred, true);
+  if (m_stop && m_stop->load()) {  // stopped part-way: the images classified so far count (whole batches)
+    const size_t done = static_cast<size_t>(m_inferences - before);
+    m_pending.images.resize(done);
+    pred.resize(done);
+  }
   served_sink->served(m_pending.images, pred);
   m_pending.images.clear();
   m_pending.times.clear();
@@ -339,10 +350,12 @@ void Accelerator::run_batch(const models::Dataset& d, const models::Preprocess& 
 }
 
 void Accelerator::classify(const models::Dataset& d, const models::Preprocess& p, const std::vector<int64_t>& images,
-                           const std::vector<NoiseTime>& times, uint64_t draw_base, std::vector<int>& pred) {
+                           const std::vector<NoiseTime>& times, uint64_t draw_base, std::vector<int>& pred, bool stoppable) {
   if (times.size() != images.size()) throw Error("classify: one noise instant per image required");
   pred.assign(images.size(), -1);
-  for (size_t first = 0; first < images.size(); first += kBatch) {
+  size_t first = 0;
+  for (; first < images.size(); first += kBatch) {
+    if (stoppable && m_stop && m_stop->load()) break;  // a stop request: the rest stay -1 (flush() drops them)
     size_t count = std::min<size_t>(kBatch, images.size() - first);
     std::vector<NoiseTime> tt(times.begin() + static_cast<int64_t>(first), times.begin() + static_cast<int64_t>(first + count));
     m_tech->set_times(draw_base + first, tt);
@@ -350,7 +363,7 @@ void Accelerator::classify(const models::Dataset& d, const models::Preprocess& p
     m_gemm->prepare_batch();
     run_batch(d, p, images, first, count, *m_exec, pred);
   }
-  m_inferences += static_cast<int64_t>(images.size());
+  m_inferences += static_cast<int64_t>(std::min(first, images.size()));
 }
 
 void Accelerator::release_buffers() {

@@ -16,6 +16,7 @@
 //   clock, plus ring settling / cell writes for re-programming.
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -147,6 +148,11 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   void flush();
   // The test set that served requests' images index (must outlive the simulation).
   void set_served_data(const models::Dataset* d, const models::Preprocess* p) { m_served_data = d, m_served_pre = p; }
+  // A stop request (SIGINT/SIGTERM) that the served-image classification polls between its
+  // batches of 16: once set, flush() classifies no further images and hands the sink only those
+  // already classified (the rest of the pending ones are dropped), so a stop is honoured within one
+  // batch instead of after up to 4,096 inferences. Complete runs are unaffected.
+  void set_stop_flag(const std::atomic<bool>* stop) { m_stop = stop; }
 
   // ---- the noise clock (DOCTOR step) and the noise instant of measurements
   int64_t step(double now_s) const;
@@ -207,8 +213,9 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   // (absolute units, block layout [P, Q, k, k]); with_adc applies the ADC to identity probes.
   void effective(int64_t layer, int64_t group, uint64_t draw, std::vector<float>& out, bool with_adc = false) const;
   // Predicted class of each sample (images[i] from `d`), read at times[i] with draw draw_base + i.
+  // stoppable (served images only): a stop request ends it between batches, the rest left at -1.
   void classify(const models::Dataset& d, const models::Preprocess& p, const std::vector<int64_t>& images,
-                const std::vector<NoiseTime>& times, uint64_t draw_base, std::vector<int>& pred);
+                const std::vector<NoiseTime>& times, uint64_t draw_base, std::vector<int>& pred, bool stoppable = false);
   // Frees the executors' cached plans and buffers (rebuilt when next needed): before a memory-
   // hungry step that runs once (e.g. the offline salience's gradients).
   void release_buffers();
@@ -241,6 +248,7 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   std::unique_ptr<HardwareGemm> m_gemm;
   std::unique_ptr<models::Executor> m_exec, m_exec_ideal;
   double m_energy_j = 0, m_busy_s = 0, m_pending_write_s = 0;
+  const std::atomic<bool>* m_stop = nullptr;
   int64_t m_inferences = 0;  // images classified (served, evaluations, measurements)
   // array resource
   double m_free_at = 0;

@@ -64,6 +64,7 @@ std::unique_ptr<Top> build_top(const RunContext& c, const fs::path& out) {
         std::make_unique<hw::Accelerator>("accelerator", c.graph, c.wl, make_technology(s, c.wl, static_cast<uint64_t>(k)), ac);
     hw::Accelerator& acc = *m.accelerator;
     acc.set_served_data(&c.test, &c.pre);
+    acc.set_stop_flag(&c.interrupted);
     m.recorder = std::make_unique<Recorder>("recorder", c, acc, top->agenda,
                                             fleet ? out / "chips" / ("chip_" + std::to_string(k)) : out, k);
     if (k == 0 && !top->runtime)
