@@ -382,6 +382,35 @@ void Accelerator::classify_ideal(const models::Dataset& d, const models::Preproc
   m_exec_ideal->release();
 }
 
+bool Accelerator::select_instance(int64_t k) {
+  if (k == m_instance) return true;
+  const int64_t from = m_instance;
+  if (!m_tech->select_instance(k)) return false;
+  m_instance = k;
+  const size_t layers = m_wl.layers.size();
+  if (m_inst_gains.size() <= static_cast<size_t>(std::max(k, from)))
+    m_inst_gains.resize(static_cast<size_t>(std::max(k, from)) + 1);
+  InstanceGains& was = m_inst_gains[static_cast<size_t>(from)];
+  was.set = true;
+  was.out.resize(layers);
+  was.block.resize(layers);
+  for (size_t l = 0; l < layers; ++l) {
+    was.out[l] = m_gemm->gain(static_cast<int64_t>(l));
+    was.block[l].resize(m_wl.layers[l].gemms.size());
+    for (size_t g = 0; g < m_wl.layers[l].gemms.size(); ++g)
+      was.block[l][g] = m_gemm->block_gains(static_cast<int64_t>(l), static_cast<int64_t>(g));
+  }
+  const InstanceGains& to = m_inst_gains[static_cast<size_t>(k)].set ? m_inst_gains[static_cast<size_t>(k)] : m_inst_gains[0];
+  if (!to.set) return true;  // instance 0 never saved: nothing was compensated yet
+  for (size_t l = 0; l < layers; ++l) {
+    m_gemm->set_gain(static_cast<int64_t>(l), to.out[l]);
+    for (size_t g = 0; g < to.block[l].size(); ++g)
+      if (!to.block[l][g].empty() || !m_gemm->block_gains(static_cast<int64_t>(l), static_cast<int64_t>(g)).empty())
+        m_gemm->set_block_gains(static_cast<int64_t>(l), static_cast<int64_t>(g), to.block[l][g]);
+  }
+  return true;
+}
+
 void Accelerator::set_output_gain(int64_t layer, double alpha) {
   m_gemm->set_gain(layer, alpha);
 }

@@ -70,12 +70,16 @@ void Evaluator::evaluate() {
   std::vector<int> pred;
   for (int64_t inst = 0; inst < a.instances; ++inst) {
     uint64_t base = (uint64_t{1} << 56) + (static_cast<uint64_t>(m_evals) << 36) + (static_cast<uint64_t>(inst) << 28);
+    // Monte-Carlo chips: a device with persistent per-chip draws (PCM) re-draws them for instance
+    // inst (hw::Technology::select_instance); others vary through the read draws (base) alone.
+    if (a.instances > 1) m_acc.select_instance(inst);
     m_acc.classify(m_c.test, m_c.pre, imgs, times, base, pred);
     int64_t c = 0;
     for (size_t i = 0; i < pred.size(); ++i) c += pred[i] == m_c.test.labels[imgs[i]];
     accs.push_back(imgs.empty() ? NAN : double(c) / double(imgs.size()));
     m_eval_images += static_cast<int64_t>(imgs.size());
   }
+  if (a.instances > 1) m_acc.select_instance(0);
   double mean = 0, var = 0;
   for (double x : accs) mean += x / static_cast<double>(accs.size());
   for (double x : accs) var += (x - mean) * (x - mean);

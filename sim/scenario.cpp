@@ -784,11 +784,10 @@ void check_static(const Scenario& s) {
     }
   }
   if (s.accuracy.instances > 1 && !has(dev_caps, "mc_instances"))
-    throw Error(
-        "accuracy.instances: Monte-Carlo instances of PCM chips (re-programmed copies) are not implemented yet; "
-        "run several seeds instead (device \"" +
-        s.device.name + "\", instances " + std::to_string(s.accuracy.instances) +
-        "; devices with Monte-Carlo instances: " + list_of(devices_with("mc_instances")) + ")");
+    throw Error("accuracy.instances: device \"" + s.device.name +
+                "\" has no Monte-Carlo chip instances; run several seeds instead " + "(instances " +
+                std::to_string(s.accuracy.instances) +
+                "; devices with Monte-Carlo instances: " + list_of(devices_with("mc_instances")) + ")");
   for (size_t i = 0; i < s.device.noise.size(); ++i)
     for (const auto& need : s.device.noise[i]->needs()) {
       if (need != "cyclic_mapping")

@@ -8,7 +8,7 @@
 namespace ptc::hw {
 
 PcmPair::PcmPair(const models::CompiledWorkload& wl, const PcmPairConfig& cfg, const RandomStream& rng)
-    : m_wl(wl), m_cfg(cfg), m_rng(rng) {
+    : m_wl(wl), m_cfg(cfg), m_base_rng(rng), m_rng(rng) {
   if (!(cfg.device.g_max_us > 0) || !(cfg.device.t0_s > 0)) throw Error("PCM: g_max_us and t0_s must be > 0");
   for (const auto& L : wl.layers) {
     m_groups.emplace_back();
@@ -35,6 +35,7 @@ int64_t PcmPair::program_all(double t_s) {
 }
 
 int64_t PcmPair::program(int64_t layer, int64_t group, const std::vector<float>& blocks, double t_s) {
+  if (m_instance != 0) throw Error("PCM: programming while Monte-Carlo instance " + std::to_string(m_instance) + " is selected");
   Group& g = m_groups.at(layer).at(group);
   if (blocks.size() != g.latent.size())
     throw Error("PCM program: layer " + std::to_string(layer) + " expects " + std::to_string(g.latent.size()) + " weights, got " +
@@ -50,15 +51,23 @@ void PcmPair::program_group(size_t l, size_t gi, double t_s) {
   const double gmax = m_cfg.device.g_max_us;
   const models::GemmTiles& t = m_wl.layers[l].gemms[gi];
   Group& g = m_groups[l][gi];
-  size_t n = t.blocks.size();
+  const int64_t writes = pcm_map_pair_targets(g.latent, t.P * t.Q, kk, gmax, g.programmings == 0, g.scale, g.g_target_pos,
+                                              g.g_target_neg, g.tile.empty() ? nullptr : &g.tile, g.n_tiles);
+  g.t_prog_s = t_s;
+  ++g.programmings;
+  draw_group(l, gi);
+  m_writes += writes;
+}
+
+void PcmPair::draw_group(size_t l, size_t gi) {
+  Group& g = m_groups[l][gi];
+  const size_t n = g.g_target_pos.size();
   g.g_prog_pos.resize(n);
   g.g_prog_neg.resize(n);
   g.nu_pos.resize(n);
   g.nu_neg.resize(n);
   // Stream per (group, programming of that group): re-programming draws fresh noise.
-  RandomStream s = m_rng.derive(21).derive(static_cast<uint64_t>(g.programmings)).derive(l << 20 | gi);
-  const int64_t writes = pcm_map_pair_targets(g.latent, t.P * t.Q, kk, gmax, g.programmings == 0, g.scale, g.g_target_pos,
-                                              g.g_target_neg, g.tile.empty() ? nullptr : &g.tile, g.n_tiles);
+  RandomStream s = m_rng.derive(21).derive(static_cast<uint64_t>(g.programmings - 1)).derive(l << 20 | gi);
   const PcmLikeParams& d = m_cfg.device;
   for (size_t j = 0; j < n; ++j) {
     const double tp = g.g_target_pos[j], tn = g.g_target_neg[j];
@@ -68,9 +77,17 @@ void PcmPair::program_group(size_t l, size_t gi, double t_s) {
     g.nu_pos[j] = static_cast<float>(m_cfg.drift ? pcm_draw_nu(d, tp, s.normal(u + 2)) : 0.0);
     g.nu_neg[j] = static_cast<float>(m_cfg.drift ? pcm_draw_nu(d, tn, s.normal(u + 3)) : 0.0);
   }
-  g.t_prog_s = t_s;
-  ++g.programmings;
-  m_writes += writes;
+}
+
+bool PcmPair::select_instance(int64_t k) {
+  if (k < 0) throw Error("PCM: Monte-Carlo instance must be >= 0");
+  if (k == m_instance) return true;
+  m_instance = k;
+  m_rng = k == 0 ? m_base_rng : m_base_rng.derive(0x4d43).derive(static_cast<uint64_t>(k));
+  for (size_t l = 0; l < m_groups.size(); ++l)
+    for (size_t gi = 0; gi < m_groups[l].size(); ++gi) draw_group(l, gi);
+  read_at(m_t_s, m_relative);
+  return true;
 }
 
 void PcmPair::set_times(uint64_t, const std::vector<NoiseTime>& times) {

@@ -50,11 +50,14 @@ class PcmPair : public Technology {
   int64_t writes() const override { return m_writes; }
   int64_t programmings() const { return m_programmings; }
 
+  bool select_instance(int64_t k) override;
+  int64_t instance() const { return m_instance; }
   void realize(int64_t layer, int64_t group, uint64_t draw, float* wn, float* scale) const override;
   bool shared_across_draws() const override { return true; }
 
  private:
   void program_group(size_t l, size_t gi, double t_s);
+  void draw_group(size_t l, size_t gi);  // the persistent draws of the group's last programming
   void read_at(double t, bool relative);
   struct Group {
     std::vector<float> latent;  // programmed weights [P, Q, k, k]
@@ -68,7 +71,8 @@ class PcmPair : public Technology {
   };
   const models::CompiledWorkload& m_wl;
   PcmPairConfig m_cfg;
-  RandomStream m_rng;
+  RandomStream m_base_rng, m_rng;  // the chip's stream; the selected instance's (== base for instance 0)
+  int64_t m_instance = 0;
   std::vector<std::vector<Group>> m_groups;
   double m_t_s = 0;
   bool m_relative = true, m_noiseless = false;

@@ -258,7 +258,7 @@ PcmCurveTable load_pcm_table(const std::string& path) {
 // ---- the technology
 
 PcmTable::PcmTable(const models::CompiledWorkload& wl, const PcmTableConfig& cfg, const RandomStream& rng)
-    : m_wl(wl), m_cfg(cfg), m_rng(rng) {
+    : m_wl(wl), m_cfg(cfg), m_base_rng(rng), m_rng(rng) {
   if (cfg.table.empty()) throw Error("pcm_table: no device measurement table loaded");
   if (!(cfg.persistent_fraction >= 0 && cfg.persistent_fraction <= 1))
     throw Error("pcm_table: persistent_fraction must be in [0, 1], got " + fmt(cfg.persistent_fraction));
@@ -286,6 +286,8 @@ int64_t PcmTable::program_all(double t_s) {
 }
 
 int64_t PcmTable::program(int64_t layer, int64_t group, const std::vector<float>& blocks, double t_s) {
+  if (m_instance != 0)
+    throw Error("pcm_table: programming while Monte-Carlo instance " + std::to_string(m_instance) + " is selected");
   Group& g = m_groups.at(layer).at(group);
   if (blocks.size() != g.latent.size())
     throw Error("pcm_table program: layer " + std::to_string(layer) + " expects " + std::to_string(g.latent.size()) +
@@ -300,19 +302,35 @@ void PcmTable::program_group(size_t l, size_t gi, double t_s) {
   const int64_t kk = m_wl.spec.block_size * m_wl.spec.block_size;
   const models::GemmTiles& t = m_wl.layers[l].gemms[gi];
   Group& g = m_groups[l][gi];
-  const size_t n = g.latent.size();
   // Targets relative to g_max (SinglePair, as PcmPair).
   const int64_t writes = pcm_map_pair_targets(g.latent, t.P * t.Q, kk, 1.0, g.programmings == 0, g.scale, g.g_target_pos,
                                               g.g_target_neg, g.tile.empty() ? nullptr : &g.tile, g.n_tiles);
+  g.t_prog_s = t_s;
+  ++g.programmings;
+  draw_group(l, gi);
+  m_writes += writes;
+}
+
+void PcmTable::draw_group(size_t l, size_t gi) {
+  Group& g = m_groups[l][gi];
+  const size_t n = g.latent.size();
   // Persistent draws per (group, programming of that group): re-programming draws afresh.
   g.xi_p.resize(2 * n);
   m_rng.derive(31)
-      .derive(static_cast<uint64_t>(g.programmings))
+      .derive(static_cast<uint64_t>(g.programmings - 1))
       .derive(l << 20 | gi)
       .fill_normal(0, static_cast<int64_t>(2 * n), g.xi_p.data());
-  g.t_prog_s = t_s;
-  ++g.programmings;
-  m_writes += writes;
+}
+
+bool PcmTable::select_instance(int64_t k) {
+  if (k < 0) throw Error("pcm_table: Monte-Carlo instance must be >= 0");
+  if (k == m_instance) return true;
+  m_instance = k;
+  m_rng = k == 0 ? m_base_rng : m_base_rng.derive(0x4d43).derive(static_cast<uint64_t>(k));
+  for (size_t l = 0; l < m_groups.size(); ++l)
+    for (size_t gi = 0; gi < m_groups[l].size(); ++gi) draw_group(l, gi);
+  read_at(m_t_s, m_relative);
+  return true;
 }
 
 void PcmTable::set_times(uint64_t, const std::vector<NoiseTime>& times) {
@@ -322,6 +340,8 @@ void PcmTable::set_times(uint64_t, const std::vector<NoiseTime>& times) {
 
 void PcmTable::read_at(double t, bool relative) {
   if (!(t >= 0) || !std::isfinite(t)) throw Error("pcm_table: read time must be >= 0 s");
+  m_t_s = t;
+  m_relative = relative;
   const double f = m_cfg.persistent_fraction, a = std::sqrt(f), b = std::sqrt(1 - f);
   std::vector<double> mv, sv;
   std::vector<float> xr;

@@ -116,6 +116,8 @@ class PcmTable : public Technology {
   int64_t writes() const override { return m_writes; }
   const PcmTableConfig& config() const { return m_cfg; }
 
+  bool select_instance(int64_t k) override;
+  int64_t instance() const { return m_instance; }
   void realize(int64_t layer, int64_t group, uint64_t draw, float* wn, float* scale) const override;
   bool shared_across_draws() const override { return true; }
 
@@ -132,12 +134,16 @@ class PcmTable : public Technology {
     int64_t n_tiles = 0;
   };
   void program_group(size_t l, size_t gi, double t_s);
+  void draw_group(size_t l, size_t gi);  // the persistent draws of the group's last programming
   void read_at(double t, bool relative);
   const models::CompiledWorkload& m_wl;
   PcmTableConfig m_cfg;
-  RandomStream m_rng;
+  RandomStream m_base_rng, m_rng;  // the chip's stream; the selected instance's (== base for instance 0)
+  int64_t m_instance = 0;
   std::vector<std::vector<Group>> m_groups;
   int64_t m_writes = 0;
+  double m_t_s = 0;
+  bool m_relative = true;
 };
 
 }  // namespace ptc::hw

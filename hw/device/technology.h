@@ -52,6 +52,13 @@ class Technology : public BlockRealizer {
   // restores the ordinary read of that instant. Returns false if the technology has no read noise
   // to leave out (the reads are then unchanged).
   virtual bool set_noiseless_reads(bool /*on*/) { return false; }
+  // Monte-Carlo chip instances (accuracy.instances; docs/devices.md §2.4): instance 0 is this chip;
+  // instance k >= 1 is an independent copy with the same programming history (targets and times)
+  // and its own random draws (programming noise, drift exponents, read noise). Switching redraws
+  // from counter-based streams, so going back to an instance reproduces it exactly. Returns false
+  // if the technology has no persistent per-chip draws to vary (then only k == 0 is accepted).
+  // Programming is only allowed while instance 0 is selected.
+  virtual bool select_instance(int64_t k) { return k == 0; }
   // Total device writes since construction.
   virtual int64_t writes() const = 0;
   // Cumulative write time (s, one cell after another within the technology's own schedule) and

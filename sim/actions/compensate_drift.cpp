@@ -64,76 +64,91 @@ void compensate_drift(Env& e, bool reference, const DriftCompensationSpec& spec,
     throw Error("drift compensation: unknown granularity '" + spec.granularity + "' (per_layer, per_tile, per_column)");
   // aihwkit's reference: the programmed conductances, without the read noise of the instant.
   const bool noiseless = reference && spec.noiseless_reference && acc.tech().set_noiseless_reads(true);
+  // Monte-Carlo chip instances (accuracy.instances on a device with its own instances): each copy
+  // is compensated as its own chip would be, with its own reference and alphas. The copies are
+  // statistical replicas of this chip: the array time is charged once, and the event reports
+  // instance 0 (this chip).
+  int64_t n_inst = 1;
+  if (e.ctx().s.accuracy.instances > 1 && acc.select_instance(1)) n_inst = e.ctx().s.accuracy.instances;
+  acc.select_instance(0);
+  const size_t L = wl.layers.size();
+  if (ref.size() != L * static_cast<size_t>(n_inst)) ref.assign(L * static_cast<size_t>(n_inst), {});
   std::vector<float> eff;
   int64_t cycles = 0;
-  if (ref.empty()) ref.assign(wl.layers.size(), {});
   Json alphas = Json::array(), amin = Json::array(), amax = Json::array();
-  for (size_t l = 0; l < wl.layers.size(); ++l) {
-    const auto& L = wl.layers[l];
-    std::vector<double> readouts;
-    std::vector<Units> units(L.gemms.size());
-    if (per_layer) {
-      double sum = 0;
-      int64_t n = 0;
-      for (size_t g = 0; g < L.gemms.size(); ++g) {
-        const auto& t = L.gemms[g];
-        acc.effective(static_cast<int64_t>(l), static_cast<int64_t>(g), draw, eff, true);
-        // One-hot input j returns column j of the effective matrix: mean |y| over all of them.
-        for (int64_t r = 0; r < t.rows; ++r)
-          for (int64_t c = 0; c < t.cols; ++c) sum += std::abs(eff[(((r / k) * t.Q + c / k) * k + r % k) * k + c % k]), ++n;
-        cycles += t.cols * L.chunks / static_cast<int64_t>(L.gemms.size());
+  for (int64_t inst = n_inst - 1; inst >= 0; --inst) {  // instance 0 last: it stays selected
+    if (n_inst > 1) acc.select_instance(inst);
+    const bool log = inst == 0;
+    for (size_t l = 0; l < L; ++l) {
+      const auto& Ly = wl.layers[l];
+      std::vector<double>& lref = ref[static_cast<size_t>(inst) * L + l];
+      std::vector<double> readouts;
+      std::vector<Units> units(Ly.gemms.size());
+      if (per_layer) {
+        double sum = 0;
+        int64_t n = 0;
+        for (size_t g = 0; g < Ly.gemms.size(); ++g) {
+          const auto& t = Ly.gemms[g];
+          acc.effective(static_cast<int64_t>(l), static_cast<int64_t>(g), draw, eff, true);
+          // One-hot input j returns column j of the effective matrix: mean |y| over all of them.
+          for (int64_t r = 0; r < t.rows; ++r)
+            for (int64_t c = 0; c < t.cols; ++c) sum += std::abs(eff[(((r / k) * t.Q + c / k) * k + r % k) * k + c % k]), ++n;
+          if (log) cycles += t.cols * Ly.chunks / static_cast<int64_t>(Ly.gemms.size());
+        }
+        readouts.push_back(std::max(n ? sum / static_cast<double>(n) : 0.0, 1e-4));
+      } else {
+        for (size_t g = 0; g < Ly.gemms.size(); ++g) {
+          const auto& t = Ly.gemms[g];
+          const int64_t lg = static_cast<int64_t>(l), gg = static_cast<int64_t>(g);
+          acc.effective(lg, gg, draw, eff, true);
+          units[g] = units_of(t, k, acc.tech().scale_tiles(lg, gg), per_column);
+          std::vector<double> sum(static_cast<size_t>(units[g].count), 0.0);
+          std::vector<int64_t> n(static_cast<size_t>(units[g].count), 0);
+          for (int64_t r = 0; r < t.rows; ++r)
+            for (int64_t c = 0; c < t.cols; ++c) {
+              const int64_t b = (r / k) * t.Q + c / k;
+              const size_t u = static_cast<size_t>(units[g].of[static_cast<size_t>(b * k + r % k)]);
+              sum[u] += std::abs(eff[(b * k + r % k) * k + c % k]);
+              ++n[u];
+            }
+          for (size_t u = 0; u < sum.size(); ++u)
+            readouts.push_back(std::max(n[u] ? sum[u] / static_cast<double>(n[u]) : 0.0, 1e-4));
+          if (log) cycles += t.cols * Ly.chunks / static_cast<int64_t>(Ly.gemms.size());
+        }
       }
-      readouts.push_back(std::max(n ? sum / static_cast<double>(n) : 0.0, 1e-4));
-    } else {
-      for (size_t g = 0; g < L.gemms.size(); ++g) {
-        const auto& t = L.gemms[g];
-        const int64_t lg = static_cast<int64_t>(l), gg = static_cast<int64_t>(g);
-        acc.effective(lg, gg, draw, eff, true);
-        units[g] = units_of(t, k, acc.tech().scale_tiles(lg, gg), per_column);
-        std::vector<double> sum(static_cast<size_t>(units[g].count), 0.0);
-        std::vector<int64_t> n(static_cast<size_t>(units[g].count), 0);
-        for (int64_t r = 0; r < t.rows; ++r)
-          for (int64_t c = 0; c < t.cols; ++c) {
-            const int64_t b = (r / k) * t.Q + c / k;
-            const size_t u = static_cast<size_t>(units[g].of[static_cast<size_t>(b * k + r % k)]);
-            sum[u] += std::abs(eff[(b * k + r % k) * k + c % k]);
-            ++n[u];
-          }
-        for (size_t u = 0; u < sum.size(); ++u)
-          readouts.push_back(std::max(n[u] ? sum[u] / static_cast<double>(n[u]) : 0.0, 1e-4));
-        cycles += t.cols * L.chunks / static_cast<int64_t>(L.gemms.size());
+      std::vector<double> alpha(readouts.size(), 1.0);
+      if (reference) {
+        lref = readouts;
+      } else {
+        if (lref.size() != readouts.size())
+          throw Error("drift compensation: no reference readout for layer " + std::to_string(l));
+        for (size_t u = 0; u < readouts.size(); ++u) alpha[u] = lref[u] / readouts[u];
       }
+      if (per_layer) {
+        acc.set_output_gain(static_cast<int64_t>(l), alpha[0]);
+        if (log) alphas.push_back(alpha[0]);
+        continue;
+      }
+      size_t first = 0;
+      double mean = 0;
+      for (size_t g = 0; g < Ly.gemms.size(); ++g) {
+        std::vector<float> gains(units[g].of.size(), 1.0f);
+        for (size_t j = 0; j < gains.size(); ++j)
+          if (units[g].of[j] >= 0) gains[j] = static_cast<float>(alpha[first + static_cast<size_t>(units[g].of[j])]);
+        first += static_cast<size_t>(units[g].count);
+        acc.set_block_gains(static_cast<int64_t>(l), static_cast<int64_t>(g), std::move(gains));
+      }
+      if (!log) continue;
+      for (double a : alpha) mean += a / static_cast<double>(alpha.size());
+      alphas.push_back(mean);
+      amin.push_back(*std::min_element(alpha.begin(), alpha.end()));
+      amax.push_back(*std::max_element(alpha.begin(), alpha.end()));
     }
-    std::vector<double> alpha(readouts.size(), 1.0);
-    if (reference) {
-      ref[l] = readouts;
-    } else {
-      if (ref[l].size() != readouts.size())
-        throw Error("drift compensation: no reference readout for layer " + std::to_string(l));
-      for (size_t u = 0; u < readouts.size(); ++u) alpha[u] = ref[l][u] / readouts[u];
-    }
-    if (per_layer) {
-      acc.set_output_gain(static_cast<int64_t>(l), alpha[0]);
-      alphas.push_back(alpha[0]);
-      continue;
-    }
-    size_t first = 0;
-    double mean = 0;
-    for (size_t g = 0; g < L.gemms.size(); ++g) {
-      std::vector<float> gains(units[g].of.size(), 1.0f);
-      for (size_t j = 0; j < gains.size(); ++j)
-        if (units[g].of[j] >= 0) gains[j] = static_cast<float>(alpha[first + static_cast<size_t>(units[g].of[j])]);
-      first += static_cast<size_t>(units[g].count);
-      acc.set_block_gains(static_cast<int64_t>(l), static_cast<int64_t>(g), std::move(gains));
-    }
-    for (double a : alpha) mean += a / static_cast<double>(alpha.size());
-    alphas.push_back(mean);
-    amin.push_back(*std::min_element(alpha.begin(), alpha.end()));
-    amax.push_back(*std::max_element(alpha.begin(), alpha.end()));
   }
   if (noiseless) acc.tech().set_noiseless_reads(false);
   e.charge_cycles(cycles, wl.chunks, "compensation");
   Json ev = {{"reference", reference}, {"cycles", cycles}, {"alpha", alphas}};
+  if (n_inst > 1) ev["instances"] = n_inst;
   if (!per_layer) {
     ev["granularity"] = spec.granularity;
     ev["alpha_min"] = amin;

@@ -56,7 +56,7 @@ const Registrar<hw::DeviceModel> reg{{"pcm",
                                       "PCM differential pairs (aihwkit PCMLike)",
                                       pcm_params(),
                                       [](Params& p) { return std::make_unique<PcmDevice>(p); },
-                                      {"nonvolatile"}}};
+                                      {"mc_instances", "nonvolatile"}}};
 
 }  // namespace
 }  // namespace ptc::sim

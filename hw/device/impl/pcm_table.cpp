@@ -48,7 +48,7 @@ const Registrar<hw::DeviceModel> reg{
       pcm_scale_tile_params()[1],
       pcm_scale_tile_params()[2]},
      [](Params& p) { return std::make_unique<PcmTableDevice>(p); },
-     {"nonvolatile"}}};
+     {"mc_instances", "nonvolatile"}}};
 
 }  // namespace
 }  // namespace ptc::sim
