@@ -15,14 +15,23 @@ double pcm_sigma_prog_us(const PcmLikeParams& p, double g_target_us) {
   return std::max(s, 0.0);
 }
 
+double pcm_mu_nu(const PcmLikeParams& p, double g_rel) {
+  return std::clamp(p.nu_mu_a * std::log(g_rel) + p.nu_mu_b, p.nu_mu_min, p.nu_mu_max);
+}
+double pcm_sigma_nu(const PcmLikeParams& p, double g_rel) {
+  return std::clamp(p.nu_sigma_a * std::log(g_rel) + p.nu_sigma_b, p.nu_sigma_min, p.nu_sigma_max);
+}
+double pcm_read_q(const PcmLikeParams& p, double g_rel) {
+  return std::min(p.read_q_c / std::max(std::pow(g_rel, p.read_q_exp), p.read_q_floor), p.read_q_max);
+}
 double pcm_mu_nu(double g_rel) {
-  return std::clamp(-0.0155 * std::log(g_rel) + 0.0244, 0.049, 0.1);
+  return pcm_mu_nu(PcmLikeParams{}, g_rel);
 }
 double pcm_sigma_nu(double g_rel) {
-  return std::clamp(-0.0125 * std::log(g_rel) - 0.0059, 0.008, 0.045);
+  return pcm_sigma_nu(PcmLikeParams{}, g_rel);
 }
 double pcm_read_q(double g_rel) {
-  return std::min(0.0088 / std::max(std::pow(g_rel, 0.65), 1e-3), 0.2);
+  return pcm_read_q(PcmLikeParams{}, g_rel);
 }
 
 double pcm_drift_factor(const PcmLikeParams& p, double t_inf_s, double nu) {
@@ -41,13 +50,13 @@ double pcm_program_us(const PcmLikeParams& p, double g_target_us, double xi) {
 
 double pcm_draw_nu(const PcmLikeParams& p, double g_target_us, double xi) {
   double g_rel = pcm_g_rel(p, g_target_us);
-  return p.drift_scale * std::abs(pcm_mu_nu(g_rel) + pcm_sigma_nu(g_rel) * xi);
+  return p.drift_scale * std::abs(pcm_mu_nu(p, g_rel) + pcm_sigma_nu(p, g_rel) * xi);
 }
 
 double pcm_read_us(const PcmLikeParams& p, double g_prog_us, double g_target_us, double nu, double t_inf_s, double xi,
                    bool q_from_programmed) {
   double g_d = g_prog_us * pcm_drift_factor(p, t_inf_s, nu);
-  double q = pcm_read_q(pcm_g_rel(p, q_from_programmed ? g_prog_us : g_target_us));
+  double q = pcm_read_q(p, pcm_g_rel(p, q_from_programmed ? g_prog_us : g_target_us));
   double sigma = q * pcm_read_noise_time_factor(p, t_inf_s);
   return std::max(0.0, g_d + p.read_scale * std::abs(g_d) * sigma * xi);
 }

@@ -18,15 +18,25 @@ struct PcmLikeParams {
   double prog_c0 = 0.26348, prog_c1 = 1.9650, prog_c2 = -1.1731;
   double prog_g_max_reference_us = 25.0;
   double prog_scale = 1.0, read_scale = 1.0, drift_scale = 1.0;
+  // Drift exponent laws (Nandakumar et al. 2019 fits, as aihwkit): mu_nu = clamp(a ln g_rel + b,
+  // lo, hi), sigma_nu likewise.
+  double nu_mu_a = -0.0155, nu_mu_b = 0.0244, nu_mu_min = 0.049, nu_mu_max = 0.1;
+  double nu_sigma_a = -0.0125, nu_sigma_b = -0.0059, nu_sigma_min = 0.008, nu_sigma_max = 0.045;
+  // 1/f read noise amplitude: Q_s = min(c / max(g_rel^e, floor), max).
+  double read_q_c = 0.0088, read_q_exp = 0.65, read_q_floor = 1e-3, read_q_max = 0.2;
 };
 
 // g_rel = |g|/g_max clipped below at 1e-7.
 double pcm_g_rel(const PcmLikeParams& p, double g_us);
 double pcm_sigma_prog_us(const PcmLikeParams& p, double g_target_us);
 // mu_nu = clamp(-0.0155 ln g_rel + 0.0244, 0.049, 0.1); sigma_nu = clamp(-0.0125 ln g_rel - 0.0059, 0.008, 0.045)
+// (the laws with the parameters of `p`; the one-argument forms use aihwkit's defaults)
+double pcm_mu_nu(const PcmLikeParams& p, double g_rel);
+double pcm_sigma_nu(const PcmLikeParams& p, double g_rel);
 double pcm_mu_nu(double g_rel);
 double pcm_sigma_nu(double g_rel);
 // Q_s = min(0.0088 / max(g_rel^0.65, 1e-3), 0.2)
+double pcm_read_q(const PcmLikeParams& p, double g_rel);
 double pcm_read_q(double g_rel);
 // ((t_inf + t0)/t0)^(-nu); 1 at t_inf = 0.
 double pcm_drift_factor(const PcmLikeParams& p, double t_inf_s, double nu);

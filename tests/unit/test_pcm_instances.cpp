@@ -26,8 +26,7 @@ std::vector<float> read_layer(Technology& t, const models::GemmTiles& g) {
 }
 }  // namespace
 
-TEST_CASE("PCM Monte-Carlo instances: one device's spread across instances is aihwkit's programming noise",
-          "[pcm_instances]") {
+TEST_CASE("PCM Monte-Carlo instances: one device's spread across instances is aihwkit's programming noise", "[pcm_instances]") {
   models::Graph g = models::import_onnx(kZoo + "cnn3_fmnist.onnx");
   models::CompiledWorkload wl = models::compile(g, models::TilingSpec{4, 4, 8, "cyclic"});
   PcmPairConfig cfg;
@@ -91,8 +90,8 @@ TEST_CASE("pcm_table Monte-Carlo instances: persistent draws differ per instance
   models::Graph g = models::import_onnx(kZoo + "cnn3_fmnist.onnx");
   models::CompiledWorkload wl = models::compile(g, models::TilingSpec{4, 4, 8, "cyclic"});
   PcmTableConfig cfg;
-  cfg.table = parse_pcm_table_csv("g_target_rel,t_s,g_mean_rel,g_std_rel\n0,1,0,0.01\n1,1,0.9,0.03\n0,1e9,0,0.01\n1,1e9,0.8,0.05\n",
-                                  "t.csv");
+  cfg.table = parse_pcm_table_csv(
+      "g_target_rel,t_s,g_mean_rel,g_std_rel\n0,1,0,0.01\n1,1,0.9,0.03\n0,1e9,0,0.01\n1,1e9,0.8,0.05\n", "t.csv");
   cfg.persistent_fraction = 1.0;  // all of the spread is fixed at programming
   PcmTable tab(wl, cfg, RandomStream(5, 0));
   tab.set_time(3600);

@@ -466,7 +466,8 @@ TEST_CASE("scenario preflight: Monte-Carlo accuracy instances are accepted on ev
   CHECK(preflight_error(with_set(j, "device.name=pcm")) == "");
   TempDir t;
   t.write("s/dev.csv", "g_target_rel,t_s,g_mean_rel,g_std_rel\n0.5,1,0.45,0.02\n1,1,0.9,0.03\n");
-  CHECK(preflight_error(with_set(j, "device={\"name\":\"pcm_table\",\"file\":\"dev.csv\"}"), (t.dir / "s/s.json").string()) == "");
+  CHECK(preflight_error(with_set(j, "device={\"name\":\"pcm_table\",\"file\":\"dev.csv\"}"), (t.dir / "s/s.json").string()) ==
+        "");
   CHECK(preflight_error(j) == "");                                       // MRR
   CHECK(preflight_error(with_set(j, "device.name=pcm_optical")) == "");  // as run_scenario
   for (const char* d : {"mrr", "pcm", "pcm_optical", "pcm_table"}) {
@@ -715,4 +716,68 @@ TEST_CASE("Dispatchers - least_loaded fills the chip that completes each request
   a.arrival_s = {0.0, 10.0};
   for (auto& c : chips) c.draining = false;
   CHECK(dispatch("least_loaded", a, chips) == std::vector<int>{2, 0});
+}
+
+TEST_CASE("device pcm: aihwkit's noise-law coefficients given by name reach the device (closed forms)", "[scenario][pcm]") {
+  // Realised weights of every layer against the closed forms of docs/devices.md §2 with the laws
+  // replaced: u = g_T / g_max of the positive device, the negative one at 0 (SinglePair).
+  auto realise = [](const std::vector<std::string>& sets, double t_s, std::vector<float>& u, std::vector<float>& wn) {
+    Json j = with_sets(minimal(), sets);
+    Scenario s = parse_scenario(j, "test.json");
+    Prepared p = preflight(s);
+    std::unique_ptr<ptc::hw::Technology> tech = make_technology(s, p.wl);
+    tech->set_times(0, {ptc::hw::NoiseTime{0, t_s}});
+    const size_t kk = static_cast<size_t>(p.wl.spec.block_size * p.wl.spec.block_size);
+    u.clear();
+    wn.clear();
+    for (size_t l = 0; l < p.wl.layers.size(); ++l)
+      for (size_t g = 0; g < p.wl.layers[l].gemms.size(); ++g) {
+        const auto& t = p.wl.layers[l].gemms[g];
+        std::vector<float> scale(static_cast<size_t>(t.P * t.Q)), w(t.blocks.size());
+        tech->realize(static_cast<int64_t>(l), static_cast<int64_t>(g), 0, w.data(), scale.data());
+        for (size_t j = 0; j < t.blocks.size(); ++j) {
+          u.push_back(scale[j / kk] > 0 ? t.blocks[j] / scale[j / kk] : 0);
+          wn.push_back(w[j]);
+        }
+      }
+  };
+  std::vector<float> u, wn;
+  // Drift exponent clamped to 0.07 for every device, no noise: wn = u ((t + t0) / t0)^-0.07 exactly.
+  realise({"device.name=pcm", "device.programming_noise=false", "device.read_noise=false", "device.nu_mu_min=0.07",
+           "device.nu_mu_max=0.07", "device.nu_sigma_min=0", "device.nu_sigma_max=0"},
+          1e6, u, wn);
+  const double f = std::pow((1e6 + 20) / 20, -0.07);
+  int64_t n = 0;
+  for (size_t j = 0; j < u.size(); ++j)
+    if (u[j] != 0) {
+      CHECK(wn[j] == Approx(u[j] * f).epsilon(1e-5));
+      ++n;
+    }
+  REQUIRE(n > 100);
+  // Relative spread of the positive device, measured over every weight with u > 0.2.
+  auto rel_sd = [&]() {
+    double s1 = 0, s2 = 0, m = 0;
+    for (size_t j = 0; j < u.size(); ++j)
+      if (u[j] > 0.2) {
+        const double r = wn[j] / u[j] - 1;
+        s1 += r, s2 += r * r, ++m;
+      }
+    REQUIRE(m > 50);
+    return std::make_pair(std::sqrt(s2 / m - (s1 / m) * (s1 / m)), m);
+  };
+  // Programming noise sigma_prog = c1 u (25 uS scale): relative spread c1 / 25; the off device stays 0.
+  realise({"device.name=pcm", "device.drift=false", "device.read_noise=false", "device.prog_c0=0", "device.prog_c1=0.8",
+           "device.prog_c2=0"},
+          0, u, wn);
+  auto [sd, m] = rel_sd();
+  CHECK(std::abs(sd / (0.8 / 25) - 1) < 5 * std::sqrt(0.5 / m));
+  // 1/f read noise with Q_s = c (exponent 0) and t_read: relative spread c sqrt(ln((t + t0 + t_read) / (2 t_read))).
+  realise({"device.name=pcm", "device.drift=false", "device.programming_noise=false", "device.read_q_c=0.05",
+           "device.read_q_exp=0", "device.t_read_s=1e-6"},
+          3600, u, wn);
+  std::tie(sd, m) = rel_sd();
+  const double expect = 0.05 * std::sqrt(std::log((3600 + 20 + 1e-6) / 2e-6));
+  CHECK(std::abs(sd / expect - 1) < 5 * std::sqrt(0.5 / m));
+  // Inverted clamps are one error naming the key.
+  CHECK_THAT(preflight_error(with_sets(minimal(), {"device.name=pcm", "device.nu_mu_min=0.2"})), Contains("device.nu_mu_min"));
 }
