@@ -278,3 +278,49 @@ TEST_CASE("streaming: VGG-8 per-pass level steps, per_cell bound <= buildable or
   CHECK(cut_greedy >= 1.3);
   CHECK(cut_mean > 1.0);
 }
+
+TEST_CASE("streaming endurance: a cell wears out at ceil(budget / steps per pass), worn cells read the zero level",
+          "[streaming]") {
+  hw::StreamPlan plan;
+  plan.cell_steps = {0, 5, 3, 4};
+  hw::CellWear w(plan, {10.0, 10.0, 9.0, 10.5});
+  CHECK(w.worn_pass[0] == hw::CellWear::kNever);
+  CHECK(w.worn_pass[1] == 2);  // 10 / 5
+  CHECK(w.worn_pass[2] == 3);  // 9 / 3
+  CHECK(w.worn_pass[3] == 3);  // ceil(10.5 / 4)
+  CHECK(w.first_worn_pass == 2);
+  CHECK(w.worn_at(2) == std::vector<char>{0, 1, 0, 0});
+  CHECK(w.worn_count(3) == 3);
+  CHECK_THROWS(hw::CellWear(plan, {1.0}));
+
+  // Worn cells of core 0 (every cell) and of core 1 (cell 5 only): every block streamed through
+  // them realises 0 there; the other blocks are untouched.
+  models::Graph g = models::import_onnx(kZoo + "lenet5_fmnist.onnx");
+  models::CompiledWorkload wl = models::compile(g, models::TilingSpec{2, 2, 8, "streaming"});
+  hw::PcmOptical t(wl, hw::PcmOpticalConfig{});
+  const auto& L = wl.layers[1].gemms[0];
+  std::vector<float> before(L.blocks.size()), after(L.blocks.size()), sc(L.P * L.Q);
+  t.realize(1, 0, 0, before.data(), sc.data());
+  std::vector<char> worn(4 * 64, 0);
+  std::fill(worn.begin(), worn.begin() + 64, 1);
+  worn[64 + 5] = 1;
+  t.set_worn_cells(worn);
+  t.realize(1, 0, 0, after.data(), sc.data());
+  int64_t zeroed = 0, kept = 0;
+  for (int64_t b = 0; b < L.P * L.Q; ++b)
+    for (int64_t i = 0; i < 64; ++i) {
+      const bool is_worn = (L.core[b] == 0) || (L.core[b] == 1 && i == 5);
+      if (is_worn) {
+        REQUIRE(after[b * 64 + i] == 0.0f);
+        zeroed += before[b * 64 + i] != 0.0f;
+      } else if (before[b * 64 + i] != 0.0f) {
+        REQUIRE(after[b * 64 + i] != 0.0f);
+        ++kept;
+      }
+    }
+  CHECK(zeroed > 0);
+  CHECK(kept > 0);
+  const models::CompiledWorkload wl_cyclic = models::compile(g, models::TilingSpec{2, 2, 8, "cyclic"});
+  hw::PcmOptical cyc(wl_cyclic, hw::PcmOpticalConfig{});
+  CHECK_THROWS_WITH(cyc.set_worn_cells(worn), Catch::Matchers::Contains("streaming"));
+}
