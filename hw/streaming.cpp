@@ -92,6 +92,26 @@ RowOrder make_row_order(StreamOrder o, const int* levels, int64_t Q, int64_t k) 
         p[t] = static_cast<int32_t>(best);
         for (int64_t r = 0; r < k; ++r) cur[r] = levels[best * kk + r * k + c];
       }
+      // 2-opt on the open tour from the reset state: reversing p[i..j] changes only the two edges
+      // at its ends (L1 is symmetric); apply improving reversals until none is left (at most 8 sweeps).
+      auto dist = [&](int64_t a, int64_t b) {  // a, b: tour positions; -1 = the reset state
+        int64_t d = 0;
+        for (int64_t r = 0; r < k; ++r)
+          d += std::abs((a < 0 ? 0 : levels[p[a] * kk + r * k + c]) - (b < 0 ? 0 : levels[p[b] * kk + r * k + c]));
+        return d;
+      };
+      for (int sweep = 0; sweep < 8; ++sweep) {
+        bool improved = false;
+        for (int64_t i = 0; i < Q - 1; ++i)
+          for (int64_t j = i + 1; j < Q; ++j) {
+            const int64_t after_old = j + 1 < Q ? dist(j, j + 1) : 0, after_new = j + 1 < Q ? dist(i, j + 1) : 0;
+            if (dist(i - 1, j) + after_new < dist(i - 1, i) + after_old) {
+              std::reverse(p + i, p + j + 1);
+              improved = true;
+            }
+          }
+        if (!improved) break;
+      }
     } else {  // sort_mean
       std::vector<int64_t> sum(static_cast<size_t>(Q), 0);
       for (int64_t j = 0; j < Q; ++j)

@@ -20,7 +20,7 @@
 //             sum_cells [min(|min L|, |max L|) + max L - min L]; not buildable (the k cells of a
 //             column share one input lane, so they must share one permutation);
 //   greedy    per column (input lane): nearest-neighbour tour in L1 over the column's k levels,
-//             starting from the reset state;
+//             starting from the reset state, then improved by 2-opt reversals;
 //   sort_mean per column: blocks sorted by the mean level of their column, ascending or descending,
 //             whichever writes fewer steps.
 // Contract: pure functions of their arguments; bad input throws ptc::Error.
