@@ -154,7 +154,7 @@ const std::vector<SectionSpec>& scenario_sections() {
            -inf, inf, models::mapping_names()},
           {"order", "", "native",
            "streaming order of each block-row: native, per_cell (ELight's per-cell sort, an unbuildable lower bound), greedy "
-           "(per-column nearest neighbour) or sort_mean (per-column sort by mean level); streaming only",
+           "(per-column nearest neighbour + 2-opt) or sort_mean (per-column sort by mean level); streaming only",
            -inf, inf, models::stream_order_names()}},
          {}});
     for (const char* c : {"dac", "adc"}) {
@@ -312,7 +312,7 @@ std::vector<PluginInfo> plugins(const std::string& kind) {
                        "pass at the device's level-step cost (devices with levels; docs/elight.md)",
                        {{"order", "", "native",
                          "hw.mapping.order: native, per_cell (ELight's per-cell sort, an unbuildable lower bound), greedy "
-                         "(per-column nearest neighbour) or sort_mean (per-column sort by mean level)",
+                         "(per-column nearest neighbour + 2-opt) or sort_mean (per-column sort by mean level)",
                          -inf, inf, models::stream_order_names()}}});
         continue;
       }
