@@ -81,7 +81,19 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const models::Graph& grap
     m_ideal.emplace_back();
     for (const auto& t : L.gemms) m_ideal.back().push_back(t.blocks);
   }
-  m_cost = hw::inference_cost(wl, cfg.energy);
+  if (wl.spec.mapping == "streaming") {
+    const PcmLevelSpec* lv = m_tech->level_spec();
+    if (!lv)
+      throw Error("the streaming mapping needs a device with transmission levels; device \"" + m_tech->name() + "\" has none");
+    const Technology& tech = *m_tech;
+    m_stream = plan_streaming(wl, *lv, stream_order_from_name(wl.spec.order),
+                              [&](int64_t l, int64_t g) -> const std::vector<int>& { return tech.signed_levels(l, g); });
+    const StreamingWrites sw{m_stream->time_s, m_stream->energy_j, m_stream->programmings};
+    m_cost = hw::inference_cost(wl, cfg.energy, &sw);
+    if (const auto* b = m_tech->endurance_budgets()) m_wear.emplace(*m_stream, *b);
+  } else {
+    m_cost = hw::inference_cost(wl, cfg.energy);
+  }
   const int64_t Ck = wl.spec.cols * wl.spec.block_size;
   m_dac = std::make_unique<ConverterBank>("dac", cfg.energy.dac_bits, dac_energy_pj(cfg.energy, cfg.energy.dac_bits), Ck);
   m_adc = std::make_unique<ConverterBank>("adc", cfg.energy.adc_bits, adc_energy_pj(cfg.energy, cfg.energy.adc_bits),
@@ -97,7 +109,9 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const models::Graph& grap
   m_exec = std::make_unique<models::Executor>(graph, cfg.threads);
   m_exec->set_mapped(m_gemm.get(), wl.layer_index());
   m_exec_ideal = std::make_unique<models::Executor>(graph, cfg.threads);
-  m_initial_writes = m_tech->writes();
+  m_tech_base_writes = m_tech->writes();
+  // Streaming: the device's initial state is not a write (the first pass programs every block).
+  m_initial_writes = m_stream ? 0 : m_tech_base_writes;
   if (cfg.thermal) {
     const int64_t kk = wl.spec.block_size * wl.spec.block_size;
     m_thermal = std::make_unique<Thermal>("thermal", cores(), kk, *cfg.thermal, RandomStream(cfg.seed, 0x7f));
@@ -132,8 +146,57 @@ Service Accelerator::serve(double ready_s, int64_t n, const std::vector<int64_t>
   m_adc->convert(n * m_cost.conversions_adc);
   m_served += n;
   m_free_at = s.done_s;
+  update_wear(s.start_s);
   if (m_pending.images.size() >= 4096) flush();
   return s;
+}
+
+void Accelerator::update_wear(double now_s) {
+  // Cells wear out between served batches: the images served so far are classified with the old
+  // state, then the cells worn after m_served passes stick (hw/streaming.h CellWear).
+  if (!m_wear || m_served < m_wear->first_worn_pass) return;
+  const int64_t worn = m_wear->worn_count(m_served);
+  if (worn == m_worn_cells) return;
+  flush();
+  m_tech->set_worn_cells(m_wear->worn_at(m_served));
+  if (m_worn_cells == 0) m_first_worn_s = now_s;
+  m_worn_cells = worn;
+}
+
+nlohmann::json Accelerator::streaming_stats() const {
+  const StreamPlan& p = *m_stream;
+  const double n = static_cast<double>(m_served);
+  std::vector<int64_t> cells = p.cell_steps;
+  std::sort(cells.begin(), cells.end());
+  auto q = [&](double f) { return static_cast<double>(cells[static_cast<size_t>(f * static_cast<double>(cells.size() - 1))]); };
+  double mean = 0;
+  for (int64_t c : cells) mean += static_cast<double>(c);
+  mean /= static_cast<double>(cells.size());
+  nlohmann::json j = {{"order", stream_order_name(p.order)},
+                      {"passes", stat(n, "passes")},
+                      {"level_steps", stat(n * static_cast<double>(p.writes), "steps")},
+                      {"program_time", stat(n * p.time_s, "s")},
+                      {"program_energy", stat(n * p.energy_j, "J")},
+                      {"cell_steps_per_pass",
+                       {{"max", stat(q(1.0), "steps")},
+                        {"p99", stat(q(0.99), "steps")},
+                        {"p50", stat(q(0.5), "steps")},
+                        {"mean", stat(mean, "steps")},
+                        {"min", stat(q(0.0), "steps")}}},
+                      {"worst_cell_steps", stat(n * q(1.0), "steps")},
+                      {"per_pass", p.to_json()}};
+  if (m_wear) {
+    const bool never = m_wear->first_worn_pass == CellWear::kNever;
+    j["endurance"] = {{"cells", stat(static_cast<double>(m_wear->worn_pass.size()), "cells")},
+                      {"worn_cells", stat(static_cast<double>(m_worn_cells), "cells")},
+                      {"first_worn_pass", stat(never ? -1.0 : static_cast<double>(m_wear->first_worn_pass), "passes")},
+                      {"first_worn_time", stat(m_first_worn_s, "s")}};
+  }
+  return j;
+}
+
+int64_t Accelerator::writes_after_deployment() const {
+  return m_tech->writes() - m_tech_base_writes + (m_stream ? m_served * m_stream->writes : 0);
 }
 
 void Accelerator::flush() {
@@ -266,6 +329,10 @@ void Accelerator::occupy_cycles(int64_t cycles, int64_t settles) {
 }
 
 int64_t Accelerator::program(int64_t layer, int64_t group, const std::vector<float>& blocks, double t_s) {
+  if (m_stream)
+    throw Error(
+        "accelerator: the streaming mapping re-programs every block on every pass; a policy's re-programming is not "
+        "modelled with it");
   const auto& t = m_wl.layers.at(layer).gemms.at(group);
   const std::vector<float>& old = m_tech->programmed(layer, group);
   const int64_t kk = m_wl.spec.block_size * m_wl.spec.block_size;
@@ -425,21 +492,23 @@ double Accelerator::output_gain(int64_t layer) const {
 }
 
 nlohmann::json Accelerator::stats() const {
-  return {{"device", m_tech->name()},
-          {"busy", stat(m_busy_s, "s")},
-          {"energy", stat(total_energy_j(), "J")},
-          {"inference_energy_total", stat(inference_energy_j(), "J")},
-          {"other_energy", stat(m_energy_j, "J")},
-          {"inferences_served", stat(static_cast<double>(m_served), "inferences")},
-          {"remediation_steps", stat(static_cast<double>(m_extra_steps), "steps")},
-          {"device_writes", stat(static_cast<double>(m_tech->writes()), "writes")},
-          {"writes_initial_programming", stat(static_cast<double>(m_initial_writes), "writes")},
-          {"writes_after_deployment", stat(static_cast<double>(writes_after_deployment()), "writes")},
-          {"images_classified", stat(static_cast<double>(m_inferences), "images")},
-          {"inference_latency", stat(m_cost.latency_s, "s")},
-          {"inference_energy", stat(m_cost.total_j, "J")},
-          {"cycles_per_inference", stat(static_cast<double>(m_wl.cycles_per_inference), "cycles")},
-          {"energy_per_cycle", stat(m_cycle_j, "J")}};  // the tensor cores nest themselves (hw::collect_stats)
+  nlohmann::json j = {{"device", m_tech->name()},
+                      {"busy", stat(m_busy_s, "s")},
+                      {"energy", stat(total_energy_j(), "J")},
+                      {"inference_energy_total", stat(inference_energy_j(), "J")},
+                      {"other_energy", stat(m_energy_j, "J")},
+                      {"inferences_served", stat(static_cast<double>(m_served), "inferences")},
+                      {"remediation_steps", stat(static_cast<double>(m_extra_steps), "steps")},
+                      {"device_writes", stat(static_cast<double>(m_initial_writes + writes_after_deployment()), "writes")},
+                      {"writes_initial_programming", stat(static_cast<double>(m_initial_writes), "writes")},
+                      {"writes_after_deployment", stat(static_cast<double>(writes_after_deployment()), "writes")},
+                      {"images_classified", stat(static_cast<double>(m_inferences), "images")},
+                      {"inference_latency", stat(m_cost.latency_s, "s")},
+                      {"inference_energy", stat(m_cost.total_j, "J")},
+                      {"cycles_per_inference", stat(static_cast<double>(m_wl.cycles_per_inference), "cycles")},
+                      {"energy_per_cycle", stat(m_cycle_j, "J")}};  // the tensor cores nest themselves (hw::collect_stats)
+  if (m_stream) j["streaming"] = streaming_stats();
+  return j;
 }
 
 }  // namespace ptc::hw

@@ -31,6 +31,7 @@
 #include "hw/energy.h"
 #include "hw/hardware_gemm.h"
 #include "hw/stats.h"
+#include "hw/streaming.h"
 #include "hw/thermal.h"
 #include "models/compiler.h"
 #include "models/dataset.h"
@@ -57,6 +58,8 @@ class TensorCore : public sc_core::sc_module, public StatsProvider {
   int64_t instance() const { return m_instance; }
 
   nlohmann::json stats() const override;
+  // Streaming mapping: the per-pass plan, the passes, the writes they took, cell wear.
+  nlohmann::json streaming_stats() const;
 
  private:
   struct InstanceGains {
@@ -90,6 +93,8 @@ class ConverterBank : public sc_core::sc_module, public StatsProvider {
   int64_t instance() const { return m_instance; }
 
   nlohmann::json stats() const override;
+  // Streaming mapping: the per-pass plan, the passes, the writes they took, cell wear.
+  nlohmann::json streaming_stats() const;
 
  private:
   struct InstanceGains {
@@ -203,7 +208,15 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   Thermal* thermal() { return m_thermal.get(); }
   bool has_pending() const { return !m_pending.images.empty(); }
   // Device writes since deployment (the initial programming excluded).
-  int64_t writes_after_deployment() const { return m_tech->writes() - m_initial_writes; }
+  // Under the streaming mapping (hw/streaming.h) every pass (served inference) writes the per-pass
+  // level steps of the stream plan; there is no initial programming (the first pass writes).
+  int64_t writes_after_deployment() const;
+  int64_t writes_initial() const { return m_initial_writes; }
+  // The per-pass stream plan (streaming mapping), else null.
+  const StreamPlan* stream_plan() const { return m_stream ? &*m_stream : nullptr; }
+  // Endurance state of the streamed cells (streaming mapping with a device endurance), else null.
+  const CellWear* wear() const { return m_wear ? &*m_wear : nullptr; }
+  double first_worn_s() const { return m_first_worn_s; }  // -1: no cell worn yet
   // Total energy of the chip (J): inferences served plus every other charge, one set of books.
   double total_energy_j() const;
   double inference_energy_j() const { return static_cast<double>(m_served) * m_cost.total_j; }
@@ -266,6 +279,8 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   int64_t instance() const { return m_instance; }
 
   nlohmann::json stats() const override;
+  // Streaming mapping: the per-pass plan, the passes, the writes they took, cell wear.
+  nlohmann::json streaming_stats() const;
 
  private:
   struct InstanceGains {
@@ -300,7 +315,12 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   uint64_t m_waiter_seq = 0;
   sc_core::sc_event m_changed;
   // noise clock and served inferences
-  int64_t m_served = 0, m_extra_steps = 0, m_initial_writes = 0;
+  int64_t m_served = 0, m_extra_steps = 0, m_initial_writes = 0, m_tech_base_writes = 0;
+  std::optional<StreamPlan> m_stream;
+  std::optional<CellWear> m_wear;
+  double m_first_worn_s = -1;  // simulated time the first cell wore out (-1: none yet)
+  int64_t m_worn_cells = 0;
+  void update_wear(double now_s);
   struct Pending {
     std::vector<int64_t> images;
     std::vector<NoiseTime> times;

@@ -26,7 +26,7 @@ double laser_wall_power_w(const EnergyParams& p, double fanout) {
   return mw * 1e-3;
 }
 
-InferenceCost inference_cost(const models::CompiledWorkload& wl, const EnergyParams& p) {
+InferenceCost inference_cost(const models::CompiledWorkload& wl, const EnergyParams& p, const StreamingWrites* streaming) {
   if (!(p.clock_ghz > 0) || !(p.wall_plug_efficiency > 0 && p.wall_plug_efficiency <= 1))
     throw Error("energy: clock_ghz > 0 and wall_plug_efficiency in (0, 1] required");
   const double R = static_cast<double>(wl.spec.rows), C = static_cast<double>(wl.spec.cols),
@@ -45,7 +45,13 @@ InferenceCost inference_cost(const models::CompiledWorkload& wl, const EnergyPar
   // Weights stay resident only when every block owns a core (stationary) or there is one chunk.
   bool resident = wl.spec.mapping == "stationary" || wl.chunks <= 1;
   const double rings = R * C * k * k;
-  if (!resident) {
+  if (wl.spec.mapping == "streaming") {
+    // ELight: every block programmed onto its core on every pass, at the device's level-step cost.
+    if (!streaming) throw Error("energy: the streaming mapping needs the device's per-pass programming cost");
+    c.reprogrammed_blocks = streaming->programmings;
+    c.reprogram_s = streaming->time_s;
+    c.reprogram_j = streaming->energy_j;
+  } else if (!resident) {
     c.reprogrammed_blocks = static_cast<int64_t>(static_cast<double>(wl.chunks) * R * C);
     // MRR: all rings retune at once and settle; PCM: each core writes its k rows one after another.
     const bool thermo = p.cell == WeightCell::thermo_optic;

@@ -61,6 +61,15 @@ double dac_energy_pj(const EnergyParams& p, int bits);
 // Wall-plug laser power (W) for `fanout` photodetectors.
 double laser_wall_power_w(const EnergyParams& p, double fanout);
 
-InferenceCost inference_cost(const models::CompiledWorkload& wl, const EnergyParams& p);
+// Per-pass programming of the streaming mapping, priced by the device (hw/streaming.h StreamPlan):
+// it replaces the per-chunk re-programming estimate of the energy table.
+struct StreamingWrites {
+  double time_s = 0, energy_j = 0;
+  int64_t programmings = 0;  // block programmings per pass
+};
+
+// wl.spec.mapping "streaming" needs `streaming` (the device's per-pass cost), others ignore it.
+InferenceCost inference_cost(const models::CompiledWorkload& wl, const EnergyParams& p,
+                             const StreamingWrites* streaming = nullptr);
 
 }  // namespace ptc::hw

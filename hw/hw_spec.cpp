@@ -42,7 +42,7 @@ HwSpec parse_hw_spec(const nlohmann::json& j, const std::string& path) {
   }
   if (j.contains("mapping")) {
     const auto& m = j.at("mapping");
-    only_keys(m, path + ".mapping", {"name"});
+    only_keys(m, path + ".mapping", {"name", "order"});
     if (!m.contains("name") || !m.at("name").is_string()) throw Error(path + ".mapping.name: expected a string");
     std::string name = m.at("name").get<std::string>();
     const auto& names = models::mapping_names();
@@ -52,6 +52,16 @@ HwSpec parse_hw_spec(const nlohmann::json& j, const std::string& path) {
       throw Error("unknown mapping \"" + name + "\" at " + path + ".mapping.name; registered: " + list);
     }
     s.tiling.mapping = name;
+    if (m.contains("order")) {
+      if (!m.at("order").is_string()) throw Error(path + ".mapping.order: expected a string");
+      s.tiling.order = m.at("order").get<std::string>();
+      const auto& orders = models::stream_order_names();
+      if (std::find(orders.begin(), orders.end(), s.tiling.order) == orders.end())
+        throw Error("unknown streaming order \"" + s.tiling.order + "\" at " + path +
+                    ".mapping.order; registered: native, per_cell, greedy, sort_mean");
+      if (s.tiling.order != "native" && name != "streaming")
+        throw Error(path + ".mapping.order: order \"" + s.tiling.order + "\" needs mapping \"streaming\", got \"" + name + "\"");
+    }
   }
   s.device_path = path + ".device.name";
   if (j.contains("device")) {

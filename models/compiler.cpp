@@ -30,7 +30,12 @@ GemmTiles tile(const float* w, int64_t rows, int64_t cols, int64_t k) {
 }  // namespace
 
 const std::vector<std::string>& mapping_names() {
-  static const std::vector<std::string> names = {"cyclic", "stationary"};
+  static const std::vector<std::string> names = {"cyclic", "stationary", "streaming"};
+  return names;
+}
+
+const std::vector<std::string>& stream_order_names() {
+  static const std::vector<std::string> names = {"native", "per_cell", "greedy", "sort_mean"};
   return names;
 }
 
@@ -83,7 +88,12 @@ CompiledWorkload compile(const Graph& g, const TilingSpec& spec) {
                 std::to_string(spec.block_size) + ": all must be >= 1");
   const auto& names = mapping_names();
   if (std::find(names.begin(), names.end(), spec.mapping) == names.end())
-    throw Error("unknown mapping \"" + spec.mapping + "\"; registered: cyclic, stationary");
+    throw Error("unknown mapping \"" + spec.mapping + "\"; registered: cyclic, stationary, streaming");
+  const auto& orders = stream_order_names();
+  if (std::find(orders.begin(), orders.end(), spec.order) == orders.end())
+    throw Error("unknown streaming order \"" + spec.order + "\"; registered: native, per_cell, greedy, sort_mean");
+  if (spec.order != "native" && spec.mapping != "streaming")
+    throw Error("streaming order \"" + spec.order + "\" needs mapping \"streaming\", got \"" + spec.mapping + "\"");
   std::vector<Shape> in_shapes;
   for (const auto& in : g.inputs) {
     Shape s = in.shape;
@@ -145,12 +155,17 @@ CompiledWorkload compile(const Graph& g, const TilingSpec& spec) {
           if (spec.mapping == "cyclic") {
             t.core[p * t.Q + q] = static_cast<int32_t>((p % R) * C + q % C);
             t.chunk[p * t.Q + q] = static_cast<int32_t>(L.chunks + (p / R) * qc + q / C);
+          } else if (spec.mapping == "streaming") {
+            // Block-row p on core p mod RC; its Q blocks are programmed on it one after another.
+            t.core[p * t.Q + q] = static_cast<int32_t>(p % (R * C));
+            t.chunk[p * t.Q + q] = static_cast<int32_t>(L.chunks + (p / (R * C)) * t.Q + q);
           } else {
             t.core[p * t.Q + q] = static_cast<int32_t>(wl.blocks + p * t.Q + q);
             t.chunk[p * t.Q + q] = 0;
           }
         }
-      L.chunks += spec.mapping == "cyclic" ? pc * qc : 0;
+      if (spec.mapping == "cyclic") L.chunks += pc * qc;
+      if (spec.mapping == "streaming") L.chunks += ceil_div(t.P, R * C) * t.Q;
       L.macs += rows * cols * L.num_vectors;
       wl.blocks += t.P * t.Q;
       L.gemms.push_back(std::move(t));
@@ -178,6 +193,7 @@ std::map<std::string, int64_t> CompiledWorkload::layer_index() const {
 nlohmann::json CompiledWorkload::to_json(bool include_blocks) const {
   nlohmann::json j;
   j["tiling"] = {{"rows", spec.rows}, {"cols", spec.cols}, {"block_size", spec.block_size}, {"mapping", spec.mapping}};
+  if (spec.mapping == "streaming") j["tiling"]["order"] = spec.order;
   j["totals"] = {{"cycles_per_inference", cycles_per_inference},
                  {"chunks", chunks},
                  {"blocks", blocks},

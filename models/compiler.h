@@ -4,6 +4,10 @@
 // (p, q) runs on core (p mod R, q mod C) and the ceil(P/R) x ceil(Q/C) chunks of a layer run one after another, each
 // taking one cycle per input vector (num_vectors = Hout*Wout for Conv, rows per sample for
 // Gemm/MatMul); with `stationary`, every block owns a core and a layer takes num_vectors cycles.
+// With `streaming` (ELight, Zhu et al. ASP-DAC 2022 §III; docs/elight.md §1), block-row p of a
+// layer runs on core p mod RC and its Q blocks are programmed onto that core one after another
+// (partial products accumulated digitally): ceil(P/RC) x Q chunks, each re-programming the cores
+// before its num_vectors cycles. The programming cost is the device's (hw/streaming.h).
 // Contract: weight layers are Conv with a constant weight, Gemm with a constant B and MatMul with
 // a constant 2-D B; all other ops run digitally and are listed as such.
 #pragma once
@@ -23,10 +27,13 @@ struct TilingSpec {
   int64_t cols = 4;        // C: tensor-core columns
   int64_t block_size = 8;  // k: each core is a k x k weight bank
   std::string mapping = "cyclic";
+  std::string order = "native";  // streaming order of each block-row (streaming only; hw/streaming.h)
 };
 
-// Registered mapping names (cyclic, stationary).
+// Registered mapping names (cyclic, stationary, streaming).
 const std::vector<std::string>& mapping_names();
+// Registered streaming orders (native, per_cell, greedy, sort_mean; hw/streaming.h).
+const std::vector<std::string>& stream_order_names();
 
 // One GEMM of a layer (a layer has `groups` of them; grouped Conv).
 struct GemmTiles {

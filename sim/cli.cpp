@@ -16,6 +16,7 @@
 #include "hw/energy.h"
 #include "hw/hw_spec.h"
 #include "hw/noise/doctor_noise.h"
+#include "hw/streaming.h"
 #include "models/accuracy.h"
 #include "models/compiler.h"
 #include "models/dataset.h"
@@ -111,7 +112,31 @@ int cmd_compile(const std::string& model, const std::string& hw_file, const std:
   models::CompiledWorkload wl = models::compile(g, hw.tiling);
   nlohmann::json j = wl.to_json(blocks);
   j["model"] = model;
-  j["per_inference"] = hw::inference_cost(wl, hw.energy).to_json();
+  if (wl.spec.mapping == "streaming") {
+    // The per-pass programming depends on the device's levels of these weights: the hw file's
+    // device with its default parameters (docs/elight.md §2).
+    const DeviceRegistry::Entry& de = find_device(hw.device, hw.device_path);
+    if (!has_tag(de.tags, "levels"))
+      throw Error(hw.device_path + ": the streaming mapping needs a device with transmission levels (" +
+                  [] {
+                    std::string l;
+                    for (const auto& n : devices_with("levels")) l += (l.empty() ? "" : ", ") + n;
+                    return l;
+                  }() +
+                  "), got \"" + hw.device + "\"");
+    Json dj = {{"name", hw.device}};
+    Params dp(dj, "hw.device", de.params);
+    std::unique_ptr<hw::Technology> tech = de.make(dp)->build(hw::DeviceBuild{wl, hw::RandomStream(1, 0), {}});
+    const hw::Technology& t = *tech;
+    hw::StreamPlan plan =
+        hw::plan_streaming(wl, *t.level_spec(), hw::stream_order_from_name(wl.spec.order),
+                           [&](int64_t l, int64_t g) -> const std::vector<int>& { return t.signed_levels(l, g); });
+    const hw::StreamingWrites sw{plan.time_s, plan.energy_j, plan.programmings};
+    j["per_inference"] = hw::inference_cost(wl, hw.energy, &sw).to_json();
+    j["streaming"] = plan.to_json();
+  } else {
+    j["per_inference"] = hw::inference_cost(wl, hw.energy).to_json();
+  }
   j["hardware"] = {{"device", hw.device},
                    {"weight_cell", hw::weight_cell_name(hw.energy.cell)},
                    {"clock_ghz", hw.energy.clock_ghz},
@@ -290,6 +315,47 @@ int cmd_validate(const std::vector<std::string>& files, const std::vector<std::s
   return bad ? 1 : 0;
 }
 
+// ELight streaming orders of a scenario (docs/elight.md §3): the per-pass level steps, time,
+// energy and worst cell of every order, on the scenario's model, array and device.
+int cmd_streaming(const std::string& file, const std::vector<std::string>& sets, bool json) {
+  Json j = load_scenario_json(file, sets);
+  Scenario s = parse_scenario(j, file);
+  if (s.tiling.mapping != "streaming")
+    throw Error("hw.mapping.name: ptcsim streaming needs the streaming mapping, got \"" + s.tiling.mapping + "\"");
+  Prepared p = preflight(s);
+  std::unique_ptr<hw::Technology> tech = make_technology(s, p.wl);
+  const hw::PcmLevelSpec* lv = tech->level_spec();
+  if (!lv) throw Error("device.name: device \"" + s.device.name + "\" has no transmission levels");
+  const hw::Technology& t = *tech;
+  std::vector<hw::StreamPlan> plans;
+  for (const auto& name : models::stream_order_names())
+    plans.push_back(hw::plan_streaming(p.wl, *lv, hw::stream_order_from_name(name),
+                                       [&](int64_t l, int64_t g) -> const std::vector<int>& { return t.signed_levels(l, g); }));
+  const double native = static_cast<double>(plans[0].writes);
+  if (json) {
+    Json out = {{"scenario", s.name}, {"orders", Json::array()}};
+    for (const auto& pl : plans) {
+      Json o = pl.to_json();
+      o["reduction_vs_native"] = pl.writes > 0 ? native / static_cast<double>(pl.writes) : 1.0;
+      out["orders"].push_back(o);
+    }
+    std::cout << out.dump(1) << "\n";
+    return 0;
+  }
+  std::printf("%s: %zu weight layers on %lldx%lld cores of %lldx%lld, device %s, per pass (one inference):\n", s.name.c_str(),
+              p.wl.layers.size(), static_cast<long long>(s.tiling.rows), static_cast<long long>(s.tiling.cols),
+              static_cast<long long>(s.tiling.block_size), static_cast<long long>(s.tiling.block_size), s.device.name.c_str());
+  std::printf("%-10s %14s %10s %12s %14s %14s %12s\n", "order", "level steps", "vs native", "vs per_cell", "program time s",
+              "program J", "worst cell");
+  for (const auto& pl : plans)
+    std::printf("%-10s %14lld %9.2fx %11.3fx %14.4g %14.4g %12lld\n", hw::stream_order_name(pl.order),
+                static_cast<long long>(pl.writes), pl.writes > 0 ? native / static_cast<double>(pl.writes) : 1.0,
+                pl.bound_writes > 0 ? static_cast<double>(pl.writes) / static_cast<double>(pl.bound_writes) : 1.0, pl.time_s,
+                pl.energy_j, static_cast<long long>(pl.max_cell_steps()));
+  std::printf("(per_cell: ELight's per-cell sort, the lower bound; not buildable: a column's cells share one input lane)\n");
+  return 0;
+}
+
 int cmd_schema() {
   std::cout << scenario_schema().dump(2) << "\n";
   return 0;
@@ -452,6 +518,13 @@ int run_cli(int argc, char** argv) {
   list->add_option("kind", list_kind, "policies, noise, devices, traffic, dispatchers, mappings or sections (default: all)");
   list->add_flag("--json", json, "print JSON");
   auto* schema = app.add_subcommand("schema", "print the JSON Schema (draft-07) of scenario files (scenarios/schema.json)");
+  std::string stream_file;
+  std::vector<std::string> stream_sets;
+  auto* streaming = app.add_subcommand(
+      "streaming", "ELight streaming orders of a scenario: level steps, time, energy and worst cell per pass (docs/elight.md)");
+  streaming->add_option("scenario", stream_file, "scenario JSON file (hw.mapping.name streaming)")->required();
+  streaming->add_option("--set", stream_sets, "override a parameter: dotted.path=JSON value (repeatable)");
+  streaming->add_flag("--json", json, "print JSON");
   sweep::SweepCommand sweep_cmd(app);  // `ptcsim sweep ...` (sim/sweep/)
   std::vector<std::string> plugins;
   for (auto* c : {run, validate, list})
@@ -490,6 +563,7 @@ int run_cli(int argc, char** argv) {
     if (*validate) return cmd_validate(files, sets, validate_out);
     if (*list) return cmd_list(list_kind, json);
     if (*schema) return cmd_schema();
+    if (*streaming) return cmd_streaming(stream_file, stream_sets, json);
     if (sweep_cmd.selected()) return sweep_cmd.run();
   } catch (const Interrupted& e) {
     std::fprintf(stderr, "ptcsim: %s\n", one_line(e.what()).c_str());

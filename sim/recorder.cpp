@@ -212,7 +212,7 @@ Json Recorder::summary(const std::string& status) const {
             {"accuracy_ideal", m_ev->ideal_accuracy()},
             {"energy_j", m_acc.total_energy_j()},
             {"writes", m_acc.writes_after_deployment()},
-            {"writes_initial_programming", m_acc.tech().writes() - m_acc.writes_after_deployment()},
+            {"writes_initial_programming", m_acc.writes_initial()},
             {"latency_p50_s", lat.quantile(0.5)},
             {"latency_p99_s", lat.quantile(0.99)},
             {"calibrations", m_ctl->calibrations()},
@@ -225,6 +225,19 @@ Json Recorder::summary(const std::string& status) const {
             {"requests", served},
             {"sim_time_s", m_rt->end_s()},
             {"steps", m_acc.step(now_s())}};
+  if (const hw::StreamPlan* p = m_acc.stream_plan()) {
+    // Streaming mapping (docs/elight.md): every pass writes the plan's level steps; these writes are
+    // in "writes" (no event carries them), the rest of "writes" is the events'.
+    j["writes_streamed"] = m_acc.inferences() * p->writes;
+    j["streaming"] = {{"order", hw::stream_order_name(p->order)},         {"level_steps_per_pass", p->writes},
+                      {"per_cell_bound_steps_per_pass", p->bound_writes}, {"program_time_per_pass_s", p->time_s},
+                      {"program_energy_per_pass_j", p->energy_j},         {"worst_cell_steps_per_pass", p->max_cell_steps()}};
+    if (const hw::CellWear* w = m_acc.wear()) {
+      j["streaming"]["worn_cells"] = w->worn_count(m_acc.inferences());
+      j["streaming"]["first_worn_pass"] = w->first_worn_pass == hw::CellWear::kNever ? -1 : w->first_worn_pass;
+      j["streaming"]["first_worn_time_s"] = m_acc.first_worn_s();
+    }
+  }
   for (auto it = j.begin(); it != j.end(); ++it)
     if (it.value().is_number_float() && !std::isfinite(it.value().get<double>())) it.value() = nullptr;
   return j;

@@ -148,8 +148,14 @@ const std::vector<SectionSpec>& scenario_sections() {
     t.push_back(
         {"hw.mapping",
          "how weight blocks are placed on cores",
-         {{"name", "", "cyclic", "cyclic (DOCTOR: block (p,q) on core (p mod R, q mod C)) or stationary (one block per core)",
-           -inf, inf, models::mapping_names()}},
+         {{"name", "", "cyclic",
+           "cyclic (DOCTOR: block (p,q) on core (p mod R, q mod C)), stationary (one block per core) or streaming (ELight: "
+           "block-row p on core p mod RC, its blocks programmed one after another on every pass; docs/elight.md)",
+           -inf, inf, models::mapping_names()},
+          {"order", "", "native",
+           "streaming order of each block-row: native, per_cell (ELight's per-cell sort, an unbuildable lower bound), greedy "
+           "(per-column nearest neighbour + 2-opt) or sort_mean (per-column sort by mean level); streaming only",
+           -inf, inf, models::stream_order_names()}},
          {}});
     for (const char* c : {"dac", "adc"}) {
       bool adc = std::string(c) == "adc";
@@ -298,11 +304,23 @@ std::vector<PluginInfo> plugins(const std::string& kind) {
   } else if (kind == "dispatchers") {
     for (const auto& [n, e] : DispatcherRegistry::get().entries()) out.push_back(typed(e));
   } else if (kind == "mappings") {
-    for (const auto& n : models::mapping_names())
+    const double inf = 1e300;  // no numeric range (as the section table)
+    for (const auto& n : models::mapping_names()) {
+      if (n == "streaming") {
+        out.push_back({n,
+                       "ELight: block-row p on core p mod RC, its blocks programmed onto it one after another on every "
+                       "pass at the device's level-step cost (devices with levels; docs/elight.md)",
+                       {{"order", "", "native",
+                         "hw.mapping.order: native, per_cell (ELight's per-cell sort, an unbuildable lower bound), greedy "
+                         "(per-column nearest neighbour + 2-opt) or sort_mean (per-column sort by mean level)",
+                         -inf, inf, models::stream_order_names()}}});
+        continue;
+      }
       out.push_back({n,
                      n == "cyclic" ? "DOCTOR: block (p,q) on core (p mod R, q mod C), chunks run one after another"
                                    : "one block per core (all blocks resident)",
                      {}});
+    }
   } else {
     throw Error("list: unknown kind \"" + kind + "\"; known: " + list_of(plugin_kinds()) + ", sections");
   }
@@ -537,6 +555,10 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   s.tiling.block_size = cores.integer("block_size");
   Params mapping = read_section(j, "hw.mapping");
   s.tiling.mapping = mapping.str("name");
+  s.tiling.order = mapping.str("order");
+  if (s.tiling.order != "native" && s.tiling.mapping != "streaming")
+    throw Error("hw.mapping.order: order \"" + s.tiling.order + "\" needs mapping \"streaming\", got \"" + s.tiling.mapping +
+                "\"");
   s.energy.clock_ghz = hwp.num("clock_ghz");
   Json conv_r = Json::object();
   for (const char* c : {"dac", "adc"}) {
@@ -561,6 +583,9 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   s.energy.insertion_loss_db = en.num("insertion_loss_db");
   R["hw"] = {{"cores", cores.resolved()}, {"mapping", mapping.resolved()}, {"clock_ghz", s.energy.clock_ghz},
              {"dac", conv_r["dac"]},      {"adc", conv_r["adc"]},          {"energy", en.resolved()}};
+  // The streaming order exists only under the streaming mapping (other scenarios' resolved
+  // configurations stay as they were).
+  if (s.tiling.mapping != "streaming") R["hw"]["mapping"].erase("order");
   s.dispatcher.chips = static_cast<int>(hwp.integer("chips"));
   // A single chip's resolved configuration carries no fleet keys (so its run directory name and
   // config.resolved.json stay those of a plain single-accelerator scenario).
@@ -578,6 +603,16 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   s.device.model = de.make(dp);
   s.energy.cell = device_cell(de);
   R["device"] = dp.resolved();
+  // Streaming endurance (optical PCM): only with the streaming mapping; left out of the resolved
+  // configuration while unused.
+  if (R["device"].contains("endurance_steps")) {
+    const double e = R["device"]["endurance_steps"].get<double>(), sg = R["device"]["endurance_sigma"].get<double>();
+    if (e > 0 && s.tiling.mapping != "streaming")
+      throw Error("device.endurance_steps: cell endurance is modelled for the streaming mapping only; hw.mapping.name is \"" +
+                  s.tiling.mapping + "\"");
+    if (!(e > 0) && sg > 0) throw Error("device.endurance_sigma: a spread needs device.endurance_steps > 0");
+    if (!(e > 0)) R["device"].erase("endurance_steps"), R["device"].erase("endurance_sigma");
+  }
 
   // ---- noise (NoiseRegistry plug-ins: hw/noise/impl/), each acting on a trait of the device
   Json noise = j.contains("noise") ? j.at("noise") : Json::array();
@@ -768,6 +803,17 @@ void check_static(const Scenario& s) {
                 num_str(weights * 8 / 1073741824.0) + " GiB (8 bytes per weight)");
   const std::vector<std::string>& dev_caps = s.device.tags;
   const std::string pname = s.policy_json.at("name").get<std::string>();
+  if (s.tiling.mapping == "streaming") {
+    if (!has(dev_caps, "levels"))
+      throw Error(
+          "hw.mapping.name: the streaming mapping prices level-step writes and needs a device with transmission levels (" +
+          list_of(devices_with("levels")) + "), device.name is \"" + s.device.name + "\"");
+    if (pname != "none")
+      throw Error(
+          "controller.policy.name: the streaming mapping re-programs every block on every pass; controller policies "
+          "are not modelled with it (use \"none\"), got \"" +
+          pname + "\"");
+  }
   for (const auto& cap : make_policy(s)->capabilities_needed()) {
     if (cap == "remap") {
       if (!has(dev_caps, "remap"))
@@ -857,7 +903,10 @@ Prepared preflight_checks(const Scenario& s) {
   if (!(s.horizon_s > 0)) {
     // A closed-loop source until the traffic ends: the run lasts at least requests x per-inference latency.
     const int64_t requests = traffic->total_requests();
-    const double latency_s = hw::inference_cost(p.wl, s.energy).latency_s;
+    // (Streaming: without the per-pass programming, which needs the device's levels: still a lower bound.)
+    const hw::StreamingWrites no_programming{};
+    const double latency_s =
+        hw::inference_cost(p.wl, s.energy, s.tiling.mapping == "streaming" ? &no_programming : nullptr).latency_s;
     const double end_s = static_cast<double>(requests) * latency_s;
     check_instants(s, end_s,
                    "the end of the traffic (horizon_s 0: " + std::to_string(requests) + " requests x " + num_str(latency_s) +

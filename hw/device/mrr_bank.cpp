@@ -97,6 +97,14 @@ double Technology::schedule_temperature_k(int64_t) const {
   return std::numeric_limits<double>::quiet_NaN();
 }
 
+const std::vector<int>& Technology::signed_levels(int64_t, int64_t) const {
+  throw Error("device \"" + name() + "\" has no transmission levels");
+}
+
+void Technology::set_worn_cells(const std::vector<char>&) {
+  throw Error("device \"" + name() + "\" has no cell endurance model");
+}
+
 void Technology::set_tile_rows(int64_t, int64_t, int64_t, const std::vector<int>&) {
   throw Error("device \"" + name() + "\" does not support tile remapping");
 }

@@ -7,10 +7,21 @@
 
 namespace ptc::hw {
 
-PcmOptical::PcmOptical(const models::CompiledWorkload& wl, const PcmOpticalConfig& cfg) : m_wl(wl), m_cfg(cfg) {
+PcmOptical::PcmOptical(const models::CompiledWorkload& wl, const PcmOpticalConfig& cfg, const RandomStream& rng)
+    : m_wl(wl), m_cfg(cfg) {
   cfg.levels.validate();
   if (!(cfg.nu_opt >= 0) || !(cfg.t0_s > 0)) throw Error("optical PCM: nu_opt >= 0 and t0_s > 0 required");
+  if (!(cfg.endurance_steps >= 0) || !(cfg.endurance_sigma >= 0))
+    throw Error("optical PCM: endurance_steps >= 0 and endurance_sigma >= 0 required");
   const int64_t kk = wl.spec.block_size * wl.spec.block_size;
+  if (cfg.endurance_steps > 0) {
+    if (wl.spec.mapping != "streaming") throw Error("optical PCM: endurance_steps needs the streaming mapping");
+    // B_i = B exp(sigma z_i), one standard normal per physical cell of the chip's stream.
+    const RandomStream budgets = rng.derive(0xe7d);
+    m_budgets.resize(static_cast<size_t>(wl.spec.rows * wl.spec.cols * kk));
+    for (size_t i = 0; i < m_budgets.size(); ++i)
+      m_budgets[i] = cfg.endurance_steps * std::exp(cfg.endurance_sigma * budgets.normal(i));
+  }
   for (const auto& L : wl.layers) {
     m_groups.emplace_back();
     for (const auto& t : L.gemms) {
@@ -62,9 +73,12 @@ void PcmOptical::realize(int64_t layer, int64_t group, uint64_t, float* wn, floa
     // Weight each level realises right after programming (the inverse of ELight's normalisation);
     // the block scale is fixed then, as the digital side knows it.
     float mx = 0;
+    // Worn cells of the block's core hold the zero level (streaming endurance).
+    const char* worn = m_worn.empty() ? nullptr : m_worn.data() + m_wl.layers[layer].gemms[group].core[b] * kk;
     for (int64_t i = 0; i < kk; ++i) {
       size_t j = b * kk + static_cast<size_t>(i);
-      double u = std::clamp(level_weight(m_cfg.levels, g.levels[j]) * g.tanh_max[b], -0.999999, 0.999999);
+      const int level = worn && worn[i] ? 0 : g.levels[j];
+      double u = std::clamp(level_weight(m_cfg.levels, level) * g.tanh_max[b], -0.999999, 0.999999);
       wn[j] = static_cast<float>(std::atanh(u));
       mx = std::max(mx, std::abs(wn[j]));
     }
@@ -75,8 +89,16 @@ void PcmOptical::realize(int64_t layer, int64_t group, uint64_t, float* wn, floa
   }
 }
 
+void PcmOptical::set_worn_cells(const std::vector<char>& worn) {
+  const size_t cells = static_cast<size_t>(m_wl.spec.rows * m_wl.spec.cols * m_wl.spec.block_size * m_wl.spec.block_size);
+  if (m_wl.spec.mapping != "streaming") throw Error("optical PCM: worn cells need the streaming mapping");
+  if (!worn.empty() && worn.size() != cells)
+    throw Error("optical PCM: " + std::to_string(worn.size()) + " worn flags for " + std::to_string(cells) + " cells");
+  m_worn = worn;
+}
+
 double PcmOptical::transmission_drift(const Group& g) const {
-  if (!(m_cfg.nu_opt > 0)) return 1.0;
+  if (!(m_cfg.nu_opt > 0) || m_wl.spec.mapping == "streaming") return 1.0;
   return std::pow((std::max(0.0, m_t_s - g.t_prog_s) + m_cfg.t0_s) / m_cfg.t0_s, -m_cfg.nu_opt);
 }
 

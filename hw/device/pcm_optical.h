@@ -11,12 +11,15 @@
 // analog value shrinks, the digital block scale stays that of programming, and a drift
 // compensation alpha = 1/d undoes it exactly). nu_opt = 0 by default, since optical-transmission
 // drift of photonic PCM is not characterised in the sources used (docs/devices.md §3) [assumption].
+// Under the streaming mapping (hw/streaming.h) every block is re-programmed on every pass and read
+// right after, so no transmission drift accrues (d = 1).
 #pragma once
 
 #include <vector>
 
 #include "hw/device/technology.h"
 #include "hw/physics/pcm_levels.h"
+#include "hw/physics/rng.h"
 #include "models/compiler.h"
 
 namespace ptc::hw {
@@ -25,11 +28,17 @@ struct PcmOpticalConfig {
   PcmLevelSpec levels;
   double nu_opt = 0.0;  // transmission drift exponent [assumption]
   double t0_s = 20.0;   // drift reference time after programming
+  // Endurance (streaming mapping; hw/streaming.h CellWear): median budget of a cell in level steps
+  // (0: unlimited) and the log-normal cell-to-cell spread sigma of ln(budget) [assumption: ELight
+  // publishes no figure; PCM endurance is quoted over 1e4-1e9 cycles].
+  double endurance_steps = 0.0;
+  double endurance_sigma = 0.0;
 };
 
 class PcmOptical : public Technology {
  public:
-  PcmOptical(const models::CompiledWorkload& wl, const PcmOpticalConfig& cfg);
+  // rng: the chip's device stream (endurance budgets).
+  PcmOptical(const models::CompiledWorkload& wl, const PcmOpticalConfig& cfg, const RandomStream& rng = RandomStream(0, 0));
   std::string name() const override { return "pcm_optical"; }
   int64_t program(int64_t layer, int64_t group, const std::vector<float>& blocks, double t_s) override;
   const std::vector<float>& programmed(int64_t layer, int64_t group) const override {
@@ -44,6 +53,10 @@ class PcmOptical : public Technology {
   // Cumulative write cost (level steps, up/down, time and energy) since construction.
   const PcmWriteCost& write_cost_total() const { return m_cost; }
   const std::vector<int>& levels(int64_t layer, int64_t group) const { return m_groups.at(layer).at(group).levels; }
+  const PcmLevelSpec* level_spec() const override { return &m_cfg.levels; }
+  const std::vector<int>& signed_levels(int64_t layer, int64_t group) const override { return levels(layer, group); }
+  const std::vector<double>* endurance_budgets() const override { return m_budgets.empty() ? nullptr : &m_budgets; }
+  void set_worn_cells(const std::vector<char>& worn) override;
 
  private:
   struct Group {
@@ -59,6 +72,8 @@ class PcmOptical : public Technology {
   std::vector<std::vector<Group>> m_groups;
   PcmWriteCost m_cost;
   double m_t_s = 0;
+  std::vector<double> m_budgets;  // per physical cell [cores, k, k], level steps
+  std::vector<char> m_worn;       // per physical cell; empty: none worn
 };
 
 }  // namespace ptc::hw

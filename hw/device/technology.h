@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "hw/device/block_realizer.h"
+#include "hw/physics/pcm_levels.h"
 
 namespace ptc::hw {
 
@@ -66,6 +67,15 @@ class Technology : public BlockRealizer {
   // the accelerator's energy table prices writes instead.
   virtual double write_time_s() const { return 0; }
   virtual double write_energy_j() const { return 0; }
+  // Devices on a transmission-level ladder (ELight's optical PCM, hw/physics/pcm_levels.h): the
+  // ladder, and the signed levels [P, Q, k, k] of a layer group. Others: null, and signed_levels throws.
+  virtual const PcmLevelSpec* level_spec() const { return nullptr; }
+  virtual const std::vector<int>& signed_levels(int64_t layer, int64_t group) const;
+  // Endurance budget of every physical cell [cores, k, k] in level steps (streaming mapping;
+  // hw/streaming.h CellWear), null when unlimited; set_worn_cells() sticks the cells marked 1 at the
+  // zero level in every block streamed through them (throws for devices without levels).
+  virtual const std::vector<double>* endurance_budgets() const { return nullptr; }
+  virtual void set_worn_cells(const std::vector<char>& worn);
 
   // Thermo-optic coupling (docs/noise.md §5, §7). A coupled technology (MRR)
   // turns each ring's temperature deviation from its lock temperature (K, [cores, k, k], the

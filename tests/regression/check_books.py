@@ -26,7 +26,14 @@ def chip_books(d, st, runtime, tag):
     same("stats accelerator.energy vs summary energy_j", acc["energy"]["value"], s["energy_j"])
     same("stats accelerator.writes_after_deployment vs summary writes", acc["writes_after_deployment"]["value"], s["writes"])
     same("stats accelerator.writes_initial_programming vs summary", acc["writes_initial_programming"]["value"], s["writes_initial_programming"])
-    same("sum of event writes vs summary writes", sum(e.get("writes", 0) for e in events), s["writes"])
+    # Streaming mapping: the per-pass level steps are in "writes" without an event each.
+    same("sum of event writes + streamed writes vs summary writes",
+         sum(e.get("writes", 0) for e in events) + s.get("writes_streamed", 0), s["writes"])
+    if "writes_streamed" in s:
+        same("stats accelerator.streaming.level_steps vs summary writes_streamed",
+             acc["streaming"]["level_steps"]["value"], s["writes_streamed"])
+        same("summary writes_streamed vs requests x level steps per pass", s["writes_streamed"],
+             s["requests"] * s["streaming"]["level_steps_per_pass"])
     same("stats controller.overhead_cycles_total vs summary", st["controller"]["overhead_cycles_total"]["value"], s["overhead_cycles"])
     same("stats runtime.requests_served vs summary requests", runtime["requests_served"]["value"], s["requests"])
     same("stats accelerator.inferences_served vs summary requests", acc["inferences_served"]["value"], s["requests"])
@@ -67,7 +74,9 @@ else:
     same_("stats runtime.requests_served vs fleet summary requests", rt["requests_served"]["value"], fleet["requests"])
     fleet_events = [json.loads(l) for l in open(os.path.join(run, "events.jsonl")) if l.strip()]
     same_("fleet events vs the chips' events", len(fleet_events), n_events)
-    same_("fleet event writes vs fleet summary writes", sum(e.get("writes", 0) for e in fleet_events), fleet["writes"])
+    same_("fleet event writes + streamed writes vs fleet summary writes",
+          sum(e.get("writes", 0) for e in fleet_events) + sum(c.get("writes_streamed", 0) for c in fleet["per_chip"]),
+          fleet["writes"])
     rows = list(csv.DictReader(open(os.path.join(run, "trace.csv"))))
     if rows:
         last = rows[-1]

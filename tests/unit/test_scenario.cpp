@@ -781,3 +781,29 @@ TEST_CASE("device pcm: aihwkit's noise-law coefficients given by name reach the 
   // Inverted clamps are one error naming the key.
   CHECK_THAT(preflight_error(with_sets(minimal(), {"device.name=pcm", "device.nu_mu_min=0.2"})), Contains("device.nu_mu_min"));
 }
+
+TEST_CASE("scenario: the streaming mapping, its order and the cell endurance are checked with their paths",
+          "[scenario][streaming]") {
+  const Json opt = with_sets(minimal(), {"device.name=pcm_optical", "hw.mapping.name=streaming"});
+  CHECK(preflight_error(opt) == "");
+  CHECK(preflight_error(
+            with_sets(opt, {"hw.mapping.order=greedy", "device.endurance_steps=1e6", "device.endurance_sigma=0.3"})) == "");
+  // A device without levels, a policy that re-programs, an order without streaming, endurance
+  // without streaming, a spread without a budget, an unknown order.
+  CHECK_THAT(preflight_error(with_set(minimal(), "hw.mapping.name=streaming")),
+             Contains("hw.mapping.name: the streaming mapping") && Contains("pcm_optical") && Contains("\"mrr\""));
+  CHECK_THAT(preflight_error(with_set(opt, "controller.policy.name=global_drift_compensation")),
+             Contains("controller.policy.name: the streaming mapping") && Contains("\"none\""));
+  CHECK_THAT(preflight_error(with_sets(minimal(), {"device.name=pcm_optical", "hw.mapping.order=greedy"})),
+             Contains("hw.mapping.order: order \"greedy\" needs mapping \"streaming\", got \"cyclic\""));
+  CHECK_THAT(preflight_error(with_sets(minimal(), {"device.name=pcm_optical", "device.endurance_steps=1e6"})),
+             Contains("device.endurance_steps: cell endurance is modelled for the streaming mapping only"));
+  CHECK_THAT(preflight_error(with_set(opt, "device.endurance_sigma=0.5")),
+             Contains("device.endurance_sigma: a spread needs device.endurance_steps > 0"));
+  CHECK_THAT(preflight_error(with_set(opt, "hw.mapping.order=sorted")), Contains("hw.mapping.order") && Contains("sort_mean"));
+  // Unused streaming keys stay out of other scenarios' resolved configuration.
+  const Scenario plain = parse_scenario(with_set(minimal(), "device.name=pcm_optical"), "t.json");
+  CHECK_FALSE(plain.resolved["hw"]["mapping"].contains("order"));
+  CHECK_FALSE(plain.resolved["device"].contains("endurance_steps"));
+  CHECK(parse_scenario(opt, "t.json").resolved["hw"]["mapping"]["order"] == "native");
+}

@@ -17,9 +17,11 @@ class PcmOpticalDevice : public hw::DeviceModel {
     m_cfg.levels.e_down_j = p.num("e_down_j");
     m_cfg.nu_opt = p.num("nu_opt");
     m_cfg.t0_s = p.num("t0_s");
+    m_cfg.endurance_steps = p.num("endurance_steps");
+    m_cfg.endurance_sigma = p.num("endurance_sigma");
   }
   std::unique_ptr<hw::Technology> build(const hw::DeviceBuild& b) const override {
-    return std::make_unique<hw::PcmOptical>(b.wl, m_cfg);
+    return std::make_unique<hw::PcmOptical>(b.wl, m_cfg, b.rng);
   }
 
  private:
@@ -38,9 +40,12 @@ const Registrar<hw::DeviceModel> reg{
       {"e_up_j", "J", lv.e_up_j, "energy per Low->High step (0.595 dB x 1 nJ/dB) [assumption]", 0, 1},
       {"e_down_j", "J", lv.e_down_j, "energy per High->Low step (ELight ratio 40/9) [assumption]", 0, 1},
       {"nu_opt", "", 0.0, "transmission drift exponent (not characterised in the sources) [assumption]", 0, 1},
-      {"t0_s", "s", 20.0, "drift reference time after programming", 1e-9, 1e9}},
+      {"t0_s", "s", 20.0, "drift reference time after programming", 1e-9, 1e9},
+      {"endurance_steps", "steps", 0.0,
+       "median endurance of a cell in level steps, streaming mapping only (0: unlimited) [assumption]", 0, 1e18},
+      {"endurance_sigma", "", 0.0, "cell-to-cell spread: std of ln(endurance) [assumption]", 0, 10}},
      [](Params& p) { return std::make_unique<PcmOpticalDevice>(p); },
-     {"mc_instances", "nonvolatile"}}};
+     {"mc_instances", "nonvolatile", "levels"}}};
 
 }  // namespace
 }  // namespace ptc::sim
