@@ -849,6 +849,7 @@ Prepared preflight_checks(const Scenario& s) {
                 " (dataset.name) has " + models::shape_str(image));
   p.wl = prefixed("hw: ", [&] { return models::compile(p.graph, s.tiling); });
   if (p.wl.layers.empty()) throw Error(model + "no weight layers to map onto tensor cores");
+  s.device.model->check(p.wl);  // device rules that depend on the compiled workload (core size)
 
   if (s.accuracy.mode == "scheduled" && s.accuracy.first_image >= p.test.count)
     throw Error("accuracy.first_image: expected an image of the test split (< " + std::to_string(p.test.count) + "), got " +
