@@ -778,9 +778,14 @@ void check_static(const Scenario& s) {
                     "\" (as configured) uses tile remapping, which needs the cyclic mapping; "
                     "hw.mapping.name is \"" +
                     s.tiling.mapping + "\"");
+    } else if (cap == "error_counters") {
+      if (!has(dev_caps, "error_counters"))
+        throw Error("controller.policy: policy \"" + pname + "\" watches the decoder's detected-error counters, which device \"" +
+                    s.device.name + "\" does not keep (devices with error counters: " + list_of(devices_with("error_counters")) +
+                    ")");
     } else if (cap != "training_set") {
       throw Error("controller.policy: policy \"" + pname + "\" needs capability \"" + cap +
-                  "\", unknown to ptcsim (known: remap, training_set)");
+                  "\", unknown to ptcsim (known: remap, training_set, error_counters)");
     }
   }
   if (s.accuracy.instances > 1 && !has(dev_caps, "mc_instances"))

@@ -3,7 +3,7 @@
 # with noise and RRNS) and the conventional analog core (docs/rns.md §7, README "RNS tensor
 # cores"). Runs scenarios/rns/cnn3_*.json with --set overrides, REQUESTS served images each, and
 # writes one CSV row per run.
-# Usage: tools/rns/run_bits_sweep.sh PTCSIM REQUESTS OUT.csv
+# Usage: [BITS="4 6 8"] tools/rns/run_bits_sweep.sh PTCSIM REQUESTS OUT.csv
 set -eu
 ptcsim="$1"; n="$2"; out="$3"
 src="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -32,7 +32,7 @@ c = [s.get("rns_" + k, 0) for k in ("words", "residue_errors", "detected", "corr
 print(",".join([cfg, b, "%.4f" % s["accuracy_mean"], "%.6g" % e, "%.6g" % lat, "%.6g" % adc_e] + [str(x) for x in c]))
 PY
 }
-for b in 4 5 6 7 8; do
+for b in ${BITS:-4 5 6 7 8}; do
   run analog "$b" cnn3_analog6.json --set hw.dac.bits="$b" --set hw.adc.bits="$b"
   run rns_ideal "$b" cnn3_rns6.json --set device.bits="$b" --set device.mantissa_bits="$b" --set device.sigma_phi_rad=0
   run rns "$b" cnn3_rns6.json --set device.bits="$b" --set device.mantissa_bits="$b"
