@@ -96,8 +96,24 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const models::Graph& grap
   }
   const int64_t Ck = wl.spec.cols * wl.spec.block_size;
   m_dac = std::make_unique<ConverterBank>("dac", cfg.energy.dac_bits, dac_energy_pj(cfg.energy, cfg.energy.dac_bits), Ck);
-  m_adc = std::make_unique<ConverterBank>("adc", cfg.energy.adc_bits, adc_energy_pj(cfg.energy, cfg.energy.adc_bits),
-                                          wl.spec.rows * Ck);
+  const std::vector<int> out_bits = m_tech->output_adc_bits();
+  if (out_bits.empty()) {
+    m_adc = std::make_unique<ConverterBank>("adc", cfg.energy.adc_bits, adc_energy_pj(cfg.energy, cfg.energy.adc_bits),
+                                            wl.spec.rows * Ck);
+  } else {
+    // Several ADCs per core output (an RNS core: one per modulus channel, each at its own bits,
+    // priced by the same converter law; docs/rns.md §7): conversions, ADC and PD/TIA energy scale.
+    const int64_t outputs = m_cost.conversions_adc, ch = static_cast<int64_t>(out_bits.size());
+    double pj = 0;
+    int bits = 0;
+    for (int b : out_bits) pj += adc_energy_pj(cfg.energy, b), bits = std::max(bits, b);
+    m_cost.conversions_adc = outputs * ch;
+    m_cost.adc_j = static_cast<double>(outputs) * pj * 1e-12;
+    m_cost.tia_j = static_cast<double>(m_cost.conversions_adc) * cfg.energy.tia_pj * 1e-12;
+    m_cost.total_j =
+        m_cost.dac_j + m_cost.adc_j + m_cost.tia_j + m_cost.digital_j + m_cost.laser_j + m_cost.hold_j + m_cost.reprogram_j;
+    m_adc = std::make_unique<ConverterBank>("adc", bits, pj / static_cast<double>(ch), wl.spec.rows * Ck * ch);
+  }
   const double cycles = static_cast<double>(std::max<int64_t>(wl.cycles_per_inference, 1));
   // One array cycle: converters, PD/TIA, accumulation and laser of one vector through one chunk,
   // plus ring hold power for the cycle time (MRR).
@@ -107,7 +123,7 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const models::Graph& grap
                  cfg.energy.ring_hold_mw * 1e-3 * cycle_s();
   m_gemm = std::make_unique<HardwareGemm>(wl, *m_tech, cfg.io, RandomStream(cfg.seed, 0x5e).derive(1));
   m_exec = std::make_unique<models::Executor>(graph, cfg.threads);
-  m_exec->set_mapped(m_gemm.get(), wl.layer_index());
+  m_exec->set_mapped(m_tech->mapped_gemm() ? m_tech->mapped_gemm() : m_gemm.get(), wl.layer_index());
   m_exec_ideal = std::make_unique<models::Executor>(graph, cfg.threads);
   m_tech_base_writes = m_tech->writes();
   // Streaming: the device's initial state is not a write (the first pass programs every block).
@@ -208,8 +224,9 @@ void Accelerator::flush() {
     m_pending.times.clear();
     return;
   }
-  const int64_t before = m_inferences;
+  const int64_t before = m_inferences, recomputed = m_tech->recomputations();
   classify(*m_served_data, *m_served_pre, m_pending.images, m_pending.times, m_pending.first_draw, pred, true);
+  charge_recomputations(m_tech->recomputations() - recomputed);
   if (m_stop && m_stop->load()) {  // stopped part-way: the images classified so far count (whole batches)
     const size_t done = static_cast<size_t>(m_inferences - before);
     m_pending.images.resize(done);
@@ -478,10 +495,26 @@ bool Accelerator::select_instance(int64_t k) {
   return true;
 }
 
+void Accelerator::charge_recomputations(int64_t n) {
+  if (n <= 0) return;
+  // One recomputation re-runs one block for one input vector: one array cycle of one core; the
+  // cores recompute in parallel, so n of them take ceil(n / cores) cycles of the array.
+  const double cyc = static_cast<double>((n + cores() - 1) / cores());
+  const double t = cyc * cycle_s(), e = static_cast<double>(n) * m_cycle_j / static_cast<double>(cores());
+  charge(t, e);
+  m_recompute_s += t;
+  m_recompute_j += e;
+  m_free_at = std::max(m_free_at, sc_core::sc_time_stamp().to_seconds()) + t;
+}
+
 void Accelerator::set_output_gain(int64_t layer, double alpha) {
+  if (m_tech->mapped_gemm() && alpha != 1.0)
+    throw Error("device " + m_tech->name() + ": digital output gains (drift compensation) are not supported by its own GEMM");
   m_gemm->set_gain(layer, alpha);
 }
 void Accelerator::set_block_gains(int64_t layer, int64_t group, std::vector<float> gains) {
+  if (m_tech->mapped_gemm() && !gains.empty())
+    throw Error("device " + m_tech->name() + ": digital block gains (drift compensation) are not supported by its own GEMM");
   m_gemm->set_block_gains(layer, group, std::move(gains));
 }
 const std::vector<float>& Accelerator::block_gains(int64_t layer, int64_t group) const {
@@ -508,6 +541,14 @@ nlohmann::json Accelerator::stats() const {
                       {"cycles_per_inference", stat(static_cast<double>(m_wl.cycles_per_inference), "cycles")},
                       {"energy_per_cycle", stat(m_cycle_j, "J")}};  // the tensor cores nest themselves (hw::collect_stats)
   if (m_stream) j["streaming"] = streaming_stats();
+  for (const auto& [k, v] : m_tech->counters()) j[k] = stat(static_cast<double>(v), "events");
+  if (!m_tech->output_adc_bits().empty())
+    j["adcs_per_output"] = stat(static_cast<double>(m_tech->output_adc_bits().size()), "ADCs");
+  if (!m_tech->counters().empty()) {
+    j["recomputation_time"] = stat(m_recompute_s, "s");
+    j["recomputation_energy"] = stat(m_recompute_j, "J");
+    j["device_layers"] = m_tech->layer_counters();
+  }
   return j;
 }
 

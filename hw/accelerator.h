@@ -290,6 +290,9 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   };
   std::vector<InstanceGains> m_inst_gains;
   int64_t m_instance = 0;
+  // Charges n recomputations (RNS retries) of served inferences: energy, busy time, and the array's
+  // free time moves on by the time they take.
+  void charge_recomputations(int64_t n);
   void run_batch(const models::Dataset& d, const models::Preprocess& p, const std::vector<int64_t>& images, size_t first,
                  size_t count, models::Executor& ex, std::vector<int>& pred);
 
@@ -306,7 +309,8 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   std::unique_ptr<models::Executor> m_exec, m_exec_ideal;
   double m_energy_j = 0, m_busy_s = 0, m_pending_write_s = 0;
   const std::atomic<bool>* m_stop = nullptr;
-  int64_t m_inferences = 0;  // images classified (served, evaluations, measurements)
+  double m_recompute_s = 0, m_recompute_j = 0;  // served inferences' recomputations (RNS retries)
+  int64_t m_inferences = 0;                     // images classified (served, evaluations, measurements)
   // array resource
   double m_free_at = 0;
   int m_holder = -1;

@@ -50,6 +50,7 @@ class Controller : public sc_core::sc_module, public Actions, public actions::En
   int64_t requests() const override;
   int64_t step() const override { return m_acc.step(now_s()); }
   std::string device() const override { return m_acc.tech().name(); }
+  std::vector<std::pair<std::string, int64_t>> device_counters() const override { return m_acc.tech().counters(); }
   const hw::RandomStream& rng() const override { return m_rng; }
   double temperature_rise_k() override { return m_mon.temperature_rise_k(); }
   void record_temperature() override { m_mon.record_temperature(); }

@@ -139,7 +139,9 @@ void Recorder::row(double acc, double acc_std, int64_t acc_n) {
              fmt(m_acc.total_energy_j()) + "," + std::to_string(m_acc.writes_after_deployment()) + "," +
              std::to_string(m_ctl->calibrations()) + "," + std::to_string(m_ctl->remaps()) + "," +
              std::to_string(m_ctl->overhead_cycles()) + "," + fmt(m_acc.temperature_mean_k(t)) + "," +
-             std::to_string(m_acc.step(t)) + "\n";
+             std::to_string(m_acc.step(t));
+  for (const auto& kv : m_acc.tech().counters()) m_trace += "," + std::to_string(kv.second);  // device counters (RNS)
+  m_trace += "\n";
   lat.clear();
   m_last_row_served = m_rt->served();
   auto wall = std::chrono::steady_clock::now();
@@ -191,7 +193,14 @@ void Recorder::progress(double frac) {
 void Recorder::write_partial(const std::string& status) {
   std::error_code ec;
   if (m_fleet_events) fs::create_directories(m_out, ec);  // a fleet chip's folder
-  write_atomic(m_out / "trace.csv", kTraceHeader + m_trace);
+  std::string header = kTraceHeader;
+  const auto dev = m_acc.tech().counters();
+  if (!dev.empty()) {  // the technology's own counters as extra columns (cumulative)
+    header.pop_back();
+    for (const auto& kv : dev) header += "," + kv.first;
+    header += "\n";
+  }
+  write_atomic(m_out / "trace.csv", header + m_trace);
   write_atomic(m_out / "events.jsonl", m_events);
   write_atomic(m_out / "summary.json", summary(status).dump(2) + "\n");
 }
@@ -238,6 +247,7 @@ Json Recorder::summary(const std::string& status) const {
       j["streaming"]["first_worn_time_s"] = m_acc.first_worn_s();
     }
   }
+  for (const auto& kv : m_acc.tech().counters()) j[kv.first] = kv.second;  // device counters (RNS), cumulative
   for (auto it = j.begin(); it != j.end(); ++it)
     if (it.value().is_number_float() && !std::isfinite(it.value().get<double>())) it.value() = nullptr;
   return j;

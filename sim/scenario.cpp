@@ -824,9 +824,14 @@ void check_static(const Scenario& s) {
                     "\" (as configured) uses tile remapping, which needs the cyclic mapping; "
                     "hw.mapping.name is \"" +
                     s.tiling.mapping + "\"");
+    } else if (cap == "error_counters") {
+      if (!has(dev_caps, "error_counters"))
+        throw Error("controller.policy: policy \"" + pname + "\" watches the decoder's detected-error counters, which device \"" +
+                    s.device.name + "\" does not keep (devices with error counters: " + list_of(devices_with("error_counters")) +
+                    ")");
     } else if (cap != "training_set") {
       throw Error("controller.policy: policy \"" + pname + "\" needs capability \"" + cap +
-                  "\", unknown to ptcsim (known: remap, training_set)");
+                  "\", unknown to ptcsim (known: remap, training_set, error_counters)");
     }
   }
   if (s.accuracy.instances > 1 && !has(dev_caps, "mc_instances"))
@@ -894,6 +899,7 @@ Prepared preflight_checks(const Scenario& s) {
                 " (dataset.name) has " + models::shape_str(image));
   p.wl = prefixed("hw: ", [&] { return models::compile(p.graph, s.tiling); });
   if (p.wl.layers.empty()) throw Error(model + "no weight layers to map onto tensor cores");
+  s.device.model->check(p.wl);  // device rules that depend on the compiled workload (core size)
 
   if (s.accuracy.mode == "scheduled" && s.accuracy.first_image >= p.test.count)
     throw Error("accuracy.first_image: expected an image of the test split (< " + std::to_string(p.test.count) + "), got " +

@@ -24,6 +24,9 @@ class DeviceModel {
  public:
   virtual ~DeviceModel() = default;
   virtual std::unique_ptr<Technology> build(const DeviceBuild& b) const = 0;
+  // Checks that need the compiled workload (e.g. the core size), made by `ptcsim validate` as by
+  // `run` before the first event; throws ptc::Error naming the parameter and the rule.
+  virtual void check(const models::CompiledWorkload& /*wl*/) const {}
 };
 
 }  // namespace ptc::hw

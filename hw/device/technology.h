@@ -11,16 +11,22 @@
 //   instant, draw).
 // - Tile remapping (DOCTOR; docs/doctor.md §6) moves the row-blocks of a chunk to other core rows; a
 //   technology that cannot remap says so with supports_remap() == false and throws if asked.
-// An RNS modular core, whose numerics are not "effective weights", implements models::MappedGemm
-// directly instead of this interface.
+// - A technology whose numerics are not "effective weights" (the RNS modular core, docs/rns.md §7)
+//   supplies its own GEMM with mapped_gemm(): the accelerator's executor then runs every weight
+//   layer through it instead of the effective-weight HardwareGemm; the draw of sample s of a batch
+//   is the draw base given to set_times() plus s. realize() still gives the weights such a core
+//   computes with when noise-free (read-back, drift measurements).
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "hw/device/block_realizer.h"
 #include "hw/physics/pcm_levels.h"
+#include "models/mapped_gemm.h"
 
 namespace ptc::hw {
 
@@ -88,6 +94,21 @@ class Technology : public BlockRealizer {
   // The technology's own temperature model, if any (DOCTOR's global temperature: the
   // hotspot-weighted mean core temperature at step `step`, K); NaN when it has none.
   virtual double schedule_temperature_k(int64_t /*step*/) const;
+
+  // The technology's own GEMM for the mapped layers (owned by the technology), or null: the
+  // accelerator's effective-weight HardwareGemm (the default).
+  virtual models::MappedGemm* mapped_gemm() { return nullptr; }
+  // The ADCs that read one output of a core, by resolution (bits): empty = one ADC at the
+  // configured hw.adc bits (the default); an RNS core reads one residue per modulus channel.
+  virtual std::vector<int> output_adc_bits() const { return {}; }
+  // Event counters the technology keeps itself (cumulative since construction, e.g. the RNS
+  // decoder's), (name, value) in a fixed order; empty for most technologies. They appear as extra
+  // trace.csv columns and in summary.json; layer_counters() gives them per layer (stats.json).
+  virtual std::vector<std::pair<std::string, int64_t>> counters() const { return {}; }
+  virtual nlohmann::json layer_counters() const { return nullptr; }
+  // Recomputations the technology made on the array since construction (RNS retries), each one
+  // array cycle of one core (the accelerator charges them).
+  virtual int64_t recomputations() const { return 0; }
 };
 
 }  // namespace ptc::hw

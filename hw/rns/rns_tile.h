@@ -68,9 +68,14 @@ class RnsTile {
   void matvec_segments(const Weights& w, const float* x, const float* offset_rad, const float* std_rad,
                        const RandomStream& stream, uint64_t first, float* y, RrnsCounters& counters) const;
 
+  // The BFP input of one tile (one shared exponent), so that a segment read by several blocks is
+  // quantised once.
+  BfpVector quantize_input(const float* x) const { return bfp_quantize(x, m_h, m_bfp_x); }
+
   // Noise draws one word may use: (R + 1) (n + k).
   uint64_t words_stride() const { return static_cast<uint64_t>((m_spec.max_retries + 1) * (m_code.n() + m_code.k())); }
   const RrnsCode& code() const { return m_code; }
+  int spec_max_retries() const { return m_spec.max_retries; }
   int64_t h() const { return m_h; }
 
  private:

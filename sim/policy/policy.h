@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "hw/physics/rng.h"
@@ -90,6 +91,9 @@ class Actions {
   // `reference` true stores the reference, false sets alpha = reference / current. Charged.
   virtual void compensate_drift(bool reference, const DriftCompensationSpec& spec) = 0;
   virtual void log_event(const std::string& type, const Json& fields) = 0;
+  // The device's own event counters, cumulative (hw::Technology::counters; RNS: rns_words,
+  // rns_detected, ...); free to read (the decoder counts them). Empty for most devices.
+  virtual std::vector<std::pair<std::string, int64_t>> device_counters() const { return {}; }
 };
 
 class Policy {
@@ -112,7 +116,8 @@ class Policy {
   // Contract: the capabilities this policy, as configured, will use, decided from its parameters
   // alone and checked by preflight() (sim/scenario.h) before the first event: "remap"
   // (Actions::remap: a device with tile remapping and the cyclic mapping), "training_set"
-  // (salience or on-chip training: the dataset's training split and model gradients).
+  // (salience or on-chip training: the dataset's training split and model gradients),
+  // "error_counters" (Actions::device_counters: a device whose decoder counts detected errors).
   virtual std::vector<std::string> capabilities_needed() const { return {}; }
 };
 

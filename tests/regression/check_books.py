@@ -42,7 +42,9 @@ def chip_books(d, st, runtime, tag):
     # R C k ADC conversions (hw.cores of the resolved config), each at the energy of its resolution.
     R, C, k = (cfg["hw"]["cores"][x] for x in ("rows", "cols", "block_size"))
     cycles = s["requests"] * acc["cycles_per_inference"]["value"] + s["overhead_cycles"]
-    for name, per_cycle in (("dac", C * k), ("adc", R * C * k)):
+    # A device with several ADCs per core output (RNS: one per modulus channel) says how many.
+    adcs = acc.get("adcs_per_output", {"value": 1})["value"]
+    for name, per_cycle in (("dac", C * k), ("adc", R * C * k * adcs)):
         conv = acc[name]["conversions"]["value"]
         same(f"stats accelerator.{name}.conversions vs (requests x cycles/inference + overhead cycles) x {per_cycle}", conv, cycles * per_cycle)
         same(f"stats accelerator.{name}.energy vs conversions x energy per conversion", acc[name]["energy"]["value"],

@@ -1,0 +1,110 @@
+// Device "rns": an RNS tensor core with redundant-RNS error correction (hw/rns/rns_core.h,
+// docs/rns.md §7; Demirkiran et al., "Mirage", ISCA 2024; "A Blueprint for Precise and
+// Fault-Tolerant Analog Neural Networks", Nature Communications 2024).
+#include <cctype>
+#include <sstream>
+
+#include "hw/rns/rns_core.h"
+#include "models/error.h"
+#include "sim/plugins.h"
+
+namespace ptc::sim {
+namespace {
+
+// "63,62,61" -> {63, 62, 61}; empty when the text is not a comma-separated list of integers.
+std::vector<int64_t> parse_list(const std::string& s) {
+  std::vector<int64_t> out;
+  std::string item;
+  std::stringstream in(s);
+  while (std::getline(in, item, ',')) {
+    size_t a = item.find_first_not_of(' '), b = item.find_last_not_of(' ');
+    if (a == std::string::npos) return {};
+    item = item.substr(a, b - a + 1);
+    if (item.size() > 18 || !std::all_of(item.begin(), item.end(), [](unsigned char c) { return std::isdigit(c); })) return {};
+    out.push_back(std::stoll(item));
+  }
+  return out;
+}
+
+class RnsDevice : public hw::DeviceModel {
+ public:
+  explicit RnsDevice(Params& p) : m_path(p.path()) {
+    m_moduli = p.str("moduli");
+    m_bits = static_cast<int>(p.integer("bits"));
+    m_redundant = static_cast<int>(p.integer("redundant"));
+    m_cfg.tile.max_retries = static_cast<int>(p.integer("max_retries"));
+    m_group = p.integer("group");
+    m_cfg.tile.input_bits = m_cfg.tile.weight_bits = static_cast<int>(p.integer("mantissa_bits"));
+    m_cfg.sigma_phi_rad = p.num("sigma_phi_rad");
+    m_cfg.dphi_dk_rad = p.num("dphi_dk_rad");
+    if (m_moduli != "auto") {
+      std::vector<int64_t> list = parse_list(m_moduli);
+      if (list.empty() && m_moduli.find_first_of("0123456789") == 0)
+        throw Error(p.path_of("moduli") + ": \"" + m_moduli + "\" is not a comma-separated list of integers");
+      try {
+        m_base = list.empty() ? hw::rns::named_moduli(m_moduli) : list;
+      } catch (const Error& e) {
+        throw Error(p.path_of("moduli") + ": " + e.what() + " (or \"auto\", or a list such as \"63,62,61\")");
+      }
+      hw::rns::check_moduli(m_base, p.path_of("moduli"));
+      for (int64_t m : m_base)
+        if (hw::rns::adc_bits(m) > 16)
+          throw Error(p.path_of("moduli") + ": modulus " + std::to_string(m) + " needs a " +
+                      std::to_string(hw::rns::adc_bits(m)) + "-bit ADC; at most 16 bits");
+    }
+  }
+
+  // The tile spec for cores of size k (Blueprint's rule needs the dot-product length h = k).
+  hw::rns::RnsTileSpec spec(int64_t k) const {
+    if (m_group != 0 && m_group != k)
+      throw Error(m_path + ".group: the RNS tile shares one BFP exponent per tile row, so the group must be the core size " +
+                  std::to_string(k) + " (or 0), got " + std::to_string(m_group));
+    hw::rns::RnsTileSpec s = m_cfg.tile;
+    s.base =
+        m_moduli == "auto" ? hw::rns::blueprint_moduli(m_bits, hw::rns::output_bits(s.input_bits, s.weight_bits, k)) : m_base;
+    s.redundant = hw::rns::redundant_moduli(s.base, m_redundant);
+    try {
+      hw::rns::RnsTile check(s, k, m_path);  // the range rule: every dot product of k terms fits M
+    } catch (const Error& e) {
+      const std::string m = e.what(), head = m_path + ": ";
+      if (m.compare(0, head.size(), head) != 0) throw;
+      throw Error(m_path + ".moduli: " + m.substr(head.size()) + " (mantissa_bits " + std::to_string(s.input_bits) +
+                  ", core size " + std::to_string(k) + ")");
+    }
+    return s;
+  }
+  void check(const models::CompiledWorkload& wl) const override { spec(wl.spec.block_size); }
+  std::unique_ptr<hw::Technology> build(const hw::DeviceBuild& b) const override {
+    hw::rns::RnsCoreConfig cfg = m_cfg;
+    cfg.tile = spec(b.wl.spec.block_size);
+    cfg.noise = b.noise;
+    return std::make_unique<hw::rns::RnsCore>(b.wl, cfg, b.rng);
+  }
+
+ private:
+  std::string m_path, m_moduli;
+  int m_bits = 6, m_redundant = 0;
+  int64_t m_group = 0;
+  std::vector<int64_t> m_base;
+  hw::rns::RnsCoreConfig m_cfg;
+};
+
+const Registrar<hw::DeviceModel> reg{
+    {"rns",
+     "RNS tensor core with redundant-RNS error correction (Mirage, Blueprint)",
+     {{"moduli", "", "auto",
+       "base moduli: \"auto\" (Blueprint's rule from bits and the core size), a named set (blueprint_b4..b8, "
+       "special_k2..k20) or a list \"63,62,61\""},
+      {"bits", "bits", 6, "converter bits b for \"auto\": moduli below 2^b", 2, 16},
+      {"redundant", "", 0, "redundant moduli k (RRNS): detects k, corrects floor(k/2) residue errors", 0, 4},
+      {"max_retries", "", 0, "retries R of an uncorrectable word", 0, 16},
+      {"group", "", 0, "BFP group size along the dot product (0 = the core size k, the only size supported)", 0, 4096},
+      {"mantissa_bits", "bits", 6, "BFP mantissa bits of inputs and weights (sign included)", 2, 24},
+      {"sigma_phi_rad", "rad", 0.0, "per-read Gaussian phase noise of every modulus channel", 0, 3.14159},
+      {"dphi_dk_rad", "rad/K", 0.01, "channel phase error per kelvin of deviation from the calibration temperature [assumption]",
+       0, 10}},
+     [](Params& p) { return std::make_unique<RnsDevice>(p); },
+     {"mc_instances", "error_counters", hw::kRingPhase, hw::kTemperature, "thermo_optic"}}};
+
+}  // namespace
+}  // namespace ptc::sim

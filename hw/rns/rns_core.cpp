@@ -1,0 +1,389 @@
+// The RNS tensor core as a device technology (docs/rns.md §7); see rns_core.h for the model.
+#include "hw/rns/rns_core.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <optional>
+
+#include "models/error.h"
+
+namespace ptc::hw::rns {
+
+RnsCore::RnsCore(const models::CompiledWorkload& wl, const RnsCoreConfig& cfg, const RandomStream& rng)
+    : m_wl(wl),
+      m_cfg(cfg),
+      m_array{wl.spec.rows, wl.spec.cols, wl.spec.block_size},
+      m_rng(rng),
+      m_tile(cfg.tile, wl.spec.block_size, "device") {
+  std::vector<std::shared_ptr<const NoiseProcess>> procs;
+  for (const auto& p : cfg.noise)
+    if (p && p->acts_on() == kRingPhase) procs.push_back(p);
+  std::stable_sort(procs.begin(), procs.end(), [](const auto& a, const auto& b) { return a->stage() < b->stage(); });
+  for (const auto& p : procs) {
+    for (const auto& need : p->needs())
+      if (need == "cyclic_mapping" && wl.spec.mapping != "cyclic")
+        throw Error("device rns: a ring-phase process follows DOCTOR's chunk schedule and needs the cyclic mapping");
+    auto inst = p->bind(m_array, rng);
+    if (!inst) throw Error("device rns: a ring-phase noise process bound to nothing");
+    if (inst->coupling())
+      throw Error("device rns: linear ring coupling (thermal crosstalk) is not modelled on RNS channels; remove it from noise");
+    if (p->stage() == PhaseStage::per_read) m_random.push_back(inst.get());
+    m_noise.push_back(std::move(inst));
+  }
+  const int64_t k = wl.spec.block_size;
+  for (const auto& L : wl.layers) {
+    m_latent.emplace_back();
+    m_weights.emplace_back();
+    for (const auto& t : L.gemms) {
+      m_latent.back().push_back(t.blocks);
+      m_weights.back().emplace_back();
+      for (int64_t b = 0; b < t.P * t.Q; ++b)
+        m_weights.back().back().push_back(m_tile.quantize_weights(t.blocks.data() + b * k * k, k));
+      m_writes += static_cast<int64_t>(t.blocks.size());
+    }
+  }
+  m_counters.resize(wl.layers.size());
+  set_times(0, {NoiseTime{}});
+}
+
+int64_t RnsCore::program(int64_t layer, int64_t group, const std::vector<float>& blocks, double /*t_s*/) {
+  std::vector<float>& lat = m_latent.at(layer).at(group);
+  if (blocks.size() != lat.size())
+    throw Error("device rns: program() expected " + std::to_string(lat.size()) + " weights, got " +
+                std::to_string(blocks.size()));
+  const int64_t k = m_wl.spec.block_size, kk = k * k;
+  int64_t changed = 0;
+  auto& W = m_weights.at(layer).at(group);
+  for (size_t b = 0; b < W.size(); ++b) {
+    bool any = false;
+    for (int64_t i = 0; i < kk; ++i) {
+      const size_t j = b * static_cast<size_t>(kk) + static_cast<size_t>(i);
+      if (lat[j] != blocks[j]) ++changed, any = true;
+    }
+    if (any) W[b] = m_tile.quantize_weights(blocks.data() + b * kk, k);
+  }
+  lat = blocks;
+  m_writes += changed;
+  return changed;
+}
+
+void RnsCore::set_times(uint64_t draw_base, const std::vector<NoiseTime>& times) {
+  if (times.empty()) throw Error("device rns: no noise instant given");
+  m_draw_base = draw_base;
+  m_slot.clear();
+  m_offset.clear();
+  m_std.clear();
+  int64_t last = -1;
+  for (const auto& t : times) {
+    if (t.step < 0) throw Error("device rns: negative step");
+    if (m_offset.empty() || t.step != last) {
+      std::vector<float> off(static_cast<size_t>(m_array.rings()), 0.0f);
+      for (const auto& p : m_noise) p->add_offset(t, off.data());
+      m_offset.push_back(std::move(off));
+      if (!m_random.empty()) {  // independent Gaussian processes add in variance
+        std::vector<double> var(static_cast<size_t>(m_array.rings()), 0.0);
+        for (auto* p : m_random) {
+          const std::vector<float>& sd = *p->read_std(t.step);
+          for (size_t i = 0; i < var.size(); ++i) var[i] += static_cast<double>(sd[i]) * sd[i];
+        }
+        std::vector<float> sd(var.size());
+        for (size_t i = 0; i < var.size(); ++i) sd[i] = static_cast<float>(std::sqrt(var[i]));
+        m_std.push_back(std::move(sd));
+      }
+      last = t.step;
+    }
+    m_slot.push_back(static_cast<int32_t>(m_offset.size() - 1));
+  }
+}
+
+void RnsCore::set_ring_temperature_k(const std::vector<double>& dt_k) {
+  const int64_t kk = m_array.k * m_array.k;
+  if (dt_k.empty() || static_cast<int64_t>(dt_k.size()) % kk != 0)
+    throw Error("device rns: ring temperatures: expected a multiple of " + std::to_string(kk) + " rings");
+  m_dt_k = dt_k;
+}
+
+int64_t RnsCore::relock(int64_t step) {
+  // Re-calibration rewrites every phase shifter setting (one write per programmed weight).
+  int64_t weights = 0;
+  for (const auto& layer : m_latent)
+    for (const auto& w : layer) weights += static_cast<int64_t>(w.size());
+  m_writes += weights;
+  for (auto& p : m_noise) p->relock(NoiseTime{step, 0.0});
+  return weights;
+}
+
+double RnsCore::schedule_temperature_k(int64_t step) const {
+  for (const auto& p : m_noise) {
+    const double t = p->mean_temperature_k(step);
+    if (std::isfinite(t)) return t;
+  }
+  return Technology::schedule_temperature_k(step);
+}
+
+double RnsCore::offset_at(size_t slot, int64_t core, int64_t i, int c) const {
+  const int64_t k = m_array.k, kk = k * k;
+  const int64_t ring = i * k + (c % k);
+  double off = m_offset[slot][static_cast<size_t>((core % m_array.cores()) * kk + ring)];
+  if (!m_dt_k.empty()) {
+    const int64_t cores = static_cast<int64_t>(m_dt_k.size()) / kk;
+    off += m_cfg.dphi_dk_rad * m_dt_k[static_cast<size_t>((core % cores) * kk + ring)];
+  }
+  return off;
+}
+
+double RnsCore::std_at(size_t slot, int64_t core, int64_t i, int c) const {
+  double var = m_cfg.sigma_phi_rad * m_cfg.sigma_phi_rad;
+  if (!m_std.empty()) {
+    const int64_t kk = m_array.k * m_array.k;
+    const double s = m_std[slot][static_cast<size_t>((core % m_array.cores()) * kk + i * m_array.k + (c % m_array.k))];
+    var += s * s;
+  }
+  return std::sqrt(var);
+}
+
+double RnsCore::channel_offset_rad(int64_t core, int64_t i, int c) const {
+  return offset_at(0, core, i, c);
+}
+double RnsCore::channel_std_rad(int64_t core, int64_t i, int c) const {
+  return std_at(0, core, i, c);
+}
+
+void RnsCore::realize(int64_t layer, int64_t group, uint64_t /*draw*/, float* wn, float* scale) const {
+  const auto& W = m_weights.at(layer).at(group);
+  const int64_t k = m_wl.spec.block_size, kk = k * k;
+  for (size_t b = 0; b < W.size(); ++b) {
+    float* out = wn + b * kk;
+    float mx = 0;
+    for (int64_t r = 0; r < k; ++r)
+      for (int64_t j = 0; j < k; ++j) {
+        out[r * k + j] = static_cast<float>(std::ldexp(static_cast<double>(W[b].mantissa[r * k + j]), W[b].exponent[r]));
+        mx = std::max(mx, std::abs(out[r * k + j]));
+      }
+    scale[b] = mx;
+    for (int64_t i = 0; i < kk; ++i) out[i] = mx > 0 ? out[i] / mx : 0.0f;
+  }
+}
+
+namespace {
+
+// Q(x) = P(N(0,1) > x).
+double qf(double x) {
+  return 0.5 * std::erfc(x / std::sqrt(2.0));
+}
+// P(lo < Z < hi) for a standard normal Z, accurate in both tails.
+double normal_mass(double lo, double hi) {
+  if (lo >= 0) return qf(lo) - qf(hi);
+  if (hi <= 0) return qf(-hi) - qf(-lo);
+  return 1.0 - qf(hi) - qf(-lo);
+}
+
+// The residue shift of one channel read, s = round(delta m / 2 pi) with delta ~ N(mu, sigma^2):
+// independent of the residue (docs/rns.md §7). Nonzero shifts with their probabilities.
+struct ShiftLaw {
+  double p_err = 0;            // P(s != 0)
+  std::vector<int64_t> shift;  // nonzero shifts
+  std::vector<double> cum;     // cumulative probabilities of the nonzero shifts (last = p_err)
+  // A nonzero shift from u in [0, p_err).
+  int64_t pick(double u) const {
+    for (size_t i = 0; i + 1 < cum.size(); ++i)
+      if (u < cum[i]) return shift[i];
+    return shift.back();
+  }
+};
+
+ShiftLaw shift_law(int64_t m, double mu, double sigma) {
+  ShiftLaw L;
+  const double step = 2 * M_PI / static_cast<double>(m);
+  if (sigma <= 0) {
+    const int64_t sft = std::llround(mu / step);
+    if (sft % m != 0) L.p_err = 1, L.shift = {sft}, L.cum = {1.0};
+    return L;
+  }
+  // Shifts within 9 sigma of the mean (the mass beyond is below 1e-18).
+  const int64_t lo = static_cast<int64_t>(std::floor((mu - 9 * sigma) / step)) - 1;
+  const int64_t hi = static_cast<int64_t>(std::ceil((mu + 9 * sigma) / step)) + 1;
+  for (int64_t j = lo; j <= hi; ++j) {
+    if (j % m == 0) continue;  // a whole turn reads the true residue
+    const double pj =
+        normal_mass(((static_cast<double>(j) - 0.5) * step - mu) / sigma, ((static_cast<double>(j) + 0.5) * step - mu) / sigma);
+    if (!(pj > 0)) continue;
+    L.p_err += pj;
+    L.shift.push_back(j);
+    L.cum.push_back(L.p_err);
+  }
+  return L;
+}
+
+}  // namespace
+
+// Noise: every (row, channel) read of a block is an independent residue shift (ShiftLaw). Per
+// block and input vector one uniform decides whether any of its k (n + k) reads errs (probability
+// 1 - prod (1 - p)); only then are the reads drawn one by one, conditioned on at least one error,
+// and each erring read's shift from its law given s != 0 -- an exact sampler of the same law that
+// draws one number per clean block. Draw indices of block (v, p, q): base = ((v P + p) Q + q)(1 + 2N)
+// with N = k (n + k): base (any error), base + 1 + j (read j errs), base + 1 + N + j (its shift);
+// retry a of row i draws from the stream derived by (base, i), indices 2 (a (n + k) + c) and + 1.
+void RnsCore::gemm(int64_t layer, int64_t group, int64_t sample, const float* x, bool x_trans, int64_t n, float* y,
+                   bool y_trans) {
+  const models::GemmTiles& t = m_wl.layers.at(layer).gemms.at(group);
+  const auto& W = m_weights.at(layer).at(group);
+  const int64_t k = m_wl.spec.block_size, P = t.P, Q = t.Q;
+  const int ch = channels();
+  const RrnsCode& code = m_tile.code();
+  const int64_t N = k * ch;
+  const uint64_t draw = m_draw_base + static_cast<uint64_t>(sample);
+  const size_t slot = static_cast<size_t>(m_slot[std::min<size_t>(static_cast<size_t>(sample), m_slot.size() - 1)]);
+  const RandomStream s = m_rng.derive(draw).derive(static_cast<uint64_t>(layer)).derive(static_cast<uint64_t>(group));
+  // Shift laws of the reads of each core this layer group uses, [core][i ch + c], with the
+  // probability that a block has any error and the suffix probabilities of "an error among j..N-1".
+  std::map<int64_t, std::vector<ShiftLaw>> laws;
+  std::map<int64_t, std::vector<double>> any_from;  // [j] = 1 - prod_{j' >= j} (1 - p_j'), j <= N
+  bool noisy = false;
+  for (int64_t b = 0; b < P * Q; ++b) {
+    const int64_t X = t.core[b];
+    if (laws.count(X)) continue;
+    std::vector<ShiftLaw>& L = laws[X];
+    for (int64_t i = 0; i < k; ++i)
+      for (int c = 0; c < ch; ++c) L.push_back(shift_law(code.moduli()[c], offset_at(slot, X, i, c), std_at(slot, X, i, c)));
+    std::vector<double>& A = any_from[X];
+    A.assign(static_cast<size_t>(N + 1), 0.0);
+    double log_clean = 0;
+    for (int64_t j = N - 1; j >= 0; --j) {
+      log_clean += L[j].p_err >= 1 ? -INFINITY : std::log1p(-L[j].p_err);
+      A[j] = -std::expm1(log_clean);
+    }
+    noisy = noisy || A[0] > 0;
+  }
+  std::vector<float> xv(Q * k), acc(P * k);
+  std::vector<BfpVector> qx(static_cast<size_t>(Q));
+  std::vector<int64_t> shifts(static_cast<size_t>(N)), read(static_cast<size_t>(ch));
+  RrnsCounters local;
+  for (int64_t v = 0; v < n; ++v) {
+    for (int64_t c = 0; c < Q * k; ++c) xv[c] = c < t.cols ? (x_trans ? x[v * t.cols + c] : x[c * n + v]) : 0.0f;
+    for (int64_t q = 0; q < Q; ++q) qx[q] = m_tile.quantize_input(xv.data() + q * k);  // once per segment
+    std::fill(acc.begin(), acc.end(), 0.0f);
+    for (int64_t p = 0; p < P; ++p)
+      for (int64_t q = 0; q < Q; ++q) {
+        const int64_t b = p * Q + q;
+        const RnsTile::Weights& w = W[b];
+        const BfpVector& xq = qx[q];
+        const uint64_t base = static_cast<uint64_t>((v * P + p) * Q + q) * static_cast<uint64_t>(1 + 2 * N);
+        bool any = false;
+        if (noisy) {
+          const std::vector<double>& A = any_from.at(t.core[b]);
+          if (A[0] > 0 && s.uniform(base) < A[0]) {
+            const std::vector<ShiftLaw>& L = laws.at(t.core[b]);
+            bool need = true;  // no error drawn yet: condition on one among the rest
+            for (int64_t j = 0; j < N; ++j) {
+              shifts[j] = 0;
+              const double pj = L[j].p_err;
+              if (pj <= 0) continue;
+              const double pe = need ? std::min(1.0, pj / A[j]) : pj;
+              if (pe < 1 && s.uniform(base + 1 + static_cast<uint64_t>(j)) >= pe) continue;
+              need = false;
+              shifts[j] = L[j].pick(s.uniform(base + 1 + static_cast<uint64_t>(N + j)) * pj);
+            }
+            any = true;
+          }
+        }
+        for (int64_t i = 0; i < k; ++i) {
+          const int32_t* wr = w.mantissa.data() + i * k;
+          int64_t d = 0;
+          for (int64_t j = 0; j < k; ++j) d += int64_t{xq.mantissa[j]} * wr[j];
+          ++local.words;
+          ++local.attempts;
+          bool err = false;
+          if (any)
+            for (int c = 0; c < ch; ++c) err = err || shifts[static_cast<size_t>(i * ch + c)] != 0;
+          if (err) {
+            const std::vector<ShiftLaw>& L = laws.at(t.core[b]);
+            const std::vector<int64_t> truth = code.encode(d);
+            const int64_t* sh = shifts.data() + i * ch;
+            std::optional<RandomStream> rs;
+            for (int a = 0;; ++a) {
+              if (a > 0) {  // a retry: fresh reads of every channel
+                if (!rs) rs = s.derive(base).derive(static_cast<uint64_t>(i));
+                ++local.attempts;
+                for (int c = 0; c < ch; ++c) {
+                  const ShiftLaw& lc = L[static_cast<size_t>(i * ch + c)];
+                  const double u = rs->uniform(static_cast<uint64_t>(2 * (a * ch + c)));
+                  read[c] = u < lc.p_err ? lc.pick(rs->uniform(static_cast<uint64_t>(2 * (a * ch + c) + 1)) * lc.p_err) : 0;
+                }
+                sh = read.data();
+              }
+              std::vector<int64_t> r(truth);
+              for (int c = 0; c < ch; ++c) {
+                r[c] = mod(truth[c] + sh[c], code.moduli()[c]);
+                local.residue_errors += r[c] != truth[c];
+              }
+              const DecodeResult dr = code.decode(r.data());
+              if (a == 0 && dr.status != DecodeStatus::clean) ++local.detected;
+              if (dr.status == DecodeStatus::uncorrectable) {
+                if (a < m_tile.spec_max_retries()) {
+                  ++local.retried;
+                  continue;
+                }
+                ++local.failed;
+                d = 0;  // flagged after R retries: contributes nothing
+                break;
+              }
+              if (dr.value != d)
+                ++local.silent;
+              else if (dr.status == DecodeStatus::corrected)
+                ++local.corrected;
+              d = dr.value;
+              break;
+            }
+          }
+          acc[p * k + i] += static_cast<float>(std::ldexp(static_cast<double>(d), xq.exponent[0] + w.exponent[i]));
+        }
+      }
+    for (int64_t r = 0; r < t.rows; ++r) (y_trans ? y[v * t.rows + r] : y[r * n + v]) = acc[r];
+  }
+  std::lock_guard<std::mutex> lock(m_mutex);
+  m_counters[layer] += local;
+}
+
+RrnsCounters RnsCore::counters(int64_t layer) const {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  return m_counters.at(layer);
+}
+
+RrnsCounters RnsCore::total() const {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  RrnsCounters s;
+  for (const auto& c : m_counters) s += c;
+  return s;
+}
+
+std::vector<int> RnsCore::output_adc_bits() const {
+  std::vector<int> b;
+  for (int64_t m : m_tile.code().moduli()) b.push_back(adc_bits(m));
+  return b;
+}
+
+namespace {
+std::vector<std::pair<std::string, int64_t>> named(const RrnsCounters& c) {
+  return {{"rns_words", c.words},       {"rns_attempts", c.attempts},   {"rns_residue_errors", c.residue_errors},
+          {"rns_detected", c.detected}, {"rns_corrected", c.corrected}, {"rns_retried", c.retried},
+          {"rns_failed", c.failed},     {"rns_silent", c.silent}};
+}
+}  // namespace
+
+std::vector<std::pair<std::string, int64_t>> RnsCore::counters() const {
+  return named(total());
+}
+
+nlohmann::json RnsCore::layer_counters() const {
+  nlohmann::json a = nlohmann::json::array();
+  for (int64_t l = 0; l < layers(); ++l) {
+    nlohmann::json j = {{"layer", m_wl.layers[l].node}};
+    for (const auto& [k, v] : named(counters(l))) j[k.substr(4)] = v;
+    a.push_back(j);
+  }
+  return a;
+}
+
+}  // namespace ptc::hw::rns

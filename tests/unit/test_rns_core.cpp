@@ -1,0 +1,184 @@
+// The RNS tensor core as a device technology (docs/rns.md §7): its own GEMM run by the executor
+// against an independent block-by-block BFP reference (noise-free: the logits bit for bit), the
+// channel phase errors from per-read noise against the closed form 2 Q(pi / (m sigma)), a uniform
+// temperature deviation against the residue shift round(dphi/dT dT m / 2 pi), and the mapping of
+// ring-phase offsets onto modulus channels.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <random>
+
+#include "hw/rns/rns_core.h"
+#include "models/compiler.h"
+#include "models/dataset.h"
+#include "models/executor.h"
+#include "models/onnx_import.h"
+
+using namespace ptc;
+using namespace ptc::models;
+using namespace ptc::hw;
+
+namespace {
+
+const std::string kZoo = std::string(PTC_SOURCE_DIR) + "/models/zoo/";
+
+// Written from docs/rns.md §3 and §6, independently of RnsTile: per block row and k-input segment,
+// BFP (one exponent per row of the block, one per input segment), the int64 dot product of the
+// mantissas, the exponents applied; partial sums added in q order.
+class BfpReference : public MappedGemm {
+ public:
+  BfpReference(const CompiledWorkload& wl, int bits, int64_t shift) : m_wl(wl), m_bits(bits), m_shift(shift) {}
+  void gemm(int64_t layer, int64_t group, int64_t, const float* x, bool x_trans, int64_t n, float* y, bool y_trans) override {
+    const GemmTiles& t = m_wl.layers.at(layer).gemms.at(group);
+    const int64_t k = m_wl.spec.block_size;
+    rns::BfpSpec b;
+    b.group = int(k);
+    b.mantissa_bits = m_bits;
+    for (int64_t v = 0; v < n; ++v) {
+      std::vector<float> xs(t.Q * k, 0.f);
+      for (int64_t c = 0; c < t.cols; ++c) xs[c] = x_trans ? x[v * t.cols + c] : x[c * n + v];
+      for (int64_t r = 0; r < t.rows; ++r) {
+        const int64_t p = r / k, i = r % k;
+        float acc = 0.f;
+        for (int64_t q = 0; q < t.Q; ++q) {
+          const rns::BfpVector qx = rns::bfp_quantize(xs.data() + q * k, k, b);
+          const rns::BfpVector qw = rns::bfp_quantize(t.blocks.data() + ((p * t.Q + q) * k + i) * k, k, b);
+          int64_t d = 0;
+          for (int64_t j = 0; j < k; ++j) d += int64_t{qx.mantissa[j]} * qw.mantissa[j];
+          acc += float(std::ldexp(double(d + m_shift), qx.exponent[0] + qw.exponent[0]));
+        }
+        (y_trans ? y[v * t.rows + r] : y[r * n + v]) = acc;
+      }
+      words += t.P * t.Q * k;
+    }
+  }
+  int64_t words = 0;
+
+ private:
+  const CompiledWorkload& m_wl;
+  int m_bits;
+  int64_t m_shift;
+};
+
+rns::RnsCoreConfig config(int bits, int redundant) {
+  rns::RnsCoreConfig c;
+  c.tile.base = rns::blueprint_moduli(bits, rns::output_bits(bits, bits, 8));
+  c.tile.redundant = rns::redundant_moduli(c.tile.base, redundant);
+  c.tile.input_bits = c.tile.weight_bits = bits;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("rns core: a noise-free RNS device gives the logits of an independent BFP reference bit for bit", "[rns-core]") {
+  const Graph g = import_onnx(kZoo + "cnn3_fmnist.onnx");
+  const Preprocess pre = preprocess_for(g, kZoo + "cnn3_fmnist.onnx");
+  const CompiledWorkload wl = compile(g, TilingSpec{4, 4, 8, "cyclic"});
+  const Dataset test = load_fashion_mnist("test");
+  for (int bits : {4, 6}) {
+    CAPTURE(bits);
+    rns::RnsCore core(wl, config(bits, 1), RandomStream(3, 1));
+    REQUIRE(core.mapped_gemm() == &core);
+    BfpReference ref(wl, bits, 0);
+    Executor a(g, 1), b(g, 1);
+    a.set_mapped(core.mapped_gemm(), wl.layer_index());
+    b.set_mapped(&ref, wl.layer_index());
+    Tensor in;
+    fill_batch(test, pre, 0, 4, in);
+    const Tensor ya = a.run(in);
+    const Tensor yb = b.run(in);
+    REQUIRE(ya.f.size() == yb.f.size());
+    int differ = 0;
+    for (size_t i = 0; i < ya.f.size(); ++i) differ += ya.f[i] != yb.f[i];
+    CHECK(differ == 0);
+    // One RRNS word per block row and input vector, none of them erroneous.
+    const rns::RrnsCounters c = core.total();
+    CHECK(c.words == ref.words);
+    CHECK(c.attempts == c.words);
+    CHECK(c.residue_errors + c.detected + c.retried + c.failed + c.silent == 0);
+    // The ADCs of one output: one per modulus channel, ceil(log2 m) = b bits (base) or b + 1 (redundant).
+    const std::vector<int> adc = core.output_adc_bits();
+    REQUIRE(adc.size() == config(bits, 1).tile.base.size() + 1);
+    for (size_t i = 0; i + 1 < adc.size(); ++i) CHECK(adc[i] == bits);
+    CHECK(adc.back() == bits + 1);
+  }
+}
+
+TEST_CASE("rns core: per-read channel noise gives the residue error rate 2 Q(pi over m sigma)", "[rns-core]") {
+  const Graph g = import_onnx(kZoo + "cnn3_fmnist.onnx");
+  const CompiledWorkload wl = compile(g, TilingSpec{4, 4, 8, "cyclic"});
+  rns::RnsCoreConfig cfg = config(6, 0);  // {63, 62, 61}
+  cfg.sigma_phi_rad = 0.02;
+  rns::RnsCore core(wl, cfg, RandomStream(5, 2));
+  const int64_t layer = int64_t(wl.layers.size()) - 2;
+  const GemmTiles& t = wl.layers[layer].gemms[0];
+  const int64_t n = std::max<int64_t>(1, 120000 / (t.P * t.Q * 8));
+  std::vector<float> x(t.cols * n), y(t.rows * n);
+  std::mt19937 gen(2);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  for (auto& v : x) v = nd(gen);
+  core.gemm(layer, 0, 0, x.data(), false, n, y.data(), false);
+  const rns::RrnsCounters c = core.counters(layer);
+  REQUIRE(c.words == n * t.P * t.Q * 8);
+  double p = 0;
+  for (int64_t m : cfg.tile.base) p += rns::residue_error_probability(m, cfg.sigma_phi_rad);
+  p /= double(cfg.tile.base.size());
+  const double draws = double(c.attempts) * double(cfg.tile.base.size());
+  const double expected = p * draws, sd = std::sqrt(draws * p * (1 - p));
+  CAPTURE(p, expected, sd, c.residue_errors);
+  CHECK(p > 0.01);
+  CHECK(std::abs(double(c.residue_errors) - expected) < 5 * sd);
+  // No redundancy: every wrong word is silent (k = 0 detects nothing).
+  CHECK(c.detected == 0);
+  CHECK(c.silent > 0);
+  CHECK(c.silent <= c.residue_errors);
+}
+
+TEST_CASE("rns core: a temperature deviation shifts every residue by round(dphi dT m over 2 pi)", "[rns-core]") {
+  const Graph g = import_onnx(kZoo + "cnn3_fmnist.onnx");
+  const Preprocess pre = preprocess_for(g, kZoo + "cnn3_fmnist.onnx");
+  const CompiledWorkload wl = compile(g, TilingSpec{4, 4, 8, "cyclic"});
+  const Dataset test = load_fashion_mnist("test");
+  rns::RnsCoreConfig cfg = config(6, 0);  // {63, 62, 61}
+  cfg.dphi_dk_rad = 0.01;
+  const int64_t rings = wl.spec.rows * wl.spec.cols * 64;
+  Tensor in;
+  fill_batch(test, pre, 0, 2, in);
+  // dT = 6 K: delta = 0.06 rad moves every residue by round(0.06 m / 2 pi) = 1 (m = 61 .. 63), so
+  // every word reads D + 1 -- a common shift of all residues is the CRT of D + 1, a silent error.
+  // dT = 4 K: round(0.04 m / 2 pi) = 0, exact.
+  for (double dt : {4.0, 6.0}) {
+    CAPTURE(dt);
+    const int64_t shift = dt == 6.0 ? 1 : 0;
+    for (int64_t m : cfg.tile.base) REQUIRE(std::lround(cfg.dphi_dk_rad * dt * double(m) / (2 * M_PI)) == shift);
+    rns::RnsCore core(wl, cfg, RandomStream(5, 3));
+    core.set_ring_temperature_k(std::vector<double>(size_t(rings), dt));
+    CHECK(core.channel_offset_rad(5, 3, 2) == Approx(0.01 * dt));
+    BfpReference ref(wl, 6, shift);
+    Executor a(g, 1), b(g, 1);
+    a.set_mapped(&core, wl.layer_index());
+    b.set_mapped(&ref, wl.layer_index());
+    const Tensor ya = a.run(in);
+    const Tensor yb = b.run(in);
+    int differ = 0;
+    for (size_t i = 0; i < ya.f.size(); ++i) differ += ya.f[i] != yb.f[i];
+    CHECK(differ == 0);
+    const rns::RrnsCounters c = core.total();
+    CHECK(c.residue_errors == 3 * shift * c.words);
+    CHECK(c.silent == shift * c.words);
+  }
+}
+
+TEST_CASE("rns core: ring-phase offsets reach modulus channel c of row i as ring (i, c) of the core", "[rns-core]") {
+  const Graph g = import_onnx(kZoo + "cnn3_fmnist.onnx");
+  const CompiledWorkload wl = compile(g, TilingSpec{4, 4, 8, "cyclic"});
+  std::vector<float> map(size_t(16 * 64));
+  for (size_t r = 0; r < map.size(); ++r) map[r] = 1e-4f * float(r);
+  rns::RnsCoreConfig cfg = config(6, 2);
+  cfg.noise.push_back(std::shared_ptr<const NoiseProcess>(fixed_phase_offset(map)));
+  rns::RnsCore core(wl, cfg, RandomStream(5, 4));
+  for (int64_t c : {0, 7, 15})
+    for (int64_t i : {0, 5})
+      for (int ch = 0; ch < core.channels(); ++ch)
+        CHECK(core.channel_offset_rad(c, i, ch) == Approx(map[size_t(c * 64 + i * 8 + ch)]));
+  CHECK(core.channel_std_rad(3, 3, 1) == 0.0);
+}
