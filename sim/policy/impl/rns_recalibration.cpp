@@ -21,8 +21,9 @@ class RnsRecalibration : public Policy {
   explicit RnsRecalibration(Params& p)
       : m_every_s(p.num("interval_s")), m_every_req(p.integer("interval_requests")), m_rate(p.num("detected_rate")) {
     m_min_words = p.integer("min_words");
-    if ((m_every_s > 0) == (m_every_req > 0))
-      throw Error(p.path() + ": set exactly one of interval_s and interval_requests (> 0)");
+    if (m_every_req > 0) m_every_s = 0;  // a request interval replaces the time interval
+    if (m_every_s <= 0 && m_every_req <= 0)
+      throw Error(p.path() + ": interval_s or interval_requests must be > 0 (the policy would never check)");
   }
   double timer_interval_s() const override { return m_every_s; }
   int64_t timer_interval_requests() const override { return m_every_req; }
@@ -56,8 +57,8 @@ class RnsRecalibration : public Policy {
 const Registrar<Policy> reg{
     {"rns_recalibration",
      "re-calibrates an RNS chip's channel phases when the decoder's detected-error rate rises",
-     {{"interval_s", "s", 0.0, "check every this many simulated seconds (0 = off)", 0, 1e12},
-      {"interval_requests", "requests", 0, "check every this many served requests (0 = off)", 0, 1e15},
+     {{"interval_s", "s", 3600.0, "check every this many simulated seconds (unless interval_requests is set)", 0, 1e12},
+      {"interval_requests", "requests", 0, "check every this many served requests instead (0 = use interval_s)", 0, 1e15},
       {"detected_rate", "", 1e-5, "re-calibrate when detected words / words computed since the last check exceed this", 0, 1},
       {"min_words", "words", 1000000, "words needed since the last check before a rate is judged", 0, 1e15}},
      [](Params& p) { return std::make_unique<RnsRecalibration>(p); }}};
