@@ -50,25 +50,11 @@ class TensorCore : public sc_core::sc_module, public StatsProvider {
   void charge(double busy_s, double energy_j, int64_t weights_rewritten, int64_t probe_vectors);
   double busy_s() const { return m_busy_s; }
   int64_t weights_rewritten() const { return m_rewritten; }
-  // Monte-Carlo chip instances (accuracy.instances, docs/devices.md §2.4): selects instance k of
-  // the technology (0: this chip) together with the digital gains drift compensation gave that
-  // instance (each instance keeps its own; one never compensated has instance 0's). False if the
-  // technology has no instances. Measurements only: serving and programming use instance 0.
-  bool select_instance(int64_t k);
-  int64_t instance() const { return m_instance; }
-
   nlohmann::json stats() const override;
   // Streaming mapping: the per-pass plan, the passes, the writes they took, cell wear.
   nlohmann::json streaming_stats() const;
 
  private:
-  struct InstanceGains {
-    bool set = false;
-    std::vector<double> out;
-    std::vector<std::vector<std::vector<float>>> block;
-  };
-  std::vector<InstanceGains> m_inst_gains;
-  int64_t m_instance = 0;
   int64_t m_index, m_k;
   double m_busy_s = 0, m_energy_j = 0;
   int64_t m_rewritten = 0, m_probe_vectors = 0;
@@ -85,25 +71,11 @@ class ConverterBank : public sc_core::sc_module, public StatsProvider {
   void convert_cycles(int64_t cycles) { m_conversions += cycles * m_per_cycle; }
   int64_t conversions() const { return m_conversions; }
   double energy_j() const { return static_cast<double>(m_conversions) * m_pj * 1e-12; }
-  // Monte-Carlo chip instances (accuracy.instances, docs/devices.md §2.4): selects instance k of
-  // the technology (0: this chip) together with the digital gains drift compensation gave that
-  // instance (each instance keeps its own; one never compensated has instance 0's). False if the
-  // technology has no instances. Measurements only: serving and programming use instance 0.
-  bool select_instance(int64_t k);
-  int64_t instance() const { return m_instance; }
-
   nlohmann::json stats() const override;
   // Streaming mapping: the per-pass plan, the passes, the writes they took, cell wear.
   nlohmann::json streaming_stats() const;
 
  private:
-  struct InstanceGains {
-    bool set = false;
-    std::vector<double> out;
-    std::vector<std::vector<std::vector<float>>> block;
-  };
-  std::vector<InstanceGains> m_inst_gains;
-  int64_t m_instance = 0;
   int m_bits;
   double m_pj;
   int64_t m_per_cycle, m_conversions = 0;
