@@ -379,6 +379,30 @@ int64_t Accelerator::program(int64_t layer, int64_t group, const std::vector<flo
   return writes;
 }
 
+VerifyResult Accelerator::verify(int64_t layer, int64_t group, const std::vector<uint8_t>& mask, const VerifySpec& spec,
+                                 double t_s) {
+  if (m_stream) throw Error("accelerator: write-verify is not modelled with the streaming mapping");
+  if (m_instance != 0)
+    throw Error("accelerator: write-verify while Monte-Carlo instance " + std::to_string(m_instance) + " is selected");
+  const auto& t = m_wl.layers.at(layer).gemms.at(group);
+  VerifyResult r = m_tech->verify(layer, group, mask, spec, t_s);
+  const size_t nb = static_cast<size_t>(t.P * t.Q);
+  if (r.block_reads.size() != nb || r.block_writes.size() != nb)
+    throw Error("accelerator: device \"" + m_tech->name() + "\" returned no per-block verify counts");
+  std::vector<double> core_s(m_cores.size(), 0.0);
+  const double tr = m_cfg.energy.pcm_verify_read_us * 1e-6, tw = m_cfg.energy.pcm_write_us * 1e-6;
+  for (size_t b = 0; b < nb; ++b) {
+    const size_t c = static_cast<size_t>(t.core[b]) % m_cores.size();
+    core_s[c] += static_cast<double>(r.block_reads[b]) * tr + static_cast<double>(r.block_writes[b] / 2) * tw;
+    if (r.block_writes[b] > 0) m_cores[c]->charge(0, 0, r.block_writes[b] / 2, 0);
+  }
+  m_pending_write_s += *std::max_element(core_s.begin(), core_s.end());
+  m_energy_j += static_cast<double>(r.writes) * m_cfg.energy.pcm_write_pj * 1e-12 +
+                static_cast<double>(r.reads) * m_cfg.energy.pcm_verify_read_pj * 1e-12;
+  m_verify_reads += r.reads;
+  return r;
+}
+
 double Accelerator::take_write_time_s() {
   double t = m_pending_write_s;
   m_pending_write_s = 0;

@@ -215,6 +215,13 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   // Re-programs one layer group to `blocks` at time t_s; returns device writes and charges
   // each changed weight to its core (time/energy are charged by the caller's action).
   int64_t program(int64_t layer, int64_t group, const std::vector<float>& blocks, double t_s);
+  // Write-verify of the weights marked in `mask` (block layout) of one layer group at t_s
+  // (Technology::verify; docs/swim.md §1). Charges the read-backs and re-writes: energy per read
+  // and per device write; time per core = its reads x pcm_verify_read_us + pair re-writes x
+  // pcm_write_us (a core verifies its cells in sequence, cores in parallel), added to the pending
+  // write time the caller occupies. Re-written weights count as rewritten on their core.
+  VerifyResult verify(int64_t layer, int64_t group, const std::vector<uint8_t>& mask, const VerifySpec& spec, double t_s);
+  int64_t verify_reads() const { return m_verify_reads; }
   // Write time accumulated by program() since the last call (cores write in parallel); the
   // caller occupies the accelerator for it.
   double take_write_time_s();
@@ -291,7 +298,7 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   uint64_t m_waiter_seq = 0;
   sc_core::sc_event m_changed;
   // noise clock and served inferences
-  int64_t m_served = 0, m_extra_steps = 0, m_initial_writes = 0, m_tech_base_writes = 0;
+  int64_t m_served = 0, m_extra_steps = 0, m_initial_writes = 0, m_tech_base_writes = 0, m_verify_reads = 0;
   std::optional<StreamPlan> m_stream;
   std::optional<CellWear> m_wear;
   double m_first_worn_s = -1;  // simulated time the first cell wore out (-1: none yet)

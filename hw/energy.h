@@ -46,6 +46,10 @@ struct EnergyParams {
   // PCM cells
   double pcm_write_pj = 13.4;  // GST optical write (Rios et al. 2015)
   double pcm_write_us = 1.0;   // ns (optical) to us (electrical) [assumption]
+  // Write-verify (docs/swim.md §1): one read-back of one weight (a pair's difference) [assumption];
+  // a verification re-write of one pair is one write pulse (pcm_write_us) and two device writes.
+  double pcm_verify_read_us = 0.1;
+  double pcm_verify_read_pj = 2.0;
 };
 
 struct InferenceCost {

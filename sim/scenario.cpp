@@ -176,6 +176,10 @@ const std::vector<SectionSpec>& scenario_sections() {
                   {"ring_settle_us", "us", ed.ring_settle_us, "thermo-optic re-tuning latency (CrossLight Table II)", 0, 1e9},
                   {"pcm_write_pj", "pJ", ed.pcm_write_pj, "energy per PCM device write (Rios et al. 2015)", 0, 1e12},
                   {"pcm_write_us", "us", ed.pcm_write_us, "time per PCM row write [assumption]", 0, 1e9},
+                  {"pcm_verify_read_us", "us", ed.pcm_verify_read_us,
+                   "time of one write-verify read-back of one weight [assumption]", 0, 1e9},
+                  {"pcm_verify_read_pj", "pJ", ed.pcm_verify_read_pj,
+                   "energy of one write-verify read-back of one weight [assumption]", 0, 1e12},
                   {"wall_plug_efficiency", "", ed.wall_plug_efficiency, "laser wall-plug efficiency", 1e-6, 1},
                   {"pd_sensitivity_dbm", "dBm", ed.pd_sensitivity_dbm, "photodetector sensitivity", -100, 100},
                   {"insertion_loss_db", "dB", ed.insertion_loss_db, "optical insertion loss", 0, 100}},
@@ -578,6 +582,8 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   s.energy.ring_settle_us = en.num("ring_settle_us");
   s.energy.pcm_write_pj = en.num("pcm_write_pj");
   s.energy.pcm_write_us = en.num("pcm_write_us");
+  s.energy.pcm_verify_read_us = en.num("pcm_verify_read_us");
+  s.energy.pcm_verify_read_pj = en.num("pcm_verify_read_pj");
   s.energy.wall_plug_efficiency = en.num("wall_plug_efficiency");
   s.energy.pd_sensitivity_dbm = en.num("pd_sensitivity_dbm");
   s.energy.insertion_loss_db = en.num("insertion_loss_db");

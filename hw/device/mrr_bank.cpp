@@ -101,6 +101,10 @@ const std::vector<int>& Technology::signed_levels(int64_t, int64_t) const {
   throw Error("device \"" + name() + "\" has no transmission levels");
 }
 
+VerifyResult Technology::verify(int64_t, int64_t, const std::vector<uint8_t>&, const VerifySpec&, double) {
+  throw Error("device \"" + name() + "\" has no write-verify (devices with it: pcm, swim_variation)");
+}
+
 void Technology::set_worn_cells(const std::vector<char>&) {
   throw Error("device \"" + name() + "\" has no cell endurance model");
 }

@@ -55,6 +55,7 @@ void PcmPair::program_group(size_t l, size_t gi, double t_s) {
                                               g.g_target_neg, g.tile.empty() ? nullptr : &g.tile, g.n_tiles);
   g.t_prog_s = t_s;
   ++g.programmings;
+  g.verifies.clear();
   draw_group(l, gi);
   m_writes += writes;
 }
@@ -77,6 +78,80 @@ void PcmPair::draw_group(size_t l, size_t gi) {
     g.nu_pos[j] = static_cast<float>(m_cfg.drift ? pcm_draw_nu(d, tp, s.normal(u + 2)) : 0.0);
     g.nu_neg[j] = static_cast<float>(m_cfg.drift ? pcm_draw_nu(d, tn, s.normal(u + 3)) : 0.0);
   }
+  g.t_dev.clear();
+  for (size_t e = 0; e < g.verifies.size(); ++e) apply_verify(l, gi, e);
+}
+
+double PcmPair::read_us(double g_prog, double g_target, double nu, double t_inf_s, double xi) const {
+  if (m_cfg.read_noise) return pcm_read_us(m_cfg.device, g_prog, g_target, nu, t_inf_s, xi, m_cfg.q_from_programmed);
+  return g_prog * pcm_drift_factor(m_cfg.device, t_inf_s, nu);
+}
+
+VerifyResult PcmPair::verify(int64_t layer, int64_t group, const std::vector<uint8_t>& mask, const VerifySpec& spec, double t_s) {
+  if (m_instance != 0) throw Error("PCM: write-verify while Monte-Carlo instance " + std::to_string(m_instance) + " is selected");
+  Group& g = m_groups.at(layer).at(group);
+  if (mask.size() != g.latent.size())
+    throw Error("PCM verify: layer " + std::to_string(layer) + " has " + std::to_string(g.latent.size()) + " weights, mask has " +
+                std::to_string(mask.size()));
+  if (!(spec.tolerance >= 0) || spec.max_iterations < 0 || spec.reads < 1)
+    throw Error("PCM verify: tolerance >= 0, max_iterations >= 0 and reads >= 1 required");
+  if (!(t_s >= g.t_prog_s)) throw Error("PCM verify: time is before the group's programming");
+  VerifyEvent ev;
+  ev.t_s = t_s;
+  ev.spec = spec;
+  for (size_t j = 0; j < mask.size(); ++j)
+    if (mask[j]) ev.idx.push_back(static_cast<uint32_t>(j));
+  g.verifies.push_back(std::move(ev));
+  VerifyResult r = apply_verify(static_cast<size_t>(layer), static_cast<size_t>(group), g.verifies.size() - 1);
+  m_writes += r.writes;
+  read_at(m_t_s, m_relative);
+  return r;
+}
+
+VerifyResult PcmPair::apply_verify(size_t l, size_t gi, size_t event) {
+  Group& g = m_groups[l][gi];
+  const VerifyEvent& ev = g.verifies[event];
+  const PcmLikeParams& d = m_cfg.device;
+  if (g.t_dev.empty()) g.t_dev.assign(g.g_prog_pos.size(), g.t_prog_s);
+  // Stream per (group programming, verify event, group); each pair its own sub-stream, so a
+  // replay (another instance, or instance 0 again) makes the same decisions from the same draws.
+  const RandomStream s = m_rng.derive(23).derive(static_cast<uint64_t>(g.programmings - 1)).derive(event).derive(l << 20 | gi);
+  const double tol = ev.spec.tolerance * d.g_max_us, inv_reads = 1.0 / static_cast<double>(ev.spec.reads);
+  const uint32_t kk = static_cast<uint32_t>(m_wl.spec.block_size * m_wl.spec.block_size);
+  VerifyResult r;
+  r.weights = static_cast<int64_t>(ev.idx.size());
+  r.block_reads.assign(g.latent.size() / kk, 0);
+  r.block_writes.assign(g.latent.size() / kk, 0);
+  for (uint32_t j : ev.idx) {
+    const RandomStream sj = s.derive(j);
+    const double tp = g.g_target_pos[j], tn = g.g_target_neg[j];
+    uint64_t u = 0;
+    for (int64_t it = 0;; ++it) {
+      const double t_inf = std::max(0.0, ev.t_s - g.t_dev[j]);
+      double gp = 0, gn = 0;
+      for (int64_t k = 0; k < ev.spec.reads; ++k) {
+        gp += read_us(g.g_prog_pos[j], tp, g.nu_pos[j], t_inf, sj.normal(u++));
+        gn += read_us(g.g_prog_neg[j], tn, g.nu_neg[j], t_inf, sj.normal(u++));
+      }
+      r.reads += ev.spec.reads;
+      r.block_reads[j / kk] += ev.spec.reads;
+      if (std::abs((gp - gn) * inv_reads - (tp - tn)) <= tol) break;
+      if (it == ev.spec.max_iterations) {
+        ++r.unconverged;
+        break;
+      }
+      // Re-write the pair: fresh programming noise and drift exponents; drift restarts now.
+      g.g_prog_pos[j] = static_cast<float>(m_cfg.programming_noise ? pcm_program_us(d, tp, sj.normal(u)) : tp);
+      g.g_prog_neg[j] = static_cast<float>(m_cfg.programming_noise ? pcm_program_us(d, tn, sj.normal(u + 1)) : tn);
+      g.nu_pos[j] = static_cast<float>(m_cfg.drift ? pcm_draw_nu(d, tp, sj.normal(u + 2)) : 0.0);
+      g.nu_neg[j] = static_cast<float>(m_cfg.drift ? pcm_draw_nu(d, tn, sj.normal(u + 3)) : 0.0);
+      u += 4;
+      g.t_dev[j] = ev.t_s;
+      r.writes += 2;
+      r.block_writes[j / kk] += 2;
+    }
+  }
+  return r;
 }
 
 bool PcmPair::select_instance(int64_t k) {
@@ -110,7 +185,7 @@ void PcmPair::read_at(double t, bool relative) {
   for (size_t l = 0; l < m_groups.size(); ++l)
     for (size_t gi = 0; gi < m_groups[l].size(); ++gi) {
       Group& g = m_groups[l][gi];
-      double t_inf_s = relative ? t : std::max(0.0, t - g.t_prog_s);
+      const double t_inf_s = relative ? t : std::max(0.0, t - g.t_prog_s);
       // Read noise: one draw per (group programming, read instant), uncorrelated between instants.
       RandomStream s = m_rng.derive(22)
                            .derive(static_cast<uint64_t>(g.programmings))
@@ -119,14 +194,15 @@ void PcmPair::read_at(double t, bool relative) {
       size_t n = g.g_prog_pos.size();
       g.wn.resize(n);
       for (size_t j = 0; j < n; ++j) {
+        // Pairs re-written by a verification drift from their own write.
+        const double t_j = g.t_dev.empty() ? t_inf_s : std::max(0.0, relative ? t - (g.t_dev[j] - g.t_prog_s) : t - g.t_dev[j]);
         double gp, gn;
         if (m_cfg.read_noise && !m_noiseless) {
-          gp = pcm_read_us(d, g.g_prog_pos[j], g.g_target_pos[j], g.nu_pos[j], t_inf_s, s.normal(2 * j), m_cfg.q_from_programmed);
-          gn = pcm_read_us(d, g.g_prog_neg[j], g.g_target_neg[j], g.nu_neg[j], t_inf_s, s.normal(2 * j + 1),
-                           m_cfg.q_from_programmed);
+          gp = pcm_read_us(d, g.g_prog_pos[j], g.g_target_pos[j], g.nu_pos[j], t_j, s.normal(2 * j), m_cfg.q_from_programmed);
+          gn = pcm_read_us(d, g.g_prog_neg[j], g.g_target_neg[j], g.nu_neg[j], t_j, s.normal(2 * j + 1), m_cfg.q_from_programmed);
         } else {
-          gp = g.g_prog_pos[j] * pcm_drift_factor(d, t_inf_s, g.nu_pos[j]);
-          gn = g.g_prog_neg[j] * pcm_drift_factor(d, t_inf_s, g.nu_neg[j]);
+          gp = g.g_prog_pos[j] * pcm_drift_factor(d, t_j, g.nu_pos[j]);
+          gn = g.g_prog_neg[j] * pcm_drift_factor(d, t_j, g.nu_neg[j]);
         }
         g.wn[j] = static_cast<float>((gp - gn) / d.g_max_us);
       }

@@ -50,6 +50,11 @@ class PcmPair : public Technology {
   int64_t writes() const override { return m_writes; }
   int64_t programmings() const { return m_programmings; }
 
+  // Write-verify (docs/swim.md §1): read the pair's difference (the mean of spec.reads reads with
+  // the read noise and drift of its instant) and re-program both devices (fresh programming noise
+  // and drift exponents, drift restarts at t_s) until |read - target| <= tolerance x g_max.
+  VerifyResult verify(int64_t layer, int64_t group, const std::vector<uint8_t>& mask, const VerifySpec& spec,
+                      double t_s) override;
   bool select_instance(int64_t k) override;
   int64_t instance() const { return m_instance; }
   void realize(int64_t layer, int64_t group, uint64_t draw, float* wn, float* scale) const override;
@@ -59,6 +64,13 @@ class PcmPair : public Technology {
   void program_group(size_t l, size_t gi, double t_s);
   void draw_group(size_t l, size_t gi);  // the persistent draws of the group's last programming
   void read_at(double t, bool relative);
+  VerifyResult apply_verify(size_t l, size_t gi, size_t event);  // replays verify event `event`
+  double read_us(double g_prog, double g_target, double nu, double t_inf_s, double xi) const;
+  struct VerifyEvent {
+    double t_s = 0;
+    std::vector<uint32_t> idx;  // verified weights (block-layout index)
+    VerifySpec spec;
+  };
   struct Group {
     std::vector<float> latent;  // programmed weights [P, Q, k, k]
     double t_prog_s = 0;        // simulated time of the last programming
@@ -68,6 +80,8 @@ class PcmPair : public Technology {
     std::vector<float> scale;   // max|W| of each block's scale tile
     std::vector<int32_t> tile;  // scale tile of each block (empty: per block)
     int64_t n_tiles = 0;
+    std::vector<VerifyEvent> verifies;  // since the last programming, in order
+    std::vector<double> t_dev;          // last write of each pair (empty: all at t_prog_s)
   };
   const models::CompiledWorkload& m_wl;
   PcmPairConfig m_cfg;

@@ -37,6 +37,24 @@ struct NoiseTime {
   double t_s = 0;
 };
 
+// Write-verify of selected weights (SWIM, docs/swim.md §1). tolerance: accepted |read - target| of a
+// weight as a fraction of its full scale (PCM: g_max of the pair's difference); max_iterations:
+// re-writes at most; reads: read-backs averaged per verification read.
+struct VerifySpec {
+  double tolerance = 0.02;
+  int64_t max_iterations = 20;
+  int64_t reads = 1;
+};
+// What a write-verify did: weights verified, read-backs (each `reads` averaged reads counts as
+// `reads`), device re-writes (a pair re-write is two device writes), weights still outside the
+// tolerance at the cap.
+struct VerifyResult {
+  int64_t weights = 0, reads = 0, writes = 0, unconverged = 0;
+  // Per block of the group (P Q entries): its read-backs and device writes (the accelerator prices
+  // each core's share; a core verifies its cells one after another).
+  std::vector<int64_t> block_reads, block_writes;
+};
+
 class Technology : public BlockRealizer {
  public:
   virtual std::string name() const = 0;
@@ -66,6 +84,12 @@ class Technology : public BlockRealizer {
   // if the technology has no persistent per-chip draws to vary (then only k == 0 is accepted).
   // Programming is only allowed while instance 0 is selected.
   virtual bool select_instance(int64_t k) { return k == 0; }
+  // Write-verify (SWIM, docs/swim.md §1): the devices of the weights marked in `mask` (block
+  // layout [P, Q, k, k], nonzero = verify) of (layer, group) are read back at time t_s and re-written
+  // until the read error is within the tolerance or the iteration cap is reached; the others keep
+  // their state. The residual error is what that loop leaves. Part of the programming history:
+  // Monte-Carlo instances replay it with their own draws. Devices without it throw.
+  virtual VerifyResult verify(int64_t layer, int64_t group, const std::vector<uint8_t>& mask, const VerifySpec& spec, double t_s);
   // Total device writes since construction.
   virtual int64_t writes() const = 0;
   // Cumulative write time (s, one cell after another within the technology's own schedule) and
