@@ -387,14 +387,14 @@ VerifyResult Accelerator::verify(int64_t layer, int64_t group, const std::vector
   const auto& t = m_wl.layers.at(layer).gemms.at(group);
   VerifyResult r = m_tech->verify(layer, group, mask, spec, t_s);
   const size_t nb = static_cast<size_t>(t.P * t.Q);
-  if (r.block_reads.size() != nb || r.block_writes.size() != nb)
+  if (r.block_reads.size() != nb || r.block_rewrites.size() != nb)
     throw Error("accelerator: device \"" + m_tech->name() + "\" returned no per-block verify counts");
   std::vector<double> core_s(m_cores.size(), 0.0);
   const double tr = m_cfg.energy.pcm_verify_read_us * 1e-6, tw = m_cfg.energy.pcm_write_us * 1e-6;
   for (size_t b = 0; b < nb; ++b) {
     const size_t c = static_cast<size_t>(t.core[b]) % m_cores.size();
-    core_s[c] += static_cast<double>(r.block_reads[b]) * tr + static_cast<double>(r.block_writes[b] / 2) * tw;
-    if (r.block_writes[b] > 0) m_cores[c]->charge(0, 0, r.block_writes[b] / 2, 0);
+    core_s[c] += static_cast<double>(r.block_reads[b]) * tr + static_cast<double>(r.block_rewrites[b]) * tw;
+    if (r.block_rewrites[b] > 0) m_cores[c]->charge(0, 0, r.block_rewrites[b], 0);
   }
   m_pending_write_s += *std::max_element(core_s.begin(), core_s.end());
   m_energy_j += static_cast<double>(r.writes) * m_cfg.energy.pcm_write_pj * 1e-12 +

@@ -217,7 +217,7 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   int64_t program(int64_t layer, int64_t group, const std::vector<float>& blocks, double t_s);
   // Write-verify of the weights marked in `mask` (block layout) of one layer group at t_s
   // (Technology::verify; docs/swim.md §1). Charges the read-backs and re-writes: energy per read
-  // and per device write; time per core = its reads x pcm_verify_read_us + pair re-writes x
+  // and per device write; time per core = its reads x pcm_verify_read_us + weight re-writes x
   // pcm_write_us (a core verifies its cells in sequence, cores in parallel), added to the pending
   // write time the caller occupies. Re-written weights count as rewritten on their core.
   VerifyResult verify(int64_t layer, int64_t group, const std::vector<uint8_t>& mask, const VerifySpec& spec, double t_s);

@@ -121,7 +121,7 @@ VerifyResult PcmPair::apply_verify(size_t l, size_t gi, size_t event) {
   VerifyResult r;
   r.weights = static_cast<int64_t>(ev.idx.size());
   r.block_reads.assign(g.latent.size() / kk, 0);
-  r.block_writes.assign(g.latent.size() / kk, 0);
+  r.block_rewrites.assign(g.latent.size() / kk, 0);
   for (uint32_t j : ev.idx) {
     const RandomStream sj = s.derive(j);
     const double tp = g.g_target_pos[j], tn = g.g_target_neg[j];
@@ -148,7 +148,7 @@ VerifyResult PcmPair::apply_verify(size_t l, size_t gi, size_t event) {
       u += 4;
       g.t_dev[j] = ev.t_s;
       r.writes += 2;
-      r.block_writes[j / kk] += 2;
+      ++r.block_rewrites[j / kk];
     }
   }
   return r;

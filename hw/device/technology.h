@@ -50,9 +50,10 @@ struct VerifySpec {
 // tolerance at the cap.
 struct VerifyResult {
   int64_t weights = 0, reads = 0, writes = 0, unconverged = 0;
-  // Per block of the group (P Q entries): its read-backs and device writes (the accelerator prices
-  // each core's share; a core verifies its cells one after another).
-  std::vector<int64_t> block_reads, block_writes;
+  // Per block of the group (P Q entries): its read-backs and weight re-writes (one write pulse each,
+  // all devices of the weight; the accelerator prices each core's share: a core verifies its
+  // weights one after another).
+  std::vector<int64_t> block_reads, block_rewrites;
 };
 
 class Technology : public BlockRealizer {

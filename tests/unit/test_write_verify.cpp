@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "hw/device/pcm_pair.h"
+#include "hw/device/swim_variation.h"
 #include "models/compiler.h"
 #include "models/error.h"
 #include "models/onnx_import.h"
@@ -247,4 +248,92 @@ TEST_CASE("PCM write-verify: a re-written pair drifts from its own write", "[wri
   int64_t unverified = 0;
   for (size_t j = 0; j < mask.size(); ++j) unverified += !mask[j] && tp[j] - tn[j] != 0;
   CHECK(drifted > 0.95 * static_cast<double>(unverified));
+}
+
+// SWIM's abstract variation (Yan, Hu, Shi, DAC 2022, public code SModule.set_noise): a weight held
+// by N/m devices of m bits, each with Gaussian noise N(0, sigma^2) weighted by 2^(-i m) and scaled
+// by the layer's max|W|, so std(dw) = sigma max|W| sqrt(sum_{i=1..N/m} 4^(-i m)); 0.577 sigma max|W|
+// for N = 8, m = 1 (the geometric series (1 - 4^-8) / 3).
+TEST_CASE("SWIM variation: noise std is sigma max|W| sqrt((1 - 4^-8) / 3), write-verified weights use write_var",
+          "[write_verify]") {
+  Layer L = largest_layer();
+  const models::GemmTiles& t = L.wl.layers[L.li].gemms[0];
+  const int64_t kk = L.wl.spec.block_size * L.wl.spec.block_size;
+  SwimVariationConfig cfg;  // dev_var 0.1, write_var 0.03, N 8, m 1
+  cfg.verify_iterations = 7;
+  SwimVariation dev(L.wl, cfg, RandomStream(21, 0));
+  const double unit = std::sqrt((1 - std::pow(4.0, -8)) / 3);
+  CHECK(dev.unit_std() == Approx(unit).epsilon(1e-12));
+  double mx = 0;
+  for (const auto& G : L.wl.layers[L.li].gemms)
+    for (float w : G.blocks) mx = std::max(mx, std::abs(static_cast<double>(w)));
+  // Real weights only (padding has no weight).
+  std::vector<uint8_t> real(t.blocks.size(), 0);
+  {
+    // Padding sits at rows >= t.rows or columns >= t.cols of the tiled matrix.
+    for (int64_t p = 0; p < t.P; ++p)
+      for (int64_t q = 0; q < t.Q; ++q)
+        for (int64_t i = 0; i < L.wl.spec.block_size; ++i)
+          for (int64_t j = 0; j < L.wl.spec.block_size; ++j)
+            if (p * L.wl.spec.block_size + i < t.rows && q * L.wl.spec.block_size + j < t.cols)
+              real[static_cast<size_t>(((p * t.Q + q) * L.wl.spec.block_size + i) * L.wl.spec.block_size + j)] = 1;
+  }
+  std::vector<uint8_t> mask(t.blocks.size(), 0);
+  int64_t n_ver = 0;
+  for (size_t j = 0; j < mask.size(); ++j)
+    if (real[j] && j % 3 == 0) mask[j] = 1, ++n_ver;
+  const int64_t w0 = dev.writes();
+  const VerifyResult r = dev.verify(static_cast<int64_t>(L.li), 0, mask, VerifySpec{}, 0.0);
+  CHECK(r.weights == n_ver);
+  CHECK(r.reads == 7 * n_ver);
+  CHECK(r.writes == 7 * 8 * n_ver);  // 7 re-writes of the weight's 8 devices
+  CHECK(dev.writes() - w0 == r.writes);
+  double s_u = 0, s_v = 0;
+  int64_t n_u = 0, n_v = 0;
+  const int K = 20;
+  std::vector<float> first;
+  for (int k = 0; k < K; ++k) {
+    REQUIRE(dev.select_instance(k));
+    std::vector<float> wn(t.blocks.size()), sc(static_cast<size_t>(t.P * t.Q));
+    dev.realize(static_cast<int64_t>(L.li), 0, 0, wn.data(), sc.data());
+    if (k == 0) first = wn;
+    for (size_t j = 0; j < wn.size(); ++j) {
+      if (!real[j]) continue;
+      CHECK(sc[j / kk] == static_cast<float>(mx));
+      const double d = (static_cast<double>(wn[j]) * sc[j / kk] - t.blocks[j]) / mx;
+      if (mask[j])
+        s_v += d * d, ++n_v;
+      else
+        s_u += d * d, ++n_u;
+    }
+  }
+  const double var_u = std::pow(0.1 * unit, 2), var_v = std::pow(0.03 * unit, 2);
+  CHECK(std::abs(s_u / n_u / var_u - 1) < 5 * std::sqrt(2.0 / n_u));
+  CHECK(std::abs(s_v / n_v / var_v - 1) < 5 * std::sqrt(2.0 / n_v));
+  REQUIRE(dev.select_instance(0));
+  std::vector<float> again(t.blocks.size()), sc(static_cast<size_t>(t.P * t.Q));
+  dev.realize(static_cast<int64_t>(L.li), 0, 0, again.data(), sc.data());
+  CHECK(again == first);
+}
+
+TEST_CASE("SWIM variation: weight quantisation to delta = max|W| / 2^bits before the noise", "[write_verify]") {
+  Layer L = largest_layer();
+  const models::GemmTiles& t = L.wl.layers[L.li].gemms[0];
+  SwimVariationConfig cfg;
+  cfg.dev_var = 0;
+  cfg.weight_bits = 4;
+  SwimVariation dev(L.wl, cfg, RandomStream(22, 0));
+  double mx = 0;
+  for (const auto& G : L.wl.layers[L.li].gemms)
+    for (float w : G.blocks) mx = std::max(mx, std::abs(static_cast<double>(w)));
+  const double delta = mx / 16;
+  std::vector<float> wn(t.blocks.size()), sc(static_cast<size_t>(t.P * t.Q));
+  dev.realize(static_cast<int64_t>(L.li), 0, 0, wn.data(), sc.data());
+  int64_t bad = 0;
+  for (size_t j = 0; j < wn.size(); ++j) {
+    const double w = static_cast<double>(wn[j]) * sc[0];
+    const double level = w / delta;
+    bad += std::abs(level - std::round(level)) > 1e-4 || std::abs(w - t.blocks[j]) > delta / 2 + 1e-6;
+  }
+  CHECK(bad == 0);
 }
