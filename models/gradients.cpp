@@ -191,9 +191,14 @@ Backward binary_bwd(const Node& n, const std::vector<ValueState>& in, int64_t op
 }
 
 // ---------------------------------------------------------------- GEMM-like ops
-Backward gemm_bwd(const Node& n, const std::vector<ValueState>& in) {
+// squared_coefs: alpha^2 and beta^2 in place of alpha and beta (the curvature pass).
+Backward gemm_bwd(const Node& n, const std::vector<ValueState>& in, bool squared_coefs = false) {
   bool ta = n.attr_i("transA", 0) != 0, tb = n.attr_i("transB", 0) != 0;
   float alpha = n.attr_f("alpha", 1.0f), beta = n.attr_f("beta", 1.0f);
+  if (squared_coefs) {
+    alpha *= alpha;
+    beta *= beta;
+  }
   Shape a = in[0].shape, b = in[1].shape;
   int64_t M = ta ? a[1] : a[0], K = ta ? a[0] : a[1], N = tb ? b[0] : b[1];
   Shape out{M, N}, sc;
@@ -429,7 +434,8 @@ Backward conv_bwd(const Node& n, const std::vector<ValueState>& in, int threads,
   };
 }
 
-Backward pool_bwd(const Node& n, const std::vector<ValueState>& in, bool is_max) {
+// squared: an average pool's coefficients 1/k enter squared (the exact curvature rule).
+Backward pool_bwd(const Node& n, const std::vector<ValueState>& in, bool is_max, bool squared = false) {
   const Shape& x = in[0].shape;
   bool ceil_mode = n.attr_i("ceil_mode", 0) != 0, include_pad = n.attr_i("count_include_pad", 0) != 0;
   Window w = window_of(n, x, n.attr_ints("kernel_shape", {}), ceil_mode);
@@ -466,7 +472,10 @@ Backward pool_bwd(const Node& n, const std::vector<ValueState>& in, bool is_max)
                   ++inside;
                 } else {
                   int64_t div = include_pad ? padded : inside;
-                  dxp[at] += dyp[oh * w.ow + ow] / static_cast<float>(div);
+                  if (squared)
+                    dxp[at] += dyp[oh * w.ow + ow] / (static_cast<float>(div) * static_cast<float>(div));
+                  else
+                    dxp[at] += dyp[oh * w.ow + ow] / static_cast<float>(div);
                 }
               }
             }
@@ -476,7 +485,7 @@ Backward pool_bwd(const Node& n, const std::vector<ValueState>& in, bool is_max)
   };
 }
 
-Backward global_pool_bwd(const std::vector<ValueState>& in, bool is_max) {
+Backward global_pool_bwd(const std::vector<ValueState>& in, bool is_max, bool squared = false) {
   const Shape& x = in[0].shape;
   int64_t planes = x[0] * x[1], area = 1;
   for (size_t k = 2; k < x.size(); ++k) area *= x[k];
@@ -488,7 +497,7 @@ Backward global_pool_bwd(const std::vector<ValueState>& in, bool is_max) {
         const float* xp = X + p * area;
         dx[std::max_element(xp, xp + area) - xp] += a.dy[p];
       } else {
-        float g = static_cast<float>(a.dy[p] / static_cast<double>(area));
+        float g = static_cast<float>(a.dy[p] / (squared ? static_cast<double>(area) * area : static_cast<double>(area)));
         for (int64_t j = 0; j < area; ++j) dx[j] += g;
       }
     }
@@ -680,6 +689,98 @@ Backward prepare_backward(const Node& n, const std::vector<ValueState>& in, int6
   unsupported(n, "no backward implementation; gradients support " + backward_ops_list());
 }
 
+// ---------------------------------------------------------------- curvature (docs/swim.md §2)
+// Runs a backward closure with the flagged inputs replaced by their elementwise squares: for the
+// bilinear ops (Conv, Gemm, MatMul, Mul, Div by b) the adjoint applied to h with squared operands
+// is the diagonal Gauss-Newton rule h_W = h_Y X^2, h_X = (W^2)^T h_Y.
+Backward with_squared_inputs(Backward inner, std::vector<bool> square) {
+  auto sq = std::make_shared<std::vector<Tensor>>(square.size());
+  return [inner = std::move(inner), square = std::move(square), sq](const BwdArgs& a) {
+    BwdArgs b = a;
+    for (size_t k = 0; k < square.size() && k < a.in.size(); ++k) {
+      if (!square[k] || !a.in[k]) continue;
+      Tensor& t = (*sq)[k];
+      t.reshape_storage(DType::f32, a.in[k]->shape);
+      const std::vector<float>& src = a.in[k]->f;
+      for (size_t j = 0; j < src.size(); ++j) t.f[j] = src[j] * src[j];
+      b.in[k] = &t;
+    }
+    inner(b);
+  };
+}
+
+const char* const kCurvatureOps =
+    "Conv, Gemm, MatMul, Mul, Div, Add, Sub, Relu, LeakyRelu, Clip, Sigmoid, Tanh, MaxPool, GlobalMaxPool, AveragePool, "
+    "GlobalAveragePool, BatchNormalization (input 0), Flatten, Reshape, Squeeze, Unsqueeze, Identity, Dropout, Transpose, "
+    "Slice, Concat, Gather, Pad";
+
+// need[k]: input k's curvature is needed.
+Backward prepare_curvature_step(const Node& n, const std::vector<ValueState>& in, const std::vector<bool>& need, int64_t opset,
+                                int threads, const SharedScratch& shared, bool exact_avgpool) {
+  const std::string& op = n.op;
+  auto needs = [&](size_t k) { return k < need.size() && need[k]; };
+  if (op == "Conv") return with_squared_inputs(conv_bwd(n, in, threads, shared), {true, true, false});
+  if (op == "Gemm") return with_squared_inputs(gemm_bwd(n, in, true), {true, true, false});
+  if (op == "MatMul" || op == "Mul" || op == "Div") {
+    if (needs(0) && needs(1))
+      unsupported(n,
+                  "no curvature rule for a product of two values that both depend on a weight (diagonal Gauss-Newton "
+                  "back-propagation needs one constant factor)");
+    if (op == "Div" && needs(1)) unsupported(n, "no curvature rule with respect to a divisor that depends on a weight");
+    if (op == "MatMul") return with_squared_inputs(matmul_bwd(in), {true, true});
+    return with_squared_inputs(binary_bwd(n, in, opset, op == "Mul" ? Bin::Mul : Bin::Div), {true, true});
+  }
+  if (op == "Add" || op == "Sub") return binary_bwd(n, in, opset, Bin::Add);  // coefficient (+-1)^2 = 1
+  if (op == "Relu") return unary_bwd([](float x, float) { return x > 0.0f ? 1.0f : 0.0f; });
+  if (op == "LeakyRelu") {
+    float alpha = n.attr_f("alpha", 0.01f);
+    return unary_bwd([alpha](float x, float) { return x >= 0.0f ? 1.0f : alpha * alpha; });
+  }
+  if (op == "Sigmoid")
+    return unary_bwd([](float, float y) {
+      float d = y * (1.0f - y);
+      return d * d;
+    });
+  if (op == "Tanh")
+    return unary_bwd([](float, float y) {
+      float d = 1.0f - y * y;
+      return d * d;
+    });
+  if (op == "Clip") {
+    for (size_t k = 1; k < need.size(); ++k)
+      if (need[k]) unsupported(n, "no curvature rule with respect to Clip's bounds");
+    return clip_bwd(n, opset);
+  }
+  if (op == "MaxPool") return pool_bwd(n, in, true);
+  if (op == "GlobalMaxPool") return global_pool_bwd(in, true);
+  if (op == "AveragePool") return pool_bwd(n, in, false, exact_avgpool);
+  if (op == "GlobalAveragePool") return global_pool_bwd(in, false, exact_avgpool);
+  if (op == "BatchNormalization") {
+    for (size_t k = 1; k < need.size(); ++k)
+      if (need[k]) unsupported(n, "no curvature rule with respect to BatchNormalization's parameters (input 0 only)");
+    const Shape& x = in[0].shape;
+    int64_t N = x[0], C = x[1], area = 1;
+    for (size_t k = 2; k < x.size(); ++k) area *= x[k];
+    float eps = n.attr_f("epsilon", 1e-5f);
+    return [=](const BwdArgs& a) {  // h_x = h_y (gamma / sqrt(var + eps))^2
+      const float *s = a.in[1]->f.data(), *v = a.in[4]->f.data();
+      for (int64_t c = 0; c < C; ++c) {
+        float scale = s[c] / std::sqrt(v[c] + eps);
+        float sq = scale * scale;
+        for (int64_t b = 0; b < N; ++b) {
+          const float* hy = a.dy + (b * C + c) * area;
+          float* hx = a.din[0] + (b * C + c) * area;
+          for (int64_t j = 0; j < area; ++j) hx[j] += hy[j] * sq;
+        }
+      }
+    };
+  }
+  if (op == "Slice" || op == "Transpose" || op == "Concat" || op == "Pad" || op == "Gather") return index_map_bwd(n, in, opset);
+  if (op == "Identity" || op == "Dropout" || op == "Flatten" || op == "Reshape" || op == "Squeeze" || op == "Unsqueeze")
+    return alias_bwd();
+  unsupported(n, std::string("no curvature rule (SWIM's diagonal Gauss-Newton pass supports ") + kCurvatureOps + ")");
+}
+
 // SplitMix64 (Steele, Lea, Flood, "Fast splittable pseudorandom number generators", OOPSLA 2014).
 class SplitMix64 {
  public:
@@ -704,9 +805,11 @@ struct GradientEngine::Plan {
     Kernel run;
     std::vector<int> in, out;
     KernelArgs args;
-    Backward backward;       // set when a gradient flows through the step
-    std::vector<bool> need;  // per input: its gradient is needed
-    std::vector<int> born;   // values whose gradient starts at this step's backward (zeroed first)
+    Backward backward;                 // set when a gradient flows through the step
+    Backward curvature;                // built by the first curvature call (prepare_curvature)
+    std::vector<ValueState> in_state;  // inputs at plan time (for the curvature closures)
+    std::vector<bool> need;            // per input: its gradient is needed
+    std::vector<int> born;             // values whose gradient starts at this step's backward (zeroed first)
   };
   Shape input_shape;
   std::vector<const Tensor*> values;           // by value index
@@ -720,6 +823,11 @@ struct GradientEngine::Plan {
   std::vector<size_t> grad_size;  // by value index
   std::vector<int> dedicated;     // weights and loss: zeroed before each backward pass
   std::vector<float> scratch;
+  // Curvature storage: the same lifetime-shared layout as the gradients (buffer of each value).
+  std::vector<int> buf_of;
+  std::vector<std::vector<float>> curv_buffers;
+  std::vector<float*> curv;  // by value index
+  bool curv_ready = false, curv_exact_avgpool = false;
   int input_idx = -1, loss_idx = -1;
   std::vector<int> weight_idx;
 };
@@ -893,6 +1001,7 @@ GradientEngine::Plan& GradientEngine::plan_for(const Shape& input_shape) {
           unsupported(n, "a gradient through non-float input " + std::to_string(k));
       }
       st.backward = prepare_backward(n, ins, g.opset, m_threads, bwd_scratch);
+      st.in_state = ins;
     }
     p->steps.push_back(std::move(st));
   }
@@ -956,6 +1065,7 @@ GradientEngine::Plan& GradientEngine::plan_for(const Shape& input_shape) {
     }
     if (!own[o]) free_bufs.emplace(buf_len[static_cast<size_t>(buf_of[o])], buf_of[o]);
   }
+  p->buf_of = buf_of;
   p->buffers.resize(buf_len.size());
   for (size_t b = 0; b < buf_len.size(); ++b) p->buffers[b].resize(buf_len[b]);
   for (size_t i = 0; i < nv; ++i)
@@ -993,21 +1103,45 @@ void GradientEngine::forward(Plan& p, const Tensor& x, const WeightOverrides& ov
   }
 }
 
+void GradientEngine::prepare_curvature(Plan& p, const CurvatureOptions& options) {
+  if (p.curv_ready && p.curv_exact_avgpool == options.exact_avgpool) return;
+  auto scratch = std::make_shared<std::vector<float>>();
+  for (auto& st : p.steps) {
+    st.curvature = nullptr;
+    if (st.backward)
+      st.curvature =
+          prepare_curvature_step(*st.node, st.in_state, st.need, m_graph.opset, m_threads, scratch, options.exact_avgpool);
+  }
+  if (p.curv_buffers.size() != p.buffers.size()) {
+    p.curv_buffers.resize(p.buffers.size());
+    for (size_t b = 0; b < p.buffers.size(); ++b) p.curv_buffers[b].resize(p.buffers[b].size());
+    p.curv.assign(p.buf_of.size(), nullptr);
+    for (size_t i = 0; i < p.buf_of.size(); ++i)
+      if (p.buf_of[i] >= 0) p.curv[i] = p.curv_buffers[static_cast<size_t>(p.buf_of[i])].data();
+  }
+  p.curv_exact_avgpool = options.exact_avgpool;
+  p.curv_ready = true;
+}
+
 GradientEngine::Result GradientEngine::run(const Tensor& x, const std::vector<int64_t>& labels, const WeightOverrides& overrides,
-                                           bool with_grad) {
+                                           bool with_grad, const CurvatureOptions* curvature) {
   if (x.dtype != DType::f32 || x.rank() < 1) throw Error("gradients: the input batch must be a float32 [N, ...] tensor");
   int64_t N = x.shape[0];
   if (static_cast<int64_t>(labels.size()) != N)
     throw Error("gradients: " + std::to_string(labels.size()) + " labels for a batch of " + std::to_string(N));
   Plan& p = plan_for(x.shape);
+  if (curvature) prepare_curvature(p, *curvature);  // before the forward: an Unsupported op fails fast
   forward(p, x, overrides);
   const Tensor& z = *p.values[p.loss_idx];
   int64_t classes = N ? z.numel() / N : 0;
   Result r;
   std::vector<double> prob(static_cast<size_t>(classes));
   float* dz = with_grad ? p.grad[p.loss_idx] : nullptr;
+  float* hz = with_grad && curvature ? p.curv[p.loss_idx] : nullptr;
   if (with_grad)
     for (int i : p.dedicated) std::fill_n(p.grad[i], p.grad_size[i], 0.0f);
+  if (hz)
+    for (int i : p.dedicated) std::fill_n(p.curv[i], p.grad_size[i], 0.0f);
   for (int64_t s = 0; s < N; ++s) {
     if (labels[s] < 0 || labels[s] >= classes)
       throw Error("gradients: label " + std::to_string(labels[s]) + " of sample " + std::to_string(s) + " is outside [0, " +
@@ -1024,6 +1158,11 @@ GradientEngine::Result GradientEngine::run(const Tensor& x, const std::vector<in
     if (dz)  // dL/dz = (softmax(z) - onehot(y)) / N
       for (int64_t c = 0; c < classes; ++c)
         dz[s * classes + c] = static_cast<float>((prob[c] / sum - (c == labels[s] ? 1.0 : 0.0)) / N);
+    if (hz)  // d2L_s/dz_c^2 = p_c (1 - p_c), per sample: the batch SUM, not the mean (docs/swim.md §2)
+      for (int64_t c = 0; c < classes; ++c) {
+        double pc = prob[c] / sum;
+        hz[s * classes + c] = static_cast<float>(pc * (1.0 - pc));
+      }
   }
   if (N > 0) r.loss /= static_cast<double>(N);
   if (!with_grad) return r;
@@ -1043,9 +1182,26 @@ GradientEngine::Result GradientEngine::run(const Tensor& x, const std::vector<in
       st.backward(a);
     }
   }
+  if (hz) {  // the same walk with the curvature closures and buffers
+    BwdArgs a;
+    a.threads = m_threads;
+    for (auto it = p.steps.rbegin(); it != p.steps.rend(); ++it) {
+      Plan::Step& st = *it;
+      if (!st.curvature) continue;
+      a.in = st.args.in;
+      a.out = p.values[st.out[0]];
+      for (int v : st.born) std::fill_n(p.curv[v], p.grad_size[v], 0.0f);
+      a.dy = p.curv[st.out[0]];
+      a.din.assign(st.in.size(), nullptr);
+      for (size_t k = 0; k < st.in.size(); ++k)
+        if (st.need[k]) a.din[k] = p.curv[st.in[k]];
+      st.curvature(a);
+    }
+  }
   for (size_t k = 0; k < m_weights.size(); ++k) {
     const int w = p.weight_idx[k];
     r.grad.emplace_back(p.grad[w], p.grad[w] + p.grad_size[w]);
+    if (hz) r.curv.emplace_back(p.curv[w], p.curv[w] + p.grad_size[w]);
   }
   return r;
 }
@@ -1053,6 +1209,11 @@ GradientEngine::Result GradientEngine::run(const Tensor& x, const std::vector<in
 GradientEngine::Result GradientEngine::loss_and_grad(const Tensor& x, const std::vector<int64_t>& labels,
                                                      const WeightOverrides& overrides) {
   return run(x, labels, overrides, true);
+}
+
+GradientEngine::Result GradientEngine::loss_grad_curvature(const Tensor& x, const std::vector<int64_t>& labels,
+                                                           const WeightOverrides& overrides, const CurvatureOptions& options) {
+  return run(x, labels, overrides, true, &options);
 }
 
 GradientEngine::Result GradientEngine::loss(const Tensor& x, const std::vector<int64_t>& labels,

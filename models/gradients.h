@@ -25,6 +25,23 @@
 // - Deterministic: the same inputs give the same bits at any thread count (work is split over
 //   samples in a fixed number of slots whose partial sums are reduced in slot order).
 // - Not thread-safe: one engine per thread. The graph must outlive the engine.
+// - Curvature (loss_grad_curvature; docs/swim.md §2): after the gradient, one more backward pass
+//   carries the diagonal Gauss-Newton curvature h of LeCun's Optimal Brain Damage (LeCun, Denker,
+//   Solla, NIPS 1989; Becker, LeCun 1988) as SWIM computes it (Yan, Hu, Shi, DAC 2022, §3):
+//   seed h_z = p_k (1 - p_k) at the logits of every sample (a SUM over the batch, not divided by
+//   N, while the gradient keeps the batch mean), then per op: Gemm/MatMul/Conv h_W = h_Y (X^2),
+//   h_X = (W^2)^T h_Y (alpha^2, beta^2 for Gemm; bias h_b = sum h_Y); Mul/Div by a value that needs
+//   no curvature: h_a = h_Y b^2 resp. h_Y / b^2; Add/Sub: h passes to both operands (reduced
+//   over broadcast dims); Relu h_X = h_Y 1[x > 0]; LeakyRelu, Clip, Sigmoid, Tanh h_X = h_Y f'(x)^2
+//   (f'' ignored); MaxPool/GlobalMaxPool route h to the forward's maximum; AveragePool /
+//   GlobalAveragePool apply the pooling's adjoint (coefficient 1/k, as SWIM's code) or, with
+//   CurvatureOptions::exact_avgpool, its squared coefficients 1/k^2 (the exact diagonal
+//   Gauss-Newton rule); BatchNormalization (inference, input 0 only) h_X = h_Y (gamma /
+//   sqrt(var + eps))^2; Flatten, Reshape, Squeeze, Unsqueeze, Identity, Dropout, Transpose, Slice,
+//   Concat, Gather, Pad copy h like the gradient. Any other op on the gradient path (or a product
+//   of two values that both need curvature) is ptc::Unsupported naming the node, thrown by the
+//   first curvature call. The gradient of loss_grad_curvature is bit-identical to loss_and_grad's,
+//   and h is deterministic at any thread count like the gradient.
 #pragma once
 
 #include <cstdint>
@@ -46,6 +63,11 @@ constexpr double kHvpRelStep = 1e-3;
 // order); nullptr (or an empty list) keeps the graph's constant.
 using WeightOverrides = std::vector<const std::vector<float>*>;
 
+// Options of the curvature pass (loss_grad_curvature).
+struct CurvatureOptions {
+  bool exact_avgpool = false;  // average pools: squared coefficients 1/k^2 (exact) instead of 1/k (SWIM's code)
+};
+
 class GradientEngine {
  public:
   // weights: names of f32 constants of `g` to differentiate, e.g. the `weight` field of the
@@ -65,14 +87,21 @@ class GradientEngine {
     double loss = 0;                       // mean cross-entropy over the batch (nats)
     int64_t correct = 0;                   // samples whose first maximal logit is the label
     std::vector<std::vector<float>> grad;  // dL/dW per weight, weight layout (empty: loss only)
+    std::vector<std::vector<float>> curv;  // diagonal Gauss-Newton curvature per weight, summed over
+                                           // the batch (loss_grad_curvature only, else empty)
   };
+  using CurvatureOptions = models::CurvatureOptions;
   // x: [N, ...] float32 batch; labels: N class indices. With overrides the forward AND backward
   // pass use the substituted weights (straight-through estimator: the gradient is evaluated at
   // the effective weights and the caller applies it to its latent weights).
   Result loss_and_grad(const Tensor& x, const std::vector<int64_t>& labels, const WeightOverrides& overrides = {});
-  // Forward only (grad left empty).
+  // Gradient (as loss_and_grad, bit for bit) plus the curvature h of the contract above, w.r.t. the
+  // weights as they are (overrides or the graph's), summed over the batch's samples.
+  Result loss_grad_curvature(const Tensor& x, const std::vector<int64_t>& labels, const WeightOverrides& overrides = {},
+                             const CurvatureOptions& options = {});
   // Frees the cached plans (activations, gradients, scratch; rebuilt on the next call).
   void release();
+  // Forward only (grad left empty).
   Result loss(const Tensor& x, const std::vector<int64_t>& labels, const WeightOverrides& overrides = {});
 
   // H v, H the Hessian of the batch loss w.r.t. all weights at the given weights (overrides or the
@@ -90,7 +119,9 @@ class GradientEngine {
   struct Plan;  // per input shape: prepared forward kernels and backward closures
   Plan& plan_for(const Shape& input_shape);
   void forward(Plan& p, const Tensor& x, const WeightOverrides& overrides);
-  Result run(const Tensor& x, const std::vector<int64_t>& labels, const WeightOverrides& overrides, bool with_grad);
+  Result run(const Tensor& x, const std::vector<int64_t>& labels, const WeightOverrides& overrides, bool with_grad,
+             const CurvatureOptions* curvature = nullptr);
+  void prepare_curvature(Plan& p, const CurvatureOptions& options);
 
   const Graph& m_graph;
   std::vector<std::string> m_weights;
