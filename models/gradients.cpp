@@ -504,7 +504,8 @@ Backward global_pool_bwd(const std::vector<ValueState>& in, bool is_max, bool sq
   };
 }
 
-Backward reduce_mean_bwd(const Node& n, const std::vector<ValueState>& in) {
+// squared: the mean's coefficient 1/count enters squared (the exact curvature rule).
+Backward reduce_mean_bwd(const Node& n, const std::vector<ValueState>& in, bool squared = false) {
   const Shape& x = in[0].shape;
   int64_t r = static_cast<int64_t>(x.size());
   std::vector<int64_t> axes = n.attr_ints("axes", {});
@@ -518,6 +519,7 @@ Backward reduce_mean_bwd(const Node& n, const std::vector<ValueState>& in) {
   }
   Shape so = broadcast_strides(kept, x);  // output offset of every input element
   float inv = count ? 1.0f / static_cast<float>(count) : 0.0f;
+  if (squared) inv *= inv;
   return [=](const BwdArgs& a) {
     float* dx = a.din[0];
     for_each_bcast(x, so, so, [&](int64_t j, int64_t oo, int64_t) { dx[j] += a.dy[oo] * inv; });
@@ -711,21 +713,24 @@ Backward with_squared_inputs(Backward inner, std::vector<bool> square) {
 
 const char* const kCurvatureOps =
     "Conv, Gemm, MatMul, Mul, Div, Add, Sub, Relu, LeakyRelu, Clip, Sigmoid, Tanh, MaxPool, GlobalMaxPool, AveragePool, "
-    "GlobalAveragePool, BatchNormalization (input 0), Flatten, Reshape, Squeeze, Unsqueeze, Identity, Dropout, Transpose, "
+    "GlobalAveragePool, ReduceMean, BatchNormalization (input 0), Flatten, Reshape, Squeeze, Unsqueeze, Identity, Dropout, "
+    "Transpose, "
     "Slice, Concat, Gather, Pad";
 
-// need[k]: input k's curvature is needed.
-Backward prepare_curvature_step(const Node& n, const std::vector<ValueState>& in, const std::vector<bool>& need, int64_t opset,
-                                int threads, const SharedScratch& shared, bool exact_avgpool) {
+// need[k]: input k's curvature is needed; data[k]: input k depends on the graph input (else it is
+// a function of weights and constants only, e.g. a transposed weight).
+Backward prepare_curvature_step(const Node& n, const std::vector<ValueState>& in, const std::vector<bool>& need,
+                                const std::vector<bool>& data, int64_t opset, int threads, const SharedScratch& shared,
+                                bool exact_avgpool) {
   const std::string& op = n.op;
   auto needs = [&](size_t k) { return k < need.size() && need[k]; };
   if (op == "Conv") return with_squared_inputs(conv_bwd(n, in, threads, shared), {true, true, false});
   if (op == "Gemm") return with_squared_inputs(gemm_bwd(n, in, true), {true, true, false});
   if (op == "MatMul" || op == "Mul" || op == "Div") {
-    if (needs(0) && needs(1))
+    if (needs(0) && needs(1) && data.size() > 1 && data[0] && data[1])
       unsupported(n,
-                  "no curvature rule for a product of two values that both depend on a weight (diagonal Gauss-Newton "
-                  "back-propagation needs one constant factor)");
+                  "no curvature rule for a product of two activations that both depend on a weight (diagonal "
+                  "Gauss-Newton back-propagation needs one factor that is a weight or a constant)");
     if (op == "Div" && needs(1)) unsupported(n, "no curvature rule with respect to a divisor that depends on a weight");
     if (op == "MatMul") return with_squared_inputs(matmul_bwd(in), {true, true});
     return with_squared_inputs(binary_bwd(n, in, opset, op == "Mul" ? Bin::Mul : Bin::Div), {true, true});
@@ -755,6 +760,7 @@ Backward prepare_curvature_step(const Node& n, const std::vector<ValueState>& in
   if (op == "GlobalMaxPool") return global_pool_bwd(in, true);
   if (op == "AveragePool") return pool_bwd(n, in, false, exact_avgpool);
   if (op == "GlobalAveragePool") return global_pool_bwd(in, false, exact_avgpool);
+  if (op == "ReduceMean") return reduce_mean_bwd(n, in, exact_avgpool);  // an average pool over the reduced axes
   if (op == "BatchNormalization") {
     for (size_t k = 1; k < need.size(); ++k)
       if (need[k]) unsupported(n, "no curvature rule with respect to BatchNormalization's parameters (input 0 only)");
@@ -1106,11 +1112,18 @@ void GradientEngine::forward(Plan& p, const Tensor& x, const WeightOverrides& ov
 void GradientEngine::prepare_curvature(Plan& p, const CurvatureOptions& options) {
   if (p.curv_ready && p.curv_exact_avgpool == options.exact_avgpool) return;
   auto scratch = std::make_shared<std::vector<float>>();
+  std::vector<bool> data(p.values.size(), false);  // depends on the graph input
+  data[static_cast<size_t>(p.input_idx)] = true;
   for (auto& st : p.steps) {
+    std::vector<bool> in_data(st.in.size(), false);
+    bool any = false;
+    for (size_t k = 0; k < st.in.size(); ++k) any |= (in_data[k] = st.in[k] >= 0 && data[static_cast<size_t>(st.in[k])]);
+    for (int o : st.out)
+      if (o >= 0) data[static_cast<size_t>(o)] = any;
     st.curvature = nullptr;
     if (st.backward)
-      st.curvature =
-          prepare_curvature_step(*st.node, st.in_state, st.need, m_graph.opset, m_threads, scratch, options.exact_avgpool);
+      st.curvature = prepare_curvature_step(*st.node, st.in_state, st.need, in_data, m_graph.opset, m_threads, scratch,
+                                            options.exact_avgpool);
   }
   if (p.curv_buffers.size() != p.buffers.size()) {
     p.curv_buffers.resize(p.buffers.size());

@@ -29,18 +29,21 @@
 //   carries the diagonal Gauss-Newton curvature h of LeCun's Optimal Brain Damage (LeCun, Denker,
 //   Solla, NIPS 1989; Becker, LeCun 1988) as SWIM computes it (Yan, Hu, Shi, DAC 2022, §3):
 //   seed h_z = p_k (1 - p_k) at the logits of every sample (a SUM over the batch, not divided by
-//   N, while the gradient keeps the batch mean), then per op: Gemm/MatMul/Conv h_W = h_Y (X^2),
-//   h_X = (W^2)^T h_Y (alpha^2, beta^2 for Gemm; bias h_b = sum h_Y); Mul/Div by a value that needs
-//   no curvature: h_a = h_Y b^2 resp. h_Y / b^2; Add/Sub: h passes to both operands (reduced
-//   over broadcast dims); Relu h_X = h_Y 1[x > 0]; LeakyRelu, Clip, Sigmoid, Tanh h_X = h_Y f'(x)^2
-//   (f'' ignored); MaxPool/GlobalMaxPool route h to the forward's maximum; AveragePool /
-//   GlobalAveragePool apply the pooling's adjoint (coefficient 1/k, as SWIM's code) or, with
-//   CurvatureOptions::exact_avgpool, its squared coefficients 1/k^2 (the exact diagonal
-//   Gauss-Newton rule); BatchNormalization (inference, input 0 only) h_X = h_Y (gamma /
-//   sqrt(var + eps))^2; Flatten, Reshape, Squeeze, Unsqueeze, Identity, Dropout, Transpose, Slice,
-//   Concat, Gather, Pad copy h like the gradient. Any other op on the gradient path (or a product
-//   of two values that both need curvature) is ptc::Unsupported naming the node, thrown by the
-//   first curvature call. The gradient of loss_grad_curvature is bit-identical to loss_and_grad's,
+//   N, while the gradient keeps the batch mean), then per op:
+//   * Gemm/MatMul/Conv: h_W = h_Y (X^2), h_X = (W^2)^T h_Y (alpha^2, beta^2 for Gemm; bias
+//     h_b = sum h_Y); W may be a weight or a weight-only value such as Transpose(W);
+//   * Mul: h_a = h_Y b^2, h_b = h_Y a^2; Div by b: h_a = h_Y / b^2; Add/Sub: h passes to both
+//     operands (summed over broadcast dims);
+//   * Relu h_X = h_Y 1[x > 0]; LeakyRelu, Clip, Sigmoid, Tanh h_X = h_Y f'(x)^2 (f'' ignored);
+//   * MaxPool/GlobalMaxPool route h to the forward's maximum; AveragePool, GlobalAveragePool and
+//     ReduceMean apply the pooling's adjoint (coefficient 1/k, as SWIM's code) or, with
+//     CurvatureOptions::exact_avgpool, its squared coefficients 1/k^2 (exact Gauss-Newton);
+//   * BatchNormalization (inference, input 0 only) h_X = h_Y (gamma / sqrt(var + eps))^2;
+//   * Flatten, Reshape, Squeeze, Unsqueeze, Identity, Dropout, Transpose, Slice, Concat, Gather,
+//     Pad move h like the gradient.
+//   Any other op on the gradient path, a MatMul/Mul of two activations (values that depend on the
+//   graph input) that both need curvature, or a divisor that needs it, is ptc::Unsupported naming
+//   the node, thrown by the first curvature call. The gradient of loss_grad_curvature is bit-identical to loss_and_grad's,
 //   and h is deterministic at any thread count like the gradient.
 #pragma once
 

@@ -376,7 +376,7 @@ TEST_CASE("swim curvature of a Conv/BN/Relu/MaxPool/AveragePool net equals a pla
   GradientEngine::Result r = e.loss_grad_curvature(x, y);
   check_close(r.curv, net.reference(x, 1.0 / 4), names);
   // The exact Gauss-Newton average-pool rule (squared coefficients) changes the layers before it.
-  GradientEngine::CurvatureOptions exact;
+  CurvatureOptions exact;
   exact.exact_avgpool = true;
   GradientEngine::Result rx = e.loss_grad_curvature(x, y, {}, exact);
   check_close(rx.curv, net.reference(x, 1.0 / 16), names);
@@ -652,5 +652,74 @@ TEST_CASE("timing: swim curvature of LeNet-5 over 1000 training images", "[.][sw
     double sg = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
     std::printf("gradient only, same images: %.3f s\n", sg);
     CHECK(c.images == 1000);
+  }
+}
+
+TEST_CASE("swim curvature through ReduceMean and a transposed MatMul weight equals GlobalAveragePool and Gemm", "[swim]") {
+  // Two spellings of the same network (CNN3's export uses the first, with Transpose folded by the
+  // importer): Conv -> Relu -> mean over H, W -> linear layer; the MatMul multiplies two values
+  // that both need curvature, only one of which depends on the input. The second uses ops already checked against the plain-loop
+  // reference.
+  std::vector<float> wc = randn(4 * 2 * 3 * 3, 61, 0.5f), wf = randn(3 * 4, 62, 0.8f);
+  auto build = [&](bool onnx_export) {
+    OnnxBuilder b;
+    b.input("x", {-1, 2, 5, 5});
+    b.output("y");
+    b.init("wc", {4, 2, 3, 3}, wc);
+    b.init("wf", {3, 4}, wf);
+    b.node("Conv", {"x", "wc"}, {"c"});
+    b.node("Relu", {"c"}, {"r"});
+    if (onnx_export) {
+      auto* rm = b.node("ReduceMean", {"r"}, {"m"});
+      OnnxBuilder::attr_ints(rm, "axes", {2, 3});
+      OnnxBuilder::attr_i(rm, "keepdims", 0);
+      b.node("Transpose", {"wf"}, {"wt"});
+      b.node("MatMul", {"m", "wt"}, {"y"});
+    } else {
+      b.node("GlobalAveragePool", {"r"}, {"g"});
+      b.node("Flatten", {"g"}, {"f"});
+      auto* gm = b.node("Gemm", {"f", "wf"}, {"y"});
+      OnnxBuilder::attr_i(gm, "transB", 1);
+    }
+    ImportOptions keep;  // keep Transpose(wf): the importer would fold it into a new constant
+    keep.fold_constants = false;
+    return import_onnx_bytes(b.bytes(), onnx_export ? "export" : "plain", keep);
+  };
+  Graph ga = build(true), gb = build(false);
+  GradientEngine ea(ga, {"wc", "wf"}, 2), eb(gb, {"wc", "wf"}, 2);
+  Tensor x = Tensor::from_f32({6, 2, 5, 5}, randn(6 * 50, 63));
+  std::vector<int64_t> y = {0, 1, 2, 0, 1, 2};
+  for (bool exact : {false, true}) {
+    CurvatureOptions o;
+    o.exact_avgpool = exact;
+    GradientEngine::Result ra = ea.loss_grad_curvature(x, y, {}, o), rb = eb.loss_grad_curvature(x, y, {}, o);
+    for (size_t k = 0; k < 2; ++k)
+      for (size_t j = 0; j < ra.curv[k].size(); ++j) {
+        INFO("exact " << exact << " weight " << k << " entry " << j);
+        CHECK(ra.curv[k][j] == Approx(rb.curv[k][j]).epsilon(1e-5).margin(1e-9));
+        CHECK(ra.curv[k][j] > 0);
+      }
+  }
+}
+
+TEST_CASE("swim curvature of the zoo's CNN3 (Clip, ReduceMean, MatMul export) is finite, >= 0 and nonzero per layer", "[swim]") {
+  Graph g = import_onnx(kZoo + "cnn3_fmnist.onnx");
+  Preprocess pre = preprocess_for(g, kZoo + "cnn3_fmnist.onnx");
+  std::vector<std::string> w;
+  for (const auto& l : compile(g, TilingSpec{}).layers) w.push_back(l.weight);
+  Dataset d = load_fashion_mnist("train", kFashionMnistDir, 32);
+  GradientEngine e(g, w, 0);
+  SwimCurvature c = swim_curvature(e, d, pre, 32, 32);
+  REQUIRE(c.h.size() == w.size());
+  for (size_t k = 0; k < w.size(); ++k) {
+    INFO("layer " << w[k]);
+    size_t nonzero = 0;
+    bool ok = true;
+    for (float v : c.h[k]) {
+      ok &= std::isfinite(v) && v >= 0;
+      nonzero += v > 0;
+    }
+    CHECK(ok);
+    CHECK(nonzero * 4 > c.h[k].size());
   }
 }

@@ -1,6 +1,9 @@
 // ptc_bench: in-process micro-benchmarks for tools/bench/run_bench.py.
 //   ptc_bench executor [--model cnn3_fmnist] [--images 2000] [--threads 2] [--step 10000] [--adc-bits 8] [--profile 1]
 //   ptc_bench overhead [--threads 2]   (fixed runtime overhead: RSS without model or data)
+//   ptc_bench swim [--model lenet5_fmnist] [--images 1000] [--threads 2] [--batch 128]
+//     SWIM's curvature (models/swim_curvature.h) over training images against the gradient alone
+//     on the same batches, and whether h is bit-identical with 1 thread.
 // Noisy tiled forward: the model compiled onto DOCTOR's 4x4 array of 8x8 MRR banks (a = 0.865,
 // r = 0.87), DOCTOR's "high" phase variation at `step` (a fresh sample per chunk and inference)
 // and thermal crosstalk (kappa 0.1), 8-bit DAC and 8-bit ADC per block; every image is its own
@@ -26,6 +29,7 @@
 #include "models/dataset.h"
 #include "models/executor.h"
 #include "models/onnx_import.h"
+#include "models/swim_curvature.h"
 
 using namespace ptc;
 using Clock = std::chrono::steady_clock;
@@ -247,15 +251,79 @@ int run_overhead(int threads) {
   return 0;
 }
 
+int run_swim(const std::string& model, int64_t images, int threads, int64_t batch) {
+  const std::string path = std::string(PTC_SOURCE_DIR) + "/models/zoo/" + model + ".onnx";
+  models::Graph g = models::import_onnx(path);
+  models::Preprocess pre = models::preprocess_for(g, path);
+  std::vector<std::string> w;
+  for (const auto& l : models::compile(g, models::TilingSpec{}).layers) w.push_back(l.weight);
+  models::Dataset d = models::load_fashion_mnist("train", models::kFashionMnistDir, images);
+  images = d.count;
+  models::GradientEngine e(g, w, threads);
+  models::swim_curvature(e, d, pre, std::min<int64_t>(batch, images), batch);  // warm-up: plans
+  double curv_s = 1e300, grad_s = 1e300;
+  models::SwimCurvature c;
+  models::Tensor x;
+  for (int rep = 0; rep < 3; ++rep) {
+    auto t0 = Clock::now();
+    c = models::swim_curvature(e, d, pre, images, batch);
+    curv_s = std::min(curv_s, seconds_since(t0));
+    t0 = Clock::now();
+    for (int64_t first = 0; first < images; first += batch) {
+      int64_t cnt = std::min(batch, images - first);
+      models::fill_batch(d, pre, first, cnt, x);
+      std::vector<int64_t> y(d.labels.begin() + first, d.labels.begin() + first + cnt);
+      e.loss_and_grad(x, y);
+    }
+    grad_s = std::min(grad_s, seconds_since(t0));
+  }
+  models::GradientEngine e1(g, w, 1);
+  const bool deterministic = models::swim_curvature(e1, d, pre, images, batch).h == c.h;
+  int64_t weights = 0;
+  for (const auto& l : c.h) weights += static_cast<int64_t>(l.size());
+  nlohmann::json j = {{"model", model},
+                      {"images", images},
+                      {"batch", batch},
+                      {"threads", threads},
+                      {"weights", weights},
+                      {"curvature_s", curv_s},
+                      {"gradient_only_s", grad_s},
+                      {"ratio_curvature_over_gradient", curv_s / grad_s},
+                      {"timing", "minimum of 3 alternating runs each"},
+                      {"deterministic_1_vs_n_threads", deterministic}};
+  std::printf("%s\n", j.dump().c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   try {
     if (argc >= 2 && std::string(argv[1]) == "overhead") return run_overhead(argc >= 4 ? std::stoi(argv[3]) : 2);
+    if (argc >= 2 && std::string(argv[1]) == "swim") {
+      std::string model = "lenet5_fmnist";
+      int64_t images = 1000, batch = 128;
+      int threads = 2;
+      for (int i = 2; i + 1 < argc; i += 2) {
+        std::string k = argv[i], v = argv[i + 1];
+        if (k == "--model")
+          model = v;
+        else if (k == "--images")
+          images = std::stoll(v);
+        else if (k == "--threads")
+          threads = std::stoi(v);
+        else if (k == "--batch")
+          batch = std::stoll(v);
+        else
+          throw std::runtime_error("unknown option " + k);
+      }
+      return run_swim(model, images, threads, batch);
+    }
     if (argc < 2 || std::string(argv[1]) != "executor") {
       std::fprintf(stderr,
                    "usage: ptc_bench executor [--model NAME] [--images N] [--threads T] [--step S] [--adc-bits B] [--profile 1]\n"
-                   "       ptc_bench overhead [--threads T]\n");
+                   "       ptc_bench overhead [--threads T]\n"
+                   "       ptc_bench swim [--model NAME] [--images N] [--threads T] [--batch B]\n");
       return 2;
     }
     Options o;
