@@ -396,11 +396,29 @@ VerifyResult Accelerator::verify(int64_t layer, int64_t group, const std::vector
     core_s[c] += static_cast<double>(r.block_reads[b]) * tr + static_cast<double>(r.block_rewrites[b]) * tw;
     if (r.block_rewrites[b] > 0) m_cores[c]->charge(0, 0, r.block_rewrites[b], 0);
   }
-  m_pending_write_s += *std::max_element(core_s.begin(), core_s.end());
-  m_energy_j += static_cast<double>(r.writes) * m_cfg.energy.pcm_write_pj * 1e-12 +
-                static_cast<double>(r.reads) * m_cfg.energy.pcm_verify_read_pj * 1e-12;
-  m_verify_reads += r.reads;
+  const double t_verify = *std::max_element(core_s.begin(), core_s.end());
+  const double e_verify = static_cast<double>(r.writes) * m_cfg.energy.pcm_write_pj * 1e-12 +
+                          static_cast<double>(r.reads) * m_cfg.energy.pcm_verify_read_pj * 1e-12;
+  m_pending_write_s += t_verify;
+  m_energy_j += e_verify;
+  ++m_verify.calls;
+  m_verify.weights += r.weights;
+  m_verify.reads += r.reads;
+  m_verify.writes += r.writes;
+  m_verify.unconverged += r.unconverged;
+  m_verify.time_s += t_verify;
+  m_verify.energy_j += e_verify;
   return r;
+}
+
+double Accelerator::initial_programming_s() const {
+  if (m_cfg.energy.cell != WeightCell::nonvolatile) return 0;
+  const double ncores = static_cast<double>(m_cores.size());
+  double t = 0;
+  for (const auto& L : m_wl.layers)
+    for (const auto& g : L.gemms)
+      t += std::ceil(static_cast<double>(g.P * g.Q * m_wl.spec.block_size) / ncores) * m_cfg.energy.pcm_write_us * 1e-6;
+  return t;
 }
 
 double Accelerator::take_write_time_s() {
@@ -565,6 +583,14 @@ nlohmann::json Accelerator::stats() const {
                       {"cycles_per_inference", stat(static_cast<double>(m_wl.cycles_per_inference), "cycles")},
                       {"energy_per_cycle", stat(m_cycle_j, "J")}};  // the tensor cores nest themselves (hw::collect_stats)
   if (m_stream) j["streaming"] = streaming_stats();
+  if (m_verify.calls > 0)
+    j["write_verify"] = {{"weights_verified", stat(static_cast<double>(m_verify.weights), "weights")},
+                         {"reads", stat(static_cast<double>(m_verify.reads), "reads")},
+                         {"writes", stat(static_cast<double>(m_verify.writes), "writes")},
+                         {"unconverged", stat(static_cast<double>(m_verify.unconverged), "weights")},
+                         {"time", stat(m_verify.time_s, "s")},
+                         {"energy", stat(m_verify.energy_j, "J")},
+                         {"initial_programming_time", stat(initial_programming_s(), "s")}};
   for (const auto& [k, v] : m_tech->counters()) j[k] = stat(static_cast<double>(v), "events");
   if (!m_tech->output_adc_bits().empty())
     j["adcs_per_output"] = stat(static_cast<double>(m_tech->output_adc_bits().size()), "ADCs");

@@ -221,7 +221,17 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   // pcm_write_us (a core verifies its cells in sequence, cores in parallel), added to the pending
   // write time the caller occupies. Re-written weights count as rewritten on their core.
   VerifyResult verify(int64_t layer, int64_t group, const std::vector<uint8_t>& mask, const VerifySpec& spec, double t_s);
-  int64_t verify_reads() const { return m_verify_reads; }
+  // The write-verify books since deployment (every verify() call): weights verified, read-backs,
+  // device writes, weights left outside the tolerance, time (s, the cores' parallel time per group,
+  // summed) and energy (J). initial_programming_s: the one-shot programming of every block before
+  // deployment (not on the deployment clock; one row of k cells per write pulse, cores in
+  // parallel), the baseline a write-verify time is compared with (SWIM's programming time).
+  struct VerifyBooks {
+    int64_t calls = 0, weights = 0, reads = 0, writes = 0, unconverged = 0;
+    double time_s = 0, energy_j = 0;
+  };
+  const VerifyBooks& verify_books() const { return m_verify; }
+  double initial_programming_s() const;
   // Write time accumulated by program() since the last call (cores write in parallel); the
   // caller occupies the accelerator for it.
   double take_write_time_s();
@@ -298,7 +308,8 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   uint64_t m_waiter_seq = 0;
   sc_core::sc_event m_changed;
   // noise clock and served inferences
-  int64_t m_served = 0, m_extra_steps = 0, m_initial_writes = 0, m_tech_base_writes = 0, m_verify_reads = 0;
+  int64_t m_served = 0, m_extra_steps = 0, m_initial_writes = 0, m_tech_base_writes = 0;
+  VerifyBooks m_verify;
   std::optional<StreamPlan> m_stream;
   std::optional<CellWear> m_wear;
   double m_first_worn_s = -1;  // simulated time the first cell wore out (-1: none yet)

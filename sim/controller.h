@@ -62,6 +62,9 @@ class Controller : public sc_core::sc_module, public Actions, public actions::En
   void compensate_drift(bool reference, const DriftCompensationSpec& spec) override {
     actions::compensate_drift(*this, reference, spec, m_gdc_ref);
   }
+  WriteVerifyResult write_verify(const WriteVerifySpec& spec, const std::string& reason) override {
+    return actions::write_verify(*this, spec, m_swim, reason);
+  }
   void log_event(const std::string& type, const Json& fields) override { m_rec.log_event(type, fields); }
 
   // ---- actions::Env (the actions' view)
@@ -100,6 +103,7 @@ class Controller : public sc_core::sc_module, public Actions, public actions::En
   std::map<std::string, int64_t> m_cycles_by;
   uint64_t m_read_draws = 0;
   std::vector<std::vector<double>> m_gdc_ref;
+  actions::SwimSelection m_swim;
 };
 
 }  // namespace ptc::sim

@@ -10,7 +10,8 @@
 // Device tags (Registry::Entry::tags), declared as data so they are known without building:
 // - capabilities: "remap" (DOCTOR's tile remapping; equals Technology::supports_remap()),
 //   "mc_instances" (accuracy over several Monte-Carlo chip instances), "levels" (a transmission-level
-//   ladder: Technology::level_spec(), needed by the streaming mapping);
+//   ladder: Technology::level_spec(), needed by the streaming mapping), "write_verify"
+//   (Technology::verify: selective write-verify, SWIM);
 // - traits noise processes act on: hw::kRingPhase ("ring_phase"), hw::kTemperature
 //   ("temperature": the device couples to the chip's thermal field);
 // - exactly one weight-cell kind, "thermo_optic" or "nonvolatile" (hw::WeightCell: how the

@@ -247,6 +247,19 @@ Json Recorder::summary(const std::string& status) const {
       j["streaming"]["first_worn_time_s"] = m_acc.first_worn_s();
     }
   }
+  if (m_acc.verify_books().calls > 0) {
+    // Write-verify (SWIM, docs/swim.md): its books; programming_time_s = the one-shot programming
+    // before deployment plus every verification since.
+    const auto& v = m_acc.verify_books();
+    j["write_verify"] = {{"weights_verified", v.weights},
+                         {"reads", v.reads},
+                         {"writes", v.writes},
+                         {"unconverged", v.unconverged},
+                         {"time_s", v.time_s},
+                         {"energy_j", v.energy_j},
+                         {"initial_programming_time_s", m_acc.initial_programming_s()},
+                         {"programming_time_s", m_acc.initial_programming_s() + v.time_s}};
+  }
   for (const auto& kv : m_acc.tech().counters()) j[kv.first] = kv.second;  // device counters (RNS), cumulative
   for (auto it = j.begin(); it != j.end(); ++it)
     if (it.value().is_number_float() && !std::isfinite(it.value().get<double>())) it.value() = nullptr;

@@ -12,6 +12,7 @@
 #include "models/gradients.h"
 #include "models/json_io.h"
 #include "models/onnx_import.h"
+#include "models/swim_curvature.h"
 #include "sim/sim_time.h"
 
 namespace ptc::sim {
@@ -835,9 +836,13 @@ void check_static(const Scenario& s) {
         throw Error("controller.policy: policy \"" + pname + "\" watches the decoder's detected-error counters, which device \"" +
                     s.device.name + "\" does not keep (devices with error counters: " + list_of(devices_with("error_counters")) +
                     ")");
-    } else if (cap != "training_set") {
+    } else if (cap == "write_verify") {
+      if (!has(dev_caps, "write_verify"))
+        throw Error("controller.policy: policy \"" + pname + "\" write-verifies weights, which device \"" + s.device.name +
+                    "\" cannot (devices with write-verify: " + list_of(devices_with("write_verify")) + ")");
+    } else if (cap != "training_set" && cap != "curvature") {
       throw Error("controller.policy: policy \"" + pname + "\" needs capability \"" + cap +
-                  "\", unknown to ptcsim (known: remap, training_set, error_counters)");
+                  "\", unknown to ptcsim (known: remap, training_set, error_counters, write_verify, curvature)");
     }
   }
   if (s.accuracy.instances > 1 && !has(dev_caps, "mc_instances"))
@@ -928,12 +933,16 @@ Prepared preflight_checks(const Scenario& s) {
 
   if (has(make_policy(s)->capabilities_needed(), "training_set")) {
     const std::string policy = "policy \"" + s.policy_json.at("name").get<std::string>() + "\" (as configured)";
-    prefixed("dataset.dir: " + policy + " needs the training split: ",
-             [&] { return models::load_fashion_mnist("train", s.dataset_dir, 1); });
+    const models::Dataset one = prefixed("dataset.dir: " + policy + " needs the training split: ",
+                                         [&] { return models::load_fashion_mnist("train", s.dataset_dir, 1); });
     std::vector<std::string> weights;
     for (const auto& L : p.wl.layers) weights.push_back(L.weight);
     prefixed("controller.policy: " + policy + " needs model gradients: ", [&] {
       models::GradientEngine check(p.graph, weights, 1);  // the constructor checks every op between a weight and the loss
+      if (has(make_policy(s)->capabilities_needed(), "curvature")) {
+        // SWIM's curvature rules are checked by the first curvature pass: one training image.
+        prefixed("SWIM's curvature pass: ", [&] { return models::swim_curvature(check, one, p.pre, 1, 1).images; });
+      }
       return 0;
     });
   }

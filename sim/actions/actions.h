@@ -96,4 +96,18 @@ int64_t train_onchip(Env& e, const OnchipTrainingSpec& spec);
 // gains. `ref` holds the references, [layer][unit].
 void compensate_drift(Env& e, bool reference, const DriftCompensationSpec& spec, std::vector<std::vector<double>>& ref);
 
+// SWIM (docs/swim.md §3): the weights selected for write-verify, block layout [layer][group].
+struct SwimSelection {
+  std::vector<std::vector<std::vector<uint8_t>>> masks;
+  int64_t selected = 0, total = 0;  // weights (graph layout, padding excluded)
+  bool drifted = false;             // scored at the drifted weights (else at W*)
+};
+// Scores the weights (at W*, or at one read of the chip now when drifted) and selects the global
+// top spec.fraction; curvature metrics run SWIM's curvature pass over controller.salience.images
+// training images (offline: no simulated time).
+SwimSelection select_weights(Env& e, const WriteVerifySpec& spec, bool drifted);
+// Write-verifies the selection (made on first use, again when spec.reselect) at the current time;
+// charged (Accelerator::verify), one "write_verify" event.
+WriteVerifyResult write_verify(Env& e, const WriteVerifySpec& spec, SwimSelection& sel, const std::string& reason);
+
 }  // namespace ptc::sim::actions

@@ -66,6 +66,28 @@ struct OnchipTrainingSpec {
   int64_t steps_per_sample = 3;      // noise advance: forward + 2 backward passes per sample
 };
 
+// SWIM's selective write-verify (Yan, Hu, Shi, DAC 2022; docs/swim.md): the global top fraction of
+// the weights by a score is write-verified.
+struct WriteVerifySpec {
+  std::string metric = "swim";  // score: swim, swim_code, second, saliency, magnitude, random
+  double fraction = 0.1;        // p: fraction of all mapped weights verified (global top-p)
+  double alpha = 1e6;           // swim score alpha |h| max|W| + |w|
+  bool reselect = false;        // score again at the current (drifted) weights, else keep the first selection
+  double tolerance = 0.02;      // accepted |read - target| (fraction of the weight's full scale)
+  int64_t max_iterations = 20;  // re-writes per weight at most
+  int64_t reads = 1;            // read-backs averaged per verification read
+};
+
+// Metrics scored from SWIM's curvature pass (the training split and the model's curvature rules).
+inline bool swim_needs_curvature(const std::string& metric) {
+  return metric != "magnitude" && metric != "random";
+}
+
+struct WriteVerifyResult {
+  int64_t selected = 0, reads = 0, writes = 0, unconverged = 0;
+  double time_s = 0;
+};
+
 // What a policy can observe and do. Implemented by the controller.
 class Actions {
  public:
@@ -90,6 +112,9 @@ class Actions {
   // aihwkit global drift compensation: one-hot readout of every layer through the full noisy path;
   // `reference` true stores the reference, false sets alpha = reference / current. Charged.
   virtual void compensate_drift(bool reference, const DriftCompensationSpec& spec) = 0;
+  // SWIM: select the weights (offline scores on the training split), then write-verify them on the
+  // chip now. Charged (read-backs and re-writes, hw/accelerator.h Accelerator::verify).
+  virtual WriteVerifyResult write_verify(const WriteVerifySpec& spec, const std::string& reason) = 0;
   virtual void log_event(const std::string& type, const Json& fields) = 0;
   // The device's own event counters, cumulative (hw::Technology::counters; RNS: rns_words,
   // rns_detected, ...); free to read (the decoder counts them). Empty for most devices.
@@ -117,7 +142,9 @@ class Policy {
   // alone and checked by preflight() (sim/scenario.h) before the first event: "remap"
   // (Actions::remap: a device with tile remapping and the cyclic mapping), "training_set"
   // (salience or on-chip training: the dataset's training split and model gradients),
-  // "error_counters" (Actions::device_counters: a device whose decoder counts detected errors).
+  // "error_counters" (Actions::device_counters: a device whose decoder counts detected errors),
+  // "write_verify" (Actions::write_verify: a device with write-verify), "curvature" (SWIM's
+  // curvature pass through the model: its ops must have curvature rules; implies training_set).
   virtual std::vector<std::string> capabilities_needed() const { return {}; }
 };
 

@@ -90,10 +90,10 @@ expect_error "validate: missing dataset" 'bad_dataset.json: dataset.dir: .*datas
   "$ptcsim" validate "$tmp/bad_dataset.json"
 if "$ptcsim" list policies >"$tmp/out" 2>"$tmp/err"; then
   missing=""
-  for p in doctor global_drift_compensation none onchip_training periodic_full rns_recalibration threshold_full; do
+  for p in doctor global_drift_compensation none onchip_training periodic_full rns_recalibration swim threshold_full; do
     grep -q "^  $p -- " "$tmp/out" || missing="$missing $p"
   done
-  [ -z "$missing" ] && grep -q "sparsity" "$tmp/out" && ok "list policies shows the 7 built-ins with parameters" || bad "list policies: missing$missing"
+  [ -z "$missing" ] && grep -q "sparsity" "$tmp/out" && ok "list policies shows the 8 built-ins with parameters" || bad "list policies: missing$missing"
 else bad "list policies ($(cat "$tmp/err"))"; fi
 expect_error "list of an unknown kind" "unknown kind" "$ptcsim" list polices
 "$ptcsim" schema >"$tmp/schema.json" 2>"$tmp/err" && cmp -s "$tmp/schema.json" "$src/scenarios/schema.json" &&

@@ -34,6 +34,13 @@ def chip_books(d, st, runtime, tag):
              acc["streaming"]["level_steps"]["value"], s["writes_streamed"])
         same("summary writes_streamed vs requests x level steps per pass", s["writes_streamed"],
              s["requests"] * s["streaming"]["level_steps_per_pass"])
+    # Write-verify (SWIM): the events' reads, writes, time and energy are the summary's and the stats'.
+    wv = [e for e in events if e.get("type") == "write_verify"]
+    if wv or "write_verify" in s:
+        sw, aw = s.get("write_verify", {}), acc.get("write_verify", {})
+        for key, unit in (("reads", "reads"), ("writes", "writes"), ("time_s", "time"), ("energy_j", "energy")):
+            same(f"sum of write_verify events' {key} vs summary write_verify.{key}", sum(e[key] for e in wv), sw.get(key), rel=1e-9)
+            same(f"summary write_verify.{key} vs stats accelerator.write_verify.{unit}", sw.get(key), aw.get(unit, {}).get("value"), rel=1e-12)
     same("stats controller.overhead_cycles_total vs summary", st["controller"]["overhead_cycles_total"]["value"], s["overhead_cycles"])
     same("stats runtime.requests_served vs summary requests", runtime["requests_served"]["value"], s["requests"])
     same("stats accelerator.inferences_served vs summary requests", acc["inferences_served"]["value"], s["requests"])

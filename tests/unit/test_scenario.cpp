@@ -433,6 +433,22 @@ TEST_CASE("scenario preflight: policies declare the capabilities their hooks use
   CHECK(caps({{"name", "doctor"}, {"remap", false}, {"salience", "magnitude"}}) == V{});
   CHECK(caps({{"name", "onchip_training"}}) == V{"training_set"});
   CHECK(caps({{"name", "threshold_full"}, {"action", "calibrate"}}) == V{});
+  CHECK(caps({{"name", "swim"}}) == V{"write_verify", "training_set", "curvature"});
+  CHECK(caps({{"name", "swim"}, {"metric", "magnitude"}}) == V{"write_verify"});
+  CHECK(caps({{"name", "swim"}, {"metric", "random"}}) == V{"write_verify"});
+}
+
+TEST_CASE("scenario preflight: the swim policy needs a device with write-verify and a model with curvature rules",
+          "[scenario][preflight]") {
+  const Json swim = with_sets(minimal(), {"controller.policy.name=swim", "controller.policy.metric=magnitude"});
+  CHECK(preflight_error(with_set(swim, "device.name=pcm")) == "");
+  CHECK(preflight_error(with_set(swim, "device.name=swim_variation")) == "");
+  CHECK_THAT(preflight_error(with_set(swim, "device.name=mrr")),
+             Contains("policy \"swim\" write-verifies weights, which device \"mrr\" cannot") &&
+                 Contains("devices with write-verify: pcm, swim_variation"));
+  CHECK_THAT(preflight_error(with_sets(swim, {"device.name=pcm", "controller.policy.metric=swimm"})),
+             Contains("controller.policy.metric") && Contains("swim_code"));
+  CHECK(preflight_error(with_sets(swim, {"device.name=pcm", "controller.policy.metric=swim"})) == "");
 }
 
 TEST_CASE("scenario preflight: device capabilities agree with the technologies (supports_remap)", "[scenario][preflight]") {
@@ -452,6 +468,13 @@ TEST_CASE("scenario preflight: device capabilities agree with the technologies (
     // Exactly one weight-cell kind, and thermally coupled technologies carry the temperature trait.
     CHECK(has_tag(caps, "thermo_optic") != has_tag(caps, "nonvolatile"));
     CHECK(tech->thermally_coupled() == has_tag(caps, ptc::hw::kTemperature));
+    // "write_verify" <=> Technology::verify works (here with an empty selection).
+    const auto& g0 = p.wl.layers[0].gemms[0];
+    const std::vector<uint8_t> none(g0.blocks.size(), 0);
+    if (has_tag(caps, "write_verify"))
+      CHECK_NOTHROW(tech->verify(0, 0, none, ptc::hw::VerifySpec{}, 0.0));
+    else
+      CHECK_THROWS_WITH(tech->verify(0, 0, none, ptc::hw::VerifySpec{}, 0.0), Contains("has no write-verify"));
   }
   CHECK_THROWS_WITH(device_capabilities("pcmm"), Contains("unknown device \"pcmm\"") && Contains("did you mean \"pcm\"?"));
   // `ptcsim compile --hw` resolves its device name here: unknown names list the registered ones.

@@ -94,7 +94,7 @@ const Registrar<hw::DeviceModel> reg{{"pcm",
                                       "PCM differential pairs (aihwkit PCMLike)",
                                       pcm_params(),
                                       [](Params& p) { return std::make_unique<PcmDevice>(p); },
-                                      {"mc_instances", "nonvolatile"}}};
+                                      {"mc_instances", "write_verify", "nonvolatile"}}};
 
 }  // namespace
 }  // namespace ptc::sim

@@ -1,0 +1,90 @@
+#!/usr/bin/python3
+"""SWIM figure (docs/swim.md §4): for each swept study (a `ptcsim sweep` folder over
+controller.policy.metric x controller.policy.fraction), accuracy over the Monte-Carlo chips
+(mean +- std, from the last trace row of every run) against the verified fraction p, and against
+the programming time (one-shot programming plus write-verify, summary.json write_verify).
+
+Usage: plot_swim.py SWEEP_DIR [SWEEP_DIR ...] -o FIGURE.png [--title-from-dir]
+Each SWEEP_DIR holds manifest.jsonl and the run directories it names; incomplete runs are an error.
+"""
+import argparse
+import csv
+import json
+import os
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+COLORS = {"swim": "tab:red", "swim_code": "tab:purple", "magnitude": "tab:blue", "random": "tab:gray",
+          "second": "tab:orange", "saliency": "tab:green"}
+
+
+def load(sweep):
+    man = os.path.join(sweep, "manifest.jsonl")
+    if not os.path.isfile(man):
+        sys.exit(f"plot_swim: {man}: no manifest (run `ptcsim sweep SPEC --out {sweep}` first)")
+    rows = []
+    for line in open(man):
+        if not line.strip():
+            continue
+        e = json.loads(line)
+        d = os.path.join(sweep, e["run_dir"])
+        try:
+            s = json.load(open(os.path.join(d, "summary.json")))
+            last = list(csv.DictReader(open(os.path.join(d, "trace.csv"))))[-1]
+        except (OSError, IndexError, ValueError) as err:
+            sys.exit(f"plot_swim: {d}: run incomplete or unreadable ({err})")
+        if s.get("status") != "complete":
+            sys.exit(f"plot_swim: {d}: run status {s.get('status')}")
+        p = e["point"]
+        wv = s.get("write_verify", {})
+        rows.append({"metric": p["controller.policy.metric"], "p": float(p["controller.policy.fraction"]),
+                     "acc": float(last["accuracy"]), "std": float(last["accuracy_std"] or 0),
+                     "n": int(last.get("accuracy_n") or 0),
+                     "t_ms": 1e3 * wv.get("programming_time_s", s.get("write_verify", {}).get("initial_programming_time_s", 0.0)),
+                     "ideal": s.get("accuracy_ideal"), "name": s.get("name")})
+    if not rows:
+        sys.exit(f"plot_swim: {man}: no entries")
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("sweeps", nargs="+")
+    ap.add_argument("-o", "--out", required=True)
+    a = ap.parse_args()
+    studies = [(d, load(d)) for d in a.sweeps]
+    fig, axes = plt.subplots(len(studies), 2, figsize=(11, 3.6 * len(studies)), squeeze=False)
+    for (d, rows), (ax_p, ax_t) in zip(studies, axes):
+        title = rows[0]["name"] or os.path.basename(os.path.normpath(d))
+        for m in [m for m in COLORS if any(r["metric"] == m for r in rows)]:
+            rs = sorted([r for r in rows if r["metric"] == m], key=lambda r: r["p"])
+            xs = [max(r["p"], 1e-3) for r in rs]
+            ys = [100 * r["acc"] for r in rs]
+            es = [100 * r["std"] for r in rs]
+            ax_p.errorbar(xs, ys, yerr=es, marker="o", ms=4, capsize=3, color=COLORS[m], label=m)
+            ax_t.errorbar([r["t_ms"] for r in rs], ys, yerr=es, marker="o", ms=4, capsize=3, color=COLORS[m], label=m)
+        if rows[0]["ideal"] is not None:
+            for ax in (ax_p, ax_t):
+                ax.axhline(100 * rows[0]["ideal"], color="k", lw=0.8, ls=":", label="ideal weights")
+        ax_p.set_xscale("log")
+        ax_p.set_xlabel("verified fraction p (p = 0 drawn at 0.001)")
+        ax_t.set_xscale("log")
+        ax_t.set_xlabel("programming time (ms): one-shot + write-verify")
+        for ax in (ax_p, ax_t):
+            ax.set_ylabel("accuracy (%), mean ± std over chips")
+            ax.grid(alpha=0.3)
+        ax_p.set_title(title)
+        ax_t.set_title(title)
+        ax_p.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    tmp = a.out + ".tmp.png"
+    fig.savefig(tmp, dpi=110)
+    os.replace(tmp, a.out)
+
+
+if __name__ == "__main__":
+    main()
