@@ -354,7 +354,9 @@ int64_t Accelerator::program(int64_t layer, int64_t group, const std::vector<flo
   const std::vector<float>& old = m_tech->programmed(layer, group);
   const int64_t kk = m_wl.spec.block_size * m_wl.spec.block_size;
   std::vector<int64_t> changed(static_cast<size_t>(t.P * t.Q), 0);
-  if (blocks.size() == old.size())
+  if (m_tech->program_rewrites_group())
+    std::fill(changed.begin(), changed.end(), kk);  // every device of the group is re-written
+  else if (blocks.size() == old.size())
     for (size_t i = 0; i < blocks.size(); ++i) changed[i / kk] += blocks[i] != old[i];
   const double e0 = m_tech->write_energy_j(), t0 = m_tech->write_time_s();
   int64_t writes = m_tech->program(layer, group, blocks, t_s);

@@ -51,8 +51,8 @@ void PcmPair::program_group(size_t l, size_t gi, double t_s) {
   const double gmax = m_cfg.device.g_max_us;
   const models::GemmTiles& t = m_wl.layers[l].gemms[gi];
   Group& g = m_groups[l][gi];
-  const int64_t writes = pcm_map_pair_targets(g.latent, t.P * t.Q, kk, gmax, g.programmings == 0, g.scale, g.g_target_pos,
-                                              g.g_target_neg, g.tile.empty() ? nullptr : &g.tile, g.n_tiles);
+  const int64_t writes = pcm_map_pair_targets(g.latent, t.P * t.Q, kk, gmax, /*every device re-written*/ true, g.scale,
+                                              g.g_target_pos, g.g_target_neg, g.tile.empty() ? nullptr : &g.tile, g.n_tiles);
   g.t_prog_s = t_s;
   ++g.programmings;
   g.verifies.clear();

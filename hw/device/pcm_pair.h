@@ -36,6 +36,7 @@ class PcmPair : public Technology {
   // (Re-)programs every block to its latent weights at t_s (default 0); returns the writes this took.
   int64_t program_all(double t_s = 0);
   int64_t program(int64_t layer, int64_t group, const std::vector<float>& blocks, double t_s) override;
+  bool program_rewrites_group() const override { return true; }
   const std::vector<float>& programmed(int64_t layer, int64_t group) const override {
     return m_groups.at(layer).at(group).latent;
   }

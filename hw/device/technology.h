@@ -60,6 +60,10 @@ class Technology : public BlockRealizer {
  public:
   virtual std::string name() const = 0;
   virtual int64_t program(int64_t layer, int64_t group, const std::vector<float>& blocks, double t_s) = 0;
+  // True when program() re-writes every device of the group whatever changed (PCM pairs: fresh
+  // programming noise and drift exponents for all, drift restarts), so all of them count as written
+  // and every block takes write time; false: only devices whose value changes are written.
+  virtual bool program_rewrites_group() const { return false; }
   virtual const std::vector<float>& programmed(int64_t layer, int64_t group) const = 0;
   virtual void set_times(uint64_t draw_base, const std::vector<NoiseTime>& times) = 0;
   void set_time(const NoiseTime& t) { set_times(0, {t}); }
