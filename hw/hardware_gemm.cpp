@@ -127,7 +127,7 @@ __attribute__((target("avx512f"))) void adc_block_gemm_avx512(int64_t P, int64_t
 #endif
 
 // ADC output noise of a layer group: normal number ((panel P + p) Q + q) k kTile + i kTile + c of
-// `rng` (RandomStream::fill_normal_fast) times sigma is added to the partial sum of block (p, q),
+// `rng` (RandomStream::fill_normal_inv) times sigma is added to the partial sum of block (p, q),
 // row i, panel column c: a pure function of (seed, draw, layer, group, element), drawn in bulk one
 // row block at a time (Q k kTile normals, in L1) just before the kernel uses them.
 struct AdcNoise {
@@ -149,7 +149,7 @@ void adc_block_gemm(int64_t P, int64_t Q, int64_t ld, const float* wn, const flo
     const int64_t per_block = Q * K * kTile;
     nz.resize(static_cast<size_t>(per_block));
     for (int64_t p = 0; p < P; ++p) {
-      noise->rng.fill_normal_fast(static_cast<uint64_t>((panel * P + p) * per_block), per_block, nz.data());
+      noise->rng.fill_normal_inv(static_cast<uint64_t>((panel * P + p) * per_block), per_block, nz.data());
       const float *w = wn + p * Q * K * K, *s = sstep + p * Q * K;
       float* a = acc + p * K * ld;
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -304,11 +304,11 @@ void pack_panel(const float* x, int64_t ld, int64_t m, int64_t rows, const float
   pack_panel_portable(x, ld, m, rows, rs, dst, bound, step, nz, sigma);
 }
 
-// DAC noise of a layer group: normal number (panel C + r) kTile + c of `rng` (fill_normal_fast)
+// DAC noise of a layer group: normal number (panel C + r) kTile + c of `rng` (fill_normal_inv)
 // for packed row r < rows, panel column c; C = the padded rows of the layer's panels.
 void dac_noise(const RandomStream& rng, int64_t panel, int64_t C, int64_t rows, std::vector<float>& nz) {
   nz.resize(static_cast<size_t>(rows * kTile));
-  rng.fill_normal_fast(static_cast<uint64_t>(panel * C * kTile), rows * kTile, nz.data());
+  rng.fill_normal_inv(static_cast<uint64_t>(panel * C * kTile), rows * kTile, nz.data());
 }
 
 // One packed panel of im2col(image) for a same-width convolution (models/mapped_gemm.h): rows
@@ -695,7 +695,7 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
     const float dac_sigma = static_cast<float>(dac.noise_std);
     if (dac_noisy) {
       tw.dac_nz.resize(static_cast<size_t>(C * ld));
-      group_rng.derive(0).fill_normal_fast(0, C * ld, tw.dac_nz.data());
+      group_rng.derive(0).fill_normal_inv(0, C * ld, tw.dac_nz.data());
     }
     for (int64_t i = 0; i < t.cols; ++i)
       for (int64_t j = 0; j < n; ++j) {
@@ -732,7 +732,7 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
                   static_cast<int>(n));
       if (adc.noise_std > 0) {  // ADC output noise drawn in bulk: element (q R + row) n + column
         tw.adc_nz.resize(static_cast<size_t>(R * n));
-        adc_rng.fill_normal_fast(static_cast<uint64_t>(q * R * n), R * n, tw.adc_nz.data());
+        adc_rng.fill_normal_inv(static_cast<uint64_t>(q * R * n), R * n, tw.adc_nz.data());
         const float sigma = static_cast<float>(adc.noise_std);
         for (int64_t e = 0; e < R * n; ++e) part[e] = std::fma(tw.adc_nz[e], sigma, part[e]);
       }
