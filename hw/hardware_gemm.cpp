@@ -25,6 +25,12 @@ namespace {
 
 constexpr int64_t kTile = 16;  // columns per packed input panel (one AVX-512 register of floats)
 
+// Converter noise: every bulk draw starts at a multiple of the generator's chunk (n rounded up),
+// so no chunk is ever generated for part of its numbers only.
+constexpr int64_t chunked(int64_t n) {
+  return (n + RandomStream::kNormalInvChunk - 1) / RandomStream::kNormalInvChunk * RandomStream::kNormalInvChunk;
+}
+
 // Round half to even by the 1.5 * 2^23 shift: equal to nearbyint (default rounding mode) for
 // |v| < 2^22, i.e. for converters of <= 22 bits. The ADC kernels compute fma(y, 1 / step, shift),
 // i.e. they round the exact scaled partial sum (quantize() rounds the float product first: the
@@ -126,8 +132,8 @@ __attribute__((target("avx512f"))) void adc_block_gemm_avx512(int64_t P, int64_t
 #pragma GCC diagnostic pop
 #endif
 
-// ADC output noise of a layer group: normal number ((panel P + p) Q + q) k kTile + i kTile + c of
-// `rng` (RandomStream::fill_normal_inv) times sigma is added to the partial sum of block (p, q),
+// ADC output noise of a layer group: normal number (panel P + p) chunked(Q k kTile) + (q k + i) kTile + c
+// of `rng` (RandomStream::fill_normal_inv) times sigma is added to the partial sum of block (p, q),
 // row i, panel column c: a pure function of (seed, draw, layer, group, element), drawn in bulk one
 // row block at a time (Q k kTile normals, in L1) just before the kernel uses them.
 struct AdcNoise {
@@ -149,7 +155,7 @@ void adc_block_gemm(int64_t P, int64_t Q, int64_t ld, const float* wn, const flo
     const int64_t per_block = Q * K * kTile;
     nz.resize(static_cast<size_t>(per_block));
     for (int64_t p = 0; p < P; ++p) {
-      noise->rng.fill_normal_inv(static_cast<uint64_t>((panel * P + p) * per_block), per_block, nz.data());
+      noise->rng.fill_normal_inv(static_cast<uint64_t>((panel * P + p) * chunked(per_block)), per_block, nz.data());
       const float *w = wn + p * Q * K * K, *s = sstep + p * Q * K;
       float* a = acc + p * K * ld;
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -304,11 +310,11 @@ void pack_panel(const float* x, int64_t ld, int64_t m, int64_t rows, const float
   pack_panel_portable(x, ld, m, rows, rs, dst, bound, step, nz, sigma);
 }
 
-// DAC noise of a layer group: normal number (panel C + r) kTile + c of `rng` (fill_normal_inv)
+// DAC noise of a layer group: normal number panel chunked(C kTile) + r kTile + c of `rng` (fill_normal_inv)
 // for packed row r < rows, panel column c; C = the padded rows of the layer's panels.
 void dac_noise(const RandomStream& rng, int64_t panel, int64_t C, int64_t rows, std::vector<float>& nz) {
   nz.resize(static_cast<size_t>(rows * kTile));
-  rng.fill_normal_inv(static_cast<uint64_t>(panel * C * kTile), rows * kTile, nz.data());
+  rng.fill_normal_inv(static_cast<uint64_t>(panel * chunked(C * kTile)), rows * kTile, nz.data());
 }
 
 // One packed panel of im2col(image) for a same-width convolution (models/mapped_gemm.h): rows
@@ -688,14 +694,21 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
     }
   } else {
     // General case, element by element. DAC noise (real input rows only, as the panel path)
-    // drawn in bulk; its element numbers are those of the layout of xn: [C, n], or for the fused
-    // kernel panels [tiles][C][kTile] -- the same numbers as the panel path above.
+    // drawn in bulk, laid out as xn: [C, n] (element numbers i n + j), or for the fused kernel
+    // panels [tiles][C][kTile] with the panel path's element numbers (dac_noise per panel).
     xn.assign(C * ld, 0.0f);
     const bool dac_noisy = dac.noise_std > 0;
     const float dac_sigma = static_cast<float>(dac.noise_std);
     if (dac_noisy) {
+      const RandomStream dac_rng = group_rng.derive(0);
       tw.dac_nz.resize(static_cast<size_t>(C * ld));
-      group_rng.derive(0).fill_normal_inv(0, C * ld, tw.dac_nz.data());
+      if (fused) {
+        for (int64_t ti = 0; ti < tiles; ++ti)
+          dac_rng.fill_normal_inv(static_cast<uint64_t>(ti * chunked(C * kTile)), t.cols * kTile,
+                                  tw.dac_nz.data() + ti * C * kTile);
+      } else {
+        dac_rng.fill_normal_inv(0, C * ld, tw.dac_nz.data());
+      }
     }
     for (int64_t i = 0; i < t.cols; ++i)
       for (int64_t j = 0; j < n; ++j) {
@@ -730,9 +743,9 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(R), static_cast<int>(n), static_cast<int>(k), 1.0f,
                   wdense.data(), static_cast<int>(k), xn.data() + q * k * ld, static_cast<int>(ld), 0.0f, part.data(),
                   static_cast<int>(n));
-      if (adc.noise_std > 0) {  // ADC output noise drawn in bulk: element (q R + row) n + column
+      if (adc.noise_std > 0) {  // ADC output noise drawn in bulk: element q chunked(R n) + row n + column
         tw.adc_nz.resize(static_cast<size_t>(R * n));
-        adc_rng.fill_normal_inv(static_cast<uint64_t>(q * R * n), R * n, tw.adc_nz.data());
+        adc_rng.fill_normal_inv(static_cast<uint64_t>(q * chunked(R * n)), R * n, tw.adc_nz.data());
         const float sigma = static_cast<float>(adc.noise_std);
         for (int64_t e = 0; e < R * n; ++e) part[e] = std::fma(tw.adc_nz[e], sigma, part[e]);
       }

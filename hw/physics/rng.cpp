@@ -68,7 +68,7 @@ __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) vo
 // give v = (m + 1/2) 2^-24 in (0, 1/2), and the number is -/+ Phi^-1(v) from a degree-4
 // polynomial per octave of v (tools/bench/fit_inverse_normal.py; |error| < 3.2e-5).
 constexpr uint64_t kInvRange = uint64_t{1} << 61;
-constexpr int kInvChunk = 512, kInvSteps = kInvChunk / 16;
+constexpr int kInvChunk = static_cast<int>(RandomStream::kNormalInvChunk), kInvSteps = kInvChunk / 16;
 // kInvCoef[k][o]: coefficient of t^k in octave o (v in [2^-(o+2), 2^-(o+1)), t = v 2^(o+2)); 32 wide for vpermt2ps.
 alignas(64) const float kInvCoef[5][32] = {
     {-1.77945232f,
@@ -258,8 +258,9 @@ inline float inv_normal(uint32_t w) {
   return vmath::float_of(vmath::bits_of(p) ^ (w & 0x80000000u));
 }
 
-void inv_chunk_portable(uint32_t st[4][16], float* out) {
-  for (int s = 0; s < kInvSteps; ++s)
+// The first `steps` outputs of the lanes (16 numbers each).
+void inv_chunk_portable(uint32_t st[4][16], float* out, int steps) {
+  for (int s = 0; s < steps; ++s)
     for (int i = 0; i < 16; ++i) {
       uint32_t &s0 = st[0][i], &s1 = st[1][i], &s2 = st[2][i], &s3 = st[3][i];
       out[s * 16 + i] = inv_normal(s0 + s3);
@@ -278,7 +279,8 @@ void inv_chunk_portable(uint32_t st[4][16], float* out) {
 // unmasked AVX-512 shift intrinsics, silenced for this function only.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
-__attribute__((target("avx512f"))) void inv_chunk_avx512(uint32_t st[4][16], float* out) {
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+__attribute__((target("avx512f"))) void inv_chunk_avx512(uint32_t st[4][16], float* out, int steps) {
   __m512i s0 = _mm512_loadu_si512(st[0]), s1 = _mm512_loadu_si512(st[1]), s2 = _mm512_loadu_si512(st[2]),
           s3 = _mm512_loadu_si512(st[3]);
   __m512 lo[5], hi[5];
@@ -289,7 +291,7 @@ __attribute__((target("avx512f"))) void inv_chunk_avx512(uint32_t st[4][16], flo
   const __m512i m23 = _mm512_set1_epi32(0x7fffff), one = _mm512_set1_epi32(0x3f800000), c125 = _mm512_set1_epi32(125),
                 sign = _mm512_set1_epi32(static_cast<int>(0x80000000u));
   const __m512 scale = _mm512_set1_ps(5.9604644775390625e-8f), half = _mm512_set1_ps(2.98023223876953125e-8f);
-  for (int s = 0; s < kInvSteps; ++s) {
+  for (int s = 0; s < steps; ++s) {
     const __m512i w = _mm512_add_epi32(s0, s3);
     const __m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(w, 8), m23)), scale, half);
     const __m512i b = _mm512_castps_si512(v);
@@ -310,15 +312,15 @@ __attribute__((target("avx512f"))) void inv_chunk_avx512(uint32_t st[4][16], flo
 #pragma GCC diagnostic pop
 #endif
 
-// The kInvChunk numbers of chunk c.
-void inv_chunk(uint64_t seed, uint64_t stream, uint64_t chunk, float* out) {
+// The first 16 steps numbers of chunk c.
+void inv_chunk(uint64_t seed, uint64_t stream, uint64_t chunk, float* out, int steps) {
   uint32_t st[4][16];
   inv_seed(seed, stream, chunk, st);
 #if defined(__x86_64__) && defined(__GNUC__)
   static const bool avx512 = __builtin_cpu_supports("avx512f");
-  if (avx512) return inv_chunk_avx512(st, out);
+  if (avx512) return inv_chunk_avx512(st, out, steps);
 #endif
-  inv_chunk_portable(st, out);
+  inv_chunk_portable(st, out, steps);
 }
 
 }  // namespace
@@ -368,15 +370,16 @@ void RandomStream::fill_normal_inv(uint64_t first, int64_t n, float* out) const 
   uint64_t idx = first;
   const uint64_t end = first + static_cast<uint64_t>(n);
   while (idx < end) {
+    // Only the steps up to the last number needed are generated (a chunk is sequential).
     const uint64_t c = idx / kInvChunk, skip = idx - c * kInvChunk;
-    if (skip == 0 && end - idx >= static_cast<uint64_t>(kInvChunk)) {
-      inv_chunk(m_seed, m_stream, c, out + (idx - first));
-      idx += kInvChunk;
-      continue;
-    }
-    inv_chunk(m_seed, m_stream, c, buf);
     const uint64_t take = std::min<uint64_t>(kInvChunk - skip, end - idx);
-    std::copy(buf + skip, buf + skip + take, out + (idx - first));
+    const int steps = static_cast<int>((skip + take + 15) / 16);
+    if (skip == 0 && take % 16 == 0) {
+      inv_chunk(m_seed, m_stream, c, out + (idx - first), steps);
+    } else {
+      inv_chunk(m_seed, m_stream, c, buf, steps);
+      std::copy(buf + skip, buf + skip + take, out + (idx - first));
+    }
     idx += take;
   }
 }
