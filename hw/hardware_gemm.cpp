@@ -25,6 +25,12 @@ namespace {
 
 constexpr int64_t kTile = 16;  // columns per packed input panel (one AVX-512 register of floats)
 
+// Converter noise: every bulk draw starts at a multiple of the generator's chunk (n rounded up),
+// so no chunk is ever generated for part of its numbers only.
+constexpr int64_t chunked(int64_t n) {
+  return (n + RandomStream::kNormalInvChunk - 1) / RandomStream::kNormalInvChunk * RandomStream::kNormalInvChunk;
+}
+
 // Round half to even by the 1.5 * 2^23 shift: equal to nearbyint (default rounding mode) for
 // |v| < 2^22, i.e. for converters of <= 22 bits. The ADC kernels compute fma(y, 1 / step, shift),
 // i.e. they round the exact scaled partial sum (quantize() rounds the float product first: the
@@ -40,10 +46,13 @@ constexpr float kShift = 12582912.0f;
 // [lo - step / 2, hi + step / 2] (then clipping changes no rounded value). acc has row stride ld.
 // Both variants do the same float operations in the same order (the portable one fuses the
 // multiply-adds where the target has FMA, giving the same bits as the AVX-512 one).
+// ADC output noise (nz != nullptr): sigma * nz[(q k + i) kTile + c] is added to each partial sum
+// before the clip (one row block at a time: P = 1).
 __attribute__((target_clones("arch=x86-64-v3", "default"))) void adc_block_gemm_portable(int64_t P, int64_t Q, int64_t ld,
                                                                                          const float* wn, const float* sstep,
                                                                                          const float* xp, float lo, float hi,
-                                                                                         float inv, bool clip, float* acc) {
+                                                                                         float inv, bool clip, float* acc,
+                                                                                         const float* nz, float sigma) {
   constexpr int K = 8;
   for (int64_t p = 0; p < P; ++p) {
     float a[K][kTile];
@@ -61,6 +70,9 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void adc_block_gemm_
           for (int64_t c = 0; c < kTile; ++c) y[i][c] += wij * xq[j * kTile + c];
         }
       const float* s = sstep + (p * Q + q) * K;
+      if (nz)
+        for (int i = 0; i < K; ++i)
+          for (int64_t c = 0; c < kTile; ++c) y[i][c] = std::fma(nz[(q * K + i) * kTile + c], sigma, y[i][c]);
       for (int i = 0; i < K; ++i)
         for (int64_t c = 0; c < kTile; ++c) {
           const float v = clip ? std::min(std::max(y[i][c], lo), hi) : y[i][c];
@@ -77,12 +89,13 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void adc_block_gemm_
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12: _mm512_undefined_ps in max/min
 // The same kernel with AVX-512 intrinsics: one panel row = one register; 8 partial-sum and 8
 // accumulator registers per row block, weights broadcast from memory.
-template <bool Clip>
+template <bool Clip, bool Noise>
 __attribute__((target("avx512f"))) void adc_block_gemm_avx512(int64_t P, int64_t Q, int64_t ld, const float* wn,
                                                               const float* sstep, const float* xp, float lo, float hi, float inv,
-                                                              float* acc) {
+                                                              float* acc, const float* nz = nullptr, float sigma = 0.0f) {
   constexpr int K = 8;
   const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi), vinv = _mm512_set1_ps(inv), vshift = _mm512_set1_ps(kShift);
+  const __m512 vsig = _mm512_set1_ps(sigma);
   for (int64_t p = 0; p < P; ++p) {
     __m512 a[K];
 #pragma GCC unroll 8
@@ -101,6 +114,10 @@ __attribute__((target("avx512f"))) void adc_block_gemm_avx512(int64_t P, int64_t
         for (int i = 0; i < K; ++i) y[i] = _mm512_fmadd_ps(_mm512_set1_ps(w[i * K + j]), xr, y[i]);
       }
       const float* s = sstep + (p * Q + q) * K;
+      if (Noise) {
+#pragma GCC unroll 8
+        for (int i = 0; i < K; ++i) y[i] = _mm512_fmadd_ps(_mm512_loadu_ps(nz + (q * K + i) * kTile), vsig, y[i]);
+      }
 #pragma GCC unroll 8
       for (int i = 0; i < K; ++i) {
         const __m512 v = Clip ? _mm512_min_ps(_mm512_max_ps(y[i], vlo), vhi) : y[i];
@@ -115,16 +132,49 @@ __attribute__((target("avx512f"))) void adc_block_gemm_avx512(int64_t P, int64_t
 #pragma GCC diagnostic pop
 #endif
 
+// ADC output noise of a layer group: normal number (panel P + p) chunked(Q k kTile) + (q k + i) kTile + c
+// of `rng` (RandomStream::fill_normal_inv) times sigma is added to the partial sum of block (p, q),
+// row i, panel column c: a pure function of (seed, draw, layer, group, element), drawn in bulk one
+// row block at a time (Q k kTile normals, in L1) just before the kernel uses them.
+struct AdcNoise {
+  RandomStream rng;
+  float sigma;
+};
+
+// adc_block_gemm on panel number `panel`; with noise (nz != nullptr) it always clips.
 void adc_block_gemm(int64_t P, int64_t Q, int64_t ld, const float* wn, const float* sstep, const float* xp, float lo, float hi,
-                    float inv, bool clip, float* acc) {
+                    float inv, bool clip, float* acc, const AdcNoise* noise = nullptr, int64_t panel = 0) {
 #if defined(__x86_64__) && defined(__GNUC__)
   static const bool avx512 = __builtin_cpu_supports("avx512f");
+#else
+  constexpr bool avx512 = false;
+#endif
+  if (noise) {
+    constexpr int64_t K = 8;
+    thread_local std::vector<float> nz;
+    const int64_t per_block = Q * K * kTile;
+    nz.resize(static_cast<size_t>(per_block));
+    for (int64_t p = 0; p < P; ++p) {
+      noise->rng.fill_normal_inv(static_cast<uint64_t>((panel * P + p) * chunked(per_block)), per_block, nz.data());
+      const float *w = wn + p * Q * K * K, *s = sstep + p * Q * K;
+      float* a = acc + p * K * ld;
+#if defined(__x86_64__) && defined(__GNUC__)
+      if (avx512) {
+        adc_block_gemm_avx512<true, true>(1, Q, ld, w, s, xp, lo, hi, inv, a, nz.data(), noise->sigma);
+        continue;
+      }
+#endif
+      adc_block_gemm_portable(1, Q, ld, w, s, xp, lo, hi, inv, true, a, nz.data(), noise->sigma);
+    }
+    return;
+  }
+#if defined(__x86_64__) && defined(__GNUC__)
   if (avx512) {
-    if (clip) return adc_block_gemm_avx512<true>(P, Q, ld, wn, sstep, xp, lo, hi, inv, acc);
-    return adc_block_gemm_avx512<false>(P, Q, ld, wn, sstep, xp, lo, hi, inv, acc);
+    if (clip) return adc_block_gemm_avx512<true, false>(P, Q, ld, wn, sstep, xp, lo, hi, inv, acc);
+    return adc_block_gemm_avx512<false, false>(P, Q, ld, wn, sstep, xp, lo, hi, inv, acc);
   }
 #endif
-  adc_block_gemm_portable(P, Q, ld, wn, sstep, xp, lo, hi, inv, clip, acc);
+  adc_block_gemm_portable(P, Q, ld, wn, sstep, xp, lo, hi, inv, clip, acc, nullptr, 0.0f);
 }
 
 // Dense product on one packed panel (ideal ADC): acc[r, c] = sum_{kk < K} W[r, kk] xp[kk, c] for
@@ -190,15 +240,17 @@ __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) vo
 
 // One packed input panel: dst[i kTile + c] = DAC(x[i ld + c] * rs[c]) for rows i < rows and
 // columns c < m (0 for c >= m); DAC = clip to +-bound and round to `step` (step 0: ideal),
-// exactly hw/converters.h's quantize() (nearbyint of the rounded product).
+// exactly hw/converters.h's quantize() (nearbyint of the rounded product). DAC noise (nz !=
+// nullptr): fma(nz[i kTile + c], sigma, normalised input) before the clip.
 void pack_panel_portable(const float* x, int64_t ld, int64_t m, int64_t rows, const float* rs, float* dst, float bound,
-                         float step) {
+                         float step, const float* nz, float sigma) {
   const float inv = step > 0 ? 1.0f / step : 0.0f;
   for (int64_t i = 0; i < rows; ++i) {
     const float* xr = x + i * ld;
     float* d = dst + i * kTile;
     for (int64_t c = 0; c < kTile; ++c) {
       float v = c < m ? xr[c] * rs[c] : 0.0f;
+      if (nz) v = std::fma(nz[i * kTile + c], sigma, v);
       if (step > 0) v = std::nearbyint(std::min(std::max(v, -bound), bound) * inv) * step;
       d[c] = v;
     }
@@ -210,20 +262,24 @@ void pack_panel_portable(const float* x, int64_t ld, int64_t m, int64_t rows, co
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12: _mm512_undefined_ps in max/min
 // Normalisation by r and the DAC (pack_panel_portable's operations) on one register.
 struct DacAvx512 {
-  __m512 r, lo, hi, step, inv;
+  __m512 r, lo, hi, step, inv, sigma;
   bool quantise;
 };
-__attribute__((target("avx512f"))) inline DacAvx512 dac_avx512(const float* rs, int64_t m, float bound, float step) {
+__attribute__((target("avx512f"))) inline DacAvx512 dac_avx512(const float* rs, int64_t m, float bound, float step,
+                                                               float sigma = 0.0f) {
   const __mmask16 mask = static_cast<__mmask16>((1u << m) - 1u);
   return {_mm512_maskz_loadu_ps(mask, rs),
           _mm512_set1_ps(-bound),
           _mm512_set1_ps(bound),
           _mm512_set1_ps(step),
           _mm512_set1_ps(step > 0 ? 1.0f / step : 0.0f),
+          _mm512_set1_ps(sigma),
           step > 0};
 }
-__attribute__((target("avx512f"))) inline __m512 dac_apply(const DacAvx512& d, __m512 x) {
+// nz: this register's 16 standard normals (DAC noise, sigma * nz added after the normalisation), or nullptr.
+__attribute__((target("avx512f"))) inline __m512 dac_apply(const DacAvx512& d, __m512 x, const float* nz = nullptr) {
   __m512 v = _mm512_mul_ps(x, d.r);
+  if (nz) v = _mm512_fmadd_ps(_mm512_loadu_ps(nz), d.sigma, v);
   if (d.quantise) {
     v = _mm512_mul_ps(_mm512_min_ps(_mm512_max_ps(v, d.lo), d.hi), d.inv);
     v = _mm512_mul_ps(_mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), d.step);
@@ -232,20 +288,33 @@ __attribute__((target("avx512f"))) inline __m512 dac_apply(const DacAvx512& d, _
 }
 
 __attribute__((target("avx512f"))) void pack_panel_avx512(const float* x, int64_t ld, int64_t m, int64_t rows, const float* rs,
-                                                          float* dst, float bound, float step) {
+                                                          float* dst, float bound, float step, const float* nz, float sigma) {
   const __mmask16 mask = static_cast<__mmask16>((1u << m) - 1u);
-  const DacAvx512 dac = dac_avx512(rs, m, bound, step);
-  for (int64_t i = 0; i < rows; ++i) _mm512_storeu_ps(dst + i * kTile, dac_apply(dac, _mm512_maskz_loadu_ps(mask, x + i * ld)));
+  const DacAvx512 dac = dac_avx512(rs, m, bound, step, sigma);
+  if (nz)
+    for (int64_t i = 0; i < rows; ++i)
+      _mm512_storeu_ps(dst + i * kTile, dac_apply(dac, _mm512_maskz_loadu_ps(mask, x + i * ld), nz + i * kTile));
+  else
+    for (int64_t i = 0; i < rows; ++i) _mm512_storeu_ps(dst + i * kTile, dac_apply(dac, _mm512_maskz_loadu_ps(mask, x + i * ld)));
 }
 #pragma GCC diagnostic pop
 #endif
 
-void pack_panel(const float* x, int64_t ld, int64_t m, int64_t rows, const float* rs, float* dst, float bound, float step) {
+// nz (DAC noise, or nullptr): standard normals [rows][kTile], sigma times each added to the normalised input.
+void pack_panel(const float* x, int64_t ld, int64_t m, int64_t rows, const float* rs, float* dst, float bound, float step,
+                const float* nz = nullptr, float sigma = 0.0f) {
 #if defined(__x86_64__) && defined(__GNUC__)
   static const bool avx512 = __builtin_cpu_supports("avx512f");
-  if (avx512) return pack_panel_avx512(x, ld, m, rows, rs, dst, bound, step);
+  if (avx512) return pack_panel_avx512(x, ld, m, rows, rs, dst, bound, step, nz, sigma);
 #endif
-  pack_panel_portable(x, ld, m, rows, rs, dst, bound, step);
+  pack_panel_portable(x, ld, m, rows, rs, dst, bound, step, nz, sigma);
+}
+
+// DAC noise of a layer group: normal number panel chunked(C kTile) + r kTile + c of `rng` (fill_normal_inv)
+// for packed row r < rows, panel column c; C = the padded rows of the layer's panels.
+void dac_noise(const RandomStream& rng, int64_t panel, int64_t C, int64_t rows, std::vector<float>& nz) {
+  nz.resize(static_cast<size_t>(rows * kTile));
+  rng.fill_normal_inv(static_cast<uint64_t>(panel * chunked(C * kTile)), rows * kTile, nz.data());
 }
 
 // One packed panel of im2col(image) for a same-width convolution (models/mapped_gemm.h): rows
@@ -287,25 +356,29 @@ void gather_panel_portable(const float* image, const models::SameWidthConv& cv, 
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12: _mm512_undefined_ps in max
 // Pack = false: the raw panel and its column maxima (colmax); Pack = true: each window row
 // normalised by rs and put through the DAC on the way (dac_apply; colmax unused).
+// nz (Pack only, DAC noise, or nullptr): standard normals [rows][kTile] of the panel.
 template <bool Pack>
 __attribute__((target("avx512f"))) void gather_panel_avx512(const float* image, const models::SameWidthConv& cv, int64_t j0,
                                                             int64_t m, float* dst, float* colmax, const float* rs = nullptr,
-                                                            float bound = 0.0f, float step = 0.0f) {
+                                                            float bound = 0.0f, float step = 0.0f, const float* nz = nullptr,
+                                                            float sigma = 0.0f) {
   const int64_t plane = cv.ih * cv.iw;
   const __m512 sign = _mm512_set1_ps(-0.0f);
   __m512 mx = _mm512_setzero_ps();
   DacAvx512 dac{};
-  if (Pack) dac = dac_avx512(rs, m, bound, step);
+  if (Pack) dac = dac_avx512(rs, m, bound, step, sigma);
   for (int64_t i = 0; i < cv.kh; ++i)
     for (int64_t j = 0; j < cv.kw; ++j) {
       const int64_t dr = i * cv.dh - cv.pt, dc = j * cv.dw - cv.pl, off = j0 + dr * cv.iw + dc;
       const __mmask16 mask = static_cast<__mmask16>(window_mask(cv, j0, m, dr, dc));
       const float* src = image + off;
       float* d = dst + (i * cv.kw + j) * kTile;
+      const float* e = nz ? nz + (i * cv.kw + j) * kTile : nullptr;
       for (int64_t ch = 0; ch < cv.channels; ++ch, src += plane, d += cv.kh * cv.kw * kTile) {
         const __m512 v = _mm512_maskz_loadu_ps(mask, src);  // masked-off lanes are not read
         if (Pack) {
-          _mm512_storeu_ps(d, dac_apply(dac, v));
+          _mm512_storeu_ps(d, dac_apply(dac, v, e));
+          if (e) e += cv.kh * cv.kw * kTile;
         } else {
           _mm512_storeu_ps(d, v);
           mx = _mm512_max_ps(mx, _mm512_castsi512_ps(_mm512_andnot_si512(_mm512_castps_si512(sign), _mm512_castps_si512(v))));
@@ -403,14 +476,15 @@ void finish_panel(const float* acc, int64_t ld, int64_t rows, int64_t j0, int64_
 
 // Per-thread work buffers (reused across calls; sized to the largest layer seen).
 struct Work {
-  std::vector<float> wn_own, scale_own, xn, colscale, rscale, sstep, wdense, part, acc, wpack, chanmax;
+  std::vector<float> wn_own, scale_own, xn, colscale, rscale, sstep, wdense, part, acc, wpack, chanmax, dac_nz, adc_nz;
 };
 thread_local Work tw;
 
 }  // namespace
 
 bool HardwareGemm::fused_adc() const {
-  return !m_io.adc.ideal() && m_io.adc.noise_std == 0 && m_io.adc.bits <= 22 && m_wl.spec.block_size == 8;
+  // Quantising ADCs of <= 22 bits, with or without output noise (an unquantised noisy ADC takes the general path).
+  return m_io.adc.bits > 0 && m_io.adc.bits <= 22 && m_wl.spec.block_size == 8;
 }
 
 void HardwareGemm::weights(int64_t layer, int64_t group, uint64_t draw, const float*& wn, const float*& scale) const {
@@ -461,13 +535,21 @@ bool HardwareGemm::conv_same_width(int64_t layer, int64_t group, int64_t sample,
   const models::GemmTiles& t = m_wl.layers.at(layer).gemms.at(group);
   const ConverterSpec &dac = m_io.dac, &adc = m_io.adc;
   const bool fused = fused_adc();
-  if (!(fused || adc.ideal()) || dac.noise_std != 0 || dac.bits > 22 || cv.channels * cv.kh * cv.kw != t.cols) return false;
+  if (!(fused || adc.ideal()) || dac.bits > 22 || cv.channels * cv.kh * cv.kw != t.cols) return false;
   const int64_t k = m_wl.spec.block_size, P = t.P, Q = t.Q, R = P * k, C = Q * k;
   const int64_t n = cv.out_h * cv.iw, tiles = (n + kTile - 1) / kTile, ld = tiles * kTile;
   const float *wn, *scale;
-  weights(layer, group, m_draw_base + static_cast<uint64_t>(sample), wn, scale);
+  const uint64_t draw = m_draw_base + static_cast<uint64_t>(sample);
+  weights(layer, group, draw, wn, scale);
   const float* bg = bgain(layer, group);
   const bool clip = fused && adc_setup(P * Q, wn, scale, bg);
+  // Converter noise: the same streams and element numbers as gemm() on the im2col matrix.
+  const RandomStream group_rng = m_rng.derive(draw).derive(static_cast<uint64_t>(layer) << 20 | static_cast<uint64_t>(group));
+  const bool dac_noisy = dac.noise_std > 0;
+  const RandomStream dac_rng = group_rng.derive(0);
+  const AdcNoise adc_noise{group_rng.derive(1), static_cast<float>(adc.noise_std)};
+  const AdcNoise* adc_nz = adc.noise_std > 0 ? &adc_noise : nullptr;
+  const float dac_sigma = static_cast<float>(dac.noise_std);
   const int64_t R8 = (t.rows + 7) / 8 * 8;
   const float* wp = nullptr;
   if (!fused) {
@@ -500,10 +582,13 @@ bool HardwareGemm::conv_same_width(int64_t layer, int64_t group, int64_t sample,
       }
     };
     bool packed = false;
+    if (dac_noisy) dac_noise(dac_rng, ti, C, t.cols, tw.dac_nz);
+    const float* dnz = dac_noisy ? tw.dac_nz.data() : nullptr;
 #if defined(__x86_64__) && defined(__GNUC__)
     if (one_pass) {  // gather_panel then pack_panel in one pass (the same operations on the same values)
       set_rscale();
-      gather_panel_avx512<true>(image, cv, j0, m, panel, nullptr, tw.rscale.data(), static_cast<float>(dac.bound), dac_step);
+      gather_panel_avx512<true>(image, cv, j0, m, panel, nullptr, tw.rscale.data(), static_cast<float>(dac.bound), dac_step, dnz,
+                                dac_sigma);
       std::fill(panel + t.cols * kTile, panel + C * kTile, 0.0f);
       packed = true;
     }
@@ -515,14 +600,14 @@ bool HardwareGemm::conv_same_width(int64_t layer, int64_t group, int64_t sample,
       if (fused || !dac.ideal()) {
         std::fill(panel + t.cols * kTile, panel + C * kTile, 0.0f);
         set_rscale();
-        pack_panel(panel, kTile, m, t.cols, tw.rscale.data(), panel, static_cast<float>(dac.bound), dac_step);
+        pack_panel(panel, kTile, m, t.cols, tw.rscale.data(), panel, static_cast<float>(dac.bound), dac_step, dnz, dac_sigma);
       } else {
         std::fill(tw.colscale.data() + j0, tw.colscale.data() + j0 + kTile, 1.0f);  // raw inputs: no normalisation
       }
     }
     if (fused)
       adc_block_gemm(P, Q, ld, wn, tw.sstep.data(), panel, static_cast<float>(-adc.bound), static_cast<float>(adc.bound),
-                     1.0f / adc_step, clip, tw.acc.data() + j0);
+                     1.0f / adc_step, clip, tw.acc.data() + j0, adc_nz, ti);
     else
       dense_panel_gemm(R8, t.cols, wp, panel, tw.acc.data() + j0, ld);
     finish_panel(tw.acc.data(), ld, t.rows, j0, m, tw.colscale.data(), gain, ep, y, n);
@@ -583,39 +668,60 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
   rscale.assign(ld, 0.0f);
   for (int64_t j = 0; j < n; ++j) rscale[j] = colscale[j] > 0 ? 1.0f / colscale[j] : 0.0f;
   const ConverterSpec& dac = m_io.dac;
-  const bool dac_fast = dac.noise_std == 0 && dac.bits <= 22;
+  const bool dac_fast = dac.bits <= 22;
   const ConverterSpec& adc = m_io.adc;
   const float adc_step = static_cast<float>(adc.step());
   acc.resize(R * ld);
   const bool clip = fused && adc_setup(P * Q, wn, scale, bg);
+  const RandomStream group_rng = m_rng.derive(draw).derive(static_cast<uint64_t>(layer) << 20 | static_cast<uint64_t>(group));
+  const AdcNoise adc_noise{group_rng.derive(1), static_cast<float>(adc.noise_std)};
+  const AdcNoise* adc_nz = adc.noise_std > 0 ? &adc_noise : nullptr;
   if (fused && !x_trans && dac_fast) {
     // Panel by panel: pack (normalise, DAC) kTile input columns, then all row blocks on them
-    // while the panel is in L1.
+    // while the panel is in L1. Converter noise drawn in bulk per panel (DAC) and per row block (ADC).
     xn.resize(C * kTile);
     const float dac_step = dac.bits > 0 ? static_cast<float>(dac.step()) : 0.0f;
+    const bool dac_noisy = dac.noise_std > 0;
+    const RandomStream dac_rng = group_rng.derive(0);
     for (int64_t ti = 0; ti < tiles; ++ti) {
+      if (dac_noisy) dac_noise(dac_rng, ti, C, t.cols, tw.dac_nz);
       pack_panel(x + ti * kTile, n, std::min(kTile, n - ti * kTile), t.cols, rscale.data() + ti * kTile, xn.data(),
-                 static_cast<float>(dac.bound), dac_step);
+                 static_cast<float>(dac.bound), dac_step, dac_noisy ? tw.dac_nz.data() : nullptr,
+                 static_cast<float>(dac.noise_std));
       std::fill(xn.data() + t.cols * kTile, xn.data() + C * kTile, 0.0f);
       adc_block_gemm(P, Q, ld, wn, tw.sstep.data(), xn.data(), static_cast<float>(-adc.bound), static_cast<float>(adc.bound),
-                     1.0f / adc_step, clip, acc.data() + ti * kTile);
+                     1.0f / adc_step, clip, acc.data() + ti * kTile, adc_nz, ti);
     }
   } else {
-    // General case, element by element: the DAC's noise indices are those of the [C, n] layout
-    // (zero-padded rows included); fused: panels [tiles][C][kTile].
+    // General case, element by element. DAC noise (real input rows only, as the panel path)
+    // drawn in bulk, laid out as xn: [C, n] (element numbers i n + j), or for the fused kernel
+    // panels [tiles][C][kTile] with the panel path's element numbers (dac_noise per panel).
     xn.assign(C * ld, 0.0f);
-    const RandomStream dac_rng =
-        m_rng.derive(draw).derive(static_cast<uint64_t>(layer) << 20 | static_cast<uint64_t>(group)).derive(0);
-    for (int64_t i = 0; i < C; ++i)
+    const bool dac_noisy = dac.noise_std > 0;
+    const float dac_sigma = static_cast<float>(dac.noise_std);
+    if (dac_noisy) {
+      const RandomStream dac_rng = group_rng.derive(0);
+      tw.dac_nz.resize(static_cast<size_t>(C * ld));
+      if (fused) {
+        for (int64_t ti = 0; ti < tiles; ++ti)
+          dac_rng.fill_normal_inv(static_cast<uint64_t>(ti * chunked(C * kTile)), t.cols * kTile,
+                                  tw.dac_nz.data() + ti * C * kTile);
+      } else {
+        dac_rng.fill_normal_inv(0, C * ld, tw.dac_nz.data());
+      }
+    }
+    for (int64_t i = 0; i < t.cols; ++i)
       for (int64_t j = 0; j < n; ++j) {
-        float v = i >= t.cols ? 0.0f : (x_trans ? x[j * t.cols + i] : x[i * n + j]) * rscale[j];
-        convert(dac, &v, 1, dac_rng, static_cast<uint64_t>(i * n + j));
-        xn[fused ? ((j / kTile) * C + i) * kTile + j % kTile : i * n + j] = v;
+        const int64_t at = fused ? ((j / kTile) * C + i) * kTile + j % kTile : i * n + j;
+        float v = (x_trans ? x[j * t.cols + i] : x[i * n + j]) * rscale[j];
+        if (dac_noisy) v = std::fma(tw.dac_nz[at], dac_sigma, v);
+        quantize(dac, &v, 1);
+        xn[at] = v;
       }
     if (fused)
       for (int64_t ti = 0; ti < tiles; ++ti)
         adc_block_gemm(P, Q, ld, wn, tw.sstep.data(), xn.data() + ti * C * kTile, static_cast<float>(-adc.bound),
-                       static_cast<float>(adc.bound), 1.0f / adc_step, clip, acc.data() + ti * kTile);
+                       static_cast<float>(adc.bound), 1.0f / adc_step, clip, acc.data() + ti * kTile, adc_nz, ti);
   }
 
   if (fused) {
@@ -630,14 +736,20 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
     std::fill(acc.begin(), acc.end(), 0.0f);
     wdense.resize(R * k);
     part.resize(R * n);
-    RandomStream adc_rng = m_rng.derive(draw).derive(static_cast<uint64_t>(layer) << 20 | static_cast<uint64_t>(group)).derive(1);
+    const RandomStream adc_rng = group_rng.derive(1);
     for (int64_t q = 0; q < Q; ++q) {
       for (int64_t p = 0; p < P; ++p)
         std::copy(wn + (p * Q + q) * k * k, wn + (p * Q + q + 1) * k * k, wdense.data() + p * k * k);
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(R), static_cast<int>(n), static_cast<int>(k), 1.0f,
                   wdense.data(), static_cast<int>(k), xn.data() + q * k * ld, static_cast<int>(ld), 0.0f, part.data(),
                   static_cast<int>(n));
-      convert(m_io.adc, part.data(), R * n, adc_rng, static_cast<uint64_t>(q) * static_cast<uint64_t>(R * n));
+      if (adc.noise_std > 0) {  // ADC output noise drawn in bulk: element q chunked(R n) + row n + column
+        tw.adc_nz.resize(static_cast<size_t>(R * n));
+        adc_rng.fill_normal_inv(static_cast<uint64_t>(q * chunked(R * n)), R * n, tw.adc_nz.data());
+        const float sigma = static_cast<float>(adc.noise_std);
+        for (int64_t e = 0; e < R * n; ++e) part[e] = std::fma(tw.adc_nz[e], sigma, part[e]);
+      }
+      quantize(adc, part.data(), R * n);
       for (int64_t p = 0; p < P; ++p) {
         float s = scale[p * Q + q];
         float* a = acc.data() + p * k * ld;

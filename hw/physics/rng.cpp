@@ -4,6 +4,10 @@
 #include <Random123/boxmuller.hpp>
 #include <Random123/uniform.hpp>
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
 #include <algorithm>
 #include <cmath>
 
@@ -57,6 +61,268 @@ __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) vo
   }
 }
 
+// Converter normals (fill_normal_inv): chunks of kInvChunk numbers; chunk c seeds 16 xoshiro128+
+// lanes (Blackman and Vigna, "Scrambled linear pseudorandom number generators", ACM TOMS 2021)
+// with one Philox4x32-10 block each (counter (16 c + lane) | bit 61, so its own range); number
+// 16 s + lane of the chunk is the lane's output s, 32 bits w: sign = bit 31, the next 23 bits
+// give v = (m + 1/2) 2^-24 in (0, 1/2), and the number is -/+ Phi^-1(v) from a degree-4
+// polynomial per octave of v (tools/bench/fit_inverse_normal.py; |error| < 3.2e-5).
+constexpr uint64_t kInvRange = uint64_t{1} << 61;
+constexpr int kInvChunk = static_cast<int>(RandomStream::kNormalInvChunk), kInvSteps = kInvChunk / 16;
+// kInvCoef[k][o]: coefficient of t^k in octave o (v in [2^-(o+2), 2^-(o+1)), t = v 2^(o+2)); 32 wide for vpermt2ps.
+alignas(64) const float kInvCoef[5][32] = {
+    {-1.77945232f,
+     -2.06906891f,
+     -2.3313446f,
+     -2.57449484f,
+     -2.80167007f,
+     -3.01533103f,
+     -3.21742821f,
+     -3.40952134f,
+     -3.59286976f,
+     -3.76850343f,
+     -3.93727326f,
+     -4.09989023f,
+     -4.25695515f,
+     -4.40897894f,
+     -4.55640173f,
+     -4.69960403f,
+     -4.83891821f,
+     -4.9746356f,
+     -5.10701418f,
+     -5.23628235f,
+     -5.36264467f,
+     -5.48628426f,
+     -5.60736609f,
+     -5.72603941f,
+     0,
+     0,
+     0,
+     0,
+     0,
+     0,
+     0,
+     0},
+    {1.57268119f,
+     1.36824298f,
+     1.21284163f,
+     1.09681773f,
+     1.00676632f,
+     0.934619129f,
+     0.875324488f,
+     0.825575709f,
+     0.783121645f,
+     0.746377051f,
+     0.714192927f,
+     0.685715199f,
+     0.660295427f,
+     0.637431502f,
+     0.616728485f,
+     0.597870946f,
+     0.580603778f,
+     0.564718246f,
+     0.550041616f,
+     0.536429763f,
+     0.523761332f,
+     0.511933327f,
+     0.500857711f,
+     0.490458727f,
+     0,
+     0,
+     0,
+     0,
+     0,
+     0,
+     0,
+     0},
+    {-0.636930108f,
+     -0.608505607f,
+     -0.561549544f,
+     -0.520305097f,
+     -0.485305548f,
+     -0.455644101f,
+     -0.430313826f,
+     -0.408464283f,
+     -0.389424473f,
+     -0.372674167f,
+     -0.357809782f,
+     -0.344515771f,
+     -0.332543045f,
+     -0.321692675f,
+     -0.311804175f,
+     -0.302746743f,
+     -0.294412553f,
+     -0.28671217f,
+     -0.27957058f,
+     -0.272924453f,
+     -0.266719967f,
+     -0.260910988f,
+     -0.255457819f,
+     -0.250326067f,
+     0,
+     0,
+     0,
+     0,
+     0,
+     0,
+     0,
+     0},
+    {0.190762892f,
+     0.18150717f,
+     0.16672802f,
+     0.154554993f,
+     0.144386858f,
+     0.135788023f,
+     0.128431946f,
+     0.122069135f,
+     0.116508603f,
+     0.111603558f,
+     0.107240207f,
+     0.103329405f,
+     0.099800542f,
+     0.0965970606f,
+     0.0936731473f,
+     0.0909913331f,
+     0.0885206908f,
+     0.0862354264f,
+     0.0841139108f,
+     0.0821378008f,
+     0.0802914947f,
+     0.0785615891f,
+     0.0769365206f,
+     0.0754062608f,
+     0,
+     0,
+     0,
+     0,
+     0,
+     0,
+     0,
+     0},
+    {-0.021519836f,
+     -0.0224976391f,
+     -0.020770805f,
+     -0.0192811415f,
+     -0.0180302318f,
+     -0.0169703346f,
+     -0.0160621814f,
+     -0.0152754867f,
+     -0.0145870484f,
+     -0.0139790215f,
+     -0.0134375514f,
+     -0.0129517699f,
+     -0.0125130527f,
+     -0.0121144811f,
+     -0.0117504429f,
+     -0.0114163412f,
+     -0.0111083761f,
+     -0.0108233765f,
+     -0.010558675f,
+     -0.0103120152f,
+     -0.0100814691f,
+     -0.00986538175f,
+     -0.00966232549f,
+     -0.00947105791f,
+     0,
+     0,
+     0,
+     0,
+     0,
+     0,
+     0,
+     0},
+};
+
+// The lanes' xoshiro128+ states of chunk c: st[word][lane].
+void inv_seed(uint64_t seed, uint64_t stream, uint64_t chunk, uint32_t st[4][16]) {
+  for (int i = 0; i < 16; ++i) {
+    const uint64_t b = (chunk * 16 + static_cast<uint64_t>(i)) | kInvRange;
+    st[0][i] = static_cast<uint32_t>(b);
+    st[1][i] = static_cast<uint32_t>(b >> 32);
+    st[2][i] = static_cast<uint32_t>(stream);
+    st[3][i] = static_cast<uint32_t>(stream >> 32);
+  }
+  vmath::philox4x32_10_fast(st[0], st[1], st[2], st[3], static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
+  for (int i = 0; i < 16; ++i)
+    if ((st[0][i] | st[1][i] | st[2][i] | st[3][i]) == 0) st[0][i] = 1;  // xoshiro's one forbidden state
+}
+
+// The normal of one 32-bit word (scalar; the AVX-512 path does the same operations).
+inline float inv_normal(uint32_t w) {
+  const float v = std::fma(static_cast<float>((w >> 8) & 0x7fffffu), 5.9604644775390625e-8f, 2.98023223876953125e-8f);
+  const uint32_t b = vmath::bits_of(v);
+  const uint32_t o = 125u - (b >> 23);
+  const float t = vmath::float_of((b & 0x7fffffu) | 0x3f800000u);
+  float p = kInvCoef[4][o];
+  for (int k = 3; k >= 0; --k) p = std::fma(p, t, kInvCoef[k][o]);
+  return vmath::float_of(vmath::bits_of(p) ^ (w & 0x80000000u));
+}
+
+// The first `steps` outputs of the lanes (16 numbers each).
+void inv_chunk_portable(uint32_t st[4][16], float* out, int steps) {
+  for (int s = 0; s < steps; ++s)
+    for (int i = 0; i < 16; ++i) {
+      uint32_t &s0 = st[0][i], &s1 = st[1][i], &s2 = st[2][i], &s3 = st[3][i];
+      out[s * 16 + i] = inv_normal(s0 + s3);
+      const uint32_t t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = (s3 << 11) | (s3 >> 21);
+    }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// GCC bug 105593 (see hw/physics/vec_math.h): false "used uninitialized" warnings from the
+// unmasked AVX-512 shift intrinsics, silenced for this function only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+__attribute__((target("avx512f"))) void inv_chunk_avx512(uint32_t st[4][16], float* out, int steps) {
+  __m512i s0 = _mm512_loadu_si512(st[0]), s1 = _mm512_loadu_si512(st[1]), s2 = _mm512_loadu_si512(st[2]),
+          s3 = _mm512_loadu_si512(st[3]);
+  __m512 lo[5], hi[5];
+  for (int k = 0; k < 5; ++k) {
+    lo[k] = _mm512_load_ps(kInvCoef[k]);
+    hi[k] = _mm512_load_ps(kInvCoef[k] + 16);
+  }
+  const __m512i m23 = _mm512_set1_epi32(0x7fffff), one = _mm512_set1_epi32(0x3f800000), c125 = _mm512_set1_epi32(125),
+                sign = _mm512_set1_epi32(static_cast<int>(0x80000000u));
+  const __m512 scale = _mm512_set1_ps(5.9604644775390625e-8f), half = _mm512_set1_ps(2.98023223876953125e-8f);
+  for (int s = 0; s < steps; ++s) {
+    const __m512i w = _mm512_add_epi32(s0, s3);
+    const __m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(w, 8), m23)), scale, half);
+    const __m512i b = _mm512_castps_si512(v);
+    const __m512i o = _mm512_sub_epi32(c125, _mm512_srli_epi32(b, 23));
+    const __m512 t = _mm512_castsi512_ps(_mm512_or_si512(_mm512_and_si512(b, m23), one));
+    __m512 p = _mm512_permutex2var_ps(lo[4], o, hi[4]);
+    for (int k = 3; k >= 0; --k) p = _mm512_fmadd_ps(p, t, _mm512_permutex2var_ps(lo[k], o, hi[k]));
+    _mm512_storeu_ps(out + s * 16, _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(p), _mm512_and_si512(w, sign))));
+    const __m512i t9 = _mm512_slli_epi32(s1, 9);
+    s2 = _mm512_xor_si512(s2, s0);
+    s3 = _mm512_xor_si512(s3, s1);
+    s1 = _mm512_xor_si512(s1, s2);
+    s0 = _mm512_xor_si512(s0, s3);
+    s2 = _mm512_xor_si512(s2, t9);
+    s3 = _mm512_rol_epi32(s3, 11);
+  }
+}
+#pragma GCC diagnostic pop
+#endif
+
+// The first 16 steps numbers of chunk c.
+void inv_chunk(uint64_t seed, uint64_t stream, uint64_t chunk, float* out, int steps) {
+  uint32_t st[4][16];
+  inv_seed(seed, stream, chunk, st);
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  if (avx512) return inv_chunk_avx512(st, out, steps);
+#endif
+  inv_chunk_portable(st, out, steps);
+}
+
 }  // namespace
 
 double RandomStream::normal(uint64_t index) const {
@@ -94,6 +360,26 @@ void RandomStream::fill_normal_fast(uint64_t first, int64_t n, float* out) const
     fast_normals(m_seed, m_stream, b0, buf);
     const uint64_t take = std::min<uint64_t>(kPerCall - skip, end - idx);
     std::copy(buf + skip, buf + skip + take, out + (idx - first));
+    idx += take;
+  }
+}
+
+void RandomStream::fill_normal_inv(uint64_t first, int64_t n, float* out) const {
+  if (n <= 0) return;
+  alignas(64) float buf[kInvChunk];
+  uint64_t idx = first;
+  const uint64_t end = first + static_cast<uint64_t>(n);
+  while (idx < end) {
+    // Only the steps up to the last number needed are generated (a chunk is sequential).
+    const uint64_t c = idx / kInvChunk, skip = idx - c * kInvChunk;
+    const uint64_t take = std::min<uint64_t>(kInvChunk - skip, end - idx);
+    const int steps = static_cast<int>((skip + take + 15) / 16);
+    if (skip == 0 && take % 16 == 0) {
+      inv_chunk(m_seed, m_stream, c, out + (idx - first), steps);
+    } else {
+      inv_chunk(m_seed, m_stream, c, buf, steps);
+      std::copy(buf + skip, buf + skip + take, out + (idx - first));
+    }
     idx += take;
   }
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tools/bench/run_bench.py --quick end to end (sizes reduced; no timing goal is asserted, a timed
 # test would be a flaky one): every benchmark runs and reports, the noisy executor and the
-# PyTorch reference agree within Monte-Carlo error, logits are the same bytes at 1 and 2 threads,
+# PyTorch reference agree within Monte-Carlo error, logits are the same bytes at 1 and 2 threads
+# (the executor, and the converter-noise benchmark with and without ADC/DAC noise),
 # and a missing build folder is one clear error line. Usage: test_bench.sh SOURCE_DIR BUILD_DIR
 set -u
 src="$1"; build="$2"
@@ -20,7 +21,8 @@ if "$py" - "$tmp/out/bench.json" "$tmp/out/bench.md" >"$tmp/check" 2>&1 <<'PY'
 import json, math, sys
 b = json.load(open(sys.argv[1]))
 B = b["benchmarks"]
-for k in ("executor_floor", "torch_reference", "doctor_scenario", "long_horizon", "scaling_horizon", "scaling_models", "memory"):
+for k in ("executor_floor", "torch_reference", "doctor_scenario", "long_horizon", "scaling_horizon", "scaling_models",
+          "converter_noise", "memory"):
     assert k in B, f"missing benchmark {k}"
 ex, tr = B["executor_floor"], B["torch_reference"]
 assert "error" not in tr, tr
@@ -33,6 +35,13 @@ for v in (ex["ratio_noisy_over_sgemm"], tr["speedup"]):
     assert math.isfinite(v) and v > 0, v
 for v in (B["scaling_horizon"]["exponent_event_time_vs_events"], B["scaling_models"]["exponent_time_vs_macs"]):
     assert math.isfinite(v), v
+# converter noise: both models, the three converter settings, logits the same bytes at 1 and 2 threads
+for m in ("cnn3_fmnist", "lenet5_fmnist"):
+    r = B["converter_noise"][m]["runs"]
+    for c in ("noiseless", "adc_noise", "dac_noise"):
+        assert r[c]["deterministic_1_vs_n_threads"] is True, (m, c)
+        assert math.isfinite(r[c]["ratio_over_noiseless"]) and r[c]["ratio_over_noiseless"] > 0, (m, c, r[c])
+        assert 0.5 <= r[c]["accuracy"] <= 1, (m, c, r[c]["accuracy"])
 assert B["doctor_scenario"]["summary"]["status"] == "complete"
 assert B["long_horizon"]["evaluations"] >= 1 and B["long_horizon"]["monitor_checks"] > 0
 assert [r["horizon_s"] for r in B["scaling_horizon"]["runs"]] == [2 * 86400, 4 * 86400, 8 * 86400]
@@ -41,7 +50,7 @@ for name in ("executor cnn3", "DOCTOR scenario", "long horizon"):
     assert m["peak_rss_mb"] > m["state_mb"] > 0, m
 md = open(sys.argv[2]).read().splitlines()
 rows = [l for l in md if l.startswith("| ") and not l.startswith("| benchmark")]
-assert len(rows) == len(b["table"]) == 13, (len(rows), len(b["table"]))
+assert len(rows) == len(b["table"]) == 15, (len(rows), len(b["table"]))
 PY
 then ok "bench.json and bench.md: every benchmark reported, executor and PyTorch agree, same bytes at 1 and 2 threads"
 else bad "bench.json: $(tail -n 3 "$tmp/check" | tr '\n' ' ')"; fi

@@ -4,6 +4,13 @@
 //   ptc_bench swim [--model lenet5_fmnist] [--images 1000] [--threads 2] [--batch 128]
 //     SWIM's curvature (models/swim_curvature.h) over training images against the gradient alone
 //     on the same batches, and whether h is bit-identical with 1 thread.
+//   ptc_bench convnoise [--model cnn3_fmnist] [--images 1000] [--threads 2] [--noise 0.02]
+//     Converter noise against the noiseless converters: the model on the ideal technology
+//     (programmed weights, shared by all draws), 4x4 cores of 8x8 blocks, 8-bit DAC (bound 1) and
+//     8-bit ADC (bound 8) as scenarios/hw/pcm_4x4x8.json; the same images evaluated without
+//     converter noise, with ADC output noise std `noise` and with DAC noise std `noise`; the
+//     noisy / noiseless time ratios, accuracies and whether the noisy logits are the same bytes
+//     at 1 thread and at `threads`.
 // Noisy tiled forward: the model compiled onto DOCTOR's 4x4 array of 8x8 MRR banks (a = 0.865,
 // r = 0.87), DOCTOR's "high" phase variation at `step` (a fresh sample per chunk and inference)
 // and thermal crosstalk (kappa 0.1), 8-bit DAC and 8-bit ADC per block; every image is its own
@@ -14,6 +21,7 @@
 #include <omp.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -295,6 +303,96 @@ int run_swim(const std::string& model, int64_t images, int threads, int64_t batc
   return 0;
 }
 
+// The ideal technology with its weights shared by every draw (materialised once per batch).
+class SharedIdeal : public hw::IdealRealizer {
+ public:
+  using hw::IdealRealizer::IdealRealizer;
+  bool shared_across_draws() const override { return true; }
+};
+
+int run_convnoise(const std::string& model, int64_t images, int threads, double noise) {
+  const std::string path = std::string(PTC_SOURCE_DIR) + "/models/zoo/" + model + ".onnx";
+  models::Graph g = models::import_onnx(path);
+  models::Preprocess pre = models::preprocess_for(g, path);
+  models::Dataset test = models::load_fashion_mnist("test");
+  models::CompiledWorkload wl = models::compile(g, models::TilingSpec{4, 4, 8, "cyclic"});
+  images = std::min<int64_t>(images, test.count);
+  SharedIdeal ideal(wl);
+  struct Config {
+    const char* name;
+    hw::IoSpec io;
+  };
+  std::vector<Config> cfgs(3);
+  for (auto& c : cfgs) c.io = hw::IoSpec{{8, 1.0, 0}, {8, 8.0, 0}};
+  cfgs[0].name = "noiseless";
+  cfgs[1].name = "adc_noise";
+  cfgs[1].io.adc.noise_std = noise;
+  cfgs[2].name = "dac_noise";
+  cfgs[2].io.dac.noise_std = noise;
+  // Batches of kBatch images, image i = inference draw i; returns the predictions (and the logits of all images).
+  auto classify_io = [&](hw::HardwareGemm& hg, int nthreads, int64_t count, std::vector<float>* logits) {
+    models::Executor ex(g, nthreads);
+    ex.set_mapped(&hg, wl.layer_index());
+    std::vector<int> pred(static_cast<size_t>(count));
+    models::Tensor in;
+    for (int64_t first = 0; first < count; first += kBatch) {
+      const int64_t n = std::min<int64_t>(kBatch, count - first);
+      hg.set_draw_base(static_cast<uint64_t>(first));
+      hg.prepare_batch();
+      models::fill_batch(test, pre, first, n, in);
+      const models::Tensor& out = ex.run(in);
+      const int64_t classes = out.shape[1];
+      for (int64_t s = 0; s < n; ++s) {
+        const float* row = out.f.data() + s * classes;
+        pred[static_cast<size_t>(first + s)] = static_cast<int>(std::max_element(row, row + classes) - row);
+        if (logits) logits->insert(logits->end(), row, row + classes);
+      }
+    }
+    return pred;
+  };
+  std::vector<std::unique_ptr<hw::HardwareGemm>> hgs;
+  for (const auto& c : cfgs) hgs.push_back(std::make_unique<hw::HardwareGemm>(wl, ideal, c.io, hw::RandomStream(1, 0x5e)));
+  nlohmann::json runs = nlohmann::json::object();
+  std::vector<double> best(cfgs.size(), 1e300);
+  std::vector<std::vector<int>> preds(cfgs.size());
+  for (size_t c = 0; c < cfgs.size(); ++c) {
+    std::vector<float> l1, lt;
+    classify_io(*hgs[c], 1, 48, &l1);
+    classify_io(*hgs[c], threads, 48, &lt);
+    runs[cfgs[c].name]["deterministic_1_vs_n_threads"] =
+        l1.size() == lt.size() && std::memcmp(l1.data(), lt.data(), l1.size() * sizeof(float)) == 0;
+  }
+  // Timed alternately, 3 times each; the minimum of each enters the ratio.
+  for (int r = 0; r < 3; ++r)
+    for (size_t c = 0; c < cfgs.size(); ++c) {
+      const auto t0 = Clock::now();
+      std::vector<int> p = classify_io(*hgs[c], threads, images, nullptr);
+      best[c] = std::min(best[c], seconds_since(t0));
+      if (r == 0)
+        preds[c] = std::move(p);
+      else if (p != preds[c])
+        throw std::runtime_error(std::string(cfgs[c].name) + ": predictions differ between repeats of the same draws");
+    }
+  for (size_t c = 0; c < cfgs.size(); ++c) {
+    int64_t correct = 0;
+    for (int64_t i = 0; i < images; ++i) correct += preds[c][static_cast<size_t>(i)] == test.labels[static_cast<size_t>(i)];
+    auto& j = runs[cfgs[c].name];
+    j["seconds"] = best[c];
+    j["images_per_s"] = static_cast<double>(images) / best[c];
+    j["accuracy"] = static_cast<double>(correct) / static_cast<double>(images);
+    j["ratio_over_noiseless"] = best[c] / best[0];
+  }
+  nlohmann::json j = {{"model", model},
+                      {"images", images},
+                      {"threads", threads},
+                      {"noise_std", noise},
+                      {"converters", "DAC 8 bit bound 1, ADC 8 bit bound 8, 4x4 cores of 8x8 blocks, ideal weights"},
+                      {"timing", "minimum of 3 alternating runs each"},
+                      {"runs", runs}};
+  std::printf("%s\n", j.dump().c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -319,11 +417,32 @@ int main(int argc, char** argv) {
       }
       return run_swim(model, images, threads, batch);
     }
+    if (argc >= 2 && std::string(argv[1]) == "convnoise") {
+      std::string model = "cnn3_fmnist";
+      int64_t images = 1000;
+      int threads = 2;
+      double noise = 0.02;
+      for (int i = 2; i + 1 < argc; i += 2) {
+        std::string k = argv[i], v = argv[i + 1];
+        if (k == "--model")
+          model = v;
+        else if (k == "--images")
+          images = std::stoll(v);
+        else if (k == "--threads")
+          threads = std::stoi(v);
+        else if (k == "--noise")
+          noise = std::stod(v);
+        else
+          throw std::runtime_error("unknown option " + k);
+      }
+      return run_convnoise(model, images, threads, noise);
+    }
     if (argc < 2 || std::string(argv[1]) != "executor") {
       std::fprintf(stderr,
                    "usage: ptc_bench executor [--model NAME] [--images N] [--threads T] [--step S] [--adc-bits B] [--profile 1]\n"
                    "       ptc_bench overhead [--threads T]\n"
-                   "       ptc_bench swim [--model NAME] [--images N] [--threads T] [--batch B]\n");
+                   "       ptc_bench swim [--model NAME] [--images N] [--threads T] [--batch B]\n"
+                   "       ptc_bench convnoise [--model NAME] [--images N] [--threads T] [--noise STD]\n");
       return 2;
     }
     Options o;

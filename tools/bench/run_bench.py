@@ -200,7 +200,22 @@ def main():
                  " / ".join(f"{q / 1e3:.0f}k" for q in R) + " ring draws/img",
                  f"max residual {100 * resid:.0f} %", "linear in work (residual <= 15 %)", resid <= 0.15])
 
-    # 6. Memory: peak RSS vs 2 x (weights + device state + dataset) + fixed overhead. The fixed
+    # 6. Converter noise (ADC output noise, DAC noise, std 0.02) against the noiseless converters,
+    # 8-bit DAC/ADC on the fused kernels, CNN3 and LeNet-5 (ptc_bench convnoise).
+    cn = {}
+    for m in ("cnn3_fmnist", "lenet5_fmnist"):
+        out, _, _ = run([bench, "convnoise", "--model", m, "--images", "64" if q else "1000", "--threads", "2",
+                         "--noise", "0.02"], env)
+        cn[m] = json.loads(out)
+        r = cn[m]["runs"]
+        ra, rd = r["adc_noise"]["ratio_over_noiseless"], r["dac_noise"]["ratio_over_noiseless"]
+        rows.append([f"Converter noise {m.split('_')[0]}: ADC / DAC noise std 0.02 (8-bit converters, fused kernels)",
+                     f"{r['adc_noise']['images_per_s']:.0f} / {r['dac_noise']['images_per_s']:.0f} img/s",
+                     f"noiseless: {r['noiseless']['images_per_s']:.0f} img/s",
+                     f"{ra:.2f}x / {rd:.2f}x noiseless time", "<= 1.5x noiseless time", max(ra, rd) <= 1.5])
+    B["converter_noise"] = cn
+
+    # 7. Memory: peak RSS vs 2 x (weights + device state + dataset) + fixed overhead. The fixed
     # runtime overhead is measured: the peak RSS of `ptc_bench overhead` (the process with its
     # shared libraries, OpenMP's threads and OpenBLAS's per-thread buffers after an sgemm of
     # CNN3's largest shape on each thread; no model, weights or data).
