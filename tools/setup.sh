@@ -12,7 +12,7 @@ pkgs=(
   libonnx-dev libprotobuf-dev protobuf-compiler libopenblas-dev
   librandom123-dev libcli11-dev libvalijson-dev zlib1g-dev
   dataset-fashion-mnist libonnx-testdata
-  python3-matplotlib python3-numpy python3-torch python3-onnx
+  python3-matplotlib python3-numpy python3-scipy python3-torch python3-onnx
   slurm-wlm munge chromium
 )
 missing=()

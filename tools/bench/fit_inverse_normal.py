@@ -7,7 +7,7 @@ squares at 400 Chebyshev nodes of [1, 2] to scipy.special.ndtri (the inverse of 
 normal CDF). Prints the table as C++ (coefficient of t^0 first) and the largest absolute error
 on a fine grid, evaluated in float with the rounded coefficients as the C++ code does.
 """
-import numpy as np
+import numpy as np  # Debian: python3-numpy, python3-scipy (tools/setup.sh)
 from scipy.special import ndtri
 
 DEG, OCTAVES = 4, 24
