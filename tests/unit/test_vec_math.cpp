@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "hw/device/mrr_bank.h"
@@ -273,12 +274,19 @@ TEST_CASE("convolution windows read from the image give the same bits as im2col 
       CHECK(mx > 0.1);
       CHECK(worst <= 1e-5 * mx);
     }
-    // Not provided with a noisy DAC: the caller falls back to im2col + gemm.
-    IoSpec noisy;
-    noisy.dac = {8, 1.0, 0.01};
-    noisy.adc = {8, 8.0, 0};
-    HardwareGemm hn(wl, bank, noisy, RandomStream(1, 0x5e));
-    std::vector<float> y3(static_cast<size_t>(t.rows * n));
-    CHECK_FALSE(hn.conv_same_width(L, 0, 0, image.data(), cv, y3.data()));
+    // With converter noise (docs/converters_energy.md §2) the windows are read the same way and
+    // every DAC / ADC sample keeps its element number: the same bits as im2col + gemm.
+    for (const auto& [dac_noise, adc_noise] : {std::pair{0.01, 0.0}, std::pair{0.0, 0.02}, std::pair{0.01, 0.02}}) {
+      IoSpec noisy;
+      noisy.dac = {8, 1.0, dac_noise};
+      noisy.adc = {8, 8.0, adc_noise};
+      HardwareGemm hn(wl, bank, noisy, RandomStream(1, 0x5e));
+      hn.set_draw_base(3);
+      std::vector<float> y1(static_cast<size_t>(t.rows * n)), y3(y1.size());
+      hn.gemm(L, 0, 2, col.data(), false, n, y1.data(), false);
+      INFO("layer " << L << ", DAC noise " << dac_noise << ", ADC noise " << adc_noise);
+      REQUIRE(hn.conv_same_width(L, 0, 2, image.data(), cv, y3.data()));
+      CHECK(std::memcmp(y1.data(), y3.data(), y1.size() * sizeof(float)) == 0);
+    }
   }
 }
