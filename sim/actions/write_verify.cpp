@@ -1,5 +1,5 @@
 // SWIM's selective write-verify (Yan, Hu, Shi, DAC 2022; docs/swim.md §3): select the global top
-// fraction p of the mapped weights by a score (the curvature pass of models/swim.h on the training
+// fraction p of the mapped weights by a score (the curvature pass of models/swim_curvature.h on the
 // split, or magnitude / random), then write-verify them on the chip (Accelerator::verify).
 #include <algorithm>
 #include <cmath>
