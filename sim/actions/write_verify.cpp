@@ -1,6 +1,7 @@
 // SWIM's selective write-verify (Yan, Hu, Shi, DAC 2022; docs/swim.md §3): select the global top
-// fraction p of the mapped weights by a score (the curvature pass of models/swim_curvature.h on the
-// split, or magnitude / random), then write-verify them on the chip (Accelerator::verify).
+// fraction p of the mapped weights by a score (the curvature pass of models/swim_curvature.h on
+// the training split, or magnitude / random), then write-verify them on the chip
+// (Accelerator::verify).
 #include <algorithm>
 #include <cmath>
 
