@@ -387,20 +387,33 @@ VerifyResult Accelerator::verify(int64_t layer, int64_t group, const std::vector
   if (m_instance != 0)
     throw Error("accelerator: write-verify while Monte-Carlo instance " + std::to_string(m_instance) + " is selected");
   const auto& t = m_wl.layers.at(layer).gemms.at(group);
+  const bool thermo = m_cfg.energy.cell == WeightCell::thermo_optic;
+  if (m_tech->thermally_coupled()) set_now(t_s);  // the rings are read at the verification instant
   VerifyResult r = m_tech->verify(layer, group, mask, spec, t_s);
   const size_t nb = static_cast<size_t>(t.P * t.Q);
-  if (r.block_reads.size() != nb || r.block_rewrites.size() != nb)
+  if (r.block_reads.size() != nb || r.block_rewrites.size() != nb || (thermo && r.block_rounds.size() != nb))
     throw Error("accelerator: device \"" + m_tech->name() + "\" returned no per-block verify counts");
   std::vector<double> core_s(m_cores.size(), 0.0);
-  const double tr = m_cfg.energy.pcm_verify_read_us * 1e-6, tw = m_cfg.energy.pcm_write_us * 1e-6;
+  // Non-volatile cells: a core reads and re-writes its weights one after another. Thermo-optic
+  // rings: reads one after another, the rings a round re-tunes settle together (one settle each).
+  const double tr = (thermo ? m_cfg.energy.mrr_verify_read_us : m_cfg.energy.pcm_verify_read_us) * 1e-6;
+  const double tw = (thermo ? m_cfg.energy.ring_settle_us : m_cfg.energy.pcm_write_us) * 1e-6;
+  int64_t rounds = 0;
   for (size_t b = 0; b < nb; ++b) {
     const size_t c = static_cast<size_t>(t.core[b]) % m_cores.size();
-    core_s[c] += static_cast<double>(r.block_reads[b]) * tr + static_cast<double>(r.block_rewrites[b]) * tw;
+    const int64_t writes_b = thermo ? r.block_rounds[b] : r.block_rewrites[b];
+    core_s[c] += static_cast<double>(r.block_reads[b]) * tr + static_cast<double>(writes_b) * tw;
     if (r.block_rewrites[b] > 0) m_cores[c]->charge(0, 0, r.block_rewrites[b], 0);
+    if (thermo) rounds += r.block_rounds[b];
   }
   const double t_verify = *std::max_element(core_s.begin(), core_s.end());
-  const double e_verify = static_cast<double>(r.writes) * m_cfg.energy.pcm_write_pj * 1e-12 +
-                          static_cast<double>(r.reads) * m_cfg.energy.pcm_verify_read_pj * 1e-12;
+  // Thermo-optic: a settling round holds the core's k^2 rings for ring_settle_us.
+  const double kk = static_cast<double>(m_wl.spec.block_size * m_wl.spec.block_size);
+  const double e_verify =
+      thermo ? static_cast<double>(rounds) * kk * m_cfg.energy.ring_hold_mw * 1e-3 * m_cfg.energy.ring_settle_us * 1e-6 +
+                   static_cast<double>(r.reads) * m_cfg.energy.mrr_verify_read_pj * 1e-12
+             : static_cast<double>(r.writes) * m_cfg.energy.pcm_write_pj * 1e-12 +
+                   static_cast<double>(r.reads) * m_cfg.energy.pcm_verify_read_pj * 1e-12;
   m_pending_write_s += t_verify;
   m_energy_j += e_verify;
   ++m_verify.calls;
@@ -414,6 +427,8 @@ VerifyResult Accelerator::verify(int64_t layer, int64_t group, const std::vector
 }
 
 double Accelerator::initial_programming_s() const {
+  // Thermo-optic rings tune together: one settle (docs/converters_energy.md §4).
+  if (m_cfg.energy.cell == WeightCell::thermo_optic) return m_cfg.energy.ring_settle_us * 1e-6;
   if (m_cfg.energy.cell != WeightCell::nonvolatile) return 0;
   const double ncores = static_cast<double>(m_cores.size());
   double t = 0;

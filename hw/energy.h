@@ -50,6 +50,10 @@ struct EnergyParams {
   // a verification re-write of one pair is one write pulse (pcm_write_us) and two device writes.
   double pcm_verify_read_us = 0.1;
   double pcm_verify_read_pj = 2.0;
+  // MRR write-verify (docs/swim.md §6): one read-back of one weight (a probe through the ring and
+  // its detector) [assumption]; re-tuned rings settle together (ring_settle_us per round).
+  double mrr_verify_read_us = 0.01;
+  double mrr_verify_read_pj = 1.0;
 };
 
 struct InferenceCost {

@@ -181,6 +181,10 @@ const std::vector<SectionSpec>& scenario_sections() {
                    "time of one write-verify read-back of one weight [assumption]", 0, 1e9},
                   {"pcm_verify_read_pj", "pJ", ed.pcm_verify_read_pj,
                    "energy of one write-verify read-back of one weight [assumption]", 0, 1e12},
+                  {"mrr_verify_read_us", "us", ed.mrr_verify_read_us,
+                   "time of one MRR write-verify read-back of one weight [assumption]", 0, 1e9},
+                  {"mrr_verify_read_pj", "pJ", ed.mrr_verify_read_pj,
+                   "energy of one MRR write-verify read-back of one weight [assumption]", 0, 1e12},
                   {"wall_plug_efficiency", "", ed.wall_plug_efficiency, "laser wall-plug efficiency", 1e-6, 1},
                   {"pd_sensitivity_dbm", "dBm", ed.pd_sensitivity_dbm, "photodetector sensitivity", -100, 100},
                   {"insertion_loss_db", "dB", ed.insertion_loss_db, "optical insertion loss", 0, 100}},
@@ -585,6 +589,8 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   s.energy.pcm_write_us = en.num("pcm_write_us");
   s.energy.pcm_verify_read_us = en.num("pcm_verify_read_us");
   s.energy.pcm_verify_read_pj = en.num("pcm_verify_read_pj");
+  s.energy.mrr_verify_read_us = en.num("mrr_verify_read_us");
+  s.energy.mrr_verify_read_pj = en.num("mrr_verify_read_pj");
   s.energy.wall_plug_efficiency = en.num("wall_plug_efficiency");
   s.energy.pd_sensitivity_dbm = en.num("pd_sensitivity_dbm");
   s.energy.insertion_loss_db = en.num("insertion_loss_db");

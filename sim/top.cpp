@@ -30,7 +30,7 @@ namespace fs = std::filesystem;
 std::unique_ptr<hw::Technology> make_technology(const Scenario& s, const models::CompiledWorkload& wl, uint64_t chip) {
   hw::RandomStream dev_rng(s.seed, 0xde);
   if (chip > 0) dev_rng = dev_rng.derive(0xc1000000ULL + chip);  // every further chip its own device stream
-  return s.device.model->build(hw::DeviceBuild{wl, dev_rng, s.device.noise});
+  return s.device.model->build(hw::DeviceBuild{wl, dev_rng, s.device.noise, s.accuracy.instances});
 }
 
 namespace {

@@ -16,8 +16,9 @@ namespace ptc::hw {
 
 struct DeviceBuild {
   const models::CompiledWorkload& wl;
-  RandomStream rng;  // the chip's device stream
-  NoiseList noise;   // the scenario's noise processes (a device uses those acting on its traits)
+  RandomStream rng;       // the chip's device stream
+  NoiseList noise;        // the scenario's noise processes (a device uses those acting on its traits)
+  int64_t instances = 1;  // Monte-Carlo chip instances measured (accuracy.instances)
 };
 
 class DeviceModel {

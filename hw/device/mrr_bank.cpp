@@ -102,7 +102,7 @@ const std::vector<int>& Technology::signed_levels(int64_t, int64_t) const {
 }
 
 VerifyResult Technology::verify(int64_t, int64_t, const std::vector<uint8_t>&, const VerifySpec&, double) {
-  throw Error("device \"" + name() + "\" has no write-verify (devices with it: pcm, swim_variation)");
+  throw Error("device \"" + name() + "\" has no write-verify (devices with it: pcm, swim_variation, mrr)");
 }
 
 void Technology::set_worn_cells(const std::vector<char>&) {
@@ -137,7 +137,13 @@ MrrBank::MrrBank(const models::CompiledWorkload& wl, const MrrBankConfig& cfg, c
     }
     m_noise.push_back(std::move(inst));
   }
+  if (cfg.instances < 1) throw Error("MRR bank: instances must be >= 1");
+  if (!(cfg.tuning_sigma_rad >= 0) || !std::isfinite(cfg.tuning_sigma_rad))
+    throw Error("MRR bank: tuning_sigma_rad must be >= 0");
+  m_ws.resize(static_cast<size_t>(cfg.instances));
   for (size_t l = 0; l < wl.layers.size(); ++l) {
+    for (auto& inst : m_ws) inst.emplace_back(wl.layers[l].gemms.size());
+    m_ops.emplace_back(wl.layers[l].gemms.size(), 1);  // op 0: the deployment programming
     m_latent.emplace_back();
     m_phase.emplace_back();
     m_scale.emplace_back();
@@ -148,6 +154,14 @@ MrrBank::MrrBank(const models::CompiledWorkload& wl, const MrrBankConfig& cfg, c
       m_phase.back().emplace_back(t.blocks.size());
       m_scale.back().emplace_back(t.P * t.Q);
       m_core.back().push_back(t.core);
+      if (cfg.tuning_sigma_rad > 0)
+        for (int64_t k = 0; k < cfg.instances; ++k) {
+          std::vector<float>& tune = m_ws[static_cast<size_t>(k)][l][g].tune;
+          tune.resize(t.blocks.size());
+          tune_stream(k, static_cast<int64_t>(l), static_cast<int64_t>(g), 0)
+              .fill_normal(0, static_cast<int64_t>(tune.size()), tune.data());
+          for (float& e : tune) e = static_cast<float>(e * cfg.tuning_sigma_rad);
+        }
       encode(static_cast<int64_t>(l), static_cast<int64_t>(g));
       m_writes += static_cast<int64_t>(t.blocks.size());
     }
@@ -200,11 +214,30 @@ void MrrBank::encode(int64_t layer, int64_t group) {
   auto& ph = m_phase[layer][group];
   auto& sc = m_scale[layer][group];
   for (size_t b = 0; b < sc.size(); ++b) mrr_encode_block(m_cfg.ring, w.data() + b * kk, kk, ph.data() + b * kk, sc[b]);
+  update_xphase(layer, group);
+}
+
+void MrrBank::update_xphase(int64_t layer, int64_t group) {
   if (m_xphase.size() <= static_cast<size_t>(layer)) m_xphase.resize(static_cast<size_t>(layer) + 1);
   auto& xl = m_xphase[layer];
   if (xl.size() <= static_cast<size_t>(group)) xl.resize(static_cast<size_t>(group) + 1);
-  xl[group] = ph;
-  if (m_xt) m_xt->apply(xl[group].data(), static_cast<int64_t>(sc.size()));
+  std::vector<float>& x = xl[group];
+  x = m_phase[layer][group];
+  if (static_cast<size_t>(m_instance) < m_ws.size()) {  // set point + tuning error + verify correction
+    const WriteState& ws = m_ws[static_cast<size_t>(m_instance)][layer][group];
+    if (!ws.tune.empty())
+      for (size_t i = 0; i < x.size(); ++i) x[i] += ws.tune[i];
+    if (!ws.corr.empty())
+      for (size_t i = 0; i < x.size(); ++i) x[i] += ws.corr[i];
+  }
+  if (m_xt) m_xt->apply(x.data(), static_cast<int64_t>(m_scale[layer][group].size()));
+}
+
+RandomStream MrrBank::tune_stream(int64_t k, int64_t layer, int64_t group, uint64_t op) const {
+  return m_rng.derive(31)
+      .derive(static_cast<uint64_t>(k))
+      .derive(static_cast<uint64_t>(layer) << 20 | static_cast<uint64_t>(group))
+      .derive(op);
 }
 
 void MrrBank::update_crossed_offsets() {
@@ -221,6 +254,7 @@ int64_t MrrBank::program(int64_t layer, int64_t group, const std::vector<float>&
   if (blocks.size() != lat.size())
     throw Error("MRR program: layer " + std::to_string(layer) + " expects " + std::to_string(lat.size()) + " weights, got " +
                 std::to_string(blocks.size()));
+  if (m_instance != 0) throw Error("MRR program: Monte-Carlo instance " + std::to_string(m_instance) + " is selected");
   if (blocks == lat) return 0;  // same latent weights: the encoded phases are unchanged
   std::vector<float> old = m_phase[layer][group];
   lat = blocks;
@@ -229,7 +263,162 @@ int64_t MrrBank::program(int64_t layer, int64_t group, const std::vector<float>&
   const auto& ph = m_phase[layer][group];
   for (size_t i = 0; i < ph.size(); ++i) n += ph[i] != old[i];
   m_writes += n;
+  // Every re-written ring lands with a fresh tuning error and an open-loop set point (its verify
+  // correction is void), in every Monte-Carlo instance.
+  const uint64_t op = m_ops[layer][group]++;
+  if (has_write_state() && n > 0) {
+    std::vector<float> draw;
+    for (size_t k = 0; k < m_ws.size(); ++k) {
+      WriteState& ws = m_ws[k][layer][group];
+      if (!ws.tune.empty()) {
+        draw.resize(ws.tune.size());
+        tune_stream(static_cast<int64_t>(k), layer, group, op).fill_normal(0, static_cast<int64_t>(draw.size()), draw.data());
+      }
+      for (size_t i = 0; i < ph.size(); ++i) {
+        if (ph[i] == old[i]) continue;
+        if (!ws.tune.empty()) ws.tune[i] = static_cast<float>(draw[i] * m_cfg.tuning_sigma_rad);
+        if (!ws.corr.empty()) ws.corr[i] = 0.0f;
+      }
+    }
+    update_xphase(layer, group);
+  }
   return n;
+}
+
+void MrrBank::select_offsets(int64_t k) {
+  bool changed = false;
+  for (auto& p : m_noise) changed = p->select_instance(k) || changed;
+  if (changed && !m_times.empty()) set_times(m_draw_base, std::vector<NoiseTime>(m_times));
+}
+
+bool MrrBank::select_instance(int64_t k) {
+  if (k < 0) throw Error("MRR: Monte-Carlo instance must be >= 0");
+  if (k == m_instance) return true;
+  if (has_write_state() && k >= m_cfg.instances)
+    throw Error("MRR: Monte-Carlo instance " + std::to_string(k) + " of a bank built for " + std::to_string(m_cfg.instances));
+  m_instance = k;
+  select_offsets(k);
+  if (has_write_state())
+    for (size_t l = 0; l < m_latent.size(); ++l)
+      for (size_t g = 0; g < m_latent[l].size(); ++g) update_xphase(static_cast<int64_t>(l), static_cast<int64_t>(g));
+  return true;
+}
+
+VerifyResult MrrBank::verify(int64_t layer, int64_t group, const std::vector<uint8_t>& mask, const VerifySpec& spec, double) {
+  if (m_instance != 0) throw Error("MRR: write-verify while Monte-Carlo instance " + std::to_string(m_instance) + " is selected");
+  const auto& lat = m_latent.at(layer).at(group);
+  if (mask.size() != lat.size())
+    throw Error("MRR verify: layer " + std::to_string(layer) + " has " + std::to_string(lat.size()) + " weights, mask has " +
+                std::to_string(mask.size()));
+  if (!(spec.tolerance >= 0) || spec.max_iterations < 0 || spec.reads < 1)
+    throw Error("MRR verify: tolerance >= 0, max_iterations >= 0 and reads >= 1 required");
+  std::vector<uint32_t> idx;
+  for (size_t j = 0; j < mask.size(); ++j)
+    if (mask[j]) idx.push_back(static_cast<uint32_t>(j));
+  const uint64_t op = m_ops[layer][group]++;
+  m_verified = true;
+  for (auto& inst : m_ws)
+    if (inst[layer][group].corr.empty()) inst[layer][group].corr.assign(lat.size(), 0.0f);
+  // Instance 0 is the simulated chip (its counts are charged); the others verify with their own
+  // offsets and draws at the same instant.
+  VerifyResult r = verify_instance(0, layer, group, idx, spec, op);
+  for (int64_t k = 1; k < m_cfg.instances; ++k) {
+    select_offsets(k);
+    verify_instance(k, layer, group, idx, spec, op);
+  }
+  if (m_cfg.instances > 1) select_offsets(0);
+  update_xphase(layer, group);
+  m_writes += r.writes;
+  return r;
+}
+
+VerifyResult MrrBank::verify_instance(int64_t k, int64_t layer, int64_t group, const std::vector<uint32_t>& idx,
+                                      const VerifySpec& spec, uint64_t op) {
+  const models::GemmTiles& t = m_wl.layers.at(layer).gemms.at(group);
+  const int64_t kk = m_array.k * m_array.k;
+  WriteState& ws = m_ws[static_cast<size_t>(k)][layer][group];
+  const std::vector<float>& ph = m_phase[layer][group];
+  const std::vector<int32_t>& core_of = m_core[layer][group];
+  const size_t slot = m_slot.empty() ? 0 : static_cast<size_t>(m_slot.front());
+  const std::vector<float>& xoff = m_xoffset.at(slot);
+  const float* sd = m_std.empty() ? nullptr : m_std[slot].data();
+  const double a = m_cfg.ring.a, rr = m_cfg.ring.r;
+  const float A = static_cast<float>(a * a + rr * rr), B = static_cast<float>(2 * a * rr),
+              D = static_cast<float>(1 + a * a * rr * rr);
+  const float* mt = m_mt.empty() ? nullptr : m_mt.data();
+  const int nd = static_cast<int>(m_diag_off.size());
+  const double tol = spec.tolerance * mrr_weight_scale(m_cfg.ring), inv_reads = 1.0 / static_cast<double>(spec.reads);
+  const uint64_t N = ph.size();
+  const RandomStream read_rng = m_rng.derive(32)
+                                    .derive(static_cast<uint64_t>(k))
+                                    .derive(static_cast<uint64_t>(layer) << 20 | static_cast<uint64_t>(group))
+                                    .derive(op);
+  const RandomStream tune_rng = tune_stream(k, layer, group, op);
+  VerifyResult r;
+  r.weights = static_cast<int64_t>(idx.size());
+  r.block_reads.assign(static_cast<size_t>(t.P * t.Q), 0);
+  r.block_rewrites.assign(static_cast<size_t>(t.P * t.Q), 0);
+  r.block_rounds.assign(static_cast<size_t>(t.P * t.Q), 0);
+  std::vector<float> x(kk), phase(kk), w(kk), noise_pad(static_cast<size_t>(kk + 2 * m_diag_pad), 0.0f);
+  std::vector<double> sum(kk);
+  float* noise = noise_pad.data() + m_diag_pad;
+  std::vector<uint32_t> active, next;
+  for (size_t i0 = 0; i0 < idx.size();) {
+    const int64_t b = idx[i0] / kk;
+    size_t i1 = i0;
+    while (i1 < idx.size() && idx[i1] / kk == static_cast<uint64_t>(b)) ++i1;
+    active.assign(idx.begin() + static_cast<std::ptrdiff_t>(i0), idx.begin() + static_cast<std::ptrdiff_t>(i1));
+    i0 = i1;
+    const int64_t core = core_of[b];
+    const RandomStream block_rng = read_rng.derive(static_cast<uint64_t>(b));
+    for (int64_t it = 0;; ++it) {
+      // The block's rings as they are now: set points + tuning errors + corrections, coupled.
+      for (int64_t i = 0; i < kk; ++i) {
+        const size_t j = static_cast<size_t>(b * kk + i);
+        x[i] = ph[j] + (ws.tune.empty() ? 0.0f : ws.tune[j]) + ws.corr[j];
+      }
+      if (m_xt) m_xt->apply(x.data(), 1);
+      std::fill(sum.begin(), sum.end(), 0.0);
+      for (int64_t rd = 0; rd < spec.reads; ++rd) {
+        const float* v = nullptr;
+        if (sd) {
+          block_rng.fill_normal_fast(static_cast<uint64_t>((it * spec.reads + rd) * kk), kk, noise);
+          for (int64_t i = 0; i < kk; ++i) noise[i] *= sd[core * kk + i];
+          v = noise;
+        }
+        realize_block(kk, x.data(), xoff.data() + core * kk, v, mt, m_mt_band, nd, m_diag_off.data(), m_diag_coef.data(), A, B, D,
+                      phase.data(), w.data());
+        for (uint32_t j : active) {
+          const int64_t i = j - b * kk;
+          const double wi = std::abs(phase[i]) <= vmath::kCosMaxArg ? w[i] : mrr_weight(m_cfg.ring, phase[i]);
+          sum[i] += wi;
+        }
+      }
+      r.reads += static_cast<int64_t>(active.size()) * spec.reads;
+      r.block_reads[b] += static_cast<int64_t>(active.size()) * spec.reads;
+      next.clear();
+      for (uint32_t j : active) {
+        const double read = sum[j - b * kk] * inv_reads;
+        if (std::abs(read - mrr_weight(m_cfg.ring, ph[j])) <= tol) continue;
+        if (it == spec.max_iterations) {
+          ++r.unconverged;
+          continue;
+        }
+        // Closed loop: move the set point by the phase error the read shows, re-write (fresh
+        // tuning error).
+        ws.corr[j] -= static_cast<float>(mrr_phase_for_weight(m_cfg.ring, read) - ph[j]);
+        if (!ws.tune.empty())
+          ws.tune[j] = static_cast<float>(m_cfg.tuning_sigma_rad * tune_rng.normal(static_cast<uint64_t>(it) * N + j));
+        ++r.writes;
+        ++r.block_rewrites[b];
+        next.push_back(j);
+      }
+      if (!next.empty()) ++r.block_rounds[b];
+      active.swap(next);
+      if (active.empty()) break;
+    }
+  }
+  return r;
 }
 
 void MrrBank::set_tile_rows(int64_t layer, int64_t group, int64_t chunk, const std::vector<int>& rows) {
@@ -300,6 +489,7 @@ void MrrBank::set_extra_offset(const std::vector<float>& offset_rad) {
 
 void MrrBank::set_times(uint64_t draw_base, const std::vector<NoiseTime>& times) {
   if (times.empty()) throw Error("MRR bank: no noise instant given");
+  m_times = times;
   m_draw_base = draw_base;
   m_steps.clear();
   m_slot.clear();

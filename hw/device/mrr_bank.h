@@ -10,6 +10,16 @@
 // Remapping: row-block i of a chunk can be moved to another core row (the tile); the noise of a
 // block follows the core it runs on.
 // Writes: MRR rings are re-tuned, not worn; a "write" is one ring whose programmed phase changes.
+// Tuning (docs/swim.md §6): every write of a ring lands at its set point plus a fresh Gaussian
+// tuning error (tuning_sigma_rad; 0 = exact); relock() is an incremental heater adjustment against
+// the measured temperature and draws none. Write-verify (verify()) reads the selected rings back at
+// the current instant (static offsets, scheduled offsets, crosstalk, per-read noise averaged over
+// `reads` reads) and, while a read is outside the tolerance, moves the ring's set point by the
+// phase error the read shows (closed loop) and re-writes it (a fresh tuning error); the rings of a
+// block re-tune together, one settle per round. Monte-Carlo instances (accuracy.instances) each
+// keep their own tuning errors and verify corrections, and the static offsets of processes that
+// have per-chip draws (static_phase_variation) are redrawn per instance; every write and verify
+// is applied to all instances when it happens.
 #pragma once
 
 #include <map>
@@ -31,6 +41,8 @@ struct MrrBankConfig {
   // The ring-phase processes (acts_on() == kRingPhase; others are ignored), each bound to this
   // bank with the bank's random stream. At most one linear coupling.
   NoiseList noise;
+  double tuning_sigma_rad = 0;  // std of each write's tuning error
+  int64_t instances = 1;        // Monte-Carlo chip instances the bank keeps write state for
 };
 
 class MrrBank : public Technology {
@@ -60,6 +72,9 @@ class MrrBank : public Technology {
   int64_t program(int64_t layer, int64_t group, const std::vector<float>& blocks, double t_s) override;
   const std::vector<float>& programmed(int64_t layer, int64_t group) const override { return m_latent.at(layer).at(group); }
   int64_t writes() const override { return m_writes; }
+  VerifyResult verify(int64_t layer, int64_t group, const std::vector<uint8_t>& mask, const VerifySpec& spec,
+                      double t_s) override;
+  bool select_instance(int64_t k) override;
   bool supports_remap() const override { return true; }
   void set_tile_rows(int64_t layer, int64_t group, int64_t chunk, const std::vector<int>& rows) override;
   std::vector<int> tile_rows(int64_t layer, int64_t group, int64_t chunk) const override;
@@ -74,7 +89,21 @@ class MrrBank : public Technology {
 
  private:
   void encode(int64_t layer, int64_t group);
+  void update_xphase(int64_t layer, int64_t group);  // M (phase + tuning error + correction) of the instance
   void update_crossed_offsets();
+  // Tuning errors of write op `op` of (layer, group) for instance k: sigma N(0, 1), ring j of
+  // iteration `it` is number it * N + j of the op's stream (N: the group's rings).
+  RandomStream tune_stream(int64_t k, int64_t layer, int64_t group, uint64_t op) const;
+  VerifyResult verify_instance(int64_t k, int64_t layer, int64_t group, const std::vector<uint32_t>& idx, const VerifySpec& spec,
+                               uint64_t op);
+  void select_offsets(int64_t k);  // the noise processes' per-chip draws of instance k, offsets re-evaluated
+  bool has_write_state() const { return m_cfg.tuning_sigma_rad > 0 || m_verified; }
+
+  // Per instance and group: the tuning error of each ring's last write, and the verify correction
+  // of its set point (rad, [P, Q, k, k]; empty: all zero).
+  struct WriteState {
+    std::vector<float> tune, corr;
+  };
 
   // Crosstalk is linear (phi' = M phi), so M is applied once to the deterministic parts -- the
   // programmed phases (m_xphase, per block) and the offsets of each distinct step plus the extra
@@ -91,6 +120,11 @@ class MrrBank : public Technology {
   std::vector<PhaseNoise*> m_random;                                              // those with per-read noise
   const ThermalCrosstalk* m_xt = nullptr;                                         // the linear coupling, if any
   int64_t m_writes = 0;
+  std::vector<std::vector<std::vector<WriteState>>> m_ws;  // [instance][layer][group]
+  std::vector<std::vector<uint64_t>> m_ops;                // [layer][group]: write ops so far (0: deployment)
+  int64_t m_instance = 0;
+  bool m_verified = false;
+  std::vector<NoiseTime> m_times;  // the instants of the last set_times()
   uint64_t m_draw_base = 0;
   std::vector<int64_t> m_steps;              // per draw of the batch
   std::vector<int32_t> m_slot;               // per draw: index into m_std / m_offset

@@ -54,6 +54,9 @@ struct VerifyResult {
   // all devices of the weight; the accelerator prices each core's share: a core verifies its
   // weights one after another).
   std::vector<int64_t> block_reads, block_rewrites;
+  // Thermo-optic rings (MRR): re-tune rounds per block (the rings a round re-writes settle
+  // together, one settle per round); empty for devices written cell by cell (PCM).
+  std::vector<int64_t> block_rounds;
 };
 
 class Technology : public BlockRealizer {

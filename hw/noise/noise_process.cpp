@@ -107,6 +107,31 @@ class OffsetInstance : public PhaseNoise {
   std::vector<float> m_off;
 };
 
+// Fabrication offsets of one chip; Monte-Carlo instance k >= 1 draws its own from sub-stream k.
+class StaticPhaseInstance : public PhaseNoise {
+ public:
+  StaticPhaseInstance(const StaticVariationParams& sv, const CoreArray& a, const RandomStream& rng)
+      : m_sv(sv), m_array(a), m_rng(rng), m_off(StaticVariation(sv, rng).offsets(a).phase_rad) {}
+  bool add_offset(const NoiseTime&, float* off) const override {
+    for (size_t i = 0; i < m_off.size(); ++i) off[i] += m_off[i];
+    return true;
+  }
+  bool select_instance(int64_t k) override {
+    if (k == m_instance) return true;
+    m_instance = k;
+    const RandomStream s = k == 0 ? m_rng : m_rng.derive(0x4d43).derive(static_cast<uint64_t>(k));
+    m_off = StaticVariation(m_sv, s).offsets(m_array).phase_rad;
+    return true;
+  }
+
+ private:
+  StaticVariationParams m_sv;
+  CoreArray m_array;
+  RandomStream m_rng;
+  std::vector<float> m_off;
+  int64_t m_instance = 0;
+};
+
 class StaticPhaseProcess : public NoiseProcess {
  public:
   explicit StaticPhaseProcess(double sigma) : m_sigma(sigma) {
@@ -118,7 +143,7 @@ class StaticPhaseProcess : public NoiseProcess {
   std::unique_ptr<PhaseNoise> bind(const CoreArray& a, const RandomStream& rng) const override {
     StaticVariationParams sv;
     sv.phase_sigma_rad = m_sigma;
-    return std::make_unique<OffsetInstance>(StaticVariation(sv, rng.derive(0x57)).offsets(a).phase_rad);
+    return std::make_unique<StaticPhaseInstance>(sv, a, rng.derive(0x57));
   }
 
  private:

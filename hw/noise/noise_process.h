@@ -53,6 +53,10 @@ class PhaseNoise {
   virtual void relock(const NoiseTime& /*t*/) {}
   // The hotspot-weighted mean core temperature (K) the process models at `step`; NaN when none.
   virtual double mean_temperature_k(int64_t /*step*/) const { return std::numeric_limits<double>::quiet_NaN(); }
+  // Monte-Carlo chip instance k (docs/devices.md §2.4): a process with a persistent per-chip draw
+  // (fabrication offsets) redraws it for instance k from its own stream (k = 0: the chip's draw)
+  // and returns true; processes without one return false and are unchanged.
+  virtual bool select_instance(int64_t /*k*/) { return false; }
 };
 
 class NoiseProcess {
