@@ -4,8 +4,9 @@ controller.policy.metric x controller.policy.fraction), accuracy over the Monte-
 (mean +- std, from the last trace row of every run) against the verified fraction p, and against
 the programming time (one-shot programming plus write-verify, summary.json write_verify).
 
-Usage: plot_swim.py SWEEP_DIR [SWEEP_DIR ...] -o FIGURE.png [--title-from-dir]
+Usage: plot_swim.py SWEEP_DIR [SWEEP_DIR ...] -o FIGURE.png [--dump-json]
 Each SWEEP_DIR holds manifest.jsonl and the run directories it names; incomplete runs are an error.
+--dump-json prints what is plotted (per study and metric: p, accuracy %, std %, time ms) on stdout.
 """
 import argparse
 import csv
@@ -55,7 +56,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("sweeps", nargs="+")
     ap.add_argument("-o", "--out", required=True)
+    ap.add_argument("--dump-json", action="store_true", help="print the plotted series as JSON on stdout")
     a = ap.parse_args()
+    dump = []
     studies = [(d, load(d)) for d in a.sweeps]
     fig, axes = plt.subplots(len(studies), 2, figsize=(11, 3.6 * len(studies)), squeeze=False)
     for (d, rows), (ax_p, ax_t) in zip(studies, axes):
@@ -67,6 +70,8 @@ def main():
             es = [100 * r["std"] for r in rs]
             ax_p.errorbar(xs, ys, yerr=es, marker="o", ms=4, capsize=3, color=COLORS[m], label=m)
             ax_t.errorbar([r["t_ms"] for r in rs], ys, yerr=es, marker="o", ms=4, capsize=3, color=COLORS[m], label=m)
+            dump.append({"study": title, "metric": m, "p": [r["p"] for r in rs], "accuracy_pct": ys, "std_pct": es,
+                         "time_ms": [r["t_ms"] for r in rs]})
         if rows[0]["ideal"] is not None:
             for ax in (ax_p, ax_t):
                 ax.axhline(100 * rows[0]["ideal"], color="k", lw=0.8, ls=":", label="ideal weights")
@@ -84,6 +89,9 @@ def main():
     tmp = a.out + ".tmp.png"
     fig.savefig(tmp, dpi=110)
     os.replace(tmp, a.out)
+    if a.dump_json:
+        json.dump(dump, sys.stdout)
+        print()
 
 
 if __name__ == "__main__":
