@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The `rns` device in a run (docs/rns.md §7): retries are charged once, to the request that made
-# them, and to scheduled evaluations alike.
+# them, and to scheduled evaluations alike; the ADC energy laws price the per-modulus converters
+# (docs/converters_energy.md §3).
 # Usage: test_rns.sh PTCSIM SOURCE_DIR
 set -u
 ptcsim="$1"; src="$2"
@@ -48,5 +49,36 @@ PY
   else bad "evaluation retries not charged"; fi
   $py "$src/tests/regression/check_books.py" "$tmp/ev" && ok "evaluated RNS run: one set of books" || bad "evaluated RNS books"
 else bad "evaluated RNS run failed: $(tail -2 "$tmp/log")"; fi
+
+# ---- ADC energy laws: the RNS core's per-modulus ADCs ({63, 62, 61}: three 6-bit ADCs per
+# output) and a conventional core's 14-bit ADC (Blueprint's b_out for h = 8, b = 6), priced from
+# 1.48 pJ at 8 bits: linear 1.48 b/8, walden 1.48 2^(b-8), thermal 1.48 4^(b-8) pJ.
+rns6="$src/scenarios/rns/cnn3_rns6.json"; an="$src/scenarios/rns/cnn3_analog6.json"
+for law in linear walden thermal; do
+  "$ptcsim" run "$rns6" --set traffic.requests=1 --set hw.energy.adc_law=$law --out "$tmp/r_$law" -q >"$tmp/log" 2>&1 &&
+  "$ptcsim" run "$an" --set traffic.requests=1 --set hw.adc.bits=14 --set hw.energy.adc_law=$law --out "$tmp/a_$law" -q \
+    >>"$tmp/log" 2>&1 || bad "energy-law runs ($law) failed: $(tail -2 "$tmp/log")"
+done
+if $py - "$tmp" <<'PY'
+import json, sys
+d = sys.argv[1]
+E = {"linear": lambda b: 1.48 * b / 8, "walden": lambda b: 1.48 * 2.0 ** (b - 8), "thermal": lambda b: 1.48 * 4.0 ** (b - 8)}
+for law, e in E.items():
+    r = json.load(open(f"{d}/r_{law}/stats.json"))["accelerator"]
+    a = json.load(open(f"{d}/a_{law}/stats.json"))["accelerator"]
+    # RNS: 3 ADCs per output, the bank's energy per conversion is their mean
+    assert r["adcs_per_output"]["value"] == 3
+    assert abs(r["adc"]["energy_per_conversion"]["value"] - e(6) * 1e-12) < 1e-9 * e(6) * 1e-12, (law, r["adc"])
+    assert abs(a["adc"]["energy_per_conversion"]["value"] - e(14) * 1e-12) < 1e-9 * e(14) * 1e-12, (law, a["adc"])
+    cfg = json.load(open(f"{d}/r_{law}/config.resolved.json"))
+    assert ("adc_law" in cfg["hw"]["energy"]) == (law != "linear"), cfg["hw"]["energy"]
+# the default is the linear law: identical to an explicit linear
+for run in ("r", "a"):
+    x = json.load(open(f"{d}/{run}_linear/stats.json"))["accelerator"]["inference_energy"]["value"]
+    assert x > 0
+PY
+then ok "ADC energy laws price RNS and conventional ADCs by their closed forms; linear is the default and not in the resolved config"
+else bad "ADC energy laws"; fi
+expect_error "unknown ADC law is one error line" 'hw.energy.adc_law' "$ptcsim" validate "$rns6" --set hw.energy.adc_law=murmann
 
 finish
