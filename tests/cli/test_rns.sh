@@ -50,6 +50,38 @@ PY
   $py "$src/tests/regression/check_books.py" "$tmp/ev" && ok "evaluated RNS run: one set of books" || bad "evaluated RNS books"
 else bad "evaluated RNS run failed: $(tail -2 "$tmp/log")"; fi
 
+# ---- rns_recalibration against the closed form (docs/rns.md §4, §7): on a chip without drift the
+# channel phase error is the per-read N(0, sigma_phi^2) alone, so a word is detected as erroneous
+# when any of its n + k channels errs (up to k = 2 errors are always detected; undetected words
+# need >= 3 errors, ~1e-9): rate = 1 - prod_c (1 - 2 Q(pi / (m_c sigma_phi))). The rate the policy
+# logs at every check must match it within 5 binomial standard deviations, and it re-calibrates
+# exactly when the rate exceeds its threshold.
+for thr in 5e-4 2e-3; do
+  "$ptcsim" run "$rrns" --set traffic.requests=6 --set trace.every_requests=0 --set device.sigma_phi_rad=0.013 \
+    --set 'controller.policy={"name":"rns_recalibration","interval_requests":2,"min_words":1000,"detected_rate":'$thr'}' \
+    --out "$tmp/pol_$thr" -q >"$tmp/log" 2>&1 || bad "rns_recalibration run failed: $(tail -2 "$tmp/log")"
+done
+if $py - "$tmp" <<'PY'
+import json, math, sys
+d = sys.argv[1]
+sig = 0.013
+p = [math.erfc(math.pi / (m * sig) / math.sqrt(2)) for m in (63, 62, 61, 65, 67)]  # 2 Q(x) = erfc(x / sqrt 2)
+want = 1 - math.prod(1 - x for x in p)
+for thr in ("5e-4", "2e-3"):
+    ev = [json.loads(l) for l in open(f"{d}/pol_{thr}/events.jsonl")]
+    checks = [e for e in ev if e["type"] == "rns_error_rate"]
+    assert len(checks) >= 2, checks
+    for e in checks:
+        sd = math.sqrt(want * (1 - want) / e["words"])
+        assert abs(e["rate"] - want) < 5 * sd, (e, want, sd)
+    s = json.load(open(f"{d}/pol_{thr}/summary.json"))
+    fired = want > float(thr)
+    assert (s["calibrations"] == len(checks)) if fired else (s["calibrations"] == 0), (thr, want, s["calibrations"], len(checks))
+print("closed-form detected rate %.4g" % want)
+PY
+then ok "rns_recalibration: logged detected-word rate = 1 - prod(1 - 2Q(pi/(m sigma))), re-calibrates above its threshold only"
+else bad "rns_recalibration rate vs closed form"; fi
+
 # ---- ADC energy laws: the RNS core's per-modulus ADCs ({63, 62, 61}: three 6-bit ADCs per
 # output) and a conventional core's 14-bit ADC (Blueprint's b_out for h = 8, b = 6), priced from
 # 1.48 pJ at 8 bits: linear 1.48 b/8, walden 1.48 2^(b-8), thermal 1.48 4^(b-8) pJ.
