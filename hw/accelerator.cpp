@@ -144,7 +144,6 @@ Service Accelerator::serve(double ready_s, int64_t n, const std::vector<int64_t>
   Service s;
   s.start_s = std::max(ready_s, m_free_at);
   const double service = static_cast<double>(n) * m_cost.latency_s;
-  s.done_s = s.start_s + service;
   for (int64_t i = 0; i < static_cast<int64_t>(images.size()); ++i) {
     const int64_t r = m_served + i;  // request index on this chip = its draw
     if (m_pending.images.empty()) m_pending.first_draw = static_cast<uint64_t>(r);
@@ -152,6 +151,11 @@ Service Accelerator::serve(double ready_s, int64_t n, const std::vector<int64_t>
     const int64_t st = m_cfg.step_in_seconds ? static_cast<int64_t>(std::floor(s.start_s / m_cfg.step_s)) : r + m_extra_steps;
     m_pending.times.push_back(NoiseTime{st, s.start_s});
   }
+  // A technology that recomputes (RNS retries, docs/rns.md §7): the requests are classified now,
+  // at the same noise instants and device state as a later flush would use, so that their
+  // recomputations lengthen their own service (and thereby delay the requests behind them).
+  const double recompute_s = !images.empty() && m_tech->recomputes() ? recompute_books(classify_pending()) : 0.0;
+  s.done_s = s.start_s + service + recompute_s;
   if (m_thermal) {  // self-heating counts service as it runs: bookings not yet elapsed at the kernel's time
     const double now = sc_core::sc_time_stamp().to_seconds();
     while (!m_booked.empty() && m_booked.front().second <= now) m_booked.pop_front();
@@ -216,17 +220,21 @@ int64_t Accelerator::writes_after_deployment() const {
 }
 
 void Accelerator::flush() {
-  if (m_pending.images.empty()) return;
+  charge_recomputations(classify_pending());
+}
+
+int64_t Accelerator::classify_pending() {
+  if (m_pending.images.empty()) return 0;
   std::vector<int> pred;
   if (served_sink.size() == 0) throw Error("accelerator: served images but no sink bound");
   if (m_stop && m_stop->load()) {  // stopping: nothing more is classified
     m_pending.images.clear();
     m_pending.times.clear();
-    return;
+    return 0;
   }
   const int64_t before = m_inferences, recomputed = m_tech->recomputations();
   classify(*m_served_data, *m_served_pre, m_pending.images, m_pending.times, m_pending.first_draw, pred, true);
-  charge_recomputations(m_tech->recomputations() - recomputed);
+  const int64_t recomputations = m_tech->recomputations() - recomputed;
   if (m_stop && m_stop->load()) {  // stopped part-way: the images classified so far count (whole batches)
     const size_t done = static_cast<size_t>(m_inferences - before);
     m_pending.images.resize(done);
@@ -235,6 +243,7 @@ void Accelerator::flush() {
   served_sink->served(m_pending.images, pred);
   m_pending.images.clear();
   m_pending.times.clear();
+  return recomputations;
 }
 
 void Accelerator::acquire(int rank, bool after_service) {
@@ -554,16 +563,23 @@ bool Accelerator::select_instance(int64_t k) {
   return true;
 }
 
-void Accelerator::charge_recomputations(int64_t n) {
-  if (n <= 0) return;
+double Accelerator::recompute_books(int64_t n) {
+  if (n <= 0) return 0.0;
   // One recomputation re-runs one block for one input vector: one array cycle of one core; the
   // cores recompute in parallel, so n of them take ceil(n / cores) cycles of the array.
-  const double cyc = static_cast<double>((n + cores() - 1) / cores());
-  const double t = cyc * cycle_s(), e = static_cast<double>(n) * m_cycle_j / static_cast<double>(cores());
+  const int64_t cyc = (n + cores() - 1) / cores();
+  const double t = static_cast<double>(cyc) * cycle_s(), e = static_cast<double>(n) * recomputation_energy_j();
   charge(t, e);
+  m_recomputations += n;
+  m_recompute_cycles += cyc;
   m_recompute_s += t;
   m_recompute_j += e;
-  m_free_at = std::max(m_free_at, sc_core::sc_time_stamp().to_seconds()) + t;
+  return t;
+}
+
+void Accelerator::charge_recomputations(int64_t n) {
+  const double t = recompute_books(n);
+  if (t > 0) m_free_at = std::max(m_free_at, sc_core::sc_time_stamp().to_seconds()) + t;
 }
 
 void Accelerator::set_output_gain(int64_t layer, double alpha) {
@@ -612,8 +628,11 @@ nlohmann::json Accelerator::stats() const {
   if (!m_tech->output_adc_bits().empty())
     j["adcs_per_output"] = stat(static_cast<double>(m_tech->output_adc_bits().size()), "ADCs");
   if (!m_tech->counters().empty()) {
+    j["recomputations"] = stat(static_cast<double>(m_recomputations), "recomputations");
+    j["recomputation_cycles"] = stat(static_cast<double>(m_recompute_cycles), "cycles");
     j["recomputation_time"] = stat(m_recompute_s, "s");
     j["recomputation_energy"] = stat(m_recompute_j, "J");
+    j["energy_per_recomputation"] = stat(recomputation_energy_j(), "J");
     j["device_layers"] = m_tech->layer_counters();
   }
   return j;

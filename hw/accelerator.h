@@ -149,8 +149,16 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
       if (std::get<1>(w) <= max_rank) return true;
     return false;
   }
-  // Classifies the pending served images now (served_sink receives them).
+  // Classifies the pending served images now (served_sink receives them) and charges their
+  // recomputations (charge_recomputations).
   void flush();
+  // Charges n recomputations (RNS retries) made by classify(): one array cycle of one core each,
+  // ceil(n / cores) array cycles of time (cores recompute in parallel) and energy n x
+  // recomputation_energy_j(); busy time and energy in the books (stats recomputation_*), and the
+  // array's free time moves on by their time. Served requests' retries are charged by serve()
+  // instead (they lengthen the request's own service); a scheduled evaluation charges its own.
+  void charge_recomputations(int64_t n);
+  double recomputation_energy_j() const { return m_cycle_j / static_cast<double>(cores()); }
   // The test set that served requests' images index (must outlive the simulation).
   void set_served_data(const models::Dataset* d, const models::Preprocess* p) { m_served_data = d, m_served_pre = p; }
   // A stop request (SIGINT/SIGTERM) that the served-image classification polls between its
@@ -282,9 +290,11 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   };
   std::vector<InstanceGains> m_inst_gains;
   int64_t m_instance = 0;
-  // Charges n recomputations (RNS retries) of served inferences: energy, busy time, and the array's
-  // free time moves on by the time they take.
-  void charge_recomputations(int64_t n);
+  // Charges n recomputations' energy and busy time to the books; returns their array time.
+  double recompute_books(int64_t n);
+  // Classifies the pending served images (served_sink receives them); returns the recomputations
+  // (RNS retries) that took, not yet charged.
+  int64_t classify_pending();
   void run_batch(const models::Dataset& d, const models::Preprocess& p, const std::vector<int64_t>& images, size_t first,
                  size_t count, models::Executor& ex, std::vector<int>& pred);
 
@@ -301,8 +311,9 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   std::unique_ptr<models::Executor> m_exec, m_exec_ideal;
   double m_energy_j = 0, m_busy_s = 0, m_pending_write_s = 0;
   const std::atomic<bool>* m_stop = nullptr;
-  double m_recompute_s = 0, m_recompute_j = 0;  // served inferences' recomputations (RNS retries)
-  int64_t m_inferences = 0;                     // images classified (served, evaluations, measurements)
+  double m_recompute_s = 0, m_recompute_j = 0;  // recomputations (RNS retries), served and evaluated
+  int64_t m_recomputations = 0, m_recompute_cycles = 0;
+  int64_t m_inferences = 0;  // images classified (served, evaluations, measurements)
   // array resource
   double m_free_at = 0;
   int m_holder = -1;

@@ -10,8 +10,27 @@ const char* weight_cell_name(WeightCell c) {
   return c == WeightCell::thermo_optic ? "thermo_optic" : "nonvolatile";
 }
 
+const char* adc_law_name(AdcLaw l) {
+  return l == AdcLaw::linear ? "linear" : l == AdcLaw::walden ? "walden" : "thermal";
+}
+
+AdcLaw adc_law_from_name(const std::string& name) {
+  for (AdcLaw l : {AdcLaw::linear, AdcLaw::walden, AdcLaw::thermal})
+    if (name == adc_law_name(l)) return l;
+  throw Error("unknown ADC energy law \"" + name + "\" (known: linear, walden, thermal)");
+}
+
 double adc_energy_pj(const EnergyParams& p, int bits) {
-  return bits <= 0 ? 0.0 : p.adc_ref_pj * static_cast<double>(bits) / p.adc_ref_bits;
+  if (bits <= 0) return 0.0;
+  switch (p.adc_law) {
+    case AdcLaw::walden:
+      return p.adc_ref_pj * std::ldexp(1.0, bits - p.adc_ref_bits);
+    case AdcLaw::thermal:
+      return p.adc_ref_pj * std::ldexp(1.0, 2 * (bits - p.adc_ref_bits));
+    case AdcLaw::linear:
+      break;
+  }
+  return p.adc_ref_pj * static_cast<double>(bits) / p.adc_ref_bits;
 }
 
 double dac_energy_pj(const EnergyParams& p, int bits) {

@@ -22,6 +22,18 @@ namespace ptc::hw {
 enum class WeightCell { thermo_optic, nonvolatile };
 const char* weight_cell_name(WeightCell c);
 
+// How an ADC's energy per conversion scales with its bits b, anchored at the reference point
+// (adc_ref_pj at adc_ref_bits; docs/converters_energy.md §3):
+//   linear   E = E_ref * b / b_ref       (SAR: power ~ b f; SimPhony, Lightening-Transformer)
+//   walden   E = E_ref * 2^(b - b_ref)   (Walden figure of merit, E = FOM * 2^b: R. H. Walden,
+//            "Analog-to-digital converter survey and analysis", IEEE JSAC 17(4), 1999)
+//   thermal  E = E_ref * 4^(b - b_ref)   (thermal-noise-limited regime, E ~ 4^b: B. Murmann, "A/D
+//            converter trends: Power dissipation, scaling and digitally assisted architectures",
+//            CICC 2008)
+enum class AdcLaw { linear, walden, thermal };
+const char* adc_law_name(AdcLaw l);
+AdcLaw adc_law_from_name(const std::string& name);  // throws ptc::Error for an unknown name
+
 struct EnergyParams {
   WeightCell cell = WeightCell::thermo_optic;
   double clock_ghz = 5.0;  // 5 GHz: DOTA, DPTC, SCATTER, Albireo (docs/converters_energy.md §5)
@@ -30,7 +42,8 @@ struct EnergyParams {
   // DAC E ~ 2^N / (N + 1).
   double adc_ref_pj = 1.48;  // 8 b, 10 GS/s SAR, 14 nm (SimPhony adc.yml)
   int adc_ref_bits = 8;
-  double dac_ref_pj = 3.57;  // 8 b, 14 GS/s, 16 nm (SimPhony dac.yml)
+  AdcLaw adc_law = AdcLaw::linear;  // scaling of the ADC energy with bits (above)
+  double dac_ref_pj = 3.57;         // 8 b, 14 GS/s, 16 nm (SimPhony dac.yml)
   int dac_ref_bits = 8;
   double tia_pj = 0.6;           // 3 mW at 5 GHz, 14 nm (SimPhony tia.yml)
   double digital_add_pj = 0.03;  // 32-bit accumulate [assumption]

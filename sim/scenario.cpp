@@ -187,7 +187,15 @@ const std::vector<SectionSpec>& scenario_sections() {
                    "energy of one MRR write-verify read-back of one weight [assumption]", 0, 1e12},
                   {"wall_plug_efficiency", "", ed.wall_plug_efficiency, "laser wall-plug efficiency", 1e-6, 1},
                   {"pd_sensitivity_dbm", "dBm", ed.pd_sensitivity_dbm, "photodetector sensitivity", -100, 100},
-                  {"insertion_loss_db", "dB", ed.insertion_loss_db, "optical insertion loss", 0, 100}},
+                  {"insertion_loss_db", "dB", ed.insertion_loss_db, "optical insertion loss", 0, 100},
+                  {"adc_law",
+                   "",
+                   hw::adc_law_name(ed.adc_law),
+                   "ADC energy per conversion vs bits, from 1.48 pJ at 8 b: linear (SAR, E ~ b), walden (Walden FOM, E ~ 2^b) "
+                   "or thermal (thermal-noise limited, E ~ 4^b); docs/converters_energy.md §3",
+                   -inf,
+                   inf,
+                   {"linear", "walden", "thermal"}}},
                  {}});
     t.push_back({"time",
                  "how DOCTOR's noise schedule steps relate to simulated time",
@@ -594,11 +602,14 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   s.energy.wall_plug_efficiency = en.num("wall_plug_efficiency");
   s.energy.pd_sensitivity_dbm = en.num("pd_sensitivity_dbm");
   s.energy.insertion_loss_db = en.num("insertion_loss_db");
+  s.energy.adc_law = hw::adc_law_from_name(en.str("adc_law"));
   R["hw"] = {{"cores", cores.resolved()}, {"mapping", mapping.resolved()}, {"clock_ghz", s.energy.clock_ghz},
              {"dac", conv_r["dac"]},      {"adc", conv_r["adc"]},          {"energy", en.resolved()}};
   // The streaming order exists only under the streaming mapping (other scenarios' resolved
   // configurations stay as they were).
   if (s.tiling.mapping != "streaming") R["hw"]["mapping"].erase("order");
+  // Likewise the ADC energy law only when it is not the default linear law.
+  if (s.energy.adc_law == hw::AdcLaw::linear) R["hw"]["energy"].erase("adc_law");
   s.dispatcher.chips = static_cast<int>(hwp.integer("chips"));
   // A single chip's resolved configuration carries no fleet keys (so its run directory name and
   // config.resolved.json stay those of a plain single-accelerator scenario).

@@ -141,6 +141,9 @@ class Technology : public BlockRealizer {
   // Recomputations the technology made on the array since construction (RNS retries), each one
   // array cycle of one core (the accelerator charges them).
   virtual int64_t recomputations() const { return 0; }
+  // Whether it can recompute at all (RNS with retries): the accelerator then classifies served
+  // requests when they are booked, so that their recomputations lengthen their own service.
+  virtual bool recomputes() const { return false; }
 };
 
 }  // namespace ptc::hw

@@ -67,6 +67,7 @@ class RnsCore : public Technology, public models::MappedGemm {
   std::vector<std::pair<std::string, int64_t>> counters() const override;
   nlohmann::json layer_counters() const override;
   int64_t recomputations() const override { return total().retried; }
+  bool recomputes() const override { return m_tile.spec_max_retries() > 0; }
 
   void gemm(int64_t layer, int64_t group, int64_t sample, const float* x, bool x_trans, int64_t n, float* y,
             bool y_trans) override;

@@ -56,6 +56,25 @@ def chip_books(d, st, runtime, tag):
         same(f"stats accelerator.{name}.conversions vs (requests x cycles/inference + overhead cycles) x {per_cycle}", conv, cycles * per_cycle)
         same(f"stats accelerator.{name}.energy vs conversions x energy per conversion", acc[name]["energy"]["value"],
              conv * acc[name]["energy_per_conversion"]["value"], rel=1e-9)
+    # A device with its own counters (RNS decoder: words, retries, ...): each counter reads the same
+    # in the summary, stats and the last trace row, and every retry counted is one recomputation
+    # charged (served requests and scheduled evaluations alike): energy = recomputations x the
+    # energy of one, time = recomputation cycles x the clock period.
+    dev = [k for k, v in acc.items() if isinstance(v, dict) and v.get("unit") == "events"]
+    for k in dev:
+        same(f"stats accelerator.{k} vs summary {k}", acc[k]["value"], s.get(k))
+        if rows:
+            same(f"last trace row {k} vs summary", rows[-1].get(k), s.get(k))
+    if "recomputations" in acc:
+        n_rc, cyc = acc["recomputations"]["value"], acc["recomputation_cycles"]["value"]
+        same("stats accelerator.recomputations vs accelerator.rns_retried (a retry counted is a retry charged)", n_rc,
+             acc.get("rns_retried", {}).get("value"))
+        same("stats accelerator.recomputation_energy vs recomputations x energy_per_recomputation",
+             acc["recomputation_energy"]["value"], n_rc * acc["energy_per_recomputation"]["value"], rel=1e-9)
+        same("stats accelerator.recomputation_time vs recomputation_cycles / clock", acc["recomputation_time"]["value"],
+             cyc / (cfg["hw"]["clock_ghz"] * 1e9), rel=1e-9)
+        if not (cyc <= n_rc and (cyc > 0) == (n_rc > 0)):
+            bad.append(f"{tag}recomputation_cycles {cyc} not in [1, recomputations {n_rc}]")
     if rows:
         last = rows[-1]
         same("last trace row energy_j vs summary", last["energy_j"], s["energy_j"], rel=1e-8)  # %.9g

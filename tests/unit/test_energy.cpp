@@ -19,6 +19,47 @@ TEST_CASE("converter energy scaling reproduces SimPhony's scaled reference point
   CHECK(adc_energy_pj(p, 0) == 0.0);
 }
 
+TEST_CASE("ADC energy laws: linear SAR, Walden 2^b and thermal-noise 4^b against their closed forms", "[energy]") {
+  EnergyParams p;
+  CHECK(p.adc_law == AdcLaw::linear);  // the default: every existing output unchanged
+  // Walden's figure of merit from the 8-bit reference point: FOM = 1.48 pJ / 2^8 = 5.78125 fJ per
+  // conversion step, E(b) = FOM 2^b; thermal-noise limited: E(b) = 1.48 pJ 4^(b - 8).
+  const double fom_pj = 1.48 / 256;
+  for (int b = 1; b <= 16; ++b) {
+    p.adc_law = AdcLaw::linear;
+    CHECK(adc_energy_pj(p, b) == Approx(1.48 * b / 8).epsilon(1e-12));
+    p.adc_law = AdcLaw::walden;
+    CHECK(adc_energy_pj(p, b) == Approx(fom_pj * std::pow(2.0, b)).epsilon(1e-12));
+    p.adc_law = AdcLaw::thermal;
+    CHECK(adc_energy_pj(p, b) == Approx(1.48 * std::pow(4.0, b - 8)).epsilon(1e-12));
+  }
+  p.adc_law = AdcLaw::walden;
+  CHECK(adc_energy_pj(p, 6) == Approx(0.37));    // 1.48 / 4
+  CHECK(adc_energy_pj(p, 14) == Approx(94.72));  // 1.48 x 64: a conventional core's b_out = 14 bits
+  CHECK(adc_energy_pj(p, 0) == 0.0);
+  // Blueprint's argument in numbers: three 6-bit residue ADCs ({63, 62, 61}) against one 14-bit ADC
+  // for the same precision: 3 x 0.37 = 1.11 pJ vs 94.72 pJ (Walden), 3.33 vs 2.59 pJ (linear SAR).
+  CHECK(3 * adc_energy_pj(p, 6) / adc_energy_pj(p, 14) == Approx(3.0 / 256));
+  p.adc_law = AdcLaw::linear;
+  CHECK(3 * adc_energy_pj(p, 6) / adc_energy_pj(p, 14) == Approx(18.0 / 14));
+  // The reference point is the anchor of every law; the DAC law does not depend on it.
+  for (AdcLaw l : {AdcLaw::linear, AdcLaw::walden, AdcLaw::thermal}) {
+    p.adc_law = l;
+    CHECK(adc_energy_pj(p, 8) == Approx(1.48));
+    CHECK(dac_energy_pj(p, 6) == Approx(dac_energy_pj(EnergyParams{}, 6)));
+    CHECK(adc_law_from_name(adc_law_name(l)) == l);
+  }
+  CHECK_THROWS_WITH(adc_law_from_name("murmann"), Catch::Contains("linear, walden, thermal"));
+  // A whole inference: the ADC energy is conversions x the law's energy per conversion.
+  models::Graph g = models::import_onnx(std::string(PTC_SOURCE_DIR) + "/models/zoo/cnn3_fmnist.onnx");
+  models::CompiledWorkload wl = models::compile(g, models::TilingSpec{4, 4, 8, "cyclic"});
+  p.adc_law = AdcLaw::walden;
+  p.adc_bits = 6;
+  InferenceCost c = inference_cost(wl, p);
+  CHECK(c.adc_j == Approx(58066.0 * 128 * 0.37e-12));
+  CHECK(c.dac_j == Approx(inference_cost(wl, EnergyParams{}).dac_j));
+}
+
 TEST_CASE("laser wall power from the link budget", "[energy]") {
   EnergyParams p;
   // -27 dBm + 3 dB + 10 log10(100) = -4 dBm = 0.398 mW; / 0.2 * 2^8 / (1 - 0.1)

@@ -2,7 +2,7 @@
 """Accuracy and energy vs converter bits for the RNS core and the conventional analog core
 (docs/rns.md §7), from the CSV of tools/rns/run_bits_sweep.sh.
 
-Usage: plot_bits_sweep.py sweep.csv out.png
+Usage: plot_bits_sweep.py sweep.csv out.png [network name for the title, default CNN3]
 Left: served accuracy; right: energy per inference (ADC share dashed). Lines: analog (MRR, b-bit
 DAC/ADC), RNS noise-free, RNS with per-read phase noise, RNS + RRNS (2 redundant moduli, 2 retries).
 """
@@ -23,8 +23,9 @@ LABELS = {
 
 
 def main():
-    if len(sys.argv) != 3:
-        sys.exit("usage: plot_bits_sweep.py sweep.csv out.png")
+    if len(sys.argv) not in (3, 4):
+        sys.exit("usage: plot_bits_sweep.py sweep.csv out.png [network]")
+    net = sys.argv[3] if len(sys.argv) == 4 else "CNN3"
     with open(sys.argv[1]) as f:
         rows = list(csv.DictReader(f))
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
@@ -46,7 +47,7 @@ def main():
     ax2.set_ylabel("energy per inference (µJ); dashed: ADCs")
     ax2.set_yscale("log")
     ax2.grid(alpha=0.3)
-    fig.suptitle("CNN3 / Fashion-MNIST on 4x4 cores of 8x8: RNS vs analog core")
+    fig.suptitle(net + " / Fashion-MNIST on 4x4 cores of 8x8: RNS vs analog core")
     fig.tight_layout()
     fig.savefig(sys.argv[2], dpi=120)
 

@@ -3,7 +3,8 @@
 # with noise and RRNS) and the conventional analog core (docs/rns.md §7, README "RNS tensor
 # cores"). Runs scenarios/rns/cnn3_*.json with --set overrides, REQUESTS served images each, and
 # writes one CSV row per run.
-# Usage: [BITS="4 6 8"] tools/rns/run_bits_sweep.sh PTCSIM REQUESTS OUT.csv
+# NET=vgg8 runs scenarios/rns/vgg8_*.json instead (the same configurations).
+# Usage: [NET=cnn3|vgg8] [BITS="4 6 8"] tools/rns/run_bits_sweep.sh PTCSIM REQUESTS OUT.csv
 set -eu
 ptcsim="$1"; n="$2"; out="$3"
 src="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -32,9 +33,11 @@ c = [s.get("rns_" + k, 0) for k in ("words", "residue_errors", "detected", "corr
 print(",".join([cfg, b, "%.4f" % s["accuracy_mean"], "%.6g" % e, "%.6g" % lat, "%.6g" % adc_e] + [str(x) for x in c]))
 PY
 }
+net="${NET:-cnn3}"
+[ "$net" = cnn3 ] || [ "$net" = vgg8 ] || { echo "NET must be cnn3 or vgg8" >&2; exit 2; }
 for b in ${BITS:-4 5 6 7 8}; do
-  run analog "$b" cnn3_analog6.json --set hw.dac.bits="$b" --set hw.adc.bits="$b"
-  run rns_ideal "$b" cnn3_rns6.json --set device.bits="$b" --set device.mantissa_bits="$b" --set device.sigma_phi_rad=0
-  run rns "$b" cnn3_rns6.json --set device.bits="$b" --set device.mantissa_bits="$b"
-  run rns_rrns "$b" cnn3_rns6_rrns.json --set device.bits="$b" --set device.mantissa_bits="$b"
+  run analog "$b" ${net}_analog6.json --set hw.dac.bits="$b" --set hw.adc.bits="$b"
+  run rns_ideal "$b" ${net}_rns6.json --set device.bits="$b" --set device.mantissa_bits="$b" --set device.sigma_phi_rad=0
+  run rns "$b" ${net}_rns6.json --set device.bits="$b" --set device.mantissa_bits="$b" --set device.sigma_phi_rad=0.013
+  run rns_rrns "$b" ${net}_rns6_rrns.json --set device.bits="$b" --set device.mantissa_bits="$b" --set device.sigma_phi_rad=0.013
 done

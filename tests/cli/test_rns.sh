@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# The `rns` device in a run (docs/rns.md §7): retries are charged once, to the request that made
+# them, and to scheduled evaluations alike; the ADC energy laws price the per-modulus converters
+# (docs/converters_energy.md §3).
+# Usage: test_rns.sh PTCSIM SOURCE_DIR
+set -u
+ptcsim="$1"; src="$2"
+tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+py=/usr/bin/python3
+. "$src/tests/lib/testlib.sh"
+export SYSTEMC_DISABLE_COPYRIGHT_MESSAGE=1
+rrns="$src/scenarios/rns/cnn3_rns6_rrns.json"
+
+# ---- served retries lengthen the retried request's own service. Back-to-back traffic issues
+# each request when the previous completes, so with retries in every request the run ends at
+# requests x inference latency + the recomputation time (each request pays its own), and a
+# request's latency exceeds the inference latency. sigma_phi = 0.03 rad on {63, 62, 61} + {65, 67}:
+# p_e = 2 Q(pi / (m 0.03)) ~ 0.1 per channel, so a few % of the 7.3 M words per image need retries.
+if "$ptcsim" run "$rrns" --set traffic.requests=6 --set trace.every_requests=0 --set device.sigma_phi_rad=0.03 \
+     --out "$tmp/b2b" -q >"$tmp/log" 2>&1; then
+  if $py - "$tmp/b2b" <<'PY'
+import json, sys
+d = sys.argv[1]
+s = json.load(open(d + "/summary.json")); a = json.load(open(d + "/stats.json"))["accelerator"]
+L, rt, n = a["inference_latency"]["value"], a["recomputation_time"]["value"], a["recomputations"]["value"]
+assert n > 1000 and n == s["rns_retried"], (n, s["rns_retried"])
+want = s["requests"] * L + rt
+assert abs(s["sim_time_s"] - want) <= 1e-9 * want + 2e-9, (s["sim_time_s"], want, s["requests"] * L)
+assert s["latency_p99_s"] > L * (1 + 1e-4), (s["latency_p99_s"], L)
+PY
+  then ok "b2b RNS run: each request pays its own retries (sim time = N x latency + recomputation time)"
+  else bad "b2b RNS retries not charged to the retried requests"; fi
+  $py "$src/tests/regression/check_books.py" "$tmp/b2b" && ok "b2b RNS run: one set of books" || bad "b2b RNS books"
+else bad "b2b RNS run failed: $(tail -2 "$tmp/log")"; fi
+
+# ---- retries of scheduled evaluations are charged too: the counters count every word, and every
+# counted retry is a charged recomputation (check_books.py: recomputations = rns_retried, energy =
+# recomputations x energy per recomputation).
+if "$ptcsim" run "$src/scenarios/rns/thermal_day_ci.json" --set horizon_s=3600 --set 'accuracy.times_s=[0,3600]' \
+     --set accuracy.images=4 --set device.sigma_phi_rad=0.03 --out "$tmp/ev" -q >"$tmp/log" 2>&1; then
+  if $py - "$tmp/ev" <<'PY'
+import json, sys
+d = sys.argv[1]
+s = json.load(open(d + "/summary.json")); a = json.load(open(d + "/stats.json"))["accelerator"]
+assert s["rns_retried"] > 1000 and a["recomputations"]["value"] == s["rns_retried"], (s["rns_retried"], a["recomputations"])
+assert a["recomputation_energy"]["value"] > 0
+PY
+  then ok "scheduled evaluations' retries are charged (recomputations = rns_retried)"
+  else bad "evaluation retries not charged"; fi
+  $py "$src/tests/regression/check_books.py" "$tmp/ev" && ok "evaluated RNS run: one set of books" || bad "evaluated RNS books"
+else bad "evaluated RNS run failed: $(tail -2 "$tmp/log")"; fi
+
+# ---- rns_recalibration against the closed form (docs/rns.md §4, §7): on a chip without drift the
+# channel phase error is the per-read N(0, sigma_phi^2) alone, so a word is detected as erroneous
+# when any of its n + k channels errs (up to k = 2 errors are always detected; undetected words
+# need >= 3 errors, ~1e-9): rate = 1 - prod_c (1 - 2 Q(pi / (m_c sigma_phi))). The rate the policy
+# logs at every check must match it within 5 binomial standard deviations, and it re-calibrates
+# exactly when the rate exceeds its threshold.
+for thr in 5e-4 2e-3; do
+  "$ptcsim" run "$rrns" --set traffic.requests=6 --set trace.every_requests=0 --set device.sigma_phi_rad=0.013 \
+    --set 'controller.policy={"name":"rns_recalibration","interval_requests":2,"min_words":1000,"detected_rate":'$thr'}' \
+    --out "$tmp/pol_$thr" -q >"$tmp/log" 2>&1 || bad "rns_recalibration run failed: $(tail -2 "$tmp/log")"
+done
+if $py - "$tmp" <<'PY'
+import json, math, sys
+d = sys.argv[1]
+sig = 0.013
+p = [math.erfc(math.pi / (m * sig) / math.sqrt(2)) for m in (63, 62, 61, 65, 67)]  # 2 Q(x) = erfc(x / sqrt 2)
+want = 1 - math.prod(1 - x for x in p)
+for thr in ("5e-4", "2e-3"):
+    ev = [json.loads(l) for l in open(f"{d}/pol_{thr}/events.jsonl")]
+    checks = [e for e in ev if e["type"] == "rns_error_rate"]
+    assert len(checks) >= 2, checks
+    for e in checks:
+        sd = math.sqrt(want * (1 - want) / e["words"])
+        assert abs(e["rate"] - want) < 5 * sd, (e, want, sd)
+    s = json.load(open(f"{d}/pol_{thr}/summary.json"))
+    fired = want > float(thr)
+    assert (s["calibrations"] == len(checks)) if fired else (s["calibrations"] == 0), (thr, want, s["calibrations"], len(checks))
+print("closed-form detected rate %.4g" % want)
+PY
+then ok "rns_recalibration: logged detected-word rate = 1 - prod(1 - 2Q(pi/(m sigma))), re-calibrates above its threshold only"
+else bad "rns_recalibration rate vs closed form"; fi
+
+# ---- ADC energy laws: the RNS core's per-modulus ADCs ({63, 62, 61}: three 6-bit ADCs per
+# output) and a conventional core's 14-bit ADC (Blueprint's b_out for h = 8, b = 6), priced from
+# 1.48 pJ at 8 bits: linear 1.48 b/8, walden 1.48 2^(b-8), thermal 1.48 4^(b-8) pJ.
+rns6="$src/scenarios/rns/cnn3_rns6.json"; an="$src/scenarios/rns/cnn3_analog6.json"
+for law in linear walden thermal; do
+  "$ptcsim" run "$rns6" --set traffic.requests=1 --set hw.energy.adc_law=$law --out "$tmp/r_$law" -q >"$tmp/log" 2>&1 &&
+  "$ptcsim" run "$an" --set traffic.requests=1 --set hw.adc.bits=14 --set hw.energy.adc_law=$law --out "$tmp/a_$law" -q \
+    >>"$tmp/log" 2>&1 || bad "energy-law runs ($law) failed: $(tail -2 "$tmp/log")"
+done
+if $py - "$tmp" <<'PY'
+import json, sys
+d = sys.argv[1]
+E = {"linear": lambda b: 1.48 * b / 8, "walden": lambda b: 1.48 * 2.0 ** (b - 8), "thermal": lambda b: 1.48 * 4.0 ** (b - 8)}
+for law, e in E.items():
+    r = json.load(open(f"{d}/r_{law}/stats.json"))["accelerator"]
+    a = json.load(open(f"{d}/a_{law}/stats.json"))["accelerator"]
+    # RNS: 3 ADCs per output, the bank's energy per conversion is their mean
+    assert r["adcs_per_output"]["value"] == 3
+    assert abs(r["adc"]["energy_per_conversion"]["value"] - e(6) * 1e-12) < 1e-9 * e(6) * 1e-12, (law, r["adc"])
+    assert abs(a["adc"]["energy_per_conversion"]["value"] - e(14) * 1e-12) < 1e-9 * e(14) * 1e-12, (law, a["adc"])
+    cfg = json.load(open(f"{d}/r_{law}/config.resolved.json"))
+    assert ("adc_law" in cfg["hw"]["energy"]) == (law != "linear"), cfg["hw"]["energy"]
+# the default is the linear law: identical to an explicit linear
+for run in ("r", "a"):
+    x = json.load(open(f"{d}/{run}_linear/stats.json"))["accelerator"]["inference_energy"]["value"]
+    assert x > 0
+PY
+then ok "ADC energy laws price RNS and conventional ADCs by their closed forms; linear is the default and not in the resolved config"
+else bad "ADC energy laws"; fi
+expect_error "unknown ADC law is one error line" 'hw.energy.adc_law' "$ptcsim" validate "$rns6" --set hw.energy.adc_law=murmann
+
+finish
