@@ -938,8 +938,11 @@ Prepared preflight_checks(const Scenario& s) {
                 " (dataset.name) has " + models::shape_str(image));
   // hw.mapping.digital_layers names weight layers of this model (checked here with the JSON path;
   // compile() resolves the same names).
-  prefixed("hw.mapping.",
-           [&] { return models::resolve_digital_layers(p.graph, s.tiling.digital_layers, "model " + s.model_path); });
+  const std::vector<std::string> digital = prefixed(
+      "hw.mapping.", [&] { return models::resolve_digital_layers(p.graph, s.tiling.digital_layers, "model " + s.model_path); });
+  if (!digital.empty() && digital.size() == models::weight_layer_names(p.graph).size())
+    throw Error("hw.mapping.digital_layers: every weight layer of model " + s.model_path + " is kept digital (" +
+                std::to_string(digital.size()) + "); at least one must run on the tensor cores");
   p.wl = prefixed("hw: ", [&] { return models::compile(p.graph, s.tiling); });
   if (p.wl.layers.empty()) throw Error(model + "no weight layers to map onto tensor cores");
   s.device.model->check(p.wl);  // device rules that depend on the compiled workload (core size)
