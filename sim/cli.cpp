@@ -114,6 +114,11 @@ int cmd_compile(const std::string& model, const std::string& hw_file, const std:
   if (hw.tiling.batchnorm == "digital" && !models::has_batchnorm(g))
     throw Error(hw_file + ": mapping.batchnorm: \"digital\" keeps BatchNormalization nodes after the array, but " + model +
                 " has none (docs/layers.md §1)");
+  try {  // the names of mapping.digital_layers, with the hw file and JSON path
+    models::resolve_digital_layers(g, hw.tiling.digital_layers, "model " + model);
+  } catch (const Error& e) {
+    throw Error(hw_file + ": mapping." + e.what());
+  }
   models::CompiledWorkload wl = models::compile(g, hw.tiling);
   nlohmann::json j = wl.to_json(blocks);
   j["model"] = model;

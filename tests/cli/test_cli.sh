@@ -108,6 +108,10 @@ if "$ptcsim" list sections >"$tmp/out" 2>"$tmp/err" && grep -q "batchnorm" "$tmp
   ok "list sections shows hw.mapping.batchnorm and digital_layers"
 else bad "list sections: no batchnorm / digital_layers ($(cat "$tmp/err"))"; fi
 echo '{"mapping": {"name": "cyclic", "digital_layers": ["first", "last"]}}' >"$tmp/layers_hw.json"
+echo '{"mapping": {"name": "cyclic", "digital_layers": ["last", "fc9"]}}' >"$tmp/layers_bad_hw.json"
+expect_error "compile --hw: an unknown digital layer names the hw file, JSON path and node" \
+  'layers_bad_hw.json: mapping.digital_layers\[1\]: "fc9" is not a weight layer of model .*cnn3_fmnist.onnx' \
+  "$ptcsim" compile "$src/models/zoo/cnn3_fmnist.onnx" --hw "$tmp/layers_bad_hw.json"
 if "$ptcsim" compile "$src/models/zoo/cnn3_fmnist.onnx" --hw "$tmp/layers_hw.json" -o "$tmp/layers_wl.json" >/dev/null 2>"$tmp/err" &&
    /usr/bin/python3 -c "
 import json,sys; j=json.load(open(sys.argv[1]))
