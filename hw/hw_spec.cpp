@@ -42,7 +42,7 @@ HwSpec parse_hw_spec(const nlohmann::json& j, const std::string& path) {
   }
   if (j.contains("mapping")) {
     const auto& m = j.at("mapping");
-    only_keys(m, path + ".mapping", {"name", "order"});
+    only_keys(m, path + ".mapping", {"name", "order", "batchnorm", "digital_layers"});
     if (!m.contains("name") || !m.at("name").is_string()) throw Error(path + ".mapping.name: expected a string");
     std::string name = m.at("name").get<std::string>();
     const auto& names = models::mapping_names();
@@ -61,6 +61,21 @@ HwSpec parse_hw_spec(const nlohmann::json& j, const std::string& path) {
                     ".mapping.order; registered: native, per_cell, greedy, sort_mean");
       if (s.tiling.order != "native" && name != "streaming")
         throw Error(path + ".mapping.order: order \"" + s.tiling.order + "\" needs mapping \"streaming\", got \"" + name + "\"");
+    }
+    if (m.contains("batchnorm")) {
+      const auto& b = m.at("batchnorm");
+      if (!b.is_string() || (b.get<std::string>() != "fold" && b.get<std::string>() != "digital"))
+        throw Error(path + ".mapping.batchnorm: expected \"fold\" or \"digital\", got " + b.dump());
+      s.tiling.batchnorm = b.get<std::string>();
+    }
+    if (m.contains("digital_layers")) {
+      const auto& d = m.at("digital_layers");
+      if (!d.is_array()) throw Error(path + ".mapping.digital_layers: expected a list of node names, got " + d.dump());
+      for (size_t i = 0; i < d.size(); ++i) {
+        if (!d[i].is_string())
+          throw Error(path + ".mapping.digital_layers[" + std::to_string(i) + "]: expected a node name, got " + d[i].dump());
+        s.tiling.digital_layers.push_back(d[i].get<std::string>());
+      }
     }
   }
   s.device_path = path + ".device.name";

@@ -3,6 +3,7 @@
 // thermal) join this file's parser.
 // Format (every key optional, defaults from hw/energy.h):
 //   {"cores": {"rows": 4, "cols": 4, "block_size": 8}, "mapping": {"name": "cyclic"},
+//    (mapping may add "batchnorm": "fold" | "digital" and "digital_layers": [node names]),
 //    "device": {"name": "mrr"}, "clock_ghz": 5, "dac": {"bits": 8}, "adc": {"bits": 8}}
 // Contract: unknown keys and out-of-range values are ptc::Error naming the JSON path and rule.
 // The device name is kept as given: the caller resolves it in the device registry (which knows

@@ -1,6 +1,7 @@
 #include "models/compiler.h"
 
 #include <algorithm>
+#include <set>
 
 #include "models/error.h"
 #include "models/executor.h"
@@ -28,6 +29,51 @@ GemmTiles tile(const float* w, int64_t rows, int64_t cols, int64_t k) {
 }
 
 }  // namespace
+
+bool has_batchnorm(const Graph& g) {
+  for (Vertex v : g.order)
+    if (g.node(v).op == "BatchNormalization") return true;
+  return false;
+}
+
+bool is_weight_layer(const Graph& g, const Node& n) {
+  if (n.op == "Conv") return n.inputs.size() > 1 && g.is_constant(n.inputs[1]);
+  if ((n.op == "Gemm" || n.op == "MatMul") && n.inputs.size() > 1 && g.is_constant(n.inputs[1]) && !g.is_constant(n.inputs[0])) {
+    const Tensor& b = g.constants.at(n.inputs[1]);
+    return b.rank() == 2 && b.dtype == DType::f32;
+  }
+  return false;
+}
+
+std::vector<std::string> weight_layer_names(const Graph& g) {
+  std::vector<std::string> v;
+  for (Vertex x : g.order)
+    if (is_weight_layer(g, g.node(x))) v.push_back(g.node(x).name);
+  return v;
+}
+
+std::vector<std::string> resolve_digital_layers(const Graph& g, const std::vector<std::string>& digital,
+                                                const std::string& model) {
+  const std::vector<std::string> layers = weight_layer_names(g);
+  std::set<std::string> chosen;
+  for (size_t i = 0; i < digital.size(); ++i) {
+    const std::string& d = digital[i];
+    if (std::find(layers.begin(), layers.end(), d) != layers.end()) {
+      chosen.insert(d);
+    } else if ((d == "first" || d == "last") && !layers.empty()) {
+      chosen.insert(d == "first" ? layers.front() : layers.back());
+    } else {
+      std::string list;
+      for (const auto& l : layers) list += (list.empty() ? "" : ", ") + l;
+      throw Error("digital_layers[" + std::to_string(i) + "]: \"" + d + "\" is not a weight layer of " + model +
+                  " (weight layers: " + list + "; or first, last)");
+    }
+  }
+  std::vector<std::string> out;  // in topological order
+  for (const auto& l : layers)
+    if (chosen.count(l)) out.push_back(l);
+  return out;
+}
 
 const std::vector<std::string>& mapping_names() {
   static const std::vector<std::string> names = {"cyclic", "stationary", "streaming"};
@@ -94,6 +140,8 @@ CompiledWorkload compile(const Graph& g, const TilingSpec& spec) {
     throw Error("unknown streaming order \"" + spec.order + "\"; registered: native, per_cell, greedy, sort_mean");
   if (spec.order != "native" && spec.mapping != "streaming")
     throw Error("streaming order \"" + spec.order + "\" needs mapping \"streaming\", got \"" + spec.mapping + "\"");
+  if (spec.batchnorm != "fold" && spec.batchnorm != "digital")
+    throw Error("batchnorm \"" + spec.batchnorm + "\": expected fold or digital");
   std::vector<Shape> in_shapes;
   for (const auto& in : g.inputs) {
     Shape s = in.shape;
@@ -104,6 +152,8 @@ CompiledWorkload compile(const Graph& g, const TilingSpec& spec) {
   const int64_t R = spec.rows, C = spec.cols, k = spec.block_size;
   CompiledWorkload wl;
   wl.spec = spec;
+  wl.digital_layers = resolve_digital_layers(g, spec.digital_layers);
+  const std::set<std::string> digital(wl.digital_layers.begin(), wl.digital_layers.end());
   for (Vertex v : g.order) {
     const Node& n = g.node(v);
     CompiledLayer L;
@@ -111,8 +161,8 @@ CompiledWorkload compile(const Graph& g, const TilingSpec& spec) {
     L.op = n.op;
     std::vector<float> wmat;  // [rows, cols] per group, concatenated
     int64_t rows = 0, cols = 0;
-    bool weight_layer = false;
-    if (n.op == "Conv" && g.is_constant(n.inputs[1])) {
+    const bool weight_layer = is_weight_layer(g, n);
+    if (weight_layer && n.op == "Conv") {
       const Tensor& w = g.constants.at(n.inputs[1]);
       L.groups = n.attr_i("group", 1);
       rows = w.shape[0] / L.groups;
@@ -122,28 +172,25 @@ CompiledWorkload compile(const Graph& g, const TilingSpec& spec) {
       const Shape& y = shapes.at(n.outputs[0]);
       L.num_vectors = 1;
       for (size_t d = 2; d < y.size(); ++d) L.num_vectors *= y[d];
-      weight_layer = true;
-    } else if ((n.op == "Gemm" || n.op == "MatMul") && g.is_constant(n.inputs[1]) && !g.is_constant(n.inputs[0])) {
+    } else if (weight_layer) {
       const Tensor& b = g.constants.at(n.inputs[1]);
-      if (b.rank() == 2 && b.dtype == DType::f32) {
-        bool tb = n.op == "Gemm" && n.attr_i("transB", 0);
-        int64_t K = tb ? b.shape[1] : b.shape[0], N = tb ? b.shape[0] : b.shape[1];
-        rows = N;
-        cols = K;
-        L.weight_shape = b.shape;
-        L.weight_transposed = !tb;
-        wmat.resize(N * K);
-        for (int64_t i = 0; i < N; ++i)
-          for (int64_t j = 0; j < K; ++j) wmat[i * K + j] = tb ? b.f[i * K + j] : b.f[j * N + i];
-        const Shape& y = shapes.at(n.outputs[0]);
-        int64_t total = 1;
-        for (int64_t d : y) total *= d;
-        L.num_vectors = N ? total / N : 0;
-        weight_layer = true;
-      }
+      bool tb = n.op == "Gemm" && n.attr_i("transB", 0);
+      int64_t K = tb ? b.shape[1] : b.shape[0], N = tb ? b.shape[0] : b.shape[1];
+      rows = N;
+      cols = K;
+      L.weight_shape = b.shape;
+      L.weight_transposed = !tb;
+      wmat.resize(N * K);
+      for (int64_t i = 0; i < N; ++i)
+        for (int64_t j = 0; j < K; ++j) wmat[i * K + j] = tb ? b.f[i * K + j] : b.f[j * N + i];
+      const Shape& y = shapes.at(n.outputs[0]);
+      int64_t total = 1;
+      for (int64_t d : y) total *= d;
+      L.num_vectors = N ? total / N : 0;
     }
-    if (!weight_layer) {
+    if (!weight_layer || digital.count(n.name)) {
       wl.digital_ops.push_back(n.name + " (" + n.op + ")");
+      if (weight_layer) wl.digital_macs += rows * cols * L.groups * L.num_vectors;
       continue;
     }
     L.weight = n.inputs[1];
@@ -181,6 +228,9 @@ CompiledWorkload compile(const Graph& g, const TilingSpec& spec) {
     throw Error("stationary mapping needs " + std::to_string(wl.blocks) + " tensor cores (one per " + std::to_string(k) + "x" +
                 std::to_string(k) + " block), the array has " + std::to_string(R) + "x" + std::to_string(C) + " = " +
                 std::to_string(R * C) + "; use a larger array or mapping \"cyclic\"");
+  if (wl.layers.empty() && !wl.digital_layers.empty())
+    throw Error("digital_layers: every weight layer of the model is kept digital (" + std::to_string(wl.digital_layers.size()) +
+                "); at least one must run on the tensor cores");
   return wl;
 }
 
@@ -194,6 +244,7 @@ nlohmann::json CompiledWorkload::to_json(bool include_blocks) const {
   nlohmann::json j;
   j["tiling"] = {{"rows", spec.rows}, {"cols", spec.cols}, {"block_size", spec.block_size}, {"mapping", spec.mapping}};
   if (spec.mapping == "streaming") j["tiling"]["order"] = spec.order;
+  if (spec.batchnorm != "fold") j["tiling"]["batchnorm"] = spec.batchnorm;
   j["totals"] = {{"cycles_per_inference", cycles_per_inference},
                  {"chunks", chunks},
                  {"blocks", blocks},
@@ -227,6 +278,10 @@ nlohmann::json CompiledWorkload::to_json(bool include_blocks) const {
     j["layers"].push_back(l);
   }
   j["digital_ops"] = digital_ops;
+  if (!digital_layers.empty()) {  // only when some are (the JSON of other workloads stays as it was)
+    j["digital_layers"] = digital_layers;
+    j["totals"]["digital_macs_per_inference"] = digital_macs;
+  }
   return j;
 }
 

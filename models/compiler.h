@@ -9,7 +9,10 @@
 // (partial products accumulated digitally): ceil(P/RC) x Q chunks, each re-programming the cores
 // before its num_vectors cycles. The programming cost is the device's (hw/streaming.h).
 // Contract: weight layers are Conv with a constant weight, Gemm with a constant B and MatMul with
-// a constant 2-D B; all other ops run digitally and are listed as such.
+// a constant 2-D B; all other ops run digitally and are listed as such. Weight layers named in
+// TilingSpec::digital_layers stay off the array too (docs/layers.md §2: aihwkit converts
+// only the layers it is given; the first and last layer are often kept digital): they run in fp32
+// on the digital side, are listed in `digital_ops` and counted in `digital_macs`, and own no blocks.
 #pragma once
 
 #include <cstdint>
@@ -28,7 +31,27 @@ struct TilingSpec {
   int64_t block_size = 8;  // k: each core is a k x k weight bank
   std::string mapping = "cyclic";
   std::string order = "native";  // streaming order of each block-row (streaming only; hw/streaming.h)
+  // Weight layers kept digital: ONNX node names, or "first" / "last" (the first / last weight
+  // layer in topological order). Unknown names are errors; at least one layer must stay analog.
+  std::vector<std::string> digital_layers = {};
+  // BatchNormalization after a weight layer: "fold" (into the weights and bias at import) or
+  // "digital" (kept as a digital op; the array holds the trained pre-BatchNorm weights). Read by
+  // whoever imports the model (ImportOptions::fold_batchnorm); the compiler only reports it.
+  std::string batchnorm = "fold";
 };
+
+// Whether g has a BatchNormalization node (left by import with ImportOptions::fold_batchnorm off).
+bool has_batchnorm(const Graph& g);
+// Whether node n of g is a weight layer the compiler can map (the Contract above), before the
+// digital_layers choice.
+bool is_weight_layer(const Graph& g, const Node& n);
+// The mappable weight layers of g in topological order (node names).
+std::vector<std::string> weight_layer_names(const Graph& g);
+// The node names `digital` selects among the weight layers (resolving "first" / "last"); throws
+// ptc::Error naming the entry (its index) and listing the weight layers for an unknown name.
+// `model` names the model in that message.
+std::vector<std::string> resolve_digital_layers(const Graph& g, const std::vector<std::string>& digital,
+                                                const std::string& model = "the model");
 
 // Registered mapping names (cyclic, stationary, streaming).
 const std::vector<std::string>& mapping_names();
@@ -59,7 +82,9 @@ struct CompiledLayer {
 struct CompiledWorkload {
   TilingSpec spec;
   std::vector<CompiledLayer> layers;
-  std::vector<std::string> digital_ops;  // nodes executed digitally ("name (Op)")
+  std::vector<std::string> digital_ops;     // nodes executed digitally ("name (Op)")
+  std::vector<std::string> digital_layers;  // weight layers kept digital (spec.digital_layers resolved), in order
+  int64_t digital_macs = 0;                 // per sample, the MACs of those layers (fp32, off the array)
   int64_t cycles_per_inference = 0;
   int64_t chunks = 0;
   int64_t blocks = 0;

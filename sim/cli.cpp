@@ -108,7 +108,17 @@ int cmd_eval(const std::string& model, int64_t limit, int64_t batch, bool json, 
 int cmd_compile(const std::string& model, const std::string& hw_file, const std::string& out, bool blocks) {
   hw::HwSpec hw = hw::load_hw_spec(hw_file);
   hw.energy.cell = device_cell(find_device(hw.device, hw.device_path));  // the device registry knows its cell kind
-  models::Graph g = models::import_onnx(model);
+  models::ImportOptions io;
+  io.fold_batchnorm = hw.tiling.batchnorm == "fold";
+  models::Graph g = models::import_onnx(model, io);
+  if (hw.tiling.batchnorm == "digital" && !models::has_batchnorm(g))
+    throw Error(hw_file + ": mapping.batchnorm: \"digital\" keeps BatchNormalization nodes after the array, but " + model +
+                " has none (docs/layers.md §1)");
+  try {  // the names of mapping.digital_layers, with the hw file and JSON path
+    models::resolve_digital_layers(g, hw.tiling.digital_layers, "model " + model);
+  } catch (const Error& e) {
+    throw Error(hw_file + ": mapping." + e.what());
+  }
   models::CompiledWorkload wl = models::compile(g, hw.tiling);
   nlohmann::json j = wl.to_json(blocks);
   j["model"] = model;

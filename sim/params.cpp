@@ -168,6 +168,18 @@ std::vector<double> Params::nums(const std::string& name) {
   return out;
 }
 
+std::vector<std::string> Params::strs(const std::string& name) {
+  const ParamSpec& s = spec(name, "string[]");
+  Json v = value(s);
+  if (!v.is_array()) throw Error(path_of(name) + ": expected an array of strings, got " + v.dump());
+  std::vector<std::string> out;
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (!v[i].is_string()) throw Error(path_of(name) + "[" + std::to_string(i) + "]: expected a string, got " + v[i].dump());
+    out.push_back(v[i].get<std::string>());
+  }
+  return out;
+}
+
 Json Params::raw(const std::string& name) {
   return value(spec(name, ""));
 }

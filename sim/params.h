@@ -47,7 +47,7 @@ struct ParamSpec {
   std::string description;
   double lo = -1e300, hi = 1e300;    // numeric range (inclusive)
   std::vector<std::string> choices;  // for strings: allowed values (empty = any)
-  // Value type: "number", "integer", "boolean", "string", "number[]" or "object". Empty: inferred
+  // Value type: "number", "integer", "boolean", "string", "number[]", "string[]" or "object". Empty: inferred
   // from the default (param_type); required parameters (null default) must give it.
   std::string type;
   bool has_range() const { return lo > -1e299 || hi < 1e299; }
@@ -78,6 +78,8 @@ class Params {
   bool flag(const std::string& name);
   std::string str(const std::string& name);
   std::vector<double> nums(const std::string& name);
+  // A list of strings (each one of `choices` when the declaration gives any).
+  std::vector<std::string> strs(const std::string& name);
   Json raw(const std::string& name);
   const std::string& path() const { return m_path; }
   // The directory relative file parameters are resolved against (the top-level scenario file's).
@@ -89,7 +91,7 @@ class Params {
   Json resolved() const;
   std::vector<std::string> unread() const;
   // The type each read parameter was read as ("number" for num(), "integer", "boolean", "string",
-  // "number[]"; raw(): param_type). The schema generator uses it to type plug-in parameters.
+  // "number[]", "string[]"; raw(): param_type). The schema generator uses it to type plug-in parameters.
   const std::map<std::string, std::string>& read_types() const { return m_read; }
 
  private:

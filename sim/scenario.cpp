@@ -148,7 +148,7 @@ const std::vector<SectionSpec>& scenario_sections() {
                  {}});
     t.push_back(
         {"hw.mapping",
-         "how weight blocks are placed on cores",
+         "how layers meet the array and weight blocks are placed on cores",
          {{"name", "", "cyclic",
            "cyclic (DOCTOR: block (p,q) on core (p mod R, q mod C)), stationary (one block per core) or streaming (ELight: "
            "block-row p on core p mod RC, its blocks programmed one after another on every pass; docs/elight.md)",
@@ -156,7 +156,24 @@ const std::vector<SectionSpec>& scenario_sections() {
           {"order", "", "native",
            "streaming order of each block-row: native, per_cell (ELight's per-cell sort, an unbuildable lower bound), greedy "
            "(per-column nearest neighbour + 2-opt) or sort_mean (per-column sort by mean level); streaming only",
-           -inf, inf, models::stream_order_names()}},
+           -inf, inf, models::stream_order_names()},
+          {"batchnorm",
+           "",
+           "fold",
+           "BatchNormalization after a Conv/Gemm: fold (into the weights and bias at import) or digital (kept as a digital "
+           "op after the array, which holds the trained pre-BatchNorm weights, as DOCTOR encodes them; docs/layers.md)",
+           -inf,
+           inf,
+           {"fold", "digital"}},
+          {"digital_layers",
+           "",
+           Json::array(),
+           "weight layers kept off the array, run digitally in fp32 (ONNX node names, or first / last: the first / last "
+           "weight layer); the others run on the tensor cores (aihwkit's per-layer conversion; docs/layers.md)",
+           -inf,
+           inf,
+           {},
+           "string[]"}},
          {}});
     for (const char* c : {"dac", "adc"}) {
       bool adc = std::string(c) == "adc";
@@ -573,6 +590,8 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   Params mapping = read_section(j, "hw.mapping");
   s.tiling.mapping = mapping.str("name");
   s.tiling.order = mapping.str("order");
+  s.tiling.batchnorm = mapping.str("batchnorm");
+  s.tiling.digital_layers = mapping.strs("digital_layers");
   if (s.tiling.order != "native" && s.tiling.mapping != "streaming")
     throw Error("hw.mapping.order: order \"" + s.tiling.order + "\" needs mapping \"streaming\", got \"" + s.tiling.mapping +
                 "\"");
@@ -610,6 +629,9 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   if (s.tiling.mapping != "streaming") R["hw"]["mapping"].erase("order");
   // Likewise the ADC energy law only when it is not the default linear law.
   if (s.energy.adc_law == hw::AdcLaw::linear) R["hw"]["energy"].erase("adc_law");
+  // Likewise the layer choices at their defaults (fold, all layers analog).
+  if (s.tiling.batchnorm == "fold") R["hw"]["mapping"].erase("batchnorm");
+  if (s.tiling.digital_layers.empty()) R["hw"]["mapping"].erase("digital_layers");
   s.dispatcher.chips = static_cast<int>(hwp.integer("chips"));
   // A single chip's resolved configuration carries no fleet keys (so its run directory name and
   // config.resolved.json stay those of a plain single-accelerator scenario).
@@ -915,7 +937,13 @@ Prepared preflight_checks(const Scenario& s) {
 
   Prepared p;
   const std::string model = "model: " + s.model_path + ": ";
-  p.graph = prefixed("model: ", [&] { return models::import_onnx(s.model_path); });
+  models::ImportOptions import;
+  import.fold_batchnorm = s.tiling.batchnorm == "fold";  // hw.mapping.batchnorm
+  p.graph = prefixed("model: ", [&] { return models::import_onnx(s.model_path, import); });
+  if (s.tiling.batchnorm == "digital" && !models::has_batchnorm(p.graph))
+    throw Error("hw.mapping.batchnorm: \"digital\" keeps BatchNormalization nodes after the array, but model " + s.model_path +
+                " has none (a BatchNorm folded into the weights when the model was exported, as PyTorch's eval-mode ONNX "
+                "export does, cannot be unfolded; docs/layers.md §1)");
   p.pre = prefixed("model: ", [&] { return models::preprocess_for(p.graph, s.model_path); });
   if (p.pre.dataset != "fashion-mnist")
     throw Error(model + "preprocessing names dataset \"" + p.pre.dataset + "\"; scenarios support fashion-mnist (dataset.name)");
@@ -925,6 +953,13 @@ Prepared preflight_checks(const Scenario& s) {
   if (p.pre.input_shape != image)
     throw Error(model + "the model expects inputs " + models::shape_str(p.pre.input_shape) + ", dataset " + p.test.name +
                 " (dataset.name) has " + models::shape_str(image));
+  // hw.mapping.digital_layers names weight layers of this model (checked here with the JSON path;
+  // compile() resolves the same names).
+  const std::vector<std::string> digital = prefixed(
+      "hw.mapping.", [&] { return models::resolve_digital_layers(p.graph, s.tiling.digital_layers, "model " + s.model_path); });
+  if (!digital.empty() && digital.size() == models::weight_layer_names(p.graph).size())
+    throw Error("hw.mapping.digital_layers: every weight layer of model " + s.model_path + " is kept digital (" +
+                std::to_string(digital.size()) + "); at least one must run on the tensor cores");
   p.wl = prefixed("hw: ", [&] { return models::compile(p.graph, s.tiling); });
   if (p.wl.layers.empty()) throw Error(model + "no weight layers to map onto tensor cores");
   s.device.model->check(p.wl);  // device rules that depend on the compiled workload (core size)

@@ -45,6 +45,9 @@ OJson param_schema(const ParamSpec& p) {
     s["type"] = "array";
     s["items"] = {{"type", "number"}};
     num = &s["items"];
+  } else if (t == "string[]") {
+    s["type"] = "array";
+    s["items"] = {{"type", "string"}};
   } else {
     s["type"] = t;
   }
@@ -187,7 +190,9 @@ std::string rule_of(const Json& node) {
     if (v == std::vector<std::string>{"array", "string"}) return "expected a list or a fragment path";
   }
   std::string type = t.is_string() ? t.get<std::string>() : "";
-  if (type == "array") return "expected an array of numbers";
+  if (type == "array")
+    return node.contains("items") && node["items"].value("type", "") == "string" ? "expected an array of strings"
+                                                                                 : "expected an array of numbers";
   if (type == "number" || type == "integer") {
     bool lo = node.contains("minimum"), hi = node.contains("maximum");
     std::string r = "expected " + type;

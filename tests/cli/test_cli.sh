@@ -88,6 +88,37 @@ expect_error "validate: scheduled instants after the end of the traffic (horizon
   "$ptcsim" validate "$good" --set accuracy.mode=scheduled --set 'accuracy.times_s=[0,1e6]'
 expect_error "validate: missing dataset" 'bad_dataset.json: dataset.dir: .*dataset-fashion-mnist' \
   "$ptcsim" validate "$tmp/bad_dataset.json"
+# layers on the array (docs/layers.md): unknown node names, run and validate alike; BatchNorm kept
+# digital needs a model with BatchNorm nodes
+cnn3_pcm="$src/scenarios/pcm/layers_digital_ends.json"
+expect_error "validate: an unknown digital layer names file, JSON path and node" \
+  'layers_digital_ends.json: hw.mapping.digital_layers\[1\]: "conv9" is not a weight layer of model .*cnn3_fmnist.onnx (weight layers: ' \
+  "$ptcsim" validate "$cnn3_pcm" --set 'hw.mapping.digital_layers=["first","conv9"]'
+expect_error "run: the same error before any output" \
+  'layers_digital_ends.json: hw.mapping.digital_layers\[1\]: "conv9" is not a weight layer' \
+  "$ptcsim" run "$cnn3_pcm" --set 'hw.mapping.digital_layers=["first","conv9"]' --out "$tmp/layers_bad" -q
+expect_error "validate: a digital layer is a node name" 'hw.mapping.digital_layers\[0\]: expected a string' \
+  "$ptcsim" validate "$cnn3_pcm" --set 'hw.mapping.digital_layers=[3]'
+expect_error "validate: batchnorm is fold or digital" 'hw.mapping.batchnorm: "folded" is not one of fold, digital' \
+  "$ptcsim" validate "$cnn3_pcm" --set hw.mapping.batchnorm=folded
+expect_error "validate: BatchNorm digital on a model without BatchNorm (the zoo's were folded at export)" \
+  'layers_digital_ends.json: hw.mapping.batchnorm: "digital" keeps BatchNormalization nodes after the array, but model .*cnn3_fmnist.onnx has none' \
+  "$ptcsim" validate "$cnn3_pcm" --set hw.mapping.batchnorm=digital
+if "$ptcsim" list sections >"$tmp/out" 2>"$tmp/err" && grep -q "batchnorm" "$tmp/out" && grep -q "digital_layers" "$tmp/out"; then
+  ok "list sections shows hw.mapping.batchnorm and digital_layers"
+else bad "list sections: no batchnorm / digital_layers ($(cat "$tmp/err"))"; fi
+echo '{"mapping": {"name": "cyclic", "digital_layers": ["first", "last"]}}' >"$tmp/layers_hw.json"
+echo '{"mapping": {"name": "cyclic", "digital_layers": ["last", "fc9"]}}' >"$tmp/layers_bad_hw.json"
+expect_error "compile --hw: an unknown digital layer names the hw file, JSON path and node" \
+  'layers_bad_hw.json: mapping.digital_layers\[1\]: "fc9" is not a weight layer of model .*cnn3_fmnist.onnx' \
+  "$ptcsim" compile "$src/models/zoo/cnn3_fmnist.onnx" --hw "$tmp/layers_bad_hw.json"
+if "$ptcsim" compile "$src/models/zoo/cnn3_fmnist.onnx" --hw "$tmp/layers_hw.json" -o "$tmp/layers_wl.json" >/dev/null 2>"$tmp/err" &&
+   /usr/bin/python3 -c "
+import json,sys; j=json.load(open(sys.argv[1]))
+assert len(j['layers'])==2 and j['digital_layers']==['/features/features.0/Conv', '/fc/MatMul'], j['digital_layers']
+assert j['totals']['digital_macs_per_inference']==1*9*64*28*28+1600*10, j['totals']" "$tmp/layers_wl.json"; then
+  ok "compile --hw: first and last layer digital"
+else bad "compile --hw with layer choices ($(cat "$tmp/err"))"; fi
 if "$ptcsim" list policies >"$tmp/out" 2>"$tmp/err"; then
   missing=""
   for p in doctor global_drift_compensation none onchip_training periodic_full rns_recalibration swim threshold_full; do

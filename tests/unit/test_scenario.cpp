@@ -830,3 +830,34 @@ TEST_CASE("scenario: the streaming mapping, its order and the cell endurance are
   CHECK_FALSE(plain.resolved["device"].contains("endurance_steps"));
   CHECK(parse_scenario(opt, "t.json").resolved["hw"]["mapping"]["order"] == "native");
 }
+
+TEST_CASE("scenario: which layers meet the array (hw.mapping.batchnorm, digital_layers) is checked with its paths",
+          "[scenario][layers]") {
+  // Defaults leave the resolved configuration (and so the run directory's hash) as it was.
+  const Scenario plain = parse_scenario(minimal(), "t.json");
+  CHECK(plain.tiling.batchnorm == "fold");
+  CHECK(plain.tiling.digital_layers.empty());
+  CHECK_FALSE(plain.resolved["hw"]["mapping"].contains("batchnorm"));
+  CHECK_FALSE(plain.resolved["hw"]["mapping"].contains("digital_layers"));
+  const Json both = with_sets(minimal(), {"hw.mapping.batchnorm=digital", "hw.mapping.digital_layers=[\"last\"]"});
+  const Scenario s = parse_scenario(both, "t.json");
+  CHECK(s.tiling.batchnorm == "digital");
+  CHECK(s.tiling.digital_layers == std::vector<std::string>{"last"});
+  CHECK(s.resolved["hw"]["mapping"]["batchnorm"] == "digital");
+  CHECK(s.resolved["hw"]["mapping"]["digital_layers"] == Json::array({"last"}));
+  CHECK(joined(schema_errors(s.resolved)) == "");
+  CHECK(preflight_error(with_set(minimal(), "hw.mapping.digital_layers=[\"last\"]")) == "");
+  // LeNet-5 has no BatchNorm (and the zoo's BatchNorms were folded at export): "digital" is refused.
+  CHECK_THAT(preflight_error(both, "my.json"),
+             Contains("my.json: hw.mapping.batchnorm: \"digital\" keeps BatchNormalization nodes") && Contains("has none"));
+  // Names are checked against the model's weight layers, with the JSON path and the file.
+  CHECK_THAT(
+      preflight_error(with_set(minimal(), "hw.mapping.digital_layers=[\"first\",\"fc9\"]"), "my.json"),
+      Contains("my.json: hw.mapping.digital_layers[1]: \"fc9\" is not a weight layer of model ") && Contains("(weight layers: "));
+  CHECK_THAT(joined(schema_errors(with_set(minimal(), "hw.mapping.digital_layers=[1]"))),
+             Contains("hw.mapping.digital_layers[0]: expected a string"));
+  CHECK_THAT(preflight_error(with_set(minimal(), "hw.mapping.digital_layers=\"first\"")),
+             Contains("hw.mapping.digital_layers: expected an array of strings"));
+  CHECK_THAT(joined(schema_errors(with_set(minimal(), "hw.mapping.batchnorm=keep"))),
+             Contains("hw.mapping.batchnorm: \"keep\" is not one of fold, digital"));
+}
