@@ -11,7 +11,9 @@
 // - capabilities: "remap" (DOCTOR's tile remapping; equals Technology::supports_remap()),
 //   "mc_instances" (accuracy over several Monte-Carlo chip instances), "levels" (a transmission-level
 //   ladder: Technology::level_spec(), needed by the streaming mapping), "write_verify"
-//   (Technology::verify: selective write-verify, SWIM);
+//   (Technology::verify: selective write-verify, SWIM), "error_counters" (decoder counters, RNS),
+//   "own_gemm" (the device computes with its own arithmetic, Technology::mapped_gemm; policies that
+//   back-propagate through effective weights refuse it);
 // - traits noise processes act on: hw::kRingPhase ("ring_phase"), hw::kTemperature
 //   ("temperature": the device couples to the chip's thermal field);
 // - exactly one weight-cell kind, "thermo_optic" or "nonvolatile" (hw::WeightCell: how the

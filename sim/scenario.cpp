@@ -879,9 +879,17 @@ void check_static(const Scenario& s) {
       if (!has(dev_caps, "write_verify"))
         throw Error("controller.policy: policy \"" + pname + "\" write-verifies weights, which device \"" + s.device.name +
                     "\" cannot (devices with write-verify: " + list_of(devices_with("write_verify")) + ")");
+    } else if (cap == "effective_weights") {
+      // Training through a core with its own arithmetic (the RNS core: Mirage's training) is not
+      // modelled: back-propagating through its noise-free effective weights would pretend it is.
+      if (has(dev_caps, "own_gemm"))
+        throw Error("controller.policy: policy \"" + pname +
+                    "\" back-propagates through the device's effective weights; device \"" + s.device.name +
+                    "\" computes with its own arithmetic (RNS residues), and training through it (Mirage) is not modelled yet");
     } else if (cap != "training_set" && cap != "curvature") {
-      throw Error("controller.policy: policy \"" + pname + "\" needs capability \"" + cap +
-                  "\", unknown to ptcsim (known: remap, training_set, error_counters, write_verify, curvature)");
+      throw Error(
+          "controller.policy: policy \"" + pname + "\" needs capability \"" + cap +
+          "\", unknown to ptcsim (known: remap, training_set, error_counters, write_verify, curvature, effective_weights)");
     }
   }
   if (s.accuracy.instances > 1 && !has(dev_caps, "mc_instances"))

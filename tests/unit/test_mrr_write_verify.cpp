@@ -13,12 +13,15 @@
 #include "hw/noise/noise_process.h"
 #include "models/compiler.h"
 #include "models/onnx_import.h"
+#include "tests/unit/largest_layer.h"
 
 using namespace ptc;
 using namespace ptc::hw;
+using ptc::test::largest_layer;
+using ptc::test::Layer;
+using ptc::test::read_group;
 
 namespace {
-const std::string kZoo = std::string(PTC_SOURCE_DIR) + "/models/zoo/";
 constexpr double a = 0.865, r = 0.87;  // DOCTOR's MRRConfig_5um_LQ
 
 double weight(double phi) {
@@ -39,25 +42,6 @@ double full_scale() {  // min(|w(0)|, |w(pi/2 .. 2 pi)| extremes) = min(|2 Tmin 
   return std::min(std::abs(weight(0)), std::abs(weight(std::acos(-1.0))));
 }
 
-struct Layer {
-  models::Graph g;
-  models::CompiledWorkload wl;
-  size_t li = 0;
-};
-
-Layer largest_layer() {
-  Layer L{models::import_onnx(kZoo + "cnn3_fmnist.onnx"), {}, 0};
-  L.wl = models::compile(L.g, models::TilingSpec{4, 4, 8, "cyclic"});
-  for (size_t l = 0; l < L.wl.layers.size(); ++l)
-    if (L.wl.layers[l].gemms[0].blocks.size() > L.wl.layers[L.li].gemms[0].blocks.size()) L.li = l;
-  return L;
-}
-
-std::vector<float> read_group(Technology& tech, size_t l, const models::GemmTiles& t) {
-  std::vector<float> w(t.blocks.size()), s(static_cast<size_t>(t.P * t.Q));
-  tech.realize(static_cast<int64_t>(l), 0, 0, w.data(), s.data());
-  return w;
-}
 }  // namespace
 
 TEST_CASE("MRR tuning noise: every ring lands at its set point plus N(0, sigma^2), per Monte-Carlo instance", "[write_verify]") {

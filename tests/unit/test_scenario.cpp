@@ -431,7 +431,7 @@ TEST_CASE("scenario preflight: policies declare the capabilities their hooks use
   CHECK(caps({{"name", "doctor"}, {"remap", false}}) == V{"training_set"});  // salience-aware calibration
   CHECK(caps({{"name", "doctor"}, {"remap", false}, {"mask", "all"}}) == V{});
   CHECK(caps({{"name", "doctor"}, {"remap", false}, {"salience", "magnitude"}}) == V{});
-  CHECK(caps({{"name", "onchip_training"}}) == V{"training_set"});
+  CHECK(caps({{"name", "onchip_training"}}) == V{"training_set", "effective_weights"});
   CHECK(caps({{"name", "threshold_full"}, {"action", "calibrate"}}) == V{});
   CHECK(caps({{"name", "swim"}}) == V{"write_verify", "training_set", "curvature"});
   CHECK(caps({{"name", "swim"}, {"metric", "magnitude"}}) == V{"write_verify"});
@@ -443,12 +443,21 @@ TEST_CASE("scenario preflight: the swim policy needs a device with write-verify 
   const Json swim = with_sets(minimal(), {"controller.policy.name=swim", "controller.policy.metric=magnitude"});
   CHECK(preflight_error(with_set(swim, "device.name=pcm")) == "");
   CHECK(preflight_error(with_set(swim, "device.name=swim_variation")) == "");
-  CHECK_THAT(preflight_error(with_set(swim, "device.name=mrr")),
-             Contains("policy \"swim\" write-verifies weights, which device \"mrr\" cannot") &&
-                 Contains("devices with write-verify: pcm, swim_variation"));
+  CHECK(preflight_error(with_set(swim, "device.name=mrr")) == "");  // closed-loop ring re-tuning (docs/swim.md §6)
+  CHECK_THAT(preflight_error(with_set(swim, "device.name=pcm_optical")),
+             Contains("policy \"swim\" write-verifies weights, which device \"pcm_optical\" cannot") &&
+                 Contains("devices with write-verify: mrr, pcm, swim_variation"));
   CHECK_THAT(preflight_error(with_sets(swim, {"device.name=pcm", "controller.policy.metric=swimm"})),
              Contains("controller.policy.metric") && Contains("swim_code"));
   CHECK(preflight_error(with_sets(swim, {"device.name=pcm", "controller.policy.metric=swim"})) == "");
+}
+
+TEST_CASE("scenario preflight: on-chip training refuses a device with its own arithmetic (RNS)", "[scenario][preflight]") {
+  const Json train = with_set(minimal(), "controller.policy.name=onchip_training");
+  CHECK(preflight_error(train) == "");
+  CHECK_THAT(preflight_error(with_set(train, "device.name=rns")),
+             Contains("policy \"onchip_training\" back-propagates through the device's effective weights") &&
+                 Contains("device \"rns\"") && Contains("not modelled yet"));
 }
 
 TEST_CASE("scenario preflight: device capabilities agree with the technologies (supports_remap)", "[scenario][preflight]") {

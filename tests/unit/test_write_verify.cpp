@@ -15,12 +15,15 @@
 #include "models/compiler.h"
 #include "models/error.h"
 #include "models/onnx_import.h"
+#include "tests/unit/largest_layer.h"
 
 using namespace ptc;
 using namespace ptc::hw;
+using ptc::test::largest_layer;
+using ptc::test::Layer;
+using ptc::test::read_group;
 
 namespace {
-const std::string kZoo = std::string(PTC_SOURCE_DIR) + "/models/zoo/";
 constexpr double kGmax = 25.0;
 
 double sigma_prog(double g) {
@@ -74,20 +77,6 @@ void accept_stats(double tp, double tn, double tol, double& q, double& m2) {
   }
 }
 
-struct Layer {
-  models::Graph g;
-  models::CompiledWorkload wl;
-  size_t li = 0;
-};
-
-Layer largest_layer() {
-  Layer L{models::import_onnx(kZoo + "cnn3_fmnist.onnx"), {}, 0};
-  L.wl = models::compile(L.g, models::TilingSpec{4, 4, 8, "cyclic"});
-  for (size_t l = 0; l < L.wl.layers.size(); ++l)
-    if (L.wl.layers[l].gemms[0].blocks.size() > L.wl.layers[L.li].gemms[0].blocks.size()) L.li = l;
-  return L;
-}
-
 // Conductance targets of every weight of a block-layout group (SinglePair per block: the block's
 // abs-max maps to g_max).
 void targets(const models::GemmTiles& t, int64_t kk, std::vector<double>& tp, std::vector<double>& tn) {
@@ -104,11 +93,6 @@ void targets(const models::GemmTiles& t, int64_t kk, std::vector<double>& tp, st
   }
 }
 
-std::vector<float> read_group(Technology& tech, size_t l, const models::GemmTiles& t) {
-  std::vector<float> w(t.blocks.size()), s(static_cast<size_t>(t.P * t.Q));
-  tech.realize(static_cast<int64_t>(l), 0, 0, w.data(), s.data());
-  return w;
-}
 }  // namespace
 
 TEST_CASE("PCM write-verify: re-writes, failures and residual error follow the programming-noise law", "[write_verify]") {

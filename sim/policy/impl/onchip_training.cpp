@@ -16,7 +16,8 @@ class OnchipTraining : public Policy {
     m_spec.steps_per_sample = p.integer("steps_per_sample");
   }
   int64_t timer_interval_requests() const override { return m_every; }
-  std::vector<std::string> capabilities_needed() const override { return {"training_set"}; }
+  // Back-propagation runs through the device's effective weights (Technology::realize).
+  std::vector<std::string> capabilities_needed() const override { return {"training_set", "effective_weights"}; }
   void on_timer(Actions& a) override { a.train_onchip(m_spec); }
 
  private:
