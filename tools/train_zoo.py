@@ -146,7 +146,7 @@ class VGG8(nn.Module):
 ZOO = {
     # name: (constructor, epochs, lr, weight-noise sigma, keep BatchNorm nodes in the ONNX)
     "cnn3_fmnist": (CNN3, 6, 2e-3, 0.0, False),
-    "cnn3_fmnist_bn": (CNN3, 2, 2e-3, 0.0, True),
+    "cnn3_fmnist_bn": (CNN3, 1, 2e-3, 0.0, True),
     "cnn3_fmnist_nat": (CNN3, 4, 2e-3, 0.01, False),
     "lenet5_fmnist": (LeNet5, 8, 2e-3, 0.0, False),
     "vgg8_fmnist": (VGG8, 3, 2e-3, 0.0, False),
