@@ -8,6 +8,11 @@ Deterministic: fixed seed, deterministic algorithms, 2 threads. Training never r
 Each model is exported as ONNX (opset 13, dynamic batch) with its input preprocessing in the
 ONNX metadata_props key "ptcsim.preprocess" (JSON), and a sidecar NAME.json records PyTorch's
 test accuracy on the full 10k test set, epochs, seed and versions.
+
+By default the exporter folds each BatchNorm into the preceding conv's weights. Models listed
+with keep_bn (cnn3_fmnist_bn), or any model trained with --keep-batchnorm, are exported with
+their BatchNormalization nodes kept (eval-mode running statistics), so that ptcsim's
+hw.mapping.batchnorm "digital" can leave them off the array (docs/layers.md).
 """
 import argparse
 import gzip
@@ -139,11 +144,12 @@ class VGG8(nn.Module):
 
 
 ZOO = {
-    # name: (constructor, epochs, lr, weight-noise sigma)
-    "cnn3_fmnist": (CNN3, 6, 2e-3, 0.0),
-    "cnn3_fmnist_nat": (CNN3, 4, 2e-3, 0.01),
-    "lenet5_fmnist": (LeNet5, 8, 2e-3, 0.0),
-    "vgg8_fmnist": (VGG8, 3, 2e-3, 0.0),
+    # name: (constructor, epochs, lr, weight-noise sigma, keep BatchNorm nodes in the ONNX)
+    "cnn3_fmnist": (CNN3, 6, 2e-3, 0.0, False),
+    "cnn3_fmnist_bn": (CNN3, 1, 2e-3, 0.0, True),
+    "cnn3_fmnist_nat": (CNN3, 4, 2e-3, 0.01, False),
+    "lenet5_fmnist": (LeNet5, 8, 2e-3, 0.0, False),
+    "vgg8_fmnist": (VGG8, 3, 2e-3, 0.0, False),
 }
 
 
@@ -156,8 +162,9 @@ def evaluate(model, x, y):
     return correct / len(x)
 
 
-def train(name, epochs_override, seed, batch):
-    ctor, epochs, lr, sigma = ZOO[name]
+def train(name, epochs_override, seed, batch, keep_batchnorm=False):
+    ctor, epochs, lr, sigma, keep_bn = ZOO[name]
+    keep_bn = keep_bn or keep_batchnorm
     if epochs_override:
         epochs = epochs_override
     torch.manual_seed(seed)
@@ -186,7 +193,7 @@ def train(name, epochs_override, seed, batch):
               f"({time.time() - t0:.0f}s)", flush=True)
     NoisyWeight.sigma = 0.0
     acc = evaluate(model, xte, yte)
-    export(model, name)
+    export(model, name, keep_bn)
     meta = {
         "model": name,
         "dataset": "fashion-mnist (Debian dataset-fashion-mnist)",
@@ -197,6 +204,7 @@ def train(name, epochs_override, seed, batch):
         "batch_size": batch,
         "optimizer": f"Adam lr {lr}, cosine annealing",
         "weight_noise_sigma": sigma,
+        "batchnorm": "kept (BatchNormalization nodes)" if keep_bn else "folded into conv weights",
         "torch_version": torch.__version__,
         "onnx_opset": 13,
         "train_time_s": round(time.time() - t0, 1),
@@ -207,14 +215,22 @@ def train(name, epochs_override, seed, batch):
     print(f"{name}: final test accuracy {acc:.4f}", flush=True)
 
 
-def export(model, name):
+def export(model, name, keep_bn=False, path=None):
+    """Export to ONNX. keep_bn: TrainingMode.PRESERVE on an eval-mode model skips the exporter's
+    eval-only Conv+BatchNorm fusion, so each BatchNormalization node (running mean/var, gamma,
+    beta, epsilon) stays in the graph; constant folding is off so nothing else folds it."""
     model.eval()
-    path = os.path.join(ZOO_DIR, name + ".onnx")
+    path = path or os.path.join(ZOO_DIR, name + ".onnx")
     torch.onnx.export(model, torch.zeros(1, 1, 28, 28), path, opset_version=13,
                       input_names=["input"], output_names=["logits"],
                       dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
-                      do_constant_folding=True)
+                      training=torch.onnx.TrainingMode.PRESERVE if keep_bn else torch.onnx.TrainingMode.EVAL,
+                      do_constant_folding=not keep_bn)
     m = onnx.load(path)
+    n_bn = sum(n.op_type == "BatchNormalization" for n in m.graph.node)
+    n_bn_expected = sum(isinstance(x, nn.BatchNorm2d) for x in model.modules()) if keep_bn else 0
+    if n_bn != n_bn_expected:
+        raise SystemExit(f"{path}: {n_bn} BatchNormalization nodes after export, expected {n_bn_expected}")
     pre = {"input_shape": [1, 28, 28], "scale": 1.0 / 255.0, "mean": [MEAN], "std": [STD],
            "dataset": "fashion-mnist", "classes": 10}
     entry = m.metadata_props.add()
@@ -230,11 +246,13 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--keep-batchnorm", action="store_true",
+                    help="export with BatchNormalization nodes kept instead of folded into the conv weights")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True)
     for name in args.only or sorted(ZOO):
-        train(name, args.epochs, args.seed, args.batch)
+        train(name, args.epochs, args.seed, args.batch, args.keep_batchnorm)
 
 
 if __name__ == "__main__":
