@@ -46,6 +46,9 @@ TEST_CASE("zoo cnn3_fmnist_nat matches PyTorch", "[zoo]") {
 TEST_CASE("zoo vgg8_fmnist matches PyTorch", "[zoo]") {
   check_zoo_model("vgg8_fmnist");
 }
+TEST_CASE("zoo cnn3_fmnist_bn (BatchNorm nodes kept) matches PyTorch", "[zoo]") {
+  check_zoo_model("cnn3_fmnist_bn");
+}
 
 TEST_CASE("zoo cnn3_fmnist reaches DOCTOR's accuracy class (>= 91 %)", "[zoo]") {
   std::ifstream f(std::string(PTC_SOURCE_DIR) + "/models/zoo/cnn3_fmnist.json");
