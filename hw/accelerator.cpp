@@ -122,6 +122,8 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const models::Graph& grap
     m_cycle_j += static_cast<double>(wl.spec.rows * wl.spec.cols * wl.spec.block_size * wl.spec.block_size) *
                  cfg.energy.ring_hold_mw * 1e-3 * cycle_s();
   m_gemm = std::make_unique<HardwareGemm>(wl, *m_tech, cfg.io, RandomStream(cfg.seed, 0x5e).derive(1));
+  for (size_t l = 0; l < wl.layers.size(); ++l)
+    for (size_t g = 0; g < wl.layers[l].gemms.size(); ++g) push_row_scales(static_cast<int64_t>(l), static_cast<int64_t>(g));
   m_exec = std::make_unique<models::Executor>(graph, cfg.threads);
   m_exec->set_mapped(m_tech->mapped_gemm() ? m_tech->mapped_gemm() : m_gemm.get(), wl.layer_index());
   m_exec_ideal = std::make_unique<models::Executor>(graph, cfg.threads);
@@ -369,6 +371,7 @@ int64_t Accelerator::program(int64_t layer, int64_t group, const std::vector<flo
     for (size_t i = 0; i < blocks.size(); ++i) changed[i / kk] += blocks[i] != old[i];
   const double e0 = m_tech->write_energy_j(), t0 = m_tech->write_time_s();
   int64_t writes = m_tech->program(layer, group, blocks, t_s);
+  push_row_scales(layer, group);  // the mapping's per-output scales follow the new weights
   int64_t changed_blocks = 0;
   for (int64_t b = 0; b < t.P * t.Q; ++b)
     if (changed[b]) {
@@ -473,8 +476,18 @@ void Accelerator::effective(int64_t layer, int64_t group, uint64_t draw, std::ve
         for (int64_t i = 0; i < k; ++i) out[b * kk + i * k + j] = col[i];
       }
   }
+  const std::vector<float>& rs = m_tech->row_scales(layer, group);
   for (int64_t b = 0; b < t.P * t.Q; ++b)
-    for (int64_t i = 0; i < kk; ++i) out[b * kk + i] *= scale[b];
+    for (int64_t i = 0; i < kk; ++i) out[b * kk + i] *= rs.empty() ? scale[b] : scale[b] * rs[b * k + i / k];
+}
+
+void Accelerator::push_row_scales(int64_t layer, int64_t group) {
+  const std::vector<float>& rs = m_tech->row_scales(layer, group);
+  if (!rs.empty() && m_tech->mapped_gemm())
+    throw Error("device " + m_tech->name() + ": per-output mapping scales are not supported by its own GEMM");
+  if (rs.empty() && !m_had_row_scales) return;  // the default: no mapping scales, nothing to push
+  m_had_row_scales = true;
+  m_gemm->set_row_scales(layer, group, rs);
 }
 
 void Accelerator::run_batch(const models::Dataset& d, const models::Preprocess& p, const std::vector<int64_t>& images,

@@ -290,6 +290,8 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   };
   std::vector<InstanceGains> m_inst_gains;
   int64_t m_instance = 0;
+  bool m_had_row_scales = false;                       // the technology has given per-output mapping scales
+  void push_row_scales(int64_t layer, int64_t group);  // the technology's row scales -> the GEMM
   // Charges n recomputations' energy and busy time to the books; returns their array time.
   double recompute_books(int64_t n);
   // Classifies the pending served images (served_sink receives them); returns the recomputations

@@ -795,24 +795,54 @@ void HardwareGemm::set_gain(int64_t layer, double alpha) {
   m_gain[layer] = static_cast<float>(alpha);
 }
 
-void HardwareGemm::set_block_gains(int64_t layer, int64_t group, std::vector<float> gains) {
+void HardwareGemm::check_gains(int64_t layer, int64_t group, const std::vector<float>& v, const char* what) const {
   if (layer < 0 || layer >= static_cast<int64_t>(m_wl.layers.size()) || group < 0 ||
       group >= static_cast<int64_t>(m_wl.layers[layer].gemms.size()))
-    throw Error("block gains: bad layer or group");
+    throw Error(std::string(what) + ": bad layer or group");
   const auto& t = m_wl.layers[layer].gemms[group];
-  if (!gains.empty() && static_cast<int64_t>(gains.size()) != t.P * t.Q * m_wl.spec.block_size)
-    throw Error("block gains: layer " + std::to_string(layer) + " expects " + std::to_string(t.P * t.Q * m_wl.spec.block_size) +
-                " gains, got " + std::to_string(gains.size()));
-  for (float g : gains)
-    if (!std::isfinite(g)) throw Error("block gains: non-finite value");
-  if (m_bgain.empty()) {
+  if (!v.empty() && static_cast<int64_t>(v.size()) != t.P * t.Q * m_wl.spec.block_size)
+    throw Error(std::string(what) + ": layer " + std::to_string(layer) + " expects " +
+                std::to_string(t.P * t.Q * m_wl.spec.block_size) + " values, got " + std::to_string(v.size()));
+  for (float g : v)
+    if (!std::isfinite(g)) throw Error(std::string(what) + ": non-finite value");
+}
+
+void HardwareGemm::combine_gains(int64_t layer, int64_t group) {
+  if (m_bcomb.empty()) {
     m_bgain.resize(m_wl.layers.size());
-    for (size_t l = 0; l < m_wl.layers.size(); ++l) m_bgain[l].resize(m_wl.layers[l].gemms.size());
+    m_rscale.resize(m_wl.layers.size());
+    m_bcomb.resize(m_wl.layers.size());
+    for (size_t l = 0; l < m_wl.layers.size(); ++l) {
+      m_bgain[l].resize(m_wl.layers[l].gemms.size());
+      m_rscale[l].resize(m_wl.layers[l].gemms.size());
+      m_bcomb[l].resize(m_wl.layers[l].gemms.size());
+    }
   }
-  m_bgain[layer][group] = std::move(gains);
+  const std::vector<float>&b = m_bgain[layer][group], &r = m_rscale[layer][group];
+  std::vector<float>& c = m_bcomb[layer][group];
+  if (b.empty() || r.empty()) {
+    c = b.empty() ? r : b;
+  } else {
+    c.resize(b.size());
+    for (size_t i = 0; i < b.size(); ++i) c[i] = b[i] * r[i];
+  }
   // The batch's packed dense weights include the gains: pack again from the cache.
   if (static_cast<size_t>(layer) < m_cache_wpack.size() && static_cast<size_t>(group) < m_cache_wpack[layer].size())
     m_cache_wpack[layer][group].clear();
+}
+
+void HardwareGemm::set_block_gains(int64_t layer, int64_t group, std::vector<float> gains) {
+  check_gains(layer, group, gains, "block gains");
+  combine_gains(layer, group);  // sizes the tables
+  m_bgain[layer][group] = std::move(gains);
+  combine_gains(layer, group);
+}
+
+void HardwareGemm::set_row_scales(int64_t layer, int64_t group, std::vector<float> scales) {
+  check_gains(layer, group, scales, "row scales");
+  combine_gains(layer, group);
+  m_rscale[layer][group] = std::move(scales);
+  combine_gains(layer, group);
 }
 
 const std::vector<float>& HardwareGemm::block_gains(int64_t layer, int64_t group) const {
@@ -822,8 +852,8 @@ const std::vector<float>& HardwareGemm::block_gains(int64_t layer, int64_t group
 }
 
 const float* HardwareGemm::bgain(int64_t layer, int64_t group) const {
-  if (m_bgain.empty()) return nullptr;
-  const auto& g = m_bgain[layer][group];
+  if (m_bcomb.empty()) return nullptr;
+  const auto& g = m_bcomb[layer][group];
   return g.empty() ? nullptr : g.data();
 }
 

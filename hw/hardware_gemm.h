@@ -42,6 +42,9 @@ class HardwareGemm : public models::MappedGemm {
   // block's partial sums after the ADC, before they are accumulated. Empty: none (the default).
   void set_block_gains(int64_t layer, int64_t group, std::vector<float> gains);
   const std::vector<float>& block_gains(int64_t layer, int64_t group) const;
+  // The mapping's digital scale per (block, output row), [P Q k] (Technology::row_scales; PCM
+  // column-wise weight scaling): multiplies the block gains. Empty: none (the default).
+  void set_row_scales(int64_t layer, int64_t group, std::vector<float> scales);
 
   void gemm(int64_t layer, int64_t group, int64_t sample, const float* x, bool x_trans, int64_t n, float* y,
             bool y_trans) override;
@@ -66,7 +69,11 @@ class HardwareGemm : public models::MappedGemm {
   RandomStream m_rng;
   uint64_t m_draw_base = 0;
   std::vector<float> m_gain;
-  std::vector<std::vector<std::vector<float>>> m_bgain;  // [layer][group] block-row gains (empty: none)
+  std::vector<std::vector<std::vector<float>>> m_bgain;   // [layer][group] block-row gains (empty: none)
+  std::vector<std::vector<std::vector<float>>> m_rscale;  // [layer][group] mapping row scales (empty: none)
+  std::vector<std::vector<std::vector<float>>> m_bcomb;   // [layer][group] block gains x row scales (what the kernels use)
+  void check_gains(int64_t layer, int64_t group, const std::vector<float>& v, const char* what) const;
+  void combine_gains(int64_t layer, int64_t group);
   bool m_cached = false;
   std::vector<std::vector<std::vector<float>>> m_cache_wn, m_cache_scale;  // [layer][group]
   std::vector<std::vector<std::vector<float>>> m_cache_wpack;              // dense packed weights (ideal ADC, Conv layers)

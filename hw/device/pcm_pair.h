@@ -46,6 +46,9 @@ class PcmPair : public Technology {
   const std::vector<int32_t>& scale_tiles(int64_t layer, int64_t group) const override {
     return m_groups.at(layer).at(group).tile;
   }
+  const std::vector<float>& row_scales(int64_t layer, int64_t group) const override {
+    return m_groups.at(layer).at(group).row_scale;
+  }
   bool set_noiseless_reads(bool on) override;
   double time_s() const { return m_t_s; }
   int64_t writes() const override { return m_writes; }
@@ -77,9 +80,10 @@ class PcmPair : public Technology {
     double t_prog_s = 0;        // simulated time of the last programming
     int64_t programmings = 0;
     std::vector<float> g_target_pos, g_target_neg, g_prog_pos, g_prog_neg, nu_pos, nu_neg;
-    std::vector<float> wn;      // effective normalised weights at the current time
-    std::vector<float> scale;   // max|W| of each block's scale tile
-    std::vector<int32_t> tile;  // scale tile of each block (empty: per block)
+    std::vector<float> wn;         // effective normalised weights at the current time
+    std::vector<float> scale;      // max|W| of each block's scale tile
+    std::vector<int32_t> tile;     // scale tile of each block (empty: per block)
+    std::vector<float> row_scale;  // column-wise scaling: max|W| of each (block, output row)'s tile row (empty: off)
     int64_t n_tiles = 0;
     std::vector<VerifyEvent> verifies;  // since the last programming, in order
     std::vector<double> t_dev;          // last write of each pair (empty: all at t_prog_s)

@@ -303,8 +303,13 @@ void PcmTable::program_group(size_t l, size_t gi, double t_s) {
   const models::GemmTiles& t = m_wl.layers[l].gemms[gi];
   Group& g = m_groups[l][gi];
   // Targets relative to g_max (SinglePair, as PcmPair).
-  const int64_t writes = pcm_map_pair_targets(g.latent, t.P * t.Q, kk, 1.0, /*every device re-written*/ true, g.scale,
-                                              g.g_target_pos, g.g_target_neg, g.tile.empty() ? nullptr : &g.tile, g.n_tiles);
+  const std::vector<int32_t>* tile = g.tile.empty() ? nullptr : &g.tile;
+  const int64_t writes =
+      m_cfg.scale_tile.columnwise
+          ? pcm_map_pair_targets_columnwise(g.latent, t.P, t.Q, m_wl.spec.block_size, 1.0, /*every device re-written*/ true,
+                                            g.scale, g.row_scale, g.g_target_pos, g.g_target_neg, tile, g.n_tiles)
+          : pcm_map_pair_targets(g.latent, t.P * t.Q, kk, 1.0, /*every device re-written*/ true, g.scale, g.g_target_pos,
+                                 g.g_target_neg, tile, g.n_tiles);
   g.t_prog_s = t_s;
   ++g.programmings;
   draw_group(l, gi);

@@ -114,6 +114,9 @@ class PcmTable : public Technology {
   const std::vector<int32_t>& scale_tiles(int64_t layer, int64_t group) const override {
     return m_groups.at(layer).at(group).tile;
   }
+  const std::vector<float>& row_scales(int64_t layer, int64_t group) const override {
+    return m_groups.at(layer).at(group).row_scale;
+  }
   int64_t writes() const override { return m_writes; }
   const PcmTableConfig& config() const { return m_cfg; }
 
@@ -132,6 +135,7 @@ class PcmTable : public Technology {
     std::vector<float> wn;                          // effective normalised weights at the read instant
     std::vector<float> scale;                       // max|W| of each block's scale tile
     std::vector<int32_t> tile;                      // scale tile of each block (empty: per block)
+    std::vector<float> row_scale;  // column-wise scaling: max|W| of each (block, output row)'s tile row (empty: off)
     int64_t n_tiles = 0;
   };
   void program_group(size_t l, size_t gi, double t_s);

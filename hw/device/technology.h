@@ -80,6 +80,14 @@ class Technology : public BlockRealizer {
     static const std::vector<int32_t> none;
     return none;
   }
+  // Digital scale per (block, output row) of (layer, group), [P Q k] (layout of HardwareGemm's
+  // block gains): the mapping's per-output scale, applied to each block's partial sums after the
+  // ADC, when the technology maps every output row to the full device range (PCM column-wise
+  // weight scaling, docs/devices.md §2.1); the block scale of realize() is then 1. Empty: none.
+  virtual const std::vector<float>& row_scales(int64_t /*layer*/, int64_t /*group*/) const {
+    static const std::vector<float> none;
+    return none;
+  }
   // Reference reads for drift compensation (docs/pcm_drift_compensation.md §2): true re-reads the
   // current instant without read noise (aihwkit's reference: the programmed conductances), false
   // restores the ordinary read of that instant. Returns false if the technology has no read noise

@@ -124,4 +124,50 @@ int64_t pcm_map_pair_targets(const std::vector<float>& latent, int64_t blocks, i
   return writes;
 }
 
+int64_t pcm_map_pair_targets_columnwise(const std::vector<float>& latent, int64_t P, int64_t Q, int64_t k, double g_full,
+                                        bool first, std::vector<float>& scale, std::vector<float>& row_scale,
+                                        std::vector<float>& t_pos, std::vector<float>& t_neg, const std::vector<int32_t>* tile,
+                                        int64_t n_tiles) {
+  const int64_t kk = k * k;
+  scale.assign(static_cast<size_t>(P * Q), 1.0f);
+  row_scale.assign(static_cast<size_t>(P * Q * k), 0.0f);
+  // Per block-row p: the max over each (tile, row) pair of the blocks of p (tiles cut block-rows
+  // into column ranges; without tiles every block is its own tile).
+  const int64_t nt = tile ? n_tiles : P * Q;
+  std::vector<float> tmax(static_cast<size_t>(nt * k));
+  const auto tile_of = [&](int64_t b) { return tile ? static_cast<int64_t>((*tile)[static_cast<size_t>(b)]) : b; };
+  for (int64_t p = 0; p < P; ++p) {
+    for (int64_t q = 0; q < Q; ++q) {
+      const int64_t b = p * Q + q, tb = tile_of(b);
+      for (int64_t i = 0; i < k; ++i) tmax[static_cast<size_t>(tb * k + i)] = 0.0f;
+    }
+    for (int64_t q = 0; q < Q; ++q) {
+      const int64_t b = p * Q + q, tb = tile_of(b);
+      for (int64_t i = 0; i < k; ++i) {
+        float& m = tmax[static_cast<size_t>(tb * k + i)];
+        for (int64_t j = 0; j < k; ++j) m = std::max(m, std::abs(latent[static_cast<size_t>(b * kk + i * k + j)]));
+      }
+    }
+    for (int64_t q = 0; q < Q; ++q) {
+      const int64_t b = p * Q + q, tb = tile_of(b);
+      for (int64_t i = 0; i < k; ++i) row_scale[static_cast<size_t>(b * k + i)] = tmax[static_cast<size_t>(tb * k + i)];
+    }
+  }
+  int64_t writes = 0;
+  for (int64_t b = 0; b < P * Q; ++b)
+    for (int64_t i = 0; i < k; ++i) {
+      const float mx = row_scale[static_cast<size_t>(b * k + i)];
+      const double sc = mx > 0 ? g_full / mx : 0.0;
+      for (int64_t j = 0; j < k; ++j) {
+        const size_t n = static_cast<size_t>(b * kk + i * k + j);
+        const double w = latent[n];
+        const float tp = static_cast<float>(std::max(w, 0.0) * sc), tn = static_cast<float>(std::max(-w, 0.0) * sc);
+        writes += (tp != t_pos[n] || first) + (tn != t_neg[n] || first);
+        t_pos[n] = tp;
+        t_neg[n] = tn;
+      }
+    }
+  return writes;
+}
+
 }  // namespace ptc::hw

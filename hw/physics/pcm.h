@@ -55,6 +55,10 @@ double pcm_draw_nu(const PcmLikeParams& p, double g_target_us, double xi);
 // one larger), counted in whole k x k blocks (at most one part per block).
 struct PcmScaleTile {
   int64_t rows = 0, cols = 0;
+  // Column-wise weight scaling (aihwkit MappingParameter weight_scaling_columnwise with
+  // weight_scaling_omega = 1): every output of a tile gets its own scale, max|W| over that
+  // output's weights within the tile -> g_max, applied digitally after the ADC.
+  bool columnwise = false;
   bool per_block() const { return rows == 0 && cols == 0; }
 };
 // aihwkit's mapping defaults (MappingParameter max_output_size = max_input_size = 512).
@@ -73,6 +77,14 @@ std::vector<int32_t> pcm_tile_of_blocks(const PcmScaleTile& st, int64_t P, int64
 int64_t pcm_map_pair_targets(const std::vector<float>& latent, int64_t blocks, int64_t kk, double g_full, bool first,
                              std::vector<float>& scale, std::vector<float>& t_pos, std::vector<float>& t_neg,
                              const std::vector<int32_t>* tile = nullptr, int64_t n_tiles = 0);
+// The same with column-wise scaling (PcmScaleTile::columnwise) on a P x Q grid of k x k blocks:
+// output row i of block-row p in tile T has the scale max|W| over row i of the blocks (p, q) of T,
+// and its weights map to g_full by it. Fills row_scale[(p Q + q) k + i] with that scale (every
+// block of the row gets it) and scale[b] = 1 (the block itself is not scaled).
+int64_t pcm_map_pair_targets_columnwise(const std::vector<float>& latent, int64_t P, int64_t Q, int64_t k, double g_full,
+                                        bool first, std::vector<float>& scale, std::vector<float>& row_scale,
+                                        std::vector<float>& t_pos, std::vector<float>& t_neg,
+                                        const std::vector<int32_t>* tile = nullptr, int64_t n_tiles = 0);
 // Conductance read at t_inf: drift, then 1/f read noise max(0, g_d + s |g_d| Q_s sqrt(ln..) xi).
 // q_from_programmed selects aihwkit's code (Q_s from g_prog, true) or its docs (from g_T, false).
 double pcm_read_us(const PcmLikeParams& p, double g_prog_us, double g_target_us, double nu, double t_inf_s, double xi,

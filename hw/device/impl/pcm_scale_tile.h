@@ -22,18 +22,25 @@ inline std::vector<ParamSpec> pcm_scale_tile_params() {
           {"tile_rows", "", int64_t{512},
            "custom scale tile: split rows (outputs) into ceil(rows / tile_rows) parts, cut at block edges", 1, 1e9},
           {"tile_cols", "", int64_t{512},
-           "custom scale tile: split columns (inputs) into ceil(cols / tile_cols) parts, cut at block edges", 1, 1e9}};
+           "custom scale tile: split columns (inputs) into ceil(cols / tile_cols) parts, cut at block edges", 1, 1e9},
+          {"weight_scaling_columnwise", "", false,
+           "aihwkit MappingParameter weight_scaling_columnwise (omega 1): each output's max|W| within its scale tile -> "
+           "g_max, its scale applied digitally after the ADC"}};
 }
 
 struct PcmScaleTileParams {
   std::string mode;
   int64_t rows = 0, cols = 0;
+  bool columnwise = false;
   explicit PcmScaleTileParams(Params& p)
-      : mode(p.str("scale_tile")), rows(p.integer("tile_rows")), cols(p.integer("tile_cols")) {}
+      : mode(p.str("scale_tile")),
+        rows(p.integer("tile_rows")),
+        cols(p.integer("tile_cols")),
+        columnwise(p.flag("weight_scaling_columnwise")) {}
   hw::PcmScaleTile resolve() const {
-    if (mode == "block") return {};
-    if (mode == "aihwkit") return {hw::kAihwkitTileSize, hw::kAihwkitTileSize};
-    return {rows, cols};
+    if (mode == "block") return {0, 0, columnwise};
+    if (mode == "aihwkit") return {hw::kAihwkitTileSize, hw::kAihwkitTileSize, columnwise};
+    return {rows, cols, columnwise};
   }
 };
 

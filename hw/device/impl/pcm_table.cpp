@@ -46,7 +46,8 @@ const Registrar<hw::DeviceModel> reg{
       {"t_eps_s", "s", 20.0, "time offset of the interpolation in ln(t + t_eps) (aihwkit's t0)", 1e-9, 1e9},
       pcm_scale_tile_params()[0],
       pcm_scale_tile_params()[1],
-      pcm_scale_tile_params()[2]},
+      pcm_scale_tile_params()[2],
+      pcm_scale_tile_params()[3]},
      [](Params& p) { return std::make_unique<PcmTableDevice>(p); },
      {"mc_instances", "nonvolatile"}}};
 
