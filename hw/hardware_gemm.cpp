@@ -477,14 +477,23 @@ void finish_panel(const float* acc, int64_t ld, int64_t rows, int64_t j0, int64_
 // Per-thread work buffers (reused across calls; sized to the largest layer seen).
 struct Work {
   std::vector<float> wn_own, scale_own, xn, colscale, rscale, sstep, wdense, part, acc, wpack, chanmax, dac_nz, adc_nz;
+  std::vector<float> wn_nz, wn_sig, wn_abs, wn_xsq;  // weight noise per MVM
 };
 thread_local Work tw;
 
 }  // namespace
 
+WeightNoise weight_noise_from_name(const std::string& name) {
+  if (name == "none") return WeightNoise::none;
+  if (name == "additive_constant") return WeightNoise::additive_constant;
+  if (name == "pcm_read") return WeightNoise::pcm_read;
+  throw Error("unknown weight-noise type \"" + name + "\" (known: none, additive_constant, pcm_read)");
+}
+
 bool HardwareGemm::fused_adc() const {
   // Quantising ADCs of <= 22 bits, with or without output noise (an unquantised noisy ADC takes the general path).
-  return m_io.adc.bits > 0 && m_io.adc.bits <= 22 && m_wl.spec.block_size == 8;
+  // Weight noise per MVM takes the general path.
+  return m_io.adc.bits > 0 && m_io.adc.bits <= 22 && m_wl.spec.block_size == 8 && !m_io.weight_noise();
 }
 
 void HardwareGemm::weights(int64_t layer, int64_t group, uint64_t draw, const float*& wn, const float*& scale) const {
@@ -535,7 +544,7 @@ bool HardwareGemm::conv_same_width(int64_t layer, int64_t group, int64_t sample,
   const models::GemmTiles& t = m_wl.layers.at(layer).gemms.at(group);
   const ConverterSpec &dac = m_io.dac, &adc = m_io.adc;
   const bool fused = fused_adc();
-  if (!(fused || adc.ideal()) || dac.bits > 22 || cv.channels * cv.kh * cv.kw != t.cols) return false;
+  if (!(fused || adc.ideal()) || m_io.weight_noise() || dac.bits > 22 || cv.channels * cv.kh * cv.kw != t.cols) return false;
   const int64_t k = m_wl.spec.block_size, P = t.P, Q = t.Q, R = P * k, C = Q * k;
   const int64_t n = cv.out_h * cv.iw, tiles = (n + kTile - 1) / kTile, ld = tiles * kTile;
   const float *wn, *scale;
@@ -639,7 +648,7 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
       }
   };
 
-  if (m_io.dac.ideal() && m_io.adc.ideal()) {
+  if (m_io.dac.ideal() && m_io.adc.ideal() && !m_io.weight_noise()) {
     // Ideal I/O: one dense GEMM straight from x to y (the zero-padded columns and rows of the
     // tiling are left out: lda = C, K = cols, M = rows).
     dense_weights(t.rows);
@@ -726,7 +735,7 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
 
   if (fused) {
     // acc is complete (above)
-  } else if (m_io.adc.ideal()) {
+  } else if (m_io.adc.ideal() && !m_io.weight_noise()) {
     // One dense GEMM with the effective weights (identical to summing block partials exactly).
     dense_weights(R);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(R), static_cast<int>(n), static_cast<int>(C), 1.0f,
@@ -743,6 +752,35 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(R), static_cast<int>(n), static_cast<int>(k), 1.0f,
                   wdense.data(), static_cast<int>(k), xn.data() + q * k * ld, static_cast<int>(ld), 0.0f, part.data(),
                   static_cast<int>(n));
+      if (m_io.weight_noise()) {
+        // Weight noise per MVM, output-referred (aihwkit's order: after the product, before the
+        // output noise and the ADC); one standard normal per partial sum, element q chunked(R n) + row n + column.
+        tw.wn_nz.resize(static_cast<size_t>(R * n));
+        group_rng.derive(2).fill_normal_inv(static_cast<uint64_t>(q * chunked(R * n)), R * n, tw.wn_nz.data());
+        const float w = static_cast<float>(m_io.w_noise);
+        const float* xq = xn.data() + q * k * ld;
+        if (m_io.w_noise_type == WeightNoise::additive_constant) {
+          // sigma_j = w_noise ||x_n,q column j||_2, the same for every row.
+          tw.wn_sig.assign(static_cast<size_t>(n), 0.0f);
+          for (int64_t c = 0; c < k; ++c)
+            for (int64_t j = 0; j < n; ++j) tw.wn_sig[j] = std::fma(xq[c * ld + j], xq[c * ld + j], tw.wn_sig[j]);
+          for (int64_t j = 0; j < n; ++j) tw.wn_sig[j] = w * std::sqrt(tw.wn_sig[j]);
+          for (int64_t r = 0; r < R; ++r)
+            for (int64_t j = 0; j < n; ++j) part[r * n + j] = std::fma(tw.wn_nz[r * n + j], tw.wn_sig[j], part[r * n + j]);
+        } else {
+          // sigma_rj = w_noise sqrt(sum_c |wn_rc| x_n,cj^2): |W| times the squared inputs.
+          tw.wn_abs.resize(static_cast<size_t>(R * k));
+          tw.wn_xsq.resize(static_cast<size_t>(k * n));
+          tw.wn_sig.resize(static_cast<size_t>(R * n));
+          for (int64_t e = 0; e < R * k; ++e) tw.wn_abs[e] = std::abs(wdense[e]);
+          for (int64_t c = 0; c < k; ++c)
+            for (int64_t j = 0; j < n; ++j) tw.wn_xsq[c * n + j] = xq[c * ld + j] * xq[c * ld + j];
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(R), static_cast<int>(n), static_cast<int>(k),
+                      1.0f, tw.wn_abs.data(), static_cast<int>(k), tw.wn_xsq.data(), static_cast<int>(n), 0.0f, tw.wn_sig.data(),
+                      static_cast<int>(n));
+          for (int64_t e = 0; e < R * n; ++e) part[e] = std::fma(tw.wn_nz[e], w * std::sqrt(tw.wn_sig[e]), part[e]);
+        }
+      }
       if (adc.noise_std > 0) {  // ADC output noise drawn in bulk: element q chunked(R n) + row n + column
         tw.adc_nz.resize(static_cast<size_t>(R * n));
         adc_rng.fill_normal_inv(static_cast<uint64_t>(q * chunked(R * n)), R * n, tw.adc_nz.data());

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "hw/converters.h"
@@ -19,9 +20,19 @@
 
 namespace ptc::hw {
 
+// Output-referred weight noise per MVM (aihwkit IOParameters w_noise / w_noise_type;
+// docs/converters_energy.md §2): a fresh draw added to every block partial sum before the ADC.
+enum class WeightNoise { none, additive_constant, pcm_read };
+WeightNoise weight_noise_from_name(const std::string& name);  // throws on an unknown name
+
 struct IoSpec {
   ConverterSpec dac;  // input DAC, bound 1 on abs-max-normalised inputs
   ConverterSpec adc;  // per-block ADC, bound in units of normalised partial sums (k = no clipping)
+  // additive_constant: y_i += w_noise ||x_n||_2 xi; pcm_read: y_i += w_noise sqrt(sum_j |wn_ij| x_n,j^2) xi
+  // (normalised weights wn and inputs x_n of one block); none or w_noise = 0: off.
+  WeightNoise w_noise_type = WeightNoise::none;
+  double w_noise = 0;
+  bool weight_noise() const { return w_noise_type != WeightNoise::none && w_noise > 0; }
 };
 
 class HardwareGemm : public models::MappedGemm {

@@ -139,7 +139,7 @@ const std::vector<SectionSpec>& scenario_sections() {
                  "the tensor-core array (the same object `ptcsim compile --hw` reads)",
                  {{"clock_ghz", "GHz", 5.0, "array clock (one input vector per cycle)", 1e-6, 1000},
                   {"chips", "chips", 1, "accelerators in the fleet, each its own device instance (docs/fleet.md)", 1, 1024}},
-                 {"cores", "mapping", "dac", "adc", "energy"}});
+                 {"cores", "mapping", "dac", "adc", "mvm", "energy"}});
     t.push_back({"hw.cores",
                  "R x C tensor cores of k x k weights",
                  {{"rows", "cores", 4, "tensor-core rows R", 1, 1024},
@@ -188,6 +188,21 @@ const std::vector<SectionSpec>& scenario_sections() {
             {"noise_std", "", 0.0, "additive Gaussian output noise before quantisation (normalised units)", 0, 1e3}},
            {}});
     }
+    t.push_back(
+        {"hw.mvm",
+         "non-idealities of each analog MVM besides the converters (aihwkit IOParameters; docs/converters_energy.md §2)",
+         {{"w_noise_type",
+           "",
+           "none",
+           "weight noise per MVM, output-referred, a fresh draw per partial sum: none, additive_constant (aihwkit "
+           "ADDITIVE_CONSTANT: w_noise ||x||_2 xi, i.i.d. N(0, w_noise^2) per weight) or pcm_read (aihwkit PCM_READ: "
+           "w_noise sqrt(sum_j |w_ij| x_j^2) xi)",
+           -inf,
+           inf,
+           {"none", "additive_constant", "pcm_read"}},
+          {"w_noise", "", 0.0,
+           "weight-noise scale in normalised weight units (aihwkit StandardHWATrainingPreset: 0.0175 with pcm_read)", 0, 10}},
+         {}});
     t.push_back({"hw.energy",
                  "energy and latency parameters (defaults and sources: hw/energy.h)",
                  {{"ring_hold_mw", "mW", ed.ring_hold_mw, "static hold power per ring (LT default.yaml)", 0, 1e6},
@@ -609,6 +624,12 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
     (adc ? s.energy.adc_bits : s.energy.dac_bits) = bits;
     conv_r[c] = cp.resolved();
   }
+  Params mvm = read_section(j, "hw.mvm");
+  s.io.w_noise_type = hw::weight_noise_from_name(mvm.str("w_noise_type"));
+  s.io.w_noise = mvm.num("w_noise");
+  if (s.io.w_noise > 0 && s.io.w_noise_type == hw::WeightNoise::none)
+    throw Error("hw.mvm.w_noise: " + nlohmann::json(s.io.w_noise).dump() +
+                " > 0 needs hw.mvm.w_noise_type additive_constant or pcm_read (it is none)");
   Params en = read_section(j, "hw.energy");
   s.energy.ring_hold_mw = en.num("ring_hold_mw");
   s.energy.ring_settle_us = en.num("ring_settle_us");
@@ -629,6 +650,8 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   if (s.tiling.mapping != "streaming") R["hw"]["mapping"].erase("order");
   // Likewise the ADC energy law only when it is not the default linear law.
   if (s.energy.adc_law == hw::AdcLaw::linear) R["hw"]["energy"].erase("adc_law");
+  // And the MVM non-idealities only when some are on.
+  if (s.io.w_noise_type != hw::WeightNoise::none || s.io.w_noise > 0) R["hw"]["mvm"] = mvm.resolved();
   // Likewise the layer choices at their defaults (fold, all layers analog).
   if (s.tiling.batchnorm == "fold") R["hw"]["mapping"].erase("batchnorm");
   if (s.tiling.digital_layers.empty()) R["hw"]["mapping"].erase("digital_layers");
@@ -892,6 +915,10 @@ void check_static(const Scenario& s) {
           "\", unknown to ptcsim (known: remap, training_set, error_counters, write_verify, curvature, effective_weights)");
     }
   }
+  if (s.io.weight_noise() && has(dev_caps, "own_gemm"))
+    throw Error("hw.mvm.w_noise: device \"" + s.device.name +
+                "\" computes with its own arithmetic (RNS residues, its own noise model), so the weight noise per MVM of the "
+                "analog data path does not apply; set hw.mvm.w_noise to 0");
   if (s.accuracy.instances > 1 && !has(dev_caps, "mc_instances"))
     throw Error("accuracy.instances: device \"" + s.device.name +
                 "\" has no Monte-Carlo chip instances; run several seeds instead " + "(instances " +
