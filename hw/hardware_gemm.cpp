@@ -490,6 +490,13 @@ WeightNoise weight_noise_from_name(const std::string& name) {
   throw Error("unknown weight-noise type \"" + name + "\" (known: none, additive_constant, pcm_read)");
 }
 
+NoiseManagement noise_management_from_name(const std::string& name) {
+  if (name == "abs_max") return NoiseManagement::abs_max;
+  if (name == "constant") return NoiseManagement::constant;
+  if (name == "none") return NoiseManagement::none;
+  throw Error("unknown noise management \"" + name + "\" (known: abs_max, constant, none)");
+}
+
 bool HardwareGemm::fused_adc() const {
   // Quantising ADCs of <= 22 bits, with or without output noise (an unquantised noisy ADC takes the general path).
   // Weight noise per MVM takes the general path.
@@ -519,7 +526,8 @@ bool HardwareGemm::adc_setup(int64_t blocks, const float* wn, const float* scale
   tw.sstep.resize(static_cast<size_t>(blocks * k));
   for (int64_t b = 0; b < blocks; ++b)
     for (int64_t i = 0; i < k; ++i) tw.sstep[b * k + i] = bg ? scale[b] * bg[b * k + i] * adc_step : scale[b] * adc_step;
-  const double xmax = dac.bits > 0 ? dac.bound : 1.0;
+  // Largest |DAC output|: the DAC's bound, else 1 for abs-max normalised inputs, else unbounded.
+  const double xmax = dac.bits > 0 ? dac.bound : m_io.inputs_within_one() ? 1.0 : HUGE_VAL;
   const double wmax = abs_max(wn, blocks * k * k);
   return !(dac.bits > 0 || dac.noise_std == 0) ||
          !(static_cast<double>(k) * wmax * xmax * (1 + 1e-5) <= adc.bound + 0.25 * adc.step());
@@ -586,6 +594,7 @@ bool HardwareGemm::conv_same_width(int64_t layer, int64_t group, int64_t sample,
     const int64_t j0 = ti * kTile, m = std::min(kTile, n - j0);
     const auto set_rscale = [&] {
       for (int64_t c = 0; c < kTile; ++c) {
+        if (c < m) tw.colscale[j0 + c] = m_io.nm_scale(tw.colscale[j0 + c]);  // noise management
         const float cs = tw.colscale[j0 + c];
         tw.rscale[c] = c < m && cs > 0 ? 1.0f / cs : 0.0f;
       }
@@ -675,7 +684,10 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
     for (int64_t i = 0; i < t.cols; ++i) abs_max_into(x + i * n, n, colscale.data());
   }
   rscale.assign(ld, 0.0f);
-  for (int64_t j = 0; j < n; ++j) rscale[j] = colscale[j] > 0 ? 1.0f / colscale[j] : 0.0f;
+  for (int64_t j = 0; j < n; ++j) {
+    colscale[j] = m_io.nm_scale(colscale[j]);  // noise management (abs_max: unchanged)
+    rscale[j] = colscale[j] > 0 ? 1.0f / colscale[j] : 0.0f;
+  }
   const ConverterSpec& dac = m_io.dac;
   const bool dac_fast = dac.bits <= 22;
   const ConverterSpec& adc = m_io.adc;

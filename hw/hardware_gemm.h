@@ -8,6 +8,7 @@
 // layer are combined into one dense GEMM (same result, much faster).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -24,6 +25,11 @@ namespace ptc::hw {
 // docs/converters_energy.md §2): a fresh draw added to every block partial sum before the ADC.
 enum class WeightNoise { none, additive_constant, pcm_read };
 WeightNoise weight_noise_from_name(const std::string& name);  // throws on an unknown name
+// Noise management (aihwkit IOParameters noise_management): the scale s each input vector is
+// divided by before the DAC and multiplied back after the ADC. abs_max: s = max|x| (capped at
+// nm_thres when nm_thres > 0); constant: s = nm_thres; none: s = 1.
+enum class NoiseManagement { abs_max, constant, none };
+NoiseManagement noise_management_from_name(const std::string& name);  // throws on an unknown name
 
 struct IoSpec {
   ConverterSpec dac;  // input DAC, bound 1 on abs-max-normalised inputs
@@ -33,6 +39,23 @@ struct IoSpec {
   WeightNoise w_noise_type = WeightNoise::none;
   double w_noise = 0;
   bool weight_noise() const { return w_noise_type != WeightNoise::none && w_noise > 0; }
+  NoiseManagement noise_management = NoiseManagement::abs_max;
+  double nm_thres = 0;
+  // True when every normalised input lies in [-1, 1] (abs_max without a cap: the default).
+  bool inputs_within_one() const { return noise_management == NoiseManagement::abs_max && !(nm_thres > 0); }
+  // The input scale s of a vector whose largest |x| is abs_max (0 for an all-zero vector).
+  float nm_scale(float abs_max) const {
+    if (inputs_within_one()) return abs_max;
+    if (!(abs_max > 0)) return 0.0f;
+    switch (noise_management) {
+      case NoiseManagement::none:
+        return 1.0f;
+      case NoiseManagement::constant:
+        return static_cast<float>(nm_thres);
+      default:
+        return nm_thres > 0 ? std::min(abs_max, static_cast<float>(nm_thres)) : abs_max;
+    }
+  }
 };
 
 class HardwareGemm : public models::MappedGemm {

@@ -201,7 +201,18 @@ const std::vector<SectionSpec>& scenario_sections() {
            inf,
            {"none", "additive_constant", "pcm_read"}},
           {"w_noise", "", 0.0,
-           "weight-noise scale in normalised weight units (aihwkit StandardHWATrainingPreset: 0.0175 with pcm_read)", 0, 10}},
+           "weight-noise scale in normalised weight units (aihwkit StandardHWATrainingPreset: 0.0175 with pcm_read)", 0, 10},
+          {"noise_management",
+           "",
+           "abs_max",
+           "input scale s before the DAC (x / s), undone after the ADC: abs_max (aihwkit ABS_MAX, s = max|x|, capped "
+           "at nm_thres if > 0), constant (aihwkit CONSTANT, s = nm_thres) or none (s = 1: raw inputs, clipped at the "
+           "DAC bound)",
+           -inf,
+           inf,
+           {"abs_max", "constant", "none"}},
+          {"nm_thres", "", 0.0, "noise-management threshold (aihwkit nm_thres): the constant scale, or abs_max's cap (0: none)",
+           0, 1e9}},
          {}});
     t.push_back({"hw.energy",
                  "energy and latency parameters (defaults and sources: hw/energy.h)",
@@ -630,6 +641,11 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   if (s.io.w_noise > 0 && s.io.w_noise_type == hw::WeightNoise::none)
     throw Error("hw.mvm.w_noise: " + nlohmann::json(s.io.w_noise).dump() +
                 " > 0 needs hw.mvm.w_noise_type additive_constant or pcm_read (it is none)");
+  s.io.noise_management = hw::noise_management_from_name(mvm.str("noise_management"));
+  s.io.nm_thres = mvm.num("nm_thres");
+  if (s.io.noise_management == hw::NoiseManagement::constant && !(s.io.nm_thres > 0))
+    throw Error("hw.mvm.nm_thres: noise_management \"constant\" divides every input by nm_thres, which must be > 0 (it is " +
+                nlohmann::json(s.io.nm_thres).dump() + ")");
   Params en = read_section(j, "hw.energy");
   s.energy.ring_hold_mw = en.num("ring_hold_mw");
   s.energy.ring_settle_us = en.num("ring_settle_us");
@@ -651,7 +667,8 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   // Likewise the ADC energy law only when it is not the default linear law.
   if (s.energy.adc_law == hw::AdcLaw::linear) R["hw"]["energy"].erase("adc_law");
   // And the MVM non-idealities only when some are on.
-  if (s.io.w_noise_type != hw::WeightNoise::none || s.io.w_noise > 0) R["hw"]["mvm"] = mvm.resolved();
+  if (s.io.w_noise_type != hw::WeightNoise::none || s.io.w_noise > 0 || !s.io.inputs_within_one())
+    R["hw"]["mvm"] = mvm.resolved();
   // Likewise the layer choices at their defaults (fold, all layers analog).
   if (s.tiling.batchnorm == "fold") R["hw"]["mapping"].erase("batchnorm");
   if (s.tiling.digital_layers.empty()) R["hw"]["mapping"].erase("digital_layers");
