@@ -96,6 +96,8 @@ rows = list(csv.DictReader(open(os.path.join(sys.argv[2], "trace.csv"))))
 assert rows[-1]["rows_remapped"] == str(s1["rows_remapped"]), rows[-1]
 PY
 then ok "row_remap: no spares -> first unrepaired = first worn (pass 3); one spare -> in (3, 6]"; else bad "row_remap numbers"; fi
+if $py "$src/tools/plot_elight_remap.py" -o "$tmp/remap.png" "0 spares=$tmp/rr0" "1 spare=$tmp/rr1" 2>"$tmp/err" && [ -s "$tmp/remap.png" ]
+then ok "plot_elight_remap.py draws the row_remap runs"; else bad "plot_elight_remap.py: $(cat "$tmp/err")"; fi
 expect_error "spare rows without endurance are one line" "device.spare_rows: spare rows replace worn rows" \
   "$ptcsim" validate "$sc" --set device.spare_rows=2
 expect_error "spare rows without a row-remapping policy are one line" "device.spare_rows: 2 spare rows per core are used only by" \
