@@ -186,12 +186,12 @@ void Accelerator::update_wear(double now_s) {
 RowRemapOutcome Accelerator::remap_worn_rows(int64_t threshold, double now_s) {
   if (!m_wear)
     throw Error("accelerator: row remapping needs cell endurance (the streaming mapping and device.endurance_steps > 0)");
-  flush();  // the images served so far see the rows as they were
   const RowRemapOutcome o = m_wear->remap_worn_rows(m_served, threshold);
   ++m_remap_checks;
   m_unrepaired = o.unrepaired;
   if (o.unrepaired > 0 && m_first_unrepaired_s < 0) m_first_unrepaired_s = now_s;
   if (o.remapped > 0) {
+    flush();  // the images served so far see the rows as they were
     m_tech->set_worn_cells(m_wear->worn_at(m_served));
     m_worn_cells = m_wear->worn_count(m_served);
   }

@@ -268,7 +268,9 @@ CellWear::CellWear(const StreamPlan& plan, const std::vector<double>& budgets)
 }
 
 RowRemapOutcome CellWear::remap_worn_rows(int64_t passes, int64_t threshold) {
-  if (threshold < 1) throw Error("row remapping: threshold must be >= 1 worn cell, got " + std::to_string(threshold));
+  if (threshold < 1 || (m_k > 0 && threshold > m_k))
+    throw Error("row remapping: threshold must be between 1 and the " + std::to_string(m_k) + " cells of a row, got " +
+                std::to_string(threshold));
   RowRemapOutcome o;
   const int64_t k = m_k, kk = k * k, spare0 = m_cores * kk;
   for (int64_t c = 0; c < m_cores && k > 0; ++c) {

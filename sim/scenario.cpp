@@ -900,6 +900,12 @@ void check_static(const Scenario& s) {
         throw Error("controller.policy: policy \"" + pname +
                     "\" remaps worn rows of the streamed PCM cores and needs the streaming mapping (hw.mapping.name, is \"" +
                     s.tiling.mapping + "\") with cell endurance (device.endurance_steps > 0, device pcm_optical)");
+      // A row-remapping threshold counts worn cells of one row: at most the k cells of a row.
+      const Json& pj = s.policy_json;
+      if (pj.contains("threshold") && pj["threshold"].get<int64_t>() > s.tiling.block_size)
+        throw Error("controller.policy.threshold: " + std::to_string(pj["threshold"].get<int64_t>()) +
+                    " worn cells per row can never be reached by a row of " + std::to_string(s.tiling.block_size) +
+                    " cells (hw.cores.block_size)");
     } else if (cap != "training_set" && cap != "curvature") {
       throw Error(
           "controller.policy: policy \"" + pname + "\" needs capability \"" + cap +

@@ -856,6 +856,8 @@ TEST_CASE("scenario: the streaming mapping, its order and the cell endurance are
              Contains("needs the streaming mapping") && Contains("is \"cyclic\""));
   CHECK_THAT(preflight_error(with_sets(worn, {"controller.policy.name=row_remap", "controller.policy.interval_s=0"})),
              Contains("interval_s or interval_requests must be > 0"));
+  CHECK_THAT(preflight_error(with_sets(worn, {"controller.policy.name=row_remap", "controller.policy.threshold=9"})),
+             Contains("controller.policy.threshold: 9 worn cells per row can never be reached by a row of 8 cells"));
   CHECK_FALSE(parse_scenario(with_set(worn, "device.spare_rows=0"), "t.json").resolved["device"].contains("spare_rows"));
   CHECK(parse_scenario(with_sets(worn, {"device.spare_rows=3", "controller.policy.name=row_remap"}), "t.json")
             .resolved["device"]["spare_rows"] == 3);

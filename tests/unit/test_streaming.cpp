@@ -364,6 +364,7 @@ TEST_CASE("row remapping: a worn row moves to a fresh spare row, by hand", "[str
   // Budgets that are neither [cores, k, k] nor that plus whole spare rows are refused.
   CHECK_THROWS_WITH(hw::CellWear(plan, {1.0, 1.0, 1.0, 1.0, 1.0}), Catch::Matchers::Contains("spare"));
   CHECK_THROWS_WITH(w.remap_worn_rows(7, 0), Catch::Matchers::Contains("threshold"));
+  CHECK_THROWS_WITH(w.remap_worn_rows(7, 3), Catch::Matchers::Contains("the 2 cells of a row"));
 }
 
 TEST_CASE("row remapping: VGG-8's first unrepaired row is the (s+1)-th wear of its core, closed form", "[streaming]") {
