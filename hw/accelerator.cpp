@@ -181,8 +181,23 @@ void Accelerator::update_wear(double now_s) {
   if (worn == m_worn_cells) return;
   flush();
   m_tech->set_worn_cells(m_wear->worn_at(m_served));
-  if (m_worn_cells == 0) m_first_worn_s = now_s;
+  if (m_first_worn_s < 0) m_first_worn_s = now_s;
   m_worn_cells = worn;
+}
+
+RowRemapOutcome Accelerator::remap_worn_rows(int64_t threshold, double now_s) {
+  if (!m_wear)
+    throw Error("accelerator: row remapping needs cell endurance (the streaming mapping and device.endurance_steps > 0)");
+  const RowRemapOutcome o = m_wear->remap_worn_rows(m_served, threshold);
+  ++m_remap_checks;
+  m_unrepaired = o.unrepaired;
+  if (o.unrepaired > 0 && m_first_unrepaired_s < 0) m_first_unrepaired_s = now_s;
+  if (o.remapped > 0) {
+    flush();  // the images served so far see the rows as they were
+    m_tech->set_worn_cells(m_wear->worn_at(m_served));
+    m_worn_cells = m_wear->worn_count(m_served);
+  }
+  return o;
 }
 
 nlohmann::json Accelerator::streaming_stats() const {
@@ -213,6 +228,16 @@ nlohmann::json Accelerator::streaming_stats() const {
                       {"worn_cells", stat(static_cast<double>(m_worn_cells), "cells")},
                       {"first_worn_pass", stat(never ? -1.0 : static_cast<double>(m_wear->first_worn_pass), "passes")},
                       {"first_worn_time", stat(m_first_worn_s, "s")}};
+    if (reports_row_remap()) {
+      const bool none = m_wear->first_unrepaired_pass == CellWear::kNever;
+      j["endurance"]["spare_rows_per_core"] = stat(static_cast<double>(m_wear->spare_rows()), "rows");
+      j["endurance"]["rows_remapped"] = stat(static_cast<double>(m_wear->rows_remapped()), "rows");
+      j["endurance"]["spare_rows_used"] = m_wear->spare_rows_used();
+      j["endurance"]["unrepaired_rows"] = stat(static_cast<double>(m_unrepaired), "rows");
+      j["endurance"]["first_unrepaired_pass"] = stat(none ? -1.0 : static_cast<double>(m_wear->first_unrepaired_pass), "passes");
+      j["endurance"]["first_unrepaired_time"] = stat(m_first_unrepaired_s, "s");
+      j["endurance"]["remap_checks"] = stat(static_cast<double>(m_remap_checks), "checks");
+    }
   }
   return j;
 }

@@ -197,6 +197,17 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   // Endurance state of the streamed cells (streaming mapping with a device endurance), else null.
   const CellWear* wear() const { return m_wear ? &*m_wear : nullptr; }
   double first_worn_s() const { return m_first_worn_s; }  // -1: no cell worn yet
+  int64_t worn_cells() const { return m_worn_cells; }     // worn cells in use (in the datapath) now
+  // Row-based remapping (docs/elight.md §6; policy row_remap): after the images served so far are
+  // classified, every logical row with >= threshold worn cells in use moves to a free spare row of
+  // its core (CellWear::remap_worn_rows at the passes served); the worn set in use is updated.
+  // Throws without cell endurance (streaming mapping with device.endurance_steps > 0).
+  RowRemapOutcome remap_worn_rows(int64_t threshold, double now_s);
+  int64_t row_remap_checks() const { return m_remap_checks; }
+  int64_t unrepaired_rows() const { return m_unrepaired; }            // at the last check
+  double first_unrepaired_s() const { return m_first_unrepaired_s; }  // -1: none found yet
+  // Whether the row-remapping outputs are reported: spare rows exist or a check ran.
+  bool reports_row_remap() const { return m_wear && (m_wear->spare_rows() > 0 || m_remap_checks > 0); }
   // Total energy of the chip (J): inferences served plus every other charge, one set of books.
   double total_energy_j() const;
   double inference_energy_j() const { return static_cast<double>(m_served) * m_cost.total_j; }
@@ -330,6 +341,8 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   std::optional<CellWear> m_wear;
   double m_first_worn_s = -1;  // simulated time the first cell wore out (-1: none yet)
   int64_t m_worn_cells = 0;
+  int64_t m_remap_checks = 0, m_unrepaired = 0;
+  double m_first_unrepaired_s = -1;
   void update_wear(double now_s);
   struct Pending {
     std::vector<int64_t> images;

@@ -235,18 +235,66 @@ nlohmann::json StreamPlan::to_json() const {
           {"layers", l}};
 }
 
-CellWear::CellWear(const StreamPlan& plan, const std::vector<double>& budgets) {
-  if (budgets.size() != plan.cell_steps.size())
-    throw Error("cell wear: " + std::to_string(budgets.size()) + " budgets for " + std::to_string(plan.cell_steps.size()) +
-                " cells");
-  worn_pass.resize(budgets.size());
+namespace {
+
+// First worn pass of a cell with budget B and s steps per pass, mapped at pass n0 (kNever if never).
+int64_t wear_pass(double budget, int64_t s, int64_t n0) {
+  if (s <= 0) return CellWear::kNever;
+  const double n = std::ceil(budget / static_cast<double>(s));
+  if (!(n < 9e18 - static_cast<double>(n0))) return CellWear::kNever;
+  return n0 + std::max<int64_t>(1, static_cast<int64_t>(n));
+}
+
+}  // namespace
+
+CellWear::CellWear(const StreamPlan& plan, const std::vector<double>& budgets)
+    : m_steps(plan.cell_steps), m_budgets(budgets), m_cores(plan.cores), m_k(plan.k) {
+  const size_t cells = plan.cell_steps.size();
+  if (budgets.size() != cells) {
+    const int64_t row_cells = m_cores * m_k;
+    const int64_t extra = static_cast<int64_t>(budgets.size()) - static_cast<int64_t>(cells);
+    if (row_cells <= 0 || static_cast<size_t>(row_cells * m_k) != cells || extra < 0 || extra % row_cells != 0)
+      throw Error("cell wear: " + std::to_string(budgets.size()) + " budgets for " + std::to_string(cells) +
+                  " cells (expected the cells' budgets, then whole spare rows of every core)");
+    m_spares = extra / row_cells;
+  }
+  m_used.assign(static_cast<size_t>(std::max<int64_t>(m_cores, 0)), 0);
+  worn_pass.resize(cells);
   first_worn_pass = kNever;
-  for (size_t i = 0; i < budgets.size(); ++i) {
-    const int64_t s = plan.cell_steps[i];
-    const double n = s > 0 ? std::ceil(budgets[i] / static_cast<double>(s)) : 0.0;
-    worn_pass[i] = s > 0 && n < 9e18 ? std::max<int64_t>(1, static_cast<int64_t>(n)) : kNever;
+  for (size_t i = 0; i < cells; ++i) {
+    worn_pass[i] = wear_pass(budgets[i], plan.cell_steps[i], 0);
     first_worn_pass = std::min(first_worn_pass, worn_pass[i]);
   }
+}
+
+RowRemapOutcome CellWear::remap_worn_rows(int64_t passes, int64_t threshold) {
+  if (threshold < 1 || (m_k > 0 && threshold > m_k))
+    throw Error("row remapping: threshold must be between 1 and the " + std::to_string(m_k) + " cells of a row, got " +
+                std::to_string(threshold));
+  RowRemapOutcome o;
+  const int64_t k = m_k, kk = k * k, spare0 = m_cores * kk;
+  for (int64_t c = 0; c < m_cores && k > 0; ++c) {
+    for (int64_t r = 0; r < k; ++r) {
+      int64_t* wp = worn_pass.data() + c * kk + r * k;
+      const int64_t worn = std::count_if(wp, wp + k, [&](int64_t n) { return n <= passes; });
+      if (worn < threshold) continue;
+      if (m_spares == 0 || m_used[c] >= m_spares) {
+        ++o.unrepaired;
+        continue;
+      }
+      const int64_t spare = m_used[c]++;
+      const double* b = m_budgets.data() + spare0 + (c * m_spares + spare) * k;
+      for (int64_t j = 0; j < k; ++j) wp[j] = wear_pass(b[j], m_steps[c * kk + r * k + j], passes);
+      ++o.remapped;
+    }
+    if (m_spares > 0) o.spare_rows_left += m_spares - m_used[c];
+  }
+  if (o.unrepaired > 0) first_unrepaired_pass = std::min(first_unrepaired_pass, passes);
+  return o;
+}
+
+int64_t CellWear::rows_remapped() const {
+  return std::accumulate(m_used.begin(), m_used.end(), int64_t{0});
 }
 
 std::vector<char> CellWear::worn_at(int64_t passes) const {

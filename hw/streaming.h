@@ -92,13 +92,39 @@ StreamPlan plan_streaming(const models::CompiledWorkload& wl, const PcmLevelSpec
 // B_i level steps (drawn by the device); with s_i level steps per pass it is worn from pass
 // n_i = ceil(B_i / s_i) on (never when s_i = 0). A worn cell is stuck at the zero level (both
 // sides at the lowest transmission) in every block streamed through it [assumption].
+// Row-based remapping (docs/elight.md §6): each core may have S spare rows of k cells; logical row
+// r of a core (its r-th output row) starts on physical row r, and remap_worn_rows() moves a worn
+// logical row to a free spare row of its core at pass n0, whose cell j is then worn from pass
+// n0 + ceil(B'_j / s_{r,j}) on; the abandoned row's cells leave the datapath.
+struct RowRemapOutcome {
+  int64_t remapped = 0;         // logical rows moved to a spare row by this call
+  int64_t unrepaired = 0;       // logical rows with >= threshold worn cells in use and no spare left, after the call
+  int64_t spare_rows_left = 0;  // free spare rows over all cores, after the call
+};
+
 struct CellWear {
-  std::vector<int64_t> worn_pass;  // per physical cell; kNever when it never wears out
-  int64_t first_worn_pass = 0;     // min over cells (kNever: none)
+  std::vector<int64_t> worn_pass;  // per logical cell [cores, k, k]: of the physical cell it uses now; kNever: never
+  int64_t first_worn_pass = 0;     // the first wear of any cell (kNever: none); a spare starts fresh, so remapping keeps it
+  int64_t first_unrepaired_pass = kNever;  // pass of the first remap_worn_rows() call that found an unrepaired row
   static constexpr int64_t kNever = INT64_MAX;
+  // budgets: [cores, k, k] for the core rows, then [cores, S, k] for S spare rows per core (S = 0
+  // when there are just cores k k budgets). plan.cores and plan.k give the shape when S > 0.
   CellWear(const StreamPlan& plan, const std::vector<double>& budgets);
-  std::vector<char> worn_at(int64_t passes) const;  // 1 = worn after `passes` passes
-  int64_t worn_count(int64_t passes) const;
+  std::vector<char> worn_at(int64_t passes) const;  // per logical cell, 1 = worn after `passes` passes
+  int64_t worn_count(int64_t passes) const;         // worn cells in use
+  int64_t spare_rows() const { return m_spares; }   // per core
+  // After `passes` passes: every logical row with >= threshold worn cells in use moves to the
+  // lowest free spare row of its core (rows in index order while spares last), fresh from pass
+  // `passes` on. threshold >= 1.
+  RowRemapOutcome remap_worn_rows(int64_t passes, int64_t threshold);
+  const std::vector<int64_t>& spare_rows_used() const { return m_used; }  // per core
+  int64_t rows_remapped() const;
+
+ private:
+  std::vector<int64_t> m_steps;  // per logical cell, level steps per pass
+  std::vector<double> m_budgets;
+  int64_t m_cores = 0, m_k = 0, m_spares = 0;
+  std::vector<int64_t> m_used;
 };
 
 // The streamed core's product, for verification: y = W x for one GEMM computed block-row by

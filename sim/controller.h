@@ -65,6 +65,7 @@ class Controller : public sc_core::sc_module, public Actions, public actions::En
   WriteVerifyResult write_verify(const WriteVerifySpec& spec, const std::string& reason) override {
     return actions::write_verify(*this, spec, m_swim, reason);
   }
+  RowRemapResult remap_worn_rows(int64_t threshold) override { return actions::remap_worn_rows(*this, threshold); }
   void log_event(const std::string& type, const Json& fields) override { m_rec.log_event(type, fields); }
 
   // ---- actions::Env (the actions' view)

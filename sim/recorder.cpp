@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cmath>
@@ -119,6 +120,12 @@ void Recorder::log_event(const std::string& type, const Json& fields) {
   }
 }
 
+bool Recorder::row_remap_columns() const {
+  if (!m_acc.wear() || !m_ctl) return false;
+  const auto caps = m_ctl->policy().capabilities_needed();
+  return std::find(caps.begin(), caps.end(), "row_remap") != caps.end();
+}
+
 void Recorder::row(double acc, double acc_std, int64_t acc_n) {
   m_acc.flush();
   int64_t wn = 0;
@@ -141,6 +148,8 @@ void Recorder::row(double acc, double acc_std, int64_t acc_n) {
              std::to_string(m_ctl->overhead_cycles()) + "," + fmt(m_acc.temperature_mean_k(t)) + "," +
              std::to_string(m_acc.step(t));
   for (const auto& kv : m_acc.tech().counters()) m_trace += "," + std::to_string(kv.second);  // device counters (RNS)
+  if (row_remap_columns())
+    m_trace += "," + std::to_string(m_acc.worn_cells()) + "," + std::to_string(m_acc.wear()->rows_remapped());
   m_trace += "\n";
   lat.clear();
   m_last_row_served = m_rt->served();
@@ -200,6 +209,10 @@ void Recorder::write_partial(const std::string& status) {
     for (const auto& kv : dev) header += "," + kv.first;
     header += "\n";
   }
+  if (row_remap_columns()) {  // row-based remapping (docs/elight.md §6): worn cells in use, rows moved so far
+    header.pop_back();
+    header += ",worn_cells,rows_remapped\n";
+  }
   write_atomic(m_out / "trace.csv", header + m_trace);
   write_atomic(m_out / "events.jsonl", m_events);
   write_atomic(m_out / "summary.json", summary(status).dump(2) + "\n");
@@ -245,6 +258,15 @@ Json Recorder::summary(const std::string& status) const {
       j["streaming"]["worn_cells"] = w->worn_count(m_acc.inferences());
       j["streaming"]["first_worn_pass"] = w->first_worn_pass == hw::CellWear::kNever ? -1 : w->first_worn_pass;
       j["streaming"]["first_worn_time_s"] = m_acc.first_worn_s();
+      if (m_acc.reports_row_remap()) {  // row-based remapping (docs/elight.md §6)
+        j["streaming"]["spare_rows"] = w->spare_rows();
+        j["streaming"]["rows_remapped"] = w->rows_remapped();
+        j["streaming"]["spare_rows_used"] = w->spare_rows_used();
+        j["streaming"]["unrepaired_rows"] = m_acc.unrepaired_rows();
+        j["streaming"]["first_unrepaired_pass"] =
+            w->first_unrepaired_pass == hw::CellWear::kNever ? -1 : w->first_unrepaired_pass;
+        j["streaming"]["first_unrepaired_time_s"] = m_acc.first_unrepaired_s();
+      }
     }
   }
   if (m_acc.verify_books().calls > 0) {

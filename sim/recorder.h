@@ -59,6 +59,9 @@ class Recorder : public sc_core::sc_module {
 
  private:
   void run();
+  // The trace's row-remapping columns (worn_cells, rows_remapped): a chip with cell endurance under a
+  // row-remapping policy (docs/elight.md §6).
+  bool row_remap_columns() const;
   const RunContext& m_c;
   hw::Accelerator& m_acc;
   Agenda& m_agenda;

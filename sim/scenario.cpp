@@ -697,8 +697,12 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
       throw Error("device.endurance_steps: cell endurance is modelled for the streaming mapping only; hw.mapping.name is \"" +
                   s.tiling.mapping + "\"");
     if (!(e > 0) && sg > 0) throw Error("device.endurance_sigma: a spread needs device.endurance_steps > 0");
+    if (!(e > 0) && R["device"].value("spare_rows", 0) > 0)
+      throw Error("device.spare_rows: spare rows replace worn rows and need device.endurance_steps > 0");
     if (!(e > 0)) R["device"].erase("endurance_steps"), R["device"].erase("endurance_sigma");
   }
+  // Spare rows (row-based remapping, docs/elight.md §6): left out of the resolved configuration at 0.
+  if (R["device"].contains("spare_rows") && R["device"]["spare_rows"].get<int64_t>() == 0) R["device"].erase("spare_rows");
 
   // ---- noise (NoiseRegistry plug-ins: hw/noise/impl/), each acting on a trait of the device
   Json noise = j.contains("noise") ? j.at("noise") : Json::array();
@@ -894,12 +898,16 @@ void check_static(const Scenario& s) {
       throw Error(
           "hw.mapping.name: the streaming mapping prices level-step writes and needs a device with transmission levels (" +
           list_of(devices_with("levels")) + "), device.name is \"" + s.device.name + "\"");
-    if (pname != "none")
+    const std::vector<std::string> caps = make_policy(s)->capabilities_needed();
+    if (pname != "none" && caps != std::vector<std::string>{"row_remap"})
       throw Error(
           "controller.policy.name: the streaming mapping re-programs every block on every pass; controller policies "
-          "are not modelled with it (use \"none\"), got \"" +
+          "other than row_remap are not modelled with it (use \"none\" or \"row_remap\"), got \"" +
           pname + "\"");
   }
+  const bool endurance = s.resolved.contains("device") && s.resolved["device"].value("endurance_steps", 0.0) > 0;
+  const int64_t spare_rows = s.resolved.contains("device") ? s.resolved["device"].value("spare_rows", int64_t{0}) : 0;
+  bool row_remap = false;
   for (const auto& cap : make_policy(s)->capabilities_needed()) {
     if (cap == "remap") {
       if (!has(dev_caps, "remap"))
@@ -926,16 +934,33 @@ void check_static(const Scenario& s) {
         throw Error("controller.policy: policy \"" + pname +
                     "\" back-propagates through the device's effective weights; device \"" + s.device.name +
                     "\" computes with its own arithmetic (RNS residues), and training through it (Mirage) is not modelled yet");
+    } else if (cap == "row_remap") {
+      row_remap = true;
+      if (s.tiling.mapping != "streaming" || !endurance)
+        throw Error("controller.policy: policy \"" + pname +
+                    "\" remaps worn rows of the streamed PCM cores and needs the streaming mapping (hw.mapping.name, is \"" +
+                    s.tiling.mapping + "\") with cell endurance (device.endurance_steps > 0, device pcm_optical)");
+      // A row-remapping threshold counts worn cells of one row: at most the k cells of a row.
+      const Json& pj = s.policy_json;
+      if (pj.contains("threshold") && pj["threshold"].get<int64_t>() > s.tiling.block_size)
+        throw Error("controller.policy.threshold: " + std::to_string(pj["threshold"].get<int64_t>()) +
+                    " worn cells per row can never be reached by a row of " + std::to_string(s.tiling.block_size) +
+                    " cells (hw.cores.block_size)");
     } else if (cap != "training_set" && cap != "curvature") {
       throw Error(
           "controller.policy: policy \"" + pname + "\" needs capability \"" + cap +
-          "\", unknown to ptcsim (known: remap, training_set, error_counters, write_verify, curvature, effective_weights)");
+          "\", unknown to ptcsim (known: remap, training_set, error_counters, write_verify, curvature, effective_weights, "
+          "row_remap)");
     }
   }
   if (s.io.weight_noise() && has(dev_caps, "own_gemm"))
     throw Error("hw.mvm.w_noise: device \"" + s.device.name +
                 "\" computes with its own arithmetic (RNS residues, its own noise model), so the weight noise per MVM of the "
                 "analog data path does not apply; set hw.mvm.w_noise to 0");
+  if (spare_rows > 0 && !row_remap)
+    throw Error("device.spare_rows: " + std::to_string(spare_rows) +
+                " spare rows per core are used only by a row-remapping policy (controller.policy.name row_remap), got \"" +
+                pname + "\"");
   if (s.accuracy.instances > 1 && !has(dev_caps, "mc_instances"))
     throw Error("accuracy.instances: device \"" + s.device.name +
                 "\" has no Monte-Carlo chip instances; run several seeds instead " + "(instances " +

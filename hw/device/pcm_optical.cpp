@@ -14,11 +14,15 @@ PcmOptical::PcmOptical(const models::CompiledWorkload& wl, const PcmOpticalConfi
   if (!(cfg.endurance_steps >= 0) || !(cfg.endurance_sigma >= 0))
     throw Error("optical PCM: endurance_steps >= 0 and endurance_sigma >= 0 required");
   const int64_t kk = wl.spec.block_size * wl.spec.block_size;
+  if (cfg.spare_rows < 0 || (cfg.spare_rows > 0 && !(cfg.endurance_steps > 0)))
+    throw Error("optical PCM: spare_rows >= 0 required, and spare rows (to replace worn rows) need endurance_steps > 0");
   if (cfg.endurance_steps > 0) {
     if (wl.spec.mapping != "streaming") throw Error("optical PCM: endurance_steps needs the streaming mapping");
-    // B_i = B exp(sigma z_i), one standard normal per physical cell of the chip's stream.
+    // B_i = B exp(sigma z_i), one standard normal per physical cell of the chip's stream: the core
+    // rows' cells [cores, k, k], then the spare rows' [cores, spare_rows, k].
     const RandomStream budgets = rng.derive(0xe7d);
-    m_budgets.resize(static_cast<size_t>(wl.spec.rows * wl.spec.cols * kk));
+    const int64_t cores = wl.spec.rows * wl.spec.cols;
+    m_budgets.resize(static_cast<size_t>(cores * kk + cores * cfg.spare_rows * wl.spec.block_size));
     for (size_t i = 0; i < m_budgets.size(); ++i)
       m_budgets[i] = cfg.endurance_steps * std::exp(cfg.endurance_sigma * budgets.normal(i));
   }

@@ -33,6 +33,9 @@ struct PcmOpticalConfig {
   // publishes no figure; PCM endurance is quoted over 1e4-1e9 cycles].
   double endurance_steps = 0.0;
   double endurance_sigma = 0.0;
+  // Spare rows of k cells per core for row-based remapping (docs/elight.md §6; needs an endurance):
+  // their budgets are drawn after the core rows' ones, so these do not change with spare_rows.
+  int64_t spare_rows = 0;
 };
 
 class PcmOptical : public Technology {
@@ -72,7 +75,7 @@ class PcmOptical : public Technology {
   std::vector<std::vector<Group>> m_groups;
   PcmWriteCost m_cost;
   double m_t_s = 0;
-  std::vector<double> m_budgets;  // per physical cell [cores, k, k], level steps
+  std::vector<double> m_budgets;  // per physical cell [cores, k, k], then spare rows [cores, spare_rows, k]; level steps
   std::vector<char> m_worn;       // per physical cell; empty: none worn
 };
 

@@ -96,6 +96,10 @@ int64_t train_onchip(Env& e, const OnchipTrainingSpec& spec);
 // gains. `ref` holds the references, [layer][unit].
 void compensate_drift(Env& e, bool reference, const DriftCompensationSpec& spec, std::vector<std::vector<double>>& ref);
 
+// Row-based remapping of worn rows to spare rows (docs/elight.md §6): charged k cycles when rows
+// move, one "row_remap" event when rows move or the unrepaired count changes.
+RowRemapResult remap_worn_rows(Env& e, int64_t threshold);
+
 // SWIM (docs/swim.md §3): the weights selected for write-verify, block layout [layer][group].
 struct SwimSelection {
   std::vector<std::vector<std::vector<uint8_t>>> masks;

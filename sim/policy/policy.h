@@ -88,6 +88,13 @@ struct WriteVerifyResult {
   double time_s = 0;
 };
 
+// Row-based remapping of worn rows to spare rows (ELight TCAD 2022; docs/elight.md §6): one check.
+struct RowRemapResult {
+  int64_t remapped = 0;    // logical rows moved to a spare row
+  int64_t unrepaired = 0;  // logical rows worn (>= threshold worn cells in use) with no spare left in their core
+  int64_t cycles = 0;      // array cycles charged
+};
+
 // What a policy can observe and do. Implemented by the controller.
 class Actions {
  public:
@@ -115,6 +122,9 @@ class Actions {
   // SWIM: select the weights (offline scores on the training split), then write-verify them on the
   // chip now. Charged (read-backs and re-writes, hw/accelerator.h Accelerator::verify).
   virtual WriteVerifyResult write_verify(const WriteVerifySpec& spec, const std::string& reason) = 0;
+  // Row-based remapping (streaming mapping with cell endurance): every logical row with at least
+  // `threshold` worn cells in use moves to a free spare row of its core. Charged when rows move.
+  virtual RowRemapResult remap_worn_rows(int64_t threshold) = 0;
   virtual void log_event(const std::string& type, const Json& fields) = 0;
   // The device's own event counters, cumulative (hw::Technology::counters; RNS: rns_words,
   // rns_detected, ...); free to read (the decoder counts them). Empty for most devices.
@@ -144,7 +154,9 @@ class Policy {
   // (salience or on-chip training: the dataset's training split and model gradients),
   // "error_counters" (Actions::device_counters: a device whose decoder counts detected errors),
   // "write_verify" (Actions::write_verify: a device with write-verify), "curvature" (SWIM's
-  // curvature pass through the model: its ops must have curvature rules; implies training_set).
+  // curvature pass through the model: its ops must have curvature rules; implies training_set),
+  // "row_remap" (Actions::remap_worn_rows: the streaming mapping with device cell endurance; the
+  // only capability a policy may use under the streaming mapping).
   virtual std::vector<std::string> capabilities_needed() const { return {}; }
 };
 

@@ -121,10 +121,10 @@ assert j['totals']['digital_macs_per_inference']==1*9*64*28*28+1600*10, j['total
 else bad "compile --hw with layer choices ($(cat "$tmp/err"))"; fi
 if "$ptcsim" list policies >"$tmp/out" 2>"$tmp/err"; then
   missing=""
-  for p in doctor global_drift_compensation none onchip_training periodic_full rns_recalibration swim threshold_full; do
+  for p in doctor global_drift_compensation none onchip_training periodic_full rns_recalibration row_remap swim threshold_full; do
     grep -q "^  $p -- " "$tmp/out" || missing="$missing $p"
   done
-  [ -z "$missing" ] && grep -q "sparsity" "$tmp/out" && ok "list policies shows the 8 built-ins with parameters" || bad "list policies: missing$missing"
+  [ -z "$missing" ] && grep -q "sparsity" "$tmp/out" && ok "list policies shows the 9 built-ins with parameters" || bad "list policies: missing$missing"
 else bad "list policies ($(cat "$tmp/err"))"; fi
 expect_error "list of an unknown kind" "unknown kind" "$ptcsim" list polices
 "$ptcsim" schema >"$tmp/schema.json" 2>"$tmp/err" && cmp -s "$tmp/schema.json" "$src/scenarios/schema.json" &&

@@ -3,7 +3,8 @@
 # per-pass level steps with per_cell at the closed-form bound and the buildable orders between it
 # and native; a streaming run charges the per-pass programming in every served request's latency and
 # energy and counts its writes once (summary, stats, trace; check_books.py); endurance wears cells
-# out at the pass the closed form names; bad streaming input is one error line.
+# out at the pass the closed form names; spare rows and the row_remap policy move worn rows to
+# fresh cells (docs/elight.md §6); bad streaming input is one error line.
 # Usage: test_streaming.sh PTCSIM SOURCE_DIR
 set -u
 ptcsim="$1"; src="$2"
@@ -62,6 +63,49 @@ assert s["streaming"]["first_worn_pass"] == 3, s["streaming"]
 assert s["streaming"]["worn_cells"] >= 1 and s["streaming"]["first_worn_time_s"] > 0, s["streaming"]
 PY
 then ok "endurance: the worst cell wears out at budget / steps per pass"; else bad "endurance: $(cat "$tmp/err")"; fi
+
+# Spare rows at 0 (the default) are no parameter at all: the outputs are byte for byte those of the run
+# without it.
+if "$ptcsim" run "$sc" --set traffic.requests=10 --set device.endurance_steps=$((3 * worst)) --set device.spare_rows=0 \
+     --out "$tmp/w0" -q >"$tmp/out" 2>"$tmp/err" &&
+   for f in summary.json stats.json trace.csv events.jsonl config.resolved.json; do cmp -s "$tmp/w/$f" "$tmp/w0/$f" || exit 1; done
+then ok "device.spare_rows=0: outputs byte-identical to the run without spare rows"; else bad "spare_rows=0 changes outputs: $(cat "$tmp/err")"; fi
+
+# Row-based remapping (docs/elight.md §6), checked after every pass, every budget 3 worst-cell passes
+# (sigma 0): without spares the first unrepaired row is the first worn cell's (pass 3); one spare row
+# per core moves the hottest row to fresh cells at pass 3, so the first unrepaired row comes later,
+# and no later than the hottest row's second life (pass 6: (S + 1) x its lifetime, docs/elight.md
+# §6); the moves read the same in events, summary, stats and trace (check_books.py).
+for S in 0 1; do
+  "$ptcsim" run "$sc" --set traffic.requests=12 --set device.endurance_steps=$((3 * worst)) --set device.spare_rows=$S \
+    --set 'controller.policy={"name":"row_remap","interval_requests":1}' --out "$tmp/rr$S" -q >"$tmp/out" 2>"$tmp/err" ||
+    bad "row_remap run with $S spare rows: $(cat "$tmp/err")"
+done
+$py "$src/tests/regression/check_books.py" "$tmp/rr1" && ok "row_remap run: one set of books" || bad "row_remap books"
+if $py - "$tmp/rr0" "$tmp/rr1" <<'PY'
+import json, sys, os, csv
+s0, s1 = (json.load(open(os.path.join(d, "summary.json")))["streaming"] for d in sys.argv[1:3])
+assert s0["first_worn_pass"] == s1["first_worn_pass"] == 3, (s0, s1)
+assert s0["first_unrepaired_pass"] == 3 and s0["rows_remapped"] == 0 and s0["spare_rows"] == 0, s0
+assert 3 < s1["first_unrepaired_pass"] <= 6, s1
+assert s1["spare_rows"] == 1 and 1 <= s1["rows_remapped"] <= 16 and max(s1["spare_rows_used"]) == 1, s1
+ev = [json.loads(l) for l in open(os.path.join(sys.argv[2], "events.jsonl")) if l.strip()]
+rr = [e for e in ev if e["type"] == "row_remap"]
+assert rr[0]["requests"] == 3 and rr[0]["rows_remapped"] >= 1 and rr[0]["cycles"] == 16, rr[0]
+rows = list(csv.DictReader(open(os.path.join(sys.argv[2], "trace.csv"))))
+assert rows[-1]["rows_remapped"] == str(s1["rows_remapped"]), rows[-1]
+PY
+then ok "row_remap: no spares -> first unrepaired = first worn (pass 3); one spare -> in (3, 6]"; else bad "row_remap numbers"; fi
+if $py "$src/tools/plot_elight_remap.py" -o "$tmp/remap.png" "0 spares=$tmp/rr0" "1 spare=$tmp/rr1" 2>"$tmp/err" && [ -s "$tmp/remap.png" ]
+then ok "plot_elight_remap.py draws the row_remap runs"; else bad "plot_elight_remap.py: $(cat "$tmp/err")"; fi
+expect_error "spare rows without endurance are one line" "device.spare_rows: spare rows replace worn rows" \
+  "$ptcsim" validate "$sc" --set device.spare_rows=2
+expect_error "spare rows without a row-remapping policy are one line" "device.spare_rows: 2 spare rows per core are used only by" \
+  "$ptcsim" validate "$sc" --set device.endurance_steps=1e8 --set device.spare_rows=2
+expect_error "row_remap without endurance is one line" "controller.policy: policy \"row_remap\" remaps worn rows" \
+  "$ptcsim" validate "$sc" --set 'controller.policy={"name":"row_remap"}'
+expect_error "a streaming run with another policy names row_remap" 'other than row_remap' \
+  "$ptcsim" validate "$sc" --set 'controller.policy={"name":"periodic_full","interval_requests":10}'
 
 expect_error "streaming on a device without levels is one line" "hw.mapping.name: the streaming mapping" \
   "$ptcsim" run "$sc" --set 'device={"name":"mrr"}' --out "$tmp/x1" -q

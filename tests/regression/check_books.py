@@ -81,6 +81,23 @@ def chip_books(d, st, runtime, tag):
         same("last trace row writes vs summary", last["writes"], s["writes"])
         same("last trace row overhead_cycles vs summary", last["overhead_cycles"], s["overhead_cycles"])
         same("last trace row requests vs summary", last["requests"], s["requests"])
+    # Row-based remapping (ELight, docs/elight.md §6): the rows moved read the same in the events,
+    # summary, stats and last trace row; the events' cycles are the controller's row_remap cycles.
+    rr = [e for e in events if e.get("type") == "row_remap"]
+    st_rr = acc.get("streaming", {}).get("endurance", {})
+    if rr or "rows_remapped" in s.get("streaming", {}):
+        moved = s["streaming"]["rows_remapped"]
+        same("sum of row_remap events' rows_remapped vs summary streaming.rows_remapped",
+             sum(e["rows_remapped"] for e in rr), moved)
+        same("summary streaming.rows_remapped vs sum of spare_rows_used", sum(s["streaming"]["spare_rows_used"]), moved)
+        same("summary streaming.rows_remapped vs stats", st_rr.get("rows_remapped", {}).get("value"), moved)
+        same("summary streaming.unrepaired_rows vs stats", st_rr.get("unrepaired_rows", {}).get("value"),
+             s["streaming"]["unrepaired_rows"])
+        same("sum of row_remap events' cycles vs stats controller.overhead_cycles.row_remap", sum(e["cycles"] for e in rr),
+             st["controller"]["overhead_cycles"].get("row_remap", {"value": 0})["value"])
+        if rows and "rows_remapped" in rows[-1]:
+            same("last trace row rows_remapped vs summary", rows[-1]["rows_remapped"], moved)
+            same("last trace row worn_cells vs summary", rows[-1]["worn_cells"], s["streaming"]["worn_cells"])
     return s, events
 
 

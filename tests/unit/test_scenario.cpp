@@ -436,6 +436,8 @@ TEST_CASE("scenario preflight: policies declare the capabilities their hooks use
   CHECK(caps({{"name", "swim"}}) == V{"write_verify", "training_set", "curvature"});
   CHECK(caps({{"name", "swim"}, {"metric", "magnitude"}}) == V{"write_verify"});
   CHECK(caps({{"name", "swim"}, {"metric", "random"}}) == V{"write_verify"});
+  CHECK(caps({{"name", "row_remap"}}) == V{"row_remap"});
+  CHECK(caps({{"name", "row_remap"}, {"interval_requests", 10}, {"threshold", 2}}) == V{"row_remap"});
 }
 
 TEST_CASE("scenario preflight: the swim policy needs a device with write-verify and a model with curvature rules",
@@ -838,6 +840,27 @@ TEST_CASE("scenario: the streaming mapping, its order and the cell endurance are
   CHECK_FALSE(plain.resolved["hw"]["mapping"].contains("order"));
   CHECK_FALSE(plain.resolved["device"].contains("endurance_steps"));
   CHECK(parse_scenario(opt, "t.json").resolved["hw"]["mapping"]["order"] == "native");
+  // Row-based remapping (docs/elight.md §6): spare rows need an endurance and the row_remap policy,
+  // the policy needs streaming with an endurance; at 0 spare_rows stays out of the resolved config.
+  const Json worn = with_set(opt, "device.endurance_steps=1e6");
+  CHECK(preflight_error(with_sets(worn, {"device.spare_rows=4", "controller.policy.name=row_remap"})) == "");
+  CHECK(preflight_error(with_set(worn, "controller.policy.name=row_remap")) == "");  // no spares: reports unrepaired rows
+  CHECK_THAT(preflight_error(with_set(opt, "device.spare_rows=4")),
+             Contains("device.spare_rows: spare rows replace worn rows and need device.endurance_steps > 0"));
+  CHECK_THAT(
+      preflight_error(with_set(worn, "device.spare_rows=4")),
+      Contains("device.spare_rows: 4 spare rows per core are used only by a row-remapping policy") && Contains("\"none\""));
+  CHECK_THAT(preflight_error(with_set(opt, "controller.policy.name=row_remap")),
+             Contains("controller.policy: policy \"row_remap\" remaps worn rows") && Contains("device.endurance_steps > 0"));
+  CHECK_THAT(preflight_error(with_sets(minimal(), {"device.name=pcm", "controller.policy.name=row_remap"})),
+             Contains("needs the streaming mapping") && Contains("is \"cyclic\""));
+  CHECK_THAT(preflight_error(with_sets(worn, {"controller.policy.name=row_remap", "controller.policy.interval_s=0"})),
+             Contains("interval_s or interval_requests must be > 0"));
+  CHECK_THAT(preflight_error(with_sets(worn, {"controller.policy.name=row_remap", "controller.policy.threshold=9"})),
+             Contains("controller.policy.threshold: 9 worn cells per row can never be reached by a row of 8 cells"));
+  CHECK_FALSE(parse_scenario(with_set(worn, "device.spare_rows=0"), "t.json").resolved["device"].contains("spare_rows"));
+  CHECK(parse_scenario(with_sets(worn, {"device.spare_rows=3", "controller.policy.name=row_remap"}), "t.json")
+            .resolved["device"]["spare_rows"] == 3);
 }
 
 TEST_CASE("scenario: which layers meet the array (hw.mapping.batchnorm, digital_layers) is checked with its paths",

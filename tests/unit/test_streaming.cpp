@@ -324,3 +324,116 @@ TEST_CASE("streaming endurance: a cell wears out at ceil(budget / steps per pass
   hw::PcmOptical cyc(wl_cyclic, hw::PcmOpticalConfig{});
   CHECK_THROWS_WITH(cyc.set_worn_cells(worn), Catch::Matchers::Contains("streaming"));
 }
+
+TEST_CASE("row remapping: a worn row moves to a fresh spare row, by hand", "[streaming]") {
+  // One core of 2 x 2 cells, one spare row. Steps per pass: row 0 {5, 1}, row 1 {2, 2}; budgets 10
+  // for the rows, 20 for the spare row's cells.
+  hw::StreamPlan plan;
+  plan.cores = 1;
+  plan.k = 2;
+  plan.cell_steps = {5, 1, 2, 2};
+  hw::CellWear w(plan, {10.0, 10.0, 10.0, 10.0, 20.0, 20.0});
+  CHECK(w.spare_rows() == 1);
+  CHECK(w.first_worn_pass == 2);                            // ceil(10 / 5)
+  CHECK(w.worn_pass == std::vector<int64_t>{2, 10, 5, 5});  // row 0: 10/5, 10/1; row 1: 10/2
+  hw::RowRemapOutcome o = w.remap_worn_rows(1, 1);          // nothing worn yet
+  CHECK(o.remapped == 0);
+  CHECK(o.unrepaired == 0);
+  o = w.remap_worn_rows(2, 1);  // row 0 worn at pass 2: onto the spare, fresh from pass 2 on
+  CHECK(o.remapped == 1);
+  CHECK(o.unrepaired == 0);
+  CHECK(o.spare_rows_left == 0);
+  CHECK(w.worn_pass == std::vector<int64_t>{2 + 4, 2 + 20, 5, 5});  // ceil(20 / 5), 20 / 1 after pass 2
+  CHECK(w.worn_count(2) == 0);
+  CHECK(w.spare_rows_used() == std::vector<int64_t>{1});
+  CHECK(w.rows_remapped() == 1);
+  CHECK(w.first_worn_pass == 2);  // the first wear of any cell stays the first
+  o = w.remap_worn_rows(5, 1);    // row 1 worn at pass 5: no spare left
+  CHECK(o.remapped == 0);
+  CHECK(o.unrepaired == 1);
+  CHECK(w.first_unrepaired_pass == 5);
+  CHECK(w.worn_at(5) == std::vector<char>{0, 0, 1, 1});
+  o = w.remap_worn_rows(6, 1);  // the spare row wears at 6: row 0 unrepaired too
+  CHECK(o.unrepaired == 2);
+  CHECK(w.first_unrepaired_pass == 5);
+  // A threshold of 2 worn cells: row 0 of a fresh wear has one worn cell at pass 2, two at pass 10.
+  hw::CellWear w2(plan, {10.0, 10.0, 10.0, 10.0, 20.0, 20.0});
+  CHECK(w2.remap_worn_rows(9, 2).remapped == 1);  // row 1 (both cells at 5) only
+  CHECK(w2.spare_rows_used() == std::vector<int64_t>{1});
+  CHECK(w2.remap_worn_rows(10, 2).unrepaired == 1);
+  // Budgets that are neither [cores, k, k] nor that plus whole spare rows are refused.
+  CHECK_THROWS_WITH(hw::CellWear(plan, {1.0, 1.0, 1.0, 1.0, 1.0}), Catch::Matchers::Contains("spare"));
+  CHECK_THROWS_WITH(w.remap_worn_rows(7, 0), Catch::Matchers::Contains("threshold"));
+  CHECK_THROWS_WITH(w.remap_worn_rows(7, 3), Catch::Matchers::Contains("the 2 cells of a row"));
+}
+
+TEST_CASE("row remapping: VGG-8's first unrepaired row is the (s+1)-th wear of its core, closed form", "[streaming]") {
+  // Deterministic budgets (sigma = 0): every cell, spare or not, has budget B. Logical row r of core
+  // c with steps s_{c,r,j} per pass holds >= t worn cells from pass n_r = the t-th smallest of
+  // ceil(B / s_{c,r,j}) over its cells with s > 0 on. Checked every pass, a worn row moves to a fresh
+  // spare at the pass it wears, so it wears again at 2 n_r, 3 n_r, ...; the spares of a core go to
+  // these events in time order, so the core's first unrepaired row is at the (S+1)-th smallest of
+  // the multiset {i n_r : i >= 1, r} and the chip's at the minimum over cores.
+  Vgg s;
+  const auto levels = [&](int64_t l, int64_t g) -> const std::vector<int>& { return s.tech.levels(l, g); };
+  const hw::StreamPlan plan = hw::plan_streaming(s.wl, hw::PcmLevelSpec{}, hw::StreamOrder::native, levels);
+  const int64_t k = plan.k, cores = plan.cores;
+  const double B = 5.0 * static_cast<double>(plan.max_cell_steps());
+  for (int64_t S : {0, 1, 3}) {
+    for (int64_t t : {1, 3}) {
+      std::vector<double> budgets(static_cast<size_t>(cores * (k + S) * k), B);
+      hw::CellWear w(plan, budgets);
+      int64_t expect = hw::CellWear::kNever;
+      std::vector<int64_t> used_expect(static_cast<size_t>(cores), 0);
+      const int64_t horizon = 40;  // passes simulated below
+      for (int64_t c = 0; c < cores; ++c) {
+        std::vector<int64_t> events;
+        for (int64_t r = 0; r < k; ++r) {
+          std::vector<int64_t> n;
+          for (int64_t j = 0; j < k; ++j) {
+            const int64_t st = plan.cell_steps[(c * k + r) * k + j];
+            if (st > 0) n.push_back(static_cast<int64_t>(std::ceil(B / static_cast<double>(st))));
+          }
+          if (static_cast<int64_t>(n.size()) < t) continue;
+          std::sort(n.begin(), n.end());
+          for (int64_t i = 1; i * n[t - 1] <= 10 * horizon; ++i) events.push_back(i * n[t - 1]);
+        }
+        std::sort(events.begin(), events.end());
+        if (static_cast<int64_t>(events.size()) > S) expect = std::min(expect, events[S]);
+        for (int64_t i = 0; i < std::min<int64_t>(S, static_cast<int64_t>(events.size())); ++i)
+          used_expect[c] += events[i] <= horizon;
+      }
+      int64_t got = hw::CellWear::kNever;
+      for (int64_t n = 1; n <= horizon; ++n) {
+        const hw::RowRemapOutcome o = w.remap_worn_rows(n, t);
+        if (o.unrepaired > 0 && got == hw::CellWear::kNever) got = n;
+      }
+      INFO("spares " << S << ", threshold " << t);
+      REQUIRE(expect <= horizon);  // the horizon covers the event
+      CHECK(got == expect);
+      CHECK(w.first_unrepaired_pass == expect);
+      CHECK(w.spare_rows_used() == used_expect);
+      if (S == 0 && t == 1) CHECK(expect == w.first_worn_pass);  // no spares: the first worn cell
+    }
+  }
+}
+
+TEST_CASE("row remapping: spare rows draw their own budgets after the rows', which stay as without spares", "[streaming]") {
+  models::Graph g = models::import_onnx(kZoo + "lenet5_fmnist.onnx");
+  models::CompiledWorkload wl = models::compile(g, models::TilingSpec{2, 2, 8, "streaming"});
+  hw::PcmOpticalConfig cfg;
+  cfg.endurance_steps = 1e6;
+  cfg.endurance_sigma = 0.3;
+  const hw::PcmOptical plain(wl, cfg, hw::RandomStream(7, 1));
+  cfg.spare_rows = 2;
+  const hw::PcmOptical spared(wl, cfg, hw::RandomStream(7, 1));
+  const std::vector<double>& a = *plain.endurance_budgets();
+  const std::vector<double>& b = *spared.endurance_budgets();
+  REQUIRE(a.size() == 4 * 64);
+  REQUIRE(b.size() == 4 * 64 + 4 * 2 * 8);
+  CHECK(std::equal(a.begin(), a.end(), b.begin()));  // bit-identical
+  std::vector<double> spare(b.begin() + 256, b.end());
+  CHECK(std::adjacent_find(spare.begin(), spare.end()) == spare.end());  // drawn, not copied
+  cfg.endurance_steps = 0;
+  CHECK_THROWS_WITH(hw::PcmOptical(wl, cfg), Catch::Matchers::Contains("spare_rows"));
+}

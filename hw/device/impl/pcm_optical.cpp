@@ -19,6 +19,7 @@ class PcmOpticalDevice : public hw::DeviceModel {
     m_cfg.t0_s = p.num("t0_s");
     m_cfg.endurance_steps = p.num("endurance_steps");
     m_cfg.endurance_sigma = p.num("endurance_sigma");
+    m_cfg.spare_rows = p.integer("spare_rows");
   }
   std::unique_ptr<hw::Technology> build(const hw::DeviceBuild& b) const override {
     return std::make_unique<hw::PcmOptical>(b.wl, m_cfg, b.rng);
@@ -43,7 +44,11 @@ const Registrar<hw::DeviceModel> reg{
       {"t0_s", "s", 20.0, "drift reference time after programming", 1e-9, 1e9},
       {"endurance_steps", "steps", 0.0,
        "median endurance of a cell in level steps, streaming mapping only (0: unlimited) [assumption]", 0, 1e18},
-      {"endurance_sigma", "", 0.0, "cell-to-cell spread: std of ln(endurance) [assumption]", 0, 10}},
+      {"endurance_sigma", "", 0.0, "cell-to-cell spread: std of ln(endurance) [assumption]", 0, 10},
+      {"spare_rows", "rows", 0,
+       "spare rows of k cells per core that policy row_remap moves worn rows to (ELight TCAD 2022 row-based remapping; "
+       "needs endurance_steps > 0; 0: none)",
+       0, 4096}},
      [](Params& p) { return std::make_unique<PcmOpticalDevice>(p); },
      {"mc_instances", "nonvolatile", "levels"}}};
 
