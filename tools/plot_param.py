@@ -81,7 +81,7 @@ def main():
     if ideal is not None:
         ax.axhline(100 * ideal, color="k", linestyle="--", linewidth=1, label="fp32 reference")
     ax.set_xlabel(a.xlabel or a.x)
-    ax.set_ylabel("test accuracy (%), mean ± std over chip instances")
+    ax.set_ylabel("test accuracy (%), mean ± std over chips")
     ax.set_title(a.title, fontsize=9)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
