@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """plot_param.py: accuracy (mean +- std over chip instances) against one scenario parameter.
 
-Usage: tools/plot_param.py --x hw.mvm.w_noise [--group hw.mvm.w_noise_type] [--at 1] -o out.png RUN_DIR...
+Usage: tools/plot_param.py --x hw.mvm.w_noise [--group hw.mvm.w_noise_type] [--at 1] [--dump-json] -o out.png RUN_DIR...
 
 Each RUN_DIR is a `ptcsim run` output; the x value (and the group, one line per value) are read
 from its config.resolved.json by dotted path (a missing key reads as the --missing value, for keys
@@ -62,6 +62,7 @@ def main():
     ap.add_argument("--xlabel")
     ap.add_argument("--title", default="")
     ap.add_argument("-o", "--output", required=True)
+    ap.add_argument("--dump-json", action="store_true", help="also print the plotted points as JSON on stdout")
     a = ap.parse_args()
     missing = None if a.missing is None else json.loads(a.missing) if a.missing[:1].isdigit() else a.missing
     lines, ideal = {}, None
@@ -87,6 +88,9 @@ def main():
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(a.output, dpi=120)
+    if a.dump_json:
+        print(json.dumps([{"group": g, "x": [p[0] for p in sorted(lines[g])], "accuracy_pct": [p[1] for p in sorted(lines[g])],
+                           "std_pct": [p[2] for p in sorted(lines[g])]} for g in sorted(lines)]))
 
 
 if __name__ == "__main__":
