@@ -71,6 +71,21 @@ std::vector<int64_t> split_parts(int64_t n, int64_t parts) {
     for (int64_t j = 0; j < base + (i < extra); ++j) of[static_cast<size_t>(u++)] = i;
   return of;
 }
+// SinglePair targets of latent[first_w, first_w + n) at conductance scale sc (g per unit weight):
+// w >= 0 on the positive device, w < 0 on the negative one; returns the devices whose target
+// changed (all of them when `first`).
+int64_t map_pairs(const std::vector<float>& latent, size_t first_w, size_t n, double sc, bool first, std::vector<float>& t_pos,
+                  std::vector<float>& t_neg) {
+  int64_t writes = 0;
+  for (size_t j = first_w; j < first_w + n; ++j) {
+    const double w = latent[j];
+    const float tp = static_cast<float>(std::max(w, 0.0) * sc), tn = static_cast<float>(std::max(-w, 0.0) * sc);
+    writes += (tp != t_pos[j] || first) + (tn != t_neg[j] || first);
+    t_pos[j] = tp;
+    t_neg[j] = tn;
+  }
+  return writes;
+}
 }  // namespace
 
 std::vector<int32_t> pcm_tile_of_blocks(const PcmScaleTile& st, int64_t P, int64_t Q, int64_t rows, int64_t cols,
@@ -112,14 +127,7 @@ int64_t pcm_map_pair_targets(const std::vector<float>& latent, int64_t blocks, i
       for (int64_t i = 0; i < kk; ++i) mx = std::max(mx, std::abs(latent[static_cast<size_t>(b * kk + i)]));
     scale[static_cast<size_t>(b)] = mx;
     const double sc = mx > 0 ? g_full / mx : 0.0;
-    for (int64_t i = 0; i < kk; ++i) {
-      const size_t j = static_cast<size_t>(b * kk + i);
-      const double w = latent[j];
-      const float tp = static_cast<float>(std::max(w, 0.0) * sc), tn = static_cast<float>(std::max(-w, 0.0) * sc);
-      writes += (tp != t_pos[j] || first) + (tn != t_neg[j] || first);
-      t_pos[j] = tp;
-      t_neg[j] = tn;
-    }
+    writes += map_pairs(latent, static_cast<size_t>(b * kk), static_cast<size_t>(kk), sc, first, t_pos, t_neg);
   }
   return writes;
 }
@@ -158,14 +166,7 @@ int64_t pcm_map_pair_targets_columnwise(const std::vector<float>& latent, int64_
     for (int64_t i = 0; i < k; ++i) {
       const float mx = row_scale[static_cast<size_t>(b * k + i)];
       const double sc = mx > 0 ? g_full / mx : 0.0;
-      for (int64_t j = 0; j < k; ++j) {
-        const size_t n = static_cast<size_t>(b * kk + i * k + j);
-        const double w = latent[n];
-        const float tp = static_cast<float>(std::max(w, 0.0) * sc), tn = static_cast<float>(std::max(-w, 0.0) * sc);
-        writes += (tp != t_pos[n] || first) + (tn != t_neg[n] || first);
-        t_pos[n] = tp;
-        t_neg[n] = tn;
-      }
+      writes += map_pairs(latent, static_cast<size_t>(b * kk + i * k), static_cast<size_t>(k), sc, first, t_pos, t_neg);
     }
   return writes;
 }

@@ -8,9 +8,7 @@ src="$1"
 py=/usr/bin/python3
 plot="$src/tools/plot_param.py"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
-fails=0
-ok()  { echo "ok   - $1"; }
-bad() { fails=$((fails+1)); echo "FAIL - $1"; }
+. "$src/tests/lib/testlib.sh"
 
 # Runs of two types x three w (w = 0 with no hw.mvm key for type "none"); accuracy at t = 1:
 # 0.9 - w (a) or 0.9 - 2 w (b), std 0.01 + w; a second row at t = 100 with accuracy 0.5.
@@ -49,14 +47,9 @@ if "$py" "$plot" --x hw.mvm.w_noise --missing 0 --dump-json -o "$tmp/f2.png" "$t
   ok "a key left out reads as --missing"; else bad "--missing: $(cat "$tmp/err")"; fi
 
 # Errors: one line, non-zero exit.
-"$py" "$plot" --x hw.mvm.w_noise -o "$tmp/e.png" "$tmp/plain" >/dev/null 2>"$tmp/err"; rc=$?
-[ $rc -ne 0 ] && [ "$(wc -l <"$tmp/err")" = 1 ] && grep -q "plain/config.resolved.json has no hw.mvm.w_noise" "$tmp/err" \
-  && ok "missing key: one line naming the run and the key" || bad "missing key (rc $rc): $(cat "$tmp/err")"
-"$py" "$plot" --x hw.mvm.w_noise -o "$tmp/e.png" "$tmp/nothing" >/dev/null 2>"$tmp/err"; rc=$?
-[ $rc -ne 0 ] && [ "$(wc -l <"$tmp/err")" = 1 ] && grep -q "nothing: not a readable run directory" "$tmp/err" \
-  && ok "not a run directory: one line" || bad "not a run directory (rc $rc): $(cat "$tmp/err")"
-"$py" "$plot" --x hw.mvm.w_noise_type -o "$tmp/e.png" "$tmp/r0" >/dev/null 2>"$tmp/err"; rc=$?
-[ $rc -ne 0 ] && [ "$(wc -l <"$tmp/err")" = 1 ] && grep -q "is not a number" "$tmp/err" \
-  && ok "a non-numeric x: one line" || bad "non-numeric x (rc $rc): $(cat "$tmp/err")"
-
-[ $fails -eq 0 ] || { echo "$fails failed"; exit 1; }
+expect_error "missing key: one line naming the run and the key" "plain/config.resolved.json has no hw.mvm.w_noise" \
+  "$py" "$plot" --x hw.mvm.w_noise -o "$tmp/e.png" "$tmp/plain"
+expect_error "not a run directory: one line" "nothing: not a readable run directory" \
+  "$py" "$plot" --x hw.mvm.w_noise -o "$tmp/e.png" "$tmp/nothing"
+expect_error "a non-numeric x: one line" "is not a number" "$py" "$plot" --x hw.mvm.w_noise_type -o "$tmp/e.png" "$tmp/r0"
+finish
