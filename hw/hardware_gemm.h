@@ -44,16 +44,17 @@ struct IoSpec {
   // True when every normalised input lies in [-1, 1] (abs_max without a cap: the default).
   bool inputs_within_one() const { return noise_management == NoiseManagement::abs_max && !(nm_thres > 0); }
   // The input scale s of a vector whose largest |x| is abs_max (0 for an all-zero vector).
+  // none and constant use their scale whatever the input (an all-zero vector still gets its
+  // converter noise, as in aihwkit); abs_max gives 0 for an all-zero vector (outputs exactly 0).
   float nm_scale(float abs_max) const {
     if (inputs_within_one()) return abs_max;
-    if (!(abs_max > 0)) return 0.0f;
     switch (noise_management) {
       case NoiseManagement::none:
         return 1.0f;
       case NoiseManagement::constant:
         return static_cast<float>(nm_thres);
       default:
-        return nm_thres > 0 ? std::min(abs_max, static_cast<float>(nm_thres)) : abs_max;
+        return abs_max > 0 ? std::min(abs_max, static_cast<float>(nm_thres)) : 0.0f;
     }
   }
 };

@@ -136,7 +136,7 @@ const std::vector<SectionSpec>& scenario_sections() {
                   {"dir", "", models::kFashionMnistDir, "IDX folder"}},
                  {}});
     t.push_back({"hw",
-                 "the tensor-core array (the same object `ptcsim compile --hw` reads)",
+                 "the tensor-core array (`ptcsim compile --hw` reads its cores, mapping, clock and converter bits)",
                  {{"clock_ghz", "GHz", 5.0, "array clock (one input vector per cycle)", 1e-6, 1000},
                   {"chips", "chips", 1, "accelerators in the fleet, each its own device instance (docs/fleet.md)", 1, 1024}},
                  {"cores", "mapping", "dac", "adc", "mvm", "energy"}});
@@ -207,7 +207,7 @@ const std::vector<SectionSpec>& scenario_sections() {
            "abs_max",
            "input scale s before the DAC (x / s), undone after the ADC: abs_max (aihwkit ABS_MAX, s = max|x|, capped "
            "at nm_thres if > 0), constant (aihwkit CONSTANT, s = nm_thres) or none (s = 1: raw inputs, clipped at the "
-           "DAC bound)",
+           "DAC bound when hw.dac.quantize)",
            -inf,
            inf,
            {"abs_max", "constant", "none"}},
@@ -643,6 +643,9 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
                 " > 0 needs hw.mvm.w_noise_type additive_constant or pcm_read (it is none)");
   s.io.noise_management = hw::noise_management_from_name(mvm.str("noise_management"));
   s.io.nm_thres = mvm.num("nm_thres");
+  if (s.io.noise_management == hw::NoiseManagement::none && s.io.nm_thres > 0)
+    throw Error("hw.mvm.nm_thres: " + nlohmann::json(s.io.nm_thres).dump() +
+                " is used only by noise_management abs_max (its cap) and constant (its scale); noise_management is none");
   if (s.io.noise_management == hw::NoiseManagement::constant && !(s.io.nm_thres > 0))
     throw Error("hw.mvm.nm_thres: noise_management \"constant\" divides every input by nm_thres, which must be > 0 (it is " +
                 nlohmann::json(s.io.nm_thres).dump() + ")");
@@ -953,6 +956,10 @@ void check_static(const Scenario& s) {
           "row_remap)");
     }
   }
+  if (!s.io.inputs_within_one() && has(dev_caps, "own_gemm"))
+    throw Error("hw.mvm.noise_management: device \"" + s.device.name +
+                "\" computes with its own arithmetic (RNS residues with block floating point inputs), so the analog data "
+                "path's input scaling does not apply; leave hw.mvm.noise_management at abs_max without nm_thres");
   if (s.io.weight_noise() && has(dev_caps, "own_gemm"))
     throw Error("hw.mvm.w_noise: device \"" + s.device.name +
                 "\" computes with its own arithmetic (RNS residues, its own noise model), so the weight noise per MVM of the "

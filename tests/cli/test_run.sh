@@ -113,7 +113,7 @@ then ok "global_drift_compensation: the default reference is noiseless (aihwkit)
 
 # ---- column-wise weight scaling (docs/devices.md §2.1): without device noise and with ideal converters
 # the digital per-output scales restore W exactly, so every prediction is the fp32 reference's, after
-# deployment and after a re-programming at t = 50 s (the scales follow the programmed weights)
+# deployment and after a re-programming of the same weights at t = 50 s
 cw="$src/scenarios/pcm/columnwise_aihwkit_tiles.json"
 quiet=(--set device.programming_noise=false --set device.drift=false --set device.read_noise=false
        --set hw.dac.quantize=false --set hw.adc.quantize=false --set horizon_s=100
@@ -130,7 +130,7 @@ c = json.load(open(os.path.join(sys.argv[1], "config.resolved.json")))
 assert c["device"]["weight_scaling_columnwise"] is True
 s = json.load(open(os.path.join(sys.argv[1], "summary.json"))); assert s["writes"] > 0
 PY
-then ok "column-wise scaling without device noise reproduces the fp32 predictions, also after re-programming"; else bad "column-wise scaling: $(cat "$tmp/cw.err")"; fi
+then ok "column-wise scaling without device noise reproduces the fp32 predictions, before and after a periodic re-programming"; else bad "column-wise scaling: $(cat "$tmp/cw.err")"; fi
 
 # ---- a run killed by SIGKILL leaves "running"; validate (or the next run) finds it abandoned
 gdc="$src/scenarios/pcm/drift_gdc.json"

@@ -100,6 +100,47 @@ TEST_CASE("noise management: abs_max, capped abs_max, constant and none scale th
   }
 }
 
+TEST_CASE("noise management none with an ideal DAC: inputs above 1 reach the ADC, which clips each block's partial sums",
+          "[noise_management]") {
+  // DAC ideal, 8-bit ADC with bound 1 on the fused kernel: with raw inputs up to 2.9 the partial
+  // sums exceed the bound, so the kernel must clip (the no-clipping shortcut holds only for
+  // abs-max normalised inputs). Reference: y_r = sum_q b_pq ADC(sum_c wn_pq,rc x_c), ADC = round
+  // to the step 2/254 of the value clipped to [-1, 1].
+  models::Graph g = models::import_onnx(kZoo + "cnn3_fmnist.onnx");
+  models::CompiledWorkload wl = models::compile(g, models::TilingSpec{4, 4, 8, "cyclic"});
+  IdealRealizer ideal(wl);
+  const int64_t layer = 1, k = 8, kk = 64, n = 5;
+  const auto& t = wl.layers[layer].gemms[0];
+  std::vector<float> x(static_cast<size_t>(t.cols * n));
+  for (int64_t c = 0; c < t.cols; ++c)
+    for (int64_t j = 0; j < n; ++j)
+      x[static_cast<size_t>(c * n + j)] = static_cast<float>((0.5 + 0.6 * static_cast<double>(j)) * std::cos(0.3 * c + j));
+  IoSpec io;
+  io.adc = {8, 1.0, 0};
+  io.noise_management = NoiseManagement::none;
+  HardwareGemm hg(wl, ideal, io, RandomStream(1, 0));
+  std::vector<float> y(static_cast<size_t>(t.rows * n));
+  hg.gemm(layer, 0, 0, x.data(), false, n, y.data(), false);
+  const double step = 2.0 / 254.0;
+  int64_t clipped = 0;
+  for (int64_t r = 0; r < t.rows; ++r)
+    for (int64_t j = 0; j < n; ++j) {
+      const int64_t p = r / k, i = r % k;
+      double ref = 0;
+      for (int64_t q = 0; q < t.Q; ++q) {
+        const int64_t b = p * t.Q + q;
+        double bmax = 0, part = 0;
+        for (int64_t e = 0; e < kk; ++e) bmax = std::max(bmax, static_cast<double>(std::abs(t.blocks[b * kk + e])));
+        if (bmax == 0) continue;
+        for (int64_t c = 0; c < k; ++c) part += t.blocks[b * kk + i * k + c] / bmax * x[(q * k + c) * n + j];
+        clipped += std::abs(part) > 1;
+        ref += bmax * std::nearbyint(std::min(1.0, std::max(-1.0, part)) / step) * step;
+      }
+      CHECK(y[static_cast<size_t>(r * n + j)] == Approx(ref).margin(2e-4));
+    }
+  CHECK(clipped > 100);  // the case the shortcut would get wrong is exercised
+}
+
 TEST_CASE("noise management: the image-window convolution path gives the im2col path's logits", "[noise_management]") {
   models::Graph g = models::import_onnx(kZoo + "cnn3_fmnist.onnx");
   models::CompiledWorkload wl = models::compile(g, models::TilingSpec{4, 4, 8, "cyclic"});

@@ -200,6 +200,20 @@ TEST_CASE("hardware GEMM: row scales multiply the block gains after the ADC (ide
     plain.gemm(layer, 0, 0, x.data(), false, n, y2.data(), false);
     CHECK(y0 == y1);
     CHECK(y0 != y2);
+    if (io.adc.ideal()) {
+      // Independently: y_r = sum_c W_rc rs(b, i) bg(b, i) x_c on the ideal path.
+      for (int64_t r = 0; r < t.rows; ++r)
+        for (int64_t j = 0; j < n; ++j) {
+          double ref = 0;
+          for (int64_t c = 0; c < t.cols; ++c) {
+            const int64_t b = (r / k) * t.Q + c / k;
+            ref += static_cast<double>(t.blocks[static_cast<size_t>(b * k * k + (r % k) * k + c % k)]) *
+                   rs[static_cast<size_t>(b * k + r % k)] * bg[static_cast<size_t>(b * k + r % k)] *
+                   x[static_cast<size_t>(c * n + j)];
+          }
+          CHECK(y0[static_cast<size_t>(r * n + j)] == Approx(ref).margin(1e-4));
+        }
+    }
     // Clearing the row scales leaves the block gains alone; clearing both restores the plain GEMM.
     both.set_row_scales(layer, 0, {});
     one.set_block_gains(layer, 0, bg);

@@ -7,7 +7,9 @@
 
 #include "hw/hardware_gemm.h"
 #include "models/compiler.h"
+#include "models/dataset.h"
 #include "models/error.h"
+#include "models/executor.h"
 #include "models/onnx_import.h"
 
 using namespace ptc;
@@ -27,7 +29,7 @@ struct Moments {
 // V_r = s^2 sum_q b_pq^2 sigma_pq,r^2 with sigma^2 = w^2 ||x_n,q||^2 (additive constant) or
 // w^2 sum_c |wn_pq,rc| x_n,c^2 (PCM read). Columns 2m and 2m + 1 hold the same vector: their
 // errors must be independent (a fresh draw per MVM).
-Moments measure(WeightNoise type, double w, int draws) {
+Moments measure(WeightNoise type, double w, int draws, const ConverterSpec& adc = {}) {
   models::Graph g = models::import_onnx(kZoo + "cnn3_fmnist.onnx");
   models::CompiledWorkload wl = models::compile(g, models::TilingSpec{4, 4, 8, "cyclic"});
   IdealRealizer ideal(wl);
@@ -42,6 +44,7 @@ Moments measure(WeightNoise type, double w, int draws) {
   IoSpec io;
   io.w_noise_type = type;
   io.w_noise = w;
+  io.adc = adc;
   HardwareGemm hg(wl, ideal, io, RandomStream(5, 0));
   // Per block: max|W| and the normalised weights, from the compiled blocks.
   std::vector<double> bmax(static_cast<size_t>(t.P * t.Q), 0.0);
@@ -108,6 +111,44 @@ TEST_CASE("weight noise per MVM: pcm_read has aihwkit's variance w^2 sum_j |w_ij
   CHECK(std::abs(m.mean) < 5 / std::sqrt(8192.0));
   CHECK(m.var == Approx(1.0).margin(5 * std::sqrt(2 / 8192.0)));
   CHECK(std::abs(m.corr_cols) < 5 / std::sqrt(4096.0));
+}
+
+TEST_CASE("weight noise per MVM: with an 8-bit ADC (the fused kernel's case) the noise is still there", "[weight_noise]") {
+  // ADC bound 8 = k: partial sums of |wn| <= 1 and |x_n| <= 1 never clip before the noise, and at
+  // w = 0.2 the quantisation (step 16/254, variance step^2/12 per partial sum) adds well under 1 %
+  // to the weight noise's variance.
+  const Moments m = measure(WeightNoise::additive_constant, 0.2, 8, ConverterSpec{8, 8.0, 0});
+  CHECK(std::abs(m.mean) < 5 / std::sqrt(8192.0));
+  CHECK(m.var == Approx(1.0).margin(5 * std::sqrt(2 / 8192.0)));
+}
+
+TEST_CASE("weight noise per MVM: the network's convolutions take it too (8-bit converters)", "[weight_noise]") {
+  // Only the convolutions on the array (the classifier digital), so the logits move only if the
+  // image-window convolution path declines and the general path adds the noise.
+  models::Graph g = models::import_onnx(kZoo + "cnn3_fmnist.onnx");
+  models::TilingSpec ts{4, 4, 8, "cyclic"};
+  ts.digital_layers = {"last"};
+  models::CompiledWorkload wl = models::compile(g, ts);
+  const models::Preprocess pre = models::preprocess_for(g, kZoo + "cnn3_fmnist.onnx");
+  const models::Dataset test = models::load_fashion_mnist("test");
+  models::Tensor in;
+  models::fill_batch(test, pre, 0, 4, in);
+  IdealRealizer ideal(wl);
+  IoSpec io;
+  io.dac = {8, 1.0, 0};
+  io.adc = {8, 8.0, 0};
+  HardwareGemm plain(wl, ideal, io, RandomStream(1, 0));
+  io.w_noise_type = WeightNoise::pcm_read;
+  io.w_noise = 0.05;
+  HardwareGemm noisy(wl, ideal, io, RandomStream(1, 0));
+  models::Executor a(g), b(g);
+  a.set_mapped(&plain, wl.layer_index());
+  b.set_mapped(&noisy, wl.layer_index());
+  const models::Tensor ya = a.run(in);
+  const models::Tensor& yb = b.run(in);
+  double moved = 0;
+  for (size_t j = 0; j < ya.f.size(); ++j) moved = std::max(moved, static_cast<double>(std::abs(yb.f[j] - ya.f[j])));
+  CHECK(moved > 1e-2);
 }
 
 TEST_CASE("weight noise per MVM: a pure function of the draw, off at w_noise 0, names checked", "[weight_noise]") {
