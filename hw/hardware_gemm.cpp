@@ -857,19 +857,21 @@ void HardwareGemm::check_gains(int64_t layer, int64_t group, const std::vector<f
     if (!std::isfinite(g)) throw Error(std::string(what) + ": non-finite value");
 }
 
-void HardwareGemm::combine_gains(int64_t layer, int64_t group) {
-  if (m_bcomb.empty()) {
-    m_bgain.resize(m_wl.layers.size());
-    m_rscale.resize(m_wl.layers.size());
-    m_bcomb.resize(m_wl.layers.size());
-    for (size_t l = 0; l < m_wl.layers.size(); ++l) {
-      m_bgain[l].resize(m_wl.layers[l].gemms.size());
-      m_rscale[l].resize(m_wl.layers[l].gemms.size());
-      m_bcomb[l].resize(m_wl.layers[l].gemms.size());
-    }
+namespace {
+// The (layer, group) slot of a per-group table, sizing the table on first use.
+std::vector<float>& slot(std::vector<std::vector<std::vector<float>>>& table, const models::CompiledWorkload& wl, int64_t layer,
+                         int64_t group) {
+  if (table.empty()) {
+    table.resize(wl.layers.size());
+    for (size_t l = 0; l < wl.layers.size(); ++l) table[l].resize(wl.layers[l].gemms.size());
   }
-  const std::vector<float>&b = m_bgain[layer][group], &r = m_rscale[layer][group];
-  std::vector<float>& c = m_bcomb[layer][group];
+  return table[static_cast<size_t>(layer)][static_cast<size_t>(group)];
+}
+}  // namespace
+
+void HardwareGemm::combine_gains(int64_t layer, int64_t group) {
+  const std::vector<float>&b = slot(m_bgain, m_wl, layer, group), &r = slot(m_rscale, m_wl, layer, group);
+  std::vector<float>& c = slot(m_bcomb, m_wl, layer, group);
   if (b.empty() || r.empty()) {
     c = b.empty() ? r : b;
   } else {
@@ -883,15 +885,13 @@ void HardwareGemm::combine_gains(int64_t layer, int64_t group) {
 
 void HardwareGemm::set_block_gains(int64_t layer, int64_t group, std::vector<float> gains) {
   check_gains(layer, group, gains, "block gains");
-  combine_gains(layer, group);  // sizes the tables
-  m_bgain[layer][group] = std::move(gains);
+  slot(m_bgain, m_wl, layer, group) = std::move(gains);
   combine_gains(layer, group);
 }
 
 void HardwareGemm::set_row_scales(int64_t layer, int64_t group, std::vector<float> scales) {
   check_gains(layer, group, scales, "row scales");
-  combine_gains(layer, group);
-  m_rscale[layer][group] = std::move(scales);
+  slot(m_rscale, m_wl, layer, group) = std::move(scales);
   combine_gains(layer, group);
 }
 
