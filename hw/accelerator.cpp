@@ -4,6 +4,8 @@
 #include <cmath>
 
 #include "hw/converters.h"
+#include "hw/rns/rns_core.h"
+#include "hw/training_gemm.h"
 #include "models/error.h"
 
 namespace ptc::hw {
@@ -537,6 +539,23 @@ void Accelerator::run_batch(const models::Dataset& d, const models::Preprocess& 
       if (row[c] > row[best]) best = c;
     pred[first + s] = static_cast<int>(best);
   }
+}
+
+models::MappedGemm& Accelerator::training_forward(const std::vector<NoiseTime>& times, uint64_t draw_base) {
+  m_tech->set_times(draw_base, times);
+  m_gemm->set_draw_base(draw_base);
+  m_gemm->prepare_batch();
+  if (models::MappedGemm* own = m_tech->mapped_gemm()) return *own;
+  return *m_gemm;
+}
+
+std::unique_ptr<ChipBackwardGemm> Accelerator::training_backward(const RandomStream& stream) {
+  if (auto* core = dynamic_cast<rns::RnsCore*>(m_tech.get()))
+    return std::make_unique<ChipBackwardGemm>(core->tile(), std::vector<double>(core->channels(), core->sigma_phi_rad()), stream);
+  if (m_tech->mapped_gemm())
+    throw Error("on-chip training on the chip's arithmetic: device '" + m_tech->name() +
+                "' has its own GEMM but no backward arithmetic");
+  return std::make_unique<ChipBackwardGemm>(m_cfg.io, m_wl.spec.block_size, stream);
 }
 
 void Accelerator::classify(const models::Dataset& d, const models::Preprocess& p, const std::vector<int64_t>& images,

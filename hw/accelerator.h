@@ -268,6 +268,14 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   // stoppable (served images only): a stop request ends it between batches, the rest left at -1.
   void classify(const models::Dataset& d, const models::Preprocess& p, const std::vector<int64_t>& images,
                 const std::vector<NoiseTime>& times, uint64_t draw_base, std::vector<int>& pred, bool stoppable = false);
+  // On-chip training on the chip's arithmetic (docs/onchip_training.md §2). training_forward
+  // prepares the data path for a training batch of times.size() samples read at `times` with
+  // draws draw_base + s (as classify prepares a batch) and returns the GEMM its forward pass runs
+  // through: the technology's own (the RNS core) or the effective-weight HardwareGemm with the
+  // DAC/ADC. training_backward gives the backward products' arithmetic: RNS words (rns device)
+  // or the DAC/ADC of the data path, segments of the core size, noise from `stream`.
+  models::MappedGemm& training_forward(const std::vector<NoiseTime>& times, uint64_t draw_base);
+  std::unique_ptr<class ChipBackwardGemm> training_backward(const RandomStream& stream);
   // Frees the executors' cached plans and buffers (rebuilt when next needed): before a memory-
   // hungry step that runs once (e.g. the offline salience's gradients).
   void release_buffers();

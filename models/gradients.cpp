@@ -39,7 +39,22 @@ struct BwdArgs {
   const float* dy = nullptr;      // dL/d(output)
   std::vector<float*> din;        // dL/d(input k) is ADDED here; nullptr: not needed
   int threads = 1;
+  BackwardGemm* hw = nullptr;  // hardware products of a mapped layer (GradientEngine::set_hardware)
+  int64_t layer = -1;
 };
+
+// One product of a GEMM-like backward: through the hardware hook of a mapped layer (din[0]'s
+// product is the input gradient, din[1]'s the weight gradient), else exact (cblas_sgemm).
+void bw_sgemm(const BwdArgs& r, GemmPass pass, uint64_t site, bool ta, bool tb, int m, int n, int k, float alpha, const float* A,
+              int lda, const float* B, int ldb, float beta, float* C, int ldc) {
+  if (r.hw) {
+    r.hw->gemm({r.layer, pass, site}, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, A, lda, B, ldb, beta,
+              C, ldc);
+}
+constexpr GemmPass kDX = GemmPass::input_gradient, kDW = GemmPass::weight_gradient;
 using Backward = std::function<void(const BwdArgs&)>;
 
 // Ops with a backward, and the inputs a gradient may flow into (-1: all of them).
@@ -214,15 +229,15 @@ Backward gemm_bwd(const Node& n, const std::vector<ValueState>& in, bool squared
       // dY.
       if (float* dA = r.din[0]) {
         if (!ta)
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasNoTrans : CblasTrans, m, k, nn, alpha, dY, nn, B, ldb, 1.0f, dA, k);
+          bw_sgemm(r, kDX, 0, false, !tb, m, k, nn, alpha, dY, nn, B, ldb, 1.0f, dA, k);
         else  // dA = (dA')^T = alpha B' dY^T
-          cblas_sgemm(CblasRowMajor, tb ? CblasTrans : CblasNoTrans, CblasTrans, k, m, nn, alpha, B, ldb, dY, nn, 1.0f, dA, m);
+          bw_sgemm(r, kDX, 0, tb, true, k, m, nn, alpha, B, ldb, dY, nn, 1.0f, dA, m);
       }
       if (float* dB = r.din[1]) {
         if (!tb)
-          cblas_sgemm(CblasRowMajor, ta ? CblasNoTrans : CblasTrans, CblasNoTrans, k, nn, m, alpha, A, lda, dY, nn, 1.0f, dB, nn);
+          bw_sgemm(r, kDW, 0, !ta, false, k, nn, m, alpha, A, lda, dY, nn, 1.0f, dB, nn);
         else  // dB = (dB')^T = alpha dY^T A'
-          cblas_sgemm(CblasRowMajor, CblasTrans, ta ? CblasTrans : CblasNoTrans, nn, k, m, alpha, dY, nn, A, lda, 1.0f, dB, k);
+          bw_sgemm(r, kDW, 0, true, ta, nn, k, m, alpha, dY, nn, A, lda, 1.0f, dB, k);
       }
     }
     if (r.din.size() > 2 && r.din[2]) {
@@ -259,14 +274,15 @@ Backward matmul_bwd(const std::vector<ValueState>& in) {
     if (M == 0 || N == 0 || K == 0 || nb == 0) return;
     if (fold) {
       int mm = static_cast<int>(nb * M);
-      if (dA) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, mm, k, n, 1.0f, dY, n, B, n, 1.0f, dA, k);
-      if (dB) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, n, mm, 1.0f, A, k, dY, n, 1.0f, dB, n);
+      if (dA) bw_sgemm(r, kDX, 0, false, true, mm, k, n, 1.0f, dY, n, B, n, 1.0f, dA, k);
+      if (dB) bw_sgemm(r, kDW, 0, true, false, k, n, mm, 1.0f, A, k, dY, n, 1.0f, dB, n);
       return;
     }
     for (int64_t j = 0; j < nb; ++j) {
       const float* dYj = dY + j * M * N;
-      if (dA) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, k, n, 1.0f, dYj, n, B + offb[j], n, 1.0f, dA + offa[j], k);
-      if (dB) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, n, m, 1.0f, A + offa[j], k, dYj, n, 1.0f, dB + offb[j], n);
+      const uint64_t site = static_cast<uint64_t>(j);
+      if (dA) bw_sgemm(r, kDX, site, false, true, m, k, n, 1.0f, dYj, n, B + offb[j], n, 1.0f, dA + offa[j], k);
+      if (dB) bw_sgemm(r, kDW, site, true, false, k, n, m, 1.0f, A + offa[j], k, dYj, n, 1.0f, dB + offb[j], n);
     }
   };
 }
@@ -400,21 +416,21 @@ Backward conv_bwd(const Node& n, const std::vector<ValueState>& in, int threads,
             const float* xg = X + (b * C + g * Cg) * ihw;
             const float* dyg = dY + (b * M + g * Mg) * ohw;
             const float* wg = W + g * Mg * Kg;
+            const uint64_t site = static_cast<uint64_t>(b * group + g);
             if (dWs) {  // dW_g += dY_g [Mg, ohw] col^T [ohw, Kg]
               const float* cl = xg;
               if (!direct) {
                 im2col(xg, Cg, w, col);
                 cl = col;
               }
-              cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, mg, kg, no, 1.0f, dyg, no, cl, no, 1.0f, dWs + g * Mg * Kg,
-                          kg);
+              bw_sgemm(a, kDW, site, false, true, mg, kg, no, 1.0f, dyg, no, cl, no, 1.0f, dWs + g * Mg * Kg, kg);
             }
             if (dX) {  // dcol = W_g^T [Kg, Mg] dY_g [Mg, ohw], scattered back onto the input
               float* dxg = dX + (b * C + g * Cg) * ihw;
               if (direct) {
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kg, no, mg, 1.0f, wg, kg, dyg, no, 1.0f, dxg, no);
+                bw_sgemm(a, kDX, site, true, false, kg, no, mg, 1.0f, wg, kg, dyg, no, 1.0f, dxg, no);
               } else {
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kg, no, mg, 1.0f, wg, kg, dyg, no, 0.0f, dcol, no);
+                bw_sgemm(a, kDX, site, true, false, kg, no, mg, 1.0f, wg, kg, dyg, no, 0.0f, dcol, no);
                 col2im_add(dcol, Cg, w, dxg);
               }
             }
@@ -1105,8 +1121,32 @@ void GradientEngine::forward(Plan& p, const Tensor& x, const WeightOverrides& ov
     for (size_t k = 0; k < st.in.size(); ++k) st.args.in[k] = st.in[k] < 0 ? nullptr : p.values[st.in[k]];
     st.args.scratch = p.scratch.data();
     st.args.threads = m_threads;
+    st.args.mapped = nullptr;
+    st.args.layer = -1;
+    if (m_hw_forward) {
+      auto it = m_hw_layer_of.find(st.node->name);
+      if (it != m_hw_layer_of.end()) {
+        st.args.mapped = m_hw_forward;
+        st.args.layer = it->second;
+        st.args.sample_base = 0;
+      }
+    }
     st.run(st.args);
   }
+}
+
+void GradientEngine::set_hardware(MappedGemm* forward, std::map<std::string, int64_t> layer_of_node, BackwardGemm* backward) {
+  for (const auto& [node, layer] : layer_of_node) {
+    const Node* n = nullptr;
+    for (Vertex v : m_graph.order)
+      if (m_graph.node(v).name == node) n = &m_graph.node(v);
+    if (!n || (n->op != "Conv" && n->op != "Gemm" && n->op != "MatMul"))
+      throw Error("gradients: hardware layer " + std::to_string(layer) + " names node '" + node +
+                  "', which is not a Conv, Gemm or MatMul of the graph");
+  }
+  m_hw_forward = forward;
+  m_hw_backward = backward;
+  m_hw_layer_of = std::move(layer_of_node);
 }
 
 void GradientEngine::prepare_curvature(Plan& p, const CurvatureOptions& options) {
@@ -1192,6 +1232,15 @@ GradientEngine::Result GradientEngine::run(const Tensor& x, const std::vector<in
       a.din.assign(st.in.size(), nullptr);
       for (size_t k = 0; k < st.in.size(); ++k)
         if (st.need[k]) a.din[k] = p.grad[st.in[k]];
+      a.hw = nullptr;
+      a.layer = -1;
+      if (m_hw_backward) {
+        auto hw = m_hw_layer_of.find(st.node->name);
+        if (hw != m_hw_layer_of.end()) {
+          a.hw = m_hw_backward;
+          a.layer = hw->second;
+        }
+      }
       st.backward(a);
     }
   }

@@ -49,12 +49,14 @@
 
 #include <cstdint>
 #include <list>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "models/dataset.h"
 #include "models/graph.h"
+#include "models/mapped_gemm.h"
 #include "models/tensor.h"
 
 namespace ptc::models {
@@ -65,6 +67,25 @@ constexpr double kHvpRelStep = 1e-3;
 // Weight values that replace the graph's constants: one entry per differentiated weight (same
 // order); nullptr (or an empty list) keeps the graph's constant.
 using WeightOverrides = std::vector<const std::vector<float>*>;
+
+// On-chip training on the hardware's arithmetic (docs/onchip_training.md): the backward
+// products of a hardware layer, routed through the chip's numerics instead of exact float GEMMs.
+enum class GemmPass { input_gradient, weight_gradient };
+struct BackwardSite {
+  int64_t layer = 0;  // index in the layer map given to GradientEngine::set_hardware
+  GemmPass pass = GemmPass::input_gradient;
+  uint64_t site = 0;  // which product of this pass: 0 (Gemm), batch index (MatMul), sample * groups + group (Conv)
+};
+class BackwardGemm {
+ public:
+  virtual ~BackwardGemm() = default;
+  // C[M, N] = beta C + alpha op(A)[M, K] op(B)[K, N], row-major with leading dimensions as
+  // cblas_sgemm (the reduction runs over K). Called concurrently for different sites
+  // (thread-safe); the result must be a pure function of the arguments (no dependence on the
+  // calling thread or the call order).
+  virtual void gemm(const BackwardSite& at, bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda,
+                    const float* B, int ldb, float beta, float* C, int ldc) = 0;
+};
 
 // Options of the curvature pass (loss_grad_curvature).
 struct CurvatureOptions {
@@ -102,6 +123,15 @@ class GradientEngine {
   // weights as they are (overrides or the graph's), summed over the batch's samples.
   Result loss_grad_curvature(const Tensor& x, const std::vector<int64_t>& labels, const WeightOverrides& overrides = {},
                              const CurvatureOptions& options = {});
+  // Hardware arithmetic for the nodes of `layer_of_node` (node name -> layer index, e.g.
+  // CompiledWorkload::layer_index(), the layer's weight being the node's input 1): the forward
+  // product runs through forward->gemm (as the Executor's mapped path, sample s of the batch is
+  // sample s of the mapped model's current batch), the input- and weight-gradient products of the
+  // gradient pass through backward->gemm. Either may be null (exact float for that part); with
+  // both null (the default) everything is exact. The curvature pass stays exact. The pointees
+  // must outlive their use; set_hardware(nullptr, {}, nullptr) restores the exact arithmetic.
+  void set_hardware(MappedGemm* forward, std::map<std::string, int64_t> layer_of_node, BackwardGemm* backward);
+
   // Frees the cached plans (activations, gradients, scratch; rebuilt on the next call).
   void release();
   // Forward only (grad left empty).
@@ -132,6 +162,9 @@ class GradientEngine {
   std::string m_loss_value;     // logits the loss reads
   std::string m_final_softmax;  // node name of an absorbed final Softmax ("" if none)
   std::vector<Tensor> m_override_storage;
+  MappedGemm* m_hw_forward = nullptr;
+  BackwardGemm* m_hw_backward = nullptr;
+  std::map<std::string, int64_t> m_hw_layer_of;
   std::list<std::unique_ptr<Plan>> m_plans;  // most recently used first
   int m_threads = 1;
 };

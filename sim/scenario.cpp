@@ -931,12 +931,20 @@ void check_static(const Scenario& s) {
         throw Error("controller.policy: policy \"" + pname + "\" write-verifies weights, which device \"" + s.device.name +
                     "\" cannot (devices with write-verify: " + list_of(devices_with("write_verify")) + ")");
     } else if (cap == "effective_weights") {
-      // Training through a core with its own arithmetic (the RNS core: Mirage's training) is not
-      // modelled: back-propagating through its noise-free effective weights would pretend it is.
+      // Exact training through a core with its own arithmetic (the RNS core) would back-propagate
+      // through its noise-free effective weights and pretend the core computed it: refused.
       if (has(dev_caps, "own_gemm"))
         throw Error("controller.policy: policy \"" + pname +
                     "\" back-propagates through the device's effective weights; device \"" + s.device.name +
-                    "\" computes with its own arithmetic (RNS residues), and training through it (Mirage) is not modelled yet");
+                    "\" computes with its own arithmetic (RNS residues): train on the chip's arithmetic instead "
+                    "(controller.policy.arithmetic = \"chip\", Mirage; docs/onchip_training.md §2)");
+    } else if (cap == "chip_training") {
+      // Analog devices train through the converters of the data path; a device with its own GEMM
+      // needs its own backward arithmetic (the RNS core has one).
+      if (has(dev_caps, "own_gemm") && !has(dev_caps, "backward_arithmetic"))
+        throw Error("controller.policy: policy \"" + pname + "\" trains on the chip's arithmetic; device \"" + s.device.name +
+                    "\" computes with its own GEMM and has no backward arithmetic (devices with one: " +
+                    list_of(devices_with("backward_arithmetic")) + ")");
     } else if (cap == "row_remap") {
       row_remap = true;
       if (s.tiling.mapping != "streaming" || !endurance)

@@ -148,6 +148,9 @@ ZOO = {
     "cnn3_fmnist": (CNN3, 6, 2e-3, 0.0, False),
     "cnn3_fmnist_bn": (CNN3, 1, 2e-3, 0.0, True),
     "cnn3_fmnist_nat": (CNN3, 4, 2e-3, 0.01, False),
+    # untrained (PyTorch's default initialisation at the seed): the starting point of on-chip
+    # training from scratch (Mirage, docs/onchip_training.md)
+    "cnn3_fmnist_init": (CNN3, 0, 2e-3, 0.0, False),
     "lenet5_fmnist": (LeNet5, 8, 2e-3, 0.0, False),
     "vgg8_fmnist": (VGG8, 3, 2e-3, 0.0, False),
 }

@@ -74,6 +74,7 @@ class RnsCore : public Technology, public models::MappedGemm {
 
   const RnsTile& tile() const { return m_tile; }
   int channels() const { return m_tile.code().n() + m_tile.code().k(); }
+  double sigma_phi_rad() const { return m_cfg.sigma_phi_rad; }  // per-read phase noise of every channel
   int64_t layers() const { return static_cast<int64_t>(m_counters.size()); }
   RrnsCounters counters(int64_t layer) const;
   RrnsCounters total() const;

@@ -1,9 +1,13 @@
 // DOCTOR's on-chip training baseline (docs/doctor.md §7): back-propagation
 // through the noisy hardware (effective weights as overrides, straight-through), Adam on the
-// latent weights, charged `charged_inferences` inferences' worth of cycles per event.
+// latent weights, charged `charged_inferences` inferences' worth of cycles per event. With
+// arithmetic = chip (Mirage, docs/onchip_training.md §2) the forward pass runs through the chip's
+// data path and the backward products through its arithmetic (hw::ChipBackwardGemm).
 #include <algorithm>
 #include <cmath>
 
+#include "hw/training_gemm.h"
+#include "models/error.h"
 #include "sim/actions/actions.h"
 
 namespace ptc::sim::actions {
@@ -20,9 +24,31 @@ int64_t train_onchip(Env& e, const OnchipTrainingSpec& spec) {
   double loss_sum = 0;
   int64_t writes = 0;
   const models::Dataset& train = lg.train();
+  const bool on_chip = spec.arithmetic == "chip";
+  if (!on_chip && spec.arithmetic != "exact")
+    throw Error("onchip_training: arithmetic \"" + spec.arithmetic + "\" is not exact or chip");
+  hw::rns::RrnsCounters bwd_words;
+  int64_t bwd_reads = 0;
   for (int64_t b = 0; b < spec.batches; ++b) {
     e.set_now();
     const uint64_t draw = e.next_draw();
+    std::unique_ptr<hw::ChipBackwardGemm> bwd;
+    if (on_chip) {
+      // The forward pass reads the chip at this instant, one draw per sample (draw, draw + 1, ...);
+      // the backward products draw from the batch's own sub-stream.
+      for (int64_t i = 1; i < spec.batch_size; ++i) e.next_draw();
+      const std::vector<hw::NoiseTime> times(static_cast<size_t>(spec.batch_size), hw::NoiseTime{acc.step(e.now_s()), e.now_s()});
+      models::MappedGemm& fwd = acc.training_forward(times, draw);
+      bwd = acc.training_backward(e.rng().derive(0x7a1b).derive(draw));
+      lg.engine().set_hardware(&fwd, wl.layer_index(), bwd.get());
+    }
+    // The engine outlives this batch: restore its exact arithmetic however the batch ends.
+    struct Restore {
+      models::GradientEngine* g;
+      ~Restore() {
+        if (g) g->set_hardware(nullptr, {}, nullptr);
+      }
+    } restore{on_chip ? &lg.engine() : nullptr};
     std::vector<std::vector<float>> wt(wl.layers.size());
     models::WeightOverrides ov;
     for (size_t l = 0; l < wl.layers.size(); ++l) {
@@ -44,6 +70,10 @@ int64_t train_onchip(Env& e, const OnchipTrainingSpec& spec) {
       labels.push_back(train.labels[img]);
     }
     auto r = lg.engine().loss_and_grad(x, labels, ov);
+    if (bwd) {
+      bwd_words += bwd->counters();
+      bwd_reads += bwd->reads();
+    }
     loss_sum += r.loss;
     for (size_t l = 0; l < wl.layers.size(); ++l) {
       auto gb = models::weight_to_blocks(wl.layers[l], r.grad[l], k);
@@ -58,10 +88,25 @@ int64_t train_onchip(Env& e, const OnchipTrainingSpec& spec) {
   e.occupy_writes();
   const int64_t cycles = std::llround(spec.charged_inferences * static_cast<double>(cpi));
   e.charge_cycles(cycles, 0, "onchip_training", 0);
-  e.log_event("onchip_training", {{"cycles", cycles},
-                                  {"batches", spec.batches},
-                                  {"writes", writes},
-                                  {"loss_mean", loss_sum / static_cast<double>(std::max<int64_t>(spec.batches, 1))}});
+  Json ev = {{"cycles", cycles},
+             {"batches", spec.batches},
+             {"writes", writes},
+             {"loss_mean", loss_sum / static_cast<double>(std::max<int64_t>(spec.batches, 1))}};
+  if (on_chip) {
+    // The backward products' segment reads; for the RNS core also its decoder's counts of those
+    // words (the forward words are the core's own, counted in its layer counters).
+    ev["backward_reads"] = bwd_reads;
+    if (bwd_words.words > 0) {
+      ev["backward_words"] = bwd_words.words;
+      ev["backward_residue_errors"] = bwd_words.residue_errors;
+      ev["backward_detected"] = bwd_words.detected;
+      ev["backward_corrected"] = bwd_words.corrected;
+      ev["backward_retried"] = bwd_words.retried;
+      ev["backward_failed"] = bwd_words.failed;
+      ev["backward_silent"] = bwd_words.silent;
+    }
+  }
+  e.log_event("onchip_training", ev);
   return writes;
 }
 

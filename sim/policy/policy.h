@@ -64,6 +64,10 @@ struct OnchipTrainingSpec {
   double lr = 2e-4;
   double charged_inferences = 3000;  // cycles charged per event, in inferences
   int64_t steps_per_sample = 3;      // noise advance: forward + 2 backward passes per sample
+  // exact: float back-propagation through the effective weights (DOCTOR's baseline); chip: the
+  // forward, input-gradient and weight-gradient products on the chip's arithmetic (Mirage;
+  // docs/onchip_training.md §2)
+  std::string arithmetic = "exact";
 };
 
 // SWIM's selective write-verify (Yan, Hu, Shi, DAC 2022; docs/swim.md): the global top fraction of

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The `rns` device in a run (docs/rns.md §7): retries are charged once, to the request that made
 # them, and to scheduled evaluations alike; the ADC energy laws price the per-modulus converters
-# (docs/converters_energy.md §3).
+# (docs/converters_energy.md §3); on-chip training on the core (docs/onchip_training.md §2).
 # Usage: test_rns.sh PTCSIM SOURCE_DIR
 set -u
 ptcsim="$1"; src="$2"
@@ -112,5 +112,47 @@ PY
 then ok "ADC energy laws price RNS and conventional ADCs by their closed forms; linear is the default and not in the resolved config"
 else bad "ADC energy laws"; fi
 expect_error "unknown ADC law is one error line" 'hw.energy.adc_law' "$ptcsim" validate "$rns6" --set hw.energy.adc_law=murmann
+
+# ---- on-chip training on the RNS core (Mirage; docs/onchip_training.md §2): the backward words
+# are read through the noisy channels and decoded like forward words: with sigma_phi = 0.03 rad on
+# {63, 62, 61} + {65, 67} their wrong residues per attempt match sum_c 2 Q(pi / (m_c sigma)) within
+# 5 binomial standard deviations, and the RRNS corrects them; the run is byte-identical at 1 and 2
+# threads.
+train="$src/scenarios/rns/cnn3_train_rns6.json"
+targs=(--set horizon_s=12 --set 'accuracy.times_s=[0,12]' --set accuracy.images=4 --set controller.policy.interval_requests=5
+       --set controller.policy.batches=1 --set controller.policy.batch_size=2 --set device.sigma_phi_rad=0.03
+       --set device.redundant=2 --set device.max_retries=1 --set traffic.rate_hz=1 --set traffic.batch_s=1)
+if PTC_THREADS=1 "$ptcsim" run "$train" "${targs[@]}" --out "$tmp/tr1" -q >"$tmp/log" 2>&1 &&
+   PTC_THREADS=2 "$ptcsim" run "$train" "${targs[@]}" --out "$tmp/tr2" -q >>"$tmp/log" 2>&1; then
+  if $py - "$tmp/tr1" <<'PY'
+import json, math, sys
+d = sys.argv[1]
+ev = [json.loads(l) for l in open(d + "/events.jsonl")]
+tr = [e for e in ev if e["type"] == "onchip_training"]
+assert tr, "no onchip_training event"
+words = sum(e["backward_words"] for e in tr); errs = sum(e["backward_residue_errors"] for e in tr)
+assert all(e["backward_reads"] == e["backward_words"] for e in tr)
+Q = lambda x: 0.5 * math.erfc(x / math.sqrt(2))
+p = sum(2 * Q(math.pi / (m * 0.03)) for m in (63, 62, 61, 65, 67))
+# attempts = words + retries; each attempt reads the five channels afresh
+att = words + sum(e["backward_retried"] for e in tr)
+assert words > 10**6, words
+assert abs(errs - p * att) < 5 * math.sqrt(p * att), (errs, p * att)
+assert sum(e["backward_corrected"] for e in tr) > 0.5 * sum(e["backward_detected"] for e in tr) > 0
+PY
+  then ok "RNS on-chip training: backward words err at the closed-form residue rate and the RRNS corrects them"
+  else bad "RNS on-chip training backward word counts"; fi
+  same=1
+  for f in events.jsonl trace.csv summary.json; do
+    cmp -s "$tmp/tr1/$f" "$tmp/tr2/$f" || { [ "$f" = summary.json ] && $py - "$tmp/tr1/$f" "$tmp/tr2/$f" <<'PY'
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+for j in (a, b): j.pop("wall_s", None)
+sys.exit(0 if a == b else 1)
+PY
+    } || { same=0; bad "RNS on-chip training: $f differs between 1 and 2 threads"; }
+  done
+  [ "$same" = 1 ] && ok "RNS on-chip training: outputs identical at 1 and 2 threads"
+else bad "RNS on-chip training run failed: $(tail -2 "$tmp/log")"; fi
 
 finish

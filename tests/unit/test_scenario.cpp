@@ -432,6 +432,7 @@ TEST_CASE("scenario preflight: policies declare the capabilities their hooks use
   CHECK(caps({{"name", "doctor"}, {"remap", false}, {"mask", "all"}}) == V{});
   CHECK(caps({{"name", "doctor"}, {"remap", false}, {"salience", "magnitude"}}) == V{});
   CHECK(caps({{"name", "onchip_training"}}) == V{"training_set", "effective_weights"});
+  CHECK(caps({{"name", "onchip_training"}, {"arithmetic", "chip"}}) == V{"training_set", "chip_training"});
   CHECK(caps({{"name", "threshold_full"}, {"action", "calibrate"}}) == V{});
   CHECK(caps({{"name", "swim"}}) == V{"write_verify", "training_set", "curvature"});
   CHECK(caps({{"name", "swim"}, {"metric", "magnitude"}}) == V{"write_verify"});
@@ -454,12 +455,19 @@ TEST_CASE("scenario preflight: the swim policy needs a device with write-verify 
   CHECK(preflight_error(with_sets(swim, {"device.name=pcm", "controller.policy.metric=swim"})) == "");
 }
 
-TEST_CASE("scenario preflight: on-chip training refuses a device with its own arithmetic (RNS)", "[scenario][preflight]") {
+TEST_CASE(
+    "scenario preflight: exact on-chip training refuses a device with its own arithmetic (RNS), training on the chip's "
+    "arithmetic takes it",
+    "[scenario][preflight]") {
   const Json train = with_set(minimal(), "controller.policy.name=onchip_training");
   CHECK(preflight_error(train) == "");
   CHECK_THAT(preflight_error(with_set(train, "device.name=rns")),
              Contains("policy \"onchip_training\" back-propagates through the device's effective weights") &&
-                 Contains("device \"rns\"") && Contains("not modelled yet"));
+                 Contains("device \"rns\"") && Contains("controller.policy.arithmetic = \"chip\""));
+  const Json chip = with_set(train, "controller.policy.arithmetic=chip");
+  CHECK(preflight_error(chip) == "");
+  CHECK(preflight_error(with_set(chip, "device.name=rns")) == "");
+  CHECK_THAT(preflight_error(with_set(train, "controller.policy.arithmetic=float")), Contains("arithmetic"));
 }
 
 TEST_CASE("scenario preflight: device capabilities agree with the technologies (supports_remap)", "[scenario][preflight]") {

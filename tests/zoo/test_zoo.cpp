@@ -43,6 +43,9 @@ TEST_CASE("zoo cnn3_fmnist matches PyTorch", "[zoo]") {
 TEST_CASE("zoo cnn3_fmnist_nat matches PyTorch", "[zoo]") {
   check_zoo_model("cnn3_fmnist_nat");
 }
+TEST_CASE("zoo cnn3_fmnist_init (untrained) matches PyTorch", "[zoo]") {
+  check_zoo_model("cnn3_fmnist_init");
+}
 TEST_CASE("zoo vgg8_fmnist matches PyTorch", "[zoo]") {
   check_zoo_model("vgg8_fmnist");
 }
