@@ -13,9 +13,20 @@ By default the exporter folds each BatchNorm into the preceding conv's weights. 
 with keep_bn (cnn3_fmnist_bn), or any model trained with --keep-batchnorm, are exported with
 their BatchNormalization nodes kept (eval-mode running statistics), so that ptcsim's
 hw.mapping.batchnorm "digital" can leave them off the array (docs/layers.md).
+
+Write-aware training (--write-aware LAMBDA, docs/elight.md section 7): the loss becomes
+CE + LAMBDA * D, where D is ELight's block-similarity term (Zhu et al., ASP-DAC 2022, public code
+`pcm_conv2d.get_difference_loss_*`) computed on the blocks ptcsim streams: every weight layer's
+(BN-folded) matrix [outputs, inputs] cut into k x k blocks [P, Q, k, k] (--wa-block, 16 as in
+scenarios/elight/), each block mapped to ptcsim's pcm_optical signed levels (per-block tanh
+normalisation, geometric levels beta^j; straight-through rounding). Models listed in WRITE_AWARE
+(vgg8_fmnist_wa) carry their own LAMBDA/mode/norm; --write-aware overrides LAMBDA for any model.
+--wa-qat 1 also trains with ptcsim's realised levels in the forward pass (straight-through).
+--level-steps MODEL.onnx prints a model's per-pass level steps (native order, per-cell bound).
 """
 import argparse
 import gzip
+import math
 import json
 import os
 import struct
@@ -71,10 +82,27 @@ class NoisyWeight:
     sigma = 0.0
 
 
+class LevelQuant:
+    """Quantisation-aware training on ptcsim's pcm_optical levels (--wa-qat): in training mode the
+    forward pass uses the weight ptcsim will realise (per 16 x 16 block of the BN-folded matrix,
+    docs/devices.md section 3), the gradient passes straight through to the float weight."""
+    on = False
+    block = 16
+
+
 def weight_of(layer):
     w = layer.weight
     if layer.training and NoisyWeight.sigma > 0:
         w = w * (1 + NoisyWeight.sigma * torch.randn_like(w))
+    if layer.training and LevelQuant.on:
+        w2 = w.reshape(w.shape[0], -1)
+        bn = getattr(layer, "folded_bn", None)
+        scale = (bn.weight / torch.sqrt(bn.running_var + bn.eps)).detach().unsqueeze(1) if bn is not None else None
+        with torch.no_grad():
+            q = realise_levels(w2 * scale if scale is not None else w2, LevelQuant.block)
+            if scale is not None:
+                q = q / scale
+        w = w + (q.reshape(w.shape) - w).detach()
     return w
 
 
@@ -153,7 +181,144 @@ ZOO = {
     "cnn3_fmnist_init": (CNN3, 0, 2e-3, 0.0, False),
     "lenet5_fmnist": (LeNet5, 8, 2e-3, 0.0, False),
     "vgg8_fmnist": (VGG8, 3, 2e-3, 0.0, False),
+    "vgg8_fmnist_wa": (VGG8, 3, 2e-3, 0.0, False),
 }
+# Write-aware recipes (docs/elight.md section 7): lambda, mode, norm.
+WRITE_AWARE = {
+    "vgg8_fmnist_wa": {"lambda": 10.0, "mode": "meanR", "norm": "l2", "qat": False},
+}
+# ptcsim's pcm_optical defaults (docs/devices.md section 3) and the ELight scenarios' block size.
+PCM_LEVELS, PCM_BETA, WA_BLOCK = 16, 0.872, 16
+
+
+def weight_matrices(model):
+    """The weight matrices ptcsim maps onto the array, in model order, as [outputs, inputs]:
+    a conv's weight [M, C, kh, kw] becomes [M, C*kh*kw] (models/compiler.cpp), with the following
+    BatchNorm folded in (W * gamma / sqrt(running_var + eps), as the exporter does; the running
+    variance is a constant here, gamma is trained through); a Linear's weight is [out, in]."""
+    mods = list(model.modules())
+    out = []
+    for i, m in enumerate(mods):
+        if isinstance(m, nn.Conv2d):
+            w = m.weight.reshape(m.weight.shape[0], -1)
+            nxt = mods[i + 1] if i + 1 < len(mods) else None
+            if isinstance(nxt, nn.BatchNorm2d):
+                w = w * (nxt.weight / torch.sqrt(nxt.running_var + nxt.eps)).unsqueeze(1)
+            out.append(w)
+        elif isinstance(m, nn.Linear):
+            out.append(m.weight)
+    return out
+
+
+def to_blocks(w, k):
+    """[rows, cols] -> [P, Q, k*k], zero-padded (ptcsim's tiling: block (p, q) holds rows
+    p*k..p*k+k-1 and columns q*k..q*k+k-1, row-major inside the block)."""
+    rows, cols = w.shape
+    P, Q = -(-rows // k), -(-cols // k)
+    w = F.pad(w, (0, Q * k - cols, 0, P * k - rows))
+    return w.reshape(P, k, Q, k).permute(0, 2, 1, 3).reshape(P, Q, k * k)
+
+
+def signed_levels(blocks, levels=PCM_LEVELS, beta=PCM_BETA, ste=True):
+    """ptcsim's pcm_optical signed levels of each block (docs/devices.md section 3), divided by
+    levels-1 so that they lie in [-1, 1] (ELight's normalisation): wt = tanh(w)/max_block|tanh(w)|,
+    u = |wt|(1 - T_min) + T_min, level j = log_beta(u) rounded to the nearer transmission
+    (ties to the floor), magnitude levels-1-j, sign of w. ste: the forward value is the rounded
+    level, the gradient that of the continuous one (straight-through); else continuous."""
+    t = torch.tanh(blocks)
+    a = t.abs().amax(dim=-1, keepdim=True).clamp_min(1e-30)
+    tmin = beta ** (levels - 1)
+    u = (t / a).abs() * (1 - tmin) + tmin
+    j = torch.log(u) / math.log(beta)
+    if ste:
+        jf = torch.floor(j).clamp(0, levels - 1)
+        jc = torch.ceil(j).clamp(0, levels - 1)
+        jq = torch.where((u - beta ** jf).abs() <= (u - beta ** jc).abs(), jf, jc)
+        j = j + (jq - j).detach()
+    return torch.sign(blocks) * ((levels - 1) - j) / (levels - 1)
+
+
+def from_blocks(b, rows, cols, k):
+    """Inverse of to_blocks: [P, Q, k*k] -> [rows, cols]."""
+    P, Q = b.shape[0], b.shape[1]
+    return b.reshape(P, Q, k, k).permute(0, 2, 1, 3).reshape(P * k, Q * k)[:rows, :cols]
+
+
+def realise_levels(w, k=WA_BLOCK, levels=PCM_LEVELS, beta=PCM_BETA):
+    """The weight matrix ptcsim realises from w [rows, cols] (docs/devices.md section 3): each
+    block's signed level, dequantised to sign*(beta^j - T_min)/(1 - T_min), times the block's
+    max|tanh(w)|, through atanh (ptcsim's inverse-tanh realisation)."""
+    b = to_blocks(w, k)
+    a = torch.tanh(b).abs().amax(dim=-1, keepdim=True)
+    mag = signed_levels(b, levels, beta).abs() * (levels - 1)
+    mag = torch.round(mag)
+    tmin = beta ** (levels - 1)
+    wn = torch.sign(b) * (beta ** ((levels - 1) - mag) - tmin) / (1 - tmin)
+    wn = torch.where(mag == 0, torch.zeros_like(wn), wn)
+    r = torch.atanh((wn * a).clamp(-1 + 1e-7, 1 - 1e-7))
+    return from_blocks(r, w.shape[0], w.shape[1], k)
+
+
+def difference_loss(lv, mode="meanR", norm="l2"):
+    """ELight's block-similarity term of one layer, lv = signed levels [P, Q, k*k].
+    meanR: every block against its block-row's mean block; meanG: against the layer's mean block;
+    neighbor: against the previous block of its row (the first against the row mean). The
+    reference is a constant (stop-gradient). l2: mean squared difference with the positive and
+    negative arrays of the differential pair kept apart (ELight's l2 form); l1: mean absolute
+    difference of the signed level, which is the level steps between the two blocks."""
+    x = torch.cat([F.relu(lv), F.relu(-lv)], dim=-1) if norm == "l2" else lv
+    if mode == "meanR":
+        ref = x.mean(dim=1, keepdim=True).detach().expand_as(x)
+    elif mode == "meanG":
+        ref = x.mean(dim=(0, 1), keepdim=True).detach().expand_as(x)
+    elif mode == "neighbor":
+        first = x.mean(dim=1, keepdim=True)
+        ref = torch.cat([first, x[:, :-1]], dim=1).detach()
+    else:
+        raise ValueError(f"unknown write-aware mode {mode!r}")
+    d = x - ref
+    return (d * d).mean() if norm == "l2" else d.abs().mean()
+
+
+def write_aware_loss(model, mode, norm, k=WA_BLOCK):
+    """D summed over the layers (ELight)."""
+    return sum(difference_loss(signed_levels(to_blocks(w, k)), mode, norm) for w in weight_matrices(model))
+
+
+def matrix_level_steps(mats, k=WA_BLOCK):
+    """Per-pass level steps of the native streaming order and the per-cell bound (docs/elight.md
+    sections 2-3) of weight matrices [outputs, inputs]: a Python cross-check of `ptcsim streaming`
+    (in double precision, as ptcsim quantises)."""
+    native = bound = 0
+    with torch.no_grad():
+        for w in mats:
+            lv = torch.round(signed_levels(to_blocks(w.double(), k)) * (PCM_LEVELS - 1)).to(torch.int64)
+            prev = torch.cat([torch.zeros_like(lv[:, :1]), lv[:, :-1]], dim=1)
+            native += (lv - prev).abs().sum().item()
+            mn, mx = lv.min(dim=1).values, lv.max(dim=1).values
+            bound += (torch.minimum(mn.abs(), mx.abs()) + mx - mn).sum().item()
+    return native, bound
+
+
+def level_steps(model, k=WA_BLOCK):
+    return matrix_level_steps(weight_matrices(model), k)
+
+
+def onnx_matrices(path):
+    """The Conv/Gemm weight matrices of an exported model, [outputs, inputs], as ptcsim's compiler
+    reads them (Gemm without transB: B is [in, out] and is transposed)."""
+    from onnx import numpy_helper
+    m = onnx.load(path)
+    init = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
+    mats = []
+    for n in m.graph.node:
+        if n.op_type in ("Conv", "Gemm", "MatMul") and len(n.input) > 1 and n.input[1] in init:
+            w = torch.from_numpy(init[n.input[1]].astype(np.float32))
+            trans_b = any(a.name == "transB" and a.i for a in n.attribute)
+            if n.op_type != "Conv" and not trans_b:
+                w = w.t()
+            mats.append(w.reshape(w.shape[0], -1))
+    return mats
 
 
 def evaluate(model, x, y):
@@ -165,8 +330,19 @@ def evaluate(model, x, y):
     return correct / len(x)
 
 
-def train(name, epochs_override, seed, batch, keep_batchnorm=False):
+def train(name, epochs_override, seed, batch, keep_batchnorm=False, wa_lambda=None, wa_mode=None,
+          wa_norm=None, out_dir=ZOO_DIR, wa_qat=None, wa_block=None):
     ctor, epochs, lr, sigma, keep_bn = ZOO[name]
+    wa = dict(WRITE_AWARE.get(name, {"lambda": 0.0, "mode": "meanR", "norm": "l2", "qat": False}))
+    if wa_qat is not None:
+        wa["qat"] = wa_qat
+    k = wa_block or WA_BLOCK
+    if wa_lambda is not None:
+        wa["lambda"] = wa_lambda
+    if wa_mode:
+        wa["mode"] = wa_mode
+    if wa_norm:
+        wa["norm"] = wa_norm
     keep_bn = keep_bn or keep_batchnorm
     if epochs_override:
         epochs = epochs_override
@@ -175,7 +351,12 @@ def train(name, epochs_override, seed, batch, keep_batchnorm=False):
     xtr, ytr = load_split("train")
     xte, yte = load_split("t10k")
     model = ctor()
+    mods = list(model.modules())
+    for i, m in enumerate(mods[:-1]):
+        if isinstance(m, nn.Conv2d) and isinstance(mods[i + 1], nn.BatchNorm2d):
+            object.__setattr__(m, "folded_bn", mods[i + 1])  # not a child module: state_dict and export unchanged
     NoisyWeight.sigma = sigma
+    LevelQuant.on, LevelQuant.block = bool(wa["qat"]), k
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     steps = epochs * ((len(xtr) + batch - 1) // batch)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
@@ -187,16 +368,23 @@ def train(name, epochs_override, seed, batch, keep_batchnorm=False):
         for i in range(0, len(xtr), batch):
             idx = perm[i:i + batch]
             loss = F.cross_entropy(model(xtr[idx]), ytr[idx])
+            if wa["lambda"] > 0:
+                dloss = write_aware_loss(model, wa["mode"], wa["norm"], k)
+                loss = loss + wa["lambda"] * dloss
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
         acc = evaluate(model, xte, yte)
-        print(f"{name}: epoch {ep + 1}/{epochs} loss {loss.item():.4f} test {acc:.4f} "
+        extra = ""
+        if wa["lambda"] > 0:
+            extra = f" D {dloss.item():.4f} steps native/bound %d/%d" % level_steps(model, k)
+        print(f"{name}: epoch {ep + 1}/{epochs} loss {loss.item():.4f} test {acc:.4f}{extra} "
               f"({time.time() - t0:.0f}s)", flush=True)
     NoisyWeight.sigma = 0.0
+    LevelQuant.on = False
     acc = evaluate(model, xte, yte)
-    export(model, name, keep_bn)
+    export(model, name, keep_bn, path=os.path.join(out_dir, name + ".onnx"))
     meta = {
         "model": name,
         "dataset": "fashion-mnist (Debian dataset-fashion-mnist)",
@@ -212,7 +400,18 @@ def train(name, epochs_override, seed, batch, keep_batchnorm=False):
         "onnx_opset": 13,
         "train_time_s": round(time.time() - t0, 1),
     }
-    with open(os.path.join(ZOO_DIR, name + ".json"), "w") as f:
+    if wa["lambda"] > 0:
+        native, bound = level_steps(model, k)
+        with torch.no_grad():
+            d_final = write_aware_loss(model, wa["mode"], wa["norm"], k).item()
+        meta["write_aware"] = {
+            "loss": "cross-entropy + lambda * D (ELight block similarity, lambda applied once)",
+            "lambda": wa["lambda"], "mode": wa["mode"], "norm": wa["norm"], "block_size": k,
+            "quantisation_aware": bool(wa["qat"]),
+            "levels": PCM_LEVELS, "beta": PCM_BETA, "D_final": round(d_final, 6),
+            "python_level_steps_native": native, "python_per_cell_bound": bound,
+        }
+    with open(os.path.join(out_dir, name + ".json"), "w") as f:
         json.dump(meta, f, indent=2)
         f.write("\n")
     print(f"{name}: final test accuracy {acc:.4f}", flush=True)
@@ -249,13 +448,37 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--write-aware", type=float, default=None, metavar="LAMBDA",
+                    help="add LAMBDA x ELight's block-similarity loss (0: off; default: the model's recipe)")
+    ap.add_argument("--wa-mode", choices=["meanR", "meanG", "neighbor"], help="reference block (default meanR)")
+    ap.add_argument("--wa-norm", choices=["l2", "l1"], help="difference norm (default l2)")
+    ap.add_argument("--wa-block", type=int, default=None, metavar="K",
+                    help="block size of the write-aware loss (default 16, the cores of scenarios/elight/)")
+    ap.add_argument("--wa-qat", type=int, choices=[0, 1], default=None,
+                    help="1: train with ptcsim's pcm_optical levels in the forward pass (straight-through); default: the model's recipe")
+    ap.add_argument("--out-dir", default=ZOO_DIR, help="where the ONNX and JSON go (default models/zoo)")
     ap.add_argument("--keep-batchnorm", action="store_true",
                     help="export with BatchNormalization nodes kept instead of folded into the conv weights")
+    ap.add_argument("--level-steps", metavar="ONNX",
+                    help="print the per-pass level steps (native order, per-cell bound) of an exported model as JSON and exit")
     args = ap.parse_args()
+    if args.level_steps:
+        if not os.path.isfile(args.level_steps):
+            sys.exit(f"train_zoo.py: --level-steps: no such file {args.level_steps}")
+        k = args.wa_block or WA_BLOCK
+        native, bound = matrix_level_steps(onnx_matrices(args.level_steps), k)
+        print(json.dumps({"model": args.level_steps, "block_size": k, "native_level_steps": native,
+                          "per_cell_bound_steps": bound}))
+        return 0
+    if args.wa_block is not None and args.wa_block < 1:
+        sys.exit(f"train_zoo.py: --wa-block K must be >= 1, got {args.wa_block}")
+    if args.write_aware is not None and args.write_aware < 0:
+        sys.exit(f"train_zoo.py: --write-aware LAMBDA must be >= 0, got {args.write_aware}")
     torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True)
     for name in args.only or sorted(ZOO):
-        train(name, args.epochs, args.seed, args.batch, args.keep_batchnorm)
+        train(name, args.epochs, args.seed, args.batch, args.keep_batchnorm, args.write_aware, args.wa_mode,
+              args.wa_norm, args.out_dir, None if args.wa_qat is None else bool(args.wa_qat), args.wa_block)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,9 @@ TEST_CASE("zoo cnn3_fmnist_init (untrained) matches PyTorch", "[zoo]") {
 TEST_CASE("zoo vgg8_fmnist matches PyTorch", "[zoo]") {
   check_zoo_model("vgg8_fmnist");
 }
+TEST_CASE("zoo vgg8_fmnist_wa (write-aware) matches PyTorch", "[zoo]") {
+  check_zoo_model("vgg8_fmnist_wa");
+}
 TEST_CASE("zoo cnn3_fmnist_bn (BatchNorm nodes kept) matches PyTorch", "[zoo]") {
   check_zoo_model("cnn3_fmnist_bn");
 }
