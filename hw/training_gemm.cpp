@@ -74,13 +74,13 @@ void ChipBackwardGemm::gemm(const models::BackwardSite& at, bool trans_a, bool t
         float rb = 0.0f;
         std::fill(x.begin(), x.end(), 0.0f);
         for (int64_t j = 0; j < len; ++j) rb = std::max(rb, std::abs(x[j] = b_at(k0 + j, n)));
-        if (!(rb > 0)) continue;  // an all-zero segment reads exactly 0 (abs-max normalisation)
+        if (!(rb > 0)) continue;  // an all-zero segment reads exactly 0 (abs-max, as the forward's)
         for (int64_t j = 0; j < len; ++j) x[j] /= rb;
         const uint64_t first = static_cast<uint64_t>(n * Q + q);
         convert(dac, x.data(), h, sb, first * static_cast<uint64_t>(h));
         for (int64_t m = 0; m < M; ++m) {
           float y = 0.0f;
-          for (int64_t j = 0; j < h; ++j) y += seg[m * h + j] * x[j];
+          for (int64_t j = 0; j < len; ++j) y += seg[m * h + j] * x[j];  // the padding is not an input
           part[m] = y;
         }
         convert(adc, part.data(), M, sy, first * static_cast<uint64_t>(M));

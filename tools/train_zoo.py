@@ -393,12 +393,12 @@ def train(name, epochs_override, seed, batch, keep_batchnorm=False, wa_lambda=No
         "epochs": epochs,
         "seed": seed,
         "batch_size": batch,
-        "optimizer": f"Adam lr {lr}, cosine annealing",
+        "optimizer": f"Adam lr {lr}, cosine annealing" if epochs > 0 else "none (0 epochs: untrained)",
         "weight_noise_sigma": sigma,
         "batchnorm": "kept (BatchNormalization nodes)" if keep_bn else "folded into conv weights",
         "torch_version": torch.__version__,
         "onnx_opset": 13,
-        "train_time_s": round(time.time() - t0, 1),
+        "train_time_s": round(time.time() - t0, 1) if epochs > 0 else 0.0,
     }
     if wa["lambda"] > 0:
         native, bound = level_steps(model, k)

@@ -119,8 +119,8 @@ expect_error "unknown ADC law is one error line" 'hw.energy.adc_law' "$ptcsim" v
 # 5 binomial standard deviations, and the RRNS corrects them; the run is byte-identical at 1 and 2
 # threads.
 train="$src/scenarios/rns/cnn3_train_rns6.json"
-targs=(--set horizon_s=12 --set 'accuracy.times_s=[0,12]' --set accuracy.images=4 --set controller.policy.interval_requests=5
-       --set controller.policy.batches=1 --set controller.policy.batch_size=2 --set device.sigma_phi_rad=0.03
+targs=(--set horizon_s=8 --set 'accuracy.times_s=[0,8]' --set accuracy.images=2 --set controller.policy.interval_requests=4
+       --set controller.policy.batches=1 --set controller.policy.batch_size=1 --set device.sigma_phi_rad=0.03
        --set device.redundant=2 --set device.max_retries=1 --set traffic.rate_hz=1 --set traffic.batch_s=1)
 if PTC_THREADS=1 "$ptcsim" run "$train" "${targs[@]}" --out "$tmp/tr1" -q >"$tmp/log" 2>&1 &&
    PTC_THREADS=2 "$ptcsim" run "$train" "${targs[@]}" --out "$tmp/tr2" -q >>"$tmp/log" 2>&1; then

@@ -15,20 +15,25 @@ while IFS= read -r f; do
   kind=$(/usr/bin/python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print('skip' if 'model' not in j else ('b2b' if not isinstance(j.get('traffic'),dict) or j['traffic'].get('name','back_to_back')=='back_to_back' else 'timed'))" "$f")
   [ "$kind" = skip ] && continue
   # back_to_back: the first 40 requests; timed traffic: the first 2 simulated hours with 50-image
-  # evaluations (instants after 2 h dropped: a run rejects instants after its horizon), and
-  # on-chip training events of 2 batches (training on the chip's arithmetic costs seconds per batch).
+  # evaluations (instants after 2 h dropped: a run rejects instants after its horizon; shorter
+  # horizons kept), and on-chip training events of one batch of 8 images at most every 200
+  # requests (training on the chip's arithmetic costs seconds per batch).
   if [ "$kind" = b2b ]; then args=(--set traffic.requests=40 --set controller.salience.images=64)
   else
-    args=(--set horizon_s=7200 --set accuracy.images=50 --set accuracy.instances=1 --set controller.salience.images=64)
+    args=(--set accuracy.images=50 --set accuracy.instances=1 --set controller.salience.images=64)
     while IFS= read -r a; do [ -n "$a" ] && args+=(--set "$a"); done < <(/usr/bin/python3 - "$f" <<'PY'
 import json, sys
-a = json.load(open(sys.argv[1])).get("accuracy", {})
+j = json.load(open(sys.argv[1]))
+print("horizon_s=%r" % min(float(j.get("horizon_s", 7200.0)), 7200.0))
+a = j.get("accuracy", {})
 if isinstance(a, dict):
     if "log_spaced" in a: print("accuracy.log_spaced.stop_s=%r" % min(a["log_spaced"]["stop_s"], 7200.0))
     if "times_s" in a: print("accuracy.times_s=%s" % json.dumps([t for t in a["times_s"] if t <= 7200]))
-c = json.load(open(sys.argv[1])).get("controller", {})
+c = j.get("controller", {})
 p = c.get("policy", {}) if isinstance(c, dict) else {}
-if isinstance(p, dict) and p.get("name") == "onchip_training": print("controller.policy.batches=2")
+if isinstance(p, dict) and p.get("name") == "onchip_training":
+    print("controller.policy.batches=1"); print("controller.policy.batch_size=8")
+    print("controller.policy.interval_requests=%d" % max(int(p.get("interval_requests", 500)), 200))
 PY
 )
   fi
