@@ -4,7 +4,6 @@
 #include <cmath>
 
 #include "hw/converters.h"
-#include "hw/rns/rns_core.h"
 #include "hw/training_gemm.h"
 #include "models/error.h"
 
@@ -135,8 +134,9 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const models::Graph& grap
   if (cfg.thermal) {
     const int64_t kk = wl.spec.block_size * wl.spec.block_size;
     m_thermal = std::make_unique<Thermal>("thermal", cores(), kk, *cfg.thermal, RandomStream(cfg.seed, 0x7f));
-    // Rings are locked at deployment, at the temperature the cores have then.
-    for (int64_t c = 0; c < cores(); ++c) m_lock_k.push_back(m_thermal->core_k(c, 0.0));
+    // Rings are locked at deployment, at the temperature the cores have then (one lock
+    // temperature per ring: selective re-calibration re-locks single rings).
+    for (int64_t c = 0; c < cores(); ++c) m_lock_k.insert(m_lock_k.end(), static_cast<size_t>(kk), m_thermal->core_k(c, 0.0));
   }
 }
 
@@ -316,8 +316,8 @@ void Accelerator::update_thermal(double now_s) {
   const int64_t kk = m_wl.spec.block_size * m_wl.spec.block_size;
   std::vector<double> dt(static_cast<size_t>(cores() * kk));
   for (int64_t c = 0; c < cores(); ++c) {
-    const double dT = m_thermal->core_k(c, now_s) - m_lock_k[c];
-    for (int64_t r = 0; r < kk; ++r) dt[c * kk + r] = dT + m_thermal->ring_offset_k(c, r);
+    const double T = m_thermal->core_k(c, now_s);
+    for (int64_t r = 0; r < kk; ++r) dt[c * kk + r] = T - m_lock_k[c * kk + r] + m_thermal->ring_offset_k(c, r);
   }
   m_tech->set_ring_temperature_k(dt);
 }
@@ -331,7 +331,24 @@ int64_t Accelerator::relock(double now_s) {
   const int64_t writes = m_tech->relock(step(now_s));
   if (m_thermal && m_tech->thermally_coupled()) {
     update_thermal(now_s);
-    for (int64_t c = 0; c < cores(); ++c) m_lock_k[c] = m_thermal->core_k(c, now_s);
+    const int64_t kk = m_wl.spec.block_size * m_wl.spec.block_size;
+    for (int64_t c = 0; c < cores(); ++c)
+      std::fill(m_lock_k.begin() + c * kk, m_lock_k.begin() + (c + 1) * kk, m_thermal->core_k(c, now_s));
+  }
+  return writes;
+}
+
+int64_t Accelerator::relock_rings(double now_s, const std::vector<char>& rings) {
+  const int64_t kk = m_wl.spec.block_size * m_wl.spec.block_size;
+  if (static_cast<int64_t>(rings.size()) != cores() * kk)
+    throw Error("relock_rings: expected a mask of " + std::to_string(cores() * kk) + " rings, got " +
+                std::to_string(rings.size()));
+  const int64_t writes = m_tech->relock_rings(step(now_s), rings);
+  if (m_thermal && m_tech->thermally_coupled()) {
+    update_thermal(now_s);
+    for (int64_t c = 0; c < cores(); ++c)
+      for (int64_t r = 0; r < kk; ++r)
+        if (rings[static_cast<size_t>(c * kk + r)]) m_lock_k[static_cast<size_t>(c * kk + r)] = m_thermal->core_k(c, now_s);
   }
   return writes;
 }
@@ -541,17 +558,20 @@ void Accelerator::run_batch(const models::Dataset& d, const models::Preprocess& 
   }
 }
 
-models::MappedGemm& Accelerator::training_forward(const std::vector<NoiseTime>& times, uint64_t draw_base) {
+void Accelerator::prepare_draws(uint64_t draw_base, const std::vector<NoiseTime>& times) {
   m_tech->set_times(draw_base, times);
   m_gemm->set_draw_base(draw_base);
   m_gemm->prepare_batch();
+}
+
+models::MappedGemm& Accelerator::training_forward(const std::vector<NoiseTime>& times, uint64_t draw_base) {
+  prepare_draws(draw_base, times);
   if (models::MappedGemm* own = m_tech->mapped_gemm()) return *own;
   return *m_gemm;
 }
 
 std::unique_ptr<ChipBackwardGemm> Accelerator::training_backward(const RandomStream& stream) {
-  if (auto* core = dynamic_cast<rns::RnsCore*>(m_tech.get()))
-    return std::make_unique<ChipBackwardGemm>(core->tile(), std::vector<double>(core->channels(), core->sigma_phi_rad()), stream);
+  if (std::unique_ptr<ChipBackwardGemm> own = m_tech->backward_gemm(stream)) return own;
   if (m_tech->mapped_gemm())
     throw Error("on-chip training on the chip's arithmetic: device '" + m_tech->name() +
                 "' has its own GEMM but no backward arithmetic");
@@ -567,9 +587,7 @@ void Accelerator::classify(const models::Dataset& d, const models::Preprocess& p
     if (stoppable && m_stop && m_stop->load()) break;  // a stop request: the rest stay -1 (flush() drops them)
     size_t count = std::min<size_t>(kBatch, images.size() - first);
     std::vector<NoiseTime> tt(times.begin() + static_cast<int64_t>(first), times.begin() + static_cast<int64_t>(first + count));
-    m_tech->set_times(draw_base + first, tt);
-    m_gemm->set_draw_base(draw_base + first);
-    m_gemm->prepare_batch();
+    prepare_draws(draw_base + first, tt);
     run_batch(d, p, images, first, count, *m_exec, pred);
   }
   m_inferences += static_cast<int64_t>(std::min(first, images.size()));

@@ -180,6 +180,9 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   // Re-tunes every ring against the temperature now (thermally coupled devices): the lock
   // temperature of every core becomes the current one. Returns device writes.
   int64_t relock(double now_s);
+  // Re-tunes only the rings marked non-zero in `rings` ([cores, k, k]; RNS modulus channels,
+  // docs/rns.md §7): their lock temperatures become the current ones. Returns device writes.
+  int64_t relock_rings(double now_s, const std::vector<char>& rings);
   // Mean core temperature (K): the thermal field's, else the technology's own schedule, else 300.
   double temperature_mean_k(double now_s);
   // One reading of the free temperature sensors (K): the mean sensor reading of the thermal field
@@ -316,6 +319,8 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   // Classifies the pending served images (served_sink receives them); returns the recomputations
   // (RNS retries) that took, not yet charged.
   int64_t classify_pending();
+  // The noise instants of draws draw_base, draw_base + 1, ... for the next batch's reads.
+  void prepare_draws(uint64_t draw_base, const std::vector<NoiseTime>& times);
   void run_batch(const models::Dataset& d, const models::Preprocess& p, const std::vector<int64_t>& images, size_t first,
                  size_t count, models::Executor& ex, std::vector<int>& pred);
 
@@ -361,7 +366,7 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   const models::Dataset* m_served_data = nullptr;
   const models::Preprocess* m_served_pre = nullptr;
   std::unique_ptr<Thermal> m_thermal;
-  std::vector<double> m_lock_k;
+  std::vector<double> m_lock_k;                    // per ring [cores, k, k]: the core temperature at the ring's last lock
   std::deque<std::pair<double, double>> m_booked;  // inference service booked: [start, done)
 };
 

@@ -1,6 +1,8 @@
 // Backward products of on-chip training on the chip's arithmetic; see training_gemm.h.
 #include "hw/training_gemm.h"
 
+#include "hw/device/technology.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -98,6 +100,10 @@ void ChipBackwardGemm::gemm(const models::BackwardSite& at, bool trans_a, bool t
   std::lock_guard<std::mutex> lock(m_mutex);
   m_counters += local;
   m_reads += static_cast<int64_t>(M) * N * Q;
+}
+
+std::unique_ptr<ChipBackwardGemm> Technology::backward_gemm(const RandomStream&) const {
+  return nullptr;
 }
 
 }  // namespace ptc::hw

@@ -106,6 +106,10 @@ void Controller::reprogram_all(const std::string& reason) {
   ++m_calibrations;
 }
 
+void Controller::recalibrate_rings(const std::vector<char>& rings, const std::string& reason) {
+  if (actions::recalibrate_rings(*this, rings, reason) > 0) ++m_calibrations;
+}
+
 CalibrationResult Controller::calibrate(const CalibrationSpec& spec, const std::string& reason) {
   CalibrationResult r = actions::calibrate(*this, spec, reason);
   ++m_calibrations;

@@ -51,6 +51,8 @@ class Controller : public sc_core::sc_module, public Actions, public actions::En
   int64_t step() const override { return m_acc.step(now_s()); }
   std::string device() const override { return m_acc.tech().name(); }
   std::vector<std::pair<std::string, int64_t>> device_counters() const override { return m_acc.tech().counters(); }
+  hw::RingObservations ring_observations() const override { return m_acc.tech().ring_observations(); }
+  void recalibrate_rings(const std::vector<char>& rings, const std::string& reason) override;
   const hw::RandomStream& rng() const override { return m_rng; }
   double temperature_rise_k() override { return m_mon.temperature_rise_k(); }
   void record_temperature() override { m_mon.record_temperature(); }

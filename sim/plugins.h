@@ -12,9 +12,11 @@
 //   "mc_instances" (accuracy over several Monte-Carlo chip instances), "levels" (a transmission-level
 //   ladder: Technology::level_spec(), needed by the streaming mapping), "write_verify"
 //   (Technology::verify: selective write-verify, SWIM), "error_counters" (decoder counters, RNS),
+//   "channel_counters" (Technology::ring_observations and relock_rings: per-ring corrected residues
+//   and selective re-calibration, RNS),
 //   "own_gemm" (the device computes with its own arithmetic, Technology::mapped_gemm; policies that
 //   back-propagate through effective weights refuse it), "backward_arithmetic" (an own-GEMM device
-//   whose backward products Accelerator::training_backward knows: on-chip training with
+//   whose Technology::backward_gemm returns its backward arithmetic: on-chip training with
 //   arithmetic = chip, docs/onchip_training.md §2; devices without own_gemm always have one);
 // - traits noise processes act on: hw::kRingPhase ("ring_phase"), hw::kTemperature
 //   ("temperature": the device couples to the chip's thermal field);

@@ -926,6 +926,18 @@ void check_static(const Scenario& s) {
         throw Error("controller.policy: policy \"" + pname + "\" watches the decoder's detected-error counters, which device \"" +
                     s.device.name + "\" does not keep (devices with error counters: " + list_of(devices_with("error_counters")) +
                     ")");
+    } else if (cap == "channel_counters") {
+      // Locating a drifting channel needs the decoder to correct single residues: >= 2 redundant moduli.
+      if (!has(dev_caps, "channel_counters"))
+        throw Error("controller.policy.scope: policy \"" + pname +
+                    "\" re-calibrates single channels located by the decoder's corrections, which device \"" + s.device.name +
+                    "\" does not count (devices that do: " + list_of(devices_with("channel_counters")) + ")");
+      const int64_t redundant = s.resolved.contains("device") ? s.resolved["device"].value("redundant", int64_t{0}) : 0;
+      if (redundant < 2)
+        throw Error(
+            "controller.policy.scope: \"channels\" locates drifting channels by the residues the RRNS decoder "
+            "corrects, which needs device.redundant >= 2 (corrects floor(redundant / 2) residues), got " +
+            std::to_string(redundant));
     } else if (cap == "write_verify") {
       if (!has(dev_caps, "write_verify"))
         throw Error("controller.policy: policy \"" + pname + "\" write-verifies weights, which device \"" + s.device.name +
@@ -958,10 +970,9 @@ void check_static(const Scenario& s) {
                     " worn cells per row can never be reached by a row of " + std::to_string(s.tiling.block_size) +
                     " cells (hw.cores.block_size)");
     } else if (cap != "training_set" && cap != "curvature") {
-      throw Error(
-          "controller.policy: policy \"" + pname + "\" needs capability \"" + cap +
-          "\", unknown to ptcsim (known: remap, training_set, error_counters, write_verify, curvature, effective_weights, "
-          "row_remap)");
+      throw Error("controller.policy: policy \"" + pname + "\" needs capability \"" + cap +
+                  "\", unknown to ptcsim (known: remap, training_set, error_counters, channel_counters, write_verify, curvature, "
+                  "effective_weights, chip_training, row_remap)");
     }
   }
   if (!s.io.inputs_within_one() && has(dev_caps, "own_gemm"))

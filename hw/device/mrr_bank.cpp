@@ -105,6 +105,10 @@ VerifyResult Technology::verify(int64_t, int64_t, const std::vector<uint8_t>&, c
   throw Error("device \"" + name() + "\" has no write-verify (devices with it: pcm, swim_variation, mrr)");
 }
 
+int64_t Technology::relock_rings(int64_t, const std::vector<char>&) {
+  throw Error("device " + name() + ": re-calibrates its rings only as a whole (no selective re-calibration)");
+}
+
 void Technology::set_worn_cells(const std::vector<char>&) {
   throw Error("device \"" + name() + "\" has no cell endurance model");
 }
@@ -453,7 +457,7 @@ int64_t MrrBank::relock(int64_t step) {
   for (const auto& layer : m_latent)
     for (const auto& w : layer) weights += static_cast<int64_t>(w.size());
   m_writes += weights;
-  for (auto& p : m_noise) p->relock(NoiseTime{step, 0.0});
+  for (auto& p : m_noise) p->relock(NoiseTime{step, 0.0}, nullptr);
   return weights;
 }
 

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
@@ -26,6 +27,7 @@
 
 #include "hw/device/block_realizer.h"
 #include "hw/physics/pcm_levels.h"
+#include "hw/physics/rng.h"
 #include "models/mapped_gemm.h"
 
 namespace ptc::hw {
@@ -58,6 +60,15 @@ struct VerifyResult {
   // together, one settle per round); empty for devices written cell by cell (PCM).
   std::vector<int64_t> block_rounds;
 };
+
+// Per-ring decoder observations, [cores, k, k] each: reads = word reads (attempts) through the
+// ring's row, corrected = residues the decoder corrected on the ring's channels (free: a corrected
+// word's residues that differ from its corrected value's locate the erring channels).
+struct RingObservations {
+  std::vector<int64_t> reads, corrected;
+};
+
+class ChipBackwardGemm;
 
 class Technology : public BlockRealizer {
  public:
@@ -131,6 +142,13 @@ class Technology : public BlockRealizer {
   virtual bool thermally_coupled() const { return false; }
   virtual void set_ring_temperature_k(const std::vector<double>& /*dt_k*/) {}
   virtual int64_t relock(int64_t /*step*/) { return 0; }
+  // Selective re-calibration (RNS modulus channels, docs/rns.md §7): only the rings marked non-zero
+  // in `rings` ([cores, k, k]) are re-tuned, each as relock() re-tunes it; returns the device writes
+  // that took. Devices that re-calibrate only as a whole throw.
+  virtual int64_t relock_rings(int64_t step, const std::vector<char>& rings);
+  // What the device's decoder sees per ring (RNS: the residues it corrected, located on their
+  // channel's ring), cumulative since construction; empty for devices without such counters.
+  virtual RingObservations ring_observations() const { return {}; }
   // The technology's own temperature model, if any (DOCTOR's global temperature: the
   // hotspot-weighted mean core temperature at step `step`, K); NaN when it has none.
   virtual double schedule_temperature_k(int64_t /*step*/) const;
@@ -138,6 +156,12 @@ class Technology : public BlockRealizer {
   // The technology's own GEMM for the mapped layers (owned by the technology), or null: the
   // accelerator's effective-weight HardwareGemm (the default).
   virtual models::MappedGemm* mapped_gemm() { return nullptr; }
+  // The backward products' arithmetic of on-chip training on a device with its own GEMM
+  // (docs/onchip_training.md §2; noise draws from `stream`), or null: devices that compute with
+  // effective weights train through the data path's converters (Accelerator::training_backward),
+  // and an own-GEMM device without one cannot train on its arithmetic. A device that returns one
+  // carries the registry tag "backward_arithmetic" (validate checks scenarios by the tag).
+  virtual std::unique_ptr<ChipBackwardGemm> backward_gemm(const RandomStream& stream) const;
   // The ADCs that read one output of a core, by resolution (bits): empty = one ADC at the
   // configured hw.adc bits (the default); an RNS core reads one residue per modulus channel.
   virtual std::vector<int> output_adc_bits() const { return {}; }

@@ -40,9 +40,16 @@ class GlobalTemperatureInstance : public PhaseNoise {
     for (size_t i = 0; i < m_ref.size(); ++i) off[i] -= m_ref[i];
     return true;
   }
-  void relock(const NoiseTime& t) override {  // the shift is measured from T(relock) from now on
-    m_ref.assign(static_cast<size_t>(m_a.rings()), 0.0f);
-    m_gt.add_shift(static_cast<double>(t.step), m_ref.data());
+  void relock(const NoiseTime& t, const std::vector<char>* rings) override {
+    // The shift of a re-tuned ring is measured from T(relock) from now on.
+    std::vector<float> now(static_cast<size_t>(m_a.rings()), 0.0f);
+    m_gt.add_shift(static_cast<double>(t.step), now.data());
+    if (m_ref.empty()) m_ref.assign(now.size(), 0.0f);
+    if (rings && rings->size() != now.size())
+      throw Error("global temperature: relock mask has " + std::to_string(rings->size()) + " rings, the array " +
+                  std::to_string(now.size()));
+    for (size_t i = 0; i < now.size(); ++i)
+      if (!rings || (*rings)[i]) m_ref[i] = now[i];
   }
   double mean_temperature_k(int64_t step) const override {
     const double T = m_gt.temperature_k(static_cast<double>(step));

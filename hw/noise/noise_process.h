@@ -49,8 +49,10 @@ class PhaseNoise {
   // Linear coupling between the rings of one k x k bank (phi' = M phi); nullptr when none.
   virtual const ThermalCrosstalk* coupling() const { return nullptr; }
   // The rings were re-tuned at instant t against the conditions then (a process measured from a
-  // reference, e.g. a temperature schedule, re-bases).
-  virtual void relock(const NoiseTime& /*t*/) {}
+  // reference, e.g. a temperature schedule, re-bases). `rings` null: every ring; otherwise a mask
+  // over the array's rings [R, C, k, k]: only the rings marked non-zero were re-tuned (selective
+  // re-calibration of RNS channels, docs/rns.md §7), the others keep their reference.
+  virtual void relock(const NoiseTime& /*t*/, const std::vector<char>* /*rings*/) {}
   // The hotspot-weighted mean core temperature (K) the process models at `step`; NaN when none.
   virtual double mean_temperature_k(int64_t /*step*/) const { return std::numeric_limits<double>::quiet_NaN(); }
   // Monte-Carlo chip instance k (docs/devices.md §2.4): a process with a persistent per-chip draw

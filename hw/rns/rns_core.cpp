@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 
+#include "hw/training_gemm.h"
 #include "models/error.h"
 
 namespace ptc::hw::rns {
@@ -44,6 +45,9 @@ RnsCore::RnsCore(const models::CompiledWorkload& wl, const RnsCoreConfig& cfg, c
     }
   }
   m_counters.resize(wl.layers.size());
+  m_block_reads.assign(static_cast<size_t>(m_array.cores()), 0);
+  m_row_retries.assign(static_cast<size_t>(m_array.cores() * k), 0);
+  m_ring_corrected.assign(static_cast<size_t>(m_array.rings()), 0);
   set_times(0, {NoiseTime{}});
 }
 
@@ -110,8 +114,42 @@ int64_t RnsCore::relock(int64_t step) {
   for (const auto& layer : m_latent)
     for (const auto& w : layer) weights += static_cast<int64_t>(w.size());
   m_writes += weights;
-  for (auto& p : m_noise) p->relock(NoiseTime{step, 0.0});
+  for (auto& p : m_noise) p->relock(NoiseTime{step, 0.0}, nullptr);
   return weights;
+}
+
+int64_t RnsCore::relock_rings(int64_t step, const std::vector<char>& rings) {
+  if (static_cast<int64_t>(rings.size()) != m_array.rings())
+    throw Error("device rns: relock_rings: expected a mask of " + std::to_string(m_array.rings()) + " rings, got " +
+                std::to_string(rings.size()));
+  const int64_t k = m_array.k, kk = k * k;
+  const int ch = channels();
+  // Rows (core, i) with a re-tuned ring among their channels' rings.
+  std::vector<char> row(static_cast<size_t>(m_array.cores() * k), 0);
+  for (int64_t X = 0; X < m_array.cores(); ++X)
+    for (int64_t i = 0; i < k; ++i)
+      for (int c = 0; c < ch; ++c) row[X * k + i] |= rings[static_cast<size_t>(X * kk + i * k + (c % k))] != 0;
+  int64_t writes = 0;
+  for (const auto& L : m_wl.layers)
+    for (const auto& t : L.gemms)
+      for (int64_t b = 0; b < t.P * t.Q; ++b)
+        for (int64_t i = 0; i < k; ++i) writes += row[(t.core[b] % m_array.cores()) * k + i] ? k : 0;
+  m_writes += writes;
+  for (auto& p : m_noise) p->relock(NoiseTime{step, 0.0}, &rings);
+  return writes;
+}
+
+RingObservations RnsCore::ring_observations() const {
+  const int64_t k = m_array.k, kk = k * k;
+  std::lock_guard<std::mutex> lock(m_mutex);
+  RingObservations o;
+  o.corrected = m_ring_corrected;
+  o.reads.resize(static_cast<size_t>(m_array.rings()));
+  for (int64_t X = 0; X < m_array.cores(); ++X)
+    for (int64_t r = 0; r < kk; ++r)
+      o.reads[static_cast<size_t>(X * kk + r)] =
+          m_block_reads[static_cast<size_t>(X)] + m_row_retries[static_cast<size_t>(X * k + r / k)];
+  return o;
 }
 
 double RnsCore::schedule_temperature_k(int64_t step) const {
@@ -260,6 +298,8 @@ void RnsCore::gemm(int64_t layer, int64_t group, int64_t sample, const float* x,
   std::vector<BfpVector> qx(static_cast<size_t>(Q));
   std::vector<int64_t> shifts(static_cast<size_t>(N)), read(static_cast<size_t>(ch));
   RrnsCounters local;
+  const int64_t cores = m_array.cores(), kk = k * k;
+  std::vector<int64_t> block_reads(static_cast<size_t>(cores), 0), row_retries, ring_corrected;
   for (int64_t v = 0; v < n; ++v) {
     for (int64_t c = 0; c < Q * k; ++c) xv[c] = c < t.cols ? (x_trans ? x[v * t.cols + c] : x[c * n + v]) : 0.0f;
     for (int64_t q = 0; q < Q; ++q) qx[q] = m_tile.quantize_input(xv.data() + q * k);  // once per segment
@@ -267,6 +307,8 @@ void RnsCore::gemm(int64_t layer, int64_t group, int64_t sample, const float* x,
     for (int64_t p = 0; p < P; ++p)
       for (int64_t q = 0; q < Q; ++q) {
         const int64_t b = p * Q + q;
+        const int64_t X = t.core[b] % cores;
+        ++block_reads[static_cast<size_t>(X)];
         const RnsTile::Weights& w = W[b];
         const BfpVector& xq = qx[q];
         const uint64_t base = static_cast<uint64_t>((v * P + p) * Q + q) * static_cast<uint64_t>(1 + 2 * N);
@@ -305,6 +347,8 @@ void RnsCore::gemm(int64_t layer, int64_t group, int64_t sample, const float* x,
             for (int a = 0;; ++a) {
               if (a > 0) {  // a retry: fresh reads of every channel
                 if (!rs) rs = s.derive(base).derive(static_cast<uint64_t>(i));
+                if (row_retries.empty()) row_retries.assign(static_cast<size_t>(cores * k), 0);
+                ++row_retries[static_cast<size_t>(X * k + i)];
                 ++local.attempts;
                 for (int c = 0; c < ch; ++c) {
                   const ShiftLaw& lc = L[static_cast<size_t>(i * ch + c)];
@@ -319,6 +363,13 @@ void RnsCore::gemm(int64_t layer, int64_t group, int64_t sample, const float* x,
                 local.residue_errors += r[c] != truth[c];
               }
               const DecodeResult dr = code.decode(r.data());
+              if (dr.status == DecodeStatus::corrected) {
+                // The decoder locates the corrected residues: those that differ from its value's.
+                const std::vector<int64_t> fixed = code.encode(dr.value);
+                if (ring_corrected.empty()) ring_corrected.assign(static_cast<size_t>(cores * kk), 0);
+                for (int c = 0; c < ch; ++c)
+                  if (fixed[c] != r[c]) ++ring_corrected[static_cast<size_t>(X * kk + i * k + (c % k))];
+              }
               if (a == 0 && dr.status != DecodeStatus::clean) ++local.detected;
               if (dr.status == DecodeStatus::uncorrectable) {
                 if (a < m_tile.spec_max_retries()) {
@@ -344,6 +395,14 @@ void RnsCore::gemm(int64_t layer, int64_t group, int64_t sample, const float* x,
   }
   std::lock_guard<std::mutex> lock(m_mutex);
   m_counters[layer] += local;
+  for (size_t i = 0; i < block_reads.size(); ++i) m_block_reads[i] += block_reads[i];
+  for (size_t i = 0; i < row_retries.size(); ++i) m_row_retries[i] += row_retries[i];
+  for (size_t i = 0; i < ring_corrected.size(); ++i) m_ring_corrected[i] += ring_corrected[i];
+}
+
+std::unique_ptr<ChipBackwardGemm> RnsCore::backward_gemm(const RandomStream& stream) const {
+  return std::make_unique<ChipBackwardGemm>(m_tile, std::vector<double>(static_cast<size_t>(channels()), sigma_phi_rad()),
+                                            stream);
 }
 
 RrnsCounters RnsCore::counters(int64_t layer) const {

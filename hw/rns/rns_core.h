@@ -58,6 +58,13 @@ class RnsCore : public Technology, public models::MappedGemm {
   int64_t relock(int64_t step) override;
   double schedule_temperature_k(int64_t step) const override;
   models::MappedGemm* mapped_gemm() override { return this; }
+  // Backward words of on-chip training: the tile's code and BFP, each channel's per-read noise.
+  std::unique_ptr<ChipBackwardGemm> backward_gemm(const RandomStream& stream) const override;
+  // Selective re-calibration: the marked rings' phase-shifter settings re-written (one write per
+  // programmed weight in a row of a block whose core has a marked ring among the row's channels),
+  // their processes re-based; the accelerator re-bases their thermal lock.
+  int64_t relock_rings(int64_t step, const std::vector<char>& rings) override;
+  RingObservations ring_observations() const override;
 
   // The BFP weights the core computes with (noise-free), wn = w_q / max|w_q| per block.
   void realize(int64_t layer, int64_t group, uint64_t draw, float* wn, float* scale) const override;
@@ -103,7 +110,10 @@ class RnsCore : public Technology, public models::MappedGemm {
   std::vector<std::vector<float>> m_std;     // per distinct step: per-read std of the processes (empty: none)
   std::vector<double> m_dt_k;                // ring temperature deviation (K), [cores, k, k] (empty: none)
   mutable std::mutex m_mutex;
-  std::vector<RrnsCounters> m_counters;  // per layer
+  std::vector<RrnsCounters> m_counters;   // per layer
+  std::vector<int64_t> m_block_reads;     // per core: block reads (first attempts of k words each)
+  std::vector<int64_t> m_row_retries;     // per core row [cores, k]: retried words
+  std::vector<int64_t> m_ring_corrected;  // per ring [cores, k, k]: residues corrected on its channels
 };
 
 }  // namespace ptc::hw::rns

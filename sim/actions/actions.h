@@ -87,6 +87,9 @@ double probe(Env& e);
 // Programs W* again (PCM cells re-written, drift restarts; thermally coupled rings re-tuned
 // against the temperature now after a full read-back). Returns device writes.
 int64_t reprogram_all(Env& e, const std::string& reason);
+// Selective re-calibration of the rings marked in `rings` ([cores, k, k]; RNS channels,
+// docs/rns.md §7): the chunks on their cores probed, the rings re-tuned. Charged; returns writes.
+int64_t recalibrate_rings(Env& e, const std::vector<char>& rings, const std::string& reason);
 CalibrationResult calibrate(Env& e, const CalibrationSpec& spec, const std::string& reason);
 RemapResult remap(Env& e, const RemapSpec& spec, const std::string& reason);
 // Returns device writes.

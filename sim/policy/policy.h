@@ -18,7 +18,9 @@
 #include <utility>
 #include <vector>
 
+#include "hw/device/technology.h"
 #include "hw/physics/rng.h"
+#include "models/error.h"
 #include "sim/params.h"
 
 namespace ptc::hw {
@@ -133,6 +135,14 @@ class Actions {
   // The device's own event counters, cumulative (hw::Technology::counters; RNS: rns_words,
   // rns_detected, ...); free to read (the decoder counts them). Empty for most devices.
   virtual std::vector<std::pair<std::string, int64_t>> device_counters() const { return {}; }
+  // Per-ring decoder observations (hw::Technology::ring_observations: RNS corrected residues
+  // located on their rings, reads per ring), cumulative, [cores, k, k]; free. Empty for most devices.
+  virtual hw::RingObservations ring_observations() const { return {}; }
+  // Re-calibrates only the rings marked non-zero ([cores, k, k]): the chunks on their cores are
+  // probed, the rings re-tuned against the temperature now. Charged like reprogram_all per chunk.
+  virtual void recalibrate_rings(const std::vector<char>& /*rings*/, const std::string& /*reason*/) {
+    throw Error("recalibrate_rings is not available here");
+  }
 };
 
 class Policy {

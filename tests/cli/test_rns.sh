@@ -82,6 +82,49 @@ PY
 then ok "rns_recalibration: logged detected-word rate = 1 - prod(1 - 2Q(pi/(m sigma))), re-calibrates above its threshold only"
 else bad "rns_recalibration rate vs closed form"; fi
 
+# ---- rns_recalibration scope channels (docs/rns.md §7): DOCTOR's global temperature drift with
+# the corner hotspot map heats core 0 fastest (every other core gets exp(-distance) <= 0.37 of it),
+# so the first rings whose corrected-residue rate rises are core 0's: the first selective
+# re-calibration re-tunes rings of core 0 only, writing less than the full re-calibration (one
+# write per programmed weight, = the initial programming); over the same 6 hours the selective
+# policy writes less in total than scope all, and the books agree in both runs.
+hot="$src/scenarios/rns/hotspot_day_channels.json"
+for scope in all channels; do
+  "$ptcsim" run "$hot" --set horizon_s=21600 --set 'accuracy.times_s=[0,7200,14400,21600]' --set accuracy.images=50 \
+    --set controller.policy.scope=$scope --out "$tmp/hot_$scope" -q >"$tmp/log" 2>&1 || bad "hotspot run ($scope) failed: $(tail -2 "$tmp/log")"
+done
+if $py - "$tmp" <<'PY'
+import json, sys
+d = sys.argv[1]
+w = {}
+for scope in ("all", "channels"):
+    s = json.load(open(f"{d}/hot_{scope}/summary.json"))
+    ev = [json.loads(l) for l in open(f"{d}/hot_{scope}/events.jsonl")]
+    prog = [e for e in ev if e["type"] == "program"]
+    assert prog, scope
+    full = s["writes_initial_programming"]
+    if scope == "all":
+        assert all(e["writes"] == full for e in prog), [e["writes"] for e in prog]
+    else:
+        assert prog[0]["cores"] == [0], prog[0]
+        assert 0 < prog[0]["rings"] <= 8 * 5, prog[0]  # core 0 has 8 rows x 5 channel rings
+        assert all(0 < e["writes"] < full for e in prog), [e["writes"] for e in prog]
+        checks = [e for e in ev if e["type"] == "rns_error_rate" and "rings_selected" in e]
+        assert [c["rings_selected"] for c in checks if c["rings_selected"] > 0][0] == prog[0]["rings"], checks
+    w[scope] = sum(e["writes"] for e in prog)
+    assert w[scope] == s["writes"], (scope, w[scope], s["writes"])
+assert w["channels"] < w["all"], w
+print("writes: all %d, channels %d" % (w["all"], w["channels"]))
+PY
+then ok "rns_recalibration scope channels: re-tunes the hot corner's rings first, fewer writes than scope all"
+else bad "rns_recalibration scope channels"; fi
+for scope in all channels; do
+  $py "$src/tests/regression/check_books.py" "$tmp/hot_$scope" && ok "hotspot run ($scope): one set of books" || bad "hotspot ($scope) books"
+done
+if "$ptcsim" validate "$hot" --set device.redundant=1 >"$tmp/log" 2>&1; then bad "scope channels with 1 redundant modulus accepted"
+else grep -q "controller.policy.scope.*device.redundant >= 2" "$tmp/log" && ok "scope channels needs >= 2 redundant moduli (validate)" ||
+  bad "scope channels refusal message: $(cat "$tmp/log")"; fi
+
 # ---- ADC energy laws: the RNS core's per-modulus ADCs ({63, 62, 61}: three 6-bit ADCs per
 # output) and a conventional core's 14-bit ADC (Blueprint's b_out for h = 8, b = 6), priced from
 # 1.48 pJ at 8 bits: linear 1.48 b/8, walden 1.48 2^(b-8), thermal 1.48 4^(b-8) pJ.

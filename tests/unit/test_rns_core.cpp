@@ -7,7 +7,9 @@
 #include <cmath>
 #include <random>
 
+#include "hw/noise/doctor_noise.h"
 #include "hw/rns/rns_core.h"
+#include "hw/training_gemm.h"
 #include "models/compiler.h"
 #include "models/dataset.h"
 #include "models/executor.h"
@@ -181,4 +183,121 @@ TEST_CASE("rns core: ring-phase offsets reach modulus channel c of row i as ring
       for (int ch = 0; ch < core.channels(); ++ch)
         CHECK(core.channel_offset_rad(c, i, ch) == Approx(map[size_t(c * 64 + i * 8 + ch)]));
   CHECK(core.channel_std_rad(3, 3, 1) == 0.0);
+}
+
+TEST_CASE("rns core: the decoder locates corrected residues on their rings at the closed-form rate", "[rns-core]") {
+  const Graph g = import_onnx(kZoo + "cnn3_fmnist.onnx");
+  const CompiledWorkload wl = compile(g, TilingSpec{4, 4, 8, "cyclic"});
+  rns::RnsCoreConfig cfg = config(6, 2);  // {63, 62, 61} + 2 redundant: single residues corrected
+  cfg.sigma_phi_rad = 0.01;
+  cfg.dphi_dk_rad = 0.01;
+  rns::RnsCore core(wl, cfg, RandomStream(5, 6));
+  REQUIRE(core.channels() == 5);
+  // One drifting channel: ring (core 5, row 2, column 1) is 3.5 K off its lock, every other ring at its lock.
+  const int64_t k = 8, kk = 64, hot = 5 * kk + 2 * k + 1;
+  std::vector<double> dt(size_t(16 * kk), 0.0);
+  dt[size_t(hot)] = 3.5;
+  core.set_ring_temperature_k(dt);
+  const int64_t layer = int64_t(wl.layers.size()) - 2;
+  const GemmTiles& t = wl.layers[layer].gemms[0];
+  int64_t on5 = 0;  // blocks of the layer on core 5 (independent of the core's counting)
+  for (int32_t c : t.core) on5 += c % 16 == 5;
+  REQUIRE(on5 > 0);
+  const int64_t n = 20000 / on5 + 1;
+  std::vector<float> x(size_t(t.cols * n)), y(size_t(t.rows * n));
+  std::mt19937 gen(3);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  for (auto& v : x) v = nd(gen);
+  core.gemm(layer, 0, 0, x.data(), false, n, y.data(), false);
+  const RingObservations o = core.ring_observations();
+  REQUIRE(o.reads.size() == size_t(16 * kk));
+  REQUIRE(o.corrected.size() == o.reads.size());
+  const rns::RrnsCounters c = core.total();
+  CHECK(c.retried == 0);  // single residue errors only: every word is corrected at its first read
+  // Every ring of a row is read once per word of that row: n block reads per block on the core.
+  CHECK(o.reads[size_t(hot)] == n * on5);
+  CHECK(o.reads[size_t(5 * kk + 7 * k + 7)] == n * on5);
+  // The drifting channel (modulus 62, channel 1): delta0 = 0.035 rad, sigma = 0.01 rad:
+  // P(shift != 0) = Q((pi/m - delta0)/sigma) + Q((pi/m + delta0)/sigma).
+  const auto Q = [](double z) { return 0.5 * std::erfc(z / std::sqrt(2.0)); };
+  const double m = double(cfg.tile.base[1]), step = M_PI / m;
+  const double p_hot = Q((step - 0.035) / 0.01) + Q((step + 0.035) / 0.01);
+  const double reads = double(o.reads[size_t(hot)]);
+  const double e_hot = reads * p_hot, sd_hot = std::sqrt(reads * p_hot * (1 - p_hot));
+  CAPTURE(m, p_hot, e_hot, sd_hot, o.corrected[size_t(hot)]);
+  CHECK(p_hot > 0.01);
+  CHECK(std::abs(double(o.corrected[size_t(hot)]) - e_hot) < 5 * sd_hot);
+  // Every other ring: per-read noise only, 2 Q(pi / (m sigma)) per channel ring; unused columns
+  // (c >= 5) carry no channel and never count.
+  double e_rest = 0;
+  int64_t rest = 0;
+  for (int64_t r = 0; r < 16 * kk; ++r) {
+    if (r == hot) continue;
+    rest += o.corrected[size_t(r)];
+    const int64_t col = r % k;
+    if (col >= 5) {
+      CHECK(o.corrected[size_t(r)] == 0);
+      continue;
+    }
+    const double mc = double(col < 3 ? cfg.tile.base[size_t(col)] : cfg.tile.redundant[size_t(col - 3)]);
+    e_rest += double(o.reads[size_t(r)]) * 2 * Q(M_PI / (mc * 0.01));
+  }
+  CAPTURE(e_rest, rest);
+  CHECK(std::abs(double(rest) - e_rest) < 5 * std::sqrt(e_rest) + 1);
+  // The core's backward arithmetic for on-chip training (Technology::backward_gemm).
+  CHECK(core.backward_gemm(RandomStream(1, 1)) != nullptr);
+}
+
+TEST_CASE("rns core: relock_rings re-bases only the marked rings and writes the weights on their rows", "[rns-core]") {
+  const Graph g = import_onnx(kZoo + "cnn3_fmnist.onnx");
+  const CompiledWorkload wl = compile(g, TilingSpec{4, 4, 8, "cyclic"});
+  GlobalTemperatureParams gp;
+  gp.hotspot = "corner";
+  gp.t_max_steps = 1000;  // 1 K per 1000 steps
+  rns::RnsCoreConfig cfg = config(6, 2);
+  cfg.noise.push_back(std::shared_ptr<const NoiseProcess>(global_temperature_noise(gp)));
+  rns::RnsCore a(wl, cfg, RandomStream(5, 7)), full(wl, cfg, RandomStream(5, 7));
+  const int64_t k = 8, kk = 64;
+  a.set_times(0, {NoiseTime{1000, 0.0}});
+  std::vector<double> before;
+  for (int64_t X = 0; X < 16; ++X)
+    for (int64_t i = 0; i < k; ++i)
+      for (int c = 0; c < a.channels(); ++c) before.push_back(a.channel_offset_rad(X, i, c));
+  CHECK(before[0] != 0.0);  // core 0 is the hot corner
+  // Marked: every ring of row 2 on core 0, ring (row 1, column 4) on core 3 (channel 4), and
+  // ring (row 6, column 7) on core 9, which carries no channel (5 channels).
+  std::vector<char> mask(size_t(16 * kk), 0);
+  for (int64_t j = 0; j < k; ++j) mask[size_t(0 * kk + 2 * k + j)] = 1;
+  mask[size_t(3 * kk + 1 * k + 4)] = 1;
+  mask[size_t(9 * kk + 6 * k + 7)] = 1;
+  // Writes: the k weights of the marked row in every block mapped to core 0 or 3; none for core 9.
+  int64_t expected = 0;
+  for (const auto& L : wl.layers)
+    for (const auto& t : L.gemms)
+      for (int32_t c : t.core) expected += (c % 16 == 0 || c % 16 == 3) ? k : 0;
+  CHECK(a.relock_rings(1000, mask) == expected);
+  for (int64_t step : {1000, 2000}) {
+    CAPTURE(step);
+    a.set_times(0, {NoiseTime{step, 0.0}});
+    size_t idx = 0;
+    for (int64_t X = 0; X < 16; ++X)
+      for (int64_t i = 0; i < k; ++i)
+        for (int c = 0; c < a.channels(); ++c, ++idx) {
+          const bool marked = mask[size_t(X * kk + i * k + c)] != 0;
+          // Linear schedule: the unmarked rings' offset doubles from step 1000 to 2000; a marked
+          // ring measures it from step 1000 on (0, then the same again).
+          const double want = marked ? (step == 1000 ? 0.0 : before[idx]) : before[idx] * double(step) / 1000.0;
+          CHECK(a.channel_offset_rad(X, i, c) == Approx(want).margin(1e-6));
+        }
+  }
+  // Every ring marked is the full re-calibration: the same writes and offsets.
+  rns::RnsCore b(wl, cfg, RandomStream(5, 7));
+  const int64_t all = full.relock(1000);
+  CHECK(b.relock_rings(1000, std::vector<char>(size_t(16 * kk), 1)) == all);
+  full.set_times(0, {NoiseTime{1500, 0.0}});
+  b.set_times(0, {NoiseTime{1500, 0.0}});
+  for (int64_t X : {0, 6, 15})
+    for (int c = 0; c < b.channels(); ++c) CHECK(b.channel_offset_rad(X, 4, c) == full.channel_offset_rad(X, 4, c));
+  CHECK(std::abs(b.channel_offset_rad(0, 4, 0)) > 0.0);
+  CHECK_THROWS_WITH(b.relock_rings(0, std::vector<char>(3, 1)), Catch::Contains("mask of 1024 rings"));
 }

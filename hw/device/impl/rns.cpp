@@ -104,7 +104,8 @@ const Registrar<hw::DeviceModel> reg{
       {"dphi_dk_rad", "rad/K", 0.01, "channel phase error per kelvin of deviation from the calibration temperature [assumption]",
        0, 10}},
      [](Params& p) { return std::make_unique<RnsDevice>(p); },
-     {"mc_instances", "error_counters", "own_gemm", "backward_arithmetic", hw::kRingPhase, hw::kTemperature, "thermo_optic"}}};
+     {"mc_instances", "error_counters", "channel_counters", "own_gemm", "backward_arithmetic", hw::kRingPhase, hw::kTemperature,
+      "thermo_optic"}}};
 
 }  // namespace
 }  // namespace ptc::sim
