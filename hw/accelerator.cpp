@@ -645,6 +645,13 @@ double Accelerator::recompute_books(int64_t n) {
   const int64_t cyc = (n + cores() - 1) / cores();
   const double t = static_cast<double>(cyc) * cycle_s(), e = static_cast<double>(n) * recomputation_energy_j();
   charge(t, e);
+  // Its conversions, counted by the converter banks (their energy is part of e, as an array
+  // cycle's is part of the cycle energy): the core's k input DACs and its k outputs' ADCs (one per
+  // modulus channel each).
+  const int64_t k = m_wl.spec.block_size;
+  const int64_t adcs = std::max<int64_t>(1, static_cast<int64_t>(m_tech->output_adc_bits().size()));
+  m_dac->convert(n * k);
+  m_adc->convert(n * k * adcs);
   m_recomputations += n;
   m_recompute_cycles += cyc;
   m_recompute_s += t;

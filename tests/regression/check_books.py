@@ -51,9 +51,13 @@ def chip_books(d, st, runtime, tag):
     cycles = s["requests"] * acc["cycles_per_inference"]["value"] + s["overhead_cycles"]
     # A device with several ADCs per core output (RNS: one per modulus channel) says how many.
     adcs = acc.get("adcs_per_output", {"value": 1})["value"]
-    for name, per_cycle in (("dac", C * k), ("adc", R * C * k * adcs)):
+    # A recomputation (RNS retry) is one array cycle of one core: its k input DACs and the ADCs of
+    # its k outputs.
+    n_rc = acc.get("recomputations", {"value": 0})["value"]
+    for name, per_cycle, per_rc in (("dac", C * k, k), ("adc", R * C * k * adcs, k * adcs)):
         conv = acc[name]["conversions"]["value"]
-        same(f"stats accelerator.{name}.conversions vs (requests x cycles/inference + overhead cycles) x {per_cycle}", conv, cycles * per_cycle)
+        same(f"stats accelerator.{name}.conversions vs (requests x cycles/inference + overhead cycles) x {per_cycle} "
+             f"+ recomputations x {per_rc}", conv, cycles * per_cycle + n_rc * per_rc)
         same(f"stats accelerator.{name}.energy vs conversions x energy per conversion", acc[name]["energy"]["value"],
              conv * acc[name]["energy_per_conversion"]["value"], rel=1e-9)
     # A device with its own counters (RNS decoder: words, retries, ...): each counter reads the same
