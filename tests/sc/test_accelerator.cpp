@@ -128,3 +128,58 @@ TEST_CASE("PCM cells drift in simulated time: read-back at 1 day shows the aihwk
   CHECK(ratio < 0.70);
   CHECK(sc_time_stamp().to_seconds() == Approx(86400.0));
 }
+
+TEST_CASE("PCM column-wise scales follow re-programmed weights into the served GEMM", "[sc]") {
+  // aihwkit's column-wise weight scaling (docs/devices.md §2.1) maps every output's max|W| to g_max
+  // and applies that output's scale digitally after the ADC. Re-programming a layer with other
+  // row maxima must move those scales into the GEMM that serves requests: noise-free devices and
+  // ideal converters then give exactly the new W x (up to float rounding), row by row.
+  sim::configure_kernel_time();
+  Fixture f;
+  hw::PcmPairConfig cfg;
+  cfg.programming_noise = false;
+  cfg.read_noise = false;
+  cfg.drift = false;
+  cfg.scale_tile.columnwise = true;
+  hw::AcceleratorConfig ac;
+  ac.threads = 1;
+  auto pcm = std::make_unique<hw::PcmPair>(f.wl, cfg, hw::RandomStream(3, 0));
+  hw::Accelerator acc("acc", f.g, f.wl, std::move(pcm), ac);
+  const int64_t layer = int64_t(f.wl.layers.size()) - 1, k = f.wl.spec.block_size;
+  const models::GemmTiles& t = f.wl.layers[layer].gemms[0];
+  // The new weights: output r scaled by 1 + (r mod 5), so every row maximum changes but row 0's.
+  std::vector<float> w2 = t.blocks;
+  for (int64_t p = 0; p < t.P; ++p)
+    for (int64_t q = 0; q < t.Q; ++q)
+      for (int64_t i = 0; i < k; ++i)
+        for (int64_t j = 0; j < k; ++j) w2[size_t(((p * t.Q + q) * k + i) * k + j)] *= float(1 + (p * k + i) % 5);
+  std::vector<float> x(size_t(t.cols));
+  for (size_t c = 0; c < x.size(); ++c) x[c] = std::sin(0.37 * double(c) + 0.1);
+  std::vector<float> before(size_t(t.rows)), after(size_t(t.rows));
+  Driver d("driver");
+  d.body = [&] {
+    models::MappedGemm& g0 = acc.training_forward({hw::NoiseTime{0, 0.0}}, 0);
+    g0.gemm(layer, 0, 0, x.data(), true, 1, before.data(), true);
+    acc.program(layer, 0, w2, 0.0);
+    models::MappedGemm& g1 = acc.training_forward({hw::NoiseTime{0, 0.0}}, 0);
+    g1.gemm(layer, 0, 0, x.data(), true, 1, after.data(), true);
+  };
+  sc_start();
+  int off = 0;
+  for (int64_t r = 0; r < t.rows; ++r) {
+    double y1 = 0, y2 = 0, mag = 0;
+    for (int64_t c = 0; c < t.cols; ++c) {
+      const int64_t p = r / k, i = r % k, q = c / k, j = c % k;
+      const size_t at = size_t(((p * t.Q + q) * k + i) * k + j);
+      y1 += double(t.blocks[at]) * x[size_t(c)];
+      y2 += double(w2[at]) * x[size_t(c)];
+      mag += std::abs(double(w2[at]) * x[size_t(c)]);
+    }
+    CAPTURE(r, y1, y2, before[size_t(r)], after[size_t(r)]);
+    CHECK(std::abs(before[size_t(r)] - y1) <= 1e-4 * (mag + 1e-6));
+    const bool ok = std::abs(after[size_t(r)] - y2) <= 1e-4 * (mag + 1e-6);
+    CHECK(ok);
+    off += !ok;
+  }
+  CHECK(off == 0);
+}
