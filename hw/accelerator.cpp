@@ -638,6 +638,14 @@ bool Accelerator::select_instance(int64_t k) {
   return true;
 }
 
+double Accelerator::recomputation_energy_j() const {
+  const double c = static_cast<double>(cores()), k = static_cast<double>(m_wl.spec.block_size);
+  const double adcs = static_cast<double>(std::max<size_t>(1, m_tech->output_adc_bits().size()));
+  const double dac_extra = std::max(0.0, k - static_cast<double>(m_dac->per_cycle()) / c);
+  const double adc_extra = std::max(0.0, k * adcs - static_cast<double>(m_adc->per_cycle()) / c);
+  return m_cycle_j / c + (dac_extra * m_dac->pj_per_conversion() + adc_extra * m_adc->pj_per_conversion()) * 1e-12;
+}
+
 double Accelerator::recompute_books(int64_t n) {
   if (n <= 0) return 0.0;
   // One recomputation re-runs one block for one input vector: one array cycle of one core; the
@@ -647,7 +655,7 @@ double Accelerator::recompute_books(int64_t n) {
   charge(t, e);
   // Its conversions, counted by the converter banks (their energy is part of e, as an array
   // cycle's is part of the cycle energy): the core's k input DACs and its k outputs' ADCs (one per
-  // modulus channel each).
+  // modulus channel each); recomputation_energy_j() prices exactly these.
   const int64_t k = m_wl.spec.block_size;
   const int64_t adcs = std::max<int64_t>(1, static_cast<int64_t>(m_tech->output_adc_bits().size()));
   m_dac->convert(n * k);

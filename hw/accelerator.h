@@ -71,6 +71,8 @@ class ConverterBank : public sc_core::sc_module, public StatsProvider {
   void convert_cycles(int64_t cycles) { m_conversions += cycles * m_per_cycle; }
   int64_t conversions() const { return m_conversions; }
   double energy_j() const { return static_cast<double>(m_conversions) * m_pj * 1e-12; }
+  double pj_per_conversion() const { return m_pj; }
+  int64_t per_cycle() const { return m_per_cycle; }
   nlohmann::json stats() const override;
   // Streaming mapping: the per-pass plan, the passes, the writes they took, cell wear.
   nlohmann::json streaming_stats() const;
@@ -158,7 +160,10 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   // array's free time moves on by their time. Served requests' retries are charged by serve()
   // instead (they lengthen the request's own service); a scheduled evaluation charges its own.
   void charge_recomputations(int64_t n);
-  double recomputation_energy_j() const { return m_cycle_j / static_cast<double>(cores()); }
+  // One core's share of an array cycle, plus the conversions a lone core cannot share: an array
+  // cycle broadcasts each input down the R core rows (C k DAC conversions for R C cores), a
+  // recomputation converts its core's k inputs itself (and k ADC conversions per channel).
+  double recomputation_energy_j() const;
   // The test set that served requests' images index (must outlive the simulation).
   void set_served_data(const models::Dataset* d, const models::Preprocess* p) { m_served_data = d, m_served_pre = p; }
   // A stop request (SIGINT/SIGTERM) that the served-image classification polls between its

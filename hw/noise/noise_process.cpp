@@ -43,11 +43,11 @@ class GlobalTemperatureInstance : public PhaseNoise {
   void relock(const NoiseTime& t, const std::vector<char>* rings) override {
     // The shift of a re-tuned ring is measured from T(relock) from now on.
     std::vector<float> now(static_cast<size_t>(m_a.rings()), 0.0f);
-    m_gt.add_shift(static_cast<double>(t.step), now.data());
-    if (m_ref.empty()) m_ref.assign(now.size(), 0.0f);
     if (rings && rings->size() != now.size())
       throw Error("global temperature: relock mask has " + std::to_string(rings->size()) + " rings, the array " +
                   std::to_string(now.size()));
+    m_gt.add_shift(static_cast<double>(t.step), now.data());
+    if (m_ref.empty()) m_ref.assign(now.size(), 0.0f);
     for (size_t i = 0; i < now.size(); ++i)
       if (!rings || (*rings)[i]) m_ref[i] = now[i];
   }

@@ -48,11 +48,14 @@ int64_t recalibrate_rings(Env& e, const std::vector<char>& rings, const std::str
   }
   e.charge_cycles(chunks * k, chunks, "program");
   e.occupy_settles(1);
+  const double t_s = e.occupy_writes();  // none pending for rings (their settles are charged above)
   const int64_t writes = acc.relock_rings(e.now_s(), rings);
   Json on = Json::array();  // the cores with a re-tuned ring
   for (int64_t c = 0; c < cores; ++c)
     if (core_marked[static_cast<size_t>(c)]) on.push_back(c);
-  e.log_event("program", {{"reason", reason}, {"writes", writes}, {"rings", marked}, {"cores", on}, {"chunks_probed", chunks}});
+  e.log_event(
+      "program",
+      {{"reason", reason}, {"writes", writes}, {"rings", marked}, {"cores", on}, {"chunks_probed", chunks}, {"time_s", t_s}});
   return writes;
 }
 

@@ -199,9 +199,10 @@ PY
 else bad "RNS on-chip training run failed: $(tail -2 "$tmp/log")"; fi
 
 # ---- on-chip training raises accuracy (docs/onchip_training.md §2): the untrained CNN3 (14.7 %
-# on the full test set) trained for one event on the chip's arithmetic -- 320 images on the 6-bit
-# analog core, 160 on the 6-bit RNS core -- must beat its accuracy before training by more than
-# 5 standard deviations of the difference of two 200-image binomial estimates.
+# on the full test set) trained on the chip's arithmetic -- an event of 320 images on the 6-bit
+# analog core, 160 on the 6-bit RNS core (a second one if the Poisson traffic brings it) -- must
+# beat its accuracy before training by more than 5 standard deviations of the difference of two
+# 200-image binomial estimates.
 for arith in analog6:32 rns6:16; do
   name=${arith%%:*}; bs=${arith##*:}
   "$ptcsim" run "$src/scenarios/rns/cnn3_train_$name.json" --set horizon_s=100 --set 'accuracy.times_s=[0,100]' \
@@ -211,8 +212,8 @@ import json, math, sys
 ev = [json.loads(l) for l in open(sys.argv[1] + "/events.jsonl")]
 acc = [e for e in ev if e["type"] == "evaluation"]
 tr = [e for e in ev if e["type"] == "onchip_training"]
-assert len(acc) == 2 and len(tr) == 1, (len(acc), len(tr))
-assert acc[0]["t_s"] < tr[0]["t_s"] < acc[1]["t_s"], (acc, tr)
+assert len(acc) == 2 and len(tr) >= 1, (len(acc), len(tr))
+assert all(acc[0]["t_s"] < e["t_s"] < acc[1]["t_s"] for e in tr), (acc, tr)
 n = acc[0]["images"]
 p0, p1 = acc[0]["accuracy"], acc[1]["accuracy"]
 sd = math.sqrt(p0 * (1 - p0) / n + p1 * (1 - p1) / n)

@@ -48,6 +48,7 @@ def chip_books(d, st, runtime, tag):
     # cycles_per_inference array cycles and every remediation cycle one more; one cycle is C k DAC and
     # R C k ADC conversions (hw.cores of the resolved config), each at the energy of its resolution.
     R, C, k = (cfg["hw"]["cores"][x] for x in ("rows", "cols", "block_size"))
+    kb = k  # the core size (k is reused below)
     cycles = s["requests"] * acc["cycles_per_inference"]["value"] + s["overhead_cycles"]
     # A device with several ADCs per core output (RNS: one per modulus channel) says how many.
     adcs = acc.get("adcs_per_output", {"value": 1})["value"]
@@ -77,6 +78,10 @@ def chip_books(d, st, runtime, tag):
              acc["recomputation_energy"]["value"], n_rc * acc["energy_per_recomputation"]["value"], rel=1e-9)
         same("stats accelerator.recomputation_time vs recomputation_cycles / clock", acc["recomputation_time"]["value"],
              cyc / (cfg["hw"]["clock_ghz"] * 1e9), rel=1e-9)
+        # A retry pays at least for its own conversions: k DACs and k x adcs ADCs of one core.
+        paid = kb * acc["dac"]["energy_per_conversion"]["value"] + kb * adcs * acc["adc"]["energy_per_conversion"]["value"]
+        if acc["energy_per_recomputation"]["value"] < paid * (1 - 1e-9):
+            bad.append(f"{tag}energy_per_recomputation {acc['energy_per_recomputation']['value']} below its conversions' {paid}")
         if not (cyc <= n_rc and (cyc > 0) == (n_rc > 0)):
             bad.append(f"{tag}recomputation_cycles {cyc} not in [1, recomputations {n_rc}]")
     if rows:

@@ -48,10 +48,13 @@ class RnsRecalibration : public Policy {
   void on_timer(Actions& a) override { check(a, "timer"); }
 
  private:
-  void snapshot(Actions& a) {
+  void snapshot_words(Actions& a) {
     const auto c = a.device_counters();
     m_words = counter(c, "rns_words");
     m_detected = counter(c, "rns_detected");
+  }
+  void snapshot(Actions& a) {
+    snapshot_words(a);
     if (m_channels) {
       m_rings = a.ring_observations();
       if (m_rings.reads.empty() || m_rings.reads.size() != m_rings.corrected.size())
@@ -65,27 +68,36 @@ class RnsRecalibration : public Policy {
     const double rate = static_cast<double>(detected) / static_cast<double>(words);
     Json ev = {{"words", words}, {"detected", detected}, {"rate", rate}, {"at", when}};
     if (rate > m_rate && m_channels) {
-      // Locate the drifting channels: each ring's corrected residues per read since the last check.
+      // Locate the drifting channels: each ring's corrected residues per read since its last
+      // judgement. Rings with too few reads yet are not judged and keep accumulating.
       const hw::RingObservations now = a.ring_observations();
       std::vector<char> mask(now.reads.size(), 0);
-      int64_t selected = 0;
+      int64_t selected = 0, judged = 0;
+      std::vector<char> was_judged(now.reads.size(), 0);
       for (size_t r = 0; r < now.reads.size(); ++r) {
         const int64_t reads = now.reads[r] - m_rings.reads[r], fixed = now.corrected[r] - m_rings.corrected[r];
-        if (reads >= std::max<int64_t>(m_min_ring_reads, 1) &&
-            static_cast<double>(fixed) > m_channel_rate * static_cast<double>(reads))
-          mask[r] = 1, ++selected;
+        if (reads < std::max<int64_t>(m_min_ring_reads, 1)) continue;
+        was_judged[r] = 1, ++judged;
+        if (static_cast<double>(fixed) > m_channel_rate * static_cast<double>(reads)) mask[r] = 1, ++selected;
       }
+      ev["rings_judged"] = judged;
       ev["rings_selected"] = selected;
       a.log_event("rns_error_rate", ev);
+      if (judged == 0) return;  // no ring has enough reads yet: keep every baseline, judge later
       if (selected > 0)
         a.recalibrate_rings(mask, "rns detected-error rate " + std::to_string(rate) + ", " + std::to_string(selected) +
                                       " rings above the channel rate");
       else
-        a.reprogram_all("rns detected-error rate " + std::to_string(rate) + ", no ring above the channel rate");
-    } else {
-      a.log_event("rns_error_rate", ev);
-      if (rate > m_rate) a.reprogram_all("rns detected-error rate " + std::to_string(rate));
+        a.reprogram_all("rns detected-error rate " + std::to_string(rate) + ", no judged ring above the channel rate");
+      // New baselines: every ring after a full re-calibration, else the judged rings.
+      const hw::RingObservations after = a.ring_observations();
+      for (size_t r = 0; r < after.reads.size(); ++r)
+        if (selected == 0 || was_judged[r]) m_rings.reads[r] = after.reads[r], m_rings.corrected[r] = after.corrected[r];
+      snapshot_words(a);
+      return;
     }
+    a.log_event("rns_error_rate", ev);
+    if (rate > m_rate) a.reprogram_all("rns detected-error rate " + std::to_string(rate));
     snapshot(a);
   }
 
