@@ -158,7 +158,7 @@ Service Accelerator::serve(double ready_s, int64_t n, const std::vector<int64_t>
   // A technology that recomputes (RNS retries, docs/rns.md §7): the requests are classified now,
   // at the same noise instants and device state as a later flush would use, so that their
   // recomputations lengthen their own service (and thereby delay the requests behind them).
-  const double recompute_s = !images.empty() && m_tech->recomputes() ? recompute_books(classify_pending()) : 0.0;
+  const double recompute_s = !images.empty() && recomputes() ? recompute_books(classify_pending()) : 0.0;
   s.done_s = s.start_s + service + recompute_s;
   if (m_thermal) {  // self-heating counts service as it runs: bookings not yet elapsed at the kernel's time
     const double now = sc_core::sc_time_stamp().to_seconds();
@@ -261,9 +261,9 @@ int64_t Accelerator::classify_pending() {
     m_pending.times.clear();
     return 0;
   }
-  const int64_t before = m_inferences, recomputed = m_tech->recomputations();
+  const int64_t before = m_inferences, recomputed = recomputations_made();
   classify(*m_served_data, *m_served_pre, m_pending.images, m_pending.times, m_pending.first_draw, pred, true);
-  const int64_t recomputations = m_tech->recomputations() - recomputed;
+  const int64_t recomputations = recomputations_made() - recomputed;
   if (m_stop && m_stop->load()) {  // stopped part-way: the images classified so far count (whole batches)
     const size_t done = static_cast<size_t>(m_inferences - before);
     m_pending.images.resize(done);
@@ -388,16 +388,24 @@ void Accelerator::occupy(double seconds, double energy_j) {
   m_free_at = std::max(m_free_at, sc_core::sc_time_stamp().to_seconds());
 }
 
-void Accelerator::occupy_cycles(int64_t cycles, int64_t settles) {
-  double t = static_cast<double>(cycles) * cycle_s(), e = static_cast<double>(cycles) * m_cycle_j;
+double Accelerator::cycles_time_s(int64_t cycles, int64_t settles) const {
+  double t = static_cast<double>(cycles) * cycle_s();
+  if (m_cfg.energy.cell == WeightCell::thermo_optic && settles > 0)
+    t += static_cast<double>(settles) * m_cfg.energy.ring_settle_us * 1e-6;
+  return t;
+}
+
+double Accelerator::occupy_cycles(int64_t cycles, int64_t settles) {
+  const double t = cycles_time_s(cycles, settles);
+  double e = static_cast<double>(cycles) * m_cycle_j;
   m_dac->convert_cycles(cycles);
   m_adc->convert_cycles(cycles);
   if (m_cfg.energy.cell == WeightCell::thermo_optic && settles > 0) {
     const double rings = static_cast<double>(m_wl.spec.rows * m_wl.spec.cols * m_wl.spec.block_size * m_wl.spec.block_size);
-    t += static_cast<double>(settles) * m_cfg.energy.ring_settle_us * 1e-6;
     e += static_cast<double>(settles) * rings * m_cfg.energy.ring_hold_mw * 1e-3 * m_cfg.energy.ring_settle_us * 1e-6;
   }
   occupy(t, e);
+  return t;
 }
 
 int64_t Accelerator::program(int64_t layer, int64_t group, const std::vector<float>& blocks, double t_s) {
@@ -638,6 +646,14 @@ bool Accelerator::select_instance(int64_t k) {
   return true;
 }
 
+int64_t Accelerator::recomputations_made() const {
+  return m_tech->recomputations() + m_gemm->bound_reruns();
+}
+
+bool Accelerator::recomputes() const {
+  return m_tech->recomputes() || m_cfg.io.bound_managed();
+}
+
 double Accelerator::recomputation_energy_j() const {
   const double c = static_cast<double>(cores()), k = static_cast<double>(m_wl.spec.block_size);
   const double adcs = static_cast<double>(std::max<size_t>(1, m_tech->output_adc_bits().size()));
@@ -717,13 +733,15 @@ nlohmann::json Accelerator::stats() const {
   for (const auto& [k, v] : m_tech->counters()) j[k] = stat(static_cast<double>(v), "events");
   if (!m_tech->output_adc_bits().empty())
     j["adcs_per_output"] = stat(static_cast<double>(m_tech->output_adc_bits().size()), "ADCs");
-  if (!m_tech->counters().empty()) {
+  if (m_cfg.io.bound_managed())
+    j["bound_management_reruns"] = stat(static_cast<double>(m_gemm->bound_reruns()), "recomputations");
+  if (!m_tech->counters().empty() || m_cfg.io.bound_managed()) {
     j["recomputations"] = stat(static_cast<double>(m_recomputations), "recomputations");
     j["recomputation_cycles"] = stat(static_cast<double>(m_recompute_cycles), "cycles");
     j["recomputation_time"] = stat(m_recompute_s, "s");
     j["recomputation_energy"] = stat(m_recompute_j, "J");
     j["energy_per_recomputation"] = stat(recomputation_energy_j(), "J");
-    j["device_layers"] = m_tech->layer_counters();
+    if (!m_tech->counters().empty()) j["device_layers"] = m_tech->layer_counters();
   }
   return j;
 }

@@ -160,6 +160,13 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   // array's free time moves on by their time. Served requests' retries are charged by serve()
   // instead (they lengthen the request's own service); a scheduled evaluation charges its own.
   void charge_recomputations(int64_t n);
+  // Recomputations made on the array since construction: the technology's (RNS retries) plus the
+  // data path's (bound management re-runs, docs/converters_energy.md §2); each one array cycle of
+  // one core, charged by charge_recomputations.
+  int64_t recomputations_made() const;
+  // Whether anything can recompute (then served requests are classified when booked, so that
+  // their recomputations lengthen their own service).
+  bool recomputes() const;
   // One core's share of an array cycle, plus the conversions a lone core cannot share: an array
   // cycle broadcasts each input down the R core rows (C k DAC conversions for R C cores), a
   // recomputation converts its core's k inputs itself (and k ADC conversions per channel).
@@ -237,8 +244,12 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   void occupy(double seconds, double energy_j);
   // Charges busy time and energy without advancing simulated time (the caller waits).
   void charge(double seconds, double energy_j);
-  // Charges `cycles` array cycles plus `settles` re-tuning settles (MRR) as busy time and energy.
-  void occupy_cycles(int64_t cycles, int64_t settles = 0);
+  // Charges `cycles` array cycles plus `settles` re-tuning settles (MRR) as busy time and energy;
+  // returns that time (s), which is cycles_time_s(cycles, settles).
+  double occupy_cycles(int64_t cycles, int64_t settles = 0);
+  // The array time of `cycles` cycles plus `settles` ring re-tuning settles (settles cost nothing
+  // on non-volatile cells).
+  double cycles_time_s(int64_t cycles, int64_t settles) const;
   // Re-programs one layer group to `blocks` at time t_s; returns device writes and charges
   // each changed weight to its core (time/energy are charged by the caller's action).
   int64_t program(int64_t layer, int64_t group, const std::vector<float>& blocks, double t_s);

@@ -478,6 +478,8 @@ void finish_panel(const float* acc, int64_t ld, int64_t rows, int64_t j0, int64_
 struct Work {
   std::vector<float> wn_own, scale_own, xn, colscale, rscale, sstep, wdense, part, acc, wpack, chanmax, dac_nz, adc_nz;
   std::vector<float> wn_nz, wn_sig, wn_abs, wn_xsq;  // weight noise per MVM
+  std::vector<float> bm_x, bm_y;                     // bound management: one block's inputs and outputs
+  std::vector<char> bm_hit;                          // bound management: clipped (block row, vector) pairs
 };
 thread_local Work tw;
 
@@ -497,10 +499,76 @@ NoiseManagement noise_management_from_name(const std::string& name) {
   throw Error("unknown noise management \"" + name + "\" (known: abs_max, constant, none)");
 }
 
+BoundManagement bound_management_from_name(const std::string& name) {
+  if (name == "none") return BoundManagement::none;
+  if (name == "iterative") return BoundManagement::iterative;
+  throw Error("bound management \"" + name + "\" is not none or iterative");
+}
+
 bool HardwareGemm::fused_adc() const {
   // Quantising ADCs of <= 22 bits, with or without output noise (an unquantised noisy ADC takes the general path).
-  // Weight noise per MVM takes the general path.
-  return m_io.adc.bits > 0 && m_io.adc.bits <= 22 && m_wl.spec.block_size == 8 && !m_io.weight_noise();
+  // Weight noise per MVM and bound management take the general path.
+  return m_io.adc.bits > 0 && m_io.adc.bits <= 22 && m_wl.spec.block_size == 8 && !m_io.weight_noise() && !m_io.bound_managed();
+}
+
+int64_t HardwareGemm::bound_rerun(int64_t p, int64_t q, int64_t j, int64_t P, int64_t Q, int64_t n, int64_t cols, const float* x,
+                                  bool x_trans, float rscale, const float* wn, const RandomStream& rng, float* part) const {
+  const int64_t k = m_wl.spec.block_size;
+  const ConverterSpec &dac = m_io.dac, &adc = m_io.adc;
+  const double res = dac.step();  // the DAC's step over its range (aihwkit's inp_res x 2 inp_bound)
+  const float* w = wn + (p * Q + q) * k * k;
+  tw.bm_x.resize(static_cast<size_t>(k));
+  tw.bm_y.resize(static_cast<size_t>(k));
+  float* xs = tw.bm_x.data();
+  float* y = tw.bm_y.data();
+  int64_t runs = 0;
+  double f = 1;  // the factor of the result in part (f = 1: the first pass, clipped)
+  // aihwkit's loop: a result at factor f stands once it does not clip, or f > max_bm_factor, or
+  // f > max_bm_res / step; otherwise the block is recomputed at 2 f.
+  for (int round = 1; !(f > m_io.max_bm_factor) && !(res > 0 && f > m_io.max_bm_res / res); ++round) {
+    f *= 2;
+    ++runs;
+    // Fresh draws: number ((((q P + p) n + j) 64 + round) 3 + kind) k + i of the stream.
+    const uint64_t pair =
+        (static_cast<uint64_t>(q) * static_cast<uint64_t>(P) + static_cast<uint64_t>(p)) * static_cast<uint64_t>(n) +
+        static_cast<uint64_t>(j);
+    const uint64_t base = (pair * 64 + static_cast<uint64_t>(round)) * 3 * static_cast<uint64_t>(k);
+    const float inv_f = static_cast<float>(1.0 / f);
+    for (int64_t c = 0; c < k; ++c) {
+      const int64_t in = q * k + c;
+      if (in >= cols) {  // zero-padded input rows: no input, no noise (as the first pass)
+        xs[c] = 0.0f;
+        continue;
+      }
+      float v = (x_trans ? x[j * cols + in] : x[in * n + j]) * rscale * inv_f;
+      if (dac.noise_std > 0) v += static_cast<float>(dac.noise_std * rng.normal(base + static_cast<uint64_t>(c)));
+      quantize(dac, &v, 1);
+      xs[c] = v;
+    }
+    float xsq = 0.0f;
+    for (int64_t c = 0; c < k; ++c) xsq = std::fma(xs[c], xs[c], xsq);
+    for (int64_t i = 0; i < k; ++i) {
+      float v = 0.0f, wsq = 0.0f;
+      for (int64_t c = 0; c < k; ++c) {
+        v = std::fma(w[i * k + c], xs[c], v);
+        wsq = std::fma(std::abs(w[i * k + c]), xs[c] * xs[c], wsq);
+      }
+      if (m_io.weight_noise()) {
+        const float sig =
+            static_cast<float>(m_io.w_noise) * std::sqrt(m_io.w_noise_type == WeightNoise::additive_constant ? xsq : wsq);
+        v += sig * static_cast<float>(rng.normal(base + static_cast<uint64_t>(k + i)));
+      }
+      if (adc.noise_std > 0) v += static_cast<float>(adc.noise_std * rng.normal(base + static_cast<uint64_t>(2 * k + i)));
+      y[i] = v;
+    }
+    bool clipped = false;
+    const float hi = static_cast<float>(adc.bound);
+    for (int64_t i = 0; i < k; ++i) clipped = clipped || std::abs(y[i]) > hi;
+    quantize(adc, y, k);
+    for (int64_t i = 0; i < k; ++i) part[(p * k + i) * n + j] = y[i] * static_cast<float>(f);
+    if (!clipped) break;
+  }
+  return runs;
 }
 
 void HardwareGemm::weights(int64_t layer, int64_t group, uint64_t draw, const float*& wn, const float*& scale) const {
@@ -758,6 +826,9 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
     wdense.resize(R * k);
     part.resize(R * n);
     const RandomStream adc_rng = group_rng.derive(1);
+    const bool bm = m_io.bound_managed();
+    const RandomStream bm_rng = group_rng.derive(3);
+    int64_t reruns = 0;
     for (int64_t q = 0; q < Q; ++q) {
       for (int64_t p = 0; p < P; ++p)
         std::copy(wn + (p * Q + q) * k * k, wn + (p * Q + q + 1) * k * k, wdense.data() + p * k * k);
@@ -799,7 +870,18 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
         const float sigma = static_cast<float>(adc.noise_std);
         for (int64_t e = 0; e < R * n; ++e) part[e] = std::fma(tw.adc_nz[e], sigma, part[e]);
       }
+      if (bm) {  // bound management: the (block, vector) pairs whose partial sums leave the ADC range
+        tw.bm_hit.assign(static_cast<size_t>(P * n), 0);
+        const float hi = static_cast<float>(adc.bound);
+        for (int64_t r = 0; r < t.rows; ++r)
+          for (int64_t j = 0; j < n; ++j)
+            if (std::abs(part[r * n + j]) > hi) tw.bm_hit[(r / k) * n + j] = 1;
+      }
       quantize(adc, part.data(), R * n);
+      if (bm)
+        for (int64_t h = 0; h < P * n; ++h)
+          if (tw.bm_hit[h])
+            reruns += bound_rerun(h / n, q, h % n, P, Q, n, t.cols, x, x_trans, rscale[h % n], wn, bm_rng, part.data());
       for (int64_t p = 0; p < P; ++p) {
         float s = scale[p * Q + q];
         float* a = acc.data() + p * k * ld;
@@ -810,6 +892,7 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
         }
       }
     }
+    if (reruns > 0) m_bm_reruns.fetch_add(reruns, std::memory_order_relaxed);
   }
   write_output(layer, t.rows, n, ld, y, y_trans);
 }

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -31,6 +32,14 @@ WeightNoise weight_noise_from_name(const std::string& name);  // throws on an un
 enum class NoiseManagement { abs_max, constant, none };
 NoiseManagement noise_management_from_name(const std::string& name);  // throws on an unknown name
 
+// Bound management (aihwkit IOParameters bound_management): when a block's partial sum for an
+// input vector leaves the ADC range, the block is recomputed for that vector with the input
+// halved (x / (s f), f = 2, 4, ...) and the ADC outputs multiplied back by f, until nothing clips,
+// f exceeds max_bm_factor, or the halved input would fall below max_bm_res of the DAC's range
+// (f > max_bm_res / DAC step). Each recomputation is one array cycle of one core.
+enum class BoundManagement { none, iterative };
+BoundManagement bound_management_from_name(const std::string& name);  // throws on an unknown name
+
 struct IoSpec {
   ConverterSpec dac;  // input DAC, bound 1 on abs-max-normalised inputs
   ConverterSpec adc;  // per-block ADC, bound in units of normalised partial sums (k = no clipping)
@@ -41,6 +50,11 @@ struct IoSpec {
   bool weight_noise() const { return w_noise_type != WeightNoise::none && w_noise > 0; }
   NoiseManagement noise_management = NoiseManagement::abs_max;
   double nm_thres = 0;
+  BoundManagement bound_management = BoundManagement::none;
+  double max_bm_factor = 1000;  // aihwkit's default
+  double max_bm_res = 0.25;     // aihwkit's default
+  // Bound management can act: iterative, with an ADC that clips (a quantising one, bits > 0).
+  bool bound_managed() const { return bound_management == BoundManagement::iterative && adc.bits > 0; }
   // True when every normalised input lies in [-1, 1] (abs_max without a cap: the default).
   bool inputs_within_one() const { return noise_management == NoiseManagement::abs_max && !(nm_thres > 0); }
   // The input scale s of a vector whose largest |x| is abs_max (0 for an all-zero vector).
@@ -87,6 +101,9 @@ class HardwareGemm : public models::MappedGemm {
   // quantising noise-free ADC, noise-free DAC of <= 22 bits); false otherwise.
   bool conv_same_width(int64_t layer, int64_t group, int64_t sample, const float* image, const models::SameWidthConv& c, float* y,
                        const models::ConvEpilogue* ep = nullptr) override;
+  // Block recomputations made by bound management since construction (each one array cycle of
+  // one core, for one input vector).
+  int64_t bound_reruns() const { return m_bm_reruns.load(std::memory_order_relaxed); }
 
  private:
   bool fused_adc() const;
@@ -109,6 +126,12 @@ class HardwareGemm : public models::MappedGemm {
   std::vector<std::vector<std::vector<float>>> m_bcomb;   // [layer][group] block gains x row scales (what the kernels use)
   void check_gains(int64_t layer, int64_t group, const std::vector<float>& v, const char* what) const;
   void combine_gains(int64_t layer, int64_t group);
+  // Bound management of block (p, q) for input vector j, whose partial sums clipped at f = 1:
+  // recomputes it at f = 2, 4, ... (fresh converter and weight noise from `rng`) and writes
+  // f x ADC(partial sums at f) into part ([R, n], column j); returns the recomputations made.
+  int64_t bound_rerun(int64_t p, int64_t q, int64_t j, int64_t P, int64_t Q, int64_t n, int64_t cols, const float* x,
+                      bool x_trans, float rscale, const float* wn, const RandomStream& rng, float* part) const;
+  mutable std::atomic<int64_t> m_bm_reruns{0};
   bool m_cached = false;
   std::vector<std::vector<std::vector<float>>> m_cache_wn, m_cache_scale;  // [layer][group]
   std::vector<std::vector<std::vector<float>>> m_cache_wpack;              // dense packed weights (ideal ADC, Conv layers)

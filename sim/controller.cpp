@@ -93,12 +93,13 @@ void Controller::trigger_thread() {
   });
 }
 
-void Controller::charge_cycles(int64_t cycles, int64_t settles, const std::string& kind, int64_t advance_steps) {
-  m_acc.occupy_cycles(cycles, settles);
+double Controller::charge_cycles(int64_t cycles, int64_t settles, const std::string& kind, int64_t advance_steps) {
+  const double t = m_acc.occupy_cycles(cycles, settles);
   m_overhead_cycles += cycles;
   m_cycles_by[kind] += cycles;
   // DOCTOR: remediation work advances the noise by floor(cycles / cycles_per_inference) steps.
   m_acc.advance_steps(advance_steps >= 0 ? advance_steps : cycles / m_cpi);
+  return t;
 }
 
 void Controller::reprogram_all(const std::string& reason) {

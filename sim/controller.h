@@ -75,13 +75,13 @@ class Controller : public sc_core::sc_module, public Actions, public actions::En
   const RunContext& ctx() const override { return m_c; }
   void set_now() override { m_acc.set_now(now_s()); }
   uint64_t next_draw() override { return (uint64_t{1} << 48) + m_read_draws++; }
-  void charge_cycles(int64_t cycles, int64_t settles, const std::string& kind, int64_t advance_steps = -1) override;
+  double charge_cycles(int64_t cycles, int64_t settles, const std::string& kind, int64_t advance_steps = -1) override;
   double occupy_writes() override {
     const double t = m_acc.take_write_time_s();
     m_acc.occupy(t, 0.0);
     return t;
   }
-  void occupy_settles(int64_t settles) override { m_acc.occupy_cycles(0, settles); }
+  double occupy_settles(int64_t settles) override { return m_acc.occupy_cycles(0, settles); }
   actions::Learning& learning() override { return m_learning; }
   int64_t probe_cycles() const override { return m_probe_cycles; }
 

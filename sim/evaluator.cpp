@@ -68,7 +68,7 @@ void Evaluator::evaluate() {
   std::vector<hw::NoiseTime> times(imgs.size(), hw::NoiseTime{m_acc.step(t), t});
   std::vector<double> accs;
   std::vector<int> pred;
-  const int64_t recomputed = m_acc.tech().recomputations();
+  const int64_t recomputed = m_acc.recomputations_made();
   for (int64_t inst = 0; inst < a.instances; ++inst) {
     uint64_t base = (uint64_t{1} << 56) + (static_cast<uint64_t>(m_evals) << 36) + (static_cast<uint64_t>(inst) << 28);
     // Monte-Carlo chips: a device with persistent per-chip draws (PCM) re-draws them for instance
@@ -83,7 +83,7 @@ void Evaluator::evaluate() {
   if (a.instances > 1) m_acc.select_instance(0);
   // The evaluation's recomputations (RNS retries) are charged as the served requests' are
   // (docs/rns.md §7): a retry the counters count is a retry the books charge.
-  m_acc.charge_recomputations(m_acc.tech().recomputations() - recomputed);
+  m_acc.charge_recomputations(m_acc.recomputations_made() - recomputed);
   double mean = 0, var = 0;
   for (double x : accs) mean += x / static_cast<double>(accs.size());
   for (double x : accs) var += (x - mean) * (x - mean);

@@ -212,6 +212,21 @@ const std::vector<SectionSpec>& scenario_sections() {
            inf,
            {"abs_max", "constant", "none"}},
           {"nm_thres", "", 0.0, "noise-management threshold (aihwkit nm_thres): the constant scale, or abs_max's cap (0: none)",
+           0, 1e9},
+          {"bound_management",
+           "",
+           "none",
+           "what happens when a block's partial sums leave the ADC range: none (they clip) or iterative (aihwkit ITERATIVE, "
+           "its default: the block is recomputed for that input vector with the input halved, then quartered, ..., and "
+           "the outputs multiplied back; each recomputation is one array cycle of one core, charged; needs hw.adc.quantize)",
+           -inf,
+           inf,
+           {"none", "iterative"}},
+          {"max_bm_factor", "", 1000.0,
+           "bound management: stop once the input reduction factor exceeds this (aihwkit max_bm_factor)", 1, 1e9},
+          {"max_bm_res", "", 0.25,
+           "bound management: stop once the reduction factor exceeds max_bm_res / DAC step (aihwkit max_bm_res; with "
+           "an unquantised DAC only max_bm_factor stops it)",
            0, 1e9}},
          {}});
     t.push_back({"hw.energy",
@@ -643,6 +658,9 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
                 " > 0 needs hw.mvm.w_noise_type additive_constant or pcm_read (it is none)");
   s.io.noise_management = hw::noise_management_from_name(mvm.str("noise_management"));
   s.io.nm_thres = mvm.num("nm_thres");
+  s.io.bound_management = hw::bound_management_from_name(mvm.str("bound_management"));
+  s.io.max_bm_factor = mvm.num("max_bm_factor");
+  s.io.max_bm_res = mvm.num("max_bm_res");
   if (s.io.noise_management == hw::NoiseManagement::none && s.io.nm_thres > 0)
     throw Error("hw.mvm.nm_thres: " + nlohmann::json(s.io.nm_thres).dump() +
                 " is used only by noise_management abs_max (its cap) and constant (its scale); noise_management is none");
@@ -670,8 +688,13 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   // Likewise the ADC energy law only when it is not the default linear law.
   if (s.energy.adc_law == hw::AdcLaw::linear) R["hw"]["energy"].erase("adc_law");
   // And the MVM non-idealities only when some are on.
-  if (s.io.w_noise_type != hw::WeightNoise::none || s.io.w_noise > 0 || !s.io.inputs_within_one())
+  if (s.io.w_noise_type != hw::WeightNoise::none || s.io.w_noise > 0 || !s.io.inputs_within_one() ||
+      s.io.bound_management != hw::BoundManagement::none) {
     R["hw"]["mvm"] = mvm.resolved();
+    if (s.io.bound_management == hw::BoundManagement::none)
+      R["hw"]["mvm"].erase("max_bm_factor"), R["hw"]["mvm"].erase("max_bm_res");
+  }
+  if (s.io.bound_management == hw::BoundManagement::none && R["hw"].contains("mvm")) R["hw"]["mvm"].erase("bound_management");
   // Likewise the layer choices at their defaults (fold, all layers analog).
   if (s.tiling.batchnorm == "fold") R["hw"]["mapping"].erase("batchnorm");
   if (s.tiling.digital_layers.empty()) R["hw"]["mapping"].erase("digital_layers");
@@ -926,6 +949,13 @@ void check_static(const Scenario& s) {
         throw Error("controller.policy: policy \"" + pname + "\" watches the decoder's detected-error counters, which device \"" +
                     s.device.name + "\" does not keep (devices with error counters: " + list_of(devices_with("error_counters")) +
                     ")");
+      // Without a redundant modulus every residue word is legitimate: nothing is ever detected.
+      const int64_t redundant = s.resolved.contains("device") ? s.resolved["device"].value("redundant", int64_t{0}) : 0;
+      if (redundant < 1)
+        throw Error("device.redundant: policy \"" + pname +
+                    "\" watches the decoder's detected-error rate, which needs device.redundant >= 1 (without a "
+                    "redundant modulus every word is legitimate and no error is ever detected), got " +
+                    std::to_string(redundant));
     } else if (cap == "channel_counters") {
       // Locating a drifting channel needs the decoder to correct single residues: >= 2 redundant moduli.
       if (!has(dev_caps, "channel_counters"))
@@ -942,6 +972,12 @@ void check_static(const Scenario& s) {
       if (!has(dev_caps, "write_verify"))
         throw Error("controller.policy: policy \"" + pname + "\" write-verifies weights, which device \"" + s.device.name +
                     "\" cannot (devices with write-verify: " + list_of(devices_with("write_verify")) + ")");
+      // Cells of several conductance pairs (device.f_lst): their verification (which pair to
+      // re-write, against which target) is not modelled.
+      const size_t pairs = s.resolved.contains("device") ? s.resolved["device"].value("f_lst", Json::array()).size() : 0;
+      if (pairs > 1)
+        throw Error("device.f_lst: policy \"" + pname + "\" write-verifies weights, which is not modelled for cells of " +
+                    std::to_string(pairs) + " conductance pairs; use one pair (f_lst [1])");
     } else if (cap == "effective_weights") {
       // Exact training through a core with its own arithmetic (the RNS core) would back-propagate
       // through its noise-free effective weights and pretend the core computed it: refused.
@@ -979,6 +1015,14 @@ void check_static(const Scenario& s) {
     throw Error("hw.mvm.noise_management: device \"" + s.device.name +
                 "\" computes with its own arithmetic (RNS residues with block floating point inputs), so the analog data "
                 "path's input scaling does not apply; leave hw.mvm.noise_management at abs_max without nm_thres");
+  if (s.io.bound_management != hw::BoundManagement::none && has(dev_caps, "own_gemm"))
+    throw Error("hw.mvm.bound_management: device \"" + s.device.name +
+                "\" computes with its own arithmetic (RNS residues never clip; its decoder detects wrong words), so the "
+                "analog data path's bound management does not apply; set it to none");
+  if (s.io.bound_management == hw::BoundManagement::iterative && s.io.adc.bits == 0)
+    throw Error(
+        "hw.mvm.bound_management: \"iterative\" recomputes blocks whose partial sums clip at the ADC, but the ADC "
+        "does not quantise or clip (hw.adc.quantize is false)");
   if (s.io.weight_noise() && has(dev_caps, "own_gemm"))
     throw Error("hw.mvm.w_noise: device \"" + s.device.name +
                 "\" computes with its own arithmetic (RNS residues, its own noise model), so the weight noise per MVM of the "

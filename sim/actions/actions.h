@@ -66,11 +66,12 @@ class Env {
   virtual uint64_t next_draw() = 0;
   // Charges `cycles` array cycles and `settles` ring settles as `kind` (time on the array,
   // energy); the noise advances by advance_steps, or floor(cycles / cycles per inference) if < 0.
-  virtual void charge_cycles(int64_t cycles, int64_t settles, const std::string& kind, int64_t advance_steps = -1) = 0;
+  // Returns the array time charged (s).
+  virtual double charge_cycles(int64_t cycles, int64_t settles, const std::string& kind, int64_t advance_steps = -1) = 0;
   // Occupies the array for the write pulses programmed since the last call; returns that time (s).
   virtual double occupy_writes() = 0;
-  // Occupies the array for `settles` ring re-tuning settles (no cycles).
-  virtual void occupy_settles(int64_t settles) = 0;
+  // Occupies the array for `settles` ring re-tuning settles (no cycles); returns that time (s).
+  virtual double occupy_settles(int64_t settles) = 0;
   virtual void log_event(const std::string& type, const Json& fields) = 0;
   virtual Learning& learning() = 0;
   virtual const hw::RandomStream& rng() const = 0;

@@ -11,13 +11,15 @@ int64_t reprogram_all(Env& e, const std::string& reason) {
   for (size_t l = 0; l < wl.layers.size(); ++l)
     for (size_t g = 0; g < wl.layers[l].gemms.size(); ++g)
       writes += acc.program(static_cast<int64_t>(l), static_cast<int64_t>(g), acc.ideal(l, g), e.now_s());
-  const double t_s = e.occupy_writes();  // non-volatile cells: the write pulses, priced by the accelerator
+  // time_s: the array time the action occupies. Non-volatile cells: the write pulses, priced by
+  // the accelerator.
+  double t_s = e.occupy_writes();
   if (acc.tech().thermally_coupled()) {
     // Rings: every ring is re-tuned against the current temperature: a full identity-probe
     // read-back of every chunk (k vectors and one settle per chunk), then one settle; one write
     // per ring weight.
-    e.charge_cycles(e.probe_cycles(), wl.chunks, "program");
-    e.occupy_settles(1);
+    t_s += e.charge_cycles(e.probe_cycles(), wl.chunks, "program");
+    t_s += e.occupy_settles(1);
     writes += acc.relock(e.now_s());
   }
   e.log_event("program", {{"reason", reason}, {"writes", writes}, {"time_s", t_s}});
@@ -46,9 +48,10 @@ int64_t recalibrate_rings(Env& e, const std::vector<char>& rings, const std::str
         if (core_marked[static_cast<size_t>(t.core[b] % cores)] && !seen[static_cast<size_t>(t.chunk[b])])
           seen[static_cast<size_t>(t.chunk[b])] = 1, ++chunks;
   }
-  e.charge_cycles(chunks * k, chunks, "program");
-  e.occupy_settles(1);
-  const double t_s = e.occupy_writes();  // none pending for rings (their settles are charged above)
+  // time_s: the probe and the settles (rings have no write pulses pending).
+  double t_s = e.charge_cycles(chunks * k, chunks, "program");
+  t_s += e.occupy_settles(1);
+  t_s += e.occupy_writes();
   const int64_t writes = acc.relock_rings(e.now_s(), rings);
   Json on = Json::array();  // the cores with a re-tuned ring
   for (int64_t c = 0; c < cores; ++c)

@@ -111,6 +111,12 @@ for scope in ("all", "channels"):
         assert all(0 < e["writes"] < full for e in prog), [e["writes"] for e in prog]
         checks = [e for e in ev if e["type"] == "rns_error_rate" and "rings_selected" in e]
         assert [c["rings_selected"] for c in checks if c["rings_selected"] > 0][0] == prog[0]["rings"], checks
+        # time_s: k probe vectors and one settle per probed chunk, then one settle
+        hw = json.load(open(f"{d}/hot_{scope}/config.resolved.json"))["hw"]
+        k, settle = hw["cores"]["block_size"], hw["energy"]["ring_settle_us"] * 1e-6
+        for e in prog:
+            want = e["chunks_probed"] * (k / (hw["clock_ghz"] * 1e9) + settle) + settle
+            assert abs(e["time_s"] - want) <= 1e-12 + 1e-9 * want, (e, want)
     w[scope] = sum(e["writes"] for e in prog)
     assert w[scope] == s["writes"], (scope, w[scope], s["writes"])
 assert w["channels"] < w["all"], w

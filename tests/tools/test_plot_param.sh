@@ -21,7 +21,11 @@ for ty, slope in [("a", 1), ("b", 2)]:
         d = os.path.join(root, "r%d" % i); os.makedirs(d); i += 1
         cfg = {"hw": {"mvm": {"w_noise_type": ty, "w_noise": w}}}
         json.dump(cfg, open(os.path.join(d, "config.resolved.json"), "w"))
-        json.dump({"accuracy_ideal": 0.95}, open(os.path.join(d, "summary.json"), "w"))
+        json.dump({"accuracy_ideal": 0.95, "energy_j": 2 * slope}, open(os.path.join(d, "summary.json"), "w"))
+        if w > 0:  # the stat is left out of the w = 0 runs (read as --right-missing)
+            json.dump({"accelerator": {"rerun_energy": {"unit": "J", "value": 10 * w}}}, open(os.path.join(d, "stats.json"), "w"))
+        else:
+            json.dump({"accelerator": {}}, open(os.path.join(d, "stats.json"), "w"))
         with open(os.path.join(d, "trace.csv"), "w") as f:
             f.write("t_s,accuracy,accuracy_std\n0.5,,\n1,%r,%r\n100,0.5,0\n" % (0.9 - slope * w, 0.01 + w))
 d = os.path.join(root, "plain"); os.makedirs(d)
@@ -45,6 +49,24 @@ then ok "plotted values (x sorted per group, the row at --at)"; else bad "plotte
 if "$py" "$plot" --x hw.mvm.w_noise --missing 0 --dump-json -o "$tmp/f2.png" "$tmp/plain" >"$tmp/d2.json" 2>"$tmp/err" \
   && "$py" -c "import json,sys; d=json.load(open(sys.argv[1])); assert d[0]['x']==[0] and d[0]['accuracy_pct']==[90.0], d" "$tmp/d2.json"; then
   ok "a key left out reads as --missing"; else bad "--missing: $(cat "$tmp/err")"; fi
+
+# A right-hand quantity: stats value / summary value x scale, per group, in x order; left-out keys
+# read as --right-missing.
+if "$py" "$plot" --x hw.mvm.w_noise --group hw.mvm.w_noise_type --at 1 --right stats:accelerator.rerun_energy.value \
+     --right-per summary:energy_j --right-scale 100 --right-missing 0 --dump-json -o "$tmp/f3.png" "$tmp"/r* >"$tmp/d3.json" 2>"$tmp/err" \
+  && "$py" - "$tmp/d3.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for l, slope in zip(d, [1, 2]):
+    want = [100 * 10 * x / (2 * slope) for x in l["x"]]
+    assert all(abs(a - b) < 1e-9 for a, b in zip(l["right"], want)), (l, want)
+PY
+then ok "--right: stats / summary x scale per group, missing keys as --right-missing"; else bad "--right: $(cat "$tmp/err")"; fi
+expect_error "--right key missing without --right-missing: one line naming the run and the key" \
+  "r1/stats.json has no accelerator.rerun_energy.value" \
+  "$py" "$plot" --x hw.mvm.w_noise --right stats:accelerator.rerun_energy.value -o "$tmp/e.png" "$tmp/r1"
+expect_error "--right not FILE:PATH: one line" "is not summary:PATH or stats:PATH" \
+  "$py" "$plot" --x hw.mvm.w_noise --right accelerator.rerun_energy -o "$tmp/e.png" "$tmp/r0"
 
 # Errors: one line, non-zero exit.
 expect_error "missing key: one line naming the run and the key" "plain/config.resolved.json has no hw.mvm.w_noise" \

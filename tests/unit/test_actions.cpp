@@ -57,9 +57,15 @@ struct Bench : sim::actions::Env {
   double now_s() const override { return t_s; }
   void set_now() override { acc->tech().set_times(0, {hw::NoiseTime{0, t_s}}); }
   uint64_t next_draw() override { return (uint64_t{1} << 48) + draws++; }
-  void charge_cycles(int64_t c, int64_t s_, const std::string&, int64_t) override { cycles += c, settles += s_; }
+  double charge_cycles(int64_t c, int64_t s_, const std::string&, int64_t) override {
+    cycles += c, settles += s_;
+    return acc->cycles_time_s(c, s_);
+  }
   double occupy_writes() override { return acc->take_write_time_s(); }
-  void occupy_settles(int64_t n) override { settles += n; }
+  double occupy_settles(int64_t n) override {
+    settles += n;
+    return acc->cycles_time_s(0, n);
+  }
   void log_event(const std::string& type, const sim::Json&) override { events.push_back(type); }
   sim::actions::Learning& learning() override { return lg; }
   const hw::RandomStream& rng() const override { return rs; }

@@ -128,8 +128,10 @@ const Registrar<Policy> reg{
        1e300,
        {"all", "channels"}},
       {"channel_rate", "", 1e-3,
-       "scope channels: re-calibrate a ring when residues corrected on it / reads through it since the last check exceed this", 0,
-       1},
+       "scope channels: re-calibrate a ring when residues corrected on it / reads through it since the last check exceed this; "
+       "at or below detected_rate / (n + r) the full fallback never fires, above it only clearly drifting rings are "
+       "re-tuned (docs/rns.md §7)",
+       0, 1},
       {"min_ring_reads", "reads", 10000, "scope channels: reads of a ring needed since the last check before its rate is judged",
        0, 1e15}},
      [](Params& p) { return std::make_unique<RnsRecalibration>(p); }}};

@@ -1,0 +1,154 @@
+// Bound management (aihwkit IOParameters bound_management = ITERATIVE, max_bm_factor, max_bm_res;
+// docs/converters_energy.md §2 step 4): a block whose partial sums for an input vector leave the
+// ADC range is recomputed with that vector's input divided by f = 2, 4, ... until none clips or
+// a limit is reached, and its ADC outputs are multiplied back by f. Checked against a reference
+// written here from that definition, in double: per block row p, block column q and vector j,
+// part(f) = sum_c wn_pq[i, c] DAC(x_c / (s f)), f the smallest power of two whose part fits the
+// bound (or the limit), y_r = s sum_q bmax_pq f ADC(part(f)); and the recomputations counted are
+// sum log2 f over the clipped (block, vector) pairs.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <vector>
+
+#include "hw/hardware_gemm.h"
+#include "models/compiler.h"
+#include "models/onnx_import.h"
+
+using namespace ptc;
+using namespace ptc::hw;
+
+namespace {
+
+const std::string kZoo = std::string(PTC_SOURCE_DIR) + "/models/zoo/";
+
+struct Reference {
+  std::vector<double> y;  // [rows, n]
+  int64_t reruns = 0, clipped_pairs = 0, still_clipped = 0;
+};
+
+// The definition above, for layer `layer` of `wl` with ideal weights, abs-max noise management,
+// a `bits`-bit DAC over [-1, 1] and a `bits`-bit ADC over [-bound, bound].
+Reference reference(const models::CompiledWorkload& wl, int64_t layer, const std::vector<float>& x, int64_t n, int bits,
+                    double bound, bool managed, double max_factor, double max_res) {
+  const auto& t = wl.layers[static_cast<size_t>(layer)].gemms[0];
+  const int64_t k = wl.spec.block_size, kk = k * k;
+  const double dstep = 2.0 / (std::ldexp(1.0, bits) - 2), astep = 2 * bound / (std::ldexp(1.0, bits) - 2);
+  const auto dac = [&](double v) { return std::nearbyint(std::min(1.0, std::max(-1.0, v)) / dstep) * dstep; };
+  const auto adc = [&](double v) { return std::nearbyint(std::min(bound, std::max(-bound, v)) / astep) * astep; };
+  Reference ref;
+  ref.y.assign(static_cast<size_t>(t.rows * n), 0.0);
+  for (int64_t j = 0; j < n; ++j) {
+    double s = 0;
+    for (int64_t c = 0; c < t.cols; ++c) s = std::max(s, std::abs(static_cast<double>(x[static_cast<size_t>(c * n + j)])));
+    if (s == 0) continue;
+    for (int64_t p = 0; p < t.P; ++p)
+      for (int64_t q = 0; q < t.Q; ++q) {
+        const int64_t b = p * t.Q + q;
+        double bmax = 0;
+        for (int64_t e = 0; e < kk; ++e)
+          bmax = std::max(bmax, static_cast<double>(std::abs(t.blocks[static_cast<size_t>(b * kk + e)])));
+        if (bmax == 0) continue;
+        const auto parts = [&](double f) {
+          std::vector<double> part(static_cast<size_t>(k), 0.0);
+          for (int64_t i = 0; i < k; ++i)
+            for (int64_t c = 0; c < k && q * k + c < t.cols; ++c)
+              part[static_cast<size_t>(i)] += t.blocks[static_cast<size_t>(b * kk + i * k + c)] / bmax *
+                                              dac(x[static_cast<size_t>((q * k + c) * n + j)] / (s * f));
+          return part;
+        };
+        const auto clips = [&](const std::vector<double>& part) {
+          for (int64_t i = 0; i < k && p * k + i < t.rows; ++i)
+            if (std::abs(part[static_cast<size_t>(i)]) > bound) return true;
+          return false;
+        };
+        double f = 1;
+        std::vector<double> part = parts(f);
+        if (clips(part)) ++ref.clipped_pairs;
+        while (managed && clips(part) && !(f > max_factor) && !(f > max_res / dstep)) {
+          f *= 2;
+          ++ref.reruns;
+          part = parts(f);
+        }
+        if (clips(part)) ++ref.still_clipped;
+        for (int64_t i = 0; i < k && p * k + i < t.rows; ++i)
+          ref.y[static_cast<size_t>((p * k + i) * n + j)] += s * bmax * f * adc(part[static_cast<size_t>(i)]);
+      }
+  }
+  return ref;
+}
+
+struct Setup {
+  models::CompiledWorkload wl;
+  std::vector<float> x;
+  int64_t n = 7;
+  const int64_t layer = 1;
+};
+
+Setup setup() {
+  Setup u;
+  u.wl = models::compile(models::import_onnx(kZoo + "cnn3_fmnist.onnx"), models::TilingSpec{4, 4, 8, "cyclic"});
+  const auto& t = u.wl.layers[static_cast<size_t>(u.layer)].gemms[0];
+  // Non-negative inputs of a ReLU layer, a few vectors concentrated on few inputs (large partial
+  // sums against a tight ADC) and some spread out.
+  u.x.assign(static_cast<size_t>(t.cols * u.n), 0.0f);
+  for (int64_t c = 0; c < t.cols; ++c)
+    for (int64_t j = 0; j < u.n; ++j) {
+      const double v = std::abs(std::sin(0.37 * static_cast<double>(c) + 1.3 * static_cast<double>(j)));
+      u.x[static_cast<size_t>(c * u.n + j)] = static_cast<float>(j % 2 ? v : std::pow(v, 0.25));
+    }
+  return u;
+}
+
+IoSpec io_spec(double bound, BoundManagement bm, double max_res) {
+  IoSpec io;
+  io.dac = {8, 1.0, 0};
+  io.adc = {8, bound, 0};
+  io.bound_management = bm;
+  io.max_bm_res = max_res;
+  return io;
+}
+
+void compare(const Setup& u, HardwareGemm& hg, const Reference& ref) {
+  const auto& t = u.wl.layers[static_cast<size_t>(u.layer)].gemms[0];
+  std::vector<float> y(static_cast<size_t>(t.rows * u.n));
+  hg.gemm(u.layer, 0, 0, u.x.data(), false, u.n, y.data(), false);
+  double worst = 0;
+  for (size_t e = 0; e < y.size(); ++e) worst = std::max(worst, std::abs(static_cast<double>(y[e]) - ref.y[e]));
+  INFO("largest |y - reference| " << worst);
+  CHECK(worst < 1e-4);
+}
+
+}  // namespace
+
+TEST_CASE("bound management iterative: clipped blocks recomputed at the smallest power-of-two input reduction that fits",
+          "[bound_management]") {
+  const Setup u = setup();
+  IdealRealizer ideal(u.wl);
+  const double bound = 1.0;  // an 8-input block of |w|, |x| <= 1 reaches 8: tight on purpose
+  const Reference ref = reference(u.wl, u.layer, u.x, u.n, 8, bound, true, 1000, 0.25);
+  INFO("clipped pairs " << ref.clipped_pairs << ", reruns " << ref.reruns);
+  REQUIRE(ref.clipped_pairs > 10);          // the case exercises the loop
+  REQUIRE(ref.reruns > ref.clipped_pairs);  // and some pairs need more than one halving
+  CHECK(ref.still_clipped == 0);
+  HardwareGemm hg(u.wl, ideal, io_spec(bound, BoundManagement::iterative, 0.25), RandomStream(1, 0));
+  compare(u, hg, ref);
+  CHECK(hg.bound_reruns() == ref.reruns);
+  // Without bound management the same blocks clip, and nothing is recomputed.
+  HardwareGemm plain(u.wl, ideal, io_spec(bound, BoundManagement::none, 0.25), RandomStream(1, 0));
+  compare(u, plain, reference(u.wl, u.layer, u.x, u.n, 8, bound, false, 1000, 0.25));
+  CHECK(plain.bound_reruns() == 0);
+}
+
+TEST_CASE("bound management iterative stops at max_bm_res: f > max_bm_res / DAC step ends the loop clipped",
+          "[bound_management]") {
+  const Setup u = setup();
+  IdealRealizer ideal(u.wl);
+  const double bound = 1.0, dstep = 2.0 / 254.0;
+  const double max_res = 1.5 * dstep;  // f = 2 is computed (1 <= 1.5), then 2 > 1.5 stops
+  const Reference ref = reference(u.wl, u.layer, u.x, u.n, 8, bound, true, 1000, max_res);
+  REQUIRE(ref.still_clipped > 0);          // some pairs needed more than one halving
+  CHECK(ref.reruns == ref.clipped_pairs);  // exactly one recomputation per clipped pair
+  HardwareGemm hg(u.wl, ideal, io_spec(bound, BoundManagement::iterative, max_res), RandomStream(1, 0));
+  compare(u, hg, ref);
+  CHECK(hg.bound_reruns() == ref.reruns);
+}
