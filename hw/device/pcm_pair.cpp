@@ -10,6 +10,9 @@ namespace ptc::hw {
 PcmPair::PcmPair(const models::CompiledWorkload& wl, const PcmPairConfig& cfg, const RandomStream& rng)
     : m_wl(wl), m_cfg(cfg), m_base_rng(rng), m_rng(rng) {
   if (!(cfg.device.g_max_us > 0) || !(cfg.device.t0_s > 0)) throw Error("PCM: g_max_us and t0_s must be > 0");
+  if (cfg.f_lst.empty()) throw Error("PCM: f_lst needs at least one conductance pair");
+  for (double f : cfg.f_lst)
+    if (!(f > 0) || !std::isfinite(f)) throw Error("PCM: every f_lst factor must be > 0");
   for (const auto& L : wl.layers) {
     m_groups.emplace_back();
     for (const auto& t : L.gemms) {
@@ -52,12 +55,34 @@ void PcmPair::program_group(size_t l, size_t gi, double t_s) {
   const models::GemmTiles& t = m_wl.layers[l].gemms[gi];
   Group& g = m_groups[l][gi];
   const std::vector<int32_t>* tile = g.tile.empty() ? nullptr : &g.tile;
+  // The single-pair targets (|w| / max|W| x g_max), then split over the pairs.
+  const size_t n = g.latent.size(), pairs = m_cfg.f_lst.size();
+  std::vector<float>&tp = pairs > 1 ? m_map_pos : g.g_target_pos, &tn = pairs > 1 ? m_map_neg : g.g_target_neg;
+  tp.assign(n, 0.0f);
+  tn.assign(n, 0.0f);
   const int64_t writes =
-      m_cfg.scale_tile.columnwise
-          ? pcm_map_pair_targets_columnwise(g.latent, t.P, t.Q, m_wl.spec.block_size, gmax, /*every device re-written*/ true,
-                                            g.scale, g.row_scale, g.g_target_pos, g.g_target_neg, tile, g.n_tiles)
-          : pcm_map_pair_targets(g.latent, t.P * t.Q, kk, gmax, /*every device re-written*/ true, g.scale, g.g_target_pos,
-                                 g.g_target_neg, tile, g.n_tiles);
+      static_cast<int64_t>(pairs) *
+      (m_cfg.scale_tile.columnwise
+           ? pcm_map_pair_targets_columnwise(g.latent, t.P, t.Q, m_wl.spec.block_size, gmax, /*every device re-written*/ true,
+                                             g.scale, g.row_scale, tp, tn, tile, g.n_tiles)
+           : pcm_map_pair_targets(g.latent, t.P * t.Q, kk, gmax, /*every device re-written*/ true, g.scale, tp, tn, tile,
+                                  g.n_tiles));
+  if (pairs > 1) {  // aihwkit NPairConductanceConverter: the less significant pairs fill first
+    double F = 0;
+    for (double f : m_cfg.f_lst) F += f;
+    g.g_target_pos.assign(n * pairs, 0.0f);
+    g.g_target_neg.assign(n * pairs, 0.0f);
+    for (size_t j = 0; j < n; ++j) {
+      const double wp = static_cast<double>(tp[j]) * F, wn = static_cast<double>(tn[j]) * F;  // in units of g_max x f
+      double lower = 0;
+      for (size_t i = 0; i < pairs; ++i) {
+        const double f = m_cfg.f_lst[i];
+        g.g_target_pos[i * n + j] = static_cast<float>(std::clamp((wp - lower) / f, 0.0, gmax));
+        g.g_target_neg[i * n + j] = static_cast<float>(std::clamp((wn - lower) / f, 0.0, gmax));
+        lower += f * gmax;
+      }
+    }
+  }
   g.t_prog_s = t_s;
   ++g.programmings;
   g.verifies.clear();
@@ -67,21 +92,26 @@ void PcmPair::program_group(size_t l, size_t gi, double t_s) {
 
 void PcmPair::draw_group(size_t l, size_t gi) {
   Group& g = m_groups[l][gi];
-  const size_t n = g.g_target_pos.size();
-  g.g_prog_pos.resize(n);
-  g.g_prog_neg.resize(n);
-  g.nu_pos.resize(n);
-  g.nu_neg.resize(n);
-  // Stream per (group, programming of that group): re-programming draws fresh noise.
-  RandomStream s = m_rng.derive(21).derive(static_cast<uint64_t>(g.programmings - 1)).derive(l << 20 | gi);
+  const size_t n = g.latent.size(), devices = g.g_target_pos.size();
+  g.g_prog_pos.resize(devices);
+  g.g_prog_neg.resize(devices);
+  g.nu_pos.resize(devices);
+  g.nu_neg.resize(devices);
+  // Stream per (group, programming of that group): re-programming draws fresh noise. Pair 0
+  // draws from it, pair i >= 1 from its own sub-stream (one pair: the draws of a SinglePair chip).
+  const RandomStream s0 = m_rng.derive(21).derive(static_cast<uint64_t>(g.programmings - 1)).derive(l << 20 | gi);
   const PcmLikeParams& d = m_cfg.device;
-  for (size_t j = 0; j < n; ++j) {
-    const double tp = g.g_target_pos[j], tn = g.g_target_neg[j];
+  std::vector<RandomStream> streams{s0};
+  for (size_t i = 1; i * n < devices; ++i) streams.push_back(s0.derive(kPairStream + i));
+  for (size_t e = 0; e < devices; ++e) {
+    const size_t i = e / n, j = e % n;
+    const RandomStream& s = streams[i];
+    const double tp = g.g_target_pos[e], tn = g.g_target_neg[e];
     const uint64_t u = 4 * j;
-    g.g_prog_pos[j] = static_cast<float>(m_cfg.programming_noise ? pcm_program_us(d, tp, s.normal(u)) : tp);
-    g.g_prog_neg[j] = static_cast<float>(m_cfg.programming_noise ? pcm_program_us(d, tn, s.normal(u + 1)) : tn);
-    g.nu_pos[j] = static_cast<float>(m_cfg.drift ? pcm_draw_nu(d, tp, s.normal(u + 2)) : 0.0);
-    g.nu_neg[j] = static_cast<float>(m_cfg.drift ? pcm_draw_nu(d, tn, s.normal(u + 3)) : 0.0);
+    g.g_prog_pos[e] = static_cast<float>(m_cfg.programming_noise ? pcm_program_us(d, tp, s.normal(u)) : tp);
+    g.g_prog_neg[e] = static_cast<float>(m_cfg.programming_noise ? pcm_program_us(d, tn, s.normal(u + 1)) : tn);
+    g.nu_pos[e] = static_cast<float>(m_cfg.drift ? pcm_draw_nu(d, tp, s.normal(u + 2)) : 0.0);
+    g.nu_neg[e] = static_cast<float>(m_cfg.drift ? pcm_draw_nu(d, tn, s.normal(u + 3)) : 0.0);
   }
   g.t_dev.clear();
   for (size_t e = 0; e < g.verifies.size(); ++e) apply_verify(l, gi, e);
@@ -98,6 +128,9 @@ VerifyResult PcmPair::verify(int64_t layer, int64_t group, const std::vector<uin
   if (mask.size() != g.latent.size())
     throw Error("PCM verify: layer " + std::to_string(layer) + " has " + std::to_string(g.latent.size()) + " weights, mask has " +
                 std::to_string(mask.size()));
+  if (m_cfg.f_lst.size() > 1)
+    throw Error("PCM verify: write-verify of weights on " + std::to_string(m_cfg.f_lst.size()) +
+                " conductance pairs (device.f_lst) is not modelled");
   if (!(spec.tolerance >= 0) || spec.max_iterations < 0 || spec.reads < 1)
     throw Error("PCM verify: tolerance >= 0, max_iterations >= 0 and reads >= 1 required");
   if (!(t_s >= g.t_prog_s)) throw Error("PCM verify: time is before the group's programming");
@@ -196,8 +229,35 @@ void PcmPair::read_at(double t, bool relative) {
                            .derive(static_cast<uint64_t>(g.programmings))
                            .derive(static_cast<uint64_t>(std::llround(t_inf_s * 1e9)))
                            .derive(l << 20 | gi);
-      size_t n = g.g_prog_pos.size();
+      const size_t n = g.latent.size(), pairs = m_cfg.f_lst.size();
       g.wn.resize(n);
+      if (pairs > 1) {  // several pairs per weight: sum_i f_i (g+_i - g-_i) / (F g_max); no verify (no t_dev)
+        double F = 0;
+        for (double f : m_cfg.f_lst) F += f;
+        const double inv = 1.0 / (F * d.g_max_us);
+        std::vector<RandomStream> streams{s};
+        for (size_t i = 1; i < pairs; ++i) streams.push_back(s.derive(kPairStream + i));
+        for (size_t j = 0; j < n; ++j) {
+          double w = 0;
+          for (size_t i = 0; i < pairs; ++i) {
+            const size_t e = i * n + j;
+            const RandomStream& si = streams[i];
+            double gp, gn;
+            if (m_cfg.read_noise && !m_noiseless) {
+              gp = pcm_read_us(d, g.g_prog_pos[e], g.g_target_pos[e], g.nu_pos[e], t_inf_s, si.normal(2 * j),
+                               m_cfg.q_from_programmed);
+              gn = pcm_read_us(d, g.g_prog_neg[e], g.g_target_neg[e], g.nu_neg[e], t_inf_s, si.normal(2 * j + 1),
+                               m_cfg.q_from_programmed);
+            } else {
+              gp = g.g_prog_pos[e] * pcm_drift_factor(d, t_inf_s, g.nu_pos[e]);
+              gn = g.g_prog_neg[e] * pcm_drift_factor(d, t_inf_s, g.nu_neg[e]);
+            }
+            w += m_cfg.f_lst[i] * (gp - gn);
+          }
+          g.wn[j] = static_cast<float>(w * inv);
+        }
+        continue;
+      }
       for (size_t j = 0; j < n; ++j) {
         // Pairs re-written by a verification drift from their own write.
         const double t_j = g.t_dev.empty() ? t_inf_s : std::max(0.0, relative ? t - (g.t_dev[j] - g.t_prog_s) : t - g.t_dev[j]);

@@ -10,6 +10,11 @@
 // instant, t_s minus the time that group was last programmed (one read instant per batch: the
 // deployment runtime keeps batches within one trace interval). Writes: one per device whose
 // target conductance changes at programming.
+// Several pairs per weight (aihwkit NPairConductanceConverter, f_lst = [f_0, ..., f_{N-1}],
+// docs/devices.md §2.2): the weight maps onto W = |w| / max|W| x F g_max, F = sum f_i; pair i takes
+// clamp((W - L_i) / f_i, 0, g_max) with L_i = g_max sum_{i' < i} f_i' (the less significant pairs
+// fill first), every device has its own programming noise, drift exponent and read noise, and
+// the weight reads sum_i f_i (g+_i - g-_i) / (F g_max).
 #pragma once
 
 #include <vector>
@@ -26,6 +31,9 @@ struct PcmPairConfig {
   bool programming_noise = true, drift = true, read_noise = true;
   bool q_from_programmed = true;  // aihwkit code (true) or docs (false)
   PcmScaleTile scale_tile;        // conductance-scaling tile (default: per block)
+  // Significance factors of the conductance pairs of one weight, least significant first
+  // (aihwkit f_lst); {1}: one pair (SinglePair).
+  std::vector<double> f_lst{1.0};
 };
 
 class PcmPair : public Technology {
@@ -79,6 +87,7 @@ class PcmPair : public Technology {
     std::vector<float> latent;  // programmed weights [P, Q, k, k]
     double t_prog_s = 0;        // simulated time of the last programming
     int64_t programmings = 0;
+    // One entry per device pair: pair i of weight j at i n + j (n weights; i < f_lst.size()).
     std::vector<float> g_target_pos, g_target_neg, g_prog_pos, g_prog_neg, nu_pos, nu_neg;
     std::vector<float> wn;         // effective normalised weights at the current time
     std::vector<float> scale;      // max|W| of each block's scale tile
@@ -88,9 +97,12 @@ class PcmPair : public Technology {
     std::vector<VerifyEvent> verifies;  // since the last programming, in order
     std::vector<double> t_dev;          // last write of each pair (empty: all at t_prog_s)
   };
+  // Sub-stream of pair i >= 1 (programming and read draws): derive(kPairStream + i).
+  static constexpr uint64_t kPairStream = 0x5041495200;
   const models::CompiledWorkload& m_wl;
   PcmPairConfig m_cfg;
-  RandomStream m_base_rng, m_rng;  // the chip's stream; the selected instance's (== base for instance 0)
+  std::vector<float> m_map_pos, m_map_neg;  // single-pair targets while splitting them over several pairs
+  RandomStream m_base_rng, m_rng;           // the chip's stream; the selected instance's (== base for instance 0)
   int64_t m_instance = 0;
   std::vector<std::vector<Group>> m_groups;
   double m_t_s = 0;

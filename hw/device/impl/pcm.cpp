@@ -37,6 +37,10 @@ class PcmDevice : public hw::DeviceModel {
     d.read_q_exp = p.num("read_q_exp");
     d.read_q_floor = p.num("read_q_floor");
     d.read_q_max = p.num("read_q_max");
+    m_cfg.f_lst = p.nums("f_lst");
+    if (m_cfg.f_lst.empty() || m_cfg.f_lst.size() > 8)
+      throw Error("device.f_lst: one to eight conductance pairs per weight (one significance factor each), got " +
+                  std::to_string(m_cfg.f_lst.size()));
     if (d.nu_mu_min > d.nu_mu_max) throw Error("device.nu_mu_min: must be <= device.nu_mu_max");
     if (d.nu_sigma_min > d.nu_sigma_max) throw Error("device.nu_sigma_min: must be <= device.nu_sigma_max");
   }
@@ -85,7 +89,17 @@ std::vector<ParamSpec> pcm_params() {
       {"read_q_c", "", 0.0088, "1/f read-noise amplitude Q_s = min(c / max(g_rel^e, floor), max): c", 0, 10},
       {"read_q_exp", "", 0.65, "Q_s exponent e", 0, 10},
       {"read_q_floor", "", 1e-3, "Q_s denominator floor", 1e-12, 1},
-      {"read_q_max", "", 0.2, "Q_s upper clamp", 0, 10}};
+      {"read_q_max", "", 0.2, "Q_s upper clamp", 0, 10},
+      {"f_lst",
+       "",
+       Json::array({1.0}),
+       "conductance pairs per weight and their significance factors, least significant first (aihwkit "
+       "NPairConductanceConverter f_lst; [1]: SinglePair): the weight maps onto sum f_i g_max, the lower pairs fill "
+       "first, each device drawing its own noise and drift (docs/devices.md §2.2)",
+       1e-3,
+       1e3,
+       {},
+       "number[]"}};
   for (auto& s : pcm_scale_tile_params()) v.push_back(s);
   return v;
 }
