@@ -312,7 +312,11 @@ void Accelerator::update_thermal(double now_s) {
   double ahead = 0;  // booked service not run by now_s
   for (const auto& [a, b] : m_booked) ahead += b - std::max(a, now_s);
   m_thermal->advance(now_s, m_busy_s - ahead);
-  if (!m_tech->thermally_coupled()) return;
+  push_ring_temperatures(now_s);
+}
+
+void Accelerator::push_ring_temperatures(double now_s) {
+  if (!m_thermal || !m_tech->thermally_coupled()) return;
   const int64_t kk = m_wl.spec.block_size * m_wl.spec.block_size;
   std::vector<double> dt(static_cast<size_t>(cores() * kk));
   for (int64_t c = 0; c < cores(); ++c) {
@@ -334,6 +338,7 @@ int64_t Accelerator::relock(double now_s) {
     const int64_t kk = m_wl.spec.block_size * m_wl.spec.block_size;
     for (int64_t c = 0; c < cores(); ++c)
       std::fill(m_lock_k.begin() + c * kk, m_lock_k.begin() + (c + 1) * kk, m_thermal->core_k(c, now_s));
+    push_ring_temperatures(now_s);  // the re-locked rings sit at their new lock from now on
   }
   return writes;
 }
@@ -349,6 +354,7 @@ int64_t Accelerator::relock_rings(double now_s, const std::vector<char>& rings) 
     for (int64_t c = 0; c < cores(); ++c)
       for (int64_t r = 0; r < kk; ++r)
         if (rings[static_cast<size_t>(c * kk + r)]) m_lock_k[static_cast<size_t>(c * kk + r)] = m_thermal->core_k(c, now_s);
+    push_ring_temperatures(now_s);
   }
   return writes;
 }

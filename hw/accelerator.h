@@ -241,6 +241,9 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   double cycle_s() const { return 1.0 / (m_cfg.energy.clock_ghz * 1e9); }
   double energy_per_cycle_j() const { return m_cycle_j; }
   // Occupies all cores for `seconds` (SC_THREAD context, array held), charging `energy_j`.
+  // Hands the thermally coupled technology every ring's deviation from its lock temperature at
+  // now_s (the field as last advanced), T_core - T_lock + fabrication offset.
+  void push_ring_temperatures(double now_s);
   void occupy(double seconds, double energy_j);
   // Charges busy time and energy without advancing simulated time (the caller waits).
   void charge(double seconds, double energy_j);

@@ -16,6 +16,7 @@
 
 #include "hw/accelerator.h"
 #include "hw/device/mrr_bank.h"
+#include "hw/rns/rns_core.h"
 #include "models/compiler.h"
 #include "models/onnx_import.h"
 #include "sim/agenda.h"
@@ -429,6 +430,80 @@ TEST_CASE("Thermal self-heating - busy fraction u of dt heats K u (1 - exp(-dt/t
   CHECK(std::abs(m1 - (300.0 + e1)) < 1e-12);  // no daily cycle, no fluctuation: T0 + H
   CHECK(std::abs(m2 - (300.0 + e2)) < 1e-12);
   CHECK(acc->thermal()->stats()["peak_self_heating"]["value"].get<double>() == Approx(e1).epsilon(1e-12));
+}
+
+TEST_CASE("Thermal self-heating - relock_rings re-locks only the marked rings to the core temperature of that instant",
+          "[sc][thermal]") {
+  // An RNS chip whose channel phases follow the thermal field (dphi/dT per kelvin from each ring's
+  // lock temperature; docs/rns.md §2): busy time heats every core by H(t) = K u (1 - exp(-t/tau))
+  // (then decays as exp(-dt/tau) when idle). Re-locking the marked rings at t1 puts their lock at
+  // T0 + H(t1): at once their phase error is the fabrication offset alone, the other rings keep
+  // dphi (H(t1) + offset); after cooling to H(t2) the marked rings read dphi (H(t2) - H(t1) +
+  // offset), the others dphi (H(t2) + offset).
+  sim::configure_kernel_time();
+  Fixture f;
+  const double K = 2.0, tau = 60.0, dt = 10.0, u = 0.5, dt2 = 30.0, dphi = 0.01;
+  hw::AcceleratorConfig ac = config_1ghz();
+  ac.thermal = quiet_field(K, tau);
+  ac.thermal->ring_offset_sigma_k = 0.2;
+  hw::rns::RnsCoreConfig rc;
+  rc.tile.base = hw::rns::blueprint_moduli(6, hw::rns::output_bits(6, 6, 8));
+  rc.tile.redundant = hw::rns::redundant_moduli(rc.tile.base, 2);
+  rc.tile.input_bits = rc.tile.weight_bits = 6;
+  rc.dphi_dk_rad = dphi;
+  auto core = std::make_unique<hw::rns::RnsCore>(f.wl, rc, hw::RandomStream(2, 0));
+  hw::rns::RnsCore* rns = core.get();
+  auto acc = std::make_unique<hw::Accelerator>("acc", f.g, f.wl, std::move(core), ac);
+  REQUIRE(acc->thermal() != nullptr);
+  const int64_t k = f.wl.spec.block_size, kk = k * k, cores = acc->cores();
+  const int ch = rns->channels();
+  REQUIRE(ch == 5);
+  // Marked: row 3 of core 0 (all its channel rings) and the ring of channel 2 in row 5 of core 1.
+  std::vector<char> mask(static_cast<size_t>(cores * kk), 0);
+  for (int64_t j = 0; j < k; ++j) mask[static_cast<size_t>(3 * k + j)] = 1;
+  mask[static_cast<size_t>(kk + 5 * k + 2)] = 1;
+  std::vector<double> at1, at2;  // channel offsets right after the re-lock, and after cooling
+  double t1 = -1, t2 = -1;
+  const auto offsets = [&] {
+    std::vector<double> v;
+    for (int64_t X = 0; X < cores; ++X)
+      for (int64_t i = 0; i < k; ++i)
+        for (int c = 0; c < ch; ++c) v.push_back(rns->channel_offset_rad(X, i, c));
+    return v;
+  };
+  Driver d("driver");
+  d.body = [&] {
+    acc->acquire(sim::kRankController, true);
+    acc->occupy(u * dt, 0.0);
+    acc->release();
+    wait_until(dt);
+    t1 = now();
+    acc->relock_rings(t1, mask);
+    at1 = offsets();  // no set_now in between: the re-lock itself must hand over the new locks
+    wait_until(dt + dt2);
+    t2 = now();
+    acc->set_now(t2);
+    at2 = offsets();
+  };
+  sc_start();
+  REQUIRE(t1 == dt);
+  REQUIRE(t2 == dt + dt2);
+  const double h1 = K * u * (1 - std::exp(-dt / tau)), h2 = h1 * std::exp(-dt2 / tau);
+  size_t idx = 0, marked = 0;
+  double spread = 0;
+  for (int64_t X = 0; X < cores; ++X)
+    for (int64_t i = 0; i < k; ++i)
+      for (int c = 0; c < ch; ++c, ++idx) {
+        const double off = acc->thermal()->ring_offset_k(X, i * k + c);
+        spread = std::max(spread, std::abs(off));
+        const bool m = mask[static_cast<size_t>(X * kk + i * k + c)] != 0;
+        marked += m;
+        CAPTURE(X, i, c, m);
+        CHECK(at1[idx] == Approx(dphi * ((m ? 0.0 : h1) + off)).margin(1e-12));
+        CHECK(at2[idx] == Approx(dphi * ((m ? h2 - h1 : h2) + off)).margin(1e-12));
+      }
+  CHECK(marked == static_cast<size_t>(ch + 1));
+  CHECK(spread > 0.05);  // the fabrication offsets are there, and kept by the re-lock
 }
 
 TEST_CASE("Thermal self-heating - inference service booked ahead heats the chip while it runs not when it is booked",
