@@ -69,6 +69,27 @@ rns::RnsCoreConfig config(int bits, int redundant) {
   return c;
 }
 
+// Runs the second-to-last layer of `wl` on `core` with enough standard-normal input vectors
+// (generator seed `seed`) for about 20,000 block reads on core `on`; returns the blocks of the
+// layer mapped to that core (counted independently of the core) and the vector count.
+struct Drive {
+  int64_t on_core = 0, n = 0;
+};
+Drive drive(rns::RnsCore& core, const CompiledWorkload& wl, int on, unsigned seed) {
+  const int64_t layer = int64_t(wl.layers.size()) - 2;
+  const GemmTiles& t = wl.layers[layer].gemms[0];
+  Drive d;
+  for (int32_t c : t.core) d.on_core += c % 16 == on;
+  REQUIRE(d.on_core > 0);
+  d.n = 20000 / d.on_core + 1;
+  std::vector<float> x(size_t(t.cols * d.n)), y(size_t(t.rows * d.n));
+  std::mt19937 gen(seed);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  for (auto& v : x) v = nd(gen);
+  core.gemm(layer, 0, 0, x.data(), false, d.n, y.data(), false);
+  return d;
+}
+
 }  // namespace
 
 TEST_CASE("rns core: a noise-free RNS device gives the logits of an independent BFP reference bit for bit", "[rns-core]") {
@@ -198,17 +219,8 @@ TEST_CASE("rns core: the decoder locates corrected residues on their rings at th
   std::vector<double> dt(size_t(16 * kk), 0.0);
   dt[size_t(hot)] = 3.5;
   core.set_ring_temperature_k(dt);
-  const int64_t layer = int64_t(wl.layers.size()) - 2;
-  const GemmTiles& t = wl.layers[layer].gemms[0];
-  int64_t on5 = 0;  // blocks of the layer on core 5 (independent of the core's counting)
-  for (int32_t c : t.core) on5 += c % 16 == 5;
-  REQUIRE(on5 > 0);
-  const int64_t n = 20000 / on5 + 1;
-  std::vector<float> x(size_t(t.cols * n)), y(size_t(t.rows * n));
-  std::mt19937 gen(3);
-  std::normal_distribution<float> nd(0.f, 1.f);
-  for (auto& v : x) v = nd(gen);
-  core.gemm(layer, 0, 0, x.data(), false, n, y.data(), false);
+  const Drive dr = drive(core, wl, 5, 3);
+  const int64_t on5 = dr.on_core, n = dr.n;
   const RingObservations o = core.ring_observations();
   REQUIRE(o.reads.size() == size_t(16 * kk));
   REQUIRE(o.corrected.size() == o.reads.size());
@@ -318,17 +330,8 @@ TEST_CASE("rns core: retried words count as reads of their row's rings", "[rns-c
   std::vector<double> dt(size_t(16 * kk), 0.0);
   dt[size_t(2 * kk + 4 * k + 0)] = dt[size_t(2 * kk + 4 * k + 1)] = 3.5;
   core.set_ring_temperature_k(dt);
-  const int64_t layer = int64_t(wl.layers.size()) - 2;
-  const GemmTiles& t = wl.layers[layer].gemms[0];
-  int64_t on2 = 0;
-  for (int32_t c : t.core) on2 += c % 16 == 2;
-  REQUIRE(on2 > 0);
-  const int64_t n = 20000 / on2 + 1;
-  std::vector<float> x(size_t(t.cols * n)), y(size_t(t.rows * n));
-  std::mt19937 gen(4);
-  std::normal_distribution<float> nd(0.f, 1.f);
-  for (auto& v : x) v = nd(gen);
-  core.gemm(layer, 0, 0, x.data(), false, n, y.data(), false);
+  const Drive dr = drive(core, wl, 2, 4);
+  const int64_t on2 = dr.on_core, n = dr.n;
   const rns::RrnsCounters c = core.total();
   const RingObservations o = core.ring_observations();
   REQUIRE(c.retried > 20);  // ~ reads x p^2 = 20,000 x 0.059^2 ~ 70
