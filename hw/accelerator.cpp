@@ -468,13 +468,17 @@ VerifyResult Accelerator::verify(int64_t layer, int64_t group, const std::vector
   // rings: reads one after another, the rings a round re-tunes settle together (one settle each).
   const double tr = (thermo ? m_cfg.energy.mrr_verify_read_us : m_cfg.energy.pcm_verify_read_us) * 1e-6;
   const double tw = (thermo ? m_cfg.energy.ring_settle_us : m_cfg.energy.pcm_write_us) * 1e-6;
-  int64_t rounds = 0;
+  // Thermo-optic rings hold one block's set points at a time: a block is loaded (its rings
+  // tuned to its set points, one settle) before its first read-back, for every verified block.
+  int64_t rounds = 0, loads = 0;
   for (size_t b = 0; b < nb; ++b) {
     const size_t c = static_cast<size_t>(t.core[b]) % m_cores.size();
-    const int64_t writes_b = thermo ? r.block_rounds[b] : r.block_rewrites[b];
+    const int64_t load_b = thermo && r.block_reads[b] > 0 ? 1 : 0;
+    const int64_t writes_b = thermo ? r.block_rounds[b] + load_b : r.block_rewrites[b];
     core_s[c] += static_cast<double>(r.block_reads[b]) * tr + static_cast<double>(writes_b) * tw;
     if (r.block_rewrites[b] > 0) m_cores[c]->charge(0, 0, r.block_rewrites[b], 0);
-    if (thermo) rounds += r.block_rounds[b];
+    if (thermo) rounds += r.block_rounds[b] + load_b;
+    loads += load_b;
   }
   const double t_verify = *std::max_element(core_s.begin(), core_s.end());
   // Thermo-optic: a settling round holds the core's k^2 rings for ring_settle_us.
@@ -491,6 +495,7 @@ VerifyResult Accelerator::verify(int64_t layer, int64_t group, const std::vector
   m_verify.reads += r.reads;
   m_verify.writes += r.writes;
   m_verify.unconverged += r.unconverged;
+  m_verify.block_loads += loads;
   m_verify.time_s += t_verify;
   m_verify.energy_j += e_verify;
   return r;
@@ -733,6 +738,7 @@ nlohmann::json Accelerator::stats() const {
                          {"reads", stat(static_cast<double>(m_verify.reads), "reads")},
                          {"writes", stat(static_cast<double>(m_verify.writes), "writes")},
                          {"unconverged", stat(static_cast<double>(m_verify.unconverged), "weights")},
+                         {"block_loads", stat(static_cast<double>(m_verify.block_loads), "settles")},
                          {"time", stat(m_verify.time_s, "s")},
                          {"energy", stat(m_verify.energy_j, "J")},
                          {"initial_programming_time", stat(initial_programming_s(), "s")}};

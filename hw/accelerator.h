@@ -261,8 +261,9 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   // and per device write; time per core = its reads x pcm_verify_read_us + weight re-writes x
   // pcm_write_us (a core verifies its cells in sequence, cores in parallel), added to the pending
   // write time the caller occupies. Thermo-optic rings (MRR, docs/swim.md §6): reads x
-  // mrr_verify_read_us + re-tune rounds x ring_settle_us per core; energy per read and per round
-  // (the core's rings held while settling). Re-written weights count as rewritten on their core.
+  // mrr_verify_read_us + (re-tune rounds + 1 load of each verified block's set points) x
+  // ring_settle_us per core; energy per read and per settle (the core's rings held while
+  // settling). Re-written weights count as rewritten on their core.
   VerifyResult verify(int64_t layer, int64_t group, const std::vector<uint8_t>& mask, const VerifySpec& spec, double t_s);
   // The write-verify books since deployment (every verify() call): weights verified, read-backs,
   // device writes, weights left outside the tolerance, time (s, the cores' parallel time per group,
@@ -272,6 +273,7 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   // (SWIM's programming time).
   struct VerifyBooks {
     int64_t calls = 0, weights = 0, reads = 0, writes = 0, unconverged = 0;
+    int64_t block_loads = 0;  // thermo-optic: blocks loaded for verification (one settle each)
     double time_s = 0, energy_j = 0;
   };
   const VerifyBooks& verify_books() const { return m_verify; }

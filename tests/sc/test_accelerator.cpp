@@ -1,6 +1,7 @@
 // SystemC tests of the accelerator modules: each TEST_CASE runs in its own process
 // (catch_discover_tests), elaborates its modules once and asserts on simulated time.
 #define CATCH_CONFIG_RUNNER
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <systemc>
@@ -96,6 +97,55 @@ TEST_CASE("Accelerator charges cycles at the clock and MRR settles in microsecon
   // Energy of the cycles: per-cycle converter/laser/hold energy x 5000, plus ring hold during settles.
   double rings = 4 * 4 * 8 * 8;
   CHECK(acc.energy_j() == Approx(5000 * acc.energy_per_cycle_j() + 3 * rings * 0.275e-3 * 4e-6).epsilon(1e-9));
+}
+
+TEST_CASE("MRR write-verify time is reads plus one settle to load each verified block plus re-tune rounds per core", "[sc]") {
+  // docs/swim.md §6: a core reads its selected rings one after another (mrr_verify_read_us each)
+  // and settles once to load a verified block's set points, then once per re-tune round; cores
+  // work in parallel. Noise-free rings read exactly their targets: no round is needed, so the time
+  // is max over cores of (reads x t_read + verified blocks x t_settle).
+  sim::configure_kernel_time();
+  Fixture f;
+  hw::AcceleratorConfig ac;
+  ac.energy.clock_ghz = 1.0;
+  ac.energy.ring_settle_us = 4.0;
+  ac.energy.mrr_verify_read_us = 0.01;
+  hw::Accelerator acc("acc", f.g, f.wl, std::make_unique<hw::MrrBank>(f.wl, hw::MrrBankConfig{}, hw::RandomStream(1, 0)), ac);
+  const int64_t layer = 2;
+  const auto& t = f.wl.layers[layer].gemms[0];
+  const int64_t kk = f.wl.spec.block_size * f.wl.spec.block_size, nb = t.P * t.Q;
+  REQUIRE(nb > acc.cores());  // some core holds several blocks (cyclic mapping)
+  // Every third weight of every other block.
+  std::vector<uint8_t> mask(t.blocks.size(), 0);
+  std::vector<double> core_s(static_cast<size_t>(acc.cores()), 0.0);
+  int64_t blocks = 0;
+  for (int64_t b = 0; b < nb; b += 2) {
+    int64_t n = 0;
+    for (int64_t j = 0; j < kk; j += 3) mask[static_cast<size_t>(b * kk + j)] = 1, ++n;
+    core_s[static_cast<size_t>(t.core[b] % acc.cores())] += static_cast<double>(2 * n) * 0.01e-6 + 4e-6;  // 2 reads each
+    ++blocks;
+  }
+  hw::VerifySpec spec;
+  spec.reads = 2;
+  hw::VerifyResult r;
+  double t0 = -1, t1 = -1;
+  Driver d("driver");
+  d.body = [&] {
+    t0 = sc_time_stamp().to_seconds();
+    r = acc.verify(layer, 0, mask, spec, 0.0);
+    acc.occupy(acc.take_write_time_s(), 0.0);
+    t1 = sc_time_stamp().to_seconds();
+  };
+  sc_start();
+  CHECK(r.writes == 0);
+  CHECK(r.unconverged == 0);
+  const double want = *std::max_element(core_s.begin(), core_s.end());
+  CHECK(acc.verify_books().time_s == Approx(want).epsilon(1e-12));
+  CHECK(acc.verify_books().block_loads == blocks);
+  CHECK(t1 - t0 == Approx(want).margin(1e-9));
+  // Energy: reads x 1 pJ + settles x the core's k^2 rings held for 4 us.
+  const double e = static_cast<double>(r.reads) * 1e-12 + static_cast<double>(blocks) * kk * 0.275e-3 * 4e-6;
+  CHECK(acc.verify_books().energy_j == Approx(e).epsilon(1e-9));
 }
 
 TEST_CASE("PCM cells drift in simulated time: read-back at 1 day shows the aihwkit drift factor", "[sc]") {
