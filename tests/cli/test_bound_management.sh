@@ -63,4 +63,14 @@ PY
   then ok "bound management: nothing re-run at full scale k, clipping loss recovered at full scale 1, re-runs paid in energy"
   else bad "bound management against its closed forms"; fi
 fi
+
+# ---- same scenario + seed, same bytes at 1 and 2 threads (re-run draws are numbered by block,
+# vector and pass, not by the thread that makes them).
+for t in 1 2; do
+  PTC_THREADS=$t "$ptcsim" run "$sc" --set accuracy.images=40 --set accuracy.instances=2 --set hw.adc.bound=1 \
+    --out "$tmp/t$t" -q >"$tmp/t$t.log" 2>&1 || bad "threads $t run failed: $(tail -2 "$tmp/t$t.log")"
+done
+diffs=""
+for f in summary.json trace.csv stats.json events.jsonl; do cmp -s "$tmp/t1/$f" "$tmp/t2/$f" || diffs="$diffs $f"; done
+[ -z "$diffs" ] && ok "bound-managed run: byte-identical at 1 and 2 threads" || bad "1 vs 2 threads differ in:$diffs"
 finish
