@@ -10,10 +10,29 @@
 
 namespace ptc::hw {
 
+namespace {
+RnsPlacement uniform_placement(const rns::RnsTile& tile, const std::vector<double>& sigma) {
+  const int ch = tile.code().n() + tile.code().k();
+  if (static_cast<int>(sigma.size()) != ch) throw Error("ChipBackwardGemm: expected one phase-noise std per modulus channel");
+  RnsPlacement p;
+  p.offset_rad.assign(static_cast<size_t>(tile.h() * ch), 0.0);
+  for (int64_t i = 0; i < tile.h(); ++i)
+    for (int c = 0; c < ch; ++c) p.std_rad.push_back(sigma[static_cast<size_t>(c)]);
+  return p;
+}
+}  // namespace
+
 ChipBackwardGemm::ChipBackwardGemm(const rns::RnsTile& tile, std::vector<double> sigma_phi_rad, const RandomStream& stream)
-    : m_tile(&tile), m_sigma(std::move(sigma_phi_rad)), m_h(tile.h()), m_stream(stream) {
-  if (static_cast<int>(m_sigma.size()) != tile.code().n() + tile.code().k())
-    throw Error("ChipBackwardGemm: expected one phase-noise std per modulus channel");
+    : ChipBackwardGemm(tile, uniform_placement(tile, sigma_phi_rad), stream) {}
+
+ChipBackwardGemm::ChipBackwardGemm(const rns::RnsTile& tile, RnsPlacement placement, const RandomStream& stream)
+    : m_tile(&tile), m_place(std::move(placement)), m_h(tile.h()), m_stream(stream) {
+  const int64_t per_core = m_h * (tile.code().n() + tile.code().k());
+  if (m_place.cores < 1 || static_cast<int64_t>(m_place.offset_rad.size()) != m_place.cores * per_core ||
+      m_place.std_rad.size() != m_place.offset_rad.size())
+    throw Error("ChipBackwardGemm: expected an offset and a std per core, row and modulus channel");
+  for (int64_t X = 0; X < m_place.cores; ++X)
+    m_full.emplace_back(tile.code(), m_h, m_place.offset_rad.data() + X * per_core, m_place.std_rad.data() + X * per_core);
 }
 
 ChipBackwardGemm::ChipBackwardGemm(const IoSpec& io, int64_t h, const RandomStream& stream) : m_io(io), m_h(h), m_stream(stream) {
@@ -42,7 +61,17 @@ void ChipBackwardGemm::gemm(const models::BackwardSite& at, bool trans_a, bool t
   std::vector<float> seg(static_cast<size_t>(M * h)), x(static_cast<size_t>(h)), part(static_cast<size_t>(M));
   rns::RrnsCounters local;
   if (m_tile) {
-    const uint64_t stride = m_tile->words_stride();
+    // Row blocks of h (the last may be short) on the cores, cyclic over (p, q); block (n, p, q)
+    // draws from base ((n P + p) Q + q)(1 + 2 h ch) (rns/block_reads.h).
+    const rns::RrnsCode& code = m_tile->code();
+    const int ch = code.n() + code.k();
+    const int64_t P = (M + h - 1) / h, last = M - (P - 1) * h, per_core = h * ch;
+    const uint64_t stride = static_cast<uint64_t>(1 + 2 * per_core);
+    std::vector<rns::BlockLaws> short_laws;  // per core: the laws of the last block's rows when it is short
+    if (last < h)
+      for (int64_t X = 0; X < m_place.cores; ++X)
+        short_laws.emplace_back(code, last, m_place.offset_rad.data() + X * per_core, m_place.std_rad.data() + X * per_core);
+    std::vector<int64_t> shifts(static_cast<size_t>(per_core));
     for (int64_t q = 0; q < Q; ++q) {
       const int64_t k0 = q * h, len = std::min<int64_t>(h, K - k0);
       std::fill(seg.begin(), seg.end(), 0.0f);
@@ -52,9 +81,22 @@ void ChipBackwardGemm::gemm(const models::BackwardSite& at, bool trans_a, bool t
       for (int64_t n = 0; n < N; ++n) {
         std::fill(x.begin(), x.end(), 0.0f);
         for (int64_t j = 0; j < len; ++j) x[j] = b_at(k0 + j, n);
-        const uint64_t first = static_cast<uint64_t>((n * Q + q) * M) * stride;
-        m_tile->matvec(w, x.data(), m_sigma, s, first, part.data(), local);
-        for (int64_t m = 0; m < M; ++m) acc[m * N + n] += part[m];
+        const rns::BfpVector xq = m_tile->quantize_input(x.data());
+        for (int64_t p = 0; p < P; ++p) {
+          const int64_t X = (p * Q + q) % m_place.cores, rows = p + 1 < P ? h : last;
+          const rns::BlockLaws& L = rows < h ? short_laws[static_cast<size_t>(X)] : m_full[static_cast<size_t>(X)];
+          const uint64_t base = static_cast<uint64_t>((n * P + p) * Q + q) * stride;
+          const bool any = L.draw(s, base, shifts.data());
+          for (int64_t i = 0; i < rows; ++i) {
+            const int64_t m = p * h + i;
+            const int32_t* wr = w.mantissa.data() + m * h;
+            int64_t d = 0;
+            for (int64_t j = 0; j < h; ++j) d += int64_t{xq.mantissa[j]} * wr[j];
+            const rns::WordOutcome o =
+                L.decode(code, m_tile->spec_max_retries(), d, any ? shifts.data() + i * ch : nullptr, s, base, i, local);
+            acc[m * N + n] += std::ldexp(static_cast<double>(o.value), xq.exponent[0] + w.exponent[m]);
+          }
+        }
       }
     }
   } else {

@@ -8,10 +8,13 @@
 // Two arithmetics, with the same grouping so that they differ only where the converters differ:
 // - RNS (`rns` device): one BFP exponent per row of op(A) and per column of op(B) within each
 //   segment (mantissa bits of the device), the integer dot product read as one RRNS word through
-//   the modulus channels with the channels' per-read phase noise sigma_phi (the device's
-//   `sigma_phi_rad`; the ring-phase processes and the thermal field, which depend on where a word
-//   runs, are not applied to backward words), decoded, corrected or retried as the forward words.
-//   Noise-free it is exact: y = 2^(e_a + e_b) * sum q_a q_b.
+//   the modulus channels, decoded, corrected or retried as the forward words (rns/block_reads.h,
+//   the same exact sampler). Where a word runs sets its channels' phase errors: the rows of op(A)
+//   are cut into blocks of h, and block (p, q) (rows p h .. p h + h - 1, segment q) runs on core
+//   (p Q + q) mod cores (cyclic, as the forward mapping), row m on the core's row m mod h, so
+//   channel c of that row reads with the ring-phase offset, per-read std and thermal offset of
+//   that ring at the training batch's instant plus the channel's own sigma_phi (RnsPlacement,
+//   filled by RnsCore::backward_gemm). Noise-free it is exact: y = 2^(e_a + e_b) * sum q_a q_b.
 // - Analog (every other device): per segment, each row of op(A) and each column of op(B) is
 //   divided by its largest |value| (a, b) and sent through the input DAC (IoSpec::dac: bits, bound,
 //   noise); the normalised partial sum goes through the ADC (IoSpec::adc: bound in normalised
@@ -29,15 +32,26 @@
 
 #include "hw/hardware_gemm.h"
 #include "hw/physics/rng.h"
+#include "hw/rns/block_reads.h"
 #include "hw/rns/rns_tile.h"
 #include "models/gradients.h"
 
 namespace ptc::hw {
 
+// The phase errors of the RNS core's channels where backward words run: `cores` cores of h rows,
+// offset_rad and std_rad [(X h + i) (n + r) + c] for core X, row i, channel c.
+struct RnsPlacement {
+  int64_t cores = 1;
+  std::vector<double> offset_rad, std_rad;
+};
+
 class ChipBackwardGemm : public models::BackwardGemm {
  public:
-  // RNS arithmetic: the tile's code and BFP spec, per-channel per-read phase noise (n + k values).
+  // RNS arithmetic: the tile's code and BFP spec, one core whose every row reads channel c with
+  // per-read phase noise sigma_phi_rad[c] (n + r values) and no offset.
   ChipBackwardGemm(const rns::RnsTile& tile, std::vector<double> sigma_phi_rad, const RandomStream& stream);
+  // RNS arithmetic on the chip's cores (see above).
+  ChipBackwardGemm(const rns::RnsTile& tile, RnsPlacement placement, const RandomStream& stream);
   // Analog arithmetic: converters of `io`, segments of h.
   ChipBackwardGemm(const IoSpec& io, int64_t h, const RandomStream& stream);
 
@@ -53,7 +67,8 @@ class ChipBackwardGemm : public models::BackwardGemm {
 
  private:
   const rns::RnsTile* m_tile = nullptr;
-  std::vector<double> m_sigma;
+  RnsPlacement m_place;
+  std::vector<rns::BlockLaws> m_full;  // per core: the read laws of a block of h rows
   IoSpec m_io;
   int64_t m_h = 1;
   RandomStream m_stream;

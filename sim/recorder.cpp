@@ -148,8 +148,8 @@ void Recorder::row(double acc, double acc_std, int64_t acc_n) {
              std::to_string(m_ctl->overhead_cycles()) + "," + fmt(m_acc.temperature_mean_k(t)) + "," +
              std::to_string(m_acc.step(t));
   for (const auto& kv : m_acc.tech().counters()) m_trace += "," + std::to_string(kv.second);  // device counters (RNS)
-  if (row_remap_columns())
-    m_trace += "," + std::to_string(m_acc.worn_cells()) + "," + std::to_string(m_acc.wear()->rows_remapped());
+  if (m_acc.wear()) m_trace += "," + std::to_string(m_acc.worn_cells());
+  if (row_remap_columns()) m_trace += "," + std::to_string(m_acc.wear()->rows_remapped());
   m_trace += "\n";
   lat.clear();
   m_last_row_served = m_rt->served();
@@ -209,9 +209,13 @@ void Recorder::write_partial(const std::string& status) {
     for (const auto& kv : dev) header += "," + kv.first;
     header += "\n";
   }
-  if (row_remap_columns()) {  // row-based remapping (docs/elight.md §6): worn cells in use, rows moved so far
+  if (m_acc.wear()) {  // cell endurance (docs/elight.md §4): worn cells in use
     header.pop_back();
-    header += ",worn_cells,rows_remapped\n";
+    header += ",worn_cells\n";
+  }
+  if (row_remap_columns()) {  // row-based remapping (docs/elight.md §6): rows moved so far
+    header.pop_back();
+    header += ",rows_remapped\n";
   }
   write_atomic(m_out / "trace.csv", header + m_trace);
   write_atomic(m_out / "events.jsonl", m_events);

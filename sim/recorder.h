@@ -59,8 +59,8 @@ class Recorder : public sc_core::sc_module {
 
  private:
   void run();
-  // The trace's row-remapping columns (worn_cells, rows_remapped): a chip with cell endurance under a
-  // row-remapping policy (docs/elight.md §6).
+  // The trace's row-remapping column (rows_remapped): a chip with cell endurance under a
+  // row-remapping policy (docs/elight.md §6). Every chip with cell endurance has worn_cells.
   bool row_remap_columns() const;
   const RunContext& m_c;
   hw::Accelerator& m_acc;

@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 
+#include "hw/rns/block_reads.h"
 #include "hw/training_gemm.h"
 #include "models/error.h"
 
@@ -163,7 +164,8 @@ double RnsCore::schedule_temperature_k(int64_t step) const {
 double RnsCore::offset_at(size_t slot, int64_t core, int64_t i, int c) const {
   const int64_t k = m_array.k, kk = k * k;
   const int64_t ring = i * k + (c % k);
-  double off = m_offset[slot][static_cast<size_t>((core % m_array.cores()) * kk + ring)];
+  // Before any set_times (no instant yet) the processes add nothing; the thermal field still does.
+  double off = m_offset.empty() ? 0.0 : m_offset[slot][static_cast<size_t>((core % m_array.cores()) * kk + ring)];
   if (!m_dt_k.empty()) {
     const int64_t cores = static_cast<int64_t>(m_dt_k.size()) / kk;
     off += m_cfg.dphi_dk_rad * m_dt_k[static_cast<size_t>((core % cores) * kk + ring)];
@@ -204,65 +206,9 @@ void RnsCore::realize(int64_t layer, int64_t group, uint64_t /*draw*/, float* wn
   }
 }
 
-namespace {
-
-// Q(x) = P(N(0,1) > x).
-double qf(double x) {
-  return 0.5 * std::erfc(x / std::sqrt(2.0));
-}
-// P(lo < Z < hi) for a standard normal Z, accurate in both tails.
-double normal_mass(double lo, double hi) {
-  if (lo >= 0) return qf(lo) - qf(hi);
-  if (hi <= 0) return qf(-hi) - qf(-lo);
-  return 1.0 - qf(hi) - qf(-lo);
-}
-
-// The residue shift of one channel read, s = round(delta m / 2 pi) with delta ~ N(mu, sigma^2):
-// independent of the residue (docs/rns.md §7). Nonzero shifts with their probabilities.
-struct ShiftLaw {
-  double p_err = 0;            // P(s != 0)
-  std::vector<int64_t> shift;  // nonzero shifts
-  std::vector<double> cum;     // cumulative probabilities of the nonzero shifts (last = p_err)
-  // A nonzero shift from u in [0, p_err).
-  int64_t pick(double u) const {
-    for (size_t i = 0; i + 1 < cum.size(); ++i)
-      if (u < cum[i]) return shift[i];
-    return shift.back();
-  }
-};
-
-ShiftLaw shift_law(int64_t m, double mu, double sigma) {
-  ShiftLaw L;
-  const double step = 2 * M_PI / static_cast<double>(m);
-  if (sigma <= 0) {
-    const int64_t sft = std::llround(mu / step);
-    if (sft % m != 0) L.p_err = 1, L.shift = {sft}, L.cum = {1.0};
-    return L;
-  }
-  // Shifts within 9 sigma of the mean (the mass beyond is below 1e-18).
-  const int64_t lo = static_cast<int64_t>(std::floor((mu - 9 * sigma) / step)) - 1;
-  const int64_t hi = static_cast<int64_t>(std::ceil((mu + 9 * sigma) / step)) + 1;
-  for (int64_t j = lo; j <= hi; ++j) {
-    if (j % m == 0) continue;  // a whole turn reads the true residue
-    const double pj =
-        normal_mass(((static_cast<double>(j) - 0.5) * step - mu) / sigma, ((static_cast<double>(j) + 0.5) * step - mu) / sigma);
-    if (!(pj > 0)) continue;
-    L.p_err += pj;
-    L.shift.push_back(j);
-    L.cum.push_back(L.p_err);
-  }
-  return L;
-}
-
-}  // namespace
-
-// Noise: every (row, channel) read of a block is an independent residue shift (ShiftLaw). Per
-// block and input vector one uniform decides whether any of its k (n + k) reads errs (probability
-// 1 - prod (1 - p)); only then are the reads drawn one by one, conditioned on at least one error,
-// and each erring read's shift from its law given s != 0 -- an exact sampler of the same law that
-// draws one number per clean block. Draw indices of block (v, p, q): base = ((v P + p) Q + q)(1 + 2N)
-// with N = k (n + k): base (any error), base + 1 + j (read j errs), base + 1 + N + j (its shift);
-// retry a of row i draws from the stream derived by (base, i), indices 2 (a (n + k) + c) and + 1.
+// Noise: every (row, channel) read of a block is an independent residue shift, sampled exactly by
+// BlockLaws (block_reads.h; one uniform per clean block). Block (v, p, q) draws from base
+// ((v P + p) Q + q)(1 + 2N), N = k (n + k).
 void RnsCore::gemm(int64_t layer, int64_t group, int64_t sample, const float* x, bool x_trans, int64_t n, float* y,
                    bool y_trans) {
   const models::GemmTiles& t = m_wl.layers.at(layer).gemms.at(group);
@@ -274,29 +220,23 @@ void RnsCore::gemm(int64_t layer, int64_t group, int64_t sample, const float* x,
   const uint64_t draw = m_draw_base + static_cast<uint64_t>(sample);
   const size_t slot = static_cast<size_t>(m_slot[std::min<size_t>(static_cast<size_t>(sample), m_slot.size() - 1)]);
   const RandomStream s = m_rng.derive(draw).derive(static_cast<uint64_t>(layer)).derive(static_cast<uint64_t>(group));
-  // Shift laws of the reads of each core this layer group uses, [core][i ch + c], with the
-  // probability that a block has any error and the suffix probabilities of "an error among j..N-1".
-  std::map<int64_t, std::vector<ShiftLaw>> laws;
-  std::map<int64_t, std::vector<double>> any_from;  // [j] = 1 - prod_{j' >= j} (1 - p_j'), j <= N
+  // The read laws of each core this layer group uses (block_reads.h).
+  std::map<int64_t, BlockLaws> laws;
   bool noisy = false;
+  std::vector<double> off(static_cast<size_t>(N)), sd(static_cast<size_t>(N));
   for (int64_t b = 0; b < P * Q; ++b) {
     const int64_t X = t.core[b];
     if (laws.count(X)) continue;
-    std::vector<ShiftLaw>& L = laws[X];
     for (int64_t i = 0; i < k; ++i)
-      for (int c = 0; c < ch; ++c) L.push_back(shift_law(code.moduli()[c], offset_at(slot, X, i, c), std_at(slot, X, i, c)));
-    std::vector<double>& A = any_from[X];
-    A.assign(static_cast<size_t>(N + 1), 0.0);
-    double log_clean = 0;
-    for (int64_t j = N - 1; j >= 0; --j) {
-      log_clean += L[j].p_err >= 1 ? -INFINITY : std::log1p(-L[j].p_err);
-      A[j] = -std::expm1(log_clean);
-    }
-    noisy = noisy || A[0] > 0;
+      for (int c = 0; c < ch; ++c) {
+        off[static_cast<size_t>(i * ch + c)] = offset_at(slot, X, i, c);
+        sd[static_cast<size_t>(i * ch + c)] = std_at(slot, X, i, c);
+      }
+    noisy = laws.emplace(X, BlockLaws(code, k, off.data(), sd.data())).first->second.noisy() || noisy;
   }
   std::vector<float> xv(Q * k), acc(P * k);
   std::vector<BfpVector> qx(static_cast<size_t>(Q));
-  std::vector<int64_t> shifts(static_cast<size_t>(N)), read(static_cast<size_t>(ch));
+  std::vector<int64_t> shifts(static_cast<size_t>(N));
   RrnsCounters local;
   const int64_t cores = m_array.cores(), kk = k * k;
   std::vector<int64_t> block_reads(static_cast<size_t>(cores), 0), row_retries, ring_corrected;
@@ -312,83 +252,24 @@ void RnsCore::gemm(int64_t layer, int64_t group, int64_t sample, const float* x,
         const RnsTile::Weights& w = W[b];
         const BfpVector& xq = qx[q];
         const uint64_t base = static_cast<uint64_t>((v * P + p) * Q + q) * static_cast<uint64_t>(1 + 2 * N);
-        bool any = false;
-        if (noisy) {
-          const std::vector<double>& A = any_from.at(t.core[b]);
-          if (A[0] > 0 && s.uniform(base) < A[0]) {
-            const std::vector<ShiftLaw>& L = laws.at(t.core[b]);
-            bool need = true;  // no error drawn yet: condition on one among the rest
-            for (int64_t j = 0; j < N; ++j) {
-              shifts[j] = 0;
-              const double pj = L[j].p_err;
-              if (pj <= 0) continue;
-              const double pe = need ? std::min(1.0, pj / A[j]) : pj;
-              if (pe < 1 && s.uniform(base + 1 + static_cast<uint64_t>(j)) >= pe) continue;
-              need = false;
-              shifts[j] = L[j].pick(s.uniform(base + 1 + static_cast<uint64_t>(N + j)) * pj);
-            }
-            any = true;
-          }
-        }
+        const BlockLaws& L = laws.at(t.core[b]);
+        const bool any = noisy && L.draw(s, base, shifts.data());
         for (int64_t i = 0; i < k; ++i) {
           const int32_t* wr = w.mantissa.data() + i * k;
           int64_t d = 0;
           for (int64_t j = 0; j < k; ++j) d += int64_t{xq.mantissa[j]} * wr[j];
-          ++local.words;
-          ++local.attempts;
-          bool err = false;
-          if (any)
-            for (int c = 0; c < ch; ++c) err = err || shifts[static_cast<size_t>(i * ch + c)] != 0;
-          if (err) {
-            const std::vector<ShiftLaw>& L = laws.at(t.core[b]);
-            const std::vector<int64_t> truth = code.encode(d);
-            const int64_t* sh = shifts.data() + i * ch;
-            std::optional<RandomStream> rs;
-            for (int a = 0;; ++a) {
-              if (a > 0) {  // a retry: fresh reads of every channel
-                if (!rs) rs = s.derive(base).derive(static_cast<uint64_t>(i));
-                if (row_retries.empty()) row_retries.assign(static_cast<size_t>(cores * k), 0);
-                ++row_retries[static_cast<size_t>(X * k + i)];
-                ++local.attempts;
-                for (int c = 0; c < ch; ++c) {
-                  const ShiftLaw& lc = L[static_cast<size_t>(i * ch + c)];
-                  const double u = rs->uniform(static_cast<uint64_t>(2 * (a * ch + c)));
-                  read[c] = u < lc.p_err ? lc.pick(rs->uniform(static_cast<uint64_t>(2 * (a * ch + c) + 1)) * lc.p_err) : 0;
-                }
-                sh = read.data();
-              }
-              std::vector<int64_t> r(truth);
-              for (int c = 0; c < ch; ++c) {
-                r[c] = mod(truth[c] + sh[c], code.moduli()[c]);
-                local.residue_errors += r[c] != truth[c];
-              }
-              const DecodeResult dr = code.decode(r.data());
-              if (dr.status == DecodeStatus::corrected) {
-                // The decoder locates the corrected residues: those that differ from its value's.
-                const std::vector<int64_t> fixed = code.encode(dr.value);
-                if (ring_corrected.empty()) ring_corrected.assign(static_cast<size_t>(cores * kk), 0);
-                for (int c = 0; c < ch; ++c)
-                  if (fixed[c] != r[c]) ++ring_corrected[static_cast<size_t>(X * kk + i * k + (c % k))];
-              }
-              if (a == 0 && dr.status != DecodeStatus::clean) ++local.detected;
-              if (dr.status == DecodeStatus::uncorrectable) {
-                if (a < m_tile.spec_max_retries()) {
-                  ++local.retried;
-                  continue;
-                }
-                ++local.failed;
-                d = 0;  // flagged after R retries: contributes nothing
-                break;
-              }
-              if (dr.value != d)
-                ++local.silent;
-              else if (dr.status == DecodeStatus::corrected)
-                ++local.corrected;
-              d = dr.value;
-              break;
-            }
+          const WordOutcome o =
+              L.decode(code, m_tile.spec_max_retries(), d, any ? shifts.data() + i * ch : nullptr, s, base, i, local);
+          if (o.retries > 0) {
+            if (row_retries.empty()) row_retries.assign(static_cast<size_t>(cores * k), 0);
+            row_retries[static_cast<size_t>(X * k + i)] += o.retries;
           }
-          acc[p * k + i] += static_cast<float>(std::ldexp(static_cast<double>(d), xq.exponent[0] + w.exponent[i]));
+          if (o.corrected_mask) {
+            if (ring_corrected.empty()) ring_corrected.assign(static_cast<size_t>(cores * kk), 0);
+            for (int c = 0; c < ch; ++c)
+              if (o.corrected_mask >> c & 1) ++ring_corrected[static_cast<size_t>(X * kk + i * k + (c % k))];
+          }
+          acc[p * k + i] += static_cast<float>(std::ldexp(static_cast<double>(o.value), xq.exponent[0] + w.exponent[i]));
         }
       }
     for (int64_t r = 0; r < t.rows; ++r) (y_trans ? y[v * t.rows + r] : y[r * n + v]) = acc[r];
@@ -401,8 +282,18 @@ void RnsCore::gemm(int64_t layer, int64_t group, int64_t sample, const float* x,
 }
 
 std::unique_ptr<ChipBackwardGemm> RnsCore::backward_gemm(const RandomStream& stream) const {
-  return std::make_unique<ChipBackwardGemm>(m_tile, std::vector<double>(static_cast<size_t>(channels()), sigma_phi_rad()),
-                                            stream);
+  // The channels' phase errors at the batch's first instant (set_times), every core of the array.
+  const int64_t k = m_array.k;
+  const int ch = channels();
+  RnsPlacement place;
+  place.cores = m_array.cores();
+  for (int64_t X = 0; X < place.cores; ++X)
+    for (int64_t i = 0; i < k; ++i)
+      for (int c = 0; c < ch; ++c) {
+        place.offset_rad.push_back(offset_at(0, X, i, c));
+        place.std_rad.push_back(std_at(0, X, i, c));
+      }
+  return std::make_unique<ChipBackwardGemm>(m_tile, std::move(place), stream);
 }
 
 RrnsCounters RnsCore::counters(int64_t layer) const {

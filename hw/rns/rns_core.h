@@ -58,7 +58,8 @@ class RnsCore : public Technology, public models::MappedGemm {
   int64_t relock(int64_t step) override;
   double schedule_temperature_k(int64_t step) const override;
   models::MappedGemm* mapped_gemm() override { return this; }
-  // Backward words of on-chip training: the tile's code and BFP, each channel's per-read noise.
+  // Backward words of on-chip training (training_gemm.h): the tile's code and BFP, the channels'
+  // phase errors of every core at the batch's first instant (the last set_times).
   std::unique_ptr<ChipBackwardGemm> backward_gemm(const RandomStream& stream) const override;
   // Selective re-calibration: the marked rings' phase-shifter settings re-written (one write per
   // programmed weight in a row of a block whose core has a marked ring among the row's channels),

@@ -69,11 +69,19 @@ int64_t train_onchip(Env& e, const OnchipTrainingSpec& spec) {
       std::copy(one.f.begin(), one.f.end(), x.f.begin() + i * train.image_size());
       labels.push_back(train.labels[img]);
     }
+    const int64_t made_before = acc.recomputations_made();
     auto r = lg.engine().loss_and_grad(x, labels, ov);
+    // Retries of the batch's words (RNS) are array work beyond the event's flat charge: the forward
+    // words' (the core's counters) and the backward words' are charged as recomputations, as a
+    // scheduled evaluation charges its own.
+    int64_t retried = acc.recomputations_made() - made_before;
     if (bwd) {
-      bwd_words += bwd->counters();
+      const hw::rns::RrnsCounters bc = bwd->counters();
+      bwd_words += bc;
       bwd_reads += bwd->reads();
+      retried += bc.retried;
     }
+    acc.charge_recomputations(retried);
     loss_sum += r.loss;
     for (size_t l = 0; l < wl.layers.size(); ++l) {
       auto gb = models::weight_to_blocks(wl.layers[l], r.grad[l], k);

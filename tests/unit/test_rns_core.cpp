@@ -191,6 +191,47 @@ TEST_CASE("rns core: a temperature deviation shifts every residue by round(dphi 
   }
 }
 
+TEST_CASE("rns core: backward words of on-chip training see the chip's temperature deviation", "[rns-core]") {
+  // As the forward words above: dT = 6 K at 0.01 rad/K moves every residue by 1 (m = 61..63), so
+  // every backward word reads D + 1, silently; at 4 K every word is exact.
+  const Graph g = import_onnx(kZoo + "cnn3_fmnist.onnx");
+  const CompiledWorkload wl = compile(g, TilingSpec{4, 4, 8, "cyclic"});
+  rns::RnsCoreConfig cfg = config(6, 0);
+  cfg.dphi_dk_rad = 0.01;
+  const int64_t rings = wl.spec.rows * wl.spec.cols * 64;
+  const int M = 11, N = 3, K = 16;
+  std::mt19937 gen(4);
+  std::uniform_int_distribution<int> d(-31, 31);
+  std::vector<float> A(M * K), B(K * N);
+  for (auto& v : A) v = static_cast<float>(d(gen));
+  for (auto& v : B) v = static_cast<float>(d(gen));
+  for (int q = 0; q < K / 8; ++q) {  // a 31 in every segment: every BFP exponent is 0
+    for (int m = 0; m < M; ++m) A[m * K + q * 8] = 31;
+    for (int n = 0; n < N; ++n) B[q * 8 * N + n] = -31;
+  }
+  for (double dt : {4.0, 6.0}) {
+    CAPTURE(dt);
+    rns::RnsCore core(wl, cfg, RandomStream(5, 3));
+    core.set_ring_temperature_k(std::vector<double>(size_t(rings), dt));
+    std::unique_ptr<ChipBackwardGemm> bwd = core.backward_gemm(RandomStream(1, 1));
+    std::vector<float> C(M * N);
+    bwd->gemm({0, GemmPass::input_gradient, 0}, false, false, M, N, K, 1.0f, A.data(), K, B.data(), N, 0.0f, C.data(), N);
+    const int64_t shift = dt == 6.0 ? 1 : 0;
+    for (int m = 0; m < M; ++m)
+      for (int n = 0; n < N; ++n) {
+        // Integer operands with a 31 in every segment: BFP exponents 0, each of the K / 8
+        // segments' words reads D + shift.
+        int64_t want = 0;
+        for (int k = 0; k < K; ++k) want += static_cast<int64_t>(A[m * K + k]) * static_cast<int64_t>(B[k * N + n]);
+        CHECK(C[m * N + n] == static_cast<float>(want + shift * (K / 8)));
+      }
+    const rns::RrnsCounters c = bwd->counters();
+    CHECK(c.words == int64_t{M} * N * (K / 8));
+    CHECK(c.silent == shift * c.words);
+    CHECK(c.residue_errors == 3 * shift * c.words);
+  }
+}
+
 TEST_CASE("rns core: ring-phase offsets reach modulus channel c of row i as ring (i, c) of the core", "[rns-core]") {
   const Graph g = import_onnx(kZoo + "cnn3_fmnist.onnx");
   const CompiledWorkload wl = compile(g, TilingSpec{4, 4, 8, "cyclic"});

@@ -164,6 +164,55 @@ TEST_CASE("training gemm: backward RNS words err at the closed-form residue erro
   }
 }
 
+TEST_CASE("training gemm: backward RNS words read the phase offsets of the core their block runs on", "[training_gemm]") {
+  // Two cores; every channel of core 1 carries a deterministic offset of 0.06 rad, which moves each
+  // residue by round(0.06 m / 2 pi) = 1 for m = 61..63: a word run there reads D + 1 (the CRT of a
+  // common shift), silently, with no redundancy to see it. Core 0 reads exactly. Block (p, q) of h
+  // rows of op(A) and segment q runs on core (p Q + q) mod 2 (training_gemm.h).
+  const int h = 8, M = 20, N = 4, K = 24;  // P = 3 row blocks (the last of 4 rows), Q = 3 segments
+  const rns::RnsTileSpec spec = six_bit_spec(h);
+  const rns::RnsTile tile(spec, h, "tile");
+  for (int64_t m : spec.base) REQUIRE(std::lround(0.06 * double(m) / (2 * M_PI)) == 1);
+  RnsPlacement place;
+  place.cores = 2;
+  for (int X = 0; X < 2; ++X)
+    for (int i = 0; i < h; ++i)
+      for (int c = 0; c < 3; ++c) {
+        place.offset_rad.push_back(X == 1 ? 0.06 : 0.0);
+        place.std_rad.push_back(0.0);
+      }
+  ChipBackwardGemm g(tile, place, RandomStream(3, 3));
+  const std::vector<float> A = randn(M * K, 31), B = randn(K * N, 32, 0.1f);
+  std::vector<float> C(M * N);
+  g.gemm({0, GemmPass::input_gradient, 0}, false, false, M, N, K, 1.0f, A.data(), K, B.data(), N, 0.0f, C.data(), N);
+  const int P = 3, Q = 3;
+  int64_t on_core1 = 0;
+  for (int m = 0; m < M; ++m)
+    for (int n = 0; n < N; ++n) {
+      double acc = 0;
+      for (int q = 0; q < Q; ++q) {
+        std::vector<double> a(h), b(h);
+        for (int j = 0; j < h; ++j) a[j] = A[m * K + q * h + j], b[j] = B[(q * h + j) * N + n];
+        std::vector<int64_t> qa, qb;
+        int ea = 0, eb = 0;
+        bfp(a, 6, qa, ea);
+        bfp(b, 6, qb, eb);
+        int64_t d = 0;
+        for (int j = 0; j < h; ++j) d += qa[j] * qb[j];
+        const bool core1 = ((m / h) * Q + q) % 2 == 1;
+        on_core1 += core1;
+        acc += std::ldexp(static_cast<double>(d + (core1 ? 1 : 0)), ea + eb);
+      }
+      INFO("m " << m << " n " << n);
+      CHECK(C[m * N + n] == static_cast<float>(acc));
+    }
+  REQUIRE(P * h >= M);
+  const rns::RrnsCounters c = g.counters();
+  CHECK(c.words == int64_t{M} * N * Q);
+  CHECK(c.silent == on_core1);
+  CHECK(c.residue_errors == 3 * on_core1);
+}
+
 TEST_CASE(
     "training gemm: analog arithmetic is the float product with ideal converters and errs within half an ADC step per segment at "
     "6 bits",
