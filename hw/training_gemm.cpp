@@ -28,10 +28,10 @@ ChipBackwardGemm::ChipBackwardGemm(const rns::RnsTile& tile, std::vector<double>
 ChipBackwardGemm::ChipBackwardGemm(const rns::RnsTile& tile, RnsPlacement placement, const RandomStream& stream)
     : m_tile(&tile), m_place(std::move(placement)), m_h(tile.h()), m_stream(stream) {
   const int64_t per_core = m_h * (tile.code().n() + tile.code().k());
-  if (m_place.cores < 1 || static_cast<int64_t>(m_place.offset_rad.size()) != m_place.cores * per_core ||
+  if (m_place.rows < 1 || m_place.cols < 1 || static_cast<int64_t>(m_place.offset_rad.size()) != m_place.cores() * per_core ||
       m_place.std_rad.size() != m_place.offset_rad.size())
     throw Error("ChipBackwardGemm: expected an offset and a std per core, row and modulus channel");
-  for (int64_t X = 0; X < m_place.cores; ++X)
+  for (int64_t X = 0; X < m_place.cores(); ++X)
     m_full.emplace_back(tile.code(), m_h, m_place.offset_rad.data() + X * per_core, m_place.std_rad.data() + X * per_core);
 }
 
@@ -61,7 +61,7 @@ void ChipBackwardGemm::gemm(const models::BackwardSite& at, bool trans_a, bool t
   std::vector<float> seg(static_cast<size_t>(M * h)), x(static_cast<size_t>(h)), part(static_cast<size_t>(M));
   rns::RrnsCounters local;
   if (m_tile) {
-    // Row blocks of h (the last may be short) on the cores, cyclic over (p, q); block (n, p, q)
+    // Row blocks of h (the last may be short) on the cores by the forward's cyclic mapping; block (n, p, q)
     // draws from base ((n P + p) Q + q)(1 + 2 h ch) (rns/block_reads.h).
     const rns::RrnsCode& code = m_tile->code();
     const int ch = code.n() + code.k();
@@ -69,7 +69,7 @@ void ChipBackwardGemm::gemm(const models::BackwardSite& at, bool trans_a, bool t
     const uint64_t stride = static_cast<uint64_t>(1 + 2 * per_core);
     std::vector<rns::BlockLaws> short_laws;  // per core: the laws of the last block's rows when it is short
     if (last < h)
-      for (int64_t X = 0; X < m_place.cores; ++X)
+      for (int64_t X = 0; X < m_place.cores(); ++X)
         short_laws.emplace_back(code, last, m_place.offset_rad.data() + X * per_core, m_place.std_rad.data() + X * per_core);
     std::vector<int64_t> shifts(static_cast<size_t>(per_core));
     for (int64_t q = 0; q < Q; ++q) {
@@ -83,7 +83,7 @@ void ChipBackwardGemm::gemm(const models::BackwardSite& at, bool trans_a, bool t
         for (int64_t j = 0; j < len; ++j) x[j] = b_at(k0 + j, n);
         const rns::BfpVector xq = m_tile->quantize_input(x.data());
         for (int64_t p = 0; p < P; ++p) {
-          const int64_t X = (p * Q + q) % m_place.cores, rows = p + 1 < P ? h : last;
+          const int64_t X = (p % m_place.rows) * m_place.cols + q % m_place.cols, rows = p + 1 < P ? h : last;
           const rns::BlockLaws& L = rows < h ? short_laws[static_cast<size_t>(X)] : m_full[static_cast<size_t>(X)];
           const uint64_t base = static_cast<uint64_t>((n * P + p) * Q + q) * stride;
           const bool any = L.draw(s, base, shifts.data());

@@ -11,7 +11,8 @@
 //   the modulus channels, decoded, corrected or retried as the forward words (rns/block_reads.h,
 //   the same exact sampler). Where a word runs sets its channels' phase errors: the rows of op(A)
 //   are cut into blocks of h, and block (p, q) (rows p h .. p h + h - 1, segment q) runs on core
-//   (p Q + q) mod cores (cyclic, as the forward mapping), row m on the core's row m mod h, so
+//   (p mod R) C + (q mod C) of the R x C array (the forward's cyclic mapping of a block (p, q),
+//   models/compiler.cpp), row m on the core's row m mod h, so
 //   channel c of that row reads with the ring-phase offset, per-read std and thermal offset of
 //   that ring at the training batch's instant plus the channel's own sigma_phi (RnsPlacement,
 //   filled by RnsCore::backward_gemm). Noise-free it is exact: y = 2^(e_a + e_b) * sum q_a q_b.
@@ -38,10 +39,12 @@
 
 namespace ptc::hw {
 
-// The phase errors of the RNS core's channels where backward words run: `cores` cores of h rows,
-// offset_rad and std_rad [(X h + i) (n + r) + c] for core X, row i, channel c.
+// The phase errors of the RNS core's channels where backward words run: an R x C array of cores
+// of h rows, offset_rad and std_rad [(X h + i) (n + r) + c] for core X = row C + column, row i,
+// channel c.
 struct RnsPlacement {
-  int64_t cores = 1;
+  int64_t rows = 1, cols = 1;
+  int64_t cores() const { return rows * cols; }
   std::vector<double> offset_rad, std_rad;
 };
 

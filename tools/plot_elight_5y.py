@@ -4,8 +4,8 @@ the sweep scenarios/sweeps/elight_endurance.json, (a) the scheduled accuracy and
 in use over the deployment time of every model x order at one endurance (--at, default 1e11), and
 (c) the time to the first worn cell against the median endurance, one line per model x order, with
 the closed form of the worst cell at the median endurance: the time at which the integrated daily
-profile reaches E / (worst cell's steps per pass) passes (dotted). Cells that never wear within the
-horizon are drawn at the horizon with an open marker.
+profile reaches E / (worst cell's steps per pass) passes (thin dotted). A run in which no cell wears
+within the horizon is drawn at the horizon with an open marker.
 
 Usage: plot_elight_5y.py -o FIG.png [--at 1e11] [--dump-json] SWEEP_DIR
 SWEEP_DIR holds manifest.jsonl and runs/ (`ptcsim sweep ... run`). --dump-json prints the numbers
@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 DAY = 86400.0
 YEAR = 365 * DAY
 ORDERS = ["native", "greedy", "per_cell"]
-STYLE = {"native": "-", "greedy": "--", "per_cell": ":"}
+STYLE = {"native": "-", "greedy": "--", "per_cell": "-."}
 COLOR = {False: "tab:blue", True: "tab:red"}
 
 
@@ -134,13 +134,13 @@ def main():
         for x, y, r in zip(xs, ys, rs):
             ax3.plot([x], [y], marker="o", color=COLOR[wa], mfc=COLOR[wa] if r["first_worn_time_s"] >= 0 else "white", ls="")
         cf = [profile_time(x / r["worst"], r["profile"]) / DAY if r["worst"] > 0 else None for x, r in zip(xs, rs)]
-        ax3.plot(xs, cf, color=COLOR[wa], ls=(0, (1, 3)), lw=0.8)
+        ax3.plot(xs, cf, color=COLOR[wa], ls=(0, (1, 2)), lw=0.7, alpha=0.45)
     ax3.set_xscale("log")
     ax3.set_yscale("log")
     ax3.axhline(5 * 365, color="gray", lw=0.8)
     ax3.set_xlabel("median cell endurance (level steps)")
     ax3.set_ylabel("first worn cell (days)")
-    ax3.set_title("(c) lifetime vs endurance (dotted: worst cell at the median)")
+    ax3.set_title("(c) lifetime vs endurance\n(dotted: worst cell at the median endurance)", fontsize=10)
     ax3.grid(alpha=0.3, which="both")
     ax3.legend(fontsize=7)
     fig.suptitle("ELight streaming, VGG-8, 4x4 cores of 16x16 optical PCM cells, daily profile 1-10 req/s for 5 years")

@@ -286,8 +286,9 @@ std::unique_ptr<ChipBackwardGemm> RnsCore::backward_gemm(const RandomStream& str
   const int64_t k = m_array.k;
   const int ch = channels();
   RnsPlacement place;
-  place.cores = m_array.cores();
-  for (int64_t X = 0; X < place.cores; ++X)
+  place.rows = m_array.rows;
+  place.cols = m_array.cols;
+  for (int64_t X = 0; X < place.cores(); ++X)
     for (int64_t i = 0; i < k; ++i)
       for (int c = 0; c < ch; ++c) {
         place.offset_rad.push_back(offset_at(0, X, i, c));

@@ -164,29 +164,33 @@ TEST_CASE("training gemm: backward RNS words err at the closed-form residue erro
   }
 }
 
-TEST_CASE("training gemm: backward RNS words read the phase offsets of the core their block runs on", "[training_gemm]") {
-  // Two cores; every channel of core 1 carries a deterministic offset of 0.06 rad, which moves each
-  // residue by round(0.06 m / 2 pi) = 1 for m = 61..63: a word run there reads D + 1 (the CRT of a
-  // common shift), silently, with no redundancy to see it. Core 0 reads exactly. Block (p, q) of h
-  // rows of op(A) and segment q runs on core (p Q + q) mod 2 (training_gemm.h).
-  const int h = 8, M = 20, N = 4, K = 24;  // P = 3 row blocks (the last of 4 rows), Q = 3 segments
+TEST_CASE("training gemm: backward RNS words read the phase offsets of the core and row their block runs on", "[training_gemm]") {
+  // A 2 x 3 array of cores; row i of core X carries the same deterministic offset on every channel,
+  // 0, 0.06 or 0.2 rad for s = (X + i) mod 3, which moves each residue of {63, 62, 61} by s, so a
+  // word there reads D + s (the CRT of a common shift), silently. Block (p, q) of h rows of op(A)
+  // and segment q runs on core (p mod 2) 3 + (q mod 3), row m on row m mod h (training_gemm.h);
+  // M = 20 leaves a short last block (rows 0..3 of its core).
+  const int h = 8, M = 20, N = 3, K = 40;  // P = 3 row blocks, Q = 5 segments
   const rns::RnsTileSpec spec = six_bit_spec(h);
   const rns::RnsTile tile(spec, h, "tile");
-  for (int64_t m : spec.base) REQUIRE(std::lround(0.06 * double(m) / (2 * M_PI)) == 1);
+  const double off[3] = {0.0, 0.06, 0.2};
+  for (int sft = 0; sft < 3; ++sft)
+    for (int64_t m : spec.base) REQUIRE(std::lround(off[sft] * double(m) / (2 * M_PI)) == sft);
   RnsPlacement place;
-  place.cores = 2;
-  for (int X = 0; X < 2; ++X)
+  place.rows = 2;
+  place.cols = 3;
+  for (int X = 0; X < 6; ++X)
     for (int i = 0; i < h; ++i)
       for (int c = 0; c < 3; ++c) {
-        place.offset_rad.push_back(X == 1 ? 0.06 : 0.0);
+        place.offset_rad.push_back(off[(X + i) % 3]);
         place.std_rad.push_back(0.0);
       }
   ChipBackwardGemm g(tile, place, RandomStream(3, 3));
   const std::vector<float> A = randn(M * K, 31), B = randn(K * N, 32, 0.1f);
   std::vector<float> C(M * N);
   g.gemm({0, GemmPass::input_gradient, 0}, false, false, M, N, K, 1.0f, A.data(), K, B.data(), N, 0.0f, C.data(), N);
-  const int P = 3, Q = 3;
-  int64_t on_core1 = 0;
+  const int Q = 5;
+  int64_t shifted = 0;
   for (int m = 0; m < M; ++m)
     for (int n = 0; n < N; ++n) {
       double acc = 0;
@@ -199,18 +203,17 @@ TEST_CASE("training gemm: backward RNS words read the phase offsets of the core 
         bfp(b, 6, qb, eb);
         int64_t d = 0;
         for (int j = 0; j < h; ++j) d += qa[j] * qb[j];
-        const bool core1 = ((m / h) * Q + q) % 2 == 1;
-        on_core1 += core1;
-        acc += std::ldexp(static_cast<double>(d + (core1 ? 1 : 0)), ea + eb);
+        const int X = ((m / h) % 2) * 3 + q % 3, sft = (X + m % h) % 3;
+        shifted += sft != 0;
+        acc += std::ldexp(static_cast<double>(d + sft), ea + eb);
       }
       INFO("m " << m << " n " << n);
       CHECK(C[m * N + n] == static_cast<float>(acc));
     }
-  REQUIRE(P * h >= M);
   const rns::RrnsCounters c = g.counters();
   CHECK(c.words == int64_t{M} * N * Q);
-  CHECK(c.silent == on_core1);
-  CHECK(c.residue_errors == 3 * on_core1);
+  CHECK(c.silent == shifted);
+  CHECK(c.residue_errors == 3 * shifted);
 }
 
 TEST_CASE(
