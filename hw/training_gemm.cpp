@@ -33,6 +33,8 @@ ChipBackwardGemm::ChipBackwardGemm(const rns::RnsTile& tile, RnsPlacement placem
     throw Error("ChipBackwardGemm: expected an offset and a std per core, row and modulus channel");
   for (int64_t X = 0; X < m_place.cores(); ++X)
     m_full.emplace_back(tile.code(), m_h, m_place.offset_rad.data() + X * per_core, m_place.std_rad.data() + X * per_core);
+  m_obs.reads.assign(static_cast<size_t>(m_place.cores() * m_h * m_h), 0);
+  m_obs.corrected = m_obs.reads;
 }
 
 ChipBackwardGemm::ChipBackwardGemm(const IoSpec& io, int64_t h, const RandomStream& stream) : m_io(io), m_h(h), m_stream(stream) {
@@ -47,6 +49,11 @@ rns::RrnsCounters ChipBackwardGemm::counters() const {
 int64_t ChipBackwardGemm::reads() const {
   std::lock_guard<std::mutex> lock(m_mutex);
   return m_reads;
+}
+
+RingObservations ChipBackwardGemm::ring_observations() const {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  return m_obs;
 }
 
 void ChipBackwardGemm::gemm(const models::BackwardSite& at, bool trans_a, bool trans_b, int M, int N, int K, float alpha,
@@ -72,6 +79,10 @@ void ChipBackwardGemm::gemm(const models::BackwardSite& at, bool trans_a, bool t
       for (int64_t X = 0; X < m_place.cores(); ++X)
         short_laws.emplace_back(code, last, m_place.offset_rad.data() + X * per_core, m_place.std_rad.data() + X * per_core);
     std::vector<int64_t> shifts(static_cast<size_t>(per_core));
+    // Per core row [cores, h]: reads of the row (one per block read, plus retries); per ring
+    // [cores, h, h]: residues corrected on it (the layout of RnsCore::ring_observations).
+    const int64_t hh = h * h;
+    std::vector<int64_t> row_reads(static_cast<size_t>(m_place.cores() * h), 0), corrected;
     for (int64_t q = 0; q < Q; ++q) {
       const int64_t k0 = q * h, len = std::min<int64_t>(h, K - k0);
       std::fill(seg.begin(), seg.end(), 0.0f);
@@ -94,11 +105,20 @@ void ChipBackwardGemm::gemm(const models::BackwardSite& at, bool trans_a, bool t
             for (int64_t j = 0; j < h; ++j) d += int64_t{xq.mantissa[j]} * wr[j];
             const rns::WordOutcome o =
                 L.decode(code, m_tile->spec_max_retries(), d, any ? shifts.data() + i * ch : nullptr, s, base, i, local);
+            row_reads[static_cast<size_t>(X * h + i)] += 1 + o.retries;
+            if (o.corrected_mask) {
+              if (corrected.empty()) corrected.assign(static_cast<size_t>(m_place.cores() * hh), 0);
+              for (int c = 0; c < ch; ++c)
+                if (o.corrected_mask >> c & 1) ++corrected[static_cast<size_t>(X * hh + i * h + (c % h))];
+            }
             acc[m * N + n] += std::ldexp(static_cast<double>(o.value), xq.exponent[0] + w.exponent[m]);
           }
         }
       }
     }
+    std::lock_guard<std::mutex> lock(m_mutex);
+    for (size_t r = 0; r < m_obs.reads.size(); ++r) m_obs.reads[r] += row_reads[r / static_cast<size_t>(h)];
+    for (size_t r = 0; r < corrected.size(); ++r) m_obs.corrected[r] += corrected[r];
   } else {
     const ConverterSpec &dac = m_io.dac, &adc = m_io.adc;
     const RandomStream sa = s.derive(0), sb = s.derive(1), sy = s.derive(2);

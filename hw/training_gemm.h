@@ -31,6 +31,7 @@
 #include <mutex>
 #include <vector>
 
+#include "hw/device/technology.h"
 #include "hw/hardware_gemm.h"
 #include "hw/physics/rng.h"
 #include "hw/rns/block_reads.h"
@@ -67,6 +68,11 @@ class ChipBackwardGemm : public models::BackwardGemm {
   rns::RrnsCounters counters() const;
   // Segment dot products computed so far (array reads, one per output element and segment).
   int64_t reads() const;
+  // RNS on the chip's cores: per ring (X k^2 + i k + c mod k, the layout of
+  // Technology::ring_observations) the reads of its row so far (one per block read of the row,
+  // plus its retries) and the residues the decoder corrected on it; empty for the analog
+  // arithmetic. The selective re-calibration counts these with the forward words' (docs/rns.md §7).
+  RingObservations ring_observations() const;
 
  private:
   const rns::RnsTile* m_tile = nullptr;
@@ -78,6 +84,7 @@ class ChipBackwardGemm : public models::BackwardGemm {
   mutable std::mutex m_mutex;
   rns::RrnsCounters m_counters;
   int64_t m_reads = 0;
+  RingObservations m_obs;
 };
 
 }  // namespace ptc::hw

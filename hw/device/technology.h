@@ -149,6 +149,10 @@ class Technology : public BlockRealizer {
   // What the device's decoder sees per ring (RNS: the residues it corrected, located on their
   // channel's ring), cumulative since construction; empty for devices without such counters.
   virtual RingObservations ring_observations() const { return {}; }
+  // Adds the observations of words read outside the device's own GEMM (on-chip training's backward
+  // words, ChipBackwardGemm::ring_observations) to ring_observations(); the same layout. Devices
+  // without per-ring counters ignore them.
+  virtual void add_ring_observations(const RingObservations& /*o*/) {}
   // The technology's own temperature model, if any (DOCTOR's global temperature: the
   // hotspot-weighted mean core temperature at step `step`, K); NaN when it has none.
   virtual double schedule_temperature_k(int64_t /*step*/) const;

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
-#include <optional>
 
 #include "hw/rns/block_reads.h"
 #include "hw/training_gemm.h"
@@ -49,6 +48,7 @@ RnsCore::RnsCore(const models::CompiledWorkload& wl, const RnsCoreConfig& cfg, c
   m_block_reads.assign(static_cast<size_t>(m_array.cores()), 0);
   m_row_retries.assign(static_cast<size_t>(m_array.cores() * k), 0);
   m_ring_corrected.assign(static_cast<size_t>(m_array.rings()), 0);
+  m_ring_reads_added.assign(static_cast<size_t>(m_array.rings()), 0);
   set_times(0, {NoiseTime{}});
 }
 
@@ -148,9 +148,19 @@ RingObservations RnsCore::ring_observations() const {
   o.reads.resize(static_cast<size_t>(m_array.rings()));
   for (int64_t X = 0; X < m_array.cores(); ++X)
     for (int64_t r = 0; r < kk; ++r)
-      o.reads[static_cast<size_t>(X * kk + r)] =
-          m_block_reads[static_cast<size_t>(X)] + m_row_retries[static_cast<size_t>(X * k + r / k)];
+      o.reads[static_cast<size_t>(X * kk + r)] = m_block_reads[static_cast<size_t>(X)] +
+                                                 m_row_retries[static_cast<size_t>(X * k + r / k)] +
+                                                 m_ring_reads_added[static_cast<size_t>(X * kk + r)];
   return o;
+}
+
+void RnsCore::add_ring_observations(const RingObservations& o) {
+  const size_t n = static_cast<size_t>(m_array.rings());
+  if (o.reads.size() != n || o.corrected.size() != n)
+    throw Error("device rns: ring observations: expected " + std::to_string(n) + " rings, got " + std::to_string(o.reads.size()) +
+                " reads and " + std::to_string(o.corrected.size()) + " corrections");
+  std::lock_guard<std::mutex> lock(m_mutex);
+  for (size_t r = 0; r < n; ++r) m_ring_reads_added[r] += o.reads[r], m_ring_corrected[r] += o.corrected[r];
 }
 
 double RnsCore::schedule_temperature_k(int64_t step) const {

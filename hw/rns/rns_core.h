@@ -66,6 +66,9 @@ class RnsCore : public Technology, public models::MappedGemm {
   // their processes re-based; the accelerator re-bases their thermal lock.
   int64_t relock_rings(int64_t step, const std::vector<char>& rings) override;
   RingObservations ring_observations() const override;
+  // On-chip training's backward words (ChipBackwardGemm on this core's placement) count as reads
+  // and corrections of the rings they ran on.
+  void add_ring_observations(const RingObservations& o) override;
 
   // The BFP weights the core computes with (noise-free), wn = w_q / max|w_q| per block.
   void realize(int64_t layer, int64_t group, uint64_t draw, float* wn, float* scale) const override;
@@ -111,10 +114,11 @@ class RnsCore : public Technology, public models::MappedGemm {
   std::vector<std::vector<float>> m_std;     // per distinct step: per-read std of the processes (empty: none)
   std::vector<double> m_dt_k;                // ring temperature deviation (K), [cores, k, k] (empty: none)
   mutable std::mutex m_mutex;
-  std::vector<RrnsCounters> m_counters;   // per layer
-  std::vector<int64_t> m_block_reads;     // per core: block reads (first attempts of k words each)
-  std::vector<int64_t> m_row_retries;     // per core row [cores, k]: retried words
-  std::vector<int64_t> m_ring_corrected;  // per ring [cores, k, k]: residues corrected on its channels
+  std::vector<RrnsCounters> m_counters;     // per layer
+  std::vector<int64_t> m_block_reads;       // per core: block reads (first attempts of k words each)
+  std::vector<int64_t> m_row_retries;       // per core row [cores, k]: retried words
+  std::vector<int64_t> m_ring_corrected;    // per ring [cores, k, k]: residues corrected on its channels
+  std::vector<int64_t> m_ring_reads_added;  // per ring [cores, k, k]: reads of backward words (add_ring_observations)
 };
 
 }  // namespace ptc::hw::rns

@@ -80,6 +80,8 @@ int64_t train_onchip(Env& e, const OnchipTrainingSpec& spec) {
       bwd_words += bc;
       bwd_reads += bwd->reads();
       retried += bc.retried;
+      // The rings the backward words ran on saw these reads and corrections (selective re-calibration).
+      acc.tech().add_ring_observations(bwd->ring_observations());
     }
     acc.charge_recomputations(retried);
     loss_sum += r.loss;

@@ -381,3 +381,48 @@ TEST_CASE("rns core: retried words count as reads of their row's rings", "[rns-c
   CHECK(o.reads[size_t(2 * kk + 3 * k)] == n * on2);
   CHECK(c.attempts == c.words + c.retried);
 }
+
+TEST_CASE("rns core: backward words of on-chip training add their reads and corrections to the ring observations", "[rns-core]") {
+  // A 4 x 4 array; ring (core 2, row 4, column 1) carries channel 1 (m = 62) of that row and sits
+  // 10.2 K off its lock: 0.102 rad = 1.006 residue steps of 62, one wrong residue per word read
+  // there, corrected by the 2 redundant moduli. Backward block (p, q) runs on core (p mod 4) 4 +
+  // q mod 4: with M = 40 (P = 5), K = 24 (Q = 3), core 2 takes blocks (0, 2) and (4, 2), so row 4
+  // of core 2 reads rows m = 4 and 36 of segment 2, N = 50 words each.
+  const Graph g = import_onnx(kZoo + "cnn3_fmnist.onnx");
+  const CompiledWorkload wl = compile(g, TilingSpec{4, 4, 8, "cyclic"});
+  rns::RnsCoreConfig cfg = config(6, 2);
+  cfg.dphi_dk_rad = 0.01;
+  rns::RnsCore core(wl, cfg, RandomStream(5, 9));
+  const int64_t k = 8, kk = 64, ring = 2 * kk + 4 * k + 1;
+  std::vector<double> dt(size_t(16 * kk), 0.0);
+  dt[size_t(ring)] = 10.2;
+  core.set_ring_temperature_k(dt);
+  const int M = 40, N = 50, K = 24;
+  const std::vector<float> A = [] {
+    std::mt19937 gen(8);
+    std::normal_distribution<float> d;
+    std::vector<float> v(M * K);
+    for (auto& x : v) x = d(gen);
+    return v;
+  }();
+  const std::vector<float> B(K * N, 0.25f);
+  std::unique_ptr<ChipBackwardGemm> bwd = core.backward_gemm(RandomStream(1, 2));
+  std::vector<float> C(M * N);
+  bwd->gemm({0, GemmPass::input_gradient, 0}, false, false, M, N, K, 1.0f, A.data(), K, B.data(), N, 0.0f, C.data(), N);
+  const RingObservations before = core.ring_observations();
+  for (size_t r = 0; r < before.reads.size(); ++r) REQUIRE((before.reads[r] == 0 && before.corrected[r] == 0));
+  core.add_ring_observations(bwd->ring_observations());
+  const RingObservations o = core.ring_observations();
+  CHECK(bwd->counters().corrected == 2 * N);
+  CHECK(o.corrected[size_t(ring)] == 2 * N);
+  int64_t other = 0;
+  for (size_t r = 0; r < o.corrected.size(); ++r) other += r == size_t(ring) ? 0 : o.corrected[r];
+  CHECK(other == 0);
+  for (int64_t j = 0; j < k; ++j) CHECK(o.reads[size_t(2 * kk + 4 * k + j)] == 2 * N);
+  CHECK(o.reads[size_t(6 * kk + 4 * k)] == N);  // core 6 = row 1, column 2: block (1, 2) only
+  CHECK(o.reads[size_t(3 * kk + 4 * k)] == 0);  // column 3: no segment q with q mod 4 = 3
+  RingObservations bad;
+  bad.reads.assign(7, 0);
+  bad.corrected.assign(7, 0);
+  CHECK_THROWS_WITH(core.add_ring_observations(bad), Catch::Contains("expected 1024 rings"));
+}

@@ -216,6 +216,54 @@ TEST_CASE("training gemm: backward RNS words read the phase offsets of the core 
   CHECK(c.residue_errors == 3 * shifted);
 }
 
+TEST_CASE("training gemm: backward RNS words count their reads and corrected residues on the rings they ran on",
+          "[training_gemm]") {
+  // {63, 62, 61} + 2 redundant moduli; on a 2 x 3 array, channel 1 (m = 62) of row i of core X is
+  // off by one residue step (2 pi / 62 rad) when X + i is odd, nothing else errs: every word read
+  // there has one wrong residue, which the code corrects (no retry, exact value). Expected per ring
+  // (X, i, j), from the placement (block (p, q) on core (p mod 2) 3 + q mod 3, row m on m mod h):
+  // reads = the words read on row i of core X, corrected = those words on ring j = 1 of a shifted
+  // row, 0 elsewhere (the layout of RnsCore::ring_observations).
+  const int h = 8, M = 20, N = 3, K = 40, Q = 5;
+  const rns::RnsTileSpec spec = six_bit_spec(h, 2);
+  const rns::RnsTile tile(spec, h, "tile");
+  const int ch = 5;
+  REQUIRE(spec.base[1] == 62);
+  RnsPlacement place;
+  place.rows = 2;
+  place.cols = 3;
+  for (int X = 0; X < 6; ++X)
+    for (int i = 0; i < h; ++i)
+      for (int c = 0; c < ch; ++c) {
+        place.offset_rad.push_back(c == 1 && (X + i) % 2 == 1 ? 2 * M_PI / 62 : 0.0);
+        place.std_rad.push_back(0.0);
+      }
+  ChipBackwardGemm g(tile, place, RandomStream(5, 5));
+  const std::vector<float> A = randn(M * K, 41), B = randn(K * N, 42, 0.1f);
+  std::vector<float> C(M * N), E(M * N);
+  g.gemm({0, GemmPass::weight_gradient, 0}, false, false, M, N, K, 1.0f, A.data(), K, B.data(), N, 0.0f, C.data(), N);
+  E = bfp_reference(false, false, M, N, K, 1.0f, A, K, B, N, 0.0f, E, h, 6);
+  for (int i = 0; i < M * N; ++i) CHECK(C[i] == E[i]);  // every error corrected
+  std::vector<int64_t> reads(6 * h * h, 0), fixed(6 * h * h, 0);
+  int64_t shifted = 0;
+  for (int m = 0; m < M; ++m)
+    for (int q = 0; q < Q; ++q)
+      for (int n = 0; n < N; ++n) {
+        const int X = ((m / h) % 2) * 3 + q % 3, i = m % h;
+        for (int j = 0; j < h; ++j) ++reads[(X * h + i) * h + j];
+        if ((X + i) % 2 == 1) ++fixed[(X * h + i) * h + 1], ++shifted;
+      }
+  const RingObservations o = g.ring_observations();
+  REQUIRE(o.reads.size() == reads.size());
+  REQUIRE(o.corrected.size() == fixed.size());
+  CHECK(o.reads == reads);
+  CHECK(o.corrected == fixed);
+  const rns::RrnsCounters c = g.counters();
+  CHECK(c.corrected == shifted);
+  CHECK(c.retried == 0);
+  CHECK(c.silent == 0);
+}
+
 TEST_CASE(
     "training gemm: analog arithmetic is the float product with ideal converters and errs within half an ADC step per segment at "
     "6 bits",
