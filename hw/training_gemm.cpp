@@ -83,16 +83,23 @@ void ChipBackwardGemm::gemm(const models::BackwardSite& at, bool trans_a, bool t
     // [cores, h, h]: residues corrected on it (the layout of RnsCore::ring_observations).
     const int64_t hh = h * h;
     std::vector<int64_t> row_reads(static_cast<size_t>(m_place.cores() * h), 0), corrected;
+    // BFP of op(A)'s rows and op(B)'s columns along K, h-segments zero-padded, one exponent per
+    // group of group_tiles segments (RnsTile::quantize_*_segments): [row or column][segment].
+    std::vector<rns::BfpVector> qa, qb;
+    std::vector<float> line(static_cast<size_t>(Q * h));
+    for (int64_t m = 0; m < M; ++m) {
+      std::fill(line.begin(), line.end(), 0.0f);
+      for (int64_t j = 0; j < K; ++j) line[j] = a_at(m, j);
+      for (auto& v : m_tile->quantize_weight_segments(line.data(), Q)) qa.push_back(std::move(v));
+    }
+    for (int64_t n = 0; n < N; ++n) {
+      std::fill(line.begin(), line.end(), 0.0f);
+      for (int64_t j = 0; j < K; ++j) line[j] = b_at(j, n);
+      for (auto& v : m_tile->quantize_input_segments(line.data(), Q)) qb.push_back(std::move(v));
+    }
     for (int64_t q = 0; q < Q; ++q) {
-      const int64_t k0 = q * h, len = std::min<int64_t>(h, K - k0);
-      std::fill(seg.begin(), seg.end(), 0.0f);
-      for (int64_t m = 0; m < M; ++m)
-        for (int64_t j = 0; j < len; ++j) seg[m * h + j] = a_at(m, k0 + j);
-      const rns::RnsTile::Weights w = m_tile->quantize_weights(seg.data(), M);
       for (int64_t n = 0; n < N; ++n) {
-        std::fill(x.begin(), x.end(), 0.0f);
-        for (int64_t j = 0; j < len; ++j) x[j] = b_at(k0 + j, n);
-        const rns::BfpVector xq = m_tile->quantize_input(x.data());
+        const rns::BfpVector& xq = qb[static_cast<size_t>(n * Q + q)];
         for (int64_t p = 0; p < P; ++p) {
           const int64_t X = (p % m_place.rows) * m_place.cols + q % m_place.cols, rows = p + 1 < P ? h : last;
           const rns::BlockLaws& L = rows < h ? short_laws[static_cast<size_t>(X)] : m_full[static_cast<size_t>(X)];
@@ -100,7 +107,8 @@ void ChipBackwardGemm::gemm(const models::BackwardSite& at, bool trans_a, bool t
           const bool any = L.draw(s, base, shifts.data());
           for (int64_t i = 0; i < rows; ++i) {
             const int64_t m = p * h + i;
-            const int32_t* wr = w.mantissa.data() + m * h;
+            const rns::BfpVector& wq = qa[static_cast<size_t>(m * Q + q)];
+            const int32_t* wr = wq.mantissa.data();
             int64_t d = 0;
             for (int64_t j = 0; j < h; ++j) d += int64_t{xq.mantissa[j]} * wr[j];
             const rns::WordOutcome o =
@@ -111,7 +119,7 @@ void ChipBackwardGemm::gemm(const models::BackwardSite& at, bool trans_a, bool t
               for (int c = 0; c < ch; ++c)
                 if (o.corrected_mask >> c & 1) ++corrected[static_cast<size_t>(X * hh + i * h + (c % h))];
             }
-            acc[m * N + n] += std::ldexp(static_cast<double>(o.value), xq.exponent[0] + w.exponent[m]);
+            acc[m * N + n] += std::ldexp(static_cast<double>(o.value), xq.exponent[0] + wq.exponent[0]);
           }
         }
       }

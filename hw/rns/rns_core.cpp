@@ -11,6 +11,36 @@
 
 namespace ptc::hw::rns {
 
+namespace {
+// The BFP weights of one layer group's blocks [P Q][k][k] (docs/rns.md §3): per block row p and
+// weight row i, the row's values along the dot product (Q blocks of k) are cut into groups of
+// group_tiles blocks, each with one exponent (RnsTile::quantize_weight_segments).
+std::vector<RnsTile::Weights> quantize_blocks(const RnsTile& tile, const models::GemmTiles& t, const float* blocks, int64_t k) {
+  std::vector<RnsTile::Weights> W(static_cast<size_t>(t.P * t.Q));
+  if (tile.group_tiles() == 1) {
+    for (int64_t b = 0; b < t.P * t.Q; ++b) W[static_cast<size_t>(b)] = tile.quantize_weights(blocks + b * k * k, k);
+    return W;
+  }
+  for (auto& w : W) {
+    w.rows = k;
+    w.mantissa.assign(static_cast<size_t>(k * k), 0);
+    w.exponent.assign(static_cast<size_t>(k), 0);
+  }
+  std::vector<float> row(static_cast<size_t>(t.Q * k));
+  for (int64_t p = 0; p < t.P; ++p)
+    for (int64_t i = 0; i < k; ++i) {
+      for (int64_t q = 0; q < t.Q; ++q) std::copy_n(blocks + ((p * t.Q + q) * k + i) * k, k, row.begin() + q * k);
+      const std::vector<BfpVector> seg = tile.quantize_weight_segments(row.data(), t.Q);
+      for (int64_t q = 0; q < t.Q; ++q) {
+        RnsTile::Weights& w = W[static_cast<size_t>(p * t.Q + q)];
+        std::copy(seg[q].mantissa.begin(), seg[q].mantissa.end(), w.mantissa.begin() + i * k);
+        w.exponent[static_cast<size_t>(i)] = seg[q].exponent[0];
+      }
+    }
+  return W;
+}
+}  // namespace
+
 RnsCore::RnsCore(const models::CompiledWorkload& wl, const RnsCoreConfig& cfg, const RandomStream& rng)
     : m_wl(wl),
       m_cfg(cfg),
@@ -38,9 +68,7 @@ RnsCore::RnsCore(const models::CompiledWorkload& wl, const RnsCoreConfig& cfg, c
     m_weights.emplace_back();
     for (const auto& t : L.gemms) {
       m_latent.back().push_back(t.blocks);
-      m_weights.back().emplace_back();
-      for (int64_t b = 0; b < t.P * t.Q; ++b)
-        m_weights.back().back().push_back(m_tile.quantize_weights(t.blocks.data() + b * k * k, k));
+      m_weights.back().push_back(quantize_blocks(m_tile, t, t.blocks.data(), k));
       m_writes += static_cast<int64_t>(t.blocks.size());
     }
   }
@@ -66,8 +94,11 @@ int64_t RnsCore::program(int64_t layer, int64_t group, const std::vector<float>&
       const size_t j = b * static_cast<size_t>(kk) + static_cast<size_t>(i);
       if (lat[j] != blocks[j]) ++changed, any = true;
     }
-    if (any) W[b] = m_tile.quantize_weights(blocks.data() + b * kk, k);
+    if (any && m_tile.group_tiles() == 1) W[b] = m_tile.quantize_weights(blocks.data() + b * kk, k);
   }
+  // A group over several blocks: a changed block moves its group's exponents.
+  if (changed > 0 && m_tile.group_tiles() > 1)
+    W = quantize_blocks(m_tile, m_wl.layers.at(layer).gemms.at(group), blocks.data(), k);
   lat = blocks;
   m_writes += changed;
   return changed;
@@ -252,7 +283,7 @@ void RnsCore::gemm(int64_t layer, int64_t group, int64_t sample, const float* x,
   std::vector<int64_t> block_reads(static_cast<size_t>(cores), 0), row_retries, ring_corrected;
   for (int64_t v = 0; v < n; ++v) {
     for (int64_t c = 0; c < Q * k; ++c) xv[c] = c < t.cols ? (x_trans ? x[v * t.cols + c] : x[c * n + v]) : 0.0f;
-    for (int64_t q = 0; q < Q; ++q) qx[q] = m_tile.quantize_input(xv.data() + q * k);  // once per segment
+    qx = m_tile.quantize_input_segments(xv.data(), Q);  // once per segment, one exponent per group
     std::fill(acc.begin(), acc.end(), 0.0f);
     for (int64_t p = 0; p < P; ++p)
       for (int64_t q = 0; q < Q; ++q) {

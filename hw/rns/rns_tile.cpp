@@ -21,6 +21,9 @@ const std::vector<int64_t>& checked_base(const RnsTileSpec& spec, const std::str
 RnsTile::RnsTile(const RnsTileSpec& spec, int64_t h, const std::string& what)
     : m_spec(spec), m_h(h), m_code(checked_base(spec, what), spec.redundant) {
   if (h < 1) throw Error(what + ": dot-product length h must be >= 1, got " + std::to_string(h));
+  if (spec.group_tiles < 1)
+    throw Error(what + ".group: expected a positive multiple of the core size, got " + std::to_string(spec.group_tiles) +
+                " core sizes");
   if (spec.max_retries < 0 || spec.max_retries > 100)
     throw Error(what + ".max_retries: expected integer in [0,100], got " + std::to_string(spec.max_retries));
   m_bfp_x.group = m_bfp_w.group = static_cast<int>(h);
@@ -44,8 +47,36 @@ RnsTile::Weights RnsTile::quantize_weights(const float* w, int64_t rows) const {
   return q;
 }
 
+namespace {
+std::vector<BfpVector> quantize_segments(const float* x, int64_t segments, int64_t h, int per_group, BfpSpec spec) {
+  std::vector<BfpVector> out;
+  out.reserve(static_cast<size_t>(segments));
+  for (int64_t s0 = 0; s0 < segments; s0 += per_group) {
+    const int64_t n = std::min<int64_t>(per_group, segments - s0) * h;
+    spec.group = static_cast<int>(n);
+    const BfpVector v = bfp_quantize(x + s0 * h, n, spec);
+    for (int64_t s = 0; s < n / h; ++s) {
+      BfpVector seg;
+      seg.group = static_cast<int>(h);
+      seg.mantissa.assign(v.mantissa.begin() + s * h, v.mantissa.begin() + (s + 1) * h);
+      seg.exponent.push_back(v.exponent[0]);
+      out.push_back(std::move(seg));
+    }
+  }
+  return out;
+}
+}  // namespace
+
+std::vector<BfpVector> RnsTile::quantize_input_segments(const float* x, int64_t segments) const {
+  return quantize_segments(x, segments, m_h, m_spec.group_tiles, m_bfp_x);
+}
+std::vector<BfpVector> RnsTile::quantize_weight_segments(const float* x, int64_t segments) const {
+  return quantize_segments(x, segments, m_h, m_spec.group_tiles, m_bfp_w);
+}
+
 void RnsTile::matvec(const Weights& w, const float* x, const std::vector<double>& sigma_phi_rad, const RandomStream& stream,
                      uint64_t first, float* y, RrnsCounters& counters) const {
+  if (m_spec.group_tiles != 1) throw Error("RnsTile::matvec: one tile reads a group of one tile only (group_tiles = 1)");
   const BfpVector qx = bfp_quantize(x, m_h, m_bfp_x);
   bool noisy = false;
   for (double s : sigma_phi_rad) noisy = noisy || s != 0;
@@ -70,6 +101,7 @@ void RnsTile::matvec(const Weights& w, const float* x, const std::vector<double>
 
 void RnsTile::matvec_segments(const Weights& w, const float* x, const float* offset_rad, const float* std_rad,
                               const RandomStream& stream, uint64_t first, float* y, RrnsCounters& counters) const {
+  if (m_spec.group_tiles != 1) throw Error("RnsTile::matvec_segments: one tile reads a group of one tile only (group_tiles = 1)");
   const BfpVector qx = bfp_quantize(x, m_h, m_bfp_x);
   const int ch = m_code.n() + m_code.k();
   std::vector<double> mu(ch), sigma(ch);

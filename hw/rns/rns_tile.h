@@ -30,6 +30,10 @@ struct RnsTileSpec {
   int input_bits = 6;              // BFP mantissa bits of the inputs (sign included)
   int weight_bits = 6;             // BFP mantissa bits of the weights (sign included)
   int max_retries = 0;             // R: recomputations of an uncorrectable word
+  // BFP group along the dot product in tiles: g = group_tiles * h values share one exponent
+  // (docs/rns.md §3). Each tile still reads one word per row; the exponents are added digitally
+  // per tile, so a coarser group only changes the quantisation. 1 = one exponent per tile row.
+  int group_tiles = 1;
 };
 
 class RnsTile {
@@ -71,6 +75,14 @@ class RnsTile {
   // The BFP input of one tile (one shared exponent), so that a segment read by several blocks is
   // quantised once.
   BfpVector quantize_input(const float* x) const { return bfp_quantize(x, m_h, m_bfp_x); }
+
+  // BFP over `segments` consecutive h-segments of one vector (x[0 .. segments h)) with the spec's
+  // group of group_tiles segments (the last group may be shorter): one BfpVector per segment, its
+  // h mantissas and the one exponent of its group. With group_tiles = 1 segment s equals
+  // quantize_input(x + s h) (inputs) or the row's quantize_weights (weights).
+  std::vector<BfpVector> quantize_input_segments(const float* x, int64_t segments) const;
+  std::vector<BfpVector> quantize_weight_segments(const float* x, int64_t segments) const;
+  int group_tiles() const { return m_spec.group_tiles; }
 
   // Noise draws one word may use: (R + 1) (n + k).
   uint64_t words_stride() const { return static_cast<uint64_t>((m_spec.max_retries + 1) * (m_code.n() + m_code.k())); }

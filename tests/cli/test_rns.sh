@@ -161,6 +161,14 @@ PY
 then ok "ADC energy laws price RNS and conventional ADCs by their closed forms; linear is the default and not in the resolved config"
 else bad "ADC energy laws"; fi
 expect_error "unknown ADC law is one error line" 'hw.energy.adc_law' "$ptcsim" validate "$rns6" --set hw.energy.adc_law=murmann
+# BFP groups: a multiple of the core size (8) is accepted; a group inside one tile is refused with
+# the reason, by validate as by run.
+"$ptcsim" validate "$rns6" --set device.group=16 >"$tmp/log" 2>&1 && ok "BFP group 16 = 2 tiles validates" ||
+  bad "BFP group 16 refused: $(cat "$tmp/log")"
+expect_error "BFP group inside a tile is one error line" 'device.group: a BFP group must be a multiple of the core size 8' \
+  "$ptcsim" validate "$rns6" --set device.group=4
+expect_error "BFP group not a multiple of the core is one error line" 'device.group: a BFP group must be a multiple' \
+  "$ptcsim" run "$rns6" --set device.group=12 --out "$tmp/g12"
 
 # ---- on-chip training on the RNS core (Mirage; docs/onchip_training.md §2): the backward words
 # are read through the noisy channels and decoded like forward words: with sigma_phi = 0.03 rad on

@@ -24,29 +24,34 @@ namespace {
 const std::string kZoo = std::string(PTC_SOURCE_DIR) + "/models/zoo/";
 
 // Written from docs/rns.md §3 and §6, independently of RnsTile: per block row and k-input segment,
-// BFP (one exponent per row of the block, one per input segment), the int64 dot product of the
-// mantissas, the exponents applied; partial sums added in q order.
+// BFP (one exponent per row of the block, one per input segment; with group_tiles = j one
+// exponent per j consecutive segments of the whole row or input vector, the last group shorter),
+// the int64 dot product of the mantissas, the exponents applied; partial sums added in q order.
 class BfpReference : public MappedGemm {
  public:
-  BfpReference(const CompiledWorkload& wl, int bits, int64_t shift) : m_wl(wl), m_bits(bits), m_shift(shift) {}
+  BfpReference(const CompiledWorkload& wl, int bits, int64_t shift, int group_tiles = 1)
+      : m_wl(wl), m_bits(bits), m_shift(shift), m_j(group_tiles) {}
   void gemm(int64_t layer, int64_t group, int64_t, const float* x, bool x_trans, int64_t n, float* y, bool y_trans) override {
     const GemmTiles& t = m_wl.layers.at(layer).gemms.at(group);
     const int64_t k = m_wl.spec.block_size;
     rns::BfpSpec b;
-    b.group = int(k);
+    b.group = int(k * m_j);
     b.mantissa_bits = m_bits;
     for (int64_t v = 0; v < n; ++v) {
       std::vector<float> xs(t.Q * k, 0.f);
       for (int64_t c = 0; c < t.cols; ++c) xs[c] = x_trans ? x[v * t.cols + c] : x[c * n + v];
+      const rns::BfpVector qx = rns::bfp_quantize(xs.data(), t.Q * k, b);
       for (int64_t r = 0; r < t.rows; ++r) {
         const int64_t p = r / k, i = r % k;
+        std::vector<float> wrow(t.Q * k);
+        for (int64_t q = 0; q < t.Q; ++q)
+          for (int64_t j = 0; j < k; ++j) wrow[q * k + j] = t.blocks[((p * t.Q + q) * k + i) * k + j];
+        const rns::BfpVector qw = rns::bfp_quantize(wrow.data(), t.Q * k, b);
         float acc = 0.f;
         for (int64_t q = 0; q < t.Q; ++q) {
-          const rns::BfpVector qx = rns::bfp_quantize(xs.data() + q * k, k, b);
-          const rns::BfpVector qw = rns::bfp_quantize(t.blocks.data() + ((p * t.Q + q) * k + i) * k, k, b);
           int64_t d = 0;
-          for (int64_t j = 0; j < k; ++j) d += int64_t{qx.mantissa[j]} * qw.mantissa[j];
-          acc += float(std::ldexp(double(d + m_shift), qx.exponent[0] + qw.exponent[0]));
+          for (int64_t j = 0; j < k; ++j) d += int64_t{qx.mantissa[q * k + j]} * qw.mantissa[q * k + j];
+          acc += float(std::ldexp(double(d + m_shift), qx.exponent[q / m_j] + qw.exponent[q / m_j]));
         }
         (y_trans ? y[v * t.rows + r] : y[r * n + v]) = acc;
       }
@@ -59,6 +64,7 @@ class BfpReference : public MappedGemm {
   const CompiledWorkload& m_wl;
   int m_bits;
   int64_t m_shift;
+  int m_j;
 };
 
 rns::RnsCoreConfig config(int bits, int redundant) {
@@ -425,4 +431,57 @@ TEST_CASE("rns core: backward words of on-chip training add their reads and corr
   bad.reads.assign(7, 0);
   bad.corrected.assign(7, 0);
   CHECK_THROWS_WITH(core.add_ring_observations(bad), Catch::Contains("expected 1024 rings"));
+}
+
+TEST_CASE("rns core: a BFP group over several tiles gives the logits of an independent BFP reference bit for bit", "[rns-core]") {
+  // group = j k (j = 2, 3): one exponent per j consecutive k-segments of every weight row and input
+  // vector (docs/rns.md §3), still one word per block row; the reference quantises the whole row
+  // with groups of j k values. The coarser exponents change the logits (vs j = 1), and re-programming
+  // one block re-quantises its group's neighbours.
+  const Graph g = import_onnx(kZoo + "cnn3_fmnist.onnx");
+  const Preprocess pre = preprocess_for(g, kZoo + "cnn3_fmnist.onnx");
+  const CompiledWorkload wl = compile(g, TilingSpec{4, 4, 8, "cyclic"});
+  const Dataset test = load_fashion_mnist("test");
+  Tensor in;
+  fill_batch(test, pre, 0, 4, in);
+  std::vector<float> fine;
+  for (int j : {1, 2, 3}) {
+    CAPTURE(j);
+    rns::RnsCoreConfig cfg = config(6, 1);
+    cfg.tile.group_tiles = j;
+    rns::RnsCore core(wl, cfg, RandomStream(3, 1));
+    BfpReference ref(wl, 6, 0, j);
+    Executor a(g, 1), b(g, 1);
+    a.set_mapped(core.mapped_gemm(), wl.layer_index());
+    b.set_mapped(&ref, wl.layer_index());
+    const Tensor ya = a.run(in);
+    const Tensor yb = b.run(in);
+    REQUIRE(ya.f.size() == yb.f.size());
+    int differ = 0;
+    for (size_t i = 0; i < ya.f.size(); ++i) differ += ya.f[i] != yb.f[i];
+    CHECK(differ == 0);
+    CHECK(core.total().words == ref.words);
+    if (j == 1)
+      fine = ya.f;
+    else {
+      int moved = 0;
+      for (size_t i = 0; i < fine.size(); ++i) moved += fine[i] != ya.f[i];
+      CHECK(moved > 0);
+    }
+    // Re-programming: scale block 0 of the first layer's group by 64 and feed the same weights to
+    // the reference's workload copy; the group's other blocks get new exponents too.
+    CompiledWorkload wl2 = wl;
+    std::vector<float> blocks = wl.layers[0].gemms[0].blocks;
+    for (int64_t i = 0; i < 64; ++i) blocks[size_t(i)] *= 64.0f;
+    wl2.layers[0].gemms[0].blocks = blocks;
+    core.program(0, 0, blocks, 0.0);
+    BfpReference ref2(wl2, 6, 0, j);
+    Executor c(g, 1), d(g, 1);
+    c.set_mapped(core.mapped_gemm(), wl.layer_index());
+    d.set_mapped(&ref2, wl.layer_index());
+    const Tensor yc = c.run(in), yd = d.run(in);
+    int differ2 = 0;
+    for (size_t i = 0; i < yc.f.size(); ++i) differ2 += yc.f[i] != yd.f[i];
+    CHECK(differ2 == 0);
+  }
 }

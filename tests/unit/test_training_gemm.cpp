@@ -51,25 +51,32 @@ void bfp(const std::vector<double>& x, int bits, std::vector<int64_t>& q, int& e
 }
 
 // C = beta C + alpha op(A) op(B) on BFP segments of h along K, int64 products, segments summed in
-// double in segment order.
+// double in segment order. With group_tiles = j, the exponent is shared by j consecutive segments
+// (the values of the group, zero-padded segments included, quantised together).
 std::vector<float> bfp_reference(bool ta, bool tb, int M, int N, int K, float alpha, const std::vector<float>& A, int lda,
-                                 const std::vector<float>& B, int ldb, float beta, std::vector<float> C, int h, int bits) {
+                                 const std::vector<float>& B, int ldb, float beta, std::vector<float> C, int h, int bits,
+                                 int group_tiles = 1) {
+  const int Q = (K + h - 1) / h;
   for (int m = 0; m < M; ++m)
     for (int n = 0; n < N; ++n) {
       double acc = 0;
-      for (int k0 = 0; k0 < K; k0 += h) {
-        std::vector<double> a(h, 0.0), b(h, 0.0);
-        for (int j = 0; j < h && k0 + j < K; ++j) {
-          a[j] = ta ? A[(k0 + j) * lda + m] : A[m * lda + k0 + j];
-          b[j] = tb ? B[n * ldb + k0 + j] : B[(k0 + j) * ldb + n];
+      for (int q0 = 0; q0 < Q; q0 += group_tiles) {
+        const int segs = std::min(group_tiles, Q - q0), len = segs * h;
+        std::vector<double> a(len, 0.0), b(len, 0.0);
+        for (int j = 0; j < len && q0 * h + j < K; ++j) {
+          const int kk = q0 * h + j;
+          a[j] = ta ? A[kk * lda + m] : A[m * lda + kk];
+          b[j] = tb ? B[n * ldb + kk] : B[kk * ldb + n];
         }
         std::vector<int64_t> qa, qb;
         int ea = 0, eb = 0;
         bfp(a, bits, qa, ea);
         bfp(b, bits, qb, eb);
-        int64_t d = 0;
-        for (int j = 0; j < h; ++j) d += qa[j] * qb[j];
-        acc += std::ldexp(static_cast<double>(d), ea + eb);
+        for (int s = 0; s < segs; ++s) {
+          int64_t d = 0;
+          for (int j = s * h; j < (s + 1) * h; ++j) d += qa[j] * qb[j];
+          acc += std::ldexp(static_cast<double>(d), ea + eb);
+        }
       }
       float& c = C[m * N + n];
       c = beta == 0.0f ? alpha * static_cast<float>(acc) : beta * c + alpha * static_cast<float>(acc);
@@ -114,6 +121,34 @@ TEST_CASE("training gemm: RNS arithmetic without noise equals an independent BFP
   CHECK(g.counters().words == 2 * 4 * 7 * 5 * 3);  // calls x M N segments, one word each
   CHECK(g.counters().residue_errors == 0);
   CHECK(g.reads() == g.counters().words);
+}
+
+TEST_CASE("training gemm: RNS backward words with a BFP group over several segments equal the BFP reference", "[training_gemm]") {
+  // group_tiles = 2 and 3 on K = 45 (Q = 6 segments, the last short): one exponent per 2 or 3
+  // segments of each row of op(A) and column of op(B); one word per segment as before.
+  const int h = 8, M = 9, N = 4, K = 45;
+  for (int j : {2, 3}) {
+    CAPTURE(j);
+    rns::RnsTileSpec spec = six_bit_spec(h);
+    spec.group_tiles = j;
+    const rns::RnsTile tile(spec, h, "tile");
+    ChipBackwardGemm g(tile, std::vector<double>(3, 0.0), RandomStream(1, 2));
+    std::vector<float> A = randn(static_cast<size_t>(M * K), 13), B = randn(static_cast<size_t>(K * N), 15, 0.01f);
+    for (int i = 0; i < M; ++i)
+      A[static_cast<size_t>(i * K + 20)] *= 50.0f;  // one large value per row: exponents differ by group
+    std::vector<float> C(static_cast<size_t>(M * N)), C1 = C;
+    g.gemm({0, GemmPass::input_gradient, 0}, false, false, M, N, K, 1.0f, A.data(), K, B.data(), N, 0.0f, C.data(), N);
+    const std::vector<float> want = bfp_reference(false, false, M, N, K, 1.0f, A, K, B, N, 0.0f, C, h, 6, j);
+    const std::vector<float> fine = bfp_reference(false, false, M, N, K, 1.0f, A, K, B, N, 0.0f, C, h, 6, 1);
+    int moved = 0;
+    for (int i = 0; i < M * N; ++i) {
+      INFO("entry " << i);
+      CHECK(C[i] == want[i]);
+      moved += fine[i] != want[i];
+    }
+    CHECK(moved > 0);  // the coarser group quantises differently
+    CHECK(g.counters().words == int64_t{M} * N * 6);
+  }
 }
 
 TEST_CASE("training gemm: integer operands within the mantissa give the exact integer product on RNS", "[training_gemm]") {

@@ -56,10 +56,13 @@ class RnsDevice : public hw::DeviceModel {
 
   // The tile spec for cores of size k (Blueprint's rule needs the dot-product length h = k).
   hw::rns::RnsTileSpec spec(int64_t k) const {
-    if (m_group != 0 && m_group != k)
-      throw Error(m_path + ".group: the RNS tile shares one BFP exponent per tile row, so the group must be the core size " +
-                  std::to_string(k) + " (or 0), got " + std::to_string(m_group));
+    if (m_group != 0 && (m_group < k || m_group % k != 0))
+      throw Error(m_path + ".group: a BFP group must be a multiple of the core size " + std::to_string(k) +
+                  " (or 0 = " + std::to_string(k) + "), got " + std::to_string(m_group) +
+                  "; mantissas with different exponents cannot share one modular sum, so a smaller group would need several "
+                  "reads of every block: compile with block_size = the group instead");
     hw::rns::RnsTileSpec s = m_cfg.tile;
+    s.group_tiles = m_group == 0 ? 1 : static_cast<int>(m_group / k);
     s.base =
         m_moduli == "auto" ? hw::rns::blueprint_moduli(m_bits, hw::rns::output_bits(s.input_bits, s.weight_bits, k)) : m_base;
     s.redundant = hw::rns::redundant_moduli(s.base, m_redundant);
@@ -98,7 +101,10 @@ const Registrar<hw::DeviceModel> reg{
       {"bits", "bits", 6, "converter bits b for \"auto\": moduli below 2^b", 2, 16},
       {"redundant", "", 0, "redundant moduli k (RRNS): detects k, corrects floor(k/2) residue errors", 0, 4},
       {"max_retries", "", 0, "retries R of an uncorrectable word", 0, 16},
-      {"group", "", 0, "BFP group size along the dot product (0 = the core size k, the only size supported)", 0, 4096},
+      {"group", "", 0,
+       "BFP group size along the dot product: 0 = the core size k (one exponent per tile row), or a multiple of k (one exponent "
+       "over that many tiles)",
+       0, 4096},
       {"mantissa_bits", "bits", 6, "BFP mantissa bits of inputs and weights (sign included)", 2, 24},
       {"sigma_phi_rad", "rad", 0.0, "per-read Gaussian phase noise of every modulus channel", 0, 3.14159},
       {"dphi_dk_rad", "rad/K", 0.01, "channel phase error per kelvin of deviation from the calibration temperature [assumption]",
