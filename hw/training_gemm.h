@@ -7,15 +7,13 @@
 //
 // Two arithmetics, with the same grouping so that they differ only where the converters differ:
 // - RNS (`rns` device): one BFP exponent per row of op(A) and per column of op(B) within each
-//   segment (mantissa bits of the device), the integer dot product read as one RRNS word through
-//   the modulus channels, decoded, corrected or retried as the forward words (rns/block_reads.h,
-//   the same exact sampler). Where a word runs sets its channels' phase errors: the rows of op(A)
-//   are cut into blocks of h, and block (p, q) (rows p h .. p h + h - 1, segment q) runs on core
-//   (p mod R) C + (q mod C) of the R x C array (the forward's cyclic mapping of a block (p, q),
-//   models/compiler.cpp), row m on the core's row m mod h, so
-//   channel c of that row reads with the ring-phase offset, per-read std and thermal offset of
-//   that ring at the training batch's instant plus the channel's own sigma_phi (RnsPlacement,
-//   filled by RnsCore::backward_gemm). Noise-free it is exact: y = 2^(e_a + e_b) * sum q_a q_b.
+//   segment, or within each group of group_tiles segments (mantissa bits of the device), the integer dot product read as one RRNS
+//   word through the modulus channels, decoded, corrected or retried as the forward words (rns/block_reads.h, the same exact
+//   sampler). Where a word runs sets its channels' phase errors: the rows of op(A) are cut into blocks of h, and block (p, q)
+//   (rows p h .. p h + h - 1, segment q) runs on core (p mod R) C + (q mod C) of the R x C array (the forward's cyclic mapping of
+//   a block (p, q), models/compiler.cpp), row m on the core's row m mod h, so channel c of that row reads with the ring-phase
+//   offset, per-read std and thermal offset of that ring at the training batch's instant plus the channel's own sigma_phi
+//   (RnsPlacement, filled by RnsCore::backward_gemm). Noise-free it is exact: y = 2^(e_a + e_b) * sum q_a q_b.
 // - Analog (every other device): per segment, each row of op(A) and each column of op(B) is
 //   divided by its largest |value| (a, b) and sent through the input DAC (IoSpec::dac: bits, bound,
 //   noise); the normalised partial sum goes through the ADC (IoSpec::adc: bound in normalised

@@ -165,9 +165,9 @@ expect_error "unknown ADC law is one error line" 'hw.energy.adc_law' "$ptcsim" v
 # the reason, by validate as by run.
 "$ptcsim" validate "$rns6" --set device.group=16 >"$tmp/log" 2>&1 && ok "BFP group 16 = 2 tiles validates" ||
   bad "BFP group 16 refused: $(cat "$tmp/log")"
-expect_error "BFP group inside a tile is one error line" 'device.group: a BFP group must be a multiple of the core size 8' \
+expect_error "BFP group inside a tile is one error line" 'device.group: a BFP group of 4 values is smaller than the core size 8.*set hw.cores.block_size = 4 instead' \
   "$ptcsim" validate "$rns6" --set device.group=4
-expect_error "BFP group not a multiple of the core is one error line" 'device.group: a BFP group must be a multiple' \
+expect_error "BFP group not a multiple of the core is one error line" 'device.group: a BFP group must be a multiple of the core size 8 (e.g. 8, 16, 32; 0 = 8), got 12' \
   "$ptcsim" run "$rns6" --set device.group=12 --out "$tmp/g12"
 
 # ---- on-chip training on the RNS core (Mirage; docs/onchip_training.md §2): the backward words

@@ -52,7 +52,7 @@ def main():
             g = [p[0] for p in pts]
             acc = [100 * p[1] for p in pts]
             ax.plot(g, acc, "o-", color="C%d" % i, label="b = %d bits" % b)
-            within = max(x for x, a in zip(g, acc) if a >= acc[0] - 0.5)
+            within = max(x for x, a in zip(g, acc) if a >= acc[0] - 0.5 - 1e-9)
             print("%s b=%d: %s; largest group within 0.5 pt of g=%d: %d"
                   % (net, b, ", ".join("g=%d %.1f %%" % (x, a) for x, a in zip(g, acc)), g[0], within))
         ideal = 100 * mine[0][4]

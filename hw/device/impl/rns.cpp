@@ -56,11 +56,14 @@ class RnsDevice : public hw::DeviceModel {
 
   // The tile spec for cores of size k (Blueprint's rule needs the dot-product length h = k).
   hw::rns::RnsTileSpec spec(int64_t k) const {
-    if (m_group != 0 && (m_group < k || m_group % k != 0))
-      throw Error(m_path + ".group: a BFP group must be a multiple of the core size " + std::to_string(k) +
-                  " (or 0 = " + std::to_string(k) + "), got " + std::to_string(m_group) +
-                  "; mantissas with different exponents cannot share one modular sum, so a smaller group would need several "
-                  "reads of every block: compile with block_size = the group instead");
+    if (m_group != 0 && m_group < k)
+      throw Error(m_path + ".group: a BFP group of " + std::to_string(m_group) + " values is smaller than the core size " +
+                  std::to_string(k) + "; mantissas with different exponents cannot share one modular sum, so it would need " +
+                  "several reads of every block: set hw.cores.block_size = " + std::to_string(m_group) + " instead");
+    if (m_group != 0 && m_group % k != 0)
+      throw Error(m_path + ".group: a BFP group must be a multiple of the core size " + std::to_string(k) + " (e.g. " +
+                  std::to_string(k) + ", " + std::to_string(2 * k) + ", " + std::to_string(4 * k) + "; 0 = " + std::to_string(k) +
+                  "), got " + std::to_string(m_group));
     hw::rns::RnsTileSpec s = m_cfg.tile;
     s.group_tiles = m_group == 0 ? 1 : static_cast<int>(m_group / k);
     s.base =
