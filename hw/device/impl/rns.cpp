@@ -105,8 +105,8 @@ const Registrar<hw::DeviceModel> reg{
       {"redundant", "", 0, "redundant moduli k (RRNS): detects k, corrects floor(k/2) residue errors", 0, 4},
       {"max_retries", "", 0, "retries R of an uncorrectable word", 0, 16},
       {"group", "", 0,
-       "BFP group size along the dot product: 0 = the core size k (one exponent per tile row), or a multiple of k (one exponent "
-       "over that many tiles)",
+       "BFP group size along the dot product, in values: 0 = the core size k (one exponent per tile row), or a multiple of k "
+       "(one exponent per group values, group / k tiles)",
        0, 4096},
       {"mantissa_bits", "bits", 6, "BFP mantissa bits of inputs and weights (sign included)", 2, 24},
       {"sigma_phi_rad", "rad", 0.0, "per-read Gaussian phase noise of every modulus channel", 0, 3.14159},
