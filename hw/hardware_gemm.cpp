@@ -9,6 +9,7 @@
 #include <cmath>
 #include <vector>
 
+#include "hw/physics/normal16.h"
 #include "models/error.h"
 
 namespace ptc::hw {
@@ -47,7 +48,8 @@ constexpr float kShift = 12582912.0f;
 // Both variants do the same float operations in the same order (the portable one fuses the
 // multiply-adds where the target has FMA, giving the same bits as the AVX-512 one).
 // ADC output noise (nz != nullptr): sigma * nz[(q k + i) kTile + c] is added to each partial sum
-// before the clip (one row block at a time: P = 1).
+// before the clip (one row block at a time: P = 1); nz holds the row block's 16-bit normals
+// (hw/physics/normal16.h: row i of block column q is step 4 q + i / 2, low half for even i).
 __attribute__((target_clones("arch=x86-64-v3", "default"))) void adc_block_gemm_portable(int64_t P, int64_t Q, int64_t ld,
                                                                                          const float* wn, const float* sstep,
                                                                                          const float* xp, float lo, float hi,
@@ -92,7 +94,7 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void adc_block_gemm_
 template <bool Clip, bool Noise>
 __attribute__((target("avx512f"))) void adc_block_gemm_avx512(int64_t P, int64_t Q, int64_t ld, const float* wn,
                                                               const float* sstep, const float* xp, float lo, float hi, float inv,
-                                                              float* acc, const float* nz = nullptr, float sigma = 0.0f) {
+                                                              float* acc, n16::LanesAvx512* lanes = nullptr, float sigma = 0.0f) {
   constexpr int K = 8;
   const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi), vinv = _mm512_set1_ps(inv), vshift = _mm512_set1_ps(kShift);
   const __m512 vsig = _mm512_set1_ps(sigma);
@@ -102,7 +104,14 @@ __attribute__((target("avx512f"))) void adc_block_gemm_avx512(int64_t P, int64_t
     for (int i = 0; i < K; ++i) a[i] = _mm512_setzero_ps();
     const float* w = wn + p * Q * K * K;
     const float* xq = xp;
+    n16::LanesAvx512 L;
+    if (Noise) L = *lanes;  // a local copy: the state stays in registers
+    alignas(64) float nb[K][kTile];
     for (int64_t q = 0; q < Q; ++q, w += K * K, xq += K * kTile) {
+      if (Noise) {  // this block's normals first (step 4 q + i / 2 of the lanes; low half for even i), to L1
+#pragma GCC unroll 4
+        for (int i = 0; i < K; i += 2) L.next(nb[i], nb[i + 1]);
+      }
       __m512 y[K];
       const __m512 x0 = _mm512_loadu_ps(xq);
 #pragma GCC unroll 8
@@ -116,7 +125,7 @@ __attribute__((target("avx512f"))) void adc_block_gemm_avx512(int64_t P, int64_t
       const float* s = sstep + (p * Q + q) * K;
       if (Noise) {
 #pragma GCC unroll 8
-        for (int i = 0; i < K; ++i) y[i] = _mm512_fmadd_ps(_mm512_loadu_ps(nz + (q * K + i) * kTile), vsig, y[i]);
+        for (int i = 0; i < K; ++i) y[i] = _mm512_fmadd_ps(_mm512_load_ps(nb[i]), vsig, y[i]);
       }
 #pragma GCC unroll 8
       for (int i = 0; i < K; ++i) {
@@ -132,10 +141,10 @@ __attribute__((target("avx512f"))) void adc_block_gemm_avx512(int64_t P, int64_t
 #pragma GCC diagnostic pop
 #endif
 
-// ADC output noise of a layer group: normal number (panel P + p) chunked(Q k kTile) + (q k + i) kTile + c
-// of `rng` (RandomStream::fill_normal_inv) times sigma is added to the partial sum of block (p, q),
-// row i, panel column c: a pure function of (seed, draw, layer, group, element), drawn in bulk one
-// row block at a time (Q k kTile normals, in L1) just before the kernel uses them.
+// ADC output noise of a layer group: the 16-bit normal (hw/physics/normal16.h) of noise block
+// panel P + p of `rng`, number 16 (q k + i) + c, times sigma is added to the partial sum of block
+// (p, q), row i, panel column c: a pure function of (seed, draw, layer, group, element), drawn in
+// the kernel's registers as it adds them (AVX-512) or one row block at a time into L1 (portable).
 struct AdcNoise {
   RandomStream rng;
   float sigma;
@@ -152,18 +161,28 @@ void adc_block_gemm(int64_t P, int64_t Q, int64_t ld, const float* wn, const flo
   if (noise) {
     constexpr int64_t K = 8;
     thread_local std::vector<float> nz;
-    const int64_t per_block = Q * K * kTile;
-    nz.resize(static_cast<size_t>(per_block));
+    const uint64_t seed = noise->rng.seed(), stream = noise->rng.stream();
     for (int64_t p = 0; p < P; ++p) {
-      noise->rng.fill_normal_inv(static_cast<uint64_t>((panel * P + p) * chunked(per_block)), per_block, nz.data());
+      const uint64_t block = static_cast<uint64_t>(panel * P + p);
+      uint32_t st[4][16];
+      n16::seed_lanes(seed, stream, block, st);
       const float *w = wn + p * Q * K * K, *s = sstep + p * Q * K;
       float* a = acc + p * K * ld;
 #if defined(__x86_64__) && defined(__GNUC__)
       if (avx512) {
-        adc_block_gemm_avx512<true, true>(1, Q, ld, w, s, xp, lo, hi, inv, a, nz.data(), noise->sigma);
+        n16::LanesAvx512 lanes;
+        lanes.seed = seed;
+        lanes.stream = stream;
+        lanes.block = block;
+        lanes.load(st);
+        adc_block_gemm_avx512<true, true>(1, Q, ld, w, s, xp, lo, hi, inv, a, &lanes, noise->sigma);
         continue;
       }
 #endif
+      nz.resize(static_cast<size_t>(Q * K * kTile));
+      for (int64_t st_i = 0; st_i < Q * K / 2; ++st_i)
+        n16::step_portable(st, seed, stream, block, static_cast<uint64_t>(st_i), nz.data() + 2 * st_i * kTile,
+                           nz.data() + (2 * st_i + 1) * kTile);
       adc_block_gemm_portable(1, Q, ld, w, s, xp, lo, hi, inv, true, a, nz.data(), noise->sigma);
     }
     return;

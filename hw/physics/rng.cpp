@@ -10,7 +10,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
+#include "hw/physics/normal16.h"
 #include "hw/physics/vec_math.h"
 
 namespace ptc::hw {
@@ -324,6 +326,73 @@ void inv_chunk(uint64_t seed, uint64_t stream, uint64_t chunk, float* out, int s
 }
 
 }  // namespace
+
+namespace n16 {
+
+// Counter ranges of the 16-bit normals: lane seeds (bit 60) and tail draws (bit 59).
+constexpr uint64_t kLaneRange = uint64_t{1} << 60, kTailRange = uint64_t{1} << 59;
+constexpr uint64_t kMaxBlocks = uint64_t{1} << 26;
+
+// tools/bench/fit_inverse_normal16.py (pieces 30 and 31 are never evaluated).
+alignas(64) const float kCoef[4][32] = {
+    {-4.53385305f, -4.46036053f, -4.38572836f, -4.30995464f, -4.23293543f, -4.15466452f, -4.07295084f, -3.99294281f,
+     -3.91045809f, -3.82688689f, -3.74090195f, -3.65380812f, -3.56413913f, -3.47320914f, -3.37944674f, -3.28420353f,
+     -3.18579984f, -3.08563471f, -2.98190308f, -2.87605643f, -2.76613927f, -2.65365958f, -2.53647947f, -2.41616917f,
+     -2.29036951f, -2.16073251f, -2.02469087f, -1.88429034f, -1.73885548f, -1.60787392f, 0.0f,         0.0f},
+    {0.539062381f, 0.388136804f, 0.557350755f, 0.40174517f,  0.5775702f,   0.416840225f, 0.595773816f, 0.43214184f,
+     0.62327975f,  0.451968402f, 0.652422309f, 0.473792583f, 0.685229301f, 0.498712361f, 0.72308588f,  0.527724624f,
+     0.767542064f, 0.562095344f, 0.820713997f, 0.603628516f, 0.885708749f, 0.655038416f, 0.967312872f, 0.720606744f,
+     1.07327461f,  0.807470798f, 1.21708131f,  0.92920059f,  1.43268692f,  1.16164982f,  0.0f,         0.0f},
+    {-0.212356582f, -0.108573638f, -0.219157189f, -0.112158552f, -0.226626113f, -0.116106667f, -0.231999099f, -0.11973539f,
+     -0.242722705f, -0.125018269f, -0.253375769f, -0.13060151f,  -0.265037358f, -0.136835665f, -0.278219372f, -0.143942177f,
+     -0.293347955f, -0.15214619f,  -0.310910165f, -0.161719158f, -0.331500351f, -0.172985867f, -0.355789244f, -0.186270744f,
+     -0.384276479f, -0.201653704f, -0.416501284f, -0.218705818f, -0.457030147f, -0.269181669f, 0.0f,          0.0f},
+    {0.0375897139f, 0.0137014221f, 0.0387742668f, 0.0141463457f, 0.040073216f,  0.0146355433f, 0.0408930108f, 0.015063202f,
+     0.0428275801f, 0.0157295559f, 0.0446894802f, 0.0164207574f, 0.046705626f,  0.017187288f,  0.0489737615f, 0.0180577394f,
+     0.0515681356f, 0.0190595556f, 0.0545717105f, 0.020226039f,  0.0580894686f, 0.0216002297f, 0.0622595884f, 0.0232407618f,
+     0.0672891811f, 0.0252581518f, 0.0738029853f, 0.0282790139f, 0.0887525007f, 0.0451633707f, 0.0f,          0.0f},
+};
+
+void seed_lanes(uint64_t seed, uint64_t stream, uint64_t block, uint32_t st[4][16]) {
+  if (block >= kMaxBlocks) throw std::out_of_range("converter noise: more than 2^26 noise blocks in one layer group");
+  for (int i = 0; i < 16; ++i) {
+    const uint64_t b = (block * 16 + static_cast<uint64_t>(i)) | kLaneRange;
+    st[0][i] = static_cast<uint32_t>(b);
+    st[1][i] = static_cast<uint32_t>(b >> 32);
+    st[2][i] = static_cast<uint32_t>(stream);
+    st[3][i] = static_cast<uint32_t>(stream >> 32);
+  }
+  vmath::philox4x32_10_fast(st[0], st[1], st[2], st[3], static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
+  for (int i = 0; i < 16; ++i)
+    if ((st[0][i] | st[1][i] | st[2][i] | st[3][i]) == 0) st[0][i] = 1;  // xoshiro's one forbidden state
+}
+
+float tail_normal(uint64_t seed, uint64_t stream, uint64_t block, uint64_t index, uint32_t m, bool neg) {
+  const Philox::ctr_type r = ::ptc::hw::block(seed, stream, (block << 32 | (index & 0xffffffffu)) | kTailRange);
+  const uint32_t fine = (m << 8) | (r[0] >> 24);  // 256 m + 8 more bits: v = (fine + 1/2) 2^-24
+  return inv_normal((neg ? 0x80000000u : 0u) | (fine << 8));
+}
+
+void step_portable(uint32_t st[4][16], uint64_t seed, uint64_t stream, uint64_t block, uint64_t s, float* lo, float* hi) {
+  for (int i = 0; i < 16; ++i) {
+    uint32_t &s0 = st[0][i], &s1 = st[1][i], &s2 = st[2][i], &s3 = st[3][i];
+    const uint32_t w = s0 + s3;
+    const uint32_t ml = (w >> 1) & 0x7fffu, mh = (w >> 16) & 0x7fffu;
+    lo[i] =
+        ml < 8 ? tail_normal(seed, stream, block, 32 * s + static_cast<uint64_t>(i), ml, w & 1u) : normal_of(2 * ml + 1, w & 1u);
+    hi[i] = mh < 8 ? tail_normal(seed, stream, block, 32 * s + 16 + static_cast<uint64_t>(i), mh, w >> 31)
+                   : normal_of(2 * mh + 1, w >> 31);
+    const uint32_t t = s1 << 9;
+    s2 ^= s0;
+    s3 ^= s1;
+    s1 ^= s2;
+    s0 ^= s3;
+    s2 ^= t;
+    s3 = (s3 << 11) | (s3 >> 21);
+  }
+}
+
+}  // namespace n16
 
 double RandomStream::normal(uint64_t index) const {
   // Each Philox block gives 2 x 64-bit words -> 2 doubles via Box-Muller.

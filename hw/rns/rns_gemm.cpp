@@ -13,6 +13,9 @@ RnsGemm::RnsGemm(const models::CompiledWorkload& wl, const RnsTileSpec& spec, st
   const int channels = m_tile.code().n() + m_tile.code().k();
   if (static_cast<int>(m_sigma.size()) != channels)
     throw Error("RnsGemm: expected " + std::to_string(channels) + " channel sigmas, got " + std::to_string(m_sigma.size()));
+  if (spec.group_tiles != 1)
+    throw Error("RnsGemm: one tile per BFP group only (group_tiles = 1, got " + std::to_string(spec.group_tiles) +
+                "); groups of several tiles are served by the rns device (hw/rns/rns_core.h)");
   const int64_t k = wl.spec.block_size;
   for (const auto& L : wl.layers) {
     m_weights.emplace_back();

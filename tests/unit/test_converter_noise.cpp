@@ -8,6 +8,7 @@
 #include <random>
 
 #include "hw/hardware_gemm.h"
+#include "hw/physics/normal16.h"
 #include "models/compiler.h"
 #include "models/dataset.h"
 #include "models/executor.h"
@@ -199,4 +200,150 @@ TEST_CASE("converter normals: a pure function of the index, standard normal CDF 
   CHECK(std::abs(m2 / N - 1) < 5 * std::sqrt(2 / N));
   CHECK(std::abs(m4 / N - 3) < 5 * std::sqrt(96 / N));
   CHECK(std::abs(lag / N) < 5 / std::sqrt(N));
+}
+
+namespace {
+
+// Phi^-1(v) for v in (0, 1/2) in double by bisection on Phi(z) = erfc(-z / sqrt 2) / 2: an
+// independent reference for the generator's polynomial.
+double inverse_normal_cdf(double v) {
+  double lo = -40, hi = 0;
+  for (int i = 0; i < 200; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (0.5 * std::erfc(-mid / std::sqrt(2.0)) < v ? lo : hi) = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+// xoshiro128+ (Blackman and Vigna, ACM TOMS 2021, figure 4), one lane.
+struct Xoshiro128Plus {
+  uint32_t s[4];
+  uint32_t next() {
+    const uint32_t result = s[0] + s[3], t = s[1] << 9;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = (s[3] << 11) | (s[3] >> 21);
+    return result;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("16-bit converter normals: every magnitude within 5e-5 of the exact inverse normal CDF", "[converters][rng]") {
+  // Magnitudes m >= 8 (the polynomial; smaller ones take the tail path): all 32,760 of them.
+  double worst = 0;
+  for (uint32_t m = 8; m < 32768; ++m) {
+    const double exact = inverse_normal_cdf((m + 0.5) / 65536.0);
+    const float neg = hw::n16::normal_of(2 * m + 1, false), pos = hw::n16::normal_of(2 * m + 1, true);
+    worst = std::max(worst, std::abs(neg - exact));
+    CHECK(pos == -neg);
+  }
+  INFO("largest error " << worst);
+  CHECK(worst < 5e-5);
+  // Tail magnitudes: 8 more bits, v = (256 m + b + 1/2) 2^-24, within the 24-bit generator's 3.2e-5.
+  double worst_tail = 0;
+  for (uint64_t index = 0; index < 4000; ++index) {
+    const uint32_t m = static_cast<uint32_t>(index % 8);
+    const float x = hw::n16::tail_normal(5, 7, 3, index, m, false);
+    // The 8 bits are unknown here: x must lie within the piece of m, and at a grid point's inverse.
+    const double lo = inverse_normal_cdf(m / 65536.0 + 2.98e-8), hi = inverse_normal_cdf((m + 1) / 65536.0);
+    CHECK(x >= lo - 3.5e-5);
+    CHECK(x <= hi + 3.5e-5);
+    const double v = 0.5 * std::erfc(-static_cast<double>(x) / std::sqrt(2.0));  // ~ (fine + 1/2) 2^-24
+    const double fine = std::round(v * 16777216.0 - 0.5);
+    worst_tail = std::max(worst_tail, std::abs(x - inverse_normal_cdf((fine + 0.5) / 16777216.0)));
+  }
+  INFO("largest tail error " << worst_tail);
+  CHECK(worst_tail < 3.5e-5);
+}
+
+TEST_CASE("16-bit converter normals: xoshiro128+ lanes seeded by Philox, AVX-512 step = portable step", "[converters][rng]") {
+  for (uint64_t block : {0ull, 1ull, 777ull, (1ull << 26) - 1}) {
+    uint32_t st[4][16], ref_st[4][16];
+    hw::n16::seed_lanes(11, 0xabc, block, st);
+    std::memcpy(ref_st, st, sizeof st);
+    Xoshiro128Plus ref[16];
+    for (int l = 0; l < 16; ++l) ref[l] = Xoshiro128Plus{{st[0][l], st[1][l], st[2][l], st[3][l]}};
+    const int steps = 4096;  // 131,072 normals: about 32 tail magnitudes per block
+    std::vector<float> portable(32 * steps), vec(32 * steps);
+    for (int s = 0; s < steps; ++s)
+      hw::n16::step_portable(st, 11, 0xabc, block, s, portable.data() + 32 * s, portable.data() + 32 * s + 16);
+    int tails = 0;
+    for (int s = 0; s < steps; ++s)
+      for (int l = 0; l < 16; ++l) {
+        const uint32_t w = ref[l].next(), ml = (w >> 1) & 0x7fff, mh = (w >> 16) & 0x7fff;
+        if (ml >= 8)
+          CHECK(portable[32 * s + l] == hw::n16::normal_of(2 * ml + 1, w & 1));
+        else
+          ++tails;
+        if (mh >= 8)
+          CHECK(portable[32 * s + 16 + l] == hw::n16::normal_of(2 * mh + 1, w >> 31));
+        else
+          ++tails;
+      }
+    CHECK(tails > 0);
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (__builtin_cpu_supports("avx512f")) {
+      hw::n16::LanesAvx512 lanes;
+      lanes.seed = 11;
+      lanes.stream = 0xabc;
+      lanes.block = block;
+      lanes.load(ref_st);
+      alignas(64) float lo[16], hi[16];
+      for (int s = 0; s < steps; ++s) {
+        lanes.next(lo, hi);
+        std::memcpy(vec.data() + 32 * s, lo, sizeof lo);
+        std::memcpy(vec.data() + 32 * s + 16, hi, sizeof hi);
+      }
+      CHECK(std::memcmp(vec.data(), portable.data(), vec.size() * sizeof(float)) == 0);
+    }
+#endif
+  }
+  uint32_t st[4][16];
+  CHECK_THROWS_AS(hw::n16::seed_lanes(1, 2, 1ull << 26, st), std::out_of_range);
+}
+
+TEST_CASE("16-bit converter normals: CDF, moments and tail frequencies of 16 M numbers", "[converters][rng]") {
+  // 16 M numbers from 512 blocks of 32,768: empirical CDF at 11 points (binomial error, 5 sigma),
+  // mean, variance, kurtosis, neighbour correlation, and the tail counts beyond 3.7 to 5 sigma
+  // (without the tail path every |x| would be <= 4.33: 0 beyond 4.5 where 109 are expected).
+  const int64_t per_block = 32768, blocks = 512, n = per_block * blocks;
+  const double zs[] = {-4.5, -3, -2, -1, -0.5, 0, 0.5, 1, 2, 3, 4.5}, tails[] = {3.7, 4.0, 4.5, 5.0};
+  int64_t below[11] = {}, beyond[4] = {};
+  double m1 = 0, m2 = 0, m4 = 0, lag = 0;
+  std::vector<float> x(static_cast<size_t>(per_block));
+  for (int64_t b = 0; b < blocks; ++b) {
+    uint32_t st[4][16];
+    hw::n16::seed_lanes(23, 0x77, static_cast<uint64_t>(b), st);
+    for (int64_t s = 0; s < per_block / 32; ++s)
+      hw::n16::step_portable(st, 23, 0x77, static_cast<uint64_t>(b), static_cast<uint64_t>(s), x.data() + 32 * s,
+                             x.data() + 32 * s + 16);
+    for (int64_t i = 0; i < per_block; ++i) {
+      const double v = x[static_cast<size_t>(i)];
+      m1 += v;
+      m2 += v * v;
+      m4 += v * v * v * v;
+      if (i > 0) lag += v * x[static_cast<size_t>(i - 1)];
+      for (int k = 0; k < 11; ++k) below[k] += v < zs[k];
+      for (int k = 0; k < 4; ++k) beyond[k] += std::abs(v) > tails[k];
+    }
+  }
+  const double N = static_cast<double>(n);
+  for (int k = 0; k < 11; ++k) {
+    const double p = 0.5 * std::erfc(-zs[k] / std::sqrt(2.0)), f = static_cast<double>(below[k]) / N;
+    INFO("z " << zs[k] << ": " << f << " vs " << p);
+    CHECK(std::abs(f - p) <= 5 * std::sqrt(p * (1 - p) / N) + 1e-7);
+  }
+  for (int k = 0; k < 4; ++k) {
+    const double expected = N * std::erfc(tails[k] / std::sqrt(2.0));
+    INFO("|x| > " << tails[k] << ": " << beyond[k] << " vs " << expected);
+    CHECK(std::abs(static_cast<double>(beyond[k]) - expected) <= 5 * std::sqrt(expected) + 1);
+  }
+  CHECK(std::abs(m1 / N) < 5 / std::sqrt(N));
+  CHECK(std::abs(m2 / N - 1) < 5 * std::sqrt(2 / N));
+  CHECK(std::abs(m4 / N - 3) < 5 * std::sqrt(96 / N));
+  CHECK(std::abs(lag / (N - blocks)) < 5 / std::sqrt(N));
 }

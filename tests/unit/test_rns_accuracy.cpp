@@ -38,6 +38,12 @@ TEST_CASE("rns: compiled layers on RNS tiles equal a block-by-block BFP referenc
   rns::RnsTileSpec spec;
   spec.base = rns::blueprint_moduli(6, rns::output_bits(6, 6, 8));
   rns::RnsGemm rg(wl, spec, std::vector<double>(3, 0.0), RandomStream(1, 7));
+  {  // groups of several tiles: refused when built, not at the first product
+    rns::RnsTileSpec grouped = spec;
+    grouped.group_tiles = 2;
+    CHECK_THROWS_WITH(rns::RnsGemm(wl, grouped, std::vector<double>(3, 0.0), RandomStream(1, 7)),
+                      Catch::Contains("group_tiles = 1, got 2"));
+  }
   std::mt19937 gen(4);
   std::normal_distribution<float> nd(0.f, 1.f);
   const int64_t k = 8, n = 3;
