@@ -22,6 +22,18 @@
 
 namespace ptc::hw::n16 {
 
+// One xoshiro128+ step of a lane's state (Blackman and Vigna's reference; the output is s0 + s3
+// before the step).
+inline void xoshiro_step(uint32_t& s0, uint32_t& s1, uint32_t& s2, uint32_t& s3) {
+  const uint32_t t = s1 << 9;
+  s2 ^= s0;
+  s3 ^= s1;
+  s1 ^= s2;
+  s0 ^= s3;
+  s2 ^= t;
+  s3 = (s3 << 11) | (s3 >> 21);
+}
+
 // kCoef[k][j]: coefficient of t^k on piece j = (bits of float(2 m + 1) >> 22) mod 32.
 extern const float kCoef[4][32];
 
@@ -52,6 +64,17 @@ void step_portable(uint32_t st[4][16], uint64_t seed, uint64_t stream, uint64_t 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"  // GCC bug 105593 (hw/physics/vec_math.h)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// The same step on 16 lanes in registers.
+__attribute__((target("avx512f"))) inline void xoshiro_step(__m512i& s0, __m512i& s1, __m512i& s2, __m512i& s3) {
+  const __m512i t9 = _mm512_slli_epi32(s1, 9);
+  s2 = _mm512_xor_si512(s2, s0);
+  s3 = _mm512_xor_si512(s3, s1);
+  s1 = _mm512_xor_si512(s1, s2);
+  s0 = _mm512_xor_si512(s0, s3);
+  s2 = _mm512_xor_si512(s2, t9);
+  s3 = _mm512_rol_epi32(s3, 11);
+}
+
 // The lanes in registers, for a kernel that adds the normals as it goes.
 struct LanesAvx512 {
   __m512i s0, s1, s2, s3;
@@ -93,13 +116,7 @@ struct LanesAvx512 {
     const __mmask16 tail =
         _mm512_testn_epi32_mask(w, _mm512_set1_epi32(0xfff0)) | _mm512_testn_epi32_mask(w, _mm512_set1_epi32(0x7ff80000));
     if (__builtin_expect(tail != 0, 0)) patch(seed, stream, block, step, w, tail, lo, hi);
-    const __m512i t9 = _mm512_slli_epi32(s1, 9);
-    s2 = _mm512_xor_si512(s2, s0);
-    s3 = _mm512_xor_si512(s3, s1);
-    s1 = _mm512_xor_si512(s1, s2);
-    s0 = _mm512_xor_si512(s0, s3);
-    s2 = _mm512_xor_si512(s2, t9);
-    s3 = _mm512_rol_epi32(s3, 11);
+    xoshiro_step(s0, s1, s2, s3);
     ++step;
   }
 

@@ -235,10 +235,10 @@ alignas(64) const float kInvCoef[5][32] = {
      0},
 };
 
-// The lanes' xoshiro128+ states of chunk c: st[word][lane].
-void inv_seed(uint64_t seed, uint64_t stream, uint64_t chunk, uint32_t st[4][16]) {
+// 16 xoshiro128+ lane states st[word][lane] from the Philox blocks first + lane of (seed, stream).
+void philox_lanes(uint64_t seed, uint64_t stream, uint64_t first, uint32_t st[4][16]) {
   for (int i = 0; i < 16; ++i) {
-    const uint64_t b = (chunk * 16 + static_cast<uint64_t>(i)) | kInvRange;
+    const uint64_t b = first + static_cast<uint64_t>(i);
     st[0][i] = static_cast<uint32_t>(b);
     st[1][i] = static_cast<uint32_t>(b >> 32);
     st[2][i] = static_cast<uint32_t>(stream);
@@ -247,6 +247,11 @@ void inv_seed(uint64_t seed, uint64_t stream, uint64_t chunk, uint32_t st[4][16]
   vmath::philox4x32_10_fast(st[0], st[1], st[2], st[3], static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
   for (int i = 0; i < 16; ++i)
     if ((st[0][i] | st[1][i] | st[2][i] | st[3][i]) == 0) st[0][i] = 1;  // xoshiro's one forbidden state
+}
+
+// The lanes' xoshiro128+ states of chunk c.
+void inv_seed(uint64_t seed, uint64_t stream, uint64_t chunk, uint32_t st[4][16]) {
+  philox_lanes(seed, stream, (chunk * 16) | kInvRange, st);
 }
 
 // The normal of one 32-bit word (scalar; the AVX-512 path does the same operations).
@@ -266,13 +271,7 @@ void inv_chunk_portable(uint32_t st[4][16], float* out, int steps) {
     for (int i = 0; i < 16; ++i) {
       uint32_t &s0 = st[0][i], &s1 = st[1][i], &s2 = st[2][i], &s3 = st[3][i];
       out[s * 16 + i] = inv_normal(s0 + s3);
-      const uint32_t t = s1 << 9;
-      s2 ^= s0;
-      s3 ^= s1;
-      s1 ^= s2;
-      s0 ^= s3;
-      s2 ^= t;
-      s3 = (s3 << 11) | (s3 >> 21);
+      n16::xoshiro_step(s0, s1, s2, s3);
     }
 }
 
@@ -302,13 +301,7 @@ __attribute__((target("avx512f"))) void inv_chunk_avx512(uint32_t st[4][16], flo
     __m512 p = _mm512_permutex2var_ps(lo[4], o, hi[4]);
     for (int k = 3; k >= 0; --k) p = _mm512_fmadd_ps(p, t, _mm512_permutex2var_ps(lo[k], o, hi[k]));
     _mm512_storeu_ps(out + s * 16, _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(p), _mm512_and_si512(w, sign))));
-    const __m512i t9 = _mm512_slli_epi32(s1, 9);
-    s2 = _mm512_xor_si512(s2, s0);
-    s3 = _mm512_xor_si512(s3, s1);
-    s1 = _mm512_xor_si512(s1, s2);
-    s0 = _mm512_xor_si512(s0, s3);
-    s2 = _mm512_xor_si512(s2, t9);
-    s3 = _mm512_rol_epi32(s3, 11);
+    n16::xoshiro_step(s0, s1, s2, s3);
   }
 }
 #pragma GCC diagnostic pop
@@ -355,16 +348,7 @@ alignas(64) const float kCoef[4][32] = {
 
 void seed_lanes(uint64_t seed, uint64_t stream, uint64_t block, uint32_t st[4][16]) {
   if (block >= kMaxBlocks) throw std::out_of_range("converter noise: more than 2^26 noise blocks in one layer group");
-  for (int i = 0; i < 16; ++i) {
-    const uint64_t b = (block * 16 + static_cast<uint64_t>(i)) | kLaneRange;
-    st[0][i] = static_cast<uint32_t>(b);
-    st[1][i] = static_cast<uint32_t>(b >> 32);
-    st[2][i] = static_cast<uint32_t>(stream);
-    st[3][i] = static_cast<uint32_t>(stream >> 32);
-  }
-  vmath::philox4x32_10_fast(st[0], st[1], st[2], st[3], static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
-  for (int i = 0; i < 16; ++i)
-    if ((st[0][i] | st[1][i] | st[2][i] | st[3][i]) == 0) st[0][i] = 1;  // xoshiro's one forbidden state
+  philox_lanes(seed, stream, (block * 16) | kLaneRange, st);
 }
 
 float tail_normal(uint64_t seed, uint64_t stream, uint64_t block, uint64_t index, uint32_t m, bool neg) {
@@ -382,13 +366,7 @@ void step_portable(uint32_t st[4][16], uint64_t seed, uint64_t stream, uint64_t 
         ml < 8 ? tail_normal(seed, stream, block, 32 * s + static_cast<uint64_t>(i), ml, w & 1u) : normal_of(2 * ml + 1, w & 1u);
     hi[i] = mh < 8 ? tail_normal(seed, stream, block, 32 * s + 16 + static_cast<uint64_t>(i), mh, w >> 31)
                    : normal_of(2 * mh + 1, w >> 31);
-    const uint32_t t = s1 << 9;
-    s2 ^= s0;
-    s3 ^= s1;
-    s1 ^= s2;
-    s0 ^= s3;
-    s2 ^= t;
-    s3 = (s3 << 11) | (s3 >> 21);
+    xoshiro_step(s0, s1, s2, s3);
   }
 }
 
