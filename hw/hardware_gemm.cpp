@@ -50,11 +50,12 @@ constexpr float kShift = 12582912.0f;
 // ADC output noise (nz != nullptr): sigma * nz[(q k + i) kTile + c] is added to each partial sum
 // before the clip (one row block at a time: P = 1); nz holds the row block's 16-bit normals
 // (hw/physics/normal16.h: row i of block column q is step 4 q + i / 2, low half for even i).
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void adc_block_gemm_portable(int64_t P, int64_t Q, int64_t ld,
-                                                                                         const float* wn, const float* sstep,
-                                                                                         const float* xp, float lo, float hi,
-                                                                                         float inv, bool clip, float* acc,
-                                                                                         const float* nz, float sigma) {
+// Bound management (hits != nullptr, clip = true): a panel column whose partial sums in block
+// (p, q) leave [lo, hi] in a real row (p k + i < rows) adds nothing for that block; bit c of
+// hits[p Q + q] marks it for recomputation (HardwareGemm::bound_fix).
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void adc_block_gemm_portable(
+    int64_t P, int64_t Q, int64_t ld, const float* wn, const float* sstep, const float* xp, float lo, float hi, float inv,
+    bool clip, float* acc, const float* nz, float sigma, int64_t rows, uint16_t* hits) {
   constexpr int K = 8;
   for (int64_t p = 0; p < P; ++p) {
     float a[K][kTile];
@@ -75,10 +76,17 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void adc_block_gemm_
       if (nz)
         for (int i = 0; i < K; ++i)
           for (int64_t c = 0; c < kTile; ++c) y[i][c] = std::fma(nz[(q * K + i) * kTile + c], sigma, y[i][c]);
+      uint16_t hit = 0;
+      if (hits) {
+        for (int i = 0; i < K && p * K + i < rows; ++i)
+          for (int64_t c = 0; c < kTile; ++c)
+            if (y[i][c] < lo || y[i][c] > hi) hit = static_cast<uint16_t>(hit | 1u << c);
+        hits[p * Q + q] = hit;
+      }
       for (int i = 0; i < K; ++i)
         for (int64_t c = 0; c < kTile; ++c) {
           const float v = clip ? std::min(std::max(y[i][c], lo), hi) : y[i][c];
-          a[i][c] += ((v * inv + kShift) - kShift) * s[i];
+          if (!((hit >> c) & 1u)) a[i][c] += ((v * inv + kShift) - kShift) * s[i];
         }
     }
     for (int i = 0; i < K; ++i)
@@ -91,10 +99,12 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void adc_block_gemm_
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12: _mm512_undefined_ps in max/min
 // The same kernel with AVX-512 intrinsics: one panel row = one register; 8 partial-sum and 8
 // accumulator registers per row block, weights broadcast from memory.
-template <bool Clip, bool Noise>
+template <bool Clip, bool Noise, bool Bm = false>
 __attribute__((target("avx512f"))) void adc_block_gemm_avx512(int64_t P, int64_t Q, int64_t ld, const float* wn,
                                                               const float* sstep, const float* xp, float lo, float hi, float inv,
-                                                              float* acc, n16::LanesAvx512* lanes = nullptr, float sigma = 0.0f) {
+                                                              float* acc, n16::LanesAvx512* lanes = nullptr, float sigma = 0.0f,
+                                                              int64_t rows = 0, uint16_t* hits = nullptr) {
+  static_assert(Clip || !Bm, "bound management clips");
   constexpr int K = 8;
   const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi), vinv = _mm512_set1_ps(inv), vshift = _mm512_set1_ps(kShift);
   const __m512 vsig = _mm512_set1_ps(sigma);
@@ -127,6 +137,20 @@ __attribute__((target("avx512f"))) void adc_block_gemm_avx512(int64_t P, int64_t
 #pragma GCC unroll 8
         for (int i = 0; i < K; ++i) y[i] = _mm512_fmadd_ps(_mm512_load_ps(nb[i]), vsig, y[i]);
       }
+      if (Bm) {  // the clipped columns (real rows only) add nothing here; marked for bound_fix
+        __mmask16 hit = 0;
+        const int64_t real = rows - p * K;
+#pragma GCC unroll 8
+        for (int i = 0; i < K; ++i) {
+          const __m512 v = _mm512_min_ps(_mm512_max_ps(y[i], vlo), vhi);
+          if (i < real) hit = static_cast<__mmask16>(hit | _mm512_cmp_ps_mask(v, y[i], _CMP_NEQ_UQ));
+          y[i] = _mm512_sub_ps(_mm512_fmadd_ps(v, vinv, vshift), vshift);
+        }
+        hits[p * Q + q] = static_cast<uint16_t>(hit);
+#pragma GCC unroll 8
+        for (int i = 0; i < K; ++i) a[i] = _mm512_mask3_fmadd_ps(y[i], _mm512_set1_ps(s[i]), a[i], static_cast<__mmask16>(~hit));
+        continue;
+      }
 #pragma GCC unroll 8
       for (int i = 0; i < K; ++i) {
         const __m512 v = Clip ? _mm512_min_ps(_mm512_max_ps(y[i], vlo), vhi) : y[i];
@@ -150,9 +174,15 @@ struct AdcNoise {
   float sigma;
 };
 
-// adc_block_gemm on panel number `panel`; with noise (nz != nullptr) it always clips.
+// adc_block_gemm on panel number `panel`; with noise (nz != nullptr) it always clips. Bound
+// management: hits != nullptr (P Q masks; rows = the real rows of the P row blocks).
 void adc_block_gemm(int64_t P, int64_t Q, int64_t ld, const float* wn, const float* sstep, const float* xp, float lo, float hi,
-                    float inv, bool clip, float* acc, const AdcNoise* noise = nullptr, int64_t panel = 0) {
+                    float inv, bool clip, float* acc, const AdcNoise* noise = nullptr, int64_t panel = 0,
+                    uint16_t* hits = nullptr, int64_t rows = 0) {
+  if (hits && !clip && !noise) {  // nothing can leave the range: nothing to recompute
+    std::fill(hits, hits + P * Q, uint16_t{0});
+    hits = nullptr;
+  }
 #if defined(__x86_64__) && defined(__GNUC__)
   static const bool avx512 = __builtin_cpu_supports("avx512f");
 #else
@@ -168,6 +198,7 @@ void adc_block_gemm(int64_t P, int64_t Q, int64_t ld, const float* wn, const flo
       n16::seed_lanes(seed, stream, block, st);
       const float *w = wn + p * Q * K * K, *s = sstep + p * Q * K;
       float* a = acc + p * K * ld;
+      uint16_t* h = hits ? hits + p * Q : nullptr;
 #if defined(__x86_64__) && defined(__GNUC__)
       if (avx512) {
         n16::LanesAvx512 lanes;
@@ -175,7 +206,10 @@ void adc_block_gemm(int64_t P, int64_t Q, int64_t ld, const float* wn, const flo
         lanes.stream = stream;
         lanes.block = block;
         lanes.load(st);
-        adc_block_gemm_avx512<true, true>(1, Q, ld, w, s, xp, lo, hi, inv, a, &lanes, noise->sigma);
+        if (h)
+          adc_block_gemm_avx512<true, true, true>(1, Q, ld, w, s, xp, lo, hi, inv, a, &lanes, noise->sigma, rows - p * K, h);
+        else
+          adc_block_gemm_avx512<true, true>(1, Q, ld, w, s, xp, lo, hi, inv, a, &lanes, noise->sigma);
         continue;
       }
 #endif
@@ -183,17 +217,19 @@ void adc_block_gemm(int64_t P, int64_t Q, int64_t ld, const float* wn, const flo
       for (int64_t st_i = 0; st_i < Q * K / 2; ++st_i)
         n16::step_portable(st, seed, stream, block, static_cast<uint64_t>(st_i), nz.data() + 2 * st_i * kTile,
                            nz.data() + (2 * st_i + 1) * kTile);
-      adc_block_gemm_portable(1, Q, ld, w, s, xp, lo, hi, inv, true, a, nz.data(), noise->sigma);
+      adc_block_gemm_portable(1, Q, ld, w, s, xp, lo, hi, inv, true, a, nz.data(), noise->sigma, rows - p * K, h);
     }
     return;
   }
 #if defined(__x86_64__) && defined(__GNUC__)
   if (avx512) {
+    if (hits)
+      return adc_block_gemm_avx512<true, false, true>(P, Q, ld, wn, sstep, xp, lo, hi, inv, acc, nullptr, 0.0f, rows, hits);
     if (clip) return adc_block_gemm_avx512<true, false>(P, Q, ld, wn, sstep, xp, lo, hi, inv, acc);
     return adc_block_gemm_avx512<false, false>(P, Q, ld, wn, sstep, xp, lo, hi, inv, acc);
   }
 #endif
-  adc_block_gemm_portable(P, Q, ld, wn, sstep, xp, lo, hi, inv, clip, acc, nullptr, 0.0f);
+  adc_block_gemm_portable(P, Q, ld, wn, sstep, xp, lo, hi, inv, clip, acc, nullptr, 0.0f, rows, hits);
 }
 
 // Dense product on one packed panel (ideal ADC): acc[r, c] = sum_{kk < K} W[r, kk] xp[kk, c] for
@@ -499,6 +535,8 @@ struct Work {
   std::vector<float> wn_nz, wn_sig, wn_abs, wn_xsq;  // weight noise per MVM
   std::vector<float> bm_x, bm_y;                     // bound management: one block's inputs and outputs
   std::vector<char> bm_hit;                          // bound management: clipped (block row, vector) pairs
+  std::vector<uint16_t> bm_mask;                     // bound management, fused kernel: clipped columns per block
+  std::vector<float> bm_out, bm_raw;                 // one recomputed block column; a raw conv input panel
 };
 thread_local Work tw;
 
@@ -526,12 +564,14 @@ BoundManagement bound_management_from_name(const std::string& name) {
 
 bool HardwareGemm::fused_adc() const {
   // Quantising ADCs of <= 22 bits, with or without output noise (an unquantised noisy ADC takes the general path).
-  // Weight noise per MVM and bound management take the general path.
-  return m_io.adc.bits > 0 && m_io.adc.bits <= 22 && m_wl.spec.block_size == 8 && !m_io.weight_noise() && !m_io.bound_managed();
+  // Weight noise per MVM takes the general path; bound management recomputes the clipped block
+  // columns the fused kernel marks (bound_fix).
+  return m_io.adc.bits > 0 && m_io.adc.bits <= 22 && m_wl.spec.block_size == 8 && !m_io.weight_noise();
 }
 
-int64_t HardwareGemm::bound_rerun(int64_t p, int64_t q, int64_t j, int64_t P, int64_t Q, int64_t n, int64_t cols, const float* x,
-                                  bool x_trans, float rscale, const float* wn, const RandomStream& rng, float* part) const {
+int64_t HardwareGemm::bound_rerun(int64_t p, int64_t q, int64_t j, int64_t P, int64_t Q, int64_t n, int64_t cols, const float* xv,
+                                  int64_t xstride, float rscale, const float* wn, const RandomStream& rng, float* out,
+                                  int64_t ostride) const {
   const int64_t k = m_wl.spec.block_size;
   const ConverterSpec &dac = m_io.dac, &adc = m_io.adc;
   const double res = dac.step();  // the DAC's step over its range (aihwkit's inp_res x 2 inp_bound)
@@ -559,7 +599,7 @@ int64_t HardwareGemm::bound_rerun(int64_t p, int64_t q, int64_t j, int64_t P, in
         xs[c] = 0.0f;
         continue;
       }
-      float v = (x_trans ? x[j * cols + in] : x[in * n + j]) * rscale * inv_f;
+      float v = xv[in * xstride] * rscale * inv_f;
       if (dac.noise_std > 0) v += static_cast<float>(dac.noise_std * rng.normal(base + static_cast<uint64_t>(c)));
       quantize(dac, &v, 1);
       xs[c] = v;
@@ -584,7 +624,7 @@ int64_t HardwareGemm::bound_rerun(int64_t p, int64_t q, int64_t j, int64_t P, in
     const float hi = static_cast<float>(adc.bound);
     for (int64_t i = 0; i < k; ++i) clipped = clipped || std::abs(y[i]) > hi;
     quantize(adc, y, k);
-    for (int64_t i = 0; i < k; ++i) part[(p * k + i) * n + j] = y[i] * static_cast<float>(f);
+    for (int64_t i = 0; i < k; ++i) out[i * ostride] = y[i] * static_cast<float>(f);
     if (!clipped) break;
   }
   return runs;
@@ -602,6 +642,27 @@ void HardwareGemm::weights(int64_t layer, int64_t group, uint64_t draw, const fl
   m_realizer.realize(layer, group, draw, tw.wn_own.data(), tw.scale_own.data());
   wn = tw.wn_own.data();
   scale = tw.scale_own.data();
+}
+
+int64_t HardwareGemm::bound_fix(int64_t P, int64_t Q, int64_t n, int64_t cols, int64_t j0, const uint16_t* hits, const float* xv,
+                                int64_t xstride, int64_t jstride, const float* rscale, const float* wn, const float* scale,
+                                const float* bg, const RandomStream& rng, float* acc, int64_t ld) const {
+  const int64_t k = m_wl.spec.block_size;
+  tw.bm_out.resize(static_cast<size_t>(k));
+  int64_t reruns = 0;
+  for (int64_t p = 0; p < P; ++p)
+    for (int64_t q = 0; q < Q; ++q)
+      for (uint32_t h = hits[p * Q + q]; h != 0; h &= h - 1) {
+        const int64_t c = __builtin_ctz(h), j = j0 + c;
+        if (j >= n) continue;  // a padding column of the panel: no input vector
+        reruns += bound_rerun(p, q, j, P, Q, n, cols, xv + c * jstride, xstride, rscale[c], wn, rng, tw.bm_out.data(), 1);
+        const float s = scale[p * Q + q];
+        for (int64_t i = 0; i < k; ++i) {
+          const float si = bg ? s * bg[(p * Q + q) * k + i] : s;
+          acc[(p * k + i) * ld + c] += si * tw.bm_out[static_cast<size_t>(i)];
+        }
+      }
+  return reruns;
 }
 
 bool HardwareGemm::adc_setup(int64_t blocks, const float* wn, const float* scale, const float* bg) const {
@@ -654,6 +715,10 @@ bool HardwareGemm::conv_same_width(int64_t layer, int64_t group, int64_t sample,
   const AdcNoise adc_noise{group_rng.derive(1), static_cast<float>(adc.noise_std)};
   const AdcNoise* adc_nz = adc.noise_std > 0 ? &adc_noise : nullptr;
   const float dac_sigma = static_cast<float>(dac.noise_std);
+  const bool bm = fused && m_io.bound_managed();  // bound management: the kernel marks, bound_fix recomputes
+  const RandomStream bm_rng = group_rng.derive(3);
+  if (bm) tw.bm_mask.resize(static_cast<size_t>(P * Q));
+  int64_t reruns = 0;
   const int64_t R8 = (t.rows + 7) / 8 * 8;
   const float* wp = nullptr;
   if (!fused) {
@@ -712,11 +777,20 @@ bool HardwareGemm::conv_same_width(int64_t layer, int64_t group, int64_t sample,
     }
     if (fused)
       adc_block_gemm(P, Q, ld, wn, tw.sstep.data(), panel, static_cast<float>(-adc.bound), static_cast<float>(adc.bound),
-                     1.0f / adc_step, clip, tw.acc.data() + j0, adc_nz, ti);
+                     1.0f / adc_step, clip, tw.acc.data() + j0, adc_nz, ti, bm ? tw.bm_mask.data() : nullptr, t.rows);
     else
       dense_panel_gemm(R8, t.cols, wp, panel, tw.acc.data() + j0, ld);
+    if (bm && std::any_of(tw.bm_mask.begin(), tw.bm_mask.end(), [](uint16_t h) { return h != 0; })) {
+      // The raw im2col columns of the panel for the recomputations.
+      tw.bm_raw.resize(static_cast<size_t>(t.cols * kTile));
+      float colmax[kTile];
+      gather_panel(image, cv, j0, m, tw.bm_raw.data(), colmax);
+      reruns += bound_fix(P, Q, n, t.cols, j0, tw.bm_mask.data(), tw.bm_raw.data(), kTile, 1, tw.rscale.data(), wn, scale, bg,
+                          bm_rng, tw.acc.data() + j0, ld);
+    }
     finish_panel(tw.acc.data(), ld, t.rows, j0, m, tw.colscale.data(), gain, ep, y, n);
   }
+  if (reruns > 0) m_bm_reruns.fetch_add(reruns, std::memory_order_relaxed);
   return true;
 }
 
@@ -784,6 +858,17 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
   const RandomStream group_rng = m_rng.derive(draw).derive(static_cast<uint64_t>(layer) << 20 | static_cast<uint64_t>(group));
   const AdcNoise adc_noise{group_rng.derive(1), static_cast<float>(adc.noise_std)};
   const AdcNoise* adc_nz = adc.noise_std > 0 ? &adc_noise : nullptr;
+  const bool bm_fused = fused && m_io.bound_managed();  // bound management: the kernel marks, bound_fix recomputes
+  const RandomStream bm_fused_rng = group_rng.derive(3);
+  if (bm_fused) tw.bm_mask.resize(static_cast<size_t>(P * Q));
+  int64_t fused_reruns = 0;
+  // After the kernel on panel ti: the marked block columns recomputed from the raw inputs x.
+  const auto fix_panel = [&](int64_t ti) {
+    if (!bm_fused) return;
+    const int64_t j0 = ti * kTile;
+    fused_reruns += bound_fix(P, Q, n, t.cols, j0, tw.bm_mask.data(), x_trans ? x + j0 * t.cols : x + j0, x_trans ? 1 : n,
+                              x_trans ? t.cols : 1, rscale.data() + j0, wn, scale, bg, bm_fused_rng, acc.data() + j0, ld);
+  };
   if (fused && !x_trans && dac_fast) {
     // Panel by panel: pack (normalise, DAC) kTile input columns, then all row blocks on them
     // while the panel is in L1. Converter noise drawn in bulk per panel (DAC) and per row block (ADC).
@@ -798,7 +883,8 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
                  static_cast<float>(dac.noise_std));
       std::fill(xn.data() + t.cols * kTile, xn.data() + C * kTile, 0.0f);
       adc_block_gemm(P, Q, ld, wn, tw.sstep.data(), xn.data(), static_cast<float>(-adc.bound), static_cast<float>(adc.bound),
-                     1.0f / adc_step, clip, acc.data() + ti * kTile, adc_nz, ti);
+                     1.0f / adc_step, clip, acc.data() + ti * kTile, adc_nz, ti, bm_fused ? tw.bm_mask.data() : nullptr, t.rows);
+      fix_panel(ti);
     }
   } else {
     // General case, element by element. DAC noise (real input rows only, as the panel path)
@@ -827,13 +913,17 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
         xn[at] = v;
       }
     if (fused)
-      for (int64_t ti = 0; ti < tiles; ++ti)
+      for (int64_t ti = 0; ti < tiles; ++ti) {
         adc_block_gemm(P, Q, ld, wn, tw.sstep.data(), xn.data() + ti * C * kTile, static_cast<float>(-adc.bound),
-                       static_cast<float>(adc.bound), 1.0f / adc_step, clip, acc.data() + ti * kTile, adc_nz, ti);
+                       static_cast<float>(adc.bound), 1.0f / adc_step, clip, acc.data() + ti * kTile, adc_nz, ti,
+                       bm_fused ? tw.bm_mask.data() : nullptr, t.rows);
+        fix_panel(ti);
+      }
   }
 
   if (fused) {
     // acc is complete (above)
+    if (fused_reruns > 0) m_bm_reruns.fetch_add(fused_reruns, std::memory_order_relaxed);
   } else if (m_io.adc.ideal() && !m_io.weight_noise()) {
     // One dense GEMM with the effective weights (identical to summing block partials exactly).
     dense_weights(R);
@@ -900,7 +990,8 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
       if (bm)
         for (int64_t h = 0; h < P * n; ++h)
           if (tw.bm_hit[h])
-            reruns += bound_rerun(h / n, q, h % n, P, Q, n, t.cols, x, x_trans, rscale[h % n], wn, bm_rng, part.data());
+            reruns += bound_rerun(h / n, q, h % n, P, Q, n, t.cols, x_trans ? x + (h % n) * t.cols : x + h % n, x_trans ? 1 : n,
+                                  rscale[h % n], wn, bm_rng, part.data() + (h / n) * k * n + h % n, n);
       for (int64_t p = 0; p < P; ++p) {
         float s = scale[p * Q + q];
         float* a = acc.data() + p * k * ld;

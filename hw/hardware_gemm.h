@@ -126,11 +126,19 @@ class HardwareGemm : public models::MappedGemm {
   std::vector<std::vector<std::vector<float>>> m_bcomb;   // [layer][group] block gains x row scales (what the kernels use)
   void check_gains(int64_t layer, int64_t group, const std::vector<float>& v, const char* what) const;
   void combine_gains(int64_t layer, int64_t group);
-  // Bound management of block (p, q) for input vector j, whose partial sums clipped at f = 1:
-  // recomputes it at f = 2, 4, ... (fresh converter and weight noise from `rng`) and writes
-  // f x ADC(partial sums at f) into part ([R, n], column j); returns the recomputations made.
-  int64_t bound_rerun(int64_t p, int64_t q, int64_t j, int64_t P, int64_t Q, int64_t n, int64_t cols, const float* x,
-                      bool x_trans, float rscale, const float* wn, const RandomStream& rng, float* part) const;
+  // Bound management of block (p, q) for input vector j (of n), whose partial sums clipped at
+  // f = 1: recomputes it at f = 2, 4, ... (fresh converter and weight noise from `rng`, numbered
+  // by (p, q, j)) from the vector's raw inputs xv[in xstride] (in < cols) and writes f x ADC(partial
+  // sums at f) to out[i ostride], i < k; returns the recomputations made.
+  int64_t bound_rerun(int64_t p, int64_t q, int64_t j, int64_t P, int64_t Q, int64_t n, int64_t cols, const float* xv,
+                      int64_t xstride, float rscale, const float* wn, const RandomStream& rng, float* out, int64_t ostride) const;
+  // The fused kernel's bound management for one panel (vectors j0 + c, c < 16): for every block
+  // (p, q) and column c marked in hits[p Q + q] (the kernel added nothing for it), adds
+  // scale x bound_rerun(...) to acc[(p k + i) ld + c]; vector c's raw inputs are
+  // xv[c jstride + in xstride], its normalisation rscale[c]. Returns the recomputations made.
+  int64_t bound_fix(int64_t P, int64_t Q, int64_t n, int64_t cols, int64_t j0, const uint16_t* hits, const float* xv,
+                    int64_t xstride, int64_t jstride, const float* rscale, const float* wn, const float* scale, const float* bg,
+                    const RandomStream& rng, float* acc, int64_t ld) const;
   mutable std::atomic<int64_t> m_bm_reruns{0};
   bool m_cached = false;
   std::vector<std::vector<std::vector<float>>> m_cache_wn, m_cache_scale;  // [layer][group]

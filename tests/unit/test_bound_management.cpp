@@ -29,10 +29,11 @@ struct Reference {
 // The definition above, for layer `layer` of `wl` with ideal weights, abs-max noise management,
 // a `bits`-bit DAC over [-1, 1] and a `bits`-bit ADC over [-bound, bound].
 Reference reference(const models::CompiledWorkload& wl, int64_t layer, const std::vector<float>& x, int64_t n, int bits,
-                    double bound, bool managed, double max_factor, double max_res) {
+                    double bound, bool managed, double max_factor, double max_res, int adc_bits = 0) {
   const auto& t = wl.layers[static_cast<size_t>(layer)].gemms[0];
   const int64_t k = wl.spec.block_size, kk = k * k;
-  const double dstep = 2.0 / (std::ldexp(1.0, bits) - 2), astep = 2 * bound / (std::ldexp(1.0, bits) - 2);
+  if (adc_bits == 0) adc_bits = bits;
+  const double dstep = 2.0 / (std::ldexp(1.0, bits) - 2), astep = 2 * bound / (std::ldexp(1.0, adc_bits) - 2);
   const auto dac = [&](double v) { return std::nearbyint(std::min(1.0, std::max(-1.0, v)) / dstep) * dstep; };
   const auto adc = [&](double v) { return std::nearbyint(std::min(bound, std::max(-bound, v)) / astep) * astep; };
   Reference ref;
@@ -99,19 +100,23 @@ Setup setup() {
   return u;
 }
 
-IoSpec io_spec(double bound, BoundManagement bm, double max_res) {
+IoSpec io_spec(double bound, BoundManagement bm, double max_res, int adc_bits = 8) {
   IoSpec io;
   io.dac = {8, 1.0, 0};
-  io.adc = {8, bound, 0};
+  io.adc = {adc_bits, bound, 0};
   io.bound_management = bm;
   io.max_bm_res = max_res;
   return io;
 }
 
-void compare(const Setup& u, HardwareGemm& hg, const Reference& ref) {
+// x_trans: the inputs given as [n, cols] (the fused kernel's general branch instead of its
+// panel-by-panel one).
+void compare(const Setup& u, HardwareGemm& hg, const Reference& ref, bool x_trans = false) {
   const auto& t = u.wl.layers[static_cast<size_t>(u.layer)].gemms[0];
-  std::vector<float> y(static_cast<size_t>(t.rows * u.n));
-  hg.gemm(u.layer, 0, 0, u.x.data(), false, u.n, y.data(), false);
+  std::vector<float> y(static_cast<size_t>(t.rows * u.n)), xt(u.x.size());
+  for (int64_t c = 0; c < t.cols; ++c)
+    for (int64_t j = 0; j < u.n; ++j) xt[static_cast<size_t>(j * t.cols + c)] = u.x[static_cast<size_t>(c * u.n + j)];
+  hg.gemm(u.layer, 0, 0, x_trans ? xt.data() : u.x.data(), x_trans, u.n, y.data(), false);
   double worst = 0;
   for (size_t e = 0; e < y.size(); ++e) worst = std::max(worst, std::abs(static_cast<double>(y[e]) - ref.y[e]));
   INFO("largest |y - reference| " << worst);
@@ -133,6 +138,16 @@ TEST_CASE("bound management iterative: clipped blocks recomputed at the smallest
   HardwareGemm hg(u.wl, ideal, io_spec(bound, BoundManagement::iterative, 0.25), RandomStream(1, 0));
   compare(u, hg, ref);
   CHECK(hg.bound_reruns() == ref.reruns);
+  // The same through the fused kernel's other input layout.
+  HardwareGemm ht(u.wl, ideal, io_spec(bound, BoundManagement::iterative, 0.25), RandomStream(1, 0));
+  compare(u, ht, ref, true);
+  CHECK(ht.bound_reruns() == ref.reruns);
+  // And through the per-block general path (a 23-bit ADC is beyond the fused kernel's 22).
+  const Reference ref23 = reference(u.wl, u.layer, u.x, u.n, 8, bound, true, 1000, 0.25, 23);
+  HardwareGemm hgen(u.wl, ideal, io_spec(bound, BoundManagement::iterative, 0.25, 23), RandomStream(1, 0));
+  compare(u, hgen, ref23);
+  CHECK(hgen.bound_reruns() == ref23.reruns);
+  CHECK(ref23.reruns > ref23.clipped_pairs);
   // Without bound management the same blocks clip, and nothing is recomputed.
   HardwareGemm plain(u.wl, ideal, io_spec(bound, BoundManagement::none, 0.25), RandomStream(1, 0));
   compare(u, plain, reference(u.wl, u.layer, u.x, u.n, 8, bound, false, 1000, 0.25));

@@ -288,5 +288,23 @@ TEST_CASE("convolution windows read from the image give the same bits as im2col 
       REQUIRE(hn.conv_same_width(L, 0, 2, image.data(), cv, y3.data()));
       CHECK(std::memcmp(y1.data(), y3.data(), y1.size() * sizeof(float)) == 0);
     }
+    // Bound management (a full scale of 1.5 clips often): the clipped block columns are
+    // recomputed from the raw windows with the same numbers as from the im2col matrix.
+    for (const double noise : {0.0, 0.02}) {
+      IoSpec bm;
+      bm.dac = {8, 1.0, noise};
+      bm.adc = {8, 1.5, noise};
+      bm.bound_management = BoundManagement::iterative;
+      HardwareGemm h1(wl, bank, bm, RandomStream(1, 0x5e)), h2(wl, bank, bm, RandomStream(1, 0x5e));
+      h1.set_draw_base(3);
+      h2.set_draw_base(3);
+      std::vector<float> y1(static_cast<size_t>(t.rows * n)), y3(y1.size());
+      h1.gemm(L, 0, 2, col.data(), false, n, y1.data(), false);
+      INFO("layer " << L << ", bound management, converter noise " << noise);
+      REQUIRE(h2.conv_same_width(L, 0, 2, image.data(), cv, y3.data()));
+      CHECK(h1.bound_reruns() > 100);
+      CHECK(h1.bound_reruns() == h2.bound_reruns());
+      CHECK(std::memcmp(y1.data(), y3.data(), y1.size() * sizeof(float)) == 0);
+    }
   }
 }
