@@ -536,7 +536,7 @@ struct Work {
   std::vector<float> bm_x, bm_y;                     // bound management: one block's inputs and outputs
   std::vector<char> bm_hit;                          // bound management: clipped (block row, vector) pairs
   std::vector<uint16_t> bm_mask;                     // bound management, fused kernel: clipped columns per block
-  std::vector<float> bm_out, bm_raw;                 // one recomputed block column; a raw conv input panel
+  std::vector<float> bm_out, bm_raw, bm_wsq;         // one recomputed block column; a raw conv input panel; |W| x^2
 };
 thread_local Work tw;
 
@@ -569,6 +569,28 @@ bool HardwareGemm::fused_adc() const {
   return m_io.adc.bits > 0 && m_io.adc.bits <= 22 && m_wl.spec.block_size == 8 && !m_io.weight_noise();
 }
 
+// One bound-management recomputation's products, fused multiply-adds in input order:
+// y_i = sum_c w_ic x_c, wsq_i = sum_c |w_ic| x_c^2, xsq = sum_c x_c^2 (the same bits with or
+// without FMA hardware: std::fma rounds once either way).
+namespace {
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void rerun_products(const float* w, const float* xs, int64_t k,
+                                                                                float* y, float* wsq, float* xsq) {
+  float s = 0.0f;
+  for (int64_t c = 0; c < k; ++c) s = std::fma(xs[c], xs[c], s);
+  *xsq = s;
+  for (int64_t i = 0; i < k; ++i) {
+    float v = 0.0f, a = 0.0f;
+    for (int64_t c = 0; c < k; ++c) {
+      v = std::fma(w[i * k + c], xs[c], v);
+      a = std::fma(std::abs(w[i * k + c]), xs[c] * xs[c], a);
+    }
+    y[i] = v;
+    wsq[i] = a;
+  }
+}
+
+}  // namespace
+
 int64_t HardwareGemm::bound_rerun(int64_t p, int64_t q, int64_t j, int64_t P, int64_t Q, int64_t n, int64_t cols, const float* xv,
                                   int64_t xstride, float rscale, const float* wn, const RandomStream& rng, float* out,
                                   int64_t ostride) const {
@@ -578,6 +600,7 @@ int64_t HardwareGemm::bound_rerun(int64_t p, int64_t q, int64_t j, int64_t P, in
   const float* w = wn + (p * Q + q) * k * k;
   tw.bm_x.resize(static_cast<size_t>(k));
   tw.bm_y.resize(static_cast<size_t>(k));
+  tw.bm_wsq.resize(static_cast<size_t>(k));
   float* xs = tw.bm_x.data();
   float* y = tw.bm_y.data();
   int64_t runs = 0;
@@ -601,17 +624,14 @@ int64_t HardwareGemm::bound_rerun(int64_t p, int64_t q, int64_t j, int64_t P, in
       }
       float v = xv[in * xstride] * rscale * inv_f;
       if (dac.noise_std > 0) v += static_cast<float>(dac.noise_std * rng.normal(base + static_cast<uint64_t>(c)));
-      quantize(dac, &v, 1);
       xs[c] = v;
     }
+    quantize(dac, xs, k);  // (a zero-padded input stays 0)
     float xsq = 0.0f;
-    for (int64_t c = 0; c < k; ++c) xsq = std::fma(xs[c], xs[c], xsq);
+    rerun_products(w, xs, k, y, tw.bm_wsq.data(), &xsq);
     for (int64_t i = 0; i < k; ++i) {
-      float v = 0.0f, wsq = 0.0f;
-      for (int64_t c = 0; c < k; ++c) {
-        v = std::fma(w[i * k + c], xs[c], v);
-        wsq = std::fma(std::abs(w[i * k + c]), xs[c] * xs[c], wsq);
-      }
+      float v = y[i];
+      const float wsq = tw.bm_wsq[static_cast<size_t>(i)];
       if (m_io.weight_noise()) {
         const float sig =
             static_cast<float>(m_io.w_noise) * std::sqrt(m_io.w_noise_type == WeightNoise::additive_constant ? xsq : wsq);
