@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "hw/physics/normal16.h"
@@ -536,7 +537,7 @@ struct Work {
   std::vector<float> bm_x, bm_y;                     // bound management: one block's inputs and outputs
   std::vector<char> bm_hit;                          // bound management: clipped (block row, vector) pairs
   std::vector<uint16_t> bm_mask;                     // bound management, fused kernel: clipped columns per block
-  std::vector<float> bm_out, bm_raw, bm_wsq;         // one recomputed block column; a raw conv input panel; |W| x^2
+  std::vector<float> bm_raw, bm_wsq;                 // a raw conv input panel; |W| x^2 of a recomputation
 };
 thread_local Work tw;
 
@@ -664,24 +665,115 @@ void HardwareGemm::weights(int64_t layer, int64_t group, uint64_t draw, const fl
   scale = tw.scale_own.data();
 }
 
+namespace {
+
+// One round of bound management on up to 16 vectors of one k = 8 block at once (lane l = panel
+// column l; the operations of HardwareGemm::bound_rerun, lane by lane, in the same order):
+// xs = DAC(xs) (dstep 0: no DAC), y_i = sum_c w_ic xs_c by fused multiply-adds in c order.
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void bm_lanes_products(const float* w, float xs[8][kTile],
+                                                                                   float y[8][kTile], float dlo, float dhi,
+                                                                                   float dstep) {
+  if (dstep > 0) {
+    const float inv = 1.0f / dstep;
+    for (int c = 0; c < 8; ++c)
+      for (int64_t l = 0; l < kTile; ++l) xs[c][l] = std::nearbyint(std::min(std::max(xs[c][l], dlo), dhi) * inv) * dstep;
+  }
+  for (int i = 0; i < 8; ++i) {
+    float v[kTile] = {};
+    for (int c = 0; c < 8; ++c)
+      for (int64_t l = 0; l < kTile; ++l) v[l] = std::fma(w[i * 8 + c], xs[c][l], v[l]);
+    for (int64_t l = 0; l < kTile; ++l) y[i][l] = v[l];
+  }
+}
+
+// The ADC of that round: out = f ADC(y) on the active lanes; returns the lanes whose y leaves
+// [-hi, hi] in any row.
+__attribute__((target_clones("arch=x86-64-v3", "default"))) uint32_t bm_lanes_adc(const float y[8][kTile], float out[8][kTile],
+                                                                                  uint32_t active, float hi, float step,
+                                                                                  float f) {
+  const float inv = 1.0f / step;
+  uint32_t clipped = 0;
+  for (int i = 0; i < 8; ++i) {
+    float r[kTile];
+    for (int64_t l = 0; l < kTile; ++l) {
+      clipped |= static_cast<uint32_t>(std::abs(y[i][l]) > hi) << l;
+      r[l] = std::nearbyint(std::min(std::max(y[i][l], -hi), hi) * inv) * step * f;
+    }
+    for (int64_t l = 0; l < kTile; ++l)
+      if ((active >> l) & 1u) out[i][l] = r[l];
+  }
+  return clipped;
+}
+
+}  // namespace
+
 int64_t HardwareGemm::bound_fix(int64_t P, int64_t Q, int64_t n, int64_t cols, int64_t j0, const uint16_t* hits, const float* xv,
                                 int64_t xstride, int64_t jstride, const float* rscale, const float* wn, const float* scale,
                                 const float* bg, const RandomStream& rng, float* acc, int64_t ld) const {
-  const int64_t k = m_wl.spec.block_size;
-  tw.bm_out.resize(static_cast<size_t>(k));
+  // The fused kernel's k = 8 and no weight noise per MVM: all marked vectors of a block go
+  // through bound_rerun's loop together (they share f), each with its own draws.
+  constexpr int64_t k = 8;
+  const ConverterSpec &dac = m_io.dac, &adc = m_io.adc;
+  const double res = dac.step();
+  const float dlo = static_cast<float>(-dac.bound), dhi = static_cast<float>(dac.bound);
+  const float dstep = dac.bits > 0 ? static_cast<float>(dac.step()) : 0.0f;
+  const float ahi = static_cast<float>(adc.bound);
+  const float astep = static_cast<float>(adc.step());
+  alignas(64) float xr[k][kTile], xs[k][kTile], y[k][kTile], out[k][kTile];
   int64_t reruns = 0;
   for (int64_t p = 0; p < P; ++p)
-    for (int64_t q = 0; q < Q; ++q)
-      for (uint32_t h = hits[p * Q + q]; h != 0; h &= h - 1) {
-        const int64_t c = __builtin_ctz(h), j = j0 + c;
-        if (j >= n) continue;  // a padding column of the panel: no input vector
-        reruns += bound_rerun(p, q, j, P, Q, n, cols, xv + c * jstride, xstride, rscale[c], wn, rng, tw.bm_out.data(), 1);
-        const float s = scale[p * Q + q];
-        for (int64_t i = 0; i < k; ++i) {
-          const float si = bg ? s * bg[(p * Q + q) * k + i] : s;
-          acc[(p * k + i) * ld + c] += si * tw.bm_out[static_cast<size_t>(i)];
+    for (int64_t q = 0; q < Q; ++q) {
+      uint32_t active = hits[p * Q + q];
+      for (int64_t c = 0; c < kTile; ++c)
+        if (j0 + c >= n) active &= ~(1u << c);  // padding columns of the panel: no input vector
+      if (!active) continue;
+      const uint32_t marked = active;
+      const float* w = wn + (p * Q + q) * k * k;
+      std::memset(xr, 0, sizeof xr);
+      for (uint32_t a = active; a; a &= a - 1) {
+        const int64_t l = __builtin_ctz(a);
+        for (int64_t c = 0; c < k && q * k + c < cols; ++c) xr[c][l] = xv[l * jstride + (q * k + c) * xstride] * rscale[l];
+      }
+      double f = 1;
+      for (int round = 1; active && !(f > m_io.max_bm_factor) && !(res > 0 && f > m_io.max_bm_res / res); ++round) {
+        f *= 2;
+        reruns += __builtin_popcount(active);
+        const float inv_f = static_cast<float>(1.0 / f);
+        for (int64_t c = 0; c < k; ++c)
+          for (int64_t l = 0; l < kTile; ++l) xs[c][l] = xr[c][l] * inv_f;
+        // Fresh draws: number ((((q P + p) n + j) 64 + round) 3 + kind) k + i, as bound_rerun.
+        const auto base = [&](int64_t l) {
+          const uint64_t pair =
+              (static_cast<uint64_t>(q) * static_cast<uint64_t>(P) + static_cast<uint64_t>(p)) * static_cast<uint64_t>(n) +
+              static_cast<uint64_t>(j0 + l);
+          return (pair * 64 + static_cast<uint64_t>(round)) * 3 * static_cast<uint64_t>(k);
+        };
+        if (dac.noise_std > 0)
+          for (uint32_t a = active; a; a &= a - 1) {
+            const int64_t l = __builtin_ctz(a);
+            const uint64_t b = base(l);
+            for (int64_t c = 0; c < k && q * k + c < cols; ++c)
+              xs[c][l] += static_cast<float>(dac.noise_std * rng.normal(b + static_cast<uint64_t>(c)));
+          }
+        bm_lanes_products(w, xs, y, dlo, dhi, dstep);
+        if (adc.noise_std > 0)
+          for (uint32_t a = active; a; a &= a - 1) {
+            const int64_t l = __builtin_ctz(a);
+            const uint64_t b = base(l);
+            for (int64_t i = 0; i < k; ++i)
+              y[i][l] += static_cast<float>(adc.noise_std * rng.normal(b + static_cast<uint64_t>(2 * k + i)));
+          }
+        active &= bm_lanes_adc(y, out, active, ahi, astep, static_cast<float>(f));
+      }
+      const float s = scale[p * Q + q];
+      for (int64_t i = 0; i < k; ++i) {
+        const float si = bg ? s * bg[(p * Q + q) * k + i] : s;
+        for (uint32_t a = marked; a; a &= a - 1) {
+          const int64_t l = __builtin_ctz(a);
+          acc[(p * k + i) * ld + l] += si * out[i][l];
         }
       }
+    }
   return reruns;
 }
 
