@@ -215,6 +215,20 @@ def main():
                      f"{ra:.2f}x / {rd:.2f}x noiseless time", "<= 1.5x noiseless time", max(ra, rd) <= 1.5])
     B["converter_noise"] = cn
 
+    # 6b. Bound management (iterative) against none on the fused kernel, CNN3 at ADC full scale 8
+    # (nothing clips: its idle cost) and 2 (about 5 % of the block-vector pairs re-run).
+    out, _, _ = run([bench, "boundmgmt", "--model", "cnn3_fmnist", "--images", "64" if q else "1000", "--threads", "2",
+                     "--bound", "2"], env)
+    bmr = json.loads(out)
+    r = bmr["runs"]
+    rows.append(["Bound management cnn3: iterative vs none, ADC full scale 8 / 2 (8-bit converters, fused kernel)",
+                 f"{r['iterative_bound8']['images_per_s']:.0f} / {r['iterative']['images_per_s']:.0f} img/s",
+                 f"none: {r['none_bound8']['images_per_s']:.0f} / {r['none']['images_per_s']:.0f} img/s",
+                 f"{r['iterative_bound8']['seconds'] / r['none_bound8']['seconds']:.2f}x / "
+                 f"{r['iterative']['ratio_over_none']:.2f}x ({r['iterative']['bound_management_reruns_per_image']:.0f} re-runs/img)",
+                 "<= 1.1x when nothing clips", r['iterative_bound8']['seconds'] / r['none_bound8']['seconds'] <= 1.1])
+    B["bound_management"] = bmr
+
     # 7. Memory: peak RSS vs 2 x (weights + device state + dataset) + fixed overhead. The fixed
     # runtime overhead is measured: the peak RSS of `ptc_bench overhead` (the process with its
     # shared libraries, OpenMP's threads and OpenBLAS's per-thread buffers after an sgemm of
