@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -26,6 +27,15 @@ HardwareGemm::HardwareGemm(const models::CompiledWorkload& wl, const BlockRealiz
 namespace {
 
 constexpr int64_t kTile = 16;  // columns per packed input panel (one AVX-512 register of floats)
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// The AVX-512 kernels where the CPU has them, unless PTC_NO_AVX512 is set in the environment
+// (tests run the portable kernels that way; both give the same bits).
+bool use_avx512() {
+  static const bool v = __builtin_cpu_supports("avx512f") && std::getenv("PTC_NO_AVX512") == nullptr;
+  return v;
+}
+#endif
 
 // Converter noise: every bulk draw starts at a multiple of the generator's chunk (n rounded up),
 // so no chunk is ever generated for part of its numbers only.
@@ -185,7 +195,7 @@ void adc_block_gemm(int64_t P, int64_t Q, int64_t ld, const float* wn, const flo
     hits = nullptr;
   }
 #if defined(__x86_64__) && defined(__GNUC__)
-  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  static const bool avx512 = use_avx512();
 #else
   constexpr bool avx512 = false;
 #endif
@@ -270,7 +280,7 @@ __attribute__((target("avx512f"))) void dense_panel_gemm_avx512(int64_t R, int64
 
 void dense_panel_gemm(int64_t R, int64_t K, const float* wp, const float* xp, float* acc, int64_t ld) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  static const bool avx512 = use_avx512();
   if (avx512) return dense_panel_gemm_avx512(R, K, wp, xp, acc, ld);
 #endif
   dense_panel_gemm_portable(R, K, wp, xp, acc, ld);
@@ -360,7 +370,7 @@ __attribute__((target("avx512f"))) void pack_panel_avx512(const float* x, int64_
 void pack_panel(const float* x, int64_t ld, int64_t m, int64_t rows, const float* rs, float* dst, float bound, float step,
                 const float* nz = nullptr, float sigma = 0.0f) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  static const bool avx512 = use_avx512();
   if (avx512) return pack_panel_avx512(x, ld, m, rows, rs, dst, bound, step, nz, sigma);
 #endif
   pack_panel_portable(x, ld, m, rows, rs, dst, bound, step, nz, sigma);
@@ -448,7 +458,7 @@ __attribute__((target("avx512f"))) void gather_panel_avx512(const float* image, 
 
 void gather_panel(const float* image, const models::SameWidthConv& cv, int64_t j0, int64_t m, float* dst, float* colmax) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  static const bool avx512 = use_avx512();
   if (avx512) return gather_panel_avx512<false>(image, cv, j0, m, dst, colmax);
 #endif
   gather_panel_portable(image, cv, j0, m, dst, colmax);
@@ -481,7 +491,7 @@ void column_maxima(const float* image, const models::SameWidthConv& cv, int64_t 
 
 bool have_avx512() {
 #if defined(__x86_64__) && defined(__GNUC__)
-  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  static const bool avx512 = use_avx512();
   return avx512;
 #else
   return false;

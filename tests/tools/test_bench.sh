@@ -2,7 +2,8 @@
 # tools/bench/run_bench.py --quick end to end (sizes reduced; no timing goal is asserted, a timed
 # test would be a flaky one): every benchmark runs and reports, the noisy executor and the
 # PyTorch reference agree within Monte-Carlo error, logits are the same bytes at 1 and 2 threads
-# (the executor, and the converter-noise benchmark with and without ADC/DAC noise),
+# (the executor, the converter-noise benchmark with and without ADC/DAC noise, and the
+# bound-management benchmark, which re-runs blocks at full scale 2 and changes nothing at 8),
 # and a missing build folder is one clear error line. Usage: test_bench.sh SOURCE_DIR BUILD_DIR
 set -u
 src="$1"; build="$2"
@@ -42,6 +43,13 @@ for m in ("cnn3_fmnist", "lenet5_fmnist"):
         assert r[c]["deterministic_1_vs_n_threads"] is True, (m, c)
         assert math.isfinite(r[c]["ratio_over_noiseless"]) and r[c]["ratio_over_noiseless"] > 0, (m, c, r[c])
         assert 0.5 <= r[c]["accuracy"] <= 1, (m, c, r[c]["accuracy"])
+# bound management: a full scale of 2 re-runs some blocks, 8 (= k) none, and then changes nothing
+bm = B["bound_management"]["runs"]
+for c in ("none", "iterative", "none_bound8", "iterative_bound8"):
+    assert bm[c]["deterministic_1_vs_n_threads"] is True, c
+assert bm["iterative"]["bound_management_reruns_per_image"] > 0, bm["iterative"]
+assert bm["iterative_bound8"]["bound_management_reruns_per_image"] == 0, bm["iterative_bound8"]
+assert bm["iterative_bound8"]["accuracy"] == bm["none_bound8"]["accuracy"], bm
 assert B["doctor_scenario"]["summary"]["status"] == "complete"
 assert B["long_horizon"]["evaluations"] >= 1 and B["long_horizon"]["monitor_checks"] > 0
 assert [r["horizon_s"] for r in B["scaling_horizon"]["runs"]] == [2 * 86400, 4 * 86400, 8 * 86400]
@@ -50,7 +58,7 @@ for name in ("executor cnn3", "DOCTOR scenario", "long horizon"):
     assert m["peak_rss_mb"] > m["state_mb"] > 0, m
 md = open(sys.argv[2]).read().splitlines()
 rows = [l for l in md if l.startswith("| ") and not l.startswith("| benchmark")]
-assert len(rows) == len(b["table"]) == 15, (len(rows), len(b["table"]))
+assert len(rows) == len(b["table"]) == 16, (len(rows), len(b["table"]))
 PY
 then ok "bench.json and bench.md: every benchmark reported, executor and PyTorch agree, same bytes at 1 and 2 threads"
 else bad "bench.json: $(tail -n 3 "$tmp/check" | tr '\n' ' ')"; fi
