@@ -205,8 +205,6 @@ void adc_block_gemm(int64_t P, int64_t Q, int64_t ld, const float* wn, const flo
     const uint64_t seed = noise->rng.seed(), stream = noise->rng.stream();
     for (int64_t p = 0; p < P; ++p) {
       const uint64_t block = static_cast<uint64_t>(panel * P + p);
-      uint32_t st[4][16];
-      n16::seed_lanes(seed, stream, block, st);
       const float *w = wn + p * Q * K * K, *s = sstep + p * Q * K;
       float* a = acc + p * K * ld;
       uint16_t* h = hits ? hits + p * Q : nullptr;
@@ -216,7 +214,7 @@ void adc_block_gemm(int64_t P, int64_t Q, int64_t ld, const float* wn, const flo
         lanes.seed = seed;
         lanes.stream = stream;
         lanes.block = block;
-        lanes.load(st);
+        n16::seed_lanes(seed, stream, block, lanes);
         if (h)
           adc_block_gemm_avx512<true, true, true>(1, Q, ld, w, s, xp, lo, hi, inv, a, &lanes, noise->sigma, rows - p * K, h);
         else
@@ -224,6 +222,8 @@ void adc_block_gemm(int64_t P, int64_t Q, int64_t ld, const float* wn, const flo
         continue;
       }
 #endif
+      uint32_t st[4][16];
+      n16::seed_lanes(seed, stream, block, st);
       nz.resize(static_cast<size_t>(Q * K * kTile));
       for (int64_t st_i = 0; st_i < Q * K / 2; ++st_i)
         n16::step_portable(st, seed, stream, block, static_cast<uint64_t>(st_i), nz.data() + 2 * st_i * kTile,

@@ -133,6 +133,10 @@ struct LanesAvx512 {
     }
   }
 };
+
+// The 16 lanes of block `block` of stream (seed, stream), as seed_lanes gives them, seeded in
+// registers (the ADC kernel seeds one set per row block and panel).
+void seed_lanes(uint64_t seed, uint64_t stream, uint64_t block, LanesAvx512& lanes);
 #pragma GCC diagnostic pop
 #endif
 

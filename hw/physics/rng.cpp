@@ -351,6 +351,31 @@ void seed_lanes(uint64_t seed, uint64_t stream, uint64_t block, uint32_t st[4][1
   philox_lanes(seed, stream, (block * 16) | kLaneRange, st);
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"  // GCC bug 105593 (hw/physics/vec_math.h)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+__attribute__((target("avx512f"))) void seed_lanes(uint64_t seed, uint64_t stream, uint64_t block, LanesAvx512& lanes) {
+  if (block >= kMaxBlocks) throw std::out_of_range("converter noise: more than 2^26 noise blocks in one layer group");
+  // Counter of lane i = (block 16 | kLaneRange) + i: the low 4 bits are i, no carry.
+  const uint64_t first = (block * 16) | kLaneRange;
+  __m512i x0 = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(first))),
+                                _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+  __m512i x1 = _mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(first >> 32)));
+  __m512i x2 = _mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(stream)));
+  __m512i x3 = _mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(stream >> 32)));
+  vmath::philox4x32_10_avx512(x0, x1, x2, x3, static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
+  // xoshiro's one forbidden state (all words 0) -> word 0 = 1, as philox_lanes does
+  const __mmask16 zero =
+      _mm512_testn_epi32_mask(_mm512_or_si512(_mm512_or_si512(x0, x1), _mm512_or_si512(x2, x3)), _mm512_set1_epi32(-1));
+  lanes.s0 = _mm512_mask_mov_epi32(x0, zero, _mm512_set1_epi32(1));
+  lanes.s1 = x1;
+  lanes.s2 = x2;
+  lanes.s3 = x3;
+}
+#pragma GCC diagnostic pop
+#endif
+
 float tail_normal(uint64_t seed, uint64_t stream, uint64_t block, uint64_t index, uint32_t m, bool neg) {
   const Philox::ctr_type r = ::ptc::hw::block(seed, stream, (block << 32 | (index & 0xffffffffu)) | kTailRange);
   const uint32_t fine = (m << 8) | (r[0] >> 24);  // 256 m + 8 more bits: v = (fine + 1/2) 2^-24

@@ -114,10 +114,9 @@ inline void philox4x32_10(uint32_t* c0, uint32_t* c1, uint32_t* c2, uint32_t* c3
 // once they are inlined here. Silenced for this function only.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
-__attribute__((target("avx512f"))) inline void philox4x32_10_avx512(uint32_t* c0, uint32_t* c1, uint32_t* c2, uint32_t* c3,
+// In registers: x0..x3 are the counters' words in, the results out.
+__attribute__((target("avx512f"))) inline void philox4x32_10_avx512(__m512i& x0, __m512i& x1, __m512i& x2, __m512i& x3,
                                                                     uint32_t k0, uint32_t k1) {
-  static_assert(kLanes == 16, "one AVX-512 register of 32-bit lanes");
-  __m512i x0 = _mm512_loadu_si512(c0), x1 = _mm512_loadu_si512(c1), x2 = _mm512_loadu_si512(c2), x3 = _mm512_loadu_si512(c3);
   const __m512i m0 = _mm512_set1_epi32(static_cast<int>(0xD2511F53u)), m1 = _mm512_set1_epi32(static_cast<int>(0xCD9E8D57u));
   constexpr __mmask16 odd = 0xAAAA;
   for (int round = 0; round < 10; ++round) {
@@ -135,6 +134,13 @@ __attribute__((target("avx512f"))) inline void philox4x32_10_avx512(uint32_t* c0
     k0 += 0x9E3779B9u;
     k1 += 0xBB67AE85u;
   }
+}
+
+__attribute__((target("avx512f"))) inline void philox4x32_10_avx512(uint32_t* c0, uint32_t* c1, uint32_t* c2, uint32_t* c3,
+                                                                    uint32_t k0, uint32_t k1) {
+  static_assert(kLanes == 16, "one AVX-512 register of 32-bit lanes");
+  __m512i x0 = _mm512_loadu_si512(c0), x1 = _mm512_loadu_si512(c1), x2 = _mm512_loadu_si512(c2), x3 = _mm512_loadu_si512(c3);
+  philox4x32_10_avx512(x0, x1, x2, x3, k0, k1);
   _mm512_storeu_si512(c0, x0);
   _mm512_storeu_si512(c1, x1);
   _mm512_storeu_si512(c2, x2);

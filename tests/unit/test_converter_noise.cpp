@@ -308,7 +308,13 @@ TEST_CASE("16-bit converter normals: xoshiro128+ lanes seeded by Philox, AVX-512
       lanes.seed = 11;
       lanes.stream = 0xabc;
       lanes.block = block;
-      lanes.load(ref_st);
+      hw::n16::seed_lanes(11, 0xabc, block, lanes);  // in registers: the same states as the array seeding
+      uint32_t reg_st[4][16];
+      std::memcpy(reg_st[0], &lanes.s0, sizeof reg_st[0]);
+      std::memcpy(reg_st[1], &lanes.s1, sizeof reg_st[1]);
+      std::memcpy(reg_st[2], &lanes.s2, sizeof reg_st[2]);
+      std::memcpy(reg_st[3], &lanes.s3, sizeof reg_st[3]);
+      CHECK(std::memcmp(reg_st, ref_st, sizeof ref_st) == 0);
       alignas(64) float lo[16], hi[16];
       for (int s = 0; s < steps; ++s) {
         lanes.next(lo, hi);
@@ -321,6 +327,12 @@ TEST_CASE("16-bit converter normals: xoshiro128+ lanes seeded by Philox, AVX-512
   }
   uint32_t st[4][16];
   CHECK_THROWS_AS(hw::n16::seed_lanes(1, 2, 1ull << 26, st), std::out_of_range);
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (__builtin_cpu_supports("avx512f")) {
+    hw::n16::LanesAvx512 lanes;
+    CHECK_THROWS_AS(hw::n16::seed_lanes(1, 2, 1ull << 26, lanes), std::out_of_range);
+  }
+#endif
 }
 
 TEST_CASE("16-bit converter normals: CDF, moments and tail frequencies of 16 M numbers", "[converters][rng]") {
