@@ -6,6 +6,7 @@
 #endif
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -110,10 +111,11 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void adc_block_gemm_
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12: _mm512_undefined_ps in max/min
 // The same kernel with AVX-512 intrinsics: one panel row = one register; 8 partial-sum and 8
 // accumulator registers per row block, weights broadcast from memory.
-template <bool Clip, bool Noise, bool Bm = false>
+// Lanes: the generator (n16::LanesAvx512; time_adc_kernel also times one without Gaussian shaping).
+template <bool Clip, bool Noise, bool Bm = false, class Lanes = n16::LanesAvx512>
 __attribute__((target("avx512f"))) void adc_block_gemm_avx512(int64_t P, int64_t Q, int64_t ld, const float* wn,
                                                               const float* sstep, const float* xp, float lo, float hi, float inv,
-                                                              float* acc, n16::LanesAvx512* lanes = nullptr, float sigma = 0.0f,
+                                                              float* acc, Lanes* lanes = nullptr, float sigma = 0.0f,
                                                               int64_t rows = 0, uint16_t* hits = nullptr) {
   static_assert(Clip || !Bm, "bound management clips");
   constexpr int K = 8;
@@ -125,7 +127,7 @@ __attribute__((target("avx512f"))) void adc_block_gemm_avx512(int64_t P, int64_t
     for (int i = 0; i < K; ++i) a[i] = _mm512_setzero_ps();
     const float* w = wn + p * Q * K * K;
     const float* xq = xp;
-    n16::LanesAvx512 L;
+    Lanes L;
     if (Noise) L = *lanes;  // a local copy: the state stays in registers
     alignas(64) float nb[K][kTile];
     for (int64_t q = 0; q < Q; ++q, w += K * K, xq += K * kTile) {
@@ -235,7 +237,8 @@ void adc_block_gemm(int64_t P, int64_t Q, int64_t ld, const float* wn, const flo
 #if defined(__x86_64__) && defined(__GNUC__)
   if (avx512) {
     if (hits)
-      return adc_block_gemm_avx512<true, false, true>(P, Q, ld, wn, sstep, xp, lo, hi, inv, acc, nullptr, 0.0f, rows, hits);
+      return adc_block_gemm_avx512<true, false, true>(P, Q, ld, wn, sstep, xp, lo, hi, inv, acc,
+                                                      static_cast<n16::LanesAvx512*>(nullptr), 0.0f, rows, hits);
     if (clip) return adc_block_gemm_avx512<true, false>(P, Q, ld, wn, sstep, xp, lo, hi, inv, acc);
     return adc_block_gemm_avx512<false, false>(P, Q, ld, wn, sstep, xp, lo, hi, inv, acc);
   }
@@ -1236,6 +1239,86 @@ void IdealRealizer::realize(int64_t layer, int64_t group, uint64_t, float* wn, f
     scale[b] = mx;
     for (int64_t i = 0; i < kk; ++i) wn[b * kk + i] = mx > 0 ? w[i] / mx : 0.0f;
   }
+}
+
+}  // namespace ptc::hw
+
+namespace ptc::hw {
+
+namespace {
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"  // GCC bug 105593 (hw/physics/vec_math.h)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// For time_adc_kernel only: the lanes' raw xoshiro128+ halves as numbers (signed 16-bit, as
+// floats), with no Gaussian shaping: what any per-conversion generator costs at the least (the
+// random bits, their conversion, the store and the add), not a noise model.
+struct RawBitsAvx512 : n16::LanesAvx512 {
+  __attribute__((target("avx512f"))) void next(float* lo, float* hi) {
+    const __m512i w = _mm512_add_epi32(s0, s3);
+    _mm512_store_ps(lo, _mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_slli_epi32(w, 16), 16)));
+    _mm512_store_ps(hi, _mm512_cvtepi32_ps(_mm512_srai_epi32(w, 16)));
+    n16::xoshiro_step(s0, s1, s2, s3);
+  }
+};
+#pragma GCC diagnostic pop
+#endif
+
+}  // namespace
+
+AdcKernelTiming time_adc_kernel(int64_t P, int64_t Q, int64_t panels, int reps) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (!__builtin_cpu_supports("avx512f")) throw Error("time_adc_kernel: the fused ADC kernels time on AVX-512 only");
+  if (P < 1 || Q < 1 || panels < 1 || reps < 1) throw Error("time_adc_kernel: P, Q, panels and reps must be >= 1");
+  constexpr int64_t K = 8;
+  RandomStream rng(7, 11);
+  std::vector<float> wn(static_cast<size_t>(P * Q * K * K)), sstep(static_cast<size_t>(P * Q * K), 1.0f / 128.0f),
+      xp(static_cast<size_t>(panels * Q * K * kTile)), acc(static_cast<size_t>(P * K * kTile));
+  for (size_t i = 0; i < wn.size(); ++i)  // |w| <= 1 (a block's normalised weights)
+    wn[i] = static_cast<float>(2.0 * rng.uniform(i) - 1.0);
+  for (size_t i = 0; i < xp.size(); ++i) {  // ReLU-like inputs in [0, 1]: half of them zero
+    const double v = rng.uniform(wn.size() + i);
+    xp[i] = v < 0.5 ? 0.0f : static_cast<float>(2.0 * v - 1.0);
+  }
+  const float bound = 8.0f, inv = 127.5f / bound;  // 8-bit ADC at full scale k = 8
+  const AdcNoise noise{rng.derive(1), 0.02f};
+  double sink = 0.0;
+  auto run = [&](int mode) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int64_t pn = 0; pn < panels; ++pn) {
+      const float* x = xp.data() + pn * Q * K * kTile;
+      if (mode == 0) {
+        adc_block_gemm_avx512<false, false>(P, Q, kTile, wn.data(), sstep.data(), x, -bound, bound, inv, acc.data());
+      } else if (mode == 2) {
+        adc_block_gemm(P, Q, kTile, wn.data(), sstep.data(), x, -bound, bound, inv, true, acc.data(), &noise, pn);
+      } else {
+        for (int64_t p = 0; p < P; ++p) {
+          RawBitsAvx512 lanes;
+          n16::seed_lanes(noise.rng.seed(), noise.rng.stream(), static_cast<uint64_t>(pn * P + p), lanes);
+          const float *w = wn.data() + p * Q * K * K, *s = sstep.data() + p * Q * K;
+          float* a = acc.data() + p * K * kTile;
+          if (mode == 1)
+            adc_block_gemm_avx512<true, false>(1, Q, kTile, w, s, x, -bound, bound, inv, a);
+          else
+            adc_block_gemm_avx512<true, true, false, RawBitsAvx512>(1, Q, kTile, w, s, x, -bound, bound, inv, a, &lanes,
+                                                                    noise.sigma);
+        }
+      }
+      sink += static_cast<double>(acc[static_cast<size_t>(pn % (P * K * kTile))]);
+    }
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  double best[4] = {1e300, 1e300, 1e300, 1e300};
+  for (int r = 0; r < reps; ++r)
+    for (int mode = 0; mode < 4; ++mode) best[mode] = std::min(best[mode], run(mode));
+  const double per = 1e9 / static_cast<double>(panels * P * Q * K * kTile);
+  AdcKernelTiming t{best[0] * per, best[1] * per, best[2] * per, best[3] * per, sink};
+  return t;
+#else
+  (void)P, (void)Q, (void)panels, (void)reps;
+  throw Error("time_adc_kernel: the fused ADC kernels time on AVX-512 only");
+#endif
 }
 
 }  // namespace ptc::hw

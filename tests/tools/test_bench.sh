@@ -43,6 +43,12 @@ for m in ("cnn3_fmnist", "lenet5_fmnist"):
         assert r[c]["deterministic_1_vs_n_threads"] is True, (m, c)
         assert math.isfinite(r[c]["ratio_over_noiseless"]) and r[c]["ratio_over_noiseless"] > 0, (m, c, r[c])
         assert 0.5 <= r[c]["accuracy"] <= 1, (m, c, r[c]["accuracy"])
+# the ADC kernel alone: four timings per partial sum, each positive and finite
+ak = B["adc_kernel"]
+for c in ("noiseless", "clipped_frame", "gaussian_adc_noise", "raw_bits_floor"):
+    v = ak["ns_per_partial_sum"][c]
+    assert math.isfinite(v) and v > 0, (c, v)
+assert ak["shape"]["row_blocks"] == 8 and ak["shape"]["column_blocks"] == 72, ak["shape"]
 # bound management: a full scale of 2 re-runs some blocks, 8 (= k) none, and then changes nothing
 bm = B["bound_management"]["runs"]
 for c in ("none", "iterative", "none_bound8", "iterative_bound8"):
@@ -58,7 +64,7 @@ for name in ("executor cnn3", "DOCTOR scenario", "long horizon"):
     assert m["peak_rss_mb"] > m["state_mb"] > 0, m
 md = open(sys.argv[2]).read().splitlines()
 rows = [l for l in md if l.startswith("| ") and not l.startswith("| benchmark")]
-assert len(rows) == len(b["table"]) == 16, (len(rows), len(b["table"]))
+assert len(rows) == len(b["table"]) == 17, (len(rows), len(b["table"]))
 PY
 then ok "bench.json and bench.md: every benchmark reported, executor and PyTorch agree, same bytes at 1 and 2 threads"
 else bad "bench.json: $(tail -n 3 "$tmp/check" | tr '\n' ' ')"; fi

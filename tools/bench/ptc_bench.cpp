@@ -15,6 +15,10 @@
 //     Bound management (hw.mvm.bound_management = iterative) against none with the same 8-bit
 //     converters at ADC full scale `bound`, and both at full scale 8 = k (nothing can clip): time
 //     ratios over `none`, accuracies, recomputations per image.
+//   ptc_bench adckernel [--p 8] [--q 72] [--panels 400] [--reps 5]
+//     The fused ADC kernel alone (hw::time_adc_kernel), one thread: noiseless, with the
+//     simulator's Gaussian ADC noise, and with raw random bits added instead (no Gaussian shaping,
+//     the floor of any per-conversion generator); nanoseconds per partial sum and ratios.
 // Noisy tiled forward: the model compiled onto DOCTOR's 4x4 array of 8x8 MRR banks (a = 0.865,
 // r = 0.87), DOCTOR's "high" phase variation at `step` (a fresh sample per chunk and inference)
 // and thermal crosstalk (kappa 0.1), 8-bit DAC and 8-bit ADC per block; every image is its own
@@ -422,99 +426,110 @@ int run_boundmgmt(const std::string& model, int64_t images, int threads, double 
       {{"adc_bound", bound}, {"converters", "DAC 8 bit bound 1, 8-bit ADC, 4x4 cores of 8x8 blocks, ideal weights"}});
 }
 
+// ADC noise at the kernel: the fused per-block ADC kernel on synthetic panels shaped as CNN3's
+// 64 x 576 convolutions (P = 8 row blocks, Q = 72 column blocks), one thread, nanoseconds per
+// partial sum: noiseless, the noisy route's frame without noise, the simulator's Gaussian ADC
+// noise, and the same route adding raw random bits (no Gaussian shaping: a floor for any exact
+// per-conversion generator).
+int run_adckernel(int64_t P, int64_t Q, int64_t panels, int reps) {
+  const hw::AdcKernelTiming t = hw::time_adc_kernel(P, Q, panels, reps);
+  nlohmann::json j;
+  j["shape"] = {{"row_blocks", P}, {"column_blocks", Q}, {"panels", panels}, {"k", 8}, {"vectors_per_panel", 16}};
+  j["timing"] = "one thread, minimum of " + std::to_string(reps) + " alternating runs";
+  j["ns_per_partial_sum"] = {{"noiseless", t.noiseless},
+                             {"clipped_frame", t.clipped},
+                             {"gaussian_adc_noise", t.gaussian},
+                             {"raw_bits_floor", t.raw_bits}};
+  j["ratio_over_noiseless"] = {{"clipped_frame", t.clipped / t.noiseless},
+                               {"gaussian_adc_noise", t.gaussian / t.noiseless},
+                               {"raw_bits_floor", t.raw_bits / t.noiseless}};
+  j["checksum"] = t.checksum;
+  std::printf("%s\n", j.dump().c_str());
+  return 0;
+}
+
+// The --key value pairs after a subcommand; every key must be one of `opts`.
+using Setter = std::function<void(const std::string&)>;
+void parse_options(int argc, char** argv, const std::vector<std::pair<std::string, Setter>>& opts) {
+  for (int i = 2; i < argc; i += 2) {
+    const std::string k = argv[i];
+    if (i + 1 >= argc) throw std::runtime_error("option " + k + " needs a value");
+    const auto it = std::find_if(opts.begin(), opts.end(), [&](const auto& o) { return o.first == k; });
+    if (it == opts.end()) throw std::runtime_error("unknown option " + k);
+    it->second(argv[i + 1]);
+  }
+}
+Setter set(std::string& v) {
+  return [&v](const std::string& s) { v = s; };
+}
+Setter set(int64_t& v) {
+  return [&v](const std::string& s) { v = std::stoll(s); };
+}
+Setter set(int& v) {
+  return [&v](const std::string& s) { v = std::stoi(s); };
+}
+Setter set(double& v) {
+  return [&v](const std::string& s) { v = std::stod(s); };
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   try {
-    if (argc >= 2 && std::string(argv[1]) == "overhead") return run_overhead(argc >= 4 ? std::stoi(argv[3]) : 2);
-    if (argc >= 2 && std::string(argv[1]) == "swim") {
-      std::string model = "lenet5_fmnist";
-      int64_t images = 1000, batch = 128;
-      int threads = 2;
-      for (int i = 2; i + 1 < argc; i += 2) {
-        std::string k = argv[i], v = argv[i + 1];
-        if (k == "--model")
-          model = v;
-        else if (k == "--images")
-          images = std::stoll(v);
-        else if (k == "--threads")
-          threads = std::stoi(v);
-        else if (k == "--batch")
-          batch = std::stoll(v);
-        else
-          throw std::runtime_error("unknown option " + k);
-      }
+    const std::string cmd = argc >= 2 ? argv[1] : "";
+    std::string model = "cnn3_fmnist";
+    int64_t images = 1000;
+    int threads = 2;
+    if (cmd == "overhead") {
+      parse_options(argc, argv, {{"--threads", set(threads)}});
+      return run_overhead(threads);
+    }
+    if (cmd == "swim") {
+      model = "lenet5_fmnist";
+      int64_t batch = 128;
+      parse_options(argc, argv,
+                    {{"--model", set(model)}, {"--images", set(images)}, {"--threads", set(threads)}, {"--batch", set(batch)}});
       return run_swim(model, images, threads, batch);
     }
-    if (argc >= 2 && std::string(argv[1]) == "boundmgmt") {
-      std::string model = "cnn3_fmnist";
-      int64_t images = 1000;
-      int threads = 2;
+    if (cmd == "boundmgmt") {
       double bound = 2.0;
-      for (int i = 2; i + 1 < argc; i += 2) {
-        std::string k = argv[i], v = argv[i + 1];
-        if (k == "--model")
-          model = v;
-        else if (k == "--images")
-          images = std::stoll(v);
-        else if (k == "--threads")
-          threads = std::stoi(v);
-        else if (k == "--bound")
-          bound = std::stod(v);
-        else
-          throw std::runtime_error("unknown option " + k);
-      }
+      parse_options(argc, argv,
+                    {{"--model", set(model)}, {"--images", set(images)}, {"--threads", set(threads)}, {"--bound", set(bound)}});
       return run_boundmgmt(model, images, threads, bound);
     }
-    if (argc >= 2 && std::string(argv[1]) == "convnoise") {
-      std::string model = "cnn3_fmnist";
-      int64_t images = 1000;
-      int threads = 2;
+    if (cmd == "convnoise") {
       double noise = 0.02;
-      for (int i = 2; i + 1 < argc; i += 2) {
-        std::string k = argv[i], v = argv[i + 1];
-        if (k == "--model")
-          model = v;
-        else if (k == "--images")
-          images = std::stoll(v);
-        else if (k == "--threads")
-          threads = std::stoi(v);
-        else if (k == "--noise")
-          noise = std::stod(v);
-        else
-          throw std::runtime_error("unknown option " + k);
-      }
+      parse_options(argc, argv,
+                    {{"--model", set(model)}, {"--images", set(images)}, {"--threads", set(threads)}, {"--noise", set(noise)}});
       return run_convnoise(model, images, threads, noise);
     }
-    if (argc < 2 || std::string(argv[1]) != "executor") {
+    if (cmd == "adckernel") {
+      int64_t P = 8, Q = 72, panels = 400;
+      int reps = 5;
+      parse_options(argc, argv, {{"--p", set(P)}, {"--q", set(Q)}, {"--panels", set(panels)}, {"--reps", set(reps)}});
+      return run_adckernel(P, Q, panels, reps);
+    }
+    if (cmd != "executor") {
       std::fprintf(stderr,
                    "usage: ptc_bench executor [--model NAME] [--images N] [--threads T] [--step S] [--adc-bits B] [--profile 1]\n"
                    "       ptc_bench overhead [--threads T]\n"
                    "       ptc_bench swim [--model NAME] [--images N] [--threads T] [--batch B]\n"
                    "       ptc_bench convnoise [--model NAME] [--images N] [--threads T] [--noise STD]\n"
-                   "       ptc_bench boundmgmt [--model NAME] [--images N] [--threads T] [--bound B]\n");
+                   "       ptc_bench boundmgmt [--model NAME] [--images N] [--threads T] [--bound B]\n"
+                   "       ptc_bench adckernel [--p ROW_BLOCKS] [--q COLUMN_BLOCKS] [--panels N] [--reps R]\n");
       return 2;
     }
     Options o;
-    for (int i = 2; i + 1 < argc; i += 2) {
-      std::string k = argv[i], v = argv[i + 1];
-      if (k == "--model")
-        o.model = v;
-      else if (k == "--images")
-        o.images = std::stoll(v);
-      else if (k == "--threads")
-        o.threads = std::stoi(v);
-      else if (k == "--step")
-        o.step = std::stoll(v);
-      else if (k == "--adc-bits")
-        o.adc_bits = std::stoi(v);
-      else if (k == "--dump-std")
-        o.dump_std = v;
-      else if (k == "--profile")
-        o.profile = v == "1";
-      else
-        throw std::runtime_error("unknown option " + k);
-    }
+    std::string profile;
+    parse_options(argc, argv,
+                  {{"--model", set(o.model)},
+                   {"--images", set(o.images)},
+                   {"--threads", set(o.threads)},
+                   {"--step", set(o.step)},
+                   {"--adc-bits", set(o.adc_bits)},
+                   {"--dump-std", set(o.dump_std)},
+                   {"--profile", set(profile)}});
+    o.profile = profile == "1";
     return run_executor(o);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ptc_bench: %s\n", e.what());

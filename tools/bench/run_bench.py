@@ -215,6 +215,19 @@ def main():
                      f"{ra:.2f}x / {rd:.2f}x noiseless time", "<= 1.5x noiseless time", max(ra, rd) <= 1.5])
     B["converter_noise"] = cn
 
+    # 6a. The same ADC noise at the kernel alone (ptc_bench adckernel, one thread, CNN3's 64 x 576
+    # convolution shape): the simulator's Gaussian noise and, as a floor for any exact
+    # per-conversion generator, raw random bits added with no Gaussian shaping.
+    out, _, _ = run([bench, "adckernel", "--panels", "20" if q else "400", "--reps", "1" if q else "5"], env)
+    ak = json.loads(out)
+    r = ak["ratio_over_noiseless"]
+    rows.append(["ADC noise at the kernel (CNN3 conv shape, 1 thread): Gaussian / raw-bits floor",
+                 f"{ak['ns_per_partial_sum']['gaussian_adc_noise']:.3f} / {ak['ns_per_partial_sum']['raw_bits_floor']:.3f} ns per partial sum",
+                 f"noiseless: {ak['ns_per_partial_sum']['noiseless']:.3f} ns per partial sum",
+                 f"{r['gaussian_adc_noise']:.2f}x / {r['raw_bits_floor']:.2f}x noiseless time",
+                 "<= 1.5x noiseless time", r["gaussian_adc_noise"] <= 1.5])
+    B["adc_kernel"] = ak
+
     # 6b. Bound management (iterative) against none on the fused kernel, CNN3 at ADC full scale 8
     # (nothing clips: its idle cost) and 2 (about 5 % of the block-vector pairs re-run).
     out, _, _ = run([bench, "boundmgmt", "--model", "cnn3_fmnist", "--images", "64" if q else "1000", "--threads", "2",
