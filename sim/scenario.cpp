@@ -1114,6 +1114,10 @@ Prepared preflight_checks(const Scenario& s) {
   if (s.accuracy.mode == "scheduled" && s.accuracy.first_image >= p.test.count)
     throw Error("accuracy.first_image: expected an image of the test split (< " + std::to_string(p.test.count) + "), got " +
                 std::to_string(s.accuracy.first_image) + " (the evaluation batch would be empty)");
+  if (s.accuracy.mode == "scheduled" && s.accuracy.first_image + s.accuracy.images > p.test.count)
+    throw Error("accuracy.images: first_image + images must be <= the test split's " + std::to_string(p.test.count) +
+                " images, got " + std::to_string(s.accuracy.first_image) + " + " + std::to_string(s.accuracy.images) +
+                " (the evaluation batch would be cut short)");
   // The traffic source reads and checks its own inputs (a trace file, image indices).
   const std::unique_ptr<TrafficSource> traffic = make_traffic(s, p.test.count);
   if (!(s.horizon_s > 0)) {
