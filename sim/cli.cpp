@@ -22,6 +22,7 @@
 #include "models/dataset.h"
 #include "models/error.h"
 #include "models/executor.h"
+#include "models/json_io.h"
 #include "models/onnx_import.h"
 #include "models/onnx_testcase.h"
 #include "sim/deployment.h"
@@ -106,7 +107,34 @@ int cmd_eval(const std::string& model, int64_t limit, int64_t batch, bool json, 
 }
 
 int cmd_compile(const std::string& model, const std::string& hw_file, const std::string& out, bool blocks) {
-  hw::HwSpec hw = hw::load_hw_spec(hw_file);
+  // The hardware file is a scenario's hw section (the fragments in scenarios/hw/, with a device
+  // name allowed too): every key is checked by the scenario's own rules first; compile then reads
+  // the part that shapes the workload (cores, mapping, clock, converter bits, device).
+  const Json hwj = load_json_file(hw_file, "hardware description");
+  if (!hwj.is_object()) throw Error(hw_file + ": hw: expected an object, got " + std::string(hwj.type_name()));
+  {
+    Json root = Json::object(), h = hwj;
+    root["model"] = std::filesystem::absolute(model).string();
+    if (h.contains("device")) {
+      root["device"] = h.at("device");
+      h.erase("device");
+    }
+    root["hw"] = h;
+    try {
+      parse_scenario(root, hw_file);
+    } catch (const Error& e) {
+      std::string m = e.what();  // the device's JSON path is hw.device here
+      if (m.rfind("device.", 0) == 0) m = "hw." + m;
+      for (size_t at = m.find(" device."); at != std::string::npos; at = m.find(" device.", at + 4)) m.insert(at + 1, "hw.");
+      throw Error(hw_file + ": " + m);
+    }
+  }
+  Json sub = Json::object();
+  for (const char* k : {"cores", "mapping", "clock_ghz", "device"})
+    if (hwj.contains(k)) sub[k] = hwj.at(k);
+  for (const char* c : {"dac", "adc"})
+    if (hwj.contains(c) && hwj.at(c).contains("bits")) sub[c] = {{"bits", hwj.at(c).at("bits")}};
+  hw::HwSpec hw = hw::parse_hw_spec(sub, hw_file + ": hw");
   hw.energy.cell = device_cell(find_device(hw.device, hw.device_path));  // the device registry knows its cell kind
   models::ImportOptions io;
   io.fold_batchnorm = hw.tiling.batchnorm == "fold";
@@ -460,7 +488,8 @@ int run_cli(int argc, char** argv) {
 
   auto* comp = app.add_subcommand("compile", "tile and map an ONNX model onto a tensor-core array; write the workload JSON");
   comp->add_option("model", model, "ONNX model file")->required();
-  comp->add_option("--hw", hw_file, "hardware JSON (cores, mapping)")->required();
+  comp->add_option("--hw", hw_file, "hardware JSON: a scenario's hw section, e.g. scenarios/hw/*.json (device name allowed)")
+      ->required();
   comp->add_option("-o,--output", out, "output file (default: stdout)");
   comp->add_flag("--no-blocks", no_blocks, "omit the per-block core map");
 

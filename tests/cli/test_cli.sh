@@ -22,6 +22,19 @@ expect_error "malformed hw JSON" "invalid JSON" "$ptcsim" compile "$lenet" --hw 
 [ ! -e "$tmp/wl.json" ] && ok "no output file after an error" || bad "output file written despite error"
 echo '{"cores": {"rows": 4, "colz": 4}}' >"$tmp/typo_hw.json"
 expect_error "unknown hw key" "hw.cores.colz: unknown key" "$ptcsim" compile "$lenet" --hw "$tmp/typo_hw.json"
+# the shipped hw fragments are scenario hw sections: compile takes every one that needs no
+# other device (the streaming one needs a device with levels and says so), and checks the keys
+# compile does not use by the scenario's rules
+if "$ptcsim" compile "$lenet" --hw "$src/scenarios/hw/pcm_4x4x8.json" -o "$tmp/pcm_wl.json" >/dev/null 2>"$tmp/err" &&
+   [ -s "$tmp/pcm_wl.json" ]; then ok "compile --hw takes a scenario hw fragment (converter bounds and all)"
+else bad "compile --hw scenarios/hw/pcm_4x4x8.json: $(cat "$tmp/err")"; fi
+expect_error "compile --hw: the streaming fragment names the device rule" \
+  'optical_4x4x16_streaming.json: hw.device.name: the streaming mapping needs a device with transmission levels' \
+  "$ptcsim" compile "$lenet" --hw "$src/scenarios/hw/optical_4x4x16_streaming.json"
+echo '{"mvm": {"bound_managment": "iterative"}}' >"$tmp/mvm_typo_hw.json"
+expect_error "compile --hw: a typo in a key compile does not use" \
+  'mvm_typo_hw.json: hw.mvm.bound_managment: unknown key; did you mean "bound_management"' \
+  "$ptcsim" compile "$lenet" --hw "$tmp/mvm_typo_hw.json"
 echo '{"cores": {"rows": 2, "cols": 2}, "mapping": {"name": "stationary"}}' >"$tmp/small_hw.json"
 expect_error "stationary mapping with too few cores" "stationary mapping needs" "$ptcsim" compile "$lenet" --hw "$tmp/small_hw.json"
 
