@@ -108,10 +108,11 @@ int cmd_eval(const std::string& model, int64_t limit, int64_t batch, bool json, 
 
 int cmd_compile(const std::string& model, const std::string& hw_file, const std::string& out, bool blocks) {
   // The hardware file is a scenario's hw section (the fragments in scenarios/hw/, with a device
-  // name allowed too): every key is checked by the scenario's own rules first; compile then reads
-  // the part that shapes the workload (cores, mapping, clock, converter bits, device).
+  // name allowed too): every key is checked by the scenario's own rules; compile takes the tiling
+  // and the energy parameters (clock, converter bits, hw.energy) as a scenario would.
   const Json hwj = load_json_file(hw_file, "hardware description");
   if (!hwj.is_object()) throw Error(hw_file + ": hw: expected an object, got " + std::string(hwj.type_name()));
+  hw::EnergyParams energy;
   {
     Json root = Json::object(), h = hwj;
     root["model"] = std::filesystem::absolute(model).string();
@@ -121,7 +122,8 @@ int cmd_compile(const std::string& model, const std::string& hw_file, const std:
     }
     root["hw"] = h;
     try {
-      parse_scenario(root, hw_file);
+      const Scenario sc = parse_scenario(root, hw_file);
+      energy = sc.energy;
     } catch (const Error& e) {
       std::string m = e.what();  // the device's JSON path is hw.device here
       if (m.rfind("device.", 0) == 0) m = "hw." + m;
@@ -135,6 +137,7 @@ int cmd_compile(const std::string& model, const std::string& hw_file, const std:
   for (const char* c : {"dac", "adc"})
     if (hwj.contains(c) && hwj.at(c).contains("bits")) sub[c] = {{"bits", hwj.at(c).at("bits")}};
   hw::HwSpec hw = hw::parse_hw_spec(sub, hw_file + ": hw");
+  hw.energy = energy;
   hw.energy.cell = device_cell(find_device(hw.device, hw.device_path));  // the device registry knows its cell kind
   models::ImportOptions io;
   io.fold_batchnorm = hw.tiling.batchnorm == "fold";

@@ -31,6 +31,14 @@ else bad "compile --hw scenarios/hw/pcm_4x4x8.json: $(cat "$tmp/err")"; fi
 expect_error "compile --hw: the streaming fragment names the device rule" \
   'optical_4x4x16_streaming.json: hw.device.name: the streaming mapping needs a device with transmission levels' \
   "$ptcsim" compile "$lenet" --hw "$src/scenarios/hw/optical_4x4x16_streaming.json"
+# hw.energy reaches compile's cost report as it reaches a run's: no ring hold power, less energy
+echo '{"cores": {"rows": 4, "cols": 4, "block_size": 8}, "mapping": {"name": "cyclic"}}' >"$tmp/hold_hw.json"
+echo '{"cores": {"rows": 4, "cols": 4, "block_size": 8}, "mapping": {"name": "cyclic"}, "energy": {"ring_hold_mw": 0}}' >"$tmp/nohold_hw.json"
+e_hold=$("$ptcsim" compile "$lenet" --hw "$tmp/hold_hw.json" -o "$tmp/hold.json" 2>&1 | sed -n 's/.*energy \([0-9.e+-]*\) J.*/\1/p')
+e_none=$("$ptcsim" compile "$lenet" --hw "$tmp/nohold_hw.json" -o "$tmp/nohold.json" 2>&1 | sed -n 's/.*energy \([0-9.e+-]*\) J.*/\1/p')
+if [ -n "$e_hold" ] && [ -n "$e_none" ] && /usr/bin/python3 -c "import sys; sys.exit(0 if float('$e_none') < float('$e_hold') else 1)"; then
+  ok "compile --hw: hw.energy.ring_hold_mw changes the reported energy ($e_hold -> $e_none J)"
+else bad "compile --hw: hw.energy not used ($e_hold / $e_none)"; fi
 echo '{"mvm": {"bound_managment": "iterative"}}' >"$tmp/mvm_typo_hw.json"
 expect_error "compile --hw: a typo in a key compile does not use" \
   'mvm_typo_hw.json: hw.mvm.bound_managment: unknown key; did you mean "bound_management"' \
