@@ -643,6 +643,7 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
     Params cp = read_section(j, std::string("hw.") + c);
     int bits = static_cast<int>(cp.integer("bits"));
     bool q = cp.flag("quantize");
+    if (adc) s.adc_quantize = q;
     hw::ConverterSpec& spec = adc ? s.io.adc : s.io.dac;
     spec.bits = q ? bits : 0;
     spec.bound = cp.num("bound");
@@ -1022,7 +1023,8 @@ void check_static(const Scenario& s) {
   if (s.io.bound_management == hw::BoundManagement::iterative && s.io.adc.bits == 0)
     throw Error(
         "hw.mvm.bound_management: \"iterative\" recomputes blocks whose partial sums clip at the ADC, but the ADC "
-        "does not quantise or clip (hw.adc.quantize is false)");
+        "does not quantise or clip (" +
+        std::string(s.adc_quantize ? "hw.adc.bits is 0, an ideal ADC" : "hw.adc.quantize is false") + ")");
   if (s.io.weight_noise() && has(dev_caps, "own_gemm"))
     throw Error("hw.mvm.w_noise: device \"" + s.device.name +
                 "\" computes with its own arithmetic (RNS residues, its own noise model), so the weight noise per MVM of the "

@@ -90,6 +90,7 @@ struct Scenario {
   models::TilingSpec tiling;
   hw::EnergyParams energy;
   hw::IoSpec io;
+  bool adc_quantize = true;  // hw.adc.quantize as written (io.adc.bits is 0 when it is false)
   DeviceSetup device;
   std::string step_mode = "inference";  // DOCTOR step <-> time: "inference" or "seconds"
   double step_s = 1e-3;

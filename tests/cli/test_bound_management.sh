@@ -73,4 +73,10 @@ done
 diffs=""
 for f in summary.json trace.csv stats.json events.jsonl; do cmp -s "$tmp/t1/$f" "$tmp/t2/$f" || diffs="$diffs $f"; done
 [ -z "$diffs" ] && ok "bound-managed run: byte-identical at 1 and 2 threads" || bad "1 vs 2 threads differ in:$diffs"
+
+# ---- an ADC that cannot clip: the error says which setting makes it so
+expect_error "iterative with an ideal ADC (bits 0) names hw.adc.bits" 'hw.mvm.bound_management: .*(hw.adc.bits is 0, an ideal ADC)' \
+  "$ptcsim" validate "$sc" --set hw.adc.bits=0
+expect_error "iterative without ADC quantisation names hw.adc.quantize" 'hw.mvm.bound_management: .*(hw.adc.quantize is false)' \
+  "$ptcsim" validate "$sc" --set hw.adc.quantize=false
 finish
