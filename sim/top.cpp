@@ -20,9 +20,7 @@
 #ifndef PTC_VERSION
 #define PTC_VERSION "0.0.0"
 #endif
-#ifndef PTC_GIT_COMMIT
-#define PTC_GIT_COMMIT "unknown"
-#endif
+#include "ptc_git_commit.h"  // PTC_GIT_COMMIT, written at build time (cmake/git_commit.cmake)
 
 namespace ptc::sim {
 namespace fs = std::filesystem;
