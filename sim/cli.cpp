@@ -601,6 +601,15 @@ int run_cli(int argc, char** argv) {
     if (*pcm) return cmd_device_pcm(dev);
     if (*mrr) return cmd_device_mrr(dev);
     if (*run || *validate || *list) load_plugins(plugins);
+    if (*run && seed_opt->count()) {  // a bad --seed is a bad command line (exit 2), named as the option
+      const bool digits =
+          !seed_text.empty() && seed_text.size() <= 16 && seed_text.find_first_not_of("0123456789") == std::string::npos;
+      if (!digits || std::stoull(seed_text) > (uint64_t{1} << 53)) {
+        std::fprintf(stderr, "ptcsim: error: --seed: expected an integer in [0, 2^53], got \"%s\" (see ptcsim --help)\n",
+                     one_line(seed_text).c_str());
+        return 2;
+      }
+    }
     if (*run) return cmd_run(scenario_file, sets, seed_opt->count() ? &seed_text : nullptr, out, quiet, force, argc, argv);
     if (*validate) return cmd_validate(files, sets, validate_out);
     if (*list) return cmd_list(list_kind, json);
