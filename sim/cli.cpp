@@ -115,7 +115,9 @@ int cmd_compile(const std::string& model, const std::string& hw_file, const std:
   hw::EnergyParams energy;
   {
     Json root = Json::object(), h = hwj;
-    root["model"] = std::filesystem::absolute(model).string();
+    // The parse only checks that a model file exists; the model itself is imported below, where
+    // its own errors name it (a missing model must not be blamed on the hardware file).
+    root["model"] = std::filesystem::absolute(hw_file).string();
     if (h.contains("device")) {
       root["device"] = h.at("device");
       h.erase("device");

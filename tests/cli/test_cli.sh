@@ -39,6 +39,8 @@ e_none=$("$ptcsim" compile "$lenet" --hw "$tmp/nohold_hw.json" -o "$tmp/nohold.j
 if [ -n "$e_hold" ] && [ -n "$e_none" ] && /usr/bin/python3 -c "import sys; sys.exit(0 if float('$e_none') < float('$e_hold') else 1)"; then
   ok "compile --hw: hw.energy.ring_hold_mw changes the reported energy ($e_hold -> $e_none J)"
 else bad "compile --hw: hw.energy not used ($e_hold / $e_none)"; fi
+expect_error "compile: a missing model names the model, not the hw file" '^ptcsim: error: /nonexistent/m.onnx' \
+  "$ptcsim" compile /nonexistent/m.onnx --hw "$src/scenarios/hw/pcm_4x4x8.json"
 echo '{"mvm": {"bound_managment": "iterative"}}' >"$tmp/mvm_typo_hw.json"
 expect_error "compile --hw: a typo in a key compile does not use" \
   'mvm_typo_hw.json: hw.mvm.bound_managment: unknown key; did you mean "bound_management"' \
