@@ -309,12 +309,14 @@ int cmd_run(const std::string& file, const std::vector<std::string>& sets, const
   RunResult r = run_scenario(s, o);
   const Json& m = r.summary;
   auto num = [&](const char* k) { return m.contains(k) && m.at(k).is_number() ? m.at(k).get<double>() : NAN; };
+  char p99[64] = "n/a (no request served)";
+  if (std::isfinite(num("latency_p99_s"))) std::snprintf(p99, sizeof p99, "%.3g s", num("latency_p99_s"));
   std::printf(
       "%s: %s, policy %s: accuracy mean %.2f %%, final %.2f %%, ideal %.2f %%; overhead %.3f %%, %lld calibrations, "
-      "%.3g J, p99 latency %.3g s -> %s\n",
+      "%.3g J, p99 latency %s -> %s\n",
       s.name.c_str(), m.at("status").get<std::string>().c_str(), m.at("policy").get<std::string>().c_str(),
       100 * num("accuracy_mean"), 100 * num("accuracy_final"), 100 * num("accuracy_ideal"), 100 * num("overhead_ratio"),
-      static_cast<long long>(m.at("calibrations").get<int64_t>()), num("energy_j"), num("latency_p99_s"), r.out_dir.c_str());
+      static_cast<long long>(m.at("calibrations").get<int64_t>()), num("energy_j"), p99, r.out_dir.c_str());
   return m.at("status") == "complete" ? 0 : 3;
 }
 
@@ -589,6 +591,22 @@ int run_cli(int argc, char** argv) {
       if (!known) {
         std::fprintf(stderr, "ptcsim: error: unknown command \"%s\" (commands: %s)\n", one_line(argv[1]).c_str(), names.c_str());
         return 2;
+      }
+      // "ptcsim device foo": the same one level down, for a command whose subcommands are its kinds
+      CLI::App* parent = app.get_subcommand(argv[1]);
+      const auto kids = parent->get_subcommands([](const CLI::App*) { return true; });
+      if (!kids.empty() && parent->get_require_subcommand_min() > 0 && argc > 2 && argv[2][0] != '-') {
+        bool kid = false;
+        std::string kid_names;
+        for (const auto* c : kids) {
+          kid |= c->get_name() == argv[2];
+          kid_names += (kid_names.empty() ? "" : ", ") + c->get_name();
+        }
+        if (!kid) {
+          std::fprintf(stderr, "ptcsim: error: %s: unknown kind \"%s\" (known: %s)\n", argv[1], one_line(argv[2]).c_str(),
+                       kid_names.c_str());
+          return 2;
+        }
       }
     }
     // A bad command line: one line like every other error, exit 2 (CLI11 adds a second line and
