@@ -1241,10 +1241,6 @@ void IdealRealizer::realize(int64_t layer, int64_t group, uint64_t, float* wn, f
   }
 }
 
-}  // namespace ptc::hw
-
-namespace ptc::hw {
-
 namespace {
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -1269,7 +1265,7 @@ struct RawBitsAvx512 : n16::LanesAvx512 {
 
 AdcKernelTiming time_adc_kernel(int64_t P, int64_t Q, int64_t panels, int reps) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (!__builtin_cpu_supports("avx512f")) throw Error("time_adc_kernel: the fused ADC kernels time on AVX-512 only");
+  if (!use_avx512()) throw Error("time_adc_kernel: the fused ADC kernels time on AVX-512 only (and not with PTC_NO_AVX512)");
   if (P < 1 || Q < 1 || panels < 1 || reps < 1) throw Error("time_adc_kernel: P, Q, panels and reps must be >= 1");
   constexpr int64_t K = 8;
   RandomStream rng(7, 11);
