@@ -67,6 +67,7 @@ int run_task(const Manifest& m, int64_t index, int threads) {
     std::printf("entry %lld (%s): complete, skipped\n", static_cast<long long>(index), e.id.c_str());
     return 0;
   }
+  check_entry_current(m, e);  // before clearing anything: an edited scenario is refused
   // Nothing of a previous attempt may survive into this one.
   std::error_code ec;
   fs::remove_all(m.run_path(e), ec);
@@ -95,6 +96,9 @@ int run_pool(const Manifest& m, int jobs, int threads, bool quiet) {
     else
       queue.push_back(e.index);
   }
+  // Every entry to run must still be the configuration it was expanded to, checked before the
+  // first task starts (otherwise each would run to the end and be marked "mismatch").
+  for (int64_t i : queue) check_entry_current(m, m.entries[static_cast<size_t>(i)]);
   const int64_t incomplete = static_cast<int64_t>(queue.size());
   std::fprintf(stderr, "sweep: %zu entries, %lld complete already, %lld to run with %d job%s\n", m.entries.size(),
                static_cast<long long>(already), static_cast<long long>(incomplete), jobs, jobs == 1 ? "" : "s");

@@ -396,6 +396,23 @@ std::string run_status(const Manifest& m, const Entry& e, std::string* reason) {
   return why(""), "complete";
 }
 
+void check_entry_current(const Manifest& m, const Entry& e) {
+  const std::string at = m.file.string() + ": entry " + std::to_string(e.index) + " (" + e.scenario + "): ";
+  std::string id;
+  try {
+    if (!e.plugins.empty()) load_plugins(e.plugins);  // their parameters are part of the configuration
+    std::vector<std::string> sets = e.set;
+    sets.push_back("seed=" + std::to_string(e.seed_value));  // what `run --seed` sets
+    Json j = load_scenario_json(e.scenario, sets);
+    id = hash_hex(parse_scenario(j, e.scenario).resolved.dump());
+  } catch (const std::exception& ex) {
+    throw Error(at + ex.what() + " (the scenario changed since `ptcsim sweep expand`; expand the spec again)");
+  }
+  if (id != e.id)
+    throw Error(at + "the scenario now resolves to another configuration (id " + id + ", expanded as " + e.id +
+                "): it or a file it includes changed since `ptcsim sweep expand`; expand the spec again");
+}
+
 std::vector<std::string> run_argv(const Manifest& m, const Entry& e, const std::string& exe) {
   std::vector<std::string> a = {exe, "run", e.scenario};
   for (const auto& s : e.set) a.insert(a.end(), {"--set", s});

@@ -66,6 +66,12 @@ std::string hash_hex(const std::string& text);
 // "mismatch" (a run of another configuration) or "missing"; `reason` says why when not complete.
 std::string run_status(const Manifest& m, const Entry& e, std::string* reason = nullptr);
 
+// Throws unless entry e still resolves to the configuration it was expanded to (its id): the
+// scenario, or a file it includes, may have been edited since `ptcsim sweep expand`, and a run of
+// it would then be a run of another configuration, marked "mismatch" after it ran (and re-run
+// every time). The error names the manifest line, the scenario and both ids.
+void check_entry_current(const Manifest& m, const Entry& e);
+
 // The command a scheduler runs for entry i: argv of `ptcsim run`.
 std::vector<std::string> run_argv(const Manifest& m, const Entry& e, const std::string& exe);
 

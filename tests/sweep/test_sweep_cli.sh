@@ -199,6 +199,30 @@ grep -q "4 complete already, 2 to run" "$tmp/err" && ok "pool re-runs only the d
 same=1; for f in results.csv results_aggregate.csv results.json; do cmp -s "$tmp/A/$f" "$tmp/B/$f" || same=0; done
 [ "$same" -eq 1 ] && ok "after the re-runs, results byte-identical to the clean sweep" || bad "results differ after re-runs"
 
+# ---- a scenario edited after expansion is refused before anything runs (it would otherwise run to
+# the end, be marked "mismatch" and run again at every `sweep run`)
+mkdir -p "$tmp/E/sc"
+$py - "$tiny" "$tmp/E/sc/s.json" <<'PY'
+import json, os, sys
+src, dst = sys.argv[1], sys.argv[2]; d = os.path.dirname(os.path.abspath(src))
+j = json.load(open(src)); j.pop("$schema")
+for k in ("model", "hw"): j[k] = os.path.normpath(os.path.join(d, j[k]))
+j["noise"] = [n if isinstance(n, dict) else os.path.normpath(os.path.join(d, n)) for n in j["noise"]]
+json.dump(j, open(dst, "w"))
+PY
+echo "{\"name\": \"edited\", \"scenario\": \"sc/s.json\", \"set\": {\"traffic.requests\": 20}, \"seeds\": [1, 2]}" >"$tmp/E/spec.json"
+"$ptcsim" sweep "$tmp/E/spec.json" --out "$tmp/E/out" >/dev/null 2>"$tmp/err" || bad "expand for the edit check: $(cat "$tmp/err")"
+sed -i 's/"w_thres": 0.02/"w_thres": 0.03/' "$tmp/E/sc/s.json"
+expect_error "sweep run after the scenario was edited: one line naming the entry, both ids and what to do" \
+  "manifest.jsonl: entry 0 (.*s.json): the scenario now resolves to another configuration (id [0-9a-f]\{16\}, expanded as [0-9a-f]\{16\}).*expand the spec again" \
+  "$ptcsim" sweep run "$tmp/E/out/manifest.jsonl" --jobs 1
+[ ! -d "$tmp/E/out/runs" ] || [ -z "$(ls -A "$tmp/E/out/runs")" ] && ok "nothing ran for the edited scenario" || bad "runs started: $(ls "$tmp/E/out/runs")"
+expect_error "sweep task on an edited scenario: refused too" "entry 1 .*expand the spec again" \
+  "$ptcsim" sweep task "$tmp/E/out/manifest.jsonl" --index 1
+sed -i 's/"w_thres": 0.03/"w_thres": 0.02/' "$tmp/E/sc/s.json"
+"$ptcsim" sweep run "$tmp/E/out/manifest.jsonl" --jobs 1 >/dev/null 2>"$tmp/err" && grep -q "0 complete already, 2 to run" "$tmp/err" \
+  && ok "the scenario restored: the same manifest runs" || bad "restored scenario: $(cat "$tmp/err")"
+
 # ---- a pool stopped by a signal: nothing looks complete that is not, and a re-run finishes it
 cat >"$tmp/long.json" <<JSON
 {"name": "long", "scenario": "$tiny", "set": {"traffic.requests": 5000, "noise.0.t_max_steps": 10000, "noise.1.t_max_steps": 10000}, "seeds": [1, 2]}
