@@ -665,6 +665,10 @@ bool Accelerator::recomputes() const {
   return m_tech->recomputes() || m_cfg.io.bound_managed();
 }
 
+bool Accelerator::keeps_recomputation_books() const {
+  return !m_tech->counters().empty() || m_cfg.io.bound_managed();
+}
+
 double Accelerator::recomputation_energy_j() const {
   const double c = static_cast<double>(cores()), k = static_cast<double>(m_wl.spec.block_size);
   const double adcs = static_cast<double>(std::max<size_t>(1, m_tech->output_adc_bits().size()));
@@ -747,7 +751,7 @@ nlohmann::json Accelerator::stats() const {
     j["adcs_per_output"] = stat(static_cast<double>(m_tech->output_adc_bits().size()), "ADCs");
   if (m_cfg.io.bound_managed())
     j["bound_management_reruns"] = stat(static_cast<double>(m_gemm->bound_reruns()), "recomputations");
-  if (!m_tech->counters().empty() || m_cfg.io.bound_managed()) {
+  if (keeps_recomputation_books()) {
     j["recomputations"] = stat(static_cast<double>(m_recomputations), "recomputations");
     j["recomputation_cycles"] = stat(static_cast<double>(m_recompute_cycles), "cycles");
     j["recomputation_time"] = stat(m_recompute_s, "s");

@@ -167,6 +167,12 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   // Whether anything can recompute (then served requests are classified when booked, so that
   // their recomputations lengthen their own service).
   bool recomputes() const;
+  // Whether the recomputation books are kept (a device with its own counters, or bound management):
+  // stats.json's accelerator.recomputation_* and summary.json's recomputations / recomputation_cycles.
+  bool keeps_recomputation_books() const;
+  // Recomputations charged so far and the array cycles they took (ceil(j / cores) per charge).
+  int64_t recomputations_charged() const { return m_recomputations; }
+  int64_t recomputation_cycles() const { return m_recompute_cycles; }
   // One core's share of an array cycle, plus the conversions a lone core cannot share: an array
   // cycle broadcasts each input down the R core rows (C k DAC conversions for R C cores), a
   // recomputation converts its core's k inputs itself (and k ADC conversions per channel).

@@ -311,11 +311,17 @@ int cmd_run(const std::string& file, const std::vector<std::string>& sets, const
   auto num = [&](const char* k) { return m.contains(k) && m.at(k).is_number() ? m.at(k).get<double>() : NAN; };
   char p99[64] = "n/a (no request served)";
   if (std::isfinite(num("latency_p99_s"))) std::snprintf(p99, sizeof p99, "%.3g s", num("latency_p99_s"));
+  // An accuracy nobody measured (accuracy mode none, or nothing served) reads n/a, as in summary.json (null).
+  auto pct = [&](const char* k) {
+    char b[32] = "n/a";
+    if (std::isfinite(num(k))) std::snprintf(b, sizeof b, "%.2f %%", 100 * num(k));
+    return std::string(b);
+  };
   std::printf(
-      "%s: %s, policy %s: accuracy mean %.2f %%, final %.2f %%, ideal %.2f %%; overhead %.3f %%, %lld calibrations, "
+      "%s: %s, policy %s: accuracy mean %s, final %s, ideal %s; overhead %.3f %%, %lld calibrations, "
       "%.3g J, p99 latency %s -> %s\n",
       s.name.c_str(), m.at("status").get<std::string>().c_str(), m.at("policy").get<std::string>().c_str(),
-      100 * num("accuracy_mean"), 100 * num("accuracy_final"), 100 * num("accuracy_ideal"), 100 * num("overhead_ratio"),
+      pct("accuracy_mean").c_str(), pct("accuracy_final").c_str(), pct("accuracy_ideal").c_str(), 100 * num("overhead_ratio"),
       static_cast<long long>(m.at("calibrations").get<int64_t>()), num("energy_j"), p99, r.out_dir.c_str());
   return m.at("status") == "complete" ? 0 : 3;
 }
@@ -363,19 +369,25 @@ int cmd_validate(const std::vector<std::string>& files, const std::vector<std::s
 // ELight streaming orders of a scenario (docs/elight.md §3): the per-pass level steps, time,
 // energy and worst cell of every order, on the scenario's model, array and device.
 int cmd_streaming(const std::string& file, const std::vector<std::string>& sets, bool json) {
-  Json j = load_scenario_json(file, sets);
-  Scenario s = parse_scenario(j, file);
-  if (s.tiling.mapping != "streaming")
-    throw Error("hw.mapping.name: ptcsim streaming needs the streaming mapping, got \"" + s.tiling.mapping + "\"");
-  Prepared p = preflight(s);
-  std::unique_ptr<hw::Technology> tech = make_technology(s, p.wl);
-  const hw::PcmLevelSpec* lv = tech->level_spec();
-  if (!lv) throw Error("device.name: device \"" + s.device.name + "\" has no transmission levels");
-  const hw::Technology& t = *tech;
+  Scenario s;
+  Prepared p;
   std::vector<hw::StreamPlan> plans;
-  for (const auto& name : models::stream_order_names())
-    plans.push_back(hw::plan_streaming(p.wl, *lv, hw::stream_order_from_name(name),
-                                       [&](int64_t l, int64_t g) -> const std::vector<int>& { return t.signed_levels(l, g); }));
+  try {  // every error names the scenario file, as validate's and run's do
+    Json j = load_scenario_json(file, sets);
+    s = parse_scenario(j, file);
+    if (s.tiling.mapping != "streaming")
+      throw Error("hw.mapping.name: ptcsim streaming needs the streaming mapping, got \"" + s.tiling.mapping + "\"");
+    p = preflight(s);
+    std::unique_ptr<hw::Technology> tech = make_technology(s, p.wl);
+    const hw::PcmLevelSpec* lv = tech->level_spec();
+    if (!lv) throw Error("device.name: device \"" + s.device.name + "\" has no transmission levels");
+    const hw::Technology& t = *tech;
+    for (const auto& name : models::stream_order_names())
+      plans.push_back(hw::plan_streaming(p.wl, *lv, hw::stream_order_from_name(name),
+                                         [&](int64_t l, int64_t g) -> const std::vector<int>& { return t.signed_levels(l, g); }));
+  } catch (const std::exception& e) {
+    throw Error(in_file(file, e.what()));
+  }
   const double native = static_cast<double>(plans[0].writes);
   if (json) {
     Json out = {{"scenario", s.name}, {"orders", Json::array()}};

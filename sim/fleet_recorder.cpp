@@ -163,7 +163,8 @@ Json FleetRecorder::summary(const std::string& status) const {
   Json chips = Json::array();
   double energy = 0, acc_sum = 0, final_sum = 0;
   int64_t writes = 0, writes0 = 0, cal = 0, remaps = 0, probes = 0, triggers = 0, cycles = 0, inf_cycles = 0, served = 0;
-  int64_t correct = 0, classified = 0, acc_n = 0, final_n = 0;
+  int64_t correct = 0, classified = 0, acc_n = 0, final_n = 0, recomputations = 0, recomputation_cycles = 0;
+  bool recomputation_books = false;
   for (const auto& ch : m_chips) {
     Json cj = ch.rec->summary(status);
     auto num = [&](const char* k) { return cj[k].is_number() ? cj[k].get<double>() : NAN; };
@@ -177,6 +178,11 @@ Json FleetRecorder::summary(const std::string& status) const {
     cycles += cj["overhead_cycles"].get<int64_t>();
     inf_cycles += cj["inference_cycles"].get<int64_t>();
     served += cj["requests"].get<int64_t>();
+    if (cj.contains("recomputations")) {
+      recomputation_books = true;
+      recomputations += cj["recomputations"].get<int64_t>();
+      recomputation_cycles += cj["recomputation_cycles"].get<int64_t>();
+    }
     correct += ch.ev->served_correct();
     classified += ch.ev->served_classified();
     if (std::isfinite(num("accuracy_mean"))) acc_sum += num("accuracy_mean"), ++acc_n;
@@ -214,6 +220,10 @@ Json FleetRecorder::summary(const std::string& status) const {
             {"overhead_ratio", inf_cycles ? double(cycles) / double(inf_cycles) : 0.0},
             {"requests", served},
             {"sim_time_s", m_rt.end_s()}};
+  if (recomputation_books) {  // each chip's array recomputes on its own: the fleet's are the sums
+    j["recomputations"] = recomputations;
+    j["recomputation_cycles"] = recomputation_cycles;
+  }
   for (auto it = j.begin(); it != j.end(); ++it)
     if (it.value().is_number_float() && !std::isfinite(it.value().get<double>())) it.value() = nullptr;
   j["per_chip"] = std::move(chips);

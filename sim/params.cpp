@@ -51,7 +51,9 @@ void check_keys(const Json& obj, const std::string& path, const std::vector<std:
     if (std::find(allowed.begin(), allowed.end(), it.key()) != allowed.end()) continue;
     if (it.key() == "$schema" || it.key() == "description" || it.key().rfind("//", 0) == 0) continue;
     std::string hint = did_you_mean(it.key(), allowed), list;
-    for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+    std::vector<std::string> known = allowed;  // sorted, as validate's schema errors list them
+    std::sort(known.begin(), known.end());
+    for (const auto& a : known) list += (list.empty() ? "" : ", ") + a;
     throw Error(join_path(path, it.key()) + ": unknown key" + (hint.empty() ? "" : "; did you mean \"" + hint + "\"?") +
                 " (known: " + list + ")");
   }

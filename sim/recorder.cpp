@@ -287,6 +287,12 @@ Json Recorder::summary(const std::string& status) const {
                          {"programming_time_s", m_acc.initial_programming_s() + v.time_s}};
   }
   for (const auto& kv : m_acc.tech().counters()) j[kv.first] = kv.second;  // device counters (RNS), cumulative
+  if (m_acc.keeps_recomputation_books()) {
+    // Recomputations (RNS retries, bound-management re-runs) are array cycles beside the
+    // inferences' and the controller's: stats' accelerator.recomputation_cycles, in the same books.
+    j["recomputations"] = m_acc.recomputations_charged();
+    j["recomputation_cycles"] = m_acc.recomputation_cycles();
+  }
   for (auto it = j.begin(); it != j.end(); ++it)
     if (it.value().is_number_float() && !std::isfinite(it.value().get<double>())) it.value() = nullptr;
   return j;

@@ -266,20 +266,21 @@ const std::vector<SectionSpec>& scenario_sections() {
                    {"inference", "seconds"}},
                   {"step_s", "s", 1e-3, "simulated seconds per step when step = seconds", 1e-12, 1e12}},
                  {}});
-    t.push_back({"accuracy",
-                 "how accuracy is measured",
-                 {{"mode",
-                   "",
-                   "served",
-                   "served (every request's image, windowed), scheduled (evaluation batch at instants), none",
-                   -inf,
-                   inf,
-                   {"served", "scheduled", "none"}},
-                  {"times_s", "s", Json::array(), "scheduled evaluation instants", 0, 1e15},
-                  {"images", "images", 1000, "evaluation batch (first test images)", 1, 1e9},
-                  {"instances", "", 1, "Monte-Carlo instances per evaluation (mean and std reported)", 1, 10000},
-                  {"first_image", "", 0, "first test image of the evaluation batch", 0, 1e12}},
-                 {"log_spaced"}});
+    t.push_back(
+        {"accuracy",
+         "how accuracy is measured",
+         {{"mode",
+           "",
+           "served",
+           "served (every request's image, windowed), scheduled (evaluation batch at instants), none",
+           -inf,
+           inf,
+           {"served", "scheduled", "none"}},
+          {"times_s", "s", Json::array(), "scheduled evaluation instants", 0, 1e15},
+          {"images", "images", 1000, "evaluation batch (first test images; mode scheduled)", 1, 1e9},
+          {"instances", "", 1, "Monte-Carlo chip instances per evaluation (mean and std reported; mode scheduled)", 1, 10000},
+          {"first_image", "", 0, "first test image of the evaluation batch (mode scheduled)", 0, 1e12}},
+         {"log_spaced"}});
     t.push_back({"accuracy.log_spaced",
                  "log-spaced evaluation instants (aihwkit style), added to times_s",
                  {{"start_s", "s", nullptr, "first instant", 1e-9, 1e15, {}, "number"},
@@ -805,6 +806,12 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   s.accuracy.first_image = ap.integer("first_image");
   if (s.accuracy.mode == "scheduled" && s.accuracy.times_s.empty())
     throw Error("accuracy.times_s: scheduled mode needs instants (times_s or log_spaced)");
+  // Monte-Carlo chip copies are evaluated only at scheduled instants; elsewhere they would be
+  // built, programmed and compensated for nothing (served requests run on the first copy).
+  if (s.accuracy.instances > 1 && s.accuracy.mode != "scheduled")
+    throw Error("accuracy.instances: Monte-Carlo chip instances are evaluated only in mode \"scheduled\", got " +
+                std::to_string(s.accuracy.instances) + " instances in mode \"" + s.accuracy.mode +
+                "\"; set accuracy.mode to \"scheduled\" with times_s, or instances to 1");
   R["accuracy"] = ap.resolved();
   R["accuracy"]["times_s"] = s.accuracy.times_s;
   R["accuracy"].erase("log_spaced");
@@ -1122,6 +1129,13 @@ Prepared preflight_checks(const Scenario& s) {
                 " (the evaluation batch would be cut short)");
   // The traffic source reads and checks its own inputs (a trace file, image indices).
   const std::unique_ptr<TrafficSource> traffic = make_traffic(s, p.test.count);
+  // Served accuracy with no request ready before the horizon would measure nothing (a window's
+  // requests are ready at its end, and a request ready at the horizon is not served).
+  if (s.accuracy.mode == "served" && s.horizon_s > 0 && traffic->first_ready_s() >= s.horizon_s)
+    throw Error("horizon_s: accuracy mode \"served\" measures served requests, and traffic \"" + s.traffic.name +
+                "\" makes its first request ready at " + num_str(traffic->first_ready_s()) +
+                " s (the end of its first window), at or after horizon_s " + num_str(s.horizon_s) +
+                " s: nothing would be served; lengthen horizon_s or shorten traffic.batch_s");
   if (!(s.horizon_s > 0)) {
     // A closed-loop source until the traffic ends: the run lasts at least requests x per-inference latency.
     const int64_t requests = traffic->total_requests();

@@ -50,6 +50,9 @@ class TrafficSource {
   virtual bool next(double prev_done_s, Arrivals& a) = 0;
   virtual int64_t total_requests() const { return -1; }
   virtual int64_t first_image() const { return 0; }
+  // The earliest instant a request can be ready, known after bind() (windowed sources: the end of
+  // the first window); 0 when a request may be ready at once or the source cannot say.
+  virtual double first_ready_s() const { return 0; }
   // Relative file paths the source reads (resolved against the top-level scenario's directory).
   virtual std::vector<std::string> files() const { return {}; }
 

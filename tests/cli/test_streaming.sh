@@ -111,6 +111,10 @@ expect_error "streaming on a device without levels is one line" "hw.mapping.name
   "$ptcsim" run "$sc" --set 'device={"name":"mrr"}' --out "$tmp/x1" -q
 expect_error "an unknown order is one line naming the path" "hw.mapping.order" \
   "$ptcsim" validate "$sc" --set hw.mapping.order=sorted
-expect_error "ptcsim streaming on a cyclic scenario is one line" "hw.mapping.name: ptcsim streaming needs the streaming mapping" \
+expect_error "ptcsim streaming on a cyclic scenario is one line naming the file" \
+  "vgg8_short.json: hw.mapping.name: ptcsim streaming needs the streaming mapping" \
   "$ptcsim" streaming "$sc" --set hw.mapping.name=cyclic
+expect_error "ptcsim streaming: an unknown key is one line naming the file and the path" \
+  "vgg8_short.json: hw.mapping.ordr: unknown key; did you mean \"order\"?" \
+  "$ptcsim" streaming "$sc" --set hw.mapping.ordr=column
 finish

@@ -72,6 +72,9 @@ def chip_books(d, st, runtime, tag):
             same(f"last trace row {k} vs summary", rows[-1].get(k), s.get(k))
     if "recomputations" in acc:
         n_rc, cyc = acc["recomputations"]["value"], acc["recomputation_cycles"]["value"]
+        # summary.json carries the same recomputation books (a cycle reads the same in every output).
+        same("stats accelerator.recomputations vs summary recomputations", n_rc, s.get("recomputations"))
+        same("stats accelerator.recomputation_cycles vs summary recomputation_cycles", cyc, s.get("recomputation_cycles"))
         # Every recomputation made is charged: RNS retries (the core's words, and the backward
         # words of on-chip training, counted in their onchip_training events) plus
         # bound-management re-runs (docs/converters_energy.md, "Bound management"); a device
@@ -131,6 +134,9 @@ else:
         n_events += len(ev_i)
     for k, v in sums.items():
         same_(f"fleet summary {k} vs the sum over chips", fleet[k], v, rel=1e-12)
+    for k in ("recomputations", "recomputation_cycles"):  # kept by chips that can recompute
+        if k in fleet or k in fleet["per_chip"][0]:
+            same_(f"fleet summary {k} vs the sum over chips", fleet.get(k), sum(c.get(k, 0) for c in fleet["per_chip"]))
     same_("stats runtime.requests_served vs fleet summary requests", rt["requests_served"]["value"], fleet["requests"])
     fleet_events = [json.loads(l) for l in open(os.path.join(run, "events.jsonl")) if l.strip()]
     same_("fleet events vs the chips' events", len(fleet_events), n_events)

@@ -504,7 +504,7 @@ TEST_CASE("scenario preflight: device capabilities agree with the technologies (
 }
 
 TEST_CASE("scenario preflight: Monte-Carlo accuracy instances are accepted on every built-in device", "[scenario][preflight]") {
-  const Json j = with_sets(minimal(), {"accuracy.instances=2"});
+  const Json j = with_sets(minimal(), {"accuracy.mode=scheduled", "accuracy.times_s=[0]", "accuracy.instances=2"});
   CHECK(preflight_error(with_set(j, "device.name=pcm")) == "");
   TempDir t;
   t.write("s/dev.csv", "g_target_rel,t_s,g_mean_rel,g_std_rel\n0.5,1,0.45,0.02\n1,1,0.9,0.03\n");
@@ -516,6 +516,19 @@ TEST_CASE("scenario preflight: Monte-Carlo accuracy instances are accepted on ev
     INFO(d);
     const auto caps = device_capabilities(d);
     CHECK(std::find(caps.begin(), caps.end(), "mc_instances") != caps.end());
+  }
+}
+
+TEST_CASE("scenario: Monte-Carlo instances outside scheduled evaluations are an error naming the mode", "[scenario]") {
+  // Served requests run on the first chip copy, so the other copies would be built, programmed and
+  // compensated for nothing.
+  for (const char* mode : {"served", "none"}) {
+    INFO(mode);
+    CHECK_THAT(preflight_error(with_sets(minimal(), {std::string("accuracy.mode=") + mode, "accuracy.instances=3"})),
+               Contains("parse: accuracy.instances: Monte-Carlo chip instances are evaluated only in mode \"scheduled\", got 3 "
+                        "instances in mode \"" +
+                        std::string(mode) + "\""));
+    CHECK(preflight_error(with_sets(minimal(), {std::string("accuracy.mode=") + mode, "accuracy.instances=1"})) == "");
   }
 }
 

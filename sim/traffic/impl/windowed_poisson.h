@@ -54,6 +54,7 @@ class WindowedPoisson : public TrafficSource {
     }
   }
   int64_t first_image() const override { return m_first; }
+  double first_ready_s() const override { return m_batch_s; }
 
  private:
   // A window's requests in batches of at most kMaxBatch, all ready at the window's end: a window
