@@ -104,15 +104,11 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const models::Graph& grap
   } else {
     // Several ADCs per core output (an RNS core: one per modulus channel, each at its own bits,
     // priced by the same converter law; docs/rns.md §7): conversions, ADC and PD/TIA energy scale.
-    const int64_t outputs = m_cost.conversions_adc, ch = static_cast<int64_t>(out_bits.size());
+    const int64_t ch = static_cast<int64_t>(out_bits.size());
     double pj = 0;
     int bits = 0;
     for (int b : out_bits) pj += adc_energy_pj(cfg.energy, b), bits = std::max(bits, b);
-    m_cost.conversions_adc = outputs * ch;
-    m_cost.adc_j = static_cast<double>(outputs) * pj * 1e-12;
-    m_cost.tia_j = static_cast<double>(m_cost.conversions_adc) * cfg.energy.tia_pj * 1e-12;
-    m_cost.total_j =
-        m_cost.dac_j + m_cost.adc_j + m_cost.tia_j + m_cost.digital_j + m_cost.laser_j + m_cost.hold_j + m_cost.reprogram_j;
+    price_output_adcs(m_cost, cfg.energy, out_bits);
     m_adc = std::make_unique<ConverterBank>("adc", bits, pj / static_cast<double>(ch), wl.spec.rows * Ck * ch);
   }
   const double cycles = static_cast<double>(std::max<int64_t>(wl.cycles_per_inference, 1));

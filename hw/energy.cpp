@@ -105,4 +105,15 @@ nlohmann::json InferenceCost::to_json() const {
           {"reprogrammed_blocks", reprogrammed_blocks}};
 }
 
+void price_output_adcs(InferenceCost& c, const EnergyParams& p, const std::vector<int>& out_bits) {
+  if (out_bits.empty()) return;
+  const int64_t outputs = c.conversions_adc, ch = static_cast<int64_t>(out_bits.size());
+  double pj = 0;
+  for (int b : out_bits) pj += adc_energy_pj(p, b);
+  c.conversions_adc = outputs * ch;
+  c.adc_j = static_cast<double>(outputs) * pj * 1e-12;
+  c.tia_j = static_cast<double>(c.conversions_adc) * p.tia_pj * 1e-12;
+  c.total_j = c.dac_j + c.adc_j + c.tia_j + c.digital_j + c.laser_j + c.hold_j + c.reprogram_j;
+}
+
 }  // namespace ptc::hw

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "models/compiler.h"
 
@@ -92,5 +93,10 @@ struct StreamingWrites {
 // wl.spec.mapping "streaming" needs `streaming` (the device's per-pass cost), others ignore it.
 InferenceCost inference_cost(const models::CompiledWorkload& wl, const EnergyParams& p,
                              const StreamingWrites* streaming = nullptr);
+
+// A device with several ADCs per core output (an RNS core: one per modulus channel at its own
+// bits, `out_bits`; docs/rns.md §7): the cost's ADC conversions, ADC energy and PD/TIA energy
+// scale to them and the total follows. No-op for an empty `out_bits` (one ADC at hw.adc.bits).
+void price_output_adcs(InferenceCost& c, const EnergyParams& p, const std::vector<int>& out_bits);
 
 }  // namespace ptc::hw

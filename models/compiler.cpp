@@ -225,12 +225,12 @@ CompiledWorkload compile(const Graph& g, const TilingSpec& spec) {
     wl.layers.push_back(std::move(L));
   }
   if (spec.mapping == "stationary" && wl.blocks > R * C)
-    throw Error("stationary mapping needs " + std::to_string(wl.blocks) + " tensor cores (one per " + std::to_string(k) + "x" +
-                std::to_string(k) + " block), the array has " + std::to_string(R) + "x" + std::to_string(C) + " = " +
-                std::to_string(R * C) + "; use a larger array or mapping \"cyclic\"");
+    throw Error("mapping.name: stationary mapping needs " + std::to_string(wl.blocks) + " tensor cores (one per " +
+                std::to_string(k) + "x" + std::to_string(k) + " block), the array has " + std::to_string(R) + "x" +
+                std::to_string(C) + " = " + std::to_string(R * C) + "; use a larger array or mapping \"cyclic\"");
   if (wl.layers.empty() && !wl.digital_layers.empty())
-    throw Error("digital_layers: every weight layer of the model is kept digital (" + std::to_string(wl.digital_layers.size()) +
-                "); at least one must run on the tensor cores");
+    throw Error("mapping.digital_layers: every weight layer of the model is kept digital (" +
+                std::to_string(wl.digital_layers.size()) + "); at least one must run on the tensor cores");
   return wl;
 }
 

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iostream>
 #include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -113,6 +114,7 @@ int cmd_compile(const std::string& model, const std::string& hw_file, const std:
   const Json hwj = load_json_file(hw_file, "hardware description");
   if (!hwj.is_object()) throw Error(hw_file + ": hw: expected an object, got " + std::string(hwj.type_name()));
   hw::EnergyParams energy;
+  Scenario sc;  // the hw section and device as a scenario holding them
   {
     Json root = Json::object(), h = hwj;
     // The parse only checks that a model file exists; the model itself is imported below, where
@@ -124,7 +126,7 @@ int cmd_compile(const std::string& model, const std::string& hw_file, const std:
     }
     root["hw"] = h;
     try {
-      const Scenario sc = parse_scenario(root, hw_file);
+      sc = parse_scenario(root, hw_file);
       energy = sc.energy;
     } catch (const Error& e) {
       std::string m = e.what();  // the device's JSON path is hw.device here
@@ -134,8 +136,9 @@ int cmd_compile(const std::string& model, const std::string& hw_file, const std:
     }
   }
   Json sub = Json::object();
-  for (const char* k : {"cores", "mapping", "clock_ghz", "device"})
+  for (const char* k : {"cores", "mapping", "clock_ghz"})
     if (hwj.contains(k)) sub[k] = hwj.at(k);
+  if (hwj.contains("device")) sub["device"] = {{"name", sc.device.name}};  // its parameters: sc.device
   for (const char* c : {"dac", "adc"})
     if (hwj.contains(c) && hwj.at(c).contains("bits")) sub[c] = {{"bits", hwj.at(c).at("bits")}};
   hw::HwSpec hw = hw::parse_hw_spec(sub, hw_file + ": hw");
@@ -152,39 +155,52 @@ int cmd_compile(const std::string& model, const std::string& hw_file, const std:
   } catch (const Error& e) {
     throw Error(hw_file + ": mapping." + e.what());
   }
-  models::CompiledWorkload wl = models::compile(g, hw.tiling);
+  models::CompiledWorkload wl;
+  try {
+    wl = models::compile(g, hw.tiling);
+  } catch (const Error& e) {  // the compiler names the mapping's key
+    throw Error(hw_file + ": hw." + e.what());
+  }
   nlohmann::json j = wl.to_json(blocks);
   j["model"] = model;
+  // The device as a run builds it (its parameters from the hw file's device): its levels price
+  // the streaming mapping's per-pass programming (docs/elight.md §2), its output ADCs (an RNS
+  // core: one per modulus channel) the conversions (docs/rns.md §7).
+  try {
+    sc.device.model->check(wl);
+  } catch (const Error& e) {
+    throw Error(hw_file + ": hw.device: " + e.what());
+  }
+  std::unique_ptr<hw::Technology> tech = sc.device.model->build(hw::DeviceBuild{wl, hw::RandomStream(1, 0), {}});
+  const hw::Technology& t = *tech;
+  hw::InferenceCost cost;
   if (wl.spec.mapping == "streaming") {
-    // The per-pass programming depends on the device's levels of these weights: the hw file's
-    // device with its default parameters (docs/elight.md §2).
-    const DeviceRegistry::Entry& de = find_device(hw.device, hw.device_path);
-    if (!has_tag(de.tags, "levels"))
-      throw Error(hw.device_path + ": the streaming mapping needs a device with transmission levels (" +
+    if (!t.level_spec())
+      throw Error(hw_file + ": " + hw.device_path + ": the streaming mapping needs a device with transmission levels (" +
                   [] {
                     std::string l;
                     for (const auto& n : devices_with("levels")) l += (l.empty() ? "" : ", ") + n;
                     return l;
                   }() +
                   "), got \"" + hw.device + "\"");
-    Json dj = {{"name", hw.device}};
-    Params dp(dj, "hw.device", de.params);
-    std::unique_ptr<hw::Technology> tech = de.make(dp)->build(hw::DeviceBuild{wl, hw::RandomStream(1, 0), {}});
-    const hw::Technology& t = *tech;
     hw::StreamPlan plan =
         hw::plan_streaming(wl, *t.level_spec(), hw::stream_order_from_name(wl.spec.order),
                            [&](int64_t l, int64_t g) -> const std::vector<int>& { return t.signed_levels(l, g); });
     const hw::StreamingWrites sw{plan.time_s, plan.energy_j, plan.programmings};
-    j["per_inference"] = hw::inference_cost(wl, hw.energy, &sw).to_json();
+    cost = hw::inference_cost(wl, hw.energy, &sw);
     j["streaming"] = plan.to_json();
   } else {
-    j["per_inference"] = hw::inference_cost(wl, hw.energy).to_json();
+    cost = hw::inference_cost(wl, hw.energy);
   }
+  const std::vector<int> out_bits = t.output_adc_bits();
+  hw::price_output_adcs(cost, hw.energy, out_bits);
+  j["per_inference"] = cost.to_json();
   j["hardware"] = {{"device", hw.device},
                    {"weight_cell", hw::weight_cell_name(hw.energy.cell)},
                    {"clock_ghz", hw.energy.clock_ghz},
                    {"dac_bits", hw.energy.dac_bits},
                    {"adc_bits", hw.energy.adc_bits}};
+  if (!out_bits.empty()) j["hardware"]["adc_bits_per_output"] = out_bits;  // one ADC per channel
   std::string text = j.dump(1) + "\n";
   if (out.empty()) {
     std::cout << text;
@@ -436,10 +452,17 @@ int cmd_list(const std::string& kind, bool json) {
     std::cout << j.dump(2) << "\n";
     return 0;
   }
+  // The plug-in a scenario gets when its section names none (device mrr, traffic back_to_back, ...).
+  std::map<std::string, std::string> taken_by_default;
+  for (const auto& slot : plugin_slots())
+    if (!slot.default_name.empty()) taken_by_default[slot.kind] = slot.default_name;
   for (auto it = j.begin(); it != j.end(); ++it) {
     std::printf("%s:\n", it.key().c_str());
     for (auto p = it.value().begin(); p != it.value().end(); ++p) {
-      std::printf("  %s -- %s\n", p.key().c_str(), p.value()["description"].get<std::string>().c_str());
+      const auto d = taken_by_default.find(it.key());
+      const bool dflt = d != taken_by_default.end() && d->second == p.key();
+      std::printf("  %s%s -- %s\n", p.key().c_str(), dflt ? " (default)" : "",
+                  p.value()["description"].get<std::string>().c_str());
       if (p.value().contains("tags")) {
         std::string t;
         for (const auto& x : p.value()["tags"]) t += (t.empty() ? "" : ", ") + x.get<std::string>();
@@ -459,6 +482,12 @@ int cmd_list(const std::string& kind, bool json) {
                     prm["description"].get<std::string>().c_str(), rule.c_str());
       }
     }
+  }
+  if (kind == "sections") {  // the sections a plug-in fills: their parameters are the plug-in's
+    std::printf("plug-in sections (\"name\" picks the plug-in; its parameters: ptcsim list KIND):\n");
+    for (const auto& slot : plugin_slots())
+      std::printf("  %s%s -- %s (ptcsim list %s%s)\n", slot.path.c_str(), slot.list ? "[]" : "", slot.description.c_str(),
+                  slot.kind.c_str(), slot.default_name.empty() ? "" : (", default " + slot.default_name).c_str());
   }
   return 0;
 }
@@ -547,13 +576,16 @@ int run_cli(int argc, char** argv) {
   mrr->add_option("--samples", dev.samples, "draws per weight")->check(CLI::Range(int64_t{1}, int64_t{100000000}));
   mrr->add_option("--seed", dev.seed, "random seed");
   mrr->add_flag("--json", dev.json, "print JSON");
+  for (CLI::App* sub : {pcm, mrr})  // --help shows each option's default
+    for (CLI::Option* o : sub->get_options())
+      if (!o->get_required()) o->capture_default_str();
 
   std::string scenario_file, seed_text, list_kind;
   std::vector<std::string> sets, files;
   bool quiet = false;
   auto* run = app.add_subcommand("run", "simulate a deployment scenario; writes a run directory");
   run->add_option("scenario", scenario_file, "scenario JSON file")->required();
-  run->add_option("--set", sets, "override a parameter: dotted.path=JSON value (repeatable)");
+  run->add_option("--set", sets, "override a parameter: dotted.path=JSON value (repeatable)")->allow_extra_args(false);
   auto* seed_opt = run->add_option("--seed", seed_text, "random seed (same scenario + seed => identical outputs)");
   run->add_option("--out", out, "run directory (default: runs/<name>-<hash of config and seed>)")
       ->check(CLI::Validator(  // "--out ''" is an error, not silently the default directory
@@ -566,13 +598,14 @@ int run_cli(int argc, char** argv) {
   run->add_flag("--force", force, "replace a complete run in the run directory (refused otherwise)");
   auto* validate = app.add_subcommand("validate", "check scenario files (schema and semantics) without running them");
   validate->add_option("files", files, "scenario JSON files")->required();
-  validate->add_option("--set", sets, "overrides to check as well");
+  validate->add_option("--set", sets, "overrides to check as well (repeatable)")->allow_extra_args(false);
   std::string validate_out;
   validate->add_option("--out", validate_out,
                        "the run directory to check for a stale run (default: the one `run` would use); a run there that "
                        "was killed without recording its end is marked abandoned");
-  auto* list = app.add_subcommand(
-      "list", "list plug-ins with their parameters (policies, noise, devices, traffic, dispatchers, mappings)");
+  auto* list = app.add_subcommand("list",
+                                  "list plug-ins with their parameters (policies, noise, devices, traffic, dispatchers, "
+                                  "mappings) and the scenario sections (list sections)");
   list->add_option("kind", list_kind, "policies, noise, devices, traffic, dispatchers, mappings or sections (default: all)");
   list->add_flag("--json", json, "print JSON");
   auto* schema = app.add_subcommand("schema", "print the JSON Schema (draft-07) of scenario files (scenarios/schema.json)");
@@ -581,12 +614,14 @@ int run_cli(int argc, char** argv) {
   auto* streaming = app.add_subcommand(
       "streaming", "ELight streaming orders of a scenario: level steps, time, energy and worst cell per pass (docs/elight.md)");
   streaming->add_option("scenario", stream_file, "scenario JSON file (hw.mapping.name streaming)")->required();
-  streaming->add_option("--set", stream_sets, "override a parameter: dotted.path=JSON value (repeatable)");
+  streaming->add_option("--set", stream_sets, "override a parameter: dotted.path=JSON value (repeatable)")
+      ->allow_extra_args(false);
   streaming->add_flag("--json", json, "print JSON");
   sweep::SweepCommand sweep_cmd(app);  // `ptcsim sweep ...` (sim/sweep/)
   std::vector<std::string> plugins;
   for (auto* c : {run, validate, list})
-    c->add_option("--plugin", plugins, "load policies / noise processes from a shared library (repeatable)")
+    c->add_option("--plugin", plugins,
+                  "load plug-ins (policies, noise processes, devices, traffic sources) from a shared library (repeatable)")
         ->allow_extra_args(false);
 
   try {

@@ -92,6 +92,7 @@ void Evaluator::evaluate() {
   m_eval_wall_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
   m_rec.log_event("evaluation", {{"accuracy", mean}, {"instances", accs.size()}, {"images", imgs.size()}});
   m_rec.row(mean, sd, static_cast<int64_t>(imgs.size()));
+  m_rec.evaluated(mean);
 }
 
 void Evaluator::compute_ideal(const std::vector<int64_t>& served_images) {

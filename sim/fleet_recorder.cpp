@@ -27,8 +27,30 @@ FleetRecorder::FleetRecorder(sc_core::sc_module_name name, const RunContext& c, 
 }
 
 void FleetRecorder::add_chip(hw::Accelerator& acc, Recorder& rec, Controller& ctl, Evaluator& ev, Monitor& mon) {
-  rec.set_fleet(&m_events, static_cast<int>(m_chips.size()));
+  const int chip = static_cast<int>(m_chips.size());
+  rec.set_fleet(&m_events, chip);
+  rec.on_evaluation([this, chip](double a) { chip_evaluated(chip, a); });
   m_chips.push_back(Chip{&acc, &rec, &ctl, &ev, &mon});
+  m_chip_evals.push_back(0);
+}
+
+void FleetRecorder::chip_evaluated(int chip, double acc) {
+  const size_t k = m_chip_evals[static_cast<size_t>(chip)]++;
+  if (k >= m_evals.size()) {
+    m_evals.resize(k + 1, std::vector<double>(m_chips.size(), NAN));
+    m_eval_reported.resize(k + 1, 0);
+  }
+  m_evals[k][static_cast<size_t>(chip)] = acc;
+  if (++m_eval_reported[k] < static_cast<int>(m_chips.size())) return;
+  // The last chip of instant k: mean and spread over the chips, in chip order.
+  std::vector<double> per_chip;
+  for (double a : m_evals[k])
+    if (std::isfinite(a)) per_chip.push_back(a);
+  if (per_chip.empty()) return;
+  double m = 0, v = 0;
+  for (double a : per_chip) m += a / double(per_chip.size());
+  for (double a : per_chip) v += per_chip.size() > 1 ? (a - m) * (a - m) / double(per_chip.size() - 1) : 0.0;
+  row(m, per_chip.size() > 1 ? std::sqrt(v) : NAN, static_cast<int64_t>(per_chip.size()));
 }
 
 void FleetRecorder::run() {
@@ -48,10 +70,8 @@ void FleetRecorder::run() {
   });
 }
 
-void FleetRecorder::row() {
+void FleetRecorder::row(double acc, double acc_std, int64_t acc_n) {
   const double t = now_s();
-  double acc = NAN, acc_std = NAN;
-  int64_t acc_n = 0;
   if (m_rt.measures_served()) {
     // Every chip's served requests since the last row, pooled.
     int64_t correct = 0, total = 0;
@@ -72,18 +92,6 @@ void FleetRecorder::row() {
       for (double a : per_chip) v += (a - m) * (a - m) / double(per_chip.size() - 1);
       acc_std = std::sqrt(v);
     }
-  } else {
-    // Each chip's latest evaluation: their mean and spread.
-    std::vector<double> per_chip;
-    for (auto& ch : m_chips)
-      if (std::isfinite(ch.rec->last_accuracy())) per_chip.push_back(ch.rec->last_accuracy());
-    if (!per_chip.empty()) {
-      double m = 0, v = 0;
-      for (double a : per_chip) m += a / double(per_chip.size());
-      for (double a : per_chip) v += per_chip.size() > 1 ? (a - m) * (a - m) / double(per_chip.size() - 1) : 0.0;
-      acc = m, acc_n = static_cast<int64_t>(per_chip.size());
-      if (per_chip.size() > 1) acc_std = std::sqrt(v);
-    }
   }
   if (std::isfinite(acc)) {
     m_last_acc = acc;
@@ -102,6 +110,12 @@ void FleetRecorder::row() {
     draining += (ch.ctl->acting() || ch.acc->claimed(kRankMonitor)) ? 1 : 0;
   }
   auto& lat = m_rt.window_latency();
+  // One row per instant (as a chip's trace): a periodic row at the instant of the evaluation row
+  // just written, with nothing measured and nothing moved since, would repeat it.
+  if (!std::isfinite(acc) && acc_n == 0 && !std::isfinite(lat.quantile(0.5)) && t == m_last_row_t &&
+      books_key() == m_last_row_key)
+    return;
+  m_last_row_t = t;
   m_trace += fmt(t) + "," + std::to_string(m_rt.served()) + "," + fmt(acc) + "," + fmt(acc_std) + "," +
              (acc_n ? std::to_string(acc_n) : "") + "," + fmt(lat.quantile(0.5)) + "," + fmt(lat.quantile(0.99)) + "," +
              fmt(energy) + "," + std::to_string(writes) + "," + std::to_string(cal) + "," + std::to_string(remaps) + "," +

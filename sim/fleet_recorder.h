@@ -7,9 +7,13 @@
 //   all requests) of the chips' own counters, read from the modules that count them; the fleet
 //   summary lists each chip's summary, and its sums equal theirs.
 // - Fleet accuracy: served mode, correct / served over every request of every chip; scheduled
-//   mode, the mean over chips of each chip's evaluation (accuracy_std: the spread across chips).
+//   mode, the mean over chips of each chip's evaluation of the same scheduled instant
+//   (accuracy_std: the spread across chips, accuracy_n: the chips).
 // - Trace rows: every trace.every_s (its own process, a fleet-wide agenda entry at the
-//   recorder's rank, so every chip's activities of the instant come first), and a final row.
+//   recorder's rank, so every chip's activities of the instant come first), one row per scheduled
+//   evaluation instant when the last chip has evaluated it (a chip busy calibrating evaluates a
+//   little later; the row waits for it), and a final row. Periodic rows of scheduled mode carry no
+//   accuracy; no row repeats the instant and books of the one before it.
 // - events.jsonl: every chip's events in the order they happen, each with its "chip".
 #pragma once
 
@@ -37,7 +41,12 @@ class FleetRecorder : public sc_core::sc_module {
   FleetRecorder(sc_core::sc_module_name name, const RunContext& c, Runtime& rt, Agenda& agenda, const std::filesystem::path& out);
   void add_chip(hw::Accelerator& acc, Recorder& rec, Controller& ctl, Evaluator& ev, Monitor& mon);
 
-  void row();
+  // Periodic and final rows (served mode: the accuracy of the requests served since the last row).
+  void row() { row(NAN, NAN, 0); }
+  // Chip `chip` finished a scheduled evaluation (its k-th: every chip evaluates the same instants
+  // in order) with Monte-Carlo mean accuracy `acc`; the fleet's row for instant k is written when
+  // the last chip reports.
+  void chip_evaluated(int chip, double acc);
   void finish();
   void progress(double frac);
   void write_partial(const std::string& status);
@@ -53,6 +62,7 @@ class FleetRecorder : public sc_core::sc_module {
     int64_t correct_seen = 0, total_seen = 0;
   };
   void run();
+  void row(double acc, double acc_std, int64_t acc_n);
   std::string books_key() const;
   const RunContext& m_c;
   Runtime& m_rt;
@@ -64,6 +74,10 @@ class FleetRecorder : public sc_core::sc_module {
   double m_last_acc = NAN, m_rows_acc_sum = 0;
   int64_t m_rows_acc_n = 0;
   std::string m_last_row_key;
+  double m_last_row_t = NAN;
+  std::vector<std::vector<double>> m_evals;  // [instant k][chip]: NAN until the chip has evaluated k
+  std::vector<size_t> m_chip_evals;          // evaluations each chip has reported
+  std::vector<int> m_eval_reported;          // chips that reported instant k
   double m_last_frac = 0;
   std::chrono::steady_clock::time_point m_wall0, m_last_progress, m_last_partial;
 };

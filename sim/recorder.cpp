@@ -141,16 +141,22 @@ void Recorder::row(double acc, double acc_std, int64_t acc_n) {
   }
   const double t = now_s();
   auto& lat = m_rt->window_latency();
-  m_trace += fmt(t) + "," + std::to_string(m_rt->served()) + "," + fmt(acc) + "," + fmt(acc_std) + "," +
-             (acc_n ? std::to_string(acc_n) : "") + "," + fmt(lat.quantile(0.5)) + "," + fmt(lat.quantile(0.99)) + "," +
-             fmt(m_acc.total_energy_j()) + "," + std::to_string(m_acc.writes_after_deployment()) + "," +
-             std::to_string(m_ctl->calibrations()) + "," + std::to_string(m_ctl->remaps()) + "," +
-             std::to_string(m_ctl->overhead_cycles()) + "," + fmt(m_acc.temperature_mean_k(t)) + "," +
-             std::to_string(m_acc.step(t));
-  for (const auto& kv : m_acc.tech().counters()) m_trace += "," + std::to_string(kv.second);  // device counters (RNS)
-  if (m_acc.wear()) m_trace += "," + std::to_string(m_acc.worn_cells());
-  if (row_remap_columns()) m_trace += "," + std::to_string(m_acc.wear()->rows_remapped());
-  m_trace += "\n";
+  const double p50 = lat.quantile(0.5), p99 = lat.quantile(0.99);
+  std::string books = std::to_string(m_rt->served()) + "|" + fmt(m_acc.total_energy_j()) + "," +
+                      std::to_string(m_acc.writes_after_deployment()) + "," + std::to_string(m_ctl->calibrations()) + "," +
+                      std::to_string(m_ctl->remaps()) + "," + std::to_string(m_ctl->overhead_cycles()) + "," +
+                      fmt(m_acc.temperature_mean_k(t)) + "," + std::to_string(m_acc.step(t));
+  for (const auto& kv : m_acc.tech().counters()) books += "," + std::to_string(kv.second);  // device counters (RNS)
+  if (m_acc.wear()) books += "," + std::to_string(m_acc.worn_cells());
+  if (row_remap_columns()) books += "," + std::to_string(m_acc.wear()->rows_remapped());
+  // One row per instant: a periodic row due at the instant of the row just written (an evaluation
+  // delayed onto it by a busy array), with nothing measured and nothing moved since, would repeat it.
+  if (!std::isfinite(acc) && acc_n == 0 && !std::isfinite(p50) && t == m_last_row_t && books == m_last_row_books) return;
+  const size_t bar = books.find('|');
+  m_trace += fmt(t) + "," + books.substr(0, bar) + "," + fmt(acc) + "," + fmt(acc_std) + "," +
+             (acc_n ? std::to_string(acc_n) : "") + "," + fmt(p50) + "," + fmt(p99) + "," + books.substr(bar + 1) + "\n";
+  m_last_row_t = t;
+  m_last_row_books = std::move(books);
   lat.clear();
   m_last_row_served = m_rt->served();
   auto wall = std::chrono::steady_clock::now();

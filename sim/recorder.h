@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <systemc>
 
@@ -45,6 +46,11 @@ class Recorder : public sc_core::sc_module {
   // A fleet chip's recorder: its events also go to the fleet's log (with "chip"), and the fleet
   // reports progress.
   void set_fleet(std::string* fleet_events, int chip) { m_fleet_events = fleet_events, m_chip = chip; }
+  // Called with the Monte-Carlo mean accuracy after each scheduled evaluation (the fleet's rows).
+  void on_evaluation(std::function<void(double)> f) { m_on_evaluation = std::move(f); }
+  void evaluated(double acc) {
+    if (m_on_evaluation) m_on_evaluation(acc);
+  }
   void log_event(const std::string& type, const Json& fields);
   // A trace row now (acc: the evaluation's mean, else the served window's accuracy).
   void row(double acc = NAN, double acc_std = NAN, int64_t acc_n = 0);
@@ -72,9 +78,12 @@ class Recorder : public sc_core::sc_module {
   Monitor* m_mon = nullptr;
   int m_id = -1, m_chip = 0;
   std::string* m_fleet_events = nullptr;
+  std::function<void(double)> m_on_evaluation;
   std::string m_trace, m_events;
   double m_last_acc = NAN, m_rows_acc_sum = 0;
   int64_t m_rows_acc_n = 0, m_last_row_served = -1;
+  double m_last_row_t = NAN;     // instant of the last trace row
+  std::string m_last_row_books;  // its requests and books (a row repeating them at that instant is not written)
   double m_last_frac = 0;
   double m_rate_frac = 0, m_rate_other_s = 0, m_rate = 0;  // progress rate outside evaluations (ETA)
   std::chrono::steady_clock::time_point m_wall0, m_last_progress, m_last_partial;

@@ -1116,7 +1116,7 @@ Prepared preflight_checks(const Scenario& s) {
   if (!digital.empty() && digital.size() == models::weight_layer_names(p.graph).size())
     throw Error("hw.mapping.digital_layers: every weight layer of model " + s.model_path + " is kept digital (" +
                 std::to_string(digital.size()) + "); at least one must run on the tensor cores");
-  p.wl = prefixed("hw: ", [&] { return models::compile(p.graph, s.tiling); });
+  p.wl = prefixed("hw.", [&] { return models::compile(p.graph, s.tiling); });  // the compiler names hw's mapping.*
   if (p.wl.layers.empty()) throw Error(model + "no weight layers to map onto tensor cores");
   s.device.model->check(p.wl);  // device rules that depend on the compiled workload (core size)
 

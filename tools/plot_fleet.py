@@ -20,28 +20,36 @@ except (OSError, ValueError, KeyError, TypeError) as e:
     sys.exit(f"plot_fleet: {a.run}: not a fleet run directory (summary.json with \"chips\"): {e}")
 
 fig, ax = plt.subplots(1, 3, figsize=(15, 4.2))
-evals = {}
-for i in range(n):
-    rows = list(csv.DictReader(open(os.path.join(a.run, "chips", f"chip_{i}", "trace.csv"))))
-    t = [float(r["t_s"]) / 86400 for r in rows]
-    acc = [(float(r["t_s"]) / 86400, 100 * float(r["accuracy"])) for r in rows if r["accuracy"] and r["accuracy_n"]]
-    for tt, v in acc: evals.setdefault(tt, []).append(v)
+traces = [list(csv.DictReader(open(os.path.join(a.run, "chips", f"chip_{i}", "trace.csv")))) for i in range(n)]
+span_s = max([float(r["t_s"]) for rows in traces for r in rows] + [1.0])
+# Time unit by the run's span: days for long deployments (symlog: the first day stays visible),
+# hours or seconds on a linear axis for short runs.
+unit, scale = ("days", 86400.0) if span_s > 2 * 86400 else (("hours", 3600.0) if span_s > 2 * 3600 else ("s", 1.0))
+evals = []  # per chip: its scheduled evaluations in order, (t, accuracy %)
+for i, rows in enumerate(traces):
+    t = [float(r["t_s"]) / scale for r in rows]
+    acc = [(float(r["t_s"]) / scale, 100 * float(r["accuracy"])) for r in rows if r["accuracy"] and r["accuracy_n"]]
+    evals.append(acc)
     ax[0].plot([x for x, _ in acc], [v for _, v in acc], lw=0.8, alpha=0.6, label=f"chip {i}")
     ax[1].plot(t, [float(r["temp_k_mean"]) - 273.15 for r in rows], lw=0.8, alpha=0.8)
     ax[2].plot(t, [int(r["calibrations"]) for r in rows], lw=0.8, alpha=0.8)
-ts = sorted(evals)
-mean = [sum(evals[t]) / len(evals[t]) for t in ts]
-lo = [min(evals[t]) for t in ts]
-hi = [max(evals[t]) for t in ts]
-ax[0].fill_between(ts, lo, hi, color="k", alpha=0.1, label="range across chips")
+# The fleet at evaluation instant k: every chip's k-th evaluation (a chip busy calibrating at the
+# instant evaluates a little later), drawn at the latest of them, as the fleet trace's row.
+k_max = min((len(e) for e in evals), default=0)
+ts = [max(e[k][0] for e in evals) for k in range(k_max)]
+mean = [sum(e[k][1] for e in evals) / n for k in range(k_max)]
+lo = [min(e[k][1] for e in evals) for k in range(k_max)]
+hi = [max(e[k][1] for e in evals) for k in range(k_max)]
+ax[0].fill_between(ts, lo, hi, color="k", alpha=0.1, label="band: range across chips")
 ax[0].plot(ts, mean, "k", lw=2, label="fleet mean")
 if summ.get("accuracy_ideal") is not None:
     ax[0].axhline(100 * summ["accuracy_ideal"], color="g", ls="--", lw=1, label="ideal")
 for x, yl, ti in ((ax[0], "accuracy (%)", "scheduled accuracy per chip"), (ax[1], "mean core temperature (°C)", "each chip's thermal field"),
                   (ax[2], "calibrations (cumulative)", "re-tunes per chip")):
-    x.set_xscale("symlog", linthresh=0.01)
+    if unit == "days":
+        x.set_xscale("symlog", linthresh=0.01)
     x.set_xlim(left=0)
-    x.set_xlabel("deployment time (days)")
+    x.set_xlabel(f"deployment time ({unit})")
     x.set_ylabel(yl)
     x.set_title(ti)
     x.grid(alpha=0.3)

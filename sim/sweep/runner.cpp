@@ -116,14 +116,14 @@ int run_pool(const Manifest& m, int jobs, int threads, bool quiet) {
   const auto t0 = clock::now();
   std::map<pid_t, std::pair<int64_t, clock::time_point>> running;
   std::vector<int64_t> failed;
-  int64_t done = 0;
+  int64_t done = 0, stopped = 0;
   double busy_s = 0;  // wall time of finished tasks
   bool forwarded = false, changed = false;
   auto last_print = clock::now();
   auto progress = [&](bool force) {
     if (quiet && !force) return;
     const double el = std::chrono::duration<double>(clock::now() - t0).count();
-    const int64_t finished = done + static_cast<int64_t>(failed.size());
+    const int64_t finished = done + stopped + static_cast<int64_t>(failed.size());
     std::string eta = "?";
     if (finished > 0) {
       // Work left = queued tasks + the unfinished part of the running ones, at the mean task time.
@@ -133,8 +133,10 @@ int run_pool(const Manifest& m, int jobs, int threads, bool quiet) {
         left += std::max(0.0, mean - std::chrono::duration<double>(clock::now() - r.second).count());
       eta = fmt_duration(left / std::max(1, std::min<int>(jobs, static_cast<int>(queue.size() + running.size()))));
     }
-    std::fprintf(stderr, "sweep: %lld/%lld done, %zu running, %zu failed, elapsed %s, ETA %s\n", static_cast<long long>(done),
-                 static_cast<long long>(incomplete), running.size(), failed.size(), fmt_duration(el).c_str(), eta.c_str());
+    const std::string stop = stopped ? ", " + std::to_string(stopped) + " stopped" : "";
+    std::fprintf(stderr, "sweep: %lld/%lld done, %zu running, %zu failed%s, elapsed %s, ETA %s\n", static_cast<long long>(done),
+                 static_cast<long long>(incomplete), running.size(), failed.size(), stop.c_str(), fmt_duration(el).c_str(),
+                 eta.c_str());
     last_print = clock::now();
   };
 
@@ -177,6 +179,8 @@ int run_pool(const Manifest& m, int jobs, int threads, bool quiet) {
       const std::string st = run_status(m, m.entries[static_cast<size_t>(i)], &reason);
       if (st == "complete")
         ++done;
+      else if (g_signal && st == "interrupted")  // stopped by the signal the pool forwarded: not a failure
+        ++stopped;
       else {
         failed.push_back(i);
         if (!g_signal)

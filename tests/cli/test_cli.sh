@@ -46,7 +46,37 @@ expect_error "compile --hw: a typo in a key compile does not use" \
   'mvm_typo_hw.json: hw.mvm.bound_managment: unknown key; did you mean "bound_management"' \
   "$ptcsim" compile "$lenet" --hw "$tmp/mvm_typo_hw.json"
 echo '{"cores": {"rows": 2, "cols": 2}, "mapping": {"name": "stationary"}}' >"$tmp/small_hw.json"
-expect_error "stationary mapping with too few cores" "stationary mapping needs" "$ptcsim" compile "$lenet" --hw "$tmp/small_hw.json"
+# compile builds the hw file's device as a run does: an RNS core ({63, 62, 61}, 6-bit channels)
+# has one ADC per modulus channel, each at ceil(log2 m) = 6 bits, priced by the linear converter
+# law E(b) = 1.48 pJ x b / 8 (docs/rns.md §7): 3x the conversions and PD/TIA energy of one ADC
+# per output, the rest of the cost unchanged.
+/usr/bin/python3 - "$src/scenarios/hw/doctor_4x4x8.json" "$tmp/rns_hw.json" <<'PY'
+import json, sys
+h = json.load(open(sys.argv[1])); h.pop("$schema", None)
+h["device"] = {"name": "rns", "moduli": "auto", "bits": 6, "mantissa_bits": 6}
+json.dump(h, open(sys.argv[2], "w"))
+PY
+if "$ptcsim" compile "$src/models/zoo/cnn3_fmnist.onnx" --hw "$tmp/rns_hw.json" -o "$tmp/rns_wl.json" >/dev/null 2>"$tmp/err" &&
+   "$ptcsim" compile "$src/models/zoo/cnn3_fmnist.onnx" --hw "$src/scenarios/hw/doctor_4x4x8.json" -o "$tmp/mrr_wl.json" >/dev/null 2>&1 &&
+   /usr/bin/python3 - "$tmp/rns_wl.json" "$tmp/mrr_wl.json" <<'PY' 2>"$tmp/err"
+import json, math, sys
+r, m = (json.load(open(f)) for f in sys.argv[1:3])
+assert r["hardware"]["adc_bits_per_output"] == [6, 6, 6], r["hardware"]
+a, b = r["per_inference"], m["per_inference"]
+ea, eb = a["energy_breakdown_j"], b["energy_breakdown_j"]
+n = b["adc_conversions"]
+assert a["adc_conversions"] == 3 * n, (a["adc_conversions"], n)
+assert math.isclose(ea["adc"], n * 3 * 1.48e-12 * 6 / 8, rel_tol=1e-12), (ea["adc"], n)
+assert math.isclose(ea["pd_tia"], 3 * eb["pd_tia"], rel_tol=1e-12)
+for k in ("dac", "digital_accumulate", "laser"):
+    assert math.isclose(ea[k], eb[k], rel_tol=1e-12), k
+assert a["dac_conversions"] == b["dac_conversions"]
+assert math.isclose(a["energy_j"], sum(ea.values()), rel_tol=1e-12), (a["energy_j"], ea)
+PY
+then ok "compile --hw with an RNS device prices its per-channel ADCs (closed form)"
+else bad "compile --hw RNS: $(cat "$tmp/err")"; fi
+expect_error "stationary mapping with too few cores: one line naming the hw file and the path" \
+  "small_hw.json: hw.mapping.name: stationary mapping needs" "$ptcsim" compile "$lenet" --hw "$tmp/small_hw.json"
 
 # eval --json
 if "$ptcsim" eval "$lenet" --limit 500 --json >"$tmp/eval.json" 2>"$tmp/err" &&

@@ -119,7 +119,7 @@ then ok "a noise-process plug-in is configured by the scenario and changes the r
 # converters (no quantisation) its served accuracy equals the digital model's on the same images,
 # which the run reports as accuracy_ideal: an independent reference computed without the device.
 device="$tmp/t/libdevice_ok.so"
-"$ptcsim" list devices --plugin "$device" >"$tmp/list" 2>"$tmp/err" && grep -q '^  test_ideal -- ' "$tmp/list" && grep -q '^  mrr -- ' "$tmp/list" \
+"$ptcsim" list devices --plugin "$device" >"$tmp/list" 2>"$tmp/err" && grep -q '^  test_ideal -- ' "$tmp/list" && grep -q '^  mrr (default) -- ' "$tmp/list" \
   && ok "list devices shows the plug-in device and the built-ins" || bad "list devices --plugin: $(cat "$tmp/err") $(head -c 300 "$tmp/list")"
 expect_error "a noise process on a device without its trait" 'acts on ring_phase, which device "test_ideal" does not have' \
   "$ptcsim" validate "$example" --plugin "$so" --plugin "$device" --set 'device={"name":"test_ideal"}' \

@@ -149,6 +149,20 @@ else:
         same_("fleet trace last row energy_j vs summary", last["energy_j"], fleet["energy_j"], rel=1e-8)
         same_("fleet trace last row writes vs summary", last["writes"], fleet["writes"])
         same_("fleet trace last row requests vs summary", last["requests"], fleet["requests"])
+    if cfg["accuracy"]["mode"] == "scheduled":
+        # One fleet row per evaluation instant k: the mean over all chips of their k-th evaluation
+        # (a chip busy at the instant evaluates later, and the fleet row waits for it), n = chips.
+        chip_evals = []
+        for i in range(n):
+            crows = list(csv.DictReader(open(os.path.join(run, "chips", f"chip_{i}", "trace.csv"))))
+            chip_evals.append([float(r["accuracy"]) for r in crows if r["accuracy"]])
+        fleet_evals = [r for r in rows if r["accuracy"]]
+        same_("fleet trace evaluation rows vs each chip's evaluations", len(fleet_evals), min(len(c) for c in chip_evals))
+        for k, r in enumerate(fleet_evals[:min(len(c) for c in chip_evals)]):
+            want = sum(c[k] for c in chip_evals) / n
+            same_(f"fleet trace evaluation row {k} (t {r['t_s']}) accuracy vs the mean of the chips' evaluation {k}",
+                  r["accuracy"], want, rel=1e-8)
+            same_(f"fleet trace evaluation row {k} accuracy_n vs chips", r["accuracy_n"], n)
 for b in bad:
     print(f"{run}: books do not balance: {b}")
 sys.exit(1 if bad else 0)

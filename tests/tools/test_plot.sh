@@ -326,6 +326,19 @@ half = 12.706204736 * math.sqrt(2 * 0.01 ** 2) / math.sqrt(2)   # t_{0.975,1} * 
 for m, c, x in zip(s["mean"], s["ci95"], a):
     assert abs(m - (x + 0.01)) < 1e-9 and abs(c - half) < 1e-6, (m, x, c, half)
 EOF
+# the same two seeds as a sweep or `run --seed` makes them: run.json's "set" records the seed too
+for s in 1 2; do
+  cp -r "$([ $s = 1 ] && echo "$r/doctor" || echo "$tmp/seed2")" "$tmp/setseed$s"
+  "$py" -c "import json,sys; p=sys.argv[1]+'/run.json'; j=json.load(open(p)); j['set']=dict(j.get('set') or {}, seed=int(sys.argv[2])); json.dump(j, open(p,'w'))" "$tmp/setseed$s" "$s"
+done
+"$plot" "$tmp/setseed1" "$tmp/setseed2" -o "$tmp/seeds3.png" --dump-json >"$tmp/seeds3.json" 2>"$tmp/err" || bad "seed plot (set seed): $(cat "$tmp/err")"
+check "seeds recorded in run.json's set: one group, its legend without the seed, one colour in every panel" "$tmp/seeds3.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+sm = [s for s in d["series"] if s["panel"] == "accuracy" and s["kind"] == "seed_mean"]
+assert len(sm) == 1 and "mean of 2 seeds" in sm[0]["name"] and "seed" not in sm[0]["name"].split("(mean")[0], sm
+assert d["runs"][0]["colour"] == d["runs"][1]["colour"], d["runs"]
+EOF
 "$plot" "$r/doctor" "$tmp/seed2" -o "$tmp/seeds2.png" --overlay-seeds --dump-json >"$tmp/seeds2.json" 2>/dev/null
 check "--overlay-seeds: one line per seed" "$tmp/seeds2.json" <<'EOF'
 import json, sys
@@ -412,6 +425,26 @@ for s in d["series"]:
         assert abs(float(row[4]) - mu) <= 1e-5 * abs(mu), (row, mu)
 assert re.search(r"<tr><td>5</td><td>a5</td><td>3</td><td>failed</td></tr>", h), "failed run not listed"
 EOF
+# --where by the name the legend shows, or by the same number written otherwise, selects the same runs
+"$plot" --sweep "$tmp/results.csv" --x monitor.w_thres --y accuracy_mean --where controller.policy=doctor -o "$tmp/w1.png" \
+  --dump-json >"$tmp/w1.json" 2>/dev/null
+"$plot" --sweep "$tmp/results.csv" --x controller.policy --y accuracy_mean --where monitor.w_thres=0.20 -o "$tmp/w2.png" \
+  --dump-json >"$tmp/w2.json" 2>/dev/null
+check "--sweep --where: a policy by its name, a number as 0.20 for 0.2" "$tmp/w1.json" "$tmp/w2.json" <<'EOF'
+import json, sys
+d1, d2 = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+s = d1["series"][0]
+assert len(d1["series"]) == 1 and s["n"] == [3, 2] and abs(s["mean"][0] - 0.92) < 1e-12 and abs(s["mean"][1] - 0.82) < 1e-12, s
+s = d2["series"][0]
+assert s["n"] == [2, 3] and abs(s["mean"][0] - 0.82) < 1e-12 and abs(s["mean"][1] - 0.72) < 1e-12, s
+EOF
+expect_error "--sweep --where: a value no run has lists the values" \
+  "--where controller.policy=periodic_full: no run has this value (values: doctor, threshold_full)" \
+  "$plot" --sweep "$tmp/results.csv" --x monitor.w_thres --y accuracy_mean --where controller.policy=periodic_full -o "$tmp/e.png"
+head -1 "$tmp/results.csv" | cut -d, -f1-7 >"$tmp/nometric.csv"
+sed -n 2p "$tmp/results.csv" | sed 's/complete,0.90,0.10/failed/' >>"$tmp/nometric.csv"
+expect_error "--sweep: a table collected with no complete run says so" "no metric columns: no run of the sweep was complete" \
+  "$plot" --sweep "$tmp/nometric.csv" --x monitor.w_thres --y accuracy_mean -o "$tmp/e.png"
 # a parameter zipped with x (one value per x) is no conflict
 "$py" - "$tmp/results.csv" "$tmp/zip.csv" <<'EOF'
 import csv, sys

@@ -565,7 +565,7 @@ TEST_CASE("scenario preflight: horizon, model, dataset and compile errors name t
   CHECK_THAT(preflight_error(with_set(minimal(), "dataset.dir=\"/nonexistent\"")),
              Contains("dataset.dir: ") && Contains("dataset-fashion-mnist"));
   CHECK_THAT(preflight_error(with_sets(minimal(), {"hw.mapping.name=stationary", "hw.cores.rows=2", "hw.cores.cols=2"})),
-             Contains("hw: stationary mapping needs"));
+             Contains("hw.mapping.name: stationary mapping needs"));
   CHECK_THAT(
       preflight_error(with_sets(minimal(), {"accuracy.mode=scheduled", "accuracy.times_s=[0]", "accuracy.first_image=10000"})),
       Contains("accuracy.first_image: expected an image of the test split (< 10000), got 10000"));
