@@ -113,6 +113,10 @@ int cmd_compile(const std::string& model, const std::string& hw_file, const std:
   // and the energy parameters (clock, converter bits, hw.energy) as a scenario would.
   const Json hwj = load_json_file(hw_file, "hardware description");
   if (!hwj.is_object()) throw Error(hw_file + ": hw: expected an object, got " + std::string(hwj.type_name()));
+  if (hwj.contains("model") || hwj.contains("hw"))  // a whole scenario given for its hw section
+    throw Error(hw_file + ": a scenario, not a hardware description: --hw takes a scenario's hw section" +
+                (hwj.contains("hw") && hwj.at("hw").is_string() ? " (this scenario's is " + hwj.at("hw").get<std::string>() + ")"
+                                                                : std::string(" (e.g. scenarios/hw/doctor_4x4x8.json)")));
   hw::EnergyParams energy;
   Scenario sc;  // the hw section and device as a scenario holding them
   {

@@ -187,4 +187,10 @@ expect_error "list of an unknown kind" "unknown kind" "$ptcsim" list polices
 "$ptcsim" >/dev/null 2>&1; rc=$?
 [ "$rc" -ne 0 ] && ok "no subcommand is an error" || bad "no subcommand exits 0"
 
+# --set takes one value per use: a scenario after it is the scenario, not a second override
+"$ptcsim" validate --set monitor.w_thres=0.1 "$good" >/dev/null 2>"$tmp/err" && ok "validate --set X FILE: FILE is the scenario" \
+  || bad "validate --set before the file: $(cat "$tmp/err")"
+expect_error "compile --hw given a whole scenario: one line saying so and naming its hw section" \
+  "pv_high_cosine_doctor.json: a scenario, not a hardware description: --hw takes a scenario's hw section (this scenario's is ../hw/" \
+  "$ptcsim" compile "$lenet" --hw "$good"
 finish
