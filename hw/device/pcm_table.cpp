@@ -35,8 +35,14 @@ std::string trim(const std::string& s) {
 void check_value(int k, double v, const std::string& loc) {
   if (k == 0 && !(v >= 0 && v <= 1)) throw Error(loc + ": expected a level in [0, 1] (g_target / g_max), got " + fmt(v));
   if (k == 1 && !(v >= 0)) throw Error(loc + ": expected a time >= 0 s, got " + fmt(v));
-  if (k == 2 && !(v >= 0)) throw Error(loc + ": expected a mean conductance >= 0, got " + fmt(v));
-  if (k == 3 && !(v >= 0)) throw Error(loc + ": expected a standard deviation >= 0, got " + fmt(v));
+  // Conductances are relative to g_max: a mean above 2 g_max or a spread above g_max is a table in
+  // absolute units (uS), which would otherwise read as weights 10-25x too large.
+  if (k == 2 && !(v >= 0 && v <= 2))
+    throw Error(loc + ": expected a mean conductance relative to g_max in [0, 2], got " + fmt(v) +
+                " (absolute units? divide by g_max)");
+  if (k == 3 && !(v >= 0 && v <= 1))
+    throw Error(loc + ": expected a standard deviation relative to g_max in [0, 1], got " + fmt(v) +
+                " (absolute units? divide by g_max)");
 }
 
 double parse_number(const std::string& field, const std::string& loc) {

@@ -390,7 +390,13 @@ TEST_CASE("pcm_table: CSV and JSON tables parse - every malformed file is one er
   CHECK_THAT(e, Contains("dev.csv line 3, column 3 (g_mean_rel)"));
   // negative std
   e = csv_error(H + ok2 + "0.5,1,0.5,-0.01\n");
-  CHECK_THAT(e, Contains("dev.csv line 3, column 4 (g_std_rel)") && Contains(">= 0"));
+  CHECK_THAT(e, Contains("dev.csv line 3, column 4 (g_std_rel)") && Contains("[0, 1]"));
+  // a table in absolute units (uS, g_max 25 uS): a mean of 12.4 is no conductance relative to g_max
+  e = csv_error(H + ok2 + "0.5,1,12.4,0.3\n");
+  CHECK_THAT(e, Contains("dev.csv line 3, column 3 (g_mean_rel)") && Contains("relative to g_max in [0, 2], got 12.4") &&
+                    Contains("absolute units?"));
+  e = csv_error(H + ok2 + "0.5,1,0.5,1.5\n");
+  CHECK_THAT(e, Contains("dev.csv line 3, column 4 (g_std_rel)") && Contains("relative to g_max in [0, 1], got 1.5"));
   // t < 0
   e = csv_error(H + "0.5,-1,0.5,0.01\n" + ok2);
   CHECK_THAT(e, Contains("dev.csv line 2, column 2 (t_s)") && Contains(">= 0 s"));
@@ -418,7 +424,7 @@ TEST_CASE("pcm_table: CSV and JSON tables parse - every malformed file is one er
   e = json_error(R"({"points": [)" + p1 + R"(, {"g_target_rel": 0.5, "t_s": "1", "g_mean_rel": 0.5, "g_std_rel": 0.01}]})");
   CHECK_THAT(e, Contains("dev.json: points[1].t_s") && Contains("number"));
   e = json_error(R"({"points": [)" + p1 + R"(, {"g_target_rel": 0.5, "t_s": 1, "g_mean_rel": 0.5, "g_std_rel": -1}]})");
-  CHECK_THAT(e, Contains("dev.json: points[1].g_std_rel") && Contains(">= 0"));
+  CHECK_THAT(e, Contains("dev.json: points[1].g_std_rel") && Contains("[0, 1]"));
   e = json_error(R"({"points": [)" + p1 + R"(, {"g_target_rel": 0.5, "t_s": 1, "g_mean_rel": 0.5}]})");
   CHECK_THAT(e, Contains("dev.json: points[1].g_std_rel: required"));
   e = json_error(R"({"points": [)" + p1 + R"(, {"g_target_rel": 0.5, "t": 1, "t_s": 1, "g_mean_rel": 0.5, "g_std_rel": 0}]})");
