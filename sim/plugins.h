@@ -11,7 +11,9 @@
 // - capabilities: "remap" (DOCTOR's tile remapping; equals Technology::supports_remap()),
 //   "mc_instances" (accuracy over several Monte-Carlo chip instances), "levels" (a transmission-level
 //   ladder: Technology::level_spec(), needed by the streaming mapping), "write_verify"
-//   (Technology::verify: selective write-verify, SWIM), "error_counters" (decoder counters, RNS),
+//   (Technology::verify: selective write-verify, SWIM), "own_verify_model" (a write-verify device
+//   with its own verification model, not iterations against a tolerance: the SWIM policy's
+//   tolerance / max_iterations / reads are refused), "error_counters" (decoder counters, RNS),
 //   "channel_counters" (Technology::ring_observations and relock_rings: per-ring corrected residues
 //   and selective re-calibration, RNS),
 //   "own_gemm" (the device computes with its own arithmetic, Technology::mapped_gemm; policies that

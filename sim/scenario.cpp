@@ -838,6 +838,8 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   Params pp(pj, "controller.policy", pe.params);
   pe.make(pp);  // validates the parameters now
   s.policy_json = pp.resolved();
+  if (pj.is_object())
+    for (auto it = pj.begin(); it != pj.end(); ++it) s.policy_keys_given.push_back(it.key());
   Params sp = read_section(j, "controller.salience");
   s.salience.images = sp.integer("images");
   s.salience.batch = sp.integer("batch");
@@ -980,6 +982,15 @@ void check_static(const Scenario& s) {
       if (!has(dev_caps, "write_verify"))
         throw Error("controller.policy: policy \"" + pname + "\" write-verifies weights, which device \"" + s.device.name +
                     "\" cannot (devices with write-verify: " + list_of(devices_with("write_verify")) + ")");
+      // A device with its own write-verify model (swim_variation: write_var after verify_iterations
+      // read-backs) does not iterate against a tolerance: the policy's iteration settings would be
+      // accepted and do nothing.
+      if (has(dev_caps, "own_verify_model"))
+        for (const char* k : {"tolerance", "max_iterations", "reads"})
+          if (has(s.policy_keys_given, k))
+            throw Error("controller.policy." + std::string(k) + ": device \"" + s.device.name +
+                        "\" write-verifies by its own model (device.write_var after device.verify_iterations), so the "
+                        "policy's tolerance, max_iterations and reads do not apply; remove it");
       // Cells of several conductance pairs (device.f_lst): their verification (which pair to
       // re-write, against which target) is not modelled.
       const size_t pairs = s.resolved.contains("device") ? s.resolved["device"].value("f_lst", Json::array()).size() : 0;

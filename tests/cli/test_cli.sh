@@ -193,4 +193,10 @@ expect_error "list of an unknown kind" "unknown kind" "$ptcsim" list polices
 expect_error "compile --hw given a whole scenario: one line saying so and naming its hw section" \
   "pv_high_cosine_doctor.json: a scenario, not a hardware description: --hw takes a scenario's hw section (this scenario's is ../hw/" \
   "$ptcsim" compile "$lenet" --hw "$good"
+# SWIM on swim_variation verifies by the device's own model: the policy's iteration settings are refused, not ignored
+expect_error "swim on swim_variation: controller.policy.tolerance is refused, naming the device's own settings" \
+  "lenet5_swim_variation.json: controller.policy.tolerance: device \"swim_variation\" write-verifies by its own model (device.write_var after device.verify_iterations)" \
+  "$ptcsim" validate "$src/scenarios/swim/lenet5_swim_variation.json" --set controller.policy.tolerance=0.5
+"$ptcsim" validate "$src/scenarios/swim/lenet5_mrr_swim.json" >/dev/null 2>"$tmp/err" && ok "swim on mrr keeps its tolerance" \
+  || bad "swim on mrr with tolerance: $(cat "$tmp/err")"
 finish

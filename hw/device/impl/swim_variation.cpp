@@ -40,7 +40,7 @@ const Registrar<hw::DeviceModel> reg{
       {"verify_iterations", "", 10, "read-backs and re-writes per verified weight (SWIM has no cost model; 5-20 is typical)", 1,
        1000}},
      [](Params& p) { return std::make_unique<SwimVariationDevice>(p); },
-     {"mc_instances", "write_verify", "nonvolatile"}}};
+     {"mc_instances", "write_verify", "own_verify_model", "nonvolatile"}}};
 
 }  // namespace
 }  // namespace ptc::sim
