@@ -581,7 +581,14 @@ Json section_at(const Json& root, const std::string& path) {
 // Params over one declared section: its parameters, and its child sections as extra keys.
 Params read_section(const Json& root, const std::string& path) {
   const SectionSpec& sec = scenario_section(path);
-  return Params(path.empty() ? root : section_at(root, path), path, sec.params, sec.children);
+  const Json obj = path.empty() ? root : section_at(root, path);
+  // A section set to null (--set accuracy.log_spaced=null) is not an absent one: say so, as the
+  // schema does, rather than report its first required parameter missing.
+  if (obj.is_null())
+    throw Error(path +
+                ": expected an object or a fragment path, got null (a section cannot be removed with --set; "
+                "set its parent section whole instead)");
+  return Params(obj, path, sec.params, sec.children);
 }
 
 }  // namespace
