@@ -103,7 +103,7 @@ struct Scenario {
   int64_t trace_every_requests = 0;
   double trace_every_s = 0;
   int threads = 0;
-  Json policy_json;  // controller.policy (name + params), validated
+  Json policy_json;                            // controller.policy (name + params), validated
   std::vector<std::string> policy_keys_given;  // the parameters the scenario sets (not defaulted)
   Json resolved;
 };

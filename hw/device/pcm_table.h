@@ -10,7 +10,8 @@
 //   Validation is strict; every error is one line naming the file and the CSV line and column
 //   (JSON: the path, e.g. points[3].t_s — the JSON library keeps no element positions).
 //   At least 2 distinct levels; every level has >= 1 time (true by construction: one row per
-//   (level, time)); a (level, time) pair at most once; 0 <= g_mean_rel <= 2 and 0 <= g_std_rel <= 1 (relative to g_max: a table in uS is refused).
+//   (level, time)); a (level, time) pair at most once; 0 <= g_mean_rel <= 2 and 0 <= g_std_rel <= 1 (relative to g_max: a table
+//   in uS is refused).
 // - Interpolation (PcmCurveTable::curves): at each level, linear in x = ln(t + t_eps) between the
 //   measured times of that level, clamped to the first/last measured time outside them; then
 //   linear in g_T between the two neighbouring levels, clamped to the highest level above it.
