@@ -14,6 +14,7 @@ set(PTC_SDK_HEADERS
   sim/policy/policy.h sim/params.h sim/scenario.h sim/traffic/traffic.h
   models/error.h models/compiler.h models/dataset.h models/graph.h models/tensor.h models/mapped_gemm.h
   hw/physics/rng.h hw/physics/mrr.h hw/physics/pcm.h hw/energy.h hw/hardware_gemm.h hw/converters.h
+  hw/physics/pcm_law.h sim/pcm_law_device.h hw/device/impl/pcm_scale_tile.h
   hw/device/mrr_bank.h hw/device/pcm_pair.h hw/device/pcm_optical.h hw/device/pcm_table.h hw/physics/pcm_levels.h hw/device/technology.h hw/device/block_realizer.h
   hw/noise/doctor_noise.h hw/noise/thermal_field.h hw/noise/noise_process.h hw/device/device.h sim/plugins.h)
 foreach(h IN LISTS PTC_SDK_HEADERS)

@@ -105,11 +105,10 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const models::Graph& grap
     // Several ADCs per core output (an RNS core: one per modulus channel, each at its own bits,
     // priced by the same converter law; docs/rns.md §7): conversions, ADC and PD/TIA energy scale.
     const int64_t ch = static_cast<int64_t>(out_bits.size());
-    double pj = 0;
-    int bits = 0;
-    for (int b : out_bits) pj += adc_energy_pj(cfg.energy, b), bits = std::max(bits, b);
+    const int bits = *std::max_element(out_bits.begin(), out_bits.end());
     price_output_adcs(m_cost, cfg.energy, out_bits);
-    m_adc = std::make_unique<ConverterBank>("adc", bits, pj / static_cast<double>(ch), wl.spec.rows * Ck * ch);
+    m_adc = std::make_unique<ConverterBank>("adc", bits, output_adcs_pj(cfg.energy, out_bits) / static_cast<double>(ch),
+                                            wl.spec.rows * Ck * ch);
   }
   const double cycles = static_cast<double>(std::max<int64_t>(wl.cycles_per_inference, 1));
   // One array cycle: converters, PD/TIA, accumulation and laser of one vector through one chunk,

@@ -105,11 +105,16 @@ nlohmann::json InferenceCost::to_json() const {
           {"reprogrammed_blocks", reprogrammed_blocks}};
 }
 
+double output_adcs_pj(const EnergyParams& p, const std::vector<int>& out_bits) {
+  double pj = 0;
+  for (int b : out_bits) pj += adc_energy_pj(p, b);
+  return pj;
+}
+
 void price_output_adcs(InferenceCost& c, const EnergyParams& p, const std::vector<int>& out_bits) {
   if (out_bits.empty()) return;
   const int64_t outputs = c.conversions_adc, ch = static_cast<int64_t>(out_bits.size());
-  double pj = 0;
-  for (int b : out_bits) pj += adc_energy_pj(p, b);
+  const double pj = output_adcs_pj(p, out_bits);
   c.conversions_adc = outputs * ch;
   c.adc_j = static_cast<double>(outputs) * pj * 1e-12;
   c.tia_j = static_cast<double>(c.conversions_adc) * p.tia_pj * 1e-12;

@@ -94,6 +94,9 @@ struct StreamingWrites {
 InferenceCost inference_cost(const models::CompiledWorkload& wl, const EnergyParams& p,
                              const StreamingWrites* streaming = nullptr);
 
+// Energy of one core output's ADCs in pJ (the sum of the converter law over out_bits).
+double output_adcs_pj(const EnergyParams& p, const std::vector<int>& out_bits);
+
 // A device with several ADCs per core output (an RNS core: one per modulus channel at its own
 // bits, `out_bits`; docs/rns.md §7): the cost's ADC conversions, ADC energy and PD/TIA energy
 // scale to them and the total follows. No-op for an empty `out_bits` (one ADC at hw.adc.bits).

@@ -175,7 +175,12 @@ int cmd_compile(const std::string& model, const std::string& hw_file, const std:
   } catch (const Error& e) {
     throw Error(hw_file + ": hw.device: " + e.what());
   }
-  std::unique_ptr<hw::Technology> tech = sc.device.model->build(hw::DeviceBuild{wl, hw::RandomStream(1, 0), {}});
+  std::unique_ptr<hw::Technology> tech;
+  try {  // a device's own build errors (a table file, a level count) name the hw file too
+    tech = sc.device.model->build(hw::DeviceBuild{wl, hw::RandomStream(1, 0), {}});
+  } catch (const Error& e) {
+    throw Error(hw_file + ": hw.device: " + e.what());
+  }
   const hw::Technology& t = *tech;
   hw::InferenceCost cost;
   if (wl.spec.mapping == "streaming") {

@@ -8,8 +8,12 @@
 namespace ptc::hw {
 
 PcmPair::PcmPair(const models::CompiledWorkload& wl, const PcmPairConfig& cfg, const RandomStream& rng)
-    : m_wl(wl), m_cfg(cfg), m_base_rng(rng), m_rng(rng) {
-  if (!(cfg.device.g_max_us > 0) || !(cfg.device.t0_s > 0)) throw Error("PCM: g_max_us and t0_s must be > 0");
+    : m_wl(wl), m_cfg(cfg), m_law(cfg.law), m_base_rng(rng), m_rng(rng) {
+  if (!(cfg.device.g_max_us > 0)) throw Error("PCM: g_max_us must be > 0");
+  if (!m_law) {  // the built-in law: aihwkit's PCMLike
+    if (!(cfg.device.t0_s > 0)) throw Error("PCM: t0_s must be > 0");
+    m_law = std::make_shared<PcmLikeLaw>(cfg.device, cfg.q_from_programmed);
+  }
   if (cfg.f_lst.empty()) throw Error("PCM: f_lst needs at least one conductance pair");
   for (double f : cfg.f_lst)
     if (!(f > 0) || !std::isfinite(f)) throw Error("PCM: every f_lst factor must be > 0");
@@ -100,7 +104,6 @@ void PcmPair::draw_group(size_t l, size_t gi) {
   // Stream per (group, programming of that group): re-programming draws fresh noise. Pair 0
   // draws from it, pair i >= 1 from its own sub-stream (one pair: the draws of a SinglePair chip).
   const RandomStream s0 = m_rng.derive(21).derive(static_cast<uint64_t>(g.programmings - 1)).derive(l << 20 | gi);
-  const PcmLikeParams& d = m_cfg.device;
   std::vector<RandomStream> streams{s0};
   for (size_t i = 1; i * n < devices; ++i) streams.push_back(s0.derive(kPairStream + i));
   for (size_t e = 0; e < devices; ++e) {
@@ -108,18 +111,18 @@ void PcmPair::draw_group(size_t l, size_t gi) {
     const RandomStream& s = streams[i];
     const double tp = g.g_target_pos[e], tn = g.g_target_neg[e];
     const uint64_t u = 4 * j;
-    g.g_prog_pos[e] = static_cast<float>(m_cfg.programming_noise ? pcm_program_us(d, tp, s.normal(u)) : tp);
-    g.g_prog_neg[e] = static_cast<float>(m_cfg.programming_noise ? pcm_program_us(d, tn, s.normal(u + 1)) : tn);
-    g.nu_pos[e] = static_cast<float>(m_cfg.drift ? pcm_draw_nu(d, tp, s.normal(u + 2)) : 0.0);
-    g.nu_neg[e] = static_cast<float>(m_cfg.drift ? pcm_draw_nu(d, tn, s.normal(u + 3)) : 0.0);
+    g.g_prog_pos[e] = static_cast<float>(m_cfg.programming_noise ? m_law->program_us(tp, s.normal(u)) : tp);
+    g.g_prog_neg[e] = static_cast<float>(m_cfg.programming_noise ? m_law->program_us(tn, s.normal(u + 1)) : tn);
+    g.nu_pos[e] = static_cast<float>(m_cfg.drift ? m_law->drift_coefficient(tp, s.normal(u + 2)) : 0.0);
+    g.nu_neg[e] = static_cast<float>(m_cfg.drift ? m_law->drift_coefficient(tn, s.normal(u + 3)) : 0.0);
   }
   g.t_dev.clear();
   for (size_t e = 0; e < g.verifies.size(); ++e) apply_verify(l, gi, e);
 }
 
 double PcmPair::read_us(double g_prog, double g_target, double nu, double t_inf_s, double xi) const {
-  if (m_cfg.read_noise) return pcm_read_us(m_cfg.device, g_prog, g_target, nu, t_inf_s, xi, m_cfg.q_from_programmed);
-  return g_prog * pcm_drift_factor(m_cfg.device, t_inf_s, nu);
+  if (m_cfg.read_noise) return m_law->read_us(g_prog, g_target, nu, t_inf_s, xi, false);
+  return m_law->read_us(g_prog, g_target, nu, t_inf_s, 0.0, true);
 }
 
 VerifyResult PcmPair::verify(int64_t layer, int64_t group, const std::vector<uint8_t>& mask, const VerifySpec& spec, double t_s) {
@@ -179,10 +182,10 @@ VerifyResult PcmPair::apply_verify(size_t l, size_t gi, size_t event) {
         break;
       }
       // Re-write the pair: fresh programming noise and drift exponents; drift restarts now.
-      g.g_prog_pos[j] = static_cast<float>(m_cfg.programming_noise ? pcm_program_us(d, tp, sj.normal(u)) : tp);
-      g.g_prog_neg[j] = static_cast<float>(m_cfg.programming_noise ? pcm_program_us(d, tn, sj.normal(u + 1)) : tn);
-      g.nu_pos[j] = static_cast<float>(m_cfg.drift ? pcm_draw_nu(d, tp, sj.normal(u + 2)) : 0.0);
-      g.nu_neg[j] = static_cast<float>(m_cfg.drift ? pcm_draw_nu(d, tn, sj.normal(u + 3)) : 0.0);
+      g.g_prog_pos[j] = static_cast<float>(m_cfg.programming_noise ? m_law->program_us(tp, sj.normal(u)) : tp);
+      g.g_prog_neg[j] = static_cast<float>(m_cfg.programming_noise ? m_law->program_us(tn, sj.normal(u + 1)) : tn);
+      g.nu_pos[j] = static_cast<float>(m_cfg.drift ? m_law->drift_coefficient(tp, sj.normal(u + 2)) : 0.0);
+      g.nu_neg[j] = static_cast<float>(m_cfg.drift ? m_law->drift_coefficient(tn, sj.normal(u + 3)) : 0.0);
       u += 4;
       g.t_dev[j] = ev.t_s;
       r.writes += 2;
@@ -242,16 +245,11 @@ void PcmPair::read_at(double t, bool relative) {
           for (size_t i = 0; i < pairs; ++i) {
             const size_t e = i * n + j;
             const RandomStream& si = streams[i];
-            double gp, gn;
-            if (m_cfg.read_noise && !m_noiseless) {
-              gp = pcm_read_us(d, g.g_prog_pos[e], g.g_target_pos[e], g.nu_pos[e], t_inf_s, si.normal(2 * j),
-                               m_cfg.q_from_programmed);
-              gn = pcm_read_us(d, g.g_prog_neg[e], g.g_target_neg[e], g.nu_neg[e], t_inf_s, si.normal(2 * j + 1),
-                               m_cfg.q_from_programmed);
-            } else {
-              gp = g.g_prog_pos[e] * pcm_drift_factor(d, t_inf_s, g.nu_pos[e]);
-              gn = g.g_prog_neg[e] * pcm_drift_factor(d, t_inf_s, g.nu_neg[e]);
-            }
+            const bool quiet = !m_cfg.read_noise || m_noiseless;
+            const double gp =
+                m_law->read_us(g.g_prog_pos[e], g.g_target_pos[e], g.nu_pos[e], t_inf_s, quiet ? 0.0 : si.normal(2 * j), quiet);
+            const double gn = m_law->read_us(g.g_prog_neg[e], g.g_target_neg[e], g.nu_neg[e], t_inf_s,
+                                             quiet ? 0.0 : si.normal(2 * j + 1), quiet);
             w += m_cfg.f_lst[i] * (gp - gn);
           }
           g.wn[j] = static_cast<float>(w * inv);
@@ -261,14 +259,11 @@ void PcmPair::read_at(double t, bool relative) {
       for (size_t j = 0; j < n; ++j) {
         // Pairs re-written by a verification drift from their own write.
         const double t_j = g.t_dev.empty() ? t_inf_s : std::max(0.0, relative ? t - (g.t_dev[j] - g.t_prog_s) : t - g.t_dev[j]);
-        double gp, gn;
-        if (m_cfg.read_noise && !m_noiseless) {
-          gp = pcm_read_us(d, g.g_prog_pos[j], g.g_target_pos[j], g.nu_pos[j], t_j, s.normal(2 * j), m_cfg.q_from_programmed);
-          gn = pcm_read_us(d, g.g_prog_neg[j], g.g_target_neg[j], g.nu_neg[j], t_j, s.normal(2 * j + 1), m_cfg.q_from_programmed);
-        } else {
-          gp = g.g_prog_pos[j] * pcm_drift_factor(d, t_j, g.nu_pos[j]);
-          gn = g.g_prog_neg[j] * pcm_drift_factor(d, t_j, g.nu_neg[j]);
-        }
+        const bool quiet = !m_cfg.read_noise || m_noiseless;
+        const double gp =
+            m_law->read_us(g.g_prog_pos[j], g.g_target_pos[j], g.nu_pos[j], t_j, quiet ? 0.0 : s.normal(2 * j), quiet);
+        const double gn =
+            m_law->read_us(g.g_prog_neg[j], g.g_target_neg[j], g.nu_neg[j], t_j, quiet ? 0.0 : s.normal(2 * j + 1), quiet);
         g.wn[j] = static_cast<float>((gp - gn) / d.g_max_us);
       }
     }

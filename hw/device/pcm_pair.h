@@ -17,17 +17,25 @@
 // the weight reads sum_i f_i (g+_i - g-_i) / (F g_max).
 #pragma once
 
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "hw/device/technology.h"
 #include "hw/physics/pcm.h"
+#include "hw/physics/pcm_law.h"
 #include "hw/physics/rng.h"
 #include "models/compiler.h"
 
 namespace ptc::hw {
 
 struct PcmPairConfig {
+  std::string name = "pcm";  // the device's registered name (Technology::name)
+  // g_max_us maps the weights (SinglePair: max|W| -> g_max); with no `law`, all of it is the law.
   PcmLikeParams device;
+  // The devices' stochastic law (hw/physics/pcm_law.h); nullptr: aihwkit's PCMLike with `device`
+  // and q_from_programmed.
+  std::shared_ptr<const PcmLaw> law;
   bool programming_noise = true, drift = true, read_noise = true;
   bool q_from_programmed = true;  // aihwkit code (true) or docs (false)
   PcmScaleTile scale_tile;        // conductance-scaling tile (default: per block)
@@ -40,7 +48,7 @@ class PcmPair : public Technology {
  public:
   PcmPair(const models::CompiledWorkload& wl, const PcmPairConfig& cfg, const RandomStream& rng);
 
-  std::string name() const override { return "pcm"; }
+  std::string name() const override { return m_cfg.name; }
   // (Re-)programs every block to its latent weights at t_s (default 0); returns the writes this took.
   int64_t program_all(double t_s = 0);
   int64_t program(int64_t layer, int64_t group, const std::vector<float>& blocks, double t_s) override;
@@ -101,6 +109,7 @@ class PcmPair : public Technology {
   static constexpr uint64_t kPairStream = 0x5041495200;
   const models::CompiledWorkload& m_wl;
   PcmPairConfig m_cfg;
+  std::shared_ptr<const PcmLaw> m_law;
   std::vector<float> m_map_pos, m_map_neg;  // single-pair targets while splitting them over several pairs
   RandomStream m_base_rng, m_rng;           // the chip's stream; the selected instance's (== base for instance 0)
   int64_t m_instance = 0;

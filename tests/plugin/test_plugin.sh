@@ -139,6 +139,51 @@ assert abs(s["accuracy_mean"] - s["accuracy_ideal"]) <= 1 / 300 + 1e-12, (s["acc
 PY
 then ok "a device plug-in runs a scenario: ideal cells serve the digital model's accuracy (up to one float near-tie)"; else bad "device plug-in run results"; fi
 
+# a PCM-law plug-in, one file (pcm_law_ok.cpp): the built-in PCM pair device with a law of its
+# own, every device drifting with one exponent nu and no read noise. Independent expectations:
+# the global drift compensation gain at each instant is the closed form ((t + t0) / t0)^nu, and
+# with the drift undone the served accuracy is that of noise-free PCM pairs (built-in `pcm` with
+# its noise switched off) at every instant.
+law="$tmp/t/libpcm_law_ok.so"
+pcm_sc="$src/scenarios/pcm/drift_gdc.json"
+pcm_set=(--set hw.dac.quantize=false --set hw.adc.quantize=false --set accuracy.images=100
+         --set 'accuracy.log_spaced={"start_s":1,"stop_s":31536000,"points":3}')
+"$ptcsim" list devices --plugin "$law" >"$tmp/list" 2>"$tmp/err" && grep -q '^  test_pcm_uniform_drift -- ' "$tmp/list" \
+  && grep -Eq '^ +nu +- +default 0.05 ' "$tmp/list" && grep -Eq '^ +weight_scaling_columnwise ' "$tmp/list" \
+  && grep -q 'mc_instances, write_verify, nonvolatile' "$tmp/list" \
+  && ok "list devices shows the PCM-law plug-in with the shared PCM pair parameters, its own and the PCM tags" \
+  || bad "list devices --plugin pcm law: $(cat "$tmp/err") $(head -c 300 "$tmp/list")"
+expect_error "a PCM-law parameter out of range" 'device.nu' \
+  "$ptcsim" validate "$pcm_sc" --plugin "$law" --set 'device={"name":"test_pcm_uniform_drift","nu":2}'
+"$ptcsim" run "$pcm_sc" --plugin "$law" --out "$tmp/law" -q --set 'device={"name":"test_pcm_uniform_drift","nu":0.08}' \
+  "${pcm_set[@]}" >/dev/null 2>"$tmp/err" || bad "PCM-law plug-in run: $(cat "$tmp/err")"
+"$ptcsim" run "$pcm_sc" --out "$tmp/law_ref" -q "${pcm_set[@]}" \
+  --set 'device={"name":"pcm","programming_noise":false,"drift":false,"read_noise":false}' >/dev/null 2>"$tmp/err" \
+  || bad "noise-free pcm run: $(cat "$tmp/err")"
+"$ptcsim" run "$pcm_sc" --plugin "$law" --out "$tmp/law_mc" -q "${pcm_set[@]}" --set accuracy.instances=3 \
+  --set 'device={"name":"test_pcm_uniform_drift","sigma_rel":0.05}' >/dev/null 2>"$tmp/err" || bad "PCM-law plug-in, 3 instances: $(cat "$tmp/err")"
+if $py - "$tmp" <<'PY'
+import json, sys, os, csv
+def events(name):
+    return [json.loads(l) for l in open(os.path.join(sys.argv[1], name, "events.jsonl"))]
+ev, ref = events("law"), events("law_ref")
+st = json.load(open(os.path.join(sys.argv[1], "law", "stats.json")))
+assert st["accelerator"]["device"] == "test_pcm_uniform_drift", st["accelerator"]["device"]
+comp = [e for e in ev if e["type"] == "compensation" and not e["reference"]]
+assert len(comp) == 4, len(comp)
+for e in comp:  # programmed at t = 0; float weights: 1e-6 relative
+    want = ((e["t_s"] + 20.0) / 20.0) ** 0.08
+    assert all(abs(a / want - 1) < 1e-6 for a in e["alpha"]), (e["t_s"], e["alpha"], want)
+assert comp[-1]["alpha"][0] > 3.0, comp[-1]  # one year: the drift is large
+acc = [(round(e["t_s"]), e["accuracy"]) for e in ev if e["type"] == "evaluation"]
+acc_ref = [(round(e["t_s"]), e["accuracy"]) for e in ref if e["type"] == "evaluation"]
+assert len(acc) == 4 and [t for t, _ in acc] == [t for t, _ in acc_ref], (acc, acc_ref)
+assert all(abs(a - b) <= 0.01 + 1e-12 for (_, a), (_, b) in zip(acc, acc_ref)), (acc, acc_ref)  # one image in 100: a float near-tie
+mc = [e for e in events("law_mc") if e["type"] == "evaluation"]
+assert len(mc) == 4 and all(e["instances"] == 3 for e in mc), mc
+PY
+then ok "a PCM-law plug-in runs: compensation gains follow its drift law's closed form, accuracy that of noise-free PCM, 3 instances"; else bad "PCM-law plug-in run results"; fi
+
 # a traffic plug-in drives the runtime: one request every 10 ms for 1 s = exactly 100 requests,
 # each served at its arrival (no queueing at this rate: latency = the compiled inference latency)
 traffic="$tmp/t/libtraffic_ok.so"

@@ -1,0 +1,93 @@
+// A PCM pair device with its own stochastic law, registered in one line (docs/devices.md §2.5).
+// The device is the built-in "pcm" in everything but the law: weights map onto differential
+// conductance pairs (one or several per weight, f_lst), scaled per block, per aihwkit tile or per
+// column; it supports Monte-Carlo chip instances, write-verify (SWIM) and drift compensation.
+// The law (hw/physics/pcm_law.h) turns standard normals into conductances; its constructor takes
+// the device's Params and reads its own parameters (and any shared one, such as g_max_us):
+//
+//   class MyLaw : public hw::PcmLaw {
+//    public:
+//     explicit MyLaw(Params& p) : m_a(p.num("a")) {}
+//     ...the three methods...
+//   };
+//   const Registrar<hw::DeviceModel> reg{pcm_law_device<MyLaw>("pcm_my", "what it models",
+//       {{"a", "", 0.1, "what a is", 0, 1}})};
+//
+// The built-in "pcm" itself is pcm_law_device<AihwkitPcmLaw> (hw/device/impl/pcm.cpp).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hw/device/impl/pcm_scale_tile.h"
+#include "hw/device/pcm_pair.h"
+#include "models/error.h"
+#include "sim/plugins.h"
+
+namespace ptc::sim {
+
+// The parameters every PCM pair device has, whatever its law: the mapping's g_max, the three
+// switches, the conductance pairs per weight and the conductance-scaling tiles.
+inline std::vector<ParamSpec> pcm_pair_params() {
+  std::vector<ParamSpec> v{
+      {"g_max_us", "uS", 25.0, "maximum conductance (aihwkit SinglePair)", 1e-6, 1e6},
+      {"programming_noise", "", true, "programming noise (off: every device is programmed exactly to its target)"},
+      {"drift", "", true, "drift (off: every drift coefficient is 0)"},
+      {"read_noise", "", true, "read noise per read instant (off: noiseless reads)"},
+      {"f_lst",
+       "",
+       Json::array({1.0}),
+       "conductance pairs per weight and their significance factors, least significant first (aihwkit "
+       "NPairConductanceConverter f_lst; [1]: SinglePair): the weight maps onto sum f_i g_max, the lower pairs fill "
+       "first, each device drawing its own noise and drift (docs/devices.md §2.2)",
+       1e-3,
+       1e3,
+       {},
+       "number[]"}};
+  for (auto& s : pcm_scale_tile_params()) v.push_back(s);
+  return v;
+}
+
+// The device: the shared parameters, then the law built from the same Params.
+template <class Law>
+class PcmLawDevice : public hw::DeviceModel {
+ public:
+  PcmLawDevice(Params& p, std::string name) : m_tile(p) {
+    m_cfg.name = std::move(name);
+    m_cfg.device.g_max_us = p.num("g_max_us");
+    m_cfg.programming_noise = p.flag("programming_noise");
+    m_cfg.drift = p.flag("drift");
+    m_cfg.read_noise = p.flag("read_noise");
+    m_cfg.f_lst = p.nums("f_lst");
+    if (m_cfg.f_lst.empty() || m_cfg.f_lst.size() > 8)
+      throw Error("device.f_lst: one to eight conductance pairs per weight (one significance factor each), got " +
+                  std::to_string(m_cfg.f_lst.size()));
+    m_cfg.law = std::make_shared<const Law>(p);
+  }
+  std::unique_ptr<hw::Technology> build(const hw::DeviceBuild& b) const override {
+    hw::PcmPairConfig cfg = m_cfg;
+    cfg.scale_tile = m_tile.resolve();
+    return std::make_unique<hw::PcmPair>(b.wl, cfg, b.rng);
+  }
+
+ private:
+  hw::PcmPairConfig m_cfg;
+  PcmScaleTileParams m_tile;
+};
+
+// The registry entry of a PCM pair device named `name` with law `Law` and the law's own
+// parameters (after the shared ones of pcm_pair_params()).
+template <class Law>
+DeviceRegistry::Entry pcm_law_device(const std::string& name, const std::string& description,
+                                     const std::vector<ParamSpec>& law_params) {
+  std::vector<ParamSpec> params = pcm_pair_params();
+  for (const auto& s : law_params) params.push_back(s);
+  return {name,
+          description,
+          params,
+          [name](Params& p) { return std::make_unique<PcmLawDevice<Law>>(p, name); },
+          {"mc_instances", "write_verify", "nonvolatile"}};
+}
+
+}  // namespace ptc::sim
