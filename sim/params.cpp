@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <set>
 #include <sstream>
 
 namespace ptc::sim {
@@ -87,6 +88,47 @@ std::string param_type(const ParamSpec& s) {
       return "object";
     default:
       throw Error("internal: required parameter \"" + s.name + "\" declares no type");
+  }
+}
+
+void check_param_specs(const std::string& plugin, const std::vector<ParamSpec>& specs) {
+  std::set<std::string> names;
+  for (const auto& p : specs) {
+    const std::string at = "plug-in \"" + plugin + "\": parameter \"" + p.name + "\": ";
+    if (p.name.empty()) throw Error("plug-in \"" + plugin + "\": a parameter has no name");
+    if (!names.insert(p.name).second) throw Error(at + "declared twice");
+    if (p.dflt.is_null()) {
+      if (p.type.empty()) throw Error(at + "required (default null) but declares no type");
+      continue;
+    }
+    const std::string t = param_type(p);
+    auto in_range = [&](const Json& v) {
+      if (!v.is_number()) return false;
+      const double x = v.get<double>();
+      return x >= p.lo && x <= p.hi;
+    };
+    bool ok = true;
+    if (t == "number")
+      ok = in_range(p.dflt);
+    else if (t == "integer")
+      ok = p.dflt.is_number_integer() && in_range(p.dflt);
+    else if (t == "boolean")
+      ok = p.dflt.is_boolean();
+    else if (t == "string")
+      ok = p.dflt.is_string() &&
+           (p.choices.empty() || std::find(p.choices.begin(), p.choices.end(), p.dflt.get<std::string>()) != p.choices.end());
+    else if (t == "number[]")
+      ok = p.dflt.is_array() && std::all_of(p.dflt.begin(), p.dflt.end(), in_range);
+    else if (t == "string[]")
+      ok = p.dflt.is_array() && std::all_of(p.dflt.begin(), p.dflt.end(), [](const Json& v) { return v.is_string(); });
+    else if (t == "object")
+      ok = p.dflt.is_object();
+    else
+      throw Error(at + "unknown type \"" + t + "\"");
+    if (!ok)
+      throw Error(at + "default " + p.dflt.dump() + " is not a valid " + t +
+                  (p.has_range() ? " in [" + Json(p.lo).dump() + "," + Json(p.hi).dump() + "]" : std::string()) +
+                  (p.choices.empty() ? std::string() : " (one of its choices)"));
   }
 }
 

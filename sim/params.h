@@ -56,6 +56,9 @@ struct ParamSpec {
 // The declared or inferred value type of a parameter (see ParamSpec::type). Throws for a required
 // parameter without an explicit type.
 std::string param_type(const ParamSpec& s);
+// The declared parameters of plug-in `plugin` are consistent: unique names, a type for every
+// required one, every default of its type and within its range or choices. Throws naming both.
+void check_param_specs(const std::string& plugin, const std::vector<ParamSpec>& specs);
 
 // Closest candidate by edit distance, or "" if none is close.
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);
@@ -139,7 +142,10 @@ class Registry {
   }
   void add(Entry e) {
     std::string n = e.name;
-    if (!m_entries.emplace(n, std::move(e)).second) throw Error("plug-in \"" + n + "\" registered twice");
+    if (m_entries.count(n))
+      throw Error("plug-in \"" + n + "\" registered twice (a built-in or an earlier plug-in has that name)");
+    check_param_specs(n, e.params);
+    m_entries.emplace(n, std::move(e));
   }
   const Entry& find(const std::string& name, const std::string& path, const std::string& kind) const {
     auto it = m_entries.find(name);

@@ -9,8 +9,10 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <set>
 
 #include "models/error.h"
+#include "sim/dispatch/dispatcher.h"
 #include "sim/params.h"
 #include "sim/policy/policy.h"
 #include "sim/scenario.h"
@@ -63,11 +65,30 @@ void check_elf(const std::string& file) {
                 "); expected a plug-in built as a MODULE library (.so)");
 }
 
+std::map<std::string, LoadedPlugin>& loaded_map() {
+  static std::map<std::string, LoadedPlugin> loaded;
+  return loaded;
+}
+
+std::string file_hash(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot read plug-in library");
+  uint64_t h = 1469598103934665603ULL;
+  char buf[1 << 16];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    for (std::streamsize i = 0; i < in.gcount(); ++i) h = (h ^ static_cast<unsigned char>(buf[i])) * 1099511628211ULL;
+    if (!in) break;
+  }
+  char b[17];
+  std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(h));
+  return b;
+}
+
 }  // namespace
 
 LoadedPlugin load_plugin(const std::string& file) {
   namespace fs = std::filesystem;
-  static std::map<std::string, LoadedPlugin> loaded;
+  auto& loaded = loaded_map();
   std::error_code ec;
   if (!fs::exists(file, ec)) throw Error(file + ": plug-in library not found");
   if (fs::is_directory(file, ec)) throw Error(file + ": is a directory; expected a plug-in library (.so)");
@@ -78,8 +99,10 @@ LoadedPlugin load_plugin(const std::string& file) {
   if (auto it = loaded.find(path); it != loaded.end()) return it->second;
   check_elf(file);
 
+  const std::string hash = file_hash(path);
   const std::vector<std::string> policies0 = PolicyRegistry::get().names(), noise0 = NoiseRegistry::get().names(),
-                                 traffic0 = TrafficRegistry::get().names(), devices0 = DeviceRegistry::get().names();
+                                 traffic0 = TrafficRegistry::get().names(), devices0 = DeviceRegistry::get().names(),
+                                 dispatchers0 = DispatcherRegistry::get().names();
   std::vector<std::string> errors;
   deferred_registration_errors() = &errors;
   dlerror();
@@ -93,12 +116,24 @@ LoadedPlugin load_plugin(const std::string& file) {
     for (const auto& e : errors) all += (all.empty() ? "" : "; ") + e;
     throw Error(file + ": " + all);
   }
-  LoadedPlugin info{path, added(policies0, PolicyRegistry::get().names()), added(noise0, NoiseRegistry::get().names()),
-                    added(traffic0, TrafficRegistry::get().names()), added(devices0, DeviceRegistry::get().names())};
-  if (info.policies.empty() && info.noise.empty() && info.traffic.empty() && info.devices.empty())
+  LoadedPlugin info{path,
+                    hash,
+                    added(policies0, PolicyRegistry::get().names()),
+                    added(noise0, NoiseRegistry::get().names()),
+                    added(traffic0, TrafficRegistry::get().names()),
+                    added(devices0, DeviceRegistry::get().names()),
+                    added(dispatchers0, DispatcherRegistry::get().names())};
+  for (const auto& d : info.devices) {
+    try {
+      check_device_tags(DeviceRegistry::get().entries().at(d));
+    } catch (const Error& e) {
+      throw Error(file + ": " + e.what());
+    }
+  }
+  if (info.policies.empty() && info.noise.empty() && info.traffic.empty() && info.devices.empty() && info.dispatchers.empty())
     throw Error(file +
-                ": registered no policy, noise process, traffic source or device (a plug-in registers with a static "
-                "ptc::sim::Registrar, see tools/plugin_template; was it built with hidden visibility?)");
+                ": registered no policy, noise process, traffic source, device or dispatcher (a plug-in registers with a "
+                "static ptc::sim::Registrar, see tools/plugin_template; was it built with hidden visibility?)");
   loaded.emplace(path, info);
   return info;
 }
@@ -107,6 +142,62 @@ std::vector<LoadedPlugin> load_plugins(const std::vector<std::string>& files) {
   std::vector<LoadedPlugin> v;
   for (const auto& f : files) v.push_back(load_plugin(f));
   return v;
+}
+
+std::vector<LoadedPlugin> loaded_plugins() {
+  std::vector<LoadedPlugin> v;
+  for (const auto& [path, p] : loaded_map()) v.push_back(p);
+  return v;
+}
+
+namespace {
+void collect_names(const nlohmann::json& j, std::set<std::string>& out) {
+  if (j.is_object()) {
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      if (it.key() == "name" && it.value().is_string()) out.insert(it.value().get<std::string>());
+      collect_names(it.value(), out);
+    }
+  } else if (j.is_array()) {
+    for (const auto& x : j) collect_names(x, out);
+  }
+}
+}  // namespace
+
+nlohmann::json plugins_used(const nlohmann::json& resolved) {
+  std::set<std::string> names;
+  collect_names(resolved, names);
+  std::map<std::string, nlohmann::json> by_lib;  // sorted by library file name
+  for (const auto& [path, p] : loaded_map()) {
+    std::set<std::string> provides;
+    for (const auto* v : {&p.policies, &p.noise, &p.traffic, &p.devices, &p.dispatchers})
+      for (const auto& n : *v)
+        if (names.count(n)) provides.insert(n);
+    if (provides.empty()) continue;
+    const std::string lib = std::filesystem::path(path).filename().string();
+    by_lib[lib + "\n" + path] = {{"library", lib}, {"fnv1a64", p.hash}, {"provides", provides}};
+  }
+  nlohmann::json out = nlohmann::json::array();
+  for (auto& [k, v] : by_lib) out.push_back(v);
+  return out;
+}
+
+void check_recorded_plugins(const nlohmann::json& recorded) {
+  if (!recorded.is_array())
+    throw Error("plugins: expected the list config.resolved.json records, got " + std::string(recorded.type_name()));
+  for (size_t i = 0; i < recorded.size(); ++i) {
+    const nlohmann::json& r = recorded[i];
+    const std::string at = "plugins." + std::to_string(i);
+    if (!r.is_object() || !r.contains("library") || !r.contains("fnv1a64") || !r.at("library").is_string() ||
+        !r.at("fnv1a64").is_string())
+      throw Error(at + ": expected {\"library\": file name, \"fnv1a64\": hash, ...} as config.resolved.json records it");
+    const std::string lib = r.at("library").get<std::string>(), want = r.at("fnv1a64").get<std::string>();
+    bool seen = false, same = false;
+    for (const auto& [path, p] : loaded_map())
+      if (std::filesystem::path(path).filename().string() == lib) seen = true, same = same || p.hash == want;
+    if (!same)
+      throw Error(at + ": this configuration was resolved with plug-in " + lib + " (fnv1a64 " + want + "); " +
+                  (seen ? "the loaded " + lib + " is another build" : "load it with --plugin"));
+  }
 }
 
 }  // namespace ptc::sim

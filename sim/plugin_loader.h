@@ -19,18 +19,33 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace ptc::sim {
 
 struct LoadedPlugin {
   std::string file;                   // canonical path
+  std::string hash;                   // FNV-1a 64 of the library's bytes, 16 hex digits
   std::vector<std::string> policies;  // names it registered
   std::vector<std::string> noise;
   std::vector<std::string> traffic;
   std::vector<std::string> devices;
+  std::vector<std::string> dispatchers;
 };
 
 LoadedPlugin load_plugin(const std::string& file);
 // Loads each file in order (stops at the first error).
 std::vector<LoadedPlugin> load_plugins(const std::vector<std::string>& files);
+// Every plug-in loaded so far, by canonical path.
+std::vector<LoadedPlugin> loaded_plugins();
+
+// The plug-ins a resolved configuration uses (a plug-in-registered name as the value of a "name"
+// key anywhere in it): [{"library": file name, "fnv1a64": hash, "provides": [names]}], sorted by
+// library; empty when it uses none. parse_scenario records it as config.resolved.json's "plugins",
+// so a configuration's id changes when a plug-in it uses is rebuilt with other code.
+nlohmann::json plugins_used(const nlohmann::json& resolved);
+// A configuration that records "plugins" (a config.resolved.json run again): each must be loaded
+// with the same bytes. Throws naming "plugins" and the library otherwise.
+void check_recorded_plugins(const nlohmann::json& recorded);
 
 }  // namespace ptc::sim

@@ -44,6 +44,9 @@ const DeviceRegistry::Entry& find_device(const std::string& name, const std::str
 bool has_tag(const std::vector<std::string>& tags, const std::string& tag);
 // The weight-cell kind a device declares (its "thermo_optic" or "nonvolatile" tag).
 hw::WeightCell device_cell(const DeviceRegistry::Entry& e);
+// Every tag of a device's registration is one sim/plugins.h lists, with exactly one weight-cell kind
+// (checked for plug-in devices when they are loaded). Throws naming the device and the tag.
+void check_device_tags(const DeviceRegistry::Entry& e);
 // Names of the registered devices carrying `tag`, in name order.
 std::vector<std::string> devices_with(const std::string& tag);
 

@@ -13,6 +13,7 @@
 #include "models/json_io.h"
 #include "models/onnx_import.h"
 #include "models/swim_curvature.h"
+#include "sim/plugin_loader.h"
 #include "sim/sim_time.h"
 
 namespace ptc::sim {
@@ -420,6 +421,20 @@ hw::WeightCell device_cell(const DeviceRegistry::Entry& e) {
   return thermo ? hw::WeightCell::thermo_optic : hw::WeightCell::nonvolatile;
 }
 
+void check_device_tags(const DeviceRegistry::Entry& e) {
+  static const std::vector<std::string> known = {
+      "remap",          "mc_instances",     "levels",     "write_verify",        "own_verify_model",
+      "error_counters", "channel_counters", "own_gemm",   "backward_arithmetic", hw::kRingPhase,
+      hw::kTemperature, "thermo_optic",     "nonvolatile"};
+  for (const auto& t : e.tags)
+    if (!has_tag(known, t)) {
+      const std::string hint = did_you_mean(t, known);
+      throw Error("device \"" + e.name + "\": unknown tag \"" + t + "\"" +
+                  (hint.empty() ? "" : "; did you mean \"" + hint + "\"?") + " (sim/plugins.h lists the device tags)");
+    }
+  device_cell(e);
+}
+
 std::vector<std::string> devices_with(const std::string& tag) {
   std::vector<std::string> v;
   for (const auto& [n, e] : DeviceRegistry::get().entries())
@@ -588,7 +603,9 @@ Params read_section(const Json& root, const std::string& path) {
     throw Error(path +
                 ": expected an object or a fragment path, got null (a section cannot be removed with --set; "
                 "set its parent section whole instead)");
-  return Params(obj, path, sec.params, sec.children);
+  std::vector<std::string> keys = sec.children;
+  if (path.empty()) keys.push_back("plugins");  // config.resolved.json's record of the plug-ins used
+  return Params(obj, path, sec.params, keys);
 }
 
 }  // namespace
@@ -858,6 +875,9 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   s.trace_every_requests = trc.integer("every_requests");
   s.trace_every_s = trc.num("every_s");
   R["trace"] = trc.resolved();
+  // The plug-ins the configuration uses, with their content hashes: part of what the run computes.
+  if (j.contains("plugins")) check_recorded_plugins(j.at("plugins"));
+  if (Json used = plugins_used(R); !used.empty()) R["plugins"] = used;
   s.resolved = R;
   return s;
 }
@@ -1137,6 +1157,18 @@ Prepared preflight_checks(const Scenario& s) {
   p.wl = prefixed("hw.", [&] { return models::compile(p.graph, s.tiling); });  // the compiler names hw's mapping.*
   if (p.wl.layers.empty()) throw Error(model + "no weight layers to map onto tensor cores");
   s.device.model->check(p.wl);  // device rules that depend on the compiled workload (core size)
+  {                             // the device as the run builds it (chip 0): rules only its build checks fail here, named
+    const std::string dev = "device: \"" + s.device.name + "\": ";
+    std::unique_ptr<hw::Technology> t;
+    try {
+      t = make_technology(s, p.wl);
+    } catch (const Error& e) {
+      throw Error(dev + e.what());
+    } catch (const std::exception& e) {  // a plug-in's own exception type
+      throw Error(dev + "building the device failed: " + e.what());
+    }
+    if (!t) throw Error(dev + "the device's build() returned no technology");
+  }
 
   if (s.accuracy.mode == "scheduled" && s.accuracy.first_image >= p.test.count)
     throw Error("accuracy.first_image: expected an image of the test split (< " + std::to_string(p.test.count) + "), got " +

@@ -127,6 +127,11 @@ OJson section_schema(const SectionSpec& sec) {
       if (slot.path == path) children[c] = slot_schema(slot), found = true;
     if (!found) throw Error("internal: scenario child \"" + path + "\" is neither a section nor a plug-in slot");
   }
+  if (sec.path.empty())
+    children["plugins"] = {{"type", "array"},
+                           {"description",
+                            "the plug-in libraries this configuration uses and their content hashes (written by ptcsim into "
+                            "config.resolved.json; a run of that file checks the loaded plug-ins against them)"}};
   object_body(s, sec.params, children);
   return s;
 }

@@ -61,13 +61,15 @@ int run_task(const Manifest& m, int64_t index, int threads) {
     throw Error(m.file.string() + ": --index " + std::to_string(index) + " out of range (" + std::to_string(m.entries.size()) +
                 " entries: 0-" + std::to_string(m.entries.size() - 1) + ")");
   const Entry& e = m.entries[static_cast<size_t>(index)];
+  // Before anything else: an edited scenario or rebuilt plug-in is refused, also for an entry whose
+  // run is complete (its results belong to the configuration as it was expanded).
+  check_entry_current(m, e);
   std::string reason;
   const std::string st = run_status(m, e, &reason);
   if (st == "complete") {
     std::printf("entry %lld (%s): complete, skipped\n", static_cast<long long>(index), e.id.c_str());
     return 0;
   }
-  check_entry_current(m, e);  // before clearing anything: an edited scenario is refused
   // Nothing of a previous attempt may survive into this one.
   std::error_code ec;
   fs::remove_all(m.run_path(e), ec);
@@ -96,9 +98,10 @@ int run_pool(const Manifest& m, int jobs, int threads, bool quiet) {
     else
       queue.push_back(e.index);
   }
-  // Every entry to run must still be the configuration it was expanded to, checked before the
-  // first task starts (otherwise each would run to the end and be marked "mismatch").
-  for (int64_t i : queue) check_entry_current(m, m.entries[static_cast<size_t>(i)]);
+  // Every entry must still be the configuration it was expanded to, checked before the first task
+  // starts: one to run would otherwise run to the end and be marked "mismatch", and a complete one
+  // would stand for a configuration (scenario, included file, plug-in build) that has changed.
+  for (const auto& e : m.entries) check_entry_current(m, e);
   const int64_t incomplete = static_cast<int64_t>(queue.size());
   std::fprintf(stderr, "sweep: %zu entries, %lld complete already, %lld to run with %d job%s\n", m.entries.size(),
                static_cast<long long>(already), static_cast<long long>(incomplete), jobs, jobs == 1 ? "" : "s");

@@ -410,7 +410,7 @@ void check_entry_current(const Manifest& m, const Entry& e) {
   }
   if (id != e.id)
     throw Error(at + "the scenario now resolves to another configuration (id " + id + ", expanded as " + e.id +
-                "): it or a file it includes changed since `ptcsim sweep expand`; expand the spec again");
+                "): it, a file it includes or a plug-in it uses changed since `ptcsim sweep expand`; expand the spec again");
 }
 
 std::vector<std::string> run_argv(const Manifest& m, const Entry& e, const std::string& exe) {

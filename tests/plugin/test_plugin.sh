@@ -184,6 +184,22 @@ assert len(mc) == 4 and all(e["instances"] == 3 for e in mc), mc
 PY
 then ok "a PCM-law plug-in runs: compensation gains follow its drift law's closed form, accuracy that of noise-free PCM, 3 instances"; else bad "PCM-law plug-in run results"; fi
 
+# device mistakes: validate builds the device as run does (an error its build raises, or no
+# technology, is one line naming the scenario and device); loading refuses a default outside its
+# range and a misspelled tag, naming the library
+for n in 1 2; do
+  want='device.lo: must be <= device.hi'; [ $n = 2 ] && want='build() returned no technology'
+  for cmd in validate run; do
+    extra=(); [ "$cmd" = run ] && extra=(--out "$tmp/bad$n" -q)
+    expect_error "$cmd: a device whose build() fails ($want)" "drift_gdc.json: device: \"test_bad$n\": .*$want" \
+      "$ptcsim" "$cmd" "$pcm_sc" --plugin "$tmp/t/libdevice_bad$n.so" --set "device={\"name\":\"test_bad$n\",\"lo\":0.9}" "${extra[@]}"
+  done
+done
+expect_error "a parameter default outside its declared range" 'libdevice_bad3.so: plug-in "test_bad3": parameter "gamma": default 5.0 is not a valid number' \
+  "$ptcsim" list devices --plugin "$tmp/t/libdevice_bad3.so"
+expect_error "a misspelled device tag" 'libdevice_bad4.so: device "test_bad4": unknown tag "mc_instance"; did you mean "mc_instances"' \
+  "$ptcsim" list devices --plugin "$tmp/t/libdevice_bad4.so"
+
 # a traffic plug-in drives the runtime: one request every 10 ms for 1 s = exactly 100 requests,
 # each served at its arrival (no queueing at this rate: latency = the compiled inference latency)
 traffic="$tmp/t/libtraffic_ok.so"
@@ -227,6 +243,32 @@ for b, r in rows.items():
     assert trig > 1 and int(float(r["calibrations"])) == min(b, trig), (b, r["calibrations"], trig)
 PY
 then ok "every sweep run loaded the plug-in: calibrations = min(budget, triggers) per grid point"; else bad "sweep plug-in results"; fi
+# the configuration records the plug-in it uses with its content hash, so a rebuilt plug-in (here:
+# the same library with one more byte) is another configuration: `sweep run` refuses the stale
+# manifest instead of calling the old results complete, and config.resolved.json run again checks it
+if $py - "$tmp/sw/out" <<'PY'
+import json, os, sys
+m = [json.loads(l) for l in open(os.path.join(sys.argv[1], "manifest.jsonl"))]
+c = json.load(open(os.path.join(sys.argv[1], m[0]["run_dir"], "config.resolved.json")))
+assert [p["library"] for p in c["plugins"]] == ["libmypolicy.so"] and c["plugins"][0]["provides"] == ["budgeted_recalibration"], c.get("plugins")
+assert len(c["plugins"][0]["fnv1a64"]) == 16, c["plugins"]
+PY
+then ok "config.resolved.json records the plug-in the run used and its hash"; else bad "plug-in provenance in config.resolved.json"; fi
+# config.resolved.json as a scenario again (its model path made absolute): checked against the loaded build
+$py - "$tmp/sw/out" "$example" "$tmp/sw/again.json" <<'PY'
+import json, os, sys
+m = json.loads(open(os.path.join(sys.argv[1], "manifest.jsonl")).readline())
+c = json.load(open(os.path.join(sys.argv[1], m["run_dir"], "config.resolved.json")))
+c["model"] = os.path.normpath(os.path.join(os.path.dirname(sys.argv[2]), json.load(open(sys.argv[2]))["model"]))
+json.dump(c, open(sys.argv[3], "w"))
+PY
+"$ptcsim" validate "$tmp/sw/again.json" --plugin "$tmp/sw/libmypolicy.so" >/dev/null 2>"$tmp/err" \
+  && ok "config.resolved.json validates again with the same plug-in build" || bad "re-validate config.resolved.json: $(cat "$tmp/err")"
+printf 'x' >>"$tmp/sw/libmypolicy.so"
+expect_error "sweep run: a rebuilt plug-in makes the expanded entries stale" 'resolves to another configuration' \
+  "$ptcsim" sweep run "$tmp/sw/out/manifest.jsonl"
+expect_error "config.resolved.json run with another build of its plug-in" 'plugins.0: this configuration was resolved with plug-in libmypolicy.so' \
+  "$ptcsim" validate "$tmp/sw/again.json" --plugin "$tmp/sw/libmypolicy.so"
 expect_error "sweep: a missing plug-in names the spec and the entry" 'spec2.json: plugins.0: file "nope.so" not found' \
   "$ptcsim" sweep "$tmp/sw/spec2.json" --out "$tmp/sw/out2"
 expect_error "sweep: without the plug-in the policy is unknown" 'controller.policy.name: "budgeted_recalibration" is not one of' \
@@ -240,7 +282,7 @@ expect_error "re-registering a built-in policy" 'libclash_policy.so: plug-in "do
   "$ptcsim" list --plugin "$tmp/t/libclash_policy.so"
 expect_error "re-registering a built-in noise process" 'libclash_noise.so: plug-in "thermal_crosstalk" registered twice' \
   "$ptcsim" run "$example" --plugin "$tmp/t/libclash_noise.so"
-expect_error "a library that registers nothing" "libempty.so: registered no policy, noise process, traffic source or device" \
+expect_error "a library that registers nothing" "libempty.so: registered no policy, noise process, traffic source, device or dispatcher" \
   "$ptcsim" list --plugin "$tmp/t/libempty.so"
 expect_error "undefined symbols" "undefined symbol: .*(ptc::sim::no_such_function(int))" \
   "$ptcsim" list --plugin "$tmp/t/libundefined_symbol.so"

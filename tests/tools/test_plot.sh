@@ -46,6 +46,41 @@ pos = {t["label"]: t["t_s"] for t in d["xticks"]}
 assert pos["1 h"] == 3600 and pos["1 d"] == 86400 and pos["30 d"] == 30 * 86400 and pos["1 y"] == 365 * 86400, pos
 EOF
 
+# Scheduled evaluations are logged when they ran; a drift-compensated one at t = 0 runs after its
+# readout (48.6 us). Both runs' t = 0 evaluations are drawn at the one "0" tick, and with no
+# calibration or remap markers the accuracy panel reserves no marker strip.
+"$py" - "$tmp/sched" <<'EOF'
+import json, os, sys
+for name, late in (("plain", 0.0), ("compensated", 4.8596e-05)):
+    d = os.path.join(sys.argv[1], name)
+    os.makedirs(d)
+    json.dump({"name": name, "accuracy": {"mode": "scheduled", "times_s": [0, 60, 3600]},
+               "controller": {"policy": {"name": name}}}, open(os.path.join(d, "config.resolved.json"), "w"))
+    json.dump({"status": "complete", "name": name}, open(os.path.join(d, "run.json"), "w"))
+    with open(os.path.join(d, "trace.csv"), "w") as f:
+        f.write("t_s,requests,accuracy,accuracy_std,accuracy_n,energy_j,writes\n")
+        for k, (t, a) in enumerate(((0, 0.9), (30, None), (60, 0.88), (3600, 0.85))):
+            acc = "" if a is None else a
+            f.write("%r,0,%s,,100,%r,0\n" % (t + (late if a is not None else 0.0), acc, 0.001 * (k + 1)))
+    open(os.path.join(d, "events.jsonl"), "w").close()
+EOF
+"$plot" "$tmp/sched/plain" "$tmp/sched/compensated" -o "$tmp/sched.png" --log-time --dump-json >"$tmp/sched.json" 2>"$tmp/err" \
+  || bad "scheduled runs: $(cat "$tmp/err")"
+check "scheduled evaluations drawn at their instants: t = 0 at one tick for both runs, no empty marker strip" "$tmp/sched.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+lines = [s for s in d["series"] if s["panel"] == "accuracy" and s["kind"] == "line"]
+assert len(lines) == 2 and all(s["points"] == 3 for s in lines), lines
+assert d["t_zero_at_s"] > 0 and all(s["t_first"] == d["t_zero_at_s"] for s in lines), (d["t_zero_at_s"], lines)
+assert d["marker_rows"] == 0 and d["marker_strip"] == 0, (d["marker_rows"], d["marker_strip"])
+EOF
+check "marker strip: one row per run with markers" "$tmp/dump.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+rows = len({m["run"] for m in d["markers"] if m["count"] > 0})
+assert rows >= 1 and d["marker_rows"] == rows and abs(d["marker_strip"] - (0.03 + 0.045 * rows)) < 1e-12, d["marker_rows"]
+EOF
+
 check "windowed served accuracy: binomial 95 % band (Wilson score, by hand)" "$tmp/dump.json" "$r/periodic/trace.csv" <<'EOF'
 import csv, json, math, sys
 d = json.load(open(sys.argv[1]))
