@@ -1,8 +1,10 @@
 #include "sim/params.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -29,13 +31,59 @@ std::string num_text(double v) {
   o << v;
   return o.str();
 }
+
+// "expected number in [lo,hi]" (or ">= lo", "<= hi", "a number"): the rule validate's schema
+// messages state for the same parameter (sim/scenario_schema.cpp rule_of).
+std::string range_rule(const ParamSpec& s, const std::string& type) {
+  const bool lo = s.lo > -1e299, hi = s.hi < 1e299;
+  if (lo && hi) return "expected " + type + " in [" + num_text(s.lo) + "," + num_text(s.hi) + "]";
+  if (lo) return "expected " + type + " >= " + num_text(s.lo);
+  if (hi) return "expected " + type + " <= " + num_text(s.hi);
+  return type == "integer" ? "expected an integer" : "expected a number";
+}
+
+// aihwkit's names for ptcsim's parameters (RPUConfig's IOParameters and PCMLikeNoiseModel), for
+// an unknown key that is one of them.
+const std::map<std::string, std::string>& aihwkit_names() {
+  static const std::map<std::string, std::string> m = {
+      {"out_noise", "hw.adc.noise_std (per block partial sum, docs/converters_energy.md §1)"},
+      {"inp_noise", "hw.dac.noise_std"},
+      {"out_res", "hw.adc.bits (2^bits - 2 steps over [-bound, bound])"},
+      {"inp_res", "hw.dac.bits (2^bits - 2 steps over [-bound, bound])"},
+      {"out_bound", "hw.adc.bound"},
+      {"inp_bound", "hw.dac.bound"},
+      {"w_noise", "hw.mvm.w_noise"},
+      {"w_noise_type", "hw.mvm.w_noise_type"},
+      {"bound_management", "hw.mvm.bound_management"},
+      {"noise_management", "hw.mvm.noise_management"},
+      {"prog_noise_scale", "device.prog_scale"},
+      {"read_noise_scale", "device.read_scale"},
+      {"prog_coeff", "device.prog_c0, prog_c1, prog_c2"},
+      {"t_0", "device.t0_s"},
+      {"t_read", "device.t_read_s"},
+      {"g_max", "device.g_max_us"},
+      {"f_lst", "device.f_lst"}};
+  return m;
+}
 }  // namespace
+
+std::string aihwkit_hint(const std::string& key) {
+  const auto& m = aihwkit_names();
+  auto it = m.find(key);
+  return it == m.end() ? std::string() : "; aihwkit's " + key + " is " + it->second + " here";
+}
 
 std::string join_path(const std::string& path, const std::string& key) {
   return path.empty() ? key : path + "." + key;
 }
 
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {
+  auto lower = [](std::string x) {
+    for (char& ch : x) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return x;
+  };
+  for (const auto& c : candidates)  // aihwkit's enum spellings (PCM_READ, ABS_MAX) differ by case only
+    if (lower(c) == lower(word)) return c;
   std::string best;
   size_t best_d = std::max<size_t>(2, word.size() / 3) + 1;
   for (const auto& c : candidates) {
@@ -55,8 +103,8 @@ void check_keys(const Json& obj, const std::string& path, const std::vector<std:
     std::vector<std::string> known = allowed;  // sorted, as validate's schema errors list them
     std::sort(known.begin(), known.end());
     for (const auto& a : known) list += (list.empty() ? "" : ", ") + a;
-    throw Error(join_path(path, it.key()) + ": unknown key" + (hint.empty() ? "" : "; did you mean \"" + hint + "\"?") +
-                " (known: " + list + ")");
+    throw Error(join_path(path, it.key()) + ": unknown key" +
+                (hint.empty() ? aihwkit_hint(it.key()) : "; did you mean \"" + hint + "\"?") + " (known: " + list + ")");
   }
 }
 
@@ -150,10 +198,10 @@ Json Params::value(const ParamSpec& s) const {
 double Params::num(const std::string& name) {
   const ParamSpec& s = spec(name, "number");
   Json v = value(s);
-  if (!v.is_number()) throw Error(path_of(name) + ": expected a number, got " + v.dump());
+  if (!v.is_number()) throw Error(path_of(name) + ": " + range_rule(s, "number") + ", got " + v.dump());
   double x = v.get<double>();
   if (!std::isfinite(x) || x < s.lo || x > s.hi)
-    throw Error(path_of(name) + ": expected number in [" + num_text(s.lo) + "," + num_text(s.hi) + "], got " + v.dump());
+    throw Error(path_of(name) + ": " + range_rule(s, "number") + ", got " + v.dump());
   return x;
 }
 
@@ -162,10 +210,9 @@ int64_t Params::integer(const std::string& name) {
   Json v = value(s);
   if (!v.is_number_integer() &&
       !(v.is_number_float() && std::floor(v.get<double>()) == v.get<double>() && std::abs(v.get<double>()) < 9e15))
-    throw Error(path_of(name) + ": expected an integer, got " + v.dump());
+    throw Error(path_of(name) + ": " + range_rule(s, "integer") + ", got " + v.dump());
   double x = v.get<double>();
-  if (x < s.lo || x > s.hi)
-    throw Error(path_of(name) + ": expected integer in [" + num_text(s.lo) + "," + num_text(s.hi) + "], got " + v.dump());
+  if (x < s.lo || x > s.hi) throw Error(path_of(name) + ": " + range_rule(s, "integer") + ", got " + v.dump());
   return v.is_number_integer() ? v.get<int64_t>() : static_cast<int64_t>(x);
 }
 

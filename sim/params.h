@@ -62,6 +62,8 @@ void check_param_specs(const std::string& plugin, const std::vector<ParamSpec>& 
 
 // Closest candidate by edit distance, or "" if none is close.
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);
+// "; aihwkit's out_noise is hw.adc.noise_std here" for a key that is an aihwkit parameter name, else "".
+std::string aihwkit_hint(const std::string& key);
 // Throws for keys of `obj` not in `allowed`: "<path>.<key>: unknown key; did you mean ...? known: ...".
 void check_keys(const Json& obj, const std::string& path, const std::vector<std::string>& allowed);
 // "path.key" with "" path handled.

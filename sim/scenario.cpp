@@ -181,12 +181,22 @@ const std::vector<SectionSpec>& scenario_sections() {
       t.push_back(
           {std::string("hw.") + c,
            adc ? "output analog-to-digital converters" : "input digital-to-analog converters",
-           {{"bits", "bits", 8, "resolution for energy (and numerics when quantize)", 0, 24},
+           {{"bits", "bits", 8,
+             "resolution for energy (and numerics when quantize): 2^bits - 2 steps over [-bound, bound]; 0: an ideal "
+             "converter, which costs no energy; 1 is refused (no steps)",
+             0, 24},
             {"quantize", "", false, "model the resolution in the numerics (DOCTOR: off, fp32 weights and inputs)"},
             {"bound", "", adc ? 8.0 : 1.0,
-             adc ? "ADC full scale in normalised partial sums (k = no clipping)" : "DAC full scale (abs-max normalised inputs)",
+             adc ? "ADC full scale in normalised partial sums (k = no clipping); clips only when quantize"
+                 : "DAC full scale (abs-max normalised inputs); clips only when quantize",
              1e-9, 1e9},
-            {"noise_std", "", 0.0, "additive Gaussian output noise before quantisation (normalised units)", 0, 1e3}},
+            {"noise_std", "", 0.0,
+             adc ? "additive Gaussian noise on every block partial sum before the ADC's clip and rounding (normalised units); "
+                   "aihwkit's out_noise acts once per tile output: out_noise / sqrt(block columns) per block gives the same "
+                   "output std (docs/converters_energy.md §1)"
+                 : "additive Gaussian noise on every normalised input before the DAC's clip and rounding (aihwkit adds its "
+                   "inp_noise after the DAC)",
+             0, 1e3}},
            {}});
     }
     t.push_back(
@@ -668,6 +678,11 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
     Params cp = read_section(j, std::string("hw.") + c);
     int bits = static_cast<int>(cp.integer("bits"));
     bool q = cp.flag("quantize");
+    const std::string at = std::string("hw.") + c + ".";
+    if (bits == 1)
+      throw Error(at +
+                  "bits: 1 bit gives 2^1 - 2 = 0 steps over [-bound, bound] (aihwkit's resolution convention, "
+                  "docs/converters_energy.md §1); use 2 to 24, or 0 for an ideal converter");
     if (adc) s.adc_quantize = q;
     hw::ConverterSpec& spec = adc ? s.io.adc : s.io.dac;
     spec.bits = q ? bits : 0;
