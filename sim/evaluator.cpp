@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "sim/controller.h"
+#include "sim/sample_stats.h"
 
 namespace ptc::sim {
 
@@ -84,10 +85,8 @@ void Evaluator::evaluate() {
   // The evaluation's recomputations (RNS retries) are charged as the served requests' are
   // (docs/rns.md §7): a retry the counters count is a retry the books charge.
   m_acc.charge_recomputations(m_acc.recomputations_made() - recomputed);
-  double mean = 0, var = 0;
-  for (double x : accs) mean += x / static_cast<double>(accs.size());
-  for (double x : accs) var += (x - mean) * (x - mean);
-  const double sd = accs.size() > 1 ? std::sqrt(var / static_cast<double>(accs.size() - 1)) : NAN;
+  double mean, sd;
+  sample_mean_std(accs, mean, sd);
   ++m_evals;
   m_eval_wall_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
   m_rec.log_event("evaluation", {{"accuracy", mean}, {"instances", accs.size()}, {"images", imgs.size()}});

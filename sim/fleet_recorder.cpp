@@ -9,6 +9,7 @@
 #include "sim/evaluator.h"
 #include "sim/monitor.h"
 #include "sim/runtime.h"
+#include "sim/sample_stats.h"
 
 namespace ptc::sim {
 namespace fs = std::filesystem;
@@ -47,10 +48,9 @@ void FleetRecorder::chip_evaluated(int chip, double acc) {
   for (double a : m_evals[k])
     if (std::isfinite(a)) per_chip.push_back(a);
   if (per_chip.empty()) return;
-  double m = 0, v = 0;
-  for (double a : per_chip) m += a / double(per_chip.size());
-  for (double a : per_chip) v += per_chip.size() > 1 ? (a - m) * (a - m) / double(per_chip.size() - 1) : 0.0;
-  row(m, per_chip.size() > 1 ? std::sqrt(v) : NAN, static_cast<int64_t>(per_chip.size()));
+  double m, sd;
+  sample_mean_std(per_chip, m, sd);
+  row(m, sd, static_cast<int64_t>(per_chip.size()));
 }
 
 void FleetRecorder::run() {
@@ -87,10 +87,8 @@ void FleetRecorder::row(double acc, double acc_std, int64_t acc_n) {
     }
     if (total > 0) acc = double(correct) / double(total), acc_n = total;
     if (per_chip.size() > 1) {
-      double m = 0, v = 0;
-      for (double a : per_chip) m += a / double(per_chip.size());
-      for (double a : per_chip) v += (a - m) * (a - m) / double(per_chip.size() - 1);
-      acc_std = std::sqrt(v);
+      double m;
+      sample_mean_std(per_chip, m, acc_std);
     }
   }
   if (std::isfinite(acc)) {
@@ -146,7 +144,7 @@ std::string FleetRecorder::books_key() const {
 void FleetRecorder::finish() {
   for (auto& ch : m_chips) ch.rec->finish();
   if (m_trace.empty() || books_key() != m_last_row_key) row();
-  if (m_last_frac < 1.0) progress(1.0);
+  if (m_last_frac < 1.0 && !m_c.interrupted) progress(1.0);  // an interrupted run stops where it was
 }
 
 void FleetRecorder::progress(double frac) {

@@ -168,7 +168,7 @@ void Recorder::row(double acc, double acc_std, int64_t acc_n) {
 
 void Recorder::finish() {
   if (m_rt->served() != m_last_row_served || m_trace.empty() || m_acc.has_pending()) row();
-  if (m_last_frac < 1.0) progress(1.0);
+  if (m_last_frac < 1.0 && !m_c.interrupted) progress(1.0);  // an interrupted run stops where it was
 }
 
 void Recorder::progress(double frac) {

@@ -199,4 +199,15 @@ expect_error "swim on swim_variation: controller.policy.tolerance is refused, na
   "$ptcsim" validate "$src/scenarios/swim/lenet5_swim_variation.json" --set controller.policy.tolerance=0.5
 "$ptcsim" validate "$src/scenarios/swim/lenet5_mrr_swim.json" >/dev/null 2>"$tmp/err" && ok "swim on mrr keeps its tolerance" \
   || bad "swim on mrr with tolerance: $(cat "$tmp/err")"
+# Monte-Carlo instances of a device that draws nothing (pcm_optical: deterministic levels and
+# drift, no converter noise) are identical copies: their std is exactly 0 (it printed 1.6e-17)
+"$ptcsim" run "$src/scenarios/pcm/optical_drift_none.json" --out "$tmp/opt_mc" -q --set horizon_s=2000 \
+  --set 'accuracy={"mode":"scheduled","times_s":[0,1000],"images":50,"instances":3}' >/dev/null 2>"$tmp/err" \
+  || bad "pcm_optical instances run: $(cat "$tmp/err")"
+if /usr/bin/python3 - "$tmp/opt_mc/trace.csv" <<'PY'
+import csv, sys
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["accuracy"]]
+assert len(rows) == 2 and all(r["accuracy_std"] == "0" for r in rows), rows
+PY
+then ok "identical Monte-Carlo instances have accuracy_std exactly 0"; else bad "accuracy_std of identical instances"; fi
 finish

@@ -168,4 +168,13 @@ for l in open(os.path.join(d, "events.jsonl")): json.loads(l)
 PY
 then ok "SIGINT: exit 3, valid partial files marked interrupted"; else bad "interrupted run (exit $rc)"; fi
 
+# ---- the progress of an interrupted run stops where it was (it printed "100.0% simulated")
+"$ptcsim" run "$sc" --set traffic.requests=200000 --out "$tmp/int2" >/dev/null 2>"$tmp/int2.err" &
+pid=$!
+for _ in $(seq 1 100); do [ -s "$tmp/int2/run.json" ] && break; sleep 0.1; done
+sleep 2; kill -INT "$pid"; wait "$pid"; rc=$?
+if [ "$rc" -eq 3 ] && ! grep -q '100.0% simulated' "$tmp/int2.err"; then
+  ok "SIGINT: no 100 % progress line for an interrupted run"
+else bad "interrupted run's progress (exit $rc): $(tail -c 300 "$tmp/int2.err")"; fi
+
 finish
