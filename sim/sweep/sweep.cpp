@@ -1,5 +1,6 @@
 #include "sim/sweep/sweep.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -443,6 +444,54 @@ OJson num_json(double v) {
   return std::isfinite(v) ? OJson(v) : OJson(nullptr);
 }
 
+// A scheduled-mode run's accuracy at each instant (config.resolved.json's accuracy.times_s): the
+// k-th trace row with an accuracy is instant k. Metrics accuracy_t_<T>s and accuracy_std_t_<T>s
+// (the std over Monte-Carlo instances, or over chips for a fleet, when the run has one). Empty
+// for other modes or a trace that does not line up with the instants.
+Json instant_metrics(const fs::path& dir) {
+  Json out = Json::object();
+  const Json config = Json::parse(read_text(dir / "config.resolved.json", "config.resolved.json"));
+  const Json* acc = config.contains("accuracy") ? &config.at("accuracy") : nullptr;
+  if (!acc || !acc->is_object() || acc->value("mode", "") != "scheduled" || !acc->contains("times_s") ||
+      !acc->at("times_s").is_array())
+    return out;
+  std::vector<double> times;
+  for (const auto& t : acc->at("times_s"))
+    if (t.is_number()) times.push_back(t.get<double>());
+  std::sort(times.begin(), times.end());
+  std::istringstream in(read_text(dir / "trace.csv", "trace.csv"));
+  std::string line;
+  if (!std::getline(in, line)) return out;
+  auto split = [](const std::string& l) {
+    std::vector<std::string> v;
+    std::string cell;
+    std::istringstream ls(l);
+    while (std::getline(ls, cell, ',')) v.push_back(cell);
+    if (!l.empty() && l.back() == ',') v.push_back("");
+    return v;
+  };
+  const std::vector<std::string> head = split(line);
+  auto col = [&](const std::string& name) {
+    auto it = std::find(head.begin(), head.end(), name);
+    return it == head.end() ? -1 : static_cast<int>(it - head.begin());
+  };
+  const int ca = col("accuracy"), cs = col("accuracy_std");
+  if (ca < 0) return out;
+  size_t k = 0;
+  Json found = Json::object();
+  while (std::getline(in, line)) {
+    const std::vector<std::string> v = split(line);
+    if (ca >= static_cast<int>(v.size()) || v[ca].empty()) continue;
+    if (k >= times.size()) return Json::object();  // more evaluations than instants: not lined up
+    char t[40];
+    std::snprintf(t, sizeof t, "%.12g", times[k++]);
+    found[std::string("accuracy_t_") + t + "s"] = std::stod(v[ca]);
+    if (cs >= 0 && cs < static_cast<int>(v.size()) && !v[cs].empty())
+      found[std::string("accuracy_std_t_") + t + "s"] = std::stod(v[cs]);
+  }
+  return found;
+}
+
 }  // namespace
 
 CollectSummary collect(const Manifest& m, const fs::path& out_dir) {
@@ -452,12 +501,37 @@ CollectSummary collect(const Manifest& m, const fs::path& out_dir) {
     Json summary;
   };
   std::vector<Row> rows;
-  std::set<std::string> metric_set;
+  // Metric names in name order, the per-instant ones (accuracy_t_<T>s, accuracy_std_t_<T>s) by T.
+  struct ByInstant {
+    static std::pair<std::string, double> split(const std::string& k) {
+      for (const char* p : {"accuracy_t_", "accuracy_std_t_"}) {
+        const std::string pre = p;
+        if (k.rfind(pre, 0) == 0 && k.size() > pre.size() + 1 && k.back() == 's') {
+          try {
+            return {pre, std::stod(k.substr(pre.size(), k.size() - pre.size() - 1))};
+          } catch (const std::exception&) {
+          }
+        }
+      }
+      return {k, 0.0};
+    }
+    bool operator()(const std::string& a, const std::string& b) const {
+      const auto x = split(a), y = split(b);
+      return x.first != y.first ? x.first < y.first : (x.second != y.second ? x.second < y.second : a < b);
+    }
+  };
+  std::set<std::string, ByInstant> metric_set;
   for (const auto& e : m.entries) {
     Row r{&e, "", "", Json::object()};
     r.status = run_status(m, e, &r.reason);
     if (r.status == "complete") {
       r.summary = Json::parse(read_text(m.run_path(e) / "summary.json", "summary.json"));
+      try {  // per-instant accuracy of a scheduled run, beside the summary's scalars
+        const Json per = instant_metrics(m.run_path(e));
+        for (auto it = per.begin(); it != per.end(); ++it) r.summary[it.key()] = it.value();
+      } catch (const std::exception& ex) {
+        throw Error(m.run_path(e).string() + ": trace.csv: " + ex.what());
+      }
       for (auto it = r.summary.begin(); it != r.summary.end(); ++it)
         if (it.value().is_number() && it.key() != "seed") metric_set.insert(it.key());  // the seed has its column
     }

@@ -247,4 +247,35 @@ prc=$?
   && ok "SIGTERM to the pool: exit 3, runs stopped, none marked complete ($(tr '\n' ' ' <"$tmp/check"))" || bad "stopped pool (rc $rc): $(cat "$tmp/err" "$tmp/check")"
 "$ptcsim" sweep collect "$tmp/L/manifest.jsonl" >"$tmp/out" 2>/dev/null
 grep -q "0 of 2 runs complete" "$tmp/out" && ok "collect: 0 of 2 complete after the stop" || bad "collect after stop: $(cat "$tmp/out")"
+# ---- per-instant accuracy of scheduled runs (an aihwkit-style study table): one column per
+# instant for each run, read back from each run's own trace, and their mean over seeds
+cat >"$tmp/inst.json" <<JSON
+{"name": "inst", "scenario": "$src/scenarios/pcm/optical_drift_none.json",
+ "set": {"horizon_s": 2000, "accuracy": {"mode": "scheduled", "times_s": [0, 60, 1000], "images": 40, "instances": 2}},
+ "seeds": [1, 2]}
+JSON
+if "$ptcsim" sweep "$tmp/inst.json" --out "$tmp/I" >/dev/null 2>"$tmp/err" && "$ptcsim" sweep run "$tmp/I/manifest.jsonl" --jobs 2 -q >/dev/null 2>"$tmp/err" \
+   && "$ptcsim" sweep collect "$tmp/I/manifest.jsonl" >/dev/null 2>"$tmp/err" && $py - "$tmp/I" <<'PY'
+import csv, json, os, sys
+d = sys.argv[1]
+rows = list(csv.DictReader(open(os.path.join(d, "results.csv"))))
+head = list(rows[0].keys())
+want = ["accuracy_std_t_0s", "accuracy_std_t_60s", "accuracy_std_t_1000s", "accuracy_t_0s", "accuracy_t_60s", "accuracy_t_1000s"]
+assert [h for h in head if "_t_" in h] == want, head          # in time order
+means = {k: [] for k in want}
+for r in rows:
+    tr = [x for x in csv.DictReader(open(os.path.join(d, "runs", r["id"], "trace.csv"))) if x["accuracy"]]
+    assert len(tr) == 3, tr
+    for t, x in zip(("0", "60", "1000"), tr):
+        assert float(r["accuracy_t_%ss" % t]) == float(x["accuracy"]), (t, r, x)
+        assert float(r["accuracy_std_t_%ss" % t]) == float(x["accuracy_std"]), (t, r, x)
+        means["accuracy_t_%ss" % t].append(float(x["accuracy"]))
+agg = list(csv.DictReader(open(os.path.join(d, "results_aggregate.csv"))))
+assert len(agg) == 1 and agg[0]["n"] == "2", agg
+for t in ("0", "60", "1000"):
+    v = means["accuracy_t_%ss" % t]
+    assert abs(float(agg[0]["accuracy_t_%ss_mean" % t]) - sum(v) / 2) < 1e-12, (t, agg[0], v)
+PY
+then ok "collect: per-instant accuracy and std columns of scheduled runs, in time order, and their mean over seeds"
+else bad "per-instant collection: $(cat "$tmp/err")"; fi
 finish
