@@ -366,7 +366,7 @@ int cmd_validate(const std::vector<std::string>& files, const std::vector<std::s
       std::set<std::string> paths;
       for (const auto& e : errors)
         if (paths.insert(e.substr(0, e.find(": "))).second)
-          std::fprintf(stderr, "ptcsim: error: %s\n", one_line(in_file(f, e)).c_str());
+          std::fprintf(stderr, "ptcsim: error: %s\n", one_line(with_origin(in_file(f, e))).c_str());
       if (!errors.empty()) {
         ++bad;
         continue;
@@ -384,7 +384,7 @@ int cmd_validate(const std::vector<std::string>& files, const std::vector<std::s
       std::printf("%s: valid (scenario \"%s\", device %s, policy %s)\n", f.c_str(), s.name.c_str(), s.device.name.c_str(),
                   s.policy_json.at("name").get<std::string>().c_str());
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "ptcsim: error: %s\n", one_line(in_file(f, e.what())).c_str());
+      std::fprintf(stderr, "ptcsim: error: %s\n", one_line(with_origin(in_file(f, e.what()))).c_str());
       ++bad;
     }
   }
@@ -628,10 +628,14 @@ int run_cli(int argc, char** argv) {
   streaming->add_flag("--json", json, "print JSON");
   sweep::SweepCommand sweep_cmd(app);  // `ptcsim sweep ...` (sim/sweep/)
   std::vector<std::string> plugins;
-  for (auto* c : {run, validate, list})
+  for (auto* c : {run, validate, list, schema, streaming})
     c->add_option("--plugin", plugins,
-                  "load plug-ins (policies, noise processes, devices, traffic sources) from a shared library (repeatable)")
-        ->allow_extra_args(false);
+                  "load plug-ins (policies, noise processes, devices, traffic sources, dispatchers) from a shared library "
+                  "(repeatable)")
+        ->allow_extra_args(false)
+        ->check(CLI::Validator(
+            [](std::string& v) { return v.empty() ? std::string("expected a shared library file, got an empty name") : ""; },
+            "FILE"));
 
   try {
     app.parse(argc, argv);
@@ -676,7 +680,7 @@ int run_cli(int argc, char** argv) {
     if (*check) return cmd_check_onnx(dirs, rtol, atol, verbose);
     if (*pcm) return cmd_device_pcm(dev);
     if (*mrr) return cmd_device_mrr(dev);
-    if (*run || *validate || *list) load_plugins(plugins);
+    if (*run || *validate || *list || *schema || *streaming) load_plugins(plugins);
     if (*run && seed_opt->count()) {  // a bad --seed is a bad command line (exit 2), named as the option
       const bool digits =
           !seed_text.empty() && seed_text.size() <= 16 && seed_text.find_first_not_of("0123456789") == std::string::npos;
@@ -696,7 +700,7 @@ int run_cli(int argc, char** argv) {
     std::fprintf(stderr, "ptcsim: %s\n", one_line(e.what()).c_str());
     return 3;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "ptcsim: error: %s\n", one_line(e.what()).c_str());
+    std::fprintf(stderr, "ptcsim: error: %s\n", one_line(with_origin(e.what())).c_str());
     return 1;
   }
   return 0;

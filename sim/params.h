@@ -62,6 +62,8 @@ void check_param_specs(const std::string& plugin, const std::vector<ParamSpec>& 
 
 // Closest candidate by edit distance, or "" if none is close.
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);
+// Appended to an unknown plug-in name (device.name, controller.policy.name, ...).
+inline constexpr const char* kPluginNameHint = " (a plug-in's name? load its library with --plugin)";
 // "; aihwkit's out_noise is hw.adc.noise_std here" for a key that is an aihwkit parameter name, else "".
 std::string aihwkit_hint(const std::string& key);
 // Throws for keys of `obj` not in `allowed`: "<path>.<key>: unknown key; did you mean ...? known: ...".
@@ -149,13 +151,14 @@ class Registry {
     check_param_specs(n, e.params);
     m_entries.emplace(n, std::move(e));
   }
-  const Entry& find(const std::string& name, const std::string& path, const std::string& kind) const {
+  const Entry& find(const std::string& name, const std::string& path, [[maybe_unused]] const std::string& kind) const {
     auto it = m_entries.find(name);
     if (it == m_entries.end()) {
       std::string list, hint = did_you_mean(name, names());
       for (const auto& n : names()) list += (list.empty() ? "" : ", ") + n;
-      throw Error("unknown " + kind + " \"" + name + "\" at " + path + (hint.empty() ? "" : "; did you mean \"" + hint + "\"?") +
-                  "; registered: " + list);
+      // As validate's schema words it, plus where an unregistered name may come from.
+      throw Error(path + ": \"" + name + "\" is not one of " + list + (hint.empty() ? "" : "; did you mean \"" + hint + "\"?") +
+                  kPluginNameHint);
     }
     return it->second;
   }

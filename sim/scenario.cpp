@@ -43,6 +43,14 @@ bool is_list_path(const std::string& p) {
 
 void resolve_fragments(Json& j, const fs::path& dir, const std::string& path, std::vector<std::string>& stack);
 
+// Where the parts of the scenario being loaded came from (JSON path -> "fragment F"; "" for a path
+// a --set replaced), per top-level file, so that an error at a path can name the fragment.
+std::map<std::string, std::vector<std::pair<std::string, std::string>>>& origins() {
+  static std::map<std::string, std::vector<std::pair<std::string, std::string>>> m;
+  return m;
+}
+std::vector<std::pair<std::string, std::string>>* g_origins = nullptr;  // the file being loaded
+
 // Reads the fragment `ref` (relative to `dir`) and calls use(content, its folder) with the file on
 // the include stack, so a fragment that includes itself, directly or not, is an error.
 template <class Use>
@@ -61,6 +69,7 @@ void with_fragment(const std::string& ref, const fs::path& dir, const std::strin
   if (!there) throw Error(path + ": fragment file \"" + f.string() + "\" not found");
   Json frag = load_json_file(f.string(), "scenario fragment");
   if (frag.is_object()) frag.erase("$schema");
+  if (g_origins) g_origins->emplace_back(path, "fragment " + f.lexically_normal().string());
   stack.push_back(key);
   use(frag, f.parent_path());
   stack.pop_back();
@@ -479,9 +488,54 @@ Json load_scenario_json(const std::string& file, const std::vector<std::string>&
   Json j = load_json_file(file, "scenario");
   if (!j.is_object()) throw Error(file + ": a scenario is a JSON object");
   std::vector<std::string> stack = {fs::weakly_canonical(file).string()};
-  resolve_fragments(j, fs::path(file).parent_path(), "", stack);
+  auto& org = origins()[file];
+  org.clear();
+  g_origins = &org;
+  try {
+    resolve_fragments(j, fs::path(file).parent_path(), "", stack);
+  } catch (...) {
+    g_origins = nullptr;
+    throw;
+  }
+  g_origins = nullptr;
   for (const auto& s : sets) apply_set(j, s);
+  // A --set replaces what a fragment gave at and below its path: the fragment no longer covers it.
+  for (const auto& s : sets) {
+    const std::string path = s.substr(0, s.find('='));
+    org.emplace_back(path, "");
+  }
   return j;
+}
+
+std::string with_origin(const std::string& msg) {
+  for (const auto& [file, org] : origins()) {
+    if (org.empty() || msg.compare(0, file.size() + 2, file + ": ") != 0) continue;
+    const size_t at = file.size() + 2, end = msg.find(": ", at);
+    if (end == std::string::npos) return msg;
+    std::string path = msg.substr(at, end - at);
+    // noise.0.name and noise[0].name name the same entry
+    for (size_t i = 0; i < path.size(); ++i)
+      if (path[i] == '[') {
+        const size_t close = path.find(']', i);
+        if (close == std::string::npos) break;
+        path = path.substr(0, i) + "." + path.substr(i + 1, close - i - 1) + path.substr(close + 1);
+      }
+    const std::pair<std::string, std::string>* best = nullptr;
+    for (const auto& o : org) {
+      std::string p = o.first;
+      for (size_t i = 0; i < p.size(); ++i)
+        if (p[i] == '[') {
+          const size_t close = p.find(']', i);
+          if (close == std::string::npos) break;
+          p = p.substr(0, i) + "." + p.substr(i + 1, close - i - 1) + p.substr(close + 1);
+        }
+      const bool covers = p.empty() || path == p || path.rfind(p + ".", 0) == 0;
+      if (covers && (!best || p.size() >= best->first.size())) best = &o;
+    }
+    if (!best || best->second.empty()) return msg;
+    return msg.substr(0, end) + " (from " + best->second + ")" + msg.substr(end);
+  }
+  return msg;
 }
 
 namespace {

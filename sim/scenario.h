@@ -110,6 +110,9 @@ struct Scenario {
 
 // Reads the file, resolves fragments, applies "a.b.c=json" overrides.
 Json load_scenario_json(const std::string& file, const std::vector<std::string>& sets);
+// An error "FILE: json.path: rule" about a scenario load_scenario_json read, with the fragment
+// file that gave that path (not replaced by a --set): "FILE: json.path (from fragment F): rule".
+std::string with_origin(const std::string& msg);
 // Applies one override to `j` (dotted path; numeric segments index arrays). Throws on bad paths.
 void apply_set(Json& j, const std::string& assignment);
 Scenario parse_scenario(const Json& j, const std::string& file);

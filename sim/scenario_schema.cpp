@@ -246,8 +246,10 @@ std::string message_for(const Json& schema, const Json& doc, const valijson::Val
       std::vector<std::string> choices = n["enum"].get<std::vector<std::string>>();
       if (!l.value->is_string()) return where + ": expected one of " + list_of(choices) + ", got " + l.value->dump();
       std::string hint = did_you_mean(l.value->get<std::string>(), choices);
+      const bool plugin_slot = n.contains("description") && n["description"].is_string() &&
+                               n["description"].get<std::string>().rfind("registered ", 0) == 0;
       return where + ": " + l.value->dump() + " is not one of " + list_of(choices) +
-             (hint.empty() ? "" : "; did you mean \"" + hint + "\"?");
+             (hint.empty() ? "" : "; did you mean \"" + hint + "\"?") + (plugin_slot ? kPluginNameHint : "");
     }
     std::string rule = rule_of(n);
     if (!rule.empty()) return where + ": " + rule + ", got " + l.value->dump();

@@ -210,4 +210,25 @@ rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["accuracy"]]
 assert len(rows) == 2 and all(r["accuracy_std"] == "0" for r in rows), rows
 PY
 then ok "identical Monte-Carlo instances have accuracy_std exactly 0"; else bad "accuracy_std of identical instances"; fi
+# an error at a path a fragment gave names the fragment (the top-level file alone sent users to
+# the wrong file); a --set that replaced the value is not blamed on the fragment
+mkdir -p "$tmp/frag/hw"
+sed 's/"noise_std": *[0-9.e-]*/"noise_std": -0.2/' "$src/scenarios/hw/pcm_4x4x8.json" >"$tmp/frag/hw/bad_hw.json"
+grep -q '"noise_std": -0.2' "$tmp/frag/hw/bad_hw.json" || /usr/bin/python3 - "$tmp/frag/hw/bad_hw.json" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1])); j.setdefault("adc", {})["noise_std"] = -0.2; json.dump(j, open(sys.argv[1], "w"))
+PY
+/usr/bin/python3 - "$src/scenarios/pcm/drift_gdc.json" "$tmp/frag/top.json" <<'PY'
+import json, os, sys
+j = json.load(open(sys.argv[1])); j["hw"] = "hw/bad_hw.json"
+j["model"] = os.path.normpath(os.path.join(os.path.dirname(sys.argv[1]), j["model"])); j.pop("$schema", None)
+json.dump(j, open(sys.argv[2], "w"))
+PY
+for cmd in validate run; do
+  expect_error "$cmd: an error inside a fragment names the fragment" \
+    'top.json: hw.adc.noise_std (from fragment .*frag/hw/bad_hw.json): ' "$ptcsim" $cmd "$tmp/frag/top.json" --out "$tmp/frag/out"
+done
+"$ptcsim" validate "$tmp/frag/top.json" --set hw.adc.noise_std=-0.3 2>"$tmp/err" >/dev/null
+grep -q 'hw.adc.noise_std: ' "$tmp/err" && ! grep -q 'from fragment' "$tmp/err" && ok "a --set value is not blamed on the fragment" \
+  || bad "--set over a fragment: $(cat "$tmp/err")"
 finish

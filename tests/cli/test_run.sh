@@ -82,7 +82,7 @@ expect_error "malformed scenario JSON" "invalid JSON" "$ptcsim" run "$tmp/bad.js
 [ ! -e "$tmp/bad_run" ] && ok "no run directory after a parse error" || bad "run directory created for a bad scenario"
 expect_error "unknown key with suggestion" 'monitor.interval_request: unknown key; did you mean "interval_requests"' \
   "$ptcsim" run "$sc" --set monitor.interval_request=5 --out "$tmp/x1"
-expect_error "unknown policy lists the registered ones" 'unknown policy "doctr" at controller.policy.name; did you mean "doctor"?; registered: doctor, global_drift_compensation, none, onchip_training, periodic_full, rns_recalibration, row_remap, swim, threshold_full' \
+expect_error "unknown policy lists the registered ones" 'controller.policy.name: "doctr" is not one of doctor, global_drift_compensation, none, onchip_training, periodic_full, rns_recalibration, row_remap, swim, threshold_full; did you mean "doctor"? (a plug-in.s name? load its library with --plugin)' \
   "$ptcsim" run "$sc" --set 'controller.policy={"name":"doctr"}' --out "$tmp/x2"
 expect_error "out-of-range value names path and range" 'controller.policy.sparsity: expected number in \[1e-06,1\], got 2' \
   "$ptcsim" run "$sc" --set controller.policy.sparsity=2 --out "$tmp/x3"

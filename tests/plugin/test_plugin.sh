@@ -184,6 +184,16 @@ assert len(mc) == 4 and all(e["instances"] == 3 for e in mc), mc
 PY
 then ok "a PCM-law plug-in runs: compensation gains follow its drift law's closed form, accuracy that of noise-free PCM, 3 instances"; else bad "PCM-law plug-in run results"; fi
 
+# the editor schema knows plug-in names too; an empty --plugin is a bad command line (exit 2)
+"$ptcsim" schema --plugin "$law" >"$tmp/schema.json" 2>"$tmp/err" && grep -q '"test_pcm_uniform_drift"' "$tmp/schema.json" \
+  && ok "schema --plugin: the plug-in device is a valid device.name" || bad "schema --plugin: $(cat "$tmp/err")"
+"$ptcsim" validate "$pcm_sc" --plugin "" >/dev/null 2>"$tmp/err"; rc=$?
+[ "$rc" -eq 2 ] && grep -q -- '--plugin: expected a shared library file, got an empty name' "$tmp/err" \
+  && ok "--plugin with an empty name: exit 2, one line" || bad "--plugin '' (exit $rc): $(cat "$tmp/err")"
+expect_error "an unregistered device name suggests --plugin, in run as in validate" \
+  'device.name: "test_pcm_uniform_drift" is not one of .*load its library with --plugin' \
+  "$ptcsim" run "$pcm_sc" --set 'device={"name":"test_pcm_uniform_drift"}' --out "$tmp/noplug"
+
 # device mistakes: validate builds the device as run does (an error its build raises, or no
 # technology, is one line naming the scenario and device); loading refuses a default outside its
 # range and a misspelled tag, naming the library

@@ -495,10 +495,12 @@ TEST_CASE("scenario preflight: device capabilities agree with the technologies (
     else
       CHECK_THROWS_WITH(tech->verify(0, 0, none, ptc::hw::VerifySpec{}, 0.0), Contains("has no write-verify"));
   }
-  CHECK_THROWS_WITH(device_capabilities("pcmm"), Contains("unknown device \"pcmm\"") && Contains("did you mean \"pcm\"?"));
+  CHECK_THROWS_WITH(device_capabilities("pcmm"),
+                    Contains("device.name: \"pcmm\" is not one of") && Contains("did you mean \"pcm\"?"));
   // `ptcsim compile --hw` resolves its device name here: unknown names list the registered ones.
-  CHECK_THROWS_WITH(find_device("mzi", "hw.device.name"), Contains("unknown device \"mzi\" at hw.device.name") &&
-                                                              Contains("registered: mrr, pcm, pcm_optical, pcm_table"));
+  CHECK_THROWS_WITH(find_device("mzi", "hw.device.name"),
+                    Contains("hw.device.name: \"mzi\" is not one of mrr, pcm, pcm_optical, pcm_table") &&
+                        Contains("load its library with --plugin"));
   CHECK(device_cell(find_device("pcm_table", "x")) == ptc::hw::WeightCell::nonvolatile);
   CHECK(device_cell(find_device("mrr", "x")) == ptc::hw::WeightCell::thermo_optic);
 }
