@@ -186,7 +186,9 @@ const ParamSpec& Params::spec(const std::string& name, const std::string& as) {
       m_read[name] = as.empty() ? param_type(s) : as;
       return s;
     }
-  throw Error("internal: parameter \"" + name + "\" read at " + m_path + " but not declared");
+  throw Error(join_path(m_path, name) +
+              ": read but not declared (a plug-in's registration must declare every parameter its "
+              "factory reads)");
 }
 
 Json Params::value(const ParamSpec& s) const {

@@ -13,7 +13,8 @@
 //   const Registrar<hw::DeviceModel> reg{pcm_law_device<MyLaw>("pcm_my", "what it models",
 //       {{"a", "", 0.1, "what a is", 0, 1}})};
 //
-// The built-in "pcm" itself is pcm_law_device<AihwkitPcmLaw> (hw/device/impl/pcm.cpp).
+// The built-in "pcm" itself is a pcm_law_device whose law is hw::PcmLikeLaw with the device's
+// parameters (AihwkitPcmLaw in hw/device/impl/pcm.cpp).
 #pragma once
 
 #include <memory>

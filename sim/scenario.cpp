@@ -1231,8 +1231,9 @@ Prepared preflight_checks(const Scenario& s) {
     std::unique_ptr<hw::Technology> t;
     try {
       t = make_technology(s, p.wl);
-    } catch (const Error& e) {
-      throw Error(dev + e.what());
+    } catch (const Error& e) {  // (a message that names the device already keeps its own words)
+      const std::string m = e.what();
+      throw Error(m.rfind("device \"" + s.device.name + "\"", 0) == 0 ? m : dev + m);
     } catch (const std::exception& e) {  // a plug-in's own exception type
       throw Error(dev + "building the device failed: " + e.what());
     }

@@ -111,18 +111,47 @@ void PcmPair::draw_group(size_t l, size_t gi) {
     const RandomStream& s = streams[i];
     const double tp = g.g_target_pos[e], tn = g.g_target_neg[e];
     const uint64_t u = 4 * j;
-    g.g_prog_pos[e] = static_cast<float>(m_cfg.programming_noise ? m_law->program_us(tp, s.normal(u)) : tp);
-    g.g_prog_neg[e] = static_cast<float>(m_cfg.programming_noise ? m_law->program_us(tn, s.normal(u + 1)) : tn);
-    g.nu_pos[e] = static_cast<float>(m_cfg.drift ? m_law->drift_coefficient(tp, s.normal(u + 2)) : 0.0);
-    g.nu_neg[e] = static_cast<float>(m_cfg.drift ? m_law->drift_coefficient(tn, s.normal(u + 3)) : 0.0);
+    g.g_prog_pos[e] = static_cast<float>(m_cfg.programming_noise ? law_program(tp, s.normal(u)) : tp);
+    g.g_prog_neg[e] = static_cast<float>(m_cfg.programming_noise ? law_program(tn, s.normal(u + 1)) : tn);
+    g.nu_pos[e] = static_cast<float>(m_cfg.drift ? law_drift(tp, s.normal(u + 2)) : 0.0);
+    g.nu_neg[e] = static_cast<float>(m_cfg.drift ? law_drift(tn, s.normal(u + 3)) : 0.0);
   }
   g.t_dev.clear();
   for (size_t e = 0; e < g.verifies.size(); ++e) apply_verify(l, gi, e);
 }
 
+// The law's results are checked where they enter the device: a plug-in law that returns a
+// negative or non-finite conductance (or drift coefficient) is an error naming what it returned.
+namespace {
+[[noreturn]] void bad_law(const std::string& device, const char* what, double v, double g_target, double t_inf_s = -1) {
+  throw Error("device \"" + device + "\": its PCM law's " + what + " returned " + std::to_string(v) + " for target " +
+              std::to_string(g_target) + " uS" +
+              (t_inf_s >= 0 ? " at " + std::to_string(t_inf_s) + " s after programming" : std::string()) +
+              " (conductances must be finite and >= 0, drift coefficients finite; hw/physics/pcm_law.h)");
+}
+}  // namespace
+
+double PcmPair::law_program(double g_target, double xi) const {
+  const double g = m_law->program_us(g_target, xi);
+  if (!(g >= 0) || !std::isfinite(g)) bad_law(m_cfg.name, "program_us", g, g_target);
+  return g;
+}
+
+double PcmPair::law_drift(double g_target, double xi) const {
+  const double c = m_law->drift_coefficient(g_target, xi);
+  if (!std::isfinite(c)) bad_law(m_cfg.name, "drift_coefficient", c, g_target);
+  return c;
+}
+
+double PcmPair::law_read(double g_prog, double g_target, double c, double t_inf_s, double xi, bool noiseless) const {
+  const double g = m_law->read_us(g_prog, g_target, c, t_inf_s, xi, noiseless);
+  if (!(g >= 0) || !std::isfinite(g)) bad_law(m_cfg.name, "read_us", g, g_target, t_inf_s);
+  return g;
+}
+
 double PcmPair::read_us(double g_prog, double g_target, double nu, double t_inf_s, double xi) const {
-  if (m_cfg.read_noise) return m_law->read_us(g_prog, g_target, nu, t_inf_s, xi, false);
-  return m_law->read_us(g_prog, g_target, nu, t_inf_s, 0.0, true);
+  if (m_cfg.read_noise) return law_read(g_prog, g_target, nu, t_inf_s, xi, false);
+  return law_read(g_prog, g_target, nu, t_inf_s, 0.0, true);
 }
 
 VerifyResult PcmPair::verify(int64_t layer, int64_t group, const std::vector<uint8_t>& mask, const VerifySpec& spec, double t_s) {
@@ -182,10 +211,10 @@ VerifyResult PcmPair::apply_verify(size_t l, size_t gi, size_t event) {
         break;
       }
       // Re-write the pair: fresh programming noise and drift exponents; drift restarts now.
-      g.g_prog_pos[j] = static_cast<float>(m_cfg.programming_noise ? m_law->program_us(tp, sj.normal(u)) : tp);
-      g.g_prog_neg[j] = static_cast<float>(m_cfg.programming_noise ? m_law->program_us(tn, sj.normal(u + 1)) : tn);
-      g.nu_pos[j] = static_cast<float>(m_cfg.drift ? m_law->drift_coefficient(tp, sj.normal(u + 2)) : 0.0);
-      g.nu_neg[j] = static_cast<float>(m_cfg.drift ? m_law->drift_coefficient(tn, sj.normal(u + 3)) : 0.0);
+      g.g_prog_pos[j] = static_cast<float>(m_cfg.programming_noise ? law_program(tp, sj.normal(u)) : tp);
+      g.g_prog_neg[j] = static_cast<float>(m_cfg.programming_noise ? law_program(tn, sj.normal(u + 1)) : tn);
+      g.nu_pos[j] = static_cast<float>(m_cfg.drift ? law_drift(tp, sj.normal(u + 2)) : 0.0);
+      g.nu_neg[j] = static_cast<float>(m_cfg.drift ? law_drift(tn, sj.normal(u + 3)) : 0.0);
       u += 4;
       g.t_dev[j] = ev.t_s;
       r.writes += 2;
@@ -247,9 +276,9 @@ void PcmPair::read_at(double t, bool relative) {
             const RandomStream& si = streams[i];
             const bool quiet = !m_cfg.read_noise || m_noiseless;
             const double gp =
-                m_law->read_us(g.g_prog_pos[e], g.g_target_pos[e], g.nu_pos[e], t_inf_s, quiet ? 0.0 : si.normal(2 * j), quiet);
-            const double gn = m_law->read_us(g.g_prog_neg[e], g.g_target_neg[e], g.nu_neg[e], t_inf_s,
-                                             quiet ? 0.0 : si.normal(2 * j + 1), quiet);
+                law_read(g.g_prog_pos[e], g.g_target_pos[e], g.nu_pos[e], t_inf_s, quiet ? 0.0 : si.normal(2 * j), quiet);
+            const double gn =
+                law_read(g.g_prog_neg[e], g.g_target_neg[e], g.nu_neg[e], t_inf_s, quiet ? 0.0 : si.normal(2 * j + 1), quiet);
             w += m_cfg.f_lst[i] * (gp - gn);
           }
           g.wn[j] = static_cast<float>(w * inv);
@@ -260,10 +289,9 @@ void PcmPair::read_at(double t, bool relative) {
         // Pairs re-written by a verification drift from their own write.
         const double t_j = g.t_dev.empty() ? t_inf_s : std::max(0.0, relative ? t - (g.t_dev[j] - g.t_prog_s) : t - g.t_dev[j]);
         const bool quiet = !m_cfg.read_noise || m_noiseless;
-        const double gp =
-            m_law->read_us(g.g_prog_pos[j], g.g_target_pos[j], g.nu_pos[j], t_j, quiet ? 0.0 : s.normal(2 * j), quiet);
+        const double gp = law_read(g.g_prog_pos[j], g.g_target_pos[j], g.nu_pos[j], t_j, quiet ? 0.0 : s.normal(2 * j), quiet);
         const double gn =
-            m_law->read_us(g.g_prog_neg[j], g.g_target_neg[j], g.nu_neg[j], t_j, quiet ? 0.0 : s.normal(2 * j + 1), quiet);
+            law_read(g.g_prog_neg[j], g.g_target_neg[j], g.nu_neg[j], t_j, quiet ? 0.0 : s.normal(2 * j + 1), quiet);
         g.wn[j] = static_cast<float>((gp - gn) / d.g_max_us);
       }
     }

@@ -86,6 +86,10 @@ class PcmPair : public Technology {
   void read_at(double t, bool relative);
   VerifyResult apply_verify(size_t l, size_t gi, size_t event);  // replays verify event `event`
   double read_us(double g_prog, double g_target, double nu, double t_inf_s, double xi) const;
+  // The law's three results, checked (finite; conductances >= 0).
+  double law_program(double g_target, double xi) const;
+  double law_drift(double g_target, double xi) const;
+  double law_read(double g_prog, double g_target, double c, double t_inf_s, double xi, bool noiseless) const;
   struct VerifyEvent {
     double t_s = 0;
     std::vector<uint32_t> idx;  // verified weights (block-layout index)

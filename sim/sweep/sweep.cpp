@@ -407,11 +407,12 @@ void check_entry_current(const Manifest& m, const Entry& e) {
     Json j = load_scenario_json(e.scenario, sets);
     id = hash_hex(parse_scenario(j, e.scenario).resolved.dump());
   } catch (const std::exception& ex) {
-    throw Error(at + ex.what() + " (the scenario changed since `ptcsim sweep expand`; expand the spec again)");
+    throw Error(at + ex.what() + " (the scenario changed since the spec was expanded; expand it again: ptcsim sweep SPEC)");
   }
   if (id != e.id)
-    throw Error(at + "the scenario now resolves to another configuration (id " + id + ", expanded as " + e.id +
-                "): it, a file it includes or a plug-in it uses changed since `ptcsim sweep expand`; expand the spec again");
+    throw Error(
+        at + "the scenario now resolves to another configuration (id " + id + ", expanded as " + e.id +
+        "): it, a file it includes or a plug-in it uses changed since the spec was expanded; expand it again: ptcsim sweep SPEC");
 }
 
 std::vector<std::string> run_argv(const Manifest& m, const Entry& e, const std::string& exe) {
@@ -524,6 +525,14 @@ CollectSummary collect(const Manifest& m, const fs::path& out_dir) {
   for (const auto& e : m.entries) {
     Row r{&e, "", "", Json::object()};
     r.status = run_status(m, e, &r.reason);
+    if (r.status == "complete") {  // results of a configuration that has changed since are not collected
+      try {
+        check_entry_current(m, e);
+      } catch (const std::exception& ex) {
+        r.status = "mismatch";
+        r.reason = ex.what();
+      }
+    }
     if (r.status == "complete") {
       r.summary = Json::parse(read_text(m.run_path(e) / "summary.json", "summary.json"));
       try {  // per-instant accuracy of a scheduled run, beside the summary's scalars

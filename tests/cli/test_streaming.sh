@@ -107,7 +107,7 @@ expect_error "row_remap without endurance is one line" "controller.policy: polic
 expect_error "a streaming run with another policy names row_remap" 'other than row_remap' \
   "$ptcsim" validate "$sc" --set 'controller.policy={"name":"periodic_full","interval_requests":10}'
 
-expect_error "streaming on a device without levels is one line" "hw.mapping.name: the streaming mapping" \
+expect_error "streaming on a device without levels is one line, naming the hw fragment" "hw.mapping.name (from fragment .*optical_4x4x16_streaming.json): the streaming mapping" \
   "$ptcsim" run "$sc" --set 'device={"name":"mrr"}' --out "$tmp/x1" -q
 expect_error "an unknown order is one line naming the path" "hw.mapping.order" \
   "$ptcsim" validate "$sc" --set hw.mapping.order=sorted

@@ -184,6 +184,9 @@ assert len(mc) == 4 and all(e["instances"] == 3 for e in mc), mc
 PY
 then ok "a PCM-law plug-in runs: compensation gains follow its drift law's closed form, accuracy that of noise-free PCM, 3 instances"; else bad "PCM-law plug-in run results"; fi
 
+expect_error "a PCM law returning a negative conductance is refused by validate" \
+  'drift_gdc.json: device "test_pcm_negative": its PCM law.s program_us returned -1.000000 for target' \
+  "$ptcsim" validate "$pcm_sc" --plugin "$tmp/t/libpcm_law_bad.so" --set 'device={"name":"test_pcm_negative"}'
 # the editor schema knows plug-in names too; an empty --plugin is a bad command line (exit 2)
 "$ptcsim" schema --plugin "$law" >"$tmp/schema.json" 2>"$tmp/err" && grep -q '"test_pcm_uniform_drift"' "$tmp/schema.json" \
   && ok "schema --plugin: the plug-in device is a valid device.name" || bad "schema --plugin: $(cat "$tmp/err")"
@@ -277,6 +280,9 @@ PY
 printf 'x' >>"$tmp/sw/libmypolicy.so"
 expect_error "sweep run: a rebuilt plug-in makes the expanded entries stale" 'resolves to another configuration' \
   "$ptcsim" sweep run "$tmp/sw/out/manifest.jsonl"
+"$ptcsim" sweep collect "$tmp/sw/out/manifest.jsonl" >"$tmp/out" 2>"$tmp/err"
+grep -q "0 of 3 runs complete" "$tmp/out" && grep -q 'mismatch' "$tmp/sw/out/results.csv" \
+  && ok "sweep collect: runs of the old plug-in build are reported mismatch, not collected" || bad "collect after rebuild: $(cat "$tmp/out" "$tmp/err")"
 expect_error "config.resolved.json run with another build of its plug-in" 'plugins.0: this configuration was resolved with plug-in libmypolicy.so' \
   "$ptcsim" validate "$tmp/sw/again.json" --plugin "$tmp/sw/libmypolicy.so"
 expect_error "sweep: a missing plug-in names the spec and the entry" 'spec2.json: plugins.0: file "nope.so" not found' \

@@ -214,10 +214,10 @@ echo "{\"name\": \"edited\", \"scenario\": \"sc/s.json\", \"set\": {\"traffic.re
 "$ptcsim" sweep "$tmp/E/spec.json" --out "$tmp/E/out" >/dev/null 2>"$tmp/err" || bad "expand for the edit check: $(cat "$tmp/err")"
 sed -i 's/"w_thres": 0.02/"w_thres": 0.03/' "$tmp/E/sc/s.json"
 expect_error "sweep run after the scenario was edited: one line naming the entry, both ids and what to do" \
-  "manifest.jsonl: entry 0 (.*s.json): the scenario now resolves to another configuration (id [0-9a-f]\{16\}, expanded as [0-9a-f]\{16\}).*expand the spec again" \
+  "manifest.jsonl: entry 0 (.*s.json): the scenario now resolves to another configuration (id [0-9a-f]\{16\}, expanded as [0-9a-f]\{16\}).*expand it again: ptcsim sweep SPEC" \
   "$ptcsim" sweep run "$tmp/E/out/manifest.jsonl" --jobs 1
 [ ! -d "$tmp/E/out/runs" ] || [ -z "$(ls -A "$tmp/E/out/runs")" ] && ok "nothing ran for the edited scenario" || bad "runs started: $(ls "$tmp/E/out/runs")"
-expect_error "sweep task on an edited scenario: refused too" "entry 1 .*expand the spec again" \
+expect_error "sweep task on an edited scenario: refused too" "entry 1 .*expand it again: ptcsim sweep SPEC" \
   "$ptcsim" sweep task "$tmp/E/out/manifest.jsonl" --index 1
 sed -i 's/"w_thres": 0.03/"w_thres": 0.02/' "$tmp/E/sc/s.json"
 "$ptcsim" sweep run "$tmp/E/out/manifest.jsonl" --jobs 1 >/dev/null 2>"$tmp/err" && grep -q "0 complete already, 2 to run" "$tmp/err" \
