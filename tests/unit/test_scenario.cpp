@@ -211,7 +211,7 @@ TEST_CASE("every declared parameter of every plug-in is read with defaults, unde
   }
   CHECK(audit.unread() == std::vector<std::string>{"sec.b"});
   Params p(Json::object(), "sec", {{"a", "", 0, "a"}}, {});
-  CHECK_THROWS_WITH(p.num("c"), Contains("\"c\"") && Contains("not declared"));
+  CHECK_THROWS_WITH(p.num("c"), Contains("sec.c: read but not declared"));
 }
 
 TEST_CASE("a typo'd key or plug-in name names the path, suggests the fix and lists the known ones", "[scenario]") {
