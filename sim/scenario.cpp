@@ -508,29 +508,25 @@ Json load_scenario_json(const std::string& file, const std::vector<std::string>&
 }
 
 std::string with_origin(const std::string& msg) {
+  auto dotted = [](std::string p) {  // noise[0].name and noise.0.name name the same entry
+    for (size_t i = p.find('['); i != std::string::npos; i = p.find('[', i)) {
+      const size_t close = p.find(']', i);
+      if (close == std::string::npos) break;
+      p = p.substr(0, i) + "." + p.substr(i + 1, close - i - 1) + p.substr(close + 1);
+    }
+    return p;
+  };
   for (const auto& [file, org] : origins()) {
     if (org.empty() || msg.compare(0, file.size() + 2, file + ": ") != 0) continue;
     const size_t at = file.size() + 2, end = msg.find(": ", at);
     if (end == std::string::npos) return msg;
-    std::string path = msg.substr(at, end - at);
-    // noise.0.name and noise[0].name name the same entry
-    for (size_t i = 0; i < path.size(); ++i)
-      if (path[i] == '[') {
-        const size_t close = path.find(']', i);
-        if (close == std::string::npos) break;
-        path = path.substr(0, i) + "." + path.substr(i + 1, close - i - 1) + path.substr(close + 1);
-      }
+    const std::string path = dotted(msg.substr(at, end - at));
     const std::pair<std::string, std::string>* best = nullptr;
+    size_t best_len = 0;
     for (const auto& o : org) {
-      std::string p = o.first;
-      for (size_t i = 0; i < p.size(); ++i)
-        if (p[i] == '[') {
-          const size_t close = p.find(']', i);
-          if (close == std::string::npos) break;
-          p = p.substr(0, i) + "." + p.substr(i + 1, close - i - 1) + p.substr(close + 1);
-        }
+      const std::string p = dotted(o.first);
       const bool covers = p.empty() || path == p || path.rfind(p + ".", 0) == 0;
-      if (covers && (!best || p.size() >= best->first.size())) best = &o;
+      if (covers && (!best || p.size() >= best_len)) best = &o, best_len = p.size();
     }
     if (!best || best->second.empty()) return msg;
     return msg.substr(0, end) + " (from " + best->second + ")" + msg.substr(end);
