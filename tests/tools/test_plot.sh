@@ -265,6 +265,29 @@ expect_error "corrupt run among good ones" "junk/trace.csv" "$plot" "$r/doctor" 
 expect_error "unsupported figure format" "unsupported figure format '.jpg'" "$plot" "$r/doctor" -o "$tmp/e.jpg"
 expect_error "unknown panel" "unknown panel 'power'" "$plot" "$r/doctor" -o "$tmp/e.png" --panels accuracy,power
 expect_error "output directory missing" "does not exist" "$plot" "$r/doctor" -o "$tmp/nodir/e.png"
+# an object set whole (--set device={...}) shows only its leaves that differ; --label replaces
+# the automatic labels, once per run directory in order
+for v in 0.06 0.1; do
+  cp -r "$r/none" "$tmp/dev_$v"
+  "$py" - "$tmp/dev_$v/run.json" "$v" <<'EOF'
+import json, sys
+j = json.load(open(sys.argv[1]))
+j["set"] = {"controller.policy.name": "none", "device": {"name": "my_law", "nu": float(sys.argv[2]), "sigma_rel": 0.04}}
+json.dump(j, open(sys.argv[1], "w"))
+EOF
+done
+"$plot" "$tmp/dev_0.06" "$tmp/dev_0.1" -o "$tmp/dev.png" --dump-json >"$tmp/dev.json" 2>"$tmp/err" || bad "device sets: $(cat "$tmp/err")"
+"$plot" "$tmp/dev_0.06" "$tmp/dev_0.1" --label "slow drift" --label "fast drift" -o "$tmp/dev2.png" --dump-json \
+  >"$tmp/dev2.json" 2>"$tmp/err" || bad "--label: $(cat "$tmp/err")"
+check "legend: an object --set shows only its differing leaves, --label replaces the labels" "$tmp/dev.json" "$tmp/dev2.json" <<'EOF'
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+assert [r["label"] for r in a["runs"]] == ["none (nu=0.06)", "none (nu=0.1)"], a["runs"]
+assert [r["label"] for r in b["runs"]] == ["slow drift", "fast drift"], b["runs"]
+EOF
+expect_error "--label: one per run directory" "--label given 1 times for 2 run directories" \
+  "$plot" "$tmp/dev_0.06" "$tmp/dev_0.1" --label "only one" -o "$tmp/e.png"
+
 expect_error "no run directory given" "expected RUN_DIR... or --sweep" "$plot"
 [ ! -e "$tmp/e.png" ] && ok "no output file after errors" || bad "output written despite an error"
 
@@ -435,6 +458,23 @@ assert img.std() > 0.05
 for s in d["series"][:2]:
     c = np.array([int(s["colour"][k:k + 2], 16) / 255 for k in (1, 3, 5)])
     assert int((np.abs(img - c).max(axis=2) < 0.06).sum()) > 200, s["label"]
+EOF
+# sweep collect's per-instant columns are labelled by their instant in words; an integer
+# parameter (ADC bits) gets a tick on each value and none between them
+cat >"$tmp/instants.csv" <<'CSV'
+index,id,hw.adc.bits,seed,status,accuracy_t_1s,accuracy_std_t_31536000s
+0,c0,4,1,complete,0.30,0.02
+1,c1,6,1,complete,0.80,0.04
+2,c2,8,1,complete,0.85,0.03
+CSV
+"$plot" --sweep "$tmp/instants.csv" --x hw.adc.bits --y accuracy_t_1s,accuracy_std_t_31536000s -o "$tmp/inst.png" --dump-json \
+  >"$tmp/inst.json" 2>"$tmp/err" || bad "--sweep per-instant columns: $(cat "$tmp/err")"
+check "--sweep: per-instant columns labelled 'accuracy at t = 1 s' / '... std over chips at t = 1 y', integer ticks" "$tmp/inst.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["y_labels"] == ["accuracy at t = 1 s", "accuracy std over chips at t = 1 y"], d["y_labels"]
+assert d["x_ticks"] == ["4", "6", "8"], d.get("x_ticks")
+assert "x_ticks" not in json.load(open(sys.argv[1].replace("inst.json", "sweep.json"))), "0.02/0.2 are not integers"
 EOF
 "$plot" --sweep "$tmp/results.csv" --x controller.policy --y accuracy_mean --where monitor.w_thres=0.2 -o "$tmp/sweep2.png" --dump-json >"$tmp/sweep2.json" 2>/dev/null
 check "--sweep: a categorical x (policy names) filtered with --where" "$tmp/sweep2.json" <<'EOF'
