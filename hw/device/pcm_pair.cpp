@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
 
 #include "models/error.h"
 
@@ -17,6 +20,7 @@ PcmPair::PcmPair(const models::CompiledWorkload& wl, const PcmPairConfig& cfg, c
   if (cfg.f_lst.empty()) throw Error("PCM: f_lst needs at least one conductance pair");
   for (double f : cfg.f_lst)
     if (!(f > 0) || !std::isfinite(f)) throw Error("PCM: every f_lst factor must be > 0");
+  check_law_pure();
   for (const auto& L : wl.layers) {
     m_groups.emplace_back();
     for (const auto& t : L.gemms) {
@@ -130,6 +134,43 @@ namespace {
               " (conductances must be finite and >= 0, drift coefficients finite; hw/physics/pcm_law.h)");
 }
 }  // namespace
+
+void PcmPair::check_law_pure() const {
+  struct Call {
+    std::string text;
+    double value;
+  };
+  const double gm = m_cfg.device.g_max_us;
+  auto num = [](double v) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.9g", v);
+    return std::string(b);
+  };
+  // Every method the device calls, in the order of one pass; the second pass must repeat it.
+  auto pass = [&] {
+    std::vector<Call> calls;
+    for (double g : {0.0, 0.3 * gm, gm})
+      for (double xi : {-1.7, 0.4}) {
+        const std::string at = "(" + num(g) + " uS, xi " + num(xi);
+        if (m_cfg.programming_noise) calls.push_back({"program_us" + at + ")", m_law->program_us(g, xi)});
+        if (m_cfg.drift) calls.push_back({"drift_coefficient" + at + ")", m_law->drift_coefficient(g, xi)});
+        const double c = m_cfg.drift ? 0.05 : 0.0;
+        for (double t : {0.0, 1.0, 3.15e7}) {
+          const std::string rt = "(" + num(g) + " uS, coefficient " + num(c) + ", " + num(t) + " s, xi " + num(xi);
+          if (m_cfg.read_noise) calls.push_back({"read_us" + rt + ")", m_law->read_us(g, g, c, t, xi, false)});
+          calls.push_back({"read_us" + rt + ", noiseless)", m_law->read_us(g, g, c, t, 0.0, true)});
+        }
+      }
+    return calls;
+  };
+  const std::vector<Call> a = pass(), b = pass();
+  for (size_t i = 0; i < a.size(); ++i)
+    if (!(a[i].value == b[i].value) && !(std::isnan(a[i].value) && std::isnan(b[i].value)))
+      throw Error("device \"" + m_cfg.name + "\": its PCM law is not a pure function of its arguments: " + a[i].text +
+                  " returned " + num(a[i].value) + ", then " + num(b[i].value) +
+                  " (a law keeps no state and draws no random numbers of its own: the device replays its draws; "
+                  "hw/physics/pcm_law.h)");
+}
 
 double PcmPair::law_program(double g_target, double xi) const {
   const double g = m_law->program_us(g_target, xi);

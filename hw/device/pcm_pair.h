@@ -90,6 +90,9 @@ class PcmPair : public Technology {
   double law_program(double g_target, double xi) const;
   double law_drift(double g_target, double xi) const;
   double law_read(double g_prog, double g_target, double c, double t_inf_s, double xi, bool noiseless) const;
+  // Refuses a law that is not a pure function of its arguments (called twice at a few probe
+  // points, other calls in between): the device replays draws and relies on equal answers.
+  void check_law_pure() const;
   struct VerifyEvent {
     double t_s = 0;
     std::vector<uint32_t> idx;  // verified weights (block-layout index)

@@ -5,7 +5,8 @@
 // (hw/device/pcm_pair.h) keeps the mapping of weights onto conductance pairs, the random streams,
 // write-verify and the Monte-Carlo instances; a law only turns standard normals into conductances.
 // Every method must be a pure function of its arguments (the device replays draws: Monte-Carlo
-// instances, write-verify events, drift compensation's noiseless reads).
+// instances, write-verify events, drift compensation's noiseless reads); PcmPair checks this at a
+// few probe points when it is built.
 #pragma once
 
 #include "hw/physics/pcm.h"

@@ -187,6 +187,9 @@ then ok "a PCM-law plug-in runs: compensation gains follow its drift law's close
 expect_error "a PCM law returning a negative conductance is refused by validate" \
   'drift_gdc.json: device "test_pcm_negative": its PCM law.s program_us returned -1.000000 for target' \
   "$ptcsim" validate "$pcm_sc" --plugin "$tmp/t/libpcm_law_bad.so" --set 'device={"name":"test_pcm_negative"}'
+expect_error "a PCM law drawing its own random numbers is refused by validate (not a pure function)" \
+  'drift_gdc.json: device "test_pcm_own_rng": its PCM law is not a pure function of its arguments: read_us(7.5 uS, coefficient 0.05, 0 s, xi -1.7) returned [0-9.]*, then [0-9.]* (a law keeps no state' \
+  "$ptcsim" validate "$pcm_sc" --plugin "$tmp/t/libpcm_law_bad.so" --set 'device={"name":"test_pcm_own_rng"}'
 # the editor schema knows plug-in names too; an empty --plugin is a bad command line (exit 2)
 "$ptcsim" schema --plugin "$law" >"$tmp/schema.json" 2>"$tmp/err" && grep -q '"test_pcm_uniform_drift"' "$tmp/schema.json" \
   && ok "schema --plugin: the plug-in device is a valid device.name" || bad "schema --plugin: $(cat "$tmp/err")"
