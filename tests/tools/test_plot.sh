@@ -288,6 +288,32 @@ EOF
 expect_error "--label: one per run directory" "--label given 1 times for 2 run directories" \
   "$plot" "$tmp/dev_0.06" "$tmp/dev_0.1" --label "only one" -o "$tmp/e.png"
 
+# past ten runs the colours repeat: each further ten gets a dash pattern (PNG and HTML alike)
+many=()
+for k in $(seq 0 11); do
+  cp -r "$r/none" "$tmp/many_$k"
+  "$py" - "$tmp/many_$k/run.json" "$k" <<'EOF'
+import json, sys
+j = json.load(open(sys.argv[1]))
+j["set"] = {"controller.policy.name": "none", "noise.drift.sigma": 0.01 * (int(sys.argv[2]) + 1)}
+json.dump(j, open(sys.argv[1], "w"))
+c = json.load(open(sys.argv[1].replace("run.json", "config.resolved.json")))
+c["noise"] = {"drift": {"sigma": 0.01 * (int(sys.argv[2]) + 1)}}    # not one configuration's seeds
+json.dump(c, open(sys.argv[1].replace("run.json", "config.resolved.json"), "w"))
+EOF
+  many+=("$tmp/many_$k")
+done
+"$plot" "${many[@]}" -o "$tmp/many.png" --html "$tmp/many.html" --dump-json >"$tmp/many.json" 2>"$tmp/err" || bad "12 runs: $(cat "$tmp/err")"
+check "12 runs: runs 11 and 12 reuse the first colours, dashed (PNG dump and HTML payload)" "$tmp/many.json" "$tmp/many.html" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+st = [(r["colour"], r["linestyle"]) for r in d["runs"]]
+assert [ls for _, ls in st] == ["-"] * 10 + ["--"] * 2, st
+assert st[10][0] == st[0][0] and st[11][0] == st[1][0] and len({c for c, _ in st[:10]}) == 10, st
+h = open(sys.argv[2]).read()
+assert h.count('"dash":[6,4]') == 2, h.count('"dash":[6,4]')
+EOF
+
 expect_error "no run directory given" "expected RUN_DIR... or --sweep" "$plot"
 [ ! -e "$tmp/e.png" ] && ok "no output file after errors" || bad "output written despite an error"
 
