@@ -323,7 +323,7 @@ void Accelerator::push_ring_temperatures(double now_s) {
 
 void Accelerator::set_now(double now_s) {
   update_thermal(now_s);
-  m_tech->set_times(0, {NoiseTime{step(now_s), now_s}});
+  m_tech->set_times(0, {NoiseTime{step(now_s), now_s, m_draw_instant_s}});
 }
 
 int64_t Accelerator::relock(double now_s) {

@@ -193,6 +193,10 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   // Brings the thermal field (self-heating from busy time) and the device's thermal offsets to
   // now_s and sets the technology's noise instant to (step, now_s) for measurements.
   void set_now(double now_s);
+  // The instant naming the read draws of set_now() while >= 0 (NoiseTime::draw_t_s): the evaluator
+  // sets its scheduled instant for the compensation readout and the evaluation, then clears it (-1).
+  void set_draw_instant(double t_s) { m_draw_instant_s = t_s; }
+  double draw_instant() const { return m_draw_instant_s; }
   // Thermal field only: self-heating and ring offsets to now_s (no noise instant).
   void update_thermal(double now_s);
   // Re-tunes every ring against the temperature now (thermally coupled devices): the lock
@@ -375,6 +379,7 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   uint64_t m_waiter_seq = 0;
   sc_core::sc_event m_changed;
   // noise clock and served inferences
+  double m_draw_instant_s = -1;
   int64_t m_served = 0, m_extra_steps = 0, m_initial_writes = 0, m_tech_base_writes = 0;
   VerifyBooks m_verify;
   std::optional<StreamPlan> m_stream;

@@ -50,15 +50,20 @@ void Evaluator::run() {
       if (m_c.interrupted) break;
       settle(kRankEvaluator);
       m_acc.acquire(kRankEvaluator, false);
-      evaluate();
+      evaluate(times[i]);
       m_acc.release();
     }
     m_agenda.clear(m_id);
   });
 }
 
-void Evaluator::evaluate() {
+void Evaluator::evaluate(double scheduled_s) {
   const auto wall0 = std::chrono::steady_clock::now();
+  // accuracy.read_draws "scheduled": the compensation readout and the evaluation after it read the
+  // chip's realisation of the scheduled instant (aihwkit: drift_analog_weights(t) draws once, then
+  // the readout and the forward passes), whatever array time the readout took (NoiseTime::draw_t_s).
+  const double draw_s = m_c.s.accuracy.read_draws == "scheduled" ? scheduled_s : -1.0;
+  m_acc.set_draw_instant(draw_s);
   m_ctl.before_evaluation();  // e.g. drift compensation: it takes array time, the evaluation follows it
   const double t = now_s();
   m_acc.update_thermal(t);
@@ -66,7 +71,7 @@ void Evaluator::evaluate() {
   const int64_t n = std::min<int64_t>(a.images, m_c.test.count - a.first_image);
   std::vector<int64_t> imgs(static_cast<size_t>(std::max<int64_t>(n, 0)));
   std::iota(imgs.begin(), imgs.end(), a.first_image);
-  std::vector<hw::NoiseTime> times(imgs.size(), hw::NoiseTime{m_acc.step(t), t});
+  std::vector<hw::NoiseTime> times(imgs.size(), hw::NoiseTime{m_acc.step(t), t, draw_s});
   std::vector<double> accs;
   std::vector<int> pred;
   const int64_t recomputed = m_acc.recomputations_made();
@@ -82,6 +87,7 @@ void Evaluator::evaluate() {
     m_eval_images += static_cast<int64_t>(imgs.size());
   }
   if (a.instances > 1) m_acc.select_instance(0);
+  m_acc.set_draw_instant(-1);
   // The evaluation's recomputations (RNS retries) are charged as the served requests' are
   // (docs/rns.md §7): a retry the counters count is a retry the books charge.
   m_acc.charge_recomputations(m_acc.recomputations_made() - recomputed);

@@ -44,7 +44,7 @@ class Evaluator : public sc_core::sc_module, public hw::ServedSinkIf, public hw:
 
  private:
   void run();
-  void evaluate();
+  void evaluate(double scheduled_s);  // the evaluation scheduled at scheduled_s (it may start later)
   const RunContext& m_c;
   hw::Accelerator& m_acc;
   Agenda& m_agenda;

@@ -299,7 +299,17 @@ const std::vector<SectionSpec>& scenario_sections() {
           {"times_s", "s", Json::array(), "scheduled evaluation instants", 0, 1e15},
           {"images", "images", 1000, "evaluation batch (first test images; mode scheduled)", 1, 1e9},
           {"instances", "", 1, "Monte-Carlo chip instances per evaluation (mean and std reported; mode scheduled)", 1, 10000},
-          {"first_image", "", 0, "first test image of the evaluation batch (mode scheduled)", 0, 1e12}},
+          {"first_image", "", 0, "first test image of the evaluation batch (mode scheduled)", 0, 1e12},
+          {"read_draws",
+           "",
+           "actual",
+           "read noise of a scheduled evaluation (PCM): actual = the draws of the instant it runs at (after the drift-"
+           "compensation readout's array time), scheduled = the draws of its scheduled instant, which the readout "
+           "before it reads too (aihwkit's drift_analog_weights(t); paired between configurations; "
+           "docs/pcm_drift_compensation.md §2)",
+           -inf,
+           inf,
+           {"actual", "scheduled"}}},
          {"log_spaced"}});
     t.push_back({"accuracy.log_spaced",
                  "log-spaced evaluation instants (aihwkit style), added to times_s",
@@ -893,6 +903,7 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   s.accuracy.images = ap.integer("images");
   s.accuracy.instances = ap.integer("instances");
   s.accuracy.first_image = ap.integer("first_image");
+  s.accuracy.read_draws = ap.str("read_draws");
   if (s.accuracy.mode == "scheduled" && s.accuracy.times_s.empty())
     throw Error("accuracy.times_s: scheduled mode needs instants (times_s or log_spaced)");
   // Monte-Carlo chip copies are evaluated only at scheduled instants; elsewhere they would be
@@ -904,6 +915,8 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   R["accuracy"] = ap.resolved();
   R["accuracy"]["times_s"] = s.accuracy.times_s;
   R["accuracy"].erase("log_spaced");
+  // At its default the key is left out, so configurations (and sweep ids) from before it stay the same.
+  if (s.accuracy.read_draws == "actual") R["accuracy"].erase("read_draws");
 
   // ---- monitor
   Params mp = read_section(j, "monitor");

@@ -215,7 +215,7 @@ VerifyResult PcmPair::verify(int64_t layer, int64_t group, const std::vector<uin
   g.verifies.push_back(std::move(ev));
   VerifyResult r = apply_verify(static_cast<size_t>(layer), static_cast<size_t>(group), g.verifies.size() - 1);
   m_writes += r.writes;
-  read_at(m_t_s, m_relative);
+  read_at(m_t_s, m_relative, m_draw_s);
   return r;
 }
 
@@ -272,35 +272,38 @@ bool PcmPair::select_instance(int64_t k) {
   m_rng = k == 0 ? m_base_rng : m_base_rng.derive(0x4d43).derive(static_cast<uint64_t>(k));
   for (size_t l = 0; l < m_groups.size(); ++l)
     for (size_t gi = 0; gi < m_groups[l].size(); ++gi) draw_group(l, gi);
-  read_at(m_t_s, m_relative);
+  read_at(m_t_s, m_relative, m_draw_s);
   return true;
 }
 
 void PcmPair::set_times(uint64_t, const std::vector<NoiseTime>& times) {
   if (times.empty()) throw Error("PCM: no read instant given");
-  read_at(times.front().t_s, false);
+  read_at(times.front().t_s, false, times.front().draw_instant_s());
 }
 
 bool PcmPair::set_noiseless_reads(bool on) {
   if (!m_cfg.read_noise) return false;
   m_noiseless = on;
-  read_at(m_t_s, m_relative);  // reads are a pure function of (programming, instant): restoring is exact
+  read_at(m_t_s, m_relative, m_draw_s);  // reads are a pure function of (programming, instant): restoring is exact
   return true;
 }
 
-void PcmPair::read_at(double t, bool relative) {
+void PcmPair::read_at(double t, bool relative, double draw_s) {
   if (!(t >= 0) || !std::isfinite(t)) throw Error("PCM: read time must be >= 0 s");
+  if (!(draw_s >= 0) || !std::isfinite(draw_s)) throw Error("PCM: read-draw instant must be >= 0 s");
   m_t_s = t;
+  m_draw_s = draw_s;
   m_relative = relative;
   const PcmLikeParams& d = m_cfg.device;
   for (size_t l = 0; l < m_groups.size(); ++l)
     for (size_t gi = 0; gi < m_groups[l].size(); ++gi) {
       Group& g = m_groups[l][gi];
       const double t_inf_s = relative ? t : std::max(0.0, t - g.t_prog_s);
+      const double draw_inf_s = relative ? draw_s : std::max(0.0, draw_s - g.t_prog_s);
       // Read noise: one draw per (group programming, read instant), uncorrelated between instants.
       RandomStream s = m_rng.derive(22)
                            .derive(static_cast<uint64_t>(g.programmings))
-                           .derive(static_cast<uint64_t>(std::llround(t_inf_s * 1e9)))
+                           .derive(static_cast<uint64_t>(std::llround(draw_inf_s * 1e9)))
                            .derive(l << 20 | gi);
       const size_t n = g.latent.size(), pairs = m_cfg.f_lst.size();
       g.wn.resize(n);

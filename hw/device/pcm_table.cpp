@@ -340,18 +340,20 @@ bool PcmTable::select_instance(int64_t k) {
   m_rng = k == 0 ? m_base_rng : m_base_rng.derive(0x4d43).derive(static_cast<uint64_t>(k));
   for (size_t l = 0; l < m_groups.size(); ++l)
     for (size_t gi = 0; gi < m_groups[l].size(); ++gi) draw_group(l, gi);
-  read_at(m_t_s, m_relative);
+  read_at(m_t_s, m_relative, m_draw_s);
   return true;
 }
 
 void PcmTable::set_times(uint64_t, const std::vector<NoiseTime>& times) {
   if (times.empty()) throw Error("pcm_table: no read instant given");
-  read_at(times.front().t_s, false);
+  read_at(times.front().t_s, false, times.front().draw_instant_s());
 }
 
-void PcmTable::read_at(double t, bool relative) {
+void PcmTable::read_at(double t, bool relative, double draw_s) {
   if (!(t >= 0) || !std::isfinite(t)) throw Error("pcm_table: read time must be >= 0 s");
+  if (!(draw_s >= 0) || !std::isfinite(draw_s)) throw Error("pcm_table: read-draw instant must be >= 0 s");
   m_t_s = t;
+  m_draw_s = draw_s;
   m_relative = relative;
   const double f = m_cfg.persistent_fraction, a = std::sqrt(f), b = std::sqrt(1 - f);
   std::vector<double> mv, sv;
@@ -360,13 +362,14 @@ void PcmTable::read_at(double t, bool relative) {
     for (size_t gi = 0; gi < m_groups[l].size(); ++gi) {
       Group& g = m_groups[l][gi];
       const double t_inf_s = relative ? t : std::max(0.0, t - g.t_prog_s);
+      const double draw_inf_s = relative ? draw_s : std::max(0.0, draw_s - g.t_prog_s);
       m_cfg.table.at_time(t_inf_s, m_cfg.t_eps_s, mv, sv);
       const size_t n = g.latent.size(), last = mv.size() - 1;
       if (b > 0) {  // fresh read noise: one draw per (group programming, read instant)
         xr.resize(2 * n);
         m_rng.derive(32)
             .derive(static_cast<uint64_t>(g.programmings))
-            .derive(static_cast<uint64_t>(std::llround(t_inf_s * 1e9)))
+            .derive(static_cast<uint64_t>(std::llround(draw_inf_s * 1e9)))
             .derive(l << 20 | gi)
             .fill_normal(0, static_cast<int64_t>(2 * n), xr.data());
       }

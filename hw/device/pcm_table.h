@@ -109,7 +109,7 @@ class PcmTable : public Technology {
     return m_groups.at(layer).at(group).latent;
   }
   // Read instant: seconds since the last programming (>= 0), the same for every group.
-  void set_time(double t_inf_s) { read_at(t_inf_s, true); }
+  void set_time(double t_inf_s) { read_at(t_inf_s, true, t_inf_s); }
   // Reads every group at the batch's first instant, t_s minus the group's programming time.
   void set_times(uint64_t draw_base, const std::vector<NoiseTime>& times) override;
   const std::vector<int32_t>& scale_tiles(int64_t layer, int64_t group) const override {
@@ -141,14 +141,15 @@ class PcmTable : public Technology {
   };
   void program_group(size_t l, size_t gi, double t_s);
   void draw_group(size_t l, size_t gi);  // the persistent draws of the group's last programming
-  void read_at(double t, bool relative);
+  // Reads at t (drift) with the read draws of instant `draw_s` (NoiseTime::draw_t_s).
+  void read_at(double t, bool relative, double draw_s);
   const models::CompiledWorkload& m_wl;
   PcmTableConfig m_cfg;
   RandomStream m_base_rng, m_rng;  // the chip's stream; the selected instance's (== base for instance 0)
   int64_t m_instance = 0;
   std::vector<std::vector<Group>> m_groups;
   int64_t m_writes = 0;
-  double m_t_s = 0;
+  double m_t_s = 0, m_draw_s = 0;  // read instant (drift) and the instant naming its read draws
   bool m_relative = true;
 };
 

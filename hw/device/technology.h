@@ -33,10 +33,16 @@
 namespace ptc::hw {
 
 // When a read happens: DOCTOR's schedule step (1 step = 1 served inference, plus remediation work
-// converted to inferences) and simulated seconds since deployment start.
+// converted to inferences) and simulated seconds since deployment start. draw_t_s (>= 0) names
+// the instant whose random read draws the read takes (PCM read noise) when that is not t_s: a
+// scheduled evaluation at T and the drift-compensation readout before it read one realisation,
+// keyed to T, as aihwkit's drift_analog_weights(T) draws once for the readout and the forward
+// passes after it (docs/pcm_drift_compensation.md §2). Drift still acts at t_s.
 struct NoiseTime {
   int64_t step = 0;
   double t_s = 0;
+  double draw_t_s = -1;
+  double draw_instant_s() const { return draw_t_s >= 0 ? draw_t_s : t_s; }
 };
 
 // Write-verify of selected weights (SWIM, docs/swim.md §1). tolerance: accepted |read - target| of a

@@ -110,6 +110,28 @@ r = refs(sys.argv[1]); assert len(r) == 1 and r[0]["noiseless_reference"] is Tru
 r = refs(sys.argv[2]); assert len(r) == 1 and "noiseless_reference" not in r[0], r   # the shipped file says noisy
 PY
 then ok "global_drift_compensation: the default reference is noiseless (aihwkit), a file's noisy is kept"; else bad "drift compensation reference default"; fi
+# accuracy.read_draws (docs/pcm_drift_compensation.md §2). "scheduled": one read realisation per
+# scheduled instant, so the noisy reference read at t = 0 and the readout before the evaluation
+# scheduled at t = 0 (which starts after the reference readout's array time) read the same
+# conductances: every alpha is exactly 1. "actual" (default, g2): the readout at t = 0 starts
+# after the reference's array time and draws its own read noise, so alpha is not 1.
+"$ptcsim" run "$gdc" "${short[@]}" --set accuracy.read_draws=scheduled --out "$tmp/g3" >/dev/null 2>&1
+if $py - "$tmp/g3" "$tmp/g2" <<'PY'
+import json, sys, os
+def comp(d):
+    ev = [json.loads(l) for l in open(os.path.join(d, "events.jsonl"))]
+    return [x for x in ev if x["type"] == "compensation" and not x["reference"]]
+c = comp(sys.argv[1])
+assert len(c) == 2 and c[0]["t_s"] > 0, c
+assert c[0]["alpha"] == [1.0] * len(c[0]["alpha"]), c[0]["alpha"]
+assert all(a > 1 for a in c[1]["alpha"]), c[1]["alpha"]   # drift by t = 100 s: alpha > 1
+a = comp(sys.argv[2])
+assert len(a) == 2 and a[0]["alpha"] != [1.0] * len(a[0]["alpha"]), a[0]["alpha"]
+cfg = json.load(open(os.path.join(sys.argv[1], "config.resolved.json")))["accuracy"]
+assert cfg["read_draws"] == "scheduled", cfg
+assert "read_draws" not in json.load(open(os.path.join(sys.argv[2], "config.resolved.json")))["accuracy"]
+PY
+then ok "accuracy.read_draws: scheduled reads the reference's realisation at t = 0 (alpha exactly 1), actual does not"; else bad "accuracy.read_draws"; fi
 
 # ---- column-wise weight scaling (docs/devices.md §2.1): without device noise and with ideal converters
 # the digital per-output scales restore W exactly, so every prediction is the fp32 reference's, after
