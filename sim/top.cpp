@@ -387,7 +387,9 @@ RunResult run_scenario(const Scenario& s, const RunOptions& o) {
       write_partial("failed");
       throw Error(error);
     }
-    if (top->runtime->interrupted()) status = "interrupted";
+    // A signal after the last event still interrupts the run: the served images waiting to be
+    // classified when it came (the classification after the simulation) stay unclassified.
+    if (top->runtime->interrupted() || g_interrupted) status = "interrupted";
     write_partial(status);
     Json st = hw::collect_stats();  // every module's statistics, nested as the SystemC hierarchy
     write_atomic(out / "stats.json", st.dump(2) + "\n");
