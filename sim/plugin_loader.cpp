@@ -2,6 +2,8 @@
 
 #include <cxxabi.h>
 #include <dlfcn.h>
+#include <elf.h>
+#include <link.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -51,7 +53,9 @@ std::string loader_message(const char* raw, const std::string& path) {
   return m;
 }
 
-// Checks the ELF header before dlopen so that a wrong file gets a plain message.
+// Checks the ELF file before dlopen so that a wrong file gets a plain message: the header, and that
+// the program headers and every segment they map lie inside the file. The loader maps segments
+// without checking their extent: a truncated library would fault (SIGBUS) on first touch.
 void check_elf(const std::string& file) {
   std::ifstream f(file, std::ios::binary);
   if (!f) throw Error(file + ": cannot read plug-in library");
@@ -63,6 +67,31 @@ void check_elf(const std::string& file) {
   if (type != 3)  // ET_DYN
     throw Error(file + ": not a shared library (ELF type " + std::to_string(type) +
                 "); expected a plug-in built as a MODULE library (.so)");
+  // The rest is read as this executable's own ELF class and byte order (ElfW: Elf64 on x86-64).
+  if (h[EI_CLASS] != (sizeof(void*) == 8 ? ELFCLASS64 : ELFCLASS32) || h[EI_DATA] != ELFDATA2LSB)
+    throw Error(file + ": an ELF library of another word size or byte order than ptcsim; rebuild the plug-in for this machine");
+  f.clear();
+  f.seekg(0, std::ios::end);
+  const uint64_t size = static_cast<uint64_t>(f.tellg());
+  ElfW(Ehdr) eh{};
+  f.seekg(0);
+  f.read(reinterpret_cast<char*>(&eh), sizeof eh);
+  const std::string truncated = ": a damaged or truncated shared library (";
+  if (f.gcount() != static_cast<std::streamsize>(sizeof eh)) throw Error(file + truncated + "shorter than its ELF header)");
+  if (eh.e_phentsize != sizeof(ElfW(Phdr)) || eh.e_phnum == 0 ||
+      eh.e_phoff + static_cast<uint64_t>(eh.e_phnum) * sizeof(ElfW(Phdr)) > size)
+    throw Error(file + truncated + "its program headers are not inside the file); rebuild it");
+  for (unsigned i = 0; i < eh.e_phnum; ++i) {
+    ElfW(Phdr) ph{};
+    f.seekg(static_cast<std::streamoff>(eh.e_phoff + i * sizeof ph));
+    f.read(reinterpret_cast<char*>(&ph), sizeof ph);
+    if (ph.p_filesz > 0 && (ph.p_offset > size || ph.p_filesz > size - ph.p_offset))
+      throw Error(file + truncated + "segment " + std::to_string(i) + " ends at byte " +
+                  std::to_string(static_cast<uint64_t>(ph.p_offset) + ph.p_filesz) + " of a " + std::to_string(size) +
+                  "-byte file); rebuild it");
+  }
+  if (eh.e_shoff != 0 && eh.e_shoff + static_cast<uint64_t>(eh.e_shnum) * eh.e_shentsize > size)
+    throw Error(file + truncated + "its section headers are not inside the file); rebuild it");
 }
 
 std::map<std::string, LoadedPlugin>& loaded_map() {
