@@ -149,10 +149,19 @@ std::vector<Entry> expand(const std::string& spec_file, std::vector<std::string>
 
   // ---- fixed overrides, grid, zip
   std::vector<std::string> fixed;
-  std::set<std::string> used;
+  std::map<std::string, std::string> used;  // path -> where it was set or swept
   auto claim = [&](const std::string& where, const std::string& path) {
     check_path(S, where, path);
-    if (!used.insert(path).second) throw Error(S + ": " + where + ": " + path + " is set or swept twice");
+    if (used.count(path)) throw Error(S + ": " + where + ": " + path + " is set or swept twice");
+    // A section set whole replaces every value below it, whichever order the --sets run in: one
+    // of the two would be lost (or mislabel the entry's point).
+    for (const auto& [u, w] : used) {
+      const bool below = path.compare(0, u.size() + 1, u + ".") == 0, above = u.compare(0, path.size() + 1, path + ".") == 0;
+      if (below || above)
+        throw Error(S + ": " + where + ": " + path + " overlaps " + w + ": " + (below ? u : path) + " set whole replaces " +
+                    (below ? path : u) + "; set or sweep only one of them");
+    }
+    used.emplace(path, where);
   };
   if (spec.contains("set")) {
     if (!spec["set"].is_object()) throw Error(S + ": set: expected an object {path: value}, got " + spec["set"].dump());
