@@ -306,10 +306,20 @@ int cmd_device_mrr(const DeviceOptions& o) {
   return 0;
 }
 
+// The --set assignments with --seed N as seed=N (given but empty, "--seed ''", is checked, not
+// ignored); --seed together with --set seed=... is one error (which one should win?).
+std::vector<std::string> with_seed(const std::vector<std::string>& sets, const std::string* seed) {
+  std::vector<std::string> all = sets;
+  if (!seed) return all;
+  for (const auto& a : sets)
+    if (a.compare(0, 5, "seed=") == 0) throw Error("--seed " + *seed + " and --set " + a + " both set the seed: give one");
+  all.push_back("seed=" + *seed);
+  return all;
+}
+
 int cmd_run(const std::string& file, const std::vector<std::string>& sets, const std::string* seed, const std::string& out,
             bool quiet, bool force, int argc, char** argv) {
-  std::vector<std::string> all = sets;
-  if (seed) all.push_back("seed=" + *seed);  // given but empty ("--seed ''") is checked, not ignored
+  std::vector<std::string> all = with_seed(sets, seed);
   // Errors in the scenario name its file first, as validate's do.
   Json j;
   Scenario s;
@@ -608,6 +618,7 @@ int run_cli(int argc, char** argv) {
   auto* validate = app.add_subcommand("validate", "check scenario files (schema and semantics) without running them");
   validate->add_option("files", files, "scenario JSON files")->required();
   validate->add_option("--set", sets, "overrides to check as well (repeatable)")->allow_extra_args(false);
+  auto* vseed_opt = validate->add_option("--seed", seed_text, "the seed `run --seed` would use (checks its run directory)");
   std::string validate_out;
   validate->add_option("--out", validate_out,
                        "the run directory to check for a stale run (default: the one `run` would use); a run there that "
@@ -681,7 +692,7 @@ int run_cli(int argc, char** argv) {
     if (*pcm) return cmd_device_pcm(dev);
     if (*mrr) return cmd_device_mrr(dev);
     if (*run || *validate || *list || *schema || *streaming) load_plugins(plugins);
-    if (*run && seed_opt->count()) {  // a bad --seed is a bad command line (exit 2), named as the option
+    if ((*run && seed_opt->count()) || (*validate && vseed_opt->count())) {  // a bad --seed is a bad command line (exit 2)
       const bool digits =
           !seed_text.empty() && seed_text.size() <= 16 && seed_text.find_first_not_of("0123456789") == std::string::npos;
       if (!digits || std::stoull(seed_text) > (uint64_t{1} << 53)) {
@@ -691,7 +702,7 @@ int run_cli(int argc, char** argv) {
       }
     }
     if (*run) return cmd_run(scenario_file, sets, seed_opt->count() ? &seed_text : nullptr, out, quiet, force, argc, argv);
-    if (*validate) return cmd_validate(files, sets, validate_out);
+    if (*validate) return cmd_validate(files, with_seed(sets, vseed_opt->count() ? &seed_text : nullptr), validate_out);
     if (*list) return cmd_list(list_kind, json);
     if (*schema) return cmd_schema();
     if (*streaming) return cmd_streaming(stream_file, stream_sets, json);

@@ -602,8 +602,14 @@ void apply_set(Json& j, const std::string& assignment) {
   Json value;
   try {
     value = parse_json_text(text, "--set " + path);  // depth, duplicate keys, number range: errors
-  } catch (const JsonSyntaxError&) {
-    value = text;  // bare words are strings: --set controller.policy.name=doctor
+  } catch (const JsonSyntaxError& e) {
+    // Bare words are strings (--set controller.policy.name=doctor); text that opens an object, a
+    // list or a quoted string was meant as JSON: its syntax error is the message.
+    const size_t first = text.find_first_not_of(" \t\r\n");
+    if (first != std::string::npos && (text[first] == '{' || text[first] == '[' || text[first] == '"'))
+      throw Error(std::string(e.what()) + " (a value that starts with " + text[first] +
+                  " is read as JSON; quote the whole assignment for the shell: --set 'path={...}')");
+    value = text;
   }
   Json* cur = &j;
   std::string done;

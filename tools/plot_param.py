@@ -7,6 +7,7 @@ Usage: tools/plot_param.py --x hw.mvm.w_noise [--group hw.mvm.w_noise_type] [--a
 Each RUN_DIR is a `ptcsim run` output; the x value (and the group, one line per value) are read
 from its config.resolved.json by dotted path (a missing key reads as the --missing value, for keys
 ptcsim leaves out at their defaults); the y value is the trace row whose t_s is closest to --at
+(within 1 %, or 1 ms: a row farther off is an error naming the run's instants)
 (default: the first accuracy row): `accuracy` (mean over instances) with an `accuracy_std` error
 bar. The ideal (fp32) accuracy is a dashed line. --right adds a second quantity on a right-hand
 axis (dashed, one line per group): FILE:PATH names a number in the run's summary.json or
@@ -56,6 +57,11 @@ def read_point(d, at):
     if not rows:
         fail("%s/trace.csv has no accuracy rows" % d)
     r = rows[0] if at is None else min(rows, key=lambda r: abs(float(r["t_s"]) - at))
+    # A scheduled evaluation's row sits a readout's array time after its instant (1.0000243 for 1):
+    # within 1 % (or 1 ms) it is that instant's row; farther off it is another instant's.
+    if at is not None and abs(float(r["t_s"]) - at) > max(1e-3, 0.01 * abs(at)):
+        fail("%s/trace.csv: --at %g: no accuracy row at that time (rows at %s s)"
+             % (d, at, ", ".join("%g" % float(x["t_s"]) for x in rows[:12]) + (", ..." if len(rows) > 12 else "")))
     return cfg, float(r["accuracy"]), float(r.get("accuracy_std") or 0), ideal
 
 

@@ -74,4 +74,7 @@ expect_error "missing key: one line naming the run and the key" "plain/config.re
 expect_error "not a run directory: one line" "nothing: not a readable run directory" \
   "$py" "$plot" --x hw.mvm.w_noise -o "$tmp/e.png" "$tmp/nothing"
 expect_error "a non-numeric x: one line" "is not a number" "$py" "$plot" --x hw.mvm.w_noise_type -o "$tmp/e.png" "$tmp/r0"
+# --at far from every row is an error naming the instants (it silently plotted the nearest: 1 s for 3600)
+expect_error "--at between two rows: one line naming the run's instants" "r0/trace.csv: --at 3600: no accuracy row at that time (rows at 1, 100 s)" \
+  "$py" "$plot" --x hw.mvm.w_noise --at 3600 -o "$tmp/e.png" "$tmp/r0"
 finish

@@ -828,6 +828,13 @@ TEST_CASE("device pcm: aihwkit's noise-law coefficients given by name reach the 
           0, u, wn);
   auto [sd, m] = rel_sd();
   CHECK(std::abs(sd / (0.8 / 25) - 1) < 5 * std::sqrt(0.5 / m));
+  // The same coefficients fitted at g_max = 50 uS on a 50 uS device (aihwkit with prog_coeff of
+  // one's own: reference = g_max): sigma_prog = c1 u uS at g = 50 u, relative spread c1 / 50.
+  realise({"device.name=pcm", "device.drift=false", "device.read_noise=false", "device.prog_c0=0", "device.prog_c1=0.8",
+           "device.prog_c2=0", "device.g_max_us=50", "device.prog_g_max_reference_us=50"},
+          0, u, wn);
+  std::tie(sd, m) = rel_sd();
+  CHECK(std::abs(sd / (0.8 / 50) - 1) < 5 * std::sqrt(0.5 / m));
   // 1/f read noise with Q_s = c (exponent 0) and t_read: relative spread c sqrt(ln((t + t0 + t_read) / (2 t_read))).
   realise({"device.name=pcm", "device.drift=false", "device.programming_noise=false", "device.read_q_c=0.05",
            "device.read_q_exp=0", "device.t_read_s=1e-6"},

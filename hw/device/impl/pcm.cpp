@@ -18,6 +18,7 @@ hw::PcmLikeParams pcm_like_params(Params& p) {
   d.prog_c0 = p.num("prog_c0");
   d.prog_c1 = p.num("prog_c1");
   d.prog_c2 = p.num("prog_c2");
+  d.prog_g_max_reference_us = p.num("prog_g_max_reference_us");
   d.nu_mu_a = p.num("nu_mu_a");
   d.nu_mu_b = p.num("nu_mu_b");
   d.nu_mu_min = p.num("nu_mu_min");
@@ -56,9 +57,15 @@ std::vector<ParamSpec> pcm_like_law_params() {
           // aihwkit PCMLikeNoiseModel's fixed laws, by name (docs/devices.md §2)
           {"t_read_s", "s", 250e-9, "read duration t_read in the 1/f read-noise time factor", 1e-15, 1e3},
           {"prog_c0", "uS", 0.26348,
-           "programming noise sigma_prog = c0 + c1 u + c2 u^2 (u = g_T/g_max, at g_max 25 uS, scaled by g_max/25)", -100, 100},
+           "programming noise sigma_prog = c0 + c1 u + c2 u^2 (u = g_T/g_max, fitted at g_max = prog_g_max_reference_us, "
+           "scaled by g_max_us / prog_g_max_reference_us)", -100, 100},
           {"prog_c1", "uS", 1.9650, "programming-noise polynomial, linear coefficient", -100, 100},
           {"prog_c2", "uS", -1.1731, "programming-noise polynomial, quadratic coefficient", -100, 100},
+          {"prog_g_max_reference_us", "uS", 25.0,
+           "g_max at which prog_c0..2 were fitted: sigma_prog scales by g_max_us / this (aihwkit "
+           "prog_coeff_g_max_reference: 25 for its default coefficients; with coefficients of your own aihwkit takes "
+           "g_max, so set it to g_max_us to match)",
+           1e-6, 1e6},
           {"nu_mu_a", "", -0.0155, "drift-exponent mean mu_nu = clamp(a ln g_rel + b, min, max): slope a", -10, 10},
           {"nu_mu_b", "", 0.0244, "mu_nu offset b", -10, 10},
           {"nu_mu_min", "", 0.049, "mu_nu lower clamp", 0, 10},
