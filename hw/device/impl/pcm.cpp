@@ -58,7 +58,8 @@ std::vector<ParamSpec> pcm_like_law_params() {
           {"t_read_s", "s", 250e-9, "read duration t_read in the 1/f read-noise time factor", 1e-15, 1e3},
           {"prog_c0", "uS", 0.26348,
            "programming noise sigma_prog = c0 + c1 u + c2 u^2 (u = g_T/g_max, fitted at g_max = prog_g_max_reference_us, "
-           "scaled by g_max_us / prog_g_max_reference_us)", -100, 100},
+           "scaled by g_max_us / prog_g_max_reference_us)",
+           -100, 100},
           {"prog_c1", "uS", 1.9650, "programming-noise polynomial, linear coefficient", -100, 100},
           {"prog_c2", "uS", -1.1731, "programming-noise polynomial, quadratic coefficient", -100, 100},
           {"prog_g_max_reference_us", "uS", 25.0,
