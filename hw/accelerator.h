@@ -154,6 +154,8 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   // Classifies the pending served images now (served_sink receives them) and charges their
   // recomputations (charge_recomputations).
   void flush();
+  // Served images waiting to be classified (flush() classifies them).
+  int64_t pending_images() const { return static_cast<int64_t>(m_pending.images.size()); }
   // Charges n recomputations (RNS retries) made by classify(): one array cycle of one core each,
   // ceil(n / cores) array cycles of time (cores recompute in parallel) and energy n x
   // recomputation_energy_j(); busy time and energy in the books (stats recomputation_*), and the

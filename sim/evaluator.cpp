@@ -63,7 +63,11 @@ void Evaluator::evaluate(double scheduled_s) {
   // chip's realisation of the scheduled instant (aihwkit: drift_analog_weights(t) draws once, then
   // the readout and the forward passes), whatever array time the readout took (NoiseTime::draw_t_s).
   const double draw_s = m_c.s.accuracy.read_draws == "scheduled" ? scheduled_s : -1.0;
-  m_acc.set_draw_instant(draw_s);
+  struct DrawInstant {  // set for the policy's evaluation hook and the evaluation, cleared on any exit
+    hw::Accelerator& acc;
+    DrawInstant(hw::Accelerator& a, double t) : acc(a) { acc.set_draw_instant(t); }
+    ~DrawInstant() { acc.set_draw_instant(-1); }
+  } draw_instant(m_acc, draw_s);
   m_ctl.before_evaluation();  // e.g. drift compensation: it takes array time, the evaluation follows it
   const double t = now_s();
   m_acc.update_thermal(t);
@@ -87,7 +91,6 @@ void Evaluator::evaluate(double scheduled_s) {
     m_eval_images += static_cast<int64_t>(imgs.size());
   }
   if (a.instances > 1) m_acc.select_instance(0);
-  m_acc.set_draw_instant(-1);
   // The evaluation's recomputations (RNS retries) are charged as the served requests' are
   // (docs/rns.md §7): a retry the counters count is a retry the books charge.
   m_acc.charge_recomputations(m_acc.recomputations_made() - recomputed);

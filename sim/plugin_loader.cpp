@@ -78,19 +78,20 @@ void check_elf(const std::string& file) {
   f.read(reinterpret_cast<char*>(&eh), sizeof eh);
   const std::string truncated = ": a damaged or truncated shared library (";
   if (f.gcount() != static_cast<std::streamsize>(sizeof eh)) throw Error(file + truncated + "shorter than its ELF header)");
-  if (eh.e_phentsize != sizeof(ElfW(Phdr)) || eh.e_phnum == 0 ||
-      eh.e_phoff + static_cast<uint64_t>(eh.e_phnum) * sizeof(ElfW(Phdr)) > size)
+  if (eh.e_phentsize != sizeof(ElfW(Phdr)) || eh.e_phnum == 0 || eh.e_phoff > size ||
+      static_cast<uint64_t>(eh.e_phnum) * sizeof(ElfW(Phdr)) > size - eh.e_phoff)
     throw Error(file + truncated + "its program headers are not inside the file); rebuild it");
   for (unsigned i = 0; i < eh.e_phnum; ++i) {
     ElfW(Phdr) ph{};
     f.seekg(static_cast<std::streamoff>(eh.e_phoff + i * sizeof ph));
     f.read(reinterpret_cast<char*>(&ph), sizeof ph);
+    if (f.gcount() != static_cast<std::streamsize>(sizeof ph)) throw Error(file + truncated + "a program header cannot be read)");
     if (ph.p_filesz > 0 && (ph.p_offset > size || ph.p_filesz > size - ph.p_offset))
       throw Error(file + truncated + "segment " + std::to_string(i) + " ends at byte " +
                   std::to_string(static_cast<uint64_t>(ph.p_offset) + ph.p_filesz) + " of a " + std::to_string(size) +
                   "-byte file); rebuild it");
   }
-  if (eh.e_shoff != 0 && eh.e_shoff + static_cast<uint64_t>(eh.e_shnum) * eh.e_shentsize > size)
+  if (eh.e_shoff != 0 && (eh.e_shoff > size || static_cast<uint64_t>(eh.e_shnum) * eh.e_shentsize > size - eh.e_shoff))
     throw Error(file + truncated + "its section headers are not inside the file); rebuild it");
 }
 

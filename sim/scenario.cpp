@@ -822,6 +822,10 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   s.device.model = de.make(dp);
   s.energy.cell = device_cell(de);
   R["device"] = dp.resolved();
+  // A parameter added later, at the value that keeps the earlier behaviour: left out, so the
+  // configuration's id stays the same (README, config.resolved.json).
+  if (R["device"].contains("prog_g_max_reference_us") && R["device"]["prog_g_max_reference_us"].get<double>() == 25.0)
+    R["device"].erase("prog_g_max_reference_us");
   // Streaming endurance (optical PCM): only with the streaming mapping; left out of the resolved
   // configuration while unused.
   if (R["device"].contains("endurance_steps")) {

@@ -299,7 +299,9 @@ void PcmPair::read_at(double t, bool relative, double draw_s) {
     for (size_t gi = 0; gi < m_groups[l].size(); ++gi) {
       Group& g = m_groups[l][gi];
       const double t_inf_s = relative ? t : std::max(0.0, t - g.t_prog_s);
-      const double draw_inf_s = relative ? draw_s : std::max(0.0, draw_s - g.t_prog_s);
+      // A group programmed after the draw instant (a policy re-programmed it since) has no
+      // realisation at that instant: it reads with the draws of its actual read time.
+      const double draw_inf_s = relative ? draw_s : (draw_s >= g.t_prog_s ? draw_s - g.t_prog_s : t_inf_s);
       // Read noise: one draw per (group programming, read instant), uncorrelated between instants.
       RandomStream s = m_rng.derive(22)
                            .derive(static_cast<uint64_t>(g.programmings))

@@ -362,7 +362,9 @@ void PcmTable::read_at(double t, bool relative, double draw_s) {
     for (size_t gi = 0; gi < m_groups[l].size(); ++gi) {
       Group& g = m_groups[l][gi];
       const double t_inf_s = relative ? t : std::max(0.0, t - g.t_prog_s);
-      const double draw_inf_s = relative ? draw_s : std::max(0.0, draw_s - g.t_prog_s);
+      // A group programmed after the draw instant (a policy re-programmed it since) has no
+      // realisation at that instant: it reads with the draws of its actual read time.
+      const double draw_inf_s = relative ? draw_s : (draw_s >= g.t_prog_s ? draw_s - g.t_prog_s : t_inf_s);
       m_cfg.table.at_time(t_inf_s, m_cfg.t_eps_s, mv, sv);
       const size_t n = g.latent.size(), last = mv.size() - 1;
       if (b > 0) {  // fresh read noise: one draw per (group programming, read instant)

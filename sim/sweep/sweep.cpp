@@ -153,14 +153,14 @@ std::vector<Entry> expand(const std::string& spec_file, std::vector<std::string>
   auto claim = [&](const std::string& where, const std::string& path) {
     check_path(S, where, path);
     if (used.count(path)) throw Error(S + ": " + where + ": " + path + " is set or swept twice");
-    // A section set whole replaces every value below it, whichever order the --sets run in: one
-    // of the two would be lost (or mislabel the entry's point).
-    for (const auto& [u, w] : used) {
-      const bool below = path.compare(0, u.size() + 1, u + ".") == 0, above = u.compare(0, path.size() + 1, path + ".") == 0;
-      if (below || above)
-        throw Error(S + ": " + where + ": " + path + " overlaps " + w + ": " + (below ? u : path) + " set whole replaces " +
-                    (below ? path : u) + "; set or sweep only one of them");
-    }
+    // Assignments apply in this order (set, grid, zip, each in spec order): a section set whole
+    // after a value below it replaces that value, which would be lost and mislabel the entry's
+    // point. (A value below a section set earlier refines it: allowed.)
+    for (const auto& [u, w] : used)
+      if (u.compare(0, path.size() + 1, path + ".") == 0)
+        throw Error(S + ": " + where + ": " + path + " set whole after " + w +
+                    " would replace it (assignments apply as set, grid, zip); set the value inside the section or "
+                    "sweep only one of them");
     used.emplace(path, where);
   };
   if (spec.contains("set")) {

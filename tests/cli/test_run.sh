@@ -113,7 +113,7 @@ then ok "global_drift_compensation: the default reference is noiseless (aihwkit)
 # accuracy.read_draws (docs/pcm_drift_compensation.md §2). "scheduled": one read realisation per
 # scheduled instant, so the noisy reference read at t = 0 and the readout before the evaluation
 # scheduled at t = 0 (which starts after the reference readout's array time) read the same
-# conductances: every alpha is exactly 1. "actual" (default, g2): the readout at t = 0 starts
+# conductances: every alpha is 1 (to float rounding of 24 us of drift). "actual" (default, g2): the readout at t = 0 starts
 # after the reference's array time and draws its own read noise, so alpha is not 1.
 "$ptcsim" run "$gdc" "${short[@]}" --set accuracy.read_draws=scheduled --out "$tmp/g3" >/dev/null 2>&1
 if $py - "$tmp/g3" "$tmp/g2" <<'PY'
@@ -123,15 +123,15 @@ def comp(d):
     return [x for x in ev if x["type"] == "compensation" and not x["reference"]]
 c = comp(sys.argv[1])
 assert len(c) == 2 and c[0]["t_s"] > 0, c
-assert c[0]["alpha"] == [1.0] * len(c[0]["alpha"]), c[0]["alpha"]
+assert all(abs(x - 1) < 1e-6 for x in c[0]["alpha"]), c[0]["alpha"]   # 24 us of drift: float rounding
 assert all(a > 1 for a in c[1]["alpha"]), c[1]["alpha"]   # drift by t = 100 s: alpha > 1
 a = comp(sys.argv[2])
-assert len(a) == 2 and a[0]["alpha"] != [1.0] * len(a[0]["alpha"]), a[0]["alpha"]
+assert len(a) == 2 and max(abs(x - 1) for x in a[0]["alpha"]) > 1e-4, a[0]["alpha"]   # another read draw
 cfg = json.load(open(os.path.join(sys.argv[1], "config.resolved.json")))["accuracy"]
 assert cfg["read_draws"] == "scheduled", cfg
 assert "read_draws" not in json.load(open(os.path.join(sys.argv[2], "config.resolved.json")))["accuracy"]
 PY
-then ok "accuracy.read_draws: scheduled reads the reference's realisation at t = 0 (alpha exactly 1), actual does not"; else bad "accuracy.read_draws"; fi
+then ok "accuracy.read_draws: scheduled reads the reference's realisation at t = 0 (alpha 1 to 1e-6), actual does not (another draw)"; else bad "accuracy.read_draws"; fi
 
 # ---- column-wise weight scaling (docs/devices.md §2.1): without device noise and with ideal converters
 # the digital per-output scales restore W exactly, so every prediction is the fp32 reference's, after
@@ -189,25 +189,26 @@ assert len(rows) >= 1 and int(rows[-1]["requests"]) < 200000
 for l in open(os.path.join(d, "events.jsonl")): json.loads(l)
 PY
 then ok "SIGINT: exit 3, valid partial files marked interrupted"; else bad "interrupted run (exit $rc)"; fi
-# a signal after the last event, while the served images are classified: still "interrupted"
-# (exit 3); a run that says "complete" classified every served request (2.6 s at 3,000 requests/s:
-# the last 3,700 wait for the classification after the last event, which the signal interrupts)
+# a signal after the last event, while the served images are classified: "interrupted" (exit 3),
+# never "complete" with requests left unclassified. 2.6 s at 3,000 requests/s: the last ~3,700
+# served images wait for the classification after the last event, which ptcsim announces on
+# stderr ("classifying the last N served images"); the signal goes right after that line.
 "$ptcsim" run "$sc" --set 'traffic={"name":"poisson","rate_hz":3000,"batch_s":1}' --set horizon_s=2.6 --set accuracy.mode=served \
   --out "$tmp/late" >/dev/null 2>"$tmp/late.err" &
 pid=$!
-for _ in $(seq 1 1500); do grep -q "100.0% simulated" "$tmp/late.err" 2>/dev/null && break; sleep 0.02; done
+for _ in $(seq 1 1500); do grep -q "classifying the last" "$tmp/late.err" 2>/dev/null && break; sleep 0.02; done
 kill -TERM "$pid"; wait "$pid"; rc=$?
-if $py - "$tmp/late" "$rc" <<'PY'
+if grep -q "simulation ended; classifying the last [0-9]* served images" "$tmp/late.err" && $py - "$tmp/late" "$rc" <<'PY'
 import csv, json, sys, os
 d, rc = sys.argv[1], int(sys.argv[2])
 st = json.load(open(os.path.join(d, "run.json")))["status"]
-rows = [r for r in csv.DictReader(open(os.path.join(d, "trace.csv"))) if r["accuracy_n"]]
-n, served = sum(int(r["accuracy_n"]) for r in rows), int(list(csv.DictReader(open(os.path.join(d, "trace.csv"))))[-1]["requests"])
-assert (st, rc) in (("interrupted", 3), ("complete", 0)), (st, rc)
-assert st == "interrupted" or n == served, (st, n, served)   # "complete" with requests left unclassified: the bug
+rows = list(csv.DictReader(open(os.path.join(d, "trace.csv"))))
+n, served = sum(int(r["accuracy_n"]) for r in rows if r["accuracy_n"]), int(rows[-1]["requests"])
+assert (st, rc) == ("interrupted", 3), (st, rc, n, served)
+assert n < served, (n, served)   # the signal came during the classification: some served images stay unclassified
 PY
-then ok "SIGTERM while the served images are classified after the last event: interrupted (exit 3), never a partial 'complete'"
-else bad "late SIGTERM (exit $rc): $(cat "$tmp/late/run.json" | head -c 300)"; fi
+then ok "SIGTERM while the served images are classified after the last event: interrupted (exit 3), not 'complete'"
+else bad "late SIGTERM (exit $rc): $(cat "$tmp/late.err" | tail -2) $(head -c 300 "$tmp/late/run.json")"; fi
 
 # ---- the progress of an interrupted run stops where it was (it printed "100.0% simulated")
 "$ptcsim" run "$sc" --set traffic.requests=200000 --out "$tmp/int2" >/dev/null 2>"$tmp/int2.err" &

@@ -159,12 +159,15 @@ TEST_CASE("sweep expansion - one bad entry fails it all, naming spec, entry and 
              Contains("zip.monitor.t_thres_k: zipped lists must have equal lengths"));
   CHECK_THAT(err(spec_with("\"set\": {\"monitor.w_thres\": 0.1}, \"grid\": {\"monitor.w_thres\": [0.1]}")),
              Contains("grid.monitor.w_thres: monitor.w_thres is set or swept twice"));
-  // a section set whole overlaps every path below it (either order, set/grid/zip): one would be lost
+  // a section set whole after a value below it would replace the value (set, grid, zip apply in
+  // that order); a value below a section set earlier refines it
   CHECK_THAT(err(spec_with("\"set\": {\"monitor.w_thres\": 0.5}, \"grid\": {\"monitor\": [{\"interval_requests\": 10}]}")),
-             Contains("grid.monitor: monitor overlaps set.monitor.w_thres: monitor set whole replaces monitor.w_thres"));
-  CHECK_THAT(err(spec_with("\"grid\": {\"monitor\": [{\"w_thres\": 0.1}]}, \"zip\": {\"monitor.w_thres\": [0.02]}")),
-             Contains("zip.monitor.w_thres: monitor.w_thres overlaps grid.monitor: monitor set whole replaces monitor.w_thres"));
-  CHECK(err(spec_with("\"set\": {\"monitor.w_thres\": 0.1}, \"grid\": {\"monitor.w_thres_x\": [1]}")).find("overlaps") ==
+             Contains("grid.monitor: monitor set whole after set.monitor.w_thres would replace it"));
+  CHECK_THAT(err(spec_with("\"grid\": {\"monitor.w_thres\": [0.02], \"monitor\": [{\"w_thres\": 0.1}]}")),
+             Contains("grid.monitor: monitor set whole after grid.monitor.w_thres would replace it"));
+  CHECK(err(spec_with("\"grid\": {\"monitor\": [{\"w_thres\": 0.1}]}, \"zip\": {\"monitor.w_thres\": [0.02]}"))
+            .find("would replace") == std::string::npos);
+  CHECK(err(spec_with("\"set\": {\"monitor.w_thres\": 0.1}, \"grid\": {\"monitor.w_thres_x\": [1]}")).find("would replace") ==
         std::string::npos);  // a shared prefix is not a parent path
   CHECK_THAT(err(spec_with("\"grid\": {\"monitor.w_thres\": [0.1, 0.1]}")),
              Contains("entry 1") && Contains("same configuration and seed as entry 0"));

@@ -274,6 +274,9 @@ import json, sys
 j = json.load(open(sys.argv[1]))
 j["set"] = {"controller.policy.name": "none", "device": {"name": "my_law", "nu": float(sys.argv[2]), "sigma_rel": 0.04}}
 json.dump(j, open(sys.argv[1], "w"))
+c = json.load(open(sys.argv[1].replace("run.json", "config.resolved.json")))
+c["device"] = j["set"]["device"]
+json.dump(c, open(sys.argv[1].replace("run.json", "config.resolved.json"), "w"))
 EOF
 done
 "$plot" "$tmp/dev_0.06" "$tmp/dev_0.1" -o "$tmp/dev.png" --dump-json >"$tmp/dev.json" 2>"$tmp/err" || bad "device sets: $(cat "$tmp/err")"
@@ -287,6 +290,9 @@ assert [r["label"] for r in b["runs"]] == ["slow drift", "fast drift"], b["runs"
 EOF
 expect_error "--label: one per run directory" "--label given 1 times for 2 run directories" \
   "$plot" "$tmp/dev_0.06" "$tmp/dev_0.1" --label "only one" -o "$tmp/e.png"
+cp -r "$r/none" "$tmp/seedtwin"
+expect_error "--label: two labels for one seed group (one line) is an error" "differ only in their seed and are drawn as one line" \
+  "$plot" "$r/none" "$tmp/seedtwin" --label a --label b -o "$tmp/e.png"
 
 # past ten runs the colours repeat: each further ten gets a dash pattern (PNG and HTML alike)
 many=()
