@@ -198,16 +198,21 @@ then ok "SIGINT: exit 3, valid partial files marked interrupted"; else bad "inte
 pid=$!
 for _ in $(seq 1 1500); do grep -q "classifying the last" "$tmp/late.err" 2>/dev/null && break; sleep 0.02; done
 kill -TERM "$pid"; wait "$pid"; rc=$?
-if grep -q "simulation ended; classifying the last [0-9]* served images" "$tmp/late.err" && $py - "$tmp/late" "$rc" <<'PY'
+# (Trace rows classify what waits, and on a loaded machine the last row can take everything: then
+# nothing waits at the end, no line is printed, and the run must simply be complete.)
+grep -q "simulation ended; classifying the last [0-9]* served images" "$tmp/late.err" && waited=1 || waited=0
+if $py - "$tmp/late" "$rc" "$waited" <<'PY'
 import csv, json, sys, os
-d, rc = sys.argv[1], int(sys.argv[2])
+d, rc, waited = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
 st = json.load(open(os.path.join(d, "run.json")))["status"]
 rows = list(csv.DictReader(open(os.path.join(d, "trace.csv"))))
 n, served = sum(int(r["accuracy_n"]) for r in rows if r["accuracy_n"]), int(rows[-1]["requests"])
-assert (st, rc) == ("interrupted", 3), (st, rc, n, served)
-assert n < served, (n, served)   # the signal came during the classification: some served images stay unclassified
+if waited:   # the signal came during the classification: some served images stay unclassified
+    assert (st, rc) == ("interrupted", 3) and n < served, (st, rc, n, served)
+else:
+    assert (st, rc) == ("complete", 0) and n == served, (st, rc, n, served)
 PY
-then ok "SIGTERM while the served images are classified after the last event: interrupted (exit 3), not 'complete'"
+then ok "SIGTERM while the served images are classified after the last event: interrupted (exit 3), not 'complete' (waited: $waited)"
 else bad "late SIGTERM (exit $rc): $(cat "$tmp/late.err" | tail -2) $(head -c 300 "$tmp/late/run.json")"; fi
 
 # ---- the progress of an interrupted run stops where it was (it printed "100.0% simulated")
