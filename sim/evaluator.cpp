@@ -98,7 +98,11 @@ void Evaluator::evaluate(double scheduled_s) {
   sample_mean_std(accs, mean, sd);
   ++m_evals;
   m_eval_wall_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
-  m_rec.log_event("evaluation", {{"accuracy", mean}, {"instances", accs.size()}, {"images", imgs.size()}});
+  nlohmann::json ev = {{"accuracy", mean}, {"instances", accs.size()}, {"images", imgs.size()}};
+  // Monte-Carlo chips: each instance's accuracy, instance 0 (the simulated chip) first; chip by
+  // chip comparisons between configurations (docs/devices.md §2.4).
+  if (accs.size() > 1) ev["instance_accuracy"] = accs;
+  m_rec.log_event("evaluation", ev);
   m_rec.row(mean, sd, static_cast<int64_t>(imgs.size()));
   m_rec.evaluated(mean);
 }

@@ -88,7 +88,7 @@ DeviceRegistry::Entry pcm_law_device(const std::string& name, const std::string&
           description,
           params,
           [name](Params& p) { return std::make_unique<PcmLawDevice<Law>>(p, name); },
-          {"mc_instances", "write_verify", "nonvolatile"}};
+          {"mc_instances", "write_verify", "read_draws", "nonvolatile"}};
 }
 
 }  // namespace ptc::sim

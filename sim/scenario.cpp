@@ -302,11 +302,11 @@ const std::vector<SectionSpec>& scenario_sections() {
           {"first_image", "", 0, "first test image of the evaluation batch (mode scheduled)", 0, 1e12},
           {"read_draws",
            "",
-           "actual",
-           "read noise of a scheduled evaluation (PCM): actual = the draws of the instant it runs at (after the drift-"
-           "compensation readout's array time), scheduled = the draws of its scheduled instant, which the readout "
-           "before it reads too (aihwkit's drift_analog_weights(t); paired between configurations; "
-           "docs/pcm_drift_compensation.md §2)",
+           "scheduled",
+           "read noise of a scheduled evaluation (PCM): scheduled = the draws of its scheduled instant, which the "
+           "drift-compensation readout before it reads too (aihwkit's drift_analog_weights(t); paired between "
+           "configurations), actual = the draws of the instant it runs at (after the readout's array time; the "
+           "default before 2026-12; docs/pcm_drift_compensation.md §2)",
            -inf,
            inf,
            {"actual", "scheduled"}}},
@@ -452,9 +452,8 @@ hw::WeightCell device_cell(const DeviceRegistry::Entry& e) {
 
 void check_device_tags(const DeviceRegistry::Entry& e) {
   static const std::vector<std::string> known = {
-      "remap",          "mc_instances",     "levels",     "write_verify",        "own_verify_model",
-      "error_counters", "channel_counters", "own_gemm",   "backward_arithmetic", hw::kRingPhase,
-      hw::kTemperature, "thermo_optic",     "nonvolatile"};
+      "remap",    "mc_instances",        "levels",     "write_verify", "own_verify_model", "error_counters", "channel_counters",
+      "own_gemm", "backward_arithmetic", "read_draws", hw::kRingPhase, hw::kTemperature,   "thermo_optic",   "nonvolatile"};
   for (const auto& t : e.tags)
     if (!has_tag(known, t)) {
       const std::string hint = did_you_mean(t, known);
@@ -925,8 +924,11 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   R["accuracy"] = ap.resolved();
   R["accuracy"]["times_s"] = s.accuracy.times_s;
   R["accuracy"].erase("log_spaced");
-  // At its default the key is left out, so configurations (and sweep ids) from before it stay the same.
-  if (s.accuracy.read_draws == "actual") R["accuracy"].erase("read_draws");
+  // The key stays in the configuration (and its id) only where it changes results: scheduled
+  // evaluations on devices whose reads take per-instant draws (tag "read_draws": pcm, pcm_table,
+  // PCM-law plug-ins). There the default changed from "actual" to "scheduled", so those
+  // configurations got new ids; every other configuration keeps the id it had before the key existed.
+  if (s.accuracy.mode != "scheduled" || !has_tag(s.device.tags, "read_draws")) R["accuracy"].erase("read_draws");
 
   // ---- monitor
   Params mp = read_section(j, "monitor");

@@ -68,9 +68,9 @@ struct AccuracySpec {
   double log_spaced_stop_s = -1;  // accuracy.log_spaced.stop_s (-1: none), for messages
   int64_t images = 1000, instances = 1, first_image = 0;
   // Which read draws a scheduled evaluation takes (devices with per-read noise, PCM):
-  // "actual": those of the instant it runs at, after any readout before it; "scheduled": those of
-  // its scheduled instant, shared with the drift-compensation readout (aihwkit).
-  std::string read_draws = "actual";
+  // "scheduled" (default): those of its scheduled instant, shared with the drift-compensation
+  // readout (aihwkit); "actual": those of the instant it runs at, after any readout before it.
+  std::string read_draws = "scheduled";
 };
 
 struct MonitorSpec {

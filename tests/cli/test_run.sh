@@ -110,28 +110,50 @@ r = refs(sys.argv[1]); assert len(r) == 1 and r[0]["noiseless_reference"] is Tru
 r = refs(sys.argv[2]); assert len(r) == 1 and "noiseless_reference" not in r[0], r   # the shipped file says noisy
 PY
 then ok "global_drift_compensation: the default reference is noiseless (aihwkit), a file's noisy is kept"; else bad "drift compensation reference default"; fi
-# accuracy.read_draws (docs/pcm_drift_compensation.md §2). "scheduled": one read realisation per
-# scheduled instant, so the noisy reference read at t = 0 and the readout before the evaluation
-# scheduled at t = 0 (which starts after the reference readout's array time) read the same
-# conductances: every alpha is 1 (to float rounding of 24 us of drift). "actual" (default, g2): the readout at t = 0 starts
-# after the reference's array time and draws its own read noise, so alpha is not 1.
-"$ptcsim" run "$gdc" "${short[@]}" --set accuracy.read_draws=scheduled --out "$tmp/g3" >/dev/null 2>&1
-if $py - "$tmp/g3" "$tmp/g2" <<'PY'
+# accuracy.read_draws (docs/pcm_drift_compensation.md §2). "scheduled" (default, g2): one read
+# realisation per scheduled instant, so the noisy reference read at t = 0 and the readout before the
+# evaluation scheduled at t = 0 (which starts after the reference readout's array time) read the same
+# conductances: every alpha is 1 (to float rounding of 24 us of drift). "actual" (g3): the readout at
+# t = 0 starts after the reference's array time and draws its own read noise, so alpha is not 1.
+# The key stays in config.resolved.json (and the id) only for scheduled evaluations on a device
+# with per-instant read draws (tag read_draws); elsewhere it changes nothing and is left out.
+"$ptcsim" run "$gdc" "${short[@]}" --set accuracy.read_draws=actual --out "$tmp/g3" >/dev/null 2>&1
+"$ptcsim" run "$sc" --set horizon_s=1 --set 'accuracy={"mode":"scheduled","times_s":[0],"images":5}' -q --out "$tmp/g4" >/dev/null 2>&1
+if $py - "$tmp/g2" "$tmp/g3" "$tmp/g4" <<'PY'
 import json, sys, os
 def comp(d):
     ev = [json.loads(l) for l in open(os.path.join(d, "events.jsonl"))]
     return [x for x in ev if x["type"] == "compensation" and not x["reference"]]
+def acc(d): return json.load(open(os.path.join(d, "config.resolved.json")))["accuracy"]
 c = comp(sys.argv[1])
 assert len(c) == 2 and c[0]["t_s"] > 0, c
 assert all(abs(x - 1) < 1e-6 for x in c[0]["alpha"]), c[0]["alpha"]   # 24 us of drift: float rounding
 assert all(a > 1 for a in c[1]["alpha"]), c[1]["alpha"]   # drift by t = 100 s: alpha > 1
 a = comp(sys.argv[2])
 assert len(a) == 2 and max(abs(x - 1) for x in a[0]["alpha"]) > 1e-4, a[0]["alpha"]   # another read draw
-cfg = json.load(open(os.path.join(sys.argv[1], "config.resolved.json")))["accuracy"]
-assert cfg["read_draws"] == "scheduled", cfg
-assert "read_draws" not in json.load(open(os.path.join(sys.argv[2], "config.resolved.json")))["accuracy"]
+assert acc(sys.argv[1])["read_draws"] == "scheduled", acc(sys.argv[1])
+assert acc(sys.argv[2])["read_draws"] == "actual", acc(sys.argv[2])
+m = json.load(open(os.path.join(sys.argv[3], "config.resolved.json")))
+assert m["device"]["name"] == "mrr" and m["accuracy"]["mode"] == "scheduled" and "read_draws" not in m["accuracy"], m["accuracy"]
 PY
-then ok "accuracy.read_draws: scheduled reads the reference's realisation at t = 0 (alpha 1 to 1e-6), actual does not (another draw)"; else bad "accuracy.read_draws"; fi
+then ok "accuracy.read_draws: scheduled (default) reads the reference's realisation at t = 0 (alpha 1 to 1e-6), actual does not (another draw); the key is kept only for PCM"; else bad "accuracy.read_draws"; fi
+# Monte-Carlo chips: the evaluation event lists each instance's accuracy; their mean and sample std
+# are the trace's accuracy and accuracy_std, and instance 0 is the simulated chip, so it reads what
+# the single-chip run (g2: same seed, same settings) reads at every instant.
+"$ptcsim" run "$gdc" "${short[@]}" --set accuracy.instances=3 --out "$tmp/g5" >/dev/null 2>&1
+if $py - "$tmp/g5" "$tmp/g2" <<'PY'
+import csv, json, os, statistics, sys
+def evals(d): return [e for e in map(json.loads, open(os.path.join(d, "events.jsonl"))) if e["type"] == "evaluation"]
+mc, one = evals(sys.argv[1]), evals(sys.argv[2])
+rows = [r for r in csv.DictReader(open(os.path.join(sys.argv[1], "trace.csv"))) if r["accuracy"]]
+assert len(mc) == len(one) == len(rows) == 2, (mc, one)
+for e, o, r in zip(mc, one, rows):
+    a = e["instance_accuracy"]
+    assert len(a) == 3 and a[0] == o["accuracy"] and "instance_accuracy" not in o, (a, o)
+    assert abs(statistics.mean(a) - float(r["accuracy"])) < 1e-9 and abs(statistics.stdev(a) - float(r["accuracy_std"])) < 1e-6, (a, r)
+    assert len(set(a)) > 1, a   # independent chips
+PY
+then ok "Monte-Carlo chips: instance_accuracy per evaluation, mean and std are the trace's, instance 0 is the single chip"; else bad "instance_accuracy"; fi
 
 # ---- column-wise weight scaling (docs/devices.md §2.1): without device noise and with ideal converters
 # the digital per-output scales restore W exactly, so every prediction is the fp32 reference's, after

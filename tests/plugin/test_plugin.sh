@@ -150,7 +150,7 @@ pcm_set=(--set hw.dac.quantize=false --set hw.adc.quantize=false --set accuracy.
          --set 'accuracy.log_spaced={"start_s":1,"stop_s":31536000,"points":3}')
 "$ptcsim" list devices --plugin "$law" >"$tmp/list" 2>"$tmp/err" && grep -q '^  test_pcm_uniform_drift -- ' "$tmp/list" \
   && grep -Eq '^ +nu +- +default 0.05 ' "$tmp/list" && grep -Eq '^ +weight_scaling_columnwise ' "$tmp/list" \
-  && grep -q 'mc_instances, write_verify, nonvolatile' "$tmp/list" \
+  && grep -q 'mc_instances, write_verify, read_draws, nonvolatile' "$tmp/list" \
   && ok "list devices shows the PCM-law plug-in with the shared PCM pair parameters, its own and the PCM tags" \
   || bad "list devices --plugin pcm law: $(cat "$tmp/err") $(head -c 300 "$tmp/list")"
 expect_error "a PCM-law parameter out of range" 'device.nu' \

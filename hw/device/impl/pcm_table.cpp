@@ -49,7 +49,7 @@ const Registrar<hw::DeviceModel> reg{
       pcm_scale_tile_params()[2],
       pcm_scale_tile_params()[3]},
      [](Params& p) { return std::make_unique<PcmTableDevice>(p); },
-     {"mc_instances", "nonvolatile"}}};
+     {"mc_instances", "read_draws", "nonvolatile"}}};
 
 }  // namespace
 }  // namespace ptc::sim
