@@ -27,6 +27,7 @@
 #include "models/onnx_import.h"
 #include "models/onnx_testcase.h"
 #include "sim/deployment.h"
+#include "sim/pcm_law_device.h"
 #include "sim/plugin_loader.h"
 #include "sim/recorder.h"
 #include "sim/scenario.h"
@@ -250,6 +251,7 @@ struct DeviceOptions {
   uint64_t seed = 0;
   bool json = false, no_prog = false, no_drift = false, no_read = false;
   std::string q_from = "programmed";
+  std::vector<std::string> sets;  // device pcm --set NAME=VALUE: the law's parameters (device.NAME)
 };
 
 void print_json_or_table(const nlohmann::json& j, bool json, const std::vector<std::string>& cols) {
@@ -265,17 +267,30 @@ void print_json_or_table(const nlohmann::json& j, bool json, const std::vector<s
   }
 }
 
-int cmd_device_pcm(const DeviceOptions& o) {
-  hw::PcmLikeParams p;
-  p.g_max_us = o.g_max_us;
+int cmd_device_pcm(const DeviceOptions& o, bool g_max_given, bool q_from_given) {
+  // The law's parameters as the scenario's device section of "pcm" takes them (sim/pcm_law_device.h):
+  // the same names, defaults, ranges and messages; --g-max-us and --q-from are two of them.
+  Json root = {{"device", Json::object()}};
+  for (const std::string& a : o.sets) apply_set(root, a.rfind("device.", 0) == 0 ? a : "device." + a);
+  Json& dj = root["device"];
+  if (!dj.is_object()) throw Error("--set device: expected the law's parameters one by one (--set NAME=VALUE)");
+  if (g_max_given && dj.contains("g_max_us")) throw Error("--g-max-us and --set g_max_us: give g_max once");
+  if (q_from_given && dj.contains("q_from")) throw Error("--q-from and --set q_from: give it once");
+  if (g_max_given) dj["g_max_us"] = o.g_max_us;
+  if (q_from_given) dj["q_from"] = o.q_from;
+  std::vector<ParamSpec> specs = {{"g_max_us", "uS", 25.0, "maximum conductance (aihwkit SinglePair)", 1e-6, 1e6}};
+  for (const ParamSpec& sp : pcm_like_law_params()) specs.push_back(sp);
+  Params prm(dj, "device", specs, {});
+  const hw::PcmLikeParams p = pcm_like_params(prm);
   hw::PcmEffects fx;
   fx.programming = !o.no_prog;
   fx.drift = !o.no_drift;
   fx.read_noise = !o.no_read;
-  fx.q_from_programmed = o.q_from == "programmed";
+  fx.q_from_programmed = prm.str("q_from") == "programmed";
   hw::PcmCharacterization c = hw::characterize_pcm(p, o.g_target_rel, o.times_s, o.samples, o.seed, fx);
   nlohmann::json j = {{"model", "aihwkit PCMLikeNoiseModel"},
                       {"g_max_us", p.g_max_us},
+                      {"device", prm.resolved()},
                       {"g_target_rel", o.g_target_rel},
                       {"samples", o.samples},
                       {"seed", o.seed},
@@ -577,12 +592,17 @@ int run_cli(int argc, char** argv) {
       ->check(finite_in(0, inf));
   pcm->add_option("--samples", dev.samples, "devices")->check(CLI::Range(int64_t{1}, int64_t{100000000}));
   pcm->add_option("--seed", dev.seed, "random seed");
-  pcm->add_option("--g-max-us", dev.g_max_us, "g_max, uS")->check(finite_in(1e-300, inf));
-  pcm->add_option("--q-from", dev.q_from, "1/f noise amplitude from the programmed (aihwkit code) or target (docs) conductance")
-      ->check(CLI::IsMember({"programmed", "target"}));
+  auto* gmax_opt = pcm->add_option("--g-max-us", dev.g_max_us, "g_max, uS")->check(finite_in(1e-300, inf));
+  auto* qfrom_opt = pcm->add_option("--q-from", dev.q_from,
+                                    "1/f noise amplitude from the programmed (aihwkit code) or target (docs) conductance")
+                        ->check(CLI::IsMember({"programmed", "target"}));
   pcm->add_flag("--no-programming", dev.no_prog, "leave out programming noise");
   pcm->add_flag("--no-drift", dev.no_drift, "leave out drift");
   pcm->add_flag("--no-read-noise", dev.no_read, "leave out 1/f read noise");
+  pcm->add_option("--set", dev.sets,
+                  "a parameter of the pcm device's law, NAME=VALUE (repeatable; names, defaults and ranges as `ptcsim list "
+                  "devices` shows them for pcm: t0_s, prog_c0..2, nu_mu_*, nu_sigma_*, read_q_*, t_read_s, ...)")
+      ->allow_extra_args(false);
   pcm->add_flag("--json", dev.json, "print JSON");
   auto* mrr = device->add_subcommand("mrr", "effective weights of an MRR block under temperature offset and phase noise");
   mrr->add_option("--weights", dev.weights, "target weights of one block (comma-separated)")
@@ -689,7 +709,7 @@ int run_cli(int argc, char** argv) {
     if (*eval) return cmd_eval(model, limit, batch, json, data_dir, profile);
     if (*comp) return cmd_compile(model, hw_file, out, !no_blocks);
     if (*check) return cmd_check_onnx(dirs, rtol, atol, verbose);
-    if (*pcm) return cmd_device_pcm(dev);
+    if (*pcm) return cmd_device_pcm(dev, gmax_opt->count() > 0, qfrom_opt->count() > 0);
     if (*mrr) return cmd_device_mrr(dev);
     if (*run || *validate || *list || *schema || *streaming) load_plugins(plugins);
     if ((*run && seed_opt->count()) || (*validate && vseed_opt->count())) {  // a bad --seed is a bad command line (exit 2)

@@ -77,6 +77,11 @@ class PcmLawDevice : public hw::DeviceModel {
   PcmScaleTileParams m_tile;
 };
 
+// The built-in "pcm" law (aihwkit PCMLike, hw/device/impl/pcm.cpp): its parameters (after the
+// shared pair parameters) and the law read from them; `ptcsim device pcm --set` uses both.
+std::vector<ParamSpec> pcm_like_law_params();
+hw::PcmLikeParams pcm_like_params(Params& p);
+
 // The registry entry of a PCM pair device named `name` with law `Law` and the law's own
 // parameters (after the shared ones of pcm_pair_params()).
 template <class Law>

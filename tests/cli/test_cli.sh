@@ -111,6 +111,27 @@ if "$ptcsim" device pcm --g-target-rel 1 --times 1,3600 --samples 2000 --seed 3 
 else bad "device commands ($(cat "$tmp/err"))"; fi
 "$ptcsim" device pcm --g-target-rel 2 >"$tmp/out" 2>&1; rc=$?
 [ "$rc" -ne 0 ] && grep -q "g-target-rel" "$tmp/out" && ok "device pcm rejects g_target_rel > 1" || bad "device pcm range check (exit $rc)"
+# device pcm --set: the law's parameters by the pcm device's names. A fixed drift exponent (nu 0.1,
+# no spread) without programming or read noise gives g_max ((t + t0)/t0)^-0.1 exactly; a constant
+# programming noise c0 = 1 uS (c1 = c2 = 0, fitted at g_max 25) gives a spread of 1 uS at mid range.
+if "$ptcsim" device pcm --g-target-rel 1 --no-programming --no-read-noise --set nu_mu_min=0.1 --set nu_mu_max=0.1 \
+     --set nu_sigma_min=0 --set device.nu_sigma_max=0 --set t0_s=10 --times 0,1e6 --samples 50 --json >"$tmp/pcmset.json" 2>"$tmp/err" &&
+   "$ptcsim" device pcm --g-target-rel 0.5 --no-drift --no-read-noise --set prog_c0=1 --set prog_c1=0 --set prog_c2=0 \
+     --times 0 --samples 40000 --seed 2 --json >"$tmp/pcmprog.json" 2>>"$tmp/err" &&
+   /usr/bin/python3 - "$tmp/pcmset.json" "$tmp/pcmprog.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["device"]["t0_s"] == 10 and d["device"]["nu_mu_max"] == 0.1, d["device"]
+assert abs(d["g_mean_us"][1] / (25 * ((1e6 + 10) / 10) ** -0.1) - 1) < 1e-9 and d["g_std_us"][1] == 0, d
+p = json.load(open(sys.argv[2]))
+assert abs(p["g_mean_us"][0] - 12.5) < 0.03 and abs(p["g_std_us"][0] - 1) < 0.02, p
+PY
+then ok "device pcm --set: drift and programming noise follow the law's parameters (closed forms)"; else bad "device pcm --set: $(cat "$tmp/err")"; fi
+"$ptcsim" device pcm --g-target-rel 1 --set nu_mu_x=1 >"$tmp/out" 2>&1; rc=$?
+[ "$rc" -eq 1 ] && [ "$(wc -l <"$tmp/out")" -eq 1 ] && grep -q 'device.nu_mu_x: unknown key; did you mean "nu_mu_a"' "$tmp/out" \
+  && ok "device pcm --set: an unknown name is one error line with a suggestion" || bad "device pcm --set unknown name (exit $rc): $(cat "$tmp/out")"
+"$ptcsim" device pcm --g-target-rel 1 --g-max-us 30 --set g_max_us=20 >"$tmp/out" 2>&1; rc=$?
+[ "$rc" -eq 1 ] && grep -q 'give g_max once' "$tmp/out" && ok "device pcm: --g-max-us with --set g_max_us is an error" || bad "device pcm g_max twice (exit $rc)"
 
 # scenarios: validate (schema + semantics), list, schema
 good="$src/scenarios/doctor/pv_high_cosine_doctor.json"

@@ -5,7 +5,6 @@
 #include "sim/pcm_law_device.h"
 
 namespace ptc::sim {
-namespace {
 
 hw::PcmLikeParams pcm_like_params(Params& p) {
   hw::PcmLikeParams d;
@@ -36,11 +35,15 @@ hw::PcmLikeParams pcm_like_params(Params& p) {
   return d;
 }
 
+namespace {
+
 // aihwkit's PCMLikeNoiseModel with the device's parameters.
 class AihwkitPcmLaw : public hw::PcmLikeLaw {
  public:
   explicit AihwkitPcmLaw(Params& p) : hw::PcmLikeLaw(pcm_like_params(p), p.str("q_from") == "programmed") {}
 };
+
+}  // namespace
 
 std::vector<ParamSpec> pcm_like_law_params() {
   return {{"t0_s", "s", 20.0, "drift reference time after programming", 1e-9, 1e9},
@@ -81,6 +84,7 @@ std::vector<ParamSpec> pcm_like_law_params() {
           {"read_q_max", "", 0.2, "Q_s upper clamp", 0, 10}};
 }
 
+namespace {
 const Registrar<hw::DeviceModel> reg{
     pcm_law_device<AihwkitPcmLaw>("pcm", "PCM differential pairs (aihwkit PCMLike)", pcm_like_law_params())};
 
