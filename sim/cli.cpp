@@ -271,17 +271,20 @@ int cmd_device_pcm(const DeviceOptions& o, bool g_max_given, bool q_from_given) 
   // The law's parameters as the scenario's device section of "pcm" takes them (sim/pcm_law_device.h):
   // the same names, defaults, ranges and messages; --g-max-us and --q-from are two of them.
   Json root = {{"device", Json::object()}};
-  for (const std::string& a : o.sets) apply_set(root, a.rfind("device.", 0) == 0 ? a : "device." + a);
+  for (const std::string& a : o.sets) {
+    if (a.find('=') == std::string::npos || a[0] == '=') throw Error("--set \"" + a + "\": expected NAME=VALUE");
+    apply_set(root, a.rfind("device.", 0) == 0 || a.rfind("device=", 0) == 0 ? a : "device." + a);
+  }
   Json& dj = root["device"];
-  if (!dj.is_object()) throw Error("--set device: expected the law's parameters one by one (--set NAME=VALUE)");
+  if (!dj.is_object()) throw Error("--set device: expected an object of the law's parameters, got " + dj.dump());
   if (g_max_given && dj.contains("g_max_us")) throw Error("--g-max-us and --set g_max_us: give g_max once");
   if (q_from_given && dj.contains("q_from")) throw Error("--q-from and --set q_from: give it once");
   if (g_max_given) dj["g_max_us"] = o.g_max_us;
   if (q_from_given) dj["q_from"] = o.q_from;
   std::vector<ParamSpec> specs = {{"g_max_us", "uS", 25.0, "maximum conductance (aihwkit SinglePair)", 1e-6, 1e6}};
-  for (const ParamSpec& sp : pcm_like_law_params()) specs.push_back(sp);
+  for (const ParamSpec& sp : builtin::pcm_like_law_params()) specs.push_back(sp);
   Params prm(dj, "device", specs, {});
-  const hw::PcmLikeParams p = pcm_like_params(prm);
+  const hw::PcmLikeParams p = builtin::pcm_like_params(prm);
   hw::PcmEffects fx;
   fx.programming = !o.no_prog;
   fx.drift = !o.no_drift;
@@ -592,7 +595,7 @@ int run_cli(int argc, char** argv) {
       ->check(finite_in(0, inf));
   pcm->add_option("--samples", dev.samples, "devices")->check(CLI::Range(int64_t{1}, int64_t{100000000}));
   pcm->add_option("--seed", dev.seed, "random seed");
-  auto* gmax_opt = pcm->add_option("--g-max-us", dev.g_max_us, "g_max, uS")->check(finite_in(1e-300, inf));
+  auto* gmax_opt = pcm->add_option("--g-max-us", dev.g_max_us, "g_max, uS")->check(finite_in(1e-6, 1e6));
   auto* qfrom_opt = pcm->add_option("--q-from", dev.q_from,
                                     "1/f noise amplitude from the programmed (aihwkit code) or target (docs) conductance")
                         ->check(CLI::IsMember({"programmed", "target"}));
@@ -601,7 +604,8 @@ int run_cli(int argc, char** argv) {
   pcm->add_flag("--no-read-noise", dev.no_read, "leave out 1/f read noise");
   pcm->add_option("--set", dev.sets,
                   "a parameter of the pcm device's law, NAME=VALUE (repeatable; names, defaults and ranges as `ptcsim list "
-                  "devices` shows them for pcm: t0_s, prog_c0..2, nu_mu_*, nu_sigma_*, read_q_*, t_read_s, ...)")
+                  "devices` shows them for pcm: g_max_us, t0_s, prog_c0..2, nu_mu_*, nu_sigma_*, read_q_*, t_read_s, ...; "
+                  "the switches are --no-programming, --no-drift, --no-read-noise)")
       ->allow_extra_args(false);
   pcm->add_flag("--json", dev.json, "print JSON");
   auto* mrr = device->add_subcommand("mrr", "effective weights of an MRR block under temperature offset and phase noise");

@@ -78,9 +78,12 @@ class PcmLawDevice : public hw::DeviceModel {
 };
 
 // The built-in "pcm" law (aihwkit PCMLike, hw/device/impl/pcm.cpp): its parameters (after the
-// shared pair parameters) and the law read from them; `ptcsim device pcm --set` uses both.
+// shared pair parameters) and the law read from them; `ptcsim device pcm --set` uses both. Defined
+// in ptcsim itself: a plug-in must not define these names.
+namespace builtin {
 std::vector<ParamSpec> pcm_like_law_params();
 hw::PcmLikeParams pcm_like_params(Params& p);
+}  // namespace builtin
 
 // The registry entry of a PCM pair device named `name` with law `Law` and the law's own
 // parameters (after the shared ones of pcm_pair_params()).

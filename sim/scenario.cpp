@@ -924,11 +924,13 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   R["accuracy"] = ap.resolved();
   R["accuracy"]["times_s"] = s.accuracy.times_s;
   R["accuracy"].erase("log_spaced");
-  // The key stays in the configuration (and its id) only where it changes results: scheduled
-  // evaluations on devices whose reads take per-instant draws (tag "read_draws": pcm, pcm_table,
-  // PCM-law plug-ins). There the default changed from "actual" to "scheduled", so those
-  // configurations got new ids; every other configuration keeps the id it had before the key existed.
-  if (s.accuracy.mode != "scheduled" || !has_tag(s.device.tags, "read_draws")) R["accuracy"].erase("read_draws");
+  // The key stays in the configuration (and its id) only at "scheduled" for scheduled evaluations
+  // on devices whose reads take per-instant draws (tag "read_draws": pcm, pcm_table, PCM-law
+  // plug-ins), where the default changed from "actual": those configurations got new ids, and one
+  // that sets "actual" keeps the id it had before (the same computation). Elsewhere it cannot change
+  // results and is left out.
+  if (s.accuracy.read_draws == "actual" || s.accuracy.mode != "scheduled" || !has_tag(s.device.tags, "read_draws"))
+    R["accuracy"].erase("read_draws");
 
   // ---- monitor
   Params mp = read_section(j, "monitor");

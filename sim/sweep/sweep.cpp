@@ -419,9 +419,9 @@ void check_entry_current(const Manifest& m, const Entry& e) {
     throw Error(at + ex.what() + " (the scenario changed since the spec was expanded; expand it again: ptcsim sweep SPEC)");
   }
   if (id != e.id)
-    throw Error(
-        at + "the scenario now resolves to another configuration (id " + id + ", expanded as " + e.id +
-        "): it, a file it includes or a plug-in it uses changed since the spec was expanded; expand it again: ptcsim sweep SPEC");
+    throw Error(at + "the scenario now resolves to another configuration (id " + id + ", expanded as " + e.id +
+                "): it, a file it includes or a plug-in it uses changed since the spec was expanded, or this ptcsim resolves it "
+                "differently (a changed default); expand it again: ptcsim sweep SPEC");
 }
 
 std::vector<std::string> run_argv(const Manifest& m, const Entry& e, const std::string& exe) {

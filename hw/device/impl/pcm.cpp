@@ -5,6 +5,9 @@
 #include "sim/pcm_law_device.h"
 
 namespace ptc::sim {
+// ptcsim's own definitions, declared in sim/pcm_law_device.h for `ptcsim device pcm`. A plug-in
+// modelled on this file keeps its own helpers in an anonymous namespace (ptcsim exports these).
+namespace builtin {
 
 hw::PcmLikeParams pcm_like_params(Params& p) {
   hw::PcmLikeParams d;
@@ -35,16 +38,19 @@ hw::PcmLikeParams pcm_like_params(Params& p) {
   return d;
 }
 
+}  // namespace builtin
+
 namespace {
 
 // aihwkit's PCMLikeNoiseModel with the device's parameters.
 class AihwkitPcmLaw : public hw::PcmLikeLaw {
  public:
-  explicit AihwkitPcmLaw(Params& p) : hw::PcmLikeLaw(pcm_like_params(p), p.str("q_from") == "programmed") {}
+  explicit AihwkitPcmLaw(Params& p) : hw::PcmLikeLaw(builtin::pcm_like_params(p), p.str("q_from") == "programmed") {}
 };
 
 }  // namespace
 
+namespace builtin {
 std::vector<ParamSpec> pcm_like_law_params() {
   return {{"t0_s", "s", 20.0, "drift reference time after programming", 1e-9, 1e9},
           {"q_from",
@@ -84,9 +90,11 @@ std::vector<ParamSpec> pcm_like_law_params() {
           {"read_q_max", "", 0.2, "Q_s upper clamp", 0, 10}};
 }
 
+}  // namespace builtin
+
 namespace {
 const Registrar<hw::DeviceModel> reg{
-    pcm_law_device<AihwkitPcmLaw>("pcm", "PCM differential pairs (aihwkit PCMLike)", pcm_like_law_params())};
+    pcm_law_device<AihwkitPcmLaw>("pcm", "PCM differential pairs (aihwkit PCMLike)", builtin::pcm_like_law_params())};
 
 }  // namespace
 }  // namespace ptc::sim
