@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "hw/physics/normal16.h"
+#include "hw/physics/vec_math.h"
 #include "models/error.h"
 
 namespace ptc::hw {
@@ -35,6 +36,10 @@ constexpr int64_t kTile = 16;  // columns per packed input panel (one AVX-512 re
 bool use_avx512() {
   static const bool v = __builtin_cpu_supports("avx512f") && std::getenv("PTC_NO_AVX512") == nullptr;
   return v;
+}
+// Else the AVX2 + FMA kernels, unless PTC_NO_AVX2 is set too (then the portable ones).
+bool use_avx2() {
+  return vmath::use_avx2();
 }
 #endif
 
@@ -178,6 +183,72 @@ __attribute__((target("avx512f"))) void adc_block_gemm_avx512(int64_t P, int64_t
 #pragma GCC diagnostic pop
 #endif
 
+#if defined(__x86_64__) && defined(__GNUC__)
+// The same kernel with AVX2 + FMA (CPUs without AVX-512): one half of the panel (8 columns, one
+// register per row) at a time, its 8 partial-sum and 8 accumulator registers; per element the
+// same float operations in the same order as the AVX-512 kernel, so the same bits. Noise (Noise):
+// nz as in the portable kernel (the row block's normals, drawn beforehand).
+template <bool Clip, bool Noise, bool Bm>
+__attribute__((target("avx2,fma"))) void adc_block_gemm_avx2(int64_t P, int64_t Q, int64_t ld, const float* wn,
+                                                             const float* sstep, const float* xp, float lo, float hi, float inv,
+                                                             float* acc, const float* nz, float sigma, int64_t rows,
+                                                             uint16_t* hits) {
+  static_assert(Clip || !Bm, "bound management clips");
+  constexpr int K = 8;
+  const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi), vinv = _mm256_set1_ps(inv), vshift = _mm256_set1_ps(kShift);
+  const __m256 vsig = _mm256_set1_ps(sigma);
+  for (int64_t p = 0; p < P; ++p) {
+    const int64_t real = rows - p * K;
+    for (int h = 0; h < kTile; h += 8) {
+      __m256 a[K];
+#pragma GCC unroll 8
+      for (int i = 0; i < K; ++i) a[i] = _mm256_setzero_ps();
+      const float* w = wn + p * Q * K * K;
+      const float* xq = xp + h;
+      for (int64_t q = 0; q < Q; ++q, w += K * K, xq += K * kTile) {
+        __m256 y[K];
+        const __m256 x0 = _mm256_loadu_ps(xq);
+#pragma GCC unroll 8
+        for (int i = 0; i < K; ++i) y[i] = _mm256_mul_ps(_mm256_broadcast_ss(w + i * K), x0);
+#pragma GCC unroll 8
+        for (int j = 1; j < K; ++j) {
+          const __m256 xr = _mm256_loadu_ps(xq + j * kTile);
+#pragma GCC unroll 8
+          for (int i = 0; i < K; ++i) y[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(w + i * K + j), xr, y[i]);
+        }
+        const float* s = sstep + (p * Q + q) * K;
+        if (Noise) {
+#pragma GCC unroll 8
+          for (int i = 0; i < K; ++i) y[i] = _mm256_fmadd_ps(_mm256_loadu_ps(nz + (q * K + i) * kTile + h), vsig, y[i]);
+        }
+        if (Bm) {  // the clipped columns (real rows only) add nothing here; marked for bound_fix
+          __m256 hit = _mm256_setzero_ps();
+#pragma GCC unroll 8
+          for (int i = 0; i < K; ++i) {
+            const __m256 v = _mm256_min_ps(_mm256_max_ps(y[i], vlo), vhi);
+            if (i < real) hit = _mm256_or_ps(hit, _mm256_cmp_ps(v, y[i], _CMP_NEQ_UQ));
+            y[i] = _mm256_sub_ps(_mm256_fmadd_ps(v, vinv, vshift), vshift);
+          }
+          const auto bits = static_cast<uint16_t>(static_cast<unsigned>(_mm256_movemask_ps(hit)) << h);
+          hits[p * Q + q] = static_cast<uint16_t>(h == 0 ? bits : (hits[p * Q + q] | bits));
+#pragma GCC unroll 8
+          for (int i = 0; i < K; ++i) a[i] = _mm256_blendv_ps(_mm256_fmadd_ps(y[i], _mm256_broadcast_ss(s + i), a[i]), a[i], hit);
+          continue;
+        }
+#pragma GCC unroll 8
+        for (int i = 0; i < K; ++i) {
+          const __m256 v = Clip ? _mm256_min_ps(_mm256_max_ps(y[i], vlo), vhi) : y[i];
+          const __m256 r = _mm256_sub_ps(_mm256_fmadd_ps(v, vinv, vshift), vshift);
+          a[i] = _mm256_fmadd_ps(r, _mm256_broadcast_ss(s + i), a[i]);
+        }
+      }
+#pragma GCC unroll 8
+      for (int i = 0; i < K; ++i) _mm256_storeu_ps(acc + (p * K + i) * ld + h, a[i]);
+    }
+  }
+}
+#endif
+
 // ADC output noise of a layer group: the 16-bit normal (hw/physics/normal16.h) of noise block
 // panel P + p of `rng`, number 16 (q k + i) + c, times sigma is added to the partial sum of block
 // (p, q), row i, panel column c: a pure function of (seed, draw, layer, group, element), drawn in
@@ -198,6 +269,7 @@ void adc_block_gemm(int64_t P, int64_t Q, int64_t ld, const float* wn, const flo
   }
 #if defined(__x86_64__) && defined(__GNUC__)
   static const bool avx512 = use_avx512();
+  static const bool avx2 = use_avx2();
 #else
   constexpr bool avx512 = false;
 #endif
@@ -227,9 +299,16 @@ void adc_block_gemm(int64_t P, int64_t Q, int64_t ld, const float* wn, const flo
       uint32_t st[4][16];
       n16::seed_lanes(seed, stream, block, st);
       nz.resize(static_cast<size_t>(Q * K * kTile));
-      for (int64_t st_i = 0; st_i < Q * K / 2; ++st_i)
-        n16::step_portable(st, seed, stream, block, static_cast<uint64_t>(st_i), nz.data() + 2 * st_i * kTile,
-                           nz.data() + (2 * st_i + 1) * kTile);
+      n16::steps(st, seed, stream, block, 0, Q * K / 2, nz.data());
+#if defined(__x86_64__) && defined(__GNUC__)
+      if (avx2) {
+        if (h)
+          adc_block_gemm_avx2<true, true, true>(1, Q, ld, w, s, xp, lo, hi, inv, a, nz.data(), noise->sigma, rows - p * K, h);
+        else
+          adc_block_gemm_avx2<true, true, false>(1, Q, ld, w, s, xp, lo, hi, inv, a, nz.data(), noise->sigma, 0, nullptr);
+        continue;
+      }
+#endif
       adc_block_gemm_portable(1, Q, ld, w, s, xp, lo, hi, inv, true, a, nz.data(), noise->sigma, rows - p * K, h);
     }
     return;
@@ -241,6 +320,12 @@ void adc_block_gemm(int64_t P, int64_t Q, int64_t ld, const float* wn, const flo
                                                       static_cast<n16::LanesAvx512*>(nullptr), 0.0f, rows, hits);
     if (clip) return adc_block_gemm_avx512<true, false>(P, Q, ld, wn, sstep, xp, lo, hi, inv, acc);
     return adc_block_gemm_avx512<false, false>(P, Q, ld, wn, sstep, xp, lo, hi, inv, acc);
+  }
+  if (avx2) {
+    if (hits) return adc_block_gemm_avx2<true, false, true>(P, Q, ld, wn, sstep, xp, lo, hi, inv, acc, nullptr, 0.0f, rows, hits);
+    if (clip)
+      return adc_block_gemm_avx2<true, false, false>(P, Q, ld, wn, sstep, xp, lo, hi, inv, acc, nullptr, 0.0f, 0, nullptr);
+    return adc_block_gemm_avx2<false, false, false>(P, Q, ld, wn, sstep, xp, lo, hi, inv, acc, nullptr, 0.0f, 0, nullptr);
   }
 #endif
   adc_block_gemm_portable(P, Q, ld, wn, sstep, xp, lo, hi, inv, clip, acc, nullptr, 0.0f, rows, hits);
@@ -281,10 +366,43 @@ __attribute__((target("avx512f"))) void dense_panel_gemm_avx512(int64_t R, int64
 }
 #endif
 
+#if defined(__x86_64__) && defined(__GNUC__)
+// The same product with AVX2 + FMA (CPUs without AVX-512): half a row strip (4 rows x 16 columns,
+// 8 accumulator registers of the 16) per pass, each element still fma-accumulated in kk order from
+// 0, so the bits equal the AVX-512 kernel's.
+__attribute__((target("avx2,fma"))) void dense_panel_gemm_avx2(int64_t R, int64_t K, const float* wp, const float* xp, float* acc,
+                                                               int64_t ld) {
+  for (int64_t p = 0; p < R / 8; ++p) {
+    const float* w = wp + p * K * 8;
+    for (int h = 0; h < 8; h += 4) {
+      __m256 a[4][2];
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; ++i) a[i][0] = a[i][1] = _mm256_setzero_ps();
+      for (int64_t kk = 0; kk < K; ++kk) {
+        const __m256 x0 = _mm256_loadu_ps(xp + kk * kTile), x1 = _mm256_loadu_ps(xp + kk * kTile + 8);
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; ++i) {
+          const __m256 b = _mm256_broadcast_ss(w + kk * 8 + h + i);
+          a[i][0] = _mm256_fmadd_ps(b, x0, a[i][0]);
+          a[i][1] = _mm256_fmadd_ps(b, x1, a[i][1]);
+        }
+      }
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; ++i) {
+        _mm256_storeu_ps(acc + (p * 8 + h + i) * ld, a[i][0]);
+        _mm256_storeu_ps(acc + (p * 8 + h + i) * ld + 8, a[i][1]);
+      }
+    }
+  }
+}
+#endif
+
 void dense_panel_gemm(int64_t R, int64_t K, const float* wp, const float* xp, float* acc, int64_t ld) {
 #if defined(__x86_64__) && defined(__GNUC__)
   static const bool avx512 = use_avx512();
   if (avx512) return dense_panel_gemm_avx512(R, K, wp, xp, acc, ld);
+  static const bool avx2 = use_avx2();
+  if (avx2) return dense_panel_gemm_avx2(R, K, wp, xp, acc, ld);
 #endif
   dense_panel_gemm_portable(R, K, wp, xp, acc, ld);
 }

@@ -60,6 +60,10 @@ inline float normal_of(uint32_t a, bool neg) {
 // One step of the lanes (scalar): lo[l] = normal 32 s + l, hi[l] = normal 32 s + 16 + l.
 void step_portable(uint32_t st[4][16], uint64_t seed, uint64_t stream, uint64_t block, uint64_t s, float* lo, float* hi);
 
+// Steps first .. first + n - 1 of the lanes: out[(2 k) 16 + l] = lo, out[(2 k + 1) 16 + l] = hi of
+// step first + k (AVX2 + FMA where the CPU has them, else step_portable; the same bits).
+void steps(uint32_t st[4][16], uint64_t seed, uint64_t stream, uint64_t block, uint64_t first, int64_t n, float* out);
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"  // GCC bug 105593 (hw/physics/vec_math.h)

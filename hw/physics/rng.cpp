@@ -307,6 +307,54 @@ __attribute__((target("avx512f"))) void inv_chunk_avx512(uint32_t st[4][16], flo
 #pragma GCC diagnostic pop
 #endif
 
+#if defined(__x86_64__) && defined(__GNUC__)
+// tab[j & 31] for 8 lanes of j with AVX2 (no 32-entry permute there): the four 8-entry quarters
+// permuted by j's low 3 bits, then chosen by bit 3 and bit 4 (each moved to the sign bit).
+__attribute__((target("avx2"))) inline __m256 lut32_avx2(const float* tab, __m256i j) {
+  const __m256 q0 = _mm256_permutevar8x32_ps(_mm256_load_ps(tab), j), q1 = _mm256_permutevar8x32_ps(_mm256_load_ps(tab + 8), j),
+               q2 = _mm256_permutevar8x32_ps(_mm256_load_ps(tab + 16), j),
+               q3 = _mm256_permutevar8x32_ps(_mm256_load_ps(tab + 24), j);
+  const __m256 b3 = _mm256_castsi256_ps(_mm256_slli_epi32(j, 28)), b4 = _mm256_castsi256_ps(_mm256_slli_epi32(j, 27));
+  return _mm256_blendv_ps(_mm256_blendv_ps(q0, q1, b3), _mm256_blendv_ps(q2, q3, b3), b4);
+}
+
+// One xoshiro128+ step of 8 lanes (n16::xoshiro_step).
+__attribute__((target("avx2"))) inline void xoshiro_step_avx2(__m256i& s0, __m256i& s1, __m256i& s2, __m256i& s3) {
+  const __m256i t9 = _mm256_slli_epi32(s1, 9);
+  s2 = _mm256_xor_si256(s2, s0);
+  s3 = _mm256_xor_si256(s3, s1);
+  s1 = _mm256_xor_si256(s1, s2);
+  s0 = _mm256_xor_si256(s0, s3);
+  s2 = _mm256_xor_si256(s2, t9);
+  s3 = _mm256_or_si256(_mm256_slli_epi32(s3, 11), _mm256_srli_epi32(s3, 21));
+}
+
+// inv_chunk_avx512 with AVX2 + FMA, 8 lanes at a time (the same operations, so the same bits).
+__attribute__((target("avx2,fma"))) void inv_chunk_avx2(uint32_t st[4][16], float* out, int steps) {
+  const __m256i m23 = _mm256_set1_epi32(0x7fffff), one = _mm256_set1_epi32(0x3f800000), c125 = _mm256_set1_epi32(125),
+                sign = _mm256_set1_epi32(static_cast<int>(0x80000000u));
+  const __m256 scale = _mm256_set1_ps(5.9604644775390625e-8f), half = _mm256_set1_ps(2.98023223876953125e-8f);
+  for (int h = 0; h < 16; h += 8) {
+    __m256i s0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st[0] + h)),
+            s1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st[1] + h)),
+            s2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st[2] + h)),
+            s3 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st[3] + h));
+    for (int s = 0; s < steps; ++s) {
+      const __m256i w = _mm256_add_epi32(s0, s3);
+      const __m256 v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(w, 8), m23)), scale, half);
+      const __m256i b = _mm256_castps_si256(v);
+      const __m256i o = _mm256_sub_epi32(c125, _mm256_srli_epi32(b, 23));
+      const __m256 t = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(b, m23), one));
+      __m256 p = lut32_avx2(kInvCoef[4], o);
+      for (int k = 3; k >= 0; --k) p = _mm256_fmadd_ps(p, t, lut32_avx2(kInvCoef[k], o));
+      _mm256_storeu_ps(out + s * 16 + h,
+                       _mm256_castsi256_ps(_mm256_xor_si256(_mm256_castps_si256(p), _mm256_and_si256(w, sign))));
+      xoshiro_step_avx2(s0, s1, s2, s3);
+    }
+  }
+}
+#endif
+
 // The first 16 steps numbers of chunk c.
 void inv_chunk(uint64_t seed, uint64_t stream, uint64_t chunk, float* out, int steps) {
   uint32_t st[4][16];
@@ -314,6 +362,8 @@ void inv_chunk(uint64_t seed, uint64_t stream, uint64_t chunk, float* out, int s
 #if defined(__x86_64__) && defined(__GNUC__)
   static const bool avx512 = __builtin_cpu_supports("avx512f");
   if (avx512) return inv_chunk_avx512(st, out, steps);
+  static const bool avx2 = vmath::use_avx2();
+  if (avx2) return inv_chunk_avx2(st, out, steps);
 #endif
   inv_chunk_portable(st, out, steps);
 }
@@ -393,6 +443,72 @@ void step_portable(uint32_t st[4][16], uint64_t seed, uint64_t stream, uint64_t 
                    : normal_of(2 * mh + 1, w >> 31);
     xoshiro_step(s0, s1, s2, s3);
   }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+namespace {
+// The piecewise polynomial of odd a (8 lanes; normal_of's operations), sign from sgn's bit 31.
+__attribute__((target("avx2,fma"))) inline __m256 poly_avx2(__m256i a, __m256i sgn) {
+  const __m256i b = _mm256_castps_si256(_mm256_cvtepi32_ps(a));
+  const __m256i j = _mm256_srli_epi32(b, 22);
+  const __m256 t =
+      _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(b, _mm256_set1_epi32(0x7fffff)), _mm256_set1_epi32(0x3f800000)));
+  __m256 p = _mm256_fmadd_ps(lut32_avx2(kCoef[3], j), t, lut32_avx2(kCoef[2], j));
+  p = _mm256_fmadd_ps(p, t, lut32_avx2(kCoef[1], j));
+  p = _mm256_fmadd_ps(p, t, lut32_avx2(kCoef[0], j));
+  return _mm256_castsi256_ps(
+      _mm256_xor_si256(_mm256_castps_si256(p), _mm256_and_si256(sgn, _mm256_set1_epi32(static_cast<int>(0x80000000u)))));
+}
+
+__attribute__((target("avx2,fma"))) void steps_avx2(uint32_t st[4][16], uint64_t seed, uint64_t stream, uint64_t block,
+                                                    uint64_t first, int64_t n, float* out) {
+  const __m256i m15 = _mm256_set1_epi32(0xfffe), odd = _mm256_set1_epi32(1), a17 = _mm256_set1_epi32(17);
+  for (int h = 0; h < 16; h += 8) {
+    __m256i s0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st[0] + h)),
+            s1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st[1] + h)),
+            s2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st[2] + h)),
+            s3 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st[3] + h));
+    for (int64_t s = 0; s < n; ++s) {
+      const __m256i w = _mm256_add_epi32(s0, s3);
+      // a = 2 m + 1: low half m = bits 1..15, high half m = bits 16..30
+      const __m256i alo = _mm256_or_si256(_mm256_and_si256(w, m15), odd);
+      const __m256i ahi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(w, 15), m15), odd);
+      float* lo = out + 2 * s * 16 + h;
+      float* hi = lo + 16;
+      _mm256_storeu_ps(lo, poly_avx2(alo, _mm256_slli_epi32(w, 31)));
+      _mm256_storeu_ps(hi, poly_avx2(ahi, w));
+      const int tails = _mm256_movemask_ps(
+          _mm256_castsi256_ps(_mm256_or_si256(_mm256_cmpgt_epi32(a17, alo), _mm256_cmpgt_epi32(a17, ahi))));  // m < 8: tail draws
+      if (tails) {
+        alignas(32) uint32_t wl[8];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(wl), w);
+        const uint64_t base = 32 * (first + static_cast<uint64_t>(s));
+        for (int l = 0; l < 8; ++l) {
+          if (!((tails >> l) & 1)) continue;
+          const uint32_t x = wl[l], ml = (x >> 1) & 0x7fffu, mh = (x >> 16) & 0x7fffu;
+          const auto lane = static_cast<uint64_t>(h + l);
+          if (ml < 8) lo[l] = tail_normal(seed, stream, block, base + lane, ml, x & 1u);
+          if (mh < 8) hi[l] = tail_normal(seed, stream, block, base + 16 + lane, mh, x >> 31);
+        }
+      }
+      xoshiro_step_avx2(s0, s1, s2, s3);
+    }
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(st[0] + h), s0);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(st[1] + h), s1);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(st[2] + h), s2);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(st[3] + h), s3);
+  }
+}
+}  // namespace
+#endif
+
+void steps(uint32_t st[4][16], uint64_t seed, uint64_t stream, uint64_t block, uint64_t first, int64_t n, float* out) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool avx2 = vmath::use_avx2();
+  if (avx2) return steps_avx2(st, seed, stream, block, first, n, out);
+#endif
+  for (int64_t s = 0; s < n; ++s)
+    step_portable(st, seed, stream, block, first + static_cast<uint64_t>(s), out + 2 * s * 16, out + (2 * s + 1) * 16);
 }
 
 }  // namespace n16

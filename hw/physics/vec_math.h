@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -148,6 +149,17 @@ __attribute__((target("avx512f"))) inline void philox4x32_10_avx512(uint32_t* c0
 }
 #pragma GCC diagnostic pop
 #endif
+
+// The AVX2 + FMA kernels (CPUs without AVX-512) unless PTC_NO_AVX2 is set in the environment (tests
+// run the portable kernels that way; both give the same bits).
+inline bool use_avx2() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool v = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && std::getenv("PTC_NO_AVX2") == nullptr;
+  return v;
+#else
+  return false;
+#endif
+}
 
 // philox4x32_10 through the AVX-512 path when the CPU has it (the same bits either way).
 inline void philox4x32_10_fast(uint32_t* c0, uint32_t* c1, uint32_t* c2, uint32_t* c3, uint32_t k0, uint32_t k1) {

@@ -247,4 +247,28 @@ if [ "$rc" -eq 3 ] && ! grep -q '100.0% simulated' "$tmp/int2.err"; then
   ok "SIGINT: no 100 % progress line for an interrupted run"
 else bad "interrupted run's progress (exit $rc): $(tail -c 300 "$tmp/int2.err")"; fi
 
+# ---- the kernel paths give the same bytes (hw/hardware_gemm.cpp, hw/physics/rng.cpp): the
+# AVX-512, AVX2 + FMA and portable kernels do the same float operations in the same order, so a
+# DOCTOR run (dense panels) and a PCM run with ADC and DAC noise and bound management (fused ADC
+# kernels, 16-bit and inverse-CDF normals) write identical files on every path this CPU has.
+paths=(default)
+grep -qw avx512f /proc/cpuinfo && paths+=(no_avx512)
+grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo && paths+=(portable)
+for p in "${paths[@]}"; do
+  case $p in default) envs=();; no_avx512) envs=(PTC_NO_AVX512=1);; portable) envs=(PTC_NO_AVX512=1 PTC_NO_AVX2=1);; esac
+  env "${envs[@]}" "$ptcsim" run "$src/scenarios/doctor/pv_high_linear_doctor.json" --set traffic.requests=600 \
+    --out "$tmp/kp_doctor_$p" -q >"$tmp/log" 2>&1 || bad "DOCTOR run on path $p failed: $(tail -2 "$tmp/log")"
+  env "${envs[@]}" "$ptcsim" run "$src/scenarios/pcm/bound_management.json" --set hw.adc.noise_std=0.02 \
+    --set hw.dac.noise_std=0.01 --set accuracy.images=40 --out "$tmp/kp_pcm_$p" -q >"$tmp/log" 2>&1 ||
+    bad "noisy PCM run on path $p failed: $(tail -2 "$tmp/log")"
+done
+for p in "${paths[@]:1}"; do
+  for r in doctor pcm; do
+    same=1
+    for f in trace.csv events.jsonl summary.json stats.json; do cmp -s "$tmp/kp_${r}_default/$f" "$tmp/kp_${r}_$p/$f" || same=0; done
+    [ "$same" = 1 ] && ok "$r run: kernel path $p writes the bytes of the default path" || bad "$r run: path $p differs from the default"
+  done
+done
+[ "${#paths[@]}" -ge 2 ] || ok "one kernel path on this CPU (no AVX2): nothing to compare"
+
 finish

@@ -37,11 +37,11 @@ if isinstance(p, dict) and p.get("name") == "onchip_training":
 PY
 )
   fi
-  name=$(basename "$f" .json)
+  name=$(basename "$f" .json); t0=$SECONDS
   if "$ptcsim" run "$f" "${args[@]}" --out "$tmp/$name" -q >"$tmp/log" 2>&1 &&
      /usr/bin/python3 -c "import json,sys; s=json.load(open(sys.argv[1])); assert s['status']=='complete' and s['accuracy_final'] is not None and 0<=s['accuracy_final']<=1, s" "$tmp/$name/summary.json" &&
      /usr/bin/python3 "$src/tests/regression/check_books.py" "$tmp/$name"; then
-    passes=$((passes+1)); echo "ok   - ${f#$src/}"
+    passes=$((passes+1)); echo "ok   - ${f#$src/} ($((SECONDS - t0)) s)"
   else
     fails=$((fails+1)); echo "FAIL - ${f#$src/}: $(tail -2 "$tmp/log")"
   fi

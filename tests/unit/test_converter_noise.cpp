@@ -277,7 +277,8 @@ TEST_CASE("16-bit converter normals: every magnitude within 5e-5 of the exact in
   CHECK(worst_tail < 3.5e-5);
 }
 
-TEST_CASE("16-bit converter normals: xoshiro128+ lanes seeded by Philox, AVX-512 step = portable step", "[converters][rng]") {
+TEST_CASE("16-bit converter normals: xoshiro128+ lanes seeded by Philox, AVX-512 and bulk steps = portable step",
+          "[converters][rng]") {
   for (uint64_t block : {0ull, 1ull, 777ull, (1ull << 26) - 1}) {
     uint32_t st[4][16], ref_st[4][16];
     hw::n16::seed_lanes(11, 0xabc, block, st);
@@ -302,6 +303,14 @@ TEST_CASE("16-bit converter normals: xoshiro128+ lanes seeded by Philox, AVX-512
           ++tails;
       }
     CHECK(tails > 0);
+    // the bulk steps (AVX2 + FMA where the CPU has them and PTC_NO_AVX2 is unset) from the same states
+    uint32_t bulk_st[4][16];
+    std::memcpy(bulk_st, ref_st, sizeof ref_st);
+    std::vector<float> bulk(32 * steps);
+    hw::n16::steps(bulk_st, 11, 0xabc, block, 0, steps / 2, bulk.data());
+    hw::n16::steps(bulk_st, 11, 0xabc, block, steps / 2, steps - steps / 2, bulk.data() + 32 * (steps / 2));
+    CHECK(std::memcmp(bulk.data(), portable.data(), bulk.size() * sizeof(float)) == 0);
+    CHECK(std::memcmp(bulk_st, st, sizeof st) == 0);
 #if defined(__x86_64__) && defined(__GNUC__)
     if (__builtin_cpu_supports("avx512f")) {
       hw::n16::LanesAvx512 lanes;
