@@ -429,8 +429,10 @@ __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) vo
 // columns c < m (0 for c >= m); DAC = clip to +-bound and round to `step` (step 0: ideal),
 // exactly hw/converters.h's quantize() (nearbyint of the rounded product). DAC noise (nz !=
 // nullptr): fma(nz[i kTile + c], sigma, normalised input) before the clip.
-void pack_panel_portable(const float* x, int64_t ld, int64_t m, int64_t rows, const float* rs, float* dst, float bound,
-                         float step, const float* nz, float sigma) {
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void pack_panel_portable(const float* x, int64_t ld, int64_t m,
+                                                                                     int64_t rows, const float* rs, float* dst,
+                                                                                     float bound, float step, const float* nz,
+                                                                                     float sigma) {
   const float inv = step > 0 ? 1.0f / step : 0.0f;
   for (int64_t i = 0; i < rows; ++i) {
     const float* xr = x + i * ld;
@@ -518,8 +520,10 @@ uint32_t window_mask(const models::SameWidthConv& cv, int64_t j0, int64_t m, int
   return mask;
 }
 
-void gather_panel_portable(const float* image, const models::SameWidthConv& cv, int64_t j0, int64_t m, float* dst,
-                           float* colmax) {
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void gather_panel_portable(const float* image,
+                                                                                       const models::SameWidthConv& cv,
+                                                                                       int64_t j0, int64_t m, float* dst,
+                                                                                       float* colmax) {
   const int64_t plane = cv.ih * cv.iw;
   float mx[kTile] = {};
   for (int64_t i = 0; i < cv.kh; ++i)

@@ -370,7 +370,7 @@ VerifyResult MrrBank::verify_instance(int64_t k, int64_t layer, int64_t group, c
   for (size_t i0 = 0; i0 < idx.size();) {
     const int64_t b = idx[i0] / kk;
     size_t i1 = i0;
-    while (i1 < idx.size() && idx[i1] / kk == static_cast<uint64_t>(b)) ++i1;
+    while (i1 < idx.size() && idx[i1] / kk == b) ++i1;
     active.assign(idx.begin() + static_cast<std::ptrdiff_t>(i0), idx.begin() + static_cast<std::ptrdiff_t>(i1));
     i0 = i1;
     const int64_t core = core_of[b];

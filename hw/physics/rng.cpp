@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <vector>
 
 #include "hw/physics/normal16.h"
 #include "hw/physics/vec_math.h"
@@ -447,22 +448,22 @@ void step_portable(uint32_t st[4][16], uint64_t seed, uint64_t stream, uint64_t 
 
 #if defined(__x86_64__) && defined(__GNUC__)
 namespace {
-// The piecewise polynomial of odd a (8 lanes; normal_of's operations), sign from sgn's bit 31.
-__attribute__((target("avx2,fma"))) inline __m256 poly_avx2(__m256i a, __m256i sgn) {
-  const __m256i b = _mm256_castps_si256(_mm256_cvtepi32_ps(a));
-  const __m256i j = _mm256_srli_epi32(b, 22);
-  const __m256 t =
-      _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(b, _mm256_set1_epi32(0x7fffff)), _mm256_set1_epi32(0x3f800000)));
-  __m256 p = _mm256_fmadd_ps(lut32_avx2(kCoef[3], j), t, lut32_avx2(kCoef[2], j));
-  p = _mm256_fmadd_ps(p, t, lut32_avx2(kCoef[1], j));
-  p = _mm256_fmadd_ps(p, t, lut32_avx2(kCoef[0], j));
-  return _mm256_castsi256_ps(
-      _mm256_xor_si256(_mm256_castps_si256(p), _mm256_and_si256(sgn, _mm256_set1_epi32(static_cast<int>(0x80000000u)))));
+// normal_of(2 m + 1, false) for every magnitude m >= 8 (0 below: those take the tail path),
+// computed once by the scalar function itself, so a lookup gives its bits: 128 KB, in L2.
+const float* magnitude_table() {
+  static const std::vector<float> t = [] {
+    std::vector<float> v(32768, 0.0f);
+    for (uint32_t m = 8; m < 32768; ++m) v[m] = normal_of(2 * m + 1, false);
+    return v;
+  }();
+  return t.data();
 }
 
 __attribute__((target("avx2,fma"))) void steps_avx2(uint32_t st[4][16], uint64_t seed, uint64_t stream, uint64_t block,
                                                     uint64_t first, int64_t n, float* out) {
-  const __m256i m15 = _mm256_set1_epi32(0xfffe), odd = _mm256_set1_epi32(1), a17 = _mm256_set1_epi32(17);
+  const float* tab = magnitude_table();
+  const __m256i m15x = _mm256_set1_epi32(0x7fff), sbit = _mm256_set1_epi32(static_cast<int>(0x80000000u));
+  const __m256i eight = _mm256_set1_epi32(8);
   for (int h = 0; h < 16; h += 8) {
     __m256i s0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st[0] + h)),
             s1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st[1] + h)),
@@ -470,15 +471,16 @@ __attribute__((target("avx2,fma"))) void steps_avx2(uint32_t st[4][16], uint64_t
             s3 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st[3] + h));
     for (int64_t s = 0; s < n; ++s) {
       const __m256i w = _mm256_add_epi32(s0, s3);
-      // a = 2 m + 1: low half m = bits 1..15, high half m = bits 16..30
-      const __m256i alo = _mm256_or_si256(_mm256_and_si256(w, m15), odd);
-      const __m256i ahi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(w, 15), m15), odd);
+      // magnitudes: m = bits 1..15 (low half), bits 16..30 (high half); |normal| by table lookup
+      // (its bits are normal_of's), sign xor-ed in: bit 0 (low half), bit 31 (high half)
+      const __m256i mlo = _mm256_and_si256(_mm256_srli_epi32(w, 1), m15x), mhi = _mm256_and_si256(_mm256_srli_epi32(w, 16), m15x);
       float* lo = out + 2 * s * 16 + h;
       float* hi = lo + 16;
-      _mm256_storeu_ps(lo, poly_avx2(alo, _mm256_slli_epi32(w, 31)));
-      _mm256_storeu_ps(hi, poly_avx2(ahi, w));
+      const __m256 glo = _mm256_i32gather_ps(tab, mlo, 4), ghi = _mm256_i32gather_ps(tab, mhi, 4);
+      _mm256_storeu_ps(lo, _mm256_castsi256_ps(_mm256_xor_si256(_mm256_castps_si256(glo), _mm256_slli_epi32(w, 31))));
+      _mm256_storeu_ps(hi, _mm256_castsi256_ps(_mm256_xor_si256(_mm256_castps_si256(ghi), _mm256_and_si256(w, sbit))));
       const int tails = _mm256_movemask_ps(
-          _mm256_castsi256_ps(_mm256_or_si256(_mm256_cmpgt_epi32(a17, alo), _mm256_cmpgt_epi32(a17, ahi))));  // m < 8: tail draws
+          _mm256_castsi256_ps(_mm256_or_si256(_mm256_cmpgt_epi32(eight, mlo), _mm256_cmpgt_epi32(eight, mhi))));  // m < 8
       if (tails) {
         alignas(32) uint32_t wl[8];
         _mm256_store_si256(reinterpret_cast<__m256i*>(wl), w);
