@@ -119,7 +119,7 @@ void ChipBackwardGemm::gemm(const models::BackwardSite& at, bool trans_a, bool t
               for (int c = 0; c < ch; ++c)
                 if (o.corrected_mask >> c & 1) ++corrected[static_cast<size_t>(X * hh + i * h + (c % h))];
             }
-            acc[m * N + n] += std::ldexp(static_cast<double>(o.value), xq.exponent[0] + wq.exponent[0]);
+            acc[m * N + n] += rns::ldexp_exact(static_cast<double>(o.value), xq.exponent[0] + wq.exponent[0]);
           }
         }
       }

@@ -218,7 +218,7 @@ void BfpSpec::validate(const std::string& what) const {
 }
 
 double BfpVector::value(int64_t i) const {
-  return std::ldexp(static_cast<double>(mantissa[i]), exponent[i / group]);
+  return ldexp_exact(static_cast<double>(mantissa[i]), exponent[i / group]);
 }
 
 BfpVector bfp_quantize(const float* x, int64_t n, const BfpSpec& spec) {
@@ -255,7 +255,7 @@ double bfp_dot(const BfpVector& x, const BfpVector& w, const IntDot& int_dot) {
   for (int64_t g0 = 0, g = 0; g0 < n; g0 += x.group, ++g) {
     const int64_t len = std::min<int64_t>(x.group, n - g0);
     const int64_t d = int_dot(x.mantissa.data() + g0, w.mantissa.data() + g0, len);
-    acc += std::ldexp(static_cast<double>(d), x.exponent[g] + w.exponent[g]);
+    acc += ldexp_exact(static_cast<double>(d), x.exponent[g] + w.exponent[g]);
   }
   return acc;
 }

@@ -14,12 +14,25 @@
 // range, an unknown set name) throws ptc::Error naming the argument and the rule.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <vector>
 
 namespace ptc::hw::rns {
+
+// std::ldexp(v, e) without the library call (a BFP product's scale, once per output word): a
+// multiplication by the double 2^e, which is exact or rounds as ldexp does, for e where 2^e is a
+// normal double; ldexp itself elsewhere.
+inline double ldexp_exact(double v, int e) {
+  if (e < -1022 || e > 1023) return std::ldexp(v, e);
+  const uint64_t bits = static_cast<uint64_t>(e + 1023) << 52;
+  double p;
+  std::memcpy(&p, &bits, sizeof p);
+  return v * p;
+}
 
 // Non-negative remainder of x modulo m (m >= 1).
 inline int64_t mod(int64_t x, int64_t m) {

@@ -239,7 +239,7 @@ void RnsCore::realize(int64_t layer, int64_t group, uint64_t /*draw*/, float* wn
     float mx = 0;
     for (int64_t r = 0; r < k; ++r)
       for (int64_t j = 0; j < k; ++j) {
-        out[r * k + j] = static_cast<float>(std::ldexp(static_cast<double>(W[b].mantissa[r * k + j]), W[b].exponent[r]));
+        out[r * k + j] = static_cast<float>(ldexp_exact(static_cast<double>(W[b].mantissa[r * k + j]), W[b].exponent[r]));
         mx = std::max(mx, std::abs(out[r * k + j]));
       }
     scale[b] = mx;
@@ -310,7 +310,7 @@ void RnsCore::gemm(int64_t layer, int64_t group, int64_t sample, const float* x,
             for (int c = 0; c < ch; ++c)
               if (o.corrected_mask >> c & 1) ++ring_corrected[static_cast<size_t>(X * kk + i * k + (c % k))];
           }
-          acc[p * k + i] += static_cast<float>(std::ldexp(static_cast<double>(o.value), xq.exponent[0] + w.exponent[i]));
+          acc[p * k + i] += static_cast<float>(ldexp_exact(static_cast<double>(o.value), xq.exponent[0] + w.exponent[i]));
         }
       }
     for (int64_t r = 0; r < t.rows; ++r) (y_trans ? y[v * t.rows + r] : y[r * n + v]) = acc[r];

@@ -95,7 +95,7 @@ void RnsTile::matvec(const Weights& w, const float* x, const std::vector<double>
       ++counters.words;  // noise-free: every word is read exactly, no draws
       ++counters.attempts;
     }
-    y[r] = static_cast<float>(std::ldexp(static_cast<double>(d), qx.exponent[0] + w.exponent[r]));
+    y[r] = static_cast<float>(ldexp_exact(static_cast<double>(d), qx.exponent[0] + w.exponent[r]));
   }
 }
 
@@ -128,7 +128,7 @@ void RnsTile::matvec_segments(const Weights& w, const float* x, const float* off
     const WordResult res =
         noisy_word(m_code, d, mu, sigma, stream, first + static_cast<uint64_t>(r) * words_stride(), m_spec.max_retries, counters);
     d = res.failed ? 0 : res.value;
-    y[r] = static_cast<float>(std::ldexp(static_cast<double>(d), qx.exponent[0] + w.exponent[r]));
+    y[r] = static_cast<float>(ldexp_exact(static_cast<double>(d), qx.exponent[0] + w.exponent[r]));
   }
 }
 
