@@ -309,16 +309,6 @@ __attribute__((target("avx512f"))) void inv_chunk_avx512(uint32_t st[4][16], flo
 #endif
 
 #if defined(__x86_64__) && defined(__GNUC__)
-// tab[j & 31] for 8 lanes of j with AVX2 (no 32-entry permute there): the four 8-entry quarters
-// permuted by j's low 3 bits, then chosen by bit 3 and bit 4 (each moved to the sign bit).
-__attribute__((target("avx2"))) inline __m256 lut32_avx2(const float* tab, __m256i j) {
-  const __m256 q0 = _mm256_permutevar8x32_ps(_mm256_load_ps(tab), j), q1 = _mm256_permutevar8x32_ps(_mm256_load_ps(tab + 8), j),
-               q2 = _mm256_permutevar8x32_ps(_mm256_load_ps(tab + 16), j),
-               q3 = _mm256_permutevar8x32_ps(_mm256_load_ps(tab + 24), j);
-  const __m256 b3 = _mm256_castsi256_ps(_mm256_slli_epi32(j, 28)), b4 = _mm256_castsi256_ps(_mm256_slli_epi32(j, 27));
-  return _mm256_blendv_ps(_mm256_blendv_ps(q0, q1, b3), _mm256_blendv_ps(q2, q3, b3), b4);
-}
-
 // One xoshiro128+ step of 8 lanes (n16::xoshiro_step).
 __attribute__((target("avx2"))) inline void xoshiro_step_avx2(__m256i& s0, __m256i& s1, __m256i& s2, __m256i& s3) {
   const __m256i t9 = _mm256_slli_epi32(s1, 9);
@@ -330,7 +320,17 @@ __attribute__((target("avx2"))) inline void xoshiro_step_avx2(__m256i& s0, __m25
   s3 = _mm256_or_si256(_mm256_slli_epi32(s3, 11), _mm256_srli_epi32(s3, 21));
 }
 
+// tab[o] for 8 lanes of o in [0, 24) (the octaves inv_chunk evaluates): three 8-entry quarters
+// permuted by o's low 3 bits, then chosen by bit 3 and bit 4.
+__attribute__((target("avx2"))) inline __m256 lut24_avx2(const float* tab, __m256i o) {
+  const __m256 q0 = _mm256_permutevar8x32_ps(_mm256_load_ps(tab), o), q1 = _mm256_permutevar8x32_ps(_mm256_load_ps(tab + 8), o),
+               q2 = _mm256_permutevar8x32_ps(_mm256_load_ps(tab + 16), o);
+  const __m256 b3 = _mm256_castsi256_ps(_mm256_slli_epi32(o, 28)), b4 = _mm256_castsi256_ps(_mm256_slli_epi32(o, 27));
+  return _mm256_blendv_ps(_mm256_blendv_ps(q0, q1, b3), q2, b4);
+}
+
 // inv_chunk_avx512 with AVX2 + FMA, 8 lanes at a time (the same operations, so the same bits).
+// The octave o = 125 - exponent(v) is in [0, 24) for every v = (m + 1/2) 2^-24 in (0, 1/2).
 __attribute__((target("avx2,fma"))) void inv_chunk_avx2(uint32_t st[4][16], float* out, int steps) {
   const __m256i m23 = _mm256_set1_epi32(0x7fffff), one = _mm256_set1_epi32(0x3f800000), c125 = _mm256_set1_epi32(125),
                 sign = _mm256_set1_epi32(static_cast<int>(0x80000000u));
@@ -346,8 +346,8 @@ __attribute__((target("avx2,fma"))) void inv_chunk_avx2(uint32_t st[4][16], floa
       const __m256i b = _mm256_castps_si256(v);
       const __m256i o = _mm256_sub_epi32(c125, _mm256_srli_epi32(b, 23));
       const __m256 t = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(b, m23), one));
-      __m256 p = lut32_avx2(kInvCoef[4], o);
-      for (int k = 3; k >= 0; --k) p = _mm256_fmadd_ps(p, t, lut32_avx2(kInvCoef[k], o));
+      __m256 p = lut24_avx2(kInvCoef[4], o);
+      for (int k = 3; k >= 0; --k) p = _mm256_fmadd_ps(p, t, lut24_avx2(kInvCoef[k], o));
       _mm256_storeu_ps(out + s * 16 + h,
                        _mm256_castsi256_ps(_mm256_xor_si256(_mm256_castps_si256(p), _mm256_and_si256(w, sign))));
       xoshiro_step_avx2(s0, s1, s2, s3);
