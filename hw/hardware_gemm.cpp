@@ -31,13 +31,12 @@ namespace {
 constexpr int64_t kTile = 16;  // columns per packed input panel (one AVX-512 register of floats)
 
 #if defined(__x86_64__) && defined(__GNUC__)
-// The AVX-512 kernels where the CPU has them, unless PTC_NO_AVX512 is set in the environment
-// (tests run the portable kernels that way; both give the same bits).
+// The AVX-512 kernels where the CPU has them, unless PTC_NO_AVX512 is set in the environment;
+// else the AVX2 + FMA kernels, unless PTC_NO_AVX2 is set too (then the portable ones). All paths
+// give the same bits (hw/physics/vec_math.h).
 bool use_avx512() {
-  static const bool v = __builtin_cpu_supports("avx512f") && std::getenv("PTC_NO_AVX512") == nullptr;
-  return v;
+  return vmath::use_avx512();
 }
-// Else the AVX2 + FMA kernels, unless PTC_NO_AVX2 is set too (then the portable ones).
 bool use_avx2() {
   return vmath::use_avx2();
 }

@@ -361,7 +361,7 @@ void inv_chunk(uint64_t seed, uint64_t stream, uint64_t chunk, float* out, int s
   uint32_t st[4][16];
   inv_seed(seed, stream, chunk, st);
 #if defined(__x86_64__) && defined(__GNUC__)
-  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  static const bool avx512 = vmath::use_avx512();
   if (avx512) return inv_chunk_avx512(st, out, steps);
   static const bool avx2 = vmath::use_avx2();
   if (avx2) return inv_chunk_avx2(st, out, steps);

@@ -150,8 +150,18 @@ __attribute__((target("avx512f"))) inline void philox4x32_10_avx512(uint32_t* c0
 #pragma GCC diagnostic pop
 #endif
 
-// The AVX2 + FMA kernels (CPUs without AVX-512) unless PTC_NO_AVX2 is set in the environment (tests
-// run the portable kernels that way; both give the same bits).
+// The AVX-512 kernels where the CPU has them, unless PTC_NO_AVX512 is set in the environment.
+inline bool use_avx512() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool v = __builtin_cpu_supports("avx512f") && std::getenv("PTC_NO_AVX512") == nullptr;
+  return v;
+#else
+  return false;
+#endif
+}
+
+// Else the AVX2 + FMA kernels, unless PTC_NO_AVX2 is set too (then the portable ones). Tests run
+// each path that way; all give the same bits.
 inline bool use_avx2() {
 #if defined(__x86_64__) && defined(__GNUC__)
   static const bool v = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && std::getenv("PTC_NO_AVX2") == nullptr;
@@ -164,7 +174,7 @@ inline bool use_avx2() {
 // philox4x32_10 through the AVX-512 path when the CPU has it (the same bits either way).
 inline void philox4x32_10_fast(uint32_t* c0, uint32_t* c1, uint32_t* c2, uint32_t* c3, uint32_t k0, uint32_t k1) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  static const bool avx512 = use_avx512();
   if (avx512) return philox4x32_10_avx512(c0, c1, c2, c3, k0, k1);
 #endif
   philox4x32_10(c0, c1, c2, c3, k0, k1);
