@@ -30,17 +30,8 @@ namespace {
 
 constexpr int64_t kTile = 16;  // columns per packed input panel (one AVX-512 register of floats)
 
-#if defined(__x86_64__) && defined(__GNUC__)
-// The AVX-512 kernels where the CPU has them, unless PTC_NO_AVX512 is set in the environment;
-// else the AVX2 + FMA kernels, unless PTC_NO_AVX2 is set too (then the portable ones). All paths
-// give the same bits (hw/physics/vec_math.h).
-bool use_avx512() {
-  return vmath::use_avx512();
-}
-bool use_avx2() {
-  return vmath::use_avx2();
-}
-#endif
+// Kernel paths: vmath::use_avx512(), else vmath::use_avx2(), else the portable loops
+// (PTC_NO_AVX512 / PTC_NO_AVX2 in the environment; all paths give the same bits).
 
 // Converter noise: every bulk draw starts at a multiple of the generator's chunk (n rounded up),
 // so no chunk is ever generated for part of its numbers only.
@@ -267,8 +258,8 @@ void adc_block_gemm(int64_t P, int64_t Q, int64_t ld, const float* wn, const flo
     hits = nullptr;
   }
 #if defined(__x86_64__) && defined(__GNUC__)
-  static const bool avx512 = use_avx512();
-  static const bool avx2 = use_avx2();
+  static const bool avx512 = vmath::use_avx512();
+  static const bool avx2 = vmath::use_avx2();
 #else
   constexpr bool avx512 = false;
 #endif
@@ -398,9 +389,9 @@ __attribute__((target("avx2,fma"))) void dense_panel_gemm_avx2(int64_t R, int64_
 
 void dense_panel_gemm(int64_t R, int64_t K, const float* wp, const float* xp, float* acc, int64_t ld) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  static const bool avx512 = use_avx512();
+  static const bool avx512 = vmath::use_avx512();
   if (avx512) return dense_panel_gemm_avx512(R, K, wp, xp, acc, ld);
-  static const bool avx2 = use_avx2();
+  static const bool avx2 = vmath::use_avx2();
   if (avx2) return dense_panel_gemm_avx2(R, K, wp, xp, acc, ld);
 #endif
   dense_panel_gemm_portable(R, K, wp, xp, acc, ld);
@@ -492,7 +483,7 @@ __attribute__((target("avx512f"))) void pack_panel_avx512(const float* x, int64_
 void pack_panel(const float* x, int64_t ld, int64_t m, int64_t rows, const float* rs, float* dst, float bound, float step,
                 const float* nz = nullptr, float sigma = 0.0f) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  static const bool avx512 = use_avx512();
+  static const bool avx512 = vmath::use_avx512();
   if (avx512) return pack_panel_avx512(x, ld, m, rows, rs, dst, bound, step, nz, sigma);
 #endif
   pack_panel_portable(x, ld, m, rows, rs, dst, bound, step, nz, sigma);
@@ -582,7 +573,7 @@ __attribute__((target("avx512f"))) void gather_panel_avx512(const float* image, 
 
 void gather_panel(const float* image, const models::SameWidthConv& cv, int64_t j0, int64_t m, float* dst, float* colmax) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  static const bool avx512 = use_avx512();
+  static const bool avx512 = vmath::use_avx512();
   if (avx512) return gather_panel_avx512<false>(image, cv, j0, m, dst, colmax);
 #endif
   gather_panel_portable(image, cv, j0, m, dst, colmax);
@@ -615,7 +606,7 @@ void column_maxima(const float* image, const models::SameWidthConv& cv, int64_t 
 
 bool have_avx512() {
 #if defined(__x86_64__) && defined(__GNUC__)
-  static const bool avx512 = use_avx512();
+  static const bool avx512 = vmath::use_avx512();
   return avx512;
 #else
   return false;
@@ -1386,7 +1377,8 @@ struct RawBitsAvx512 : n16::LanesAvx512 {
 
 AdcKernelTiming time_adc_kernel(int64_t P, int64_t Q, int64_t panels, int reps) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (!use_avx512()) throw Error("time_adc_kernel: the fused ADC kernels time on AVX-512 only (and not with PTC_NO_AVX512)");
+  if (!vmath::use_avx512())
+    throw Error("time_adc_kernel: the fused ADC kernels time on AVX-512 only (and not with PTC_NO_AVX512)");
   if (P < 1 || Q < 1 || panels < 1 || reps < 1) throw Error("time_adc_kernel: P, Q, panels and reps must be >= 1");
   constexpr int64_t K = 8;
   RandomStream rng(7, 11);
