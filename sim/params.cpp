@@ -62,6 +62,7 @@ const std::map<std::string, std::string>& aihwkit_names() {
       {"t_0", "device.t0_s"},
       {"t_read", "device.t_read_s"},
       {"g_max", "device.g_max_us"},
+      {"g_min", "device.g_min_us"},
       {"f_lst", "device.f_lst"}};
   return m;
 }

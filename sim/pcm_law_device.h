@@ -17,6 +17,7 @@
 // parameters (AihwkitPcmLaw in hw/device/impl/pcm.cpp).
 #pragma once
 
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,6 +34,10 @@ namespace ptc::sim {
 inline std::vector<ParamSpec> pcm_pair_params() {
   std::vector<ParamSpec> v{
       {"g_max_us", "uS", 25.0, "maximum conductance (aihwkit SinglePair)", 1e-6, 1e6},
+      {"g_min_us", "uS", 0.0,
+       "minimum conductance, the weights' logical zero (aihwkit SinglePair g_min): both devices of a pair sit g_min above "
+       "their target, weights span g_max - g_min; one pair per weight only (docs/devices.md §2)",
+       0, 1e6},
       {"programming_noise", "", true, "programming noise (off: every device is programmed exactly to its target)"},
       {"drift", "", true, "drift (off: every drift coefficient is 0)"},
       {"read_noise", "", true, "read noise per read instant (off: noiseless reads)"},
@@ -64,6 +69,17 @@ class PcmLawDevice : public hw::DeviceModel {
     if (m_cfg.f_lst.empty() || m_cfg.f_lst.size() > 8)
       throw Error("device.f_lst: one to eight conductance pairs per weight (one significance factor each), got " +
                   std::to_string(m_cfg.f_lst.size()));
+    m_cfg.g_min_us = p.num("g_min_us");
+    if (!(m_cfg.g_min_us < m_cfg.device.g_max_us)) {
+      char b[96];
+      std::snprintf(b, sizeof b, "%g uS), got %g", m_cfg.device.g_max_us, m_cfg.g_min_us);
+      throw Error(std::string("device.g_min_us: must be below device.g_max_us (") + b);
+    }
+    if (m_cfg.g_min_us > 0 && m_cfg.f_lst.size() > 1)
+      throw Error(
+          "device.g_min_us: a minimum conductance is modelled for one conductance pair per weight (device.f_lst [1]), "
+          "not for " +
+          std::to_string(m_cfg.f_lst.size()) + " pairs");
     m_cfg.law = std::make_shared<const Law>(p);
   }
   std::unique_ptr<hw::Technology> build(const hw::DeviceBuild& b) const override {

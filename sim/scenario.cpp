@@ -825,6 +825,7 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   // configuration's id stays the same (README, config.resolved.json).
   if (R["device"].contains("prog_g_max_reference_us") && R["device"]["prog_g_max_reference_us"].get<double>() == 25.0)
     R["device"].erase("prog_g_max_reference_us");
+  if (R["device"].contains("g_min_us") && R["device"]["g_min_us"].get<double>() == 0.0) R["device"].erase("g_min_us");
   // Streaming endurance (optical PCM): only with the streaming mapping; left out of the resolved
   // configuration while unused.
   if (R["device"].contains("endurance_steps")) {

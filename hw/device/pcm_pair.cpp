@@ -17,7 +17,16 @@ PcmPair::PcmPair(const models::CompiledWorkload& wl, const PcmPairConfig& cfg, c
     if (!(cfg.device.t0_s > 0)) throw Error("PCM: t0_s must be > 0");
     m_law = std::make_shared<PcmLikeLaw>(cfg.device, cfg.q_from_programmed);
   }
+  if (!(cfg.g_min_us >= 0) || !(cfg.g_min_us < cfg.device.g_max_us)) {
+    char b[128];
+    std::snprintf(b, sizeof b, "device.g_min_us: must be >= 0 and below device.g_max_us (%g uS), got %g", cfg.device.g_max_us,
+                  cfg.g_min_us);
+    throw Error(b);
+  }
   if (cfg.f_lst.empty()) throw Error("PCM: f_lst needs at least one conductance pair");
+  if (cfg.g_min_us > 0 && cfg.f_lst.size() > 1)
+    throw Error("device.g_min_us: a minimum conductance is modelled for one conductance pair per weight (f_lst [1]), not " +
+                std::to_string(cfg.f_lst.size()));
   for (double f : cfg.f_lst)
     if (!(f > 0) || !std::isfinite(f)) throw Error("PCM: every f_lst factor must be > 0");
   check_law_pure();
@@ -59,11 +68,12 @@ int64_t PcmPair::program(int64_t layer, int64_t group, const std::vector<float>&
 
 void PcmPair::program_group(size_t l, size_t gi, double t_s) {
   const int64_t kk = m_wl.spec.block_size * m_wl.spec.block_size;
-  const double gmax = m_cfg.device.g_max_us;
+  const double gmax = m_cfg.device.g_max_us, gmin = m_cfg.g_min_us;
   const models::GemmTiles& t = m_wl.layers[l].gemms[gi];
   Group& g = m_groups[l][gi];
   const std::vector<int32_t>* tile = g.tile.empty() ? nullptr : &g.tile;
-  // The single-pair targets (|w| / max|W| x g_max), then split over the pairs.
+  // The single-pair targets (|w| / max|W| x (g_max - g_min), then + g_min on both devices), or
+  // split over the pairs.
   const size_t n = g.latent.size(), pairs = m_cfg.f_lst.size();
   std::vector<float>&tp = pairs > 1 ? m_map_pos : g.g_target_pos, &tn = pairs > 1 ? m_map_neg : g.g_target_neg;
   tp.assign(n, 0.0f);
@@ -71,10 +81,15 @@ void PcmPair::program_group(size_t l, size_t gi, double t_s) {
   const int64_t writes =
       static_cast<int64_t>(pairs) *
       (m_cfg.scale_tile.columnwise
-           ? pcm_map_pair_targets_columnwise(g.latent, t.P, t.Q, m_wl.spec.block_size, gmax, /*every device re-written*/ true,
-                                             g.scale, g.row_scale, tp, tn, tile, g.n_tiles)
-           : pcm_map_pair_targets(g.latent, t.P * t.Q, kk, gmax, /*every device re-written*/ true, g.scale, tp, tn, tile,
+           ? pcm_map_pair_targets_columnwise(g.latent, t.P, t.Q, m_wl.spec.block_size, gmax - gmin,
+                                             /*every device re-written*/ true, g.scale, g.row_scale, tp, tn, tile, g.n_tiles)
+           : pcm_map_pair_targets(g.latent, t.P * t.Q, kk, gmax - gmin, /*every device re-written*/ true, g.scale, tp, tn, tile,
                                   g.n_tiles));
+  if (gmin > 0)
+    for (size_t j = 0; j < n; ++j) {
+      tp[j] = static_cast<float>(static_cast<double>(tp[j]) + gmin);
+      tn[j] = static_cast<float>(static_cast<double>(tn[j]) + gmin);
+    }
   if (pairs > 1) {  // aihwkit NPairConductanceConverter: the less significant pairs fill first
     double F = 0;
     for (double f : m_cfg.f_lst) F += f;
@@ -338,7 +353,7 @@ void PcmPair::read_at(double t, bool relative, double draw_s) {
         const double gp = law_read(g.g_prog_pos[j], g.g_target_pos[j], g.nu_pos[j], t_j, quiet ? 0.0 : s.normal(2 * j), quiet);
         const double gn =
             law_read(g.g_prog_neg[j], g.g_target_neg[j], g.nu_neg[j], t_j, quiet ? 0.0 : s.normal(2 * j + 1), quiet);
-        g.wn[j] = static_cast<float>((gp - gn) / d.g_max_us);
+        g.wn[j] = static_cast<float>((gp - gn) / (d.g_max_us - m_cfg.g_min_us));
       }
     }
 }

@@ -42,6 +42,10 @@ struct PcmPairConfig {
   // Significance factors of the conductance pairs of one weight, least significant first
   // (aihwkit f_lst); {1}: one pair (SinglePair).
   std::vector<double> f_lst{1.0};
+  // Conductance of a weight's logical zero, uS (aihwkit SinglePairConductanceConverter g_min):
+  // both devices of a pair sit g_min above their SinglePair target, the weight range spans
+  // g_max - g_min (docs/devices.md §2). One pair only.
+  double g_min_us = 0.0;
 };
 
 class PcmPair : public Technology {

@@ -56,6 +56,10 @@ expect_error "a 65 MiB scenario: size limit before reading" 'huge.json: scenario
 rm -f "$tmp/huge.json"
 scen "$tmp/big_number.json" 'j["horizon_s"] = "@@"'
 sed -i 's/"@@"/1e400/' "$tmp/big_number.json"
+# aihwkit's g_min (device.g_min_us): below g_max, one pair per weight only (docs/devices.md §2).
+gmin="$src/scenarios/pcm/gmin.json"
+expect_error "g_min at or above g_max" 'gmin.json: device.g_min_us: must be below device.g_max_us (25 uS), got 25' "$ptcsim" validate "$gmin" --set device.g_min_us=25
+expect_error "g_min with two conductance pairs" 'gmin.json: device.g_min_us: a minimum conductance is modelled for one conductance pair per weight' "$ptcsim" validate "$gmin" --set 'device.f_lst=[1,3]'
 expect_error "1e400 names the file, the path and the rule" 'big_number.json: invalid JSON at line 1, column [0-9]* (horizon_s): number 1e400 is out of range' "$ptcsim" run "$tmp/big_number.json" --out "$tmp/r_num"
 printf '{"name": "dup", "seed": 1, "seed": 2}' >"$tmp/dup.json"
 expect_error "duplicate key names file and path" 'dup.json: duplicate key "seed" at seed' "$ptcsim" validate "$tmp/dup.json"

@@ -1,0 +1,124 @@
+// A minimum conductance on the single pair (aihwkit SinglePairConductanceConverter g_min,
+// device.g_min_us; docs/devices.md §2), against references written here from its definition: a
+// weight w of a scale tile with max|W| = s maps onto g+_T = max(w, 0) / s (g_max - g_min) + g_min
+// and g-_T = max(-w, 0) / s (g_max - g_min) + g_min, and reads (g+ - g-) / (g_max - g_min) s.
+// Every device is programmed as aihwkit's PCMLike does, max(0, g_T + sigma_prog(g_T) xi) (Joshi et
+// al., Nat. Commun. 2020, Methods), so its mean and variance are those of a rectified normal.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <vector>
+
+#include "hw/device/pcm_pair.h"
+#include "models/compiler.h"
+#include "models/error.h"
+#include "models/onnx_import.h"
+
+using namespace ptc;
+using namespace ptc::hw;
+
+namespace {
+const std::string kZoo = std::string(PTC_SOURCE_DIR) + "/models/zoo/";
+
+struct Layer {
+  models::CompiledWorkload wl;
+  Layer() : wl(models::compile(models::import_onnx(kZoo + "cnn3_fmnist.onnx"), models::TilingSpec{4, 4, 8, "cyclic"})) {}
+  const models::GemmTiles& t() const { return wl.layers[1].gemms[0]; }
+};
+
+void read(Technology& pcm, const models::GemmTiles& t, std::vector<float>& w, std::vector<float>& s) {
+  w.assign(t.blocks.size(), 0.0f);
+  s.assign(static_cast<size_t>(t.P * t.Q), 0.0f);
+  pcm.realize(1, 0, 0, w.data(), s.data());
+}
+
+// E[X] and E[X^2] of X = max(0, m + sd xi), xi standard normal.
+void rectified(double m, double sd, double& e1, double& e2) {
+  if (sd <= 0) {
+    e1 = std::max(m, 0.0);
+    e2 = e1 * e1;
+    return;
+  }
+  const double a = m / sd, pdf = std::exp(-0.5 * a * a) / std::sqrt(2 * std::acos(-1.0)),
+               cdf = 0.5 * std::erfc(-a / std::sqrt(2.0));
+  e1 = m * cdf + sd * pdf;
+  e2 = (m * m + sd * sd) * cdf + m * sd * pdf;
+}
+
+// Pooled standardised residuals of the weights read over `chips` instances, against the reference
+// of a pair whose zero sits at gmin_ref (mean and variance of (g+ - g-) per weight).
+void residuals(PcmPair& pcm, const Layer& L, const PcmLikeParams& d, double gmin_ref, int chips, double& zm, double& zv) {
+  const auto& t = L.t();
+  const int64_t kk = L.wl.spec.block_size * L.wl.spec.block_size;
+  std::vector<float> w, s;
+  REQUIRE(pcm.select_instance(0));
+  read(pcm, t, w, s);
+  const double span = d.g_max_us - gmin_ref;
+  std::vector<double> mean(w.size()), sd(w.size());
+  for (size_t j = 0; j < w.size(); ++j) {
+    const double sc = s[j / kk], x = sc > 0 ? t.blocks[j] / sc : 0.0;
+    const double tp = std::max(x, 0.0) * span + gmin_ref, tn = std::max(-x, 0.0) * span + gmin_ref;
+    double ep, ep2, en, en2;
+    rectified(tp, pcm_sigma_prog_us(d, tp), ep, ep2);
+    rectified(tn, pcm_sigma_prog_us(d, tn), en, en2);
+    mean[j] = ep - en;
+    sd[j] = std::sqrt(ep2 - ep * ep + en2 - en * en);
+  }
+  double z1 = 0, z2 = 0, n = 0;
+  for (int k = 1; k <= chips; ++k) {
+    REQUIRE(pcm.select_instance(k));
+    read(pcm, t, w, s);
+    for (size_t j = 0; j < w.size(); ++j) {
+      const double z = (static_cast<double>(w[j]) * span - mean[j]) / sd[j];
+      z1 += z;
+      z2 += z * z;
+      n += 1;
+    }
+  }
+  zm = z1 / n;
+  zv = z2 / n - zm * zm;
+  INFO("g_min reference " << gmin_ref << " uS: mean " << zm << ", variance " << zv << " over " << n);
+}
+}  // namespace
+
+TEST_CASE("PCM g_min: without noise the pair holds the weight exactly, and bad values are refused", "[pcm_gmin]") {
+  const Layer L;
+  const auto& t = L.t();
+  PcmPairConfig quiet;
+  quiet.programming_noise = quiet.drift = quiet.read_noise = false;
+  quiet.g_min_us = 5.0;
+  PcmPair pcm(L.wl, quiet, RandomStream(3, 0));
+  std::vector<float> w, s;
+  read(pcm, t, w, s);
+  const int64_t kk = L.wl.spec.block_size * L.wl.spec.block_size;
+  double worst = 0;
+  for (size_t j = 0; j < w.size(); ++j)
+    worst = std::max(
+        worst, std::abs(static_cast<double>(w[j]) * s[j / kk] - t.blocks[j]) / std::max(1e-30, static_cast<double>(s[j / kk])));
+  CHECK(worst < 1e-6);
+  PcmPairConfig bad = quiet;
+  bad.g_min_us = 25.0;
+  CHECK_THROWS_WITH(PcmPair(L.wl, bad, RandomStream(3, 0)), Catch::Contains("below device.g_max_us"));
+  bad.g_min_us = -1.0;
+  CHECK_THROWS_WITH(PcmPair(L.wl, bad, RandomStream(3, 0)), Catch::Contains("must be >= 0"));
+  bad.g_min_us = 2.0;
+  bad.f_lst = {1.0, 3.0};
+  CHECK_THROWS_WITH(PcmPair(L.wl, bad, RandomStream(3, 0)), Catch::Contains("one conductance pair per weight"));
+}
+
+TEST_CASE("PCM g_min 5 uS: each weight's programming spread is that of two devices lifted by g_min", "[pcm_gmin]") {
+  const Layer L;
+  PcmPairConfig cfg;
+  cfg.drift = cfg.read_noise = false;
+  cfg.g_min_us = 5.0;
+  PcmPair pcm(L.wl, cfg, RandomStream(11, 0));
+  double zm = 0, zv = 0;
+  residuals(pcm, L, cfg.device, 5.0, 40, zm, zv);
+  const double n = 40.0 * static_cast<double>(L.t().blocks.size());
+  CHECK(std::abs(zm) < 5 / std::sqrt(n));
+  CHECK(std::abs(zv - 1) < 5 * std::sqrt(2 / n));
+  // The same chips against the pair without g_min (its zero device at 0 uS, the range g_max): far
+  // off, so the test tells the two mappings apart.
+  double zm0 = 0, zv0 = 0;
+  residuals(pcm, L, cfg.device, 0.0, 40, zm0, zv0);
+  CHECK(std::abs(zv0 - 1) > 50 * std::sqrt(2 / n));
+}
