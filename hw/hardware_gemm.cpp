@@ -1371,14 +1371,32 @@ struct RawBitsAvx512 : n16::LanesAvx512 {
   }
 };
 #pragma GCC diagnostic pop
+
+// For time_adc_kernel only, the AVX2 route's floor: steps 0 .. n - 1 of the lanes as raw signed
+// 16-bit halves (no Gaussian shaping), in n16::steps's layout.
+__attribute__((target("avx2"))) void raw_bits_avx2(uint32_t st[4][16], int64_t n, float* out) {
+  for (int h = 0; h < 16; h += 8) {
+    __m256i s0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st[0] + h)),
+            s1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st[1] + h)),
+            s2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st[2] + h)),
+            s3 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st[3] + h));
+    for (int64_t s = 0; s < n; ++s) {
+      const __m256i w = _mm256_add_epi32(s0, s3);
+      _mm256_storeu_ps(out + 2 * s * 16 + h, _mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(w, 16), 16)));
+      _mm256_storeu_ps(out + (2 * s + 1) * 16 + h, _mm256_cvtepi32_ps(_mm256_srai_epi32(w, 16)));
+      n16::xoshiro_step(s0, s1, s2, s3);
+    }
+  }
+}
 #endif
 
 }  // namespace
 
 AdcKernelTiming time_adc_kernel(int64_t P, int64_t Q, int64_t panels, int reps) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (!vmath::use_avx512())
-    throw Error("time_adc_kernel: the fused ADC kernels time on AVX-512 only (and not with PTC_NO_AVX512)");
+  const bool avx512 = vmath::use_avx512();
+  if (!avx512 && !vmath::use_avx2())
+    throw Error("time_adc_kernel: the fused ADC kernels time on AVX-512 or AVX2 + FMA only (not with PTC_NO_AVX2)");
   if (P < 1 || Q < 1 || panels < 1 || reps < 1) throw Error("time_adc_kernel: P, Q, panels and reps must be >= 1");
   constexpr int64_t K = 8;
   RandomStream rng(7, 11);
@@ -1393,11 +1411,30 @@ AdcKernelTiming time_adc_kernel(int64_t P, int64_t Q, int64_t panels, int reps) 
   const float bound = 8.0f, inv = 127.5f / bound;  // 8-bit ADC at full scale k = 8
   const AdcNoise noise{rng.derive(1), 0.02f};
   double sink = 0.0;
+  // AVX2 (no fused generator): the route draws a row block's normals into a buffer, then runs the
+  // kernel; its frame adds a buffer of zeros, its floor a buffer of raw bits.
+  std::vector<float> nz(static_cast<size_t>(Q * K * kTile), 0.0f);
+  auto run_avx2 = [&](int mode, int64_t pn, const float* x) {
+    if (mode == 0)
+      return adc_block_gemm_avx2<false, false, false>(P, Q, kTile, wn.data(), sstep.data(), x, -bound, bound, inv, acc.data(),
+                                                      nullptr, 0.0f, 0, nullptr);
+    if (mode == 2)
+      return adc_block_gemm(P, Q, kTile, wn.data(), sstep.data(), x, -bound, bound, inv, true, acc.data(), &noise, pn);
+    for (int64_t p = 0; p < P; ++p) {
+      uint32_t st[4][16];
+      n16::seed_lanes(noise.rng.seed(), noise.rng.stream(), static_cast<uint64_t>(pn * P + p), st);
+      if (mode == 3) raw_bits_avx2(st, Q * K / 2, nz.data());
+      adc_block_gemm_avx2<true, true, false>(1, Q, kTile, wn.data() + p * Q * K * K, sstep.data() + p * Q * K, x, -bound, bound,
+                                             inv, acc.data() + p * K * kTile, nz.data(), noise.sigma, 0, nullptr);
+    }
+  };
   auto run = [&](int mode) {
     const auto t0 = std::chrono::steady_clock::now();
     for (int64_t pn = 0; pn < panels; ++pn) {
       const float* x = xp.data() + pn * Q * K * kTile;
-      if (mode == 0) {
+      if (!avx512) {
+        run_avx2(mode, pn, x);
+      } else if (mode == 0) {
         adc_block_gemm_avx512<false, false>(P, Q, kTile, wn.data(), sstep.data(), x, -bound, bound, inv, acc.data());
       } else if (mode == 2) {
         adc_block_gemm(P, Q, kTile, wn.data(), sstep.data(), x, -bound, bound, inv, true, acc.data(), &noise, pn);
@@ -1422,11 +1459,11 @@ AdcKernelTiming time_adc_kernel(int64_t P, int64_t Q, int64_t panels, int reps) 
   for (int r = 0; r < reps; ++r)
     for (int mode = 0; mode < 4; ++mode) best[mode] = std::min(best[mode], run(mode));
   const double per = 1e9 / static_cast<double>(panels * P * Q * K * kTile);
-  AdcKernelTiming t{best[0] * per, best[1] * per, best[2] * per, best[3] * per, sink};
+  AdcKernelTiming t{best[0] * per, best[1] * per, best[2] * per, best[3] * per, sink, avx512 ? "avx512" : "avx2"};
   return t;
 #else
   (void)P, (void)Q, (void)panels, (void)reps;
-  throw Error("time_adc_kernel: the fused ADC kernels time on AVX-512 only");
+  throw Error("time_adc_kernel: the fused ADC kernels time on x86-64 with AVX-512 or AVX2 only");
 #endif
 }
 

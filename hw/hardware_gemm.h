@@ -158,13 +158,15 @@ class IdealRealizer : public BlockRealizer {
 // Kernel-level timing of the fused per-block ADC kernel (tools/bench: ptc_bench adckernel) on
 // synthetic panels of P row blocks x Q column blocks (k = 8, 16 vectors per panel, 8-bit ADC at
 // full scale k, half of the inputs zero), one thread: nanoseconds per partial sum, each the
-// minimum of `reps` alternating runs over `panels` panels. Throws without AVX-512.
+// minimum of `reps` alternating runs over `panels` panels. Throws without AVX-512 or AVX2 + FMA
+// (on AVX2 the noisy route draws each row block's normals into a buffer before its kernel).
 struct AdcKernelTiming {
-  double noiseless;  // no noise, no clip: the noiseless route when the full scale is k
-  double clipped;    // the noisy route's frame without the noise: row block by row block, lanes seeded, clip
-  double gaussian;   // ADC output noise: the simulator's 16-bit normals (hw/physics/normal16.h)
-  double raw_bits;   // the same route adding raw random bits as numbers: no Gaussian shaping (a floor)
-  double checksum;   // of the outputs (keeps the work observable)
+  double noiseless;          // no noise, no clip: the noiseless route when the full scale is k
+  double clipped;            // the noisy route's frame without the noise: row block by row block, lanes seeded, clip
+  double gaussian;           // ADC output noise: the simulator's 16-bit normals (hw/physics/normal16.h)
+  double raw_bits;           // the same route adding raw random bits as numbers: no Gaussian shaping (a floor)
+  double checksum;           // of the outputs (keeps the work observable)
+  const char* kernels = "";  // "avx512" or "avx2": the kernels timed
 };
 AdcKernelTiming time_adc_kernel(int64_t P, int64_t Q, int64_t panels, int reps);
 

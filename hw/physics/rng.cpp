@@ -309,17 +309,6 @@ __attribute__((target("avx512f"))) void inv_chunk_avx512(uint32_t st[4][16], flo
 #endif
 
 #if defined(__x86_64__) && defined(__GNUC__)
-// One xoshiro128+ step of 8 lanes (n16::xoshiro_step).
-__attribute__((target("avx2"))) inline void xoshiro_step_avx2(__m256i& s0, __m256i& s1, __m256i& s2, __m256i& s3) {
-  const __m256i t9 = _mm256_slli_epi32(s1, 9);
-  s2 = _mm256_xor_si256(s2, s0);
-  s3 = _mm256_xor_si256(s3, s1);
-  s1 = _mm256_xor_si256(s1, s2);
-  s0 = _mm256_xor_si256(s0, s3);
-  s2 = _mm256_xor_si256(s2, t9);
-  s3 = _mm256_or_si256(_mm256_slli_epi32(s3, 11), _mm256_srli_epi32(s3, 21));
-}
-
 // tab[o] for 8 lanes of o in [0, 24) (the octaves inv_chunk evaluates): three 8-entry quarters
 // permuted by o's low 3 bits, then chosen by bit 3 and bit 4.
 __attribute__((target("avx2"))) inline __m256 lut24_avx2(const float* tab, __m256i o) {
@@ -350,7 +339,7 @@ __attribute__((target("avx2,fma"))) void inv_chunk_avx2(uint32_t st[4][16], floa
       for (int k = 3; k >= 0; --k) p = _mm256_fmadd_ps(p, t, lut24_avx2(kInvCoef[k], o));
       _mm256_storeu_ps(out + s * 16 + h,
                        _mm256_castsi256_ps(_mm256_xor_si256(_mm256_castps_si256(p), _mm256_and_si256(w, sign))));
-      xoshiro_step_avx2(s0, s1, s2, s3);
+      n16::xoshiro_step(s0, s1, s2, s3);
     }
   }
 }
@@ -493,7 +482,7 @@ __attribute__((target("avx2,fma"))) void steps_avx2(uint32_t st[4][16], uint64_t
           if (mh < 8) hi[l] = tail_normal(seed, stream, block, base + 16 + lane, mh, x >> 31);
         }
       }
-      xoshiro_step_avx2(s0, s1, s2, s3);
+      n16::xoshiro_step(s0, s1, s2, s3);
     }
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(st[0] + h), s0);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(st[1] + h), s1);

@@ -436,6 +436,7 @@ int run_adckernel(int64_t P, int64_t Q, int64_t panels, int reps) {
   nlohmann::json j;
   j["shape"] = {{"row_blocks", P}, {"column_blocks", Q}, {"panels", panels}, {"k", 8}, {"vectors_per_panel", 16}};
   j["timing"] = "one thread, minimum of " + std::to_string(reps) + " alternating runs";
+  j["kernels"] = t.kernels;
   j["ns_per_partial_sum"] = {{"noiseless", t.noiseless},
                              {"clipped_frame", t.clipped},
                              {"gaussian_adc_noise", t.gaussian},
