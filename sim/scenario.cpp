@@ -916,6 +916,14 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   s.accuracy.read_draws = ap.str("read_draws");
   if (s.accuracy.mode == "scheduled" && s.accuracy.times_s.empty())
     throw Error("accuracy.times_s: scheduled mode needs instants (times_s or log_spaced)");
+  // Instants are evaluated only in mode "scheduled": in the other modes they would be ignored,
+  // so they are a mistake (an empty times_s, as when a scheduled scenario is switched to served
+  // with --set, is fine; so are the batch keys, which have nothing to evaluate).
+  if (s.accuracy.mode != "scheduled" && !s.accuracy.times_s.empty())
+    throw Error(std::string(section_at(j, "accuracy").contains("log_spaced") ? "accuracy.log_spaced" : "accuracy.times_s") +
+                ": instants are evaluated only in accuracy.mode \"scheduled\", and the mode is \"" + s.accuracy.mode + "\"" +
+                (s.accuracy.mode == "served" ? " (accuracy over the served requests' own images)" : "") +
+                "; set accuracy.mode to \"scheduled\", or times_s to [] and drop log_spaced");
   // Monte-Carlo chip copies are evaluated only at scheduled instants; elsewhere they would be
   // built, programmed and compensated for nothing (served requests run on the first copy).
   if (s.accuracy.instances > 1 && s.accuracy.mode != "scheduled")

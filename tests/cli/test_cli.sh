@@ -155,6 +155,9 @@ expect_error "validate: a remapping policy on a device without tile remapping" \
 "$ptcsim" validate "$tmp/pcm_doctor.json" --set controller.policy.name=none --set accuracy.mode=scheduled \
   --set 'accuracy.times_s=[0]' --set accuracy.instances=2 >/dev/null 2>"$tmp/err" &&
   ok "validate: Monte-Carlo instances of PCM chips" || bad "validate: Monte-Carlo instances of PCM chips ($(cat "$tmp/err"))"
+expect_error "validate: instants given in served mode (they would never be evaluated)" \
+  'accuracy.times_s: instants are evaluated only in accuracy.mode "scheduled", and the mode is "served"' \
+  "$ptcsim" validate "$good" --set accuracy.mode=served --set 'accuracy.times_s=[0,60]'
 expect_error "validate: scheduled instants after the horizon" \
   'accuracy.times_s: evaluation instant 7200 s is after horizon_s 3600 s' \
   "$ptcsim" validate "$good" --set horizon_s=3600 --set 'traffic={"name":"poisson"}' --set accuracy.mode=scheduled --set 'accuracy.times_s=[0,7200]'

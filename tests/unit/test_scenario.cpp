@@ -549,8 +549,15 @@ TEST_CASE(
   const std::string ls = "accuracy.log_spaced={\"start_s\":11,\"stop_s\":100,\"points\":7}";
   CHECK(parse_scenario(with_set(sched, ls), "test.json").accuracy.times_s.back() == 100.0);
   CHECK(preflight_error(with_set(sched, ls)) == "");
-  // Served mode has no instants to drop.
-  CHECK(preflight_error(with_sets(sched, {"accuracy.mode=served", "accuracy.times_s=[1000]"})) == "");
+  // Served mode has no instants: with none it passes; instants given there would never be
+  // evaluated, so they are an error naming the mode (not an instant after the horizon).
+  CHECK(preflight_error(with_sets(sched, {"accuracy.mode=served", "accuracy.times_s=[]"})) == "");
+  CHECK_THAT(
+      preflight_error(with_sets(sched, {"accuracy.mode=served", "accuracy.times_s=[1000]"})),
+      Contains("accuracy.times_s: instants are evaluated only in accuracy.mode \"scheduled\", and the mode is \"served\""));
+  CHECK_THAT(
+      preflight_error(with_sets(sched, {"accuracy.mode=none", ls})),
+      Contains("accuracy.log_spaced: instants are evaluated only in accuracy.mode \"scheduled\", and the mode is \"none\""));
 
   // horizon_s 0 (back_to_back until the traffic ends): the end is known only as a lower bound.
   const Json b2b = with_sets(minimal(), {"accuracy.mode=scheduled", "traffic.requests=1000"});
