@@ -1413,7 +1413,7 @@ AdcKernelTiming time_adc_kernel(int64_t P, int64_t Q, int64_t panels, int reps) 
   double sink = 0.0;
   // AVX2 (no fused generator): the route draws a row block's normals into a buffer, then runs the
   // kernel; its frame adds a buffer of zeros, its floor a buffer of raw bits.
-  std::vector<float> nz(static_cast<size_t>(Q * K * kTile), 0.0f);
+  std::vector<float> zeros(static_cast<size_t>(Q * K * kTile), 0.0f), bits(zeros.size());
   auto run_avx2 = [&](int mode, int64_t pn, const float* x) {
     if (mode == 0)
       return adc_block_gemm_avx2<false, false, false>(P, Q, kTile, wn.data(), sstep.data(), x, -bound, bound, inv, acc.data(),
@@ -1423,9 +1423,10 @@ AdcKernelTiming time_adc_kernel(int64_t P, int64_t Q, int64_t panels, int reps) 
     for (int64_t p = 0; p < P; ++p) {
       uint32_t st[4][16];
       n16::seed_lanes(noise.rng.seed(), noise.rng.stream(), static_cast<uint64_t>(pn * P + p), st);
-      if (mode == 3) raw_bits_avx2(st, Q * K / 2, nz.data());
+      if (mode == 3) raw_bits_avx2(st, Q * K / 2, bits.data());
       adc_block_gemm_avx2<true, true, false>(1, Q, kTile, wn.data() + p * Q * K * K, sstep.data() + p * Q * K, x, -bound, bound,
-                                             inv, acc.data() + p * K * kTile, nz.data(), noise.sigma, 0, nullptr);
+                                             inv, acc.data() + p * K * kTile, mode == 3 ? bits.data() : zeros.data(), noise.sigma,
+                                             0, nullptr);
     }
   };
   auto run = [&](int mode) {

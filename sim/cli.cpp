@@ -281,6 +281,10 @@ int cmd_device_pcm(const DeviceOptions& o, bool g_max_given, bool q_from_given) 
   if (q_from_given && dj.contains("q_from")) throw Error("--q-from and --set q_from: give it once");
   if (g_max_given) dj["g_max_us"] = o.g_max_us;
   if (q_from_given) dj["q_from"] = o.q_from;
+  if (dj.contains("g_min_us"))  // a mapping parameter of the pair, not of one device
+    throw Error(
+        "--set g_min_us: the minimum conductance maps weights onto a pair (scenario key device.g_min_us); one "
+        "device is characterised at its own target: give --g-target-rel (g_min + |w| (g_max - g_min)) / g_max");
   std::vector<ParamSpec> specs = {{"g_max_us", "uS", 25.0, "maximum conductance (aihwkit SinglePair)", 1e-6, 1e6}};
   for (const ParamSpec& sp : builtin::pcm_like_law_params()) specs.push_back(sp);
   Params prm(dj, "device", specs, {});

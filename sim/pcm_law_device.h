@@ -36,7 +36,7 @@ inline std::vector<ParamSpec> pcm_pair_params() {
       {"g_max_us", "uS", 25.0, "maximum conductance (aihwkit SinglePair)", 1e-6, 1e6},
       {"g_min_us", "uS", 0.0,
        "minimum conductance, the weights' logical zero (aihwkit SinglePair g_min): both devices of a pair sit g_min above "
-       "their target, weights span g_max - g_min; one pair per weight only (docs/devices.md §2)",
+       "their target, weights span g_max - g_min; below g_max_us, one pair per weight only (docs/devices.md §2)",
        0, 1e6},
       {"programming_noise", "", true, "programming noise (off: every device is programmed exactly to its target)"},
       {"drift", "", true, "drift (off: every drift coefficient is 0)"},

@@ -19,14 +19,16 @@ PcmPair::PcmPair(const models::CompiledWorkload& wl, const PcmPairConfig& cfg, c
   }
   if (!(cfg.g_min_us >= 0) || !(cfg.g_min_us < cfg.device.g_max_us)) {
     char b[128];
-    std::snprintf(b, sizeof b, "device.g_min_us: must be >= 0 and below device.g_max_us (%g uS), got %g", cfg.device.g_max_us,
+    std::snprintf(b, sizeof b, "device.g_min_us: must be in [0, device.g_max_us) (g_max %g uS), got %g", cfg.device.g_max_us,
                   cfg.g_min_us);
     throw Error(b);
   }
   if (cfg.f_lst.empty()) throw Error("PCM: f_lst needs at least one conductance pair");
   if (cfg.g_min_us > 0 && cfg.f_lst.size() > 1)
-    throw Error("device.g_min_us: a minimum conductance is modelled for one conductance pair per weight (f_lst [1]), not " +
-                std::to_string(cfg.f_lst.size()));
+    throw Error(
+        "device.g_min_us: a minimum conductance is modelled for one conductance pair per weight (device.f_lst [1]), "
+        "not for " +
+        std::to_string(cfg.f_lst.size()) + " pairs");
   for (double f : cfg.f_lst)
     if (!(f > 0) || !std::isfinite(f)) throw Error("PCM: every f_lst factor must be > 0");
   check_law_pure();
@@ -242,7 +244,7 @@ VerifyResult PcmPair::apply_verify(size_t l, size_t gi, size_t event) {
   // Stream per (group programming, verify event, group); each pair its own sub-stream, so a
   // replay (another instance, or instance 0 again) makes the same decisions from the same draws.
   const RandomStream s = m_rng.derive(23).derive(static_cast<uint64_t>(g.programmings - 1)).derive(event).derive(l << 20 | gi);
-  const double tol = ev.spec.tolerance * d.g_max_us, inv_reads = 1.0 / static_cast<double>(ev.spec.reads);
+  const double tol = ev.spec.tolerance * (d.g_max_us - m_cfg.g_min_us), inv_reads = 1.0 / static_cast<double>(ev.spec.reads);
   const uint32_t kk = static_cast<uint32_t>(m_wl.spec.block_size * m_wl.spec.block_size);
   VerifyResult r;
   r.weights = static_cast<int64_t>(ev.idx.size());

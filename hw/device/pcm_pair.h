@@ -76,7 +76,7 @@ class PcmPair : public Technology {
 
   // Write-verify (docs/swim.md §1): read the pair's difference (the mean of spec.reads reads with
   // the read noise and drift of its instant) and re-program both devices (fresh programming noise
-  // and drift exponents, drift restarts at t_s) until |read - target| <= tolerance x g_max.
+  // and drift exponents, drift restarts at t_s) until |read - target| <= tolerance x (g_max - g_min), the weight range.
   VerifyResult verify(int64_t layer, int64_t group, const std::vector<uint8_t>& mask, const VerifySpec& spec,
                       double t_s) override;
   bool select_instance(int64_t k) override;

@@ -44,11 +44,14 @@ for m in ("cnn3_fmnist", "lenet5_fmnist"):
         assert math.isfinite(r[c]["ratio_over_noiseless"]) and r[c]["ratio_over_noiseless"] > 0, (m, c, r[c])
         assert 0.5 <= r[c]["accuracy"] <= 1, (m, c, r[c]["accuracy"])
 # the ADC kernel alone: four timings per partial sum, each positive and finite
-# (not run only on a CPU without AVX-512: then /proc/cpuinfo must say so)
+# (not run only on a CPU with neither AVX-512 nor AVX2: then /proc/cpuinfo must say so)
 ak = B["adc_kernel"]
 if "skipped" in ak:
-    assert "avx512f" not in open("/proc/cpuinfo").read() and "AVX-512" in ak["skipped"], ak
+    cpu = open("/proc/cpuinfo").read()
+    assert "avx512f" not in cpu and "avx2" not in cpu and "AVX-512" in ak["skipped"], ak
 else:
+    cpu = open("/proc/cpuinfo").read()
+    assert ak["kernels"] == ("avx512" if "avx512f" in cpu else "avx2"), ak
     for c in ("noiseless", "clipped_frame", "gaussian_adc_noise", "raw_bits_floor"):
         v = ak["ns_per_partial_sum"][c]
         assert math.isfinite(v) and v > 0, (c, v)

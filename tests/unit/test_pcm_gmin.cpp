@@ -53,9 +53,13 @@ void residuals(PcmPair& pcm, const Layer& L, const PcmLikeParams& d, double gmin
   REQUIRE(pcm.select_instance(0));
   read(pcm, t, w, s);
   const double span = d.g_max_us - gmin_ref;
-  std::vector<double> mean(w.size()), sd(w.size());
+  std::vector<double> mean(w.size()), sd(w.size()), ref_scale(w.size() / static_cast<size_t>(kk), 0.0);
   for (size_t j = 0; j < w.size(); ++j) {
-    const double sc = s[j / kk], x = sc > 0 ? t.blocks[j] / sc : 0.0;
+    // the block's scale from the layer's own weights (max|W| of its k x k block), not the device's
+    double sc = 0;
+    for (int64_t i = 0; i < kk; ++i) sc = std::max(sc, std::abs(static_cast<double>(t.blocks[(j / kk) * kk + i])));
+    ref_scale[j / kk] = sc;
+    const double x = sc > 0 ? t.blocks[j] / sc : 0.0;
     const double tp = std::max(x, 0.0) * span + gmin_ref, tn = std::max(-x, 0.0) * span + gmin_ref;
     double ep, ep2, en, en2;
     rectified(tp, pcm_sigma_prog_us(d, tp), ep, ep2);
@@ -63,6 +67,10 @@ void residuals(PcmPair& pcm, const Layer& L, const PcmLikeParams& d, double gmin
     mean[j] = ep - en;
     sd[j] = std::sqrt(ep2 - ep * ep + en2 - en * en);
   }
+  // the device scales each block by its own max|W| (the reference's, computed from the weights)
+  size_t scale_mismatch = 0;
+  for (size_t b = 0; b < ref_scale.size(); ++b) scale_mismatch += s[b] != static_cast<float>(ref_scale[b]);
+  CHECK(scale_mismatch == 0);
   double z1 = 0, z2 = 0, n = 0;
   for (int k = 1; k <= chips; ++k) {
     REQUIRE(pcm.select_instance(k));
@@ -97,9 +105,9 @@ TEST_CASE("PCM g_min: without noise the pair holds the weight exactly, and bad v
   CHECK(worst < 1e-6);
   PcmPairConfig bad = quiet;
   bad.g_min_us = 25.0;
-  CHECK_THROWS_WITH(PcmPair(L.wl, bad, RandomStream(3, 0)), Catch::Contains("below device.g_max_us"));
+  CHECK_THROWS_WITH(PcmPair(L.wl, bad, RandomStream(3, 0)), Catch::Contains("must be in [0, device.g_max_us)"));
   bad.g_min_us = -1.0;
-  CHECK_THROWS_WITH(PcmPair(L.wl, bad, RandomStream(3, 0)), Catch::Contains("must be >= 0"));
+  CHECK_THROWS_WITH(PcmPair(L.wl, bad, RandomStream(3, 0)), Catch::Contains("got -1"));
   bad.g_min_us = 2.0;
   bad.f_lst = {1.0, 3.0};
   CHECK_THROWS_WITH(PcmPair(L.wl, bad, RandomStream(3, 0)), Catch::Contains("one conductance pair per weight"));

@@ -196,7 +196,8 @@ TEST_CASE("every declared parameter of every plug-in is read with defaults, unde
     cases.push_back(j);
   }
   for (const auto& n : plugins("noise")) cases.push_back(with_set(minimal(), "noise=[{\"name\": \"" + n.name + "\"}]"));
-  cases.push_back(with_set(minimal(), "accuracy.log_spaced={\"start_s\": 1, \"stop_s\": 10, \"points\": 3}"));
+  cases.push_back(
+      with_sets(minimal(), {"accuracy.mode=scheduled", "accuracy.log_spaced={\"start_s\": 1, \"stop_s\": 10, \"points\": 3}"}));
   for (const auto& j : cases) {
     INFO(j.dump());
     ParamAudit audit;

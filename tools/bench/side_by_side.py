@@ -53,7 +53,7 @@ def main():
     ap.add_argument("--out")
     a = ap.parse_args()
     lh = "tools/bench/scenarios/long_horizon.json"
-    no_work = ["--set", "accuracy.mode=none", "--set", 'controller.policy={"name":"none"}']
+    no_work = ["--set", 'accuracy={"mode":"none"}', "--set", 'controller.policy={"name":"none"}']  # no instants
     benches = []
     for d in ([2] if a.quick else [91, 182, 364]):
         h = d * 86400
