@@ -13,38 +13,11 @@
 #include "models/compiler.h"
 #include "models/error.h"
 #include "models/onnx_import.h"
+#include "pcm_pair_fixture.h"
 
 using namespace ptc;
 using namespace ptc::hw;
-
-namespace {
-const std::string kZoo = std::string(PTC_SOURCE_DIR) + "/models/zoo/";
-
-struct Layer {
-  models::CompiledWorkload wl;
-  Layer() : wl(models::compile(models::import_onnx(kZoo + "cnn3_fmnist.onnx"), models::TilingSpec{4, 4, 8, "cyclic"})) {}
-  const models::GemmTiles& t() const { return wl.layers[1].gemms[0]; }
-};
-
-void read(Technology& pcm, const models::GemmTiles& t, std::vector<float>& w, std::vector<float>& s) {
-  w.assign(t.blocks.size(), 0.0f);
-  s.assign(static_cast<size_t>(t.P * t.Q), 0.0f);
-  pcm.realize(1, 0, 0, w.data(), s.data());
-}
-
-// E[X] and E[X^2] of X = max(0, m + sd xi), xi standard normal.
-void rectified(double m, double sd, double& e1, double& e2) {
-  if (sd <= 0) {
-    e1 = std::max(m, 0.0);
-    e2 = e1 * e1;
-    return;
-  }
-  const double a = m / sd, pdf = std::exp(-0.5 * a * a) / std::sqrt(2 * std::acos(-1.0)),
-               cdf = 0.5 * std::erfc(-a / std::sqrt(2.0));
-  e1 = m * cdf + sd * pdf;
-  e2 = (m * m + sd * sd) * cdf + m * sd * pdf;
-}
-}  // namespace
+using namespace ptc::test_pcm;
 
 TEST_CASE("PCM f_lst: without noise the pairs hold the weight exactly and every device is written", "[pcm_npair]") {
   const Layer L;
