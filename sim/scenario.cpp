@@ -136,14 +136,26 @@ const std::vector<SectionSpec>& scenario_sections() {
          "controller policy",
          {{"name", "", "", "scenario name, the run directory prefix (empty: the file name without .json)"},
           {"seed", "", 1, "random seed (every draw is a function of it)", 0, 9007199254740991.0},
-          {"model", "", nullptr, "ONNX model, relative to the scenario file", -inf, inf, {}, "string"},
+          {"model",
+           "",
+           nullptr,
+           "ONNX model, relative to the scenario file (or base_dir) unless absolute",
+           -inf,
+           inf,
+           {},
+           "string"},
+          {"base_dir", "", "",
+           "directory that relative file paths (model, dataset.dir, device and traffic files) resolve against: "
+           "absolute, or relative to the scenario file; empty: the scenario file's directory. config.resolved.json "
+           "records it as an absolute path, so that file runs again from its run directory; it is not part of the "
+           "configuration's id (the run directory name)"},
           {"horizon_s", "s", 0.0, "simulated time (0: until the traffic ends)", 0, 1e15},
           {"threads", "", 0, "executor threads (0: $PTC_THREADS or all cores)", 0, 1024}},
          {"dataset", "hw", "device", "noise", "time", "traffic", "dispatcher", "accuracy", "monitor", "controller", "trace"}});
     t.push_back({"dataset",
                  "test/training images",
                  {{"name", "", "fashion-mnist", "dataset (Debian dataset-fashion-mnist)", -inf, inf, {"fashion-mnist"}},
-                  {"dir", "", models::kFashionMnistDir, "IDX folder"}},
+                  {"dir", "", models::kFashionMnistDir, "IDX folder (absolute, or relative to base_dir)"}},
                  {}});
     t.push_back({"hw",
                  "the tensor-core array (`ptcsim compile --hw` reads its cores, mapping, clock and converter bits)",
@@ -685,12 +697,28 @@ Params read_section(const Json& root, const std::string& path) {
 
 }  // namespace
 
+std::string config_id_text(const Json& resolved) {
+  if (!resolved.is_object() || !resolved.contains("base_dir")) return resolved.dump();
+  Json c = resolved;
+  c.erase("base_dir");
+  return c.dump();
+}
+
 Scenario parse_scenario(const Json& j, const std::string& file) {
   Scenario s;
   s.file = file;
   Json R = Json::object();
-  const fs::path dir = fs::path(file).parent_path();
   Params top = read_section(j, "");
+  // The directory relative file paths resolve against (recorded absolute in config.resolved.json).
+  fs::path dir = fs::path(file).parent_path();
+  {
+    const std::string b = top.str("base_dir");
+    if (!b.empty()) dir = fs::path(b).is_absolute() ? fs::path(b) : dir / b;
+    std::error_code ec;
+    const bool is_dir = fs::is_directory(dir.empty() ? fs::path(".") : dir, ec);
+    if (!b.empty() && (ec || !is_dir))
+      throw Error("base_dir: \"" + dir.string() + "\" is not a directory" + (ec ? " (" + ec.message() + ")" : ""));
+  }
   s.name = top.str("name");
   // The name becomes a directory name (runs/<name>-<hash>): a plain file name only, so that no
   // name ("../../x", "/tmp/x") can place outputs outside runs/.
@@ -715,11 +743,21 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   s.threads = static_cast<int>(top.integer("threads"));
   R = top.resolved();
   R["name"] = s.name;
+  {
+    std::error_code ec;
+    fs::path abs = fs::absolute(dir.empty() ? fs::path(".") : dir, ec).lexically_normal();
+    if (ec) throw Error("base_dir: \"" + dir.string() + "\": " + ec.message());
+    std::string a = abs.string();
+    while (a.size() > 1 && a.back() == '/') a.pop_back();
+    R["base_dir"] = a;
+  }
   if (j.contains("description")) R["description"] = j.at("description");
 
   Params ds = read_section(j, "dataset");
   ds.str("name");
   s.dataset_dir = ds.str("dir");
+  if (!s.dataset_dir.empty() && !fs::path(s.dataset_dir).is_absolute())
+    s.dataset_dir = (dir / s.dataset_dir).lexically_normal().string();
   R["dataset"] = ds.resolved();
 
   // ---- hardware

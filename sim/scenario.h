@@ -7,7 +7,10 @@
 // - Every error names the JSON path and the rule; unknown keys are errors with a suggestion;
 //   unknown plug-in names list the registered ones.
 // - resolved (Scenario::resolved) holds every parameter with defaults filled in; it is what
-//   config.resolved.json contains and what the run directory hash covers.
+//   config.resolved.json contains. Its "base_dir" (absolute: where relative file paths resolve)
+//   lets that file run again from its run directory; config_id_text() leaves it out, so the
+//   configuration's id (run directory name, sweep entry id) does not depend on where the project
+//   sits.
 // - Every parameter is declared as data: scenario_sections() (fixed sections), plugin_slots() +
 //   plugins() (named plug-ins: policies, noise, devices, traffic). parse_scenario reads exactly
 //   these declarations; scenario_schema() and `ptcsim list` are generated from them.
@@ -120,6 +123,8 @@ std::string with_origin(const std::string& msg);
 // Applies one override to `j` (dotted path; numeric segments index arrays). Throws on bad paths.
 void apply_set(Json& j, const std::string& assignment);
 Scenario parse_scenario(const Json& j, const std::string& file);
+// What a configuration's id hashes: the resolved configuration without "base_dir".
+std::string config_id_text(const Json& resolved);
 // The policy selected by the scenario (validated parameters).
 std::unique_ptr<Policy> make_policy(const Scenario& s);
 // The traffic source selected by the scenario, bound to its context (seed, horizon, test-set

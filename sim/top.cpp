@@ -273,7 +273,7 @@ std::string mark_abandoned_run(const std::string& dir) {
 
 std::string default_run_dir(const Scenario& s) {
   char b[17];
-  std::snprintf(b, sizeof b, "%08llx", static_cast<unsigned long long>(fnv1a(s.resolved.dump()) & 0xffffffffULL));
+  std::snprintf(b, sizeof b, "%08llx", static_cast<unsigned long long>(fnv1a(config_id_text(s.resolved)) & 0xffffffffULL));
   return (fs::path("runs") / (s.name + "-" + b)).string();
 }
 

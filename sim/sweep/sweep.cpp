@@ -298,7 +298,7 @@ std::vector<Entry> expand(const std::string& spec_file, std::vector<std::string>
         }
         e.seed = seed;
         e.seed_value = static_cast<int64_t>(s.seed);
-        e.id = hash_hex(s.resolved.dump());
+        e.id = hash_hex(config_id_text(s.resolved));
         e.plugins = plugins;
         e.run_dir = "runs/" + e.id;
         auto [it, fresh] = by_id.emplace(e.id, e.index);
@@ -401,8 +401,8 @@ std::string run_status(const Manifest& m, const Entry& e, std::string* reason) {
     return why("run.json says complete but summary.json or config.resolved.json is unreadable"), "incomplete";
   }
   if (summary.value("status", "") != "complete") return why("summary.json: status is not complete"), "incomplete";
-  if (hash_hex(config.dump()) != e.id)
-    return why("config.resolved.json is another configuration (id " + hash_hex(config.dump()) + ")"), "mismatch";
+  if (hash_hex(config_id_text(config)) != e.id)
+    return why("config.resolved.json is another configuration (id " + hash_hex(config_id_text(config)) + ")"), "mismatch";
   return why(""), "complete";
 }
 
@@ -414,7 +414,7 @@ void check_entry_current(const Manifest& m, const Entry& e) {
     std::vector<std::string> sets = e.set;
     sets.push_back("seed=" + std::to_string(e.seed_value));  // what `run --seed` sets
     Json j = load_scenario_json(e.scenario, sets);
-    id = hash_hex(parse_scenario(j, e.scenario).resolved.dump());
+    id = hash_hex(config_id_text(parse_scenario(j, e.scenario).resolved));
   } catch (const std::exception& ex) {
     throw Error(at + ex.what() + " (the scenario changed since the spec was expanded; expand it again: ptcsim sweep SPEC)");
   }

@@ -60,6 +60,31 @@ $py -c "import json,sys; c=json.load(open(sys.argv[1])); assert c['controller'][
 (cd "$tmp" && "$ptcsim" run "$sc" --set traffic.requests=50 -q >/dev/null 2>&1) && ls -d "$tmp"/runs/tiny_doctor-* >/dev/null 2>&1 \
   && ok "default run directory runs/<name>-<hash>" || bad "default run directory"
 
+# ---- config.resolved.json runs again, from its run directory and any working directory: the
+# same files byte for byte and the same default run directory name. Its base_dir (absolute) is
+# where relative paths resolve; the id (run directory name) leaves it out, so the same scenario
+# copied to two places gets the same name.
+(cd / && "$ptcsim" run "$tmp/a/config.resolved.json" --out "$tmp/again" -q >/dev/null 2>"$tmp/err")
+same=1; for f in trace.csv events.jsonl summary.json stats.json config.resolved.json; do cmp -s "$tmp/a/$f" "$tmp/again/$f" || same=0; done
+[ "$same" -eq 1 ] && ok "config.resolved.json run again from / gives the same bytes" || bad "run of config.resolved.json: $(cat "$tmp/err")"
+$py -c "import json,sys; c=json.load(open(sys.argv[1])); assert c['base_dir'] == sys.argv[2], c['base_dir']" "$tmp/a/config.resolved.json" "$src/tests/cli" \
+  && ok "config.resolved.json records base_dir as the scenario's absolute directory" || bad "base_dir in config.resolved.json"
+# (copies of the resolved configuration, fragments already inlined, without its base_dir)
+model="$($py -c "import json,sys; c=json.load(open(sys.argv[1])); print(c['base_dir'] + '/' + c['model'])" "$tmp/a/config.resolved.json")"
+mkdir -p "$tmp/p1/sub" "$tmp/p2/deeper/sub" "$tmp/p1/models" && cp "$model" "$tmp/p1/models/m.onnx"
+for d in "$tmp/p1/sub" "$tmp/p2/deeper/sub"; do
+  $py -c "import json,sys,os; c=json.load(open(sys.argv[1])); del c['base_dir']; c['model']=os.path.realpath(sys.argv[2]); c['name']='moved'; json.dump(c, open(sys.argv[3],'w'))" \
+    "$tmp/a/config.resolved.json" "$model" "$d/moved.json"
+  (cd "$d/.." && "$ptcsim" run sub/moved.json --set traffic.requests=50 -q >/dev/null 2>&1)
+done
+n1="$(ls "$tmp/p1/runs" 2>/dev/null)"; n2="$(ls "$tmp/p2/deeper/runs" 2>/dev/null)"
+[ -n "$n1" ] && [ "$n1" = "$n2" ] && ok "the run directory name does not depend on where the scenario sits ($n1)" || bad "ids differ by location: '$n1' '$n2'"
+$py -c "import json,sys; c=json.load(open(sys.argv[1])); del c['base_dir']; c['model']='models/m.onnx'; c['base_dir']='..'; json.dump(c, open(sys.argv[2],'w'))" \
+  "$tmp/a/config.resolved.json" "$tmp/p1/sub/rel.json"
+(cd / && "$ptcsim" validate "$tmp/p1/sub/rel.json" >/dev/null 2>"$tmp/err") \
+  && ok "base_dir relative to the scenario file: the model resolves under it" || bad "relative base_dir: $(cat "$tmp/err")"
+expect_error "base_dir that is not a directory" 'rel.json: base_dir: ".*nowhere" is not a directory' "$ptcsim" validate "$tmp/p1/sub/rel.json" --set base_dir=nowhere
+
 # ---- the figure of real runs: two policies overlaid, markers from events.jsonl
 "$ptcsim" run "$sc" --set 'controller.policy={"name":"none"}' --out "$tmp/none" -q >/dev/null 2>&1
 if "$src/tools/ptc-plot" "$tmp/a" "$tmp/none" -o "$tmp/fig.png" --dump-json >"$tmp/plot.json" 2>"$tmp/err" && [ -s "$tmp/fig.png" ] &&

@@ -268,7 +268,8 @@ TEST_CASE("out-of-range and ill-typed values name the path and the rule, in the 
              Contains("time.step: \"second\" is not one of inference, seconds") && Contains("did you mean \"seconds\""));
   // missing required: model
   CHECK(schema_errors(Json::object()) ==
-        std::vector<std::string>{"model: required parameter missing (ONNX model, relative to the scenario file)"});
+        std::vector<std::string>{
+            "model: required parameter missing (ONNX model, relative to the scenario file (or base_dir) unless absolute)"});
   CHECK_THAT(parse_error(Json::object()), Contains("model: required parameter missing"));
   // several problems: one message each
   Json many = with_set(with_set(with_set(minimal(), "hw.cores.rows=0"), "seed=-1"), "trace.every_s=\"x\"");
