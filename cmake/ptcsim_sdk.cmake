@@ -7,20 +7,12 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-# What a policy or noise-process plug-in includes (sim/policy/policy.h, sim/params.h,
-# sim/scenario.h) and everything they include from this project, transitively. tests/plugin builds
-# plug-ins against the installed set, so a missing header fails there.
-set(PTC_SDK_HEADERS
-  sim/policy/policy.h sim/params.h sim/scenario.h sim/traffic/traffic.h
-  models/error.h models/compiler.h models/dataset.h models/graph.h models/tensor.h models/mapped_gemm.h
-  hw/physics/rng.h hw/physics/mrr.h hw/physics/pcm.h hw/energy.h hw/hardware_gemm.h hw/converters.h
-  hw/physics/pcm_law.h sim/pcm_law_device.h hw/device/impl/pcm_scale_tile.h
-  hw/device/mrr_bank.h hw/device/pcm_pair.h hw/device/pcm_optical.h hw/device/pcm_table.h hw/physics/pcm_levels.h hw/device/technology.h hw/device/block_realizer.h
-  hw/noise/doctor_noise.h hw/noise/thermal_field.h hw/noise/noise_process.h hw/device/device.h sim/plugins.h)
 foreach(h IN LISTS PTC_SDK_HEADERS)
   get_filename_component(dir ${h} DIRECTORY)
   install(FILES ${PROJECT_SOURCE_DIR}/${h} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/ptcsim/${dir})
 endforeach()
+# The SDK's identity (cmake/ptcsim_sdk_abi.cmake), which plug-ins compile in.
+install(FILES ${PTC_SDK_ABI_HEADER} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/ptcsim/sim)
 
 add_library(ptc_sdk INTERFACE)
 set_target_properties(ptc_sdk PROPERTIES EXPORT_NAME sdk)

@@ -557,7 +557,7 @@ CLI::Validator finite_in(double lo, double hi) {
 
 int run_cli(int argc, char** argv) {
   CLI::App app{"ptcsim: discrete-event simulator of deployed photonic DNN accelerators"};
-  app.set_version_flag("--version", std::string("ptcsim ") + PTC_VERSION);
+  app.set_version_flag("--version", std::string("ptcsim ") + PTC_VERSION + " (plug-in SDK " + PTC_SDK_ABI + ")");
   app.require_subcommand(1);
 
   std::string model, hw_file, out, data_dir = models::kFashionMnistDir;

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "models/error.h"
+#include "sim/sdk_abi.h"  // generated: PTC_SDK_ABI (cmake/ptcsim_sdk_abi.cmake)
 
 namespace ptc::sim {
 
@@ -179,15 +180,27 @@ class Registry {
 // exception must not unwind through dlopen's C frames. Null otherwise (errors are thrown).
 std::vector<std::string>*& deferred_registration_errors();
 
+// While a plug-in library is being loaded: records the SDK identity `abi` it was compiled against
+// (PTC_SDK_ABI) and says whether it is this ptcsim's. The plug-in loader refuses the library when it
+// is not, or when nothing was recorded (a plug-in built before the check). Its signature stays
+// fixed across versions.
+bool plugin_sdk_matches(const char* abi);
+
 // One static object per plug-in file registers it: `static Registrar<Policy> reg{{...}};`
+// sdk_abi is left to its default: a default argument is evaluated where the object is defined, so
+// a plug-in passes the SDK it was compiled against (the constructor may run the executable's copy
+// of this template, which the dynamic linker prefers).
 template <class T>
 struct Registrar {
-  explicit Registrar(typename Registry<T>::Entry e) {
+  explicit Registrar(typename Registry<T>::Entry e, const char* sdk_abi = PTC_SDK_ABI) {
     std::vector<std::string>* errors = deferred_registration_errors();
     if (!errors) {
       Registry<T>::get().add(std::move(e));
       return;
     }
+    // In a plug-in: its entry's layout is only this ptcsim's if the SDK headers are (the loader
+    // reports the mismatch after dlopen).
+    if (!plugin_sdk_matches(sdk_abi)) return;
     const std::string name = e.name;
     try {
       Registry<T>::get().add(std::move(e));

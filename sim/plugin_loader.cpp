@@ -28,6 +28,20 @@ std::vector<std::string>*& deferred_registration_errors() {
 }
 
 namespace {
+// The SDK identities the library being loaded reported (null outside load_plugin).
+std::set<std::string>*& reported_sdks() {
+  static std::set<std::string>* seen = nullptr;
+  return seen;
+}
+}  // namespace
+
+bool plugin_sdk_matches(const char* abi) {
+  const std::string a = abi ? abi : "";
+  if (reported_sdks()) reported_sdks()->insert(a);
+  return a == PTC_SDK_ABI;
+}
+
+namespace {
 
 std::vector<std::string> added(const std::vector<std::string>& before, const std::vector<std::string>& after) {
   std::vector<std::string> v;
@@ -134,18 +148,22 @@ LoadedPlugin load_plugin(const std::string& file) {
                                  traffic0 = TrafficRegistry::get().names(), devices0 = DeviceRegistry::get().names(),
                                  dispatchers0 = DispatcherRegistry::get().names();
   std::vector<std::string> errors;
+  std::set<std::string> sdks;
   deferred_registration_errors() = &errors;
+  reported_sdks() = &sdks;
   dlerror();
   void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL);
   const char* dl_error = handle ? nullptr : dlerror();
   deferred_registration_errors() = nullptr;
+  reported_sdks() = nullptr;
   // The handle is never closed: registered factories point into the library.
   if (!handle) throw Error(file + ": cannot load plug-in: " + loader_message(dl_error, path));
-  if (!errors.empty()) {
-    std::string all;
-    for (const auto& e : errors) all += (all.empty() ? "" : "; ") + e;
-    throw Error(file + ": " + all);
-  }
+  const std::string rebuild =
+      ": rebuild it against this ptcsim's SDK (cmake --install, then find_package(ptcsim) as in tools/plugin_template)";
+  for (const auto& a : sdks)
+    if (a != PTC_SDK_ABI)
+      throw Error(file + ": built against ptcsim SDK " + a + ", this ptcsim's is " + PTC_SDK_ABI +
+                  " (plug-ins bind to ptcsim's classes, which differ between SDKs)" + rebuild);
   LoadedPlugin info{path,
                     hash,
                     added(policies0, PolicyRegistry::get().names()),
@@ -153,6 +171,16 @@ LoadedPlugin load_plugin(const std::string& file) {
                     added(traffic0, TrafficRegistry::get().names()),
                     added(devices0, DeviceRegistry::get().names()),
                     added(dispatchers0, DispatcherRegistry::get().names())};
+  const bool registered = !info.policies.empty() || !info.noise.empty() || !info.traffic.empty() || !info.devices.empty() ||
+                          !info.dispatchers.empty();
+  if (sdks.empty() && (registered || !errors.empty()))
+    throw Error(file + ": registered without a ptcsim SDK identity (built against a ptcsim SDK older than " + PTC_SDK_ABI +
+                ", or registering around sim::Registrar)" + rebuild);
+  if (!errors.empty()) {
+    std::string all;
+    for (const auto& e : errors) all += (all.empty() ? "" : "; ") + e;
+    throw Error(file + ": " + all);
+  }
   for (const auto& d : info.devices) {
     try {
       check_device_tags(DeviceRegistry::get().entries().at(d));
@@ -160,7 +188,7 @@ LoadedPlugin load_plugin(const std::string& file) {
       throw Error(file + ": " + e.what());
     }
   }
-  if (info.policies.empty() && info.noise.empty() && info.traffic.empty() && info.devices.empty() && info.dispatchers.empty())
+  if (!registered)
     throw Error(file +
                 ": registered no policy, noise process, traffic source, device or dispatcher (a plug-in registers with a "
                 "static ptc::sim::Registrar, see tools/plugin_template; was it built with hidden visibility?)");

@@ -5,6 +5,10 @@
 //   registered. Every failure is one ptc::Error line naming the file: missing file, not a shared
 //   library, unresolved symbols (the dynamic loader's text, demangled), a registration error
 //   (e.g. a name that is already registered), or a library that registered nothing.
+// - The SDK identity (PTC_SDK_ABI, cmake/ptcsim_sdk_abi.cmake): each Registrar in the library
+//   reports the identity it was compiled with (plugin_sdk_matches, sim/params.h) and registers
+//   only when it is this ptcsim's; a library that reported another identity, or registered without
+//   reporting one, is refused.
 // - Registration errors raised in the library's static initialisers are collected through
 //   deferred_registration_errors() (sim/params.h) and thrown after dlopen has returned: no
 //   exception crosses dlopen. Other exceptions escaping a plug-in's static initialisers are the

@@ -26,6 +26,24 @@ build_project() {  # NAME SOURCE BUILD
 build_project "tools/plugin_template" "$src/tools/plugin_template" "$tmp/b"
 build_project "tests/plugin/plugins" "$src/tests/plugin/plugins" "$tmp/t"
 so="$tmp/b/libmypolicy.so"; noise="$tmp/t/libnoise_ok.so"
+
+# ---- the SDK identity (cmake/ptcsim_sdk_abi.cmake): a plug-in built against other SDK headers, or
+# one that registers without reporting an identity (as plug-ins built before the check do), is
+# refused with one line naming the file; the identity is the installed header's
+cp -a "$tmp/p" "$tmp/p_other"
+sed -i 's/^#define PTC_SDK_ABI ".*"/#define PTC_SDK_ABI "0.0.0-0123456789abcdef"/' "$tmp/p_other/include/ptcsim/sim/sdk_abi.h"
+other_args=(-DCMAKE_PREFIX_PATH="$tmp/p_other"); [ -n "$cxx" ] && other_args+=(-DCMAKE_CXX_COMPILER="$cxx")
+if cmake -S "$src/tests/plugin/plugins" -B "$tmp/t_other" "${other_args[@]}" >"$tmp/log" 2>&1 &&
+   cmake --build "$tmp/t_other" --target noise_ok -j2 >>"$tmp/log" 2>&1; then
+  expect_error "a plug-in built against other SDK headers is refused" \
+    "libnoise_ok.so: built against ptcsim SDK 0.0.0-0123456789abcdef, this ptcsim's is $(sed -n 's/^#define PTC_SDK_ABI "\(.*\)"/\1/p' "$tmp/p/include/ptcsim/sim/sdk_abi.h") " \
+    "$ptcsim" list noise --plugin "$tmp/t_other/libnoise_ok.so"
+else bad "build against the altered SDK: $(tail -5 "$tmp/log")"; fi
+expect_error "a plug-in registering without an SDK identity is refused" \
+  'libno_sdk_identity.so: registered without a ptcsim SDK identity (built against a ptcsim SDK older than ' \
+  "$ptcsim" list noise --plugin "$tmp/t/libno_sdk_identity.so"
+"$ptcsim" --version | grep -qF "plug-in SDK $(sed -n 's/^#define PTC_SDK_ABI "\(.*\)"/\1/p' "$tmp/p/include/ptcsim/sim/sdk_abi.h")" \
+  && ok "ptcsim --version names the installed SDK identity" || bad "--version: $("$ptcsim" --version)"
 example="$src/tools/plugin_template/example.json"
 
 # ---- list: the plug-in's policy with its declared parameters, next to the built-ins
