@@ -1,7 +1,10 @@
 #include "sim/controller.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <filesystem>
 
+#include "sim/plugin_loader.h"
 #include "sim/runtime.h"
 
 namespace ptc::sim {
@@ -25,12 +28,24 @@ Controller::Controller(sc_core::sc_module_name name, const RunContext& c, hw::Ac
       m_mon(mon),
       m_rng(c.s.seed, 0xc0),
       m_learning(c) {
+  const std::string pname = c.s.policy_json.value("name", std::string());
+  m_policy_label = "controller.policy \"" + pname + "\"";
+  for (const auto& p : loaded_plugins())
+    if (std::find(p.policies.begin(), p.policies.end(), pname) != p.policies.end())
+      m_policy_label += " (plug-in " + std::filesystem::path(p.file).filename().string() + ")";
   m_cpi = std::max<int64_t>(c.wl.cycles_per_inference, 1);
   for (const auto& L : c.wl.layers) m_probe_cycles += L.chunks * c.wl.spec.block_size;
   m_id = m_agenda.add("controller", rt.chip());
   m_agenda.at(m_id, 0.0, kNoCount);  // on_start comes before any request
   SC_THREAD(timer_thread);
   SC_THREAD(trigger_thread);
+}
+
+std::string Controller::hook_context(const char* name) const {
+  char t[64];
+  std::snprintf(t, sizeof t, "%.9g", sim::now_s());
+  return m_policy_label + ", " + name + " at t = " + t + " s" +
+         (m_c.s.dispatcher.chips > 1 ? ", chip " + std::to_string(chip_index()) : std::string()) + ": ";
 }
 
 int Controller::chip_index() const {
@@ -45,7 +60,7 @@ void Controller::timer_thread() {
   guarded(m_c, [&] {
     m_acting = true;
     m_acc.acquire(kRankController, true);
-    m_policy->on_start(*this);
+    hook("on_start", [&] { m_policy->on_start(*this); });
     m_acc.release();
     m_acting = false;
     const double every_s = m_policy->timer_interval_s();
@@ -63,13 +78,13 @@ void Controller::timer_thread() {
       m_acc.acquire(kRankController, true);
       const int64_t served = m_rt.served();
       if (counted && served >= batch_n) {
-        m_policy->on_request_done(*this, served - 1);
+        hook("on_request_done", [&] { m_policy->on_request_done(*this, served - 1); });
         batch_n = served + 1;
       }
       const bool timer_by_count = counted && served >= timer_n;
       if (timed || timer_by_count) {
         ++m_timers;
-        m_policy->on_timer(*this);
+        hook("on_timer", [&] { m_policy->on_timer(*this); });
       }
       m_acc.release();
       m_acting = false;
@@ -86,7 +101,7 @@ void Controller::trigger_thread() {
       Trigger t = triggers->read();
       ++m_trigger_count;
       m_acting = true;
-      m_policy->on_trigger(*this, t.reason);
+      hook("on_trigger", [&] { m_policy->on_trigger(*this, t.reason); });
       m_acting = false;
       t.done->notify(sc_core::SC_ZERO_TIME);
     }

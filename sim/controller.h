@@ -20,6 +20,7 @@
 #include "hw/stats.h"
 #include "sim/actions/actions.h"
 #include "sim/agenda.h"
+#include "sim/deployment.h"
 #include "sim/monitor.h"
 #include "sim/policy/policy.h"
 #include "sim/recorder.h"
@@ -37,7 +38,9 @@ class Controller : public sc_core::sc_module, public Actions, public actions::En
              Agenda& agenda, Recorder& rec, ChipLane& rt, Monitor& mon);
 
   const Policy& policy() const { return *m_policy; }
-  void before_evaluation() { m_policy->on_evaluation(*this); }
+  void before_evaluation() {
+    hook("on_evaluation", [&] { m_policy->on_evaluation(*this); });
+  }
   int64_t calibrations() const override { return m_calibrations; }
   int64_t remaps() const { return m_remaps; }
   // The chip it controls; whether it is running an action now (a fleet dispatcher drains it).
@@ -90,6 +93,23 @@ class Controller : public sc_core::sc_module, public Actions, public actions::En
  private:
   void timer_thread();
   void trigger_thread();
+  // Runs one policy hook. An exception from it (from the policy's code or from an action it
+  // called) becomes one error naming the policy, where it comes from (built in, or the plug-in
+  // library) and the hook; an interruption passes unchanged.
+  template <class F>
+  void hook(const char* name, F&& body) {
+    try {
+      body();
+    } catch (const Interrupted&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw Error(hook_context(name) + e.what());
+    } catch (...) {
+      throw Error(hook_context(name) + "threw an exception that is not a std::exception");
+    }
+  }
+  std::string hook_context(const char* name) const;
+  std::string m_policy_label;  // controller.policy "name" (plug-in libX.so)
   const RunContext& m_c;
   hw::Accelerator& m_acc;
   std::unique_ptr<Policy> m_policy;

@@ -325,5 +325,16 @@ expect_error "undefined symbols" "undefined symbol: .*(ptc::sim::no_such_functio
   "$ptcsim" list --plugin "$tmp/t/libundefined_symbol.so"
 expect_error "the same plug-in twice is loaded once; the second error is reported" "libclash_policy.so" \
   "$ptcsim" list --plugin "$so" --plugin "$so" --plugin "$tmp/t/libclash_policy.so"
+# A policy hook that throws (sim/controller.h hook): one line naming the policy, its library, the
+# hook and the simulated time; a non-std::exception too; the run directory says failed.
+thrower="$tmp/t/libpolicy_throws.so"
+expect_error "a plug-in policy's hook throws: the error names policy, library, hook and time" \
+  'error: controller.policy "test_throwing_policy" (plug-in libpolicy_throws.so), on_timer at t = [0-9.e-]* s: the budget file went missing$' \
+  "$ptcsim" run "$example" --plugin "$thrower" --set 'controller.policy={"name":"test_throwing_policy","every_requests":50}' --out "$tmp/throws" -q
+$py -c "import json,sys; r=json.load(open(sys.argv[1])); assert r['status']=='failed' and 'on_timer' in r['error'], r" "$tmp/throws/run.json" \
+  && ok "the failed hook is recorded in run.json" || bad "run.json after a throwing hook: $(cat "$tmp/throws/run.json")"
+expect_error "a plug-in policy's hook throws a non-std::exception" \
+  'controller.policy "test_throwing_policy" (plug-in libpolicy_throws.so), on_timer at t = .*: threw an exception that is not a std::exception' \
+  "$ptcsim" run "$example" --plugin "$thrower" --set 'controller.policy={"name":"test_throwing_policy","non_standard":true}' --out "$tmp/throws2" -q
 
 finish

@@ -1,0 +1,32 @@
+// A policy plug-in whose hook fails: at its first timer (every `every_requests` requests) it throws
+// a std::runtime_error, or with `non_standard` an int. ptcsim must report one error line naming the
+// policy, its library, the hook and the simulated time, and leave a failed run.json.
+#include <stdexcept>
+
+#include "sim/policy/policy.h"
+
+namespace {
+using ptc::sim::Actions;
+using ptc::sim::Params;
+using ptc::sim::Policy;
+
+class Throws : public Policy {
+ public:
+  explicit Throws(Params& p) : m_every(p.integer("every_requests")), m_non_standard(p.flag("non_standard")) {}
+  int64_t timer_interval_requests() const override { return m_every; }
+  void on_timer(Actions&) override {
+    if (m_non_standard) throw 42;
+    throw std::runtime_error("the budget file went missing");
+  }
+
+ private:
+  int64_t m_every;
+  bool m_non_standard;
+};
+
+const ptc::sim::Registrar<Policy> reg{{"test_throwing_policy",
+                                       "test plug-in: throws from on_timer",
+                                       {{"every_requests", "requests", 50, "timer interval", 1, 1e9},
+                                        {"non_standard", "", false, "throw an int instead of a std::exception"}},
+                                       [](Params& p) { return std::make_unique<Throws>(p); }}};
+}  // namespace
