@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 #include "hw/physics/vec_math.h"
@@ -62,14 +63,14 @@ inline void add_diagonals(int64_t kk, const float* v, int nd, const int* doff, c
   }
 }
 
-// nd > 0: the diagonal form; else band 0 or 1 (k = 8 only): M couples rings at most `band`
+// nd > 0: the diagonal form (mt may be null); else band 0 or 1 (k = 8 only): M couples rings at most `band`
 // block rows apart (add_banded); otherwise the dense product.
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) void realize_block(
     int64_t kk, const float* xphase, const float* xoffset, const float* v, const float* mt, int band, int nd, const int* doff,
     const float* dcoef, float A, float B, float D, float* phase, float* w) {
   for (int64_t i = 0; i < kk; ++i) phase[i] = xphase[i] + xoffset[i];
   if (v) {
-    if (mt && nd > 0) {
+    if (nd > 0) {
       add_diagonals(kk, v, nd, doff, dcoef, phase);
     } else if (mt && band == 0) {
       add_banded<0>(v, mt, phase);
@@ -171,8 +172,7 @@ MrrBank::MrrBank(const models::CompiledWorkload& wl, const MrrBankConfig& cfg, c
     }
   }
   if (m_xt) {
-    const int64_t kk = m_array.k * m_array.k;
-    const std::vector<double>& M = m_xt->matrix();
+    const int64_t k = m_array.k, kk = k * k;
     // Per-draw noise coupling (phase += M v): couplings below float's unit roundoff 2^-24 (relative
     // to the self-coupling 1) are left out. Their terms are < 6e-8 |v_j| (|v| ~ sigma ~ 1e-2 rad:
     // < 1e-9 rad, far below a float phase's resolution ~1e-7 rad); for DOCTOR's bank (kappa 0.1/um,
@@ -180,17 +180,36 @@ MrrBank::MrrBank(const models::CompiledWorkload& wl, const MrrBankConfig& cfg, c
     // and drops 3 pitches (1.5e-8) and every other row (2e-9 and less): band 0. The programmed
     // phases and offsets are coupled once, in double, by ThermalCrosstalk (cut 1e-12).
     constexpr double kNoiseCouplingCut = 1.0 / 16777216.0;
-    m_mt.assign(static_cast<size_t>(kk * kk), 0.0f);
-    for (int64_t i = 0; i < kk; ++i)
-      for (int64_t j = 0; j < kk; ++j)
-        if (M[i * kk + j] >= kNoiseCouplingCut) m_mt[j * kk + i] = static_cast<float>(M[i * kk + j]);
-    // Diagonal form when M has few non-zero diagonals (DOCTOR's bank after the cut: 5).
+    // M depends on the ring offset only: the kept couplings lie on the diagonals j - i = dr k + dc
+    // of the offsets (dr, dc) above the cut, and M^T is built densely only where a path reads it
+    // (k = 8's banded form, or more than 16 diagonals).
+    const auto coef = [&](int64_t i, int64_t j) {
+      const double m = m_xt->coupling_at(j / k - i / k, j % k - i % k);
+      return m >= kNoiseCouplingCut ? static_cast<float>(m) : 0.0f;
+    };
     std::vector<int> diags;
-    for (int64_t i = 0; i < kk; ++i)
-      for (int64_t j = 0; j < kk; ++j)
-        if (m_mt[j * kk + i] != 0.0f) diags.push_back(static_cast<int>(j - i));
+    for (int64_t dr = -(k - 1); dr <= k - 1; ++dr)
+      for (int64_t dc = -(k - 1); dc <= k - 1; ++dc)
+        if (m_xt->coupling_at(dr, dc) >= kNoiseCouplingCut) diags.push_back(static_cast<int>(dr * k + dc));
     std::sort(diags.begin(), diags.end());
     diags.erase(std::unique(diags.begin(), diags.end()), diags.end());
+    if (diags.size() > 16 || k == 8) {
+      const double bytes = double(kk) * double(kk) * sizeof(float);
+      if (bytes > kMaxDenseCouplingBytes) {
+        char b[320];
+        std::snprintf(b, sizeof b,
+                      "thermal crosstalk: a %lld x %lld bank couples each ring with rings on %zu diagonals above 2^-24 "
+                      "(more than 16), whose dense coupling needs %.3g GB (limit %.3g GB); raise kappa_per_um or "
+                      "lower hw.cores.block_size",
+                      static_cast<long long>(k), static_cast<long long>(k), diags.size(), bytes / 1e9,
+                      kMaxDenseCouplingBytes / 1e9);
+        throw Error(b);
+      }
+      m_mt.assign(static_cast<size_t>(kk * kk), 0.0f);
+      for (int64_t i = 0; i < kk; ++i)
+        for (int64_t j = 0; j < kk; ++j) m_mt[j * kk + i] = coef(i, j);
+    }
+    // Diagonal form when M has few non-zero diagonals (DOCTOR's bank after the cut: 5).
     if (diags.size() <= 16) {
       m_diag_off = diags;
       m_diag_pad = 0;
@@ -199,10 +218,10 @@ MrrBank::MrrBank(const models::CompiledWorkload& wl, const MrrBankConfig& cfg, c
       for (size_t d = 0; d < diags.size(); ++d)
         for (int64_t i = 0; i < kk; ++i) {
           const int64_t j = i + diags[d];
-          if (j >= 0 && j < kk) m_diag_coef[d * static_cast<size_t>(kk) + static_cast<size_t>(i)] = m_mt[j * kk + i];
+          if (j >= 0 && j < kk) m_diag_coef[d * static_cast<size_t>(kk) + static_cast<size_t>(i)] = coef(i, j);
         }
     }
-    if (m_array.k == 8) {
+    if (k == 8) {
       m_mt_band = 0;
       for (int64_t i = 0; i < kk; ++i)
         for (int64_t j = 0; j < kk; ++j)

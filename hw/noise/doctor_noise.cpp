@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+#include <utility>
 
 #include "hw/physics/mrr.h"
 #include "models/error.h"
@@ -193,25 +197,59 @@ void GlobalTemperature::add_shift(double step, float* phase) const {
 }
 
 // ---------------------------------------------------------------- thermal crosstalk
-ThermalCrosstalk::ThermalCrosstalk(int64_t k, const CrosstalkParams& p) : m_k(k) {
+ThermalCrosstalk::ThermalCrosstalk(int64_t k, const CrosstalkParams& p) : m_k(k), m_p(p) {
   if (k < 1 || !(p.kappa_per_um >= 0) || !(p.pitch_h_um > 0) || !(p.pitch_v_um > 0))
     throw Error("thermal crosstalk: k >= 1, kappa >= 0 and positive pitches required");
-  int64_t n = k * k;
-  m_m.resize(n * n);
-  for (int64_t a = 0; a < n; ++a)
-    for (int64_t b = 0; b < n; ++b) {
-      double dx = double(a / k - b / k) * p.pitch_v_um, dy = double(a % k - b % k) * p.pitch_h_um;
-      m_m[a * n + b] = a == b ? 1.0 : std::exp(-p.kappa_per_um * std::sqrt(dx * dx + dy * dy));
+  // M depends on the offset (dr, dc) between two rings only: the couplings kept (>= 1e-12) are a
+  // set of offsets, and each ring's row lists those that stay inside the bank, in ascending
+  // column order (row-major offsets), as a dense row would. Nothing of size (k^2)^2 is built.
+  std::vector<std::pair<int64_t, int64_t>> offsets;
+  std::vector<double> value;
+  for (int64_t dr = -(k - 1); dr <= k - 1; ++dr)
+    for (int64_t dc = -(k - 1); dc <= k - 1; ++dc) {
+      const double v = coupling_at(dr, dc);
+      if (v >= 1e-12) offsets.emplace_back(dr, dc), value.push_back(v);
     }
+  // Entries in all: sum over kept offsets of the rings they fit (k - |dr|)(k - |dc|).
+  double entries = 0;
+  for (const auto& [dr, dc] : offsets) entries += double(k - std::llabs(dr)) * double(k - std::llabs(dc));
+  const double bytes = entries * (sizeof(int32_t) + sizeof(double));
+  if (entries > double(std::numeric_limits<int32_t>::max()) || bytes > kMaxCouplingBytes) {
+    char b[256];
+    std::snprintf(b, sizeof b,
+                  "thermal crosstalk: a %lld x %lld bank keeps %.3g ring couplings >= 1e-12 (%.3g GB, limit %.3g GB); "
+                  "raise kappa_per_um or lower hw.cores.block_size",
+                  static_cast<long long>(k), static_cast<long long>(k), entries, bytes / 1e9, kMaxCouplingBytes / 1e9);
+    throw Error(b);
+  }
+  const int64_t n = k * k;
+  m_col.reserve(static_cast<size_t>(entries));
+  m_val.reserve(static_cast<size_t>(entries));
   for (int64_t a = 0; a < n; ++a) {
     m_row_start.push_back(static_cast<int32_t>(m_col.size()));
-    for (int64_t b = 0; b < n; ++b)
-      if (m_m[a * n + b] >= 1e-12) {
-        m_col.push_back(static_cast<int32_t>(b));
-        m_val.push_back(m_m[a * n + b]);
-      }
+    const int64_t r = a / k, c = a % k;
+    for (size_t o = 0; o < offsets.size(); ++o) {
+      const int64_t r2 = r + offsets[o].first, c2 = c + offsets[o].second;
+      if (r2 < 0 || r2 >= k || c2 < 0 || c2 >= k) continue;
+      m_col.push_back(static_cast<int32_t>(r2 * k + c2));
+      m_val.push_back(value[o]);
+    }
   }
   m_row_start.push_back(static_cast<int32_t>(m_col.size()));
+}
+
+double ThermalCrosstalk::coupling_at(int64_t dr, int64_t dc) const {
+  if (dr == 0 && dc == 0) return 1.0;
+  const double dx = double(dr) * m_p.pitch_v_um, dy = double(dc) * m_p.pitch_h_um;
+  return std::exp(-m_p.kappa_per_um * std::sqrt(dx * dx + dy * dy));
+}
+
+std::vector<double> ThermalCrosstalk::matrix() const {
+  const int64_t n = m_k * m_k;
+  std::vector<double> m(static_cast<size_t>(n * n));
+  for (int64_t a = 0; a < n; ++a)
+    for (int64_t b = 0; b < n; ++b) m[a * n + b] = coupling_at(b / m_k - a / m_k, b % m_k - a % m_k);
+  return m;
 }
 
 void ThermalCrosstalk::apply(float* phase, int64_t blocks) const {

@@ -113,9 +113,15 @@ struct CrosstalkParams {
 
 class ThermalCrosstalk {
  public:
+  // Throws when the couplings kept would exceed kMaxCouplingBytes (kappa near 0 couples every ring
+  // with every other: (k^2)^2 entries).
   ThermalCrosstalk(int64_t k, const CrosstalkParams& p);
-  // M_ij = exp(-kappa d_ij), M_ii = 1, (k^2 x k^2), rings in row-major order.
-  const std::vector<double>& matrix() const { return m_m; }
+  static constexpr double kMaxCouplingBytes = 4e9;
+  // M_ij = exp(-kappa d_ij), M_ii = 1, (k^2 x k^2), rings in row-major order: built densely on
+  // request (tests, small k); apply() uses the sparse form.
+  std::vector<double> matrix() const;
+  // M between two rings (dr, dc) rows and columns apart.
+  double coupling_at(int64_t dr, int64_t dc) const;
   // phi' = M phi for each of `blocks` consecutive k x k blocks. Couplings below 1e-12 are left
   // out (for kappa = 0.1 only same-row neighbours up to 4 pitches remain): their contribution
   // is far below float resolution of a phase.
@@ -123,7 +129,7 @@ class ThermalCrosstalk {
 
  private:
   int64_t m_k;
-  std::vector<double> m_m;
+  CrosstalkParams m_p;
   std::vector<int32_t> m_row_start, m_col;  // sparse M (CSR), entries >= 1e-12
   std::vector<double> m_val;
 };

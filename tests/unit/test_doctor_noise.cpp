@@ -41,6 +41,28 @@ TEST_CASE("global temperature: schedules, hotspot maps, phase per kelvin", "[noi
   CHECK_THROWS_AS(GlobalTemperature(a, u), ptc::Error);
 }
 
+TEST_CASE("thermal crosstalk of a 256 x 256 bank: sparse rows from the ring offsets, no dense matrix; kappa 0 is refused",
+          "[noise][doctor]") {
+  // DOCTOR's kappa and pitches: a phase of 1 on one ring reaches its row neighbours as
+  // exp(-kappa d) and nothing below 1e-12; building it must not need the (k^2)^2 matrix (34 GB).
+  const int64_t k = 256, n = k * k;
+  const ThermalCrosstalk xt(k, CrosstalkParams{});
+  std::vector<float> phase(static_cast<size_t>(n), 0.0f);
+  const int64_t r = 100, c = 3, at = r * k + c;
+  phase[static_cast<size_t>(at)] = 1.0f;
+  xt.apply(phase.data(), 1);
+  for (int64_t dc = -3; dc <= 4; ++dc) {
+    const double want = dc == 0 ? 1.0 : std::exp(-0.1 * 60.0 * std::abs(double(dc)));
+    CHECK(phase[static_cast<size_t>(at + dc)] == Approx(want < 1e-12 ? 0.0 : want).margin(1e-12));
+  }
+  CHECK(phase[static_cast<size_t>(at + k)] == Approx(std::exp(-0.1 * 200.0)).epsilon(1e-6));  // 2e-9: kept (>= 1e-12)
+  CHECK(phase[static_cast<size_t>(at + 2 * k)] == 0.0f);                                      // 4e-18: dropped
+  CHECK(xt.coupling_at(1, 1) == Approx(std::exp(-0.1 * std::sqrt(200.0 * 200.0 + 60.0 * 60.0))));
+  CrosstalkParams flat;
+  flat.kappa_per_um = 0;  // every ring coupled to every other: (k^2)^2 = 4.3e9 entries
+  CHECK_THROWS_WITH(ThermalCrosstalk(k, flat), Catch::Contains("raise kappa_per_um or lower hw.cores.block_size"));
+}
+
 TEST_CASE("thermal crosstalk coupling of DOCTOR's 8x8 bank", "[noise][doctor]") {
   ThermalCrosstalk xt(8, CrosstalkParams{});
   const auto& m = xt.matrix();

@@ -111,8 +111,10 @@ const std::string kZoo = std::string(PTC_SOURCE_DIR) + "/models/zoo/";
 }
 
 TEST_CASE("MRR realize equals a brute-force double evaluation of phase + offsets + noise, crosstalk, T(phi)", "[perf][mrr]") {
+  // k = 8: the banded product is built; k = 16: the diagonal form only, no dense matrix.
+  const int64_t k = GENERATE(8, 16), kk = k * k;
   models::Graph g = models::import_onnx(kZoo + "lenet5_fmnist.onnx");
-  models::CompiledWorkload wl = models::compile(g, models::TilingSpec{4, 4, 8, "cyclic"});
+  models::CompiledWorkload wl = models::compile(g, models::TilingSpec{4, 4, k, "cyclic"});
   GlobalTemperatureParams gtp;
   gtp.hotspot = "corner";
   MrrBankConfig cfg;
@@ -120,9 +122,9 @@ TEST_CASE("MRR realize equals a brute-force double evaluation of phase + offsets
   cfg.noise = {crosstalk_noise(CrosstalkParams{}), global_temperature_noise(gtp), phase_variation_noise(PhaseVariationParams{})};
   const RandomStream rng(3, 0);
   MrrBank bank(wl, cfg, rng);
-  const int64_t step = 7000, k = 8, kk = 64;
+  const int64_t step = 7000;
   bank.set_step(step);
-  const CoreArray arr{4, 4, 8};
+  const CoreArray arr{4, 4, k};
   PhaseVariation pv(arr, PhaseVariationParams{}, rng.derive(11));
   const std::vector<float> sd = pv.std_map(step);
   GlobalTemperature gt(arr, gtp);
