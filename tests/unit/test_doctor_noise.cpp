@@ -41,7 +41,7 @@ TEST_CASE("global temperature: schedules, hotspot maps, phase per kelvin", "[noi
   CHECK_THROWS_AS(GlobalTemperature(a, u), ptc::Error);
 }
 
-TEST_CASE("thermal crosstalk of a 256 x 256 bank: sparse rows from the ring offsets, no dense matrix; kappa 0 is refused",
+TEST_CASE("thermal crosstalk of a 256 x 256 bank: sparse rows from the ring offsets, no dense matrix, kappa 0 refused",
           "[noise][doctor]") {
   // DOCTOR's kappa and pitches: a phase of 1 on one ring reaches its row neighbours as
   // exp(-kappa d) and nothing below 1e-12; building it must not need the (k^2)^2 matrix (34 GB).
