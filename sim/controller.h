@@ -102,6 +102,8 @@ class Controller : public sc_core::sc_module, public Actions, public actions::En
       body();
     } catch (const Interrupted&) {
       throw;
+    } catch (const std::bad_alloc&) {  // the run's out-of-memory error names the scale instead
+      throw;
     } catch (const std::exception& e) {
       throw Error(hook_context(name) + e.what());
     } catch (...) {

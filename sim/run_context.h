@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <new>
 #include <string>
 
 #include "models/compiler.h"
@@ -34,6 +35,8 @@ template <class F>
 void guarded(const RunContext& c, F&& body) {
   try {
     body();
+  } catch (const std::bad_alloc&) {
+    c.fail(out_of_memory_error(c.s, "simulating"));
   } catch (const std::exception& e) {
     c.fail(e.what());
   }

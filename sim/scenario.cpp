@@ -1,5 +1,7 @@
 #include "sim/scenario.h"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -1252,10 +1254,32 @@ namespace {
 Prepared preflight_checks(const Scenario& s);
 }  // namespace
 
+std::string out_of_memory_error(const Scenario& s, const std::string& phase) {
+  auto gib = [](double bytes) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.3g", bytes / 1073741824.0);
+    return std::string(b);
+  };
+  const auto& t = s.tiling;
+  const int chips = std::max(1, s.dispatcher.chips);
+  const double weights = static_cast<double>(t.rows) * static_cast<double>(t.cols) * static_cast<double>(t.block_size) *
+                         static_cast<double>(t.block_size) * chips;
+  std::string m = (s.file.empty() ? std::string() : s.file + ": ") + "out of memory while " + phase + ": hw.cores " +
+                  std::to_string(t.rows) + " x " + std::to_string(t.cols) + " cores of " + std::to_string(t.block_size) + " x " +
+                  std::to_string(t.block_size) + " on " + std::to_string(chips) + (chips == 1 ? " chip" : " chips") + " (" +
+                  num_str(weights) + " device weights, device \"" + s.device.name + "\")";
+  struct rlimit lim {};
+  if (getrlimit(RLIMIT_AS, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY)
+    m += " under an address-space limit of " + gib(static_cast<double>(lim.rlim_cur)) + " GiB (ulimit -v)";
+  return m + "; reduce hw.cores.rows/cols, hw.cores.block_size or hw.chips, or run with more memory";
+}
+
 // Every error names the scenario file first, in `run` as in `validate`.
 Prepared preflight(const Scenario& s) {
   try {
     return preflight_checks(s);
+  } catch (const std::bad_alloc&) {
+    throw Error(out_of_memory_error(s, "loading the model and data"));
   } catch (const Error& e) {
     const std::string m = e.what();
     if (s.file.empty() || m.compare(0, s.file.size() + 1, s.file + ":") == 0) throw;

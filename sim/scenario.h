@@ -161,6 +161,12 @@ struct Prepared {
 // - Every error names the JSON path and the rule ("controller.policy: ...", "dataset.dir: ...").
 Prepared preflight(const Scenario& s);
 
+// The one error line for std::bad_alloc while `phase` ("loading the model and data", "building
+// the hardware", "simulating"): the scenario file, the scale that sets the memory (hw.cores,
+// block size, hw.chips, device weights), the process's address-space limit when one is set, and
+// what to reduce. preflight() and run_scenario() throw it instead of "std::bad_alloc".
+std::string out_of_memory_error(const Scenario& s, const std::string& phase);
+
 // One object of parameters at a JSON path of the scenario ("" = the file's root; "hw.cores").
 struct SectionSpec {
   std::string path, description;

@@ -348,6 +348,7 @@ RunResult run_scenario(const Scenario& s, const RunOptions& o) {
     }
   };
 
+  std::string phase = "loading the model and data";  // for an out-of-memory error
   try {
     write_atomic(out / "config.resolved.json", s.resolved.dump(2) + "\n");
     write_atomic(out / "run.json", run.dump(2) + "\n");
@@ -360,10 +361,13 @@ RunResult run_scenario(const Scenario& s, const RunOptions& o) {
     const models::CompiledWorkload& wl = prep.wl;
     std::string error;
     RunContext ctx{s, g, pre, test, wl, g_interrupted, o.quiet, &error};
+    phase = "building the hardware";
     std::unique_ptr<Top> top = build_top(ctx, out);
     // The runtime ends the simulation with sc_stop(): no "simulation stopped by user" banner.
     sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
+    phase = "simulating";
     sc_core::sc_start();
+    phase = "writing the outputs";
     std::string status = "complete";
     auto write_partial = [&](const std::string& st) {
       if (top->fleet)
@@ -385,6 +389,8 @@ RunResult run_scenario(const Scenario& s, const RunOptions& o) {
     }
     if (!error.empty()) {
       write_partial("failed");
+      // Named by the scenario file first, as preflight's errors are.
+      if (!s.file.empty() && error.compare(0, s.file.size() + 1, s.file + ":") != 0) error = s.file + ": " + error;
       throw Error(error);
     }
     // A signal after the last event still interrupts the run: the served images waiting to be
@@ -398,6 +404,10 @@ RunResult run_scenario(const Scenario& s, const RunOptions& o) {
   } catch (const Interrupted& e) {
     finish("interrupted", e.what());
     throw Interrupted(std::string(e.what()) + "; " + (out / "run.json").string() + " says \"interrupted\"");
+  } catch (const std::bad_alloc&) {
+    const std::string m = out_of_memory_error(s, phase);
+    finish("failed", m);
+    throw Error(m);
   } catch (const std::exception& e) {
     finish("failed", e.what());
     throw;

@@ -329,12 +329,19 @@ expect_error "the same plug-in twice is loaded once; the second error is reporte
 # hook and the simulated time; a non-std::exception too; the run directory says failed.
 thrower="$tmp/t/libpolicy_throws.so"
 expect_error "a plug-in policy's hook throws: the error names policy, library, hook and time" \
-  'error: controller.policy "test_throwing_policy" (plug-in libpolicy_throws.so), on_timer at t = [0-9.e-]* s: the budget file went missing$' \
+  'error: [^ ]*example.json: controller.policy "test_throwing_policy" (plug-in libpolicy_throws.so), on_timer at t = [0-9.e-]* s: the budget file went missing$' \
   "$ptcsim" run "$example" --plugin "$thrower" --set 'controller.policy={"name":"test_throwing_policy","every_requests":50}' --out "$tmp/throws" -q
 $py -c "import json,sys; r=json.load(open(sys.argv[1])); assert r['status']=='failed' and 'on_timer' in r['error'], r" "$tmp/throws/run.json" \
   && ok "the failed hook is recorded in run.json" || bad "run.json after a throwing hook: $(cat "$tmp/throws/run.json")"
 expect_error "a plug-in policy's hook throws a non-std::exception" \
   'controller.policy "test_throwing_policy" (plug-in libpolicy_throws.so), on_timer at t = .*: threw an exception that is not a std::exception' \
   "$ptcsim" run "$example" --plugin "$thrower" --set 'controller.policy={"name":"test_throwing_policy","non_standard":true}' --out "$tmp/throws2" -q
+# Out of memory inside the simulation (here a hook asks for 10^9 GiB): not "std::bad_alloc" but one
+# line naming the scenario file, the phase and the scale that sets the memory; run.json failed.
+expect_error "std::bad_alloc in the simulation becomes the out-of-memory error naming the scale" \
+  'error: [^ ]*example.json: out of memory while simulating: hw.cores 4 x 4 cores of 8 x 8 on 1 chip (1024 device weights, device "mrr").*; reduce hw.cores.rows/cols, hw.cores.block_size or hw.chips, or run with more memory$' \
+  "$ptcsim" run "$example" --plugin "$thrower" --set 'controller.policy={"name":"test_throwing_policy","allocate_gib":1e9}' --out "$tmp/oom" -q
+$py -c "import json,sys; r=json.load(open(sys.argv[1])); assert r['status']=='failed' and 'out of memory while simulating' in r['error'], r" "$tmp/oom/run.json" \
+  && ok "run.json records the out-of-memory error" || bad "run.json after bad_alloc: $(cat "$tmp/oom/run.json")"
 
 finish
