@@ -1254,6 +1254,11 @@ namespace {
 Prepared preflight_checks(const Scenario& s);
 }  // namespace
 
+std::string in_scenario_file(const Scenario& s, const std::string& message) {
+  if (s.file.empty() || message.compare(0, s.file.size() + 1, s.file + ":") == 0) return message;
+  return s.file + ": " + message;
+}
+
 std::string out_of_memory_error(const Scenario& s, const std::string& phase) {
   auto gib = [](double bytes) {
     char b[32];
@@ -1264,14 +1269,14 @@ std::string out_of_memory_error(const Scenario& s, const std::string& phase) {
   const int chips = std::max(1, s.dispatcher.chips);
   const double weights = static_cast<double>(t.rows) * static_cast<double>(t.cols) * static_cast<double>(t.block_size) *
                          static_cast<double>(t.block_size) * chips;
-  std::string m = (s.file.empty() ? std::string() : s.file + ": ") + "out of memory while " + phase + ": hw.cores " +
-                  std::to_string(t.rows) + " x " + std::to_string(t.cols) + " cores of " + std::to_string(t.block_size) + " x " +
-                  std::to_string(t.block_size) + " on " + std::to_string(chips) + (chips == 1 ? " chip" : " chips") + " (" +
-                  num_str(weights) + " device weights, device \"" + s.device.name + "\")";
+  std::string m = "out of memory while " + phase + ": hw.cores " + std::to_string(t.rows) + " x " + std::to_string(t.cols) +
+                  " cores of " + std::to_string(t.block_size) + " x " + std::to_string(t.block_size) + " on " +
+                  std::to_string(chips) + (chips == 1 ? " chip" : " chips") + " (" + num_str(weights) +
+                  " device weights, device \"" + s.device.name + "\")";
   struct rlimit lim {};
   if (getrlimit(RLIMIT_AS, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY)
     m += " under an address-space limit of " + gib(static_cast<double>(lim.rlim_cur)) + " GiB (ulimit -v)";
-  return m + "; reduce hw.cores.rows/cols, hw.cores.block_size or hw.chips, or run with more memory";
+  return in_scenario_file(s, m + "; reduce hw.cores.rows/cols, hw.cores.block_size or hw.chips, or run with more memory");
 }
 
 // Every error names the scenario file first, in `run` as in `validate`.
@@ -1281,9 +1286,7 @@ Prepared preflight(const Scenario& s) {
   } catch (const std::bad_alloc&) {
     throw Error(out_of_memory_error(s, "loading the model and data"));
   } catch (const Error& e) {
-    const std::string m = e.what();
-    if (s.file.empty() || m.compare(0, s.file.size() + 1, s.file + ":") == 0) throw;
-    throw Error(s.file + ": " + m);
+    throw Error(in_scenario_file(s, e.what()));
   }
 }
 

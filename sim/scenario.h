@@ -161,6 +161,10 @@ struct Prepared {
 // - Every error names the JSON path and the rule ("controller.policy: ...", "dataset.dir: ...").
 Prepared preflight(const Scenario& s);
 
+// `message` prefixed with the scenario file unless it already starts with it (every error of a
+// run or a validation names the file first).
+std::string in_scenario_file(const Scenario& s, const std::string& message);
+
 // The one error line for std::bad_alloc while `phase` ("loading the model and data", "building
 // the hardware", "simulating"): the scenario file, the scale that sets the memory (hw.cores,
 // block size, hw.chips, device weights), the process's address-space limit when one is set, and

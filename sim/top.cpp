@@ -389,9 +389,7 @@ RunResult run_scenario(const Scenario& s, const RunOptions& o) {
     }
     if (!error.empty()) {
       write_partial("failed");
-      // Named by the scenario file first, as preflight's errors are.
-      if (!s.file.empty() && error.compare(0, s.file.size() + 1, s.file + ":") != 0) error = s.file + ": " + error;
-      throw Error(error);
+      throw Error(in_scenario_file(s, error));  // named by the scenario file first, as preflight's are
     }
     // A signal after the last event still interrupts the run: the served images waiting to be
     // classified when it came (the classification after the simulation) stay unclassified.
