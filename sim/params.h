@@ -90,7 +90,8 @@ class Params {
   std::vector<std::string> strs(const std::string& name);
   Json raw(const std::string& name);
   const std::string& path() const { return m_path; }
-  // The directory relative file parameters are resolved against (the top-level scenario file's).
+  // The directory relative file parameters are resolved against (the scenario's base_dir, which
+  // defaults to the top-level scenario file's directory). Empty: the working directory.
   void set_base_dir(std::string dir) { m_base_dir = std::move(dir); }
   // A file parameter as a path: absolute as given, else relative to the base directory.
   std::string file(const std::string& name);

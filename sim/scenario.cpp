@@ -147,7 +147,8 @@ const std::vector<SectionSpec>& scenario_sections() {
            {},
            "string"},
           {"base_dir", "", "",
-           "directory that relative file paths (model, dataset.dir, device and traffic files) resolve against: "
+           "directory that relative file paths (model, dataset.dir, and the file parameters of devices, noise processes, "
+           "traffic, dispatchers and policies) resolve against: "
            "absolute, or relative to the scenario file; empty: the scenario file's directory. config.resolved.json "
            "records it as an absolute path, so that file runs again from its run directory; it is not part of the "
            "configuration's id (the run directory name)"},
@@ -757,9 +758,10 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
 
   Params ds = read_section(j, "dataset");
   ds.str("name");
+  s.base_dir = dir.string();
   s.dataset_dir = ds.str("dir");
-  if (!s.dataset_dir.empty() && !fs::path(s.dataset_dir).is_absolute())
-    s.dataset_dir = (dir / s.dataset_dir).lexically_normal().string();
+  if (s.dataset_dir.empty()) throw Error("dataset.dir: expected a directory path, got \"\"");
+  if (!fs::path(s.dataset_dir).is_absolute()) s.dataset_dir = (dir / s.dataset_dir).lexically_normal().string();
   R["dataset"] = ds.resolved();
 
   // ---- hardware
@@ -855,7 +857,7 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   const std::string dev = name_of(devj, "device");
   const DeviceRegistry::Entry& de = find_device(dev, "device.name");
   Params dp(devj, "device", de.params);
-  dp.set_base_dir(dir.string());
+  dp.set_base_dir(s.base_dir);
   s.device.name = dev;
   s.device.tags = de.tags;
   s.device.model = de.make(dp);
@@ -892,6 +894,7 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
     const auto& e = NoiseRegistry::get().find(n, p + ".name", "noise process");
     if (!seen.insert(n).second) throw Error(p + ".name: \"" + n + "\" listed twice");
     Params np(noise[i], p, e.params);
+    np.set_base_dir(s.base_dir);
     std::shared_ptr<const hw::NoiseProcess> proc = e.make(np);
     const std::string trait = proc->acts_on();
     if (!has_tag(de.tags, trait))
@@ -915,6 +918,7 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   {
     const auto& entry = TrafficRegistry::get().find(s.traffic.name, "traffic.name", "traffic");
     Params trp(trj, "traffic", entry.params);
+    trp.set_base_dir(s.base_dir);
     std::unique_ptr<TrafficSource> src = entry.make(trp);
     if (src->total_requests() < 0 && !(s.horizon_s > 0))
       throw Error("horizon_s: required (> 0) with traffic \"" + s.traffic.name + "\"");
@@ -930,6 +934,7 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
     s.dispatcher.name = name_of(dj, "dispatcher");
     const auto& entry = DispatcherRegistry::get().find(s.dispatcher.name, "dispatcher.name", "dispatcher");
     Params dpp(dj, "dispatcher", entry.params);
+    dpp.set_base_dir(s.base_dir);
     entry.make(dpp);
     s.dispatcher.params = dpp.resolved();
     if (s.dispatcher.chips > 1 || j.contains("dispatcher")) R["dispatcher"] = s.dispatcher.params;
@@ -1001,6 +1006,7 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   const std::string& pname = name_of(pj, "controller.policy");
   const auto& pe = PolicyRegistry::get().find(pname, "controller.policy.name", "policy");
   Params pp(pj, "controller.policy", pe.params);
+  pp.set_base_dir(s.base_dir);
   pe.make(pp);  // validates the parameters now
   s.policy_json = pp.resolved();
   if (pj.is_object())
@@ -1026,6 +1032,7 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
 std::unique_ptr<TrafficSource> make_traffic(const Scenario& s, int64_t test_images) {
   const auto& entry = TrafficRegistry::get().find(s.traffic.name, "traffic.name", "traffic");
   Params p(s.traffic.params, "traffic", entry.params);
+  p.set_base_dir(s.base_dir);
   std::unique_ptr<TrafficSource> src = entry.make(p);
   TrafficContext c;
   c.seed = s.seed;
@@ -1039,12 +1046,14 @@ std::unique_ptr<TrafficSource> make_traffic(const Scenario& s, int64_t test_imag
 std::unique_ptr<Dispatcher> make_dispatcher(const Scenario& s) {
   const auto& entry = DispatcherRegistry::get().find(s.dispatcher.name, "dispatcher.name", "dispatcher");
   Params p(s.dispatcher.params, "dispatcher", entry.params);
+  p.set_base_dir(s.base_dir);
   return entry.make(p);
 }
 
 std::unique_ptr<Policy> make_policy(const Scenario& s) {
   const auto& e = PolicyRegistry::get().find(s.policy_json.at("name").get<std::string>(), "controller.policy.name", "policy");
   Params p(s.policy_json, "controller.policy", e.params);
+  p.set_base_dir(s.base_dir);
   return e.make(p);
 }
 

@@ -94,6 +94,9 @@ struct Scenario {
   std::string file, name;
   uint64_t seed = 1;
   std::string model_path, dataset_dir;
+  // The directory relative file parameters resolve against (base_dir, else the scenario file's
+  // directory; relative to the working directory when the file path is).
+  std::string base_dir;
   models::TilingSpec tiling;
   hw::EnergyParams energy;
   hw::IoSpec io;

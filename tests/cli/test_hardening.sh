@@ -89,6 +89,7 @@ expect_error "--plugin naming a FIFO: refused, no hang" 'plugin.so: not a regula
 
 mkdir "$tmp/idx" && mkfifo "$tmp/idx/t10k-images-idx3-ubyte.gz"
 expect_error "dataset file that is a FIFO: refused, no hang" 't10k-images-idx3-ubyte.gz: not a regular file' timeout -k 1 20 "$ptcsim" validate "$sc" --set "dataset.dir=$tmp/idx"
+expect_error "an empty dataset.dir is refused (not read as the root directory)" 'dataset.dir: expected a directory path, got ""$' "$ptcsim" validate "$sc" --set 'dataset.dir=""'
 
 # ---- run rejects everything validate rejects
 scen "$tmp/desc5.json" 'j["description"] = 5'

@@ -336,6 +336,16 @@ $py -c "import json,sys; r=json.load(open(sys.argv[1])); assert r['status']=='fa
 expect_error "a plug-in policy's hook throws a non-std::exception" \
   'controller.policy "test_throwing_policy" (plug-in libpolicy_throws.so), on_timer at t = .*: threw an exception that is not a std::exception' \
   "$ptcsim" run "$example" --plugin "$thrower" --set 'controller.policy={"name":"test_throwing_policy","non_standard":true}' --out "$tmp/throws2" -q
+# A plug-in's file parameter (Params::file) resolves against the scenario's directory (base_dir),
+# not the working directory: a copy of the example elsewhere, run from another directory.
+mkdir -p "$tmp/scn" "$tmp/elsewhere"
+$py -c "import json,sys; j=json.load(open(sys.argv[1])); j['model']=sys.argv[2]; json.dump(j,open(sys.argv[3],'w'))" \
+  "$example" "$src/models/zoo/lenet5_fmnist.onnx" "$tmp/scn/example.json"
+echo "read from the scenario's own directory" >"$tmp/scn/message.txt"
+cd "$tmp/elsewhere" && expect_error "a policy plug-in's file parameter resolves against the scenario's directory" \
+  'on_timer at t = [0-9.e-]* s: read from the scenario.s own directory$' \
+  "$ptcsim" run "$tmp/scn/example.json" --plugin "$thrower" --set 'controller.policy={"name":"test_throwing_policy","message_file":"message.txt"}' --out "$tmp/throws3" -q
+cd "$OLDPWD" || exit 1
 # Out of memory inside the simulation (here a hook asks for 10^9 GiB): not "std::bad_alloc" but one
 # line naming the scenario file, the phase and the scale that sets the memory; run.json failed.
 expect_error "std::bad_alloc in the simulation becomes the out-of-memory error naming the scale" \
