@@ -508,6 +508,22 @@ const std::string& name_of(const Json& j, const std::string& path) {
 
 }  // namespace
 
+namespace {
+// noise[0].name and noise.0.name name the same entry.
+std::string dotted(std::string p) {
+  for (size_t i = p.find('['); i != std::string::npos; i = p.find('[', i)) {
+    const size_t close = p.find(']', i);
+    if (close == std::string::npos) break;
+    p = p.substr(0, i) + "." + p.substr(i + 1, close - i - 1) + p.substr(close + 1);
+  }
+  return p;
+}
+// Whether JSON path `outer` is `inner` or one of its ancestors (both dotted).
+bool covers(const std::string& outer, const std::string& inner) {
+  return outer.empty() || inner == outer || inner.rfind(outer + ".", 0) == 0;
+}
+}  // namespace
+
 Json load_scenario_json(const std::string& file, const std::vector<std::string>& sets) {
   Json j = load_json_file(file, "scenario");
   if (!j.is_object()) throw Error(file + ": a scenario is a JSON object");
@@ -523,23 +539,17 @@ Json load_scenario_json(const std::string& file, const std::vector<std::string>&
   }
   g_origins = nullptr;
   for (const auto& s : sets) apply_set(j, s);
-  // A --set replaces what a fragment gave at and below its path: the fragment no longer covers it.
+  // A --set replaces what a fragment gave at and below its path: no fragment covers it any more
+  // (not even one that gave a deeper path, as a fragment entry of a list the --set replaced).
   for (const auto& s : sets) {
-    const std::string path = s.substr(0, s.find('='));
+    const std::string path = s.substr(0, s.find('=')), d = dotted(path);
+    org.erase(std::remove_if(org.begin(), org.end(), [&](const auto& o) { return covers(d, dotted(o.first)); }), org.end());
     org.emplace_back(path, "");
   }
   return j;
 }
 
 std::string with_origin(const std::string& msg) {
-  auto dotted = [](std::string p) {  // noise[0].name and noise.0.name name the same entry
-    for (size_t i = p.find('['); i != std::string::npos; i = p.find('[', i)) {
-      const size_t close = p.find(']', i);
-      if (close == std::string::npos) break;
-      p = p.substr(0, i) + "." + p.substr(i + 1, close - i - 1) + p.substr(close + 1);
-    }
-    return p;
-  };
   for (const auto& [file, org] : origins()) {
     if (org.empty() || msg.compare(0, file.size() + 2, file + ": ") != 0) continue;
     const size_t at = file.size() + 2, end = msg.find(": ", at);
@@ -549,8 +559,7 @@ std::string with_origin(const std::string& msg) {
     size_t best_len = 0;
     for (const auto& o : org) {
       const std::string p = dotted(o.first);
-      const bool covers = p.empty() || path == p || path.rfind(p + ".", 0) == 0;
-      if (covers && (!best || p.size() >= best_len)) best = &o, best_len = p.size();
+      if (covers(p, path) && (!best || p.size() >= best_len)) best = &o, best_len = p.size();
     }
     if (!best || best->second.empty()) return msg;
     return msg.substr(0, end) + " (from " + best->second + ")" + msg.substr(end);
@@ -613,6 +622,14 @@ void apply_set(Json& j, const std::string& assignment) {
                 std::to_string(bad) + " of the assignment)");
   }
   std::string path = assignment.substr(0, eq), text = assignment.substr(eq + 1);
+  // A list index may be written as errors print it: noise[2].kappa_per_um is noise.2.kappa_per_um.
+  for (size_t i = path.find('['); i != std::string::npos && i > 0; i = path.find('[', i)) {
+    const size_t close = path.find(']', i);
+    if (close == std::string::npos || close == i + 1 || path.find_first_not_of("0123456789", i + 1) != close ||
+        (close + 1 < path.size() && path[close + 1] != '.' && path[close + 1] != '['))
+      break;
+    path = path.substr(0, i) + "." + path.substr(i + 1, close - i - 1) + path.substr(close + 1);
+  }
   Json value;
   try {
     value = parse_json_text(text, "--set " + path);  // depth, duplicate keys, number range: errors
@@ -1337,9 +1354,9 @@ Prepared preflight_checks(const Scenario& s) {
     std::unique_ptr<hw::Technology> t;
     try {
       t = make_technology(s, p.wl);
-    } catch (const Error& e) {  // (a message that names the device already keeps its own words)
+    } catch (const Error& e) {  // (a message that names the device, or a noise process's JSON path, keeps its words)
       const std::string m = e.what();
-      throw Error(m.rfind("device \"" + s.device.name + "\"", 0) == 0 ? m : dev + m);
+      throw Error(m.rfind("device \"" + s.device.name + "\"", 0) == 0 || m.rfind("noise[", 0) == 0 ? m : dev + m);
     } catch (const std::exception& e) {  // a plug-in's own exception type
       throw Error(dev + "building the device failed: " + e.what());
     }

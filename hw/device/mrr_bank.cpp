@@ -179,32 +179,17 @@ MrrBank::MrrBank(const models::CompiledWorkload& wl, const MrrBankConfig& cfg, c
     // pitches 60/200 um) this keeps the same-row neighbours 1 and 2 pitches away (2.5e-3, 6.1e-6)
     // and drops 3 pitches (1.5e-8) and every other row (2e-9 and less): band 0. The programmed
     // phases and offsets are coupled once, in double, by ThermalCrosstalk (cut 1e-12).
-    constexpr double kNoiseCouplingCut = 1.0 / 16777216.0;
+    // (Within ThermalCrosstalk's memory limit, which counts this dense form.)
+    const double cut = ThermalCrosstalk::kNoiseCouplingCut;
     // M depends on the ring offset only: the kept couplings lie on the diagonals j - i = dr k + dc
     // of the offsets (dr, dc) above the cut, and M^T is built densely only where a path reads it
     // (k = 8's banded form, or more than 16 diagonals).
     const auto coef = [&](int64_t i, int64_t j) {
       const double m = m_xt->coupling_at(j / k - i / k, j % k - i % k);
-      return m >= kNoiseCouplingCut ? static_cast<float>(m) : 0.0f;
+      return m >= cut ? static_cast<float>(m) : 0.0f;
     };
-    std::vector<int> diags;
-    for (int64_t dr = -(k - 1); dr <= k - 1; ++dr)
-      for (int64_t dc = -(k - 1); dc <= k - 1; ++dc)
-        if (m_xt->coupling_at(dr, dc) >= kNoiseCouplingCut) diags.push_back(static_cast<int>(dr * k + dc));
-    std::sort(diags.begin(), diags.end());
-    diags.erase(std::unique(diags.begin(), diags.end()), diags.end());
-    if (diags.size() > 16 || k == 8) {
-      const double bytes = double(kk) * double(kk) * sizeof(float);
-      if (bytes > kMaxDenseCouplingBytes) {
-        char b[320];
-        std::snprintf(b, sizeof b,
-                      "thermal crosstalk: a %lld x %lld bank couples each ring with rings on %zu diagonals above 2^-24 "
-                      "(more than 16), whose dense coupling needs %.3g GB (limit %.3g GB); raise kappa_per_um or "
-                      "lower hw.cores.block_size",
-                      static_cast<long long>(k), static_cast<long long>(k), diags.size(), bytes / 1e9,
-                      kMaxDenseCouplingBytes / 1e9);
-        throw Error(b);
-      }
+    const std::vector<int>& diags = m_xt->noise_diagonals();
+    if (m_xt->dense_noise_form()) {
       m_mt.assign(static_cast<size_t>(kk * kk), 0.0f);
       for (int64_t i = 0; i < kk; ++i)
         for (int64_t j = 0; j < kk; ++j) m_mt[j * kk + i] = coef(i, j);

@@ -134,8 +134,7 @@ class MrrBank : public Technology {
   std::vector<std::vector<std::vector<float>>> m_xphase;  // [layer][group]: M phi_encoded, [P, Q, k, k]
   std::vector<std::vector<float>> m_xoffset;              // per distinct step: M (offset + extra), [R, C, k, k]
   std::vector<float> m_mt;  // M transposed, k^2 x k^2, where a path reads it (k = 8, or > 16 diagonals)
-  static constexpr double kMaxDenseCouplingBytes = 4e9;  // refused above (a clear error, not an out-of-memory)
-  int m_mt_band = -1;  // k = 8: M couples rings at most this many block rows apart (banded path); -1: dense
+  int m_mt_band = -1;       // k = 8: M couples rings at most this many block rows apart (banded path); -1: dense
   // M by its non-zero diagonals (offset j - i ascending; coefficient [diagonal][ring]) when there
   // are at most 16 of them (empty: banded or dense); m_diag_pad = max |offset|.
   std::vector<int> m_diag_off;

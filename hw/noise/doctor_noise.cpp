@@ -213,14 +213,23 @@ ThermalCrosstalk::ThermalCrosstalk(int64_t k, const CrosstalkParams& p) : m_k(k)
   // Entries in all: sum over kept offsets of the rings they fit (k - |dr|)(k - |dc|).
   double entries = 0;
   for (const auto& [dr, dc] : offsets) entries += double(k - std::llabs(dr)) * double(k - std::llabs(dc));
-  const double bytes = entries * (sizeof(int32_t) + sizeof(double));
+  for (size_t o = 0; o < offsets.size(); ++o)
+    if (value[o] >= kNoiseCouplingCut) m_noise_diagonals.push_back(static_cast<int>(offsets[o].first * k + offsets[o].second));
+  std::sort(m_noise_diagonals.begin(), m_noise_diagonals.end());
+  m_noise_diagonals.erase(std::unique(m_noise_diagonals.begin(), m_noise_diagonals.end()), m_noise_diagonals.end());
+  // What the MRR bank keeps in all: these sparse rows, and the dense float M^T where it builds one.
+  const double sparse_bytes = entries * (sizeof(int32_t) + sizeof(double));
+  const double dense_bytes = dense_noise_form() ? double(k * k) * double(k * k) * sizeof(float) : 0.0;
+  const double bytes = sparse_bytes + dense_bytes;
   if (entries > double(std::numeric_limits<int32_t>::max()) || bytes > kMaxCouplingBytes) {
-    char b[256];
+    const std::string where = p.json_path.empty() ? std::string("thermal crosstalk") : p.json_path + ".kappa_per_um";
+    char b[400];
     std::snprintf(b, sizeof b,
-                  "thermal crosstalk: a %lld x %lld bank keeps %.3g ring couplings >= 1e-12 (%.3g GB, limit %.3g GB); "
-                  "raise kappa_per_um or lower hw.cores.block_size",
-                  static_cast<long long>(k), static_cast<long long>(k), entries, bytes / 1e9, kMaxCouplingBytes / 1e9);
-    throw Error(b);
+                  ": %g /um couples each ring of a %lld x %lld bank with %.3g others (%.3g GB of couplings%s, "
+                  "limit %.3g GB); raise kappa_per_um or lower hw.cores.block_size",
+                  p.kappa_per_um, static_cast<long long>(k), static_cast<long long>(k), entries / double(k * k) - 1, bytes / 1e9,
+                  dense_bytes > 0 ? ", sparse and dense" : "", kMaxCouplingBytes / 1e9);
+    throw Error(where + b);
   }
   const int64_t n = k * k;
   m_col.reserve(static_cast<size_t>(entries));

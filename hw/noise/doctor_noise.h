@@ -109,14 +109,24 @@ struct CrosstalkParams {
   double kappa_per_um = 0.1;  // experiments; the class default in DOCTOR is 4.8
   double pitch_h_um = 60.0;   // between ring columns
   double pitch_v_um = 200.0;  // between ring rows
+  // Where the parameters came from, for errors ("noise[2]"); empty: "thermal crosstalk".
+  std::string json_path;
 };
 
 class ThermalCrosstalk {
  public:
-  // Throws when the couplings kept would exceed kMaxCouplingBytes (kappa near 0 couples every ring
-  // with every other: (k^2)^2 entries).
+  // Throws when the couplings an MRR bank keeps would exceed kMaxCouplingBytes in all (kappa near
+  // 0 couples every ring with every other: (k^2)^2 entries): the sparse rows here plus, where
+  // dense_noise_form(), the dense float matrix the bank builds for the per-draw noise.
   ThermalCrosstalk(int64_t k, const CrosstalkParams& p);
   static constexpr double kMaxCouplingBytes = 4e9;
+  // Per-draw noise is coupled in float through the couplings >= 2^-24 (float's unit roundoff
+  // relative to the self-coupling 1): their diagonals j - i = dr k + dc, ascending.
+  static constexpr double kNoiseCouplingCut = 1.0 / 16777216.0;
+  const std::vector<int>& noise_diagonals() const { return m_noise_diagonals; }
+  // Whether the bank builds M^T densely (k^2 x k^2 floats) for the noise: k = 8's banded product,
+  // or more than 16 noise diagonals.
+  bool dense_noise_form() const { return m_k == 8 || m_noise_diagonals.size() > 16; }
   // M_ij = exp(-kappa d_ij), M_ii = 1, (k^2 x k^2), rings in row-major order: built densely on
   // request (tests, small k); apply() uses the sparse form.
   std::vector<double> matrix() const;
@@ -132,6 +142,7 @@ class ThermalCrosstalk {
   CrosstalkParams m_p;
   std::vector<int32_t> m_row_start, m_col;  // sparse M (CSR), entries >= 1e-12
   std::vector<double> m_val;
+  std::vector<int> m_noise_diagonals;
 };
 
 }  // namespace ptc::hw

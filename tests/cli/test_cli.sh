@@ -255,4 +255,16 @@ done
 "$ptcsim" validate "$tmp/frag/top.json" --set hw.adc.noise_std=-0.3 2>"$tmp/err" >/dev/null
 grep -q 'hw.adc.noise_std: ' "$tmp/err" && ! grep -q 'from fragment' "$tmp/err" && ok "a --set value is not blamed on the fragment" \
   || bad "--set over a fragment: $(cat "$tmp/err")"
+# A --set that replaces a whole list whose entries came from fragments: no entry is blamed on a
+# fragment any more. DOCTOR's scenario lists its noise as fragments; here the list is replaced by
+# one crosstalk process whose couplings (kappa 0 couples every ring of a 128 x 128 bank with every
+# other: sparse rows and the dense noise form, 4.29 GB) exceed the 4 GB limit.
+doctor="$src/scenarios/doctor/pv_high_linear_doctor.json"
+expect_error "a list replaced by --set is not blamed on its fragments; the crosstalk limit names the JSON path" \
+  'pv_high_linear_doctor.json: noise\[0\].kappa_per_um: 0 /um couples each ring of a 128 x 128 bank with 1.64e+04 others (4.29 GB of couplings, sparse and dense, limit 4 GB); raise kappa_per_um or lower hw.cores.block_size$' \
+  "$ptcsim" validate "$doctor" --set hw.cores.block_size=128 --set 'noise=[{"name":"thermal_crosstalk","kappa_per_um":0}]'
+# A list index in --set as errors print it (noise[2]) is the same as noise.2.
+expect_error "--set noise[2].kappa_per_um addresses the list entry" \
+  'pv_high_linear_doctor.json: noise\[2\].kappa_per_um: 0 /um couples each ring of a 128 x 128 bank' \
+  "$ptcsim" validate "$doctor" --set hw.cores.block_size=128 --set 'noise[2].kappa_per_um=0'
 finish

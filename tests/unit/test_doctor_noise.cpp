@@ -61,6 +61,15 @@ TEST_CASE("thermal crosstalk of a 256 x 256 bank: sparse rows from the ring offs
   CrosstalkParams flat;
   flat.kappa_per_um = 0;  // every ring coupled to every other: (k^2)^2 = 4.3e9 entries
   CHECK_THROWS_WITH(ThermalCrosstalk(k, flat), Catch::Contains("raise kappa_per_um or lower hw.cores.block_size"));
+  // The limit counts what an MRR bank keeps in all. At k = 128 and kappa 0 the sparse rows alone,
+  // (k^2)^2 entries of 4 + 8 bytes = 3.22 GB, are under 4 GB; with the dense float noise form
+  // ((k^2)^2 x 4 bytes = 1.07 GB) they are 4.29 GB: refused, naming the parameter's JSON path.
+  flat.json_path = "noise[2]";
+  CHECK_THROWS_WITH(ThermalCrosstalk(128, flat),
+                    Catch::StartsWith("noise[2].kappa_per_um: 0 /um couples each ring of a 128 x 128 bank") &&
+                        Catch::Contains("4.29 GB of couplings, sparse and dense, limit 4 GB"));
+  // At k = 64 both forms fit ((4096^2) x 16 bytes = 0.27 GB): built.
+  CHECK_NOTHROW(ThermalCrosstalk(64, flat));
 }
 
 TEST_CASE("thermal crosstalk coupling of DOCTOR's 8x8 bank", "[noise][doctor]") {

@@ -111,15 +111,22 @@ const std::string kZoo = std::string(PTC_SOURCE_DIR) + "/models/zoo/";
 }
 
 TEST_CASE("MRR realize equals a brute-force double evaluation of phase + offsets + noise, crosstalk, T(phi)", "[perf][mrr]") {
-  // k = 8: the banded product is built; k = 16: the diagonal form only, no dense matrix.
+  // kappa 0.1 /um (DOCTOR's): the noise couples through 5 diagonals: at k = 8 the banded product
+  // is built (band 0), at k = 16 the diagonal form only. kappa 0.02 /um couples every ring of the
+  // bank above 2^-24 (same-row neighbour 0.30, next row 0.018): at k = 8 the banded product with
+  // the full band, at k = 16 more than 16 diagonals, so the dense form.
   const int64_t k = GENERATE(8, 16), kk = k * k;
+  const double kappa = GENERATE(0.1, 0.02);
+  CrosstalkParams xp;
+  xp.kappa_per_um = kappa;
+  INFO("k = " << k << ", kappa = " << kappa << " /um");
   models::Graph g = models::import_onnx(kZoo + "lenet5_fmnist.onnx");
   models::CompiledWorkload wl = models::compile(g, models::TilingSpec{4, 4, k, "cyclic"});
   GlobalTemperatureParams gtp;
   gtp.hotspot = "corner";
   MrrBankConfig cfg;
   // Given out of stage order on purpose: the bank composes them in DOCTOR's order.
-  cfg.noise = {crosstalk_noise(CrosstalkParams{}), global_temperature_noise(gtp), phase_variation_noise(PhaseVariationParams{})};
+  cfg.noise = {crosstalk_noise(xp), global_temperature_noise(gtp), phase_variation_noise(PhaseVariationParams{})};
   const RandomStream rng(3, 0);
   MrrBank bank(wl, cfg, rng);
   const int64_t step = 7000;
@@ -130,7 +137,7 @@ TEST_CASE("MRR realize equals a brute-force double evaluation of phase + offsets
   GlobalTemperature gt(arr, gtp);
   std::vector<float> off(static_cast<size_t>(arr.rings()), 0.0f);
   gt.add_shift(static_cast<double>(step), off.data());
-  const ThermalCrosstalk xt(k, CrosstalkParams{});
+  const ThermalCrosstalk xt(k, xp);
   const std::vector<double>& M = xt.matrix();
   const double a = 0.865, r = 0.87;
   double worst = 0;

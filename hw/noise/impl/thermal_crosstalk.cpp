@@ -9,6 +9,7 @@ std::unique_ptr<hw::NoiseProcess> make(Params& p) {
   c.kappa_per_um = p.num("kappa_per_um");
   c.pitch_h_um = p.num("pitch_h_um");
   c.pitch_v_um = p.num("pitch_v_um");
+  c.json_path = p.path();
   return hw::crosstalk_noise(c);
 }
 
