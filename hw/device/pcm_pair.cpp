@@ -131,11 +131,14 @@ void PcmPair::draw_group(size_t l, size_t gi) {
     const size_t i = e / n, j = e % n;
     const RandomStream& s = streams[i];
     const double tp = g.g_target_pos[e], tn = g.g_target_neg[e];
-    const uint64_t u = 4 * j;
-    g.g_prog_pos[e] = static_cast<float>(m_cfg.programming_noise ? law_program(tp, s.normal(u)) : tp);
-    g.g_prog_neg[e] = static_cast<float>(m_cfg.programming_noise ? law_program(tn, s.normal(u + 1)) : tn);
-    g.nu_pos[e] = static_cast<float>(m_cfg.drift ? law_drift(tp, s.normal(u + 2)) : 0.0);
-    g.nu_neg[e] = static_cast<float>(m_cfg.drift ? law_drift(tn, s.normal(u + 3)) : 0.0);
+    // Normals 4j .. 4j + 3 of the stream: two pairs, each computed once.
+    double z[4] = {0, 0, 0, 0};
+    if (m_cfg.programming_noise) s.normal_pair(2 * j, z[0], z[1]);
+    if (m_cfg.drift) s.normal_pair(2 * j + 1, z[2], z[3]);
+    g.g_prog_pos[e] = static_cast<float>(m_cfg.programming_noise ? law_program(tp, z[0]) : tp);
+    g.g_prog_neg[e] = static_cast<float>(m_cfg.programming_noise ? law_program(tn, z[1]) : tn);
+    g.nu_pos[e] = static_cast<float>(m_cfg.drift ? law_drift(tp, z[2]) : 0.0);
+    g.nu_neg[e] = static_cast<float>(m_cfg.drift ? law_drift(tn, z[3]) : 0.0);
   }
   g.t_dev.clear();
   for (size_t e = 0; e < g.verifies.size(); ++e) apply_verify(l, gi, e);
@@ -257,9 +260,11 @@ VerifyResult PcmPair::apply_verify(size_t l, size_t gi, size_t event) {
     for (int64_t it = 0;; ++it) {
       const double t_inf = std::max(0.0, ev.t_s - g.t_dev[j]);
       double gp = 0, gn = 0;
-      for (int64_t k = 0; k < ev.spec.reads; ++k) {
-        gp += read_us(g.g_prog_pos[j], tp, g.nu_pos[j], t_inf, sj.normal(u++));
-        gn += read_us(g.g_prog_neg[j], tn, g.nu_neg[j], t_inf, sj.normal(u++));
+      for (int64_t k = 0; k < ev.spec.reads; ++k, u += 2) {  // u is even: normals u, u + 1 are one pair
+        double zp, zn;
+        sj.normal_pair(u / 2, zp, zn);
+        gp += read_us(g.g_prog_pos[j], tp, g.nu_pos[j], t_inf, zp);
+        gn += read_us(g.g_prog_neg[j], tn, g.nu_neg[j], t_inf, zn);
       }
       r.reads += ev.spec.reads;
       r.block_reads[j / kk] += ev.spec.reads;
@@ -269,10 +274,13 @@ VerifyResult PcmPair::apply_verify(size_t l, size_t gi, size_t event) {
         break;
       }
       // Re-write the pair: fresh programming noise and drift exponents; drift restarts now.
-      g.g_prog_pos[j] = static_cast<float>(m_cfg.programming_noise ? law_program(tp, sj.normal(u)) : tp);
-      g.g_prog_neg[j] = static_cast<float>(m_cfg.programming_noise ? law_program(tn, sj.normal(u + 1)) : tn);
-      g.nu_pos[j] = static_cast<float>(m_cfg.drift ? law_drift(tp, sj.normal(u + 2)) : 0.0);
-      g.nu_neg[j] = static_cast<float>(m_cfg.drift ? law_drift(tn, sj.normal(u + 3)) : 0.0);
+      double z[4] = {0, 0, 0, 0};  // normals u .. u + 3 (u even): two pairs
+      if (m_cfg.programming_noise) sj.normal_pair(u / 2, z[0], z[1]);
+      if (m_cfg.drift) sj.normal_pair(u / 2 + 1, z[2], z[3]);
+      g.g_prog_pos[j] = static_cast<float>(m_cfg.programming_noise ? law_program(tp, z[0]) : tp);
+      g.g_prog_neg[j] = static_cast<float>(m_cfg.programming_noise ? law_program(tn, z[1]) : tn);
+      g.nu_pos[j] = static_cast<float>(m_cfg.drift ? law_drift(tp, z[2]) : 0.0);
+      g.nu_neg[j] = static_cast<float>(m_cfg.drift ? law_drift(tn, z[3]) : 0.0);
       u += 4;
       g.t_dev[j] = ev.t_s;
       r.writes += 2;

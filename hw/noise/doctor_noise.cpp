@@ -115,13 +115,18 @@ void PhaseVariation::new_map(int64_t step, std::vector<float>& out) const {
   double mean = schedule_mean(x), sd = schedule_std(x);
   std::vector<double> mu = core_mean(step);
   RandomStream s = m_rng.derive(kStdMapStream).derive(static_cast<uint64_t>(step));
-  int64_t per_core = m_array.k * m_array.k, rings = m_array.rings();
+  const int64_t per_core = m_array.k * m_array.k, rings = m_array.rings(), cores = m_array.cores();
   out.resize(rings);
-  for (int64_t c = 0; c < m_array.cores(); ++c) {
-    double cc = std::max(mu[c] + sd * s.normal(static_cast<uint64_t>(rings + c)), m_p.min_std_rad);
+  // Normal number r of the step's stream for ring r, rings + c for core c (each pair of normals
+  // computed once).
+  thread_local std::vector<double> z;
+  z.resize(static_cast<size_t>(rings + cores));
+  s.normals(0, rings + cores, z.data());
+  for (int64_t c = 0; c < cores; ++c) {
+    double cc = std::max(mu[c] + sd * z[static_cast<size_t>(rings + c)], m_p.min_std_rad);
     for (int64_t j = 0; j < per_core; ++j) {
       int64_t r = c * per_core + j;
-      double d = std::max(mean + sd * s.normal(static_cast<uint64_t>(r)), m_p.min_std_rad);
+      double d = std::max(mean + sd * z[static_cast<size_t>(r)], m_p.min_std_rad);
       out[r] = static_cast<float>((d + cc) / 2);
     }
   }
@@ -152,7 +157,10 @@ const std::vector<float>& PhaseVariation::std_map(int64_t step) {
 void PhaseVariation::add_noise(int64_t step, uint64_t draw, float* phase) {
   const std::vector<float>& sd = std_map(step);
   RandomStream s = m_rng.derive(kNoiseStream).derive(static_cast<uint64_t>(step)).derive(draw);
-  for (size_t r = 0; r < sd.size(); ++r) phase[r] += sd[r] * static_cast<float>(s.normal(r));
+  thread_local std::vector<double> z;
+  z.resize(sd.size());
+  s.normals(0, static_cast<int64_t>(sd.size()), z.data());
+  for (size_t r = 0; r < sd.size(); ++r) phase[r] += sd[r] * static_cast<float>(z[r]);
 }
 
 // ---------------------------------------------------------------- global temperature

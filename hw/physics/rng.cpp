@@ -512,6 +512,27 @@ double RandomStream::normal(uint64_t index) const {
   return index % 2 ? z.y : z.x;
 }
 
+void RandomStream::normal_pair(uint64_t p, double& even, double& odd) const {
+  Philox::ctr_type r = block(m_seed, m_stream, p);
+  uint64_t u0 = (uint64_t{r[1]} << 32) | r[0], u1 = (uint64_t{r[3]} << 32) | r[2];
+  r123::double2 z = r123::boxmuller(u0, u1);
+  even = z.x, odd = z.y;
+}
+
+void RandomStream::normals(uint64_t first, int64_t n, double* out) const {
+  int64_t j = 0;
+  double e, o;
+  if (n > 0 && first % 2) {  // an odd first index: the odd half of its pair
+    normal_pair(first / 2, e, o);
+    out[j++] = o;
+  }
+  for (; j + 1 < n; j += 2) normal_pair((first + static_cast<uint64_t>(j)) / 2, out[j], out[j + 1]);
+  if (j < n) {
+    normal_pair((first + static_cast<uint64_t>(j)) / 2, e, o);
+    out[j] = e;
+  }
+}
+
 double RandomStream::uniform(uint64_t index) const {
   // Uniforms use their own counter range (top bit set) so they never share bits with normals.
   Philox::ctr_type r = block(m_seed, m_stream, (index / 2) | (uint64_t{1} << 63));
@@ -520,7 +541,12 @@ double RandomStream::uniform(uint64_t index) const {
 }
 
 void RandomStream::fill_normal(uint64_t first, int64_t n, float* out) const {
-  for (int64_t j = 0; j < n; ++j) out[j] = static_cast<float>(normal(first + static_cast<uint64_t>(j)));
+  double buf[256];
+  for (int64_t j = 0; j < n; j += 256) {
+    const int64_t m = std::min<int64_t>(256, n - j);
+    normals(first + static_cast<uint64_t>(j), m, buf);
+    for (int64_t i = 0; i < m; ++i) out[j + i] = static_cast<float>(buf[i]);
+  }
 }
 
 void RandomStream::fill_normal_fast(uint64_t first, int64_t n, float* out) const {

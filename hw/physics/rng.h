@@ -13,6 +13,11 @@ class RandomStream {
 
   // Standard normal number `index` of this stream (Box-Muller on Philox output).
   double normal(uint64_t index) const;
+  // normal(2 p) and normal(2 p + 1) from one Philox call and one Box-Muller (the same bits as two
+  // normal() calls, which each compute the pair and keep one).
+  void normal_pair(uint64_t p, double& even, double& odd) const;
+  // out[j] = normal(first + j) for j < n, each pair computed once.
+  void normals(uint64_t first, int64_t n, double* out) const;
   // Uniform number `index` in (0, 1).
   double uniform(uint64_t index) const;
   // out[j] = normal(first + j) for j < n (double Box-Muller, two per Philox call).

@@ -78,6 +78,32 @@ TEST_CASE("vec_math: lane-parallel Philox4x32-10 (portable and dispatched) equal
   CHECK(mismatches == 0);
 }
 
+TEST_CASE("normal_pair and normals give normal() bit for bit, from any first index", "[perf][rng]") {
+  // The bulk forms compute each Box-Muller pair once; normal(i) computes the pair of i and keeps
+  // one half. Every value must be the same double.
+  const RandomStream s(12345, 678);
+  int mismatches = 0;
+  for (uint64_t p = 0; p < 5000; ++p) {
+    double e = 0, o = 0;
+    s.normal_pair(p, e, o);
+    mismatches += e != s.normal(2 * p) || o != s.normal(2 * p + 1);
+  }
+  CHECK(mismatches == 0);
+  for (uint64_t first : {0ull, 1ull, 2ull, 7ull, 1000001ull}) {
+    for (int64_t n : {0, 1, 2, 3, 8, 513}) {
+      std::vector<double> z(static_cast<size_t>(n) + 1, -7.0);
+      s.normals(first, n, z.data());
+      for (int64_t j = 0; j < n; ++j) mismatches += z[static_cast<size_t>(j)] != s.normal(first + static_cast<uint64_t>(j));
+      mismatches += z[static_cast<size_t>(n)] != -7.0;  // nothing written past n
+      std::vector<float> f(static_cast<size_t>(n));
+      s.fill_normal(first, n, f.data());
+      for (int64_t j = 0; j < n; ++j)
+        mismatches += f[static_cast<size_t>(j)] != static_cast<float>(s.normal(first + static_cast<uint64_t>(j)));
+    }
+  }
+  CHECK(mismatches == 0);
+}
+
 TEST_CASE("fast normals: pure functions of the index, standard normal moments and tails", "[perf][rng]") {
   RandomStream a(42, 7);
   std::vector<float> all(300), part(97);
