@@ -29,10 +29,8 @@ Controller::Controller(sc_core::sc_module_name name, const RunContext& c, hw::Ac
       m_rng(c.s.seed, 0xc0),
       m_learning(c) {
   const std::string pname = c.s.policy_json.value("name", std::string());
-  m_policy_label = "controller.policy \"" + pname + "\"";
-  for (const auto& p : loaded_plugins())
-    if (std::find(p.policies.begin(), p.policies.end(), pname) != p.policies.end())
-      m_policy_label += " (plug-in " + std::filesystem::path(p.file).filename().string() + ")";
+  m_policy_label = policy_label(pname);
+  hook("capabilities_needed", [&] { m_caps = m_policy->capabilities_needed(); });
   m_cpi = std::max<int64_t>(c.wl.cycles_per_inference, 1);
   for (const auto& L : c.wl.layers) m_probe_cycles += L.chunks * c.wl.spec.block_size;
   m_id = m_agenda.add("controller", rt.chip());
@@ -63,9 +61,12 @@ void Controller::timer_thread() {
     hook("on_start", [&] { m_policy->on_start(*this); });
     m_acc.release();
     m_acting = false;
-    const double every_s = m_policy->timer_interval_s();
-    const int64_t every_n = m_policy->timer_interval_requests();
-    const bool per_batch = m_policy->observes_requests();
+    double every_s = 0;
+    int64_t every_n = 0;
+    bool per_batch = false;
+    hook("timer_interval_s", [&] { every_s = m_policy->timer_interval_s(); });
+    hook("timer_interval_requests", [&] { every_n = m_policy->timer_interval_requests(); });
+    hook("observes_requests", [&] { per_batch = m_policy->observes_requests(); });
     double next_t = every_s > 0 ? every_s : INFINITY;
     int64_t timer_n = every_n > 0 ? every_n : kNoCount, batch_n = per_batch ? 1 : kNoCount;
     while (!m_c.interrupted) {

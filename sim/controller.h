@@ -38,6 +38,8 @@ class Controller : public sc_core::sc_module, public Actions, public actions::En
              Agenda& agenda, Recorder& rec, ChipLane& rt, Monitor& mon);
 
   const Policy& policy() const { return *m_policy; }
+  // The policy's capabilities_needed(), asked once when the controller is built.
+  const std::vector<std::string>& capabilities() const { return m_caps; }
   void before_evaluation() {
     hook("on_evaluation", [&] { m_policy->on_evaluation(*this); });
   }
@@ -112,6 +114,7 @@ class Controller : public sc_core::sc_module, public Actions, public actions::En
   }
   std::string hook_context(const char* name) const;
   std::string m_policy_label;  // controller.policy "name" (plug-in libX.so)
+  std::vector<std::string> m_caps;
   const RunContext& m_c;
   hw::Accelerator& m_acc;
   std::unique_ptr<Policy> m_policy;

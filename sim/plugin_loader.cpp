@@ -208,6 +208,14 @@ std::vector<LoadedPlugin> loaded_plugins() {
   return v;
 }
 
+std::string policy_label(const std::string& name) {
+  std::string label = "controller.policy \"" + name + "\"";
+  for (const auto& p : loaded_plugins())
+    if (std::find(p.policies.begin(), p.policies.end(), name) != p.policies.end())
+      label += " (plug-in " + std::filesystem::path(p.file).filename().string() + ")";
+  return label;
+}
+
 namespace {
 void collect_names(const nlohmann::json& j, std::set<std::string>& out) {
   if (j.is_object()) {

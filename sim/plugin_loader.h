@@ -42,6 +42,9 @@ LoadedPlugin load_plugin(const std::string& file);
 std::vector<LoadedPlugin> load_plugins(const std::vector<std::string>& files);
 // Every plug-in loaded so far, by canonical path.
 std::vector<LoadedPlugin> loaded_plugins();
+// How errors name a policy: controller.policy "name", plus " (plug-in libX.so)" when a loaded
+// plug-in registered it.
+std::string policy_label(const std::string& name);
 
 // The plug-ins a resolved configuration uses (a plug-in-registered name as the value of a "name"
 // key anywhere in it): [{"library": file name, "fnv1a64": hash, "provides": [names]}], sorted by

@@ -122,7 +122,7 @@ void Recorder::log_event(const std::string& type, const Json& fields) {
 
 bool Recorder::row_remap_columns() const {
   if (!m_acc.wear() || !m_ctl) return false;
-  const auto caps = m_ctl->policy().capabilities_needed();
+  const auto& caps = m_ctl->capabilities();
   return std::find(caps.begin(), caps.end(), "row_remap") != caps.end();
 }
 

@@ -1074,6 +1074,20 @@ std::unique_ptr<Policy> make_policy(const Scenario& s) {
   return e.make(p);
 }
 
+std::vector<std::string> policy_capabilities(const Scenario& s) {
+  const std::string label = policy_label(s.policy_json.at("name").get<std::string>());
+  std::unique_ptr<Policy> p = make_policy(s);
+  try {
+    return p->capabilities_needed();
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Error(label + ", capabilities_needed: " + e.what());
+  } catch (...) {
+    throw Error(label + ", capabilities_needed: threw an exception that is not a std::exception");
+  }
+}
+
 namespace {
 
 std::string num_str(double v) {
@@ -1128,7 +1142,7 @@ void check_static(const Scenario& s) {
       throw Error(
           "hw.mapping.name: the streaming mapping prices level-step writes and needs a device with transmission levels (" +
           list_of(devices_with("levels")) + "), device.name is \"" + s.device.name + "\"");
-    const std::vector<std::string> caps = make_policy(s)->capabilities_needed();
+    const std::vector<std::string> caps = policy_capabilities(s);
     if (pname != "none" && caps != std::vector<std::string>{"row_remap"})
       throw Error(
           "controller.policy.name: the streaming mapping re-programs every block on every pass; controller policies "
@@ -1138,7 +1152,7 @@ void check_static(const Scenario& s) {
   const bool endurance = s.resolved.contains("device") && s.resolved["device"].value("endurance_steps", 0.0) > 0;
   const int64_t spare_rows = s.resolved.contains("device") ? s.resolved["device"].value("spare_rows", int64_t{0}) : 0;
   bool row_remap = false;
-  for (const auto& cap : make_policy(s)->capabilities_needed()) {
+  for (const auto& cap : policy_capabilities(s)) {
     if (cap == "remap") {
       if (!has(dev_caps, "remap"))
         throw Error("controller.policy: policy \"" + pname + "\" (as configured) uses tile remapping, which device \"" +
@@ -1393,7 +1407,7 @@ Prepared preflight_checks(const Scenario& s) {
     check_steps(s, end_s, "the traffic (" + num_str(end_s) + " s at the earliest)");
   }
 
-  if (has(make_policy(s)->capabilities_needed(), "training_set")) {
+  if (has(policy_capabilities(s), "training_set")) {
     const std::string policy = "policy \"" + s.policy_json.at("name").get<std::string>() + "\" (as configured)";
     const models::Dataset one = prefixed("dataset.dir: " + policy + " needs the training split: ",
                                          [&] { return models::load_fashion_mnist("train", s.dataset_dir, 1); });
@@ -1401,7 +1415,7 @@ Prepared preflight_checks(const Scenario& s) {
     for (const auto& L : p.wl.layers) weights.push_back(L.weight);
     prefixed("controller.policy: " + policy + " needs model gradients: ", [&] {
       models::GradientEngine check(p.graph, weights, 1);  // the constructor checks every op between a weight and the loss
-      if (has(make_policy(s)->capabilities_needed(), "curvature")) {
+      if (has(policy_capabilities(s), "curvature")) {
         // SWIM's curvature rules are checked by the first curvature pass: one training image.
         prefixed("SWIM's curvature pass: ", [&] { return models::swim_curvature(check, one, p.pre, 1, 1).images; });
       }

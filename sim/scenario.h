@@ -123,13 +123,17 @@ Json load_scenario_json(const std::string& file, const std::vector<std::string>&
 // An error "FILE: json.path: rule" about a scenario load_scenario_json read, with the fragment
 // file that gave that path (not replaced by a --set): "FILE: json.path (from fragment F): rule".
 std::string with_origin(const std::string& msg);
-// Applies one override to `j` (dotted path; numeric segments index arrays). Throws on bad paths.
+// Applies one override to `j` (dotted path; numeric segments index arrays, also written
+// noise[2]). Throws on bad paths.
 void apply_set(Json& j, const std::string& assignment);
 Scenario parse_scenario(const Json& j, const std::string& file);
 // What a configuration's id hashes: the resolved configuration without "base_dir".
 std::string config_id_text(const Json& resolved);
 // The policy selected by the scenario (validated parameters).
 std::unique_ptr<Policy> make_policy(const Scenario& s);
+// The configured policy's capabilities_needed(); an exception from it becomes an error naming the
+// policy and the hook.
+std::vector<std::string> policy_capabilities(const Scenario& s);
 // The traffic source selected by the scenario, bound to its context (seed, horizon, test-set
 // size; files read and checked here).
 std::unique_ptr<TrafficSource> make_traffic(const Scenario& s, int64_t test_images);

@@ -336,6 +336,14 @@ $py -c "import json,sys; r=json.load(open(sys.argv[1])); assert r['status']=='fa
 expect_error "a plug-in policy's hook throws a non-std::exception" \
   'controller.policy "test_throwing_policy" (plug-in libpolicy_throws.so), on_timer at t = .*: threw an exception that is not a std::exception' \
   "$ptcsim" run "$example" --plugin "$thrower" --set 'controller.policy={"name":"test_throwing_policy","non_standard":true}' --out "$tmp/throws2" -q
+# The questions ptcsim asks a policy outside its event hooks are attributed the same way: what it
+# needs (asked by the preflight, so validate reports it) and its timer interval (asked at the start).
+expect_error "a policy plug-in's capabilities_needed throws: validate names the policy, library and question" \
+  'error: [^ ]*example.json: controller.policy "test_throwing_policy" (plug-in libpolicy_throws.so), capabilities_needed: the budget file went missing$' \
+  "$ptcsim" validate "$example" --plugin "$thrower" --set 'controller.policy={"name":"test_throwing_policy","throw_in":"capabilities_needed"}'
+expect_error "a policy plug-in's timer_interval_s throws: the error names the policy, library, question and time" \
+  'error: [^ ]*example.json: controller.policy "test_throwing_policy" (plug-in libpolicy_throws.so), timer_interval_s at t = 0 s: the budget file went missing$' \
+  "$ptcsim" run "$example" --plugin "$thrower" --set 'controller.policy={"name":"test_throwing_policy","throw_in":"timer_interval_s"}' --out "$tmp/throws4" -q
 # A plug-in's file parameter (Params::file) resolves against the scenario's directory (base_dir),
 # not the working directory: a copy of the example elsewhere, run from another directory.
 mkdir -p "$tmp/scn" "$tmp/elsewhere"
