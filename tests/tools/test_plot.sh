@@ -429,6 +429,16 @@ sm = [s for s in d["series"] if s["panel"] == "accuracy" and s["kind"] == "seed_
 assert len(sm) == 1 and "mean of 2 seeds" in sm[0]["name"] and "seed" not in sm[0]["name"].split("(mean")[0], sm
 assert d["runs"][0]["colour"] == d["runs"][1]["colour"], d["runs"]
 EOF
+# the second seed run from another checkout (another base_dir, which the run's id leaves out): still one group
+cp -r "$tmp/seed2" "$tmp/seed2bd"
+"$py" -c "import json,sys; p=sys.argv[1]+'/config.resolved.json'; j=json.load(open(p)); j['base_dir']='/another/checkout/scenarios'; json.dump(j, open(p,'w'))" "$tmp/seed2bd"
+"$plot" "$r/doctor" "$tmp/seed2bd" -o "$tmp/seeds4.png" --dump-json >"$tmp/seeds4.json" 2>"$tmp/err" || bad "seed plot (base_dir): $(cat "$tmp/err")"
+check "two seeds whose configurations differ only in base_dir: one seed group" "$tmp/seeds4.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+sm = [s for s in d["series"] if s["panel"] == "accuracy" and s["kind"] == "seed_mean"]
+assert len(sm) == 1 and "mean of 2 seeds" in sm[0]["name"], [s["name"] for s in d["series"] if s["panel"] == "accuracy"]
+EOF
 "$plot" "$r/doctor" "$tmp/seed2" -o "$tmp/seeds2.png" --overlay-seeds --dump-json >"$tmp/seeds2.json" 2>/dev/null
 check "--overlay-seeds: one line per seed" "$tmp/seeds2.json" <<'EOF'
 import json, sys
