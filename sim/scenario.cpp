@@ -1,6 +1,7 @@
 #include "sim/scenario.h"
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -1299,6 +1300,41 @@ std::string in_scenario_file(const Scenario& s, const std::string& message) {
   return s.file + ": " + message;
 }
 
+namespace {
+// Resident memory of this process (bytes; /proc/self/statm), 0 when unknown.
+double resident_bytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (!f) return 0;
+  long pages = 0, resident = 0;
+  const bool ok = std::fscanf(f, "%ld %ld", &pages, &resident) == 2;
+  std::fclose(f);
+  const long page = sysconf(_SC_PAGESIZE);
+  return ok && page > 0 ? static_cast<double>(resident) * static_cast<double>(page) : 0.0;
+}
+
+// What this process can hold at most (bytes): the machine's memory plus swap (/proc/meminfo),
+// or the address-space limit (ulimit -v) when lower; 0 when unknown. `what` says which.
+double memory_ceiling(std::string& what) {
+  double total = 0, swap = 0;
+  if (std::FILE* f = std::fopen("/proc/meminfo", "r")) {
+    char key[64];
+    double kb = 0;
+    while (std::fscanf(f, "%63s %lf kB", key, &kb) == 2) {
+      if (std::string(key) == "MemTotal:") total = kb * 1024;
+      if (std::string(key) == "SwapTotal:") swap = kb * 1024;
+    }
+    std::fclose(f);
+  }
+  what = "this machine's memory and swap";
+  double ceiling = total > 0 ? total + swap : 0;
+  struct rlimit lim {};
+  if (getrlimit(RLIMIT_AS, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY &&
+      (ceiling == 0 || static_cast<double>(lim.rlim_cur) < ceiling))
+    ceiling = static_cast<double>(lim.rlim_cur), what = "the address-space limit (ulimit -v)";
+  return ceiling;
+}
+}  // namespace
+
 std::string out_of_memory_error(const Scenario& s, const std::string& phase) {
   auto gib = [](double bytes) {
     char b[32];
@@ -1366,6 +1402,7 @@ Prepared preflight_checks(const Scenario& s) {
   {                             // the device as the run builds it (chip 0): rules only its build checks fail here, named
     const std::string dev = "device: \"" + s.device.name + "\": ";
     std::unique_ptr<hw::Technology> t;
+    const double resident_before = resident_bytes();
     try {
       t = make_technology(s, p.wl);
     } catch (const Error& e) {  // (a message that names the device, or a noise process's JSON path, keeps its words)
@@ -1375,6 +1412,22 @@ Prepared preflight_checks(const Scenario& s) {
       throw Error(dev + "building the device failed: " + e.what());
     }
     if (!t) throw Error(dev + "the device's build() returned no technology");
+    // A fleet builds one such device per chip: when what chip 0's device took (resident memory
+    // it added, a lower bound: devices also grow during a run) times hw.chips cannot fit, the run
+    // would end out of memory, or killed by the kernel with no message, after building for
+    // minutes. Refused now.
+    const int chips = std::max(1, s.dispatcher.chips);
+    const double per_chip = std::max(0.0, resident_bytes() - resident_before);
+    std::string what;
+    const double ceiling = memory_ceiling(what);
+    if (chips > 1 && ceiling > 0 && per_chip * chips > ceiling) {
+      char b[400];
+      std::snprintf(b, sizeof b,
+                    "hw.chips: %d chips of device \"%s\" need at least %.3g GB for their devices alone (chip 0's took "
+                    "%.3g GB here), more than %s (%.3g GB); reduce hw.chips, hw.cores.rows/cols or hw.cores.block_size",
+                    chips, s.device.name.c_str(), per_chip * chips / 1e9, per_chip / 1e9, what.c_str(), ceiling / 1e9);
+      throw Error(b);
+    }
   }
 
   if (s.accuracy.mode == "scheduled" && s.accuracy.first_image >= p.test.count)

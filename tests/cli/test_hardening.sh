@@ -89,6 +89,13 @@ expect_error "--plugin naming a FIFO: refused, no hang" 'plugin.so: not a regula
 
 mkdir "$tmp/idx" && mkfifo "$tmp/idx/t10k-images-idx3-ubyte.gz"
 expect_error "dataset file that is a FIFO: refused, no hang" 't10k-images-idx3-ubyte.gz: not a regular file' timeout -k 1 20 "$ptcsim" validate "$sc" --set "dataset.dir=$tmp/idx"
+# A fleet whose devices cannot fit: chip 0's device, built by validate, takes about 0.1 GB at
+# 256 x 256 cores of 8 x 8 rings; 100 chips need at least 10 GB, more than a 4 GB address-space
+# limit. Refused before the run, naming hw.chips (the limit makes the test machine-independent;
+# SIGKILL after 60 s in case OpenBLAS meets the limit and retries forever).
+expect_error "a fleet whose devices cannot fit in memory is refused by validate, naming hw.chips" \
+  'hw.chips: 100 chips of device "mrr" need at least [0-9.]* GB for their devices alone (chip 0.s took 0.[0-9]* GB here), more than the address-space limit (ulimit -v) (4.1 GB)' \
+  bash -c 'ulimit -v 4000000 && exec timeout -s KILL 60 "$0" validate "$1" --set hw.cores.rows=256 --set hw.cores.cols=256 --set hw.chips=100' "$ptcsim" "$src/scenarios/quickstart.json"
 expect_error "an empty dataset.dir is refused (not read as the root directory)" 'dataset.dir: expected a directory path, got ""$' "$ptcsim" validate "$sc" --set 'dataset.dir=""'
 
 # ---- run rejects everything validate rejects
