@@ -624,13 +624,17 @@ void apply_set(Json& j, const std::string& assignment) {
   }
   std::string path = assignment.substr(0, eq), text = assignment.substr(eq + 1);
   // A list index may be written as errors print it: noise[2].kappa_per_um is noise.2.kappa_per_um.
-  for (size_t i = path.find('['); i != std::string::npos && i > 0; i = path.find('[', i)) {
+  const std::string given = path;
+  const std::string malformed = "--set " + given + ": a list index is written key[N] (or key.N), as in noise[2].kappa_per_um";
+  for (size_t i = path.find('['); i != std::string::npos; i = path.find('[', i)) {
     const size_t close = path.find(']', i);
-    if (close == std::string::npos || close == i + 1 || path.find_first_not_of("0123456789", i + 1) != close ||
+    if (i == 0 || path[i - 1] == '.' || close == std::string::npos || close == i + 1 ||
+        path.find_first_not_of("0123456789", i + 1) != close ||
         (close + 1 < path.size() && path[close + 1] != '.' && path[close + 1] != '['))
-      break;
+      throw Error(malformed);
     path = path.substr(0, i) + "." + path.substr(i + 1, close - i - 1) + path.substr(close + 1);
   }
+  if (path.find(']') != std::string::npos) throw Error(malformed);
   Json value;
   try {
     value = parse_json_text(text, "--set " + path);  // depth, duplicate keys, number range: errors
@@ -655,11 +659,14 @@ void apply_set(Json& j, const std::string& assignment) {
       size_t idx = 0;
       try {
         size_t used = 0;
+        // Digits only, no leading zero: noise.02 would write entry 2 under another path, and the
+        // messages that name where a value came from compare paths as written.
+        if (key.find_first_not_of("0123456789") != std::string::npos || (key.size() > 1 && key[0] == '0')) throw 0;
         idx = std::stoul(key, &used);
         if (used != key.size()) throw 0;
       } catch (...) {
-        throw Error("--set " + path + ": " + (done.empty() ? "scenario" : done) + " is a list; expected an index, got \"" + key +
-                    "\"");
+        throw Error("--set " + path + ": " + (done.empty() ? "scenario" : done) +
+                    " is a list; expected an index (0, 1, ...), got \"" + key + "\"");
       }
       if (idx >= cur->size())
         throw Error("--set " + path + ": index " + key + " out of range of " + done + " (" + std::to_string(cur->size()) +

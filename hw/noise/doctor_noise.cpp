@@ -118,16 +118,22 @@ void PhaseVariation::new_map(int64_t step, std::vector<float>& out) const {
   const int64_t per_core = m_array.k * m_array.k, rings = m_array.rings(), cores = m_array.cores();
   out.resize(rings);
   // Normal number r of the step's stream for ring r, rings + c for core c (each pair of normals
-  // computed once).
-  thread_local std::vector<double> z;
-  z.resize(static_cast<size_t>(rings + cores));
-  s.normals(0, rings + cores, z.data());
-  for (int64_t c = 0; c < cores; ++c) {
-    double cc = std::max(mu[c] + sd * z[static_cast<size_t>(rings + c)], m_p.min_std_rad);
-    for (int64_t j = 0; j < per_core; ++j) {
-      int64_t r = c * per_core + j;
-      double d = std::max(mean + sd * z[static_cast<size_t>(r)], m_p.min_std_rad);
-      out[r] = static_cast<float>((d + cc) / 2);
+  // computed once, in chunks on the stack).
+  constexpr int64_t kChunk = 256;
+  double zc[kChunk], zr[kChunk];
+  for (int64_t c0 = 0; c0 < cores; c0 += kChunk) {
+    const int64_t nc = std::min(kChunk, cores - c0);
+    s.normals(static_cast<uint64_t>(rings + c0), nc, zc);
+    for (int64_t c = c0; c < c0 + nc; ++c) {
+      const double cc = std::max(mu[c] + sd * zc[c - c0], m_p.min_std_rad);
+      for (int64_t j0 = 0; j0 < per_core; j0 += kChunk) {
+        const int64_t m = std::min(kChunk, per_core - j0);
+        s.normals(static_cast<uint64_t>(c * per_core + j0), m, zr);
+        for (int64_t j = 0; j < m; ++j) {
+          const double d = std::max(mean + sd * zr[j], m_p.min_std_rad);
+          out[c * per_core + j0 + j] = static_cast<float>((d + cc) / 2);
+        }
+      }
     }
   }
   smooth(out);
@@ -157,10 +163,14 @@ const std::vector<float>& PhaseVariation::std_map(int64_t step) {
 void PhaseVariation::add_noise(int64_t step, uint64_t draw, float* phase) {
   const std::vector<float>& sd = std_map(step);
   RandomStream s = m_rng.derive(kNoiseStream).derive(static_cast<uint64_t>(step)).derive(draw);
-  thread_local std::vector<double> z;
-  z.resize(sd.size());
-  s.normals(0, static_cast<int64_t>(sd.size()), z.data());
-  for (size_t r = 0; r < sd.size(); ++r) phase[r] += sd[r] * static_cast<float>(z[r]);
+  constexpr int64_t kChunk = 256;
+  double z[kChunk];
+  const int64_t n = static_cast<int64_t>(sd.size());
+  for (int64_t r0 = 0; r0 < n; r0 += kChunk) {
+    const int64_t m = std::min(kChunk, n - r0);
+    s.normals(static_cast<uint64_t>(r0), m, z);
+    for (int64_t j = 0; j < m; ++j) phase[r0 + j] += sd[r0 + j] * static_cast<float>(z[j]);
+  }
 }
 
 // ---------------------------------------------------------------- global temperature
@@ -231,12 +241,21 @@ ThermalCrosstalk::ThermalCrosstalk(int64_t k, const CrosstalkParams& p) : m_k(k)
   const double bytes = sparse_bytes + dense_bytes;
   if (entries > double(std::numeric_limits<int32_t>::max()) || bytes > kMaxCouplingBytes) {
     const std::string where = p.json_path.empty() ? std::string("thermal crosstalk") : p.json_path + ".kappa_per_um";
-    char b[400];
-    std::snprintf(b, sizeof b,
-                  ": %g /um couples each ring of a %lld x %lld bank with %.3g others (%.3g GB of couplings%s, "
-                  "limit %.3g GB); raise kappa_per_um or lower hw.cores.block_size",
-                  p.kappa_per_um, static_cast<long long>(k), static_cast<long long>(k), entries / double(k * k) - 1, bytes / 1e9,
-                  dense_bytes > 0 ? ", sparse and dense" : "", kMaxCouplingBytes / 1e9);
+    char b[512];
+    if (dense_bytes > 0)
+      std::snprintf(b, sizeof b,
+                    ": %g /um couples each ring of a %lld x %lld bank with %.3g others on average: %.3g GB of sparse "
+                    "couplings plus %.3g GB for the dense float matrix the per-draw noise needs (%zu diagonals above "
+                    "2^-24%s), %.3g GB in all, limit %.3g GB; raise kappa_per_um or lower hw.cores.block_size",
+                    p.kappa_per_um, static_cast<long long>(k), static_cast<long long>(k), entries / double(k * k) - 1,
+                    sparse_bytes / 1e9, dense_bytes / 1e9, m_noise_diagonals.size(), k == 8 ? ", k = 8" : ", more than 16",
+                    bytes / 1e9, kMaxCouplingBytes / 1e9);
+    else
+      std::snprintf(b, sizeof b,
+                    ": %g /um couples each ring of a %lld x %lld bank with %.3g others on average: %.3g GB of sparse "
+                    "couplings, limit %.3g GB; raise kappa_per_um or lower hw.cores.block_size",
+                    p.kappa_per_um, static_cast<long long>(k), static_cast<long long>(k), entries / double(k * k) - 1,
+                    bytes / 1e9, kMaxCouplingBytes / 1e9);
     throw Error(where + b);
   }
   const int64_t n = k * k;

@@ -261,7 +261,7 @@ grep -q 'hw.adc.noise_std: ' "$tmp/err" && ! grep -q 'from fragment' "$tmp/err" 
 # other: sparse rows and the dense noise form, 4.29 GB) exceed the 4 GB limit.
 doctor="$src/scenarios/doctor/pv_high_linear_doctor.json"
 expect_error "a list replaced by --set is not blamed on its fragments; the crosstalk limit names the JSON path" \
-  'pv_high_linear_doctor.json: noise\[0\].kappa_per_um: 0 /um couples each ring of a 128 x 128 bank with 1.64e+04 others (4.29 GB of couplings, sparse and dense, limit 4 GB); raise kappa_per_um or lower hw.cores.block_size$' \
+  'pv_high_linear_doctor.json: noise\[0\].kappa_per_um: 0 /um couples each ring of a 128 x 128 bank with 1.64e+04 others on average: 3.22 GB of sparse couplings plus 1.07 GB for the dense float matrix the per-draw noise needs (32767 diagonals above 2^-24, more than 16), 4.29 GB in all, limit 4 GB; raise kappa_per_um or lower hw.cores.block_size$' \
   "$ptcsim" validate "$doctor" --set hw.cores.block_size=128 --set 'noise=[{"name":"thermal_crosstalk","kappa_per_um":0}]'
 # A list index in --set as errors print it (noise[2]) is the same as noise.2.
 expect_error "--set noise[2].kappa_per_um addresses the list entry" \
