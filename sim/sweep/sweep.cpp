@@ -64,6 +64,13 @@ void check_path(const std::string& spec, const std::string& where, const std::st
   if (path.empty() || path.front() == '.' || path.back() == '.' || path.find("..") != std::string::npos)
     throw Error(spec + ": " + where + ": \"" + path + "\" is not a dotted scenario path (e.g. monitor.w_thres)");
   if (path == "seed") throw Error(spec + ": " + where + ": sweep seeds with \"seeds\", not a --set of seed");
+  // base_dir chooses input files but is not part of an entry's id (it is the checkout's location):
+  // entries or specs that differ only in it would share ids, and a re-expanded spec would keep a
+  // finished run computed from other files.
+  if (path == "base_dir")
+    throw Error(spec + ": " + where +
+                ": base_dir is not part of an entry's id, so it cannot be set or swept; point model or dataset.dir "
+                "at the files instead");
 }
 
 std::string describe(const std::vector<std::string>& swept, const std::string& scen, int64_t seed, bool has_seed) {

@@ -15,8 +15,8 @@
 //   the JSON path with its rule.
 // - Entry id = 64-bit FNV-1a of the resolved configuration (config.resolved.json, seed included)
 //   as compact JSON, base_dir left out (so two base_dirs holding different files under the same
-//   relative paths share an id: sweep the paths, not base_dir): stable across machines, checkouts, spec order and --jobs; two
-//   entries with the same id are an error. A run directory is runs/<id> beside the manifest.
+//   relative paths share an id: a spec may not set or sweep base_dir; sweep the paths): stable across machines, checkouts, spec
+//   order and --jobs; two entries with the same id are an error. A run directory is runs/<id> beside the manifest.
 // - A run directory is complete when run.json and summary.json both say "complete" and its
 //   config.resolved.json hashes to the entry's id; runners skip complete entries and clear
 //   anything else before running, so an interrupted or killed run never looks complete.

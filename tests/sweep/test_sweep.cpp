@@ -173,6 +173,9 @@ TEST_CASE("sweep expansion - one bad entry fails it all, naming spec, entry and 
              Contains("entry 1") && Contains("same configuration and seed as entry 0"));
   CHECK_THAT(err(spec_with("\"seeds\": [1, -2]")), Contains("seeds.1: expected a non-negative integer"));
   CHECK_THAT(err(spec_with("\"grid\": {\"seed\": [1, 2]}")), Contains("sweep seeds with \"seeds\""));
+  CHECK_THAT(err(spec_with("\"grid\": {\"base_dir\": [\"a\", \"b\"]}")),
+             Contains("grid.base_dir: base_dir is not part of an entry's id, so it cannot be set or swept"));
+  CHECK_THAT(err(spec_with("\"set\": {\"base_dir\": \"a\"}")), Contains("set.base_dir: base_dir is not part of an entry's id"));
   CHECK_THAT(err("{\"scenario\": \"nowhere.json\"}"), Contains(s + ": scenario: file \"nowhere.json\" not found"));
   CHECK_THAT(err("{\"scenario\": "), Contains(s + ": not valid JSON"));
   CHECK_THAT(err(spec_with("\"set\": {\"traffic.requets\": 5}")), Contains("entry 0") && Contains("traffic.requets"));
