@@ -1308,6 +1308,12 @@ std::string in_scenario_file(const Scenario& s, const std::string& message) {
 }
 
 namespace {
+// The process's address-space limit (ulimit -v) in bytes; 0 when there is none.
+double address_space_limit() {
+  struct rlimit lim {};
+  return getrlimit(RLIMIT_AS, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY ? static_cast<double>(lim.rlim_cur) : 0.0;
+}
+
 // Resident memory of this process (bytes; /proc/self/statm), 0 when unknown.
 double resident_bytes() {
   std::FILE* f = std::fopen("/proc/self/statm", "r");
@@ -1334,10 +1340,8 @@ double memory_ceiling(std::string& what) {
   }
   what = "this machine's memory and swap";
   double ceiling = total > 0 ? total + swap : 0;
-  struct rlimit lim {};
-  if (getrlimit(RLIMIT_AS, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY &&
-      (ceiling == 0 || static_cast<double>(lim.rlim_cur) < ceiling))
-    ceiling = static_cast<double>(lim.rlim_cur), what = "the address-space limit (ulimit -v)";
+  if (const double as = address_space_limit(); as > 0 && (ceiling == 0 || as < ceiling))
+    ceiling = as, what = "the address-space limit (ulimit -v)";
   return ceiling;
 }
 }  // namespace
@@ -1356,9 +1360,7 @@ std::string out_of_memory_error(const Scenario& s, const std::string& phase) {
                   " cores of " + std::to_string(t.block_size) + " x " + std::to_string(t.block_size) + " on " +
                   std::to_string(chips) + (chips == 1 ? " chip" : " chips") + " (" + num_str(weights) +
                   " device weights, device \"" + s.device.name + "\")";
-  struct rlimit lim {};
-  if (getrlimit(RLIMIT_AS, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY)
-    m += " under an address-space limit of " + gib(static_cast<double>(lim.rlim_cur)) + " GiB (ulimit -v)";
+  if (const double as = address_space_limit(); as > 0) m += " under an address-space limit of " + gib(as) + " GiB (ulimit -v)";
   return in_scenario_file(s, m + "; reduce hw.cores.rows/cols, hw.cores.block_size or hw.chips, or run with more memory");
 }
 

@@ -505,14 +505,13 @@ void steps(uint32_t st[4][16], uint64_t seed, uint64_t stream, uint64_t block, u
 }  // namespace n16
 
 double RandomStream::normal(uint64_t index) const {
-  // Each Philox block gives 2 x 64-bit words -> 2 doubles via Box-Muller.
-  Philox::ctr_type r = block(m_seed, m_stream, index / 2);
-  uint64_t u0 = (uint64_t{r[1]} << 32) | r[0], u1 = (uint64_t{r[3]} << 32) | r[2];
-  r123::double2 z = r123::boxmuller(u0, u1);
-  return index % 2 ? z.y : z.x;
+  double even, odd;
+  normal_pair(index / 2, even, odd);
+  return index % 2 ? odd : even;
 }
 
 void RandomStream::normal_pair(uint64_t p, double& even, double& odd) const {
+  // Each Philox block gives 2 x 64-bit words -> 2 doubles via Box-Muller.
   Philox::ctr_type r = block(m_seed, m_stream, p);
   uint64_t u0 = (uint64_t{r[1]} << 32) | r[0], u1 = (uint64_t{r[3]} << 32) | r[2];
   r123::double2 z = r123::boxmuller(u0, u1);
