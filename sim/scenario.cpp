@@ -1471,15 +1471,17 @@ Prepared preflight_checks(const Scenario& s) {
 
   if (has(policy_capabilities(s), "training_set")) {
     const std::string policy = "policy \"" + s.policy_json.at("name").get<std::string>() + "\" (as configured)";
-    const models::Dataset one = prefixed("dataset.dir: " + policy + " needs the training split: ",
-                                         [&] { return models::load_fashion_mnist("train", s.dataset_dir, 1); });
+    // The whole split, as the run may read all of it (on-chip training cycles through every image):
+    // a truncated or corrupt file is refused here, not at the first calibration.
+    const models::Dataset train = prefixed("dataset.dir: " + policy + " needs the training split: ",
+                                           [&] { return models::load_fashion_mnist("train", s.dataset_dir, 0); });
     std::vector<std::string> weights;
     for (const auto& L : p.wl.layers) weights.push_back(L.weight);
     prefixed("controller.policy: " + policy + " needs model gradients: ", [&] {
       models::GradientEngine check(p.graph, weights, 1);  // the constructor checks every op between a weight and the loss
       if (has(policy_capabilities(s), "curvature")) {
         // SWIM's curvature rules are checked by the first curvature pass: one training image.
-        prefixed("SWIM's curvature pass: ", [&] { return models::swim_curvature(check, one, p.pre, 1, 1).images; });
+        prefixed("SWIM's curvature pass: ", [&] { return models::swim_curvature(check, train, p.pre, 1, 1).images; });
       }
       return 0;
     });

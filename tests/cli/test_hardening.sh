@@ -96,6 +96,18 @@ expect_error "dataset file that is a FIFO: refused, no hang" 't10k-images-idx3-u
 expect_error "a fleet whose devices cannot fit in memory is refused by validate, naming hw.chips" \
   'hw.chips: 100 chips of device "mrr" need at least [0-9.]* GB for their devices alone (chip 0.s took 0.[0-9]* GB here), more than the address-space limit (ulimit -v) (4.1 GB)' \
   bash -c 'ulimit -v 4000000 && exec timeout -s KILL 60 "$0" validate "$1" --set hw.cores.rows=256 --set hw.cores.cols=256 --set hw.chips=100' "$ptcsim" "$src/scenarios/quickstart.json"
+# A truncated training split: on-chip training reads every training image, so validate reads the
+# whole split (it used to read one image and the run failed at its first calibration, after its
+# first event).
+mkdir "$tmp/trunc" && cp -L /usr/share/datasets/fashion-mnist/*.gz "$tmp/trunc/"
+$py - "$tmp/trunc/train-images-idx3-ubyte.gz" <<'PY'
+import gzip, sys
+data = gzip.open(sys.argv[1]).read()
+gzip.open(sys.argv[1], "wb").write(data[:2_000_000])
+PY
+expect_error "a truncated training split is refused by validate when the policy trains on it" \
+  'dataset.dir: policy "onchip_training" (as configured) needs the training split: .*train-images-idx3-ubyte.gz: header says 47040000 bytes of data, the file has 1999984' \
+  "$ptcsim" validate "$sc" --set "dataset.dir=$tmp/trunc" --set 'controller.policy={"name": "onchip_training"}'
 expect_error "an empty dataset.dir is refused (not read as the root directory)" 'dataset.dir: expected a directory path, got ""$' "$ptcsim" validate "$sc" --set 'dataset.dir=""'
 
 # ---- run rejects everything validate rejects
