@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "hw/converters.h"
+#include "hw/sim_seconds.h"
 #include "hw/training_gemm.h"
 #include "models/error.h"
 
@@ -156,7 +157,7 @@ Service Accelerator::serve(double ready_s, int64_t n, const std::vector<int64_t>
   const double recompute_s = !images.empty() && recomputes() ? recompute_books(classify_pending()) : 0.0;
   s.done_s = s.start_s + service + recompute_s;
   if (m_thermal) {  // self-heating counts service as it runs: bookings not yet elapsed at the kernel's time
-    const double now = sc_core::sc_time_stamp().to_seconds();
+    const double now = sim_now_s();
     while (!m_booked.empty() && m_booked.front().second <= now) m_booked.pop_front();
     m_booked.emplace_back(s.start_s, s.done_s);
   }
@@ -271,7 +272,7 @@ int64_t Accelerator::classify_pending() {
 }
 
 void Accelerator::acquire(int rank, bool after_service) {
-  const Waiter me{sc_core::sc_time_stamp().to_seconds(), rank, m_waiter_seq++};
+  const Waiter me{sim_now_s(), rank, m_waiter_seq++};
   m_waiters.insert(me);
   sc_core::wait(sc_core::SC_ZERO_TIME);  // every same-instant asker registers before the array is granted
   while (true) {
@@ -384,9 +385,9 @@ void Accelerator::charge(double seconds, double energy_j) {
 void Accelerator::occupy(double seconds, double energy_j) {
   charge(seconds, energy_j);
   // Book the array up front (the instant the wait below lands on), so work booked meanwhile queues behind.
-  m_free_at = std::max(m_free_at, (sc_core::sc_time_stamp() + sc_core::sc_time(seconds, sc_core::SC_SEC)).to_seconds());
+  m_free_at = std::max(m_free_at, seconds_of(sc_core::sc_time_stamp() + sc_core::sc_time(seconds, sc_core::SC_SEC)));
   if (seconds > 0) wait(sc_core::sc_time(seconds, sc_core::SC_SEC));
-  m_free_at = std::max(m_free_at, sc_core::sc_time_stamp().to_seconds());
+  m_free_at = std::max(m_free_at, sim_now_s());
 }
 
 double Accelerator::cycles_time_s(int64_t cycles, int64_t settles) const {
@@ -596,6 +597,7 @@ void Accelerator::classify(const models::Dataset& d, const models::Preprocess& p
                            const std::vector<NoiseTime>& times, uint64_t draw_base, std::vector<int>& pred, bool stoppable) {
   if (times.size() != images.size()) throw Error("classify: one noise instant per image required");
   pred.assign(images.size(), -1);
+  const int64_t bm_before = m_gemm->bound_reruns();
   size_t first = 0;
   for (; first < images.size(); first += kBatch) {
     if (stoppable && m_stop && m_stop->load()) break;  // a stop request: the rest stay -1 (flush() drops them)
@@ -604,6 +606,7 @@ void Accelerator::classify(const models::Dataset& d, const models::Preprocess& p
     prepare_draws(draw_base + first, tt);
     run_batch(d, p, images, first, count, *m_exec, pred);
   }
+  if (m_copy) m_copy_bm_reruns += m_gemm->bound_reruns() - bm_before;
   m_inferences += static_cast<int64_t>(std::min(first, images.size()));
 }
 
@@ -624,6 +627,8 @@ void Accelerator::classify_ideal(const models::Dataset& d, const models::Preproc
 }
 
 bool Accelerator::select_instance(int64_t k) {
+  m_copy = k != 0;
+  m_tech->set_measuring_copy(m_copy);
   if (k == m_instance) return true;
   const int64_t from = m_instance;
   if (!m_tech->select_instance(k)) return false;
@@ -653,7 +658,7 @@ bool Accelerator::select_instance(int64_t k) {
 }
 
 int64_t Accelerator::recomputations_made() const {
-  return m_tech->recomputations() + m_gemm->bound_reruns();
+  return m_tech->recomputations() + m_gemm->bound_reruns() - m_copy_bm_reruns;
 }
 
 bool Accelerator::recomputes() const {
@@ -695,7 +700,7 @@ double Accelerator::recompute_books(int64_t n) {
 
 void Accelerator::charge_recomputations(int64_t n) {
   const double t = recompute_books(n);
-  if (t > 0) m_free_at = std::max(m_free_at, sc_core::sc_time_stamp().to_seconds()) + t;
+  if (t > 0) m_free_at = std::max(m_free_at, sim_now_s()) + t;
 }
 
 void Accelerator::set_output_gain(int64_t layer, double alpha) {
@@ -745,7 +750,7 @@ nlohmann::json Accelerator::stats() const {
   if (!m_tech->output_adc_bits().empty())
     j["adcs_per_output"] = stat(static_cast<double>(m_tech->output_adc_bits().size()), "ADCs");
   if (m_cfg.io.bound_managed())
-    j["bound_management_reruns"] = stat(static_cast<double>(m_gemm->bound_reruns()), "recomputations");
+    j["bound_management_reruns"] = stat(static_cast<double>(m_gemm->bound_reruns() - m_copy_bm_reruns), "recomputations");
   if (keeps_recomputation_books()) {
     j["recomputations"] = stat(static_cast<double>(m_recomputations), "recomputations");
     j["recomputation_cycles"] = stat(static_cast<double>(m_recompute_cycles), "cycles");

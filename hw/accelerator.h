@@ -329,7 +329,9 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   // Monte-Carlo chip instances (accuracy.instances, docs/devices.md §2.4): selects instance k of
   // the technology (0: this chip) together with the digital gains drift compensation gave that
   // instance (each instance keeps its own; one never compensated has instance 0's). False if the
-  // technology has no instances. Measurements only: serving and programming use instance 0.
+  // technology has no instances. Measurements only: serving and programming use instance 0, and
+  // what the classifications of an instance k >= 1 recompute (bound management, RNS retries) is
+  // neither counted nor charged.
   bool select_instance(int64_t k);
   int64_t instance() const { return m_instance; }
 
@@ -345,6 +347,11 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   };
   std::vector<InstanceGains> m_inst_gains;
   int64_t m_instance = 0;
+  // An instance k >= 1 is selected (even if the technology does not vary its draws): its
+  // classifications are another chip's measurements, so their bound-management re-runs are set
+  // aside (m_copy_bm_reruns), never charged to this chip (docs/devices.md §2.4).
+  bool m_copy = false;
+  int64_t m_copy_bm_reruns = 0;
   bool m_had_row_scales = false;                       // the technology has given per-output mapping scales
   void push_row_scales(int64_t layer, int64_t group);  // the technology's row scales -> the GEMM
   // Charges n recomputations' energy and busy time to the books; returns their array time.

@@ -31,6 +31,8 @@
 #include <systemc>
 #include <vector>
 
+#include "hw/sim_seconds.h"
+
 namespace ptc::sim {
 
 constexpr int kRankController = 0, kRankMonitor = 1, kRankEvaluator = 2, kRankRecorder = 3;
@@ -43,7 +45,7 @@ inline void wait_until_s(double t_s) {
   if (target > now) sc_core::wait(target - now);
 }
 inline double now_s() {
-  return sc_core::sc_time_stamp().to_seconds();
+  return hw::sim_now_s();
 }
 // Lets `rank` delta cycles pass (same-instant order).
 inline void settle(int rank) {

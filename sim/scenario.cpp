@@ -47,12 +47,25 @@ bool is_list_path(const std::string& p) {
 void resolve_fragments(Json& j, const fs::path& dir, const std::string& path, std::vector<std::string>& stack);
 
 // Where the parts of the scenario being loaded came from (JSON path -> "fragment F"; "" for a path
-// a --set replaced), per top-level file, so that an error at a path can name the fragment.
-std::map<std::string, std::vector<std::pair<std::string, std::string>>>& origins() {
-  static std::map<std::string, std::vector<std::pair<std::string, std::string>>> m;
+// a --set replaced), per top-level file, so that an error at a path can name the fragment. An
+// object fragment records every path it holds (exact: an error at a path it does not hold, a
+// default or a --set below its root, is not its doing); a fragment spliced into a list records
+// its root only (covering everything below it).
+struct Origin {
+  std::string path, label;
+  bool exact = false;
+};
+std::map<std::string, std::vector<Origin>>& origins() {
+  static std::map<std::string, std::vector<Origin>> m;
   return m;
 }
-std::vector<std::pair<std::string, std::string>>* g_origins = nullptr;  // the file being loaded
+std::vector<Origin>* g_origins = nullptr;  // the file being loaded
+
+void record_paths(const Json& v, const std::string& path, const std::string& label) {
+  g_origins->push_back(Origin{path, label, true});
+  if (v.is_object())
+    for (auto it = v.begin(); it != v.end(); ++it) record_paths(it.value(), path + "." + it.key(), label);
+}
 
 // Reads the fragment `ref` (relative to `dir`) and calls use(content, its folder) with the file on
 // the include stack, so a fragment that includes itself, directly or not, is an error.
@@ -72,7 +85,13 @@ void with_fragment(const std::string& ref, const fs::path& dir, const std::strin
   if (!there) throw Error(path + ": fragment file \"" + f.string() + "\" not found");
   Json frag = load_json_file(f.string(), "scenario fragment");
   if (frag.is_object()) frag.erase("$schema");
-  if (g_origins) g_origins->emplace_back(path, "fragment " + f.lexically_normal().string());
+  if (g_origins) {
+    const std::string label = "fragment " + f.lexically_normal().string();
+    if (frag.is_object())
+      record_paths(frag, path, label);
+    else
+      g_origins->push_back(Origin{path, label, false});
+  }
   stack.push_back(key);
   use(frag, f.parent_path());
   stack.pop_back();
@@ -509,8 +528,6 @@ const std::string& name_of(const Json& j, const std::string& path) {
 
 }  // namespace
 
-namespace {
-// noise[0].name and noise.0.name name the same entry.
 std::string dotted(std::string p) {
   for (size_t i = p.find('['); i != std::string::npos; i = p.find('[', i)) {
     const size_t close = p.find(']', i);
@@ -519,6 +536,8 @@ std::string dotted(std::string p) {
   }
   return p;
 }
+
+namespace {
 // Whether JSON path `outer` is `inner` or one of its ancestors (both dotted).
 bool covers(const std::string& outer, const std::string& inner) {
   return outer.empty() || inner == outer || inner.rfind(outer + ".", 0) == 0;
@@ -544,8 +563,8 @@ Json load_scenario_json(const std::string& file, const std::vector<std::string>&
   // (not even one that gave a deeper path, as a fragment entry of a list the --set replaced).
   for (const auto& s : sets) {
     const std::string path = s.substr(0, s.find('=')), d = dotted(path);
-    org.erase(std::remove_if(org.begin(), org.end(), [&](const auto& o) { return covers(d, dotted(o.first)); }), org.end());
-    org.emplace_back(path, "");
+    org.erase(std::remove_if(org.begin(), org.end(), [&](const Origin& o) { return covers(d, dotted(o.path)); }), org.end());
+    org.push_back(Origin{path, "", false});
   }
   return j;
 }
@@ -556,14 +575,14 @@ std::string with_origin(const std::string& msg) {
     const size_t at = file.size() + 2, end = msg.find(": ", at);
     if (end == std::string::npos) return msg;
     const std::string path = dotted(msg.substr(at, end - at));
-    const std::pair<std::string, std::string>* best = nullptr;
+    const Origin* best = nullptr;
     size_t best_len = 0;
     for (const auto& o : org) {
-      const std::string p = dotted(o.first);
+      const std::string p = dotted(o.path);
       if (covers(p, path) && (!best || p.size() >= best_len)) best = &o, best_len = p.size();
     }
-    if (!best || best->second.empty()) return msg;
-    return msg.substr(0, end) + " (from " + best->second + ")" + msg.substr(end);
+    if (!best || best->label.empty() || (best->exact && best_len != path.size())) return msg;
+    return msg.substr(0, end) + " (from " + best->label + ")" + msg.substr(end);
   }
   return msg;
 }
@@ -726,9 +745,10 @@ Params read_section(const Json& root, const std::string& path) {
 }  // namespace
 
 std::string config_id_text(const Json& resolved) {
-  if (!resolved.is_object() || !resolved.contains("base_dir")) return resolved.dump();
+  if (!resolved.is_object() || (!resolved.contains("base_dir") && !resolved.contains("threads"))) return resolved.dump();
   Json c = resolved;
   c.erase("base_dir");
+  c.erase("threads");  // the outputs are the same bytes at any thread count
   return c.dump();
 }
 

@@ -10,7 +10,7 @@
 //   config.resolved.json contains. Its "base_dir" (absolute: where relative file paths resolve)
 //   lets that file run again from its run directory; config_id_text() leaves it out, so the
 //   configuration's id (run directory name, sweep entry id) does not depend on where the project
-//   sits.
+//   sits. It leaves out "threads" too: outputs are the same bytes at any thread count.
 // - Every parameter is declared as data: scenario_sections() (fixed sections), plugin_slots() +
 //   plugins() (named plug-ins: policies, noise, devices, traffic). parse_scenario reads exactly
 //   these declarations; scenario_schema() and `ptcsim list` are generated from them.
@@ -129,6 +129,10 @@ void apply_set(Json& j, const std::string& assignment);
 Scenario parse_scenario(const Json& j, const std::string& file);
 // What a configuration's id hashes: the resolved configuration without "base_dir".
 std::string config_id_text(const Json& resolved);
+
+// A --set path with list indices as path components: noise[0].name and noise.0.name name the same
+// entry (both are "noise.0.name"). Only normalises; apply_set validates the brackets.
+std::string dotted(std::string path);
 // The policy selected by the scenario (validated parameters).
 std::unique_ptr<Policy> make_policy(const Scenario& s);
 // The configured policy's capabilities_needed(); an exception from it becomes an error naming the

@@ -2,6 +2,7 @@
 
 #include <systemc>
 
+#include "hw/sim_seconds.h"
 #include "models/error.h"
 
 namespace ptc::sim {
@@ -22,7 +23,7 @@ void configure_kernel_time() {
 
 double max_sim_time_s() {
   configure_kernel_time();
-  return sc_core::sc_max_time().to_seconds();
+  return hw::seconds_of(sc_core::sc_max_time());
 }
 
 void check_horizon(double horizon_s, const std::string& what) {

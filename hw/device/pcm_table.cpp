@@ -349,13 +349,20 @@ void PcmTable::set_times(uint64_t, const std::vector<NoiseTime>& times) {
   read_at(times.front().t_s, false, times.front().draw_instant_s());
 }
 
+bool PcmTable::set_noiseless_reads(bool on) {
+  if (!(m_cfg.persistent_fraction < 1)) return false;
+  m_noiseless = on;
+  read_at(m_t_s, m_relative, m_draw_s);  // reads are a pure function of (programming, instant): restoring is exact
+  return true;
+}
+
 void PcmTable::read_at(double t, bool relative, double draw_s) {
   if (!(t >= 0) || !std::isfinite(t)) throw Error("pcm_table: read time must be >= 0 s");
   if (!(draw_s >= 0) || !std::isfinite(draw_s)) throw Error("pcm_table: read-draw instant must be >= 0 s");
   m_t_s = t;
   m_draw_s = draw_s;
   m_relative = relative;
-  const double f = m_cfg.persistent_fraction, a = std::sqrt(f), b = std::sqrt(1 - f);
+  const double f = m_cfg.persistent_fraction, a = std::sqrt(f), b = m_noiseless ? 0.0 : std::sqrt(1 - f);
   std::vector<double> mv, sv;
   std::vector<float> xr;
   for (size_t l = 0; l < m_groups.size(); ++l)

@@ -112,6 +112,10 @@ class PcmTable : public Technology {
   void set_time(double t_inf_s) { read_at(t_inf_s, true, t_inf_s); }
   // Reads every group at the batch's first instant, t_s minus the group's programming time.
   void set_times(uint64_t draw_base, const std::vector<NoiseTime>& times) override;
+  // Drift compensation's noiseless reference (docs/pcm_drift_compensation.md §2): on, every device
+  // reads m + s sqrt(f) xi_p, its fresh per-read share left out; false (reads unchanged) when
+  // persistent_fraction is 1 and there is no such share.
+  bool set_noiseless_reads(bool on) override;
   const std::vector<int32_t>& scale_tiles(int64_t layer, int64_t group) const override {
     return m_groups.at(layer).at(group).tile;
   }
@@ -147,6 +151,7 @@ class PcmTable : public Technology {
   PcmTableConfig m_cfg;
   RandomStream m_base_rng, m_rng;  // the chip's stream; the selected instance's (== base for instance 0)
   int64_t m_instance = 0;
+  bool m_noiseless = false;  // set_noiseless_reads: the fresh per-read share left out
   std::vector<std::vector<Group>> m_groups;
   int64_t m_writes = 0;
   double m_t_s = 0, m_draw_s = 0;  // read instant (drift) and the instant naming its read draws

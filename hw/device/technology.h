@@ -117,6 +117,11 @@ class Technology : public BlockRealizer {
   // if the technology has no persistent per-chip draws to vary (then only k == 0 is accepted).
   // Programming is only allowed while instance 0 is selected.
   virtual bool select_instance(int64_t k) { return k == 0; }
+  // While on, reads are a Monte-Carlo copy's measurements (accuracy.instances, docs/devices.md
+  // §2.4): a device that keeps event counters or observations of its own reads (RNS) leaves them
+  // alone, as they are the simulated chip's. The accelerator turns it on for every instance k >= 1,
+  // whether or not the device varies its draws between instances.
+  virtual void set_measuring_copy(bool on) { (void)on; }
   // Write-verify (SWIM, docs/swim.md §1): the devices of the weights marked in `mask` (block
   // layout [P, Q, k, k], nonzero = verify) of (layer, group) are read back at time t_s and re-written
   // until the read error is within the tolerance or the iteration cap is reached; the others keep

@@ -11,8 +11,10 @@ double pcm_g_rel(const PcmLikeParams& p, double g_us) {
 
 double pcm_sigma_prog_us(const PcmLikeParams& p, double g_target_us) {
   double u = g_target_us / p.g_max_us;
-  double s = (p.prog_c0 + p.prog_c1 * u + p.prog_c2 * u * u) * p.g_max_us / p.prog_g_max_reference_us;
-  return std::max(s, 0.0);
+  // Not clipped at 0, as aihwkit's apply_programming_noise_to_conductance: a polynomial that goes
+  // negative flips the sign of the noise, and the spread is |sigma| (with the default coefficients
+  // it is positive on [0, g_max]).
+  return (p.prog_c0 + p.prog_c1 * u + p.prog_c2 * u * u) * p.g_max_us / p.prog_g_max_reference_us;
 }
 
 double pcm_mu_nu(const PcmLikeParams& p, double g_rel) {

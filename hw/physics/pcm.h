@@ -28,6 +28,7 @@ struct PcmLikeParams {
 
 // g_rel = |g|/g_max clipped below at 1e-7.
 double pcm_g_rel(const PcmLikeParams& p, double g_us);
+// The programming-noise polynomial (the coefficient of xi, signed: the std is its magnitude).
 double pcm_sigma_prog_us(const PcmLikeParams& p, double g_target_us);
 // mu_nu = clamp(-0.0155 ln g_rel + 0.0244, 0.049, 0.1); sigma_nu = clamp(-0.0125 ln g_rel - 0.0059, 0.008, 0.045)
 // (the laws with the parameters of `p`; the one-argument forms use aihwkit's defaults)

@@ -315,6 +315,7 @@ void RnsCore::gemm(int64_t layer, int64_t group, int64_t sample, const float* x,
       }
     for (int64_t r = 0; r < t.rows; ++r) (y_trans ? y[v * t.rows + r] : y[r * n + v]) = acc[r];
   }
+  if (m_copy) return;  // another chip's measurement: the simulated chip's counters and observations stay
   std::lock_guard<std::mutex> lock(m_mutex);
   m_counters[layer] += local;
   for (size_t i = 0; i < block_reads.size(); ++i) m_block_reads[i] += block_reads[i];

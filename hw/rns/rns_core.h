@@ -78,6 +78,7 @@ class RnsCore : public Technology, public models::MappedGemm {
   std::vector<std::pair<std::string, int64_t>> counters() const override;
   nlohmann::json layer_counters() const override;
   int64_t recomputations() const override { return total().retried; }
+  void set_measuring_copy(bool on) override { m_copy = on; }
   bool recomputes() const override { return m_tile.spec_max_retries() > 0; }
 
   void gemm(int64_t layer, int64_t group, int64_t sample, const float* x, bool x_trans, int64_t n, float* y,
@@ -114,6 +115,7 @@ class RnsCore : public Technology, public models::MappedGemm {
   std::vector<std::vector<float>> m_std;     // per distinct step: per-read std of the processes (empty: none)
   std::vector<double> m_dt_k;                // ring temperature deviation (K), [cores, k, k] (empty: none)
   mutable std::mutex m_mutex;
+  bool m_copy = false;                      // a Monte-Carlo copy's reads: counted nowhere
   std::vector<RrnsCounters> m_counters;     // per layer
   std::vector<int64_t> m_block_reads;       // per core: block reads (first attempts of k words each)
   std::vector<int64_t> m_row_retries;       // per core row [cores, k]: retried words

@@ -71,6 +71,10 @@ void check_path(const std::string& spec, const std::string& where, const std::st
     throw Error(spec + ": " + where +
                 ": base_dir is not part of an entry's id, so it cannot be set or swept; point model or dataset.dir "
                 "at the files instead");
+  if (path == "threads")
+    throw Error(spec + ": " + where +
+                ": threads is not part of an entry's id (outputs are the same at any thread count); give the runs "
+                "threads with sweep run/task/slurm --threads");
 }
 
 std::string describe(const std::vector<std::string>& swept, const std::string& scen, int64_t seed, bool has_seed) {
@@ -157,8 +161,9 @@ std::vector<Entry> expand(const std::string& spec_file, std::vector<std::string>
   // ---- fixed overrides, grid, zip
   std::vector<std::string> fixed;
   std::map<std::string, std::string> used;  // path -> where it was set or swept
-  auto claim = [&](const std::string& where, const std::string& path) {
-    check_path(S, where, path);
+  auto claim = [&](const std::string& where, const std::string& written) {
+    check_path(S, where, written);
+    const std::string path = dotted(written);  // noise[0].x and noise.0.x are one path
     if (used.count(path)) throw Error(S + ": " + where + ": " + path + " is set or swept twice");
     // Assignments apply in this order (set, grid, zip, each in spec order): a section set whole
     // after a value below it replaces that value, which would be lost and mislabel the entry's

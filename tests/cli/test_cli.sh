@@ -255,6 +255,12 @@ done
 "$ptcsim" validate "$tmp/frag/top.json" --set hw.adc.noise_std=-0.3 2>"$tmp/err" >/dev/null
 grep -q 'hw.adc.noise_std: ' "$tmp/err" && ! grep -q 'from fragment' "$tmp/err" && ok "a --set value is not blamed on the fragment" \
   || bad "--set over a fragment: $(cat "$tmp/err")"
+# A fragment is blamed only for paths it holds: the pcm hw fragment has no mvm section, so an error
+# at hw.mvm.nm_thres (a default, made invalid by a --set of noise_management) names no fragment.
+# It used to say "(from fragment .../pcm_4x4x8.json)" because that fragment gave "hw".
+"$ptcsim" validate "$src/scenarios/pcm/drift_gdc.json" --set hw.mvm.noise_management=constant 2>"$tmp/err" >/dev/null
+grep -q 'drift_gdc.json: hw.mvm.nm_thres: noise_management "constant"' "$tmp/err" && ! grep -q 'from fragment' "$tmp/err" \
+  && ok "a default below a fragment's root is not blamed on the fragment" || bad "origin of a default: $(cat "$tmp/err")"
 # A --set that replaces a whole list whose entries came from fragments: no entry is blamed on a
 # fragment any more. DOCTOR's scenario lists its noise as fragments; here the list is replaced by
 # one crosstalk process whose couplings (kappa 0 couples every ring of a 128 x 128 bank with every

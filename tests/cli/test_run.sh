@@ -60,6 +60,23 @@ $py -c "import json,sys; c=json.load(open(sys.argv[1])); assert c['controller'][
 (cd "$tmp" && "$ptcsim" run "$sc" --set traffic.requests=50 -q >/dev/null 2>&1) && ls -d "$tmp"/runs/tiny_doctor-* >/dev/null 2>&1 \
   && ok "default run directory runs/<name>-<hash>" || bad "default run directory"
 
+# threads is not part of the id (the outputs are the same bytes at any thread count), nor of a
+# plot legend; a legend gives the value a run used, not a --set a later one replaced.
+mkdir -p "$tmp/thr1" "$tmp/thr2"
+(cd "$tmp/thr1" && "$ptcsim" run "$sc" --set traffic.requests=50 --set threads=1 -q >/dev/null 2>&1)
+(cd "$tmp/thr2" && "$ptcsim" run "$sc" --set traffic.requests=50 --set threads=2 -q >/dev/null 2>&1)
+n1="$(ls "$tmp/thr1/runs")"; n2="$(ls "$tmp/thr2/runs")"
+[ -n "$n1" ] && [ "$n1" = "$n2" ] && ok "threads 1 and 2: the same run directory name ($n1)" || bad "threads changes the id: $n1 vs $n2"
+"$ptcsim" run "$sc" --set traffic.requests=50 --set monitor.w_thres=0.2 --set 'monitor={"w_thres": 0.01}' --out "$tmp/lgA" -q >/dev/null 2>&1
+"$ptcsim" run "$sc" --set traffic.requests=50 --set monitor.w_thres=0.1 --set threads=1 --out "$tmp/lgB" -q >/dev/null 2>&1
+if "$src/tools/ptc-plot" "$tmp/lgA" "$tmp/lgB" "$tmp/thr1/runs/$n1" -o "$tmp/lg.png" --dump-json >"$tmp/lg.json" 2>"$tmp/err" && $py - "$tmp/lg.json" <<'PY'
+import json, sys
+names = [s["name"] for s in json.load(open(sys.argv[1]))["series"] if s["panel"] == "accuracy" and s["kind"] == "line"]
+assert len(names) == 3 and "w_thres=0.01" in names[0] and "w_thres=0.1" in names[1], names
+assert not any("threads" in n for n in names), names
+PY
+then ok "ptc-plot legends: the value the run used (a superseded --set is not named), no threads"; else bad "ptc-plot legend values: $(cat "$tmp/err" "$tmp/lg.json" | head -c 600)"; fi
+
 # ---- config.resolved.json runs again, from its run directory and any working directory: the
 # same files byte for byte and the same default run directory name. Its base_dir (absolute) is
 # where relative paths resolve; the id (run directory name) leaves it out, so the same scenario
@@ -163,6 +180,52 @@ m = json.load(open(os.path.join(sys.argv[3], "config.resolved.json")))
 assert m["device"]["name"] == "mrr" and m["accuracy"]["mode"] == "scheduled" and "read_draws" not in m["accuracy"], m["accuracy"]
 PY
 then ok "accuracy.read_draws: scheduled (default) reads the reference's realisation at t = 0 (alpha 1 to 1e-6), actual does not (another draw); the key is kept only for PCM at scheduled"; else bad "accuracy.read_draws"; fi
+# Without a readout before the evaluation both read_draws modes read the same draws: an evaluation
+# scheduled at one year (31,536,000 s) happens at exactly that instant. SystemC's to_seconds() read
+# the kernel's time back as 31536000.000000004 s, whose nanosecond keyed another read-noise draw
+# under "actual" (hw/sim_seconds.h).
+for m in actual scheduled; do
+  "$ptcsim" run "$src/scenarios/pcm/drift_none.json" --set horizon_s=31536000 \
+    --set "accuracy={\"mode\":\"scheduled\",\"times_s\":[86400,31536000],\"images\":50,\"read_draws\":\"$m\"}" -q --out "$tmp/y_$m" >/dev/null 2>&1
+done
+if cmp -s "$tmp/y_actual/trace.csv" "$tmp/y_scheduled/trace.csv" && cmp -s "$tmp/y_actual/summary.json" "$tmp/y_scheduled/summary.json" \
+  && grep -q '"t_s":31536000.0,"type":"evaluation"' "$tmp/y_actual/events.jsonl"; then
+  ok "no compensation: read_draws actual and scheduled give the same bytes at 1 day and 1 year (the year read back exactly)"
+else bad "read_draws actual vs scheduled without a readout"; fi
+# Monte-Carlo copies are measurements of other chips (docs/devices.md §2.4): what their
+# evaluations re-run (bound management) or retry and count (RNS) is neither charged nor counted, so
+# energy, latency, recomputations and the RNS counters read the same with 1 and 3 instances, and
+# only the accuracy columns (mean and std over instances) differ. Copies' bound-management re-runs
+# used to be charged (bound 1: 2.42 -> 3.65 mJ from 1 to 3 instances), and their RNS words counted.
+for n in 1 3; do
+  "$ptcsim" run "$src/scenarios/pcm/bound_management.json" --set hw.adc.bound=1 \
+    --set "accuracy={\"mode\":\"scheduled\",\"times_s\":[1],\"images\":40,\"instances\":$n}" -q --out "$tmp/bmi$n" >/dev/null 2>&1
+  "$ptcsim" run "$src/scenarios/rns/thermal_day_ci.json" --set horizon_s=3600 \
+    --set "accuracy={\"mode\":\"scheduled\",\"times_s\":[0],\"images\":20,\"instances\":$n}" -q --out "$tmp/rnsi$n" >/dev/null 2>&1
+done
+if $py - "$tmp" <<'PY'
+import csv, json, os, sys
+t = sys.argv[1]
+for run in ("bmi", "rnsi"):
+    one, three = (os.path.join(t, run + n) for n in "13")
+    rows = [list(csv.DictReader(open(os.path.join(d, "trace.csv")))) for d in (one, three)]
+    assert len(rows[0]) == len(rows[1]) > 0, run
+    for a, b in zip(*rows):
+        for k in a:
+            if not k.startswith("accuracy"): assert a[k] == b[k], (run, k, a[k], b[k])
+    s1, s3 = (json.load(open(os.path.join(d, "summary.json"))) for d in (one, three))
+    for k in s1:
+        if not k.startswith("accuracy"): assert s1[k] == s3[k], (run, k, s1[k], s3[k])
+    a1, a3 = (json.load(open(os.path.join(d, "stats.json")))["accelerator"] for d in (one, three))
+    for k in ("recomputations", "bound_management_reruns", "rns_words", "rns_corrected"):
+        if k in a1: assert a1[k] == a3[k], (run, k)
+    ev = [json.loads(l) for l in open(os.path.join(three, "events.jsonl"))]
+    assert any(e["type"] == "evaluation" and e["instances"] == 3 for e in ev), run
+s = json.load(open(os.path.join(t, "bmi1", "summary.json")))
+assert s["recomputations"] > 0, s   # the bound clips: there are re-runs to leak
+PY
+then ok "Monte-Carlo copies charge and count nothing: energy, latency, re-runs and RNS counters equal at 1 and 3 instances"
+else bad "Monte-Carlo copies' recomputations"; fi
 # Monte-Carlo chips: the evaluation event lists each instance's accuracy; their mean and sample std
 # are the trace's accuracy and accuracy_std, and instance 0 is the simulated chip, so it reads what
 # the single-chip run (g2: same seed, same settings) reads at every instant.

@@ -17,7 +17,7 @@ inline int64_t ns(double t_s) {
   return std::llround(t_s * 1e9);
 }
 inline double now() {
-  return sc_core::sc_time_stamp().to_seconds();
+  return static_cast<double>(sc_core::sc_time_stamp().value()) / 1e9;  // as hw/sim_seconds.h
 }
 
 // A folder under the system's temporary directory, unique to this process, removed on exit.

@@ -165,6 +165,11 @@ TEST_CASE("sweep expansion - one bad entry fails it all, naming spec, entry and 
              Contains("grid.monitor: monitor set whole after set.monitor.w_thres would replace it"));
   CHECK_THAT(err(spec_with("\"grid\": {\"monitor.w_thres\": [0.02], \"monitor\": [{\"w_thres\": 0.1}]}")),
              Contains("grid.monitor: monitor set whole after grid.monitor.w_thres would replace it"));
+  // list indices written either way are one path (noise[0].x is noise.0.x)
+  CHECK_THAT(err(spec_with("\"set\": {\"noise[0].schedule\": \"high\"}, \"grid\": {\"noise.0\": [{\"name\": \"x\"}]}")),
+             Contains("grid.noise.0: noise.0 set whole after set.noise[0].schedule would replace it"));
+  CHECK_THAT(err(spec_with("\"set\": {\"noise[0].schedule\": \"high\"}, \"grid\": {\"noise.0.schedule\": [\"low\"]}")),
+             Contains("grid.noise.0.schedule: noise.0.schedule is set or swept twice"));
   CHECK(err(spec_with("\"grid\": {\"monitor\": [{\"w_thres\": 0.1}]}, \"zip\": {\"monitor.w_thres\": [0.02]}"))
             .find("would replace") == std::string::npos);
   CHECK(err(spec_with("\"set\": {\"monitor.w_thres\": 0.1}, \"grid\": {\"monitor.w_thres_x\": [1]}")).find("would replace") ==
@@ -176,6 +181,8 @@ TEST_CASE("sweep expansion - one bad entry fails it all, naming spec, entry and 
   CHECK_THAT(err(spec_with("\"grid\": {\"base_dir\": [\"a\", \"b\"]}")),
              Contains("grid.base_dir: base_dir is not part of an entry's id, so it cannot be set or swept"));
   CHECK_THAT(err(spec_with("\"set\": {\"base_dir\": \"a\"}")), Contains("set.base_dir: base_dir is not part of an entry's id"));
+  CHECK_THAT(err(spec_with("\"grid\": {\"threads\": [1, 2]}")),
+             Contains("grid.threads: threads is not part of an entry's id (outputs are the same at any thread count)"));
   CHECK_THAT(err("{\"scenario\": \"nowhere.json\"}"), Contains(s + ": scenario: file \"nowhere.json\" not found"));
   CHECK_THAT(err("{\"scenario\": "), Contains(s + ": not valid JSON"));
   CHECK_THAT(err(spec_with("\"set\": {\"traffic.requets\": 5}")), Contains("entry 0") && Contains("traffic.requets"));

@@ -252,6 +252,42 @@ TEST_CASE("pcm_table: persistent_fraction sets the correlation of one device's r
   }
 }
 
+TEST_CASE("pcm_table: the noiseless reference read leaves out the fresh share, variance f s^2 (drift compensation)",
+          "[pcm_table]") {
+  // docs/pcm_drift_compensation.md §2: aihwkit takes the reference from the programmed
+  // conductances, without read noise. A table device's read noise is the fresh share 1 - f of its
+  // spread: left out, a device reads m + s sqrt(f) xi_p, the same at every instant.
+  models::CompiledWorkload wl = workload({0.7}, 200);
+  hw::PcmTableConfig cfg;
+  cfg.table = closed_form_table({0.1, 0.4, 0.7, 1.0}, table_times());
+  cfg.persistent_fraction = 0.5;
+  hw::PcmTable tech(wl, cfg, hw::RandomStream(13, 0));
+  auto deviations = [&](double t) {
+    tech.set_time(t);
+    auto wn = weights(tech, wl);
+    std::vector<double> d;
+    for (size_t j = 0; j < wn.size(); ++j)
+      if (j % 64) d.push_back((wn[j] - closed_mean(0.7, t)) / kStd);
+    return d;
+  };
+  const auto noisy = deviations(100);
+  REQUIRE(tech.set_noiseless_reads(true));
+  const auto quiet = deviations(100), quiet_later = deviations(1e5);
+  const double n = static_cast<double>(quiet.size());
+  double var = 0;
+  for (double x : quiet) var += x * x;
+  var /= n;
+  CHECK(std::abs(var - 0.5) < 4 * 0.5 * std::sqrt(2 / n));  // f s^2 / s^2, sampling error of a variance
+  CHECK(correlation(quiet, quiet_later) > 0.99999);         // no fresh draw: the same devices at every instant
+  CHECK(std::abs(correlation(noisy, quiet) - std::sqrt(0.5)) < 4 / std::sqrt(n));  // the noisy read shares the persistent part
+  CHECK(tech.set_noiseless_reads(false));
+  CHECK(deviations(100) == noisy);  // restored exactly
+  hw::PcmTableConfig all = cfg;
+  all.persistent_fraction = 1;
+  hw::PcmTable persistent(wl, all, hw::RandomStream(13, 0));
+  CHECK_FALSE(persistent.set_noiseless_reads(true));  // no fresh share to leave out
+}
+
 TEST_CASE("pcm_table: deterministic per seed, programming writes every device, set_times reads since programming",
           "[pcm_table]") {
   models::CompiledWorkload wl = workload({0.3, 0.8}, 20);

@@ -84,6 +84,14 @@ TEST_CASE("PCM drift and read-noise time factors", "[physics][pcm]") {
   }
   // Programming clips at 0; nu is |mu + sigma xi|.
   CHECK(pcm_program_us(p, 0.0, -1.0) == 0.0);
+  // A polynomial that goes negative is not clipped (aihwkit multiplies its value by xi): the
+  // device still spreads by |sigma| (it used to get no programming noise at all).
+  PcmLikeParams neg = p;
+  neg.prog_c0 = -1;
+  neg.prog_c1 = neg.prog_c2 = 0;
+  CHECK(pcm_sigma_prog_us(neg, 5.0) == Approx(-1.0));
+  CHECK(pcm_program_us(neg, 5.0, 1.0) == Approx(5.0 - neg.prog_scale));
+  CHECK(pcm_program_us(neg, 5.0, -1.0) == Approx(5.0 + neg.prog_scale));
   CHECK(pcm_draw_nu(p, 25.0, -10.0) == Approx(std::abs(0.049 - 0.08)));
   // Read: drift then noise; Q from the programmed or the target conductance.
   double g = pcm_read_us(p, 20.0, 25.0, 0.049, hour, 1.0, true);
