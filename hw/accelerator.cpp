@@ -33,23 +33,18 @@ std::vector<float> TensorCore::read_back(Accelerator& acc, int64_t layer, int64_
   std::vector<float> out(all.begin() + block * m_k * m_k, all.begin() + (block + 1) * m_k * m_k);
   double dt = static_cast<double>(m_k) * acc.cycle_s();
   double e = static_cast<double>(m_k) * acc.energy_per_cycle_j() / static_cast<double>(acc.cores());
-  charge(dt, e, 0, m_k);
+  charge(dt, e);
   wait(sc_core::sc_time(dt, sc_core::SC_SEC));
   return out;
 }
 
-void TensorCore::charge(double busy_s, double energy_j, int64_t weights_rewritten, int64_t probe_vectors) {
+void TensorCore::charge(double busy_s, double energy_j) {
   m_busy_s += busy_s;
   m_energy_j += energy_j;
-  m_rewritten += weights_rewritten;
-  m_probe_vectors += probe_vectors;
 }
 
 nlohmann::json TensorCore::stats() const {
-  return {{"busy", stat(m_busy_s, "s")},
-          {"energy", stat(m_energy_j, "J")},
-          {"weights_rewritten", stat(static_cast<double>(m_rewritten), "weights")},
-          {"probe_vectors", stat(static_cast<double>(m_probe_vectors), "vectors")}};
+  return {{"busy", stat(m_busy_s, "s")}, {"energy", stat(m_energy_j, "J")}};
 }
 
 // ------------------------------------------------------------------------------------ ConverterBank
@@ -379,7 +374,7 @@ void Accelerator::charge(double seconds, double energy_j) {
   if (!(seconds >= 0) || !(energy_j >= 0)) throw Error("accelerator: negative busy time or energy");
   m_busy_s += seconds;
   m_energy_j += energy_j;
-  for (auto& c : m_cores) c->charge(seconds, energy_j / static_cast<double>(m_cores.size()), 0, 0);
+  for (auto& c : m_cores) c->charge(seconds, energy_j / static_cast<double>(m_cores.size()));
 }
 
 void Accelerator::occupy(double seconds, double energy_j) {
@@ -427,11 +422,7 @@ int64_t Accelerator::program(int64_t layer, int64_t group, const std::vector<flo
   int64_t writes = m_tech->program(layer, group, blocks, t_s);
   push_row_scales(layer, group);  // the mapping's per-output scales follow the new weights
   int64_t changed_blocks = 0;
-  for (int64_t b = 0; b < t.P * t.Q; ++b)
-    if (changed[b]) {
-      ++changed_blocks;
-      m_cores[static_cast<size_t>(t.core[b]) % m_cores.size()]->charge(0, 0, changed[b], 0);
-    }
+  for (int64_t b = 0; b < t.P * t.Q; ++b) changed_blocks += changed[b] > 0;
   const double ncores = static_cast<double>(m_cores.size());
   if (m_tech->write_energy_j() > e0 || m_tech->write_time_s() > t0) {
     // The technology prices its own writes (ELight level steps); cores write in parallel.
@@ -472,7 +463,6 @@ VerifyResult Accelerator::verify(int64_t layer, int64_t group, const std::vector
     const int64_t load_b = thermo && r.block_reads[b] > 0 ? 1 : 0;
     const int64_t writes_b = thermo ? r.block_rounds[b] + load_b : r.block_rewrites[b];
     core_s[c] += static_cast<double>(r.block_reads[b]) * tr + static_cast<double>(writes_b) * tw;
-    if (r.block_rewrites[b] > 0) m_cores[c]->charge(0, 0, r.block_rewrites[b], 0);
     if (thermo) rounds += r.block_rounds[b] + load_b;
     loads += load_b;
   }

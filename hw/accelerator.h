@@ -47,9 +47,8 @@ class TensorCore : public sc_core::sc_module, public StatsProvider {
   // e_j through the core and its ADC (output column j = effective column j), k cycles of time.
   // Returns the k x k effective weights (row-major, absolute units).
   std::vector<float> read_back(class Accelerator& acc, int64_t layer, int64_t group, int64_t block, uint64_t draw);
-  void charge(double busy_s, double energy_j, int64_t weights_rewritten, int64_t probe_vectors);
+  void charge(double busy_s, double energy_j);
   double busy_s() const { return m_busy_s; }
-  int64_t weights_rewritten() const { return m_rewritten; }
   nlohmann::json stats() const override;
   // Streaming mapping: the per-pass plan, the passes, the writes they took, cell wear.
   nlohmann::json streaming_stats() const;
@@ -57,7 +56,6 @@ class TensorCore : public sc_core::sc_module, public StatsProvider {
  private:
   int64_t m_index, m_k;
   double m_busy_s = 0, m_energy_j = 0;
-  int64_t m_rewritten = 0, m_probe_vectors = 0;
 };
 
 // The array's DACs or ADCs as one child module: how many conversions they made and the energy

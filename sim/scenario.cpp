@@ -1473,8 +1473,8 @@ Prepared preflight_checks(const Scenario& s) {
   if (s.accuracy.mode == "served" && s.horizon_s > 0 && traffic->first_ready_s() >= s.horizon_s)
     throw Error("horizon_s: accuracy mode \"served\" measures served requests, and traffic \"" + s.traffic.name +
                 "\" makes its first request ready at " + num_str(traffic->first_ready_s()) +
-                " s (the end of its first window), at or after horizon_s " + num_str(s.horizon_s) +
-                " s: nothing would be served; lengthen horizon_s or shorten traffic.batch_s");
+                " s (its first arrival, or the end of that arrival's window when requests are batched), at or after horizon_s " +
+                num_str(s.horizon_s) + " s: nothing would be served; lengthen horizon_s or shorten traffic.batch_s");
   if (!(s.horizon_s > 0)) {
     // A closed-loop source until the traffic ends: the run lasts at least requests x per-inference latency.
     const int64_t requests = traffic->total_requests();

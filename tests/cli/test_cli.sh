@@ -261,6 +261,12 @@ grep -q 'hw.adc.noise_std: ' "$tmp/err" && ! grep -q 'from fragment' "$tmp/err" 
 "$ptcsim" validate "$src/scenarios/pcm/drift_gdc.json" --set hw.mvm.noise_management=constant 2>"$tmp/err" >/dev/null
 grep -q 'drift_gdc.json: hw.mvm.nm_thres: noise_management "constant"' "$tmp/err" && ! grep -q 'from fragment' "$tmp/err" \
   && ok "a default below a fragment's root is not blamed on the fragment" || bad "origin of a default: $(cat "$tmp/err")"
+# A trace whose every arrival is at or after the horizon would serve nothing: refused by validate
+# (it used to pass validate and "complete" with 0 requests and accuracy n/a).
+printf 't_s\n200\n' >"$tmp/late.csv"
+expect_error "a trace starting after the horizon is refused (served accuracy)" \
+  'trace_replay.json: horizon_s: accuracy mode "served" measures served requests, and traffic "trace" makes its first request ready at 200 s (its first arrival' \
+  "$ptcsim" validate "$src/scenarios/traffic/trace_replay.json" --set "traffic.file=$tmp/late.csv"
 # A --set that replaces a whole list whose entries came from fragments: no entry is blamed on a
 # fragment any more. DOCTOR's scenario lists its noise as fragments; here the list is replaced by
 # one crosstalk process whose couplings (kappa 0 couples every ring of a 128 x 128 bank with every

@@ -71,9 +71,11 @@ assert r["status"] == "complete", r["status"]
 assert m[4]["point"] == {"monitor.w_thres": 0.05} and m[4]["seed"] == 2, m[4]
 assert c["monitor"]["w_thres"] == 0.05 and c["seed"] == 2 and c["traffic"]["requests"] == 60, c
 # the id is FNV-1a 64 of the resolved configuration as compact JSON with sorted keys, without
-# base_dir (the absolute directory its relative paths resolve against; not part of the id)
+# base_dir (the absolute directory its relative paths resolve against) and threads (the outputs are
+# the same bytes at any thread count): neither is part of the id
 assert os.path.isabs(c["base_dir"]) and os.path.isdir(c["base_dir"]), c["base_dir"]
-text = json.dumps({k: v for k, v in c.items() if k != "base_dir"}, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+assert "threads" in c, sorted(c)
+text = json.dumps({k: v for k, v in c.items() if k not in ("base_dir", "threads")}, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 h = 1469598103934665603
 for b in text.encode():
     h = ((h ^ b) * 1099511628211) % 2**64

@@ -89,6 +89,12 @@ class TraceReplay : public TrafficSource {
     return true;
   }
   int64_t first_image() const override { return m_first; }
+  // The first arrival, or the end of its window: the preflight refuses a served-accuracy run whose
+  // trace starts at or after the horizon (it would serve nothing).
+  double first_ready_s() const override {
+    if (m_t.empty()) return 0;
+    return m_batch_s > 0 ? std::floor(m_t.front() / m_batch_s) * m_batch_s + m_batch_s : m_t.front();
+  }
   std::vector<std::string> files() const override { return {m_file}; }
 
  private:
