@@ -408,11 +408,10 @@ int cmd_validate(const std::vector<std::string>& files, const std::vector<std::s
       // The run directory `run` would use (--out, or the default one under the current directory):
       // a run there that died without recording its end (SIGKILL) is marked abandoned.
       const std::string dir = out.empty() ? default_run_dir(s) : out;
-      std::error_code ec;
-      if (std::filesystem::exists(dir, ec) && !std::filesystem::is_directory(dir, ec))
-        throw Error(dir + ": exists and is not a directory (the run directory)");
+      const std::string held = check_run_dir(dir);  // as run: not a directory, cannot be created
       const std::string note = mark_abandoned_run(dir);
       if (!note.empty()) std::fprintf(stderr, "ptcsim: note: %s\n", one_line(note).c_str());
+      if (!held.empty()) std::fprintf(stderr, "ptcsim: note: %s\n", one_line(held).c_str());
       std::printf("%s: valid (scenario \"%s\", device %s, policy %s)\n", f.c_str(), s.name.c_str(), s.device.name.c_str(),
                   s.policy_json.at("name").get<std::string>().c_str());
     } catch (const std::exception& e) {
@@ -649,8 +648,9 @@ int run_cli(int argc, char** argv) {
   auto* vseed_opt = validate->add_option("--seed", seed_text, "the seed `run --seed` would use (checks its run directory)");
   std::string validate_out;
   validate->add_option("--out", validate_out,
-                       "the run directory to check for a stale run (default: the one `run` would use); a run there that "
-                       "was killed without recording its end is marked abandoned");
+                       "the run directory to check (default: the one `run` would use): an error if run could not create "
+                       "or write it, a note if it holds a complete run (run needs --force); a run there that was killed "
+                       "without recording its end is marked abandoned");
   auto* list = app.add_subcommand("list",
                                   "list plug-ins with their parameters (policies, noise, devices, traffic, dispatchers, "
                                   "mappings) and the scenario sections (list sections)");

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -242,6 +243,31 @@ std::string clipped(const std::string& m) {
 }
 
 }  // namespace
+
+std::string check_run_dir(const std::string& dir) {
+  const fs::path out(dir);
+  std::error_code ec;
+  if (fs::exists(out, ec)) {
+    if (!fs::is_directory(out, ec)) throw Error(out.string() + ": exists and is not a directory (the run directory)");
+    if (::access(out.c_str(), W_OK | X_OK) != 0)
+      throw Error(out.string() + ": cannot write the run directory (" + std::strerror(errno) + ")");
+    if (previous_status(out) == "complete")
+      return out.string() + " holds a complete run: `ptcsim run` needs --force to replace it, or another --out";
+    return "";
+  }
+  // The directories run would create: a directory must be creatable in the nearest existing
+  // ancestor. Tried, not inferred from permission bits (root passes access(), and /proc refuses
+  // root): a uniquely named probe directory, removed at once.
+  fs::path a = fs::absolute(out, ec).parent_path();
+  while (!a.empty() && !fs::exists(a, ec) && a != a.parent_path()) a = a.parent_path();
+  if (!fs::is_directory(a, ec))
+    throw Error(out.string() + ": cannot create the run directory (" + a.string() + " is not a directory)");
+  const fs::path probe = a / (".ptcsim-validate-" + std::to_string(::getpid()));
+  if (::mkdir(probe.c_str(), 0700) != 0 && errno != EEXIST)
+    throw Error(out.string() + ": cannot create the run directory (in " + a.string() + ": " + std::strerror(errno) + ")");
+  ::rmdir(probe.c_str());
+  return "";
+}
 
 std::string mark_abandoned_run(const std::string& dir) {
   const fs::path out(dir);

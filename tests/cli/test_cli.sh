@@ -267,6 +267,18 @@ printf 't_s\n200\n' >"$tmp/late.csv"
 expect_error "a trace starting after the horizon is refused (served accuracy)" \
   'trace_replay.json: horizon_s: accuracy mode "served" measures served requests, and traffic "trace" makes its first request ready at 200 s (its first arrival' \
   "$ptcsim" validate "$src/scenarios/traffic/trace_replay.json" --set "traffic.file=$tmp/late.csv"
+# validate meets the run directory as run would: one it cannot create is an error (run failed
+# there before its first event while validate said valid); one holding a complete run gets a note
+# (run needs --force), and validate leaves nothing behind.
+expect_error "validate: a run directory that cannot be created" \
+  'quickstart.json: /proc/ptcsim_x: cannot create the run directory (in /proc: ' "$ptcsim" validate "$src/scenarios/quickstart.json" --out /proc/ptcsim_x
+mkdir -p "$tmp/done" && echo '{"status": "complete"}' >"$tmp/done/run.json"
+if "$ptcsim" validate "$src/scenarios/quickstart.json" --out "$tmp/done" >/dev/null 2>"$tmp/err" \
+  && grep -q "note: .*done holds a complete run: .ptcsim run. needs --force" "$tmp/err" \
+  && "$ptcsim" validate "$src/scenarios/quickstart.json" --out "$tmp/new/a/b" >/dev/null 2>&1 && [ ! -e "$tmp/new" ] \
+  && ! ls -a "$tmp" | grep -q ptcsim-validate; then
+  ok "validate: a complete run gets a note; a directory run would create is checked and not left behind"
+else bad "validate run directory checks: $(cat "$tmp/err")"; fi
 # A --set that replaces a whole list whose entries came from fragments: no entry is blamed on a
 # fragment any more. DOCTOR's scenario lists its noise as fragments; here the list is replaced by
 # one crosstalk process whose couplings (kappa 0 couples every ring of a 128 x 128 bank with every
