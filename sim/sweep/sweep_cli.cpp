@@ -59,7 +59,15 @@ int SweepCommand::run() {
     const CollectSummary cs = collect(m, m_out.empty() ? m.dir : fs::path(m_out));
     for (const auto& e : m.entries) {
       std::string reason;
-      const std::string st = run_status(m, e, &reason);
+      std::string st = run_status(m, e, &reason);
+      if (st == "complete") {  // as collect() decides: a complete run of an entry edited since is not collected
+        try {
+          check_entry_current(m, e);
+        } catch (const std::exception& ex) {
+          st = "mismatch";
+          reason = ex.what();
+        }
+      }
       if (st != "complete")
         std::fprintf(stderr, "sweep collect: entry %lld (%s) %s: %s\n", static_cast<long long>(e.index), e.id.c_str(), st.c_str(),
                      reason.c_str());
@@ -71,6 +79,9 @@ int SweepCommand::run() {
   }
   if (*m_slurm) {
     const Manifest m = read_manifest(m_manifest);
+    // As sweep run: every entry must still be the configuration it was expanded to (an edited
+    // scenario is refused, not reported as complete or submitted to run as another configuration).
+    for (const auto& e : m.entries) check_entry_current(m, e);
     std::vector<int64_t> incomplete;
     for (const auto& e : m.entries)
       if (run_status(m, e) != "complete") incomplete.push_back(e.index);

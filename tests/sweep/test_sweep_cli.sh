@@ -226,6 +226,17 @@ expect_error "sweep task on an edited scenario: refused too" "entry 1 .*expand i
 sed -i 's/"w_thres": 0.03/"w_thres": 0.02/' "$tmp/E/sc/s.json"
 "$ptcsim" sweep run "$tmp/E/out/manifest.jsonl" --jobs 1 >/dev/null 2>"$tmp/err" && grep -q "0 complete already, 2 to run" "$tmp/err" \
   && ok "the scenario restored: the same manifest runs" || bad "restored scenario: $(cat "$tmp/err")"
+# Both entries complete, then the scenario is edited again: sweep slurm refuses as sweep run does
+# (it used to say "all 2 entries complete; nothing to submit"), and sweep collect lists both as
+# mismatch on stderr (it marked them in results.csv but said nothing).
+sed -i 's/"w_thres": 0.02/"w_thres": 0.03/' "$tmp/E/sc/s.json"
+expect_error "sweep slurm after the scenario was edited: refused as sweep run" \
+  "manifest.jsonl: entry 0 (.*s.json): the scenario now resolves to another configuration" \
+  "$ptcsim" sweep slurm "$tmp/E/out/manifest.jsonl"
+"$ptcsim" sweep collect "$tmp/E/out/manifest.jsonl" >/dev/null 2>"$tmp/err"
+[ "$(grep -c "sweep collect: entry [01] ([0-9a-f]*) mismatch: .*the scenario now resolves to another configuration" "$tmp/err")" -eq 2 ] \
+  && ok "sweep collect lists complete runs of an edited scenario as mismatch on stderr" || bad "collect after an edit: $(cat "$tmp/err")"
+sed -i 's/"w_thres": 0.03/"w_thres": 0.02/' "$tmp/E/sc/s.json"
 
 # ---- a pool stopped by a signal: nothing looks complete that is not, and a re-run finishes it
 cat >"$tmp/long.json" <<JSON
