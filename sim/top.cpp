@@ -407,8 +407,12 @@ RunResult run_scenario(const Scenario& s, const RunOptions& o) {
           top->fleet->finish();
         else
           top->recorder->finish();
+        phase = "classifying the served images without noise (the ideal reference, after the simulation)";
         top->evaluator->compute_ideal(top->runtime->served_images());
         for (auto& m : top->chips) m.evaluator->set_ideal(top->evaluator->ideal_accuracy());
+        phase = "writing the outputs";
+      } catch (const std::bad_alloc&) {  // the run's out-of-memory line (phase, scale, what to reduce), not "std::bad_alloc"
+        error = out_of_memory_error(s, phase);
       } catch (const std::exception& e) {
         error = e.what();
       }

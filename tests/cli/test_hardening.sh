@@ -108,6 +108,13 @@ PY
 expect_error "a truncated training split is refused by validate when the policy trains on it" \
   'dataset.dir: policy "onchip_training" (as configured) needs the training split: .*train-images-idx3-ubyte.gz: header says 47040000 bytes of data, the file has 1999984' \
   "$ptcsim" validate "$sc" --set "dataset.dir=$tmp/trunc" --set 'controller.policy={"name": "onchip_training"}'
+# Out of memory after the last event (here the outputs of 16.8 M ring weights under a 2 GB
+# address-space limit): the run's out-of-memory line naming the phase and the scale, as during the
+# simulation; it used to be a bare "std::bad_alloc" (SIGKILL after 120 s guards against OpenBLAS
+# retrying forever at the limit).
+expect_error "out of memory after the simulation: the out-of-memory line, not std::bad_alloc" \
+  'quickstart.json: out of memory while [a-z ,()]*: hw.cores 4 x 4 cores of 1024 x 1024 on 1 chip (16777216 device weights, device "mrr") under an address-space limit of' \
+  bash -c 'ulimit -v 2000000 && exec timeout -s KILL 120 "$0" run "$1" --set hw.cores.block_size=1024 --set traffic.requests=20 --out "$2" -q' "$ptcsim" "$src/scenarios/quickstart.json" "$tmp/oom1024"
 expect_error "an empty dataset.dir is refused (not read as the root directory)" 'dataset.dir: expected a directory path, got ""$' "$ptcsim" validate "$sc" --set 'dataset.dir=""'
 
 # ---- run rejects everything validate rejects
