@@ -723,8 +723,8 @@ int run_cli(int argc, char** argv) {
     if ((*run && seed_opt->count()) || (*validate && vseed_opt->count())) {  // a bad --seed is a bad command line (exit 2)
       const bool digits =
           !seed_text.empty() && seed_text.size() <= 16 && seed_text.find_first_not_of("0123456789") == std::string::npos;
-      if (!digits || std::stoull(seed_text) > (uint64_t{1} << 53)) {
-        std::fprintf(stderr, "ptcsim: error: --seed: expected an integer in [0, 2^53], got \"%s\" (see ptcsim --help)\n",
+      if (!digits || std::stoull(seed_text) > (uint64_t{1} << 53) - 1) {  // the scenario's range for seed
+        std::fprintf(stderr, "ptcsim: error: --seed: expected an integer in [0, 2^53 - 1], got \"%s\" (see ptcsim --help)\n",
                      one_line(seed_text).c_str());
         return 2;
       }

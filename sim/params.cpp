@@ -26,19 +26,13 @@ size_t edit_distance(const std::string& a, const std::string& b) {
   return d[b.size()];
 }
 
-std::string num_text(double v) {
-  std::ostringstream o;
-  o << v;
-  return o.str();
-}
-
 // "expected number in [lo,hi]" (or ">= lo", "<= hi", "a number"): the rule validate's schema
 // messages state for the same parameter (sim/scenario_schema.cpp rule_of).
 std::string range_rule(const ParamSpec& s, const std::string& type) {
   const bool lo = s.lo > -1e299, hi = s.hi < 1e299;
-  if (lo && hi) return "expected " + type + " in [" + num_text(s.lo) + "," + num_text(s.hi) + "]";
-  if (lo) return "expected " + type + " >= " + num_text(s.lo);
-  if (hi) return "expected " + type + " <= " + num_text(s.hi);
+  if (lo && hi) return "expected " + type + " in [" + range_text(s.lo) + "," + range_text(s.hi) + "]";
+  if (lo) return "expected " + type + " >= " + range_text(s.lo);
+  if (hi) return "expected " + type + " <= " + range_text(s.hi);
   return type == "integer" ? "expected an integer" : "expected a number";
 }
 
@@ -67,6 +61,18 @@ const std::map<std::string, std::string>& aihwkit_names() {
   return m;
 }
 }  // namespace
+
+std::string range_text(double v) {
+  std::ostringstream o;
+  o << v;
+  // Six significant digits unless that names another number (2^53 is not 9.0072e+15): then all.
+  if (std::isfinite(v) && std::strtod(o.str().c_str(), nullptr) != v) {
+    o.str("");
+    o.precision(17);
+    o << v;
+  }
+  return o.str();
+}
 
 std::string aihwkit_hint(const std::string& key) {
   const auto& m = aihwkit_names();
@@ -255,8 +261,8 @@ std::vector<double> Params::nums(const std::string& name) {
     if (!v[i].is_number()) throw Error(path_of(name) + "[" + std::to_string(i) + "]: expected a number, got " + v[i].dump());
     double x = v[i].get<double>();
     if (!std::isfinite(x) || x < s.lo || x > s.hi)
-      throw Error(path_of(name) + "[" + std::to_string(i) + "]: expected number in [" + num_text(s.lo) + "," + num_text(s.hi) +
-                  "], got " + v[i].dump());
+      throw Error(path_of(name) + "[" + std::to_string(i) + "]: expected number in [" + range_text(s.lo) + "," +
+                  range_text(s.hi) + "], got " + v[i].dump());
     out.push_back(x);
   }
   return out;

@@ -57,6 +57,11 @@ struct ParamSpec {
 // The declared or inferred value type of a parameter (see ParamSpec::type). Throws for a required
 // parameter without an explicit type.
 std::string param_type(const ParamSpec& s);
+
+// A range bound as rules print it ("[0,1e+06]"): six significant digits, or all 17 when six would
+// name another number (a bound of 2^53 prints 9007199254740992, not 9.0072e+15). Params' messages
+// and the schema's rules (validate) use it alike.
+std::string range_text(double v);
 // The declared parameters of plug-in `plugin` are consistent: unique names, a type for every
 // required one, every default of its type and within its range or choices. Throws naming both.
 void check_param_specs(const std::string& plugin, const std::vector<ParamSpec>& specs);

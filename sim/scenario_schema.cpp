@@ -24,12 +24,6 @@ OJson bound(double x) {
   return OJson(x);
 }
 
-std::string text_of(double x) {
-  std::ostringstream o;
-  o << x;
-  return o.str();
-}
-
 std::string list_of(const std::vector<std::string>& v) {
   std::string s;
   for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
@@ -202,9 +196,9 @@ std::string rule_of(const Json& node) {
     bool lo = node.contains("minimum"), hi = node.contains("maximum");
     std::string r = "expected " + type;
     if (lo && hi)
-      return r + " in [" + text_of(node["minimum"].get<double>()) + "," + text_of(node["maximum"].get<double>()) + "]";
-    if (lo) return r + " >= " + text_of(node["minimum"].get<double>());
-    if (hi) return r + " <= " + text_of(node["maximum"].get<double>());
+      return r + " in [" + range_text(node["minimum"].get<double>()) + "," + range_text(node["maximum"].get<double>()) + "]";
+    if (lo) return r + " >= " + range_text(node["minimum"].get<double>());
+    if (hi) return r + " <= " + range_text(node["maximum"].get<double>());
     return r == "expected integer" ? "expected an integer" : "expected a number";
   }
   if (type == "boolean") return "expected true or false";

@@ -36,7 +36,8 @@ const Registrar<hw::DeviceModel> reg{
      {{"file",
        "",
        nullptr,
-       "measurement table (CSV g_target_rel,t_s,g_mean_rel,g_std_rel or JSON), relative to the top-level scenario file",
+       "measurement table (CSV g_target_rel,t_s,g_mean_rel,g_std_rel or JSON), relative to base_dir (default: the top-level "
+       "scenario file's folder)",
        -1e300,
        1e300,
        {},

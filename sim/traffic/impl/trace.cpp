@@ -112,7 +112,7 @@ const Registrar<TrafficSource> reg{
      {{"file",
        "",
        nullptr,
-       "CSV with header t_s or t_s,image, relative to the top-level scenario file",
+       "CSV with header t_s or t_s,image, relative to base_dir (default: the top-level scenario file's folder)",
        -1e300,
        1e300,
        {},
