@@ -245,6 +245,8 @@ expect_error() {
   else bad "$name (exit $rc, $lines stderr lines: $(head -c 300 "$tmp/err"))"; fi
 }
 expect_error "missing run directory" "/nonexistent/run: run directory not found" "$plot" /nonexistent/run -o "$tmp/e.png"
+expect_error "one run given twice (trailing slash) is refused, not drawn as two seeds" \
+  "doctor/: the same run directory as .*runs/doctor (given twice)" "$plot" "$r/doctor" "$r/doctor/" -o "$tmp/e.png"
 mkdir -p "$tmp/empty_run"
 expect_error "directory without trace.csv" "empty_run/trace.csv: missing" "$plot" "$tmp/empty_run" -o "$tmp/e.png"
 mkdir -p "$tmp/junk"; head -c 3000 /dev/urandom >"$tmp/junk/trace.csv"
