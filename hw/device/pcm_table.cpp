@@ -172,6 +172,7 @@ PcmCurveTable parse_pcm_table_csv(const std::string& text, const std::string& so
   int64_t ln = 0;
   while (std::getline(in, line)) {
     ++ln;
+    if (ln == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // a UTF-8 byte-order mark (spreadsheet exports)
     std::string t = trim(line);
     if (t.empty() || t[0] == '#') continue;
     std::vector<std::string> f;

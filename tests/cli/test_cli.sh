@@ -279,6 +279,11 @@ if "$ptcsim" validate "$src/scenarios/quickstart.json" --out "$tmp/done" >/dev/n
   && ! ls -a "$tmp" | grep -q ptcsim-validate; then
   ok "validate: a complete run gets a note; a directory run would create is checked and not left behind"
 else bad "validate run directory checks: $(cat "$tmp/err")"; fi
+# A trace exported by a spreadsheet starts with a UTF-8 byte-order mark: read past it (it used to
+# give 'expected the header "t_s" ..., got "t_s"' with the mark invisible).
+printf '\357\273\277t_s\n1\n2\n' >"$tmp/bom.csv"
+"$ptcsim" validate "$src/scenarios/traffic/trace_replay.json" --set "traffic.file=$tmp/bom.csv" >/dev/null 2>"$tmp/err" \
+  && ok "a trace CSV with a byte-order mark is read" || bad "BOM trace: $(cat "$tmp/err")"
 # A --set that replaces a whole list whose entries came from fragments: no entry is blamed on a
 # fragment any more. DOCTOR's scenario lists its noise as fragments; here the list is replaced by
 # one crosstalk process whose couplings (kappa 0 couples every ring of a 128 x 128 bank with every

@@ -403,6 +403,11 @@ TEST_CASE("pcm_table: CSV and JSON tables parse - every malformed file is one er
   t.curves(1.0, 1, 20, &m, &s);
   CHECK(m == 0.98);
   CHECK(s == 0.02);
+  // a UTF-8 byte-order mark before the header (spreadsheet exports) is not part of the first column
+  hw::PcmCurveTable bom =
+      hw::parse_pcm_table_csv("\xEF\xBB\xBFg_target_rel,t_s,g_mean_rel,g_std_rel\n0.5,1,0.49,0.01\n1,1,0.98,0.02\n", "bom.csv");
+  bom.curves(1.0, 1, 20, &m, &s);
+  CHECK(m == 0.98);
   hw::PcmCurveTable j = hw::parse_pcm_table_json(
       R"({"g_max_us": 20, "points": [{"g_target_rel": 0.5, "t_s": 1, "g_mean_rel": 0.49, "g_std_rel": 0.01},
                                      {"g_target_rel": 1, "t_s": 1, "g_mean_rel": 0.98, "g_std_rel": 0.02}]})",

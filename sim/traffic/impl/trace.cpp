@@ -32,6 +32,7 @@ class TraceReplay : public TrafficSource {
     bool header = false, with_image = false;
     while (std::getline(in, line)) {
       ++lineno;
+      if (lineno == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // a UTF-8 byte-order mark (spreadsheet exports)
       if (!line.empty() && line.back() == '\r') line.pop_back();
       if (line.empty() || line[0] == '#') continue;
       const std::string where = name + ":" + std::to_string(lineno) + ": ";
