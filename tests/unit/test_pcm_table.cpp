@@ -222,6 +222,17 @@ TEST_CASE("pcm_table: reads are clipped at 0 (mean of a clipped normal)", "[pcm_
   for (float x : weights(tech, wl)) REQUIRE(x >= 0);
 }
 
+// Each device's read at t, in units of the closed-form std from the closed-form mean at g_T = 0.7
+// (every weight of `workload({0.7}, n)` but one per 64-weight block).
+static std::vector<double> deviations_at(hw::PcmTable& tech, const models::CompiledWorkload& wl, double t) {
+  tech.set_time(t);
+  auto wn = weights(tech, wl);
+  std::vector<double> d;
+  for (size_t j = 0; j < wn.size(); ++j)
+    if (j % 64) d.push_back((wn[j] - closed_mean(0.7, t)) / kStd);
+  return d;
+}
+
 TEST_CASE("pcm_table: persistent_fraction sets the correlation of one device's reads at two instants", "[pcm_table]") {
   models::CompiledWorkload wl = workload({0.7}, 200);
   for (double f : {1.0, 0.5, 0.0}) {
@@ -229,14 +240,7 @@ TEST_CASE("pcm_table: persistent_fraction sets the correlation of one device's r
     cfg.table = closed_form_table({0.1, 0.4, 0.7, 1.0}, table_times());
     cfg.persistent_fraction = f;
     hw::PcmTable tech(wl, cfg, hw::RandomStream(11, 0));
-    auto deviations = [&](double t) {
-      tech.set_time(t);
-      auto wn = weights(tech, wl);
-      std::vector<double> d;
-      for (size_t j = 0; j < wn.size(); ++j)
-        if (j % 64) d.push_back((wn[j] - closed_mean(0.7, t)) / kStd);
-      return d;
-    };
+    auto deviations = [&](double t) { return deviations_at(tech, wl, t); };
     auto a = deviations(100), b = deviations(1e5), a2 = deviations(100);
     INFO("f = " << f);
     CHECK(a == a2);  // the same instant reads the same bits
@@ -262,14 +266,7 @@ TEST_CASE("pcm_table: the noiseless reference read leaves out the fresh share, v
   cfg.table = closed_form_table({0.1, 0.4, 0.7, 1.0}, table_times());
   cfg.persistent_fraction = 0.5;
   hw::PcmTable tech(wl, cfg, hw::RandomStream(13, 0));
-  auto deviations = [&](double t) {
-    tech.set_time(t);
-    auto wn = weights(tech, wl);
-    std::vector<double> d;
-    for (size_t j = 0; j < wn.size(); ++j)
-      if (j % 64) d.push_back((wn[j] - closed_mean(0.7, t)) / kStd);
-    return d;
-  };
+  auto deviations = [&](double t) { return deviations_at(tech, wl, t); };
   const auto noisy = deviations(100);
   REQUIRE(tech.set_noiseless_reads(true));
   const auto quiet = deviations(100), quiet_later = deviations(1e5);
