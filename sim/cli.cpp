@@ -408,7 +408,7 @@ int cmd_validate(const std::vector<std::string>& files, const std::vector<std::s
       // The run directory `run` would use (--out, or the default one under the current directory):
       // a run there that died without recording its end (SIGKILL) is marked abandoned.
       const std::string dir = out.empty() ? default_run_dir(s) : out;
-      const std::string held = check_run_dir(dir);  // as run: not a directory, cannot be created
+      const std::string held = check_run_dir(dir, !out.empty());  // as run: not a directory, cannot be created
       const std::string note = mark_abandoned_run(dir);
       if (!note.empty()) std::fprintf(stderr, "ptcsim: note: %s\n", one_line(note).c_str());
       if (!held.empty()) std::fprintf(stderr, "ptcsim: note: %s\n", one_line(held).c_str());

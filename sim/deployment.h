@@ -51,11 +51,13 @@ RunResult run_scenario(const Scenario& s, const RunOptions& o);
 // directory, no run.json, another status, or a live run holding the lock).
 std::string mark_abandoned_run(const std::string& dir);
 
-// What `run` would meet at its run directory before its first event, for validate: throws the
-// error run would throw when `dir` exists and is not a directory, or does not exist and cannot be
-// created (its nearest existing ancestor is not a directory this process can write); returns a
-// one-line note when it holds a complete run (run then needs --force), "" otherwise.
-std::string check_run_dir(const std::string& dir);
+// What `run` would meet at its run directory before its first event, for validate: throws when
+// `dir` exists and is not a directory or cannot be written, or (`probe_create`: a directory the
+// user named with --out) does not exist and cannot be created, tried with a probe directory in its
+// nearest existing ancestor; returns a one-line note when it holds a complete run (run then needs
+// --force), "" otherwise. Without --out nothing is created: validate still lints a scenario from a
+// read-only working directory.
+std::string check_run_dir(const std::string& dir, bool probe_create);
 
 // Directory name derived from the scenario name and a hash of the resolved config (seed included).
 std::string default_run_dir(const Scenario& s);

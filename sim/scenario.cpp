@@ -48,9 +48,9 @@ void resolve_fragments(Json& j, const fs::path& dir, const std::string& path, st
 
 // Where the parts of the scenario being loaded came from (JSON path -> "fragment F"; "" for a path
 // a --set replaced), per top-level file, so that an error at a path can name the fragment. An
-// object fragment records every path it holds (exact: an error at a path it does not hold, a
-// default or a --set below its root, is not its doing); a fragment spliced into a list records
-// its root only (covering everything below it).
+// object fragment records every path it holds, list elements included (exact: an error at a path
+// it does not hold, a default or a --set below its root, is not its doing); a fragment that is
+// itself a list, spliced into a list slot, records its root only (covering everything below it).
 struct Origin {
   std::string path, label;
   bool exact = false;
@@ -65,6 +65,8 @@ void record_paths(const Json& v, const std::string& path, const std::string& lab
   g_origins->push_back(Origin{path, label, true});
   if (v.is_object())
     for (auto it = v.begin(); it != v.end(); ++it) record_paths(it.value(), path + "." + it.key(), label);
+  if (v.is_array())  // accuracy.times_s[1]: an element's error names the fragment too
+    for (size_t i = 0; i < v.size(); ++i) record_paths(v[i], path + "[" + std::to_string(i) + "]", label);
 }
 
 // Reads the fragment `ref` (relative to `dir`) and calls use(content, its folder) with the file on
@@ -1474,7 +1476,8 @@ Prepared preflight_checks(const Scenario& s) {
     throw Error("horizon_s: accuracy mode \"served\" measures served requests, and traffic \"" + s.traffic.name +
                 "\" makes its first request ready at " + num_str(traffic->first_ready_s()) +
                 " s (its first arrival, or the end of that arrival's window when requests are batched), at or after horizon_s " +
-                num_str(s.horizon_s) + " s: nothing would be served; lengthen horizon_s or shorten traffic.batch_s");
+                num_str(s.horizon_s) +
+                " s: nothing would be served; lengthen horizon_s, shorten traffic.batch_s or start the traffic earlier");
   if (!(s.horizon_s > 0)) {
     // A closed-loop source until the traffic ends: the run lasts at least requests x per-inference latency.
     const int64_t requests = traffic->total_requests();
@@ -1491,10 +1494,12 @@ Prepared preflight_checks(const Scenario& s) {
 
   if (has(policy_capabilities(s), "training_set")) {
     const std::string policy = "policy \"" + s.policy_json.at("name").get<std::string>() + "\" (as configured)";
-    // The whole split, as the run may read all of it (on-chip training cycles through every image):
-    // a truncated or corrupt file is refused here, not at the first calibration.
+    // The images the run will read (sim/actions/learning.cpp): on-chip training cycles through the
+    // whole split, salience and SWIM's curvature read the first salience.images. A truncated or
+    // corrupt file is refused here, not at the first calibration.
+    const int64_t reads = s.policy_json.at("name").get<std::string>() == "onchip_training" ? 0 : s.salience.images;
     const models::Dataset train = prefixed("dataset.dir: " + policy + " needs the training split: ",
-                                           [&] { return models::load_fashion_mnist("train", s.dataset_dir, 0); });
+                                           [&] { return models::load_fashion_mnist("train", s.dataset_dir, reads); });
     std::vector<std::string> weights;
     for (const auto& L : p.wl.layers) weights.push_back(L.weight);
     prefixed("controller.policy: " + policy + " needs model gradients: ", [&] {

@@ -127,7 +127,7 @@ std::string with_origin(const std::string& msg);
 // noise[2]). Throws on bad paths.
 void apply_set(Json& j, const std::string& assignment);
 Scenario parse_scenario(const Json& j, const std::string& file);
-// What a configuration's id hashes: the resolved configuration without "base_dir".
+// What a configuration's id hashes: the resolved configuration without "base_dir" and "threads".
 std::string config_id_text(const Json& resolved);
 
 // A --set path with list indices as path components: noise[0].name and noise.0.name name the same

@@ -244,7 +244,7 @@ std::string clipped(const std::string& m) {
 
 }  // namespace
 
-std::string check_run_dir(const std::string& dir) {
+std::string check_run_dir(const std::string& dir, bool probe_create) {
   const fs::path out(dir);
   std::error_code ec;
   if (fs::exists(out, ec)) {
@@ -255,6 +255,7 @@ std::string check_run_dir(const std::string& dir) {
       return out.string() + " holds a complete run: `ptcsim run` needs --force to replace it, or another --out";
     return "";
   }
+  if (!probe_create) return "";
   // The directories run would create: a directory must be creatable in the nearest existing
   // ancestor. Tried, not inferred from permission bits (root passes access(), and /proc refuses
   // root): a uniquely named probe directory, removed at once.

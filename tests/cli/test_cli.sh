@@ -261,6 +261,22 @@ grep -q 'hw.adc.noise_std: ' "$tmp/err" && ! grep -q 'from fragment' "$tmp/err" 
 "$ptcsim" validate "$src/scenarios/pcm/drift_gdc.json" --set hw.mvm.noise_management=constant 2>"$tmp/err" >/dev/null
 grep -q 'drift_gdc.json: hw.mvm.nm_thres: noise_management "constant"' "$tmp/err" && ! grep -q 'from fragment' "$tmp/err" \
   && ok "a default below a fragment's root is not blamed on the fragment" || bad "origin of a default: $(cat "$tmp/err")"
+# ... and it is blamed for the elements of a list it holds (traffic.hourly_rate_hz[3]).
+mkdir -p "$tmp/frl"
+/usr/bin/python3 - "$src" "$tmp/frl" <<'PY'
+import json, os, sys
+src, d = sys.argv[1], sys.argv[2]
+j = json.load(open(os.path.join(src, "scenarios/quickstart.json"))); j.pop("$schema")
+j["model"] = os.path.join(src, "models/zoo/cnn3_fmnist.onnx"); j["hw"] = os.path.join(src, "scenarios/hw/doctor_4x4x8.json")
+j["noise"] = [n if isinstance(n, dict) else os.path.join(src, "scenarios", n) for n in j["noise"]]
+j.update({"traffic": "traffic.json", "horizon_s": 3600, "time": {"step": "seconds", "step_s": 1}})
+json.dump(j, open(os.path.join(d, "top.json"), "w"))
+r = [20.0] * 24; r[3] = -1
+json.dump({"name": "daily_profile", "hourly_rate_hz": r}, open(os.path.join(d, "traffic.json"), "w"))
+PY
+expect_error "an element of a fragment's list is blamed on the fragment" \
+  'top.json: traffic.hourly_rate_hz\[3\] (from fragment .*frl/traffic.json): expected number in \[0,1e+12\], got -1' \
+  "$ptcsim" validate "$tmp/frl/top.json"
 # A trace whose every arrival is at or after the horizon would serve nothing: refused by validate
 # (it used to pass validate and "complete" with 0 requests and accuracy n/a).
 printf 't_s\n200\n' >"$tmp/late.csv"

@@ -76,6 +76,10 @@ assert len(names) == 3 and "w_thres=0.01" in names[0] and "w_thres=0.1" in names
 assert not any("threads" in n for n in names), names
 PY
 then ok "ptc-plot legends: the value the run used (a superseded --set is not named), no threads"; else bad "ptc-plot legend values: $(cat "$tmp/err" "$tmp/lg.json" | head -c 600)"; fi
+# The same configuration and seed at two thread counts is one run twice, not two seeds.
+"$src/tools/ptc-plot" "$tmp/thr1/runs/$n1" "$tmp/thr2/runs/$n2" -o "$tmp/same.png" --dump-json >"$tmp/same.json" 2>"$tmp/err" \
+  && ! grep -q "mean of 2 seeds" "$tmp/same.json" && ok "ptc-plot: one seed at two thread counts is not a seed group" \
+  || bad "ptc-plot seed group of one seed: $(cat "$tmp/err"; grep -o 'mean of [0-9] seeds' "$tmp/same.json" | head -1)"
 
 # ---- config.resolved.json runs again, from its run directory and any working directory: the
 # same files byte for byte and the same default run directory name. Its base_dir (absolute) is

@@ -293,6 +293,7 @@ EOF
 expect_error "--label: one per run directory" "--label given 1 times for 2 run directories" \
   "$plot" "$tmp/dev_0.06" "$tmp/dev_0.1" --label "only one" -o "$tmp/e.png"
 cp -r "$r/none" "$tmp/seedtwin"
+"$py" -c "import json,sys; f=sys.argv[1]; c=json.load(open(f)); c['seed']=c.get('seed', 1) + 1; json.dump(c, open(f, 'w'))" "$tmp/seedtwin/config.resolved.json"
 expect_error "--label: two labels for one seed group (one line) is an error" "differ only in their seed and are drawn as one line" \
   "$plot" "$r/none" "$tmp/seedtwin" --label a --label b -o "$tmp/e.png"
 
