@@ -409,4 +409,49 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   std::deque<std::pair<double, double>> m_booked;  // inference service booked: [start, done)
 };
 
+// Measurement scopes: a Monte-Carlo loop over instances, or a noiseless reference read, restores
+// instance 0 (this chip) and the ordinary reads when it ends, also when a measurement throws, so
+// that nothing after it (serving, programming, a policy catching the error) runs on a copy or
+// without read noise.
+class InstanceScope {
+ public:
+  explicit InstanceScope(Accelerator& acc) : m_acc(acc) {}
+  ~InstanceScope() {
+    try {
+      m_acc.select_instance(0);
+    } catch (...) {  // restoring instance 0 only swaps state already held: nothing to report
+    }
+  }
+  InstanceScope(const InstanceScope&) = delete;
+  InstanceScope& operator=(const InstanceScope&) = delete;
+
+ private:
+  Accelerator& m_acc;
+};
+
+class NoiselessReadsScope {
+ public:
+  // Leaves the fresh read noise out while the scope lives when `on` and the technology has read
+  // noise to leave out (Technology::set_noiseless_reads); active() says whether it did.
+  NoiselessReadsScope(Technology& tech, bool on) : m_tech(tech), m_active(on && tech.set_noiseless_reads(true)) {}
+  ~NoiselessReadsScope() {
+    try {
+      restore();
+    } catch (...) {  // restoring the ordinary reads re-reads state already held: nothing to report
+    }
+  }
+  bool active() const { return m_active; }
+  // The ordinary reads again now (the scope's end does nothing more).
+  void restore() {
+    if (!m_restored && m_active) m_tech.set_noiseless_reads(false);
+    m_restored = true;
+  }
+  NoiselessReadsScope(const NoiselessReadsScope&) = delete;
+  NoiselessReadsScope& operator=(const NoiselessReadsScope&) = delete;
+
+ private:
+  Technology& m_tech;
+  bool m_active, m_restored = false;
+};
+
 }  // namespace ptc::hw

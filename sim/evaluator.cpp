@@ -79,18 +79,20 @@ void Evaluator::evaluate(double scheduled_s) {
   std::vector<double> accs;
   std::vector<int> pred;
   const int64_t recomputed = m_acc.recomputations_made();
-  for (int64_t inst = 0; inst < a.instances; ++inst) {
-    uint64_t base = (uint64_t{1} << 56) + (static_cast<uint64_t>(m_evals) << 36) + (static_cast<uint64_t>(inst) << 28);
-    // Monte-Carlo chips: a device with persistent per-chip draws (PCM) re-draws them for instance
-    // inst (hw::Technology::select_instance); others vary through the read draws (base) alone.
-    if (a.instances > 1) m_acc.select_instance(inst);
-    m_acc.classify(m_c.test, m_c.pre, imgs, times, base, pred);
-    int64_t c = 0;
-    for (size_t i = 0; i < pred.size(); ++i) c += pred[i] == m_c.test.labels[imgs[i]];
-    accs.push_back(imgs.empty() ? NAN : double(c) / double(imgs.size()));
-    m_eval_images += static_cast<int64_t>(imgs.size());
+  {
+    const hw::InstanceScope instance_0(m_acc);  // instance 0 again after the loop, also on an error
+    for (int64_t inst = 0; inst < a.instances; ++inst) {
+      uint64_t base = (uint64_t{1} << 56) + (static_cast<uint64_t>(m_evals) << 36) + (static_cast<uint64_t>(inst) << 28);
+      // Monte-Carlo chips: a device with persistent per-chip draws (PCM) re-draws them for instance
+      // inst (hw::Technology::select_instance); others vary through the read draws (base) alone.
+      if (a.instances > 1) m_acc.select_instance(inst);
+      m_acc.classify(m_c.test, m_c.pre, imgs, times, base, pred);
+      int64_t c = 0;
+      for (size_t i = 0; i < pred.size(); ++i) c += pred[i] == m_c.test.labels[imgs[i]];
+      accs.push_back(imgs.empty() ? NAN : double(c) / double(imgs.size()));
+      m_eval_images += static_cast<int64_t>(imgs.size());
+    }
   }
-  if (a.instances > 1) m_acc.select_instance(0);
   // The evaluation's recomputations (RNS retries) are charged as the served requests' are
   // (docs/rns.md §7): a retry the counters count is a retry the books charge.
   m_acc.charge_recomputations(m_acc.recomputations_made() - recomputed);

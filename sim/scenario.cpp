@@ -1262,10 +1262,10 @@ void check_static(const Scenario& s) {
         throw Error("controller.policy.threshold: " + std::to_string(pj["threshold"].get<int64_t>()) +
                     " worn cells per row can never be reached by a row of " + std::to_string(s.tiling.block_size) +
                     " cells (hw.cores.block_size)");
-    } else if (cap != "training_set" && cap != "curvature") {
+    } else if (cap != "training_set" && cap != "training_split" && cap != "curvature") {
       throw Error("controller.policy: policy \"" + pname + "\" needs capability \"" + cap +
-                  "\", unknown to ptcsim (known: remap, training_set, error_counters, channel_counters, write_verify, curvature, "
-                  "effective_weights, chip_training, row_remap)");
+                  "\", unknown to ptcsim (known: remap, training_set, training_split, error_counters, channel_counters, "
+                  "write_verify, curvature, effective_weights, chip_training, row_remap)");
     }
   }
   if (!s.io.inputs_within_one() && has(dev_caps, "own_gemm"))
@@ -1492,19 +1492,21 @@ Prepared preflight_checks(const Scenario& s) {
     check_steps(s, end_s, "the traffic (" + num_str(end_s) + " s at the earliest)");
   }
 
-  if (has(policy_capabilities(s), "training_set")) {
+  const std::vector<std::string> policy_caps = policy_capabilities(s);
+  if (has(policy_caps, "training_set") || has(policy_caps, "training_split")) {
     const std::string policy = "policy \"" + s.policy_json.at("name").get<std::string>() + "\" (as configured)";
-    // The images the run will read (sim/actions/learning.cpp): on-chip training cycles through the
-    // whole split, salience and SWIM's curvature read the first salience.images. A truncated or
-    // corrupt file is refused here, not at the first calibration.
-    const int64_t reads = s.policy_json.at("name").get<std::string>() == "onchip_training" ? 0 : s.salience.images;
+    // The images the run will read (sim/actions/learning.cpp), as the policy declares them: the
+    // whole split for "training_split" (on-chip training cycles through it), else the first
+    // salience.images (salience, SWIM's curvature). A truncated or corrupt file is refused here,
+    // not at the first calibration.
+    const int64_t reads = has(policy_caps, "training_split") ? 0 : s.salience.images;
     const models::Dataset train = prefixed("dataset.dir: " + policy + " needs the training split: ",
                                            [&] { return models::load_fashion_mnist("train", s.dataset_dir, reads); });
     std::vector<std::string> weights;
     for (const auto& L : p.wl.layers) weights.push_back(L.weight);
     prefixed("controller.policy: " + policy + " needs model gradients: ", [&] {
       models::GradientEngine check(p.graph, weights, 1);  // the constructor checks every op between a weight and the loss
-      if (has(policy_capabilities(s), "curvature")) {
+      if (has(policy_caps, "curvature")) {
         // SWIM's curvature rules are checked by the first curvature pass: one training image.
         prefixed("SWIM's curvature pass: ", [&] { return models::swim_curvature(check, train, p.pre, 1, 1).images; });
       }

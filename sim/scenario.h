@@ -167,8 +167,10 @@ struct Prepared {
 //   served, no earlier than requests x the per-inference latency (remediation only delays it);
 //   scheduled instants after that bound would be dropped or not depending on the run, so they
 //   are errors (set horizon_s to evaluate after the traffic).
-// - "training_set" (DOCTOR's salience, on-chip training; loaded lazily by the run): the training
-//   split is present and the gradient engine supports the model.
+// - "training_set" (DOCTOR's salience, SWIM's curvature, on-chip training; loaded lazily by the
+//   run): the training images the run will read are present and whole (the first
+//   controller.salience.images, or the whole split when the policy declares "training_split")
+//   and the gradient engine supports the model.
 // - Every error names the JSON path and the rule ("controller.policy: ...", "dataset.dir: ...").
 Prepared preflight(const Scenario& s);
 

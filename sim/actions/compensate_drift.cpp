@@ -63,11 +63,12 @@ void compensate_drift(Env& e, bool reference, const DriftCompensationSpec& spec,
   if (!per_layer && !per_column && spec.granularity != "per_tile")
     throw Error("drift compensation: unknown granularity '" + spec.granularity + "' (per_layer, per_tile, per_column)");
   // aihwkit's reference: the programmed conductances, without the read noise of the instant.
-  const bool noiseless = reference && spec.noiseless_reference && acc.tech().set_noiseless_reads(true);
+  hw::NoiselessReadsScope noiseless(acc.tech(), reference && spec.noiseless_reference);
   // Monte-Carlo chip instances (accuracy.instances on a device with its own instances): each copy
   // is compensated as its own chip would be, with its own reference and alphas. The copies are
   // statistical replicas of this chip: the array time is charged once, and the event reports
   // instance 0 (this chip).
+  const hw::InstanceScope instance_0(acc);  // instance 0 stays selected, also on an error
   int64_t n_inst = 1;
   if (e.ctx().s.accuracy.instances > 1 && acc.select_instance(1)) n_inst = e.ctx().s.accuracy.instances;
   acc.select_instance(0);
@@ -145,7 +146,7 @@ void compensate_drift(Env& e, bool reference, const DriftCompensationSpec& spec,
       amax.push_back(*std::max_element(alpha.begin(), alpha.end()));
     }
   }
-  if (noiseless) acc.tech().set_noiseless_reads(false);
+  noiseless.restore();
   e.charge_cycles(cycles, wl.chunks, "compensation");
   Json ev = {{"reference", reference}, {"cycles", cycles}, {"alpha", alphas}};
   if (n_inst > 1) ev["instances"] = n_inst;
@@ -154,7 +155,7 @@ void compensate_drift(Env& e, bool reference, const DriftCompensationSpec& spec,
     ev["alpha_min"] = amin;
     ev["alpha_max"] = amax;
   }
-  if (reference && spec.noiseless_reference) ev["noiseless_reference"] = noiseless;
+  if (reference && spec.noiseless_reference) ev["noiseless_reference"] = noiseless.active();
   e.log_event("compensation", ev);
 }
 

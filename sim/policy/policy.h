@@ -165,7 +165,9 @@ class Policy {
   // Contract: the capabilities this policy, as configured, will use, decided from its parameters
   // alone and checked by preflight() (sim/scenario.h) before the first event: "remap"
   // (Actions::remap: a device with tile remapping and the cyclic mapping), "training_set"
-  // (salience or on-chip training: the dataset's training split and model gradients),
+  // (salience or on-chip training: the dataset's training split and model gradients; the run
+  // reads its first controller.salience.images images), "training_split" (Actions::train_onchip:
+  // its batches cycle through the whole training split, so all of it is read; implies training_set),
   // "error_counters" (Actions::device_counters: a device whose decoder counts detected errors),
   // "write_verify" (Actions::write_verify: a device with write-verify), "curvature" (SWIM's
   // curvature pass through the model: its ops must have curvature rules; implies training_set),

@@ -570,6 +570,7 @@ CollectSummary collect(const Manifest& m, const fs::path& out_dir) {
   const std::vector<std::string> metrics(metric_set.begin(), metric_set.end());
 
   // ---- one row per run
+  CollectSummary cs;
   std::string csv = "index,id";
   for (const auto& p : m.params) csv += "," + csv_cell(p);
   csv += ",seed,status";
@@ -606,6 +607,7 @@ CollectSummary collect(const Manifest& m, const fs::path& out_dir) {
       nc["reason"] = r.reason;
       nc["run_dir"] = r.e->run_dir;
       not_complete.push_back(nc);
+      cs.not_complete_entries.push_back({r.e->index, r.e->id, r.status, r.reason});
     }
     runs.push_back(jr);
   }
@@ -669,7 +671,6 @@ CollectSummary collect(const Manifest& m, const fs::path& out_dir) {
 
   std::error_code ec;
   fs::create_directories(out_dir, ec);
-  CollectSummary cs;
   cs.csv = out_dir / "results.csv";
   cs.aggregate_csv = out_dir / "results_aggregate.csv";
   cs.json = out_dir / "results.json";

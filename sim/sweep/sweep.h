@@ -76,10 +76,16 @@ void check_entry_current(const Manifest& m, const Entry& e);
 // The command a scheduler runs for entry i: argv of `ptcsim run`.
 std::vector<std::string> run_argv(const Manifest& m, const Entry& e, const std::string& exe);
 
-// Collection: results.csv, results_aggregate.csv, results.json in out_dir. Returns the number of
-// entries that are not complete (listed in the outputs and on stderr).
+// Collection: results.csv, results_aggregate.csv, results.json in out_dir. Returns the counts and
+// the entries that are not complete with their status and reason (as listed in the outputs; the
+// command prints them on stderr).
 struct CollectSummary {
+  struct NotComplete {
+    int64_t index = 0;
+    std::string id, status, reason;
+  };
   int64_t complete = 0, not_complete = 0, points = 0;
+  std::vector<NotComplete> not_complete_entries;  // manifest order
   std::filesystem::path csv, aggregate_csv, json;
 };
 CollectSummary collect(const Manifest& m, const std::filesystem::path& out_dir);

@@ -57,21 +57,9 @@ int SweepCommand::run() {
   if (*m_collect) {
     const Manifest m = read_manifest(m_manifest);
     const CollectSummary cs = collect(m, m_out.empty() ? m.dir : fs::path(m_out));
-    for (const auto& e : m.entries) {
-      std::string reason;
-      std::string st = run_status(m, e, &reason);
-      if (st == "complete") {  // as collect() decides: a complete run of an entry edited since is not collected
-        try {
-          check_entry_current(m, e);
-        } catch (const std::exception& ex) {
-          st = "mismatch";
-          reason = ex.what();
-        }
-      }
-      if (st != "complete")
-        std::fprintf(stderr, "sweep collect: entry %lld (%s) %s: %s\n", static_cast<long long>(e.index), e.id.c_str(), st.c_str(),
-                     reason.c_str());
-    }
+    for (const auto& nc : cs.not_complete_entries)
+      std::fprintf(stderr, "sweep collect: entry %lld (%s) %s: %s\n", static_cast<long long>(nc.index), nc.id.c_str(),
+                   nc.status.c_str(), nc.reason.c_str());
     std::printf("%lld of %zu runs complete, %lld points -> %s, %s, %s\n", static_cast<long long>(cs.complete), m.entries.size(),
                 static_cast<long long>(cs.points), cs.csv.string().c_str(), cs.aggregate_csv.string().c_str(),
                 cs.json.string().c_str());

@@ -125,6 +125,27 @@ class KnownDrift : public hw::Technology {
   double m_t = 0;
 };
 
+// KnownDrift with Monte-Carlo instances and noiseless reads whose copy (instance 1) fails to read:
+// what a measurement leaves selected when it throws.
+class FailingCopy : public KnownDrift {
+ public:
+  using KnownDrift::KnownDrift;
+  bool select_instance(int64_t k) override {
+    instance = k;
+    return true;
+  }
+  bool set_noiseless_reads(bool on) override {
+    noiseless = on;
+    return true;
+  }
+  void realize(int64_t layer, int64_t group, uint64_t draw, float* wn, float* scale) const override {
+    if (instance == 1) throw std::runtime_error("instance 1 cannot be read");
+    KnownDrift::realize(layer, group, draw, wn, scale);
+  }
+  int64_t instance = 0;
+  bool noiseless = false;
+};
+
 int64_t remap_changed(Bench& b) {
   sim::RemapSpec spec;
   spec.cost = "none";  // ||e||_1 per row-block and tile: needs no salience
@@ -241,6 +262,25 @@ TEST_CASE("actions: per-column drift compensation restores every column of a dri
       }
     CHECK(checked > 1000);
   }
+}
+
+TEST_CASE("actions: a drift compensation that fails on a Monte-Carlo copy leaves this chip selected with its ordinary reads",
+          "[actions][pcm_tiles]") {
+  models::Graph g0 = models::import_onnx(kSrc + "/models/zoo/cnn3_fmnist.onnx");
+  models::CompiledWorkload wl0 = models::compile(g0, models::TilingSpec{});
+  Bench b(std::make_unique<FailingCopy>(wl0, hw::PcmScaleTile{}, [](int64_t, int64_t, int64_t) { return 0.05; }),
+          "chip_failing_copy");
+  b.s.accuracy.instances = 2;
+  const auto& tech = dynamic_cast<const FailingCopy&>(b.acc->tech());
+  sim::DriftCompensationSpec spec;
+  spec.noiseless_reference = true;
+  std::vector<std::vector<double>> ref;
+  // The copies are compensated first (instance 0 last): instance 1 throws with the noiseless
+  // reference reads on and the copy selected.
+  CHECK_THROWS_WITH(sim::actions::compensate_drift(b, true, spec, ref), Catch::Contains("instance 1 cannot be read"));
+  CHECK(tech.instance == 0);
+  CHECK(b.acc->instance() == 0);
+  CHECK_FALSE(tech.noiseless);
 }
 
 TEST_CASE("actions: per-tile drift compensation gives each tile alpha = ((t + t0) / t0)^nu_tile and per layer the weighted ratio",

@@ -433,8 +433,8 @@ TEST_CASE("scenario preflight: policies declare the capabilities their hooks use
   CHECK(caps({{"name", "doctor"}, {"remap", false}}) == V{"training_set"});  // salience-aware calibration
   CHECK(caps({{"name", "doctor"}, {"remap", false}, {"mask", "all"}}) == V{});
   CHECK(caps({{"name", "doctor"}, {"remap", false}, {"salience", "magnitude"}}) == V{});
-  CHECK(caps({{"name", "onchip_training"}}) == V{"training_set", "effective_weights"});
-  CHECK(caps({{"name", "onchip_training"}, {"arithmetic", "chip"}}) == V{"training_set", "chip_training"});
+  CHECK(caps({{"name", "onchip_training"}}) == V{"training_set", "training_split", "effective_weights"});
+  CHECK(caps({{"name", "onchip_training"}, {"arithmetic", "chip"}}) == V{"training_set", "training_split", "chip_training"});
   CHECK(caps({{"name", "threshold_full"}, {"action", "calibrate"}}) == V{});
   CHECK(caps({{"name", "swim"}}) == V{"write_verify", "training_set", "curvature"});
   CHECK(caps({{"name", "swim"}, {"metric", "magnitude"}}) == V{"write_verify"});

@@ -20,9 +20,10 @@ class OnchipTraining : public Policy {
   int64_t timer_interval_requests() const override { return m_every; }
   // Back-propagation runs through the device's effective weights (Technology::realize); on the
   // chip's arithmetic, through its data path and backward products (docs/onchip_training.md §2).
+  // Its batches cycle through the whole training split ("training_split").
   std::vector<std::string> capabilities_needed() const override {
-    if (m_spec.arithmetic == "chip") return {"training_set", "chip_training"};
-    return {"training_set", "effective_weights"};
+    if (m_spec.arithmetic == "chip") return {"training_set", "training_split", "chip_training"};
+    return {"training_set", "training_split", "effective_weights"};
   }
   void on_timer(Actions& a) override { a.train_onchip(m_spec); }
 
