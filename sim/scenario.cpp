@@ -84,7 +84,16 @@ void with_fragment(const std::string& ref, const fs::path& dir, const std::strin
   bool there = !ec && fs::exists(f, ec);
   if (ec) throw Error(path + ": fragment file \"" + f.string() + "\": " + ec.message());
   if (std::find(stack.begin(), stack.end(), key) != stack.end()) throw Error(path + ": fragment \"" + ref + "\" includes itself");
-  if (!there) throw Error(path + ": fragment file \"" + f.string() + "\" not found");
+  if (!there) {
+    // --set device=pcm meant the plug-in's name: a word that is no file in a plug-in slot.
+    bool slot = false;
+    for (const auto& sl : plugin_slots()) slot = slot || (!sl.list && sl.path == dotted(path));
+    const bool word = ref.find('/') == std::string::npos && ref.find('.') == std::string::npos;
+    throw Error(path + ": fragment file \"" + f.string() + "\" not found" +
+                (slot && word ? " (a string here names a fragment file; to choose the plug-in named \"" + ref + "\", set " +
+                                    dotted(path) + ".name=" + ref + ")"
+                              : std::string()));
+  }
   Json frag = load_json_file(f.string(), "scenario fragment");
   if (frag.is_object()) frag.erase("$schema");
   if (g_origins) {
@@ -568,7 +577,27 @@ Json load_scenario_json(const std::string& file, const std::vector<std::string>&
     org.erase(std::remove_if(org.begin(), org.end(), [&](const Origin& o) { return covers(d, dotted(o.path)); }), org.end());
     org.push_back(Origin{path, "", false});
   }
+  // A --set string where an object or a list slot is expected names a fragment file, as it does in
+  // a file: relative to the working directory (--set hw=scenarios/hw/pcm_4x4x8.json). Everything
+  // the file gave is resolved already, so only the --set values remain to read.
+  g_origins = &org;
+  try {
+    resolve_fragments(j, fs::path(), "", stack);
+  } catch (...) {
+    g_origins = nullptr;
+    throw;
+  }
+  g_origins = nullptr;
   return j;
+}
+
+bool names_fragment(const std::string& path) {
+  const std::string d = dotted(path);
+  if (is_object_path(d) || is_list_path(d)) return true;
+  // An element of a list slot (noise.2): an entry may be a fragment file.
+  const size_t dot = d.rfind('.');
+  return dot != std::string::npos && dot + 1 < d.size() && d.find_first_not_of("0123456789", dot + 1) == std::string::npos &&
+         is_list_path(d.substr(0, dot));
 }
 
 std::string with_origin(const std::string& msg) {

@@ -118,8 +118,13 @@ struct Scenario {
   Json resolved;
 };
 
-// Reads the file, resolves fragments, applies "a.b.c=json" overrides.
+// Reads the file, resolves fragments, applies "a.b.c=json" overrides. A string an override puts
+// where an object or a list slot is expected names a fragment file relative to the working
+// directory (in a file: relative to the including file).
 Json load_scenario_json(const std::string& file, const std::vector<std::string>& sets);
+// Whether a string at scenario path `path` (dotted or with [N]) names a fragment file: a declared
+// section, a single plug-in slot, a list slot (noise) or an element of one.
+bool names_fragment(const std::string& path);
 // An error "FILE: json.path: rule" about a scenario load_scenario_json read, with the fragment
 // file that gave that path (not replaced by a --set): "FILE: json.path (from fragment F): rule".
 std::string with_origin(const std::string& msg);

@@ -60,6 +60,28 @@ std::string assignment(const std::string& path, const OJson& v) {
   return path + "=" + v.dump();
 }
 
+// A string the spec puts where the scenario expects an object or a list slot names a fragment
+// file, relative to the spec (as its scenario files are). It is made absolute in the entry's
+// assignments so that every task reads the same file wherever it runs; the entry's point keeps
+// the value as written.
+OJson fragments_from_spec(const std::string& path, const OJson& v, const fs::path& dir) {
+  if (v.is_string()) {
+    const fs::path f(v.get<std::string>());
+    if (!names_fragment(path) || f.empty() || f.is_absolute()) return v;
+    return (dir / f).lexically_normal().string();
+  }
+  OJson out = v;
+  if (v.is_array() && names_fragment(path)) {  // a list slot's entries (a nested list is spliced in)
+    for (size_t i = 0; i < v.size(); ++i)
+      out[i] = v[i].is_object() ? fragments_from_spec(path + "." + std::to_string(i), v[i], dir)
+                                : fragments_from_spec(path, v[i], dir);
+  } else if (v.is_object()) {
+    for (auto it = out.begin(); it != out.end(); ++it)
+      it.value() = fragments_from_spec(join_path(path, it.key()), it.value(), dir);
+  }
+  return out;
+}
+
 void check_path(const std::string& spec, const std::string& where, const std::string& path) {
   if (path.empty() || path.front() == '.' || path.back() == '.' || path.find("..") != std::string::npos)
     throw Error(spec + ": " + where + ": \"" + path + "\" is not a dotted scenario path (e.g. monitor.w_thres)");
@@ -179,7 +201,7 @@ std::vector<Entry> expand(const std::string& spec_file, std::vector<std::string>
     if (!spec["set"].is_object()) throw Error(S + ": set: expected an object {path: value}, got " + spec["set"].dump());
     for (auto it = spec["set"].begin(); it != spec["set"].end(); ++it) {
       claim("set." + it.key(), it.key());
-      fixed.push_back(assignment(it.key(), it.value()));
+      fixed.push_back(assignment(it.key(), fragments_from_spec(it.key(), it.value(), dir)));
     }
   }
   std::vector<Axis> axes;
@@ -287,7 +309,7 @@ std::vector<Entry> expand(const std::string& spec_file, std::vector<std::string>
         for (size_t a = 0; a < axes.size(); ++a)
           for (size_t k = 0; k < axes[a].paths.size(); ++k) {
             const OJson& v = axes[a].levels[odo[a]][k];
-            e.set.push_back(assignment(axes[a].paths[k], v));
+            e.set.push_back(assignment(axes[a].paths[k], fragments_from_spec(axes[a].paths[k], v, dir)));
             swept.push_back(e.set.back());
             e.point[axes[a].paths[k]] = v;
           }

@@ -261,6 +261,16 @@ grep -q 'hw.adc.noise_std: ' "$tmp/err" && ! grep -q 'from fragment' "$tmp/err" 
 "$ptcsim" validate "$src/scenarios/pcm/drift_gdc.json" --set hw.mvm.noise_management=constant 2>"$tmp/err" >/dev/null
 grep -q 'drift_gdc.json: hw.mvm.nm_thres: noise_management "constant"' "$tmp/err" && ! grep -q 'from fragment' "$tmp/err" \
   && ok "a default below a fragment's root is not blamed on the fragment" || bad "origin of a default: $(cat "$tmp/err")"
+# --set hw=FILE names a fragment, relative to the working directory, as "hw": "FILE" does in a
+# scenario (it used to say "hw: expected an object, got string"); an error inside it names it.
+(cd "$tmp/frag" && "$ptcsim" validate "$src/scenarios/pcm/drift_gdc.json" --set hw=hw/bad_hw.json >/dev/null 2>"$tmp/err")
+grep -q '^ptcsim: error: .*drift_gdc.json: hw.adc.noise_std (from fragment hw/bad_hw.json): ' "$tmp/err" \
+  && ok "--set hw=FILE reads the fragment relative to the working directory and blames it" || bad "--set hw=FILE: $(cat "$tmp/err")"
+(cd "$src/scenarios" && "$ptcsim" validate pcm/drift_gdc.json --set hw=hw/doctor_4x4x8.json >/dev/null 2>"$tmp/err") \
+  && ok "--set hw=FILE with a valid fragment validates" || bad "--set hw=valid: $(cat "$tmp/err")"
+expect_error "--set device=WORD: no such fragment; the hint names device.name" \
+  'drift_gdc.json: device: fragment file "pcm_table" not found (a string here names a fragment file; to choose the plug-in named "pcm_table", set device.name=pcm_table)$' \
+  "$ptcsim" validate "$src/scenarios/pcm/drift_gdc.json" --set device=pcm_table
 # ... and it is blamed for the elements of a list it holds (traffic.hourly_rate_hz[3]).
 mkdir -p "$tmp/frl"
 /usr/bin/python3 - "$src" "$tmp/frl" <<'PY'

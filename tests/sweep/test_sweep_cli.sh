@@ -293,4 +293,36 @@ for t in ("0", "60", "1000"):
 PY
 then ok "collect: per-instant accuracy and std columns of scheduled runs, in time order, and their mean over seeds"
 else bad "per-instant collection: $(cat "$tmp/err")"; fi
+# A string where the scenario expects an object names a fragment file, in a spec as in a scenario:
+# relative to the spec. A grid over hw fragments: each entry's assignment holds the fragment's
+# absolute path (the point keeps it as written), so a task run from another directory reads the
+# same file; the fragment identical to the scenario's own hw gives the scenario's own id.
+mkdir -p "$tmp/H/frags"
+cp "$src/scenarios/hw/doctor_4x4x8.json" "$tmp/H/frags/same.json"
+$py - "$src/scenarios/hw/doctor_4x4x8.json" "$tmp/H/frags/other.json" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1])); j["cores"]["rows"] = 2; json.dump(j, open(sys.argv[2], "w"))
+PY
+cat >"$tmp/H/spec.json" <<JSON
+{"name": "hw", "scenario": "$tiny", "set": {"traffic.requests": 20}, "grid": {"hw": ["frags/same.json", "frags/other.json"]}}
+JSON
+cat >"$tmp/H/plain.json" <<JSON
+{"name": "plain", "scenario": "$tiny", "set": {"traffic.requests": 20}}
+JSON
+if (cd / && "$ptcsim" sweep "$tmp/H/spec.json" --out "$tmp/H/out" >/dev/null 2>"$tmp/err") \
+   && "$ptcsim" sweep "$tmp/H/plain.json" --out "$tmp/H/plain" >/dev/null 2>>"$tmp/err" \
+   && (cd "$tmp" && "$ptcsim" sweep task "$tmp/H/out/manifest.jsonl" --index 1 >/dev/null 2>>"$tmp/err") \
+   && $py - "$tmp/H" <<'PY'
+import json, os, sys
+d = sys.argv[1]
+m = [json.loads(l) for l in open(os.path.join(d, "out", "manifest.jsonl"))]
+plain = [json.loads(l) for l in open(os.path.join(d, "plain", "manifest.jsonl"))]
+assert [e["point"]["hw"] for e in m] == ["frags/same.json", "frags/other.json"], m
+assert "hw=\"%s\"" % os.path.join(d, "frags", "same.json") in m[0]["set"], m[0]["set"]
+assert m[0]["id"] == plain[0]["id"] and m[1]["id"] != m[0]["id"], (m, plain)
+run = json.load(open(os.path.join(d, "out", m[1]["run_dir"], "config.resolved.json")))
+assert run["hw"]["cores"]["rows"] == 2, run["hw"]
+PY
+then ok "sweep: hw fragments in a grid resolve against the spec, tasks read them from any directory, same content = same id"
+else bad "hw fragments in a sweep: $(cat "$tmp/err")"; fi
 finish
