@@ -79,12 +79,7 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const models::Graph& grap
     for (const auto& t : L.gemms) m_ideal.back().push_back(t.blocks);
   }
   if (wl.spec.mapping == "streaming") {
-    const PcmLevelSpec* lv = m_tech->level_spec();
-    if (!lv)
-      throw Error("the streaming mapping needs a device with transmission levels; device \"" + m_tech->name() + "\" has none");
-    const Technology& tech = *m_tech;
-    m_stream = plan_streaming(wl, *lv, stream_order_from_name(wl.spec.order),
-                              [&](int64_t l, int64_t g) -> const std::vector<int>& { return tech.signed_levels(l, g); });
+    m_stream = plan_streaming(wl, *m_tech);
     const StreamingWrites sw{m_stream->time_s, m_stream->energy_j, m_stream->programmings};
     m_cost = hw::inference_cost(wl, cfg.energy, &sw);
     if (const auto* b = m_tech->endurance_budgets()) m_wear.emplace(*m_stream, *b);
@@ -739,6 +734,7 @@ nlohmann::json Accelerator::stats() const {
   for (const auto& [k, v] : m_tech->counters()) j[k] = stat(static_cast<double>(v), "events");
   if (!m_tech->output_adc_bits().empty())
     j["adcs_per_output"] = stat(static_cast<double>(m_tech->output_adc_bits().size()), "ADCs");
+  if (const nlohmann::json r = m_tech->resolved(); !r.is_null()) j["device_resolved"] = r;
   if (m_cfg.io.bound_managed())
     j["bound_management_reruns"] = stat(static_cast<double>(m_gemm->bound_reruns() - m_copy_bm_reruns), "recomputations");
   if (keeps_recomputation_books()) {

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <numeric>
 
+#include "hw/device/technology.h"
 #include "models/error.h"
 
 namespace ptc::hw {
@@ -325,6 +326,13 @@ void streamed_matvec(const models::GemmTiles& t, int64_t k, const std::vector<Ro
       for (int64_t r = 0; r < k && p * k + r < t.rows; ++r) y[p * k + r] += part[r];
     }
   }
+}
+
+StreamPlan plan_streaming(const models::CompiledWorkload& wl, const Technology& tech) {
+  const PcmLevelSpec* lv = tech.level_spec();
+  if (!lv) throw Error("the streaming mapping needs a device with transmission levels; device \"" + tech.name() + "\" has none");
+  return plan_streaming(wl, *lv, stream_order_from_name(wl.spec.order),
+                        [&](int64_t l, int64_t g) -> const std::vector<int>& { return tech.signed_levels(l, g); });
 }
 
 }  // namespace ptc::hw

@@ -86,6 +86,10 @@ struct StreamPlan {
 using LevelsOf = std::function<const std::vector<int>&(int64_t layer, int64_t group)>;
 StreamPlan plan_streaming(const models::CompiledWorkload& wl, const PcmLevelSpec& spec, StreamOrder order,
                           const LevelsOf& levels);
+// The same for a device: its level ladder and signed levels, in the order wl.spec.order names.
+// Throws if the device has no transmission levels.
+class Technology;
+StreamPlan plan_streaming(const models::CompiledWorkload& wl, const Technology& tech);
 
 // Endurance of the streamed cells (ELight's TCAD 2022 extension: aged PCM cannot reach its levels;
 // docs/elight.md §4). Physical cell i (core, row, column: one differential pair) has a budget of

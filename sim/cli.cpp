@@ -186,16 +186,14 @@ int cmd_compile(const std::string& model, const std::string& hw_file, const std:
   hw::InferenceCost cost;
   if (wl.spec.mapping == "streaming") {
     if (!t.level_spec())
-      throw Error(hw_file + ": " + hw.device_path + ": the streaming mapping needs a device with transmission levels (" +
+      throw Error(hw.device_path + ": the streaming mapping needs a device with transmission levels (" +  // names the file
                   [] {
                     std::string l;
                     for (const auto& n : devices_with("levels")) l += (l.empty() ? "" : ", ") + n;
                     return l;
                   }() +
                   "), got \"" + hw.device + "\"");
-    hw::StreamPlan plan =
-        hw::plan_streaming(wl, *t.level_spec(), hw::stream_order_from_name(wl.spec.order),
-                           [&](int64_t l, int64_t g) -> const std::vector<int>& { return t.signed_levels(l, g); });
+    const hw::StreamPlan plan = hw::plan_streaming(wl, t);
     const hw::StreamingWrites sw{plan.time_s, plan.energy_j, plan.programmings};
     cost = hw::inference_cost(wl, hw.energy, &sw);
     j["streaming"] = plan.to_json();
@@ -639,6 +637,11 @@ int run_cli(int argc, char** argv) {
             return in.empty() ? std::string("expected a directory path, got an empty string") : std::string();
           },
           "", "non-empty"));
+  int threads = 0;
+  auto* threads_opt = run->add_option("--threads", threads,
+                                      "executor threads, as --set threads=N (0: $PTC_THREADS or all cores); not part of the "
+                                      "configuration id: the outputs are the same bytes at any count")
+                          ->check(CLI::Range(0, 1024));
   run->add_flag("-q,--quiet", quiet, "no progress on stderr");
   bool force = false;
   run->add_flag("--force", force, "replace a complete run in the run directory (refused otherwise)");
@@ -729,7 +732,10 @@ int run_cli(int argc, char** argv) {
         return 2;
       }
     }
-    if (*run) return cmd_run(scenario_file, sets, seed_opt->count() ? &seed_text : nullptr, out, quiet, force, argc, argv);
+    if (*run) {
+      if (threads_opt->count()) sets.push_back("threads=" + std::to_string(threads));  // after every --set
+      return cmd_run(scenario_file, sets, seed_opt->count() ? &seed_text : nullptr, out, quiet, force, argc, argv);
+    }
     if (*validate) return cmd_validate(files, with_seed(sets, vseed_opt->count() ? &seed_text : nullptr), validate_out);
     if (*list) return cmd_list(list_kind, json);
     if (*schema) return cmd_schema();

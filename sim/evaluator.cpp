@@ -86,7 +86,11 @@ void Evaluator::evaluate(double scheduled_s) {
       // Monte-Carlo chips: a device with persistent per-chip draws (PCM) re-draws them for instance
       // inst (hw::Technology::select_instance); others vary through the read draws (base) alone.
       if (a.instances > 1) m_acc.select_instance(inst);
-      m_acc.classify(m_c.test, m_c.pre, imgs, times, base, pred);
+      // Stoppable: a stop request (SIGINT, SIGTERM) ends the evaluation at the next batch of
+      // images; a long evaluation (a large accuracy.images, RNS decoding) is not one event that
+      // outlasts a scheduler's grace period.
+      m_acc.classify(m_c.test, m_c.pre, imgs, times, base, pred, true);
+      if (m_c.interrupted) break;
       int64_t c = 0;
       for (size_t i = 0; i < pred.size(); ++i) c += pred[i] == m_c.test.labels[imgs[i]];
       accs.push_back(imgs.empty() ? NAN : double(c) / double(imgs.size()));
@@ -96,6 +100,7 @@ void Evaluator::evaluate(double scheduled_s) {
   // The evaluation's recomputations (RNS retries) are charged as the served requests' are
   // (docs/rns.md §7): a retry the counters count is a retry the books charge.
   m_acc.charge_recomputations(m_acc.recomputations_made() - recomputed);
+  if (m_c.interrupted) return;  // stopped part-way: the partial evaluation is not reported
   double mean, sd;
   sample_mean_std(accs, mean, sd);
   ++m_evals;
@@ -121,8 +126,29 @@ void Evaluator::compute_ideal(const std::vector<int64_t>& served_images) {
   std::vector<int> pred;
   m_acc.classify_ideal(m_c.test, m_c.pre, imgs, pred);
   int64_t c = 0;
-  for (size_t i = 0; i < pred.size(); ++i) c += pred[i] == m_c.test.labels[imgs[i]];
-  m_ideal = double(c) / double(imgs.size());
+  m_ideal_correct.assign(static_cast<size_t>(m_c.test.count), -1);
+  for (size_t i = 0; i < pred.size(); ++i) {
+    const bool ok = pred[i] == m_c.test.labels[imgs[i]];
+    c += ok;
+    m_ideal_correct[static_cast<size_t>(imgs[i])] = ok ? 1 : 0;
+  }
+  m_ideal = m_ideal_all = double(c) / double(imgs.size());
+}
+
+void Evaluator::set_ideal_from(const Evaluator& ref, const std::vector<int64_t>& images) {
+  m_ideal_all = ref.m_ideal_all;
+  if (m_c.s.accuracy.mode != "served") {  // every chip evaluates the same images
+    m_ideal = ref.m_ideal_all;
+    return;
+  }
+  int64_t c = 0, n = 0;
+  for (int64_t img : images) {
+    const signed char v =
+        img >= 0 && static_cast<size_t>(img) < ref.m_ideal_correct.size() ? ref.m_ideal_correct[static_cast<size_t>(img)] : -1;
+    if (v < 0) throw Error("ideal reference: image " + std::to_string(img) + " was not classified");
+    c += v, ++n;
+  }
+  m_ideal = n ? double(c) / double(n) : NAN;
 }
 
 nlohmann::json Evaluator::stats() const {

@@ -35,8 +35,12 @@ class Evaluator : public sc_core::sc_module, public hw::ServedSinkIf, public hw:
   // The reference: the same images with ideal weights (after the simulation).
   void compute_ideal(const std::vector<int64_t>& served_images);
   double ideal_accuracy() const { return m_ideal; }
-  // A fleet's chips share chip 0's reference (the ideal network does not depend on the chip).
-  void set_ideal(double a) { m_ideal = a; }
+  // Over every image compute_ideal classified (a fleet's summary: all chips' served images).
+  double ideal_accuracy_all() const { return m_ideal_all; }
+  // A fleet's chips share chip 0's ideal network (it does not depend on the chip): each chip's
+  // reference is its own images' share of what compute_ideal found correct (served mode), or the
+  // same images' (scheduled).
+  void set_ideal_from(const Evaluator& ref, const std::vector<int64_t>& images);
   // For the progress ETA only (never in outputs): scheduled evaluations done, their wall time.
   int64_t evaluations_done() const { return m_evals; }
   double evaluation_wall_s() const { return m_eval_wall_s; }
@@ -52,7 +56,8 @@ class Evaluator : public sc_core::sc_module, public hw::ServedSinkIf, public hw:
   Controller& m_ctl;
   int m_id = -1;
   int64_t m_win_correct = 0, m_win_count = 0, m_correct = 0, m_total = 0, m_evals = 0, m_eval_images = 0;
-  double m_ideal = NAN, m_eval_wall_s = 0;
+  double m_ideal = NAN, m_ideal_all = NAN, m_eval_wall_s = 0;
+  std::vector<signed char> m_ideal_correct;  // per test image: 1 / 0 as compute_ideal classified it, -1 not classified
 };
 
 }  // namespace ptc::sim

@@ -117,7 +117,9 @@ void FleetRecorder::row(double acc, double acc_std, int64_t acc_n) {
   m_trace += fmt(t) + "," + std::to_string(m_rt.served()) + "," + fmt(acc) + "," + fmt(acc_std) + "," +
              (acc_n ? std::to_string(acc_n) : "") + "," + fmt(lat.quantile(0.5)) + "," + fmt(lat.quantile(0.99)) + "," +
              fmt(energy) + "," + std::to_string(writes) + "," + std::to_string(cal) + "," + std::to_string(remaps) + "," +
-             std::to_string(cycles) + "," + fmt(temp) + "," + std::to_string(draining) + "\n";
+             std::to_string(cycles) + "," + fmt(temp) + "," + std::to_string(draining);
+  for (int64_t v : extra_sums()) m_trace += "," + std::to_string(v);
+  m_trace += "\n";
   lat.clear();
   m_last_row_key = books_key();
   auto wall = std::chrono::steady_clock::now();
@@ -139,6 +141,18 @@ std::string FleetRecorder::books_key() const {
   }
   return fmt(energy) + "/" + std::to_string(writes) + "/" + std::to_string(cal) + "/" + std::to_string(cycles) + "/" +
          std::to_string(m_rt.served());
+}
+
+// The chips' extra trace columns (device counters, worn cells, rows remapped: every chip has the
+// same device and mapping, so the same columns), summed over the chips.
+std::vector<int64_t> FleetRecorder::extra_sums() const {
+  std::vector<int64_t> sum;
+  for (const auto& ch : m_chips) {
+    const std::vector<int64_t> v = ch.rec->extra_values();
+    if (sum.empty()) sum.assign(v.size(), 0);
+    for (size_t i = 0; i < v.size() && i < sum.size(); ++i) sum[i] += v[i];
+  }
+  return sum;
 }
 
 void FleetRecorder::finish() {
@@ -165,7 +179,13 @@ void FleetRecorder::progress(double frac) {
 
 void FleetRecorder::write_partial(const std::string& status) {
   for (auto& ch : m_chips) ch.rec->write_partial(status);
-  write_atomic(m_out / "trace.csv", kFleetHeader + m_trace);
+  std::string header = kFleetHeader;
+  if (!m_chips.empty()) {
+    header.pop_back();
+    for (const auto& c : m_chips.front().rec->extra_columns()) header += "," + c;
+    header += "\n";
+  }
+  write_atomic(m_out / "trace.csv", header + m_trace);
   write_atomic(m_out / "events.jsonl", m_events);
   write_atomic(m_out / "summary.json", summary(status).dump(2) + "\n");
 }
@@ -217,7 +237,7 @@ Json FleetRecorder::summary(const std::string& status) const {
             {"dispatcher", s.dispatcher.name},
             {"accuracy_mean", acc_mean},
             {"accuracy_final", acc_final},
-            {"accuracy_ideal", m_chips.empty() ? NAN : m_chips[0].ev->ideal_accuracy()},
+            {"accuracy_ideal", m_chips.empty() ? NAN : m_chips[0].ev->ideal_accuracy_all()},
             {"energy_j", energy},
             {"writes", writes},
             {"writes_initial_programming", writes0},
@@ -235,6 +255,38 @@ Json FleetRecorder::summary(const std::string& status) const {
   if (recomputation_books) {  // each chip's array recomputes on its own: the fleet's are the sums
     j["recomputations"] = recomputations;
     j["recomputation_cycles"] = recomputation_cycles;
+  }
+  // The device's own counters (RNS decoder) and the streaming books, summed over the chips as every
+  // other count is; the per-pass plan is every chip's, its first wear the earliest chip's.
+  if (!chips.empty()) {
+    const Json& c0 = chips.front();
+    for (const auto& ch : m_chips)
+      for (const auto& kv : ch.acc->tech().counters()) j[kv.first] = j.value(kv.first, int64_t{0}) + kv.second;
+    if (c0.contains("writes_streamed")) {
+      int64_t streamed = 0;
+      for (const auto& cj : chips) streamed += cj["writes_streamed"].get<int64_t>();
+      j["writes_streamed"] = streamed;
+    }
+    if (c0.contains("streaming")) {
+      Json st = c0["streaming"];
+      for (const char* k : {"worn_cells", "rows_remapped", "spare_rows_used", "unrepaired_rows"})
+        if (st.contains(k)) {
+          int64_t n = 0;
+          for (const auto& cj : chips) n += cj["streaming"][k].get<int64_t>();
+          st[k] = n;
+        }
+      for (const char* k : {"first_worn_pass", "first_worn_time_s", "first_unrepaired_pass", "first_unrepaired_time_s"})
+        if (st.contains(k)) {  // the earliest chip's; -1 (or null) for never
+          Json first = st[k];
+          for (const auto& cj : chips) {
+            const Json& v = cj["streaming"][k];
+            if (v.is_number() && v.get<double>() >= 0 && !(first.is_number() && first.get<double>() >= 0 && first <= v))
+              first = v;
+          }
+          st[k] = first;
+        }
+      j["streaming"] = st;
+    }
   }
   for (auto it = j.begin(); it != j.end(); ++it)
     if (it.value().is_number_float() && !std::isfinite(it.value().get<double>())) it.value() = nullptr;

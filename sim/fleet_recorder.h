@@ -64,6 +64,7 @@ class FleetRecorder : public sc_core::sc_module {
   void run();
   void row(double acc, double acc_std, int64_t acc_n);
   std::string books_key() const;
+  std::vector<int64_t> extra_sums() const;
   const RunContext& m_c;
   Runtime& m_rt;
   Agenda& m_agenda;

@@ -146,9 +146,7 @@ void Recorder::row(double acc, double acc_std, int64_t acc_n) {
                       std::to_string(m_acc.writes_after_deployment()) + "," + std::to_string(m_ctl->calibrations()) + "," +
                       std::to_string(m_ctl->remaps()) + "," + std::to_string(m_ctl->overhead_cycles()) + "," +
                       fmt(m_acc.temperature_mean_k(t)) + "," + std::to_string(m_acc.step(t));
-  for (const auto& kv : m_acc.tech().counters()) books += "," + std::to_string(kv.second);  // device counters (RNS)
-  if (m_acc.wear()) books += "," + std::to_string(m_acc.worn_cells());
-  if (row_remap_columns()) books += "," + std::to_string(m_acc.wear()->rows_remapped());
+  for (int64_t v : extra_values()) books += "," + std::to_string(v);
   // One row per instant: a periodic row due at the instant of the row just written (an evaluation
   // delayed onto it by a busy array), with nothing measured and nothing moved since, would repeat it.
   if (!std::isfinite(acc) && acc_n == 0 && !std::isfinite(p50) && t == m_last_row_t && books == m_last_row_books) return;
@@ -209,23 +207,28 @@ void Recorder::write_partial(const std::string& status) {
   std::error_code ec;
   if (m_fleet_events) fs::create_directories(m_out, ec);  // a fleet chip's folder
   std::string header = kTraceHeader;
-  const auto dev = m_acc.tech().counters();
-  if (!dev.empty()) {  // the technology's own counters as extra columns (cumulative)
-    header.pop_back();
-    for (const auto& kv : dev) header += "," + kv.first;
-    header += "\n";
-  }
-  if (m_acc.wear()) {  // cell endurance (docs/elight.md §4): worn cells in use
-    header.pop_back();
-    header += ",worn_cells\n";
-  }
-  if (row_remap_columns()) {  // row-based remapping (docs/elight.md §6): rows moved so far
-    header.pop_back();
-    header += ",rows_remapped\n";
-  }
+  header.pop_back();
+  for (const auto& c : extra_columns()) header += "," + c;
+  header += "\n";
   write_atomic(m_out / "trace.csv", header + m_trace);
   write_atomic(m_out / "events.jsonl", m_events);
   write_atomic(m_out / "summary.json", summary(status).dump(2) + "\n");
+}
+
+std::vector<std::string> Recorder::extra_columns() const {
+  std::vector<std::string> c;
+  for (const auto& kv : m_acc.tech().counters()) c.push_back(kv.first);  // the technology's own counters (cumulative)
+  if (m_acc.wear()) c.push_back("worn_cells");                           // cell endurance (docs/elight.md §4)
+  if (row_remap_columns()) c.push_back("rows_remapped");                 // row-based remapping (docs/elight.md §6)
+  return c;
+}
+
+std::vector<int64_t> Recorder::extra_values() const {
+  std::vector<int64_t> v;
+  for (const auto& kv : m_acc.tech().counters()) v.push_back(kv.second);
+  if (m_acc.wear()) v.push_back(m_acc.worn_cells());
+  if (row_remap_columns()) v.push_back(m_acc.wear()->rows_remapped());
+  return v;
 }
 
 Json Recorder::summary(const std::string& status) const {

@@ -48,6 +48,11 @@ class Recorder : public sc_core::sc_module {
   void set_fleet(std::string* fleet_events, int chip) { m_fleet_events = fleet_events, m_chip = chip; }
   // Called with the Monte-Carlo mean accuracy after each scheduled evaluation (the fleet's rows).
   void on_evaluation(std::function<void(double)> f) { m_on_evaluation = std::move(f); }
+  // The extra trace columns after the common ones, in order: the device's counters (RNS),
+  // worn_cells (cell endurance), rows_remapped (row-based remapping); and their values now.
+  std::vector<std::string> extra_columns() const;
+  std::vector<int64_t> extra_values() const;
+  bool row_remap_columns() const;
   void evaluated(double acc) {
     if (m_on_evaluation) m_on_evaluation(acc);
   }
@@ -67,7 +72,6 @@ class Recorder : public sc_core::sc_module {
   void run();
   // The trace's row-remapping column (rows_remapped): a chip with cell endurance under a
   // row-remapping policy (docs/elight.md §6). Every chip with cell endurance has worn_cells.
-  bool row_remap_columns() const;
   const RunContext& m_c;
   hw::Accelerator& m_acc;
   Agenda& m_agenda;

@@ -227,7 +227,14 @@ void Runtime::body() {
         ++p.n;
         if (!a.arrival_s.empty()) p.arrival_s.push_back(a.arrival_s[static_cast<size_t>(i)]);
         const int64_t img = image_of(i);
-        if (m_measures_served) p.images.push_back(img);
+        if (m_measures_served) {
+          p.images.push_back(img);
+          if (m_chip_seen.size() != n_chips) m_chip_seen.resize(n_chips), m_chip_images.resize(n_chips);
+          std::vector<char>& seen = m_chip_seen[static_cast<size_t>(k)];
+          if (seen.empty()) seen.assign(static_cast<size_t>(test_n), 0);
+          if (!seen[static_cast<size_t>(img)])
+            seen[static_cast<size_t>(img)] = 1, m_chip_images[static_cast<size_t>(k)].push_back(img);
+        }
         if (i < unseen) m_images_seen.push_back(img);
       }
     }

@@ -142,6 +142,8 @@ class Runtime : public sc_core::sc_module, public hw::StatsProvider {
   bool interrupted() const { return m_interrupted; }
   // The test images the first `n` served requests classified (the ideal reference's images).
   const std::vector<int64_t>& served_images() const { return m_images_seen; }
+  // A fleet's chip k (served mode): the distinct test images its requests classified, in order.
+  const std::vector<int64_t>& served_images(size_t chip) const { return chips() == 1 ? m_images_seen : m_chip_images.at(chip); }
   nlohmann::json stats() const override;
 
  private:
@@ -163,7 +165,9 @@ class Runtime : public sc_core::sc_module, public hw::StatsProvider {
   double m_end_s = 0, m_wait_s = 0;
   bool m_interrupted = false;
   std::vector<int64_t> m_images_seen;
-  sc_core::sc_event m_lane_done;  // a lane booked a part or stopped
+  std::vector<std::vector<int64_t>> m_chip_images;  // chips > 1, served mode: each chip's distinct images
+  std::vector<std::vector<char>> m_chip_seen;       // [chip][image]: in m_chip_images
+  sc_core::sc_event m_lane_done;                    // a lane booked a part or stopped
 };
 
 }  // namespace ptc::sim

@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 
+#include "hw/streaming.h"
 #include "models/dataset.h"
 #include "models/gradients.h"
 #include "models/json_io.h"
@@ -302,9 +303,13 @@ const std::vector<SectionSpec>& scenario_sections() {
                   {"pcm_write_pj", "pJ", ed.pcm_write_pj, "energy per PCM device write (Rios et al. 2015)", 0, 1e12},
                   {"pcm_write_us", "us", ed.pcm_write_us, "time per PCM row write [assumption]", 0, 1e9},
                   {"pcm_verify_read_us", "us", ed.pcm_verify_read_us,
-                   "time of one write-verify read-back of one weight [assumption]", 0, 1e9},
+                   "time of one write-verify read of one weight (a verification averaging `reads` read-backs costs that many) "
+                   "[assumption]",
+                   0, 1e9},
                   {"pcm_verify_read_pj", "pJ", ed.pcm_verify_read_pj,
-                   "energy of one write-verify read-back of one weight [assumption]", 0, 1e12},
+                   "energy of one write-verify read of one weight (a verification averaging `reads` read-backs costs that many) "
+                   "[assumption]",
+                   0, 1e12},
                   {"mrr_verify_read_us", "us", ed.mrr_verify_read_us,
                    "time of one MRR write-verify read-back of one weight [assumption]", 0, 1e9},
                   {"mrr_verify_read_pj", "pJ", ed.mrr_verify_read_pj,
@@ -1272,6 +1277,15 @@ void check_static(const Scenario& s) {
                     "\" back-propagates through the device's effective weights; device \"" + s.device.name +
                     "\" computes with its own arithmetic (RNS residues): train on the chip's arithmetic instead "
                     "(controller.policy.arithmetic = \"chip\", Mirage; docs/onchip_training.md §2)");
+    } else if (cap == "digital_gains") {
+      // A core with its own arithmetic has no effective weights to read out and scale: its
+      // readouts never drift, every alpha would be 1 and the readouts would only cost array time.
+      if (has(dev_caps, "own_gemm"))
+        throw Error("controller.policy: policy \"" + pname +
+                    "\" scales each layer's outputs by digital gains from readouts of its effective weights; device \"" +
+                    s.device.name +
+                    "\" computes with its own arithmetic (RNS residues), which has no effective weight to scale "
+                    "(docs/rns.md §6)");
     } else if (cap == "chip_training") {
       // Analog devices train through the converters of the data path; a device with its own GEMM
       // needs its own backward arithmetic (the RNS core has one).
@@ -1281,10 +1295,14 @@ void check_static(const Scenario& s) {
                     list_of(devices_with("backward_arithmetic")) + ")");
     } else if (cap == "row_remap") {
       row_remap = true;
-      if (s.tiling.mapping != "streaming" || !endurance)
+      if (s.tiling.mapping != "streaming")
         throw Error("controller.policy: policy \"" + pname +
-                    "\" remaps worn rows of the streamed PCM cores and needs the streaming mapping (hw.mapping.name, is \"" +
-                    s.tiling.mapping + "\") with cell endurance (device.endurance_steps > 0, device pcm_optical)");
+                    "\" remaps worn rows of the streamed PCM cores and needs the streaming mapping (hw.mapping.name is \"" +
+                    s.tiling.mapping + "\")");
+      if (!endurance)
+        throw Error("controller.policy: policy \"" + pname +
+                    "\" remaps worn rows of the streamed PCM cores and needs cell endurance (device.endurance_steps > 0, "
+                    "device pcm_optical; it is 0, so no cell ever wears)");
       // A row-remapping threshold counts worn cells of one row: at most the k cells of a row.
       const Json& pj = s.policy_json;
       if (pj.contains("threshold") && pj["threshold"].get<int64_t>() > s.tiling.block_size)
@@ -1294,7 +1312,7 @@ void check_static(const Scenario& s) {
     } else if (cap != "training_set" && cap != "training_split" && cap != "curvature") {
       throw Error("controller.policy: policy \"" + pname + "\" needs capability \"" + cap +
                   "\", unknown to ptcsim (known: remap, training_set, training_split, error_counters, channel_counters, "
-                  "write_verify, curvature, effective_weights, chip_training, row_remap)");
+                  "write_verify, curvature, effective_weights, chip_training, digital_gains, row_remap)");
     }
   }
   if (!s.io.inputs_within_one() && has(dev_caps, "own_gemm"))
@@ -1510,10 +1528,16 @@ Prepared preflight_checks(const Scenario& s) {
   if (!(s.horizon_s > 0)) {
     // A closed-loop source until the traffic ends: the run lasts at least requests x per-inference latency.
     const int64_t requests = traffic->total_requests();
-    // (Streaming: without the per-pass programming, which needs the device's levels: still a lower bound.)
-    const hw::StreamingWrites no_programming{};
+    // Streaming: each request is a pass that programs every block first (docs/elight.md §2), priced
+    // from the device's levels as the run prices it (the device built as `ptcsim compile` builds it).
+    hw::StreamingWrites programming{};
+    if (s.tiling.mapping == "streaming") {
+      const std::unique_ptr<hw::Technology> tech = s.device.model->build(hw::DeviceBuild{p.wl, hw::RandomStream(1, 0), {}});
+      const hw::StreamPlan plan = hw::plan_streaming(p.wl, *tech);
+      programming = hw::StreamingWrites{plan.time_s, plan.energy_j, plan.programmings};
+    }
     const double latency_s =
-        hw::inference_cost(p.wl, s.energy, s.tiling.mapping == "streaming" ? &no_programming : nullptr).latency_s;
+        hw::inference_cost(p.wl, s.energy, s.tiling.mapping == "streaming" ? &programming : nullptr).latency_s;
     const double end_s = static_cast<double>(requests) * latency_s;
     check_instants(s, end_s,
                    "the end of the traffic (horizon_s 0: " + std::to_string(requests) + " requests x " + num_str(latency_s) +

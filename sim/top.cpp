@@ -408,9 +408,13 @@ RunResult run_scenario(const Scenario& s, const RunOptions& o) {
           top->fleet->finish();
         else
           top->recorder->finish();
-        phase = "classifying the served images without noise (the ideal reference, after the simulation)";
-        top->evaluator->compute_ideal(top->runtime->served_images());
-        for (auto& m : top->chips) m.evaluator->set_ideal(top->evaluator->ideal_accuracy());
+        // An interrupted run stops promptly: no ideal reference (accuracy_ideal null).
+        if (!g_interrupted) {
+          phase = "classifying the served images without noise (the ideal reference, after the simulation)";
+          top->evaluator->compute_ideal(top->runtime->served_images());
+          for (size_t k = 0; k < top->chips.size(); ++k)
+            top->chips[k].evaluator->set_ideal_from(*top->evaluator, top->runtime->served_images(k));
+        }
         phase = "writing the outputs";
       } catch (const std::bad_alloc&) {  // the run's out-of-memory line (phase, scale, what to reduce), not "std::bad_alloc"
         error = out_of_memory_error(s, phase);

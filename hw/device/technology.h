@@ -180,6 +180,9 @@ class Technology : public BlockRealizer {
   // The ADCs that read one output of a core, by resolution (bits): empty = one ADC at the
   // configured hw.adc bits (the default); an RNS core reads one residue per modulus channel.
   virtual std::vector<int> output_adc_bits() const { return {}; }
+  // What the device's parameters resolved to when they name a rule rather than the values (RNS
+  // moduli "auto": the base and redundant moduli chosen), for stats.json; null for most devices.
+  virtual nlohmann::json resolved() const { return nullptr; }
   // Event counters the technology keeps itself (cumulative since construction, e.g. the RNS
   // decoder's), (name, value) in a fixed order; empty for most technologies. They appear as extra
   // trace.csv columns and in summary.json; layer_counters() gives them per layer (stats.json).

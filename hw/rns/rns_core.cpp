@@ -357,6 +357,17 @@ std::vector<int> RnsCore::output_adc_bits() const {
   return b;
 }
 
+nlohmann::json RnsCore::resolved() const {
+  const auto& all = m_tile.code().moduli();  // base then redundant
+  const size_t n = static_cast<size_t>(m_tile.code().n());
+  nlohmann::json base = nlohmann::json::array(), red = nlohmann::json::array();
+  for (size_t i = 0; i < all.size(); ++i) (i < n ? base : red).push_back(all[i]);
+  return {{"base_moduli", base},
+          {"redundant_moduli", red},
+          {"channel_adc_bits", output_adc_bits()},
+          {"legitimate_range", m_tile.code().legit_range()}};
+}
+
 namespace {
 std::vector<std::pair<std::string, int64_t>> named(const RrnsCounters& c) {
   return {{"rns_words", c.words},       {"rns_attempts", c.attempts},   {"rns_residue_errors", c.residue_errors},

@@ -75,6 +75,7 @@ class RnsCore : public Technology, public models::MappedGemm {
   bool shared_across_draws() const override { return true; }
 
   std::vector<int> output_adc_bits() const override;
+  nlohmann::json resolved() const override;
   std::vector<std::pair<std::string, int64_t>> counters() const override;
   nlohmann::json layer_counters() const override;
   int64_t recomputations() const override { return total().retried; }

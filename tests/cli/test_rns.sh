@@ -147,8 +147,11 @@ E = {"linear": lambda b: 1.48 * b / 8, "walden": lambda b: 1.48 * 2.0 ** (b - 8)
 for law, e in E.items():
     r = json.load(open(f"{d}/r_{law}/stats.json"))["accelerator"]
     a = json.load(open(f"{d}/a_{law}/stats.json"))["accelerator"]
-    # RNS: 3 ADCs per output, the bank's energy per conversion is their mean
+    # RNS: 3 ADCs per output, the bank's energy per conversion is their mean; stats.json names
+    # the moduli Blueprint's rule chose (config.resolved.json says "auto")
     assert r["adcs_per_output"]["value"] == 3
+    assert r["device_resolved"] == {"base_moduli": [63, 62, 61], "redundant_moduli": [], "channel_adc_bits": [6, 6, 6],
+                                    "legitimate_range": 63 * 62 * 61}, r.get("device_resolved")
     assert abs(r["adc"]["energy_per_conversion"]["value"] - e(6) * 1e-12) < 1e-9 * e(6) * 1e-12, (law, r["adc"])
     assert abs(a["adc"]["energy_per_conversion"]["value"] - e(14) * 1e-12) < 1e-9 * e(14) * 1e-12, (law, a["adc"])
     cfg = json.load(open(f"{d}/r_{law}/config.resolved.json"))
@@ -167,6 +170,38 @@ expect_error "unknown ADC law is one error line" 'hw.energy.adc_law' "$ptcsim" v
   bad "BFP group 16 refused: $(cat "$tmp/log")"
 expect_error "BFP group inside a tile is one error line" 'device.group: a BFP group of 4 values is smaller than the core size 8.*set hw.cores.block_size = 4 instead' \
   "$ptcsim" validate "$rns6" --set device.group=4
+# A fleet of RNS chips reports the decoder's counters at the fleet level too (they were only in
+# the chips' files): summary.json and the fleet trace's last row hold the sums of the chips'.
+if "$ptcsim" run "$rrns" -q --set hw.chips=2 --set traffic.requests=11 --out "$tmp/rfleet" >/dev/null 2>"$tmp/err" \
+   && $py - "$tmp/rfleet" <<'PY'
+import csv, json, sys
+d = sys.argv[1]
+s = json.load(open(d + "/summary.json")); chips = s["per_chip"]
+keys = ["rns_words", "rns_attempts", "rns_residue_errors", "rns_detected", "rns_corrected", "rns_retried", "rns_failed", "rns_silent"]
+last = list(csv.DictReader(open(d + "/trace.csv")))[-1]
+for k in keys:
+    assert s[k] == sum(c[k] for c in chips), (k, s.get(k), [c[k] for c in chips])
+    assert int(last[k]) == s[k], (k, last, s[k])
+assert all(c["rns_words"] > 0 for c in chips) and s["rns_residue_errors"] > 0, s
+PY
+then ok "fleet of RNS chips: decoder counters summed in summary.json and trace.csv"
+else bad "RNS fleet counters: $(cat "$tmp/err")"; fi
+$py "$src/tests/regression/check_books.py" "$tmp/rfleet" >"$tmp/log" 2>&1 && ok "RNS fleet: one set of books" || bad "RNS fleet books: $(tail -3 "$tmp/log")"
+# RNS settings that cannot work name the setting to change (they named internal functions, or
+# were accepted): moduli that fit no range, ADCs above 16 bits (base or redundant), retries
+# without a redundant modulus.
+expect_error "device.bits too small names device.bits" \
+  'device.bits: no pairwise-coprime moduli below 2^2 reach the 14-bit range of a dot product (mantissa_bits 6, core size 8' \
+  "$ptcsim" validate "$rns6" --set device.bits=2
+expect_error "special_k16 is refused by its 17-bit ADC, naming the sets that fit" \
+  'device.moduli: modulus 65537 needs a 17-bit ADC; the channels. ADCs have at most 16 bits (special_k2 .. special_k15 fit)' \
+  "$ptcsim" validate "$rns6" --set device.moduli=special_k16
+expect_error "a redundant modulus above 16 bits is refused under device.redundant" \
+  'device.redundant: redundant modulus 65537 (above the base moduli {65535}) needs a 17-bit ADC' \
+  "$ptcsim" validate "$rrns" --set device.bits=16
+expect_error "retries without a redundant modulus are refused" \
+  'device.max_retries: 2 retries of a word with a detected error, but with no redundant modulus' \
+  "$ptcsim" validate "$rns6" --set device.max_retries=2
 expect_error "BFP group not a multiple of the core is one error line" 'device.group: a BFP group must be a multiple of the core size 8 (e.g. 8, 16, 32; 0 = 8), got 12' \
   "$ptcsim" run "$rns6" --set device.group=12 --out "$tmp/g12"
 

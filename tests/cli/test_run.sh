@@ -304,6 +304,22 @@ assert len(rows) >= 1 and int(rows[-1]["requests"]) < 200000
 for l in open(os.path.join(d, "events.jsonl")): json.loads(l)
 PY
 then ok "SIGINT: exit 3, valid partial files marked interrupted"; else bad "interrupted run (exit $rc)"; fi
+# A signal during a long scheduled evaluation (40,000 PCM classifications, about two minutes here)
+# stops it at the next batch of images: the run ends "interrupted" within seconds, with no partial
+# evaluation reported (it used to finish the evaluation first, outlasting a scheduler's grace).
+"$ptcsim" run "$src/scenarios/pcm/drift_gdc.json" --set 'accuracy={"mode":"scheduled","times_s":[0],"images":10000,"instances":4}' \
+  --set horizon_s=10 --out "$tmp/longeval" -q >/dev/null 2>"$tmp/longeval.err" &
+pid=$!
+for _ in $(seq 1 300); do [ -s "$tmp/longeval/run.json" ] && break; sleep 0.1; done
+sleep 4; kill -TERM "$pid"; t0=$SECONDS; wait "$pid"; rc=$?; waited=$((SECONDS - t0))
+if [ "$rc" -eq 3 ] && [ "$waited" -le 20 ] && $py - "$tmp/longeval" <<'PY'
+import json, os, sys
+d = sys.argv[1]
+assert json.load(open(os.path.join(d, "run.json")))["status"] == "interrupted"
+assert not [l for l in open(os.path.join(d, "events.jsonl")) if json.loads(l)["type"] == "evaluation"]
+PY
+then ok "SIGTERM during a long evaluation: interrupted within ${waited} s, no partial evaluation reported"
+else bad "SIGTERM during an evaluation: exit $rc after ${waited} s: $(tail -c 300 "$tmp/longeval.err")"; fi
 # a signal after the last event, while the served images are classified: "interrupted" (exit 3),
 # never "complete" with requests left unclassified. 2.6 s at 3,000 requests/s: the last ~3,700
 # served images wait for the classification after the last event, which ptcsim announces on
@@ -362,5 +378,35 @@ for p in "${paths[@]:1}"; do
   done
 done
 [ "${#paths[@]}" -ge 2 ] || ok "one kernel path on this CPU (no AVX2): nothing to compare"
+
+# --threads N is --set threads=N: the same outputs as the --set, the same bytes as 1 thread (but
+# config.resolved.json, which records the count), and the same default run directory (the count is
+# not part of the configuration id).
+"$ptcsim" run "$sc" --set traffic.requests=60 --threads 2 --out "$tmp/th2" -q >/dev/null 2>"$tmp/err" \
+  && "$ptcsim" run "$sc" --set traffic.requests=60 --set threads=2 --out "$tmp/ts2" -q >/dev/null 2>>"$tmp/err" \
+  && "$ptcsim" run "$sc" --set traffic.requests=60 --threads 1 --out "$tmp/th1" -q >/dev/null 2>>"$tmp/err"
+same=yes
+for f in config.resolved.json trace.csv events.jsonl summary.json stats.json; do cmp -s "$tmp/th2/$f" "$tmp/ts2/$f" || same="no ($f vs --set)"; done
+for f in trace.csv events.jsonl summary.json stats.json; do cmp -s "$tmp/th2/$f" "$tmp/th1/$f" || same="no ($f vs 1 thread)"; done
+grep -q '"threads": 2' "$tmp/th2/config.resolved.json" || same="no (config.resolved.json does not record 2 threads)"
+[ "$same" = yes ] && ok "run --threads 2 = --set threads=2, and the same bytes as --threads 1" || bad "--threads: $same $(cat "$tmp/err")"
+expect_error "run --threads out of range is one line" "threads: .*1025" "$ptcsim" run "$sc" --threads 1025
+
+# A served fleet: each chip's accuracy_ideal is over its own served images (it was the fleet's, over
+# images the chip never served): k / n for the chip's n images, and the chips' references weighted
+# by their images give the fleet's.
+if "$ptcsim" run "$sc" --set traffic.requests=61 --set hw.chips=2 --set 'controller.policy={"name":"none"}' --out "$tmp/fl2" -q \
+     >/dev/null 2>"$tmp/err" && /usr/bin/python3 - "$tmp/fl2" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1] + "/summary.json")); chips = s["per_chip"]
+n = [c["requests"] for c in chips]
+assert sum(n) == 61 and min(n) > 0, n
+for c, k in zip(chips, n):
+    hits = c["accuracy_ideal"] * k
+    assert abs(hits - round(hits)) < 1e-9, (c["accuracy_ideal"], k)
+assert abs(sum(c["accuracy_ideal"] * k for c, k in zip(chips, n)) / 61 - s["accuracy_ideal"]) < 1e-12, (s["accuracy_ideal"], chips)
+PY
+then ok "served fleet: each chip's ideal reference is over its own images"
+else bad "per-chip ideal accuracy: $(cat "$tmp/err")"; fi
 
 finish

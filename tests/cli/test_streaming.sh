@@ -102,11 +102,39 @@ expect_error "spare rows without endurance are one line" "device.spare_rows: spa
   "$ptcsim" validate "$sc" --set device.spare_rows=2
 expect_error "spare rows without a row-remapping policy are one line" "device.spare_rows: 2 spare rows per core are used only by" \
   "$ptcsim" validate "$sc" --set device.endurance_steps=1e8 --set device.spare_rows=2
-expect_error "row_remap without endurance is one line" "controller.policy: policy \"row_remap\" remaps worn rows" \
+expect_error "row_remap without endurance is one line naming the missing endurance" "controller.policy: policy \"row_remap\" remaps worn rows of the streamed PCM cores and needs cell endurance (device.endurance_steps > 0" \
   "$ptcsim" validate "$sc" --set 'controller.policy={"name":"row_remap"}'
 expect_error "a streaming run with another policy names row_remap" 'other than row_remap' \
   "$ptcsim" validate "$sc" --set 'controller.policy={"name":"periodic_full","interval_requests":10}'
 
+# validate bounds the end of back-to-back streaming traffic by requests x (compute + the per-pass
+# programming time, as ptcsim streaming prints it): an instant before that end is accepted (it was
+# refused, the bound left out the programming), one after it is refused with the bound.
+# (The compute time, 6 us per inference, is within the 5 % margins.)
+tprog=$("$ptcsim" streaming "$sc" 2>/dev/null | awk '$1 == "native" {print $5}')
+end=$($py -c "print(600 * $tprog)" 2>/dev/null)
+if [ -n "$tprog" ] && "$ptcsim" validate "$sc" --set traffic.requests=600 --set "accuracy={\"mode\":\"scheduled\",\"times_s\":[0,$($py -c "print(0.95 * $end)")],\"images\":10}" >/dev/null 2>"$tmp/err" \
+   && ! "$ptcsim" validate "$sc" --set traffic.requests=600 --set "accuracy={\"mode\":\"scheduled\",\"times_s\":[0,$($py -c "print(1.05 * $end)")],\"images\":10}" >/dev/null 2>>"$tmp/err" \
+   && grep -q "is after the end of the traffic (horizon_s 0: 600 requests x 0.078" "$tmp/err"
+then ok "streaming traffic's end includes the per-pass programming time (600 x $tprog s): instants before it validate"
+else bad "streaming traffic end (t_prog $tprog, end $end): $(cat "$tmp/err")"; fi
+# A fleet of streaming chips with cell endurance keeps the wear books at the fleet level (it had no
+# worn_cells column and no streaming block): sums of the chips', the earliest chip's first wear.
+if "$ptcsim" run "$sc" -q --set traffic.requests=200 --set 'accuracy={"mode":"none"}' --set device.endurance_steps=2e4 \
+     --set device.endurance_sigma=0.3 --set hw.chips=2 --out "$tmp/fleet" >/dev/null 2>"$tmp/err" && $py - "$tmp/fleet" <<'PY'
+import csv, json, sys
+d = sys.argv[1]
+s = json.load(open(d + "/summary.json")); chips = s["per_chip"]
+assert s["writes_streamed"] == sum(c["writes_streamed"] for c in chips) > 0, s
+st = s["streaming"]
+assert st["worn_cells"] == sum(c["streaming"]["worn_cells"] for c in chips) > 0, st
+assert st["first_worn_time_s"] == min(c["streaming"]["first_worn_time_s"] for c in chips), st
+assert st["first_worn_pass"] == min(c["streaming"]["first_worn_pass"] for c in chips), st
+rows = list(csv.DictReader(open(d + "/trace.csv")))
+assert int(rows[-1]["worn_cells"]) == st["worn_cells"], rows[-1]
+PY
+then ok "fleet of streaming chips: worn cells and streamed writes summed in summary.json and trace.csv"
+else bad "streaming fleet books: $(cat "$tmp/err")"; fi
 expect_error "streaming on a device without levels is one line, naming the hw fragment" "hw.mapping.name (from fragment .*optical_4x4x16_streaming.json): the streaming mapping" \
   "$ptcsim" run "$sc" --set 'device={"name":"mrr"}' --out "$tmp/x1" -q
 expect_error "an unknown order is one line naming the path" "hw.mapping.order" \

@@ -439,6 +439,7 @@ TEST_CASE("scenario preflight: policies declare the capabilities their hooks use
   CHECK(caps({{"name", "swim"}}) == V{"write_verify", "training_set", "curvature"});
   CHECK(caps({{"name", "swim"}, {"metric", "magnitude"}}) == V{"write_verify"});
   CHECK(caps({{"name", "swim"}, {"metric", "random"}}) == V{"write_verify"});
+  CHECK(caps({{"name", "global_drift_compensation"}}) == V{"digital_gains"});
   CHECK(caps({{"name", "row_remap"}}) == V{"row_remap"});
   CHECK(caps({{"name", "row_remap"}, {"interval_requests", 10}, {"threshold", 2}}) == V{"row_remap"});
 }

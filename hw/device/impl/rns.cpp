@@ -26,6 +26,12 @@ std::vector<int64_t> parse_list(const std::string& s) {
   return out;
 }
 
+std::string moduli_text(const std::vector<int64_t>& moduli) {
+  std::string t;
+  for (int64_t m : moduli) t += (t.empty() ? "{" : ", ") + std::to_string(m);
+  return t + "}";
+}
+
 class RnsDevice : public hw::DeviceModel {
  public:
   explicit RnsDevice(Params& p) : m_path(p.path()) {
@@ -50,8 +56,14 @@ class RnsDevice : public hw::DeviceModel {
       for (int64_t m : m_base)
         if (hw::rns::adc_bits(m) > 16)
           throw Error(p.path_of("moduli") + ": modulus " + std::to_string(m) + " needs a " +
-                      std::to_string(hw::rns::adc_bits(m)) + "-bit ADC; at most 16 bits");
+                      std::to_string(hw::rns::adc_bits(m)) + "-bit ADC; the channels' ADCs have at most 16 bits" +
+                      (list.empty() && m_moduli.rfind("special_k", 0) == 0 ? " (special_k2 .. special_k15 fit)" : ""));
     }
+    // A retry repeats a word whose error was detected; without a redundant modulus nothing is.
+    if (m_cfg.tile.max_retries > 0 && m_redundant == 0)
+      throw Error(p.path_of("max_retries") + ": " + std::to_string(m_cfg.tile.max_retries) +
+                  " retries of a word with a detected error, but with no redundant modulus (" + p.path_of("redundant") +
+                  " 0) no error is detected and nothing is retried; set " + p.path_of("redundant") + " >= 1 or max_retries 0");
   }
 
   // The tile spec for cores of size k (Blueprint's rule needs the dot-product length h = k).
@@ -66,9 +78,31 @@ class RnsDevice : public hw::DeviceModel {
                   "), got " + std::to_string(m_group));
     hw::rns::RnsTileSpec s = m_cfg.tile;
     s.group_tiles = m_group == 0 ? 1 : static_cast<int>(m_group / k);
-    s.base =
-        m_moduli == "auto" ? hw::rns::blueprint_moduli(m_bits, hw::rns::output_bits(s.input_bits, s.weight_bits, k)) : m_base;
-    s.redundant = hw::rns::redundant_moduli(s.base, m_redundant);
+    if (m_moduli == "auto") {
+      const int b_out = hw::rns::output_bits(s.input_bits, s.weight_bits, k);
+      try {
+        s.base = hw::rns::blueprint_moduli(m_bits, b_out);
+      } catch (const Error&) {
+        throw Error(m_path + ".bits: no pairwise-coprime moduli below 2^" + std::to_string(m_bits) + " reach the " +
+                    std::to_string(b_out) + "-bit range of a dot product (mantissa_bits " + std::to_string(s.input_bits) +
+                    ", core size " + std::to_string(k) + "; Blueprint's rule): raise " + m_path + ".bits or lower " + m_path +
+                    ".mantissa_bits");
+      }
+    } else {
+      s.base = m_base;
+    }
+    try {
+      s.redundant = hw::rns::redundant_moduli(s.base, m_redundant);
+    } catch (const Error& e) {
+      const std::string m = e.what(), head = "redundant_moduli: ";
+      throw Error(m_path + ".redundant: " + std::to_string(m_redundant) + " redundant moduli above the base moduli " +
+                  moduli_text(s.base) + ": " + (m.rfind(head, 0) == 0 ? m.substr(head.size()) : m));
+    }
+    for (int64_t m : s.redundant)  // the redundant channels have ADCs of their own
+      if (hw::rns::adc_bits(m) > 16)
+        throw Error(m_path + ".redundant: redundant modulus " + std::to_string(m) + " (above the base moduli " +
+                    moduli_text(s.base) + ") needs a " + std::to_string(hw::rns::adc_bits(m)) +
+                    "-bit ADC; the channels' ADCs have at most 16 bits (use smaller base moduli or fewer redundant ones)");
     try {
       hw::rns::RnsTile check(s, k, m_path);  // the range rule: every dot product of k terms fits M
     } catch (const Error& e) {
@@ -100,7 +134,7 @@ const Registrar<hw::DeviceModel> reg{
      "RNS tensor core with redundant-RNS error correction (Mirage, Blueprint)",
      {{"moduli", "", "auto",
        "base moduli: \"auto\" (Blueprint's rule from bits and the core size), a named set (blueprint_b4..b8, "
-       "special_k2..k20) or a list \"63,62,61\""},
+       "special_k2..k15: 2^k - 1, 2^k, 2^k + 1) or a list \"63,62,61\""},
       {"bits", "bits", 6, "converter bits b for \"auto\": moduli below 2^b", 2, 16},
       {"redundant", "", 0, "redundant moduli k (RRNS): detects k, corrects floor(k/2) residue errors", 0, 4},
       {"max_retries", "", 0, "retries R of an uncorrectable word", 0, 16},

@@ -15,6 +15,8 @@ class Gdc : public Policy {
     m_spec.noiseless_reference = p.str("reference") == "noiseless";
   }
   double timer_interval_s() const override { return m_every_s; }
+  // The alphas scale the digital outputs of an effective-weight data path.
+  std::vector<std::string> capabilities_needed() const override { return {"digital_gains"}; }
   void on_start(Actions& a) override { a.compensate_drift(true, m_spec); }
   void on_evaluation(Actions& a) override { a.compensate_drift(false, m_spec); }
   void on_timer(Actions& a) override { a.compensate_drift(false, m_spec); }
