@@ -1285,7 +1285,7 @@ void check_static(const Scenario& s) {
                     "\" scales each layer's outputs by digital gains from readouts of its effective weights; device \"" +
                     s.device.name +
                     "\" computes with its own arithmetic (RNS residues), which has no effective weight to scale "
-                    "(docs/rns.md §6)");
+                    "(docs/rns.md §7)");
     } else if (cap == "chip_training") {
       // Analog devices train through the converters of the data path; a device with its own GEMM
       // needs its own backward arithmetic (the RNS core has one).
