@@ -142,8 +142,13 @@ class Runtime : public sc_core::sc_module, public hw::StatsProvider {
   bool interrupted() const { return m_interrupted; }
   // The test images the first `n` served requests classified (the ideal reference's images).
   const std::vector<int64_t>& served_images() const { return m_images_seen; }
-  // A fleet's chip k (served mode): the distinct test images its requests classified, in order.
-  const std::vector<int64_t>& served_images(size_t chip) const { return chips() == 1 ? m_images_seen : m_chip_images.at(chip); }
+  // A fleet's chip k (served mode): the distinct test images its requests classified, in order
+  // (none in other modes, or for a chip that served nothing).
+  const std::vector<int64_t>& served_images(size_t chip) const {
+    static const std::vector<int64_t> none;
+    if (chips() == 1) return m_images_seen;
+    return chip < m_chip_images.size() ? m_chip_images[chip] : none;
+  }
   nlohmann::json stats() const override;
 
  private:
