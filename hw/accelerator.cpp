@@ -20,8 +20,8 @@ constexpr int64_t kBatch = 16;
 }  // namespace
 
 // ------------------------------------------------------------------------------------ TensorCore
-TensorCore::TensorCore(sc_core::sc_module_name name, int64_t index, int64_t k)
-    : sc_core::sc_module(name), m_index(index), m_k(k) {}
+TensorCore::TensorCore(sc_core::sc_module_name name, const Accelerator& acc, int64_t index, int64_t k, int64_t active_cycles)
+    : sc_core::sc_module(name), m_acc(acc), m_index(index), m_k(k), m_active_cycles(active_cycles) {}
 
 std::vector<float> TensorCore::read_back(Accelerator& acc, int64_t layer, int64_t group, int64_t block, uint64_t draw) {
   const auto& t = acc.workload().layers.at(layer).gemms.at(group);
@@ -31,20 +31,18 @@ std::vector<float> TensorCore::read_back(Accelerator& acc, int64_t layer, int64_
   std::vector<float> all;
   acc.effective(layer, group, draw, all, true);
   std::vector<float> out(all.begin() + block * m_k * m_k, all.begin() + (block + 1) * m_k * m_k);
-  double dt = static_cast<double>(m_k) * acc.cycle_s();
-  double e = static_cast<double>(m_k) * acc.energy_per_cycle_j() / static_cast<double>(acc.cores());
-  charge(dt, e);
-  wait(sc_core::sc_time(dt, sc_core::SC_SEC));
+  // k probe vectors through one core: k cycles of the array, one core's share of a cycle's energy.
+  acc.occupy(static_cast<double>(m_k) * acc.cycle_s(),
+             static_cast<double>(m_k) * acc.energy_per_cycle_j() / static_cast<double>(acc.cores()));
   return out;
 }
 
-void TensorCore::charge(double busy_s, double energy_j) {
-  m_busy_s += busy_s;
-  m_energy_j += energy_j;
-}
-
 nlohmann::json TensorCore::stats() const {
-  return {{"busy", stat(m_busy_s, "s")}, {"energy", stat(m_energy_j, "J")}};
+  const double total = static_cast<double>(m_acc.workload().cycles_per_inference);
+  const double active = static_cast<double>(m_active_cycles);
+  return {{"active_cycles_per_inference", stat(active, "cycles")},
+          {"utilisation", stat(total > 0 ? active / total : 0.0, "fraction")},
+          {"inference_compute", stat(static_cast<double>(m_acc.inferences()) * active * m_acc.cycle_s(), "s")}};
 }
 
 // ------------------------------------------------------------------------------------ ConverterBank
@@ -72,8 +70,10 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const models::Graph& grap
   if (!m_tech) throw Error("accelerator: no device technology");
   array.bind(*this);
   const int64_t n = wl.spec.mapping == "stationary" ? std::max<int64_t>(wl.blocks, 1) : wl.spec.rows * wl.spec.cols;
+  const std::vector<int64_t> active = core_active_cycles(wl, n);
   for (int64_t i = 0; i < n; ++i)
-    m_cores.push_back(std::make_unique<TensorCore>(("core_" + std::to_string(i)).c_str(), i, wl.spec.block_size));
+    m_cores.push_back(std::make_unique<TensorCore>(("core_" + std::to_string(i)).c_str(), *this, i, wl.spec.block_size,
+                                                   active[static_cast<size_t>(i)]));
   for (const auto& L : wl.layers) {
     m_ideal.emplace_back();
     for (const auto& t : L.gemms) m_ideal.back().push_back(t.blocks);
@@ -369,7 +369,6 @@ void Accelerator::charge(double seconds, double energy_j) {
   if (!(seconds >= 0) || !(energy_j >= 0)) throw Error("accelerator: negative busy time or energy");
   m_busy_s += seconds;
   m_energy_j += energy_j;
-  for (auto& c : m_cores) c->charge(seconds, energy_j / static_cast<double>(m_cores.size()));
 }
 
 void Accelerator::occupy(double seconds, double energy_j) {

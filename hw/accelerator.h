@@ -39,23 +39,26 @@
 
 namespace ptc::hw {
 
+// One tensor core of the array. Its books are what the mapping gives it, not a share of the
+// array's: the cycles of an inference in which it holds a block (the others it idles: a layer with
+// fewer block-rows or block-columns than the array leaves cores empty), and the compute time of the
+// served inferences on it. Time, energy and writes are the array's books (one set, in Accelerator).
 class TensorCore : public sc_core::sc_module, public StatsProvider {
  public:
-  TensorCore(sc_core::sc_module_name name, int64_t index, int64_t k);
+  TensorCore(sc_core::sc_module_name name, const class Accelerator& acc, int64_t index, int64_t k, int64_t active_cycles);
   int64_t index() const { return m_index; }
+  // Cycles per inference in which this core holds a block (docs/converters_energy.md §3).
+  int64_t active_cycles() const { return m_active_cycles; }
   // Identity-probe read-back of block (layer, group, block) mapped to this core: k probe vectors
-  // e_j through the core and its ADC (output column j = effective column j), k cycles of time.
-  // Returns the k x k effective weights (row-major, absolute units).
+  // e_j through the core and its ADC (output column j = effective column j), k cycles of time,
+  // occupying the array (charged to its books). Returns the k x k effective weights (row-major,
+  // absolute units).
   std::vector<float> read_back(class Accelerator& acc, int64_t layer, int64_t group, int64_t block, uint64_t draw);
-  void charge(double busy_s, double energy_j);
-  double busy_s() const { return m_busy_s; }
   nlohmann::json stats() const override;
-  // Streaming mapping: the per-pass plan, the passes, the writes they took, cell wear.
-  nlohmann::json streaming_stats() const;
 
  private:
-  int64_t m_index, m_k;
-  double m_busy_s = 0, m_energy_j = 0;
+  const class Accelerator& m_acc;
+  int64_t m_index, m_k, m_active_cycles;
 };
 
 // The array's DACs or ADCs as one child module: how many conversions they made and the energy
@@ -72,8 +75,6 @@ class ConverterBank : public sc_core::sc_module, public StatsProvider {
   double pj_per_conversion() const { return m_pj; }
   int64_t per_cycle() const { return m_per_cycle; }
   nlohmann::json stats() const override;
-  // Streaming mapping: the per-pass plan, the passes, the writes they took, cell wear.
-  nlohmann::json streaming_stats() const;
 
  private:
   int m_bits;

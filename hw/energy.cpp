@@ -1,6 +1,8 @@
 #include "hw/energy.h"
 
 #include <cmath>
+#include <set>
+#include <utility>
 
 #include "models/error.h"
 
@@ -61,8 +63,13 @@ InferenceCost inference_cost(const models::CompiledWorkload& wl, const EnergyPar
   c.digital_j = static_cast<double>(c.conversions_adc) * p.digital_add_pj * 1e-12;
   c.laser_w = laser_wall_power_w(p, R * C * k);
   c.laser_j = c.laser_w * c.compute_s;
-  // Weights stay resident only when every block owns a core (stationary) or there is one chunk.
-  bool resident = wl.spec.mapping == "stationary" || wl.chunks <= 1;
+  // Weights stay resident when every block owns a core (stationary), when there is one chunk, and
+  // for non-volatile cells on the cyclic mapping: every block keeps its own PCM array, programmed
+  // at deployment, and the R x C cores are the periphery (laser, modulators, DACs, detectors, ADCs)
+  // that serves the chunks one after another (docs/converters_energy.md §3). The device model
+  // keeps the same resident state (conductances drift from deployment, writes are the controller's).
+  // Re-writing the weights in every pass is the streaming mapping (ELight), priced by the device.
+  const bool resident = wl.spec.mapping == "stationary" || wl.chunks <= 1 || p.cell == WeightCell::nonvolatile;
   const double rings = R * C * k * k;
   if (wl.spec.mapping == "streaming") {
     // ELight: every block programmed onto its core on every pass, at the device's level-step cost.
@@ -72,18 +79,28 @@ InferenceCost inference_cost(const models::CompiledWorkload& wl, const EnergyPar
     c.reprogram_j = streaming->energy_j;
   } else if (!resident) {
     c.reprogrammed_blocks = static_cast<int64_t>(static_cast<double>(wl.chunks) * R * C);
-    // MRR: all rings retune at once and settle; PCM: each core writes its k rows one after another.
-    const bool thermo = p.cell == WeightCell::thermo_optic;
-    double per_chunk_s = thermo ? p.ring_settle_us * 1e-6 : k * p.pcm_write_us * 1e-6;
-    c.reprogram_s = static_cast<double>(wl.chunks) * per_chunk_s;
-    c.reprogram_j = thermo ? static_cast<double>(wl.chunks) * rings * p.ring_hold_mw * 1e-3 * p.ring_settle_us * 1e-6
-                           : static_cast<double>(wl.chunks) * rings * p.pcm_write_pj * 1e-12;
+    // Thermo-optic rings hold one block's set points at a time: all rings re-tune at once and
+    // settle, once per chunk.
+    c.reprogram_s = static_cast<double>(wl.chunks) * p.ring_settle_us * 1e-6;
+    c.reprogram_j = static_cast<double>(wl.chunks) * rings * p.ring_hold_mw * 1e-3 * p.ring_settle_us * 1e-6;
   }
   c.latency_s = c.compute_s + c.reprogram_s;
   // MRR rings need holding power for as long as the inference takes; PCM is non-volatile.
   c.hold_j = p.cell == WeightCell::thermo_optic ? rings * p.ring_hold_mw * 1e-3 * c.latency_s : 0.0;
   c.total_j = c.dac_j + c.adc_j + c.tia_j + c.digital_j + c.laser_j + c.hold_j + c.reprogram_j;
   return c;
+}
+
+std::vector<int64_t> core_active_cycles(const models::CompiledWorkload& wl, int64_t cores) {
+  std::vector<int64_t> active(static_cast<size_t>(std::max<int64_t>(cores, 0)), 0);
+  for (const auto& L : wl.layers) {
+    std::set<std::pair<int32_t, int32_t>> pairs;  // (chunk, core) with a block
+    for (const auto& t : L.gemms)
+      for (size_t b = 0; b < t.core.size(); ++b) pairs.emplace(t.chunk.at(b), t.core[b]);
+    for (const auto& [chunk, core] : pairs)
+      if (core >= 0 && core < cores) active[static_cast<size_t>(core)] += L.num_vectors;
+  }
+  return active;
 }
 
 nlohmann::json InferenceCost::to_json() const {

@@ -94,6 +94,11 @@ struct StreamingWrites {
 InferenceCost inference_cost(const models::CompiledWorkload& wl, const EnergyParams& p,
                              const StreamingWrites* streaming = nullptr);
 
+// Cycles per inference in which each core of the mapping holds a block: for every layer, every
+// (chunk, core) pair that has a block computes the layer's num_vectors cycles; the other cycles
+// the core idles (docs/converters_energy.md §3). `cores` entries (core index = models' core).
+std::vector<int64_t> core_active_cycles(const models::CompiledWorkload& wl, int64_t cores);
+
 // Energy of one core output's ADCs in pJ (the sum of the converter law over out_bits).
 double output_adcs_pj(const EnergyParams& p, const std::vector<int>& out_bits);
 

@@ -42,7 +42,17 @@ assert r["status"] == "complete" and r["seed"] == 7 and "git_commit" in r and r[
 c = json.load(open(os.path.join(d, "config.resolved.json")))
 assert c["controller"]["policy"]["sparsity"] == 0.2 and c["controller"]["policy"]["steps"] == 5   # defaults filled, file wins
 st = json.load(open(os.path.join(d, "stats.json")))
-assert st["accelerator"]["busy"]["unit"] == "s" and st["accelerator"]["core_0"]["busy"]["unit"] == "s" and st["runtime"]["requests_served"]["value"] == 300
+assert st["accelerator"]["busy"]["unit"] == "s" and st["runtime"]["requests_served"]["value"] == 300
+# per-core books: the busiest core computes in every cycle of an inference (chunks run one after
+# another), and a core's compute time is the served inferences x its active cycles at the clock
+acc = st["accelerator"]
+cores = [v for k, v in acc.items() if k.startswith("core_")]
+assert len(cores) == c["hw"]["cores"]["rows"] * c["hw"]["cores"]["cols"]
+assert max(x["active_cycles_per_inference"]["value"] for x in cores) == acc["cycles_per_inference"]["value"]
+for x in cores:
+    want = acc["inferences_served"]["value"] * x["active_cycles_per_inference"]["value"] / (c["hw"]["clock_ghz"] * 1e9)
+    assert abs(x["inference_compute"]["value"] - want) <= 1e-9 * want, (x, want)
+    assert abs(x["utilisation"]["value"] - x["active_cycles_per_inference"]["value"] / acc["cycles_per_inference"]["value"]) < 1e-12
 PY
 then ok "run files hold the documented columns and keys, consistent with each other"; else bad "run file contents"; fi
 

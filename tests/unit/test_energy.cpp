@@ -1,5 +1,6 @@
 // Energy and latency per inference against the published reference points and closed forms
 // (docs/converters_energy.md).
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 
@@ -81,11 +82,16 @@ TEST_CASE("CNN3 on DOCTOR's array: conversions, compute time, chunk re-programmi
   CHECK(c.latency_s == Approx(c.compute_s + c.reprogram_s));
   CHECK(c.adc_j == Approx(58066.0 * 128 * 1.48e-12));
   CHECK(c.total_j == Approx(c.dac_j + c.adc_j + c.tia_j + c.digital_j + c.laser_j + c.hold_j + c.reprogram_j));
-  // PCM is non-volatile: no hold power; re-writing is charged per cell.
+  // PCM is non-volatile: no hold power, and every block keeps its own resident array, so the 124
+  // chunks cost compute time only (the device's state is the one programmed at deployment).
   p.cell = WeightCell::nonvolatile;
   InferenceCost q = inference_cost(wl, p);
   CHECK(q.hold_j == 0.0);
-  CHECK(q.reprogram_j == Approx(124.0 * 1024 * 13.4e-12));
+  CHECK(q.reprogram_j == 0.0);
+  CHECK(q.reprogram_s == 0.0);
+  CHECK(q.reprogrammed_blocks == 0);
+  CHECK(q.latency_s == Approx(58066 / 5e9));
+  CHECK(q.total_j == Approx(c.dac_j + c.adc_j + c.tia_j + c.digital_j + c.laser_j));
   // A workload that fits (one chunk) keeps its weights resident.
   models::CompiledWorkload small =
       models::compile(models::import_onnx(std::string(PTC_SOURCE_DIR) + "/models/zoo/lenet5_fmnist.onnx"),
@@ -96,4 +102,39 @@ TEST_CASE("CNN3 on DOCTOR's array: conversions, compute time, chunk re-programmi
   CHECK(mzi.device == "mzi");
   CHECK(mzi.device_path == "hw.device.name");
   CHECK(parse_hw_spec(nlohmann::json::parse(R"({"adc": {"bits": 4}, "clock_ghz": 8})")).energy.adc_bits == 4);
+}
+
+// Closed form of a core's active cycles (docs/converters_energy.md §3): under `cyclic`, core (r, c)
+// holds a block of chunk (i, j) of a GEMM iff i R + r < P and j C + c < Q, so it computes
+// num_vectors x ceil((P - r) / R) x ceil((Q - c) / C) cycles of it; under `streaming`, core i holds
+// block-row g RC + i < P for all Q steps; under `stationary`, every block owns a core.
+TEST_CASE("Per-core active cycles follow the mapping's closed form", "[energy]") {
+  const models::Graph g = models::import_onnx(std::string(PTC_SOURCE_DIR) + "/models/zoo/cnn3_fmnist.onnx");
+  auto up = [](int64_t a, int64_t b) { return a > 0 ? (a + b - 1) / b : 0; };
+  for (const char* mapping : {"cyclic", "streaming"}) {
+    const int64_t R = 4, C = 4;
+    const models::CompiledWorkload wl = models::compile(g, models::TilingSpec{R, C, 8, mapping});
+    const std::vector<int64_t> got = core_active_cycles(wl, R * C);
+    REQUIRE(got.size() == 16);
+    int64_t busiest = 0;
+    for (int64_t r = 0; r < R; ++r)
+      for (int64_t c = 0; c < C; ++c) {
+        int64_t want = 0;
+        for (const auto& L : wl.layers)
+          for (const auto& t : L.gemms)
+            want += std::string(mapping) == "cyclic" ? L.num_vectors * up(t.P - r, R) * up(t.Q - c, C)
+                                                     : L.num_vectors * up(t.P - (r * C + c), R * C) * t.Q;
+        CHECK(got[static_cast<size_t>(r * C + c)] == want);
+        busiest = std::max(busiest, want);
+      }
+    // The busiest core computes in every cycle of an inference: chunks run one after another.
+    CHECK(busiest == wl.cycles_per_inference);
+  }
+  const models::CompiledWorkload st = models::compile(g, models::TilingSpec{40, 40, 8, "stationary"});
+  const std::vector<int64_t> got = core_active_cycles(st, st.blocks);
+  int64_t want = 0, sum = 0;
+  for (const auto& L : st.layers)
+    for (const auto& t : L.gemms) want += L.num_vectors * t.P * t.Q;
+  for (int64_t v : got) sum += v;
+  CHECK(sum == want);
 }
