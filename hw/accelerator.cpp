@@ -115,6 +115,8 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const models::Graph& grap
   m_exec->set_mapped(m_tech->mapped_gemm() ? m_tech->mapped_gemm() : m_gemm.get(), wl.layer_index());
   m_exec_ideal = std::make_unique<models::Executor>(graph, cfg.threads);
   m_tech_base_writes = m_tech->writes();
+  m_tech_base_write_s = m_tech->write_time_s();
+  m_tech_base_write_j = m_tech->write_energy_j();
   // Streaming: the device's initial state is not a write (the first pass programs every block).
   m_initial_writes = m_stream ? 0 : m_tech_base_writes;
   if (cfg.thermal) {
@@ -484,13 +486,23 @@ VerifyResult Accelerator::verify(int64_t layer, int64_t group, const std::vector
 double Accelerator::initial_programming_s() const {
   // Thermo-optic rings tune together: one settle (docs/converters_energy.md §4).
   if (m_cfg.energy.cell == WeightCell::thermo_optic) return m_cfg.energy.ring_settle_us * 1e-6;
-  if (m_cfg.energy.cell != WeightCell::nonvolatile) return 0;
+  if (m_cfg.energy.cell != WeightCell::nonvolatile || m_stream) return 0;
   const double ncores = static_cast<double>(m_cores.size());
+  if (m_tech_base_write_s > 0) return m_tech_base_write_s / ncores;  // the device's own pricing
   double t = 0;
   for (const auto& L : m_wl.layers)
     for (const auto& g : L.gemms)
       t += std::ceil(static_cast<double>(g.P * g.Q * m_wl.spec.block_size) / ncores) * m_cfg.energy.pcm_write_us * 1e-6;
   return t;
+}
+
+double Accelerator::initial_programming_j() const {
+  if (m_cfg.energy.cell == WeightCell::thermo_optic)
+    return static_cast<double>(m_wl.spec.rows * m_wl.spec.cols * m_wl.spec.block_size * m_wl.spec.block_size) *
+           m_cfg.energy.ring_hold_mw * 1e-3 * m_cfg.energy.ring_settle_us * 1e-6;
+  if (m_cfg.energy.cell != WeightCell::nonvolatile || m_stream) return 0;
+  if (m_tech_base_write_j > 0) return m_tech_base_write_j;
+  return static_cast<double>(m_initial_writes) * m_cfg.energy.pcm_write_pj * 1e-12;
 }
 
 double Accelerator::take_write_time_s() {
@@ -729,7 +741,8 @@ nlohmann::json Accelerator::stats() const {
                          {"block_loads", stat(static_cast<double>(m_verify.block_loads), "settles")},
                          {"time", stat(m_verify.time_s, "s")},
                          {"energy", stat(m_verify.energy_j, "J")},
-                         {"initial_programming_time", stat(initial_programming_s(), "s")}};
+                         {"initial_programming_time", stat(initial_programming_s(), "s")},
+                         {"initial_programming_energy", stat(initial_programming_j(), "J")}};
   for (const auto& [k, v] : m_tech->counters()) j[k] = stat(static_cast<double>(v), "events");
   if (!m_tech->output_adc_bits().empty())
     j["adcs_per_output"] = stat(static_cast<double>(m_tech->output_adc_bits().size()), "ADCs");

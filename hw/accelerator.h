@@ -280,8 +280,11 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   // device writes, weights left outside the tolerance, time (s, the cores' parallel time per group,
   // summed) and energy (J). initial_programming_s: the one-shot programming of every block before
   // deployment (not on the deployment clock; one row of k cells per write pulse, cores in
-  // parallel; thermo-optic rings: one settle), the baseline a write-verify time is compared with
-  // (SWIM's programming time).
+  // parallel; thermo-optic rings: one settle; a device that prices its own writes, ELight's
+  // level steps: its cost of the first programming, cores in parallel), the baseline a write-verify
+  // time is compared with (SWIM's programming time). initial_programming_j: its energy (the
+  // initial writes x pcm_write_pj; rings: one settle of every ring held; self-priced: the device's),
+  // like the time outside the run's energy, which starts at deployment.
   struct VerifyBooks {
     int64_t calls = 0, weights = 0, reads = 0, writes = 0, unconverged = 0;
     int64_t block_loads = 0;  // thermo-optic: blocks loaded for verification (one settle each)
@@ -289,6 +292,7 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   };
   const VerifyBooks& verify_books() const { return m_verify; }
   double initial_programming_s() const;
+  double initial_programming_j() const;
   // Write time accumulated by program() since the last call (cores write in parallel); the
   // caller occupies the accelerator for it.
   double take_write_time_s();
@@ -389,6 +393,7 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   // noise clock and served inferences
   double m_draw_instant_s = -1;
   int64_t m_served = 0, m_extra_steps = 0, m_initial_writes = 0, m_tech_base_writes = 0;
+  double m_tech_base_write_s = 0, m_tech_base_write_j = 0;  // the device's own pricing of its first programming
   VerifyBooks m_verify;
   std::optional<StreamPlan> m_stream;
   std::optional<CellWear> m_wear;

@@ -283,8 +283,8 @@ Json Recorder::summary(const std::string& status) const {
     }
   }
   if (m_acc.verify_books().calls > 0) {
-    // Write-verify (SWIM, docs/swim.md): its books; programming_time_s = the one-shot programming
-    // before deployment plus every verification since.
+    // Write-verify (SWIM, docs/swim.md): its books; programming_time_s (_energy_j) = the one-shot
+    // programming before deployment plus every verification since.
     const auto& v = m_acc.verify_books();
     j["write_verify"] = {{"weights_verified", v.weights},
                          {"reads", v.reads},
@@ -293,7 +293,9 @@ Json Recorder::summary(const std::string& status) const {
                          {"time_s", v.time_s},
                          {"energy_j", v.energy_j},
                          {"initial_programming_time_s", m_acc.initial_programming_s()},
-                         {"programming_time_s", m_acc.initial_programming_s() + v.time_s}};
+                         {"programming_time_s", m_acc.initial_programming_s() + v.time_s},
+                         {"initial_programming_energy_j", m_acc.initial_programming_j()},
+                         {"programming_energy_j", m_acc.initial_programming_j() + v.energy_j}};
   }
   for (const auto& kv : m_acc.tech().counters()) j[kv.first] = kv.second;  // device counters (RNS), cumulative
   if (m_acc.keeps_recomputation_books()) {

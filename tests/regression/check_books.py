@@ -41,6 +41,19 @@ def chip_books(d, st, runtime, tag):
         for key, unit in (("reads", "reads"), ("writes", "writes"), ("time_s", "time"), ("energy_j", "energy")):
             same(f"sum of write_verify events' {key} vs summary write_verify.{key}", sum(e[key] for e in wv), sw.get(key), rel=1e-9)
             same(f"summary write_verify.{key} vs stats accelerator.write_verify.{unit}", sw.get(key), aw.get(unit, {}).get("value"), rel=1e-12)
+        # The programming SWIM compares: one-shot programming before deployment plus verification,
+        # in time and in energy; on electrical PCM the one-shot energy is its writes at pcm_write_pj.
+        if sw:
+            same("summary write_verify.initial_programming_energy_j vs stats", sw["initial_programming_energy_j"],
+                 aw["initial_programming_energy"]["value"], rel=1e-12)
+            same("summary write_verify.programming_energy_j vs one-shot + verification energy", sw["programming_energy_j"],
+                 sw["initial_programming_energy_j"] + sw["energy_j"], rel=1e-12)
+            same("summary write_verify.programming_time_s vs one-shot + verification time", sw["programming_time_s"],
+                 sw["initial_programming_time_s"] + sw["time_s"], rel=1e-12)
+            if cfg["device"]["name"] in ("pcm", "pcm_table"):
+                same("summary write_verify.initial_programming_energy_j vs initial writes x hw.energy.pcm_write_pj",
+                     sw["initial_programming_energy_j"],
+                     s["writes_initial_programming"] * cfg["hw"]["energy"]["pcm_write_pj"] * 1e-12, rel=1e-12)
     same("stats controller.overhead_cycles_total vs summary", st["controller"]["overhead_cycles_total"]["value"], s["overhead_cycles"])
     same("stats runtime.requests_served vs summary requests", runtime["requests_served"]["value"], s["requests"])
     same("stats accelerator.inferences_served vs summary requests", acc["inferences_served"]["value"], s["requests"])
