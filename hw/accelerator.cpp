@@ -135,7 +135,13 @@ Service Accelerator::serve(double ready_s, int64_t n, const std::vector<int64_t>
   if (!images.empty() && static_cast<int64_t>(images.size()) != n) throw Error("accelerator: one image per inference");
   Service s;
   s.start_s = std::max(ready_s, m_free_at);
-  const double service = static_cast<double>(n) * m_cost.latency_s;
+  // Streaming: a pass programs every block once and computes up to images_per_pass images of the
+  // batch (docs/elight.md §1); otherwise every inference pays the full per-inference latency.
+  const int64_t per_pass = m_stream ? m_wl.spec.images_per_pass : 1;
+  const int64_t passes = m_stream ? (n + per_pass - 1) / per_pass : 0;
+  const double service = per_pass == 1
+                             ? static_cast<double>(n) * m_cost.latency_s
+                             : static_cast<double>(n) * m_cost.compute_s + static_cast<double>(passes) * m_cost.reprogram_s;
   for (int64_t i = 0; i < static_cast<int64_t>(images.size()); ++i) {
     const int64_t r = m_served + i;  // request index on this chip = its draw
     if (m_pending.images.empty()) m_pending.first_draw = static_cast<uint64_t>(r);
@@ -157,6 +163,7 @@ Service Accelerator::serve(double ready_s, int64_t n, const std::vector<int64_t>
   m_dac->convert(n * m_cost.conversions_dac);
   m_adc->convert(n * m_cost.conversions_adc);
   m_served += n;
+  m_passes += passes;
   m_free_at = s.done_s;
   update_wear(s.start_s);
   if (m_pending.images.size() >= 4096) flush();
@@ -165,12 +172,12 @@ Service Accelerator::serve(double ready_s, int64_t n, const std::vector<int64_t>
 
 void Accelerator::update_wear(double now_s) {
   // Cells wear out between served batches: the images served so far are classified with the old
-  // state, then the cells worn after m_served passes stick (hw/streaming.h CellWear).
-  if (!m_wear || m_served < m_wear->first_worn_pass) return;
-  const int64_t worn = m_wear->worn_count(m_served);
+  // state, then the cells worn after m_passes passes stick (hw/streaming.h CellWear).
+  if (!m_wear || m_passes < m_wear->first_worn_pass) return;
+  const int64_t worn = m_wear->worn_count(m_passes);
   if (worn == m_worn_cells) return;
   flush();
-  m_tech->set_worn_cells(m_wear->worn_at(m_served));
+  m_tech->set_worn_cells(m_wear->worn_at(m_passes));
   if (m_first_worn_s < 0) m_first_worn_s = now_s;
   m_worn_cells = worn;
 }
@@ -178,21 +185,21 @@ void Accelerator::update_wear(double now_s) {
 RowRemapOutcome Accelerator::remap_worn_rows(int64_t threshold, double now_s) {
   if (!m_wear)
     throw Error("accelerator: row remapping needs cell endurance (the streaming mapping and device.endurance_steps > 0)");
-  const RowRemapOutcome o = m_wear->remap_worn_rows(m_served, threshold);
+  const RowRemapOutcome o = m_wear->remap_worn_rows(m_passes, threshold);
   ++m_remap_checks;
   m_unrepaired = o.unrepaired;
   if (o.unrepaired > 0 && m_first_unrepaired_s < 0) m_first_unrepaired_s = now_s;
   if (o.remapped > 0) {
     flush();  // the images served so far see the rows as they were
-    m_tech->set_worn_cells(m_wear->worn_at(m_served));
-    m_worn_cells = m_wear->worn_count(m_served);
+    m_tech->set_worn_cells(m_wear->worn_at(m_passes));
+    m_worn_cells = m_wear->worn_count(m_passes);
   }
   return o;
 }
 
 nlohmann::json Accelerator::streaming_stats() const {
   const StreamPlan& p = *m_stream;
-  const double n = static_cast<double>(m_served);
+  const double n = static_cast<double>(m_passes);
   std::vector<int64_t> cells = p.cell_steps;
   std::sort(cells.begin(), cells.end());
   auto q = [&](double f) { return static_cast<double>(cells[static_cast<size_t>(f * static_cast<double>(cells.size() - 1))]); };
@@ -233,7 +240,7 @@ nlohmann::json Accelerator::streaming_stats() const {
 }
 
 int64_t Accelerator::writes_after_deployment() const {
-  return m_tech->writes() - m_tech_base_writes + (m_stream ? m_served * m_stream->writes : 0);
+  return m_tech->writes() - m_tech_base_writes + (m_stream ? m_passes * m_stream->writes : 0);
 }
 
 void Accelerator::flush() {

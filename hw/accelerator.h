@@ -236,7 +236,14 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   bool reports_row_remap() const { return m_wear && (m_wear->spare_rows() > 0 || m_remap_checks > 0); }
   // Total energy of the chip (J): inferences served plus every other charge, one set of books.
   double total_energy_j() const;
-  double inference_energy_j() const { return static_cast<double>(m_served) * m_cost.total_j; }
+  // Served inferences' energy; streaming with several images per pass pays the programming per pass.
+  double inference_energy_j() const {
+    if (!m_stream || m_passes == m_served) return static_cast<double>(m_served) * m_cost.total_j;
+    return static_cast<double>(m_served) * (m_cost.total_j - m_cost.reprogram_j) +
+           static_cast<double>(m_passes) * m_cost.reprogram_j;
+  }
+  // Streaming passes served (each programs every block once; hw.mapping.images_per_pass images each at most).
+  int64_t passes() const { return m_passes; }
   Technology& tech() { return *m_tech; }
   const models::CompiledWorkload& workload() const { return m_wl; }
   const models::Graph& graph() const { return m_graph; }
@@ -392,6 +399,7 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   sc_core::sc_event m_changed;
   // noise clock and served inferences
   double m_draw_instant_s = -1;
+  int64_t m_passes = 0;  // streaming passes (docs/elight.md §1)
   int64_t m_served = 0, m_extra_steps = 0, m_initial_writes = 0, m_tech_base_writes = 0;
   double m_tech_base_write_s = 0, m_tech_base_write_j = 0;  // the device's own pricing of its first programming
   VerifyBooks m_verify;

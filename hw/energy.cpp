@@ -1,5 +1,6 @@
 #include "hw/energy.h"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 #include <utility>
@@ -75,6 +76,7 @@ InferenceCost inference_cost(const models::CompiledWorkload& wl, const EnergyPar
     // ELight: every block programmed onto its core on every pass, at the device's level-step cost.
     if (!streaming) throw Error("energy: the streaming mapping needs the device's per-pass programming cost");
     c.reprogrammed_blocks = streaming->programmings;
+    c.images_per_pass = std::max<int64_t>(wl.spec.images_per_pass, 1);
     c.reprogram_s = streaming->time_s;
     c.reprogram_j = streaming->energy_j;
   } else if (!resident) {
@@ -104,22 +106,27 @@ std::vector<int64_t> core_active_cycles(const models::CompiledWorkload& wl, int6
 }
 
 nlohmann::json InferenceCost::to_json() const {
-  return {{"latency_s", latency_s},
-          {"compute_s", compute_s},
-          {"reprogram_s", reprogram_s},
-          {"energy_j", total_j},
-          {"energy_breakdown_j",
-           {{"dac", dac_j},
-            {"adc", adc_j},
-            {"pd_tia", tia_j},
-            {"digital_accumulate", digital_j},
-            {"laser", laser_j},
-            {"ring_hold", hold_j},
-            {"reprogram", reprogram_j}}},
-          {"laser_wall_power_w", laser_w},
-          {"dac_conversions", conversions_dac},
-          {"adc_conversions", conversions_adc},
-          {"reprogrammed_blocks", reprogrammed_blocks}};
+  nlohmann::json j = {{"latency_s", latency_s},
+                      {"compute_s", compute_s},
+                      {"reprogram_s", reprogram_s},
+                      {"energy_j", total_j},
+                      {"energy_breakdown_j",
+                       {{"dac", dac_j},
+                        {"adc", adc_j},
+                        {"pd_tia", tia_j},
+                        {"digital_accumulate", digital_j},
+                        {"laser", laser_j},
+                        {"ring_hold", hold_j},
+                        {"reprogram", reprogram_j}}},
+                      {"laser_wall_power_w", laser_w},
+                      {"dac_conversions", conversions_dac},
+                      {"adc_conversions", conversions_adc},
+                      {"reprogrammed_blocks", reprogrammed_blocks}};
+  if (images_per_pass > 1)
+    j["full_pass"] = {{"images_per_pass", images_per_pass},
+                      {"latency_per_image_s", image_in_full_pass_s()},
+                      {"energy_per_image_j", image_in_full_pass_j()}};
+  return j;
 }
 
 double output_adcs_pj(const EnergyParams& p, const std::vector<int>& out_bits) {

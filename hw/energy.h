@@ -75,6 +75,11 @@ struct InferenceCost {
   double laser_w = 0;  // wall-plug laser power while computing
   double dac_j = 0, adc_j = 0, tia_j = 0, digital_j = 0, laser_j = 0, hold_j = 0, reprogram_j = 0, total_j = 0;
   int64_t conversions_dac = 0, conversions_adc = 0, reprogrammed_blocks = 0;
+  // Streaming: images per pass (hw.mapping.images_per_pass). latency_s and total_j are a lone
+  // image's (a whole pass); a full pass shares reprogram_s and reprogram_j among its images.
+  int64_t images_per_pass = 1;
+  double image_in_full_pass_s() const { return compute_s + reprogram_s / static_cast<double>(images_per_pass); }
+  double image_in_full_pass_j() const { return total_j - reprogram_j + reprogram_j / static_cast<double>(images_per_pass); }
   nlohmann::json to_json() const;
 };
 

@@ -42,7 +42,7 @@ HwSpec parse_hw_spec(const nlohmann::json& j, const std::string& path) {
   }
   if (j.contains("mapping")) {
     const auto& m = j.at("mapping");
-    only_keys(m, path + ".mapping", {"name", "order", "batchnorm", "digital_layers"});
+    only_keys(m, path + ".mapping", {"name", "order", "images_per_pass", "batchnorm", "digital_layers"});
     if (!m.contains("name") || !m.at("name").is_string()) throw Error(path + ".mapping.name: expected a string");
     std::string name = m.at("name").get<std::string>();
     const auto& names = models::mapping_names();
@@ -62,6 +62,9 @@ HwSpec parse_hw_spec(const nlohmann::json& j, const std::string& path) {
       if (s.tiling.order != "native" && name != "streaming")
         throw Error(path + ".mapping.order: order \"" + s.tiling.order + "\" needs mapping \"streaming\", got \"" + name + "\"");
     }
+    s.tiling.images_per_pass = int_in(m, "images_per_pass", path + ".mapping", 1, 1048576, 1);
+    if (s.tiling.images_per_pass != 1 && name != "streaming")
+      throw Error(path + ".mapping.images_per_pass: images per pass needs mapping \"streaming\", got \"" + name + "\"");
     if (m.contains("batchnorm")) {
       const auto& b = m.at("batchnorm");
       if (!b.is_string() || (b.get<std::string>() != "fold" && b.get<std::string>() != "digital"))

@@ -31,6 +31,9 @@ struct TilingSpec {
   int64_t block_size = 8;  // k: each core is a k x k weight bank
   std::string mapping = "cyclic";
   std::string order = "native";  // streaming order of each block-row (streaming only; hw/streaming.h)
+  // Streaming only: images computed per pass (each block programmed once, then its cycles for
+  // every image of the pass; docs/elight.md §1). The compiler's cycles stay per image.
+  int64_t images_per_pass = 1;
   // Weight layers kept digital: ONNX node names, or "first" / "last" (the first / last weight
   // layer in topological order). Unknown names are errors; at least one layer must stay analog.
   std::vector<std::string> digital_layers = {};

@@ -269,7 +269,7 @@ Json FleetRecorder::summary(const std::string& status) const {
     }
     if (c0.contains("streaming")) {
       Json st = c0["streaming"];
-      for (const char* k : {"worn_cells", "rows_remapped", "spare_rows_used", "unrepaired_rows"})
+      for (const char* k : {"passes", "worn_cells", "rows_remapped", "spare_rows_used", "unrepaired_rows"})
         if (st.contains(k)) {
           int64_t n = 0;
           for (const auto& cj : chips) n += cj["streaming"][k].get<int64_t>();

@@ -263,12 +263,17 @@ Json Recorder::summary(const std::string& status) const {
   if (const hw::StreamPlan* p = m_acc.stream_plan()) {
     // Streaming mapping (docs/elight.md): every pass writes the plan's level steps; these writes are
     // in "writes" (no event carries them), the rest of "writes" is the events'.
-    j["writes_streamed"] = m_acc.inferences() * p->writes;
-    j["streaming"] = {{"order", hw::stream_order_name(p->order)},         {"level_steps_per_pass", p->writes},
-                      {"per_cell_bound_steps_per_pass", p->bound_writes}, {"program_time_per_pass_s", p->time_s},
-                      {"program_energy_per_pass_j", p->energy_j},         {"worst_cell_steps_per_pass", p->max_cell_steps()}};
+    j["writes_streamed"] = m_acc.passes() * p->writes;
+    j["streaming"] = {{"order", hw::stream_order_name(p->order)},
+                      {"passes", m_acc.passes()},
+                      {"images_per_pass", m_acc.workload().spec.images_per_pass},
+                      {"level_steps_per_pass", p->writes},
+                      {"per_cell_bound_steps_per_pass", p->bound_writes},
+                      {"program_time_per_pass_s", p->time_s},
+                      {"program_energy_per_pass_j", p->energy_j},
+                      {"worst_cell_steps_per_pass", p->max_cell_steps()}};
     if (const hw::CellWear* w = m_acc.wear()) {
-      j["streaming"]["worn_cells"] = w->worn_count(m_acc.inferences());
+      j["streaming"]["worn_cells"] = w->worn_count(m_acc.passes());
       j["streaming"]["first_worn_pass"] = w->first_worn_pass == hw::CellWear::kNever ? -1 : w->first_worn_pass;
       j["streaming"]["first_worn_time_s"] = m_acc.first_worn_s();
       if (m_acc.reports_row_remap()) {  // row-based remapping (docs/elight.md §6)

@@ -285,7 +285,8 @@ nlohmann::json Runtime::stats() const {
                       {"batches", stat(static_cast<double>(parts), "batches")},
                       {"latency_p50", stat(all_latency().quantile(0.5), "s")},
                       {"latency_p99", stat(all_latency().quantile(0.99), "s")},
-                      {"held_for_activities", stat(held, "s")}};
+                      // a fleet's lanes wait in parallel: their sum is in chip-seconds (docs/fleet.md §4)
+                      {"held_for_activities", stat(held, chips() > 1 ? "chip-s" : "s")}};
   if (chips() > 1) {
     j["dispatcher"] = m_c.s.dispatcher.name;
     for (int k = 0; k < chips(); ++k) {

@@ -214,6 +214,10 @@ const std::vector<SectionSpec>& scenario_sections() {
            "streaming order of each block-row: native, per_cell (ELight's per-cell sort, an unbuildable lower bound), greedy "
            "(per-column nearest neighbour + 2-opt) or sort_mean (per-column sort by mean level); streaming only",
            -inf, inf, models::stream_order_names()},
+          {"images_per_pass", "images", 1,
+           "images per streaming pass: every block is programmed onto its core once and then computes the cycles of up to "
+           "this many waiting images of a served batch (1: ELight's one inference per pass); streaming only",
+           1, 1048576},
           {"batchnorm",
            "",
            "fold",
@@ -470,7 +474,11 @@ std::vector<PluginInfo> plugins(const std::string& kind) {
                        {{"order", "", "native",
                          "hw.mapping.order: native, per_cell (ELight's per-cell sort, an unbuildable lower bound), greedy "
                          "(per-column nearest neighbour + 2-opt) or sort_mean (per-column sort by mean level)",
-                         -inf, inf, models::stream_order_names()}}});
+                         -inf, inf, models::stream_order_names()},
+                        {"images_per_pass", "images", 1,
+                         "hw.mapping.images_per_pass: every block programmed once per pass for up to this many waiting "
+                         "images of a served batch (1: one inference per pass)",
+                         1, 1048576}}});
         continue;
       }
       out.push_back({n,
@@ -854,11 +862,15 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   Params mapping = read_section(j, "hw.mapping");
   s.tiling.mapping = mapping.str("name");
   s.tiling.order = mapping.str("order");
+  s.tiling.images_per_pass = mapping.integer("images_per_pass");
   s.tiling.batchnorm = mapping.str("batchnorm");
   s.tiling.digital_layers = mapping.strs("digital_layers");
   if (s.tiling.order != "native" && s.tiling.mapping != "streaming")
     throw Error("hw.mapping.order: order \"" + s.tiling.order + "\" needs mapping \"streaming\", got \"" + s.tiling.mapping +
                 "\"");
+  if (s.tiling.images_per_pass != 1 && s.tiling.mapping != "streaming")
+    throw Error("hw.mapping.images_per_pass: " + std::to_string(s.tiling.images_per_pass) +
+                " images per pass needs mapping \"streaming\" (weights programmed per pass), got \"" + s.tiling.mapping + "\"");
   s.energy.clock_ghz = hwp.num("clock_ghz");
   Json conv_r = Json::object();
   for (const char* c : {"dac", "adc"}) {
@@ -914,6 +926,8 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   // The streaming order exists only under the streaming mapping (other scenarios' resolved
   // configurations stay as they were).
   if (s.tiling.mapping != "streaming") R["hw"]["mapping"].erase("order");
+  // images_per_pass likewise, and at its default 1 (the configurations before it stay as they were).
+  if (s.tiling.mapping != "streaming" || s.tiling.images_per_pass == 1) R["hw"]["mapping"].erase("images_per_pass");
   // Likewise the ADC energy law only when it is not the default linear law.
   if (s.energy.adc_law == hw::AdcLaw::linear) R["hw"]["energy"].erase("adc_law");
   // And the MVM non-idealities only when some are on.
@@ -1528,20 +1542,26 @@ Prepared preflight_checks(const Scenario& s) {
   if (!(s.horizon_s > 0)) {
     // A closed-loop source until the traffic ends: the run lasts at least requests x per-inference latency.
     const int64_t requests = traffic->total_requests();
-    // Streaming: each request is a pass that programs every block first (docs/elight.md §2), priced
-    // from the device's levels as the run prices it (the device built as `ptcsim compile` builds it).
+    // Streaming: a pass programs every block first (docs/elight.md §2), priced from the device's
+    // levels as the run prices it (the device built as `ptcsim compile` builds it), and serves up
+    // to images_per_pass requests of a batch: at least ceil(requests / images_per_pass) passes.
     hw::StreamingWrites programming{};
     if (s.tiling.mapping == "streaming") {
       const std::unique_ptr<hw::Technology> tech = s.device.model->build(hw::DeviceBuild{p.wl, hw::RandomStream(1, 0), {}});
       const hw::StreamPlan plan = hw::plan_streaming(p.wl, *tech);
       programming = hw::StreamingWrites{plan.time_s, plan.energy_j, plan.programmings};
     }
-    const double latency_s =
-        hw::inference_cost(p.wl, s.energy, s.tiling.mapping == "streaming" ? &programming : nullptr).latency_s;
-    const double end_s = static_cast<double>(requests) * latency_s;
+    const hw::InferenceCost cost = hw::inference_cost(p.wl, s.energy, s.tiling.mapping == "streaming" ? &programming : nullptr);
+    const double latency_s = cost.latency_s;
+    const int64_t B = s.tiling.images_per_pass, passes = (requests + B - 1) / B;
+    const double end_s = B == 1 ? static_cast<double>(requests) * latency_s
+                                : static_cast<double>(requests) * cost.compute_s + static_cast<double>(passes) * cost.reprogram_s;
     check_instants(s, end_s,
-                   "the end of the traffic (horizon_s 0: " + std::to_string(requests) + " requests x " + num_str(latency_s) +
-                       " s = " + num_str(end_s) + " s at the earliest; set horizon_s to evaluate after the traffic)");
+                   "the end of the traffic (horizon_s 0: " +
+                       (B == 1 ? std::to_string(requests) + " requests x " + num_str(latency_s) + " s"
+                               : std::to_string(requests) + " requests x " + num_str(cost.compute_s) + " s + " +
+                                     std::to_string(passes) + " passes x " + num_str(cost.reprogram_s) + " s") +
+                       " = " + num_str(end_s) + " s at the earliest; set horizon_s to evaluate after the traffic)");
     check_steps(s, end_s, "the traffic (" + num_str(end_s) + " s at the earliest)");
   }
 

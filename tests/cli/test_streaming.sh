@@ -145,4 +145,52 @@ expect_error "ptcsim streaming on a cyclic scenario is one line naming the file"
 expect_error "ptcsim streaming: an unknown key is one line naming the file and the path" \
   "vgg8_short.json: hw.mapping.ordr: unknown key; did you mean \"order\"?" \
   "$ptcsim" streaming "$sc" --set hw.mapping.ordr=column
+# Several images per pass (docs/elight.md §1): a trace of three 1-s windows holding 5, 20 and 33
+# requests, B = 16 images per pass, takes ceil(5/16) + ceil(20/16) + ceil(33/16) = 1 + 2 + 3 = 6
+# passes. Each window's service = n x compute + passes x programming (the per-pass values of
+# `ptcsim streaming`), the energy n x (inference energy - programming energy) + passes x
+# programming energy, the writes passes x level steps.
+$py - "$tmp/ipp.csv" <<'PYEND'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write("t_s\n")
+    for w, n in enumerate((5, 20, 33)):
+        for i in range(n):
+            f.write("%.6f\n" % (w + 0.01 + 0.9 * i / n))
+PYEND
+if "$ptcsim" run "$sc" --set "traffic={\"name\": \"trace\", \"file\": \"$tmp/ipp.csv\", \"batch_s\": 1}" \
+     --set hw.mapping.images_per_pass=16 --set horizon_s=10 --out "$tmp/ipp" -q >"$tmp/out" 2>"$tmp/err" \
+   && "$ptcsim" run "$sc" --set "traffic={\"name\": \"trace\", \"file\": \"$tmp/ipp.csv\", \"batch_s\": 1}" \
+     --set horizon_s=10 --out "$tmp/ipp1" -q >"$tmp/out" 2>"$tmp/err"; then ok "images_per_pass runs exit 0"
+else bad "images_per_pass run: $(cat "$tmp/err")"; fi
+$py "$src/tests/regression/check_books.py" "$tmp/ipp" && ok "images_per_pass run: one set of books" || bad "images_per_pass books"
+if $py - "$tmp/ipp" "$tmp/ipp1" "$tmp/orders.json" <<'PYEND'
+import csv, json, os, sys
+s = json.load(open(os.path.join(sys.argv[1], "summary.json")))
+s1 = json.load(open(os.path.join(sys.argv[2], "summary.json")))
+st = json.load(open(os.path.join(sys.argv[1], "stats.json")))["accelerator"]
+native = {x["order"]: x for x in json.load(open(sys.argv[3]))["orders"]}["native"]
+T, W = native["program_time_s"], native["level_steps"]
+assert s["requests"] == 58 and s1["requests"] == 58, (s["requests"], s1["requests"])
+assert s["streaming"]["passes"] == 6 and s["streaming"]["images_per_pass"] == 16, s["streaming"]
+assert s1["streaming"]["passes"] == 58, s1["streaming"]
+assert s["writes_streamed"] == 6 * W and s1["writes_streamed"] == 58 * W
+compute = st["inference_latency"]["value"] - T  # one image alone: compute + a whole pass of programming
+e_pass = s["streaming"]["program_energy_per_pass_j"]
+e_img = st["inference_energy"]["value"]
+want = 58 * (e_img - e_pass) + 6 * e_pass
+assert abs(st["inference_energy_total"]["value"] - want) <= 1e-9 * want, (st["inference_energy_total"]["value"], want)
+assert abs(s1["energy_j"] - s["energy_j"] - 52 * e_pass) <= 1e-9 * s1["energy_j"], (s1["energy_j"], s["energy_j"])
+# Windows are served at their ends (1, 2, 3 s), each done before the next. The slowest request is
+# the first of the third window (arrived 2.01 s, done 3 + 33 compute + 3 T); the histogram's p99
+# lies between the third window's fastest and slowest latency.
+worst = 3 + 33 * compute + 3 * T - 2.01
+best = 3 + 33 * compute + 3 * T - (2.01 + 0.9 * 32 / 33)
+assert best - 0.01 <= s["latency_p99_s"] <= worst + 0.01, (s["latency_p99_s"], best, worst)
+PYEND
+then ok "6 passes for windows of 5, 20, 33 at 16 images per pass: writes, energy and latency follow"; else bad "images_per_pass closed forms"; fi
+expect_error "images_per_pass on the cyclic mapping is one line" \
+  'hw.mapping.images_per_pass: 16 images per pass needs mapping "streaming"' \
+  "$ptcsim" validate "$sc" --set hw.mapping.name=cyclic --set hw.mapping.images_per_pass=16
+
 finish

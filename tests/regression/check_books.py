@@ -32,8 +32,17 @@ def chip_books(d, st, runtime, tag):
     if "writes_streamed" in s:
         same("stats accelerator.streaming.level_steps vs summary writes_streamed",
              acc["streaming"]["level_steps"]["value"], s["writes_streamed"])
-        same("summary writes_streamed vs requests x level steps per pass", s["writes_streamed"],
-             s["requests"] * s["streaming"]["level_steps_per_pass"])
+        # A pass programs every block once for up to images_per_pass requests of a served window
+        # (docs/elight.md §1): passes = requests with one image per pass, at least ceil(requests / B).
+        B = s["streaming"].get("images_per_pass", 1)
+        passes = s["streaming"]["passes"]
+        if B == 1:
+            same("summary streaming.passes vs requests (one image per pass)", passes, s["requests"])
+        elif not (-(-s["requests"] // B) <= passes <= s["requests"]):
+            bad.append(f"{tag}summary streaming.passes {passes} outside [ceil(requests / {B}), requests] for {s['requests']} requests")
+        same("summary writes_streamed vs passes x level steps per pass", s["writes_streamed"],
+             passes * s["streaming"]["level_steps_per_pass"])
+        same("stats accelerator.streaming.passes vs summary streaming.passes", acc["streaming"]["passes"]["value"], passes)
     # Write-verify (SWIM): the events' reads, writes, time and energy are the summary's and the stats'.
     wv = [e for e in events if e.get("type") == "write_verify"]
     if wv or "write_verify" in s:
