@@ -80,15 +80,17 @@ InferenceCost inference_cost(const models::CompiledWorkload& wl, const EnergyPar
     c.reprogram_s = streaming->time_s;
     c.reprogram_j = streaming->energy_j;
   } else if (!resident) {
-    c.reprogrammed_blocks = static_cast<int64_t>(static_cast<double>(wl.chunks) * R * C);
+    c.reprogrammed_blocks = wl.blocks;  // every block is loaded once per inference (idle cores load none)
     // Thermo-optic rings hold one block's set points at a time: all rings re-tune at once and
     // settle, once per chunk.
     c.reprogram_s = static_cast<double>(wl.chunks) * p.ring_settle_us * 1e-6;
     c.reprogram_j = static_cast<double>(wl.chunks) * rings * p.ring_hold_mw * 1e-3 * p.ring_settle_us * 1e-6;
   }
   c.latency_s = c.compute_s + c.reprogram_s;
-  // MRR rings need holding power for as long as the inference takes; PCM is non-volatile.
-  c.hold_j = p.cell == WeightCell::thermo_optic ? rings * p.ring_hold_mw * 1e-3 * c.latency_s : 0.0;
+  // MRR rings need holding power for as long as the inference takes; PCM is non-volatile. The
+  // settles are in reprogram_j (rings held while they settle), so hold_j covers the compute time:
+  // the rings' power is counted once over the latency.
+  c.hold_j = p.cell == WeightCell::thermo_optic ? rings * p.ring_hold_mw * 1e-3 * c.compute_s : 0.0;
   c.total_j = c.dac_j + c.adc_j + c.tia_j + c.digital_j + c.laser_j + c.hold_j + c.reprogram_j;
   return c;
 }

@@ -4,8 +4,9 @@
 // Per compute cycle of the R x C array of k x k cores (one input vector through one chunk):
 //   DAC conversions C*k (inputs broadcast down the core rows), ADC + PD/TIA conversions R*C*k,
 //   digital accumulations R*C*k; laser and ring hold power for the compute time.
-// Chunk switching (cyclic mapping, more than one chunk): the cores are re-programmed once per chunk
-// and inference -- MRR thermo-optic retuning settles in microseconds, PCM cells are re-written.
+// Chunk switching (cyclic mapping, more than one chunk): MRR cores are re-tuned once per chunk and
+// inference (one thermo-optic settle of microseconds); non-volatile cells stay resident (one PCM
+// array per block, the cores' periphery reads one at a time; nothing is written per inference).
 #pragma once
 
 #include <cstdint>

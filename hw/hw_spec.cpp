@@ -85,6 +85,7 @@ HwSpec parse_hw_spec(const nlohmann::json& j, const std::string& path) {
   if (j.contains("device")) {
     const auto& d = j.at("device");
     only_keys(d, path + ".device", {"name"});
+    s.device_given = true;
     if (!d.contains("name") || !d.at("name").is_string()) throw Error(path + ".device.name: expected a string");
     s.device = d.at("name").get<std::string>();
   }

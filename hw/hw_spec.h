@@ -22,7 +22,8 @@ struct HwSpec {
   models::TilingSpec tiling;
   EnergyParams energy;  // energy.cell: set by the caller from the device registry
   std::string device = "mrr";
-  std::string device_path;  // JSON path of the device name (for the caller's messages)
+  bool device_given = false;  // the JSON named a device (else the default above)
+  std::string device_path;    // JSON path of the device name (for the caller's messages)
 };
 
 HwSpec parse_hw_spec(const nlohmann::json& j, const std::string& path = "hw");

@@ -215,10 +215,14 @@ int cmd_compile(const std::string& model, const std::string& hw_file, const std:
   } else {
     write_atomic(out, text);
     const auto& pi = j["per_inference"];
-    std::printf("%s: %zu weight layers, %lld chunks, %lld cycles, latency %.3g s, energy %.3g J per inference -> %s\n",
+    // The device prices the chip (thermo-optic rings re-tune per chunk, non-volatile cells stay
+    // resident): name it, and say when the hw file left it to the default.
+    const std::string dev = "device " + hw.device + " (" + hw::weight_cell_name(hw.energy.cell) +
+                            (hw.device_given ? "" : "; the hw file names no device: the default") + ")";
+    std::printf("%s: %zu weight layers, %lld chunks, %lld cycles, %s, latency %.3g s, energy %.3g J per inference -> %s\n",
                 model.c_str(), wl.layers.size(), static_cast<long long>(wl.chunks),
-                static_cast<long long>(wl.cycles_per_inference), pi["latency_s"].get<double>(), pi["energy_j"].get<double>(),
-                out.c_str());
+                static_cast<long long>(wl.cycles_per_inference), dev.c_str(), pi["latency_s"].get<double>(),
+                pi["energy_j"].get<double>(), out.c_str());
   }
   return 0;
 }

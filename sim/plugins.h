@@ -25,7 +25,9 @@
 // - traits noise processes act on: hw::kRingPhase ("ring_phase"), hw::kTemperature
 //   ("temperature": the device couples to the chip's thermal field);
 // - exactly one weight-cell kind, "thermo_optic" or "nonvolatile" (hw::WeightCell: how the
-//   energy model prices holding and writing a weight).
+//   energy model prices holding and writing a weight, and whether the cyclic mapping re-tunes
+//   the cores per chunk (thermo_optic) or keeps every block resident (nonvolatile);
+//   docs/converters_energy.md §3).
 #pragma once
 
 #include <string>

@@ -28,6 +28,13 @@ expect_error "unknown hw key" "hw.cores.colz: unknown key" "$ptcsim" compile "$l
 if "$ptcsim" compile "$lenet" --hw "$src/scenarios/hw/pcm_4x4x8.json" -o "$tmp/pcm_wl.json" >/dev/null 2>"$tmp/err" &&
    [ -s "$tmp/pcm_wl.json" ]; then ok "compile --hw takes a scenario hw fragment (converter bounds and all)"
 else bad "compile --hw scenarios/hw/pcm_4x4x8.json: $(cat "$tmp/err")"; fi
+# The summary line names the device that priced the chip, and says when the hw file named none
+# (scenarios/hw/pcm_4x4x8.json names no device: compile prices the default thermo-optic rings).
+if "$ptcsim" compile "$lenet" --hw "$src/scenarios/hw/pcm_4x4x8.json" -o "$tmp/pcm_wl2.json" 2>&1 |
+     grep -q 'device mrr (thermo_optic; the hw file names no device: the default)' &&
+   echo '{"cores": {"rows": 4, "cols": 4, "block_size": 8}, "mapping": {"name": "cyclic"}, "device": {"name": "pcm"}}' >"$tmp/pcm_dev_hw.json" &&
+   "$ptcsim" compile "$lenet" --hw "$tmp/pcm_dev_hw.json" -o "$tmp/pcm_wl3.json" 2>&1 | grep -q 'device pcm (nonvolatile), latency'
+then ok "compile's summary names the pricing device and a defaulted one"; else bad "compile summary device"; fi
 expect_error "compile --hw: the streaming fragment names the device rule, and the file once" \
   ': error: [^ ]*optical_4x4x16_streaming.json: hw.device.name: the streaming mapping needs a device with transmission levels' \
   "$ptcsim" compile "$lenet" --hw "$src/scenarios/hw/optical_4x4x16_streaming.json"

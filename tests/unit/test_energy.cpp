@@ -82,6 +82,16 @@ TEST_CASE("CNN3 on DOCTOR's array: conversions, compute time, chunk re-programmi
   CHECK(c.latency_s == Approx(c.compute_s + c.reprogram_s));
   CHECK(c.adc_j == Approx(58066.0 * 128 * 1.48e-12));
   CHECK(c.total_j == Approx(c.dac_j + c.adc_j + c.tia_j + c.digital_j + c.laser_j + c.hold_j + c.reprogram_j));
+  // The rings draw hold power once over the whole latency (compute and the 124 settles), not twice.
+  const double ring_w = 4 * 4 * 8 * 8 * 0.275e-3;
+  CHECK(c.hold_j + c.reprogram_j == Approx(ring_w * c.latency_s));
+  CHECK(c.hold_j == Approx(ring_w * 58066 / 5e9));
+  // Each block is loaded onto its core once per inference: the blocks, not chunks x cores.
+  int64_t blocks = 0;
+  for (const auto& L : wl.layers)
+    for (const auto& t : L.gemms) blocks += t.P * t.Q;
+  CHECK(c.reprogrammed_blocks == blocks);
+  CHECK(blocks < 124 * 16);  // some chunks leave cores idle
   // PCM is non-volatile: no hold power, and every block keeps its own resident array, so the 124
   // chunks cost compute time only (the device's state is the one programmed at deployment).
   p.cell = WeightCell::nonvolatile;
