@@ -427,7 +427,7 @@ int64_t Accelerator::program(int64_t layer, int64_t group, const std::vector<flo
   int64_t changed_blocks = 0;
   for (int64_t b = 0; b < t.P * t.Q; ++b) changed_blocks += changed[b] > 0;
   const double ncores = static_cast<double>(m_cores.size());
-  if (m_tech->write_energy_j() > e0 || m_tech->write_time_s() > t0) {
+  if (m_tech->prices_own_writes()) {
     // The technology prices its own writes (ELight level steps); cores write in parallel.
     m_energy_j += m_tech->write_energy_j() - e0;
     m_pending_write_s += (m_tech->write_time_s() - t0) / ncores;
@@ -495,7 +495,7 @@ double Accelerator::initial_programming_s() const {
   if (m_cfg.energy.cell == WeightCell::thermo_optic) return m_cfg.energy.ring_settle_us * 1e-6;
   if (m_cfg.energy.cell != WeightCell::nonvolatile || m_stream) return 0;
   const double ncores = static_cast<double>(m_cores.size());
-  if (m_tech_base_write_s > 0) return m_tech_base_write_s / ncores;  // the device's own pricing
+  if (m_tech->prices_own_writes()) return m_tech_base_write_s / ncores;  // the device's own pricing
   double t = 0;
   for (const auto& L : m_wl.layers)
     for (const auto& g : L.gemms)
@@ -508,7 +508,7 @@ double Accelerator::initial_programming_j() const {
     return static_cast<double>(m_wl.spec.rows * m_wl.spec.cols * m_wl.spec.block_size * m_wl.spec.block_size) *
            m_cfg.energy.ring_hold_mw * 1e-3 * m_cfg.energy.ring_settle_us * 1e-6;
   if (m_cfg.energy.cell != WeightCell::nonvolatile || m_stream) return 0;
-  if (m_tech_base_write_j > 0) return m_tech_base_write_j;
+  if (m_tech->prices_own_writes()) return m_tech_base_write_j;
   return static_cast<double>(m_initial_writes) * m_cfg.energy.pcm_write_pj * 1e-12;
 }
 

@@ -51,6 +51,7 @@ class PcmOptical : public Technology {
   int64_t writes() const override { return m_cost.writes; }
   double write_time_s() const override { return m_cost.time_s; }
   double write_energy_j() const override { return m_cost.energy_j; }
+  bool prices_own_writes() const override { return true; }
   void realize(int64_t layer, int64_t group, uint64_t draw, float* wn, float* scale) const override;
   bool shared_across_draws() const override { return true; }
   // Cumulative write cost (level steps, up/down, time and energy) since construction.

@@ -135,6 +135,8 @@ class Technology : public BlockRealizer {
   // the accelerator's energy table prices writes instead.
   virtual double write_time_s() const { return 0; }
   virtual double write_energy_j() const { return 0; }
+  // True when the technology prices its writes itself (write_time_s / write_energy_j), even at 0 J.
+  virtual bool prices_own_writes() const { return false; }
   // Devices on a transmission-level ladder (ELight's optical PCM, hw/physics/pcm_levels.h): the
   // ladder, and the signed levels [P, Q, k, k] of a layer group. Others: null, and signed_levels throws.
   virtual const PcmLevelSpec* level_spec() const { return nullptr; }
