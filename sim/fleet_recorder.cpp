@@ -287,6 +287,24 @@ Json FleetRecorder::summary(const std::string& status) const {
         }
       j["streaming"] = st;
     }
+    // Write-verify (SWIM): the chips' books summed key by key over the chips that verified; its
+    // times are chip-seconds (each chip programs its own array), docs/fleet.md §4.
+    Json wv;
+    for (const auto& cj : chips) {
+      if (!cj.contains("write_verify")) continue;
+      if (wv.is_null()) {
+        wv = cj["write_verify"];
+        continue;
+      }
+      for (auto it = wv.begin(); it != wv.end(); ++it) {
+        const Json& v = cj["write_verify"][it.key()];
+        if (it.value().is_number_integer())
+          it.value() = it.value().get<int64_t>() + v.get<int64_t>();
+        else
+          it.value() = it.value().get<double>() + v.get<double>();
+      }
+    }
+    if (!wv.is_null()) j["write_verify"] = wv;
   }
   for (auto it = j.begin(); it != j.end(); ++it)
     if (it.value().is_number_float() && !std::isfinite(it.value().get<double>())) it.value() = nullptr;

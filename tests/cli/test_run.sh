@@ -419,4 +419,25 @@ PY
 then ok "served fleet: each chip's ideal reference is over its own images"
 else bad "per-chip ideal accuracy: $(cat "$tmp/err")"; fi
 
+# A fleet that write-verifies (SWIM on PCM, two chips) keeps the chips' write_verify books at the fleet
+# level too (it had none): each key the sum over the chips, the one-shot programming energy the fleet's
+# initial writes x pcm_write_pj, and every chip verifies the same top 10 % of the weights.
+swim="$src/scenarios/swim/lenet5_pcm_swim.json"
+if "$ptcsim" run "$swim" --set hw.chips=2 --set accuracy.images=20 --set accuracy.instances=1 \
+     --set controller.salience.images=64 --out "$tmp/fwv" -q >/dev/null 2>"$tmp/err" \
+   && /usr/bin/python3 "$src/tests/regression/check_books.py" "$tmp/fwv" && /usr/bin/python3 - "$tmp/fwv" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1] + "/summary.json"))
+cfg = json.load(open(sys.argv[1] + "/config.resolved.json"))
+w, chips = s["write_verify"], [c["write_verify"] for c in s["per_chip"]]
+assert len(chips) == 2 and chips[0]["weights_verified"] == chips[1]["weights_verified"] > 0, chips
+assert w["weights_verified"] == 2 * chips[0]["weights_verified"], w
+assert w["writes"] == sum(c["writes"] for c in chips) and w["reads"] == sum(c["reads"] for c in chips), w
+e0 = s["writes_initial_programming"] * cfg["hw"]["energy"]["pcm_write_pj"] * 1e-12
+assert abs(w["initial_programming_energy_j"] - e0) <= 1e-12 * e0, (w["initial_programming_energy_j"], e0)
+assert abs(w["programming_energy_j"] - e0 - w["energy_j"]) <= 1e-12 * w["programming_energy_j"], w
+PY
+then ok "write-verifying fleet: write_verify books summed over the chips"
+else bad "fleet write_verify books: $(cat "$tmp/err")"; fi
+
 finish

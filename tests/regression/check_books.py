@@ -159,6 +159,15 @@ else:
     for k in ("recomputations", "recomputation_cycles"):  # kept by chips that can recompute
         if k in fleet or k in fleet["per_chip"][0]:
             same_(f"fleet summary {k} vs the sum over chips", fleet.get(k), sum(c.get(k, 0) for c in fleet["per_chip"]))
+    # Write-verify: the fleet's block is the sum of the chips' (times in chip-seconds).
+    chip_wv = [c["write_verify"] for c in fleet["per_chip"] if "write_verify" in c]
+    same_("fleet summary has write_verify iff a chip has", int("write_verify" in fleet), int(bool(chip_wv)))
+    if chip_wv and "write_verify" in fleet:
+        if sorted(fleet["write_verify"]) != sorted(chip_wv[0]):
+            bad.append(f"fleet write_verify keys {sorted(fleet['write_verify'])} vs a chip's {sorted(chip_wv[0])}")
+        for k in chip_wv[0]:
+            same_(f"fleet summary write_verify.{k} vs the sum over chips", fleet["write_verify"].get(k),
+                  sum(w[k] for w in chip_wv), rel=1e-12)
     same_("stats runtime.requests_served vs fleet summary requests", rt["requests_served"]["value"], fleet["requests"])
     fleet_events = [json.loads(l) for l in open(os.path.join(run, "events.jsonl")) if l.strip()]
     same_("fleet events vs the chips' events", len(fleet_events), n_events)
