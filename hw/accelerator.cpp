@@ -31,9 +31,9 @@ std::vector<float> TensorCore::read_back(Accelerator& acc, int64_t layer, int64_
   std::vector<float> all;
   acc.effective(layer, group, draw, all, true);
   std::vector<float> out(all.begin() + block * m_k * m_k, all.begin() + (block + 1) * m_k * m_k);
-  // k probe vectors through one core: k cycles of the array, one core's share of a cycle's energy.
-  acc.occupy(static_cast<double>(m_k) * acc.cycle_s(),
-             static_cast<double>(m_k) * acc.energy_per_cycle_j() / static_cast<double>(acc.cores()));
+  // k probe vectors: k cycles of the array, which is held for them (the other cores idle under the
+  // same laser and clock), charged and converted as any k array cycles are (one set of books).
+  acc.occupy_cycles(m_k);
   return out;
 }
 

@@ -50,9 +50,9 @@ class TensorCore : public sc_core::sc_module, public StatsProvider {
   // Cycles per inference in which this core holds a block (docs/converters_energy.md §3).
   int64_t active_cycles() const { return m_active_cycles; }
   // Identity-probe read-back of block (layer, group, block) mapped to this core: k probe vectors
-  // e_j through the core and its ADC (output column j = effective column j), k cycles of time,
-  // occupying the array (charged to its books). Returns the k x k effective weights (row-major,
-  // absolute units).
+  // e_j through the core and its ADC (output column j = effective column j): k array cycles of
+  // time, energy and DAC/ADC conversions (Accelerator::occupy_cycles, the array's books). Returns the
+  // k x k effective weights (row-major, absolute units).
   std::vector<float> read_back(class Accelerator& acc, int64_t layer, int64_t group, int64_t block, uint64_t draw);
   nlohmann::json stats() const override;
 

@@ -53,6 +53,8 @@ TEST_CASE("TensorCore identity read-back takes k cycles and returns the encoded 
   hw::Accelerator acc("acc", f.g, f.wl, std::move(bank), ac);
   std::vector<float> got;
   double t0 = -1, t1 = -1;
+  const int64_t dac0 = acc.dac().conversions(), adc0 = acc.adc().conversions();
+  const double e0 = acc.energy_j();
   Driver d("driver");
   d.body = [&] {
     t0 = sc_time_stamp().to_seconds();
@@ -63,6 +65,11 @@ TEST_CASE("TensorCore identity read-back takes k cycles and returns the encoded 
   sc_start();
   // 8 probe vectors at 5 GHz = 1.6 ns, at 1 ns resolution.
   CHECK(t1 - t0 == Approx(2e-9).margin(1e-9));
+  // The 8 cycles are the array's: C k = 4 x 8 DAC and R C k = 4 x 4 x 8 ADC conversions each
+  // (docs/converters_energy.md §3), and 8 cycles' energy.
+  CHECK(acc.dac().conversions() - dac0 == 8 * 4 * 8);
+  CHECK(acc.adc().conversions() - adc0 == 8 * 4 * 4 * 8);
+  CHECK(acc.energy_j() - e0 == Approx(8 * acc.energy_per_cycle_j()).epsilon(1e-12));
   REQUIRE(got.size() == 64);
   const auto& ph = b->phases(0, 0);
   const float S = b->scales(0, 0)[0];
