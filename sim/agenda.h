@@ -23,6 +23,7 @@
 // what the runtime may not serve past.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -51,9 +52,18 @@ inline double now_s() {
 inline void settle(int rank) {
   for (int i = 0; i < rank; ++i) sc_core::wait(sc_core::SC_ZERO_TIME);
 }
-// The first multiple of `period` after `after`.
+// The first multiple n·period after `after`. `after` is usually the previous multiple, computed
+// as n·period, whose quotient by period can land a rounding below n (e.g. 20480·0.1 / 0.1); an
+// absolute epsilon on the quotient vanishes once it exceeds ~10^4, and the same multiple came back
+// for ever (a trace every 0.1 s stopped advancing at 2,048.1 s). So a quotient within 10^-9 of an
+// integer is that integer, and the result is strictly later than `after`.
 inline double next_multiple(double period, double after) {
-  return (std::floor(after / period + 1e-12) + 1) * period;
+  const double q = after / period;
+  const double r = std::nearbyint(q);
+  const double n = std::abs(q - r) <= 1e-9 * std::max(1.0, std::abs(r)) ? r : std::floor(q);
+  double t = (n + 1) * period;
+  if (!(t > after)) t = (n + 2) * period;
+  return t;
 }
 
 class Agenda {

@@ -114,7 +114,7 @@ void FleetRecorder::row(double acc, double acc_std, int64_t acc_n) {
       books_key() == m_last_row_key)
     return;
   m_last_row_t = t;
-  m_trace += fmt(t) + "," + std::to_string(m_rt.served()) + "," + fmt(acc) + "," + fmt(acc_std) + "," +
+  m_trace += trace_time(t) + "," + std::to_string(m_rt.served()) + "," + fmt(acc) + "," + fmt(acc_std) + "," +
              (acc_n ? std::to_string(acc_n) : "") + "," + fmt(lat.quantile(0.5)) + "," + fmt(lat.quantile(0.99)) + "," +
              fmt(energy) + "," + std::to_string(writes) + "," + std::to_string(cal) + "," + std::to_string(remaps) + "," +
              std::to_string(cycles) + "," + fmt(temp) + "," + std::to_string(draining);

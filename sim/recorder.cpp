@@ -67,6 +67,17 @@ std::string trace_number(double v) {
   std::snprintf(b, sizeof b, "%.9g", v);
   return b;
 }
+std::string trace_time(double t_s) {
+  // The kernel's instant to its resolution (1 ns), trailing zeros dropped: 9187081.383633865, not
+  // %.9g's 9187081.38, which could print a scheduled evaluation's row before its instant.
+  if (!std::isfinite(t_s)) return "";
+  char b[48];
+  std::snprintf(b, sizeof b, "%.9f", t_s);
+  std::string s = b;
+  s.erase(s.find_last_not_of('0') + 1);
+  if (!s.empty() && s.back() == '.') s.pop_back();
+  return s == "-0" ? "0" : s;
+}
 std::string trace_header(const char* last_column) {
   return std::string(
              "t_s,requests,accuracy,accuracy_std,accuracy_n,latency_p50_s,latency_p99_s,energy_j,writes,calibrations,remaps,"
@@ -151,7 +162,7 @@ void Recorder::row(double acc, double acc_std, int64_t acc_n) {
   // delayed onto it by a busy array), with nothing measured and nothing moved since, would repeat it.
   if (!std::isfinite(acc) && acc_n == 0 && !std::isfinite(p50) && t == m_last_row_t && books == m_last_row_books) return;
   const size_t bar = books.find('|');
-  m_trace += fmt(t) + "," + books.substr(0, bar) + "," + fmt(acc) + "," + fmt(acc_std) + "," +
+  m_trace += trace_time(t) + "," + books.substr(0, bar) + "," + fmt(acc) + "," + fmt(acc_std) + "," +
              (acc_n ? std::to_string(acc_n) : "") + "," + fmt(p50) + "," + fmt(p99) + "," + books.substr(bar + 1) + "\n";
   m_last_row_t = t;
   m_last_row_books = std::move(books);

@@ -33,6 +33,8 @@ void write_atomic(const std::filesystem::path& path, const std::string& text);
 // A number as trace.csv writes it (%.9g; empty when not finite), and trace.csv's header with its
 // last column (a chip's noise "step", a fleet's "chips_draining").
 std::string trace_number(double v);
+// trace.csv's t_s: the instant to the kernel's 1 ns resolution, trailing zeros dropped.
+std::string trace_time(double t_s);
 std::string trace_header(const char* last_column);
 
 class Recorder : public sc_core::sc_module {

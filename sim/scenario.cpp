@@ -1202,6 +1202,16 @@ void check_steps(const Scenario& s, double end_s, const std::string& why) {
 void check_static(const Scenario& s) {
   if (s.horizon_s > 0) check_horizon(s.horizon_s, "horizon_s");
   if (s.horizon_s > 0) check_steps(s, s.horizon_s, "horizon_s " + num_str(s.horizon_s) + " s");
+  // Periodic trace rows: instants the kernel can tell apart (1 ns), and no more rows than the
+  // trace (kept in memory until it is written, ~100 bytes a row) can hold.
+  if (s.trace_every_s > 0 && s.trace_every_s < 1e-9)
+    throw Error("trace.every_s: " + num_str(s.trace_every_s) +
+                " s is below the kernel's time resolution (1 ns); use 0 (no periodic rows) or at least 1e-9 s");
+  if (s.trace_every_s > 0 && s.horizon_s > 0 && s.horizon_s / s.trace_every_s > 1e8)
+    throw Error("trace.every_s: a row every " + num_str(s.trace_every_s) + " s over horizon_s " + num_str(s.horizon_s) +
+                " s is " + num_str(s.horizon_s / s.trace_every_s) +
+                " rows, more than the limit of 1e8 (the trace is held in memory, about 100 bytes a row, until it is "
+                "written); use a larger trace.every_s");
   // Device state is allocated per weight of the whole array: an array that cannot fit is rejected
   // here, before anything is allocated (it used to end in std::bad_alloc).
   const double weights = static_cast<double>(s.tiling.rows) * static_cast<double>(s.tiling.cols) *

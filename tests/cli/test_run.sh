@@ -440,4 +440,31 @@ PY
 then ok "write-verifying fleet: write_verify books summed over the chips"
 else bad "fleet write_verify books: $(cat "$tmp/err")"; fi
 
+# trace.csv keeps t_s to the kernel's 1 ns: each scheduled evaluation's row is the instant its
+# event logged (to 1 ns), never before its scheduled instant. With 9 significant digits the
+# drift-compensated row for 9187081.383609865 s read 9187081.38, before the instant (and
+# ptc-plot left the run's t = 0 point off the 0 tick). Also a trace every 0.1 s past 2,048 s: the
+# periodic instant stopped advancing there and the run never ended.
+gdc="$src/scenarios/pcm/drift_gdc.json"
+if "$ptcsim" run "$gdc" --set accuracy.images=20 --set traffic.rate_hz=0.001 --out "$tmp/gdc" -q >/dev/null 2>"$tmp/err" \
+   && /usr/bin/python3 - "$tmp/gdc" <<'PY'
+import csv, json, sys
+d = sys.argv[1]
+cfg = json.load(open(d + "/config.resolved.json"))["accuracy"]
+rows = [r for r in csv.DictReader(open(d + "/trace.csv")) if r["accuracy"]]
+ev = [json.loads(l) for l in open(d + "/events.jsonl") if '"evaluation"' in l]
+ev = [e for e in ev if e["type"] == "evaluation"]
+times = sorted(cfg["times_s"])
+assert len(rows) == len(ev) == len(times) and times[-1] > 1e7, (len(rows), len(ev), times[-1])
+for r, e, t in zip(rows, ev, times):
+    assert t <= float(r["t_s"]) and abs(float(r["t_s"]) - e["t_s"]) <= 5e-10, (r["t_s"], e["t_s"], t)
+PY
+then ok "trace.csv t_s to 1 ns: evaluation rows at their events' instants, none before its scheduled instant"
+else bad "trace t_s precision: $(cat "$tmp/err")"; fi
+if timeout 60 "$ptcsim" run "$sc" --set 'traffic={"name":"poisson","rate_hz":0.5,"batch_s":10}' --set horizon_s=2100 \
+     --set trace.every_s=0.1 --set trace.every_requests=0 --out "$tmp/tr01" -q >/dev/null 2>"$tmp/err" \
+   && [ "$(awk -F, 'NR > 1 && $1 > 2048 && $1 <= 2100' "$tmp/tr01/trace.csv" | wc -l)" -ge 500 ]
+then ok "a trace every 0.1 s runs past 2,048.1 s to the horizon"
+else bad "trace every 0.1 s: $(cat "$tmp/err")"; fi
+
 finish

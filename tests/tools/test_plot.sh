@@ -48,20 +48,24 @@ EOF
 
 # Scheduled evaluations are logged when they ran; a drift-compensated one at t = 0 runs after its
 # readout (48.6 us). Both runs' t = 0 evaluations are drawn at the one "0" tick, and with no
-# calibration or remap markers the accuracy panel reserves no marker strip.
+# calibration or remap markers the accuracy panel reserves no marker strip. The compensated run
+# was written with 9 significant digits, as builds before trace.csv kept 1 ns did: its row for the
+# instant 9187081.383609865 s reads 9187081.38, before the instant, and is snapped all the same.
 "$py" - "$tmp/sched" <<'EOF'
 import json, os, sys
+big = 9187081.383609865
 for name, late in (("plain", 0.0), ("compensated", 4.8596e-05)):
     d = os.path.join(sys.argv[1], name)
     os.makedirs(d)
-    json.dump({"name": name, "accuracy": {"mode": "scheduled", "times_s": [0, 60, 3600]},
+    json.dump({"name": name, "accuracy": {"mode": "scheduled", "times_s": [0, 60, 3600, big]},
                "controller": {"policy": {"name": name}}}, open(os.path.join(d, "config.resolved.json"), "w"))
     json.dump({"status": "complete", "name": name}, open(os.path.join(d, "run.json"), "w"))
     with open(os.path.join(d, "trace.csv"), "w") as f:
         f.write("t_s,requests,accuracy,accuracy_std,accuracy_n,energy_j,writes\n")
-        for k, (t, a) in enumerate(((0, 0.9), (30, None), (60, 0.88), (3600, 0.85))):
+        for k, (t, a) in enumerate(((0, 0.9), (30, None), (60, 0.88), (3600, 0.85), (big, 0.8))):
             acc = "" if a is None else a
-            f.write("%r,0,%s,,100,%r,0\n" % (t + (late if a is not None else 0.0), acc, 0.001 * (k + 1)))
+            ts = t + (late if a is not None else 0.0)
+            f.write("%s,0,%s,,100,%r,0\n" % (("%.9g" % ts) if late else repr(ts), acc, 0.001 * (k + 1)))
     open(os.path.join(d, "events.jsonl"), "w").close()
 EOF
 "$plot" "$tmp/sched/plain" "$tmp/sched/compensated" -o "$tmp/sched.png" --log-time --dump-json >"$tmp/sched.json" 2>"$tmp/err" \
@@ -70,7 +74,7 @@ check "scheduled evaluations drawn at their instants: t = 0 at one tick for both
 import json, sys
 d = json.load(open(sys.argv[1]))
 lines = [s for s in d["series"] if s["panel"] == "accuracy" and s["kind"] == "line"]
-assert len(lines) == 2 and all(s["points"] == 3 for s in lines), lines
+assert len(lines) == 2 and all(s["points"] == 4 for s in lines), lines
 assert d["t_zero_at_s"] > 0 and all(s["t_first"] == d["t_zero_at_s"] for s in lines), (d["t_zero_at_s"], lines)
 assert d["marker_rows"] == 0 and d["marker_strip"] == 0, (d["marker_rows"], d["marker_strip"])
 EOF
