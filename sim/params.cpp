@@ -53,6 +53,11 @@ const std::map<std::string, std::string>& aihwkit_names() {
       {"prog_noise_scale", "device.prog_scale"},
       {"read_noise_scale", "device.read_scale"},
       {"prog_coeff", "device.prog_c0, prog_c1, prog_c2"},
+      {"prog_coeff_g_max_reference", "device.prog_g_max_reference_us"},
+      {"drift_scale", "device.drift_scale"},
+      {"max_bm_factor", "hw.mvm.max_bm_factor"},
+      {"max_bm_res", "hw.mvm.max_bm_res"},
+      {"nm_thres", "hw.mvm.nm_thres"},
       {"t_0", "device.t0_s"},
       {"t_read", "device.t_read_s"},
       {"g_max", "device.g_max_us"},
@@ -96,6 +101,18 @@ std::string did_you_mean(const std::string& word, const std::vector<std::string>
   for (const auto& c : candidates) {
     size_t d = edit_distance(word, c);
     if (d < best_d) best_d = d, best = c;
+  }
+  if (!best.empty()) return best;
+  // An abbreviation or an extension of exactly one candidate (per_col: per_column; aihwkit_tile:
+  // aihwkit), at least three letters in common.
+  const std::string w = lower(word);
+  for (const auto& c : candidates) {
+    const std::string lc = lower(c);
+    const size_t n = std::min(w.size(), lc.size());
+    if (n >= 3 && w.compare(0, n, lc, 0, n) == 0) {
+      if (!best.empty()) return std::string();  // more than one: no guess
+      best = c;
+    }
   }
   return best;
 }

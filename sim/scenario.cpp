@@ -252,8 +252,8 @@ const std::vector<SectionSpec>& scenario_sections() {
              1e-9, 1e9},
             {"noise_std", "", 0.0,
              adc ? "additive Gaussian noise on every block partial sum before the ADC's clip and rounding (normalised units); "
-                   "aihwkit's out_noise acts once per tile output: out_noise / sqrt(block columns) per block gives the same "
-                   "output std (docs/converters_energy.md §1)"
+                   "aihwkit's out_noise acts once per output of each of its T tiles (512 inputs each): out_noise * sqrt(T / Q) "
+                   "per block, Q the layer's block columns, gives the same output std (docs/converters_energy.md §1)"
                  : "additive Gaussian noise on every normalised input before the DAC's clip and rounding (aihwkit adds its "
                    "inp_noise after the DAC)",
              0, 1e3}},

@@ -294,6 +294,21 @@ a, b = (json.load(open(f)) for f in sys.argv[1:3])
 assert [r["label"] for r in a["runs"]] == ["none (nu=0.06)", "none (nu=0.1)"], a["runs"]
 assert [r["label"] for r in b["runs"]] == ["slow drift", "fast drift"], b["runs"]
 EOF
+# A 320-character label wraps at 48 characters in the legend beside the axes, and the axes keep
+# about 90 % of the figure's width (the saved image grows to hold the legend; the label used to
+# squeeze the axes to a sixth of the width). The binomial (Wilson) band has its own hatched entry.
+long=$(printf 'very long label %.0s' $(seq 20))
+"$plot" "$r/doctor" "$r/periodic" --label "$long" --label "p" --panels accuracy -o "$tmp/long.png" --dump-json \
+  >"$tmp/long.json" 2>"$tmp/err" || bad "long label: $(cat "$tmp/err")"
+check "a long legend label wraps and leaves the axes their width, the Wilson band its hatched entry" "$tmp/long.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["axes_width_fraction"] >= 0.85, d["axes_width_fraction"]
+first = d["legend_labels"][0].split("\n")
+assert len(first) >= 6 and max(map(len, first)) <= 48 and " ".join(first) == ("very long label " * 20).strip(), first
+assert any(l.startswith("band (hatched): binomial 95 %") for l in d["legend_labels"]), d["legend_labels"]
+assert any(l.startswith("band: ±1 std") for l in d["legend_labels"]), d["legend_labels"]
+EOF
 expect_error "--label: one per run directory" "--label given 1 times for 2 run directories" \
   "$plot" "$tmp/dev_0.06" "$tmp/dev_0.1" --label "only one" -o "$tmp/e.png"
 cp -r "$r/none" "$tmp/seedtwin"

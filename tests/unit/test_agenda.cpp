@@ -1,11 +1,12 @@
-// The periodic instants of the recorder, the fleet recorder and the controller's timer
-// (sim::next_multiple, sim/agenda.h): each is the next whole multiple of the period, k·period
+// Small helpers of the simulation layer. The periodic instants of the recorder, the fleet
+// recorder and the controller's timer (sim::next_multiple, sim/agenda.h): each is the next whole multiple of the period, k·period
 // for the k-th, strictly later than the one before, over long horizons. Before, the quotient's
 // absolute epsilon vanished past ~10^4 periods and a trace every 0.1 s returned 2,048.1 s for ever.
 #include <catch2/catch.hpp>
 #include <cmath>
 
 #include "sim/agenda.h"
+#include "sim/params.h"
 
 using ptc::sim::next_multiple;
 
@@ -31,4 +32,18 @@ TEST_CASE("next_multiple from an instant between multiples is the next multiple"
   CHECK(next_multiple(0.1, 2048.15) == Approx(2048.2).epsilon(1e-15));
   // a rounding below a multiple counts as that multiple: the next one follows
   CHECK(next_multiple(0.1, 20481 * 0.1) == Approx(2048.2).epsilon(1e-15));
+}
+
+// The "did you mean" of an unknown enumeration value (sim/params.cpp) also names the one choice the
+// value abbreviates or extends, as new users of the drift-compensation options typed them.
+
+TEST_CASE("did_you_mean names the one choice a value abbreviates or extends", "[params]") {
+  using ptc::sim::did_you_mean;
+  CHECK(did_you_mean("per_col", {"per_layer", "per_tile", "per_column"}) == "per_column");
+  CHECK(did_you_mean("aihwkit_tile", {"block", "aihwkit", "custom"}) == "aihwkit");
+  CHECK(did_you_mean("abs_maxx", {"abs_max", "constant", "none"}) == "abs_max");
+  CHECK(did_you_mean("PCM_READ", {"pcm_read", "additive"}) == "pcm_read");
+  // two choices share the prefix: no guess; nothing alike: no guess
+  CHECK(did_you_mean("per", {"per_layer", "per_tile", "per_column"}).empty());
+  CHECK(did_you_mean("xyzzy", {"per_layer", "per_tile", "per_column"}).empty());
 }
