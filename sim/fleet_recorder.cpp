@@ -269,22 +269,43 @@ Json FleetRecorder::summary(const std::string& status) const {
     }
     if (c0.contains("streaming")) {
       Json st = c0["streaming"];
-      for (const char* k : {"passes", "worn_cells", "rows_remapped", "spare_rows_used", "unrepaired_rows"})
+      for (const char* k : {"passes", "worn_cells", "rows_remapped", "unrepaired_rows"})
         if (st.contains(k)) {
           int64_t n = 0;
           for (const auto& cj : chips) n += cj["streaming"][k].get<int64_t>();
           st[k] = n;
         }
-      for (const char* k : {"first_worn_pass", "first_worn_time_s", "first_unrepaired_pass", "first_unrepaired_time_s"})
-        if (st.contains(k)) {  // the earliest chip's; -1 (or null) for never
-          Json first = st[k];
-          for (const auto& cj : chips) {
-            const Json& v = cj["streaming"][k];
-            if (v.is_number() && v.get<double>() >= 0 && !(first.is_number() && first.get<double>() >= 0 && first <= v))
-              first = v;
-          }
-          st[k] = first;
+      if (st.contains("spare_rows_used")) {  // a count per core: core by core, summed over the chips
+        std::vector<int64_t> used(st["spare_rows_used"].size(), 0);
+        for (const auto& cj : chips) {
+          const Json& u = cj["streaming"]["spare_rows_used"];
+          if (u.size() != used.size()) throw Error("fleet summary: chips report spare rows for different core counts");
+          for (size_t c = 0; c < used.size(); ++c) used[c] += u[c].get<int64_t>();
         }
+        st["spare_rows_used"] = used;
+      }
+      // The first wear (and the first unrepaired row) is one chip's, pass and time together: the chip
+      // whose event came first in simulated time (the lower index on a tie); -1 (or null) for never.
+      for (const char* event : {"first_worn", "first_unrepaired"}) {
+        const std::string kp = std::string(event) + "_pass", kt = std::string(event) + "_time_s";
+        if (!st.contains(kt)) continue;
+        const Json* first = nullptr;
+        for (const auto& cj : chips) {
+          const Json& v = cj["streaming"][kt];
+          if (v.is_number() && v.get<double>() >= 0 && (!first || v.get<double>() < (*first)[kt].get<double>()))
+            first = &cj["streaming"];
+        }
+        if (first) {
+          st[kt] = (*first)[kt];
+          if (st.contains(kp)) st[kp] = (*first)[kp];
+        } else if (st.contains(kp)) {  // not yet on any chip: the earliest pass the chips foresee
+          for (const auto& cj : chips) {
+            const Json& v = cj["streaming"][kp];
+            if (v.is_number() && v.get<double>() >= 0 && !(st[kp].is_number() && st[kp].get<double>() >= 0 && st[kp] <= v))
+              st[kp] = v;
+          }
+        }
+      }
       j["streaming"] = st;
     }
     // Write-verify (SWIM): the chips' books summed key by key over the chips that verified; its

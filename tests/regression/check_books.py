@@ -159,6 +159,30 @@ else:
     for k in ("recomputations", "recomputation_cycles"):  # kept by chips that can recompute
         if k in fleet or k in fleet["per_chip"][0]:
             same_(f"fleet summary {k} vs the sum over chips", fleet.get(k), sum(c.get(k, 0) for c in fleet["per_chip"]))
+    # Streaming wear: counts summed, spare rows used core by core, and the first wear (and first
+    # unrepaired row) one chip's pass and time together, the chip whose event came first.
+    if "streaming" in fleet:
+        fs, cs = fleet["streaming"], [c["streaming"] for c in fleet["per_chip"]]
+        for k in ("passes", "worn_cells", "rows_remapped", "unrepaired_rows"):
+            if k in fs:
+                same_(f"fleet summary streaming.{k} vs the sum over chips", fs[k], sum(c[k] for c in cs))
+        if "spare_rows_used" in fs:
+            want = [sum(col) for col in zip(*(c["spare_rows_used"] for c in cs))]
+            if fs["spare_rows_used"] != want:
+                bad.append(f"fleet summary streaming.spare_rows_used {fs['spare_rows_used']} vs the chips' core-by-core sums {want}")
+        for ev in ("first_worn", "first_unrepaired"):
+            kt, kp = ev + "_time_s", ev + "_pass"
+            if kt in fs:
+                hit = [c for c in cs if isinstance(c.get(kt), (int, float)) and c[kt] >= 0]
+                if hit:
+                    c0 = min(hit, key=lambda c: c[kt])
+                    same_(f"fleet summary streaming.{kt} vs the earliest chip's", fs[kt], c0[kt])
+                    if kp in fs:
+                        same_(f"fleet summary streaming.{kp} vs the same chip's", fs[kp], c0[kp])
+                elif kp in fs:  # not yet on any chip: the earliest pass foreseen
+                    foreseen = [c[kp] for c in cs if isinstance(c.get(kp), (int, float)) and c[kp] >= 0]
+                    if foreseen:
+                        same_(f"fleet summary streaming.{kp} vs the chips' earliest", fs[kp], min(foreseen))
     # Write-verify: the fleet's block is the sum of the chips' (times in chip-seconds).
     chip_wv = [c["write_verify"] for c in fleet["per_chip"] if "write_verify" in c]
     same_("fleet summary has write_verify iff a chip has", int("write_verify" in fleet), int(bool(chip_wv)))
