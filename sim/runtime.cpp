@@ -70,8 +70,11 @@ void ChipLane::body() {
     if (m_queue.empty() || c.interrupted) break;
     // Serve ahead only up to the next pending activity of this chip or the fleet. (The queue may
     // grow while the lane waits: its front is taken again after every wait.)
+    // A part that would start at or after the horizon is not served: the lane stops without
+    // waiting for activities before that start (a trace row after the horizon held the run open
+    // until its instant, so sim_time_s depended on trace.every_s).
     double start = std::max(m_queue.front().ready_s, array.free_at_s());
-    while (due_by(agenda.next_s(m_chip), start) && !c.interrupted) {
+    while (start < m_rt.m_horizon && due_by(agenda.next_s(m_chip), start) && !c.interrupted) {
       t0 = now_s();
       wait(agenda.changed());
       m_wait_s += now_s() - t0;

@@ -160,6 +160,24 @@ expect_error "ptcsim streaming on a cyclic scenario is one line naming the file"
 expect_error "ptcsim streaming: an unknown key is one line naming the file and the path" \
   "vgg8_short.json: hw.mapping.ordr: unknown key; did you mean \"order\"?" \
   "$ptcsim" streaming "$sc" --set hw.mapping.ordr=column
+# An overloaded chip (20 req/s against 12.8 a second, seed 2) still has service booked past the
+# horizon: the run ends at the horizon whatever the trace interval (a trace row after the horizon
+# held the run open to its instant: sim_time_s read 11 s at a row a second). summary.json is the
+# same bytes with and without periodic rows.
+ipp="$src/scenarios/elight/vgg8_images_per_pass.json"
+for e in 0 1; do
+  "$ptcsim" run "$ipp" --seed 2 --set hw.mapping.images_per_pass=1 --set traffic.rate_hz=20 --set horizon_s=10 \
+    --set 'accuracy={"mode":"scheduled","times_s":[10],"images":20}' --set trace.every_s=$e --set trace.every_requests=0 \
+    --out "$tmp/ovl$e" -q >/dev/null 2>"$tmp/err" || bad "overloaded run, trace every $e s: $(cat "$tmp/err")"
+done
+if cmp -s "$tmp/ovl0/summary.json" "$tmp/ovl1/summary.json" && $py - "$tmp/ovl1" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1] + "/summary.json"))
+assert s["sim_time_s"] == 10.0 and 0 < s["requests"] < 200, (s["sim_time_s"], s["requests"])
+PY
+then ok "an overloaded run ends at the horizon at any trace interval (summary.json the same bytes)"
+else bad "overloaded run: sim_time_s depends on trace.every_s ($(grep sim_time "$tmp/ovl1/summary.json"))"; fi
+
 # Several images per pass (docs/elight.md §1): a trace of three 1-s windows holding 5, 20 and 33
 # requests, B = 16 images per pass, takes ceil(5/16) + ceil(20/16) + ceil(33/16) = 1 + 2 + 3 = 6
 # passes. Each window's service = n x compute + passes x programming (the per-pass values of
