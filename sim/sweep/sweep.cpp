@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
@@ -492,6 +493,25 @@ OJson num_json(double v) {
 // k-th trace row with an accuracy is instant k. Metrics accuracy_t_<T>s and accuracy_std_t_<T>s
 // (the std over Monte-Carlo instances, or over chips for a fleet, when the run has one). Empty
 // for other modes or a trace that does not line up with the instants.
+// The numbers of summary.json's nested blocks (streaming, write_verify, ...) as metrics of their
+// own, named by their path: streaming.passes, write_verify.writes. Lists (per_chip, per-core
+// counts) are left out: a fleet's per-chip rows are the chips' own runs.
+void flatten_numbers(Json& summary) {
+  std::vector<std::pair<std::string, Json>> add;
+  std::function<void(const Json&, const std::string&)> walk = [&](const Json& o, const std::string& path) {
+    for (auto it = o.begin(); it != o.end(); ++it) {
+      const std::string k = path + "." + it.key();
+      if (it.value().is_object())
+        walk(it.value(), k);
+      else if (it.value().is_number())
+        add.emplace_back(k, it.value());
+    }
+  };
+  for (auto it = summary.begin(); it != summary.end(); ++it)
+    if (it.value().is_object()) walk(it.value(), it.key());
+  for (auto& kv : add) summary[kv.first] = std::move(kv.second);
+}
+
 Json instant_metrics(const fs::path& dir) {
   Json out = Json::object();
   const Json config = Json::parse(read_text(dir / "config.resolved.json", "config.resolved.json"));
@@ -578,6 +598,7 @@ CollectSummary collect(const Manifest& m, const fs::path& out_dir) {
     }
     if (r.status == "complete") {
       r.summary = Json::parse(read_text(m.run_path(e) / "summary.json", "summary.json"));
+      flatten_numbers(r.summary);
       try {  // per-instant accuracy of a scheduled run, beside the summary's scalars
         const Json per = instant_metrics(m.run_path(e));
         for (auto it = per.begin(); it != per.end(); ++it) r.summary[it.key()] = it.value();

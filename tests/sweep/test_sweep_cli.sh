@@ -325,4 +325,37 @@ assert run["hw"]["cores"]["rows"] == 2, run["hw"]
 PY
 then ok "sweep: hw fragments in a grid resolve against the spec, tasks read them from any directory, same content = same id"
 else bad "hw fragments in a sweep: $(cat "$tmp/err")"; fi
+# ---- nested summary blocks are metrics too: a streaming sweep's passes are results.csv's
+# streaming.passes, read from each run's summary.json (they were left out: only top-level numbers
+# were collected). Windows of 5, 20 and 33 requests: 58 passes at one image per pass, 2 + 7 + 11 =
+# 20 at three.
+$py -c "
+import sys
+with open(sys.argv[1], 'w') as f:
+    f.write('t_s\\n')
+    for w, n in enumerate((5, 20, 33)):
+        for i in range(n): f.write('%.6f\\n' % (w + 0.01 + 0.9 * i / n))
+" "$tmp/ipp.csv"
+cat >"$tmp/ipp.json" <<JSON
+{"name": "ipp", "scenario": "$src/scenarios/elight/vgg8_short.json",
+ "set": {"traffic": {"name": "trace", "file": "$tmp/ipp.csv", "batch_s": 1}, "horizon_s": 10, "accuracy": {"mode": "none"},
+         "trace.every_requests": 0},
+ "grid": {"hw.mapping.images_per_pass": [1, 3]}}
+JSON
+if "$ptcsim" sweep "$tmp/ipp.json" --out "$tmp/ipp" >/dev/null 2>"$tmp/err" && "$ptcsim" sweep run "$tmp/ipp/manifest.jsonl" -q >/dev/null 2>>"$tmp/err" \
+   && "$ptcsim" sweep collect "$tmp/ipp/manifest.jsonl" >/dev/null 2>>"$tmp/err" && $py - "$tmp/ipp" <<'PY'
+import csv, json, os, sys
+d = sys.argv[1]
+rows = list(csv.DictReader(open(os.path.join(d, "results.csv"))))
+assert [r["streaming.passes"] for r in rows] == ["58", "20"], [r.get("streaming.passes") for r in rows]
+for r, m in zip(rows, [json.loads(l) for l in open(os.path.join(d, "manifest.jsonl"))]):
+    s = json.load(open(os.path.join(d, m["run_dir"], "summary.json")))
+    assert float(r["streaming.program_energy_per_pass_j"]) == s["streaming"]["program_energy_per_pass_j"], r
+    assert int(r["writes_streamed"]) == int(r["streaming.passes"]) * s["streaming"]["level_steps_per_pass"], r
+agg = list(csv.DictReader(open(os.path.join(d, "results_aggregate.csv"))))
+assert [a["streaming.passes_mean"] for a in agg] == ["58", "20"], agg
+PY
+then ok "nested summary numbers are metrics: streaming.passes 58 and 20 in results.csv and the aggregate"
+else bad "nested metrics: $(cat "$tmp/err")"; fi
+
 finish
