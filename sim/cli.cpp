@@ -457,9 +457,13 @@ int cmd_streaming(const std::string& file, const std::vector<std::string>& sets,
     std::cout << out.dump(1) << "\n";
     return 0;
   }
-  std::printf("%s: %zu weight layers on %lldx%lld cores of %lldx%lld, device %s, per pass (one inference):\n", s.name.c_str(),
+  const std::string pass = s.tiling.images_per_pass > 1
+                               ? " of up to " + std::to_string(s.tiling.images_per_pass) + " images (hw.mapping.images_per_pass)"
+                               : std::string(" (one inference)");
+  std::printf("%s: %zu weight layers on %lldx%lld cores of %lldx%lld, device %s, per pass%s:\n", s.name.c_str(),
               p.wl.layers.size(), static_cast<long long>(s.tiling.rows), static_cast<long long>(s.tiling.cols),
-              static_cast<long long>(s.tiling.block_size), static_cast<long long>(s.tiling.block_size), s.device.name.c_str());
+              static_cast<long long>(s.tiling.block_size), static_cast<long long>(s.tiling.block_size), s.device.name.c_str(),
+              pass.c_str());
   std::printf("%-10s %14s %10s %12s %14s %14s %12s\n", "order", "level steps", "vs native", "vs per_cell", "program time s",
               "program J", "worst cell");
   for (const auto& pl : plans)

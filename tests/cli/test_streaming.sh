@@ -222,6 +222,8 @@ best = 3 + 33 * compute + 3 * T - (2.01 + 0.9 * 32 / 33)
 assert best - 0.01 <= s["latency_p99_s"] <= worst + 0.01, (s["latency_p99_s"], best, worst)
 PYEND
 then ok "6 passes for windows of 5, 20, 33 at 16 images per pass: writes, energy and latency follow"; else bad "images_per_pass closed forms"; fi
+"$ptcsim" streaming "$sc" --set hw.mapping.images_per_pass=4 2>/dev/null | head -1 | grep -q "per pass of up to 4 images" \
+  && ok "ptcsim streaming names the images per pass" || bad "ptcsim streaming header at 4 images per pass"
 expect_error "images_per_pass on the cyclic mapping is one line" \
   'hw.mapping.images_per_pass: 16 images per pass needs mapping "streaming"' \
   "$ptcsim" validate "$sc" --set hw.mapping.name=cyclic --set hw.mapping.images_per_pass=16
