@@ -156,6 +156,8 @@ std::vector<Entry> expand(const std::string& spec_file, std::vector<std::string>
   }
   if (name.find('/') != std::string::npos || name.find(' ') != std::string::npos)
     throw Error(S + ": name: \"" + name + "\" may not contain '/' or spaces (it names the sweep folder)");
+  if (spec.contains("description") && !spec["description"].is_string())
+    throw Error(S + ": description: expected a string, got " + spec["description"].dump());
 
   // ---- scenario files
   if (!spec.contains("scenario")) throw Error(S + ": scenario: required (a scenario file or a list of them)");
