@@ -246,6 +246,9 @@ std::string message_for(const Json& schema, const Json& doc, const valijson::Val
              (hint.empty() ? "" : "; did you mean \"" + hint + "\"?") + (plugin_slot ? kPluginNameHint : "");
     }
     std::string rule = rule_of(n);
+    if (!rule.empty() && l.value->is_null() && rule == "expected an object or a fragment path")
+      return where + ": " + rule +  // as the scenario reader words it (read_section)
+             ", got null (a section cannot be removed with --set; set its parent section whole instead)";
     if (!rule.empty()) return where + ": " + rule + ", got " + l.value->dump();
   }
   return where + ": " + d;
