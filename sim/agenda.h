@@ -52,17 +52,17 @@ inline double now_s() {
 inline void settle(int rank) {
   for (int i = 0; i < rank; ++i) sc_core::wait(sc_core::SC_ZERO_TIME);
 }
-// The first multiple n·period after `after`. `after` is usually the previous multiple, computed
-// as n·period, whose quotient by period can land a rounding below n (e.g. 20480·0.1 / 0.1); an
-// absolute epsilon on the quotient vanishes once it exceeds ~10^4, and the same multiple came back
-// for ever (a trace every 0.1 s stopped advancing at 2,048.1 s). So a quotient within 10^-9 of an
-// integer is that integer, and the result is strictly later than `after`.
+// The first multiple n·period strictly after `after`. `after` is usually the previous multiple,
+// computed here as n·period, whose quotient by period can land a rounding below n (20481·0.1 / 0.1):
+// floor then gives n − 1 and (n − 1 + 1)·period is `after` again. An absolute epsilon on the
+// quotient vanished past ~10^4 periods and the same instant came back for ever (a trace every
+// 0.1 s stopped at 2,048.1 s); the result is now checked to be later, with no tolerance (which
+// would skip a due instant just after a non-multiple `after`).
 inline double next_multiple(double period, double after) {
-  const double q = after / period;
-  const double r = std::nearbyint(q);
-  const double n = std::abs(q - r) <= 1e-9 * std::max(1.0, std::abs(r)) ? r : std::floor(q);
+  const double n = std::floor(after / period);
   double t = (n + 1) * period;
   if (!(t > after)) t = (n + 2) * period;
+  if (!(t > after)) t = std::nextafter(after, INFINITY);  // quotients past 2^53: the next double
   return t;
 }
 

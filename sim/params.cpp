@@ -89,7 +89,7 @@ std::string join_path(const std::string& path, const std::string& key) {
   return path.empty() ? key : path + "." + key;
 }
 
-std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates, bool prefixes) {
   auto lower = [](std::string x) {
     for (char& ch : x) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     return x;
@@ -102,7 +102,7 @@ std::string did_you_mean(const std::string& word, const std::vector<std::string>
     size_t d = edit_distance(word, c);
     if (d < best_d) best_d = d, best = c;
   }
-  if (!best.empty()) return best;
+  if (!best.empty() || !prefixes) return best;
   // An abbreviation or an extension of exactly one candidate (per_col: per_column; aihwkit_tile:
   // aihwkit), at least three letters in common.
   const std::string w = lower(word);
@@ -254,7 +254,7 @@ std::string Params::str(const std::string& name) {
   if (!v.is_string()) throw Error(path_of(name) + ": expected a string, got " + v.dump());
   std::string x = v.get<std::string>();
   if (!s.choices.empty() && std::find(s.choices.begin(), s.choices.end(), x) == s.choices.end()) {
-    std::string list, hint = did_you_mean(x, s.choices);
+    std::string list, hint = did_you_mean(x, s.choices, true);
     for (const auto& c : s.choices) list += (list.empty() ? "" : ", ") + c;
     throw Error(path_of(name) + ": \"" + x + "\" is not one of " + list +
                 (hint.empty() ? "" : "; did you mean \"" + hint + "\"?"));

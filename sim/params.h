@@ -67,7 +67,9 @@ std::string range_text(double v);
 void check_param_specs(const std::string& plugin, const std::vector<ParamSpec>& specs);
 
 // Closest candidate by edit distance, or "" if none is close.
-std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);
+// With `prefixes` (enumeration values, registered names, not keys): also the one candidate the word
+// abbreviates or extends.
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates, bool prefixes = false);
 // Appended to an unknown plug-in name (device.name, controller.policy.name, ...).
 inline constexpr const char* kPluginNameHint = " (a plug-in's name? load its library with --plugin)";
 // "; aihwkit's out_noise is hw.adc.noise_std here" for a key that is an aihwkit parameter name, else "".
@@ -161,7 +163,7 @@ class Registry {
   const Entry& find(const std::string& name, const std::string& path, [[maybe_unused]] const std::string& kind) const {
     auto it = m_entries.find(name);
     if (it == m_entries.end()) {
-      std::string list, hint = did_you_mean(name, names());
+      std::string list, hint = did_you_mean(name, names(), true);
       for (const auto& n : names()) list += (list.empty() ? "" : ", ") + n;
       // As validate's schema words it, plus where an unregistered name may come from.
       throw Error(path + ": \"" + name + "\" is not one of " + list + (hint.empty() ? "" : "; did you mean \"" + hint + "\"?") +

@@ -402,7 +402,10 @@ const std::vector<SectionSpec>& scenario_sections() {
     t.push_back({"trace",
                  "trace.csv rows",
                  {{"every_requests", "requests", 200, "a trace row every this many served requests (0 = off)", 0, 1e15},
-                  {"every_s", "s", 0.0, "a trace row every this many simulated seconds (0 = off)", 0, 1e15}},
+                  {"every_s", "s", 0.0,
+                   "a trace row every this many simulated seconds (0 = off; at least 1e-9, and at most 1e7 rows over "
+                   "horizon_s, counting each chip's trace and the fleet's)",
+                   0, 1e15}},
                  {}});
     return t;
   }();
@@ -1203,15 +1206,19 @@ void check_static(const Scenario& s) {
   if (s.horizon_s > 0) check_horizon(s.horizon_s, "horizon_s");
   if (s.horizon_s > 0) check_steps(s, s.horizon_s, "horizon_s " + num_str(s.horizon_s) + " s");
   // Periodic trace rows: instants the kernel can tell apart (1 ns), and no more rows than the
-  // trace (kept in memory until it is written, ~100 bytes a row) can hold.
+  // traces (held in memory until written, about 100 bytes a row, copied for every partial write;
+  // a fleet keeps one per chip and its own) can hold.
   if (s.trace_every_s > 0 && s.trace_every_s < 1e-9)
     throw Error("trace.every_s: " + num_str(s.trace_every_s) +
                 " s is below the kernel's time resolution (1 ns); use 0 (no periodic rows) or at least 1e-9 s");
-  if (s.trace_every_s > 0 && s.horizon_s > 0 && s.horizon_s / s.trace_every_s > 1e8)
+  const double traces = s.dispatcher.chips > 1 ? s.dispatcher.chips + 1.0 : 1.0;
+  if (s.trace_every_s > 0 && s.horizon_s > 0 && traces * s.horizon_s / s.trace_every_s > 1e7)
     throw Error("trace.every_s: a row every " + num_str(s.trace_every_s) + " s over horizon_s " + num_str(s.horizon_s) +
-                " s is " + num_str(s.horizon_s / s.trace_every_s) +
-                " rows, more than the limit of 1e8 (the trace is held in memory, about 100 bytes a row, until it is "
-                "written); use a larger trace.every_s");
+                " s is " + num_str(traces * s.horizon_s / s.trace_every_s) + " rows" +
+                (traces > 1 ? " (" + num_str(traces) + " traces: each chip's and the fleet's)" : std::string()) +
+                ", more than the limit of 1e7 (traces are held in memory, about 100 bytes a row, until written); "
+                "use trace.every_s >= " +
+                num_str(traces * s.horizon_s / 1e7) + " s");
   // Device state is allocated per weight of the whole array: an array that cannot fit is rejected
   // here, before anything is allocated (it used to end in std::bad_alloc).
   const double weights = static_cast<double>(s.tiling.rows) * static_cast<double>(s.tiling.cols) *

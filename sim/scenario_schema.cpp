@@ -239,7 +239,7 @@ std::string message_for(const Json& schema, const Json& doc, const valijson::Val
     if (n.contains("enum") && d.rfind("Failed to match against any enum", 0) == 0) {
       std::vector<std::string> choices = n["enum"].get<std::vector<std::string>>();
       if (!l.value->is_string()) return where + ": expected one of " + list_of(choices) + ", got " + l.value->dump();
-      std::string hint = did_you_mean(l.value->get<std::string>(), choices);
+      std::string hint = did_you_mean(l.value->get<std::string>(), choices, true);
       const bool plugin_slot = n.contains("description") && n["description"].is_string() &&
                                n["description"].get<std::string>().rfind("registered ", 0) == 0;
       return where + ": " + l.value->dump() + " is not one of " + list_of(choices) +

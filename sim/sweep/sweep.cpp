@@ -491,13 +491,10 @@ OJson num_json(double v) {
   return std::isfinite(v) ? OJson(v) : OJson(nullptr);
 }
 
-// A scheduled-mode run's accuracy at each instant (config.resolved.json's accuracy.times_s): the
-// k-th trace row with an accuracy is instant k. Metrics accuracy_t_<T>s and accuracy_std_t_<T>s
-// (the std over Monte-Carlo instances, or over chips for a fleet, when the run has one). Empty
-// for other modes or a trace that does not line up with the instants.
 // The numbers of summary.json's nested blocks (streaming, write_verify, ...) as metrics of their
 // own, named by their path: streaming.passes, write_verify.writes. Lists (per_chip, per-core
-// counts) are left out: a fleet's per-chip rows are the chips' own runs.
+// counts) are left out: a fleet's per-chip rows are the chips' own runs. A first_* instant of -1
+// (never: no cell worn) is left out too, so that it is an empty cell, not a number averaged in.
 void flatten_numbers(Json& summary) {
   std::vector<std::pair<std::string, Json>> add;
   std::function<void(const Json&, const std::string&)> walk = [&](const Json& o, const std::string& path) {
@@ -505,7 +502,8 @@ void flatten_numbers(Json& summary) {
       const std::string k = path + "." + it.key();
       if (it.value().is_object())
         walk(it.value(), k);
-      else if (it.value().is_number())
+      else if (it.value().is_number() &&
+               !(it.key().rfind("first_", 0) == 0 && it.value().get<double>() < 0))  // -1: never (an empty cell)
         add.emplace_back(k, it.value());
     }
   };
@@ -514,6 +512,10 @@ void flatten_numbers(Json& summary) {
   for (auto& kv : add) summary[kv.first] = std::move(kv.second);
 }
 
+// A scheduled-mode run's accuracy at each instant (config.resolved.json's accuracy.times_s): the
+// k-th trace row with an accuracy is instant k. Metrics accuracy_t_<T>s and accuracy_std_t_<T>s
+// (the std over Monte-Carlo instances, or over chips for a fleet, when the run has one). Empty
+// for other modes or a trace that does not line up with the instants.
 Json instant_metrics(const fs::path& dir) {
   Json out = Json::object();
   const Json config = Json::parse(read_text(dir / "config.resolved.json", "config.resolved.json"));

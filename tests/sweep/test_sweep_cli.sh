@@ -340,7 +340,7 @@ with open(sys.argv[1], 'w') as f:
 cat >"$tmp/ipp.json" <<JSON
 {"name": "ipp", "scenario": "$src/scenarios/elight/vgg8_short.json",
  "set": {"traffic": {"name": "trace", "file": "$tmp/ipp.csv", "batch_s": 1}, "horizon_s": 10, "accuracy": {"mode": "none"},
-         "trace.every_requests": 0},
+         "trace.every_requests": 0, "device.endurance_steps": 1e12},
  "grid": {"hw.mapping.images_per_pass": [1, 3]}}
 JSON
 if "$ptcsim" sweep "$tmp/ipp.json" --out "$tmp/ipp" >/dev/null 2>"$tmp/err" && "$ptcsim" sweep run "$tmp/ipp/manifest.jsonl" -q >/dev/null 2>>"$tmp/err" \
@@ -353,8 +353,12 @@ for r, m in zip(rows, [json.loads(l) for l in open(os.path.join(d, "manifest.jso
     s = json.load(open(os.path.join(d, m["run_dir"], "summary.json")))
     assert float(r["streaming.program_energy_per_pass_j"]) == s["streaming"]["program_energy_per_pass_j"], r
     assert int(r["writes_streamed"]) == int(r["streaming.passes"]) * s["streaming"]["level_steps_per_pass"], r
+    # no cell worn in the run (first_worn_time_s -1, "never"): an empty cell, not -1 averaged in
+    assert s["streaming"]["first_worn_time_s"] == -1 and r.get("streaming.first_worn_time_s", "") == "", r
+    assert int(r["streaming.first_worn_pass"]) == s["streaming"]["first_worn_pass"] > 0, r
 agg = list(csv.DictReader(open(os.path.join(d, "results_aggregate.csv"))))
 assert [a["streaming.passes_mean"] for a in agg] == ["58", "20"], agg
+assert all(a.get("streaming.first_worn_time_s_mean", "") == "" for a in agg), agg
 PY
 then ok "nested summary numbers are metrics: streaming.passes 58 and 20 in results.csv and the aggregate"
 else bad "nested metrics: $(cat "$tmp/err")"; fi
