@@ -64,7 +64,16 @@ void Controller::timer_thread() {
     double every_s = 0;
     int64_t every_n = 0;
     bool per_batch = false;
-    hook("timer_interval_s", [&] { every_s = m_policy->timer_interval_s(); });
+    hook("timer_interval_s", [&] {
+      every_s = m_policy->timer_interval_s();
+      // Preflight checked the value of a fresh instance; one that on_start changed is checked here.
+      if (every_s > 0 && every_s < 1e-9) {
+        char v[32];
+        std::snprintf(v, sizeof v, "%.9g", every_s);
+        throw Error(std::string("returned ") + v +
+                    " s, below the kernel's time resolution (1 ns); return 0 (no timer) or at least 1e-9 s");
+      }
+    });
     hook("timer_interval_requests", [&] { every_n = m_policy->timer_interval_requests(); });
     hook("observes_requests", [&] { per_batch = m_policy->observes_requests(); });
     double next_t = every_s > 0 ? every_s : INFINITY;

@@ -375,7 +375,7 @@ const std::vector<SectionSpec>& scenario_sections() {
     t.push_back({"monitor",
                  "DOCTOR's drift monitor (runs for policies that use it)",
                  {{"interval_requests", "requests", 200, "check every this many served requests (0 = off)", 0, 1e15},
-                  {"interval_s", "s", 0.0, "check every this many simulated seconds (0 = off)", 0, 1e15},
+                  {"interval_s", "s", 0.0, "check every this many simulated seconds (0 = off; at least 1e-9 s, at most 1e8 checks over horizon_s)", 0, 1e15},
                   {"cool_down_requests", "requests", 200, "no checks for this many requests after a trigger", 0, 1e15},
                   {"cool_down_s", "s", 0.0, "no checks for this long after a trigger", 0, 1e15},
                   {"t_thres_k", "K", 0.01,
@@ -1191,6 +1191,38 @@ auto prefixed(const std::string& prefix, F f) -> decltype(f()) {
   }
 }
 
+// The policy's timer as configured (a fresh instance, before on_start).
+double policy_timer_interval_s(const Scenario& s) {
+  const std::string label = policy_label(s.policy_json.at("name").get<std::string>());
+  std::unique_ptr<Policy> p = make_policy(s);
+  try {
+    return p->timer_interval_s();
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Error(label + ", timer_interval_s: " + e.what());
+  } catch (...) {
+    throw Error(label + ", timer_interval_s: threw an exception that is not a std::exception");
+  }
+}
+
+// A timed wake-up (the monitor's checks, a policy's timer): instants the kernel can tell apart
+// (1 ns), and at most 1e8 of them over the horizon (a DOCTOR check of the thermal field takes tens
+// of microseconds, so 1e8 is about an hour of checks).
+void check_timer_interval(const std::string& where, const std::string& what, double every_s, double horizon_s) {
+  if (!(every_s > 0)) return;
+  if (every_s < 1e-9)
+    throw Error(where + ": " + what + " every " + num_str(every_s) +
+                " s, below the kernel's time resolution (1 ns); use 0 (off) or at least 1e-9 s");
+  const double n = horizon_s > 0 ? horizon_s / every_s : 0;
+  if (n > 1e8)
+    throw Error(where + ": " + what + " every " + num_str(every_s) + " s: " + num_str(n) + " wake-ups over horizon_s " +
+                num_str(horizon_s) +
+                " s, more than the limit of 1e8 (each is a kernel event; the run would "
+                "take hours); use at least " +
+                num_str(horizon_s / 1e8) + " s");
+}
+
 // With step = seconds the noise clock counts floor(t / step_s) in int64: the count at the end of
 // the run must fit (with room to spare) or it wraps negative deep in a device model.
 void check_steps(const Scenario& s, double end_s, const std::string& why) {
@@ -1208,6 +1240,10 @@ void check_static(const Scenario& s) {
   // Periodic trace rows: instants the kernel can tell apart (1 ns), and no more rows than the
   // traces (held in memory until written, about 100 bytes a row, copied for every partial write;
   // a fleet keeps one per chip and its own) can hold.
+  check_timer_interval("monitor.interval_s", "the monitor checks", s.monitor.interval_s, s.horizon_s);
+  check_timer_interval(s.policy_json.contains("interval_s") ? "controller.policy.interval_s" : "controller.policy",
+                       "policy \"" + s.policy_json.at("name").get<std::string>() + "\" acts on its timer",
+                       policy_timer_interval_s(s), s.horizon_s);
   if (s.trace_every_s > 0 && s.trace_every_s < 1e-9)
     throw Error("trace.every_s: " + num_str(s.trace_every_s) +
                 " s is below the kernel's time resolution (1 ns); use 0 (no periodic rows) or at least 1e-9 s");
