@@ -212,7 +212,9 @@ std::vector<Entry> expand(const std::string& spec_file, std::vector<std::string>
   if (files.size() > 1) params.push_back("scenario");
   if (spec.contains("grid")) {
     const OJson& g = spec["grid"];
-    if (!g.is_object()) throw Error(S + ": grid: expected an object {path: [values]}, got " + g.dump());
+    if (!g.is_object() || g.empty())
+      throw Error(S + ": grid: expected a non-empty object {path: [values]}, got " + g.dump() +
+                  " (leave grid out for a sweep of the base scenario and seeds only)");
     for (auto it = g.begin(); it != g.end(); ++it) {
       const std::string where = "grid." + it.key();
       claim(where, it.key());
@@ -231,8 +233,9 @@ std::vector<Entry> expand(const std::string& spec_file, std::vector<std::string>
       groups.push_back(spec["zip"]);
     else if (spec["zip"].is_array())
       groups.assign(spec["zip"].begin(), spec["zip"].end());
-    else
-      throw Error(S + ": zip: expected an object {path: [values]} or a list of them, got " + spec["zip"].dump());
+    if (!spec["zip"].is_object() && (!spec["zip"].is_array() || spec["zip"].empty()))
+      throw Error(S + ": zip: expected an object {path: [values]} or a non-empty list of them, got " + spec["zip"].dump() +
+                  " (leave zip out for no zipped axes)");
     for (size_t gi = 0; gi < groups.size(); ++gi) {
       const std::string gw = spec["zip"].is_array() ? "zip." + std::to_string(gi) : "zip";
       const OJson& g = groups[gi];

@@ -52,6 +52,8 @@ expect_error "a bad value fails the expansion: spec, entry, path, rule" "bad.jso
 [ ! -e "$tmp/bad" ] && ok "failed expansion writes nothing" || bad "failed expansion left $tmp/bad"
 expect_error "unknown spec key" "spec2.json: seed: unknown key" bash -c "echo '{\"scenario\": \"$tiny\", \"seed\": 1}' > $tmp/spec2.json; \"$ptcsim\" sweep $tmp/spec2.json --out $tmp/bad"
 expect_error "a description that is not a string" "spec3.json: description: expected a string, got 3" bash -c "echo '{\"scenario\": \"$tiny\", \"description\": 3}' > $tmp/spec3.json; \"$ptcsim\" sweep $tmp/spec3.json --out $tmp/bad3"
+expect_error "an empty grid: one line, as an empty zip" "spec4.json: grid: expected a non-empty object" bash -c "echo '{\"scenario\": \"$tiny\", \"grid\": {}}' > $tmp/spec4.json; \"$ptcsim\" sweep $tmp/spec4.json --out $tmp/bad4"
+expect_error "an empty list of zips" "spec5.json: zip: expected an object .* or a non-empty list" bash -c "echo '{\"scenario\": \"$tiny\", \"zip\": []}' > $tmp/spec5.json; \"$ptcsim\" sweep $tmp/spec5.json --out $tmp/bad5"
 expect_error "index out of range" "manifest.jsonl: --index 6 out of range (6 entries: 0-5)" "$ptcsim" sweep task "$tmp/A/manifest.jsonl" --index 6
 printf '{"index": 0}\n' >"$tmp/broken.jsonl"
 expect_error "broken manifest names file and line" "broken.jsonl:1: not a manifest entry" "$ptcsim" sweep run "$tmp/broken.jsonl"
