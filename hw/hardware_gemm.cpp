@@ -101,6 +101,72 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void adc_block_gemm_
   }
 }
 
+// Element-wise steps of the general per-block route, cloned for x86-64-v3 so that std::fma and
+// std::sqrt become vector instructions instead of libm calls (the same correctly rounded results).
+// DAC of one input row: v = x rscale (+ sigma nz), to `out` (quantised by the caller).
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void dac_row(const float* x, int64_t xstride, const float* rscale,
+                                                                         const float* nz, float sigma, int64_t n, float* out) {
+  if (nz)
+    for (int64_t j = 0; j < n; ++j) out[j] = std::fma(nz[j], sigma, x[j * xstride] * rscale[j]);
+  else
+    for (int64_t j = 0; j < n; ++j) out[j] = x[j * xstride] * rscale[j];
+}
+// y[e] = fma(nz[e], sigma, y[e])
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void add_noise(float* y, const float* nz, float sigma, int64_t n) {
+  for (int64_t e = 0; e < n; ++e) y[e] = std::fma(nz[e], sigma, y[e]);
+}
+// y[e] = fma(nz[e], w sqrt(var[e]), y[e]) (pcm_read weight noise)
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void add_noise_sqrt(float* y, const float* nz, float w,
+                                                                                const float* var, int64_t n) {
+  for (int64_t e = 0; e < n; ++e) y[e] = std::fma(nz[e], w * std::sqrt(var[e]), y[e]);
+}
+// y[r n + j] = fma(nz[r n + j], sig[j], y[r n + j]) (additive_constant weight noise)
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void add_noise_cols(float* y, const float* nz, const float* sig,
+                                                                                int64_t rows, int64_t n) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < n; ++j) y[r * n + j] = std::fma(nz[r * n + j], sig[j], y[r * n + j]);
+}
+// sq[j] = fma(x[c ld + j], x[c ld + j], sq[j]) over c (column norms squared, rows in order)
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void col_sumsq(const float* x, int64_t ld, int64_t k, int64_t n,
+                                                                           float* sq) {
+  for (int64_t c = 0; c < k; ++c)
+    for (int64_t j = 0; j < n; ++j) sq[j] = std::fma(x[c * ld + j], x[c * ld + j], sq[j]);
+}
+
+// The rest of the general route for one block column, from the partial sums `part` [R, n] to the
+// accumulator: weight noise (wnz: fma(wnz, w sqrt(wvar), v) for pcm_read, fma(wnz, wcol[j], v)
+// for additive_constant), ADC output noise (anz: fma(anz, asig, v)), the ADC (quant: as
+// quantize()) and acc[r ld + j] += rowscale[r] v. Each element goes through the same operations in
+// the same order as the separate passes did, 256 columns at a time so that they stay in L1.
+struct FinishColumn {
+  const float *wnz = nullptr, *wvar = nullptr, *wcol = nullptr, *anz = nullptr;
+  float w = 0, asig = 0;
+  bool quant = false;
+  float lo = 0, hi = 0, inv = 0, step = 0;
+};
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void finish_column(const FinishColumn& f, const float* part,
+                                                                               int64_t R, int64_t n, const float* rowscale,
+                                                                               float* acc, int64_t ld) {
+  constexpr int64_t kSpan = 256;
+  float v[kSpan];
+  for (int64_t r = 0; r < R; ++r)
+    for (int64_t j0 = 0; j0 < n; j0 += kSpan) {
+      const int64_t m = std::min(kSpan, n - j0), e0 = r * n + j0;
+      for (int64_t j = 0; j < m; ++j) v[j] = part[e0 + j];
+      if (f.wvar)
+        for (int64_t j = 0; j < m; ++j) v[j] = std::fma(f.wnz[e0 + j], f.w * std::sqrt(f.wvar[e0 + j]), v[j]);
+      else if (f.wnz)
+        for (int64_t j = 0; j < m; ++j) v[j] = std::fma(f.wnz[e0 + j], f.wcol[j0 + j], v[j]);
+      if (f.anz)
+        for (int64_t j = 0; j < m; ++j) v[j] = std::fma(f.anz[e0 + j], f.asig, v[j]);
+      if (f.quant)
+        for (int64_t j = 0; j < m; ++j) v[j] = std::nearbyint(std::min(std::max(v[j], f.lo), f.hi) * f.inv) * f.step;
+      const float si = rowscale[r];
+      float* a = acc + r * ld + j0;
+      for (int64_t j = 0; j < m; ++j) a[j] += si * v[j];
+    }
+}
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12: _mm512_undefined_ps in max/min
@@ -659,6 +725,7 @@ void finish_panel(const float* acc, int64_t ld, int64_t rows, int64_t j0, int64_
 struct Work {
   std::vector<float> wn_own, scale_own, xn, colscale, rscale, sstep, wdense, part, acc, wpack, chanmax, dac_nz, adc_nz;
   std::vector<float> wn_nz, wn_sig, wn_abs, wn_xsq;  // weight noise per MVM
+  std::vector<float> rowscale;                       // general route: each row's block scale (x gain)
   std::vector<float> bm_x, bm_y;                     // bound management: one block's inputs and outputs
   std::vector<char> bm_hit;                          // bound management: clipped (block row, vector) pairs
   std::vector<uint16_t> bm_mask;                     // bound management, fused kernel: clipped columns per block
@@ -1033,6 +1100,7 @@ bool HardwareGemm::conv_same_width(int64_t layer, int64_t group, int64_t sample,
 
 void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const float* x, bool x_trans, int64_t n, float* y,
                         bool y_trans) {
+  Work& tw = ptc::hw::tw;  // the thread-local buffers, looked up once (not per element)
   const models::GemmTiles& t = m_wl.layers.at(layer).gemms.at(group);
   const int64_t k = m_wl.spec.block_size, P = t.P, Q = t.Q, R = P * k, C = Q * k;
   const uint64_t draw = m_draw_base + static_cast<uint64_t>(sample);
@@ -1141,14 +1209,23 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
         dac_rng.fill_normal_inv(0, C * ld, tw.dac_nz.data());
       }
     }
-    for (int64_t i = 0; i < t.cols; ++i)
-      for (int64_t j = 0; j < n; ++j) {
-        const int64_t at = fused ? ((j / kTile) * C + i) * kTile + j % kTile : i * n + j;
-        float v = (x_trans ? x[j * t.cols + i] : x[i * n + j]) * rscale[j];
-        if (dac_noisy) v = std::fma(tw.dac_nz[at], dac_sigma, v);
-        quantize(dac, &v, 1);
-        xn[at] = v;
+    if (fused) {
+      for (int64_t i = 0; i < t.cols; ++i)
+        for (int64_t j = 0; j < n; ++j) {
+          const int64_t at = ((j / kTile) * C + i) * kTile + j % kTile;
+          float v = (x_trans ? x[j * t.cols + i] : x[i * n + j]) * rscale[j];
+          if (dac_noisy) v = std::fma(tw.dac_nz[at], dac_sigma, v);
+          quantize(dac, &v, 1);
+          xn[at] = v;
+        }
+    } else {
+      // Row i of [C, n] (element numbers i n + j): the same operations per element, a row at a time.
+      for (int64_t i = 0; i < t.cols; ++i) {
+        dac_row(x_trans ? x + i : x + i * n, x_trans ? t.cols : 1, rscale.data(), dac_noisy ? tw.dac_nz.data() + i * n : nullptr,
+                dac_sigma, n, xn.data() + i * n);
+        quantize(dac, xn.data() + i * n, n);
       }
+    }
     if (fused)
       for (int64_t ti = 0; ti < tiles; ++ti) {
         adc_block_gemm(P, Q, ld, wn, tw.sstep.data(), xn.data() + ti * C * kTile, static_cast<float>(-adc.bound),
@@ -1175,7 +1252,21 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
     const bool bm = m_io.bound_managed();
     const RandomStream bm_rng = group_rng.derive(3);
     int64_t reruns = 0;
+    // Without bound management the noise, the ADC and the accumulation run as one pass
+    // (finish_column); with it, as separate passes, since the clipped pairs are found between the
+    // noise and the ADC and recomputed before the accumulation.
+    FinishColumn fin0;
+    if (adc.bits > 0) {
+      fin0.quant = true;
+      fin0.lo = static_cast<float>(-adc.bound);
+      fin0.hi = static_cast<float>(adc.bound);
+      fin0.step = static_cast<float>(adc.step());
+      fin0.inv = 1.0f / fin0.step;
+    }
+    std::vector<float>& rowscale = tw.rowscale;
+    rowscale.resize(static_cast<size_t>(R));
     for (int64_t q = 0; q < Q; ++q) {
+      FinishColumn fin = fin0;
       for (int64_t p = 0; p < P; ++p)
         std::copy(wn + (p * Q + q) * k * k, wn + (p * Q + q + 1) * k * k, wdense.data() + p * k * k);
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(R), static_cast<int>(n), static_cast<int>(k), 1.0f,
@@ -1191,11 +1282,14 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
         if (m_io.w_noise_type == WeightNoise::additive_constant) {
           // sigma_j = w_noise ||x_n,q column j||_2, the same for every row.
           tw.wn_sig.assign(static_cast<size_t>(n), 0.0f);
-          for (int64_t c = 0; c < k; ++c)
-            for (int64_t j = 0; j < n; ++j) tw.wn_sig[j] = std::fma(xq[c * ld + j], xq[c * ld + j], tw.wn_sig[j]);
+          col_sumsq(xq, ld, k, n, tw.wn_sig.data());
           for (int64_t j = 0; j < n; ++j) tw.wn_sig[j] = w * std::sqrt(tw.wn_sig[j]);
-          for (int64_t r = 0; r < R; ++r)
-            for (int64_t j = 0; j < n; ++j) part[r * n + j] = std::fma(tw.wn_nz[r * n + j], tw.wn_sig[j], part[r * n + j]);
+          if (!bm) {
+            fin.wnz = tw.wn_nz.data();
+            fin.wcol = tw.wn_sig.data();
+          } else {
+            add_noise_cols(part.data(), tw.wn_nz.data(), tw.wn_sig.data(), R, n);
+          }
         } else {
           // sigma_rj = w_noise sqrt(sum_c |wn_rc| x_n,cj^2): |W| times the squared inputs.
           tw.wn_abs.resize(static_cast<size_t>(R * k));
@@ -1207,14 +1301,32 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
           cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(R), static_cast<int>(n), static_cast<int>(k),
                       1.0f, tw.wn_abs.data(), static_cast<int>(k), tw.wn_xsq.data(), static_cast<int>(n), 0.0f, tw.wn_sig.data(),
                       static_cast<int>(n));
-          for (int64_t e = 0; e < R * n; ++e) part[e] = std::fma(tw.wn_nz[e], w * std::sqrt(tw.wn_sig[e]), part[e]);
+          if (!bm) {
+            fin.wnz = tw.wn_nz.data();
+            fin.wvar = tw.wn_sig.data();
+            fin.w = w;
+          } else {
+            add_noise_sqrt(part.data(), tw.wn_nz.data(), w, tw.wn_sig.data(), R * n);
+          }
         }
       }
       if (adc.noise_std > 0) {  // ADC output noise drawn in bulk: element q chunked(R n) + row n + column
         tw.adc_nz.resize(static_cast<size_t>(R * n));
         adc_rng.fill_normal_inv(static_cast<uint64_t>(q * chunked(R * n)), R * n, tw.adc_nz.data());
         const float sigma = static_cast<float>(adc.noise_std);
-        for (int64_t e = 0; e < R * n; ++e) part[e] = std::fma(tw.adc_nz[e], sigma, part[e]);
+        if (!bm) {
+          fin.anz = tw.adc_nz.data();
+          fin.asig = sigma;
+        } else {
+          add_noise(part.data(), tw.adc_nz.data(), sigma, R * n);
+        }
+      }
+      if (!bm) {  // the noise, the ADC and the accumulation in one pass
+        for (int64_t p = 0; p < P; ++p)
+          for (int64_t i = 0; i < k; ++i)
+            rowscale[p * k + i] = bg ? scale[p * Q + q] * bg[(p * Q + q) * k + i] : scale[p * Q + q];
+        finish_column(fin, part.data(), R, n, rowscale.data(), acc.data(), ld);
+        continue;
       }
       if (bm) {  // bound management: the (block, vector) pairs whose partial sums leave the ADC range
         tw.bm_hit.assign(static_cast<size_t>(P * n), 0);

@@ -1111,6 +1111,12 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   s.policy_json = pp.resolved();
   if (pj.is_object())
     for (auto it = pj.begin(); it != pj.end(); ++it) s.policy_keys_given.push_back(it.key());
+  // A device with its own write-verify model refuses the policy's iteration settings (preflight);
+  // their defaults are left out of the resolved configuration too, so that it runs again as it is.
+  if (std::find(s.device.tags.begin(), s.device.tags.end(), "own_verify_model") != s.device.tags.end())
+    for (const char* k : {"tolerance", "max_iterations", "reads"})
+      if (std::find(s.policy_keys_given.begin(), s.policy_keys_given.end(), k) == s.policy_keys_given.end())
+        s.policy_json.erase(k);
   Params sp = read_section(j, "controller.salience");
   s.salience.images = sp.integer("images");
   s.salience.batch = sp.integer("batch");

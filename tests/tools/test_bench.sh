@@ -43,6 +43,12 @@ for m in ("cnn3_fmnist", "lenet5_fmnist"):
         assert r[c]["deterministic_1_vs_n_threads"] is True, (m, c)
         assert math.isfinite(r[c]["ratio_over_noiseless"]) and r[c]["ratio_over_noiseless"] > 0, (m, c, r[c])
         assert 0.5 <= r[c]["accuracy"] <= 1, (m, c, r[c]["accuracy"])
+# weight noise per MVM: both types, logits the same bytes at 1 and 2 threads, CNN3 still classifies
+r = B["weight_noise"]["runs"]
+for c in ("noiseless", "pcm_read", "additive_constant"):
+    assert r[c]["deterministic_1_vs_n_threads"] is True, c
+    assert math.isfinite(r[c]["ratio_over_noiseless"]) and r[c]["ratio_over_noiseless"] > 0, (c, r[c])
+    assert 0.5 <= r[c]["accuracy"] <= 1, (c, r[c]["accuracy"])
 # the ADC kernel alone: four timings per partial sum, each positive and finite
 # (not run only on a CPU with neither AVX-512 nor AVX2: then /proc/cpuinfo must say so)
 ak = B["adc_kernel"]
@@ -71,7 +77,7 @@ for name in ("executor cnn3", "DOCTOR scenario", "long horizon"):
     assert m["peak_rss_mb"] > m["state_mb"] > 0, m
 md = open(sys.argv[2]).read().splitlines()
 rows = [l for l in md if l.startswith("| ") and not l.startswith("| benchmark")]
-assert len(rows) == len(b["table"]) == 17, (len(rows), len(b["table"]))
+assert len(rows) == len(b["table"]) == 18, (len(rows), len(b["table"]))
 PY
 then ok "bench.json and bench.md: every benchmark reported, executor and PyTorch agree, same bytes at 1 and 2 threads"
 else bad "bench.json: $(tail -n 3 "$tmp/check" | tr '\n' ' ')"; fi

@@ -11,6 +11,10 @@
 //     converter noise, with ADC output noise std `noise` and with DAC noise std `noise`; the
 //     noisy / noiseless time ratios, accuracies and whether the noisy logits are the same bytes
 //     at 1 thread and at `threads`.
+//   ptc_bench wnoise [--model cnn3_fmnist] [--images 1000] [--threads 2] [--w 0.0175]
+//     Weight noise per MVM (aihwkit's w_noise, pcm_read and additive_constant; 0.0175 as its
+//     hardware-aware training preset) with the same 8-bit converters as convnoise, against them
+//     without it: time ratios, accuracies, logits the same bytes at 1 thread and at `threads`.
 //   ptc_bench boundmgmt [--model cnn3_fmnist] [--images 1000] [--threads 2] [--bound 2]
 //     Bound management (hw.mvm.bound_management = iterative) against none with the same 8-bit
 //     converters at ADC full scale `bound`, and both at full scale 8 = k (nothing can clip): time
@@ -411,6 +415,24 @@ int run_convnoise(const std::string& model, int64_t images, int threads, double 
       {{"noise_std", noise}, {"converters", "DAC 8 bit bound 1, ADC 8 bit bound 8, 4x4 cores of 8x8 blocks, ideal weights"}});
 }
 
+// Weight noise per MVM (aihwkit's w_noise, both types) against the same 8-bit converters without
+// it. Weight noise takes the general per-block route (docs/converters_energy.md); the noiseless
+// configuration runs on the fused kernel, the fastest route the simulator has.
+int run_wnoise(const std::string& model, int64_t images, int threads, double w) {
+  std::vector<IoConfig> cfgs(3);
+  for (auto& c : cfgs) c.io = hw::IoSpec{{8, 1.0, 0}, {8, 8.0, 0}};
+  cfgs[0].name = "noiseless";
+  cfgs[1].name = "pcm_read";
+  cfgs[1].io.w_noise_type = hw::WeightNoise::pcm_read;
+  cfgs[1].io.w_noise = w;
+  cfgs[2].name = "additive_constant";
+  cfgs[2].io.w_noise_type = hw::WeightNoise::additive_constant;
+  cfgs[2].io.w_noise = w;
+  return run_io_configs(
+      model, images, threads, cfgs,
+      {{"w_noise", w}, {"converters", "DAC 8 bit bound 1, ADC 8 bit bound 8, 4x4 cores of 8x8 blocks, ideal weights"}});
+}
+
 // Bound management (aihwkit's iterative) against none at the same ADC full scale `bound`, and at
 // full scale 8 = k where nothing can clip (its cost when idle).
 int run_boundmgmt(const std::string& model, int64_t images, int threads, double bound) {
@@ -504,6 +526,12 @@ int main(int argc, char** argv) {
                     {{"--model", set(model)}, {"--images", set(images)}, {"--threads", set(threads)}, {"--noise", set(noise)}});
       return run_convnoise(model, images, threads, noise);
     }
+    if (cmd == "wnoise") {
+      double w = 0.0175;
+      parse_options(argc, argv,
+                    {{"--model", set(model)}, {"--images", set(images)}, {"--threads", set(threads)}, {"--w", set(w)}});
+      return run_wnoise(model, images, threads, w);
+    }
     if (cmd == "adckernel") {
       int64_t P = 8, Q = 72, panels = 400;
       int reps = 5;
@@ -517,6 +545,7 @@ int main(int argc, char** argv) {
                    "       ptc_bench swim [--model NAME] [--images N] [--threads T] [--batch B]\n"
                    "       ptc_bench convnoise [--model NAME] [--images N] [--threads T] [--noise STD]\n"
                    "       ptc_bench boundmgmt [--model NAME] [--images N] [--threads T] [--bound B]\n"
+                   "       ptc_bench wnoise [--model NAME] [--images N] [--threads T] [--w W_NOISE]\n"
                    "       ptc_bench adckernel [--p ROW_BLOCKS] [--q COLUMN_BLOCKS] [--panels N] [--reps R]\n");
       return 2;
     }

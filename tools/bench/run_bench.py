@@ -215,6 +215,19 @@ def main():
                      f"{ra:.2f}x / {rd:.2f}x noiseless time", "<= 1.5x noiseless time", max(ra, rd) <= 1.5])
     B["converter_noise"] = cn
 
+    # 6b. Weight noise per MVM (aihwkit's w_noise 0.0175, as its hardware-aware training preset),
+    # both types, on the general per-block route, against the noiseless converters on the fused
+    # kernel (ptc_bench wnoise, CNN3). No goal: reported so that its cost is known.
+    out, _, _ = run([bench, "wnoise", "--model", "cnn3_fmnist", "--images", "64" if q else "1000", "--threads", "2"], env)
+    wn = json.loads(out)
+    r = wn["runs"]
+    rows.append(["Weight noise per MVM cnn3: pcm_read / additive_constant w_noise 0.0175 (8-bit converters, per-block route)",
+                 f"{r['pcm_read']['images_per_s']:.0f} / {r['additive_constant']['images_per_s']:.0f} img/s",
+                 f"noiseless (fused kernel): {r['noiseless']['images_per_s']:.0f} img/s",
+                 f"{r['pcm_read']['ratio_over_noiseless']:.2f}x / {r['additive_constant']['ratio_over_noiseless']:.2f}x noiseless time",
+                 "(no goal)", None])
+    B["weight_noise"] = wn
+
     # 6a. The same ADC noise at the kernel alone (ptc_bench adckernel, one thread, CNN3's 64 x 576
     # convolution shape): the simulator's Gaussian noise and, as a floor for any exact
     # per-conversion generator, raw random bits added with no Gaussian shaping.
