@@ -98,7 +98,8 @@ void Controller::timer_thread() {
       }
       m_acc.release();
       m_acting = false;
-      if (timed) next_t = next_multiple(every_s, next_t);
+      // An action that outlasts the timer's period skips the instants it covered (as the monitor).
+      if (timed) next_t = next_multiple(every_s, std::max(next_t, sim::now_s()));
       if (timer_by_count) timer_n = (served / every_n + 1) * every_n;
     }
     m_agenda.clear(m_id);

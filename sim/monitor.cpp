@@ -1,5 +1,6 @@
 #include "sim/monitor.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "sim/controller.h"
@@ -58,7 +59,10 @@ void Monitor::run() {
       const bool counted = due.counted, timed = due.timed;
       settle(kRankMonitor);
       check();
-      if (timed) next_t = next_multiple(m.interval_s, next_t);
+      // A check that outlasts the interval (a probe longer than interval_s) skips the instants it
+      // covered: the next check is the first instant after it ends (checks back to back kept the
+      // array from serving any request, and a run never ended).
+      if (timed) next_t = next_multiple(m.interval_s, std::max(next_t, now_s()));
       if (counted) next_n = next_count(m_rt.served());
     }
     m_agenda.clear(m_id);

@@ -1249,6 +1249,30 @@ void check_static(const Scenario& s) {
   // traces (held in memory until written, about 100 bytes a row, copied for every partial write;
   // a fleet keeps one per chip and its own) can hold.
   check_timer_interval("monitor.interval_s", "the monitor checks", s.monitor.interval_s, s.horizon_s);
+  // A policy that acts on the monitor's triggers with a monitor that never fires would run as
+  // "none" without a word.
+  {
+    const std::string label = policy_label(s.policy_json.at("name").get<std::string>());
+    std::unique_ptr<Policy> p = make_policy(s);
+    bool monitored = false;
+    try {
+      monitored = p->uses_monitor();
+    } catch (const std::bad_alloc&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw Error(label + ", uses_monitor: " + e.what());
+    }
+    const std::string who = "controller.policy \"" + s.policy_json.at("name").get<std::string>() +
+                            "\" acts on the monitor's triggers, but the monitor ";
+    if (monitored && !(s.monitor.interval_s > 0) && s.monitor.interval_requests <= 0)
+      throw Error("monitor: " + who +
+                  "never checks (interval_requests and interval_s are both 0); set one of them, or choose a policy "
+                  "without the monitor");
+    if (monitored && !s.monitor.temperature_test && !s.monitor.probe_test)
+      throw Error("monitor: " + who +
+                  "can never trigger (temperature_test and probe_test are both false); enable one of them, or choose a "
+                  "policy without the monitor");
+  }
   check_timer_interval(s.policy_json.contains("interval_s") ? "controller.policy.interval_s" : "controller.policy",
                        "policy \"" + s.policy_json.at("name").get<std::string>() + "\" acts on its timer",
                        policy_timer_interval_s(s), s.horizon_s);

@@ -348,6 +348,7 @@ RunResult run_scenario(const Scenario& s, const RunOptions& o) {
               {"start_utc", utc_now()},
               {"status", "running"}};
   if (!replaced.is_null()) run["replaced_run"] = replaced;
+  run["threads"] = s.threads;  // as asked (0: $PTC_THREADS or all cores); not in config.resolved.json
   for (const auto& a : o.sets) {
     auto eq = a.find('=');
     Json v;
@@ -377,7 +378,11 @@ RunResult run_scenario(const Scenario& s, const RunOptions& o) {
 
   std::string phase = "loading the model and data";  // for an out-of-memory error
   try {
-    write_atomic(out / "config.resolved.json", s.resolved.dump(2) + "\n");
+    // The thread count is left out: the outputs are the same bytes at any count (run.json's
+    // "threads" records the one asked for).
+    Json resolved = s.resolved;
+    if (resolved.is_object()) resolved.erase("threads");
+    write_atomic(out / "config.resolved.json", resolved.dump(2) + "\n");
     write_atomic(out / "run.json", run.dump(2) + "\n");
     // Every check `validate` makes, and what the run loads before its first event.
     const Prepared prep = preflight(s);

@@ -389,16 +389,16 @@ for p in "${paths[@]:1}"; do
 done
 [ "${#paths[@]}" -ge 2 ] || ok "one kernel path on this CPU (no AVX2): nothing to compare"
 
-# --threads N is --set threads=N: the same outputs as the --set, the same bytes as 1 thread (but
-# config.resolved.json, which records the count), and the same default run directory (the count is
-# not part of the configuration id).
+# --threads N is --set threads=N: the same outputs as the --set, the same bytes as 1 thread, every
+# output file included (config.resolved.json recorded the count and differed; run.json records it),
+# and the same default run directory (the count is not part of the configuration id).
 "$ptcsim" run "$sc" --set traffic.requests=60 --threads 2 --out "$tmp/th2" -q >/dev/null 2>"$tmp/err" \
   && "$ptcsim" run "$sc" --set traffic.requests=60 --set threads=2 --out "$tmp/ts2" -q >/dev/null 2>>"$tmp/err" \
   && "$ptcsim" run "$sc" --set traffic.requests=60 --threads 1 --out "$tmp/th1" -q >/dev/null 2>>"$tmp/err"
 same=yes
 for f in config.resolved.json trace.csv events.jsonl summary.json stats.json; do cmp -s "$tmp/th2/$f" "$tmp/ts2/$f" || same="no ($f vs --set)"; done
-for f in trace.csv events.jsonl summary.json stats.json; do cmp -s "$tmp/th2/$f" "$tmp/th1/$f" || same="no ($f vs 1 thread)"; done
-grep -q '"threads": 2' "$tmp/th2/config.resolved.json" || same="no (config.resolved.json does not record 2 threads)"
+for f in config.resolved.json trace.csv events.jsonl summary.json stats.json; do cmp -s "$tmp/th2/$f" "$tmp/th1/$f" || same="no ($f vs 1 thread)"; done
+grep -q '"threads": 2' "$tmp/th2/run.json" || same="no (run.json does not record 2 threads)"
 [ "$same" = yes ] && ok "run --threads 2 = --set threads=2, and the same bytes as --threads 1" || bad "--threads: $same $(cat "$tmp/err")"
 expect_error "run --threads out of range is one line" "threads: .*1025" "$ptcsim" run "$sc" --threads 1025
 
@@ -418,6 +418,25 @@ assert abs(sum(c["accuracy_ideal"] * k for c, k in zip(chips, n)) / 61 - s["accu
 PY
 then ok "served fleet: each chip's ideal reference is over its own images"
 else bad "per-chip ideal accuracy: $(cat "$tmp/err")"; fi
+
+# A monitor interval shorter than its probe (DOCTOR's read-back, ~0.5 ms): a check that outlasts
+# the interval skips the instants it covered. The checks used to run back to back, no request was
+# served after the first and the run never ended. Also swim_variation's resolved configuration
+# re-runs as it is, to the same bytes (it was refused: it held the policy's iteration defaults).
+if timeout 120 "$ptcsim" run "$sc" --set traffic.requests=20 --set monitor.interval_s=1e-6 --out "$tmp/mon_short" -q \
+     >/dev/null 2>"$tmp/err" \
+   && /usr/bin/python3 -c "import json,sys; s=json.load(open(sys.argv[1])); assert s['status']=='complete' and s['requests']==20, s" \
+        "$tmp/mon_short/summary.json"
+then ok "monitor interval_s below the probe time: the run serves every request and ends"
+else bad "monitor interval shorter than a probe: $(cat "$tmp/err")"; fi
+sv="$src/scenarios/swim/lenet5_swim_variation.json"
+if "$ptcsim" run "$sv" --set accuracy.instances=2 --set accuracy.images=50 --set controller.salience.images=64 \
+     --out "$tmp/sv1" -q >/dev/null 2>"$tmp/err" \
+   && "$ptcsim" run "$tmp/sv1/config.resolved.json" --out "$tmp/sv2" -q >/dev/null 2>>"$tmp/err" \
+   && cmp -s "$tmp/sv1/summary.json" "$tmp/sv2/summary.json" && cmp -s "$tmp/sv1/trace.csv" "$tmp/sv2/trace.csv" \
+   && cmp -s "$tmp/sv1/events.jsonl" "$tmp/sv2/events.jsonl"
+then ok "swim_variation: config.resolved.json re-runs to the same bytes"
+else bad "swim_variation re-run from config.resolved.json: $(cat "$tmp/err")"; fi
 
 # A fleet that write-verifies (SWIM on PCM, two chips) keeps the chips' write_verify books at the fleet
 # level too (it had none): each key the sum over the chips, the one-shot programming energy the fleet's
