@@ -53,6 +53,41 @@ for m, bonus in [("random", 0.0), ("swim", 1.0)]:
 PY
 then ok "plotted values"; else bad "plotted values"; fi
 
+# A sweep over p alone (the metric is the scenario's: read from each run's config.resolved.json;
+# it was a KeyError traceback) with two seeds per p. The seeds' runs are one point: the chips of
+# both as one sample. Seed runs of 4 chips with means 0.80 / 0.90 and stds 0.02 / 0.04 give
+# mean 0.85 and std sqrt((3 (0.02^2 + 0.04^2) + 4 (0.05^2 + 0.05^2)) / 7) = sqrt(0.026 / 7) = 0.0609449.
+"$py" - "$tmp/sp" <<'PY'
+import json, os, sys
+root = sys.argv[1]
+os.makedirs(root)
+with open(os.path.join(root, "manifest.jsonl"), "w") as man:
+    i = 0
+    for p in [0.1, 0.5]:
+        for seed, (acc, std) in [(1, (0.8, 0.02)), (2, (0.9, 0.04))]:
+            d = f"runs/r{i}"
+            os.makedirs(os.path.join(root, d))
+            json.dump({"status": "complete", "name": "p_only", "accuracy_ideal": None,
+                       "write_verify": {"programming_time_s": 1e-3 * seed}}, open(os.path.join(root, d, "summary.json"), "w"))
+            json.dump({"accuracy": {"instances": 4}, "controller": {"policy": {"name": "swim", "metric": "magnitude", "fraction": p}}},
+                      open(os.path.join(root, d, "config.resolved.json"), "w"))
+            with open(os.path.join(root, d, "trace.csv"), "w") as f:
+                f.write(f"t_s,accuracy,accuracy_std,accuracy_n\n1,{acc},{std},400\n")
+            man.write(json.dumps({"run_dir": d, "point": {"controller.policy.fraction": p}, "seed": seed}) + "\n")
+            i += 1
+PY
+if "$py" "$plot" "$tmp/sp" -o "$tmp/sp.png" --dump-json >"$tmp/sp.json" 2>"$tmp/err" && "$py" - "$tmp/sp.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert len(d) == 1 and d[0]["metric"] == "magnitude", d
+s = d[0]
+assert s["p"] == [0.1, 0.5] and s["runs"] == [2, 2], s
+for a, e, t in zip(s["accuracy_pct"], s["std_pct"], s["time_ms"]):
+    assert abs(a - 85.0) < 1e-9 and abs(e - 100 * (0.026 / 7) ** 0.5) < 1e-9 and abs(t - 1.5) < 1e-9, (a, e, t)
+PY
+then ok "a sweep over p alone, two seeds per p: one point per p, the chips of both seeds pooled"
+else bad "p-only sweep with seeds: $(cat "$tmp/err")"; fi
+
 # Errors: one line, non-zero exit, no figure left behind.
 rm -f "$tmp/e.png"
 "$py" "$plot" "$tmp/nothing" -o "$tmp/e.png" >/dev/null 2>"$tmp/err"; rc=$?
