@@ -76,7 +76,11 @@ void Controller::timer_thread() {
     });
     hook("timer_interval_requests", [&] { every_n = m_policy->timer_interval_requests(); });
     hook("observes_requests", [&] { per_batch = m_policy->observes_requests(); });
-    double next_t = every_s > 0 ? every_s : INFINITY;
+    // Timer instants before the horizon only (as the monitor's checks): an action at the horizon
+    // would act after the deployment window and run the simulated time past it.
+    const double end_s = m_c.s.horizon_s > 0 ? m_c.s.horizon_s : INFINITY;
+    const auto before_end = [&](double t) { return t < end_s ? t : INFINITY; };
+    double next_t = before_end(every_s > 0 ? every_s : INFINITY);
     int64_t timer_n = every_n > 0 ? every_n : kNoCount, batch_n = per_batch ? 1 : kNoCount;
     while (!m_c.interrupted) {
       const Agenda::Due due = m_agenda.next(m_id, next_t, std::min(timer_n, batch_n));
@@ -99,7 +103,7 @@ void Controller::timer_thread() {
       m_acc.release();
       m_acting = false;
       // An action that outlasts the timer's period skips the instants it covered (as the monitor).
-      if (timed) next_t = next_multiple(every_s, std::max(next_t, sim::now_s()));
+      if (timed) next_t = before_end(next_multiple(every_s, std::max(next_t, sim::now_s())));
       if (timer_by_count) timer_n = (served / every_n + 1) * every_n;
     }
     m_agenda.clear(m_id);

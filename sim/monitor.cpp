@@ -50,7 +50,11 @@ void Monitor::run() {
       if (N > 0 && served >= N) c = kNoCount;
       return c;
     };
-    double next_t = m.interval_s > 0 ? m.interval_s : INFINITY;
+    // Timed checks before the horizon only: one at the horizon would act after the deployment
+    // window (the runtime serves nothing that starts there either).
+    const double end_s = m_c.s.horizon_s > 0 ? m_c.s.horizon_s : INFINITY;
+    const auto before_end = [&](double t) { return t < end_s ? t : INFINITY; };
+    double next_t = before_end(m.interval_s > 0 ? m.interval_s : INFINITY);
     int64_t next_n = next_count(0);
     while (!m_c.interrupted) {
       const Agenda::Due due = m_agenda.next(m_id, next_t, next_n);
@@ -62,7 +66,7 @@ void Monitor::run() {
       // A check that outlasts the interval (a probe longer than interval_s) skips the instants it
       // covered: the next check is the first instant after it ends (checks back to back kept the
       // array from serving any request, and a run never ended).
-      if (timed) next_t = next_multiple(m.interval_s, std::max(next_t, now_s()));
+      if (timed) next_t = before_end(next_multiple(m.interval_s, std::max(next_t, now_s())));
       if (counted) next_n = next_count(m_rt.served());
     }
     m_agenda.clear(m_id);

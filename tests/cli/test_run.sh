@@ -438,6 +438,24 @@ if "$ptcsim" run "$sv" --set accuracy.instances=2 --set accuracy.images=50 --set
 then ok "swim_variation: config.resolved.json re-runs to the same bytes"
 else bad "swim_variation re-run from config.resolved.json: $(cat "$tmp/err")"; fi
 
+# Timer actions before the horizon only: SWIM verifying every day over 3 days verifies at deployment
+# and at 1 and 2 days, not at the horizon (it did, after the traffic, and ran sim_time_s past
+# horizon_s).
+if "$ptcsim" run "$src/scenarios/swim/month_swim.json" --set horizon_s=259200 --set accuracy.log_spaced.stop_s=259200 \
+     --set accuracy.images=20 --set accuracy.instances=1 --set controller.salience.images=64 --out "$tmp/ms" -q \
+     >/dev/null 2>"$tmp/err" && /usr/bin/python3 - "$tmp/ms" <<'PY'
+import json, sys
+d = sys.argv[1]
+s = json.load(open(d + "/summary.json"))
+ev = [json.loads(l) for l in open(d + "/events.jsonl")]
+wv = [e for e in ev if e["type"] == "write_verify"]
+assert s["sim_time_s"] == 259200, s["sim_time_s"]
+assert [e["reason"] for e in wv] == ["deployment", "periodic", "periodic"], [(e["reason"], e["t_s"]) for e in wv]
+assert [round(e["t_s"] / 86400) for e in wv] == [0, 1, 2], [e["t_s"] for e in wv]
+PY
+then ok "timer actions before the horizon only: SWIM verifies at 0, 1 and 2 days of 3, sim_time_s = horizon"
+else bad "timer action at the horizon: $(cat "$tmp/err")"; fi
+
 # A fleet that write-verifies (SWIM on PCM, two chips) keeps the chips' write_verify books at the fleet
 # level too (it had none): each key the sum over the chips, the one-shot programming energy the fleet's
 # initial writes x pcm_write_pj, and every chip verifies the same top 10 % of the weights.
