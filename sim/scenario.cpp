@@ -396,10 +396,14 @@ const std::vector<SectionSpec>& scenario_sections() {
     t.push_back({"controller", "the controller: its policy and the offline salience it uses", {}, {"policy", "salience"}});
     t.push_back(
         {"controller.salience",
-         "offline gradient/Hessian salience (DOCTOR; docs/doctor.md)",
-         {{"images", "images", 1024, "training images for the offline gradient/Hessian salience (DOCTOR: full set)", 1, 60000},
+         "offline salience over training images: DOCTOR's gradient and Hessian diagonal (docs/doctor.md), SWIM's "
+         "curvature pass (docs/swim.md; images and batch only)",
+         {{"images", "images", 1024, "training images for the offline salience (DOCTOR: full set; SWIM's curvature pass too)", 1,
+           60000},
           {"batch", "images", 8, "batch size (memory: activations and gradients of a batch)", 1, 4096},
-          {"hutchinson_samples", "", 10, "Rademacher probes per batch for the Hessian diagonal", 1, 1000}},
+          {"hutchinson_samples", "", 10,
+           "Rademacher probes per batch for DOCTOR's Hessian diagonal (SWIM's curvature pass is exact and does not use it)", 1,
+           1000}},
          {}});
     t.push_back({"trace",
                  "trace.csv rows",
