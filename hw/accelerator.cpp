@@ -307,6 +307,7 @@ void Accelerator::update_thermal(double now_s) {
   double ahead = 0;  // booked service not run by now_s
   for (const auto& [a, b] : m_booked) ahead += b - std::max(a, now_s);
   m_thermal->advance(now_s, m_busy_s - ahead);
+  m_thermal_now_s = now_s;
   push_ring_temperatures(now_s);
 }
 
@@ -632,6 +633,13 @@ void Accelerator::classify_ideal(const models::Dataset& d, const models::Preproc
 bool Accelerator::select_instance(int64_t k) {
   m_copy = k != 0;
   m_tech->set_measuring_copy(m_copy);
+  // The thermal field's static ring offsets are per chip too: instance k's, pushed to the rings at
+  // the last thermal update (the evaluation's instant).
+  if (m_thermal && m_thermal->field().ring_offsets_drawn() && k != m_thermal_instance) {
+    m_thermal->select_instance(k);
+    m_thermal_instance = k;
+    push_ring_temperatures(m_thermal_now_s);
+  }
   if (k == m_instance) return true;
   const int64_t from = m_instance;
   if (!m_tech->select_instance(k)) return false;

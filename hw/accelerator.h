@@ -419,6 +419,8 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   const models::Dataset* m_served_data = nullptr;
   const models::Preprocess* m_served_pre = nullptr;
   std::unique_ptr<Thermal> m_thermal;
+  int64_t m_thermal_instance = 0;                  // the Monte-Carlo instance whose ring offsets the field holds
+  double m_thermal_now_s = 0;                      // the last thermal update
   std::vector<double> m_lock_k;                    // per ring [cores, k, k]: the core temperature at the ring's last lock
   std::deque<std::pair<double, double>> m_booked;  // inference service booked: [start, done)
 };

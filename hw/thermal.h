@@ -43,6 +43,7 @@ class Thermal : public sc_core::sc_module, public ThermalIf, public StatsProvide
   double sensor_mean_k(double t_s) override;
   int64_t cores() const override { return m_field.cores(); }
   const ThermalField& field() const { return m_field; }
+  void select_instance(int64_t k) { m_field.select_instance(k); }
   nlohmann::json stats() const override;
 
  private:

@@ -15,9 +15,20 @@ ThermalField::ThermalField(int64_t cores, int64_t rings_per_core, const ThermalF
   m_dt = p.ou_tau_s / 10;
   m_a = std::exp(-m_dt / p.ou_tau_s);
   m_heat.assign(cores, 0.0);
-  RandomStream off = rng.derive(31);
   m_ring_offset.resize(cores * rings_per_core);
-  for (size_t i = 0; i < m_ring_offset.size(); ++i) m_ring_offset[i] = p.ring_offset_sigma_k * off.normal(i);
+  draw_ring_offsets(0);
+}
+
+void ThermalField::draw_ring_offsets(int64_t instance) {
+  const RandomStream off =
+      instance == 0 ? m_rng.derive(31) : m_rng.derive(31).derive(0x4d43).derive(static_cast<uint64_t>(instance));
+  for (size_t i = 0; i < m_ring_offset.size(); ++i) m_ring_offset[i] = m_p.ring_offset_sigma_k * off.normal(i);
+}
+
+void ThermalField::select_instance(int64_t k) {
+  if (k == m_instance) return;
+  m_instance = k;
+  draw_ring_offsets(k);
 }
 
 double ThermalField::ou_grid(int64_t n) const {

@@ -46,11 +46,17 @@ class ThermalField {
   double core_k(int64_t core, double t_s) const { return ambient_k(t_s) + m_heat[core]; }
   // Static offset of ring r of core c, K.
   double ring_offset_k(int64_t core, int64_t ring) const { return m_ring_offset[core * m_rings + ring]; }
+  bool ring_offsets_drawn() const { return m_p.ring_offset_sigma_k > 0; }
   // Sensor reading of a core at time t (reading id selects the noise draw).
   double sensor_k(int64_t core, double t_s, uint64_t reading) const;
   int64_t cores() const { return static_cast<int64_t>(m_heat.size()); }
+  // Monte-Carlo chip instance k (docs/devices.md §2.4): the static ring offsets are fabrication
+  // offsets, so instance k >= 1 draws its own from its own stream (k = 0: the chip's draw). The
+  // ambient, fluctuation and self-heating are the environment, the same for every instance.
+  void select_instance(int64_t k);
 
  private:
+  void draw_ring_offsets(int64_t instance);
   double ou_grid(int64_t n) const;  // X at grid point n
   // Last grid point evaluated (perf: monitors ask for nearby instants; not thread-safe).
   mutable int64_t m_cache_n[2] = {-1, -1};
@@ -61,6 +67,7 @@ class ThermalField {
   int64_t m_rings;
   double m_dt, m_a;
   std::vector<double> m_heat, m_ring_offset;
+  int64_t m_instance = 0;
 };
 
 }  // namespace ptc::hw

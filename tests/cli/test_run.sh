@@ -456,6 +456,20 @@ PY
 then ok "timer actions before the horizon only: SWIM verifies at 0, 1 and 2 days of 3, sim_time_s = horizon"
 else bad "timer action at the horizon: $(cat "$tmp/err")"; fi
 
+# Monte-Carlo chips under a thermal field: each instance has its own static ring offsets (they were
+# instance 0's in every copy, so the instances' accuracies were the same at every evaluation).
+if "$ptcsim" run "$src/scenarios/datacenter/year_doctor.json" --set horizon_s=120 --set accuracy.log_spaced.stop_s=120 \
+     --set accuracy.log_spaced.points=2 --set accuracy.images=200 --set noise.0.ring_offset_sigma_k=0.2 --out "$tmp/ros" -q \
+     >/dev/null 2>"$tmp/err" && /usr/bin/python3 - "$tmp/ros" <<'PY'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1] + "/events.jsonl")]
+ia = [e["instance_accuracy"] for e in ev if e["type"] == "evaluation"]
+assert ia and all(len(a) == 2 for a in ia), ia
+assert any(a[0] != a[1] for a in ia), ia
+PY
+then ok "thermal field ring offsets: Monte-Carlo instances are different chips"
+else bad "thermal-field instances: $(cat "$tmp/err")"; fi
+
 # A fleet that write-verifies (SWIM on PCM, two chips) keeps the chips' write_verify books at the fleet
 # level too (it had none): each key the sum over the chips, the one-shot programming energy the fleet's
 # initial writes x pcm_write_pj, and every chip verifies the same top 10 % of the weights.

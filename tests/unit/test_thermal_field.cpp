@@ -1,6 +1,7 @@
 // Physical thermal field: closed forms of the daily cycle, OU statistics and the RC response.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <vector>
 
 #include "hw/noise/thermal_field.h"
 
@@ -54,4 +55,33 @@ TEST_CASE("OU fluctuation: stationary std, correlation e^{-dt/tau}, order indepe
   double r = f.sensor_k(0, 1000, 7);
   CHECK(std::abs(r - f.core_k(0, 1000)) < 0.1);
   CHECK(std::abs(r / 0.01 - std::round(r / 0.01)) < 1e-6);
+}
+
+TEST_CASE("Monte-Carlo instances draw their own static ring offsets, the environment is shared", "[thermal]") {
+  // Ring offsets are fabrication offsets (N(0, sigma^2) per ring): instance k >= 1 draws its own,
+  // instance 0 is the chip's draw again when re-selected; the ambient temperature is unchanged.
+  ThermalFieldParams p;
+  p.ring_offset_sigma_k = 0.2;
+  const int64_t cores = 16, rings = 64, n = cores * rings;
+  ThermalField f(cores, rings, p, RandomStream(3, 0));
+  std::vector<double> a(static_cast<size_t>(n)), b(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) a[static_cast<size_t>(i)] = f.ring_offset_k(i / rings, i % rings);
+  const double amb = f.core_k(5, 4000.0);
+  f.select_instance(1);
+  for (int64_t i = 0; i < n; ++i) b[static_cast<size_t>(i)] = f.ring_offset_k(i / rings, i % rings);
+  CHECK(f.core_k(5, 4000.0) == amb);
+  double sa = 0, sb = 0, sab = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    sa += a[static_cast<size_t>(i)] * a[static_cast<size_t>(i)];
+    sb += b[static_cast<size_t>(i)] * b[static_cast<size_t>(i)];
+    sab += a[static_cast<size_t>(i)] * b[static_cast<size_t>(i)];
+  }
+  // std of each draw within 5 standard errors (sigma / sqrt(2 n)) of sigma; correlation within
+  // 5 / sqrt(n) of 0.
+  const double se = p.ring_offset_sigma_k / std::sqrt(2.0 * n);
+  CHECK(std::abs(std::sqrt(sa / n) - p.ring_offset_sigma_k) < 5 * se);
+  CHECK(std::abs(std::sqrt(sb / n) - p.ring_offset_sigma_k) < 5 * se);
+  CHECK(std::abs(sab / std::sqrt(sa * sb)) < 5.0 / std::sqrt(static_cast<double>(n)));
+  f.select_instance(0);
+  for (int64_t i = 0; i < n; ++i) CHECK(f.ring_offset_k(i / rings, i % rings) == a[static_cast<size_t>(i)]);
 }
