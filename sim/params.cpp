@@ -117,18 +117,34 @@ std::string did_you_mean(const std::string& word, const std::vector<std::string>
   return best;
 }
 
+std::string unknown_key_reason(const std::string& key, const std::vector<std::string>& known, const Json* obj,
+                               const std::string& path) {
+  const std::string hint = did_you_mean(key, known);
+  if (!hint.empty()) return "; did you mean \"" + hint + "\"?";
+  std::string why = aihwkit_hint(key);
+  // A plug-in section whose name was changed alone (--set controller.policy.name=none) keeps the
+  // other plug-in's parameters: say how to replace the section.
+  if (why.empty() && !path.empty() && obj && obj->is_object() && obj->contains("name") && (*obj)["name"].is_string() &&
+      std::find(known.begin(), known.end(), "name") != known.end()) {
+    const std::string name = (*obj)["name"].get<std::string>();
+    why = " for \"" + name + "\" (a parameter of another one? to switch " + path +
+          " with --set, replace the whole object: --set '" + path + "={\"name\": \"" + name + "\"}')";
+  }
+  return why;
+}
+
 void check_keys(const Json& obj, const std::string& path, const std::vector<std::string>& allowed) {
   if (!obj.is_object())
     throw Error((path.empty() ? std::string("scenario") : path) + ": expected an object, got " + obj.type_name());
   for (auto it = obj.begin(); it != obj.end(); ++it) {
     if (std::find(allowed.begin(), allowed.end(), it.key()) != allowed.end()) continue;
     if (it.key() == "$schema" || it.key() == "description" || it.key().rfind("//", 0) == 0) continue;
-    std::string hint = did_you_mean(it.key(), allowed), list;
+    std::string list;
     std::vector<std::string> known = allowed;  // sorted, as validate's schema errors list them
     std::sort(known.begin(), known.end());
     for (const auto& a : known) list += (list.empty() ? "" : ", ") + a;
-    throw Error(join_path(path, it.key()) + ": unknown key" +
-                (hint.empty() ? aihwkit_hint(it.key()) : "; did you mean \"" + hint + "\"?") + " (known: " + list + ")");
+    throw Error(join_path(path, it.key()) + ": unknown key" + unknown_key_reason(it.key(), allowed, &obj, path) +
+                " (known: " + list + ")");
   }
 }
 

@@ -74,6 +74,11 @@ std::string did_you_mean(const std::string& word, const std::vector<std::string>
 inline constexpr const char* kPluginNameHint = " (a plug-in's name? load its library with --plugin)";
 // "; aihwkit's out_noise is hw.adc.noise_std here" for a key that is an aihwkit parameter name, else "".
 std::string aihwkit_hint(const std::string& key);
+// What follows "PATH.KEY: unknown key" in the error for a key of `obj` (at `path`) that is not one
+// of `known`: a did-you-mean, else aihwkit's name's hint, else, for a named plug-in section (a
+// "name" beside the key, as after --set controller.policy.name=none), how to replace the section.
+std::string unknown_key_reason(const std::string& key, const std::vector<std::string>& known, const Json* obj,
+                               const std::string& path);
 // Throws for keys of `obj` not in `allowed`: "<path>.<key>: unknown key; did you mean ...? known: ...".
 void check_keys(const Json& obj, const std::string& path, const std::vector<std::string>& allowed);
 // "path.key" with "" path handled.

@@ -221,8 +221,7 @@ std::string message_for(const Json& schema, const Json& doc, const valijson::Val
     if (l.node && l.value)
       for (const auto& [k, n] : properties_of(*l.node, *l.value))
         if (k != "$schema" && k != "description") known.push_back(k);
-    std::string hint = did_you_mean(key, known);
-    return join_path(l.path, key) + ": unknown key" + (hint.empty() ? aihwkit_hint(key) : "; did you mean \"" + hint + "\"?") +
+    return join_path(l.path, key) + ": unknown key" + unknown_key_reason(key, known, l.value, l.path) +
            " (known: " + list_of(known) + ")";
   }
   if (d.rfind("Missing required property", 0) == 0) {

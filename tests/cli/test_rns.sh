@@ -199,6 +199,18 @@ expect_error "special_k16 is refused by its 17-bit ADC, naming the sets that fit
 expect_error "a redundant modulus above 16 bits is refused under device.redundant" \
   'device.redundant: redundant modulus 65537 (above the base moduli {65535}) needs a 17-bit ADC' \
   "$ptcsim" validate "$rrns" --set device.bits=16
+# A list of moduli is integers >= 2: a trailing comma was dropped silently, and an empty entry, a
+# sign or a modulus below 2 said "unknown moduli set"; bits with a named or listed set was ignored.
+expect_error "a trailing comma in the moduli is an empty entry" 'device.moduli: "63,62,61,": entry 4 is empty' \
+  "$ptcsim" validate "$rns6" --set 'device.moduli="63,62,61,"'
+expect_error "a signed modulus names its entry" 'device.moduli: "-5,63,62": entry 1 ("-5") is not a modulus' \
+  "$ptcsim" validate "$rns6" --set 'device.moduli="-5,63,62"'
+expect_error "a modulus below 2 names its entry" 'device.moduli: "63,1": entry 2 (1) is not a modulus: a modulus must be >= 2' \
+  "$ptcsim" validate "$rns6" --set 'device.moduli="63,1"'
+expect_error "an unknown set lists the sets that fit the ADCs" 'unknown moduli set "special_kx"; known: "auto", blueprint_b4 .. blueprint_b8, special_k2 .. special_k15' \
+  "$ptcsim" validate "$rns6" --set device.moduli=special_kx
+expect_error "bits with listed moduli is refused" 'device.bits: 4 bits choose the moduli of "auto" only' \
+  "$ptcsim" validate "$rns6" --set 'device.moduli="255,254,253"' --set device.bits=4
 expect_error "retries without a redundant modulus are refused" \
   'device.max_retries: 2 retries of a word with a detected error, but with no redundant modulus' \
   "$ptcsim" validate "$rns6" --set device.max_retries=2

@@ -1,6 +1,7 @@
 // Device "rns": an RNS tensor core with redundant-RNS error correction (hw/rns/rns_core.h,
 // docs/rns.md §7; Demirkiran et al., "Mirage", ISCA 2024; "A Blueprint for Precise and
 // Fault-Tolerant Analog Neural Networks", Nature Communications 2024).
+#include <algorithm>
 #include <cctype>
 #include <sstream>
 
@@ -11,17 +12,32 @@
 namespace ptc::sim {
 namespace {
 
-// "63,62,61" -> {63, 62, 61}; empty when the text is not a comma-separated list of integers.
-std::vector<int64_t> parse_list(const std::string& s) {
+// "63,62,61" -> {63, 62, 61}. Text that starts like a list (a digit, a sign or a comma, or holds a
+// comma) must be one: an empty entry, a trailing comma, a sign or a non-digit is an error naming
+// the entry; a name (blueprint_b6, special_k5) gives an empty list.
+std::vector<int64_t> parse_list(const std::string& s, const std::string& where) {
+  const size_t first = s.find_first_not_of(' ');
+  const bool list_like =
+      s.find(',') != std::string::npos ||
+      (first != std::string::npos && (std::isdigit(static_cast<unsigned char>(s[first])) || s[first] == '+' || s[first] == '-'));
+  if (!list_like) return {};
   std::vector<int64_t> out;
-  std::string item;
-  std::stringstream in(s);
-  while (std::getline(in, item, ',')) {
-    size_t a = item.find_first_not_of(' '), b = item.find_last_not_of(' ');
-    if (a == std::string::npos) return {};
-    item = item.substr(a, b - a + 1);
-    if (item.size() > 18 || !std::all_of(item.begin(), item.end(), [](unsigned char c) { return std::isdigit(c); })) return {};
-    out.push_back(std::stoll(item));
+  size_t from = 0;
+  for (int n = 1;; ++n) {
+    const size_t comma = s.find(',', from);
+    std::string item = s.substr(from, comma == std::string::npos ? std::string::npos : comma - from);
+    const size_t a = item.find_first_not_of(' '), b = item.find_last_not_of(' ');
+    item = a == std::string::npos ? std::string() : item.substr(a, b - a + 1);
+    const std::string what = where + ": \"" + s + "\": entry " + std::to_string(n);
+    if (item.empty()) throw Error(what + " is empty (a list of moduli is integers >= 2 separated by commas, e.g. \"63,62,61\")");
+    if (!std::all_of(item.begin(), item.end(), [](unsigned char c) { return std::isdigit(c); }))
+      throw Error(what + " (\"" + item + "\") is not a modulus: expected an integer >= 2 written with digits only");
+    if (item.size() > 18) throw Error(what + " (" + item + ") is too large for a modulus");
+    const int64_t m = std::stoll(item);
+    if (m < 2) throw Error(what + " (" + item + ") is not a modulus: a modulus must be >= 2");
+    out.push_back(m);
+    if (comma == std::string::npos) break;
+    from = comma + 1;
   }
   return out;
 }
@@ -44,14 +60,22 @@ class RnsDevice : public hw::DeviceModel {
     m_cfg.sigma_phi_rad = p.num("sigma_phi_rad");
     m_cfg.dphi_dk_rad = p.num("dphi_dk_rad");
     if (m_moduli != "auto") {
-      std::vector<int64_t> list = parse_list(m_moduli);
-      if (list.empty() && m_moduli.find_first_of("0123456789") == 0)
-        throw Error(p.path_of("moduli") + ": \"" + m_moduli + "\" is not a comma-separated list of integers");
+      std::vector<int64_t> list = parse_list(m_moduli, p.path_of("moduli"));
       try {
         m_base = list.empty() ? hw::rns::named_moduli(m_moduli) : list;
-      } catch (const Error& e) {
-        throw Error(p.path_of("moduli") + ": " + e.what() + " (or \"auto\", or a list such as \"63,62,61\")");
+      } catch (const Error&) {
+        // (named_moduli knows special_k up to 20; the channels' 16-bit ADCs take k <= 15)
+        throw Error(p.path_of("moduli") + ": unknown moduli set \"" + m_moduli +
+                    "\"; known: \"auto\", blueprint_b4 .. blueprint_b8, special_k2 .. special_k15, or a list such as "
+                    "\"63,62,61\"");
       }
+      // bits chooses the moduli of "auto" only: with a named set or a list the channels' converters
+      // follow the moduli (ceil(log2 m) bits), and another bits would be ignored without a word.
+      if (m_bits != 6)
+        throw Error(p.path_of("bits") + ": " + std::to_string(m_bits) + " bits choose the moduli of \"auto\" only; with " +
+                    p.path_of("moduli") + " \"" + m_moduli +
+                    "\" each channel's converters follow its modulus (ceil(log2 m) bits); remove bits or set moduli "
+                    "\"auto\"");
       hw::rns::check_moduli(m_base, p.path_of("moduli"));
       for (int64_t m : m_base)
         if (hw::rns::adc_bits(m) > 16)
@@ -134,8 +158,11 @@ const Registrar<hw::DeviceModel> reg{
      "RNS tensor core with redundant-RNS error correction (Mirage, Blueprint)",
      {{"moduli", "", "auto",
        "base moduli: \"auto\" (Blueprint's rule from bits and the core size), a named set (blueprint_b4..b8, "
-       "special_k2..k15: 2^k - 1, 2^k, 2^k + 1) or a list \"63,62,61\""},
-      {"bits", "bits", 6, "converter bits b for \"auto\": moduli below 2^b", 2, 16},
+       "special_k2..k15: 2^k - 1, 2^k, 2^k + 1) or a list \"63,62,61\" (integers >= 2, pairwise coprime)"},
+      {"bits", "bits", 6,
+       "converter bits b for \"auto\": moduli below 2^b (with named or listed moduli each channel's converters follow its "
+       "modulus; another value than the default is then an error)",
+       2, 16},
       {"redundant", "", 0, "redundant moduli k (RRNS): detects k, corrects floor(k/2) residue errors", 0, 4},
       {"max_retries", "", 0, "retries R of an uncorrectable word", 0, 16},
       {"group", "", 0,
