@@ -425,8 +425,6 @@ int64_t Accelerator::program(int64_t layer, int64_t group, const std::vector<flo
   const double e0 = m_tech->write_energy_j(), t0 = m_tech->write_time_s();
   int64_t writes = m_tech->program(layer, group, blocks, t_s);
   push_row_scales(layer, group);  // the mapping's per-output scales follow the new weights
-  int64_t changed_blocks = 0;
-  for (int64_t b = 0; b < t.P * t.Q; ++b) changed_blocks += changed[b] > 0;
   const double ncores = static_cast<double>(m_cores.size());
   if (m_tech->prices_own_writes()) {
     // The technology prices its own writes (ELight level steps); cores write in parallel.
@@ -435,8 +433,7 @@ int64_t Accelerator::program(int64_t layer, int64_t group, const std::vector<flo
   } else if (m_cfg.energy.cell == WeightCell::nonvolatile && writes > 0) {
     // Electrical PCM: energy per written device, one row of k cells per write pulse.
     m_energy_j += static_cast<double>(writes) * m_cfg.energy.pcm_write_pj * 1e-12;
-    m_pending_write_s +=
-        std::ceil(static_cast<double>(changed_blocks * m_wl.spec.block_size) / ncores) * m_cfg.energy.pcm_write_us * 1e-6;
+    m_pending_write_s += row_pulses_s(t, changed);
   }
   // MRR re-tuning is charged by the caller as settles.
   return writes;
@@ -491,6 +488,16 @@ VerifyResult Accelerator::verify(int64_t layer, int64_t group, const std::vector
   return r;
 }
 
+double Accelerator::row_pulses_s(const models::GemmTiles& t, const std::vector<int64_t>& changed) const {
+  // One write pulse programs one row of k cells; each core writes its own blocks' rows one after
+  // another, the cores in parallel: the busiest core of the mapping's placement sets the time (as
+  // a verification's, Accelerator::verify).
+  std::vector<int64_t> rows(m_cores.size(), 0);
+  for (int64_t b = 0; b < t.P * t.Q; ++b)
+    if (changed[static_cast<size_t>(b)] > 0) rows[static_cast<size_t>(t.core[b]) % m_cores.size()] += m_wl.spec.block_size;
+  return static_cast<double>(*std::max_element(rows.begin(), rows.end())) * m_cfg.energy.pcm_write_us * 1e-6;
+}
+
 double Accelerator::initial_programming_s() const {
   // Thermo-optic rings tune together: one settle (docs/converters_energy.md §4).
   if (m_cfg.energy.cell == WeightCell::thermo_optic) return m_cfg.energy.ring_settle_us * 1e-6;
@@ -499,8 +506,7 @@ double Accelerator::initial_programming_s() const {
   if (m_tech->prices_own_writes()) return m_tech_base_write_s / ncores;  // the device's own pricing
   double t = 0;
   for (const auto& L : m_wl.layers)
-    for (const auto& g : L.gemms)
-      t += std::ceil(static_cast<double>(g.P * g.Q * m_wl.spec.block_size) / ncores) * m_cfg.energy.pcm_write_us * 1e-6;
+    for (const auto& g : L.gemms) t += row_pulses_s(g, std::vector<int64_t>(static_cast<size_t>(g.P * g.Q), 1));
   return t;
 }
 

@@ -299,6 +299,8 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   };
   const VerifyBooks& verify_books() const { return m_verify; }
   double initial_programming_s() const;
+  // Write time of the blocks of `t` with changed[b] > 0: the busiest core's rows x pcm_write_us.
+  double row_pulses_s(const models::GemmTiles& t, const std::vector<int64_t>& changed) const;
   double initial_programming_j() const;
   // Write time accumulated by program() since the last call (cores write in parallel); the
   // caller occupies the accelerator for it.

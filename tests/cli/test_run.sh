@@ -472,11 +472,13 @@ else bad "thermal-field instances: $(cat "$tmp/err")"; fi
 
 # A fleet that write-verifies (SWIM on PCM, two chips) keeps the chips' write_verify books at the fleet
 # level too (it had none): each key the sum over the chips, the one-shot programming energy the fleet's
-# initial writes x pcm_write_pj, and every chip verifies the same top 10 % of the weights.
+# initial writes x pcm_write_pj, its time the busiest core's rows by the compiled placement, and
+# every chip verifies the same top 10 % of the weights.
 swim="$src/scenarios/swim/lenet5_pcm_swim.json"
 if "$ptcsim" run "$swim" --set hw.chips=2 --set accuracy.images=20 --set accuracy.instances=1 \
      --set controller.salience.images=64 --out "$tmp/fwv" -q >/dev/null 2>"$tmp/err" \
-   && /usr/bin/python3 "$src/tests/regression/check_books.py" "$tmp/fwv" && /usr/bin/python3 - "$tmp/fwv" <<'PY'
+   && "$ptcsim" compile "$src/models/zoo/lenet5_fmnist.onnx" --hw "$src/scenarios/hw/pcm_4x4x8.json" -o "$tmp/fwv_wl.json" \
+   && /usr/bin/python3 "$src/tests/regression/check_books.py" "$tmp/fwv" && /usr/bin/python3 - "$tmp/fwv" "$tmp/fwv_wl.json" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1] + "/summary.json"))
 cfg = json.load(open(sys.argv[1] + "/config.resolved.json"))
@@ -487,6 +489,21 @@ assert w["writes"] == sum(c["writes"] for c in chips) and w["reads"] == sum(c["r
 e0 = s["writes_initial_programming"] * cfg["hw"]["energy"]["pcm_write_pj"] * 1e-12
 assert abs(w["initial_programming_energy_j"] - e0) <= 1e-12 * e0, (w["initial_programming_energy_j"], e0)
 assert abs(w["programming_energy_j"] - e0 - w["energy_j"]) <= 1e-12 * w["programming_energy_j"], w
+# One-shot programming time: per layer group, the busiest core of the compiled placement writes its
+# rows (k per block) one after another (the rows were spread evenly over the cores, which the
+# cyclic placement does not give): sum over groups of max_c (k x blocks on core c) x pcm_write_us.
+wl = json.load(open(sys.argv[2]))
+k, cores = cfg["hw"]["cores"]["block_size"], cfg["hw"]["cores"]["rows"] * cfg["hw"]["cores"]["cols"]
+t0 = 0.0
+for L in wl["layers"]:
+    for g in L["core_of_block"]:
+        n = [0] * cores
+        for row in g:
+            for c in row:
+                n[c % cores] += k
+        t0 += max(n) * cfg["hw"]["energy"]["pcm_write_us"] * 1e-6
+for c in s["per_chip"]:
+    assert abs(c["write_verify"]["initial_programming_time_s"] - t0) <= 1e-12, (c["write_verify"]["initial_programming_time_s"], t0)
 PY
 then ok "write-verifying fleet: write_verify books summed over the chips"
 else bad "fleet write_verify books: $(cat "$tmp/err")"; fi
