@@ -137,33 +137,42 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void col_sumsq(const
 // accumulator: weight noise (wnz: fma(wnz, w sqrt(wvar), v) for pcm_read, fma(wnz, wcol[j], v)
 // for additive_constant), ADC output noise (anz: fma(anz, asig, v)), the ADC (quant: as
 // quantize()) and acc[r ld + j] += rowscale[r] v. Each element goes through the same operations in
-// the same order as the separate passes did, 256 columns at a time so that they stay in L1.
+// the same order as the separate passes did, 256 columns at a time so that they stay in L1. The
+// accumulation stays outside the x86-64-v3 clone (accumulate_span): GCC contracts a multiply
+// feeding an add into one FMA where the target has it, which would round differently from the
+// separate multiply and add of the baseline build.
 struct FinishColumn {
   const float *wnz = nullptr, *wvar = nullptr, *wcol = nullptr, *anz = nullptr;
   float w = 0, asig = 0;
   bool quant = false;
   float lo = 0, hi = 0, inv = 0, step = 0;
 };
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void finish_column(const FinishColumn& f, const float* part,
-                                                                               int64_t R, int64_t n, const float* rowscale,
-                                                                               float* acc, int64_t ld) {
-  constexpr int64_t kSpan = 256;
+constexpr int64_t kSpan = 256;
+// v[0, m) = the ADC output of part elements e0 .. e0 + m of row r (columns j0 ..).
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void finish_span(const FinishColumn& f, const float* part, int64_t e0,
+                                                                             int64_t j0, int64_t m, float* v) {
+  for (int64_t j = 0; j < m; ++j) v[j] = part[e0 + j];
+  if (f.wvar)
+    for (int64_t j = 0; j < m; ++j) v[j] = std::fma(f.wnz[e0 + j], f.w * std::sqrt(f.wvar[e0 + j]), v[j]);
+  else if (f.wnz)
+    for (int64_t j = 0; j < m; ++j) v[j] = std::fma(f.wnz[e0 + j], f.wcol[j0 + j], v[j]);
+  if (f.anz)
+    for (int64_t j = 0; j < m; ++j) v[j] = std::fma(f.anz[e0 + j], f.asig, v[j]);
+  if (f.quant)
+    for (int64_t j = 0; j < m; ++j) v[j] = std::nearbyint(std::min(std::max(v[j], f.lo), f.hi) * f.inv) * f.step;
+}
+// a[j] += si v[j]: not cloned, so the product and the sum round separately as they always did.
+void accumulate_span(float* a, float si, const float* v, int64_t m) {
+  for (int64_t j = 0; j < m; ++j) a[j] += si * v[j];
+}
+void finish_column(const FinishColumn& f, const float* part, int64_t R, int64_t n, const float* rowscale, float* acc,
+                   int64_t ld) {
   float v[kSpan];
   for (int64_t r = 0; r < R; ++r)
     for (int64_t j0 = 0; j0 < n; j0 += kSpan) {
-      const int64_t m = std::min(kSpan, n - j0), e0 = r * n + j0;
-      for (int64_t j = 0; j < m; ++j) v[j] = part[e0 + j];
-      if (f.wvar)
-        for (int64_t j = 0; j < m; ++j) v[j] = std::fma(f.wnz[e0 + j], f.w * std::sqrt(f.wvar[e0 + j]), v[j]);
-      else if (f.wnz)
-        for (int64_t j = 0; j < m; ++j) v[j] = std::fma(f.wnz[e0 + j], f.wcol[j0 + j], v[j]);
-      if (f.anz)
-        for (int64_t j = 0; j < m; ++j) v[j] = std::fma(f.anz[e0 + j], f.asig, v[j]);
-      if (f.quant)
-        for (int64_t j = 0; j < m; ++j) v[j] = std::nearbyint(std::min(std::max(v[j], f.lo), f.hi) * f.inv) * f.step;
-      const float si = rowscale[r];
-      float* a = acc + r * ld + j0;
-      for (int64_t j = 0; j < m; ++j) a[j] += si * v[j];
+      const int64_t m = std::min(kSpan, n - j0);
+      finish_span(f, part, r * n + j0, j0, m, v);
+      accumulate_span(acc + r * ld + j0, rowscale[r], v, m);
     }
 }
 

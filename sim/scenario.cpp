@@ -1221,18 +1221,17 @@ double policy_timer_interval_s(const Scenario& s) {
 // A timed wake-up (the monitor's checks, a policy's timer): instants the kernel can tell apart
 // (1 ns), and at most 1e8 of them over the horizon (a DOCTOR check of the thermal field takes tens
 // of microseconds, so 1e8 is about an hour of checks).
-void check_timer_interval(const std::string& where, const std::string& what, double every_s, double horizon_s) {
+void check_timer_interval(const std::string& where, const std::string& what, double every_s, double horizon_s, double chips) {
   if (!(every_s > 0)) return;
   if (every_s < 1e-9)
     throw Error(where + ": " + what + " every " + num_str(every_s) +
                 " s, below the kernel's time resolution (1 ns); use 0 (off) or at least 1e-9 s");
-  const double n = horizon_s > 0 ? horizon_s / every_s : 0;
+  const double n = horizon_s > 0 ? chips * horizon_s / every_s : 0;
   if (n > 1e8)
     throw Error(where + ": " + what + " every " + num_str(every_s) + " s: " + num_str(n) + " wake-ups over horizon_s " +
-                num_str(horizon_s) +
-                " s, more than the limit of 1e8 (each is a kernel event; the run would "
-                "take hours); use at least " +
-                num_str(horizon_s / 1e8) + " s");
+                num_str(horizon_s) + " s" + (chips > 1 ? " (" + num_str(chips) + " chips, each its own)" : std::string()) +
+                ", more than the limit of 1e8 (each is a kernel event; the run would take hours); use at least " +
+                num_str(chips * horizon_s / 1e8) + " s");
 }
 
 // With step = seconds the noise clock counts floor(t / step_s) in int64: the count at the end of
@@ -1249,12 +1248,11 @@ void check_steps(const Scenario& s, double end_s, const std::string& why) {
 void check_static(const Scenario& s) {
   if (s.horizon_s > 0) check_horizon(s.horizon_s, "horizon_s");
   if (s.horizon_s > 0) check_steps(s, s.horizon_s, "horizon_s " + num_str(s.horizon_s) + " s");
-  // Periodic trace rows: instants the kernel can tell apart (1 ns), and no more rows than the
-  // traces (held in memory until written, about 100 bytes a row, copied for every partial write;
-  // a fleet keeps one per chip and its own) can hold.
-  check_timer_interval("monitor.interval_s", "the monitor checks", s.monitor.interval_s, s.horizon_s);
   // A policy that acts on the monitor's triggers with a monitor that never fires would run as
-  // "none" without a word.
+  // "none" without a word. The monitor runs only for such a policy, so only then are its timed
+  // checks bounded (a sweep's baseline policy may share the monitor settings of the others). Each
+  // chip of a fleet has its own monitor and controller: the wake-ups count once per chip.
+  const double chips = s.dispatcher.chips > 1 ? static_cast<double>(s.dispatcher.chips) : 1.0;
   {
     const std::string label = policy_label(s.policy_json.at("name").get<std::string>());
     std::unique_ptr<Policy> p = make_policy(s);
@@ -1268,10 +1266,16 @@ void check_static(const Scenario& s) {
     }
     const std::string who = "controller.policy \"" + s.policy_json.at("name").get<std::string>() +
                             "\" acts on the monitor's triggers, but the monitor ";
-    if (monitored && !(s.monitor.interval_s > 0) && s.monitor.interval_requests <= 0)
+    // Timed checks happen before the horizon only: an interval_s at or past it gives none.
+    const bool timed = s.monitor.interval_s > 0 && !(s.horizon_s > 0 && s.monitor.interval_s >= s.horizon_s);
+    if (monitored && !timed && s.monitor.interval_requests <= 0)
       throw Error("monitor: " + who +
-                  "never checks (interval_requests and interval_s are both 0); set one of them, or choose a policy "
-                  "without the monitor");
+                  (s.monitor.interval_s > 0
+                       ? "never checks (interval_requests is 0 and interval_s " + num_str(s.monitor.interval_s) +
+                             " s is not before horizon_s " + num_str(s.horizon_s) + " s)"
+                       : std::string("never checks (interval_requests and interval_s are both 0)")) +
+                  "; set one of them, or choose a policy without the monitor");
+    if (monitored) check_timer_interval("monitor.interval_s", "the monitor checks", s.monitor.interval_s, s.horizon_s, chips);
     if (monitored && !s.monitor.temperature_test && !s.monitor.probe_test)
       throw Error("monitor: " + who +
                   "can never trigger (temperature_test and probe_test are both false); enable one of them, or choose a "
@@ -1279,7 +1283,10 @@ void check_static(const Scenario& s) {
   }
   check_timer_interval(s.policy_json.contains("interval_s") ? "controller.policy.interval_s" : "controller.policy",
                        "policy \"" + s.policy_json.at("name").get<std::string>() + "\" acts on its timer",
-                       policy_timer_interval_s(s), s.horizon_s);
+                       policy_timer_interval_s(s), s.horizon_s, chips);
+  // Periodic trace rows: instants the kernel can tell apart (1 ns), and no more rows than the
+  // traces (held in memory until written, about 100 bytes a row, copied for every partial write;
+  // a fleet keeps one per chip and its own) can hold.
   if (s.trace_every_s > 0 && s.trace_every_s < 1e-9)
     throw Error("trace.every_s: " + num_str(s.trace_every_s) +
                 " s is below the kernel's time resolution (1 ns); use 0 (no periodic rows) or at least 1e-9 s");

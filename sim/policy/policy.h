@@ -148,6 +148,10 @@ class Actions {
 class Policy {
  public:
   virtual ~Policy() = default;
+  // uses_monitor() and timer_interval_s() are also asked of a fresh instance, before on_start, by
+  // validate's checks (a monitor that can fire; the timer's 1 ns floor and 1e8 wake-ups): they must
+  // answer from the parameters alone, without state that on_start sets (the controller checks the
+  // floor again after on_start).
   virtual bool uses_monitor() const { return false; }
   // Timer period (0 = none), in simulated seconds or served requests.
   virtual double timer_interval_s() const { return 0; }

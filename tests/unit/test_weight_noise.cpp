@@ -3,6 +3,7 @@
 // of each output, written here from aihwkit's definitions, on a CNN3 layer with ideal converters.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "hw/hardware_gemm.h"
@@ -178,4 +179,38 @@ TEST_CASE("weight noise per MVM: a pure function of the draw, off at w_noise 0, 
   CHECK(yc == yd);  // w_noise = 0: the plain path
   CHECK(weight_noise_from_name("additive_constant") == WeightNoise::additive_constant);
   CHECK_THROWS_AS(weight_noise_from_name("pcm"), ptc::Error);
+}
+
+TEST_CASE("weight noise per MVM: the one-pass finish gives the bits of the separate passes", "[weight_noise]") {
+  // Without bound management the general route adds the weight noise and the ADC noise, converts
+  // and accumulates in one pass per block column; with it, in separate passes (the clipped pairs
+  // are found between noise and ADC). With an ADC full scale nothing reaches (16 against partial
+  // sums of at most 8 plus noise) bound management finds nothing, so both must give the same bits:
+  // the one pass must round as the separate multiply and add did (no contraction into an FMA).
+  models::Graph g = models::import_onnx(kZoo + "cnn3_fmnist.onnx");
+  models::CompiledWorkload wl = models::compile(g, models::TilingSpec{4, 4, 8, "cyclic"});
+  IdealRealizer ideal(wl);
+  for (const WeightNoise type : {WeightNoise::pcm_read, WeightNoise::additive_constant}) {
+    for (const int64_t layer : {int64_t{1}, int64_t{3}}) {
+      const auto& t = wl.layers[static_cast<size_t>(layer)].gemms[0];
+      const int64_t n = 300;  // more than one 256-column span
+      std::vector<float> x(static_cast<size_t>(t.cols * n));
+      for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(std::cos(0.37 * static_cast<double>(i)));
+      IoSpec one, sep;
+      one.dac = sep.dac = ConverterSpec{8, 1.0, 0.01};
+      one.adc = sep.adc = ConverterSpec{8, 16.0, 0.02};
+      one.w_noise_type = sep.w_noise_type = type;
+      one.w_noise = sep.w_noise = 0.0175;
+      sep.bound_management = BoundManagement::iterative;
+      HardwareGemm a(wl, ideal, one, RandomStream(9, 0)), b(wl, ideal, sep, RandomStream(9, 0));
+      std::vector<float> ya(static_cast<size_t>(t.rows * n)), yb(ya.size());
+      a.gemm(layer, 0, 0, x.data(), false, n, ya.data(), false);
+      b.gemm(layer, 0, 0, x.data(), false, n, yb.data(), false);
+      CHECK(b.bound_reruns() == 0);
+      int64_t differ = 0;
+      for (size_t i = 0; i < ya.size(); ++i) differ += std::memcmp(&ya[i], &yb[i], sizeof(float)) != 0;
+      CHECK(differ == 0);
+      CHECK(ya != std::vector<float>(ya.size(), 0.0f));
+    }
+  }
 }
