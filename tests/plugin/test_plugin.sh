@@ -341,8 +341,13 @@ expect_error "a plug-in policy's hook throws a non-std::exception" \
 expect_error "a policy plug-in's capabilities_needed throws: validate names the policy, library and question" \
   'error: [^ ]*example.json: controller.policy "test_throwing_policy" (plug-in libpolicy_throws.so), capabilities_needed: the budget file went missing$' \
   "$ptcsim" validate "$example" --plugin "$thrower" --set 'controller.policy={"name":"test_throwing_policy","throw_in":"capabilities_needed"}'
-expect_error "a policy plug-in's timer_interval_s throws: the error names the policy, library, question and time" \
-  'error: [^ ]*example.json: controller.policy "test_throwing_policy" (plug-in libpolicy_throws.so), timer_interval_s at t = 0 s: the budget file went missing$' \
+# timer_interval_s is asked of a fresh instance by the preflight (the timer's 1 ns floor and 1e8
+# wake-ups), so validate and run both name the policy, library and question before any event.
+expect_error "a policy plug-in's timer_interval_s throws: validate names the policy, library and question" \
+  'error: [^ ]*example.json: controller.policy "test_throwing_policy" (plug-in libpolicy_throws.so), timer_interval_s: the budget file went missing$' \
+  "$ptcsim" validate "$example" --plugin "$thrower" --set 'controller.policy={"name":"test_throwing_policy","throw_in":"timer_interval_s"}'
+expect_error "a policy plug-in's timer_interval_s throws: run names the policy, library and question" \
+  'error: [^ ]*example.json: controller.policy "test_throwing_policy" (plug-in libpolicy_throws.so), timer_interval_s: the budget file went missing$' \
   "$ptcsim" run "$example" --plugin "$thrower" --set 'controller.policy={"name":"test_throwing_policy","throw_in":"timer_interval_s"}' --out "$tmp/throws4" -q
 # A plug-in's file parameter (Params::file) resolves against the scenario's directory (base_dir),
 # not the working directory: a copy of the example elsewhere, run from another directory.
