@@ -1,6 +1,7 @@
 #include "models/compiler.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "models/error.h"
@@ -55,13 +56,21 @@ std::vector<std::string> weight_layer_names(const Graph& g) {
 std::vector<std::string> resolve_digital_layers(const Graph& g, const std::vector<std::string>& digital,
                                                 const std::string& model) {
   const std::vector<std::string> layers = weight_layer_names(g);
-  std::set<std::string> chosen;
+  std::map<std::string, size_t> chosen;  // layer -> the entry that named it
   for (size_t i = 0; i < digital.size(); ++i) {
     const std::string& d = digital[i];
+    std::string layer;
     if (std::find(layers.begin(), layers.end(), d) != layers.end()) {
-      chosen.insert(d);
+      layer = d;
     } else if ((d == "first" || d == "last") && !layers.empty()) {
-      chosen.insert(d == "first" ? layers.front() : layers.back());
+      layer = d == "first" ? layers.front() : layers.back();
+    }
+    if (!layer.empty()) {  // a layer named twice is most likely a slip for another one
+      const auto [it, fresh] = chosen.emplace(layer, i);
+      if (!fresh)
+        throw Error("digital_layers[" + std::to_string(i) + "]: \"" + d + "\" names layer " + layer +
+                    ", already named by digital_layers[" + std::to_string(it->second) + "] (\"" + digital[it->second] +
+                    "\"); name each layer once");
     } else {
       std::string list;
       for (const auto& l : layers) list += (list.empty() ? "" : ", ") + l;

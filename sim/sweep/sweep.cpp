@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "models/error.h"
+#include "sim/params.h"
 #include "sim/plugin_loader.h"
 #include "sim/recorder.h"
 #include "sim/scenario.h"
@@ -40,6 +41,12 @@ OJson Entry::to_json() const {
 }
 
 namespace {
+
+// " (did you mean \"grid\"?)" for a key a letter or two from a known one, else "".
+std::string hint_for(const std::string& key, const std::set<std::string>& known) {
+  const std::string h = did_you_mean(key, std::vector<std::string>(known.begin(), known.end()));
+  return h.empty() ? std::string() : " (did you mean \"" + h + "\"?)";
+}
 
 std::string read_text(const fs::path& p, const std::string& what) {
   std::error_code ec;
@@ -122,8 +129,8 @@ std::vector<Entry> expand(const std::string& spec_file, std::vector<std::string>
                                               "grid",    "zip",  "seeds",       "plugins"};
   for (auto it = spec.begin(); it != spec.end(); ++it)
     if (!known.count(it.key()) && it.key().rfind("//", 0) != 0)
-      throw Error(S + ": " + it.key() +
-                  ": unknown key; expected one of name, description, scenario, set, grid, zip, seeds, plugins");
+      throw Error(S + ": " + it.key() + ": unknown key" + hint_for(it.key(), known) +
+                  "; expected one of name, description, scenario, set, grid, zip, seeds, plugins");
   const fs::path dir = fs::absolute(fs::path(spec_file)).parent_path();
 
   // ---- plug-ins: loaded here, so that the entries' policies, noise and devices validate
@@ -282,7 +289,8 @@ std::vector<Entry> expand(const std::string& spec_file, std::vector<std::string>
     } else if (s.is_object()) {
       for (auto it = s.begin(); it != s.end(); ++it)
         if (it.key() != "first" && it.key() != "count")
-          throw Error(S + ": seeds." + it.key() + ": unknown key; expected first, count");
+          throw Error(S + ": seeds." + it.key() + ": unknown key" + hint_for(it.key(), {"first", "count"}) +
+                      "; expected first, count");
       OJson first = s.contains("first") ? s["first"] : OJson(1);
       if (!seed_ok(first)) throw Error(S + ": seeds.first: expected a non-negative integer, got " + first.dump());
       if (!s.contains("count") || !s["count"].is_number_integer() || s["count"].get<int64_t>() < 1 ||

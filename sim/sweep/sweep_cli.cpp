@@ -49,6 +49,9 @@ SweepCommand::SweepCommand(CLI::App& app) {
       m_sweep->add_subcommand("collect", "collect the runs: results.csv, results_aggregate.csv (over seeds), results.json");
   m_collect->add_option("manifest", m_manifest, "manifest.jsonl")->required();
   m_collect->add_option("--out", m_out, "output folder (default: the manifest's)");
+  m_collect->add_flag("--allow-incomplete", m_allow_incomplete,
+                      "exit 0 when some runs are missing, failed or stale (the tables are written either way; without "
+                      "this flag such a collection exits with status 4)");
 }
 
 int SweepCommand::run() {
@@ -63,6 +66,15 @@ int SweepCommand::run() {
     std::printf("%lld of %zu runs complete, %lld points -> %s, %s, %s\n", static_cast<long long>(cs.complete), m.entries.size(),
                 static_cast<long long>(cs.points), cs.csv.string().c_str(), cs.aggregate_csv.string().c_str(),
                 cs.json.string().c_str());
+    // A script's `sweep run && sweep collect && plot` must not go on with a partial table unnoticed.
+    const auto missing = static_cast<long long>(m.entries.size()) - static_cast<long long>(cs.complete);
+    if (missing > 0 && !m_allow_incomplete) {
+      std::fprintf(stderr,
+                   "sweep collect: %lld of %zu runs not complete (listed above; the tables hold the complete ones); exit "
+                   "status 4 (--allow-incomplete: 0)\n",
+                   missing, m.entries.size());
+      return 4;
+    }
     return 0;
   }
   if (*m_slurm) {

@@ -19,7 +19,7 @@ class SweepCommand {
   std::string m_spec, m_out, m_manifest, m_partition, m_time, m_mem;
   int m_jobs = 1, m_threads = 1;
   int64_t m_index = -1, m_max_parallel = 0;
-  bool m_quiet = false, m_submit = false, m_list = false;
+  bool m_quiet = false, m_submit = false, m_list = false, m_allow_incomplete = false;
 };
 
 }  // namespace ptc::sim::sweep

@@ -51,6 +51,8 @@ expect_error "a bad value fails the expansion: spec, entry, path, rule" "bad.jso
   "$ptcsim" sweep "$tmp/bad.json" --out "$tmp/bad"
 [ ! -e "$tmp/bad" ] && ok "failed expansion writes nothing" || bad "failed expansion left $tmp/bad"
 expect_error "unknown spec key" "spec2.json: seed: unknown key" bash -c "echo '{\"scenario\": \"$tiny\", \"seed\": 1}' > $tmp/spec2.json; \"$ptcsim\" sweep $tmp/spec2.json --out $tmp/bad"
+expect_error "a misspelt spec key: the nearest key" 'spec3t.json: gird: unknown key (did you mean "grid"?); expected one of' bash -c "echo '{\"scenario\": \"$tiny\", \"gird\": {\"hw.dac.bits\": [4]}}' > $tmp/spec3t.json; \"$ptcsim\" sweep $tmp/spec3t.json --out $tmp/bad"
+expect_error "a misspelt seeds key: the nearest key" 'spec4.json: seeds.cuont: unknown key (did you mean "count"?); expected first, count' bash -c "echo '{\"scenario\": \"$tiny\", \"seeds\": {\"cuont\": 2}}' > $tmp/spec4.json; \"$ptcsim\" sweep $tmp/spec4.json --out $tmp/bad"
 expect_error "a description that is not a string" "spec3.json: description: expected a string, got 3" bash -c "echo '{\"scenario\": \"$tiny\", \"description\": 3}' > $tmp/spec3.json; \"$ptcsim\" sweep $tmp/spec3.json --out $tmp/bad3"
 expect_error "an empty grid: one line, as an empty zip" "spec4.json: grid: expected a non-empty object" bash -c "echo '{\"scenario\": \"$tiny\", \"grid\": {}}' > $tmp/spec4.json; \"$ptcsim\" sweep $tmp/spec4.json --out $tmp/bad4"
 expect_error "an empty list of zips" "spec5.json: zip: expected an object .* or a non-empty list" bash -c "echo '{\"scenario\": \"$tiny\", \"zip\": []}' > $tmp/spec5.json; \"$ptcsim\" sweep $tmp/spec5.json --out $tmp/bad5"
@@ -163,6 +165,15 @@ rm -rf "$tmp/A/runs/$id1"
 sed -i 's/"status": "complete"/"status": "running"/' "$tmp/A/runs/$id2/run.json"        # a task that died mid-run
 sed -i 's/"status": "complete"/"status": "failed"/' "$tmp/A/runs/$id5/run.json"
 "$ptcsim" sweep collect "$tmp/A/manifest.jsonl" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+# A partial collection writes its tables and exits 4 (a script must not plot it unnoticed), or 0
+# with --allow-incomplete; the complete collections above exited 0.
+[ "$rc" -eq 4 ] && grep -q "^sweep collect: 3 of 6 runs not complete .*exit status 4" "$tmp/err" \
+  && ok "collect with 3 of 6 complete: exit status 4 and a closing line" || bad "partial collect: rc $rc, $(tail -1 "$tmp/err")"
+cp "$tmp/A/results.json" "$tmp/partial_results.json"
+"$ptcsim" sweep collect "$tmp/A/manifest.jsonl" --allow-incomplete >/dev/null 2>"$tmp/err2" \
+  && ! grep -q "not complete" "$tmp/err2" && cmp -s "$tmp/A/results.json" "$tmp/partial_results.json" \
+  && ok "collect --allow-incomplete: exit 0, the same tables" || bad "--allow-incomplete: $(cat "$tmp/err2")"
 grep -q "3 of 6 runs complete" "$tmp/out" && [ "$(grep -c "^sweep collect: entry" "$tmp/err")" -eq 3 ] \
   && grep -q "entry 1 ($id1) missing" "$tmp/err" && grep -q "entry 2 ($id2) incomplete" "$tmp/err" && grep -q "entry 5 ($id5) failed" "$tmp/err" \
   && ok "collect lists the missing, died and failed entries on stderr" || bad "collect listing: $(cat "$tmp/out" "$tmp/err")"
