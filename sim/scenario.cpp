@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <utility>
 
 #include "hw/streaming.h"
 #include "models/dataset.h"
@@ -1167,18 +1168,29 @@ std::unique_ptr<Policy> make_policy(const Scenario& s) {
   return e.make(p);
 }
 
-std::vector<std::string> policy_capabilities(const Scenario& s) {
+namespace {
+
+// Asks a fresh instance of the configured policy (before on_start) one question, `f(policy)`;
+// whatever a plug-in's hook throws comes back as one Error naming the policy, library and hook.
+template <class F>
+auto ask_policy(const Scenario& s, const char* hook, F f) -> decltype(f(std::declval<Policy&>())) {
   const std::string label = policy_label(s.policy_json.at("name").get<std::string>());
   std::unique_ptr<Policy> p = make_policy(s);
   try {
-    return p->capabilities_needed();
+    return f(*p);
   } catch (const std::bad_alloc&) {
     throw;
   } catch (const std::exception& e) {
-    throw Error(label + ", capabilities_needed: " + e.what());
+    throw Error(label + ", " + hook + ": " + e.what());
   } catch (...) {
-    throw Error(label + ", capabilities_needed: threw an exception that is not a std::exception");
+    throw Error(label + ", " + hook + ": threw an exception that is not a std::exception");
   }
+}
+
+}  // namespace
+
+std::vector<std::string> policy_capabilities(const Scenario& s) {
+  return ask_policy(s, "capabilities_needed", [](Policy& p) { return p.capabilities_needed(); });
 }
 
 namespace {
@@ -1205,17 +1217,7 @@ auto prefixed(const std::string& prefix, F f) -> decltype(f()) {
 
 // The policy's timer as configured (a fresh instance, before on_start).
 double policy_timer_interval_s(const Scenario& s) {
-  const std::string label = policy_label(s.policy_json.at("name").get<std::string>());
-  std::unique_ptr<Policy> p = make_policy(s);
-  try {
-    return p->timer_interval_s();
-  } catch (const std::bad_alloc&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw Error(label + ", timer_interval_s: " + e.what());
-  } catch (...) {
-    throw Error(label + ", timer_interval_s: threw an exception that is not a std::exception");
-  }
+  return ask_policy(s, "timer_interval_s", [](Policy& p) { return p.timer_interval_s(); });
 }
 
 // A timed wake-up (the monitor's checks, a policy's timer): instants the kernel can tell apart
@@ -1254,16 +1256,7 @@ void check_static(const Scenario& s) {
   // chip of a fleet has its own monitor and controller: the wake-ups count once per chip.
   const double chips = s.dispatcher.chips > 1 ? static_cast<double>(s.dispatcher.chips) : 1.0;
   {
-    const std::string label = policy_label(s.policy_json.at("name").get<std::string>());
-    std::unique_ptr<Policy> p = make_policy(s);
-    bool monitored = false;
-    try {
-      monitored = p->uses_monitor();
-    } catch (const std::bad_alloc&) {
-      throw;
-    } catch (const std::exception& e) {
-      throw Error(label + ", uses_monitor: " + e.what());
-    }
+    const bool monitored = ask_policy(s, "uses_monitor", [](Policy& p) { return p.uses_monitor(); });
     const std::string who = "controller.policy \"" + s.policy_json.at("name").get<std::string>() +
                             "\" acts on the monitor's triggers, but the monitor ";
     // Timed checks happen before the horizon only: an interval_s at or past it gives none.
