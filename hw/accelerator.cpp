@@ -220,11 +220,15 @@ nlohmann::json Accelerator::streaming_stats() const {
                       {"worst_cell_steps", stat(n * q(1.0), "steps")},
                       {"per_pass", p.to_json()}};
   if (m_wear) {
-    const bool never = m_wear->first_worn_pass == CellWear::kNever;
-    j["endurance"] = {{"cells", stat(static_cast<double>(m_wear->worn_pass.size()), "cells")},
-                      {"worn_cells", stat(static_cast<double>(m_worn_cells), "cells")},
-                      {"first_worn_pass", stat(never ? -1.0 : static_cast<double>(m_wear->first_worn_pass), "passes")},
-                      {"first_worn_time", stat(m_first_worn_s, "s")}};
+    const bool never = m_first_worn_s < 0;  // not applied in this run (a prediction past its end is not a wear)
+    j["endurance"] = {
+        {"cells", stat(static_cast<double>(m_wear->worn_pass.size()), "cells")},
+        {"worn_cells", stat(static_cast<double>(m_worn_cells), "cells")},
+        {"first_worn_pass", stat(never ? -1.0 : static_cast<double>(m_wear->first_worn_pass), "passes")},
+        {"first_worn_time", stat(m_first_worn_s, "s")},
+        // From the drawn budgets and steps per pass, reached or not (-1: no cell wears).
+        {"predicted_first_worn_pass",
+         stat(m_wear->first_worn_pass == CellWear::kNever ? -1.0 : static_cast<double>(m_wear->first_worn_pass), "passes")}};
     if (reports_row_remap()) {
       const bool none = m_wear->first_unrepaired_pass == CellWear::kNever;
       j["endurance"]["spare_rows_per_core"] = stat(static_cast<double>(m_wear->spare_rows()), "rows");

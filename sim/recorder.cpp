@@ -285,7 +285,8 @@ Json Recorder::summary(const std::string& status) const {
                       {"worst_cell_steps_per_pass", p->max_cell_steps()}};
     if (const hw::CellWear* w = m_acc.wear()) {
       j["streaming"]["worn_cells"] = w->worn_count(m_acc.passes());
-      j["streaming"]["first_worn_pass"] = w->first_worn_pass == hw::CellWear::kNever ? -1 : w->first_worn_pass;
+      // The first wear the run applied (its time is set then), not a prediction past the run's end.
+      j["streaming"]["first_worn_pass"] = m_acc.first_worn_s() < 0 ? -1 : w->first_worn_pass;
       j["streaming"]["first_worn_time_s"] = m_acc.first_worn_s();
       if (m_acc.reports_row_remap()) {  // row-based remapping (docs/elight.md §6)
         j["streaming"]["spare_rows"] = w->spare_rows();

@@ -200,6 +200,7 @@ void Runtime::body() {
       states[k].free_at_s = array[k]->free_at_s();
       states[k].queued = m_lanes[k]->m_queued;
       states[k].service_s = array[k]->service_s();
+      states[k].queued_done_s = std::max(m_lanes[k]->m_queued_done_s, states[k].free_at_s);
     }
     auto image_of = [&](int64_t i) {
       return !a.images.empty() ? a.images[static_cast<size_t>(i)] : (m_traffic->first_image() + m_dispatched + i) % test_n;
@@ -254,6 +255,9 @@ void Runtime::body() {
       booked_before[k] = l.m_booked_parts + static_cast<int64_t>(l.m_queue.size());
       if (l.m_saturated) continue;  // past the horizon on this chip: not served
       l.m_queued += p.n;
+      if (n_chips > 1)  // served in order: from its ready time or when the work before it ends
+        l.m_queued_done_s =
+            std::max({l.m_queued_done_s, array[k]->free_at_s(), p.ready_s}) + static_cast<double>(p.n) * array[k]->service_s();
       l.m_queue.push_back_swap(p);
       l.m_pushed.notify(sc_core::SC_ZERO_TIME);
     }

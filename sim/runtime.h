@@ -110,6 +110,7 @@ class ChipLane : public sc_core::sc_module {
   int64_t m_queued = 0, m_served = 0, m_batches = 0, m_booked_parts = 0;
   bool m_saturated = false;  // a part reached the horizon: nothing more is served on this chip
   double m_last_done = 0, m_wait_s = 0;
+  double m_queued_done_s = 0;  // projected end of the queued work (ChipState::queued_done_s)
   LatencyHistogram m_lat_win, m_lat_all;
   sc_core::sc_event m_pushed, m_booked;
 };

@@ -1150,6 +1150,7 @@ std::unique_ptr<TrafficSource> make_traffic(const Scenario& s, int64_t test_imag
   c.horizon_s = s.horizon_s;
   c.test_images = test_images;
   c.base_dir = s.traffic.base_dir;
+  c.images_per_pass = s.tiling.mapping == "streaming" ? std::max<int64_t>(1, s.tiling.images_per_pass) : 1;
   src->bind(c);
   return src;
 }
@@ -1305,6 +1306,12 @@ void check_static(const Scenario& s) {
   const std::vector<std::string>& dev_caps = s.device.tags;
   const std::string pname = s.policy_json.at("name").get<std::string>();
   if (s.tiling.mapping == "streaming") {
+    // A closed loop issues each request when the previous one completes: every pass holds one image.
+    if (s.tiling.images_per_pass > 1 && s.traffic.name == "back_to_back")
+      throw Error("hw.mapping.images_per_pass: " + std::to_string(s.tiling.images_per_pass) +
+                  " images per pass has no effect with traffic \"back_to_back\" (each request is issued when the "
+                  "previous one completes, so every pass holds one image); use traffic that queues requests (poisson, "
+                  "daily_profile, or trace with batch_s > 0), or 1");
     if (!has(dev_caps, "levels"))
       throw Error(
           "hw.mapping.name: the streaming mapping prices level-step writes and needs a device with transmission levels (" +

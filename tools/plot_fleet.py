@@ -9,15 +9,27 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+ap = argparse.ArgumentParser(description=__doc__.split("Usage:")[0].strip(), formatter_class=argparse.RawDescriptionHelpFormatter)
 ap.add_argument("run")
-ap.add_argument("-o", "--out", required=True)
+ap.add_argument("-o", "--out", required=True, help="figure file (.png, .svg, .pdf)")
 a = ap.parse_args()
+ext = os.path.splitext(a.out)[1].lower().lstrip(".")
+if ext not in plt.figure().canvas.get_supported_filetypes():
+    sys.exit(f"plot_fleet: -o {a.out}: unknown figure format \"{ext}\" (use .png, .svg or .pdf)")
+plt.close("all")
 try:
     summ = json.load(open(os.path.join(a.run, "summary.json")))
     n = int(summ["chips"])
 except (OSError, ValueError, KeyError, TypeError) as e:
     sys.exit(f"plot_fleet: {a.run}: not a fleet run directory (summary.json with \"chips\"): {e}")
+# What the accuracy column holds and whether the chips have a thermal field (config.resolved.json).
+mode, thermal = "scheduled", True
+try:
+    cfg = json.load(open(os.path.join(a.run, "config.resolved.json")))
+    mode = cfg.get("accuracy", {}).get("mode", "scheduled")
+    thermal = any(isinstance(x, dict) and x.get("name") == "thermal_field" for x in cfg.get("noise", []))
+except (OSError, ValueError, AttributeError):
+    pass
 
 fig, ax = plt.subplots(1, 3, figsize=(15, 4.2))
 traces = [list(csv.DictReader(open(os.path.join(a.run, "chips", f"chip_{i}", "trace.csv")))) for i in range(n)]
@@ -44,7 +56,9 @@ ax[0].fill_between(ts, lo, hi, color="k", alpha=0.1, label="band: range across c
 ax[0].plot(ts, mean, "k", lw=2, label="fleet mean")
 if summ.get("accuracy_ideal") is not None:
     ax[0].axhline(100 * summ["accuracy_ideal"], color="g", ls="--", lw=1, label="ideal")
-for x, yl, ti in ((ax[0], "accuracy (%)", "scheduled accuracy per chip"), (ax[1], "mean core temperature (°C)", "each chip's thermal field"),
+acc_title = "scheduled accuracy per chip" if mode == "scheduled" else f"{mode} accuracy per chip (trace rows)"
+temp_title = "each chip's thermal field" if thermal else "core temperature per chip"
+for x, yl, ti in ((ax[0], "accuracy (%)", acc_title), (ax[1], "mean core temperature (°C)", temp_title),
                   (ax[2], "calibrations (cumulative)", "re-tunes per chip")):
     if unit == "days":
         x.set_xscale("symlog", linthresh=0.01)

@@ -10,7 +10,7 @@ void assign_least_loaded(const Arrivals& a, const std::vector<ChipState>& chips,
   bool any = false;
   for (size_t c = 0; c < n; ++c) any = any || allowed[c];
   std::vector<double> free(n);
-  for (size_t c = 0; c < n; ++c) free[c] = chips[c].free_at_s + static_cast<double>(chips[c].queued) * chips[c].service_s;
+  for (size_t c = 0; c < n; ++c) free[c] = chips[c].queued_done_s;
   out.assign(static_cast<size_t>(a.n), 0);
   for (int64_t i = 0; i < a.n; ++i) {
     const double t = a.arrival_s.empty() ? a.ready_s : std::max(a.ready_s, a.arrival_s[static_cast<size_t>(i)]);

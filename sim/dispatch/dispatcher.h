@@ -24,6 +24,10 @@ struct ChipState {
   int64_t queued = 0;     // requests dispatched to the chip, not yet booked
   double service_s = 0;   // array time of one request
   bool draining = false;  // under calibration (controller action, or array held)
+  // When the booked and queued work ends if the queue is served in order, each part starting at
+  // its ready time or when the work before it ends (at least free_at_s). The dispatcher may run
+  // ahead of the lanes: work queued for later instants is not back to back from free_at_s.
+  double queued_done_s = 0;
 };
 
 class Dispatcher {
@@ -37,7 +41,7 @@ using DispatcherRegistry = Registry<Dispatcher>;
 
 // Greedy least-loaded assignment over the chips with allowed[c] (all when none is allowed):
 // request i (arriving at ready_s or its own arrival time) goes to the chip whose projected
-// completion max(arrival, free_at + queued x service) is smallest, lowest index on ties.
+// completion max(arrival, queued_done) + service is smallest, lowest index on ties.
 void assign_least_loaded(const Arrivals& a, const std::vector<ChipState>& chips, const std::vector<bool>& allowed,
                          std::vector<int>& out);
 

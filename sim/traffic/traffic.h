@@ -40,6 +40,10 @@ struct TrafficContext {
   double horizon_s = 0;     // 0: none (closed-loop sources only)
   int64_t test_images = 0;  // size of the test set requests index
   std::string base_dir;     // directory of the top-level scenario file (relative paths)
+  // A served batch is streamed in passes of up to this many images (hw.mapping.images_per_pass,
+  // 1 unless streaming): a source that splits one window into several batches splits it at a
+  // multiple of it, so that the window takes ceil(n / images_per_pass) passes as one batch would.
+  int64_t images_per_pass = 1;
 };
 
 class TrafficSource {

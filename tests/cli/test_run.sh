@@ -418,6 +418,19 @@ assert abs(sum(c["accuracy_ideal"] * k for c, k in zip(chips, n)) / 61 - s["accu
 PY
 then ok "served fleet: each chip's ideal reference is over its own images"
 else bad "per-chip ideal accuracy: $(cat "$tmp/err")"; fi
+# tools/plot_fleet.py on it: a served run's panel is not called "scheduled", a figure format
+# matplotlib cannot write is one error line (it was a traceback).
+if /usr/bin/python3 "$src/tools/plot_fleet.py" "$tmp/fl2" -o "$tmp/fl2.png" >/dev/null 2>"$tmp/err" && [ -s "$tmp/fl2.png" ] \
+   && MPLBACKEND=Agg /usr/bin/python3 - "$src/tools/plot_fleet.py" "$tmp/fl2" "$tmp/fl2.svg" <<'PY'
+import subprocess, sys
+subprocess.run(["/usr/bin/python3", sys.argv[1], sys.argv[2], "-o", sys.argv[3]], check=True, capture_output=True)
+svg = open(sys.argv[3]).read()
+assert "served accuracy per chip" in svg and "scheduled accuracy" not in svg, "panel title"
+PY
+then ok "plot_fleet.py on a served fleet: figure written, panel titled served"
+else bad "plot_fleet.py served fleet: $(cat "$tmp/err")"; fi
+expect_error "plot_fleet.py: an unknown figure format is one line" 'plot_fleet: -o .*fl2.txt: unknown figure format "txt"' \
+  /usr/bin/python3 "$src/tools/plot_fleet.py" "$tmp/fl2" -o "$tmp/fl2.txt"
 
 # A monitor interval shorter than its probe (DOCTOR's read-back, ~0.5 ms): a check that outlasts
 # the interval skips the instants it covered. The checks used to run back to back, no request was

@@ -88,7 +88,10 @@ struct Result {
   double cal_start = -1, cal_end = -1;
 };
 
-Result run_fleet(const std::string& dispatcher) {
+// at_p: the arrival instants in units of P (default: 1, 2, ..., 30).
+Result run_fleet(const std::string& dispatcher, std::vector<double> at_p = {}) {
+  if (at_p.empty())
+    for (int i = 1; i <= 30; ++i) at_p.push_back(i);
   sim::configure_kernel_time();
   sctest::TempDir tmp("ptc_sc_fleet_");
   Json j = {{"name", "sc_fleet"},
@@ -115,9 +118,9 @@ Result run_fleet(const std::string& dispatcher) {
     std::ofstream f(tmp.dir / "arrivals.csv");
     f << "t_s\n";
     char b[64];
-    for (int i = 1; i <= 30; ++i) {
-      r.arrivals.push_back(i * r.P);
-      std::snprintf(b, sizeof b, "%.9f\n", i * r.P);
+    for (double k : at_p) {
+      r.arrivals.push_back(k * r.P);
+      std::snprintf(b, sizeof b, "%.9f\n", k * r.P);
       f << b;
     }
   }
@@ -197,4 +200,18 @@ TEST_CASE("Fleet dispatcher - round_robin queues the calibrating chip's share be
     if (d > r.T + r.D) ++late;
   CHECK(late >= 5);
   CHECK(ns(r.done[0][5]) == ns(r.T + r.D + r.L));
+}
+
+TEST_CASE("Fleet dispatcher - least_loaded spreads a burst that arrives at an idle fleet after t = 0", "[sc][fleet]") {
+  // Six requests at 2 P, each replayed as its own arrival: the chips have been idle since 0, so
+  // the work already dispatched to a chip (queued, not yet booked) starts at 2 P, not at its past
+  // free_at. Least-loaded alternates 0, 1, 0, 1, 0, 1 (ties to the lower index) and each chip
+  // completes its three back to back: 2 P + L, + 2 L, + 3 L. (Adding the queued work to the past
+  // free_at sent all six to chip 0, the last completing at 2 P + 6 L.)
+  const Result r = run_fleet("least_loaded", {2, 2, 2, 2, 2, 2});
+  std::vector<int> chip_of = {0, 1, 0, 1, 0, 1};
+  check_same(r.done[0], reference(r, chip_of, 0));
+  check_same(r.done[1], reference(r, chip_of, 1));
+  REQUIRE(r.done[0].size() == 3);
+  CHECK(ns(r.done[0][2]) == ns(2 * r.P + 3 * r.L));
 }

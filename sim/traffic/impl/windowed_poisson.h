@@ -3,7 +3,9 @@
 // Poisson(rate x batch_s) requests, ready at its end, drawn from stream (seed, 0x7a, w); with 24
 // hourly rates the rate is piecewise constant per hour of the day, taken at the window's middle.
 // A window holding more than 4,096 requests is handed to the runtime in batches of at most that
-// many (same arrival window, same ready time), served back to back.
+// many (same arrival window, same ready time), served back to back; under streaming with B images
+// per pass a batch holds a multiple of B (B itself when B > 4,096), so that the window's passes
+// are ceil(n / B) as if it were one batch.
 #pragma once
 
 #include <algorithm>
@@ -64,7 +66,8 @@ class WindowedPoisson : public TrafficSource {
   static constexpr double kMaxWindows = 1e9;
   bool take(Arrivals& a) {
     a = Arrivals{};
-    a.n = std::min(m_left, kMaxBatch);
+    const int64_t b = m_ctx.images_per_pass;
+    a.n = std::min(m_left, b >= kMaxBatch ? b : kMaxBatch / b * b);
     a.ready_s = m_hi;
     a.window_lo_s = m_lo;
     a.window_hi_s = m_hi;
