@@ -1,5 +1,7 @@
 #include "sim/params.h"
 
+#include "sim/inputs.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -281,8 +283,9 @@ std::string Params::str(const std::string& name) {
 std::string Params::file(const std::string& name) {
   std::string f = str(name);
   if (f.empty()) throw Error(path_of(name) + ": expected a file path, got \"\"");
-  if (f[0] == '/' || m_base_dir.empty()) return f;
-  return (std::filesystem::path(m_base_dir) / f).lexically_normal().string();
+  if (f[0] != '/' && !m_base_dir.empty()) f = (std::filesystem::path(m_base_dir) / f).lexically_normal().string();
+  note_input_file(path_of(name), f);  // its bytes are recorded in run.json (sim/inputs.h)
+  return f;
 }
 
 std::vector<double> Params::nums(const std::string& name) {

@@ -15,6 +15,7 @@
 
 #include "models/error.h"
 #include "sim/dispatch/dispatcher.h"
+#include "sim/inputs.h"
 #include "sim/params.h"
 #include "sim/policy/policy.h"
 #include "sim/scenario.h"
@@ -115,17 +116,11 @@ std::map<std::string, LoadedPlugin>& loaded_map() {
 }
 
 std::string file_hash(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot read plug-in library");
-  uint64_t h = 1469598103934665603ULL;
-  char buf[1 << 16];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-    for (std::streamsize i = 0; i < in.gcount(); ++i) h = (h ^ static_cast<unsigned char>(buf[i])) * 1099511628211ULL;
-    if (!in) break;
+  try {
+    return file_fnv1a64(path);
+  } catch (const Error&) {
+    throw Error(path + ": cannot read plug-in library");
   }
-  char b[17];
-  std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(h));
-  return b;
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "models/json_io.h"
 #include "models/onnx_import.h"
 #include "models/swim_curvature.h"
+#include "sim/inputs.h"
 #include "sim/plugin_loader.h"
 #include "sim/sim_time.h"
 
@@ -841,6 +842,7 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
     if (ec) throw Error("model: file \"" + s.model_path + "\": " + ec.message());
     if (!there) throw Error("model: file \"" + s.model_path + "\" not found");
   }
+  note_input_file("model", s.model_path);
   s.horizon_s = top.num("horizon_s");
   s.threads = static_cast<int>(top.integer("threads"));
   R = top.resolved();

@@ -16,6 +16,7 @@
 
 #include "models/json_io.h"
 #include "sim/deployment.h"
+#include "sim/inputs.h"
 #include "sim/sim_time.h"
 
 #ifndef PTC_VERSION
@@ -395,6 +396,10 @@ RunResult run_scenario(const Scenario& s, const RunOptions& o) {
     RunContext ctx{s, g, pre, test, wl, g_interrupted, o.quiet, &error};
     phase = "building the hardware";
     std::unique_ptr<Top> top = build_top(ctx, out);
+    // The input files read so far (model, trace, tables), with the hash of their bytes: a sweep
+    // calls a complete run whose inputs changed since "mismatch" (docs/sweeps.md §2).
+    run["inputs"] = input_files_record();
+    write_atomic(out / "run.json", run.dump(2) + "\n");
     // The runtime ends the simulation with sc_stop(): no "simulation stopped by user" banner.
     sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
     phase = "simulating";

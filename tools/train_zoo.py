@@ -462,6 +462,8 @@ def main():
     ap.add_argument("--level-steps", metavar="ONNX",
                     help="print the per-pass level steps (native order, per-cell bound) of an exported model as JSON and exit")
     args = ap.parse_args()
+    if args.wa_block is not None and args.wa_block < 1:  # before --level-steps, which takes it too
+        sys.exit(f"train_zoo.py: --wa-block K must be >= 1, got {args.wa_block}")
     if args.level_steps:
         if not os.path.isfile(args.level_steps):
             sys.exit(f"train_zoo.py: --level-steps: no such file {args.level_steps}")
@@ -470,8 +472,6 @@ def main():
         print(json.dumps({"model": args.level_steps, "block_size": k, "native_level_steps": native,
                           "per_cell_bound_steps": bound}))
         return 0
-    if args.wa_block is not None and args.wa_block < 1:
-        sys.exit(f"train_zoo.py: --wa-block K must be >= 1, got {args.wa_block}")
     if args.write_aware is not None and args.write_aware < 0:
         sys.exit(f"train_zoo.py: --write-aware LAMBDA must be >= 0, got {args.write_aware}")
     torch.set_num_threads(args.threads)

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "models/error.h"
+#include "sim/inputs.h"
 #include "sim/params.h"
 #include "sim/plugin_loader.h"
 #include "sim/recorder.h"
@@ -451,6 +452,9 @@ std::string run_status(const Manifest& m, const Entry& e, std::string* reason) {
   if (summary.value("status", "") != "complete") return why("summary.json: status is not complete"), "incomplete";
   if (hash_hex(config_id_text(config)) != e.id)
     return why("config.resolved.json is another configuration (id " + hash_hex(config_id_text(config)) + ")"), "mismatch";
+  // The id covers the configuration, not the bytes of the files it names: run.json records those.
+  if (run.contains("inputs"))
+    if (const std::string changed = input_files_changed(run["inputs"]); !changed.empty()) return why(changed), "mismatch";
   return why(""), "complete";
 }
 

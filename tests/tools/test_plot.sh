@@ -526,11 +526,14 @@ EOF
 # sweep collect's per-instant columns are labelled by their instant in words; an integer
 # parameter (ADC bits) gets a tick on each value and none between them
 cat >"$tmp/instants.csv" <<'CSV'
-index,id,hw.adc.bits,seed,status,accuracy_t_1s,accuracy_std_t_31536000s
-0,c0,4,1,complete,0.30,0.02
-1,c1,6,1,complete,0.80,0.04
-2,c2,8,1,complete,0.85,0.03
+index,id,hw.adc.bits,seed,status,accuracy_t_1s,accuracy_std_t_31536000s,latency_p99_s,energy_j
+0,c0,4,1,complete,0.30,0.02,0.5,2.0
+1,c1,6,1,complete,0.80,0.04,0.6,2.5
+2,c2,8,1,complete,0.85,0.03,0.7,3.0
 CSV
+"$plot" --sweep "$tmp/instants.csv" --x hw.adc.bits --y latency_p99_s,energy_j -o "$tmp/units.png" --dump-json >"$tmp/units.json" 2>"$tmp/err" \
+  && $py -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['y_labels'] == ['latency_p99 (s)', 'energy (J)'], d['y_labels']" "$tmp/units.json" \
+  && ok "--sweep: a metric's unit suffix (_s, _j) becomes its unit in the label" || bad "--sweep unit labels: $(cat "$tmp/err")"
 "$plot" --sweep "$tmp/instants.csv" --x hw.adc.bits --y accuracy_t_1s,accuracy_std_t_31536000s -o "$tmp/inst.png" --dump-json \
   >"$tmp/inst.json" 2>"$tmp/err" || bad "--sweep per-instant columns: $(cat "$tmp/err")"
 check "--sweep: per-instant columns labelled 'accuracy at t = 1 s' / '... std over chips at t = 1 y', integer ticks" "$tmp/inst.json" <<'EOF'

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "sim/inputs.h"
 #include "sim/traffic/traffic.h"
 
 namespace ptc::sim {
@@ -25,6 +26,7 @@ class TraceReplay : public TrafficSource {
     const std::string name = p.string();
     std::error_code ec;
     if (!std::filesystem::is_regular_file(p, ec)) throw Error(name + ": traffic.file: not a readable regular file");
+    note_input_file("traffic.file", name);  // its bytes are recorded in run.json (sim/inputs.h)
     std::ifstream in(p);
     if (!in) throw Error(name + ": traffic.file: cannot open");
     std::string line;
