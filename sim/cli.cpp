@@ -192,7 +192,10 @@ int cmd_compile(const std::string& model, const std::string& hw_file, const std:
                     for (const auto& n : devices_with("levels")) l += (l.empty() ? "" : ", ") + n;
                     return l;
                   }() +
-                  "), got \"" + hw.device + "\"");
+                  "), got \"" + hw.device + "\"" +
+                  (hw.device_given ? std::string()
+                                   : " (the default: the hw file names no device; add \"device\": {\"name\": \"" +
+                                         devices_with("levels").front() + "\"} to it)"));
     const hw::StreamPlan plan = hw::plan_streaming(wl, t);
     const hw::StreamingWrites sw{plan.time_s, plan.energy_j, plan.programmings};
     cost = hw::inference_cost(wl, hw.energy, &sw);

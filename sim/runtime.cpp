@@ -296,6 +296,9 @@ nlohmann::json Runtime::stats() const {
                       {"held_for_activities", stat(held, chips() > 1 ? "chip-s" : "s")}};
   if (chips() > 1) {
     j["dispatcher"] = m_c.s.dispatcher.name;
+    // "batches" above counts each chip's share of a traffic batch (a part) once: the sum of the
+    // chips' batches. The traffic's own batches, each dispatched once:
+    j["traffic_batches"] = stat(static_cast<double>(m_batches), "batches");
     for (int k = 0; k < chips(); ++k) {
       const ChipLane& l = lane(k);
       j["chip_" + std::to_string(k)] = {{"requests_served", stat(static_cast<double>(l.served()), "requests")},

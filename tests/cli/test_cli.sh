@@ -36,7 +36,7 @@ if "$ptcsim" compile "$lenet" --hw "$src/scenarios/hw/pcm_4x4x8.json" -o "$tmp/p
    "$ptcsim" compile "$lenet" --hw "$tmp/pcm_dev_hw.json" -o "$tmp/pcm_wl3.json" 2>&1 | grep -q 'device pcm (nonvolatile), latency'
 then ok "compile's summary names the pricing device and a defaulted one"; else bad "compile summary device"; fi
 expect_error "compile --hw: the streaming fragment names the device rule, and the file once" \
-  ': error: [^ ]*optical_4x4x16_streaming.json: hw.device.name: the streaming mapping needs a device with transmission levels' \
+  ': error: [^ ]*optical_4x4x16_streaming.json: hw.device.name: the streaming mapping needs a device with transmission levels .*got "mrr" (the default: the hw file names no device. add "device": {"name": "pcm_optical"} to it)' \
   "$ptcsim" compile "$lenet" --hw "$src/scenarios/hw/optical_4x4x16_streaming.json"
 # hw.energy reaches compile's cost report as it reaches a run's: no ring hold power, less energy
 echo '{"cores": {"rows": 4, "cols": 4, "block_size": 8}, "mapping": {"name": "cyclic"}}' >"$tmp/hold_hw.json"

@@ -418,6 +418,15 @@ assert abs(sum(c["accuracy_ideal"] * k for c, k in zip(chips, n)) / 61 - s["accu
 PY
 then ok "served fleet: each chip's ideal reference is over its own images"
 else bad "per-chip ideal accuracy: $(cat "$tmp/err")"; fi
+# stats.json runtime of a fleet: nine 1-s Poisson windows at 200 req/s (none empty: e^-200), ready
+# at 1 ... 9 s (the one at the 10-s horizon is not served), each split over 3 chips by round_robin:
+# 9 traffic batches, 27 chip batches (the "batches" a fleet sums).
+if "$ptcsim" run "$sc" --set 'traffic={"name":"poisson","rate_hz":200,"batch_s":1}' --set horizon_s=10 --set hw.chips=3 \
+     --set dispatcher.name=round_robin --set 'controller.policy={"name":"none"}' --set 'accuracy={"mode":"none"}' \
+     --out "$tmp/fl3" -q >/dev/null 2>"$tmp/err" \
+   && /usr/bin/python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['runtime']; assert (r['traffic_batches']['value'], r['batches']['value']) == (9, 27), r" "$tmp/fl3/stats.json"
+then ok "fleet stats: 9 traffic batches, 27 chip batches"
+else bad "fleet batches: $(cat "$tmp/err")"; fi
 # tools/plot_fleet.py on it: a served run's panel is not called "scheduled", a figure format
 # matplotlib cannot write is one error line (it was a traceback).
 if /usr/bin/python3 "$src/tools/plot_fleet.py" "$tmp/fl2" -o "$tmp/fl2.png" >/dev/null 2>"$tmp/err" && [ -s "$tmp/fl2.png" ] \
