@@ -3,7 +3,8 @@
 // declared parameters (sim/params.h Registrar); an out-of-tree --plugin registers the same way.
 //   devices   hw::DeviceModel   hw/device/impl/     tags: capabilities, traits, weight-cell kind
 //   noise     hw::NoiseProcess  hw/noise/impl/      acts on a device trait
-//   traffic   TrafficSource     sim/traffic/impl/
+//   traffic   TrafficSource     sim/traffic/impl/   tag "one_at_a_time": a batch of one request,
+//                                                   the next issued when it completes
 //   policies  Policy            sim/policy/impl/
 //   dispatchers Dispatcher      sim/dispatch/impl/  (a fleet of chips; docs/fleet.md)
 //

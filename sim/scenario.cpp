@@ -1309,11 +1309,12 @@ void check_static(const Scenario& s) {
   const std::string pname = s.policy_json.at("name").get<std::string>();
   if (s.tiling.mapping == "streaming") {
     // A closed loop issues each request when the previous one completes: every pass holds one image.
-    if (s.tiling.images_per_pass > 1 && s.traffic.name == "back_to_back")
+    if (s.tiling.images_per_pass > 1 &&
+        has_tag(TrafficRegistry::get().find(s.traffic.name, "traffic.name", "traffic").tags, "one_at_a_time"))
       throw Error("hw.mapping.images_per_pass: " + std::to_string(s.tiling.images_per_pass) +
-                  " images per pass has no effect with traffic \"back_to_back\" (each request is issued when the "
-                  "previous one completes, so every pass holds one image); use traffic that queues requests (poisson, "
-                  "daily_profile, or trace with batch_s > 0), or 1");
+                  " images per pass has no effect with traffic \"" + s.traffic.name +
+                  "\" (each request is issued when the previous one completes, so every pass holds one image); use "
+                  "traffic that queues requests (poisson, daily_profile, or trace with batch_s > 0), or 1");
     if (!has(dev_caps, "levels"))
       throw Error(
           "hw.mapping.name: the streaming mapping prices level-step writes and needs a device with transmission levels (" +

@@ -30,7 +30,8 @@ const Registrar<TrafficSource> reg{
      {{"requests", "requests", 10000, "requests, each issued when the previous completes (DOCTOR: request i = test image i)", 1,
        1e12},
       {"first_image", "", 0, "request i classifies test image (first_image + i) mod N", 0, 1e12}},
-     [](Params& p) { return std::make_unique<BackToBack>(p); }}};
+     [](Params& p) { return std::make_unique<BackToBack>(p); },
+     {"one_at_a_time"}}};
 
 }  // namespace
 }  // namespace ptc::sim
