@@ -232,8 +232,14 @@ TEST_CASE("a layer kept digital gives exactly the fp32 reference output under de
   }
   CHECK(max_noise > 1e-2);  // the same layer on the noisy array does differ
 
-  // "last" keeps the classifier off the array; "first" and the first layer's name are one layer.
+  // "last" keeps the classifier off the array; "first" and the first layer's name are one layer,
+  // so naming it both ways is refused (naming both entries), and either way alone is that layer.
   spec.digital_layers = {"last", layers.front(), "first"};
+  CHECK_THROWS_WITH(compile(g, spec), Catch::Contains("digital_layers[2]: \"first\" names layer " + layers.front() +
+                                                      ", already named by digital_layers[1]"));
+  spec.digital_layers = {"last", layers.front()};
+  CHECK(compile(g, spec).digital_layers == std::vector<std::string>{layers.front(), layers.back()});
+  spec.digital_layers = {"last", "first"};
   const CompiledWorkload ends = compile(g, spec);
   CHECK(ends.digital_layers == std::vector<std::string>{layers.front(), layers.back()});
   REQUIRE(ends.layers.size() == 2);

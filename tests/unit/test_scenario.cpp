@@ -764,11 +764,11 @@ TEST_CASE("Dispatchers - round_robin continues its rotation across batches", "[s
 }
 
 TEST_CASE("Dispatchers - least_loaded fills the chip that completes each request first", "[scenario][fleet]") {
-  // Service 1 s. Chip 0 booked until 3 s, chip 1 until 1 s with 1 queued request (free at 2 s),
-  // chip 2 idle. Five requests ready at 0, projected completions (hand-computed): 1 on chip 2;
-  // 2 on chip 2 (chip 1: 3); 3 on chip 1 (tie with chip 2, lower index); 3 on chip 2; then 4 on
-  // every chip, tie -> chip 0.
-  std::vector<ChipState> chips = {{3.0, 0, 1.0, false}, {1.0, 1, 1.0, false}, {0.0, 0, 1.0, false}};
+  // Service 1 s. Chip 0 booked until 3 s, chip 1 until 1 s with 1 queued request (its queue
+  // ends at 2 s), chip 2 idle. Five requests ready at 0, projected completions (hand-computed): 1
+  // on chip 2; 2 on chip 2 (chip 1: 3); 3 on chip 1 (tie with chip 2, lower index); 3 on chip 2;
+  // then 4 on every chip, tie -> chip 0. The dispatcher reads the queue's end (queued_done_s).
+  std::vector<ChipState> chips = {{3.0, 0, 1.0, false, 3.0}, {1.0, 1, 1.0, false, 2.0}, {0.0, 0, 1.0, false, 0.0}};
   Arrivals a;
   a.n = 5;
   a.ready_s = 0;
