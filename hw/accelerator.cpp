@@ -130,18 +130,23 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const models::Graph& grap
 
 // ------------------------------------------------------------------------------------ the array
 
+double Accelerator::service_s(int64_t n) const {
+  // Streaming: a pass programs every block once and computes up to images_per_pass images of the
+  // batch (docs/elight.md §1); otherwise every inference pays the full per-inference latency.
+  const int64_t per_pass = m_stream ? m_wl.spec.images_per_pass : 1;
+  const int64_t passes = m_stream ? (n + per_pass - 1) / per_pass : 0;
+  return per_pass == 1 ? static_cast<double>(n) * m_cost.latency_s
+                       : static_cast<double>(n) * m_cost.compute_s + static_cast<double>(passes) * m_cost.reprogram_s;
+}
+
 Service Accelerator::serve(double ready_s, int64_t n, const std::vector<int64_t>& images) {
   if (n <= 0) throw Error("accelerator: serve() needs at least one inference");
   if (!images.empty() && static_cast<int64_t>(images.size()) != n) throw Error("accelerator: one image per inference");
   Service s;
   s.start_s = std::max(ready_s, m_free_at);
-  // Streaming: a pass programs every block once and computes up to images_per_pass images of the
-  // batch (docs/elight.md §1); otherwise every inference pays the full per-inference latency.
   const int64_t per_pass = m_stream ? m_wl.spec.images_per_pass : 1;
   const int64_t passes = m_stream ? (n + per_pass - 1) / per_pass : 0;
-  const double service = per_pass == 1
-                             ? static_cast<double>(n) * m_cost.latency_s
-                             : static_cast<double>(n) * m_cost.compute_s + static_cast<double>(passes) * m_cost.reprogram_s;
+  const double service = service_s(n);
   for (int64_t i = 0; i < static_cast<int64_t>(images.size()); ++i) {
     const int64_t r = m_served + i;  // request index on this chip = its draw
     if (m_pending.images.empty()) m_pending.first_draw = static_cast<uint64_t>(r);

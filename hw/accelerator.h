@@ -122,6 +122,9 @@ class ArrayIf : public virtual sc_core::sc_interface {
   virtual int64_t inferences() const = 0;
   // Array time of one inference (a dispatcher's load estimate).
   virtual double service_s() const = 0;
+  // Array time serve() books for a batch of n (streaming: n x compute + passes x programming),
+  // without recomputations.
+  virtual double service_s(int64_t n) const { return static_cast<double>(n) * service_s(); }
 };
 
 class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvider {
@@ -141,6 +144,7 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   double free_at_s() const override { return m_free_at; }
   int64_t inferences() const override { return m_served; }
   double service_s() const override { return m_cost.latency_s; }
+  double service_s(int64_t n) const override;
   bool held() const { return m_holder >= 0; }
   // Held by, or asked for by, a process of rank <= max_rank (a fleet's dispatcher: the chip is
   // claimed for maintenance by its controller or monitor).

@@ -38,6 +38,7 @@ std::string cached_fnv1a64(const std::string& path) {
 
 void note_input_file(const std::string& param, const std::string& path) {
   std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return;  // a directory or a file yet to be written: no bytes to record
   const std::filesystem::path abs = std::filesystem::absolute(path, ec).lexically_normal();
   const std::lock_guard<std::mutex> lock(g_mu);
   noted().emplace(param, ec ? path : abs.string());
@@ -74,7 +75,9 @@ std::string input_files_changed(const nlohmann::json& recorded) {
     if (!r.is_object() || !r.contains("path") || !r.contains("fnv1a64") || !r["path"].is_string() || !r["fnv1a64"].is_string())
       return "run.json: an \"inputs\" entry is not {param, path, fnv1a64}";
     const std::string path = r["path"].get<std::string>(), was = r["fnv1a64"].get<std::string>();
-    const std::string what = r.value("param", std::string("input")) + " (" + path + ")";
+    const std::string what =
+        (r.contains("param") && r["param"].is_string() ? r["param"].get<std::string>() : std::string("input")) + " (" + path +
+        ")";
     std::string now;
     try {
       now = cached_fnv1a64(path);

@@ -98,9 +98,11 @@ void ChipLane::body() {
     }
     m_served += p.n;
     m_queued -= p.n;
+    const double part_work_s = m_rt.chips() > 1 ? array.service_s(p.n) : 0.0;
     ++m_batches;
     m_last_done = sv.done_s;
     m_queue.pop_front();
+    if (m_rt.chips() > 1) m_queued_work_s = m_queue.empty() ? 0.0 : std::max(0.0, m_queued_work_s - part_work_s);
     ++m_booked_parts;
     if (m_rt.chips() > 1 || m_queue.size() <= kResumeParts) m_rt.m_lane_done.notify(sc_core::SC_ZERO_TIME);
     if (m_served >= agenda.next_count(m_chip)) {
@@ -200,7 +202,11 @@ void Runtime::body() {
       states[k].free_at_s = array[k]->free_at_s();
       states[k].queued = m_lanes[k]->m_queued;
       states[k].service_s = array[k]->service_s();
-      states[k].queued_done_s = std::max(m_lanes[k]->m_queued_done_s, states[k].free_at_s);
+      // Two lower bounds of when the queued work ends: chained from the parts' ready times (the
+      // dispatcher runs ahead of the lanes), and all of it after the booked service (a calibration
+      // booked since the parts were queued).
+      states[k].queued_done_s = std::max(m_lanes[k]->m_queued_done_s,
+                                         states[k].free_at_s + (m_lanes[k]->m_queued > 0 ? m_lanes[k]->m_queued_work_s : 0.0));
     }
     auto image_of = [&](int64_t i) {
       return !a.images.empty() ? a.images[static_cast<size_t>(i)] : (m_traffic->first_image() + m_dispatched + i) % test_n;
@@ -255,9 +261,11 @@ void Runtime::body() {
       booked_before[k] = l.m_booked_parts + static_cast<int64_t>(l.m_queue.size());
       if (l.m_saturated) continue;  // past the horizon on this chip: not served
       l.m_queued += p.n;
-      if (n_chips > 1)  // served in order: from its ready time or when the work before it ends
-        l.m_queued_done_s =
-            std::max({l.m_queued_done_s, array[k]->free_at_s(), p.ready_s}) + static_cast<double>(p.n) * array[k]->service_s();
+      if (n_chips > 1) {  // served in order: from its ready time or when the work before it ends
+        const double sv = array[k]->service_s(p.n);
+        l.m_queued_done_s = std::max({l.m_queued_done_s, array[k]->free_at_s(), p.ready_s}) + sv;
+        l.m_queued_work_s += sv;
+      }
       l.m_queue.push_back_swap(p);
       l.m_pushed.notify(sc_core::SC_ZERO_TIME);
     }

@@ -110,7 +110,9 @@ class ChipLane : public sc_core::sc_module {
   int64_t m_queued = 0, m_served = 0, m_batches = 0, m_booked_parts = 0;
   bool m_saturated = false;  // a part reached the horizon: nothing more is served on this chip
   double m_last_done = 0, m_wait_s = 0;
-  double m_queued_done_s = 0;  // projected end of the queued work (ChipState::queued_done_s)
+  // ChipState::queued_done_s: the queued parts chained from their ready times, and their total
+  // array time (a calibration that books the array delays them all by its length).
+  double m_queued_done_s = 0, m_queued_work_s = 0;
   LatencyHistogram m_lat_win, m_lat_all;
   sc_core::sc_event m_pushed, m_booked;
 };

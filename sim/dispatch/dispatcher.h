@@ -24,9 +24,10 @@ struct ChipState {
   int64_t queued = 0;     // requests dispatched to the chip, not yet booked
   double service_s = 0;   // array time of one request
   bool draining = false;  // under calibration (controller action, or array held)
-  // When the booked and queued work ends if the queue is served in order, each part starting at
-  // its ready time or when the work before it ends (at least free_at_s). The dispatcher may run
-  // ahead of the lanes: work queued for later instants is not back to back from free_at_s.
+  // When the booked and queued work ends: the larger of the queue chained in order (each part from
+  // its ready time or when the work before it ends; the dispatcher may run ahead of the lanes, so
+  // work queued for later instants is not back to back from free_at_s) and free_at_s plus the
+  // queue's array time (a calibration booked since the parts were queued delays them all).
   double queued_done_s = 0;
 };
 
