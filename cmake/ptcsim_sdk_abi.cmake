@@ -7,7 +7,7 @@
 # sim/scenario.h) and everything they include from this project, transitively. tests/plugin builds
 # plug-ins against the installed set, so a missing header fails there.
 set(PTC_SDK_HEADERS
-  sim/policy/policy.h sim/params.h sim/scenario.h sim/traffic/traffic.h
+  sim/policy/policy.h sim/params.h sim/scenario.h sim/traffic/traffic.h sim/dispatch/dispatcher.h
   models/error.h models/compiler.h models/dataset.h models/graph.h models/tensor.h models/mapped_gemm.h
   hw/physics/rng.h hw/physics/mrr.h hw/physics/pcm.h hw/energy.h hw/hardware_gemm.h hw/converters.h
   hw/physics/pcm_law.h sim/pcm_law_device.h hw/device/impl/pcm_scale_tile.h

@@ -130,13 +130,15 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const models::Graph& grap
 
 // ------------------------------------------------------------------------------------ the array
 
-double Accelerator::service_s(int64_t n) const {
+Accelerator::Plan Accelerator::plan(int64_t n) const {
   // Streaming: a pass programs every block once and computes up to images_per_pass images of the
   // batch (docs/elight.md §1); otherwise every inference pays the full per-inference latency.
   const int64_t per_pass = m_stream ? m_wl.spec.images_per_pass : 1;
-  const int64_t passes = m_stream ? (n + per_pass - 1) / per_pass : 0;
-  return per_pass == 1 ? static_cast<double>(n) * m_cost.latency_s
-                       : static_cast<double>(n) * m_cost.compute_s + static_cast<double>(passes) * m_cost.reprogram_s;
+  Plan p;
+  p.passes = m_stream ? (n + per_pass - 1) / per_pass : 0;
+  p.service_s = per_pass == 1 ? static_cast<double>(n) * m_cost.latency_s
+                              : static_cast<double>(n) * m_cost.compute_s + static_cast<double>(p.passes) * m_cost.reprogram_s;
+  return p;
 }
 
 Service Accelerator::serve(double ready_s, int64_t n, const std::vector<int64_t>& images) {
@@ -144,9 +146,8 @@ Service Accelerator::serve(double ready_s, int64_t n, const std::vector<int64_t>
   if (!images.empty() && static_cast<int64_t>(images.size()) != n) throw Error("accelerator: one image per inference");
   Service s;
   s.start_s = std::max(ready_s, m_free_at);
-  const int64_t per_pass = m_stream ? m_wl.spec.images_per_pass : 1;
-  const int64_t passes = m_stream ? (n + per_pass - 1) / per_pass : 0;
-  const double service = service_s(n);
+  const Plan pl = plan(n);
+  const double service = pl.service_s;
   for (int64_t i = 0; i < static_cast<int64_t>(images.size()); ++i) {
     const int64_t r = m_served + i;  // request index on this chip = its draw
     if (m_pending.images.empty()) m_pending.first_draw = static_cast<uint64_t>(r);
@@ -168,7 +169,7 @@ Service Accelerator::serve(double ready_s, int64_t n, const std::vector<int64_t>
   m_dac->convert(n * m_cost.conversions_dac);
   m_adc->convert(n * m_cost.conversions_adc);
   m_served += n;
-  m_passes += passes;
+  m_passes += pl.passes;
   m_free_at = s.done_s;
   update_wear(s.start_s);
   if (m_pending.images.size() >= 4096) flush();
@@ -640,8 +641,10 @@ void Accelerator::classify_ideal(const models::Dataset& d, const models::Preproc
   // The ideal reference runs rarely (once per run): it does not keep its buffers, nor does the
   // hardware executor keep its own while the reference runs (peak memory = the larger of the two).
   m_exec->release();
-  for (size_t first = 0; first < images.size(); first += kBatch)
+  for (size_t first = 0; first < images.size(); first += kBatch) {
+    if (m_stop && m_stop->load()) break;  // a stop request: the rest stay -1 (the caller drops the reference)
     run_batch(d, p, images, first, std::min<size_t>(kBatch, images.size() - first), *m_exec_ideal, pred);
+  }
   m_exec_ideal->release();
 }
 

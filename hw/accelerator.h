@@ -144,7 +144,7 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   double free_at_s() const override { return m_free_at; }
   int64_t inferences() const override { return m_served; }
   double service_s() const override { return m_cost.latency_s; }
-  double service_s(int64_t n) const override;
+  double service_s(int64_t n) const override { return plan(n).service_s; }
   bool held() const { return m_holder >= 0; }
   // Held by, or asked for by, a process of rank <= max_rank (a fleet's dispatcher: the chip is
   // claimed for maintenance by its controller or monitor).
@@ -356,6 +356,13 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   nlohmann::json streaming_stats() const;
 
  private:
+  // n inferences booked at once: the streaming passes they take (0 unless streaming) and their
+  // array time (docs/elight.md §1).
+  struct Plan {
+    int64_t passes = 0;
+    double service_s = 0;
+  };
+  Plan plan(int64_t n) const;
   struct InstanceGains {
     bool set = false;
     std::vector<double> out;

@@ -163,6 +163,7 @@ nlohmann::json Controller::stats() const {
   return {{"policy", m_c.s.policy_json.at("name")},
           {"calibrations", stat(static_cast<double>(m_calibrations), "events")},
           {"remaps", stat(static_cast<double>(m_remaps), "events")},
+          {"probes", stat(static_cast<double>(m_probes), "probes")},
           {"timer_calls", stat(static_cast<double>(m_timers), "calls")},
           {"triggers_handled", stat(static_cast<double>(m_trigger_count), "triggers")},
           {"overhead_cycles", overhead},

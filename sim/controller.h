@@ -61,7 +61,13 @@ class Controller : public sc_core::sc_module, public Actions, public actions::En
   const hw::RandomStream& rng() const override { return m_rng; }
   double temperature_rise_k() override { return m_mon.temperature_rise_k(); }
   void record_temperature() override { m_mon.record_temperature(); }
-  double probe() override { return actions::probe(*this); }
+  // Every identity read-back, the monitor's and a policy's (summary.json probes).
+  double probe() override {
+    const double e = actions::probe(*this);
+    ++m_probes;
+    return e;
+  }
+  int64_t probes() const { return m_probes; }
   void reprogram_all(const std::string& reason) override;
   CalibrationResult calibrate(const CalibrationSpec& spec, const std::string& reason) override;
   void remap(const RemapSpec& spec, const std::string& reason) override;
@@ -126,7 +132,7 @@ class Controller : public sc_core::sc_module, public Actions, public actions::En
   hw::RandomStream m_rng;
   actions::Learning m_learning;
   int m_id = -1;
-  int64_t m_probe_cycles = 0, m_cpi = 1;
+  int64_t m_probe_cycles = 0, m_cpi = 1, m_probes = 0;
   int64_t m_calibrations = 0, m_remaps = 0, m_overhead_cycles = 0, m_timers = 0, m_trigger_count = 0;
   std::map<std::string, int64_t> m_cycles_by;
   uint64_t m_read_draws = 0;

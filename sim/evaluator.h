@@ -35,6 +35,8 @@ class Evaluator : public sc_core::sc_module, public hw::ServedSinkIf, public hw:
   // The reference: the same images with ideal weights (after the simulation).
   void compute_ideal(const std::vector<int64_t>& served_images);
   double ideal_accuracy() const { return m_ideal; }
+  // A run stopped while the reference was computed reports none (accuracy_ideal null).
+  void drop_ideal() { m_ideal = m_ideal_all = NAN; }
   // Over every image compute_ideal classified (a fleet's summary: all chips' served images).
   double ideal_accuracy_all() const { return m_ideal_all; }
   // A fleet's chips share chip 0's ideal network (it does not depend on the chip): each chip's

@@ -263,7 +263,7 @@ Json Recorder::summary(const std::string& status) const {
             {"latency_p99_s", lat.quantile(0.99)},
             {"calibrations", m_ctl->calibrations()},
             {"remaps", m_ctl->remaps()},
-            {"probes", m_mon->probes()},
+            {"probes", m_ctl->probes()},
             {"triggers", m_mon->triggers_fired()},
             {"overhead_cycles", m_ctl->overhead_cycles()},
             {"inference_cycles", served * cpi},

@@ -27,6 +27,22 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// The policy's factory: a parameter error names its JSON path already; anything else a factory
+// throws (a plug-in's own exception) is one line naming the policy, its library and the factory.
+std::unique_ptr<Policy> construct_policy(const Registry<Policy>::Entry& e, Params& p, const std::string& name) {
+  try {
+    return e.make(p);
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& x) {
+    const std::string what = x.what();
+    if (what.rfind("controller.policy", 0) == 0) throw;
+    throw Error(policy_label(name) + ", factory: " + what);
+  } catch (...) {
+    throw Error(policy_label(name) + ", factory: threw an exception that is not a std::exception");
+  }
+}
+
 // Paths whose value is an object (a string there names a fragment file): every declared section
 // but the root, and every single plug-in slot.
 bool is_object_path(const std::string& p) {
@@ -888,6 +904,9 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   for (const char* c : {"dac", "adc"}) {
     bool adc = std::string(c) == "adc";
     Params cp = read_section(j, std::string("hw.") + c);
+    if (const Json given = section_at(j, std::string("hw.") + c); given.is_object())
+      for (auto it = given.begin(); it != given.end(); ++it)
+        s.converter_keys_given.push_back("hw." + std::string(c) + "." + it.key());
     int bits = static_cast<int>(cp.integer("bits"));
     bool q = cp.flag("quantize");
     const std::string at = std::string("hw.") + c + ".";
@@ -1114,7 +1133,7 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   const auto& pe = PolicyRegistry::get().find(pname, "controller.policy.name", "policy");
   Params pp(pj, "controller.policy", pe.params);
   pp.set_base_dir(s.base_dir);
-  pe.make(pp);  // validates the parameters now
+  construct_policy(pe, pp, pname);  // validates the parameters now
   s.policy_json = pp.resolved();
   if (pj.is_object())
     for (auto it = pj.begin(); it != pj.end(); ++it) s.policy_keys_given.push_back(it.key());
@@ -1165,10 +1184,11 @@ std::unique_ptr<Dispatcher> make_dispatcher(const Scenario& s) {
 }
 
 std::unique_ptr<Policy> make_policy(const Scenario& s) {
-  const auto& e = PolicyRegistry::get().find(s.policy_json.at("name").get<std::string>(), "controller.policy.name", "policy");
+  const std::string& name = s.policy_json.at("name").get<std::string>();
+  const auto& e = PolicyRegistry::get().find(name, "controller.policy.name", "policy");
   Params p(s.policy_json, "controller.policy", e.params);
   p.set_base_dir(s.base_dir);
-  return e.make(p);
+  return construct_policy(e, p, name);
 }
 
 namespace {
@@ -1399,6 +1419,15 @@ void check_static(const Scenario& s) {
                     s.device.name +
                     "\" computes with its own arithmetic (RNS residues), which has no effective weight to scale "
                     "(docs/rns.md §7)");
+    } else if (cap == "weight_readback") {
+      // The read-backs of a core with its own arithmetic are its noise-free (block floating-point)
+      // weights: the regression would write and cost array time and change nothing.
+      if (has(dev_caps, "own_gemm"))
+        throw Error("controller.policy: policy \"" + pname +
+                    "\" (as configured) calibrates by regressing read-backs of the effective weights (DOCTOR); device \"" +
+                    s.device.name +
+                    "\" computes with its own arithmetic (RNS residues), whose errors those read-backs do not show, so "
+                    "the calibration would write and cost time for nothing; use rns_recalibration (docs/rns.md §7)");
     } else if (cap == "chip_training") {
       // Analog devices train through the converters of the data path; a device with its own GEMM
       // needs its own backward arithmetic (the RNS core has one).
@@ -1425,9 +1454,26 @@ void check_static(const Scenario& s) {
     } else if (cap != "training_set" && cap != "training_split" && cap != "curvature") {
       throw Error("controller.policy: policy \"" + pname + "\" needs capability \"" + cap +
                   "\", unknown to ptcsim (known: remap, training_set, training_split, error_counters, channel_counters, "
-                  "write_verify, curvature, effective_weights, chip_training, digital_gains, row_remap)");
+                  "write_verify, curvature, effective_weights, weight_readback, chip_training, digital_gains, row_remap)");
     }
   }
+  // A core with its own arithmetic reads its outputs with its own converters (RNS: one ADC per
+  // modulus channel at ceil(log2 m) bits) and quantises its inputs itself: of the array's
+  // converter settings only the DAC's bits apply (they price its DACs).
+  if (has(dev_caps, "own_gemm"))
+    for (const std::string& k : s.converter_keys_given)
+      if (k != "hw.dac.bits")
+        throw Error(k + ": device \"" + s.device.name +
+                    "\" computes with its own arithmetic and converters (RNS: one ADC per modulus channel at "
+                    "ceil(log2 m) bits, inputs in block floating point; docs/rns.md §7), so this setting would have no "
+                    "effect; of hw.dac and hw.adc only hw.dac.bits applies (it prices the DACs)");
+  if (s.monitor.probe_test && has(dev_caps, "own_gemm") &&
+      ask_policy(s, "uses_monitor", [](Policy& p) { return p.uses_monitor(); }))
+    throw Error("monitor.probe_test: device \"" + s.device.name +
+                "\" computes with its own arithmetic (RNS residues): the monitor's identity read-back reads its "
+                "effective weights, which its residue errors do not change, so the probe error never moves; set "
+                "monitor.probe_test to false (the temperature test remains) or watch the decoder's counters "
+                "(rns_recalibration, docs/rns.md §7)");
   if (!s.io.inputs_within_one() && has(dev_caps, "own_gemm"))
     throw Error("hw.mvm.noise_management: device \"" + s.device.name +
                 "\" computes with its own arithmetic (RNS residues with block floating point inputs), so the analog data "

@@ -113,8 +113,9 @@ struct Scenario {
   int64_t trace_every_requests = 0;
   double trace_every_s = 0;
   int threads = 0;
-  Json policy_json;                            // controller.policy (name + params), validated
-  std::vector<std::string> policy_keys_given;  // the parameters the scenario sets (not defaulted)
+  Json policy_json;                               // controller.policy (name + params), validated
+  std::vector<std::string> policy_keys_given;     // the parameters the scenario sets (not defaulted)
+  std::vector<std::string> converter_keys_given;  // hw.dac.* / hw.adc.* keys the scenario sets ("hw.adc.bits")
   Json resolved;
 };
 

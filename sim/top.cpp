@@ -425,6 +425,10 @@ RunResult run_scenario(const Scenario& s, const RunOptions& o) {
           for (size_t k = 0; k < top->chips.size(); ++k)
             top->chips[k].evaluator->set_ideal_from(*top->evaluator, top->runtime->served_images(k));
         }
+        if (g_interrupted) {  // a signal during the reference stops it part-way: none is reported
+          top->evaluator->drop_ideal();
+          for (auto& chip : top->chips) chip.evaluator->drop_ideal();
+        }
         phase = "writing the outputs";
       } catch (const std::bad_alloc&) {  // the run's out-of-memory line (phase, scale, what to reduce), not "std::bad_alloc"
         error = out_of_memory_error(s, phase);

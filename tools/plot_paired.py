@@ -7,7 +7,7 @@ Each A_DIR and B_DIR is a `ptcsim run` output with `accuracy.instances` > 1 and 
 The `evaluation` events of events.jsonl list every instance's accuracy (`instance_accuracy`); for
 the evaluation scheduled nearest T (default: the first; within 1 % of T or the tool stops) each
 panel draws instance k of A against instance k of B, with the line y = x, and prints the mean
-difference with the standard deviation of the per-chip differences (paired) next to the
+difference B - A (positive: B is more accurate) with the standard deviation of the per-chip differences (paired) next to the
 standard deviation between chips (within each configuration, pooled). The runs must share the
 seed, the test images and the instant (checked against config.resolved.json where present). With `accuracy.read_draws: scheduled` (ptcsim's
 default) instance k of two configurations that map the weights alike holds the same devices and
@@ -120,11 +120,11 @@ def main():
         ax.set_xlabel("%s: accuracy (%%) of chip k" % na.split(":")[-1].strip())
         ax.set_ylabel("%s: accuracy (%%) of chip k" % nb.strip())
         sd_diff = statistics.stdev(diff) if len(diff) > 1 else math.nan
-        txt = "difference %+.1f, paired std %.1f\nstd between chips %.1f (points, t = %.4g s)" % (
-            statistics.mean(diff), sd_diff, sd_chips, t)
+        txt = "%s - %s: %+.1f, paired std %.1f\nstd between chips %.1f (points, t = %.4g s)" % (
+            nb.strip(), na.split(":")[-1].strip(), statistics.mean(diff), sd_diff, sd_chips, t)
         ax.set_title(title + "\n" + txt.replace("\n", "; "), fontsize=8)
-        print("%s: t = %.7g s, mean difference %+.2f points, paired std %.2f, std between chips %.2f" % (
-            title, t, statistics.mean(diff), sd_diff, sd_chips))
+        print("%s: t = %.7g s, mean difference %s - %s %+.2f points, paired std %.2f, std between chips %.2f" % (
+            title, t, nb.strip(), na.split(":")[-1].strip(), statistics.mean(diff), sd_diff, sd_chips))
     fig.tight_layout()
     fig.savefig(a.out, dpi=110, bbox_inches="tight")
     print("wrote", a.out)

@@ -3,6 +3,7 @@
 // of the latent weights (straight-through), Adam with a cosine-annealed learning rate.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <numeric>
 
 #include "sim/actions/actions.h"
@@ -60,11 +61,50 @@ std::vector<char> chunk_mask(Env& e, size_t l, const CalibrationSpec& spec, cons
   return mask;
 }
 
+// A spec from a policy (a plug-in builds its own) is checked as the doctor policy's parameters are:
+// a value outside its range would be charged (a fraction of 5 reads back every chunk five times)
+// or silently fall back (an unknown mask or salience).
+std::string num_str(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.9g", v);
+  return b;
+}
+
+void check_spec(const CalibrationSpec& s) {
+  auto bad = [](const std::string& field, const std::string& rule) {
+    throw Error("calibrate: CalibrationSpec." + field + " " + rule + " (sim/policy/policy.h; docs/doctor.md §5)");
+  };
+  auto one_of = [&](const std::string& field, const std::string& v, std::initializer_list<const char*> ok) {
+    std::string list;
+    for (const char* o : ok) {
+      if (v == o) return;
+      list += (list.empty() ? "" : ", ") + std::string(o);
+    }
+    bad(field, "\"" + v + "\" is not one of " + list);
+  };
+  if (!(s.fraction > 0 && s.fraction <= 1)) bad("fraction", num_str(s.fraction) + " is outside (0, 1]");
+  one_of("mask", s.mask, {"is", "topk", "uniform", "all"});
+  one_of("salience", s.salience, {"first_grad", "second_grad", "magnitude"});
+  one_of("lr_scale", s.lr_scale, {"absolute", "block"});
+  if (s.steps < 1) bad("steps", std::to_string(s.steps) + " is below 1");
+  if (s.average_times < 1) bad("average_times", std::to_string(s.average_times) + " is below 1");
+  if (!(s.lr >= 0 && std::isfinite(s.lr))) bad("lr", num_str(s.lr) + " is not a finite number >= 0");
+  if (!(s.lr_final_ratio >= 0 && s.lr_final_ratio <= 1)) bad("lr_final_ratio", num_str(s.lr_final_ratio) + " is outside [0, 1]");
+  if (!(s.stop_threshold >= 0 && std::isfinite(s.stop_threshold)))
+    bad("stop_threshold", num_str(s.stop_threshold) + " is not a finite number >= 0");
+}
+
 }  // namespace
 
 CalibrationResult calibrate(Env& e, const CalibrationSpec& spec, const std::string& reason) {
+  check_spec(spec);
   hw::Accelerator& acc = e.chip();
   const auto& wl = e.ctx().wl;
+  if (acc.tech().mapped_gemm() != nullptr)
+    throw Error("calibrate: device \"" + acc.tech().name() +
+                "\" computes with its own arithmetic (RNS residues): DOCTOR's read-back regression reads its effective "
+                "weights, which its residue errors do not change, so it would write and cost time for nothing; use "
+                "rns_recalibration (docs/rns.md §7)");
   CalibrationResult res;
   const bool all_chunks = spec.mask == "all" || spec.fraction >= 1;
   if (!all_chunks && spec.salience != "magnitude") e.learning().ensure_salience(acc, spec.salience == "second_grad");
@@ -98,8 +138,6 @@ CalibrationResult calibrate(Env& e, const CalibrationSpec& spec, const std::stri
     for (auto& ml : mult)
       for (auto& mg : ml)
         for (auto& x : mg) x = s_ref > 0 ? x / s_ref : 1.0;
-  } else if (spec.lr_scale != "absolute") {
-    throw Error("controller.policy.lr_scale: expected absolute or block, got \"" + spec.lr_scale + "\"");
   }
   const double beta = spec.mask == "all" ? 1.0 : spec.fraction;
   const int64_t per_step = std::llround(static_cast<double>(e.probe_cycles() * spec.average_times) * beta);

@@ -1,6 +1,7 @@
 // Monitor probe (docs/doctor.md §3): an identity read-back of every chunk.
 #include <cmath>
 
+#include "models/error.h"
 #include "sim/actions/actions.h"
 
 namespace ptc::sim::actions {
@@ -8,6 +9,11 @@ namespace ptc::sim::actions {
 double probe(Env& e) {
   hw::Accelerator& acc = e.chip();
   const auto& wl = e.ctx().wl;
+  if (acc.tech().mapped_gemm() != nullptr)
+    throw Error("probe: device \"" + acc.tech().name() +
+                "\" computes with its own arithmetic (RNS residues): the identity read-back reads its effective weights, "
+                "which its residue errors do not change, so the probe error would never move; watch its decoder's "
+                "counters instead (rns_recalibration, docs/rns.md §7)");
   e.set_now();
   const uint64_t draw = e.next_draw();
   double num = 0, den = 0;

@@ -15,6 +15,9 @@ RemapResult remap(Env& e, const RemapSpec& spec, const std::string& reason) {
   if (!acc.tech().supports_remap())
     throw Error("controller.policy: device \"" + acc.tech().name() + "\" does not support tile remapping");
   if (wl.spec.mapping != "cyclic") throw Error("controller.policy: tile remapping needs the cyclic mapping");
+  if (spec.cost != "first_grad" && spec.cost != "second_grad" && spec.cost != "none")
+    throw Error("remap: RemapSpec.cost \"" + spec.cost +
+                "\" is not one of first_grad, second_grad, none (sim/policy/policy.h; docs/doctor.md §6)");
   if (spec.cost != "none") e.learning().ensure_salience(acc, spec.cost == "second_grad");
   const auto& lg = e.learning();
   e.set_now();

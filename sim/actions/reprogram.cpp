@@ -14,15 +14,17 @@ int64_t reprogram_all(Env& e, const std::string& reason) {
   // time_s: the array time the action occupies. Non-volatile cells: the write pulses, priced by
   // the accelerator.
   double t_s = e.occupy_writes();
+  int64_t cycles = 0;
   if (acc.tech().thermally_coupled()) {
     // Rings: every ring is re-tuned against the current temperature: a full identity-probe
     // read-back of every chunk (k vectors and one settle per chunk), then one settle; one write
     // per ring weight.
-    t_s += e.charge_cycles(e.probe_cycles(), wl.chunks, "program");
+    cycles = e.probe_cycles();
+    t_s += e.charge_cycles(cycles, wl.chunks, "program");
     t_s += e.occupy_settles(1);
     writes += acc.relock(e.now_s());
   }
-  e.log_event("program", {{"reason", reason}, {"writes", writes}, {"time_s", t_s}});
+  e.log_event("program", {{"reason", reason}, {"writes", writes}, {"cycles", cycles}, {"time_s", t_s}});
   return writes;
 }
 
@@ -56,9 +58,13 @@ int64_t recalibrate_rings(Env& e, const std::vector<char>& rings, const std::str
   Json on = Json::array();  // the cores with a re-tuned ring
   for (int64_t c = 0; c < cores; ++c)
     if (core_marked[static_cast<size_t>(c)]) on.push_back(c);
-  e.log_event(
-      "program",
-      {{"reason", reason}, {"writes", writes}, {"rings", marked}, {"cores", on}, {"chunks_probed", chunks}, {"time_s", t_s}});
+  e.log_event("program", {{"reason", reason},
+                          {"writes", writes},
+                          {"rings", marked},
+                          {"cores", on},
+                          {"chunks_probed", chunks},
+                          {"cycles", chunks * k},
+                          {"time_s", t_s}});
   return writes;
 }
 

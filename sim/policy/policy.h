@@ -176,7 +176,9 @@ class Policy {
   // "write_verify" (Actions::write_verify: a device with write-verify), "curvature" (SWIM's
   // curvature pass through the model: its ops must have curvature rules; implies training_set),
   // "digital_gains" (Actions::compensate_drift: digital output gains of an effective-weight data
-  // path; not on a device with its own arithmetic), "row_remap" (Actions::remap_worn_rows: the streaming mapping with device cell
+  // path; not on a device with its own arithmetic), "weight_readback" (Actions::calibrate: DOCTOR's
+  // regression on read-backs of the effective weights; not on a device with its own arithmetic,
+  // whose errors they do not show), "row_remap" (Actions::remap_worn_rows: the streaming mapping with device cell
   // endurance; the only capability a policy may use under the streaming mapping).
   virtual std::vector<std::string> capabilities_needed() const { return {}; }
 };

@@ -38,6 +38,7 @@ OJson Entry::to_json() const {
   j["point"] = point;
   j["run_dir"] = run_dir;
   if (!plugins.empty()) j["plugins"] = plugins;
+  if (!sweep.empty()) j["sweep"] = sweep;
   return j;
 }
 
@@ -349,6 +350,7 @@ std::vector<Entry> expand(const std::string& spec_file, std::vector<std::string>
         e.seed_value = static_cast<int64_t>(s.seed);
         e.id = hash_hex(config_id_text(s.resolved));
         e.plugins = plugins;
+        e.sweep = name;
         e.run_dir = "runs/" + e.id;
         auto [it, fresh] = by_id.emplace(e.id, e.index);
         if (!fresh)
@@ -412,6 +414,7 @@ Manifest read_manifest(const std::string& file) {
       e.point = j.at("point");
       e.run_dir = j.at("run_dir").get<std::string>();
       if (j.contains("plugins")) e.plugins = j.at("plugins").get<std::vector<std::string>>();
+      if (j.contains("sweep")) e.sweep = j.at("sweep").get<std::string>();
     } catch (const std::exception& ex) {
       throw Error(at + "not a manifest entry (index, id, scenario, set, seed, point, run_dir): " + ex.what());
     }
@@ -424,6 +427,7 @@ Manifest read_manifest(const std::string& file) {
   }
   if (m.entries.empty()) throw Error(file + ": empty manifest");
   for (auto it = m.entries[0].point.begin(); it != m.entries[0].point.end(); ++it) m.params.push_back(it.key());
+  m.name = m.entries[0].sweep.empty() ? m.dir.filename().string() : m.entries[0].sweep;
   return m;
 }
 
@@ -722,6 +726,7 @@ CollectSummary collect(const Manifest& m, const fs::path& out_dir) {
   }
 
   OJson res;
+  res["name"] = m.name;
   res["entries"] = m.entries.size();
   res["complete"] = static_cast<int64_t>(m.entries.size()) - static_cast<int64_t>(not_complete.size());
   res["params"] = m.params;

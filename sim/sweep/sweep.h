@@ -44,6 +44,7 @@ struct Entry {
   int64_t seed_value = 0;            // the resolved seed
   std::string run_dir;               // relative to the manifest's folder: runs/<id>
   std::vector<std::string> plugins;  // absolute paths of plug-in libraries (--plugin of the run)
+  std::string sweep;                 // the spec's name (not part of the configuration or its id)
   OJson to_json() const;
 };
 
@@ -51,6 +52,7 @@ struct Manifest {
   std::filesystem::path file, dir;  // manifest.jsonl and its folder
   std::vector<Entry> entries;
   std::vector<std::string> params;  // swept parameter names, in spec order
+  std::string name;                 // the sweep's name (its entries'; the folder's name for older manifests)
   std::filesystem::path run_path(const Entry& e) const { return dir / e.run_dir; }
 };
 

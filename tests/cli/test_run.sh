@@ -356,6 +356,25 @@ PY
 then ok "SIGTERM while the served images are classified after the last event: interrupted (exit 3), not 'complete' (waited: $waited)"
 else bad "late SIGTERM (exit $rc): $(cat "$tmp/late.err" | tail -2) $(head -c 300 "$tmp/late/run.json")"; fi
 
+# ---- a signal after the simulation, while the ideal reference is computed (it classifies every
+# served image without noise, seconds here): the run stops at once, and an interrupted run reports
+# no ideal reference (it used to compute it all and still say "interrupted")
+"$ptcsim" run "$src/scenarios/quickstart.json" --set controller.salience.images=64 --out "$tmp/intideal" >/dev/null 2>"$tmp/intideal.err" &
+pid=$!
+for _ in $(seq 1 3000); do grep -q '100.0% simulated' "$tmp/intideal.err" 2>/dev/null && break; sleep 0.02; done
+sleep 0.3; t0=$(date +%s%N); kill -INT "$pid"; wait "$pid"; rc=$?; ms=$((($(date +%s%N) - t0) / 1000000))
+if $py - "$tmp/intideal" "$rc" "$ms" <<'PY'
+import json, os, sys
+d, rc, ms = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+s = json.load(open(os.path.join(d, "summary.json")))
+if s["status"] == "interrupted":
+    assert rc == 3 and s["accuracy_ideal"] is None and ms < 3000, (rc, s["accuracy_ideal"], ms)
+else:  # the reference was done before the signal came (a fast machine)
+    assert s["status"] == "complete" and rc == 0 and s["accuracy_ideal"] is not None, (s["status"], rc)
+PY
+then ok "SIGINT during the ideal reference: stops within 3 s, no accuracy_ideal (exit $rc, ${ms} ms)"
+else bad "SIGINT during the ideal reference (exit $rc, ${ms} ms): $(tail -c 300 "$tmp/intideal.err")"; fi
+
 # ---- the progress of an interrupted run stops where it was (it printed "100.0% simulated")
 "$ptcsim" run "$sc" --set traffic.requests=200000 --out "$tmp/int2" >/dev/null 2>"$tmp/int2.err" &
 pid=$!

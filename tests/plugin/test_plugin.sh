@@ -251,6 +251,21 @@ assert abs(s["latency_p50_s"] - lat) < 1e-12 * max(lat, 1), (s["latency_p50_s"],
 PY
 then ok "a traffic plug-in is selected by the scenario and drives the runtime (100 requests)"; else bad "traffic plug-in effect"; fi
 
+# a dispatcher plug-in (its header comes with the installed SDK) spreads a fleet's requests: every
+# one of 30 back-to-back requests on a 3-chip fleet goes to the chip it names
+disp="$tmp/t/libdispatcher_ok.so"
+"$ptcsim" list dispatchers --plugin "$disp" >"$tmp/list" 2>"$tmp/err" && grep -q '^  test_one_chip -- ' "$tmp/list" \
+  && ok "list dispatchers shows the plug-in dispatcher" || bad "list dispatchers --plugin: $(cat "$tmp/err") $(head -c 300 "$tmp/list")"
+"$ptcsim" run "$example" --plugin "$so" --plugin "$disp" --out "$tmp/disp" -q --set hw.chips=3 \
+  --set 'dispatcher={"name":"test_one_chip","chip":2}' --set traffic.requests=30 >/dev/null 2>"$tmp/err" || bad "dispatcher plug-in run: $(cat "$tmp/err")"
+if $py - "$tmp/disp" <<'PY'
+import json, sys, os
+s = json.load(open(os.path.join(sys.argv[1], "summary.json")))
+assert s["requests"] == 30, s["requests"]
+assert [c["requests"] for c in s["per_chip"]] == [0, 0, 30], [c["requests"] for c in s["per_chip"]]
+PY
+then ok "a dispatcher plug-in is selected by the scenario and places every request (0 / 0 / 30 on 3 chips)"; else bad "dispatcher plug-in effect: $(cat "$tmp/err")"; fi
+
 # ---- a sweep over a plug-in's parameter: the spec's "plugins" are loaded for validation and passed
 # to every run; the collected calibrations follow the budget of each grid point (as the runs above)
 mkdir -p "$tmp/sw"
@@ -349,6 +364,36 @@ expect_error "a policy plug-in's timer_interval_s throws: validate names the pol
 expect_error "a policy plug-in's timer_interval_s throws: run names the policy, library and question" \
   'error: [^ ]*example.json: controller.policy "test_throwing_policy" (plug-in libpolicy_throws.so), timer_interval_s: the budget file went missing$' \
   "$ptcsim" run "$example" --plugin "$thrower" --set 'controller.policy={"name":"test_throwing_policy","throw_in":"timer_interval_s"}' --out "$tmp/throws4" -q
+# A factory that throws (a plug-in's own exception, not a parameter error) is attributed too.
+for cmd in validate run; do
+  extra=(); [ "$cmd" = run ] && extra=(--out "$tmp/throws5" -q)
+  expect_error "$cmd: a policy plug-in's factory throws: the error names the policy, library and factory" \
+    'error: [^ ]*example.json: controller.policy "test_throwing_policy" (plug-in libpolicy_throws.so), factory: the budget file went missing$' \
+    "$ptcsim" "$cmd" "$example" --plugin "$thrower" --set 'controller.policy={"name":"test_throwing_policy","throw_in":"factory"}' "${extra[@]}"
+done
+# A policy's own probes are probes: 300 requests with a probe every 50 = 6 probe events, and the
+# summary, stats and books say 6 (the monitor, unused by this policy, made none).
+prober="$tmp/t/libpolicy_probe.so"
+if "$ptcsim" run "$example" --plugin "$prober" --set 'controller.policy={"name":"test_probe_policy","every_requests":50}' \
+     --out "$tmp/probes" -q >/dev/null 2>"$tmp/err" && $py - "$tmp/probes" <<'PY' && $py "$src/tests/regression/check_books.py" "$tmp/probes"
+import json, os, sys
+d = sys.argv[1]
+s = json.load(open(os.path.join(d, "summary.json")))
+st = json.load(open(os.path.join(d, "stats.json")))
+ev = [json.loads(l) for l in open(os.path.join(d, "events.jsonl"))]
+assert s["requests"] == 300, s["requests"]
+assert sum(e["type"] == "probe" for e in ev) == 6 and s["probes"] == 6, (s["probes"], len(ev))
+assert st["controller"]["probes"]["value"] == 6 and st["monitor"]["probes"]["value"] == 0, st["monitor"]
+PY
+then ok "a policy's probes are counted (6 probe events = summary probes = stats controller.probes, books balance)"; else bad "policy probes: $(cat "$tmp/err")"; fi
+# A calibration spec from a plug-in is checked like the doctor policy's parameters: out of range is
+# one error line naming the field (a fraction of 5 was charged as five read-backs of every chunk).
+expect_error "a plug-in's calibration fraction 5 is refused, naming the field" \
+  'controller.policy "test_probe_policy" (plug-in libpolicy_probe.so), on_timer at t = [0-9.e-]* s: calibrate: CalibrationSpec.fraction 5 is outside (0, 1]' \
+  "$ptcsim" run "$example" --plugin "$prober" --set 'controller.policy={"name":"test_probe_policy","fraction":5}' --out "$tmp/frac5" -q
+expect_error "a plug-in's unknown calibration mask is refused, naming the field and the choices" \
+  'calibrate: CalibrationSpec.mask "bogus" is not one of is, topk, uniform, all' \
+  "$ptcsim" run "$example" --plugin "$prober" --set 'controller.policy={"name":"test_probe_policy","fraction":0.5,"mask":"bogus"}' --out "$tmp/mask" -q
 # A plug-in's file parameter (Params::file) resolves against the scenario's directory (base_dir),
 # not the working directory: a copy of the example elsewhere, run from another directory.
 mkdir -p "$tmp/scn" "$tmp/elsewhere"

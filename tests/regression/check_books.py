@@ -64,6 +64,19 @@ def chip_books(d, st, runtime, tag):
                      sw["initial_programming_energy_j"],
                      s["writes_initial_programming"] * cfg["hw"]["energy"]["pcm_write_pj"] * 1e-12, rel=1e-12)
     same("stats controller.overhead_cycles_total vs summary", st["controller"]["overhead_cycles_total"]["value"], s["overhead_cycles"])
+    # Every charged cycle is in an event of its kind (probe, program, calibration, remap,
+    # onchip_training, compensation, row_remap: the event type is the controller's kind), and every
+    # identity read-back, the monitor's or a policy's, is a probe event.
+    by_kind = st["controller"]["overhead_cycles"]
+    charged = [e for e in events if e.get("type") in by_kind or e.get("type") == "probe"]
+    same("sum of the charging events' cycles vs summary overhead_cycles", sum(e.get("cycles", 0) for e in charged),
+         s["overhead_cycles"])
+    for kind, v in by_kind.items():
+        same(f"sum of {kind} events' cycles vs stats controller.overhead_cycles.{kind}",
+             sum(e.get("cycles", 0) for e in events if e.get("type") == kind), v["value"])
+    n_probe = sum(1 for e in events if e.get("type") == "probe")
+    same("probe events vs summary probes", n_probe, s["probes"])
+    same("stats controller.probes vs summary probes", st["controller"]["probes"]["value"], s["probes"])
     same("stats runtime.requests_served vs summary requests", runtime["requests_served"]["value"], s["requests"])
     same("stats accelerator.inferences_served vs summary requests", acc["inferences_served"]["value"], s["requests"])
     # The converters (child modules of the accelerator) count what the array did: every inference is

@@ -31,6 +31,8 @@ grep -q "run" "$tmp/help" && grep -q "task" "$tmp/help" && grep -q "slurm" "$tmp
 if "$ptcsim" sweep "$tmp/spec.json" --out "$tmp/A" >"$tmp/out" 2>"$tmp/err"; then ok "expansion exits 0"; else bad "expansion: $(cat "$tmp/err")"; fi
 grep -q "6 entries (swept: monitor.w_thres)" "$tmp/out" && ok "expansion says 6 entries" || bad "expansion output: $(cat "$tmp/out")"
 [ "$(wc -l <"$tmp/A/manifest.jsonl")" -eq 6 ] && ok "manifest has 6 lines" || bad "manifest lines"
+$py -c "import json,sys; assert all(json.loads(l)['sweep'] == 'tiny' for l in open(sys.argv[1]))" "$tmp/A/manifest.jsonl" \
+  && ok "every manifest entry names its sweep (the spec's name)" || bad "manifest sweep name: $(head -c 300 "$tmp/A/manifest.jsonl")"
 "$ptcsim" sweep "$tmp/spec.json" --out "$tmp/B" >/dev/null 2>&1
 cmp -s "$tmp/A/manifest.jsonl" "$tmp/B/manifest.jsonl" && ok "same spec => byte-identical manifest" || bad "manifests differ"
 ls "$tmp/A" | grep -q '\.tmp$' && bad "temporary file left" || ok "no temporary files"
@@ -147,6 +149,7 @@ for a in agg:
             assert a[k + "_std"] == "" and a[k + "_ci95"] == "", a
 j = json.load(open(os.path.join(d, "results.json")))
 assert j["entries"] == len(m) and len(j["runs"]) == len(m)
+assert j["name"] == "tiny", j["name"]
 print(json.dumps([r["status"] for r in rows]))
 PY
 $py "$tmp/check_results.py" "$tmp/A" >"$tmp/check" 2>&1 && ok "results.csv = summaries; aggregate mean/std/CI95 = hand computation (t table)" \

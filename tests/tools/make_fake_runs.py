@@ -77,7 +77,7 @@ def make_run(out, name, policy, sets, times, acc_fn, std_every, calib_times, rem
             "accuracy_mean": sum(accs) / len(accs), "accuracy_final": accs[-1], "accuracy_ideal": 0.89,
             "energy_j": energy, "writes": writes, "latency_p50_s": 2e-4, "latency_p99_s": 6e-4,
             "calibrations": ncal, "remaps": nrem, "overhead_ratio": 0.01, "overhead_cycles": 10 * ncal,
-            "requests": int(100 * times[-1]), "sim_time_s": times[-1], "wall_s": 60.0})
+            "requests": int(100 * times[-1]), "sim_time_s": times[-1]})
 
 
 def main():

@@ -191,6 +191,9 @@ assert h.count('class="ptc-run-data"') == 3, h.count('class="ptc-run-data"')
 assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", h, re.I), "external URL"
 assert not re.search(r"<script[^>]*\bsrc\s*=", h, re.I) and not re.search(r"<link\b", h, re.I)
 assert "<th>accuracy_final</th>" in h and "<th>overhead_ratio</th>" in h
+# the wall time is run.json's (60 s in the fake runs), in the runs table; summary.json has none
+assert "<th>wall_s</th>" not in h and h.count("<th>wall time (s)</th>") == 1, "wall time column"
+assert h.count("<td>60</td>") == 3, h.count("<td>60</td>")
 rows = re.findall(r"<tr><td><span class=\"sw\"", h)
 assert len(rows) == 3, len(rows)
 for label in ("doctor (sigma=0.01)", "periodic (period_s=2592000, sigma=0.01)", "none (sigma=0.02)"):
@@ -487,6 +490,8 @@ index,id,controller.policy,monitor.w_thres,hw.adc.bits,seed,status,accuracy_mean
 10,b4,"{""name"":""threshold_full""}",0.2,8,2,complete,0.71,0.03
 11,b5,"{""name"":""threshold_full""}",0.2,8,3,complete,0.75,0.04
 CSV
+# the sweep's name comes from results.json beside results.csv (sweep collect writes the spec's name)
+echo '{"name": "policy_grid", "entries": 12}' >"$tmp/results.json"
 if "$plot" --sweep "$tmp/results.csv" --x monitor.w_thres --y accuracy_mean,overhead_ratio --hue controller.policy \
      -o "$tmp/sweep.png" --dump-json >"$tmp/sweep.json" 2>"$tmp/err"; then ok "--sweep renders"; else bad "--sweep: $(cat "$tmp/err")"; fi
 grep -q "warning: .*results.csv: 1 of 12 runs not complete, left out" "$tmp/err" && ok "--sweep: the failed run is named as left out" \
@@ -494,6 +499,7 @@ grep -q "warning: .*results.csv: 1 of 12 runs not complete, left out" "$tmp/err"
 check "--sweep: means and 95 % CIs over seeds = hand computation (t table), hue by policy name" "$tmp/sweep.json" <<'EOF'
 import json, math, sys
 d = json.load(open(sys.argv[1]))
+assert d["title"].startswith("policy_grid: mean over seeds"), d["title"]
 T = {1: 12.706204736, 2: 4.302652730}
 def ci(x):
     n = len(x); m = sum(x) / n

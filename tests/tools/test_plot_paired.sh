@@ -45,10 +45,10 @@ PY
 if "$py" "$plot" "x: A vs B=$tmp/a,$tmp/b" -o "$tmp/fig.png" >"$tmp/out" 2>"$tmp/err"; then ok "renders"; else bad "renders: $(cat "$tmp/err")"; fi
 [ "$(head -c 8 "$tmp/fig.png" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ] && [ "$(stat -c %s "$tmp/fig.png")" -gt 10000 ] \
   && ok "a real PNG" || bad "PNG missing or empty"
-grep -q "t = 1.000024 s, mean difference +3.00 points, paired std 1.15, std between chips 12.94" "$tmp/out" \
+grep -q "t = 1.000024 s, mean difference B - A +3.00 points, paired std 1.15, std between chips 12.94" "$tmp/out" \
   && ok "paired statistics at the first evaluation" || bad "paired statistics: $(cat "$tmp/out")"
 "$py" "$plot" "x=$tmp/a,$tmp/b" --at 3600 -o "$tmp/fig2.png" >"$tmp/out" 2>"$tmp/err"
-grep -q "mean difference -10.00 points, paired std 0.00" "$tmp/out" && ok "--at picks the evaluation at 1 h" || bad "--at: $(cat "$tmp/out" "$tmp/err")"
+grep -q "mean difference B - A -10.00 points, paired std 0.00" "$tmp/out" && ok "--at picks the evaluation at 1 h" || bad "--at: $(cat "$tmp/out" "$tmp/err")"
 
 expect_error() {  # name, expected substring, command...
   local name="$1" want="$2"; shift 2
@@ -59,7 +59,7 @@ expect_error "no instance_accuracy" "has no instance_accuracy (accuracy.instance
 expect_error "different instance counts" "4 and 3 instances" "$py" "$plot" "x=$tmp/a,$tmp/three" -o "$tmp/f.png"
 # --at 0: evaluations after a compensation readout run tens of µs late and still match
 "$py" "$plot" "x=$tmp/t0,$tmp/t0b" --at 0 -o "$tmp/fig3.png" >"$tmp/out" 2>"$tmp/err"
-grep -q "t = 2.43e-05 s, mean difference -10.00 points" "$tmp/out" && ok "--at 0 matches evaluations run after a readout" || bad "--at 0: $(cat "$tmp/out" "$tmp/err")"
+grep -q "t = 2.43e-05 s, mean difference B - A -10.00 points" "$tmp/out" && ok "--at 0 matches evaluations run after a readout" || bad "--at 0: $(cat "$tmp/out" "$tmp/err")"
 expect_error "no evaluation near --at" "no evaluation within 1 % (or 1 ms) of t = 86400 s (instants: 1.00002, 3600)" "$py" "$plot" "x=$tmp/a,$tmp/b" --at 86400 -o "$tmp/f.png"
 expect_error "different seeds" "seed 1 and 2; instance k is the same chip only with the same seed" "$py" "$plot" "x=$tmp/a,$tmp/seed2" -o "$tmp/f.png"
 expect_error "different test images" "accuracy.images 300 and 100" "$py" "$plot" "x=$tmp/a,$tmp/img100" -o "$tmp/f.png"

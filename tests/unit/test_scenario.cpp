@@ -429,13 +429,16 @@ TEST_CASE("scenario preflight: policies declare the capabilities their hooks use
   };
   using V = std::vector<std::string>;
   CHECK(caps({{"name", "none"}}) == V{});
-  CHECK(caps({{"name", "doctor"}}) == V{"remap", "training_set"});
-  CHECK(caps({{"name", "doctor"}, {"remap", false}}) == V{"training_set"});  // salience-aware calibration
-  CHECK(caps({{"name", "doctor"}, {"remap", false}, {"mask", "all"}}) == V{});
-  CHECK(caps({{"name", "doctor"}, {"remap", false}, {"salience", "magnitude"}}) == V{});
+  CHECK(caps({{"name", "doctor"}}) == V{"remap", "training_set", "weight_readback"});
+  CHECK(caps({{"name", "doctor"}, {"remap", false}}) == V{"training_set", "weight_readback"});  // salience-aware calibration
+  CHECK(caps({{"name", "doctor"}, {"remap", false}, {"mask", "all"}}) == V{"weight_readback"});
+  CHECK(caps({{"name", "doctor"}, {"remap", false}, {"salience", "magnitude"}}) == V{"weight_readback"});
+  CHECK(caps({{"name", "doctor"}, {"calibrate", false}}) == V{"remap", "training_set"});
   CHECK(caps({{"name", "onchip_training"}}) == V{"training_set", "training_split", "effective_weights"});
   CHECK(caps({{"name", "onchip_training"}, {"arithmetic", "chip"}}) == V{"training_set", "training_split", "chip_training"});
-  CHECK(caps({{"name", "threshold_full"}, {"action", "calibrate"}}) == V{});
+  CHECK(caps({{"name", "threshold_full"}, {"action", "calibrate"}}) == V{"weight_readback"});
+  CHECK(caps({{"name", "threshold_full"}}) == V{});
+  CHECK(caps({{"name", "periodic_full"}, {"action", "calibrate"}, {"interval_requests", 10}}) == V{"weight_readback"});
   CHECK(caps({{"name", "swim"}}) == V{"write_verify", "training_set", "curvature"});
   CHECK(caps({{"name", "swim"}, {"metric", "magnitude"}}) == V{"write_verify"});
   CHECK(caps({{"name", "swim"}, {"metric", "random"}}) == V{"write_verify"});

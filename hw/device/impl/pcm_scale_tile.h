@@ -11,22 +11,22 @@
 namespace ptc::sim {
 
 inline std::vector<ParamSpec> pcm_scale_tile_params() {
-  return {
-      {"scale_tile",
-       "",
-       "block",
-       "tile sharing one conductance scale (max|W| -> g_max - g_min) and ADC range: block (each k x k block, default), aihwkit "
-       "(aihwkit's mapped tiles, at most 512 x 512) or custom (tile_rows x tile_cols)",
-       -1e300,
-       1e300,
-       {"block", "aihwkit", "custom"}},
-      {"tile_rows", "", int64_t{512},
-       "custom scale tile: split rows (outputs) into ceil(rows / tile_rows) parts, cut at block edges", 1, 1e9},
-      {"tile_cols", "", int64_t{512},
-       "custom scale tile: split columns (inputs) into ceil(cols / tile_cols) parts, cut at block edges", 1, 1e9},
-      {"weight_scaling_columnwise", "", false,
-       "aihwkit MappingParameter weight_scaling_columnwise (omega 1): each output's max|W| within its scale tile -> "
-       "g_max - g_min, its scale applied digitally after the ADC"}};
+  return {{"scale_tile",
+           "",
+           "block",
+           "tile sharing one conductance scale (max|W| -> g_max - g_min; pcm_table: -> g_max) and ADC range: block (each k x k "
+           "block, default), aihwkit "
+           "(aihwkit's mapped tiles, at most 512 x 512) or custom (tile_rows x tile_cols)",
+           -1e300,
+           1e300,
+           {"block", "aihwkit", "custom"}},
+          {"tile_rows", "", int64_t{512},
+           "custom scale tile: split rows (outputs) into ceil(rows / tile_rows) parts, cut at block edges", 1, 1e9},
+          {"tile_cols", "", int64_t{512},
+           "custom scale tile: split columns (inputs) into ceil(cols / tile_cols) parts, cut at block edges", 1, 1e9},
+          {"weight_scaling_columnwise", "", false,
+           "aihwkit MappingParameter weight_scaling_columnwise (omega 1): each output's max|W| within its scale tile -> "
+           "the same conductance as above, its scale applied digitally after the ADC"}};
 }
 
 struct PcmScaleTileParams {

@@ -28,6 +28,7 @@ class Doctor : public Policy {
     if (m_remap_on) v.push_back("remap");  // the remap cost reads the offline salience, whatever its kind
     const bool all_chunks = m_cal.mask == "all" || m_cal.fraction >= 1;
     if (m_remap_on || (m_calib_on && !all_chunks && m_cal.salience != "magnitude")) v.push_back("training_set");
+    if (m_calib_on) v.push_back("weight_readback");
     return v;
   }
   void on_trigger(Actions& a, const std::string& reason) override {

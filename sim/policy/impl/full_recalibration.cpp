@@ -32,6 +32,10 @@ struct FullAction {
     spec.lr = p.num("lr");
     spec.stop_threshold = p.num("stop_threshold");
   }
+  // The calibration regresses read-backs of the effective weights (docs/doctor.md §5).
+  std::vector<std::string> capabilities() const {
+    return action == "calibrate" ? std::vector<std::string>{"weight_readback"} : std::vector<std::string>{};
+  }
   void run(Actions& a, const std::string& reason) const {
     if (action == "reprogram")
       a.reprogram_all(reason);
@@ -49,6 +53,7 @@ class PeriodicFull : public Policy {
   }
   double timer_interval_s() const override { return m_every_s; }
   int64_t timer_interval_requests() const override { return m_every_req; }
+  std::vector<std::string> capabilities_needed() const override { return m_full.capabilities(); }
   void on_timer(Actions& a) override { m_full.run(a, "periodic"); }
 
  private:
@@ -61,6 +66,7 @@ class ThresholdFull : public Policy {
  public:
   explicit ThresholdFull(Params& p) : m_full(p) {}
   bool uses_monitor() const override { return true; }
+  std::vector<std::string> capabilities_needed() const override { return m_full.capabilities(); }
   void on_trigger(Actions& a, const std::string& reason) override { m_full.run(a, reason); }
 
  private:

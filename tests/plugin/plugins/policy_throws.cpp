@@ -6,7 +6,7 @@
 // `message_file` the thrown message is that file's first line: a file parameter, which resolves
 // against the scenario's base_dir (Params::file) as a device's does. `throw_in` moves the throw
 // from on_timer to one of the questions ptcsim asks a policy before it runs (capabilities_needed,
-// timer_interval_s): those errors name the policy and the hook too.
+// timer_interval_s) or to its factory: those errors name the policy and the hook too.
 #include <fstream>
 #include <memory>
 #include <stdexcept>
@@ -27,6 +27,7 @@ class Throws : public Policy {
         m_non_standard(p.flag("non_standard")),
         m_gib(p.num("allocate_gib")),
         m_throw_in(p.str("throw_in")) {
+    if (m_throw_in == "factory") throw std::runtime_error(m_message);
     if (p.str("message_file").empty()) return;
     const std::string f = p.file("message_file");
     std::ifstream in(f);
@@ -71,6 +72,6 @@ const ptc::sim::Registrar<Policy> reg{{"test_throwing_policy",
                                          "the hook that throws",
                                          -1e300,
                                          1e300,
-                                         {"on_timer", "timer_interval_s", "capabilities_needed"}}},
+                                         {"on_timer", "timer_interval_s", "capabilities_needed", "factory"}}},
                                        [](Params& p) { return std::make_unique<Throws>(p); }}};
 }  // namespace
