@@ -50,11 +50,16 @@ ConverterBank::ConverterBank(sc_core::sc_module_name name, int bits, double pj_p
     : sc_core::sc_module(name), m_bits(bits), m_pj(pj_per_conversion), m_per_cycle(per_cycle) {}
 
 nlohmann::json ConverterBank::stats() const {
-  return {{"bits", stat(m_bits, "bits")},
-          {"conversions_per_cycle", stat(static_cast<double>(m_per_cycle), "conversions")},
-          {"energy_per_conversion", stat(m_pj * 1e-12, "J")},
-          {"conversions", stat(static_cast<double>(m_conversions), "conversions")},
-          {"energy", stat(energy_j(), "J")}};
+  nlohmann::json j = {{"bits", stat(m_bits, "bits")},
+                      {"conversions_per_cycle", stat(static_cast<double>(m_per_cycle), "conversions")},
+                      {"energy_per_conversion", stat(m_pj * 1e-12, "J")},
+                      {"conversions", stat(static_cast<double>(m_conversions), "conversions")},
+                      {"energy", stat(energy_j(), "J")}};
+  if (!m_channel_bits.empty()) {
+    // bits: the widest channel; energy_per_conversion: the mean over the channels' converters.
+    j["channel_bits"] = {{"value", m_channel_bits}, {"unit", "bits"}};
+  }
+  return j;
 }
 
 // ------------------------------------------------------------------------------------ Accelerator
@@ -100,6 +105,7 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const models::Graph& grap
     price_output_adcs(m_cost, cfg.energy, out_bits);
     m_adc = std::make_unique<ConverterBank>("adc", bits, output_adcs_pj(cfg.energy, out_bits) / static_cast<double>(ch),
                                             wl.spec.rows * Ck * ch);
+    m_adc->set_channel_bits(out_bits);
   }
   const double cycles = static_cast<double>(std::max<int64_t>(wl.cycles_per_inference, 1));
   // One array cycle: converters, PD/TIA, accumulation and laser of one vector through one chunk,

@@ -74,10 +74,14 @@ class ConverterBank : public sc_core::sc_module, public StatsProvider {
   double energy_j() const { return static_cast<double>(m_conversions) * m_pj * 1e-12; }
   double pj_per_conversion() const { return m_pj; }
   int64_t per_cycle() const { return m_per_cycle; }
+  // Several converters per output, each at its own resolution (RNS: one ADC per modulus channel):
+  // stats() lists them (channel_bits) beside the widest (bits).
+  void set_channel_bits(std::vector<int> bits) { m_channel_bits = std::move(bits); }
   nlohmann::json stats() const override;
 
  private:
   int m_bits;
+  std::vector<int> m_channel_bits;
   double m_pj;
   int64_t m_per_cycle, m_conversions = 0;
 };

@@ -217,7 +217,7 @@ void check_param_specs(const std::string& plugin, const std::vector<ParamSpec>& 
       throw Error(at + "unknown type \"" + t + "\"");
     if (!ok)
       throw Error(at + "default " + p.dflt.dump() + " is not a valid " + t +
-                  (p.has_range() ? " in [" + Json(p.lo).dump() + "," + Json(p.hi).dump() + "]" : std::string()) +
+                  (p.has_range() ? " in [" + range_text(p.lo) + "," + range_text(p.hi) + "]" : std::string()) +
                   (p.choices.empty() ? std::string() : " (one of its choices)"));
   }
 }

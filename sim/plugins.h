@@ -17,12 +17,15 @@
 //   tolerance / max_iterations / reads are refused), "error_counters" (decoder counters, RNS),
 //   "channel_counters" (Technology::ring_observations and relock_rings: per-ring corrected residues
 //   and selective re-calibration, RNS),
-//   "own_gemm" (the device computes with its own arithmetic, Technology::mapped_gemm; policies that
-//   back-propagate through effective weights refuse it), "backward_arithmetic" (an own-GEMM device
-//   whose Technology::backward_gemm returns its backward arithmetic: on-chip training with
-//   arithmetic = chip, docs/onchip_training.md §2; devices without own_gemm always have one),
-//   "read_draws" (reads take per-instant read-noise draws keyed by hw::NoiseTime::draw_instant_s():
-//   accuracy.read_draws changes its results, so the key stays in the resolved configuration);
+//   "own_gemm" (the device computes with its own arithmetic, Technology::mapped_gemm; its effective
+//   weights do not show its errors, so policies that back-propagate through them, DOCTOR's read-back
+//   regression (capability weight_readback) and the monitor's probe test refuse it),
+//   "own_converters" (the device quantises its inputs and reads its outputs with converters of its
+//   own, Technology::output_adc_bits: hw.adc.* and hw.dac.* other than bits are refused), "backward_arithmetic" (an own-GEMM
+//   device whose Technology::backward_gemm returns its backward arithmetic: on-chip training with arithmetic = chip,
+//   docs/onchip_training.md §2; devices without own_gemm always have one), "read_draws" (reads take per-instant read-noise draws
+//   keyed by hw::NoiseTime::draw_instant_s(): accuracy.read_draws changes its results, so the key stays in the resolved
+//   configuration);
 // - traits noise processes act on: hw::kRingPhase ("ring_phase"), hw::kTemperature
 //   ("temperature": the device couples to the chip's thermal field);
 // - exactly one weight-cell kind, "thermo_optic" or "nonvolatile" (hw::WeightCell: how the

@@ -538,8 +538,9 @@ hw::WeightCell device_cell(const DeviceRegistry::Entry& e) {
 
 void check_device_tags(const DeviceRegistry::Entry& e) {
   static const std::vector<std::string> known = {
-      "remap",    "mc_instances",        "levels",     "write_verify", "own_verify_model", "error_counters", "channel_counters",
-      "own_gemm", "backward_arithmetic", "read_draws", hw::kRingPhase, hw::kTemperature,   "thermo_optic",   "nonvolatile"};
+      "remap",          "mc_instances",     "levels",       "write_verify",        "own_verify_model",
+      "error_counters", "channel_counters", "own_gemm",     "backward_arithmetic", "read_draws",
+      hw::kRingPhase,   hw::kTemperature,   "thermo_optic", "nonvolatile",         "own_converters"};
   for (const auto& t : e.tags)
     if (!has_tag(known, t)) {
       const std::string hint = did_you_mean(t, known);
@@ -987,6 +988,18 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   s.device.name = dev;
   s.device.tags = de.tags;
   s.device.model = de.make(dp);
+  // A device with converters of its own (RNS: channel ADCs) ignores the array's converter settings
+  // but hw.dac.bits; a given one is refused (preflight), their defaults are left out of the
+  // resolved configuration, so that it runs again as it is.
+  if (has_tag(s.device.tags, "own_converters"))
+    for (const char* c : {"dac", "adc"}) {
+      Json& conv = R["hw"][c];
+      for (const char* k : {"bits", "quantize", "bound", "noise_std"})
+        if ((std::string(c) == "adc" || std::string(k) != "bits") &&
+            !has_tag(s.converter_keys_given, "hw." + std::string(c) + "." + k))
+          conv.erase(k);
+      if (conv.empty()) R["hw"].erase(c);
+    }
   s.energy.cell = device_cell(de);
   R["device"] = dp.resolved();
   // A parameter added later, at the value that keeps the earlier behaviour: left out, so the
@@ -1460,13 +1473,13 @@ void check_static(const Scenario& s) {
   // A core with its own arithmetic reads its outputs with its own converters (RNS: one ADC per
   // modulus channel at ceil(log2 m) bits) and quantises its inputs itself: of the array's
   // converter settings only the DAC's bits apply (they price its DACs).
-  if (has(dev_caps, "own_gemm"))
+  if (has(dev_caps, "own_converters"))
     for (const std::string& k : s.converter_keys_given)
       if (k != "hw.dac.bits")
         throw Error(k + ": device \"" + s.device.name +
-                    "\" computes with its own arithmetic and converters (RNS: one ADC per modulus channel at "
-                    "ceil(log2 m) bits, inputs in block floating point; docs/rns.md §7), so this setting would have no "
-                    "effect; of hw.dac and hw.adc only hw.dac.bits applies (it prices the DACs)");
+                    "\" quantises its inputs and reads its outputs with converters of its own (RNS: one ADC per modulus "
+                    "channel at ceil(log2 m) bits, inputs in block floating point; docs/rns.md §7), so this setting would "
+                    "have no effect; of hw.dac and hw.adc only hw.dac.bits applies (it prices the DACs)");
   if (s.monitor.probe_test && has(dev_caps, "own_gemm") &&
       ask_policy(s, "uses_monitor", [](Policy& p) { return p.uses_monitor(); }))
     throw Error("monitor.probe_test: device \"" + s.device.name +

@@ -102,7 +102,7 @@ CalibrationResult calibrate(Env& e, const CalibrationSpec& spec, const std::stri
   const auto& wl = e.ctx().wl;
   if (acc.tech().mapped_gemm() != nullptr)
     throw Error("calibrate: device \"" + acc.tech().name() +
-                "\" computes with its own arithmetic (RNS residues): DOCTOR's read-back regression reads its effective "
+                "\" computes with its own arithmetic (such as RNS residues): DOCTOR's read-back regression reads its effective "
                 "weights, which its residue errors do not change, so it would write and cost time for nothing; use "
                 "rns_recalibration (docs/rns.md §7)");
   CalibrationResult res;

@@ -11,7 +11,7 @@ double probe(Env& e) {
   const auto& wl = e.ctx().wl;
   if (acc.tech().mapped_gemm() != nullptr)
     throw Error("probe: device \"" + acc.tech().name() +
-                "\" computes with its own arithmetic (RNS residues): the identity read-back reads its effective weights, "
+                "\" computes with its own arithmetic (such as RNS residues): the identity read-back reads its effective weights, "
                 "which its residue errors do not change, so the probe error would never move; watch its decoder's "
                 "counters instead (rns_recalibration, docs/rns.md §7)");
   e.set_now();

@@ -114,12 +114,17 @@ class Actions {
   virtual double temperature_rise_k() = 0;
   virtual void record_temperature() = 0;
   // One noisy read-back of every block (k identity probes per chunk): pooled relative L1 error
-  // ||W~ - W*||_1 / ||W*||_1. Charged.
+  // ||W~ - W*||_1 / ||W*||_1. Charged, and counted with the monitor's probes (summary.json probes).
+  // Throws on a device with its own arithmetic (tag own_gemm: its read-backs do not show its errors).
   virtual double probe() = 0;
   // Program the deployed weights W* again (PCM: fresh cells, drift restarts; MRR: latent weights
   // reset and rings re-locked at the current temperature). Charged.
   virtual void reprogram_all(const std::string& reason) = 0;
+  // DOCTOR's read-back regression (docs/doctor.md §5; declare capability "weight_readback"). The
+  // spec is checked as the doctor policy's parameters are: a field out of range or an unknown mask,
+  // salience or lr_scale throws, naming the field; so does a device with its own arithmetic.
   virtual CalibrationResult calibrate(const CalibrationSpec& spec, const std::string& reason) = 0;
+  // DOCTOR's tile remapping (declare capability "remap"); an unknown RemapSpec.cost throws.
   virtual void remap(const RemapSpec& spec, const std::string& reason) = 0;
   virtual void train_onchip(const OnchipTrainingSpec& spec) = 0;
   // aihwkit global drift compensation: one-hot readout of every layer through the full noisy path;

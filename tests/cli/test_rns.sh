@@ -153,6 +153,8 @@ for law, e in E.items():
     assert r["device_resolved"] == {"base_moduli": [63, 62, 61], "redundant_moduli": [], "channel_adc_bits": [6, 6, 6],
                                     "legitimate_range": 63 * 62 * 61}, r.get("device_resolved")
     assert abs(r["adc"]["energy_per_conversion"]["value"] - e(6) * 1e-12) < 1e-9 * e(6) * 1e-12, (law, r["adc"])
+    assert r["adc"]["channel_bits"]["value"] == [6, 6, 6] and r["adc"]["bits"]["value"] == 6, r["adc"]
+    assert "channel_bits" not in a["adc"], a["adc"]  # one ADC per output
     assert abs(a["adc"]["energy_per_conversion"]["value"] - e(14) * 1e-12) < 1e-9 * e(14) * 1e-12, (law, a["adc"])
     cfg = json.load(open(f"{d}/r_{law}/config.resolved.json"))
     assert ("adc_law" in cfg["hw"]["energy"]) == (law != "linear"), cfg["hw"]["energy"]
@@ -164,6 +166,12 @@ PY
 then ok "ADC energy laws price RNS and conventional ADCs by their closed forms; linear is the default and not in the resolved config"
 else bad "ADC energy laws"; fi
 expect_error "unknown ADC law is one error line" 'hw.energy.adc_law' "$ptcsim" validate "$rns6" --set hw.energy.adc_law=murmann
+# The core's own converters: the array's converter settings but hw.dac.bits are left out of the
+# resolved configuration (a given one is refused), so an RNS run's config.resolved.json runs again.
+if $py -c "import json,sys; h=json.load(open(sys.argv[1]))['hw']; assert 'adc' not in h and h['dac'] == {'bits': 8}, h" \
+     "$tmp/r_linear/config.resolved.json" && "$ptcsim" validate "$tmp/r_linear/config.resolved.json" >"$tmp/log" 2>&1
+then ok "an RNS run's config.resolved.json has no ignored converter settings and validates again"
+else bad "RNS config.resolved.json: $(cat "$tmp/log")"; fi
 # BFP groups: a multiple of the core size (8) is accepted; a group inside one tile is refused with
 # the reason, by validate as by run.
 "$ptcsim" validate "$rns6" --set device.group=16 >"$tmp/log" 2>&1 && ok "BFP group 16 = 2 tiles validates" ||

@@ -229,7 +229,7 @@ for n in 1 2; do
       "$ptcsim" "$cmd" "$pcm_sc" --plugin "$tmp/t/libdevice_bad$n.so" --set "device={\"name\":\"test_bad$n\",\"lo\":0.9}" "${extra[@]}"
   done
 done
-expect_error "a parameter default outside its declared range" 'libdevice_bad3.so: plug-in "test_bad3": parameter "gamma": default 5.0 is not a valid number' \
+expect_error "a parameter default outside its declared range" 'libdevice_bad3.so: plug-in "test_bad3": parameter "gamma": default 5.0 is not a valid number in [[]0,1[]]$' \
   "$ptcsim" list devices --plugin "$tmp/t/libdevice_bad3.so"
 expect_error "a misspelled device tag" 'libdevice_bad4.so: device "test_bad4": unknown tag "mc_instance"; did you mean "mc_instances"' \
   "$ptcsim" list devices --plugin "$tmp/t/libdevice_bad4.so"

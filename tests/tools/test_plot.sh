@@ -150,6 +150,11 @@ EOF
 if "$plot" "$r/doctor" "$r/periodic" -o "$tmp/fig.pdf" --panels accuracy,writes --dump-json >"$tmp/pdf.json" 2>"$tmp/err" &&
    [ "$(head -c 4 "$tmp/fig.pdf")" = "%PDF" ] && [ "$(stat -c %s "$tmp/fig.pdf")" -gt 5000 ]; then ok "renders PDF"
 else bad "renders PDF: $(cat "$tmp/err")"; fi
+# the same runs and options give the same bytes in every format (no creation date, no random SVG ids)
+sleep 1
+if "$plot" "$r/doctor" "$r/periodic" "$r/none" -o "$tmp/fig2.svg" 2>/dev/null && cmp -s "$tmp/fig.svg" "$tmp/fig2.svg" &&
+   "$plot" "$r/doctor" "$r/periodic" -o "$tmp/fig2.pdf" --panels accuracy,writes 2>/dev/null && cmp -s "$tmp/fig.pdf" "$tmp/fig2.pdf"
+then ok "SVG and PDF are reproducible byte for byte"; else bad "SVG / PDF bytes differ between two renderings"; fi
 check "--panels selects panels; 2-run legend drops the now-equal sigma" "$tmp/pdf.json" <<'EOF'
 import json, sys
 d = json.load(open(sys.argv[1]))

@@ -29,6 +29,10 @@ class BudgetedRecalibration : public Policy {
 
   // The controller's monitor (temperature test, then read-back probe) decides when to act.
   bool uses_monitor() const override { return true; }
+  // What it uses, checked before the run (sim/policy/policy.h): the training split for the salience
+  // of its importance-sampled chunks, and read-backs of the effective weights for the regression
+  // (refused on a device whose read-backs do not show its errors, such as the RNS core).
+  std::vector<std::string> capabilities_needed() const override { return {"training_set", "weight_readback"}; }
 
   void on_trigger(Actions& a, const std::string& reason) override {
     const double now_s = a.now_s();

@@ -120,7 +120,10 @@ class RnsDevice : public hw::DeviceModel {
     } catch (const Error& e) {
       const std::string m = e.what(), head = "redundant_moduli: ";
       throw Error(m_path + ".redundant: " + std::to_string(m_redundant) + " redundant moduli above the base moduli " +
-                  moduli_text(s.base) + ": " + (m.rfind(head, 0) == 0 ? m.substr(head.size()) : m));
+                  moduli_text(s.base) + ": " + (m.rfind(head, 0) == 0 ? m.substr(head.size()) : m) +
+                  (m_moduli == "auto" ? " (fewer redundant moduli, or fewer base moduli: lower " + m_path +
+                                            ".mantissa_bits, which sets the range the auto rule must reach)"
+                                      : std::string()));
     }
     for (int64_t m : s.redundant)  // the redundant channels have ADCs of their own
       if (hw::rns::adc_bits(m) > 16)
@@ -174,8 +177,8 @@ const Registrar<hw::DeviceModel> reg{
       {"dphi_dk_rad", "rad/K", 0.01, "channel phase error per kelvin of deviation from the calibration temperature [assumption]",
        0, 10}},
      [](Params& p) { return std::make_unique<RnsDevice>(p); },
-     {"mc_instances", "error_counters", "channel_counters", "own_gemm", "backward_arithmetic", hw::kRingPhase, hw::kTemperature,
-      "thermo_optic"}}};
+     {"mc_instances", "error_counters", "channel_counters", "own_gemm", "backward_arithmetic", "own_converters", hw::kRingPhase,
+      hw::kTemperature, "thermo_optic"}}};
 
 }  // namespace
 }  // namespace ptc::sim
