@@ -166,7 +166,8 @@ Preprocess parse_preprocess(const std::string& json_text, const std::string& wha
   int64_t c = p.input_shape[0];
   if ((p.mean.size() != 1 && static_cast<int64_t>(p.mean.size()) != c) ||
       (p.std.size() != 1 && static_cast<int64_t>(p.std.size()) != c))
-    throw Error(what + ": mean/std need 1 or " + std::to_string(c) + " values");
+    throw Error(what + ": mean/std need " + (c == 1 ? std::string("1 value") : "1 or " + std::to_string(c) + " values") +
+                " (one per input channel, or one for all)");
   return p;
 }
 
@@ -199,6 +200,12 @@ void fill_batch(const Dataset& d, const Preprocess& p, int64_t first, int64_t co
       float* dst = out.f.data() + (n * d.channels + c) * plane;
       for (int64_t j = 0; j < plane; ++j) dst[j] = (static_cast<float>(src[j]) * p.scale - m) * inv;
     }
+}
+
+int64_t label_count(const Dataset& d) {
+  int64_t n = 0;
+  for (const uint8_t l : d.labels) n = std::max<int64_t>(n, int64_t{l} + 1);
+  return n;
 }
 
 }  // namespace ptc::models

@@ -31,6 +31,9 @@ struct Dataset {
 // naming the file. (Exposed for the fuzz target tests/fuzz/fuzz_idx.cpp.)
 std::vector<uint8_t> read_idx(const std::string& path, std::vector<int64_t>& dims, int64_t max_items = 0);
 
+// The number of classes of a labelled data set: its largest label + 1 (0 when it has no images).
+int64_t label_count(const Dataset& d);
+
 // split: "train" (60,000 images) or "test" (10,000). max_images > 0 keeps only the first
 // max_images (the file is read no further); 0 loads the whole split.
 Dataset load_fashion_mnist(const std::string& split, const std::string& dir = kFashionMnistDir, int64_t max_images = 0);

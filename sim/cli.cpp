@@ -72,6 +72,18 @@ int cmd_eval(const std::string& model, int64_t limit, int64_t batch, bool json, 
   if (pre.dataset != "fashion-mnist")
     throw Error(model + ": preprocessing names dataset \"" + pre.dataset + "\"; ptcsim eval supports fashion-mnist");
   models::Dataset test = models::load_fashion_mnist("test", data_dir);
+  // The classifier rules of validate and run; a model exported with a fixed batch size is
+  // evaluated in batches of that size (ptcsim run needs a free one).
+  try {
+    const int64_t fixed = models::check_classifier(g, pre, models::label_count(test), true);
+    const int64_t n = limit > 0 ? std::min(limit, test.count) : test.count;
+    if (fixed > 0 && n % fixed != 0)
+      throw Error("input '" + g.inputs[0].name + "' has a fixed batch of " + std::to_string(fixed) + " images, and " +
+                  std::to_string(n) + " images are not whole batches of it (--limit)");
+    if (fixed > 0) batch = fixed;
+  } catch (const Error& e) {
+    throw Error(model + ": " + e.what());
+  }
   models::Executor ex(g);
   ex.set_profile(profile);
   auto t1 = std::chrono::steady_clock::now();
@@ -166,6 +178,10 @@ int cmd_compile(const std::string& model, const std::string& hw_file, const std:
   } catch (const Error& e) {  // the compiler names the mapping's key
     throw Error(hw_file + ": hw." + e.what());
   }
+  if (wl.layers.empty())  // as validate and run refuse it
+    throw Error(model +
+                ": no weight layers to map onto tensor cores (a Conv, Gemm or MatMul with its weights in "
+                "initializers)");
   nlohmann::json j = wl.to_json(blocks);
   j["model"] = model;
   // The device as a run builds it (its parameters from the hw file's device): its levels price
@@ -232,6 +248,7 @@ int cmd_compile(const std::string& model, const std::string& hw_file, const std:
 
 int cmd_check_onnx(const std::vector<std::string>& dirs, double rtol, double atol, bool verbose) {
   int pass = 0, fail = 0, skip = 0;
+  std::string skipped;  // the skip lines not printed (without -v)
   for (const auto& dir : dirs)
     for (const auto& c : models::find_onnx_cases(dir)) {
       models::CaseResult r = models::run_onnx_case(c, rtol, atol);
@@ -241,10 +258,20 @@ int cmd_check_onnx(const std::vector<std::string>& dirs, double rtol, double ato
         ++fail;
       else
         ++skip;
+      const std::string line = std::string(models::status_name(r.status)) + " " + c + (r.message.empty() ? "" : ": ") + r.message;
       if (r.status != models::CaseResult::Status::skip || verbose)
-        std::printf("%s %s%s%s\n", models::status_name(r.status), c.c_str(), r.message.empty() ? "" : ": ", r.message.c_str());
+        std::printf("%s\n", line.c_str());
+      else
+        skipped += line + "\n";
     }
+  // Nothing compared is not a pass: a model whose every case was skipped (an unsupported op) was
+  // not checked, so the skips are listed with their reasons and the exit is 1.
+  if (pass + fail == 0) std::printf("%s", skipped.c_str());
   std::printf("%d passed, %d failed, %d skipped (unsupported)\n", pass, fail, skip);
+  if (pass + fail == 0) {
+    std::fprintf(stderr, "ptcsim: error: check-onnx: no case was checked (%d skipped as unsupported, listed above)\n", skip);
+    return 1;
+  }
   return fail ? 1 : 0;
 }
 

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "hw/streaming.h"
+#include "models/accuracy.h"
 #include "models/dataset.h"
 #include "models/gradients.h"
 #include "models/json_io.h"
@@ -1639,6 +1640,7 @@ Prepared preflight_checks(const Scenario& s) {
   if (p.pre.input_shape != image)
     throw Error(model + "the model expects inputs " + models::shape_str(p.pre.input_shape) + ", dataset " + p.test.name +
                 " (dataset.name) has " + models::shape_str(image));
+  prefixed(model, [&] { return models::check_classifier(p.graph, p.pre, models::label_count(p.test)); });
   // hw.mapping.digital_layers names weight layers of this model (checked here with the JSON path;
   // compile() resolves the same names).
   const std::vector<std::string> digital = prefixed(

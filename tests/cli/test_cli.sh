@@ -91,6 +91,25 @@ if "$ptcsim" eval "$lenet" --limit 500 --json >"$tmp/eval.json" 2>"$tmp/err" &&
   ok "eval --json has accuracy and samples"
 else bad "eval --json ($(cat "$tmp/err"))"; fi
 
+# A model exported with a fixed batch of 1 (torch.onnx.export without dynamic_axes): eval runs it
+# one image at a time and counts the same correct images as the same weights with a free batch
+# (eval --batch 16 would have failed on it); validate refuses it (the simulator batches).
+/usr/bin/python3 -c "
+import onnx, sys
+m = onnx.load(sys.argv[1]); m.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 1; onnx.save(m, sys.argv[2])" \
+  "$lenet" "$tmp/lenet_b1.onnx"
+if "$ptcsim" eval "$tmp/lenet_b1.onnx" --limit 300 --batch 16 --json >"$tmp/b1.json" 2>"$tmp/err" &&
+   "$ptcsim" eval "$lenet" --limit 300 --json >"$tmp/free.json" 2>>"$tmp/err" &&
+   /usr/bin/python3 -c "
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+assert a['samples'] == b['samples'] == 300 and a['correct'] == b['correct'] and a['batch_size'] == 1, (a, b)" "$tmp/b1.json" "$tmp/free.json"
+then ok "eval runs a fixed-batch-1 model one image at a time, same correct count as the free batch"
+else bad "eval of a fixed-batch model ($(cat "$tmp/err"))"; fi
+expect_error "validate refuses a fixed-batch model before the run, with the export hint" \
+  "lenet_b1.onnx: input 'input' has a fixed batch dimension of 1.*dynamic_axes" \
+  "$ptcsim" validate "$src/tests/cli/tiny_doctor.json" --set model="$tmp/lenet_b1.onnx"
+
 # compile: file written, totals present, byte-identical on a second run
 if "$ptcsim" compile "$lenet" --hw "$hw" -o "$tmp/a.json" >/dev/null 2>"$tmp/err" &&
    "$ptcsim" compile "$lenet" --hw "$hw" -o "$tmp/b.json" >/dev/null 2>&1 &&
@@ -108,6 +127,14 @@ cp "$data/test_sigmoid/test_data_set_0/output_0.pb" "$tmp/relu_wrong/test_data_s
 "$ptcsim" check-onnx "$tmp/relu_wrong" >"$tmp/out" 2>&1; rc=$?
 if [ "$rc" -eq 1 ] && grep -q "^FAIL" "$tmp/out"; then ok "check-onnx fails a wrong expectation with exit 1"
 else bad "check-onnx on a wrong case: exit $rc $(cat "$tmp/out")"; fi
+# A case whose model cannot be imported (LSTM) was not checked: exit 1, the skip and its reason listed
+"$ptcsim" check-onnx "$data/test_lstm_defaults" >"$tmp/out" 2>"$tmp/err"; rc=$?
+if [ "$rc" -eq 1 ] && grep -q "^SKIP .*test_lstm_defaults.*unsupported op" "$tmp/out" &&
+   grep -q "no case was checked (1 skipped as unsupported" "$tmp/err"; then ok "check-onnx with every case skipped fails and says why"
+else bad "check-onnx on an unsupported case: exit $rc $(cat "$tmp/out" "$tmp/err")"; fi
+expect_error "compile refuses a model with no weight layer, as validate does" \
+  "test_relu/model.onnx: no weight layers to map onto tensor cores" "$ptcsim" compile "$data/test_relu/model.onnx" --hw "$hw" -o "$tmp/relu_wl.json"
+[ ! -e "$tmp/relu_wl.json" ] && ok "no workload written for it" || bad "an empty workload was written"
 
 # device characterisation: JSON fields, bad values rejected
 if "$ptcsim" device pcm --g-target-rel 1 --times 1,3600 --samples 2000 --seed 3 --json >"$tmp/pcm.json" 2>"$tmp/err" &&

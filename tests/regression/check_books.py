@@ -7,6 +7,16 @@ import csv, json, math, os, sys
 
 run = sys.argv[1]
 bad = []
+
+def missing(kind, value, tb):
+    """An output or a field the check needs is not there (a run directory written by an older
+    ptcsim, or not a run directory): one line naming it, exit 2, not a traceback."""
+    if issubclass(kind, (KeyError, FileNotFoundError)):
+        what = f"no field {value}" if issubclass(kind, KeyError) else f"no file {value.filename}"
+        print(f"{run}: cannot check the books: {what} (not a run directory, or written by an older ptcsim)")
+        sys.exit(2)
+    sys.__excepthook__(kind, value, tb)
+sys.excepthook = missing
 cfg = json.load(open(os.path.join(run, "config.resolved.json")))
 fleet = json.load(open(os.path.join(run, "summary.json")))
 stats_all = json.load(open(os.path.join(run, "stats.json")))

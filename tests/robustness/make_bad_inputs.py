@@ -3,7 +3,7 @@
 (OUT_DIR/onnx/NAME.onnx, OUT_DIR/idx/NAME/{t10k-images-idx3-ubyte.gz,t10k-labels-idx1-ubyte.gz}).
 Each is a small, deliberate defect; run_cases.sh's *.cases name the error each must give.
 Usage: make_bad_inputs.py SOURCE_DIR OUT_DIR"""
-import gzip, os, struct, sys
+import gzip, json, os, struct, sys
 
 import onnx
 from onnx import TensorProto, helper, numpy_helper
@@ -21,7 +21,7 @@ def save_bytes(name, b):
     open(f"{out}/onnx/{name}.onnx", "wb").write(b)
 
 
-def model(name, nodes, inits=(), inputs=None, outputs=None, opset=13, keep_meta=True):
+def model(name, nodes, inits=(), inputs=None, outputs=None, opset=13, keep_meta=True, props=None):
     """A graph x[1,1,28,28] -> ... -> y, with lenet's preprocessing metadata."""
     inputs = inputs if inputs is not None else [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 28, 28])]
     outputs = outputs if outputs is not None else [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)]
@@ -29,6 +29,8 @@ def model(name, nodes, inits=(), inputs=None, outputs=None, opset=13, keep_meta=
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
     if keep_meta:
         helper.set_model_props(m, meta)
+    if props:
+        helper.set_model_props(m, props)
     save_bytes(name, m.SerializeToString())
 
 
@@ -107,6 +109,29 @@ save_bytes("metadata_other_dataset", m.SerializeToString())
 m = onnx.load(lenet_path)
 m.graph.node[0].op_type = "ConvTranspose"
 save_bytes("lenet_wrong_op", m.SerializeToString())
+# ---- classifiers the simulator cannot serve (models/accuracy.h check_classifier): fixed batch,
+# a Reshape that hard-codes batch 1, two outputs, two inputs, 5 or 1000 logits, an [N, 784] input
+m = onnx.load(lenet_path)
+m.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 1
+save_bytes("lenet_fixed_batch", m.SerializeToString())
+m.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 4
+save_bytes("lenet_fixed_batch_4", m.SerializeToString())
+m = onnx.load(lenet_path)
+m.graph.output.append(helper.make_tensor_value_info(m.graph.node[0].output[0], TensorProto.FLOAT, None))
+save_bytes("lenet_two_outputs", m.SerializeToString())
+m = onnx.load(lenet_path)
+m.graph.input.append(helper.make_tensor_value_info("extra", TensorProto.FLOAT, [1]))
+save_bytes("lenet_two_inputs", m.SerializeToString())
+dyn = [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, 28, 28])]
+model("reshape_batch_1", [N("Reshape", ["x", "s"], ["f"], name="reshape0"), N("Gemm", ["f", "w"], ["y"], name="gemm0", transB=1)],
+      inits=[i64("s", [1, -1]), f32("w", [10, 784])], inputs=dyn)
+flat = [N("Flatten", ["x"], ["f"], name="flat0"), N("Gemm", ["f", "w"], ["y"], name="gemm0", transB=1)]
+model("five_logits", flat, inits=[f32("w", [5, 784])], inputs=dyn)
+nometa = json.loads(meta["ptcsim.preprocess"]); del nometa["classes"]
+model("thousand_logits_no_classes", flat, inits=[f32("w", [1000, 784])], inputs=dyn, keep_meta=False,
+      props={"ptcsim.preprocess": json.dumps(nometa)})
+model("flat_input", [N("Gemm", ["x", "w"], ["y"], name="gemm0", transB=1)], inits=[f32("w", [10, 784])],
+      inputs=[helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 784])])
 
 # ---- IDX datasets: t10k images/labels from the Debian package, each pair with one defect
 ds = "/usr/share/datasets/fashion-mnist"
