@@ -158,7 +158,14 @@ void Runtime::run() {
     for (int k = 0; k < chips(); ++k) last = std::max(last, array[static_cast<size_t>(k)]->free_at_s());
     const double end = std::isfinite(m_horizon) ? m_horizon : last;
     if (!m_interrupted) {
-      wait_until_s(end);
+      // Until the end, woken by every change of the agenda: a module that stops on an interrupt
+      // clears its activity, so the run ends at the instant it stopped (a single wait until the
+      // horizon reported the horizon as simulated, and wrote a trace row there).
+      while (!m_c.interrupted) {
+        const sc_core::sc_time target(end, sc_core::SC_SEC), now = sc_core::sc_time_stamp();
+        if (!(target > now)) break;
+        wait(target - now, m_agenda.changed());
+      }
       while (due_by(m_agenda.next_s(), end) && !m_c.interrupted) wait(m_agenda.changed());
     }
     m_interrupted = m_c.interrupted;

@@ -103,7 +103,7 @@ int SweepCommand::run() {
     std::error_code ec;
     fs::create_directories(m.dir / "logs", ec);
     const fs::path script = m.dir / "sweep.sbatch";
-    write_atomic(script, slurm_script(m, incomplete, o, m.dir.filename().string()));
+    write_atomic(script, slurm_script(m, incomplete, o, m.name));  // the job is named after the sweep
     std::printf("%s: job array over %zu of %zu entries (--array=%s)\n", script.string().c_str(), incomplete.size(),
                 m.entries.size(), array_spec(incomplete, m_max_parallel).c_str());
     if (m_submit) std::printf("submitted job %s\n", submit_sbatch(script.string()).c_str());
@@ -116,6 +116,20 @@ int SweepCommand::run() {
   std::string name;
   const std::vector<Entry> entries = expand(m_spec, &params, &name);
   const fs::path dir = m_out.empty() ? fs::path("runs") / "sweeps" / name : fs::path(m_out);
+  // A folder holding another sweep's manifest is not taken over: its results, logs and run
+  // directories would stand beside a manifest that no longer lists them. (The same sweep grown
+  // by seeds or levels is expanded again in place: finished runs keep their ids.)
+  if (const fs::path old = dir / "manifest.jsonl"; fs::exists(old)) {
+    Manifest m;
+    try {
+      m = read_manifest(old.string());
+    } catch (const Error&) {  // unreadable: written by something else
+      throw Error(old.string() + ": not a sweep manifest; expand into another folder (--out) or remove it");
+    }
+    if (m.name != name)
+      throw Error(dir.string() + ": holds sweep \"" + m.name + "\" (" + std::to_string(m.entries.size()) + " entries in " +
+                  old.string() + "), not \"" + name + "\"; expand into another folder (--out) or remove that manifest");
+  }
   const fs::path f = write_manifest(entries, dir);
   if (m_list)
     for (const auto& e : entries)

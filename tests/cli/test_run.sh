@@ -375,6 +375,28 @@ PY
 then ok "SIGINT during the ideal reference: stops within 3 s, no accuracy_ideal (exit $rc, ${ms} ms)"
 else bad "SIGINT during the ideal reference (exit $rc, ${ms} ms): $(tail -c 300 "$tmp/intideal.err")"; fi
 
+# ---- an interrupted run reports the time it reached, not the horizon: a SWIM policy acting every
+# microsecond before any request (the runtime had nothing to serve and waited for the horizon in
+# one step, so the summary said sim_time_s 10 and a trace row stood at t = 10 after 0.1 s simulated)
+"$ptcsim" run -q "$src/scenarios/swim/lenet5_pcm_swim.json" --set accuracy.instances=1 --set accuracy.images=50 \
+  --set controller.salience.images=64 --set controller.policy.interval_s=1e-6 --set horizon_s=10 --set 'accuracy.times_s=[10]' \
+  --out "$tmp/intswim" >/dev/null 2>"$tmp/intswim.err" &
+pid=$!
+for _ in $(seq 1 300); do [ -s "$tmp/intswim/run.json" ] && break; sleep 0.1; done
+sleep 4; kill -INT "$pid"; wait "$pid"; rc=$?
+if [ "$rc" -eq 3 ] && $py - "$tmp/intswim" <<'PY'
+import csv, json, os, sys
+d = sys.argv[1]
+s = json.load(open(os.path.join(d, "summary.json")))
+last_event = max(json.loads(l)["t_s"] for l in open(os.path.join(d, "events.jsonl")))
+rows = list(csv.DictReader(open(os.path.join(d, "trace.csv"))))
+assert s["status"] == "interrupted" and s["sim_time_s"] < 10, s["sim_time_s"]
+assert last_event <= s["sim_time_s"] < last_event + 1e-3, (last_event, s["sim_time_s"])
+assert float(rows[-1]["t_s"]) <= s["sim_time_s"], rows[-1]["t_s"]
+PY
+then ok "SIGINT before the first request: sim_time_s is the time reached, not the horizon"
+else bad "interrupted SWIM run (exit $rc): $(tail -c 300 "$tmp/intswim.err") $(head -c 400 "$tmp/intswim/summary.json")"; fi
+
 # ---- the progress of an interrupted run stops where it was (it printed "100.0% simulated")
 "$ptcsim" run "$sc" --set traffic.requests=200000 --out "$tmp/int2" >/dev/null 2>"$tmp/int2.err" &
 pid=$!

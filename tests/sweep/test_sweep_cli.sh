@@ -36,6 +36,14 @@ $py -c "import json,sys; assert all(json.loads(l)['sweep'] == 'tiny' for l in op
 "$ptcsim" sweep "$tmp/spec.json" --out "$tmp/B" >/dev/null 2>&1
 cmp -s "$tmp/A/manifest.jsonl" "$tmp/B/manifest.jsonl" && ok "same spec => byte-identical manifest" || bad "manifests differ"
 ls "$tmp/A" | grep -q '\.tmp$' && bad "temporary file left" || ok "no temporary files"
+# another sweep is not expanded over this one (its manifest would replace A's beside A's results)
+sed 's/"name": "tiny"/"name": "other"/' "$tmp/spec.json" >"$tmp/other.json"
+cp "$tmp/A/manifest.jsonl" "$tmp/A_manifest.before"
+expect_error "a folder holding another sweep is refused, naming both sweeps" \
+  "A: holds sweep \"tiny\" (6 entries in .*manifest.jsonl), not \"other\"; expand into another folder" "$ptcsim" sweep "$tmp/other.json" --out "$tmp/A"
+cmp -s "$tmp/A/manifest.jsonl" "$tmp/A_manifest.before" && ok "its manifest is left as it was" || bad "the other sweep's manifest replaced A's"
+"$ptcsim" sweep "$tmp/spec.json" --out "$tmp/A" >/dev/null 2>"$tmp/err" && cmp -s "$tmp/A/manifest.jsonl" "$tmp/A_manifest.before" \
+  && ok "the same sweep expands again in place" || bad "re-expanding the same sweep: $(cat "$tmp/err")"
 
 # ---- every shipped spec expands (each entry validated), with the documented number of entries
 for spec in "$src"/scenarios/sweeps/*.json tools/bench/sweep_32.json; do
@@ -204,7 +212,7 @@ rm -rf "$tmp/A/runs/$id1"
   || bad "sweep slurm: $(cat "$tmp/err")"
 s="$tmp/A/sweep.sbatch"
 grep -qx "#SBATCH --array=1-2,5%2" "$s" && grep -qx "#SBATCH --partition=debug" "$s" && grep -qx "#SBATCH --time=00:05:00" "$s" \
-  && grep -qx "#SBATCH --mem=1G" "$s" && [ "$(grep -vc '^#' "$s")" -eq 1 ] && grep -v '^#' "$s" | grep -q '^exec .* sweep task .*manifest.jsonl'"'"' --index "$SLURM_ARRAY_TASK_ID"' \
+  && grep -qx "#SBATCH --mem=1G" "$s" && grep -qx "#SBATCH --job-name=ptcsim-tiny" "$s" && [ "$(grep -vc '^#' "$s")" -eq 1 ] && grep -v '^#' "$s" | grep -q '^exec .* sweep task .*manifest.jsonl'"'"' --index "$SLURM_ARRAY_TASK_ID"' \
   && ok "sbatch script: array over the 3 missing entries %2, options, one sweep task per index" || bad "sbatch script: $(cat "$s")"
 SLURM_ARRAY_TASK_ID=1 bash "$s" >"$tmp/out" 2>&1
 [ "$("$ptcsim" sweep collect "$tmp/A/manifest.jsonl" 2>/dev/null | grep -c "4 of 6 runs complete")" -eq 1 ] \

@@ -162,6 +162,16 @@ assert d["panels"] == ["accuracy", "writes"], d["panels"]
 assert [r["label"] for r in d["runs"]] == ["doctor", "periodic (period_s=2592000)"], d["runs"]
 EOF
 
+# Without an accuracy panel the runs are still named: the first panel's legend has one entry per
+# run (it had none, and the coloured lines were unlabelled)
+"$plot" "$r/doctor" "$r/periodic" -o "$tmp/nolegend.png" --panels energy,writes --dump-json >"$tmp/nolegend.json" 2>/dev/null
+check "no accuracy panel: the runs are in the legend" "$tmp/nolegend.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["panels"] == ["energy", "writes"], d["panels"]
+assert d["legend_labels"] == ["doctor", "periodic (period_s=2592000)"], d["legend_labels"]
+EOF
+
 # --- default output, axis choice ----------------------------------------------------------
 "$plot" "$r/short" --dump-json >"$tmp/short.json" 2>"$tmp/err" && [ -s "$r/short/accuracy.png" ] &&
   ok "default output RUN_DIR/accuracy.png" || bad "default output: $(cat "$tmp/err")"

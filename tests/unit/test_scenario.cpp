@@ -722,6 +722,31 @@ TEST_CASE("traffic poisson: window counts have the Poisson mean and variance, wi
   }
 }
 
+TEST_CASE("traffic daily_profile: a window across hours holds the rate integrated over it", "[traffic]") {
+  // Odd hours 0.02/s, even hours none; windows of 1.5 h (16 a day) over 30 days. Window position p
+  // covers [1.5 p, 1.5 p + 1.5) h: its expected count is the odd hours' share x 0.02 x 3600 (the
+  // rate at the window's middle, used before, gave 0 for position 0 and 108 for position 1).
+  TempDir d;
+  Json j = with_set(minimal(), "horizon_s=2592000");
+  Json rates = Json::array();
+  for (int h = 0; h < 24; ++h) rates.push_back(h % 2 ? 0.02 : 0.0);
+  j["traffic"] = {{"name", "daily_profile"}, {"batch_s", 5400.0}, {"hourly_rate_hz", rates}};
+  auto src = traffic_of(j, d);
+  Arrivals a;
+  std::vector<double> count(16, 0.0);
+  while (src->next(0.0, a)) {
+    CHECK(a.window_hi_s - a.window_lo_s == 5400.0);
+    count[static_cast<size_t>(std::llround(std::fmod(a.window_lo_s, 86400.0) / 5400.0)) % 16] += static_cast<double>(a.n);
+  }
+  for (int p = 0; p < 16; ++p) {
+    double odd_s = 0;  // seconds of the window in odd hours
+    for (double t = p * 5400.0; t < (p + 1) * 5400.0; t += 900.0) odd_s += static_cast<int>(t / 3600.0) % 2 ? 900.0 : 0.0;
+    const double want = 30 * 0.02 * odd_s;  // 30 days
+    INFO("window position " << p << ": " << count[static_cast<size_t>(p)] << " requests, expected " << want);
+    CHECK(std::abs(count[static_cast<size_t>(p)] - want) <= 5 * std::sqrt(std::max(want, 1.0)));
+  }
+}
+
 TEST_CASE("traffic back_to_back: exactly `requests` single-request batches, each ready when the previous completes",
           "[traffic]") {
   TempDir d;

@@ -13,7 +13,9 @@ const Registrar<TrafficSource> reg_daily{
      "Poisson arrivals with a piecewise-constant daily rate profile",
      {{"hourly_rate_hz", "1/s",
        Json::array({20, 15, 10, 10, 10, 15, 30, 60, 90, 100, 100, 100, 100, 100, 100, 100, 100, 90, 80, 70, 60, 50, 40, 30}),
-       "mean arrival rate for each hour of the day (24 values), piecewise constant", 0, 1e12},
+       "mean arrival rate for each hour of the day (24 values), piecewise constant; a window of batch_s holds the rate "
+       "integrated over it",
+       0, 1e12},
       kBatch,
       kFirst},
      [](Params& p) {
