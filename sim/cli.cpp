@@ -510,12 +510,6 @@ int cmd_schema() {
   return 0;
 }
 
-std::string short_number(double x) {
-  std::ostringstream o;
-  o << x;
-  return o.str();
-}
-
 int cmd_list(const std::string& kind, bool json) {
   Json j;
   try {
@@ -547,7 +541,7 @@ int cmd_list(const std::string& kind, bool json) {
       for (const auto& prm : p.value()["parameters"]) {
         std::string rule = prm["type"].get<std::string>();
         if (prm.contains("range"))
-          rule += " in [" + short_number(prm["range"][0].get<double>()) + "," + short_number(prm["range"][1].get<double>()) + "]";
+          rule += " in [" + range_text(prm["range"][0].get<double>()) + "," + range_text(prm["range"][1].get<double>()) + "]";
         if (prm.contains("choices")) {
           rule += ":";
           for (const auto& c : prm["choices"]) rule += " " + c.get<std::string>();
@@ -582,7 +576,7 @@ CLI::Validator finite_in(double lo, double hi) {
         }
         if (used == 0 || used != in.size()) return "expected a number, got \"" + in + "\"";
         if (!std::isfinite(v)) return "expected a finite number, got " + in;
-        if (v < lo || v > hi) return "expected a number in [" + short_number(lo) + "," + short_number(hi) + "], got " + in;
+        if (v < lo || v > hi) return "expected a number in [" + range_text(lo) + "," + range_text(hi) + "], got " + in;
         return std::string();
       },
       "", "finite number");

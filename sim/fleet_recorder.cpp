@@ -193,9 +193,9 @@ void FleetRecorder::write_partial(const std::string& status) {
 Json FleetRecorder::summary(const std::string& status) const {
   const auto& s = m_c.s;
   Json chips = Json::array();
-  double energy = 0, acc_sum = 0, final_sum = 0;
+  double energy = 0;
   int64_t writes = 0, writes0 = 0, cal = 0, remaps = 0, probes = 0, triggers = 0, cycles = 0, inf_cycles = 0, served = 0;
-  int64_t correct = 0, classified = 0, acc_n = 0, final_n = 0, recomputations = 0, recomputation_cycles = 0;
+  int64_t correct = 0, classified = 0, recomputations = 0, recomputation_cycles = 0;
   bool recomputation_books = false;
   for (const auto& ch : m_chips) {
     Json cj = ch.rec->summary(status);
@@ -217,12 +217,13 @@ Json FleetRecorder::summary(const std::string& status) const {
     }
     correct += ch.ev->served_correct();
     classified += ch.ev->served_classified();
-    if (std::isfinite(num("accuracy_mean"))) acc_sum += num("accuracy_mean"), ++acc_n;
-    if (std::isfinite(num("accuracy_final"))) final_sum += num("accuracy_final"), ++final_n;
     chips.push_back(std::move(cj));
   }
-  double acc_mean = acc_n ? acc_sum / double(acc_n) : NAN;
-  double acc_final = final_n ? final_sum / double(final_n) : NAN;
+  // Scheduled: over the fleet rows, each an instant every chip has evaluated (docs/fleet.md): an
+  // interrupted run whose chips reached different instants mixed them (4 chips' t = 657 s with 4
+  // chips' t = 60 s as the final accuracy). A complete run's rows hold every chip's evaluations.
+  double acc_mean = m_rows_acc_n ? m_rows_acc_sum / double(m_rows_acc_n) : NAN;
+  double acc_final = m_rows_acc_n ? m_last_acc : NAN;
   if (m_rt.measures_served()) {
     acc_mean = classified ? double(correct) / double(classified) : NAN;
     acc_final = m_last_acc;
@@ -251,6 +252,8 @@ Json FleetRecorder::summary(const std::string& status) const {
             {"inference_cycles", inf_cycles},
             {"overhead_ratio", inf_cycles ? double(cycles) / double(inf_cycles) : 0.0},
             {"requests", served},
+            {"requests_arrived", m_rt.arrived()},
+            {"requests_unserved", m_rt.arrived() - served},
             {"sim_time_s", m_rt.end_s()}};
   if (recomputation_books) {  // each chip's array recomputes on its own: the fleet's are the sums
     j["recomputations"] = recomputations;

@@ -108,6 +108,8 @@ class Params {
   // A file parameter as a path: absolute as given, else relative to the base directory.
   std::string file(const std::string& name);
   std::string path_of(const std::string& name) const { return join_path(m_path, name); }
+  // Whether the scenario gave parameter `name` (else its default applies).
+  bool given(const std::string& name) const { return m_obj.is_object() && m_obj.contains(name); }
   // The declared parameters with defaults applied (plus the extra keys present in the input).
   Json resolved() const;
   std::vector<std::string> unread() const;

@@ -269,6 +269,8 @@ Json Recorder::summary(const std::string& status) const {
             {"inference_cycles", served * cpi},
             {"overhead_ratio", served ? double(m_ctl->overhead_cycles()) / double(served * cpi) : 0.0},
             {"requests", served},
+            {"requests_arrived", m_rt->arrived()},
+            {"requests_unserved", m_rt->arrived() - served},
             {"sim_time_s", m_rt->end_s()},
             {"steps", m_acc.step(now_s())}};
   if (const hw::StreamPlan* p = m_acc.stream_plan()) {

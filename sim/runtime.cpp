@@ -188,6 +188,7 @@ void Runtime::body() {
   while (!m_c.interrupted) {
     if (!m_traffic->next(prev_done, a)) break;
     if (a.ready_s >= m_horizon) break;
+    m_arrived += a.n;
     // Dispatch once every activity of the fleet due by the ready time has started. A chip's
     // draining is a state of the present (an action runs until it ends): while one drains, the
     // dispatcher does not run ahead but decides at the batch's ready time.
@@ -204,7 +205,14 @@ void Runtime::body() {
     }
     if (m_c.interrupted) break;
     for (const auto& l : m_lanes) open = open || !l->m_saturated;
-    if (!open) break;  // every chip is booked to the horizon
+    if (!open) {  // every chip is booked to the horizon: the rest of an open-loop traffic arrives unserved
+      if (n_chips == 1) m_lanes[0]->m_arrived += a.n;
+      while (!closed_loop && !m_c.interrupted && m_traffic->next(prev_done, a) && a.ready_s < m_horizon) {
+        m_arrived += a.n;
+        if (n_chips == 1) m_lanes[0]->m_arrived += a.n;
+      }
+      break;
+    }
     for (size_t k = 0; n_chips > 1 && k < n_chips; ++k) {
       states[k].free_at_s = array[k]->free_at_s();
       states[k].queued = m_lanes[k]->m_queued;
@@ -266,6 +274,7 @@ void Runtime::body() {
       p.window_hi_s = a.window_hi_s;
       ChipLane& l = *m_lanes[k];
       booked_before[k] = l.m_booked_parts + static_cast<int64_t>(l.m_queue.size());
+      l.m_arrived += p.n;
       if (l.m_saturated) continue;  // past the horizon on this chip: not served
       l.m_queued += p.n;
       if (n_chips > 1) {  // served in order: from its ready time or when the work before it ends
@@ -304,6 +313,7 @@ nlohmann::json Runtime::stats() const {
   for (const auto& l : m_lanes) parts += l->batches(), held += l->held_s();
   nlohmann::json j = {{"traffic", m_c.s.traffic.name},
                       {"requests_served", stat(static_cast<double>(served()), "requests")},
+                      {"requests_arrived", stat(static_cast<double>(arrived()), "requests")},
                       {"batches", stat(static_cast<double>(parts), "batches")},
                       {"latency_p50", stat(all_latency().quantile(0.5), "s")},
                       {"latency_p99", stat(all_latency().quantile(0.99), "s")},
@@ -317,6 +327,7 @@ nlohmann::json Runtime::stats() const {
     for (int k = 0; k < chips(); ++k) {
       const ChipLane& l = lane(k);
       j["chip_" + std::to_string(k)] = {{"requests_served", stat(static_cast<double>(l.served()), "requests")},
+                                        {"requests_arrived", stat(static_cast<double>(l.arrived()), "requests")},
                                         {"batches", stat(static_cast<double>(l.batches()), "batches")},
                                         {"latency_p99", stat(l.all_latency().quantile(0.99), "s")},
                                         {"held_for_activities", stat(l.held_s(), "s")}};

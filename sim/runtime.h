@@ -47,6 +47,9 @@ class ChipLane : public sc_core::sc_module {
 
   int chip() const { return m_chip; }
   int64_t served() const { return m_served; }
+  // Requests dispatched to the chip, served or not (a fleet of one: every request that arrived
+  // ready before the horizon, also those the booked-out chip never took).
+  int64_t arrived() const { return m_arrived; }
   int64_t batches() const { return m_batches; }
   // The closed-loop total the chip will serve (a single chip's traffic total), else -1.
   int64_t total_requests() const;
@@ -107,7 +110,7 @@ class ChipLane : public sc_core::sc_module {
   Runtime& m_rt;
   int m_chip;
   PartQueue m_queue;
-  int64_t m_queued = 0, m_served = 0, m_batches = 0, m_booked_parts = 0;
+  int64_t m_queued = 0, m_served = 0, m_batches = 0, m_booked_parts = 0, m_arrived = 0;
   bool m_saturated = false;  // a part reached the horizon: nothing more is served on this chip
   double m_last_done = 0, m_wait_s = 0;
   // ChipState::queued_done_s: the queued parts chained from their ready times, and their total
@@ -136,6 +139,9 @@ class Runtime : public sc_core::sc_module, public hw::StatsProvider {
   // Fleet totals.
   int64_t served() const;
   int64_t dispatched() const { return m_dispatched; }
+  // Requests of the traffic ready before the horizon, served or not (an open-loop source is drawn
+  // to the horizon even after every chip is booked out; a closed-loop one issues what is served).
+  int64_t arrived() const { return m_arrived; }
   int64_t total_requests() const { return m_traffic->total_requests(); }
   bool measures_served() const { return m_measures_served; }
   // Fleet-wide latencies (all chips' requests); a fleet of one keeps them in its lane only.
@@ -166,7 +172,7 @@ class Runtime : public sc_core::sc_module, public hw::StatsProvider {
   std::vector<std::function<bool()>> m_draining;
   std::function<void(double)> m_progress;
   double m_horizon = 0;
-  int64_t m_dispatched = 0, m_batches = 0;
+  int64_t m_dispatched = 0, m_batches = 0, m_arrived = 0;
   bool m_ended = false;  // no more batches will be dispatched
   bool m_measures_served = false;
   LatencyHistogram m_lat_win, m_lat_all;  // fleet-wide (all chips' requests), chips > 1 only

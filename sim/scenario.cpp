@@ -321,7 +321,10 @@ const std::vector<SectionSpec>& scenario_sections() {
          {}});
     t.push_back({"hw.energy",
                  "energy and latency parameters (defaults and sources: hw/energy.h)",
-                 {{"ring_hold_mw", "mW", ed.ring_hold_mw, "static hold power per ring (LT default.yaml)", 0, 1e6},
+                 {{"ring_hold_mw", "mW", ed.ring_hold_mw,
+                   "hold power per ring while the array computes or settles (LT default.yaml); an idle chip draws none (the "
+                   "energy books count active time only)",
+                   0, 1e6},
                   {"ring_settle_us", "us", ed.ring_settle_us, "thermo-optic re-tuning latency (CrossLight Table II)", 0, 1e9},
                   {"pcm_write_pj", "pJ", ed.pcm_write_pj, "energy per PCM device write (Rios et al. 2015)", 0, 1e12},
                   {"pcm_write_us", "us", ed.pcm_write_us, "time per PCM row write [assumption]", 0, 1e9},
@@ -1699,6 +1702,17 @@ Prepared preflight_checks(const Scenario& s) {
                 " s (its first arrival, or the end of that arrival's window when requests are batched), at or after horizon_s " +
                 num_str(s.horizon_s) +
                 " s: nothing would be served; lengthen horizon_s, shorten traffic.batch_s or start the traffic earlier");
+  // Rows by served requests, as rows by time: a closed-loop source's total bounds them (a row
+  // every request of 1e12 requests was accepted, though every_s has the limit).
+  if (const int64_t total = traffic->total_requests(); total > 0 && s.trace_every_requests > 0) {
+    const double traces = s.dispatcher.chips > 1 ? s.dispatcher.chips + 1.0 : 1.0;
+    const double rows = traces * static_cast<double>(total) / static_cast<double>(s.trace_every_requests);
+    if (rows > 1e7)
+      throw Error("trace.every_requests: a row every " + std::to_string(s.trace_every_requests) + " requests of " +
+                  std::to_string(total) + " (traffic." + s.traffic.name + ") is " + num_str(rows) +
+                  " rows, more than the limit of 1e7 (traces are held in memory until written); use trace.every_requests >= " +
+                  num_str(std::ceil(traces * static_cast<double>(total) / 1e7)));
+  }
   if (!(s.horizon_s > 0)) {
     // A closed-loop source until the traffic ends: the run lasts at least requests x per-inference latency.
     const int64_t requests = traffic->total_requests();

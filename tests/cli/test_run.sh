@@ -598,4 +598,37 @@ if timeout 60 "$ptcsim" run "$sc" --set 'traffic={"name":"poisson","rate_hz":0.5
 then ok "a trace every 0.1 s runs past 2,048.1 s to the horizon"
 else bad "trace every 0.1 s: $(cat "$tmp/err")"; fi
 
+# ---- an interrupted fleet reports the accuracy of the instants every chip evaluated (its fleet
+# rows): stopped while half the chips had evaluated at 657 s and half only at 60 s, the summary's
+# accuracy_final was the mean of each chip's last evaluation, mixing the two instants
+"$ptcsim" run "$src/scenarios/datacenter/fleet8_year.json" --threads 1 --set horizon_s=7200 --set accuracy.log_spaced.stop_s=7200 \
+  --set accuracy.log_spaced.points=3 --out "$tmp/intfleet" -q >/dev/null 2>"$tmp/intfleet.err" &
+pid=$!
+for _ in $(seq 1 300); do [ -s "$tmp/intfleet/run.json" ] && break; sleep 0.1; done
+sleep 8; kill -INT "$pid"; wait "$pid"; rc=$?
+if [ "$rc" -eq 3 ] || [ "$rc" -eq 0 ]; then
+  if $py "$src/tests/regression/check_books.py" "$tmp/intfleet" >"$tmp/intfleet.books" 2>&1; then
+    ok "an interrupted fleet: summary accuracies are its fleet rows' (exit $rc, books balance)"
+  else bad "interrupted fleet books: $(head -c 600 "$tmp/intfleet.books")"; fi
+else bad "interrupted fleet (exit $rc): $(tail -c 300 "$tmp/intfleet.err")"; fi
+
+# ---- requests that arrive but are not served are counted: Poisson 40,000/s in 10-ms windows for
+# 0.105 s is 10 windows ready before the horizon (Poisson(400) each: 4,000 +- 63 requests) on a
+# chip that serves about 3,400/s; the summary's requests_arrived is the traffic's count (5 sigma),
+# requests_unserved = arrived - served, and stats.json's runtime books say the same
+"$ptcsim" run "$sc" --set 'traffic={"name":"poisson","rate_hz":40000,"batch_s":0.01}' --set horizon_s=0.105 \
+  --set 'controller.policy={"name":"none"}' --set accuracy.mode=none --set noise=[] --out "$tmp/overload" -q >/dev/null 2>"$tmp/err"
+if $py - "$tmp/overload" <<'PY'
+import json, math, os, sys
+d = sys.argv[1]
+s = json.load(open(os.path.join(d, "summary.json")))
+st = json.load(open(os.path.join(d, "stats.json")))
+a, n = s["requests_arrived"], s["requests"]
+assert abs(a - 4000) <= 5 * math.sqrt(4000), a
+assert s["requests_unserved"] == a - n and n < a / 2, (a, n, s["requests_unserved"])
+assert st["runtime"]["requests_arrived"]["value"] == a, st["runtime"]
+PY
+then ok "an overloaded chip: requests_arrived is the traffic's count, requests_unserved the rest"
+else bad "unserved requests: $(cat "$tmp/err") $(head -c 400 "$tmp/overload/summary.json")"; fi
+
 finish

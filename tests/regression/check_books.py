@@ -90,6 +90,11 @@ def chip_books(d, st, runtime, tag):
     if mon > s["probes"]:  # the monitor's own probes are some of them
         bad.append(f"{tag}stats monitor.probes {mon} above summary probes {s['probes']}")
     same("stats runtime.requests_served vs summary requests", runtime["requests_served"]["value"], s["requests"])
+    # Requests that arrived before the horizon, served or not: the unserved are the rest.
+    same("stats runtime.requests_arrived vs summary requests_arrived", runtime["requests_arrived"]["value"], s["requests_arrived"])
+    same("summary requests_unserved vs requests_arrived - requests", s["requests_unserved"], s["requests_arrived"] - s["requests"])
+    if s["requests_unserved"] < 0:
+        bad.append(f"{tag}summary requests_unserved {s['requests_unserved']} below 0")
     same("stats accelerator.inferences_served vs summary requests", acc["inferences_served"]["value"], s["requests"])
     # The converters (child modules of the accelerator) count what the array did: every inference is
     # cycles_per_inference array cycles and every remediation cycle one more; one cycle is C k DAC and
@@ -218,6 +223,13 @@ else:
             same_(f"fleet summary write_verify.{k} vs the sum over chips", fleet["write_verify"].get(k),
                   sum(w[k] for w in chip_wv), rel=1e-12)
     same_("stats runtime.requests_served vs fleet summary requests", rt["requests_served"]["value"], fleet["requests"])
+    same_("stats runtime.requests_arrived vs fleet summary requests_arrived", rt["requests_arrived"]["value"], fleet["requests_arrived"])
+    same_("fleet summary requests_unserved vs requests_arrived - requests", fleet["requests_unserved"],
+          fleet["requests_arrived"] - fleet["requests"])
+    # What the chips were sent is some of what arrived (a batch no chip could take arrived all the same).
+    sent = sum(c["requests_arrived"] for c in fleet["per_chip"])
+    if sent > fleet["requests_arrived"]:
+        bad.append(f"fleet summary requests_arrived {fleet['requests_arrived']} below the chips' {sent}")
     fleet_events = [json.loads(l) for l in open(os.path.join(run, "events.jsonl")) if l.strip()]
     same_("fleet events vs the chips' events", len(fleet_events), n_events)
     same_("fleet event writes + streamed writes vs fleet summary writes",
@@ -243,6 +255,13 @@ else:
             same_(f"fleet trace evaluation row {k} (t {r['t_s']}) accuracy vs the mean of the chips' evaluation {k}",
                   r["accuracy"], want, rel=1e-8)
             same_(f"fleet trace evaluation row {k} accuracy_n vs chips", r["accuracy_n"], n)
+        # The summary's accuracies are the fleet rows' (instants every chip evaluated), also when
+        # an interrupted run's chips reached different instants.
+        if fleet_evals:
+            same_("fleet summary accuracy_final vs the last fleet evaluation row", fleet["accuracy_final"],
+                  fleet_evals[-1]["accuracy"], rel=1e-8)
+            same_("fleet summary accuracy_mean vs the mean of the fleet evaluation rows", fleet["accuracy_mean"],
+                  sum(float(r["accuracy"]) for r in fleet_evals) / len(fleet_evals), rel=1e-8)
 for b in bad:
     print(f"{run}: books do not balance: {b}")
 sys.exit(1 if bad else 0)

@@ -16,9 +16,15 @@ class SwimVariationDevice : public hw::DeviceModel {
     m_cfg.bits_per_device = static_cast<int>(p.integer("bits_per_device"));
     m_cfg.weight_bits = static_cast<int>(p.integer("weight_bits"));
     m_cfg.verify_iterations = p.integer("verify_iterations");
-    if (m_cfg.device_bits % m_cfg.bits_per_device)
-      throw Error(p.path_of("device_bits") + ": must be a multiple of device.bits_per_device (" +
+    if (m_cfg.device_bits % m_cfg.bits_per_device)  // named by whichever of the two the scenario gave
+      throw Error(p.path_of(p.given("bits_per_device") && !p.given("device_bits") ? "bits_per_device" : "device_bits") +
+                  ": device_bits (" + std::to_string(m_cfg.device_bits) + ") must be a multiple of bits_per_device (" +
                   std::to_string(m_cfg.bits_per_device) + ")");
+    // Write-verify narrows a device's variation (SWIM, section 3): a verified device noisier than
+    // an unverified one would make verification lower the accuracy it exists to recover.
+    if (m_cfg.write_var > m_cfg.dev_var)
+      throw Error(p.path_of("write_var") + ": " + range_text(m_cfg.write_var) + " is above device.dev_var " +
+                  range_text(m_cfg.dev_var) + "; the variation after write-verify must not exceed the variation without it");
   }
   std::unique_ptr<hw::Technology> build(const hw::DeviceBuild& b) const override {
     return std::make_unique<hw::SwimVariation>(b.wl, m_cfg, b.rng);

@@ -62,7 +62,9 @@ const Registrar<Policy> reg{
       {"fraction", "", 0.1, "p: fraction of all mapped weights write-verified (global top-p across layers)", 0, 1},
       {"alpha", "", 1e6, "alpha of the swim score (SWIM: 1e6)", 0, 1e30},
       {"tolerance", "", 0.02,
-       "pcm, mrr: accepted |read - target| of a weight, fraction of full scale (g_max; swim_variation: its own model)", 0, 1},
+       "pcm, mrr: accepted |read - target| of a weight, fraction of the full conductance range (g_max - g_min; swim_variation: "
+       "its own model)",
+       0, 1},
       {"max_iterations", "", 20, "pcm, mrr: re-writes per weight at most (swim_variation: device.verify_iterations)", 0, 100000},
       {"reads", "", 1, "pcm, mrr: read-backs averaged per verification read", 1, 1000},
       {"on_monitor", "", true, "verify again when the monitor triggers"},
