@@ -203,9 +203,8 @@ void fill_batch(const Dataset& d, const Preprocess& p, int64_t first, int64_t co
 }
 
 int64_t label_count(const Dataset& d) {
-  int64_t n = 0;
-  for (const uint8_t l : d.labels) n = std::max<int64_t>(n, int64_t{l} + 1);
-  return n;
+  (void)d;  // every data set ptcsim loads is Fashion-MNIST (load_fashion_mnist refuses labels above 9)
+  return 10;
 }
 
 }  // namespace ptc::models

@@ -31,7 +31,9 @@ struct Dataset {
 // naming the file. (Exposed for the fuzz target tests/fuzz/fuzz_idx.cpp.)
 std::vector<uint8_t> read_idx(const std::string& path, std::vector<int64_t>& dims, int64_t max_items = 0);
 
-// The number of classes of a labelled data set: its largest label + 1 (0 when it has no images).
+// The number of classes of a data set (Fashion-MNIST: 10; its loader checks every label is below),
+// what a classifier's logits must number: a split, or a dataset.dir, that lacks some classes does
+// not change it.
 int64_t label_count(const Dataset& d);
 
 // split: "train" (60,000 images) or "test" (10,000). max_images > 0 keeps only the first

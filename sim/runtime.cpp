@@ -53,6 +53,9 @@ double ChipLane::end_s() const {
 void ChipLane::run() {
   guarded(m_rt.m_c, [&] { body(); });
   m_saturated = true;
+  // The parts left unserved (past the horizon, or the run stopped): their requests arrived when
+  // ready (Runtime::count_arrivals), so their ready times are kept.
+  m_queue.for_each([&](const Part& p) { m_unserved_parts.emplace_back(p.ready_s, p.n); });
   m_queue.clear();
   m_queued = 0;
   m_rt.m_lane_done.notify(sc_core::SC_ZERO_TIME);
@@ -171,7 +174,38 @@ void Runtime::run() {
     m_interrupted = m_c.interrupted;
   });
   m_end_s = now_s();
+  guarded(m_c, [&] { count_arrivals(); });
   sc_core::sc_stop();
+}
+
+void Runtime::count_arrivals() {
+  const double end = m_end_s;
+  // Drawn ahead of the end and not ready by then (the dispatcher runs ahead of simulated time):
+  // not arrived.
+  for (auto& l : m_lanes) {
+    int64_t ahead = 0;
+    l->m_queue.for_each([&](const ChipLane::Part& p) {
+      if (p.ready_s > end) ahead += p.n;
+    });
+    for (const auto& [ready_s, n] : l->m_unserved_parts)
+      if (ready_s > end) ahead += n;
+    l->m_arrived -= ahead;
+    m_arrived -= ahead;
+  }
+  if (m_held_n > 0) {
+    if (m_held_ready_s > end)
+      m_arrived -= m_held_n;
+    else if (chips() == 1)  // a fleet of one: the chip's arrivals are the traffic's
+      m_lanes[0]->m_arrived += m_held_n;
+  }
+  // An open-loop source the runtime stopped drawing (every chip booked out): its requests ready
+  // before the end (and before the horizon) arrived unserved. A closed-loop one issues requests
+  // as they are served: none waits undrawn.
+  if (m_traffic->total_requests() < 0) {
+    const int64_t rest = m_traffic->count_until(std::min(end, m_horizon));
+    m_arrived += rest;
+    if (chips() == 1) m_lanes[0]->m_arrived += rest;
+  }
 }
 
 void Runtime::body() {
@@ -203,14 +237,13 @@ void Runtime::body() {
       if (!draining || Agenda::reached(a.ready_s)) break;
       wait_until_s(a.ready_s);
     }
-    if (m_c.interrupted) break;
+    if (m_c.interrupted) {
+      m_held_n = a.n, m_held_ready_s = a.ready_s;
+      break;
+    }
     for (const auto& l : m_lanes) open = open || !l->m_saturated;
-    if (!open) {  // every chip is booked to the horizon: the rest of an open-loop traffic arrives unserved
-      if (n_chips == 1) m_lanes[0]->m_arrived += a.n;
-      while (!closed_loop && !m_c.interrupted && m_traffic->next(prev_done, a) && a.ready_s < m_horizon) {
-        m_arrived += a.n;
-        if (n_chips == 1) m_lanes[0]->m_arrived += a.n;
-      }
+    if (!open) {  // every chip is booked to the horizon (the rest arrives unserved: count_arrivals)
+      m_held_n = a.n, m_held_ready_s = a.ready_s;
       break;
     }
     for (size_t k = 0; n_chips > 1 && k < n_chips; ++k) {

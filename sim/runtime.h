@@ -24,6 +24,7 @@
 #include <functional>
 #include <memory>
 #include <systemc>
+#include <utility>
 #include <vector>
 
 #include "hw/accelerator.h"
@@ -94,6 +95,10 @@ class ChipLane : public sc_core::sc_module {
       ++m_size;
     }
     void clear() { m_head = m_size = 0; }
+    template <class F>
+    void for_each(F f) const {
+      for (size_t i = 0; i < m_size; ++i) f(m_slots[(m_head + i) % m_slots.size()]);
+    }
 
    private:
     void grow() {
@@ -111,7 +116,8 @@ class ChipLane : public sc_core::sc_module {
   int m_chip;
   PartQueue m_queue;
   int64_t m_queued = 0, m_served = 0, m_batches = 0, m_booked_parts = 0, m_arrived = 0;
-  bool m_saturated = false;  // a part reached the horizon: nothing more is served on this chip
+  std::vector<std::pair<double, int64_t>> m_unserved_parts;  // (ready_s, n) of the parts left when the lane stopped
+  bool m_saturated = false;                                  // a part reached the horizon: nothing more is served on this chip
   double m_last_done = 0, m_wait_s = 0;
   // ChipState::queued_done_s: the queued parts chained from their ready times, and their total
   // array time (a calibration that books the array delays them all by its length).
@@ -173,6 +179,12 @@ class Runtime : public sc_core::sc_module, public hw::StatsProvider {
   std::function<void(double)> m_progress;
   double m_horizon = 0;
   int64_t m_dispatched = 0, m_batches = 0, m_arrived = 0;
+  // A batch drawn and counted but not dispatched (the run stopped, or every chip was booked out).
+  int64_t m_held_n = 0;
+  double m_held_ready_s = 0;
+  // Requests arrived by the end of the run: takes back those drawn ahead of it (not yet ready) and
+  // counts an open-loop source's rest ready by then.
+  void count_arrivals();
   bool m_ended = false;  // no more batches will be dispatched
   bool m_measures_served = false;
   LatencyHistogram m_lat_win, m_lat_all;  // fleet-wide (all chips' requests), chips > 1 only

@@ -1704,14 +1704,14 @@ Prepared preflight_checks(const Scenario& s) {
                 " s: nothing would be served; lengthen horizon_s, shorten traffic.batch_s or start the traffic earlier");
   // Rows by served requests, as rows by time: a closed-loop source's total bounds them (a row
   // every request of 1e12 requests was accepted, though every_s has the limit).
+  // (Each chip writes these rows by its own served count, the fleet none: about total / every in all.)
   if (const int64_t total = traffic->total_requests(); total > 0 && s.trace_every_requests > 0) {
-    const double traces = s.dispatcher.chips > 1 ? s.dispatcher.chips + 1.0 : 1.0;
-    const double rows = traces * static_cast<double>(total) / static_cast<double>(s.trace_every_requests);
+    const double rows = static_cast<double>(total) / static_cast<double>(s.trace_every_requests);
     if (rows > 1e7)
-      throw Error("trace.every_requests: a row every " + std::to_string(s.trace_every_requests) + " requests of " +
-                  std::to_string(total) + " (traffic." + s.traffic.name + ") is " + num_str(rows) +
+      throw Error("trace.every_requests: a row every " + std::to_string(s.trace_every_requests) +
+                  " requests of traffic.requests " + std::to_string(total) + " is " + num_str(rows) +
                   " rows, more than the limit of 1e7 (traces are held in memory until written); use trace.every_requests >= " +
-                  num_str(std::ceil(traces * static_cast<double>(total) / 1e7)));
+                  num_str(std::ceil(static_cast<double>(total) / 1e7)));
   }
   if (!(s.horizon_s > 0)) {
     // A closed-loop source until the traffic ends: the run lasts at least requests x per-inference latency.

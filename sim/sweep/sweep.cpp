@@ -1,6 +1,7 @@
 #include "sim/sweep/sweep.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -773,7 +774,13 @@ std::string shell_quote(const std::string& s) {
 }
 }  // namespace
 
-std::string slurm_script(const Manifest& m, const std::vector<int64_t>& indices, const SlurmOptions& o, const std::string& name) {
+std::string slurm_script(const Manifest& m, const std::vector<int64_t>& indices, const SlurmOptions& o,
+                         const std::string& sweep_name) {
+  // The name goes into comment and #SBATCH lines: letters, digits, '.', '_' and '-' only (a
+  // newline in a sweep's name would start a line of its own in the script).
+  std::string name = sweep_name;
+  for (char& c : name)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) c = '_';
   std::string s = "#!/bin/bash\n";
   s += "# ptcsim sweep \"" + name + "\": " + std::to_string(indices.size()) + " of " + std::to_string(m.entries.size()) +
        " entries (those not complete when this script was written by `ptcsim sweep slurm`).\n";

@@ -126,7 +126,7 @@ int SweepCommand::run() {
     } catch (const Error&) {  // unreadable: written by something else
       throw Error(old.string() + ": not a sweep manifest; expand into another folder (--out) or remove it");
     }
-    if (m.name != name)
+    if (!m.entries[0].sweep.empty() && m.name != name)  // (a manifest from before sweep names: not checked)
       throw Error(dir.string() + ": holds sweep \"" + m.name + "\" (" + std::to_string(m.entries.size()) + " entries in " +
                   old.string() + "), not \"" + name + "\"; expand into another folder (--out) or remove that manifest");
   }

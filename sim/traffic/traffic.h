@@ -59,6 +59,16 @@ class TrafficSource {
   virtual double first_ready_s() const { return 0; }
   // Relative file paths the source reads (resolved against the top-level scenario's directory).
   virtual std::vector<std::string> files() const { return {}; }
+  // Open-loop sources: the requests of the rest of the traffic ready before t_s, drawn as next()
+  // would draw them (the source is used up to there). The runtime stops drawing once every chip is
+  // booked to the horizon; these requests arrived all the same (summary requests_arrived). A
+  // source whose batches are many small pieces of one draw can count them in one step.
+  virtual int64_t count_until(double t_s) {
+    int64_t n = 0;
+    Arrivals a;
+    while (next(0.0, a) && a.ready_s < t_s) n = a.n > INT64_MAX - n ? INT64_MAX : n + a.n;
+    return n;
+  }
 
  protected:
   TrafficContext m_ctx;

@@ -378,12 +378,14 @@ else bad "SIGINT during the ideal reference (exit $rc, ${ms} ms): $(tail -c 300 
 # ---- an interrupted run reports the time it reached, not the horizon: a SWIM policy acting every
 # microsecond before any request (the runtime had nothing to serve and waited for the horizon in
 # one step, so the summary said sim_time_s 10 and a trace row stood at t = 10 after 0.1 s simulated)
-"$ptcsim" run -q "$src/scenarios/swim/lenet5_pcm_swim.json" --set accuracy.instances=1 --set accuracy.images=50 \
+# (The signal goes after the first progress line, once the policy acts; each write-verify pass
+# advances the time by about 2 ms.)
+"$ptcsim" run "$src/scenarios/swim/lenet5_pcm_swim.json" --set accuracy.instances=1 --set accuracy.images=50 \
   --set controller.salience.images=64 --set controller.policy.interval_s=1e-6 --set horizon_s=10 --set 'accuracy.times_s=[10]' \
   --out "$tmp/intswim" >/dev/null 2>"$tmp/intswim.err" &
 pid=$!
-for _ in $(seq 1 300); do [ -s "$tmp/intswim/run.json" ] && break; sleep 0.1; done
-sleep 4; kill -INT "$pid"; wait "$pid"; rc=$?
+for _ in $(seq 1 600); do grep -q '% simulated' "$tmp/intswim.err" 2>/dev/null && break; sleep 0.1; done
+sleep 1; kill -INT "$pid"; wait "$pid"; rc=$?
 if [ "$rc" -eq 3 ] && $py - "$tmp/intswim" <<'PY'
 import csv, json, os, sys
 d = sys.argv[1]
@@ -391,7 +393,8 @@ s = json.load(open(os.path.join(d, "summary.json")))
 last_event = max(json.loads(l)["t_s"] for l in open(os.path.join(d, "events.jsonl")))
 rows = list(csv.DictReader(open(os.path.join(d, "trace.csv"))))
 assert s["status"] == "interrupted" and s["sim_time_s"] < 10, s["sim_time_s"]
-assert last_event <= s["sim_time_s"] < last_event + 1e-3, (last_event, s["sim_time_s"])
+# the end is within a write-verify pass (about 2 ms) of the last event; the old end was the horizon
+assert last_event <= s["sim_time_s"] < last_event + 0.05, (last_event, s["sim_time_s"])
 assert float(rows[-1]["t_s"]) <= s["sim_time_s"], rows[-1]["t_s"]
 PY
 then ok "SIGINT before the first request: sim_time_s is the time reached, not the horizon"
@@ -606,10 +609,13 @@ else bad "trace every 0.1 s: $(cat "$tmp/err")"; fi
 pid=$!
 for _ in $(seq 1 300); do [ -s "$tmp/intfleet/run.json" ] && break; sleep 0.1; done
 sleep 8; kill -INT "$pid"; wait "$pid"; rc=$?
-if [ "$rc" -eq 3 ] || [ "$rc" -eq 0 ]; then
+evals=$(awk -F, 'NR > 1 && $3 != ""' "$tmp/intfleet/trace.csv" 2>/dev/null | wc -l)
+if [ "$rc" -eq 3 ] && [ "$evals" -ge 1 ]; then
   if $py "$src/tests/regression/check_books.py" "$tmp/intfleet" >"$tmp/intfleet.books" 2>&1; then
-    ok "an interrupted fleet: summary accuracies are its fleet rows' (exit $rc, books balance)"
+    ok "an interrupted fleet: summary accuracies are its fleet rows' ($evals fleet evaluation rows, books balance)"
   else bad "interrupted fleet books: $(head -c 600 "$tmp/intfleet.books")"; fi
+elif [ "$rc" -eq 3 ] || [ "$rc" -eq 0 ]; then
+  ok "an interrupted fleet: not exercised on this machine (exit $rc, signal before the first fleet evaluation or after the end)"
 else bad "interrupted fleet (exit $rc): $(tail -c 300 "$tmp/intfleet.err")"; fi
 
 # ---- requests that arrive but are not served are counted: Poisson 40,000/s in 10-ms windows for
@@ -630,5 +636,22 @@ assert st["runtime"]["requests_arrived"]["value"] == a, st["runtime"]
 PY
 then ok "an overloaded chip: requests_arrived is the traffic's count, requests_unserved the rest"
 else bad "unserved requests: $(cat "$tmp/err") $(head -c 400 "$tmp/overload/summary.json")"; fi
+# ... and an interrupted run counts what arrived by the time it reached, not what the dispatcher
+# drew ahead of it (up to 1,024 windows: 10,298 "arrived" against 1,407 served at 1.4 s)
+"$ptcsim" run "$sc" --set 'traffic={"name":"poisson","rate_hz":1000,"batch_s":0.01}' --set horizon_s=1000000 \
+  --set 'controller.policy={"name":"none"}' --set accuracy.mode=none --set noise=[] --set trace.every_s=100 \
+  --out "$tmp/intarr" >/dev/null 2>"$tmp/intarr.err" &
+pid=$!
+for _ in $(seq 1 300); do grep -q '% simulated' "$tmp/intarr.err" 2>/dev/null && break; sleep 0.1; done
+kill -INT "$pid"; wait "$pid"; rc=$?
+if [ "$rc" -eq 3 ] && $py - "$tmp/intarr" <<'PY'
+import json, os, sys
+s = json.load(open(os.path.join(sys.argv[1], "summary.json")))
+# a chip 3.4x faster than the traffic: at most the window in flight and the next (Poisson(10) each)
+assert s["status"] == "interrupted" and 0 <= s["requests_unserved"] <= 60, (s["requests"], s["requests_arrived"])
+assert s["requests_arrived"] >= s["requests"] > 0, s
+PY
+then ok "an interrupted run: requests_arrived by the time reached (unserved: the window in flight)"
+else bad "arrivals of an interrupted run (exit $rc): $(head -c 400 "$tmp/intarr/summary.json")"; fi
 
 finish

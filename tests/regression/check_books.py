@@ -13,7 +13,8 @@ def missing(kind, value, tb):
     ptcsim, or not a run directory): one line naming it, exit 2, not a traceback."""
     if issubclass(kind, (KeyError, FileNotFoundError)):
         what = f"no field {value}" if issubclass(kind, KeyError) else f"no file {value.filename}"
-        print(f"{run}: cannot check the books: {what} (not a run directory, or written by an older ptcsim)")
+        print(f"{run}: cannot check the books: {what} (not a run directory, a run written by an older ptcsim, "
+              f"or an output that lost the field)")
         sys.exit(2)
     sys.__excepthook__(kind, value, tb)
 sys.excepthook = missing

@@ -130,6 +130,8 @@ model("five_logits", flat, inits=[f32("w", [5, 784])], inputs=dyn)
 nometa = json.loads(meta["ptcsim.preprocess"]); del nometa["classes"]
 model("thousand_logits_no_classes", flat, inits=[f32("w", [1000, 784])], inputs=dyn, keep_meta=False,
       props={"ptcsim.preprocess": json.dumps(nometa)})
+model("no_weights", [N("Flatten", ["x"], ["f"], name="flat0"), N("Slice", ["f", "st", "en", "ax"], ["y"], name="slice0")],
+      inits=[i64("st", [0]), i64("en", [10]), i64("ax", [1])], inputs=dyn)
 model("flat_input", [N("Gemm", ["x", "w"], ["y"], name="gemm0", transB=1)], inits=[f32("w", [10, 784])],
       inputs=[helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 784])])
 

@@ -468,6 +468,8 @@ d = json.load(open(sys.argv[1]))
 sm = [s for s in d["series"] if s["panel"] == "accuracy" and s["kind"] == "seed_mean"]
 assert len(sm) == 1 and "mean of 2 seeds" in sm[0]["name"] and "seed" not in sm[0]["name"].split("(mean")[0], sm
 assert d["runs"][0]["colour"] == d["runs"][1]["colour"], d["runs"]
+# the group is named once: no legend entry per member run
+assert not [l for l in d["legend_labels"] if "seed=" in l], d["legend_labels"]
 EOF
 # the second seed run from another checkout (another base_dir, which the run's id leaves out): still one group
 cp -r "$tmp/seed2" "$tmp/seed2bd"

@@ -599,7 +599,9 @@ TEST_CASE("scenario preflight: horizon, model, dataset and compile errors name t
     std::string m = (t.dir / "relu.onnx").string();
     CHECK_THAT(preflight_error(Json{{"model", m}}), Contains("model: ") && Contains("no input preprocessing found"));
     t.write("relu.json", R"({"preprocess": {"input_shape": [1, 28, 28]}})");
-    CHECK_THAT(preflight_error(Json{{"model", m}}), Contains("model: " + m + ": no weight layers to map onto tensor cores"));
+    // (A model with no weight layer that is a classifier: tests/robustness/onnx.cases scen_no_weights.)
+    CHECK_THAT(preflight_error(Json{{"model", m}}),
+               Contains("model: " + m + ": input 'x' is [3,4,5], expected [?,1,28,28] (the preprocessing's input_shape"));
     t.write("relu.json", R"({"preprocess": {"input_shape": [3, 4, 5]}})");
     CHECK_THAT(preflight_error(Json{{"model", m}}),
                Contains("the model expects inputs [3,4,5]") && Contains("fashion-mnist/test"));
