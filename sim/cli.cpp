@@ -75,6 +75,11 @@ int cmd_eval(const std::string& model, int64_t limit, int64_t batch, bool json, 
   // The classifier rules of validate and run; a model exported with a fixed batch size is
   // evaluated in batches of that size (ptcsim run needs a free one).
   try {
+    // The preprocessing against the data set first, as validate and run check them.
+    const models::Shape image{test.channels, test.height, test.width};
+    if (pre.input_shape != image)
+      throw Error("model expects inputs " + models::shape_str(pre.input_shape) + ", dataset " + test.name + " has " +
+                  models::shape_str(image));
     const int64_t fixed = models::check_classifier(g, pre, models::label_count(test), true);
     const int64_t n = limit > 0 ? std::min(limit, test.count) : test.count;
     if (fixed > 0 && n % fixed != 0)
