@@ -154,6 +154,9 @@ Service Accelerator::serve(double ready_s, int64_t n, const std::vector<int64_t>
   s.start_s = std::max(ready_s, m_free_at);
   const Plan pl = plan(n);
   const double service = pl.service_s;
+  // Rings that follow the thermal field see it at their batch's start: the images booked so far
+  // are classified at theirs first.
+  if (m_thermal && m_tech->thermally_coupled() && !images.empty() && s.start_s != m_thermal_now_s) update_thermal(s.start_s);
   for (int64_t i = 0; i < static_cast<int64_t>(images.size()); ++i) {
     const int64_t r = m_served + i;  // request index on this chip = its draw
     if (m_pending.images.empty()) m_pending.first_draw = static_cast<uint64_t>(r);
@@ -166,11 +169,7 @@ Service Accelerator::serve(double ready_s, int64_t n, const std::vector<int64_t>
   // recomputations lengthen their own service (and thereby delay the requests behind them).
   const double recompute_s = !images.empty() && recomputes() ? recompute_books(classify_pending()) : 0.0;
   s.done_s = s.start_s + service + recompute_s;
-  if (m_thermal) {  // self-heating counts service as it runs: bookings not yet elapsed at the kernel's time
-    const double now = sim_now_s();
-    while (!m_booked.empty() && m_booked.front().second <= now) m_booked.pop_front();
-    m_booked.emplace_back(s.start_s, s.done_s);
-  }
+  if (m_thermal) m_thermal->add_busy(s.start_s, s.done_s);  // self-heating counts service as it runs
   charge(service, 0.0);  // inference energy: n x the compiled inference energy (total_energy_j)
   m_dac->convert(n * m_cost.conversions_dac);
   m_adc->convert(n * m_cost.conversions_adc);
@@ -319,16 +318,20 @@ int64_t Accelerator::step(double now_s) const {
 
 void Accelerator::update_thermal(double now_s) {
   if (!m_thermal) return;
-  while (!m_booked.empty() && m_booked.front().second <= now_s) m_booked.pop_front();
-  double ahead = 0;  // booked service not run by now_s
-  for (const auto& [a, b] : m_booked) ahead += b - std::max(a, now_s);
-  m_thermal->advance(now_s, m_busy_s - ahead);
+  // Committed to the kernel's time at most: an action may still occupy the array before a batch
+  // booked ahead of it starts (core_k carries the field on through the bookings).
+  m_thermal->advance(std::min(now_s, sim_now_s()));
   m_thermal_now_s = now_s;
   push_ring_temperatures(now_s);
 }
 
+void Accelerator::commit_thermal(double now_s) {
+  if (m_thermal) m_thermal->advance(std::min(now_s, sim_now_s()));
+}
+
 void Accelerator::push_ring_temperatures(double now_s) {
   if (!m_thermal || !m_tech->thermally_coupled()) return;
+  flush();  // the served images booked so far were read at their own batches' temperatures
   const int64_t kk = m_wl.spec.block_size * m_wl.spec.block_size;
   std::vector<double> dt(static_cast<size_t>(cores() * kk));
   for (int64_t c = 0; c < cores(); ++c) {
@@ -399,6 +402,7 @@ void Accelerator::charge(double seconds, double energy_j) {
 
 void Accelerator::occupy(double seconds, double energy_j) {
   charge(seconds, energy_j);
+  if (m_thermal) m_thermal->add_busy(sim_now_s(), sim_now_s() + seconds);
   // Book the array up front (the instant the wait below lands on), so work booked meanwhile queues behind.
   m_free_at = std::max(m_free_at, seconds_of(sc_core::sc_time_stamp() + sc_core::sc_time(seconds, sc_core::SC_SEC)));
   if (seconds > 0) wait(sc_core::sc_time(seconds, sc_core::SC_SEC));

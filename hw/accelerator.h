@@ -208,6 +208,9 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   double draw_instant() const { return m_draw_instant_s; }
   // Thermal field only: self-heating and ring offsets to now_s (no noise instant).
   void update_thermal(double now_s);
+  // Integrates the self-heating to now_s (at most the kernel's time) and nothing else: the end of
+  // a run, for stats.json.
+  void commit_thermal(double now_s);
   // Re-tunes every ring against the temperature now (thermally coupled devices): the lock
   // temperature of every core becomes the current one. Returns device writes.
   int64_t relock(double now_s);
@@ -436,10 +439,9 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   const models::Dataset* m_served_data = nullptr;
   const models::Preprocess* m_served_pre = nullptr;
   std::unique_ptr<Thermal> m_thermal;
-  int64_t m_thermal_instance = 0;                  // the Monte-Carlo instance whose ring offsets the field holds
-  double m_thermal_now_s = 0;                      // the last thermal update
-  std::vector<double> m_lock_k;                    // per ring [cores, k, k]: the core temperature at the ring's last lock
-  std::deque<std::pair<double, double>> m_booked;  // inference service booked: [start, done)
+  int64_t m_thermal_instance = 0;  // the Monte-Carlo instance whose ring offsets the field holds
+  double m_thermal_now_s = 0;      // the last thermal update
+  std::vector<double> m_lock_k;    // per ring [cores, k, k]: the core temperature at the ring's last lock
 };
 
 // Measurement scopes: a Monte-Carlo loop over instances, or a noiseless reference read, restores

@@ -123,7 +123,9 @@ Dataset load_fashion_mnist(const std::string& split, const std::string& dir, int
   d.height = idims[1];
   d.width = idims[2];
   for (uint8_t l : d.labels)
-    if (l > 9) throw Error(dir + ": " + split + " label " + std::to_string(l) + " out of range [0, 9]");
+    if (l >= kFashionMnistClasses)
+      throw Error(dir + ": " + split + " label " + std::to_string(l) + " out of range [0, " +
+                  std::to_string(kFashionMnistClasses - 1) + "]");
   return d;
 }
 
@@ -200,11 +202,6 @@ void fill_batch(const Dataset& d, const Preprocess& p, int64_t first, int64_t co
       float* dst = out.f.data() + (n * d.channels + c) * plane;
       for (int64_t j = 0; j < plane; ++j) dst[j] = (static_cast<float>(src[j]) * p.scale - m) * inv;
     }
-}
-
-int64_t label_count(const Dataset& d) {
-  (void)d;  // every data set ptcsim loads is Fashion-MNIST (load_fashion_mnist refuses labels above 9)
-  return 10;
 }
 
 }  // namespace ptc::models

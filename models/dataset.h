@@ -31,10 +31,10 @@ struct Dataset {
 // naming the file. (Exposed for the fuzz target tests/fuzz/fuzz_idx.cpp.)
 std::vector<uint8_t> read_idx(const std::string& path, std::vector<int64_t>& dims, int64_t max_items = 0);
 
-// The number of classes of a data set (Fashion-MNIST: 10; its loader checks every label is below),
-// what a classifier's logits must number: a split, or a dataset.dir, that lacks some classes does
-// not change it.
-int64_t label_count(const Dataset& d);
+// Fashion-MNIST's classes, the only data set ptcsim loads (its loader refuses a label outside
+// [0, kFashionMnistClasses)): what a classifier's logits must number; a split, or a dataset.dir,
+// that lacks some classes does not change it.
+constexpr int64_t kFashionMnistClasses = 10;
 
 // split: "train" (60,000 images) or "test" (10,000). max_images > 0 keeps only the first
 // max_images (the file is read no further); 0 loads the whole split.

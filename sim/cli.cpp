@@ -80,7 +80,7 @@ int cmd_eval(const std::string& model, int64_t limit, int64_t batch, bool json, 
     if (pre.input_shape != image)
       throw Error("model expects inputs " + models::shape_str(pre.input_shape) + ", dataset " + test.name + " has " +
                   models::shape_str(image));
-    const int64_t fixed = models::check_classifier(g, pre, models::label_count(test), true);
+    const int64_t fixed = models::check_classifier(g, pre, models::kFashionMnistClasses, true);
     const int64_t n = limit > 0 ? std::min(limit, test.count) : test.count;
     if (fixed > 0 && n % fixed != 0)
       throw Error("input '" + g.inputs[0].name + "' has a fixed batch of " + std::to_string(fixed) + " images, and " +

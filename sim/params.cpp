@@ -42,11 +42,17 @@ std::string range_rule(const ParamSpec& s, const std::string& type) {
 // an unknown key that is one of them.
 const std::map<std::string, std::string>& aihwkit_names() {
   static const std::map<std::string, std::string> m = {
-      {"out_noise", "hw.adc.noise_std (per block partial sum, docs/converters_energy.md §1)"},
-      {"inp_noise", "hw.dac.noise_std"},
-      {"out_res", "hw.adc.bits (2^bits - 2 steps over [-bound, bound])"},
-      {"inp_res", "hw.dac.bits (2^bits - 2 steps over [-bound, bound])"},
-      {"out_bound", "hw.adc.bound"},
+      {"out_noise",
+       "hw.adc.noise_std (per block partial sum in normalised units: out_noise sqrt(T / Q), divided by the tile's max|W| "
+       "when aihwkit's weight_scaling_omega is 0; docs/converters_energy.md §1)"},
+      {"inp_noise", "hw.dac.noise_std (added before the DAC's rounding; aihwkit adds inp_noise after it)"},
+      {"out_res",
+       "hw.adc.bits with hw.adc.quantize true (out_res 1 / (2^bits - 2): 2^bits - 2 steps over [-bound, bound]); "
+       "out_res <= 0, no quantisation, is hw.adc.quantize false"},
+      {"inp_res",
+       "hw.dac.bits with hw.dac.quantize true (inp_res 1 / (2^bits - 2): 2^bits - 2 steps over [-bound, bound]); "
+       "inp_res <= 0, no quantisation, is hw.dac.quantize false"},
+      {"out_bound", "hw.adc.bound (in one k x k block's normalised partial sums, not a tile output's)"},
       {"inp_bound", "hw.dac.bound"},
       {"w_noise", "hw.mvm.w_noise"},
       {"w_noise_type", "hw.mvm.w_noise_type"},
@@ -96,8 +102,18 @@ std::string did_you_mean(const std::string& word, const std::vector<std::string>
     for (char& ch : x) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     return x;
   };
-  for (const auto& c : candidates)  // aihwkit's enum spellings (PCM_READ, ABS_MAX) differ by case only
+  // aihwkit's enum spellings differ by case (PCM_READ, ABS_MAX) or also by underscores (its
+  // class-style names: PCMRead, AbsMax).
+  const auto plain = [&](const std::string& x) {
+    std::string o;
+    for (char ch : lower(x))
+      if (ch != '_') o += ch;
+    return o;
+  };
+  for (const auto& c : candidates)
     if (lower(c) == lower(word)) return c;
+  for (const auto& c : candidates)
+    if (plain(c) == plain(word) && !plain(word).empty()) return c;
   std::string best;
   size_t best_d = std::max<size_t>(2, word.size() / 3) + 1;
   for (const auto& c : candidates) {

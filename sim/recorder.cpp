@@ -177,6 +177,7 @@ void Recorder::row(double acc, double acc_std, int64_t acc_n) {
 
 void Recorder::finish() {
   if (m_rt->served() != m_last_row_served || m_trace.empty() || m_acc.has_pending()) row();
+  m_acc.commit_thermal(now_s());                             // stats.json's thermal figures run to the end
   if (m_last_frac < 1.0 && !m_c.interrupted) progress(1.0);  // an interrupted run stops where it was
 }
 

@@ -203,7 +203,7 @@ const std::vector<SectionSpec>& scenario_sections() {
            "absolute, or relative to the scenario file; empty: the scenario file's directory. config.resolved.json "
            "records it as an absolute path, so that file runs again from its run directory; it is not part of the "
            "configuration's id (the run directory name)"},
-          {"horizon_s", "s", 0.0, "simulated time (0: until the traffic ends)", 0, 1e15},
+          {"horizon_s", "s", 0.0, "simulated time (0: until the traffic ends)", 0, kMaxSimSeconds},
           {"threads", "", 0, "executor threads (0: $PTC_THREADS or all cores)", 0, 1024}},
          {"dataset", "hw", "device", "noise", "time", "traffic", "dispatcher", "accuracy", "monitor", "controller", "trace"}});
     t.push_back({"dataset",
@@ -373,7 +373,8 @@ const std::vector<SectionSpec>& scenario_sections() {
            -inf,
            inf,
            {"served", "scheduled", "none"}},
-          {"times_s", "s", Json::array(), "scheduled evaluation instants", 0, 1e15},
+          {"times_s", "s", Json::array(), "scheduled evaluation instants (on the 1-ns clock: two on one nanosecond are refused)",
+           0, kMaxSimSeconds},
           {"images", "images", 1000, "evaluation batch (first test images; mode scheduled)", 1, 1e9},
           {"instances", "", 1, "Monte-Carlo chip instances per evaluation (mean and std reported; mode scheduled)", 1, 10000},
           {"first_image", "", 0, "first test image of the evaluation batch (mode scheduled)", 0, 1e12},
@@ -390,8 +391,8 @@ const std::vector<SectionSpec>& scenario_sections() {
          {"log_spaced"}});
     t.push_back({"accuracy.log_spaced",
                  "log-spaced evaluation instants (aihwkit style), added to times_s",
-                 {{"start_s", "s", nullptr, "first instant", 1e-9, 1e15, {}, "number"},
-                  {"stop_s", "s", nullptr, "last instant", 1e-9, 1e15, {}, "number"},
+                 {{"start_s", "s", nullptr, "first instant", 1e-9, kMaxSimSeconds, {}, "number"},
+                  {"stop_s", "s", nullptr, "last instant", 1e-9, kMaxSimSeconds, {}, "number"},
                   {"points", "", nullptr, "number of instants", 2, 100000, {}, "integer"}},
                  {}});
     t.push_back(
@@ -821,10 +822,14 @@ Params read_section(const Json& root, const std::string& path) {
 }  // namespace
 
 std::string config_id_text(const Json& resolved) {
-  if (!resolved.is_object() || (!resolved.contains("base_dir") && !resolved.contains("threads"))) return resolved.dump();
+  if (!resolved.is_object()) return resolved.dump();
   Json c = resolved;
   c.erase("base_dir");
   c.erase("threads");  // the outputs are the same bytes at any thread count
+  // accuracy.read_draws "actual" was the default: the id of a configuration that sets it is the id
+  // it had then (parse_scenario).
+  if (c.contains("accuracy") && c["accuracy"].is_object() && c["accuracy"].value("read_draws", "") == "actual")
+    c["accuracy"].erase("read_draws");
   return c.dump();
 }
 
@@ -944,6 +949,14 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   if (s.io.noise_management == hw::NoiseManagement::constant && !(s.io.nm_thres > 0))
     throw Error("hw.mvm.nm_thres: noise_management \"constant\" divides every input by nm_thres, which must be > 0 (it is " +
                 nlohmann::json(s.io.nm_thres).dump() + ")");
+  // aihwkit's rule (IOMetaParameter: "Forward noise managment expects bound==1"): noise
+  // management scales the inputs to the DAC's unit range, so another DAC bound only wastes or
+  // clips levels.
+  if (s.io.noise_management != hw::NoiseManagement::none && s.io.dac.bound != 1.0)
+    throw Error("hw.dac.bound: " + nlohmann::json(s.io.dac.bound).dump() + " with hw.mvm.noise_management \"" +
+                mvm.str("noise_management") +
+                "\": noise management scales the inputs to [-1, 1], the DAC's range, so its bound must be 1 (aihwkit "
+                "refuses it too); set hw.mvm.noise_management to none for another bound");
   Params en = read_section(j, "hw.energy");
   s.energy.ring_hold_mw = en.num("ring_hold_mw");
   s.energy.ring_settle_us = en.num("ring_settle_us");
@@ -1087,6 +1100,25 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   Params ap = read_section(j, "accuracy");
   s.accuracy.mode = ap.str("mode");
   s.accuracy.times_s = ap.nums("times_s");
+  // The kernel's clock counts whole nanoseconds (an sc_time rounds seconds half up): two given
+  // instants on one nanosecond would be one evaluation, so they are refused; a log_spaced instant
+  // on a given one's nanosecond is merged with it below.
+  const auto ns_of = [](double t) { return std::floor(t * 1e9 + 0.5); };
+  {
+    std::vector<std::pair<double, size_t>> given;
+    for (size_t i = 0; i < s.accuracy.times_s.size(); ++i) given.emplace_back(ns_of(s.accuracy.times_s[i]), i);
+    std::sort(given.begin(), given.end());
+    for (size_t k = 1; k < given.size(); ++k)
+      if (given[k].first == given[k - 1].first) {
+        const size_t a = std::min(given[k - 1].second, given[k].second), b = std::max(given[k - 1].second, given[k].second);
+        const double ta = s.accuracy.times_s[a], tb = s.accuracy.times_s[b];
+        throw Error("accuracy.times_s[" + std::to_string(b) + "]: " + range_text(tb) +
+                    (ta == tb ? " s repeats times_s[" + std::to_string(a) + "]"
+                              : " s is on the same nanosecond as times_s[" + std::to_string(a) + "] (" + range_text(ta) + " s)") +
+                    ": instants must differ by at least 1 ns, the simulated clock's resolution (one evaluation per instant; "
+                    "accuracy.instances evaluates several chips)");
+      }
+  }
   if (section_at(j, "accuracy").contains("log_spaced")) {
     Params lp = read_section(j, "accuracy.log_spaced");
     double a = lp.num("start_s"), b = lp.num("stop_s");
@@ -1097,7 +1129,9 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
     s.accuracy.log_spaced_stop_s = b;
   }
   std::sort(s.accuracy.times_s.begin(), s.accuracy.times_s.end());
-  s.accuracy.times_s.erase(std::unique(s.accuracy.times_s.begin(), s.accuracy.times_s.end()), s.accuracy.times_s.end());
+  s.accuracy.times_s.erase(
+      std::unique(s.accuracy.times_s.begin(), s.accuracy.times_s.end(), [&](double a, double b) { return ns_of(a) == ns_of(b); }),
+      s.accuracy.times_s.end());
   s.accuracy.images = ap.integer("images");
   s.accuracy.instances = ap.integer("instances");
   s.accuracy.first_image = ap.integer("first_image");
@@ -1121,13 +1155,12 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   R["accuracy"] = ap.resolved();
   R["accuracy"]["times_s"] = s.accuracy.times_s;
   R["accuracy"].erase("log_spaced");
-  // The key stays in the configuration (and its id) only at "scheduled" for scheduled evaluations
-  // on devices whose reads take per-instant draws (tag "read_draws": pcm, pcm_table, PCM-law
-  // plug-ins), where the default changed from "actual": those configurations got new ids, and one
-  // that sets "actual" keeps the id it had before (the same computation). Elsewhere it cannot change
-  // results and is left out.
-  if (s.accuracy.read_draws == "actual" || s.accuracy.mode != "scheduled" || !has_tag(s.device.tags, "read_draws"))
-    R["accuracy"].erase("read_draws");
+  // The key matters only for scheduled evaluations on devices whose reads take per-instant draws
+  // (tag "read_draws": pcm, pcm_table, PCM-law plug-ins); elsewhere it cannot change results and is
+  // left out. There the default changed from "actual": config.resolved.json keeps either value (it
+  // must run the same computation again), and config_id_text() leaves "actual" out, so such a
+  // configuration keeps the id it had before the change.
+  if (s.accuracy.mode != "scheduled" || !has_tag(s.device.tags, "read_draws")) R["accuracy"].erase("read_draws");
 
   // ---- monitor
   Params mp = read_section(j, "monitor");
@@ -1643,7 +1676,7 @@ Prepared preflight_checks(const Scenario& s) {
   if (p.pre.input_shape != image)
     throw Error(model + "the model expects inputs " + models::shape_str(p.pre.input_shape) + ", dataset " + p.test.name +
                 " (dataset.name) has " + models::shape_str(image));
-  prefixed(model, [&] { return models::check_classifier(p.graph, p.pre, models::label_count(p.test)); });
+  prefixed(model, [&] { return models::check_classifier(p.graph, p.pre, models::kFashionMnistClasses); });
   // hw.mapping.digital_layers names weight layers of this model (checked here with the JSON path;
   // compile() resolves the same names).
   const std::vector<std::string> digital = prefixed(

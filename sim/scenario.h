@@ -10,7 +10,8 @@
 //   config.resolved.json contains. Its "base_dir" (absolute: where relative file paths resolve)
 //   lets that file run again from its run directory; config_id_text() leaves it out, so the
 //   configuration's id (run directory name, sweep entry id) does not depend on where the project
-//   sits. It leaves out "threads" too: outputs are the same bytes at any thread count.
+//   sits. It leaves out "threads" too: outputs are the same bytes at any thread count; and
+//   accuracy.read_draws "actual", the old default, so that such a configuration keeps its old id.
 // - Every parameter is declared as data: scenario_sections() (fixed sections), plugin_slots() +
 //   plugins() (named plug-ins: policies, noise, devices, traffic). parse_scenario reads exactly
 //   these declarations; scenario_schema() and `ptcsim list` are generated from them.

@@ -1,5 +1,6 @@
 #include "sim/sim_time.h"
 
+#include <algorithm>
 #include <systemc>
 
 #include "hw/sim_seconds.h"
@@ -23,14 +24,14 @@ void configure_kernel_time() {
 
 double max_sim_time_s() {
   configure_kernel_time();
-  return hw::seconds_of(sc_core::sc_max_time());
+  return std::min(hw::seconds_of(sc_core::sc_max_time()), kMaxSimSeconds);
 }
 
 void check_horizon(double horizon_s, const std::string& what) {
   double max_s = max_sim_time_s();
   if (!(horizon_s > 0) || horizon_s > max_s)
     throw Error(what + ": horizon " + std::to_string(horizon_s) + " s is outside (0, " + std::to_string(max_s) +
-                "] s, the span of SystemC's 64-bit time at 1 ns resolution");
+                "] s, the span of SystemC's time at 1 ns resolution (2^63 ns, about 292 years)");
 }
 
 }  // namespace ptc::sim

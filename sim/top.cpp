@@ -252,6 +252,12 @@ std::string check_run_dir(const std::string& dir, bool probe_create) {
     if (!fs::is_directory(out, ec)) throw Error(out.string() + ": exists and is not a directory (the run directory)");
     if (::access(out.c_str(), W_OK | X_OK) != 0)
       throw Error(out.string() + ": cannot write the run directory (" + std::strerror(errno) + ")");
+    // A fleet writes its chips' outputs under chips/ (a run replaces that directory, not a file):
+    // a fleet run found out only after simulating.
+    if (fs::exists(out / "chips", ec) && !fs::is_directory(out / "chips", ec))
+      throw Error((out / "chips").string() +
+                  ": exists and is not a directory (a run directory's chips/ holds a fleet's per-chip outputs); remove it "
+                  "or choose another --out");
     if (previous_status(out) == "complete")
       return out.string() + " holds a complete run: `ptcsim run` needs --force to replace it, or another --out";
     return "";
@@ -312,6 +318,10 @@ RunResult run_scenario(const Scenario& s, const RunOptions& o) {
   std::error_code ec;
   const bool existed = fs::exists(out, ec);
   if (existed && !fs::is_directory(out, ec)) throw Error(out.string() + ": exists and is not a directory (the run directory)");
+  if (existed && fs::exists(out / "chips", ec) && !fs::is_directory(out / "chips", ec))
+    throw Error((out / "chips").string() +
+                ": exists and is not a directory (a run directory's chips/ holds a fleet's per-chip outputs); remove it "
+                "or choose another --out");
   fs::create_directories(out, ec);
   if (ec || !fs::is_directory(out))
     throw Error(out.string() + ": cannot create the run directory" + (ec ? ": " + ec.message() : ""));

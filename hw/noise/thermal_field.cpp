@@ -80,8 +80,8 @@ void ThermalField::advance_self_heating(int64_t core, double dt_s, double u) {
   m_heat.at(core) = m_heat[core] * e + m_p.self_heating_k * u * (1 - e);
 }
 
-double ThermalField::sensor_k(int64_t core, double t_s, uint64_t reading) const {
-  double v = core_k(core, t_s) + m_p.sensor_noise_k * m_rng.derive(33).derive(static_cast<uint64_t>(core)).normal(reading);
+double ThermalField::read_sensor(int64_t core, double true_k, uint64_t reading) const {
+  double v = true_k + m_p.sensor_noise_k * m_rng.derive(33).derive(static_cast<uint64_t>(core)).normal(reading);
   if (m_p.sensor_resolution_k > 0) v = std::nearbyint(v / m_p.sensor_resolution_k) * m_p.sensor_resolution_k;
   return v;
 }

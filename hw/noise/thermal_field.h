@@ -42,13 +42,19 @@ class ThermalField {
   // Advances core self-heating by dt_s at utilisation u in [0, 1] (exact for constant u).
   void advance_self_heating(int64_t core, double dt_s, double utilisation);
   double self_heating_k(int64_t core) const { return m_heat[core]; }
+  // H <- H decay + gain (the RC's response over busy and idle intervals, hw/thermal.h).
+  void carry_self_heating(int64_t core, double decay, double gain) { m_heat.at(core) = m_heat[core] * decay + gain; }
+  double rc_tau_s() const { return m_p.rc_tau_s; }
+  double full_load_heating_k() const { return m_p.self_heating_k; }
   // Core temperature at time t (ambient + OU + current self-heating).
   double core_k(int64_t core, double t_s) const { return ambient_k(t_s) + m_heat[core]; }
   // Static offset of ring r of core c, K.
   double ring_offset_k(int64_t core, int64_t ring) const { return m_ring_offset[core * m_rings + ring]; }
   bool ring_offsets_drawn() const { return m_p.ring_offset_sigma_k > 0; }
   // Sensor reading of a core at time t (reading id selects the noise draw).
-  double sensor_k(int64_t core, double t_s, uint64_t reading) const;
+  double sensor_k(int64_t core, double t_s, uint64_t reading) const { return read_sensor(core, core_k(core, t_s), reading); }
+  // A reading of core c's sensor when the core is at true_k.
+  double read_sensor(int64_t core, double true_k, uint64_t reading) const;
   int64_t cores() const { return static_cast<int64_t>(m_heat.size()); }
   // Monte-Carlo chip instance k (docs/devices.md §2.4): the static ring offsets are fabrication
   // offsets, so instance k >= 1 draws its own from its own stream (k = 0: the chip's draw). The

@@ -140,7 +140,6 @@ CalibrationResult calibrate(Env& e, const CalibrationSpec& spec, const std::stri
         for (auto& x : mg) x = s_ref > 0 ? x / s_ref : 1.0;
   }
   const double beta = spec.mask == "all" ? 1.0 : spec.fraction;
-  const int64_t per_step = std::llround(static_cast<double>(e.probe_cycles() * spec.average_times) * beta);
   int64_t carry = 0;
   hw::RandomStream rs = e.rng().derive(0xca1).derive(static_cast<uint64_t>(e.calibrations()));
   std::vector<float> eff, acc_w;
@@ -150,12 +149,13 @@ CalibrationResult calibrate(Env& e, const CalibrationSpec& spec, const std::stri
                                              (1 + std::cos(M_PI * static_cast<double>(it) / static_cast<double>(spec.steps))));
     e.set_now();
     double loss_sum = 0;
-    int64_t selected_chunks = 0;
+    int64_t selected_chunks = 0, all_chunks_n = 0;
     std::vector<std::vector<std::vector<float>>> grads(wl.layers.size());
     for (size_t l = 0; l < wl.layers.size(); ++l) {
       const auto& L = wl.layers[l];
       std::vector<char> mask = chunk_mask(e, l, spec, rs.derive(static_cast<uint64_t>(it)).derive(l));
       for (char c : mask) selected_chunks += c;
+      all_chunks_n += static_cast<int64_t>(mask.size());
       int64_t count = 0;
       double err = 0;
       for (size_t g = 0; g < L.gemms.size(); ++g) {
@@ -186,8 +186,12 @@ CalibrationResult calibrate(Env& e, const CalibrationSpec& spec, const std::stri
     double loss = loss_sum / static_cast<double>(std::max<size_t>(wl.layers.size(), 1));
     if (it == 0) res.loss_first = loss;
     res.loss_last = loss;
-    // Charge the read-back of this step (DOCTOR: round(probe_cycles * m * beta)) and advance the
-    // noise by the whole inferences it is worth (remainder carried within the call).
+    // Charge the read-back of this step, the chunks read: m x their share of a full probe's cycles
+    // (DOCTOR's code charges round(probe_cycles * m * beta), which takes exactly beta of the chunks;
+    // the per-layer pick max(1, round(n_l beta)) reads more or fewer: docs/doctor.md §5). Advance
+    // the noise by the whole inferences it is worth (remainder carried within the call).
+    const int64_t per_step =
+        all_chunks_n > 0 ? (e.probe_cycles() * spec.average_times * selected_chunks + all_chunks_n / 2) / all_chunks_n : 0;
     carry += per_step;
     int64_t adv = carry / cpi;
     carry -= adv * cpi;

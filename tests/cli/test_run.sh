@@ -171,12 +171,17 @@ then ok "global_drift_compensation: the default reference is noiseless (aihwkit)
 # evaluation scheduled at t = 0 (which starts after the reference readout's array time) read the same
 # conductances: every alpha is 1 (to float rounding of 24 us of drift). "actual" (g3): the readout at
 # t = 0 starts after the reference's array time and draws its own read noise, so alpha is not 1.
-# The key stays in config.resolved.json (and the id) only at "scheduled" for scheduled evaluations on
-# a device with per-instant read draws (tag read_draws); "actual" keeps the id it had before the
-# default changed, and elsewhere the key changes nothing and is left out.
-"$ptcsim" run "$gdc" "${short[@]}" --set accuracy.read_draws=actual --out "$tmp/g3" >/dev/null 2>&1
+# The key stays in config.resolved.json for scheduled evaluations on a device with per-instant read
+# draws (tag read_draws), so that the file runs the same computation again (it left "actual" out, and
+# the re-run read with "scheduled": 91.0 % became 64.0 % at t = 0); the id leaves "actual" out (the id
+# it had before the default changed), and elsewhere the key changes nothing and is left out.
+mkdir -p "$tmp/ida" "$tmp/idb"   # default run directories: runs/<name>-<id>
+(cd "$tmp/ida" && "$ptcsim" run "$gdc" "${short[@]}" --set accuracy.read_draws=actual >/dev/null 2>&1)
+g3="$(ls -d "$tmp"/ida/runs/*/ | head -1)"; g3="${g3%/}"
+(cd "$tmp/idb" && "$ptcsim" run "$g3/config.resolved.json" -q >/dev/null 2>&1)
+g3r="$(ls -d "$tmp"/idb/runs/*/ | head -1)"; g3r="${g3r%/}"
 "$ptcsim" run "$sc" --set horizon_s=1 --set 'accuracy={"mode":"scheduled","times_s":[0],"images":5}' -q --out "$tmp/g4" >/dev/null 2>&1
-if $py - "$tmp/g2" "$tmp/g3" "$tmp/g4" <<'PY'
+if $py - "$tmp/g2" "$g3" "$tmp/g4" "$g3r" <<'PY'
 import json, sys, os
 def comp(d):
     ev = [json.loads(l) for l in open(os.path.join(d, "events.jsonl"))]
@@ -189,11 +194,14 @@ assert all(a > 1 for a in c[1]["alpha"]), c[1]["alpha"]   # drift by t = 100 s: 
 a = comp(sys.argv[2])
 assert len(a) == 2 and max(abs(x - 1) for x in a[0]["alpha"]) > 1e-4, a[0]["alpha"]   # another read draw
 assert acc(sys.argv[1])["read_draws"] == "scheduled", acc(sys.argv[1])
-assert "read_draws" not in acc(sys.argv[2]), acc(sys.argv[2])   # "actual": the id it had before the default changed
+assert acc(sys.argv[2])["read_draws"] == "actual", acc(sys.argv[2])
+for f in ("trace.csv", "events.jsonl", "config.resolved.json"):   # its config.resolved.json runs it again
+    assert open(os.path.join(sys.argv[2], f), "rb").read() == open(os.path.join(sys.argv[4], f), "rb").read(), f
+assert os.path.basename(sys.argv[2]) == os.path.basename(sys.argv[4]), (sys.argv[2], sys.argv[4])   # the same id
 m = json.load(open(os.path.join(sys.argv[3], "config.resolved.json")))
 assert m["device"]["name"] == "mrr" and m["accuracy"]["mode"] == "scheduled" and "read_draws" not in m["accuracy"], m["accuracy"]
 PY
-then ok "accuracy.read_draws: scheduled (default) reads the reference's realisation at t = 0 (alpha 1 to 1e-6), actual does not (another draw); the key is kept only for PCM at scheduled"; else bad "accuracy.read_draws"; fi
+then ok "accuracy.read_draws: scheduled (default) reads the reference's realisation at t = 0 (alpha 1 to 1e-6), actual does not (another draw); the key is kept only for PCM at scheduled, and a resolved actual runs again the same"; else bad "accuracy.read_draws"; fi
 # Without a readout before the evaluation both read_draws modes read the same draws: an evaluation
 # scheduled at one year (31,536,000 s) happens at exactly that instant. SystemC's to_seconds() read
 # the kernel's time back as 31536000.000000004 s, whose nanosecond keyed another read-noise draw
@@ -535,6 +543,51 @@ assert any(a[0] != a[1] for a in ia), ia
 PY
 then ok "thermal field ring offsets: Monte-Carlo instances are different chips"
 else bad "thermal-field instances: $(cat "$tmp/err")"; fi
+
+# A DOCTOR calibration step charges the chunks it reads: at a tiny sparsity one chunk per layer
+# (LeNet-5: 5 weight layers; k = 8 cycles a chunk), 5 x 8 = 40 cycles per step, the step's
+# read-back settles' count (round(probe_cycles x beta) charged 0 cycles while 5 chunks were read).
+if "$ptcsim" run "$sc" --set controller.policy.sparsity=1e-6 --out "$tmp/sparse" -q >/dev/null 2>"$tmp/err" \
+   && $py - "$tmp/sparse" <<'PY' 2>>"$tmp/err"
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1] + "/events.jsonl")]
+cal = [e for e in ev if e["type"] == "calibration"]
+assert cal, "no calibration"
+for e in cal:
+    assert e["cycles"] == e["steps"] * 5 * 8, e
+PY
+then ok "a sparse DOCTOR calibration charges the chunks it reads (one per layer at sparsity 1e-6: 40 cycles a step)"
+else bad "sparse calibration cycles: $(cat "$tmp/err")"; fi
+
+# Served requests see the physical thermal field at their own batch's instant, whoever else reads
+# it: they saw the rings' temperatures of the last sensor read (t = 0 without a monitor: 93.2 %
+# under a 0.5-K fluctuation, as with none; 31.9 % with a monitor that reads sensors and never acts).
+cat >"$tmp/thsrv.json" <<EOF
+{"name": "thermal_served", "seed": 1, "model": "$src/models/zoo/cnn3_fmnist.onnx",
+ "hw": {"cores": {"rows": 4, "cols": 4, "block_size": 8}, "mapping": {"name": "cyclic"}},
+ "device": {"name": "mrr"}, "time": {"step": "seconds", "step_s": 1},
+ "noise": [{"name": "thermal_field", "daily_amplitude_k": 0.0, "ou_sigma_k": 0.5, "ou_tau_s": 5, "self_heating_k": 0.0}],
+ "traffic": {"name": "poisson", "rate_hz": 50, "batch_s": 1}, "horizon_s": 30,
+ "accuracy": {"mode": "served"}, "controller": {"policy": {"name": "none"}},
+ "trace": {"every_requests": 0, "every_s": 5}}
+EOF
+if "$ptcsim" run "$tmp/thsrv.json" --out "$tmp/thsrv_none" -q >/dev/null 2>"$tmp/err" \
+   && "$ptcsim" run "$tmp/thsrv.json" --out "$tmp/thsrv_mon" -q --set 'controller.policy={"name":"threshold_full"}' \
+        --set monitor.t_thres_k=1000 --set monitor.w_thres=1000 --set monitor.probe_test=false \
+        --set monitor.interval_requests=10 >/dev/null 2>>"$tmp/err" \
+   && "$ptcsim" run "$tmp/thsrv.json" --out "$tmp/thsrv_quiet" -q --set noise.0.ou_sigma_k=0 >/dev/null 2>>"$tmp/err" \
+   && $py - "$tmp" <<'PY' 2>>"$tmp/err"
+import csv, json, sys
+d = sys.argv[1]
+s = {k: json.load(open(f"{d}/thsrv_{k}/summary.json")) for k in ("none", "mon", "quiet")}
+acc = {k: [r["accuracy"] for r in csv.DictReader(open(f"{d}/thsrv_{k}/trace.csv"))] for k in ("none", "mon")}
+assert s["mon"]["calibrations"] == 0, s["mon"]["calibrations"]
+assert acc["none"] == acc["mon"], acc
+assert s["none"]["accuracy_mean"] == s["mon"]["accuracy_mean"], (s["none"]["accuracy_mean"], s["mon"]["accuracy_mean"])
+assert s["none"]["accuracy_mean"] < s["quiet"]["accuracy_mean"] - 0.2, (s["none"]["accuracy_mean"], s["quiet"]["accuracy_mean"])
+PY
+then ok "served requests see the thermal field at their instant: the same with and without a sensor-reading monitor"
+else bad "served requests under a thermal field: $(cat "$tmp/err")"; fi
 
 # A fleet that write-verifies (SWIM on PCM, two chips) keeps the chips' write_verify books at the fleet
 # level too (it had none): each key the sum over the chips, the one-shot programming energy the fleet's

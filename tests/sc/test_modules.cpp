@@ -391,8 +391,10 @@ hw::ThermalFieldParams quiet_field(double K, double tau) {
 }
 }  // namespace
 
-TEST_CASE("Thermal self-heating - busy fraction u of dt heats K u (1 - exp(-dt/tau)) and idle time decays it as exp(-dt2/tau)",
-          "[sc][thermal]") {
+TEST_CASE(
+    "Thermal self-heating - the RC integrated over the busy interval: K (1 - exp(-b/tau)) exp(-(dt - b)/tau) and idle time "
+    "decays it",
+    "[sc][thermal]") {
   sim::configure_kernel_time();
   Fixture f;
   const double K = 2.5, tau = 60.0, dt = 10.0, u = 0.3, dt2 = 30.0;
@@ -423,7 +425,9 @@ TEST_CASE("Thermal self-heating - busy fraction u of dt heats K u (1 - exp(-dt/t
   sc_start();
   REQUIRE(t1 == dt);
   REQUIRE(t2 == dt + dt2);
-  const double e1 = K * u * (1 - std::exp(-dt / tau));
+  // dH/dt = (K u(t) - H) / tau with u = 1 on [0, b), b = u dt, and 0 after: the closed form.
+  const double b = u * dt, peak = K * (1 - std::exp(-b / tau));
+  const double e1 = peak * std::exp(-(dt - b) / tau);
   const double e2 = e1 * std::exp(-dt2 / tau);
   CHECK(std::abs(h1 - e1) < 1e-12);
   CHECK(std::abs(h2 - e2) < 1e-12);
@@ -431,14 +435,56 @@ TEST_CASE("Thermal self-heating - busy fraction u of dt heats K u (1 - exp(-dt/t
   for (double h : per_core2) CHECK(std::abs(h - e2) < 1e-12);
   CHECK(std::abs(m1 - (300.0 + e1)) < 1e-12);  // no daily cycle, no fluctuation: T0 + H
   CHECK(std::abs(m2 - (300.0 + e2)) < 1e-12);
-  CHECK(acc->thermal()->stats()["peak_self_heating"]["value"].get<double>() == Approx(e1).epsilon(1e-12));
+  CHECK(acc->thermal()->stats()["peak_self_heating"]["value"].get<double>() == Approx(peak).epsilon(1e-12));
+}
+
+TEST_CASE("Thermal self-heating - does not depend on when the field is read: 5 s of service read once at 200 s or every second",
+          "[sc][thermal]") {
+  // A trial found a chip read by a monitor every 60 s at 300.000 K and an unread one at 300.548 K
+  // 5 h after its load ended: the utilisation was averaged over the time between reads.
+  sim::configure_kernel_time();
+  Fixture f;
+  const double K = 2.0, tau = 4.0, end = 200.0;
+  hw::AcceleratorConfig ac = config_1ghz();
+  ac.thermal = quiet_field(K, tau);
+  auto acc = make_acc(f, ac);
+  // The same chip, read every second.
+  auto acc2 = std::make_unique<hw::Accelerator>(
+      "acc2", f.g, f.wl, std::make_unique<hw::MrrBank>(f.wl, hw::MrrBankConfig{}, hw::RandomStream(1, 0)), ac);
+  const double L = acc->inference_cost().latency_s;
+  const int64_t n = static_cast<int64_t>(std::llround(5.0 / L));
+  double S = 0, h_sparse = -1, h_every = -1, k_mid = -1, t_mid = -1;
+  Driver d("driver");
+  d.body = [&] {
+    S = acc->array->serve(0.0, n, {}).done_s;  // busy over [0, S]
+    t_mid = std::floor(S / 2);
+    k_mid = acc->temperature_mean_k(t_mid);  // asked ahead of the kernel's time: carried through the booking
+    wait_until(end);
+    acc->update_thermal(end);
+    h_sparse = acc->thermal()->field().self_heating_k(0);
+  };
+  Driver d2("driver2");
+  d2.body = [&] {
+    acc2->array->serve(0.0, n, {});
+    for (int t = 1; t <= static_cast<int>(end); ++t) {
+      wait_until(t);
+      acc2->update_thermal(t);
+    }
+    h_every = acc2->thermal()->field().self_heating_k(0);
+  };
+  sc_start();
+  const double expected = K * (1 - std::exp(-S / tau)) * std::exp(-(end - S) / tau);
+  INFO("S = " << S << " s");
+  CHECK(h_sparse == Approx(expected).epsilon(1e-9));
+  CHECK(h_every == Approx(expected).epsilon(1e-9));
+  CHECK(k_mid == Approx(300.0 + K * (1 - std::exp(-t_mid / tau))).epsilon(1e-12));
 }
 
 TEST_CASE("Thermal self-heating - relock_rings re-locks only the marked rings to the core temperature of that instant",
           "[sc][thermal]") {
   // An RNS chip whose channel phases follow the thermal field (dphi/dT per kelvin from each ring's
-  // lock temperature; docs/rns.md §2): busy time heats every core by H(t) = K u (1 - exp(-t/tau))
-  // (then decays as exp(-dt/tau) when idle). Re-locking the marked rings at t1 puts their lock at
+  // lock temperature; docs/rns.md §2): busy over [0, b) heats every core to K (1 - exp(-b/tau)),
+  // which then decays as exp(-dt/tau) while idle. Re-locking the marked rings at t1 puts their lock at
   // T0 + H(t1): at once their phase error is the fabrication offset alone, the other rings keep
   // dphi (H(t1) + offset); after cooling to H(t2) the marked rings read dphi (H(t2) - H(t1) +
   // offset), the others dphi (H(t2) + offset).
@@ -490,7 +536,7 @@ TEST_CASE("Thermal self-heating - relock_rings re-locks only the marked rings to
   sc_start();
   REQUIRE(t1 == dt);
   REQUIRE(t2 == dt + dt2);
-  const double h1 = K * u * (1 - std::exp(-dt / tau)), h2 = h1 * std::exp(-dt2 / tau);
+  const double h1 = K * (1 - std::exp(-u * dt / tau)) * std::exp(-(dt - u * dt) / tau), h2 = h1 * std::exp(-dt2 / tau);
   size_t idx = 0, marked = 0;
   double spread = 0;
   for (int64_t X = 0; X < cores; ++X)
@@ -510,9 +556,8 @@ TEST_CASE("Thermal self-heating - relock_rings re-locks only the marked rings to
 
 TEST_CASE("Thermal self-heating - inference service booked ahead heats the chip while it runs not when it is booked",
           "[sc][thermal]") {
-  // Known gap (reported): serve() charges busy time when the service is booked (loosely timed,
-  // ahead of now); update_thermal(now) then counts service that has not run yet as busy time of
-  // the elapsed interval (clamped to u = 1) and none of it in the interval it actually runs.
+  // serve() books the service ahead of now (loosely timed); the field must count it as busy time
+  // of the interval it runs in, not of the one it was booked in.
   sim::configure_kernel_time();
   Fixture f;
   const double K = 2.0, tau = 4.0;

@@ -10,6 +10,8 @@
 
 namespace ptc::sim {
 
+constexpr int64_t kDefaultCustomTile = 512;
+
 inline std::vector<ParamSpec> pcm_scale_tile_params() {
   return {{"scale_tile",
            "",
@@ -20,9 +22,9 @@ inline std::vector<ParamSpec> pcm_scale_tile_params() {
            -1e300,
            1e300,
            {"block", "aihwkit", "custom"}},
-          {"tile_rows", "", int64_t{512},
+          {"tile_rows", "", kDefaultCustomTile,
            "custom scale tile: split rows (outputs) into ceil(rows / tile_rows) parts, cut at block edges", 1, 1e9},
-          {"tile_cols", "", int64_t{512},
+          {"tile_cols", "", kDefaultCustomTile,
            "custom scale tile: split columns (inputs) into ceil(cols / tile_cols) parts, cut at block edges", 1, 1e9},
           {"weight_scaling_columnwise", "", false,
            "aihwkit MappingParameter weight_scaling_columnwise (omega 1): each output's max|W| within its scale tile -> "
@@ -37,7 +39,15 @@ struct PcmScaleTileParams {
       : mode(p.str("scale_tile")),
         rows(p.integer("tile_rows")),
         cols(p.integer("tile_cols")),
-        columnwise(p.flag("weight_scaling_columnwise")) {}
+        columnwise(p.flag("weight_scaling_columnwise")) {
+    // The custom tile's sizes mean nothing for the other modes: another size than the default is a
+    // mistake (the default is in every config.resolved.json, which must run again as it is).
+    if (mode != "custom")
+      for (const char* k : {"tile_rows", "tile_cols"})
+        if (p.given(k) && p.integer(k) != kDefaultCustomTile)
+          throw Error(p.path() + "." + k + ": sets the custom scale tile, and scale_tile is \"" + mode +
+                      "\"; set scale_tile to \"custom\" or drop " + k);
+  }
   hw::PcmScaleTile resolve() const {
     if (mode == "block") return {0, 0, columnwise};
     if (mode == "aihwkit") return {hw::kAihwkitTileSize, hw::kAihwkitTileSize, columnwise};
