@@ -86,9 +86,10 @@ double Thermal::core_k(int64_t core, double t_s) const {
     m_ahead_decay = 1;
     m_ahead_gain = 0;
   }
-  // The carry is kept at segment boundaries only (interval starts and ends), so the value at t
-  // takes the same operations whatever was asked before (a trace row's temperature changes
-  // nothing downstream, to the bit).
+  // The carry is kept at segment boundaries (interval starts and ends), so that a trace row's
+  // temperature does not move it. Not to the bit in every case: the committed state is kept at
+  // the instants advance() was called (a served batch's booking, a sensor read), and a carry on an
+  // interval's end is kept when a touching interval merges with it; both only change rounding.
   m_ahead_t = walk(m_ahead_t, t_s, m_ahead_decay, m_ahead_gain, 0, nullptr, true);
   double decay = m_ahead_decay, gain = m_ahead_gain;
   walk(m_ahead_t, t_s, decay, gain, 0, nullptr, false);

@@ -5,7 +5,8 @@
 //   the module has no process and adds no events.
 // - Self-heating is driven by the array's busy intervals (add_busy: booked service, an action's
 //   occupation; overlapping ones merge, u = 1 inside them, 0 outside) and integrated exactly over
-//   them, segment by segment, so it does not depend on when the field is asked. advance(now)
+//   them, segment by segment, so it does not depend on when the field is asked (up to rounding:
+//   the state is committed where advance() was called). advance(now)
 //   commits the integration up to now (the kernel's time: later intervals start at or after it);
 //   core_k(c, t) at a later t carries the committed state through the intervals booked up to t
 //   (service booked ahead of the kernel's time), without committing.
