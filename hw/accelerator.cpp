@@ -635,6 +635,12 @@ void Accelerator::classify(const models::Dataset& d, const models::Preprocess& p
     std::vector<NoiseTime> tt(times.begin() + static_cast<int64_t>(first), times.begin() + static_cast<int64_t>(first + count));
     prepare_draws(draw_base + first, tt);
     run_batch(d, p, images, first, count, *m_exec, pred);
+    // A stop request during the batch: a technology may have cut its GEMM short (RNS decoding),
+    // so the batch is not classified (its images stay -1 and uncounted).
+    if (stoppable && m_stop && m_stop->load()) {
+      std::fill(pred.begin() + static_cast<int64_t>(first), pred.begin() + static_cast<int64_t>(first + count), -1);
+      break;
+    }
   }
   if (m_copy) m_copy_bm_reruns += m_gemm->bound_reruns() - bm_before;
   m_inferences += static_cast<int64_t>(std::min(first, images.size()));

@@ -129,6 +129,10 @@ class ArrayIf : public virtual sc_core::sc_interface {
   // Array time serve() books for a batch of n (streaming: n x compute + passes x programming),
   // without recomputations.
   virtual double service_s(int64_t n) const { return static_cast<double>(n) * service_s(); }
+  // Returns once no process holds the array: a run stopped by a signal lets the action in flight
+  // finish (its array time, energy, cycles, writes and event are booked together), not cut it
+  // during one of its waits. Whether it had to wait.
+  virtual bool wait_released() = 0;
 };
 
 class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvider {
@@ -143,6 +147,11 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
 
   // ---- ArrayIf
   Service serve(double ready_s, int64_t n, const std::vector<int64_t>& images) override;
+  bool wait_released() override {
+    bool waited = false;
+    for (; m_holder >= 0; waited = true) sc_core::wait(m_changed);
+    return waited;
+  }
   void acquire(int rank, bool after_service) override;
   void release() override;
   double free_at_s() const override { return m_free_at; }
@@ -192,7 +201,10 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   // batches of 16: once set, flush() classifies no further images and hands the sink only those
   // already classified (the rest of the pending ones are dropped), so a stop is honoured within one
   // batch instead of after up to 4,096 inferences. Complete runs are unaffected.
-  void set_stop_flag(const std::atomic<bool>* stop) { m_stop = stop; }
+  void set_stop_flag(const std::atomic<bool>* stop) {
+    m_stop = stop;
+    m_tech->set_stop_flag(stop);
+  }
 
   // ---- the noise clock (DOCTOR step) and the noise instant of measurements
   int64_t step(double now_s) const;

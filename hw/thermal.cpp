@@ -18,9 +18,9 @@ Thermal::Thermal(sc_core::sc_module_name name, int64_t cores, int64_t rings_per_
 }
 
 void Thermal::add_busy(double a_s, double b_s) {
-  a_s = std::max(a_s, m_t_s);  // committed time is past (intervals start at or after the kernel's time)
+  a_s = std::max(a_s, m_t_s);  // the committed past (intervals start at or after the kernel's time)
   if (!(b_s > a_s)) return;
-  if (a_s < m_ahead_t) m_ahead_t = -1;                 // the carry ahead passed this interval's start
+  if (a_s <= m_ahead_t) m_ahead_t = -1;                // core_k's walk passed this interval's start
   if (m_busy.empty() || a_s > m_busy.back().second) {  // the usual case: booked in order
     m_busy.emplace_back(a_s, b_s);
     return;
@@ -36,64 +36,59 @@ void Thermal::add_busy(double a_s, double b_s) {
   m_busy.insert(m_busy.erase(first, last), {a_s, b_s});
 }
 
-double Thermal::walk(double from, double to, double& decay, double& gain, double h_max, double* peak, bool whole) const {
-  const double tau = m_field.rc_tau_s(), K = m_field.full_load_heating_k();
-  double x = from;
+double Thermal::step(double h, double dt_s, bool busy) const {
+  const double e = std::exp(-dt_s / m_field.rc_tau_s());
+  return busy ? h * e + m_field.full_load_heating_k() * (1 - e) : h * e;
+}
+
+double Thermal::heat_at(double& x, double& h, double t_s, double* peak) const {
+  // x is the committed boundary, an interval's start or an interval's end: the first interval
+  // ending after it starts at or after it.
   auto it = std::partition_point(m_busy.begin(), m_busy.end(), [&](const auto& iv) { return iv.second <= x; });
-  for (; it != m_busy.end() && it->first < to; ++it) {
-    const double a = std::max(it->first, x), b = std::min(it->second, to);
-    if (a > x) {  // idle up to the interval's start (< to: a whole segment)
-      const double e = std::exp(-(a - x) / tau);
-      decay *= e;
-      gain *= e;
-      x = a;
+  for (; it != m_busy.end() && it->first <= t_s; ++it) {
+    if (it->first > x) {  // the idle gap before the interval
+      h = step(h, it->first - x, false);
+      x = it->first;
     }
-    if (b > x) {                              // busy: u = 1
-      if (whole && b < it->second) return x;  // cut at `to`
-      const double e = std::exp(-(b - x) / tau);
-      decay *= e;
-      gain = gain * e + K * (1 - e);
-      x = b;
-      if (peak) *peak = std::max(*peak, h_max * decay + gain);
+    if (it->second > t_s) {  // t inside the interval
+      const double ht = step(h, t_s - x, true);
+      if (peak) *peak = std::max(*peak, ht);
+      return ht;
     }
+    h = step(h, it->second - x, true);
+    x = it->second;
+    if (peak) *peak = std::max(*peak, h);
   }
-  if (to > x && !whole) {
-    const double e = std::exp(-(to - x) / tau);
-    decay *= e;
-    gain *= e;
-    x = to;
-  }
-  return x;
+  return t_s > x ? step(h, t_s - x, false) : h;
 }
 
 void Thermal::advance(double now_s) {
-  if (!(now_s > m_t_s)) return;
-  double h_max = 0;
-  for (int64_t c = 0; c < m_field.cores(); ++c) h_max = std::max(h_max, m_field.self_heating_k(c));
-  double decay = 1, gain = 0;
-  walk(m_t_s, now_s, decay, gain, h_max, &m_peak_heating_k, false);
-  for (int64_t c = 0; c < m_field.cores(); ++c) m_field.carry_self_heating(c, decay, gain);
-  m_t_s = now_s;
-  while (!m_busy.empty() && m_busy.front().second <= now_s) m_busy.pop_front();
-  if (!m_busy.empty() && m_busy.front().first < now_s) m_busy.front().first = now_s;  // running now: the rest of it
-  m_ahead_t = -1;
+  if (!(now_s > m_now_s)) return;
+  // The intervals that end before now are final: commit them, the same steps heat_at takes.
+  while (!m_busy.empty() && m_busy.front().second < now_s) {
+    const auto [a, b] = m_busy.front();
+    if (a > m_t_s) m_h = step(m_h, a - m_t_s, false);
+    m_h = step(m_h, b - a, true);
+    m_t_s = b;
+    m_peak_committed_k = std::max(m_peak_committed_k, m_h);
+    m_busy.pop_front();
+  }
+  if (m_ahead_t < m_t_s) m_ahead_t = -1;
+  double x = m_t_s, h = m_h, peak = m_peak_committed_k;
+  const double now_h = heat_at(x, h, now_s, &peak);
+  for (int64_t c = 0; c < m_field.cores(); ++c) m_field.carry_self_heating(c, 0.0, now_h);  // H <- now_h
+  m_peak_heating_k = peak;
+  m_now_s = now_s;
 }
 
 double Thermal::core_k(int64_t core, double t_s) const {
-  if (!(t_s > m_t_s)) return m_field.core_k(core, t_s);
+  // Before the committed boundary (not asked in a run: reads are at or after the kernel's time).
+  if (!(t_s >= m_t_s)) return m_field.core_k(core, t_s);
   if (!(m_ahead_t >= m_t_s && m_ahead_t <= t_s)) {
     m_ahead_t = m_t_s;
-    m_ahead_decay = 1;
-    m_ahead_gain = 0;
+    m_ahead_h = m_h;
   }
-  // The carry is kept at segment boundaries (interval starts and ends), so that a trace row's
-  // temperature does not move it. Not to the bit in every case: the committed state is kept at
-  // the instants advance() was called (a served batch's booking, a sensor read), and a carry on an
-  // interval's end is kept when a touching interval merges with it; both only change rounding.
-  m_ahead_t = walk(m_ahead_t, t_s, m_ahead_decay, m_ahead_gain, 0, nullptr, true);
-  double decay = m_ahead_decay, gain = m_ahead_gain;
-  walk(m_ahead_t, t_s, decay, gain, 0, nullptr, false);
-  return m_field.ambient_k(t_s) + m_field.self_heating_k(core) * decay + gain;
+  return m_field.ambient_k(t_s) + heat_at(m_ahead_t, m_ahead_h, t_s, nullptr);
 }
 
 double Thermal::mean_k(double t_s) const {
@@ -111,7 +106,7 @@ double Thermal::sensor_mean_k(double t_s) {
 nlohmann::json Thermal::stats() const {
   return {{"sensor_reads", stat(static_cast<double>(m_reads), "reads")},
           {"peak_self_heating", stat(m_peak_heating_k, "K")},
-          {"integrated_to", stat(m_t_s, "s")}};
+          {"integrated_to", stat(m_now_s, "s")}};
 }
 
 }  // namespace ptc::hw

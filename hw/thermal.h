@@ -4,12 +4,15 @@
 //   fluctuation + per-core self-heating + static ring offsets), evaluated at query instants only:
 //   the module has no process and adds no events.
 // - Self-heating is driven by the array's busy intervals (add_busy: booked service, an action's
-//   occupation; overlapping ones merge, u = 1 inside them, 0 outside) and integrated exactly over
-//   them, segment by segment, so it does not depend on when the field is asked (up to rounding:
-//   the state is committed where advance() was called). advance(now)
-//   commits the integration up to now (the kernel's time: later intervals start at or after it);
-//   core_k(c, t) at a later t carries the committed state through the intervals booked up to t
-//   (service booked ahead of the kernel's time), without committing.
+//   occupation; overlapping and touching ones merge, u = 1 inside them, 0 outside) and integrated
+//   exactly over them, one idle gap and one busy interval at a time. Every core starts cold and
+//   heats alike. H at a segment boundary is computed by the same operations whoever asks and
+//   whenever: it is a function of the busy intervals alone, to the bit, so reading the field (a
+//   trace row, a sensor read) changes nothing downstream. advance(now) commits the intervals that
+//   end before now (a booking made from now on starts at or after the kernel's time, so they are
+//   final) and sets the field's state to H(now); core_k(c, t) at a later t walks on from the
+//   committed boundary through the intervals booked up to t (service booked ahead of the kernel's
+//   time), without committing.
 // - Sensors are reads through ThermalIf: every sensor_mean_k() call is a new, independent reading
 //   (its own noise draw), so a value that fires a trigger must be passed on, not re-read.
 #pragma once
@@ -55,18 +58,20 @@ class Thermal : public sc_core::sc_module, public ThermalIf, public StatsProvide
   nlohmann::json stats() const override;
 
  private:
-  // The RC over [from, to), segment by segment (idle gaps, busy intervals): H = H(from) decay +
-  // gain; peak: the largest H(from) decay + gain at the end of a busy segment, for H(from) =
-  // h_max. whole: only the segments that end by `to`. Returns where it stopped.
-  double walk(double from, double to, double& decay, double& gain, double h_max, double* peak, bool whole) const;
+  // One RC step over a segment of length dt, idle (u = 0) or busy (u = 1).
+  double step(double h, double dt_s, bool busy) const;
+  // H(t) for t >= x, walked from (x, h), a segment boundary at or after the committed one and H
+  // there: (x, h) move on to the last boundary by t (whole segments only). peak: the largest H at
+  // a busy interval's end by t, or at t inside one.
+  double heat_at(double& x, double& h, double t_s, double* peak) const;
 
   ThermalField m_field;
-  double m_t_s = 0;                                    // committed instant
-  std::deque<std::pair<double, double>> m_busy;        // busy [a, b) not yet committed: disjoint, apart, sorted
-  mutable double m_ahead_t = -1;                       // core_k's carry beyond m_t_s: to m_ahead_t ...
-  mutable double m_ahead_decay = 1, m_ahead_gain = 0;  // ... H = H(m_t_s) decay + gain
+  double m_t_s = 0, m_h = 0;                     // committed: the end of the last committed busy interval and H there
+  double m_now_s = 0;                            // the last advance()'s instant (the field's state is H there)
+  std::deque<std::pair<double, double>> m_busy;  // busy [a, b) not committed: sorted, apart (touching ones merged)
+  mutable double m_ahead_t = -1, m_ahead_h = 0;  // core_k's walk: a boundary in [m_t_s, last t asked] and H there
   uint64_t m_reads = 0;
-  double m_peak_heating_k = 0;
+  double m_peak_committed_k = 0, m_peak_heating_k = 0;  // largest H: at committed interval ends / up to m_now_s
 };
 
 }  // namespace ptc::hw

@@ -424,7 +424,8 @@ int cmd_run(const std::string& file, const std::vector<std::string>& sets, const
 // then -- only when the schema passes, so a problem is reported once -- the semantic parse
 // (files, plug-in/device compatibility, cross-field rules) and preflight() (sim/scenario.h): the
 // model, dataset and compile step and every other check `ptcsim run` makes before its first event.
-int cmd_validate(const std::vector<std::string>& files, const std::vector<std::string>& sets, const std::string& out) {
+int cmd_validate(const std::vector<std::string>& files, const std::vector<std::string>& sets, const std::string& out,
+                 bool force) {
   int bad = 0;
   for (const auto& f : files) {
     try {
@@ -448,7 +449,7 @@ int cmd_validate(const std::vector<std::string>& files, const std::vector<std::s
       const std::string held = check_run_dir(dir, !out.empty());  // as run: not a directory, cannot be created
       const std::string note = mark_abandoned_run(dir);
       if (!note.empty()) std::fprintf(stderr, "ptcsim: note: %s\n", one_line(note).c_str());
-      if (!held.empty()) std::fprintf(stderr, "ptcsim: note: %s\n", one_line(held).c_str());
+      if (!held.empty() && !force) std::fprintf(stderr, "ptcsim: note: %s\n", one_line(held).c_str());
       std::printf("%s: valid (scenario \"%s\", device %s, policy %s)\n", f.c_str(), s.name.c_str(), s.device.name.c_str(),
                   s.policy_json.at("name").get<std::string>().c_str());
     } catch (const std::exception& e) {
@@ -684,6 +685,13 @@ int run_cli(int argc, char** argv) {
   run->add_flag("--force", force, "replace a complete run in the run directory (refused otherwise)");
   auto* validate = app.add_subcommand("validate", "check scenario files (schema and semantics) without running them");
   validate->add_option("files", files, "scenario JSON files")->required();
+  // run's other options, so that a run's command line checks as it is (`run` -> `validate`).
+  int vthreads = 0;
+  auto* vthreads_opt =
+      validate->add_option("--threads", vthreads, "as run's --threads (checked as --set threads=N)")->check(CLI::Range(0, 1024));
+  bool vquiet = false, vforce = false;
+  validate->add_flag("-q,--quiet", vquiet, "as run's (no effect)");
+  validate->add_flag("--force", vforce, "as run's: no note for a complete run in the run directory");
   validate->add_option("--set", sets, "overrides to check as well (repeatable)")->allow_extra_args(false);
   auto* vseed_opt = validate->add_option("--seed", seed_text, "the seed `run --seed` would use (checks its run directory)");
   std::string validate_out;
@@ -759,6 +767,19 @@ int run_cli(int argc, char** argv) {
     if (*check) return cmd_check_onnx(dirs, rtol, atol, verbose);
     if (*pcm) return cmd_device_pcm(dev, gmax_opt->count() > 0, qfrom_opt->count() > 0);
     if (*mrr) return cmd_device_mrr(dev);
+    // The executors read PTC_THREADS when threads is 0: a value that is not a count was taken as 0
+    // (all cores) silently.
+    if (const char* env = std::getenv("PTC_THREADS"); env && (*run || *validate || *eval || *streaming)) {
+      const std::string v = env;
+      const bool digits = !v.empty() && v.size() <= 4 && v.find_first_not_of("0123456789") == std::string::npos;
+      if (!digits || std::stoi(v) < 1 || std::stoi(v) > 1024) {
+        std::fprintf(stderr,
+                     "ptcsim: error: PTC_THREADS (environment): expected an integer in [1, 1024] (unset: all cores), got "
+                     "\"%s\"\n",
+                     one_line(v).c_str());
+        return 2;
+      }
+    }
     if (*run || *validate || *list || *schema || *streaming) load_plugins(plugins);
     if ((*run && seed_opt->count()) || (*validate && vseed_opt->count())) {  // a bad --seed is a bad command line (exit 2)
       const bool digits =
@@ -773,7 +794,10 @@ int run_cli(int argc, char** argv) {
       if (threads_opt->count()) sets.push_back("threads=" + std::to_string(threads));  // after every --set
       return cmd_run(scenario_file, sets, seed_opt->count() ? &seed_text : nullptr, out, quiet, force, argc, argv);
     }
-    if (*validate) return cmd_validate(files, with_seed(sets, vseed_opt->count() ? &seed_text : nullptr), validate_out);
+    if (*validate) {
+      if (vthreads_opt->count()) sets.push_back("threads=" + std::to_string(vthreads));  // after every --set, as run
+      return cmd_validate(files, with_seed(sets, vseed_opt->count() ? &seed_text : nullptr), validate_out, vforce);
+    }
     if (*list) return cmd_list(list_kind, json);
     if (*schema) return cmd_schema();
     if (*streaming) return cmd_streaming(stream_file, stream_sets, json);

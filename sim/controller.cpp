@@ -82,11 +82,21 @@ void Controller::timer_thread() {
     const auto before_end = [&](double t) { return t < end_s ? t : INFINITY; };
     double next_t = before_end(every_s > 0 ? every_s : INFINITY);
     int64_t timer_n = every_n > 0 ? every_n : kNoCount, batch_n = per_batch ? 1 : kNoCount;
+    // Validate bounds the timer's wake-ups by the horizon, or with horizon_s 0 by the traffic's
+    // earliest end; a run until the traffic ends may last longer: the same limit, when reached.
+    const double chips = m_c.s.dispatcher.chips > 1 ? static_cast<double>(m_c.s.dispatcher.chips) : 1.0;
+    int64_t timed_wakeups = 0;
     while (!m_c.interrupted) {
       const Agenda::Due due = m_agenda.next(m_id, next_t, std::min(timer_n, batch_n));
       if (m_c.interrupted) break;
       if (!due) continue;
       const bool counted = due.counted, timed = due.timed;
+      if (timed && static_cast<double>(++timed_wakeups) * chips > 1e8)
+        throw Error("controller.policy: policy \"" + m_c.s.policy_json.at("name").get<std::string>() +
+                    "\" acts on its timer every " + trace_number(every_s) + " s and reached the limit of 1e8 wake-ups" +
+                    (chips > 1 ? " (" + trace_number(chips) + " chips, each its own)" : std::string()) +
+                    " at t = " + trace_number(sim::now_s()) +
+                    " s of a run until the traffic ends (horizon_s 0); use a larger interval or set horizon_s");
       m_acting = true;
       settle(kRankController);
       m_acc.acquire(kRankController, true);
@@ -124,9 +134,11 @@ void Controller::trigger_thread() {
 }
 
 double Controller::charge_cycles(int64_t cycles, int64_t settles, const std::string& kind, int64_t advance_steps) {
-  const double t = m_acc.occupy_cycles(cycles, settles);
+  // Booked with the array time, energy and conversions occupy_cycles charges before it waits: a
+  // run stopped during the wait (SIGINT) kept those but not these, and its books did not balance.
   m_overhead_cycles += cycles;
   m_cycles_by[kind] += cycles;
+  const double t = m_acc.occupy_cycles(cycles, settles);
   // DOCTOR: remediation work advances the noise by floor(cycles / cycles_per_inference) steps.
   m_acc.advance_steps(advance_steps >= 0 ? advance_steps : cycles / m_cpi);
   return t;

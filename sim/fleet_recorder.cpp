@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -15,6 +16,32 @@ namespace ptc::sim {
 namespace fs = std::filesystem;
 
 namespace {
+
+// The fleet's events.jsonl in (t_s, chip) order, each chip's events at one instant in the order
+// they happened: the chips' processes interleave at an instant in an order that other activities
+// (trace rows) change, so the file was not the same bytes when only trace.every_s changed.
+std::string ordered_events(const std::string& events) {
+  struct Line {
+    double t;
+    int64_t chip;
+    size_t at, len;
+  };
+  std::vector<Line> lines;
+  for (size_t at = 0; at < events.size();) {
+    size_t end = events.find('\n', at);
+    if (end == std::string::npos) end = events.size();
+    const Json e =
+        Json::parse(events.begin() + static_cast<std::ptrdiff_t>(at), events.begin() + static_cast<std::ptrdiff_t>(end));
+    lines.push_back({e.at("t_s").get<double>(), e.at("chip").get<int64_t>(), at, end - at});
+    at = end + 1;
+  }
+  std::stable_sort(lines.begin(), lines.end(),
+                   [](const Line& a, const Line& b) { return a.t != b.t ? a.t < b.t : a.chip < b.chip; });
+  std::string out;
+  out.reserve(events.size());
+  for (const Line& l : lines) out.append(events, l.at, l.len).push_back('\n');
+  return out;
+}
 const auto& fmt = trace_number;
 // The chips' trace columns; "chips_draining" replaces the noise step (a per-chip clock).
 const std::string kFleetHeader = trace_header("chips_draining");
@@ -186,7 +213,7 @@ void FleetRecorder::write_partial(const std::string& status) {
     header += "\n";
   }
   write_atomic(m_out / "trace.csv", header + m_trace);
-  write_atomic(m_out / "events.jsonl", m_events);
+  write_atomic(m_out / "events.jsonl", ordered_events(m_events));
   write_atomic(m_out / "summary.json", summary(status).dump(2) + "\n");
 }
 

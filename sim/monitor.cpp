@@ -56,11 +56,21 @@ void Monitor::run() {
     const auto before_end = [&](double t) { return t < end_s ? t : INFINITY; };
     double next_t = before_end(m.interval_s > 0 ? m.interval_s : INFINITY);
     int64_t next_n = next_count(0);
+    // Validate bounds the timed checks by the horizon, or with horizon_s 0 by the traffic's
+    // earliest end; a run until the traffic ends may last longer: the same limit, when reached.
+    const double chips = m_c.s.dispatcher.chips > 1 ? static_cast<double>(m_c.s.dispatcher.chips) : 1.0;
+    int64_t timed_checks = 0;
     while (!m_c.interrupted) {
       const Agenda::Due due = m_agenda.next(m_id, next_t, next_n);
       if (m_c.interrupted) break;
       if (!due) continue;
       const bool counted = due.counted, timed = due.timed;
+      if (timed && static_cast<double>(++timed_checks) * chips > 1e8)
+        throw Error("monitor.interval_s: the monitor checks every " + trace_number(m.interval_s) +
+                    " s reached the limit of 1e8 wake-ups" +
+                    (chips > 1 ? " (" + trace_number(chips) + " chips, each its own)" : std::string()) +
+                    " at t = " + trace_number(now_s()) +
+                    " s of a run until the traffic ends (horizon_s 0); use a larger interval_s or set horizon_s");
       settle(kRankMonitor);
       check();
       // A check that outlasts the interval (a probe longer than interval_s) skips the instants it

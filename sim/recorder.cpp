@@ -105,11 +105,21 @@ void Recorder::run() {
     if (!(every_s > 0) && every_n <= 0) return m_agenda.clear(m_id);
     double next_t = every_s > 0 ? every_s : INFINITY;
     int64_t next_n = every_n > 0 ? every_n : kNoCount;
+    // Validate bounds the timed rows by the horizon, or with horizon_s 0 by the traffic's earliest
+    // end; a run until the traffic ends may last longer: the same limit, when it is reached.
+    const double traces = m_c.s.dispatcher.chips > 1 ? m_c.s.dispatcher.chips + 1.0 : 1.0;
+    int64_t timed_rows = 0;
     while (!m_c.interrupted) {
       const Agenda::Due due = m_agenda.next(m_id, next_t, next_n);
       if (m_c.interrupted) break;
       if (!due) continue;
       const bool counted = due.counted, timed = due.timed;
+      if (timed && static_cast<double>(++timed_rows) * traces > 1e7)
+        throw Error("trace.every_s: a row every " + trace_number(every_s) + " s reached the limit of 1e7 rows" +
+                    (traces > 1 ? " (" + trace_number(traces) + " traces: each chip's and the fleet's)" : std::string()) +
+                    " at t = " + trace_number(now_s()) +
+                    " s of a run until the traffic ends (horizon_s 0; traces are held in memory until written); use a "
+                    "larger trace.every_s or set horizon_s");
       settle(kRankRecorder);
       m_acc.acquire(kRankRecorder, false);
       row();

@@ -173,6 +173,19 @@ void Runtime::run() {
     }
     m_interrupted = m_c.interrupted;
   });
+  // Stopped by a signal: the actions in flight finish first (an action cut during one of its waits
+  // had booked its array time, energy and conversions, not its cycles, writes and event), and
+  // any process still waiting for an array takes its turn and stops.
+  if (m_c.interrupted)
+    guarded(m_c, [&] {
+      // Until a round finds every array free; after a release, one delta cycle lets a waiter take
+      // its turn (acquire() grants the array in the delta cycle after the release).
+      for (bool waited = true; waited;) {
+        waited = false;
+        for (int k = 0; k < chips(); ++k) waited = array[static_cast<size_t>(k)]->wait_released() || waited;
+        if (waited) wait(sc_core::SC_ZERO_TIME);
+      }
+    });
   m_end_s = now_s();
   guarded(m_c, [&] { count_arrivals(); });
   sc_core::sc_stop();

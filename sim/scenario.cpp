@@ -395,27 +395,28 @@ const std::vector<SectionSpec>& scenario_sections() {
                   {"stop_s", "s", nullptr, "last instant", 1e-9, kMaxSimSeconds, {}, "number"},
                   {"points", "", nullptr, "number of instants", 2, 100000, {}, "integer"}},
                  {}});
-    t.push_back(
-        {"monitor",
-         "DOCTOR's drift monitor (runs for policies that use it)",
-         {{"interval_requests", "requests", 200, "check every this many served requests (0 = off)", 0, 1e15},
-          {"interval_s", "s", 0.0,
-           "check every this many simulated seconds (0 = off; at least 1e-9 s, at most 1e8 checks over horizon_s)", 0, 1e15},
-          {"cool_down_requests", "requests", 200, "no checks for this many requests after a trigger", 0, 1e15},
-          {"cool_down_s", "s", 0.0, "no checks for this long after a trigger", 0, 1e15},
-          {"t_thres_k", "K", 0.01, "trigger when the hotspot-weighted temperature rise since the last calibration exceeds", 0,
-           1e6},
-          {"w_thres", "", 0.05, "trigger when the probe's relative L1 weight error exceeds", 0, 1e6},
-          {"temperature_test", "", true, "use the (free) temperature sensors"},
-          {"temperature_mode",
-           "",
-           "rise",
-           "rise: trigger on a rise only (DOCTOR); abs: on a change either way (physical fields)",
-           -1e300,
-           1e300,
-           {"rise", "abs"}},
-          {"probe_test", "", true, "use the read-back probe (charged)"}},
-         {}});
+    t.push_back({"monitor",
+                 "DOCTOR's drift monitor (runs for policies that use it)",
+                 {{"interval_requests", "requests", 200, "check every this many served requests (0 = off)", 0, 1e15},
+                  {"interval_s", "s", 0.0,
+                   "check every this many simulated seconds (0 = off; at least 1e-9 s, at most 1e8 checks over horizon_s, or "
+                   "with horizon_s 0 the run)",
+                   0, 1e15},
+                  {"cool_down_requests", "requests", 200, "no checks for this many requests after a trigger", 0, 1e15},
+                  {"cool_down_s", "s", 0.0, "no checks for this long after a trigger", 0, 1e15},
+                  {"t_thres_k", "K", 0.01,
+                   "trigger when the hotspot-weighted temperature rise since the last calibration exceeds", 0, 1e6},
+                  {"w_thres", "", 0.05, "trigger when the probe's relative L1 weight error exceeds", 0, 1e6},
+                  {"temperature_test", "", true, "use the (free) temperature sensors"},
+                  {"temperature_mode",
+                   "",
+                   "rise",
+                   "rise: trigger on a rise only (DOCTOR); abs: on a change either way (physical fields)",
+                   -1e300,
+                   1e300,
+                   {"rise", "abs"}},
+                  {"probe_test", "", true, "use the read-back probe (charged)"}},
+                 {}});
     t.push_back({"controller", "the controller: its policy and the offline salience it uses", {}, {"policy", "salience"}});
     t.push_back(
         {"controller.salience",
@@ -433,7 +434,7 @@ const std::vector<SectionSpec>& scenario_sections() {
                  {{"every_requests", "requests", 200, "a trace row every this many served requests (0 = off)", 0, 1e15},
                   {"every_s", "s", 0.0,
                    "a trace row every this many simulated seconds (0 = off; at least 1e-9, and at most 1e7 rows over "
-                   "horizon_s, counting each chip's trace and the fleet's)",
+                   "horizon_s, or with horizon_s 0 the run, counting each chip's trace and the fleet's)",
                    0, 1e15}},
                  {}});
     return t;
@@ -1296,17 +1297,37 @@ double policy_timer_interval_s(const Scenario& s) {
 // A timed wake-up (the monitor's checks, a policy's timer): instants the kernel can tell apart
 // (1 ns), and at most 1e8 of them over the horizon (a DOCTOR check of the thermal field takes tens
 // of microseconds, so 1e8 is about an hour of checks).
-void check_timer_interval(const std::string& where, const std::string& what, double every_s, double horizon_s, double chips) {
+// span: the simulated time the timer runs over and its description ("horizon_s 10 s"; with
+// horizon_s 0, the traffic's earliest end).
+void check_timer_interval(const std::string& where, const std::string& what, double every_s, double span_s,
+                          const std::string& span, double chips) {
   if (!(every_s > 0)) return;
   if (every_s < 1e-9)
     throw Error(where + ": " + what + " every " + num_str(every_s) +
                 " s, below the kernel's time resolution (1 ns); use 0 (off) or at least 1e-9 s");
-  const double n = horizon_s > 0 ? chips * horizon_s / every_s : 0;
+  const double n = span_s > 0 ? chips * span_s / every_s : 0;
   if (n > 1e8)
-    throw Error(where + ": " + what + " every " + num_str(every_s) + " s: " + num_str(n) + " wake-ups over horizon_s " +
-                num_str(horizon_s) + " s" + (chips > 1 ? " (" + num_str(chips) + " chips, each its own)" : std::string()) +
+    throw Error(where + ": " + what + " every " + num_str(every_s) + " s: " + num_str(n) + " wake-ups over " + span +
+                (chips > 1 ? " (" + num_str(chips) + " chips, each its own)" : std::string()) +
                 ", more than the limit of 1e8 (each is a kernel event; the run would take hours); use at least " +
-                num_str(chips * horizon_s / 1e8) + " s");
+                num_str(chips * span_s / 1e8) + " s");
+}
+void check_timer_interval(const std::string& where, const std::string& what, double every_s, double horizon_s, double chips) {
+  check_timer_interval(where, what, every_s, horizon_s, "horizon_s " + num_str(horizon_s) + " s", chips);
+}
+
+// Periodic trace rows over span_s: no more rows than the traces (held in memory until written,
+// about 100 bytes a row, copied for every partial write; a fleet keeps one per chip and its own)
+// can hold.
+void check_trace_rows(const Scenario& s, double span_s, const std::string& span) {
+  const double traces = s.dispatcher.chips > 1 ? s.dispatcher.chips + 1.0 : 1.0;
+  if (s.trace_every_s > 0 && span_s > 0 && traces * span_s / s.trace_every_s > 1e7)
+    throw Error("trace.every_s: a row every " + num_str(s.trace_every_s) + " s over " + span + " is " +
+                num_str(traces * span_s / s.trace_every_s) + " rows" +
+                (traces > 1 ? " (" + num_str(traces) + " traces: each chip's and the fleet's)" : std::string()) +
+                ", more than the limit of 1e7 (traces are held in memory, about 100 bytes a row, until written); "
+                "use trace.every_s >= " +
+                num_str(traces * span_s / 1e7) + " s");
 }
 
 // With step = seconds the noise clock counts floor(t / step_s) in int64: the count at the end of
@@ -1350,20 +1371,11 @@ void check_static(const Scenario& s) {
   check_timer_interval(s.policy_json.contains("interval_s") ? "controller.policy.interval_s" : "controller.policy",
                        "policy \"" + s.policy_json.at("name").get<std::string>() + "\" acts on its timer",
                        policy_timer_interval_s(s), s.horizon_s, chips);
-  // Periodic trace rows: instants the kernel can tell apart (1 ns), and no more rows than the
-  // traces (held in memory until written, about 100 bytes a row, copied for every partial write;
-  // a fleet keeps one per chip and its own) can hold.
+  // Periodic trace rows: instants the kernel can tell apart (1 ns), and not too many of them.
   if (s.trace_every_s > 0 && s.trace_every_s < 1e-9)
     throw Error("trace.every_s: " + num_str(s.trace_every_s) +
                 " s is below the kernel's time resolution (1 ns); use 0 (no periodic rows) or at least 1e-9 s");
-  const double traces = s.dispatcher.chips > 1 ? s.dispatcher.chips + 1.0 : 1.0;
-  if (s.trace_every_s > 0 && s.horizon_s > 0 && traces * s.horizon_s / s.trace_every_s > 1e7)
-    throw Error("trace.every_s: a row every " + num_str(s.trace_every_s) + " s over horizon_s " + num_str(s.horizon_s) +
-                " s is " + num_str(traces * s.horizon_s / s.trace_every_s) + " rows" +
-                (traces > 1 ? " (" + num_str(traces) + " traces: each chip's and the fleet's)" : std::string()) +
-                ", more than the limit of 1e7 (traces are held in memory, about 100 bytes a row, until written); "
-                "use trace.every_s >= " +
-                num_str(traces * s.horizon_s / 1e7) + " s");
+  if (s.horizon_s > 0) check_trace_rows(s, s.horizon_s, "horizon_s " + num_str(s.horizon_s) + " s");
   // Device state is allocated per weight of the whole array: an array that cannot fit is rejected
   // here, before anything is allocated (it used to end in std::bad_alloc).
   const double weights = static_cast<double>(s.tiling.rows) * static_cast<double>(s.tiling.cols) *
@@ -1770,6 +1782,16 @@ Prepared preflight_checks(const Scenario& s) {
                                      std::to_string(passes) + " passes x " + num_str(cost.reprogram_s) + " s") +
                        " = " + num_str(end_s) + " s at the earliest; set horizon_s to evaluate after the traffic)");
     check_steps(s, end_s, "the traffic (" + num_str(end_s) + " s at the earliest)");
+    // The periodic rows and timers over that end at least (the horizon_s rules, which a run until
+    // the traffic ends skipped: a row every 1 ns grew the trace without bound).
+    const std::string span = "the traffic's " + num_str(end_s) + " s at the earliest (horizon_s 0)";
+    check_trace_rows(s, end_s, span);
+    const double chips = s.dispatcher.chips > 1 ? static_cast<double>(s.dispatcher.chips) : 1.0;
+    if (ask_policy(s, "uses_monitor", [](Policy& pol) { return pol.uses_monitor(); }))
+      check_timer_interval("monitor.interval_s", "the monitor checks", s.monitor.interval_s, end_s, span, chips);
+    check_timer_interval(s.policy_json.contains("interval_s") ? "controller.policy.interval_s" : "controller.policy",
+                         "policy \"" + s.policy_json.at("name").get<std::string>() + "\" acts on its timer",
+                         policy_timer_interval_s(s), end_s, span, chips);
   }
 
   const std::vector<std::string> policy_caps = policy_capabilities(s);

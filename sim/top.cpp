@@ -215,6 +215,18 @@ void clear_run_files(const fs::path& out) {
   }
 }
 
+// The files by the names a run writes ("summary.json, trace.csv"; chips/ for a fleet's) in a
+// directory without a run.json, or "" (none, or a run directory).
+std::string foreign_run_files(const fs::path& out) {
+  std::error_code ec;
+  if (fs::exists(out / "run.json", ec)) return "";
+  std::string names;
+  for (const char* f : kRunFiles)
+    if (fs::exists(out / f, ec)) names += (names.empty() ? "" : ", ") + std::string(f);
+  if (fs::is_directory(out / "chips", ec)) names += (names.empty() ? "" : ", ") + std::string("chips/");
+  return names;
+}
+
 // The status in an existing run.json ("" when there is none or it cannot be read).
 std::string previous_status(const fs::path& out) {
   try {
@@ -243,23 +255,47 @@ std::string clipped(const std::string& m) {
   return m.size() <= 600 ? m : m.substr(0, 600) + "...";
 }
 
+// An existing run directory must be a directory, and so must its chips/ (a fleet's per-chip
+// outputs: a run replaces that directory, not a file; a fleet run found out only after simulating).
+void check_existing_run_dir(const fs::path& out) {
+  std::error_code ec;
+  if (!fs::is_directory(out, ec)) throw Error(out.string() + ": exists and is not a directory (the run directory)");
+  if (fs::exists(out / "chips", ec) && !fs::is_directory(out / "chips", ec))
+    throw Error((out / "chips").string() +
+                ": exists and is not a directory (a run directory's chips/ holds a fleet's per-chip outputs); remove it "
+                "or choose another --out");
+}
+
 }  // namespace
 
 std::string check_run_dir(const std::string& dir, bool probe_create) {
   const fs::path out(dir);
   std::error_code ec;
   if (fs::exists(out, ec)) {
-    if (!fs::is_directory(out, ec)) throw Error(out.string() + ": exists and is not a directory (the run directory)");
+    check_existing_run_dir(out);
     if (::access(out.c_str(), W_OK | X_OK) != 0)
       throw Error(out.string() + ": cannot write the run directory (" + std::strerror(errno) + ")");
-    // A fleet writes its chips' outputs under chips/ (a run replaces that directory, not a file):
-    // a fleet run found out only after simulating.
-    if (fs::exists(out / "chips", ec) && !fs::is_directory(out / "chips", ec))
-      throw Error((out / "chips").string() +
-                  ": exists and is not a directory (a run directory's chips/ holds a fleet's per-chip outputs); remove it "
-                  "or choose another --out");
+    // A run holding the directory's lock: run fails at once, and so does validate.
+    const fs::path lockf = out / ".ptcsim.lock";
+    if (const int fd = ::open(lockf.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
+      const bool busy = ::flock(fd, LOCK_EX | LOCK_NB) != 0;
+      std::string holder;
+      if (busy) {
+        char b[200] = {};
+        const ssize_t n = ::pread(fd, b, sizeof b - 1, 0);
+        holder = n > 0 ? std::string(b, static_cast<size_t>(n)) : "holder not yet recorded";
+        while (!holder.empty() && (holder.back() == '\n' || holder.back() == '\r')) holder.pop_back();
+      }
+      ::close(fd);  // releases the lock if it was taken
+      if (busy)
+        throw Error(out.string() + ": run directory is in use by another ptcsim run (" + holder +
+                    "); wait for it to end or choose another --out");
+    }
     if (previous_status(out) == "complete")
       return out.string() + " holds a complete run: `ptcsim run` needs --force to replace it, or another --out";
+    if (const std::string f = foreign_run_files(out); !f.empty())
+      return out.string() + " holds " + f +
+             " but no run.json (not a ptcsim run): `ptcsim run` needs --force to replace them, or another --out";
     return "";
   }
   if (!probe_create) return "";
@@ -317,11 +353,7 @@ RunResult run_scenario(const Scenario& s, const RunOptions& o) {
   fs::path out = o.out_dir.empty() ? fs::path(default_run_dir(s)) : fs::path(o.out_dir);
   std::error_code ec;
   const bool existed = fs::exists(out, ec);
-  if (existed && !fs::is_directory(out, ec)) throw Error(out.string() + ": exists and is not a directory (the run directory)");
-  if (existed && fs::exists(out / "chips", ec) && !fs::is_directory(out / "chips", ec))
-    throw Error((out / "chips").string() +
-                ": exists and is not a directory (a run directory's chips/ holds a fleet's per-chip outputs); remove it "
-                "or choose another --out");
+  if (existed) check_existing_run_dir(out);
   fs::create_directories(out, ec);
   if (ec || !fs::is_directory(out))
     throw Error(out.string() + ": cannot create the run directory" + (ec ? ": " + ec.message() : ""));
@@ -348,6 +380,11 @@ RunResult run_scenario(const Scenario& s, const RunOptions& o) {
   if (prev == "complete" && !o.force)
     throw Error(out.string() +
                 ": holds a complete run (run.json status \"complete\"); pass --force to replace it or choose another --out");
+  // Files by the names a run writes, in a directory that holds no run: a user's own (they were
+  // replaced silently).
+  if (const std::string f = foreign_run_files(out); !f.empty() && !o.force)
+    throw Error(out.string() + ": holds " + f +
+                " but no run.json (not a ptcsim run directory); pass --force to replace them or choose another --out");
   clear_run_files(out);  // from here the directory holds this run only
   Json run = {{"ptcsim_version", PTC_VERSION},
               {"git_commit", PTC_GIT_COMMIT},

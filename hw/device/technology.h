@@ -18,6 +18,7 @@
 //   computes with when noise-free (read-back, drift measurements).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -196,6 +197,16 @@ class Technology : public BlockRealizer {
   // Whether it can recompute at all (RNS with retries): the accelerator then classifies served
   // requests when they are booked, so that their recomputations lengthen their own service.
   virtual bool recomputes() const { return false; }
+  // A stop request (SIGINT, SIGTERM; the accelerator passes its flag on). A GEMM that can run for
+  // minutes on one batch (RNS decoding under heavy noise, with retries) checks it and returns
+  // early with its outputs unset; the accelerator then drops the batch (Accelerator::classify).
+  void set_stop_flag(const std::atomic<bool>* stop) { m_stop = stop; }
+
+ protected:
+  bool stop_requested() const { return m_stop && m_stop->load(std::memory_order_relaxed); }
+
+ private:
+  const std::atomic<bool>* m_stop = nullptr;
 };
 
 }  // namespace ptc::hw

@@ -282,6 +282,10 @@ void RnsCore::gemm(int64_t layer, int64_t group, int64_t sample, const float* x,
   const int64_t cores = m_array.cores(), kk = k * k;
   std::vector<int64_t> block_reads(static_cast<size_t>(cores), 0), row_retries, ring_corrected;
   for (int64_t v = 0; v < n; ++v) {
+    // A stop request: one image's decoding can take minutes under heavy noise with retries (the
+    // run ignored SIGTERM for 8 minutes). The batch is dropped (Technology::set_stop_flag), and
+    // this GEMM's counters are not added.
+    if (stop_requested()) return;
     for (int64_t c = 0; c < Q * k; ++c) xv[c] = c < t.cols ? (x_trans ? x[v * t.cols + c] : x[c * n + v]) : 0.0f;
     qx = m_tile.quantize_input_segments(xv.data(), Q);  // once per segment, one exponent per group
     std::fill(acc.begin(), acc.end(), 0.0f);

@@ -171,6 +171,9 @@ then ok "device pcm --set: drift and programming noise follow the law's paramete
 good="$src/scenarios/doctor/pv_high_cosine_doctor.json"
 if "$ptcsim" validate "$good" >"$tmp/out" 2>"$tmp/err" && grep -q "valid" "$tmp/out" && [ ! -s "$tmp/err" ]; then ok "validate a shipped scenario"
 else bad "validate a shipped scenario ($(cat "$tmp/err"))"; fi
+if "$ptcsim" validate "$good" --threads 1 -q --force --seed 3 >"$tmp/out" 2>"$tmp/err" && grep -q "valid" "$tmp/out"; then
+  ok "validate takes a run's command line as it is (--threads, -q, --force, --seed)"
+else bad "validate with run's options ($(cat "$tmp/err"))"; fi
 echo "{\"model\": \"$lenet\", \"hw\": {\"cores\": {\"rows\": 0}}}" >"$tmp/bad_scenario.json"
 echo "{\"model\": \"$lenet\", \"dataset\": {\"dir\": \"/nonexistent\"}}" >"$tmp/bad_dataset.json"
 expect_error "validate names the path and the range" "bad_scenario.json: hw.cores.rows: expected integer in \[1,1024\], got 0" \

@@ -291,13 +291,14 @@ then ok "column-wise scaling without device noise reproduces the fp32 prediction
 gdc="$src/scenarios/pcm/drift_gdc.json"
 "$ptcsim" run "$gdc" --out "$tmp/k" -q >/dev/null 2>&1 & kpid=$!
 for _ in $(seq 100); do grep -q '"running"' "$tmp/k/run.json" 2>/dev/null && break; sleep 0.1; done
-"$ptcsim" validate "$gdc" --out "$tmp/k" >/dev/null 2>"$tmp/vlive"
+"$ptcsim" validate "$gdc" --out "$tmp/k" >/dev/null 2>"$tmp/vlive"; vlrc=$?  # as run: the directory is busy
 live=$($py -c "import json,sys; print(json.load(open(sys.argv[1]))['status'])" "$tmp/k/run.json")
 kill -9 "$kpid"; wait "$kpid" 2>/dev/null
 "$ptcsim" validate "$gdc" --out "$tmp/k" >/dev/null 2>"$tmp/vdead"; vrc=$?
-if [ "$live" = running ] && [ ! -s "$tmp/vlive" ] && [ "$vrc" -eq 0 ] && grep -q 'no process holds the run lock; marked "abandoned"' "$tmp/vdead" \
+if [ "$live" = running ] && [ "$vlrc" -eq 1 ] && grep -q "k: run directory is in use by another ptcsim run (pid $kpid" "$tmp/vlive" \
+   && [ "$(wc -l <"$tmp/vlive")" -eq 1 ] && [ "$vrc" -eq 0 ] && grep -q 'no process holds the run lock; marked "abandoned"' "$tmp/vdead" \
    && $py -c "import json,sys; j=json.load(open(sys.argv[1])); assert j['status']=='abandoned' and 'SIGKILL' in j['error'] and 'pid' in j['error'], j" "$tmp/k/run.json"; then
-  ok "validate leaves a live run alone and marks a SIGKILLed one abandoned"
+  ok "validate refuses a live run's directory as run does (leaving the run alone) and marks a SIGKILLed one abandoned"
 else bad "stale running run: live=$live rc=$vrc $(cat "$tmp/vlive" "$tmp/vdead")"; fi
 "$ptcsim" run "$gdc" --out "$tmp/k2" -q >/dev/null 2>&1 & kpid=$!
 for _ in $(seq 100); do grep -q '"running"' "$tmp/k2/run.json" 2>/dev/null && break; sleep 0.1; done
@@ -382,6 +383,32 @@ else:  # the reference was done before the signal came (a fast machine)
 PY
 then ok "SIGINT during the ideal reference: stops within 3 s, no accuracy_ideal (exit $rc, ${ms} ms)"
 else bad "SIGINT during the ideal reference (exit $rc, ${ms} ms): $(tail -c 300 "$tmp/intideal.err")"; fi
+
+# ---- a stop request while one image decodes for minutes: RNS under phase noise near pi with four
+# redundant moduli and 16 retries per word (a trial: SIGTERM took effect between batches of images
+# only, and this run ignored it for 8 minutes). The batch in flight is dropped: no request served.
+"$ptcsim" run "$src/scenarios/rns/cnn3_rns6_rrns.json" --set traffic.requests=1 --set device.sigma_phi_rad=3.14159 \
+  --set device.redundant=4 --set device.max_retries=16 --set threads=1 --out "$tmp/rnsstop" -q >/dev/null 2>"$tmp/rnsstop.err" &
+pid=$!
+sleep 4; t0=$(date +%s%N); kill -TERM "$pid"
+for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$pid" 2>/dev/null; then
+  kill -KILL "$pid"; wait "$pid" 2>/dev/null
+  bad "SIGTERM during a long RNS decoding: still running 30 s later"
+else
+  wait "$pid"; rc=$?; ms=$((($(date +%s%N) - t0) / 1000000))
+  if $py - "$tmp/rnsstop" "$rc" "$ms" <<'PY'
+import json, os, sys
+d, rc, ms = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+r = json.load(open(os.path.join(d, "run.json")))
+s = json.load(open(os.path.join(d, "summary.json")))
+assert rc == 3 and r["status"] == "interrupted" and s["status"] == "interrupted" and ms < 10000, (rc, r["status"], ms)
+assert s["accuracy_mean"] is None, s["accuracy_mean"]  # the one request's image was not classified
+PY
+  [ $? -eq 0 ] && $py "$src/tests/regression/check_books.py" "$tmp/rnsstop" >/dev/null
+  then ok "SIGTERM during a long RNS decoding: interrupted within 10 s (exit $rc, ${ms} ms), the batch in flight dropped"
+  else bad "SIGTERM during a long RNS decoding (exit $rc, ${ms} ms): $(tail -c 300 "$tmp/rnsstop.err")"; fi
+fi
 
 # ---- an interrupted run reports the time it reached, not the horizon: a SWIM policy acting every
 # microsecond before any request (the runtime had nothing to serve and waited for the horizon in
@@ -670,6 +697,48 @@ if [ "$rc" -eq 3 ] && [ "$evals" -ge 1 ]; then
 elif [ "$rc" -eq 3 ] || [ "$rc" -eq 0 ]; then
   ok "an interrupted fleet: not exercised on this machine (exit $rc, signal before the first fleet evaluation or after the end)"
 else bad "interrupted fleet (exit $rc): $(tail -c 300 "$tmp/intfleet.err")"; fi
+
+# ---- the fleet's events.jsonl does not depend on the trace cadence: three chips whose monitors
+# trigger at the same instants (a trial: 57 lines of same-instant events of different chips came
+# in another order with trace.every_s 45 than with 600); each chip's own events never moved
+for e in 600 45; do
+  "$ptcsim" run "$src/scenarios/datacenter/fleet8_year.json" --threads 1 --set horizon_s=1800 --set accuracy.log_spaced.stop_s=1800 \
+    --set accuracy.log_spaced.points=2 --set accuracy.images=50 --set hw.chips=3 --set trace.every_s=$e --out "$tmp/fev$e" -q >/dev/null 2>"$tmp/err"
+done
+if cmp -s "$tmp/fev600/events.jsonl" "$tmp/fev45/events.jsonl" && $py - "$tmp/fev600" <<'PY'
+import json, os, sys
+ev = [json.loads(l) for l in open(os.path.join(sys.argv[1], "events.jsonl"))]
+keys = [(e["t_s"], e["chip"]) for e in ev]
+assert keys == sorted(keys), "not in (t_s, chip) order"
+same_t = sum(1 for a, b in zip(keys, keys[1:]) if a[0] == b[0] and a[1] != b[1])
+assert same_t > 0, "no two chips had events at one instant: the test shows nothing"
+per_chip = {}
+for e in ev:
+    per_chip.setdefault(e["chip"], []).append(e)
+for c, es in per_chip.items():  # each chip's events in its own file's order
+    own = [json.loads(l) for l in open(os.path.join(sys.argv[1], "chips", f"chip_{c}", "events.jsonl"))]
+    assert [{k: v for k, v in e.items() if k != "chip"} for e in es] == own, c
+PY
+then ok "a fleet's events.jsonl is the same bytes at trace.every_s 600 and 45, in (t_s, chip) order"
+else bad "fleet events order: $(diff "$tmp/fev600/events.jsonl" "$tmp/fev45/events.jsonl" | head -4)"; fi
+
+# ---- a signal during a controller action: the action finishes and its books are whole (a trial:
+# a fleet chip's re-program cut during its wait had booked array time, energy and conversions but
+# no cycles, writes or event, and check_books failed; 3 of 5 runs stopped between 0.7 and 1.1 s).
+# Signals at five instants of a three-chip fleet's first seconds: every run's books balance.
+books_ok=1
+for d in 0.5 0.7 0.9 1.1 1.4; do
+  rm -rf "$tmp/intact"
+  "$ptcsim" run "$src/scenarios/datacenter/fleet8_year.json" --set horizon_s=7200 --set accuracy.log_spaced.stop_s=7200 \
+    --set hw.chips=3 --set threads=1 --out "$tmp/intact" -q >/dev/null 2>"$tmp/intact.err" &
+  pid=$!
+  sleep "$d"; kill -INT "$pid"; wait "$pid"; rc=$?
+  [ -f "$tmp/intact/summary.json" ] || continue  # stopped before the first event: nothing to balance
+  if [ "$rc" -ne 3 ] && [ "$rc" -ne 0 ]; then books_ok=0; echo "  rc $rc at ${d} s: $(tail -c 300 "$tmp/intact.err")"; continue; fi
+  $py "$src/tests/regression/check_books.py" "$tmp/intact" >"$tmp/intact.books" 2>&1 || { books_ok=0; echo "  at ${d} s: $(head -c 400 "$tmp/intact.books")"; }
+done
+if [ "$books_ok" -eq 1 ]; then ok "a signal during a controller action: the action finishes, every interrupted fleet run's books balance"
+else bad "a signal during a controller action: books do not balance"; fi
 
 # ---- requests that arrive but are not served are counted: Poisson 40,000/s in 10-ms windows for
 # 0.105 s is 10 windows ready before the horizon (Poisson(400) each: 4,000 +- 63 requests) on a

@@ -480,6 +480,100 @@ TEST_CASE("Thermal self-heating - does not depend on when the field is read: 5 s
   CHECK(k_mid == Approx(300.0 + K * (1 - std::exp(-t_mid / tau))).epsilon(1e-12));
 }
 
+TEST_CASE("Thermal self-heating - the same bits whoever reads the field and when: three read histories of one load",
+          "[sc][thermal]") {
+  // A review found the integration committed where the field was read: a trace row every 7 s or
+  // every 600 s could move H in its last bits (and through float ring offsets a prediction). The
+  // same load (two batches booked back to back ahead of time, an action's occupation, two more
+  // touching batches) read every 0.1 s with queries ahead, only at the interval boundaries, or
+  // never: H, the temperatures asked after and the peak must be the same doubles, and equal to
+  // the RC's closed form over the merged intervals [0, 2S), [2, 2.5), [3.1, 3.1 + 2S).
+  sim::configure_kernel_time();
+  Fixture f;
+  const double K = 2.0, tau = 3.0, end = 9.0;
+  hw::AcceleratorConfig ac = config_1ghz();
+  ac.thermal = quiet_field(K, tau);
+  std::vector<std::unique_ptr<hw::Accelerator>> accs;
+  for (const char* name : {"acc_every", "acc_bounds", "acc_never"})
+    accs.push_back(std::make_unique<hw::Accelerator>(
+        name, f.g, f.wl, std::make_unique<hw::MrrBank>(f.wl, hw::MrrBankConfig{}, hw::RandomStream(1, 0)), ac));
+  const double L = accs[0]->inference_cost().latency_s;
+  const int64_t n = static_cast<int64_t>(std::llround(0.7 / L));
+  const double S = static_cast<double>(n) * L;
+  REQUIRE(S == Approx(0.7).epsilon(0.01));
+  struct Seen {
+    double h = -1, peak = -1;
+    std::vector<double> ahead;
+    std::vector<std::pair<double, double>> busy;
+  };
+  std::vector<Seen> seen(3);
+  auto run = [&](int which) {
+    hw::Accelerator& a = *accs[static_cast<size_t>(which)];
+    Seen& s = seen[static_cast<size_t>(which)];
+    std::vector<double> reads;  // the instants this history reads the field at
+    if (which == 0)
+      for (int i = 1; i < 90; ++i) reads.push_back(0.1 * i);
+    if (which == 1) reads = {2 * S, 2.0, 2.5, 3.1, 3.1 + S, 3.1 + 2 * S};
+    size_t r = 0;
+    auto read_until = [&](double t) {
+      for (; r < reads.size() && reads[r] < t; ++r) {
+        wait_until(reads[r]);
+        a.update_thermal(now());
+        a.temperature_mean_k(now() + 0.35);  // a query ahead of the kernel's time
+      }
+      wait_until(t);
+    };
+    for (double ready : {0.0, S}) {  // booked at t = 0: busy [0, 2S)
+      const hw::Service sv = a.array->serve(ready, n, {});
+      s.busy.emplace_back(sv.start_s, sv.done_s);
+    }
+    read_until(2.0);
+    a.acquire(sim::kRankController, true);
+    s.busy.emplace_back(now(), now() + 0.5);
+    a.occupy(0.5, 0.0);
+    a.release();
+    read_until(3.1);
+    for (double ready : {3.1, 3.1 + 0.5 * S}) {  // the second waits for the first: touching
+      const hw::Service sv = a.array->serve(ready, n, {});
+      s.busy.emplace_back(sv.start_s, sv.done_s);
+    }
+    read_until(end);
+    a.update_thermal(end);
+    s.h = a.thermal()->field().self_heating_k(0);
+    for (double t : {end, end + 0.3, end + 1.7}) s.ahead.push_back(a.temperature_mean_k(t));
+    s.peak = a.thermal()->stats()["peak_self_heating"]["value"].get<double>();
+  };
+  Driver d0("d_every"), d1("d_bounds"), d2("d_never");
+  d0.body = [&] { run(0); };
+  d1.body = [&] { run(1); };
+  d2.body = [&] { run(2); };
+  sc_start();
+  REQUIRE(seen[0].busy == seen[2].busy);
+  REQUIRE(seen[1].busy == seen[2].busy);
+  REQUIRE(seen[2].busy.size() == 5);
+  // The closed form: dH/dt = (K u - H) / tau over the merged busy intervals.
+  double h = 0, x = 0, peak = 0;
+  const std::vector<std::pair<double, double>>& b = seen[2].busy;
+  const std::vector<std::pair<double, double>> merged = {{b[0].first, b[1].second}, b[2], {b[3].first, b[4].second}};
+  CHECK(b[1].first == b[0].second);
+  CHECK(b[4].first == b[3].second);
+  for (const auto& [lo, hi] : merged) {
+    h = h * std::exp(-(lo - x) / tau);
+    h = h * std::exp(-(hi - lo) / tau) + K * (1 - std::exp(-(hi - lo) / tau));
+    peak = std::max(peak, h);
+    x = hi;
+  }
+  h *= std::exp(-(end - x) / tau);
+  CHECK(seen[2].h == Approx(h).epsilon(1e-12));
+  CHECK(seen[2].peak == Approx(peak).epsilon(1e-12));
+  for (int w = 0; w < 2; ++w) {
+    CAPTURE(w);
+    CHECK(seen[static_cast<size_t>(w)].h == seen[2].h);  // the same double
+    CHECK(seen[static_cast<size_t>(w)].peak == seen[2].peak);
+    CHECK(seen[static_cast<size_t>(w)].ahead == seen[2].ahead);
+  }
+}
+
 TEST_CASE("Thermal self-heating - relock_rings re-locks only the marked rings to the core temperature of that instant",
           "[sc][thermal]") {
   // An RNS chip whose channel phases follow the thermal field (dphi/dT per kelvin from each ring's

@@ -38,7 +38,10 @@ const Registrar<hw::DeviceModel> reg{
       {"beta", "", lv.beta, "level ratio T_j = beta^j (ELight: 0.872)", 1e-6, 0.999999},
       {"t_up_s", "s", lv.t_up_s, "time per Low->High level step (ELight: 0.5 us)", 0, 1},
       {"t_down_s", "s", lv.t_down_s, "time per High->Low level step (ELight: 20 us)", 0, 1},
-      {"e_up_j", "J", lv.e_up_j, "energy per Low->High step (0.595 dB x 1 nJ/dB) [assumption]", 0, 1},
+      {"e_up_j", "J", lv.e_up_j,
+       "energy per Low->High step (the default: 0.595 dB at beta 0.872 x 1 nJ/dB; a fixed value: it does not follow beta) "
+       "[assumption]",
+       0, 1},
       {"e_down_j", "J", lv.e_down_j, "energy per High->Low step (ELight ratio 40/9) [assumption]", 0, 1},
       {"nu_opt", "", 0.0, "transmission drift exponent (not characterised in the sources) [assumption]", 0, 1},
       {"t0_s", "s", 20.0, "drift reference time after programming", 1e-9, 1e9},
