@@ -628,6 +628,13 @@ void Accelerator::classify(const models::Dataset& d, const models::Preprocess& p
   if (times.size() != images.size()) throw Error("classify: one noise instant per image required");
   pred.assign(images.size(), -1);
   const int64_t bm_before = m_gemm->bound_reruns();
+  // The technology may cut its GEMM short on a stop request during a stoppable classification
+  // only (its batch is dropped below); training and probes run their products whole.
+  struct StopScope {
+    Technology& tech;
+    StopScope(Technology& t, const std::atomic<bool>* stop) : tech(t) { tech.set_stop_flag(stop); }
+    ~StopScope() { tech.set_stop_flag(nullptr); }
+  } stop_scope(*m_tech, stoppable ? m_stop : nullptr);
   size_t first = 0;
   for (; first < images.size(); first += kBatch) {
     if (stoppable && m_stop && m_stop->load()) break;  // a stop request: the rest stay -1 (flush() drops them)

@@ -201,10 +201,7 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   // batches of 16: once set, flush() classifies no further images and hands the sink only those
   // already classified (the rest of the pending ones are dropped), so a stop is honoured within one
   // batch instead of after up to 4,096 inferences. Complete runs are unaffected.
-  void set_stop_flag(const std::atomic<bool>* stop) {
-    m_stop = stop;
-    m_tech->set_stop_flag(stop);
-  }
+  void set_stop_flag(const std::atomic<bool>* stop) { m_stop = stop; }
 
   // ---- the noise clock (DOCTOR step) and the noise instant of measurements
   int64_t step(double now_s) const;

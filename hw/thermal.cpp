@@ -65,7 +65,10 @@ double Thermal::heat_at(double& x, double& h, double t_s, double* peak) const {
 void Thermal::advance(double now_s) {
   if (!(now_s > m_now_s)) return;
   // The intervals that end before now are final: commit them, the same steps heat_at takes.
-  while (!m_busy.empty() && m_busy.front().second < now_s) {
+  // A booking starts at or after the kernel's time, which is a double rounded to the 1-ns grid: a
+  // batch booked from the end of the one before (free_at) may start up to half a nanosecond
+  // before it. One tick of margin keeps every interval a booking can still touch uncommitted.
+  while (!m_busy.empty() && m_busy.front().second < now_s - 1e-9) {
     const auto [a, b] = m_busy.front();
     if (a > m_t_s) m_h = step(m_h, a - m_t_s, false);
     m_h = step(m_h, b - a, true);

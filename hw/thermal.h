@@ -9,10 +9,10 @@
 //   heats alike. H at a segment boundary is computed by the same operations whoever asks and
 //   whenever: it is a function of the busy intervals alone, to the bit, so reading the field (a
 //   trace row, a sensor read) changes nothing downstream. advance(now) commits the intervals that
-//   end before now (a booking made from now on starts at or after the kernel's time, so they are
-//   final) and sets the field's state to H(now); core_k(c, t) at a later t walks on from the
-//   committed boundary through the intervals booked up to t (service booked ahead of the kernel's
-//   time), without committing.
+//   end more than 1 ns before now (a booking made from now on starts at or after the kernel's
+//   time, up to its 1-ns rounding, so they are final) and sets the field's state to H(now); core_k(c, t) at a later t walks on
+//   from the committed boundary through the intervals booked up to t (service booked ahead of the kernel's time), without
+//   committing.
 // - Sensors are reads through ThermalIf: every sensor_mean_k() call is a new, independent reading
 //   (its own noise draw), so a value that fires a trigger must be passed on, not re-read.
 #pragma once

@@ -762,14 +762,9 @@ int run_cli(int argc, char** argv) {
     return 2;
   }
   try {
-    if (*eval) return cmd_eval(model, limit, batch, json, data_dir, profile);
-    if (*comp) return cmd_compile(model, hw_file, out, !no_blocks);
-    if (*check) return cmd_check_onnx(dirs, rtol, atol, verbose);
-    if (*pcm) return cmd_device_pcm(dev, gmax_opt->count() > 0, qfrom_opt->count() > 0);
-    if (*mrr) return cmd_device_mrr(dev);
-    // The executors read PTC_THREADS when threads is 0: a value that is not a count was taken as 0
-    // (all cores) silently.
-    if (const char* env = std::getenv("PTC_THREADS"); env && (*run || *validate || *eval || *streaming)) {
+    // The executors read PTC_THREADS when threads is 0: a value that is not a count ran on one
+    // thread silently.
+    if (const char* env = std::getenv("PTC_THREADS"); env) {
       const std::string v = env;
       const bool digits = !v.empty() && v.size() <= 4 && v.find_first_not_of("0123456789") == std::string::npos;
       if (!digits || std::stoi(v) < 1 || std::stoi(v) > 1024) {
@@ -780,6 +775,11 @@ int run_cli(int argc, char** argv) {
         return 2;
       }
     }
+    if (*eval) return cmd_eval(model, limit, batch, json, data_dir, profile);
+    if (*comp) return cmd_compile(model, hw_file, out, !no_blocks);
+    if (*check) return cmd_check_onnx(dirs, rtol, atol, verbose);
+    if (*pcm) return cmd_device_pcm(dev, gmax_opt->count() > 0, qfrom_opt->count() > 0);
+    if (*mrr) return cmd_device_mrr(dev);
     if (*run || *validate || *list || *schema || *streaming) load_plugins(plugins);
     if ((*run && seed_opt->count()) || (*validate && vseed_opt->count())) {  // a bad --seed is a bad command line (exit 2)
       const bool digits =

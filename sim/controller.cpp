@@ -100,6 +100,11 @@ void Controller::timer_thread() {
       m_acting = true;
       settle(kRankController);
       m_acc.acquire(kRankController, true);
+      if (m_c.interrupted) {  // stopped while waiting for the array: no new action (Runtime::run)
+        m_acc.release();
+        m_acting = false;
+        break;
+      }
       const int64_t served = m_rt.served();
       if (counted && served >= batch_n) {
         hook("on_request_done", [&] { m_policy->on_request_done(*this, served - 1); });
@@ -126,7 +131,7 @@ void Controller::trigger_thread() {
       Trigger t = triggers->read();
       ++m_trigger_count;
       m_acting = true;
-      hook("on_trigger", [&] { m_policy->on_trigger(*this, t.reason); });
+      if (!m_c.interrupted) hook("on_trigger", [&] { m_policy->on_trigger(*this, t.reason); });  // no new action once stopped
       m_acting = false;
       t.done->notify(sc_core::SC_ZERO_TIME);
     }

@@ -50,6 +50,10 @@ void Evaluator::run() {
       if (m_c.interrupted) break;
       settle(kRankEvaluator);
       m_acc.acquire(kRankEvaluator, false);
+      if (m_c.interrupted) {  // stopped while waiting for the array: no readout, no evaluation
+        m_acc.release();
+        break;
+      }
       evaluate(times[i]);
       m_acc.release();
     }

@@ -97,11 +97,15 @@ void Monitor::check() {
   if (reason.empty() && m.probe_test) {
     m_acc.acquire(kRankMonitor, true);
     held = true;
+    if (m_c.interrupted) {  // stopped while waiting for the array: no new probe (Runtime::run)
+      m_acc.release();
+      return;
+    }
     e = m_ctl->probe();
     ++m_probes;
     if (e > m.w_thres) reason = "probe";
   }
-  if (reason.empty()) {
+  if (reason.empty() || m_c.interrupted) {  // once stopped, no trigger starts an action
     if (held) m_acc.release();
     return;
   }
@@ -110,6 +114,10 @@ void Monitor::check() {
                               {"probe_error", std::isfinite(e) ? Json(e) : Json(nullptr)},
                               {"temperature_rise_k", std::isfinite(rise) ? Json(rise) : Json(nullptr)}});
   if (!held) m_acc.acquire(kRankMonitor, true);
+  if (m_c.interrupted) {  // stopped while waiting for the array (the trigger is logged: it fired)
+    m_acc.release();
+    return;
+  }
   triggers->write(Trigger{reason, rise, e, now_s(), &m_done});
   wait(m_done);
   m_acc.release();

@@ -122,6 +122,10 @@ void Recorder::run() {
                     "larger trace.every_s or set horizon_s");
       settle(kRankRecorder);
       m_acc.acquire(kRankRecorder, false);
+      if (m_c.interrupted) {  // stopped while waiting for the array: no row past the stop
+        m_acc.release();
+        break;
+      }
       row();
       m_acc.release();
       if (timed) next_t = next_multiple(every_s, next_t);
@@ -133,7 +137,14 @@ void Recorder::run() {
 
 void Recorder::log_event(const std::string& type, const Json& fields) {
   Json e = {{"t_s", now_s()}, {"requests", m_rt->served()}, {"step", m_acc.step(now_s())}, {"type", type}};
-  for (auto it = fields.begin(); it != fields.end(); ++it) e[it.key()] = it.value();
+  for (auto it = fields.begin(); it != fields.end(); ++it) {
+    // Every event's own fields (a plug-in's "t_s" replaced the instant, and the fleet's file,
+    // ordered by it, failed with a bare JSON type error).
+    if (e.contains(it.key()) || it.key() == "chip")
+      throw Error("event \"" + type + "\": field \"" + it.key() +
+                  "\" is reserved (t_s, requests, step, type and chip are every event's)");
+    e[it.key()] = it.value();
+  }
   m_events += e.dump() + "\n";
   if (m_fleet_events) {
     e["chip"] = m_chip;

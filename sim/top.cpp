@@ -170,7 +170,13 @@ class RunLock {
     const fs::path f = dir / ".ptcsim.lock";
     m_fd = ::open(f.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (m_fd < 0) throw Error(dir.string() + ": cannot create the run lock " + f.string() + ": " + std::strerror(errno));
-    if (::flock(m_fd, LOCK_EX | LOCK_NB) != 0) {
+    // A few tries over 0.2 s: a `validate` of the directory holds the lock for an instant.
+    int rc = ::flock(m_fd, LOCK_EX | LOCK_NB);
+    for (int i = 0; rc != 0 && errno == EWOULDBLOCK && i < 10; ++i) {
+      ::usleep(20000);
+      rc = ::flock(m_fd, LOCK_EX | LOCK_NB);
+    }
+    if (rc != 0) {
       char b[200] = {};
       const ssize_t n = ::pread(m_fd, b, sizeof b - 1, 0);
       std::string holder = n > 0 ? std::string(b, static_cast<size_t>(n)) : "holder not yet recorded";
@@ -277,8 +283,9 @@ std::string check_run_dir(const std::string& dir, bool probe_create) {
       throw Error(out.string() + ": cannot write the run directory (" + std::strerror(errno) + ")");
     // A run holding the directory's lock: run fails at once, and so does validate.
     const fs::path lockf = out / ".ptcsim.lock";
-    if (const int fd = ::open(lockf.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
-      const bool busy = ::flock(fd, LOCK_EX | LOCK_NB) != 0;
+    // (Read-write, never created: an exclusive flock on a read-only descriptor fails on NFS.)
+    if (const int fd = ::open(lockf.c_str(), O_RDWR | O_CLOEXEC); fd >= 0) {
+      const bool busy = ::flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
       std::string holder;
       if (busy) {
         char b[200] = {};

@@ -197,9 +197,10 @@ class Technology : public BlockRealizer {
   // Whether it can recompute at all (RNS with retries): the accelerator then classifies served
   // requests when they are booked, so that their recomputations lengthen their own service.
   virtual bool recomputes() const { return false; }
-  // A stop request (SIGINT, SIGTERM; the accelerator passes its flag on). A GEMM that can run for
-  // minutes on one batch (RNS decoding under heavy noise, with retries) checks it and returns
-  // early with its outputs unset; the accelerator then drops the batch (Accelerator::classify).
+  // A stop request (SIGINT, SIGTERM), set by the accelerator for the duration of a stoppable
+  // classification only. A GEMM that can run for minutes on one batch (RNS decoding under heavy
+  // noise, with retries) checks it and returns early with its outputs unset; the accelerator then
+  // drops the batch (Accelerator::classify).
   void set_stop_flag(const std::atomic<bool>* stop) { m_stop = stop; }
 
  protected:

@@ -487,7 +487,9 @@ TEST_CASE("Thermal self-heating - the same bits whoever reads the field and when
   // same load (two batches booked back to back ahead of time, an action's occupation, two more
   // touching batches) read every 0.1 s with queries ahead, only at the interval boundaries, or
   // never: H, the temperatures asked after and the peak must be the same doubles, and equal to
-  // the RC's closed form over the merged intervals [0, 2S), [2, 2.5), [3.1, 3.1 + 2S).
+  // the RC's closed form over the merged intervals [0, 2S), [2, 2.5), [3.1, 3.1 + 3S) (the last
+  // batch booked from the array's free time after a read at that instant, which the kernel's
+  // 1-ns rounding may place just after it).
   sim::configure_kernel_time();
   Fixture f;
   const double K = 2.0, tau = 3.0, end = 9.0;
@@ -537,6 +539,12 @@ TEST_CASE("Thermal self-heating - the same bits whoever reads the field and when
       const hw::Service sv = a.array->serve(ready, n, {});
       s.busy.emplace_back(sv.start_s, sv.done_s);
     }
+    // At the second batch's end (the kernel's time is that instant rounded to 1 ns, possibly
+    // after it), a read, then one more batch from the array's free time: touching again.
+    read_until(s.busy.back().second);
+    if (which != 2) a.update_thermal(now());
+    const hw::Service last = a.array->serve(0.0, n, {});
+    s.busy.emplace_back(last.start_s, last.done_s);
     read_until(end);
     a.update_thermal(end);
     s.h = a.thermal()->field().self_heating_k(0);
@@ -550,13 +558,14 @@ TEST_CASE("Thermal self-heating - the same bits whoever reads the field and when
   sc_start();
   REQUIRE(seen[0].busy == seen[2].busy);
   REQUIRE(seen[1].busy == seen[2].busy);
-  REQUIRE(seen[2].busy.size() == 5);
+  REQUIRE(seen[2].busy.size() == 6);
   // The closed form: dH/dt = (K u - H) / tau over the merged busy intervals.
   double h = 0, x = 0, peak = 0;
   const std::vector<std::pair<double, double>>& b = seen[2].busy;
-  const std::vector<std::pair<double, double>> merged = {{b[0].first, b[1].second}, b[2], {b[3].first, b[4].second}};
+  const std::vector<std::pair<double, double>> merged = {{b[0].first, b[1].second}, b[2], {b[3].first, b[5].second}};
   CHECK(b[1].first == b[0].second);
   CHECK(b[4].first == b[3].second);
+  CHECK(b[5].first == b[4].second);
   for (const auto& [lo, hi] : merged) {
     h = h * std::exp(-(lo - x) / tau);
     h = h * std::exp(-(hi - lo) / tau) + K * (1 - std::exp(-(hi - lo) / tau));
