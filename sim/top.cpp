@@ -164,6 +164,15 @@ uint64_t fnv1a(const std::string& s) {
 // An exclusive flock on <dir>/.ptcsim.lock for the lifetime of the object (released by the
 // kernel on any exit, SIGKILL included). The file names the holder (pid, start time) for the
 // error a second run into the same directory gets. The file itself stays.
+// The holder a run lock file names ("pid N, started T"), "" when it names none.
+std::string lock_holder(int fd) {
+  char b[200] = {};
+  const ssize_t n = ::pread(fd, b, sizeof b - 1, 0);
+  std::string holder = n > 0 ? std::string(b, static_cast<size_t>(n)) : "";
+  while (!holder.empty() && (holder.back() == '\n' || holder.back() == '\r')) holder.pop_back();
+  return holder;
+}
+
 class RunLock {
  public:
   explicit RunLock(const fs::path& dir) {
@@ -177,18 +186,13 @@ class RunLock {
       rc = ::flock(m_fd, LOCK_EX | LOCK_NB);
     }
     if (rc != 0) {
-      char b[200] = {};
-      const ssize_t n = ::pread(m_fd, b, sizeof b - 1, 0);
-      std::string holder = n > 0 ? std::string(b, static_cast<size_t>(n)) : "holder not yet recorded";
-      while (!holder.empty() && (holder.back() == '\n' || holder.back() == '\r')) holder.pop_back();
+      std::string holder = lock_holder(m_fd);
+      if (holder.empty()) holder = "holder not yet recorded";
       ::close(m_fd);
       throw Error(dir.string() + ": run directory is in use by another ptcsim run (" + holder +
                   "); wait for it to end or choose another --out");
     }
-    char prev[200] = {};
-    const ssize_t np = ::pread(m_fd, prev, sizeof prev - 1, 0);
-    m_previous = np > 0 ? std::string(prev, static_cast<size_t>(np)) : "";
-    while (!m_previous.empty() && (m_previous.back() == '\n' || m_previous.back() == '\r')) m_previous.pop_back();
+    m_previous = lock_holder(m_fd);
     const std::string me = "pid " + std::to_string(::getpid()) + ", started " + utc_now() + "\n";
     if (::ftruncate(m_fd, 0) != 0 || ::pwrite(m_fd, me.data(), me.size(), 0) != static_cast<ssize_t>(me.size())) {
       // Only the holder's name is lost (full disk): the lock itself is held.
@@ -286,13 +290,8 @@ std::string check_run_dir(const std::string& dir, bool probe_create) {
     // (Read-write, never created: an exclusive flock on a read-only descriptor fails on NFS.)
     if (const int fd = ::open(lockf.c_str(), O_RDWR | O_CLOEXEC); fd >= 0) {
       const bool busy = ::flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-      std::string holder;
-      if (busy) {
-        char b[200] = {};
-        const ssize_t n = ::pread(fd, b, sizeof b - 1, 0);
-        holder = n > 0 ? std::string(b, static_cast<size_t>(n)) : "holder not yet recorded";
-        while (!holder.empty() && (holder.back() == '\n' || holder.back() == '\r')) holder.pop_back();
-      }
+      std::string holder = busy ? lock_holder(fd) : "";
+      if (busy && holder.empty()) holder = "holder not yet recorded";
       ::close(fd);  // releases the lock if it was taken
       if (busy)
         throw Error(out.string() + ": run directory is in use by another ptcsim run (" + holder +
@@ -330,13 +329,7 @@ std::string mark_abandoned_run(const std::string& dir) {
     ::close(fd);
     return "";  // a live run holds it: "running" is true
   }
-  std::string holder;
-  if (fd >= 0) {
-    char b[200] = {};
-    const ssize_t n = ::pread(fd, b, sizeof b - 1, 0);
-    holder = n > 0 ? std::string(b, static_cast<size_t>(n)) : "";
-    while (!holder.empty() && (holder.back() == '\n' || holder.back() == '\r')) holder.pop_back();
-  }
+  const std::string holder = fd >= 0 ? lock_holder(fd) : "";
   std::string note;
   try {
     record_abandoned(out, holder);

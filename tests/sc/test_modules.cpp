@@ -56,8 +56,8 @@ hw::AcceleratorConfig config_1ghz() {
   ac.energy.ring_settle_us = 4.0;
   return ac;
 }
-std::unique_ptr<hw::Accelerator> make_acc(Fixture& f, const hw::AcceleratorConfig& ac) {
-  return std::make_unique<hw::Accelerator>("acc", f.g, f.wl,
+std::unique_ptr<hw::Accelerator> make_acc(Fixture& f, const hw::AcceleratorConfig& ac, const char* name = "acc") {
+  return std::make_unique<hw::Accelerator>(name, f.g, f.wl,
                                            std::make_unique<hw::MrrBank>(f.wl, hw::MrrBankConfig{}, hw::RandomStream(1, 0)), ac);
 }
 
@@ -449,8 +449,7 @@ TEST_CASE("Thermal self-heating - does not depend on when the field is read: 5 s
   ac.thermal = quiet_field(K, tau);
   auto acc = make_acc(f, ac);
   // The same chip, read every second.
-  auto acc2 = std::make_unique<hw::Accelerator>(
-      "acc2", f.g, f.wl, std::make_unique<hw::MrrBank>(f.wl, hw::MrrBankConfig{}, hw::RandomStream(1, 0)), ac);
+  auto acc2 = make_acc(f, ac, "acc2");
   const double L = acc->inference_cost().latency_s;
   const int64_t n = static_cast<int64_t>(std::llround(5.0 / L));
   double S = 0, h_sparse = -1, h_every = -1, k_mid = -1, t_mid = -1;
@@ -496,9 +495,7 @@ TEST_CASE("Thermal self-heating - the same bits whoever reads the field and when
   hw::AcceleratorConfig ac = config_1ghz();
   ac.thermal = quiet_field(K, tau);
   std::vector<std::unique_ptr<hw::Accelerator>> accs;
-  for (const char* name : {"acc_every", "acc_bounds", "acc_never"})
-    accs.push_back(std::make_unique<hw::Accelerator>(
-        name, f.g, f.wl, std::make_unique<hw::MrrBank>(f.wl, hw::MrrBankConfig{}, hw::RandomStream(1, 0)), ac));
+  for (const char* name : {"acc_every", "acc_bounds", "acc_never"}) accs.push_back(make_acc(f, ac, name));
   const double L = accs[0]->inference_cost().latency_s;
   const int64_t n = static_cast<int64_t>(std::llround(0.7 / L));
   const double S = static_cast<double>(n) * L;
