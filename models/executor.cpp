@@ -312,7 +312,9 @@ Executor::Executor(const Graph& graph, int threads) : m_graph(graph), m_threads(
     const char* env = std::getenv("PTC_THREADS");
     m_threads = env ? std::atoi(env) : static_cast<int>(std::thread::hardware_concurrency());
   }
-  m_threads = std::max(1, std::min(m_threads, 256));
+  // The command line's range ([1, 1024]: --threads, threads, PTC_THREADS); it clamped to 256, so
+  // --threads 512 was accepted and ran on 256.
+  m_threads = std::max(1, std::min(m_threads, 1024));
   // ptcsim parallelises over samples itself; BLAS threads on top would oversubscribe the cores.
   openblas_set_num_threads(1);
 }

@@ -27,6 +27,8 @@ class Executor {
   // The graph must outlive the executor. threads <= 0: $PTC_THREADS, else all hardware threads.
   // Outputs are bit-identical for any thread count.
   explicit Executor(const Graph& graph, int threads = 0);
+  // The threads it runs on: as asked, within [1, 1024] (the command line's range).
+  int threads() const { return m_threads; }
   ~Executor();
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;

@@ -141,6 +141,19 @@ TEST_CASE("Gemm alpha, beta, transposes and broadcast C", "[executor]") {
   CHECK(y.f == std::vector<float>{7, 18, 9, 20, 11, 22});
 }
 
+TEST_CASE("The executor runs on the threads asked for, up to the command line's 1024", "[executor]") {
+  test::OnnxBuilder b(13);
+  b.input("x", {1, 2});
+  b.output("y");
+  b.node("Relu", {"x"}, {"y"}, "r");
+  Graph g = import_onnx_bytes(b.bytes(), "m");
+  // --threads 512 is accepted by the command line ([1, 1024]); it ran on 256.
+  CHECK(Executor(g, 512).threads() == 512);
+  CHECK(Executor(g, 1024).threads() == 1024);
+  CHECK(Executor(g, 5000).threads() == 1024);
+  CHECK(Executor(g, 3).threads() == 3);
+}
+
 TEST_CASE("Softmax axis semantics follow the opset", "[executor]") {
   for (int opset : {11, 13}) {
     test::OnnxBuilder b(opset);
