@@ -20,4 +20,11 @@ class Unsupported : public Error {
   explicit Unsupported(const std::string& what) : Error(what) {}
 };
 
+// A long computation stopped on request (the run's SIGINT/SIGTERM flag): nothing of it is kept,
+// and the caller abandons the work it was for (an action books nothing).
+class Stopped : public Error {
+ public:
+  explicit Stopped(const std::string& what) : Error(what) {}
+};
+
 }  // namespace ptc

@@ -1326,7 +1326,8 @@ std::vector<std::vector<float>> GradientEngine::hessian_vector(const Tensor& x, 
 }
 
 Salience compute_salience(GradientEngine& e, const Dataset& d, const Preprocess& p, int64_t count, int64_t batch,
-                          int hutchinson_samples, uint64_t seed, bool with_hessian, const WeightOverrides& overrides) {
+                          int hutchinson_samples, uint64_t seed, bool with_hessian, const WeightOverrides& overrides,
+                          const std::atomic<bool>* stop) {
   if (batch < 1) throw Error("salience: batch size must be >= 1");
   if (with_hessian && hutchinson_samples < 1) throw Error("salience: hutchinson_samples must be >= 1");
   int64_t n = count > 0 ? std::min(count, d.count) : d.count;
@@ -1344,6 +1345,7 @@ Salience compute_salience(GradientEngine& e, const Dataset& d, const Preprocess&
   Tensor x;
   std::vector<int64_t> labels;
   for (int64_t first = 0; first < n; first += batch) {
+    if (stop && stop->load(std::memory_order_relaxed)) throw Stopped("salience: stopped");
     int64_t cnt = std::min(batch, n - first);
     fill_batch(d, p, first, cnt, x);
     labels.assign(d.labels.begin() + first, d.labels.begin() + first + cnt);

@@ -47,6 +47,7 @@
 //   and h is deterministic at any thread count like the gradient.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <list>
 #include <map>
@@ -177,7 +178,10 @@ class GradientEngine {
 struct Salience {
   std::vector<std::vector<float>> grad, hess_diag;
 };
+// stop: read before each batch; once set, throws Stopped (a salience over the whole training set
+// takes up to a minute, and a signal waited for it).
 Salience compute_salience(GradientEngine& e, const Dataset& d, const Preprocess& p, int64_t count, int64_t batch,
-                          int hutchinson_samples, uint64_t seed, bool with_hessian, const WeightOverrides& overrides = {});
+                          int hutchinson_samples, uint64_t seed, bool with_hessian, const WeightOverrides& overrides = {},
+                          const std::atomic<bool>* stop = nullptr);
 
 }  // namespace ptc::models

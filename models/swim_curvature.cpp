@@ -23,7 +23,8 @@ uint64_t splitmix64_at(uint64_t seed, uint64_t i) {
 }  // namespace
 
 SwimCurvature swim_curvature(GradientEngine& e, const Dataset& d, const Preprocess& p, int64_t count, int64_t batch,
-                             const WeightOverrides& overrides, const GradientEngine::CurvatureOptions& options) {
+                             const WeightOverrides& overrides, const GradientEngine::CurvatureOptions& options,
+                             const std::atomic<bool>* stop) {
   if (batch < 1) throw Error("swim curvature: batch size must be >= 1");
   int64_t n = count > 0 ? std::min(count, d.count) : d.count;
   if (n < 1) throw Error("swim curvature: no images in " + d.name);
@@ -45,6 +46,7 @@ SwimCurvature swim_curvature(GradientEngine& e, const Dataset& d, const Preproce
   Tensor x;
   std::vector<int64_t> labels;
   for (int64_t first = 0; first < n; first += batch) {
+    if (stop && stop->load(std::memory_order_relaxed)) throw Stopped("swim curvature: stopped");
     int64_t cnt = std::min(batch, n - first);
     fill_batch(d, p, first, cnt, x);
     labels.assign(d.labels.begin() + first, d.labels.begin() + first + cnt);

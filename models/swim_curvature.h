@@ -47,8 +47,10 @@ struct SwimCurvature {
 };
 
 // count <= 0: the whole set. overrides: the weights the curvature is taken at (e.g. drifted ones).
+// stop: read before each batch; once set, throws Stopped.
 SwimCurvature swim_curvature(GradientEngine& e, const Dataset& d, const Preprocess& p, int64_t count, int64_t batch,
-                             const WeightOverrides& overrides = {}, const GradientEngine::CurvatureOptions& options = {});
+                             const WeightOverrides& overrides = {}, const GradientEngine::CurvatureOptions& options = {},
+                             const std::atomic<bool>* stop = nullptr);
 
 constexpr double kSwimAlpha = 1e6;
 const std::vector<std::string>& swim_metrics();  // the valid metric names

@@ -58,9 +58,10 @@ void Controller::timer_thread() {
   guarded(m_c, [&] {
     m_acting = true;
     m_acc.acquire(kRankController, true);
-    hook("on_start", [&] { m_policy->on_start(*this); });
+    const bool stopped = !stoppable([&] { hook("on_start", [&] { m_policy->on_start(*this); }); });
     m_acc.release();
     m_acting = false;
+    if (stopped) return m_agenda.clear(m_id);
     double every_s = 0;
     int64_t every_n = 0;
     bool per_batch = false;
@@ -106,17 +107,20 @@ void Controller::timer_thread() {
         break;
       }
       const int64_t served = m_rt.served();
-      if (counted && served >= batch_n) {
-        hook("on_request_done", [&] { m_policy->on_request_done(*this, served - 1); });
-        batch_n = served + 1;
-      }
       const bool timer_by_count = counted && served >= timer_n;
-      if (timed || timer_by_count) {
-        ++m_timers;
-        hook("on_timer", [&] { m_policy->on_timer(*this); });
-      }
+      const bool done = stoppable([&] {
+        if (counted && served >= batch_n) {
+          hook("on_request_done", [&] { m_policy->on_request_done(*this, served - 1); });
+          batch_n = served + 1;
+        }
+        if (timed || timer_by_count) {
+          ++m_timers;
+          hook("on_timer", [&] { m_policy->on_timer(*this); });
+        }
+      });
       m_acc.release();
       m_acting = false;
+      if (!done) break;
       // An action that outlasts the timer's period skips the instants it covered (as the monitor).
       if (timed) next_t = before_end(next_multiple(every_s, std::max(next_t, sim::now_s())));
       if (timer_by_count) timer_n = (served / every_n + 1) * every_n;
@@ -131,7 +135,8 @@ void Controller::trigger_thread() {
       Trigger t = triggers->read();
       ++m_trigger_count;
       m_acting = true;
-      if (!m_c.interrupted) hook("on_trigger", [&] { m_policy->on_trigger(*this, t.reason); });  // no new action once stopped
+      if (!m_c.interrupted)  // no new action once stopped
+        stoppable([&] { hook("on_trigger", [&] { m_policy->on_trigger(*this, t.reason); }); });
       m_acting = false;
       t.done->notify(sc_core::SC_ZERO_TIME);
     }

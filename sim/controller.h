@@ -40,8 +40,9 @@ class Controller : public sc_core::sc_module, public Actions, public actions::En
   const Policy& policy() const { return *m_policy; }
   // The policy's capabilities_needed(), asked once when the controller is built.
   const std::vector<std::string>& capabilities() const { return m_caps; }
-  void before_evaluation() {
-    hook("on_evaluation", [&] { m_policy->on_evaluation(*this); });
+  // The policy's evaluation hook; false when a signal stopped its action (no evaluation follows).
+  bool before_evaluation() {
+    return stoppable([&] { hook("on_evaluation", [&] { m_policy->on_evaluation(*this); }); });
   }
   int64_t calibrations() const override { return m_calibrations; }
   int64_t remaps() const { return m_remaps; }
@@ -103,12 +104,14 @@ class Controller : public sc_core::sc_module, public Actions, public actions::En
   void trigger_thread();
   // Runs one policy hook. An exception from it (from the policy's code or from an action it
   // called) becomes one error naming the policy, where it comes from (built in, or the plug-in
-  // library) and the hook; an interruption passes unchanged.
+  // library) and the hook; an interruption, or an action stopped by a signal, passes unchanged.
   template <class F>
   void hook(const char* name, F&& body) {
     try {
       body();
     } catch (const Interrupted&) {
+      throw;
+    } catch (const Stopped&) {  // a signal stopped the action's salience: it is abandoned
       throw;
     } catch (const std::bad_alloc&) {  // the run's out-of-memory error names the scale instead
       throw;
@@ -119,6 +122,19 @@ class Controller : public sc_core::sc_module, public Actions, public actions::En
     }
   }
   std::string hook_context(const char* name) const;
+  // Runs body (policy hooks); false when a signal stopped an action in it before the action booked
+  // anything (its offline salience or SWIM's curvature pass, which take up to a minute: the run
+  // waited for them). The action is abandoned; the caller releases the array and stops.
+  template <class F>
+  bool stoppable(F&& body) {
+    try {
+      body();
+      return true;
+    } catch (const Stopped&) {
+      if (!m_c.interrupted) throw;  // only a signal stops a computation
+      return false;
+    }
+  }
   std::string m_policy_label;  // controller.policy "name" (plug-in libX.so)
   std::vector<std::string> m_caps;
   const RunContext& m_c;

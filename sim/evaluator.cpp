@@ -72,7 +72,9 @@ void Evaluator::evaluate(double scheduled_s) {
     DrawInstant(hw::Accelerator& a, double t) : acc(a) { acc.set_draw_instant(t); }
     ~DrawInstant() { acc.set_draw_instant(-1); }
   } draw_instant(m_acc, draw_s);
-  m_ctl.before_evaluation();  // e.g. drift compensation: it takes array time, the evaluation follows it
+  // e.g. drift compensation: it takes array time, the evaluation follows it (none once a signal
+  // stopped it)
+  if (!m_ctl.before_evaluation()) return;
   const double t = now_s();
   m_acc.update_thermal(t);
   const auto& a = m_c.s.accuracy;

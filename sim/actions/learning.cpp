@@ -43,7 +43,8 @@ void Learning::ensure_salience(hw::Accelerator& acc, bool hessian) {
   // afterwards (peak memory = the larger working set, not the sum).
   acc.release_buffers();
   models::Salience sal = models::compute_salience(*m_grad, *m_train, m_c.pre, s.salience.images, s.salience.batch,
-                                                  static_cast<int>(s.salience.hutchinson_samples), s.seed ^ 0x5a11e7ce, hessian);
+                                                  static_cast<int>(s.salience.hutchinson_samples), s.seed ^ 0x5a11e7ce, hessian,
+                                                  {}, &m_c.interrupted);
   m_grad->release();
   const int64_t k = m_c.wl.spec.block_size;
   m_grad_blocks.clear();

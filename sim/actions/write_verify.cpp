@@ -52,7 +52,7 @@ SwimSelection select_weights(Env& e, const WriteVerifySpec& spec, bool drifted) 
     e.chip().release_buffers();
     models::WeightOverrides ov;
     for (const auto& x : w) ov.push_back(&x);
-    curv = models::swim_curvature(L.engine(), L.train(), c.pre, c.s.salience.images, c.s.salience.batch, ov);
+    curv = models::swim_curvature(L.engine(), L.train(), c.pre, c.s.salience.images, c.s.salience.batch, ov, {}, &c.interrupted);
     L.engine().release();
   } else {
     for (const auto& x : w) {

@@ -365,6 +365,31 @@ PY
 then ok "SIGTERM while the served images are classified after the last event: interrupted (exit 3), not 'complete' (waited: $waited)"
 else bad "late SIGTERM (exit $rc): $(cat "$tmp/late.err" | tail -2) $(head -c 300 "$tmp/late/run.json")"; fi
 
+# ---- a signal during an action's offline pass over the training set (SWIM's curvature pass at
+# deployment over 20,000 images; a trial: SIGINT waited for the whole pass, 544 s with 60,000
+# images): the pass stops at its next batch, the action is abandoned before it booked anything,
+# and the run ends "interrupted" with balanced books.
+"$ptcsim" run "$src/scenarios/swim/cnn3_swim_variation.json" --set controller.salience.images=20000 --set threads=1 \
+  --out "$tmp/swimstop" -q >/dev/null 2>"$tmp/swimstop.err" &
+pid=$!
+sleep 4; t0=$(date +%s%N); kill -INT "$pid"
+for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$pid" 2>/dev/null; then
+  kill -KILL "$pid"; wait "$pid" 2>/dev/null
+  bad "SIGINT during SWIM's curvature pass: still running 30 s later"
+else
+  wait "$pid"; rc=$?; ms=$((($(date +%s%N) - t0) / 1000000))
+  if $py - "$tmp/swimstop" "$rc" "$ms" <<'PY'
+import json, os, sys
+d, rc, ms = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+r = json.load(open(os.path.join(d, "run.json")))
+assert rc == 3 and r["status"] == "interrupted" and ms < 10000, (rc, r["status"], ms)
+PY
+  [ $? -eq 0 ] && { [ ! -f "$tmp/swimstop/summary.json" ] || $py "$src/tests/regression/check_books.py" "$tmp/swimstop" >/dev/null; }
+  then ok "SIGINT during SWIM's curvature pass: interrupted within 10 s (exit $rc, ${ms} ms), books balance"
+  else bad "SIGINT during SWIM's curvature pass (exit $rc, ${ms} ms): $(tail -c 300 "$tmp/swimstop.err")"; fi
+fi
+
 # ---- a signal after the simulation, while the ideal reference is computed (it classifies every
 # served image without noise, seconds here): the run stops at once, and an interrupted run reports
 # no ideal reference (it used to compute it all and still say "interrupted")

@@ -591,6 +591,11 @@ TEST_CASE("Hutchinson diagonal and mean gradient of compute_salience match the c
   Salience other = compute_salience(e, d, p, N, 32, 3, 10, true);
   CHECK(other.hess_diag != compute_salience(e, d, p, N, 32, 3, 9, true).hess_diag);
   CHECK(compute_salience(e, d, p, N, 32, 3, 9, false).hess_diag.empty());
+  // A stop flag: unset, the same bits; set, Stopped before the first batch.
+  std::atomic<bool> stop{false};
+  CHECK(compute_salience(e, d, p, N, 32, S, 9, true, {}, &stop).hess_diag == s.hess_diag);
+  stop = true;
+  CHECK_THROWS_AS(compute_salience(e, d, p, N, 32, S, 9, true, {}, &stop), Stopped);
 }
 
 TEST_CASE("overridden weights give the gradient of a graph whose constants were replaced", "[gradients]") {
