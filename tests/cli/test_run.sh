@@ -365,6 +365,15 @@ PY
 then ok "SIGTERM while the served images are classified after the last event: interrupted (exit 3), not 'complete' (waited: $waited)"
 else bad "late SIGTERM (exit $rc): $(cat "$tmp/late.err" | tail -2) $(head -c 300 "$tmp/late/run.json")"; fi
 
+# Sends signal $1 to process $2 and waits up to 30 s for it to end: rc its exit status, ms the
+# milliseconds it took. Returns 1 (after SIGKILL) if it was still running.
+signal_and_wait() {
+  local t0; t0=$(date +%s%N); kill -"$1" "$2"
+  for _ in $(seq 1 300); do kill -0 "$2" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$2" 2>/dev/null; then kill -KILL "$2"; wait "$2" 2>/dev/null; return 1; fi
+  wait "$2"; rc=$?; ms=$((($(date +%s%N) - t0) / 1000000))
+}
+
 # ---- a signal during an action's offline pass over the training set (SWIM's curvature pass at
 # deployment over 20,000 images; a trial: SIGINT waited for the whole pass, 544 s with 60,000
 # images): the pass stops at its next batch, the action is abandoned before it booked anything,
@@ -372,13 +381,10 @@ else bad "late SIGTERM (exit $rc): $(cat "$tmp/late.err" | tail -2) $(head -c 30
 "$ptcsim" run "$src/scenarios/swim/cnn3_swim_variation.json" --set controller.salience.images=20000 --set threads=1 \
   --out "$tmp/swimstop" -q >/dev/null 2>"$tmp/swimstop.err" &
 pid=$!
-sleep 4; t0=$(date +%s%N); kill -INT "$pid"
-for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-if kill -0 "$pid" 2>/dev/null; then
-  kill -KILL "$pid"; wait "$pid" 2>/dev/null
+sleep 4
+if ! signal_and_wait INT "$pid"; then
   bad "SIGINT during SWIM's curvature pass: still running 30 s later"
 else
-  wait "$pid"; rc=$?; ms=$((($(date +%s%N) - t0) / 1000000))
   if $py - "$tmp/swimstop" "$rc" "$ms" <<'PY'
 import json, os, sys
 d, rc, ms = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -415,13 +421,10 @@ else bad "SIGINT during the ideal reference (exit $rc, ${ms} ms): $(tail -c 300 
 "$ptcsim" run "$src/scenarios/rns/cnn3_rns6_rrns.json" --set traffic.requests=1 --set device.sigma_phi_rad=3.14159 \
   --set device.redundant=4 --set device.max_retries=16 --set threads=1 --out "$tmp/rnsstop" -q >/dev/null 2>"$tmp/rnsstop.err" &
 pid=$!
-sleep 4; t0=$(date +%s%N); kill -TERM "$pid"
-for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-if kill -0 "$pid" 2>/dev/null; then
-  kill -KILL "$pid"; wait "$pid" 2>/dev/null
+sleep 4
+if ! signal_and_wait TERM "$pid"; then
   bad "SIGTERM during a long RNS decoding: still running 30 s later"
 else
-  wait "$pid"; rc=$?; ms=$((($(date +%s%N) - t0) / 1000000))
   if $py - "$tmp/rnsstop" "$rc" "$ms" <<'PY'
 import json, os, sys
 d, rc, ms = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
