@@ -98,6 +98,8 @@ class GradientEngine {
   // weights: names of f32 constants of `g` to differentiate, e.g. the `weight` field of the
   // CompiledWorkload layers in order. threads <= 0: $PTC_THREADS, else all hardware threads.
   GradientEngine(const Graph& g, std::vector<std::string> weights, int threads = 0);
+  // The threads it runs on: as asked, within [1, 1024] (the command line's range).
+  int threads() const { return m_threads; }
   ~GradientEngine();
   GradientEngine(const GradientEngine&) = delete;
   GradientEngine& operator=(const GradientEngine&) = delete;

@@ -56,7 +56,7 @@ FleetRecorder::FleetRecorder(sc_core::sc_module_name name, const RunContext& c, 
 
 void FleetRecorder::add_chip(hw::Accelerator& acc, Recorder& rec, Controller& ctl, Evaluator& ev, Monitor& mon) {
   const int chip = static_cast<int>(m_chips.size());
-  rec.set_fleet(&m_events, chip, &m_chip_row);
+  rec.set_fleet(&m_events, chip);
   rec.on_evaluation([this, chip](double a) { chip_evaluated(chip, a); });
   m_chips.push_back(Chip{&acc, &rec, &ctl, &ev, &mon});
   m_chip_evals.push_back(0);
@@ -77,9 +77,7 @@ void FleetRecorder::chip_evaluated(int chip, double acc) {
   if (per_chip.empty()) return;
   double m, sd;
   sample_mean_std(per_chip, m, sd);
-  int64_t draining = 0;
-  for (auto& ch : m_chips) draining += (ch.ctl->acting() || ch.acc->claimed(kRankMonitor)) ? 1 : 0;
-  row(m, sd, static_cast<int64_t>(per_chip.size()), draining);
+  row(m, sd, static_cast<int64_t>(per_chip.size()));
 }
 
 void FleetRecorder::run() {
@@ -92,41 +90,22 @@ void FleetRecorder::run() {
       if (m_c.interrupted) break;
       if (!due.timed) continue;
       settle(kRankRecorder + 1);  // after every chip's recorder of the instant
-      const double t = next_t;
+      row();
       next_t = next_multiple(every_s, next_t);
-      // The row sums the chips' rows of instant t. A chip under maintenance at t writes its row
-      // when its action ends: the row waits for it, while the chips' lanes serve on (the fleet's
-      // entry moves to its next instant first, so the wait holds no request up).
-      m_agenda.at(m_id, next_t, kNoCount);
-      bool all = false;
-      while (!m_c.interrupted && !(all = chips_done(t))) sc_core::wait(m_chip_row);
-      if (!all) break;
-      int64_t draining = 0;
-      for (const auto& ch : m_chips) draining += ch.rec->timed_draining() ? 1 : 0;
-      row(NAN, NAN, 0, draining);
     }
     m_agenda.clear(m_id);
   });
 }
 
-bool FleetRecorder::chips_done(double t) const {
-  for (const auto& ch : m_chips)
-    if (ch.rec->timed_done_s() < t) return false;
-  return true;
-}
-
-// A fleet row: the sums (requests, energy, writes, actions, cycles, device counters) and the mean
-// temperature of every chip's latest trace row, so each fleet row is the sum of the chips' rows
-// it follows; accuracy pooled over the requests the chips' rows counted since the fleet's last row.
-void FleetRecorder::row(double acc, double acc_std, int64_t acc_n, int64_t draining) {
+void FleetRecorder::row(double acc, double acc_std, int64_t acc_n) {
   const double t = now_s();
   if (m_rt.measures_served()) {
     // Every chip's served requests since the last row, pooled.
     int64_t correct = 0, total = 0;
     std::vector<double> per_chip;
     for (auto& ch : m_chips) {
-      const RowBooks& b = ch.rec->last_books();
-      const int64_t dc = b.correct - ch.correct_seen, dn = b.classified - ch.total_seen;
+      ch.acc->flush();
+      const int64_t dc = ch.ev->served_correct() - ch.correct_seen, dn = ch.ev->served_classified() - ch.total_seen;
       ch.correct_seen += dc;
       ch.total_seen += dn;
       correct += dc;
@@ -145,36 +124,31 @@ void FleetRecorder::row(double acc, double acc_std, int64_t acc_n, int64_t drain
     ++m_rows_acc_n;
   }
   double energy = 0, temp = 0;
-  int64_t requests = 0, writes = 0, cal = 0, remaps = 0, cycles = 0;
-  std::vector<int64_t> extras;
-  for (const auto& ch : m_chips) {
-    const RowBooks& b = ch.rec->last_books();
-    requests += b.requests;
-    energy += b.energy_j;
-    writes += b.writes;
-    cal += b.calibrations;
-    remaps += b.remaps;
-    cycles += b.cycles;
-    temp += b.temp_k / double(m_chips.size());
-    // Every chip has the same device and mapping, so the same extra columns.
-    if (extras.empty()) extras.assign(b.extras.size(), 0);
-    for (size_t i = 0; i < b.extras.size() && i < extras.size(); ++i) extras[i] += b.extras[i];
+  int64_t writes = 0, cal = 0, remaps = 0, cycles = 0, draining = 0;
+  for (auto& ch : m_chips) {
+    energy += ch.acc->total_energy_j();
+    writes += ch.acc->writes_after_deployment();
+    cal += ch.ctl->calibrations();
+    remaps += ch.ctl->remaps();
+    cycles += ch.ctl->overhead_cycles();
+    temp += ch.acc->temperature_mean_k(t) / double(m_chips.size());
+    draining += (ch.ctl->acting() || ch.acc->claimed(kRankMonitor)) ? 1 : 0;
   }
   auto& lat = m_rt.window_latency();
   // One row per instant (as a chip's trace): a periodic row at the instant of the evaluation row
   // just written, with nothing measured and nothing moved since, would repeat it.
-  const std::string key = books_key();
-  if (!std::isfinite(acc) && acc_n == 0 && !std::isfinite(lat.quantile(0.5)) && t == m_last_row_t && key == m_last_row_key)
+  if (!std::isfinite(acc) && acc_n == 0 && !std::isfinite(lat.quantile(0.5)) && t == m_last_row_t &&
+      books_key() == m_last_row_key)
     return;
   m_last_row_t = t;
-  m_trace += trace_time(t) + "," + std::to_string(requests) + "," + fmt(acc) + "," + fmt(acc_std) + "," +
+  m_trace += trace_time(t) + "," + std::to_string(m_rt.served()) + "," + fmt(acc) + "," + fmt(acc_std) + "," +
              (acc_n ? std::to_string(acc_n) : "") + "," + fmt(lat.quantile(0.5)) + "," + fmt(lat.quantile(0.99)) + "," +
              fmt(energy) + "," + std::to_string(writes) + "," + std::to_string(cal) + "," + std::to_string(remaps) + "," +
              std::to_string(cycles) + "," + fmt(temp) + "," + std::to_string(draining);
-  for (int64_t v : extras) m_trace += "," + std::to_string(v);
+  for (int64_t v : extra_sums()) m_trace += "," + std::to_string(v);
   m_trace += "\n";
   lat.clear();
-  m_last_row_key = key;
+  m_last_row_key = books_key();
   auto wall = std::chrono::steady_clock::now();
   if (std::chrono::duration<double>(wall - m_last_partial).count() > 5.0) {
     write_partial("running");
@@ -182,25 +156,35 @@ void FleetRecorder::row(double acc, double acc_std, int64_t acc_n, int64_t drain
   }
 }
 
-// The books of the chips' latest rows (a final row is due when any chip's moved since the last
-// fleet row).
+// What the books say now (a final row is due when anything moved since the last row).
 std::string FleetRecorder::books_key() const {
-  std::string key;
+  double energy = 0;
+  int64_t writes = 0, cal = 0, cycles = 0;
   for (const auto& ch : m_chips) {
-    const RowBooks& b = ch.rec->last_books();
-    key += std::to_string(b.requests) + "/" + fmt(b.energy_j) + "/" + std::to_string(b.writes) + "/" +
-           std::to_string(b.calibrations + b.remaps) + "/" + std::to_string(b.cycles) + ";";
+    energy += ch.acc->total_energy_j();
+    writes += ch.acc->writes_after_deployment();
+    cal += ch.ctl->calibrations() + ch.ctl->remaps();
+    cycles += ch.ctl->overhead_cycles();
   }
-  return key;
+  return fmt(energy) + "/" + std::to_string(writes) + "/" + std::to_string(cal) + "/" + std::to_string(cycles) + "/" +
+         std::to_string(m_rt.served());
+}
+
+// The chips' extra trace columns (device counters, worn cells, rows remapped: every chip has the
+// same device and mapping, so the same columns), summed over the chips.
+std::vector<int64_t> FleetRecorder::extra_sums() const {
+  std::vector<int64_t> sum;
+  for (const auto& ch : m_chips) {
+    const std::vector<int64_t> v = ch.rec->extra_values();
+    if (sum.empty()) sum.assign(v.size(), 0);
+    for (size_t i = 0; i < v.size() && i < sum.size(); ++i) sum[i] += v[i];
+  }
+  return sum;
 }
 
 void FleetRecorder::finish() {
   for (auto& ch : m_chips) ch.rec->finish();
-  if (m_trace.empty() || books_key() != m_last_row_key) {
-    int64_t draining = 0;
-    for (auto& ch : m_chips) draining += (ch.ctl->acting() || ch.acc->claimed(kRankMonitor)) ? 1 : 0;
-    row(NAN, NAN, 0, draining);
-  }
+  if (m_trace.empty() || books_key() != m_last_row_key) row();
   if (m_last_frac < 1.0 && !m_c.interrupted) progress(1.0);  // an interrupted run stops where it was
 }
 

@@ -596,6 +596,9 @@ TEST_CASE("Hutchinson diagonal and mean gradient of compute_salience match the c
   CHECK(compute_salience(e, d, p, N, 32, S, 9, true, {}, &stop).hess_diag == s.hess_diag);
   stop = true;
   CHECK_THROWS_AS(compute_salience(e, d, p, N, 32, S, 9, true, {}, &stop), Stopped);
+  // The threads asked for, up to the command line's 1024 (it clamped to 256).
+  CHECK(GradientEngine(g, {"W", "b"}, 512).threads() == 512);
+  CHECK(GradientEngine(g, {"W", "b"}, 5000).threads() == 1024);
 }
 
 TEST_CASE("overridden weights give the gradient of a graph whose constants were replaced", "[gradients]") {
