@@ -860,8 +860,9 @@ GradientEngine::GradientEngine(const Graph& g, std::vector<std::string> weights,
     const char* env = std::getenv("PTC_THREADS");
     m_threads = env ? std::atoi(env) : static_cast<int>(std::thread::hardware_concurrency());
   }
-  m_threads = std::max(1, std::min(m_threads, 1024));  // the command line's range, as the executor's
-  openblas_set_num_threads(1);                         // parallel over samples here; BLAS threads would oversubscribe
+  // The command line's range, as the executor's.
+  m_threads = std::max(1, std::min(m_threads, 1024));
+  openblas_set_num_threads(1);  // parallel over samples here; BLAS threads would oversubscribe
   if (g.inputs.size() != 1 || g.outputs.size() != 1)
     throw Error("gradients need a model with one input and one output, '" + g.name + "' has " + std::to_string(g.inputs.size()) +
                 " and " + std::to_string(g.outputs.size()));
