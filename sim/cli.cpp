@@ -537,7 +537,8 @@ int cmd_list(const std::string& kind, bool json) {
     for (auto p = it.value().begin(); p != it.value().end(); ++p) {
       const auto d = taken_by_default.find(it.key());
       const bool dflt = d != taken_by_default.end() && d->second == p.key();
-      std::printf("  %s%s -- %s\n", p.key().c_str(), dflt ? " (default)" : "",
+      const std::string lib = p.value().contains("plugin") ? " (plug-in " + p.value()["plugin"].get<std::string>() + ")" : "";
+      std::printf("  %s%s%s -- %s\n", p.key().c_str(), dflt ? " (default)" : "", lib.c_str(),
                   p.value()["description"].get<std::string>().c_str());
       if (p.value().contains("tags")) {
         std::string t;

@@ -137,7 +137,7 @@ std::string did_you_mean(const std::string& word, const std::vector<std::string>
 
 std::string unknown_key_reason(const std::string& key, const std::vector<std::string>& known, const Json* obj,
                                const std::string& path) {
-  const std::string hint = did_you_mean(key, known);
+  const std::string hint = did_you_mean(key, known, true);
   if (!hint.empty()) return "; did you mean \"" + hint + "\"?";
   std::string why = aihwkit_hint(key);
   // A plug-in section whose name was changed alone (--set controller.policy.name=none) keeps the

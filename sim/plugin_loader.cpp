@@ -203,6 +203,14 @@ std::vector<LoadedPlugin> loaded_plugins() {
   return v;
 }
 
+std::string noise_label(const std::string& path, const std::string& name) {
+  std::string label = path + " \"" + name + "\"";
+  for (const auto& p : loaded_plugins())
+    if (std::find(p.noise.begin(), p.noise.end(), name) != p.noise.end())
+      label += " (plug-in " + std::filesystem::path(p.file).filename().string() + ")";
+  return label;
+}
+
 std::string policy_label(const std::string& name) {
   std::string label = "controller.policy \"" + name + "\"";
   for (const auto& p : loaded_plugins())

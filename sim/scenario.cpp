@@ -1052,7 +1052,21 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
     if (!seen.insert(n).second) throw Error(p + ".name: \"" + n + "\" listed twice");
     Params np(noise[i], p, e.params);
     np.set_base_dir(s.base_dir);
-    std::shared_ptr<const hw::NoiseProcess> proc = e.make(np);
+    // A parameter error names its JSON path already; anything else the factory throws (a
+    // plug-in's own exception) is one line naming the process, its library and the factory.
+    std::shared_ptr<const hw::NoiseProcess> proc;
+    try {
+      proc = e.make(np);
+    } catch (const std::bad_alloc&) {
+      throw;
+    } catch (const std::exception& x) {
+      const std::string what = x.what();
+      if (what.rfind(p + ".", 0) == 0 || what.rfind(p + ":", 0) == 0) throw;
+      throw Error(noise_label(p, n) + ", factory: " + what);
+    } catch (...) {
+      throw Error(noise_label(p, n) + ", factory: threw an exception that is not a std::exception");
+    }
+    if (!proc) throw Error(noise_label(p, n) + ", factory: returned no process");
     const std::string trait = proc->acts_on();
     if (!has_tag(de.tags, trait))
       throw Error(p + ".name: \"" + n + "\" acts on " + trait + ", which device \"" + dev + "\" does not have (devices with " +
@@ -1707,6 +1721,14 @@ Prepared preflight_checks(const Scenario& s) {
       t = make_technology(s, p.wl);
     } catch (const Error& e) {  // (a message that names the device, or a noise process's JSON path, keeps its words)
       const std::string m = e.what();
+      const size_t close = m.rfind("noise[", 0) == 0 ? m.find(']') : std::string::npos;
+      if (close != std::string::npos && close > 6 && close - 6 < 6 && m.find_first_not_of("0123456789", 6) == close &&
+          m.compare(close + 1, 1, ":") == 0) {  // "noise[i]: ...", a process's own message: add its name (and library)
+        const size_t i = std::stoul(m.substr(6, close - 6));
+        if (i < s.device.noise_names.size())
+          throw Error(noise_label(m.substr(0, close + 1), s.device.noise_names[i]) + m.substr(close + 1));
+        throw Error(m);
+      }
       throw Error(m.rfind("device \"" + s.device.name + "\"", 0) == 0 || m.rfind("noise[", 0) == 0 ? m : dev + m);
     } catch (const std::exception& e) {  // a plug-in's own exception type
       throw Error(dev + "building the device failed: " + e.what());
@@ -1830,6 +1852,19 @@ Json list_plugins(const std::string& kind) {
     }
     return a;
   };
+  // The library of an entry a loaded plug-in registered (built-ins have none).
+  auto library = [](const std::string& k, const std::string& name) -> std::string {
+    for (const auto& l : loaded_plugins()) {
+      const std::vector<std::string>* v = k == "policies"      ? &l.policies
+                                          : k == "noise"       ? &l.noise
+                                          : k == "devices"     ? &l.devices
+                                          : k == "traffic"     ? &l.traffic
+                                          : k == "dispatchers" ? &l.dispatchers
+                                                               : nullptr;
+      if (v && std::find(v->begin(), v->end(), name) != v->end()) return fs::path(l.file).filename().string();
+    }
+    return {};
+  };
   Json out = Json::object();
   for (const auto& k : plugin_kinds())
     if (kind.empty() || kind == k) {
@@ -1837,6 +1872,8 @@ Json list_plugins(const std::string& kind) {
       for (const auto& p : plugins(k)) {
         out[k][p.name] = {{"description", p.description}, {"parameters", specs(p.params)}};
         if (!p.tags.empty()) out[k][p.name]["tags"] = p.tags;
+        const std::string lib = library(k, p.name);
+        if (!lib.empty()) out[k][p.name]["plugin"] = lib;
       }
     }
   if (kind.empty() || kind == "sections")

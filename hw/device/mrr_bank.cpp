@@ -125,22 +125,32 @@ std::vector<int> Technology::tile_rows(int64_t, int64_t, int64_t) const {
 MrrBank::MrrBank(const models::CompiledWorkload& wl, const MrrBankConfig& cfg, const RandomStream& rng)
     : m_wl(wl), m_cfg(cfg), m_array{wl.spec.rows, wl.spec.cols, wl.spec.block_size}, m_rng(rng) {
   // Bind the ring-phase processes in stage order (ties: the order given).
-  std::vector<std::shared_ptr<const NoiseProcess>> procs;
-  for (const auto& p : cfg.noise)
-    if (p && p->acts_on() == kRingPhase) procs.push_back(p);
-  std::stable_sort(procs.begin(), procs.end(), [](const auto& a, const auto& b) { return a->stage() < b->stage(); });
-  for (const auto& p : procs) {
+  std::vector<std::pair<std::shared_ptr<const NoiseProcess>, size_t>> procs;  // (process, place in cfg.noise)
+  for (size_t i = 0; i < cfg.noise.size(); ++i)
+    if (cfg.noise[i] && cfg.noise[i]->acts_on() == kRingPhase) procs.emplace_back(cfg.noise[i], i);
+  std::stable_sort(procs.begin(), procs.end(), [](const auto& a, const auto& b) { return a.first->stage() < b.first->stage(); });
+  for (const auto& [p, i] : procs) {
+    const std::string where = "noise[" + std::to_string(i) + "]";
     for (const auto& need : p->needs())
       if (need == "cyclic_mapping" && wl.spec.mapping != "cyclic")
-        throw Error("MRR phase variation follows DOCTOR's chunk schedule and needs the cyclic mapping");
-    auto inst = p->bind(m_array, rng);
-    if (!inst) throw Error("MRR bank: a ring-phase noise process bound to nothing");
-    if (p->stage() == PhaseStage::per_read) m_random.push_back(inst.get());
+        throw Error(where + ": MRR phase variation follows DOCTOR's chunk schedule and needs the cyclic mapping");
+    std::unique_ptr<PhaseNoise> inst;
+    try {  // a plug-in's bind() may throw its own exception type: one line naming the process
+      inst = p->bind(m_array, rng);
+    } catch (const std::bad_alloc&) {
+      throw;
+    } catch (const std::exception& x) {  // (a message naming the process's JSON path keeps its words)
+      const std::string what = x.what();
+      if (what.rfind(where + ".", 0) == 0 || what.rfind(where + ":", 0) == 0) throw Error(what);
+      throw Error(where + ": bind: " + what);
+    }
+    if (!inst) throw Error(where + ": a ring-phase noise process bound to nothing (bind returned null)");
     if (inst->coupling()) {
-      if (m_xt) throw Error("MRR bank: at most one linear ring coupling (thermal crosstalk) per bank");
+      if (m_xt) throw Error(where + ": at most one linear ring coupling (thermal crosstalk) per MRR bank");
       m_xt = inst->coupling();
     }
     m_noise.push_back(std::move(inst));
+    m_noise_where.push_back(where);
   }
   if (cfg.instances < 1) throw Error("MRR bank: instances must be >= 1");
   if (!(cfg.tuning_sigma_rad >= 0) || !std::isfinite(cfg.tuning_sigma_rad))
@@ -503,21 +513,14 @@ void MrrBank::set_times(uint64_t draw_base, const std::vector<NoiseTime>& times)
   m_slot.clear();
   m_std.clear();
   m_offset.clear();
+  bool any_random = false;
   for (const auto& t : times) {
     if (t.step < 0) throw Error("MRR bank: negative step");
     if (m_steps.empty() || t.step != m_steps.back()) {
-      if (m_random.size() == 1) {
-        m_std.push_back(*m_random[0]->read_std(t.step));
-      } else if (!m_random.empty()) {  // independent Gaussian processes add in variance
-        std::vector<double> var(static_cast<size_t>(m_array.rings()), 0.0);
-        for (auto* p : m_random) {
-          const std::vector<float>& sd = *p->read_std(t.step);
-          for (size_t i = 0; i < var.size(); ++i) var[i] += static_cast<double>(sd[i]) * sd[i];
-        }
-        std::vector<float> sd(var.size());
-        for (size_t i = 0; i < var.size(); ++i) sd[i] = static_cast<float>(std::sqrt(var[i]));
-        m_std.push_back(std::move(sd));
-      }
+      // Independent Gaussian processes add in variance; a step without any keeps an empty slot.
+      std::vector<float> sd;
+      any_random = per_read_std(m_noise, m_noise_where, t.step, m_array.rings(), sd) || any_random;
+      m_std.push_back(std::move(sd));
       std::vector<float> off(m_array.rings(), 0.0f);
       for (const auto& p : m_noise) p->add_offset(t, off.data());
       m_offset.push_back(std::move(off));
@@ -525,6 +528,10 @@ void MrrBank::set_times(uint64_t draw_base, const std::vector<NoiseTime>& times)
     m_steps.push_back(t.step);
     m_slot.push_back(static_cast<int32_t>(m_offset.size() - 1));
   }
+  // Per-read noise at any of the batch's steps: every slot has a std map (zeros where none).
+  if (!any_random) m_std.clear();
+  for (auto& sd : m_std)
+    if (sd.empty()) sd.assign(static_cast<size_t>(m_array.rings()), 0.0f);
   update_crossed_offsets();
 }
 
@@ -551,7 +558,7 @@ void MrrBank::realize(int64_t layer, int64_t group, uint64_t draw, float* wn, fl
   noise_pad.assign(static_cast<size_t>(kk + 2 * m_diag_pad), 0.0f);
   float* noise = noise_pad.data() + m_diag_pad;
   const int nd = static_cast<int>(m_diag_off.size());
-  const bool random = !m_random.empty();
+  const bool random = !m_std.empty();
   if (random) chunk_done.assign(static_cast<size_t>(std::max<int64_t>(m_wl.layers[layer].chunks, 1)), 0);
   for (int64_t b = 0; b < t.P * t.Q; ++b) {
     const int64_t core = core_of[b];

@@ -80,7 +80,7 @@ class MrrBank : public Technology {
   std::vector<int> tile_rows(int64_t layer, int64_t group, int64_t chunk) const override;
 
   void realize(int64_t layer, int64_t group, uint64_t draw, float* wn, float* scale) const override;
-  bool shared_across_draws() const override { return m_random.empty() && m_offset.size() == 1; }
+  bool shared_across_draws() const override { return m_std.empty() && m_offset.size() == 1; }
 
   // Encoded phases [P, Q, k, k] and scales [P, Q] of one layer group (for read-back and tests).
   const std::vector<float>& phases(int64_t layer, int64_t group) const { return m_phase.at(layer).at(group); }
@@ -117,8 +117,8 @@ class MrrBank : public Technology {
   std::vector<std::vector<std::vector<int32_t>>> m_core;                          // [layer][group][block]
   std::map<std::tuple<int64_t, int64_t, int64_t>, std::vector<int>> m_tile_rows;  // (layer, group, chunk) -> rows
   std::vector<std::unique_ptr<PhaseNoise>> m_noise;                               // bound ring-phase processes, stage order
-  std::vector<PhaseNoise*> m_random;                                              // those with per-read noise
-  const ThermalCrosstalk* m_xt = nullptr;                                         // the linear coupling, if any
+  std::vector<std::string> m_noise_where;  // each one's place in the scenario ("noise[2]"), for messages
+  const ThermalCrosstalk* m_xt = nullptr;  // the linear coupling, if any
   int64_t m_writes = 0;
   std::vector<std::vector<std::vector<WriteState>>> m_ws;  // [instance][layer][group]
   std::vector<std::vector<uint64_t>> m_ops;                // [layer][group]: write ops so far (0: deployment)

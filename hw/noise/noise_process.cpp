@@ -1,9 +1,40 @@
 #include "hw/noise/noise_process.h"
 
+#include <cmath>
+
 #include "hw/noise/static_variation.h"
 #include "models/error.h"
 
 namespace ptc::hw {
+
+bool per_read_std(const std::vector<std::unique_ptr<PhaseNoise>>& procs, const std::vector<std::string>& where, int64_t step,
+                  int64_t rings, std::vector<float>& sd) {
+  sd.clear();
+  std::vector<double> var;
+  for (size_t j = 0; j < procs.size(); ++j) {
+    const std::vector<float>* s = procs[j]->read_std(step);
+    if (!s) continue;
+    const std::string who = j < where.size() ? where[j] : "a ring-phase noise process";
+    if (static_cast<int64_t>(s->size()) != rings)
+      throw Error(who + ": read_std at step " + std::to_string(step) + " has " + std::to_string(s->size()) +
+                  " values; the array has " + std::to_string(rings) + " rings (one std per ring, [R, C, k, k])");
+    if (var.empty()) var.assign(static_cast<size_t>(rings), 0.0);
+    for (size_t i = 0; i < var.size(); ++i) {
+      const float v = (*s)[i];
+      if (!(v >= 0) || !std::isfinite(v))
+        throw Error(who + ": read_std at step " + std::to_string(step) + " gives ring " + std::to_string(i) + " the std " +
+                    std::to_string(v) + " rad; a std must be finite and >= 0");
+      var[i] += static_cast<double>(v) * v;
+    }
+  }
+  if (var.empty()) return false;
+  // sqrt of the exact double square of one float gives that float back: one process's std is
+  // used as it is.
+  sd.resize(var.size());
+  for (size_t i = 0; i < var.size(); ++i) sd[i] = static_cast<float>(std::sqrt(var[i]));
+  return true;
+}
+
 namespace {
 
 // ---------------------------------------------------------------- DOCTOR phase variation

@@ -44,7 +44,10 @@ class PhaseNoise {
   // Deterministic offset (rad) at instant t added into off[rings]; false when the process has none.
   virtual bool add_offset(const NoiseTime& /*t*/, float* /*off*/) const { return false; }
   // Per-ring std (rad) of fresh zero-mean Gaussian noise drawn for every read at step `step`
-  // (one draw per chunk of every inference, DOCTOR); nullptr when the process has none.
+  // (one draw per chunk of every inference, DOCTOR); nullptr when the process has none at that
+  // step. Asked of every bound process whatever its stage() (the noise is added before any
+  // coupling); the vector has one finite value >= 0 per ring of the array [R, C, k, k], and must
+  // stay valid until the next call.
   virtual const std::vector<float>* read_std(int64_t /*step*/) { return nullptr; }
   // Linear coupling between the rings of one k x k bank (phi' = M phi); nullptr when none.
   virtual const ThermalCrosstalk* coupling() const { return nullptr; }
@@ -77,6 +80,14 @@ class NoiseProcess {
 };
 
 using NoiseList = std::vector<std::shared_ptr<const NoiseProcess>>;
+
+// The per-ring std (rad) of the per-read noise of a device's bound ring-phase processes at `step`:
+// each process's read_std (nullptr: none at this step) added in variance, sigma^2 = sum sigma_i^2.
+// `where[i]` names process i in messages (its place in the scenario, "noise[2]"). Returns false,
+// with `sd` empty, when no process has per-read noise at the step. Throws ptc::Error naming the
+// process when a vector does not have one value per ring or a value is negative or not finite.
+bool per_read_std(const std::vector<std::unique_ptr<PhaseNoise>>& procs, const std::vector<std::string>& where, int64_t step,
+                  int64_t rings, std::vector<float>& sd);
 
 // ---- the built-in laws (docs/noise.md); registered for scenarios in hw/noise/impl/
 // DOCTOR phase variation (§2): drifting per-ring std map, fresh noise per chunk and read.

@@ -47,20 +47,31 @@ RnsCore::RnsCore(const models::CompiledWorkload& wl, const RnsCoreConfig& cfg, c
       m_array{wl.spec.rows, wl.spec.cols, wl.spec.block_size},
       m_rng(rng),
       m_tile(cfg.tile, wl.spec.block_size, "device") {
-  std::vector<std::shared_ptr<const NoiseProcess>> procs;
-  for (const auto& p : cfg.noise)
-    if (p && p->acts_on() == kRingPhase) procs.push_back(p);
-  std::stable_sort(procs.begin(), procs.end(), [](const auto& a, const auto& b) { return a->stage() < b->stage(); });
-  for (const auto& p : procs) {
+  std::vector<std::pair<std::shared_ptr<const NoiseProcess>, size_t>> procs;  // (process, place in cfg.noise)
+  for (size_t i = 0; i < cfg.noise.size(); ++i)
+    if (cfg.noise[i] && cfg.noise[i]->acts_on() == kRingPhase) procs.emplace_back(cfg.noise[i], i);
+  std::stable_sort(procs.begin(), procs.end(), [](const auto& a, const auto& b) { return a.first->stage() < b.first->stage(); });
+  for (const auto& [p, i] : procs) {
+    const std::string where = "noise[" + std::to_string(i) + "]";
     for (const auto& need : p->needs())
       if (need == "cyclic_mapping" && wl.spec.mapping != "cyclic")
-        throw Error("device rns: a ring-phase process follows DOCTOR's chunk schedule and needs the cyclic mapping");
-    auto inst = p->bind(m_array, rng);
-    if (!inst) throw Error("device rns: a ring-phase noise process bound to nothing");
+        throw Error(where + ": device rns: a ring-phase process follows DOCTOR's chunk schedule and needs the cyclic mapping");
+    std::unique_ptr<PhaseNoise> inst;
+    try {  // a plug-in's bind() may throw its own exception type: one line naming the process
+      inst = p->bind(m_array, rng);
+    } catch (const std::bad_alloc&) {
+      throw;
+    } catch (const std::exception& x) {  // (a message naming the process's JSON path keeps its words)
+      const std::string what = x.what();
+      if (what.rfind(where + ".", 0) == 0 || what.rfind(where + ":", 0) == 0) throw Error(what);
+      throw Error(where + ": bind: " + what);
+    }
+    if (!inst) throw Error(where + ": a ring-phase noise process bound to nothing (bind returned null)");
     if (inst->coupling())
-      throw Error("device rns: linear ring coupling (thermal crosstalk) is not modelled on RNS channels; remove it from noise");
-    if (p->stage() == PhaseStage::per_read) m_random.push_back(inst.get());
+      throw Error(where +
+                  ": device rns: linear ring coupling (thermal crosstalk) is not modelled on RNS channels; remove it from noise");
     m_noise.push_back(std::move(inst));
+    m_noise_where.push_back(where);
   }
   const int64_t k = wl.spec.block_size;
   for (const auto& L : wl.layers) {
@@ -110,6 +121,7 @@ void RnsCore::set_times(uint64_t draw_base, const std::vector<NoiseTime>& times)
   m_slot.clear();
   m_offset.clear();
   m_std.clear();
+  bool any_random = false;
   int64_t last = -1;
   for (const auto& t : times) {
     if (t.step < 0) throw Error("device rns: negative step");
@@ -117,20 +129,18 @@ void RnsCore::set_times(uint64_t draw_base, const std::vector<NoiseTime>& times)
       std::vector<float> off(static_cast<size_t>(m_array.rings()), 0.0f);
       for (const auto& p : m_noise) p->add_offset(t, off.data());
       m_offset.push_back(std::move(off));
-      if (!m_random.empty()) {  // independent Gaussian processes add in variance
-        std::vector<double> var(static_cast<size_t>(m_array.rings()), 0.0);
-        for (auto* p : m_random) {
-          const std::vector<float>& sd = *p->read_std(t.step);
-          for (size_t i = 0; i < var.size(); ++i) var[i] += static_cast<double>(sd[i]) * sd[i];
-        }
-        std::vector<float> sd(var.size());
-        for (size_t i = 0; i < var.size(); ++i) sd[i] = static_cast<float>(std::sqrt(var[i]));
-        m_std.push_back(std::move(sd));
-      }
+      // Independent Gaussian processes add in variance; a step without any keeps an empty slot.
+      std::vector<float> sd;
+      any_random = per_read_std(m_noise, m_noise_where, t.step, m_array.rings(), sd) || any_random;
+      m_std.push_back(std::move(sd));
       last = t.step;
     }
     m_slot.push_back(static_cast<int32_t>(m_offset.size() - 1));
   }
+  // Per-read noise at any of the batch's steps: every slot has a std map (zeros where none).
+  if (!any_random) m_std.clear();
+  for (auto& sd : m_std)
+    if (sd.empty()) sd.assign(static_cast<size_t>(m_array.rings()), 0.0f);
 }
 
 void RnsCore::set_ring_temperature_k(const std::vector<double>& dt_k) {

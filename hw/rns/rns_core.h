@@ -108,7 +108,7 @@ class RnsCore : public Technology, public models::MappedGemm {
   std::vector<std::vector<std::vector<float>>> m_latent;              // [layer][group] blocks
   std::vector<std::vector<std::vector<RnsTile::Weights>>> m_weights;  // [layer][group][block]
   std::vector<std::unique_ptr<PhaseNoise>> m_noise;                   // bound ring-phase processes
-  std::vector<PhaseNoise*> m_random;                                  // those with per-read noise
+  std::vector<std::string> m_noise_where;  // each one's place in the scenario ("noise[2]"), for messages
   int64_t m_writes = 0;
   uint64_t m_draw_base = 0;
   std::vector<int32_t> m_slot;               // per draw of the batch: index into m_offset / m_std

@@ -48,7 +48,7 @@ example="$src/tools/plugin_template/example.json"
 
 # ---- list: the plug-in's policy with its declared parameters, next to the built-ins
 "$ptcsim" list policies --plugin "$so" >"$tmp/list" 2>"$tmp/err" && ok "list --plugin exits 0" || bad "list --plugin: $(cat "$tmp/err")"
-grep -q '^  budgeted_recalibration -- ' "$tmp/list" && grep -q '^  doctor -- ' "$tmp/list" && ok "list shows the plug-in policy and the built-ins" \
+grep -q '^  budgeted_recalibration (plug-in libmypolicy.so) -- ' "$tmp/list" && grep -q '^  doctor -- ' "$tmp/list" && ok "list shows the plug-in policy and the built-ins" \
   || bad "list output: $(head -c 400 "$tmp/list")"
 grep -Eq '^ +max_per_hour +calibrations/h +default 4 ' "$tmp/list" && ok "list shows max_per_hour with unit and default" \
   || bad "max_per_hour not listed with its unit/default"
@@ -64,6 +64,10 @@ assert len(n) == 1 and {k: n[0][k] for k in ("name", "unit", "default", "descrip
 assert j["noise"]["test_ring_offset"]["tags"] == ["acts_on:ring_phase"], j["noise"]["test_ring_offset"]
 assert "remap" in j["devices"]["mrr"]["tags"] and "nonvolatile" in j["devices"]["pcm"]["tags"], j["devices"]
 assert "thermal_crosstalk" in j["noise"] and "doctor" in j["policies"]
+# a plug-in's entries name their library (a trial could not tell them from the built-ins)
+assert j["noise"]["test_ring_offset"]["plugin"] == "libnoise_ok.so", j["noise"]["test_ring_offset"]
+assert j["policies"]["budgeted_recalibration"]["plugin"] == "libmypolicy.so"
+assert "plugin" not in j["noise"]["thermal_crosstalk"] and "plugin" not in j["policies"]["doctor"]
 PY
 then ok "installed ptcsim, two --plugin options: both plug-ins listed (JSON)"; else bad "list --json with two plug-ins"; fi
 
@@ -133,11 +137,49 @@ assert a["accuracy_mean"] < b["accuracy_mean"], (a["accuracy_mean"], b["accuracy
 PY
 then ok "a noise-process plug-in is configured by the scenario and changes the run"; else bad "noise plug-in effect"; fi
 
+# per-read noise from a plug-in (a trial): the device asks every process for read_std whatever
+# stage() it declares (a plug-in keeping the default stage lost its read noise without a word), a
+# process with none at a step returns nullptr (that crashed), and a vector of the wrong length or
+# with a NaN is one error line naming noise[i] (a short vector was read past its end)
+rn="$tmp/t/libnoise_read.so"
+for v in "static_offset 0.05 ok" "per_read 0.05 ok" "static_offset 0 ok" "per_read 0.05 none"; do
+  set -- $v
+  "$ptcsim" run "$example" --plugin "$so" --plugin "$rn" --out "$tmp/rn_$1_$2_$3" -q --threads 1 \
+    --set "noise=[{\"name\":\"test_read_noise\",\"stage\":\"$1\",\"sigma_rad\":$2,\"fault\":\"$3\"}]" \
+    --set 'controller.policy={"name":"none"}' --set traffic.requests=200 >/dev/null 2>"$tmp/err" ||
+    bad "read-noise plug-in run $v: $(cat "$tmp/err")"
+done
+if cmp -s "$tmp/rn_static_offset_0.05_ok/trace.csv" "$tmp/rn_per_read_0.05_ok/trace.csv" &&
+   cmp -s "$tmp/rn_static_offset_0.05_ok/events.jsonl" "$tmp/rn_per_read_0.05_ok/events.jsonl" &&
+   cmp -s "$tmp/rn_static_offset_0_ok/trace.csv" "$tmp/rn_per_read_0.05_none/trace.csv" && $py - "$tmp" <<'PY'
+import json, sys, os
+acc = {d: json.load(open(os.path.join(sys.argv[1], d, "summary.json")))["accuracy_mean"]
+       for d in ("rn_static_offset_0.05_ok", "rn_static_offset_0_ok")}
+# 0.05 rad of fresh phase noise on every ring costs accuracy (a trial: 94.5 % -> 29.7 % on CNN3)
+assert acc["rn_static_offset_0.05_ok"] < acc["rn_static_offset_0_ok"] - 0.05, acc
+PY
+then ok "a plug-in's per-read noise acts whatever stage it declares, and nullptr means none"
+else bad "read-noise plug-in: $(diff "$tmp/rn_static_offset_0.05_ok/trace.csv" "$tmp/rn_per_read_0.05_ok/trace.csv" | head -4)"; fi
+expect_error "a plug-in's read_std of the wrong length is one error line naming noise[0], the process and its library" \
+  'noise\[0\] "test_read_noise" (plug-in libnoise_read.so): read_std at step 0 has 1 values; the array has 1024 rings' \
+  "$ptcsim" validate "$example" --plugin "$so" --plugin "$rn" --set 'noise=[{"name":"test_read_noise","fault":"short"}]'
+expect_error "a plug-in's NaN read_std is one error line naming noise[1], the process and its library" \
+  'noise\[1\] "test_read_noise" (plug-in libnoise_read.so): read_std at step 0 gives ring 512 the std nan rad; a std must be finite and >= 0' \
+  "$ptcsim" validate "$example" --plugin "$so" --plugin "$rn" \
+  --set 'noise=[{"name":"thermal_crosstalk"},{"name":"test_read_noise","fault":"nan","stage":"per_read"}]'
+expect_error "a noise plug-in's factory throws: one line naming noise[0], the process, its library and the factory" \
+  'example.json: noise\[0\] "test_read_noise" (plug-in libnoise_read.so), factory: the fit file went missing$' \
+  "$ptcsim" validate "$example" --plugin "$so" --plugin "$rn" --set 'noise=[{"name":"test_read_noise","fault":"factory"}]'
+expect_error "a noise plug-in's bind() throws: one line naming noise[1], the process and its library" \
+  'example.json: noise\[1\] "test_read_noise" (plug-in libnoise_read.so): bind: no calibration for this array size$' \
+  "$ptcsim" validate "$example" --plugin "$so" --plugin "$rn" \
+  --set 'noise=[{"name":"thermal_crosstalk"},{"name":"test_read_noise","fault":"bind"}]'
+
 # a device plug-in, one file: ideal cells (effective weight = programmed weight). With ideal
 # converters (no quantisation) its served accuracy equals the digital model's on the same images,
 # which the run reports as accuracy_ideal: an independent reference computed without the device.
 device="$tmp/t/libdevice_ok.so"
-"$ptcsim" list devices --plugin "$device" >"$tmp/list" 2>"$tmp/err" && grep -q '^  test_ideal -- ' "$tmp/list" && grep -q '^  mrr (default) -- ' "$tmp/list" \
+"$ptcsim" list devices --plugin "$device" >"$tmp/list" 2>"$tmp/err" && grep -q '^  test_ideal (plug-in libdevice_ok.so) -- ' "$tmp/list" && grep -q '^  mrr (default) -- ' "$tmp/list" \
   && ok "list devices shows the plug-in device and the built-ins" || bad "list devices --plugin: $(cat "$tmp/err") $(head -c 300 "$tmp/list")"
 expect_error "a noise process on a device without its trait" 'acts on ring_phase, which device "test_ideal" does not have' \
   "$ptcsim" validate "$example" --plugin "$so" --plugin "$device" --set 'device={"name":"test_ideal"}' \
@@ -166,7 +208,7 @@ law="$tmp/t/libpcm_law_ok.so"
 pcm_sc="$src/scenarios/pcm/drift_gdc.json"
 pcm_set=(--set hw.dac.quantize=false --set hw.adc.quantize=false --set accuracy.images=100
          --set 'accuracy.log_spaced={"start_s":1,"stop_s":31536000,"points":3}')
-"$ptcsim" list devices --plugin "$law" >"$tmp/list" 2>"$tmp/err" && grep -q '^  test_pcm_uniform_drift -- ' "$tmp/list" \
+"$ptcsim" list devices --plugin "$law" >"$tmp/list" 2>"$tmp/err" && grep -q '^  test_pcm_uniform_drift (plug-in libpcm_law_ok.so) -- ' "$tmp/list" \
   && grep -Eq '^ +nu +- +default 0.05 ' "$tmp/list" && grep -Eq '^ +weight_scaling_columnwise ' "$tmp/list" \
   && grep -q 'mc_instances, write_verify, read_draws, nonvolatile' "$tmp/list" \
   && ok "list devices shows the PCM-law plug-in with the shared PCM pair parameters, its own and the PCM tags" \
@@ -237,7 +279,7 @@ expect_error "a misspelled device tag" 'libdevice_bad4.so: device "test_bad4": u
 # a traffic plug-in drives the runtime: one request every 10 ms for 1 s = exactly 100 requests,
 # each served at its arrival (no queueing at this rate: latency = the compiled inference latency)
 traffic="$tmp/t/libtraffic_ok.so"
-"$ptcsim" list traffic --plugin "$traffic" >"$tmp/list" 2>"$tmp/err" && grep -q '^  test_periodic -- ' "$tmp/list" && grep -q '^  trace -- ' "$tmp/list" \
+"$ptcsim" list traffic --plugin "$traffic" >"$tmp/list" 2>"$tmp/err" && grep -q '^  test_periodic (plug-in libtraffic_ok.so) -- ' "$tmp/list" && grep -q '^  trace -- ' "$tmp/list" \
   && ok "list traffic shows the plug-in source and the built-ins" || bad "list traffic --plugin: $(cat "$tmp/err") $(head -c 300 "$tmp/list")"
 "$ptcsim" run "$example" --plugin "$so" --plugin "$traffic" --out "$tmp/traffic" -q \
   --set 'traffic={"name":"test_periodic","period_s":0.01}' --set horizon_s=1 >/dev/null 2>"$tmp/err" || bad "traffic plug-in run: $(cat "$tmp/err")"
@@ -254,7 +296,7 @@ then ok "a traffic plug-in is selected by the scenario and drives the runtime (1
 # a dispatcher plug-in (its header comes with the installed SDK) spreads a fleet's requests: every
 # one of 30 back-to-back requests on a 3-chip fleet goes to the chip it names
 disp="$tmp/t/libdispatcher_ok.so"
-"$ptcsim" list dispatchers --plugin "$disp" >"$tmp/list" 2>"$tmp/err" && grep -q '^  test_one_chip -- ' "$tmp/list" \
+"$ptcsim" list dispatchers --plugin "$disp" >"$tmp/list" 2>"$tmp/err" && grep -q '^  test_one_chip (plug-in libdispatcher_ok.so) -- ' "$tmp/list" \
   && ok "list dispatchers shows the plug-in dispatcher" || bad "list dispatchers --plugin: $(cat "$tmp/err") $(head -c 300 "$tmp/list")"
 "$ptcsim" run "$example" --plugin "$so" --plugin "$disp" --out "$tmp/disp" -q --set hw.chips=3 \
   --set 'dispatcher={"name":"test_one_chip","chip":2}' --set traffic.requests=30 >/dev/null 2>"$tmp/err" || bad "dispatcher plug-in run: $(cat "$tmp/err")"
