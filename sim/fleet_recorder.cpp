@@ -50,13 +50,12 @@ const std::string kFleetHeader = trace_header("chips_draining");
 FleetRecorder::FleetRecorder(sc_core::sc_module_name name, const RunContext& c, Runtime& rt, Agenda& agenda, const fs::path& out)
     : sc_core::sc_module(name), m_c(c), m_rt(rt), m_agenda(agenda), m_out(out) {
   m_wall0 = m_last_progress = m_last_partial = std::chrono::steady_clock::now();
-  m_id = m_agenda.add("fleet_recorder", kFleet);
   SC_THREAD(run);
 }
 
 void FleetRecorder::add_chip(hw::Accelerator& acc, Recorder& rec, Controller& ctl, Evaluator& ev, Monitor& mon) {
   const int chip = static_cast<int>(m_chips.size());
-  rec.set_fleet(&m_events, chip);
+  rec.set_fleet(&m_events, chip, &m_chip_row, &m_lat);
   rec.on_evaluation([this, chip](double a) { chip_evaluated(chip, a); });
   m_chips.push_back(Chip{&acc, &rec, &ctl, &ev, &mon});
   m_chip_evals.push_back(0);
@@ -77,35 +76,48 @@ void FleetRecorder::chip_evaluated(int chip, double acc) {
   if (per_chip.empty()) return;
   double m, sd;
   sample_mean_std(per_chip, m, sd);
-  row(m, sd, static_cast<int64_t>(per_chip.size()));
+  int64_t draining = 0;
+  for (auto& ch : m_chips) draining += (ch.ctl->acting() || ch.acc->claimed(kRankMonitor)) ? 1 : 0;
+  row(m, sd, static_cast<int64_t>(per_chip.size()), draining);
 }
 
 void FleetRecorder::run() {
   guarded(m_c, [&] {
     const double every_s = m_c.s.trace_every_s;
-    if (!(every_s > 0)) return m_agenda.clear(m_id);
-    double next_t = every_s;
-    while (!m_c.interrupted) {
-      const Agenda::Due due = m_agenda.next(m_id, next_t, kNoCount);
+    if (!(every_s > 0)) return;
+    // The row of instant t sums the chips' rows of t, written once the last chip has written
+    // its own (a chip under maintenance at t writes its row when its action ends). The fleet
+    // holds no agenda entry: waiting for a chip's row holds no lane and no dispatch (with an
+    // entry at its next instant, an action longer than trace.every_s moved count-based monitor
+    // checks with the trace cadence).
+    for (double t = every_s; !m_c.interrupted; t = next_multiple(every_s, t)) {
+      while (!m_c.interrupted && !chips_done(t)) sc_core::wait(m_chip_row);
       if (m_c.interrupted) break;
-      if (!due.timed) continue;
-      settle(kRankRecorder + 1);  // after every chip's recorder of the instant
-      row();
-      next_t = next_multiple(every_s, next_t);
+      int64_t draining = 0;
+      for (const auto& ch : m_chips) draining += ch.rec->timed_draining() ? 1 : 0;
+      row(NAN, NAN, 0, draining);
     }
-    m_agenda.clear(m_id);
   });
 }
 
-void FleetRecorder::row(double acc, double acc_std, int64_t acc_n) {
+bool FleetRecorder::chips_done(double t) const {
+  for (const auto& ch : m_chips)
+    if (ch.rec->timed_done_s() < t) return false;
+  return true;
+}
+
+// A fleet row: the sums (requests, energy, writes, actions, cycles, device counters) and the mean
+// temperature of every chip's latest trace row, so each fleet row is the sum of the chips' rows
+// it follows; accuracy pooled over the requests the chips' rows counted since the fleet's last row.
+void FleetRecorder::row(double acc, double acc_std, int64_t acc_n, int64_t draining) {
   const double t = now_s();
   if (m_rt.measures_served()) {
     // Every chip's served requests since the last row, pooled.
     int64_t correct = 0, total = 0;
     std::vector<double> per_chip;
     for (auto& ch : m_chips) {
-      ch.acc->flush();
-      const int64_t dc = ch.ev->served_correct() - ch.correct_seen, dn = ch.ev->served_classified() - ch.total_seen;
+      const RowBooks& b = ch.rec->last_books();
+      const int64_t dc = b.correct - ch.correct_seen, dn = b.classified - ch.total_seen;
       ch.correct_seen += dc;
       ch.total_seen += dn;
       correct += dc;
@@ -124,31 +136,36 @@ void FleetRecorder::row(double acc, double acc_std, int64_t acc_n) {
     ++m_rows_acc_n;
   }
   double energy = 0, temp = 0;
-  int64_t writes = 0, cal = 0, remaps = 0, cycles = 0, draining = 0;
-  for (auto& ch : m_chips) {
-    energy += ch.acc->total_energy_j();
-    writes += ch.acc->writes_after_deployment();
-    cal += ch.ctl->calibrations();
-    remaps += ch.ctl->remaps();
-    cycles += ch.ctl->overhead_cycles();
-    temp += ch.acc->temperature_mean_k(t) / double(m_chips.size());
-    draining += (ch.ctl->acting() || ch.acc->claimed(kRankMonitor)) ? 1 : 0;
+  int64_t requests = 0, writes = 0, cal = 0, remaps = 0, cycles = 0;
+  std::vector<int64_t> extras;
+  for (const auto& ch : m_chips) {
+    const RowBooks& b = ch.rec->last_books();
+    requests += b.requests;
+    energy += b.energy_j;
+    writes += b.writes;
+    cal += b.calibrations;
+    remaps += b.remaps;
+    cycles += b.cycles;
+    temp += b.temp_k / double(m_chips.size());
+    // Every chip has the same device and mapping, so the same extra columns.
+    if (extras.empty()) extras.assign(b.extras.size(), 0);
+    for (size_t i = 0; i < b.extras.size() && i < extras.size(); ++i) extras[i] += b.extras[i];
   }
-  auto& lat = m_rt.window_latency();
+  auto& lat = m_lat;  // the chips' rows' windows since the last fleet row
   // One row per instant (as a chip's trace): a periodic row at the instant of the evaluation row
   // just written, with nothing measured and nothing moved since, would repeat it.
-  if (!std::isfinite(acc) && acc_n == 0 && !std::isfinite(lat.quantile(0.5)) && t == m_last_row_t &&
-      books_key() == m_last_row_key)
+  const std::string key = books_key();
+  if (!std::isfinite(acc) && acc_n == 0 && !std::isfinite(lat.quantile(0.5)) && t == m_last_row_t && key == m_last_row_key)
     return;
   m_last_row_t = t;
-  m_trace += trace_time(t) + "," + std::to_string(m_rt.served()) + "," + fmt(acc) + "," + fmt(acc_std) + "," +
+  m_trace += trace_time(t) + "," + std::to_string(requests) + "," + fmt(acc) + "," + fmt(acc_std) + "," +
              (acc_n ? std::to_string(acc_n) : "") + "," + fmt(lat.quantile(0.5)) + "," + fmt(lat.quantile(0.99)) + "," +
              fmt(energy) + "," + std::to_string(writes) + "," + std::to_string(cal) + "," + std::to_string(remaps) + "," +
              std::to_string(cycles) + "," + fmt(temp) + "," + std::to_string(draining);
-  for (int64_t v : extra_sums()) m_trace += "," + std::to_string(v);
+  for (int64_t v : extras) m_trace += "," + std::to_string(v);
   m_trace += "\n";
   lat.clear();
-  m_last_row_key = books_key();
+  m_last_row_key = key;
   auto wall = std::chrono::steady_clock::now();
   if (std::chrono::duration<double>(wall - m_last_partial).count() > 5.0) {
     write_partial("running");
@@ -156,35 +173,27 @@ void FleetRecorder::row(double acc, double acc_std, int64_t acc_n) {
   }
 }
 
-// What the books say now (a final row is due when anything moved since the last row).
+// The books of the chips' latest rows (a final row is due when any chip's moved since the last
+// fleet row).
 std::string FleetRecorder::books_key() const {
-  double energy = 0;
-  int64_t writes = 0, cal = 0, cycles = 0;
+  std::string key;
   for (const auto& ch : m_chips) {
-    energy += ch.acc->total_energy_j();
-    writes += ch.acc->writes_after_deployment();
-    cal += ch.ctl->calibrations() + ch.ctl->remaps();
-    cycles += ch.ctl->overhead_cycles();
+    const RowBooks& b = ch.rec->last_books();
+    key += std::to_string(b.requests) + "/" + fmt(b.energy_j) + "/" + std::to_string(b.writes) + "/" +
+           std::to_string(b.calibrations) + "/" + std::to_string(b.remaps) + "/" + std::to_string(b.cycles);
+    for (int64_t v : b.extras) key += "/" + std::to_string(v);
+    key += ";";
   }
-  return fmt(energy) + "/" + std::to_string(writes) + "/" + std::to_string(cal) + "/" + std::to_string(cycles) + "/" +
-         std::to_string(m_rt.served());
-}
-
-// The chips' extra trace columns (device counters, worn cells, rows remapped: every chip has the
-// same device and mapping, so the same columns), summed over the chips.
-std::vector<int64_t> FleetRecorder::extra_sums() const {
-  std::vector<int64_t> sum;
-  for (const auto& ch : m_chips) {
-    const std::vector<int64_t> v = ch.rec->extra_values();
-    if (sum.empty()) sum.assign(v.size(), 0);
-    for (size_t i = 0; i < v.size() && i < sum.size(); ++i) sum[i] += v[i];
-  }
-  return sum;
+  return key;
 }
 
 void FleetRecorder::finish() {
   for (auto& ch : m_chips) ch.rec->finish();
-  if (m_trace.empty() || books_key() != m_last_row_key) row();
+  if (m_trace.empty() || books_key() != m_last_row_key) {
+    int64_t draining = 0;
+    for (auto& ch : m_chips) draining += (ch.ctl->acting() || ch.acc->claimed(kRankMonitor)) ? 1 : 0;
+    row(NAN, NAN, 0, draining);
+  }
   if (m_last_frac < 1.0 && !m_c.interrupted) progress(1.0);  // an interrupted run stops where it was
 }
 

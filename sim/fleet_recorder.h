@@ -9,11 +9,14 @@
 // - Fleet accuracy: served mode, correct / served over every request of every chip; scheduled
 //   mode, the mean over chips of each chip's evaluation of the same scheduled instant
 //   (accuracy_std: the spread across chips, accuracy_n: the chips).
-// - Trace rows: every trace.every_s (its own process, a fleet-wide agenda entry at the
-//   recorder's rank, so every chip's activities of the instant come first), one row per scheduled
+// - Trace rows: every trace.every_s once every chip's recorder has written its row of the instant
+//   (its own process, woken by the chips' rows, with no agenda entry: it holds up no lane; a chip
+//   under maintenance writes its row when its action ends, and the fleet's row waits for it), one row per scheduled
 //   evaluation instant when the last chip has evaluated it (a chip busy calibrating evaluates a
-//   little later; the row waits for it), and a final row. Periodic rows of scheduled mode carry no
-//   accuracy; no row repeats the instant and books of the one before it.
+//   little later; the row waits for it), and a final row. Every fleet row sums the chips' latest
+//   rows (their books as they wrote them), so the fleet's trace is the sum of the chips' traces.
+//   Periodic rows of scheduled mode carry no accuracy; no row repeats the instant and books of the
+//   one before it.
 // - events.jsonl: every chip's events in the order they happen, each with its "chip".
 #pragma once
 
@@ -41,8 +44,6 @@ class FleetRecorder : public sc_core::sc_module {
   FleetRecorder(sc_core::sc_module_name name, const RunContext& c, Runtime& rt, Agenda& agenda, const std::filesystem::path& out);
   void add_chip(hw::Accelerator& acc, Recorder& rec, Controller& ctl, Evaluator& ev, Monitor& mon);
 
-  // Periodic and final rows (served mode: the accuracy of the requests served since the last row).
-  void row() { row(NAN, NAN, 0); }
   // Chip `chip` finished a scheduled evaluation (its k-th: every chip evaluates the same instants
   // in order) with Monte-Carlo mean accuracy `acc`; the fleet's row for instant k is written when
   // the last chip reports.
@@ -62,15 +63,18 @@ class FleetRecorder : public sc_core::sc_module {
     int64_t correct_seen = 0, total_seen = 0;
   };
   void run();
-  void row(double acc, double acc_std, int64_t acc_n);
+  // A row of the chips' latest rows' books (served mode: the accuracy of the requests they served
+  // since the last fleet row); draining: the chips under maintenance at the row's instant.
+  void row(double acc, double acc_std, int64_t acc_n, int64_t draining);
+  bool chips_done(double t) const;  // every chip's row of trace.every_s instant t is done
   std::string books_key() const;
-  std::vector<int64_t> extra_sums() const;
   const RunContext& m_c;
   Runtime& m_rt;
   Agenda& m_agenda;
   std::filesystem::path m_out;
   std::vector<Chip> m_chips;
-  int m_id = -1;
+  sc_core::sc_event m_chip_row;  // a chip's row of a trace.every_s instant is done
+  LatencyHistogram m_lat;        // the latency windows of the chips' rows since the last fleet row
   std::string m_trace, m_events;
   double m_last_acc = NAN, m_rows_acc_sum = 0;
   int64_t m_rows_acc_n = 0;

@@ -64,6 +64,20 @@ class LatencyHistogram {
     return quantile_of(mass, lo, hi, p);
   }
   double total() const { return m_total; }
+  // Adds another histogram's requests (a fleet pools its chips' windows).
+  void merge(const LatencyHistogram& o) {
+    for (size_t i = 0; i < m_mass.size(); ++i) {
+      m_mass[i] += o.m_mass[i];
+      m_lo[i] = std::min(m_lo[i], o.m_lo[i]);
+      m_hi[i] = std::max(m_hi[i], o.m_hi[i]);
+    }
+    for (size_t i = 0; i < m_rho.size(); ++i) {
+      m_rho[i] += o.m_rho[i];
+      m_cover[i] += o.m_cover[i];
+    }
+    m_total += o.m_total;
+    m_pending = m_pending || o.m_pending;
+  }
   void clear() {
     std::fill(m_mass.begin(), m_mass.end(), 0.0);
     std::fill(m_lo.begin(), m_lo.end(), 1e300);

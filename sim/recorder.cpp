@@ -121,6 +121,7 @@ void Recorder::run() {
                     " s of a run until the traffic ends (horizon_s 0; traces are held in memory until written); use a "
                     "larger trace.every_s or set horizon_s");
       settle(kRankRecorder);
+      const bool draining = m_ctl->acting() || m_acc.claimed(kRankMonitor);
       m_acc.acquire(kRankRecorder, false);
       if (m_c.interrupted) {  // stopped while waiting for the array: no row past the stop
         m_acc.release();
@@ -128,7 +129,11 @@ void Recorder::run() {
       }
       row();
       m_acc.release();
-      if (timed) next_t = next_multiple(every_s, next_t);
+      if (timed) {
+        m_timed_done_s = next_t, m_timed_draining = draining;
+        if (m_row_done) m_row_done->notify(sc_core::SC_ZERO_TIME);
+        next_t = next_multiple(every_s, next_t);
+      }
       if (counted) next_n = (m_rt->served() / every_n + 1) * every_n;
     }
     m_agenda.clear(m_id);
@@ -174,11 +179,8 @@ void Recorder::row(double acc, double acc_std, int64_t acc_n) {
   const double t = now_s();
   auto& lat = m_rt->window_latency();
   const double p50 = lat.quantile(0.5), p99 = lat.quantile(0.99);
-  std::string books = std::to_string(m_rt->served()) + "|" + fmt(m_acc.total_energy_j()) + "," +
-                      std::to_string(m_acc.writes_after_deployment()) + "," + std::to_string(m_ctl->calibrations()) + "," +
-                      std::to_string(m_ctl->remaps()) + "," + std::to_string(m_ctl->overhead_cycles()) + "," +
-                      fmt(m_acc.temperature_mean_k(t)) + "," + std::to_string(m_acc.step(t));
-  for (int64_t v : extra_values()) books += "," + std::to_string(v);
+  m_last_books = books_now(t);
+  std::string books = books_text(m_last_books, m_acc.step(t));
   // One row per instant: a periodic row due at the instant of the row just written (an evaluation
   // delayed onto it by a busy array), with nothing measured and nothing moved since, would repeat it.
   if (!std::isfinite(acc) && acc_n == 0 && !std::isfinite(p50) && t == m_last_row_t && books == m_last_row_books) return;
@@ -187,6 +189,7 @@ void Recorder::row(double acc, double acc_std, int64_t acc_n) {
              (acc_n ? std::to_string(acc_n) : "") + "," + fmt(p50) + "," + fmt(p99) + "," + books.substr(bar + 1) + "\n";
   m_last_row_t = t;
   m_last_row_books = std::move(books);
+  if (m_fleet_latency) m_fleet_latency->merge(lat);
   lat.clear();
   m_last_row_served = m_rt->served();
   auto wall = std::chrono::steady_clock::now();
@@ -196,8 +199,44 @@ void Recorder::row(double acc, double acc_std, int64_t acc_n) {
   }
 }
 
+RowBooks Recorder::books_now(double t) const {
+  RowBooks b;
+  b.t = t;
+  b.requests = m_rt->served();
+  b.energy_j = m_acc.total_energy_j();
+  b.writes = m_acc.writes_after_deployment();
+  b.calibrations = m_ctl->calibrations();
+  b.remaps = m_ctl->remaps();
+  b.cycles = m_ctl->overhead_cycles();
+  b.temp_k = m_acc.temperature_mean_k(t);
+  b.correct = m_ev->served_correct();
+  b.classified = m_ev->served_classified();
+  b.extras = extra_values();
+  return b;
+}
+
+// A row's requests and books as trace.csv writes them ("requests|energy,...,step,extras").
+std::string Recorder::books_text(const RowBooks& b, int64_t step) {
+  std::string books = std::to_string(b.requests) + "|" + fmt(b.energy_j) + "," + std::to_string(b.writes) + "," +
+                      std::to_string(b.calibrations) + "," + std::to_string(b.remaps) + "," + std::to_string(b.cycles) + "," +
+                      fmt(b.temp_k) + "," + std::to_string(step);
+  for (int64_t v : b.extras) books += "," + std::to_string(v);
+  return books;
+}
+
+// Whether the counted books (requests, energy, writes, actions, cycles, device counters; not the
+// temperature or the clock, which move on by themselves) differ between two rows.
+static bool counters_moved(const RowBooks& a, const RowBooks& b) {
+  return a.requests != b.requests || a.energy_j != b.energy_j || a.writes != b.writes || a.calibrations != b.calibrations ||
+         a.remaps != b.remaps || a.cycles != b.cycles || a.extras != b.extras;
+}
+
 void Recorder::finish() {
-  if (m_rt->served() != m_last_row_served || m_trace.empty() || m_acc.has_pending()) row();
+  // The final row when anything was counted since the last one (a calibration after the last
+  // periodic row with no request served since was in summary.json but in no row).
+  if (m_rt->served() != m_last_row_served || m_trace.empty() || m_acc.has_pending() ||
+      counters_moved(books_now(now_s()), m_last_books))
+    row();
   m_acc.commit_thermal(now_s());                             // stats.json's thermal figures run to the end
   if (m_last_frac < 1.0 && !m_c.interrupted) progress(1.0);  // an interrupted run stops where it was
 }

@@ -13,13 +13,16 @@
 #pragma once
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <functional>
 #include <string>
 #include <systemc>
+#include <vector>
 
 #include "hw/accelerator.h"
 #include "sim/agenda.h"
+#include "sim/latency_histogram.h"
 #include "sim/run_context.h"
 
 namespace ptc::sim {
@@ -37,6 +40,15 @@ std::string trace_number(double v);
 std::string trace_time(double t_s);
 std::string trace_header(const char* last_column);
 
+// The books of a chip's latest trace row, as it wrote them (a fleet's rows sum them).
+struct RowBooks {
+  double t = NAN;
+  int64_t requests = 0, writes = 0, calibrations = 0, remaps = 0, cycles = 0;
+  int64_t correct = 0, classified = 0;  // served requests classified (correctly) by then, cumulative
+  double energy_j = 0, temp_k = NAN;
+  std::vector<int64_t> extras;
+};
+
 class Recorder : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(Recorder);
@@ -45,9 +57,19 @@ class Recorder : public sc_core::sc_module {
            const std::filesystem::path& out, int chip = 0);
   void wire(ChipLane* rt, Controller* ctl, Evaluator* ev, Monitor* mon) { m_rt = rt, m_ctl = ctl, m_ev = ev, m_mon = mon; }
 
-  // A fleet chip's recorder: its events also go to the fleet's log (with "chip"), and the fleet
-  // reports progress.
-  void set_fleet(std::string* fleet_events, int chip) { m_fleet_events = fleet_events, m_chip = chip; }
+  // A fleet chip's recorder: its events also go to the fleet's log (with "chip"), the fleet
+  // reports progress, and `row_done` is notified once the chip's row of each trace.every_s instant
+  // is written (or found to repeat the last one).
+  // Each row's latency window is also added to `fleet_latency` (the fleet's rows pool them).
+  void set_fleet(std::string* fleet_events, int chip, sc_core::sc_event* row_done, LatencyHistogram* fleet_latency) {
+    m_fleet_events = fleet_events, m_chip = chip, m_row_done = row_done, m_fleet_latency = fleet_latency;
+  }
+  // The books of the latest row (also of a row not written because it repeated the one before).
+  const RowBooks& last_books() const { return m_last_books; }
+  // The last trace.every_s instant whose row is done, and whether the chip was under maintenance
+  // (its controller acting, or its monitor holding the array) when that row fell due.
+  double timed_done_s() const { return m_timed_done_s; }
+  bool timed_draining() const { return m_timed_draining; }
   // Called with the Monte-Carlo mean accuracy after each scheduled evaluation (the fleet's rows).
   void on_evaluation(std::function<void(double)> f) { m_on_evaluation = std::move(f); }
   // The extra trace columns after the common ones, in order: the device's counters (RNS),
@@ -72,6 +94,8 @@ class Recorder : public sc_core::sc_module {
 
  private:
   void run();
+  RowBooks books_now(double t) const;
+  static std::string books_text(const RowBooks& b, int64_t step);
   // The trace's row-remapping column (rows_remapped): a chip with cell endurance under a
   // row-remapping policy (docs/elight.md §6). Every chip with cell endurance has worn_cells.
   const RunContext& m_c;
@@ -88,6 +112,11 @@ class Recorder : public sc_core::sc_module {
   std::string m_trace, m_events;
   double m_last_acc = NAN, m_rows_acc_sum = 0;
   int64_t m_rows_acc_n = 0, m_last_row_served = -1;
+  sc_core::sc_event* m_row_done = nullptr;
+  LatencyHistogram* m_fleet_latency = nullptr;
+  RowBooks m_last_books;
+  double m_timed_done_s = -INFINITY;
+  bool m_timed_draining = false;
   double m_last_row_t = NAN;     // instant of the last trace row
   std::string m_last_row_books;  // its requests and books (a row repeating them at that instant is not written)
   double m_last_frac = 0;

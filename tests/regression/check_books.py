@@ -3,7 +3,8 @@
 stats.json, events.jsonl and trace.csv. A fleet (summary "chips" > 1): each chip's books in
 chips/chip_<i>/ against stats.json's chip_<i>, and the fleet's summary, trace and events are the
 sums of the chips'. Usage: check_books.py RUN_DIR (exit 1 naming each mismatch)."""
-import csv, json, math, os, sys
+import csv
+import bisect, itertools, json, math, os, sys
 
 run = sys.argv[1]
 bad = []
@@ -242,6 +243,29 @@ else:
         same_("fleet trace last row energy_j vs summary", last["energy_j"], fleet["energy_j"], rel=1e-8)
         same_("fleet trace last row writes vs summary", last["writes"], fleet["writes"])
         same_("fleet trace last row requests vs summary", last["requests"], fleet["requests"])
+    # Every fleet row sums the chips' latest rows: for each chip its last row before the fleet
+    # row's instant or one of its rows at that instant (same-instant rows of different processes
+    # come in an order the trace does not show). Additive columns sum; temp_k_mean is their mean.
+    chip_rows = [list(csv.DictReader(open(os.path.join(run, "chips", f"chip_{i}", "trace.csv")))) for i in range(n)]
+    extra = [k for k in (rows[0].keys() if rows else []) if k not in (
+        "t_s", "accuracy", "accuracy_std", "accuracy_n", "latency_p50_s", "latency_p99_s", "temp_k_mean", "chips_draining")]
+    def fits(r, pick):
+        for k in extra:
+            want = sum(float(c[k]) for c in pick)
+            if not math.isclose(float(r[k]), want, rel_tol=1e-8 if k == "energy_j" else 0.0, abs_tol=0.0):
+                return False
+        temps = [float(c["temp_k_mean"]) for c in pick if c["temp_k_mean"]]
+        return not temps or not r["temp_k_mean"] or math.isclose(float(r["temp_k_mean"]), sum(temps) / len(temps), rel_tol=1e-8)
+    chip_t = [[float(c["t_s"]) for c in cr] for cr in chip_rows]
+    for j, r in enumerate(rows):
+        t = float(r["t_s"])
+        cands = []
+        for cr, ct in zip(chip_rows, chip_t):  # rows in time order: the last before t, those at t
+            lo, hi = bisect.bisect_left(ct, t), bisect.bisect_right(ct, t)
+            cands.append(([cr[lo - 1]] if lo > 0 else []) + cr[lo:hi])
+        if not any(fits(r, pick) for pick in itertools.product(*cands)):
+            bad.append(f"fleet trace row {j + 2} (t {r['t_s']}) is not the sum of the chips' latest rows")
+            break
     if cfg["accuracy"]["mode"] == "scheduled":
         # One fleet row per evaluation instant k: the mean over all chips of their k-th evaluation
         # (a chip busy at the instant evaluates later, and the fleet row waits for it), n = chips.
