@@ -47,8 +47,8 @@ const auto& fmt = trace_number;
 const std::string kFleetHeader = trace_header("chips_draining");
 }  // namespace
 
-FleetRecorder::FleetRecorder(sc_core::sc_module_name name, const RunContext& c, Runtime& rt, Agenda& agenda, const fs::path& out)
-    : sc_core::sc_module(name), m_c(c), m_rt(rt), m_agenda(agenda), m_out(out) {
+FleetRecorder::FleetRecorder(sc_core::sc_module_name name, const RunContext& c, Runtime& rt, const fs::path& out)
+    : sc_core::sc_module(name), m_c(c), m_rt(rt), m_out(out) {
   m_wall0 = m_last_progress = m_last_partial = std::chrono::steady_clock::now();
   SC_THREAD(run);
 }

@@ -41,7 +41,7 @@ class Monitor;
 class FleetRecorder : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(FleetRecorder);
-  FleetRecorder(sc_core::sc_module_name name, const RunContext& c, Runtime& rt, Agenda& agenda, const std::filesystem::path& out);
+  FleetRecorder(sc_core::sc_module_name name, const RunContext& c, Runtime& rt, const std::filesystem::path& out);
   void add_chip(hw::Accelerator& acc, Recorder& rec, Controller& ctl, Evaluator& ev, Monitor& mon);
 
   // Chip `chip` finished a scheduled evaluation (its k-th: every chip evaluates the same instants
@@ -70,7 +70,6 @@ class FleetRecorder : public sc_core::sc_module {
   std::string books_key() const;
   const RunContext& m_c;
   Runtime& m_rt;
-  Agenda& m_agenda;
   std::filesystem::path m_out;
   std::vector<Chip> m_chips;
   sc_core::sc_event m_chip_row;  // a chip's row of a trace.every_s instant is done

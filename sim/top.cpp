@@ -107,7 +107,7 @@ std::unique_ptr<Top> build_top(const RunContext& c, const fs::path& out) {
   top->controller = c0.controller.get();
   top->evaluator = c0.evaluator.get();
   if (fleet) {
-    top->fleet = std::make_unique<FleetRecorder>("fleet", c, *top->runtime, top->agenda, out);
+    top->fleet = std::make_unique<FleetRecorder>("fleet", c, *top->runtime, out);
     for (auto& m : top->chips) top->fleet->add_chip(*m.accelerator, *m.recorder, *m.controller, *m.evaluator, *m.monitor);
     top->runtime->set_progress([f = top->fleet.get()](double x) { f->progress(x); });
   } else {
