@@ -145,6 +145,12 @@ assert acc == ["acc-0", "acc-1", "acc-2"], acc
 assert "band-0" in ids and "band-1" not in ids and "band-2" not in ids
 assert {"cal-0", "cal-1", "remap-0"} <= ids and "cal-2" not in ids and "remap-1" not in ids, sorted(ids)
 assert {"energy-0", "writes-1", "latency-2"} <= ids
+# DOCTOR re-maps and calibrates at nearly one instant (a trial saw only the remap triangles): remaps
+# are hollow and calibrations are drawn after them, on top
+order = [e.get("id") for e in root.iter() if e.get("id") in ("remap-0", "cal-0")]
+assert order == ["remap-0", "cal-0"], order
+remap = next(e for e in root.iter() if e.get("id") == "remap-0")
+assert any("fill-opacity: 0" in (x.get("style") or "") or "fill: none" in (x.get("style") or "") for x in remap.iter()), "remap markers filled"
 EOF
 
 if "$plot" "$r/doctor" "$r/periodic" -o "$tmp/fig.pdf" --panels accuracy,writes --dump-json >"$tmp/pdf.json" 2>"$tmp/err" &&
