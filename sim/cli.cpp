@@ -412,7 +412,7 @@ int cmd_run(const std::string& file, const std::vector<std::string>& sets, const
     return std::string(b);
   };
   std::printf(
-      "%s: %s, policy %s: accuracy mean %s, final %s, ideal %s; overhead %.3f %%, %lld calibrations, "
+      "%s: %s, policy %s: accuracy mean %s, final %s, ideal %s; cycle overhead %.3f %%, %lld calibrations, "
       "%.3g J, p99 latency %s -> %s\n",
       s.name.c_str(), m.at("status").get<std::string>().c_str(), m.at("policy").get<std::string>().c_str(),
       pct("accuracy_mean").c_str(), pct("accuracy_final").c_str(), pct("accuracy_ideal").c_str(), 100 * num("overhead_ratio"),

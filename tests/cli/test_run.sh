@@ -771,6 +771,36 @@ PY
 then ok "every fleet trace row is the sum of the chips' latest rows, also at a chip's re-tune"
 else bad "fleet rows vs chip rows: $(head -c 400 "$tmp/err")"; fi
 
+# ---- a fleet's events do not depend on the trace cadence when an action outlasts it (a review of
+# a first version of the summed fleet rows, 6e7767c: the fleet's row waiting for a busy chip's row
+# held every chip's lane and the dispatcher, so chip 1's count-based trigger moved from 63.9875 s to
+# 63.9901 s at trace.every_s 0.0007). The review's case: two chips re-tune for about 4 ms around
+# 64 s, rows every 0.7 ms (about 2 minutes per run; smaller cases did not show the failure).
+for e in 100 0.0007; do
+  "$ptcsim" run "$src/scenarios/datacenter/year_doctor.json" --threads 1 --set hw.chips=2 --set traffic.rate_hz=2000 \
+    --set traffic.batch_s=0.001 --set monitor.interval_requests=500 --set horizon_s=70 --set accuracy.log_spaced.stop_s=70 \
+    --set accuracy.log_spaced.points=2 --set trace.every_s=$e --out "$tmp/fcad$e" -q >/dev/null 2>"$tmp/err" ||
+    bad "fleet cadence run ($e): $(head -c 300 "$tmp/err")"
+done
+if cmp -s "$tmp/fcad100/events.jsonl" "$tmp/fcad0.0007/events.jsonl" && cmp -s "$tmp/fcad100/summary.json" "$tmp/fcad0.0007/summary.json" &&
+   $py "$src/tests/regression/check_books.py" "$tmp/fcad0.0007" >"$tmp/err" 2>&1 && $py - "$tmp/fcad0.0007" <<'PY'
+import csv, json, os, sys
+d = sys.argv[1]
+ev = [json.loads(l) for l in open(os.path.join(d, "events.jsonl"))]
+trig, longest = {}, 0.0
+for e in ev:  # trigger -> calibration of the same chip: the action's length
+    if e["type"] == "trigger":
+        trig[e["chip"]] = e["t_s"]
+    elif e["type"] == "calibration" and e["chip"] in trig:
+        longest = max(longest, e["t_s"] - trig.pop(e["chip"]))
+assert longest > 3 * 0.0007, f"no action outlasts the trace cadence ({longest} s): the test shows nothing"
+late = [e for e in ev if e["type"] == "trigger" and e["t_s"] > 60]
+assert sorted(e["chip"] for e in late) == [0, 1], late  # both chips re-tune after the cool-down
+assert len(list(csv.DictReader(open(os.path.join(d, "trace.csv"))))) > 90000
+PY
+then ok "a fleet's events and summary are the same bytes at trace.every_s 100 and 0.0007 with actions longer than the cadence"
+else bad "fleet events vs trace cadence: $(diff "$tmp/fcad100/events.jsonl" "$tmp/fcad0.0007/events.jsonl" | head -4) $(head -c 300 "$tmp/err")"; fi
+
 # ---- a signal during a controller action: the action finishes and its books are whole (a trial:
 # a fleet chip's re-program cut during its wait had booked array time, energy and conversions but
 # no cycles, writes or event, and check_books failed; 3 of 5 runs stopped between 0.7 and 1.1 s).

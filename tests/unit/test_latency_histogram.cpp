@@ -91,3 +91,48 @@ TEST_CASE("quantiles asked in between leave later quantiles bit-identical", "[la
     CHECK(std::memcmp(&q0, &q1, sizeof q0) == 0);
   }
 }
+
+// A fleet's trace rows pool its chips' row windows (merge): the merged histogram has the quantiles
+// of one histogram fed both chips' requests. Point masses of unit weight (integer sums, exact in any
+// order) give the same bits; windows spanning many bins agree to rounding.
+TEST_CASE("merging two histograms gives the quantiles of one fed both", "[latency]") {
+  LatencyHistogram a, b, both;
+  uint64_t s = 987654321;
+  auto next = [&] {
+    s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+    return static_cast<double>(s >> 11) / 9007199254740992.0;
+  };
+  for (int i = 0; i < 3000; ++i) {
+    const double x = 1e-4 * (1 + 100 * next());
+    (i % 3 ? a : b).add(x);
+    both.add(x);
+  }
+  LatencyHistogram m = a;
+  m.merge(b);
+  CHECK(m.total() == both.total());
+  for (double p : {0.01, 0.5, 0.9, 0.99, 1.0}) {
+    const double q0 = m.quantile(p), q1 = both.quantile(p);
+    INFO("p = " << p);
+    CHECK(std::memcmp(&q0, &q1, sizeof q0) == 0);
+  }
+  // windows: b's pending densities carry over into the merged histogram
+  LatencyHistogram c, d, all;
+  for (int i = 0; i < 500; ++i) {
+    const double lo = 1e-3 * (1 + 50 * next()), hi = lo * (1 + 500 * next()), w = 1 + std::floor(10 * next());
+    (i % 2 ? c : d).add_uniform(lo, hi, w);
+    all.add_uniform(lo, hi, w);
+  }
+  LatencyHistogram n;
+  n.merge(c);
+  n.merge(d);
+  for (double p : {0.1, 0.5, 0.99}) {
+    INFO("p = " << p);
+    CHECK(n.quantile(p) == Approx(all.quantile(p)).epsilon(1e-12));
+  }
+  // merging an empty histogram changes nothing; an empty one merged with empties stays empty
+  LatencyHistogram e, f;
+  e.merge(f);
+  CHECK(std::isnan(e.quantile(0.5)));
+  m.merge(f);
+  CHECK(m.quantile(0.5) == both.quantile(0.5));
+}
