@@ -13,10 +13,10 @@
 // - Same-instant order is explicit: a process of rank r lets r delta cycles pass (settle) before
 //   it asks for the array, and the array grants waiters in (asked at, rank) order. Ranks:
 //   controller 0, monitor 1, evaluator 2, recorder 3; the runtime serves after all of them.
-// - Fleets (docs/fleet.md): every entry belongs to a chip (its accelerator's processes) or to
-//   the whole fleet (kFleet: the fleet recorder). Count thresholds are per chip (the chip's served
-//   requests). A chip's lane never books past the next instant of its chip's entries or the
-//   fleet's (next_s(chip)); the dispatcher never dispatches a batch while an entry due by its
+// - Fleets (docs/fleet.md): every entry belongs to a chip (its accelerator's processes; the
+//   fleet recorder has none: its rows follow the chips' rows). Count thresholds are per chip (the
+//   chip's served requests). A chip's lane never books past the next instant of its chip's
+//   entries (next_s(chip)); the dispatcher never dispatches a batch while an entry due by its
 //   ready time has not started (next_unstarted_s()): an entry has started from the wake-up that
 //   makes it due until it publishes again.
 // This is not a scheduler: the SystemC kernel wakes every process; the agenda only publishes
@@ -38,7 +38,6 @@ namespace ptc::sim {
 
 constexpr int kRankController = 0, kRankMonitor = 1, kRankEvaluator = 2, kRankRecorder = 3;
 constexpr int64_t kNoCount = std::numeric_limits<int64_t>::max();
-constexpr int kFleet = -1;  // an entry of the whole fleet, not of one chip
 
 // Waits (SC_THREAD) until absolute simulated time t_s (rounded to the kernel resolution).
 inline void wait_until_s(double t_s) {
@@ -85,11 +84,11 @@ class Agenda {
     for (const auto& e : m_entries) t = std::min(t, e.t);
     return t;
   }
-  // The next instant of the chip's own entries and the fleet's.
+  // The next instant of the chip's own entries.
   double next_s(int chip) const {
     double t = INFINITY;
     for (const auto& e : m_entries)
-      if (e.chip == chip || e.chip == kFleet) t = std::min(t, e.t);
+      if (e.chip == chip) t = std::min(t, e.t);
     return t;
   }
   // The next instant of the entries that have not started their activity.

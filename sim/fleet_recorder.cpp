@@ -85,8 +85,9 @@ void FleetRecorder::run() {
   guarded(m_c, [&] {
     const double every_s = m_c.s.trace_every_s;
     if (!(every_s > 0)) return;
-    // The row of instant t sums the chips' rows of t, written once the last chip has written
-    // its own (a chip under maintenance at t writes its row when its action ends). The fleet
+    // The row of instant t, written once the last chip has written its row of t (a chip under
+    // maintenance at t writes its row when its action ends), sums each chip's latest row (a chip
+    // ahead of the others may have written rows after t; check_books accepts either). The fleet
     // holds no agenda entry: waiting for a chip's row holds no lane and no dispatch (with an
     // entry at its next instant, an action longer than trace.every_s moved count-based monitor
     // checks with the trace cadence).
@@ -94,7 +95,7 @@ void FleetRecorder::run() {
       while (!m_c.interrupted && !chips_done(t)) sc_core::wait(m_chip_row);
       if (m_c.interrupted) break;
       int64_t draining = 0;
-      for (const auto& ch : m_chips) draining += ch.rec->timed_draining() ? 1 : 0;
+      for (auto& ch : m_chips) draining += ch.rec->timed_draining_at(t) ? 1 : 0;
       row(NAN, NAN, 0, draining);
     }
   });

@@ -130,8 +130,11 @@ void Recorder::run() {
       row();
       m_acc.release();
       if (timed) {
-        m_timed_done_s = next_t, m_timed_draining = draining;
-        if (m_row_done) m_row_done->notify(sc_core::SC_ZERO_TIME);
+        m_timed_done_s = next_t;
+        if (m_row_done) {
+          m_timed_draining.emplace_back(next_t, draining);
+          m_row_done->notify(sc_core::SC_ZERO_TIME);
+        }
         next_t = next_multiple(every_s, next_t);
       }
       if (counted) next_n = (m_rt->served() / every_n + 1) * every_n;

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <deque>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -69,7 +70,13 @@ class Recorder : public sc_core::sc_module {
   // The last trace.every_s instant whose row is done, and whether the chip was under maintenance
   // (its controller acting, or its monitor holding the array) when that row fell due.
   double timed_done_s() const { return m_timed_done_s; }
-  bool timed_draining() const { return m_timed_draining; }
+  // Whether the chip was under maintenance when its row of trace.every_s instant t fell due (a
+  // fleet chip keeps one entry per instant until the fleet's row of that instant has asked;
+  // instants before t are dropped).
+  bool timed_draining_at(double t) {
+    while (!m_timed_draining.empty() && m_timed_draining.front().first < t) m_timed_draining.pop_front();
+    return !m_timed_draining.empty() && m_timed_draining.front().first == t && m_timed_draining.front().second;
+  }
   // Called with the Monte-Carlo mean accuracy after each scheduled evaluation (the fleet's rows).
   void on_evaluation(std::function<void(double)> f) { m_on_evaluation = std::move(f); }
   // The extra trace columns after the common ones, in order: the device's counters (RNS),
@@ -116,8 +123,8 @@ class Recorder : public sc_core::sc_module {
   LatencyHistogram* m_fleet_latency = nullptr;
   RowBooks m_last_books;
   double m_timed_done_s = -INFINITY;
-  bool m_timed_draining = false;
-  double m_last_row_t = NAN;     // instant of the last trace row
+  std::deque<std::pair<double, bool>> m_timed_draining;  // (instant, under maintenance) per timed row, fleets only
+  double m_last_row_t = NAN;                             // instant of the last trace row
   std::string m_last_row_books;  // its requests and books (a row repeating them at that instant is not written)
   double m_last_frac = 0;
   double m_rate_frac = 0, m_rate_other_s = 0, m_rate = 0;  // progress rate outside evaluations (ETA)

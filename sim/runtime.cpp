@@ -95,10 +95,7 @@ void ChipLane::body() {
     };
     add(m_lat_win);
     add(m_lat_all);
-    if (m_rt.chips() > 1) {
-      add(m_rt.m_lat_win);
-      add(m_rt.m_lat_all);
-    }
+    if (m_rt.chips() > 1) add(m_rt.m_lat_all);  // (the fleet's rows pool the chips' row windows)
     m_served += p.n;
     m_queued -= p.n;
     const double part_work_s = m_rt.chips() > 1 ? array.service_s(p.n) : 0.0;

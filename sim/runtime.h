@@ -150,8 +150,8 @@ class Runtime : public sc_core::sc_module, public hw::StatsProvider {
   int64_t arrived() const { return m_arrived; }
   int64_t total_requests() const { return m_traffic->total_requests(); }
   bool measures_served() const { return m_measures_served; }
-  // Fleet-wide latencies (all chips' requests); a fleet of one keeps them in its lane only.
-  LatencyHistogram& window_latency() { return chips() == 1 ? lane(0).window_latency() : m_lat_win; }
+  // Fleet-wide latencies of the whole run (all chips' requests); a fleet of one keeps them in its
+  // lane only.
   const LatencyHistogram& all_latency() const { return chips() == 1 ? lane(0).all_latency() : m_lat_all; }
   double end_s() const { return m_end_s; }
   bool interrupted() const { return m_interrupted; }
@@ -187,7 +187,7 @@ class Runtime : public sc_core::sc_module, public hw::StatsProvider {
   void count_arrivals();
   bool m_ended = false;  // no more batches will be dispatched
   bool m_measures_served = false;
-  LatencyHistogram m_lat_win, m_lat_all;  // fleet-wide (all chips' requests), chips > 1 only
+  LatencyHistogram m_lat_all;  // fleet-wide (all chips' requests), chips > 1 only
   double m_end_s = 0, m_wait_s = 0;
   bool m_interrupted = false;
   std::vector<int64_t> m_images_seen;

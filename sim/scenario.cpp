@@ -1721,14 +1721,6 @@ Prepared preflight_checks(const Scenario& s) {
       t = make_technology(s, p.wl);
     } catch (const Error& e) {  // (a message that names the device, or a noise process's JSON path, keeps its words)
       const std::string m = e.what();
-      const size_t close = m.rfind("noise[", 0) == 0 ? m.find(']') : std::string::npos;
-      if (close != std::string::npos && close > 6 && close - 6 < 6 && m.find_first_not_of("0123456789", 6) == close &&
-          m.compare(close + 1, 1, ":") == 0) {  // "noise[i]: ...", a process's own message: add its name (and library)
-        const size_t i = std::stoul(m.substr(6, close - 6));
-        if (i < s.device.noise_names.size())
-          throw Error(noise_label(m.substr(0, close + 1), s.device.noise_names[i]) + m.substr(close + 1));
-        throw Error(m);
-      }
       throw Error(m.rfind("device \"" + s.device.name + "\"", 0) == 0 || m.rfind("noise[", 0) == 0 ? m : dev + m);
     } catch (const std::exception& e) {  // a plug-in's own exception type
       throw Error(dev + "building the device failed: " + e.what());

@@ -17,6 +17,7 @@
 #include "models/json_io.h"
 #include "sim/deployment.h"
 #include "sim/inputs.h"
+#include "sim/plugin_loader.h"
 #include "sim/sim_time.h"
 
 #ifndef PTC_VERSION
@@ -30,7 +31,10 @@ namespace fs = std::filesystem;
 std::unique_ptr<hw::Technology> make_technology(const Scenario& s, const models::CompiledWorkload& wl, uint64_t chip) {
   hw::RandomStream dev_rng(s.seed, 0xde);
   if (chip > 0) dev_rng = dev_rng.derive(0xc1000000ULL + chip);  // every further chip its own device stream
-  return s.device.model->build(hw::DeviceBuild{wl, dev_rng, s.device.noise, s.accuracy.instances});
+  std::vector<std::string> labels;
+  for (size_t i = 0; i < s.device.noise_names.size(); ++i)
+    labels.push_back(noise_label("noise[" + std::to_string(i) + "]", s.device.noise_names[i]));
+  return s.device.model->build(hw::DeviceBuild{wl, dev_rng, s.device.noise, s.accuracy.instances, labels});
 }
 
 namespace {

@@ -19,6 +19,9 @@ struct DeviceBuild {
   RandomStream rng;       // the chip's device stream
   NoiseList noise;        // the scenario's noise processes (a device uses those acting on its traits)
   int64_t instances = 1;  // Monte-Carlo chip instances measured (accuracy.instances)
+  // How messages name noise[i]: `noise[i] "name"`, plus " (plug-in libX.so)" for a plug-in's
+  // process (empty: "noise[i]"; hw::noise_where).
+  std::vector<std::string> noise_labels = {};
 };
 
 class DeviceModel {

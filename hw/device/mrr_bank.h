@@ -41,8 +41,9 @@ struct MrrBankConfig {
   // The ring-phase processes (acts_on() == kRingPhase; others are ignored), each bound to this
   // bank with the bank's random stream. At most one linear coupling.
   NoiseList noise;
-  double tuning_sigma_rad = 0;  // std of each write's tuning error
-  int64_t instances = 1;        // Monte-Carlo chip instances the bank keeps write state for
+  std::vector<std::string> noise_labels;  // how messages name noise[i] (hw::DeviceBuild::noise_labels)
+  double tuning_sigma_rad = 0;            // std of each write's tuning error
+  int64_t instances = 1;                  // Monte-Carlo chip instances the bank keeps write state for
 };
 
 class MrrBank : public Technology {
@@ -117,8 +118,8 @@ class MrrBank : public Technology {
   std::vector<std::vector<std::vector<int32_t>>> m_core;                          // [layer][group][block]
   std::map<std::tuple<int64_t, int64_t, int64_t>, std::vector<int>> m_tile_rows;  // (layer, group, chunk) -> rows
   std::vector<std::unique_ptr<PhaseNoise>> m_noise;                               // bound ring-phase processes, stage order
-  std::vector<std::string> m_noise_where;  // each one's place in the scenario ("noise[2]"), for messages
-  const ThermalCrosstalk* m_xt = nullptr;  // the linear coupling, if any
+  std::vector<std::string> m_noise_where;                                         // how messages name each one (noise[2] "name")
+  const ThermalCrosstalk* m_xt = nullptr;                                         // the linear coupling, if any
   int64_t m_writes = 0;
   std::vector<std::vector<std::vector<WriteState>>> m_ws;  // [instance][layer][group]
   std::vector<std::vector<uint64_t>> m_ops;                // [layer][group]: write ops so far (0: deployment)

@@ -1,35 +1,77 @@
 #include "hw/noise/noise_process.h"
 
 #include <cmath>
+#include <cstdio>
 
 #include "hw/noise/static_variation.h"
 #include "models/error.h"
 
 namespace ptc::hw {
 
+std::string noise_where(const std::vector<std::string>& labels, size_t i) {
+  return i < labels.size() && !labels[i].empty() ? labels[i] : "noise[" + std::to_string(i) + "]";
+}
+
+std::unique_ptr<PhaseNoise> bind_phase_noise(const NoiseProcess& p, size_t i, const std::string& where, const CoreArray& array,
+                                             const RandomStream& rng) {
+  const std::string path = "noise[" + std::to_string(i) + "]";
+  std::unique_ptr<PhaseNoise> inst;
+  try {
+    inst = p.bind(array, rng);
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& x) {
+    const std::string what = x.what();
+    if (what.rfind(path + ".", 0) == 0 || what.rfind(path + ":", 0) == 0) throw Error(what);
+    throw Error(where + ": bind: " + what);
+  } catch (...) {
+    throw Error(where + ": bind: threw an exception that is not a std::exception");
+  }
+  if (!inst) throw Error(where + ": bind returned no process instance");
+  return inst;
+}
+
+namespace {
+// A std in a message: %g, so a tiny negative value does not print as -0.000000.
+std::string std_text(float v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%g", static_cast<double>(v));
+  return b;
+}
+
+// One process's read_std at `step` checked against the contract (one finite value >= 0 per ring).
+void check_read_std(const std::vector<float>& s, const std::string& who, int64_t step, int64_t rings) {
+  if (static_cast<int64_t>(s.size()) != rings)
+    throw Error(who + ": read_std at step " + std::to_string(step) + " gives " + std::to_string(s.size()) +
+                (s.size() == 1 ? " value" : " values") + "; the array has " + std::to_string(rings) +
+                " rings (one std per ring, [R, C, k, k])");
+  for (size_t i = 0; i < s.size(); ++i)
+    if (!(s[i] >= 0) || !std::isfinite(s[i]))
+      throw Error(who + ": read_std at step " + std::to_string(step) + " gives ring " + std::to_string(i) + " the std " +
+                  std_text(s[i]) + " rad; a std must be finite and >= 0");
+}
+}  // namespace
+
 bool per_read_std(const std::vector<std::unique_ptr<PhaseNoise>>& procs, const std::vector<std::string>& where, int64_t step,
                   int64_t rings, std::vector<float>& sd) {
   sd.clear();
-  std::vector<double> var;
+  std::vector<const std::vector<float>*> got;
   for (size_t j = 0; j < procs.size(); ++j) {
     const std::vector<float>* s = procs[j]->read_std(step);
     if (!s) continue;
-    const std::string who = j < where.size() ? where[j] : "a ring-phase noise process";
-    if (static_cast<int64_t>(s->size()) != rings)
-      throw Error(who + ": read_std at step " + std::to_string(step) + " has " + std::to_string(s->size()) +
-                  " values; the array has " + std::to_string(rings) + " rings (one std per ring, [R, C, k, k])");
-    if (var.empty()) var.assign(static_cast<size_t>(rings), 0.0);
-    for (size_t i = 0; i < var.size(); ++i) {
-      const float v = (*s)[i];
-      if (!(v >= 0) || !std::isfinite(v))
-        throw Error(who + ": read_std at step " + std::to_string(step) + " gives ring " + std::to_string(i) + " the std " +
-                    std::to_string(v) + " rad; a std must be finite and >= 0");
-      var[i] += static_cast<double>(v) * v;
-    }
+    check_read_std(*s, j < where.size() ? where[j] : "a ring-phase noise process", step, rings);
+    got.push_back(s);
   }
-  if (var.empty()) return false;
-  // sqrt of the exact double square of one float gives that float back: one process's std is
-  // used as it is.
+  if (got.empty()) return false;
+  if (got.size() == 1) {  // one process: its std as it is
+    sd = *got[0];
+    return true;
+  }
+  // Independent processes add in variance. (For one process the same formula gives the same
+  // bits: sqrt of a float's exact double square is that float.)
+  std::vector<double> var(static_cast<size_t>(rings), 0.0);
+  for (const auto* s : got)
+    for (size_t i = 0; i < var.size(); ++i) var[i] += static_cast<double>((*s)[i]) * (*s)[i];
   sd.resize(var.size());
   for (size_t i = 0; i < var.size(); ++i) sd[i] = static_cast<float>(std::sqrt(var[i]));
   return true;

@@ -81,6 +81,16 @@ class NoiseProcess {
 
 using NoiseList = std::vector<std::shared_ptr<const NoiseProcess>>;
 
+// How a device names the scenario's noise process i in messages: labels[i] when the scenario gave
+// it (`noise[i] "name"`, plus its plug-in library), else `noise[i]`.
+std::string noise_where(const std::vector<std::string>& labels, size_t i);
+// Binds process p (the scenario's noise[i], named `where`) to a device's array. An exception
+// from bind() -- a plug-in's own type included -- is one ptc::Error naming the process; a message
+// that names the process's JSON path itself (noise[i].x: ...) keeps its words; a null instance is
+// an error.
+std::unique_ptr<PhaseNoise> bind_phase_noise(const NoiseProcess& p, size_t i, const std::string& where, const CoreArray& array,
+                                             const RandomStream& rng);
+
 // The per-ring std (rad) of the per-read noise of a device's bound ring-phase processes at `step`:
 // each process's read_std (nullptr: none at this step) added in variance, sigma^2 = sum sigma_i^2.
 // `where[i]` names process i in messages (its place in the scenario, "noise[2]"). Returns false,

@@ -52,21 +52,11 @@ RnsCore::RnsCore(const models::CompiledWorkload& wl, const RnsCoreConfig& cfg, c
     if (cfg.noise[i] && cfg.noise[i]->acts_on() == kRingPhase) procs.emplace_back(cfg.noise[i], i);
   std::stable_sort(procs.begin(), procs.end(), [](const auto& a, const auto& b) { return a.first->stage() < b.first->stage(); });
   for (const auto& [p, i] : procs) {
-    const std::string where = "noise[" + std::to_string(i) + "]";
+    const std::string where = noise_where(cfg.noise_labels, i);
     for (const auto& need : p->needs())
       if (need == "cyclic_mapping" && wl.spec.mapping != "cyclic")
         throw Error(where + ": device rns: a ring-phase process follows DOCTOR's chunk schedule and needs the cyclic mapping");
-    std::unique_ptr<PhaseNoise> inst;
-    try {  // a plug-in's bind() may throw its own exception type: one line naming the process
-      inst = p->bind(m_array, rng);
-    } catch (const std::bad_alloc&) {
-      throw;
-    } catch (const std::exception& x) {  // (a message naming the process's JSON path keeps its words)
-      const std::string what = x.what();
-      if (what.rfind(where + ".", 0) == 0 || what.rfind(where + ":", 0) == 0) throw Error(what);
-      throw Error(where + ": bind: " + what);
-    }
-    if (!inst) throw Error(where + ": a ring-phase noise process bound to nothing (bind returned null)");
+    std::unique_ptr<PhaseNoise> inst = bind_phase_noise(*p, i, where, m_array, rng);
     if (inst->coupling())
       throw Error(where +
                   ": device rns: linear ring coupling (thermal crosstalk) is not modelled on RNS channels; remove it from noise");

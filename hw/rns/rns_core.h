@@ -38,9 +38,10 @@ namespace ptc::hw::rns {
 
 struct RnsCoreConfig {
   RnsTileSpec tile;
-  double sigma_phi_rad = 0.0;  // per-read Gaussian phase noise of every channel
-  double dphi_dk_rad = 0.0;    // channel phase error per kelvin of deviation from the lock temperature
-  NoiseList noise;             // ring-phase processes (others are ignored); no linear coupling
+  double sigma_phi_rad = 0.0;             // per-read Gaussian phase noise of every channel
+  double dphi_dk_rad = 0.0;               // channel phase error per kelvin of deviation from the lock temperature
+  NoiseList noise;                        // ring-phase processes (others are ignored); no linear coupling
+  std::vector<std::string> noise_labels;  // how messages name noise[i] (hw::DeviceBuild::noise_labels)
 };
 
 class RnsCore : public Technology, public models::MappedGemm {
@@ -108,7 +109,7 @@ class RnsCore : public Technology, public models::MappedGemm {
   std::vector<std::vector<std::vector<float>>> m_latent;              // [layer][group] blocks
   std::vector<std::vector<std::vector<RnsTile::Weights>>> m_weights;  // [layer][group][block]
   std::vector<std::unique_ptr<PhaseNoise>> m_noise;                   // bound ring-phase processes
-  std::vector<std::string> m_noise_where;  // each one's place in the scenario ("noise[2]"), for messages
+  std::vector<std::string> m_noise_where;                             // how messages name each one (noise[2] "name")
   int64_t m_writes = 0;
   uint64_t m_draw_base = 0;
   std::vector<int32_t> m_slot;               // per draw of the batch: index into m_offset / m_std

@@ -164,6 +164,11 @@ then ok "device pcm --set: drift and programming noise follow the law's paramete
 "$ptcsim" device pcm --g-target-rel 1 --set nu_mu_x=1 >"$tmp/out" 2>&1; rc=$?
 [ "$rc" -eq 1 ] && [ "$(wc -l <"$tmp/out")" -eq 1 ] && grep -q 'device.nu_mu_x: unknown key; did you mean "nu_mu_a"' "$tmp/out" \
   && ok "device pcm --set: an unknown name is one error line with a suggestion" || bad "device pcm --set unknown name (exit $rc): $(cat "$tmp/out")"
+# an unknown key that abbreviates one parameter (a trial typed sigma_prog for sigma_prog_rel): the
+# suggestion is that parameter, not the hint to replace the whole section
+"$ptcsim" device pcm --g-target-rel 1 --set prog_g_max=1 >"$tmp/out" 2>&1; rc=$?
+[ "$rc" -eq 1 ] && [ "$(wc -l <"$tmp/out")" -eq 1 ] && grep -q 'device.prog_g_max: unknown key; did you mean "prog_g_max_reference_us"' "$tmp/out" \
+  && ok "an abbreviated parameter name gets its full name as the suggestion" || bad "abbreviation hint (exit $rc): $(cat "$tmp/out")"
 "$ptcsim" device pcm --g-target-rel 1 --g-max-us 30 --set g_max_us=20 >"$tmp/out" 2>&1; rc=$?
 [ "$rc" -eq 1 ] && grep -q 'give g_max once' "$tmp/out" && ok "device pcm: --g-max-us with --set g_max_us is an error" || bad "device pcm g_max twice (exit $rc)"
 

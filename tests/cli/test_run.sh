@@ -775,7 +775,7 @@ else bad "fleet rows vs chip rows: $(head -c 400 "$tmp/err")"; fi
 # a first version of the summed fleet rows, 6e7767c: the fleet's row waiting for a busy chip's row
 # held every chip's lane and the dispatcher, so chip 1's count-based trigger moved from 63.9875 s to
 # 63.9901 s at trace.every_s 0.0007). The review's case: two chips re-tune for about 4 ms around
-# 64 s, rows every 0.7 ms (about 2 minutes per run; smaller cases did not show the failure).
+# 64 s, rows every 0.7 ms (about 45 s for both runs; smaller cases did not show the failure).
 for e in 100 0.0007; do
   "$ptcsim" run "$src/scenarios/datacenter/year_doctor.json" --threads 1 --set hw.chips=2 --set traffic.rate_hz=2000 \
     --set traffic.batch_s=0.001 --set monitor.interval_requests=500 --set horizon_s=70 --set accuracy.log_spaced.stop_s=70 \

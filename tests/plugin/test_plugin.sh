@@ -161,7 +161,7 @@ PY
 then ok "a plug-in's per-read noise acts whatever stage it declares, and nullptr means none"
 else bad "read-noise plug-in: $(diff "$tmp/rn_static_offset_0.05_ok/trace.csv" "$tmp/rn_per_read_0.05_ok/trace.csv" | head -4)"; fi
 expect_error "a plug-in's read_std of the wrong length is one error line naming noise[0], the process and its library" \
-  'noise\[0\] "test_read_noise" (plug-in libnoise_read.so): read_std at step 0 has 1 values; the array has 1024 rings' \
+  'noise\[0\] "test_read_noise" (plug-in libnoise_read.so): read_std at step 0 gives 1 value; the array has 1024 rings' \
   "$ptcsim" validate "$example" --plugin "$so" --plugin "$rn" --set 'noise=[{"name":"test_read_noise","fault":"short"}]'
 expect_error "a plug-in's NaN read_std is one error line naming noise[1], the process and its library" \
   'noise\[1\] "test_read_noise" (plug-in libnoise_read.so): read_std at step 0 gives ring 512 the std nan rad; a std must be finite and >= 0' \

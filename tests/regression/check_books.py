@@ -260,9 +260,9 @@ else:
     for j, r in enumerate(rows):
         t = float(r["t_s"])
         cands = []
-        for cr, ct in zip(chip_rows, chip_t):  # rows in time order: the last before t, those at t
+        for cr, ct in zip(chip_rows, chip_t):  # the rows at t, latest first, then the last before t
             lo, hi = bisect.bisect_left(ct, t), bisect.bisect_right(ct, t)
-            cands.append(([cr[lo - 1]] if lo > 0 else []) + cr[lo:hi])
+            cands.append(cr[lo:hi][::-1] + ([cr[lo - 1]] if lo > 0 else []))
         if not any(fits(r, pick) for pick in itertools.product(*cands)):
             bad.append(f"fleet trace row {j + 2} (t {r['t_s']}) is not the sum of the chips' latest rows")
             break

@@ -1,9 +1,13 @@
 // DOCTOR's noise processes against the published model and its derived values (docs/noise.md §2-§4).
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <memory>
 #include <numeric>
+#include <string>
+#include <vector>
 
 #include "hw/noise/doctor_noise.h"
+#include "hw/noise/noise_process.h"
 #include "models/error.h"
 
 using namespace ptc::hw;
@@ -161,4 +165,47 @@ TEST_CASE("phase variation magnitude: 'high' at x = 0.5 gives mean S ~ 0.009 rad
   double n = double(draws) * a.rings();
   CHECK(std::abs(sum / n) < 5 * mean / std::sqrt(n));
   CHECK(sum2_ratio / n == Approx(1.0).margin(5 * std::sqrt(2.0 / n)));
+}
+
+// A device's per-read noise from its ring-phase processes (hw::per_read_std, shared by the MRR
+// bank and the RNS core): variances add, nullptr is "none at this step", a single process's std
+// is used as it is, and a vector breaking the contract is one error naming the process.
+namespace {
+class FixedReadStd : public ptc::hw::PhaseNoise {
+ public:
+  explicit FixedReadStd(std::vector<float> sd, int64_t none_at = -1) : m_sd(std::move(sd)), m_none_at(none_at) {}
+  const std::vector<float>* read_std(int64_t step) override { return step == m_none_at ? nullptr : &m_sd; }
+
+ private:
+  std::vector<float> m_sd;
+  int64_t m_none_at;
+};
+}  // namespace
+
+TEST_CASE("per-read noise of several processes adds in variance, nullptr is none, bad vectors are named errors", "[noise]") {
+  using ptc::hw::PhaseNoise;
+  std::vector<std::unique_ptr<PhaseNoise>> procs;
+  procs.push_back(std::make_unique<FixedReadStd>(std::vector<float>{0.3f, 0.0f, 1e-40f, 0.01f}, 7));
+  const std::vector<std::string> where = {"noise[0] \"a\"", "noise[1] \"b\""};
+  std::vector<float> sd;
+  CHECK_FALSE(ptc::hw::per_read_std(procs, where, 7, 4, sd));  // none at step 7
+  CHECK(sd.empty());
+  REQUIRE(ptc::hw::per_read_std(procs, where, 3, 4, sd));
+  CHECK(sd == std::vector<float>{0.3f, 0.0f, 1e-40f, 0.01f});  // one process: its bits
+  procs.push_back(std::make_unique<FixedReadStd>(std::vector<float>{0.4f, 0.2f, 0.0f, 0.01f}));
+  REQUIRE(ptc::hw::per_read_std(procs, where, 3, 4, sd));
+  CHECK(sd[0] == Approx(0.5).epsilon(1e-7));  // sqrt(0.3^2 + 0.4^2)
+  CHECK(sd[1] == Approx(0.2).epsilon(1e-7));
+  CHECK(sd[3] == Approx(0.01 * std::sqrt(2.0)).epsilon(1e-7));
+  REQUIRE(ptc::hw::per_read_std(procs, where, 7, 4, sd));  // only the second at step 7
+  CHECK(sd == std::vector<float>{0.4f, 0.2f, 0.0f, 0.01f});
+  // a vector of the wrong length, at a later step, names the process and the rule
+  procs.push_back(std::make_unique<FixedReadStd>(std::vector<float>{0.1f}));
+  CHECK_THROWS_WITH(ptc::hw::per_read_std(procs, {"noise[0]", "noise[1]", "noise[2] \"c\" (plug-in libc.so)"}, 300, 4, sd),
+                    "noise[2] \"c\" (plug-in libc.so): read_std at step 300 gives 1 value; the array has 4 rings (one std per "
+                    "ring, [R, C, k, k])");
+  procs.pop_back();
+  procs.push_back(std::make_unique<FixedReadStd>(std::vector<float>{0.1f, -1e-9f, 0.1f, 0.1f}));
+  CHECK_THROWS_WITH(ptc::hw::per_read_std(procs, {"noise[0]", "noise[1]", "noise[2]"}, 0, 4, sd),
+                    "noise[2]: read_std at step 0 gives ring 1 the std -1e-09 rad; a std must be finite and >= 0");
 }

@@ -16,6 +16,7 @@ class MrrDevice : public hw::DeviceModel {
     hw::MrrBankConfig cfg;
     cfg.ring = m_ring;
     cfg.noise = b.noise;
+    cfg.noise_labels = b.noise_labels;
     cfg.tuning_sigma_rad = m_tuning_sigma;
     cfg.instances = b.instances;
     return std::make_unique<hw::MrrBank>(b.wl, cfg, b.rng);

@@ -145,6 +145,7 @@ class RnsDevice : public hw::DeviceModel {
     hw::rns::RnsCoreConfig cfg = m_cfg;
     cfg.tile = spec(b.wl.spec.block_size);
     cfg.noise = b.noise;
+    cfg.noise_labels = b.noise_labels;
     return std::make_unique<hw::rns::RnsCore>(b.wl, cfg, b.rng);
   }
 
