@@ -1,5 +1,6 @@
 #include "hw/noise/noise_process.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -7,6 +8,14 @@
 #include "models/error.h"
 
 namespace ptc::hw {
+
+std::vector<std::pair<std::shared_ptr<const NoiseProcess>, size_t>> ring_phase_processes(const NoiseList& noise) {
+  std::vector<std::pair<std::shared_ptr<const NoiseProcess>, size_t>> procs;
+  for (size_t i = 0; i < noise.size(); ++i)
+    if (noise[i] && noise[i]->acts_on() == kRingPhase) procs.emplace_back(noise[i], i);
+  std::stable_sort(procs.begin(), procs.end(), [](const auto& a, const auto& b) { return a.first->stage() < b.first->stage(); });
+  return procs;
+}
 
 std::string noise_where(const std::vector<std::string>& labels, size_t i) {
   return i < labels.size() && !labels[i].empty() ? labels[i] : "noise[" + std::to_string(i) + "]";

@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "hw/device/technology.h"
@@ -81,6 +82,9 @@ class NoiseProcess {
 
 using NoiseList = std::vector<std::shared_ptr<const NoiseProcess>>;
 
+// The ring-phase processes of a device's noise list in composition order: stage order, ties in
+// list order, each with its place i in the list (the scenario's noise[i]).
+std::vector<std::pair<std::shared_ptr<const NoiseProcess>, size_t>> ring_phase_processes(const NoiseList& noise);
 // How a device names the scenario's noise process i in messages: labels[i] when the scenario gave
 // it (`noise[i] "name"`, plus its plug-in library), else `noise[i]`.
 std::string noise_where(const std::vector<std::string>& labels, size_t i);

@@ -47,11 +47,8 @@ RnsCore::RnsCore(const models::CompiledWorkload& wl, const RnsCoreConfig& cfg, c
       m_array{wl.spec.rows, wl.spec.cols, wl.spec.block_size},
       m_rng(rng),
       m_tile(cfg.tile, wl.spec.block_size, "device") {
-  std::vector<std::pair<std::shared_ptr<const NoiseProcess>, size_t>> procs;  // (process, place in cfg.noise)
-  for (size_t i = 0; i < cfg.noise.size(); ++i)
-    if (cfg.noise[i] && cfg.noise[i]->acts_on() == kRingPhase) procs.emplace_back(cfg.noise[i], i);
-  std::stable_sort(procs.begin(), procs.end(), [](const auto& a, const auto& b) { return a.first->stage() < b.first->stage(); });
-  for (const auto& [p, i] : procs) {
+  // Bind the ring-phase processes in stage order (ties: the order given).
+  for (const auto& [p, i] : ring_phase_processes(cfg.noise)) {
     const std::string where = noise_where(cfg.noise_labels, i);
     for (const auto& need : p->needs())
       if (need == "cyclic_mapping" && wl.spec.mapping != "cyclic")
