@@ -137,9 +137,16 @@ std::string did_you_mean(const std::string& word, const std::vector<std::string>
 
 std::string unknown_key_reason(const std::string& key, const std::vector<std::string>& known, const Json* obj,
                                const std::string& path) {
-  const std::string hint = did_you_mean(key, known, true);
+  const std::string hint = did_you_mean(key, known);
   if (!hint.empty()) return "; did you mean \"" + hint + "\"?";
   std::string why = aihwkit_hint(key);
+  if (why.empty()) {  // an abbreviation of exactly one parameter (sigma_prog: sigma_prog_rel), 3 letters at least
+    std::string abbr;
+    int n = 0;
+    for (const auto& c : known)
+      if (key.size() >= 3 && key.size() < c.size() && c.compare(0, key.size(), key) == 0) abbr = c, ++n;
+    if (n == 1) return "; did you mean \"" + abbr + "\"?";
+  }
   // A plug-in section whose name was changed alone (--set controller.policy.name=none) keeps the
   // other plug-in's parameters: say how to replace the section.
   if (why.empty() && !path.empty() && obj && obj->is_object() && obj->contains("name") && (*obj)["name"].is_string() &&
