@@ -29,25 +29,28 @@ void check_samples(int64_t samples) {
 
 }  // namespace
 
-PcmCharacterization characterize_pcm(const PcmLikeParams& p, double g_target_rel, const std::vector<double>& times_s,
-                                     int64_t samples, uint64_t seed, const PcmEffects& fx) {
+PcmCharacterization characterize_pcm(const PcmLaw& law, const std::string& device, double g_max_us, double g_target_rel,
+                                     const std::vector<double>& times_s, int64_t samples, uint64_t seed, const PcmEffects& fx) {
   check_samples(samples);
   if (!(g_target_rel >= 0 && g_target_rel <= 1))
     throw Error("g_target_rel: expected a number in [0,1], got " + std::to_string(g_target_rel));
   if (times_s.empty()) throw Error("times: at least one time is required");
   for (double t : times_s)
     if (!(t >= 0) || !std::isfinite(t)) throw Error("times: expected times >= 0 s, got " + std::to_string(t));
+  if (!(g_max_us > 0) || !std::isfinite(g_max_us))
+    throw Error("g_max_us: expected a number > 0, got " + std::to_string(g_max_us));
+  check_pcm_law_pure(law, device, g_max_us, fx.programming, fx.drift, fx.read_noise);
   RandomStream root(seed, 0);
   RandomStream prog = root.derive(1), nu_rng = root.derive(2), read = root.derive(3);
-  double g_t = g_target_rel * p.g_max_us;
+  double g_t = g_target_rel * g_max_us;
   std::vector<Moments> mom(times_s.size());
   for (int64_t i = 0; i < samples; ++i) {
     auto idx = static_cast<uint64_t>(i);
-    double g_p = fx.programming ? pcm_program_us(p, g_t, prog.normal(idx)) : g_t;
-    double nu = fx.drift ? pcm_draw_nu(p, g_t, nu_rng.normal(idx)) : 0.0;
+    double g_p = fx.programming ? checked_program_us(law, device, g_t, prog.normal(idx)) : g_t;
+    double nu = fx.drift ? checked_drift_coefficient(law, device, g_t, nu_rng.normal(idx)) : 0.0;
     for (size_t j = 0; j < times_s.size(); ++j) {
-      double g = fx.read_noise ? pcm_read_us(p, g_p, g_t, nu, times_s[j], read.derive(j).normal(idx), fx.q_from_programmed)
-                               : g_p * pcm_drift_factor(p, times_s[j], nu);
+      double g = fx.read_noise ? checked_read_us(law, device, g_p, g_t, nu, times_s[j], read.derive(j).normal(idx), false)
+                               : checked_read_us(law, device, g_p, g_t, nu, times_s[j], 0.0, true);
       mom[j].add(g);
     }
   }
@@ -58,6 +61,11 @@ PcmCharacterization characterize_pcm(const PcmLikeParams& p, double g_target_rel
     r.g_std_us.push_back(m.std());
   }
   return r;
+}
+
+PcmCharacterization characterize_pcm(const PcmLikeParams& p, double g_target_rel, const std::vector<double>& times_s,
+                                     int64_t samples, uint64_t seed, const PcmEffects& fx) {
+  return characterize_pcm(PcmLikeLaw(p, fx.q_from_programmed), "pcm", p.g_max_us, g_target_rel, times_s, samples, seed, fx);
 }
 
 MrrCharacterization characterize_mrr(const MrrRing& ring, const std::vector<double>& weights, double delta_t_k,

@@ -4,10 +4,12 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "hw/physics/mrr.h"
 #include "hw/physics/pcm.h"
+#include "hw/physics/pcm_law.h"
 
 namespace ptc::hw {
 
@@ -20,7 +22,14 @@ struct PcmCharacterization {
   std::vector<double> times_s, g_mean_us, g_std_us;
 };
 
-// `samples` devices programmed to g_target_rel * g_max, read at each time after programming.
+// `samples` devices of `law` programmed to g_target_rel * g_max_us, read at each time after
+// programming, as the PCM pair device draws them: one standard normal per device for programming,
+// one for its drift coefficient and one per read; results checked as the device checks them
+// (errors name `device`; the law must be pure). fx.q_from_programmed is the built-in law's (below).
+PcmCharacterization characterize_pcm(const PcmLaw& law, const std::string& device, double g_max_us, double g_target_rel,
+                                     const std::vector<double>& times_s, int64_t samples, uint64_t seed,
+                                     const PcmEffects& fx = {});
+// The built-in law, aihwkit's PCMLike with p (and fx.q_from_programmed), g_max p.g_max_us.
 PcmCharacterization characterize_pcm(const PcmLikeParams& p, double g_target_rel, const std::vector<double>& times_s,
                                      int64_t samples, uint64_t seed, const PcmEffects& fx = {});
 

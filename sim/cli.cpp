@@ -288,6 +288,7 @@ struct DeviceOptions {
   uint64_t seed = 0;
   bool json = false, no_prog = false, no_drift = false, no_read = false;
   std::string q_from = "programmed";
+  std::string device = "pcm";     // device pcm --device NAME: a PCM pair device with a law (tag pcm_law)
   std::vector<std::string> sets;  // device pcm --set NAME=VALUE: the law's parameters (device.NAME)
 };
 
@@ -305,8 +306,19 @@ void print_json_or_table(const nlohmann::json& j, bool json, const std::vector<s
 }
 
 int cmd_device_pcm(const DeviceOptions& o, bool g_max_given, bool q_from_given) {
-  // The law's parameters as the scenario's device section of "pcm" takes them (sim/pcm_law_device.h):
-  // the same names, defaults, ranges and messages; --g-max-us and --q-from are two of them.
+  // Any PCM pair device with a law (tag "pcm_law": the built-in pcm, or a plug-in's
+  // sim::pcm_law_device): its law's parameters as the scenario's device section takes them
+  // (sim/pcm_law_device.h), the same names, defaults, ranges and messages; --g-max-us and --q-from
+  // are two of pcm's. The pair mapping's own parameters do not apply to one device.
+  const DeviceRegistry::Entry& e = find_device(o.device, "--device");
+  if (!has_tag(e.tags, "pcm_law")) {
+    std::string names;
+    for (const std::string& n : devices_with("pcm_law")) names += (names.empty() ? "" : ", ") + n;
+    throw Error("--device " + o.device +
+                ": not a PCM pair device with a law of its own (devices registered with sim::pcm_law_device, tag "
+                "pcm_law: " +
+                names + ")");
+  }
   Json root = {{"device", Json::object()}};
   for (const std::string& a : o.sets) {
     if (a.find('=') == std::string::npos || a[0] == '=') throw Error("--set \"" + a + "\": expected NAME=VALUE");
@@ -314,27 +326,46 @@ int cmd_device_pcm(const DeviceOptions& o, bool g_max_given, bool q_from_given) 
   }
   Json& dj = root["device"];
   if (!dj.is_object()) throw Error("--set device: expected an object of the law's parameters, got " + dj.dump());
+  auto has_param = [&](const std::string& n) {
+    for (const ParamSpec& sp : e.params)
+      if (sp.name == n) return true;
+    return false;
+  };
   if (g_max_given && dj.contains("g_max_us")) throw Error("--g-max-us and --set g_max_us: give g_max once");
   if (q_from_given && dj.contains("q_from")) throw Error("--q-from and --set q_from: give it once");
+  if (q_from_given && !has_param("q_from"))
+    throw Error("--q-from: device " + o.device + " has no parameter q_from (it is the built-in pcm law's)");
   if (g_max_given) dj["g_max_us"] = o.g_max_us;
   if (q_from_given) dj["q_from"] = o.q_from;
+  std::set<std::string> pair_keys;  // the pair mapping's parameters: not of one device (g_max_us is both)
+  for (const ParamSpec& sp : pcm_pair_params())
+    if (sp.name != "g_max_us") pair_keys.insert(sp.name);
   if (dj.contains("g_min_us"))  // a mapping parameter of the pair, not of one device
     throw Error(
         "--set g_min_us: the minimum conductance maps weights onto a pair (scenario key device.g_min_us); one "
         "device is characterised at its own target: give --g-target-rel (g_min + |w| (g_max - g_min)) / g_max");
-  std::vector<ParamSpec> specs = {{"g_max_us", "uS", 25.0, "maximum conductance (aihwkit SinglePair)", 1e-6, 1e6}};
-  for (const ParamSpec& sp : builtin::pcm_like_law_params()) specs.push_back(sp);
-  Params prm(dj, "device", specs, {});
-  const hw::PcmLikeParams p = builtin::pcm_like_params(prm);
+  for (const auto& [k, v] : dj.items()) {
+    if (k == "programming_noise" || k == "drift" || k == "read_noise")
+      throw Error("--set " + k + ": the effects are switched with --no-programming, --no-drift and --no-read-noise");
+    if (pair_keys.count(k))
+      throw Error("--set " + k + ": a parameter of the weights' mapping onto conductance pairs (scenario key device." + k +
+                  "), not of one device's law");
+  }
+  Params prm(dj, "device", e.params, {});
+  std::unique_ptr<hw::DeviceModel> model = e.make(prm);
+  const hw::PcmLawOf law = model->pcm_law();
+  if (!law.law) throw Error("--device " + o.device + ": registered with tag pcm_law but has no PCM law (DeviceModel::pcm_law)");
   hw::PcmEffects fx;
   fx.programming = !o.no_prog;
   fx.drift = !o.no_drift;
   fx.read_noise = !o.no_read;
-  fx.q_from_programmed = prm.str("q_from") == "programmed";
-  hw::PcmCharacterization c = hw::characterize_pcm(p, o.g_target_rel, o.times_s, o.samples, o.seed, fx);
-  nlohmann::json j = {{"model", "aihwkit PCMLikeNoiseModel"},
-                      {"g_max_us", p.g_max_us},
-                      {"device", prm.resolved()},
+  hw::PcmCharacterization c =
+      hw::characterize_pcm(*law.law, o.device, law.g_max_us, o.g_target_rel, o.times_s, o.samples, o.seed, fx);
+  Json params = prm.resolved();  // the law's parameters and g_max
+  for (const std::string& k : pair_keys) params.erase(k);
+  nlohmann::json j = {{"model", o.device == "pcm" ? std::string("aihwkit PCMLikeNoiseModel") : o.device + ": " + e.description},
+                      {"g_max_us", law.g_max_us},
+                      {"device", params},
                       {"g_target_rel", o.g_target_rel},
                       {"samples", o.samples},
                       {"seed", o.seed},
@@ -643,10 +674,13 @@ int run_cli(int argc, char** argv) {
   pcm->add_flag("--no-drift", dev.no_drift, "leave out drift");
   pcm->add_flag("--no-read-noise", dev.no_read, "leave out 1/f read noise");
   pcm->add_option("--set", dev.sets,
-                  "a parameter of the pcm device's law, NAME=VALUE (repeatable; names, defaults and ranges as `ptcsim list "
-                  "devices` shows them for pcm: g_max_us, t0_s, prog_c0..2, nu_mu_*, nu_sigma_*, read_q_*, t_read_s, ...; "
+                  "a parameter of the device's law, NAME=VALUE (repeatable; names, defaults and ranges as `ptcsim list "
+                  "devices` shows them, for pcm: g_max_us, t0_s, prog_c0..2, nu_mu_*, nu_sigma_*, read_q_*, t_read_s, ...; "
                   "the switches are --no-programming, --no-drift, --no-read-noise)")
       ->allow_extra_args(false);
+  pcm->add_option("--device", dev.device,
+                  "a PCM pair device with a law of its own: pcm (aihwkit PCMLike) or a plug-in's sim::pcm_law_device "
+                  "(load it with --plugin)");
   pcm->add_flag("--json", dev.json, "print JSON");
   auto* mrr = device->add_subcommand("mrr", "effective weights of an MRR block under temperature offset and phase noise");
   mrr->add_option("--weights", dev.weights, "target weights of one block (comma-separated)")
@@ -716,7 +750,7 @@ int run_cli(int argc, char** argv) {
   streaming->add_flag("--json", json, "print JSON");
   sweep::SweepCommand sweep_cmd(app);  // `ptcsim sweep ...` (sim/sweep/)
   std::vector<std::string> plugins;
-  for (auto* c : {run, validate, list, schema, streaming})
+  for (auto* c : {run, validate, list, schema, streaming, pcm})
     c->add_option("--plugin", plugins,
                   "load plug-ins (policies, noise processes, devices, traffic sources, dispatchers) from a shared library "
                   "(repeatable)")
@@ -779,9 +813,9 @@ int run_cli(int argc, char** argv) {
     if (*eval) return cmd_eval(model, limit, batch, json, data_dir, profile);
     if (*comp) return cmd_compile(model, hw_file, out, !no_blocks);
     if (*check) return cmd_check_onnx(dirs, rtol, atol, verbose);
-    if (*pcm) return cmd_device_pcm(dev, gmax_opt->count() > 0, qfrom_opt->count() > 0);
     if (*mrr) return cmd_device_mrr(dev);
-    if (*run || *validate || *list || *schema || *streaming) load_plugins(plugins);
+    if (*run || *validate || *list || *schema || *streaming || *pcm) load_plugins(plugins);
+    if (*pcm) return cmd_device_pcm(dev, gmax_opt->count() > 0, qfrom_opt->count() > 0);
     if ((*run && seed_opt->count()) || (*validate && vseed_opt->count())) {  // a bad --seed is a bad command line (exit 2)
       const bool digits =
           !seed_text.empty() && seed_text.size() <= 16 && seed_text.find_first_not_of("0123456789") == std::string::npos;

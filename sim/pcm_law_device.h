@@ -87,6 +87,7 @@ class PcmLawDevice : public hw::DeviceModel {
     cfg.scale_tile = m_tile.resolve();
     return std::make_unique<hw::PcmPair>(b.wl, cfg, b.rng);
   }
+  hw::PcmLawOf pcm_law() const override { return {m_cfg.law, m_cfg.device.g_max_us}; }
 
  private:
   hw::PcmPairConfig m_cfg;
@@ -102,7 +103,8 @@ hw::PcmLikeParams pcm_like_params(Params& p);
 }  // namespace builtin
 
 // The registry entry of a PCM pair device named `name` with law `Law` and the law's own
-// parameters (after the shared ones of pcm_pair_params()).
+// parameters (after the shared ones of pcm_pair_params()). Its tag "pcm_law" lets `ptcsim device
+// pcm --device NAME` characterise single devices of the law.
 template <class Law>
 DeviceRegistry::Entry pcm_law_device(const std::string& name, const std::string& description,
                                      const std::vector<ParamSpec>& law_params) {
@@ -112,7 +114,7 @@ DeviceRegistry::Entry pcm_law_device(const std::string& name, const std::string&
           description,
           params,
           [name](Params& p) { return std::make_unique<PcmLawDevice<Law>>(p, name); },
-          {"mc_instances", "write_verify", "read_draws", "nonvolatile"}};
+          {"mc_instances", "write_verify", "read_draws", "nonvolatile", "pcm_law"}};
 }
 
 }  // namespace ptc::sim

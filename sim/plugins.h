@@ -25,7 +25,8 @@
 //   device whose Technology::backward_gemm returns its backward arithmetic: on-chip training with arithmetic = chip,
 //   docs/onchip_training.md §2; devices without own_gemm always have one), "read_draws" (reads take per-instant read-noise draws
 //   keyed by hw::NoiseTime::draw_instant_s(): accuracy.read_draws changes its results, so the key stays in the resolved
-//   configuration);
+//   configuration), "pcm_law" (a PCM pair device of sim::pcm_law_device: DeviceModel::pcm_law()
+//   returns its law, which `ptcsim device pcm --device NAME` characterises);
 // - traits noise processes act on: hw::kRingPhase ("ring_phase"), hw::kTemperature
 //   ("temperature": the device couples to the chip's thermal field);
 // - exactly one weight-cell kind, "thermo_optic" or "nonvolatile" (hw::WeightCell: how the

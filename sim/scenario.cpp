@@ -546,7 +546,8 @@ void check_device_tags(const DeviceRegistry::Entry& e) {
   static const std::vector<std::string> known = {
       "remap",          "mc_instances",     "levels",       "write_verify",        "own_verify_model",
       "error_counters", "channel_counters", "own_gemm",     "backward_arithmetic", "read_draws",
-      hw::kRingPhase,   hw::kTemperature,   "thermo_optic", "nonvolatile",         "own_converters"};
+      hw::kRingPhase,   hw::kTemperature,   "thermo_optic", "nonvolatile",         "own_converters",
+      "pcm_law"};
   for (const auto& t : e.tags)
     if (!has_tag(known, t)) {
       const std::string hint = did_you_mean(t, known);

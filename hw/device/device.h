@@ -14,6 +14,15 @@
 
 namespace ptc::hw {
 
+class PcmLaw;
+
+// A PCM pair device's stochastic law (hw/physics/pcm_law.h) with the g_max its targets are
+// fractions of: what `ptcsim device pcm --device NAME` characterises.
+struct PcmLawOf {
+  std::shared_ptr<const PcmLaw> law;  // nullptr: the device has no such law
+  double g_max_us = 0;
+};
+
 struct DeviceBuild {
   const models::CompiledWorkload& wl;
   RandomStream rng;       // the chip's device stream
@@ -31,6 +40,8 @@ class DeviceModel {
   // Checks that need the compiled workload (e.g. the core size), made by `ptcsim validate` as by
   // `run` before the first event; throws ptc::Error naming the parameter and the rule.
   virtual void check(const models::CompiledWorkload& /*wl*/) const {}
+  // A PCM pair device built by sim::pcm_law_device (tag "pcm_law") returns its law; others none.
+  virtual PcmLawOf pcm_law() const { return {}; }
 };
 
 }  // namespace ptc::hw

@@ -146,68 +146,20 @@ void PcmPair::draw_group(size_t l, size_t gi) {
 
 // The law's results are checked where they enter the device: a plug-in law that returns a
 // negative or non-finite conductance (or drift coefficient) is an error naming what it returned.
-namespace {
-[[noreturn]] void bad_law(const std::string& device, const char* what, double v, double g_target, double t_inf_s = -1) {
-  throw Error("device \"" + device + "\": its PCM law's " + what + " returned " + std::to_string(v) + " for target " +
-              std::to_string(g_target) + " uS" +
-              (t_inf_s >= 0 ? " at " + std::to_string(t_inf_s) + " s after programming" : std::string()) +
-              " (conductances must be finite and >= 0, drift coefficients finite; hw/physics/pcm_law.h)");
-}
-}  // namespace
-
 void PcmPair::check_law_pure() const {
-  struct Call {
-    std::string text;
-    double value;
-  };
-  const double gm = m_cfg.device.g_max_us;
-  auto num = [](double v) {
-    char b[32];
-    std::snprintf(b, sizeof b, "%.9g", v);
-    return std::string(b);
-  };
-  // Every method the device calls, in the order of one pass; the second pass must repeat it.
-  auto pass = [&] {
-    std::vector<Call> calls;
-    for (double g : {0.0, 0.3 * gm, gm})
-      for (double xi : {-1.7, 0.4}) {
-        const std::string at = "(" + num(g) + " uS, xi " + num(xi);
-        if (m_cfg.programming_noise) calls.push_back({"program_us" + at + ")", m_law->program_us(g, xi)});
-        if (m_cfg.drift) calls.push_back({"drift_coefficient" + at + ")", m_law->drift_coefficient(g, xi)});
-        const double c = m_cfg.drift ? 0.05 : 0.0;
-        for (double t : {0.0, 1.0, 3.15e7}) {
-          const std::string rt = "(" + num(g) + " uS, coefficient " + num(c) + ", " + num(t) + " s, xi " + num(xi);
-          if (m_cfg.read_noise) calls.push_back({"read_us" + rt + ")", m_law->read_us(g, g, c, t, xi, false)});
-          calls.push_back({"read_us" + rt + ", noiseless)", m_law->read_us(g, g, c, t, 0.0, true)});
-        }
-      }
-    return calls;
-  };
-  const std::vector<Call> a = pass(), b = pass();
-  for (size_t i = 0; i < a.size(); ++i)
-    if (!(a[i].value == b[i].value) && !(std::isnan(a[i].value) && std::isnan(b[i].value)))
-      throw Error("device \"" + m_cfg.name + "\": its PCM law is not a pure function of its arguments: " + a[i].text +
-                  " returned " + num(a[i].value) + ", then " + num(b[i].value) +
-                  " (a law keeps no state and draws no random numbers of its own: the device replays its draws; "
-                  "hw/physics/pcm_law.h)");
+  check_pcm_law_pure(*m_law, m_cfg.name, m_cfg.device.g_max_us, m_cfg.programming_noise, m_cfg.drift, m_cfg.read_noise);
 }
 
 double PcmPair::law_program(double g_target, double xi) const {
-  const double g = m_law->program_us(g_target, xi);
-  if (!(g >= 0) || !std::isfinite(g)) bad_law(m_cfg.name, "program_us", g, g_target);
-  return g;
+  return checked_program_us(*m_law, m_cfg.name, g_target, xi);
 }
 
 double PcmPair::law_drift(double g_target, double xi) const {
-  const double c = m_law->drift_coefficient(g_target, xi);
-  if (!std::isfinite(c)) bad_law(m_cfg.name, "drift_coefficient", c, g_target);
-  return c;
+  return checked_drift_coefficient(*m_law, m_cfg.name, g_target, xi);
 }
 
 double PcmPair::law_read(double g_prog, double g_target, double c, double t_inf_s, double xi, bool noiseless) const {
-  const double g = m_law->read_us(g_prog, g_target, c, t_inf_s, xi, noiseless);
-  if (!(g >= 0) || !std::isfinite(g)) bad_law(m_cfg.name, "read_us", g, g_target, t_inf_s);
-  return g;
+  return checked_read_us(*m_law, m_cfg.name, g_prog, g_target, c, t_inf_s, xi, noiseless);
 }
 
 double PcmPair::read_us(double g_prog, double g_target, double nu, double t_inf_s, double xi) const {

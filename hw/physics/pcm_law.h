@@ -9,6 +9,8 @@
 // few probe points when it is built.
 #pragma once
 
+#include <string>
+
 #include "hw/physics/pcm.h"
 
 namespace ptc::hw {
@@ -28,6 +30,18 @@ class PcmLaw {
   // read noise (xi is 0; the device's read noise is off, or drift compensation's reference reads).
   virtual double read_us(double g_prog_us, double g_target_us, double drift, double t_inf_s, double xi, bool noiseless) const = 0;
 };
+
+// A law's results as a device takes them (hw/physics/pcm_law.cpp), shared by the PCM pair device
+// and `ptcsim device pcm`: each returns the law's answer or throws ptc::Error naming `device`, the
+// call and the rule (conductances finite and >= 0, drift coefficients finite).
+double checked_program_us(const PcmLaw& law, const std::string& device, double g_target_us, double xi);
+double checked_drift_coefficient(const PcmLaw& law, const std::string& device, double g_target_us, double xi);
+double checked_read_us(const PcmLaw& law, const std::string& device, double g_prog_us, double g_target_us, double drift,
+                       double t_inf_s, double xi, bool noiseless);
+// Refuses a law that is not a pure function of its arguments: every method the device calls (the
+// ones its switches leave on) at a few probe points up to g_max_us, twice, must answer the same.
+void check_pcm_law_pure(const PcmLaw& law, const std::string& device, double g_max_us, bool programming, bool drift,
+                        bool read_noise);
 
 // aihwkit's PCMLikeNoiseModel (hw/physics/pcm.h, docs/devices.md §2): the built-in "pcm" device's
 // law. q_from_programmed: the 1/f amplitude from the programmed conductance (aihwkit's code) or

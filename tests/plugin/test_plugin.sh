@@ -250,6 +250,42 @@ expect_error "a PCM law returning a negative conductance is refused by validate"
 expect_error "a PCM law drawing its own random numbers is refused by validate (not a pure function)" \
   'drift_gdc.json: device "test_pcm_own_rng": its PCM law is not a pure function of its arguments: read_us(7.5 uS, coefficient 0.05, 0 s, xi -1.7) returned [0-9.]*, then [0-9.]* (a law keeps no state' \
   "$ptcsim" validate "$pcm_sc" --plugin "$tmp/t/libpcm_law_bad.so" --set 'device={"name":"test_pcm_own_rng"}'
+# `ptcsim device pcm --device NAME --plugin LIB` characterises single devices of a PCM-law
+# plug-in as the pair device draws them. Independent expectation, the law's closed form: a device
+# programmed to g_T = 12.5 uS with error sigma_rel g_max xi (clamps 25 sigma away) and drifting as
+# ((t + t0) / t0)^-nu reads mean g_T f(t) and std sigma_rel g_max f(t).
+"$ptcsim" device pcm --device test_pcm_uniform_drift --plugin "$law" --g-target-rel 0.5 --times 0,1000,31536000 \
+  --samples 20000 --seed 3 --set sigma_rel=0.02 --set nu=0.07 --json >"$tmp/dev.json" 2>"$tmp/err" || bad "device pcm --device plug-in: $(cat "$tmp/err")"
+"$ptcsim" device pcm --device test_pcm_uniform_drift --plugin "$law" --g-target-rel 0.5 --times 0,1000,31536000 \
+  --samples 100 --set sigma_rel=0.02 --set nu=0.07 --no-programming --json >"$tmp/dev0.json" 2>"$tmp/err" || bad "device pcm --no-programming: $(cat "$tmp/err")"
+if $py - "$tmp" <<'PY'
+import json, sys, math
+d = json.load(open(sys.argv[1] + "/dev.json")); d0 = json.load(open(sys.argv[1] + "/dev0.json"))
+assert d["model"].startswith("test_pcm_uniform_drift: ") and d["g_max_us"] == 25 and d["device"]["nu"] == 0.07, d
+assert "f_lst" not in d["device"] and "programming_noise" not in d["device"], d["device"]
+for t, m, s, m0, s0 in zip(d["times_s"], d["g_mean_us"], d["g_std_us"], d0["g_mean_us"], d0["g_std_us"]):
+    f = ((t + 20.0) / 20.0) ** -0.07
+    assert abs(m0 / (12.5 * f) - 1) < 1e-12 and s0 == 0, (t, m0, s0)
+    sd = 0.02 * 25 * f
+    assert abs(m - 12.5 * f) < 5 * sd / math.sqrt(20000), (t, m, 12.5 * f)
+    assert abs(s / sd - 1) < 0.03, (t, s, sd)
+PY
+then ok "device pcm --device: a PCM-law plug-in's mean and std over time follow its closed form"; else bad "device pcm --device plug-in statistics"; fi
+expect_error "device pcm: a plug-in law's negative conductance is one error line" \
+  'device "test_pcm_negative": its PCM law.s program_us returned -1.000000 for target 12.500000 uS' \
+  "$ptcsim" device pcm --device test_pcm_negative --plugin "$tmp/t/libpcm_law_bad.so" --g-target-rel 0.5
+expect_error "device pcm: an impure plug-in law is refused as validate refuses it" \
+  'device "test_pcm_own_rng": its PCM law is not a pure function of its arguments' \
+  "$ptcsim" device pcm --device test_pcm_own_rng --plugin "$tmp/t/libpcm_law_bad.so" --g-target-rel 0.5
+expect_error "device pcm: --q-from is the built-in law's" '--q-from: device test_pcm_uniform_drift has no parameter q_from' \
+  "$ptcsim" device pcm --device test_pcm_uniform_drift --plugin "$law" --g-target-rel 0.5 --q-from target
+expect_error "device pcm: a plug-in device without --plugin suggests loading it" \
+  '--device: "test_pcm_uniform_drift" is not one of .*load its library with --plugin' \
+  "$ptcsim" device pcm --device test_pcm_uniform_drift --g-target-rel 0.5
+expect_error "device pcm: a device that is not a PCM-law pair device" \
+  '--device test_ideal: not a PCM pair device with a law of its own .*tag pcm_law: pcm, test_pcm_negative, test_pcm_own_rng, test_pcm_uniform_drift' \
+  "$ptcsim" device pcm --device test_ideal --plugin "$tmp/t/libdevice_ok.so" --plugin "$law" --plugin "$tmp/t/libpcm_law_bad.so" --g-target-rel 0.5
+
 # the editor schema knows plug-in names too; an empty --plugin is a bad command line (exit 2)
 "$ptcsim" schema --plugin "$law" >"$tmp/schema.json" 2>"$tmp/err" && grep -q '"test_pcm_uniform_drift"' "$tmp/schema.json" \
   && ok "schema --plugin: the plug-in device is a valid device.name" || bad "schema --plugin: $(cat "$tmp/err")"
