@@ -50,7 +50,11 @@ inline std::vector<ParamSpec> pcm_pair_params() {
        1e-3,
        1e3,
        {},
-       "number[]"}};
+       "number[]"},
+      {"reconvert_at_read", "", false,
+       "aihwkit's reads (BaseNoiseModel.apply_drift_noise): re-convert the programmed weights to conductance pairs at every "
+       "read instant (each scale tile's max|w_prog| to the full range, the other device at g_min, pairs re-filled) before "
+       "drift and read noise; false: every device keeps its own programmed conductance (docs/devices.md §2)"}};
   for (auto& s : pcm_scale_tile_params()) v.push_back(s);
   return v;
 }
@@ -66,6 +70,7 @@ class PcmLawDevice : public hw::DeviceModel {
     m_cfg.drift = p.flag("drift");
     m_cfg.read_noise = p.flag("read_noise");
     m_cfg.f_lst = p.nums("f_lst");
+    m_cfg.reconvert_at_read = p.flag("reconvert_at_read");
     if (m_cfg.f_lst.empty() || m_cfg.f_lst.size() > 8)
       throw Error("device.f_lst: one to eight conductance pairs per weight (one significance factor each), got " +
                   std::to_string(m_cfg.f_lst.size()));

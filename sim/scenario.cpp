@@ -291,7 +291,10 @@ const std::vector<SectionSpec>& scenario_sections() {
            inf,
            {"none", "additive_constant", "pcm_read"}},
           {"w_noise", "", 0.0,
-           "weight-noise scale in normalised weight units (aihwkit StandardHWATrainingPreset: 0.0175 with pcm_read)", 0, 10},
+           "weight-noise scale in the scale tile's normalised weight units (aihwkit StandardHWATrainingPreset: 0.0175 with "
+           "pcm_read, which matches aihwkit with device.scale_tile aihwkit and weight_scaling_columnwise; per-block tiles "
+           "make it relatively smaller, docs/converters_energy.md §2)",
+           0, 10},
           {"noise_management",
            "",
            "abs_max",
@@ -950,7 +953,7 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
                 " is used only by noise_management abs_max (its cap) and constant (its scale); noise_management is none");
   if (s.io.noise_management == hw::NoiseManagement::constant && !(s.io.nm_thres > 0))
     throw Error("hw.mvm.nm_thres: noise_management \"constant\" divides every input by nm_thres, which must be > 0 (it is " +
-                nlohmann::json(s.io.nm_thres).dump() + ")");
+                nlohmann::json(s.io.nm_thres).dump() + "; aihwkit scales by 1 then, which is noise_management \"none\")");
   // aihwkit's rule (IOMetaParameter: "Forward noise managment expects bound==1"): noise
   // management scales the inputs to the DAC's unit range, so another DAC bound only wastes or
   // clips levels.
@@ -1479,6 +1482,12 @@ void check_static(const Scenario& s) {
       if (pairs > 1)
         throw Error("device.f_lst: policy \"" + pname + "\" write-verifies weights, which is not modelled for cells of " +
                     std::to_string(pairs) + " conductance pairs; use one pair (f_lst [1])");
+      // aihwkit's re-converted reads replace each pair's own conductance at every read, which is
+      // what a verified pair keeps.
+      if (s.resolved.contains("device") && s.resolved["device"].value("reconvert_at_read", false))
+        throw Error("device.reconvert_at_read: policy \"" + pname +
+                    "\" write-verifies weights, which is not modelled with aihwkit's re-converted reads (a verified "
+                    "pair keeps its own conductance, which re-conversion replaces); use reconvert_at_read false");
     } else if (cap == "effective_weights") {
       // Exact training through a core with its own arithmetic (the RNS core) would back-propagate
       // through its noise-free effective weights and pretend the core computed it: refused.

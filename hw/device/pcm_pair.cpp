@@ -176,6 +176,10 @@ VerifyResult PcmPair::verify(int64_t layer, int64_t group, const std::vector<uin
   if (m_cfg.f_lst.size() > 1)
     throw Error("PCM verify: write-verify of weights on " + std::to_string(m_cfg.f_lst.size()) +
                 " conductance pairs (device.f_lst) is not modelled");
+  if (m_cfg.reconvert_at_read)
+    throw Error(
+        "PCM verify: write-verify with aihwkit's re-converted reads (device.reconvert_at_read) is not modelled: a "
+        "verified pair keeps its own conductance, which re-conversion replaces");
   if (!(spec.tolerance >= 0) || spec.max_iterations < 0 || spec.reads < 1)
     throw Error("PCM verify: tolerance >= 0, max_iterations >= 0 and reads >= 1 required");
   if (!(t_s >= g.t_prog_s)) throw Error("PCM verify: time is before the group's programming");
@@ -286,6 +290,10 @@ void PcmPair::read_at(double t, bool relative, double draw_s) {
                            .derive(l << 20 | gi);
       const size_t n = g.latent.size(), pairs = m_cfg.f_lst.size();
       g.wn.resize(n);
+      if (m_cfg.reconvert_at_read) {
+        read_reconverted(g, t_inf_s, s);
+        continue;
+      }
       if (pairs > 1) {  // several pairs per weight: sum_i f_i (g+_i - g-_i) / (F g_max); no verify (no t_dev)
         double F = 0;
         for (double f : m_cfg.f_lst) F += f;
@@ -318,6 +326,51 @@ void PcmPair::read_at(double t, bool relative, double draw_s) {
         g.wn[j] = static_cast<float>((gp - gn) / (d.g_max_us - m_cfg.g_min_us));
       }
     }
+}
+
+void PcmPair::read_reconverted(Group& g, double t_inf_s, const RandomStream& s) {
+  // aihwkit's BaseNoiseModel.apply_drift_noise: the programmed weights (the pairs' conductance
+  // differences) go through the converter again, so each scale tile's max|w_prog| takes the full
+  // range, the other device of a pair sits at g_min, and several pairs re-fill from the least
+  // significant; those conductances drift with the stored coefficients of their positions and take
+  // the read noise, and are converted back. Same draws as the device-state read (pair i: sub-stream
+  // i, normals 2j and 2j + 1).
+  const size_t n = g.latent.size(), pairs = m_cfg.f_lst.size();
+  const size_t kk = static_cast<size_t>(m_wl.spec.block_size * m_wl.spec.block_size);
+  const double gmax = m_cfg.device.g_max_us, gmin = m_cfg.g_min_us;
+  double F = 0;
+  for (double f : m_cfg.f_lst) F += f;
+  const double full = F * (gmax - gmin);  // uS of the full weight range (a tile's max|w| maps to it)
+  std::vector<double> w(n);               // programmed weights, normalised (each scale tile's max|W| -> 1)
+  for (size_t j = 0; j < n; ++j) {
+    double d = 0;
+    for (size_t i = 0; i < pairs; ++i)
+      d += m_cfg.f_lst[i] * (static_cast<double>(g.g_prog_pos[i * n + j]) - static_cast<double>(g.g_prog_neg[i * n + j]));
+    w[j] = d / full;
+  }
+  const auto tile_of = [&](size_t j) { return g.tile.empty() ? j / kk : static_cast<size_t>(g.tile[j / kk]); };
+  std::vector<double> tmax(g.tile.empty() ? n / kk : static_cast<size_t>(g.n_tiles), 0.0);
+  for (size_t j = 0; j < n; ++j) tmax[tile_of(j)] = std::max(tmax[tile_of(j)], std::abs(w[j]));
+  for (double& m : tmax) m = std::max(m, 1e-7);  // aihwkit's _ZERO_CLIP
+  std::vector<RandomStream> streams{s};
+  for (size_t i = 1; i < pairs; ++i) streams.push_back(s.derive(kPairStream + i));
+  const bool quiet = !m_cfg.read_noise || m_noiseless;
+  for (size_t j = 0; j < n; ++j) {
+    const double m = tmax[tile_of(j)];
+    const double wp = std::max(w[j], 0.0) / m * full, wn = std::max(-w[j], 0.0) / m * full;  // uS
+    double acc = 0, lower = 0;
+    for (size_t i = 0; i < pairs; ++i) {
+      const double f = m_cfg.f_lst[i];
+      const double gp = std::clamp((wp - lower) / f + gmin, gmin, gmax), gn = std::clamp((wn - lower) / f + gmin, gmin, gmax);
+      lower += f * (gmax - gmin);
+      const size_t e = i * n + j;
+      const RandomStream& si = streams[i];
+      const double rp = law_read(gp, g.g_target_pos[e], g.nu_pos[e], t_inf_s, quiet ? 0.0 : si.normal(2 * j), quiet);
+      const double rn = law_read(gn, g.g_target_neg[e], g.nu_neg[e], t_inf_s, quiet ? 0.0 : si.normal(2 * j + 1), quiet);
+      acc += f * (rp - rn);
+    }
+    g.wn[j] = static_cast<float>(acc / full * m);
+  }
 }
 
 void PcmPair::realize(int64_t layer, int64_t group, uint64_t, float* wn, float* scale) const {

@@ -15,6 +15,8 @@
 // clamp((W - L_i) / f_i, 0, g_max) with L_i = g_max sum_{i' < i} f_i' (the less significant pairs
 // fill first), every device has its own programming noise, drift exponent and read noise, and
 // the weight reads sum_i f_i (g+_i - g-_i) / (F g_max).
+// reconvert_at_read (docs/devices.md §2.3): reads as aihwkit's apply_drift_noise does, from the
+// programmed weights converted to pairs again at each read instant, not from each device's state.
 #pragma once
 
 #include <memory>
@@ -46,6 +48,12 @@ struct PcmPairConfig {
   // both devices of a pair sit g_min above their SinglePair target, the weight range spans
   // g_max - g_min (docs/devices.md §2). One pair only.
   double g_min_us = 0.0;
+  // aihwkit's reads (BaseNoiseModel.apply_drift_noise): at every read instant the programmed
+  // weights are re-converted to conductance pairs (each scale tile's max|w_prog| -> the full range,
+  // one device of a pair at g_min, several pairs re-filled from the least significant) and those
+  // drift with the stored coefficients and take the read noise. false: every device drifts and is
+  // read from its own programmed conductance (the physical state). docs/devices.md §2.
+  bool reconvert_at_read = false;
 };
 
 class PcmPair : public Technology {
@@ -117,6 +125,8 @@ class PcmPair : public Technology {
     std::vector<VerifyEvent> verifies;  // since the last programming, in order
     std::vector<double> t_dev;          // last write of each pair (empty: all at t_prog_s)
   };
+  // read_at for one group with reconvert_at_read: aihwkit's re-conversion, then the reads.
+  void read_reconverted(Group& g, double t_inf_s, const RandomStream& s);
   // Sub-stream of pair i >= 1 (programming and read draws): derive(kPairStream + i).
   static constexpr uint64_t kPairStream = 0x5041495200;
   const models::CompiledWorkload& m_wl;

@@ -49,7 +49,7 @@ cmp -s "$tmp/A/manifest.jsonl" "$tmp/A_manifest.before" && ok "its manifest is l
 for spec in "$src"/scenarios/sweeps/*.json tools/bench/sweep_32.json; do
   case "$spec" in /*) ;; *) spec="$src/$spec" ;; esac
   name=$(basename "$spec" .json)
-  want=$(case "$name" in doctor_grid) echo 48 ;; monitor_thresholds) echo 15 ;; quick_policies) echo 24 ;; sweep_32) echo 32 ;; swim_*) echo 24 ;; bound_management) echo 8 ;; pcm_npair) echo 4 ;; pcm_gmin) echo 4 ;; pcm_adc_bits_drift) echo 40 ;; elight_endurance) echo 30 ;; elight_images_per_pass) echo 7 ;; *) echo "?" ;; esac)
+  want=$(case "$name" in doctor_grid) echo 48 ;; monitor_thresholds) echo 15 ;; quick_policies) echo 24 ;; sweep_32) echo 32 ;; swim_*) echo 24 ;; bound_management) echo 8 ;; pcm_npair) echo 4 ;; pcm_reconvert) echo 6 ;; pcm_gmin) echo 4 ;; pcm_adc_bits_drift) echo 40 ;; elight_endurance) echo 30 ;; elight_images_per_pass) echo 7 ;; *) echo "?" ;; esac)
   if "$ptcsim" sweep "$spec" --out "$tmp/shipped_$name" >"$tmp/out" 2>&1 && [ "$(wc -l <"$tmp/shipped_$name/manifest.jsonl")" = "$want" ]; then
     ok "shipped spec ${spec#$src/}: $want entries, all valid"
   else bad "shipped spec ${spec#$src/} (want $want entries): $(tail -1 "$tmp/out")"; fi
