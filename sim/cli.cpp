@@ -344,23 +344,54 @@ int cmd_device_pcm(const DeviceOptions& o, bool g_max_given, bool q_from_given) 
     throw Error(
         "--set g_min_us: the minimum conductance maps weights onto a pair (scenario key device.g_min_us); one "
         "device is characterised at its own target: give --g-target-rel (g_min + |w| (g_max - g_min)) / g_max");
+  std::vector<std::string> law_keys;  // what --set takes: g_max_us and the law's own parameters
+  for (const ParamSpec& sp : e.params)
+    if (!pair_keys.count(sp.name)) law_keys.push_back(sp.name);
   for (const auto& [k, v] : dj.items()) {
     if (k == "programming_noise" || k == "drift" || k == "read_noise")
       throw Error("--set " + k + ": the effects are switched with --no-programming, --no-drift and --no-read-noise");
     if (pair_keys.count(k))
       throw Error("--set " + k + ": a parameter of the weights' mapping onto conductance pairs (scenario key device." + k +
                   "), not of one device's law");
+    if (std::find(law_keys.begin(), law_keys.end(), k) == law_keys.end()) {
+      const std::string hint = did_you_mean(k, law_keys, true);
+      std::string known;
+      for (const std::string& n : law_keys) known += (known.empty() ? "" : ", ") + n;
+      throw Error("device." + k + ": unknown key" + (hint.empty() ? "" : "; did you mean \"" + hint + "\"?") + " (" + o.device +
+                  "'s law takes: " + known + ")");
+    }
   }
   Params prm(dj, "device", e.params, {});
-  std::unique_ptr<hw::DeviceModel> model = e.make(prm);
+  // A parameter error names its path; anything else a plug-in throws is one line naming the device
+  // and its library (as validate names it).
+  const std::string who = device_label(o.device);
+  auto guarded = [&](const char* what, auto&& f) {
+    try {
+      return f();
+    } catch (const std::bad_alloc&) {
+      throw;
+    } catch (const Error& x) {
+      const std::string m = x.what();
+      if (m.rfind("device", 0) == 0) throw;  // a parameter path or the law checks' "device \"name\": ..."
+      throw Error(who + ", " + what + ": " + m);
+    } catch (const std::exception& x) {
+      throw Error(who + ", " + what + ": " + x.what());
+    } catch (...) {
+      throw Error(who + ", " + what + ": threw an exception that is not a std::exception");
+    }
+  };
+  std::unique_ptr<hw::DeviceModel> model = guarded("building the device", [&] { return e.make(prm); });
+  if (!model) throw Error(who + ", building the device: the factory returned no device");
   const hw::PcmLawOf law = model->pcm_law();
   if (!law.law) throw Error("--device " + o.device + ": registered with tag pcm_law but has no PCM law (DeviceModel::pcm_law)");
   hw::PcmEffects fx;
   fx.programming = !o.no_prog;
   fx.drift = !o.no_drift;
   fx.read_noise = !o.no_read;
-  hw::PcmCharacterization c =
-      hw::characterize_pcm(*law.law, o.device, law.g_max_us, o.g_target_rel, o.times_s, o.samples, o.seed, fx);
+  // Argument errors (times, target) keep their own words; the law's are named by the checks.
+  hw::PcmCharacterization c = guarded("its PCM law", [&] {
+    return hw::characterize_pcm(*law.law, o.device, law.g_max_us, o.g_target_rel, o.times_s, o.samples, o.seed, fx);
+  });
   Json params = prm.resolved();  // the law's parameters and g_max
   for (const std::string& k : pair_keys) params.erase(k);
   nlohmann::json j = {{"model", o.device == "pcm" ? std::string("aihwkit PCMLikeNoiseModel") : o.device + ": " + e.description},
@@ -659,7 +690,8 @@ int run_cli(int argc, char** argv) {
   DeviceOptions dev;
   auto* device = app.add_subcommand("device", "characterise single devices under the published models");
   device->require_subcommand(1);
-  auto* pcm = device->add_subcommand("pcm", "PCM conductance statistics over time (aihwkit PCMLike model)");
+  auto* pcm = device->add_subcommand(
+      "pcm", "PCM conductance statistics over time (aihwkit PCMLike model, or a PCM-law plug-in with --device)");
   pcm->add_option("--g-target-rel", dev.g_target_rel, "target conductance / g_max")->required()->check(finite_in(0.0, 1.0));
   pcm->add_option("--times", dev.times_s, "times after programming, s (comma-separated)")
       ->delimiter(',')

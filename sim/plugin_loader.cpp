@@ -211,6 +211,14 @@ std::string noise_label(const std::string& path, const std::string& name) {
   return label;
 }
 
+std::string device_label(const std::string& name) {
+  std::string label = "device \"" + name + "\"";
+  for (const auto& p : loaded_plugins())
+    if (std::find(p.devices.begin(), p.devices.end(), name) != p.devices.end())
+      label += " (plug-in " + std::filesystem::path(p.file).filename().string() + ")";
+  return label;
+}
+
 std::string policy_label(const std::string& name) {
   std::string label = "controller.policy \"" + name + "\"";
   for (const auto& p : loaded_plugins())

@@ -48,6 +48,9 @@ std::string policy_label(const std::string& name);
 // How errors name a noise process: its JSON path and name (noise[1] "name"), plus
 // " (plug-in libX.so)" when a loaded plug-in registered it.
 std::string noise_label(const std::string& path, const std::string& name);
+// How errors name a device: device "name", plus " (plug-in libX.so)" when a loaded plug-in
+// registered it.
+std::string device_label(const std::string& name);
 
 // The plug-ins a resolved configuration uses (a plug-in-registered name as the value of a "name"
 // key anywhere in it): [{"library": file name, "fnv1a64": hash, "provides": [names]}], sorted by

@@ -1734,6 +1734,8 @@ Prepared preflight_checks(const Scenario& s) {
       throw Error(m.rfind("device \"" + s.device.name + "\"", 0) == 0 || m.rfind("noise[", 0) == 0 ? m : dev + m);
     } catch (const std::exception& e) {  // a plug-in's own exception type
       throw Error(dev + "building the device failed: " + e.what());
+    } catch (...) {
+      throw Error(dev + "building the device failed: it threw an exception that is not a std::exception");
     }
     if (!t) throw Error(dev + "the device's build() returned no technology");
     // A fleet builds one such device per chip: when what chip 0's device took (resident memory

@@ -365,8 +365,10 @@ void PcmPair::read_reconverted(Group& g, double t_inf_s, const RandomStream& s) 
       lower += f * (gmax - gmin);
       const size_t e = i * n + j;
       const RandomStream& si = streams[i];
-      const double rp = law_read(gp, g.g_target_pos[e], g.nu_pos[e], t_inf_s, quiet ? 0.0 : si.normal(2 * j), quiet);
-      const double rn = law_read(gn, g.g_target_neg[e], g.nu_neg[e], t_inf_s, quiet ? 0.0 : si.normal(2 * j + 1), quiet);
+      // The converted conductance is all aihwkit's read sees: it is the read's programmed and its
+      // target conductance (q_from target reads Q_s from it too).
+      const double rp = law_read(gp, gp, g.nu_pos[e], t_inf_s, quiet ? 0.0 : si.normal(2 * j), quiet);
+      const double rn = law_read(gn, gn, g.nu_neg[e], t_inf_s, quiet ? 0.0 : si.normal(2 * j + 1), quiet);
       acc += f * (rp - rn);
     }
     g.wn[j] = static_cast<float>(acc / full * m);

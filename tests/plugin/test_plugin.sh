@@ -245,7 +245,7 @@ PY
 then ok "a PCM-law plug-in runs: compensation gains follow its drift law's closed form, accuracy that of noise-free PCM, 3 instances"; else bad "PCM-law plug-in run results"; fi
 
 expect_error "a PCM law returning a negative conductance is refused by validate" \
-  'drift_gdc.json: device "test_pcm_negative": its PCM law.s program_us returned -1.000000 for target' \
+  'drift_gdc.json: device "test_pcm_negative": its PCM law.s program_us returned -1 for target' \
   "$ptcsim" validate "$pcm_sc" --plugin "$tmp/t/libpcm_law_bad.so" --set 'device={"name":"test_pcm_negative"}'
 expect_error "a PCM law drawing its own random numbers is refused by validate (not a pure function)" \
   'drift_gdc.json: device "test_pcm_own_rng": its PCM law is not a pure function of its arguments: read_us(7.5 uS, coefficient 0.05, 0 s, xi -1.7) returned [0-9.]*, then [0-9.]* (a law keeps no state' \
@@ -272,18 +272,24 @@ for t, m, s, m0, s0 in zip(d["times_s"], d["g_mean_us"], d["g_std_us"], d0["g_me
 PY
 then ok "device pcm --device: a PCM-law plug-in's mean and std over time follow its closed form"; else bad "device pcm --device plug-in statistics"; fi
 expect_error "device pcm: a plug-in law's negative conductance is one error line" \
-  'device "test_pcm_negative": its PCM law.s program_us returned -1.000000 for target 12.500000 uS' \
+  'device "test_pcm_negative": its PCM law.s program_us returned -1 for target 12.5 uS' \
   "$ptcsim" device pcm --device test_pcm_negative --plugin "$tmp/t/libpcm_law_bad.so" --g-target-rel 0.5
 expect_error "device pcm: an impure plug-in law is refused as validate refuses it" \
   'device "test_pcm_own_rng": its PCM law is not a pure function of its arguments' \
   "$ptcsim" device pcm --device test_pcm_own_rng --plugin "$tmp/t/libpcm_law_bad.so" --g-target-rel 0.5
+expect_error "a PCM law throwing a non-std exception is one line in validate" \
+  'drift_gdc.json: device "test_pcm_throws": its PCM law.s read_us(0 uS, coefficient 0.05, 31500000 s, xi -1.7) threw an exception that is not a std::exception' \
+  "$ptcsim" validate "$pcm_sc" --plugin "$tmp/t/libpcm_law_bad.so" --set 'device={"name":"test_pcm_throws"}'
+expect_error "device pcm: a PCM law throwing a non-std exception is one line" \
+  'device "test_pcm_throws": its PCM law.s read_us(0 uS, coefficient 0.05, 31500000 s, xi -1.7) threw an exception that is not a std::exception' \
+  "$ptcsim" device pcm --device test_pcm_throws --plugin "$tmp/t/libpcm_law_bad.so" --g-target-rel 0.5 --times 1
 expect_error "device pcm: --q-from is the built-in law's" '--q-from: device test_pcm_uniform_drift has no parameter q_from' \
   "$ptcsim" device pcm --device test_pcm_uniform_drift --plugin "$law" --g-target-rel 0.5 --q-from target
 expect_error "device pcm: a plug-in device without --plugin suggests loading it" \
   '--device: "test_pcm_uniform_drift" is not one of .*load its library with --plugin' \
   "$ptcsim" device pcm --device test_pcm_uniform_drift --g-target-rel 0.5
 expect_error "device pcm: a device that is not a PCM-law pair device" \
-  '--device test_ideal: not a PCM pair device with a law of its own .*tag pcm_law: pcm, test_pcm_negative, test_pcm_own_rng, test_pcm_uniform_drift' \
+  '--device test_ideal: not a PCM pair device with a law of its own .*tag pcm_law: pcm, test_pcm_negative, test_pcm_own_rng, test_pcm_throws, test_pcm_uniform_drift' \
   "$ptcsim" device pcm --device test_ideal --plugin "$tmp/t/libdevice_ok.so" --plugin "$law" --plugin "$tmp/t/libpcm_law_bad.so" --g-target-rel 0.5
 
 # the editor schema knows plug-in names too; an empty --plugin is a bad command line (exit 2)
