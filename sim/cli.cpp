@@ -371,8 +371,10 @@ int cmd_device_pcm(const DeviceOptions& o, bool g_max_given, bool q_from_given) 
     } catch (const std::bad_alloc&) {
       throw;
     } catch (const Error& x) {
+      // ptcsim's own words (a parameter path, the law checks' "device \"name\": ...", the
+      // arguments) stay; a plug-in factory's bare ptc::Error gets the device's name.
       const std::string m = x.what();
-      if (m.rfind("device", 0) == 0) throw;  // a parameter path or the law checks' "device \"name\": ..."
+      if (m.rfind("device", 0) == 0 || std::string(what) != "building the device") throw;
       throw Error(who + ", " + what + ": " + m);
     } catch (const std::exception& x) {
       throw Error(who + ", " + what + ": " + x.what());
@@ -388,7 +390,8 @@ int cmd_device_pcm(const DeviceOptions& o, bool g_max_given, bool q_from_given) 
   fx.programming = !o.no_prog;
   fx.drift = !o.no_drift;
   fx.read_noise = !o.no_read;
-  // Argument errors (times, target) keep their own words; the law's are named by the checks.
+  // The law's exceptions are named by the checks (hw/physics/pcm_law.cpp); argument errors keep
+  // their words.
   hw::PcmCharacterization c = guarded("its PCM law", [&] {
     return hw::characterize_pcm(*law.law, o.device, law.g_max_us, o.g_target_rel, o.times_s, o.samples, o.seed, fx);
   });
