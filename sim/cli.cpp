@@ -397,7 +397,7 @@ int cmd_device_pcm(const DeviceOptions& o, bool g_max_given, bool q_from_given) 
   });
   Json params = prm.resolved();  // the law's parameters and g_max
   for (const std::string& k : pair_keys) params.erase(k);
-  nlohmann::json j = {{"model", o.device == "pcm" ? std::string("aihwkit PCMLikeNoiseModel") : o.device + ": " + e.description},
+  nlohmann::json j = {{"model", o.device + ": " + e.description},  // the registration's words (no name is special here)
                       {"g_max_us", law.g_max_us},
                       {"device", params},
                       {"g_target_rel", o.g_target_rel},
