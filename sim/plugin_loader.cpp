@@ -203,28 +203,26 @@ std::vector<LoadedPlugin> loaded_plugins() {
   return v;
 }
 
-std::string noise_label(const std::string& path, const std::string& name) {
-  std::string label = path + " \"" + name + "\"";
+namespace {
+// `label` plus " (plug-in libX.so)" when a loaded plug-in registered `name` in its list `names`.
+std::string with_library(std::string label, const std::string& name, std::vector<std::string> LoadedPlugin::*names) {
   for (const auto& p : loaded_plugins())
-    if (std::find(p.noise.begin(), p.noise.end(), name) != p.noise.end())
+    if (std::find((p.*names).begin(), (p.*names).end(), name) != (p.*names).end())
       label += " (plug-in " + std::filesystem::path(p.file).filename().string() + ")";
   return label;
+}
+}  // namespace
+
+std::string noise_label(const std::string& path, const std::string& name) {
+  return with_library(path + " \"" + name + "\"", name, &LoadedPlugin::noise);
 }
 
 std::string device_label(const std::string& name) {
-  std::string label = "device \"" + name + "\"";
-  for (const auto& p : loaded_plugins())
-    if (std::find(p.devices.begin(), p.devices.end(), name) != p.devices.end())
-      label += " (plug-in " + std::filesystem::path(p.file).filename().string() + ")";
-  return label;
+  return with_library("device \"" + name + "\"", name, &LoadedPlugin::devices);
 }
 
 std::string policy_label(const std::string& name) {
-  std::string label = "controller.policy \"" + name + "\"";
-  for (const auto& p : loaded_plugins())
-    if (std::find(p.policies.begin(), p.policies.end(), name) != p.policies.end())
-      label += " (plug-in " + std::filesystem::path(p.file).filename().string() + ")";
-  return label;
+  return with_library("controller.policy \"" + name + "\"", name, &LoadedPlugin::policies);
 }
 
 namespace {
