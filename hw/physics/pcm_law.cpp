@@ -22,17 +22,19 @@ std::string num(double v) {
 }
 
 // One call of the law: an exception it throws (a plug-in's own, or not a std::exception at all) is
-// one ptc::Error naming the device and the method.
-template <class F>
-double call(const std::string& device, const std::string& what, F&& f) {
+// one ptc::Error naming the device and the method. `what` is a literal on the per-read path: no
+// string is built unless the law throws.
+template <class W, class F>
+double call(const std::string& device, const W& what, F&& f) {
   try {
     return f();
   } catch (const std::bad_alloc&) {
     throw;
   } catch (const std::exception& x) {
-    throw Error("device \"" + device + "\": its PCM law's " + what + " threw: " + x.what());
+    throw Error("device \"" + device + "\": its PCM law's " + std::string(what) + " threw: " + x.what());
   } catch (...) {
-    throw Error("device \"" + device + "\": its PCM law's " + what + " threw an exception that is not a std::exception");
+    throw Error("device \"" + device + "\": its PCM law's " + std::string(what) +
+                " threw an exception that is not a std::exception");
   }
 }
 
