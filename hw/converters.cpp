@@ -2,11 +2,38 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 
 namespace ptc::hw {
 
 double ConverterSpec::step() const {
   return bits > 0 ? 2 * bound / (std::ldexp(1.0, bits) - 2) : 0.0;
+}
+
+float ConverterSpec::clip_edge() const {
+  const float b = static_cast<float>(bound);
+  if (bits <= 0) return b;
+  const float step_f = static_cast<float>(step()), inv = 1.0f / step_f;
+  const float top = std::nearbyint(b * inv);  // the bound's level, as quantize() converts the bound
+  const auto within = [&](uint32_t u) {
+    float x;
+    std::memcpy(&x, &u, 4);
+    return std::nearbyint(x * inv) <= top;
+  };
+  // Positive floats order as their bit patterns: within(lo) holds (the bound), within(hi) does not
+  // (a step past it); bisect to the last pattern that holds.
+  uint32_t lo, hi;
+  const float past = b + step_f;
+  std::memcpy(&lo, &b, 4);
+  std::memcpy(&hi, &past, 4);
+  while (hi - lo > 1) {
+    const uint32_t mid = lo + (hi - lo) / 2;
+    (within(mid) ? lo : hi) = mid;
+  }
+  float edge;
+  std::memcpy(&edge, &lo, 4);
+  return edge;
 }
 
 namespace {

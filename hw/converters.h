@@ -16,6 +16,12 @@ struct ConverterSpec {
   double noise_std = 0;  // additive Gaussian noise before quantisation (ADC output noise)
   bool ideal() const { return bits == 0 && noise_std == 0; }
   double step() const;  // quantisation step (0 when ideal)
+  // The largest float x that converts within the bound: nearbyint(x * (1 / step)), in float as
+  // quantize() computes it, is at most the bound's level (bits > 0; bound itself otherwise). A
+  // value beyond it rounds to a level past the bound. aihwkit's bound management tests the
+  // discretised output against the bound, so this is its test before rounding
+  // (docs/converters_energy.md section 2).
+  float clip_edge() const;
 };
 
 // Clips to +-bound and rounds to the step, in place (nothing when bits == 0).

@@ -59,7 +59,10 @@ constexpr float kShift = 12582912.0f;
 // (hw/physics/normal16.h: row i of block column q is step 4 q + i / 2, low half for even i).
 // Bound management (hits != nullptr, clip = true): a panel column whose partial sums in block
 // (p, q) leave [lo, hi] in a real row (p k + i < rows) adds nothing for that block; bit c of
-// hits[p Q + q] marks it for recomputation (HardwareGemm::bound_fix).
+// hits[p Q + q] marks it for recomputation (HardwareGemm::bound_fix). The callers then pass
+// hi = -lo = the ADC's clip edge (ConverterSpec::clip_edge), so a column is marked when a partial
+// sum converts past the bound, as aihwkit tests; a kept value is the same as clipped to the bound
+// (up to the edge, a partial sum rounds to the bound's level).
 __attribute__((target_clones("arch=x86-64-v3", "default"))) void adc_block_gemm_portable(
     int64_t P, int64_t Q, int64_t ld, const float* wn, const float* sstep, const float* xp, float lo, float hi, float inv,
     bool clip, float* acc, const float* nz, float sigma, int64_t rows, uint16_t* hits) {
@@ -842,8 +845,8 @@ int64_t HardwareGemm::bound_rerun(int64_t p, int64_t q, int64_t j, int64_t P, in
       if (adc.noise_std > 0) v += static_cast<float>(adc.noise_std * rng.normal(base + static_cast<uint64_t>(2 * k + i)));
       y[i] = v;
     }
-    bool clipped = false;
-    const float hi = static_cast<float>(adc.bound);
+    bool clipped = false;  // a partial sum converts past the bound (aihwkit: discretise, then test)
+    const float hi = adc.clip_edge();
     for (int64_t i = 0; i < k; ++i) clipped = clipped || std::abs(y[i]) > hi;
     quantize(adc, y, k);
     for (int64_t i = 0; i < k; ++i) out[i * ostride] = y[i] * static_cast<float>(f);
@@ -887,17 +890,17 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void bm_lanes_produc
   }
 }
 
-// The ADC of that round: out = f ADC(y) on the active lanes; returns the lanes whose y leaves
-// [-hi, hi] in any row.
+// The ADC of that round: out = f ADC(y) on the active lanes; returns the lanes whose y converts
+// past the bound hi in any row (|y| > edge, ConverterSpec::clip_edge).
 __attribute__((target_clones("arch=x86-64-v3", "default"))) uint32_t bm_lanes_adc(const float y[8][kTile], float out[8][kTile],
-                                                                                  uint32_t active, float hi, float step,
-                                                                                  float f) {
+                                                                                  uint32_t active, float hi, float edge,
+                                                                                  float step, float f) {
   const float inv = 1.0f / step;
   uint32_t clipped = 0;
   for (int i = 0; i < 8; ++i) {
     float r[kTile];
     for (int64_t l = 0; l < kTile; ++l) {
-      clipped |= static_cast<uint32_t>(std::abs(y[i][l]) > hi) << l;
+      clipped |= static_cast<uint32_t>(std::abs(y[i][l]) > edge) << l;
       r[l] = std::nearbyint(std::min(std::max(y[i][l], -hi), hi) * inv) * step * f;
     }
     for (int64_t l = 0; l < kTile; ++l)
@@ -918,7 +921,7 @@ int64_t HardwareGemm::bound_fix(int64_t P, int64_t Q, int64_t n, int64_t cols, i
   const double res = dac.step();
   const float dlo = static_cast<float>(-dac.bound), dhi = static_cast<float>(dac.bound);
   const float dstep = dac.bits > 0 ? static_cast<float>(dac.step()) : 0.0f;
-  const float ahi = static_cast<float>(adc.bound);
+  const float ahi = static_cast<float>(adc.bound), aedge = adc.clip_edge();
   const float astep = static_cast<float>(adc.step());
   alignas(64) float xr[k][kTile], xs[k][kTile], y[k][kTile], out[k][kTile];
   int64_t reruns = 0;
@@ -964,7 +967,7 @@ int64_t HardwareGemm::bound_fix(int64_t P, int64_t Q, int64_t n, int64_t cols, i
             for (int64_t i = 0; i < k; ++i)
               y[i][l] += static_cast<float>(adc.noise_std * rng.normal(b + static_cast<uint64_t>(2 * k + i)));
           }
-        active &= bm_lanes_adc(y, out, active, ahi, astep, static_cast<float>(f));
+        active &= bm_lanes_adc(y, out, active, ahi, aedge, astep, static_cast<float>(f));
       }
       const float s = scale[p * Q + q];
       for (int64_t i = 0; i < k; ++i) {
@@ -1029,6 +1032,9 @@ bool HardwareGemm::conv_same_width(int64_t layer, int64_t group, int64_t sample,
   const AdcNoise* adc_nz = adc.noise_std > 0 ? &adc_noise : nullptr;
   const float dac_sigma = static_cast<float>(dac.noise_std);
   const bool bm = fused && m_io.bound_managed();  // bound management: the kernel marks, bound_fix recomputes
+  // The kernel's clip: the bound, or with bound management the last value that converts within it
+  // (a column is marked when a partial sum converts past the bound, as aihwkit tests).
+  const float adc_hi = bm ? adc.clip_edge() : static_cast<float>(adc.bound);
   const RandomStream bm_rng = group_rng.derive(3);
   if (bm) tw.bm_mask.resize(static_cast<size_t>(P * Q));
   int64_t reruns = 0;
@@ -1089,8 +1095,8 @@ bool HardwareGemm::conv_same_width(int64_t layer, int64_t group, int64_t sample,
       }
     }
     if (fused)
-      adc_block_gemm(P, Q, ld, wn, tw.sstep.data(), panel, static_cast<float>(-adc.bound), static_cast<float>(adc.bound),
-                     1.0f / adc_step, clip, tw.acc.data() + j0, adc_nz, ti, bm ? tw.bm_mask.data() : nullptr, t.rows);
+      adc_block_gemm(P, Q, ld, wn, tw.sstep.data(), panel, -adc_hi, adc_hi, 1.0f / adc_step, clip, tw.acc.data() + j0, adc_nz, ti,
+                     bm ? tw.bm_mask.data() : nullptr, t.rows);
     else
       dense_panel_gemm(R8, t.cols, wp, panel, tw.acc.data() + j0, ld);
     if (bm && std::any_of(tw.bm_mask.begin(), tw.bm_mask.end(), [](uint16_t h) { return h != 0; })) {
@@ -1173,6 +1179,7 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
   const AdcNoise adc_noise{group_rng.derive(1), static_cast<float>(adc.noise_std)};
   const AdcNoise* adc_nz = adc.noise_std > 0 ? &adc_noise : nullptr;
   const bool bm_fused = fused && m_io.bound_managed();  // bound management: the kernel marks, bound_fix recomputes
+  const float adc_hi = bm_fused ? adc.clip_edge() : static_cast<float>(adc.bound);  // as in conv
   const RandomStream bm_fused_rng = group_rng.derive(3);
   if (bm_fused) tw.bm_mask.resize(static_cast<size_t>(P * Q));
   int64_t fused_reruns = 0;
@@ -1196,8 +1203,8 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
                  static_cast<float>(dac.bound), dac_step, dac_noisy ? tw.dac_nz.data() : nullptr,
                  static_cast<float>(dac.noise_std));
       std::fill(xn.data() + t.cols * kTile, xn.data() + C * kTile, 0.0f);
-      adc_block_gemm(P, Q, ld, wn, tw.sstep.data(), xn.data(), static_cast<float>(-adc.bound), static_cast<float>(adc.bound),
-                     1.0f / adc_step, clip, acc.data() + ti * kTile, adc_nz, ti, bm_fused ? tw.bm_mask.data() : nullptr, t.rows);
+      adc_block_gemm(P, Q, ld, wn, tw.sstep.data(), xn.data(), -adc_hi, adc_hi, 1.0f / adc_step, clip, acc.data() + ti * kTile,
+                     adc_nz, ti, bm_fused ? tw.bm_mask.data() : nullptr, t.rows);
       fix_panel(ti);
     }
   } else {
@@ -1237,9 +1244,8 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
     }
     if (fused)
       for (int64_t ti = 0; ti < tiles; ++ti) {
-        adc_block_gemm(P, Q, ld, wn, tw.sstep.data(), xn.data() + ti * C * kTile, static_cast<float>(-adc.bound),
-                       static_cast<float>(adc.bound), 1.0f / adc_step, clip, acc.data() + ti * kTile, adc_nz, ti,
-                       bm_fused ? tw.bm_mask.data() : nullptr, t.rows);
+        adc_block_gemm(P, Q, ld, wn, tw.sstep.data(), xn.data() + ti * C * kTile, -adc_hi, adc_hi, 1.0f / adc_step, clip,
+                       acc.data() + ti * kTile, adc_nz, ti, bm_fused ? tw.bm_mask.data() : nullptr, t.rows);
         fix_panel(ti);
       }
   }
@@ -1339,7 +1345,7 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
       }
       if (bm) {  // bound management: the (block, vector) pairs whose partial sums leave the ADC range
         tw.bm_hit.assign(static_cast<size_t>(P * n), 0);
-        const float hi = static_cast<float>(adc.bound);
+        const float hi = adc.clip_edge();  // converts past the bound
         for (int64_t r = 0; r < t.rows; ++r)
           for (int64_t j = 0; j < n; ++j)
             if (std::abs(part[r * n + j]) > hi) tw.bm_hit[(r / k) * n + j] = 1;

@@ -5,7 +5,9 @@
 // written here from that definition, in double: per block row p, block column q and vector j,
 // part(f) = sum_c wn_pq[i, c] DAC(x_c / (s f)), f the smallest power of two whose part fits the
 // bound (or the limit), y_r = s sum_q bmax_pq f ADC(part(f)); and the recomputations counted are
-// sum log2 f over the clipped (block, vector) pairs.
+// sum log2 f over the clipped (block, vector) pairs. "Fits" is aihwkit's test (AnalogMVM's
+// _finalize_output: discretise, then compare with the bound): a part clips when it rounds to a
+// level beyond the bound's, |nearbyint(part / step)| > 2^(bits - 1) - 1.
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <vector>
@@ -24,18 +26,22 @@ const std::string kZoo = std::string(PTC_SOURCE_DIR) + "/models/zoo/";
 struct Reference {
   std::vector<double> y;  // [rows, n]
   int64_t reruns = 0, clipped_pairs = 0, still_clipped = 0;
+  double peak = 0;  // the largest |part(1)| of any (block, vector) pair, real rows
 };
 
 // The definition above, for layer `layer` of `wl` with ideal weights, abs-max noise management,
-// a `bits`-bit DAC over [-1, 1] and a `bits`-bit ADC over [-bound, bound].
+// a `bits`-bit DAC over [-1, 1] and a `bits`-bit ADC over [-bound, bound]. before_rounding: a part
+// clips when it lies beyond the bound, before the ADC rounds it (not aihwkit's test: the control).
 Reference reference(const models::CompiledWorkload& wl, int64_t layer, const std::vector<float>& x, int64_t n, int bits,
-                    double bound, bool managed, double max_factor, double max_res, int adc_bits = 0) {
+                    double bound, bool managed, double max_factor, double max_res, int adc_bits = 0,
+                    bool before_rounding = false) {
   const auto& t = wl.layers[static_cast<size_t>(layer)].gemms[0];
   const int64_t k = wl.spec.block_size, kk = k * k;
   if (adc_bits == 0) adc_bits = bits;
   const double dstep = 2.0 / (std::ldexp(1.0, bits) - 2), astep = 2 * bound / (std::ldexp(1.0, adc_bits) - 2);
   const auto dac = [&](double v) { return std::nearbyint(std::min(1.0, std::max(-1.0, v)) / dstep) * dstep; };
   const auto adc = [&](double v) { return std::nearbyint(std::min(bound, std::max(-bound, v)) / astep) * astep; };
+  const double top = std::ldexp(1.0, adc_bits - 1) - 1;  // the bound's level
   Reference ref;
   ref.y.assign(static_cast<size_t>(t.rows * n), 0.0);
   for (int64_t j = 0; j < n; ++j) {
@@ -59,11 +65,15 @@ Reference reference(const models::CompiledWorkload& wl, int64_t layer, const std
         };
         const auto clips = [&](const std::vector<double>& part) {
           for (int64_t i = 0; i < k && p * k + i < t.rows; ++i)
-            if (std::abs(part[static_cast<size_t>(i)]) > bound) return true;
+            if (before_rounding ? std::abs(part[static_cast<size_t>(i)]) > bound
+                                : std::abs(std::nearbyint(part[static_cast<size_t>(i)] / astep)) > top)
+              return true;
           return false;
         };
         double f = 1;
         std::vector<double> part = parts(f);
+        for (int64_t i = 0; i < k && p * k + i < t.rows; ++i)
+          ref.peak = std::max(ref.peak, std::abs(part[static_cast<size_t>(i)]));
         if (clips(part)) ++ref.clipped_pairs;
         while (managed && clips(part) && !(f > max_factor) && !(f > max_res / dstep)) {
           f *= 2;
@@ -85,9 +95,9 @@ struct Setup {
   const int64_t layer = 1;
 };
 
-Setup setup() {
+Setup setup(int k = 8) {
   Setup u;
-  u.wl = models::compile(models::import_onnx(kZoo + "cnn3_fmnist.onnx"), models::TilingSpec{4, 4, 8, "cyclic"});
+  u.wl = models::compile(models::import_onnx(kZoo + "cnn3_fmnist.onnx"), models::TilingSpec{4, 4, k, "cyclic"});
   const auto& t = u.wl.layers[static_cast<size_t>(u.layer)].gemms[0];
   // Non-negative inputs of a ReLU layer, a few vectors concentrated on few inputs (large partial
   // sums against a tight ADC) and some spread out.
@@ -166,4 +176,53 @@ TEST_CASE("bound management iterative stops at max_bm_res: f > max_bm_res / DAC 
   HardwareGemm hg(u.wl, ideal, io_spec(bound, BoundManagement::iterative, max_res), RandomStream(1, 0));
   compare(u, hg, ref);
   CHECK(hg.bound_reruns() == ref.reruns);
+}
+
+// aihwkit discretises the output and then tests it against the bound, so a partial sum less than
+// half an ADC step above the bound (it rounds to the bound's level) is not recomputed, and one
+// more than half a step above it is. The bound is placed from the reference's largest first-pass
+// partial sum m: m = bound + step / 4 (nothing recomputed, though m lies beyond the bound) and
+// m = bound + 3 step / 4 (recomputed), step = 2 bound / 254. On the fused kernel (both input
+// layouts) and on the per-block general route (4 x 4 blocks).
+TEST_CASE("bound management tests the converted partial sum as aihwkit does: within half an ADC step above the bound is no clip",
+          "[bound_management]") {
+  for (const int k : {8, 4}) {
+    const Setup u = setup(k);
+    IdealRealizer ideal(u.wl);
+    const double m = reference(u.wl, u.layer, u.x, u.n, 8, 1e9, false, 1000, 0.25).peak;
+    REQUIRE(m > 0.5);
+    for (const double over : {0.25, 0.75}) {
+      const double bound = m / (1 + over * 2 / 254);  // m = bound + over step
+      INFO("block size " << k << ", largest partial sum " << m << " = bound " << bound << " + " << over << " ADC step");
+      const Reference ref = reference(u.wl, u.layer, u.x, u.n, 8, bound, true, 1000, 0.25);
+      const Reference before = reference(u.wl, u.layer, u.x, u.n, 8, bound, true, 1000, 0.25, 0, true);
+      INFO("recomputations: aihwkit's test " << ref.reruns << ", testing before rounding " << before.reruns);
+      REQUIRE(before.reruns > 0);  // m lies beyond the bound either way
+      if (over < 0.5)
+        REQUIRE(ref.reruns == 0);  // but rounds to the bound's level
+      else
+        REQUIRE(ref.reruns > 0);
+      for (const bool x_trans : {false, true}) {
+        HardwareGemm hg(u.wl, ideal, io_spec(bound, BoundManagement::iterative, 0.25), RandomStream(1, 0));
+        compare(u, hg, ref, x_trans);
+        CHECK(hg.bound_reruns() == ref.reruns);
+      }
+    }
+  }
+}
+
+// The threshold of that test: the last float that converts to the bound's level is half an ADC
+// step above the bound (to a few float spacings), and the next float converts one level past it.
+TEST_CASE("the ADC's clip edge is half a step above the bound, the last float that converts to the bound's level",
+          "[bound_management]") {
+  for (const int bits : {2, 4, 8, 12, 22})
+    for (const double bound : {1.0, 8.0, 0.3, 3.7}) {
+      const ConverterSpec adc{bits, bound, 0};
+      const float e = adc.clip_edge(), step = static_cast<float>(adc.step()), inv = 1.0f / step;
+      const double top = std::ldexp(1.0, bits - 1) - 1, half = bound + adc.step() / 2;
+      INFO(bits << " bits, bound " << bound << ": edge " << e << ", bound + step / 2 = " << half);
+      CHECK(std::abs(static_cast<double>(e) - half) <= 4 * static_cast<double>(std::nextafter(e, 1e30f) - e));
+      CHECK(std::nearbyint(e * inv) == top);
+      CHECK(std::nearbyint(std::nextafter(e, 1e30f) * inv) == top + 1);
+    }
 }
