@@ -174,9 +174,32 @@ Preprocess parse_preprocess(const std::string& json_text, const std::string& wha
 }
 
 Preprocess preprocess_for(const Graph& g, const std::string& model_path) {
-  auto it = g.metadata.find("ptcsim.preprocess");
-  if (it != g.metadata.end()) return parse_preprocess(it->second, model_path + " metadata 'ptcsim.preprocess'");
   std::filesystem::path side = std::filesystem::path(model_path).replace_extension(".json");
+  auto it = g.metadata.find("ptcsim.preprocess");
+  if (it != g.metadata.end()) {
+    Preprocess p = parse_preprocess(it->second, model_path + " metadata 'ptcsim.preprocess'");
+    // A sidecar's "preprocess" beside the metadata must say the same: one of them would be ignored.
+    // (A sidecar that is not JSON, or has no "preprocess", is not consulted then.)
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(side, ec)) {
+      nlohmann::json j;
+      try {
+        j = load_json_file(side.string(), "sidecar");
+      } catch (const Error&) {
+        return p;
+      }
+      if (j.is_object() && j.contains("preprocess")) {
+        const Preprocess q = parse_preprocess(j["preprocess"].dump(), side.string() + " preprocess");
+        if (q.input_shape != p.input_shape || q.scale != p.scale || q.mean != p.mean || q.std != p.std ||
+            q.dataset != p.dataset || q.classes != p.classes)
+          throw Error(side.string() + " preprocess: differs from " + model_path + "'s metadata 'ptcsim.preprocess' (" +
+                      it->second +
+                      "); the input preprocessing must come from one place: remove the sidecar's \"preprocess\" "
+                      "or make it the same");
+      }
+    }
+    return p;
+  }
   if (std::filesystem::exists(side)) {
     nlohmann::json j = load_json_file(side.string(), "sidecar");
     if (j.is_object() && j.contains("preprocess")) return parse_preprocess(j["preprocess"].dump(), side.string() + " preprocess");

@@ -49,7 +49,8 @@ struct Preprocess {
   int64_t classes = 0;
 };
 
-// From the model's metadata, else from the sidecar next to `model_path`.
+// From the model's metadata, else from the sidecar next to `model_path` (a sidecar "preprocess"
+// beside the metadata must be the same, else an error).
 Preprocess preprocess_for(const Graph& g, const std::string& model_path);
 Preprocess parse_preprocess(const std::string& json_text, const std::string& what);
 

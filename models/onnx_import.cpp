@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -325,11 +326,36 @@ Graph import_onnx_bytes(const std::string& bytes, const std::string& what, const
   std::set<std::string> known;
   for (const auto& kv : g.constants) known.insert(kv.first);
   for (const auto& in : g.inputs) known.insert(in.name);
+  // Node names identify layers (hw.mapping.digital_layers, per-layer statistics): the ONNX IR
+  // requires them unique within a graph ("Names within a graph"). An unnamed node is called
+  // <op>_<index>, with "_" appended while another node has that name.
+  std::set<std::string> named;
+  std::map<std::string, int> first_index;
+  {
+    int i = 0;
+    for (const auto& np : gp.node()) {
+      if (!np.name().empty()) {
+        const auto [it, fresh] = first_index.emplace(np.name(), i);
+        if (!fresh)
+          throw Error(what + ": node " + std::to_string(i) + " (" + np.op_type() + ") is named '" + np.name() + "' like node " +
+                      std::to_string(it->second) +
+                      ": node names must be unique within a graph (ONNX IR, \"Names within a graph\"); rename one");
+        named.insert(np.name());
+      }
+      ++i;
+    }
+  }
   int index = 0;
   for (const auto& np : gp.node()) {
     Node n;
     n.op = np.op_type();
-    n.name = np.name().empty() ? n.op + "_" + std::to_string(index) : np.name();
+    if (np.name().empty()) {
+      n.name = n.op + "_" + std::to_string(index);
+      while (named.count(n.name)) n.name += "_";
+      named.insert(n.name);
+    } else {
+      n.name = np.name();
+    }
     ++index;
     if (!np.domain().empty() && np.domain() != "ai.onnx")
       throw Unsupported(what + ": " + n.where() + ": op domain '" + np.domain() +

@@ -137,10 +137,13 @@ std::string did_you_mean(const std::string& word, const std::vector<std::string>
 
 std::string unknown_key_reason(const std::string& key, const std::vector<std::string>& known, const Json* obj,
                                const std::string& path) {
+  // An aihwkit parameter's name says where it lives before any spelling neighbour does
+  // (hw.mvm.out_noise: aihwkit's out_noise is hw.adc.noise_std, not "w_noise").
+  std::string why = aihwkit_hint(key);
+  if (!why.empty()) return why;
   const std::string hint = did_you_mean(key, known);
   if (!hint.empty()) return "; did you mean \"" + hint + "\"?";
-  std::string why = aihwkit_hint(key);
-  if (why.empty()) {  // an abbreviation of exactly one parameter (sigma_prog: sigma_prog_rel), 3 letters at least
+  {  // an abbreviation of exactly one parameter (sigma_prog: sigma_prog_rel), 3 letters at least
     std::string abbr;
     int n = 0;
     for (const auto& c : known)
@@ -149,11 +152,13 @@ std::string unknown_key_reason(const std::string& key, const std::vector<std::st
   }
   // A plug-in section whose name was changed alone (--set controller.policy.name=none) keeps the
   // other plug-in's parameters: say how to replace the section.
-  if (why.empty() && !path.empty() && obj && obj->is_object() && obj->contains("name") && (*obj)["name"].is_string() &&
+  if (!path.empty() && obj && obj->is_object() && obj->contains("name") && (*obj)["name"].is_string() &&
       std::find(known.begin(), known.end(), "name") != known.end()) {
     const std::string name = (*obj)["name"].get<std::string>();
-    why = " for \"" + name + "\" (a parameter of another one? to switch " + path +
-          " with --set, replace the whole object: --set '" + path + "={\"name\": \"" + name + "\"}')";
+    const std::string section = path.substr(path.rfind('.') == std::string::npos ? 0 : path.rfind('.') + 1);
+    why = " for \"" + name + "\" (a parameter of another " + section + "? if --set " + path +
+          ".name switched it, the file's other keys stay: replace the whole object instead, --set '" + path + "={\"name\": \"" +
+          name + "\"}')";
   }
   return why;
 }

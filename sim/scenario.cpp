@@ -871,7 +871,12 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
     std::error_code ec;  // a name too long or a symlink loop: an error naming "model", not a bare filesystem_error
     const bool there = fs::exists(s.model_path, ec);
     if (ec) throw Error("model: file \"" + s.model_path + "\": " + ec.message());
-    if (!there) throw Error("model: file \"" + s.model_path + "\" not found");
+    if (!there)
+      throw Error("model: file \"" + s.model_path + "\" not found" +
+                  (fs::path(model).is_absolute()
+                       ? std::string()
+                       : " (\"" + model + "\" relative to the scenario's directory " +
+                             (dir.empty() ? std::string(".") : dir.string()) + ", or base_dir; --set values too)"));
   }
   note_input_file("model", s.model_path);
   s.horizon_s = top.num("horizon_s");
@@ -948,6 +953,19 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   s.io.bound_management = hw::bound_management_from_name(mvm.str("bound_management"));
   s.io.max_bm_factor = mvm.num("max_bm_factor");
   s.io.max_bm_res = mvm.num("max_bm_res");
+  // The limits of bound management do nothing without it; an aihwkit user (whose default is
+  // iterative) who sets one most likely expects bound management on.
+  if (s.io.bound_management == hw::BoundManagement::none) {
+    const hw::IoSpec dflt;
+    const std::pair<const char*, std::pair<double, double>> limits[] = {
+        {"max_bm_factor", {s.io.max_bm_factor, dflt.max_bm_factor}}, {"max_bm_res", {s.io.max_bm_res, dflt.max_bm_res}}};
+    for (const auto& [key, v] : limits)
+      if (v.first != v.second)
+        throw Error(std::string("hw.mvm.") + key + ": " + range_text(v.first) +
+                    " limits bound management, which is off (hw.mvm.bound_management \"none\", ptcsim's default; aihwkit's is "
+                    "iterative): set it to \"iterative\", or leave " +
+                    key + " at its default " + range_text(v.second));
+  }
   if (s.io.noise_management == hw::NoiseManagement::none && s.io.nm_thres > 0)
     throw Error("hw.mvm.nm_thres: " + nlohmann::json(s.io.nm_thres).dump() +
                 " is used only by noise_management abs_max (its cap) and constant (its scale); noise_management is none");

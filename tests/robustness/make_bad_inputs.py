@@ -82,6 +82,7 @@ model("slice_zero_step", [N("Slice", ["x", "st", "en", "ax", "sp"], ["y"], name=
 model("concat_mismatch", [N("Concat", ["x", "c"], ["y"], name="cat0", axis=1)], [f32("c", [1, 1, 14, 14])])
 model("clip_huge_min_input", [N("Clip", ["x", "lo"], ["y"], name="clip0")], [f32("lo", [3])])
 model("duplicate_output", [N("Relu", ["x"], ["y"], name="relu0"), N("Relu", ["x"], ["y"], name="relu1")])
+model("duplicate_node_name", [N("Relu", ["x"], ["r"], name="act"), N("Relu", ["r"], ["y"], name="act")])
 model("cycle", [N("Relu", ["b"], ["a"], name="relu0"), N("Relu", ["a"], ["b"], name="relu1"), N("Relu", ["b"], ["y"], name="relu2")])
 model("huge_input_shape", [N("Relu", ["x"], ["y"], name="relu0")],
       inputs=[helper.make_tensor_value_info("x", TensorProto.FLOAT, [2**40, 2**40, 28, 28])])
@@ -94,6 +95,10 @@ model("initializer_short_data", [N("Conv", ["x", "w"], ["y"], name="conv0")], [b
 huge = TensorProto(); huge.name = "w"; huge.data_type = TensorProto.FLOAT; huge.dims.extend([2**31, 2**31, 5, 5]); huge.raw_data = b"\0" * 16
 model("initializer_huge_dims", [N("Conv", ["x", "w"], ["y"], name="conv0")], [huge])
 model("no_metadata", [N("Relu", ["x"], ["y"], name="relu0")], keep_meta=False)
+# A model with preprocessing metadata and a sidecar whose "preprocess" says something else.
+save_bytes("sidecar_conflict", lenet_bytes)
+side = json.loads(meta["ptcsim.preprocess"]); side["scale"] = 1.0
+json.dump({"preprocess": side}, open(f"{out}/onnx/sidecar_conflict.json", "w"))
 m = onnx.load(lenet_path)
 for p in m.metadata_props:
     if p.key == "ptcsim.preprocess": p.value = "{not json"

@@ -199,3 +199,30 @@ TEST_CASE("huge shape entries, pads, strides and steps are rejected before any a
                         Contains("node 'sl' (Slice)") && Contains("steps") && Contains("limit"));
   }
 }
+
+// Node names identify layers (hw.mapping.digital_layers "first", per-layer statistics); the ONNX IR
+// requires them unique within a graph, which onnx.checker does not enforce.
+TEST_CASE("two nodes with one name are an error naming both, and an unnamed node never takes a used name", "[import]") {
+  test::OnnxBuilder b;
+  b.input("x", {1, 4});
+  b.output("z");
+  b.init("w1", {4, 4}, std::vector<float>(16, 0.5f));
+  b.init("w2", {4, 4}, std::vector<float>(16, 0.25f));
+  b.node("Gemm", {"x", "w1"}, {"y"}, "dup");
+  b.node("Gemm", {"y", "w2"}, {"z"}, "dup");
+  REQUIRE_THROWS_WITH(import_onnx_bytes(b.bytes(), "m.onnx"), Contains("m.onnx: node 1 (Gemm) is named 'dup' like node 0") &&
+                                                                  Contains("node names must be unique within a graph"));
+
+  // Node 0 is unnamed (it would be Gemm_0), node 1 is explicitly named Gemm_0.
+  test::OnnxBuilder c;
+  c.input("x", {1, 4});
+  c.output("z");
+  c.init("w1", {4, 4}, std::vector<float>(16, 0.5f));
+  c.init("w2", {4, 4}, std::vector<float>(16, 0.25f));
+  c.node("Gemm", {"x", "w1"}, {"y"})->set_name("");
+  c.node("Gemm", {"y", "w2"}, {"z"}, "Gemm_0");
+  const Graph g = import_onnx_bytes(c.bytes(), "m.onnx");
+  std::vector<std::string> names;
+  for (Vertex v : g.order) names.push_back(g.node(v).name);
+  CHECK(names == std::vector<std::string>{"Gemm_0_", "Gemm_0"});
+}
