@@ -545,7 +545,8 @@ double Accelerator::take_write_time_s() {
   return t;
 }
 
-void Accelerator::effective(int64_t layer, int64_t group, uint64_t draw, std::vector<float>& out, bool with_adc) const {
+void Accelerator::effective(int64_t layer, int64_t group, uint64_t draw, std::vector<float>& out, bool with_adc,
+                            int64_t* bm_reruns) const {
   const auto& t = m_wl.layers.at(layer).gemms.at(group);
   const int64_t kk = m_wl.spec.block_size * m_wl.spec.block_size, k = m_wl.spec.block_size;
   std::vector<float> scale(static_cast<size_t>(t.P * t.Q));
@@ -557,13 +558,52 @@ void Accelerator::effective(int64_t layer, int64_t group, uint64_t draw, std::ve
                            .derive(2)
                            .derive(draw)
                            .derive(static_cast<uint64_t>(layer) << 20 | static_cast<uint64_t>(group));
-    std::vector<float> col(static_cast<size_t>(k));
-    for (int64_t b = 0; b < t.P * t.Q; ++b)
+    const ConverterSpec &adc = m_cfg.io.adc, &dac = m_cfg.io.dac;
+    // Bound management (docs/pcm_drift_compensation.md §2): a probe is a one-hot input, so its
+    // partial sums are the column itself; when one (with its noise) converts past the bound, the
+    // column is read again with the input DAC(1 / f) and fresh ADC noise (stream round r), until
+    // it fits or f passes max_bm_factor or max_bm_res / DAC step (HardwareGemm::bound_rerun's loop).
+    const bool bm = bm_reruns && m_cfg.io.bound_managed();
+    const float edge = adc.clip_edge();
+    const double res = dac.step();
+    std::vector<float> col(static_cast<size_t>(k)), w(static_cast<size_t>(k));
+    for (int64_t b = 0; b < t.P * t.Q; ++b) {
+      const int64_t real = std::min<int64_t>(k, t.rows - (b / t.Q) * k);  // the block's rows that hold a layer row
       for (int64_t j = 0; j < k; ++j) {
-        for (int64_t i = 0; i < k; ++i) col[i] = out[b * kk + i * k + j];
-        convert(m_cfg.io.adc, col.data(), k, rng, static_cast<uint64_t>((b * k + j) * k));
+        for (int64_t i = 0; i < k; ++i) w[i] = col[i] = out[b * kk + i * k + j];
+        const uint64_t first = static_cast<uint64_t>((b * k + j) * k);
+        const auto clips = [&]() {
+          for (int64_t i = 0; i < real; ++i)
+            if (std::abs(col[i]) > edge) return true;
+          return false;
+        };
+        if (!bm) {
+          convert(adc, col.data(), k, rng, first);
+        } else {
+          for (int64_t i = 0; i < k; ++i)
+            if (adc.noise_std > 0) col[i] += static_cast<float>(adc.noise_std * rng.normal(first + static_cast<uint64_t>(i)));
+          bool clipped = clips();
+          quantize(adc, col.data(), k);
+          double f = 1;
+          for (uint64_t round = 1; clipped && !(f > m_cfg.io.max_bm_factor) && !(res > 0 && f > m_cfg.io.max_bm_res / res);
+               ++round) {
+            f *= 2;
+            ++*bm_reruns;
+            float x = static_cast<float>(1.0 / f);
+            quantize(dac, &x, 1);
+            const RandomStream again = rng.derive(round);
+            for (int64_t i = 0; i < k; ++i) {
+              col[i] = w[i] * x;
+              if (adc.noise_std > 0) col[i] += static_cast<float>(adc.noise_std * again.normal(first + static_cast<uint64_t>(i)));
+            }
+            clipped = clips();
+            quantize(adc, col.data(), k);
+            for (int64_t i = 0; i < k; ++i) col[i] *= static_cast<float>(f);
+          }
+        }
         for (int64_t i = 0; i < k; ++i) out[b * kk + i * k + j] = col[i];
       }
+    }
   }
   const std::vector<float>& rs = m_tech->row_scales(layer, group);
   for (int64_t b = 0; b < t.P * t.Q; ++b)

@@ -331,7 +331,11 @@ class Accelerator : public sc_core::sc_module, public ArrayIf, public StatsProvi
   // ---- measurements (no simulated time)
   // Effective weights of one layer group for `draw` at the noise instant set with set_times
   // (absolute units, block layout [P, Q, k, k]); with_adc applies the ADC to identity probes.
-  void effective(int64_t layer, int64_t group, uint64_t draw, std::vector<float>& out, bool with_adc = false) const;
+  // bm_reruns (with_adc, bound management on): the probes are bound-managed as an inference's
+  // partial sums are (a probe column that converts past the ADC bound is read again with the
+  // input 1 / f, f = 2, 4, ..., and multiplied back), and the recomputations are added to it.
+  void effective(int64_t layer, int64_t group, uint64_t draw, std::vector<float>& out, bool with_adc = false,
+                 int64_t* bm_reruns = nullptr) const;
   // Predicted class of each sample (images[i] from `d`), read at times[i] with draw draw_base + i.
   // stoppable (served images only): a stop request ends it between batches, the rest left at -1.
   void classify(const models::Dataset& d, const models::Preprocess& p, const std::vector<int64_t>& images,

@@ -76,6 +76,10 @@ void compensate_drift(Env& e, bool reference, const DriftCompensationSpec& spec,
   if (ref.size() != L * static_cast<size_t>(n_inst)) ref.assign(L * static_cast<size_t>(n_inst), {});
   std::vector<float> eff;
   int64_t cycles = 0;
+  // Bound management of the read-out's probes (with hw.mvm.bound_management iterative): this chip's
+  // re-runs are charged as compensation cycles, ceil(re-runs / cores) array cycles (each re-run is
+  // one core's cycle); a Monte-Carlo copy's are not (docs/devices.md §2.4).
+  int64_t reruns = 0, copy_reruns = 0;
   Json alphas = Json::array(), amin = Json::array(), amax = Json::array();
   for (int64_t inst = n_inst - 1; inst >= 0; --inst) {  // instance 0 last: it stays selected
     if (n_inst > 1) acc.select_instance(inst);
@@ -90,7 +94,7 @@ void compensate_drift(Env& e, bool reference, const DriftCompensationSpec& spec,
         int64_t n = 0;
         for (size_t g = 0; g < Ly.gemms.size(); ++g) {
           const auto& t = Ly.gemms[g];
-          acc.effective(static_cast<int64_t>(l), static_cast<int64_t>(g), draw, eff, true);
+          acc.effective(static_cast<int64_t>(l), static_cast<int64_t>(g), draw, eff, true, log ? &reruns : &copy_reruns);
           // One-hot input j returns column j of the effective matrix: mean |y| over all of them.
           for (int64_t r = 0; r < t.rows; ++r)
             for (int64_t c = 0; c < t.cols; ++c) sum += std::abs(eff[(((r / k) * t.Q + c / k) * k + r % k) * k + c % k]), ++n;
@@ -101,7 +105,7 @@ void compensate_drift(Env& e, bool reference, const DriftCompensationSpec& spec,
         for (size_t g = 0; g < Ly.gemms.size(); ++g) {
           const auto& t = Ly.gemms[g];
           const int64_t lg = static_cast<int64_t>(l), gg = static_cast<int64_t>(g);
-          acc.effective(lg, gg, draw, eff, true);
+          acc.effective(lg, gg, draw, eff, true, log ? &reruns : &copy_reruns);
           units[g] = units_of(t, k, acc.tech().scale_tiles(lg, gg), per_column);
           std::vector<double> sum(static_cast<size_t>(units[g].count), 0.0);
           std::vector<int64_t> n(static_cast<size_t>(units[g].count), 0);
@@ -147,8 +151,10 @@ void compensate_drift(Env& e, bool reference, const DriftCompensationSpec& spec,
     }
   }
   noiseless.restore();
+  cycles += (reruns + acc.cores() - 1) / acc.cores();
   e.charge_cycles(cycles, wl.chunks, "compensation");
   Json ev = {{"reference", reference}, {"cycles", cycles}, {"alpha", alphas}};
+  if (e.ctx().s.io.bound_managed()) ev["bound_management_reruns"] = reruns;
   if (n_inst > 1) ev["instances"] = n_inst;
   if (!per_layer) {
     ev["granularity"] = spec.granularity;
