@@ -143,7 +143,14 @@ nlohmann::json parse_json_text(const std::string& text, const std::string& what)
 }
 
 nlohmann::json load_json_file(const std::string& file, const std::string& what) {
-  return parse_json_text(read_regular_file(file, what, kMaxJsonFileBytes), file);
+  const std::string text = read_regular_file(file, what, kMaxJsonFileBytes);
+  // A model given where a scenario goes (ptcsim run model.onnx) would fail as JSON at its first byte.
+  if (file.size() > 5 && file.compare(file.size() - 5, 5, ".onnx") == 0 && text.rfind('{', 0) != 0)
+    throw Error(file + ": an ONNX model, not a " + what +
+                " (JSON); a scenario names its model in \"model\", and "
+                "ptcsim eval " +
+                file + " evaluates a model on its own");
+  return parse_json_text(text, file);
 }
 
 }  // namespace ptc
