@@ -990,30 +990,20 @@ Prepared prep_pad(const Node& n, const std::vector<ValueState>& in, int64_t opse
   }
   checked_numel(out, n.where());
   DType t = in[0].dtype;
-  // Per dim: source index of every output index (-1 = constant value).
-  std::vector<std::vector<int64_t>> src(r);
-  for (size_t d = 0; d < r; ++d) {
-    src[d].resize(out[d]);
-    for (int64_t o = 0; o < out[d]; ++o) {
-      int64_t i = o - pads[d];
-      if (i < 0 || i >= x[d]) {
-        if (mode == "constant")
-          i = -1;
-        else if (mode == "edge")
-          i = std::min(std::max<int64_t>(i, 0), x[d] - 1);
-        else {
-          int64_t period = 2 * (x[d] - 1);
-          if (period == 0)
-            i = 0;
-          else {
-            i = ((i % period) + period) % period;
-            if (i >= x[d]) i = period - i;
-          }
-        }
-      }
-      src[d][o] = i;
-    }
-  }
+  // Source index in dim d of output index o (-1 = the constant value), computed as the kernel goes:
+  // a table per dim would cost 8 bytes per output index, and a dim may be as long as the tensor
+  // size limit allows (an import's shape inference built 8 GB of them for a 10^9-long padded dim).
+  const int kind = mode == "constant" ? 0 : mode == "edge" ? 1 : 2;
+  const auto source = [pads, x, kind](size_t d, int64_t o) {
+    int64_t i = o - pads[d];
+    if (i >= 0 && i < x[d]) return i;
+    if (kind == 0) return int64_t{-1};
+    if (kind == 1) return std::min(std::max<int64_t>(i, 0), x[d] - 1);
+    const int64_t period = 2 * (x[d] - 1);  // reflect
+    if (period == 0) return int64_t{0};
+    i = ((i % period) + period) % period;
+    return i >= x[d] ? period - i : i;
+  };
   Shape xs = strides_of(x);
   bool cv_input = opset >= 11 && n.input_given(2);
   return single(out, t, [=](const KernelArgs& k) {
@@ -1025,7 +1015,7 @@ Prepared prep_pad(const Node& n, const std::vector<ValueState>& in, int64_t opse
       int64_t off = 0;
       bool inside = true;
       for (size_t d = 0; d < r; ++d) {
-        int64_t s = src[d][idx[d]];
+        const int64_t s = source(d, idx[d]);
         if (s < 0) {
           inside = false;
           break;
