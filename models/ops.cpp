@@ -413,30 +413,21 @@ Prepared prep_matmul(const Node& n, const std::vector<ValueState>& in, int64_t) 
   Shape out = batch;
   if (!a1) out.push_back(M);
   if (!b1) out.push_back(N);
-  // Batch offsets of A and B for every output matrix.
-  int64_t nb = checked_numel(batch, n.where());
-  std::vector<int64_t> offa(nb), offb(nb);
+  // Batch offsets of A and B (in matrices) by the broadcast strides, computed as the kernel goes: a
+  // table per output matrix would cost 16 bytes each, and nb may be as large as the size limit.
+  const int64_t nb = checked_numel(batch, n.where());
+  const Shape sa = broadcast_strides(ba, batch), sb = broadcast_strides(bb, batch);
+  // If B is shared by all batches and A is contiguous over them, fold the batch into M: every dim
+  // that varies has B's stride 0 and A's contiguous stride.
+  bool fold = nb > 1;
   {
-    Shape sa = broadcast_strides(ba, batch), sb = broadcast_strides(bb, batch), idx(batch.size(), 0);
-    for (int64_t j = 0; j < nb; ++j) {
-      int64_t oa = 0, ob = 0;
-      for (size_t d = 0; d < batch.size(); ++d) {
-        oa += idx[d] * sa[d];
-        ob += idx[d] * sb[d];
-      }
-      offa[j] = oa * M * K;
-      offb[j] = ob * K * N;
-      for (int64_t d = static_cast<int64_t>(batch.size()) - 1; d >= 0; --d)
-        if (++idx[d] < batch[d])
-          break;
-        else
-          idx[d] = 0;
+    int64_t contiguous = 1;
+    for (int64_t d = static_cast<int64_t>(batch.size()) - 1; d >= 0; --d) {
+      if (batch[d] > 1 && (sb[d] != 0 || sa[d] != contiguous)) fold = false;
+      contiguous *= batch[d];
     }
   }
-  // If B is shared by all batches and A is contiguous over them, fold the batch into M.
-  bool fold = nb > 1 && std::all_of(offb.begin(), offb.end(), [](int64_t o) { return o == 0; });
-  for (int64_t j = 0; fold && j < nb; ++j) fold = offa[j] == j * M * K;
-  bool fold_or_single = fold || (nb == 1 && offb[0] == 0);
+  const bool fold_or_single = fold || nb == 1;                       // one batch: B's offset is 0
   const bool rows_are_samples = in[0].shape.size() == 2 && nb == 1;  // [batch, K] x [K, N]
   return single(out, DType::f32, [=](const KernelArgs& k) {
     const float* A = k.in[0]->f.data();
@@ -464,9 +455,22 @@ Prepared prep_matmul(const Node& n, const std::vector<ValueState>& in, int64_t) 
                   1.0f, A, static_cast<int>(K), B, static_cast<int>(N), 0.0f, Y, static_cast<int>(N));
       return;
     }
-    for (int64_t j = 0; j < nb; ++j)
+    Shape idx(batch.size(), 0);
+    for (int64_t j = 0; j < nb; ++j) {
+      int64_t oa = 0, ob = 0;
+      for (size_t d = 0; d < batch.size(); ++d) {
+        oa += idx[d] * sa[d];
+        ob += idx[d] * sb[d];
+      }
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), 1.0f,
-                  A + offa[j], static_cast<int>(K), B + offb[j], static_cast<int>(N), 0.0f, Y + j * M * N, static_cast<int>(N));
+                  A + oa * M * K, static_cast<int>(K), B + ob * K * N, static_cast<int>(N), 0.0f, Y + j * M * N,
+                  static_cast<int>(N));
+      for (int64_t d = static_cast<int64_t>(batch.size()) - 1; d >= 0; --d)
+        if (++idx[d] < batch[d])
+          break;
+        else
+          idx[d] = 0;
+    }
   });
 }
 
