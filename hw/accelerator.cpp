@@ -564,7 +564,7 @@ void Accelerator::effective(int64_t layer, int64_t group, uint64_t draw, std::ve
     // column is read again with the input DAC(1 / f) and fresh ADC noise (stream round r), until
     // it fits or f passes max_bm_factor or max_bm_res / DAC step (HardwareGemm::bound_rerun's loop).
     const bool bm = bm_reruns && m_cfg.io.bound_managed();
-    const float edge = adc.clip_edge();
+    const float edge = bm ? adc.clip_edge() : 0.0f;  // once per layer group, only when needed
     const double res = dac.step();
     std::vector<float> col(static_cast<size_t>(k)), w(static_cast<size_t>(k));
     for (int64_t b = 0; b < t.P * t.Q; ++b) {

@@ -20,7 +20,7 @@ namespace ptc::hw {
 
 HardwareGemm::HardwareGemm(const models::CompiledWorkload& wl, const BlockRealizer& realizer, const IoSpec& io,
                            const RandomStream& rng)
-    : m_wl(wl), m_realizer(realizer), m_io(io), m_rng(rng) {
+    : m_wl(wl), m_realizer(realizer), m_io(io), m_adc_edge(io.adc.clip_edge()), m_rng(rng) {
   if (io.dac.bits < 0 || io.dac.bits > 24 || io.adc.bits < 0 || io.adc.bits > 24)
     throw Error("converter bits must be in [0, 24] (0 = ideal)");
   if (!(io.dac.bound > 0) || !(io.adc.bound > 0)) throw Error("converter bounds must be > 0");
@@ -846,7 +846,7 @@ int64_t HardwareGemm::bound_rerun(int64_t p, int64_t q, int64_t j, int64_t P, in
       y[i] = v;
     }
     bool clipped = false;  // a partial sum converts past the bound (aihwkit: discretise, then test)
-    const float hi = adc.clip_edge();
+    const float hi = m_adc_edge;
     for (int64_t i = 0; i < k; ++i) clipped = clipped || std::abs(y[i]) > hi;
     quantize(adc, y, k);
     for (int64_t i = 0; i < k; ++i) out[i * ostride] = y[i] * static_cast<float>(f);
@@ -921,7 +921,7 @@ int64_t HardwareGemm::bound_fix(int64_t P, int64_t Q, int64_t n, int64_t cols, i
   const double res = dac.step();
   const float dlo = static_cast<float>(-dac.bound), dhi = static_cast<float>(dac.bound);
   const float dstep = dac.bits > 0 ? static_cast<float>(dac.step()) : 0.0f;
-  const float ahi = static_cast<float>(adc.bound), aedge = adc.clip_edge();
+  const float ahi = static_cast<float>(adc.bound), aedge = m_adc_edge;
   const float astep = static_cast<float>(adc.step());
   alignas(64) float xr[k][kTile], xs[k][kTile], y[k][kTile], out[k][kTile];
   int64_t reruns = 0;
@@ -1034,7 +1034,7 @@ bool HardwareGemm::conv_same_width(int64_t layer, int64_t group, int64_t sample,
   const bool bm = fused && m_io.bound_managed();  // bound management: the kernel marks, bound_fix recomputes
   // The kernel's clip: the bound, or with bound management the last value that converts within it
   // (a column is marked when a partial sum converts past the bound, as aihwkit tests).
-  const float adc_hi = bm ? adc.clip_edge() : static_cast<float>(adc.bound);
+  const float adc_hi = bm ? m_adc_edge : static_cast<float>(adc.bound);
   const RandomStream bm_rng = group_rng.derive(3);
   if (bm) tw.bm_mask.resize(static_cast<size_t>(P * Q));
   int64_t reruns = 0;
@@ -1179,7 +1179,7 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
   const AdcNoise adc_noise{group_rng.derive(1), static_cast<float>(adc.noise_std)};
   const AdcNoise* adc_nz = adc.noise_std > 0 ? &adc_noise : nullptr;
   const bool bm_fused = fused && m_io.bound_managed();  // bound management: the kernel marks, bound_fix recomputes
-  const float adc_hi = bm_fused ? adc.clip_edge() : static_cast<float>(adc.bound);  // as in conv
+  const float adc_hi = bm_fused ? m_adc_edge : static_cast<float>(adc.bound);  // as in conv
   const RandomStream bm_fused_rng = group_rng.derive(3);
   if (bm_fused) tw.bm_mask.resize(static_cast<size_t>(P * Q));
   int64_t fused_reruns = 0;
@@ -1345,7 +1345,7 @@ void HardwareGemm::gemm(int64_t layer, int64_t group, int64_t sample, const floa
       }
       if (bm) {  // bound management: the (block, vector) pairs whose partial sums leave the ADC range
         tw.bm_hit.assign(static_cast<size_t>(P * n), 0);
-        const float hi = adc.clip_edge();  // converts past the bound
+        const float hi = m_adc_edge;  // converts past the bound
         for (int64_t r = 0; r < t.rows; ++r)
           for (int64_t j = 0; j < n; ++j)
             if (std::abs(part[r * n + j]) > hi) tw.bm_hit[(r / k) * n + j] = 1;

@@ -118,6 +118,7 @@ class HardwareGemm : public models::MappedGemm {
   const models::CompiledWorkload& m_wl;
   const BlockRealizer& m_realizer;
   IoSpec m_io;
+  float m_adc_edge;  // m_io.adc.clip_edge(): bound management's test, computed once (a bisection)
   RandomStream m_rng;
   uint64_t m_draw_base = 0;
   std::vector<float> m_gain;
