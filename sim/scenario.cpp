@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include "hw/streaming.h"
@@ -27,6 +28,9 @@ namespace ptc::sim {
 namespace fs = std::filesystem;
 
 namespace {
+
+// accuracy.images' default (declared once; a batch size in a mode that evaluates none is refused).
+constexpr int64_t kDefaultEvalImages = 1000;
 
 // The policy's factory: a parameter error names its JSON path already; anything else a factory
 // throws (a plug-in's own exception) is one line naming the policy, its library and the factory.
@@ -378,7 +382,7 @@ const std::vector<SectionSpec>& scenario_sections() {
            {"served", "scheduled", "none"}},
           {"times_s", "s", Json::array(), "scheduled evaluation instants (on the 1-ns clock: two on one nanosecond are refused)",
            0, kMaxSimSeconds},
-          {"images", "images", 1000, "evaluation batch (first test images; mode scheduled)", 1, 1e9},
+          {"images", "images", kDefaultEvalImages, "evaluation batch (first test images; mode scheduled)", 1, 1e9},
           {"instances", "", 1, "Monte-Carlo chip instances per evaluation (mean and std reported; mode scheduled)", 1, 10000},
           {"first_image", "", 0, "first test image of the evaluation batch (mode scheduled)", 0, 1e12},
           {"read_draws",
@@ -1162,7 +1166,16 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
     int64_t n = lp.integer("points");
     if (!(b > a)) throw Error("accuracy.log_spaced.stop_s: must be > start_s");
     // The last instant is stop_s exactly (a (b/a)^1 may round past it, beyond a horizon of stop_s).
-    for (int64_t i = 0; i < n; ++i) s.accuracy.times_s.push_back(i == n - 1 ? b : a * std::pow(b / a, double(i) / double(n - 1)));
+    for (int64_t i = 0; i < n; ++i) {
+      const double t = i == n - 1 ? b : a * std::pow(b / a, double(i) / double(n - 1));
+      // The grid's own points must be distinct instants, as given ones must (a merge would leave
+      // fewer evaluations than asked for without a word).
+      if (i > 0 && ns_of(t) == ns_of(s.accuracy.times_s.back()))
+        throw Error("accuracy.log_spaced.points: " + std::to_string(n) + " points from " + range_text(a) + " s to " +
+                    range_text(b) + " s put points " + std::to_string(i - 1) + " and " + std::to_string(i) +
+                    " on one nanosecond, the simulated clock's resolution; use fewer points or a wider range");
+      s.accuracy.times_s.push_back(t);
+    }
     s.accuracy.log_spaced_stop_s = b;
   }
   std::sort(s.accuracy.times_s.begin(), s.accuracy.times_s.end());
@@ -1189,6 +1202,17 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
     throw Error("accuracy.instances: Monte-Carlo chip instances are evaluated only in mode \"scheduled\", got " +
                 std::to_string(s.accuracy.instances) + " instances in mode \"" + s.accuracy.mode +
                 "\"; set accuracy.mode to \"scheduled\" with times_s, or instances to 1");
+  // The evaluation batch likewise: another size or start would change nothing (served requests
+  // classify their own images), so one away from its default is a mistake.
+  if (s.accuracy.mode != "scheduled")
+    for (const auto& [key, value, dflt] :
+         {std::tuple<const char*, int64_t, int64_t>{"images", s.accuracy.images, kDefaultEvalImages},
+          std::tuple<const char*, int64_t, int64_t>{"first_image", s.accuracy.first_image, 0}})
+      if (value != dflt)
+        throw Error(std::string("accuracy.") + key + ": " + std::to_string(value) +
+                    " sets the evaluation batch, which only mode \"scheduled\" evaluates, and the mode is \"" + s.accuracy.mode +
+                    "\"" + (s.accuracy.mode == "served" ? " (served requests classify their own images)" : "") +
+                    "; set accuracy.mode to \"scheduled\" with times_s, or leave " + key + " out");
   R["accuracy"] = ap.resolved();
   R["accuracy"]["times_s"] = s.accuracy.times_s;
   R["accuracy"].erase("log_spaced");
@@ -1555,10 +1579,19 @@ void check_static(const Scenario& s) {
         throw Error("controller.policy.threshold: " + std::to_string(pj["threshold"].get<int64_t>()) +
                     " worn cells per row can never be reached by a row of " + std::to_string(s.tiling.block_size) +
                     " cells (hw.cores.block_size)");
+    } else if (cap == "scheduled_evaluations") {
+      // Its only hook after on_start is on_evaluation, which runs before scheduled evaluations.
+      if (s.accuracy.mode != "scheduled")
+        throw Error("controller.policy: policy \"" + pname +
+                    "\" (as configured) acts only before scheduled accuracy evaluations, and accuracy.mode is \"" +
+                    s.accuracy.mode +
+                    "\": it would act once after programming and never again; give it a timer (its interval parameter, "
+                    "e.g. interval_s) or set accuracy.mode to \"scheduled\"");
     } else if (cap != "training_set" && cap != "training_split" && cap != "curvature") {
       throw Error("controller.policy: policy \"" + pname + "\" needs capability \"" + cap +
                   "\", unknown to ptcsim (known: remap, training_set, training_split, error_counters, channel_counters, "
-                  "write_verify, curvature, effective_weights, weight_readback, chip_training, digital_gains, row_remap)");
+                  "write_verify, curvature, effective_weights, weight_readback, chip_training, digital_gains, row_remap, "
+                  "scheduled_evaluations)");
     }
   }
   // A core with its own arithmetic reads its outputs with its own converters (RNS: one ADC per

@@ -184,7 +184,8 @@ class Policy {
   // path; not on a device with its own arithmetic), "weight_readback" (Actions::calibrate: DOCTOR's
   // regression on read-backs of the effective weights; not on a device with its own arithmetic,
   // whose errors they do not show), "row_remap" (Actions::remap_worn_rows: the streaming mapping with device cell
-  // endurance; the only capability a policy may use under the streaming mapping).
+  // endurance; the only capability a policy may use under the streaming mapping), "scheduled_evaluations"
+  // (the policy, as configured, acts only in on_evaluation after on_start: accuracy.mode "scheduled").
   virtual std::vector<std::string> capabilities_needed() const { return {}; }
 };
 

@@ -414,10 +414,19 @@ TEST_CASE(
                                                                                   Contains("needs the cyclic mapping") &&
                                                                                   Contains("hw.mapping.name is \"stationary\""));
   // Policies that never remap pass on PCM.
-  for (const char* pol : {"none", "threshold_full", "global_drift_compensation", "onchip_training"}) {
+  for (const char* pol : {"none", "threshold_full", "onchip_training"}) {
     INFO(pol);
     CHECK(preflight_error(with_sets(minimal(), {"device.name=pcm", std::string("controller.policy.name=") + pol})) == "");
   }
+  // Drift compensation re-estimates alpha before scheduled evaluations, or on its timer: in served
+  // mode without a timer it would read its reference after programming and never act again.
+  const Json gdc = with_sets(minimal(), {"device.name=pcm", "controller.policy.name=global_drift_compensation"});
+  CHECK_THAT(preflight_error(gdc), Contains("controller.policy: policy \"global_drift_compensation\" (as configured) acts only "
+                                            "before scheduled accuracy evaluations, and accuracy.mode is \"served\"") &&
+                                       Contains("interval_s"));
+  CHECK_THAT(preflight_error(with_set(gdc, "accuracy.mode=none")), Contains("accuracy.mode is \"none\""));
+  CHECK(preflight_error(with_set(gdc, "controller.policy.interval_s=86400")) == "");
+  CHECK(preflight_error(with_sets(gdc, {"accuracy.mode=scheduled", "accuracy.times_s=[1,3600]"})) == "");
 }
 
 TEST_CASE("scenario preflight: policies declare the capabilities their hooks use, from their parameters",
@@ -442,7 +451,8 @@ TEST_CASE("scenario preflight: policies declare the capabilities their hooks use
   CHECK(caps({{"name", "swim"}}) == V{"write_verify", "training_set", "curvature"});
   CHECK(caps({{"name", "swim"}, {"metric", "magnitude"}}) == V{"write_verify"});
   CHECK(caps({{"name", "swim"}, {"metric", "random"}}) == V{"write_verify"});
-  CHECK(caps({{"name", "global_drift_compensation"}}) == V{"digital_gains"});
+  CHECK(caps({{"name", "global_drift_compensation"}}) == V{"digital_gains", "scheduled_evaluations"});
+  CHECK(caps({{"name", "global_drift_compensation"}, {"interval_s", 3600}}) == V{"digital_gains"});
   CHECK(caps({{"name", "row_remap"}}) == V{"row_remap"});
   CHECK(caps({{"name", "row_remap"}, {"interval_requests", 10}, {"threshold", 2}}) == V{"row_remap"});
 }
@@ -555,9 +565,28 @@ TEST_CASE(
   const std::string ls = "accuracy.log_spaced={\"start_s\":11,\"stop_s\":100,\"points\":7}";
   CHECK(parse_scenario(with_set(sched, ls), "test.json").accuracy.times_s.back() == 100.0);
   CHECK(preflight_error(with_set(sched, ls)) == "");
+  // The grid's own points on one nanosecond would be merged into fewer evaluations than asked for:
+  // 1 s to 1 s + 0.1 ns in 3 points are all on the nanosecond of 1 s.
+  CHECK_THAT(
+      parse_error(with_set(sched, "accuracy.log_spaced={\"start_s\":1,\"stop_s\":1.0000000001,\"points\":3}")),
+      Contains("accuracy.log_spaced.points: 3 points from 1 s to ") && Contains(" s put points 0 and 1 on one nanosecond"));
+  // 10 points over a decade from 1 ns: 1, 1.29, 1.67 ns round to 1, 1, 2 ns; 4 points over
+  // 1 .. 1000 ns are 1, 10, 100, 1000 ns (distinct).
+  CHECK_THAT(parse_error(with_set(sched, "accuracy.log_spaced={\"start_s\":1e-9,\"stop_s\":1e-8,\"points\":10}")),
+             Contains("put points 0 and 1 on one nanosecond"));
+  CHECK(parse_error(with_set(sched, "accuracy.log_spaced={\"start_s\":1e-9,\"stop_s\":1e-6,\"points\":4}")) == "");
   // Served mode has no instants: with none it passes; instants given there would never be
   // evaluated, so they are an error naming the mode (not an instant after the horizon).
   CHECK(preflight_error(with_sets(sched, {"accuracy.mode=served", "accuracy.times_s=[]"})) == "");
+  // An evaluation batch in a mode without evaluations would change nothing: refused away from the
+  // defaults (1,000 images from image 0), accepted at them.
+  CHECK(preflight_error(with_sets(
+            sched, {"accuracy.mode=served", "accuracy.times_s=[]", "accuracy.images=1000", "accuracy.first_image=0"})) == "");
+  CHECK_THAT(preflight_error(with_sets(sched, {"accuracy.mode=served", "accuracy.times_s=[]", "accuracy.images=7"})),
+             Contains("parse: accuracy.images: 7 sets the evaluation batch, which only mode \"scheduled\" evaluates, and the "
+                      "mode is \"served\" (served requests classify their own images)"));
+  CHECK_THAT(preflight_error(with_sets(sched, {"accuracy.mode=none", "accuracy.times_s=[]", "accuracy.first_image=500"})),
+             Contains("parse: accuracy.first_image: 500 sets the evaluation batch") && Contains("the mode is \"none\";"));
   CHECK_THAT(
       preflight_error(with_sets(sched, {"accuracy.mode=served", "accuracy.times_s=[1000]"})),
       Contains("accuracy.times_s: instants are evaluated only in accuracy.mode \"scheduled\", and the mode is \"served\""));

@@ -16,7 +16,12 @@ class Gdc : public Policy {
   }
   double timer_interval_s() const override { return m_every_s; }
   // The alphas scale the digital outputs of an effective-weight data path.
-  std::vector<std::string> capabilities_needed() const override { return {"digital_gains"}; }
+  // Without a timer it acts only before scheduled evaluations: in served mode it would take its
+  // reference after programming and never act again.
+  std::vector<std::string> capabilities_needed() const override {
+    if (m_every_s > 0) return {"digital_gains"};
+    return {"digital_gains", "scheduled_evaluations"};
+  }
   void on_start(Actions& a) override { a.compensate_drift(true, m_spec); }
   void on_evaluation(Actions& a) override { a.compensate_drift(false, m_spec); }
   void on_timer(Actions& a) override { a.compensate_drift(false, m_spec); }
@@ -29,7 +34,10 @@ class Gdc : public Policy {
 const Registrar<Policy> reg{
     {"global_drift_compensation",
      "aihwkit global drift compensation: one-hot readout, digital alpha per layer, tile or column",
-     {{"interval_s", "s", 0.0, "also re-estimate alpha every this many simulated seconds (0: only before evaluations)", 0, 1e12},
+     {{"interval_s", "s", 0.0,
+       "also re-estimate alpha every this many simulated seconds (0: only before scheduled evaluations, so accuracy.mode "
+       "served needs a timer)",
+       0, 1e12},
       {"granularity",
        "",
        "per_layer",
