@@ -1051,6 +1051,12 @@ Scenario parse_scenario(const Json& j, const std::string& file) {
   if (R["device"].contains("prog_g_max_reference_us") && R["device"]["prog_g_max_reference_us"].get<double>() == 25.0)
     R["device"].erase("prog_g_max_reference_us");
   if (R["device"].contains("g_min_us") && R["device"]["g_min_us"].get<double>() == 0.0) R["device"].erase("g_min_us");
+  // Transmission drift (optical PCM) acts on weight-stationary mappings only: streaming re-writes
+  // every block microseconds before it is read (docs/devices.md section 3).
+  if (R["device"].contains("nu_opt") && R["device"]["nu_opt"].get<double>() > 0 && s.tiling.mapping == "streaming")
+    throw Error(
+        "device.nu_opt: transmission drift needs a weight-stationary mapping (cyclic or stationary); under "
+        "\"streaming\" every block is re-written microseconds before it is read, so its drift factor is 1");
   // Streaming endurance (optical PCM): only with the streaming mapping; left out of the resolved
   // configuration while unused.
   if (R["device"].contains("endurance_steps")) {

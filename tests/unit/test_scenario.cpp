@@ -932,6 +932,10 @@ TEST_CASE("scenario: the streaming mapping, its order and the cell endurance are
              Contains("hw.mapping.order: order \"greedy\" needs mapping \"streaming\", got \"cyclic\""));
   CHECK_THAT(preflight_error(with_sets(minimal(), {"device.name=pcm_optical", "device.endurance_steps=1e6"})),
              Contains("device.endurance_steps: cell endurance is modelled for the streaming mapping only"));
+  // Transmission drift with streaming did nothing (the block is re-written before each read).
+  CHECK_THAT(preflight_error(with_set(opt, "device.nu_opt=0.05")),
+             Contains("device.nu_opt: transmission drift needs a weight-stationary mapping"));
+  CHECK(preflight_error(with_sets(minimal(), {"device.name=pcm_optical", "device.nu_opt=0.05"})) == "");
   CHECK_THAT(preflight_error(with_set(opt, "device.endurance_sigma=0.5")),
              Contains("device.endurance_sigma: a spread needs device.endurance_steps > 0"));
   CHECK_THAT(preflight_error(with_set(opt, "hw.mapping.order=sorted")), Contains("hw.mapping.order") && Contains("sort_mean"));

@@ -43,7 +43,10 @@ const Registrar<hw::DeviceModel> reg{
        "[assumption]",
        0, 1},
       {"e_down_j", "J", lv.e_down_j, "energy per High->Low step (ELight ratio 40/9) [assumption]", 0, 1},
-      {"nu_opt", "", 0.0, "transmission drift exponent (not characterised in the sources) [assumption]", 0, 1},
+      {"nu_opt", "", 0.0,
+       "transmission drift exponent (not characterised in the sources) [assumption]; weight-stationary mappings only (streaming "
+       "re-writes each block before it is read)",
+       0, 1},
       {"t0_s", "s", 20.0, "drift reference time after programming", 1e-9, 1e9},
       {"endurance_steps", "steps", 0.0,
        "median endurance of a cell in level steps, streaming mapping only (0: unlimited) [assumption]", 0, 1e18},
