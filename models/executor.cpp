@@ -307,14 +307,18 @@ std::map<std::string, Shape> Executor::shapes_for(const std::vector<Shape>& inpu
   return build(input_shapes, false, nullptr)->shapes;
 }
 
-Executor::Executor(const Graph& graph, int threads) : m_graph(graph), m_threads(threads) {
-  if (m_threads <= 0) {
+int resolve_threads(int asked) {
+  int n = asked;
+  if (n <= 0) {
     const char* env = std::getenv("PTC_THREADS");
-    m_threads = env ? std::atoi(env) : static_cast<int>(std::thread::hardware_concurrency());
+    n = env ? std::atoi(env) : static_cast<int>(std::thread::hardware_concurrency());
   }
   // The command line's range ([1, 1024]: --threads, threads, PTC_THREADS); it clamped to 256, so
   // --threads 512 was accepted and ran on 256.
-  m_threads = std::max(1, std::min(m_threads, 1024));
+  return std::max(1, std::min(n, 1024));
+}
+
+Executor::Executor(const Graph& graph, int threads) : m_graph(graph), m_threads(resolve_threads(threads)) {
   // ptcsim parallelises over samples itself; BLAS threads on top would oversubscribe the cores.
   openblas_set_num_threads(1);
 }

@@ -22,6 +22,10 @@ namespace ptc::models {
 // Shapes of every value for the given graph-input shapes (throws on a dim that does not fit).
 std::map<std::string, Shape> infer_shapes(const Graph& g, const std::vector<Shape>& input_shapes);
 
+// The threads an executor (or gradient engine) asked for `asked` runs on: asked > 0 as it is,
+// else $PTC_THREADS, else all hardware threads; within [1, 1024] (the command line's range).
+int resolve_threads(int asked);
+
 class Executor {
  public:
   // The graph must outlive the executor. threads <= 0: $PTC_THREADS, else all hardware threads.

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "models/error.h"
+#include "models/executor.h"
 #include "models/ops.h"
 
 namespace ptc::models {
@@ -855,13 +856,7 @@ struct GradientEngine::Plan {
 };
 
 GradientEngine::GradientEngine(const Graph& g, std::vector<std::string> weights, int threads)
-    : m_graph(g), m_weights(std::move(weights)), m_threads(threads) {
-  if (m_threads <= 0) {
-    const char* env = std::getenv("PTC_THREADS");
-    m_threads = env ? std::atoi(env) : static_cast<int>(std::thread::hardware_concurrency());
-  }
-  // The command line's range, as the executor's.
-  m_threads = std::max(1, std::min(m_threads, 1024));
+    : m_graph(g), m_weights(std::move(weights)), m_threads(resolve_threads(threads)) {
   openblas_set_num_threads(1);  // parallel over samples here; BLAS threads would oversubscribe
   if (g.inputs.size() != 1 || g.outputs.size() != 1)
     throw Error("gradients need a model with one input and one output, '" + g.name + "' has " + std::to_string(g.inputs.size()) +

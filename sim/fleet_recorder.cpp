@@ -57,6 +57,7 @@ void FleetRecorder::add_chip(hw::Accelerator& acc, Recorder& rec, Controller& ct
   const int chip = static_cast<int>(m_chips.size());
   rec.set_fleet(&m_events, chip, &m_chip_row, &m_lat);
   rec.on_evaluation([this, chip](double a) { chip_evaluated(chip, a); });
+  rec.on_partial([this] { partial_due(); });
   m_chips.push_back(Chip{&acc, &rec, &ctl, &ev, &mon});
   m_chip_evals.push_back(0);
 }
@@ -167,6 +168,12 @@ void FleetRecorder::row(double acc, double acc_std, int64_t acc_n, int64_t drain
   m_trace += "\n";
   lat.clear();
   m_last_row_key = key;
+  partial_due();
+}
+
+// Every 5 s of wall time, at a chip's row or the fleet's: the fleet's files and every chip's,
+// all at the one instant.
+void FleetRecorder::partial_due() {
   auto wall = std::chrono::steady_clock::now();
   if (std::chrono::duration<double>(wall - m_last_partial).count() > 5.0) {
     write_partial("running");

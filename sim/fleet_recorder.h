@@ -66,6 +66,7 @@ class FleetRecorder : public sc_core::sc_module {
   // A row of the chips' latest rows' books (served mode: the accuracy of the requests they served
   // since the last fleet row); draining: the chips under maintenance at the row's instant.
   void row(double acc, double acc_std, int64_t acc_n, int64_t draining);
+  void partial_due();
   bool chips_done(double t) const;  // every chip's row of trace.every_s instant t is done
   std::string books_key() const;
   const RunContext& m_c;

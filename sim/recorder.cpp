@@ -195,6 +195,10 @@ void Recorder::row(double acc, double acc_std, int64_t acc_n) {
   if (m_fleet_latency) m_fleet_latency->merge(lat);
   lat.clear();
   m_last_row_served = m_rt->served();
+  if (m_on_partial) {
+    m_on_partial();
+    return;
+  }
   auto wall = std::chrono::steady_clock::now();
   if (std::chrono::duration<double>(wall - m_last_partial).count() > 5.0) {
     write_partial("running");

@@ -79,6 +79,10 @@ class Recorder : public sc_core::sc_module {
   }
   // Called with the Monte-Carlo mean accuracy after each scheduled evaluation (the fleet's rows).
   void on_evaluation(std::function<void(double)> f) { m_on_evaluation = std::move(f); }
+  // A fleet chip's partial files are written by the fleet with every other chip's and the fleet's
+  // own, at one instant (written on the chip's own timer, they disagreed with the fleet's summary
+  // of the chips): `f` is called where the chip would write them.
+  void on_partial(std::function<void()> f) { m_on_partial = std::move(f); }
   // The extra trace columns after the common ones, in order: the device's counters (RNS),
   // worn_cells (cell endurance), rows_remapped (row-based remapping); and their values now.
   std::vector<std::string> extra_columns() const;
@@ -116,6 +120,7 @@ class Recorder : public sc_core::sc_module {
   int m_id = -1, m_chip = 0;
   std::string* m_fleet_events = nullptr;
   std::function<void(double)> m_on_evaluation;
+  std::function<void()> m_on_partial;
   std::string m_trace, m_events;
   double m_last_acc = NAN, m_rows_acc_sum = 0;
   int64_t m_rows_acc_n = 0, m_last_row_served = -1;

@@ -50,6 +50,35 @@ double ChipLane::end_s() const {
   return m_rt.end_s();
 }
 
+int64_t ChipLane::ahead_of(double t) const {
+  int64_t ahead = 0;
+  m_queue.for_each([&](const Part& p) {
+    if (p.ready_s > t) ahead += p.n;
+  });
+  for (const auto& [ready_s, n] : m_unserved_parts)
+    if (ready_s > t) ahead += n;
+  return ahead;
+}
+
+int64_t ChipLane::arrived() const {
+  if (m_rt.stopped()) return m_arrived;
+  const int64_t held = m_rt.chips() == 1 && m_rt.m_held_n > 0 && !(m_rt.m_held_ready_s > now_s()) ? m_rt.m_held_n : 0;
+  return m_arrived - ahead_of(now_s()) + held;
+}
+
+double Runtime::end_s() const {
+  return m_stopped ? m_end_s : now_s();
+}
+
+int64_t Runtime::arrived() const {
+  if (m_stopped) return m_arrived;
+  const double t = now_s();
+  int64_t n = m_arrived;
+  for (const auto& l : m_lanes) n -= l->ahead_of(t);
+  if (m_held_n > 0 && m_held_ready_s > t) n -= m_held_n;
+  return n;
+}
+
 void ChipLane::run() {
   guarded(m_rt.m_c, [&] { body(); });
   m_saturated = true;
@@ -184,6 +213,7 @@ void Runtime::run() {
       }
     });
   m_end_s = now_s();
+  m_stopped = true;
   guarded(m_c, [&] { count_arrivals(); });
   sc_core::sc_stop();
 }
@@ -193,12 +223,7 @@ void Runtime::count_arrivals() {
   // Drawn ahead of the end and not ready by then (the dispatcher runs ahead of simulated time):
   // not arrived.
   for (auto& l : m_lanes) {
-    int64_t ahead = 0;
-    l->m_queue.for_each([&](const ChipLane::Part& p) {
-      if (p.ready_s > end) ahead += p.n;
-    });
-    for (const auto& [ready_s, n] : l->m_unserved_parts)
-      if (ready_s > end) ahead += n;
+    const int64_t ahead = l->ahead_of(end);
     l->m_arrived -= ahead;
     m_arrived -= ahead;
   }

@@ -49,8 +49,11 @@ class ChipLane : public sc_core::sc_module {
   int chip() const { return m_chip; }
   int64_t served() const { return m_served; }
   // Requests dispatched to the chip, served or not (a fleet of one: every request that arrived
-  // ready before the horizon, also those the booked-out chip never took).
-  int64_t arrived() const { return m_arrived; }
+  // ready before the horizon, also those the booked-out chip never took). While the run goes on
+  // (partial summaries), those ready by now: the dispatcher runs ahead of simulated time.
+  int64_t arrived() const;
+  // Requests dispatched to the chip and ready after t (drawn ahead of t).
+  int64_t ahead_of(double t) const;
   int64_t batches() const { return m_batches; }
   // The closed-loop total the chip will serve (a single chip's traffic total), else -1.
   int64_t total_requests() const;
@@ -147,13 +150,16 @@ class Runtime : public sc_core::sc_module, public hw::StatsProvider {
   int64_t dispatched() const { return m_dispatched; }
   // Requests of the traffic ready before the horizon, served or not (an open-loop source is drawn
   // to the horizon even after every chip is booked out; a closed-loop one issues what is served).
-  int64_t arrived() const { return m_arrived; }
+  // While the run goes on (partial summaries): those drawn and ready by now.
+  int64_t arrived() const;
   int64_t total_requests() const { return m_traffic->total_requests(); }
   bool measures_served() const { return m_measures_served; }
   // Fleet-wide latencies of the whole run (all chips' requests); a fleet of one keeps them in its
   // lane only.
   const LatencyHistogram& all_latency() const { return chips() == 1 ? lane(0).all_latency() : m_lat_all; }
-  double end_s() const { return m_end_s; }
+  // The simulated time the run ended at; while it goes on (partial summaries), now.
+  double end_s() const;
+  bool stopped() const { return m_stopped; }
   bool interrupted() const { return m_interrupted; }
   // The test images the first `n` served requests classified (the ideal reference's images).
   const std::vector<int64_t>& served_images() const { return m_images_seen; }
@@ -189,7 +195,7 @@ class Runtime : public sc_core::sc_module, public hw::StatsProvider {
   bool m_measures_served = false;
   LatencyHistogram m_lat_all;  // fleet-wide (all chips' requests), chips > 1 only
   double m_end_s = 0, m_wait_s = 0;
-  bool m_interrupted = false;
+  bool m_interrupted = false, m_stopped = false;
   std::vector<int64_t> m_images_seen;
   std::vector<std::vector<int64_t>> m_chip_images;  // chips > 1, served mode: each chip's distinct images
   std::vector<std::vector<char>> m_chip_seen;       // [chip][image]: in m_chip_images

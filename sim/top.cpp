@@ -14,6 +14,7 @@
 #include <fstream>
 #include <functional>
 
+#include "models/executor.h"
 #include "models/json_io.h"
 #include "sim/deployment.h"
 #include "sim/inputs.h"
@@ -400,7 +401,9 @@ RunResult run_scenario(const Scenario& s, const RunOptions& o) {
               {"start_utc", utc_now()},
               {"status", "running"}};
   if (!replaced.is_null()) run["replaced_run"] = replaced;
-  run["threads"] = s.threads;  // as asked (0: $PTC_THREADS or all cores); not in config.resolved.json
+  // The count the executors run on (--threads / threads, else $PTC_THREADS, else all cores; a sweep
+  // task passes it in PTC_THREADS, which used to read 0 here); not in config.resolved.json.
+  run["threads"] = models::resolve_threads(s.threads);
   for (const auto& a : o.sets) {
     auto eq = a.find('=');
     Json v;

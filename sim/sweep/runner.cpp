@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -54,6 +55,37 @@ std::string fmt_duration(double s) {
   return b;
 }
 
+// Clears a previous attempt's run directory, unless a run still holds its lock (docs/run_directory.md:
+// an exclusive flock on .ptcsim.lock). The lock file stays: removing it would let a second run
+// take "the" lock while the first still holds the old one (a resubmitted task cleared the
+// directory of a run still going, and both wrote into it).
+void clear_previous_attempt(const fs::path& dir, int64_t index) {
+  std::error_code ec;
+  if (!fs::is_directory(fs::symlink_status(dir, ec))) {
+    fs::remove_all(dir, ec);
+    if (ec) throw Error(dir.string() + ": cannot clear the previous attempt (" + ec.message() + ")");
+    return;
+  }
+  const fs::path lockf = dir / ".ptcsim.lock";
+  const int fd = ::open(lockf.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd >= 0 && ::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    char b[200] = {};
+    const ssize_t n = ::pread(fd, b, sizeof b - 1, 0);
+    std::string holder = n > 0 ? std::string(b, static_cast<size_t>(n)) : "";
+    while (!holder.empty() && (holder.back() == '\n' || holder.back() == '\r')) holder.pop_back();
+    ::close(fd);
+    throw Error(dir.string() + ": entry " + std::to_string(index) + "'s run is still going (" +
+                (holder.empty() ? std::string("holder not yet recorded") : holder) +
+                "); wait for it to end, or stop it, before running the entry again");
+  }
+  std::vector<fs::path> old;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().filename() != ".ptcsim.lock") old.push_back(it->path());
+  for (size_t k = 0; !ec && k < old.size(); ++k) fs::remove_all(old[k], ec);
+  if (fd >= 0) ::close(fd);
+  if (ec) throw Error(dir.string() + ": cannot clear the previous attempt (" + ec.message() + ")");
+}
+
 }  // namespace
 
 int run_task(const Manifest& m, int64_t index, int threads) {
@@ -70,10 +102,8 @@ int run_task(const Manifest& m, int64_t index, int threads) {
     std::printf("entry %lld (%s): complete, skipped\n", static_cast<long long>(index), e.id.c_str());
     return 0;
   }
-  // Nothing of a previous attempt may survive into this one.
-  std::error_code ec;
-  fs::remove_all(m.run_path(e), ec);
-  if (ec) throw Error(m.run_path(e).string() + ": cannot clear the previous attempt (" + ec.message() + ")");
+  // Nothing of a previous attempt may survive into this one, and a run still going is left alone.
+  clear_previous_attempt(m.run_path(e), index);
   setenv("PTC_THREADS", std::to_string(threads).c_str(), 1);
   setenv("OMP_WAIT_POLICY", "passive", 0);
   std::vector<std::string> a = run_argv(m, e, self_exe());

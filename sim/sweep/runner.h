@@ -1,8 +1,9 @@
 // Runners of a sweep manifest (docs/sweeps.md): one entry (`sweep task`, what a scheduler calls),
 // a local process pool (`sweep run`), and submission of the Slurm job-array script.
 // Contract:
-// - A task skips a complete entry (sweep.h run_status); otherwise it removes whatever the run
-//   directory holds and replaces itself (execv) with `ptcsim run` of the entry, single-threaded
+// - A task skips a complete entry (sweep.h run_status), refuses one whose run still holds the
+//   directory's lock (a resubmission while the old run goes on); otherwise it removes whatever the
+//   run directory holds but the lock file and replaces itself (execv) with `ptcsim run` of the entry, single-threaded
 //   unless told otherwise (PTC_THREADS), so a signal from the scheduler reaches the run, which
 //   stops at its next event with status "interrupted" (never "complete").
 // - The pool starts at most `jobs` tasks at once (each `ptcsim sweep task`, its output in

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -772,6 +773,23 @@ std::string shell_quote(const std::string& s) {
   for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return q + "'";
 }
+// A path as the value of an #SBATCH option: as it is when it holds no character sbatch's directive
+// parser splits or quotes on, else in double quotes with '"' and '\' escaped (a sweep folder with a
+// space or an apostrophe in its path made sbatch reject the script).
+std::string sbatch_path(const std::string& p) {
+  if (p.find_first_of("\n\r") != std::string::npos)
+    throw Error(p + ": a path with a line break cannot go into an #SBATCH line; expand the sweep into another folder");
+  bool plain = true;
+  for (char c : p)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || std::strchr("._/%+=:,@-", c))) plain = false;
+  if (plain) return p;
+  std::string q = "\"";
+  for (char c : p) {
+    if (c == '"' || c == '\\') q += '\\';
+    q += c;
+  }
+  return q + "\"";
+}
 }  // namespace
 
 std::string slurm_script(const Manifest& m, const std::vector<int64_t>& indices, const SlurmOptions& o,
@@ -788,7 +806,7 @@ std::string slurm_script(const Manifest& m, const std::vector<int64_t>& indices,
        "# complete, so a re-submission does only what is missing.\n";
   s += "#SBATCH --job-name=ptcsim-" + name + "\n";
   s += "#SBATCH --array=" + array_spec(indices, o.max_parallel) + "\n";
-  s += "#SBATCH --output=" + (m.dir / "logs" / "slurm-%A_%a.log").string() + "\n";
+  s += "#SBATCH --output=" + sbatch_path((m.dir / "logs" / "slurm-%A_%a.log").string()) + "\n";
   s += "#SBATCH --ntasks=1\n";
   s += "#SBATCH --cpus-per-task=" + std::to_string(o.threads) + "\n";
   if (!o.partition.empty()) s += "#SBATCH --partition=" + o.partition + "\n";

@@ -89,12 +89,15 @@ cat >"$tmp/spec.json" <<JSON
  "set": {"traffic.requests": 1200, "noise.0.t_max_steps": 2400, "noise.1.t_max_steps": 2400},
  "grid": {"monitor.w_thres": [0.02, 0.05]}, "seeds": [1, 2, 3, 4, 5, 6]}
 JSON
-"$ptcsim" sweep "$tmp/spec.json" --out "$tmp/S" >/dev/null || { bad "expansion"; finish; exit 1; }
+# (The Slurm sweep folder has a space and an apostrophe in its path: the script quotes its
+# #SBATCH --output path; sbatch rejected it unquoted.)
+S="$tmp/S dir's"
+"$ptcsim" sweep "$tmp/spec.json" --out "$S" >/dev/null || { bad "expansion"; finish; exit 1; }
 "$ptcsim" sweep "$tmp/spec.json" --out "$tmp/P" >/dev/null
-m="$tmp/S/manifest.jsonl"
+m="$S/manifest.jsonl"
 "$ptcsim" sweep slurm "$m" --submit --max-parallel 2 --partition debug --time 00:10:00 >"$tmp/out" 2>&1
 job=$(sed -n 's/^submitted job \([0-9]*\)$/\1/p' "$tmp/out")
-grep -qx "#SBATCH --array=0-11%2" "$tmp/S/sweep.sbatch" && [ -n "$job" ] && ok "submitted job $job (--array=0-11%2)" \
+grep -qx "#SBATCH --array=0-11%2" "$S/sweep.sbatch" && [ -n "$job" ] && ok "submitted job $job (--array=0-11%2)" \
   || { bad "submission: $(cat "$tmp/out")"; finish; exit 1; }
 
 # cancel the first array task seen running (not task 0: some tasks must have completed before)
@@ -104,7 +107,7 @@ for i in $(seq 600); do
   if [ -n "$victim" ]; then
     # part-way: cancel as soon as the run has started (its run.json says "running"); a run takes
     # about 2 s, so the cancel lands before it completes on a fast or a loaded machine alike.
-    vdir="$tmp/S/runs/$($py -c "import json,sys; print([json.loads(l) for l in open(sys.argv[1])][int(sys.argv[2])]['id'])" "$m" "$victim")"
+    vdir="$S/runs/$($py -c "import json,sys; print([json.loads(l) for l in open(sys.argv[1])][int(sys.argv[2])]['id'])" "$m" "$victim")"
     for j in $(seq 400); do grep -qs '"running"' "$vdir/run.json" && break; sleep 0.025; done
     scancel "${job}_${victim}"
     break
@@ -114,20 +117,22 @@ done
 [ -n "$victim" ] && ok "cancelled array task $victim part-way" || bad "no running array task to cancel"
 for i in $(seq 1200); do [ -z "$(squeue -h -j "$job" 2>/dev/null)" ] && break; sleep 0.25; done
 [ -z "$(squeue -h -j "$job" 2>/dev/null)" ] || bad "job $job did not finish"
+n_logs=$(ls "$S/logs"/slurm-"${job}"_*.log 2>/dev/null | wc -l)
+[ "$n_logs" -eq 12 ] && ok "each array task logged to logs/slurm-${job}_<task>.log in the quoted folder" || bad "array task logs in $S/logs: $n_logs of 12"
 "$ptcsim" sweep collect "$m" >"$tmp/out" 2>"$tmp/err"
 grep -q "11 of 12 runs complete" "$tmp/out" && [ "$(grep -c "^sweep collect: entry $victim " "$tmp/err")" -eq 1 ] \
   && ok "after the cancel: 11 of 12 complete, entry $victim listed ($(sed 's/.*) //' "$tmp/err"))" \
   || bad "after the cancel: $(cat "$tmp/out" "$tmp/err")"
-(cd "$tmp/S/runs" && find . -type f ! -path "./$($py -c "import json,sys; print([json.loads(l) for l in open(sys.argv[1])][int(sys.argv[2])]['id'])" "$m" "$victim")/*" \
+(cd "$S/runs" && find . -type f ! -path "./$($py -c "import json,sys; print([json.loads(l) for l in open(sys.argv[1])][int(sys.argv[2])]['id'])" "$m" "$victim")/*" \
   -exec md5sum {} + | sort) >"$tmp/before.md5"
 
 # ---- re-submission: only the missing entry
 "$ptcsim" sweep slurm "$m" --submit --max-parallel 2 >"$tmp/out" 2>&1
 job2=$(sed -n 's/^submitted job \([0-9]*\)$/\1/p' "$tmp/out")
-grep -qx "#SBATCH --array=$victim%2" "$tmp/S/sweep.sbatch" && [ -n "$job2" ] && ok "re-submitted job $job2 over the missing entry only (--array=$victim%2)" \
-  || bad "re-submission: $(cat "$tmp/out"; grep array "$tmp/S/sweep.sbatch")"
+grep -qx "#SBATCH --array=$victim%2" "$S/sweep.sbatch" && [ -n "$job2" ] && ok "re-submitted job $job2 over the missing entry only (--array=$victim%2)" \
+  || bad "re-submission: $(cat "$tmp/out"; grep array "$S/sweep.sbatch")"
 for i in $(seq 1200); do [ -z "$(squeue -h -j "$job2" 2>/dev/null)" ] && break; sleep 0.25; done
-(cd "$tmp/S/runs" && find . -type f ! -path "./$($py -c "import json,sys; print([json.loads(l) for l in open(sys.argv[1])][int(sys.argv[2])]['id'])" "$m" "$victim")/*" \
+(cd "$S/runs" && find . -type f ! -path "./$($py -c "import json,sys; print([json.loads(l) for l in open(sys.argv[1])][int(sys.argv[2])]['id'])" "$m" "$victim")/*" \
   -exec md5sum {} + | sort) >"$tmp/after.md5"
 cmp -s "$tmp/before.md5" "$tmp/after.md5" && [ "$(wc -l <"$tmp/after.md5")" -ge 66 ] \
   && ok "the other 11 run directories untouched by the re-submission" || bad "re-submission touched complete runs"
@@ -139,6 +144,6 @@ grep -q "all 12 entries complete; nothing to submit" "$tmp/out" && ok "nothing l
 # ---- the same manifest on the local pool: byte-identical results
 "$ptcsim" sweep run "$tmp/P/manifest.jsonl" --jobs 2 -q >/dev/null 2>&1
 "$ptcsim" sweep collect "$tmp/P/manifest.jsonl" >/dev/null 2>&1
-same=1; for f in results.csv results_aggregate.csv results.json; do cmp -s "$tmp/S/$f" "$tmp/P/$f" || same=0; done
+same=1; for f in results.csv results_aggregate.csv results.json; do cmp -s "$S/$f" "$tmp/P/$f" || same=0; done
 [ "$same" -eq 1 ] && ok "Slurm and local-pool results byte-identical" || bad "Slurm and local-pool results differ"
 finish

@@ -102,6 +102,31 @@ before=$(md5sum "$tmp"/A/runs/*/run.json)
 "$ptcsim" sweep task "$tmp/A/manifest.jsonl" --index 4 >"$tmp/out" 2>&1
 grep -q "complete, skipped" "$tmp/out" && [ "$before" = "$(md5sum "$tmp"/A/runs/*/run.json)" ] \
   && ok "task on a complete entry skips it" || bad "task re-ran a complete entry: $(cat "$tmp/out")"
+# run.json records the thread count the run used: a task passes it in PTC_THREADS (1 by default),
+# which run.json recorded as 0
+id4=$($py -c "import json,sys; print([json.loads(l) for l in open(sys.argv[1])][4]['id'])" "$tmp/A/manifest.jsonl")
+$py -c "import json,sys; t=json.load(open(sys.argv[1]))['threads']; assert t == 1, t" "$tmp/A/runs/$id4/run.json" 2>"$tmp/err" \
+  && ok "the task's run.json records threads 1" || bad "task run.json threads: $(tail -1 "$tmp/err")"
+PTC_THREADS=2 "$ptcsim" run "$tiny" --set traffic.requests=20 --out "$tmp/thr" -q >/dev/null 2>&1
+$py -c "import json,sys; t=json.load(open(sys.argv[1]))['threads']; assert t == 2, t" "$tmp/thr/run.json" 2>"$tmp/err" \
+  && ok "PTC_THREADS=2: run.json records threads 2" || bad "PTC_THREADS run.json threads: $(tail -1 "$tmp/err")"
+
+# ---- a task for an entry whose run is still going (a resubmission while a cancelled run finishes
+# its action) fails at once and leaves that run alone: it used to clear the directory, lock file
+# included, so both runs wrote into it
+cat >"$tmp/long.json" <<JSON
+{"name": "long", "scenario": "$tiny", "set": {"traffic.requests": 200000}}
+JSON
+"$ptcsim" sweep "$tmp/long.json" --out "$tmp/L" >/dev/null 2>&1
+lid=$($py -c "import json,sys; print(json.loads(open(sys.argv[1]).readline())['id'])" "$tmp/L/manifest.jsonl")
+"$ptcsim" sweep task "$tmp/L/manifest.jsonl" --index 0 >/dev/null 2>&1 &
+lp=$!
+for _ in $(seq 1 600); do [ -s "$tmp/L/runs/$lid/.ptcsim.lock" ] && grep -q '"running"' "$tmp/L/runs/$lid/run.json" 2>/dev/null && break; sleep 0.05; done
+expect_error "a task for an entry whose run is still going: refused, naming the holder" \
+  "runs/$lid: entry 0's run is still going (pid $lp, started" "$ptcsim" sweep task "$tmp/L/manifest.jsonl" --index 0
+kill -INT "$lp"; wait "$lp"; rc=$?
+[ "$rc" -eq 3 ] && grep -q '"interrupted"' "$tmp/L/runs/$lid/run.json" && grep -q "pid $lp" "$tmp/L/runs/$lid/.ptcsim.lock" \
+  && ok "the run still going was left alone (its lock, its files; interrupted by its own signal)" || bad "the running run after a second task: rc $rc, $(head -c 300 "$tmp/L/runs/$lid/run.json")"
 
 # ---- local pool, skip-complete, --jobs independence
 "$ptcsim" sweep run "$tmp/A/manifest.jsonl" --jobs 2 >"$tmp/out" 2>"$tmp/err"; rc=$?

@@ -722,7 +722,38 @@ TEST_CASE("traffic trace: each malformed file is one error naming the file, line
   d.write("t.csv", "t_s\n1,2\n");
   CHECK_THAT(traffic_error(j, d), Catch::Contains("t.csv:2: expected 1 column"));
   d.write("t.csv", "t_s\nnan\n");
-  CHECK_THAT(traffic_error(j, d), Catch::Contains("t.csv:2: t_s: expected a finite number >= 0"));
+  CHECK_THAT(traffic_error(j, d), Catch::Contains("t.csv:2: t_s: expected a finite decimal number >= 0"));
+  // Each of these was accepted: a trailing comma (an empty second field), a third field after an
+  // image, hexadecimal (strtod's 0x10 = 16 s), a NUL byte (reported as decreasing times), and a
+  // line without a break over 4 KiB (a damaged file: read as one line, and a read that failed for
+  // want of memory ended the trace early without a word).
+  d.write("t.csv", "t_s\n1,\n");
+  CHECK_THAT(traffic_error(j, d), Catch::Contains("t.csv:2: expected 1 column (t_s), got 2"));
+  d.write("t.csv", "t_s,image\n1,2,\n");
+  CHECK_THAT(traffic_error(j, d), Catch::Contains("t.csv:2: expected 2 columns (t_s,image), got 3"));
+  d.write("t.csv", "t_s\n0x10\n");
+  CHECK_THAT(traffic_error(j, d), Catch::Contains("t.csv:2: t_s: expected a finite decimal number >= 0, got \"0x10\""));
+  d.write("t.csv", std::string("t_s\n1\n2\0\n", 9));
+  CHECK_THAT(traffic_error(j, d), Catch::Contains("t.csv:3: a NUL byte"));
+  d.write("t.csv", "t_s\n1\n" + std::string(5000, '1') + "\n");
+  CHECK_THAT(traffic_error(j, d), Catch::Contains("t.csv:3: a line longer than 4096 bytes"));
+  // Blanks around a field are ignored in both columns; a last line without a break is read.
+  d.write("t.csv", "t_s,image\n 1 ,\t2 \n3,4");
+  CHECK(traffic_error(j, d) == "");
+  {
+    auto src = traffic_of(j, d);
+    Arrivals a;
+    REQUIRE(src->next(0.0, a));
+    CHECK(a.images == std::vector<int64_t>{2});
+    REQUIRE(src->next(0.0, a));
+    CHECK(a.arrival_s == std::vector<double>{3.0});
+    CHECK(a.images == std::vector<int64_t>{4});
+  }
+  // Windows below the kernel's 1 ns, as for the Poisson sources.
+  d.write("t.csv", "t_s\n1\n");
+  j["traffic"]["batch_s"] = 1e-10;
+  CHECK_THAT(traffic_error(j, d), Catch::Contains("traffic.batch_s: 1e-10 s is below the kernel's time resolution"));
+  j["traffic"].erase("batch_s");
   d.write("t.csv", "# nothing\n");
   CHECK_THAT(traffic_error(j, d), Catch::Contains("t.csv: traffic.file: empty"));
   j["traffic"]["file"] = "missing.csv";
