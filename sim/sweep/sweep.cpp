@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -308,6 +309,21 @@ std::vector<Entry> expand(const std::string& spec_file, std::vector<std::string>
     seeds.push_back(nullptr);
   }
 
+  // ---- how many: refused above the limit before any is validated (each takes tens of ms: a
+  // 7.9-million-entry grid expanded silently for what would have been days)
+  double total = static_cast<double>(abs_files.size()) * static_cast<double>(seeds.size());
+  for (const auto& ax : axes) total *= static_cast<double>(ax.levels.size());
+  constexpr double kMaxEntries = 100000;  // as seeds.count's limit
+  if (total > kMaxEntries) {
+    char n[48];
+    std::snprintf(n, sizeof n, "%.0f", total);
+    throw Error(
+        S + ": " + n +
+        " entries (scenarios x grid and zip levels x seeds), more than the limit of 100000; split the sweep into several specs");
+  }
+  const auto t_start = std::chrono::steady_clock::now();
+  auto t_report = t_start;
+
   // ---- enumerate and validate every entry
   std::vector<Entry> out;
   std::map<std::string, int64_t> by_id;
@@ -358,6 +374,14 @@ std::vector<Entry> expand(const std::string& spec_file, std::vector<std::string>
         if (!fresh)
           throw Error(what + ": same configuration and seed as entry " + std::to_string(it->second) + " (id " + e.id + ")");
         out.push_back(std::move(e));
+        // A long expansion says how far it is, every 5 s of wall time.
+        const auto now = std::chrono::steady_clock::now();
+        if (std::chrono::duration<double>(now - t_report).count() > 5.0) {
+          t_report = now;
+          const double done = static_cast<double>(out.size()), spent = std::chrono::duration<double>(now - t_start).count();
+          std::fprintf(stderr, "sweep: %.0f of %.0f entries validated, about %.0f s to go\n", done, total,
+                       spent / done * (total - done));
+        }
       }
       // odometer: the last axis varies fastest
       size_t a = axes.size();
@@ -387,6 +411,30 @@ fs::path write_manifest(const std::vector<Entry>& entries, const fs::path& out_d
   write_atomic(f, text);
   return f;
 }
+
+namespace {
+// Whether a point's value (as the spec wrote it) is the value the entry's assignment sets: the same
+// JSON, except that a fragment file named relative to the spec is absolute in the assignment.
+bool same_value(const OJson& point, const OJson& set) {
+  if (point.is_string() && set.is_string()) {
+    const std::string a = point.get<std::string>(), b = set.get<std::string>();
+    return a == b || (fs::path(b).is_absolute() && fs::path(b).filename() == fs::path(a).filename());
+  }
+  if (point.is_object() && set.is_object()) {
+    if (point.size() != set.size()) return false;
+    for (auto it = point.begin(); it != point.end(); ++it)
+      if (!set.contains(it.key()) || !same_value(it.value(), set[it.key()])) return false;
+    return true;
+  }
+  if (point.is_array() && set.is_array()) {
+    if (point.size() != set.size()) return false;
+    for (size_t i = 0; i < point.size(); ++i)
+      if (!same_value(point[i], set[i])) return false;
+    return true;
+  }
+  return point == set;
+}
+}  // namespace
 
 Manifest read_manifest(const std::string& file) {
   Manifest m;
@@ -425,6 +473,22 @@ Manifest read_manifest(const std::string& file) {
     if (e.id.size() != 16 || e.run_dir != "runs/" + e.id)
       throw Error(at + "id and run_dir do not match (" + e.id + ", " + e.run_dir + ")");
     if (!e.point.is_object()) throw Error(at + "point: expected an object");
+    // The point labels the entry's results in the collected tables: it must be what the entry sets
+    // (an edited point filed a run under another grid value without a word).
+    for (auto it = e.point.begin(); it != e.point.end(); ++it) {
+      if (it.key() == "scenario") continue;
+      const std::string prefix = it.key() + "=";
+      auto a = std::find_if(e.set.begin(), e.set.end(), [&](const std::string& s) { return s.rfind(prefix, 0) == 0; });
+      bool same = false;
+      if (a != e.set.end()) try {
+          same = same_value(it.value(), OJson::parse(a->substr(prefix.size())));
+        } catch (const std::exception&) {
+        }
+      if (!same)
+        throw Error(at + "point." + it.key() + ": " + it.value().dump() + " is not what the entry sets (" +
+                    (a == e.set.end() ? std::string("no assignment of ") + it.key() : *a) +
+                    "): the manifest was edited; expand the spec again");
+    }
     m.entries.push_back(std::move(e));
   }
   if (m.entries.empty()) throw Error(file + ": empty manifest");

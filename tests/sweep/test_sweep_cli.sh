@@ -66,6 +66,12 @@ expect_error "a misspelt seeds key: the nearest key" 'spec4.json: seeds.cuont: u
 expect_error "a description that is not a string" "spec3.json: description: expected a string, got 3" bash -c "echo '{\"scenario\": \"$tiny\", \"description\": 3}' > $tmp/spec3.json; \"$ptcsim\" sweep $tmp/spec3.json --out $tmp/bad3"
 expect_error "an empty grid: one line, as an empty zip" "spec4.json: grid: expected a non-empty object" bash -c "echo '{\"scenario\": \"$tiny\", \"grid\": {}}' > $tmp/spec4.json; \"$ptcsim\" sweep $tmp/spec4.json --out $tmp/bad4"
 expect_error "an empty list of zips" "spec5.json: zip: expected an object .* or a non-empty list" bash -c "echo '{\"scenario\": \"$tiny\", \"zip\": []}' > $tmp/spec5.json; \"$ptcsim\" sweep $tmp/spec5.json --out $tmp/bad5"
+# 199^3 = 7,880,599 entries: refused before any is validated (it expanded silently for what would
+# have been days)
+$py -c "import json,sys; json.dump({'scenario': sys.argv[1], 'grid': {'monitor.w_thres': [i/1000 for i in range(1,200)], 'monitor.t_thres_k': [i/1000 for i in range(1,200)], 'trace.every_requests': list(range(1,200))}}, open(sys.argv[2], 'w'))" "$tiny" "$tmp/huge.json"
+expect_error "a grid of 7.9 million entries: refused at once, with the count and the limit" \
+  "huge.json: 7880599 entries (scenarios x grid and zip levels x seeds), more than the limit of 100000" timeout 20 "$ptcsim" sweep "$tmp/huge.json" --out "$tmp/huge"
+[ ! -e "$tmp/huge" ] && ok "the refused expansion wrote nothing" || bad "the refused expansion left $tmp/huge"
 expect_error "index out of range" "manifest.jsonl: --index 6 out of range (6 entries: 0-5)" "$ptcsim" sweep task "$tmp/A/manifest.jsonl" --index 6
 printf '{"index": 0}\n' >"$tmp/broken.jsonl"
 expect_error "broken manifest names file and line" "broken.jsonl:1: not a manifest entry" "$ptcsim" sweep run "$tmp/broken.jsonl"
@@ -252,6 +258,11 @@ grep -q "4 complete already, 2 to run" "$tmp/err" && ok "pool re-runs only the d
 "$ptcsim" sweep collect "$tmp/A/manifest.jsonl" >/dev/null 2>&1
 same=1; for f in results.csv results_aggregate.csv results.json; do cmp -s "$tmp/A/$f" "$tmp/B/$f" || same=0; done
 [ "$same" -eq 1 ] && ok "after the re-runs, results byte-identical to the clean sweep" || bad "results differ after re-runs"
+# An entry's point edited by hand would file its run under another grid value: refused
+mkdir -p "$tmp/Apt" && cp -a "$tmp/A/runs" "$tmp/Apt/" && sed '2s/"monitor.w_thres":0.02}/"monitor.w_thres":0.5}/' "$tmp/A/manifest.jsonl" >"$tmp/Apt/manifest.jsonl"
+expect_error "a hand-edited point: refused, naming the line, the point and the assignment" \
+  'Apt/manifest.jsonl:2: point.monitor.w_thres: 0.5 is not what the entry sets (monitor.w_thres=0.02): the manifest was edited' \
+  "$ptcsim" sweep collect "$tmp/Apt/manifest.jsonl"
 
 # ---- an input file (here the trace the runs replay) edited after the runs: their ids cover the
 # configuration, not the file's bytes, so run.json records those; collect calls the runs mismatch

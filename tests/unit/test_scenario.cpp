@@ -808,6 +808,11 @@ TEST_CASE("traffic daily_profile: a window across hours holds the rate integrate
     INFO("window position " << p << ": " << count[static_cast<size_t>(p)] << " requests, expected " << want);
     CHECK(std::abs(count[static_cast<size_t>(p)] - want) <= 5 * std::sqrt(std::max(want, 1.0)));
   }
+  // A profile of zeros: no request would ever arrive (validate accepted it, and the run served
+  // nothing and reported no accuracy; poisson's rate_hz must be > 0 as well).
+  j["traffic"]["hourly_rate_hz"] = Json::array();
+  for (int h = 0; h < 24; ++h) j["traffic"]["hourly_rate_hz"].push_back(0.0);
+  CHECK_THAT(traffic_error(j, d), Catch::Contains("traffic.hourly_rate_hz: every hour's rate is 0"));
 }
 
 TEST_CASE("traffic back_to_back: exactly `requests` single-request batches, each ready when the previous completes",

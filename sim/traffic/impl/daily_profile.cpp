@@ -1,5 +1,7 @@
 // Traffic source `daily_profile`: Poisson arrivals with a piecewise-constant rate per hour of the
 // day (windowed_poisson.h).
+#include <algorithm>
+
 #include "sim/traffic/impl/windowed_poisson.h"
 
 namespace ptc::sim {
@@ -21,6 +23,9 @@ const Registrar<TrafficSource> reg_daily{
      [](Params& p) {
        std::vector<double> h = p.nums("hourly_rate_hz");
        if (h.size() != 24) throw Error(p.path_of("hourly_rate_hz") + ": expected 24 values, got " + std::to_string(h.size()));
+       // (poisson's rate_hz is > 0 too: a run of such traffic served nothing and reported no accuracy)
+       if (std::all_of(h.begin(), h.end(), [](double r) { return r == 0; }))
+         throw Error(p.path_of("hourly_rate_hz") + ": every hour's rate is 0: no request would ever arrive");
        return std::make_unique<WindowedPoisson>(h, p.num("batch_s"), p.integer("first_image"));
      }}};
 
