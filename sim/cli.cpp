@@ -636,6 +636,17 @@ int cmd_list(const std::string& kind, bool json) {
 
 // A finite number in [lo, hi]: CLI11's own number checks let "nan" through (NaN fails every
 // comparison) and print an infinite bound as a 309-digit number.
+// A non-negative decimal integer (a seed): "-1" wrapped to 2^64 - 1 in an unsigned option.
+CLI::Validator nonnegative_integer() {
+  return CLI::Validator(
+      [](std::string& in) -> std::string {
+        if (in.empty() || in.size() > 20 || in.find_first_not_of("0123456789") != std::string::npos)
+          return "expected an integer >= 0, got \"" + in + "\"";
+        return std::string();
+      },
+      "", "integer >= 0");
+}
+
 CLI::Validator finite_in(double lo, double hi) {
   return CLI::Validator(
       [lo, hi](std::string& in) -> std::string {
@@ -700,7 +711,7 @@ int run_cli(int argc, char** argv) {
       ->delimiter(',')
       ->check(finite_in(0, inf));
   pcm->add_option("--samples", dev.samples, "devices")->check(CLI::Range(int64_t{1}, int64_t{100000000}));
-  pcm->add_option("--seed", dev.seed, "random seed");
+  pcm->add_option("--seed", dev.seed, "random seed")->check(nonnegative_integer());
   auto* gmax_opt = pcm->add_option("--g-max-us", dev.g_max_us, "g_max, uS")->check(finite_in(1e-6, 1e6));
   auto* qfrom_opt = pcm->add_option("--q-from", dev.q_from,
                                     "1/f noise amplitude from the programmed (aihwkit code) or target (docs) conductance")
@@ -722,11 +733,11 @@ int run_cli(int argc, char** argv) {
       ->required()
       ->delimiter(',')
       ->check(finite_in(-inf, inf));
-  mrr->add_option("--delta-t-k", dev.delta_t_k, "uniform temperature offset, K")->check(finite_in(-inf, inf));
+  mrr->add_option("--delta-t-k", dev.delta_t_k, "uniform temperature offset, K")->check(finite_in(-1000, 1000));
   mrr->add_option("--phase-noise-rad", dev.phase_noise_rad, "std of Gaussian phase noise, rad")->check(finite_in(0, inf));
   mrr->add_option("--channel", dev.channel, "bank column (wavelength/radius table entry), 0-7");
   mrr->add_option("--samples", dev.samples, "draws per weight")->check(CLI::Range(int64_t{1}, int64_t{100000000}));
-  mrr->add_option("--seed", dev.seed, "random seed");
+  mrr->add_option("--seed", dev.seed, "random seed")->check(nonnegative_integer());
   mrr->add_flag("--json", dev.json, "print JSON");
   for (CLI::App* sub : {pcm, mrr})  // --help shows each option's default
     for (CLI::Option* o : sub->get_options())

@@ -30,7 +30,15 @@ SweepCommand::SweepCommand(CLI::App& app) {
 
   m_task = m_sweep->add_subcommand("task", "run one manifest entry (what a scheduler calls); skips it when complete");
   m_task->add_option("manifest", m_manifest, "manifest.jsonl")->required();
-  m_task->add_option("--index", m_index, "entry index (0-based)")->required();
+  m_task->add_option("--index", m_index, "entry index (0-based)")
+      ->required()
+      ->check(CLI::Validator(
+          [](std::string& in) -> std::string {
+            if (in.empty() || in.size() > 18 || in.find_first_not_of("0123456789") != std::string::npos)
+              return "expected an entry index (an integer >= 0), got \"" + in + "\"";
+            return std::string();
+          },
+          "", "integer >= 0"));
   m_task->add_option("--threads", m_threads, "threads of the run (PTC_THREADS, default 1)")->check(CLI::Range(1, 1024));
 
   m_slurm =
