@@ -404,7 +404,13 @@ std::vector<Entry> expand(const std::string& spec_file, std::vector<std::string>
 fs::path write_manifest(const std::vector<Entry>& entries, const fs::path& out_dir) {
   std::error_code ec;
   fs::create_directories(out_dir, ec);
-  if (ec || !fs::is_directory(out_dir)) throw Error(out_dir.string() + ": cannot create the sweep folder");
+  if (ec || !fs::is_directory(out_dir)) {
+    std::error_code e2;
+    const std::string why = fs::exists(out_dir, e2) && !fs::is_directory(out_dir, e2) ? "it exists and is not a folder"
+                            : ec                                                      ? ec.message()
+                                                                                      : "not a folder";
+    throw Error(out_dir.string() + ": cannot create the sweep folder (" + why + ")");
+  }
   std::string text;
   for (const auto& e : entries) text += e.to_json().dump() + "\n";
   fs::path f = out_dir / "manifest.jsonl";

@@ -72,6 +72,8 @@ $py -c "import json,sys; json.dump({'scenario': sys.argv[1], 'grid': {'monitor.w
 expect_error "a grid of 7.9 million entries: refused at once, with the count and the limit" \
   "huge.json: 7880599 entries (scenarios x grid and zip levels x seeds), more than the limit of 100000" timeout 20 "$ptcsim" sweep "$tmp/huge.json" --out "$tmp/huge"
 [ ! -e "$tmp/huge" ] && ok "the refused expansion wrote nothing" || bad "the refused expansion left $tmp/huge"
+expect_error "--out naming a file: one line saying why" "spec.json: cannot create the sweep folder (it exists and is not a folder)" \
+  "$ptcsim" sweep "$tmp/spec.json" --out "$tmp/spec.json"
 expect_error "index out of range" "manifest.jsonl: --index 6 out of range (6 entries: 0-5)" "$ptcsim" sweep task "$tmp/A/manifest.jsonl" --index 6
 printf '{"index": 0}\n' >"$tmp/broken.jsonl"
 expect_error "broken manifest names file and line" "broken.jsonl:1: not a manifest entry" "$ptcsim" sweep run "$tmp/broken.jsonl"
