@@ -286,6 +286,7 @@ Json FleetRecorder::summary(const std::string& status) const {
             {"energy_j", energy},
             {"writes", writes},
             {"writes_initial_programming", writes0},
+            {"latency_mean_s", lat.mean()},
             {"latency_p50_s", lat.quantile(0.5)},
             {"latency_p99_s", lat.quantile(0.99)},
             {"calibrations", cal},

@@ -8,19 +8,33 @@
 
 namespace ptc::sim {
 
-// Latency distribution: log-spaced bins (100 per decade, 1 ns .. 1e9 s) holding mass and the
-// min/max value seen, so point masses (constant service) give exact quantiles.
+// Latency distribution: log-spaced bins (100 per decade, 1 ns .. 1e9 s) holding mass, the min/max
+// value seen and the point mass at the min, so point masses (constant service) give exact
+// quantiles, also when they share a bin with other latencies (requests that did not wait, at
+// exactly the service time, beside some that waited a little: the median is the service time).
+// Latencies are differences of instants on the kernel's 1-ns grid: two within kSame (0.1 ns) of each
+// other are the same latency up to rounding. The mean is kept as an integer sum (0.1-ns resolution).
 class LatencyHistogram {
  public:
   LatencyHistogram()
-      : m_mass(kBins, 0.0), m_lo(kBins, 1e300), m_hi(kBins, -1e300), m_rho(kBins + 1, 0.0), m_cover(kBins + 1, 0) {}
+      : m_mass(kBins, 0.0),
+        m_lo(kBins, 1e300),
+        m_hi(kBins, -1e300),
+        m_atom(kBins, 0.0),
+        m_rho(kBins + 1, 0.0),
+        m_cover(kBins + 1, 0) {}
   void add(double x, double w = 1) {
     if (w <= 0) return;
     int b = bin(x);
     m_mass[b] += w;
+    if (x < m_lo[b] - kSame)
+      m_atom[b] = w;  // a new minimum: the old one's mass is no longer at the bin's low end
+    else if (x <= m_lo[b] + kSame)
+      m_atom[b] += w;
     m_lo[b] = std::min(m_lo[b], x);
     m_hi[b] = std::max(m_hi[b], x);
     m_total += w;
+    m_sum += units(x, w);
   }
   // w requests spread uniformly over [a, b]. The two end bins take their share directly; the
   // bins strictly between them are covered whole, so they only record a density on a difference
@@ -38,11 +52,16 @@ class LatencyHistogram {
     if (w <= 0) return;
     const double a = win.a, b = win.b;
     const int ba = win.ba, bb = win.bb;
+    if (!(b > a)) {  // a window of no width is a point mass
+      add(a, w);
+      return;
+    }
     m_total += w;
-    if (ba == bb || !(b > a)) {
+    m_sum += units(0.5 * (a + b), w);
+    if (ba == bb) {
       m_mass[ba] += w;
-      m_lo[ba] = std::min(m_lo[ba], a);
-      m_hi[ba] = std::max(m_hi[ba], b > a ? b : a);
+      lower(m_lo[ba], m_atom[ba], a);
+      m_hi[ba] = std::max(m_hi[ba], b);
       return;
     }
     const double rho = w / (b - a);
@@ -58,16 +77,22 @@ class LatencyHistogram {
   }
   double quantile(double p) const {
     if (m_total <= 0) return NAN;
-    if (!m_pending) return quantile_of(m_mass, m_lo, m_hi, p);
-    std::vector<double> mass = m_mass, lo = m_lo, hi = m_hi;
-    materialise(mass, lo, hi);
-    return quantile_of(mass, lo, hi, p);
+    if (!m_pending) return quantile_of(m_mass, m_lo, m_hi, m_atom, p);
+    std::vector<double> mass = m_mass, lo = m_lo, hi = m_hi, atom = m_atom;
+    materialise(mass, lo, hi, atom);
+    return quantile_of(mass, lo, hi, atom, p);
   }
   double total() const { return m_total; }
+  // The mean latency (NaN when empty): the exact mean of the latencies added, windows at their middle.
+  double mean() const { return m_total > 0 ? static_cast<double>(m_sum) / 1e13 / m_total : NAN; }
   // Adds another histogram's requests (a fleet pools its chips' windows).
   void merge(const LatencyHistogram& o) {
     for (size_t i = 0; i < m_mass.size(); ++i) {
       m_mass[i] += o.m_mass[i];
+      if (o.m_lo[i] < m_lo[i] - kSame)
+        m_atom[i] = o.m_atom[i];
+      else if (o.m_lo[i] <= m_lo[i] + kSame)
+        m_atom[i] += o.m_atom[i];
       m_lo[i] = std::min(m_lo[i], o.m_lo[i]);
       m_hi[i] = std::max(m_hi[i], o.m_hi[i]);
     }
@@ -76,20 +101,30 @@ class LatencyHistogram {
       m_cover[i] += o.m_cover[i];
     }
     m_total += o.m_total;
+    m_sum += o.m_sum;
     m_pending = m_pending || o.m_pending;
   }
   void clear() {
     std::fill(m_mass.begin(), m_mass.end(), 0.0);
     std::fill(m_lo.begin(), m_lo.end(), 1e300);
     std::fill(m_hi.begin(), m_hi.end(), -1e300);
+    std::fill(m_atom.begin(), m_atom.end(), 0.0);
     std::fill(m_rho.begin(), m_rho.end(), 0.0);
     std::fill(m_cover.begin(), m_cover.end(), 0);
     m_total = 0;
+    m_sum = 0;
     m_pending = false;
   }
 
  private:
   static constexpr int kBins = 1800;
+  static constexpr double kSame = 1e-10;  // s: latencies closer than this are one latency (1-ns grid)
+  // A bin's low end moved to x by a window (no point mass there): the mass at the old low end is no
+  // longer at the bin's minimum.
+  static void lower(double& lo, double& atom, double x) {
+    if (x < lo - kSame) atom = 0;
+    lo = std::min(lo, x);
+  }
   static int bin(double x) {
     if (!(x > 1e-9)) return 0;
     int b = static_cast<int>(std::floor((std::log10(x) + 9.0) * 100.0));
@@ -107,11 +142,11 @@ class LatencyHistogram {
   void part(int k, double lo, double hi, double rho) {
     if (!(hi > lo)) return;
     m_mass[k] += rho * (hi - lo);
-    m_lo[k] = std::min(m_lo[k], lo);
+    lower(m_lo[k], m_atom[k], lo);
     m_hi[k] = std::max(m_hi[k], hi);
   }
   // Bin masses with the pending whole-covered windows added (into the given copies).
-  void materialise(std::vector<double>& mass, std::vector<double>& lo, std::vector<double>& hi) const {
+  void materialise(std::vector<double>& mass, std::vector<double>& lo, std::vector<double>& hi, std::vector<double>& atom) const {
     double rho = 0;
     int64_t cover = 0;
     for (int k = 0; k < kBins; ++k) {
@@ -119,17 +154,20 @@ class LatencyHistogram {
       cover += m_cover[static_cast<size_t>(k)];
       if (cover <= 0) continue;
       mass[k] += rho * (edge(k + 1) - edge(k));
-      lo[k] = std::min(lo[k], edge(k));
+      lower(lo[k], atom[k], edge(k));
       hi[k] = std::max(hi[k], edge(k + 1));
     }
   }
+  // Within a bin: its point mass at the low end first, the rest spread evenly up to the high end.
   double quantile_of(const std::vector<double>& mass, const std::vector<double>& lo, const std::vector<double>& hi,
-                     double p) const {
+                     const std::vector<double>& atom, double p) const {
     double target = p * m_total, acc = 0;
     for (int k = 0; k < kBins; ++k) {
       if (mass[k] <= 0) continue;
       if (acc + mass[k] >= target) {
-        double f = (target - acc) / mass[k];
+        const double in = target - acc, at = std::min(atom[k], mass[k]);
+        if (in <= at) return lo[k];
+        const double f = (in - at) / (mass[k] - at);
         return lo[k] + f * (hi[k] - lo[k]);
       }
       acc += mass[k];
@@ -139,9 +177,18 @@ class LatencyHistogram {
     return NAN;
   }
   std::vector<double> m_mass, m_lo, m_hi;
+  std::vector<double> m_atom;    // point mass within kSame of the bin's minimum
   std::vector<double> m_rho;     // difference array of densities of whole-covered bins
   std::vector<int64_t> m_cover;  // difference array of how many windows cover each bin whole
   double m_total = 0;
+  // Sum of the latencies in 0.1-ns x milli-request units, an integer, so that it does not depend on
+  // the order requests are added in (a fleet's lanes add theirs in an order that other processes,
+  // such as trace rows, change): latencies up to 9e8 s (beyond, clamped) x 1e12 requests fit.
+  __extension__ typedef __int128 Sum;
+  Sum m_sum = 0;
+  static Sum units(double x, double w) {
+    return static_cast<Sum>(std::llround(std::clamp(x, 0.0, 9e8) * 1e10)) * static_cast<Sum>(std::llround(w * 1e3));
+  }
   bool m_pending = false;
 };
 

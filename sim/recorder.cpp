@@ -327,6 +327,7 @@ Json Recorder::summary(const std::string& status) const {
             {"energy_j", m_acc.total_energy_j()},
             {"writes", m_acc.writes_after_deployment()},
             {"writes_initial_programming", m_acc.writes_initial()},
+            {"latency_mean_s", lat.mean()},
             {"latency_p50_s", lat.quantile(0.5)},
             {"latency_p99_s", lat.quantile(0.99)},
             {"calibrations", m_ctl->calibrations()},

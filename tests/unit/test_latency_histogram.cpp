@@ -136,3 +136,49 @@ TEST_CASE("merging two histograms gives the quantiles of one fed both", "[latenc
   m.merge(f);
   CHECK(m.quantile(0.5) == both.quantile(0.5));
 }
+
+// A served trace in which most requests do not wait: their latency is the service time D exactly
+// (differences of kernel instants, equal up to rounding), and the rest wait a little, within the
+// same bin. The median is D; interpolating over the bin from its low end read D + half the bin's
+// occupied width (0.64 % high in a trial's M/D/1 check).
+TEST_CASE("a point mass sharing its bin with waiting requests: quantiles at the point, the rest spread above it", "[latency]") {
+  const double D = 0.5076132e-3;
+  LatencyHistogram h;
+  for (int i = 0; i < 80; ++i) {
+    const double t = 1000.0 + 37.3 * i;  // arrival instants: (t + D) - t rounds differently for each
+    h.add((t + D) - t);
+  }
+  for (int i = 1; i <= 20; ++i) h.add(D * (1 + 0.004 * i / 20.0));  // waited up to 0.4 % of D
+  CHECK(std::abs(h.quantile(0.5) - D) < 1e-12);
+  CHECK(std::abs(h.quantile(0.8) - D) < 1e-12);
+  // The 20 waiting requests spread evenly over (D, 1.004 D]: the 90th percentile is the 10th of them.
+  CHECK(h.quantile(0.9) == Approx(D * 1.002).epsilon(1e-9));
+  // Merged from two halves: the same point mass.
+  LatencyHistogram a, b;
+  for (int i = 0; i < 80; ++i) (i % 2 ? a : b).add((1000.0 + 37.3 * i + D) - (1000.0 + 37.3 * i));
+  for (int i = 1; i <= 20; ++i) (i % 2 ? b : a).add(D * (1 + 0.004 * i / 20.0));
+  a.merge(b);
+  CHECK(std::abs(a.quantile(0.5) - D) < 1e-12);
+  CHECK(a.quantile(0.9) == Approx(D * 1.002).epsilon(1e-9));
+  // A window below the point takes the bin's low end: the point is no longer its minimum, and the
+  // bin's 200 requests are spread evenly over [0.999 D, 1.004 D] (the bin's resolution).
+  LatencyHistogram w = h;
+  w.add_uniform(D * 0.999, D * 0.9995, 100);
+  CHECK(w.quantile(0.25) == Approx(D * (0.999 + 0.25 * 0.005)).epsilon(1e-9));
+}
+
+TEST_CASE("the mean latency is exact: point masses at their value, windows at their middle", "[latency]") {
+  LatencyHistogram h;
+  CHECK(std::isnan(h.mean()));
+  h.add(0.002, 3);               // 0.006
+  h.add_uniform(1.0, 3.0, 2);    // 2 x 2 = 4
+  h.add_uniform(0.5, 0.5, 1);    // a window of no width: 0.5
+  h.add_uniform(1e-4, 1e-3, 4);  // 4 x 5.5e-4 = 2.2e-3
+  CHECK(h.mean() == Approx((0.006 + 4 + 0.5 + 2.2e-3) / 10).epsilon(1e-12));
+  LatencyHistogram g;
+  g.add(7.0, 10);
+  g.merge(h);
+  CHECK(g.mean() == Approx((70 + 0.006 + 4 + 0.5 + 2.2e-3) / 20).epsilon(1e-12));
+  g.clear();
+  CHECK(std::isnan(g.mean()));
+}
