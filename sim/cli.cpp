@@ -634,8 +634,6 @@ int cmd_list(const std::string& kind, bool json) {
   return 0;
 }
 
-// A finite number in [lo, hi]: CLI11's own number checks let "nan" through (NaN fails every
-// comparison) and print an infinite bound as a 309-digit number.
 // A non-negative decimal integer (a seed): "-1" wrapped to 2^64 - 1 in an unsigned option.
 CLI::Validator nonnegative_integer() {
   return CLI::Validator(
@@ -647,6 +645,8 @@ CLI::Validator nonnegative_integer() {
       "", "integer >= 0");
 }
 
+// A finite number in [lo, hi]: CLI11's own number checks let "nan" through (NaN fails every
+// comparison) and print an infinite bound as a 309-digit number.
 CLI::Validator finite_in(double lo, double hi) {
   return CLI::Validator(
       [lo, hi](std::string& in) -> std::string {

@@ -12,8 +12,9 @@ namespace ptc::sim {
 // value seen and the point mass at the min, so point masses (constant service) give exact
 // quantiles, also when they share a bin with other latencies (requests that did not wait, at
 // exactly the service time, beside some that waited a little: the median is the service time).
-// Latencies are differences of instants on the kernel's 1-ns grid: two within kSame (0.1 ns) of each
-// other are the same latency up to rounding. The mean is kept as an integer sum (0.1-ns resolution).
+// Latencies are differences of instants on the kernel's 1-ns grid: two that round to the same
+// 0.1 ns are the same latency (an integer key, so the point mass does not depend on the order
+// latencies are added in). The mean is kept as an integer sum (0.1-ns resolution).
 class LatencyHistogram {
  public:
   LatencyHistogram()
@@ -21,15 +22,17 @@ class LatencyHistogram {
         m_lo(kBins, 1e300),
         m_hi(kBins, -1e300),
         m_atom(kBins, 0.0),
+        m_atom_key(kBins, kNoKey),
         m_rho(kBins + 1, 0.0),
         m_cover(kBins + 1, 0) {}
   void add(double x, double w = 1) {
     if (w <= 0) return;
     int b = bin(x);
     m_mass[b] += w;
-    if (x < m_lo[b] - kSame)
-      m_atom[b] = w;  // a new minimum: the old one's mass is no longer at the bin's low end
-    else if (x <= m_lo[b] + kSame)
+    const int64_t q = key(x);  // the point mass at the smallest key of the bin's point latencies
+    if (q < m_atom_key[b])
+      m_atom_key[b] = q, m_atom[b] = w;
+    else if (q == m_atom_key[b])
       m_atom[b] += w;
     m_lo[b] = std::min(m_lo[b], x);
     m_hi[b] = std::max(m_hi[b], x);
@@ -60,7 +63,7 @@ class LatencyHistogram {
     m_sum += units(0.5 * (a + b), w);
     if (ba == bb) {
       m_mass[ba] += w;
-      lower(m_lo[ba], m_atom[ba], a);
+      m_lo[ba] = std::min(m_lo[ba], a);
       m_hi[ba] = std::max(m_hi[ba], b);
       return;
     }
@@ -77,10 +80,10 @@ class LatencyHistogram {
   }
   double quantile(double p) const {
     if (m_total <= 0) return NAN;
-    if (!m_pending) return quantile_of(m_mass, m_lo, m_hi, m_atom, p);
-    std::vector<double> mass = m_mass, lo = m_lo, hi = m_hi, atom = m_atom;
-    materialise(mass, lo, hi, atom);
-    return quantile_of(mass, lo, hi, atom, p);
+    if (!m_pending) return quantile_of(m_mass, m_lo, m_hi, p);
+    std::vector<double> mass = m_mass, lo = m_lo, hi = m_hi;
+    materialise(mass, lo, hi);
+    return quantile_of(mass, lo, hi, p);
   }
   double total() const { return m_total; }
   // The mean latency (NaN when empty): the exact mean of the latencies added, windows at their middle.
@@ -89,9 +92,9 @@ class LatencyHistogram {
   void merge(const LatencyHistogram& o) {
     for (size_t i = 0; i < m_mass.size(); ++i) {
       m_mass[i] += o.m_mass[i];
-      if (o.m_lo[i] < m_lo[i] - kSame)
-        m_atom[i] = o.m_atom[i];
-      else if (o.m_lo[i] <= m_lo[i] + kSame)
+      if (o.m_atom_key[i] < m_atom_key[i])
+        m_atom_key[i] = o.m_atom_key[i], m_atom[i] = o.m_atom[i];
+      else if (o.m_atom_key[i] == m_atom_key[i])
         m_atom[i] += o.m_atom[i];
       m_lo[i] = std::min(m_lo[i], o.m_lo[i]);
       m_hi[i] = std::max(m_hi[i], o.m_hi[i]);
@@ -109,6 +112,7 @@ class LatencyHistogram {
     std::fill(m_lo.begin(), m_lo.end(), 1e300);
     std::fill(m_hi.begin(), m_hi.end(), -1e300);
     std::fill(m_atom.begin(), m_atom.end(), 0.0);
+    std::fill(m_atom_key.begin(), m_atom_key.end(), kNoKey);
     std::fill(m_rho.begin(), m_rho.end(), 0.0);
     std::fill(m_cover.begin(), m_cover.end(), 0);
     m_total = 0;
@@ -118,13 +122,9 @@ class LatencyHistogram {
 
  private:
   static constexpr int kBins = 1800;
-  static constexpr double kSame = 1e-10;  // s: latencies closer than this are one latency (1-ns grid)
-  // A bin's low end moved to x by a window (no point mass there): the mass at the old low end is no
-  // longer at the bin's minimum.
-  static void lower(double& lo, double& atom, double x) {
-    if (x < lo - kSame) atom = 0;
-    lo = std::min(lo, x);
-  }
+  static constexpr int64_t kNoKey = INT64_MAX;
+  // A latency's key: its value in 0.1-ns units (latencies beyond 9e8 s share the last key).
+  static int64_t key(double x) { return std::llround(std::clamp(x, 0.0, 9e8) * 1e10); }
   static int bin(double x) {
     if (!(x > 1e-9)) return 0;
     int b = static_cast<int>(std::floor((std::log10(x) + 9.0) * 100.0));
@@ -142,11 +142,11 @@ class LatencyHistogram {
   void part(int k, double lo, double hi, double rho) {
     if (!(hi > lo)) return;
     m_mass[k] += rho * (hi - lo);
-    lower(m_lo[k], m_atom[k], lo);
+    m_lo[k] = std::min(m_lo[k], lo);
     m_hi[k] = std::max(m_hi[k], hi);
   }
   // Bin masses with the pending whole-covered windows added (into the given copies).
-  void materialise(std::vector<double>& mass, std::vector<double>& lo, std::vector<double>& hi, std::vector<double>& atom) const {
+  void materialise(std::vector<double>& mass, std::vector<double>& lo, std::vector<double>& hi) const {
     double rho = 0;
     int64_t cover = 0;
     for (int k = 0; k < kBins; ++k) {
@@ -154,20 +154,22 @@ class LatencyHistogram {
       cover += m_cover[static_cast<size_t>(k)];
       if (cover <= 0) continue;
       mass[k] += rho * (edge(k + 1) - edge(k));
-      lower(lo[k], atom[k], edge(k));
+      lo[k] = std::min(lo[k], edge(k));
       hi[k] = std::max(hi[k], edge(k + 1));
     }
   }
-  // Within a bin: its point mass at the low end first, the rest spread evenly up to the high end.
+  // Within a bin: its point mass first when it is at the bin's low end (no window reaches below
+  // it), the rest spread evenly up to the high end.
   double quantile_of(const std::vector<double>& mass, const std::vector<double>& lo, const std::vector<double>& hi,
-                     const std::vector<double>& atom, double p) const {
+                     double p) const {
     double target = p * m_total, acc = 0;
     for (int k = 0; k < kBins; ++k) {
       if (mass[k] <= 0) continue;
       if (acc + mass[k] >= target) {
-        const double in = target - acc, at = std::min(atom[k], mass[k]);
-        if (in <= at) return lo[k];
-        const double f = (in - at) / (mass[k] - at);
+        const double in = target - acc;
+        const double at = m_atom_key[k] != kNoKey && key(lo[k]) >= m_atom_key[k] ? std::min(m_atom[k], mass[k]) : 0.0;
+        if (in <= at || !(mass[k] > at)) return lo[k];
+        const double f = std::clamp((in - at) / (mass[k] - at), 0.0, 1.0);
         return lo[k] + f * (hi[k] - lo[k]);
       }
       acc += mass[k];
@@ -177,18 +179,17 @@ class LatencyHistogram {
     return NAN;
   }
   std::vector<double> m_mass, m_lo, m_hi;
-  std::vector<double> m_atom;    // point mass within kSame of the bin's minimum
-  std::vector<double> m_rho;     // difference array of densities of whole-covered bins
-  std::vector<int64_t> m_cover;  // difference array of how many windows cover each bin whole
+  std::vector<double> m_atom;       // weight of the bin's point latencies at its smallest key
+  std::vector<int64_t> m_atom_key;  // that key (kNoKey: no point latency in the bin)
+  std::vector<double> m_rho;        // difference array of densities of whole-covered bins
+  std::vector<int64_t> m_cover;     // difference array of how many windows cover each bin whole
   double m_total = 0;
   // Sum of the latencies in 0.1-ns x milli-request units, an integer, so that it does not depend on
   // the order requests are added in (a fleet's lanes add theirs in an order that other processes,
   // such as trace rows, change): latencies up to 9e8 s (beyond, clamped) x 1e12 requests fit.
   __extension__ typedef __int128 Sum;
   Sum m_sum = 0;
-  static Sum units(double x, double w) {
-    return static_cast<Sum>(std::llround(std::clamp(x, 0.0, 9e8) * 1e10)) * static_cast<Sum>(std::llround(w * 1e3));
-  }
+  static Sum units(double x, double w) { return static_cast<Sum>(key(x)) * static_cast<Sum>(std::llround(w * 1e3)); }
   bool m_pending = false;
 };
 

@@ -258,6 +258,9 @@ void Runtime::body() {
     if (!m_traffic->next(prev_done, a)) break;
     if (a.ready_s >= m_horizon) break;
     m_arrived += a.n;
+    // Held until dispatched: a partial summary written while the dispatcher waits counts it by its
+    // ready time (Runtime::arrived); if the run stops first, count_arrivals does the same.
+    m_held_n = a.n, m_held_ready_s = a.ready_s;
     // Dispatch once every activity of the fleet due by the ready time has started. A chip's
     // draining is a state of the present (an action runs until it ends): while one drains, the
     // dispatcher does not run ahead but decides at the batch's ready time.
@@ -272,15 +275,10 @@ void Runtime::body() {
       if (!draining || Agenda::reached(a.ready_s)) break;
       wait_until_s(a.ready_s);
     }
-    if (m_c.interrupted) {
-      m_held_n = a.n, m_held_ready_s = a.ready_s;
-      break;
-    }
+    if (m_c.interrupted) break;  // (the batch stays held)
     for (const auto& l : m_lanes) open = open || !l->m_saturated;
-    if (!open) {  // every chip is booked to the horizon (the rest arrives unserved: count_arrivals)
-      m_held_n = a.n, m_held_ready_s = a.ready_s;
-      break;
-    }
+    if (!open) break;  // every chip is booked to the horizon (held; the rest arrives unserved: count_arrivals)
+    m_held_n = 0;
     for (size_t k = 0; n_chips > 1 && k < n_chips; ++k) {
       states[k].free_at_s = array[k]->free_at_s();
       states[k].queued = m_lanes[k]->m_queued;

@@ -434,7 +434,7 @@ RunResult run_scenario(const Scenario& s, const RunOptions& o) {
   std::string phase = "loading the model and data";  // for an out-of-memory error
   try {
     // The thread count is left out: the outputs are the same bytes at any count (run.json's
-    // "threads" records the one asked for).
+    // "threads" records the one used).
     Json resolved = s.resolved;
     if (resolved.is_object()) resolved.erase("threads");
     write_atomic(out / "config.resolved.json", resolved.dump(2) + "\n");

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -69,6 +70,11 @@ void clear_previous_attempt(const fs::path& dir, int64_t index) {
   const fs::path lockf = dir / ".ptcsim.lock";
   const int fd = ::open(lockf.c_str(), O_RDWR | O_CLOEXEC);
   if (fd >= 0 && ::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK) {  // (a file system without flock: not a run holding it)
+      const std::string why = std::strerror(errno);
+      ::close(fd);
+      throw Error(lockf.string() + ": cannot lock the run directory (" + why + ")");
+    }
     char b[200] = {};
     const ssize_t n = ::pread(fd, b, sizeof b - 1, 0);
     std::string holder = n > 0 ? std::string(b, static_cast<size_t>(n)) : "";

@@ -424,7 +424,14 @@ namespace {
 bool same_value(const OJson& point, const OJson& set) {
   if (point.is_string() && set.is_string()) {
     const std::string a = point.get<std::string>(), b = set.get<std::string>();
-    return a == b || (fs::path(b).is_absolute() && fs::path(b).filename() == fs::path(a).filename());
+    if (a == b) return true;
+    // The absolute path must end with every component of the relative one, as written.
+    const fs::path pa = fs::path(a).lexically_normal(), pb = fs::path(b).lexically_normal();
+    if (!pb.is_absolute() || pa.is_absolute() || pa.empty()) return false;
+    std::vector<fs::path> ca(pa.begin(), pa.end()), cb(pb.begin(), pb.end());
+    while (!ca.empty() && ca.front() == "..") ca.erase(ca.begin());  // resolved against the spec's folder
+    if (ca.empty() || ca.size() > cb.size()) return false;
+    return std::equal(ca.rbegin(), ca.rend(), cb.rbegin());
   }
   if (point.is_object() && set.is_object()) {
     if (point.size() != set.size()) return false;

@@ -250,10 +250,10 @@ same=1; for f in trace.csv events.jsonl summary.json stats.json config.resolved.
 # watcher, or a run killed, saw a fleet summary of 62,918 requests beside chip files of 66,011);
 # sim_time_s is the simulated time reached (it read 0.0 while running) and requests_arrived
 # counts requests ready by then (the dispatcher draws ahead), so never below requests.
-"$ptcsim" run "$src/scenarios/datacenter/fleet8_year.json" --set horizon_s=864000 --set accuracy.log_spaced.stop_s=864000 \
+"$ptcsim" run "$src/scenarios/datacenter/fleet8_year.json" --set horizon_s=2592000 --set accuracy.log_spaced.stop_s=2592000 \
   --set accuracy.images=50 --set trace.every_s=3600 --out "$tmp/live" -q >/dev/null 2>&1 &
 p=$!; pids+=("$p")
-for _ in $(seq 1 600); do [ -s "$tmp/live/summary.json" ] && break; sleep 0.05; done
+for _ in $(seq 1 2400); do [ -s "$tmp/live/summary.json" ] && break; sleep 0.05; done
 live_ok=0; live_msg="no partial summary.json while running"
 for _ in $(seq 1 10); do
   sleep 0.5; kill -STOP "$p"

@@ -737,6 +737,11 @@ TEST_CASE("traffic trace: each malformed file is one error naming the file, line
   CHECK_THAT(traffic_error(j, d), Catch::Contains("t.csv:3: a NUL byte"));
   d.write("t.csv", "t_s\n1\n" + std::string(5000, '1') + "\n");
   CHECK_THAT(traffic_error(j, d), Catch::Contains("t.csv:3: a line longer than 4096 bytes"));
+  // 4096 bytes is the line without its CR (a CRLF file's line of 4096 bytes passes).
+  d.write("t.csv", "t_s\r\n" + std::string(4095, ' ') + "1\r\n");
+  CHECK(traffic_error(j, d) == "");
+  d.write("t.csv", "t_s\r\n" + std::string(4096, ' ') + "1\r\n");
+  CHECK_THAT(traffic_error(j, d), Catch::Contains("t.csv:2: a line longer than 4096 bytes"));
   // Blanks around a field are ignored in both columns; a last line without a break is read.
   d.write("t.csv", "t_s,image\n 1 ,\t2 \n3,4");
   CHECK(traffic_error(j, d) == "");

@@ -38,12 +38,15 @@ class TraceReplay : public TrafficSource {
     std::string line, block(1 << 16, '\0');
     int64_t lineno = 0;
     bool header = false, with_image = false;
+    constexpr size_t kMaxLine = 4096;
     auto take = [&](std::string& l) {
       ++lineno;
       if (lineno == 1 && l.rfind("\xEF\xBB\xBF", 0) == 0) l.erase(0, 3);  // a UTF-8 byte-order mark (spreadsheet exports)
       if (!l.empty() && l.back() == '\r') l.pop_back();
       const std::string where = name + ":" + std::to_string(lineno) + ": ";
       if (l.find('\0') != std::string::npos) throw Error(where + "a NUL byte (not a text file)");
+      if (l.size() > kMaxLine)
+        throw Error(where + "a line longer than " + std::to_string(kMaxLine) + " bytes (not a trace of t_s[,image] rows)");
       if (l.empty() || l[0] == '#') return;
       if (!header) {
         if (l == "t_s")
@@ -88,7 +91,6 @@ class TraceReplay : public TrafficSource {
         m_img.push_back(img);
       }
     };
-    constexpr size_t kMaxLine = 4096;
     while (in) {
       in.read(block.data(), static_cast<std::streamsize>(block.size()));
       const size_t got = static_cast<size_t>(in.gcount());
@@ -96,7 +98,7 @@ class TraceReplay : public TrafficSource {
         const char* nl = static_cast<const char*>(std::memchr(block.data() + at, '\n', got - at));
         const size_t stop = nl ? static_cast<size_t>(nl - block.data()) : got;
         line.append(block, at, stop - at);
-        if (line.size() > kMaxLine)
+        if (line.size() > kMaxLine + 4)  // (with a byte-order mark and a CR, which take() strips)
           throw Error(name + ":" + std::to_string(lineno + 1) + ": a line longer than " + std::to_string(kMaxLine) +
                       " bytes (not a trace of t_s[,image] rows)");
         if (!nl) break;
