@@ -37,7 +37,7 @@ class LatencyHistogram {
     m_lo[b] = std::min(m_lo[b], x);
     m_hi[b] = std::max(m_hi[b], x);
     m_total += w;
-    m_sum += units(x, w);
+    m_sum += static_cast<Sum>(q) * weight_units(w);  // (the key computed once)
   }
   // w requests spread uniformly over [a, b]. The two end bins take their share directly; the
   // bins strictly between them are covered whole, so they only record a density on a difference
@@ -189,7 +189,8 @@ class LatencyHistogram {
   // such as trace rows, change): latencies up to 9e8 s (beyond, clamped) x 1e12 requests fit.
   __extension__ typedef __int128 Sum;
   Sum m_sum = 0;
-  static Sum units(double x, double w) { return static_cast<Sum>(key(x)) * static_cast<Sum>(std::llround(w * 1e3)); }
+  static Sum weight_units(double w) { return static_cast<Sum>(std::llround(w * 1e3)); }
+  static Sum units(double x, double w) { return static_cast<Sum>(key(x)) * weight_units(w); }
   bool m_pending = false;
 };
 
